@@ -1,0 +1,28 @@
+# pushpipe — the two commands a newcomer needs are `make run` and `make test`.
+GO        ?= go
+BIN       := bin/pushpipe
+CACHE     ?= $(HOME)/.cache/pushpipe
+CHDB_LIB  := $(CACHE)/chdb/26.7.3-stable.1/libchdb.so
+export PUSHPIPE_CACHE    := $(CACHE)
+export PUSHPIPE_CHDB_LIB := $(CHDB_LIB)
+
+.PHONY: run test build chdb vet fmt-check clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: chdb build ## build and start the whole pipeline with embedded Kafka and ClickHouse
+	./$(BIN) dev
+
+test: chdb ## the full test suite against embedded (real-protocol) Kafka and ClickHouse
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 45m ./...
+
+build: ## build bin/pushpipe
+	$(GO) build -o $(BIN) ./cmd/pushpipe
+
+chdb: ## fetch the pinned ClickHouse library (libchdb.so) into the cache once
+	@scripts/fetch-chdb.sh >/dev/null   # progress goes to stderr
+
+clean: ## remove the build output and the local state (.pushpipe/)
+	rm -rf bin .pushpipe

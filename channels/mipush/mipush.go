@@ -1,0 +1,546 @@
+// Package mipush is the Xiaomi MiPush channel: a client of the MiPush v3
+// REST API (POST {base}/v3/message/regid, "Authorization: key=<AppSecret>",
+// form-encoded fields, JSON answer).
+//
+// One vendor call carries one message content for up to 1000 regIds.
+// Channel.Send therefore sends the messages of a batch that share a content
+// (equal BatchKey) in one call and makes one call per distinct content; a
+// sender that groups deliveries by BatchKey makes exactly one call per Send.
+//
+// Receipt correlation: every call sets extra.callback.param. A call that
+// carries one message sends its DeliveryID; a call that carries several
+// sends their common MsgID (receipts then name the regIds in "targets").
+// CallbackParam computes the value.
+package mipush
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pushpipe/pushpipe/channels"
+)
+
+// Name is the channel name of MiPush deliveries.
+const Name = "mipush"
+
+// RegIDPath is the path of the push-by-regId API below the base URL.
+const RegIDPath = "/v3/message/regid"
+
+// maxAnswerBytes bounds how much of an answer is read.
+const maxAnswerBytes = 1 << 20
+
+// reservedExtra reports whether name is a MiPush extra.* field that
+// controls the notification; app-defined key/values
+// (channels.ExtraCustomPrefix) may not set those.
+func reservedExtra(name string) bool {
+	switch name {
+	case "notify_effect", "intent_uri", "web_uri", "channel_id", "callback", "callback.param",
+		"callback.type", "notify_foreground", "sound_uri", "jobkey", "only_send_once",
+		"flow_control", "locale", "locale_not_in", "model", "model_not_in", "app_version",
+		"app_version_not_in", "connpt":
+		return true
+	}
+	return false
+}
+
+// Option changes how New builds a Channel.
+type Option func(*Channel)
+
+// WithHTTPClient makes the channel use hc instead of its own client.
+// Timeouts still come from Config.Timeout (applied per call via ctx).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+
+// WithClock makes the channel read the time from now (for TTL and expiry).
+func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+
+// Channel is the MiPush channel of one region. It implements
+// channels.Channel and channels.BatchKeyer and is safe for concurrent use.
+type Channel struct {
+	cfg      Config
+	endpoint string
+	client   *http.Client
+	now      func() time.Time
+}
+
+var (
+	_ channels.Channel    = (*Channel)(nil)
+	_ channels.BatchKeyer = (*Channel)(nil)
+)
+
+// New returns a channel for cfg (defaults applied). It fails, with every
+// configuration problem joined, if the configuration is invalid. The
+// channel keeps its own copy of cfg.
+func New(cfg Config, opts ...Option) (*Channel, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("creating mipush channel: %w", err)
+	}
+	cfg.Apps = maps.Clone(cfg.Apps)
+	c := &Channel{
+		cfg:      cfg,
+		endpoint: strings.TrimSuffix(cfg.BaseURL, "/") + RegIDPath,
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.client == nil {
+		c.client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}}
+	}
+	return c, nil
+}
+
+// Name returns "mipush".
+func (c *Channel) Name() string { return Name }
+
+// MaxBatch returns Config.MaxBatch (at most 1000).
+func (c *Channel) MaxBatch() int { return c.cfg.MaxBatch }
+
+// Config returns the channel's configuration (a copy; printing it never
+// shows secrets).
+func (c *Channel) Config() Config {
+	cfg := c.cfg
+	cfg.Apps = maps.Clone(c.cfg.Apps)
+	return cfg
+}
+
+// Endpoint returns the URL the channel posts to.
+func (c *Channel) Endpoint() string { return c.endpoint }
+
+// BatchKey returns a key equal for messages that can share one MiPush call:
+// same app, MsgID and content (title, body, payload, pass-through, expiry,
+// extras).
+func (c *Channel) BatchKey(m channels.Message) string {
+	h := sha256.New()
+	put := func(s string) {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	put(m.AppID)
+	put(m.MsgID)
+	put(m.Title)
+	put(m.Body)
+	put(m.Payload)
+	put(strconv.FormatBool(m.PassThrough))
+	if !m.ExpireAt.IsZero() {
+		put(strconv.FormatInt(m.ExpireAt.UnixMilli(), 10))
+	} else {
+		put("")
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Extras)) {
+		put(k)
+		put(m.Extras[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// CallbackParam returns the extra.callback.param of a call carrying msgs:
+// the DeliveryID of a single message, else the common MsgID; "" if the
+// value would exceed MaxCallbackParam bytes or msgs is empty.
+func CallbackParam(msgs []channels.Message) string {
+	var p string
+	switch len(msgs) {
+	case 0:
+		return ""
+	case 1:
+		p = msgs[0].DeliveryID
+	default:
+		p = msgs[0].MsgID
+	}
+	if len(p) > MaxCallbackParam {
+		return ""
+	}
+	return p
+}
+
+// group is the messages (indices into the batch) sent in one call.
+type group struct {
+	idx []int
+}
+
+// Send implements channels.Channel. Messages rejected before sending
+// (empty or malformed token, expired, content over the limits) get their
+// result without a vendor call. The remaining messages are sent in one call
+// per distinct BatchKey, at most Config.MaxConcurrentCalls at once.
+//
+// The whole-call error is returned only when every message of the batch
+// was in a failed call and all failed calls failed alike (all transient or
+// all permanent); otherwise the failures of individual calls are reported
+// per message (Transient or Permanent with the vendor code).
+func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
+	appID, err := channels.CheckBatch(msgs, c.cfg.MaxBatch)
+	if err != nil {
+		return nil, fmt.Errorf("sending mipush batch: %w", err)
+	}
+	if len(msgs) == 0 {
+		return []channels.Result{}, nil
+	}
+	app, ok := c.cfg.Apps[appID]
+	if !ok {
+		return nil, fmt.Errorf("sending mipush batch for app %q: %w", appID, channels.ErrUnknownApp)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sending mipush batch for app %q: %w", appID, c.vendorErr(0, 0, "", true, err))
+	}
+
+	now := c.now()
+	results := make([]channels.Result, len(msgs))
+	groups := c.plan(msgs, results, now)
+
+	errs := make([]error, len(groups))
+	sem := make(chan struct{}, c.cfg.MaxConcurrentCalls)
+	var wg sync.WaitGroup
+	for gi, g := range groups {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[gi] = c.vendorErr(0, 0, "", true, ctx.Err())
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[gi] = c.sendGroup(ctx, app, msgs, g, results, now)
+		})
+	}
+	wg.Wait()
+
+	if err := wholeCallError(groups, errs, len(msgs)); err != nil {
+		return nil, fmt.Errorf("sending mipush batch (%d messages) for app %q: %w", len(msgs), appID, err)
+	}
+	for gi, g := range groups {
+		if errs[gi] != nil {
+			settle(results, g.idx, errs[gi])
+		}
+	}
+	return results, nil
+}
+
+// plan checks every message, fills the result of the ones that cannot be
+// sent, and groups the others by BatchKey in order of first appearance.
+func (c *Channel) plan(msgs []channels.Message, results []channels.Result, now time.Time) []group {
+	var groups []group
+	byKey := map[string]int{}
+	for i := range msgs {
+		if r, ok := c.check(&msgs[i], now); !ok {
+			results[i] = r
+			continue
+		}
+		k := c.BatchKey(msgs[i])
+		gi, ok := byKey[k]
+		if !ok {
+			gi = len(groups)
+			byKey[k] = gi
+			groups = append(groups, group{})
+		}
+		groups[gi].idx = append(groups[gi].idx, i)
+	}
+	return groups
+}
+
+// check returns the result of a message that must not be sent, and false;
+// or true if the message can be sent.
+func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bool) {
+	permanent := func(code int, desc string) (channels.Result, bool) {
+		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
+	}
+	lim := c.cfg.Limits
+	switch {
+	case m.Token == "":
+		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
+	case strings.ContainsAny(m.Token, ", \t\r\n"):
+		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+			StatusDesc: "BadDeviceToken: malformed regId"}, false
+	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
+		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
+	case !m.PassThrough && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == ""):
+		return permanent(channels.StatusMiPushIllegalParameterValue, "IllegalParameterValue: a notification needs a title and a description")
+	case utf8.RuneCountInString(m.Title) > lim.MaxTitleRunes:
+		return permanent(channels.StatusMiPushIllegalParameterValue,
+			fmt.Sprintf("IllegalParameterValue: title has %d characters, MiPush allows %d", utf8.RuneCountInString(m.Title), lim.MaxTitleRunes))
+	case utf8.RuneCountInString(m.Body) > lim.MaxDescriptionRunes:
+		return permanent(channels.StatusMiPushIllegalParameterValue,
+			fmt.Sprintf("IllegalParameterValue: description has %d characters, MiPush allows %d", utf8.RuneCountInString(m.Body), lim.MaxDescriptionRunes))
+	case len(m.Payload) > lim.MaxPayloadBytes:
+		return permanent(channels.StatusMiPushRequestTooLong,
+			fmt.Sprintf("RequestTooLong: payload has %d bytes, MiPush allows %d", len(m.Payload), lim.MaxPayloadBytes))
+	}
+	return channels.Result{}, true
+}
+
+// Form returns the form fields of the call carrying msgs, which must share
+// one BatchKey, at time now. It is what Send posts; exported for tests and
+// tooling.
+func (c *Channel) Form(app App, msgs []channels.Message, now time.Time) url.Values {
+	m := msgs[0]
+	f := url.Values{}
+	tokens := make([]string, len(msgs))
+	for i := range msgs {
+		tokens[i] = msgs[i].Token
+	}
+	f.Set("registration_id", strings.Join(tokens, ","))
+	f.Set("restricted_package_name", app.PackageName)
+	if m.PassThrough {
+		f.Set("pass_through", "1")
+	} else {
+		f.Set("pass_through", "0")
+	}
+	if m.Title != "" {
+		f.Set("title", m.Title)
+	}
+	if m.Body != "" {
+		f.Set("description", m.Body)
+	}
+	if m.Payload != "" {
+		f.Set("payload", m.Payload)
+	}
+	notifyType := strconv.Itoa(c.cfg.NotifyType)
+	if v := m.Extras[channels.ExtraNotifyType]; v != "" {
+		notifyType = v
+	}
+	f.Set("notify_type", notifyType)
+	if !m.ExpireAt.IsZero() {
+		ttl := min(m.ExpireAt.Sub(now), MaxTimeToLive)
+		f.Set("time_to_live", strconv.FormatInt(max(ttl.Milliseconds(), 1), 10))
+	}
+	if v := m.Extras[channels.ExtraMiPushNotifyID]; v != "" {
+		f.Set("notify_id", v)
+	}
+	if v := m.Extras[channels.ExtraMiPushChannelID]; v != "" {
+		f.Set("extra.channel_id", v)
+	}
+	if uri := m.Extras[channels.ExtraURI]; uri != "" {
+		if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
+			f.Set("extra.notify_effect", "3")
+			f.Set("extra.web_uri", uri)
+		} else {
+			f.Set("extra.notify_effect", "2")
+			f.Set("extra.intent_uri", uri)
+		}
+	}
+	for k, v := range m.Extras {
+		name, ok := strings.CutPrefix(k, channels.ExtraCustomPrefix)
+		if !ok || name == "" || reservedExtra(name) {
+			continue
+		}
+		f.Set("extra."+name, v)
+	}
+	if c.cfg.CallbackURL != "" {
+		f.Set("extra.callback", c.cfg.CallbackURL)
+		f.Set("extra.callback.type", strconv.Itoa(c.cfg.CallbackType))
+	}
+	if p := CallbackParam(msgs); p != "" {
+		f.Set("extra.callback.param", p)
+	}
+	return f
+}
+
+// answer is the JSON answer of the MiPush API.
+type answer struct {
+	Result      string          `json:"result"`
+	Code        int             `json:"code"`
+	Description string          `json:"description"`
+	Reason      string          `json:"reason"`
+	Info        string          `json:"info"`
+	TraceID     string          `json:"trace_id"`
+	Data        json.RawMessage `json:"data"`
+}
+
+// answerData is the "data" object of a successful answer.
+type answerData struct {
+	ID        string `json:"id"`
+	BadRegIDs string `json:"bad_regids"`
+}
+
+func (a *answer) explain() string {
+	parts := make([]string, 0, 3)
+	for _, s := range []string{a.Description, a.Reason, a.TraceID} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sendGroup makes the call for one group and fills its results, or returns
+// the call's error (a *channels.VendorError).
+func (c *Channel) sendGroup(ctx context.Context, app App, msgs []channels.Message, g group, results []channels.Result, now time.Time) error {
+	gm := make([]channels.Message, len(g.idx))
+	for j, i := range g.idx {
+		gm[j] = msgs[i]
+	}
+	body := c.Form(app, gm, now).Encode()
+
+	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, c.endpoint, strings.NewReader(body))
+	if err != nil {
+		return c.vendorErr(0, 0, "", false, fmt.Errorf("building request: %w", err))
+	}
+	req.Header.Set("Authorization", "key="+app.AppSecret.Reveal())
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return c.vendorErr(0, 0, "", true, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return c.vendorErr(resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+	}
+
+	var a answer
+	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
+	status := resp.StatusCode
+	if status == http.StatusTooManyRequests || status >= 500 {
+		ve := c.vendorErr(status, 0, "", true, nil)
+		if decodeErr == nil {
+			ve.Code, ve.Reason = a.Code, a.explain()
+		}
+		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		return ve
+	}
+	if decodeErr != nil {
+		// A 2xx answer that is not JSON is a garbled vendor answer: try
+		// again later. Any other status without a JSON answer is a wrong
+		// endpoint or a refused request.
+		return c.vendorErr(status, 0, "", status/100 == 2, fmt.Errorf("decoding answer: %w", decodeErr))
+	}
+	if status/100 != 2 && a.Code == CodeSuccess {
+		return c.vendorErr(status, 0, a.explain(), false, nil)
+	}
+
+	switch classify(a.Code) {
+	case kindOK:
+		var d answerData
+		if len(a.Data) > 0 {
+			_ = json.Unmarshal(a.Data, &d) // an unreadable data object leaves every target accepted
+		}
+		bad := map[string]bool{}
+		for _, t := range strings.Split(d.BadRegIDs, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				bad[t] = true
+			}
+		}
+		for _, i := range g.idx {
+			if bad[msgs[i].Token] {
+				results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+					StatusDesc: "BadDeviceToken: listed in bad_regids", VendorMsgID: d.ID}
+				continue
+			}
+			results[i] = channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked,
+				StatusDesc: "Acked", VendorMsgID: d.ID}
+		}
+		return nil
+	case kindNoValidTargets:
+		for _, i := range g.idx {
+			results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+				StatusDesc: fmt.Sprintf("BadDeviceToken: mipush code %d: %s", a.Code, a.explain())}
+		}
+		return nil
+	case kindMessagePermanent:
+		for _, i := range g.idx {
+			results[i] = channels.Result{Outcome: channels.Permanent, StatusCode: a.Code,
+				StatusDesc: fmt.Sprintf("mipush code %d: %s", a.Code, a.explain())}
+		}
+		return nil
+	case kindCallTransient:
+		ve := c.vendorErr(status, a.Code, a.explain(), true, nil)
+		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		return ve
+	default: // kindCallPermanent
+		return c.vendorErr(status, a.Code, a.explain(), false, nil)
+	}
+}
+
+func (c *Channel) vendorErr(httpStatus, code int, reason string, transient bool, cause error) *channels.VendorError {
+	return &channels.VendorError{
+		Channel:    Name,
+		Op:         "POST " + c.endpoint,
+		HTTPStatus: httpStatus,
+		Code:       code,
+		Reason:     reason,
+		Transient:  transient,
+		Cause:      cause,
+	}
+}
+
+// wholeCallError returns the error Send returns as a whole, or nil when the
+// failures are reported per message.
+func wholeCallError(groups []group, errs []error, total int) error {
+	var first error
+	inFailed := 0
+	for gi, err := range errs {
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		} else if errors.Is(err, channels.ErrTransient) != errors.Is(first, channels.ErrTransient) {
+			return nil
+		}
+		inFailed += len(groups[gi].idx)
+	}
+	if first == nil || inFailed != total {
+		return nil
+	}
+	return first
+}
+
+// settle fills the results of the messages of a failed call.
+func settle(results []channels.Result, idx []int, err error) {
+	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: err.Error()}
+	var ve *channels.VendorError
+	if errors.As(err, &ve) {
+		if ve.Code != 0 {
+			r.StatusCode = ve.Code
+		}
+		r.RetryAfter = ve.RetryAfter
+	}
+	if errors.Is(err, channels.ErrTransient) {
+		r.Outcome = channels.Transient
+	}
+	for _, i := range idx {
+		results[i] = r
+	}
+}
+
+// retryAfter parses a Retry-After header (seconds or HTTP date).
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

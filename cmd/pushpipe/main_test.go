@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+)
+
+func TestHelpListsEveryCommandAndFlag(t *testing.T) {
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"--help"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"dev", "fanout", "sender", "retry", "eventsink", "registry", "vendorsim", "publish", "events"} {
+		if !strings.Contains(out.String(), "\n  "+name+" ") {
+			t.Errorf("--help does not list %q:\n%s", name, out.String())
+		}
+	}
+	for _, c := range root.Commands() {
+		if c.Short == "" {
+			t.Errorf("command %s has no description", c.Name())
+		}
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Usage == "" {
+				t.Errorf("flag --%s of %s has no help", f.Name, c.Name())
+			}
+		})
+	}
+}
+
+func TestWorkerNeedsRegion(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		args     []string
+		wantErr  string
+	}{
+		{"no region", []string{"fanout"}, `required flag(s) "region" not set`},
+		{"unknown region", []string{"sender", "--region", "us"}, `--region "us"`},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			root := newRoot()
+			root.SetArgs(tc.args)
+			root.SetOut(&bytes.Buffer{})
+			root.SetErr(&bytes.Buffer{})
+			err := root.Execute()
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestReadJSONRecords(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		in       string
+		want     int
+		wantErr  bool
+	}{
+		{"one object", `{"a":1}`, 1, false},
+		{"array", `[{"a":1},{"a":2}]`, 2, false},
+		{"json lines", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", 3, false},
+		{"empty", "  ", 0, true},
+		{"broken line", "{\"a\":1}\n{oops\n", 0, true},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			got, err := readJSONRecords(strings.NewReader(tc.in))
+			if (err != nil) != tc.wantErr || len(got) != tc.want {
+				t.Fatalf("got %d records, err %v", len(got), err)
+			}
+		})
+	}
+}
+
+func TestPrepareRequestStampsRegionTaskAndTime(t *testing.T) {
+	out, _, err := prepareRecord("request", "eu", json.RawMessage(`{"type":"SIMPLE","appId":"a","workspaceId":"w","taskName":"n","deliverType":1,"targetMsgkey":{"d":"m"},"title":"t","content":"c","expiredSeconds":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(out.Value, &m)
+	if out.Topic != pipeline.RequestsTopic("eu") || m["region"] != "eu" || m["acceptedAt"] == nil || m["taskId"] == "" || string(out.Key) != m["taskId"] {
+		t.Fatalf("prepared %s on %s key %s", out.Value, out.Topic, out.Key)
+	}
+	if _, _, err := prepareRecord("carrier-pigeon", "eu", json.RawMessage(`{}`)); err == nil {
+		t.Fatal("unknown kind accepted")
+	}
+}

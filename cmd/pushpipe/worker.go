@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+const (
+	kindFanout    = app.Fanout
+	kindSender    = app.Sender
+	kindEventsink = app.Eventsink
+	kindRegistry  = app.Registry
+	kindRetry     = app.Retry
+)
+
+var workerHelp = map[app.Kind]string{
+	app.Fanout:    "validate push requests, resolve targets and emit deliveries (push.requests.R → push.deliveries.R)",
+	app.Sender:    "call the vendors in batches and record outcomes (push.deliveries.R → events, push.retry.R)",
+	app.Eventsink: "write lifecycle events into ClickHouse push_R.events (push.events.R → ClickHouse)",
+	app.Registry:  "apply device reports and user bindings to push_R.devices (push.bindings.R → ClickHouse)",
+	app.Retry:     "hold deliveries until their next attempt is due, then re-send or expire them (push.retry.R → push.deliveries.R)",
+}
+
+// endpointFlags are the flags that locate Kafka and ClickHouse.
+type endpointFlags struct {
+	brokers    string
+	clickhouse string
+}
+
+func (f *endpointFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated (default: kafka.brokers, else the local broker of pushpipe dev)")
+	cmd.Flags().StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse native-protocol address host:port (default: clickhouse.addr, else the local server of pushpipe dev)")
+}
+
+// resolve returns the brokers and ClickHouse address to use: flags first,
+// then the configuration, then the addresses `pushpipe dev` listens on.
+func (f *endpointFlags) resolve(cfg *config.Config) (brokers []string, chAddr string) {
+	switch {
+	case f.brokers != "":
+		brokers = strings.Split(f.brokers, ",")
+	case !cfg.Kafka.Embedded():
+		brokers = cfg.Kafka.Brokers
+	default:
+		brokers = []string{fmt.Sprintf("127.0.0.1:%d", cfg.Kafka.EmbeddedPort)}
+	}
+	switch {
+	case f.clickhouse != "":
+		chAddr = f.clickhouse
+	case !cfg.ClickHouse.Embedded():
+		chAddr = cfg.ClickHouse.Addr
+	default:
+		chAddr = fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.EmbeddedTCPPort)
+	}
+	return brokers, chAddr
+}
+
+func loadConfig(cmd *cobra.Command) (*config.Config, zerolog.Logger, error) {
+	path, _ := cmd.Flags().GetString("config")
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, zerolog.Logger{}, fail("%v", err)
+	}
+	if lvl, _ := cmd.Flags().GetString("log-level"); lvl != "" {
+		cfg.LogLevel = lvl
+	}
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, zerolog.Logger{}, fail("logLevel %q: use debug, info, warn or error", cfg.LogLevel)
+	}
+	log := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
+	return cfg, log, nil
+}
+
+func newWorkerCmd(kind app.Kind) *cobra.Command {
+	var region, healthAddr string
+	var ep endpointFlags
+	cmd := &cobra.Command{
+		Use:   string(kind),
+		Short: "Run the " + string(kind) + " worker for one region: " + workerHelp[kind],
+		Long: "Run the " + string(kind) + " worker for one region: " + workerHelp[kind] + `.
+
+Replicas of the same worker and region share the work through the Kafka consumer
+group pushpipe.` + string(kind) + `.<region>; run as many as the topic has partitions.
+The process serves /healthz, /readyz and /metrics on --health-addr, logs JSON to
+stderr, and on SIGTERM or Ctrl-C finishes its in-flight batch, commits and exits.`,
+		Example: workerExample(kind),
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if !schema.ValidRegion(region) {
+				return fail("--region %q: use one of %s", region, strings.Join(schema.Regions(), ", "))
+			}
+			if healthAddr != "" {
+				cfg.HealthAddr = healthAddr
+			}
+			cfg.Regions = []string{region}
+			if err := cfg.Validate(); err != nil {
+				return fail("invalid configuration: %v", err)
+			}
+			brokers, chAddr := ep.resolve(cfg)
+			return runWorkers(cmd.Context(), runOpts{cfg: cfg, log: log, brokers: brokers, chAddr: chAddr,
+				regions: []string{region}, kinds: []app.Kind{kind}})
+		},
+	}
+	cmd.Flags().StringVar(&region, "region", "", "region to serve: cn, ru, in, eu or sg (required)")
+	cmd.Flags().StringVar(&healthAddr, "health-addr", "", "listen address of /healthz, /readyz and /metrics (default: healthAddr, 127.0.0.1:18080)")
+	ep.register(cmd)
+	_ = cmd.MarkFlagRequired("region")
+	return cmd
+}
+
+// runOpts says what runWorkers runs and against what.
+type runOpts struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	brokers []string
+	chAddr  string
+	regions []string
+	kinds   []app.Kind
+	// afterPrepare, if set, runs once topics and databases exist and
+	// before the stages start (e.g. to seed demo data).
+	afterPrepare func(ctx context.Context, p *pipeline.Producer) error
+	// onReady, if set, runs once every stage is ready, with the health
+	// server's address.
+	onReady func(healthAddr string)
+}
+
+// runWorkers connects, prepares topics and databases, and runs the given
+// kinds for the given regions until ctx ends.
+func runWorkers(ctx context.Context, o runOpts) error {
+	cfg, log, brokers, chAddr, regions, kinds := o.cfg, o.log, o.brokers, o.chAddr, o.regions, o.kinds
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	deps := app.Deps{Cfg: cfg, Brokers: brokers, Metrics: reg, Log: log}
+	for _, k := range kinds {
+		if k.NeedsClickHouse() {
+			conn, err := app.OpenClickHouse(ctx, cfg.ClickHouse, chAddr)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			deps.CH = conn
+			break
+		}
+	}
+	producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer producer.Close()
+	deps.Producer = producer
+
+	prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = app.Prepare(prepCtx, deps, regions)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if o.afterPrepare != nil {
+		if err := o.afterPrepare(ctx, producer); err != nil {
+			return err
+		}
+	}
+	var stages []*pipeline.Stage
+	for _, r := range regions {
+		for _, k := range kinds {
+			s, err := app.NewStage(k, r, deps)
+			if err != nil {
+				return err
+			}
+			stages = append(stages, s)
+		}
+	}
+	health := pipeline.NewHealthServer(cfg.HealthAddr, reg, func() bool { return allReady(stages) })
+	if err := health.Start(ctx); err != nil {
+		return fmt.Errorf("starting health server: %w", err)
+	}
+	defer health.Close()
+	log.Info().Strs("brokers", brokers).Str("clickhouse", chAddr).Strs("regions", regions).
+		Str("health_addr", health.Addr()).Msgf("running %d stage(s)", len(stages))
+	if o.onReady != nil {
+		go func() {
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				if allReady(stages) {
+					o.onReady(health.Addr())
+					return
+				}
+			}
+		}()
+	}
+	err = app.RunStages(ctx, stages)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info().Msg("stopped")
+	return err
+}
+
+func allReady(stages []*pipeline.Stage) bool {
+	for _, s := range stages {
+		if !s.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+func workerExample(kind app.Kind) string {
+	ex := "  pushpipe " + string(kind) + " --region sg --brokers kafka-1:9092"
+	if kind.NeedsClickHouse() {
+		ex += " --clickhouse ch-1:9000"
+	}
+	return ex + " --config prod.yaml"
+}

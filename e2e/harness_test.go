@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
+	"github.com/pushpipe/pushpipe/internal/testinfra"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+const (
+	testApp     = "ONEX570DA89211721"
+	testSecret  = "e2e-secret"
+	testPackage = "com.example.e2e"
+)
+
+// env is one test's private pipeline: its own broker, databases,
+// simulator and producer.
+type env struct {
+	t       *testing.T
+	cfg     *config.Config
+	brokers []string
+	conn    driver.Conn
+	sim     *vendorsim.Server
+	prod    *pipeline.Producer
+}
+
+func newEnv(t *testing.T, regions ...string) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	brokers := []string{testinfra.Kafka(t)}
+	sim, err := vendorsim.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
+		Apps: []vendorsim.MiPushApp{{AppID: testApp, Secret: testSecret, PackageName: testPackage}}, QuotaPerSecond: 1e6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	cfg := &config.Config{
+		Regions:    regions,
+		Kafka:      config.KafkaConfig{Brokers: brokers, Partitions: 2},
+		ClickHouse: config.ClickHouseConfig{Addr: ch.Addr(), DatabasePrefix: testinfra.DBPrefix(t)},
+		Vendors:    config.VendorsConfig{Simulator: true, SimulatorAddr: sim.Addr()},
+		Apps: []config.AppConfig{{AppID: testApp, WorkspaceID: "default",
+			MiPush: &mipush.App{AppSecret: channels.Secret(testSecret), PackageName: testPackage}}},
+	}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prod.Close() })
+	e := &env{t: t, cfg: cfg, brokers: brokers, conn: ch.Conn(t), sim: sim, prod: prod}
+	pctx, pcancel := context.WithTimeout(ctx, time.Minute)
+	defer pcancel()
+	if err := app.Prepare(pctx, e.deps(), regions); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) deps() app.Deps {
+	return app.Deps{Cfg: e.cfg, Brokers: e.brokers, CH: e.conn, Producer: e.prod,
+		Metrics: prometheus.NewRegistry(), Log: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+}
+
+// run starts the given worker kinds for the given regions in-process and
+// stops them (gracefully) when the test ends.
+func (e *env) run(regions []string, kinds ...app.Kind) {
+	e.t.Helper()
+	d := e.deps()
+	var stages []*pipeline.Stage
+	for _, r := range regions {
+		for _, k := range kinds {
+			s, err := app.NewStage(k, r, d)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			stages = append(stages, s)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := app.RunStages(ctx, stages); err != nil {
+			e.t.Errorf("stages stopped with an error: %v", err)
+		}
+	}()
+	e.t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+func (e *env) publish(outs ...pipeline.Output) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.prod.Produce(ctx, outs); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func jsonOut(topic, key string, v any) pipeline.Output {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return pipeline.Output{Topic: topic, Key: []byte(key), Value: b}
+}
+
+func (e *env) db(region string) string { return e.cfg.Database(region) }
+
+// eventCounts counts distinct event ids per event name matching where.
+func (e *env) eventCounts(region, where string, args ...any) map[string]uint64 {
+	e.t.Helper()
+	rows, err := e.conn.Query(context.Background(),
+		"SELECT event, uniqExact(event_id) FROM "+e.db(region)+".events WHERE "+where+" GROUP BY event", args...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var ev string
+		var n uint64
+		if err := rows.Scan(&ev, &n); err != nil {
+			e.t.Fatal(err)
+		}
+		out[ev] = n
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func (e *env) waitFor(what string, timeout time.Duration, cond func() (bool, string)) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
+}
+
+// registerDevices publishes device reports and waits until the registry
+// has written them.
+func (e *env) registerDevices(region string, devs ...schema.Binding) {
+	e.t.Helper()
+	var outs []pipeline.Output
+	ids := make([]string, len(devs))
+	for i, d := range devs {
+		outs = append(outs, jsonOut(pipeline.BindingsTopic(region), d.DeviceID, d))
+		ids[i] = d.DeviceID
+	}
+	e.publish(outs...)
+	store := schema.NewDeviceStore(e.conn, e.db(region))
+	e.waitFor("devices registered", time.Minute, func() (bool, string) {
+		got, err := store.Lookup(context.Background(), testApp, ids)
+		return err == nil && len(got) == len(ids), fmt.Sprintf("%d of %d devices, err %v", len(got), len(ids), err)
+	})
+}
+
+func device(region, id, token string) schema.Binding {
+	return schema.Binding{Op: schema.OpReport, Region: region, AppID: testApp, WorkspaceID: "default", DeviceID: id,
+		Platform: schema.PlatformAndroid, Vendor: "mipush", VendorToken: token, AppVersion: "2.0", Model: "Redmi"}
+}

@@ -1,0 +1,338 @@
+//go:build linux && amd64
+
+package chdb
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/rs/zerolog"
+)
+
+// pollInterval is how often Start probes for readiness and the child
+// retries the stop FIFO.
+const pollInterval = 25 * time.Millisecond
+
+// failedStartGrace bounds how long a Start that failed waits for its child
+// to shut down before killing it.
+const failedStartGrace = 5 * time.Second
+
+func startServer(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Logger
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding the executable to run the server child: %w", err)
+	}
+	tcpPort, httpPort, err := pickPorts(cfg.TCPPort, cfg.HTTPPort)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating DataDir: %w", err)
+	}
+	s := &Server{cfg: cfg, tcpPort: tcpPort, httpPort: httpPort, done: make(chan struct{})}
+	var logOffset int64
+	if cfg.LogLevel != "none" {
+		if err := os.MkdirAll(filepath.Join(cfg.DataDir, "log"), 0o755); err != nil {
+			return nil, fmt.Errorf("creating log directory: %w", err)
+		}
+		s.logPath = filepath.Join(cfg.DataDir, "log", "clickhouse.log")
+		if st, err := os.Stat(s.logPath); err == nil {
+			logOffset = st.Size()
+		}
+	}
+
+	// The generated config and the stop FIFO live in a private directory,
+	// not in DataDir, so that a second server pointed at the same DataDir
+	// (which ClickHouse refuses) cannot disturb this one's.
+	runDir, err := os.MkdirTemp("", "pushpipe-chdb-")
+	if err != nil {
+		return nil, fmt.Errorf("creating run directory: %w", err)
+	}
+	cleanup := func() {
+		if err := os.RemoveAll(runDir); err != nil {
+			log.Warn().Err(err).Str("dir", runDir).Msg("removing embedded clickhouse run directory")
+		}
+	}
+	spec, err := json.Marshal(childSpec{
+		LibPath:              cfg.LibPath,
+		DataDir:              cfg.DataDir,
+		RunDir:               runDir,
+		LogPath:              s.logPath,
+		LogLevel:             cfg.LogLevel,
+		TCPPort:              tcpPort,
+		HTTPPort:             httpPort,
+		MaxServerMemoryBytes: cfg.MaxServerMemoryBytes,
+		StopTimeout:          cfg.StopTimeout,
+	})
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("encoding child spec: %w", err)
+	}
+
+	out := &outputLog{log: log}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), envChild+"="+string(spec))
+	cmd.Stdout, cmd.Stderr = out, out
+	// Own process group: a Ctrl-C at the terminal reaches the caller, which
+	// decides when to Close, and not the server directly. Pdeathsig (SIGTERM,
+	// which the child turns into a clean shutdown) covers a caller that dies
+	// without closing; so does the stdin pipe reaching EOF.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("creating the child's stdin pipe: %w", err)
+	}
+
+	var stopping atomic.Bool
+	var waitErr error // written before done is closed
+	spawned := make(chan error, 1)
+	started := time.Now()
+	go func() {
+		// Pdeathsig fires when the thread that forked the child exits, not
+		// only the process; holding this thread until the child is gone
+		// ties the signal to the caller's process.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			spawned <- err
+			return
+		}
+		spawned <- nil
+		waitErr = cmd.Wait()
+		if !stopping.Load() {
+			s.exitErr = fmt.Errorf("clickhouse child %d exited unexpectedly (%v): %s", cmd.Process.Pid, waitErr, explain(out, s.logPath, logOffset))
+		}
+		close(s.done)
+	}()
+	if err := <-spawned; err != nil {
+		cleanup()
+		return nil, fmt.Errorf("starting child process %s: %w", exe, err)
+	}
+	s.pid = cmd.Process.Pid
+
+	// stopWithin asks the child to shut down (stdin EOF) and kills it, by
+	// PID, if it has not exited after timeout.
+	stopWithin := func(timeout time.Duration) error {
+		stopping.Store(true)
+		defer cleanup()
+		_ = stdin.Close()
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		select {
+		case <-s.done:
+		case <-timer.C:
+			_ = cmd.Process.Kill()
+			<-s.done
+			return fmt.Errorf("clickhouse child %d did not stop within %v and was killed", s.pid, timeout)
+		}
+		if s.exitErr != nil {
+			return s.exitErr
+		}
+		if waitErr != nil {
+			return fmt.Errorf("clickhouse child %d: %w: %s", s.pid, waitErr, explain(out, s.logPath, logOffset))
+		}
+		log.Debug().Int("pid", s.pid).Str("data_dir", cfg.DataDir).Msg("embedded clickhouse stopped")
+		return nil
+	}
+	s.stop = func() error { return stopWithin(cfg.StopTimeout) }
+
+	fifo := filepath.Join(runDir, "stop.fifo")
+	if err := waitReady(ctx, cfg.StartTimeout, s, fifo); err != nil {
+		// Nothing was written through a server that never became ready, so
+		// a short grace period is enough.
+		if stopErr := stopWithin(min(failedStartGrace, cfg.StopTimeout)); stopErr != nil && !errors.Is(err, errExited) {
+			log.Warn().Err(stopErr).Msg("stopping embedded clickhouse after failed start")
+		}
+		return nil, err
+	}
+	log.Info().
+		Str("native", s.NativeAddr()).Str("http", s.HTTPAddr()).Str("data_dir", cfg.DataDir).
+		Int("pid", s.pid).Dur("startup", time.Since(started)).Msg("embedded clickhouse ready")
+	return s, nil
+}
+
+var errExited = errors.New("server exited before accepting connections")
+
+// waitReady polls until the server at s.NativeAddr runs this server's
+// serving query, which proves that both listeners are up and that the port
+// is not answered by some other ClickHouse.
+func waitReady(ctx context.Context, timeout time.Duration, s *Server, fifo string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:         []string{s.NativeAddr()},
+		DialTimeout:  time.Second,
+		MaxOpenConns: 1,
+	})
+	if err != nil {
+		return fmt.Errorf("opening readiness probe client: %w", err)
+	}
+	defer conn.Close()
+	probe := "SELECT 1, count() FROM system.processes WHERE query_id != queryID() AND position(query, " + sqlString(fifo) + ") > 0"
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	lastErr := errors.New("no answer yet")
+	for {
+		var one uint8
+		var serving uint64
+		err := conn.QueryRow(ctx, probe).Scan(&one, &serving)
+		switch {
+		case err == nil && serving > 0:
+			return nil
+		case err == nil:
+			lastErr = fmt.Errorf("%s answers but is not this server (or not serving yet)", s.NativeAddr())
+		default:
+			lastErr = err
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("%w: %w", errExited, s.exitErr)
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s to answer SELECT 1: %w (last probe: %v)", s.NativeAddr(), ctx.Err(), lastErr)
+		case <-tick.C:
+		}
+	}
+}
+
+// pickPorts returns the configured ports, replacing zeros with distinct
+// free loopback ports.
+func pickPorts(tcp, http int) (int, int, error) {
+	var err error
+	for tcp == 0 || tcp == http {
+		if tcp, err = freePort(); err != nil {
+			return 0, 0, err
+		}
+	}
+	for http == 0 || http == tcp {
+		if http, err = freePort(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return tcp, http, nil
+}
+
+// explain summarizes why a child failed: ClickHouse's "Code: N" error lines
+// from its output, else the child's own error line, else errors from the
+// log file.
+func explain(out *outputLog, logPath string, logOffset int64) string {
+	var codes []string
+	var childErr string
+	for _, l := range out.tail() {
+		if msg, ok := strings.CutPrefix(l, childErrPrefix); ok {
+			childErr = msg
+		} else if strings.HasPrefix(l, "Code: ") {
+			codes = append(codes, l)
+		}
+	}
+	switch {
+	case len(codes) > 0:
+		return strings.Join(codes, "; ")
+	case childErr != "":
+		return childErr
+	}
+	if logPath != "" {
+		if lines := loggedErrors(logPath, logOffset); len(lines) > 0 {
+			return strings.Join(lines, "; ")
+		}
+	}
+	return "no error reported"
+}
+
+// loggedErrors returns the message of each <Error> or <Fatal> entry of the
+// log after offset, without stack traces, at most the last three.
+func loggedErrors(path string, offset int64) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, 0); err != nil {
+		return nil
+	}
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		var msg string
+		for _, level := range []string{"<Error> ", "<Fatal> "} {
+			if i := strings.Index(line, level); i >= 0 {
+				msg = line[i+len(level):]
+				break
+			}
+		}
+		if msg == "" {
+			continue
+		}
+		if j := strings.Index(msg, ", Stack trace"); j >= 0 {
+			msg = msg[:j]
+		}
+		out = append(out, msg)
+	}
+	if len(out) > 3 {
+		out = out[len(out)-3:]
+	}
+	return out
+}
+
+// outputLog receives the child's stdout and stderr: it logs each line at
+// debug level and keeps the last lines for error messages. Safe for
+// concurrent use.
+type outputLog struct {
+	log zerolog.Logger
+
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+}
+
+const outputLogLines = 40
+
+func (o *outputLog) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.partial = append(o.partial, p...)
+	for {
+		i := strings.IndexByte(string(o.partial), '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimRight(string(o.partial[:i]), "\r")
+		o.partial = o.partial[i+1:]
+		if line == "" {
+			continue
+		}
+		o.log.Debug().Str("line", line).Msg("embedded clickhouse output")
+		o.lines = append(o.lines, line)
+		if len(o.lines) > outputLogLines {
+			o.lines = o.lines[len(o.lines)-outputLogLines:]
+		}
+	}
+	return len(p), nil
+}
+
+func (o *outputLog) tail() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	lines := append([]string(nil), o.lines...)
+	if len(o.partial) > 0 {
+		lines = append(lines, string(o.partial))
+	}
+	return lines
+}

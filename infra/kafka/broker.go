@@ -1,0 +1,258 @@
+// Package embeddedkafka runs a real Kafka-protocol broker inside the
+// process, on loopback, for development, demos and tests.
+//
+// The broker is github.com/twmb/franz-go/pkg/kfake: it speaks the Kafka wire
+// protocol, so every client in the project (kafka-go readers and writers,
+// consumer groups, offset commits) talks to it exactly as it would talk to a
+// real cluster. Production points the same clients at a real Kafka cluster by
+// configuration; nothing in the pipeline depends on this package.
+//
+// Topics are never created implicitly: automatic topic creation stays off,
+// so a producer writing to a topic that was not created explicitly fails the
+// same way it would against a production cluster with
+// auto.create.topics.enable=false.
+//
+// # Durability
+//
+// With Config.DataDir set, the broker writes every produced batch, every
+// committed group offset and every topic definition to the directory as it
+// happens, and reloads them on the next Start with the same directory:
+//
+//   - After Close, a restart sees every record and every committed offset.
+//     Close drains commits that are still queued, writes the partition
+//     snapshots and the session state, and closes the files. Always call
+//     Close on a clean shutdown (for example on SIGTERM).
+//   - After the process is killed (SIGKILL, a crash), a restart still sees
+//     every acknowledged record and every acknowledged commit: the writes
+//     went to the operating system before the broker answered. On start the
+//     broker replays the segment files and ignores a torn tail.
+//   - After a power loss or kernel crash, records written since the last
+//     fsync can be lost unless Config.SyncWrites is set, which fsyncs every
+//     batch (like a real broker with log.flush.interval.messages=1).
+//
+// One directory belongs to one broker at a time: Start takes an exclusive
+// lock on it and fails if another broker holds it.
+package embeddedkafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// DefaultGroupMinSessionTimeout is the smallest consumer-group session
+// timeout the broker accepts when Config.GroupMinSessionTimeout is zero. It
+// matches the default of a real broker (group.min.session.timeout.ms).
+const DefaultGroupMinSessionTimeout = 6 * time.Second
+
+// lockFileName is the file inside DataDir that holds the exclusive lock.
+const lockFileName = "pushpipe-broker.lock"
+
+// Config configures an embedded broker. The zero value is valid: an
+// in-memory broker on a free loopback port that logs nothing.
+type Config struct {
+	// DataDir is the directory where the broker keeps topics, records and
+	// committed group offsets across restarts. It is created if missing.
+	// Empty keeps everything in memory: nothing survives Close.
+	DataDir string
+
+	// Port is the TCP port on 127.0.0.1 to listen on. 0 picks a free port;
+	// Broker.Addr reports the one chosen.
+	Port int
+
+	// SyncWrites fsyncs every produced batch and every group-log entry, so
+	// that acknowledged data also survives a power loss. It costs
+	// throughput; without it, acknowledged data survives a process kill but
+	// not a machine crash.
+	SyncWrites bool
+
+	// GroupMinSessionTimeout is the smallest session timeout a consumer
+	// group member may ask for. 0 means DefaultGroupMinSessionTimeout.
+	// Lower it only in tests that need a dead member to expire quickly.
+	GroupMinSessionTimeout time.Duration
+
+	// Logger receives the broker's warnings and errors (and its request
+	// traces at debug/trace level). The zero Logger discards everything.
+	Logger zerolog.Logger
+}
+
+// Validate reports the first setting that cannot work, saying what to fix.
+// Zero values are valid and mean the documented defaults.
+func (c Config) Validate() error {
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("embeddedkafka: Port %d is out of range: use 0 (any free port) or 1-65535", c.Port)
+	}
+	if c.GroupMinSessionTimeout < 0 {
+		return fmt.Errorf("embeddedkafka: GroupMinSessionTimeout %s is negative: use 0 for the default %s", c.GroupMinSessionTimeout, DefaultGroupMinSessionTimeout)
+	}
+	if c.GroupMinSessionTimeout > 0 && c.GroupMinSessionTimeout < 100*time.Millisecond {
+		return fmt.Errorf("embeddedkafka: GroupMinSessionTimeout %s is too small to heartbeat within: use at least 100ms", c.GroupMinSessionTimeout)
+	}
+	if c.DataDir != "" {
+		fi, err := os.Stat(c.DataDir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("embeddedkafka: DataDir %q is a file, not a directory: point it at a directory", c.DataDir)
+		case err != nil && !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("embeddedkafka: DataDir %q cannot be inspected: %w", c.DataDir, err)
+		}
+	}
+	return nil
+}
+
+// Broker is a running embedded broker. Its methods are safe for concurrent
+// use.
+type Broker struct {
+	cluster *kfake.Cluster
+	addr    string
+	lock    *os.File // nil for an in-memory broker
+	log     zerolog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts a broker and returns once it accepts connections on
+// 127.0.0.1. With cfg.DataDir set it first reloads whatever an earlier
+// broker left in that directory, which can take a moment for a large
+// directory; ctx bounds the wait for the listener, not the reload.
+//
+// The caller must Close the broker. Start fails if cfg is invalid, the port
+// is taken, the directory is locked by another broker, or the persisted state
+// cannot be read.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("embeddedkafka: starting broker: %w", err)
+	}
+	b := &Broker{log: cfg.Logger.With().Str("component", "embeddedkafka").Logger()}
+
+	opts := []kfake.Opt{
+		kfake.Ports(cfg.Port),
+		kfake.WithLogger(zerologAdapter{l: b.log}),
+		kfake.GroupMinSessionTimeout(DefaultGroupMinSessionTimeout),
+	}
+	if cfg.GroupMinSessionTimeout > 0 {
+		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.GroupMinSessionTimeout))
+	}
+	if cfg.DataDir != "" {
+		dir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("embeddedkafka: resolving DataDir %q: %w", cfg.DataDir, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("embeddedkafka: creating DataDir %q: %w", dir, err)
+		}
+		lock, err := lockDir(filepath.Join(dir, lockFileName))
+		if err != nil {
+			return nil, fmt.Errorf("embeddedkafka: locking DataDir %q: %w", dir, err)
+		}
+		b.lock = lock
+		opts = append(opts, kfake.DataDir(dir))
+		if cfg.SyncWrites {
+			opts = append(opts, kfake.SyncWrites())
+		}
+	}
+
+	cluster, err := kfake.NewCluster(opts...)
+	if err != nil {
+		b.unlock()
+		return nil, fmt.Errorf("embeddedkafka: starting broker on 127.0.0.1:%d (data dir %q): %w", cfg.Port, cfg.DataDir, err)
+	}
+	b.cluster = cluster
+	addrs := cluster.ListenAddrs()
+	if len(addrs) != 1 {
+		_ = b.Close()
+		return nil, fmt.Errorf("embeddedkafka: broker listens on %d addresses, want 1", len(addrs))
+	}
+	b.addr = addrs[0]
+
+	if err := waitListening(ctx, b.addr); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("embeddedkafka: waiting for broker at %s: %w", b.addr, err)
+	}
+	b.log.Info().Str("addr", b.addr).Str("data_dir", cfg.DataDir).Msg("kafka broker started")
+	return b, nil
+}
+
+// Addr returns the broker's host:port on 127.0.0.1, the bootstrap address
+// clients use.
+func (b *Broker) Addr() string { return b.addr }
+
+// Close stops the broker: it stops accepting connections, drains offset
+// commits already received, persists the state (with a DataDir) and releases
+// the directory lock. Clients still connected see their connections fail.
+// Close is idempotent and safe to call concurrently; every call returns the
+// result of the first.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		if b.cluster != nil {
+			b.cluster.Close()
+		}
+		b.closeErr = b.unlock()
+		b.log.Info().Str("addr", b.addr).Msg("kafka broker stopped")
+	})
+	return b.closeErr
+}
+
+func (b *Broker) unlock() error {
+	if b.lock == nil {
+		return nil
+	}
+	err := unlockDir(b.lock)
+	b.lock = nil
+	if err != nil {
+		return fmt.Errorf("embeddedkafka: releasing data dir lock: %w", err)
+	}
+	return nil
+}
+
+// waitListening dials addr until a TCP connection succeeds or ctx ends.
+func waitListening(ctx context.Context, addr string) error {
+	var d net.Dialer
+	for {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		conn, err := d.DialContext(dctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last dial error: %v)", ctx.Err(), err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// zerologAdapter forwards kfake's log lines to zerolog. kfake's info level
+// traces every request, so it is mapped to debug, and debug to trace.
+type zerologAdapter struct{ l zerolog.Logger }
+
+func (a zerologAdapter) Logf(level kfake.LogLevel, msg string, args ...any) {
+	var ev *zerolog.Event
+	switch level {
+	case kfake.LogLevelError:
+		ev = a.l.Error()
+	case kfake.LogLevelWarn:
+		ev = a.l.Warn()
+	case kfake.LogLevelInfo:
+		ev = a.l.Debug()
+	case kfake.LogLevelDebug:
+		ev = a.l.Trace()
+	default:
+		return
+	}
+	ev.Str("kfake_level", strconv.Itoa(int(level))).Msgf(msg, args...)
+}

@@ -1,0 +1,343 @@
+package embeddedkafka
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// helperEnv makes the test binary act as a standalone broker process so a
+// test can SIGKILL it.
+const helperEnv = "EMBEDDEDKAFKA_TEST_HELPER_DATADIR"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperEnv); dir != "" {
+		os.Exit(runHelper(dir))
+	}
+	os.Exit(m.Run())
+}
+
+// runHelper starts a broker on dir, prints its address and waits to be
+// killed. It exits on its own after a minute so it never outlives a test run.
+func runHelper(dir string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := Start(ctx, Config{DataDir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("ADDR %s\n", b.Addr())
+	time.Sleep(time.Minute)
+	return 2
+}
+
+func TestConfigValidate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		scenario string
+		cfg      Config
+		wantErr  string
+	}{
+		{scenario: "zero value is in-memory on a free port", cfg: Config{}},
+		{scenario: "data dir that does not exist yet", cfg: Config{DataDir: filepath.Join(t.TempDir(), "new")}},
+		{scenario: "negative port", cfg: Config{Port: -1}, wantErr: "Port -1 is out of range"},
+		{scenario: "port too large", cfg: Config{Port: 70000}, wantErr: "out of range"},
+		{scenario: "data dir is a file", cfg: Config{DataDir: file}, wantErr: "is a file"},
+		{scenario: "negative session timeout", cfg: Config{GroupMinSessionTimeout: -time.Second}, wantErr: "negative"},
+		{scenario: "tiny session timeout", cfg: Config{GroupMinSessionTimeout: time.Millisecond}, wantErr: "at least 100ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// brokerProc is a broker under test, in this process or in a child process.
+type brokerProc struct {
+	addr  string
+	close func(t *testing.T) // stops the broker the way the scenario says
+}
+
+func startInProcess(t *testing.T, ctx context.Context, dir string) brokerProc {
+	t.Helper()
+	b, err := Start(ctx, Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return brokerProc{addr: b.Addr(), close: func(t *testing.T) {
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+	}}
+}
+
+func startChildProcess(t *testing.T, ctx context.Context, dir string) brokerProc {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting broker process: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading broker address from child: %v", err)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
+	if !ok {
+		t.Fatalf("unexpected child output %q", line)
+	}
+	return brokerProc{addr: addr, close: func(t *testing.T) {
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("SIGKILL broker: %v", err)
+		}
+		_ = cmd.Wait()
+	}}
+}
+
+// TestRestartKeepsRecordsAndOffsets writes records and a group commit,
+// stops the broker, starts a new one on the same directory and checks that
+// both are still there.
+func TestRestartKeepsRecordsAndOffsets(t *testing.T) {
+	tests := []struct {
+		scenario string
+		start    func(t *testing.T, ctx context.Context, dir string) brokerProc
+	}{
+		{scenario: "clean Close then restart", start: startInProcess},
+		{scenario: "SIGKILL of the broker process then restart", start: startChildProcess},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			dir := t.TempDir()
+			const (
+				topic      = "persist.records"
+				group      = "persist.group"
+				partitions = 3
+				total      = 30
+				consumed   = 12
+			)
+
+			first := tt.start(t, ctx, dir)
+			createTopic(t, ctx, first.addr, topic, partitions)
+			var want []string
+			msgs := make([]kafka.Message, total)
+			for i := range msgs {
+				v := fmt.Sprintf("value-%02d", i)
+				want = append(want, v)
+				msgs[i] = kafka.Message{Key: []byte(fmt.Sprintf("key-%d", i%7)), Value: []byte(v)}
+			}
+			w := &kafka.Writer{
+				Addr: kafka.TCP(first.addr), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
+				RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond,
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				t.Fatalf("WriteMessages: %v", err)
+			}
+			_ = w.Close()
+
+			committed := consumeAndCommit(t, ctx, first.addr, topic, group, consumed)
+			first.close(t)
+
+			second := startInProcess(t, ctx, dir)
+			got := offsetsOf(t, ctx, second.addr, topic, group, partitions)
+			for p, off := range committed {
+				if got[p] != off {
+					t.Errorf("partition %d committed offset after restart = %d, want %d", p, got[p], off)
+				}
+			}
+			values := readAll(t, ctx, second.addr, topic, partitions, total)
+			sort.Strings(values)
+			if strings.Join(values, ",") != strings.Join(want, ",") {
+				t.Fatalf("records after restart = %v, want %v", values, want)
+			}
+		})
+	}
+}
+
+func createTopic(t *testing.T, ctx context.Context, addr, topic string, partitions int) {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(addr)}
+	resp, err := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
+	}}})
+	if err != nil {
+		t.Fatalf("CreateTopics: %v", err)
+	}
+	if err := resp.Errors[topic]; err != nil {
+		t.Fatalf("CreateTopics %s: %v", topic, err)
+	}
+}
+
+// consumeAndCommit reads n records in a consumer group, commits them and
+// returns the committed offset per partition.
+func consumeAndCommit(t *testing.T, ctx context.Context, addr, topic, group string, n int) map[int]int64 {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: []string{addr}, GroupID: group, Topic: topic, StartOffset: kafka.FirstOffset,
+		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond, HeartbeatInterval: time.Second,
+		SessionTimeout: 6 * time.Second, JoinGroupBackoff: 200 * time.Millisecond,
+	})
+	defer r.Close()
+	committed := map[int]int64{}
+	var batch []kafka.Message
+	for len(batch) < n {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			t.Fatalf("FetchMessage: %v", err)
+		}
+		batch = append(batch, m)
+		committed[m.Partition] = m.Offset + 1
+	}
+	if err := r.CommitMessages(ctx, batch...); err != nil {
+		t.Fatalf("CommitMessages: %v", err)
+	}
+	return committed
+}
+
+func offsetsOf(t *testing.T, ctx context.Context, addr, topic, group string, partitions int) map[int]int64 {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(addr)}
+	ps := make([]int, partitions)
+	for i := range ps {
+		ps[i] = i
+	}
+	resp, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
+	if err != nil {
+		t.Fatalf("OffsetFetch: %v", err)
+	}
+	if resp.Error != nil {
+		t.Fatalf("OffsetFetch: %v", resp.Error)
+	}
+	got := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			t.Fatalf("OffsetFetch partition %d: %v", p.Partition, p.Error)
+		}
+		got[p.Partition] = p.CommittedOffset
+	}
+	return got
+}
+
+// readAll reads every partition from the start until n records were seen.
+func readAll(t *testing.T, ctx context.Context, addr, topic string, partitions, n int) []string {
+	t.Helper()
+	var values []string
+	for p := 0; p < partitions; p++ {
+		c := &kafka.Client{Addr: kafka.TCP(addr)}
+		lo, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+			topic: {kafka.LastOffsetOf(p)},
+		}})
+		if err != nil {
+			t.Fatalf("ListOffsets: %v", err)
+		}
+		end := lo.Topics[topic][0].LastOffset
+		if end == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: []string{addr}, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond,
+		})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("reading partition %d: %v", p, err)
+			}
+			values = append(values, string(m.Value))
+			if m.Offset+1 >= end {
+				break
+			}
+		}
+		r.Close()
+	}
+	if len(values) != n {
+		t.Fatalf("read %d records, want %d", len(values), n)
+	}
+	return values
+}
+
+func TestDataDirIsExclusive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	b, err := Start(ctx, Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if _, err := Start(ctx, Config{DataDir: dir}); err == nil || !strings.Contains(err.Error(), "another broker") {
+		t.Fatalf("second Start on the same dir = %v, want lock error", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	b2, err := Start(ctx, Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Start after Close: %v", err)
+	}
+	if err := b2.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+func TestAutoTopicCreationIsOff(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, err := Start(ctx, Config{})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer b.Close()
+	w := &kafka.Writer{
+		Addr: kafka.TCP(b.Addr()), Topic: "never.created", AllowAutoTopicCreation: true,
+		BatchTimeout: time.Millisecond, MaxAttempts: 1,
+	}
+	defer w.Close()
+	err = w.WriteMessages(ctx, kafka.Message{Value: []byte("x")})
+	if !errors.Is(err, kafka.UnknownTopicOrPartition) {
+		t.Fatalf("write to a topic nobody created = %v, want UnknownTopicOrPartition", err)
+	}
+}
+
+func TestStartHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Start(ctx, Config{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start with a cancelled context = %v, want context.Canceled", err)
+	}
+}

@@ -1,0 +1,181 @@
+// Package app wires the pushpipe binary: it opens the connections a process
+// needs, prepares topics and databases, and builds the stages of each
+// worker kind for a region. The subcommands of cmd/pushpipe and the
+// end-to-end tests use the same wiring.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/internal/config"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/eventsink"
+	"github.com/pushpipe/pushpipe/workers/fanout"
+	"github.com/pushpipe/pushpipe/workers/registry"
+	"github.com/pushpipe/pushpipe/workers/retry"
+	"github.com/pushpipe/pushpipe/workers/sender"
+)
+
+// Kind is a worker kind: one stage of the pipeline.
+type Kind string
+
+// The worker kinds.
+const (
+	Fanout    Kind = "fanout"
+	Sender    Kind = "sender"
+	Eventsink Kind = "eventsink"
+	Registry  Kind = "registry"
+	Retry     Kind = "retry"
+)
+
+// Kinds lists every worker kind in pipeline order.
+func Kinds() []Kind { return []Kind{Registry, Fanout, Sender, Retry, Eventsink} }
+
+// NeedsClickHouse reports whether the kind reads or writes ClickHouse.
+func (k Kind) NeedsClickHouse() bool { return k != Sender && k != Retry }
+
+// inputTopic is the topic a kind consumes.
+func (k Kind) inputTopic(region string) string {
+	switch k {
+	case Fanout:
+		return pipeline.RequestsTopic(region)
+	case Sender:
+		return pipeline.DeliveriesTopic(region)
+	case Eventsink:
+		return pipeline.EventsTopic(region)
+	case Registry:
+		return pipeline.BindingsTopic(region)
+	case Retry:
+		return pipeline.RetryTopic(region)
+	}
+	return ""
+}
+
+// Deps are the shared resources of one process. CH may be nil when no
+// stage of the process needs ClickHouse. Deps is not closed by the stages.
+type Deps struct {
+	Cfg      *config.Config
+	Brokers  []string
+	CH       driver.Conn
+	Producer *pipeline.Producer
+	Metrics  prometheus.Registerer
+	Log      zerolog.Logger
+}
+
+// OpenClickHouse connects to the native-protocol address with the
+// configured credentials; see schema.OpenClickHouse.
+func OpenClickHouse(ctx context.Context, cfg config.ClickHouseConfig, addr string) (driver.Conn, error) {
+	return schema.OpenClickHouse(ctx, addr, cfg.Username, cfg.Password)
+}
+
+// Prepare creates the topics of every region (idempotent) and, when CH is
+// set, applies the ClickHouse migrations of every region database.
+func Prepare(ctx context.Context, d Deps, regions []string) error {
+	for _, r := range regions {
+		if err := pipeline.EnsureTopics(ctx, d.Brokers, pipeline.RegionTopics(r), d.Cfg.Kafka.Partitions); err != nil {
+			return fmt.Errorf("creating topics of region %s: %w", r, err)
+		}
+		if d.CH != nil {
+			if err := schema.Migrate(ctx, d.CH, d.Cfg.Database(r), d.Cfg.ClickHouse.EventTTLDays); err != nil {
+				return fmt.Errorf("migrating region %s: %w", r, err)
+			}
+		}
+	}
+	return nil
+}
+
+// NewStage builds the stage of one worker kind for one region. The
+// consumer group is pushpipe.<kind>.<region>, shared by every replica.
+func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
+	if kind.NeedsClickHouse() && d.CH == nil {
+		return nil, fmt.Errorf("building %s for region %s: it needs ClickHouse but none is connected", kind, region)
+	}
+	log := d.Log.With().Str("stage", string(kind)).Str("region", region).Logger()
+	var h pipeline.BatchHandler
+	var err error
+	switch kind {
+	case Fanout:
+		h, err = fanout.New(fanout.Config{Region: region, Devices: schema.NewDeviceStore(d.CH, d.Cfg.Database(region)), Logger: log})
+	case Registry:
+		h, err = registry.New(registry.Config{Region: region, Store: schema.NewDeviceStore(d.CH, d.Cfg.Database(region)), Logger: log})
+	case Eventsink:
+		db := d.Cfg.Database(region)
+		h, err = eventsink.New(eventsink.Config{Region: region, Logger: log,
+			Insert: func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, d.CH, db, evs) }})
+	case Sender:
+		var chs map[string]channels.Channel
+		chs, err = Channels(d.Cfg, region)
+		if err == nil {
+			h, err = sender.New(sender.Config{Region: region, Channels: chs, Concurrency: d.Cfg.Sender.Concurrency, Logger: log})
+		}
+	case Retry:
+		h, err = retry.New(retry.Config{Region: region, Logger: log})
+	default:
+		return nil, fmt.Errorf("unknown worker kind %q: use one of %v", kind, Kinds())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("building %s for region %s: %w", kind, region, err)
+	}
+	return pipeline.NewStage(pipeline.StageConfig{
+		Name:      string(kind),
+		Region:    region,
+		Brokers:   d.Brokers,
+		Topic:     kind.inputTopic(region),
+		GroupID:   "pushpipe." + string(kind) + "." + region,
+		BatchSize: d.Cfg.Stage.BatchSize,
+		BatchWait: d.Cfg.Stage.BatchWait,
+		Logger:    d.Log,
+		Metrics:   pipeline.NewMetrics(d.Metrics, string(kind), region),
+	}, h, d.Producer)
+}
+
+// Channels builds the vendor channels of a region from the configuration.
+func Channels(cfg *config.Config, region string) (map[string]channels.Channel, error) {
+	apps := map[string]mipush.App{}
+	for _, a := range cfg.Apps {
+		if a.MiPush != nil {
+			apps[a.AppID] = *a.MiPush
+		}
+	}
+	out := map[string]channels.Channel{}
+	if len(apps) > 0 {
+		mp, err := mipush.New(mipush.Config{Region: region, BaseURL: cfg.MiPushBaseURL(region), Apps: apps, Timeout: cfg.Vendors.MiPush.Timeout})
+		if err != nil {
+			return nil, fmt.Errorf("configuring mipush for region %s: %w", region, err)
+		}
+		out[mp.Name()] = mp
+	}
+	return out, nil
+}
+
+// RunStages runs every stage until ctx ends, then waits for each to finish
+// its in-flight batch. The first stage error cancels the others and is
+// returned.
+func RunStages(ctx context.Context, stages []*pipeline.Stage) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(stages))
+	for i, s := range stages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(ctx); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,290 @@
+// Package config is the configuration of the pushpipe binary: where Kafka
+// and ClickHouse are (or that the embedded ones should start), which regions
+// are served, the apps and their vendor credentials, and the vendor
+// endpoints per region. It is read from a YAML file; every field has a
+// default so an empty file is a valid development configuration.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// Config is the whole configuration. The zero value plus Defaults is a
+// working development setup with embedded Kafka and ClickHouse.
+type Config struct {
+	// StateDir holds the embedded Kafka and ClickHouse data and bench output.
+	StateDir string `yaml:"stateDir"`
+	// Regions served by `pushpipe dev`; a single worker serves --region.
+	Regions    []string         `yaml:"regions"`
+	Kafka      KafkaConfig      `yaml:"kafka"`
+	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	Vendors    VendorsConfig    `yaml:"vendors"`
+	Apps       []AppConfig      `yaml:"apps"`
+	// HealthAddr is where a single worker serves /healthz, /readyz and
+	// /metrics. `pushpipe dev` serves one such endpoint for all workers.
+	HealthAddr string       `yaml:"healthAddr"`
+	Stage      StageConfig  `yaml:"stage"`
+	Sender     SenderConfig `yaml:"sender"`
+	LogLevel   string       `yaml:"logLevel"`
+}
+
+// KafkaConfig names external brokers, or leaves Brokers empty to start the
+// embedded Kafka-protocol broker.
+type KafkaConfig struct {
+	Brokers []string `yaml:"brokers"`
+	// Partitions of each topic created at start (per region).
+	Partitions int `yaml:"partitions"`
+	// EmbeddedPort is the loopback port of the embedded broker.
+	EmbeddedPort int `yaml:"embeddedPort"`
+}
+
+// Embedded reports whether the embedded broker should start.
+func (k KafkaConfig) Embedded() bool { return len(k.Brokers) == 0 }
+
+// ClickHouseConfig names an external ClickHouse (native protocol address)
+// or leaves Addr empty to start the embedded one.
+type ClickHouseConfig struct {
+	Addr     string `yaml:"addr"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// EmbeddedTCPPort and EmbeddedHTTPPort are the loopback ports of the
+	// embedded server.
+	EmbeddedTCPPort  int    `yaml:"embeddedTcpPort"`
+	EmbeddedHTTPPort int    `yaml:"embeddedHttpPort"`
+	LibPath          string `yaml:"libPath"`
+	// DatabasePrefix names the region databases: prefix + region. The
+	// default "push_" gives push_cn, push_eu, ... as analysts expect; a
+	// different prefix keeps several environments apart on one server.
+	DatabasePrefix string `yaml:"databasePrefix"`
+	EventTTLDays   int    `yaml:"eventTtlDays"`
+}
+
+// Embedded reports whether the embedded ClickHouse should start.
+func (c ClickHouseConfig) Embedded() bool { return c.Addr == "" }
+
+// VendorsConfig holds the per-region vendor endpoints.
+type VendorsConfig struct {
+	MiPush MiPushVendor `yaml:"mipush"`
+	// Simulator, when true, points every vendor of every region at the
+	// embedded vendor simulator (the default of `pushpipe dev`).
+	Simulator bool `yaml:"simulator"`
+	// SimulatorAddr is the simulator's listen address for `pushpipe dev`
+	// and the address workers use when Simulator is true.
+	SimulatorAddr string `yaml:"simulatorAddr"`
+}
+
+// MiPushVendor is the MiPush v3 REST endpoint per region.
+type MiPushVendor struct {
+	BaseURLs map[string]string `yaml:"baseUrls"`
+	Timeout  time.Duration     `yaml:"timeout"`
+}
+
+// AppConfig is one app with its vendor credentials.
+type AppConfig struct {
+	AppID       string `yaml:"appId"`
+	WorkspaceID string `yaml:"workspaceId"`
+	// MiPush holds the app's MiPush AppSecret (never printed) and package.
+	MiPush *mipush.App `yaml:"mipush"`
+}
+
+// StageConfig tunes every stage's consume loop.
+type StageConfig struct {
+	BatchSize int           `yaml:"batchSize"`
+	BatchWait time.Duration `yaml:"batchWait"`
+}
+
+// SenderConfig tunes the sender.
+type SenderConfig struct {
+	// Concurrency is how many vendor calls one sender batch makes at once.
+	Concurrency int `yaml:"concurrency"`
+}
+
+// Default values.
+const (
+	DefaultStateDir      = ".pushpipe"
+	DefaultPartitions    = 4
+	DefaultKafkaPort     = 19092
+	DefaultCHTCPPort     = 19000
+	DefaultCHHTTPPort    = 18123
+	DefaultSimulatorAddr = "127.0.0.1:18090"
+	DefaultHealthAddr    = "127.0.0.1:18080"
+	DefaultDemoAppID     = "ONEX570DA89211721"
+	DefaultDemoWorkspace = "default"
+	DefaultDemoSecret    = "demo-mipush-secret"
+	DefaultDemoPackage   = "com.example.pushdemo"
+)
+
+// Load reads a YAML file (an empty path means no file) and applies
+// Defaults. Unknown keys are an error so that a typo does not silently
+// leave a default in place.
+func Load(path string) (*Config, error) {
+	var c Config
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		defer f.Close()
+		dec := yaml.NewDecoder(f)
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("parsing config %s: %w", path, err)
+		}
+	}
+	c.Defaults()
+	return &c, nil
+}
+
+// Defaults fills every unset field with its default.
+func (c *Config) Defaults() {
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if len(c.Regions) == 0 {
+		c.Regions = schema.Regions()
+	}
+	if c.Kafka.Partitions == 0 {
+		c.Kafka.Partitions = DefaultPartitions
+	}
+	if c.Kafka.EmbeddedPort == 0 {
+		c.Kafka.EmbeddedPort = DefaultKafkaPort
+	}
+	if c.ClickHouse.EmbeddedTCPPort == 0 {
+		c.ClickHouse.EmbeddedTCPPort = DefaultCHTCPPort
+	}
+	if c.ClickHouse.EmbeddedHTTPPort == 0 {
+		c.ClickHouse.EmbeddedHTTPPort = DefaultCHHTTPPort
+	}
+	if c.ClickHouse.Username == "" {
+		c.ClickHouse.Username = "default"
+	}
+	if c.ClickHouse.DatabasePrefix == "" {
+		c.ClickHouse.DatabasePrefix = "push_"
+	}
+	if c.ClickHouse.EventTTLDays == 0 {
+		c.ClickHouse.EventTTLDays = schema.DefaultEventTTLDays
+	}
+	if c.Vendors.SimulatorAddr == "" {
+		c.Vendors.SimulatorAddr = DefaultSimulatorAddr
+	}
+	if c.Vendors.MiPush.Timeout == 0 {
+		c.Vendors.MiPush.Timeout = 5 * time.Second
+	}
+	if c.Vendors.MiPush.BaseURLs == nil {
+		c.Vendors.MiPush.BaseURLs = map[string]string{}
+	}
+	for _, r := range schema.Regions() {
+		if host, ok := mipush.RegionBaseURL(r); ok && c.Vendors.MiPush.BaseURLs[r] == "" {
+			c.Vendors.MiPush.BaseURLs[r] = host
+		}
+	}
+	if c.HealthAddr == "" {
+		c.HealthAddr = DefaultHealthAddr
+	}
+	if c.Stage.BatchSize == 0 {
+		c.Stage.BatchSize = 500
+	}
+	if c.Stage.BatchWait == 0 {
+		c.Stage.BatchWait = 5 * time.Millisecond
+	}
+	if c.Sender.Concurrency == 0 {
+		c.Sender.Concurrency = 8
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if len(c.Apps) == 0 {
+		c.Apps = []AppConfig{{
+			AppID: DefaultDemoAppID, WorkspaceID: DefaultDemoWorkspace,
+			MiPush: &mipush.App{AppSecret: channels.Secret(DefaultDemoSecret), PackageName: DefaultDemoPackage},
+		}}
+	}
+}
+
+// Validate reports the first setting that cannot work, saying what to fix.
+func (c *Config) Validate() error {
+	for _, r := range c.Regions {
+		if !schema.ValidRegion(r) {
+			return fmt.Errorf("regions: %q is not one of %s", r, strings.Join(schema.Regions(), ", "))
+		}
+	}
+	if c.Kafka.Partitions < 1 {
+		return fmt.Errorf("kafka.partitions must be at least 1, got %d", c.Kafka.Partitions)
+	}
+	if c.Stage.BatchSize < 1 {
+		return fmt.Errorf("stage.batchSize must be at least 1, got %d", c.Stage.BatchSize)
+	}
+	if c.Sender.Concurrency < 1 {
+		return fmt.Errorf("sender.concurrency must be at least 1, got %d", c.Sender.Concurrency)
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Apps {
+		if a.AppID == "" {
+			return fmt.Errorf("apps[%d].appId is empty", i)
+		}
+		if seen[a.AppID] {
+			return fmt.Errorf("apps[%d].appId %q is listed twice", i, a.AppID)
+		}
+		seen[a.AppID] = true
+		if a.MiPush != nil && (a.MiPush.AppSecret.Reveal() == "" || a.MiPush.PackageName == "") {
+			return fmt.Errorf("apps[%d] (%s).mipush needs both appSecret and packageName", i, a.AppID)
+		}
+	}
+	if !c.Vendors.Simulator {
+		for _, r := range c.Regions {
+			if c.Vendors.MiPush.BaseURLs[r] == "" {
+				return fmt.Errorf("vendors.mipush.baseUrls has no URL for region %q (or set vendors.simulator: true)", r)
+			}
+		}
+	}
+	return nil
+}
+
+// KafkaDataDir and ClickHouseDataDir are the embedded servers' data folders.
+func (c *Config) KafkaDataDir() string      { return filepath.Join(c.StateDir, "kafka") }
+func (c *Config) ClickHouseDataDir() string { return filepath.Join(c.StateDir, "clickhouse") }
+
+// MiPushBaseURL is the MiPush endpoint of a region: the simulator's
+// per-region prefix when Vendors.Simulator is set, else the configured URL.
+func (c *Config) MiPushBaseURL(region string) string {
+	if c.Vendors.Simulator {
+		return "http://" + c.Vendors.SimulatorAddr + "/mipush/" + region
+	}
+	return c.Vendors.MiPush.BaseURLs[region]
+}
+
+// Redacted returns a copy safe to log: the ClickHouse password replaced.
+// App secrets are channels.Secret values, which never print themselves.
+func (c *Config) Redacted() Config {
+	r := *c
+	if r.ClickHouse.Password != "" {
+		r.ClickHouse.Password = "REDACTED"
+	}
+	return r
+}
+
+// AppIDs lists the configured app ids in order.
+func (c *Config) AppIDs() []string {
+	ids := make([]string, 0, len(c.Apps))
+	for _, a := range c.Apps {
+		ids = append(ids, a.AppID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Database is the ClickHouse database of a region.
+func (c *Config) Database(region string) string { return c.ClickHouse.DatabasePrefix + region }

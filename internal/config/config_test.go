@@ -1,0 +1,109 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		body     string
+		wantErr  string
+		check    func(t *testing.T, c *Config)
+	}{
+		{scenario: "empty file gives the development defaults", body: "", check: func(t *testing.T, c *Config) {
+			if !c.Kafka.Embedded() || !c.ClickHouse.Embedded() || len(c.Regions) != 5 || c.Database("sg") != "push_sg" {
+				t.Fatalf("defaults wrong: %+v", c)
+			}
+			if c.Vendors.MiPush.BaseURLs["eu"] != "https://fr-api.xmpush.global.xiaomi.com" {
+				t.Fatalf("eu MiPush host = %q", c.Vendors.MiPush.BaseURLs["eu"])
+			}
+		}},
+		{scenario: "external servers turn the embedded ones off", body: "kafka: {brokers: [k1:9092]}\nclickhouse: {addr: ch:9000}\n", check: func(t *testing.T, c *Config) {
+			if c.Kafka.Embedded() || c.ClickHouse.Embedded() {
+				t.Fatal("embedded still selected")
+			}
+		}},
+		{scenario: "simulator points MiPush at the per-region prefix", body: "vendors: {simulator: true, simulatorAddr: 127.0.0.1:9}\n", check: func(t *testing.T, c *Config) {
+			if got := c.MiPushBaseURL("ru"); got != "http://127.0.0.1:9/mipush/ru" {
+				t.Fatalf("MiPushBaseURL = %s", got)
+			}
+		}},
+		{scenario: "unknown key is an error", body: "kafak: {}\n", wantErr: "field kafak not found"},
+		{scenario: "not yaml", body: "regions: [\n", wantErr: "parsing config"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			c, err := Load(write(t, tc.body))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		mutate   func(c *Config)
+		wantErr  string
+	}{
+		{"defaults are valid", func(c *Config) {}, ""},
+		{"unknown region", func(c *Config) { c.Regions = []string{"us"} }, `regions: "us"`},
+		{"zero partitions", func(c *Config) { c.Kafka.Partitions = 0 }, "kafka.partitions"},
+		{"app without id", func(c *Config) { c.Apps[0].AppID = "" }, "apps[0].appId is empty"},
+		{"app listed twice", func(c *Config) { c.Apps = append(c.Apps, c.Apps[0]) }, "listed twice"},
+		{"mipush without secret", func(c *Config) { c.Apps[0].MiPush.AppSecret = "" }, "needs both appSecret and packageName"},
+		{"real vendors need a url per region", func(c *Config) { c.Vendors.MiPush.BaseURLs["sg"] = "" }, `no URL for region "sg"`},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			c, _ := Load("")
+			tc.mutate(c)
+			err := c.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	c, err := Load(write(t, "clickhouse: {password: hunter2}\napps: [{appId: a, mipush: {appSecret: topsecret, packageName: p}}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Apps[0].MiPush.AppSecret.Reveal() != "topsecret" {
+		t.Fatal("secret not loaded")
+	}
+	r := c.Redacted()
+	for _, s := range []string{fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r), fmt.Sprintf("%+v", *r.Apps[0].MiPush), fmt.Sprintf("%#v", *r.Apps[0].MiPush)} {
+		if strings.Contains(s, "hunter2") || strings.Contains(s, "topsecret") {
+			t.Fatalf("redacted config prints a secret: %s", s)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+func TestProducerConfigValidate(t *testing.T) {
+	tests := []struct {
+		scenario string
+		cfg      ProducerConfig
+		wantErr  string
+	}{
+		{scenario: "brokers only", cfg: ProducerConfig{Brokers: []string{"127.0.0.1:9092"}}},
+		{scenario: "no brokers", cfg: ProducerConfig{}, wantErr: "Brokers is empty"},
+		{scenario: "empty broker", cfg: ProducerConfig{Brokers: []string{""}}, wantErr: "empty address"},
+		{scenario: "slow batch timeout", cfg: ProducerConfig{Brokers: []string{"b:1"}, BatchTimeout: 2 * time.Second}, wantErr: "few milliseconds"},
+		{scenario: "negative batch size", cfg: ProducerConfig{Brokers: []string{"b:1"}, BatchSize: -1}, wantErr: "BatchSize -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestProducer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := testTopic(t, ctx, "out", 4)
+	p := testProducer(t)
+
+	tests := []struct {
+		scenario   string
+		outs       []Output
+		wantFailed []int
+		wantIs     error
+	}{
+		{
+			scenario: "all records acknowledged",
+			outs: []Output{
+				{Topic: topic, Key: []byte("a"), Value: []byte("1"), Headers: []kafka.Header{{Key: "h", Value: []byte("x")}}},
+				{Topic: topic, Key: []byte("b"), Value: []byte("2")},
+				{Topic: topic, Value: []byte("no key")},
+			},
+		},
+		{
+			scenario:   "unknown topic fails every record",
+			outs:       []Output{{Topic: "test.never-created.eu", Value: []byte("x")}},
+			wantFailed: []int{0},
+			wantIs:     kafka.UnknownTopicOrPartition,
+		},
+		{
+			scenario: "a record too large fails alone",
+			outs: []Output{
+				{Topic: topic, Key: []byte("a"), Value: []byte("small")},
+				{Topic: topic, Key: []byte("a"), Value: bytes.Repeat([]byte("x"), 2<<20)},
+			},
+			wantFailed: []int{1},
+			wantIs:     kafka.MessageSizeTooLarge,
+		},
+		{
+			scenario:   "a record without topic fails alone",
+			outs:       []Output{{Value: []byte("x")}, {Topic: topic, Value: []byte("y")}},
+			wantFailed: []int{0},
+			wantIs:     ErrNoTopic,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			err := p.Produce(ctx, tt.outs)
+			if tt.wantFailed == nil {
+				if err != nil {
+					t.Fatalf("Produce() = %v", err)
+				}
+				return
+			}
+			var pe *ProduceError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Produce() = %v, want a *ProduceError", err)
+			}
+			if got := pe.Failed(); len(got) != len(tt.wantFailed) || got[0] != tt.wantFailed[0] {
+				t.Fatalf("Failed() = %v, want %v", got, tt.wantFailed)
+			}
+			if !errors.Is(err, tt.wantIs) {
+				t.Fatalf("errors.Is(%v, %v) = false", err, tt.wantIs)
+			}
+			if !strings.Contains(err.Error(), "not acknowledged") {
+				t.Errorf("error %q does not say what failed", err)
+			}
+		})
+	}
+
+	t.Run("same key same partition", func(t *testing.T) {
+		var outs []Output
+		for range 20 {
+			outs = append(outs, Output{Topic: topic, Key: []byte("device-42"), Value: []byte("v")})
+		}
+		if err := p.Produce(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+		parts := map[int]bool{}
+		for _, m := range readTopic(t, ctx, topic) {
+			if string(m.Key) == "device-42" {
+				parts[m.Partition] = true
+			}
+		}
+		if len(parts) != 1 {
+			t.Fatalf("key device-42 landed on partitions %v, want one", parts)
+		}
+	})
+
+	t.Run("close is idempotent and ends produce", func(t *testing.T) {
+		p2 := testProducer(t)
+		if err := p2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p2.Produce(ctx, []Output{{Topic: topic, Value: []byte("x")}}); !errors.Is(err, ErrProducerClosed) {
+			t.Fatalf("Produce after Close = %v, want ErrProducerClosed", err)
+		}
+	})
+}

@@ -1,0 +1,279 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// Regions returns the served region codes (see schema.Regions, the one
+// list every package uses).
+func Regions() []string { return schema.Regions() }
+
+// ValidRegion reports whether r is one of Regions.
+func ValidRegion(r string) bool { return schema.ValidRegion(r) }
+
+// Topic names per region. Each function returns "<prefix>.<region>" and does
+// not validate the region; check it with ValidRegion first.
+
+// RequestsTopic is push.requests.R: push requests keyed by task id.
+func RequestsTopic(region string) string { return "push.requests." + region }
+
+// DeliveriesTopic is push.deliveries.R: one (message, device) pair per
+// record, keyed by device id.
+func DeliveriesTopic(region string) string { return "push.deliveries." + region }
+
+// RetryTopic is push.retry.R: deliveries waiting for their next attempt,
+// keyed by device id.
+func RetryTopic(region string) string { return "push.retry." + region }
+
+// EventsTopic is push.events.R: lifecycle events keyed by msg id (task id
+// for task-level events).
+func EventsTopic(region string) string { return "push.events." + region }
+
+// BindingsTopic is push.bindings.R: device reports, user binds and tag
+// subscriptions keyed by device id.
+func BindingsTopic(region string) string { return "push.bindings." + region }
+
+// ControlTopic is push.control.R (compacted): revokes and cancels keyed by
+// msg or task id.
+func ControlTopic(region string) string { return "push.control." + region }
+
+// SchedulesTopic is push.schedules.R (compacted): scheduled and loop pushes
+// keyed by schedule id.
+func SchedulesTopic(region string) string { return "push.schedules." + region }
+
+// DLQTopic is push.dlq.R: raw bytes of records that could not be handled,
+// keyed by the original key, with headers naming the reason and source.
+func DLQTopic(region string) string { return "push.dlq." + region }
+
+// TopicRegion returns the region a topic belongs to, i.e. the suffix after
+// its last dot, and whether that suffix is a valid region. It works for
+// every topic of this package and for tiered names such as
+// push.retry.30s.eu.
+func TopicRegion(topic string) (string, bool) {
+	i := strings.LastIndexByte(topic, '.')
+	if i < 0 {
+		return "", false
+	}
+	r := topic[i+1:]
+	return r, ValidRegion(r)
+}
+
+// TopicSpec describes a topic to create.
+type TopicSpec struct {
+	// Name is the topic name, e.g. RequestsTopic("eu").
+	Name string
+	// Compacted sets cleanup.policy=compact: the broker keeps the latest
+	// record per key instead of deleting by age.
+	Compacted bool
+	// ReplicationFactor is the number of replicas. 0 asks the broker for
+	// its default (default.replication.factor).
+	ReplicationFactor int16
+}
+
+// RegionTopics returns the specs of every topic a region uses, with
+// push.control.R and push.schedules.R compacted. It returns nil for an
+// invalid region.
+func RegionTopics(region string) []TopicSpec {
+	if !ValidRegion(region) {
+		return nil
+	}
+	return []TopicSpec{
+		{Name: RequestsTopic(region)},
+		{Name: DeliveriesTopic(region)},
+		{Name: RetryTopic(region)},
+		{Name: EventsTopic(region)},
+		{Name: BindingsTopic(region)},
+		{Name: ControlTopic(region), Compacted: true},
+		{Name: SchedulesTopic(region), Compacted: true},
+		{Name: DLQTopic(region)},
+	}
+}
+
+// EnsureTopics creates every topic in specs that does not exist yet, with
+// the given number of partitions, and returns once the cluster metadata
+// lists all of them with a leader for every partition. A topic that already
+// exists is left as it is (its partition count is not changed), except that
+// a topic flagged Compacted whose cleanup.policy does not include compact is
+// reported as an error, since compaction cannot be assumed for it.
+//
+// EnsureTopics is idempotent and safe to call from every replica at start.
+// It never relies on automatic topic creation. ctx bounds the whole
+// operation; pass one with a deadline. Errors name the topics concerned;
+// broker error codes can be tested with errors.Is (e.g.
+// kafka.PolicyViolation).
+func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, partitions int) error {
+	if len(brokers) == 0 {
+		return errors.New("pipeline: EnsureTopics: no brokers given: pass at least one host:port")
+	}
+	if partitions < 1 {
+		return fmt.Errorf("pipeline: EnsureTopics: partitions is %d: use at least 1", partitions)
+	}
+	if len(specs) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(specs))
+	for _, s := range specs {
+		if err := validTopicName(s.Name); err != nil {
+			return fmt.Errorf("pipeline: EnsureTopics: %w", err)
+		}
+		if s.ReplicationFactor < 0 {
+			return fmt.Errorf("pipeline: EnsureTopics: topic %s has ReplicationFactor %d: use 0 for the broker default or a positive count", s.Name, s.ReplicationFactor)
+		}
+		if slices.Contains(names, s.Name) {
+			return fmt.Errorf("pipeline: EnsureTopics: topic %s is listed twice", s.Name)
+		}
+		names = append(names, s.Name)
+	}
+
+	// kafka-go also uses MetadataTTL as the timeout of each metadata
+	// request, so it must not be tiny. Created topics are refreshed at
+	// once regardless.
+	transport := &kafka.Transport{ClientID: "pushpipe-admin", MetadataTTL: time.Second}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
+
+	req := &kafka.CreateTopicsRequest{}
+	for _, s := range specs {
+		rf := s.ReplicationFactor
+		if rf == 0 {
+			rf = -1
+		}
+		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: partitions, ReplicationFactor: int(rf)}
+		if s.Compacted {
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+		}
+		req.Topics = append(req.Topics, tc)
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("pipeline: creating topics %v on %v: %w", names, brokers, err)
+	}
+	var errs []error
+	for _, name := range names {
+		if e := resp.Errors[name]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("topic %s: %w", name, e))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("pipeline: creating topics on %v: %w", brokers, errors.Join(errs...))
+	}
+
+	if err := waitForTopics(ctx, client, names); err != nil {
+		return fmt.Errorf("pipeline: waiting for topics %v to appear in metadata: %w", names, err)
+	}
+	return checkCompaction(ctx, client, specs)
+}
+
+// validTopicName applies Kafka's topic naming rules.
+func validTopicName(name string) error {
+	if name == "" {
+		return errors.New("a topic name is empty")
+	}
+	if len(name) > 249 {
+		return fmt.Errorf("topic name %.40q... is longer than 249 characters", name)
+	}
+	if name == "." || name == ".." {
+		return fmt.Errorf("topic name %q is not allowed", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("topic name %q contains %q: use only letters, digits, '.', '_' and '-'", name, r)
+		}
+	}
+	return nil
+}
+
+// waitForTopics polls metadata until every topic is listed without error
+// and every partition has a leader.
+func waitForTopics(ctx context.Context, client *kafka.Client, names []string) error {
+	var missing []string
+	for {
+		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+		if err == nil {
+			missing = missing[:0]
+			seen := make(map[string]bool, len(md.Topics))
+			for _, t := range md.Topics {
+				if t.Error != nil || len(t.Partitions) == 0 {
+					continue
+				}
+				ok := true
+				for _, p := range t.Partitions {
+					if p.Error != nil || p.Leader.Host == "" {
+						ok = false
+						break
+					}
+				}
+				seen[t.Name] = ok
+			}
+			for _, n := range names {
+				if !seen[n] {
+					missing = append(missing, n)
+				}
+			}
+			if len(missing) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("%w (last metadata error: %v)", ctx.Err(), err)
+			}
+			return fmt.Errorf("%w (still missing: %v)", ctx.Err(), missing)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// checkCompaction verifies that every topic flagged Compacted has a
+// cleanup.policy that includes compact.
+func checkCompaction(ctx context.Context, client *kafka.Client, specs []TopicSpec) error {
+	req := &kafka.DescribeConfigsRequest{}
+	for _, s := range specs {
+		if s.Compacted {
+			req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
+				ResourceType: kafka.ResourceTypeTopic, ResourceName: s.Name, ConfigNames: []string{"cleanup.policy"},
+			})
+		}
+	}
+	if len(req.Resources) == 0 {
+		return nil
+	}
+	resp, err := client.DescribeConfigs(ctx, req)
+	if err != nil {
+		return fmt.Errorf("pipeline: describing cleanup.policy of compacted topics: %w", err)
+	}
+	var errs []error
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			errs = append(errs, fmt.Errorf("topic %s: describing configs: %w", r.ResourceName, r.Error))
+			continue
+		}
+		policy := "delete"
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "cleanup.policy" {
+				policy = e.ConfigValue
+			}
+		}
+		compact := false
+		for _, p := range strings.Split(policy, ",") {
+			compact = compact || strings.TrimSpace(p) == "compact"
+		}
+		if !compact {
+			errs = append(errs, fmt.Errorf("topic %s exists with cleanup.policy=%s but must be compacted: set cleanup.policy=compact on it (kafka-configs --alter --add-config cleanup.policy=compact)", r.ResourceName, policy))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("pipeline: %w", errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+func TestTopicNames(t *testing.T) {
+	tests := []struct {
+		scenario string
+		got      string
+		want     string
+	}{
+		{scenario: "requests", got: RequestsTopic("eu"), want: "push.requests.eu"},
+		{scenario: "deliveries", got: DeliveriesTopic("cn"), want: "push.deliveries.cn"},
+		{scenario: "retry", got: RetryTopic("ru"), want: "push.retry.ru"},
+		{scenario: "events", got: EventsTopic("in"), want: "push.events.in"},
+		{scenario: "bindings", got: BindingsTopic("sg"), want: "push.bindings.sg"},
+		{scenario: "control", got: ControlTopic("eu"), want: "push.control.eu"},
+		{scenario: "schedules", got: SchedulesTopic("eu"), want: "push.schedules.eu"},
+		{scenario: "dlq", got: DLQTopic("eu"), want: "push.dlq.eu"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Fatalf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRegions(t *testing.T) {
+	if got := Regions(); !slices.Equal(got, []string{"cn", "ru", "in", "eu", "sg"}) {
+		t.Fatalf("Regions() = %v", got)
+	}
+	Regions()[0] = "xx"
+	if Regions()[0] != "cn" {
+		t.Fatal("Regions() returned shared state")
+	}
+	tests := []struct {
+		scenario string
+		region   string
+		valid    bool
+	}{
+		{scenario: "every region is valid", region: "eu", valid: true},
+		{scenario: "upper case is not", region: "EU", valid: false},
+		{scenario: "empty is not", region: "", valid: false},
+		{scenario: "unknown is not", region: "us", valid: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			if got := ValidRegion(tt.region); got != tt.valid {
+				t.Fatalf("ValidRegion(%q) = %v, want %v", tt.region, got, tt.valid)
+			}
+		})
+	}
+	for _, r := range Regions() {
+		specs := RegionTopics(r)
+		if len(specs) != 8 {
+			t.Fatalf("RegionTopics(%s) has %d topics, want 8", r, len(specs))
+		}
+		for _, s := range specs {
+			if got, ok := TopicRegion(s.Name); !ok || got != r {
+				t.Errorf("TopicRegion(%s) = %q, %v", s.Name, got, ok)
+			}
+			wantCompact := s.Name == ControlTopic(r) || s.Name == SchedulesTopic(r)
+			if s.Compacted != wantCompact {
+				t.Errorf("%s compacted = %v, want %v", s.Name, s.Compacted, wantCompact)
+			}
+		}
+	}
+	if RegionTopics("us") != nil {
+		t.Error("RegionTopics of an unknown region is not nil")
+	}
+	if r, ok := TopicRegion("push.retry.30s.in"); !ok || r != "in" {
+		t.Errorf("TopicRegion of a tiered retry topic = %q, %v", r, ok)
+	}
+}
+
+func cleanupPolicy(t *testing.T, ctx context.Context, topic string) string {
+	t.Helper()
+	resp, err := testClient(t).DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy"},
+	}}})
+	if err != nil {
+		t.Fatalf("DescribeConfigs(%s): %v", topic, err)
+	}
+	for _, r := range resp.Resources {
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "cleanup.policy" {
+				return e.ConfigValue
+			}
+		}
+	}
+	return ""
+}
+
+func TestEnsureTopics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	prefix := "test." + testName(t)
+	plain := TopicSpec{Name: prefix + ".plain.eu"}
+	compact := TopicSpec{Name: prefix + ".compact.eu", Compacted: true}
+	tests := []struct {
+		scenario   string
+		brokers    []string
+		specs      []TopicSpec
+		partitions int
+		wantErr    string
+	}{
+		{scenario: "creates missing topics", brokers: testBrokers, specs: []TopicSpec{plain, compact}, partitions: 3},
+		{scenario: "existing topics are fine", brokers: testBrokers, specs: []TopicSpec{plain, compact}, partitions: 3},
+		{scenario: "a different partition count leaves existing topics alone", brokers: testBrokers, specs: []TopicSpec{plain}, partitions: 5},
+		{scenario: "region topics again", brokers: testBrokers, specs: RegionTopics(testRegion), partitions: 3},
+		{scenario: "existing plain topic declared compacted", brokers: testBrokers, specs: []TopicSpec{{Name: plain.Name, Compacted: true}}, partitions: 3, wantErr: "must be compacted"},
+		{scenario: "no brokers", specs: []TopicSpec{plain}, partitions: 3, wantErr: "no brokers"},
+		{scenario: "zero partitions", brokers: testBrokers, specs: []TopicSpec{plain}, partitions: 0, wantErr: "partitions is 0"},
+		{scenario: "invalid name", brokers: testBrokers, specs: []TopicSpec{{Name: "push requests"}}, partitions: 1, wantErr: "contains ' '"},
+		{scenario: "duplicate name", brokers: testBrokers, specs: []TopicSpec{plain, plain}, partitions: 1, wantErr: "listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			err := EnsureTopics(ctx, tt.brokers, tt.specs, tt.partitions)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("EnsureTopics() = %v, want error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("EnsureTopics() = %v", err)
+			}
+			for _, s := range tt.specs {
+				if n := len(partitionsOf(t, ctx, s.Name)); n != 3 {
+					t.Errorf("%s has %d partitions, want 3", s.Name, n)
+				}
+				policy := cleanupPolicy(t, ctx, s.Name)
+				if s.Compacted != (policy == "compact") {
+					t.Errorf("%s cleanup.policy = %q, compacted = %v", s.Name, policy, s.Compacted)
+				}
+			}
+		})
+	}
+}

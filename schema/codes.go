@@ -1,0 +1,100 @@
+package schema
+
+import "fmt"
+
+// ResultCode is an mPaaS API result code (§7.2.12 of the mPaaS MPS guide).
+// Validation failures carry one; rejected events store it as status_code.
+type ResultCode int
+
+// Result codes used by request validation, with the numbers and names the
+// mPaaS server API documents.
+const (
+	CodeSuccess                    ResultCode = 100
+	CodeSignatureMismatch          ResultCode = -1
+	CodeNeedAppIDWorkspaceID       ResultCode = 3003
+	CodeAppIDWrong                 ResultCode = 3007
+	CodeOSTypeNotSupported         ResultCode = 3008
+	CodeDeliveryTypeUnsupported    ResultCode = 3009
+	CodeTaskNameNull               ResultCode = 3019
+	CodeExpiredSecondsWrong        ResultCode = 3020
+	CodeTokenOrUserIDNull          ResultCode = 3021
+	CodeTemplateNotExist           ResultCode = 3022
+	CodeTemplateKVNotEnough        ResultCode = 3023
+	CodePayloadNotEnough           ResultCode = 3024
+	CodeNeedTemplate               ResultCode = 3025
+	CodeExpiredTimeTooLong         ResultCode = 3026
+	CodeInvalidParam               ResultCode = 3028
+	CodeSinglePushTargetTooMuch    ResultCode = 3029
+	CodeBroadcastOnlyByDevice      ResultCode = 3030
+	CodeRequestShouldBeUTF8        ResultCode = 3031
+	CodeExtendParamTooMuch         ResultCode = 3035
+	CodeSinglePushContentTooLong   ResultCode = 3043
+	CodeInvalidExtendParam         ResultCode = 3044
+	CodeMultipleInnerExtendTooMuch ResultCode = 3049
+	CodeMsgPayloadTooLong          ResultCode = 3050
+	CodeMultipleTargetTooMuch      ResultCode = 3055
+	CodeSystemError                ResultCode = 9000
+)
+
+var resultNames = map[ResultCode]string{
+	CodeSuccess:                    "SUCCESS",
+	CodeSignatureMismatch:          "SIGNATURE_MISMATCH",
+	CodeNeedAppIDWorkspaceID:       "NEED_APPID_WORKSPACEID",
+	CodeAppIDWrong:                 "APPID_WRONG",
+	CodeOSTypeNotSupported:         "OS_TYPE_NOT_SUPPORTED",
+	CodeDeliveryTypeUnsupported:    "DELIVERY_TYPE_NOT_SUPPORTED",
+	CodeTaskNameNull:               "TASKNAME_NULL",
+	CodeExpiredSecondsWrong:        "EXPIREDSECONDS_WRONG",
+	CodeTokenOrUserIDNull:          "TOKEN_OR_USERID_NULL",
+	CodeTemplateNotExist:           "TEMPLATE_NOT_EXIST",
+	CodeTemplateKVNotEnough:        "TEMPLATEKV_NOT_ENOUGH",
+	CodePayloadNotEnough:           "PAYLOAD_NOT_ENOUGH",
+	CodeNeedTemplate:               "NEED_TEMPLATE",
+	CodeExpiredTimeTooLong:         "EXPIREDTIME_TOO_LONG",
+	CodeInvalidParam:               "INVALID_PARAM",
+	CodeSinglePushTargetTooMuch:    "SINGLE_PUSH_TARGET_TOO MUCH",
+	CodeBroadcastOnlyByDevice:      "BROADCAST_ONLY_SUPPORT_BY_DEVICE",
+	CodeRequestShouldBeUTF8:        "REQUEST_SHOULD_BE_UTF8",
+	CodeExtendParamTooMuch:         "EXTEND_PARAM_TO MUCH",
+	CodeSinglePushContentTooLong:   "SINGLE_PUSH_CONTENT_TOO_LONG",
+	CodeInvalidExtendParam:         "INVALID_EXTEND_PARAM",
+	CodeMultipleInnerExtendTooMuch: "MULTIPLE_INNER_EXTEND_PARAM_TO MUCH",
+	CodeMsgPayloadTooLong:          "MSG_PAYLOAD_TOO_LONG",
+	CodeMultipleTargetTooMuch:      "MULTIPLE_TARGET_NUMBER_TOO MUCH",
+	CodeSystemError:                "SYSTEM_ERROR",
+}
+
+// Name is the documented result message, e.g. "TASKNAME_NULL".
+func (c ResultCode) Name() string {
+	if n, ok := resultNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("RESULT_%d", int(c))
+}
+
+// ValidationError is a request that cannot be served as sent. Code is the
+// mPaaS result code; Detail says what to fix. Use errors.As to get it.
+type ValidationError struct {
+	Code   ResultCode
+	Detail string
+}
+
+// Error formats as "3019 TASKNAME_NULL: taskName is empty".
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("%d %s: %s", int(e.Code), e.Code.Name(), e.Detail)
+}
+
+func invalid(code ResultCode, format string, args ...any) *ValidationError {
+	return &ValidationError{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Status codes of delivery outcomes (§10.3, common codes). Vendor-specific
+// codes are passed through as the vendor reports them.
+const (
+	StatusWaitingForVerify            int64 = -1
+	StatusDeviceNotOnlineOrNoResponse int64 = 0
+	StatusNoBindInfo                  int64 = 1
+	StatusAcked                       int64 = 2
+	StatusBadDeviceToken              int64 = 2009
+	StatusNone                        int64 = 99999999
+)

@@ -1,0 +1,66 @@
+package schema
+
+// Delivery is one (message, device) pair produced by fanout and consumed by
+// the sender, keyed by device id on push.deliveries.R. DeliveryID is
+// deterministic (NewDeliveryID) so a replayed request produces the same
+// delivery and every event derived from it has the same id. Times are Unix
+// milliseconds.
+type Delivery struct {
+	DeliveryID  string   `json:"deliveryId"`
+	MsgID       string   `json:"msgId"`
+	TaskID      string   `json:"taskId"`
+	AppID       string   `json:"appId"`
+	WorkspaceID string   `json:"workspaceId,omitempty"`
+	Region      string   `json:"region"`
+	PushType    PushType `json:"pushType"`
+	Target      string   `json:"target"`
+	DeviceID    string   `json:"deviceId"`
+	Platform    string   `json:"platform"`
+	Channel     string   `json:"channel"`
+	Token       string   `json:"token"`
+
+	Title       string            `json:"title,omitempty"`
+	Body        string            `json:"body,omitempty"`
+	Payload     string            `json:"payload,omitempty"`
+	PassThrough bool              `json:"passThrough,omitempty"`
+	Extras      map[string]string `json:"extras,omitempty"`
+
+	ExpireAt  int64 `json:"expireAt"`
+	Attempt   int   `json:"attempt"`
+	NotBefore int64 `json:"notBefore,omitempty"`
+
+	AcceptedAt  int64  `json:"acceptedAt,omitempty"`
+	FannedOutAt int64  `json:"fannedOutAt,omitempty"`
+	CallbackURL string `json:"callbackUrl,omitempty"`
+	AppVersion  string `json:"appVersion,omitempty"`
+	Model       string `json:"model,omitempty"`
+}
+
+// NewDeliveryID derives the delivery id from the msg id and the device id.
+func NewDeliveryID(msgID, deviceID string) string {
+	return "d" + hashID(msgID, deviceID)[:24]
+}
+
+// EventFor builds the event of step t for this delivery, copying the
+// identifying fields. EventID is derived from the delivery id, the step and
+// the attempt, so the same step of the same attempt always has the same id.
+func (d *Delivery) EventFor(t EventType, ts int64) Event {
+	return Event{
+		EventID:     NewEventID(t, d.DeliveryID, itoa(d.Attempt)),
+		TS:          ts,
+		Region:      d.Region,
+		AppID:       d.AppID,
+		WorkspaceID: d.WorkspaceID,
+		TaskID:      d.TaskID,
+		MsgID:       d.MsgID,
+		PushType:    d.PushType,
+		Target:      d.Target,
+		DeviceID:    d.DeviceID,
+		Platform:    d.Platform,
+		Channel:     d.Channel,
+		Event:       t,
+		Attempt:     d.Attempt,
+		AppVersion:  d.AppVersion,
+		Model:       d.Model,
+	}
+}

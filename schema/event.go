@@ -1,0 +1,106 @@
+package schema
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+)
+
+// EventType names one step of a push's lifecycle. The names are the values
+// of the ClickHouse column events.event; analysts filter on them.
+type EventType string
+
+// Lifecycle steps, in the order a delivery usually passes them.
+const (
+	EventAccepted      EventType = "accepted"
+	EventRejected      EventType = "rejected"
+	EventPlanned       EventType = "planned"
+	EventInvalidDevice EventType = "invalid_device"
+	EventFiltered      EventType = "filtered"
+	EventValid         EventType = "valid"
+	EventSent          EventType = "sent"
+	EventAcked         EventType = "acked"
+	EventFailed        EventType = "failed"
+	EventRetried       EventType = "retried"
+	EventExpired       EventType = "expired"
+	EventRevoked       EventType = "revoked"
+	EventArrived       EventType = "arrived"
+	EventOpened        EventType = "opened"
+	EventIgnored       EventType = "ignored"
+	EventCallbackSent  EventType = "callback_sent"
+)
+
+// AllEventTypes lists every lifecycle step; a new step must be added here.
+func AllEventTypes() []EventType {
+	return []EventType{EventAccepted, EventRejected, EventPlanned, EventInvalidDevice,
+		EventFiltered, EventValid, EventSent, EventAcked, EventFailed, EventRetried,
+		EventExpired, EventRevoked, EventArrived, EventOpened, EventIgnored, EventCallbackSent}
+}
+
+// Terminal reports whether a delivery that reached this step will not be
+// tried again: acked, failed, expired and revoked end a delivery.
+func (t EventType) Terminal() bool {
+	switch t {
+	case EventAcked, EventFailed, EventExpired, EventRevoked:
+		return true
+	}
+	return false
+}
+
+// Event is one row of the events table and the only thing the event sink
+// writes. EventID is deterministic (see NewEventID) so that a replayed
+// Kafka record inserts the same row again and statistics, which count
+// distinct event ids, do not change. TS is Unix milliseconds.
+type Event struct {
+	EventID     string    `json:"eventId"`
+	TS          int64     `json:"ts"`
+	Region      string    `json:"region"`
+	AppID       string    `json:"appId"`
+	WorkspaceID string    `json:"workspaceId,omitempty"`
+	TaskID      string    `json:"taskId,omitempty"`
+	MsgID       string    `json:"msgId,omitempty"`
+	PushType    PushType  `json:"pushType,omitempty"`
+	Target      string    `json:"target,omitempty"`
+	DeviceID    string    `json:"deviceId,omitempty"`
+	Platform    string    `json:"platform,omitempty"`
+	Channel     string    `json:"channel,omitempty"`
+	Event       EventType `json:"event"`
+	StatusCode  int64     `json:"statusCode"`
+	StatusDesc  string    `json:"statusDesc,omitempty"`
+	Attempt     int       `json:"attempt,omitempty"`
+	LatencyMs   int64     `json:"latencyMs,omitempty"`
+	AppVersion  string    `json:"appVersion,omitempty"`
+	Model       string    `json:"model,omitempty"`
+}
+
+// Key is the Kafka key of the event on push.events.R: the msg id, or the
+// task id for task-level events such as accepted and rejected.
+func (e *Event) Key() string {
+	if e.MsgID != "" {
+		return e.MsgID
+	}
+	return e.TaskID
+}
+
+// NewEventID derives an event id from the step and the parts that make the
+// step unique (task id, msg id, device id, attempt, source offset...). The
+// same inputs always give the same id.
+func NewEventID(t EventType, parts ...string) string {
+	return hashID(append([]string{string(t)}, parts...)...)
+}
+
+// hashID returns the first 128 bits of SHA-256 over the parts, hex encoded.
+// Parts are length-prefixed so ("ab","c") and ("a","bc") differ.
+func hashID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(strconv.Itoa(len(p))))
+		h.Write([]byte{':'})
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// ShortHash is hashID for callers outside the package that need a stable
+// identifier, e.g. a derived task id.
+func ShortHash(parts ...string) string { return hashID(parts...) }

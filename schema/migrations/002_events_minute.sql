@@ -1,0 +1,26 @@
+-- Per-minute aggregates for statistics over long ranges. Each cell keeps the
+-- exact set of event ids, so an event inserted twice (a replay) is counted
+-- once: read it with uniqExactMerge(events).
+CREATE TABLE IF NOT EXISTS {db}.events_minute
+(
+    minute    DateTime('UTC'),
+    app_id    LowCardinality(String),
+    platform  LowCardinality(String),
+    channel   LowCardinality(String),
+    push_type LowCardinality(String),
+    task_id   String,
+    event     LowCardinality(String),
+    events    AggregateFunction(uniqExact, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)
+TTL minute + INTERVAL {ttl_days} DAY;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_minute_mv TO {db}.events_minute AS
+SELECT
+    toStartOfMinute(ts) AS minute,
+    app_id, platform, channel, push_type, task_id, event,
+    uniqExactState(event_id) AS events
+FROM {db}.events
+GROUP BY minute, app_id, platform, channel, push_type, task_id, event;

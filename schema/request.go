@@ -1,0 +1,222 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// PushType is the mPaaS push type of a request.
+type PushType string
+
+// The four mPaaS push types (§7.2.3–§7.2.6).
+const (
+	PushSimple    PushType = "SIMPLE"
+	PushTemplate  PushType = "TEMPLATE"
+	PushMultiple  PushType = "MULTIPLE"
+	PushBroadcast PushType = "BROADCAST"
+)
+
+// Target id types (deliverType) of the mPaaS server API.
+const (
+	DeliverAndroid = 1 // key of targetMsgkey is an Android device id
+	DeliverIOS     = 2 // key is an iOS device id
+	DeliverUser    = 3 // key is a user id bound through the client API
+)
+
+// Platforms a device reports.
+const (
+	PlatformAndroid = "android"
+	PlatformIOS     = "ios"
+	PlatformHarmony = "harmony"
+)
+
+// StringMap is a string-to-string map that decodes either from a JSON
+// object or from a string holding a JSON object, because the mPaaS API
+// passes targetMsgkey, extendedParams, imageUrls... as JSON strings while
+// Kafka producers naturally write objects. It always encodes as an object.
+type StringMap map[string]string
+
+// UnmarshalJSON accepts {"k":"v"}, "{\"k\":\"v\"}", "" and null. Non-string
+// scalar values (numbers, booleans) are kept in their JSON text form.
+func (m *StringMap) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		*m = nil
+		return nil
+	}
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s == "" {
+			*m = nil
+			return nil
+		}
+		b = []byte(s)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("expected a JSON object of strings: %w", err)
+	}
+	out := make(StringMap, len(raw))
+	for k, v := range raw {
+		var s string
+		if len(v) > 0 && v[0] == '"' {
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("value of %q: %w", k, err)
+			}
+		} else {
+			s = string(v)
+		}
+		out[k] = s
+	}
+	*m = out
+	return nil
+}
+
+// SortedKeys returns the keys in ascending order, so that every walk over a
+// request's targets is deterministic.
+func (m StringMap) SortedKeys() []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TargetMsg is one entry of a MULTIPLE push: its own target, msgKey,
+// template values and extended parameters.
+type TargetMsg struct {
+	Target           string    `json:"target"`
+	MsgKey           string    `json:"msgKey"`
+	TemplateKeyValue StringMap `json:"templateKeyValue,omitempty"`
+	ExtendedParams   StringMap `json:"extendedParams,omitempty"`
+}
+
+// StrategyContent is the schedule of a scheduled (strategyType 1) or loop
+// (strategyType 2) push, as in the mPaaS StrategyContent field. Times are
+// Unix milliseconds.
+type StrategyContent struct {
+	FixedTime   int64  `json:"fixedTime,omitempty"`
+	StartTime   int64  `json:"startTime,omitempty"`
+	EndTime     int64  `json:"endTime,omitempty"`
+	CircleType  int    `json:"circleType,omitempty"`
+	CircleValue []int  `json:"circleValue,omitempty"`
+	Time        string `json:"time,omitempty"`
+}
+
+// UnmarshalJSON accepts the object or, as the mPaaS API sends it, a string
+// holding the object.
+func (s *StrategyContent) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		b = []byte(str)
+	}
+	type plain StrategyContent
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("decoding StrategyContent: %w", err)
+	}
+	*s = StrategyContent(p)
+	return nil
+}
+
+// Request is a push request as published on push.requests.R: the mPaaS
+// server API (simple, template, multiple and broadcast push) as one JSON
+// envelope. Field names follow the mPaaS API. TaskID may be left empty by
+// producers; fanout then derives a deterministic one (see DeriveTaskID).
+// AcceptedAt (Unix ms) is when the producer or gateway accepted the
+// request; it starts the latency clock.
+type Request struct {
+	Type        PushType `json:"type"`
+	Region      string   `json:"region"`
+	AppID       string   `json:"appId"`
+	WorkspaceID string   `json:"workspaceId"`
+	TaskID      string   `json:"taskId,omitempty"`
+	TaskName    string   `json:"taskName"`
+	DeliverType int      `json:"deliverType"`
+
+	TargetMsgkey StringMap   `json:"targetMsgkey,omitempty"`
+	TargetMsgs   []TargetMsg `json:"targetMsgs,omitempty"`
+
+	Title            string    `json:"title,omitempty"`
+	Content          string    `json:"content,omitempty"`
+	TemplateName     string    `json:"templateName,omitempty"`
+	TemplateKeyValue StringMap `json:"templateKeyValue,omitempty"`
+
+	ExpiredSeconds int64     `json:"expiredSeconds"`
+	PushStyle      int       `json:"pushStyle"`
+	PushAction     int       `json:"pushAction,omitempty"`
+	URI            string    `json:"uri,omitempty"`
+	Silent         int       `json:"silent,omitempty"`
+	NotifyType     string    `json:"notifyType,omitempty"`
+	ExtendedParams StringMap `json:"extendedParams,omitempty"`
+	ImageURLs      StringMap `json:"imageUrls,omitempty"`
+	IconURLs       StringMap `json:"iconUrls,omitempty"`
+
+	StrategyType    int              `json:"strategyType,omitempty"`
+	StrategyContent *StrategyContent `json:"StrategyContent,omitempty"`
+
+	Classification       string    `json:"classification,omitempty"`
+	ThirdChannelCategory StringMap `json:"thirdChannelCategory,omitempty"`
+	NotifyLevel          StringMap `json:"notifyLevel,omitempty"`
+	MiChannelID          string    `json:"miChannelId,omitempty"`
+
+	SmsStrategy      int    `json:"smsStrategy,omitempty"`
+	SmsSignName      string `json:"smsSignName,omitempty"`
+	SmsTemplateCode  string `json:"smsTemplateCode,omitempty"`
+	SmsTemplateParam string `json:"smsTemplateParam,omitempty"`
+
+	// Broadcast filters (§7.2.6).
+	PushStatus     *int     `json:"pushStatus,omitempty"`
+	BindPeriod     int      `json:"bindPeriod,omitempty"`
+	UnBindPeriod   int      `json:"unBindPeriod,omitempty"`
+	AndroidChannel int      `json:"androidChannel,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+
+	CallbackURL string `json:"callbackUrl,omitempty"`
+	AcceptedAt  int64  `json:"acceptedAt,omitempty"`
+	ScheduleID  string `json:"scheduleId,omitempty"`
+}
+
+// DecodeRequest parses a push request. A body that is not JSON, or not
+// UTF-8, is a *ValidationError (3028 or 3031) so that it can be rejected
+// with a result code like any other bad request.
+func DecodeRequest(b []byte) (*Request, error) {
+	var r Request
+	if !utf8Valid(b) {
+		return nil, invalid(CodeRequestShouldBeUTF8, "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&r); err != nil {
+		return nil, invalid(CodeInvalidParam, "request is not a valid JSON push request: %v", err)
+	}
+	if dec.More() {
+		return nil, invalid(CodeInvalidParam, "request has trailing data after the JSON object")
+	}
+	return &r, nil
+}
+
+// DeriveTaskID returns r.TaskID, or when empty an id derived from the app,
+// type and msgKeys so that a replayed request gets the same task id.
+func (r *Request) DeriveTaskID() string {
+	if r.TaskID != "" {
+		return r.TaskID
+	}
+	parts := []string{r.AppID, string(r.Type), r.TaskName}
+	for _, k := range r.TargetMsgkey.SortedKeys() {
+		parts = append(parts, k, r.TargetMsgkey[k])
+	}
+	for _, t := range r.TargetMsgs {
+		parts = append(parts, t.Target, t.MsgKey)
+	}
+	return "t" + hashID(parts...)[:24]
+}

@@ -1,0 +1,152 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Device is one row of the devices table: what the registry knows about a
+// device of an app. Vendor names the vendor channel ("mipush", "hms",
+// "apns"...) whose token VendorToken is; SelfToken is the self-built
+// channel token. TokenValid turns false when a vendor reports the token dead.
+type Device struct {
+	AppID       string
+	DeviceID    string
+	WorkspaceID string
+	Platform    string
+	Vendor      string
+	VendorToken string
+	SelfToken   string
+	TokenValid  bool
+	AppVersion  string
+	Model       string
+	UserID      string
+	BoundAt     time.Time
+	UnboundAt   time.Time
+	UpdatedAt   time.Time
+}
+
+const deviceColumns = "app_id, device_id, workspace_id, platform, vendor, vendor_token, self_token, token_valid, app_version, model, user_id, bound_at, unbound_at, updated_at"
+
+// InsertDevices writes device rows in one batch. The newest UpdatedAt of a
+// device wins when rows are read with FINAL. It returns only after
+// ClickHouse acknowledged the insert.
+func InsertDevices(ctx context.Context, conn driver.Conn, db string, rows []Device) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".devices ("+deviceColumns+")")
+	if err != nil {
+		return fmt.Errorf("preparing device insert into %s: %w", db, err)
+	}
+	defer b.Abort()
+	for _, d := range rows {
+		valid := uint8(0)
+		if d.TokenValid {
+			valid = 1
+		}
+		if err := b.Append(d.AppID, d.DeviceID, d.WorkspaceID, d.Platform, d.Vendor, d.VendorToken,
+			d.SelfToken, valid, d.AppVersion, d.Model, d.UserID, d.BoundAt, d.UnboundAt, d.UpdatedAt); err != nil {
+			return fmt.Errorf("appending device %s: %w", d.DeviceID, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d devices into %s: %w", len(rows), db, err)
+	}
+	return nil
+}
+
+// LookupDevices returns the current rows of the given devices of an app,
+// keyed by device id; ids without a row are absent from the map.
+func LookupDevices(ctx context.Context, conn driver.Conn, db, appID string, ids []string) (map[string]Device, error) {
+	return queryDevices(ctx, conn, db, "device_id IN (?)", appID, ids)
+}
+
+// DevicesByUser returns the devices currently bound to any of the user ids,
+// keyed by device id.
+func DevicesByUser(ctx context.Context, conn driver.Conn, db, appID string, userIDs []string) (map[string]Device, error) {
+	return queryDevices(ctx, conn, db, "user_id IN (?)", appID, userIDs)
+}
+
+func queryDevices(ctx context.Context, conn driver.Conn, db, where, appID string, keys []string) (map[string]Device, error) {
+	out := make(map[string]Device, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := conn.Query(ctx, "SELECT "+deviceColumns+" FROM "+db+".devices FINAL WHERE app_id = ? AND "+where, appID, keys)
+	if err != nil {
+		return nil, fmt.Errorf("looking up %d devices of app %s in %s: %w", len(keys), appID, db, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d Device
+		var valid uint8
+		if err := rows.Scan(&d.AppID, &d.DeviceID, &d.WorkspaceID, &d.Platform, &d.Vendor, &d.VendorToken,
+			&d.SelfToken, &valid, &d.AppVersion, &d.Model, &d.UserID, &d.BoundAt, &d.UnboundAt, &d.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("reading device row: %w", err)
+		}
+		d.TokenValid = valid == 1
+		out[d.DeviceID] = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading devices of app %s: %w", appID, err)
+	}
+	return out, nil
+}
+
+const eventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model"
+
+// InsertEvents writes events in one batch and returns after ClickHouse
+// acknowledged it. Inserting an event again (same EventID) is harmless:
+// readers count distinct event ids.
+func InsertEvents(ctx context.Context, conn driver.Conn, db string, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".events ("+eventColumns+")")
+	if err != nil {
+		return fmt.Errorf("preparing event insert into %s: %w", db, err)
+	}
+	defer b.Abort()
+	for _, e := range events {
+		if err := b.Append(e.EventID, time.UnixMilli(e.TS).UTC(), e.Region, e.AppID, e.WorkspaceID, e.TaskID,
+			e.MsgID, string(e.PushType), e.Target, e.DeviceID, e.Platform, e.Channel, string(e.Event),
+			e.StatusCode, e.StatusDesc, uint16(e.Attempt), e.LatencyMs, e.AppVersion, e.Model); err != nil {
+			return fmt.Errorf("appending event %s: %w", e.EventID, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d events into %s: %w", len(events), db, err)
+	}
+	return nil
+}
+
+// DeviceStore reads and writes the devices table of one region database.
+// It is safe for concurrent use (the ClickHouse connection pool is).
+type DeviceStore struct {
+	conn driver.Conn
+	db   string
+}
+
+// NewDeviceStore returns a store over conn for database db (push_<region>).
+func NewDeviceStore(conn driver.Conn, db string) *DeviceStore {
+	return &DeviceStore{conn: conn, db: db}
+}
+
+// Lookup is LookupDevices on the store's database.
+func (s *DeviceStore) Lookup(ctx context.Context, appID string, ids []string) (map[string]Device, error) {
+	return LookupDevices(ctx, s.conn, s.db, appID, ids)
+}
+
+// ByUser is DevicesByUser on the store's database.
+func (s *DeviceStore) ByUser(ctx context.Context, appID string, userIDs []string) (map[string]Device, error) {
+	return DevicesByUser(ctx, s.conn, s.db, appID, userIDs)
+}
+
+// Insert is InsertDevices on the store's database.
+func (s *DeviceStore) Insert(ctx context.Context, rows []Device) error {
+	return InsertDevices(ctx, s.conn, s.db, rows)
+}

@@ -1,0 +1,80 @@
+// Package eventsink is the stage that writes push.events.R into the
+// region's ClickHouse events table in batches. Event ids are deterministic,
+// so a replayed batch writes rows that readers count once.
+package eventsink
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers"
+)
+
+// Inserter writes events; schema.InsertEvents over a connection is the
+// ClickHouse one. It returns only after the rows are stored.
+type Inserter func(ctx context.Context, events []schema.Event) error
+
+// Config is what the event sink needs.
+type Config struct {
+	Region string
+	Insert Inserter
+	Logger zerolog.Logger
+}
+
+// Validate says what is missing.
+func (c Config) Validate() error {
+	if !schema.ValidRegion(c.Region) {
+		return fmt.Errorf("eventsink: region %q is not one of %v", c.Region, schema.Regions())
+	}
+	if c.Insert == nil {
+		return fmt.Errorf("eventsink: Insert is required")
+	}
+	return nil
+}
+
+// Handler is the eventsink pipeline.BatchHandler.
+type Handler struct{ cfg Config }
+
+// New returns an event sink handler.
+func New(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Handler{cfg: cfg}, nil
+}
+
+// HandleBatch inserts every decodable event of the batch in one insert; an
+// insert failure fails the batch so it is retried and not committed.
+// Records that are not events of this region are rejected.
+func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
+	results := make([]pipeline.Result, len(msgs))
+	events := make([]schema.Event, 0, len(msgs))
+	for i, m := range msgs {
+		var e schema.Event
+		err := json.Unmarshal(m.Value, &e)
+		switch {
+		case err != nil:
+			err = &schema.ValidationError{Code: schema.CodeInvalidParam, Detail: fmt.Sprintf("event is not valid JSON: %v", err)}
+		case e.EventID == "" || e.Event == "" || e.TS == 0:
+			err = &schema.ValidationError{Code: schema.CodeInvalidParam, Detail: "event lacks eventId, event or ts"}
+		case e.Region != h.cfg.Region:
+			err = &schema.ValidationError{Code: schema.CodeInvalidParam,
+				Detail: fmt.Sprintf("event of region %q arrived on %s", e.Region, pipeline.EventsTopic(h.cfg.Region))}
+		}
+		if err != nil {
+			results[i].Reject = workers.Reject(err, schema.Event{Region: h.cfg.Region, AppID: e.AppID, TaskID: e.TaskID, MsgID: e.MsgID})
+			continue
+		}
+		events = append(events, e)
+	}
+	if err := h.cfg.Insert(ctx, events); err != nil {
+		return nil, fmt.Errorf("writing %d events: %w", len(events), err)
+	}
+	return results, nil
+}

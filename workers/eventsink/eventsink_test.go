@@ -1,0 +1,86 @@
+package eventsink
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/internal/testinfra"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+var ch *testinfra.ClickHouse
+
+func TestMain(m *testing.M) {
+	testinfra.MainWithClickHouse(m, func(c *testinfra.ClickHouse) { ch = c })
+}
+
+// TestReplayDoesNotChangeStatistics writes a batch of events, writes it
+// again (a replay after a crash), and checks that the event counts and the
+// per-minute aggregate both count every event once.
+func TestReplayDoesNotChangeStatistics(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatalf("migrations are not idempotent: %v", err)
+	}
+	h, err := New(Config{Region: "sg", Insert: func(ctx context.Context, evs []schema.Event) error {
+		return schema.InsertEvents(ctx, conn, db, evs)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	var msgs []kafka.Message
+	for i := 0; i < 1000; i++ {
+		d := schema.Delivery{DeliveryID: fmt.Sprintf("d%d", i), MsgID: "m", TaskID: "t", AppID: "a", Region: "sg", DeviceID: fmt.Sprintf("dev%d", i)}
+		for _, ev := range []schema.EventType{schema.EventSent, schema.EventAcked} {
+			b, _ := json.Marshal(d.EventFor(ev, now))
+			msgs = append(msgs, kafka.Message{Value: b})
+		}
+	}
+	msgs = append(msgs, kafka.Message{Value: []byte(`{"eventId":"x","event":"acked","ts":1,"region":"eu"}`)})
+	for round := 1; round <= 2; round++ {
+		res, err := h.HandleBatch(ctx, msgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[len(res)-1].Reject == nil {
+			t.Fatal("event of another region was not rejected")
+		}
+		var raw, distinct, agg uint64
+		if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM "+db+".events WHERE event = 'acked'").Scan(&raw, &distinct); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT uniqExactMerge(events) FROM "+db+".events_minute WHERE event = 'acked'").Scan(&agg); err != nil {
+			t.Fatal(err)
+		}
+		if distinct != 1000 || agg != 1000 {
+			t.Fatalf("round %d: distinct acked %d, aggregate %d, want 1000 (raw rows %d)", round, distinct, agg, raw)
+		}
+	}
+}
+
+func TestUndecodableEventsAreRejected(t *testing.T) {
+	h, _ := New(Config{Region: "sg", Insert: func(context.Context, []schema.Event) error { return nil }})
+	for _, tc := range []struct{ scenario, value string }{
+		{"not json", "{"},
+		{"no event id", `{"event":"acked","ts":1,"region":"sg"}`},
+		{"no timestamp", `{"eventId":"e","event":"acked","region":"sg"}`},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			res, err := h.HandleBatch(context.Background(), []kafka.Message{{Value: []byte(tc.value)}})
+			if err != nil || res[0].Reject == nil || res[0].Reject.Code != int(schema.CodeInvalidParam) {
+				t.Fatalf("res %+v err %v, want rejection 3028", res, err)
+			}
+		})
+	}
+}

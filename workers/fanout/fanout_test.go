@@ -1,0 +1,221 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// memDevices is an in-memory device table for unit tests of the fanout
+// logic; integration tests use the ClickHouse store.
+type memDevices struct {
+	rows map[string]schema.Device
+	err  error
+}
+
+func (m memDevices) Lookup(_ context.Context, app string, ids []string) (map[string]schema.Device, error) {
+	out := map[string]schema.Device{}
+	for _, id := range ids {
+		if d, ok := m.rows[id]; ok && d.AppID == app {
+			out[id] = d
+		}
+	}
+	return out, m.err
+}
+
+func (m memDevices) ByUser(_ context.Context, app string, users []string) (map[string]schema.Device, error) {
+	out := map[string]schema.Device{}
+	for _, d := range m.rows {
+		for _, u := range users {
+			if d.AppID == app && d.UserID == u {
+				out[d.DeviceID] = d
+			}
+		}
+	}
+	return out, m.err
+}
+
+func devices() memDevices {
+	return memDevices{rows: map[string]schema.Device{
+		"a1":   {AppID: "app", DeviceID: "a1", Platform: "android", Vendor: "mipush", VendorToken: "r1", TokenValid: true, UserID: "u1"},
+		"a2":   {AppID: "app", DeviceID: "a2", Platform: "android", Vendor: "mipush", VendorToken: "r2", TokenValid: true, UserID: "u1"},
+		"a3":   {AppID: "app", DeviceID: "a3", Platform: "android", SelfToken: "s3", TokenValid: true},
+		"dead": {AppID: "app", DeviceID: "dead", Platform: "android", Vendor: "mipush", VendorToken: "r9", TokenValid: false},
+		"i1":   {AppID: "app", DeviceID: "i1", Platform: "ios", Vendor: "apns", VendorToken: "apns1", TokenValid: true},
+	}}
+}
+
+func request(mut func(r map[string]any)) kafka.Message {
+	r := map[string]any{
+		"type": "SIMPLE", "region": "sg", "appId": "app", "workspaceId": "ws", "taskId": "t1", "taskName": "n",
+		"deliverType": 1, "targetMsgkey": map[string]string{"a1": "m1"}, "title": "T", "content": "C",
+		"expiredSeconds": 60, "acceptedAt": 1000,
+	}
+	if mut != nil {
+		mut(r)
+	}
+	b, _ := json.Marshal(r)
+	return kafka.Message{Topic: "push.requests.sg", Value: b, Time: time.UnixMilli(5000)}
+}
+
+type summary struct {
+	events     map[schema.EventType]int
+	deliveries []schema.Delivery
+	statuses   map[schema.EventType][]int64
+}
+
+func summarize(t *testing.T, outs []pipeline.Output) summary {
+	t.Helper()
+	s := summary{events: map[schema.EventType]int{}, statuses: map[schema.EventType][]int64{}}
+	for _, o := range outs {
+		switch o.Topic {
+		case pipeline.EventsTopic("sg"):
+			var e schema.Event
+			if err := json.Unmarshal(o.Value, &e); err != nil {
+				t.Fatal(err)
+			}
+			if string(o.Key) != e.Key() {
+				t.Fatalf("event keyed %q, want %q", o.Key, e.Key())
+			}
+			s.events[e.Event]++
+			s.statuses[e.Event] = append(s.statuses[e.Event], e.StatusCode)
+		case pipeline.DeliveriesTopic("sg"):
+			var d schema.Delivery
+			if err := json.Unmarshal(o.Value, &d); err != nil {
+				t.Fatal(err)
+			}
+			if string(o.Key) != d.DeviceID {
+				t.Fatalf("delivery keyed %q, want device id %q", o.Key, d.DeviceID)
+			}
+			s.deliveries = append(s.deliveries, d)
+		default:
+			t.Fatalf("output to unexpected topic %s", o.Topic)
+		}
+	}
+	return s
+}
+
+func TestFanOut(t *testing.T) {
+	for _, tc := range []struct {
+		scenario   string
+		msg        kafka.Message
+		wantEvents map[schema.EventType]int
+		wantChans  []string
+		wantCode   int // rejection code, 0 = accepted
+	}{
+		{
+			scenario: "three known devices and one unknown",
+			msg: request(func(r map[string]any) {
+				r["targetMsgkey"] = map[string]string{"a1": "m1", "a2": "m2", "a3": "m3", "zz": "m4"}
+			}),
+			wantEvents: map[schema.EventType]int{"accepted": 1, "planned": 4, "invalid_device": 1, "valid": 3},
+			wantChans:  []string{"mipush", "mipush", "self"},
+		},
+		{
+			scenario:   "user id resolves to every bound device",
+			msg:        request(func(r map[string]any) { r["deliverType"] = 3; r["targetMsgkey"] = map[string]string{"u1": "m1"} }),
+			wantEvents: map[schema.EventType]int{"accepted": 1, "planned": 1, "valid": 2},
+			wantChans:  []string{"mipush", "mipush"},
+		},
+		{
+			scenario:   "transparent pins the self-built channel, which a vendor-only device lacks",
+			msg:        request(func(r map[string]any) { r["notifyType"] = "transparent" }),
+			wantEvents: map[schema.EventType]int{"accepted": 1, "planned": 1, "invalid_device": 1},
+		},
+		{
+			scenario:   "known-dead token is an invalid device",
+			msg:        request(func(r map[string]any) { r["targetMsgkey"] = map[string]string{"dead": "m1"} }),
+			wantEvents: map[schema.EventType]int{"accepted": 1, "planned": 1, "invalid_device": 1},
+		},
+		{
+			scenario:   "iOS device under deliverType 1",
+			msg:        request(func(r map[string]any) { r["targetMsgkey"] = map[string]string{"i1": "m1"} }),
+			wantEvents: map[schema.EventType]int{"accepted": 1, "planned": 1, "invalid_device": 1},
+		},
+		{scenario: "malformed JSON", msg: kafka.Message{Value: []byte("{nope")}, wantCode: int(schema.CodeInvalidParam)},
+		{scenario: "missing task name", msg: request(func(r map[string]any) { r["taskName"] = "" }), wantCode: int(schema.CodeTaskNameNull)},
+		{scenario: "other region", msg: request(func(r map[string]any) { r["region"] = "eu" }), wantCode: int(schema.CodeInvalidParam)},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			h, err := New(Config{Region: "sg", Devices: devices()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := h.HandleBatch(context.Background(), []kafka.Message{tc.msg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantCode != 0 {
+				if res[0].Reject == nil || res[0].Reject.Code != tc.wantCode {
+					t.Fatalf("want rejection %d, got %+v", tc.wantCode, res[0])
+				}
+				return
+			}
+			if res[0].Reject != nil {
+				t.Fatalf("unexpected rejection %+v", res[0].Reject)
+			}
+			s := summarize(t, res[0].Outputs)
+			for ev, n := range tc.wantEvents {
+				if s.events[ev] != n {
+					t.Errorf("%s events = %d, want %d (all: %v)", ev, s.events[ev], n, s.events)
+				}
+			}
+			if len(s.deliveries) != len(tc.wantChans) {
+				t.Fatalf("deliveries = %d, want %d", len(s.deliveries), len(tc.wantChans))
+			}
+			for i, d := range s.deliveries {
+				if d.Channel != tc.wantChans[i] {
+					t.Errorf("delivery %d channel = %s, want %s", i, d.Channel, tc.wantChans[i])
+				}
+				if d.ExpireAt != 1000+60_000 || d.TaskID != "t1" || d.Title != "T" || d.Body != "C" {
+					t.Errorf("delivery %d fields wrong: %+v", i, d)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownDeviceHasNoBindInfoStatus(t *testing.T) {
+	h, _ := New(Config{Region: "sg", Devices: devices()})
+	res, _ := h.HandleBatch(context.Background(), []kafka.Message{request(func(r map[string]any) {
+		r["targetMsgkey"] = map[string]string{"ghost": "m1"}
+	})})
+	s := summarize(t, res[0].Outputs)
+	if got := s.statuses[schema.EventInvalidDevice]; len(got) != 1 || got[0] != schema.StatusNoBindInfo {
+		t.Fatalf("invalid_device statuses = %v, want [1]", got)
+	}
+}
+
+func TestReplayGivesIdenticalOutputs(t *testing.T) {
+	h, _ := New(Config{Region: "sg", Devices: devices(), Now: func() time.Time { return time.UnixMilli(7) }})
+	m := request(func(r map[string]any) {
+		delete(r, "taskId")
+		r["targetMsgkey"] = map[string]string{"a1": "m1", "a2": "m2"}
+	})
+	a, _ := h.HandleBatch(context.Background(), []kafka.Message{m})
+	b, _ := h.HandleBatch(context.Background(), []kafka.Message{m})
+	if len(a[0].Outputs) != len(b[0].Outputs) {
+		t.Fatal("replay produced a different number of outputs")
+	}
+	for i := range a[0].Outputs {
+		if string(a[0].Outputs[i].Value) != string(b[0].Outputs[i].Value) {
+			t.Fatalf("output %d differs on replay:\n%s\n%s", i, a[0].Outputs[i].Value, b[0].Outputs[i].Value)
+		}
+	}
+}
+
+func TestLookupFailureFailsTheBatch(t *testing.T) {
+	d := devices()
+	d.err = errors.New("clickhouse down")
+	h, _ := New(Config{Region: "sg", Devices: d})
+	if _, err := h.HandleBatch(context.Background(), []kafka.Message{request(nil)}); err == nil {
+		t.Fatal("want the batch to fail so the runtime retries it")
+	}
+}

@@ -1,0 +1,154 @@
+// Package registry is the stage that keeps the devices table: it applies
+// device reports and user binds/unbinds from push.bindings.R. Records of
+// one device share a partition (keyed by device id), so one replica applies
+// them in order.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers"
+)
+
+// Store is the devices table. *schema.DeviceStore is the ClickHouse one.
+type Store interface {
+	Lookup(ctx context.Context, appID string, ids []string) (map[string]schema.Device, error)
+	Insert(ctx context.Context, rows []schema.Device) error
+}
+
+// Config is what the registry handler needs.
+type Config struct {
+	Region string
+	Store  Store
+	Logger zerolog.Logger
+}
+
+// Validate says what is missing.
+func (c Config) Validate() error {
+	if !schema.ValidRegion(c.Region) {
+		return fmt.Errorf("registry: region %q is not one of %v", c.Region, schema.Regions())
+	}
+	if c.Store == nil {
+		return fmt.Errorf("registry: Store is required")
+	}
+	return nil
+}
+
+// Handler is the registry pipeline.BatchHandler.
+type Handler struct{ cfg Config }
+
+// New returns a registry handler.
+func New(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Handler{cfg: cfg}, nil
+}
+
+type key struct{ app, device string }
+
+// HandleBatch applies the batch's records in order on top of the current
+// rows and writes the resulting rows in one insert; the batch is committed
+// only after ClickHouse acknowledged it. Bad records are rejected.
+func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
+	results := make([]pipeline.Result, len(msgs))
+	var ops []*schema.Binding
+	ids := map[string]map[string]bool{}
+	for i, m := range msgs {
+		b, err := schema.DecodeBinding(m.Value)
+		if err == nil && b.Region != "" && b.Region != h.cfg.Region {
+			err = &schema.ValidationError{Code: schema.CodeInvalidParam,
+				Detail: fmt.Sprintf("binding names region %q but arrived on %s", b.Region, pipeline.BindingsTopic(h.cfg.Region))}
+		}
+		if err != nil {
+			partial := schema.Event{Region: h.cfg.Region}
+			if b != nil {
+				partial.AppID, partial.DeviceID = b.AppID, b.DeviceID
+			}
+			results[i].Reject = workers.Reject(err, partial)
+			continue
+		}
+		if b.TS == 0 {
+			b.TS = m.Time.UnixMilli()
+		}
+		ops = append(ops, b)
+		if ids[b.AppID] == nil {
+			ids[b.AppID] = map[string]bool{}
+		}
+		ids[b.AppID][b.DeviceID] = true
+	}
+	if len(ops) == 0 {
+		return results, nil
+	}
+	current := map[key]schema.Device{}
+	for app, set := range ids {
+		list := make([]string, 0, len(set))
+		for id := range set {
+			list = append(list, id)
+		}
+		sort.Strings(list)
+		rows, err := h.cfg.Store.Lookup(ctx, app, list)
+		if err != nil {
+			return nil, fmt.Errorf("reading current devices of app %s: %w", app, err)
+		}
+		for id, d := range rows {
+			current[key{app, id}] = d
+		}
+	}
+	changed := map[key]bool{}
+	for _, b := range ops {
+		k := key{b.AppID, b.DeviceID}
+		d, ok := current[k]
+		if !ok {
+			d = schema.Device{AppID: b.AppID, DeviceID: b.DeviceID, TokenValid: true}
+		}
+		ts := time.UnixMilli(b.TS).UTC()
+		if ok && ts.Before(d.UpdatedAt) {
+			continue // an older record replayed or reordered: the newer state stands
+		}
+		apply(&d, b, ts)
+		current[k] = d
+		changed[k] = true
+	}
+	rows := make([]schema.Device, 0, len(changed))
+	for k := range changed {
+		rows = append(rows, current[k])
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].DeviceID < rows[j].DeviceID })
+	if err := h.cfg.Store.Insert(ctx, rows); err != nil {
+		return nil, fmt.Errorf("writing %d devices: %w", len(rows), err)
+	}
+	return results, nil
+}
+
+func apply(d *schema.Device, b *schema.Binding, ts time.Time) {
+	if b.WorkspaceID != "" {
+		d.WorkspaceID = b.WorkspaceID
+	}
+	switch b.Op {
+	case schema.OpReport:
+		if b.VendorToken != d.VendorToken || b.Vendor != d.Vendor || b.SelfToken != d.SelfToken {
+			d.TokenValid = true // a new token is valid until a vendor says otherwise
+		}
+		d.Platform, d.Vendor, d.VendorToken, d.SelfToken = b.Platform, b.Vendor, b.VendorToken, b.SelfToken
+		if b.AppVersion != "" {
+			d.AppVersion = b.AppVersion
+		}
+		if b.Model != "" {
+			d.Model = b.Model
+		}
+	case schema.OpBind:
+		d.UserID, d.BoundAt = b.UserID, ts
+	case schema.OpUnbind:
+		d.UserID, d.UnboundAt = "", ts
+	}
+	d.UpdatedAt = ts
+}

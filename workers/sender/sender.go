@@ -1,0 +1,225 @@
+// Package sender is the stage that calls the vendors: it groups deliveries
+// from push.deliveries.R by channel and app into vendor-sized batches,
+// sends them, and records the outcome of every delivery as events (sent,
+// then acked or failed). Deliveries the vendor could not take now go to
+// push.retry.R with their next attempt number and not-before time.
+package sender
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers"
+)
+
+// Config is what the sender needs.
+type Config struct {
+	Region string
+	// Channels by name ("mipush", ...). Deliveries for a channel not
+	// listed fail with a clear status.
+	Channels map[string]channels.Channel
+	// Concurrency bounds the vendor calls in flight per batch (default 8).
+	Concurrency int
+	// BaseBackoff and MaxBackoff shape the not-before time of a retry:
+	// BaseBackoff·2^attempt with full jitter, capped (defaults 1 s, 5 min).
+	BaseBackoff, MaxBackoff time.Duration
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger zerolog.Logger
+}
+
+// Validate says what is missing.
+func (c Config) Validate() error {
+	if !schema.ValidRegion(c.Region) {
+		return fmt.Errorf("sender: region %q is not one of %v", c.Region, schema.Regions())
+	}
+	if len(c.Channels) == 0 {
+		return fmt.Errorf("sender: no channel is configured; configure at least one vendor")
+	}
+	if c.Concurrency < 0 {
+		return fmt.Errorf("sender: Concurrency must not be negative")
+	}
+	return nil
+}
+
+// Handler is the sender pipeline.BatchHandler; safe for concurrent use.
+type Handler struct{ cfg Config }
+
+// New returns a sender handler.
+func New(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.BaseBackoff == 0 {
+		cfg.BaseBackoff = time.Second
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg}, nil
+}
+
+type item struct {
+	idx int
+	d   schema.Delivery
+}
+
+// groupKey groups deliveries that can share one vendor call: same channel,
+// same app and, for channels that send one content per call (MiPush), the
+// same content.
+type groupKey struct{ channel, app, content string }
+
+// HandleBatch sends the batch's deliveries. Every decodable delivery gets
+// its events in the result at its index; the batch as a whole never fails
+// because of a vendor (vendor failures become retries or failed events),
+// so a vendor outage does not stall the deliveries topic.
+func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
+	results := make([]pipeline.Result, len(msgs))
+	groups := map[groupKey][]item{}
+	var order []groupKey
+	now := h.cfg.Now()
+	for i, m := range msgs {
+		var d schema.Delivery
+		if err := json.Unmarshal(m.Value, &d); err != nil || d.DeliveryID == "" || d.Region != h.cfg.Region {
+			if err == nil {
+				err = fmt.Errorf("delivery %q of region %q is not a delivery of region %s", d.DeliveryID, d.Region, h.cfg.Region)
+			}
+			results[i].Reject = workers.Reject(&schema.ValidationError{Code: schema.CodeInvalidParam, Detail: err.Error()},
+				schema.Event{Region: h.cfg.Region, AppID: d.AppID, TaskID: d.TaskID, MsgID: d.MsgID, DeviceID: d.DeviceID})
+			continue
+		}
+		if d.ExpireAt > 0 && now.UnixMilli() >= d.ExpireAt {
+			results[i].Outputs = []pipeline.Output{h.event(d, schema.EventExpired, now, schema.StatusDeviceNotOnlineOrNoResponse, "DeviceNotOnlineOrNoResponse: message validity ended before it could be sent")}
+			continue
+		}
+		ch, ok := h.cfg.Channels[d.Channel]
+		if !ok {
+			results[i].Outputs = []pipeline.Output{h.event(d, schema.EventFailed, now, schema.StatusNone, fmt.Sprintf("NONE: channel %q is not configured in region %s", d.Channel, h.cfg.Region))}
+			continue
+		}
+		k := groupKey{channel: ch.Name(), app: d.AppID}
+		if bk, ok := ch.(channels.BatchKeyer); ok {
+			k.content = bk.BatchKey(toMessage(d))
+		}
+		if _, seen := groups[k]; !seen {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], item{i, d})
+	}
+
+	sem := make(chan struct{}, h.cfg.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, k := range order {
+		ch := h.cfg.Channels[k.channel]
+		items := groups[k]
+		for start := 0; start < len(items); start += ch.MaxBatch() {
+			chunk := items[start:min(start+ch.MaxBatch(), len(items))]
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				outs := h.send(ctx, ch, chunk)
+				mu.Lock()
+				for j, it := range chunk {
+					results[it.idx].Outputs = append(results[it.idx].Outputs, outs[j]...)
+				}
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		// Shutting down mid-batch: outcomes of cancelled calls are unknown;
+		// leave the batch uncommitted so it is sent again.
+		return nil, fmt.Errorf("sending batch: %w", err)
+	}
+	return results, nil
+}
+
+// send makes one vendor call and returns the outputs of each item,
+// index-aligned with chunk.
+func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [][]pipeline.Output {
+	msgs := make([]channels.Message, len(chunk))
+	for j, it := range chunk {
+		msgs[j] = toMessage(it.d)
+	}
+	sentAt := h.cfg.Now()
+	res, err := ch.Send(ctx, msgs)
+	doneAt := h.cfg.Now()
+	outs := make([][]pipeline.Output, len(chunk))
+	for j, it := range chunk {
+		d := it.d
+		sent := h.event(d, schema.EventSent, sentAt, schema.StatusWaitingForVerify, "WaitingForVerify: vendor call made")
+		var r channels.Result
+		switch {
+		case err != nil && errors.Is(err, channels.ErrTransient):
+			r = channels.Result{Outcome: channels.Transient, StatusCode: int(schema.StatusDeviceNotOnlineOrNoResponse),
+				StatusDesc: err.Error(), RetryAfter: channels.RetryAfterOf(err)}
+		case err != nil:
+			r = channels.Result{Outcome: channels.Permanent, StatusCode: int(schema.StatusNone), StatusDesc: err.Error()}
+		default:
+			r = res[j]
+		}
+		switch r.Outcome {
+		case channels.Success:
+			outs[j] = []pipeline.Output{sent, h.event(d, schema.EventAcked, doneAt, int64(r.StatusCode), r.StatusDesc)}
+		case channels.Transient:
+			outs[j] = []pipeline.Output{sent, h.retry(d, doneAt, r.RetryAfter)}
+		default: // Permanent, InvalidToken
+			outs[j] = []pipeline.Output{sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc)}
+		}
+	}
+	return outs
+}
+
+func (h *Handler) event(d schema.Delivery, t schema.EventType, at time.Time, code int64, desc string) pipeline.Output {
+	e := d.EventFor(t, at.UnixMilli())
+	e.StatusCode, e.StatusDesc = code, desc
+	if d.AcceptedAt > 0 && t != schema.EventSent {
+		e.LatencyMs = at.UnixMilli() - d.AcceptedAt
+	}
+	return workers.EventOutput(h.cfg.Region, e)
+}
+
+// retry schedules the next attempt of d on push.retry.R: not before
+// BaseBackoff·2^attempt with full jitter (at least retryAfter), capped.
+func (h *Handler) retry(d schema.Delivery, at time.Time, retryAfter time.Duration) pipeline.Output {
+	backoff := min(h.cfg.BaseBackoff<<min(d.Attempt, 20), h.cfg.MaxBackoff)
+	wait := time.Duration(rand.Int64N(int64(backoff) + 1))
+	wait = max(wait, retryAfter)
+	d.Attempt++
+	d.NotBefore = at.Add(wait).UnixMilli()
+	b, _ := json.Marshal(d)
+	return pipeline.Output{Topic: pipeline.RetryTopic(h.cfg.Region), Key: []byte(d.DeviceID), Value: b}
+}
+
+func toMessage(d schema.Delivery) channels.Message {
+	m := channels.Message{
+		DeliveryID: d.DeliveryID, MsgID: d.MsgID, TaskID: d.TaskID, AppID: d.AppID, DeviceID: d.DeviceID,
+		Token: d.Token, Title: d.Title, Body: d.Body, Payload: d.Payload, PassThrough: d.PassThrough,
+		Extras: d.Extras,
+	}
+	if d.ExpireAt > 0 {
+		m.ExpireAt = time.UnixMilli(d.ExpireAt)
+	}
+	return m
+}

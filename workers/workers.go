@@ -1,0 +1,48 @@
+// Package workers holds what the pipeline stages share beyond the runtime:
+// turning events and rejections into Kafka outputs. Each stage is its own
+// package below this one (fanout, sender, eventsink, registry...), built as
+// a pipeline.BatchHandler that the stage runtime drives.
+package workers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// EventOutput encodes e for push.events.R of region, keyed by msg id (or
+// task id for task-level events).
+func EventOutput(region string, e schema.Event) pipeline.Output {
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Event has only plain fields; Marshal cannot fail on it.
+		panic(fmt.Sprintf("encoding event: %v", err))
+	}
+	return pipeline.Output{Topic: pipeline.EventsTopic(region), Key: []byte(e.Key()), Value: b}
+}
+
+// Reject turns a decoding or validation error into a rejection: the code of
+// a *schema.ValidationError, else 3028 INVALID_PARAM. partial carries what
+// is known of the record (app, task...) into the rejected event.
+func Reject(err error, partial schema.Event) *pipeline.Rejection {
+	code := schema.CodeInvalidParam
+	var ve *schema.ValidationError
+	if errors.As(err, &ve) {
+		code = ve.Code
+	}
+	return &pipeline.Rejection{Code: int(code), Reason: err.Error(), Event: partial}
+}
+
+// DeliveryOutput encodes d for push.deliveries.R of its region, keyed by
+// device id so that every delivery of a device goes to one partition.
+func DeliveryOutput(d schema.Delivery) pipeline.Output {
+	b, err := json.Marshal(d)
+	if err != nil {
+		// Delivery has only plain fields; Marshal cannot fail on it.
+		panic(fmt.Sprintf("encoding delivery: %v", err))
+	}
+	return pipeline.Output{Topic: pipeline.DeliveriesTopic(d.Region), Key: []byte(d.DeviceID), Value: b}
+}
