@@ -1,7 +1,7 @@
 # pushpipe — the two commands a newcomer needs are `make run` and `make test`.
 GO        ?= go
 BIN       := bin/pushpipe
-CACHE     ?= $(HOME)/.cache/pushpipe
+CACHE     ?= $(or $(PUSHPIPE_CACHE),$(HOME)/.cache/pushpipe)
 CHDB_LIB  := $(CACHE)/chdb/26.7.3-stable.1/libchdb.so
 export PUSHPIPE_CACHE    := $(CACHE)
 export PUSHPIPE_CHDB_LIB := $(CHDB_LIB)
