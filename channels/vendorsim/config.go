@@ -44,6 +44,14 @@ type Config struct {
 	MaxRecordedRequests int `json:"maxRecordedRequests" yaml:"maxRecordedRequests"`
 	// MiPush configures the MiPush endpoints.
 	MiPush MiPushConfig `json:"mipush" yaml:"mipush"`
+	// The other vendors, one file each.
+	APNs  APNsConfig  `json:"apns" yaml:"apns"`
+	FCM   FCMConfig   `json:"fcm" yaml:"fcm"`
+	HMS   HMSConfig   `json:"hms" yaml:"hms"`
+	Honor HonorConfig `json:"honor" yaml:"honor"`
+	OPPO  OPPOConfig  `json:"oppo" yaml:"oppo"`
+	Vivo  VivoConfig  `json:"vivo" yaml:"vivo"`
+	Self  SelfConfig  `json:"self" yaml:"self"`
 }
 
 // MiPushConfig configures the simulated MiPush API. One simulator serves
@@ -120,7 +128,7 @@ func (c Config) WithDefaults() Config {
 	if m.MaxBodyBytes == 0 {
 		m.MaxBodyBytes = DefaultMiPushMaxBodyBytes
 	}
-	return c
+	return c.withVendorDefaults()
 }
 
 func burstFor(rate float64) int {
@@ -149,8 +157,8 @@ func (c Config) Validate() error {
 			bad("mipush: unknown region %q", r)
 		}
 	}
-	if len(m.Apps) == 0 {
-		bad("mipush: no apps configured")
+	if !c.hasApps() {
+		bad("no apps configured for any vendor: configure at least one app")
 	}
 	ids, secrets := map[string]bool{}, map[string]bool{}
 	for i, a := range m.Apps {
@@ -180,6 +188,7 @@ func (c Config) Validate() error {
 	if m.MaxBodyBytes <= 0 {
 		bad("mipush: maxBodyBytes must be positive")
 	}
+	errs = append(errs, c.vendorErrors()...)
 	return errors.Join(errs...)
 }
 

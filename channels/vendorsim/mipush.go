@@ -206,7 +206,11 @@ func (s *Simulator) handleMiPushRegID(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	allowed := s.allowLocked(VendorMiPush, region, app, time.Now())
+	perSecond, burst := s.cfg.MiPush.QuotaPerSecond, s.cfg.MiPush.QuotaBurst
+	if app.QuotaPerSecond > 0 {
+		perSecond, burst = app.QuotaPerSecond, app.QuotaBurst
+	}
+	allowed := s.allowLocked(VendorMiPush, region, app.AppID, perSecond, burst, time.Now())
 	s.mu.Unlock()
 	if !allowed {
 		refuse(outThrottled, miPushError{MiPushCodeAPICallTooOften, "Too many requests, app quota exceeded"})
@@ -322,4 +326,22 @@ func validateMiPush(f url.Values, regIDs []string, app MiPushApp) (miPushError, 
 		}
 	}
 	return miPushError{}, true
+}
+
+// miPushSim plugs the MiPush endpoints into the simulator.
+type miPushSim struct{ s *Simulator }
+
+func (m miPushSim) name() string { return VendorMiPush }
+
+func (m miPushSim) appIDs() []string {
+	ids := make([]string, len(m.s.cfg.MiPush.Apps))
+	for i, a := range m.s.cfg.MiPush.Apps {
+		ids[i] = a.AppID
+	}
+	return ids
+}
+
+func (m miPushSim) register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /mipush/{region}/v3/message/regid", m.s.handleMiPushRegID)
+	mux.HandleFunc("/mipush/{region}/", m.s.handleMiPushOther)
 }

@@ -271,6 +271,10 @@ type Simulator struct {
 	quotas    map[string]Quota            // vendor/app -> override
 	limiters  map[[3]string]*rate.Limiter // vendor, region, app
 	mux       *http.ServeMux
+	// vendors are the simulated vendor APIs with at least one app; appIDs
+	// indexes their apps (vendor -> app id). Both are fixed after New.
+	vendors []simVendor
+	appIDs  map[string]map[string]bool
 }
 
 // New returns a simulator for cfg (defaults applied), or the joined
@@ -291,6 +295,15 @@ func New(cfg Config) (*Simulator, error) {
 	}
 	s.resetLocked()
 	s.mux = http.NewServeMux()
+	s.vendors = s.configuredVendors()
+	s.appIDs = map[string]map[string]bool{}
+	for _, v := range s.vendors {
+		ids := map[string]bool{}
+		for _, id := range v.appIDs() {
+			ids[id] = true
+		}
+		s.appIDs[v.name()] = ids
+	}
 	s.routes()
 	return s, nil
 }
@@ -310,8 +323,9 @@ func (s *Simulator) Close() {
 }
 
 func (s *Simulator) routes() {
-	s.mux.HandleFunc("POST /mipush/{region}/v3/message/regid", s.handleMiPushRegID)
-	s.mux.HandleFunc("/mipush/{region}/", s.handleMiPushOther)
+	for _, v := range s.vendors {
+		v.register(s.mux)
+	}
 	s.mux.HandleFunc("GET /admin/requests", s.handleRequests)
 	s.mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
 	s.mux.HandleFunc("POST /admin/reset", func(w http.ResponseWriter, r *http.Request) {
@@ -504,11 +518,12 @@ func cmpStr(a, b string) int {
 // SetQuota overrides the quota of one app of one vendor in every region
 // until Reset; the app's buckets start full.
 func (s *Simulator) SetQuota(q Quota) error {
-	if q.Vendor != VendorMiPush {
+	apps, ok := s.appIDs[q.Vendor]
+	if !ok {
 		return fmt.Errorf("setting quota: unknown vendor %q", q.Vendor)
 	}
-	if !slices.ContainsFunc(s.cfg.MiPush.Apps, func(a MiPushApp) bool { return a.AppID == q.AppID }) {
-		return fmt.Errorf("setting quota: unknown app %q", q.AppID)
+	if !apps[q.AppID] {
+		return fmt.Errorf("setting quota: unknown app %q of %s", q.AppID, q.Vendor)
 	}
 	if q.PerSecond < 0 || q.Burst < 0 || math.IsNaN(q.PerSecond) {
 		return fmt.Errorf("setting quota: negative or invalid rate %g/%d", q.PerSecond, q.Burst)
@@ -525,24 +540,31 @@ func (s *Simulator) SetQuota(q Quota) error {
 }
 
 // allowLocked takes one token from the bucket of (vendor, region, app).
-func (s *Simulator) allowLocked(vendor, region string, app MiPushApp, now time.Time) bool {
-	key := [3]string{vendor, region, app.AppID}
+// perSecond and burst are the app's configured quota; a SetQuota override
+// wins. The caller holds s.mu.
+func (s *Simulator) allowLocked(vendor, region, appID string, perSecond float64, burst int, now time.Time) bool {
+	key := [3]string{vendor, region, appID}
 	lim := s.limiters[key]
 	if lim == nil {
-		perSecond, burst := s.cfg.MiPush.QuotaPerSecond, s.cfg.MiPush.QuotaBurst
-		if app.QuotaPerSecond > 0 {
-			perSecond, burst = app.QuotaPerSecond, app.QuotaBurst
-			if burst == 0 {
-				burst = burstFor(perSecond)
-			}
+		if burst == 0 {
+			burst = burstFor(perSecond)
 		}
-		if q, ok := s.quotas[vendor+"/"+app.AppID]; ok {
+		if q, ok := s.quotas[vendor+"/"+appID]; ok {
 			perSecond, burst = q.PerSecond, q.Burst
 		}
 		lim = rate.NewLimiter(rate.Limit(perSecond), burst)
 		s.limiters[key] = lim
 	}
 	return lim.AllowN(now, 1)
+}
+
+// Allow takes one call from the quota bucket of (vendor, region, app) and
+// reports whether the call is within the quota. Vendor handlers call it
+// before serving a request.
+func (s *Simulator) Allow(vendor, region, appID string, perSecond float64, burst int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allowLocked(vendor, region, appID, perSecond, burst, time.Now())
 }
 
 // begin records the arrival of a request and counts it.
