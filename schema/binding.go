@@ -16,6 +16,22 @@ const (
 	OpBind BindingOp = "bind"
 	// OpUnbind removes the user binding of the device.
 	OpUnbind BindingOp = "unbind"
+	// OpSetAlias gives the device an alias; the device that set an alias
+	// last receives alias pushes. OpUnsetAlias removes it.
+	OpSetAlias   BindingOp = "set_alias"
+	OpUnsetAlias BindingOp = "unset_alias"
+	// OpSetAccount associates the device with a user account (its 10 most
+	// recent devices receive account pushes). OpUnsetAccount removes it.
+	OpSetAccount   BindingOp = "set_account"
+	OpUnsetAccount BindingOp = "unset_account"
+	// OpTagAdd and OpTagRemove subscribe and unsubscribe UserID to Tags.
+	// DeviceID may be empty: tags belong to users.
+	OpTagAdd    BindingOp = "tag_add"
+	OpTagRemove BindingOp = "tag_remove"
+	// OpInvalidate marks the device's VendorToken dead (published by the
+	// sender when a vendor reports it); a later report with a new token
+	// makes the device reachable again.
+	OpInvalidate BindingOp = "invalidate"
 )
 
 // Binding is one registry record, keyed by device id on push.bindings.R.
@@ -33,7 +49,19 @@ type Binding struct {
 	AppVersion  string    `json:"appVersion,omitempty"`
 	Model       string    `json:"model,omitempty"`
 	UserID      string    `json:"userId,omitempty"`
+	Alias       string    `json:"alias,omitempty"`
+	UserAccount string    `json:"userAccount,omitempty"`
+	Tags        []string  `json:"tags,omitempty"`
 	TS          int64     `json:"ts,omitempty"`
+}
+
+// Key is the Kafka key of the record: the device id, or for tag records
+// without a device the user id.
+func (b *Binding) Key() string {
+	if b.DeviceID != "" {
+		return b.DeviceID
+	}
+	return b.UserID
 }
 
 // DecodeBinding parses and checks a registry record; a bad one is a
@@ -49,7 +77,7 @@ func DecodeBinding(b []byte) (*Binding, error) {
 	switch {
 	case r.AppID == "":
 		return nil, invalid(CodeNeedAppIDWorkspaceID, "appId is empty")
-	case r.DeviceID == "":
+	case r.DeviceID == "" && r.Op != OpTagAdd && r.Op != OpTagRemove:
 		return nil, invalid(CodeInvalidParam, "deviceId is empty")
 	}
 	switch r.Op {
@@ -66,9 +94,25 @@ func DecodeBinding(b []byte) (*Binding, error) {
 		if r.UserID == "" {
 			return nil, invalid(CodeInvalidParam, "bind of device %q has no userId", r.DeviceID)
 		}
-	case OpUnbind:
+	case OpUnbind, OpUnsetAlias, OpUnsetAccount:
+	case OpSetAlias:
+		if r.Alias == "" {
+			return nil, invalid(CodeInvalidParam, "set_alias of device %q has no alias", r.DeviceID)
+		}
+	case OpSetAccount:
+		if r.UserAccount == "" {
+			return nil, invalid(CodeInvalidParam, "set_account of device %q has no userAccount", r.DeviceID)
+		}
+	case OpTagAdd, OpTagRemove:
+		if r.UserID == "" || len(r.Tags) == 0 {
+			return nil, invalid(CodeNeedUserID, "%s needs a userId and at least one tag", r.Op)
+		}
+	case OpInvalidate:
+		if r.VendorToken == "" {
+			return nil, invalid(CodeInvalidParam, "invalidate of device %q names no vendorToken", r.DeviceID)
+		}
 	default:
-		return nil, invalid(CodeInvalidParam, "op %q is not one of report, bind, unbind", r.Op)
+		return nil, invalid(CodeInvalidParam, "op %q is not one of report, bind, unbind, set_alias, unset_alias, set_account, unset_account, tag_add, tag_remove, invalidate", r.Op)
 	}
 	return &r, nil
 }

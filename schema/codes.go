@@ -37,31 +37,42 @@ const (
 )
 
 var resultNames = map[ResultCode]string{
-	CodeSuccess:                    "SUCCESS",
-	CodeSignatureMismatch:          "SIGNATURE_MISMATCH",
-	CodeNeedAppIDWorkspaceID:       "NEED_APPID_WORKSPACEID",
-	CodeAppIDWrong:                 "APPID_WRONG",
-	CodeOSTypeNotSupported:         "OS_TYPE_NOT_SUPPORTED",
-	CodeDeliveryTypeUnsupported:    "DELIVERY_TYPE_NOT_SUPPORTED",
-	CodeTaskNameNull:               "TASKNAME_NULL",
-	CodeExpiredSecondsWrong:        "EXPIREDSECONDS_WRONG",
-	CodeTokenOrUserIDNull:          "TOKEN_OR_USERID_NULL",
-	CodeTemplateNotExist:           "TEMPLATE_NOT_EXIST",
-	CodeTemplateKVNotEnough:        "TEMPLATEKV_NOT_ENOUGH",
-	CodePayloadNotEnough:           "PAYLOAD_NOT_ENOUGH",
-	CodeNeedTemplate:               "NEED_TEMPLATE",
-	CodeExpiredTimeTooLong:         "EXPIREDTIME_TOO_LONG",
-	CodeInvalidParam:               "INVALID_PARAM",
-	CodeSinglePushTargetTooMuch:    "SINGLE_PUSH_TARGET_TOO MUCH",
-	CodeBroadcastOnlyByDevice:      "BROADCAST_ONLY_SUPPORT_BY_DEVICE",
-	CodeRequestShouldBeUTF8:        "REQUEST_SHOULD_BE_UTF8",
-	CodeExtendParamTooMuch:         "EXTEND_PARAM_TO MUCH",
-	CodeSinglePushContentTooLong:   "SINGLE_PUSH_CONTENT_TOO_LONG",
-	CodeInvalidExtendParam:         "INVALID_EXTEND_PARAM",
-	CodeMultipleInnerExtendTooMuch: "MULTIPLE_INNER_EXTEND_PARAM_TO MUCH",
-	CodeMsgPayloadTooLong:          "MSG_PAYLOAD_TOO_LONG",
-	CodeMultipleTargetTooMuch:      "MULTIPLE_TARGET_NUMBER_TOO MUCH",
-	CodeSystemError:                "SYSTEM_ERROR",
+	CodeSuccess:                      "SUCCESS",
+	CodeSignatureMismatch:            "SIGNATURE_MISMATCH",
+	CodeNeedAppIDWorkspaceID:         "NEED_APPID_WORKSPACEID",
+	CodeAppIDWrong:                   "APPID_WRONG",
+	CodeOSTypeNotSupported:           "OS_TYPE_NOT_SUPPORTED",
+	CodeDeliveryTypeUnsupported:      "DELIVERY_TYPE_NOT_SUPPORTED",
+	CodeTaskNameNull:                 "TASKNAME_NULL",
+	CodeExpiredSecondsWrong:          "EXPIREDSECONDS_WRONG",
+	CodeTokenOrUserIDNull:            "TOKEN_OR_USERID_NULL",
+	CodeTemplateNotExist:             "TEMPLATE_NOT_EXIST",
+	CodeTemplateKVNotEnough:          "TEMPLATEKV_NOT_ENOUGH",
+	CodePayloadNotEnough:             "PAYLOAD_NOT_ENOUGH",
+	CodeNeedTemplate:                 "NEED_TEMPLATE",
+	CodeExpiredTimeTooLong:           "EXPIREDTIME_TOO_LONG",
+	CodeInvalidParam:                 "INVALID_PARAM",
+	CodeSinglePushTargetTooMuch:      "SINGLE_PUSH_TARGET_TOO MUCH",
+	CodeBroadcastOnlyByDevice:        "BROADCAST_ONLY_SUPPORT_BY_DEVICE",
+	CodeRequestShouldBeUTF8:          "REQUEST_SHOULD_BE_UTF8",
+	CodeExtendParamTooMuch:           "EXTEND_PARAM_TO MUCH",
+	CodeNeedUserID:                   "NEED_USERID",
+	CodeTemplateAlreadyExist:         "TEMPLATE_ALREADY_EXIST",
+	CodeTemplateNameNull:             "TEMPLATE_NAME_NULL",
+	CodeTemplateNameInvalid:          "TEMPLATE_NAME_INVALID",
+	CodeTemplateContentInvalid:       "TEMPLATE_CONTENT_INVALID",
+	CodeTemplateTitleInvalid:         "TEMPLATE_TITLE_INVALID",
+	CodeSinglePushContentTooLong:     "SINGLE_PUSH_CONTENT_TOO_LONG",
+	CodeInvalidExtendParam:           "INVALID_EXTEND_PARAM",
+	CodeMultipleInnerExtendTooMuch:   "MULTIPLE_INNER_EXTEND_PARAM_TO MUCH",
+	CodeMsgPayloadTooLong:            "MSG_PAYLOAD_TOO_LONG",
+	CodeBroadcastNeedUnbindPeriod:    "BROADCAST_ALL_USER_NEED_UNBIND_PERIOD",
+	CodeBroadcastUnbindPeriodInvalid: "BROADCAST_ALL_USER_UNBIND_PERIOD_INVALID",
+	CodeBroadcastNoSelfChannel:       "BROADCAST_ALL_USER_NOT_SUPPORT_SELFCHANNEL_ANDROID",
+	CodeMultipleTargetTooMuch:        "MULTIPLE_TARGET_NUMBER_TOO MUCH",
+	CodeAndroidChannelInvalid:        "ANDROID_CHANNEL_PARAM_INVALID",
+	CodeBroadcastTimeRangeInvalid:    "BROADCAST_ALL_USER_TIME_RANGE_INVALID",
+	CodeSystemError:                  "SYSTEM_ERROR",
 }
 
 // Name is the documented result message, e.g. "TASKNAME_NULL".
@@ -97,4 +108,19 @@ const (
 	StatusAcked                       int64 = 2
 	StatusBadDeviceToken              int64 = 2009
 	StatusNone                        int64 = 99999999
+)
+
+// Result codes of templates and broadcasts.
+const (
+	CodeNeedUserID                   ResultCode = 3012
+	CodeTemplateAlreadyExist         ResultCode = 3036
+	CodeTemplateNameNull             ResultCode = 3037
+	CodeTemplateNameInvalid          ResultCode = 3038
+	CodeTemplateContentInvalid       ResultCode = 3039
+	CodeTemplateTitleInvalid         ResultCode = 3040
+	CodeBroadcastNeedUnbindPeriod    ResultCode = 3051
+	CodeBroadcastUnbindPeriodInvalid ResultCode = 3052
+	CodeBroadcastNoSelfChannel       ResultCode = 3053
+	CodeAndroidChannelInvalid        ResultCode = 3057
+	CodeBroadcastTimeRangeInvalid    ResultCode = 8018
 )

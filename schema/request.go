@@ -18,11 +18,16 @@ const (
 	PushBroadcast PushType = "BROADCAST"
 )
 
-// Target id types (deliverType) of the mPaaS server API.
+// Target id types (deliverType). 1–3 and 7 are the mPaaS values; 10–12
+// extend them with MiPush's alias, user account and tag targets.
 const (
-	DeliverAndroid = 1 // key of targetMsgkey is an Android device id
-	DeliverIOS     = 2 // key is an iOS device id
-	DeliverUser    = 3 // key is a user id bound through the client API
+	DeliverAndroid     = 1  // key of targetMsgkey is an Android device id; broadcast: Android devices
+	DeliverIOS         = 2  // key is an iOS device id; broadcast: iOS devices
+	DeliverUser        = 3  // key is a user id bound through the client API (all its devices)
+	DeliverHarmony     = 7  // key is a HarmonyOS device id; broadcast: HarmonyOS devices
+	DeliverAlias       = 10 // key is an alias: the device that set it last
+	DeliverUserAccount = 11 // key is a user account: its 10 most recent devices
+	DeliverTag         = 12 // key is a tag: every device subscribed to it
 )
 
 // Platforms a device reports.
@@ -175,12 +180,22 @@ type Request struct {
 	SmsTemplateCode  string `json:"smsTemplateCode,omitempty"`
 	SmsTemplateParam string `json:"smsTemplateParam,omitempty"`
 
-	// Broadcast filters (§7.2.6).
-	PushStatus     *int     `json:"pushStatus,omitempty"`
-	BindPeriod     int      `json:"bindPeriod,omitempty"`
-	UnBindPeriod   int      `json:"unBindPeriod,omitempty"`
-	AndroidChannel int      `json:"androidChannel,omitempty"`
-	Tags           []string `json:"tags,omitempty"`
+	// Broadcast (§7.2.6): its one msgKey and its audience filters.
+	MsgKey          string   `json:"msgkey,omitempty"`
+	PushStatus      *int     `json:"pushStatus,omitempty"`
+	BindPeriod      int      `json:"bindPeriod,omitempty"`
+	UnBindPeriod    int      `json:"unBindPeriod,omitempty"`
+	AndroidChannel  int      `json:"androidChannel,omitempty"`
+	TimeMode        int      `json:"timeMode,omitempty"`
+	BindStartTime   int64    `json:"bindStartTime,omitempty"`
+	BindEndTime     int64    `json:"bindEndTime,omitempty"`
+	UnBindStartTime int64    `json:"unBindStartTime,omitempty"`
+	UnBindEndTime   int64    `json:"unBindEndTime,omitempty"`
+	Tags            []string `json:"tags,omitempty"`
+	// AppVersions and Models restrict any push to devices reporting one
+	// of these app versions or models (MiPush §4.3.10–4.3.11).
+	AppVersions []string `json:"appVersions,omitempty"`
+	Models      []string `json:"models,omitempty"`
 
 	CallbackURL string `json:"callbackUrl,omitempty"`
 	AcceptedAt  int64  `json:"acceptedAt,omitempty"`
@@ -217,6 +232,9 @@ func (r *Request) DeriveTaskID() string {
 	}
 	for _, t := range r.TargetMsgs {
 		parts = append(parts, t.Target, t.MsgKey)
+	}
+	if r.MsgKey != "" {
+		parts = append(parts, r.MsgKey)
 	}
 	return "t" + hashID(parts...)[:24]
 }

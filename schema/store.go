@@ -27,9 +27,19 @@ type Device struct {
 	BoundAt     time.Time
 	UnboundAt   time.Time
 	UpdatedAt   time.Time
+	Alias       string
+	AliasAt     time.Time
+	UserAccount string
+	AccountAt   time.Time
 }
 
-const deviceColumns = "app_id, device_id, workspace_id, platform, vendor, vendor_token, self_token, token_valid, app_version, model, user_id, bound_at, unbound_at, updated_at"
+const deviceColumns = "app_id, device_id, workspace_id, platform, vendor, vendor_token, self_token, token_valid, app_version, model, user_id, bound_at, unbound_at, updated_at, alias, alias_at, user_account, account_at"
+
+func (d *Device) scanDest(valid *uint8) []any {
+	return []any{&d.AppID, &d.DeviceID, &d.WorkspaceID, &d.Platform, &d.Vendor, &d.VendorToken,
+		&d.SelfToken, valid, &d.AppVersion, &d.Model, &d.UserID, &d.BoundAt, &d.UnboundAt, &d.UpdatedAt,
+		&d.Alias, &d.AliasAt, &d.UserAccount, &d.AccountAt}
+}
 
 // InsertDevices writes device rows in one batch. The newest UpdatedAt of a
 // device wins when rows are read with FINAL. It returns only after
@@ -49,7 +59,8 @@ func InsertDevices(ctx context.Context, conn driver.Conn, db string, rows []Devi
 			valid = 1
 		}
 		if err := b.Append(d.AppID, d.DeviceID, d.WorkspaceID, d.Platform, d.Vendor, d.VendorToken,
-			d.SelfToken, valid, d.AppVersion, d.Model, d.UserID, d.BoundAt, d.UnboundAt, d.UpdatedAt); err != nil {
+			d.SelfToken, valid, d.AppVersion, d.Model, d.UserID, d.BoundAt, d.UnboundAt, d.UpdatedAt,
+			d.Alias, d.AliasAt, d.UserAccount, d.AccountAt); err != nil {
 			return fmt.Errorf("appending device %s: %w", d.DeviceID, err)
 		}
 	}
@@ -84,8 +95,7 @@ func queryDevices(ctx context.Context, conn driver.Conn, db, where, appID string
 	for rows.Next() {
 		var d Device
 		var valid uint8
-		if err := rows.Scan(&d.AppID, &d.DeviceID, &d.WorkspaceID, &d.Platform, &d.Vendor, &d.VendorToken,
-			&d.SelfToken, &valid, &d.AppVersion, &d.Model, &d.UserID, &d.BoundAt, &d.UnboundAt, &d.UpdatedAt); err != nil {
+		if err := rows.Scan(d.scanDest(&valid)...); err != nil {
 			return nil, fmt.Errorf("reading device row: %w", err)
 		}
 		d.TokenValid = valid == 1

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -10,6 +11,7 @@ const (
 	MaxSimpleTargets   = 10      // targetMsgkey entries of SIMPLE and TEMPLATE (3029)
 	MaxMultipleTargets = 100     // targetMsgs entries of MULTIPLE (3055)
 	MaxExtendedParams  = 20      // extendedParams entries (3035)
+	MaxInnerExtended   = 10      // extendedParams entries of one MULTIPLE target (3049)
 	MaxExpiredSeconds  = 1209600 // 14 days (3026)
 	MaxContentChars    = 4000    // content length in characters (3043)
 	MaxPayloadBytes    = 4096    // title+content+extendedParams as sent (3050)
@@ -64,19 +66,197 @@ func (r *Request) Validate() error {
 	switch r.Type {
 	case PushSimple:
 		return r.validateSimple()
-	case PushTemplate, PushMultiple, PushBroadcast:
-		return invalid(CodeInvalidParam, "push type %s is not served yet; use SIMPLE", r.Type)
+	case PushTemplate:
+		return r.validateTemplate()
+	case PushMultiple:
+		return r.validateMultiple()
+	case PushBroadcast:
+		return r.validateBroadcast()
 	default:
 		return invalid(CodeInvalidParam, "type %q is not one of SIMPLE, TEMPLATE, MULTIPLE, BROADCAST", r.Type)
 	}
 }
 
-func (r *Request) validateSimple() error {
+// targetDeliverType checks the deliverType of a targeted (non-broadcast)
+// push.
+func (r *Request) targetDeliverType() error {
 	switch r.DeliverType {
-	case DeliverAndroid, DeliverIOS, DeliverUser:
-	default:
-		return invalid(CodeDeliveryTypeUnsupported, "deliverType %d is not 1 (Android device), 2 (iOS device) or 3 (user)", r.DeliverType)
+	case DeliverAndroid, DeliverIOS, DeliverUser, DeliverHarmony, DeliverAlias, DeliverUserAccount, DeliverTag:
+		return nil
 	}
+	return invalid(CodeDeliveryTypeUnsupported, "deliverType %d is not 1 (Android device), 2 (iOS device), 3 (user), 7 (HarmonyOS device), 10 (alias), 11 (user account) or 12 (tag)", r.DeliverType)
+}
+
+func (r *Request) validateSimple() error {
+	if err := r.targetDeliverType(); err != nil {
+		return err
+	}
+	if err := r.validateTargetMsgkey(); err != nil {
+		return err
+	}
+	if r.Title == "" || r.Content == "" {
+		return invalid(CodePayloadNotEnough, "title and content are both required")
+	}
+	return r.validateContent(r.Content)
+}
+
+func (r *Request) validateContent(content string) error {
+	if n := utf8.RuneCountInString(content); n > MaxContentChars {
+		return invalid(CodeSinglePushContentTooLong, "content has %d characters, at most %d are allowed", n, MaxContentChars)
+	}
+	if n := r.payloadBytes(); n > MaxPayloadBytes {
+		return invalid(CodeMsgPayloadTooLong, "message payload is %d bytes, at most %d are allowed", n, MaxPayloadBytes)
+	}
+	return nil
+}
+
+func (r *Request) validateTemplateName() error {
+	if r.TemplateName == "" {
+		return invalid(CodeNeedTemplate, "templateName is empty: %s push renders a template", r.Type)
+	}
+	return ValidateTemplateName(r.TemplateName)
+}
+
+// ValidateTemplateName checks a template name: not empty, no comma, at
+// most 64 characters.
+func ValidateTemplateName(name string) error {
+	switch {
+	case name == "":
+		return invalid(CodeTemplateNameNull, "template name is empty")
+	case strings.Contains(name, ","):
+		return invalid(CodeTemplateNameInvalid, "template name %q contains a comma", name)
+	case utf8.RuneCountInString(name) > 64:
+		return invalid(CodeTemplateNameInvalid, "template name %q is longer than 64 characters", name)
+	}
+	return nil
+}
+
+func (r *Request) validateTemplate() error {
+	if err := r.targetDeliverType(); err != nil {
+		return err
+	}
+	if err := r.validateTargetMsgkey(); err != nil {
+		return err
+	}
+	if err := r.validateTemplateName(); err != nil {
+		return err
+	}
+	return r.validateContent("")
+}
+
+func (r *Request) validateMultiple() error {
+	if err := r.targetDeliverType(); err != nil {
+		return err
+	}
+	if len(r.TargetMsgs) == 0 {
+		return invalid(CodeTokenOrUserIDNull, "targetMsgs has no targets")
+	}
+	if len(r.TargetMsgs) > MaxMultipleTargets {
+		return invalid(CodeMultipleTargetTooMuch, "targetMsgs has %d targets, at most %d are allowed", len(r.TargetMsgs), MaxMultipleTargets)
+	}
+	seen := map[string]bool{}
+	for i, t := range r.TargetMsgs {
+		if t.Target == "" {
+			return invalid(CodeTokenOrUserIDNull, "targetMsgs[%d] has an empty target", i)
+		}
+		if t.MsgKey == "" {
+			return invalid(CodeInvalidParam, "targetMsgs[%d] (%s) has an empty msgKey", i, t.Target)
+		}
+		if seen[t.MsgKey] {
+			return invalid(CodeInvalidParam, "targetMsgs[%d] repeats msgKey %q; msgKeys must be unique", i, t.MsgKey)
+		}
+		seen[t.MsgKey] = true
+		if err := validateExtended(t.ExtendedParams, MaxInnerExtended, CodeMultipleInnerExtendTooMuch); err != nil {
+			return err
+		}
+	}
+	if err := r.validateTemplateName(); err != nil {
+		return err
+	}
+	return r.validateContent("")
+}
+
+// Broadcast audience values (§7.2.6).
+const (
+	PushStatusBound   = 0 // users bound (logged in)
+	PushStatusAll     = 1 // every device, bound or not
+	PushStatusUnbound = 2 // users unbound (logged out)
+
+	AndroidChannelSelf    = 1 // the self-built channel only
+	AndroidChannelDefault = 2 // vendor channel where the device has one
+
+	TimeModeDays  = 0 // bindPeriod / unBindPeriod in days classes
+	TimeModeRange = 1 // explicit bind / unbind time ranges
+)
+
+// PeriodDays maps bindPeriod / unBindPeriod 1–4 to days (4 = permanent,
+// returned as 0).
+func PeriodDays(p int) int {
+	switch p {
+	case 1:
+		return 7
+	case 2:
+		return 15
+	case 3:
+		return 60
+	}
+	return 0
+}
+
+func (r *Request) validateBroadcast() error {
+	switch r.DeliverType {
+	case DeliverAndroid, DeliverIOS, DeliverHarmony:
+	default:
+		return invalid(CodeBroadcastOnlyByDevice, "broadcast deliverType %d: only 1 (Android), 2 (iOS) or 7 (HarmonyOS) devices can be broadcast to", r.DeliverType)
+	}
+	if r.MsgKey == "" {
+		return invalid(CodeInvalidParam, "msgkey is empty: a broadcast carries one business message id")
+	}
+	if err := r.validateTemplateName(); err != nil {
+		return err
+	}
+	status := PushStatusBound
+	if r.PushStatus != nil {
+		status = *r.PushStatus
+	}
+	if status < PushStatusBound || status > PushStatusUnbound {
+		return invalid(CodeInvalidParam, "pushStatus %d is not 0 (bound users), 1 (all) or 2 (unbound users)", status)
+	}
+	if r.AndroidChannel < 0 || r.AndroidChannel > AndroidChannelDefault {
+		return invalid(CodeAndroidChannelInvalid, "androidChannel %d is not 1 (self-built channel) or 2 (default channel)", r.AndroidChannel)
+	}
+	if status == PushStatusAll && r.AndroidChannel == AndroidChannelSelf && r.DeliverType == DeliverAndroid {
+		return invalid(CodeBroadcastNoSelfChannel, "broadcast to all users cannot use the self-built channel (androidChannel 1)")
+	}
+	switch r.TimeMode {
+	case TimeModeDays:
+		if r.BindPeriod != 0 && (r.BindPeriod < 1 || r.BindPeriod > 4) {
+			return invalid(CodeInvalidParam, "bindPeriod %d is not 1 (7 days), 2 (15 days), 3 (60 days) or 4 (permanent)", r.BindPeriod)
+		}
+		if status != PushStatusBound {
+			if r.UnBindPeriod == 0 {
+				return invalid(CodeBroadcastNeedUnbindPeriod, "unBindPeriod is required when pushStatus is %d", status)
+			}
+			if r.UnBindPeriod < 1 || r.UnBindPeriod > 4 {
+				return invalid(CodeBroadcastUnbindPeriodInvalid, "unBindPeriod %d is not 1 (7 days), 2 (15 days), 3 (60 days) or 4 (permanent)", r.UnBindPeriod)
+			}
+		}
+	case TimeModeRange:
+		if status == PushStatusBound && !validRange(r.BindStartTime, r.BindEndTime) {
+			return invalid(CodeBroadcastTimeRangeInvalid, "timeMode 1 needs bindStartTime < bindEndTime, got %d..%d", r.BindStartTime, r.BindEndTime)
+		}
+		if status != PushStatusBound && !validRange(r.UnBindStartTime, r.UnBindEndTime) {
+			return invalid(CodeBroadcastTimeRangeInvalid, "timeMode 1 needs unBindStartTime < unBindEndTime, got %d..%d", r.UnBindStartTime, r.UnBindEndTime)
+		}
+	default:
+		return invalid(CodeInvalidParam, "timeMode %d is not 0 (fixed days) or 1 (time range)", r.TimeMode)
+	}
+	return r.validateContent("")
+}
+
+func validRange(start, end int64) bool { return start > 0 && end > start }
+
+func (r *Request) validateTargetMsgkey() error {
 	if len(r.TargetMsgkey) == 0 {
 		return invalid(CodeTokenOrUserIDNull, "targetMsgkey has no targets")
 	}
@@ -90,15 +270,6 @@ func (r *Request) validateSimple() error {
 		if r.TargetMsgkey[k] == "" {
 			return invalid(CodeInvalidParam, "target %q has an empty msgKey", k)
 		}
-	}
-	if r.Title == "" || r.Content == "" {
-		return invalid(CodePayloadNotEnough, "title and content are both required")
-	}
-	if n := utf8.RuneCountInString(r.Content); n > MaxContentChars {
-		return invalid(CodeSinglePushContentTooLong, "content has %d characters, at most %d are allowed", n, MaxContentChars)
-	}
-	if n := r.payloadBytes(); n > MaxPayloadBytes {
-		return invalid(CodeMsgPayloadTooLong, "message payload is %d bytes, at most %d are allowed", n, MaxPayloadBytes)
 	}
 	return nil
 }

@@ -105,7 +105,10 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	var err error
 	switch kind {
 	case Fanout:
-		h, err = fanout.New(fanout.Config{Region: region, Devices: schema.NewDeviceStore(d.CH, d.Cfg.Database(region)), Logger: log})
+		h, err = fanout.New(fanout.Config{Region: region, Logger: log,
+			Devices:   schema.NewDeviceStore(d.CH, d.Cfg.Database(region)),
+			Templates: schema.NewTemplateStore(d.CH, d.Cfg.Database(region)),
+			Emit:      d.Producer.Produce})
 	case Registry:
 		h, err = registry.New(registry.Config{Region: region, Store: schema.NewDeviceStore(d.CH, d.Cfg.Database(region)), Logger: log})
 	case Eventsink:

@@ -1,13 +1,16 @@
 // Package fanout is the first stage: it validates push requests from
-// push.requests.R, resolves their targets to devices through the registry's
-// devices table, and emits one delivery per (message, device) on
-// push.deliveries.R together with the funnel events (accepted, planned,
-// invalid_device, valid) on push.events.R.
+// push.requests.R, renders templates, resolves targets to devices through
+// the registry's tables, drops invalid and filtered devices with events,
+// and emits one delivery per (message, device) on push.deliveries.R with
+// the funnel events (accepted, planned, invalid_device, filtered, valid)
+// on push.events.R. Broadcasts and tag targets are streamed: devices are
+// read from ClickHouse and deliveries written as they come, so memory stays
+// bounded whatever the audience size.
 package fanout
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -15,36 +18,60 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
 )
 
 // SelfChannel is the channel name of the self-built connection gateway,
-// used when a device reported no vendor token or the request pins
-// notifyType "transparent".
+// used when a device reported no vendor token or the request pins the
+// self-built channel (notifyType "transparent", androidChannel 1).
 const SelfChannel = "self"
+
+// DefaultChunk is how many outputs a streamed audience accumulates before
+// they are written.
+const DefaultChunk = 5000
 
 // Devices resolves targets. Implementations must be safe for concurrent
 // use; *schema.DeviceStore is the ClickHouse one.
 type Devices interface {
-	// Lookup returns the rows of the given device ids of an app; unknown
-	// ids are absent.
+	// Lookup returns the rows of the given device ids; unknown ids are absent.
 	Lookup(ctx context.Context, appID string, ids []string) (map[string]schema.Device, error)
-	// ByUser returns the devices bound to any of the user ids.
+	// ByUser returns the devices bound to any of the user ids, by device id.
 	ByUser(ctx context.Context, appID string, userIDs []string) (map[string]schema.Device, error)
+	// ByAlias returns, per alias, the device that set it last.
+	ByAlias(ctx context.Context, appID string, aliases []string) (map[string]schema.Device, error)
+	// ByAccount returns, per user account, its most recent devices.
+	ByAccount(ctx context.Context, appID string, accounts []string) (map[string][]schema.Device, error)
+	// Stream calls fn for every device of the audience.
+	Stream(ctx context.Context, a schema.Audience, fn func(schema.Device) error) error
 }
+
+// Templates finds stored templates; *schema.TemplateStore is the
+// ClickHouse one.
+type Templates interface {
+	Get(ctx context.Context, appID, name string) (schema.Template, bool, error)
+}
+
+// Emitter writes outputs before the handler returns; the stage's
+// *pipeline.Producer Produce is one. Used for streamed audiences.
+type Emitter func(ctx context.Context, outs []pipeline.Output) error
 
 // Config is what the fanout handler needs.
 type Config struct {
 	// Region served; requests naming another region are rejected.
-	Region  string
-	Devices Devices
-	Logger  zerolog.Logger
-	// Now is the clock stamped on deliveries as fanned-out time; nil means
-	// time.Now.
-	Now func() time.Time
+	Region    string
+	Devices   Devices
+	Templates Templates
+	// Emit writes the outputs of streamed audiences in chunks of Chunk
+	// (default DefaultChunk). Records emitted early are deterministic, so
+	// a replay after a crash writes the same ids again.
+	Emit  Emitter
+	Chunk int
+	// Now is the clock stamped on deliveries as fanned-out time and used
+	// for broadcast periods; nil means time.Now.
+	Now    func() time.Time
+	Logger zerolog.Logger
 }
 
 // Validate says what is missing.
@@ -53,13 +80,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("fanout: region %q is not one of %v", c.Region, schema.Regions())
 	}
 	if c.Devices == nil {
-		return fmt.Errorf("fanout: Devices is required")
+		return errors.New("fanout: Devices is required")
+	}
+	if c.Templates == nil {
+		return errors.New("fanout: Templates is required")
+	}
+	if c.Emit == nil {
+		return errors.New("fanout: Emit is required (the stage producer's Produce)")
 	}
 	return nil
 }
 
-// Handler is the fanout pipeline.BatchHandler. It is stateless apart from
-// its configuration, so one Handler may serve concurrent batches.
+// Handler is the fanout pipeline.BatchHandler. It keeps no state between
+// batches, so one Handler may serve concurrent batches.
 type Handler struct {
 	cfg Config
 }
@@ -72,63 +105,81 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Chunk <= 0 {
+		cfg.Chunk = DefaultChunk
+	}
 	return &Handler{cfg: cfg}, nil
 }
 
+// decoded is a valid request with its rendered messages.
 type decoded struct {
 	req    *schema.Request
 	taskID string
 	ts     int64 // accepted time, Unix ms; deterministic under replay
+	msgs   []message
+}
+
+// message is one msgKey's content for one target.
+type message struct {
+	target, msgID string
+	title, body   string
+	uri           string
+	ext           schema.StringMap
 }
 
 // HandleBatch turns each request into outputs. A request that cannot be
-// decoded or validated is rejected (rejected event + DLQ). Device lookups
-// are made once per app for the whole batch; if they fail the whole batch
-// is returned as an error so the runtime retries it without committing.
+// decoded, validated or rendered is rejected (rejected event + DLQ).
+// Device lookups are made once per app and target kind for the whole
+// batch; if a lookup fails, the whole batch fails so the runtime retries it
+// without committing.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
 	reqs := make([]*decoded, len(msgs))
-	deviceKeys := map[string]map[string]bool{} // app -> device ids
-	userKeys := map[string]map[string]bool{}   // app -> user ids
+	keys := lookupKeys{}
+	tpls := map[[2]string]tplResult{}
 	for i, m := range msgs {
-		d, rej := h.decode(m)
+		d, rej, err := h.decode(ctx, m, tpls)
+		if err != nil {
+			return nil, err
+		}
 		if rej != nil {
 			results[i].Reject = rej
 			continue
 		}
 		reqs[i] = d
-		keys := deviceKeys
-		if d.req.DeliverType == schema.DeliverUser {
-			keys = userKeys
-		}
-		if keys[d.req.AppID] == nil {
-			keys[d.req.AppID] = map[string]bool{}
-		}
-		for k := range d.req.TargetMsgkey {
-			keys[d.req.AppID][k] = true
+		if d.req.Type != schema.PushBroadcast {
+			for _, msg := range d.msgs {
+				keys.add(d.req.AppID, d.req.DeliverType, msg.target)
+			}
 		}
 	}
-	byDevice, err := h.lookup(ctx, deviceKeys, h.cfg.Devices.Lookup)
-	if err != nil {
-		return nil, err
-	}
-	byUser, err := h.lookup(ctx, userKeys, h.cfg.Devices.ByUser)
+	res, err := h.resolve(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
 	for i, d := range reqs {
-		if d != nil {
-			results[i].Outputs = h.fanOut(d, byDevice[d.req.AppID], byUser[d.req.AppID])
+		if d == nil {
+			continue
 		}
+		outs, err := h.fanOut(ctx, d, res)
+		if err != nil {
+			return nil, fmt.Errorf("fanning out task %s: %w", d.taskID, err)
+		}
+		results[i].Outputs = outs
 	}
 	return results, nil
 }
 
-func (h *Handler) decode(m kafka.Message) (*decoded, *pipeline.Rejection) {
+type tplResult struct {
+	t  schema.Template
+	ok bool
+}
+
+func (h *Handler) decode(ctx context.Context, m kafka.Message, tpls map[[2]string]tplResult) (*decoded, *pipeline.Rejection, error) {
 	partial := schema.Event{Region: h.cfg.Region}
 	req, err := schema.DecodeRequest(m.Value)
 	if err != nil {
-		return nil, workers.Reject(err, partial)
+		return nil, workers.Reject(err, partial), nil
 	}
 	d := &decoded{req: req, taskID: req.DeriveTaskID(), ts: req.AcceptedAt}
 	if d.ts == 0 {
@@ -138,153 +189,106 @@ func (h *Handler) decode(m kafka.Message) (*decoded, *pipeline.Rejection) {
 	if req.Region != h.cfg.Region {
 		err := &schema.ValidationError{Code: schema.CodeInvalidParam,
 			Detail: fmt.Sprintf("request names region %q but arrived on the %s topic of region %q; publish it to %s", req.Region, pipeline.RequestsTopic(h.cfg.Region), h.cfg.Region, pipeline.RequestsTopic(req.Region))}
-		return nil, workers.Reject(err, partial)
+		return nil, workers.Reject(err, partial), nil
 	}
 	if err := req.Validate(); err != nil {
-		return nil, workers.Reject(err, partial)
+		return nil, workers.Reject(err, partial), nil
 	}
-	return d, nil
+	var tpl schema.Template
+	if req.Type != schema.PushSimple {
+		k := [2]string{req.AppID, req.TemplateName}
+		r, seen := tpls[k]
+		if !seen {
+			t, ok, err := h.cfg.Templates.Get(ctx, req.AppID, req.TemplateName)
+			if err != nil {
+				return nil, nil, fmt.Errorf("reading template %q of app %s: %w", req.TemplateName, req.AppID, err)
+			}
+			r = tplResult{t, ok}
+			tpls[k] = r
+		}
+		if !r.ok {
+			err := &schema.ValidationError{Code: schema.CodeTemplateNotExist, Detail: fmt.Sprintf("template %q does not exist for app %s", req.TemplateName, req.AppID)}
+			return nil, workers.Reject(err, partial), nil
+		}
+		tpl = r.t
+	}
+	msgs, err := render(req, tpl)
+	if err != nil {
+		return nil, workers.Reject(err, partial), nil
+	}
+	d.msgs = msgs
+	return d, nil, nil
 }
 
-type lookupFunc func(ctx context.Context, appID string, keys []string) (map[string]schema.Device, error)
-
-func (h *Handler) lookup(ctx context.Context, keys map[string]map[string]bool, f lookupFunc) (map[string]map[string]schema.Device, error) {
-	out := make(map[string]map[string]schema.Device, len(keys))
-	for app, set := range keys {
-		ids := make([]string, 0, len(set))
-		for k := range set {
-			ids = append(ids, k)
+// render produces the messages of a request: one per targetMsgkey entry
+// (SIMPLE, TEMPLATE), per targetMsgs entry (MULTIPLE, each with its own
+// template values and extended parameters), or the one broadcast message.
+func render(req *schema.Request, tpl schema.Template) ([]message, error) {
+	switch req.Type {
+	case schema.PushSimple:
+		out := make([]message, 0, len(req.TargetMsgkey))
+		for _, t := range req.TargetMsgkey.SortedKeys() {
+			out = append(out, message{target: t, msgID: req.TargetMsgkey[t], title: req.Title, body: req.Content, uri: req.URI, ext: req.ExtendedParams})
 		}
-		sort.Strings(ids)
-		rows, err := f(ctx, app, ids)
+		return out, nil
+	case schema.PushTemplate, schema.PushBroadcast:
+		title, body, uri, err := tpl.Render(req.TemplateKeyValue)
 		if err != nil {
-			return nil, fmt.Errorf("resolving targets of app %s: %w", app, err)
+			return nil, err
 		}
-		out[app] = rows
-	}
-	return out, nil
-}
-
-// fanOut emits the events and deliveries of one valid request.
-func (h *Handler) fanOut(d *decoded, devices, userDevices map[string]schema.Device) []pipeline.Output {
-	req := d.req
-	base := schema.Event{
-		TS: d.ts, Region: h.cfg.Region, AppID: req.AppID, WorkspaceID: req.WorkspaceID,
-		TaskID: d.taskID, PushType: req.Type,
-	}
-	accepted := base
-	accepted.EventID = schema.NewEventID(schema.EventAccepted, d.taskID)
-	accepted.Event = schema.EventAccepted
-	accepted.StatusCode = int64(schema.CodeSuccess)
-	accepted.StatusDesc = schema.CodeSuccess.Name()
-	outs := []pipeline.Output{workers.EventOutput(h.cfg.Region, accepted)}
-
-	for _, target := range req.TargetMsgkey.SortedKeys() {
-		msgID := req.TargetMsgkey[target]
-		ev := base
-		ev.MsgID, ev.Target = msgID, target
-		planned := ev
-		planned.EventID = schema.NewEventID(schema.EventPlanned, d.taskID, msgID, target)
-		planned.Event = schema.EventPlanned
-		outs = append(outs, workers.EventOutput(h.cfg.Region, planned))
-
-		targets := targetDevices(req.DeliverType, target, devices, userDevices)
-		if len(targets) == 0 {
-			outs = append(outs, h.invalid(ev, schema.StatusNoBindInfo, "NoBindInfo: no device is registered for target "+target))
-			continue
+		uri = firstNonEmpty(req.URI, uri)
+		if req.Type == schema.PushBroadcast {
+			return []message{{msgID: req.MsgKey, title: title, body: body, uri: uri, ext: req.ExtendedParams}}, nil
 		}
-		for _, dev := range targets {
-			if reason := platformMismatch(req.DeliverType, dev.Platform); reason != "" {
-				outs = append(outs, h.invalid(withDevice(ev, dev), schema.StatusNoBindInfo, "NoBindInfo: "+reason))
-				continue
+		out := make([]message, 0, len(req.TargetMsgkey))
+		for _, t := range req.TargetMsgkey.SortedKeys() {
+			out = append(out, message{target: t, msgID: req.TargetMsgkey[t], title: title, body: body, uri: uri, ext: req.ExtendedParams})
+		}
+		return out, nil
+	case schema.PushMultiple:
+		out := make([]message, 0, len(req.TargetMsgs))
+		for _, t := range req.TargetMsgs {
+			kv := merge(req.TemplateKeyValue, t.TemplateKeyValue)
+			title, body, uri, err := tpl.Render(kv)
+			if err != nil {
+				return nil, fmt.Errorf("target %s: %w", t.Target, err)
 			}
-			channel, token := chooseChannel(req, dev)
-			if token == "" || (channel != SelfChannel && !dev.TokenValid) {
-				outs = append(outs, h.invalid(withDevice(ev, dev), schema.StatusBadDeviceToken, "BadDeviceToken: the device's "+channel+" token is known invalid"))
-				continue
-			}
-			del := h.delivery(d, msgID, target, dev, channel, token)
-			valid := del.EventFor(schema.EventValid, d.ts)
-			outs = append(outs, workers.EventOutput(h.cfg.Region, valid), workers.DeliveryOutput(del))
+			out = append(out, message{target: t.Target, msgID: t.MsgKey, title: title, body: body,
+				uri: firstNonEmpty(req.URI, uri), ext: merge(req.ExtendedParams, t.ExtendedParams)})
 		}
+		return out, nil
 	}
-	return outs
+	return nil, fmt.Errorf("push type %s cannot be rendered", req.Type)
 }
 
-func (h *Handler) invalid(ev schema.Event, code int64, desc string) pipeline.Output {
-	ev.EventID = schema.NewEventID(schema.EventInvalidDevice, ev.TaskID, ev.MsgID, ev.Target, ev.DeviceID)
-	ev.Event = schema.EventInvalidDevice
-	ev.StatusCode, ev.StatusDesc = code, desc
-	return workers.EventOutput(h.cfg.Region, ev)
-}
-
-func withDevice(ev schema.Event, dev schema.Device) schema.Event {
-	ev.DeviceID, ev.Platform, ev.AppVersion, ev.Model = dev.DeviceID, dev.Platform, dev.AppVersion, dev.Model
-	return ev
-}
-
-// targetDevices resolves one target: a device id, or a user id to every
-// device bound to it (in device id order).
-func targetDevices(deliverType int, target string, devices, userDevices map[string]schema.Device) []schema.Device {
-	if deliverType != schema.DeliverUser {
-		if d, ok := devices[target]; ok {
-			return []schema.Device{d}
-		}
-		return nil
+// merge returns base overlaid with over (over wins); nil when both are empty.
+func merge(base, over schema.StringMap) schema.StringMap {
+	if len(over) == 0 {
+		return base
 	}
-	var out []schema.Device
-	for _, d := range userDevices {
-		if d.UserID == target {
-			out = append(out, d)
-		}
+	out := make(schema.StringMap, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].DeviceID < out[j].DeviceID })
+	for k, v := range over {
+		out[k] = v
+	}
 	return out
 }
 
-func platformMismatch(deliverType int, platform string) string {
-	switch {
-	case deliverType == schema.DeliverAndroid && platform == schema.PlatformIOS:
-		return "deliverType 1 targets Android devices but the device is iOS"
-	case deliverType == schema.DeliverIOS && platform != schema.PlatformIOS:
-		return "deliverType 2 targets iOS devices but the device is " + platform
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
 	}
-	return ""
+	return b
 }
 
-// chooseChannel prefers the vendor channel when the device reported a
-// vendor token, else the self-built channel; notifyType "transparent"
-// pins the self-built channel.
-func chooseChannel(req *schema.Request, dev schema.Device) (channel, token string) {
-	if req.NotifyType == "transparent" || dev.Vendor == "" || dev.VendorToken == "" {
-		return SelfChannel, dev.SelfToken
+// sortedKeys returns the keys of a set in order.
+func sortedKeys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
 	}
-	return dev.Vendor, dev.VendorToken
-}
-
-func (h *Handler) delivery(d *decoded, msgID, target string, dev schema.Device, channel, token string) schema.Delivery {
-	req := d.req
-	extras := map[string]string{}
-	for k, v := range req.ExtendedParams {
-		extras[channels.ExtraCustomPrefix+k] = v
-	}
-	if req.URI != "" {
-		extras[channels.ExtraURI] = req.URI
-	}
-	if req.MiChannelID != "" {
-		extras[channels.ExtraMiPushChannelID] = req.MiChannelID
-	}
-	var payload string
-	if len(req.ExtendedParams) > 0 {
-		b, _ := json.Marshal(req.ExtendedParams)
-		payload = string(b)
-	}
-	return schema.Delivery{
-		DeliveryID: schema.NewDeliveryID(msgID, dev.DeviceID), MsgID: msgID, TaskID: d.taskID,
-		AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: h.cfg.Region, PushType: req.Type,
-		Target: target, DeviceID: dev.DeviceID, Platform: dev.Platform, Channel: channel, Token: token,
-		Title: req.Title, Body: req.Content, Payload: payload, PassThrough: req.Silent == 1, Extras: extras,
-		ExpireAt: d.ts + req.ExpiredSeconds*1000, AcceptedAt: d.ts, FannedOutAt: h.cfg.Now().UnixMilli(),
-		CallbackURL: req.CallbackURL, AppVersion: dev.AppVersion, Model: dev.Model,
-	}
+	sort.Strings(out)
+	return out
 }

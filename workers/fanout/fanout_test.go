@@ -42,6 +42,67 @@ func (m memDevices) ByUser(_ context.Context, app string, users []string) (map[s
 	return out, m.err
 }
 
+func (m memDevices) ByAlias(_ context.Context, app string, aliases []string) (map[string]schema.Device, error) {
+	out := map[string]schema.Device{}
+	for _, d := range m.rows {
+		for _, a := range aliases {
+			if d.AppID == app && d.Alias == a {
+				out[a] = d
+			}
+		}
+	}
+	return out, m.err
+}
+
+func (m memDevices) ByAccount(_ context.Context, app string, accounts []string) (map[string][]schema.Device, error) {
+	out := map[string][]schema.Device{}
+	for _, d := range m.rows {
+		for _, a := range accounts {
+			if d.AppID == app && d.UserAccount == a {
+				out[a] = append(out[a], d)
+			}
+		}
+	}
+	return out, m.err
+}
+
+func (m memDevices) Stream(_ context.Context, a schema.Audience, fn func(schema.Device) error) error {
+	for _, d := range m.rows {
+		if d.AppID == a.AppID && (len(a.Platforms) == 0 || d.Platform == a.Platforms[0]) {
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+	}
+	return m.err
+}
+
+type memTemplates map[string]schema.Template
+
+func (m memTemplates) Get(_ context.Context, app, name string) (schema.Template, bool, error) {
+	t, ok := m[name]
+	return t, ok && t.AppID == app, nil
+}
+
+// newHandler builds a handler over in-memory devices and templates; emitted
+// (streamed) outputs are appended to *emitted.
+func newHandler(t *testing.T, d memDevices, emitted *[]pipeline.Output, now func() time.Time) *Handler {
+	t.Helper()
+	h, err := New(Config{Region: "sg", Devices: d, Now: now, Chunk: 2,
+		Templates: memTemplates{"promo": {AppID: "app", Name: "promo", Title: "Hi #name#", Content: "You won #amount#"}},
+		Emit: func(_ context.Context, outs []pipeline.Output) error {
+			if emitted == nil {
+				t.Fatal("unexpected streamed output")
+			}
+			*emitted = append(*emitted, outs...)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func devices() memDevices {
 	return memDevices{rows: map[string]schema.Device{
 		"a1":   {AppID: "app", DeviceID: "a1", Platform: "android", Vendor: "mipush", VendorToken: "r1", TokenValid: true, UserID: "u1"},
@@ -144,10 +205,7 @@ func TestFanOut(t *testing.T) {
 		{scenario: "other region", msg: request(func(r map[string]any) { r["region"] = "eu" }), wantCode: int(schema.CodeInvalidParam)},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			h, err := New(Config{Region: "sg", Devices: devices()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := newHandler(t, devices(), nil, nil)
 			res, err := h.HandleBatch(context.Background(), []kafka.Message{tc.msg})
 			if err != nil {
 				t.Fatal(err)
@@ -183,7 +241,7 @@ func TestFanOut(t *testing.T) {
 }
 
 func TestUnknownDeviceHasNoBindInfoStatus(t *testing.T) {
-	h, _ := New(Config{Region: "sg", Devices: devices()})
+	h := newHandler(t, devices(), nil, nil)
 	res, _ := h.HandleBatch(context.Background(), []kafka.Message{request(func(r map[string]any) {
 		r["targetMsgkey"] = map[string]string{"ghost": "m1"}
 	})})
@@ -194,7 +252,7 @@ func TestUnknownDeviceHasNoBindInfoStatus(t *testing.T) {
 }
 
 func TestReplayGivesIdenticalOutputs(t *testing.T) {
-	h, _ := New(Config{Region: "sg", Devices: devices(), Now: func() time.Time { return time.UnixMilli(7) }})
+	h := newHandler(t, devices(), nil, func() time.Time { return time.UnixMilli(7) })
 	m := request(func(r map[string]any) {
 		delete(r, "taskId")
 		r["targetMsgkey"] = map[string]string{"a1": "m1", "a2": "m2"}
@@ -214,7 +272,7 @@ func TestReplayGivesIdenticalOutputs(t *testing.T) {
 func TestLookupFailureFailsTheBatch(t *testing.T) {
 	d := devices()
 	d.err = errors.New("clickhouse down")
-	h, _ := New(Config{Region: "sg", Devices: d})
+	h := newHandler(t, d, nil, nil)
 	if _, err := h.HandleBatch(context.Background(), []kafka.Message{request(nil)}); err == nil {
 		t.Fatal("want the batch to fail so the runtime retries it")
 	}

@@ -1,5 +1,6 @@
 // Package registry is the stage that keeps the devices table: it applies
-// device reports and user binds/unbinds from push.bindings.R. Records of
+// device reports, user binds/unbinds, aliases, user accounts, tag
+// memberships and token invalidations from push.bindings.R. Records of
 // one device share a partition (keyed by device id), so one replica applies
 // them in order.
 package registry
@@ -22,6 +23,7 @@ import (
 type Store interface {
 	Lookup(ctx context.Context, appID string, ids []string) (map[string]schema.Device, error)
 	Insert(ctx context.Context, rows []schema.Device) error
+	WriteTags(ctx context.Context, rows []schema.TagUser) error
 }
 
 // Config is what the registry handler needs.
@@ -61,6 +63,7 @@ type key struct{ app, device string }
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
 	var ops []*schema.Binding
+	var tags []schema.TagUser
 	ids := map[string]map[string]bool{}
 	for i, m := range msgs {
 		b, err := schema.DecodeBinding(m.Value)
@@ -79,11 +82,21 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		if b.TS == 0 {
 			b.TS = m.Time.UnixMilli()
 		}
+		if b.Op == schema.OpTagAdd || b.Op == schema.OpTagRemove {
+			for _, tag := range b.Tags {
+				tags = append(tags, schema.TagUser{AppID: b.AppID, Tag: tag, UserID: b.UserID,
+					Deleted: b.Op == schema.OpTagRemove, At: time.UnixMilli(b.TS).UTC()})
+			}
+			continue
+		}
 		ops = append(ops, b)
 		if ids[b.AppID] == nil {
 			ids[b.AppID] = map[string]bool{}
 		}
 		ids[b.AppID][b.DeviceID] = true
+	}
+	if err := h.cfg.Store.WriteTags(ctx, tags); err != nil {
+		return nil, fmt.Errorf("writing %d tag memberships: %w", len(tags), err)
 	}
 	if len(ops) == 0 {
 		return results, nil
@@ -149,6 +162,18 @@ func apply(d *schema.Device, b *schema.Binding, ts time.Time) {
 		d.UserID, d.BoundAt = b.UserID, ts
 	case schema.OpUnbind:
 		d.UserID, d.UnboundAt = "", ts
+	case schema.OpSetAlias:
+		d.Alias, d.AliasAt = b.Alias, ts
+	case schema.OpUnsetAlias:
+		d.Alias = ""
+	case schema.OpSetAccount:
+		d.UserAccount, d.AccountAt = b.UserAccount, ts
+	case schema.OpUnsetAccount:
+		d.UserAccount = ""
+	case schema.OpInvalidate:
+		if b.VendorToken == d.VendorToken {
+			d.TokenValid = false // a token reported since stays valid
+		}
 	}
 	d.UpdatedAt = ts
 }

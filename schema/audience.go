@@ -1,0 +1,163 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// MaxAccountDevices is how many of a user account's most recent devices an
+// account target reaches.
+const MaxAccountDevices = 10
+
+// ByAlias returns, per alias, the device that set it last.
+func (s *DeviceStore) ByAlias(ctx context.Context, appID string, aliases []string) (map[string]Device, error) {
+	rows, err := queryDevices(ctx, s.conn, s.db, "alias IN (?)", appID, aliases)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Device{}
+	for _, d := range rows {
+		if cur, ok := out[d.Alias]; !ok || d.AliasAt.After(cur.AliasAt) || (d.AliasAt.Equal(cur.AliasAt) && d.DeviceID < cur.DeviceID) {
+			out[d.Alias] = d
+		}
+	}
+	return out, nil
+}
+
+// ByAccount returns, per user account, its MaxAccountDevices most recently
+// associated devices, newest first.
+func (s *DeviceStore) ByAccount(ctx context.Context, appID string, accounts []string) (map[string][]Device, error) {
+	rows, err := queryDevices(ctx, s.conn, s.db, "user_account IN (?)", appID, accounts)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Device{}
+	for _, d := range rows {
+		out[d.UserAccount] = append(out[d.UserAccount], d)
+	}
+	for k, ds := range out {
+		sort.Slice(ds, func(i, j int) bool {
+			if !ds[i].AccountAt.Equal(ds[j].AccountAt) {
+				return ds[i].AccountAt.After(ds[j].AccountAt)
+			}
+			return ds[i].DeviceID < ds[j].DeviceID
+		})
+		out[k] = ds[:min(len(ds), MaxAccountDevices)]
+	}
+	return out, nil
+}
+
+// Audience selects the devices of an app for a broadcast or a tag target.
+// Zero fields do not filter.
+type Audience struct {
+	AppID     string
+	Platforms []string
+	// Tag keeps devices bound to a user carrying the tag.
+	Tag string
+	// Bound, Unbound select bound (user id set) and unbound devices; both
+	// false means every device.
+	Bound, Unbound bool
+	// BoundFrom/BoundTo bound the bind time of bound devices; UnboundFrom/
+	// UnboundTo the unbind time (or last report, if never bound) of unbound
+	// devices.
+	BoundFrom, BoundTo     time.Time
+	UnboundFrom, UnboundTo time.Time
+	AppVersions, Models    []string
+}
+
+// Stream calls fn for every device of the audience, reading rows as
+// ClickHouse sends them so memory stays bounded whatever the audience
+// size. An error from fn stops the stream and is returned.
+func (s *DeviceStore) Stream(ctx context.Context, a Audience, fn func(Device) error) error {
+	where := []string{"app_id = ?"}
+	args := []any{a.AppID}
+	if len(a.Platforms) > 0 {
+		where, args = append(where, "platform IN (?)"), append(args, a.Platforms)
+	}
+	if a.Tag != "" {
+		where = append(where, "user_id != '' AND user_id IN (SELECT user_id FROM "+s.db+".tags FINAL WHERE app_id = ? AND tag = ? AND deleted = 0)")
+		args = append(args, a.AppID, a.Tag)
+	}
+	bound, bargs := timeCond("user_id != ''", "bound_at", a.BoundFrom, a.BoundTo)
+	unbound, uargs := timeCond("user_id = ''", "if(unbound_at > toDateTime64(0, 3), unbound_at, updated_at)", a.UnboundFrom, a.UnboundTo)
+	switch {
+	case a.Bound && !a.Unbound:
+		where, args = append(where, bound), append(args, bargs...)
+	case a.Unbound && !a.Bound:
+		where, args = append(where, unbound), append(args, uargs...)
+	case a.Bound && a.Unbound:
+		where, args = append(where, "(("+bound+") OR ("+unbound+"))"), append(append(args, bargs...), uargs...)
+	}
+	if len(a.AppVersions) > 0 {
+		where, args = append(where, "app_version IN (?)"), append(args, a.AppVersions)
+	}
+	if len(a.Models) > 0 {
+		where, args = append(where, "model IN (?)"), append(args, a.Models)
+	}
+	rows, err := s.conn.Query(ctx, "SELECT "+deviceColumns+" FROM "+s.db+".devices FINAL WHERE "+strings.Join(where, " AND "), args...)
+	if err != nil {
+		return fmt.Errorf("streaming the audience of app %s: %w", a.AppID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d Device
+		var valid uint8
+		if err := rows.Scan(d.scanDest(&valid)...); err != nil {
+			return fmt.Errorf("reading audience row: %w", err)
+		}
+		d.TokenValid = valid == 1
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("streaming the audience of app %s: %w", a.AppID, err)
+	}
+	return nil
+}
+
+func timeCond(base, col string, from, to time.Time) (string, []any) {
+	cond, args := base, []any{}
+	if !from.IsZero() {
+		cond, args = cond+" AND "+col+" >= ?", append(args, from)
+	}
+	if !to.IsZero() {
+		cond, args = cond+" AND "+col+" <= ?", append(args, to)
+	}
+	return cond, args
+}
+
+// TagUser is one (tag, user) membership change.
+type TagUser struct {
+	AppID, Tag, UserID string
+	Deleted            bool
+	At                 time.Time
+}
+
+// WriteTags stores tag memberships in one batch.
+func (s *DeviceStore) WriteTags(ctx context.Context, rows []TagUser) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".tags (app_id, tag, user_id, deleted, version)")
+	if err != nil {
+		return fmt.Errorf("preparing tag insert into %s: %w", s.db, err)
+	}
+	defer b.Abort()
+	for _, r := range rows {
+		del := uint8(0)
+		if r.Deleted {
+			del = 1
+		}
+		if err := b.Append(r.AppID, r.Tag, r.UserID, del, r.At); err != nil {
+			return fmt.Errorf("appending tag %s/%s: %w", r.Tag, r.UserID, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d tag rows into %s: %w", len(rows), s.db, err)
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Template is a stored message template: Title and Content may hold #name#
+// placeholders, filled from a request's templateKeyValue.
+type Template struct {
+	AppID       string    `json:"appId"`
+	Name        string    `json:"name"`
+	Title       string    `json:"title"`
+	Content     string    `json:"content"`
+	URI         string    `json:"uri,omitempty"`
+	Description string    `json:"description,omitempty"`
+	Version     time.Time `json:"version"`
+}
+
+var placeholder = regexp.MustCompile(`#([^#\s]+)#`)
+
+// Placeholders lists the distinct placeholder names of the template, sorted.
+func (t Template) Placeholders() []string {
+	seen := map[string]bool{}
+	for _, m := range placeholder.FindAllStringSubmatch(t.Title+"\n"+t.Content+"\n"+t.URI, -1) {
+		seen[m[1]] = true
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Render fills the placeholders from kv. A placeholder without a value is
+// a *ValidationError 3023 TEMPLATEKV_NOT_ENOUGH naming it.
+func (t Template) Render(kv StringMap) (title, content, uri string, err error) {
+	for _, p := range t.Placeholders() {
+		if _, ok := kv[p]; !ok {
+			return "", "", "", invalid(CodeTemplateKVNotEnough, "template %q needs a value for #%s#", t.Name, p)
+		}
+	}
+	fill := func(s string) string {
+		return placeholder.ReplaceAllStringFunc(s, func(m string) string { return kv[strings.Trim(m, "#")] })
+	}
+	return fill(t.Title), fill(t.Content), fill(t.URI), nil
+}
+
+// Validate checks a template before it is stored.
+func (t Template) Validate() error {
+	if err := ValidateTemplateName(t.Name); err != nil {
+		return err
+	}
+	if t.AppID == "" {
+		return invalid(CodeNeedAppIDWorkspaceID, "appId is empty")
+	}
+	if strings.TrimSpace(t.Title) == "" {
+		return invalid(CodeTemplateTitleInvalid, "template %q has an empty title", t.Name)
+	}
+	if strings.TrimSpace(t.Content) == "" {
+		return invalid(CodeTemplateContentInvalid, "template %q has empty content", t.Name)
+	}
+	return nil
+}
+
+// TemplateStore keeps templates in the templates table of one region
+// database. Safe for concurrent use.
+type TemplateStore struct {
+	conn driver.Conn
+	db   string
+}
+
+// NewTemplateStore returns a store over conn for database db.
+func NewTemplateStore(conn driver.Conn, db string) *TemplateStore {
+	return &TemplateStore{conn: conn, db: db}
+}
+
+// Create stores a new template; an existing live template of the same name
+// is a *ValidationError 3036 TEMPLATE_ALREADY_EXIST.
+func (s *TemplateStore) Create(ctx context.Context, t Template) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if _, ok, err := s.Get(ctx, t.AppID, t.Name); err != nil {
+		return err
+	} else if ok {
+		return invalid(CodeTemplateAlreadyExist, "template %q already exists for app %s", t.Name, t.AppID)
+	}
+	return s.write(ctx, t, false)
+}
+
+// Delete removes a template; deleting an unknown one is a
+// *ValidationError 3022 TEMPLATE_NOT_EXIST.
+func (s *TemplateStore) Delete(ctx context.Context, appID, name string) error {
+	t, ok, err := s.Get(ctx, appID, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalid(CodeTemplateNotExist, "template %q does not exist for app %s", name, appID)
+	}
+	return s.write(ctx, t, true)
+}
+
+func (s *TemplateStore) write(ctx context.Context, t Template, deleted bool) error {
+	del := uint8(0)
+	if deleted {
+		del = 1
+	}
+	err := s.conn.Exec(ctx, "INSERT INTO "+s.db+".templates (app_id, name, title, content, uri, description, deleted, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		t.AppID, t.Name, t.Title, t.Content, t.URI, t.Description, del, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("writing template %q of app %s: %w", t.Name, t.AppID, err)
+	}
+	return nil
+}
+
+// Get returns the live template of that name, and whether there is one.
+func (s *TemplateStore) Get(ctx context.Context, appID, name string) (Template, bool, error) {
+	ts, err := s.query(ctx, appID, "AND name = ?", name)
+	if err != nil || len(ts) == 0 {
+		return Template{}, false, err
+	}
+	return ts[0], true, nil
+}
+
+// List returns the live templates of an app, by name.
+func (s *TemplateStore) List(ctx context.Context, appID string) ([]Template, error) {
+	return s.query(ctx, appID, "")
+}
+
+func (s *TemplateStore) query(ctx context.Context, appID, where string, args ...any) ([]Template, error) {
+	rows, err := s.conn.Query(ctx, "SELECT app_id, name, title, content, uri, description, version FROM "+s.db+
+		".templates FINAL WHERE app_id = ? AND deleted = 0 "+where+" ORDER BY name", append([]any{appID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("reading templates of app %s: %w", appID, err)
+	}
+	defer rows.Close()
+	var out []Template
+	for rows.Next() {
+		var t Template
+		if err := rows.Scan(&t.AppID, &t.Name, &t.Title, &t.Content, &t.URI, &t.Description, &t.Version); err != nil {
+			return nil, fmt.Errorf("reading template row: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,340 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers"
+)
+
+// lookupKeys collects, per app and target kind, the targets of a batch.
+type lookupKeys map[string]map[int]map[string]bool
+
+func (k lookupKeys) add(app string, deliverType int, target string) {
+	kind := kindOf(deliverType)
+	if k[app] == nil {
+		k[app] = map[int]map[string]bool{}
+	}
+	if k[app][kind] == nil {
+		k[app][kind] = map[string]bool{}
+	}
+	k[app][kind][target] = true
+}
+
+// kindOf folds the device deliverTypes (Android, iOS, HarmonyOS) together:
+// they are all looked up by device id.
+func kindOf(deliverType int) int {
+	switch deliverType {
+	case schema.DeliverAndroid, schema.DeliverIOS, schema.DeliverHarmony:
+		return schema.DeliverAndroid
+	}
+	return deliverType
+}
+
+// resolved holds the batch's lookups per app.
+type resolved struct {
+	devices  map[string]map[string]schema.Device   // app -> device id -> device
+	users    map[string]map[string][]schema.Device // app -> user id -> devices
+	aliases  map[string]map[string]schema.Device   // app -> alias -> device
+	accounts map[string]map[string][]schema.Device // app -> account -> devices
+}
+
+func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, error) {
+	r := &resolved{devices: map[string]map[string]schema.Device{}, users: map[string]map[string][]schema.Device{},
+		aliases: map[string]map[string]schema.Device{}, accounts: map[string]map[string][]schema.Device{}}
+	for app, kinds := range keys {
+		for kind, set := range kinds {
+			ids := sortedKeys(set)
+			var err error
+			switch kind {
+			case schema.DeliverAndroid:
+				r.devices[app], err = h.cfg.Devices.Lookup(ctx, app, ids)
+			case schema.DeliverUser:
+				var rows map[string]schema.Device
+				rows, err = h.cfg.Devices.ByUser(ctx, app, ids)
+				byUser := map[string][]schema.Device{}
+				for _, d := range rows {
+					byUser[d.UserID] = append(byUser[d.UserID], d)
+				}
+				for _, ds := range byUser {
+					sort.Slice(ds, func(i, j int) bool { return ds[i].DeviceID < ds[j].DeviceID })
+				}
+				r.users[app] = byUser
+			case schema.DeliverAlias:
+				r.aliases[app], err = h.cfg.Devices.ByAlias(ctx, app, ids)
+			case schema.DeliverUserAccount:
+				r.accounts[app], err = h.cfg.Devices.ByAccount(ctx, app, ids)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("resolving targets of app %s: %w", app, err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// sink accumulates a request's outputs and writes them in chunks when the
+// audience is streamed.
+type sink struct {
+	h      *Handler
+	outs   []pipeline.Output
+	stream bool
+}
+
+func (s *sink) add(ctx context.Context, o ...pipeline.Output) error {
+	s.outs = append(s.outs, o...)
+	if s.stream && len(s.outs) >= s.h.cfg.Chunk {
+		if err := s.h.cfg.Emit(ctx, s.outs); err != nil {
+			return fmt.Errorf("writing %d streamed outputs: %w", len(s.outs), err)
+		}
+		s.outs = s.outs[:0]
+	}
+	return nil
+}
+
+// fanOut emits the events and deliveries of one valid request. Targeted
+// pushes return their outputs; tag targets and broadcasts stream theirs
+// through Emit and return the remainder.
+func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeline.Output, error) {
+	req := d.req
+	s := &sink{h: h, stream: req.Type == schema.PushBroadcast || req.DeliverType == schema.DeliverTag}
+	base := schema.Event{TS: d.ts, Region: h.cfg.Region, AppID: req.AppID, WorkspaceID: req.WorkspaceID,
+		TaskID: d.taskID, PushType: req.Type}
+	accepted := base
+	accepted.EventID = schema.NewEventID(schema.EventAccepted, d.taskID)
+	accepted.Event = schema.EventAccepted
+	accepted.StatusCode, accepted.StatusDesc = int64(schema.CodeSuccess), schema.CodeSuccess.Name()
+	if err := s.add(ctx, workers.EventOutput(h.cfg.Region, accepted)); err != nil {
+		return nil, err
+	}
+
+	if req.Type == schema.PushBroadcast {
+		msg := d.msgs[0]
+		err := h.cfg.Devices.Stream(ctx, h.broadcastAudience(req), func(dev schema.Device) error {
+			return h.device(ctx, s, d, base, msg, dev.DeviceID, dev, true)
+		})
+		return s.outs, err
+	}
+	for _, msg := range d.msgs {
+		ev := base
+		ev.MsgID, ev.Target = msg.msgID, msg.target
+		if req.DeliverType == schema.DeliverTag {
+			err := h.cfg.Devices.Stream(ctx, schema.Audience{AppID: req.AppID, Tag: msg.target}, func(dev schema.Device) error {
+				return h.device(ctx, s, d, base, msg, msg.target, dev, true)
+			})
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		planned := ev
+		planned.EventID = schema.NewEventID(schema.EventPlanned, d.taskID, msg.msgID, msg.target)
+		planned.Event = schema.EventPlanned
+		if err := s.add(ctx, workers.EventOutput(h.cfg.Region, planned)); err != nil {
+			return nil, err
+		}
+		devs := targetDevices(req.AppID, req.DeliverType, msg.target, r)
+		if len(devs) == 0 {
+			if err := s.add(ctx, h.event(ev, schema.EventInvalidDevice, schema.StatusNoBindInfo, "NoBindInfo: no device is registered for target "+msg.target)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, dev := range devs {
+			if err := h.device(ctx, s, d, base, msg, msg.target, dev, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s.outs, nil
+}
+
+// device decides one (message, device) pair: invalid, filtered or valid
+// with a delivery. For streamed audiences every device is also a planned
+// target of its own.
+func (h *Handler) device(ctx context.Context, s *sink, d *decoded, base schema.Event, msg message, target string, dev schema.Device, planEach bool) error {
+	req := d.req
+	ev := withDevice(base, dev)
+	ev.MsgID, ev.Target = msg.msgID, target
+	if planEach {
+		planned := ev
+		planned.EventID = schema.NewEventID(schema.EventPlanned, d.taskID, msg.msgID, target, dev.DeviceID)
+		planned.Event = schema.EventPlanned
+		if err := s.add(ctx, workers.EventOutput(h.cfg.Region, planned)); err != nil {
+			return err
+		}
+	}
+	if reason := platformMismatch(req, dev.Platform); reason != "" {
+		return s.add(ctx, h.event(ev, schema.EventInvalidDevice, schema.StatusNoBindInfo, "NoBindInfo: "+reason))
+	}
+	channel, token := chooseChannel(req, dev)
+	if token == "" || (channel != SelfChannel && !dev.TokenValid) {
+		return s.add(ctx, h.event(ev, schema.EventInvalidDevice, schema.StatusBadDeviceToken, "BadDeviceToken: the device has no valid "+channel+" token"))
+	}
+	ev.Channel = channel
+	if len(req.AppVersions) > 0 && !slices.Contains(req.AppVersions, dev.AppVersion) {
+		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(schema.CodeInvalidParam), "filtered: app version "+dev.AppVersion+" is not targeted"))
+	}
+	if len(req.Models) > 0 && !slices.Contains(req.Models, dev.Model) {
+		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(schema.CodeInvalidParam), "filtered: model "+dev.Model+" is not targeted"))
+	}
+	del := h.delivery(d, msg, target, dev, channel, token)
+	if code, why := schema.ContentLimitFor(channel).Check(channel, del.Title, del.Body, len(del.Title)+len(del.Body)+len(del.Payload)); code != 0 {
+		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(code), why))
+	}
+	return s.add(ctx, workers.EventOutput(h.cfg.Region, del.EventFor(schema.EventValid, d.ts)), workers.DeliveryOutput(del))
+}
+
+func (h *Handler) event(ev schema.Event, t schema.EventType, code int64, desc string) pipeline.Output {
+	ev.EventID = schema.NewEventID(t, ev.TaskID, ev.MsgID, ev.Target, ev.DeviceID)
+	ev.Event = t
+	ev.StatusCode, ev.StatusDesc = code, desc
+	return workers.EventOutput(h.cfg.Region, ev)
+}
+
+func withDevice(ev schema.Event, dev schema.Device) schema.Event {
+	ev.DeviceID, ev.Platform, ev.AppVersion, ev.Model = dev.DeviceID, dev.Platform, dev.AppVersion, dev.Model
+	return ev
+}
+
+// targetDevices resolves one target of a targeted push.
+func targetDevices(app string, deliverType int, target string, r *resolved) []schema.Device {
+	switch kindOf(deliverType) {
+	case schema.DeliverAndroid:
+		if d, ok := r.devices[app][target]; ok {
+			return []schema.Device{d}
+		}
+	case schema.DeliverUser:
+		return r.users[app][target]
+	case schema.DeliverAlias:
+		if d, ok := r.aliases[app][target]; ok {
+			return []schema.Device{d}
+		}
+	case schema.DeliverUserAccount:
+		return r.accounts[app][target]
+	}
+	return nil
+}
+
+// platformMismatch explains why a device cannot take a push of this
+// deliverType, or returns "".
+func platformMismatch(req *schema.Request, platform string) string {
+	want := ""
+	switch req.DeliverType {
+	case schema.DeliverAndroid:
+		if platform == schema.PlatformIOS {
+			want = "Android"
+		}
+	case schema.DeliverIOS:
+		if platform != schema.PlatformIOS {
+			want = "iOS"
+		}
+	case schema.DeliverHarmony:
+		if platform != schema.PlatformHarmony {
+			want = "HarmonyOS"
+		}
+	}
+	if want == "" {
+		return ""
+	}
+	return fmt.Sprintf("deliverType %d targets %s devices but the device is %s", req.DeliverType, want, platform)
+}
+
+// chooseChannel prefers the vendor channel when the device reported a
+// vendor token, else the self-built channel; notifyType "transparent" and
+// androidChannel 1 pin the self-built channel.
+func chooseChannel(req *schema.Request, dev schema.Device) (channel, token string) {
+	pinSelf := req.NotifyType == "transparent" || (req.AndroidChannel == schema.AndroidChannelSelf && dev.Platform != schema.PlatformIOS)
+	if pinSelf || dev.Vendor == "" || dev.VendorToken == "" {
+		return SelfChannel, dev.SelfToken
+	}
+	return dev.Vendor, dev.VendorToken
+}
+
+// broadcastAudience turns the broadcast filters into an audience.
+func (h *Handler) broadcastAudience(req *schema.Request) schema.Audience {
+	a := schema.Audience{AppID: req.AppID, AppVersions: req.AppVersions, Models: req.Models}
+	switch req.DeliverType {
+	case schema.DeliverAndroid:
+		a.Platforms = []string{schema.PlatformAndroid}
+	case schema.DeliverIOS:
+		a.Platforms = []string{schema.PlatformIOS}
+	case schema.DeliverHarmony:
+		a.Platforms = []string{schema.PlatformHarmony}
+	}
+	status := schema.PushStatusBound
+	if req.PushStatus != nil {
+		status = *req.PushStatus
+	}
+	a.Bound = status == schema.PushStatusBound || status == schema.PushStatusAll
+	a.Unbound = status == schema.PushStatusUnbound || status == schema.PushStatusAll
+	now := h.cfg.Now()
+	if req.TimeMode == schema.TimeModeRange {
+		a.BoundFrom, a.BoundTo = msTime(req.BindStartTime), msTime(req.BindEndTime)
+		a.UnboundFrom, a.UnboundTo = msTime(req.UnBindStartTime), msTime(req.UnBindEndTime)
+		return a
+	}
+	if days := schema.PeriodDays(req.BindPeriod); days > 0 {
+		a.BoundFrom = now.AddDate(0, 0, -days)
+	}
+	if days := schema.PeriodDays(req.UnBindPeriod); days > 0 {
+		a.UnboundFrom = now.AddDate(0, 0, -days)
+	}
+	return a
+}
+
+func msTime(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func (h *Handler) delivery(d *decoded, msg message, target string, dev schema.Device, channel, token string) schema.Delivery {
+	req := d.req
+	extras := map[string]string{}
+	for k, v := range msg.ext {
+		extras[channels.ExtraCustomPrefix+k] = v
+	}
+	if msg.uri != "" {
+		extras[channels.ExtraURI] = msg.uri
+	}
+	if req.MiChannelID != "" {
+		extras[channels.ExtraMiPushChannelID] = req.MiChannelID
+	}
+	if req.Classification != "" {
+		extras["classification"] = req.Classification
+	}
+	for vendor, v := range req.ThirdChannelCategory {
+		extras[vendor+".category"] = v
+	}
+	for vendor, v := range req.NotifyLevel {
+		extras[vendor+".notify_level"] = v
+	}
+	if u := firstNonEmpty(req.ImageURLs[channel+"Url"], req.ImageURLs["defaultUrl"]); u != "" {
+		extras["image_url"] = u
+	}
+	if u := firstNonEmpty(req.IconURLs[channel+"Url"], req.IconURLs["defaultUrl"]); u != "" {
+		extras["icon_url"] = u
+	}
+	var payload string
+	if len(msg.ext) > 0 {
+		b, _ := json.Marshal(msg.ext)
+		payload = string(b)
+	}
+	return schema.Delivery{
+		DeliveryID: schema.NewDeliveryID(msg.msgID, dev.DeviceID), MsgID: msg.msgID, TaskID: d.taskID,
+		AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: h.cfg.Region, PushType: req.Type,
+		Target: target, DeviceID: dev.DeviceID, Platform: dev.Platform, Channel: channel, Token: token,
+		Title: msg.title, Body: msg.body, Payload: payload, PassThrough: req.Silent == 1, Extras: extras,
+		ExpireAt: d.ts + req.ExpiredSeconds*1000, AcceptedAt: d.ts, FannedOutAt: h.cfg.Now().UnixMilli(),
+		CallbackURL: req.CallbackURL, AppVersion: dev.AppVersion, Model: dev.Model,
+	}
+}
