@@ -108,7 +108,10 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 		h, err = fanout.New(fanout.Config{Region: region, Logger: log,
 			Devices:   schema.NewDeviceStore(d.CH, d.Cfg.Database(region)),
 			Templates: schema.NewTemplateStore(d.CH, d.Cfg.Database(region)),
-			Emit:      d.Producer.Produce})
+			Emit:      d.Producer.Produce,
+			Seen: func(ctx context.Context, app string, ids []string) (map[string]bool, error) {
+				return schema.ExistingEvents(ctx, d.CH, d.Cfg.Database(region), app, ids)
+			}})
 	case Registry:
 		h, err = registry.New(registry.Config{Region: region, Store: schema.NewDeviceStore(d.CH, d.Cfg.Database(region)), Logger: log})
 	case Eventsink:

@@ -68,6 +68,11 @@ type Config struct {
 	// a replay after a crash writes the same ids again.
 	Emit  Emitter
 	Chunk int
+	// Seen, if set, reports which valid-event ids already exist (in
+	// ClickHouse): a (msgKey, device) pair already fanned out inside its
+	// validity window is not delivered again when a request is replayed or
+	// re-published.
+	Seen func(ctx context.Context, appID string, eventIDs []string) (map[string]bool, error)
 	// Now is the clock stamped on deliveries as fanned-out time and used
 	// for broadcast periods; nil means time.Now.
 	Now    func() time.Time
@@ -155,6 +160,9 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	}
 	res, err := h.resolve(ctx, keys)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.markSeen(ctx, reqs, res); err != nil {
 		return nil, err
 	}
 	for i, d := range reqs {
@@ -291,4 +299,40 @@ func sortedKeys(set map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// markSeen looks up, once per app for the whole batch, which deliveries of
+// the batch's targeted requests were already fanned out.
+func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved) error {
+	r.seen = map[string]bool{}
+	if h.cfg.Seen == nil {
+		return nil
+	}
+	ids := map[string][]string{}
+	for _, d := range reqs {
+		if d == nil || d.req.Type == schema.PushBroadcast || d.req.DeliverType == schema.DeliverTag {
+			continue
+		}
+		for _, m := range d.msgs {
+			for _, dev := range targetDevices(d.req.AppID, d.req.DeliverType, m.target, r) {
+				ids[d.req.AppID] = append(ids[d.req.AppID], validEventID(m.msgID, dev.DeviceID))
+			}
+		}
+	}
+	for app, list := range ids {
+		seen, err := h.cfg.Seen(ctx, app, list)
+		if err != nil {
+			return fmt.Errorf("checking earlier deliveries of app %s: %w", app, err)
+		}
+		for id := range seen {
+			r.seen[id] = true
+		}
+	}
+	return nil
+}
+
+// validEventID is the id of the valid event of (msg, device) at attempt 0.
+func validEventID(msgID, deviceID string) string {
+	d := schema.Delivery{DeliveryID: schema.NewDeliveryID(msgID, deviceID)}
+	return d.EventFor(schema.EventValid, 0).EventID
 }

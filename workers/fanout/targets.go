@@ -44,6 +44,7 @@ type resolved struct {
 	users    map[string]map[string][]schema.Device // app -> user id -> devices
 	aliases  map[string]map[string]schema.Device   // app -> alias -> device
 	accounts map[string]map[string][]schema.Device // app -> account -> devices
+	seen     map[string]bool                       // valid-event ids already stored
 }
 
 func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, error) {
@@ -86,6 +87,7 @@ type sink struct {
 	h      *Handler
 	outs   []pipeline.Output
 	stream bool
+	seen   map[string]bool
 }
 
 func (s *sink) add(ctx context.Context, o ...pipeline.Output) error {
@@ -104,7 +106,7 @@ func (s *sink) add(ctx context.Context, o ...pipeline.Output) error {
 // through Emit and return the remainder.
 func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeline.Output, error) {
 	req := d.req
-	s := &sink{h: h, stream: req.Type == schema.PushBroadcast || req.DeliverType == schema.DeliverTag}
+	s := &sink{h: h, stream: req.Type == schema.PushBroadcast || req.DeliverType == schema.DeliverTag, seen: r.seen}
 	base := schema.Event{TS: d.ts, Region: h.cfg.Region, AppID: req.AppID, WorkspaceID: req.WorkspaceID,
 		TaskID: d.taskID, PushType: req.Type}
 	accepted := base
@@ -186,6 +188,9 @@ func (h *Handler) device(ctx context.Context, s *sink, d *decoded, base schema.E
 		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(schema.CodeInvalidParam), "filtered: model "+dev.Model+" is not targeted"))
 	}
 	del := h.delivery(d, msg, target, dev, channel, token)
+	if s.seen[del.EventFor(schema.EventValid, d.ts).EventID] {
+		return nil // fanned out before: a replay must not deliver twice
+	}
 	if code, why := schema.ContentLimitFor(channel).Check(channel, del.Title, del.Body, len(del.Title)+len(del.Body)+len(del.Payload)); code != 0 {
 		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(code), why))
 	}
