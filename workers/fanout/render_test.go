@@ -65,8 +65,11 @@ func TestPushTypes(t *testing.T) {
 			wantTitles: []string{"T"},
 		},
 		{
-			scenario:   "title too long for MiPush is filtered, self-built channel takes it",
-			mut:        func(r map[string]any) { r["title"] = strings.Repeat("x", 51); r["targetMsgkey"] = map[string]string{"a1": "m1", "a3": "m3"} },
+			scenario: "title too long for MiPush is filtered, self-built channel takes it",
+			mut: func(r map[string]any) {
+				r["title"] = strings.Repeat("x", 51)
+				r["targetMsgkey"] = map[string]string{"a1": "m1", "a3": "m3"}
+			},
 			wantEvents: map[schema.EventType]int{"accepted": 1, "planned": 2, "valid": 1, "filtered": 1},
 			wantTitles: []string{strings.Repeat("x", 51)},
 		},
