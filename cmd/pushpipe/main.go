@@ -52,6 +52,8 @@ Kafka-protocol broker, an embedded ClickHouse and the vendor simulator.`,
 		newVendorsimCmd(),
 		newPublishCmd(),
 		newEventsCmd(),
+		newTemplateCmd(),
+		newDeviceCmd(),
 	)
 	return root
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -59,11 +60,29 @@ func TestRegistryAppliesRecordsToClickHouse(t *testing.T) {
 				t.Fatalf("stale unbind applied: %+v", d)
 			}
 		}},
+		{"alias and account are set", []schema.Binding{
+			{Op: schema.OpSetAlias, AppID: "app", DeviceID: "d1", Alias: "vip", TS: 2100},
+			{Op: schema.OpSetAccount, AppID: "app", DeviceID: "d1", UserAccount: "acct", TS: 2101},
+		}, func(t *testing.T, d schema.Device, ok bool) {
+			if d.Alias != "vip" || d.UserAccount != "acct" || d.UserID != "u1" {
+				t.Fatalf("device = %+v", d)
+			}
+		}},
+		{"invalidation of another token is ignored", []schema.Binding{{Op: schema.OpInvalidate, AppID: "app", DeviceID: "d1", VendorToken: "old", TS: 2200}}, func(t *testing.T, d schema.Device, ok bool) {
+			if !d.TokenValid {
+				t.Fatalf("a stale invalidation killed the current token: %+v", d)
+			}
+		}},
+		{"invalidation of the current token marks it dead", []schema.Binding{{Op: schema.OpInvalidate, AppID: "app", DeviceID: "d1", VendorToken: "tok-1", TS: 2300}}, func(t *testing.T, d schema.Device, ok bool) {
+			if d.TokenValid {
+				t.Fatalf("token still valid: %+v", d)
+			}
+		}},
 		{"report and unbind in one batch apply in order", []schema.Binding{
 			{Op: schema.OpReport, AppID: "app", DeviceID: "d1", Platform: "android", Vendor: "mipush", VendorToken: "tok-2", TS: 3000},
 			{Op: schema.OpUnbind, AppID: "app", DeviceID: "d1", TS: 3001},
 		}, func(t *testing.T, d schema.Device, ok bool) {
-			if d.VendorToken != "tok-2" || d.UserID != "" || d.Model != "M1" {
+			if d.VendorToken != "tok-2" || d.UserID != "" || d.Model != "M1" || !d.TokenValid || d.Alias != "vip" {
 				t.Fatalf("device = %+v", d)
 			}
 		}},
@@ -110,6 +129,54 @@ func TestRegistryRejectsBadRecords(t *testing.T) {
 			}
 			if res[0].Reject == nil || res[0].Reject.Code != int(tc.code) {
 				t.Fatalf("result = %+v, want rejection %d", res[0], tc.code)
+			}
+		})
+	}
+}
+
+func TestRegistryWritesTagMemberships(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	store := schema.NewDeviceStore(conn, db)
+	h, _ := New(Config{Region: "sg", Store: store})
+	batch := []schema.Binding{
+		{Op: schema.OpReport, AppID: "app", DeviceID: "d1", Platform: "android", Vendor: "mipush", VendorToken: "t1", TS: 1},
+		{Op: schema.OpReport, AppID: "app", DeviceID: "d2", Platform: "android", Vendor: "mipush", VendorToken: "t2", TS: 1},
+		{Op: schema.OpBind, AppID: "app", DeviceID: "d1", UserID: "u1", TS: 2},
+		{Op: schema.OpBind, AppID: "app", DeviceID: "d2", UserID: "u2", TS: 2},
+		{Op: schema.OpTagAdd, AppID: "app", UserID: "u1", Tags: []string{"gold", "vip"}, TS: 3},
+		{Op: schema.OpTagAdd, AppID: "app", UserID: "u2", Tags: []string{"gold"}, TS: 3},
+		{Op: schema.OpTagRemove, AppID: "app", UserID: "u2", Tags: []string{"gold"}, TS: 4},
+	}
+	msgs := make([]kafka.Message, len(batch))
+	for i, b := range batch {
+		msgs[i] = rec(b)
+	}
+	if _, err := h.HandleBatch(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		scenario, tag string
+		want          []string
+	}{
+		{"tag kept by one user", "gold", []string{"d1"}},
+		{"second tag", "vip", []string{"d1"}},
+		{"unknown tag", "none", nil},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			var got []string
+			if err := store.Stream(ctx, schema.Audience{AppID: "app", Tag: tc.tag}, func(d schema.Device) error {
+				got = append(got, d.DeviceID)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("devices of tag %s = %v, want %v", tc.tag, got, tc.want)
 			}
 		})
 	}
