@@ -6,7 +6,7 @@ CHDB_LIB  := $(CACHE)/chdb/26.7.3-stable.1/libchdb.so
 export PUSHPIPE_CACHE    := $(CACHE)
 export PUSHPIPE_CHDB_LIB := $(CHDB_LIB)
 
-.PHONY: run test build chdb vet fmt-check clean help
+.PHONY: run test bench build chdb clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ run: chdb build ## build and start the whole pipeline with embedded Kafka and Cl
 test: chdb ## the full test suite against embedded (real-protocol) Kafka and ClickHouse
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
+
+bench: chdb build ## benchmark on the embedded stack; figures in .pushpipe/bench/latest.txt
+	./$(BIN) bench
 
 build: ## build bin/pushpipe
 	$(GO) build -o $(BIN) ./cmd/pushpipe

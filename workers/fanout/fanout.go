@@ -30,7 +30,7 @@ const SelfChannel = "self"
 
 // DefaultChunk is how many outputs a streamed audience accumulates before
 // they are written.
-const DefaultChunk = 5000
+const DefaultChunk = 10000
 
 // Devices resolves targets. Implementations must be safe for concurrent
 // use; *schema.DeviceStore is the ClickHouse one.
@@ -53,8 +53,9 @@ type Templates interface {
 	Get(ctx context.Context, appID, name string) (schema.Template, bool, error)
 }
 
-// Emitter writes outputs before the handler returns; the stage's
-// *pipeline.Producer Produce is one. Used for streamed audiences.
+// Emitter writes outputs before the handler returns and returns once they
+// are acknowledged; the stage's *pipeline.Producer Produce is one. Used for
+// streamed audiences; it is called from several goroutines at once.
 type Emitter func(ctx context.Context, outs []pipeline.Output) error
 
 // Config is what the fanout handler needs.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,9 +89,12 @@ func (m memTemplates) Get(_ context.Context, app, name string) (schema.Template,
 // (streamed) outputs are appended to *emitted.
 func newHandler(t *testing.T, d memDevices, emitted *[]pipeline.Output, now func() time.Time) *Handler {
 	t.Helper()
+	var mu sync.Mutex
 	h, err := New(Config{Region: "sg", Devices: d, Now: now, Chunk: 2,
 		Templates: memTemplates{"promo": {AppID: "app", Name: "promo", Title: "Hi #name#", Content: "You won #amount#"}},
 		Emit: func(_ context.Context, outs []pipeline.Output) error {
+			mu.Lock()
+			defer mu.Unlock()
 			if emitted == nil {
 				t.Fatal("unexpected streamed output")
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
@@ -81,24 +82,63 @@ func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, erro
 	return r, nil
 }
 
-// sink accumulates a request's outputs and writes them in chunks when the
-// audience is streamed.
+// sink accumulates a request's outputs. For a streamed audience it writes
+// them in chunks, up to maxInFlight chunks at once so that reading devices,
+// encoding and producing overlap; wait collects the writes' outcome.
 type sink struct {
 	h      *Handler
 	outs   []pipeline.Output
 	stream bool
 	seen   map[string]bool
+
+	inflight chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	err      error
 }
+
+// maxInFlight bounds the chunks being written at once per streamed request.
+const maxInFlight = 4
 
 func (s *sink) add(ctx context.Context, o ...pipeline.Output) error {
 	s.outs = append(s.outs, o...)
-	if s.stream && len(s.outs) >= s.h.cfg.Chunk {
-		if err := s.h.cfg.Emit(ctx, s.outs); err != nil {
-			return fmt.Errorf("writing %d streamed outputs: %w", len(s.outs), err)
-		}
-		s.outs = s.outs[:0]
+	if !s.stream || len(s.outs) < s.h.cfg.Chunk {
+		return nil
 	}
-	return nil
+	if s.inflight == nil {
+		s.inflight = make(chan struct{}, maxInFlight)
+	}
+	chunk := s.outs
+	s.outs = make([]pipeline.Output, 0, s.h.cfg.Chunk)
+	select {
+	case s.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.inflight }()
+		if err := s.h.cfg.Emit(ctx, chunk); err != nil {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = fmt.Errorf("writing %d streamed outputs: %w", len(chunk), err)
+			}
+			s.mu.Unlock()
+		}
+	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// wait blocks until every chunk written so far is acknowledged and returns
+// the first error.
+func (s *sink) wait() error {
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // fanOut emits the events and deliveries of one valid request. Targeted
@@ -122,6 +162,9 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 		err := h.cfg.Devices.Stream(ctx, h.broadcastAudience(req), func(dev schema.Device) error {
 			return h.device(ctx, s, d, base, msg, dev.DeviceID, dev, true)
 		})
+		if werr := s.wait(); err == nil {
+			err = werr
+		}
 		return s.outs, err
 	}
 	for _, msg := range d.msgs {
@@ -131,6 +174,9 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 			err := h.cfg.Devices.Stream(ctx, schema.Audience{AppID: req.AppID, Tag: msg.target}, func(dev schema.Device) error {
 				return h.device(ctx, s, d, base, msg, msg.target, dev, true)
 			})
+			if werr := s.wait(); err == nil {
+				err = werr
+			}
 			if err != nil {
 				return nil, err
 			}

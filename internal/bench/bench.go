@@ -1,0 +1,280 @@
+// Package bench runs the reproducible benchmark behind `make bench`: it
+// starts the embedded Kafka-protocol broker and ClickHouse, runs workers as
+// their own processes against them, and reports every figure as a line
+// `figure_name: value unit`, collected in <state>/bench/latest.txt.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/infra/chdb"
+	embeddedkafka "github.com/pushpipe/pushpipe/infra/kafka"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// Options configures a bench run.
+type Options struct {
+	// StateDir is the pushpipe state directory; the run works in
+	// StateDir/bench and writes StateDir/bench/latest.txt.
+	StateDir string
+	// BroadcastDevices is the audience of the fan-out broadcast figure.
+	BroadcastDevices int
+	// Binary is the pushpipe executable that runs the workers.
+	Binary string
+	// Timeout bounds the whole run.
+	Timeout time.Duration
+	// Progress receives progress lines; Figures receives the figures.
+	Progress, Figures io.Writer
+}
+
+// Figure is one measured number.
+type Figure struct {
+	Name  string
+	Value float64
+	Unit  string
+}
+
+func (f Figure) String() string {
+	return fmt.Sprintf("%s: %s %s", f.Name, strconv.FormatFloat(f.Value, 'f', -1, 64), f.Unit)
+}
+
+// Run performs the benchmark and returns its figures.
+func Run(ctx context.Context, o Options) ([]Figure, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	dir := filepath.Join(o.StateDir, "bench")
+	work := filepath.Join(dir, "run")
+	if err := os.RemoveAll(work); err != nil {
+		return nil, fmt.Errorf("clearing %s: %w", work, err)
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", work, err)
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(o.Progress, "bench: "+format+"\n", args...) }
+
+	say("starting the embedded broker and ClickHouse")
+	broker, err := embeddedkafka.Start(ctx, embeddedkafka.Config{})
+	if err != nil {
+		return nil, err
+	}
+	defer broker.Close()
+	ch, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: filepath.Join(work, "clickhouse")})
+	if err != nil {
+		return nil, err
+	}
+	defer ch.Close()
+	conn, err := schema.OpenClickHouse(ctx, ch.NativeAddr(), "default", "")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	const region, prefix, appID = "sg", "bench_", "BENCH_APP"
+	db := prefix + region
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		return nil, err
+	}
+	brokers := []string{broker.Addr()}
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics(region), 4); err != nil {
+		return nil, err
+	}
+
+	say("registering %d devices", o.BroadcastDevices)
+	store := schema.NewDeviceStore(conn, db)
+	now := time.Now().UTC()
+	for start := 0; start < o.BroadcastDevices; start += 100_000 {
+		rows := make([]schema.Device, 0, 100_000)
+		for i := start; i < min(start+100_000, o.BroadcastDevices); i++ {
+			rows = append(rows, schema.Device{AppID: appID, DeviceID: fmt.Sprintf("dev-%08d", i), Platform: schema.PlatformAndroid,
+				Vendor: "mipush", VendorToken: fmt.Sprintf("regid-%08d", i), TokenValid: true, UserID: fmt.Sprintf("user-%08d", i),
+				BoundAt: now, UpdatedAt: now})
+		}
+		if err := store.Insert(ctx, rows); err != nil {
+			return nil, err
+		}
+	}
+	if err := schema.NewTemplateStore(conn, db).Create(ctx, schema.Template{AppID: appID, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+		return nil, err
+	}
+
+	cfgPath := filepath.Join(work, "pushpipe.yaml")
+	cfgYAML := fmt.Sprintf("regions: [%s]\nkafka: {brokers: [%s], partitions: 4}\nclickhouse: {addr: %q, databasePrefix: %s}\napps: [{appId: %s, workspaceId: bench, mipush: {appSecret: bench-secret, packageName: com.example.bench}}]\nlogLevel: warn\n",
+		region, broker.Addr(), ch.NativeAddr(), prefix, appID)
+	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o644); err != nil {
+		return nil, fmt.Errorf("writing bench config: %w", err)
+	}
+	worker, err := startWorker(ctx, o.Binary, "fanout", region, cfgPath, filepath.Join(work, "fanout.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer worker.stop()
+
+	say("broadcasting to %d devices through fanout", o.BroadcastDevices)
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	req, _ := json.Marshal(map[string]any{"type": "BROADCAST", "region": region, "appId": appID, "workspaceId": "bench",
+		"taskId": "bench-broadcast", "taskName": "bench", "deliverType": 1, "msgkey": "bench-msg", "templateName": "news",
+		"templateKeyValue": map[string]string{"text": "hello"}, "expiredSeconds": 3600, "acceptedAt": time.Now().UnixMilli()})
+	t0 := time.Now()
+	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: []byte("bench-broadcast"), Value: req}}); err != nil {
+		return nil, err
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	var last int64
+	for {
+		n, err := topicSize(ctx, client, pipeline.DeliveriesTopic(region))
+		if err != nil {
+			return nil, err
+		}
+		if n >= int64(o.BroadcastDevices) {
+			break
+		}
+		if n/100_000 != last/100_000 {
+			say("%d deliveries out of fanout", n)
+		}
+		last = n
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for %d deliveries (have %d): %w", o.BroadcastDevices, n, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(t0)
+	rss := worker.peakRSSMB()
+	figs := []Figure{
+		{"fanout_broadcast_devices", float64(o.BroadcastDevices), "devices"},
+		{"fanout_broadcast_seconds", round(elapsed.Seconds(), 3), "s"},
+		{"fanout_broadcast_deliveries_per_s", round(float64(o.BroadcastDevices)/elapsed.Seconds(), 0), "deliveries/s"},
+		{"fanout_peak_rss_mb", round(rss, 1), "MB"},
+	}
+	return figs, writeFigures(dir, figs, o.Figures)
+}
+
+func round(v float64, places int) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', places, 64), 64)
+	return f
+}
+
+// topicSize sums the end offsets of every partition of topic.
+func topicSize(ctx context.Context, c *kafka.Client, topic string) (int64, error) {
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("reading metadata of %s: %w", topic, err)
+	}
+	var reqs []kafka.OffsetRequest
+	for _, t := range md.Topics {
+		for _, p := range t.Partitions {
+			reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+		}
+	}
+	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return 0, fmt.Errorf("listing offsets of %s: %w", topic, err)
+	}
+	var n int64
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			return 0, fmt.Errorf("listing offsets of %s partition %d: %w", topic, p.Partition, p.Error)
+		}
+		n += p.LastOffset
+	}
+	return n, nil
+}
+
+type worker struct {
+	cmd *exec.Cmd
+	log *os.File
+}
+
+func startWorker(ctx context.Context, bin, kind, region, cfg, logPath string) (*worker, error) {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", logPath, err)
+	}
+	cmd := exec.Command(bin, kind, "--region", region, "--config", cfg, "--health-addr", "127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("starting %s worker: %w", kind, err)
+	}
+	return &worker{cmd: cmd, log: log}, nil
+}
+
+// peakRSSMB is the worker's peak resident set (VmHWM) in MB.
+func (w *worker) peakRSSMB() float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// stop ends the worker with SIGTERM (SIGKILL after 20 s) by its PID.
+func (w *worker) stop() {
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { w.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-done
+	}
+	w.log.Close()
+}
+
+// writeFigures prints the figures and merges them into latest.txt (a
+// figure measured again replaces its old line).
+func writeFigures(dir string, figs []Figure, out io.Writer) error {
+	path := filepath.Join(dir, "latest.txt")
+	lines := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if name, _, ok := strings.Cut(l, ":"); ok {
+				lines[name] = l
+			}
+		}
+	}
+	for _, f := range figs {
+		fmt.Fprintln(out, f)
+		lines[f.Name] = f.String()
+	}
+	keys := make([]string, 0, len(lines))
+	for k := range lines {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(lines[k] + "\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
