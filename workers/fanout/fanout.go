@@ -123,6 +123,8 @@ type decoded struct {
 	taskID string
 	ts     int64 // accepted time, Unix ms; deterministic under replay
 	msgs   []message
+	// content caches what deliveries of one message on one channel share.
+	content map[string]content
 }
 
 // message is one msgKey's content for one target.

@@ -348,7 +348,20 @@ func msTime(ms int64) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-func (h *Handler) delivery(d *decoded, msg message, target string, dev schema.Device, channel, token string) schema.Delivery {
+// content is what every delivery of one message on one channel shares.
+type content struct {
+	extras  map[string]string
+	payload string
+}
+
+// contentFor builds (once per message and channel of a request) the
+// extras and payload of the message's deliveries. Deliveries share the
+// returned map; nothing modifies it after it is built.
+func (d *decoded) contentFor(msg message, channel string) content {
+	key := msg.msgID + "\x00" + channel
+	if c, ok := d.content[key]; ok {
+		return c
+	}
 	req := d.req
 	extras := map[string]string{}
 	for k, v := range msg.ext {
@@ -380,11 +393,22 @@ func (h *Handler) delivery(d *decoded, msg message, target string, dev schema.De
 		b, _ := json.Marshal(msg.ext)
 		payload = string(b)
 	}
+	if d.content == nil {
+		d.content = map[string]content{}
+	}
+	c := content{extras: extras, payload: payload}
+	d.content[key] = c
+	return c
+}
+
+func (h *Handler) delivery(d *decoded, msg message, target string, dev schema.Device, channel, token string) schema.Delivery {
+	req := d.req
+	c := d.contentFor(msg, channel)
 	return schema.Delivery{
 		DeliveryID: schema.NewDeliveryID(msg.msgID, dev.DeviceID), MsgID: msg.msgID, TaskID: d.taskID,
 		AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: h.cfg.Region, PushType: req.Type,
 		Target: target, DeviceID: dev.DeviceID, Platform: dev.Platform, Channel: channel, Token: token,
-		Title: msg.title, Body: msg.body, Payload: payload, PassThrough: req.Silent == 1, Extras: extras,
+		Title: msg.title, Body: msg.body, Payload: c.payload, PassThrough: req.Silent == 1, Extras: c.extras,
 		ExpireAt: d.ts + req.ExpiredSeconds*1000, AcceptedAt: d.ts, FannedOutAt: h.cfg.Now().UnixMilli(),
 		CallbackURL: req.CallbackURL, AppVersion: dev.AppVersion, Model: dev.Model,
 	}
