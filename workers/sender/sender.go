@@ -1,7 +1,8 @@
 // Package sender is the stage that calls the vendors: it groups deliveries
 // from push.deliveries.R by channel and app into vendor-sized batches,
 // sends them, and records the outcome of every delivery as events (sent,
-// then acked or failed). Deliveries the vendor could not take now go to
+// then acked or failed); a token the vendor calls dead is reported to the
+// registry on push.bindings.R. Deliveries the vendor could not take now go to
 // push.retry.R with their next attempt number and not-before time.
 package sender
 
@@ -184,7 +185,9 @@ func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [
 			outs[j] = []pipeline.Output{sent, h.event(d, schema.EventAcked, doneAt, int64(r.StatusCode), r.StatusDesc)}
 		case channels.Transient:
 			outs[j] = []pipeline.Output{sent, h.retry(d, doneAt, r.RetryAfter)}
-		default: // Permanent, InvalidToken
+		case channels.InvalidToken:
+			outs[j] = []pipeline.Output{sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc), h.invalidate(d, doneAt)}
+		default: // Permanent
 			outs[j] = []pipeline.Output{sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc)}
 		}
 	}
@@ -210,6 +213,14 @@ func (h *Handler) retry(d schema.Delivery, at time.Time, retryAfter time.Duratio
 	d.NotBefore = at.Add(wait).UnixMilli()
 	b, _ := json.Marshal(d)
 	return pipeline.Output{Topic: pipeline.RetryTopic(h.cfg.Region), Key: []byte(d.DeviceID), Value: b}
+}
+
+// invalidate tells the registry (push.bindings.R) that the vendor called
+// the device's token dead, so fan-out stops planning deliveries to it.
+func (h *Handler) invalidate(d schema.Delivery, at time.Time) pipeline.Output {
+	b, _ := json.Marshal(schema.Binding{Op: schema.OpInvalidate, Region: d.Region, AppID: d.AppID, DeviceID: d.DeviceID,
+		Vendor: d.Channel, VendorToken: d.Token, TS: at.UnixMilli()})
+	return pipeline.Output{Topic: pipeline.BindingsTopic(h.cfg.Region), Key: []byte(d.DeviceID), Value: b}
 }
 
 func toMessage(d schema.Delivery) channels.Message {

@@ -55,9 +55,10 @@ func delivery(device, token, channel string, expireAt int64) kafka.Message {
 }
 
 type outcome struct {
-	events  []schema.EventType
-	status  int64
-	retries []schema.Delivery
+	invalidated string
+	events      []schema.EventType
+	status      int64
+	retries     []schema.Delivery
 }
 
 func outcomes(t *testing.T, res []pipeline.Result) []outcome {
@@ -71,6 +72,12 @@ func outcomes(t *testing.T, res []pipeline.Result) []outcome {
 				json.Unmarshal(o.Value, &e)
 				out[i].events = append(out[i].events, e.Event)
 				out[i].status = e.StatusCode
+			case pipeline.BindingsTopic("sg"):
+				var b schema.Binding
+				json.Unmarshal(o.Value, &b)
+				if b.Op == schema.OpInvalidate {
+					out[i].invalidated = b.VendorToken
+				}
 			case pipeline.RetryTopic("sg"):
 				var d schema.Delivery
 				json.Unmarshal(o.Value, &d)
@@ -156,6 +163,21 @@ func TestSenderOutcomes(t *testing.T) {
 				t.Fatalf("vendor calls = %d, want %d", n, tc.wantCalls)
 			}
 		})
+	}
+}
+
+func TestInvalidTokenIsReportedToTheRegistry(t *testing.T) {
+	h, _ := newSender(t, time.Now())
+	res, err := h.HandleBatch(context.Background(), []kafka.Message{
+		delivery("d1", "bad-r1", "mipush", time.Now().Add(time.Hour).UnixMilli()),
+		delivery("d2", "r2", "mipush", time.Now().Add(time.Hour).UnixMilli()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := outcomes(t, res)
+	if got[0].invalidated != "bad-r1" || got[1].invalidated != "" {
+		t.Fatalf("invalidations = %q, %q; want only bad-r1", got[0].invalidated, got[1].invalidated)
 	}
 }
 
