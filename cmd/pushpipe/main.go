@@ -54,6 +54,7 @@ Kafka-protocol broker, an embedded ClickHouse and the vendor simulator.`,
 		newEventsCmd(),
 		newTemplateCmd(),
 		newDeviceCmd(),
+		newTagCmd(),
 		newBenchCmd(),
 	)
 	return root

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,7 +21,7 @@ func TestHelpListsEveryCommandAndFlag(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"dev", "fanout", "sender", "retry", "eventsink", "registry", "vendorsim", "publish", "events", "template", "device"} {
+	for _, name := range []string{"dev", "fanout", "sender", "retry", "eventsink", "registry", "vendorsim", "publish", "events", "template", "device", "tag"} {
 		if !strings.Contains(out.String(), "\n  "+name+" ") {
 			t.Errorf("--help does not list %q:\n%s", name, out.String())
 		}
@@ -92,5 +94,31 @@ func TestPrepareRequestStampsRegionTaskAndTime(t *testing.T) {
 	}
 	if _, _, err := prepareRecord("carrier-pigeon", "eu", json.RawMessage(`{}`)); err == nil {
 		t.Fatal("unknown kind accepted")
+	}
+}
+
+func TestReadUserIDs(t *testing.T) {
+	for _, tc := range []struct {
+		scenario, body string
+		want           int
+		wantErr        string
+	}{
+		{"duplicates and blanks dropped", "u1\nu2\n\nu1\n  u3  \n", 3, ""},
+		{"empty file", "\n\n", 0, "lists no user ids"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "ids.txt")
+			os.WriteFile(p, []byte(tc.body), 0o600)
+			got, err := readUserIDs(p)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil || len(got) != tc.want {
+				t.Fatalf("got %v, %v", got, err)
+			}
+		})
 	}
 }
