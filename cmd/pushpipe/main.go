@@ -55,6 +55,9 @@ Kafka-protocol broker, an embedded ClickHouse and the vendor simulator.`,
 		newTemplateCmd(),
 		newDeviceCmd(),
 		newTagCmd(),
+		newStatsCmd(),
+		newFunnelCmd(),
+		newTasksCmd(),
 		newBenchCmd(),
 	)
 	return root

@@ -21,7 +21,7 @@ func TestHelpListsEveryCommandAndFlag(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"dev", "fanout", "sender", "retry", "eventsink", "registry", "vendorsim", "publish", "events", "template", "device", "tag"} {
+	for _, name := range []string{"dev", "fanout", "sender", "retry", "eventsink", "registry", "vendorsim", "publish", "events", "template", "device", "tag", "stats", "funnel", "tasks"} {
 		if !strings.Contains(out.String(), "\n  "+name+" ") {
 			t.Errorf("--help does not list %q:\n%s", name, out.String())
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
 	"github.com/pushpipe/pushpipe/internal/app"
@@ -27,29 +28,39 @@ func (f *chFlags) register(cmd *cobra.Command) {
 	f.ep.register(cmd)
 }
 
-// open loads the configuration and connects to the region's ClickHouse.
-func (f *chFlags) open(cmd *cobra.Command) (*schema.TemplateStore, *schema.DeviceStore, func(), error) {
+// connect loads the configuration, connects to the region's ClickHouse
+// and applies the migrations; done closes the connection.
+func (f *chFlags) connect(cmd *cobra.Command) (conn driver.Conn, db string, done func(), err error) {
 	cfg, _, err := loadConfig(cmd)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, "", nil, err
 	}
 	if !schema.ValidRegion(f.region) {
-		return nil, nil, nil, fail("--region %q: use one of %s", f.region, strings.Join(schema.Regions(), ", "))
+		return nil, "", nil, fail("--region %q: use one of %s", f.region, strings.Join(schema.Regions(), ", "))
 	}
 	if f.appID == "" {
 		f.appID = cfg.Apps[0].AppID
 	}
 	_, chAddr := f.ep.resolve(cfg)
-	conn, err := app.OpenClickHouse(cmd.Context(), cfg.ClickHouse, chAddr)
+	conn, err = app.OpenClickHouse(cmd.Context(), cfg.ClickHouse, chAddr)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	db = cfg.Database(f.region)
+	if err := schema.Migrate(cmd.Context(), conn, db, cfg.ClickHouse.EventTTLDays); err != nil {
+		conn.Close()
+		return nil, "", nil, err
+	}
+	return conn, db, func() { conn.Close() }, nil
+}
+
+// open is connect returning the template and device stores.
+func (f *chFlags) open(cmd *cobra.Command) (*schema.TemplateStore, *schema.DeviceStore, func(), error) {
+	conn, db, done, err := f.connect(cmd)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := schema.Migrate(cmd.Context(), conn, cfg.Database(f.region), cfg.ClickHouse.EventTTLDays); err != nil {
-		conn.Close()
-		return nil, nil, nil, err
-	}
-	db := cfg.Database(f.region)
-	return schema.NewTemplateStore(conn, db), schema.NewDeviceStore(conn, db), func() { conn.Close() }, nil
+	return schema.NewTemplateStore(conn, db), schema.NewDeviceStore(conn, db), done, nil
 }
 
 func printJSON(cmd *cobra.Command, v any) error {

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+func newStatsCmd() *cobra.Command {
+	var f chFlags
+	var since time.Duration
+	var from, to, gran, platform, channel, pushType, task string
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Core push metrics of an app: pushed, succeeded, arrived, opened, ignored and their rates",
+		Long: `Print the core metrics of the mPaaS data overview for a time range, as a total and a
+series per minute, hour or day (minute and hour only for ranges of at most one day; at
+most 90 days). Pushed counts deliveries emitted, succeeded those the channel accepted,
+arrived/opened/ignored come from receipts and the app SDK. Rates: arrival = arrived /
+pushed, open = opened / arrived, ignore = ignored / arrived.`,
+		Example: `  pushpipe stats --region sg --since 24h --granularity hour
+  pushpipe stats --region sg --from 2026-11-01 --to 2026-11-23 --channel mipush --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := schema.StatsQuery{Granularity: gran, Platform: platform, Channel: channel, PushType: pushType, TaskID: task}
+			var err error
+			if q.From, q.To, err = timeRange(from, to, since); err != nil {
+				return fail("%v", err)
+			}
+			conn, db, done, err := f.connect(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			q.AppID = f.appID
+			res, err := schema.QueryStats(cmd.Context(), conn, db, q)
+			if err != nil {
+				return fail("%v", err)
+			}
+			if f.asJSON {
+				return printJSON(cmd, res)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "TIME\tPUSHED\tSUCCEEDED\tARRIVED\tOPENED\tIGNORED\tARRIVAL\tOPEN\tIGNORE\t")
+			row := func(label string, p schema.StatsPoint) {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t\n", label, p.Pushed, p.Succeeded, p.Arrived, p.Opened, p.Ignored,
+					100*p.ArrivalRate, 100*p.OpenRate, 100*p.IgnoreRate)
+			}
+			for _, p := range res.Series {
+				row(p.Time.Format("2006-01-02 15:04"), p)
+			}
+			row("total", res.Total)
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "range ending now (ignored when --from is given)")
+	cmd.Flags().StringVar(&from, "from", "", "range start, YYYY-MM-DD or RFC 3339 (UTC)")
+	cmd.Flags().StringVar(&to, "to", "", "range end, YYYY-MM-DD or RFC 3339 (default: now)")
+	cmd.Flags().StringVar(&gran, "granularity", "hour", "minute, hour or day")
+	cmd.Flags().StringVar(&platform, "platform", "", "only this platform (android, ios, harmony)")
+	cmd.Flags().StringVar(&channel, "channel", "", "only this channel (mipush, apns, fcm, hms, honor, oppo, vivo, self)")
+	cmd.Flags().StringVar(&pushType, "push-type", "", "only this push type (SIMPLE, TEMPLATE, MULTIPLE, BROADCAST)")
+	cmd.Flags().StringVar(&task, "task", "", "only this task id")
+	f.register(cmd)
+	return cmd
+}
+
+// timeRange resolves --from/--to/--since into [from, to).
+func timeRange(from, to string, since time.Duration) (time.Time, time.Time, error) {
+	parse := func(s string) (time.Time, error) {
+		for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+			if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("%q is not YYYY-MM-DD or an RFC 3339 time", s)
+	}
+	end := time.Now().UTC()
+	if to != "" {
+		t, err := parse(to)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("--to: %w", err)
+		}
+		end = t
+	}
+	start := end.Add(-since)
+	if from != "" {
+		t, err := parse(from)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("--from: %w", err)
+		}
+		start = t
+	}
+	return start, end, nil
+}
+
+func newFunnelCmd() *cobra.Command {
+	var f chFlags
+	var task, msg string
+	cmd := &cobra.Command{
+		Use:     "funnel",
+		Short:   "The funnel of a task or message: planned, invalid devices, filtered, valid, acked, arrived, opened",
+		Example: "  pushpipe funnel --region sg --task demo-task-1\n  pushpipe funnel --region sg --msg demo-msg-1",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (task == "") == (msg == "") {
+				return fail("give exactly one of --task or --msg")
+			}
+			conn, db, done, err := f.connect(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			fn, err := schema.QueryFunnel(cmd.Context(), conn, db, f.appID, task, msg)
+			if err != nil {
+				return fail("%v", err)
+			}
+			if f.asJSON {
+				return printJSON(cmd, fn)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			for _, r := range []struct {
+				name string
+				n    uint64
+			}{{"planned", fn.Planned}, {"invalid devices", fn.InvalidDevice}, {"filtered", fn.Filtered}, {"valid", fn.Valid},
+				{"acked", fn.Acked}, {"arrived", fn.Arrived}, {"opened", fn.Opened}} {
+				bar := ""
+				if fn.Planned > 0 {
+					bar = strings.Repeat("█", int(r.n*30/max(fn.Planned, 1)))
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", r.name, r.n, bar)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&task, "task", "", "task id")
+	cmd.Flags().StringVar(&msg, "msg", "", "message id (msgKey)")
+	f.register(cmd)
+	return cmd
+}
+
+func newTasksCmd() *cobra.Command {
+	var f chFlags
+	var since time.Duration
+	var limit int
+	var task string
+	cmd := &cobra.Command{
+		Use:     "tasks",
+		Short:   "List push tasks with their pushed, succeeded and arrived counts, start, end and duration",
+		Example: "  pushpipe tasks --region sg --since 168h\n  pushpipe tasks --region sg --task demo-task-1",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, db, done, err := f.connect(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			now := time.Now().UTC()
+			ts, err := schema.ListTasks(cmd.Context(), conn, db, f.appID, now.Add(-since), now.Add(time.Minute), task, limit)
+			if err != nil {
+				return err
+			}
+			if f.asJSON {
+				return printJSON(cmd, ts)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TASK\tTYPE\tPUSHED\tSUCCEEDED\tARRIVED\tSTART\tEND\tDURATION")
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.TaskID, t.PushType, t.PushNum, t.PushSuccessNum, t.PushArrivalNum,
+					t.Start.Format("2006-01-02 15:04:05"), t.End.Format("2006-01-02 15:04:05"), t.Duration.Round(time.Millisecond))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().DurationVar(&since, "since", 7*24*time.Hour, "tasks that started within this long")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many tasks")
+	cmd.Flags().StringVar(&task, "task", "", "only this task (task details)")
+	f.register(cmd)
+	return cmd
+}
