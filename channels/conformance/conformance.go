@@ -62,6 +62,15 @@ type Harness struct {
 	Calls func(t *testing.T) int
 	// Limits are the content limits the channel checks before calling.
 	Limits Limits
+	// PassThroughUnsupported tells that the vendor delivers notification
+	// messages only (OPPO, vivo): a pass-through message must get a
+	// Permanent result without a vendor call. The zero value expects
+	// pass-through messages to be sent.
+	PassThroughUnsupported bool
+	// OneCallPerMessage tells that the vendor API takes one message per
+	// call (FCM HTTP v1): a batch of n messages makes n vendor calls, and
+	// FailNext is asked to fail every call of the batch it means to fail.
+	OneCallPerMessage bool
 
 	// expireAt is the validity end of the suite's messages: one instant,
 	// so that the messages of a batch share their content.
@@ -74,6 +83,15 @@ func (h *Harness) check(t *testing.T) {
 		h.FailNext == nil || h.Throttle == nil || h.Delay == nil || h.Calls == nil || h.AppID == "" {
 		t.Fatal("conformance: incomplete Harness")
 	}
+}
+
+// calls returns the vendor calls a batch makes: batchCalls, or one per
+// message (messages) when h.OneCallPerMessage.
+func (h *Harness) calls(batchCalls, messages int) int {
+	if h.OneCallPerMessage {
+		return messages
+	}
+	return batchCalls
 }
 
 // message returns a valid message for the i-th token.
@@ -135,7 +153,7 @@ func cases() []testCase {
 			ch := h.NewChannel(t, ChannelOptions{})
 			res := send(t, ch, h.batch(3))
 			wantOutcomes(t, res, channels.Success, channels.Success, channels.Success)
-			wantCalls(t, h, 1)
+			wantCalls(t, h, h.calls(1, 3))
 		}},
 		{"success batch of exactly MaxBatch", func(t *testing.T, h *Harness) {
 			ch := h.NewChannel(t, ChannelOptions{})
@@ -146,7 +164,7 @@ func cases() []testCase {
 					t.Fatalf("result %d: outcome %s (%d %s), want success", i, r.Outcome, r.StatusCode, r.StatusDesc)
 				}
 			}
-			wantCalls(t, h, 1)
+			wantCalls(t, h, h.calls(1, n))
 		}},
 		{"MaxBatch+1 is refused and split by the caller succeeds", func(t *testing.T, h *Harness) {
 			ch := h.NewChannel(t, ChannelOptions{})
@@ -167,7 +185,7 @@ func cases() []testCase {
 					}
 				}
 			}
-			wantCalls(t, h, 2)
+			wantCalls(t, h, h.calls(2, n+1))
 		}},
 		{"empty batch makes no call", func(t *testing.T, h *Harness) {
 			ch := h.NewChannel(t, ChannelOptions{})
@@ -195,10 +213,10 @@ func cases() []testCase {
 		}},
 		{"server error is transient", func(t *testing.T, h *Harness) {
 			ch := h.NewChannel(t, ChannelOptions{})
-			h.FailNext(t, 1)
+			h.FailNext(t, h.calls(1, 2))
 			res, err := ch.Send(context.Background(), h.batch(2))
 			wantWholeCallError(t, res, err, channels.ErrTransient)
-			wantCalls(t, h, 1)
+			wantCalls(t, h, h.calls(1, 2))
 			// The storm is over: the next call succeeds.
 			wantOutcomes(t, send(t, ch, h.batch(2)), channels.Success, channels.Success)
 		}},
@@ -325,6 +343,11 @@ func cases() []testCase {
 			ch := h.NewChannel(t, ChannelOptions{})
 			msgs := h.batch(1)
 			msgs[0].Title, msgs[0].Body, msgs[0].PassThrough = "", "", true
+			if h.PassThroughUnsupported {
+				wantOutcomes(t, send(t, ch, msgs), channels.Permanent)
+				wantCalls(t, h, 0)
+				return
+			}
 			wantOutcomes(t, send(t, ch, msgs), channels.Success)
 		}},
 		{"expired message is permanent and not sent", func(t *testing.T, h *Harness) {
@@ -392,7 +415,7 @@ func cases() []testCase {
 			for err := range errs {
 				t.Error(err)
 			}
-			wantCalls(t, h, workers*perWorker)
+			wantCalls(t, h, h.calls(workers*perWorker, workers*perWorker*3))
 		}},
 	}
 }

@@ -1,0 +1,709 @@
+// Package apns is the Apple Push Notification service channel: a client of
+// the APNs provider API (HTTP/2 over TLS, POST {base}/3/device/<token>,
+// token-based authentication with ES256 provider tokens, JSON payload with
+// an "aps" dictionary).
+//
+// APNs takes one device per request. Channel.Send therefore makes one
+// request per message, concurrently over the channel's HTTP/2 connection
+// (Config.MaxConcurrentStreams in flight at most, across all Sends).
+//
+// Provider tokens are signed per signing key (team id and key id), cached
+// and renewed every Config.TokenRefresh (default 50 minutes: inside Apple's
+// one-hour limit, never more often than once every 20 minutes). An answer
+// 403 ExpiredProviderToken makes the channel sign a new token and retry
+// that request once.
+//
+// Receipt correlation: APNs sends no receipts, but echoes apns-id. Every
+// request carries apns-id = MessageID(DeliveryID), a UUID derived from the
+// delivery id, and the result's VendorMsgID is the apns-id APNs answers.
+package apns
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushpipe/pushpipe/channels"
+)
+
+// Name is the channel name of APNs deliveries.
+const Name = "apns"
+
+// DevicePath is the path of the push API below the base URL; the device
+// token follows it.
+const DevicePath = "/3/device/"
+
+// Push types the channel sends (apns-push-type).
+const (
+	PushTypeAlert      = "alert"
+	PushTypeBackground = "background"
+)
+
+// Keys of channels.Message.Extras read by the APNs channel. mPaaS system
+// extension parameters "sound", "badge" and "mutable-content" (§7.2.11),
+// which arrive as channels.ExtraCustomPrefix keys, are honoured too; the
+// apns.* keys win over them.
+const (
+	// ExtraPushType is apns-push-type: "alert" or "background". Default:
+	// "background" for a pass-through message, else "alert".
+	ExtraPushType = "apns.push_type"
+	// ExtraPriority is apns-priority: "10", "5" or "1". Default 10 for
+	// alerts and 5 for background pushes (Apple requires 5 for those).
+	ExtraPriority = "apns.priority"
+	// ExtraCollapseID is apns-collapse-id (at most 64 bytes): notifications
+	// with the same id replace each other on the device.
+	ExtraCollapseID = "apns.collapse_id"
+	// ExtraBadge is aps.badge, an integer (0 removes the badge).
+	ExtraBadge = "apns.badge"
+	// ExtraSound is aps.sound, a sound file name or "default".
+	ExtraSound = "apns.sound"
+	// ExtraMutableContent "1" sets aps.mutable-content so that the app's
+	// notification service extension can modify the notification.
+	ExtraMutableContent = "apns.mutable_content"
+	// ExtraAlertCategory is aps.category, the app's notification category
+	// (actionable notifications).
+	ExtraAlertCategory = "apns.alert_category"
+	// ExtraThreadID is aps.thread-id, which groups notifications.
+	ExtraThreadID = "apns.thread_id"
+	// ExtraSubtitle is aps.alert.subtitle.
+	ExtraSubtitle = "apns.subtitle"
+	// ExtraInterruptionLevel is aps.interruption-level: passive, active,
+	// time-sensitive or critical.
+	ExtraInterruptionLevel = "apns.interruption_level"
+)
+
+// mPaaS system extension parameter names (§7.2.11) the channel maps into
+// the aps dictionary.
+const (
+	mpaasSound          = "sound"
+	mpaasBadge          = "badge"
+	mpaasMutableContent = "mutable-content"
+)
+
+// maxAnswerBytes bounds how much of an answer is read.
+const maxAnswerBytes = 64 << 10
+
+// Option changes how New builds a Channel.
+type Option func(*Channel)
+
+// WithHTTPClient makes the channel use hc instead of its own HTTP/2
+// client (RootCAs and CAFile are then ignored). Timeouts still come from
+// Config.Timeout.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+
+// WithClock makes the channel read the time from now (provider token iat
+// and renewal, apns-expiration, expiry).
+func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+
+// Channel is the APNs channel of one region. It implements channels.Channel
+// and is safe for concurrent use.
+type Channel struct {
+	cfg     Config
+	base    string
+	client  *http.Client
+	ownsTr  *http.Transport // the transport New built, closed by Close
+	now     func() time.Time
+	signers map[string]*signer // by app id; apps sharing a key share one
+	streams chan struct{}      // semaphore of requests in flight
+
+	// Until a request got an answer other than 403, requests go one at a
+	// time (first is a semaphore of 1): APNs allows one stream on a
+	// token-authenticated connection until a request with a valid token
+	// was posted, and concurrent first requests would each dial a
+	// connection of their own.
+	connected atomic.Bool
+	first     chan struct{}
+
+	closeOnce sync.Once
+}
+
+var _ channels.Channel = (*Channel)(nil)
+
+// New returns a channel for cfg (defaults applied). It fails, with every
+// configuration problem joined, if the configuration is invalid or CAFile
+// cannot be read. The channel keeps its own copy of cfg.
+func New(cfg Config, opts ...Option) (*Channel, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("creating apns channel: %w", err)
+	}
+	cfg.Apps = maps.Clone(cfg.Apps)
+	c := &Channel{
+		cfg:     cfg,
+		base:    strings.TrimSuffix(cfg.BaseURL, "/"),
+		now:     time.Now,
+		signers: map[string]*signer{},
+		streams: make(chan struct{}, cfg.MaxConcurrentStreams),
+		first:   make(chan struct{}, 1),
+	}
+	byKey := map[string]*signer{}
+	for id, a := range cfg.Apps {
+		s := byKey[a.KeyID]
+		if s == nil {
+			key, err := ParsePrivateKey(a.PrivateKey.Reveal())
+			if err != nil { // Validate parsed it already
+				return nil, fmt.Errorf("creating apns channel: app %q: %w", id, err)
+			}
+			s = &signer{teamID: a.TeamID, keyID: a.KeyID, key: key, refresh: cfg.TokenRefresh}
+			byKey[a.KeyID] = s
+		}
+		c.signers[id] = s
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.client == nil {
+		tr, err := newTransport(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating apns channel: %w", err)
+		}
+		c.ownsTr = tr
+		c.client = &http.Client{Transport: tr}
+	}
+	return c, nil
+}
+
+// newTransport returns an HTTP/2-only transport trusting cfg's CAs.
+func newTransport(cfg Config) (*http.Transport, error) {
+	roots := cfg.RootCAs
+	if cfg.CAFile != "" {
+		pemBytes, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading caFile: %w", err)
+		}
+		if roots == nil {
+			if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
+				roots = x509.NewCertPool()
+			}
+		} else {
+			roots = roots.Clone()
+		}
+		if !roots.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("caFile %s holds no PEM certificate", cfg.CAFile)
+		}
+	}
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     10 * time.Minute,
+		TLSHandshakeTimeout: 10 * time.Second,
+		HTTP2: &http.HTTP2Config{
+			// Detect a dead connection instead of waiting for the
+			// per-request timeout of every stream on it.
+			SendPingTimeout: 30 * time.Second,
+			PingTimeout:     10 * time.Second,
+		},
+	}
+	// APNs speaks HTTP/2 only.
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP2(true)
+	return tr, nil
+}
+
+// Name returns "apns".
+func (c *Channel) Name() string { return Name }
+
+// MaxBatch returns Config.MaxBatch.
+func (c *Channel) MaxBatch() int { return c.cfg.MaxBatch }
+
+// Config returns the channel's configuration (a copy; printing it never
+// shows secrets).
+func (c *Channel) Config() Config {
+	cfg := c.cfg
+	cfg.Apps = maps.Clone(c.cfg.Apps)
+	return cfg
+}
+
+// Endpoint returns the URL a message for token is posted to.
+func (c *Channel) Endpoint(token string) string {
+	return c.base + DevicePath + url.PathEscape(token)
+}
+
+// ProviderTokensSigned returns how many provider tokens the channel has
+// signed for appID's key (for metrics and tests); 0 for an unknown app.
+func (c *Channel) ProviderTokensSigned(appID string) int {
+	s := c.signers[appID]
+	if s == nil {
+		return 0
+	}
+	return s.count()
+}
+
+// Close closes the idle connections of the transport New built (not of a
+// client given with WithHTTPClient). Sends after Close open new
+// connections. Idempotent; always returns nil.
+func (c *Channel) Close() error {
+	c.closeOnce.Do(func() {
+		if c.ownsTr != nil {
+			c.ownsTr.CloseIdleConnections()
+		}
+	})
+	return nil
+}
+
+// MessageID returns the apns-id sent with the delivery deliveryID: a
+// canonical lowercase UUID (version 8, RFC 9562) derived from the delivery
+// id, so a replayed delivery carries the same apns-id. "" for an empty
+// delivery id (APNs then assigns one).
+func MessageID(deliveryID string) string {
+	if deliveryID == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("pushpipe apns-id\x00" + deliveryID))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x80 // version 8
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// Request is what the channel sends for one message: the apns-* headers
+// and the JSON payload. Exported for tests and tooling.
+type Request struct {
+	Token      string
+	Topic      string // apns-topic
+	PushType   string // apns-push-type
+	Priority   string // apns-priority
+	Expiration string // apns-expiration, "" = not sent
+	CollapseID string // apns-collapse-id, "" = not sent
+	ID         string // apns-id, "" = not sent
+	Payload    []byte // JSON body
+}
+
+// Build returns the request of m for app at time now, or the result of a
+// message that must not be sent (and false): empty or malformed token,
+// expired, no title or body for a notification, content over the limits,
+// invalid apns.* extras.
+func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, channels.Result, bool) {
+	permanent := func(code int, desc string) (Request, channels.Result, bool) {
+		return Request{}, channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
+	}
+	lim := c.cfg.Limits
+	switch {
+	case m.Token == "":
+		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
+	case strings.ContainsAny(m.Token, "/ \t\r\n"):
+		return Request{}, channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+			StatusDesc: "BadDeviceToken: malformed device token"}, false
+	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
+		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
+	case len(m.Payload) > lim.MaxPayloadBytes:
+		return permanent(StatusPayloadTooLarge,
+			fmt.Sprintf("PayloadTooLarge: payload has %d bytes, the iOS channel allows %d", len(m.Payload), lim.MaxPayloadBytes))
+	}
+	x := m.Extras
+	r := Request{Token: m.Token, Topic: app.BundleID, ID: MessageID(m.DeliveryID)}
+
+	r.PushType = PushTypeAlert
+	if m.PassThrough {
+		r.PushType = PushTypeBackground
+	}
+	if v := x[ExtraPushType]; v != "" {
+		r.PushType = v
+	}
+	if r.PushType != PushTypeAlert && r.PushType != PushTypeBackground {
+		return permanent(channels.StatusNone, fmt.Sprintf("InvalidPushType: %s %q is not alert or background", ExtraPushType, r.PushType))
+	}
+	alert := r.PushType == PushTypeAlert
+	if alert && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == "") {
+		return permanent(StatusPayloadEmpty, "PayloadEmpty: a notification needs a title and a body")
+	}
+	r.Priority = "10"
+	if !alert {
+		r.Priority = "5"
+	}
+	if v := x[ExtraPriority]; v != "" {
+		if v != "10" && v != "5" && v != "1" {
+			return permanent(StatusBadPriority, fmt.Sprintf("BadPriority: %s %q is not 10, 5 or 1", ExtraPriority, v))
+		}
+		if !alert && v == "10" {
+			return permanent(StatusBadPriority, "BadPriority: a background push must not have priority 10")
+		}
+		r.Priority = v
+	}
+	if !m.ExpireAt.IsZero() {
+		r.Expiration = strconv.FormatInt(m.ExpireAt.Unix(), 10)
+	}
+	if v := x[ExtraCollapseID]; v != "" {
+		if len(v) > MaxCollapseIDBytes {
+			return permanent(channels.StatusNone, fmt.Sprintf("BadCollapseId: %s has %d bytes, APNs allows %d", ExtraCollapseID, len(v), MaxCollapseIDBytes))
+		}
+		r.CollapseID = v
+	}
+
+	aps := map[string]any{}
+	if alert {
+		a := map[string]string{"title": m.Title, "body": m.Body}
+		if v := x[ExtraSubtitle]; v != "" {
+			a["subtitle"] = v
+		}
+		aps["alert"] = a
+		if v := pick(x, ExtraSound, channels.ExtraCustomPrefix+mpaasSound); v != "" {
+			aps["sound"] = v
+		}
+		if v := pick(x, ExtraBadge, channels.ExtraCustomPrefix+mpaasBadge); v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				return permanent(channels.StatusNone, fmt.Sprintf("InvalidBadge: badge %q is not a non-negative integer", v))
+			}
+			aps["badge"] = n
+		}
+		if v := pick(x, ExtraMutableContent, channels.ExtraCustomPrefix+mpaasMutableContent); v == "1" || v == "true" {
+			aps["mutable-content"] = 1
+		}
+		if v := x[ExtraAlertCategory]; v != "" {
+			aps["category"] = v
+		}
+		if v := x[ExtraThreadID]; v != "" {
+			aps["thread-id"] = v
+		}
+		if v := x[ExtraInterruptionLevel]; v != "" {
+			switch v {
+			case "passive", "active", "time-sensitive", "critical":
+				aps["interruption-level"] = v
+			default:
+				return permanent(channels.StatusNone, fmt.Sprintf("InvalidInterruptionLevel: %s %q", ExtraInterruptionLevel, v))
+			}
+		}
+	} else {
+		aps["content-available"] = 1
+	}
+
+	body := map[string]any{}
+	if p := strings.TrimSpace(m.Payload); p != "" {
+		var obj map[string]json.RawMessage
+		if strings.HasPrefix(p, "{") && json.Unmarshal([]byte(p), &obj) == nil {
+			for k, v := range obj {
+				body[k] = v
+			}
+		} else {
+			body["payload"] = m.Payload
+		}
+	}
+	for k, v := range x {
+		if name, ok := strings.CutPrefix(k, channels.ExtraCustomPrefix); ok && name != "" {
+			body[name] = v
+		}
+	}
+	if uri := x[channels.ExtraURI]; uri != "" {
+		body["uri"] = uri
+	}
+	body["aps"] = aps // reserved: custom keys never replace it
+
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return permanent(StatusPayloadEmpty, fmt.Sprintf("encoding payload: %v", err))
+	}
+	if len(payload) > lim.MaxNotificationBytes {
+		return permanent(StatusPayloadTooLarge,
+			fmt.Sprintf("PayloadTooLarge: the APNs payload has %d bytes, APNs allows %d", len(payload), lim.MaxNotificationBytes))
+	}
+	r.Payload = payload
+	return r, channels.Result{}, true
+}
+
+// pick returns the first non-empty value of keys in x.
+func pick(x map[string]string, keys ...string) string {
+	for _, k := range keys {
+		if v := x[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Send implements channels.Channel. Messages rejected before sending (see
+// Build) get their result without a request. The others are sent one
+// request each, concurrently (at most Config.MaxConcurrentStreams in
+// flight for the whole channel).
+//
+// The whole-call error is returned only when every message of the batch
+// was sent and every request failed alike (all transient or all
+// permanent, e.g. rejected credentials or a 5xx storm); otherwise failed
+// requests are reported per message (Transient or Permanent with the
+// Apple status code).
+func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
+	appID, err := channels.CheckBatch(msgs, c.cfg.MaxBatch)
+	if err != nil {
+		return nil, fmt.Errorf("sending apns batch: %w", err)
+	}
+	if len(msgs) == 0 {
+		return []channels.Result{}, nil
+	}
+	app, ok := c.cfg.Apps[appID]
+	if !ok {
+		return nil, fmt.Errorf("sending apns batch for app %q: %w", appID, channels.ErrUnknownApp)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sending apns batch for app %q: %w", appID, c.vendorErr(c.base, 0, "", true, err))
+	}
+	sg := c.signers[appID]
+
+	now := c.now()
+	results := make([]channels.Result, len(msgs))
+	errs := make([]*channels.VendorError, len(msgs))
+	var sent []int
+	var wg sync.WaitGroup
+	for i := range msgs {
+		req, r, ok := c.Build(app, msgs[i], now)
+		if !ok {
+			results[i] = r
+			continue
+		}
+		sent = append(sent, i)
+		select {
+		case c.streams <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = c.vendorErr(c.Endpoint(req.Token), 0, "", true, ctx.Err())
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-c.streams }()
+			results[i], errs[i] = c.post(ctx, sg, req)
+		})
+	}
+	wg.Wait()
+
+	if err := wholeCallError(sent, errs, len(msgs)); err != nil {
+		return nil, fmt.Errorf("sending apns batch (%d messages) for app %q: %w", len(msgs), appID, err)
+	}
+	for _, i := range sent {
+		if errs[i] != nil {
+			results[i] = settle(errs[i])
+		}
+	}
+	return results, nil
+}
+
+// answer is the JSON body of an APNs error answer.
+type answer struct {
+	Reason    string `json:"reason"`
+	Timestamp int64  `json:"timestamp"` // ms since epoch, with 410
+}
+
+// post sends one request, renewing the provider token and retrying once
+// on ExpiredProviderToken. It returns the message's result, or the
+// request's failure as a *channels.VendorError.
+func (c *Channel) post(ctx context.Context, sg *signer, r Request) (channels.Result, *channels.VendorError) {
+	endpoint := c.Endpoint(r.Token)
+	token, err := sg.current(c.now())
+	if err != nil {
+		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
+	}
+	for attempt := 0; ; attempt++ {
+		res, ve, k := c.postOnce(ctx, endpoint, token, r)
+		if k != kindExpiredToken {
+			return res, ve
+		}
+		if attempt > 0 {
+			// A token signed just now is called expired: the clock is
+			// wrong or the key was revoked.
+			ve.Transient = false
+			return channels.Result{}, ve
+		}
+		if token, err = sg.renew(token, c.now()); err != nil {
+			return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
+		}
+	}
+}
+
+// postOnce makes one HTTP/2 request and classifies the answer.
+func (c *Channel) postOnce(ctx context.Context, endpoint, token string, r Request) (channels.Result, *channels.VendorError, kind) {
+	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(r.Payload))
+	if err != nil {
+		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, fmt.Errorf("building request: %w", err)), kindCallPermanent
+	}
+	h := req.Header
+	h.Set("authorization", "bearer "+token)
+	h.Set("apns-topic", r.Topic)
+	h.Set("apns-push-type", r.PushType)
+	h.Set("apns-priority", r.Priority)
+	if r.Expiration != "" {
+		h.Set("apns-expiration", r.Expiration)
+	}
+	if r.CollapseID != "" {
+		h.Set("apns-collapse-id", r.CollapseID)
+	}
+	if r.ID != "" {
+		h.Set("apns-id", r.ID)
+	}
+	h.Set("content-type", "application/json")
+
+	resp, err := c.do(req)
+	if err != nil {
+		ve := c.vendorErr(endpoint, 0, "", true, err)
+		ve.Code = StatusConnUnavailable
+		return channels.Result{}, ve, kindCallTransient
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		ve := c.vendorErr(endpoint, resp.StatusCode, "", true, fmt.Errorf("reading answer: %w", err))
+		ve.Code = StatusConnClosed
+		return channels.Result{}, ve, kindCallTransient
+	}
+	vendorMsgID := resp.Header.Get("apns-id")
+	if vendorMsgID == "" {
+		vendorMsgID = r.ID
+	}
+	var a answer
+	if len(bytes.TrimSpace(raw)) > 0 {
+		_ = json.Unmarshal(raw, &a) // an unreadable body leaves the HTTP status to decide
+	}
+	status := resp.StatusCode
+	desc := func() string {
+		reason := a.Reason
+		if reason == "" {
+			reason = http.StatusText(status)
+		}
+		return fmt.Sprintf("%s (http %d)", reason, status)
+	}
+	k := classify(status, a.Reason)
+	switch k {
+	case kindOK:
+		return channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked",
+			VendorMsgID: vendorMsgID}, nil, k
+	case kindInvalidToken:
+		code := StatusOf(a.Reason)
+		if code == 0 {
+			code = StatusUnregistered
+		}
+		d := desc()
+		if a.Timestamp > 0 {
+			d += "; inactive since " + time.UnixMilli(a.Timestamp).UTC().Format(time.RFC3339)
+		}
+		return channels.Result{Outcome: channels.InvalidToken, StatusCode: code, StatusDesc: d, VendorMsgID: vendorMsgID}, nil, k
+	case kindMessagePermanent:
+		code := StatusOf(a.Reason)
+		if code == 0 {
+			code = channels.StatusNone
+		}
+		if status == http.StatusRequestEntityTooLarge {
+			code = StatusPayloadTooLarge
+		}
+		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc(), VendorMsgID: vendorMsgID}, nil, k
+	case kindCallTransient:
+		ve := c.vendorErr(endpoint, status, a.Reason, true, nil)
+		if status >= 500 {
+			ve.Code = StatusConnUnavailable
+		}
+		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		return channels.Result{}, ve, k
+	default: // kindCallPermanent, kindExpiredToken
+		ve := c.vendorErr(endpoint, status, a.Reason, false, nil)
+		ve.Code = StatusOf(a.Reason)
+		return channels.Result{}, ve, k
+	}
+}
+
+// do sends req, alone while the connection is not known to be up and
+// authenticated (see Channel.first).
+func (c *Channel) do(req *http.Request) (*http.Response, error) {
+	if !c.connected.Load() {
+		select {
+		case c.first <- struct{}{}:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+		if !c.connected.Load() {
+			resp, err := c.client.Do(req)
+			if err == nil && resp.StatusCode != http.StatusForbidden {
+				c.connected.Store(true)
+			}
+			<-c.first
+			return resp, err
+		}
+		<-c.first
+	}
+	resp, err := c.client.Do(req)
+	if err != nil && req.Context().Err() == nil {
+		c.connected.Store(false) // the connection may be gone: the next requests start over alone
+	}
+	return resp, err
+}
+
+func (c *Channel) vendorErr(endpoint string, httpStatus int, reason string, transient bool, cause error) *channels.VendorError {
+	return &channels.VendorError{
+		Channel:    Name,
+		Op:         "POST " + endpoint,
+		HTTPStatus: httpStatus,
+		Reason:     reason,
+		Transient:  transient,
+		Cause:      cause,
+	}
+}
+
+// wholeCallError returns the error Send returns as a whole, or nil when
+// results are reported per message: every message must have been sent and
+// every request must have failed, all transient or all permanent.
+func wholeCallError(sent []int, errs []*channels.VendorError, total int) error {
+	if len(sent) != total {
+		return nil
+	}
+	var first *channels.VendorError
+	for _, i := range sent {
+		e := errs[i]
+		if e == nil {
+			return nil
+		}
+		if first == nil {
+			first = e
+		} else if e.Transient != first.Transient {
+			return nil
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return first
+}
+
+// settle returns the result of a message whose request failed with ve.
+func settle(ve *channels.VendorError) channels.Result {
+	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: ve.Error(), RetryAfter: ve.RetryAfter}
+	if ve.Code != 0 {
+		r.StatusCode = ve.Code
+	}
+	if errors.Is(ve, channels.ErrTransient) {
+		r.Outcome = channels.Transient
+		if ve.Code == 0 {
+			r.StatusCode = channels.StatusDeviceNotOnlineOrNoResponse
+		}
+	}
+	return r
+}
+
+// retryAfter parses a Retry-After header (seconds or HTTP date).
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

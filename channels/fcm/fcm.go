@@ -1,0 +1,636 @@
+// Package fcm is the Firebase Cloud Messaging channel: a client of the FCM
+// HTTP v1 API (POST {base}/v1/projects/{project_id}/messages:send with
+// "Authorization: Bearer <access token>", JSON body {"message":{...}}).
+//
+// Access tokens come from Google's OAuth 2.0 service-account flow: the
+// channel signs an RS256 JWT (iss = client_email, scope = Scope, aud =
+// token_uri, one hour of validity) and exchanges it at token_uri with the
+// JWT-bearer grant. The token of each app is cached until shortly before its
+// expires_in and refreshed by one request at a time.
+//
+// FCM v1 takes one message per call (no multicast). A Send of n messages
+// makes n calls, at most Config.MaxConcurrentCalls at once.
+//
+// Receipt correlation: FCM has no receipt callback; the message name FCM
+// returns ("projects/P/messages/ID") is the Result's VendorMsgID, and the
+// MsgID is sent as fcm_options.analytics_label when it is a valid label, so
+// that FCM's delivery data can be grouped by message.
+package fcm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pushpipe/pushpipe/channels"
+)
+
+// Name is the channel name of FCM deliveries.
+const Name = "fcm"
+
+// maxAnswerBytes bounds how much of an answer is read.
+const maxAnswerBytes = 1 << 20
+
+// Keys of channels.Message.Extras read by the FCM channel (besides the
+// vendor-neutral channels.ExtraNotifyType, channels.ExtraURI and
+// channels.ExtraCustomPrefix pairs).
+const (
+	// ExtraChannelID is android.notification.channel_id (the mPaaS
+	// channelId).
+	ExtraChannelID = "fcm.channel_id"
+	// ExtraImage is notification.image: the URL of an image shown in the
+	// notification.
+	ExtraImage = "fcm.image"
+	// ExtraPriority is android.priority: "HIGH" or "NORMAL".
+	ExtraPriority = "fcm.priority"
+	// ExtraCollapseKey is android.collapse_key.
+	ExtraCollapseKey = "fcm.collapse_key"
+	// ExtraTag is android.notification.tag: notifications with the same
+	// tag replace each other.
+	ExtraTag = "fcm.tag"
+	// ExtraSound is the sound of the notification (android.notification.
+	// sound and apns aps.sound).
+	ExtraSound = "fcm.sound"
+	// ExtraBadge is the badge number (android.notification.
+	// notification_count and apns aps.badge), a non-negative integer.
+	ExtraBadge = "fcm.badge"
+)
+
+// URIDataKey is the data key that carries an http(s) channels.ExtraURI
+// (Android notifications can only fire intent actions themselves).
+const URIDataKey = "uri"
+
+// analyticsLabelPattern is the format FCM accepts for analytics labels.
+var analyticsLabelPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.~%]{1,50}$`)
+
+// Option changes how New builds a Channel.
+type Option func(*Channel)
+
+// WithHTTPClient makes the channel use hc for sends and token requests
+// instead of its own client. Timeouts still come from Config.Timeout.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+
+// WithClock makes the channel read the time from now (TTL, expiry, token
+// lifetimes and assertion timestamps).
+func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+
+// Channel is the FCM channel of one region. It implements channels.Channel
+// and is safe for concurrent use.
+type Channel struct {
+	cfg    Config
+	client *http.Client
+	now    func() time.Time
+	apps   map[string]*appState // fixed after New
+}
+
+var _ channels.Channel = (*Channel)(nil)
+
+// appState is what the channel keeps per app.
+type appState struct {
+	app      App
+	endpoint string
+	tokens   *tokenSource
+}
+
+// New returns a channel for cfg (defaults applied). It fails, with every
+// configuration problem joined, if the configuration is invalid. The
+// channel keeps its own copy of cfg.
+func New(cfg Config, opts ...Option) (*Channel, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("creating fcm channel: %w", err)
+	}
+	cfg.Apps = maps.Clone(cfg.Apps)
+	c := &Channel{cfg: cfg, now: time.Now, apps: map[string]*appState{}}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.client == nil {
+		c.client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   max(64, cfg.MaxConcurrentCalls),
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}}
+	}
+	base := strings.TrimSuffix(cfg.BaseURL, "/")
+	for id, a := range cfg.Apps {
+		key, err := ParsePrivateKey(a.PrivateKey.Reveal())
+		if err != nil { // Validate parsed it already
+			return nil, fmt.Errorf("creating fcm channel: app %q: %w", id, err)
+		}
+		c.apps[id] = &appState{
+			app:      a,
+			endpoint: base + "/v1/projects/" + url.PathEscape(a.ProjectID) + "/messages:send",
+			tokens: &tokenSource{app: a, key: key, tokenURI: a.tokenURI(), client: c.client,
+				timeout: cfg.Timeout, now: c.now},
+		}
+	}
+	return c, nil
+}
+
+// Name returns "fcm".
+func (c *Channel) Name() string { return Name }
+
+// MaxBatch returns Config.MaxBatch.
+func (c *Channel) MaxBatch() int { return c.cfg.MaxBatch }
+
+// Config returns the channel's configuration (a copy; printing it never
+// shows secrets).
+func (c *Channel) Config() Config {
+	cfg := c.cfg
+	cfg.Apps = maps.Clone(c.cfg.Apps)
+	return cfg
+}
+
+// Endpoint returns the URL the channel posts the messages of appID to, or
+// "" for an unknown app.
+func (c *Channel) Endpoint(appID string) string {
+	if st, ok := c.apps[appID]; ok {
+		return st.endpoint
+	}
+	return ""
+}
+
+// call is one prepared FCM call: the message index and the request body.
+type call struct {
+	i    int
+	body []byte
+}
+
+// Send implements channels.Channel. Messages rejected before sending
+// (empty or malformed token, expired, content over the limits, invalid
+// extras) get their result without a vendor call. The others are sent one
+// per call, at most Config.MaxConcurrentCalls at once, with the app's access
+// token (fetched first if needed; refreshed and the call retried once if FCM
+// refuses it).
+//
+// The whole-call error is returned only when every message of the batch was
+// in a failed call and all failed alike (all transient or all permanent),
+// or when the access token cannot be obtained and no message was rejected
+// before sending; otherwise failures are reported per message.
+func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
+	appID, err := channels.CheckBatch(msgs, c.cfg.MaxBatch)
+	if err != nil {
+		return nil, fmt.Errorf("sending fcm batch: %w", err)
+	}
+	if len(msgs) == 0 {
+		return []channels.Result{}, nil
+	}
+	st, ok := c.apps[appID]
+	if !ok {
+		return nil, fmt.Errorf("sending fcm batch for app %q: %w", appID, channels.ErrUnknownApp)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sending fcm batch for app %q: %w", appID, c.vendorErr(st.endpoint, 0, 0, "", true, err))
+	}
+
+	now := c.now()
+	results := make([]channels.Result, len(msgs))
+	var calls []call
+	for i := range msgs {
+		body, r, ok := c.prepare(&msgs[i], now)
+		if !ok {
+			results[i] = r
+			continue
+		}
+		calls = append(calls, call{i: i, body: body})
+	}
+	errs := make([]error, len(calls))
+	if len(calls) > 0 {
+		c.sendAll(ctx, st, calls, results, errs)
+	}
+	if err := wholeCallError(errs, len(calls) == len(msgs)); err != nil {
+		return nil, fmt.Errorf("sending fcm batch (%d messages) for app %q: %w", len(msgs), appID, err)
+	}
+	for ci, cl := range calls {
+		if errs[ci] != nil {
+			results[cl.i] = failedResult(errs[ci])
+		}
+	}
+	return results, nil
+}
+
+// sendAll makes the calls, filling results or errs (index-aligned with
+// calls).
+func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, results []channels.Result, errs []error) {
+	token, err := st.tokens.Token(ctx)
+	if err != nil {
+		for ci := range errs {
+			errs[ci] = fmt.Errorf("obtaining access token: %w", err)
+		}
+		return
+	}
+	sem := make(chan struct{}, c.cfg.MaxConcurrentCalls)
+	var wg sync.WaitGroup
+	for ci := range calls {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[ci] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r, err := c.sendOne(ctx, st, token, calls[ci].body)
+			if err != nil {
+				errs[ci] = err
+				return
+			}
+			results[calls[ci].i] = r
+		})
+	}
+	wg.Wait()
+}
+
+// sendOne makes the call of one message. A refused access token is
+// replaced and the call retried once.
+func (c *Channel) sendOne(ctx context.Context, st *appState, token string, body []byte) (channels.Result, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := c.post(ctx, st.endpoint, token, body)
+		var ve *channels.VendorError
+		if attempt == 0 && errors.As(err, &ve) && ve.HTTPStatus == http.StatusUnauthorized && ve.Code == 0 {
+			// UNAUTHENTICATED: the access token expired or was revoked.
+			st.tokens.invalidate(token)
+			if token, err = st.tokens.Token(ctx); err != nil {
+				return channels.Result{}, fmt.Errorf("refreshing access token: %w", err)
+			}
+			continue
+		}
+		return r, err
+	}
+}
+
+// googleError is the error answer of Google APIs.
+type googleError struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Status  string `json:"status"`
+		Details []struct {
+			Type            string `json:"@type"`
+			ErrorCode       string `json:"errorCode"`
+			FieldViolations []struct {
+				Field       string `json:"field"`
+				Description string `json:"description"`
+			} `json:"fieldViolations"`
+		} `json:"details"`
+	} `json:"error"`
+}
+
+// fcmErrorCode returns the FcmError code of the answer, else its status.
+func (g *googleError) fcmErrorCode() string {
+	for _, d := range g.Error.Details {
+		if d.Type == DetailTypeFcmError && d.ErrorCode != "" {
+			return d.ErrorCode
+		}
+	}
+	return g.Error.Status
+}
+
+// hasFcmError reports whether the answer carries an FcmError detail.
+func (g *googleError) hasFcmError() bool {
+	for _, d := range g.Error.Details {
+		if d.Type == DetailTypeFcmError {
+			return true
+		}
+	}
+	return false
+}
+
+// violatedFields returns the fields named by BadRequest details.
+func (g *googleError) violatedFields() []string {
+	var out []string
+	for _, d := range g.Error.Details {
+		for _, v := range d.FieldViolations {
+			out = append(out, v.Field)
+		}
+	}
+	return out
+}
+
+func (g *googleError) explain() string {
+	return strings.Trim(g.fcmErrorCode()+": "+g.Error.Message, ": ")
+}
+
+// post makes one HTTP call and maps the answer to the message's result, or
+// to a call error (*channels.VendorError) when the answer is about the call
+// rather than the message (throttled, unavailable, credentials refused).
+func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte) (channels.Result, error) {
+	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", false, fmt.Errorf("building request: %w", err))
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", true, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return channels.Result{}, c.vendorErr(endpoint, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+	}
+	status := resp.StatusCode
+	if status/100 == 2 {
+		var ok struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(bytes.TrimSpace(raw), &ok); err != nil || ok.Name == "" {
+			// A garbled success: whether FCM took the message is unknown;
+			// a retry may duplicate it, losing it is worse.
+			return channels.Result{}, c.vendorErr(endpoint, status, 0, "success answer without a message name", true, err)
+		}
+		return channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: ok.Name}, nil
+	}
+
+	var g googleError
+	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &g)
+	if decodeErr != nil || g.Error.Status == "" && g.Error.Code == 0 {
+		transient := status == http.StatusTooManyRequests || status >= 500
+		ve := c.vendorErr(endpoint, status, 0, http.StatusText(status), transient, nil)
+		if transient {
+			ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		}
+		return channels.Result{}, ve
+	}
+	code := g.fcmErrorCode()
+	switch {
+	case code == ErrorCodeUnregistered:
+		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+			StatusDesc: fmt.Sprintf("BadDeviceToken: NotRegistered (%d) %s", StatusNotRegistered, g.explain())}, nil
+	case code == ErrorCodeInvalidArgument:
+		return invalidArgumentResult(&g), nil
+	case code == ErrorCodeSenderIDMismatch || code == ErrorCodeThirdPartyAuth:
+		// The token belongs to another sender, or the app's APNs/web-push
+		// credentials are refused: this message cannot be delivered, others
+		// of the app may.
+		return channels.Result{Outcome: channels.Permanent, StatusCode: StatusAuthentication,
+			StatusDesc: "Authentication: " + g.explain()}, nil
+	case code == ErrorCodeQuotaExceeded || status == http.StatusTooManyRequests || code == StatusNameResourceExhausted:
+		ve := c.vendorErr(endpoint, status, 0, g.explain(), true, nil)
+		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		return channels.Result{}, ve
+	case code == ErrorCodeUnavailable || code == ErrorCodeInternal || status >= 500:
+		ve := c.vendorErr(endpoint, status, StatusInternalServerError, g.explain(), true, nil)
+		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		return channels.Result{}, ve
+	case status == http.StatusUnauthorized || status == http.StatusForbidden ||
+		(status == http.StatusNotFound && !g.hasFcmError()):
+		// UNAUTHENTICATED, PERMISSION_DENIED, or a project that does not
+		// exist: nothing of this app can be sent until its configuration
+		// changes. Code stays 0 for UNAUTHENTICATED so that sendOne
+		// recognises it.
+		return channels.Result{}, c.vendorErr(endpoint, status, 0, g.explain(), false, nil)
+	}
+	return channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone,
+		StatusDesc: fmt.Sprintf("fcm http %d: %s", status, g.explain())}, nil
+}
+
+// invalidArgumentResult classifies an INVALID_ARGUMENT answer. The channel
+// checks sizes, TTL and data keys before sending, so an INVALID_ARGUMENT
+// that names no field other than message.token is the token FCM refuses
+// ("The registration token is not a valid FCM registration token").
+func invalidArgumentResult(g *googleError) channels.Result {
+	for _, f := range g.violatedFields() {
+		switch {
+		case f == TokenField:
+			continue
+		case strings.HasSuffix(f, ".ttl"):
+			return channels.Result{Outcome: channels.Permanent, StatusCode: StatusInvalidTTL, StatusDesc: "InvalidTtl: " + g.explain()}
+		case strings.HasSuffix(f, "restricted_package_name"):
+			return channels.Result{Outcome: channels.Permanent, StatusCode: StatusInvalidPackageName, StatusDesc: "InvalidPackageName: " + g.explain()}
+		default:
+			return channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone,
+				StatusDesc: fmt.Sprintf("InvalidArgument (%s): %s", f, g.explain())}
+		}
+	}
+	return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+		StatusDesc: fmt.Sprintf("BadDeviceToken: InvalidRegistration (%d) %s", StatusInvalidRegistration, g.explain())}
+}
+
+func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string, transient bool, cause error) *channels.VendorError {
+	return &channels.VendorError{
+		Channel: Name, Op: "POST " + endpoint, HTTPStatus: httpStatus, Code: code,
+		Reason: reason, Transient: transient, Cause: cause,
+	}
+}
+
+// wholeCallError returns the error Send returns as a whole, or nil when the
+// failures are reported per message: every message must have been in a
+// failed call (allSent) and all calls failed alike.
+func wholeCallError(errs []error, allSent bool) error {
+	if !allSent || len(errs) == 0 {
+		return nil
+	}
+	first := errs[0]
+	for _, err := range errs {
+		if err == nil || errors.Is(err, channels.ErrTransient) != errors.Is(first, channels.ErrTransient) {
+			return nil
+		}
+	}
+	return first
+}
+
+// failedResult is the result of a message whose call failed.
+func failedResult(err error) channels.Result {
+	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: err.Error()}
+	var ve *channels.VendorError
+	if errors.As(err, &ve) {
+		if ve.Code != 0 {
+			r.StatusCode = ve.Code
+		}
+		r.RetryAfter = ve.RetryAfter
+	}
+	if errors.Is(err, channels.ErrTransient) {
+		r.Outcome = channels.Transient
+	}
+	return r
+}
+
+// retryAfter parses a Retry-After header (seconds or HTTP date).
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Wire format of projects.messages.send (the fields the channel sets).
+type (
+	sendRequest struct {
+		Message wireMessage `json:"message"`
+	}
+	wireMessage struct {
+		Token        string            `json:"token"`
+		Notification *wireNotification `json:"notification,omitempty"`
+		Data         map[string]string `json:"data,omitempty"`
+		Android      *wireAndroid      `json:"android,omitempty"`
+		APNs         *wireAPNs         `json:"apns,omitempty"`
+		FCMOptions   *wireFCMOptions   `json:"fcm_options,omitempty"`
+	}
+	wireNotification struct {
+		Title string `json:"title,omitempty"`
+		Body  string `json:"body,omitempty"`
+		Image string `json:"image,omitempty"`
+	}
+	wireAndroid struct {
+		CollapseKey  string                   `json:"collapse_key,omitempty"`
+		Priority     string                   `json:"priority,omitempty"`
+		TTL          string                   `json:"ttl,omitempty"`
+		Notification *wireAndroidNotification `json:"notification,omitempty"`
+	}
+	wireAndroidNotification struct {
+		ChannelID             string `json:"channel_id,omitempty"`
+		Sound                 string `json:"sound,omitempty"`
+		Tag                   string `json:"tag,omitempty"`
+		ClickAction           string `json:"click_action,omitempty"`
+		NotificationCount     *int   `json:"notification_count,omitempty"`
+		DefaultSound          bool   `json:"default_sound,omitempty"`
+		DefaultVibrateTimings bool   `json:"default_vibrate_timings,omitempty"`
+		DefaultLightSettings  bool   `json:"default_light_settings,omitempty"`
+	}
+	wireAPNs struct {
+		Payload map[string]any `json:"payload,omitempty"`
+	}
+	wireFCMOptions struct {
+		AnalyticsLabel string `json:"analytics_label,omitempty"`
+	}
+)
+
+// prepare checks m and returns the request body of its call, or the result
+// of a message that must not be sent and false.
+func (c *Channel) prepare(m *channels.Message, now time.Time) ([]byte, channels.Result, bool) {
+	permanent := func(code int, format string, args ...any) ([]byte, channels.Result, bool) {
+		return nil, channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: fmt.Sprintf(format, args...)}, false
+	}
+	lim := c.cfg.Limits
+	switch {
+	case m.Token == "":
+		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
+	case strings.ContainsAny(m.Token, " \t\r\n,/"):
+		return nil, channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+			StatusDesc: "BadDeviceToken: malformed FCM registration token"}, false
+	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
+		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
+	case !m.PassThrough && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == ""):
+		return permanent(channels.StatusNone, "PayloadEmpty: a notification needs a title and a body")
+	case lim.MaxTitleRunes > 0 && utf8.RuneCountInString(m.Title) > lim.MaxTitleRunes:
+		return permanent(StatusMessageTooBig, "MessageTooBig: title has %d characters, the limit is %d", utf8.RuneCountInString(m.Title), lim.MaxTitleRunes)
+	case lim.MaxBodyRunes > 0 && utf8.RuneCountInString(m.Body) > lim.MaxBodyRunes:
+		return permanent(StatusMessageTooBig, "MessageTooBig: body has %d characters, the limit is %d", utf8.RuneCountInString(m.Body), lim.MaxBodyRunes)
+	case len(m.Payload) > lim.MaxPayloadBytes:
+		return permanent(StatusMessageTooBig, "MessageTooBig: payload has %d bytes, the limit is %d", len(m.Payload), lim.MaxPayloadBytes)
+	}
+
+	msg := wireMessage{Token: m.Token}
+	x := m.Extras
+	data := map[string]string{}
+	if m.Payload != "" {
+		data[c.cfg.PayloadKey] = m.Payload
+	}
+	for k, v := range x {
+		name, ok := strings.CutPrefix(k, channels.ExtraCustomPrefix)
+		if !ok || reservedDataKey(name) || name == c.cfg.PayloadKey {
+			continue
+		}
+		data[name] = v
+	}
+	priority := c.cfg.Priority
+	if v := x[ExtraPriority]; v != "" {
+		p, ok := normalizePriority(v)
+		if !ok {
+			return permanent(channels.StatusNone, "InvalidArgument: %s must be HIGH or NORMAL, got %q", ExtraPriority, v)
+		}
+		priority = p
+	}
+	android := &wireAndroid{Priority: priority, CollapseKey: x[ExtraCollapseKey]}
+	if !m.ExpireAt.IsZero() {
+		ttl := min(m.ExpireAt.Sub(now), MaxTimeToLive)
+		android.TTL = strconv.FormatInt(max(int64(ttl/time.Second), 1), 10) + "s"
+	}
+	var badge *int
+	if v := x[ExtraBadge]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return permanent(channels.StatusNone, "InvalidArgument: %s must be a non-negative integer, got %q", ExtraBadge, v)
+		}
+		badge = &n
+	}
+	if !m.PassThrough {
+		msg.Notification = &wireNotification{Title: m.Title, Body: m.Body, Image: x[ExtraImage]}
+		an := &wireAndroidNotification{ChannelID: x[ExtraChannelID], Sound: x[ExtraSound], Tag: x[ExtraTag], NotificationCount: badge}
+		if v := x[channels.ExtraNotifyType]; v != "" {
+			bits, err := strconv.Atoi(v)
+			if err != nil {
+				return permanent(channels.StatusNone, "InvalidArgument: %s must be an integer, got %q", channels.ExtraNotifyType, v)
+			}
+			an.DefaultSound = bits == -1 || bits&1 != 0
+			an.DefaultVibrateTimings = bits == -1 || bits&2 != 0
+			an.DefaultLightSettings = bits == -1 || bits&4 != 0
+		}
+		if uri := x[channels.ExtraURI]; uri != "" {
+			if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
+				data[URIDataKey] = uri
+			} else {
+				an.ClickAction = uri
+			}
+		}
+		android.Notification = an
+		if badge != nil || x[ExtraSound] != "" {
+			aps := map[string]any{}
+			if badge != nil {
+				aps["badge"] = *badge
+			}
+			if s := x[ExtraSound]; s != "" {
+				aps["sound"] = s
+			}
+			msg.APNs = &wireAPNs{Payload: map[string]any{"aps": aps}}
+		}
+	}
+	msg.Android = android
+	size := 0
+	for k, v := range data {
+		size += len(k) + len(v)
+	}
+	if size > lim.MaxDataBytes {
+		return permanent(StatusMessageTooBig, "MessageTooBig: data has %d bytes, FCM allows %d", size, lim.MaxDataBytes)
+	}
+	if len(data) > 0 {
+		msg.Data = data
+	}
+	if analyticsLabelPattern.MatchString(m.MsgID) {
+		msg.FCMOptions = &wireFCMOptions{AnalyticsLabel: m.MsgID}
+	}
+	body, err := json.Marshal(sendRequest{Message: msg})
+	if err != nil {
+		return permanent(channels.StatusNone, "encoding message: %v", err)
+	}
+	return body, channels.Result{}, true
+}

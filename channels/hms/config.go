@@ -1,0 +1,229 @@
+package hms
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pushpipe/pushpipe/channels"
+)
+
+// Endpoints and limits of Huawei Push Kit (server API v1 and the OAuth 2.0
+// client-credentials flow of the Huawei account server), plus the Huawei
+// content limits of §8 of the mPaaS guide.
+const (
+	// DefaultBaseURL is the Push Kit host; it serves every region (the
+	// data location is a property of the app's project). The client
+	// appends "/v1/{appId}/messages:send".
+	DefaultBaseURL = "https://push-api.cloud.huawei.com"
+	// DefaultAuthURL is the OAuth 2.0 host; the client appends TokenPath.
+	DefaultAuthURL = "https://oauth-login.cloud.huawei.com"
+	// TokenPath is the client-credentials token endpoint below AuthURL.
+	TokenPath = "/oauth2/v3/token"
+	// MaxTokensPerCall is the most tokens of one messages:send call.
+	MaxTokensPerCall = 1000
+	// MaxMessageBytes is Push Kit's limit of the message body, tokens
+	// excluded.
+	MaxMessageBytes = 4096
+	// MaxTitleRunes and MaxBodyRunes are §8's Huawei limits.
+	MaxTitleRunes = 40
+	MaxBodyRunes  = 1024
+	// MaxPayloadBytes is §8's limit of a pushed Android message (2 KB),
+	// applied to Message.Payload.
+	MaxPayloadBytes = 2048
+	// MaxTimeToLive is the longest android.ttl Push Kit accepts (15 days).
+	MaxTimeToLive = 15 * 24 * time.Hour
+)
+
+// Defaults applied by Config.WithDefaults to zero fields.
+const (
+	DefaultTimeout            = 5 * time.Second
+	DefaultMaxConcurrentCalls = 4
+)
+
+// RegionBaseURL returns the Push Kit host of a pushpipe region (cn, ru, in,
+// eu, sg) and whether the region is known.
+func RegionBaseURL(region string) (string, bool) {
+	switch region {
+	case "cn", "ru", "in", "eu", "sg":
+		return DefaultBaseURL, true
+	}
+	return "", false
+}
+
+// App is the Huawei credentials of one pushpipe app, as AppGallery Connect
+// shows them (the mPaaS console's "Huawei App ID" and "Huawei App Key (App
+// Secret)").
+type App struct {
+	// AppID is the Huawei App ID: the OAuth client_id and the {appId} of
+	// the send URL.
+	AppID string `json:"appId" yaml:"appId"`
+	// AppSecret is the App Secret (OAuth client_secret).
+	AppSecret channels.Secret `json:"appSecret" yaml:"appSecret"`
+	// ReceiptID, if set, is sent as android.receipt_id: the receipt
+	// configuration (in AppGallery Connect) whose URL gets the receipts.
+	ReceiptID string `json:"receiptId" yaml:"receiptId"`
+}
+
+// String prints the app without its secret.
+func (a App) String() string {
+	return fmt.Sprintf("{appId=%s appSecret=%s receiptId=%s}", a.AppID, a.AppSecret, a.ReceiptID)
+}
+
+// Limits are the content limits checked before a message is sent. Messages
+// over a limit get a Permanent result and are not sent.
+type Limits struct {
+	MaxTitleRunes   int `json:"maxTitleRunes" yaml:"maxTitleRunes"`     // characters of the title
+	MaxBodyRunes    int `json:"maxBodyRunes" yaml:"maxBodyRunes"`       // characters of the body
+	MaxPayloadBytes int `json:"maxPayloadBytes" yaml:"maxPayloadBytes"` // bytes of Message.Payload
+	// MaxMessageBytes bounds the JSON message sent, tokens excluded; at
+	// most MaxMessageBytes.
+	MaxMessageBytes int `json:"maxMessageBytes" yaml:"maxMessageBytes"`
+}
+
+// Config configures one Huawei Push Kit channel, which serves one region.
+// Printing a Config (String, %v, %+v, %#v, JSON) never shows secrets.
+type Config struct {
+	// Region is the pushpipe region (cn, ru, in, eu, sg).
+	Region string `json:"region" yaml:"region"`
+	// BaseURL overrides the Push Kit host, e.g. the simulator's
+	// "http://127.0.0.1:PORT/hms/cn".
+	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
+	// AuthURL overrides the OAuth host (the client appends TokenPath).
+	AuthURL string `json:"authUrl" yaml:"authUrl"`
+	// Apps maps pushpipe app ids to Huawei credentials.
+	Apps map[string]App `json:"apps" yaml:"apps"`
+	// Timeout bounds one HTTP call (a send or a token request).
+	Timeout time.Duration `json:"timeout" yaml:"timeout"`
+	// MaxBatch is the number of messages one Send accepts;
+	// 1..MaxTokensPerCall.
+	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
+	// MaxConcurrentCalls bounds the calls one Send makes at once when its
+	// messages need more than one call (different contents).
+	MaxConcurrentCalls int `json:"maxConcurrentCalls" yaml:"maxConcurrentCalls"`
+	// Importance is android.notification.importance ("LOW" or "NORMAL")
+	// of messages without ExtraNotifyLevel; empty leaves Huawei's default.
+	Importance string `json:"importance" yaml:"importance"`
+	// Limits are the content limits; zero fields take the defaults.
+	Limits Limits `json:"limits" yaml:"limits"`
+}
+
+// DefaultConfig returns the configuration of a channel for region with
+// every default set and no apps.
+func DefaultConfig(region string) Config {
+	return Config{Region: region}.WithDefaults()
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+// The Apps map is shared with c.
+func (c Config) WithDefaults() Config {
+	if c.BaseURL == "" {
+		c.BaseURL, _ = RegionBaseURL(c.Region)
+	}
+	if c.AuthURL == "" {
+		c.AuthURL = DefaultAuthURL
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = MaxTokensPerCall
+	}
+	if c.MaxConcurrentCalls == 0 {
+		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
+	}
+	if c.Limits.MaxTitleRunes == 0 {
+		c.Limits.MaxTitleRunes = MaxTitleRunes
+	}
+	if c.Limits.MaxBodyRunes == 0 {
+		c.Limits.MaxBodyRunes = MaxBodyRunes
+	}
+	if c.Limits.MaxPayloadBytes == 0 {
+		c.Limits.MaxPayloadBytes = MaxPayloadBytes
+	}
+	if c.Limits.MaxMessageBytes == 0 {
+		c.Limits.MaxMessageBytes = MaxMessageBytes
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults) at once, joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("hms config: "+format, args...))
+	}
+	if _, ok := RegionBaseURL(c.Region); !ok {
+		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
+	}
+	if err := checkHTTPURL(c.BaseURL); err != nil {
+		bad("baseUrl: %v", err)
+	}
+	if err := checkHTTPURL(c.AuthURL); err != nil {
+		bad("authUrl: %v", err)
+	}
+	if len(c.Apps) == 0 {
+		bad("no apps configured")
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
+		a := c.Apps[id]
+		if id == "" {
+			bad("app with empty id")
+		}
+		if strings.TrimSpace(a.AppID) == "" || strings.ContainsAny(a.AppID, "/?# ") {
+			bad("app %q: appId %q is not a Huawei App ID (AppGallery Connect > app information)", id, a.AppID)
+		}
+		if strings.TrimSpace(a.AppSecret.Reveal()) == "" {
+			bad("app %q: empty appSecret (the App Secret of AppGallery Connect)", id)
+		}
+	}
+	if c.Timeout <= 0 {
+		bad("timeout must be positive, got %s", c.Timeout)
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > MaxTokensPerCall {
+		bad("maxBatch must be in 1..%d, got %d", MaxTokensPerCall, c.MaxBatch)
+	}
+	if c.MaxConcurrentCalls < 1 {
+		bad("maxConcurrentCalls must be at least 1, got %d", c.MaxConcurrentCalls)
+	}
+	if c.Importance != "" && c.Importance != "LOW" && c.Importance != "NORMAL" {
+		bad("importance must be LOW, NORMAL or empty, got %q", c.Importance)
+	}
+	l := c.Limits
+	if l.MaxTitleRunes < 1 || l.MaxBodyRunes < 1 || l.MaxPayloadBytes < 1 || l.MaxMessageBytes < 1 || l.MaxMessageBytes > MaxMessageBytes {
+		bad("limits must be positive and maxMessageBytes at most %d, got %+v", MaxMessageBytes, l)
+	}
+	return errors.Join(errs...)
+}
+
+// String prints the configuration with secrets redacted, for logs.
+func (c Config) String() string {
+	var apps []string
+	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
+		apps = append(apps, id+"="+c.Apps[id].String())
+	}
+	return fmt.Sprintf("hms.Config{Region:%s BaseURL:%s AuthURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Importance:%s Limits:%+v}",
+		c.Region, c.BaseURL, c.AuthURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls,
+		c.Importance, c.Limits)
+}
+
+// GoString keeps %#v from printing secrets.
+func (c Config) GoString() string { return c.String() }
+
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	return nil
+}

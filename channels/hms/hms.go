@@ -1,0 +1,789 @@
+// Package hms is the Huawei Push Kit channel: a client of the Push Kit
+// server API (POST {base}/v1/{appId}/messages:send with "Authorization:
+// Bearer <access token>", JSON body {"validate_only":false,"message":{...}}).
+//
+// Access tokens are app-level tokens of Huawei's OAuth 2.0 server, obtained
+// with the client-credentials grant (POST {auth}/oauth2/v3/token with
+// grant_type=client_credentials, client_id=App ID, client_secret=App
+// Secret). The token of each app is cached until shortly before its
+// expires_in and refreshed by one request at a time; when Push Kit answers
+// 80200001 or 80200003 (OAuth authentication error, token expired) the token
+// is replaced and the call retried once.
+//
+// One call carries one content for up to 1000 tokens. Channel.Send sends the
+// messages of a batch that share a content (equal BatchKey) in one call and
+// makes one call per distinct content; a sender that groups deliveries by
+// BatchKey makes exactly one call per Send.
+//
+// Receipt correlation: every call sets android.bi_tag, which Huawei echoes
+// as "biTag" in its receipts. A call that carries one message sends its
+// DeliveryID; a call that carries several sends their common MsgID
+// (receipts name the token). BiTag computes the value.
+package hms
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pushpipe/pushpipe/channels"
+)
+
+// Name is the channel name of Huawei deliveries.
+const Name = "hms"
+
+// maxAnswerBytes bounds how much of an answer is read.
+const maxAnswerBytes = 1 << 20
+
+// Keys of channels.Message.Extras read by the Huawei channel (besides the
+// vendor-neutral channels.ExtraNotifyType, channels.ExtraURI and
+// channels.ExtraCustomPrefix pairs).
+const (
+	// ExtraCategory is android.category, the message classification (the
+	// mPaaS thirdChannelCategory "hms" value): "1".."14" or the category
+	// name (IM, VOIP, SUBSCRIPTION, TRAVEL, HEALTH, WORK, ACCOUNT, EXPRESS,
+	// FINANCE, DEVICE_REMINDER, SYSTEM_REMINDER, MAIL, PLAY_VOICE,
+	// MARKETING).
+	ExtraCategory = "hms.category"
+	// ExtraNotifyLevel is android.notification.importance (the mPaaS
+	// notifyLevel "hms" value): "1" or "LOW" (silent), "2" or "NORMAL".
+	ExtraNotifyLevel = "hms.notify_level"
+	// ExtraImage is android.notification.image: the URL of the large icon
+	// on the right of the notification (the mPaaS iconUrls hmsUrl).
+	ExtraImage = "hms.image"
+	// ExtraChannelID is android.notification.channel_id (the mPaaS
+	// channelId).
+	ExtraChannelID = "hms.channel_id"
+	// ExtraNotifyID is android.notification.notify_id: notifications with
+	// the same id replace each other. An integer.
+	ExtraNotifyID = "hms.notify_id"
+	// ExtraBadgeAddNum is android.notification.badge.add_num (the mPaaS
+	// badge_add_num): 1..99, needs ExtraBadgeClass.
+	ExtraBadgeAddNum = "hms.badge_add_num"
+	// ExtraBadgeClass is android.notification.badge.class (the mPaaS
+	// badge_class): the app's entry Activity class.
+	ExtraBadgeClass = "hms.badge_class"
+	// ExtraBigText set to "1" (the mPaaS big_text) shows the notification
+	// in big-text style (style 1, big_title and big_body).
+	ExtraBigText = "hms.big_text"
+)
+
+// PayloadDataKey is the key of Message.Payload in the JSON object sent as
+// message.data when the message also carries custom key/values. Without
+// custom key/values, message.data is the Payload itself.
+const PayloadDataKey = "payload"
+
+// categories are the android.category values, in the order of the mPaaS
+// thirdChannelCategory.hms enumeration (1..14). Never modified.
+var categories = []string{"IM", "VOIP", "SUBSCRIPTION", "TRAVEL", "HEALTH", "WORK", "ACCOUNT",
+	"EXPRESS", "FINANCE", "DEVICE_REMINDER", "SYSTEM_REMINDER", "MAIL", "PLAY_VOICE", "MARKETING"}
+
+// Categories returns the android.category values, in the order of the
+// mPaaS thirdChannelCategory.hms enumeration (value i+1 is Categories()[i]).
+func Categories() []string { return slices.Clone(categories) }
+
+// Option changes how New builds a Channel.
+type Option func(*Channel)
+
+// WithHTTPClient makes the channel use hc for sends and token requests
+// instead of its own client. Timeouts still come from Config.Timeout.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+
+// WithClock makes the channel read the time from now (TTL, expiry, token
+// lifetimes).
+func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+
+// Channel is the Huawei Push Kit channel of one region. It implements
+// channels.Channel and channels.BatchKeyer and is safe for concurrent use.
+type Channel struct {
+	cfg    Config
+	client *http.Client
+	now    func() time.Time
+	apps   map[string]*appState // fixed after New
+}
+
+var (
+	_ channels.Channel    = (*Channel)(nil)
+	_ channels.BatchKeyer = (*Channel)(nil)
+)
+
+// appState is what the channel keeps per app.
+type appState struct {
+	app      App
+	endpoint string
+	tokens   *tokenSource
+}
+
+// New returns a channel for cfg (defaults applied). It fails, with every
+// configuration problem joined, if the configuration is invalid. The
+// channel keeps its own copy of cfg.
+func New(cfg Config, opts ...Option) (*Channel, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("creating hms channel: %w", err)
+	}
+	cfg.Apps = maps.Clone(cfg.Apps)
+	c := &Channel{cfg: cfg, now: time.Now, apps: map[string]*appState{}}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.client == nil {
+		c.client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}}
+	}
+	base := strings.TrimSuffix(cfg.BaseURL, "/")
+	tokenURL := strings.TrimSuffix(cfg.AuthURL, "/") + TokenPath
+	for id, a := range cfg.Apps {
+		c.apps[id] = &appState{
+			app:      a,
+			endpoint: base + "/v1/" + url.PathEscape(a.AppID) + "/messages:send",
+			tokens:   &tokenSource{tokenURL: tokenURL, app: a, client: c.client, timeout: cfg.Timeout, now: c.now},
+		}
+	}
+	return c, nil
+}
+
+// Name returns "hms".
+func (c *Channel) Name() string { return Name }
+
+// MaxBatch returns Config.MaxBatch (at most 1000).
+func (c *Channel) MaxBatch() int { return c.cfg.MaxBatch }
+
+// Config returns the channel's configuration (a copy; printing it never
+// shows secrets).
+func (c *Channel) Config() Config {
+	cfg := c.cfg
+	cfg.Apps = maps.Clone(c.cfg.Apps)
+	return cfg
+}
+
+// Endpoint returns the URL the channel posts the messages of appID to, or
+// "" for an unknown app.
+func (c *Channel) Endpoint(appID string) string {
+	if st, ok := c.apps[appID]; ok {
+		return st.endpoint
+	}
+	return ""
+}
+
+// BatchKey returns a key equal for messages that can share one Push Kit
+// call: same app, MsgID and content (title, body, payload, pass-through,
+// expiry, extras).
+func (c *Channel) BatchKey(m channels.Message) string {
+	h := sha256.New()
+	put := func(s string) {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	put(m.AppID)
+	put(m.MsgID)
+	put(m.Title)
+	put(m.Body)
+	put(m.Payload)
+	put(strconv.FormatBool(m.PassThrough))
+	if !m.ExpireAt.IsZero() {
+		put(strconv.FormatInt(m.ExpireAt.UnixMilli(), 10))
+	} else {
+		put("")
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Extras)) {
+		put(k)
+		put(m.Extras[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// BiTag returns the android.bi_tag of a call carrying msgs: the DeliveryID
+// of a single message, else the common MsgID; "" for no messages.
+func BiTag(msgs []channels.Message) string {
+	switch len(msgs) {
+	case 0:
+		return ""
+	case 1:
+		return msgs[0].DeliveryID
+	}
+	return msgs[0].MsgID
+}
+
+// group is the messages (indices into the batch) sent in one call, with
+// the call's body.
+type group struct {
+	idx  []int
+	body []byte
+}
+
+// Send implements channels.Channel. Messages rejected before sending
+// (empty or malformed token, expired, content over the limits, invalid
+// extras) get their result without a vendor call. The others are sent in
+// one call per distinct BatchKey, at most Config.MaxConcurrentCalls at once.
+//
+// The whole-call error is returned only when every message of the batch
+// was in a failed call and all failed calls failed alike (all transient or
+// all permanent); otherwise the failures of individual calls are reported
+// per message (Transient or Permanent with the vendor code).
+func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
+	appID, err := channels.CheckBatch(msgs, c.cfg.MaxBatch)
+	if err != nil {
+		return nil, fmt.Errorf("sending hms batch: %w", err)
+	}
+	if len(msgs) == 0 {
+		return []channels.Result{}, nil
+	}
+	st, ok := c.apps[appID]
+	if !ok {
+		return nil, fmt.Errorf("sending hms batch for app %q: %w", appID, channels.ErrUnknownApp)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sending hms batch for app %q: %w", appID, c.vendorErr(st.endpoint, 0, 0, "", true, err))
+	}
+
+	now := c.now()
+	results := make([]channels.Result, len(msgs))
+	groups := c.plan(st.app, msgs, results, now)
+
+	errs := make([]error, len(groups))
+	sem := make(chan struct{}, c.cfg.MaxConcurrentCalls)
+	var wg sync.WaitGroup
+	for gi := range groups {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[gi] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[gi] = c.sendGroup(ctx, st, msgs, groups[gi], results)
+		})
+	}
+	wg.Wait()
+
+	if err := wholeCallError(groups, errs, len(msgs)); err != nil {
+		return nil, fmt.Errorf("sending hms batch (%d messages) for app %q: %w", len(msgs), appID, err)
+	}
+	for gi, g := range groups {
+		if errs[gi] != nil {
+			r := failedResult(errs[gi])
+			for _, i := range g.idx {
+				results[i] = r
+			}
+		}
+	}
+	return results, nil
+}
+
+// plan checks every message, fills the result of the ones that cannot be
+// sent, groups the others by BatchKey in order of first appearance and
+// builds each group's body (refusing groups over the size limit).
+func (c *Channel) plan(app App, msgs []channels.Message, results []channels.Result, now time.Time) []group {
+	var groups []group
+	byKey := map[string]int{}
+	for i := range msgs {
+		if r, ok := c.check(&msgs[i], now); !ok {
+			results[i] = r
+			continue
+		}
+		k := c.BatchKey(msgs[i])
+		gi, ok := byKey[k]
+		if !ok {
+			gi = len(groups)
+			byKey[k] = gi
+			groups = append(groups, group{})
+		}
+		groups[gi].idx = append(groups[gi].idx, i)
+	}
+	kept := groups[:0]
+	for _, g := range groups {
+		gm := make([]channels.Message, len(g.idx))
+		for j, i := range g.idx {
+			gm[j] = msgs[i]
+		}
+		req, err := c.Request(app, gm, now)
+		var size int
+		if err == nil {
+			withoutTokens := req.Message
+			withoutTokens.Token = nil
+			var b []byte
+			if b, err = json.Marshal(withoutTokens); err == nil {
+				size = len(b)
+				g.body, err = json.Marshal(req)
+			}
+		}
+		var r channels.Result
+		switch {
+		case err != nil:
+			r = channels.Result{Outcome: channels.Permanent, StatusCode: CodeIllegalPayload, StatusDesc: "IllegalPayload: " + err.Error()}
+		case size > c.cfg.Limits.MaxMessageBytes:
+			r = channels.Result{Outcome: channels.Permanent, StatusCode: CodeBodyTooLarge,
+				StatusDesc: fmt.Sprintf("BodyTooLarge: the message has %d bytes, Push Kit allows %d", size, c.cfg.Limits.MaxMessageBytes)}
+		default:
+			kept = append(kept, g)
+			continue
+		}
+		for _, i := range g.idx {
+			results[i] = r
+		}
+	}
+	return kept
+}
+
+// check returns the result of a message that must not be sent, and false;
+// or true if the message can be sent.
+func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bool) {
+	permanent := func(code int, format string, args ...any) (channels.Result, bool) {
+		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: fmt.Sprintf(format, args...)}, false
+	}
+	lim := c.cfg.Limits
+	switch {
+	case m.Token == "":
+		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
+	case strings.ContainsAny(m.Token, " \t\r\n,\""):
+		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+			StatusDesc: "BadDeviceToken: malformed Huawei push token"}, false
+	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
+		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
+	case !m.PassThrough && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == ""):
+		return permanent(CodeIllegalPayload, "IllegalPayload: a notification needs a title and a body")
+	case utf8.RuneCountInString(m.Title) > lim.MaxTitleRunes:
+		return permanent(CodeIllegalPayload, "IllegalPayload: title has %d characters, Huawei allows %d", utf8.RuneCountInString(m.Title), lim.MaxTitleRunes)
+	case utf8.RuneCountInString(m.Body) > lim.MaxBodyRunes:
+		return permanent(CodeIllegalPayload, "IllegalPayload: body has %d characters, Huawei allows %d", utf8.RuneCountInString(m.Body), lim.MaxBodyRunes)
+	case len(m.Payload) > lim.MaxPayloadBytes:
+		return permanent(CodeBodyTooLarge, "BodyTooLarge: payload has %d bytes, the limit is %d", len(m.Payload), lim.MaxPayloadBytes)
+	}
+	return channels.Result{}, true
+}
+
+// Wire format of messages:send (the fields the channel sets).
+type (
+	// SendRequest is the body of a messages:send call.
+	SendRequest struct {
+		ValidateOnly bool        `json:"validate_only"`
+		Message      WireMessage `json:"message"`
+	}
+	// WireMessage is SendRequest.message.
+	WireMessage struct {
+		Data    string       `json:"data,omitempty"`
+		Android *WireAndroid `json:"android,omitempty"`
+		Token   []string     `json:"token,omitempty"`
+	}
+	// WireAndroid is message.android.
+	WireAndroid struct {
+		Category     string            `json:"category,omitempty"`
+		TTL          string            `json:"ttl,omitempty"`
+		BiTag        string            `json:"bi_tag,omitempty"`
+		ReceiptID    string            `json:"receipt_id,omitempty"`
+		Notification *WireNotification `json:"notification,omitempty"`
+	}
+	// WireNotification is message.android.notification.
+	WireNotification struct {
+		Title             string          `json:"title"`
+		Body              string          `json:"body"`
+		Image             string          `json:"image,omitempty"`
+		ChannelID         string          `json:"channel_id,omitempty"`
+		NotifyID          *int            `json:"notify_id,omitempty"`
+		Style             int             `json:"style,omitempty"`
+		BigTitle          string          `json:"big_title,omitempty"`
+		BigBody           string          `json:"big_body,omitempty"`
+		Importance        string          `json:"importance,omitempty"`
+		DefaultSound      bool            `json:"default_sound,omitempty"`
+		UseDefaultVibrate bool            `json:"use_default_vibrate,omitempty"`
+		UseDefaultLight   bool            `json:"use_default_light,omitempty"`
+		Badge             *WireBadge      `json:"badge,omitempty"`
+		ClickAction       WireClickAction `json:"click_action"`
+	}
+	// WireBadge is message.android.notification.badge.
+	WireBadge struct {
+		AddNum int    `json:"add_num,omitempty"`
+		Class  string `json:"class"`
+	}
+	// WireClickAction is message.android.notification.click_action: type 1
+	// opens an intent, 2 a URL, 3 the app.
+	WireClickAction struct {
+		Type   int    `json:"type"`
+		Intent string `json:"intent,omitempty"`
+		URL    string `json:"url,omitempty"`
+	}
+)
+
+// Request returns the body of the call carrying msgs (which must share one
+// BatchKey) for app at time now, or an error naming the invalid extra. It
+// is what Send posts; exported for tests and tooling.
+func (c *Channel) Request(app App, msgs []channels.Message, now time.Time) (SendRequest, error) {
+	m := msgs[0]
+	x := m.Extras
+	tokens := make([]string, len(msgs))
+	for i := range msgs {
+		tokens[i] = msgs[i].Token
+	}
+	android := &WireAndroid{BiTag: BiTag(msgs), ReceiptID: app.ReceiptID}
+	if v := x[ExtraCategory]; v != "" {
+		cat, ok := category(v)
+		if !ok {
+			return SendRequest{}, fmt.Errorf("%s %q is not 1..14 or a Huawei category name", ExtraCategory, v)
+		}
+		android.Category = cat
+	}
+	if !m.ExpireAt.IsZero() {
+		ttl := min(m.ExpireAt.Sub(now), MaxTimeToLive)
+		android.TTL = strconv.FormatInt(max(int64(ttl/time.Second), 1), 10) + "s"
+	}
+	data, err := dataField(m)
+	if err != nil {
+		return SendRequest{}, err
+	}
+	if !m.PassThrough {
+		n, err := c.notification(m)
+		if err != nil {
+			return SendRequest{}, err
+		}
+		android.Notification = n
+	}
+	return SendRequest{Message: WireMessage{Data: data, Android: android, Token: tokens}}, nil
+}
+
+// notification builds android.notification of m.
+func (c *Channel) notification(m channels.Message) (*WireNotification, error) {
+	x := m.Extras
+	n := &WireNotification{Title: m.Title, Body: m.Body, Image: x[ExtraImage], ChannelID: x[ExtraChannelID],
+		Importance: c.cfg.Importance, ClickAction: WireClickAction{Type: 3}}
+	if uri := x[channels.ExtraURI]; uri != "" {
+		if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
+			n.ClickAction = WireClickAction{Type: 2, URL: uri}
+		} else {
+			n.ClickAction = WireClickAction{Type: 1, Intent: uri}
+		}
+	}
+	if v := x[ExtraNotifyLevel]; v != "" {
+		switch strings.ToUpper(v) {
+		case "1", "LOW":
+			n.Importance = "LOW"
+		case "2", "NORMAL":
+			n.Importance = "NORMAL"
+		default:
+			return nil, fmt.Errorf("%s %q is not 1 (LOW) or 2 (NORMAL)", ExtraNotifyLevel, v)
+		}
+	}
+	if v := x[ExtraNotifyID]; v != "" {
+		id, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q is not an integer", ExtraNotifyID, v)
+		}
+		n.NotifyID = &id
+	}
+	if v := x[channels.ExtraNotifyType]; v != "" {
+		bits, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q is not an integer", channels.ExtraNotifyType, v)
+		}
+		n.DefaultSound = bits == -1 || bits&1 != 0
+		n.UseDefaultVibrate = bits == -1 || bits&2 != 0
+		n.UseDefaultLight = bits == -1 || bits&4 != 0
+	}
+	if add, class := x[ExtraBadgeAddNum], x[ExtraBadgeClass]; add != "" || class != "" {
+		b := &WireBadge{Class: class}
+		if class == "" {
+			return nil, fmt.Errorf("%s needs %s (the app's entry Activity class)", ExtraBadgeAddNum, ExtraBadgeClass)
+		}
+		if add != "" {
+			k, err := strconv.Atoi(add)
+			if err != nil || k < 1 || k > 99 {
+				return nil, fmt.Errorf("%s %q is not in 1..99", ExtraBadgeAddNum, add)
+			}
+			b.AddNum = k
+		}
+		n.Badge = b
+	}
+	if x[ExtraBigText] == "1" {
+		n.Style, n.BigTitle, n.BigBody = 1, m.Title, m.Body
+	}
+	return n, nil
+}
+
+// dataField returns message.data of m: the Payload, or, when m has custom
+// key/values, a JSON object of them with the Payload under PayloadDataKey.
+func dataField(m channels.Message) (string, error) {
+	custom := map[string]string{}
+	for k, v := range m.Extras {
+		if name, ok := strings.CutPrefix(k, channels.ExtraCustomPrefix); ok && name != "" && name != PayloadDataKey {
+			custom[name] = v
+		}
+	}
+	if len(custom) == 0 {
+		return m.Payload, nil
+	}
+	if m.Payload != "" {
+		custom[PayloadDataKey] = m.Payload
+	}
+	b, err := json.Marshal(custom)
+	if err != nil {
+		return "", fmt.Errorf("encoding data: %w", err)
+	}
+	return string(b), nil
+}
+
+// category returns the android.category of an ExtraCategory value.
+func category(v string) (string, bool) {
+	if n, err := strconv.Atoi(v); err == nil {
+		if n >= 1 && n <= len(categories) {
+			return categories[n-1], true
+		}
+		return "", false
+	}
+	up := strings.ToUpper(v)
+	return up, slices.Contains(categories, up)
+}
+
+// answer is Push Kit's JSON answer.
+type answer struct {
+	Code      json.RawMessage `json:"code"`
+	Msg       string          `json:"msg"`
+	RequestID string          `json:"requestId"`
+}
+
+// code returns the numeric answer code (0 if absent or not a number).
+func (a *answer) code() int {
+	n, _ := strconv.Atoi(strings.Trim(string(a.Code), `"`))
+	return n
+}
+
+func (a *answer) explain() string {
+	return strings.Trim(a.Msg+"; requestId "+a.RequestID, "; ")
+}
+
+// sendGroup makes the call for one group and fills its results, or returns
+// the call's error (a *channels.VendorError).
+func (c *Channel) sendGroup(ctx context.Context, st *appState, msgs []channels.Message, g group, results []channels.Result) error {
+	for attempt := 0; ; attempt++ {
+		token, err := st.tokens.Token(ctx)
+		if err != nil {
+			return fmt.Errorf("obtaining access token: %w", err)
+		}
+		rep, err := c.post(ctx, st.endpoint, token, g.body)
+		if err != nil {
+			return err
+		}
+		status, a, hdr, decodeErr := rep.status, rep.answer, rep.header, rep.decodeErr
+		code := a.code()
+		authRefused := status == http.StatusUnauthorized || (decodeErr == nil && classify(code) == kindAuth)
+		if authRefused && status < 500 {
+			if attempt == 0 {
+				st.tokens.invalidate(token)
+				continue
+			}
+			return c.vendorErr(st.endpoint, status, code, "access token refused after refresh: "+a.explain(), false, nil)
+		}
+		if status == http.StatusTooManyRequests || status >= 500 {
+			ve := c.vendorErr(st.endpoint, status, code, a.explain(), true, nil)
+			ve.RetryAfter = retryAfter(hdr.Get("Retry-After"), c.now())
+			return ve
+		}
+		if decodeErr != nil || code == 0 {
+			// A 2xx answer that is not Push Kit's JSON is garbled: try again
+			// later. Any other status without one is a wrong endpoint or a
+			// refused request.
+			return c.vendorErr(st.endpoint, status, 0, "answer without a Push Kit code", status/100 == 2, decodeErr)
+		}
+		c.settleAnswer(st, msgs, g, results, status, code, &a, hdr)
+		if ve := c.callError(st, status, code, &a, hdr); ve != nil {
+			return ve
+		}
+		return nil
+	}
+}
+
+// callError returns the call error of an answer code that is about the
+// call rather than its messages, or nil.
+func (c *Channel) callError(st *appState, status, code int, a *answer, hdr http.Header) error {
+	switch classify(code) {
+	case kindCallTransient:
+		ve := c.vendorErr(st.endpoint, status, code, a.explain(), true, nil)
+		ve.RetryAfter = retryAfter(hdr.Get("Retry-After"), c.now())
+		return ve
+	case kindCallPermanent:
+		return c.vendorErr(st.endpoint, status, code, a.explain(), false, nil)
+	}
+	return nil
+}
+
+// settleAnswer fills the results of the group for answer codes about its
+// messages.
+func (c *Channel) settleAnswer(st *appState, msgs []channels.Message, g group, results []channels.Result, status, code int, a *answer, hdr http.Header) {
+	set := func(r channels.Result) {
+		for _, i := range g.idx {
+			results[i] = r
+		}
+	}
+	switch classify(code) {
+	case kindOK:
+		set(channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: a.RequestID})
+	case kindPartial:
+		illegal := illegalTokens(a.Msg)
+		for _, i := range g.idx {
+			if illegal[msgs[i].Token] {
+				results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+					StatusDesc: fmt.Sprintf("BadDeviceToken: listed in illegal_tokens of hms code %d", code), VendorMsgID: a.RequestID}
+				continue
+			}
+			results[i] = channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: a.RequestID}
+		}
+	case kindAllInvalid:
+		set(channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+			StatusDesc: fmt.Sprintf("BadDeviceToken: hms code %d: %s", code, a.explain())})
+	case kindMessagePermanent:
+		set(channels.Result{Outcome: channels.Permanent, StatusCode: code,
+			StatusDesc: fmt.Sprintf("hms code %d (http %d): %s", code, status, a.explain())})
+	}
+}
+
+// illegalTokens reads the refused tokens from the msg of an 80100000
+// answer: {"success":n,"failure":m,"illegal_tokens":[...]} (or an
+// "illegalTokens" object of reason -> tokens). An unreadable msg leaves
+// every token accepted.
+func illegalTokens(msg string) map[string]bool {
+	var m struct {
+		IllegalTokens      json.RawMessage `json:"illegal_tokens"`
+		IllegalTokensCamel json.RawMessage `json:"illegalTokens"`
+	}
+	out := map[string]bool{}
+	if json.Unmarshal([]byte(msg), &m) != nil {
+		return out
+	}
+	for _, raw := range []json.RawMessage{m.IllegalTokens, m.IllegalTokensCamel} {
+		var list []string
+		if json.Unmarshal(raw, &list) == nil {
+			for _, t := range list {
+				out[t] = true
+			}
+			continue
+		}
+		var byReason map[string][]string
+		if json.Unmarshal(raw, &byReason) == nil {
+			for _, l := range byReason {
+				for _, t := range l {
+					out[t] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// reply is an HTTP answer of Push Kit.
+type reply struct {
+	status    int
+	answer    answer
+	header    http.Header
+	decodeErr error // the body is not Push Kit's JSON
+}
+
+// post makes one HTTP call; the error is a *channels.VendorError when no
+// answer arrived.
+func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte) (reply, error) {
+	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return reply{}, c.vendorErr(endpoint, 0, 0, "", false, fmt.Errorf("building request: %w", err))
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json;charset=utf-8")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return reply{}, c.vendorErr(endpoint, 0, 0, "", true, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return reply{}, c.vendorErr(endpoint, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+	}
+	var a answer
+	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
+	if decodeErr != nil {
+		decodeErr = fmt.Errorf("decoding answer: %w", decodeErr)
+	}
+	return reply{status: resp.StatusCode, answer: a, header: resp.Header, decodeErr: decodeErr}, nil
+}
+
+func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string, transient bool, cause error) *channels.VendorError {
+	return &channels.VendorError{
+		Channel: Name, Op: "POST " + endpoint, HTTPStatus: httpStatus, Code: code,
+		Reason: reason, Transient: transient, Cause: cause,
+	}
+}
+
+// wholeCallError returns the error Send returns as a whole, or nil when the
+// failures are reported per message.
+func wholeCallError(groups []group, errs []error, total int) error {
+	var first error
+	inFailed := 0
+	for gi, err := range errs {
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		} else if errors.Is(err, channels.ErrTransient) != errors.Is(first, channels.ErrTransient) {
+			return nil
+		}
+		inFailed += len(groups[gi].idx)
+	}
+	if first == nil || inFailed != total {
+		return nil
+	}
+	return first
+}
+
+// failedResult is the result of a message whose call failed.
+func failedResult(err error) channels.Result {
+	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: err.Error()}
+	var ve *channels.VendorError
+	if errors.As(err, &ve) {
+		if ve.Code != 0 {
+			r.StatusCode = ve.Code
+		}
+		r.RetryAfter = ve.RetryAfter
+	}
+	if errors.Is(err, channels.ErrTransient) {
+		r.Outcome = channels.Transient
+	}
+	return r
+}
+
+// retryAfter parses a Retry-After header (seconds or HTTP date).
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

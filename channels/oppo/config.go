@@ -1,0 +1,209 @@
+package oppo
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pushpipe/pushpipe/channels"
+)
+
+// Limits of the OPPO Push server API. The title and content limits are the
+// ones of §8 of the mPaaS guide (OPPO: 32 and 200 characters); the others
+// come from OPPO's batch unicast reference (at most 1000 messages a call),
+// OPPO's server SDK checks (off_line_ttl at most 10 days,
+// call_back_parameter at most 50 characters, call_back_url at most 200) and
+// OPPO's common parameters (an auth_token is valid for 24 hours). The
+// payload limit is §8's 2 KB for Android vendor channels.
+const (
+	MaxTitleRunes          = 32
+	MaxContentRunes        = 200
+	MaxPayloadBytes        = 2048
+	MaxMessagesPerBatch    = 1000
+	MaxOffLineTTL          = 10 * 24 * time.Hour
+	MaxCallBackParamRunes  = 50
+	MaxCallBackURLRunes    = 200
+	MaxAppMessageIDRunes   = 64
+	AuthTokenLifetime      = 24 * time.Hour
+	DefaultTimeout         = 5 * time.Second
+	DefaultClickActionType = ClickLaunchApp
+)
+
+// Click actions (notification.click_action_type).
+const (
+	ClickLaunchApp  = 0 // open the app's launch activity
+	ClickOpenURL    = 2 // open click_action_url in a browser
+	ClickIntentURI  = 5 // open click_action_url as an intent scheme URI
+	TargetRegID     = 2 // target_type: registration_id
+	oppoMaxNotifyID = 1<<31 - 1
+)
+
+// RegionBaseURL returns the OPPO Push host of a pushpipe region and whether
+// the region is known: OPPO serves devices of mainland China from
+// api.push.oppomobile.com and every other device from
+// api-intl.push.oppomobile.com.
+func RegionBaseURL(region string) (string, bool) {
+	switch region {
+	case "cn":
+		return "https://api.push.oppomobile.com", true
+	case "ru", "in", "eu", "sg":
+		return "https://api-intl.push.oppomobile.com", true
+	}
+	return "", false
+}
+
+// App is the OPPO credentials of one pushpipe app.
+type App struct {
+	// AppKey is sent as app_key to the auth endpoint.
+	AppKey string `json:"appKey" yaml:"appKey"`
+	// MasterSecret signs the auth request; never sent.
+	MasterSecret channels.Secret `json:"masterSecret" yaml:"masterSecret"`
+}
+
+// String prints the app without its secret.
+func (a App) String() string {
+	return fmt.Sprintf("{appKey=%s masterSecret=%s}", a.AppKey, a.MasterSecret)
+}
+
+// Limits are the content limits checked before a message is sent. Messages
+// over a limit get a Permanent result and are not sent.
+type Limits struct {
+	MaxTitleRunes   int `json:"maxTitleRunes" yaml:"maxTitleRunes"`
+	MaxContentRunes int `json:"maxContentRunes" yaml:"maxContentRunes"`
+	MaxPayloadBytes int `json:"maxPayloadBytes" yaml:"maxPayloadBytes"`
+}
+
+// Config configures one OPPO channel, which serves one region. Printing a
+// Config (String, %v, %+v, %#v, JSON) never shows secrets.
+type Config struct {
+	// Region is the pushpipe region (cn, ru, in, eu, sg); it selects the
+	// default BaseURL.
+	Region string `json:"region" yaml:"region"`
+	// BaseURL overrides the region's OPPO host, e.g. the simulator's
+	// "http://127.0.0.1:PORT/oppo/sg". The client appends "/server/v1/...".
+	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
+	// Apps maps pushpipe app ids to OPPO credentials.
+	Apps map[string]App `json:"apps" yaml:"apps"`
+	// Timeout bounds one HTTP call (auth or push).
+	Timeout time.Duration `json:"timeout" yaml:"timeout"`
+	// MaxBatch is the number of messages one Send accepts; 1..1000.
+	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
+	// ChannelID is the notification channel_id sent when a message has no
+	// ExtraChannelID (OPPO requires one on Android 8+; private channels
+	// must be registered with OPPO).
+	ChannelID string `json:"channelId" yaml:"channelId"`
+	// CallbackURL, if set, is sent as call_back_url: where OPPO posts
+	// receipts.
+	CallbackURL string `json:"callbackUrl" yaml:"callbackUrl"`
+	// VerifyRegistrationID asks the device to drop a message whose target
+	// is not its current registration id (verify_registration_id).
+	VerifyRegistrationID bool `json:"verifyRegistrationId" yaml:"verifyRegistrationId"`
+	// Limits are the content limits; zero fields take OPPO's limits.
+	Limits Limits `json:"limits" yaml:"limits"`
+}
+
+// DefaultConfig returns the configuration of a channel for region with
+// every default set and no apps.
+func DefaultConfig(region string) Config { return Config{Region: region}.WithDefaults() }
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+// The Apps map is shared with c.
+func (c Config) WithDefaults() Config {
+	if c.BaseURL == "" {
+		c.BaseURL, _ = RegionBaseURL(c.Region)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = MaxMessagesPerBatch
+	}
+	if c.Limits.MaxTitleRunes == 0 {
+		c.Limits.MaxTitleRunes = MaxTitleRunes
+	}
+	if c.Limits.MaxContentRunes == 0 {
+		c.Limits.MaxContentRunes = MaxContentRunes
+	}
+	if c.Limits.MaxPayloadBytes == 0 {
+		c.Limits.MaxPayloadBytes = MaxPayloadBytes
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults) at once, joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("oppo config: "+format, args...))
+	}
+	if _, ok := RegionBaseURL(c.Region); !ok {
+		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
+	}
+	if err := checkHTTPURL(c.BaseURL); err != nil {
+		bad("baseUrl: %v", err)
+	}
+	if len(c.Apps) == 0 {
+		bad("no apps configured")
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
+		a := c.Apps[id]
+		if id == "" {
+			bad("app with empty id")
+		}
+		if strings.TrimSpace(a.AppKey) == "" {
+			bad("app %q: empty appKey", id)
+		}
+		if strings.TrimSpace(a.MasterSecret.Reveal()) == "" {
+			bad("app %q: empty masterSecret", id)
+		}
+	}
+	if c.Timeout <= 0 {
+		bad("timeout must be positive, got %s", c.Timeout)
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > MaxMessagesPerBatch {
+		bad("maxBatch must be in 1..%d, got %d", MaxMessagesPerBatch, c.MaxBatch)
+	}
+	if c.CallbackURL != "" {
+		if err := checkHTTPURL(c.CallbackURL); err != nil {
+			bad("callbackUrl: %v", err)
+		} else if n := len([]rune(c.CallbackURL)); n > MaxCallBackURLRunes {
+			bad("callbackUrl has %d characters, OPPO allows %d", n, MaxCallBackURLRunes)
+		}
+	}
+	if c.Limits.MaxTitleRunes < 1 || c.Limits.MaxContentRunes < 1 || c.Limits.MaxPayloadBytes < 1 {
+		bad("limits must be positive, got %+v", c.Limits)
+	}
+	return errors.Join(errs...)
+}
+
+// String prints the configuration with secrets redacted, for logs.
+func (c Config) String() string {
+	var apps []string
+	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
+		apps = append(apps, id+"="+c.Apps[id].String())
+	}
+	return fmt.Sprintf("oppo.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d ChannelID:%s CallbackURL:%s VerifyRegistrationID:%t Limits:%+v}",
+		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.ChannelID, c.CallbackURL,
+		c.VerifyRegistrationID, c.Limits)
+}
+
+// GoString keeps %#v from printing secrets.
+func (c Config) GoString() string { return c.String() }
+
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	return nil
+}

@@ -1,0 +1,473 @@
+// Package selfchannel is the self-built channel ("self"): pushpipe hands
+// messages to the operator's own connection gateway, which holds the
+// persistent connections of the app's SDK (the mPaaS "MPS self-built
+// channel").
+//
+// # Gateway API
+//
+// One call pushes up to MaxMessagesPerCall messages of one app:
+//
+//	POST {base}/v1/push
+//	Authorization: Bearer <app key>
+//	Content-Type: application/json
+//
+//	{"appId": "app-1",
+//	 "messages": [{"token": "…", "deliveryId": "…", "msgId": "…", "taskId": "…",
+//	               "title": "…", "body": "…", "payload": "…", "passThrough": false,
+//	               "expireAt": 1767225600000,
+//	               "notification": {"notifyType": -1, "uri": "…", "channelId": "…", "notifyId": "…",
+//	                                "sound": "…", "badge": "3", "bigText": true,
+//	                                "imageUrl": "…", "iconUrl": "…"},
+//	               "extras": {"orderId": "42"}}]}
+//
+// expireAt is Unix milliseconds (0 or absent: the gateway's default
+// validity); notification and extras are omitted when empty. A 200 answer
+// has exactly one result per message, in order:
+//
+//	{"requestId": "…",
+//	 "results": [{"deliveryId": "…", "status": "delivered", "messageId": "…"},
+//	             {"deliveryId": "…", "status": "offline", "retryAfterSeconds": 30},
+//	             {"deliveryId": "…", "status": "invalid_token", "reason": "…"}]}
+//
+// Statuses: "delivered" (pushed to the device over its connection),
+// "offline" (the device is not connected; not stored), "invalid_token"
+// (the token is unknown to the gateway), "expired" (validity ended),
+// "rejected" (content refused; reason says why). Errors of the whole call
+// are an HTTP status with {"error": "<code>", "message": "…"}: 400
+// bad_request, 401 unauthorized (unknown app key), 403 forbidden (appId is
+// not the key's app), 413 payload_too_large, 429 rate_limited and 503
+// unavailable (both may carry Retry-After in seconds), 500 internal.
+//
+// # Mapping
+//
+// delivered → Success with §10.3 status 2 Acked (for the self-built
+// channel: pushed to the client); offline → Transient with 0
+// DeviceNotOnlineOrNoResponse; invalid_token → InvalidToken with 2009
+// BadDeviceToken (the mPaaS API reports it as 3054 DELIVERYTOKEN_INVALID,
+// named in StatusDesc); expired and rejected → Permanent with 99999999
+// NONE. 401, 403 and other 4xx → whole-call permanent error; 429, 5xx,
+// network errors, timeouts and garbled answers → whole-call transient
+// error.
+package selfchannel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pushpipe/pushpipe/channels"
+)
+
+// Name is the channel name of self-built channel deliveries.
+const Name = "self"
+
+// PushPath is the path of the push API below the base URL.
+const PushPath = "/v1/push"
+
+// Result statuses of the gateway API.
+const (
+	StatusDelivered    = "delivered"
+	StatusOffline      = "offline"
+	StatusInvalidToken = "invalid_token"
+	StatusExpired      = "expired"
+	StatusRejected     = "rejected"
+)
+
+// CodeDeliveryTokenInvalid is the mPaaS result code of an invalid
+// self-built channel token (§7.2.12, DELIVERYTOKEN_INVALID), named in the
+// StatusDesc of InvalidToken results.
+const CodeDeliveryTokenInvalid = 3054
+
+// Keys of channels.Message.Extras read by the self-built channel, besides
+// the vendor-neutral channels.ExtraNotifyType and channels.ExtraURI, the
+// "image_url"/"icon_url" keys fan-out sets and the channels.ExtraCustomPrefix
+// key/values (sent as "extras"). mPaaS system extension parameters "sound",
+// "badge" and "big_text" (§7.2.11) are honoured too; the self.* keys win.
+const (
+	// ExtraNotifyID: notifications with the same id replace each other.
+	ExtraNotifyID = "self.notify_id"
+	// ExtraChannelID is the Android notification channel id.
+	ExtraChannelID = "self.channel_id"
+	// ExtraSound is the notification sound (a ringtone path).
+	ExtraSound = "self.sound"
+	// ExtraBadge is the app icon badge number.
+	ExtraBadge = "self.badge"
+	// ExtraBigText "1" shows the body in the big text style.
+	ExtraBigText = "self.big_text"
+
+	extraImageURL = "image_url"
+	extraIconURL  = "icon_url"
+)
+
+// maxAnswerBytes bounds how much of an answer is read.
+const maxAnswerBytes = 8 << 20
+
+// PushRequest is the body of POST /v1/push.
+type PushRequest struct {
+	AppID    string        `json:"appId"`
+	Messages []PushMessage `json:"messages"`
+}
+
+// PushMessage is one message of a PushRequest.
+type PushMessage struct {
+	Token        string            `json:"token"`
+	DeliveryID   string            `json:"deliveryId,omitempty"`
+	MsgID        string            `json:"msgId,omitempty"`
+	TaskID       string            `json:"taskId,omitempty"`
+	Title        string            `json:"title,omitempty"`
+	Body         string            `json:"body,omitempty"`
+	Payload      string            `json:"payload,omitempty"`
+	PassThrough  bool              `json:"passThrough,omitempty"`
+	ExpireAt     int64             `json:"expireAt,omitempty"`
+	Notification *Notification     `json:"notification,omitempty"`
+	Extras       map[string]string `json:"extras,omitempty"`
+}
+
+// Notification is how the SDK displays a notification.
+type Notification struct {
+	NotifyType int    `json:"notifyType,omitempty"`
+	URI        string `json:"uri,omitempty"`
+	ChannelID  string `json:"channelId,omitempty"`
+	NotifyID   string `json:"notifyId,omitempty"`
+	Sound      string `json:"sound,omitempty"`
+	Badge      string `json:"badge,omitempty"`
+	BigText    bool   `json:"bigText,omitempty"`
+	ImageURL   string `json:"imageUrl,omitempty"`
+	IconURL    string `json:"iconUrl,omitempty"`
+}
+
+// PushAnswer is the 200 answer of POST /v1/push.
+type PushAnswer struct {
+	RequestID string       `json:"requestId"`
+	Results   []PushResult `json:"results"`
+}
+
+// PushResult is the gateway's answer for one message.
+type PushResult struct {
+	DeliveryID        string `json:"deliveryId,omitempty"`
+	Status            string `json:"status"`
+	MessageID         string `json:"messageId,omitempty"`
+	Reason            string `json:"reason,omitempty"`
+	RetryAfterSeconds int    `json:"retryAfterSeconds,omitempty"`
+}
+
+// ErrorAnswer is the body of a non-200 answer.
+type ErrorAnswer struct {
+	Error   string `json:"error"`
+	Message string `json:"message,omitempty"`
+}
+
+// Option changes how New builds a Channel.
+type Option func(*Channel)
+
+// WithHTTPClient makes the channel use hc instead of its own client.
+// Timeouts still come from Config.Timeout.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+
+// WithClock makes the channel read the time from now (expiry).
+func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+
+// Channel is the self-built channel of one region. It implements
+// channels.Channel and is safe for concurrent use.
+type Channel struct {
+	cfg      Config
+	endpoint string
+	client   *http.Client
+	now      func() time.Time
+}
+
+var _ channels.Channel = (*Channel)(nil)
+
+// New returns a channel for cfg (defaults applied). It fails, with every
+// configuration problem joined, if the configuration is invalid. The
+// channel keeps its own copy of cfg.
+func New(cfg Config, opts ...Option) (*Channel, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("creating self channel: %w", err)
+	}
+	cfg.Apps = maps.Clone(cfg.Apps)
+	c := &Channel{
+		cfg:      cfg,
+		endpoint: strings.TrimSuffix(cfg.BaseURL, "/") + PushPath,
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.client == nil {
+		c.client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}}
+	}
+	return c, nil
+}
+
+// Name returns "self".
+func (c *Channel) Name() string { return Name }
+
+// MaxBatch returns Config.MaxBatch (at most MaxMessagesPerCall).
+func (c *Channel) MaxBatch() int { return c.cfg.MaxBatch }
+
+// Config returns the channel's configuration (a copy; printing it never
+// shows secrets).
+func (c *Channel) Config() Config {
+	cfg := c.cfg
+	cfg.Apps = maps.Clone(c.cfg.Apps)
+	return cfg
+}
+
+// Endpoint returns the URL the channel posts to.
+func (c *Channel) Endpoint() string { return c.endpoint }
+
+// check returns the result of a message that must not be sent, and false;
+// or true if the message can be sent.
+func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bool) {
+	permanent := func(code int, desc string) (channels.Result, bool) {
+		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
+	}
+	lim := c.cfg.Limits
+	switch {
+	case m.Token == "":
+		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
+	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
+		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
+	case !m.PassThrough && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == ""):
+		return permanent(channels.StatusNone, "PAYLOAD_NOT_ENOUGH: a notification needs a title and a body")
+	case lim.MaxTitleRunes > 0 && utf8.RuneCountInString(m.Title) > lim.MaxTitleRunes:
+		return permanent(channels.StatusNone,
+			fmt.Sprintf("TitleTooLong: title has %d characters, the channel allows %d", utf8.RuneCountInString(m.Title), lim.MaxTitleRunes))
+	case lim.MaxBodyRunes > 0 && utf8.RuneCountInString(m.Body) > lim.MaxBodyRunes:
+		return permanent(channels.StatusNone,
+			fmt.Sprintf("BodyTooLong: body has %d characters, the channel allows %d", utf8.RuneCountInString(m.Body), lim.MaxBodyRunes))
+	case len(m.Payload) > lim.MaxPayloadBytes:
+		return permanent(channels.StatusNone,
+			fmt.Sprintf("MSG_PAYLOAD_TOO_LONG: payload has %d bytes, the self-built channel allows %d", len(m.Payload), lim.MaxPayloadBytes))
+	}
+	return channels.Result{}, true
+}
+
+// Message returns the gateway message of m. Exported for tests and
+// tooling.
+func Message(m channels.Message) PushMessage {
+	x := m.Extras
+	pm := PushMessage{
+		Token: m.Token, DeliveryID: m.DeliveryID, MsgID: m.MsgID, TaskID: m.TaskID,
+		Title: m.Title, Body: m.Body, Payload: m.Payload, PassThrough: m.PassThrough,
+	}
+	if !m.ExpireAt.IsZero() {
+		pm.ExpireAt = m.ExpireAt.UnixMilli()
+	}
+	n := Notification{
+		URI:       x[channels.ExtraURI],
+		ChannelID: x[ExtraChannelID],
+		NotifyID:  x[ExtraNotifyID],
+		Sound:     first(x[ExtraSound], x[channels.ExtraCustomPrefix+"sound"]),
+		Badge:     first(x[ExtraBadge], x[channels.ExtraCustomPrefix+"badge"]),
+		BigText:   first(x[ExtraBigText], x[channels.ExtraCustomPrefix+"big_text"]) == "1",
+		ImageURL:  x[extraImageURL],
+		IconURL:   x[extraIconURL],
+	}
+	if v, err := strconv.Atoi(x[channels.ExtraNotifyType]); err == nil {
+		n.NotifyType = v
+	}
+	if !m.PassThrough && n != (Notification{}) {
+		pm.Notification = &n
+	}
+	for k, v := range x {
+		if name, ok := strings.CutPrefix(k, channels.ExtraCustomPrefix); ok && name != "" {
+			if pm.Extras == nil {
+				pm.Extras = map[string]string{}
+			}
+			pm.Extras[name] = v
+		}
+	}
+	return pm
+}
+
+func first(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Send implements channels.Channel. Messages rejected before sending
+// (empty token, expired, no title or body for a notification, content over
+// the limits) get their result without a call; the others go in one call.
+// When that call fails as a whole (see the package documentation), Send
+// returns the whole-call error if every message was in the call, else the
+// failure as each sent message's result (Transient or Permanent).
+func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels.Result, error) {
+	appID, err := channels.CheckBatch(msgs, c.cfg.MaxBatch)
+	if err != nil {
+		return nil, fmt.Errorf("sending self channel batch: %w", err)
+	}
+	if len(msgs) == 0 {
+		return []channels.Result{}, nil
+	}
+	app, ok := c.cfg.Apps[appID]
+	if !ok {
+		return nil, fmt.Errorf("sending self channel batch for app %q: %w", appID, channels.ErrUnknownApp)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sending self channel batch for app %q: %w", appID, c.vendorErr(0, "", true, err))
+	}
+	now := c.now()
+	results := make([]channels.Result, len(msgs))
+	var idx []int
+	req := PushRequest{AppID: appID}
+	for i := range msgs {
+		if r, ok := c.check(&msgs[i], now); !ok {
+			results[i] = r
+			continue
+		}
+		idx = append(idx, i)
+		req.Messages = append(req.Messages, Message(msgs[i]))
+	}
+	if len(idx) == 0 {
+		return results, nil
+	}
+	answers, ve := c.call(ctx, app, req)
+	if ve != nil {
+		if len(idx) == len(msgs) {
+			return nil, fmt.Errorf("sending self channel batch (%d messages) for app %q: %w", len(idx), appID, ve)
+		}
+		r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: ve.Error()}
+		if ve.Transient {
+			r = channels.Result{Outcome: channels.Transient, StatusCode: channels.StatusDeviceNotOnlineOrNoResponse,
+				StatusDesc: ve.Error(), RetryAfter: ve.RetryAfter}
+		}
+		for _, i := range idx {
+			results[i] = r
+		}
+		return results, nil
+	}
+	for j, i := range idx {
+		results[i] = mapResult(answers[j])
+	}
+	return results, nil
+}
+
+// mapResult maps the gateway's answer for one message to its result.
+func mapResult(a PushResult) channels.Result {
+	desc := func(name string) string {
+		if a.Reason != "" {
+			return name + ": " + a.Reason
+		}
+		return name
+	}
+	switch a.Status {
+	case StatusDelivered:
+		return channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: a.MessageID}
+	case StatusOffline:
+		return channels.Result{Outcome: channels.Transient, StatusCode: channels.StatusDeviceNotOnlineOrNoResponse,
+			StatusDesc: desc("DeviceNotOnlineOrNoResponse"), VendorMsgID: a.MessageID,
+			RetryAfter: time.Duration(max(a.RetryAfterSeconds, 0)) * time.Second}
+	case StatusInvalidToken:
+		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
+			StatusDesc: desc(fmt.Sprintf("BadDeviceToken: DELIVERYTOKEN_INVALID (%d)", CodeDeliveryTokenInvalid)), VendorMsgID: a.MessageID}
+	case StatusExpired:
+		return channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: desc("MessageExpired"), VendorMsgID: a.MessageID}
+	case StatusRejected:
+		return channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: desc("Rejected"), VendorMsgID: a.MessageID}
+	}
+	// An unknown status is not retried, so that it cannot cause a retry
+	// storm; the status is kept in the description.
+	return channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone,
+		StatusDesc: desc(fmt.Sprintf("unknown gateway status %q", a.Status)), VendorMsgID: a.MessageID}
+}
+
+// call makes the gateway call and returns one result per message of req,
+// or the call's error.
+func (c *Channel) call(ctx context.Context, app App, req PushRequest) ([]PushResult, *channels.VendorError) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, c.vendorErr(0, "", false, fmt.Errorf("encoding request: %w", err))
+	}
+	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(callCtx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, c.vendorErr(0, "", false, fmt.Errorf("building request: %w", err))
+	}
+	hr.Header.Set("Authorization", "Bearer "+app.AppKey.Reveal())
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json")
+
+	resp, err := c.client.Do(hr)
+	if err != nil {
+		return nil, c.vendorErr(0, "", true, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return nil, c.vendorErr(resp.StatusCode, "", true, fmt.Errorf("reading answer: %w", err))
+	}
+	status := resp.StatusCode
+	if status != http.StatusOK {
+		var e ErrorAnswer
+		_ = json.Unmarshal(raw, &e) // the status decides; the body only explains
+		reason := strings.Trim(e.Error+": "+e.Message, ": ")
+		ve := c.vendorErr(status, reason, status == http.StatusTooManyRequests || status >= 500, nil)
+		if ve.Transient {
+			ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		}
+		return nil, ve
+	}
+	var a PushAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, c.vendorErr(status, "", true, fmt.Errorf("decoding answer: %w", err))
+	}
+	if len(a.Results) != len(req.Messages) {
+		return nil, c.vendorErr(status, fmt.Sprintf("answer has %d results for %d messages", len(a.Results), len(req.Messages)), true, nil)
+	}
+	for j, r := range a.Results {
+		if r.DeliveryID != "" && r.DeliveryID != req.Messages[j].DeliveryID {
+			return nil, c.vendorErr(status, fmt.Sprintf("result %d is for delivery %q, not %q", j, r.DeliveryID, req.Messages[j].DeliveryID), true, nil)
+		}
+	}
+	return a.Results, nil
+}
+
+func (c *Channel) vendorErr(httpStatus int, reason string, transient bool, cause error) *channels.VendorError {
+	return &channels.VendorError{
+		Channel:    Name,
+		Op:         "POST " + c.endpoint,
+		HTTPStatus: httpStatus,
+		Reason:     reason,
+		Transient:  transient,
+		Cause:      cause,
+	}
+}
+
+// retryAfter parses a Retry-After header (seconds or HTTP date).
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
