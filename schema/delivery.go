@@ -44,8 +44,9 @@ func NewDeliveryID(msgID, deviceID string) string {
 // EventFor builds the event of step t for this delivery, copying the
 // identifying fields. EventID is derived from the delivery id, the step and
 // the attempt, so the same step of the same attempt always has the same id.
+// The valid event also carries the vendor token, for the delivery index.
 func (d *Delivery) EventFor(t EventType, ts int64) Event {
-	return Event{
+	e := Event{
 		EventID:     NewEventID(t, d.DeliveryID, itoa(d.Attempt)),
 		TS:          ts,
 		Region:      d.Region,
@@ -62,5 +63,10 @@ func (d *Delivery) EventFor(t EventType, ts int64) Event {
 		Attempt:     d.Attempt,
 		AppVersion:  d.AppVersion,
 		Model:       d.Model,
+		DeliveryID:  d.DeliveryID,
 	}
+	if t == EventValid {
+		e.Token = d.Token
+	}
+	return e
 }

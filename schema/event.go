@@ -71,15 +71,29 @@ type Event struct {
 	LatencyMs   int64     `json:"latencyMs,omitempty"`
 	AppVersion  string    `json:"appVersion,omitempty"`
 	Model       string    `json:"model,omitempty"`
+	// DeliveryID names the (message, device) pair the event is about
+	// (NewDeliveryID); empty for task- and message-level events. Receipts
+	// and client events may carry only this (or MsgID and Token); the
+	// event sink then fills the other fields from its delivery index.
+	DeliveryID string `json:"deliveryId,omitempty"`
+	// Token is the vendor token of the delivery. It travels on valid
+	// events, so the event sink can index deliveries by (msg id, token),
+	// and on receipts that name a token instead of a delivery id (a MiPush
+	// call for many regIds). It is not a column of the events table.
+	Token string `json:"token,omitempty"`
 }
 
 // Key is the Kafka key of the event on push.events.R: the msg id, or the
-// task id for task-level events such as accepted and rejected.
+// task id for task-level events such as accepted and rejected, or the
+// delivery id for a receipt that names nothing else yet.
 func (e *Event) Key() string {
 	if e.MsgID != "" {
 		return e.MsgID
 	}
-	return e.TaskID
+	if e.TaskID != "" {
+		return e.TaskID
+	}
+	return e.DeliveryID
 }
 
 // NewEventID derives an event id from the step and the parts that make the

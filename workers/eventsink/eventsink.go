@@ -25,6 +25,9 @@ type Config struct {
 	Region string
 	Insert Inserter
 	Logger zerolog.Logger
+	// Resolve turns on the delivery index and receipt enrichment (see
+	// ResolveConfig); its zero value leaves both off.
+	Resolve ResolveConfig
 }
 
 // Validate says what is missing.
@@ -35,26 +38,31 @@ func (c Config) Validate() error {
 	if c.Insert == nil {
 		return fmt.Errorf("eventsink: Insert is required")
 	}
-	return nil
+	return c.Resolve.Validate()
 }
 
 // Handler is the eventsink pipeline.BatchHandler.
-type Handler struct{ cfg Config }
+type Handler struct {
+	cfg Config
+	res *resolver
+}
 
 // New returns an event sink handler.
 func New(cfg Config) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg}, nil
+	return &Handler{cfg: cfg, res: newResolver(cfg.Region, cfg.Resolve)}, nil
 }
 
 // HandleBatch inserts every decodable event of the batch in one insert; an
 // insert failure fails the batch so it is retried and not committed.
-// Records that are not events of this region are rejected.
+// Records that are not events of this region are rejected. Receipts are
+// resolved against the delivery index first (see ResolveConfig).
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
 	events := make([]schema.Event, 0, len(msgs))
+	src := make([]int, 0, len(msgs))
 	for i, m := range msgs {
 		var e schema.Event
 		err := json.Unmarshal(m.Value, &e)
@@ -72,6 +80,11 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			continue
 		}
 		events = append(events, e)
+		src = append(src, i)
+	}
+	events, err := h.res.resolve(ctx, msgs, events, src, results)
+	if err != nil {
+		return nil, fmt.Errorf("resolving receipts: %w", err)
 	}
 	if err := h.cfg.Insert(ctx, events); err != nil {
 		return nil, fmt.Errorf("writing %d events: %w", len(events), err)

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+func newReceiptsCmd() *cobra.Command {
+	var region, addr string
+	var ep endpointFlags
+	cmd := &cobra.Command{
+		Use:   string(app.Receipts),
+		Short: "Run the receipts worker for one region: vendor receipts and client events over HTTP (→ push.events.R)",
+		Long: `Run the receipts worker for one region: an HTTP server taking the delivery receipts
+of each vendor in its own format (mPaaS guide §7.2.10) and the app SDK's client events,
+and publishing them as arrived / opened / ignored / failed events on push.events.<region>.
+Each request is answered once Kafka acknowledged its events. Endpoints (POST):
+  /receipts/hms  /receipts/honor  /receipts/harmonyos   JSON {"statuses":[...]}, biTag = delivery id
+  /receipts/mipush                                      form field data = JSON, param = delivery id or msg id
+  /receipts/oppo  /receipts/vivo                        JSON, param = delivery id or msg id
+  /receipts/client                                      JSON {"events":[{"deliveryId","event":"arrival|open|ignore","ts"}]}
+and GET /healthz, /readyz, /metrics on the same address. The event sink resolves each
+event to its task, message and device through its delivery index.
+
+Replicas of one region can run behind a load balancer; they share nothing.`,
+		Example: "  pushpipe receipts --region sg --addr 127.0.0.1:18100 --brokers kafka-1:9092",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if !schema.ValidRegion(region) {
+				return fail("--region %q: use one of %s", region, strings.Join(schema.Regions(), ", "))
+			}
+			if addr != "" {
+				cfg.Receipts.Addr = addr
+			}
+			cfg.Regions = []string{region}
+			if err := cfg.Validate(); err != nil {
+				return fail("invalid configuration: %v", err)
+			}
+			brokers, _ := ep.resolve(cfg)
+			ctx := cmd.Context()
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer producer.Close()
+			deps := app.Deps{Cfg: cfg, Brokers: brokers, Producer: producer, Metrics: reg, Log: log}
+			prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			err = app.Prepare(prepCtx, deps, cfg.Regions)
+			cancel()
+			if err != nil {
+				return err
+			}
+			err = app.RunReceipts(ctx, deps, region, cfg.Receipts.Addr)
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&region, "region", "", "region to serve: cn, ru, in, eu or sg (required)")
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address of the receipt endpoints, /healthz, /readyz and /metrics (default: receipts.addr, 127.0.0.1:18100)")
+	cmd.Flags().StringVar(&ep.brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated (default: kafka.brokers, else the local broker of pushpipe dev)")
+	_ = cmd.MarkFlagRequired("region")
+	return cmd
+}

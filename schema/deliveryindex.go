@@ -1,0 +1,204 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// DeliveryRecord is one row of the delivery index: what a receipt needs to
+// know about the delivery it names. The event sink writes one from every
+// valid event (DeliveryRecordOf) and reads them back to fill in receipts
+// and client events that carry only a delivery id, or a msg id and a
+// vendor token. TS is the valid event's time in Unix milliseconds (the
+// request's acceptance).
+type DeliveryRecord struct {
+	DeliveryID  string
+	AppID       string
+	WorkspaceID string
+	TaskID      string
+	MsgID       string
+	PushType    PushType
+	Target      string
+	DeviceID    string
+	Platform    string
+	Channel     string
+	Token       string
+	AppVersion  string
+	Model       string
+	TS          int64
+}
+
+// MsgToken names a delivery the way a receipt of a vendor call for many
+// tokens does: by the message id and the vendor token.
+type MsgToken struct {
+	MsgID string
+	Token string
+}
+
+// DeliveryRecordOf returns the index row of a valid event; ok is false for
+// any other event and for a valid event without a delivery id.
+func DeliveryRecordOf(e Event) (rec DeliveryRecord, ok bool) {
+	if e.Event != EventValid || e.DeliveryID == "" {
+		return DeliveryRecord{}, false
+	}
+	return DeliveryRecord{
+		DeliveryID: e.DeliveryID, AppID: e.AppID, WorkspaceID: e.WorkspaceID, TaskID: e.TaskID, MsgID: e.MsgID,
+		PushType: e.PushType, Target: e.Target, DeviceID: e.DeviceID, Platform: e.Platform, Channel: e.Channel,
+		Token: e.Token, AppVersion: e.AppVersion, Model: e.Model, TS: e.TS,
+	}, true
+}
+
+// IsDeliveryID reports whether s has the form NewDeliveryID gives: "d"
+// followed by 24 lowercase hexadecimal digits. Receipt correlation values
+// of that form are taken as delivery ids, any other value as a msg id.
+func IsDeliveryID(s string) bool {
+	if len(s) != 25 || s[0] != 'd' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ReceiptEventID is the event id of step t (arrived, opened, ignored, or
+// a vendor-reported failure) of a delivery as reported after the vendor
+// call, by a vendor receipt or by the app. It depends only on the step and
+// the delivery, so a replayed receipt writes the same row, and a vendor
+// receipt and the app reporting the same arrival count once.
+func ReceiptEventID(t EventType, deliveryID string) string {
+	return NewEventID(t, "receipt", deliveryID)
+}
+
+// PendingReceiptEventID is the event id of step t reported for a (msg id,
+// token) pair whose delivery id is not known yet. The event sink replaces
+// it with ReceiptEventID once it resolves the pair; it stays only on
+// receipts for deliveries that were never made.
+func PendingReceiptEventID(t EventType, msgID, token string) string {
+	return NewEventID(t, "receipt-by-token", msgID, token)
+}
+
+// maxLookup bounds the keys of one lookup query.
+const maxLookup = 10_000
+
+const deliveryColumns = "delivery_id, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, token, app_version, model, ts"
+
+// DeliveryIndex reads and writes the delivery_index (and, through its
+// materialized view, delivery_tokens) table of one region database. It is
+// safe for concurrent use.
+type DeliveryIndex struct {
+	conn driver.Conn
+	db   string
+}
+
+// NewDeliveryIndex returns the index over conn for database db
+// (push_<region>).
+func NewDeliveryIndex(conn driver.Conn, db string) *DeliveryIndex {
+	return &DeliveryIndex{conn: conn, db: db}
+}
+
+// Insert writes rows in one batch and returns after ClickHouse acknowledged
+// them. Writing a row again is harmless: identical rows merge.
+func (x *DeliveryIndex) Insert(ctx context.Context, rows []DeliveryRecord) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := x.conn.PrepareBatch(ctx, "INSERT INTO "+x.db+".delivery_index ("+deliveryColumns+")")
+	if err != nil {
+		return fmt.Errorf("preparing delivery index insert into %s: %w", x.db, err)
+	}
+	defer b.Abort()
+	for _, r := range rows {
+		if err := b.Append(r.DeliveryID, r.AppID, r.WorkspaceID, r.TaskID, r.MsgID, string(r.PushType), r.Target,
+			r.DeviceID, r.Platform, r.Channel, r.Token, r.AppVersion, r.Model, time.UnixMilli(r.TS).UTC()); err != nil {
+			return fmt.Errorf("appending delivery %s to the index: %w", r.DeliveryID, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d deliveries into %s.delivery_index: %w", len(rows), x.db, err)
+	}
+	return nil
+}
+
+// Lookup returns the index rows of the given delivery ids, keyed by id;
+// ids not in the index are absent from the map.
+func (x *DeliveryIndex) Lookup(ctx context.Context, ids []string) (map[string]DeliveryRecord, error) {
+	out := make(map[string]DeliveryRecord, len(ids))
+	for start := 0; start < len(ids); start += maxLookup {
+		chunk := ids[start:min(start+maxLookup, len(ids))]
+		rows, err := x.conn.Query(ctx, "SELECT "+deliveryColumns+" FROM "+x.db+".delivery_index WHERE delivery_id IN (?) LIMIT 1 BY delivery_id", chunk)
+		if err != nil {
+			return nil, fmt.Errorf("looking up %d deliveries in %s.delivery_index: %w", len(chunk), x.db, err)
+		}
+		for rows.Next() {
+			var r DeliveryRecord
+			var pushType string
+			var ts time.Time
+			if err := rows.Scan(&r.DeliveryID, &r.AppID, &r.WorkspaceID, &r.TaskID, &r.MsgID, &pushType, &r.Target,
+				&r.DeviceID, &r.Platform, &r.Channel, &r.Token, &r.AppVersion, &r.Model, &ts); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading a delivery index row: %w", err)
+			}
+			r.PushType, r.TS = PushType(pushType), ts.UnixMilli()
+			out[r.DeliveryID] = r
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading deliveries from %s.delivery_index: %w", x.db, err)
+		}
+	}
+	return out, nil
+}
+
+// LookupTokens returns the delivery id of each (msg id, token) pair that
+// the index knows. Should two deliveries share a pair (the same token
+// registered under two device ids), the smallest delivery id is returned,
+// so the answer is stable.
+func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map[MsgToken]string, error) {
+	out := make(map[MsgToken]string, len(pairs))
+	for start := 0; start < len(pairs); start += maxLookup {
+		chunk := pairs[start:min(start+maxLookup, len(pairs))]
+		want := make(map[MsgToken]bool, len(chunk))
+		msgSet, tokenSet := map[string]bool{}, map[string]bool{}
+		var msgs, tokens []string
+		for _, p := range chunk {
+			want[p] = true
+			if !msgSet[p.MsgID] {
+				msgSet[p.MsgID] = true
+				msgs = append(msgs, p.MsgID)
+			}
+			if !tokenSet[p.Token] {
+				tokenSet[p.Token] = true
+				tokens = append(tokens, p.Token)
+			}
+		}
+		rows, err := x.conn.Query(ctx, "SELECT msg_id, token, min(delivery_id) FROM "+x.db+".delivery_tokens WHERE msg_id IN (?) AND token IN (?) GROUP BY msg_id, token", msgs, tokens)
+		if err != nil {
+			return nil, fmt.Errorf("looking up %d (msg id, token) pairs in %s.delivery_tokens: %w", len(chunk), x.db, err)
+		}
+		for rows.Next() {
+			var p MsgToken
+			var id string
+			if err := rows.Scan(&p.MsgID, &p.Token, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading a delivery token row: %w", err)
+			}
+			if want[p] {
+				out[p] = id
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading (msg id, token) pairs from %s.delivery_tokens: %w", x.db, err)
+		}
+	}
+	return out, nil
+}

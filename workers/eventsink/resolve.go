@@ -1,0 +1,358 @@
+package eventsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// HeaderWaitingSince is set on an event the sink put back on
+// push.events.R because the delivery it names was not known yet: the Unix
+// milliseconds at which the sink first read it unresolved. The sink gives
+// up waiting ResolveConfig.Timeout after that instant.
+const HeaderWaitingSince = "eventsink-waiting-since"
+
+// Defaults of ResolveConfig.
+const (
+	DefaultResolveTimeout = 10 * time.Minute
+	DefaultResolvePause   = time.Second
+)
+
+// DeliveryIndex is the delivery index the sink writes and resolves
+// receipts against; *schema.DeliveryIndex is the ClickHouse one. Methods
+// return only after ClickHouse answered, and must be safe for concurrent
+// use.
+type DeliveryIndex interface {
+	// Insert stores index rows; storing a row again is harmless.
+	Insert(ctx context.Context, rows []schema.DeliveryRecord) error
+	// Lookup returns the rows of the given delivery ids that exist.
+	Lookup(ctx context.Context, ids []string) (map[string]schema.DeliveryRecord, error)
+	// LookupTokens returns the delivery id of each known (msg id, token).
+	LookupTokens(ctx context.Context, pairs []schema.MsgToken) (map[schema.MsgToken]string, error)
+}
+
+// ResolveConfig turns on the delivery index and the enrichment of receipts.
+//
+// Every valid event the sink inserts also writes its delivery into Index.
+// An event that names its delivery only by delivery id, or by msg id and
+// vendor token (receipts and client events: no app id), is filled in from
+// the index before it is inserted: app, workspace, task, msg, push type,
+// target, device, platform, channel, and app version and model unless the
+// event carries its own; latency becomes the time since the request was
+// accepted. An event resolved from (msg id, token) gets the delivery id
+// and schema.ReceiptEventID as its event id.
+//
+// An event whose delivery is not in the index yet is not inserted: it is
+// put back on push.events.R (header HeaderWaitingSince) and looked up
+// again when it comes round, so the partitions behind it keep flowing
+// while its valid event is still on its way. After Timeout it is inserted
+// unresolved: no app, task or msg id, and a status description saying
+// that no such delivery is known (a receipt for a delivery this region
+// never made). Each outcome is counted in
+// pushpipe_eventsink_receipts_total{region, outcome}.
+type ResolveConfig struct {
+	// Index is the delivery index. nil turns the index and enrichment
+	// off: events are inserted as they arrive.
+	Index DeliveryIndex
+	// Timeout is how long an event waits for its delivery to appear.
+	// Zero means DefaultResolveTimeout.
+	Timeout time.Duration
+	// Pause is how long a batch made only of events that came round
+	// waiting waits before looking them up again, so that a quiet topic
+	// does not spin. Zero means DefaultResolvePause.
+	Pause time.Duration
+	// Metrics registers the receipt counters; nil keeps them unregistered.
+	Metrics prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate reports a setting that cannot work.
+func (c ResolveConfig) Validate() error {
+	if c.Timeout < 0 || c.Pause < 0 {
+		return fmt.Errorf("eventsink: Resolve.Timeout %s and Resolve.Pause %s must not be negative (0 means the default)", c.Timeout, c.Pause)
+	}
+	return nil
+}
+
+// resolver writes the delivery index and enriches receipts; a nil
+// *resolver does neither.
+type resolver struct {
+	region   string
+	index    DeliveryIndex
+	timeout  time.Duration
+	pause    time.Duration
+	now      func() time.Time
+	outcomes *prometheus.CounterVec
+}
+
+// Outcomes of an event that needed resolving (label outcome).
+const (
+	outcomeResolved   = "resolved"   // filled in from the index and inserted
+	outcomeDeferred   = "deferred"   // put back on the topic to wait for its delivery
+	outcomeUnresolved = "unresolved" // inserted without a delivery after the timeout
+)
+
+func newResolver(region string, c ResolveConfig) *resolver {
+	if c.Index == nil {
+		return nil
+	}
+	r := &resolver{region: region, index: c.Index, timeout: c.Timeout, pause: c.Pause, now: c.Now}
+	if r.timeout == 0 {
+		r.timeout = DefaultResolveTimeout
+	}
+	if r.pause == 0 {
+		r.pause = DefaultResolvePause
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "pushpipe", Subsystem: "eventsink", Name: "receipts_total",
+		Help:        "Events that named their delivery only by id or by (msg id, token), by outcome: resolved, deferred (waiting for the delivery), unresolved (inserted without one after the timeout).",
+		ConstLabels: prometheus.Labels{"region": region},
+	}, []string{"outcome"})
+	for _, o := range []string{outcomeResolved, outcomeDeferred, outcomeUnresolved} {
+		r.outcomes.WithLabelValues(o)
+	}
+	if c.Metrics != nil {
+		if err := c.Metrics.Register(r.outcomes); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic("eventsink: registering metrics: " + err.Error())
+			}
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				r.outcomes = existing
+			}
+		}
+	}
+	return r
+}
+
+// needsResolution reports whether e names its delivery without saying
+// whose it is: no app id, and a delivery id or a (msg id, token) pair.
+func needsResolution(e *schema.Event) bool {
+	return e.AppID == "" && (e.DeliveryID != "" || (e.MsgID != "" && e.Token != ""))
+}
+
+// resolve writes the index rows of the valid events among events, fills in
+// the events that need their delivery, and returns the events to insert.
+// src maps each event to its record in msgs. An event still waiting for
+// its delivery is left out and its record put back on the events topic
+// through results. An error means the index could not be read or written;
+// the batch is then retried.
+func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []schema.Event, src []int, results []pipeline.Result) ([]schema.Event, error) {
+	if r == nil {
+		return events, nil
+	}
+	local := map[string]schema.DeliveryRecord{}
+	localTokens := map[schema.MsgToken]string{}
+	var rows []schema.DeliveryRecord
+	var pending []int
+	for j := range events {
+		if rec, ok := schema.DeliveryRecordOf(events[j]); ok {
+			rows = append(rows, rec)
+			local[rec.DeliveryID] = rec
+			if rec.Token != "" {
+				k := schema.MsgToken{MsgID: rec.MsgID, Token: rec.Token}
+				if prev, ok := localTokens[k]; !ok || rec.DeliveryID < prev {
+					localTokens[k] = rec.DeliveryID
+				}
+			}
+		}
+		if needsResolution(&events[j]) {
+			pending = append(pending, j)
+		}
+	}
+	if err := r.index.Insert(ctx, rows); err != nil {
+		return nil, fmt.Errorf("indexing %d deliveries: %w", len(rows), err)
+	}
+	if len(pending) == 0 {
+		return events, nil
+	}
+	if r.onlyWaiting(msgs) && !sleep(ctx, r.pause) {
+		return nil, fmt.Errorf("waiting to resolve %d events again: %w", len(pending), ctx.Err())
+	}
+
+	// Delivery ids of the events that name a (msg id, token) pair.
+	ids := make([]string, len(events))
+	var pairs []schema.MsgToken
+	for _, j := range pending {
+		e := &events[j]
+		if e.DeliveryID != "" {
+			ids[j] = e.DeliveryID
+			continue
+		}
+		k := schema.MsgToken{MsgID: e.MsgID, Token: e.Token}
+		if id, ok := localTokens[k]; ok {
+			ids[j] = id
+			continue
+		}
+		pairs = append(pairs, k)
+	}
+	if len(pairs) > 0 {
+		found, err := r.index.LookupTokens(ctx, pairs)
+		if err != nil {
+			return nil, fmt.Errorf("resolving %d (msg id, token) pairs: %w", len(pairs), err)
+		}
+		for _, j := range pending {
+			if ids[j] == "" {
+				ids[j] = found[schema.MsgToken{MsgID: events[j].MsgID, Token: events[j].Token}]
+			}
+		}
+	}
+	var lookup []string
+	seen := map[string]bool{}
+	for _, j := range pending {
+		if id := ids[j]; id != "" && !seen[id] {
+			if _, ok := local[id]; !ok {
+				seen[id] = true
+				lookup = append(lookup, id)
+			}
+		}
+	}
+	found, err := r.index.Lookup(ctx, lookup)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %d delivery ids: %w", len(lookup), err)
+	}
+
+	now := r.now()
+	out := make([]schema.Event, 0, len(events))
+	p := 0
+	for j := range events {
+		if p >= len(pending) || pending[p] != j {
+			out = append(out, events[j])
+			continue
+		}
+		p++
+		e := events[j]
+		if rec, ok := recordOf(ids[j], local, found); ok {
+			out = append(out, enrich(e, rec))
+			r.outcomes.WithLabelValues(outcomeResolved).Inc()
+			continue
+		}
+		m := msgs[src[j]]
+		since := waitingSince(m, now)
+		if now.Sub(since) < r.timeout {
+			results[src[j]].Outputs = append(results[src[j]].Outputs, r.requeue(m, since))
+			r.outcomes.WithLabelValues(outcomeDeferred).Inc()
+			continue
+		}
+		out = append(out, r.unresolved(e))
+		r.outcomes.WithLabelValues(outcomeUnresolved).Inc()
+	}
+	return out, nil
+}
+
+// recordOf returns the index row of delivery id from the batch's own
+// valid events or from the index; ok is false for an empty id.
+func recordOf(id string, local, found map[string]schema.DeliveryRecord) (schema.DeliveryRecord, bool) {
+	if id == "" {
+		return schema.DeliveryRecord{}, false
+	}
+	if rec, ok := local[id]; ok {
+		return rec, true
+	}
+	rec, ok := found[id]
+	return rec, ok
+}
+
+// onlyWaiting reports whether every record of the batch came round waiting
+// for its delivery.
+func (r *resolver) onlyWaiting(msgs []kafka.Message) bool {
+	for _, m := range msgs {
+		if _, ok := header(m, HeaderWaitingSince); !ok {
+			return false
+		}
+	}
+	return len(msgs) > 0
+}
+
+// requeue puts the record back on the events topic, stamped with when the
+// sink started waiting for its delivery.
+func (r *resolver) requeue(m kafka.Message, since time.Time) pipeline.Output {
+	h := make([]kafka.Header, 0, len(m.Headers)+1)
+	for _, x := range m.Headers {
+		if x.Key != HeaderWaitingSince {
+			h = append(h, x)
+		}
+	}
+	h = append(h, kafka.Header{Key: HeaderWaitingSince, Value: []byte(strconv.FormatInt(since.UnixMilli(), 10))})
+	return pipeline.Output{Topic: pipeline.EventsTopic(r.region), Key: m.Key, Value: m.Value, Headers: h}
+}
+
+// unresolved is e as inserted when its delivery never appeared.
+func (r *resolver) unresolved(e schema.Event) schema.Event {
+	what := "delivery " + e.DeliveryID
+	if e.DeliveryID == "" {
+		what = fmt.Sprintf("delivery of msg %q to token %q", e.MsgID, e.Token)
+	}
+	desc := fmt.Sprintf("UnknownDelivery: no %s is known in region %s after waiting %s", what, r.region, r.timeout)
+	if e.StatusDesc != "" {
+		desc += "; the receipt said: " + e.StatusDesc
+	}
+	e.StatusDesc = desc
+	e.TaskID, e.MsgID, e.Token = "", "", ""
+	return e
+}
+
+// enrich fills e in from its delivery's index row.
+func enrich(e schema.Event, rec schema.DeliveryRecord) schema.Event {
+	if e.DeliveryID == "" {
+		e.DeliveryID = rec.DeliveryID
+		e.EventID = schema.ReceiptEventID(e.Event, rec.DeliveryID)
+	}
+	e.AppID, e.WorkspaceID, e.TaskID, e.MsgID = rec.AppID, rec.WorkspaceID, rec.TaskID, rec.MsgID
+	e.PushType, e.Target, e.DeviceID = rec.PushType, rec.Target, rec.DeviceID
+	e.Platform, e.Channel, e.Token = rec.Platform, rec.Channel, ""
+	if e.AppVersion == "" {
+		e.AppVersion = rec.AppVersion
+	}
+	if e.Model == "" {
+		e.Model = rec.Model
+	}
+	if e.LatencyMs == 0 && rec.TS > 0 && e.TS > rec.TS {
+		e.LatencyMs = e.TS - rec.TS
+	}
+	return e
+}
+
+// waitingSince is when the sink first read m unresolved: its
+// HeaderWaitingSince, or now for a record read for the first time.
+func waitingSince(m kafka.Message, now time.Time) time.Time {
+	if v, ok := header(m, HeaderWaitingSince); ok {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 && ms <= now.UnixMilli() {
+			return time.UnixMilli(ms)
+		}
+	}
+	return now
+}
+
+func header(m kafka.Message, key string) (string, bool) {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
+
+// sleep waits for d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,445 @@
+// Package receipts is the receipts worker: an HTTP server, one region per
+// process, that accepts vendor delivery receipts in each vendor's own
+// format (mPaaS guide §7.2.10) and the app SDK's client events, and
+// publishes them as lifecycle events on push.events.R.
+//
+// Endpoints (POST; any other method gets 405):
+//
+//	/receipts/hms        Huawei Push Kit   JSON {"statuses":[{"biTag","token","status","timestamp",...}]}
+//	/receipts/honor      Honor Push        the same body as Huawei
+//	/receipts/harmonyos  HarmonyOS Push    Huawei's body with "deliveryStatus":{"result","timestamp"}
+//	/receipts/mipush     Xiaomi MiPush     form-encoded, field data = JSON {"<mipush msg id>":{"param","type","targets","barStatus","timestamp"}}
+//	/receipts/oppo       OPPO Push         JSON [{"appId","eventTime","eventType","messageId","param","registrationIds"}]
+//	/receipts/vivo       vivo Push         JSON {"<vivo task id>":{"param","targets","ackTime","ackType"}}
+//	/receipts/client     app SDK           JSON {"events":[{"deliveryId"|"msgId"+"deviceId","event":"arrival|open|ignore","ts","appVersion","model"}]}
+//
+// plus GET /healthz, /readyz and (with a Gatherer) /metrics.
+//
+// Correlation: the sender sets each vendor's receipt correlation value
+// (Huawei, Honor and HarmonyOS biTag; MiPush extra.callback.param; OPPO
+// call_back_parameter; vivo callback.param) to the delivery id, or, for a
+// vendor call that carries many tokens, to the msg id. A value of the form
+// of a delivery id (schema.IsDeliveryID) yields one event with that
+// DeliveryID and event id schema.ReceiptEventID(step, delivery id); any
+// other value yields one event per token the receipt names, with MsgID
+// and Token set and event id schema.PendingReceiptEventID. The events
+// carry no app id: the event sink fills them in from its delivery index
+// (workers/eventsink ResolveConfig). Replaying a receipt produces the same
+// event ids, so no statistic changes; an arrival reported by both the
+// vendor and the app is one event.
+//
+// Outcomes (status codes of §10.3): an arrival or click is arrived or
+// opened with status 2 Acked; a receipt saying the message did not reach
+// the device is a failed event with the vendor's code (Huawei status 2 →
+// 80000004 app uninstalled, 5 → 2009 BadDeviceToken, other non-zero
+// Huawei, Honor and HarmonyOS statuses keep their number; MiPush type 16 →
+// 20301 Invalid target, 32/64/128 → 99999999 NONE; OPPO regid_invalid →
+// 10000 Invalid RegistrationId). Items of a type the worker does not know
+// are skipped and counted. Client events arrival, open and ignore become
+// arrived, opened and ignored.
+//
+// A request is answered only after every event it caused was acknowledged
+// by Kafka: 200 in the vendor's expected form (Huawei, Honor, HarmonyOS:
+// {"code":"0","message":"success"}; MiPush: SUCCESS; OPPO, vivo and the
+// client endpoint: {"returnCode":100,"returnReason":"SUCCESS"}). A body
+// that is not a receipt of its vendor gets 400 (413 when larger than
+// MaxBodyBytes) with a message saying what is wrong, in the same form;
+// Kafka not acknowledging gets 503 so that the vendor sends the receipt
+// again. Each request is logged once.
+package receipts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers"
+)
+
+// Producer writes records and returns once Kafka acknowledged every one;
+// *pipeline.Producer is the real one. It must be safe for concurrent use.
+type Producer interface {
+	Produce(ctx context.Context, outs []pipeline.Output) error
+}
+
+// Defaults of Config.
+const (
+	DefaultAddr            = "127.0.0.1:0"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultMaxClientEvents = 500
+	DefaultProduceTimeout  = 10 * time.Second
+)
+
+// Config configures a Server. Zero values mean the documented defaults.
+type Config struct {
+	// Region is the region served; events go to push.events.<Region>.
+	// Required.
+	Region string
+	// Addr is the listen address. Default DefaultAddr (a free loopback
+	// port).
+	Addr string
+	// Producer publishes the events. Required.
+	Producer Producer
+	// Metrics registers the worker's series (see newMetrics); nil keeps
+	// them unregistered.
+	Metrics prometheus.Registerer
+	// Gatherer, if set, is served on GET /metrics.
+	Gatherer prometheus.Gatherer
+	// Ready, if set, is asked by GET /readyz besides the server running.
+	Ready func() bool
+	// Logger receives one line per request (debug for 200, warn for 4xx,
+	// error for 5xx), with keys vendor and region.
+	Logger zerolog.Logger
+	// MaxBodyBytes is the largest request body read. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxClientEvents is the most events of one client batch. Default 500.
+	MaxClientEvents int
+	// ProduceTimeout bounds the wait for Kafka per request. Default 10s.
+	ProduceTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxClientEvents == 0 {
+		c.MaxClientEvents = DefaultMaxClientEvents
+	}
+	if c.ProduceTimeout == 0 {
+		c.ProduceTimeout = DefaultProduceTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work, saying what to fix.
+func (c Config) Validate() error {
+	switch {
+	case !schema.ValidRegion(c.Region):
+		return fmt.Errorf("receipts: region %q is not one of %v", c.Region, schema.Regions())
+	case c.Producer == nil:
+		return errors.New("receipts: Producer is required: pass the process's pipeline.Producer")
+	case c.MaxBodyBytes < 0:
+		return fmt.Errorf("receipts: MaxBodyBytes %d is negative: use 0 for the default 1 MiB", c.MaxBodyBytes)
+	case c.MaxClientEvents < 0:
+		return fmt.Errorf("receipts: MaxClientEvents %d is negative: use 0 for the default %d", c.MaxClientEvents, DefaultMaxClientEvents)
+	case c.ProduceTimeout < 0:
+		return fmt.Errorf("receipts: ProduceTimeout %s is negative: use 0 for the default %s", c.ProduceTimeout, DefaultProduceTimeout)
+	}
+	return nil
+}
+
+// Server is the receipts worker of one region. Create it with New, serve
+// it with Start (or mount Handler elsewhere), stop it with Close. Its
+// methods are safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     zerolog.Logger
+	m       *metrics
+	handler http.Handler
+
+	mu       sync.Mutex
+	srv      *http.Server
+	ln       net.Listener
+	started  bool
+	closed   bool
+	serveErr error
+	stop     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
+}
+
+// New returns a server for cfg. Nothing listens until Start.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg: cfg,
+		log: cfg.Logger.With().Str("component", "receipts").Str("region", cfg.Region).Logger(),
+		m:   newMetrics(cfg.Metrics, cfg.Region),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/receipts/{vendor}", s.serveReceipt)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if cfg.Ready != nil && !cfg.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	if cfg.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	s.handler = mux
+	return s, nil
+}
+
+// Handler is the server's HTTP handler (receipts, health and metrics).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start binds Addr and serves in the background until Close is called or
+// ctx ends. It returns once the listener is bound (Addr is then the bound
+// address), or with an error if it cannot bind or was called before.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.closed {
+		return errors.New("receipts: Server.Start called twice or after Close: create a new server")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("receipts: listening on %s for region %s: %w", s.cfg.Addr, s.cfg.Region, err)
+	}
+	s.ln, s.started, s.stop = ln, true, make(chan struct{})
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.mu.Lock()
+			s.serveErr = fmt.Errorf("receipts: serving on %s: %w", ln.Addr(), err)
+			s.mu.Unlock()
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-ctx.Done():
+			s.shutdown()
+		case <-s.stop:
+		}
+	}()
+	s.log.Info().Str("addr", ln.Addr().String()).Msg("receipts worker listening")
+	return nil
+}
+
+// shutdown stops the HTTP server once, letting in-flight requests finish
+// within 10 seconds (a request waits for Kafka at most ProduceTimeout).
+func (s *Server) shutdown() {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			_ = s.srv.Close()
+		}
+	})
+}
+
+// Addr is the bound address after Start, else the configured one.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return s.ln.Addr().String()
+	}
+	return s.cfg.Addr
+}
+
+// URL is "http://" + Addr().
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Close stops accepting requests, lets in-flight ones finish, and waits
+// for the server's goroutines. It is idempotent, may be called without
+// Start, and returns the error that ended serving, if any.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	first := !s.closed
+	s.closed = true
+	started := s.started
+	s.mu.Unlock()
+	if started {
+		if first {
+			close(s.stop)
+		}
+		s.shutdown()
+		s.wg.Wait()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serveErr
+}
+
+// Run starts the server and blocks until ctx ends, then closes it.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return s.Close()
+}
+
+// outcome is what one request came to, for the answer, the metrics and
+// the log line.
+type outcome struct {
+	status  int
+	reason  string // metric label of a rejection
+	message string // for the caller
+	events  int
+	skipped map[string]int
+	err     error
+}
+
+// serveReceipt handles POST /receipts/{vendor}.
+func (s *Server) serveReceipt(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	v, known := vendorByName(r.PathValue("vendor"))
+	name := v.name
+	if !known {
+		name = "unknown"
+	}
+	var o outcome
+	defer func() {
+		if p := recover(); p != nil {
+			o = outcome{status: http.StatusInternalServerError, reason: "internal_error",
+				message: "the receipt could not be handled", err: fmt.Errorf("panic: %v", p)}
+			v.answer(w, o.status, o.message)
+		}
+		s.finish(name, o, start)
+	}()
+	switch {
+	case !known:
+		o = outcome{status: http.StatusNotFound, reason: "unknown_vendor",
+			message: fmt.Sprintf("no receipt endpoint %q: use one of %v", r.PathValue("vendor"), vendorNames())}
+	case r.Method != http.MethodPost:
+		w.Header().Set("Allow", http.MethodPost)
+		o = outcome{status: http.StatusMethodNotAllowed, reason: "method", message: "receipts are POSTed, not " + r.Method}
+	default:
+		o = s.handle(w, r, v)
+	}
+	if o.status == http.StatusOK {
+		v.answer(w, o.status, "")
+		return
+	}
+	v.answer(w, o.status, o.message)
+}
+
+// handle reads, parses and publishes one receipt body.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, v vendor) outcome {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return outcome{status: http.StatusRequestEntityTooLarge, reason: "too_large",
+				message: fmt.Sprintf("%s receipt body is larger than %d bytes", v.name, s.cfg.MaxBodyBytes)}
+		}
+		return outcome{status: http.StatusBadRequest, reason: "read_error", message: "reading the receipt body: " + err.Error()}
+	}
+	parsed, err := v.parse(body, s.cfg.MaxClientEvents)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return outcome{status: http.StatusBadRequest, reason: pe.Reason, message: pe.Detail}
+		}
+		return outcome{status: http.StatusBadRequest, reason: "invalid", message: err.Error()}
+	}
+	events := s.events(v, parsed.Receipts)
+	o := outcome{status: http.StatusOK, events: len(events), skipped: parsed.Skipped}
+	if len(events) == 0 {
+		return o
+	}
+	outs := make([]pipeline.Output, len(events))
+	for i, e := range events {
+		outs[i] = workers.EventOutput(s.cfg.Region, e)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ProduceTimeout)
+	defer cancel()
+	if err := s.cfg.Producer.Produce(ctx, outs); err != nil {
+		return outcome{status: http.StatusServiceUnavailable, reason: "unavailable", events: len(events),
+			message: "the receipt could not be stored now; send it again",
+			err:     fmt.Errorf("publishing %d %s receipt events to %s: %w", len(events), v.name, pipeline.EventsTopic(s.cfg.Region), err)}
+	}
+	for _, e := range events {
+		s.m.events.WithLabelValues(v.name, string(e.Event)).Inc()
+	}
+	return o
+}
+
+// events turns receipts into the events to publish.
+func (s *Server) events(v vendor, recs []Receipt) []schema.Event {
+	now := s.cfg.Now()
+	var out []schema.Event
+	for _, r := range recs {
+		base := schema.Event{
+			TS: plausibleTS(r.TS, now), Region: s.cfg.Region, Channel: v.channel, Event: r.Event,
+			StatusCode: r.StatusCode, StatusDesc: r.StatusDesc, AppVersion: r.AppVersion, Model: r.Model,
+		}
+		if r.DeliveryID != "" {
+			e := base
+			e.DeliveryID, e.EventID = r.DeliveryID, schema.ReceiptEventID(r.Event, r.DeliveryID)
+			out = append(out, e)
+			continue
+		}
+		for _, tok := range r.Tokens {
+			e := base
+			e.MsgID, e.Token, e.EventID = r.MsgID, tok, schema.PendingReceiptEventID(r.Event, r.MsgID, tok)
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// plausibleTS is ts unless it is missing or implausible (more than a day
+// ahead, or older than the longest message validity plus a day), in which
+// case it is now: the events table is partitioned and expired by ts.
+func plausibleTS(ts int64, now time.Time) int64 {
+	const day = 24 * time.Hour
+	if ts <= 0 || ts > now.Add(day).UnixMilli() || ts < now.Add(-15*day).UnixMilli() {
+		return now.UnixMilli()
+	}
+	return ts
+}
+
+// finish counts and logs one request.
+func (s *Server) finish(vendorName string, o outcome, start time.Time) {
+	took := time.Since(start)
+	s.m.requests.WithLabelValues(vendorName, strconv.Itoa(o.status)).Inc()
+	s.m.seconds.WithLabelValues(vendorName).Observe(took.Seconds())
+	if o.status != http.StatusOK && o.reason != "" {
+		s.m.rejected.WithLabelValues(vendorName, o.reason).Inc()
+	}
+	skipped := 0
+	for reason, n := range o.skipped {
+		s.m.skipped.WithLabelValues(vendorName, reason).Add(float64(n))
+		skipped += n
+	}
+	var ev *zerolog.Event
+	switch {
+	case o.status >= 500:
+		ev = s.log.Error().Err(o.err)
+	case o.status >= 400:
+		ev = s.log.Warn().Str("reason", o.reason).Str("problem", o.message)
+	default:
+		ev = s.log.Debug()
+	}
+	ev.Str("vendor", vendorName).Int("status", o.status).Int("events", o.events).Int("skipped", skipped).
+		Dur("took", took).Msg("receipt request")
+}
