@@ -44,21 +44,31 @@ func newEnv(t *testing.T, regions ...string) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	brokers := []string{testinfra.Kafka(t)}
-	sim, err := vendorsim.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
-		Apps: []vendorsim.MiPushApp{{AppID: testApp, Secret: testSecret, PackageName: testPackage}}, QuotaPerSecond: 1e6}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
 	cfg := &config.Config{
+		StateDir:   t.TempDir(),
 		Regions:    regions,
 		Kafka:      config.KafkaConfig{Brokers: brokers, Partitions: 2},
 		ClickHouse: config.ClickHouseConfig{Addr: ch.Addr(), DatabasePrefix: testinfra.DBPrefix(t)},
-		Vendors:    config.VendorsConfig{Simulator: true, SimulatorAddr: sim.Addr()},
+		Vendors:    config.VendorsConfig{Simulator: true, SimulatorAddr: "127.0.0.1:0", SimulatorTLSAddr: "127.0.0.1:0"},
 		Apps: []config.AppConfig{{AppID: testApp, WorkspaceID: "default",
 			MiPush: &mipush.App{AppSecret: channels.Secret(testSecret), PackageName: testPackage}}},
 	}
 	cfg.Defaults()
+	// Every vendor: demo credentials, accepted by the simulator below.
+	if err := app.AddDemoKeys(cfg); err != nil {
+		t.Fatal(err)
+	}
+	sc := app.SimulatorConfig(cfg)
+	sc.MiPush.QuotaPerSecond = 1e6
+	sim, err := vendorsim.Start(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	cfg.Vendors.SimulatorAddr, cfg.Vendors.SimulatorTLSAddr = sim.Addr(), sim.TLSAddr()
+	if err := app.WriteSimulatorCA(cfg, sim); err != nil {
+		t.Fatal(err)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

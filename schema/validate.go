@@ -41,6 +41,8 @@ var systemExtendedKeys = map[string]bool{
 // Validate checks the request against the mPaaS rules of its push type and
 // returns a *ValidationError carrying the documented result code for the
 // first rule broken, or nil. It does not consult templates or devices.
+// The push strategy of a new scheduled or loop push is checked too (see
+// ValidateStrategy), against AcceptedAt when set, else the current time.
 func (r *Request) Validate() error {
 	if r.AppID == "" || r.WorkspaceID == "" {
 		return invalid(CodeNeedAppIDWorkspaceID, "appId and workspaceId are both required")
@@ -61,6 +63,9 @@ func (r *Request) Validate() error {
 		return invalid(CodeInvalidParam, "pushStyle %d is not 0 (default), 1 (large text) or 2 (image-text)", r.PushStyle)
 	}
 	if err := validateExtended(r.ExtendedParams, MaxExtendedParams, CodeExtendParamTooMuch); err != nil {
+		return err
+	}
+	if err := r.validateStrategy(); err != nil {
 		return err
 	}
 	switch r.Type {

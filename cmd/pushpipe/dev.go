@@ -7,12 +7,14 @@ import (
 	"io"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
 func newDevCmd() *cobra.Command {
@@ -27,6 +29,7 @@ func newDevCmd() *cobra.Command {
     databases migrated,
   - the vendor simulator standing in for every vendor,
   - the registry, fanout, sender, retry and eventsink workers of every region asked,
+  - a receipts worker per region on consecutive ports from receipts.addr,
 and print where to look and what to try. A few demo devices of the demo app are
 registered in every region. Ctrl-C or SIGTERM stops everything cleanly; the next run
 finds the data of this one.
@@ -48,6 +51,9 @@ are used instead of the embedded ones.`,
 				cfg.StateDir = stateDir
 			}
 			cfg.Vendors.Simulator = true
+			if err := app.AddDemoKeys(cfg); err != nil {
+				return err
+			}
 			if err := cfg.Validate(); err != nil {
 				return fail("invalid configuration: %v", err)
 			}
@@ -72,13 +78,32 @@ are used instead of the embedded ones.`,
 			if emb.ClickHouse != nil {
 				chAddr, chHTTP = emb.ClickHouse.NativeAddr(), emb.ClickHouse.HTTPAddr()
 			}
+			var rcpts []*receipts.Server
+			defer func() {
+				for _, s := range rcpts {
+					if err := s.Close(); err != nil {
+						log.Error().Err(err).Msg("stopping a receipts worker")
+					}
+				}
+			}()
 			return runWorkers(ctx, runOpts{
 				cfg: cfg, log: log, brokers: brokers, chAddr: chAddr, regions: cfg.Regions, kinds: app.Kinds(),
 				afterPrepare: func(ctx context.Context, p *pipeline.Producer) error {
-					return seedDemoDevices(ctx, p, cfg)
+					if err := seedDemoDevices(ctx, p, cfg); err != nil {
+						return err
+					}
+					reg := prometheus.NewRegistry()
+					for i, r := range cfg.Regions {
+						s, err := app.StartReceipts(ctx, app.Deps{Cfg: cfg, Brokers: brokers, Producer: p, Metrics: reg, Log: log}, r, cfg.ReceiptsAddr(i))
+						if err != nil {
+							return err
+						}
+						rcpts = append(rcpts, s)
+					}
+					return nil
 				},
 				onReady: func(health string) {
-					printBanner(cmd.OutOrStdout(), cfg, brokers, chAddr, chHTTP, emb.Simulator.URL(), health)
+					printBanner(cmd.OutOrStdout(), cfg, brokers, chAddr, chHTTP, emb.Simulator.URL(), health, rcpts)
 				},
 			})
 		},
@@ -91,13 +116,32 @@ are used instead of the embedded ones.`,
 // demoDevices are registered in every served region for the first
 // configured app, so that the printed example works as printed.
 func demoDevices(appID, workspace, region string) []schema.Binding {
+	const ts = 1763856000000 // fixed, so re-seeding on every start changes nothing
 	models := []string{"Redmi Note 13", "Xiaomi 14", "POCO F6"}
-	out := make([]schema.Binding, len(models))
+	out := make([]schema.Binding, 0, len(models)+7)
 	for i, m := range models {
-		out[i] = schema.Binding{Op: schema.OpReport, Region: region, AppID: appID, WorkspaceID: workspace,
+		out = append(out, schema.Binding{Op: schema.OpReport, Region: region, AppID: appID, WorkspaceID: workspace,
 			DeviceID: fmt.Sprintf("demo-device-%d", i+1), Platform: schema.PlatformAndroid, Vendor: "mipush",
-			VendorToken: fmt.Sprintf("demo-regid-%d", i+1), AppVersion: "1.0.0", Model: m,
-			TS: 1763856000000} // fixed, so re-seeding on every start changes nothing
+			VendorToken: fmt.Sprintf("demo-regid-%d", i+1), AppVersion: "1.0.0", Model: m, TS: ts})
+	}
+	// One device on each of the other channels: demo-<vendor>.
+	for _, v := range []struct{ vendor, platform, model string }{
+		{"apns", schema.PlatformIOS, "iPhone 16"}, {"fcm", schema.PlatformAndroid, "Pixel 9"},
+		{"hms", schema.PlatformAndroid, "HUAWEI Mate 60"}, {"honor", schema.PlatformAndroid, "HONOR Magic6"},
+		{"oppo", schema.PlatformAndroid, "OPPO Find X7"}, {"vivo", schema.PlatformAndroid, "vivo X100"},
+		{"self", schema.PlatformAndroid, "Generic Android"},
+	} {
+		b := schema.Binding{Op: schema.OpReport, Region: region, AppID: appID, WorkspaceID: workspace,
+			DeviceID: "demo-" + v.vendor, Platform: v.platform, AppVersion: "1.0.0", Model: v.model, TS: ts}
+		if v.vendor == "self" {
+			b.SelfToken = "demo-self-token"
+		} else {
+			b.Vendor, b.VendorToken = v.vendor, "demo-"+v.vendor+"-token"
+			if v.vendor == "apns" {
+				b.VendorToken = strings.Repeat("d3", 32) // APNs tokens are 64 hex digits
+			}
+		}
+		out = append(out, b)
 	}
 	return out
 }
@@ -117,7 +161,7 @@ func seedDemoDevices(ctx context.Context, p *pipeline.Producer, cfg *config.Conf
 	return nil
 }
 
-func printBanner(w io.Writer, cfg *config.Config, brokers []string, chAddr, chHTTP, simURL, health string) {
+func printBanner(w io.Writer, cfg *config.Config, brokers []string, chAddr, chHTTP, simURL, health string, rcpts []*receipts.Server) {
 	region := cfg.Regions[0]
 	for _, r := range cfg.Regions {
 		if r == "sg" {
@@ -133,6 +177,8 @@ pushpipe is running — regions %s, state in %s/
   ClickHouse HTTP     http://%s/
   Vendor simulator    %s   (what the vendors received: %s/admin/stats)
   Health and metrics  http://%s/healthz  /readyz  /metrics
+  Receipts            %s
+                      POST /receipts/{hms,honor,harmonyos,mipush,oppo,vivo,client}
 
 Try it from another terminal (the demo app has demo-device-1..3 in every region):
 
@@ -144,7 +190,16 @@ Try it from another terminal (the demo app has demo-device-1..3 in every region)
 
 Stop with Ctrl-C.
 `, strings.Join(cfg.Regions, ","), cfg.StateDir, strings.Join(brokers, ","), chAddr, cfg.ClickHouse.DatabasePrefix,
-		orDash(chHTTP), simURL, simURL, health, region, region, simURL, region, orDash(chHTTP), db)
+		orDash(chHTTP), simURL, simURL, health, receiptsLine(cfg.Regions, rcpts), region, region, simURL, region, orDash(chHTTP), db)
+}
+
+// receiptsLine lists the receipts worker of each region: "sg http://...".
+func receiptsLine(regions []string, rcpts []*receipts.Server) string {
+	parts := make([]string, 0, len(rcpts))
+	for i, s := range rcpts {
+		parts = append(parts, regions[i]+" "+s.URL())
+	}
+	return orDash(strings.Join(parts, "  "))
 }
 
 func orDash(s string) string {

@@ -49,6 +49,8 @@ Kafka-protocol broker, an embedded ClickHouse and the vendor simulator.`,
 	root.AddCommand(
 		newDevCmd(),
 		newWorkerCmd(kindFanout), newWorkerCmd(kindSender), newWorkerCmd(kindEventsink), newWorkerCmd(kindRegistry), newWorkerCmd(kindRetry),
+		newWorkerCmd(kindScheduler), newSchedulesCmd(),
+		newReceiptsCmd(),
 		newVendorsimCmd(),
 		newPublishCmd(),
 		newEventsCmd(),

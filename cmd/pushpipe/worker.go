@@ -17,6 +17,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/scheduler"
 )
 
 const (
@@ -25,6 +26,7 @@ const (
 	kindEventsink = app.Eventsink
 	kindRegistry  = app.Registry
 	kindRetry     = app.Retry
+	kindScheduler = app.Scheduler
 )
 
 var workerHelp = map[app.Kind]string{
@@ -33,6 +35,7 @@ var workerHelp = map[app.Kind]string{
 	app.Eventsink: "write lifecycle events into ClickHouse push_R.events (push.events.R → ClickHouse)",
 	app.Registry:  "apply device reports and user bindings to push_R.devices (push.bindings.R → ClickHouse)",
 	app.Retry:     "hold deliveries until their next attempt is due, then re-send or expire them (push.retry.R → push.deliveries.R)",
+	app.Scheduler: "fire scheduled and loop pushes at their times (push.schedules.R → push.requests.R)",
 }
 
 // endpointFlags are the flags that locate Kafka and ClickHouse.
@@ -179,8 +182,17 @@ func runWorkers(ctx context.Context, o runOpts) error {
 		}
 	}
 	var stages []*pipeline.Stage
+	var scheds []*scheduler.Scheduler
 	for _, r := range regions {
 		for _, k := range kinds {
+			if k == app.Scheduler {
+				s, err := app.NewScheduler(r, deps)
+				if err != nil {
+					return err
+				}
+				scheds = append(scheds, s)
+				continue
+			}
 			s, err := app.NewStage(k, r, deps)
 			if err != nil {
 				return err
@@ -188,7 +200,8 @@ func runWorkers(ctx context.Context, o runOpts) error {
 			stages = append(stages, s)
 		}
 	}
-	health := pipeline.NewHealthServer(cfg.HealthAddr, reg, func() bool { return allReady(stages) })
+	ready := func() bool { return allReady(stages) && schedulersReady(scheds) }
+	health := pipeline.NewHealthServer(cfg.HealthAddr, reg, ready)
 	if err := health.Start(ctx); err != nil {
 		return fmt.Errorf("starting health server: %w", err)
 	}
@@ -205,19 +218,28 @@ func runWorkers(ctx context.Context, o runOpts) error {
 					return
 				case <-t.C:
 				}
-				if allReady(stages) {
+				if ready() {
 					o.onReady(health.Addr())
 					return
 				}
 			}
 		}()
 	}
-	err = app.RunStages(ctx, stages)
+	err = app.RunAll(ctx, stages, scheds)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	log.Info().Msg("stopped")
 	return err
+}
+
+func schedulersReady(scheds []*scheduler.Scheduler) bool {
+	for _, s := range scheds {
+		if !s.Ready() {
+			return false
+		}
+	}
+	return true
 }
 
 func allReady(stages []*pipeline.Stage) bool {

@@ -15,14 +15,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pushpipe/pushpipe/channels"
-	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers/eventsink"
 	"github.com/pushpipe/pushpipe/workers/fanout"
+	"github.com/pushpipe/pushpipe/workers/receipts"
 	"github.com/pushpipe/pushpipe/workers/registry"
 	"github.com/pushpipe/pushpipe/workers/retry"
+	"github.com/pushpipe/pushpipe/workers/scheduler"
 	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
@@ -36,13 +37,21 @@ const (
 	Eventsink Kind = "eventsink"
 	Registry  Kind = "registry"
 	Retry     Kind = "retry"
+	// Receipts is the HTTP worker that takes vendor receipts and client
+	// events; it is no Kafka stage: run it with RunReceipts.
+	Receipts Kind = "receipts"
+	// Scheduler fires scheduled and loop pushes; it is no consumer-group
+	// stage: build it with NewScheduler.
+	Scheduler Kind = "scheduler"
 )
 
-// Kinds lists every worker kind in pipeline order.
+// Kinds lists every Kafka stage kind in pipeline order (not Receipts).
 func Kinds() []Kind { return []Kind{Registry, Fanout, Sender, Retry, Eventsink} }
 
 // NeedsClickHouse reports whether the kind reads or writes ClickHouse.
-func (k Kind) NeedsClickHouse() bool { return k != Sender && k != Retry }
+func (k Kind) NeedsClickHouse() bool {
+	return k != Sender && k != Retry && k != Receipts && k != Scheduler
+}
 
 // inputTopic is the topic a kind consumes.
 func (k Kind) inputTopic(region string) string {
@@ -117,15 +126,22 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	case Eventsink:
 		db := d.Cfg.Database(region)
 		h, err = eventsink.New(eventsink.Config{Region: region, Logger: log,
-			Insert: func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, d.CH, db, evs) }})
+			Insert:  func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, d.CH, db, evs) },
+			Resolve: eventsink.ResolveConfig{Index: schema.NewDeliveryIndex(d.CH, db), Metrics: d.Metrics}})
 	case Sender:
 		var chs map[string]channels.Channel
 		chs, err = Channels(d.Cfg, region)
 		if err == nil {
-			h, err = sender.New(sender.Config{Region: region, Channels: chs, Concurrency: d.Cfg.Sender.Concurrency, Logger: log})
+			h, err = sender.New(sender.Config{Region: region, Channels: chs, Concurrency: d.Cfg.Sender.Concurrency, Logger: log,
+				RateLimit: d.Cfg.Sender.RateLimit, Breaker: d.Cfg.Sender.Breaker, Metrics: d.Metrics,
+				Budget: &sender.BudgetConfig{Brokers: d.Brokers, GroupID: groupID(kind, region), Topic: kind.inputTopic(region)}})
 		}
 	case Retry:
 		h, err = retry.New(retry.Config{Region: region, Logger: log})
+	case Receipts:
+		return nil, fmt.Errorf("building receipts for region %s: it is an HTTP worker, not a stage: use RunReceipts", region)
+	case Scheduler:
+		return nil, fmt.Errorf("building scheduler for region %s: it is not a consumer-group stage: use NewScheduler", region)
 	default:
 		return nil, fmt.Errorf("unknown worker kind %q: use one of %v", kind, Kinds())
 	}
@@ -137,7 +153,7 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 		Region:    region,
 		Brokers:   d.Brokers,
 		Topic:     kind.inputTopic(region),
-		GroupID:   "pushpipe." + string(kind) + "." + region,
+		GroupID:   groupID(kind, region),
 		BatchSize: d.Cfg.Stage.BatchSize,
 		BatchWait: d.Cfg.Stage.BatchWait,
 		Logger:    d.Log,
@@ -145,24 +161,8 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	}, h, d.Producer)
 }
 
-// Channels builds the vendor channels of a region from the configuration.
-func Channels(cfg *config.Config, region string) (map[string]channels.Channel, error) {
-	apps := map[string]mipush.App{}
-	for _, a := range cfg.Apps {
-		if a.MiPush != nil {
-			apps[a.AppID] = *a.MiPush
-		}
-	}
-	out := map[string]channels.Channel{}
-	if len(apps) > 0 {
-		mp, err := mipush.New(mipush.Config{Region: region, BaseURL: cfg.MiPushBaseURL(region), Apps: apps, Timeout: cfg.Vendors.MiPush.Timeout})
-		if err != nil {
-			return nil, fmt.Errorf("configuring mipush for region %s: %w", region, err)
-		}
-		out[mp.Name()] = mp
-	}
-	return out, nil
-}
+// groupID is the consumer group of a kind's replicas in a region.
+func groupID(kind Kind, region string) string { return "pushpipe." + string(kind) + "." + region }
 
 // RunStages runs every stage until ctx ends, then waits for each to finish
 // its in-flight batch. The first stage error cancels the others and is
@@ -177,6 +177,87 @@ func RunStages(ctx context.Context, stages []*pipeline.Stage) error {
 		go func() {
 			defer wg.Done()
 			if err := s.Run(ctx); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// StartReceipts starts the receipts worker of one region on addr ("" means
+// a free loopback port), publishing through d.Producer and registering its
+// metrics on d.Metrics (also served on its /metrics when d.Metrics is a
+// prometheus.Gatherer). It serves until ctx ends or the server is closed;
+// the caller closes it.
+func StartReceipts(ctx context.Context, d Deps, region, addr string) (*receipts.Server, error) {
+	if d.Producer == nil {
+		return nil, fmt.Errorf("building receipts for region %s: no Kafka producer in Deps", region)
+	}
+	cfg := receipts.Config{Region: region, Addr: addr, Producer: d.Producer, Metrics: d.Metrics, Logger: d.Log}
+	if g, ok := d.Metrics.(prometheus.Gatherer); ok {
+		cfg.Gatherer = g
+	}
+	srv, err := receipts.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building receipts for region %s: %w", region, err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// RunReceipts runs the receipts worker of one region on addr until ctx
+// ends, then lets in-flight requests finish.
+func RunReceipts(ctx context.Context, d Deps, region, addr string) error {
+	srv, err := StartReceipts(ctx, d, region, addr)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return srv.Close()
+}
+
+// NewScheduler builds the scheduler of one region: its replicas share the
+// consumer group pushpipe.scheduler.<region> on push.schedules.R, and it
+// writes through d.Producer. Its time zone and allowed lateness come from
+// the scheduler section of the configuration.
+func NewScheduler(region string, d Deps) (*scheduler.Scheduler, error) {
+	loc, err := d.Cfg.Scheduler.Location()
+	if err != nil {
+		return nil, fmt.Errorf("building scheduler for region %s: %w", region, err)
+	}
+	s, err := scheduler.New(scheduler.Config{Region: region, Brokers: d.Brokers, Producer: d.Producer,
+		GroupID: groupID(Scheduler, region), Location: loc, MaxLateness: d.Cfg.Scheduler.MaxLateness,
+		Logger: d.Log, Metrics: d.Metrics})
+	if err != nil {
+		return nil, fmt.Errorf("building scheduler for region %s: %w", region, err)
+	}
+	return s, nil
+}
+
+// RunAll runs the stages and the schedulers until ctx ends, and waits for
+// every one to stop (stages finish their in-flight batch). The first error
+// cancels the others; the errors are returned joined.
+func RunAll(ctx context.Context, stages []*pipeline.Stage, scheds []*scheduler.Scheduler) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runs := make([]func(context.Context) error, 0, len(stages)+len(scheds))
+	for _, s := range stages {
+		runs = append(runs, s.Run)
+	}
+	for _, s := range scheds {
+		runs = append(runs, s.Run)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(runs))
+	for i, run := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
 				errs[i] = err
 				cancel()
 			}

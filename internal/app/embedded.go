@@ -2,13 +2,28 @@ package app
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/rs/zerolog"
 
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/apns"
+	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/hms"
+	"github.com/pushpipe/pushpipe/channels/honor"
+	"github.com/pushpipe/pushpipe/channels/oppo"
+	"github.com/pushpipe/pushpipe/channels/selfchannel"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/infra/chdb"
 	embeddedkafka "github.com/pushpipe/pushpipe/infra/kafka"
 	"github.com/pushpipe/pushpipe/internal/config"
@@ -65,20 +80,113 @@ func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 		if err != nil {
 			return nil, err
 		}
+		if err := WriteSimulatorCA(cfg, e.Simulator); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }
 
 // SimulatorConfig is the vendor simulator configuration matching the apps
-// of cfg, listening on cfg.Vendors.SimulatorAddr.
+// of cfg: every vendor credential an app has is accepted by the simulated
+// vendor, on cfg.Vendors.SimulatorAddr (APNs on SimulatorTLSAddr).
 func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 	sc := vendorsim.Config{Addr: cfg.Vendors.SimulatorAddr}
+	sc.APNs.TLSAddr = cfg.Vendors.SimulatorTLSAddr
 	for _, a := range cfg.Apps {
 		if a.MiPush != nil {
 			sc.MiPush.Apps = append(sc.MiPush.Apps, vendorsim.MiPushApp{AppID: a.AppID, Secret: a.MiPush.AppSecret, PackageName: a.MiPush.PackageName})
 		}
+		if a.APNs != nil {
+			sc.APNs.Apps = append(sc.APNs.Apps, vendorsim.APNsApp{AppID: a.AppID, TeamID: a.APNs.TeamID, KeyID: a.APNs.KeyID,
+				BundleID: a.APNs.BundleID, PrivateKey: a.APNs.PrivateKey})
+		}
+		if a.FCM != nil {
+			sc.FCM.Apps = append(sc.FCM.Apps, vendorsim.FCMApp{AppID: a.AppID, ProjectID: a.FCM.ProjectID, ClientEmail: a.FCM.ClientEmail,
+				PrivateKey: a.FCM.PrivateKey})
+		}
+		if a.HMS != nil {
+			sc.HMS.Apps = append(sc.HMS.Apps, vendorsim.HMSApp{AppID: a.AppID, ClientID: a.HMS.AppID, ClientSecret: a.HMS.AppSecret})
+		}
+		if a.Honor != nil {
+			sc.Honor.Apps = append(sc.Honor.Apps, vendorsim.HonorApp{AppID: a.AppID, HonorAppID: a.Honor.AppID, ClientID: a.Honor.ClientID,
+				ClientSecret: a.Honor.ClientSecret})
+		}
+		if a.OPPO != nil {
+			sc.OPPO.Apps = append(sc.OPPO.Apps, vendorsim.OPPOApp{AppID: a.AppID, AppKey: a.OPPO.AppKey, MasterSecret: a.OPPO.MasterSecret})
+		}
+		if a.Vivo != nil {
+			sc.Vivo.Apps = append(sc.Vivo.Apps, vendorsim.VivoApp{AppID: a.AppID, VivoAppID: a.Vivo.AppID, AppKey: a.Vivo.AppKey, AppSecret: a.Vivo.AppSecret})
+		}
+		if a.Self != nil {
+			sc.Self.Apps = append(sc.Self.Apps, vendorsim.SelfApp{AppID: a.AppID, AppKey: a.Self.AppKey})
+		}
 	}
 	return sc
+}
+
+// AddDemoKeys gives every app demo credentials for each vendor it has none
+// for: fixed secrets for Huawei, Honor, OPPO, vivo and the self-built
+// channel, and freshly generated keys for APNs (ES256 .p8) and FCM (RSA
+// service account). They are only good for the simulator, which is given
+// the same credentials; `pushpipe dev` and the tests call it so that every
+// vendor can be tried without real accounts.
+func AddDemoKeys(cfg *config.Config) error {
+	for i := range cfg.Apps {
+		a := &cfg.Apps[i]
+		if a.HMS == nil {
+			a.HMS = &hms.App{AppID: "104000001", AppSecret: "demo-hms-secret"}
+		}
+		if a.Honor == nil {
+			a.Honor = &honor.App{AppID: "104000002", ClientID: "demo-honor-client", ClientSecret: "demo-honor-secret"}
+		}
+		if a.OPPO == nil {
+			a.OPPO = &oppo.App{AppKey: "demo-oppo-key", MasterSecret: "demo-oppo-master-secret"}
+		}
+		if a.Vivo == nil {
+			a.Vivo = &vivo.App{AppID: "104000003", AppKey: "demo-vivo-key", AppSecret: "demo-vivo-secret"}
+		}
+		if a.Self == nil {
+			a.Self = &selfchannel.App{AppKey: "demo-self-key"}
+		}
+		if a.APNs == nil {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				return fmt.Errorf("generating a demo APNs key: %w", err)
+			}
+			der, err := x509.MarshalPKCS8PrivateKey(k)
+			if err != nil {
+				return fmt.Errorf("encoding a demo APNs key: %w", err)
+			}
+			a.APNs = &apns.App{TeamID: "DEMOTEAM01", KeyID: "DEMOKEY001", BundleID: "com.example.pushdemo",
+				PrivateKey: channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
+		}
+		if a.FCM == nil {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				return fmt.Errorf("generating a demo FCM key: %w", err)
+			}
+			der, err := x509.MarshalPKCS8PrivateKey(k)
+			if err != nil {
+				return fmt.Errorf("encoding a demo FCM key: %w", err)
+			}
+			a.FCM = &fcm.App{ProjectID: "pushpipe-demo", ClientEmail: "pushpipe@pushpipe-demo.iam.gserviceaccount.com",
+				PrivateKeyID: "demo", PrivateKey: channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
+		}
+	}
+	return nil
+}
+
+// WriteSimulatorCA writes the running simulator's CA certificate to
+// <stateDir>/vendorsim-ca.pem and points cfg.Vendors.SimulatorCAFile at it,
+// so APNs clients (in this or another process) trust the simulator.
+func WriteSimulatorCA(cfg *config.Config, sim *vendorsim.Server) error {
+	path := filepath.Join(cfg.StateDir, "vendorsim-ca.pem")
+	if err := os.WriteFile(path, sim.CACertPEM(), 0o644); err != nil {
+		return fmt.Errorf("writing the simulator CA: %w", err)
+	}
+	cfg.Vendors.SimulatorCAFile = path
+	return nil
 }
 
 // Close stops the simulator, ClickHouse and Kafka, in that order. It is

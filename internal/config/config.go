@@ -9,17 +9,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/apns"
+	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/hms"
+	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/channels/oppo"
+	"github.com/pushpipe/pushpipe/channels/selfchannel"
+	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
 // Config is the whole configuration. The zero value plus Defaults is a
@@ -39,6 +49,19 @@ type Config struct {
 	Stage      StageConfig  `yaml:"stage"`
 	Sender     SenderConfig `yaml:"sender"`
 	LogLevel   string       `yaml:"logLevel"`
+	// Receipts configures the receipts HTTP worker.
+	Receipts ReceiptsConfig `yaml:"receipts"`
+	// Scheduler configures the scheduler worker.
+	Scheduler SchedulerConfig `yaml:"scheduler"`
+}
+
+// ReceiptsConfig configures the receipts HTTP worker (vendor receipts and
+// client events).
+type ReceiptsConfig struct {
+	// Addr is where `pushpipe receipts` listens by default. `pushpipe dev`
+	// serves its regions on consecutive ports from it, in the order of
+	// Regions (see ReceiptsAddr). Default 127.0.0.1:18100.
+	Addr string `yaml:"addr"`
 }
 
 // KafkaConfig names external brokers, or leaves Brokers empty to start the
@@ -78,6 +101,20 @@ func (c ClickHouseConfig) Embedded() bool { return c.Addr == "" }
 // VendorsConfig holds the per-region vendor endpoints.
 type VendorsConfig struct {
 	MiPush MiPushVendor `yaml:"mipush"`
+	// The other vendors' endpoints per region.
+	APNs  VendorEndpoint `yaml:"apns"`
+	FCM   VendorEndpoint `yaml:"fcm"`
+	HMS   VendorEndpoint `yaml:"hms"`
+	Honor VendorEndpoint `yaml:"honor"`
+	OPPO  VendorEndpoint `yaml:"oppo"`
+	Vivo  VendorEndpoint `yaml:"vivo"`
+	Self  VendorEndpoint `yaml:"self"`
+	// SimulatorTLSAddr is the simulator's TLS (HTTP/2) address, which
+	// serves APNs. SimulatorCAFile is the simulator's CA certificate for
+	// workers in other processes; `pushpipe dev` writes it to
+	// <stateDir>/vendorsim-ca.pem.
+	SimulatorTLSAddr string `yaml:"simulatorTlsAddr"`
+	SimulatorCAFile  string `yaml:"simulatorCaFile"`
 	// Simulator, when true, points every vendor of every region at the
 	// embedded vendor simulator (the default of `pushpipe dev`).
 	Simulator bool `yaml:"simulator"`
@@ -98,6 +135,15 @@ type AppConfig struct {
 	WorkspaceID string `yaml:"workspaceId"`
 	// MiPush holds the app's MiPush AppSecret (never printed) and package.
 	MiPush *mipush.App `yaml:"mipush"`
+	// The app's credentials for the other vendors; an absent section means
+	// the app does not use that vendor. Secrets are never printed.
+	APNs  *apns.App        `yaml:"apns"`
+	FCM   *fcm.App         `yaml:"fcm"`
+	HMS   *hms.App         `yaml:"hms"`
+	Honor *honor.App       `yaml:"honor"`
+	OPPO  *oppo.App        `yaml:"oppo"`
+	Vivo  *vivo.App        `yaml:"vivo"`
+	Self  *selfchannel.App `yaml:"self"`
 }
 
 // StageConfig tunes every stage's consume loop.
@@ -110,21 +156,30 @@ type StageConfig struct {
 type SenderConfig struct {
 	// Concurrency is how many vendor calls one sender batch makes at once.
 	Concurrency int `yaml:"concurrency"`
+	// RateLimit sets the region-wide rate budgets per vendor and app
+	// (zero: the vendors' documented quotas, see
+	// sender.DefaultVendorLimits), shared by the region's sender replicas.
+	RateLimit sender.RateLimitConfig `yaml:"rateLimit"`
+	// Breaker configures the circuit breaker of each vendor endpoint
+	// (zero: the defaults of sender.BreakerConfig).
+	Breaker sender.BreakerConfig `yaml:"breaker"`
 }
 
 // Default values.
 const (
-	DefaultStateDir      = ".pushpipe"
-	DefaultPartitions    = 4
-	DefaultKafkaPort     = 19092
-	DefaultCHTCPPort     = 19000
-	DefaultCHHTTPPort    = 18123
-	DefaultSimulatorAddr = "127.0.0.1:18090"
-	DefaultHealthAddr    = "127.0.0.1:18080"
-	DefaultDemoAppID     = "ONEX570DA89211721"
-	DefaultDemoWorkspace = "default"
-	DefaultDemoSecret    = "demo-mipush-secret"
-	DefaultDemoPackage   = "com.example.pushdemo"
+	DefaultStateDir         = ".pushpipe"
+	DefaultPartitions       = 4
+	DefaultKafkaPort        = 19092
+	DefaultCHTCPPort        = 19000
+	DefaultCHHTTPPort       = 18123
+	DefaultSimulatorAddr    = "127.0.0.1:18090"
+	DefaultSimulatorTLSAddr = "127.0.0.1:18091"
+	DefaultHealthAddr       = "127.0.0.1:18080"
+	DefaultReceiptsAddr     = "127.0.0.1:18100"
+	DefaultDemoAppID        = "ONEX570DA89211721"
+	DefaultDemoWorkspace    = "default"
+	DefaultDemoSecret       = "demo-mipush-secret"
+	DefaultDemoPackage      = "com.example.pushdemo"
 )
 
 // Load reads a YAML file (an empty path means no file) and applies
@@ -180,6 +235,9 @@ func (c *Config) Defaults() {
 	if c.Vendors.SimulatorAddr == "" {
 		c.Vendors.SimulatorAddr = DefaultSimulatorAddr
 	}
+	if c.Vendors.SimulatorTLSAddr == "" {
+		c.Vendors.SimulatorTLSAddr = DefaultSimulatorTLSAddr
+	}
 	if c.Vendors.MiPush.Timeout == 0 {
 		c.Vendors.MiPush.Timeout = 5 * time.Second
 	}
@@ -194,6 +252,10 @@ func (c *Config) Defaults() {
 	if c.HealthAddr == "" {
 		c.HealthAddr = DefaultHealthAddr
 	}
+	if c.Receipts.Addr == "" {
+		c.Receipts.Addr = DefaultReceiptsAddr
+	}
+	c.Scheduler.defaults()
 	if c.Stage.BatchSize == 0 {
 		c.Stage.BatchSize = 500
 	}
@@ -230,6 +292,15 @@ func (c *Config) Validate() error {
 	if c.Sender.Concurrency < 1 {
 		return fmt.Errorf("sender.concurrency must be at least 1, got %d", c.Sender.Concurrency)
 	}
+	if err := c.Sender.RateLimit.Validate(); err != nil {
+		return fmt.Errorf("sender.rateLimit: %w", err)
+	}
+	if err := c.Sender.Breaker.Validate(); err != nil {
+		return fmt.Errorf("sender.breaker: %w", err)
+	}
+	if _, port, err := net.SplitHostPort(c.Receipts.Addr); err != nil || !validPort(port, len(c.Regions)) {
+		return fmt.Errorf("receipts.addr %q must be host:port with room for %d consecutive ports", c.Receipts.Addr, max(len(c.Regions), 1))
+	}
 	seen := map[string]bool{}
 	for i, a := range c.Apps {
 		if a.AppID == "" {
@@ -242,6 +313,9 @@ func (c *Config) Validate() error {
 		if a.MiPush != nil && (a.MiPush.AppSecret.Reveal() == "" || a.MiPush.PackageName == "") {
 			return fmt.Errorf("apps[%d] (%s).mipush needs both appSecret and packageName", i, a.AppID)
 		}
+		if err := a.validateVendorApps(i); err != nil {
+			return err
+		}
 	}
 	if !c.Vendors.Simulator {
 		for _, r := range c.Regions {
@@ -249,6 +323,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("vendors.mipush.baseUrls has no URL for region %q (or set vendors.simulator: true)", r)
 			}
 		}
+	}
+	if err := c.Scheduler.validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -284,6 +361,25 @@ func (c *Config) AppIDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// ReceiptsAddr is the listen address of the receipts worker of the i-th
+// served region under `pushpipe dev`: Receipts.Addr with its port plus i
+// (port 0 stays 0, a free port). It assumes Validate passed.
+func (c *Config) ReceiptsAddr(i int) string {
+	host, port, _ := net.SplitHostPort(c.Receipts.Addr)
+	p, _ := strconv.Atoi(port)
+	if p != 0 {
+		p += i
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p))
+}
+
+// validPort reports whether port is a number leaving room for n
+// consecutive ports (0 means any free port).
+func validPort(port string, n int) bool {
+	p, err := strconv.Atoi(port)
+	return err == nil && p >= 0 && (p == 0 || p+max(n, 1)-1 <= 65535)
 }
 
 // Database is the ClickHouse database of a region.

@@ -107,3 +107,13 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleConfigLoadsAndValidates(t *testing.T) {
+	c, err := Load("../../configs/pushpipe.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("configs/pushpipe.example.yaml does not validate: %v", err)
+	}
+}

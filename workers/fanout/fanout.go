@@ -5,11 +5,15 @@
 // the funnel events (accepted, planned, invalid_device, filtered, valid)
 // on push.events.R. Broadcasts and tag targets are streamed: devices are
 // read from ClickHouse and deliveries written as they come, so memory stays
-// bounded whatever the audience size.
+// bounded whatever the audience size. A scheduled or loop request
+// (strategyType 1 or 2) is not fanned out: it becomes a schedule record on
+// push.schedules.R for the scheduler, whose occurrences come back as
+// immediate requests carrying their ScheduleID.
 package fanout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -154,6 +158,10 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			results[i].Reject = rej
 			continue
 		}
+		if d.req.IsScheduled() {
+			results[i].Outputs = h.schedule(d)
+			continue
+		}
 		reqs[i] = d
 		if d.req.Type != schema.PushBroadcast {
 			for _, msg := range d.msgs {
@@ -181,6 +189,25 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	return results, nil
 }
 
+// schedule turns a scheduled or loop request (strategyType 1 or 2) into
+// its schedule record on push.schedules.R, keyed by the schedule id, and
+// an accepted event whose task id is the schedule id. The scheduler fires
+// its occurrences later as immediate requests carrying the schedule id.
+func (h *Handler) schedule(d *decoded) []pipeline.Output {
+	s := schema.NewSchedule(d.req, d.ts)
+	b, err := json.Marshal(s)
+	if err != nil { // plain fields only; cannot happen
+		panic(fmt.Sprintf("fanout: encoding schedule %s: %v", s.ScheduleID, err))
+	}
+	ev := schema.Event{EventID: schema.NewEventID(schema.EventAccepted, s.ScheduleID), TS: d.ts, Region: h.cfg.Region,
+		AppID: s.AppID, WorkspaceID: s.WorkspaceID, TaskID: s.ScheduleID, PushType: d.req.Type, Event: schema.EventAccepted,
+		StatusCode: int64(schema.CodeSuccess), StatusDesc: schema.CodeSuccess.Name() + ": scheduled as " + s.ScheduleID}
+	return []pipeline.Output{
+		{Topic: pipeline.SchedulesTopic(h.cfg.Region), Key: []byte(s.ScheduleID), Value: b},
+		workers.EventOutput(h.cfg.Region, ev),
+	}
+}
+
 type tplResult struct {
 	t  schema.Template
 	ok bool
@@ -195,6 +222,9 @@ func (h *Handler) decode(ctx context.Context, m kafka.Message, tpls map[[2]strin
 	d := &decoded{req: req, taskID: req.DeriveTaskID(), ts: req.AcceptedAt}
 	if d.ts == 0 {
 		d.ts = m.Time.UnixMilli()
+		// A scheduled push's strategy is validated against this time, so
+		// that a replay is judged as the first handling was.
+		req.AcceptedAt = d.ts
 	}
 	partial.AppID, partial.WorkspaceID, partial.TaskID, partial.PushType = req.AppID, req.WorkspaceID, d.taskID, req.Type
 	if req.Region != h.cfg.Region {

@@ -4,6 +4,12 @@
 // then acked or failed); a token the vendor calls dead is reported to the
 // registry on push.bindings.R. Deliveries the vendor could not take now go to
 // push.retry.R with their next attempt number and not-before time.
+//
+// Every vendor call first passes the circuit breaker of the vendor's
+// endpoint in the region (Breaker) and then waits for the tokens of the
+// app's rate limit and of any smooth-push task (Limiter); each limit is a
+// budget of the whole region that the replicas share by their consumer
+// group assignment (Budget).
 package sender
 
 import (
@@ -12,11 +18,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -38,6 +47,21 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger zerolog.Logger
+
+	// RateLimit configures the token buckets every vendor call waits for
+	// (per vendor and app, and per smooth-push task); the zero value
+	// applies the vendors' default quotas (DefaultVendorLimits).
+	RateLimit RateLimitConfig
+	// Breaker configures the circuit breaker of each channel's endpoint;
+	// the zero value applies the defaults.
+	Breaker BreakerConfig
+	// Budget, when set, shares the region's rate budgets among the
+	// replicas of the sender's consumer group; nil means this process has
+	// the whole budget.
+	Budget *BudgetConfig
+	// Metrics receives the rate limit and breaker series; nil leaves them
+	// unregistered.
+	Metrics prometheus.Registerer
 }
 
 // Validate says what is missing.
@@ -51,11 +75,25 @@ func (c Config) Validate() error {
 	if c.Concurrency < 0 {
 		return fmt.Errorf("sender: Concurrency must not be negative")
 	}
+	if err := c.RateLimit.Validate(); err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	if err := c.Breaker.Validate(); err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	if c.Budget != nil {
+		if err := c.Budget.Validate(); err != nil {
+			return fmt.Errorf("sender: %w", err)
+		}
+	}
 	return nil
 }
 
 // Handler is the sender pipeline.BatchHandler; safe for concurrent use.
-type Handler struct{ cfg Config }
+type Handler struct {
+	cfg    Config
+	budget *Budget
+}
 
 // New returns a sender handler.
 func New(cfg Config) (*Handler, error) {
@@ -74,7 +112,50 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handler{cfg: cfg}, nil
+	h := &Handler{cfg: cfg}
+	if err := h.guardChannels(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// guardChannels wraps every channel as breaker(limiter(channel)): the
+// breaker is outermost so that an open breaker refuses a call before it
+// takes any rate limit token, and the limiter's own refusals (tokens too
+// late) are excluded from the breaker's counts.
+func (h *Handler) guardChannels() error {
+	cfg := &h.cfg
+	lim, err := NewLimiter(cfg.Region, cfg.RateLimit, cfg.Metrics, nil)
+	if err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	if cfg.Budget != nil && !cfg.RateLimit.Disabled {
+		bc := *cfg.Budget
+		if bc.Refresh == 0 {
+			bc.Refresh = lim.cfg.ShareRefresh
+		}
+		if h.budget, err = NewBudget(bc, lim.SetShare, cfg.Logger); err != nil {
+			return fmt.Errorf("sender: %w", err)
+		}
+	}
+	var bm *BreakerMetrics
+	if !cfg.Breaker.Disabled {
+		bm = NewBreakerMetrics(cfg.Metrics)
+	}
+	guarded := make(map[string]channels.Channel, len(cfg.Channels))
+	for name, ch := range cfg.Channels {
+		if !cfg.RateLimit.Disabled {
+			ch = lim.Wrap(ch)
+		}
+		if !cfg.Breaker.Disabled {
+			if ch, err = NewBreaker(ch, cfg.Region, cfg.Breaker, bm, cfg.Logger); err != nil {
+				return fmt.Errorf("sender: %w", err)
+			}
+		}
+		guarded[name] = ch
+	}
+	cfg.Channels = guarded
+	return nil
 }
 
 type item struct {
@@ -92,6 +173,10 @@ type groupKey struct{ channel, app, content string }
 // because of a vendor (vendor failures become retries or failed events),
 // so a vendor outage does not stall the deliveries topic.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
+	if h.budget != nil {
+		stop := h.budget.Track(ctx, partitionsOf(msgs))
+		defer stop()
+	}
 	results := make([]pipeline.Result, len(msgs))
 	groups := map[groupKey][]item{}
 	var order []groupKey
@@ -156,6 +241,17 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	return results, nil
 }
 
+// partitionsOf lists the distinct partitions of msgs.
+func partitionsOf(msgs []kafka.Message) []int {
+	var ps []int
+	for i := range msgs {
+		if !slices.Contains(ps, msgs[i].Partition) {
+			ps = append(ps, msgs[i].Partition)
+		}
+	}
+	return ps
+}
+
 // send makes one vendor call and returns the outputs of each item,
 // index-aligned with chunk.
 func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [][]pipeline.Output {
@@ -169,7 +265,12 @@ func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [
 	outs := make([][]pipeline.Output, len(chunk))
 	for j, it := range chunk {
 		d := it.d
-		sent := h.event(d, schema.EventSent, sentAt, schema.StatusWaitingForVerify, "WaitingForVerify: vendor call made")
+		// sent records a vendor call; none is recorded for a delivery the
+		// circuit breaker or the rate limiter kept from the vendor.
+		var sent []pipeline.Output
+		if called(err, res, j) {
+			sent = []pipeline.Output{h.event(d, schema.EventSent, sentAt, schema.StatusWaitingForVerify, "WaitingForVerify: vendor call made")}
+		}
 		var r channels.Result
 		switch {
 		case err != nil && errors.Is(err, channels.ErrTransient):
@@ -182,16 +283,26 @@ func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [
 		}
 		switch r.Outcome {
 		case channels.Success:
-			outs[j] = []pipeline.Output{sent, h.event(d, schema.EventAcked, doneAt, int64(r.StatusCode), r.StatusDesc)}
+			outs[j] = append(sent, h.event(d, schema.EventAcked, doneAt, int64(r.StatusCode), r.StatusDesc))
 		case channels.Transient:
-			outs[j] = []pipeline.Output{sent, h.retry(d, doneAt, r.RetryAfter)}
+			outs[j] = append(sent, h.retry(d, doneAt, r.RetryAfter))
 		case channels.InvalidToken:
-			outs[j] = []pipeline.Output{sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc), h.invalidate(d, doneAt)}
+			outs[j] = append(sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc), h.invalidate(d, doneAt))
 		default: // Permanent
-			outs[j] = []pipeline.Output{sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc)}
+			outs[j] = append(sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc))
 		}
 	}
 	return outs
+}
+
+// called reports whether a vendor call was made for message j of a Send
+// that returned res, err: not when the circuit breaker refused the call or
+// the rate limiter kept the message back (see LimitedChannel.Send).
+func called(err error, res []channels.Result, j int) bool {
+	if err != nil {
+		return !errors.Is(err, ErrRateLimited) && !errors.Is(err, gobreaker.ErrOpenState) && !errors.Is(err, gobreaker.ErrTooManyRequests)
+	}
+	return res[j].Outcome != channels.Transient || res[j].StatusCode != channels.StatusWaitingForVerify
 }
 
 func (h *Handler) event(d schema.Delivery, t schema.EventType, at time.Time, code int64, desc string) pipeline.Output {

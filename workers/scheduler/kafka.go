@@ -1,0 +1,191 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// client returns a Kafka admin client for brokers with a fresh transport;
+// close it with closeClient.
+func client(brokers []string, clientID string) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
+		Transport: &kafka.Transport{ClientID: clientID, MetadataTTL: time.Second}}
+}
+
+func closeClient(c *kafka.Client) {
+	if t, ok := c.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
+	}
+}
+
+// partitions returns the partition ids of topic in ascending order.
+func partitions(ctx context.Context, c *kafka.Client, topic string) ([]int, error) {
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("reading metadata of topic %s: %w", topic, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("topic %s: %w", topic, t.Error)
+		}
+		ps := make([]int, 0, len(t.Partitions))
+		for _, p := range t.Partitions {
+			ps = append(ps, p.ID)
+		}
+		if len(ps) == 0 {
+			return nil, fmt.Errorf("topic %s has no partitions", topic)
+		}
+		slices.Sort(ps)
+		return ps, nil
+	}
+	return nil, fmt.Errorf("topic %s: %w", topic, kafka.UnknownTopicOrPartition)
+}
+
+// span is the offsets a partition holds: [first, end). end is the high
+// watermark, the offset the next record will get: a reader has seen
+// everything written so far once it has read up to it.
+type span struct{ first, end int64 }
+
+// spans returns the span of each partition of topic.
+func spans(ctx context.Context, c *kafka.Client, topic string, parts []int) (map[int]span, error) {
+	first, err := listOffsets(ctx, c, topic, parts, kafka.FirstOffsetOf)
+	if err != nil {
+		return nil, err
+	}
+	end, err := listOffsets(ctx, c, topic, parts, kafka.LastOffsetOf)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]span, len(parts))
+	for _, p := range parts {
+		out[p] = span{first: max(first[p], 0), end: end[p]}
+	}
+	return out, nil
+}
+
+// listOffsets asks for one offset per partition (the first or the last,
+// by which); a partition may appear only once per request.
+func listOffsets(ctx context.Context, c *kafka.Client, topic string, parts []int, which func(int) kafka.OffsetRequest) (map[int]int64, error) {
+	reqs := make([]kafka.OffsetRequest, len(parts))
+	for i, p := range parts {
+		reqs[i] = which(p)
+	}
+	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("listing offsets of topic %s: %w", topic, err)
+	}
+	out := make(map[int]int64, len(parts))
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("offsets of %s partition %d: %w", topic, po.Partition, po.Error)
+		}
+		if reqs[0].Timestamp == kafka.FirstOffset {
+			out[po.Partition] = po.FirstOffset
+		} else {
+			out[po.Partition] = po.LastOffset
+		}
+	}
+	for _, p := range parts {
+		if _, ok := out[p]; !ok {
+			return nil, fmt.Errorf("offsets of %s partition %d: missing from the broker's answer", topic, p)
+		}
+	}
+	return out, nil
+}
+
+// partitionOf returns the partition of topic that a record keyed key goes
+// to when written by a pipeline.Producer (kafka-go's murmur2 balancer, as
+// the Java client), given the topic's partition ids.
+func partitionOf(key string, parts []int) int {
+	return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(key)}, parts...)
+}
+
+// newPartitionReader reads one partition without a consumer group,
+// starting at offset from (kafka.FirstOffset for the start).
+func newPartitionReader(brokers []string, topic string, partition int, from int64, clientID string) (*kafka.Reader, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:         brokers,
+		Topic:           topic,
+		Partition:       partition,
+		Dialer:          &kafka.Dialer{ClientID: clientID, Timeout: 10 * time.Second, DualStack: true},
+		MinBytes:        1,
+		MaxBytes:        10 << 20,
+		MaxWait:         200 * time.Millisecond,
+		ReadLagInterval: -1,
+		StartOffset:     kafka.FirstOffset,
+		ReadBackoffMin:  100 * time.Millisecond,
+		ReadBackoffMax:  time.Second,
+		MaxAttempts:     3,
+	})
+	if from != kafka.FirstOffset && from > 0 {
+		if err := r.SetOffset(from); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("positioning the reader of %s partition %d at offset %d: %w", topic, partition, from, err)
+		}
+	}
+	return r, nil
+}
+
+// errStop ends readRange early without an error.
+var errStop = errors.New("stop reading")
+
+// readRange calls fn with every record of one partition from offset from
+// up to (not including) offset to, in order. fn returns errStop to end
+// early. A range with from >= to reads nothing.
+func readRange(ctx context.Context, brokers []string, topic string, partition int, from, to int64, fn func(kafka.Message) error) error {
+	if from >= to {
+		return nil
+	}
+	r, err := newPartitionReader(brokers, topic, partition, from, "pushpipe-scheduler-read")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("reading %s partition %d at offsets %d..%d: %w", topic, partition, from, to, err)
+		}
+		if m.Offset >= to {
+			return nil
+		}
+		if err := fn(m); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return err
+		}
+		if m.Offset+1 >= to {
+			return nil
+		}
+	}
+}
+
+// readTopic calls fn with every record of every partition of topic written
+// before the call, partition by partition.
+func readTopic(ctx context.Context, brokers []string, topic string, fn func(kafka.Message) error) error {
+	c := client(brokers, "pushpipe-scheduler-read")
+	defer closeClient(c)
+	parts, err := partitions(ctx, c, topic)
+	if err != nil {
+		return err
+	}
+	sp, err := spans(ctx, c, topic, parts)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if err := readRange(ctx, brokers, topic, p, sp[p].first, sp[p].end, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
