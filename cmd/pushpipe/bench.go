@@ -11,7 +11,7 @@ import (
 )
 
 func newBenchCmd() *cobra.Command {
-	var devices int
+	var devices, senderDeliveries int
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -19,8 +19,9 @@ func newBenchCmd() *cobra.Command {
 		Long: `Run the reproducible benchmark: start the embedded broker and ClickHouse in
 <state-dir>/bench, run workers as their own processes, and print every figure as
 'figure_name: value unit'; the figures are merged into <state-dir>/bench/latest.txt.
-Today it measures a fan-out broadcast: deliveries per second out of fanout and the
-fanout process's peak RSS.`,
+It measures a fan-out broadcast (deliveries per second out of fanout, the fanout
+process's peak RSS) and, per vendor, deliveries per second through one sender process
+against the simulator and the p99 of its vendor calls.`,
 		Example: "  pushpipe bench --broadcast-devices 1000000",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -32,12 +33,13 @@ fanout process's peak RSS.`,
 			if err != nil {
 				return fmt.Errorf("locating the pushpipe binary: %w", err)
 			}
-			_, err = bench.Run(cmd.Context(), bench.Options{StateDir: cfg.StateDir, BroadcastDevices: devices, Binary: bin,
+			_, err = bench.Run(cmd.Context(), bench.Options{StateDir: cfg.StateDir, BroadcastDevices: devices, SenderDeliveries: senderDeliveries, Binary: bin,
 				Timeout: timeout, Progress: cmd.ErrOrStderr(), Figures: cmd.OutOrStdout()})
 			return err
 		},
 	}
 	cmd.Flags().IntVar(&devices, "broadcast-devices", 1_000_000, "audience of the fan-out broadcast")
+	cmd.Flags().IntVar(&senderDeliveries, "sender-deliveries", 50_000, "deliveries per vendor for the sender figures (0 skips them)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "upper bound of the whole run")
 	return cmd
 }

@@ -34,6 +34,9 @@ type Options struct {
 	StateDir string
 	// BroadcastDevices is the audience of the fan-out broadcast figure.
 	BroadcastDevices int
+	// SenderDeliveries is how many deliveries each vendor's sender figure
+	// sends; 0 skips the sender figures.
+	SenderDeliveries int
 	// Binary is the pushpipe executable that runs the workers.
 	Binary string
 	// Timeout bounds the whole run.
@@ -164,7 +167,21 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		{"fanout_broadcast_deliveries_per_s", round(float64(o.BroadcastDevices)/elapsed.Seconds(), 0), "deliveries/s"},
 		{"fanout_peak_rss_mb", round(rss, 1), "MB"},
 	}
-	return figs, writeFigures(dir, figs, o.Figures)
+	worker.stop()
+	if err := writeFigures(dir, figs, o.Figures); err != nil {
+		return nil, err
+	}
+	if o.SenderDeliveries > 0 {
+		sfigs, err := runSender(ctx, o, work, brokers, say)
+		if err != nil {
+			return nil, fmt.Errorf("measuring the sender: %w", err)
+		}
+		if err := writeFigures(dir, sfigs, o.Figures); err != nil {
+			return nil, err
+		}
+		figs = append(figs, sfigs...)
+	}
+	return figs, nil
 }
 
 func round(v float64, places int) float64 {
