@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -107,6 +109,19 @@ func TestEveryPushTypeAndTargetKind(t *testing.T) {
 				return equalCounts(got, c.want), fmt.Sprint(got)
 			})
 		})
+	}
+	// The template is in use: deleting it is refused with the tasks that
+	// used it, unless forced.
+	err := tpl.Delete(ctx, testApp, "promo", false)
+	var inUse *schema.InUseError
+	if !errors.As(err, &inUse) || !slices.Contains(inUse.Tasks, "t-template") || !slices.Contains(inUse.Tasks, "t-multiple") {
+		t.Fatalf("deleting a template in use: %v, want an InUseError naming t-template and t-multiple", err)
+	}
+	if err := tpl.Delete(ctx, testApp, "promo", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := tpl.Get(ctx, testApp, "promo"); ok {
+		t.Fatal("forced deletion left the template")
 	}
 	// Rendered titles as the vendor received them.
 	for _, c := range cases {

@@ -76,6 +76,9 @@ type Event struct {
 	// and client events may carry only this (or MsgID and Token); the
 	// event sink then fills the other fields from its delivery index.
 	DeliveryID string `json:"deliveryId,omitempty"`
+	// Template is the template a TEMPLATE, MULTIPLE or BROADCAST task
+	// rendered; set on its accepted event.
+	Template string `json:"template,omitempty"`
 	// Token is the vendor token of the delivery. It travels on valid
 	// events, so the event sink can index deliveries by (msg id, token),
 	// and on receipts that name a token instead of a delivery id (a MiPush

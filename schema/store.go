@@ -107,7 +107,7 @@ func queryDevices(ctx context.Context, conn driver.Conn, db, where, appID string
 	return out, nil
 }
 
-const eventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id"
+const eventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id, template"
 
 // InsertEvents writes events in one batch and returns after ClickHouse
 // acknowledged it. Inserting an event again (same EventID) is harmless:
@@ -124,7 +124,7 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, events []Eve
 	for _, e := range events {
 		if err := b.Append(e.EventID, time.UnixMilli(e.TS).UTC(), e.Region, e.AppID, e.WorkspaceID, e.TaskID,
 			e.MsgID, string(e.PushType), e.Target, e.DeviceID, e.Platform, e.Channel, string(e.Event),
-			e.StatusCode, e.StatusDesc, uint16(e.Attempt), e.LatencyMs, e.AppVersion, e.Model, e.DeliveryID); err != nil {
+			e.StatusCode, e.StatusDesc, uint16(e.Attempt), e.LatencyMs, e.AppVersion, e.Model, e.DeliveryID, e.Template); err != nil {
 			return fmt.Errorf("appending event %s: %w", e.EventID, err)
 		}
 	}

@@ -96,15 +96,60 @@ func (s *TemplateStore) Create(ctx context.Context, t Template) error {
 	return s.write(ctx, t, false)
 }
 
-// Delete removes a template; deleting an unknown one is a
-// *ValidationError 3022 TEMPLATE_NOT_EXIST.
-func (s *TemplateStore) Delete(ctx context.Context, appID, name string) error {
+// TemplateInUseWindow is how far back Delete looks for tasks that used a
+// template: the longest message validity (14 days).
+const TemplateInUseWindow = MaxExpiredSeconds * time.Second
+
+// InUseError reports a template that tasks used within TemplateInUseWindow;
+// deletion needs force. Tasks lists up to ten of them, newest first.
+type InUseError struct {
+	Name  string
+	Tasks []string
+}
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("template %q is in use by task(s) %s within the last 14 days; delete it anyway with force", e.Name, strings.Join(e.Tasks, ", "))
+}
+
+// InUse lists up to ten tasks that rendered the template within
+// TemplateInUseWindow, newest first.
+func (s *TemplateStore) InUse(ctx context.Context, appID, name string) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT task_id FROM "+s.db+".events WHERE app_id = ? AND event = 'accepted' AND template = ? AND ts >= ? GROUP BY task_id ORDER BY max(ts) DESC LIMIT 10",
+		appID, name, time.Now().Add(-TemplateInUseWindow).UTC())
+	if err != nil {
+		return nil, fmt.Errorf("looking up tasks using template %q: %w", name, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("reading task id: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Delete removes a template. Deleting an unknown one is a
+// *ValidationError 3022 TEMPLATE_NOT_EXIST; one that tasks used within
+// TemplateInUseWindow is an *InUseError unless force is set.
+func (s *TemplateStore) Delete(ctx context.Context, appID, name string, force bool) error {
 	t, ok, err := s.Get(ctx, appID, name)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return invalid(CodeTemplateNotExist, "template %q does not exist for app %s", name, appID)
+	}
+	if !force {
+		tasks, err := s.InUse(ctx, appID, name)
+		if err != nil {
+			return err
+		}
+		if len(tasks) > 0 {
+			return &InUseError{Name: name, Tasks: tasks}
+		}
 	}
 	return s.write(ctx, t, true)
 }

@@ -82,6 +82,7 @@ ClickHouse database (table templates).`,
   pushpipe template delete --region sg --name promo`,
 	}
 	var name, title, content, uri, desc string
+	var force bool
 	create := &cobra.Command{
 		Use: "create", Short: "Create a template (3036 if the name exists)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -127,14 +128,14 @@ ClickHouse database (table templates).`,
 		},
 	}
 	del := &cobra.Command{
-		Use: "delete", Short: "Delete a template (3022 if it does not exist)", Args: cobra.NoArgs,
+		Use: "delete", Short: "Delete a template (3022 if it does not exist; reports tasks still using it)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tpls, _, done, err := f.open(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := tpls.Delete(cmd.Context(), f.appID, name); err != nil {
+			if err := tpls.Delete(cmd.Context(), f.appID, name, force); err != nil {
 				return fail("%v", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted template %q of app %s in %s\n", name, f.appID, f.region)
@@ -142,6 +143,7 @@ ClickHouse database (table templates).`,
 		},
 	}
 	del.Flags().StringVar(&name, "name", "", "template name")
+	del.Flags().BoolVar(&force, "force", false, "delete even if tasks used the template within the last 14 days")
 	for _, c := range []*cobra.Command{create, del} {
 		_ = c.MarkFlagRequired("name")
 	}

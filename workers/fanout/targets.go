@@ -153,6 +153,9 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 	accepted.EventID = schema.NewEventID(schema.EventAccepted, d.taskID)
 	accepted.Event = schema.EventAccepted
 	accepted.StatusCode, accepted.StatusDesc = int64(schema.CodeSuccess), schema.CodeSuccess.Name()
+	if req.Type != schema.PushSimple {
+		accepted.Template = req.TemplateName
+	}
 	if err := s.add(ctx, workers.EventOutput(h.cfg.Region, accepted)); err != nil {
 		return nil, err
 	}
