@@ -87,7 +87,7 @@ are used instead of the embedded ones.`,
 				}
 			}()
 			return runWorkers(ctx, runOpts{
-				cfg: cfg, log: log, brokers: brokers, chAddr: chAddr, regions: cfg.Regions, kinds: app.Kinds(),
+				cfg: cfg, log: log, brokers: brokers, chAddr: chAddr, regions: cfg.Regions, kinds: append(app.Kinds(), app.Scheduler),
 				afterPrepare: func(ctx context.Context, p *pipeline.Producer) error {
 					if err := seedDemoDevices(ctx, p, cfg); err != nil {
 						return err

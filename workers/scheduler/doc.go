@@ -35,12 +35,14 @@
 // push.schedules.R but never commit offsets: the group serves only to give
 // each partition one owner per generation. A replica acts for a
 // generation only after reading every partition up to the end offsets
-// taken when the generation started, and acknowledges the generation's end
-// only once it has stopped acting (the round of work in progress finishes
-// first, bounded by ActionTimeout). kafka-go rejoins the group only after
-// that acknowledgement, and the coordinator starts the next generation
-// only once every member has rejoined, so the previous owner's last write
-// is on the topic before the next owner takes its snapshot.
+// taken when the generation started. When the generation ends it stops
+// after the step in progress (one write or lookup, bounded by
+// ActionTimeout) and only then acknowledges the end; kafka-go rejoins the
+// group only after that acknowledgement, and the coordinator starts the
+// next generation only once every member has rejoined, so the previous
+// owner's last write is on the topic before the next owner takes its
+// snapshot. Stopping between any two steps is safe: each leaves a state
+// the next owner completes (see below).
 //
 // The owner of partition 0 also admits new schedules, for every
 // partition, one at a time in creation order: it checks the strategy in

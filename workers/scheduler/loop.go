@@ -219,15 +219,14 @@ func (l *loop) apply(r record) {
 	}
 	e.state = e.state.Merge(s)
 	e.latest, e.src, e.partition = s, r, r.partition
+	e.plan, e.planErr = nil, nil // the strategy may have arrived with this record
 }
 
 // planOf returns the entry's timetable (nil when its strategy is invalid).
 func (l *loop) planOf(e *entry) *schema.Plan {
 	zone := e.state.TimeZone
-	if e.plan != nil || e.planErr != nil {
-		if e.planZone == zone {
-			return e.plan
-		}
+	if (e.plan != nil || e.planErr != nil) && e.planZone == zone {
+		return e.plan
 	}
 	e.plan, e.planErr = e.state.Plan(l.cfg.Location)
 	e.planZone = zone
@@ -314,6 +313,12 @@ func (l *loop) act(ctx context.Context) error {
 			continue
 		}
 		if err := l.work(ctx, e); err != nil {
+			if pipeline.IsPermanentProduceError(err) {
+				// Retrying cannot help; do not hold up the other schedules.
+				l.s.m.errors.Inc()
+				l.log.Error().Err(err).Str("schedule", id).Msg("a record of this schedule can never be written; skipping it")
+				continue
+			}
 			return fmt.Errorf("schedule %s: %w", id, err)
 		}
 	}
@@ -438,7 +443,7 @@ func (l *loop) rejectBad(ctx context.Context) error {
 		if err := l.produce(ctx, outs...); err != nil {
 			return fmt.Errorf("dead-lettering the record at partition %d offset %d: %w", r.partition, r.offset, err)
 		}
-		if _, known := l.entries[k]; !known {
+		if _, known := l.entries[k]; !known && k != "" {
 			if err := l.produce(ctx, pipeline.Output{Topic: l.s.topic, Key: []byte(k)}); err != nil {
 				return fmt.Errorf("deleting the undecodable record keyed %q: %w", k, err)
 			}

@@ -552,3 +552,36 @@ func value(m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+// TestTimeZone runs a scheduler configured for Asia/Shanghai: a daily
+// loop at 09:00:00 fires at 09:00 Shanghai time (01:00 UTC), its
+// occurrence id carries the local time, and the zone is recorded on the
+// schedule.
+func TestTimeZone(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, 1)
+	created := utc("2026-01-01 00:00:00")
+	clock := NewManualClock(created)
+	// 2026-01-01 17:00 UTC is already 2 January in Shanghai: the loop
+	// runs on 2 January only.
+	s := schedule("app", "tz", schema.StrategyLoop, schema.StrategyContent{StartTime: ms("2026-01-01 17:00:00"), EndTime: ms("2026-01-01 17:00:00"),
+		CircleType: schema.CircleDaily, Time: "09:00:00"}, created)
+	e.publishSchedules(s)
+	cfg := e.config(clock)
+	cfg.Location = shanghai
+	e.start(cfg)
+	e.waitDecided(s.ScheduleID)
+	if tz := e.schedules()[s.ScheduleID].TimeZone; tz != "Asia/Shanghai" {
+		t.Fatalf("recorded time zone %q", tz)
+	}
+	clock.Set(utc("2026-01-02 00:59:59"))
+	e.assertStaysFired(map[string]int{})
+	clock.Set(utc("2026-01-02 01:00:00"))
+	want := map[string]int{s.ScheduleID + "-20260102090000": 1}
+	e.waitFired(want)
+	clock.Set(utc("2026-01-04 00:00:00"))
+	e.assertStaysFired(want)
+}
