@@ -607,7 +607,7 @@ func (c *Channel) postOnce(ctx context.Context, endpoint, token string, r Reques
 		if status >= 500 {
 			ve.Code = StatusConnUnavailable
 		}
-		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		return channels.Result{}, ve, k
 	default: // kindCallPermanent, kindExpiredToken
 		ve := c.vendorErr(endpoint, status, a.Reason, false, nil)
@@ -691,19 +691,4 @@ func settle(ve *channels.VendorError) channels.Result {
 		}
 	}
 	return r
-}
-
-// retryAfter parses a Retry-After header (seconds or HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

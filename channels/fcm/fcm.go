@@ -369,7 +369,7 @@ func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte)
 		transient := status == http.StatusTooManyRequests || status >= 500
 		ve := c.vendorErr(endpoint, status, 0, http.StatusText(status), transient, nil)
 		if transient {
-			ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+			ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		}
 		return channels.Result{}, ve
 	}
@@ -388,11 +388,11 @@ func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte)
 			StatusDesc: "Authentication: " + g.explain()}, nil
 	case code == ErrorCodeQuotaExceeded || status == http.StatusTooManyRequests || code == StatusNameResourceExhausted:
 		ve := c.vendorErr(endpoint, status, 0, g.explain(), true, nil)
-		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		return channels.Result{}, ve
 	case code == ErrorCodeUnavailable || code == ErrorCodeInternal || status >= 500:
 		ve := c.vendorErr(endpoint, status, StatusInternalServerError, g.explain(), true, nil)
-		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		return channels.Result{}, ve
 	case status == http.StatusUnauthorized || status == http.StatusForbidden ||
 		(status == http.StatusNotFound && !g.hasFcmError()):
@@ -465,21 +465,6 @@ func failedResult(err error) channels.Result {
 		r.Outcome = channels.Transient
 	}
 	return r
-}
-
-// retryAfter parses a Retry-After header (seconds or HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // Wire format of projects.messages.send (the fields the channel sets).

@@ -179,7 +179,7 @@ func (ts *tokenSource) request(ctx context.Context, now time.Time) (string, time
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		ve := vendorErr(resp.StatusCode, reason, true, nil)
-		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), ts.now())
+		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), ts.now())
 		return "", 0, ve
 	case resp.StatusCode/100 != 2:
 		// invalid_grant (bad signature, unknown key, clock skew),

@@ -280,7 +280,7 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 	}
 	wg.Wait()
 
-	if err := wholeCallError(groups, errs, len(msgs)); err != nil {
+	if err := channels.WholeCallError(errs, func(i int) int { return len(groups[i].idx) }, len(msgs)); err != nil {
 		return nil, fmt.Errorf("sending hms batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
 	for gi, g := range groups {
@@ -597,7 +597,7 @@ func (c *Channel) sendGroup(ctx context.Context, st *appState, msgs []channels.M
 		}
 		if status == http.StatusTooManyRequests || status >= 500 {
 			ve := c.vendorErr(st.endpoint, status, code, a.explain(), true, nil)
-			ve.RetryAfter = retryAfter(hdr.Get("Retry-After"), c.now())
+			ve.RetryAfter = channels.ParseRetryAfter(hdr.Get("Retry-After"), c.now())
 			return ve
 		}
 		if decodeErr != nil || code == 0 {
@@ -620,7 +620,7 @@ func (c *Channel) callError(st *appState, status, code int, a *answer, hdr http.
 	switch classify(code) {
 	case kindCallTransient:
 		ve := c.vendorErr(st.endpoint, status, code, a.explain(), true, nil)
-		ve.RetryAfter = retryAfter(hdr.Get("Retry-After"), c.now())
+		ve.RetryAfter = channels.ParseRetryAfter(hdr.Get("Retry-After"), c.now())
 		return ve
 	case kindCallPermanent:
 		return c.vendorErr(st.endpoint, status, code, a.explain(), false, nil)
@@ -735,28 +735,6 @@ func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string
 	}
 }
 
-// wholeCallError returns the error Send returns as a whole, or nil when the
-// failures are reported per message.
-func wholeCallError(groups []group, errs []error, total int) error {
-	var first error
-	inFailed := 0
-	for gi, err := range errs {
-		if err == nil {
-			return nil
-		}
-		if first == nil {
-			first = err
-		} else if errors.Is(err, channels.ErrTransient) != errors.Is(first, channels.ErrTransient) {
-			return nil
-		}
-		inFailed += len(groups[gi].idx)
-	}
-	if first == nil || inFailed != total {
-		return nil
-	}
-	return first
-}
-
 // failedResult is the result of a message whose call failed.
 func failedResult(err error) channels.Result {
 	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: err.Error()}
@@ -771,19 +749,4 @@ func failedResult(err error) channels.Result {
 		r.Outcome = channels.Transient
 	}
 	return r
-}
-
-// retryAfter parses a Retry-After header (seconds or HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -146,7 +146,7 @@ func (ts *tokenSource) request(ctx context.Context) (string, time.Duration, erro
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		ve := vendorErr(resp.StatusCode, code, reason, true, nil)
-		ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), ts.now())
+		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), ts.now())
 		return "", 0, ve
 	case resp.StatusCode/100 != 2:
 		// Wrong App ID or App Secret, or a malformed request: the

@@ -30,7 +30,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -302,7 +301,7 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 		if len(idx) == len(msgs) {
 			return nil, fmt.Errorf("sending oppo batch (%d messages) for app %q: %w", len(msgs), appID, err)
 		}
-		settle(results, idx, err)
+		channels.Settle(results, idx, err)
 	}
 	return results, nil
 }
@@ -565,7 +564,7 @@ func (c *Channel) post(ctx context.Context, path string, form url.Values, authTo
 	var a answer
 	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
 	a.status = resp.StatusCode
-	a.retryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+	a.retryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	if a.status == http.StatusTooManyRequests || a.status >= 500 {
 		ve := c.vendorErr(path, a.status, 0, "", true, nil)
 		if decodeErr == nil {
@@ -590,37 +589,4 @@ func (c *Channel) vendorErr(path string, httpStatus, code int, reason string, tr
 	}
 	return &channels.VendorError{Channel: Name, Op: op, HTTPStatus: httpStatus, Code: code, Reason: reason,
 		Transient: transient, Cause: cause}
-}
-
-// settle fills the results of the messages of a failed call.
-func settle(results []channels.Result, idx []int, err error) {
-	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: err.Error()}
-	var ve *channels.VendorError
-	if errors.As(err, &ve) {
-		if ve.Code != 0 {
-			r.StatusCode = ve.Code
-		}
-		r.RetryAfter = ve.RetryAfter
-	}
-	if errors.Is(err, channels.ErrTransient) {
-		r.Outcome = channels.Transient
-	}
-	for _, i := range idx {
-		results[i] = r
-	}
-}
-
-// retryAfter parses a Retry-After header (seconds or HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -427,7 +427,7 @@ func (c *Channel) call(ctx context.Context, app App, req PushRequest) ([]PushRes
 		reason := strings.Trim(e.Error+": "+e.Message, ": ")
 		ve := c.vendorErr(status, reason, status == http.StatusTooManyRequests || status >= 500, nil)
 		if ve.Transient {
-			ve.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+			ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		}
 		return nil, ve
 	}
@@ -455,19 +455,4 @@ func (c *Channel) vendorErr(httpStatus int, reason string, transient bool, cause
 		Transient:  transient,
 		Cause:      cause,
 	}
-}
-
-// retryAfter parses a Retry-After header (seconds or HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

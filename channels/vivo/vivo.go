@@ -30,7 +30,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -409,12 +408,12 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 		})
 	}
 	wg.Wait()
-	if err := wholeCallError(groups, errs, len(msgs)); err != nil {
+	if err := channels.WholeCallError(errs, func(i int) int { return len(groups[i].idx) }, len(msgs)); err != nil {
 		return nil, fmt.Errorf("sending vivo batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
 	for gi, g := range groups {
 		if errs[gi] != nil {
-			settle(results, g.idx, errs[gi])
+			channels.Settle(results, g.idx, errs[gi])
 		}
 	}
 	return results, nil
@@ -722,7 +721,7 @@ func (c *Channel) post(ctx context.Context, path string, body any, authToken str
 	var a answer
 	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
 	a.status = resp.StatusCode
-	a.retryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
+	a.retryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	if a.status == http.StatusTooManyRequests || a.status >= 500 {
 		ve := c.vendorErr(path, a.status, 0, "", true, nil)
 		if decodeErr == nil {
@@ -747,61 +746,6 @@ func (c *Channel) vendorErr(path string, httpStatus, code int, reason string, tr
 	}
 	return &channels.VendorError{Channel: Name, Op: op, HTTPStatus: httpStatus, Code: code, Reason: reason,
 		Transient: transient, Cause: cause}
-}
-
-// wholeCallError returns the error Send returns as a whole, or nil when the
-// failures are reported per message.
-func wholeCallError(groups []group, errs []error, total int) error {
-	var first error
-	inFailed := 0
-	for gi, err := range errs {
-		if err == nil {
-			return nil
-		}
-		if first == nil {
-			first = err
-		} else if errors.Is(err, channels.ErrTransient) != errors.Is(first, channels.ErrTransient) {
-			return nil
-		}
-		inFailed += len(groups[gi].idx)
-	}
-	if first == nil || inFailed != total {
-		return nil
-	}
-	return first
-}
-
-// settle fills the results of the messages of a failed call.
-func settle(results []channels.Result, idx []int, err error) {
-	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: err.Error()}
-	var ve *channels.VendorError
-	if errors.As(err, &ve) {
-		if ve.Code != 0 {
-			r.StatusCode = ve.Code
-		}
-		r.RetryAfter = ve.RetryAfter
-	}
-	if errors.Is(err, channels.ErrTransient) {
-		r.Outcome = channels.Transient
-	}
-	for _, i := range idx {
-		results[i] = r
-	}
-}
-
-// retryAfter parses a Retry-After header (seconds or HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // randomID returns 32 random hex characters for request ids that must be
