@@ -77,6 +77,11 @@ const (
 	// ExtraMiPushNotifyID is the MiPush notify_id: notifications with the
 	// same id replace each other in the notification bar.
 	ExtraMiPushNotifyID = "mipush.notify_id"
+	// ExtraSmoothRate asks for smooth push: the task's messages are sent at
+	// no more than this many messages a second in the whole region (e.g.
+	// "3000", MiPush's smooth push speed). The sender enforces it; channels
+	// ignore it.
+	ExtraSmoothRate = "smooth_rate"
 	// ExtraCustomPrefix starts app-defined key/value pairs; the rest of the
 	// key is the name the app sees.
 	ExtraCustomPrefix = "ext."

@@ -197,6 +197,10 @@ type Request struct {
 	AppVersions []string `json:"appVersions,omitempty"`
 	Models      []string `json:"models,omitempty"`
 
+	// SmoothRate caps the task's sending at this many messages a second in
+	// the region (smooth push, as MiPush offers); 0 means no cap.
+	SmoothRate int `json:"smoothRate,omitempty"`
+
 	CallbackURL string `json:"callbackUrl,omitempty"`
 	AcceptedAt  int64  `json:"acceptedAt,omitempty"`
 	ScheduleID  string `json:"scheduleId,omitempty"`

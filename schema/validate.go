@@ -59,6 +59,9 @@ func (r *Request) Validate() error {
 	if r.ExpiredSeconds > MaxExpiredSeconds {
 		return invalid(CodeExpiredTimeTooLong, "expiredSeconds %d exceeds the maximum of %d (14 days)", r.ExpiredSeconds, MaxExpiredSeconds)
 	}
+	if r.SmoothRate < 0 {
+		return invalid(CodeInvalidParam, "smoothRate %d must be a positive number of messages a second, or 0 for no cap", r.SmoothRate)
+	}
 	if r.PushStyle < 0 || r.PushStyle > 2 {
 		return invalid(CodeInvalidParam, "pushStyle %d is not 0 (default), 1 (large text) or 2 (image-text)", r.PushStyle)
 	}

@@ -82,6 +82,8 @@ func TestValidatePushTypes(t *testing.T) {
 		{"broadcast: good range", validBroadcast, func(r *Request) { r.TimeMode, r.BindStartTime, r.BindEndTime = 1, 5, 10 }, 0, ""},
 		{"broadcast: bad pushStatus", validBroadcast, func(r *Request) { r.PushStatus = intp(7) }, CodeInvalidParam, "pushStatus 7"},
 		{"broadcast: bad timeMode", validBroadcast, func(r *Request) { r.TimeMode = 3 }, CodeInvalidParam, "timeMode 3"},
+		{"smooth push rate", validBroadcast, func(r *Request) { r.SmoothRate = 3000 }, 0, ""},
+		{"negative smooth push rate", validSimple, func(r *Request) { r.SmoothRate = -1 }, CodeInvalidParam, "smoothRate -1"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			r := tc.base()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -132,6 +133,15 @@ func TestPushTypes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSmoothRateReachesTheDeliveries(t *testing.T) {
+	h := newHandler(t, devices(), nil, nil)
+	res, _ := h.HandleBatch(context.Background(), []kafka.Message{request(func(r map[string]any) { r["smoothRate"] = 3000 })})
+	s := summarize(t, res[0].Outputs)
+	if len(s.deliveries) != 1 || s.deliveries[0].Extras[channels.ExtraSmoothRate] != "3000" {
+		t.Fatalf("deliveries %+v, want smooth_rate 3000", s.deliveries)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -378,6 +379,9 @@ func (d *decoded) contentFor(msg message, channel string) content {
 	}
 	if req.Classification != "" {
 		extras["classification"] = req.Classification
+	}
+	if req.SmoothRate > 0 {
+		extras[channels.ExtraSmoothRate] = strconv.Itoa(req.SmoothRate)
 	}
 	for vendor, v := range req.ThirdChannelCategory {
 		extras[vendor+".category"] = v

@@ -16,13 +16,11 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 )
 
-// ExtraSmoothRate is the key of schema.Delivery.Extras (and so of
-// channels.Message.Extras) that asks for smooth push: the task's messages
-// are sent at no more than this many messages a second in the whole
-// region, e.g. "3000" (MiPush's smooth push speed). The value is a decimal
-// number; a missing, unparsable or non-positive value means no cap.
-// Channels ignore the key.
-const ExtraSmoothRate = "smooth_rate"
+// ExtraSmoothRate is channels.ExtraSmoothRate: the key of
+// schema.Delivery.Extras that asks for smooth push. The value is a decimal
+// number of messages a second; a missing, unparsable or non-positive value
+// means no cap.
+const ExtraSmoothRate = channels.ExtraSmoothRate
 
 // Unit is what a rate limit counts.
 type Unit string
