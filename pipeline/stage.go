@@ -256,6 +256,10 @@ type Stage struct {
 	started atomic.Bool
 	running atomic.Bool
 	lastOK  atomic.Int64 // unix nanoseconds of the last successful fetch or probe
+
+	// beforeCommit, when set (tests only), runs in the delivery goroutine
+	// after a batch's outputs are produced and before it is committed.
+	beforeCommit func(batch []kafka.Message)
 }
 
 // NewStage returns a Stage that reads cfg.Topic in group cfg.GroupID, hands
@@ -461,17 +465,41 @@ func (s *Stage) probeTopic(ctx context.Context) error {
 // loop fetches and processes batches until ctx ends.
 func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 	fetchFailures := 0
+	// At most one batch is being produced and committed in the background
+	// while the next one is fetched and handled. Its outputs are produced
+	// and its offsets committed before the next batch's, so the order of
+	// outputs and commits is that of the batches.
+	var inflight *flight
+	stop := func(err error, batch []kafka.Message) error {
+		if errors.Is(err, ErrProducerClosed) {
+			return fmt.Errorf("pipeline: stage %s: %w", s.cfg.Name, err)
+		}
+		s.log.Warn().Err(err).Int("partition", batch[0].Partition).Int64("offset", batch[0].Offset).
+			Int("records", len(batch)).Msg("shutdown deadline passed; batch left uncommitted and will be delivered again")
+		return nil
+	}
+	defer func() {
+		if inflight != nil {
+			if err := inflight.wait(); err != nil {
+				_ = stop(err, inflight.batch)
+			}
+		}
+	}()
 	for {
 		batch, err := s.fetchBatch(ctx, reader)
 		if len(batch) > 0 {
-			if perr := s.process(workCtx, reader, batch); perr != nil {
-				if errors.Is(perr, ErrProducerClosed) {
-					return fmt.Errorf("pipeline: stage %s: %w", s.cfg.Name, perr)
+			results, herr := s.handleBatch(workCtx, batch)
+			if inflight != nil {
+				prev := inflight
+				inflight = nil
+				if perr := prev.wait(); perr != nil {
+					return stop(perr, prev.batch)
 				}
-				s.log.Warn().Err(perr).Int("partition", batch[0].Partition).Int64("offset", batch[0].Offset).
-					Int("records", len(batch)).Msg("shutdown deadline passed; batch left uncommitted and will be delivered again")
-				return nil
 			}
+			if herr != nil {
+				return stop(herr, batch)
+			}
+			inflight = s.startDelivery(workCtx, reader, batch, results)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -490,9 +518,38 @@ func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 	}
 }
 
-// fetchBatch blocks for the first record, then collects more for up to
-// BatchWait or until BatchSize. It returns the records collected so far
-// together with any error that ended the collection.
+// flight is one batch being produced and committed in the background.
+type flight struct {
+	batch []kafka.Message
+	done  chan struct{}
+	err   error
+}
+
+// wait returns once the batch is produced and committed (or left
+// uncommitted), with the error that stopped it.
+func (f *flight) wait() error {
+	<-f.done
+	return f.err
+}
+
+// startDelivery produces the outputs of a handled batch and commits it in
+// a goroutine.
+func (s *Stage) startDelivery(ctx context.Context, reader *kafka.Reader, batch []kafka.Message, results []Result) *flight {
+	f := &flight{batch: batch, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		if err := s.deliver(ctx, batch, results); err != nil {
+			f.err = err
+			return
+		}
+		if s.beforeCommit != nil {
+			s.beforeCommit(batch)
+		}
+		s.commit(ctx, reader, batch)
+	}()
+	return f
+}
+
 func (s *Stage) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
 	m, err := r.FetchMessage(ctx)
 	if err != nil {
@@ -522,24 +579,15 @@ func (s *Stage) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Messag
 	return batch, nil
 }
 
-// process handles, produces and commits one batch. It returns an error only
-// if ctx (the work context) ended or the producer was closed before the
-// batch was produced; the batch is then not committed.
-func (s *Stage) process(ctx context.Context, reader *kafka.Reader, batch []kafka.Message) error {
+// handleBatch runs the handler on one batch. It returns an error only if
+// ctx (the work context) ended first; the batch is then not committed.
+func (s *Stage) handleBatch(ctx context.Context, batch []kafka.Message) ([]Result, error) {
 	s.m.addConsumed(len(batch))
 	s.m.observeBatch(len(batch))
-
 	start := time.Now()
 	results, err := s.handle(ctx, batch)
 	s.m.observeHandle(time.Since(start).Seconds())
-	if err != nil {
-		return err
-	}
-	if err := s.deliver(ctx, batch, results); err != nil {
-		return err
-	}
-	s.commit(ctx, reader, batch)
-	return nil
+	return results, err
 }
 
 // handlerBug is a panic or a broken result contract inside HandleBatch.
