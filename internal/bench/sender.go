@@ -134,10 +134,8 @@ apps:
 // until the simulator has accepted n more messages of it.
 func sendAndWait(ctx context.Context, p *pipeline.Producer, sim *vendorsim.Server, v, prefix, appID, region string, n int) (time.Duration, error) {
 	accepted := func() int64 {
-		if vs := sim.Stats().Vendors[v]; vs != nil && vs.Regions[region] != nil && vs.Regions[region].Apps[appID] != nil {
-			return vs.Regions[region].Apps[appID].Messages
-		}
-		return 0
+		a, _ := sim.AppCounts(v, region, appID)
+		return a.Messages
 	}
 	base := accepted()
 	outs := make([]pipeline.Output, 0, n)
