@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,29 +102,39 @@ func followEvents(t *testing.T, e *env, region string) *outcomes {
 	return o
 }
 
-// count returns the acked devices of prefix and when the last was acked.
-func (o *outcomes) count() (int, time.Time, map[string]string) {
+// count returns the number of acked devices whose id starts with prefix,
+// when the last of them was acked, and the devices of prefix that ended
+// otherwise.
+func (o *outcomes) count(prefix string) (int, time.Time, map[string]string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var last time.Time
-	for _, at := range o.acked {
+	n := 0
+	for d, at := range o.acked {
+		if !strings.HasPrefix(d, prefix) {
+			continue
+		}
+		n++
 		if at.After(last) {
 			last = at
 		}
 	}
 	term := map[string]string{}
 	for d, ev := range o.terminal {
-		term[d] = ev
+		if strings.HasPrefix(d, prefix) {
+			term[d] = ev
+		}
 	}
-	return len(o.acked), last, term
+	return n, last, term
 }
 
 // TestBreakerStormOnOneEndpoint runs the sender and retry workers of
-// regions sg and eu (one MiPush endpoint each, so one breaker each) while
-// the simulator answers 503 to every MiPush call in sg. The sg breaker
-// opens and lets only its probes reach the vendor, eu keeps flowing, and
-// once the storm ends every sg delivery ends acked through the retry
-// path: nothing is lost.
+// regions sg and eu (one MiPush and one Huawei endpoint each, so one
+// breaker each) while the simulator answers 503 to every MiPush call in
+// sg. The sg MiPush breaker opens and lets only its probes reach the
+// vendor; the other vendor of sg (Huawei) and MiPush in eu keep flowing;
+// and once the storm ends every stormed delivery ends acked through the
+// retry path: nothing is lost.
 func TestBreakerStormOnOneEndpoint(t *testing.T) {
 	const (
 		perRegion = 200
@@ -146,6 +157,7 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 	// One message per delivery: one vendor call each.
 	e.publishDeliveries("sg", "storm", perRegion, true)
 	e.publishDeliveries("eu", "calm", perRegion, true)
+	e.publishDeliveriesOn("hms", "sg", "huawei", perRegion, true)
 
 	var opened time.Time
 	for deadline := time.Now().Add(30 * time.Second); opened.IsZero(); time.Sleep(20 * time.Millisecond) {
@@ -165,13 +177,14 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 	time.Sleep(storm)
 	stormEnd := time.Now()
 	e.sim.ClearFailures()
-	euDone, euLast, _ := eu.count()
+	euDone, euLast, _ := eu.count("calm")
+	hmsDone, hmsLast, hmsTerm := sg.count("huawei")
 
 	// After the storm every sg delivery ends acked through the retry path.
 	var acked int
 	var term map[string]string
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		acked, _, term = sg.count()
+		acked, _, term = sg.count("storm")
 		if acked == perRegion || len(term) > 0 {
 			break
 		}
@@ -237,6 +250,16 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 	if euDone != perRegion || !euLast.Before(stormEnd) {
 		t.Fatalf("eu: %d of %d acked during the sg storm (last at %s, storm ended %s)", euDone, perRegion, euLast, stormEnd)
 	}
+	if hmsDone != perRegion || !hmsLast.Before(stormEnd) || len(hmsTerm) > 0 {
+		t.Fatalf("sg huawei: %d of %d acked during the sg MiPush storm (last at %s, storm ended %s; ended otherwise: %v)",
+			hmsDone, perRegion, hmsLast, stormEnd, hmsTerm)
+	}
+	if changes := logs.of("hms", "sg"); len(changes) > 0 {
+		t.Fatalf("the sg huawei breaker changed state during the sg MiPush storm: %+v", changes)
+	}
+	if got := e.sim.Stats().Vendors["hms"].Regions["sg"].Apps[e2eApp]; got == nil || got.Messages != perRegion {
+		t.Fatalf("simulator stats for huawei sg: %+v, want %d messages", got, perRegion)
+	}
 	if v, _ := gauge(reg, "pushpipe_vendor_breaker_state", map[string]string{"region": "sg", "vendor": "mipush"}); v != sender.BreakerClosed {
 		t.Fatalf("sg breaker gauge %v after the storm, want closed", v)
 	}
@@ -245,8 +268,8 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 		seq = append(seq, c.from+"→"+c.to)
 	}
 	t.Logf("sg storm of %s: %d calls before the breaker opened, %d during the storm (%d half-open periods, %d probe each); "+
-		"eu acked %d/%d during the storm; all %d sg deliveries acked %s after the storm; sg breaker: %v",
-		stormEnd.Sub(opened).Round(time.Millisecond), before, during, halfOpens, probes, euDone, perRegion, perRegion,
+		"eu acked %d/%d and sg huawei %d/%d during the storm; all %d sg deliveries acked %s after the storm; sg breaker: %v",
+		stormEnd.Sub(opened).Round(time.Millisecond), before, during, halfOpens, probes, euDone, perRegion, hmsDone, perRegion, perRegion,
 		drained.Round(100*time.Millisecond), seq)
 	if len(seq) == 0 || seq[len(seq)-1] != "half-open→closed" {
 		t.Fatalf("sg breaker did not end closed: %v", seq)

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/internal/app"
@@ -29,6 +30,10 @@ const (
 	e2eApp     = "ONEX570DA89211721"
 	e2eSecret  = "e2e-secret"
 	e2ePackage = "com.example.e2e"
+	// The app's Huawei Push Kit credentials: the second vendor of the
+	// breaker test.
+	e2eHMSClient = "104000123"
+	e2eHMSSecret = "e2e-hms-secret"
 )
 
 // env is one test's pipeline without ClickHouse: its own broker,
@@ -53,8 +58,10 @@ func newEnv(t *testing.T, regions []string, partitions int, log zerolog.Logger, 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	brokers := []string{testinfra.Kafka(t)}
-	sim, err := vendorsim.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
-		Apps: []vendorsim.MiPushApp{{AppID: e2eApp, Secret: e2eSecret, PackageName: e2ePackage}}, QuotaPerSecond: 1e6}})
+	sim, err := vendorsim.Start(ctx, vendorsim.Config{
+		MiPush: vendorsim.MiPushConfig{
+			Apps: []vendorsim.MiPushApp{{AppID: e2eApp, Secret: e2eSecret, PackageName: e2ePackage}}, QuotaPerSecond: 1e6},
+		HMS: vendorsim.HMSConfig{Apps: []vendorsim.HMSApp{{AppID: e2eApp, ClientID: e2eHMSClient, ClientSecret: e2eHMSSecret}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +71,8 @@ func newEnv(t *testing.T, regions []string, partitions int, log zerolog.Logger, 
 		Kafka:   config.KafkaConfig{Brokers: brokers, Partitions: partitions},
 		Vendors: config.VendorsConfig{Simulator: true, SimulatorAddr: sim.Addr()},
 		Apps: []config.AppConfig{{AppID: e2eApp, WorkspaceID: "default",
-			MiPush: &mipush.App{AppSecret: channels.Secret(e2eSecret), PackageName: e2ePackage}}},
+			MiPush: &mipush.App{AppSecret: channels.Secret(e2eSecret), PackageName: e2ePackage},
+			HMS:    &hms.App{AppID: e2eHMSClient, AppSecret: e2eHMSSecret}}},
 	}
 	if configure != nil {
 		configure(cfg)
@@ -110,11 +118,11 @@ func (e *env) runStoppable(regions []string, kinds ...app.Kind) (*prometheus.Reg
 	var stages []*pipeline.Stage
 	for _, r := range regions {
 		for _, k := range kinds {
-			s, err := app.NewStage(k, r, e.deps(reg))
+			ss, err := app.NewStages(k, r, e.deps(reg))
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			stages = append(stages, s)
+			stages = append(stages, ss...)
 		}
 	}
 	ctx, cancel := context.WithCancel(e.stages)
@@ -133,6 +141,13 @@ func (e *env) runStoppable(regions []string, kinds ...app.Kind) (*prometheus.Reg
 // so its own vendor call.
 func (e *env) publishDeliveries(region, msgPrefix string, n int, distinct bool) []string {
 	e.t.Helper()
+	return e.publishDeliveriesOn("mipush", region, msgPrefix, n, distinct)
+}
+
+// publishDeliveriesOn is publishDeliveries for devices of a vendor
+// channel.
+func (e *env) publishDeliveriesOn(channel, region, msgPrefix string, n int, distinct bool) []string {
+	e.t.Helper()
 	outs := make([]pipeline.Output, n)
 	ids := make([]string, n)
 	exp := time.Now().Add(time.Hour).UnixMilli()
@@ -143,7 +158,7 @@ func (e *env) publishDeliveries(region, msgPrefix string, n int, distinct bool) 
 		}
 		dev := fmt.Sprintf("%s-dev-%d", msgPrefix, i)
 		d := schema.Delivery{DeliveryID: schema.NewDeliveryID(msg, dev), MsgID: msg, TaskID: "task-" + msgPrefix, AppID: e2eApp,
-			Region: region, PushType: schema.PushSimple, Target: dev, DeviceID: dev, Platform: "android", Channel: "mipush",
+			Region: region, PushType: schema.PushSimple, Target: dev, DeviceID: dev, Platform: "android", Channel: channel,
 			Token: "reg-" + dev, Title: "Hello", Body: "World", ExpireAt: exp, AcceptedAt: time.Now().UnixMilli()}
 		b, err := json.Marshal(d)
 		if err != nil {
