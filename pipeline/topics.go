@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,9 +31,59 @@ func RequestsTopic(region string) string { return "push.requests." + region }
 // record, keyed by device id.
 func DeliveriesTopic(region string) string { return "push.deliveries." + region }
 
-// RetryTopic is push.retry.R: deliveries waiting for their next attempt,
-// keyed by device id.
-func RetryTopic(region string) string { return "push.retry." + region }
+// RetryTiers returns the delay tiers of the retry stage, shortest first:
+// 1s, 5s, 30s, 2m, 10m and 1h. Each tier has its own topic
+// (RetryTierTopic) and its own consumer group, so a delivery waiting an
+// hour never holds up one waiting a second. Neighbouring tiers are 4 to 6
+// times apart, so a delivery placed in the smallest tier that covers its
+// wait (RetryTierFor) is held at most a few times its own wait; 10m covers
+// the sender's default MaxBackoff (5m) and 1h a vendor Retry-After of up to
+// an hour. A longer wait re-enters the 1h tier until it is due. The
+// returned slice is a fresh copy.
+func RetryTiers() []time.Duration {
+	return []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour}
+}
+
+// ValidRetryTier reports whether tier is one of RetryTiers.
+func ValidRetryTier(tier time.Duration) bool { return slices.Contains(RetryTiers(), tier) }
+
+// RetryTierFor returns the tier a delivery due in wait goes to: the
+// smallest tier whose delay is at least wait, or the largest tier when
+// wait exceeds every tier (the retry stage then re-publishes the delivery
+// to that tier until it is due). A wait of zero or less gives the smallest
+// tier.
+func RetryTierFor(wait time.Duration) time.Duration {
+	tiers := RetryTiers()
+	for _, t := range tiers {
+		if wait <= t {
+			return t
+		}
+	}
+	return tiers[len(tiers)-1]
+}
+
+// RetryTierName is the short name of a tier used in its topic and consumer
+// group: "1s", "5s", "30s", "2m", "10m", "1h" (whole hours, minutes or
+// seconds; milliseconds otherwise).
+func RetryTierName(tier time.Duration) string {
+	switch {
+	case tier%time.Hour == 0:
+		return strconv.FormatInt(int64(tier/time.Hour), 10) + "h"
+	case tier%time.Minute == 0:
+		return strconv.FormatInt(int64(tier/time.Minute), 10) + "m"
+	case tier%time.Second == 0:
+		return strconv.FormatInt(int64(tier/time.Second), 10) + "s"
+	}
+	return strconv.FormatInt(tier.Milliseconds(), 10) + "ms"
+}
+
+// RetryTierTopic is push.retry.<tier>.R, e.g. push.retry.30s.eu: the
+// deliveries waiting for their next attempt whose wait fits that tier (see
+// RetryTierFor), keyed by device id. It does not check that tier is one of
+// RetryTiers.
+func RetryTierTopic(region string, tier time.Duration) string {
+	return "push.retry." + RetryTierName(tier) + "." + region
+}
 
 // EventsTopic is push.events.R: lifecycle events keyed by msg id (task id
 // for task-level events).
@@ -79,23 +130,26 @@ type TopicSpec struct {
 	ReplicationFactor int16
 }
 
-// RegionTopics returns the specs of every topic a region uses, with
-// push.control.R and push.schedules.R compacted. It returns nil for an
-// invalid region.
+// RegionTopics returns the specs of every topic a region uses (one retry
+// topic per tier of RetryTiers), with push.control.R and push.schedules.R
+// compacted. It returns nil for an invalid region.
 func RegionTopics(region string) []TopicSpec {
 	if !ValidRegion(region) {
 		return nil
 	}
-	return []TopicSpec{
+	specs := []TopicSpec{
 		{Name: RequestsTopic(region)},
 		{Name: DeliveriesTopic(region)},
-		{Name: RetryTopic(region)},
 		{Name: EventsTopic(region)},
 		{Name: BindingsTopic(region)},
 		{Name: ControlTopic(region), Compacted: true},
 		{Name: SchedulesTopic(region), Compacted: true},
 		{Name: DLQTopic(region)},
 	}
+	for _, t := range RetryTiers() {
+		specs = append(specs, TopicSpec{Name: RetryTierTopic(region, t)})
+	}
+	return specs
 }
 
 // EnsureTopics creates every topic in specs that does not exist yet, with

@@ -18,7 +18,10 @@ func TestTopicNames(t *testing.T) {
 	}{
 		{scenario: "requests", got: RequestsTopic("eu"), want: "push.requests.eu"},
 		{scenario: "deliveries", got: DeliveriesTopic("cn"), want: "push.deliveries.cn"},
-		{scenario: "retry", got: RetryTopic("ru"), want: "push.retry.ru"},
+		{scenario: "retry tier of seconds", got: RetryTierTopic("ru", 30*time.Second), want: "push.retry.30s.ru"},
+		{scenario: "retry tier of minutes", got: RetryTierTopic("eu", 2*time.Minute), want: "push.retry.2m.eu"},
+		{scenario: "retry tier of an hour", got: RetryTierTopic("cn", time.Hour), want: "push.retry.1h.cn"},
+		{scenario: "retry tier under a second", got: RetryTierTopic("sg", 250*time.Millisecond), want: "push.retry.250ms.sg"},
 		{scenario: "events", got: EventsTopic("in"), want: "push.events.in"},
 		{scenario: "bindings", got: BindingsTopic("sg"), want: "push.bindings.sg"},
 		{scenario: "control", got: ControlTopic("eu"), want: "push.control.eu"},
@@ -61,8 +64,13 @@ func TestRegions(t *testing.T) {
 	}
 	for _, r := range Regions() {
 		specs := RegionTopics(r)
-		if len(specs) != 8 {
-			t.Fatalf("RegionTopics(%s) has %d topics, want 8", r, len(specs))
+		if want := 7 + len(RetryTiers()); len(specs) != want {
+			t.Fatalf("RegionTopics(%s) has %d topics, want %d", r, len(specs), want)
+		}
+		for _, tier := range RetryTiers() {
+			if !slices.ContainsFunc(specs, func(s TopicSpec) bool { return s.Name == RetryTierTopic(r, tier) }) {
+				t.Errorf("RegionTopics(%s) lacks the retry tier topic %s", r, RetryTierTopic(r, tier))
+			}
 		}
 		for _, s := range specs {
 			if got, ok := TopicRegion(s.Name); !ok || got != r {
@@ -79,6 +87,43 @@ func TestRegions(t *testing.T) {
 	}
 	if r, ok := TopicRegion("push.retry.30s.in"); !ok || r != "in" {
 		t.Errorf("TopicRegion of a tiered retry topic = %q, %v", r, ok)
+	}
+}
+
+func TestRetryTierFor(t *testing.T) {
+	tests := []struct {
+		scenario string
+		wait     time.Duration
+		want     time.Duration
+	}{
+		{scenario: "already due: the smallest tier", wait: 0, want: time.Second},
+		{scenario: "negative wait: the smallest tier", wait: -time.Minute, want: time.Second},
+		{scenario: "exactly a tier: that tier", wait: 5 * time.Second, want: 5 * time.Second},
+		{scenario: "just over a tier: the next one", wait: time.Second + time.Millisecond, want: 5 * time.Second},
+		{scenario: "default max backoff of 5m: the 10m tier", wait: 5 * time.Minute, want: 10 * time.Minute},
+		{scenario: "Retry-After of an hour: the 1h tier", wait: time.Hour, want: time.Hour},
+		{scenario: "longer than every tier: the largest", wait: 26 * time.Hour, want: time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			if got := RetryTierFor(tt.wait); got != tt.want {
+				t.Fatalf("RetryTierFor(%s) = %s, want %s", tt.wait, got, tt.want)
+			}
+			if !ValidRetryTier(RetryTierFor(tt.wait)) {
+				t.Fatalf("RetryTierFor(%s) is not one of RetryTiers()", tt.wait)
+			}
+		})
+	}
+	tiers := RetryTiers()
+	if !slices.IsSorted(tiers) {
+		t.Fatalf("RetryTiers() = %v is not shortest first", tiers)
+	}
+	tiers[0] = time.Nanosecond
+	if RetryTiers()[0] != time.Second {
+		t.Fatal("RetryTiers() returned shared state")
+	}
+	if ValidRetryTier(3 * time.Second) {
+		t.Fatal("3s is not a tier")
 	}
 }
 

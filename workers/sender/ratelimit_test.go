@@ -424,9 +424,10 @@ func TestSenderSendsWhatCannotWaitToRetry(t *testing.T) {
 	acked, retried, sent := 0, 0, 0
 	for _, r := range res {
 		for _, o := range r.Outputs {
-			switch o.Topic {
-			case pipeline.RetryTopic("sg"):
+			if _, ok := retryTierOf(o.Topic, "sg"); ok {
 				retried++
+			}
+			switch o.Topic {
 			case pipeline.EventsTopic("sg"):
 				if bytes.Contains(o.Value, []byte(`"event":"acked"`)) {
 					acked++
