@@ -209,7 +209,7 @@ func TestRequestOnTheWire(t *testing.T) {
 			},
 			wantPayload: `{"aps":{"alert":{"body":"Body text","subtitle":"Sub","title":"标题 Title"},"badge":3,` +
 				`"category":"ORDER","interruption-level":"time-sensitive","mutable-content":1,"sound":"chime.caf","thread-id":"orders"},` +
-				`"order":42,"orderId":"42","sound":"overridden-by-apns.sound","uri":"https://example.com/o/42"}`,
+				`"deliveryId":"d-1","order":42,"orderId":"42","sound":"overridden-by-apns.sound","uri":"https://example.com/o/42"}`,
 		},
 		{
 			scenario: "mPaaS extension parameters set the aps fields",
@@ -226,7 +226,7 @@ func TestRequestOnTheWire(t *testing.T) {
 				"apns-expiration": "", "apns-collapse-id": "", "apns-id": apns.MessageID("d-2"),
 			},
 			wantPayload: `{"aps":{"alert":{"body":"B","title":"T"},"badge":5,"mutable-content":1,"sound":"default"},` +
-				`"badge":"5","mutable-content":"1","payload":"plain text","sound":"default"}`,
+				`"badge":"5","deliveryId":"d-2","mutable-content":"1","payload":"plain text","sound":"default"}`,
 		},
 		{
 			scenario: "pass-through is a background push with priority 5",
@@ -237,7 +237,17 @@ func TestRequestOnTheWire(t *testing.T) {
 			wantHeaders: map[string]string{
 				"apns-topic": testBundle, "apns-push-type": "background", "apns-priority": "5", "apns-id": apns.MessageID("d-3"),
 			},
-			wantPayload: `{"aps":{"content-available":1},"sync":true}`,
+			wantPayload: `{"aps":{"content-available":1},"deliveryId":"d-3","sync":true}`,
+		},
+		{
+			scenario: "the delivery id is a reserved payload key",
+			msg: channels.Message{
+				DeliveryID: "d-4", MsgID: "m-4", AppID: testApp, Token: tok, Title: "T", Body: "B",
+				Payload: `{"deliveryId":"from-payload"}`,
+				Extras:  map[string]string{channels.ExtraCustomPrefix + "deliveryId": "from-extras"},
+			},
+			wantHeaders: map[string]string{"apns-push-type": "alert", "apns-id": apns.MessageID("d-4")},
+			wantPayload: `{"aps":{"alert":{"body":"B","title":"T"}},"deliveryId":"d-4"}`,
 		},
 	}
 	for _, tc := range tests {

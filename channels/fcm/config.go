@@ -295,6 +295,9 @@ func (c Config) Validate() error {
 	if reservedDataKey(c.PayloadKey) {
 		bad("payloadKey %q is reserved by FCM (from, notification, message_type, google*, gcm*)", c.PayloadKey)
 	}
+	if c.PayloadKey == DeliveryIDDataKey {
+		bad("payloadKey %q carries the delivery id: choose another key", c.PayloadKey)
+	}
 	l := c.Limits
 	if l.MaxTitleRunes < 0 || l.MaxBodyRunes < 0 || l.MaxPayloadBytes < 1 || l.MaxDataBytes < 1 || l.MaxDataBytes > MaxDataBytes {
 		bad("limits: title/body must not be negative, payload positive, data in 1..%d; got %+v", MaxDataBytes, l)

@@ -263,11 +263,12 @@ func TestRequestOnTheWire(t *testing.T) {
 				fcm.ExtraCollapseKey: "ck", fcm.ExtraTag: "t1", fcm.ExtraSound: "ding", fcm.ExtraBadge: "3",
 				channels.ExtraNotifyType: "1", channels.ExtraURI: "https://example.com/o/42",
 				channels.ExtraCustomPrefix + "orderId": "42", channels.ExtraCustomPrefix + "from": "reserved",
-				channels.ExtraCustomPrefix + "payload": "must-not-override",
+				channels.ExtraCustomPrefix + "payload":    "must-not-override",
+				channels.ExtraCustomPrefix + "deliveryId": "must-not-override",
 			}
 		}, `{"message":{"token":"tok-a",
 			"notification":{"title":"标题 Title","body":"Body text","image":"https://img.example.com/x.png"},
-			"data":{"payload":"{\"order\":42}","orderId":"42","uri":"https://example.com/o/42"},
+			"data":{"payload":"{\"order\":42}","orderId":"42","uri":"https://example.com/o/42","deliveryId":"d-1"},
 			"android":{"collapse_key":"ck","priority":"NORMAL","ttl":"5400s",
 				"notification":{"channel_id":"orders","sound":"ding","tag":"t1","notification_count":3,"default_sound":true}},
 			"apns":{"payload":{"aps":{"badge":3,"sound":"ding"}}},
@@ -277,6 +278,7 @@ func TestRequestOnTheWire(t *testing.T) {
 			m.ExpireAt = time.Time{}
 			m.Extras = map[string]string{channels.ExtraURI: "com.example.OPEN_ORDER", channels.ExtraNotifyType: "-1"}
 		}, `{"message":{"token":"tok-a","notification":{"title":"标题 Title","body":"Body text"},
+			"data":{"deliveryId":"d-1"},
 			"android":{"priority":"HIGH","notification":{"click_action":"com.example.OPEN_ORDER",
 				"default_sound":true,"default_vibrate_timings":true,"default_light_settings":true}},
 			"fcm_options":{"analytics_label":"msg-1"}}}`},
@@ -284,8 +286,14 @@ func TestRequestOnTheWire(t *testing.T) {
 			m.PassThrough, m.Title, m.Body = true, "", ""
 			m.MsgID = "msg with spaces"
 			m.ExpireAt = now.Add(60 * 24 * time.Hour)
-		}, `{"message":{"token":"tok-a","data":{"payload":"{\"order\":42}"},
+		}, `{"message":{"token":"tok-a","data":{"payload":"{\"order\":42}","deliveryId":"d-1"},
 			"android":{"priority":"HIGH","ttl":"2419200s"}}}`},
+		{"no delivery id, no deliveryId key", func(m *channels.Message) {
+			m.DeliveryID = ""
+			m.Payload, m.ExpireAt = "", time.Time{}
+		}, `{"message":{"token":"tok-a","notification":{"title":"标题 Title","body":"Body text"},
+			"android":{"priority":"HIGH","notification":{}},
+			"fcm_options":{"analytics_label":"msg-1"}}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {
@@ -726,6 +734,7 @@ func TestConfig(t *testing.T) {
 		{"batch too large", func(c *fcm.Config) { c.MaxBatch = fcm.MaxMaxBatch + 1 }, "maxBatch"},
 		{"bad priority", func(c *fcm.Config) { c.Priority = "urgent" }, "priority"},
 		{"reserved payload key", func(c *fcm.Config) { c.PayloadKey = "google.x" }, "payloadKey"},
+		{"payload key of the delivery id", func(c *fcm.Config) { c.PayloadKey = fcm.DeliveryIDDataKey }, "payloadKey"},
 		{"data limit over FCM's", func(c *fcm.Config) { c.Limits.MaxDataBytes = 5000 }, "limits"},
 	}
 	for _, tc := range tests {

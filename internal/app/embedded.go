@@ -89,10 +89,21 @@ func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 
 // SimulatorConfig is the vendor simulator configuration matching the apps
 // of cfg: every vendor credential an app has is accepted by the simulated
-// vendor, on cfg.Vendors.SimulatorAddr (APNs on SimulatorTLSAddr).
+// vendor, on cfg.Vendors.SimulatorAddr (APNs on SimulatorTLSAddr). The
+// simulator posts receipts and app events to the receipts worker of each
+// region cfg.SimulatorReceiptURLs names (under `pushpipe dev`, the
+// worker of every served region), at the rates of
+// cfg.Vendors.SimulatorReceipts (demo defaults: 90% arrive, 30% of the
+// arrivals are opened, half of the others ignored).
 func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 	sc := vendorsim.Config{Addr: cfg.Vendors.SimulatorAddr}
 	sc.APNs.TLSAddr = cfg.Vendors.SimulatorTLSAddr
+	if urls := cfg.SimulatorReceiptURLs(); len(urls) > 0 {
+		r := cfg.Vendors.SimulatorReceipts
+		arrival, open, ignore := r.Rates()
+		sc.Receipts = vendorsim.ReceiptsConfig{URLs: urls, ArrivalRate: arrival, OpenRate: open, IgnoreRate: ignore,
+			Delay: vendorsim.Duration(r.Delay)}
+	}
 	for _, a := range cfg.Apps {
 		if a.MiPush != nil {
 			sc.MiPush.Apps = append(sc.MiPush.Apps, vendorsim.MiPushApp{AppID: a.AppID, Secret: a.MiPush.AppSecret, PackageName: a.MiPush.PackageName})

@@ -2,7 +2,13 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
 	"time"
+
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // VendorEndpoint is where one vendor's API is, per region. Empty maps
@@ -123,4 +129,105 @@ func (a AppConfig) validateVendorApps(i int) error {
 		return bad("self", "appKey")
 	}
 	return nil
+}
+
+// Demo rates of the receipts the simulator posts (SimulatorReceipts).
+const (
+	DefaultSimulatorArrivalRate = 0.9
+	DefaultSimulatorOpenRate    = 0.3
+	DefaultSimulatorIgnoreRate  = 0.5
+)
+
+// SimulatorReceipts configures the delivery receipts and app events the
+// vendor simulator posts back to pushpipe's receipts workers, as the
+// vendors and the app SDK would (YAML vendors.simulatorReceipts). Every
+// field is optional.
+type SimulatorReceipts struct {
+	// Enabled switches the receipts off when false; default on.
+	Enabled *bool `yaml:"enabled"`
+	// URLs maps a region to the base URL of its receipts worker. Default,
+	// when vendors.simulator is true: the addresses `pushpipe dev` gives
+	// its receipts workers (receipts.addr, its port plus i for the i-th
+	// region); none for port 0, whose address is known only once the
+	// worker listens.
+	URLs map[string]string `yaml:"urls"`
+	// ArrivalRate is the fraction of accepted messages that arrive,
+	// 0..1; default DefaultSimulatorArrivalRate.
+	ArrivalRate *float64 `yaml:"arrivalRate"`
+	// OpenRate is the fraction of arrivals opened, 0..1; default
+	// DefaultSimulatorOpenRate.
+	OpenRate *float64 `yaml:"openRate"`
+	// IgnoreRate is the fraction of the arrivals not opened that are
+	// ignored, 0..1; default DefaultSimulatorIgnoreRate.
+	IgnoreRate *float64 `yaml:"ignoreRate"`
+	// Delay is the time between a message's acceptance and its receipts;
+	// 0 means the simulator's default (100ms).
+	Delay time.Duration `yaml:"delay"`
+}
+
+// Rates returns the arrival, open and ignore rates, defaults applied.
+func (s SimulatorReceipts) Rates() (arrival, open, ignore float64) {
+	get := func(v *float64, def float64) float64 {
+		if v == nil {
+			return def
+		}
+		return *v
+	}
+	return get(s.ArrivalRate, DefaultSimulatorArrivalRate), get(s.OpenRate, DefaultSimulatorOpenRate),
+		get(s.IgnoreRate, DefaultSimulatorIgnoreRate)
+}
+
+// validate reports the first setting of s that cannot work.
+func (s SimulatorReceipts) validate() error {
+	arrival, open, ignore := s.Rates()
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"arrivalRate", arrival}, {"openRate", open}, {"ignoreRate", ignore}} {
+		if !(r.v >= 0 && r.v <= 1) {
+			return fmt.Errorf("vendors.simulatorReceipts.%s must be a fraction within 0..1, got %g", r.name, r.v)
+		}
+	}
+	if s.Delay < 0 {
+		return fmt.Errorf("vendors.simulatorReceipts.delay must not be negative, got %s", s.Delay)
+	}
+	for _, region := range slices.Sorted(maps.Keys(s.URLs)) {
+		if !schema.ValidRegion(region) {
+			return fmt.Errorf("vendors.simulatorReceipts.urls: %q is not a region; use one of %v", region, schema.Regions())
+		}
+		u, err := url.Parse(s.URLs[region])
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("vendors.simulatorReceipts.urls.%s: want the receipts worker's base URL, such as http://127.0.0.1:18100, got %q", region, s.URLs[region])
+		}
+	}
+	return nil
+}
+
+// SimulatorReceiptURLs is where the vendor simulator posts the receipts of
+// each region: nil when Vendors.SimulatorReceipts.Enabled is false, else
+// its URLs when set, else (with Vendors.Simulator) the receipts worker
+// addresses of `pushpipe dev` (ReceiptsAddr), skipping port 0; an
+// unspecified host (":18100", "0.0.0.0") is reached on 127.0.0.1.
+func (c *Config) SimulatorReceiptURLs() map[string]string {
+	r := c.Vendors.SimulatorReceipts
+	switch {
+	case r.Enabled != nil && !*r.Enabled:
+		return nil
+	case len(r.URLs) > 0:
+		return maps.Clone(r.URLs)
+	case !c.Vendors.Simulator:
+		return nil
+	}
+	urls := map[string]string{}
+	for i, region := range c.Regions {
+		host, port, err := net.SplitHostPort(c.ReceiptsAddr(i))
+		if err != nil || port == "0" {
+			continue
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		urls[region] = "http://" + net.JoinHostPort(host, port)
+	}
+	return urls
 }

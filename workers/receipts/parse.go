@@ -426,10 +426,13 @@ func ParseVivo(body []byte) (Parsed, error) {
 // ClientEvent is one event of the app SDK's batch.
 type ClientEvent struct {
 	// DeliveryID names the delivery (the "deliveryId" the push carried);
-	// or MsgID and DeviceID name it together.
+	// or MsgID and DeviceID name it together; or MsgID and Token (the
+	// device's vendor token) do, as in the receipt of a vendor call that
+	// carried many tokens (the push carried the msg id only).
 	DeliveryID string `json:"deliveryId,omitempty"`
 	MsgID      string `json:"msgId,omitempty"`
 	DeviceID   string `json:"deviceId,omitempty"`
+	Token      string `json:"token,omitempty"`
 	// Event is "arrival", "open" or "ignore".
 	Event string `json:"event"`
 	// TS is when it happened on the device, Unix milliseconds.
@@ -458,10 +461,14 @@ func clientEvent(name string) (schema.EventType, bool) {
 }
 
 // ParseClient reads a batch of app SDK events, {"events": [{"deliveryId"
-// | "msgId" and "deviceId", "event": "arrival" | "open" | "ignore", "ts",
-// "appVersion", "model"}]}, at most maxEvents of them. Unlike vendor
-// receipts, any invalid event fails the whole batch, naming it, since the
-// SDK is ours to fix.
+// | "msgId" and "deviceId" | "msgId" and "token", "event": "arrival" |
+// "open" | "ignore", "ts", "appVersion", "model"}]}, at most maxEvents of
+// them. An event naming a deliveryId, or a msgId and a deviceId, becomes a
+// Receipt with that DeliveryID (the token, if given, in Tokens); one
+// naming only a msgId and a token becomes Receipt{MsgID, Tokens: [token]},
+// exactly as a vendor receipt of a multi-token call, which the event sink
+// resolves to the delivery. Unlike vendor receipts, any invalid event
+// fails the whole batch, naming it, since the SDK is ours to fix.
 func ParseClient(body []byte, maxEvents int) (Parsed, error) {
 	var raw struct {
 		Events *[]json.RawMessage `json:"events"`
@@ -488,24 +495,31 @@ func ParseClient(body []byte, maxEvents int) (Parsed, error) {
 		if !ok {
 			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: event %.40q is not arrival, open or ignore", i, ce.Event)
 		}
-		for _, f := range [][2]string{{"deliveryId", ce.DeliveryID}, {"msgId", ce.MsgID}, {"deviceId", ce.DeviceID}, {"appVersion", ce.AppVersion}, {"model", ce.Model}} {
+		for _, f := range [][2]string{{"deliveryId", ce.DeliveryID}, {"msgId", ce.MsgID}, {"deviceId", ce.DeviceID}, {"token", ce.Token}, {"appVersion", ce.AppVersion}, {"model", ce.Model}} {
 			if len(f[1]) > maxClientField {
 				return Parsed{}, parseErr("invalid_event", "client events: events[%d]: %s is longer than %d bytes", i, f[0], maxClientField)
 			}
 		}
 		id := ce.DeliveryID
+		var msgID string
 		switch {
 		case id != "" && !schema.IsDeliveryID(id):
 			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: deliveryId %.40q is not a delivery id", i, id)
 		case id != "" && ce.MsgID != "" && ce.DeviceID != "" && schema.NewDeliveryID(ce.MsgID, ce.DeviceID) != id:
 			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: deliveryId %s is not the delivery of msgId %.40q to deviceId %.40q", i, id, ce.MsgID, ce.DeviceID)
-		case id == "" && (ce.MsgID == "" || ce.DeviceID == ""):
-			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: give deliveryId, or msgId and deviceId", i)
-		case id == "":
+		case id == "" && (ce.MsgID == "" || (ce.DeviceID == "" && ce.Token == "")):
+			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: give deliveryId, or msgId and deviceId, or msgId and token", i)
+		case id == "" && ce.DeviceID != "":
 			id = schema.NewDeliveryID(ce.MsgID, ce.DeviceID)
+		case id == "":
+			msgID = ce.MsgID
+		}
+		var tokens []string
+		if ce.Token != "" {
+			tokens = []string{ce.Token}
 		}
 		p.Receipts = append(p.Receipts, Receipt{
-			DeliveryID: id, Event: ev, StatusCode: channels.StatusAcked,
+			DeliveryID: id, MsgID: msgID, Tokens: tokens, Event: ev, StatusCode: channels.StatusAcked,
 			StatusDesc: "Acked: reported by the app (" + ce.Event + ")",
 			TS:         ce.TS.v, AppVersion: ce.AppVersion, Model: ce.Model,
 		})

@@ -45,6 +45,12 @@ func TestParseVendorSamples(t *testing.T) {
 			{DeliveryID: ourDelivery, Event: schema.EventArrived, StatusCode: 2, StatusDesc: "Acked: reported by the app (arrival)", TS: 1730776986789, AppVersion: "2.1"},
 			{DeliveryID: schema.NewDeliveryID("msg-1", "dev-1"), Event: schema.EventOpened, StatusCode: 2, StatusDesc: "Acked: reported by the app (open)", TS: 1730776990000},
 		}},
+		{"client batch: msg id with the device's token, as a vendor receipt of a multi-token call", func(b []byte) (Parsed, error) { return ParseClient(b, 10) },
+			`{"events":[{"msgId":"msg-1","token":"regid-1","event":"ignore","ts":1730776990000},` +
+				`{"deliveryId":"` + ourDelivery + `","token":"regid-2","event":"arrival","ts":1730776986789}]}`, []Receipt{
+				{MsgID: "msg-1", Tokens: []string{"regid-1"}, Event: schema.EventIgnored, StatusCode: 2, StatusDesc: "Acked: reported by the app (ignore)", TS: 1730776990000},
+				{DeliveryID: ourDelivery, Tokens: []string{"regid-2"}, Event: schema.EventArrived, StatusCode: 2, StatusDesc: "Acked: reported by the app (arrival)", TS: 1730776986789},
+			}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			p, err := tc.parse([]byte(tc.body))
@@ -143,6 +149,7 @@ func TestParseGarbledBodies(t *testing.T) {
 		{"client: too many events", client, `{"events":[{},{},{}]}`, "too_many"},
 		{"client: unknown event", client, `{"events":[{"deliveryId":"` + ourDelivery + `","event":"click"}]}`, "invalid_event"},
 		{"client: no ids", client, `{"events":[{"msgId":"m","event":"open"}]}`, "invalid_event"},
+		{"client: a token without a msgId", client, `{"events":[{"token":"t","event":"open"}]}`, "invalid_event"},
 		{"client: deliveryId of another form", client, `{"events":[{"deliveryId":"abc","event":"open"}]}`, "invalid_event"},
 		{"client: deliveryId not matching msgId and deviceId", client, `{"events":[{"deliveryId":"` + ourDelivery + `","msgId":"m","deviceId":"d","event":"open"}]}`, "invalid_event"},
 	} {

@@ -1,0 +1,96 @@
+package vendorsim
+
+import (
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// receiptBody encodes a batch in the format of its endpoint, with the
+// receipts' timestamps no later than now.
+func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
+	const jsonType = "application/json; charset=utf-8"
+	ts := func(ev receiptEvent) int64 { return min(ev.due.UnixMilli(), now.UnixMilli()) }
+	switch b.key.endpoint {
+	case VendorHMS, VendorHonor:
+		// {"statuses":[...]}, one status per token (§7.2.10 Huawei, Honor).
+		statuses := make([]map[string]any, len(b.events))
+		for i, ev := range b.events {
+			st := map[string]any{"biTag": ev.sent.correlation, "requestId": ev.sent.vendorMsgID,
+				"status": 0, "timestamp": ts(ev), "token": ev.sent.token}
+			if b.key.endpoint == VendorHMS {
+				st["clientId"], st["appid"] = ev.sent.vendorAppID, ev.sent.vendorAppID
+			} else {
+				st["appId"] = ev.sent.vendorAppID
+			}
+			statuses[i] = st
+		}
+		body, err := json.Marshal(map[string]any{"statuses": statuses})
+		return body, jsonType, err
+	case VendorMiPush:
+		// Form field data = {"<msg id>": {"param","barStatus","type":1,
+		// "targets","timestamp"}}, the regIds of one message joined.
+		data := keyedByMessage(b.events, func(ev receiptEvent) map[string]any {
+			return map[string]any{"param": ev.sent.correlation, "barStatus": "Enable", "type": 1, "timestamp": ts(ev)}
+		})
+		raw, err := json.Marshal(data)
+		return []byte(url.Values{"data": {string(raw)}}.Encode()), "application/x-www-form-urlencoded", err
+	case VendorOPPO:
+		// [{"appId","eventTime","eventType":"push_arrive","messageId",
+		// "param","registrationIds"}], eventTime as a string like OPPO.
+		items := make([]map[string]any, len(b.events))
+		for i, ev := range b.events {
+			items[i] = map[string]any{"appId": ev.sent.vendorAppID, "eventTime": strconv.FormatInt(ts(ev), 10),
+				"eventType": "push_arrive", "messageId": ev.sent.vendorMsgID, "param": ev.sent.correlation,
+				"registrationIds": ev.sent.token}
+		}
+		body, err := json.Marshal(items)
+		return body, jsonType, err
+	case VendorVivo:
+		// {"<task id>": {"param","targets","ackTime","ackType":"0"}}, the
+		// regIds of one task joined.
+		data := keyedByMessage(b.events, func(ev receiptEvent) map[string]any {
+			return map[string]any{"param": ev.sent.correlation, "ackTime": ts(ev), "ackType": "0"}
+		})
+		body, err := json.Marshal(data)
+		return body, jsonType, err
+	}
+	// The app SDK names the delivery by the deliveryId the push carried,
+	// or by the msg id of a multi-token call and its own token.
+	events := make([]map[string]any, len(b.events))
+	for i, ev := range b.events {
+		e := map[string]any{"event": ev.kind.clientEventName(), "ts": ts(ev)}
+		if schema.IsDeliveryID(ev.sent.correlation) {
+			e["deliveryId"] = ev.sent.correlation
+		} else {
+			e["msgId"], e["token"] = ev.sent.correlation, ev.sent.token
+		}
+		events[i] = e
+	}
+	body, err := json.Marshal(map[string]any{"events": events})
+	return body, jsonType, err
+}
+
+// keyedByMessage builds the {"<vendor message id>": {...}} object of the
+// MiPush and vivo receipts: one item per message (made by item for its
+// first receipt), naming the tokens of all its receipts, comma separated,
+// in "targets".
+func keyedByMessage(events []receiptEvent, item func(ev receiptEvent) map[string]any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	targets := map[string][]string{}
+	for _, ev := range events {
+		id := ev.sent.vendorMsgID
+		if out[id] == nil {
+			out[id] = item(ev)
+		}
+		targets[id] = append(targets[id], ev.sent.token)
+	}
+	for id, toks := range targets {
+		out[id]["targets"] = strings.Join(toks, ",")
+	}
+	return out
+}
