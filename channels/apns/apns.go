@@ -16,6 +16,15 @@
 // Receipt correlation: APNs sends no receipts, but echoes apns-id. Every
 // request carries apns-id = MessageID(DeliveryID), a UUID derived from the
 // delivery id, and the result's VendorMsgID is the apns-id APNs answers.
+// The payload carries the DeliveryID as the top-level key "deliveryId"
+// (DeliveryIDKey, next to "aps"), so that the app SDK on the device can
+// report the arrival, open or ignore of the notification to the receipts
+// worker's client endpoint.
+//
+// Recall: APNs has no API to withdraw a notification it accepted (mPaaS
+// only overlays one with a replacement of the same apns-collapse-id), so
+// Channel does not implement channels.Recaller and channels.AsRecaller
+// answers channels.ErrRecallUnsupported.
 package apns
 
 import (
@@ -54,6 +63,11 @@ const (
 	PushTypeAlert      = "alert"
 	PushTypeBackground = "background"
 )
+
+// DeliveryIDKey is the top-level payload key carrying Message.DeliveryID
+// for the app SDK; like "aps" it is reserved: a custom key or a payload
+// key of that name never replaces it.
+const DeliveryIDKey = "deliveryId"
 
 // Keys of channels.Message.Extras read by the APNs channel. mPaaS system
 // extension parameters "sound", "badge" and "mutable-content" (§7.2.11),
@@ -407,6 +421,11 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 		body["uri"] = uri
 	}
 	body["aps"] = aps // reserved: custom keys never replace it
+	// Reserved too: the app SDK reports arrivals and opens with it.
+	delete(body, DeliveryIDKey)
+	if m.DeliveryID != "" {
+		body[DeliveryIDKey] = m.DeliveryID
+	}
 
 	payload, err := json.Marshal(body)
 	if err != nil {

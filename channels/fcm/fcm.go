@@ -14,7 +14,14 @@
 // Receipt correlation: FCM has no receipt callback; the message name FCM
 // returns ("projects/P/messages/ID") is the Result's VendorMsgID, and the
 // MsgID is sent as fcm_options.analytics_label when it is a valid label, so
-// that FCM's delivery data can be grouped by message.
+// that FCM's delivery data can be grouped by message. The DeliveryID is
+// sent as message.data["deliveryId"] (DeliveryIDDataKey), so that the app
+// SDK on the device can report the arrival, open or ignore of the message
+// to the receipts worker's client endpoint.
+//
+// Recall: FCM HTTP v1 has no API to withdraw a message it accepted, so
+// Channel does not implement channels.Recaller and channels.AsRecaller
+// answers channels.ErrRecallUnsupported.
 package fcm
 
 import (
@@ -71,6 +78,11 @@ const (
 // URIDataKey is the data key that carries an http(s) channels.ExtraURI
 // (Android notifications can only fire intent actions themselves).
 const URIDataKey = "uri"
+
+// DeliveryIDDataKey is the data key that carries Message.DeliveryID for
+// the app SDK. It is reserved: a custom extra of that name is not sent,
+// and Config.PayloadKey may not be it.
+const DeliveryIDDataKey = "deliveryId"
 
 // analyticsLabelPattern is the format FCM accepts for analytics labels.
 var analyticsLabelPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.~%]{1,50}$`)
@@ -542,10 +554,13 @@ func (c *Channel) prepare(m *channels.Message, now time.Time) ([]byte, channels.
 	}
 	for k, v := range x {
 		name, ok := strings.CutPrefix(k, channels.ExtraCustomPrefix)
-		if !ok || reservedDataKey(name) || name == c.cfg.PayloadKey {
+		if !ok || reservedDataKey(name) || name == c.cfg.PayloadKey || name == DeliveryIDDataKey {
 			continue
 		}
 		data[name] = v
+	}
+	if m.DeliveryID != "" {
+		data[DeliveryIDDataKey] = m.DeliveryID
 	}
 	priority := c.cfg.Priority
 	if v := x[ExtraPriority]; v != "" {

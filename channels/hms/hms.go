@@ -19,6 +19,19 @@
 // as "biTag" in its receipts. A call that carries one message sends its
 // DeliveryID; a call that carries several sends their common MsgID
 // (receipts name the token). BiTag computes the value.
+//
+// Recall: Channel implements channels.Recaller with Push Kit's message
+// revocation, POST {base}/v1/{appId}/messages:revoke with the header
+// push-type: 0 (notification) and the JSON body {"notifyId": N, "token":
+// [...]} (at most 1000 tokens; answer {"code","msg","requestId"}, code
+// "80000000" on success), documented in Huawei's Push Kit REST API
+// reference (消息撤回) with the app's client ID in the path and a
+// service-account JWT as the Bearer credential. The channel puts the App
+// ID (the OAuth client ID of the app) in the path and presents the same
+// app-level access token as for messages:send. Huawei revokes
+// notifications by their notify_id, so every notification
+// carries android.notification.notify_id: the hms.notify_id extra when
+// the message has one, else channels.NotifyID(MsgID). See Recall.
 package hms
 
 import (
@@ -486,13 +499,11 @@ func (c *Channel) notification(m channels.Message) (*WireNotification, error) {
 			return nil, fmt.Errorf("%s %q is not 1 (LOW) or 2 (NORMAL)", ExtraNotifyLevel, v)
 		}
 	}
-	if v := x[ExtraNotifyID]; v != "" {
-		id, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q is not an integer", ExtraNotifyID, v)
-		}
-		n.NotifyID = &id
+	id, err := notifyID(m)
+	if err != nil {
+		return nil, err
 	}
+	n.NotifyID = &id
 	if v := x[channels.ExtraNotifyType]; v != "" {
 		bits, err := strconv.Atoi(v)
 		if err != nil {
@@ -576,14 +587,33 @@ func (a *answer) explain() string {
 // sendGroup makes the call for one group and fills its results, or returns
 // the call's error (a *channels.VendorError).
 func (c *Channel) sendGroup(ctx context.Context, st *appState, msgs []channels.Message, g group, results []channels.Result) error {
+	rep, err := c.authorizedPost(ctx, st, st.endpoint, g.body, nil)
+	if err != nil {
+		return err
+	}
+	status, a, hdr, code := rep.status, rep.answer, rep.header, rep.answer.code()
+	c.settleAnswer(st, msgs, g, results, status, code, &a, hdr)
+	if ve := c.callError(st.endpoint, status, code, &a, hdr); ve != nil {
+		return ve
+	}
+	return nil
+}
+
+// authorizedPost posts body to endpoint with the app's access token (and
+// the extra header, if any), replacing a token Push Kit refuses once. It
+// returns an answer that carries a Push Kit code, or the call's error (a
+// *channels.VendorError): no answer, a 429 or 5xx answer and a garbled
+// 2xx answer are transient; a token refused after the refresh, and any
+// other answer without a Push Kit code, are permanent.
+func (c *Channel) authorizedPost(ctx context.Context, st *appState, endpoint string, body []byte, header http.Header) (reply, error) {
 	for attempt := 0; ; attempt++ {
 		token, err := st.tokens.Token(ctx)
 		if err != nil {
-			return fmt.Errorf("obtaining access token: %w", err)
+			return reply{}, fmt.Errorf("obtaining access token: %w", err)
 		}
-		rep, err := c.post(ctx, st.endpoint, token, g.body)
+		rep, err := c.post(ctx, endpoint, token, body, header)
 		if err != nil {
-			return err
+			return reply{}, err
 		}
 		status, a, hdr, decodeErr := rep.status, rep.answer, rep.header, rep.decodeErr
 		code := a.code()
@@ -593,37 +623,33 @@ func (c *Channel) sendGroup(ctx context.Context, st *appState, msgs []channels.M
 				st.tokens.invalidate(token)
 				continue
 			}
-			return c.vendorErr(st.endpoint, status, code, "access token refused after refresh: "+a.explain(), false, nil)
+			return reply{}, c.vendorErr(endpoint, status, code, "access token refused after refresh: "+a.explain(), false, nil)
 		}
 		if status == http.StatusTooManyRequests || status >= 500 {
-			ve := c.vendorErr(st.endpoint, status, code, a.explain(), true, nil)
+			ve := c.vendorErr(endpoint, status, code, a.explain(), true, nil)
 			ve.RetryAfter = channels.ParseRetryAfter(hdr.Get("Retry-After"), c.now())
-			return ve
+			return reply{}, ve
 		}
 		if decodeErr != nil || code == 0 {
 			// A 2xx answer that is not Push Kit's JSON is garbled: try again
 			// later. Any other status without one is a wrong endpoint or a
 			// refused request.
-			return c.vendorErr(st.endpoint, status, 0, "answer without a Push Kit code", status/100 == 2, decodeErr)
+			return reply{}, c.vendorErr(endpoint, status, 0, "answer without a Push Kit code", status/100 == 2, decodeErr)
 		}
-		c.settleAnswer(st, msgs, g, results, status, code, &a, hdr)
-		if ve := c.callError(st, status, code, &a, hdr); ve != nil {
-			return ve
-		}
-		return nil
+		return rep, nil
 	}
 }
 
 // callError returns the call error of an answer code that is about the
 // call rather than its messages, or nil.
-func (c *Channel) callError(st *appState, status, code int, a *answer, hdr http.Header) error {
+func (c *Channel) callError(endpoint string, status, code int, a *answer, hdr http.Header) error {
 	switch classify(code) {
 	case kindCallTransient:
-		ve := c.vendorErr(st.endpoint, status, code, a.explain(), true, nil)
+		ve := c.vendorErr(endpoint, status, code, a.explain(), true, nil)
 		ve.RetryAfter = channels.ParseRetryAfter(hdr.Get("Retry-After"), c.now())
 		return ve
 	case kindCallPermanent:
-		return c.vendorErr(st.endpoint, status, code, a.explain(), false, nil)
+		return c.vendorErr(endpoint, status, code, a.explain(), false, nil)
 	}
 	return nil
 }
@@ -699,9 +725,9 @@ type reply struct {
 	decodeErr error // the body is not Push Kit's JSON
 }
 
-// post makes one HTTP call; the error is a *channels.VendorError when no
-// answer arrived.
-func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte) (reply, error) {
+// post makes one HTTP call, with the extra header if any; the error is a
+// *channels.VendorError when no answer arrived.
+func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte, header http.Header) (reply, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
@@ -711,6 +737,9 @@ func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json;charset=utf-8")
 	req.Header.Set("Accept", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return reply{}, c.vendorErr(endpoint, 0, 0, "", true, err)

@@ -82,7 +82,7 @@ func requests(srv *vendorsim.Server, suffix string) []vendorsim.Request {
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t, nil)
-	conformance.Run(t, conformance.Harness{
+	h := conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			secret := testSecret
 			if o.BadCredentials {
@@ -115,7 +115,9 @@ func TestConformance(t *testing.T) {
 			MaxBodyRunes:    hms.MaxBodyRunes,
 			MaxPayloadBytes: hms.MaxPayloadBytes,
 		},
-	})
+	}
+	conformance.Run(t, h)
+	conformance.RunRecall(t, conformance.SimRecallHarness(h, srv, vendorsim.VendorHMS, testRegion))
 }
 
 // captured is one request a fake Push Kit received.
@@ -249,7 +251,7 @@ func TestRequestOnTheWire(t *testing.T) {
 			m.Extras = map[string]string{channels.ExtraURI: "intent://orders/42#Intent;scheme=app;end", hms.ExtraCategory: "marketing"}
 		}, `{"validate_only":false,"message":{"data":"{\"order\":42}",
 			"android":{"category":"MARKETING","bi_tag":"msg-1","receipt_id":"RCP1",
-				"notification":{"title":"标题 Title","body":"Body text",
+				"notification":{"title":"标题 Title","body":"Body text","notify_id":1231102756,
 					"click_action":{"type":1,"intent":"intent://orders/42#Intent;scheme=app;end"}}},
 			"token":["tok-a","tok-b","tok-c"]}}`},
 		{"pass-through has no notification and a capped ttl", []string{"tok-a"}, func(m *channels.Message) {

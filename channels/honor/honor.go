@@ -18,6 +18,11 @@
 // Receipt correlation: android.biTag carries the DeliveryID of a
 // single-message call and the common MsgID of a multi-message call (Honor
 // receipts carry biTag and the token); BiTag computes the value.
+//
+// Recall: the Honor Push server API has no message revocation (a
+// notification can only be overlaid by one with the same notifyId), so
+// Channel does not implement channels.Recaller and channels.AsRecaller
+// answers channels.ErrRecallUnsupported.
 package honor
 
 import (

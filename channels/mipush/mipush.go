@@ -11,6 +11,17 @@
 // carries one message sends its DeliveryID; a call that carries several
 // sends their common MsgID (receipts then name the regIds in "targets").
 // CallbackParam computes the value.
+//
+// Recall: Channel implements channels.Recaller with MiPush's revoke by
+// regId, POST {base}/v3/message/regid/revoke (form registration_ids, the
+// regIds joined by commas; restricted_package_name; notify_id), which
+// removes the notification with that notify_id from the devices' bars.
+// Xiaomi replaced the v1 path (/v1/message/regid/revoke, same fields) by
+// this v3 path, the only one served from December 2026. Every call
+// therefore sets notify_id: the mipush.notify_id extra when the message
+// has one, else channels.NotifyID(MsgID), so that each pushpipe message
+// has its own notification (messages with the same notify_id replace
+// each other) and can be revoked later. See Recall.
 package mipush
 
 import (
@@ -325,9 +336,7 @@ func (c *Channel) Form(app App, msgs []channels.Message, now time.Time) url.Valu
 		ttl := min(m.ExpireAt.Sub(now), MaxTimeToLive)
 		f.Set("time_to_live", strconv.FormatInt(max(ttl.Milliseconds(), 1), 10))
 	}
-	if v := m.Extras[channels.ExtraMiPushNotifyID]; v != "" {
-		f.Set("notify_id", v)
-	}
+	f.Set("notify_id", notifyID(m))
 	if v := m.Extras[channels.ExtraMiPushChannelID]; v != "" {
 		f.Set("extra.channel_id", v)
 	}
@@ -366,6 +375,9 @@ type answer struct {
 	Info        string          `json:"info"`
 	TraceID     string          `json:"trace_id"`
 	Data        json.RawMessage `json:"data"`
+
+	status     int           // HTTP status
+	retryAfter time.Duration // Retry-After
 }
 
 // answerData is the "data" object of a successful answer.
@@ -391,49 +403,10 @@ func (c *Channel) sendGroup(ctx context.Context, app App, msgs []channels.Messag
 	for j, i := range g.idx {
 		gm[j] = msgs[i]
 	}
-	body := c.Form(app, gm, now).Encode()
-
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, c.endpoint, strings.NewReader(body))
+	a, err := c.post(ctx, app, c.endpoint, c.Form(app, gm, now))
 	if err != nil {
-		return c.vendorErr(0, 0, "", false, fmt.Errorf("building request: %w", err))
+		return err
 	}
-	req.Header.Set("Authorization", "key="+app.AppSecret.Reveal())
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return c.vendorErr(0, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return c.vendorErr(resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
-	}
-
-	var a answer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
-	status := resp.StatusCode
-	if status == http.StatusTooManyRequests || status >= 500 {
-		ve := c.vendorErr(status, 0, "", true, nil)
-		if decodeErr == nil {
-			ve.Code, ve.Reason = a.Code, a.explain()
-		}
-		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-		return ve
-	}
-	if decodeErr != nil {
-		// A 2xx answer that is not JSON is a garbled vendor answer: try
-		// again later. Any other status without a JSON answer is a wrong
-		// endpoint or a refused request.
-		return c.vendorErr(status, 0, "", status/100 == 2, fmt.Errorf("decoding answer: %w", decodeErr))
-	}
-	if status/100 != 2 && a.Code == CodeSuccess {
-		return c.vendorErr(status, 0, a.explain(), false, nil)
-	}
-
 	switch classify(a.Code) {
 	case kindOK:
 		var d answerData
@@ -468,19 +441,81 @@ func (c *Channel) sendGroup(ctx context.Context, app App, msgs []channels.Messag
 				StatusDesc: fmt.Sprintf("mipush code %d: %s", a.Code, a.explain())}
 		}
 		return nil
-	case kindCallTransient:
-		ve := c.vendorErr(status, a.Code, a.explain(), true, nil)
-		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-		return ve
-	default: // kindCallPermanent
-		return c.vendorErr(status, a.Code, a.explain(), false, nil)
+	default: // kindCallTransient, kindCallPermanent
+		return c.callError(c.endpoint, a)
 	}
 }
 
+// callError is the error of a call whose answer code refuses the call
+// (kindCallTransient or kindCallPermanent).
+func (c *Channel) callError(endpoint string, a answer) error {
+	transient := classify(a.Code) == kindCallTransient
+	ve := c.vendorErrAt(endpoint, a.status, a.Code, a.explain(), transient, nil)
+	if transient {
+		ve.RetryAfter = a.retryAfter
+	}
+	return ve
+}
+
+// post makes one call of the MiPush API: form posted to endpoint with
+// app's secret. It returns the decoded answer, or the call's error (a
+// *channels.VendorError): no answer, a 429 or 5xx answer and a garbled
+// 2xx answer are transient; any other answer without a MiPush code, or a
+// non-2xx answer claiming success, is permanent.
+func (c *Channel) post(ctx context.Context, app App, endpoint string, form url.Values) (answer, error) {
+	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return answer{}, c.vendorErrAt(endpoint, 0, 0, "", false, fmt.Errorf("building request: %w", err))
+	}
+	req.Header.Set("Authorization", "key="+app.AppSecret.Reveal())
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return answer{}, c.vendorErrAt(endpoint, 0, 0, "", true, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return answer{}, c.vendorErrAt(endpoint, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+	}
+
+	var a answer
+	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
+	status := resp.StatusCode
+	a.status = status
+	a.retryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	if status == http.StatusTooManyRequests || status >= 500 {
+		ve := c.vendorErrAt(endpoint, status, 0, "", true, nil)
+		if decodeErr == nil {
+			ve.Code, ve.Reason = a.Code, a.explain()
+		}
+		ve.RetryAfter = a.retryAfter
+		return answer{}, ve
+	}
+	if decodeErr != nil {
+		// A 2xx answer that is not JSON is a garbled vendor answer: try
+		// again later. Any other status without a JSON answer is a wrong
+		// endpoint or a refused request.
+		return answer{}, c.vendorErrAt(endpoint, status, 0, "", status/100 == 2, fmt.Errorf("decoding answer: %w", decodeErr))
+	}
+	if status/100 != 2 && a.Code == CodeSuccess {
+		return answer{}, c.vendorErrAt(endpoint, status, 0, a.explain(), false, nil)
+	}
+	return a, nil
+}
+
 func (c *Channel) vendorErr(httpStatus, code int, reason string, transient bool, cause error) *channels.VendorError {
+	return c.vendorErrAt(c.endpoint, httpStatus, code, reason, transient, cause)
+}
+
+func (c *Channel) vendorErrAt(endpoint string, httpStatus, code int, reason string, transient bool, cause error) *channels.VendorError {
 	return &channels.VendorError{
 		Channel:    Name,
-		Op:         "POST " + c.endpoint,
+		Op:         "POST " + endpoint,
 		HTTPStatus: httpStatus,
 		Code:       code,
 		Reason:     reason,

@@ -64,7 +64,7 @@ func newChannel(t *testing.T, baseURL, secret string, timeout time.Duration, opt
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t)
-	conformance.Run(t, conformance.Harness{
+	h := conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			secret := testSecret
 			if o.BadCredentials {
@@ -97,7 +97,9 @@ func TestConformance(t *testing.T) {
 			MaxBodyRunes:    mipush.MaxDescriptionRunes,
 			MaxPayloadBytes: mipush.MaxPayloadBytes,
 		},
-	})
+	}
+	conformance.Run(t, h)
+	conformance.RunRecall(t, conformance.SimRecallHarness(h, srv, vendorsim.VendorMiPush, testRegion))
 }
 
 // TestRequestOnTheWire checks the exact HTTP request the channel makes.
@@ -160,6 +162,7 @@ func TestRequestOnTheWire(t *testing.T) {
 				"payload":                 {`{"order":42}`},
 				"pass_through":            {"0"},
 				"notify_type":             {"1"},
+				"notify_id":               {strconv.Itoa(channels.NotifyID("msg-1"))},
 				"time_to_live":            {strconv.FormatInt((90 * time.Minute).Milliseconds(), 10)},
 				"extra.channel_id":        {"high_system"},
 				"extra.notify_effect":     {"3"},

@@ -22,6 +22,11 @@
 // Receipt correlation: every message carries its DeliveryID as
 // call_back_parameter (when it fits OPPO's 50 characters) and as
 // app_message_id (OPPO's de-duplication id).
+//
+// Recall: the OPPO Push server API has no message revocation (mPaaS
+// overlays an OPPO notification with a replacement instead), so Channel
+// does not implement channels.Recaller and channels.AsRecaller answers
+// channels.ErrRecallUnsupported.
 package oppo
 
 import (

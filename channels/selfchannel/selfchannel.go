@@ -48,6 +48,33 @@
 // NONE. 401, 403 and other 4xx → whole-call permanent error; 429, 5xx,
 // network errors, timeouts and garbled answers → whole-call transient
 // error.
+//
+// # Recall API
+//
+// The gateway withdraws messages it delivered (mPaaS message revocation:
+// an undelivered message is dropped, a delivered one is removed from the
+// notification bar by the SDK). One call names up to MaxMessagesPerCall
+// messages of one app by the messageId /v1/push answered:
+//
+//	POST {base}/v1/recall
+//	Authorization: Bearer <app key>
+//	Content-Type: application/json
+//
+//	{"appId": "app-1",
+//	 "messages": [{"messageId": "…", "token": "…", "deliveryId": "…"}]}
+//
+// A 200 answer has exactly one result per message, in order:
+//
+//	{"requestId": "…",
+//	 "results": [{"deliveryId": "…", "messageId": "…", "status": "recalled"},
+//	             {"deliveryId": "…", "messageId": "…", "status": "unknown", "reason": "…"}]}
+//
+// Statuses: "recalled" (the gateway withdrew the message), "unknown" (no
+// such message was delivered to that token, or it is older than the
+// gateway keeps). Errors of the whole call are those of /v1/push.
+// recalled → Success with status 2; unknown and any other status →
+// Permanent with 99999999 NONE. Channel implements channels.Recaller with
+// it; see Recall.
 package selfchannel
 
 import (
@@ -397,15 +424,36 @@ func mapResult(a PushResult) channels.Result {
 // call makes the gateway call and returns one result per message of req,
 // or the call's error.
 func (c *Channel) call(ctx context.Context, app App, req PushRequest) ([]PushResult, *channels.VendorError) {
+	var a PushAnswer
+	status, ve := c.postJSON(ctx, app, c.endpoint, req, &a)
+	if ve != nil {
+		return nil, ve
+	}
+	if len(a.Results) != len(req.Messages) {
+		return nil, c.vendorErrAt(c.endpoint, status, fmt.Sprintf("answer has %d results for %d messages", len(a.Results), len(req.Messages)), true, nil)
+	}
+	for j, r := range a.Results {
+		if r.DeliveryID != "" && r.DeliveryID != req.Messages[j].DeliveryID {
+			return nil, c.vendorErrAt(c.endpoint, status, fmt.Sprintf("result %d is for delivery %q, not %q", j, r.DeliveryID, req.Messages[j].DeliveryID), true, nil)
+		}
+	}
+	return a.Results, nil
+}
+
+// postJSON posts req as JSON to endpoint with the app key and decodes a
+// 200 answer into answer. It returns the HTTP status, or the call's error:
+// 429, 5xx, network errors, timeouts and a garbled 200 answer are
+// transient; 401, 403 and other 4xx are permanent.
+func (c *Channel) postJSON(ctx context.Context, app App, endpoint string, req, answer any) (int, *channels.VendorError) {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, c.vendorErr(0, "", false, fmt.Errorf("encoding request: %w", err))
+		return 0, c.vendorErrAt(endpoint, 0, "", false, fmt.Errorf("encoding request: %w", err))
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	hr, err := http.NewRequestWithContext(callCtx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, c.vendorErr(0, "", false, fmt.Errorf("building request: %w", err))
+		return 0, c.vendorErrAt(endpoint, 0, "", false, fmt.Errorf("building request: %w", err))
 	}
 	hr.Header.Set("Authorization", "Bearer "+app.AppKey.Reveal())
 	hr.Header.Set("Content-Type", "application/json")
@@ -413,43 +461,38 @@ func (c *Channel) call(ctx context.Context, app App, req PushRequest) ([]PushRes
 
 	resp, err := c.client.Do(hr)
 	if err != nil {
-		return nil, c.vendorErr(0, "", true, err)
+		return 0, c.vendorErrAt(endpoint, 0, "", true, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
-		return nil, c.vendorErr(resp.StatusCode, "", true, fmt.Errorf("reading answer: %w", err))
+		return 0, c.vendorErrAt(endpoint, resp.StatusCode, "", true, fmt.Errorf("reading answer: %w", err))
 	}
 	status := resp.StatusCode
 	if status != http.StatusOK {
 		var e ErrorAnswer
 		_ = json.Unmarshal(raw, &e) // the status decides; the body only explains
 		reason := strings.Trim(e.Error+": "+e.Message, ": ")
-		ve := c.vendorErr(status, reason, status == http.StatusTooManyRequests || status >= 500, nil)
+		ve := c.vendorErrAt(endpoint, status, reason, status == http.StatusTooManyRequests || status >= 500, nil)
 		if ve.Transient {
 			ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 		}
-		return nil, ve
+		return 0, ve
 	}
-	var a PushAnswer
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, c.vendorErr(status, "", true, fmt.Errorf("decoding answer: %w", err))
+	if err := json.Unmarshal(raw, answer); err != nil {
+		return 0, c.vendorErrAt(endpoint, status, "", true, fmt.Errorf("decoding answer: %w", err))
 	}
-	if len(a.Results) != len(req.Messages) {
-		return nil, c.vendorErr(status, fmt.Sprintf("answer has %d results for %d messages", len(a.Results), len(req.Messages)), true, nil)
-	}
-	for j, r := range a.Results {
-		if r.DeliveryID != "" && r.DeliveryID != req.Messages[j].DeliveryID {
-			return nil, c.vendorErr(status, fmt.Sprintf("result %d is for delivery %q, not %q", j, r.DeliveryID, req.Messages[j].DeliveryID), true, nil)
-		}
-	}
-	return a.Results, nil
+	return status, nil
 }
 
 func (c *Channel) vendorErr(httpStatus int, reason string, transient bool, cause error) *channels.VendorError {
+	return c.vendorErrAt(c.endpoint, httpStatus, reason, transient, cause)
+}
+
+func (c *Channel) vendorErrAt(endpoint string, httpStatus int, reason string, transient bool, cause error) *channels.VendorError {
 	return &channels.VendorError{
 		Channel:    Name,
-		Op:         "POST " + c.endpoint,
+		Op:         "POST " + endpoint,
 		HTTPStatus: httpStatus,
 		Reason:     reason,
 		Transient:  transient,

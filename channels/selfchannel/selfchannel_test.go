@@ -58,7 +58,7 @@ func newChannel(t *testing.T, baseURL, key string, timeout time.Duration, opts .
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t)
-	conformance.Run(t, conformance.Harness{
+	h := conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			key := testKey
 			if o.BadCredentials {
@@ -87,7 +87,9 @@ func TestConformance(t *testing.T) {
 		},
 		Calls:  func(t *testing.T) int { return len(srv.Requests(vendorsim.VendorSelf, testRegion)) },
 		Limits: conformance.Limits{MaxPayloadBytes: selfchannel.MaxPayloadBytes},
-	})
+	}
+	conformance.Run(t, h)
+	conformance.RunRecall(t, conformance.SimRecallHarness(h, srv, vendorsim.VendorSelf, testRegion))
 }
 
 // TestRequestOnTheWire checks the exact HTTP request the gateway receives

@@ -497,6 +497,15 @@ func (a *apnsSim) handlePush(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("apns-id", id)
 	w.WriteHeader(http.StatusOK)
 	s.finish(rec, http.StatusOK, 0, "", outAccepted, []string{token}, nil)
+	if s.wantsReceipts(region) {
+		// The app SDK reports with the deliveryId of the payload.
+		var payload map[string]json.RawMessage
+		var deliveryID string
+		if json.Unmarshal(body, &payload) == nil {
+			_ = json.Unmarshal(payload[DeliveryIDKey], &deliveryID)
+		}
+		s.queueReceipts(VendorAPNs, region, app.AppID, sentTokens([]string{token}, deliveryID, id, ""))
+	}
 }
 
 func (a *apnsSim) matches(token string, prefixes, tokens []string) bool {

@@ -52,6 +52,9 @@ type Config struct {
 	OPPO  OPPOConfig  `json:"oppo" yaml:"oppo"`
 	Vivo  VivoConfig  `json:"vivo" yaml:"vivo"`
 	Self  SelfConfig  `json:"self" yaml:"self"`
+	// Receipts makes the simulator post delivery receipts and app events
+	// back to pushpipe's receipts workers; off unless it names a URL.
+	Receipts ReceiptsConfig `json:"receipts" yaml:"receipts"`
 }
 
 // MiPushConfig configures the simulated MiPush API. One simulator serves

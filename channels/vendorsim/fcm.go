@@ -710,6 +710,8 @@ func (f *fcmSim) handleSend(w http.ResponseWriter, r *http.Request) {
 		accepted = tokens
 	}
 	s.finish(rec, http.StatusOK, 0, body, outAccepted, accepted, nil)
+	// The app SDK reports with the deliveryId of message.data.
+	s.queueReceipts(VendorFCM, region, app.AppID, sentTokens(accepted, req.Message.Data[DeliveryIDKey], name, ""))
 }
 
 // access returns the grant of a "Bearer <token>" header, if valid.

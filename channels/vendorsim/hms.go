@@ -247,6 +247,7 @@ func (h *hmsSim) appIDs() []string {
 func (h *hmsSim) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /hms/{region}/oauth2/v3/token", h.handleToken)
 	mux.HandleFunc("POST /hms/{region}/v1/{appId}/messages:send", h.handleSend)
+	mux.HandleFunc("POST /hms/{region}/v1/{appId}"+HMSRevokePath, h.handleRevoke)
 	mux.HandleFunc("/hms/{region}/", h.handleOther)
 }
 
@@ -551,10 +552,29 @@ func (h *hmsSim) handleSend(w http.ResponseWriter, r *http.Request) {
 		msg, _ := json.Marshal(map[string]any{"success": len(tokens) - len(invalid), "failure": len(invalid), "illegal_tokens": invalid})
 		body := h.writeHMS(w, http.StatusOK, HMSCodePartialSuccess, string(msg))
 		s.finish(rec, http.StatusOK, hmsCodeInt(HMSCodePartialSuccess), body, outAccepted, accepted, invalid)
+		h.queueReceipts(region, app, req.Message, accepted, body)
 	default:
 		body := h.writeHMS(w, http.StatusOK, HMSCodeSuccess, "")
 		s.finish(rec, http.StatusOK, 0, body, outAccepted, accepted, nil)
+		h.queueReceipts(region, app, req.Message, accepted, body)
 	}
+}
+
+// queueReceipts queues the receipts of the tokens a send accepted: Huawei
+// echoes android.bi_tag as biTag, with the send's requestId.
+func (h *hmsSim) queueReceipts(region string, app HMSApp, m *hmsMessage, accepted []string, answer string) {
+	if !h.s.wantsReceipts(region) || len(accepted) == 0 {
+		return
+	}
+	var biTag string
+	if m.Android != nil {
+		biTag = m.Android.BiTag
+	}
+	var a struct {
+		RequestID string `json:"requestId"`
+	}
+	_ = json.Unmarshal([]byte(answer), &a)
+	h.s.queueReceipts(VendorHMS, region, app.AppID, sentTokens(accepted, biTag, a.RequestID, app.ClientID))
 }
 
 // hmsMessageSize returns the length of the request's message object

@@ -470,6 +470,10 @@ func (h *honorSim) handleSend(w http.ResponseWriter, r *http.Request) {
 	data.RequestID = app.HonorAppID + "-" + randomHex(h.s, 16)
 	body := writeJSON(w, http.StatusOK, honorAnswer{Code: HonorCodeSuccess, Message: honorMessage(HonorCodeSuccess), Data: data})
 	h.s.finish(rec, http.StatusOK, HonorCodeSuccess, body, outAccepted, accepted, invalid)
+	// Honor receipts echo android.biTag with the send's requestId.
+	if req.Android != nil {
+		h.s.queueReceipts(VendorHonor, region, appID, sentTokens(accepted, req.Android.BiTag, data.RequestID, app.HonorAppID))
+	}
 }
 
 // validateHonor checks a sendMessage body as Honor does.

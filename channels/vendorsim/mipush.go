@@ -248,6 +248,8 @@ func (s *Simulator) handleMiPushRegID(w http.ResponseWriter, r *http.Request) {
 	body := s.writeMiPush(w, http.StatusOK, MiPushCodeSuccess, "", data,
 		fmt.Sprintf("Received push messages for %d REGID", len(accepted)))
 	s.finish(rec, http.StatusOK, MiPushCodeSuccess, body, outAccepted, accepted, invalid)
+	// MiPush receipts carry extra.callback.param and the message id.
+	s.queueReceipts(VendorMiPush, region, app.AppID, sentTokens(accepted, form.Get("extra.callback.param"), data.ID, ""))
 }
 
 func (s *Simulator) miPushTokenInvalid(t string) bool {
@@ -343,5 +345,6 @@ func (m miPushSim) appIDs() []string {
 
 func (m miPushSim) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /mipush/{region}/v3/message/regid", m.s.handleMiPushRegID)
+	mux.HandleFunc("POST /mipush/{region}"+MiPushRevokePath, m.s.handleMiPushRevoke)
 	mux.HandleFunc("/mipush/{region}/", m.s.handleMiPushOther)
 }

@@ -503,9 +503,11 @@ func (o *oppoSim) handlePush(w http.ResponseWriter, r *http.Request, batch bool)
 		}
 		body := o.write(w, OPPOCodeSuccess, "", oppoUnicastData{MessageID: msgID(0)})
 		o.s.finish(rec, http.StatusOK, OPPOCodeSuccess, body, outAccepted, targets, nil)
+		o.queueReceipts(region, app, msgs[:1], []string{msgID(0)})
 		return
 	}
-	var accepted, invalid []string
+	var accepted, invalid, acceptedIDs []string
+	var acceptedMsgs []oppoMessage
 	entries := make([]oppoBatchEntry, len(msgs))
 	for i, m := range msgs {
 		entries[i] = oppoBatchEntry{RegistrationID: m.TargetValue}
@@ -518,6 +520,7 @@ func (o *oppoSim) handlePush(w http.ResponseWriter, r *http.Request, batch bool)
 		}
 		entries[i].MessageID = msgID(i)
 		accepted = append(accepted, m.TargetValue)
+		acceptedMsgs, acceptedIDs = append(acceptedMsgs, m), append(acceptedIDs, entries[i].MessageID)
 	}
 	out := outAccepted
 	if len(accepted) == 0 {
@@ -525,6 +528,23 @@ func (o *oppoSim) handlePush(w http.ResponseWriter, r *http.Request, batch bool)
 	}
 	body := o.write(w, OPPOCodeSuccess, "", entries)
 	o.s.finish(rec, http.StatusOK, OPPOCodeSuccess, body, out, accepted, invalid)
+	o.queueReceipts(region, app, acceptedMsgs, acceptedIDs)
+}
+
+// queueReceipts queues the receipts of accepted messages (ids[i] is the
+// messageId of msgs[i]): OPPO receipts carry each message's
+// call_back_parameter as param.
+func (o *oppoSim) queueReceipts(region string, app OPPOApp, msgs []oppoMessage, ids []string) {
+	if !o.s.wantsReceipts(region) {
+		return
+	}
+	sent := make([]sentToken, len(msgs))
+	for i, m := range msgs {
+		var n oppoNotification
+		_ = json.Unmarshal(m.Notification, &n)
+		sent[i] = sentToken{token: m.TargetValue, correlation: n.CallBackParameter, vendorMsgID: ids[i], vendorAppID: app.AppKey}
+	}
+	o.s.queueReceipts(VendorOPPO, region, app.AppID, sent)
 }
 
 // oppoError is a refusal: the code and OPPO's message.

@@ -181,6 +181,7 @@ func (g *selfSim) appIDs() []string {
 
 func (g *selfSim) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /self/{region}/v1/push", g.handlePush)
+	mux.HandleFunc("POST /self/{region}"+SelfRecallPath, g.handleRecall)
 	mux.HandleFunc("/self/{region}/", g.handleOther)
 }
 
@@ -325,6 +326,7 @@ func (g *selfSim) handlePush(w http.ResponseWriter, r *http.Request) {
 	nowMs := time.Now().UnixMilli()
 	results := make([]selfResult, len(req.Messages))
 	var accepted, invalid []string
+	var sent []sentToken // the app SDK reports with the deliveryId it received
 	for i, m := range req.Messages {
 		res := selfResult{DeliveryID: m.DeliveryID}
 		switch {
@@ -345,6 +347,7 @@ func (g *selfSim) handlePush(w http.ResponseWriter, r *http.Request) {
 			n, letters := s.nextID()
 			res.Status, res.MessageID = "delivered", fmt.Sprintf("sgw%017d%s", n, letters)
 			accepted = append(accepted, m.Token)
+			sent = append(sent, sentToken{token: m.Token, correlation: m.DeliveryID, vendorMsgID: res.MessageID})
 		}
 		results[i] = res
 	}
@@ -354,6 +357,7 @@ func (g *selfSim) handlePush(w http.ResponseWriter, r *http.Request) {
 		Results   []selfResult `json:"results"`
 	}{fmt.Sprintf("req%017d%s", n, letters), results})
 	s.finish(rec, http.StatusOK, 0, body, outAccepted, accepted, invalid)
+	s.queueReceipts(VendorSelf, region, app.AppID, sent)
 }
 
 func (g *selfSim) matches(token string, prefixes, tokens []string) bool {

@@ -210,8 +210,9 @@ func selfSignedCert(now time.Time) (tls.Certificate, []byte, error) {
 func (s *Server) MiPushBaseURL(region string) string { return s.URL() + "/mipush/" + region }
 
 // Close stops the server: requests waiting out an injected latency are
-// dropped at once, other in-flight requests get up to a second to finish,
-// then every connection is closed. It waits for the server's goroutines and
+// dropped at once, queued receipts are posted (see Simulator.Close), other
+// in-flight requests get up to a second to finish, then every connection
+// is closed. It waits for the server's goroutines and
 // handler calls to end, is idempotent and returns the same error on every
 // call.
 func (s *Server) Close() error {

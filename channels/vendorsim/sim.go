@@ -20,7 +20,13 @@
 //	POST   /admin/latency                            set a Latency (JSON body)
 //	DELETE /admin/latency                            remove every latency rule
 //	POST   /admin/quota                              set a Quota (JSON body)
+//	GET    /admin/receipts                           receipt counters (ReceiptStats)
+//	POST   /admin/receipts/flush                     post queued receipts now, then their counters
 //	GET    /healthz                                  "ok"
+//
+// With Config.Receipts naming a receipts worker per region, the simulator
+// also posts delivery receipts in each vendor's format and app SDK events
+// (arrival, open, ignore) for the messages it accepts; see ReceiptsConfig.
 package vendorsim
 
 import (
@@ -270,11 +276,16 @@ type Simulator struct {
 	latencies map[[2]string]*Latency
 	quotas    map[string]Quota            // vendor/app -> override
 	limiters  map[[3]string]*rate.Limiter // vendor, region, app
+	recalls   *recallBook                 // recallable messages and confirmed recalls
 	mux       *http.ServeMux
 	// vendors are the simulated vendor APIs with at least one app; appIDs
 	// indexes their apps (vendor -> app id). Both are fixed after New.
 	vendors []simVendor
 	appIDs  map[string]map[string]bool
+	// seed is the seed in use; poster posts receipts (nil without
+	// Config.Receipts.URLs). Both are fixed after New.
+	seed   uint64
+	poster *poster
 }
 
 // New returns a simulator for cfg (defaults applied), or the joined
@@ -292,6 +303,7 @@ func New(cfg Config) (*Simulator, error) {
 		cfg:     cfg,
 		closing: make(chan struct{}),
 		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		seed:    seed,
 	}
 	s.resetLocked()
 	s.mux = http.NewServeMux()
@@ -305,6 +317,9 @@ func New(cfg Config) (*Simulator, error) {
 		s.appIDs[v.name()] = ids
 	}
 	s.routes()
+	if len(cfg.Receipts.URLs) > 0 {
+		s.poster = newPoster(cfg.Receipts, seed)
+	}
 	return s, nil
 }
 
@@ -316,10 +331,18 @@ func (s *Simulator) Config() Config { return s.cfg.WithDefaults() }
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Close makes requests that are waiting out an injected latency give up at
-// once (their clients get no answer). The handler keeps serving new
-// requests without latency. Idempotent.
+// once (their clients get no answer), then posts the receipts still
+// queued (for at most ReceiptsConfig.CloseTimeout; what is left is
+// dropped and counted) and waits for the receipt poster's goroutines. The
+// handler keeps serving new requests without latency; their receipts are
+// dropped. Idempotent: later calls wait for the first to finish.
 func (s *Simulator) Close() {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		if s.poster != nil {
+			s.poster.close()
+		}
+	})
 }
 
 func (s *Simulator) routes() {
@@ -375,6 +398,14 @@ func (s *Simulator) routes() {
 		}
 		writeJSON(w, http.StatusOK, q)
 	})
+	s.mux.HandleFunc("GET /admin/receipts", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.ReceiptStats()) })
+	s.mux.HandleFunc("POST /admin/receipts/flush", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.FlushReceipts(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, s.ReceiptStats())
+	})
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -416,11 +447,16 @@ func (s *Simulator) Stats() Stats {
 }
 
 // Reset forgets recorded requests, counters, failure and latency rules and
-// quota overrides, and refills every quota bucket.
+// quota overrides, and refills every quota bucket. It also forgets the
+// receipts not yet posted and zeroes the receipt counters; POSTs already
+// under way finish without being counted.
 func (s *Simulator) Reset() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.resetLocked()
+	s.mu.Unlock()
+	if s.poster != nil {
+		s.poster.reset()
+	}
 }
 
 func (s *Simulator) resetLocked() {
@@ -432,6 +468,7 @@ func (s *Simulator) resetLocked() {
 	s.latencies = map[[2]string]*Latency{}
 	s.quotas = map[string]Quota{}
 	s.limiters = map[[3]string]*rate.Limiter{}
+	s.recalls = newRecallBook()
 }
 
 // InjectFailures adds failure rules, checked in the order added. It fails
@@ -696,6 +733,7 @@ func (s *Simulator) finish(rec *Request, status, code int, body string, out outc
 	for _, t := range accepted {
 		a.Tokens[t]++
 	}
+	s.recalls.noteLocked(rec, out, accepted)
 }
 
 // nextID returns a fresh number for vendor message and trace ids.

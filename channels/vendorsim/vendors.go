@@ -35,18 +35,21 @@ func (c Config) hasApps() bool {
 		c.Honor.appCount()+c.OPPO.appCount()+c.Vivo.appCount()+c.Self.appCount() > 0
 }
 
-// withVendorDefaults applies each vendor's defaults.
+// withVendorDefaults applies each vendor's defaults and the receipt
+// poster's.
 func (c Config) withVendorDefaults() Config {
 	c.APNs, c.FCM, c.HMS = c.APNs.withDefaults(), c.FCM.withDefaults(), c.HMS.withDefaults()
 	c.Honor, c.OPPO, c.Vivo, c.Self = c.Honor.withDefaults(), c.OPPO.withDefaults(), c.Vivo.withDefaults(), c.Self.withDefaults()
+	c.Receipts = c.Receipts.withDefaults()
 	return c
 }
 
-// vendorErrors collects each vendor's configuration problems.
+// vendorErrors collects each vendor's configuration problems and the
+// receipt poster's.
 func (c Config) vendorErrors() []error {
 	var errs []error
 	for _, e := range [][]error{c.APNs.validate(), c.FCM.validate(), c.HMS.validate(), c.Honor.validate(),
-		c.OPPO.validate(), c.Vivo.validate(), c.Self.validate()} {
+		c.OPPO.validate(), c.Vivo.validate(), c.Self.validate(), c.Receipts.validate()} {
 		errs = append(errs, e...)
 	}
 	return errs

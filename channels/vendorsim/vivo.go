@@ -240,6 +240,9 @@ type vivoSim struct {
 type vivoTask struct {
 	appID   string
 	created time.Time
+	// callbackParam is the payload's extra.callback.param, which the
+	// receipts of its list pushes carry.
+	callbackParam string
 }
 
 // vivoRetention is how long saved tasks and accepted request ids are kept.
@@ -262,6 +265,7 @@ func (v *vivoSim) appIDs() []string {
 
 func (v *vivoSim) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /vivo/{region}"+VivoAuthPath, v.handleAuth)
+	mux.HandleFunc("POST /vivo/{region}"+VivoRecallPath, v.handleRecall)
 	for _, p := range []string{VivoSendPath, VivoSaveListPayloadPath, VivoPushToListPath} {
 		mux.HandleFunc("POST /vivo/{region}"+p, func(w http.ResponseWriter, r *http.Request) { v.handlePush(w, r, p) })
 	}
@@ -552,15 +556,18 @@ func (v *vivoSim) handlePush(w http.ResponseWriter, r *http.Request, path string
 			refuse(outRejected, VivoCodeRequestIDExists, "", nil)
 			return
 		}
-		body := v.write(w, vivoAnswer{Result: VivoCodeSuccess, TaskID: v.newTaskID()})
+		taskID := v.newTaskID()
+		body := v.write(w, vivoAnswer{Result: VivoCodeSuccess, TaskID: taskID})
 		v.s.finish(rec, http.StatusOK, VivoCodeSuccess, body, outAccepted, targets, nil)
+		// vivo receipts carry extra.callback.param, keyed by task id.
+		v.s.queueReceipts(VendorVivo, region, appID, sentTokens(targets, m.Extra["callback.param"], taskID, ""))
 	case VivoSaveListPayloadPath:
 		if code, desc := validateVivoContent(m); code != 0 {
 			refuse(outRejected, code, desc, nil)
 			return
 		}
 		taskID := v.newTaskID()
-		v.saveTask(taskID, appID, now)
+		v.saveTask(taskID, vivoTask{appID: appID, created: now, callbackParam: m.Extra["callback.param"]})
 		body := v.write(w, vivoAnswer{Result: VivoCodeSuccess, TaskID: taskID})
 		v.s.finish(rec, http.StatusOK, VivoCodeSuccess, body, outAccepted, nil, nil)
 	case VivoPushToListPath:
@@ -568,7 +575,8 @@ func (v *vivoSim) handlePush(w http.ResponseWriter, r *http.Request, path string
 			refuse(outRejected, VivoCodeSimInvalidParameter, fmt.Sprintf("regIds个数须在2到%d之间", VivoMaxRegIDsPerList), nil)
 			return
 		}
-		if !v.taskOf(m.TaskID, appID, now) {
+		task, ok := v.taskOf(m.TaskID, appID, now)
+		if !ok {
 			refuse(outRejected, VivoCodeSimInvalidParameter, "taskId不合法", nil)
 			return
 		}
@@ -588,6 +596,8 @@ func (v *vivoSim) handlePush(w http.ResponseWriter, r *http.Request, path string
 		}
 		body := v.write(w, vivoAnswer{Result: VivoCodeSuccess, TaskID: m.TaskID, RequestID: m.RequestID, InvalidUsers: users})
 		v.s.finish(rec, http.StatusOK, VivoCodeSuccess, body, out, accepted, invalid)
+		// The callback parameter of a list push is the saved payload's.
+		v.s.queueReceipts(VendorVivo, region, appID, sentTokens(accepted, task.callbackParam, m.TaskID, ""))
 	}
 }
 
@@ -658,22 +668,23 @@ func (v *vivoSim) newTaskID() string {
 	return fmt.Sprintf("13%017d", n)
 }
 
-func (v *vivoSim) saveTask(taskID, appID string, now time.Time) {
+func (v *vivoSim) saveTask(taskID string, task vivoTask) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for k, t := range v.tasks {
-		if now.Sub(t.created) > vivoRetention {
+		if task.created.Sub(t.created) > vivoRetention {
 			delete(v.tasks, k)
 		}
 	}
-	v.tasks[taskID] = vivoTask{appID: appID, created: now}
+	v.tasks[taskID] = task
 }
 
-func (v *vivoSim) taskOf(taskID, appID string, now time.Time) bool {
+// taskOf returns the saved payload taskID of appID, if it is still kept.
+func (v *vivoSim) taskOf(taskID, appID string, now time.Time) (vivoTask, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t, ok := v.tasks[taskID]
-	return ok && t.appID == appID && now.Sub(t.created) <= vivoRetention
+	return t, ok && t.appID == appID && now.Sub(t.created) <= vivoRetention
 }
 
 // acceptRequestID records the request id of an accepted send and reports

@@ -20,6 +20,13 @@
 // Receipt correlation: extra.callback.param carries the DeliveryID of a
 // single send and the common MsgID of a list push (receipts then name the
 // regIds in "targets"); CallbackParam computes the value.
+//
+// Recall: Channel implements channels.Recaller with vivo's message recall
+// (撤回), POST {base}/message/recall with the authToken header and the
+// JSON body {"taskId": "…"}, the taskId that send or pushToList answered
+// (the Result.VendorMsgID of every message of the push); the answer is
+// {"result","desc"}. vivo removes the message from the notification bar
+// rather than overlaying it (mPaaS §6.4). See Recall.
 package vivo
 
 import (

@@ -86,7 +86,7 @@ func contentCalls(srv *vendorsim.Server) int {
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t, nil)
-	conformance.Run(t, conformance.Harness{
+	h := conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			secret := testSecret
 			if o.BadCredentials {
@@ -120,7 +120,9 @@ func TestConformance(t *testing.T) {
 			MaxPayloadBytes: vivo.MaxPayloadBytes,
 		},
 		PassThroughUnsupported: true,
-	})
+	}
+	conformance.Run(t, h)
+	conformance.RunRecall(t, conformance.SimRecallHarness(h, srv, vendorsim.VendorVivo, testRegion))
 }
 
 func body[T any](t *testing.T, r vendorsim.Request) T {
