@@ -45,6 +45,10 @@ func NewDeliveryID(msgID, deviceID string) string {
 // identifying fields. EventID is derived from the delivery id, the step and
 // the attempt, so the same step of the same attempt always has the same id.
 // The valid event also carries the vendor token, for the delivery index.
+// Terminal events (acked, failed, expired, revoked) carry the delivery's
+// CallbackURL and, when there is one, the vendor token, so the callbacks
+// worker can tell the business system the outcome; other events carry
+// neither.
 func (d *Delivery) EventFor(t EventType, ts int64) Event {
 	e := Event{
 		EventID:     NewEventID(t, d.DeliveryID, itoa(d.Attempt)),
@@ -67,6 +71,9 @@ func (d *Delivery) EventFor(t EventType, ts int64) Event {
 	}
 	if t == EventValid {
 		e.Token = d.Token
+	}
+	if t.Terminal() && d.CallbackURL != "" {
+		e.CallbackURL, e.Token = d.CallbackURL, d.Token
 	}
 	return e
 }

@@ -29,7 +29,8 @@ Each request is answered once Kafka acknowledged its events. Endpoints (POST):
   /receipts/mipush                                      form field data = JSON, param = delivery id or msg id
   /receipts/oppo  /receipts/vivo                        JSON, param = delivery id or msg id
   /receipts/client                                      JSON {"events":[{"deliveryId","event":"arrival|open|ignore","ts"}]}
-and GET /healthz, /readyz, /metrics on the same address. The event sink resolves each
+and GET /healthz, /readyz, /metrics on the same address, plus GET /callbacks/public-key
+(the PEM public key of callbacks.keyFile, when that file exists). The event sink resolves each
 event to its task, message and device through its delivery index.
 
 Replicas of one region can run behind a load balancer; they share nothing.`,

@@ -13,7 +13,9 @@
 //	/receipts/vivo       vivo Push         JSON {"<vivo task id>":{"param","targets","ackTime","ackType"}}
 //	/receipts/client     app SDK           JSON {"events":[{"deliveryId"|"msgId"+"deviceId","event":"arrival|open|ignore","ts","appVersion","model"}]}
 //
-// plus GET /healthz, /readyz and (with a Gatherer) /metrics.
+// plus GET /healthz, /readyz, (with a Gatherer) /metrics and (with a
+// CallbackPublicKey) /callbacks/public-key, the PEM of the key business
+// callbacks are signed with (mPaaS §6.9; see workers/callbacks).
 //
 // Correlation: the sender sets each vendor's receipt correlation value
 // (Huawei, Honor and HarmonyOS biTag; MiPush extra.callback.param; OPPO
@@ -49,7 +51,9 @@
 package receipts
 
 import (
+	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +114,11 @@ type Config struct {
 	ProduceTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CallbackPublicKey, if set, is the PEM "PUBLIC KEY" block business
+	// callbacks are signed with; it is served as text/plain on GET
+	// /callbacks/public-key so that receivers can verify callbacks. When
+	// empty, that path answers 404.
+	CallbackPublicKey []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -144,6 +153,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("receipts: MaxClientEvents %d is negative: use 0 for the default %d", c.MaxClientEvents, DefaultMaxClientEvents)
 	case c.ProduceTimeout < 0:
 		return fmt.Errorf("receipts: ProduceTimeout %s is negative: use 0 for the default %s", c.ProduceTimeout, DefaultProduceTimeout)
+	}
+	if len(c.CallbackPublicKey) > 0 {
+		if b, _ := pem.Decode(c.CallbackPublicKey); b == nil || b.Type != "PUBLIC KEY" {
+			return errors.New("receipts: CallbackPublicKey is not a PEM PUBLIC KEY block: pass callbacks.Signer.PublicKeyPEM()")
+		}
 	}
 	return nil
 }
@@ -197,11 +211,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
+	if len(cfg.CallbackPublicKey) > 0 {
+		key := bytes.Clone(cfg.CallbackPublicKey)
+		mux.HandleFunc("GET /callbacks/public-key", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write(key)
+		})
+	}
 	s.handler = mux
 	return s, nil
 }
 
-// Handler is the server's HTTP handler (receipts, health and metrics).
+// Handler is the server's HTTP handler (receipts, health, metrics and the
+// callback public key).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start binds Addr and serves in the background until Close is called or
