@@ -28,13 +28,18 @@ const (
 	EventOpened        EventType = "opened"
 	EventIgnored       EventType = "ignored"
 	EventCallbackSent  EventType = "callback_sent"
+	// EventRecalled follows an acked delivery whose push was revoked: the
+	// vendor was asked to withdraw the message. StatusCode 2 (Acked) means
+	// the vendor confirmed; otherwise the status says why not (vendor
+	// refused, or the vendor has no recall API).
+	EventRecalled EventType = "recalled"
 )
 
 // AllEventTypes lists every lifecycle step; a new step must be added here.
 func AllEventTypes() []EventType {
 	return []EventType{EventAccepted, EventRejected, EventPlanned, EventInvalidDevice,
 		EventFiltered, EventValid, EventSent, EventAcked, EventFailed, EventRetried,
-		EventExpired, EventRevoked, EventArrived, EventOpened, EventIgnored, EventCallbackSent}
+		EventExpired, EventRevoked, EventArrived, EventOpened, EventIgnored, EventCallbackSent, EventRecalled}
 }
 
 // Terminal reports whether a delivery that reached this step will not be
@@ -76,6 +81,9 @@ type Event struct {
 	// and client events may carry only this (or MsgID and Token); the
 	// event sink then fills the other fields from its delivery index.
 	DeliveryID string `json:"deliveryId,omitempty"`
+	// VendorMsgID is the vendor's id of the accepted message (set on acked
+	// events when the vendor returns one); a recall names it.
+	VendorMsgID string `json:"vendorMsgId,omitempty"`
 	// Template is the template a TEMPLATE, MULTIPLE or BROADCAST task
 	// rendered; set on its accepted event.
 	Template string `json:"template,omitempty"`
@@ -83,7 +91,14 @@ type Event struct {
 	// events, so the event sink can index deliveries by (msg id, token),
 	// and on receipts that name a token instead of a delivery id (a MiPush
 	// call for many regIds). It is not a column of the events table.
+	// Terminal events of a delivery with a CallbackURL carry it too, for
+	// the business callback's extInfo.adToken.
 	Token string `json:"token,omitempty"`
+	// CallbackURL is the request's callbackUrl (mPaaS §6.9), set on the
+	// terminal events (acked, failed, expired, revoked) of its deliveries
+	// only: the callbacks worker posts the signed outcome there. It is not
+	// a column of the events table and is never inserted.
+	CallbackURL string `json:"callbackUrl,omitempty"`
 }
 
 // Key is the Kafka key of the event on push.events.R: the msg id, or the

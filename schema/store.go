@@ -87,27 +87,59 @@ func queryDevices(ctx context.Context, conn driver.Conn, db, where, appID string
 	if len(keys) == 0 {
 		return out, nil
 	}
+	for _, chunk := range inListChunks(keys) {
+		if err := queryDeviceChunk(ctx, conn, db, where, appID, chunk, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func queryDeviceChunk(ctx context.Context, conn driver.Conn, db, where, appID string, keys []string, out map[string]Device) error {
 	rows, err := conn.Query(ctx, "SELECT "+deviceColumns+" FROM "+db+".devices FINAL WHERE app_id = ? AND "+where, appID, keys)
 	if err != nil {
-		return nil, fmt.Errorf("looking up %d devices of app %s in %s: %w", len(keys), appID, db, err)
+		return fmt.Errorf("looking up %d devices of app %s in %s: %w", len(keys), appID, db, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var d Device
 		var valid uint8
 		if err := rows.Scan(d.scanDest(&valid)...); err != nil {
-			return nil, fmt.Errorf("reading device row: %w", err)
+			return fmt.Errorf("reading device row: %w", err)
 		}
 		d.TokenValid = valid == 1
 		out[d.DeviceID] = d
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading devices of app %s: %w", appID, err)
+		return fmt.Errorf("reading devices of app %s: %w", appID, err)
 	}
-	return out, nil
+	return nil
 }
 
-const eventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id, template"
+// maxInListBytes bounds the literals of one IN (?) list, well below
+// ClickHouse's max_query_size (256 KiB), so that a large batch of targets
+// or ids is looked up in several queries instead of failing.
+const maxInListBytes = 128 << 10
+
+// inListChunks splits keys into consecutive chunks whose quoted literals
+// fit in maxInListBytes (a single longer key is a chunk of its own).
+func inListChunks(keys []string) [][]string {
+	var out [][]string
+	start, size := 0, 0
+	for i, k := range keys {
+		if n := len(k) + 4; size+n > maxInListBytes && i > start {
+			out = append(out, keys[start:i])
+			start, size = i, 0
+		}
+		size += len(k) + 4
+	}
+	if start < len(keys) {
+		out = append(out, keys[start:])
+	}
+	return out
+}
+
+const eventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id, template, vendor_msg_id"
 
 // InsertEvents writes events in one batch and returns after ClickHouse
 // acknowledged it. Inserting an event again (same EventID) is harmless:
@@ -124,7 +156,7 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, events []Eve
 	for _, e := range events {
 		if err := b.Append(e.EventID, time.UnixMilli(e.TS).UTC(), e.Region, e.AppID, e.WorkspaceID, e.TaskID,
 			e.MsgID, string(e.PushType), e.Target, e.DeviceID, e.Platform, e.Channel, string(e.Event),
-			e.StatusCode, e.StatusDesc, uint16(e.Attempt), e.LatencyMs, e.AppVersion, e.Model, e.DeliveryID, e.Template); err != nil {
+			e.StatusCode, e.StatusDesc, uint16(e.Attempt), e.LatencyMs, e.AppVersion, e.Model, e.DeliveryID, e.Template, e.VendorMsgID); err != nil {
 			return fmt.Errorf("appending event %s: %w", e.EventID, err)
 		}
 	}
@@ -165,20 +197,26 @@ func (s *DeviceStore) Insert(ctx context.Context, rows []Device) error {
 // in the events table of db. Used to skip work a replay would repeat.
 func ExistingEvents(ctx context.Context, conn driver.Conn, db, appID string, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	if len(ids) == 0 {
-		return out, nil
+	for _, chunk := range inListChunks(ids) {
+		if err := existingEventChunk(ctx, conn, db, appID, chunk, out); err != nil {
+			return nil, err
+		}
 	}
+	return out, nil
+}
+
+func existingEventChunk(ctx context.Context, conn driver.Conn, db, appID string, ids []string, out map[string]bool) error {
 	rows, err := conn.Query(ctx, "SELECT DISTINCT event_id FROM "+db+".events WHERE app_id = ? AND event_id IN (?)", appID, ids)
 	if err != nil {
-		return nil, fmt.Errorf("looking up %d earlier events of app %s: %w", len(ids), appID, err)
+		return fmt.Errorf("looking up %d earlier events of app %s: %w", len(ids), appID, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("reading earlier event id: %w", err)
+			return fmt.Errorf("reading earlier event id: %w", err)
 		}
 		out[id] = true
 	}
-	return out, rows.Err()
+	return rows.Err()
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
@@ -45,4 +46,22 @@ func DeliveryOutput(d schema.Delivery) pipeline.Output {
 		panic(fmt.Sprintf("encoding delivery: %v", err))
 	}
 	return pipeline.Output{Topic: pipeline.DeliveriesTopic(d.Region), Key: []byte(d.DeviceID), Value: b}
+}
+
+// RevokedFunc tells whether a delivery's push was revoked, returning the
+// revoke (control.Watcher.Revoked has this shape). Implementations are
+// safe for concurrent use.
+type RevokedFunc func(d *schema.Delivery) (schema.Control, bool)
+
+// RevokedEvent is the terminal `revoked` event of a delivery that a revoke
+// stopped before it was sent (status NONE, the description naming when the
+// revoke was asked for and why).
+func RevokedEvent(d *schema.Delivery, c schema.Control, at int64) pipeline.Output {
+	e := d.EventFor(schema.EventRevoked, at)
+	e.StatusCode = schema.StatusNone
+	e.StatusDesc = "NONE: revoked at " + time.UnixMilli(c.TS).UTC().Format(time.RFC3339) + " before it was sent"
+	if c.Reason != "" {
+		e.StatusDesc += " (" + c.Reason + ")"
+	}
+	return EventOutput(d.Region, e)
 }

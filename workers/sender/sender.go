@@ -3,7 +3,8 @@
 // sends them, and records the outcome of every delivery as events (sent,
 // then acked or failed); a token the vendor calls dead is reported to the
 // registry on push.bindings.R. Deliveries the vendor could not take now go to
-// push.retry.R with their next attempt number and not-before time.
+// the retry tier topic push.retry.<tier>.R that fits their wait, with their
+// next attempt number and not-before time.
 //
 // Every vendor call first passes the circuit breaker of the vendor's
 // endpoint in the region (Breaker) and then waits for the tokens of the
@@ -31,6 +32,7 @@ import (
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
+	"github.com/pushpipe/pushpipe/workers/retry"
 )
 
 // Config is what the sender needs.
@@ -41,8 +43,10 @@ type Config struct {
 	Channels map[string]channels.Channel
 	// Concurrency bounds the vendor calls in flight per batch (default 8).
 	Concurrency int
-	// BaseBackoff and MaxBackoff shape the not-before time of a retry:
-	// BaseBackoff·2^attempt with full jitter, capped (defaults 1 s, 5 min).
+	// BaseBackoff and MaxBackoff shape the not-before time of a retry: a
+	// wait drawn uniformly from [0, min(BaseBackoff·2^attempt, MaxBackoff)]
+	// (full jitter), raised to the vendor's Retry-After when that is longer
+	// (defaults DefaultBaseBackoff, DefaultMaxBackoff).
 	BaseBackoff, MaxBackoff time.Duration
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
@@ -62,6 +66,9 @@ type Config struct {
 	// Metrics receives the rate limit and breaker series; nil leaves them
 	// unregistered.
 	Metrics prometheus.Registerer
+	// Revoked tells whether a delivery's push was revoked; such a delivery
+	// ends `revoked` without a vendor call. nil: nothing is revoked.
+	Revoked workers.RevokedFunc
 }
 
 // Validate says what is missing.
@@ -75,6 +82,12 @@ func (c Config) Validate() error {
 	if c.Concurrency < 0 {
 		return fmt.Errorf("sender: Concurrency must not be negative")
 	}
+	if c.BaseBackoff < 0 || c.MaxBackoff < 0 {
+		return fmt.Errorf("sender: BaseBackoff %s and MaxBackoff %s must not be negative (0 means the default)", c.BaseBackoff, c.MaxBackoff)
+	}
+	if base, maxB := c.backoffs(); base > maxB {
+		return fmt.Errorf("sender: BaseBackoff %s exceeds MaxBackoff %s: raise MaxBackoff or lower BaseBackoff", base, maxB)
+	}
 	if err := c.RateLimit.Validate(); err != nil {
 		return fmt.Errorf("sender: %w", err)
 	}
@@ -87,6 +100,24 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Defaults of Config.BaseBackoff and Config.MaxBackoff.
+const (
+	DefaultBaseBackoff = time.Second
+	DefaultMaxBackoff  = 5 * time.Minute
+)
+
+// backoffs returns BaseBackoff and MaxBackoff with their defaults applied.
+func (c Config) backoffs() (base, maxBackoff time.Duration) {
+	base, maxBackoff = c.BaseBackoff, c.MaxBackoff
+	if base == 0 {
+		base = DefaultBaseBackoff
+	}
+	if maxBackoff == 0 {
+		maxBackoff = DefaultMaxBackoff
+	}
+	return base, maxBackoff
 }
 
 // Handler is the sender pipeline.BatchHandler; safe for concurrent use.
@@ -103,12 +134,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 8
 	}
-	if cfg.BaseBackoff == 0 {
-		cfg.BaseBackoff = time.Second
-	}
-	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = 5 * time.Minute
-	}
+	cfg.BaseBackoff, cfg.MaxBackoff = cfg.backoffs()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -194,6 +220,12 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		if d.ExpireAt > 0 && now.UnixMilli() >= d.ExpireAt {
 			results[i].Outputs = []pipeline.Output{h.event(d, schema.EventExpired, now, schema.StatusDeviceNotOnlineOrNoResponse, "DeviceNotOnlineOrNoResponse: message validity ended before it could be sent")}
 			continue
+		}
+		if h.cfg.Revoked != nil {
+			if c, revoked := h.cfg.Revoked(&d); revoked {
+				results[i].Outputs = []pipeline.Output{workers.RevokedEvent(&d, c, now.UnixMilli())}
+				continue
+			}
 		}
 		ch, ok := h.cfg.Channels[d.Channel]
 		if !ok {
@@ -283,7 +315,9 @@ func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [
 		}
 		switch r.Outcome {
 		case channels.Success:
-			outs[j] = append(sent, h.event(d, schema.EventAcked, doneAt, int64(r.StatusCode), r.StatusDesc))
+			e := h.eventOf(d, schema.EventAcked, doneAt, int64(r.StatusCode), r.StatusDesc)
+			e.VendorMsgID = r.VendorMsgID
+			outs[j] = append(sent, workers.EventOutput(h.cfg.Region, e))
 		case channels.Transient:
 			outs[j] = append(sent, h.retry(d, doneAt, r.RetryAfter))
 		case channels.InvalidToken:
@@ -306,24 +340,37 @@ func called(err error, res []channels.Result, j int) bool {
 }
 
 func (h *Handler) event(d schema.Delivery, t schema.EventType, at time.Time, code int64, desc string) pipeline.Output {
+	return workers.EventOutput(h.cfg.Region, h.eventOf(d, t, at, code, desc))
+}
+
+func (h *Handler) eventOf(d schema.Delivery, t schema.EventType, at time.Time, code int64, desc string) schema.Event {
 	e := d.EventFor(t, at.UnixMilli())
 	e.StatusCode, e.StatusDesc = code, desc
 	if d.AcceptedAt > 0 && t != schema.EventSent {
 		e.LatencyMs = at.UnixMilli() - d.AcceptedAt
 	}
-	return workers.EventOutput(h.cfg.Region, e)
+	return e
 }
 
-// retry schedules the next attempt of d on push.retry.R: not before
-// BaseBackoff·2^attempt with full jitter (at least retryAfter), capped.
+// retry schedules the next attempt of d: not before a wait drawn from
+// [0, min(BaseBackoff·2^attempt, MaxBackoff)] (full jitter), or
+// retryAfter when that is longer, on the retry tier that covers the time
+// until the retry stage releases it (see retry.Output).
 func (h *Handler) retry(d schema.Delivery, at time.Time, retryAfter time.Duration) pipeline.Output {
-	backoff := min(h.cfg.BaseBackoff<<min(d.Attempt, 20), h.cfg.MaxBackoff)
-	wait := time.Duration(rand.Int64N(int64(backoff) + 1))
-	wait = max(wait, retryAfter)
+	wait := max(time.Duration(rand.Int64N(int64(h.backoff(d.Attempt))+1)), retryAfter)
 	d.Attempt++
 	d.NotBefore = at.Add(wait).UnixMilli()
-	b, _ := json.Marshal(d)
-	return pipeline.Output{Topic: pipeline.RetryTopic(h.cfg.Region), Key: []byte(d.DeviceID), Value: b}
+	return retry.Output(d, at)
+}
+
+// backoff is the jitter range of the retry after attempt:
+// BaseBackoff·2^attempt, capped at MaxBackoff (computed without overflow).
+func (h *Handler) backoff(attempt int) time.Duration {
+	n := min(max(attempt, 0), 62)
+	if h.cfg.BaseBackoff > h.cfg.MaxBackoff>>n {
+		return h.cfg.MaxBackoff
+	}
+	return h.cfg.BaseBackoff << n
 }
 
 // invalidate tells the registry (push.bindings.R) that the vendor called

@@ -1,0 +1,276 @@
+// Package control follows push.control.R, the compacted topic of revokes,
+// so that the workers holding deliveries (sender, retry) can end a revoked
+// delivery as `revoked` instead of sending it.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// WatcherConfig configures a Watcher.
+type WatcherConfig struct {
+	// Brokers are the Kafka bootstrap addresses.
+	Brokers []string
+	// Region selects push.control.<Region>.
+	Region string
+	// MaxWait bounds how long one fetch long-polls the broker when there
+	// is nothing new (default 1s); a new revoke is returned as soon as it
+	// is written.
+	MaxWait time.Duration
+	// Logger receives read errors (once per failure streak).
+	Logger zerolog.Logger
+}
+
+// Validate reports what to fix in the configuration.
+func (c WatcherConfig) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("control: WatcherConfig.Brokers is empty: give at least one host:port")
+	case !schema.ValidRegion(c.Region):
+		return fmt.Errorf("control: WatcherConfig.Region %q is not one of %v", c.Region, schema.Regions())
+	case c.MaxWait < 0:
+		return fmt.Errorf("control: WatcherConfig.MaxWait %s is negative: use 0 for the default 1s", c.MaxWait)
+	}
+	return nil
+}
+
+// Watcher reads every partition of push.control.<region> from the
+// beginning, without a consumer group, and keeps the revokes it has read
+// in memory (the topic is compacted and revokes only matter for 7 days, so
+// it stays small). Revoked is safe for concurrent use; Start and Close are
+// called once each, Close being idempotent.
+type Watcher struct {
+	cfg   WatcherConfig
+	topic string
+
+	mu      sync.RWMutex
+	byMsg   map[string][]schema.Control // app + "\x00" + msg id
+	byTask  map[string]schema.Control   // app + "\x00" + task id
+	read    map[int]int64               // partition -> next offset read
+	records int
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	// users counts Acquire calls not yet Released.
+	useMu   sync.Mutex
+	users   int
+	started bool
+	closed  bool
+}
+
+// NewWatcher returns a watcher; it reads nothing until Start.
+func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = time.Second
+	}
+	return &Watcher{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region),
+		byMsg: map[string][]schema.Control{}, byTask: map[string]schema.Control{}, read: map[int]int64{}}, nil
+}
+
+// Start looks up the partitions of the control topic, starts one reader
+// per partition and returns once every record that was in the topic when
+// Start was called has been read, so that a worker starting after a revoke
+// never sends what it revoked. ctx bounds that wait, not the readers; they
+// run until Close.
+func (w *Watcher) Start(ctx context.Context) error {
+	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Timeout: 10 * time.Second}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{w.topic}})
+	if err != nil {
+		return fmt.Errorf("control: reading the partitions of %s: %w", w.topic, err)
+	}
+	var parts []int
+	for _, t := range md.Topics {
+		if t.Name != w.topic {
+			continue
+		}
+		if t.Error != nil {
+			return fmt.Errorf("control: topic %s: %w", w.topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			parts = append(parts, p.ID)
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Errorf("control: topic %s has no partitions: create the region's topics first", w.topic)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		req.Topics[w.topic] = append(req.Topics[w.topic], kafka.LastOffsetOf(p))
+	}
+	offs, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return fmt.Errorf("control: reading the end offsets of %s: %w", w.topic, err)
+	}
+	end := map[int]int64{}
+	for _, po := range offs.Topics[w.topic] {
+		if po.Error != nil {
+			return fmt.Errorf("control: end offset of %s[%d]: %w", w.topic, po.Partition, po.Error)
+		}
+		end[po.Partition] = po.LastOffset
+	}
+
+	rctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	for _, p := range parts {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: w.cfg.Brokers, Topic: w.topic, Partition: p,
+			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: w.cfg.MaxWait, ReadBackoffMin: 50 * time.Millisecond,
+			ReadBackoffMax: time.Second, StartOffset: kafka.FirstOffset})
+		w.wg.Go(func() { w.follow(rctx, r, p) })
+	}
+	for {
+		if w.caughtUp(end) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("control: reading %s up to its end offsets %v: %w", w.topic, end, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func (w *Watcher) caughtUp(end map[int]int64) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	for p, e := range end {
+		if w.read[p] < e {
+			return false
+		}
+	}
+	return true
+}
+
+// follow reads one partition until ctx ends.
+func (w *Watcher) follow(ctx context.Context, r *kafka.Reader, partition int) {
+	defer r.Close()
+	failing := false
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				w.cfg.Logger.Warn().Err(err).Str("topic", w.topic).Int("partition", partition).Msg("reading revokes failed; retrying")
+				failing = true
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		failing = false
+		w.add(m)
+	}
+}
+
+// add records one control record; undecodable or foreign records only
+// advance the offset.
+func (w *Watcher) add(m kafka.Message) {
+	c, err := schema.DecodeControl(m.Value)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.read[m.Partition] = m.Offset + 1
+	if err != nil || c.Op != schema.ControlRevoke || c.AppID == "" || c.Region != w.cfg.Region {
+		return
+	}
+	w.records++
+	switch {
+	case c.MsgID != "":
+		k := c.AppID + "\x00" + c.MsgID
+		w.byMsg[k] = append(w.byMsg[k], c)
+	case c.TaskID != "":
+		w.byTask[c.AppID+"\x00"+c.TaskID] = c
+	}
+}
+
+// Revoked returns the revoke that names d (by task id, or by msg id and
+// optionally its target), if one has been read.
+func (w *Watcher) Revoked(d *schema.Delivery) (schema.Control, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if c, ok := w.byTask[d.AppID+"\x00"+d.TaskID]; ok && d.TaskID != "" {
+		return c, true
+	}
+	for _, c := range w.byMsg[d.AppID+"\x00"+d.MsgID] {
+		if c.Matches(d) {
+			return c, true
+		}
+	}
+	return schema.Control{}, false
+}
+
+// Len is the number of revokes read so far.
+func (w *Watcher) Len() int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.records
+}
+
+// Acquire starts the watcher for one user (a stage) if it is not running
+// yet, returning as Start does; several stages of one process share a
+// watcher this way. Every successful Acquire is paired with a Release; the
+// last Release closes the watcher, which cannot be acquired again.
+func (w *Watcher) Acquire(ctx context.Context) error {
+	w.useMu.Lock()
+	defer w.useMu.Unlock()
+	if w.closed {
+		return fmt.Errorf("control: the watcher of %s is closed", w.topic)
+	}
+	if !w.started {
+		if err := w.Start(ctx); err != nil {
+			if w.cancel != nil {
+				w.cancel()
+				w.wg.Wait()
+				w.cancel = nil
+			}
+			return err
+		}
+		w.started = true
+	}
+	w.users++
+	return nil
+}
+
+// Release ends one Acquire; the last one closes the watcher.
+func (w *Watcher) Release() {
+	w.useMu.Lock()
+	defer w.useMu.Unlock()
+	if w.users == 0 {
+		return
+	}
+	w.users--
+	if w.users == 0 {
+		w.closed = true
+		_ = w.Close()
+	}
+}
+
+// Close stops the readers and waits for them. It is idempotent and safe
+// to call on a watcher that was never started.
+func (w *Watcher) Close() error {
+	w.closeOnce.Do(func() {
+		if w.cancel != nil {
+			w.cancel()
+		}
+		w.wg.Wait()
+	})
+	return nil
+}
