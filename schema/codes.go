@@ -73,6 +73,8 @@ var resultNames = map[ResultCode]string{
 	CodeAndroidChannelInvalid:        "ANDROID_CHANNEL_PARAM_INVALID",
 	CodeBroadcastTimeRangeInvalid:    "BROADCAST_ALL_USER_TIME_RANGE_INVALID",
 	CodeSystemError:                  "SYSTEM_ERROR",
+	CodeNeedDeliveryToken:            "NEED_DELIVERYTOKEN",
+	CodeUnknownRestSignType:          "UNKNOWN_REST_SIGN_TYPE",
 }
 
 // Name is the documented result message, e.g. "TASKNAME_NULL".
@@ -123,4 +125,10 @@ const (
 	CodeBroadcastNoSelfChannel       ResultCode = 3053
 	CodeAndroidChannelInvalid        ResultCode = 3057
 	CodeBroadcastTimeRangeInvalid    ResultCode = 8018
+)
+
+// Result codes of the HTTP gateway's client APIs and request signatures.
+const (
+	CodeNeedDeliveryToken   ResultCode = 3001
+	CodeUnknownRestSignType ResultCode = 3033
 )

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pushpipe/pushpipe/gateway"
+	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// startGateway configures a freshly made key for the test app under
+// gateway.appKeys, as an operator would, and starts the region's gateway
+// on a free port; it returns a client signing with the private key.
+func (e *env) startGateway(region string) *gateway.Client {
+	e.t.Helper()
+	privPEM, pubPEM, err := gateway.GenerateKey()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.cfg.Gateway.AppKeys = []config.GatewayAppKey{{AppID: testApp, PublicKey: string(pubPEM)}}
+	if err := e.cfg.Validate(); err != nil {
+		e.t.Fatal(err)
+	}
+	apps, err := e.cfg.GatewayApps()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	srv, err := gateway.New(gateway.Config{Region: region, Apps: apps, Producer: e.prod, Brokers: e.brokers,
+		ClickHouse: e.conn, Database: e.db(region), Metrics: prometheus.NewRegistry(),
+		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { srv.Close() })
+	key, err := gateway.ParsePrivateKey(privPEM)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &gateway.Client{BaseURL: srv.URL(), AppID: testApp, Key: key}
+}
+
+// TestGatewayEndToEnd drives the pipeline through the HTTP gateway with
+// really signed requests: a client bind, a push to devices and a push to
+// the bound user go through registry, fanout, sender (MiPush against the
+// simulator) and eventsink, and the gateway's statistics, task details and
+// funnel show them.
+func TestGatewayEndToEnd(t *testing.T) {
+	e := newEnv(t, "sg")
+	e.run([]string{"sg"}, app.Kinds()...)
+	e.registerDevices("sg", device("sg", "gw-1", "regid-gw-1"), device("sg", "gw-2", "regid-gw-2"))
+	c := e.startGateway("sg")
+	ctx := context.Background()
+	start := time.Now().Add(-time.Minute)
+
+	if _, err := c.Call(ctx, "/v1/client/bind", map[string]any{"appId": testApp, "workspaceId": "default", "userId": "u-gw", "deliveryToken": "gw-2"}); err != nil {
+		t.Fatal(err)
+	}
+	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	e.waitFor("the bind applied by the registry", time.Minute, func() (bool, string) {
+		got, err := store.ByUser(ctx, testApp, []string{"u-gw"})
+		return err == nil && len(got) == 1, fmt.Sprintf("%d devices, err %v", len(got), err)
+	})
+
+	toDevices, err := c.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", TaskName: "gateway e2e",
+		DeliverType: schema.DeliverAndroid, TargetMsgkey: schema.StringMap{"gw-1": "gw-msg-1", "gw-2": "gw-msg-2"},
+		Title: "Through the gateway", Content: "Signed and validated", ExpiredSeconds: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	toUser, err := c.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", TaskName: "gateway e2e user",
+		DeliverType: schema.DeliverUser, TargetMsgkey: schema.StringMap{"u-gw": "gw-msg-3"},
+		Title: "To a user", Content: "Bound through the client API", ExpiredSeconds: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A refusal is synchronous: nothing reaches the pipeline.
+	if _, err := c.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", DeliverType: 1,
+		TargetMsgkey: schema.StringMap{"gw-1": "x"}, Title: "T", Content: "C", ExpiredSeconds: 300}); err == nil {
+		t.Fatal("a push without taskName was accepted")
+	}
+
+	for task, n := range map[string]uint64{toDevices: 2, toUser: 1} {
+		want := map[string]uint64{"accepted": 1, "planned": n, "valid": n, "sent": n, "acked": n}
+		e.waitFor("the events of "+task, time.Minute, func() (bool, string) {
+			got := e.eventCounts("sg", "task_id = ? AND event IN ('accepted','planned','valid','sent','acked')", task)
+			return equalCounts(got, want), fmt.Sprint(got)
+		})
+	}
+	if n := len(e.sim.Requests("mipush", "sg")); n != 3 {
+		t.Fatalf("the simulated MiPush got %d calls, want 3", n)
+	}
+
+	var stats gateway.Stats
+	e.waitFor("statistics through the gateway", time.Minute, func() (bool, string) {
+		err := c.Query(ctx, "/v1/stats", map[string]any{"appId": testApp, "workspaceId": "default", "granularity": "hour",
+			"startTime": start.UnixMilli(), "endTime": time.Now().Add(time.Minute).UnixMilli()}, &stats)
+		return err == nil && stats.PushTotalNum == 3 && stats.PushNum == 3, fmt.Sprintf("%+v, %v", stats, err)
+	})
+	var task gateway.TaskDetail
+	if err := c.Query(ctx, "/v1/tasks/"+toDevices, map[string]any{"appId": testApp, "workspaceId": "default"}, &task); err != nil {
+		t.Fatal(err)
+	}
+	if task.PushNum != 2 || task.PushSuccessNum != 2 || task.PushType != string(schema.PushSimple) || task.Funnel.Planned != 2 || task.Funnel.Acked != 2 {
+		t.Fatalf("task details %+v", task)
+	}
+	var tasks []gateway.Task
+	if err := c.Query(ctx, "/v1/tasks", map[string]any{"appId": testApp, "workspaceId": "default", "startTime": start.UnixMilli()}, &tasks); err != nil || len(tasks) != 2 {
+		t.Fatalf("task list %+v, %v; want the two tasks", tasks, err)
+	}
+}

@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// Producer writes records and returns once Kafka acknowledged every one;
+// *pipeline.Producer is the real one. It must be safe for concurrent use.
+type Producer interface {
+	Produce(ctx context.Context, outs []pipeline.Output) error
+}
+
+// App is an app allowed to call the gateway: its id, the workspace its
+// requests must name (empty: any) and the RSA public key its requests are
+// verified with.
+type App struct {
+	AppID       string
+	WorkspaceID string
+	PublicKey   *rsa.PublicKey
+}
+
+// Defaults of Config.
+const (
+	DefaultAddr         = "127.0.0.1:0"
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultMaxClockSkew = 5 * time.Minute
+	DefaultTimeout      = 30 * time.Second
+)
+
+// Config configures a Server. Zero values mean the documented defaults.
+type Config struct {
+	// Region is the one region served: requests go to its topics and
+	// queries read its database; a request naming another region is
+	// refused (3028). Required.
+	Region string
+	// Addr is the listen address. Default DefaultAddr (a free loopback
+	// port).
+	Addr string
+	// Apps are the apps that may call, with their public keys. At least
+	// one is required.
+	Apps []App
+	// Producer publishes requests, revokes, bindings and schedule
+	// cancellations. Required.
+	Producer Producer
+	// Brokers are the Kafka addresses the schedule routes read
+	// push.schedules.<Region> from. Required.
+	Brokers []string
+	// ClickHouse and Database are the region's ClickHouse connection and
+	// database (push_<region>): templates, statistics, tasks and the
+	// accepted time of revoked pushes. Required.
+	ClickHouse driver.Conn
+	Database   string
+	// Location is the time zone of scheduled pushes the scheduler has not
+	// admitted yet (the scheduler's scheduler.timeZone); nil means UTC.
+	Location *time.Location
+	// MaxBodyBytes is the largest request body accepted (413 above it).
+	// Default DefaultMaxBodyBytes (1 MiB).
+	MaxBodyBytes int64
+	// MaxClockSkew is how far a request's signed timestamp may be from
+	// the gateway's clock. Default DefaultMaxClockSkew (5 minutes).
+	MaxClockSkew time.Duration
+	// Timeout bounds the work of one request (Kafka acknowledgement,
+	// ClickHouse queries). Default DefaultTimeout (30s).
+	Timeout time.Duration
+	// Metrics registers the gateway's series; nil keeps them unregistered.
+	Metrics prometheus.Registerer
+	// Gatherer, if set, is served on GET /metrics.
+	Gatherer prometheus.Gatherer
+	// Logger receives one line per request (debug when it succeeded, warn
+	// when refused, error when the gateway failed).
+	Logger zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxClockSkew == 0 {
+		c.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work, saying what to fix.
+func (c Config) Validate() error {
+	switch {
+	case !schema.ValidRegion(c.Region):
+		return fmt.Errorf("gateway: Region %q is not one of %v", c.Region, schema.Regions())
+	case len(c.Apps) == 0:
+		return errors.New("gateway: Apps is empty: configure the public key of at least one app (gateway.appKeys), or no request can be verified")
+	case c.Producer == nil:
+		return errors.New("gateway: Producer is required: pass the process's pipeline.Producer")
+	case len(c.Brokers) == 0:
+		return errors.New("gateway: Brokers is empty: the schedule routes read push.schedules.<region> from Kafka")
+	case c.ClickHouse == nil || c.Database == "":
+		return errors.New("gateway: ClickHouse and Database are required: templates, statistics and tasks live in the region's database")
+	case c.MaxBodyBytes < 0:
+		return fmt.Errorf("gateway: MaxBodyBytes %d is negative: use 0 for the default %d", c.MaxBodyBytes, DefaultMaxBodyBytes)
+	case c.MaxClockSkew < 0:
+		return fmt.Errorf("gateway: MaxClockSkew %s is negative: use 0 for the default %s", c.MaxClockSkew, DefaultMaxClockSkew)
+	case c.Timeout < 0:
+		return fmt.Errorf("gateway: Timeout %s is negative: use 0 for the default %s", c.Timeout, DefaultTimeout)
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Apps {
+		switch {
+		case a.AppID == "":
+			return fmt.Errorf("gateway: Apps[%d] has no AppID", i)
+		case a.PublicKey == nil:
+			return fmt.Errorf("gateway: Apps[%d] (%s) has no PublicKey", i, a.AppID)
+		case a.PublicKey.N.BitLen() < MinKeyBits:
+			return fmt.Errorf("gateway: Apps[%d] (%s) has a %d-bit key: use at least %d bits", i, a.AppID, a.PublicKey.N.BitLen(), MinKeyBits)
+		case seen[a.AppID]:
+			return fmt.Errorf("gateway: Apps[%d]: app %s is listed twice", i, a.AppID)
+		}
+		seen[a.AppID] = true
+	}
+	return nil
+}

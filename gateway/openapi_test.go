@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+)
+
+// openAPIDoc is the part of the OpenAPI document the test reads.
+type openAPIDoc struct {
+	OpenAPI string                               `yaml:"openapi"`
+	Paths   map[string]map[string]map[string]any `yaml:"paths"`
+}
+
+func TestOpenAPIListsExactlyTheServedRoutes(t *testing.T) {
+	var doc openAPIDoc
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml does not parse: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi = %q, want an OpenAPI 3 document", doc.OpenAPI)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			documented = append(documented, strings.ToUpper(method)+" "+path)
+			if op["responses"] == nil || op["summary"] == nil {
+				t.Errorf("%s %s has no summary or responses", method, path)
+			}
+		}
+	}
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: []string{"127.0.0.1:1"}}) // never contacted
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	keys := testKeys()
+	s, err := New(Config{Region: "sg", Producer: p, Brokers: []string{"127.0.0.1:1"}, ClickHouse: ch.Conn(t), Database: "push_sg",
+		Apps: []App{{AppID: testApp, PublicKey: &keys[0].PublicKey}}, Gatherer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := s.Routes()
+	sort.Strings(documented)
+	sort.Strings(served)
+	for _, r := range served {
+		if !slices.Contains(documented, r) {
+			t.Errorf("route %s is served but not in openapi.yaml", r)
+		}
+	}
+	for _, r := range documented {
+		if !slices.Contains(served, r) {
+			t.Errorf("route %s is in openapi.yaml but not served", r)
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/producer"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// push serves /v1/push/{simple,template,multiple,broadcast}: the body is a
+// schema.Request (mPaaS names; deliveryType is accepted for deliverType;
+// type may be left out). The answer's Data is the task id, or the schedule
+// id of a scheduled or loop push.
+func (s *Server) push(t schema.PushType) handler {
+	return func(ctx context.Context, c *call) reply {
+		req, err := schema.DecodeRequest(c.body)
+		if err != nil {
+			return failed("decoding the request", err)
+		}
+		if rep := s.check(c, appRef{AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: req.Region}); rep != nil {
+			return *rep
+		}
+		if req.Type == "" {
+			req.Type = t
+		}
+		if req.Type != t {
+			return refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("type %q does not match the route, which takes %s pushes", req.Type, t))
+		}
+		if rep := deliveryTypeAlias(c.body, req); rep != nil {
+			return *rep
+		}
+		// The gateway accepted it now: this starts the latency clock and
+		// dates a scheduled push's strategy checks.
+		req.AcceptedAt = c.now.UnixMilli()
+		out, pub, err := producer.Prepare(req, s.cfg.Region, c.now)
+		if err != nil {
+			return failed("validating the request", err)
+		}
+		if rep := s.checkTemplate(ctx, req); rep != nil {
+			return *rep
+		}
+		if err := s.cfg.Producer.Produce(ctx, []pipeline.Output{out}); err != nil {
+			return failed("publishing task "+pub.TaskID+" to "+out.Topic, err)
+		}
+		if pub.ScheduleID != "" {
+			return ok(pub.ScheduleID)
+		}
+		return ok(pub.TaskID)
+	}
+}
+
+// deliveryTypeAlias applies deliveryType (the mPaaS SDKs' name) when the
+// body gives it instead of deliverType.
+func deliveryTypeAlias(body []byte, req *schema.Request) *reply {
+	var alias struct {
+		DeliveryType *int `json:"deliveryType"`
+	}
+	if json.Unmarshal(body, &alias) != nil || alias.DeliveryType == nil {
+		return nil
+	}
+	switch {
+	case req.DeliverType == 0:
+		req.DeliverType = *alias.DeliveryType
+	case req.DeliverType != *alias.DeliveryType:
+		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("deliverType %d and deliveryType %d differ: give one of them", req.DeliverType, *alias.DeliveryType))
+		return &r
+	}
+	return nil
+}
+
+// checkTemplate looks up the template a TEMPLATE, MULTIPLE or BROADCAST
+// push renders and checks that every placeholder gets a value, as fanout
+// will: 3022 TEMPLATE_NOT_EXIST, 3023 TEMPLATEKV_NOT_ENOUGH.
+func (s *Server) checkTemplate(ctx context.Context, req *schema.Request) *reply {
+	if req.Type == schema.PushSimple {
+		return nil
+	}
+	tpl, found, err := schema.NewTemplateStore(s.cfg.ClickHouse, s.cfg.Database).Get(ctx, req.AppID, req.TemplateName)
+	if err != nil {
+		r := failed("reading template "+req.TemplateName, err)
+		return &r
+	}
+	if !found {
+		r := refuse(http.StatusBadRequest, schema.CodeTemplateNotExist, fmt.Sprintf("template %q does not exist for app %s", req.TemplateName, req.AppID))
+		return &r
+	}
+	kvs := []schema.StringMap{req.TemplateKeyValue}
+	if req.Type == schema.PushMultiple {
+		kvs = kvs[:0]
+		for _, t := range req.TargetMsgs {
+			kv := maps.Clone(req.TemplateKeyValue)
+			if kv == nil {
+				kv = schema.StringMap{}
+			}
+			maps.Copy(kv, t.TemplateKeyValue)
+			kvs = append(kvs, kv)
+		}
+	}
+	for i, kv := range kvs {
+		_, _, _, err := tpl.Render(kv)
+		var ve *schema.ValidationError
+		if !errors.As(err, &ve) {
+			continue
+		}
+		msg := ve.Detail
+		if req.Type == schema.PushMultiple {
+			msg = fmt.Sprintf("targetMsgs[%d] (%s): %s", i, req.TargetMsgs[i].Target, msg)
+		}
+		r := refuse(http.StatusBadRequest, ve.Code, msg)
+		return &r
+	}
+	return nil
+}
+
+// revokeBody is the body of the revoke routes.
+type revokeBody struct {
+	appRef
+	// MessageID and TargetID name a message of a SIMPLE or TEMPLATE push
+	// (its msgKey) and optionally one target of it.
+	MessageID string `json:"messageId"`
+	TargetID  string `json:"targetId"`
+	// TaskID names a MULTIPLE or BROADCAST task.
+	TaskID string `json:"taskId"`
+	// Reason is shown on the revoked events.
+	Reason string `json:"reason"`
+}
+
+// revokeMessage serves /v1/push/revoke/message (mPaaS RevokePushMessage).
+func (s *Server) revokeMessage(ctx context.Context, c *call) reply {
+	var b revokeBody
+	if rep := s.decode(c, &b); rep != nil {
+		return *rep
+	}
+	if b.MessageID == "" {
+		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "messageId is empty: name the msgKey of the message to revoke")
+	}
+	return s.revoke(ctx, c, b.appRef, &schema.Control{MsgID: b.MessageID, Target: b.TargetID, Reason: b.Reason})
+}
+
+// revokeTask serves /v1/push/revoke/task (mPaaS RevokePushTask).
+func (s *Server) revokeTask(ctx context.Context, c *call) reply {
+	var b revokeBody
+	if rep := s.decode(c, &b); rep != nil {
+		return *rep
+	}
+	if b.TaskID == "" {
+		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "taskId is empty: name the task to revoke")
+	}
+	return s.revoke(ctx, c, b.appRef, &schema.Control{TaskID: b.TaskID, Reason: b.Reason})
+}
+
+// revoke (for a body already decoded and checked) checks the 7-day window against the push's accepted time in
+// ClickHouse and publishes the control record; Data is its control key.
+func (s *Server) revoke(ctx context.Context, c *call, a appRef, ctl *schema.Control) reply {
+	ctl.AppID, ctl.Region = a.AppID, a.Region
+	acceptedAt, err := LookupAcceptedAt(ctx, s.cfg.ClickHouse, s.cfg.Database, ctl.AppID, ctl.MsgID, ctl.TaskID)
+	if err != nil {
+		return failed("looking up the push to revoke", err)
+	}
+	out, err := producer.PrepareRevoke(ctl, s.cfg.Region, acceptedAt, c.now)
+	if err != nil {
+		return failed("validating the revoke", err)
+	}
+	if err := s.cfg.Producer.Produce(ctx, []pipeline.Output{out}); err != nil {
+		return failed("publishing revoke "+ctl.ControlKey()+" to "+out.Topic, err)
+	}
+	return ok(ctl.ControlKey())
+}
+
+// LookupAcceptedAt returns when the push carrying msgID (or, with msgID
+// empty, the task taskID) of an app was accepted, Unix ms, from database
+// db: the time of the message's planned events (stamped with the accepted
+// time) or of the task's accepted event; 0 when none is stored (yet),
+// which revocation treats as unknown.
+func LookupAcceptedAt(ctx context.Context, conn driver.Conn, db, appID, msgID, taskID string) (int64, error) {
+	col, val, ev := "task_id", taskID, schema.EventAccepted
+	if msgID != "" {
+		col, val, ev = "msg_id", msgID, schema.EventPlanned
+	}
+	var n uint64
+	var first time.Time
+	if err := conn.QueryRow(ctx, "SELECT count(), min(ts) FROM "+db+".events WHERE app_id = ? AND "+col+" = ? AND event = ?", appID, val, string(ev)).Scan(&n, &first); err != nil {
+		return 0, fmt.Errorf("looking up when %s %s of app %s was accepted: %w", col, val, appID, err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return first.UnixMilli(), nil
+}
+
+// clientBody is the body of the client APIs (mPaaS §7.1: bind, unbind,
+// report), called by the app's server on behalf of a device.
+type clientBody struct {
+	appRef
+	// DeliveryToken is the device id (the mPaaS Ad-token).
+	DeliveryToken string `json:"deliveryToken"`
+	// UserID is the user bound or unbound.
+	UserID string `json:"userId"`
+	// ThirdChannel (2 Apple, 4 Xiaomi, 5 Huawei, 6 FCM, 7 OPPO, 8 vivo) or
+	// Vendor (mipush, apns, fcm, hms, honor, oppo, vivo) names the vendor
+	// channel of ThirdChannelDeviceToken; neither means the self-built
+	// channel only.
+	ThirdChannel            int    `json:"thirdChannel"`
+	Vendor                  string `json:"vendor"`
+	ThirdChannelDeviceToken string `json:"thirdChannelDeviceToken"`
+	// OSType is android, ios or harmony; default ios for Apple, else
+	// android.
+	OSType     string `json:"osType"`
+	AppVersion string `json:"appVersion"`
+	Model      string `json:"model"`
+}
+
+// thirdChannels maps the mPaaS thirdChannel numbers to vendor channels.
+var thirdChannels = map[int]string{2: "apns", 4: "mipush", 5: "hms", 6: "fcm", 7: "oppo", 8: "vivo"}
+
+// bind serves /v1/client/bind: userId ↔ device.
+func (s *Server) bind(ctx context.Context, c *call) reply {
+	return s.client(ctx, c, schema.OpBind)
+}
+
+// unbind serves /v1/client/unbind.
+func (s *Server) unbind(ctx context.Context, c *call) reply {
+	return s.client(ctx, c, schema.OpUnbind)
+}
+
+// report serves /v1/client/report: the device's vendor channel token.
+func (s *Server) report(ctx context.Context, c *call) reply {
+	return s.client(ctx, c, schema.OpReport)
+}
+
+// client publishes one registry record; Data is the device id.
+func (s *Server) client(ctx context.Context, c *call, op schema.BindingOp) reply {
+	var b clientBody
+	if rep := s.decode(c, &b); rep != nil {
+		return *rep
+	}
+	if op != schema.OpReport && b.UserID == "" {
+		return refuse(http.StatusBadRequest, schema.CodeNeedUserID, "userId is empty: name the user to "+string(op))
+	}
+	if b.DeliveryToken == "" {
+		return refuse(http.StatusBadRequest, schema.CodeNeedDeliveryToken, "deliveryToken is empty: give the device id (Ad-token)")
+	}
+	rec := &schema.Binding{Op: op, Region: b.Region, AppID: b.AppID, WorkspaceID: b.WorkspaceID, DeviceID: b.DeliveryToken, UserID: b.UserID}
+	if op == schema.OpReport {
+		rec.UserID = ""
+		if rep := b.device(rec); rep != nil {
+			return *rep
+		}
+	}
+	out, err := producer.PrepareBinding(rec, s.cfg.Region, c.now)
+	if err != nil {
+		return failed("validating the "+string(op)+" record", err)
+	}
+	if err := s.cfg.Producer.Produce(ctx, []pipeline.Output{out}); err != nil {
+		return failed("publishing the "+string(op)+" of device "+rec.DeviceID+" to "+out.Topic, err)
+	}
+	return ok(rec.DeviceID)
+}
+
+// device fills the report fields of rec: vendor, tokens, platform.
+func (b clientBody) device(rec *schema.Binding) *reply {
+	vendor := b.Vendor
+	if b.ThirdChannel != 0 {
+		v, known := thirdChannels[b.ThirdChannel]
+		if !known || (vendor != "" && vendor != v) {
+			r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("thirdChannel %d is not 2 (Apple), 4 (Xiaomi), 5 (Huawei), 6 (FCM), 7 (OPPO) or 8 (vivo), or does not match vendor %q", b.ThirdChannel, vendor))
+			return &r
+		}
+		vendor = v
+	}
+	if vendor != "" && b.ThirdChannelDeviceToken == "" {
+		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, "thirdChannelDeviceToken is empty: give the device's "+vendor+" token")
+		return &r
+	}
+	rec.Platform = b.OSType
+	if rec.Platform == "" {
+		rec.Platform = schema.PlatformAndroid
+		if vendor == "apns" {
+			rec.Platform = schema.PlatformIOS
+		}
+	}
+	// The Ad-token is the device's self-built channel token, as in mPaaS.
+	rec.SelfToken = b.DeliveryToken
+	rec.Vendor, rec.VendorToken = vendor, b.ThirdChannelDeviceToken
+	rec.AppVersion, rec.Model = b.AppVersion, b.Model
+	return nil
+}

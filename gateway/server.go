@@ -1,0 +1,437 @@
+// Package gateway is the HTTP gateway of one region: the mPaaS server API
+// (simple, template, multiple and broadcast push, revocation, statistics,
+// task list and details, scheduled tasks, templates) and the client APIs
+// (bind, unbind, report) over signed JSON requests.
+//
+// Every /v1 route is POST with a JSON body whose parameters carry the mPaaS
+// names (appId, workspaceId, taskName, deliverType or deliveryType,
+// targetMsgkey, ...), signed as described in auth.go (SHA256withRSA over
+// "<timestamp>\n<body>", headers X-Pushpipe-App-Id, X-Pushpipe-Timestamp,
+// X-Pushpipe-Sign). The body's appId must be the signing app. Every answer
+// has the mPaaS shape (see Response): RequestId, ResultCode ("OK" or the
+// result code's name), ResultMessage, the numeric Code, and PushResult
+// (writes) or ResultContent (queries). The document openapi.yaml, served
+// at GET /openapi.yaml, lists every route.
+//
+// Validation is synchronous and gives the codes fanout would give
+// (schema.Request Validate, plus the template lookup: 3022, 3023). A
+// valid push is published to push.requests.<region> keyed by its task id,
+// a revoke to push.control.<region> keyed by its control key, a client
+// call to push.bindings.<region> keyed by device id; the answer is sent
+// only after Kafka acknowledged the record, so OK means the pipeline has
+// it. A request naming another region is refused with 3028, never
+// forwarded. Queries read the region's ClickHouse database (and, for
+// scheduled tasks, push.schedules.<region>).
+//
+// HTTP statuses: 200 OK; 400 a result code for a bad request; 401 a
+// missing, malformed or wrong signature (-1, 3033, 3003); 403 an app not
+// allowed (3007); 404 an unknown route or task; 405 a wrong method; 409 a
+// template still in use; 413 a body above MaxBodyBytes; 503 Kafka or
+// ClickHouse unavailable (9000, send again). Each request is counted
+// (pushpipe_gateway_requests_total by route and code) and logged once.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed" // the OpenAPI document
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// OpenAPI is the gateway's OpenAPI 3 document, served at GET /openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// ResultOK is the ResultCode of a request that succeeded.
+const ResultOK = "OK"
+
+// Response is the body of every /v1 answer, in the shape of the mPaaS
+// server API. ResultCode is "OK" or the name of the result code (e.g.
+// "TASKNAME_NULL"); Code is its number (100 on success); ResultMessage says
+// what to fix. Writes (push, revoke, templates, client calls) carry
+// PushResult; queries carry ResultContent when they succeed.
+type Response struct {
+	RequestID     string         `json:"RequestId"`
+	ResultCode    string         `json:"ResultCode"`
+	ResultMessage string         `json:"ResultMessage"`
+	Code          int            `json:"Code"`
+	PushResult    *PushResult    `json:"PushResult,omitempty"`
+	ResultContent *ResultContent `json:"ResultContent,omitempty"`
+}
+
+// PushResult is the result of a write: Success, the message (ResultMsg)
+// and Data: the task id of a push (the schedule id of a scheduled or loop
+// push), the control key of a revoke.
+type PushResult struct {
+	Success   bool   `json:"Success"`
+	ResultMsg string `json:"ResultMsg"`
+	Data      string `json:"Data,omitempty"`
+}
+
+// ResultContent carries the answer of a query in Data.
+type ResultContent struct {
+	Data json.RawMessage `json:"Data"`
+}
+
+// reply is what a route handler answers.
+type reply struct {
+	status int
+	code   schema.ResultCode
+	msg    string
+	// data is PushResult.Data (a string) of writes, ResultContent.Data of
+	// queries.
+	data any
+	// err is the cause of a gateway failure, for the log.
+	err error
+}
+
+func ok(data any) reply {
+	return reply{status: http.StatusOK, code: schema.CodeSuccess, msg: "SUCCESS", data: data}
+}
+
+func refuse(status int, code schema.ResultCode, msg string) reply {
+	return reply{status: status, code: code, msg: msg}
+}
+
+func unauthorized(code schema.ResultCode, msg string) *reply {
+	r := refuse(http.StatusUnauthorized, code, msg)
+	return &r
+}
+
+func forbidden(code schema.ResultCode, msg string) *reply {
+	r := refuse(http.StatusForbidden, code, msg)
+	return &r
+}
+
+// failed turns an error into a reply: a *schema.ValidationError is a 400
+// with its code, anything else a 503 system error (logged, not shown).
+func failed(what string, err error) reply {
+	var ve *schema.ValidationError
+	if errors.As(err, &ve) {
+		return refuse(http.StatusBadRequest, ve.Code, ve.Detail)
+	}
+	return reply{status: http.StatusServiceUnavailable, code: schema.CodeSystemError,
+		msg: what + " failed: the gateway cannot reach Kafka or ClickHouse now; send the request again", err: fmt.Errorf("%s: %w", what, err)}
+}
+
+// call is one authenticated request.
+type call struct {
+	id    string
+	appID string
+	body  []byte
+	now   time.Time
+	// path is the URL path; taskID the {taskId} of /v1/tasks/{taskId}.
+	path, taskID string
+}
+
+// handler serves one route.
+type handler func(ctx context.Context, c *call) reply
+
+// route is one /v1 route.
+type route struct {
+	path string
+	// write routes answer with PushResult, the others with ResultContent.
+	write  bool
+	handle handler
+}
+
+// Server is the gateway of one region. Create it with New, serve it with
+// Start (or mount Handler elsewhere), stop it with Close. Its methods are
+// safe for concurrent use.
+type Server struct {
+	cfg     Config
+	apps    map[string]App
+	log     zerolog.Logger
+	m       *metrics
+	routes  []route
+	raw     []string
+	handler http.Handler
+	http    *pipeline.HTTPServer
+}
+
+// New returns a gateway for cfg. Nothing listens until Start.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	m, err := newMetrics(cfg.Metrics, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:  cfg,
+		apps: make(map[string]App, len(cfg.Apps)),
+		log:  cfg.Logger.With().Str("stage", "gateway").Str("region", cfg.Region).Logger(),
+		m:    m,
+	}
+	for _, a := range cfg.Apps {
+		s.apps[a.AppID] = a
+	}
+	s.routes = []route{
+		{path: "/v1/push/simple", write: true, handle: s.push(schema.PushSimple)},
+		{path: "/v1/push/template", write: true, handle: s.push(schema.PushTemplate)},
+		{path: "/v1/push/multiple", write: true, handle: s.push(schema.PushMultiple)},
+		{path: "/v1/push/broadcast", write: true, handle: s.push(schema.PushBroadcast)},
+		{path: "/v1/push/revoke/message", write: true, handle: s.revokeMessage},
+		{path: "/v1/push/revoke/task", write: true, handle: s.revokeTask},
+		{path: "/v1/stats", handle: s.stats},
+		{path: "/v1/stats/funnel", handle: s.funnel},
+		{path: "/v1/tasks", handle: s.tasks},
+		{path: "/v1/tasks/{taskId}", handle: s.taskDetails},
+		{path: "/v1/schedules", handle: s.schedules},
+		{path: "/v1/schedules/cancel", handle: s.cancelSchedules},
+		{path: "/v1/templates/create", write: true, handle: s.createTemplate},
+		{path: "/v1/templates/list", handle: s.listTemplates},
+		{path: "/v1/templates/delete", write: true, handle: s.deleteTemplate},
+		{path: "/v1/client/bind", write: true, handle: s.bind},
+		{path: "/v1/client/unbind", write: true, handle: s.unbind},
+		{path: "/v1/client/report", write: true, handle: s.report},
+	}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes {
+		mux.HandleFunc(rt.path, s.serveAPI(rt))
+	}
+	s.handleRaw(mux, "/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
+	s.handleRaw(mux, "/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	s.handleRaw(mux, "/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := cfg.ClickHouse.Ping(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: clickhouse: "+err.Error()+"\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	if cfg.Gatherer != nil {
+		s.handleRaw(mux, "/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
+	}
+	mux.HandleFunc("/", s.serveAPI(route{path: "/", handle: func(_ context.Context, c *call) reply {
+		return refuse(http.StatusNotFound, schema.CodeInvalidParam, fmt.Sprintf("no route %s: see GET /openapi.yaml for the routes", c.path))
+	}}))
+	s.handler = mux
+	s.http = pipeline.NewHTTPServer(pipeline.HTTPServerConfig{Name: "gateway", Addr: cfg.Addr, Handler: mux,
+		WriteTimeout: cfg.Timeout + 30*time.Second, ShutdownGrace: cfg.Timeout})
+	return s, nil
+}
+
+// handleRaw serves an unsigned GET route.
+func (s *Server) handleRaw(mux *http.ServeMux, path string, h http.HandlerFunc) {
+	s.raw = append(s.raw, "GET "+path)
+	mux.HandleFunc("GET "+path, h)
+}
+
+// Routes lists every route the handler serves as "METHOD /path", the
+// path as ServeMux and the OpenAPI document write it (/v1/tasks/{taskId}).
+func (s *Server) Routes() []string {
+	out := make([]string, 0, len(s.routes)+len(s.raw))
+	for _, rt := range s.routes {
+		out = append(out, "POST "+rt.path)
+	}
+	return append(out, s.raw...)
+}
+
+// Handler is the gateway's HTTP handler (the /v1 routes, the OpenAPI
+// document, health and metrics).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// serveAPI wraps a /v1 route: method, body limit, signature, timeout,
+// answer, metrics and the one log line.
+func (s *Server) serveAPI(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c := &call{id: newRequestID(), path: r.URL.Path, taskID: r.PathValue("taskId")}
+		w.Header().Set("X-Request-Id", c.id)
+		var rep reply
+		defer func() {
+			if p := recover(); p != nil {
+				rep = reply{status: http.StatusInternalServerError, code: schema.CodeSystemError,
+					msg: "the request could not be handled", err: fmt.Errorf("panic: %v", p)}
+				s.write(w, rt, c, rep)
+			}
+			s.finish(rt, c, rep, time.Since(start))
+		}()
+		rep = s.serve(r, w, rt, c)
+		s.write(w, rt, c, rep)
+	}
+}
+
+func (s *Server) serve(r *http.Request, w http.ResponseWriter, rt route, c *call) reply {
+	if rt.path != "/" && r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return refuse(http.StatusMethodNotAllowed, schema.CodeInvalidParam, rt.path+" takes POST with a signed JSON body, not "+r.Method)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return refuse(http.StatusRequestEntityTooLarge, schema.CodeInvalidParam, fmt.Sprintf("the request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+		}
+		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "reading the request body: "+err.Error())
+	}
+	if rt.path != "/" {
+		appID, rep := s.authenticate(r, body)
+		if rep != nil {
+			return *rep
+		}
+		c.appID = appID
+	}
+	c.body, c.now = body, s.cfg.Now()
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	defer cancel()
+	return rt.handle(ctx, c)
+}
+
+// write sends the mPaaS-shaped answer.
+func (s *Server) write(w http.ResponseWriter, rt route, c *call, rep reply) {
+	resp := Response{RequestID: c.id, ResultCode: ResultOK, ResultMessage: rep.msg, Code: int(rep.code)}
+	success := rep.code == schema.CodeSuccess
+	if !success {
+		resp.ResultCode = rep.code.Name()
+	}
+	switch {
+	case rt.write:
+		data, _ := rep.data.(string)
+		resp.PushResult = &PushResult{Success: success, ResultMsg: rep.msg, Data: data}
+	case success:
+		b, err := json.Marshal(rep.data)
+		if err != nil { // answers are plain structs; cannot happen
+			b = []byte("null")
+		}
+		resp.ResultContent = &ResultContent{Data: b}
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b = []byte(`{"ResultCode":"SYSTEM_ERROR"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// finish counts and logs one request.
+func (s *Server) finish(rt route, c *call, rep reply, took time.Duration) {
+	code := strconv.Itoa(int(rep.code))
+	s.m.requests.WithLabelValues(rt.path, code).Inc()
+	s.m.seconds.WithLabelValues(rt.path).Observe(took.Seconds())
+	var ev *zerolog.Event
+	switch {
+	case rep.status >= 500:
+		ev = s.log.Error().Err(rep.err)
+	case rep.status >= 400:
+		ev = s.log.Warn().Str("problem", rep.msg)
+	default:
+		ev = s.log.Debug()
+	}
+	ev.Str("route", rt.path).Str("request_id", c.id).Str("app_id", c.appID).Int("status", rep.status).
+		Int("code", int(rep.code)).Dur("took", took).Msg("gateway request")
+}
+
+// newRequestID returns a random id in the form mPaaS uses
+// (8-4-4-4-12 upper-case hex digits).
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	h := strings.ToUpper(hex.EncodeToString(b[:]))
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// decodeBody parses a JSON object body into v: a body that is not UTF-8 is
+// 3031, one that is not a JSON object of the expected fields 3028.
+func decodeBody(body []byte, v any) *reply {
+	if !utf8.Valid(body) {
+		r := refuse(http.StatusBadRequest, schema.CodeRequestShouldBeUTF8, "the request body is not valid UTF-8")
+		return &r
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, "the request body is not a valid JSON object for this route: "+err.Error())
+		return &r
+	}
+	return nil
+}
+
+// appRef is what every body names: the app, its workspace and optionally
+// the region (which must be the gateway's).
+type appRef struct {
+	AppID       string `json:"appId"`
+	WorkspaceID string `json:"workspaceId"`
+	Region      string `json:"region,omitempty"`
+}
+
+// ref returns the appRef; every body embeds one.
+func (a appRef) ref() appRef { return a }
+
+// body is a request body naming its app (it embeds appRef).
+type body interface{ ref() appRef }
+
+// decode parses the body of c into v and checks the app it names.
+func (s *Server) decode(c *call, v body) *reply {
+	if rep := decodeBody(c.body, v); rep != nil {
+		return rep
+	}
+	return s.check(c, v.ref())
+}
+
+// check verifies that the body names the signing app, a workspace the app
+// may use, and this gateway's region.
+func (s *Server) check(c *call, a appRef) *reply {
+	var r reply
+	switch {
+	case a.AppID == "" || a.WorkspaceID == "":
+		r = refuse(http.StatusBadRequest, schema.CodeNeedAppIDWorkspaceID, "appId and workspaceId are both required")
+	case a.AppID != c.appID:
+		r = refuse(http.StatusForbidden, schema.CodeAppIDWrong, fmt.Sprintf("the body names app %q but the request is signed for app %q", a.AppID, c.appID))
+	case s.apps[a.AppID].WorkspaceID != "" && s.apps[a.AppID].WorkspaceID != a.WorkspaceID:
+		r = refuse(http.StatusForbidden, schema.CodeAppIDWrong, fmt.Sprintf("workspace %q is not the workspace of app %s", a.WorkspaceID, a.AppID))
+	case a.Region != "" && a.Region != s.cfg.Region:
+		r = refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("the request names region %q but this gateway serves region %q; send it to the gateway of region %s", a.Region, s.cfg.Region, a.Region))
+	default:
+		return nil
+	}
+	return &r
+}
+
+// Start binds Addr and serves in the background until Close is called or
+// ctx ends. It returns once the listener is bound (Addr is then the bound
+// address), or with an error if it cannot bind or was called before.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.http.Start(ctx); err != nil {
+		return fmt.Errorf("gateway of region %s: %w", s.cfg.Region, err)
+	}
+	s.log.Info().Str("addr", s.http.Addr()).Msg("gateway listening")
+	return nil
+}
+
+// Addr is the bound address after Start, else the configured one.
+func (s *Server) Addr() string { return s.http.Addr() }
+
+// URL is "http://" + Addr().
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Close stops accepting requests, lets in-flight ones finish within
+// Timeout (their records are acknowledged or the caller gets an error),
+// and waits for the server's goroutines. It is idempotent, may be called
+// without Start, and returns the error that ended serving, if any.
+func (s *Server) Close() error { return s.http.Close() }
