@@ -20,6 +20,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
 const (
@@ -37,10 +38,40 @@ type env struct {
 	conn    driver.Conn
 	sim     *vendorsim.Server
 	prod    *pipeline.Producer
+	// receipts are the receipts workers the simulator posts to, by region
+	// (envOptions.simReceipts); nil otherwise.
+	receipts map[string]*receipts.Server
+}
+
+// envOptions adjust newEnvOpts.
+type envOptions struct {
+	// configure, if set, is applied to the configuration after its
+	// defaults and before it is validated and used.
+	configure func(*config.Config)
+	// simReceipts, if set, makes the simulator post receipts with these
+	// rates (its URLs are ignored): the harness starts a receipts worker
+	// per region before the simulator (env.receipts) and points the
+	// simulator at it. Without it the simulator posts none.
+	simReceipts *vendorsim.ReceiptsConfig
 }
 
 func newEnv(t *testing.T, regions ...string) *env {
 	t.Helper()
+	return newEnvWith(t, nil, regions...)
+}
+
+// newEnvWith is newEnv with configure, if set, applied to the
+// configuration after its defaults and before it is validated and used
+// (e.g. to shorten the retry backoff).
+func newEnvWith(t *testing.T, configure func(*config.Config), regions ...string) *env {
+	t.Helper()
+	return newEnvOpts(t, envOptions{configure: configure}, regions...)
+}
+
+// newEnvOpts is newEnv adjusted by o.
+func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
+	t.Helper()
+	configure := o.configure
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	brokers := []string{testinfra.Kafka(t)}
@@ -54,12 +85,33 @@ func newEnv(t *testing.T, regions ...string) *env {
 			MiPush: &mipush.App{AppSecret: channels.Secret(testSecret), PackageName: testPackage}}},
 	}
 	cfg.Defaults()
+	if configure != nil {
+		configure(cfg)
+	}
 	// Every vendor: demo credentials, accepted by the simulator below.
 	if err := app.AddDemoKeys(cfg); err != nil {
 		t.Fatal(err)
 	}
 	sc := app.SimulatorConfig(cfg)
 	sc.MiPush.QuotaPerSecond = 1e6
+	// The tests post the receipts they need; simulated ones would go to
+	// receipts.addr (not this test's workers) and add unexpected events.
+	sc.Receipts.URLs = nil
+	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prod.Close() })
+	e := &env{t: t, cfg: cfg, brokers: brokers, conn: ch.Conn(t), prod: prod}
+	if o.simReceipts != nil {
+		sc.Receipts = *o.simReceipts
+		sc.Receipts.URLs = map[string]string{}
+		e.receipts = map[string]*receipts.Server{}
+		for _, r := range regions {
+			e.receipts[r] = e.startReceipts(r)
+			sc.Receipts.URLs[r] = e.receipts[r].URL()
+		}
+	}
 	sim, err := vendorsim.Start(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
@@ -72,12 +124,7 @@ func newEnv(t *testing.T, regions ...string) *env {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prod.Close() })
-	e := &env{t: t, cfg: cfg, brokers: brokers, conn: ch.Conn(t), sim: sim, prod: prod}
+	e.sim = sim
 	pctx, pcancel := context.WithTimeout(ctx, time.Minute)
 	defer pcancel()
 	if err := app.Prepare(pctx, e.deps(), regions); err != nil {
@@ -99,11 +146,11 @@ func (e *env) run(regions []string, kinds ...app.Kind) {
 	var stages []*pipeline.Stage
 	for _, r := range regions {
 		for _, k := range kinds {
-			s, err := app.NewStage(k, r, d)
+			ss, err := app.NewStages(k, r, d)
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			stages = append(stages, s)
+			stages = append(stages, ss...)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())

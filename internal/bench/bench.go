@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/infra/chdb"
@@ -32,11 +33,18 @@ type Options struct {
 	// StateDir is the pushpipe state directory; the run works in
 	// StateDir/bench and writes StateDir/bench/latest.txt.
 	StateDir string
-	// BroadcastDevices is the audience of the fan-out broadcast figure.
+	// BroadcastDevices is the audience of the fan-out broadcast figure; 0
+	// skips the broadcast figures.
 	BroadcastDevices int
 	// SenderDeliveries is how many deliveries each vendor's sender figure
 	// sends; 0 skips the sender figures.
 	SenderDeliveries int
+	// AnalyticsEvents is how many synthetic events over 90 days the
+	// statistics and funnel query figures run on; 0 skips them.
+	AnalyticsEvents int
+	// AnalyticsReceipts is how many Huawei receipts the receipts worker
+	// figures post (for at most 20 s); 0 skips them.
+	AnalyticsReceipts int
 	// Binary is the pushpipe executable that runs the workers.
 	Binary string
 	// Timeout bounds the whole run.
@@ -86,7 +94,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return nil, err
 	}
 	defer conn.Close()
-	const region, prefix, appID = "sg", "bench_", "BENCH_APP"
+	const region, prefix = "sg", "bench_"
 	db := prefix + region
 	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
 		return nil, err
@@ -96,6 +104,44 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return nil, err
 	}
 
+	var figs []Figure
+	if o.BroadcastDevices > 0 {
+		bfigs, err := runBroadcast(ctx, o, work, conn, db, brokers, ch.NativeAddr(), say)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFigures(dir, bfigs, o.Figures); err != nil {
+			return nil, err
+		}
+		figs = append(figs, bfigs...)
+	}
+	if o.SenderDeliveries > 0 {
+		sfigs, err := runSender(ctx, o, work, brokers, say)
+		if err != nil {
+			return nil, fmt.Errorf("measuring the sender: %w", err)
+		}
+		if err := writeFigures(dir, sfigs, o.Figures); err != nil {
+			return nil, err
+		}
+		figs = append(figs, sfigs...)
+	}
+	if o.AnalyticsEvents > 0 || o.AnalyticsReceipts > 0 {
+		afigs, err := runAnalytics(ctx, o, work, conn, brokers, say)
+		if err != nil {
+			return nil, fmt.Errorf("measuring analytics: %w", err)
+		}
+		if err := writeFigures(dir, afigs, o.Figures); err != nil {
+			return nil, err
+		}
+		figs = append(figs, afigs...)
+	}
+	return figs, nil
+}
+
+// runBroadcast measures a broadcast to o.BroadcastDevices devices through
+// one fanout process.
+func runBroadcast(ctx context.Context, o Options, work string, conn driver.Conn, db string, brokers []string, chAddr string, say func(string, ...any)) ([]Figure, error) {
+	const region, prefix, appID = "sg", "bench_", "BENCH_APP"
 	say("registering %d devices", o.BroadcastDevices)
 	store := schema.NewDeviceStore(conn, db)
 	now := time.Now().UTC()
@@ -116,7 +162,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 
 	cfgPath := filepath.Join(work, "pushpipe.yaml")
 	cfgYAML := fmt.Sprintf("regions: [%s]\nkafka: {brokers: [%s], partitions: 4}\nclickhouse: {addr: %q, databasePrefix: %s}\napps: [{appId: %s, workspaceId: bench, mipush: {appSecret: bench-secret, packageName: com.example.bench}}]\nlogLevel: warn\n",
-		region, broker.Addr(), ch.NativeAddr(), prefix, appID)
+		region, brokers[0], chAddr, prefix, appID)
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o644); err != nil {
 		return nil, fmt.Errorf("writing bench config: %w", err)
 	}
@@ -168,19 +214,6 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		{"fanout_peak_rss_mb", round(rss, 1), "MB"},
 	}
 	worker.stop()
-	if err := writeFigures(dir, figs, o.Figures); err != nil {
-		return nil, err
-	}
-	if o.SenderDeliveries > 0 {
-		sfigs, err := runSender(ctx, o, work, brokers, say)
-		if err != nil {
-			return nil, fmt.Errorf("measuring the sender: %w", err)
-		}
-		if err := writeFigures(dir, sfigs, o.Figures); err != nil {
-			return nil, err
-		}
-		figs = append(figs, sfigs...)
-	}
 	return figs, nil
 }
 

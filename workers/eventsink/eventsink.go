@@ -58,7 +58,9 @@ func New(cfg Config) (*Handler, error) {
 // HandleBatch inserts every decodable event of the batch in one insert; an
 // insert failure fails the batch so it is retried and not committed.
 // Records that are not events of this region are rejected. Receipts are
-// resolved against the delivery index first (see ResolveConfig).
+// resolved against the delivery index first (see ResolveConfig); a
+// receipt saying a vendor token is dead also yields an invalidate record
+// for push.bindings.R, produced before the batch is committed.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
 	events := make([]schema.Event, 0, len(msgs))

@@ -50,6 +50,12 @@ type DeliveryIndex interface {
 // accepted. An event resolved from (msg id, token) gets the delivery id
 // and schema.ReceiptEventID as its event id.
 //
+// A failed receipt that says the vendor token is dead (MiPush type 16,
+// OPPO regid_invalid, Huawei status 2 or 5: see receipts.TokenInvalid)
+// also publishes a schema.OpInvalidate record for the delivery's device
+// and token to push.bindings.R, as the sender does for the same answer
+// from a send API; the registry then marks the token dead.
+//
 // An event whose delivery is not in the index yet is not inserted: it is
 // put back on push.events.R (header HeaderWaitingSince) and looked up
 // again when it comes round, so the partitions behind it keep flowing
@@ -236,6 +242,9 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 		e := events[j]
 		if rec, ok := recordOf(ids[j], local, found); ok {
 			out = append(out, enrich(e, rec))
+			if o, ok := r.invalidation(e, rec); ok {
+				results[src[j]].Outputs = append(results[src[j]].Outputs, o)
+			}
 			r.outcomes.WithLabelValues(outcomeResolved).Inc()
 			continue
 		}

@@ -1,0 +1,46 @@
+package receipts
+
+import (
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// Status codes the vendor mappings give receipts that say the device's
+// token is dead (see TokenInvalid).
+const (
+	// StatusMiPushInvalidTarget is MiPush receipt type 16: the regId is
+	// invalid (MiPush 20301 Invalid target).
+	StatusMiPushInvalidTarget int64 = 20301
+	// StatusOPPOInvalidRegID is OPPO receipt event regid_invalid (OPPO
+	// 10000 Invalid RegistrationId).
+	StatusOPPOInvalidRegID int64 = 10000
+	// StatusHMSAppUninstalled is Huawei receipt status 2: the app is not
+	// installed, so its token is gone (Huawei 80000004).
+	StatusHMSAppUninstalled int64 = 80000004
+)
+
+// TokenInvalid reports whether a receipt event of event type ev with
+// status code, published by the endpoint of channel (the endpoint name:
+// hms, honor, harmonyos, mipush, oppo, vivo; "" for the app SDK), says
+// that the vendor token of the delivery is dead, as a vendor answering
+// the send call with an invalid-token error would: MiPush type 16
+// (20301), OPPO regid_invalid (10000), Huawei status 5 (2009
+// BadDeviceToken) and status 2 (80000004, app uninstalled). Honor and
+// HarmonyOS statuses keep the vendor's number and none of them is read as
+// a dead token; vivo receipts and client events report arrivals only.
+// Only failed events can say so. It is a pure function, safe for
+// concurrent use.
+func TokenInvalid(ev schema.EventType, channel string, code int64) bool {
+	if ev != schema.EventFailed {
+		return false
+	}
+	switch channel {
+	case "mipush":
+		return code == StatusMiPushInvalidTarget
+	case "oppo":
+		return code == StatusOPPOInvalidRegID
+	case "hms":
+		return code == channels.StatusBadDeviceToken || code == StatusHMSAppUninstalled
+	}
+	return false
+}
