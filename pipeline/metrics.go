@@ -88,21 +88,24 @@ func NewMetrics(reg prometheus.Registerer, stage, region string) *Metrics {
 	if reg == nil {
 		return m
 	}
-	m.consumed = register(reg, m.consumed)
-	m.produced = register(reg, m.produced)
-	m.committed = register(reg, m.committed)
-	m.rebalances = register(reg, m.rebalances)
-	m.rejected = register(reg, m.rejected)
-	m.errors = register(reg, m.errors)
-	m.handleSeconds = register(reg, m.handleSeconds)
-	m.batchSize = register(reg, m.batchSize)
-	m.lag = register(reg, m.lag)
+	m.consumed = Register(reg, m.consumed)
+	m.produced = Register(reg, m.produced)
+	m.committed = Register(reg, m.committed)
+	m.rebalances = Register(reg, m.rebalances)
+	m.rejected = Register(reg, m.rejected)
+	m.errors = Register(reg, m.errors)
+	m.handleSeconds = Register(reg, m.handleSeconds)
+	m.batchSize = Register(reg, m.batchSize)
+	m.lag = Register(reg, m.lag)
 	return m
 }
 
-// register registers c, or returns the identical collector registered
-// before.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+// Register registers c on reg and returns it, or returns the identical
+// collector registered before (so that several workers of one process,
+// e.g. two stages of a region, share their series). It panics on any
+// other registration error, which is a programming error such as two
+// different metrics with the same name.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	err := reg.Register(c)
 	if err == nil {
 		return c
@@ -113,7 +116,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 			return existing
 		}
 	}
-	panic("pipeline: registering stage metrics: " + err.Error())
+	panic("pushpipe: registering metrics: " + err.Error())
 }
 
 func (m *Metrics) addConsumed(n int)  { m.consumed.Add(float64(n)) }

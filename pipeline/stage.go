@@ -156,6 +156,12 @@ type StageConfig struct {
 	Logger zerolog.Logger
 	// Metrics receives the stage's metrics. nil creates unregistered ones.
 	Metrics *Metrics
+	// Prepare, when set, runs in Run once the input topic exists and
+	// before the first fetch: it starts what the handler depends on (e.g.
+	// a reader of the revokes that must be caught up before anything is
+	// sent). An error ends Run with that error; otherwise the returned
+	// stop (may be nil) runs when Run returns.
+	Prepare func(ctx context.Context) (stop func(), err error)
 }
 
 func (c StageConfig) withDefaults() StageConfig {
@@ -363,11 +369,24 @@ func (s *Stage) Run(ctx context.Context) error {
 		s.log.Info().Msg("stage stopped before its input topic existed")
 		return nil
 	}
+	if s.cfg.Prepare != nil {
+		stop, err := s.cfg.Prepare(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("pipeline: stage %s: preparing: %w", s.cfg.Name, err)
+		}
+		if stop != nil {
+			defer stop()
+		}
+	}
 	reader := kafka.NewReader(s.readerConfig())
 
 	// workCtx outlives ctx by ShutdownTimeout so the in-flight batch can
 	// finish after cancellation.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx = context.WithValue(workCtx, stoppingKey{}, ctx.Done())
 	runDone := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -401,6 +420,39 @@ func (s *Stage) Run(ctx context.Context) error {
 	s.log.Info().Msg("stage stopped")
 	return nil
 }
+
+// stoppingKey carries Run's ctx.Done() in the handler's context.
+type stoppingKey struct{}
+
+// Stopping returns a channel that is closed once the stage running the
+// handler has been asked to stop (nil for a context that does not come
+// from a stage). The handler's own context stays alive for
+// ShutdownTimeout so that an in-flight batch can finish; a handler that is
+// only waiting (holding a batch until it is due) can give up at once
+// instead, returning an error so the batch stays uncommitted.
+func Stopping(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(stoppingKey{}).(<-chan struct{})
+	return ch
+}
+
+// Sleep waits d, returning nil, or returns an error as soon as ctx ends or
+// the stage running the handler is asked to stop (see Stopping). Handlers
+// that hold batches use it as their wait.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-Stopping(ctx):
+		return ErrStopping
+	case <-t.C:
+		return nil
+	}
+}
+
+// ErrStopping is returned by Sleep when the stage is stopping.
+var ErrStopping = errors.New("pipeline: the stage is stopping")
 
 // waitForTopic returns true once the input topic exists, or false when ctx
 // ends first. kafka-go's consumer group rejoins in a tight loop while its
@@ -474,8 +526,12 @@ func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 		if errors.Is(err, ErrProducerClosed) {
 			return fmt.Errorf("pipeline: stage %s: %w", s.cfg.Name, err)
 		}
+		msg := "shutdown deadline passed; batch left uncommitted and will be delivered again"
+		if errors.Is(err, ErrStopping) {
+			msg = "stopping while the handler waited; batch left uncommitted and will be delivered again"
+		}
 		s.log.Warn().Err(err).Int("partition", batch[0].Partition).Int64("offset", batch[0].Offset).
-			Int("records", len(batch)).Msg("shutdown deadline passed; batch left uncommitted and will be delivered again")
+			Int("records", len(batch)).Msg(msg)
 		return nil
 	}
 	defer func() {
@@ -641,6 +697,9 @@ func (s *Stage) handle(ctx context.Context, msgs []kafka.Message) ([]Result, err
 				out = append(out, r[0])
 			}
 			return out, nil
+		}
+		if errors.Is(err, ErrStopping) {
+			return nil, fmt.Errorf("handling batch at partition %d offset %d: %w", msgs[0].Partition, msgs[0].Offset, err)
 		}
 		s.m.incError(ErrorKindHandler)
 		if ctx.Err() != nil {

@@ -214,7 +214,9 @@ type TaskSummary struct {
 // ListTasks returns the tasks of an app that started in [from, to), newest
 // first, at most limit; with taskID set, only that task.
 func ListTasks(ctx context.Context, conn driver.Conn, db, appID string, from, to time.Time, taskID string, limit int) ([]TaskSummary, error) {
-	where, args := "app_id = ? AND ts >= ? AND ts < ?", []any{appID, from.UTC(), to.UTC()}
+	// Bound with millisecond precision: a time.Time parameter is sent as
+	// whole seconds, which would drop events of the range's last second.
+	where, args := "app_id = ? AND ts >= fromUnixTimestamp64Milli(?) AND ts < fromUnixTimestamp64Milli(?)", []any{appID, from.UnixMilli(), to.UnixMilli()}
 	if taskID != "" {
 		where, args = where+" AND task_id = ?", append(args, taskID)
 	}

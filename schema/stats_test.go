@@ -78,6 +78,11 @@ func TestStatisticsFunnelAndTasks(t *testing.T) {
 	// Task B on the self-built channel: 5 pushed and acked.
 	add("B", "self", 5, schema.EventValid, 5)
 	add("B", "self", 6, schema.EventAcked, 5)
+	for i := range evs {
+		if evs[i].TaskID == "B" && evs[i].Event == schema.EventAcked {
+			evs[i].TS += 300 // 300ms into the second
+		}
+	}
 	for round := 0; round < 2; round++ { // the second round is a replay
 		if err := schema.InsertEvents(ctx, conn, db, evs); err != nil {
 			t.Fatal(err)
@@ -126,5 +131,14 @@ func TestStatisticsFunnelAndTasks(t *testing.T) {
 	}
 	if len(tasks) != 2 || tasks[0].TaskID != "B" || tasks[1].PushNum != 10 || tasks[1].PushSuccessNum != 9 || tasks[1].PushArrivalNum != 8 || tasks[1].Duration != 72*time.Minute {
 		t.Fatalf("tasks = %+v", tasks)
+	}
+	// The range bounds keep their milliseconds: an event 300ms into a
+	// second is inside a range ending 1ms after it.
+	last := tasks[0].End
+	if got, err := schema.ListTasks(ctx, conn, db, "app", base.Add(-time.Hour), last.Add(time.Millisecond), "B", 10); err != nil || len(got) != 1 || got[0].PushSuccessNum != 5 {
+		t.Fatalf("tasks up to 1ms after the last event of B = %+v, %v; want task B with its 5 acked", got, err)
+	}
+	if got, err := schema.ListTasks(ctx, conn, db, "app", base.Add(-time.Hour), last, "B", 10); err != nil || len(got) != 1 || got[0].PushSuccessNum != 0 {
+		t.Fatalf("tasks before the last event of B = %+v, %v; want B without its acked events", got, err)
 	}
 }

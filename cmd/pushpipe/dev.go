@@ -28,8 +28,12 @@ func newDevCmd() *cobra.Command {
   - the embedded ClickHouse 26.7 (data in <state-dir>/clickhouse) with the region
     databases migrated,
   - the vendor simulator standing in for every vendor,
-  - the registry, fanout, sender, retry and eventsink workers of every region asked,
-  - a receipts worker per region on consecutive ports from receipts.addr,
+  - the registry, fanout, sender, retry, eventsink and callbacks workers of every
+    region asked,
+  - a receipts worker per region on consecutive ports from receipts.addr, which
+    also publishes the callback signing key on GET /callbacks/public-key,
+  - an HTTP gateway per region on consecutive ports from gateway.addr, verifying a demo
+    key of the first app (<state-dir>/gateway-demo-key.pem) when gateway.appKeys is empty,
 and print where to look and what to try. A few demo devices of the demo app are
 registered in every region. Ctrl-C or SIGTERM stops everything cleanly; the next run
 finds the data of this one.
@@ -52,6 +56,10 @@ are used instead of the embedded ones.`,
 			}
 			cfg.Vendors.Simulator = true
 			if err := app.AddDemoKeys(cfg); err != nil {
+				return err
+			}
+			var gws devGateways
+			if err := gws.addDemoKey(cfg); err != nil {
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
@@ -86,10 +94,16 @@ are used instead of the embedded ones.`,
 					}
 				}
 			}()
+			defer gws.close(log)
 			return runWorkers(ctx, runOpts{
 				cfg: cfg, log: log, brokers: brokers, chAddr: chAddr, regions: cfg.Regions, kinds: append(app.Kinds(), app.Scheduler),
 				afterPrepare: func(ctx context.Context, p *pipeline.Producer) error {
 					if err := seedDemoDevices(ctx, p, cfg); err != nil {
+						return err
+					}
+					// The callbacks workers sign with this key; create it
+					// now so the receipts workers publish its public half.
+					if _, err := app.CallbackSigner(cfg); err != nil {
 						return err
 					}
 					reg := prometheus.NewRegistry()
@@ -100,10 +114,11 @@ are used instead of the embedded ones.`,
 						}
 						rcpts = append(rcpts, s)
 					}
-					return nil
+					return gws.start(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, producer: p, metrics: reg}, chAddr)
 				},
 				onReady: func(health string) {
 					printBanner(cmd.OutOrStdout(), cfg, brokers, chAddr, chHTTP, emb.Simulator.URL(), health, rcpts)
+					gws.banner(cmd.OutOrStdout(), cfg)
 				},
 			})
 		},

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pushpipe/pushpipe/internal/app"
 )
 
 func main() {
@@ -49,10 +51,14 @@ Kafka-protocol broker, an embedded ClickHouse and the vendor simulator.`,
 	root.AddCommand(
 		newDevCmd(),
 		newWorkerCmd(kindFanout), newWorkerCmd(kindSender), newWorkerCmd(kindEventsink), newWorkerCmd(kindRegistry), newWorkerCmd(kindRetry),
-		newWorkerCmd(kindScheduler), newSchedulesCmd(),
+		newWorkerCmd(kindScheduler), newWorkerCmd(app.Recall), newSchedulesCmd(),
 		newReceiptsCmd(),
+		newGatewayCmd(),
+		newCallbacksCmd(),
 		newVendorsimCmd(),
 		newPublishCmd(),
+		newSendCmd(),
+		newRevokeCmd(),
 		newEventsCmd(),
 		newTemplateCmd(),
 		newDeviceCmd(),
@@ -60,6 +66,7 @@ Kafka-protocol broker, an embedded ClickHouse and the vendor simulator.`,
 		newStatsCmd(),
 		newFunnelCmd(),
 		newTasksCmd(),
+		newTaskCmd(),
 		newBenchCmd(),
 	)
 	return root

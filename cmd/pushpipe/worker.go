@@ -31,11 +31,13 @@ const (
 
 var workerHelp = map[app.Kind]string{
 	app.Fanout:    "validate push requests, resolve targets and emit deliveries (push.requests.R → push.deliveries.R)",
-	app.Sender:    "call the vendors in batches and record outcomes (push.deliveries.R → events, push.retry.R)",
+	app.Sender:    "call the vendors in batches and record outcomes (push.deliveries.R → events, push.retry.<tier>.R)",
 	app.Eventsink: "write lifecycle events into ClickHouse push_R.events (push.events.R → ClickHouse)",
 	app.Registry:  "apply device reports and user bindings to push_R.devices (push.bindings.R → ClickHouse)",
-	app.Retry:     "hold deliveries until their next attempt is due, then re-send or expire them (push.retry.R → push.deliveries.R)",
+	app.Retry:     "hold deliveries until their next attempt is due, then re-send, expire or fail them; one stage per delay tier 1s…1h (push.retry.<tier>.R → push.deliveries.R)",
 	app.Scheduler: "fire scheduled and loop pushes at their times (push.schedules.R → push.requests.R)",
+	app.Recall:    "carry out revokes for what vendors already accepted: call their recall APIs, recalled events (push.control.R → vendors)",
+	app.Callbacks: "post signed business callbacks of terminal events to the requests' callbackUrl (push.events.R → HTTP, callback_sent events)",
 }
 
 // endpointFlags are the flags that locate Kafka and ClickHouse.
@@ -193,11 +195,11 @@ func runWorkers(ctx context.Context, o runOpts) error {
 				scheds = append(scheds, s)
 				continue
 			}
-			s, err := app.NewStage(k, r, deps)
+			ss, err := app.NewStages(k, r, deps)
 			if err != nil {
 				return err
 			}
-			stages = append(stages, s)
+			stages = append(stages, ss...)
 		}
 	}
 	ready := func() bool { return allReady(stages) && schedulersReady(scheds) }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -18,8 +19,11 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/callbacks"
+	"github.com/pushpipe/pushpipe/workers/control"
 	"github.com/pushpipe/pushpipe/workers/eventsink"
 	"github.com/pushpipe/pushpipe/workers/fanout"
+	"github.com/pushpipe/pushpipe/workers/recall"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 	"github.com/pushpipe/pushpipe/workers/registry"
 	"github.com/pushpipe/pushpipe/workers/retry"
@@ -37,6 +41,12 @@ const (
 	Eventsink Kind = "eventsink"
 	Registry  Kind = "registry"
 	Retry     Kind = "retry"
+	// Callbacks posts the signed business callbacks (mPaaS §6.9) of
+	// terminal events to the requests' callback URLs.
+	Callbacks Kind = "callbacks"
+	// Recall carries out revokes (push.control.R) for what vendors had
+	// already accepted, through their recall APIs.
+	Recall Kind = "recall"
 	// Receipts is the HTTP worker that takes vendor receipts and client
 	// events; it is no Kafka stage: run it with RunReceipts.
 	Receipts Kind = "receipts"
@@ -46,11 +56,11 @@ const (
 )
 
 // Kinds lists every Kafka stage kind in pipeline order (not Receipts).
-func Kinds() []Kind { return []Kind{Registry, Fanout, Sender, Retry, Eventsink} }
+func Kinds() []Kind { return []Kind{Registry, Fanout, Sender, Retry, Eventsink, Callbacks, Recall} }
 
 // NeedsClickHouse reports whether the kind reads or writes ClickHouse.
 func (k Kind) NeedsClickHouse() bool {
-	return k != Sender && k != Retry && k != Receipts && k != Scheduler
+	return k != Sender && k != Retry && k != Receipts && k != Scheduler && k != Callbacks
 }
 
 // inputTopic is the topic a kind consumes.
@@ -60,12 +70,12 @@ func (k Kind) inputTopic(region string) string {
 		return pipeline.RequestsTopic(region)
 	case Sender:
 		return pipeline.DeliveriesTopic(region)
-	case Eventsink:
+	case Eventsink, Callbacks:
 		return pipeline.EventsTopic(region)
+	case Recall:
+		return pipeline.ControlTopic(region)
 	case Registry:
 		return pipeline.BindingsTopic(region)
-	case Retry:
-		return pipeline.RetryTopic(region)
 	}
 	return ""
 }
@@ -105,6 +115,7 @@ func Prepare(ctx context.Context, d Deps, regions []string) error {
 
 // NewStage builds the stage of one worker kind for one region. The
 // consumer group is pushpipe.<kind>.<region>, shared by every replica.
+// Retry runs several stages (one per delay tier): build it with NewStages.
 func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	if kind.NeedsClickHouse() && d.CH == nil {
 		return nil, fmt.Errorf("building %s for region %s: it needs ClickHouse but none is connected", kind, region)
@@ -112,6 +123,7 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	log := d.Log.With().Str("stage", string(kind)).Str("region", region).Logger()
 	var h pipeline.BatchHandler
 	var err error
+	var prepare func(context.Context) (func(), error)
 	switch kind {
 	case Fanout:
 		h, err = fanout.New(fanout.Config{Region: region, Logger: log,
@@ -131,13 +143,38 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	case Sender:
 		var chs map[string]channels.Channel
 		chs, err = Channels(d.Cfg, region)
+		var w *control.Watcher
 		if err == nil {
+			w, err = revokes(d, region)
+		}
+		if err == nil {
+			prepare = acquire(w)
 			h, err = sender.New(sender.Config{Region: region, Channels: chs, Concurrency: d.Cfg.Sender.Concurrency, Logger: log,
+				Revoked:     w.Revoked,
+				BaseBackoff: d.Cfg.Retry.BaseBackoff, MaxBackoff: d.Cfg.Retry.MaxBackoff,
 				RateLimit: d.Cfg.Sender.RateLimit, Breaker: d.Cfg.Sender.Breaker, Metrics: d.Metrics,
 				Budget: &sender.BudgetConfig{Brokers: d.Brokers, GroupID: groupID(kind, region), Topic: kind.inputTopic(region)}})
 		}
+	case Callbacks:
+		var signer *callbacks.Signer
+		signer, err = CallbackSigner(d.Cfg)
+		if err == nil {
+			c := d.Cfg.Callbacks
+			h, err = callbacks.New(callbacks.Config{Region: region, Signer: signer, Concurrency: c.Concurrency,
+				Timeout: c.Timeout, MaxAttempts: c.MaxAttempts, Metrics: d.Metrics, Logger: log})
+		}
+	case Recall:
+		var chs map[string]channels.Channel
+		chs, err = Channels(d.Cfg, region)
+		if err == nil {
+			db := d.Cfg.Database(region)
+			h, err = recall.New(recall.Config{Region: region, Channels: chs, Logger: log, Settle: d.Cfg.Recall.Settle,
+				Acked: func(ctx context.Context, c schema.Control) ([]schema.AckedDelivery, error) {
+					return schema.AckedToRecall(ctx, d.CH, db, c)
+				}})
+		}
 	case Retry:
-		h, err = retry.New(retry.Config{Region: region, Logger: log})
+		return nil, fmt.Errorf("building retry for region %s: it runs one stage per delay tier: use NewStages", region)
 	case Receipts:
 		return nil, fmt.Errorf("building receipts for region %s: it is an HTTP worker, not a stage: use RunReceipts", region)
 	case Scheduler:
@@ -148,17 +185,81 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building %s for region %s: %w", kind, region, err)
 	}
-	return pipeline.NewStage(pipeline.StageConfig{
-		Name:      string(kind),
+	sc := stageConfig(string(kind), region, kind.inputTopic(region), d)
+	sc.Prepare = prepare
+	return pipeline.NewStage(sc, h, d.Producer)
+}
+
+// revokes returns a (not yet started) reader of the region's revokes.
+func revokes(d Deps, region string) (*control.Watcher, error) {
+	return control.NewWatcher(control.WatcherConfig{Brokers: d.Brokers, Region: region,
+		Logger: d.Log.With().Str("region", region).Str("component", "revokes").Logger()})
+}
+
+// acquire is the Prepare of a stage that reads revokes through w: the
+// stage starts only once every revoke written before is known.
+func acquire(w *control.Watcher) func(context.Context) (func(), error) {
+	return func(ctx context.Context) (func(), error) {
+		if err := w.Acquire(ctx); err != nil {
+			return nil, err
+		}
+		return w.Release, nil
+	}
+}
+
+// stageConfig configures the stage called name in region reading topic,
+// in the consumer group pushpipe.<name>.<region>.
+func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
+	return pipeline.StageConfig{
+		Name:      name,
 		Region:    region,
 		Brokers:   d.Brokers,
-		Topic:     kind.inputTopic(region),
-		GroupID:   groupID(kind, region),
+		Topic:     topic,
+		GroupID:   groupID(Kind(name), region),
 		BatchSize: d.Cfg.Stage.BatchSize,
 		BatchWait: d.Cfg.Stage.BatchWait,
 		Logger:    d.Log,
-		Metrics:   pipeline.NewMetrics(d.Metrics, string(kind), region),
-	}, h, d.Producer)
+		Metrics:   pipeline.NewMetrics(d.Metrics, name, region),
+	}
+}
+
+// NewStages builds every stage of one worker kind for one region: the one
+// stage NewStage builds, or for Retry one stage per delay tier of
+// pipeline.RetryTiers, named retry.<tier>, each reading
+// push.retry.<tier>.<region> in its own consumer group
+// pushpipe.retry.<tier>.<region> and holding its records at most the tier's
+// delay. A process running a kind runs all of its stages; run them
+// together with RunStages or RunAll.
+func NewStages(kind Kind, region string, d Deps) ([]*pipeline.Stage, error) {
+	if kind != Retry {
+		s, err := NewStage(kind, region, d)
+		if err != nil {
+			return nil, err
+		}
+		return []*pipeline.Stage{s}, nil
+	}
+	tiers := pipeline.RetryTiers()
+	stages := make([]*pipeline.Stage, 0, len(tiers))
+	// The tiers of one process share one reader of the revokes.
+	w, err := revokes(d, region)
+	if err != nil {
+		return nil, fmt.Errorf("building retry for region %s: %w", region, err)
+	}
+	for _, tier := range tiers {
+		name := string(Retry) + "." + pipeline.RetryTierName(tier)
+		h, err := retry.New(retry.Config{Region: region, Tier: tier, MaxAttempts: d.Cfg.Retry.MaxAttempts, Revoked: w.Revoked})
+		if err != nil {
+			return nil, fmt.Errorf("building %s for region %s: %w", name, region, err)
+		}
+		sc := stageConfig(name, region, pipeline.RetryTierTopic(region, tier), d)
+		sc.Prepare = acquire(w)
+		s, err := pipeline.NewStage(sc, h, d.Producer)
+		if err != nil {
+			return nil, fmt.Errorf("building %s for region %s: %w", name, region, err)
+		}
+		stages = append(stages, s)
+	}
+	return stages, nil
 }
 
 // groupID is the consumer group of a kind's replicas in a region.
@@ -189,13 +290,25 @@ func RunStages(ctx context.Context, stages []*pipeline.Stage) error {
 // StartReceipts starts the receipts worker of one region on addr ("" means
 // a free loopback port), publishing through d.Producer and registering its
 // metrics on d.Metrics (also served on its /metrics when d.Metrics is a
-// prometheus.Gatherer). It serves until ctx ends or the server is closed;
-// the caller closes it.
+// prometheus.Gatherer). When the callback signing key of
+// cfg.CallbackKeyFile() exists, its public half is served on GET
+// /callbacks/public-key. It serves until ctx ends or the server is
+// closed; the caller closes it.
 func StartReceipts(ctx context.Context, d Deps, region, addr string) (*receipts.Server, error) {
 	if d.Producer == nil {
 		return nil, fmt.Errorf("building receipts for region %s: no Kafka producer in Deps", region)
 	}
-	cfg := receipts.Config{Region: region, Addr: addr, Producer: d.Producer, Metrics: d.Metrics, Logger: d.Log}
+	// A key that cannot be read must not keep vendor receipts out: the
+	// worker then serves without GET /callbacks/public-key.
+	pub, err := CallbackPublicKey(d.Cfg)
+	switch {
+	case err != nil:
+		d.Log.Error().Err(err).Str("region", region).Msg("GET /callbacks/public-key is not served")
+	case pub == nil:
+		d.Log.Info().Str("region", region).Str("key_file", d.Cfg.CallbackKeyFile()).
+			Msg("no callback signing key yet: GET /callbacks/public-key is not served")
+	}
+	cfg := receipts.Config{Region: region, Addr: addr, Producer: d.Producer, Metrics: d.Metrics, Logger: d.Log, CallbackPublicKey: pub}
 	if g, ok := d.Metrics.(prometheus.Gatherer); ok {
 		cfg.Gatherer = g
 	}
@@ -218,6 +331,34 @@ func RunReceipts(ctx context.Context, d Deps, region, addr string) error {
 	}
 	<-ctx.Done()
 	return srv.Close()
+}
+
+// CallbackSigner loads the callback signing key from cfg.CallbackKeyFile(),
+// creating a 2048-bit key there (mode 0600) when no file exists.
+func CallbackSigner(cfg *config.Config) (*callbacks.Signer, error) {
+	s, err := callbacks.LoadSigner(cfg.CallbackKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("callbacks.keyFile: %w", err)
+	}
+	return s, nil
+}
+
+// CallbackPublicKey returns the PEM public key of the callback signing key
+// at cfg.CallbackKeyFile(), or nil when that file does not exist. It never
+// creates a key: only the callbacks worker does (CallbackSigner).
+func CallbackPublicKey(cfg *config.Config) ([]byte, error) {
+	k, err := callbacks.LoadKey(cfg.CallbackKeyFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("callbacks.keyFile: %w", err)
+	}
+	s, err := callbacks.NewSigner(k)
+	if err != nil {
+		return nil, fmt.Errorf("callbacks.keyFile %s: %w", cfg.CallbackKeyFile(), err)
+	}
+	return s.PublicKeyPEM(), nil
 }
 
 // NewScheduler builds the scheduler of one region: its replicas share the

@@ -53,6 +53,14 @@ type Config struct {
 	Receipts ReceiptsConfig `yaml:"receipts"`
 	// Scheduler configures the scheduler worker.
 	Scheduler SchedulerConfig `yaml:"scheduler"`
+	// Callbacks configures the business callbacks worker.
+	Callbacks CallbacksConfig `yaml:"callbacks"`
+	// Retry configures the backoff and attempt cap of retried deliveries.
+	Retry RetryConfig `yaml:"retry"`
+	// Recall configures the recall worker of revoked pushes.
+	Recall RecallConfig `yaml:"recall"`
+	// Gateway configures the HTTP gateway.
+	Gateway GatewayConfig `yaml:"gateway"`
 }
 
 // ReceiptsConfig configures the receipts HTTP worker (vendor receipts and
@@ -121,6 +129,9 @@ type VendorsConfig struct {
 	// SimulatorAddr is the simulator's listen address for `pushpipe dev`
 	// and the address workers use when Simulator is true.
 	SimulatorAddr string `yaml:"simulatorAddr"`
+	// SimulatorReceipts configures the receipts the simulator posts back
+	// to the receipts workers (see SimulatorReceipts in vendors.go).
+	SimulatorReceipts SimulatorReceipts `yaml:"simulatorReceipts"`
 }
 
 // MiPushVendor is the MiPush v3 REST endpoint per region.
@@ -256,6 +267,10 @@ func (c *Config) Defaults() {
 		c.Receipts.Addr = DefaultReceiptsAddr
 	}
 	c.Scheduler.defaults()
+	c.Gateway.defaults()
+	c.Callbacks.defaults()
+	c.Retry.defaults()
+	c.Recall.defaults()
 	if c.Stage.BatchSize == 0 {
 		c.Stage.BatchSize = 500
 	}
@@ -317,6 +332,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.Vendors.SimulatorReceipts.validate(); err != nil {
+		return err
+	}
 	if !c.Vendors.Simulator {
 		for _, r := range c.Regions {
 			if c.Vendors.MiPush.BaseURLs[r] == "" {
@@ -325,6 +343,18 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Scheduler.validate(); err != nil {
+		return err
+	}
+	if err := c.Callbacks.validate(); err != nil {
+		return err
+	}
+	if err := c.Recall.validate(); err != nil {
+		return err
+	}
+	if err := c.Retry.validate(); err != nil {
+		return err
+	}
+	if err := c.validateGateway(); err != nil {
 		return err
 	}
 	return nil

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
 func write(t *testing.T, body string) string {
@@ -42,6 +45,11 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("MiPushBaseURL = %s", got)
 			}
 		}},
+		{scenario: "retry section: defaults, and values read from YAML", body: "retry: {maxAttempts: 5, baseBackoff: 200ms}\n", check: func(t *testing.T, c *Config) {
+			if c.Retry.MaxAttempts != 5 || c.Retry.BaseBackoff != 200*time.Millisecond || c.Retry.MaxBackoff != sender.DefaultMaxBackoff {
+				t.Fatalf("retry = %+v, want maxAttempts 5, baseBackoff 200ms and the default maxBackoff", c.Retry)
+			}
+		}},
 		{scenario: "unknown key is an error", body: "kafak: {}\n", wantErr: "field kafak not found"},
 		{scenario: "not yaml", body: "regions: [\n", wantErr: "parsing config"},
 	} {
@@ -74,6 +82,10 @@ func TestValidate(t *testing.T) {
 		{"app listed twice", func(c *Config) { c.Apps = append(c.Apps, c.Apps[0]) }, "listed twice"},
 		{"mipush without secret", func(c *Config) { c.Apps[0].MiPush.AppSecret = "" }, "needs both appSecret and packageName"},
 		{"real vendors need a url per region", func(c *Config) { c.Vendors.MiPush.BaseURLs["sg"] = "" }, `no URL for region "sg"`},
+		{"retry attempt cap below 1", func(c *Config) { c.Retry.MaxAttempts = -1 }, "retry.maxAttempts must be at least 1"},
+		{"retry base backoff not positive", func(c *Config) { c.Retry.BaseBackoff = -time.Second }, "retry.baseBackoff must be positive"},
+		{"retry max backoff below the base", func(c *Config) { c.Retry.MaxBackoff = c.Retry.BaseBackoff / 2 }, "retry.maxBackoff 500ms is below retry.baseBackoff 1s"},
+		{"retry max backoff beyond any validity", func(c *Config) { c.Retry.MaxBackoff = 15 * 24 * time.Hour }, "exceeds the longest message validity"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			c, _ := Load("")

@@ -2,12 +2,12 @@ package receipts
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -153,26 +153,10 @@ func newMetrics(reg prometheus.Registerer, region string) *metrics {
 	if reg == nil {
 		return m
 	}
-	m.requests = register(reg, m.requests)
-	m.rejected = register(reg, m.rejected)
-	m.skipped = register(reg, m.skipped)
-	m.events = register(reg, m.events)
-	m.seconds = register(reg, m.seconds)
+	m.requests = pipeline.Register(reg, m.requests)
+	m.rejected = pipeline.Register(reg, m.rejected)
+	m.skipped = pipeline.Register(reg, m.skipped)
+	m.events = pipeline.Register(reg, m.events)
+	m.seconds = pipeline.Register(reg, m.seconds)
 	return m
-}
-
-// register registers c, or returns the identical collector registered
-// before.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic("receipts: registering metrics: " + err.Error())
 }

@@ -1,9 +1,8 @@
 package scheduler
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/pushpipe/pushpipe/pipeline"
 )
 
 // metrics are the scheduler's Prometheus series, all with the constant
@@ -42,20 +41,10 @@ func newMetrics(reg prometheus.Registerer, region string) *metrics {
 	if reg == nil {
 		return m
 	}
-	register := func(c prometheus.Collector) prometheus.Collector {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return are.ExistingCollector
-			}
-			panic(err)
-		}
-		return c
-	}
-	m.occurrences = register(m.occurrences).(*prometheus.CounterVec)
-	m.decisions = register(m.decisions).(*prometheus.CounterVec)
-	m.schedules = register(m.schedules).(*prometheus.GaugeVec)
-	m.owned = register(m.owned).(prometheus.Gauge)
-	m.errors = register(m.errors).(prometheus.Counter)
+	m.occurrences = pipeline.Register(reg, m.occurrences)
+	m.decisions = pipeline.Register(reg, m.decisions)
+	m.schedules = pipeline.Register(reg, m.schedules)
+	m.owned = pipeline.Register(reg, m.owned)
+	m.errors = pipeline.Register(reg, m.errors)
 	return m
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/pipeline"
 )
 
 // Defaults of BreakerConfig.
@@ -328,7 +329,7 @@ func NewBreakerMetrics(reg prometheus.Registerer) *BreakerMetrics {
 	if reg == nil {
 		return m
 	}
-	return register(reg, m)
+	return pipeline.Register(reg, m)
 }
 
 // add makes b's state exported; a later breaker of the same endpoint

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/pipeline"
 )
 
 // ExtraSmoothRate is channels.ExtraSmoothRate: the key of
@@ -735,24 +736,8 @@ func newLimiterMetrics(reg prometheus.Registerer, region string) *limiterMetrics
 	if reg == nil {
 		return m
 	}
-	m.share = register(reg, m.share)
-	m.wait = register(reg, m.wait)
-	m.deferred = register(reg, m.deferred)
+	m.share = pipeline.Register(reg, m.share)
+	m.wait = pipeline.Register(reg, m.wait)
+	m.deferred = pipeline.Register(reg, m.deferred)
 	return m
-}
-
-// register registers c, or returns the identical collector registered
-// before (several stages of one region may share a registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic("sender: registering metrics: " + err.Error())
 }
