@@ -203,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 		{path: "/v1/client/bind", write: true, handle: s.bind},
 		{path: "/v1/client/unbind", write: true, handle: s.unbind},
 		{path: "/v1/client/report", write: true, handle: s.report},
+		{path: "/v1/devices/status", handle: s.deviceStatus},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
