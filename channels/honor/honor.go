@@ -128,7 +128,7 @@ type Channel struct {
 	client *http.Client
 	now    func() time.Time
 	// tokens holds one access-token cache per app; fixed after New.
-	tokens map[string]*tokenSource
+	tokens map[string]*channels.TokenSource
 }
 
 var (
@@ -160,9 +160,9 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 			ExpectContinueTimeout: time.Second,
 		}}
 	}
-	c.tokens = make(map[string]*tokenSource, len(cfg.Apps))
+	c.tokens = make(map[string]*channels.TokenSource, len(cfg.Apps))
 	for id, app := range cfg.Apps {
-		c.tokens[id] = &tokenSource{fetch: c.fetchToken(app), op: "POST " + cfg.AuthURL, timeout: cfg.Timeout, now: c.now}
+		c.tokens[id] = &channels.TokenSource{Channel: Name, Fetch: c.fetchToken(app), Op: "POST " + cfg.AuthURL, Timeout: cfg.Timeout, Now: c.now}
 	}
 	return c, nil
 }
@@ -521,7 +521,7 @@ func (a *answer) explain() string {
 
 // sendGroup makes the call for one group and fills its results, or returns
 // the call's error (a *channels.VendorError).
-func (c *Channel) sendGroup(ctx context.Context, ts *tokenSource, app App, msgs []channels.Message, g group, results []channels.Result, now time.Time) error {
+func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, app App, msgs []channels.Message, g group, results []channels.Result, now time.Time) error {
 	gm := make([]channels.Message, len(g.idx))
 	for j, i := range g.idx {
 		gm[j] = msgs[i]
@@ -578,7 +578,7 @@ func (c *Channel) sendGroup(ctx context.Context, ts *tokenSource, app App, msgs 
 
 // callWithToken posts body with the app's access token, replacing a token
 // Honor refuses once.
-func (c *Channel) callWithToken(ctx context.Context, ts *tokenSource, honorAppID string, body []byte) (answer, error) {
+func (c *Channel) callWithToken(ctx context.Context, ts *channels.TokenSource, honorAppID string, body []byte) (answer, error) {
 	for attempt := 0; ; attempt++ {
 		tok, err := ts.Token(ctx)
 		if err != nil {
@@ -591,7 +591,7 @@ func (c *Channel) callWithToken(ctx context.Context, ts *tokenSource, honorAppID
 		if classify(a.code()) != kindAuthToken || attempt == 1 {
 			return a, nil
 		}
-		ts.invalidate(tok)
+		ts.Invalidate(tok)
 	}
 }
 

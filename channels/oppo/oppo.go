@@ -132,7 +132,7 @@ type Channel struct {
 	client *http.Client
 	now    func() time.Time
 	// tokens holds one auth-token cache per app; fixed after New.
-	tokens map[string]*tokenSource
+	tokens map[string]*channels.TokenSource
 }
 
 var _ channels.Channel = (*Channel)(nil)
@@ -161,9 +161,9 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 			ExpectContinueTimeout: time.Second,
 		}}
 	}
-	c.tokens = make(map[string]*tokenSource, len(cfg.Apps))
+	c.tokens = make(map[string]*channels.TokenSource, len(cfg.Apps))
 	for id, app := range cfg.Apps {
-		c.tokens[id] = &tokenSource{fetch: c.fetchToken(app), op: "POST " + c.base + AuthPath, timeout: cfg.Timeout, now: c.now}
+		c.tokens[id] = &channels.TokenSource{Channel: Name, Fetch: c.fetchToken(app), Op: "POST " + c.base + AuthPath, Timeout: cfg.Timeout, Now: c.now}
 	}
 	return c, nil
 }
@@ -382,7 +382,7 @@ type batchEntry struct {
 
 // deliver makes the push call for msgs[idx] and fills their results, or
 // returns the call's error (a *channels.VendorError).
-func (c *Channel) deliver(ctx context.Context, ts *tokenSource, msgs []channels.Message, idx []int, results []channels.Result, now time.Time) error {
+func (c *Channel) deliver(ctx context.Context, ts *channels.TokenSource, msgs []channels.Message, idx []int, results []channels.Result, now time.Time) error {
 	form := url.Values{}
 	path := UnicastPath
 	if len(idx) == 1 {
@@ -483,7 +483,7 @@ func invalidToken(code int, reason string) channels.Result {
 
 // callWithToken posts form to path with the app's auth token, replacing a
 // token OPPO refuses once.
-func (c *Channel) callWithToken(ctx context.Context, ts *tokenSource, path string, form url.Values) (answer, error) {
+func (c *Channel) callWithToken(ctx context.Context, ts *channels.TokenSource, path string, form url.Values) (answer, error) {
 	for attempt := 0; ; attempt++ {
 		tok, err := ts.Token(ctx)
 		if err != nil {
@@ -496,7 +496,7 @@ func (c *Channel) callWithToken(ctx context.Context, ts *tokenSource, path strin
 		if classify(a.Code) != kindAuthToken || attempt == 1 {
 			return a, nil
 		}
-		ts.invalidate(tok)
+		ts.Invalidate(tok)
 	}
 }
 

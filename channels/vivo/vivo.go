@@ -183,7 +183,7 @@ type Channel struct {
 	client *http.Client
 	now    func() time.Time
 	// tokens holds one authToken cache per app; fixed after New.
-	tokens map[string]*tokenSource
+	tokens map[string]*channels.TokenSource
 }
 
 var (
@@ -215,9 +215,9 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 			ExpectContinueTimeout: time.Second,
 		}}
 	}
-	c.tokens = make(map[string]*tokenSource, len(cfg.Apps))
+	c.tokens = make(map[string]*channels.TokenSource, len(cfg.Apps))
 	for id, app := range cfg.Apps {
-		c.tokens[id] = &tokenSource{fetch: c.fetchToken(app), op: "POST " + c.base + AuthPath, timeout: cfg.Timeout, now: c.now}
+		c.tokens[id] = &channels.TokenSource{Channel: Name, Fetch: c.fetchToken(app), Op: "POST " + c.base + AuthPath, Timeout: cfg.Timeout, Now: c.now}
 	}
 	return c, nil
 }
@@ -541,7 +541,7 @@ func (a *answer) explain() string {
 
 // sendGroup delivers one group and fills its results, or returns the
 // call's error (a *channels.VendorError).
-func (c *Channel) sendGroup(ctx context.Context, ts *tokenSource, msgs []channels.Message, g group, results []channels.Result, now time.Time) error {
+func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, msgs []channels.Message, g group, results []channels.Result, now time.Time) error {
 	gm := make([]channels.Message, len(g.idx))
 	for j, i := range g.idx {
 		gm[j] = msgs[i]
@@ -642,7 +642,7 @@ func invalidToken(code int, reason string) channels.Result {
 
 // callWithToken posts body to path with the app's authToken, replacing a
 // token vivo refuses once.
-func (c *Channel) callWithToken(ctx context.Context, ts *tokenSource, path string, body any) (answer, error) {
+func (c *Channel) callWithToken(ctx context.Context, ts *channels.TokenSource, path string, body any) (answer, error) {
 	for attempt := 0; ; attempt++ {
 		tok, err := ts.Token(ctx)
 		if err != nil {
@@ -655,7 +655,7 @@ func (c *Channel) callWithToken(ctx context.Context, ts *tokenSource, path strin
 		if classify(a.Result) != kindAuthToken || attempt == 1 {
 			return a, nil
 		}
-		ts.invalidate(tok)
+		ts.Invalidate(tok)
 	}
 }
 
