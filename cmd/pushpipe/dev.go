@@ -117,8 +117,8 @@ are used instead of the embedded ones.`,
 					return gws.start(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, producer: p, metrics: reg}, chAddr)
 				},
 				onReady: func(health string) {
-					printBanner(cmd.OutOrStdout(), cfg, brokers, chAddr, chHTTP, emb.Simulator.URL(), health, rcpts)
-					gws.banner(cmd.OutOrStdout(), cfg)
+					gwAddrs, gwTry := gws.banner(cfg)
+					printBanner(cmd.OutOrStdout(), cfg, brokers, chAddr, chHTTP, emb.Simulator.URL(), health, rcpts, gwAddrs, gwTry)
 				},
 			})
 		},
@@ -176,7 +176,7 @@ func seedDemoDevices(ctx context.Context, p *pipeline.Producer, cfg *config.Conf
 	return nil
 }
 
-func printBanner(w io.Writer, cfg *config.Config, brokers []string, chAddr, chHTTP, simURL, health string, rcpts []*receipts.Server) {
+func printBanner(w io.Writer, cfg *config.Config, brokers []string, chAddr, chHTTP, simURL, health string, rcpts []*receipts.Server, gwAddrs, gwTry string) {
 	region := cfg.Regions[0]
 	for _, r := range cfg.Regions {
 		if r == "sg" {
@@ -193,19 +193,20 @@ pushpipe is running — regions %s, state in %s/
   Vendor simulator    %s   (what the vendors received: %s/admin/stats)
   Health and metrics  http://%s/healthz  /readyz  /metrics
   Receipts            %s
-                      POST /receipts/{hms,honor,harmonyos,mipush,oppo,vivo,client}
-
+                      POST /receipts/{hms,honor,harmonyos,mipush,oppo,vivo,client}, GET /callbacks/public-key
+%s
 Try it from another terminal (the demo app has demo-device-1..3 in every region):
 
   ./bin/pushpipe publish --region %s configs/examples/simple-push.json
-  ./bin/pushpipe events --region %s --task demo-task-1
+  ./bin/pushpipe events --region %s --task demo-task-1     (the simulator also sends arrival receipts)
+  ./bin/pushpipe revoke --region %s --task-id demo-task-1  (acked deliveries are recalled after recall.settle)
 
   curl -s '%s/admin/requests?vendor=mipush&region=%s'
   curl -s 'http://%s/' --data-binary 'SELECT event, count() FROM %s.events FINAL GROUP BY event ORDER BY event'
-
+%s
 Stop with Ctrl-C.
 `, strings.Join(cfg.Regions, ","), cfg.StateDir, strings.Join(brokers, ","), chAddr, cfg.ClickHouse.DatabasePrefix,
-		orDash(chHTTP), simURL, simURL, health, receiptsLine(cfg.Regions, rcpts), region, region, simURL, region, orDash(chHTTP), db)
+		orDash(chHTTP), simURL, simURL, health, receiptsLine(cfg.Regions, rcpts), gwAddrs, region, region, region, simURL, region, orDash(chHTTP), db, gwTry)
 }
 
 // receiptsLine lists the receipts worker of each region: "sg http://...".

@@ -231,9 +231,9 @@ func (g *devGateways) close(log zerolog.Logger) {
 }
 
 // banner prints the gateways' addresses and how to call them.
-func (g *devGateways) banner(w io.Writer, cfg *config.Config) {
+func (g *devGateways) banner(cfg *config.Config) (addrs, try string) {
 	if len(g.servers) == 0 {
-		return
+		return "", ""
 	}
 	parts := make([]string, len(g.servers))
 	for i, s := range g.servers {
@@ -249,14 +249,14 @@ func (g *devGateways) banner(w io.Writer, cfg *config.Config) {
 			url = g.servers[i].URL()
 		}
 	}
-	fmt.Fprintf(w, `
-  HTTP gateway        %s
+	addrs = fmt.Sprintf(`  HTTP gateway        %s
                       POST /v1/push/simple ... (GET /openapi.yaml); requests signed with %s
-
+`, strings.Join(parts, "  "), key)
+	try = fmt.Sprintf(`
   ./bin/pushpipe gateway sign --key %s --body configs/examples/simple-push.json > /tmp/sig
   curl -s %s/v1/push/simple $(cat /tmp/sig) --data-binary @configs/examples/simple-push.json
-
-`, strings.Join(parts, "  "), key, key, url)
+`, key, url)
+	return addrs, try
 }
 
 func newGatewaySignCmd() *cobra.Command {
