@@ -14,9 +14,21 @@ help: ## list the targets
 run: chdb build ## build and start the whole pipeline with embedded Kafka and ClickHouse
 	./$(BIN) dev
 
-test: chdb ## the full test suite against embedded (real-protocol) Kafka and ClickHouse
+# Fuzz targets (package:target) that `make test` runs for FUZZTIME each after
+# the normal tests; their seed corpora (testdata/fuzz/) run in every `go test`.
+FUZZ_TARGETS := ./schema:FuzzDecodeRequest ./schema:FuzzDecodeBinding ./schema:FuzzDecodeControl \
+	./workers/receipts:FuzzParseHMS ./workers/receipts:FuzzParseHonor ./workers/receipts:FuzzParseHarmonyOS \
+	./workers/receipts:FuzzParseMiPush ./workers/receipts:FuzzParseOPPO ./workers/receipts:FuzzParseVivo \
+	./workers/receipts:FuzzParseClient
+FUZZTIME ?= 2s
+
+test: chdb ## the full test suite against embedded (real-protocol) Kafka and ClickHouse, then brief fuzzing
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) "$${t%%:*}"; \
+	done
 
 bench: chdb build ## benchmark on the embedded stack; figures in .pushpipe/bench/latest.txt
 	./$(BIN) bench

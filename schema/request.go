@@ -3,7 +3,9 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 )
 
@@ -218,7 +220,7 @@ func DecodeRequest(b []byte) (*Request, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, invalid(CodeInvalidParam, "request is not a valid JSON push request: %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, invalid(CodeInvalidParam, "request has trailing data after the JSON object")
 	}
 	return &r, nil

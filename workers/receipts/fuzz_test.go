@@ -3,6 +3,8 @@ package receipts
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +26,20 @@ func FuzzParseClient(f *testing.F) {
 	fuzzParser(f, "client", func(b []byte) (Parsed, error) { return ParseClient(b, DefaultMaxClientEvents) })
 }
 
-// fuzzParser checks that parse never panics, that a refusal is a
-// *ParseError with a reason and a message, and that what it accepts makes
-// well-formed events.
+// parseErrorReasons are the reasons a parser may refuse a body with (the
+// reason label of pushpipe_receipts_rejected_total).
+var parseErrorReasons = []string{"malformed_json", "bad_form", "no_data", "empty", "too_many", "invalid_event"}
+
+// skipReasons are the reasons a parser may skip an item of an accepted body
+// with (the reason label of pushpipe_receipts_skipped_total).
+var skipReasons = []string{"no_correlation", "no_status", "no_target", "unknown_type", "too_many_targets"}
+
+// fuzzParser checks that parse never panics and gives the same answer
+// twice; that a refusal is a *ParseError with a known reason and a message;
+// that skipped items are counted under known reasons; that every receipt
+// has one correlation within the limits, an event and a §10.3 status (a
+// failure never reads as a common status); and that the receipts make one
+// well-formed event per delivery they name.
 func fuzzParser(f *testing.F, vendorName string, parse func([]byte) (Parsed, error)) {
 	v, ok := vendorByName(vendorName)
 	if !ok {
@@ -38,16 +51,25 @@ func fuzzParser(f *testing.F, vendorName string, parse func([]byte) (Parsed, err
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := parse(body)
+		if again, err2 := parse(body); !reflect.DeepEqual(p, again) || !reflect.DeepEqual(err, err2) {
+			t.Fatalf("parsing the same body twice differs: %+v (%v), then %+v (%v)", p, err, again, err2)
+		}
 		if err != nil {
 			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Reason == "" || pe.Detail == "" {
-				t.Fatalf("error %v is not a ParseError with reason and detail", err)
+			if !errors.As(err, &pe) || !slices.Contains(parseErrorReasons, pe.Reason) || pe.Detail == "" {
+				t.Fatalf("error %v is not a ParseError with a known reason and a detail", err)
 			}
 			if len(p.Receipts) != 0 {
 				t.Fatalf("receipts returned with an error: %+v", p.Receipts)
 			}
 			return
 		}
+		for reason, n := range p.Skipped {
+			if !slices.Contains(skipReasons, reason) || n <= 0 {
+				t.Fatalf("%d items skipped as %q", n, reason)
+			}
+		}
+		wantEvents := 0
 		for _, r := range p.Receipts {
 			switch {
 			case (r.DeliveryID == "") == (r.MsgID == ""):
@@ -65,12 +87,32 @@ func fuzzParser(f *testing.F, vendorName string, parse func([]byte) (Parsed, err
 				}
 			}
 			switch r.Event {
-			case schema.EventArrived, schema.EventOpened, schema.EventIgnored, schema.EventFailed:
+			case schema.EventArrived, schema.EventOpened, schema.EventIgnored:
+				if r.StatusCode != schema.StatusAcked {
+					t.Fatalf("%s receipt with status %d, want %d Acked", r.Event, r.StatusCode, schema.StatusAcked)
+				}
+			case schema.EventFailed:
+				switch r.StatusCode {
+				case schema.StatusWaitingForVerify, schema.StatusDeviceNotOnlineOrNoResponse, schema.StatusNoBindInfo, schema.StatusAcked:
+					t.Fatalf("failed receipt with the common status %d", r.StatusCode)
+				}
 			default:
 				t.Fatalf("receipt event %q", r.Event)
 			}
+			if r.StatusDesc == "" {
+				t.Fatalf("receipt without a status description: %+v", r)
+			}
+			if r.DeliveryID != "" {
+				wantEvents++
+			} else {
+				wantEvents += len(r.Tokens)
+			}
 		}
-		for _, e := range s.events(v, p.Receipts) {
+		evs := s.events(v, p.Receipts)
+		if len(evs) != wantEvents {
+			t.Fatalf("%d receipts naming %d deliveries made %d events", len(p.Receipts), wantEvents, len(evs))
+		}
+		for _, e := range evs {
 			if e.EventID == "" || e.Key() == "" || e.Region != "sg" || e.TS <= 0 {
 				t.Fatalf("malformed event %+v", e)
 			}
