@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +52,9 @@ type envOptions struct {
 	// per region before the simulator (env.receipts) and points the
 	// simulator at it. Without it the simulator posts none.
 	simReceipts *vendorsim.ReceiptsConfig
+	// brokers, if set, are the Kafka brokers to use instead of a fresh
+	// in-memory broker (e.g. one the test restarts).
+	brokers []string
 }
 
 func newEnv(t *testing.T, regions ...string) *env {
@@ -74,7 +76,10 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 	configure := o.configure
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	brokers := []string{testinfra.Kafka(t)}
+	brokers := o.brokers
+	if len(brokers) == 0 {
+		brokers = []string{testinfra.Kafka(t)}
+	}
 	cfg := &config.Config{
 		StateDir:   t.TempDir(),
 		Regions:    regions,
@@ -142,27 +147,7 @@ func (e *env) deps() app.Deps {
 // stops them (gracefully) when the test ends.
 func (e *env) run(regions []string, kinds ...app.Kind) {
 	e.t.Helper()
-	d := e.deps()
-	var stages []*pipeline.Stage
-	for _, r := range regions {
-		for _, k := range kinds {
-			ss, err := app.NewStages(k, r, d)
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			stages = append(stages, ss...)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := app.RunStages(ctx, stages); err != nil {
-			e.t.Errorf("stages stopped with an error: %v", err)
-		}
-	}()
-	e.t.Cleanup(func() { cancel(); wg.Wait() })
+	e.runStoppable(e.deps(), regions, kinds...)
 }
 
 func (e *env) publish(outs ...pipeline.Output) {

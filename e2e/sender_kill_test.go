@@ -6,12 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -30,19 +30,7 @@ func buildBinary(t *testing.T) string {
 // startSender runs `pushpipe sender` as its own process.
 func (e *env) startSender(t *testing.T, bin, configPath string, log *os.File) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "sender", "--region", "sg", "--config", configPath,
-		"--brokers", strings.Join(e.brokers, ","), "--health-addr", "127.0.0.1:0")
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return cmd
+	return e.startWorker(bin, app.Sender, configPath, log).cmd
 }
 
 // TestSenderSIGKILLMidStream kills the sender process with SIGKILL while it
@@ -52,26 +40,10 @@ func (e *env) startSender(t *testing.T, bin, configPath string, log *os.File) *e
 // reports how many vendor calls the replay duplicated.
 func TestSenderSIGKILLMidStream(t *testing.T) {
 	const total = 5000
-	e := newEnv(t, "sg")
+	e := newEnvWith(t, func(c *config.Config) { c.Stage.BatchSize = 200 }, "sg")
 	e.run([]string{"sg"}, app.Eventsink, app.Retry)
 	bin := buildBinary(t)
-
-	cfgPath := filepath.Join(t.TempDir(), "pushpipe.yaml")
-	cfgYAML := fmt.Sprintf(`vendors:
-  simulator: true
-  simulatorAddr: %s
-apps:
-  - appId: %s
-    workspaceId: default
-    mipush: {appSecret: %s, packageName: %s}
-kafka:
-  partitions: 2
-stage:
-  batchSize: 200
-`, e.sim.Addr(), testApp, testSecret, testPackage)
-	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := e.workerConfig()
 
 	// 5,000 deliveries straight onto push.deliveries.sg; every 20th token
 	// is one the vendor reports invalid.
