@@ -7,7 +7,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -45,6 +44,21 @@ type Options struct {
 	// AnalyticsReceipts is how many Huawei receipts the receipts worker
 	// figures post (for at most 20 s); 0 skips them.
 	AnalyticsReceipts int
+	// CeilingRecords is how many raw records the Kafka produce and
+	// consume ceilings move, and how many event rows the ClickHouse
+	// insert ceiling inserts (each for at most 20 s); 0 skips the
+	// ceilings.
+	CeilingRecords int
+	// UnicastDuration is how long SIMPLE requests are published at each
+	// rate of the unicast latency figures (500 and 2,000 requests/s); 0
+	// skips them.
+	UnicastDuration time.Duration
+	// E2EDevices is the audience of the end-to-end broadcast through
+	// fanout, sender, eventsink and retry processes; 0 skips it.
+	E2EDevices int
+	// EventsinkEvents is how many pre-published events the eventsink-alone
+	// figure inserts; 0 skips it.
+	EventsinkEvents int
 	// Binary is the pushpipe executable that runs the workers.
 	Binary string
 	// Timeout bounds the whole run.
@@ -64,8 +78,12 @@ func (f Figure) String() string {
 	return fmt.Sprintf("%s: %s %s", f.Name, strconv.FormatFloat(f.Value, 'f', -1, 64), f.Unit)
 }
 
-// Run performs the benchmark and returns its figures.
+// Run performs the benchmark and returns its figures. Each part's figures
+// are merged into latest.txt as soon as it finished; once every part ran,
+// the ratios to the ceilings are added and report.md and report.svg are
+// written beside latest.txt. An error ends the run at the failing part.
 func Run(ctx context.Context, o Options) ([]Figure, error) {
+	start, loadStart := time.Now(), loadAverage()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	dir := filepath.Join(o.StateDir, "bench")
@@ -105,36 +123,67 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 	}
 
 	var figs []Figure
-	if o.BroadcastDevices > 0 {
-		bfigs, err := runBroadcast(ctx, o, work, conn, db, brokers, ch.NativeAddr(), say)
+	// part runs one part of the bench and records its figures.
+	part := func(what string, run func() ([]Figure, error)) error {
+		pfigs, err := run()
 		if err != nil {
+			return fmt.Errorf("measuring %s: %w", what, err)
+		}
+		figs = append(figs, pfigs...)
+		return writeFigures(dir, pfigs, o.Figures)
+	}
+	if o.CeilingRecords > 0 {
+		if err := part("the ceilings", func() ([]Figure, error) { return runCeilings(ctx, o, conn, brokers, say) }); err != nil {
 			return nil, err
 		}
-		if err := writeFigures(dir, bfigs, o.Figures); err != nil {
+	}
+	if o.BroadcastDevices > 0 {
+		if err := part("the fan-out broadcast", func() ([]Figure, error) {
+			return runBroadcast(ctx, o, work, conn, db, brokers, ch.NativeAddr(), say)
+		}); err != nil {
 			return nil, err
 		}
-		figs = append(figs, bfigs...)
 	}
 	if o.SenderDeliveries > 0 {
-		sfigs, err := runSender(ctx, o, work, brokers, say)
-		if err != nil {
-			return nil, fmt.Errorf("measuring the sender: %w", err)
-		}
-		if err := writeFigures(dir, sfigs, o.Figures); err != nil {
+		if err := part("the sender", func() ([]Figure, error) { return runSender(ctx, o, work, brokers, say) }); err != nil {
 			return nil, err
 		}
-		figs = append(figs, sfigs...)
+	}
+	if o.UnicastDuration > 0 {
+		if err := part("unicast latency", func() ([]Figure, error) {
+			return runUnicast(ctx, o, work, conn, brokers, ch.NativeAddr(), say)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if o.E2EDevices > 0 {
+		if err := part("the end-to-end broadcast", func() ([]Figure, error) {
+			return runE2E(ctx, o, work, conn, brokers, ch.NativeAddr(), say)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if o.EventsinkEvents > 0 {
+		if err := part("the eventsink alone", func() ([]Figure, error) {
+			return runEventsink(ctx, o, work, conn, brokers, ch.NativeAddr(), say)
+		}); err != nil {
+			return nil, err
+		}
 	}
 	if o.AnalyticsEvents > 0 || o.AnalyticsReceipts > 0 {
-		afigs, err := runAnalytics(ctx, o, work, conn, brokers, say)
-		if err != nil {
-			return nil, fmt.Errorf("measuring analytics: %w", err)
-		}
-		if err := writeFigures(dir, afigs, o.Figures); err != nil {
+		if err := part("analytics", func() ([]Figure, error) { return runAnalytics(ctx, o, work, conn, brokers, say) }); err != nil {
 			return nil, err
 		}
-		figs = append(figs, afigs...)
 	}
+	if err := part("the ratios to the ceilings", func() ([]Figure, error) { return ratios(figs), nil }); err != nil {
+		return nil, err
+	}
+	meta := reportMeta{Start: start, End: time.Now(), LoadStart: loadStart, LoadEnd: loadAverage(), Options: o,
+		StageBatchSize: stackBatchSize, StageBatchWait: stackBatchWait, UnicastMiPushBudget: unicastMiPushCallsPerS}
+	if err := writeReport(dir, figs, meta); err != nil {
+		return nil, err
+	}
+	say("report in %s and %s", filepath.Join(dir, "report.md"), filepath.Join(dir, "report.svg"))
 	return figs, nil
 }
 
@@ -143,20 +192,10 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 func runBroadcast(ctx context.Context, o Options, work string, conn driver.Conn, db string, brokers []string, chAddr string, say func(string, ...any)) ([]Figure, error) {
 	const region, prefix, appID = "sg", "bench_", "BENCH_APP"
 	say("registering %d devices", o.BroadcastDevices)
-	store := schema.NewDeviceStore(conn, db)
-	now := time.Now().UTC()
-	for start := 0; start < o.BroadcastDevices; start += 100_000 {
-		rows := make([]schema.Device, 0, 100_000)
-		for i := start; i < min(start+100_000, o.BroadcastDevices); i++ {
-			rows = append(rows, schema.Device{AppID: appID, DeviceID: fmt.Sprintf("dev-%08d", i), Platform: schema.PlatformAndroid,
-				Vendor: "mipush", VendorToken: fmt.Sprintf("regid-%08d", i), TokenValid: true, UserID: fmt.Sprintf("user-%08d", i),
-				BoundAt: now, UpdatedAt: now})
-		}
-		if err := store.Insert(ctx, rows); err != nil {
-			return nil, err
-		}
+	if err := registerDevices(ctx, conn, db, 0, o.BroadcastDevices); err != nil {
+		return nil, err
 	}
-	if err := schema.NewTemplateStore(conn, db).Create(ctx, schema.Template{AppID: appID, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+	if err := createBroadcastTemplate(ctx, conn, db); err != nil {
 		return nil, err
 	}
 
@@ -178,9 +217,7 @@ func runBroadcast(ctx context.Context, o Options, work string, conn driver.Conn,
 		return nil, err
 	}
 	defer p.Close()
-	req, _ := json.Marshal(map[string]any{"type": "BROADCAST", "region": region, "appId": appID, "workspaceId": "bench",
-		"taskId": "bench-broadcast", "taskName": "bench", "deliverType": 1, "msgkey": "bench-msg", "templateName": "news",
-		"templateKeyValue": map[string]string{"text": "hello"}, "expiredSeconds": 3600, "acceptedAt": time.Now().UnixMilli()})
+	req := broadcastRequest(region, "bench-broadcast", "bench-msg")
 	t0 := time.Now()
 	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: []byte("bench-broadcast"), Value: req}}); err != nil {
 		return nil, err

@@ -26,7 +26,13 @@ var senderVendors = []string{"mipush", "apns", "fcm", "hms", "honor", "oppo", "v
 // sender process against the simulator, and the p99 of its vendor calls
 // (acked minus sent time of each delivery).
 func runSender(ctx context.Context, o Options, work string, brokers []string, say func(string, ...any)) ([]Figure, error) {
-	const region, appID = "sg", "BENCH_APP"
+	// The sender figures run in a region of their own: the fan-out
+	// broadcast leaves its deliveries unsent on push.deliveries.sg, and a
+	// sender there would send those first.
+	const region, appID = "cn", "BENCH_APP"
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics(region), stackPartitions); err != nil {
+		return nil, err
+	}
 	cfg := &config.Config{StateDir: work, Regions: []string{region},
 		Apps: []config.AppConfig{{AppID: appID, WorkspaceID: "bench"}}}
 	cfg.Defaults()

@@ -1,0 +1,217 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// Shapes of the end-to-end and eventsink figures.
+const (
+	// e2eRegion and eventsinkRegion are the regions these figures run in,
+	// each alone.
+	e2eRegion       = "in"
+	eventsinkRegion = "ru"
+	// e2eTask is the task id of the measured broadcast.
+	e2eTask = "bench-e2e-broadcast"
+	// e2eDeliverLimit and e2eSettleLimit bound the waits for the
+	// simulator to accept every delivery and for every acked event to be
+	// in ClickHouse.
+	e2eDeliverLimit = 5 * time.Minute
+	e2eSettleLimit  = 5 * time.Minute
+	// eventsinkLimit bounds the wait for the pre-published events.
+	eventsinkLimit = 3 * time.Minute
+)
+
+// e2eKinds are the worker processes of the end-to-end broadcast.
+var e2eKinds = []string{"fanout", "sender", "eventsink", "retry"}
+
+// runE2E measures a broadcast to o.E2EDevices registered MiPush devices
+// through fanout, sender, eventsink and retry processes: deliveries a
+// second from publishing the request until the simulator accepted every
+// delivery (MiPush calls of up to 1000 regIds, the default rate limit of
+// 1000 calls/s), the seconds until every one's acked event is in
+// ClickHouse, the events a second the sink inserted meanwhile, and the
+// peak RSS of each worker.
+func runE2E(ctx context.Context, o Options, work string, conn driver.Conn, brokers []string, chAddr string, say func(string, ...any)) ([]Figure, error) {
+	region, n := e2eRegion, o.E2EDevices
+	db := stackPrefix + region
+	if err := prepareRegion(ctx, conn, brokers, region); err != nil {
+		return nil, err
+	}
+	say("registering %d devices for the end-to-end broadcast", n)
+	if err := registerDevices(ctx, conn, db, 0, n); err != nil {
+		return nil, err
+	}
+	if err := createBroadcastTemplate(ctx, conn, db); err != nil {
+		return nil, err
+	}
+	sim, err := startMiPushSim(ctx, 100)
+	if err != nil {
+		return nil, err
+	}
+	defer sim.Close()
+	ws, err := startStack(ctx, o.Binary, work, stackConfig{region: region, brokers: brokers, chAddr: chAddr, simAddr: sim.Addr()}, e2eKinds...)
+	if err != nil {
+		return nil, err
+	}
+	defer ws.stop()
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+
+	// Warm up: one unicast request through every stage, until its acked
+	// event is in ClickHouse.
+	say("warming up fanout, sender and eventsink with one unicast request")
+	key, value := unicastRequest(region, 0)
+	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: key, Value: value}}); err != nil {
+		return nil, fmt.Errorf("publishing the warm-up request: %w", err)
+	}
+	if err := waitUntil(ctx, 100*time.Millisecond, 2*time.Minute, "the warm-up request's acked event", func() (bool, error) {
+		n, err := ackedEvents(ctx, conn, db, string(key))
+		return n >= 1, err
+	}); err != nil {
+		return nil, err
+	}
+
+	say("broadcasting to %d devices through fanout, sender, eventsink and retry", n)
+	before, _ := sim.AppCounts(vendorsim.VendorMiPush, region, stackApp)
+	base := before.Messages
+	req := broadcastRequest(region, e2eTask, "bench-e2e-msg")
+	t0 := time.Now()
+	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: []byte(e2eTask), Value: req}}); err != nil {
+		return nil, fmt.Errorf("publishing the broadcast: %w", err)
+	}
+	var lastSaid int64
+	err = waitUntil(ctx, 20*time.Millisecond, e2eDeliverLimit, fmt.Sprintf("%d MiPush messages of the broadcast", n), func() (bool, error) {
+		got := mipushMessages(sim, region) - base
+		if got/100_000 != lastSaid/100_000 {
+			say("%d deliveries accepted by the simulator", got)
+		}
+		lastSaid = got
+		return got >= int64(n), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	delivered := time.Since(t0)
+	after, _ := sim.AppCounts(vendorsim.VendorMiPush, region, stackApp)
+	calls := after.Requests - before.Requests
+	say("%d deliveries in %s; waiting for their acked events in ClickHouse", n, delivered.Round(time.Millisecond))
+	err = waitUntil(ctx, 250*time.Millisecond, e2eSettleLimit, fmt.Sprintf("%d acked events of %s in %s", n, e2eTask, db), func() (bool, error) {
+		got, err := ackedEvents(ctx, conn, db, e2eTask)
+		return got >= uint64(n), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	settled := time.Since(t0)
+	var events uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events WHERE task_id = ?", e2eTask).Scan(&events); err != nil {
+		return nil, fmt.Errorf("counting the events of %s: %w", e2eTask, err)
+	}
+	figs := []Figure{
+		{"e2e_broadcast_devices", float64(n), "devices"},
+		{"e2e_broadcast_delivered_s", round(delivered.Seconds(), 3), "s"},
+		{"e2e_broadcast_deliveries_per_s", round(float64(n)/delivered.Seconds(), 0), "deliveries/s"},
+		{"e2e_broadcast_mipush_calls", float64(calls), "calls"},
+		{"e2e_broadcast_regids_per_call", round(float64(n)/float64(max(calls, 1)), 1), "regIds"},
+		{"e2e_broadcast_events_settled_s", round(settled.Seconds(), 3), "s"},
+		{"e2e_broadcast_events", float64(events), "events"},
+		{"e2e_broadcast_events_per_s", round(float64(events)/settled.Seconds(), 0), "events/s"},
+	}
+	return append(figs, ws.peakRSS(e2eKinds...)...), nil
+}
+
+// ackedEvents counts the distinct acked events of task in db.
+func ackedEvents(ctx context.Context, conn driver.Conn, db, task string) (uint64, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(event_id) FROM "+db+".events WHERE task_id = ? AND event = 'acked'", task).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting the acked events of %s in %s: %w", task, db, err)
+	}
+	return n, nil
+}
+
+// runEventsink measures one eventsink process alone: o.EventsinkEvents
+// synthetic events are published onto push.events.ru first, then the
+// process starts; the rate runs from the first rows seen in ClickHouse
+// until all are there (polled every 100ms).
+func runEventsink(ctx context.Context, o Options, work string, conn driver.Conn, brokers []string, chAddr string, say func(string, ...any)) ([]Figure, error) {
+	region, n := eventsinkRegion, o.EventsinkEvents
+	db := stackPrefix + region
+	if err := prepareRegion(ctx, conn, brokers, region); err != nil {
+		return nil, err
+	}
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	say("publishing %d events onto %s", n, pipeline.EventsTopic(region))
+	events := eventsinkEvents(region, n)
+	produced, _, err := produceParallel(ctx, p, n, ceilingProduceChunk, ceilingWriters, time.Hour, func(i int) pipeline.Output {
+		b, _ := json.Marshal(events[i])
+		return pipeline.Output{Topic: pipeline.EventsTopic(region), Key: []byte(events[i].MsgID), Value: b}
+	})
+	if err != nil {
+		return nil, err
+	}
+	say("inserting them with one eventsink process")
+	ws, err := startStack(ctx, o.Binary, work, stackConfig{region: region, brokers: brokers, chAddr: chAddr}, "eventsink")
+	if err != nil {
+		return nil, err
+	}
+	defer ws.stop()
+	started := time.Now()
+	var first uint64
+	var t0 time.Time
+	err = waitUntil(ctx, 100*time.Millisecond, eventsinkLimit, fmt.Sprintf("%d events in %s", produced, db), func() (bool, error) {
+		var got uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events").Scan(&got); err != nil {
+			return false, fmt.Errorf("counting the events in %s: %w", db, err)
+		}
+		if got > 0 && t0.IsZero() {
+			first, t0 = got, time.Now()
+		}
+		return got >= uint64(produced), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Rows seen at the first look were inserted since the group join, at
+	// most one poll interval before.
+	el := time.Since(t0)
+	rate := float64(uint64(produced)-first) / el.Seconds()
+	if first >= uint64(produced) {
+		rate = float64(produced) / time.Since(started).Seconds()
+	}
+	say("%d events inserted, %.0f events/s", produced, rate)
+	return []Figure{
+		{"eventsink_events", float64(produced), "events"},
+		{"eventsink_events_per_s", round(rate, 0), "events/s"},
+	}, nil
+}
+
+// eventsinkEvents returns n synthetic lifecycle events of region from the
+// last hour, in the analytics figures' mix.
+func eventsinkEvents(region string, n int) []schema.Event {
+	out := make([]schema.Event, 0, n+8)
+	from := time.Now().Add(-time.Hour)
+	for i := 0; len(out) < n; i++ {
+		out = syntheticDelivery(out, i, n/5+1, from, time.Hour)
+	}
+	out = out[:n]
+	for i := range out {
+		out[i].Region = region
+	}
+	return out
+}

@@ -1,0 +1,249 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// The configuration the pipeline figures (unicast latency, end-to-end
+// broadcast, eventsink alone) run the workers with: the shipped defaults
+// (stage.batchWait 5ms, sender.concurrency 8, the vendors' default rate
+// limits) except for stage.batchSize, raised so that one sender batch fills
+// MiPush calls of 1000 regIds.
+const (
+	// stackBatchSize is stage.batchSize of the workers, and the rows of
+	// one eventsink insert at most.
+	stackBatchSize = 2000
+	// stackBatchWait is stage.batchWait of the workers (the default).
+	stackBatchWait = 5 * time.Millisecond
+	// stackApp is the app every pipeline figure pushes for.
+	stackApp           = "BENCH_APP"
+	stackPrefix        = "bench_"
+	stackMiPushSecret  = "bench-mipush-secret"
+	stackMiPushPackage = "com.example.bench"
+	// stackPartitions is the partition count of every bench topic.
+	stackPartitions = 4
+)
+
+// stackConfig is what a worker configuration of one bench region needs.
+type stackConfig struct {
+	region  string
+	brokers []string
+	chAddr  string
+	// simAddr is the vendor simulator every vendor points at; "" leaves
+	// the vendors unconfigured (workers that call none).
+	simAddr string
+	// mipushCallsPerS replaces the app's MiPush budget (calls a second of
+	// the region); 0 keeps the default 1000 calls/s.
+	mipushCallsPerS float64
+}
+
+// writeStackConfig writes the YAML configuration of the bench workers of
+// c.region to path.
+func writeStackConfig(path string, c stackConfig) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "regions: [%s]\nkafka: {brokers: [%s], partitions: %d}\n", c.region, strings.Join(c.brokers, ", "), stackPartitions)
+	fmt.Fprintf(&b, "clickhouse: {addr: %q, databasePrefix: %s}\nlogLevel: warn\n", c.chAddr, stackPrefix)
+	fmt.Fprintf(&b, "stage: {batchSize: %d, batchWait: %s}\n", stackBatchSize, stackBatchWait)
+	if c.mipushCallsPerS > 0 {
+		fmt.Fprintf(&b, "sender:\n  rateLimit:\n    apps: [{appId: %s, vendor: mipush, rate: %g, unit: calls}]\n", stackApp, c.mipushCallsPerS)
+	}
+	if c.simAddr != "" {
+		fmt.Fprintf(&b, "vendors: {simulator: true, simulatorAddr: %s, simulatorReceipts: {enabled: false}}\n", c.simAddr)
+	}
+	fmt.Fprintf(&b, "apps: [{appId: %s, workspaceId: bench, mipush: {appSecret: %s, packageName: %s}}]\n",
+		stackApp, stackMiPushSecret, stackMiPushPackage)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("writing the bench configuration %s: %w", path, err)
+	}
+	return nil
+}
+
+// startMiPushSim starts an in-process vendor simulator that accepts MiPush
+// calls of stackApp without a quota and without posting receipts, keeping
+// the last recorded requests for Requests.
+func startMiPushSim(ctx context.Context, recorded int) (*vendorsim.Server, error) {
+	sc := vendorsim.Config{Addr: "127.0.0.1:0", MaxRecordedRequests: recorded}
+	sc.APNs.TLSAddr = "127.0.0.1:0"
+	sc.MiPush.QuotaPerSecond = 1e9
+	sc.MiPush.Apps = []vendorsim.MiPushApp{{AppID: stackApp, Secret: stackMiPushSecret, PackageName: stackMiPushPackage}}
+	return vendorsim.Start(ctx, sc)
+}
+
+// deviceID and deviceToken name bench device i; tokens are MiPush regIds
+// the simulator accepts.
+func deviceID(i int) string    { return fmt.Sprintf("dev-%08d", i) }
+func deviceToken(i int) string { return fmt.Sprintf("regid-%08d", i) }
+
+// registerDevices inserts the MiPush devices [from, to) of stackApp into
+// db's devices table, 100,000 a batch.
+func registerDevices(ctx context.Context, conn driver.Conn, db string, from, to int) error {
+	store := schema.NewDeviceStore(conn, db)
+	now := time.Now().UTC()
+	for start := from; start < to; start += 100_000 {
+		rows := make([]schema.Device, 0, min(100_000, to-start))
+		for i := start; i < min(start+100_000, to); i++ {
+			rows = append(rows, schema.Device{AppID: stackApp, DeviceID: deviceID(i), Platform: schema.PlatformAndroid,
+				Vendor: "mipush", VendorToken: deviceToken(i), TokenValid: true, UserID: fmt.Sprintf("user-%08d", i),
+				BoundAt: now, UpdatedAt: now})
+		}
+		if err := store.Insert(ctx, rows); err != nil {
+			return fmt.Errorf("registering devices %d..%d in %s: %w", start, start+len(rows), db, err)
+		}
+	}
+	return nil
+}
+
+// createBroadcastTemplate creates the template "news" of stackApp that
+// broadcastRequest renders.
+func createBroadcastTemplate(ctx context.Context, conn driver.Conn, db string) error {
+	if err := schema.NewTemplateStore(conn, db).Create(ctx, schema.Template{AppID: stackApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+		return fmt.Errorf("creating the broadcast template in %s: %w", db, err)
+	}
+	return nil
+}
+
+// broadcastRequest is the BROADCAST request of task to every device of
+// stackApp in region, rendering the template "news".
+func broadcastRequest(region, task, msgKey string) []byte {
+	req, _ := json.Marshal(map[string]any{"type": "BROADCAST", "region": region, "appId": stackApp, "workspaceId": "bench",
+		"taskId": task, "taskName": "bench", "deliverType": 1, "msgkey": msgKey, "templateName": "news",
+		"templateKeyValue": map[string]string{"text": "hello"}, "expiredSeconds": 3600, "acceptedAt": time.Now().UnixMilli()})
+	return req
+}
+
+// prepareRegion creates the topics of region and migrates its bench
+// database.
+func prepareRegion(ctx context.Context, conn driver.Conn, brokers []string, region string) error {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics(region), stackPartitions); err != nil {
+		return fmt.Errorf("creating the topics of region %s: %w", region, err)
+	}
+	return schema.Migrate(ctx, conn, stackPrefix+region, 0)
+}
+
+// startStack writes the configuration c to <work>/<region>.yaml and starts
+// one worker process of each kind with it.
+func startStack(ctx context.Context, bin, work string, c stackConfig, kinds ...string) (workerSet, error) {
+	cfgPath := filepath.Join(work, c.region+".yaml")
+	if err := writeStackConfig(cfgPath, c); err != nil {
+		return nil, err
+	}
+	return startWorkers(ctx, bin, work, c.region, cfgPath, kinds...)
+}
+
+// workerSet is the worker processes of one figure.
+type workerSet map[string]*worker
+
+// startWorkers starts one process of each kind for region with the
+// configuration at cfgPath, logging to <work>/<region>-<kind>.log. On
+// error the ones started are stopped.
+func startWorkers(ctx context.Context, bin, work, region, cfgPath string, kinds ...string) (workerSet, error) {
+	ws := workerSet{}
+	for _, k := range kinds {
+		w, err := startWorker(ctx, bin, k, region, cfgPath, filepath.Join(work, region+"-"+k+".log"))
+		if err != nil {
+			ws.stop()
+			return nil, err
+		}
+		ws[k] = w
+	}
+	return ws, nil
+}
+
+// peakRSS returns the figure peak_rss_mb_<kind> of each worker (VmHWM so
+// far), in kind order.
+func (ws workerSet) peakRSS(kinds ...string) []Figure {
+	var figs []Figure
+	for _, k := range kinds {
+		if w := ws[k]; w != nil {
+			figs = append(figs, Figure{"peak_rss_mb_" + k, round(w.peakRSSMB(), 1), "MB"})
+		}
+	}
+	return figs
+}
+
+// stop stops every worker at once and waits for all of them.
+func (ws workerSet) stop() {
+	var wg sync.WaitGroup
+	for k, w := range ws {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.stop() }()
+		delete(ws, k)
+	}
+	wg.Wait()
+}
+
+// waitUntil calls done every interval until it reports true, fails, ctx
+// ends or limit passed; what names the wait in the error.
+func waitUntil(ctx context.Context, every, limit time.Duration, what string, done func() (bool, error)) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := done()
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waiting for %s: not done after %s", what, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(every):
+		}
+	}
+}
+
+// produceParallel writes n records, built by record in chunks of chunk,
+// from writers goroutines at once, and stops starting chunks once budget
+// passed. It returns how many records the brokers acknowledged and the
+// time that took.
+func produceParallel(ctx context.Context, p *pipeline.Producer, n, chunk, writers int, budget time.Duration,
+	record func(i int) pipeline.Output) (int, time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next, acked atomic.Int64
+	var once sync.Once
+	var firstErr error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs := make([]pipeline.Output, 0, chunk)
+			for time.Since(start) < budget {
+				from := int(next.Add(int64(chunk))) - chunk
+				if from >= n {
+					return
+				}
+				outs = outs[:0]
+				for i := from; i < min(from+chunk, n); i++ {
+					outs = append(outs, record(i))
+				}
+				if err := p.Produce(ctx, outs); err != nil {
+					once.Do(func() { firstErr = fmt.Errorf("producing records %d..%d: %w", from, from+len(outs), err); cancel() })
+					return
+				}
+				acked.Add(int64(len(outs)))
+			}
+		}()
+	}
+	wg.Wait()
+	return int(acked.Load()), time.Since(start), firstErr
+}
