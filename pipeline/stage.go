@@ -116,8 +116,14 @@ type StageConfig struct {
 	// BatchWait is how long to wait for more records after the first
 	// record of a batch arrived. Default 10ms.
 	BatchWait time.Duration
-	// FetchMaxWait is how long the broker holds a fetch open waiting for
-	// data. Default 250ms.
+	// FetchMaxWait bounds one fetch of the consumer: the broker answers as
+	// soon as a record arrives, or after waiting FetchMaxWait less the
+	// client's allowance for the round trip (1s, or a quarter below 1s),
+	// and the client gives up on the answer at FetchMaxWait. Default 2s,
+	// which gives a busy broker 1s to answer an empty fetch; a short value
+	// leaves it so little that fetches time out under load and the reader
+	// backs off for 100ms or more. New records are returned at once either
+	// way.
 	FetchMaxWait time.Duration
 	// FetchMaxBytes is the most bytes one fetch returns; it must exceed the
 	// largest record. Default 10 MiB.
@@ -177,7 +183,7 @@ func (c StageConfig) withDefaults() StageConfig {
 		c.FetchMaxBytes = 10 << 20
 	}
 	def(&c.BatchWait, 10*time.Millisecond)
-	def(&c.FetchMaxWait, 250*time.Millisecond)
+	def(&c.FetchMaxWait, 2*time.Second)
 	def(&c.SessionTimeout, 6*time.Second)
 	def(&c.HeartbeatInterval, time.Second)
 	def(&c.RebalanceTimeout, 10*time.Second)
