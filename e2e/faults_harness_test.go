@@ -358,6 +358,8 @@ func inputs(kind app.Kind) []groupInput {
 		return []groupInput{{"pushpipe.sender.sg", pipeline.DeliveriesTopic("sg")}}
 	case app.Eventsink:
 		return []groupInput{{"pushpipe.eventsink.sg", pipeline.EventsTopic("sg")}}
+	case app.Registry:
+		return []groupInput{{"pushpipe.registry.sg", pipeline.BindingsTopic("sg")}}
 	}
 	return nil
 }
