@@ -360,6 +360,8 @@ func inputs(kind app.Kind) []groupInput {
 		return []groupInput{{"pushpipe.eventsink.sg", pipeline.EventsTopic("sg")}}
 	case app.Registry:
 		return []groupInput{{"pushpipe.registry.sg", pipeline.BindingsTopic("sg")}}
+	case app.Callbacks:
+		return []groupInput{{"pushpipe.callbacks.sg", pipeline.EventsTopic("sg")}}
 	}
 	return nil
 }
