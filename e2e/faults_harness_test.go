@@ -362,6 +362,8 @@ func inputs(kind app.Kind) []groupInput {
 		return []groupInput{{"pushpipe.registry.sg", pipeline.BindingsTopic("sg")}}
 	case app.Callbacks:
 		return []groupInput{{"pushpipe.callbacks.sg", pipeline.EventsTopic("sg")}}
+	case app.Recall:
+		return []groupInput{{"pushpipe.recall.sg", pipeline.ControlTopic("sg")}}
 	}
 	return nil
 }
