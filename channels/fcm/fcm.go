@@ -113,7 +113,7 @@ var _ channels.Channel = (*Channel)(nil)
 type appState struct {
 	app      App
 	endpoint string
-	tokens   *tokenSource
+	tokens   *channels.TokenSource
 }
 
 // New returns a channel for cfg (defaults applied). It fails, with every
@@ -149,8 +149,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		c.apps[id] = &appState{
 			app:      a,
 			endpoint: base + "/v1/projects/" + url.PathEscape(a.ProjectID) + "/messages:send",
-			tokens: &tokenSource{app: a, key: key, tokenURI: a.tokenURI(), client: c.client,
-				timeout: cfg.Timeout, now: c.now},
+			tokens: &channels.TokenSource{Channel: Name, Op: "POST " + a.tokenURI(), Timeout: cfg.Timeout, Now: c.now,
+				Fetch: (&tokenRequest{app: a, key: key, tokenURI: a.tokenURI(), client: c.client, now: c.now}).fetch},
 		}
 	}
 	return c, nil
@@ -278,7 +278,7 @@ func (c *Channel) sendOne(ctx context.Context, st *appState, token string, body 
 		var ve *channels.VendorError
 		if attempt == 0 && errors.As(err, &ve) && ve.HTTPStatus == http.StatusUnauthorized && ve.Code == 0 {
 			// UNAUTHENTICATED: the access token expired or was revoked.
-			st.tokens.invalidate(token)
+			st.tokens.Invalidate(token)
 			if token, err = st.tokens.Token(ctx); err != nil {
 				return channels.Result{}, fmt.Errorf("refreshing access token: %w", err)
 			}

@@ -14,15 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
 )
-
-// maxRefreshMargin is how long before expiry an access token is replaced
-// at the latest; shorter-lived tokens are replaced after 90% of their life.
-const maxRefreshMargin = 5 * time.Minute
 
 // SignAssertion returns the RS256-signed JWT that the service account
 // clientEmail presents to tokenURI at time now to obtain an access token
@@ -58,84 +53,20 @@ func SignAssertion(key *rsa.PrivateKey, keyID, clientEmail, tokenURI string, now
 	return signed + "." + enc.EncodeToString(sig), nil
 }
 
-// tokenSource obtains and caches the OAuth 2.0 access token of one service
-// account. Safe for concurrent use: callers that need a token while one is
-// being fetched wait for that fetch (one fetch at a time), each returning
-// when its own ctx is done.
-type tokenSource struct {
+// tokenRequest makes the OAuth 2.0 access token request of one service
+// account (a signed JWT assertion); a channels.TokenSource caches what it
+// returns.
+type tokenRequest struct {
 	app      App
 	key      *rsa.PrivateKey
 	tokenURI string
 	client   *http.Client
-	timeout  time.Duration
 	now      func() time.Time
-
-	mu        sync.Mutex
-	token     string
-	refreshAt time.Time
-	inflight  *tokenFetch
 }
 
-// tokenFetch is one token request that several callers may wait for.
-type tokenFetch struct {
-	done  chan struct{}
-	token string
-	err   error
-}
-
-// Token returns a valid access token, fetching one if none is cached or the
-// cached one is about to expire. Errors are *channels.VendorError
-// (permanent when the token endpoint refused the credentials, transient
-// otherwise) or the ctx error wrapped in a transient *channels.VendorError.
-func (ts *tokenSource) Token(ctx context.Context) (string, error) {
-	ts.mu.Lock()
-	if ts.token != "" && ts.now().Before(ts.refreshAt) {
-		tok := ts.token
-		ts.mu.Unlock()
-		return tok, nil
-	}
-	f := ts.inflight
-	if f == nil {
-		f = &tokenFetch{done: make(chan struct{})}
-		ts.inflight = f
-		// The fetch outlives the caller that started it, so that callers
-		// still waiting get its result; it is bounded by the timeout.
-		go ts.fetch(context.WithoutCancel(ctx), f)
-	}
-	ts.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.token, f.err
-	case <-ctx.Done():
-		return "", &channels.VendorError{Channel: Name, Op: "POST " + ts.tokenURI, Transient: true, Cause: ctx.Err()}
-	}
-}
-
-// invalidate forgets tok if it is the cached token (the vendor refused
-// it), so that the next Token call fetches a new one.
-func (ts *tokenSource) invalidate(tok string) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if ts.token == tok {
-		ts.token = ""
-	}
-}
-
-func (ts *tokenSource) fetch(ctx context.Context, f *tokenFetch) {
-	ctx, cancel := context.WithTimeout(ctx, ts.timeout)
-	defer cancel()
-	issued := ts.now()
-	tok, lifetime, err := ts.request(ctx, issued)
-	ts.mu.Lock()
-	if err == nil {
-		ts.token = tok
-		margin := min(lifetime/10, maxRefreshMargin)
-		ts.refreshAt = issued.Add(lifetime - margin)
-	}
-	ts.inflight = nil
-	ts.mu.Unlock()
-	f.token, f.err = tok, err
-	close(f.done)
+// fetch is the channels.TokenSource Fetch of the service account.
+func (ts *tokenRequest) fetch(ctx context.Context) (string, time.Duration, error) {
+	return ts.request(ctx, ts.now())
 }
 
 // tokenAnswer is the token endpoint's JSON answer (success or error).
@@ -148,7 +79,7 @@ type tokenAnswer struct {
 }
 
 // request makes one token request.
-func (ts *tokenSource) request(ctx context.Context, now time.Time) (string, time.Duration, error) {
+func (ts *tokenRequest) request(ctx context.Context, now time.Time) (string, time.Duration, error) {
 	vendorErr := func(status int, reason string, transient bool, cause error) *channels.VendorError {
 		return &channels.VendorError{Channel: Name, Op: "POST " + ts.tokenURI, HTTPStatus: status,
 			Reason: reason, Transient: transient, Cause: cause}

@@ -138,7 +138,7 @@ var (
 type appState struct {
 	app      App
 	endpoint string
-	tokens   *tokenSource
+	tokens   *channels.TokenSource
 }
 
 // New returns a channel for cfg (defaults applied). It fails, with every
@@ -171,7 +171,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		c.apps[id] = &appState{
 			app:      a,
 			endpoint: base + "/v1/" + url.PathEscape(a.AppID) + "/messages:send",
-			tokens:   &tokenSource{tokenURL: tokenURL, app: a, client: c.client, timeout: cfg.Timeout, now: c.now},
+			tokens: &channels.TokenSource{Channel: Name, Op: "POST " + tokenURL, Timeout: cfg.Timeout, Now: c.now,
+				Fetch: (&tokenRequest{tokenURL: tokenURL, app: a, client: c.client, now: c.now}).request},
 		}
 	}
 	return c, nil
@@ -620,7 +621,7 @@ func (c *Channel) authorizedPost(ctx context.Context, st *appState, endpoint str
 		authRefused := status == http.StatusUnauthorized || (decodeErr == nil && classify(code) == kindAuth)
 		if authRefused && status < 500 {
 			if attempt == 0 {
-				st.tokens.invalidate(token)
+				st.tokens.Invalidate(token)
 				continue
 			}
 			return reply{}, c.vendorErr(endpoint, status, code, "access token refused after refresh: "+a.explain(), false, nil)

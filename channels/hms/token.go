@@ -10,93 +10,19 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
 )
 
-// maxRefreshMargin is how long before expiry an access token is replaced
-// at the latest; shorter-lived tokens are replaced after 90% of their life.
-const maxRefreshMargin = 5 * time.Minute
-
-// tokenSource obtains and caches the app-level access token of one app
-// (OAuth 2.0 client credentials). Safe for concurrent use: callers that
-// need a token while one is being fetched wait for that fetch (one fetch at
-// a time), each returning when its own ctx is done.
-type tokenSource struct {
+// tokenRequest makes the app-level access token request of one app
+// (OAuth 2.0 client credentials); a channels.TokenSource caches what it
+// returns.
+type tokenRequest struct {
 	tokenURL string
 	app      App
 	client   *http.Client
-	timeout  time.Duration
 	now      func() time.Time
-
-	mu        sync.Mutex
-	token     string
-	refreshAt time.Time
-	inflight  *tokenFetch
-}
-
-// tokenFetch is one token request that several callers may wait for.
-type tokenFetch struct {
-	done  chan struct{}
-	token string
-	err   error
-}
-
-// Token returns a valid access token, fetching one if none is cached or the
-// cached one is about to expire. Errors are *channels.VendorError
-// (permanent when the credentials are refused, transient otherwise); a
-// done ctx gives a transient *channels.VendorError wrapping ctx.Err().
-func (ts *tokenSource) Token(ctx context.Context) (string, error) {
-	ts.mu.Lock()
-	if ts.token != "" && ts.now().Before(ts.refreshAt) {
-		tok := ts.token
-		ts.mu.Unlock()
-		return tok, nil
-	}
-	f := ts.inflight
-	if f == nil {
-		f = &tokenFetch{done: make(chan struct{})}
-		ts.inflight = f
-		// The fetch outlives the caller that started it, so that callers
-		// still waiting get its result; it is bounded by the timeout.
-		go ts.fetch(context.WithoutCancel(ctx), f)
-	}
-	ts.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.token, f.err
-	case <-ctx.Done():
-		return "", &channels.VendorError{Channel: Name, Op: "POST " + ts.tokenURL, Transient: true, Cause: ctx.Err()}
-	}
-}
-
-// invalidate forgets tok if it is the cached token (Push Kit refused it),
-// so that the next Token call fetches a new one.
-func (ts *tokenSource) invalidate(tok string) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if ts.token == tok {
-		ts.token = ""
-	}
-}
-
-func (ts *tokenSource) fetch(ctx context.Context, f *tokenFetch) {
-	ctx, cancel := context.WithTimeout(ctx, ts.timeout)
-	defer cancel()
-	issued := ts.now()
-	tok, lifetime, err := ts.request(ctx)
-	ts.mu.Lock()
-	if err == nil {
-		ts.token = tok
-		margin := min(lifetime/10, maxRefreshMargin)
-		ts.refreshAt = issued.Add(lifetime - margin)
-	}
-	ts.inflight = nil
-	ts.mu.Unlock()
-	f.token, f.err = tok, err
-	close(f.done)
 }
 
 // tokenAnswer is the OAuth server's answer: a token, or an error with a
@@ -110,8 +36,9 @@ type tokenAnswer struct {
 	ErrorDescription string          `json:"error_description"`
 }
 
-// request makes one token request.
-func (ts *tokenSource) request(ctx context.Context) (string, time.Duration, error) {
+// request makes one token request, returning the token and its lifetime
+// or a *channels.VendorError (permanent when the credentials are refused).
+func (ts *tokenRequest) request(ctx context.Context) (string, time.Duration, error) {
 	vendorErr := func(status, code int, reason string, transient bool, cause error) *channels.VendorError {
 		return &channels.VendorError{Channel: Name, Op: "POST " + ts.tokenURL, HTTPStatus: status, Code: code,
 			Reason: reason, Transient: transient, Cause: cause}
