@@ -57,10 +57,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -171,15 +169,7 @@ type Server struct {
 	m       *metrics
 	handler http.Handler
 
-	mu       sync.Mutex
-	srv      *http.Server
-	ln       net.Listener
-	started  bool
-	closed   bool
-	serveErr error
-	stop     chan struct{}
-	once     sync.Once
-	wg       sync.WaitGroup
+	http *pipeline.HTTPServer
 }
 
 // New returns a server for cfg. Nothing listens until Start.
@@ -219,6 +209,8 @@ func New(cfg Config) (*Server, error) {
 		})
 	}
 	s.handler = mux
+	s.http = pipeline.NewHTTPServer(pipeline.HTTPServerConfig{Name: "receipts", Addr: cfg.Addr, Handler: mux,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second})
 	return s, nil
 }
 
@@ -230,85 +222,24 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // ctx ends. It returns once the listener is bound (Addr is then the bound
 // address), or with an error if it cannot bind or was called before.
 func (s *Server) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started || s.closed {
-		return errors.New("receipts: Server.Start called twice or after Close: create a new server")
+	if err := s.http.Start(ctx); err != nil {
+		return fmt.Errorf("receipts: region %s: %w", s.cfg.Region, err)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("receipts: listening on %s for region %s: %w", s.cfg.Addr, s.cfg.Region, err)
-	}
-	s.ln, s.started, s.stop = ln, true, make(chan struct{})
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			s.mu.Lock()
-			s.serveErr = fmt.Errorf("receipts: serving on %s: %w", ln.Addr(), err)
-			s.mu.Unlock()
-		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		select {
-		case <-ctx.Done():
-			s.shutdown()
-		case <-s.stop:
-		}
-	}()
-	s.log.Info().Str("addr", ln.Addr().String()).Msg("receipts worker listening")
+	s.log.Info().Str("addr", s.http.Addr()).Msg("receipts worker listening")
 	return nil
 }
 
-// shutdown stops the HTTP server once, letting in-flight requests finish
-// within 10 seconds (a request waits for Kafka at most ProduceTimeout).
-func (s *Server) shutdown() {
-	s.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil {
-			_ = s.srv.Close()
-		}
-	})
-}
-
 // Addr is the bound address after Start, else the configured one.
-func (s *Server) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil {
-		return s.ln.Addr().String()
-	}
-	return s.cfg.Addr
-}
+func (s *Server) Addr() string { return s.http.Addr() }
 
 // URL is "http://" + Addr().
 func (s *Server) URL() string { return "http://" + s.Addr() }
 
-// Close stops accepting requests, lets in-flight ones finish, and waits
+// Close stops accepting requests, lets in-flight ones finish (within 10
+// seconds; a request waits for Kafka at most ProduceTimeout), and waits
 // for the server's goroutines. It is idempotent, may be called without
 // Start, and returns the error that ended serving, if any.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	first := !s.closed
-	s.closed = true
-	started := s.started
-	s.mu.Unlock()
-	if started {
-		if first {
-			close(s.stop)
-		}
-		s.shutdown()
-		s.wg.Wait()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.serveErr
-}
+func (s *Server) Close() error { return s.http.Close() }
 
 // Run starts the server and blocks until ctx ends, then closes it.
 func (s *Server) Run(ctx context.Context) error {
