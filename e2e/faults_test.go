@@ -95,7 +95,11 @@ func TestWorkerSIGKILLMidStream(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			e.waitWaves(s, 4)
+			if tt.failNext == 0 {
+				e.waitWaves(s, 4)
+			}
+			// With failures injected, the retries they cause are the
+			// work: look for it at once, before they are all handled.
 			// Kill it while it has committed work behind it and records
 			// not committed yet (read, in flight or waiting) in front.
 			var committed, pending int64
