@@ -171,6 +171,9 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 			h, err = recall.New(recall.Config{Region: region, Channels: chs, Logger: log, Settle: d.Cfg.Recall.Settle,
 				Acked: func(ctx context.Context, c schema.Control) ([]schema.AckedDelivery, error) {
 					return schema.AckedToRecall(ctx, d.CH, db, c)
+				},
+				Settled: func(ctx context.Context) error {
+					return pipeline.WaitCaughtUp(ctx, d.Brokers, groupID(Eventsink, region), pipeline.EventsTopic(region), 0)
 				}})
 		}
 	case Retry:

@@ -43,6 +43,11 @@ type Config struct {
 	// the revoke arrived are acked and in ClickHouse by then (default
 	// DefaultSettle). A delivery acked later than that is not recalled.
 	Settle time.Duration
+	// Settled, when set, returns once every event written before it was
+	// called is in ClickHouse (the event sink has caught up with
+	// push.events.R); the handler calls it after Settle, so that acked
+	// events still on their way are listed too. nil: Settle alone.
+	Settled func(ctx context.Context) error
 	// Attempts bounds the calls per vendor batch when the vendor answers
 	// with a transient error (default DefaultAttempts); after the last,
 	// the deliveries get a `recalled` event carrying the error.
@@ -116,6 +121,11 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		if wait := time.UnixMilli(c.TS).Add(h.cfg.Settle).Sub(h.cfg.Now()); wait > 0 {
 			if err := h.cfg.Sleep(ctx, wait); err != nil {
 				return nil, fmt.Errorf("waiting %s for the deliveries of %s to settle: %w", wait, c.ControlKey(), err)
+			}
+		}
+		if h.cfg.Settled != nil {
+			if err := h.cfg.Settled(ctx); err != nil {
+				return nil, fmt.Errorf("waiting for the acked events of %s to be stored: %w", c.ControlKey(), err)
 			}
 		}
 		acked, err := h.cfg.Acked(ctx, c)
