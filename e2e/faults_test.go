@@ -74,6 +74,12 @@ func TestWorkerSIGKILLMidStream(t *testing.T) {
 			e := newEnvWith(t, func(c *config.Config) {
 				faultConfig(c)
 				c.Sender.Breaker.Disabled = tt.failNext > 0
+				if tt.failNext > 0 {
+					// Retries wait up to 5s, so that they are still
+					// waiting when the failures are used up and the
+					// worker is killed.
+					c.Retry.BaseBackoff, c.Retry.MaxBackoff = 2*time.Second, 5*time.Second
+				}
 			}, "sg")
 			var others []app.Kind
 			for _, k := range chainKinds() {
@@ -97,9 +103,15 @@ func TestWorkerSIGKILLMidStream(t *testing.T) {
 			}
 			if tt.failNext == 0 {
 				e.waitWaves(s, 4)
+			} else {
+				// Kill only once every injected failure is used up: a
+				// replayed retry then meets the same answer as the
+				// original, and the retries are still waiting.
+				e.waitFor("the injected failures used up", time.Minute, func() (bool, string) {
+					n := len(e.sim.Failures())
+					return n == 0, fmt.Sprintf("%d failure rules left", n)
+				})
 			}
-			// With failures injected, the retries they cause are the
-			// work: look for it at once, before they are all handled.
 			// Kill it while it has committed work behind it and records
 			// not committed yet (read, in flight or waiting) in front.
 			var committed, pending int64
