@@ -43,15 +43,22 @@ func NewDeliveryID(msgID, deviceID string) string {
 
 // EventFor builds the event of step t for this delivery, copying the
 // identifying fields. EventID is derived from the delivery id, the step and
-// the attempt, so the same step of the same attempt always has the same id.
+// the attempt, so the same step of the same attempt always has the same id;
+// a terminal step's id leaves the attempt out, so a delivery that a replay
+// made end twice the same way (a replayed retry acked at a later attempt
+// than the original) still has one acked event, counted once.
 // The valid event also carries the vendor token, for the delivery index.
 // Terminal events (acked, failed, expired, revoked) carry the delivery's
 // CallbackURL and, when there is one, the vendor token, so the callbacks
 // worker can tell the business system the outcome; other events carry
 // neither.
 func (d *Delivery) EventFor(t EventType, ts int64) Event {
+	id := NewEventID(t, d.DeliveryID, itoa(d.Attempt))
+	if t.Terminal() {
+		id = NewEventID(t, d.DeliveryID)
+	}
 	e := Event{
-		EventID:     NewEventID(t, d.DeliveryID, itoa(d.Attempt)),
+		EventID:     id,
 		TS:          ts,
 		Region:      d.Region,
 		AppID:       d.AppID,

@@ -35,3 +35,34 @@ func TestEventForCarriesTheCallbackOnTerminalEventsOnly(t *testing.T) {
 		})
 	}
 }
+
+func TestEventForIDsAcrossAttempts(t *testing.T) {
+	first := Delivery{DeliveryID: "d1", MsgID: "m1", AppID: "a", Region: "sg", DeviceID: "dev"}
+	later := first
+	later.Attempt = 3
+	for _, tc := range []struct {
+		scenario string
+		step     EventType
+		sameID   bool
+	}{
+		{"acked at another attempt is the same outcome", EventAcked, true},
+		{"failed at another attempt is the same outcome", EventFailed, true},
+		{"expired at another attempt is the same outcome", EventExpired, true},
+		{"revoked at another attempt is the same outcome", EventRevoked, true},
+		{"each attempt is sent on its own", EventSent, false},
+		{"each attempt is retried on its own", EventRetried, false},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			a, b := first.EventFor(tc.step, 1), later.EventFor(tc.step, 2)
+			if (a.EventID == b.EventID) != tc.sameID {
+				t.Fatalf("%s ids at attempts 0 and 3: %q and %q, want equal %v", tc.step, a.EventID, b.EventID, tc.sameID)
+			}
+			if a.Attempt != 0 || b.Attempt != 3 {
+				t.Fatalf("attempts %d and %d not carried", a.Attempt, b.Attempt)
+			}
+		})
+	}
+	if first.EventFor(EventAcked, 1).EventID == first.EventFor(EventFailed, 1).EventID {
+		t.Fatal("acked and failed share an id")
+	}
+}
