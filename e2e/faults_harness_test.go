@@ -138,8 +138,10 @@ func (s *pushStream) finished() bool { return int(s.published.Load()) == s.waves
 
 // faultOutcome is what a fault test measured once every delivery ended.
 type faultOutcome struct {
-	// terminal counts distinct terminal event ids by event.
-	terminal map[string]uint64
+	// terminal counts distinct terminal event ids by event; superseded
+	// the second endings the event sink stored as event superseded.
+	terminal   map[string]uint64
+	superseded uint64
 	// dupTokens counts tokens the vendor accepted more than once;
 	// dupCalls the accepted deliveries beyond one per token.
 	dupTokens, dupCalls int64
@@ -192,7 +194,7 @@ func (e *env) settle(p faultPlan, timeout time.Duration) faultOutcome {
 	}
 	e.checkStats(p, counts)
 
-	out := faultOutcome{terminal: map[string]uint64{}}
+	out := faultOutcome{terminal: map[string]uint64{}, superseded: counts["superseded"]}
 	for _, ev := range []string{"acked", "failed", "expired", "revoked"} {
 		out.terminal[ev] = counts[ev]
 	}

@@ -33,13 +33,20 @@ const (
 	// the vendor confirmed; otherwise the status says why not (vendor
 	// refused, or the vendor has no recall API).
 	EventRecalled EventType = "recalled"
+	// EventSuperseded is a terminal event (acked, failed, expired,
+	// revoked) of a delivery that had already ended another way: a
+	// replayed attempt met a different answer. The event sink stores it
+	// under this name, its StatusDesc naming the outcome that stands and
+	// the step it would have been, so that the delivery keeps exactly one
+	// outcome; statistics count it nowhere.
+	EventSuperseded EventType = "superseded"
 )
 
 // AllEventTypes lists every lifecycle step; a new step must be added here.
 func AllEventTypes() []EventType {
 	return []EventType{EventAccepted, EventRejected, EventPlanned, EventInvalidDevice,
 		EventFiltered, EventValid, EventSent, EventAcked, EventFailed, EventRetried,
-		EventExpired, EventRevoked, EventArrived, EventOpened, EventIgnored, EventCallbackSent, EventRecalled}
+		EventExpired, EventRevoked, EventArrived, EventOpened, EventIgnored, EventCallbackSent, EventRecalled, EventSuperseded}
 }
 
 // Terminal reports whether a delivery that reached this step will not be

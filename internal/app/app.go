@@ -138,8 +138,9 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	case Eventsink:
 		db := d.Cfg.Database(region)
 		h, err = eventsink.New(eventsink.Config{Region: region, Logger: log,
-			Insert:  func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, d.CH, db, evs) },
-			Resolve: eventsink.ResolveConfig{Index: schema.NewDeliveryIndex(d.CH, db), Metrics: d.Metrics}})
+			Insert:   func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, d.CH, db, evs) },
+			Resolve:  eventsink.ResolveConfig{Index: schema.NewDeliveryIndex(d.CH, db), Metrics: d.Metrics},
+			Outcomes: eventsink.OutcomeConfig{Store: schema.NewOutcomes(d.CH, db), Metrics: d.Metrics}})
 	case Sender:
 		var chs map[string]channels.Channel
 		chs, err = Channels(d.Cfg, region)

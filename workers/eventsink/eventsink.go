@@ -28,6 +28,9 @@ type Config struct {
 	// Resolve turns on the delivery index and receipt enrichment (see
 	// ResolveConfig); its zero value leaves both off.
 	Resolve ResolveConfig
+	// Outcomes keeps one outcome per delivery (see OutcomeConfig); its
+	// zero value leaves every terminal event as it is.
+	Outcomes OutcomeConfig
 }
 
 // Validate says what is missing.
@@ -38,6 +41,9 @@ func (c Config) Validate() error {
 	if c.Insert == nil {
 		return fmt.Errorf("eventsink: Insert is required")
 	}
+	if err := c.Outcomes.Validate(); err != nil {
+		return err
+	}
 	return c.Resolve.Validate()
 }
 
@@ -45,6 +51,7 @@ func (c Config) Validate() error {
 type Handler struct {
 	cfg Config
 	res *resolver
+	out *outcomes
 }
 
 // New returns an event sink handler.
@@ -52,15 +59,17 @@ func New(cfg Config) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, res: newResolver(cfg.Region, cfg.Resolve)}, nil
+	return &Handler{cfg: cfg, res: newResolver(cfg.Region, cfg.Resolve), out: newOutcomes(cfg.Region, cfg.Outcomes)}, nil
 }
 
 // HandleBatch inserts every decodable event of the batch in one insert; an
 // insert failure fails the batch so it is retried and not committed.
 // Records that are not events of this region are rejected. Receipts are
-// resolved against the delivery index first (see ResolveConfig); a
-// receipt saying a vendor token is dead also yields an invalidate record
-// for push.bindings.R, produced before the batch is committed.
+// resolved against the delivery index first (see ResolveConfig), and a
+// second, different ending of a delivery is stored as superseded (see
+// OutcomeConfig); a receipt saying a vendor token is dead also yields an
+// invalidate record for push.bindings.R, produced before the batch is
+// committed.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
 	events := make([]schema.Event, 0, len(msgs))
@@ -83,6 +92,9 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		}
 		events = append(events, e)
 		src = append(src, i)
+	}
+	if err := h.out.decide(ctx, events); err != nil {
+		return nil, fmt.Errorf("deciding delivery outcomes: %w", err)
 	}
 	events, err := h.res.resolve(ctx, msgs, events, src, results)
 	if err != nil {

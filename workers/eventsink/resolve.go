@@ -2,7 +2,6 @@ package eventsink
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -121,24 +120,13 @@ func newResolver(region string, c ResolveConfig) *resolver {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	r.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+	r.outcomes = register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "receipts_total",
 		Help:        "Events that named their delivery only by id or by (msg id, token), by outcome: resolved, deferred (waiting for the delivery), unresolved (inserted without one after the timeout).",
 		ConstLabels: prometheus.Labels{"region": region},
-	}, []string{"outcome"})
+	}, []string{"outcome"}))
 	for _, o := range []string{outcomeResolved, outcomeDeferred, outcomeUnresolved} {
 		r.outcomes.WithLabelValues(o)
-	}
-	if c.Metrics != nil {
-		if err := c.Metrics.Register(r.outcomes); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic("eventsink: registering metrics: " + err.Error())
-			}
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				r.outcomes = existing
-			}
-		}
 	}
 	return r
 }

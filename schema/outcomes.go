@@ -1,0 +1,102 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// DeliveryOutcome is the terminal event that ended a delivery: one row of
+// delivery_outcomes. Lookups need only MsgID and DeliveryID.
+type DeliveryOutcome struct {
+	MsgID      string
+	DeliveryID string
+	EventID    string
+	Event      EventType
+	TS         int64 // Unix milliseconds
+}
+
+// Outcomes reads and writes the delivery_outcomes table of one region
+// database. It is safe for concurrent use.
+type Outcomes struct {
+	conn driver.Conn
+	db   string
+}
+
+// NewOutcomes returns the outcome table over conn for database db
+// (push_<region>).
+func NewOutcomes(conn driver.Conn, db string) *Outcomes {
+	return &Outcomes{conn: conn, db: db}
+}
+
+// Insert writes rows in one batch and returns after ClickHouse acknowledged
+// them. Writing a row again is harmless: identical rows merge.
+func (x *Outcomes) Insert(ctx context.Context, rows []DeliveryOutcome) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := x.conn.PrepareBatch(ctx, "INSERT INTO "+x.db+".delivery_outcomes (msg_id, delivery_id, event_id, event, ts)")
+	if err != nil {
+		return fmt.Errorf("preparing delivery outcome insert into %s: %w", x.db, err)
+	}
+	defer b.Abort()
+	for _, r := range rows {
+		if err := b.Append(r.MsgID, r.DeliveryID, r.EventID, string(r.Event), time.UnixMilli(r.TS).UTC()); err != nil {
+			return fmt.Errorf("appending the outcome of delivery %s: %w", r.DeliveryID, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d outcomes into %s.delivery_outcomes: %w", len(rows), x.db, err)
+	}
+	return nil
+}
+
+// Lookup returns the stored outcome of each of the given deliveries (keyed
+// by MsgID and DeliveryID), keyed by delivery id; deliveries without one
+// are absent. Should a delivery have two rows, the earliest (then the
+// smallest event id) is its outcome.
+func (x *Outcomes) Lookup(ctx context.Context, keys []DeliveryOutcome) (map[string]DeliveryOutcome, error) {
+	out := make(map[string]DeliveryOutcome, len(keys))
+	for start := 0; start < len(keys); start += maxLookup {
+		chunk := keys[start:min(start+maxLookup, len(keys))]
+		want := make(map[string]string, len(chunk))
+		msgSet := map[string]bool{}
+		var msgs, ids []string
+		for _, k := range chunk {
+			if _, ok := want[k.DeliveryID]; !ok {
+				want[k.DeliveryID] = k.MsgID
+				ids = append(ids, k.DeliveryID)
+			}
+			if !msgSet[k.MsgID] {
+				msgSet[k.MsgID] = true
+				msgs = append(msgs, k.MsgID)
+			}
+		}
+		rows, err := x.conn.Query(ctx, "SELECT msg_id, delivery_id, argMin(event_id, (ts, event_id)), argMin(event, (ts, event_id)), min(ts) FROM "+x.db+
+			".delivery_outcomes WHERE msg_id IN (?) AND delivery_id IN (?) GROUP BY msg_id, delivery_id", msgs, ids)
+		if err != nil {
+			return nil, fmt.Errorf("looking up the outcomes of %d deliveries in %s.delivery_outcomes: %w", len(chunk), x.db, err)
+		}
+		for rows.Next() {
+			var r DeliveryOutcome
+			var ev string
+			var ts time.Time
+			if err := rows.Scan(&r.MsgID, &r.DeliveryID, &r.EventID, &ev, &ts); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading a delivery outcome row: %w", err)
+			}
+			r.Event, r.TS = EventType(ev), ts.UnixMilli()
+			if want[r.DeliveryID] == r.MsgID {
+				out[r.DeliveryID] = r
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading outcomes from %s.delivery_outcomes: %w", x.db, err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,236 @@
+package eventsink
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// DefaultOutcomeCache is how many deliveries OutcomeConfig remembers by
+// default (about 100 MB at most).
+const DefaultOutcomeCache = 1 << 20
+
+// OutcomeStore keeps the outcome of each delivery; *schema.Outcomes is the
+// ClickHouse one. Methods return only after ClickHouse answered, and must
+// be safe for concurrent use.
+type OutcomeStore interface {
+	// Insert stores outcomes; storing one again is harmless.
+	Insert(ctx context.Context, rows []schema.DeliveryOutcome) error
+	// Lookup returns the stored outcome of each delivery (named by msg id
+	// and delivery id) that has one, keyed by delivery id.
+	Lookup(ctx context.Context, keys []schema.DeliveryOutcome) (map[string]schema.DeliveryOutcome, error)
+}
+
+// OutcomeConfig makes the sink keep exactly one outcome per delivery.
+//
+// Kafka hands a stage's records again after a crash, so the sender or the
+// retry worker can handle one attempt of a delivery twice. When the two
+// copies meet different answers (the vendor acks one and fails the other,
+// or the retry of one expires), the delivery would end twice. The sink
+// keeps the first terminal event (acked, failed, expired, revoked) of each
+// delivery in the order of push.events.R: it stores it in Store before the
+// event is inserted, and a later terminal event of the same delivery with
+// another event id is inserted as schema.EventSuperseded instead, its
+// status description naming the outcome that stands. A replay of the first
+// one keeps it. Receipts and client events (those that name their delivery
+// without an app id) are not outcomes and pass as they are.
+//
+// The sink remembers the deliveries whose valid or terminal event it has
+// read since it started, up to Cache of them; for those it needs no
+// lookup. A terminal event of any other delivery (after a restart, or an
+// old one) is looked up in Store. Each decision is counted in
+// pushpipe_eventsink_outcomes_total{region, outcome}.
+type OutcomeConfig struct {
+	// Store is the outcome table; nil turns the check off.
+	Store OutcomeStore
+	// Cache is how many deliveries are remembered; 0 means
+	// DefaultOutcomeCache.
+	Cache int
+	// Metrics registers the counters; nil keeps them unregistered.
+	Metrics prometheus.Registerer
+}
+
+// Validate reports a setting that cannot work.
+func (c OutcomeConfig) Validate() error {
+	if c.Cache < 0 {
+		return fmt.Errorf("eventsink: Outcomes.Cache %d must not be negative (0 means %d)", c.Cache, DefaultOutcomeCache)
+	}
+	return nil
+}
+
+// Decisions on a terminal event (label outcome).
+const (
+	outcomeFirst      = "first"      // the delivery's outcome, stored
+	outcomeRepeated   = "repeated"   // the stored outcome read again (a replay)
+	outcomeSuperseded = "superseded" // a second, different ending
+)
+
+// ending is what the sink knows of a delivery: the event id and step of
+// its outcome, or the zero value when it has none yet.
+type ending struct {
+	id   string
+	step schema.EventType
+}
+
+// outcomes decides which terminal event ends each delivery; a nil
+// *outcomes lets every event pass. Its cache is two generations of at
+// most half the capacity each: when the newer fills up, the older is
+// dropped, so memory stays bounded and recent deliveries stay known.
+type outcomes struct {
+	store     OutcomeStore
+	half      int
+	decisions *prometheus.CounterVec
+	lookups   prometheus.Counter
+
+	mu       sync.Mutex
+	cur, old map[string]ending
+}
+
+func newOutcomes(region string, c OutcomeConfig) *outcomes {
+	if c.Store == nil {
+		return nil
+	}
+	if c.Cache == 0 {
+		c.Cache = DefaultOutcomeCache
+	}
+	o := &outcomes{store: c.Store, half: max(1, c.Cache/2), cur: map[string]ending{}, old: map[string]ending{}}
+	o.decisions = register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "pushpipe", Subsystem: "eventsink", Name: "outcomes_total",
+		Help:        "Terminal events of deliveries by decision: first (the delivery's outcome), repeated (the outcome read again), superseded (a second, different ending, stored as event superseded).",
+		ConstLabels: prometheus.Labels{"region": region},
+	}, []string{"outcome"}))
+	for _, d := range []string{outcomeFirst, outcomeRepeated, outcomeSuperseded} {
+		o.decisions.WithLabelValues(d)
+	}
+	o.lookups = register(c.Metrics, prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "pushpipe", Subsystem: "eventsink", Name: "outcome_lookups_total",
+		Help:        "Deliveries whose outcome the sink had to look up in ClickHouse because it had not read the delivery since it started.",
+		ConstLabels: prometheus.Labels{"region": region},
+	}))
+	return o
+}
+
+// get returns what is known of delivery id; ok is false when the sink has
+// not read it (or has forgotten it).
+func (o *outcomes) get(id string) (ending, bool) {
+	if e, ok := o.cur[id]; ok {
+		return e, true
+	}
+	e, ok := o.old[id]
+	return e, ok
+}
+
+func (o *outcomes) put(id string, e ending) {
+	o.cur[id] = e
+	if len(o.cur) >= o.half {
+		o.old, o.cur = o.cur, make(map[string]ending, o.half)
+	}
+}
+
+// isOutcome reports whether e is a terminal event written by the delivery
+// path (sender, retry worker, revocation), not a receipt.
+func isOutcome(e *schema.Event) bool {
+	return e.Event.Terminal() && e.DeliveryID != "" && e.MsgID != "" && !needsResolution(e)
+}
+
+// decide rewrites, in place, each terminal event of events whose delivery
+// already ended another way into a superseded event, and stores the
+// outcome of each delivery that ends here. An error means the outcome
+// table could not be read or written; the batch is then retried.
+func (o *outcomes) decide(ctx context.Context, events []schema.Event) error {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	// local is what this batch knows: the lookups' answers and its own
+	// decisions, which the bounded cache may forget before the batch ends.
+	local := map[string]ending{}
+	var unknown []schema.DeliveryOutcome
+	asked := map[string]bool{}
+	for j := range events {
+		e := &events[j]
+		switch {
+		case e.Event == schema.EventValid && e.DeliveryID != "":
+			if _, ok := o.get(e.DeliveryID); !ok {
+				o.put(e.DeliveryID, ending{})
+			}
+		case isOutcome(e):
+			if k, ok := o.get(e.DeliveryID); ok {
+				if _, seen := local[e.DeliveryID]; !seen {
+					local[e.DeliveryID] = k
+				}
+			} else if !asked[e.DeliveryID] {
+				asked[e.DeliveryID] = true
+				unknown = append(unknown, schema.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID})
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		found, err := o.store.Lookup(ctx, unknown)
+		if err != nil {
+			return fmt.Errorf("looking up the outcomes of %d deliveries: %w", len(unknown), err)
+		}
+		o.lookups.Add(float64(len(unknown)))
+		for _, k := range unknown {
+			f := found[k.DeliveryID]
+			local[k.DeliveryID] = ending{id: f.EventID, step: f.Event}
+			o.put(k.DeliveryID, local[k.DeliveryID])
+		}
+	}
+	var first []schema.DeliveryOutcome
+	for j := range events {
+		e := &events[j]
+		if !isOutcome(e) {
+			continue
+		}
+		cur := local[e.DeliveryID]
+		switch cur.id {
+		case "":
+			local[e.DeliveryID] = ending{id: e.EventID, step: e.Event}
+			o.put(e.DeliveryID, local[e.DeliveryID])
+			first = append(first, schema.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID, EventID: e.EventID, Event: e.Event, TS: e.TS})
+			o.decisions.WithLabelValues(outcomeFirst).Inc()
+		case e.EventID:
+			o.decisions.WithLabelValues(outcomeRepeated).Inc()
+		default:
+			*e = superseded(*e, cur)
+			o.decisions.WithLabelValues(outcomeSuperseded).Inc()
+		}
+	}
+	if err := o.store.Insert(ctx, first); err != nil {
+		// Forget them, so the retried batch stores them again.
+		for _, f := range first {
+			delete(o.cur, f.DeliveryID)
+			delete(o.old, f.DeliveryID)
+		}
+		return fmt.Errorf("storing the outcomes of %d deliveries: %w", len(first), err)
+	}
+	return nil
+}
+
+// superseded is terminal event e of a delivery that already ended as won.
+func superseded(e schema.Event, won ending) schema.Event {
+	desc := fmt.Sprintf("Superseded: the delivery already ended %s (event %s); this %s at attempt %d came from a replayed attempt and is not counted",
+		won.step, won.id, e.Event, e.Attempt)
+	if e.StatusDesc != "" {
+		desc += "; it said: " + e.StatusDesc
+	}
+	e.EventID = schema.NewEventID(schema.EventSuperseded, e.EventID)
+	e.Event, e.StatusDesc = schema.EventSuperseded, desc
+	e.CallbackURL, e.Token = "", ""
+	return e
+}
+
+// register is pipeline.Register that leaves c unregistered when reg is nil.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	return pipeline.Register(reg, c)
+}
