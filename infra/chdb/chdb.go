@@ -30,7 +30,10 @@
 // signals are untouched: SIGINT and SIGTERM reach its os/signal as usual.
 // The child runs in its own process group, so a terminal Ctrl-C does not
 // reach it; it shuts down cleanly when the caller closes it, dies
-// (Pdeathsig SIGTERM, stdin EOF), or on SIGTERM.
+// (Pdeathsig SIGTERM, stdin EOF), or on SIGTERM. A child that exits on its
+// own (ClickHouse can abort when a killed client's connection is reset) is
+// started again on the same ports and DataDir, up to Config.Restarts times,
+// with a warning; clients see their connections fail once and reconnect.
 //
 // Output: ClickHouse logs to DataDir/log/clickhouse.log at Config.LogLevel.
 // The child's stdout and stderr (one "Logging warning to ..." line per start,
@@ -46,6 +49,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrUnsupportedPlatform is returned (wrapped) by Start on platforms other
@@ -59,19 +63,23 @@ type Server struct {
 	tcpPort  int
 	httpPort int
 	logPath  string
-	pid      int
 
-	// done is closed when the child process has exited; exitErr (written
-	// before done is closed) says why if it was not asked to stop.
-	done    chan struct{}
-	exitErr error
+	mu  sync.Mutex
+	pid int // the current child's
+
+	// restarts counts the children started again after a crash.
+	restarts atomic.Int64
+
+	// stopping is closed by Close; done is closed when the server has
+	// stopped for good. exitErr (written before done is closed) says why
+	// if it was not asked to stop, stopErr what stopping it returned.
+	stopping chan struct{}
+	done     chan struct{}
+	exitErr  error
+	stopErr  error
 
 	closeOnce sync.Once
 	closeErr  error
-
-	// stop asks the child to shut down and waits for done; set by
-	// startServer.
-	stop func() error
 }
 
 // Start starts an embedded ClickHouse server, in a child process, as
@@ -118,11 +126,21 @@ func (s *Server) DataDir() string { return s.cfg.DataDir }
 // LogPath returns the file ClickHouse logs to, or "" if LogLevel is "none".
 func (s *Server) LogPath() string { return s.logPath }
 
-// PID returns the process ID of the server's child process.
-func (s *Server) PID() int { return s.pid }
+// PID returns the process ID of the server's current child process (a new
+// one after each restart).
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pid
+}
 
-// Done returns a channel that is closed once the server has stopped, after
-// Close or on its own.
+// Restarts returns how many times a child that exited on its own was
+// started again (see Config.Restarts).
+func (s *Server) Restarts() int { return int(s.restarts.Load()) }
+
+// Done returns a channel that is closed once the server has stopped for
+// good: after Close, or when its child exited on its own and could not (or
+// may not, see Config.Restarts) be started again.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Err returns why the server stopped on its own, or nil while it runs and
@@ -148,8 +166,17 @@ func (s *Server) Err() error {
 // cutting them. Close clients first for a fast shutdown.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		if err := s.stop(); err != nil {
-			s.closeErr = fmt.Errorf("stopping embedded clickhouse: %w", err)
+		select {
+		case <-s.done:
+		default:
+			close(s.stopping)
+			<-s.done
+		}
+		switch {
+		case s.exitErr != nil:
+			s.closeErr = fmt.Errorf("stopping embedded clickhouse: %w", s.exitErr)
+		case s.stopErr != nil:
+			s.closeErr = fmt.Errorf("stopping embedded clickhouse: %w", s.stopErr)
 		}
 	})
 	return s.closeErr

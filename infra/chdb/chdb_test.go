@@ -518,3 +518,72 @@ func rss(pid int) string {
 	}
 	return fmt.Sprintf("%s (anon %s + file %s)", fields["VmRSS"], fields["RssAnon"], fields["RssFile"])
 }
+
+// TestCrashedChildIsRestarted kills the server's child with SIGKILL, as a
+// crash would end it, and checks that a new child serves the same ports and
+// data while Done stays open; with Restarts negative the server stops and
+// says why.
+func TestCrashedChildIsRestarted(t *testing.T) {
+	lib := requireLib(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tests := []struct {
+		scenario string
+		restarts int
+		wantUp   bool
+	}{
+		{scenario: "default: started again, data kept", restarts: 0, wantUp: true},
+		{scenario: "restarts off: stopped with the reason", restarts: -1, wantUp: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			srv := startServer(ctx, t, chdb.Config{LibPath: lib, DataDir: t.TempDir(), Restarts: tt.restarts})
+			conn := openClient(t, srv.NativeAddr(), clickhouse.Native)
+			for _, q := range []string{"CREATE DATABASE crash", "CREATE TABLE crash.t (n UInt64) ENGINE = MergeTree ORDER BY n", "INSERT INTO crash.t SELECT number FROM numbers(1000)"} {
+				if err := conn.Exec(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			first := srv.PID()
+			if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.wantUp {
+				select {
+				case <-srv.Done():
+				case <-ctx.Done():
+					t.Fatal("the server did not stop after its child was killed")
+				}
+				if err := srv.Err(); err == nil || !strings.Contains(err.Error(), "exited unexpectedly") {
+					t.Fatalf("Err() = %v, want the unexpected exit", err)
+				}
+				if srv.Restarts() != 0 {
+					t.Fatalf("%d restarts with restarts off", srv.Restarts())
+				}
+				return
+			}
+			var n uint64
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+				if err := conn.QueryRow(ctx, "SELECT count() FROM crash.t").Scan(&n); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("no answer a minute after the crash: %v", err)
+				}
+			}
+			if n != 1000 || srv.PID() == first || srv.Restarts() != 1 {
+				t.Fatalf("after the crash: %d rows, pid %d (was %d), %d restarts; want 1000 rows from a new child, 1 restart", n, srv.PID(), first, srv.Restarts())
+			}
+			select {
+			case <-srv.Done():
+				t.Fatalf("Done closed although the server runs again: %v", srv.Err())
+			default:
+			}
+			if err := srv.Close(); err != nil {
+				t.Fatalf("Close after a restart: %v", err)
+			}
+			if err := syscall.Kill(srv.PID(), 0); err == nil {
+				t.Fatalf("child %d still runs after Close", srv.PID())
+			}
+		})
+	}
+}

@@ -29,6 +29,7 @@ const (
 	DefaultStartTimeout = 60 * time.Second
 	DefaultStopTimeout  = 60 * time.Second
 	DefaultLogLevel     = "warning"
+	DefaultRestarts     = 3
 	// DefaultMaxServerMemoryBytes caps the whole embedded server at 4 GiB,
 	// leaving most of a 24 GiB development machine to the rest of the
 	// pipeline. ClickHouse's own default is 90% of physical RAM.
@@ -74,6 +75,11 @@ type Config struct {
 	// that would take the server above it fail with MEMORY_LIMIT_EXCEEDED
 	// instead of growing the process. Default DefaultMaxServerMemoryBytes.
 	MaxServerMemoryBytes int64
+	// Restarts is how many times, over the server's life, a child that
+	// exits on its own (a crash) is started again on the same ports and
+	// DataDir; clients see their connections fail once and reconnect.
+	// 0 means DefaultRestarts; a negative value never restarts.
+	Restarts int
 	// Logger receives this package's messages: "ready" at info level, and
 	// at debug level "stopped" plus every line the server child prints. The
 	// zero value discards them.
@@ -121,6 +127,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxServerMemoryBytes == 0 {
 		c.MaxServerMemoryBytes = DefaultMaxServerMemoryBytes
+	}
+	if c.Restarts == 0 {
+		c.Restarts = DefaultRestarts
 	}
 	return c
 }

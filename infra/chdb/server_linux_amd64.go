@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,11 +31,6 @@ const pollInterval = 25 * time.Millisecond
 const failedStartGrace = 5 * time.Second
 
 func startServer(ctx context.Context, cfg Config) (*Server, error) {
-	log := cfg.Logger
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding the executable to run the server child: %w", err)
-	}
 	tcpPort, httpPort, err := pickPorts(cfg.TCPPort, cfg.HTTPPort)
 	if err != nil {
 		return nil, err
@@ -43,140 +38,213 @@ func startServer(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating DataDir: %w", err)
 	}
-	s := &Server{cfg: cfg, tcpPort: tcpPort, httpPort: httpPort, done: make(chan struct{})}
-	var logOffset int64
+	s := &Server{cfg: cfg, tcpPort: tcpPort, httpPort: httpPort, done: make(chan struct{}), stopping: make(chan struct{})}
 	if cfg.LogLevel != "none" {
 		if err := os.MkdirAll(filepath.Join(cfg.DataDir, "log"), 0o755); err != nil {
 			return nil, fmt.Errorf("creating log directory: %w", err)
 		}
 		s.logPath = filepath.Join(cfg.DataDir, "log", "clickhouse.log")
+	}
+	started := time.Now()
+	c, err := s.spawn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.setChild(c)
+	go s.supervise(c)
+	cfg.Logger.Info().
+		Str("native", s.NativeAddr()).Str("http", s.HTTPAddr()).Str("data_dir", cfg.DataDir).
+		Int("pid", c.pid).Dur("startup", time.Since(started)).Msg("embedded clickhouse ready")
+	return s, nil
+}
+
+// child is one server child process.
+type child struct {
+	pid       int
+	cmd       *exec.Cmd
+	stdin     io.Closer
+	out       *outputLog
+	runDir    string
+	logOffset int64
+	// exited is closed once the process has exited; waitErr (written
+	// before) is what Wait returned.
+	exited  chan struct{}
+	waitErr error
+}
+
+// why says why c exited: its exit status and what it printed or logged.
+func (c *child) why(logPath string) error {
+	return fmt.Errorf("clickhouse child %d exited unexpectedly (%v): %s", c.pid, c.waitErr, explain(c.out, logPath, c.logOffset))
+}
+
+// spawn starts a child serving s's ports and DataDir and returns once it
+// answers, or stops it and returns why it did not.
+func (s *Server) spawn(ctx context.Context) (*child, error) {
+	cfg, log := s.cfg, s.cfg.Logger
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding the executable to run the server child: %w", err)
+	}
+	c := &child{out: &outputLog{log: log}, exited: make(chan struct{})}
+	if s.logPath != "" {
 		if st, err := os.Stat(s.logPath); err == nil {
-			logOffset = st.Size()
+			c.logOffset = st.Size()
 		}
 	}
-
 	// The generated config and the stop FIFO live in a private directory,
 	// not in DataDir, so that a second server pointed at the same DataDir
 	// (which ClickHouse refuses) cannot disturb this one's.
-	runDir, err := os.MkdirTemp("", "pushpipe-chdb-")
-	if err != nil {
+	if c.runDir, err = os.MkdirTemp("", "pushpipe-chdb-"); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
-	}
-	cleanup := func() {
-		if err := os.RemoveAll(runDir); err != nil {
-			log.Warn().Err(err).Str("dir", runDir).Msg("removing embedded clickhouse run directory")
-		}
 	}
 	spec, err := json.Marshal(childSpec{
 		LibPath:              cfg.LibPath,
 		DataDir:              cfg.DataDir,
-		RunDir:               runDir,
+		RunDir:               c.runDir,
 		LogPath:              s.logPath,
 		LogLevel:             cfg.LogLevel,
-		TCPPort:              tcpPort,
-		HTTPPort:             httpPort,
+		TCPPort:              s.tcpPort,
+		HTTPPort:             s.httpPort,
 		MaxServerMemoryBytes: cfg.MaxServerMemoryBytes,
 		StopTimeout:          cfg.StopTimeout,
 	})
 	if err != nil {
-		cleanup()
+		c.cleanup(log)
 		return nil, fmt.Errorf("encoding child spec: %w", err)
 	}
-
-	out := &outputLog{log: log}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), envChild+"="+string(spec))
-	cmd.Stdout, cmd.Stderr = out, out
+	c.cmd = exec.Command(exe)
+	c.cmd.Env = append(os.Environ(), envChild+"="+string(spec))
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	// Own process group: a Ctrl-C at the terminal reaches the caller, which
 	// decides when to Close, and not the server directly. Pdeathsig (SIGTERM,
 	// which the child turns into a clean shutdown) covers a caller that dies
 	// without closing; so does the stdin pipe reaching EOF.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		cleanup()
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	c.cmd.WaitDelay = 5 * time.Second
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		c.cleanup(log)
 		return nil, fmt.Errorf("creating the child's stdin pipe: %w", err)
 	}
-
-	var stopping atomic.Bool
-	var waitErr error // written before done is closed
 	spawned := make(chan error, 1)
-	started := time.Now()
 	go func() {
 		// Pdeathsig fires when the thread that forked the child exits, not
 		// only the process; holding this thread until the child is gone
 		// ties the signal to the caller's process.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
+		if err := c.cmd.Start(); err != nil {
 			spawned <- err
 			return
 		}
 		spawned <- nil
-		waitErr = cmd.Wait()
-		if !stopping.Load() {
-			s.exitErr = fmt.Errorf("clickhouse child %d exited unexpectedly (%v): %s", cmd.Process.Pid, waitErr, explain(out, s.logPath, logOffset))
-		}
-		close(s.done)
+		c.waitErr = c.cmd.Wait()
+		close(c.exited)
 	}()
 	if err := <-spawned; err != nil {
-		cleanup()
+		c.cleanup(log)
 		return nil, fmt.Errorf("starting child process %s: %w", exe, err)
 	}
-	s.pid = cmd.Process.Pid
-
-	// stopWithin asks the child to shut down (stdin EOF) and kills it, by
-	// PID, if it has not exited after timeout.
-	stopWithin := func(timeout time.Duration) error {
-		stopping.Store(true)
-		defer cleanup()
-		_ = stdin.Close()
-		timer := time.NewTimer(timeout)
-		defer timer.Stop()
-		select {
-		case <-s.done:
-		case <-timer.C:
-			_ = cmd.Process.Kill()
-			<-s.done
-			return fmt.Errorf("clickhouse child %d did not stop within %v and was killed", s.pid, timeout)
-		}
-		if s.exitErr != nil {
-			return s.exitErr
-		}
-		if waitErr != nil {
-			return fmt.Errorf("clickhouse child %d: %w: %s", s.pid, waitErr, explain(out, s.logPath, logOffset))
-		}
-		log.Debug().Int("pid", s.pid).Str("data_dir", cfg.DataDir).Msg("embedded clickhouse stopped")
-		return nil
-	}
-	s.stop = func() error { return stopWithin(cfg.StopTimeout) }
-
-	fifo := filepath.Join(runDir, "stop.fifo")
-	if err := waitReady(ctx, cfg.StartTimeout, s, fifo); err != nil {
+	c.pid = c.cmd.Process.Pid
+	if err := waitReady(ctx, cfg.StartTimeout, s.NativeAddr(), c, s.logPath, filepath.Join(c.runDir, "stop.fifo")); err != nil {
 		// Nothing was written through a server that never became ready, so
 		// a short grace period is enough.
-		if stopErr := stopWithin(min(failedStartGrace, cfg.StopTimeout)); stopErr != nil && !errors.Is(err, errExited) {
+		if stopErr := c.stop(min(failedStartGrace, cfg.StopTimeout), s.logPath, log); stopErr != nil && !errors.Is(err, errExited) {
 			log.Warn().Err(stopErr).Msg("stopping embedded clickhouse after failed start")
 		}
 		return nil, err
 	}
-	log.Info().
-		Str("native", s.NativeAddr()).Str("http", s.HTTPAddr()).Str("data_dir", cfg.DataDir).
-		Int("pid", s.pid).Dur("startup", time.Since(started)).Msg("embedded clickhouse ready")
-	return s, nil
+	return c, nil
+}
+
+func (c *child) cleanup(log zerolog.Logger) {
+	if err := os.RemoveAll(c.runDir); err != nil {
+		log.Warn().Err(err).Str("dir", c.runDir).Msg("removing embedded clickhouse run directory")
+	}
+}
+
+// stop asks c to shut down (stdin EOF) and kills it, by PID, if it has not
+// exited after timeout.
+func (c *child) stop(timeout time.Duration, logPath string, log zerolog.Logger) error {
+	defer c.cleanup(log)
+	_ = c.stdin.Close()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-c.exited:
+	case <-timer.C:
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		return fmt.Errorf("clickhouse child %d did not stop within %v and was killed", c.pid, timeout)
+	}
+	if c.waitErr != nil {
+		return fmt.Errorf("clickhouse child %d: %w: %s", c.pid, c.waitErr, explain(c.out, logPath, c.logOffset))
+	}
+	log.Debug().Int("pid", c.pid).Msg("embedded clickhouse stopped")
+	return nil
+}
+
+// supervise waits for c to exit. When it exits on its own (a crash), it
+// starts another child on the same ports and DataDir, up to cfg.Restarts
+// times; when Close asked, or restarting is not allowed or fails, it closes
+// s.done.
+func (s *Server) supervise(c *child) {
+	log := s.cfg.Logger
+	for restarts := 0; ; restarts++ {
+		select {
+		case <-c.exited:
+		case <-s.stopping:
+			s.stopErr = c.stop(s.cfg.StopTimeout, s.logPath, log)
+			close(s.done)
+			return
+		}
+		why := c.why(s.logPath)
+		c.cleanup(log)
+		select {
+		case <-s.stopping:
+			// It exited as Close asked it to stop.
+			s.stopErr = why
+			close(s.done)
+			return
+		default:
+		}
+		if restarts >= s.cfg.Restarts {
+			if restarts > 0 {
+				why = fmt.Errorf("%w (after %d restarts)", why, restarts)
+			}
+			s.exitErr = why
+			close(s.done)
+			return
+		}
+		log.Warn().Err(why).Int("restart", restarts+1).Msg("embedded clickhouse exited on its own; starting it again")
+		nc, err := s.spawn(context.Background())
+		if err != nil {
+			s.exitErr = fmt.Errorf("%w; starting it again failed: %w", why, err)
+			close(s.done)
+			return
+		}
+		s.setChild(nc)
+		s.restarts.Add(1)
+		log.Warn().Int("pid", nc.pid).Msg("embedded clickhouse running again")
+		c = nc
+	}
+}
+
+func (s *Server) setChild(c *child) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pid = c.pid
 }
 
 var errExited = errors.New("server exited before accepting connections")
 
-// waitReady polls until the server at s.NativeAddr runs this server's
-// serving query, which proves that both listeners are up and that the port
-// is not answered by some other ClickHouse.
-func waitReady(ctx context.Context, timeout time.Duration, s *Server, fifo string) error {
+// waitReady polls until the server at addr runs child c's serving query
+// (which names the stop FIFO fifo), which proves that both listeners are up
+// and that the port is not answered by some other ClickHouse.
+func waitReady(ctx context.Context, timeout time.Duration, addr string, c *child, logPath, fifo string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:         []string{s.NativeAddr()},
+		Addr:         []string{addr},
 		DialTimeout:  time.Second,
 		MaxOpenConns: 1,
 	})
@@ -196,15 +264,15 @@ func waitReady(ctx context.Context, timeout time.Duration, s *Server, fifo strin
 		case err == nil && serving > 0:
 			return nil
 		case err == nil:
-			lastErr = fmt.Errorf("%s answers but is not this server (or not serving yet)", s.NativeAddr())
+			lastErr = fmt.Errorf("%s answers but is not this server (or not serving yet)", addr)
 		default:
 			lastErr = err
 		}
 		select {
-		case <-s.done:
-			return fmt.Errorf("%w: %w", errExited, s.exitErr)
+		case <-c.exited:
+			return fmt.Errorf("%w: %w", errExited, c.why(logPath))
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to answer SELECT 1: %w (last probe: %v)", s.NativeAddr(), ctx.Err(), lastErr)
+			return fmt.Errorf("waiting for %s to answer SELECT 1: %w (last probe: %v)", addr, ctx.Err(), lastErr)
 		case <-tick.C:
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/rs/zerolog"
 
 	"github.com/pushpipe/pushpipe/infra/chdb"
 	embeddedkafka "github.com/pushpipe/pushpipe/infra/kafka"
@@ -37,7 +38,9 @@ func StartClickHouse() (*ClickHouse, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: dir})
+	// Warnings (a crashed server started again) go to the test output.
+	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Str("component", "test-clickhouse").Logger()
+	srv, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: dir, Logger: log})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting embedded clickhouse for tests (run `make test`, or scripts/fetch-chdb.sh first): %w", err)
