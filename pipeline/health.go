@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,8 @@ const DefaultHealthAddr = "127.0.0.1:0"
 //	GET /healthz  200 "ok" while the process runs (liveness)
 //	GET /readyz   200 "ready" when ready() is true, else 503 "not ready" (readiness)
 //	GET /metrics  the registry in the Prometheus exposition format
+//	GET /debug/pprof/...  the Go runtime profiles (net/http/pprof), e.g.
+//	              `go tool pprof http://<addr>/debug/pprof/profile?seconds=20`
 //
 // Create it with NewHealthServer, then Start it; Close stops it. Its methods
 // are safe for concurrent use.
@@ -54,6 +57,11 @@ func NewHealthServer(addr string, reg *prometheus.Registry, ready func() bool) *
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return &HealthServer{http: NewHTTPServer(HTTPServerConfig{Name: "pipeline: health server", Addr: addr, Handler: mux,
 		ShutdownGrace: 5 * time.Second})}
 }

@@ -51,6 +51,8 @@ func TestHealthServer(t *testing.T) {
 		{scenario: "readiness once ready", ready: true, path: "/readyz", wantCode: 200, wantBody: "ready"},
 		{scenario: "metrics of the registry", ready: true, path: "/metrics", wantCode: 200,
 			wantBody: `pushpipe_stage_records_consumed_total{region="eu",stage="fanout"} 3`},
+		{scenario: "runtime profiles index", ready: true, path: "/debug/pprof/", wantCode: 200, wantBody: "goroutine"},
+		{scenario: "a goroutine profile", ready: true, path: "/debug/pprof/goroutine?debug=1", wantCode: 200, wantBody: "goroutine profile: total"},
 		{scenario: "unknown path", ready: true, path: "/nope", wantCode: 404},
 	}
 	for _, tt := range tests {
