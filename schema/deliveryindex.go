@@ -157,6 +157,33 @@ func (x *DeliveryIndex) Lookup(ctx context.Context, ids []string) (map[string]De
 	return out, nil
 }
 
+// Existing returns which of the given delivery ids of app appID are in
+// the index, i.e. were fanned out (their valid event stored). The lookup is
+// by the table's key, so its cost does not grow with the table.
+func (x *DeliveryIndex) Existing(ctx context.Context, appID string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for _, chunk := range inListChunks(ids) {
+		rows, err := x.conn.Query(ctx, "SELECT DISTINCT delivery_id FROM "+x.db+".delivery_index WHERE delivery_id IN (?) AND app_id = ?", chunk, appID)
+		if err != nil {
+			return nil, fmt.Errorf("looking up %d deliveries of app %s in %s.delivery_index: %w", len(chunk), appID, x.db, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading a delivery id: %w", err)
+			}
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading deliveries of app %s from %s.delivery_index: %w", appID, x.db, err)
+		}
+	}
+	return out, nil
+}
+
 // LookupTokens returns the delivery id of each (msg id, token) pair that
 // the index knows. Should two deliveries share a pair (the same token
 // registered under two device ids), the smallest delivery id is returned,

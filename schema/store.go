@@ -192,31 +192,3 @@ func (s *DeviceStore) ByUser(ctx context.Context, appID string, userIDs []string
 func (s *DeviceStore) Insert(ctx context.Context, rows []Device) error {
 	return InsertDevices(ctx, s.conn, s.db, rows)
 }
-
-// ExistingEvents returns which of the given event ids are already stored
-// in the events table of db. Used to skip work a replay would repeat.
-func ExistingEvents(ctx context.Context, conn driver.Conn, db, appID string, ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for _, chunk := range inListChunks(ids) {
-		if err := existingEventChunk(ctx, conn, db, appID, chunk, out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func existingEventChunk(ctx context.Context, conn driver.Conn, db, appID string, ids []string, out map[string]bool) error {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT event_id FROM "+db+".events WHERE app_id = ? AND event_id IN (?)", appID, ids)
-	if err != nil {
-		return fmt.Errorf("looking up %d earlier events of app %s: %w", len(ids), appID, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return fmt.Errorf("reading earlier event id: %w", err)
-		}
-		out[id] = true
-	}
-	return rows.Err()
-}

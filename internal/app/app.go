@@ -130,9 +130,7 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 			Devices:   schema.NewDeviceStore(d.CH, d.Cfg.Database(region)),
 			Templates: schema.NewTemplateStore(d.CH, d.Cfg.Database(region)),
 			Emit:      d.Producer.Produce,
-			Seen: func(ctx context.Context, app string, ids []string) (map[string]bool, error) {
-				return schema.ExistingEvents(ctx, d.CH, d.Cfg.Database(region), app, ids)
-			}})
+			Seen:      schema.NewDeliveryIndex(d.CH, d.Cfg.Database(region)).Existing})
 	case Registry:
 		h, err = registry.New(registry.Config{Region: region, Store: schema.NewDeviceStore(d.CH, d.Cfg.Database(region)), Logger: log})
 	case Eventsink:

@@ -73,11 +73,11 @@ type Config struct {
 	// a replay after a crash writes the same ids again.
 	Emit  Emitter
 	Chunk int
-	// Seen, if set, reports which valid-event ids already exist (in
-	// ClickHouse): a (msgKey, device) pair already fanned out inside its
-	// validity window is not delivered again when a request is replayed or
-	// re-published.
-	Seen func(ctx context.Context, appID string, eventIDs []string) (map[string]bool, error)
+	// Seen, if set, reports which delivery ids of an app were already
+	// fanned out (schema.DeliveryIndex.Existing: their valid event is
+	// stored): a (msg, device) pair already fanned out is not delivered
+	// again when a request is replayed or re-published.
+	Seen func(ctx context.Context, appID string, deliveryIDs []string) (map[string]bool, error)
 	// Now is the clock stamped on deliveries as fanned-out time and used
 	// for broadcast periods; nil means time.Now.
 	Now    func() time.Time
@@ -348,7 +348,7 @@ func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved) er
 		}
 		for _, m := range d.msgs {
 			for _, dev := range targetDevices(d.req.AppID, d.req.DeliverType, m.target, r) {
-				ids[d.req.AppID] = append(ids[d.req.AppID], validEventID(m.msgID, dev.DeviceID))
+				ids[d.req.AppID] = append(ids[d.req.AppID], schema.NewDeliveryID(m.msgID, dev.DeviceID))
 			}
 		}
 	}
@@ -362,10 +362,4 @@ func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved) er
 		}
 	}
 	return nil
-}
-
-// validEventID is the id of the valid event of (msg, device) at attempt 0.
-func validEventID(msgID, deviceID string) string {
-	d := schema.Delivery{DeliveryID: schema.NewDeliveryID(msgID, deviceID)}
-	return d.EventFor(schema.EventValid, 0).EventID
 }

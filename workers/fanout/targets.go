@@ -46,7 +46,7 @@ type resolved struct {
 	users    map[string]map[string][]schema.Device // app -> user id -> devices
 	aliases  map[string]map[string]schema.Device   // app -> alias -> device
 	accounts map[string]map[string][]schema.Device // app -> account -> devices
-	seen     map[string]bool                       // valid-event ids already stored
+	seen     map[string]bool                       // delivery ids already fanned out
 }
 
 func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, error) {
@@ -238,7 +238,7 @@ func (h *Handler) device(ctx context.Context, s *sink, d *decoded, base schema.E
 		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(schema.CodeInvalidParam), "filtered: model "+dev.Model+" is not targeted"))
 	}
 	del := h.delivery(d, msg, target, dev, channel, token)
-	if s.seen[del.EventFor(schema.EventValid, d.ts).EventID] {
+	if s.seen[del.DeliveryID] {
 		return nil // fanned out before: a replay must not deliver twice
 	}
 	if code, why := schema.ContentLimitFor(channel).Check(channel, del.Title, del.Body, len(del.Title)+len(del.Body)+len(del.Payload)); code != 0 {
