@@ -129,6 +129,8 @@ func (s *Server) funnel(ctx context.Context, c *call) reply {
 // between them as mPaaS writes it ("00 hours 01 min 36 sec").
 type Task struct {
 	TaskID         string `json:"taskId"`
+	TaskName       string `json:"taskName"`
+	TemplateName   string `json:"templateName,omitempty"`
 	PushType       string `json:"pushType"`
 	GmtCreate      int64  `json:"gmtCreate"`
 	PushNum        uint64 `json:"pushNum"`
@@ -147,7 +149,7 @@ type TaskDetail struct {
 
 func taskOf(t schema.TaskSummary) Task {
 	d := t.Duration.Round(time.Second)
-	return Task{TaskID: t.TaskID, PushType: t.PushType, GmtCreate: t.Start.UnixMilli(), PushNum: t.PushNum,
+	return Task{TaskID: t.TaskID, TaskName: t.TaskName, TemplateName: t.Template, PushType: t.PushType, GmtCreate: t.Start.UnixMilli(), PushNum: t.PushNum,
 		PushSuccessNum: t.PushSuccessNum, PushArrivalNum: t.PushArrivalNum, StartTime: t.Start.UnixMilli(),
 		EndTime: t.End.UnixMilli(), Duration: fmt.Sprintf("%02d hours %02d min %02d sec", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)}
 }
@@ -159,7 +161,7 @@ var ErrTaskNotFound = errors.New("no event of the task is stored")
 // TaskDetails returns the details and funnel of one task of an app from
 // database db, or an error matching ErrTaskNotFound.
 func TaskDetails(ctx context.Context, conn driver.Conn, db, appID, taskID string) (*TaskDetail, error) {
-	ts, err := schema.ListTasks(ctx, conn, db, appID, time.UnixMilli(0), time.Now().Add(24*time.Hour), taskID, 1)
+	ts, err := schema.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: appID, From: time.UnixMilli(0), To: time.Now().Add(24 * time.Hour), TaskID: taskID, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +193,8 @@ func page(pageNumber, pageSize, n int) (lo, hi int, rep *reply) {
 }
 
 // tasks serves /v1/tasks (mPaaS QueryPushAnalysisTaskList): the tasks that
-// started in [startTime, endTime), newest first.
+// started in [startTime, endTime), newest first, optionally only those with
+// taskId or with the exact taskName.
 func (s *Server) tasks(ctx context.Context, c *call) reply {
 	var b struct {
 		appRef
@@ -204,9 +207,6 @@ func (s *Server) tasks(ctx context.Context, c *call) reply {
 	}
 	if rep := s.decode(c, &b); rep != nil {
 		return *rep
-	}
-	if b.TaskName != "" {
-		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "taskName cannot be filtered on: task names are not stored with events; filter by taskId")
 	}
 	from, to, rep := timeRange(b.StartTime, b.EndTime, c.now)
 	if rep != nil {
@@ -225,7 +225,7 @@ func (s *Server) tasks(ctx context.Context, c *call) reply {
 	if ps == 0 {
 		ps = DefaultPageSize
 	}
-	ts, err := schema.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, b.AppID, from, to, b.TaskID, pn*ps)
+	ts, err := schema.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.TaskQuery{AppID: b.AppID, From: from, To: to, TaskID: b.TaskID, TaskName: b.TaskName, Limit: pn * ps})
 	if err != nil {
 		return failed("listing tasks", err)
 	}

@@ -35,7 +35,7 @@ func funnelEvents(task string, ts time.Time) []schema.Event {
 		out = append(out, schema.Event{TS: ts.UnixMilli(), TaskID: task, MsgID: fmt.Sprintf("%s-m%d", task, dev), PushType: schema.PushSimple,
 			DeviceID: fmt.Sprintf("d%d", dev), Platform: schema.PlatformAndroid, Channel: "mipush", Event: ev})
 	}
-	out = append(out, schema.Event{TS: ts.UnixMilli(), TaskID: task, PushType: schema.PushSimple, Event: schema.EventAccepted})
+	out = append(out, schema.Event{TS: ts.UnixMilli(), TaskID: task, PushType: schema.PushSimple, Event: schema.EventAccepted, TaskName: "name of " + task})
 	for d := 1; d <= 3; d++ {
 		add(schema.EventPlanned, d)
 		add(schema.EventValid, d)
@@ -121,7 +121,20 @@ func TestQueryRoutes(t *testing.T) {
 				t.Fatalf("page 2: %+v", ts)
 			}
 		}},
-		{scenario: "task list: 3028 taskName filter", path: "/v1/tasks", body: app(with(span, map[string]any{"taskName": "x"})), status: 400, want: schema.CodeInvalidParam},
+		{scenario: "task list by taskName", path: "/v1/tasks", body: app(with(span, map[string]any{"taskName": "name of t-q1"})), check: func(t *testing.T, d json.RawMessage) {
+			var ts []Task
+			mustDecode(t, d, &ts)
+			if len(ts) != 1 || ts[0].TaskID != "t-q1" || ts[0].TaskName != "name of t-q1" {
+				t.Fatalf("tasks named %q: %+v", "name of t-q1", ts)
+			}
+		}},
+		{scenario: "task list by a taskName no task has", path: "/v1/tasks", body: app(with(span, map[string]any{"taskName": "x"})), check: func(t *testing.T, d json.RawMessage) {
+			var ts []Task
+			mustDecode(t, d, &ts)
+			if len(ts) != 0 {
+				t.Fatalf("tasks named x: %+v", ts)
+			}
+		}},
 		{scenario: "task list: 3028 pageSize 501", path: "/v1/tasks", body: app(with(span, map[string]any{"pageSize": 501})), status: 400, want: schema.CodeInvalidParam},
 		{scenario: "task details with its funnel", path: "/v1/tasks/t-q1", body: app(nil), check: func(t *testing.T, d json.RawMessage) {
 			var td TaskDetail

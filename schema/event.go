@@ -94,6 +94,8 @@ type Event struct {
 	// Template is the template a TEMPLATE, MULTIPLE or BROADCAST task
 	// rendered; set on its accepted event.
 	Template string `json:"template,omitempty"`
+	// TaskName is the request's taskName; set on its accepted event.
+	TaskName string `json:"taskName,omitempty"`
 	// Token is the vendor token of the delivery. It travels on valid
 	// events, so the event sink can index deliveries by (msg id, token),
 	// and on receipts that name a token instead of a delivery id (a MiPush

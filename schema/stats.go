@@ -200,8 +200,12 @@ func QueryFunnel(ctx context.Context, conn driver.Conn, db, appID, taskID, msgID
 }
 
 // TaskSummary is one task as in the mPaaS task list and details (§7.2.8).
+// TaskName and Template come from the task's accepted event: empty when
+// that event is outside the range asked for (or predates the name column).
 type TaskSummary struct {
 	TaskID         string        `json:"taskId"`
+	TaskName       string        `json:"taskName"`
+	Template       string        `json:"template,omitempty"`
 	PushType       string        `json:"pushType"`
 	PushNum        uint64        `json:"pushNum"`
 	PushSuccessNum uint64        `json:"pushSuccessNum"`
@@ -211,27 +215,41 @@ type TaskSummary struct {
 	Duration       time.Duration `json:"duration"`
 }
 
-// ListTasks returns the tasks of an app that started in [from, to), newest
-// first, at most limit; with taskID set, only that task.
-func ListTasks(ctx context.Context, conn driver.Conn, db, appID string, from, to time.Time, taskID string, limit int) ([]TaskSummary, error) {
+// TaskQuery asks for the tasks of an app with events in [From, To), at
+// most Limit of them; TaskID and TaskName, when set, keep only the tasks
+// with that id or that exact name.
+type TaskQuery struct {
+	AppID    string
+	From, To time.Time
+	TaskID   string
+	TaskName string
+	Limit    int
+}
+
+// ListTasks returns the tasks q asks for, newest first.
+func ListTasks(ctx context.Context, conn driver.Conn, db string, q TaskQuery) ([]TaskSummary, error) {
 	// Bound with millisecond precision: a time.Time parameter is sent as
 	// whole seconds, which would drop events of the range's last second.
-	where, args := "app_id = ? AND ts >= fromUnixTimestamp64Milli(?) AND ts < fromUnixTimestamp64Milli(?)", []any{appID, from.UnixMilli(), to.UnixMilli()}
-	if taskID != "" {
-		where, args = where+" AND task_id = ?", append(args, taskID)
+	where, args := "app_id = ? AND ts >= fromUnixTimestamp64Milli(?) AND ts < fromUnixTimestamp64Milli(?)", []any{q.AppID, q.From.UnixMilli(), q.To.UnixMilli()}
+	if q.TaskID != "" {
+		where, args = where+" AND task_id = ?", append(args, q.TaskID)
 	}
-	rows, err := conn.Query(ctx, `SELECT task_id, any(push_type),
+	having := ""
+	if q.TaskName != "" {
+		having, args = " HAVING name = ?", append(args, q.TaskName)
+	}
+	rows, err := conn.Query(ctx, `SELECT task_id, anyIf(task_name, event = 'accepted') AS name, anyIf(template, event = 'accepted'), any(push_type),
 		uniqExactIf(event_id, event = 'valid'), uniqExactIf(event_id, event = 'acked'), uniqExactIf(event_id, event = 'arrived'),
 		min(ts), max(ts)
-		FROM `+db+`.events WHERE `+where+` AND task_id != '' GROUP BY task_id ORDER BY min(ts) DESC LIMIT ?`, append(args, limit)...)
+		FROM `+db+`.events WHERE `+where+` AND task_id != '' GROUP BY task_id`+having+` ORDER BY min(ts) DESC LIMIT ?`, append(args, q.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("listing tasks of app %s: %w", appID, err)
+		return nil, fmt.Errorf("listing tasks of app %s: %w", q.AppID, err)
 	}
 	defer rows.Close()
 	var out []TaskSummary
 	for rows.Next() {
 		var t TaskSummary
-		if err := rows.Scan(&t.TaskID, &t.PushType, &t.PushNum, &t.PushSuccessNum, &t.PushArrivalNum, &t.Start, &t.End); err != nil {
+		if err := rows.Scan(&t.TaskID, &t.TaskName, &t.Template, &t.PushType, &t.PushNum, &t.PushSuccessNum, &t.PushArrivalNum, &t.Start, &t.End); err != nil {
 			return nil, fmt.Errorf("reading task row: %w", err)
 		}
 		t.Duration = t.End.Sub(t.Start)

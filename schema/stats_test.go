@@ -78,6 +78,14 @@ func TestStatisticsFunnelAndTasks(t *testing.T) {
 	// Task B on the self-built channel: 5 pushed and acked.
 	add("B", "self", 5, schema.EventValid, 5)
 	add("B", "self", 6, schema.EventAcked, 5)
+	// Their accepted events carry the task names.
+	for _, a := range []struct {
+		task, name string
+		minute     int
+	}{{"A", "Spring sale", 0}, {"B", "Order shipped", 5}} {
+		evs = append(evs, schema.Event{EventID: schema.NewEventID(schema.EventAccepted, a.task), TS: base.Add(time.Duration(a.minute) * time.Minute).UnixMilli(),
+			Region: "sg", AppID: "app", TaskID: a.task, PushType: schema.PushSimple, Event: schema.EventAccepted, TaskName: a.name})
+	}
 	for i := range evs {
 		if evs[i].TaskID == "B" && evs[i].Event == schema.EventAcked {
 			evs[i].TS += 300 // 300ms into the second
@@ -125,20 +133,43 @@ func TestStatisticsFunnelAndTasks(t *testing.T) {
 	if *f != (schema.Funnel{Planned: 11, Valid: 10, Acked: 9, Arrived: 8, Opened: 4}) {
 		t.Fatalf("funnel = %+v", *f)
 	}
-	tasks, err := schema.ListTasks(ctx, conn, db, "app", base.Add(-time.Hour), base.Add(20*time.Hour), "", 10)
+	span := schema.TaskQuery{AppID: "app", From: base.Add(-time.Hour), To: base.Add(20 * time.Hour), Limit: 10}
+	tasks, err := schema.ListTasks(ctx, conn, db, span)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tasks) != 2 || tasks[0].TaskID != "B" || tasks[1].PushNum != 10 || tasks[1].PushSuccessNum != 9 || tasks[1].PushArrivalNum != 8 || tasks[1].Duration != 72*time.Minute {
+	if len(tasks) != 2 || tasks[0].TaskID != "B" || tasks[0].TaskName != "Order shipped" || tasks[1].TaskName != "Spring sale" ||
+		tasks[1].PushNum != 10 || tasks[1].PushSuccessNum != 9 || tasks[1].PushArrivalNum != 8 || tasks[1].Duration != 72*time.Minute {
 		t.Fatalf("tasks = %+v", tasks)
+	}
+	for _, tc := range []struct {
+		scenario, name string
+		want           []string
+	}{
+		{"by exact name", "Spring sale", []string{"A"}},
+		{"a name no task has", "Spring", nil},
+	} {
+		q := span
+		q.TaskName = tc.name
+		got, err := schema.ListTasks(ctx, conn, db, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, g := range got {
+			ids = append(ids, g.TaskID)
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(tc.want) {
+			t.Fatalf("%s: tasks %v, want %v", tc.scenario, ids, tc.want)
+		}
 	}
 	// The range bounds keep their milliseconds: an event 300ms into a
 	// second is inside a range ending 1ms after it.
 	last := tasks[0].End
-	if got, err := schema.ListTasks(ctx, conn, db, "app", base.Add(-time.Hour), last.Add(time.Millisecond), "B", 10); err != nil || len(got) != 1 || got[0].PushSuccessNum != 5 {
+	if got, err := schema.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: "app", From: base.Add(-time.Hour), To: last.Add(time.Millisecond), TaskID: "B", Limit: 10}); err != nil || len(got) != 1 || got[0].PushSuccessNum != 5 {
 		t.Fatalf("tasks up to 1ms after the last event of B = %+v, %v; want task B with its 5 acked", got, err)
 	}
-	if got, err := schema.ListTasks(ctx, conn, db, "app", base.Add(-time.Hour), last, "B", 10); err != nil || len(got) != 1 || got[0].PushSuccessNum != 0 {
+	if got, err := schema.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: "app", From: base.Add(-time.Hour), To: last, TaskID: "B", Limit: 10}); err != nil || len(got) != 1 || got[0].PushSuccessNum != 0 {
 		t.Fatalf("tasks before the last event of B = %+v, %v; want B without its acked events", got, err)
 	}
 }

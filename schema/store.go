@@ -139,7 +139,7 @@ func inListChunks(keys []string) [][]string {
 	return out
 }
 
-const eventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id, template, vendor_msg_id"
+const eventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id, template, vendor_msg_id, task_name"
 
 // InsertEvents writes events in one batch and returns after ClickHouse
 // acknowledged it. Inserting an event again (same EventID) is harmless:
@@ -156,7 +156,7 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, events []Eve
 	for _, e := range events {
 		if err := b.Append(e.EventID, time.UnixMilli(e.TS).UTC(), e.Region, e.AppID, e.WorkspaceID, e.TaskID,
 			e.MsgID, string(e.PushType), e.Target, e.DeviceID, e.Platform, e.Channel, string(e.Event),
-			e.StatusCode, e.StatusDesc, uint16(e.Attempt), e.LatencyMs, e.AppVersion, e.Model, e.DeliveryID, e.Template, e.VendorMsgID); err != nil {
+			e.StatusCode, e.StatusDesc, uint16(e.Attempt), e.LatencyMs, e.AppVersion, e.Model, e.DeliveryID, e.Template, e.VendorMsgID, e.TaskName); err != nil {
 			return fmt.Errorf("appending event %s: %w", e.EventID, err)
 		}
 	}

@@ -148,11 +148,11 @@ func newTasksCmd() *cobra.Command {
 	var f chFlags
 	var since time.Duration
 	var limit int
-	var task string
+	var task, name string
 	cmd := &cobra.Command{
 		Use:     "tasks",
 		Short:   "List push tasks with their pushed, succeeded and arrived counts, start, end and duration",
-		Example: "  pushpipe tasks --region sg --since 168h\n  pushpipe tasks --region sg --task demo-task-1",
+		Example: "  pushpipe tasks --region sg --since 168h\n  pushpipe tasks --region sg --task demo-task-1\n  pushpipe tasks --region sg --name 'Spring sale'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, db, done, err := f.connect(cmd)
@@ -161,7 +161,8 @@ func newTasksCmd() *cobra.Command {
 			}
 			defer done()
 			now := time.Now().UTC()
-			ts, err := schema.ListTasks(cmd.Context(), conn, db, f.appID, now.Add(-since), now.Add(time.Minute), task, limit)
+			ts, err := schema.ListTasks(cmd.Context(), conn, db, schema.TaskQuery{AppID: f.appID, From: now.Add(-since), To: now.Add(time.Minute),
+				TaskID: task, TaskName: name, Limit: limit})
 			if err != nil {
 				return err
 			}
@@ -169,9 +170,9 @@ func newTasksCmd() *cobra.Command {
 				return printJSON(cmd, ts)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TASK\tTYPE\tPUSHED\tSUCCEEDED\tARRIVED\tSTART\tEND\tDURATION")
+			fmt.Fprintln(tw, "TASK\tNAME\tTYPE\tPUSHED\tSUCCEEDED\tARRIVED\tSTART\tEND\tDURATION")
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.TaskID, t.PushType, t.PushNum, t.PushSuccessNum, t.PushArrivalNum,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.TaskID, t.TaskName, t.PushType, t.PushNum, t.PushSuccessNum, t.PushArrivalNum,
 					t.Start.Format("2006-01-02 15:04:05"), t.End.Format("2006-01-02 15:04:05"), t.Duration.Round(time.Millisecond))
 			}
 			return tw.Flush()
@@ -180,6 +181,7 @@ func newTasksCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&since, "since", 7*24*time.Hour, "tasks that started within this long")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many tasks")
 	cmd.Flags().StringVar(&task, "task", "", "only this task (task details)")
+	cmd.Flags().StringVar(&name, "name", "", "only the tasks with this exact task name (the requests' taskName)")
 	f.register(cmd)
 	return cmd
 }

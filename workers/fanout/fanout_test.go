@@ -134,6 +134,7 @@ type summary struct {
 	events     map[schema.EventType]int
 	deliveries []schema.Delivery
 	statuses   map[schema.EventType][]int64
+	taskName   string // of the accepted event
 }
 
 func summarize(t *testing.T, outs []pipeline.Output) summary {
@@ -151,6 +152,9 @@ func summarize(t *testing.T, outs []pipeline.Output) summary {
 			}
 			s.events[e.Event]++
 			s.statuses[e.Event] = append(s.statuses[e.Event], e.StatusCode)
+			if e.Event == schema.EventAccepted {
+				s.taskName = e.TaskName
+			}
 		case pipeline.DeliveriesTopic("sg"):
 			var d schema.Delivery
 			if err := json.Unmarshal(o.Value, &d); err != nil {
@@ -224,6 +228,9 @@ func TestFanOut(t *testing.T) {
 				t.Fatalf("unexpected rejection %+v", res[0].Reject)
 			}
 			s := summarize(t, res[0].Outputs)
+			if s.taskName != "n" {
+				t.Errorf("accepted event names task %q, want the request's taskName %q", s.taskName, "n")
+			}
 			for ev, n := range tc.wantEvents {
 				if s.events[ev] != n {
 					t.Errorf("%s events = %d, want %d (all: %v)", ev, s.events[ev], n, s.events)

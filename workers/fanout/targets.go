@@ -154,6 +154,7 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 	accepted.EventID = schema.NewEventID(schema.EventAccepted, d.taskID)
 	accepted.Event = schema.EventAccepted
 	accepted.StatusCode, accepted.StatusDesc = int64(schema.CodeSuccess), schema.CodeSuccess.Name()
+	accepted.TaskName = req.TaskName
 	if req.Type != schema.PushSimple {
 		accepted.Template = req.TemplateName
 	}
