@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"sync"
 )
 
 // Recaller is implemented by channels whose vendor can withdraw a message
@@ -96,71 +95,6 @@ func NotifyID(msgID string) int {
 	h := fnv.New32a()
 	h.Write([]byte(msgID))
 	return int(h.Sum32() & MaxNotifyID)
-}
-
-// GroupBy splits the indices idx into groups of equal key(i), in order of
-// first appearance, keeping the order of idx inside each group. Channels
-// use it to make one vendor call per notification id or vendor message
-// id.
-func GroupBy(idx []int, key func(i int) string) [][]int {
-	var groups [][]int
-	byKey := map[string]int{}
-	for _, i := range idx {
-		k := key(i)
-		g, ok := byKey[k]
-		if !ok {
-			g = len(groups)
-			byKey[k] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], i)
-	}
-	return groups
-}
-
-// RunGroups makes one vendor call per group of message indices, at most
-// limit (at least 1) at once, and waits for all of them. call fills the
-// results of its group or returns the call's error. A group whose call
-// had not started when ctx was done fails with a transient *VendorError
-// of channel wrapping ctx.Err(), without a call.
-//
-// When every one of total messages was in a failed call and all calls
-// failed alike (WholeCallError), RunGroups returns that error and the
-// caller answers it as the whole-call error. Otherwise it returns nil
-// after settling the messages of each failed call (Settle).
-func RunGroups(ctx context.Context, channel string, groups [][]int, total, limit int, results []Result, call func(g []int) error) error {
-	errs := make([]error, len(groups))
-	sem := make(chan struct{}, max(limit, 1))
-	var wg sync.WaitGroup
-	cancelled := func() error {
-		return &VendorError{Channel: channel, Op: "calling the vendor", Transient: true, Cause: ctx.Err()}
-	}
-	for gi, g := range groups {
-		if ctx.Err() != nil {
-			errs[gi] = cancelled()
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[gi] = cancelled()
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[gi] = call(g)
-		})
-	}
-	wg.Wait()
-	if err := WholeCallError(errs, func(i int) int { return len(groups[i]) }, total); err != nil {
-		return err
-	}
-	for gi, g := range groups {
-		if errs[gi] != nil {
-			Settle(results, g, errs[gi])
-		}
-	}
-	return nil
 }
 
 // Recalled is the result of a message whose recall the vendor confirmed.

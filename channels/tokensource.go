@@ -102,3 +102,27 @@ func (ts *TokenSource) run(ctx context.Context, f *tokenFetch) {
 	f.token, f.err = tok, err
 	close(f.done)
 }
+
+// CallWithToken makes call with a token of ts. When refused reports that
+// the vendor refused that token (expired or revoked), the token is
+// invalidated and call made once more with a fresh one, whose answer is
+// returned whatever it says. Errors are those of ts.Token and call,
+// unchanged; an answer is returned only with a nil error. Safe for
+// concurrent use, as ts is.
+func CallWithToken[A any](ctx context.Context, ts *TokenSource, call func(token string) (A, error), refused func(A) bool) (A, error) {
+	var zero A
+	for attempt := 0; ; attempt++ {
+		tok, err := ts.Token(ctx)
+		if err != nil {
+			return zero, err
+		}
+		a, err := call(tok)
+		if err != nil {
+			return zero, err
+		}
+		if !refused(a) || attempt == 1 {
+			return a, nil
+		}
+		ts.Invalidate(tok)
+	}
+}

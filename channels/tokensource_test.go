@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,5 +75,58 @@ func TestTokenSourceSharesOneFetch(t *testing.T) {
 	}
 	if n := fetches.Load(); n != 1 {
 		t.Fatalf("%d fetches for concurrent callers, want 1", n)
+	}
+}
+
+func TestCallWithToken(t *testing.T) {
+	callErr := errors.New("call failed")
+	fetchErr := &VendorError{Channel: "test", Op: "POST /auth", Code: 9}
+	tests := []struct {
+		scenario    string
+		refuse      int // how many calls in a row the vendor refuses the token
+		fetchFails  bool
+		callFails   bool
+		wantErr     error
+		wantCalls   int32
+		wantFetches int32
+		wantRefused bool // the answer returned is a refusal
+	}{
+		{scenario: "accepted", wantCalls: 1, wantFetches: 1},
+		{scenario: "refused once, fresh token accepted", refuse: 1, wantCalls: 2, wantFetches: 2},
+		{scenario: "refused twice, second answer returned", refuse: 2, wantCalls: 2, wantFetches: 2, wantRefused: true},
+		{scenario: "token unavailable", fetchFails: true, wantErr: fetchErr, wantCalls: 0, wantFetches: 1},
+		{scenario: "call fails", callFails: true, wantErr: callErr, wantCalls: 1, wantFetches: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.scenario, func(t *testing.T) {
+			var fetches, calls atomic.Int32
+			ts := &TokenSource{Channel: "test", Op: "POST /auth", Timeout: time.Second,
+				Fetch: func(context.Context) (string, time.Duration, error) {
+					n := fetches.Add(1)
+					if tc.fetchFails {
+						return "", 0, fetchErr
+					}
+					return fmt.Sprintf("tok-%d", n), time.Hour, nil
+				}}
+			a, err := CallWithToken(context.Background(), ts, func(tok string) (string, error) {
+				n := calls.Add(1)
+				if tc.callFails {
+					return "", callErr
+				}
+				if int(n) <= tc.refuse {
+					return "refused " + tok, nil
+				}
+				return "ok " + tok, nil
+			}, func(a string) bool { return strings.HasPrefix(a, "refused") })
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("CallWithToken = %q, %v; want error %v", a, err, tc.wantErr)
+			}
+			if calls.Load() != tc.wantCalls || fetches.Load() != tc.wantFetches {
+				t.Errorf("%d calls and %d token fetches, want %d and %d", calls.Load(), fetches.Load(), tc.wantCalls, tc.wantFetches)
+			}
+			if err == nil && strings.HasPrefix(a, "refused") != tc.wantRefused {
+				t.Errorf("answer %q, want a refusal %t", a, tc.wantRefused)
+			}
+		})
 	}
 }

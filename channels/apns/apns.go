@@ -311,15 +311,10 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 		return Request{}, channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
 	}
 	lim := c.cfg.Limits
-	switch {
-	case m.Token == "":
-		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-	case strings.ContainsAny(m.Token, "/ \t\r\n"):
-		return Request{}, channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
-			StatusDesc: "BadDeviceToken: malformed device token"}, false
-	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
-		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
-	case len(m.Payload) > lim.MaxPayloadBytes:
+	if r, ok := channels.CheckDeliverable(&m, now, "/ \t\r\n", "device token"); !ok {
+		return Request{}, r, false
+	}
+	if len(m.Payload) > lim.MaxPayloadBytes {
 		return permanent(StatusPayloadTooLarge,
 			fmt.Sprintf("PayloadTooLarge: payload has %d bytes, the iOS channel allows %d", len(m.Payload), lim.MaxPayloadBytes))
 	}

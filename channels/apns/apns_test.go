@@ -26,6 +26,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/apns"
+	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 )
@@ -108,7 +109,7 @@ func TestConformance(t *testing.T) {
 	_, keyPEM := newKey(t)
 	_, otherPEM := newKey(t)
 	srv := startSim(t, keyPEM)
-	conformance.Run(t, conformance.Harness{
+	conformance.Run(t, conformance.SimHooks(conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			key := keyPEM
 			if o.BadCredentials {
@@ -116,29 +117,13 @@ func TestConformance(t *testing.T) {
 			}
 			return simChannel(t, srv, testRegion, key, o.Timeout)
 		},
-		AppID:        testApp,
-		Token:        hexToken,
-		InvalidToken: func(i int) string { return fmt.Sprintf("bad-%04d", i) },
-		Reset:        func(t *testing.T) { srv.Reset() },
-		FailNext: func(t *testing.T, n int) {
-			if err := srv.InjectFailures(vendorsim.Failure{Vendor: vendorsim.VendorAPNs, Next: n}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Throttle: func(t *testing.T) {
-			if err := srv.SetQuota(vendorsim.Quota{Vendor: vendorsim.VendorAPNs, AppID: testApp}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Delay: func(t *testing.T, d time.Duration) {
-			if err := srv.InjectLatency(vendorsim.Latency{Vendor: vendorsim.VendorAPNs, Fixed: vendorsim.Duration(d)}); err != nil {
-				t.Fatal(err)
-			}
-		},
+		AppID:             testApp,
+		Token:             hexToken,
+		InvalidToken:      func(i int) string { return fmt.Sprintf("bad-%04d", i) },
 		Calls:             func(t *testing.T) int { return len(srv.Requests(vendorsim.VendorAPNs, testRegion)) },
 		Limits:            conformance.Limits{MaxPayloadBytes: apns.MaxAppPayloadBytes},
 		OneCallPerMessage: true,
-	})
+	}, srv, vendorsim.VendorAPNs))
 }
 
 // jwtParts decodes a provider token and checks its ES256 signature.
@@ -562,21 +547,8 @@ func TestAnswerClassification(t *testing.T) {
 			ch := newChannel(t, rec.config(keyPEM))
 			res, err := ch.Send(context.Background(), []channels.Message{msg(0)})
 			if tc.wantErr != nil {
-				if err == nil || !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want class %v", err, tc.wantErr)
-				}
-				var ve *channels.VendorError
-				if !errors.As(err, &ve) {
-					t.Fatalf("err %v has no *VendorError", err)
-				}
-				if ve.Code != tc.wantCode || ve.HTTPStatus != tc.status {
-					t.Errorf("vendor error code %d http %d, want %d and %d", ve.Code, ve.HTTPStatus, tc.wantCode, tc.status)
-				}
-				if got := channels.RetryAfterOf(err); got != tc.wantRetry {
-					t.Errorf("RetryAfter %s, want %s", got, tc.wantRetry)
-				}
-				if strings.Contains(err.Error(), "PRIVATE KEY") {
-					t.Errorf("error leaks the key: %v", err)
+				if ve := channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, "PRIVATE KEY"); ve.HTTPStatus != tc.status {
+					t.Errorf("vendor error http %d, want %d", ve.HTTPStatus, tc.status)
 				}
 				return
 			}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -254,7 +253,7 @@ func (c Config) Validate() error {
 	if _, ok := RegionBaseURL(c.Region); !ok {
 		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
 	}
-	if err := checkHTTPURL(c.BaseURL); err != nil {
+	if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
 		bad("baseUrl: %v", err)
 	}
 	if len(c.Apps) == 0 {
@@ -276,7 +275,7 @@ func (c Config) Validate() error {
 		} else if _, err := ParsePrivateKey(a.PrivateKey.Reveal()); err != nil {
 			bad("app %q: privateKey: %v", id, err)
 		}
-		if err := checkHTTPURL(a.tokenURI()); err != nil {
+		if err := channels.CheckHTTPURL(a.tokenURI()); err != nil {
 			bad("app %q: tokenUri: %v", id, err)
 		}
 	}
@@ -335,18 +334,4 @@ func reservedDataKey(name string) bool {
 	n := strings.ToLower(name)
 	return n == "" || n == "from" || n == "notification" || n == "message_type" ||
 		strings.HasPrefix(n, "google") || strings.HasPrefix(n, "gcm")
-}
-
-func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q is not an http(s) URL", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	return nil
 }

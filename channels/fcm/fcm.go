@@ -88,15 +88,15 @@ const DeliveryIDDataKey = "deliveryId"
 var analyticsLabelPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.~%]{1,50}$`)
 
 // Option changes how New builds a Channel.
-type Option func(*Channel)
+type Option = channels.Option
 
 // WithHTTPClient makes the channel use hc for sends and token requests
 // instead of its own client. Timeouts still come from Config.Timeout.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+func WithHTTPClient(hc *http.Client) Option { return channels.WithHTTPClient(hc) }
 
 // WithClock makes the channel read the time from now (TTL, expiry, token
 // lifetimes and assertion timestamps).
-func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 
 // Channel is the FCM channel of one region. It implements channels.Channel
 // and is safe for concurrent use.
@@ -125,21 +125,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		return nil, fmt.Errorf("creating fcm channel: %w", err)
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
-	c := &Channel{cfg: cfg, now: time.Now, apps: map[string]*appState{}}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.client == nil {
-		c.client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   max(64, cfg.MaxConcurrentCalls),
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}}
-	}
+	o := channels.ApplyOptions(max(channels.DefaultMaxIdleConnsPerHost, cfg.MaxConcurrentCalls), opts...)
+	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
 	for id, a := range cfg.Apps {
 		key, err := ParsePrivateKey(a.PrivateKey.Reveal())
@@ -227,12 +214,12 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 	if len(calls) > 0 {
 		c.sendAll(ctx, st, calls, results, errs)
 	}
-	if err := wholeCallError(errs, len(calls) == len(msgs)); err != nil {
+	if err := channels.WholeCallError(errs, func(int) int { return 1 }, len(msgs)); err != nil {
 		return nil, fmt.Errorf("sending fcm batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
 	for ci, cl := range calls {
 		if errs[ci] != nil {
-			results[cl.i] = failedResult(errs[ci])
+			channels.Settle(results, []int{cl.i}, errs[ci])
 		}
 	}
 	return results, nil
@@ -447,38 +434,6 @@ func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string
 	}
 }
 
-// wholeCallError returns the error Send returns as a whole, or nil when the
-// failures are reported per message: every message must have been in a
-// failed call (allSent) and all calls failed alike.
-func wholeCallError(errs []error, allSent bool) error {
-	if !allSent || len(errs) == 0 {
-		return nil
-	}
-	first := errs[0]
-	for _, err := range errs {
-		if err == nil || errors.Is(err, channels.ErrTransient) != errors.Is(first, channels.ErrTransient) {
-			return nil
-		}
-	}
-	return first
-}
-
-// failedResult is the result of a message whose call failed.
-func failedResult(err error) channels.Result {
-	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: err.Error()}
-	var ve *channels.VendorError
-	if errors.As(err, &ve) {
-		if ve.Code != 0 {
-			r.StatusCode = ve.Code
-		}
-		r.RetryAfter = ve.RetryAfter
-	}
-	if errors.Is(err, channels.ErrTransient) {
-		r.Outcome = channels.Transient
-	}
-	return r
-}
-
 // Wire format of projects.messages.send (the fields the channel sets).
 type (
 	sendRequest struct {
@@ -528,14 +483,10 @@ func (c *Channel) prepare(m *channels.Message, now time.Time) ([]byte, channels.
 		return nil, channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: fmt.Sprintf(format, args...)}, false
 	}
 	lim := c.cfg.Limits
+	if r, ok := channels.CheckDeliverable(m, now, " \t\r\n,/", "FCM registration token"); !ok {
+		return nil, r, false
+	}
 	switch {
-	case m.Token == "":
-		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-	case strings.ContainsAny(m.Token, " \t\r\n,/"):
-		return nil, channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
-			StatusDesc: "BadDeviceToken: malformed FCM registration token"}, false
-	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
-		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
 	case !m.PassThrough && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == ""):
 		return permanent(channels.StatusNone, "PayloadEmpty: a notification needs a title and a body")
 	case lim.MaxTitleRunes > 0 && utf8.RuneCountInString(m.Title) > lim.MaxTitleRunes:

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/fcm"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
@@ -116,7 +117,7 @@ func requests(srv *vendorsim.Server, suffix string) []vendorsim.Request {
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t, nil)
-	conformance.Run(t, conformance.Harness{
+	conformance.Run(t, conformance.SimHooks(conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			key := testKeys()[0]
 			if o.BadCredentials {
@@ -124,29 +125,13 @@ func TestConformance(t *testing.T) {
 			}
 			return newChannel(t, srv.FCMBaseURL(testRegion), srv.FCMTokenURL(testRegion), key, o.Timeout)
 		},
-		AppID:        testApp,
-		Token:        func(i int) string { return fmt.Sprintf("fcm-token-%04d", i) },
-		InvalidToken: func(i int) string { return fmt.Sprintf("bad-fcm-token-%04d", i) },
-		Reset:        func(t *testing.T) { srv.Reset() },
-		FailNext: func(t *testing.T, n int) {
-			if err := srv.InjectFailures(vendorsim.Failure{Vendor: vendorsim.VendorFCM, Next: n}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Throttle: func(t *testing.T) {
-			if err := srv.SetQuota(vendorsim.Quota{Vendor: vendorsim.VendorFCM, AppID: testApp}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Delay: func(t *testing.T, d time.Duration) {
-			if err := srv.InjectLatency(vendorsim.Latency{Vendor: vendorsim.VendorFCM, Fixed: vendorsim.Duration(d)}); err != nil {
-				t.Fatal(err)
-			}
-		},
+		AppID:             testApp,
+		Token:             func(i int) string { return fmt.Sprintf("fcm-token-%04d", i) },
+		InvalidToken:      func(i int) string { return fmt.Sprintf("bad-fcm-token-%04d", i) },
 		Calls:             func(t *testing.T) int { return len(requests(srv, ":send")) },
 		Limits:            conformance.Limits{MaxPayloadBytes: fcm.MaxPayloadBytes},
 		OneCallPerMessage: true,
-	})
+	}, srv, vendorsim.VendorFCM))
 }
 
 // captured is one request a fake FCM received.
@@ -596,18 +581,8 @@ func TestAnswerClassification(t *testing.T) {
 				t.Errorf("%d sends, want %d", n, tc.wantSends)
 			}
 			if tc.wantErr != nil {
-				if err == nil || !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v (results %+v), want class %v", err, res, tc.wantErr)
-				}
-				var ve *channels.VendorError
-				if !errors.As(err, &ve) {
-					t.Fatalf("err %v has no *VendorError", err)
-				}
-				if ve.Code != tc.wantCode || ve.Channel != fcm.Name {
-					t.Errorf("vendor error %+v, want code %d", ve, tc.wantCode)
-				}
-				if got := channels.RetryAfterOf(err); got != tc.wantRetry {
-					t.Errorf("RetryAfter %s, want %s", got, tc.wantRetry)
+				if ve := channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, ""); ve.Channel != fcm.Name {
+					t.Errorf("vendor error %+v, want channel %s", ve, fcm.Name)
 				}
 				return
 			}

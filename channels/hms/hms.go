@@ -37,19 +37,14 @@ package hms
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -110,15 +105,15 @@ var categories = []string{"IM", "VOIP", "SUBSCRIPTION", "TRAVEL", "HEALTH", "WOR
 func Categories() []string { return slices.Clone(categories) }
 
 // Option changes how New builds a Channel.
-type Option func(*Channel)
+type Option = channels.Option
 
 // WithHTTPClient makes the channel use hc for sends and token requests
 // instead of its own client. Timeouts still come from Config.Timeout.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+func WithHTTPClient(hc *http.Client) Option { return channels.WithHTTPClient(hc) }
 
 // WithClock makes the channel read the time from now (TTL, expiry, token
 // lifetimes).
-func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 
 // Channel is the Huawei Push Kit channel of one region. It implements
 // channels.Channel and channels.BatchKeyer and is safe for concurrent use.
@@ -150,21 +145,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		return nil, fmt.Errorf("creating hms channel: %w", err)
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
-	c := &Channel{cfg: cfg, now: time.Now, apps: map[string]*appState{}}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.client == nil {
-		c.client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}}
-	}
+	o := channels.ApplyOptions(channels.DefaultMaxIdleConnsPerHost, opts...)
+	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
 	tokenURL := strings.TrimSuffix(cfg.AuthURL, "/") + TokenPath
 	for id, a := range cfg.Apps {
@@ -205,28 +187,7 @@ func (c *Channel) Endpoint(appID string) string {
 // call: same app, MsgID and content (title, body, payload, pass-through,
 // expiry, extras).
 func (c *Channel) BatchKey(m channels.Message) string {
-	h := sha256.New()
-	put := func(s string) {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
-	}
-	put(m.AppID)
-	put(m.MsgID)
-	put(m.Title)
-	put(m.Body)
-	put(m.Payload)
-	put(strconv.FormatBool(m.PassThrough))
-	if !m.ExpireAt.IsZero() {
-		put(strconv.FormatInt(m.ExpireAt.UnixMilli(), 10))
-	} else {
-		put("")
-	}
-	for _, k := range slices.Sorted(maps.Keys(m.Extras)) {
-		put(k)
-		put(m.Extras[k])
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return channels.ContentKey(m)
 }
 
 // BiTag returns the android.bi_tag of a call carrying msgs: the DeliveryID
@@ -239,13 +200,6 @@ func BiTag(msgs []channels.Message) string {
 		return msgs[0].DeliveryID
 	}
 	return msgs[0].MsgID
-}
-
-// group is the messages (indices into the batch) sent in one call, with
-// the call's body.
-type group struct {
-	idx  []int
-	body []byte
 }
 
 // Send implements channels.Channel. Messages rejected before sending
@@ -275,74 +229,41 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 
 	now := c.now()
 	results := make([]channels.Result, len(msgs))
-	groups := c.plan(st.app, msgs, results, now)
-
-	errs := make([]error, len(groups))
-	sem := make(chan struct{}, c.cfg.MaxConcurrentCalls)
-	var wg sync.WaitGroup
-	for gi := range groups {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[gi] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[gi] = c.sendGroup(ctx, st, msgs, groups[gi], results)
-		})
-	}
-	wg.Wait()
-
-	if err := channels.WholeCallError(errs, func(i int) int { return len(groups[i].idx) }, len(msgs)); err != nil {
+	groups, bodies := c.plan(st.app, msgs, results, now)
+	err = channels.SendGroups(ctx, groups, len(msgs), c.cfg.MaxConcurrentCalls, results,
+		func(ctx context.Context, idx []int) error {
+			return c.sendGroup(ctx, st, msgs, idx, bodies[idx[0]], results)
+		},
+		func(err error) error { return c.vendorErr(st.endpoint, 0, 0, "", true, err) })
+	if err != nil {
 		return nil, fmt.Errorf("sending hms batch (%d messages) for app %q: %w", len(msgs), appID, err)
-	}
-	for gi, g := range groups {
-		if errs[gi] != nil {
-			r := failedResult(errs[gi])
-			for _, i := range g.idx {
-				results[i] = r
-			}
-		}
 	}
 	return results, nil
 }
 
 // plan checks every message, fills the result of the ones that cannot be
 // sent, groups the others by BatchKey in order of first appearance and
-// builds each group's body (refusing groups over the size limit).
-func (c *Channel) plan(app App, msgs []channels.Message, results []channels.Result, now time.Time) []group {
-	var groups []group
-	byKey := map[string]int{}
-	for i := range msgs {
-		if r, ok := c.check(&msgs[i], now); !ok {
-			results[i] = r
-			continue
-		}
-		k := c.BatchKey(msgs[i])
-		gi, ok := byKey[k]
-		if !ok {
-			gi = len(groups)
-			byKey[k] = gi
-			groups = append(groups, group{})
-		}
-		groups[gi].idx = append(groups[gi].idx, i)
-	}
+// builds each group's body (refusing groups over the size limit). The
+// bodies are keyed by the first message index of their group.
+func (c *Channel) plan(app App, msgs []channels.Message, results []channels.Result, now time.Time) ([][]int, map[int][]byte) {
+	groups := channels.GroupByKey(msgs, results, func(m *channels.Message) (channels.Result, bool) { return c.check(m, now) }, c.BatchKey)
+	bodies := make(map[int][]byte, len(groups))
 	kept := groups[:0]
-	for _, g := range groups {
-		gm := make([]channels.Message, len(g.idx))
-		for j, i := range g.idx {
+	for _, idx := range groups {
+		gm := make([]channels.Message, len(idx))
+		for j, i := range idx {
 			gm[j] = msgs[i]
 		}
 		req, err := c.Request(app, gm, now)
 		var size int
+		var body []byte
 		if err == nil {
 			withoutTokens := req.Message
 			withoutTokens.Token = nil
 			var b []byte
 			if b, err = json.Marshal(withoutTokens); err == nil {
 				size = len(b)
-				g.body, err = json.Marshal(req)
+				body, err = json.Marshal(req)
 			}
 		}
 		var r channels.Result
@@ -353,14 +274,15 @@ func (c *Channel) plan(app App, msgs []channels.Message, results []channels.Resu
 			r = channels.Result{Outcome: channels.Permanent, StatusCode: CodeBodyTooLarge,
 				StatusDesc: fmt.Sprintf("BodyTooLarge: the message has %d bytes, Push Kit allows %d", size, c.cfg.Limits.MaxMessageBytes)}
 		default:
-			kept = append(kept, g)
+			kept = append(kept, idx)
+			bodies[idx[0]] = body
 			continue
 		}
-		for _, i := range g.idx {
+		for _, i := range idx {
 			results[i] = r
 		}
 	}
-	return kept
+	return kept, bodies
 }
 
 // check returns the result of a message that must not be sent, and false;
@@ -370,14 +292,10 @@ func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bo
 		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: fmt.Sprintf(format, args...)}, false
 	}
 	lim := c.cfg.Limits
+	if r, ok := channels.CheckDeliverable(m, now, " \t\r\n,\"", "Huawei push token"); !ok {
+		return r, false
+	}
 	switch {
-	case m.Token == "":
-		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-	case strings.ContainsAny(m.Token, " \t\r\n,\""):
-		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
-			StatusDesc: "BadDeviceToken: malformed Huawei push token"}, false
-	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
-		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
 	case !m.PassThrough && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == ""):
 		return permanent(CodeIllegalPayload, "IllegalPayload: a notification needs a title and a body")
 	case utf8.RuneCountInString(m.Title) > lim.MaxTitleRunes:
@@ -585,15 +503,15 @@ func (a *answer) explain() string {
 	return strings.Trim(a.Msg+"; requestId "+a.RequestID, "; ")
 }
 
-// sendGroup makes the call for one group and fills its results, or returns
-// the call's error (a *channels.VendorError).
-func (c *Channel) sendGroup(ctx context.Context, st *appState, msgs []channels.Message, g group, results []channels.Result) error {
-	rep, err := c.authorizedPost(ctx, st, st.endpoint, g.body, nil)
+// sendGroup makes the call for one group (msgs[idx]) with its body and
+// fills its results, or returns the call's error (a *channels.VendorError).
+func (c *Channel) sendGroup(ctx context.Context, st *appState, msgs []channels.Message, idx []int, body []byte, results []channels.Result) error {
+	rep, err := c.authorizedPost(ctx, st, st.endpoint, body, nil)
 	if err != nil {
 		return err
 	}
 	status, a, hdr, code := rep.status, rep.answer, rep.header, rep.answer.code()
-	c.settleAnswer(st, msgs, g, results, status, code, &a, hdr)
+	c.settleAnswer(st, msgs, idx, results, status, code, &a, hdr)
 	if ve := c.callError(st.endpoint, status, code, &a, hdr); ve != nil {
 		return ve
 	}
@@ -655,11 +573,11 @@ func (c *Channel) callError(endpoint string, status, code int, a *answer, hdr ht
 	return nil
 }
 
-// settleAnswer fills the results of the group for answer codes about its
-// messages.
-func (c *Channel) settleAnswer(st *appState, msgs []channels.Message, g group, results []channels.Result, status, code int, a *answer, hdr http.Header) {
+// settleAnswer fills the results of the group msgs[idx] for answer codes
+// about its messages.
+func (c *Channel) settleAnswer(st *appState, msgs []channels.Message, idx []int, results []channels.Result, status, code int, a *answer, hdr http.Header) {
 	set := func(r channels.Result) {
-		for _, i := range g.idx {
+		for _, i := range idx {
 			results[i] = r
 		}
 	}
@@ -668,7 +586,7 @@ func (c *Channel) settleAnswer(st *appState, msgs []channels.Message, g group, r
 		set(channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: a.RequestID})
 	case kindPartial:
 		illegal := illegalTokens(a.Msg)
-		for _, i := range g.idx {
+		for _, i := range idx {
 			if illegal[msgs[i].Token] {
 				results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
 					StatusDesc: fmt.Sprintf("BadDeviceToken: listed in illegal_tokens of hms code %d", code), VendorMsgID: a.RequestID}
@@ -729,33 +647,26 @@ type reply struct {
 // post makes one HTTP call, with the extra header if any; the error is a
 // *channels.VendorError when no answer arrived.
 func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte, header http.Header) (reply, error) {
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return reply{}, c.vendorErr(endpoint, 0, 0, "", false, fmt.Errorf("building request: %w", err))
+	h := http.Header{
+		"Authorization": {"Bearer " + token},
+		"Content-Type":  {"application/json;charset=utf-8"},
+		"Accept":        {"application/json"},
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json;charset=utf-8")
-	req.Header.Set("Accept", "application/json")
 	for k, v := range header {
-		req.Header[k] = v
+		h[k] = v
 	}
-	resp, err := c.client.Do(req)
+	rep, err := channels.Post(ctx, c.client, channels.PostRequest{
+		Channel: Name, URL: endpoint, Body: body, Header: h, Timeout: c.cfg.Timeout, MaxAnswerBytes: maxAnswerBytes, Now: c.now,
+	})
 	if err != nil {
-		return reply{}, c.vendorErr(endpoint, 0, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return reply{}, c.vendorErr(endpoint, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+		return reply{}, err
 	}
 	var a answer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
+	decodeErr := json.Unmarshal(bytes.TrimSpace(rep.Body), &a)
 	if decodeErr != nil {
 		decodeErr = fmt.Errorf("decoding answer: %w", decodeErr)
 	}
-	return reply{status: resp.StatusCode, answer: a, header: resp.Header, decodeErr: decodeErr}, nil
+	return reply{status: rep.Status, answer: a, header: rep.Header, decodeErr: decodeErr}, nil
 }
 
 func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string, transient bool, cause error) *channels.VendorError {
@@ -763,20 +674,4 @@ func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string
 		Channel: Name, Op: "POST " + endpoint, HTTPStatus: httpStatus, Code: code,
 		Reason: reason, Transient: transient, Cause: cause,
 	}
-}
-
-// failedResult is the result of a message whose call failed.
-func failedResult(err error) channels.Result {
-	r := channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone, StatusDesc: err.Error()}
-	var ve *channels.VendorError
-	if errors.As(err, &ve) {
-		if ve.Code != 0 {
-			r.StatusCode = ve.Code
-		}
-		r.RetryAfter = ve.RetryAfter
-	}
-	if errors.Is(err, channels.ErrTransient) {
-		r.Outcome = channels.Transient
-	}
-	return r
 }

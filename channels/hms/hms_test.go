@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
@@ -82,7 +83,7 @@ func requests(srv *vendorsim.Server, suffix string) []vendorsim.Request {
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t, nil)
-	h := conformance.Harness{
+	h := conformance.SimHooks(conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			secret := testSecret
 			if o.BadCredentials {
@@ -93,29 +94,13 @@ func TestConformance(t *testing.T) {
 		AppID:        testApp,
 		Token:        func(i int) string { return fmt.Sprintf("IQAAAAACy0f7tAAB-%04d", i) },
 		InvalidToken: func(i int) string { return fmt.Sprintf("bad-IQAAAAACy0f7-%04d", i) },
-		Reset:        func(t *testing.T) { srv.Reset() },
-		FailNext: func(t *testing.T, n int) {
-			if err := srv.InjectFailures(vendorsim.Failure{Vendor: vendorsim.VendorHMS, Next: n}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Throttle: func(t *testing.T) {
-			if err := srv.SetQuota(vendorsim.Quota{Vendor: vendorsim.VendorHMS, AppID: testApp}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Delay: func(t *testing.T, d time.Duration) {
-			if err := srv.InjectLatency(vendorsim.Latency{Vendor: vendorsim.VendorHMS, Fixed: vendorsim.Duration(d)}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Calls: func(t *testing.T) int { return len(requests(srv, ":send")) },
+		Calls:        func(t *testing.T) int { return len(requests(srv, ":send")) },
 		Limits: conformance.Limits{
 			MaxTitleRunes:   hms.MaxTitleRunes,
 			MaxBodyRunes:    hms.MaxBodyRunes,
 			MaxPayloadBytes: hms.MaxPayloadBytes,
 		},
-	}
+	}, srv, vendorsim.VendorHMS)
 	conformance.Run(t, h)
 	conformance.RunRecall(t, conformance.SimRecallHarness(h, srv, vendorsim.VendorHMS, testRegion))
 }
@@ -551,15 +536,8 @@ func TestAnswerClassification(t *testing.T) {
 				t.Errorf("%d sends, want %d", n, tc.wantSends)
 			}
 			if tc.wantErr != nil {
-				if err == nil || !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v (results %+v), want class %v", err, res, tc.wantErr)
-				}
-				var ve *channels.VendorError
-				if !errors.As(err, &ve) || ve.Code != tc.wantCode || ve.Channel != hms.Name {
-					t.Errorf("vendor error %+v, want code %d", ve, tc.wantCode)
-				}
-				if got := channels.RetryAfterOf(err); got != tc.wantRetry {
-					t.Errorf("RetryAfter %s, want %s", got, tc.wantRetry)
+				if ve := channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, ""); ve.Channel != hms.Name {
+					t.Errorf("vendor error %+v, want channel %s", ve, hms.Name)
 				}
 				return
 			}

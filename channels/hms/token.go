@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,41 +47,33 @@ func (ts *tokenRequest) request(ctx context.Context) (string, time.Duration, err
 		"client_id":     {ts.app.AppID},
 		"client_secret": {ts.app.AppSecret.Reveal()},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.tokenURL, strings.NewReader(form.Encode()))
+	rep, err := channels.Post(ctx, ts.client, channels.PostRequest{
+		Channel: Name, URL: ts.tokenURL, Body: []byte(form.Encode()), MaxAnswerBytes: maxAnswerBytes, Purpose: "token", Now: ts.now,
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded;charset=utf-8"}, "Accept": {"application/json"}},
+	})
 	if err != nil {
-		return "", 0, vendorErr(0, 0, "", false, fmt.Errorf("building token request: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=utf-8")
-	req.Header.Set("Accept", "application/json")
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		return "", 0, vendorErr(0, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return "", 0, vendorErr(resp.StatusCode, 0, "", true, fmt.Errorf("reading token answer: %w", err))
+		return "", 0, err
 	}
 	var a tokenAnswer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
+	decodeErr := json.Unmarshal(bytes.TrimSpace(rep.Body), &a)
 	code, _ := strconv.Atoi(strings.Trim(string(a.Error), `"`))
 	reason := a.ErrorDescription
 	if len(a.SubError) > 0 {
 		reason = strings.TrimSpace(reason + " (sub_error " + strings.Trim(string(a.SubError), `"`) + ")")
 	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		ve := vendorErr(resp.StatusCode, code, reason, true, nil)
-		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), ts.now())
+	switch st := rep.Status; {
+	case st == http.StatusTooManyRequests || st >= 500:
+		ve := vendorErr(st, code, reason, true, nil)
+		ve.RetryAfter = rep.RetryAfter
 		return "", 0, ve
-	case resp.StatusCode/100 != 2:
+	case st/100 != 2:
 		// Wrong App ID or App Secret, or a malformed request: the
 		// credentials are refused.
-		return "", 0, vendorErr(resp.StatusCode, code, reason, false, nil)
+		return "", 0, vendorErr(st, code, reason, false, nil)
 	case decodeErr != nil:
-		return "", 0, vendorErr(resp.StatusCode, 0, "", true, fmt.Errorf("decoding token answer: %w", decodeErr))
+		return "", 0, vendorErr(st, 0, "", true, fmt.Errorf("decoding token answer: %w", decodeErr))
 	case a.AccessToken == "":
-		return "", 0, vendorErr(resp.StatusCode, code, "token answer without access_token: "+reason, false, nil)
+		return "", 0, vendorErr(st, code, "token answer without access_token: "+reason, false, nil)
 	}
 	return a.AccessToken, time.Duration(max(a.ExpiresIn, 0)) * time.Second, nil
 }

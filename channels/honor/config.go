@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -167,10 +166,10 @@ func (c Config) Validate() error {
 	if _, ok := RegionBaseURL(c.Region); !ok {
 		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
 	}
-	if err := checkHTTPURL(c.BaseURL); err != nil {
+	if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
 		bad("baseUrl: %v", err)
 	}
-	if err := checkHTTPURL(c.AuthURL); err != nil {
+	if err := channels.CheckHTTPURL(c.AuthURL); err != nil {
 		bad("authUrl: %v", err)
 	}
 	if len(c.Apps) == 0 {
@@ -224,17 +223,3 @@ func (c Config) String() string {
 
 // GoString keeps %#v from printing secrets.
 func (c Config) GoString() string { return c.String() }
-
-func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q is not an http(s) URL", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	return nil
-}

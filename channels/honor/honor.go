@@ -28,18 +28,13 @@ package honor
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -109,16 +104,16 @@ func Importance(v string) (string, bool) {
 }
 
 // Option changes how New builds a Channel.
-type Option func(*Channel)
+type Option = channels.Option
 
 // WithHTTPClient makes the channel use hc instead of its own client.
 // Timeouts still come from Config.Timeout (applied per call via ctx).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+func WithHTTPClient(hc *http.Client) Option { return channels.WithHTTPClient(hc) }
 
 // WithClock makes the channel read the time from now, for message
 // validity and access-token expiry. The timestamp header is always the
 // wall clock.
-func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 
 // Channel is the Honor channel of one region. It implements
 // channels.Channel and channels.BatchKeyer and is safe for concurrent use.
@@ -145,21 +140,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		return nil, fmt.Errorf("creating honor channel: %w", err)
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
-	c := &Channel{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: time.Now}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.client == nil {
-		c.client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}}
-	}
+	o := channels.ApplyOptions(channels.DefaultMaxIdleConnsPerHost, opts...)
+	c := &Channel{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), client: o.Client, now: o.Now}
 	c.tokens = make(map[string]*channels.TokenSource, len(cfg.Apps))
 	for id, app := range cfg.Apps {
 		c.tokens[id] = &channels.TokenSource{Channel: Name, Fetch: c.fetchToken(app), Op: "POST " + cfg.AuthURL, Timeout: cfg.Timeout, Now: c.now}
@@ -190,28 +172,7 @@ func (c *Channel) SendURL(honorAppID string) string {
 // app, MsgID and content (title, body, payload, pass-through, expiry,
 // extras).
 func (c *Channel) BatchKey(m channels.Message) string {
-	h := sha256.New()
-	put := func(s string) {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
-	}
-	put(m.AppID)
-	put(m.MsgID)
-	put(m.Title)
-	put(m.Body)
-	put(m.Payload)
-	put(strconv.FormatBool(m.PassThrough))
-	if m.ExpireAt.IsZero() {
-		put("")
-	} else {
-		put(strconv.FormatInt(m.ExpireAt.UnixMilli(), 10))
-	}
-	for _, k := range slices.Sorted(maps.Keys(m.Extras)) {
-		put(k)
-		put(m.Extras[k])
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return channels.ContentKey(m)
 }
 
 // Request is the sendMessage body (field names of Honor's API).
@@ -336,9 +297,6 @@ func Data(m channels.Message) string {
 	return string(b)
 }
 
-// group is the messages (indices into the batch) sent in one call.
-type group struct{ idx []int }
-
 // Send implements channels.Channel. Messages rejected before sending
 // (empty or malformed token, expired, content over the limits, bad extras)
 // get their result without a call. The others are sent in one call per
@@ -366,55 +324,14 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 	app := c.cfg.Apps[appID]
 	now := c.now()
 	results := make([]channels.Result, len(msgs))
-	groups := c.plan(msgs, results, now)
-
-	errs := make([]error, len(groups))
-	sem := make(chan struct{}, c.cfg.MaxConcurrentCalls)
-	var wg sync.WaitGroup
-	for gi, g := range groups {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[gi] = c.vendorErr("", 0, 0, "", true, ctx.Err())
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[gi] = c.sendGroup(ctx, ts, app, msgs, g, results, now)
-		})
-	}
-	wg.Wait()
-	if err := channels.WholeCallError(errs, func(i int) int { return len(groups[i].idx) }, len(msgs)); err != nil {
+	groups := channels.GroupByKey(msgs, results, func(m *channels.Message) (channels.Result, bool) { return c.check(m, now) }, c.BatchKey)
+	err = channels.SendGroups(ctx, groups, len(msgs), c.cfg.MaxConcurrentCalls, results,
+		func(ctx context.Context, idx []int) error { return c.sendGroup(ctx, ts, app, msgs, idx, results, now) },
+		func(err error) error { return c.vendorErr("", 0, 0, "", true, err) })
+	if err != nil {
 		return nil, fmt.Errorf("sending honor batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
-	for gi, g := range groups {
-		if errs[gi] != nil {
-			channels.Settle(results, g.idx, errs[gi])
-		}
-	}
 	return results, nil
-}
-
-// plan checks every message, fills the result of the ones that cannot be
-// sent, and groups the others by BatchKey in order of first appearance.
-func (c *Channel) plan(msgs []channels.Message, results []channels.Result, now time.Time) []group {
-	var groups []group
-	byKey := map[string]int{}
-	for i := range msgs {
-		if r, ok := c.check(&msgs[i], now); !ok {
-			results[i] = r
-			continue
-		}
-		k := c.BatchKey(msgs[i])
-		gi, ok := byKey[k]
-		if !ok {
-			gi = len(groups)
-			byKey[k] = gi
-			groups = append(groups, group{})
-		}
-		groups[gi].idx = append(groups[gi].idx, i)
-	}
-	return groups
 }
 
 // check returns the result of a message that must not be sent, and false;
@@ -424,14 +341,10 @@ func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bo
 		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
 	}
 	lim := c.cfg.Limits
+	if r, ok := channels.CheckDeliverable(m, now, ", \t\r\n\"", "token"); !ok {
+		return r, false
+	}
 	switch {
-	case m.Token == "":
-		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-	case strings.ContainsAny(m.Token, ", \t\r\n\""):
-		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
-			StatusDesc: "BadDeviceToken: malformed token"}, false
-	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
-		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
 	case len(m.Payload) > lim.MaxPayloadBytes:
 		return permanent(CodeMessageTooLarge,
 			fmt.Sprintf("MessageTooLarge: payload has %d bytes, Honor channel allows %d", len(m.Payload), lim.MaxPayloadBytes))
@@ -519,11 +432,11 @@ func (a *answer) explain() string {
 	return codeName(a.code()) + ": " + msg
 }
 
-// sendGroup makes the call for one group and fills its results, or returns
-// the call's error (a *channels.VendorError).
-func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, app App, msgs []channels.Message, g group, results []channels.Result, now time.Time) error {
-	gm := make([]channels.Message, len(g.idx))
-	for j, i := range g.idx {
+// sendGroup makes the call for one group (msgs[idx]) and fills its
+// results, or returns the call's error (a *channels.VendorError).
+func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, app App, msgs []channels.Message, idx []int, results []channels.Result, now time.Time) error {
+	gm := make([]channels.Message, len(idx))
+	for j, i := range idx {
 		gm[j] = msgs[i]
 	}
 	body, err := json.Marshal(c.BuildRequest(gm, now))
@@ -547,7 +460,7 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, app A
 		for _, t := range a.Data.ExpireTokens {
 			failed[t] = "listed in expireTokens"
 		}
-		for _, i := range g.idx {
+		for _, i := range idx {
 			if why, ok := failed[msgs[i].Token]; ok {
 				results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
 					StatusDesc: "BadDeviceToken: " + why, VendorMsgID: msgID}
@@ -557,7 +470,7 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, app A
 		}
 		return nil
 	case kindAllInvalid:
-		for _, i := range g.idx {
+		for _, i := range idx {
 			results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
 				StatusDesc: fmt.Sprintf("BadDeviceToken: honor code %d: %s", a.code(), a.explain())}
 		}
@@ -569,7 +482,7 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, app A
 	case kindCallPermanent, kindAuthToken:
 		return c.vendorErr(app.AppID, a.status, a.code(), a.explain(), false, nil)
 	}
-	for _, i := range g.idx {
+	for _, i := range idx {
 		results[i] = channels.Result{Outcome: channels.Permanent, StatusCode: a.code(),
 			StatusDesc: fmt.Sprintf("%s: honor code %d: %s", codeName(a.code()), a.code(), a.explain())}
 	}
@@ -579,20 +492,9 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, app A
 // callWithToken posts body with the app's access token, replacing a token
 // Honor refuses once.
 func (c *Channel) callWithToken(ctx context.Context, ts *channels.TokenSource, honorAppID string, body []byte) (answer, error) {
-	for attempt := 0; ; attempt++ {
-		tok, err := ts.Token(ctx)
-		if err != nil {
-			return answer{}, err
-		}
-		a, err := c.post(ctx, honorAppID, body, tok)
-		if err != nil {
-			return answer{}, err
-		}
-		if classify(a.code()) != kindAuthToken || attempt == 1 {
-			return a, nil
-		}
-		ts.Invalidate(tok)
-	}
+	return channels.CallWithToken(ctx, ts,
+		func(tok string) (answer, error) { return c.post(ctx, honorAppID, body, tok) },
+		func(a answer) bool { return classify(a.code()) == kindAuthToken })
 }
 
 // post makes one sendMessage call and decodes the answer. Network errors,
@@ -600,45 +502,31 @@ func (c *Channel) callWithToken(ctx context.Context, ts *channels.TokenSource, h
 // HTTP 401 is an answer with an OAuth code; other non-JSON answers are
 // permanent errors.
 func (c *Channel) post(ctx context.Context, honorAppID string, body []byte, accessToken string) (answer, error) {
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, c.SendURL(honorAppID), bytes.NewReader(body))
+	rep, err := channels.Post(ctx, c.client, channels.PostRequest{
+		Channel: Name, URL: c.SendURL(honorAppID), Body: body, Timeout: c.cfg.Timeout, MaxAnswerBytes: maxAnswerBytes, Now: c.now,
+		Header: http.Header{
+			"Content-Type":  {"application/json;charset=UTF-8"},
+			"Accept":        {"application/json"},
+			"Authorization": {"Bearer " + accessToken},
+			"Timestamp":     {strconv.FormatInt(time.Now().UnixMilli(), 10)},
+		},
+	})
 	if err != nil {
-		return answer{}, c.vendorErr(honorAppID, 0, 0, "", false, fmt.Errorf("building request: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("timestamp", strconv.FormatInt(time.Now().UnixMilli(), 10))
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return answer{}, c.vendorErr(honorAppID, 0, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return answer{}, c.vendorErr(honorAppID, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+		return answer{}, err
 	}
 	var a answer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
-	a.status = resp.StatusCode
-	a.retryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-	switch {
-	case a.status == http.StatusUnauthorized:
-		if decodeErr != nil || classify(a.code()) != kindAuthToken {
+	if rep.Status == http.StatusUnauthorized {
+		if json.Unmarshal(bytes.TrimSpace(rep.Body), &a) != nil || classify(a.code()) != kindAuthToken {
 			a.Code = CodeOAuthError
 		}
+		a.status, a.retryAfter = rep.Status, rep.RetryAfter
 		return a, nil
-	case a.status == http.StatusTooManyRequests || a.status >= 500:
-		ve := c.vendorErr(honorAppID, a.status, 0, "", true, nil)
-		if decodeErr == nil {
-			ve.Code, ve.Reason = a.code(), a.explain()
-		}
-		ve.RetryAfter = a.retryAfter
-		return answer{}, ve
-	case decodeErr != nil:
-		return answer{}, c.vendorErr(honorAppID, a.status, 0, "", a.status/100 == 2, fmt.Errorf("decoding answer: %w", decodeErr))
-	case a.status/100 != 2 && classify(a.code()) == kindOK:
+	}
+	if err := rep.DecodeJSON(&a, func() (int, string) { return a.code(), a.explain() }); err != nil {
+		return answer{}, err
+	}
+	a.status, a.retryAfter = rep.Status, rep.RetryAfter
+	if a.status/100 != 2 && classify(a.code()) == kindOK {
 		return answer{}, c.vendorErr(honorAppID, a.status, a.code(), a.explain(), false, nil)
 	}
 	return a, nil
@@ -665,28 +553,20 @@ func (c *Channel) fetchToken(app App) func(context.Context) (string, time.Durati
 			return &channels.VendorError{Channel: Name, Op: "POST " + c.cfg.AuthURL, HTTPStatus: status, Reason: reason,
 				Transient: transient, Cause: cause}
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.AuthURL, strings.NewReader(form.Encode()))
+		rep, err := channels.Post(ctx, c.client, channels.PostRequest{
+			Channel: Name, URL: c.cfg.AuthURL, Body: []byte(form.Encode()), MaxAnswerBytes: maxAnswerBytes, Purpose: "token", Now: c.now,
+			Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
+		})
 		if err != nil {
-			return "", 0, authErr(0, "", false, fmt.Errorf("building token request: %w", err))
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept", "application/json")
-		resp, err := c.client.Do(req)
-		if err != nil {
-			return "", 0, authErr(0, "", true, err)
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-		if err != nil {
-			return "", 0, authErr(resp.StatusCode, "", true, fmt.Errorf("reading token answer: %w", err))
+			return "", 0, err
 		}
 		var a tokenAnswer
-		decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
+		decodeErr := json.Unmarshal(bytes.TrimSpace(rep.Body), &a)
 		reason := strings.TrimSpace(a.Error + " " + a.ErrorDescription)
-		switch st := resp.StatusCode; {
+		switch st := rep.Status; {
 		case st == http.StatusTooManyRequests || st >= 500:
 			ve := authErr(st, reason, true, nil)
-			ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+			ve.RetryAfter = rep.RetryAfter
 			return "", 0, ve
 		case st/100 != 2:
 			return "", 0, authErr(st, "credentials refused: "+reason, false, nil)

@@ -25,20 +25,14 @@
 package mipush
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -69,14 +63,14 @@ func reservedExtra(name string) bool {
 }
 
 // Option changes how New builds a Channel.
-type Option func(*Channel)
+type Option = channels.Option
 
 // WithHTTPClient makes the channel use hc instead of its own client.
 // Timeouts still come from Config.Timeout (applied per call via ctx).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+func WithHTTPClient(hc *http.Client) Option { return channels.WithHTTPClient(hc) }
 
 // WithClock makes the channel read the time from now (for TTL and expiry).
-func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 
 // Channel is the MiPush channel of one region. It implements
 // channels.Channel and channels.BatchKeyer and is safe for concurrent use.
@@ -101,24 +95,12 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		return nil, fmt.Errorf("creating mipush channel: %w", err)
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
+	o := channels.ApplyOptions(channels.DefaultMaxIdleConnsPerHost, opts...)
 	c := &Channel{
 		cfg:      cfg,
 		endpoint: strings.TrimSuffix(cfg.BaseURL, "/") + RegIDPath,
-		now:      time.Now,
-	}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.client == nil {
-		c.client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}}
+		client:   o.Client,
+		now:      o.Now,
 	}
 	return c, nil
 }
@@ -144,28 +126,7 @@ func (c *Channel) Endpoint() string { return c.endpoint }
 // same app, MsgID and content (title, body, payload, pass-through, expiry,
 // extras).
 func (c *Channel) BatchKey(m channels.Message) string {
-	h := sha256.New()
-	put := func(s string) {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
-	}
-	put(m.AppID)
-	put(m.MsgID)
-	put(m.Title)
-	put(m.Body)
-	put(m.Payload)
-	put(strconv.FormatBool(m.PassThrough))
-	if !m.ExpireAt.IsZero() {
-		put(strconv.FormatInt(m.ExpireAt.UnixMilli(), 10))
-	} else {
-		put("")
-	}
-	for _, k := range slices.Sorted(maps.Keys(m.Extras)) {
-		put(k)
-		put(m.Extras[k])
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return channels.ContentKey(m)
 }
 
 // CallbackParam returns the extra.callback.param of a call carrying msgs:
@@ -185,11 +146,6 @@ func CallbackParam(msgs []channels.Message) string {
 		return ""
 	}
 	return p
-}
-
-// group is the messages (indices into the batch) sent in one call.
-type group struct {
-	idx []int
 }
 
 // Send implements channels.Channel. Messages rejected before sending
@@ -219,56 +175,14 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 
 	now := c.now()
 	results := make([]channels.Result, len(msgs))
-	groups := c.plan(msgs, results, now)
-
-	errs := make([]error, len(groups))
-	sem := make(chan struct{}, c.cfg.MaxConcurrentCalls)
-	var wg sync.WaitGroup
-	for gi, g := range groups {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[gi] = c.vendorErr(0, 0, "", true, ctx.Err())
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[gi] = c.sendGroup(ctx, app, msgs, g, results, now)
-		})
-	}
-	wg.Wait()
-
-	if err := channels.WholeCallError(errs, func(i int) int { return len(groups[i].idx) }, len(msgs)); err != nil {
+	groups := channels.GroupByKey(msgs, results, func(m *channels.Message) (channels.Result, bool) { return c.check(m, now) }, c.BatchKey)
+	err = channels.SendGroups(ctx, groups, len(msgs), c.cfg.MaxConcurrentCalls, results,
+		func(ctx context.Context, idx []int) error { return c.sendGroup(ctx, app, msgs, idx, results, now) },
+		func(err error) error { return c.vendorErr(0, 0, "", true, err) })
+	if err != nil {
 		return nil, fmt.Errorf("sending mipush batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
-	for gi, g := range groups {
-		if errs[gi] != nil {
-			channels.Settle(results, g.idx, errs[gi])
-		}
-	}
 	return results, nil
-}
-
-// plan checks every message, fills the result of the ones that cannot be
-// sent, and groups the others by BatchKey in order of first appearance.
-func (c *Channel) plan(msgs []channels.Message, results []channels.Result, now time.Time) []group {
-	var groups []group
-	byKey := map[string]int{}
-	for i := range msgs {
-		if r, ok := c.check(&msgs[i], now); !ok {
-			results[i] = r
-			continue
-		}
-		k := c.BatchKey(msgs[i])
-		gi, ok := byKey[k]
-		if !ok {
-			gi = len(groups)
-			byKey[k] = gi
-			groups = append(groups, group{})
-		}
-		groups[gi].idx = append(groups[gi].idx, i)
-	}
-	return groups
 }
 
 // check returns the result of a message that must not be sent, and false;
@@ -278,14 +192,10 @@ func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bo
 		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
 	}
 	lim := c.cfg.Limits
+	if r, ok := channels.CheckDeliverable(m, now, ", \t\r\n", "regId"); !ok {
+		return r, false
+	}
 	switch {
-	case m.Token == "":
-		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-	case strings.ContainsAny(m.Token, ", \t\r\n"):
-		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
-			StatusDesc: "BadDeviceToken: malformed regId"}, false
-	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
-		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
 	case !m.PassThrough && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == ""):
 		return permanent(channels.StatusMiPushIllegalParameterValue, "IllegalParameterValue: a notification needs a title and a description")
 	case utf8.RuneCountInString(m.Title) > lim.MaxTitleRunes:
@@ -396,11 +306,11 @@ func (a *answer) explain() string {
 	return strings.Join(parts, "; ")
 }
 
-// sendGroup makes the call for one group and fills its results, or returns
-// the call's error (a *channels.VendorError).
-func (c *Channel) sendGroup(ctx context.Context, app App, msgs []channels.Message, g group, results []channels.Result, now time.Time) error {
-	gm := make([]channels.Message, len(g.idx))
-	for j, i := range g.idx {
+// sendGroup makes the call for one group (msgs[idx]) and fills its
+// results, or returns the call's error (a *channels.VendorError).
+func (c *Channel) sendGroup(ctx context.Context, app App, msgs []channels.Message, idx []int, results []channels.Result, now time.Time) error {
+	gm := make([]channels.Message, len(idx))
+	for j, i := range idx {
 		gm[j] = msgs[i]
 	}
 	a, err := c.post(ctx, app, c.endpoint, c.Form(app, gm, now))
@@ -419,7 +329,7 @@ func (c *Channel) sendGroup(ctx context.Context, app App, msgs []channels.Messag
 				bad[t] = true
 			}
 		}
-		for _, i := range g.idx {
+		for _, i := range idx {
 			if bad[msgs[i].Token] {
 				results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
 					StatusDesc: "BadDeviceToken: listed in bad_regids", VendorMsgID: d.ID}
@@ -430,13 +340,13 @@ func (c *Channel) sendGroup(ctx context.Context, app App, msgs []channels.Messag
 		}
 		return nil
 	case kindNoValidTargets:
-		for _, i := range g.idx {
+		for _, i := range idx {
 			results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
 				StatusDesc: fmt.Sprintf("BadDeviceToken: mipush code %d: %s", a.Code, a.explain())}
 		}
 		return nil
 	case kindMessagePermanent:
-		for _, i := range g.idx {
+		for _, i := range idx {
 			results[i] = channels.Result{Outcome: channels.Permanent, StatusCode: a.Code,
 				StatusDesc: fmt.Sprintf("mipush code %d: %s", a.Code, a.explain())}
 		}
@@ -463,47 +373,24 @@ func (c *Channel) callError(endpoint string, a answer) error {
 // 2xx answer are transient; any other answer without a MiPush code, or a
 // non-2xx answer claiming success, is permanent.
 func (c *Channel) post(ctx context.Context, app App, endpoint string, form url.Values) (answer, error) {
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	rep, err := channels.Post(ctx, c.client, channels.PostRequest{
+		Channel: Name, URL: endpoint, Body: []byte(form.Encode()), Timeout: c.cfg.Timeout, MaxAnswerBytes: maxAnswerBytes, Now: c.now,
+		Header: http.Header{
+			"Authorization": {"key=" + app.AppSecret.Reveal()},
+			"Content-Type":  {"application/x-www-form-urlencoded;charset=UTF-8"},
+			"Accept":        {"application/json"},
+		},
+	})
 	if err != nil {
-		return answer{}, c.vendorErrAt(endpoint, 0, 0, "", false, fmt.Errorf("building request: %w", err))
+		return answer{}, err
 	}
-	req.Header.Set("Authorization", "key="+app.AppSecret.Reveal())
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return answer{}, c.vendorErrAt(endpoint, 0, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return answer{}, c.vendorErrAt(endpoint, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
-	}
-
 	var a answer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
-	status := resp.StatusCode
-	a.status = status
-	a.retryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-	if status == http.StatusTooManyRequests || status >= 500 {
-		ve := c.vendorErrAt(endpoint, status, 0, "", true, nil)
-		if decodeErr == nil {
-			ve.Code, ve.Reason = a.Code, a.explain()
-		}
-		ve.RetryAfter = a.retryAfter
-		return answer{}, ve
+	if err := rep.DecodeJSON(&a, func() (int, string) { return a.Code, a.explain() }); err != nil {
+		return answer{}, err
 	}
-	if decodeErr != nil {
-		// A 2xx answer that is not JSON is a garbled vendor answer: try
-		// again later. Any other status without a JSON answer is a wrong
-		// endpoint or a refused request.
-		return answer{}, c.vendorErrAt(endpoint, status, 0, "", status/100 == 2, fmt.Errorf("decoding answer: %w", decodeErr))
-	}
-	if status/100 != 2 && a.Code == CodeSuccess {
-		return answer{}, c.vendorErrAt(endpoint, status, 0, a.explain(), false, nil)
+	a.status, a.retryAfter = rep.Status, rep.RetryAfter
+	if a.status/100 != 2 && a.Code == CodeSuccess {
+		return answer{}, c.vendorErrAt(endpoint, a.status, 0, a.explain(), false, nil)
 	}
 	return a, nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
@@ -64,7 +65,7 @@ func newChannel(t *testing.T, baseURL, secret string, timeout time.Duration, opt
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t)
-	h := conformance.Harness{
+	h := conformance.SimHooks(conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			secret := testSecret
 			if o.BadCredentials {
@@ -75,29 +76,13 @@ func TestConformance(t *testing.T) {
 		AppID:        testApp,
 		Token:        func(i int) string { return fmt.Sprintf("regid-%04d", i) },
 		InvalidToken: func(i int) string { return fmt.Sprintf("bad-regid-%04d", i) },
-		Reset:        func(t *testing.T) { srv.Reset() },
-		FailNext: func(t *testing.T, n int) {
-			if err := srv.InjectFailures(vendorsim.Failure{Vendor: vendorsim.VendorMiPush, Next: n}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Throttle: func(t *testing.T) {
-			if err := srv.SetQuota(vendorsim.Quota{Vendor: vendorsim.VendorMiPush, AppID: testApp}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Delay: func(t *testing.T, d time.Duration) {
-			if err := srv.InjectLatency(vendorsim.Latency{Vendor: vendorsim.VendorMiPush, Fixed: vendorsim.Duration(d)}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Calls: func(t *testing.T) int { return len(srv.Requests(vendorsim.VendorMiPush, testRegion)) },
+		Calls:        func(t *testing.T) int { return len(srv.Requests(vendorsim.VendorMiPush, testRegion)) },
 		Limits: conformance.Limits{
 			MaxTitleRunes:   mipush.MaxTitleRunes,
 			MaxBodyRunes:    mipush.MaxDescriptionRunes,
 			MaxPayloadBytes: mipush.MaxPayloadBytes,
 		},
-	}
+	}, srv, vendorsim.VendorMiPush)
 	conformance.Run(t, h)
 	conformance.RunRecall(t, conformance.SimRecallHarness(h, srv, vendorsim.VendorMiPush, testRegion))
 }
@@ -335,22 +320,7 @@ func TestAnswerClassification(t *testing.T) {
 				{DeliveryID: "d1", MsgID: "m1", AppID: testApp, Token: "r1", Title: "t", Body: "b"},
 			})
 			if tc.wantErr != nil {
-				if err == nil || !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want class %v", err, tc.wantErr)
-				}
-				var ve *channels.VendorError
-				if !errors.As(err, &ve) {
-					t.Fatalf("err %v has no *VendorError", err)
-				}
-				if ve.Code != tc.wantCode {
-					t.Errorf("vendor code %d, want %d", ve.Code, tc.wantCode)
-				}
-				if got := channels.RetryAfterOf(err); got != tc.wantRetry {
-					t.Errorf("RetryAfter %s, want %s", got, tc.wantRetry)
-				}
-				if strings.Contains(err.Error(), testSecret) {
-					t.Errorf("error leaks the secret: %v", err)
-				}
+				channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testSecret)
 				return
 			}
 			if err != nil {

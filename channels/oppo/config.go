@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -143,7 +142,7 @@ func (c Config) Validate() error {
 	if _, ok := RegionBaseURL(c.Region); !ok {
 		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
 	}
-	if err := checkHTTPURL(c.BaseURL); err != nil {
+	if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
 		bad("baseUrl: %v", err)
 	}
 	if len(c.Apps) == 0 {
@@ -168,7 +167,7 @@ func (c Config) Validate() error {
 		bad("maxBatch must be in 1..%d, got %d", MaxMessagesPerBatch, c.MaxBatch)
 	}
 	if c.CallbackURL != "" {
-		if err := checkHTTPURL(c.CallbackURL); err != nil {
+		if err := channels.CheckHTTPURL(c.CallbackURL); err != nil {
 			bad("callbackUrl: %v", err)
 		} else if n := len([]rune(c.CallbackURL)); n > MaxCallBackURLRunes {
 			bad("callbackUrl has %d characters, OPPO allows %d", n, MaxCallBackURLRunes)
@@ -193,17 +192,3 @@ func (c Config) String() string {
 
 // GoString keeps %#v from printing secrets.
 func (c Config) GoString() string { return c.String() }
-
-func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q is not an http(s) URL", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	return nil
-}

@@ -30,13 +30,11 @@
 package oppo
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -113,16 +111,16 @@ func Sign(appKey, timestamp, masterSecret string) string {
 }
 
 // Option changes how New builds a Channel.
-type Option func(*Channel)
+type Option = channels.Option
 
 // WithHTTPClient makes the channel use hc instead of its own client.
 // Timeouts still come from Config.Timeout (applied per call via ctx).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+func WithHTTPClient(hc *http.Client) Option { return channels.WithHTTPClient(hc) }
 
 // WithClock makes the channel read the time from now, for message
 // validity and auth-token expiry. The auth request's timestamp is always
 // the wall clock (OPPO checks it).
-func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 
 // Channel is the OPPO channel of one region. It implements
 // channels.Channel and is safe for concurrent use.
@@ -146,21 +144,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		return nil, fmt.Errorf("creating oppo channel: %w", err)
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
-	c := &Channel{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: time.Now}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.client == nil {
-		c.client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}}
-	}
+	o := channels.ApplyOptions(channels.DefaultMaxIdleConnsPerHost, opts...)
+	c := &Channel{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), client: o.Client, now: o.Now}
 	c.tokens = make(map[string]*channels.TokenSource, len(cfg.Apps))
 	for id, app := range cfg.Apps {
 		c.tokens[id] = &channels.TokenSource{Channel: Name, Fetch: c.fetchToken(app), Op: "POST " + c.base + AuthPath, Timeout: cfg.Timeout, Now: c.now}
@@ -318,14 +303,10 @@ func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bo
 		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
 	}
 	lim := c.cfg.Limits
+	if r, ok := channels.CheckDeliverable(m, now, ", \t\r\n", "registration_id"); !ok {
+		return r, false
+	}
 	switch {
-	case m.Token == "":
-		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-	case strings.ContainsAny(m.Token, ", \t\r\n"):
-		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
-			StatusDesc: "BadDeviceToken: malformed registration_id"}, false
-	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
-		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
 	case m.PassThrough:
 		return permanent(channels.StatusNone, "PassThroughUnsupported: OPPO push delivers notification messages only")
 	case strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == "":
@@ -484,20 +465,9 @@ func invalidToken(code int, reason string) channels.Result {
 // callWithToken posts form to path with the app's auth token, replacing a
 // token OPPO refuses once.
 func (c *Channel) callWithToken(ctx context.Context, ts *channels.TokenSource, path string, form url.Values) (answer, error) {
-	for attempt := 0; ; attempt++ {
-		tok, err := ts.Token(ctx)
-		if err != nil {
-			return answer{}, err
-		}
-		a, err := c.post(ctx, path, form, tok)
-		if err != nil {
-			return answer{}, err
-		}
-		if classify(a.Code) != kindAuthToken || attempt == 1 {
-			return a, nil
-		}
-		ts.Invalidate(tok)
-	}
+	return channels.CallWithToken(ctx, ts,
+		func(tok string) (answer, error) { return c.post(ctx, path, form, tok) },
+		func(a answer) bool { return classify(a.Code) == kindAuthToken })
 }
 
 // fetchToken returns the auth request of app.
@@ -546,41 +516,21 @@ func (c *Channel) post(ctx context.Context, path string, form url.Values, authTo
 		form = maps.Clone(form)
 		form.Set("auth_token", authToken)
 	}
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		return answer{}, c.vendorErr(path, 0, 0, "", false, fmt.Errorf("building request: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-	req.Header.Set("Accept", "application/json")
+	header := http.Header{"Content-Type": {"application/x-www-form-urlencoded;charset=UTF-8"}, "Accept": {"application/json"}}
 	if authToken != "" {
-		req.Header.Set("auth_token", authToken)
+		header.Set("auth_token", authToken)
 	}
-	resp, err := c.client.Do(req)
+	rep, err := channels.Post(ctx, c.client, channels.PostRequest{
+		Channel: Name, URL: c.base + path, Body: []byte(form.Encode()), Header: header, Timeout: c.cfg.Timeout, MaxAnswerBytes: maxAnswerBytes, Now: c.now,
+	})
 	if err != nil {
-		return answer{}, c.vendorErr(path, 0, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return answer{}, c.vendorErr(path, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+		return answer{}, err
 	}
 	var a answer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
-	a.status = resp.StatusCode
-	a.retryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-	if a.status == http.StatusTooManyRequests || a.status >= 500 {
-		ve := c.vendorErr(path, a.status, 0, "", true, nil)
-		if decodeErr == nil {
-			ve.Code, ve.Reason = a.Code, a.explain()
-		}
-		ve.RetryAfter = a.retryAfter
-		return answer{}, ve
+	if err := rep.DecodeJSON(&a, func() (int, string) { return a.Code, a.explain() }); err != nil {
+		return answer{}, err
 	}
-	if decodeErr != nil {
-		return answer{}, c.vendorErr(path, a.status, 0, "", a.status/100 == 2, fmt.Errorf("decoding answer: %w", decodeErr))
-	}
+	a.status, a.retryAfter = rep.Status, rep.RetryAfter
 	if a.status/100 != 2 && a.Code == CodeSuccess {
 		return answer{}, c.vendorErr(path, a.status, 0, a.Message, false, nil)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
@@ -85,7 +86,7 @@ func pushCalls(srv *vendorsim.Server) int {
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t, nil)
-	conformance.Run(t, conformance.Harness{
+	conformance.Run(t, conformance.SimHooks(conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			master := testMaster
 			if o.BadCredentials {
@@ -96,30 +97,14 @@ func TestConformance(t *testing.T) {
 		AppID:        testApp,
 		Token:        func(i int) string { return fmt.Sprintf("CN_regid%04d", i) },
 		InvalidToken: func(i int) string { return fmt.Sprintf("bad-regid%04d", i) },
-		Reset:        func(t *testing.T) { srv.Reset() },
-		FailNext: func(t *testing.T, n int) {
-			if err := srv.InjectFailures(vendorsim.Failure{Vendor: vendorsim.VendorOPPO, Next: n}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Throttle: func(t *testing.T) {
-			if err := srv.SetQuota(vendorsim.Quota{Vendor: vendorsim.VendorOPPO, AppID: testApp}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Delay: func(t *testing.T, d time.Duration) {
-			if err := srv.InjectLatency(vendorsim.Latency{Vendor: vendorsim.VendorOPPO, Fixed: vendorsim.Duration(d)}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Calls: func(t *testing.T) int { return pushCalls(srv) },
+		Calls:        func(t *testing.T) int { return pushCalls(srv) },
 		Limits: conformance.Limits{
 			MaxTitleRunes:   oppo.MaxTitleRunes,
 			MaxBodyRunes:    oppo.MaxContentRunes,
 			MaxPayloadBytes: oppo.MaxPayloadBytes,
 		},
 		PassThroughUnsupported: true,
-	})
+	}, srv, vendorsim.VendorOPPO))
 }
 
 // TestRequestOnTheWire checks the exact HTTP requests OPPO receives: the
@@ -396,15 +381,7 @@ func TestChecks(t *testing.T) {
 			m := msg("CN_a", "d1")
 			tc.mutate(&m)
 			res, err := ch.Send(context.Background(), []channels.Message{m})
-			if err != nil {
-				t.Fatalf("Send: %v", err)
-			}
-			if res[0].Outcome != tc.wantOutcome || res[0].StatusCode != tc.wantCode || res[0].StatusDesc == "" {
-				t.Errorf("result %+v, want %s/%d with a description", res[0], tc.wantOutcome, tc.wantCode)
-			}
-			if n := len(srv.Requests(vendorsim.VendorOPPO, "")); n != 0 {
-				t.Errorf("%d requests, want none", n)
-			}
+			channeltest.WantRefused(t, res, err, tc.wantOutcome, tc.wantCode, len(srv.Requests(vendorsim.VendorOPPO, "")))
 		})
 	}
 }
@@ -478,19 +455,7 @@ func TestAnswerClassification(t *testing.T) {
 				t.Errorf("%d auth requests, want %d", got, tc.wantAuth)
 			}
 			if tc.wantErr != nil {
-				if err == nil || !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want class %v", err, tc.wantErr)
-				}
-				var ve *channels.VendorError
-				if !errors.As(err, &ve) || ve.Code != tc.wantCode {
-					t.Errorf("vendor error %+v, want code %d", ve, tc.wantCode)
-				}
-				if got := channels.RetryAfterOf(err); got != tc.wantRetry {
-					t.Errorf("RetryAfter %s, want %s", got, tc.wantRetry)
-				}
-				if strings.Contains(err.Error(), testMaster) {
-					t.Errorf("error leaks the secret: %v", err)
-				}
+				channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testMaster)
 				return
 			}
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -100,7 +99,7 @@ func (c Config) Validate() error {
 	}
 	if c.BaseURL == "" {
 		bad("baseUrl is required: the URL of the region's connection gateway")
-	} else if err := checkHTTPURL(c.BaseURL); err != nil {
+	} else if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
 		bad("baseUrl: %v", err)
 	}
 	if len(c.Apps) == 0 {
@@ -138,17 +137,3 @@ func (c Config) String() string {
 
 // GoString keeps %#v from printing secrets.
 func (c Config) GoString() string { return c.String() }
-
-func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q is not an http(s) URL", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	return nil
-}

@@ -78,11 +78,10 @@
 package selfchannel
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"strconv"
@@ -193,14 +192,14 @@ type ErrorAnswer struct {
 }
 
 // Option changes how New builds a Channel.
-type Option func(*Channel)
+type Option = channels.Option
 
 // WithHTTPClient makes the channel use hc instead of its own client.
 // Timeouts still come from Config.Timeout.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+func WithHTTPClient(hc *http.Client) Option { return channels.WithHTTPClient(hc) }
 
 // WithClock makes the channel read the time from now (expiry).
-func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 
 // Channel is the self-built channel of one region. It implements
 // channels.Channel and is safe for concurrent use.
@@ -222,24 +221,12 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		return nil, fmt.Errorf("creating self channel: %w", err)
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
+	o := channels.ApplyOptions(channels.DefaultMaxIdleConnsPerHost, opts...)
 	c := &Channel{
 		cfg:      cfg,
 		endpoint: strings.TrimSuffix(cfg.BaseURL, "/") + PushPath,
-		now:      time.Now,
-	}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.client == nil {
-		c.client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}}
+		client:   o.Client,
+		now:      o.Now,
 	}
 	return c, nil
 }
@@ -268,11 +255,10 @@ func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bo
 		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
 	}
 	lim := c.cfg.Limits
+	if r, ok := channels.CheckDeliverable(m, now, "", "token"); !ok {
+		return r, false
+	}
 	switch {
-	case m.Token == "":
-		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
-		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
 	case !m.PassThrough && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == ""):
 		return permanent(channels.StatusNone, "PAYLOAD_NOT_ENOUGH: a notification needs a title and a body")
 	case lim.MaxTitleRunes > 0 && utf8.RuneCountInString(m.Title) > lim.MaxTitleRunes:
@@ -449,37 +435,31 @@ func (c *Channel) postJSON(ctx context.Context, app App, endpoint string, req, a
 	if err != nil {
 		return 0, c.vendorErrAt(endpoint, 0, "", false, fmt.Errorf("encoding request: %w", err))
 	}
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	hr, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
+	rep, err := channels.Post(ctx, c.client, channels.PostRequest{
+		Channel: Name, URL: endpoint, Body: body, Timeout: c.cfg.Timeout, MaxAnswerBytes: maxAnswerBytes, Now: c.now,
+		Header: http.Header{
+			"Authorization": {"Bearer " + app.AppKey.Reveal()},
+			"Content-Type":  {"application/json"},
+			"Accept":        {"application/json"},
+		},
+	})
 	if err != nil {
-		return 0, c.vendorErrAt(endpoint, 0, "", false, fmt.Errorf("building request: %w", err))
+		var ve *channels.VendorError
+		errors.As(err, &ve) // Post fails with a *channels.VendorError only
+		return 0, ve
 	}
-	hr.Header.Set("Authorization", "Bearer "+app.AppKey.Reveal())
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "application/json")
-
-	resp, err := c.client.Do(hr)
-	if err != nil {
-		return 0, c.vendorErrAt(endpoint, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return 0, c.vendorErrAt(endpoint, resp.StatusCode, "", true, fmt.Errorf("reading answer: %w", err))
-	}
-	status := resp.StatusCode
+	status := rep.Status
 	if status != http.StatusOK {
 		var e ErrorAnswer
-		_ = json.Unmarshal(raw, &e) // the status decides; the body only explains
+		_ = json.Unmarshal(rep.Body, &e) // the status decides; the body only explains
 		reason := strings.Trim(e.Error+": "+e.Message, ": ")
 		ve := c.vendorErrAt(endpoint, status, reason, status == http.StatusTooManyRequests || status >= 500, nil)
 		if ve.Transient {
-			ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+			ve.RetryAfter = rep.RetryAfter
 		}
 		return 0, ve
 	}
-	if err := json.Unmarshal(raw, answer); err != nil {
+	if err := json.Unmarshal(rep.Body, answer); err != nil {
 		return 0, c.vendorErrAt(endpoint, status, "", true, fmt.Errorf("decoding answer: %w", err))
 	}
 	return status, nil

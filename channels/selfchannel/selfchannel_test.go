@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
@@ -58,7 +59,7 @@ func newChannel(t *testing.T, baseURL, key string, timeout time.Duration, opts .
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t)
-	h := conformance.Harness{
+	h := conformance.SimHooks(conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			key := testKey
 			if o.BadCredentials {
@@ -69,25 +70,9 @@ func TestConformance(t *testing.T) {
 		AppID:        testApp,
 		Token:        func(i int) string { return fmt.Sprintf("tok-%04d", i) },
 		InvalidToken: func(i int) string { return fmt.Sprintf("bad-tok-%04d", i) },
-		Reset:        func(t *testing.T) { srv.Reset() },
-		FailNext: func(t *testing.T, n int) {
-			if err := srv.InjectFailures(vendorsim.Failure{Vendor: vendorsim.VendorSelf, Next: n}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Throttle: func(t *testing.T) {
-			if err := srv.SetQuota(vendorsim.Quota{Vendor: vendorsim.VendorSelf, AppID: testApp}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Delay: func(t *testing.T, d time.Duration) {
-			if err := srv.InjectLatency(vendorsim.Latency{Vendor: vendorsim.VendorSelf, Fixed: vendorsim.Duration(d)}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Calls:  func(t *testing.T) int { return len(srv.Requests(vendorsim.VendorSelf, testRegion)) },
-		Limits: conformance.Limits{MaxPayloadBytes: selfchannel.MaxPayloadBytes},
-	}
+		Calls:        func(t *testing.T) int { return len(srv.Requests(vendorsim.VendorSelf, testRegion)) },
+		Limits:       conformance.Limits{MaxPayloadBytes: selfchannel.MaxPayloadBytes},
+	}, srv, vendorsim.VendorSelf)
 	conformance.Run(t, h)
 	conformance.RunRecall(t, conformance.SimRecallHarness(h, srv, vendorsim.VendorSelf, testRegion))
 }
@@ -233,18 +218,8 @@ func TestAnswerClassification(t *testing.T) {
 			ch := newChannel(t, cannedServer(t, tc.status, tc.header, tc.body), testKey, 0)
 			res, err := ch.Send(context.Background(), one)
 			if tc.wantErr != nil {
-				if err == nil || !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want class %v", err, tc.wantErr)
-				}
-				var ve *channels.VendorError
-				if !errors.As(err, &ve) || ve.HTTPStatus != tc.status {
+				if ve := channeltest.WantCallError(t, err, tc.wantErr, 0, tc.wantRetry, testKey); ve.HTTPStatus != tc.status {
 					t.Errorf("err %v: want a *VendorError with HTTP status %d", err, tc.status)
-				}
-				if got := channels.RetryAfterOf(err); got != tc.wantRetry {
-					t.Errorf("RetryAfter %s, want %s", got, tc.wantRetry)
-				}
-				if strings.Contains(err.Error(), testKey) {
-					t.Errorf("error leaks the app key: %v", err)
 				}
 				return
 			}

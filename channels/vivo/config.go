@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -202,7 +201,7 @@ func (c Config) Validate() error {
 		bad("region %q has no published vivo host: set baseUrl", c.Region)
 	}
 	if c.BaseURL != "" {
-		if err := checkHTTPURL(c.BaseURL); err != nil {
+		if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
 			bad("baseUrl: %v", err)
 		}
 	}
@@ -240,7 +239,7 @@ func (c Config) Validate() error {
 		bad("classification must be %q or %q, got %q", ClassificationSystemName, ClassificationOperationName, c.Classification)
 	}
 	if c.CallbackURL != "" {
-		if err := checkHTTPURL(c.CallbackURL); err != nil {
+		if err := channels.CheckHTTPURL(c.CallbackURL); err != nil {
 			bad("callbackUrl: %v", err)
 		}
 	}
@@ -263,17 +262,3 @@ func (c Config) String() string {
 
 // GoString keeps %#v from printing secrets.
 func (c Config) GoString() string { return c.String() }
-
-func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q is not an http(s) URL", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	return nil
-}

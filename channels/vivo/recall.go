@@ -70,7 +70,7 @@ func (c *Channel) Recall(ctx context.Context, msgs []channels.Message, vendorMsg
 		switch classify(a.Result) {
 		case kindOK:
 		case kindCallTransient, kindCallPermanent, kindAuthToken:
-			return c.failure(RecallPath, a, group{idx: g}, results)
+			return c.failure(RecallPath, a, g, results)
 		default:
 			r = channels.NotRecalled(a.Result, fmt.Sprintf("NotRecalled: vivo result %d %s: %s", a.Result, codeName(a.Result), a.Desc))
 		}

@@ -30,7 +30,6 @@
 package vivo
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -38,13 +37,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -164,16 +161,16 @@ func CallbackParam(msgs []channels.Message) string {
 }
 
 // Option changes how New builds a Channel.
-type Option func(*Channel)
+type Option = channels.Option
 
 // WithHTTPClient makes the channel use hc instead of its own client.
 // Timeouts still come from Config.Timeout (applied per call via ctx).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
+func WithHTTPClient(hc *http.Client) Option { return channels.WithHTTPClient(hc) }
 
 // WithClock makes the channel read the time from now, for message
 // validity and authToken expiry. The auth request's timestamp is always
 // the wall clock (vivo checks it).
-func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = now } }
+func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 
 // Channel is the vivo channel of one region. It implements
 // channels.Channel and channels.BatchKeyer and is safe for concurrent use.
@@ -200,21 +197,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		return nil, fmt.Errorf("creating vivo channel: %w", err)
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
-	c := &Channel{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: time.Now}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.client == nil {
-		c.client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}}
-	}
+	o := channels.ApplyOptions(channels.DefaultMaxIdleConnsPerHost, opts...)
+	c := &Channel{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), client: o.Client, now: o.Now}
 	c.tokens = make(map[string]*channels.TokenSource, len(cfg.Apps))
 	for id, app := range cfg.Apps {
 		c.tokens[id] = &channels.TokenSource{Channel: Name, Fetch: c.fetchToken(app), Op: "POST " + c.base + AuthPath, Timeout: cfg.Timeout, Now: c.now}
@@ -240,28 +224,7 @@ func (c *Channel) Config() Config {
 // same app, MsgID and content (title, body, payload, pass-through, expiry,
 // extras).
 func (c *Channel) BatchKey(m channels.Message) string {
-	h := sha256.New()
-	put := func(s string) {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
-	}
-	put(m.AppID)
-	put(m.MsgID)
-	put(m.Title)
-	put(m.Body)
-	put(m.Payload)
-	put(strconv.FormatBool(m.PassThrough))
-	if m.ExpireAt.IsZero() {
-		put("")
-	} else {
-		put(strconv.FormatInt(m.ExpireAt.UnixMilli(), 10))
-	}
-	for _, k := range slices.Sorted(maps.Keys(m.Extras)) {
-		put(k)
-		put(m.Extras[k])
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return channels.ContentKey(m)
 }
 
 // Content is the content of a vivo push: the body of saveListPayload and,
@@ -366,9 +329,6 @@ func customMap(m channels.Message) map[string]string {
 	return custom
 }
 
-// group is the messages (indices into the batch) sent with one content.
-type group struct{ idx []int }
-
 // Send implements channels.Channel. Messages rejected before sending
 // (empty or malformed token, expired, pass-through, content over the
 // limits, bad extras) get their result without a call. The others are
@@ -397,55 +357,14 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 	}
 	now := c.now()
 	results := make([]channels.Result, len(msgs))
-	groups := c.plan(msgs, results, now)
-
-	errs := make([]error, len(groups))
-	sem := make(chan struct{}, c.cfg.MaxConcurrentCalls)
-	var wg sync.WaitGroup
-	for gi, g := range groups {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[gi] = c.vendorErr("", 0, 0, "", true, ctx.Err())
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			errs[gi] = c.sendGroup(ctx, ts, msgs, g, results, now)
-		})
-	}
-	wg.Wait()
-	if err := channels.WholeCallError(errs, func(i int) int { return len(groups[i].idx) }, len(msgs)); err != nil {
+	groups := channels.GroupByKey(msgs, results, func(m *channels.Message) (channels.Result, bool) { return c.check(m, now) }, c.BatchKey)
+	err = channels.SendGroups(ctx, groups, len(msgs), c.cfg.MaxConcurrentCalls, results,
+		func(ctx context.Context, idx []int) error { return c.sendGroup(ctx, ts, msgs, idx, results, now) },
+		func(err error) error { return c.vendorErr("", 0, 0, "", true, err) })
+	if err != nil {
 		return nil, fmt.Errorf("sending vivo batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
-	for gi, g := range groups {
-		if errs[gi] != nil {
-			channels.Settle(results, g.idx, errs[gi])
-		}
-	}
 	return results, nil
-}
-
-// plan checks every message, fills the result of the ones that cannot be
-// sent, and groups the others by BatchKey in order of first appearance.
-func (c *Channel) plan(msgs []channels.Message, results []channels.Result, now time.Time) []group {
-	var groups []group
-	byKey := map[string]int{}
-	for i := range msgs {
-		if r, ok := c.check(&msgs[i], now); !ok {
-			results[i] = r
-			continue
-		}
-		k := c.BatchKey(msgs[i])
-		gi, ok := byKey[k]
-		if !ok {
-			gi = len(groups)
-			byKey[k] = gi
-			groups = append(groups, group{})
-		}
-		groups[gi].idx = append(groups[gi].idx, i)
-	}
-	return groups
 }
 
 // check returns the result of a message that must not be sent, and false;
@@ -455,14 +374,10 @@ func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bo
 		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
 	}
 	lim := c.cfg.Limits
+	if r, ok := channels.CheckDeliverable(m, now, ", \t\r\n", "regId"); !ok {
+		return r, false
+	}
 	switch {
-	case m.Token == "":
-		return permanent(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-	case strings.ContainsAny(m.Token, ", \t\r\n"):
-		return channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
-			StatusDesc: "BadDeviceToken: malformed regId"}, false
-	case !m.ExpireAt.IsZero() && !m.ExpireAt.After(now):
-		return permanent(channels.StatusNone, "MessageExpired: validity ended before sending")
 	case m.PassThrough:
 		return permanent(channels.StatusNone, "PassThroughUnsupported: vivo push delivers notification messages only")
 	case strings.TrimSpace(m.Title) == "":
@@ -539,11 +454,11 @@ func (a *answer) explain() string {
 	return codeName(a.Result) + ": " + a.Desc
 }
 
-// sendGroup delivers one group and fills its results, or returns the
-// call's error (a *channels.VendorError).
-func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, msgs []channels.Message, g group, results []channels.Result, now time.Time) error {
-	gm := make([]channels.Message, len(g.idx))
-	for j, i := range g.idx {
+// sendGroup delivers one group (msgs[idx]) and fills its results, or
+// returns the call's error (a *channels.VendorError).
+func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, msgs []channels.Message, idx []int, results []channels.Result, now time.Time) error {
+	gm := make([]channels.Message, len(idx))
+	for j, i := range idx {
 		gm[j] = msgs[i]
 	}
 	content := c.BuildContent(gm, now)
@@ -555,16 +470,16 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, msgs 
 		}
 		switch classify(a.Result) {
 		case kindOK:
-			results[g.idx[0]] = acked(a.TaskID, "Acked")
+			results[idx[0]] = acked(a.TaskID, "Acked")
 			return nil
 		case kindDuplicate:
-			results[g.idx[0]] = acked(a.TaskID, "Acked: requestId already accepted by vivo (replayed delivery)")
+			results[idx[0]] = acked(a.TaskID, "Acked: requestId already accepted by vivo (replayed delivery)")
 			return nil
 		case kindInvalidToken:
-			results[g.idx[0]] = invalidToken(a.Result, a.Desc)
+			results[idx[0]] = invalidToken(a.Result, a.Desc)
 			return nil
 		}
-		return c.failure(SendPath, a, g, results)
+		return c.failure(SendPath, a, idx, results)
 	}
 
 	content.RequestID = randomID()
@@ -576,7 +491,7 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, msgs 
 		if classify(a.Result) == kindOK {
 			return c.vendorErr(SaveListPayloadPath, a.status, a.Result, "answer without taskId", true, nil)
 		}
-		return c.failure(SaveListPayloadPath, a, g, results)
+		return c.failure(SaveListPayloadPath, a, idx, results)
 	}
 	tokens := make([]string, len(gm))
 	for j := range gm {
@@ -588,7 +503,7 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, msgs 
 		return err
 	}
 	if classify(pa.Result) != kindOK {
-		return c.failure(PushToListPath, pa, g, results)
+		return c.failure(PushToListPath, pa, idx, results)
 	}
 	invalid := map[string]int{}
 	for _, u := range pa.InvalidUsers {
@@ -598,7 +513,7 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, msgs 
 	if taskID == "" {
 		taskID = a.TaskID
 	}
-	for _, i := range g.idx {
+	for _, i := range idx {
 		if status, ok := invalid[msgs[i].Token]; ok {
 			results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken, VendorMsgID: taskID,
 				StatusDesc: fmt.Sprintf("BadDeviceToken: listed in vivo invalidUsers with status %d", status)}
@@ -609,8 +524,9 @@ func (c *Channel) sendGroup(ctx context.Context, ts *channels.TokenSource, msgs 
 	return nil
 }
 
-// failure turns a refusal of a call into the group's results or error.
-func (c *Channel) failure(path string, a answer, g group, results []channels.Result) error {
+// failure turns a refusal of a call into the results or error of the
+// messages idx.
+func (c *Channel) failure(path string, a answer, idx []int, results []channels.Result) error {
 	switch classify(a.Result) {
 	case kindCallTransient:
 		ve := c.vendorErr(path, a.status, a.Result, a.explain(), true, nil)
@@ -619,12 +535,12 @@ func (c *Channel) failure(path string, a answer, g group, results []channels.Res
 	case kindCallPermanent, kindAuthToken:
 		return c.vendorErr(path, a.status, a.Result, a.explain(), false, nil)
 	case kindInvalidToken:
-		for _, i := range g.idx {
+		for _, i := range idx {
 			results[i] = invalidToken(a.Result, a.Desc)
 		}
 		return nil
 	}
-	for _, i := range g.idx {
+	for _, i := range idx {
 		results[i] = channels.Result{Outcome: channels.Permanent, StatusCode: a.Result,
 			StatusDesc: fmt.Sprintf("%s: vivo result %d: %s", codeName(a.Result), a.Result, a.Desc)}
 	}
@@ -643,20 +559,9 @@ func invalidToken(code int, reason string) channels.Result {
 // callWithToken posts body to path with the app's authToken, replacing a
 // token vivo refuses once.
 func (c *Channel) callWithToken(ctx context.Context, ts *channels.TokenSource, path string, body any) (answer, error) {
-	for attempt := 0; ; attempt++ {
-		tok, err := ts.Token(ctx)
-		if err != nil {
-			return answer{}, err
-		}
-		a, err := c.post(ctx, path, body, tok)
-		if err != nil {
-			return answer{}, err
-		}
-		if classify(a.Result) != kindAuthToken || attempt == 1 {
-			return a, nil
-		}
-		ts.Invalidate(tok)
-	}
+	return channels.CallWithToken(ctx, ts,
+		func(tok string) (answer, error) { return c.post(ctx, path, body, tok) },
+		func(a answer) bool { return classify(a.Result) == kindAuthToken })
 }
 
 // fetchToken returns the auth request of app.
@@ -705,41 +610,21 @@ func (c *Channel) post(ctx context.Context, path string, body any, authToken str
 	if err != nil {
 		return answer{}, c.vendorErr(path, 0, 0, "", false, fmt.Errorf("encoding request: %w", err))
 	}
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, c.base+path, bytes.NewReader(b))
-	if err != nil {
-		return answer{}, c.vendorErr(path, 0, 0, "", false, fmt.Errorf("building request: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
-	req.Header.Set("Accept", "application/json")
+	header := http.Header{"Content-Type": {"application/json;charset=UTF-8"}, "Accept": {"application/json"}}
 	if authToken != "" {
-		req.Header.Set("authToken", authToken)
+		header.Set("authToken", authToken)
 	}
-	resp, err := c.client.Do(req)
+	rep, err := channels.Post(ctx, c.client, channels.PostRequest{
+		Channel: Name, URL: c.base + path, Body: b, Header: header, Timeout: c.cfg.Timeout, MaxAnswerBytes: maxAnswerBytes, Now: c.now,
+	})
 	if err != nil {
-		return answer{}, c.vendorErr(path, 0, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return answer{}, c.vendorErr(path, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+		return answer{}, err
 	}
 	var a answer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(raw), &a)
-	a.status = resp.StatusCode
-	a.retryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-	if a.status == http.StatusTooManyRequests || a.status >= 500 {
-		ve := c.vendorErr(path, a.status, 0, "", true, nil)
-		if decodeErr == nil {
-			ve.Code, ve.Reason = a.Result, a.explain()
-		}
-		ve.RetryAfter = a.retryAfter
-		return answer{}, ve
+	if err := rep.DecodeJSON(&a, func() (int, string) { return a.Result, a.explain() }); err != nil {
+		return answer{}, err
 	}
-	if decodeErr != nil {
-		return answer{}, c.vendorErr(path, a.status, 0, "", a.status/100 == 2, fmt.Errorf("decoding answer: %w", decodeErr))
-	}
+	a.status, a.retryAfter = rep.Status, rep.RetryAfter
 	if a.status/100 != 2 && a.Result == CodeSuccess {
 		return answer{}, c.vendorErr(path, a.status, 0, a.Desc, false, nil)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vivo"
@@ -86,7 +87,7 @@ func contentCalls(srv *vendorsim.Server) int {
 
 func TestConformance(t *testing.T) {
 	srv := startSim(t, nil)
-	h := conformance.Harness{
+	h := conformance.SimHooks(conformance.Harness{
 		NewChannel: func(t *testing.T, o conformance.ChannelOptions) channels.Channel {
 			secret := testSecret
 			if o.BadCredentials {
@@ -97,30 +98,14 @@ func TestConformance(t *testing.T) {
 		AppID:        testApp,
 		Token:        func(i int) string { return fmt.Sprintf("v2-regid%04d", i) },
 		InvalidToken: func(i int) string { return fmt.Sprintf("bad-regid%04d", i) },
-		Reset:        func(t *testing.T) { srv.Reset() },
-		FailNext: func(t *testing.T, n int) {
-			if err := srv.InjectFailures(vendorsim.Failure{Vendor: vendorsim.VendorVivo, Next: n}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Throttle: func(t *testing.T) {
-			if err := srv.SetQuota(vendorsim.Quota{Vendor: vendorsim.VendorVivo, AppID: testApp}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Delay: func(t *testing.T, d time.Duration) {
-			if err := srv.InjectLatency(vendorsim.Latency{Vendor: vendorsim.VendorVivo, Fixed: vendorsim.Duration(d)}); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Calls: func(t *testing.T) int { return contentCalls(srv) },
+		Calls:        func(t *testing.T) int { return contentCalls(srv) },
 		Limits: conformance.Limits{
 			MaxTitleRunes:   vivo.MaxTitleRunes,
 			MaxBodyRunes:    vivo.MaxContentRunes,
 			MaxPayloadBytes: vivo.MaxPayloadBytes,
 		},
 		PassThroughUnsupported: true,
-	}
+	}, srv, vendorsim.VendorVivo)
 	conformance.Run(t, h)
 	conformance.RunRecall(t, conformance.SimRecallHarness(h, srv, vendorsim.VendorVivo, testRegion))
 }
@@ -449,15 +434,7 @@ func TestChecks(t *testing.T) {
 			m := msg("v2-a", "d1")
 			tc.mutate(&m)
 			res, err := ch.Send(context.Background(), []channels.Message{m})
-			if err != nil {
-				t.Fatalf("Send: %v", err)
-			}
-			if res[0].Outcome != tc.wantOutcome || res[0].StatusCode != tc.wantCode || res[0].StatusDesc == "" {
-				t.Errorf("result %+v, want %s/%d with a description", res[0], tc.wantOutcome, tc.wantCode)
-			}
-			if n := len(srv.Requests(vendorsim.VendorVivo, "")); n != 0 {
-				t.Errorf("%d requests, want none", n)
-			}
+			channeltest.WantRefused(t, res, err, tc.wantOutcome, tc.wantCode, len(srv.Requests(vendorsim.VendorVivo, "")))
 		})
 	}
 }
@@ -525,19 +502,7 @@ func TestAnswerClassification(t *testing.T) {
 				t.Errorf("%d auth requests, want %d", got, tc.wantAuth)
 			}
 			if tc.wantErr != nil {
-				if err == nil || !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want class %v", err, tc.wantErr)
-				}
-				var ve *channels.VendorError
-				if !errors.As(err, &ve) || ve.Code != tc.wantCode {
-					t.Errorf("vendor error %+v, want code %d", ve, tc.wantCode)
-				}
-				if got := channels.RetryAfterOf(err); got != tc.wantRetry {
-					t.Errorf("RetryAfter %s, want %s", got, tc.wantRetry)
-				}
-				if strings.Contains(err.Error(), testSecret) {
-					t.Errorf("error leaks the secret: %v", err)
-				}
+				channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testSecret)
 				return
 			}
 			if err != nil {
