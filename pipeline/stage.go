@@ -116,6 +116,11 @@ type StageConfig struct {
 	// BatchWait is how long to wait for more records after the first
 	// record of a batch arrived. Default 10ms.
 	BatchWait time.Duration
+	// BatchLinger, when positive, hands a batch over early once no record
+	// has arrived for that long: a lone request is handled at once, while
+	// records that stream in closer together still fill a batch for up to
+	// BatchWait. 0 waits BatchWait (or BatchSize records) every time.
+	BatchLinger time.Duration
 	// FetchMaxWait bounds one fetch of the consumer: the broker answers as
 	// soon as a record arrives, or after waiting FetchMaxWait less the
 	// client's allowance for the round trip (1s, or a quarter below 1s),
@@ -229,7 +234,7 @@ func (c StageConfig) Validate() error {
 		name string
 		v    time.Duration
 	}{
-		{"BatchWait", c.BatchWait}, {"FetchMaxWait", c.FetchMaxWait}, {"SessionTimeout", c.SessionTimeout},
+		{"BatchWait", c.BatchWait}, {"BatchLinger", c.BatchLinger}, {"FetchMaxWait", c.FetchMaxWait}, {"SessionTimeout", c.SessionTimeout},
 		{"HeartbeatInterval", c.HeartbeatInterval}, {"RebalanceTimeout", c.RebalanceTimeout},
 		{"MinRetryBackoff", c.MinRetryBackoff}, {"MaxRetryBackoff", c.MaxRetryBackoff},
 		{"ShutdownTimeout", c.ShutdownTimeout}, {"StatsInterval", c.StatsInterval}, {"ProbeInterval", c.ProbeInterval},
@@ -626,12 +631,21 @@ func (s *Stage) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Messag
 	if s.cfg.BatchSize == 1 {
 		return batch, nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, s.cfg.BatchWait)
-	defer cancel()
+	deadline := time.Now().Add(s.cfg.BatchWait)
 	for len(batch) < s.cfg.BatchSize {
+		wait := time.Until(deadline)
+		if s.cfg.BatchLinger > 0 {
+			wait = min(wait, s.cfg.BatchLinger)
+		}
+		if wait <= 0 {
+			return batch, nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		m, err := r.FetchMessage(wctx)
+		timedOut := wctx.Err() != nil
+		cancel()
 		if err != nil {
-			if wctx.Err() != nil {
+			if timedOut {
 				return batch, nil
 			}
 			return batch, fmt.Errorf("fetching from %s: %w", s.cfg.Topic, err)

@@ -213,15 +213,16 @@ func acquire(w *control.Watcher) func(context.Context) (func(), error) {
 // in the consumer group pushpipe.<name>.<region>.
 func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 	return pipeline.StageConfig{
-		Name:      name,
-		Region:    region,
-		Brokers:   d.Brokers,
-		Topic:     topic,
-		GroupID:   groupID(Kind(name), region),
-		BatchSize: d.Cfg.Stage.BatchSize,
-		BatchWait: d.Cfg.Stage.BatchWait,
-		Logger:    d.Log,
-		Metrics:   pipeline.NewMetrics(d.Metrics, name, region),
+		Name:        name,
+		Region:      region,
+		Brokers:     d.Brokers,
+		Topic:       topic,
+		GroupID:     groupID(Kind(name), region),
+		BatchSize:   d.Cfg.Stage.BatchSize,
+		BatchWait:   d.Cfg.Stage.BatchWait,
+		BatchLinger: max(d.Cfg.Stage.BatchLinger, 0), // negative: off
+		Logger:      d.Log,
+		Metrics:     pipeline.NewMetrics(d.Metrics, name, region),
 	}
 }
 

@@ -161,6 +161,10 @@ type AppConfig struct {
 type StageConfig struct {
 	BatchSize int           `yaml:"batchSize"`
 	BatchWait time.Duration `yaml:"batchWait"`
+	// BatchLinger hands a batch over once no record arrived for that
+	// long, before BatchWait (see pipeline.StageConfig.BatchLinger).
+	// Default 1ms; a negative value turns it off.
+	BatchLinger time.Duration `yaml:"batchLinger"`
 }
 
 // SenderConfig tunes the sender.
@@ -276,6 +280,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Stage.BatchWait == 0 {
 		c.Stage.BatchWait = 5 * time.Millisecond
+	}
+	if c.Stage.BatchLinger == 0 {
+		c.Stage.BatchLinger = time.Millisecond
 	}
 	if c.Sender.Concurrency == 0 {
 		c.Sender.Concurrency = 8
