@@ -3,6 +3,7 @@ package eventsink
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,7 +13,7 @@ import (
 )
 
 // DefaultOutcomeCache is how many deliveries OutcomeConfig remembers by
-// default (about 100 MB at most).
+// default (about 40 MB at most).
 const DefaultOutcomeCache = 1 << 20
 
 // OutcomeStore keeps the outcome of each delivery; *schema.Outcomes is the
@@ -70,25 +71,60 @@ const (
 	outcomeSuperseded = "superseded" // a second, different ending
 )
 
-// ending is what the sink knows of a delivery: the event id and step of
-// its outcome, or the zero value when it has none yet.
+// ending is what the sink knows of a delivery's outcome: the step and the
+// event id (and its hash) of its terminal event, or the zero value when it
+// has none yet. id may be empty when only the hash is remembered.
 type ending struct {
-	id   string
 	step schema.EventType
+	id   string
+	hash uint64
+}
+
+// known reports whether the delivery has an outcome.
+func (e ending) known() bool { return e.step != "" }
+
+// remembered is an ending as the cache keeps it, in 16 bytes: the hash of
+// the event id and the step's index in terminalSteps plus one (0: none).
+type remembered struct {
+	hash uint64
+	step uint8
+}
+
+// terminalSteps are the steps that end a delivery, in the order of
+// remembered.step.
+var terminalSteps = [...]schema.EventType{schema.EventAcked, schema.EventFailed, schema.EventExpired, schema.EventRevoked}
+
+func rememberOf(e ending) remembered {
+	for i, s := range terminalSteps {
+		if s == e.step {
+			return remembered{hash: e.hash, step: uint8(i + 1)}
+		}
+	}
+	return remembered{}
+}
+
+func (r remembered) ending() ending {
+	if r.step == 0 {
+		return ending{}
+	}
+	return ending{step: terminalSteps[r.step-1], hash: r.hash}
 }
 
 // outcomes decides which terminal event ends each delivery; a nil
-// *outcomes lets every event pass. Its cache is two generations of at
-// most half the capacity each: when the newer fills up, the older is
-// dropped, so memory stays bounded and recent deliveries stay known.
+// *outcomes lets every event pass. Its cache maps a 64-bit hash of each
+// delivery id to its remembered ending, in two generations of at most half
+// the capacity each: when the newer fills up, the older is dropped, so
+// memory stays bounded (about 40 bytes a delivery) and recent deliveries
+// stay known.
 type outcomes struct {
 	store     OutcomeStore
 	half      int
+	seed      maphash.Seed
 	decisions *prometheus.CounterVec
 	lookups   prometheus.Counter
 
 	mu       sync.Mutex
-	cur, old map[string]ending
+	cur, old map[uint64]remembered
 }
 
 func newOutcomes(region string, c OutcomeConfig) *outcomes {
@@ -98,7 +134,7 @@ func newOutcomes(region string, c OutcomeConfig) *outcomes {
 	if c.Cache == 0 {
 		c.Cache = DefaultOutcomeCache
 	}
-	o := &outcomes{store: c.Store, half: max(1, c.Cache/2), cur: map[string]ending{}, old: map[string]ending{}}
+	o := &outcomes{store: c.Store, half: max(1, c.Cache/2), seed: maphash.MakeSeed(), cur: map[uint64]remembered{}, old: map[uint64]remembered{}}
 	o.decisions = register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "outcomes_total",
 		Help:        "Terminal events of deliveries by decision: first (the delivery's outcome), repeated (the outcome read again), superseded (a second, different ending, stored as event superseded).",
@@ -115,21 +151,34 @@ func newOutcomes(region string, c OutcomeConfig) *outcomes {
 	return o
 }
 
+func (o *outcomes) key(s string) uint64 { return maphash.String(o.seed, s) }
+
 // get returns what is known of delivery id; ok is false when the sink has
 // not read it (or has forgotten it).
 func (o *outcomes) get(id string) (ending, bool) {
-	if e, ok := o.cur[id]; ok {
-		return e, true
+	k := o.key(id)
+	if r, ok := o.cur[k]; ok {
+		return r.ending(), true
 	}
-	e, ok := o.old[id]
-	return e, ok
+	r, ok := o.old[k]
+	return r.ending(), ok
 }
 
 func (o *outcomes) put(id string, e ending) {
-	o.cur[id] = e
+	o.cur[o.key(id)] = rememberOf(e)
 	if len(o.cur) >= o.half {
-		o.old, o.cur = o.cur, make(map[string]ending, o.half)
+		o.old, o.cur = o.cur, make(map[uint64]remembered, o.half)
 	}
+}
+
+func (o *outcomes) forget(id string) {
+	delete(o.cur, o.key(id))
+	delete(o.old, o.key(id))
+}
+
+// endingOf is the ending terminal event e gives its delivery.
+func (o *outcomes) endingOf(e *schema.Event) ending {
+	return ending{step: e.Event, id: e.EventID, hash: o.key(e.EventID)}
 }
 
 // isOutcome reports whether e is a terminal event written by the delivery
@@ -178,9 +227,12 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) error {
 		}
 		o.lookups.Add(float64(len(unknown)))
 		for _, k := range unknown {
-			f := found[k.DeliveryID]
-			local[k.DeliveryID] = ending{id: f.EventID, step: f.Event}
-			o.put(k.DeliveryID, local[k.DeliveryID])
+			var end ending
+			if f, ok := found[k.DeliveryID]; ok {
+				end = ending{step: f.Event, id: f.EventID, hash: o.key(f.EventID)}
+			}
+			local[k.DeliveryID] = end
+			o.put(k.DeliveryID, end)
 		}
 	}
 	var first []schema.DeliveryOutcome
@@ -189,14 +241,14 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) error {
 		if !isOutcome(e) {
 			continue
 		}
-		cur := local[e.DeliveryID]
-		switch cur.id {
-		case "":
-			local[e.DeliveryID] = ending{id: e.EventID, step: e.Event}
-			o.put(e.DeliveryID, local[e.DeliveryID])
+		cur, this := local[e.DeliveryID], o.endingOf(e)
+		switch {
+		case !cur.known():
+			local[e.DeliveryID] = this
+			o.put(e.DeliveryID, this)
 			first = append(first, schema.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID, EventID: e.EventID, Event: e.Event, TS: e.TS})
 			o.decisions.WithLabelValues(outcomeFirst).Inc()
-		case e.EventID:
+		case cur.hash == this.hash && cur.step == this.step:
 			o.decisions.WithLabelValues(outcomeRepeated).Inc()
 		default:
 			*e = superseded(*e, cur)
@@ -206,8 +258,7 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) error {
 	if err := o.store.Insert(ctx, first); err != nil {
 		// Forget them, so the retried batch stores them again.
 		for _, f := range first {
-			delete(o.cur, f.DeliveryID)
-			delete(o.old, f.DeliveryID)
+			o.forget(f.DeliveryID)
 		}
 		return fmt.Errorf("storing the outcomes of %d deliveries: %w", len(first), err)
 	}
@@ -216,8 +267,12 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) error {
 
 // superseded is terminal event e of a delivery that already ended as won.
 func superseded(e schema.Event, won ending) schema.Event {
-	desc := fmt.Sprintf("Superseded: the delivery already ended %s (event %s); this %s at attempt %d came from a replayed attempt and is not counted",
-		won.step, won.id, e.Event, e.Attempt)
+	stands := string(won.step)
+	if won.id != "" {
+		stands += " (event " + won.id + ")"
+	}
+	desc := fmt.Sprintf("Superseded: the delivery already ended %s; this %s at attempt %d came from a replayed attempt and is not counted",
+		stands, e.Event, e.Attempt)
 	if e.StatusDesc != "" {
 		desc += "; it said: " + e.StatusDesc
 	}

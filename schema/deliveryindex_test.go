@@ -1,0 +1,60 @@
+package schema_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pushpipe/pushpipe/internal/testinfra"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// TestDeliveryIndexExisting indexes deliveries of two apps and asks which
+// of a list of ids an app has fanned out.
+func TestDeliveryIndexExisting(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	x := schema.NewDeliveryIndex(conn, db)
+	now := time.Now().UnixMilli()
+	var rows []schema.DeliveryRecord
+	for i := range 3 {
+		for _, app := range []string{"a", "b"} {
+			rows = append(rows, schema.DeliveryRecord{DeliveryID: schema.NewDeliveryID("m-"+app, fmt.Sprint(i)), AppID: app, MsgID: "m-" + app,
+				DeviceID: fmt.Sprint(i), TS: now})
+		}
+	}
+	if err := x.Insert(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	id := func(app string, i int) string { return schema.NewDeliveryID("m-"+app, fmt.Sprint(i)) }
+	for _, tc := range []struct {
+		scenario string
+		app      string
+		ask      []string
+		want     []string
+	}{
+		{"indexed and unknown ids", "a", []string{id("a", 0), id("a", 2), id("a", 7)}, []string{id("a", 0), id("a", 2)}},
+		{"another app's deliveries are not this app's", "a", []string{id("b", 1)}, nil},
+		{"nothing asked", "b", nil, nil},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			got, err := x.Existing(ctx, tc.app, tc.ask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("Existing = %v, want %v", got, tc.want)
+			}
+			for _, w := range tc.want {
+				if !got[w] {
+					t.Fatalf("Existing = %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
