@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -93,15 +94,26 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		events = append(events, e)
 		src = append(src, i)
 	}
-	if err := h.out.decide(ctx, events); err != nil {
+	first, err := h.out.decide(ctx, events)
+	if err != nil {
 		return nil, fmt.Errorf("deciding delivery outcomes: %w", err)
 	}
-	events, err := h.res.resolve(ctx, msgs, events, src, results)
+	events, err = h.res.resolve(ctx, msgs, events, src, results)
 	if err != nil {
 		return nil, fmt.Errorf("resolving receipts: %w", err)
 	}
-	if err := h.cfg.Insert(ctx, events); err != nil {
-		return nil, fmt.Errorf("writing %d events: %w", len(events), err)
+	// The outcomes are stored while the events are inserted; the batch
+	// is committed only once both are.
+	var saveErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { saveErr = h.out.save(ctx, first) })
+	insertErr := h.cfg.Insert(ctx, events)
+	wg.Wait()
+	if insertErr != nil {
+		return nil, fmt.Errorf("writing %d events: %w", len(events), insertErr)
+	}
+	if saveErr != nil {
+		return nil, saveErr
 	}
 	return results, nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // DefaultOutcomeCache is how many deliveries OutcomeConfig remembers by
-// default (about 40 MB at most).
+// default (about 25 MB of cache at most).
 const DefaultOutcomeCache = 1 << 20
 
 // OutcomeStore keeps the outcome of each delivery; *schema.Outcomes is the
@@ -34,8 +34,9 @@ type OutcomeStore interface {
 // copies meet different answers (the vendor acks one and fails the other,
 // or the retry of one expires), the delivery would end twice. The sink
 // keeps the first terminal event (acked, failed, expired, revoked) of each
-// delivery in the order of push.events.R: it stores it in Store before the
-// event is inserted, and a later terminal event of the same delivery with
+// delivery in the order of push.events.R: it stores it in Store while the
+// batch is inserted (the batch is committed once both are; a replay makes
+// the same decisions), and a later terminal event of the same delivery with
 // another event id is inserted as schema.EventSuperseded instead, its
 // status description naming the outcome that stands. A replay of the first
 // one keeps it. Receipts and client events (those that name their delivery
@@ -83,38 +84,36 @@ type ending struct {
 // known reports whether the delivery has an outcome.
 func (e ending) known() bool { return e.step != "" }
 
-// remembered is an ending as the cache keeps it, in 16 bytes: the hash of
-// the event id and the step's index in terminalSteps plus one (0: none).
-type remembered struct {
-	hash uint64
-	step uint8
-}
+// remembered is an ending as the cache keeps it, in 8 bytes: the step's
+// index in terminalSteps plus one (0: none) in the low 3 bits, the top 61
+// bits of the event id's hash above them.
+type remembered uint64
 
 // terminalSteps are the steps that end a delivery, in the order of
-// remembered.step.
+// remembered's step index.
 var terminalSteps = [...]schema.EventType{schema.EventAcked, schema.EventFailed, schema.EventExpired, schema.EventRevoked}
 
 func rememberOf(e ending) remembered {
 	for i, s := range terminalSteps {
 		if s == e.step {
-			return remembered{hash: e.hash, step: uint8(i + 1)}
+			return remembered(e.hash&^7 | uint64(i+1))
 		}
 	}
-	return remembered{}
+	return 0
 }
 
 func (r remembered) ending() ending {
-	if r.step == 0 {
+	if r&7 == 0 {
 		return ending{}
 	}
-	return ending{step: terminalSteps[r.step-1], hash: r.hash}
+	return ending{step: terminalSteps[r&7-1], hash: uint64(r) &^ 7}
 }
 
 // outcomes decides which terminal event ends each delivery; a nil
 // *outcomes lets every event pass. Its cache maps a 64-bit hash of each
 // delivery id to its remembered ending, in two generations of at most half
 // the capacity each: when the newer fills up, the older is dropped, so
-// memory stays bounded (about 40 bytes a delivery) and recent deliveries
+// memory stays bounded (about 25 bytes a delivery) and recent deliveries
 // stay known.
 type outcomes struct {
 	store     OutcomeStore
@@ -188,12 +187,12 @@ func isOutcome(e *schema.Event) bool {
 }
 
 // decide rewrites, in place, each terminal event of events whose delivery
-// already ended another way into a superseded event, and stores the
-// outcome of each delivery that ends here. An error means the outcome
-// table could not be read or written; the batch is then retried.
-func (o *outcomes) decide(ctx context.Context, events []schema.Event) error {
+// already ended another way into a superseded event, and returns the
+// outcome of each delivery that ends here, for save. An error means the
+// outcome table could not be read; the batch is then retried.
+func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]schema.DeliveryOutcome, error) {
 	if o == nil {
-		return nil
+		return nil, nil
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -223,7 +222,7 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) error {
 	if len(unknown) > 0 {
 		found, err := o.store.Lookup(ctx, unknown)
 		if err != nil {
-			return fmt.Errorf("looking up the outcomes of %d deliveries: %w", len(unknown), err)
+			return nil, fmt.Errorf("looking up the outcomes of %d deliveries: %w", len(unknown), err)
 		}
 		o.lookups.Add(float64(len(unknown)))
 		for _, k := range unknown {
@@ -248,15 +247,27 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) error {
 			o.put(e.DeliveryID, this)
 			first = append(first, schema.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID, EventID: e.EventID, Event: e.Event, TS: e.TS})
 			o.decisions.WithLabelValues(outcomeFirst).Inc()
-		case cur.hash == this.hash && cur.step == this.step:
+		case cur.hash&^7 == this.hash&^7 && cur.step == this.step:
 			o.decisions.WithLabelValues(outcomeRepeated).Inc()
 		default:
 			*e = superseded(*e, cur)
 			o.decisions.WithLabelValues(outcomeSuperseded).Inc()
 		}
 	}
+	return first, nil
+}
+
+// save stores the outcomes decide returned. It may run while the batch's
+// events are inserted: the batch is committed only after both, and a
+// replay of the batch makes the same decisions. On failure the outcomes
+// are forgotten, so that the retried batch decides and stores them again.
+func (o *outcomes) save(ctx context.Context, first []schema.DeliveryOutcome) error {
+	if o == nil || len(first) == 0 {
+		return nil
+	}
 	if err := o.store.Insert(ctx, first); err != nil {
-		// Forget them, so the retried batch stores them again.
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		for _, f := range first {
 			o.forget(f.DeliveryID)
 		}

@@ -3,6 +3,7 @@ package eventsink
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -169,5 +170,47 @@ func TestOneOutcomePerDelivery(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// flakyOutcomes is an outcome store whose first Insert fails.
+type flakyOutcomes struct {
+	failed bool
+	rows   []schema.DeliveryOutcome
+}
+
+func (f *flakyOutcomes) Insert(_ context.Context, rows []schema.DeliveryOutcome) error {
+	if !f.failed {
+		f.failed = true
+		return errors.New("clickhouse unreachable")
+	}
+	f.rows = append(f.rows, rows...)
+	return nil
+}
+
+func (f *flakyOutcomes) Lookup(context.Context, []schema.DeliveryOutcome) (map[string]schema.DeliveryOutcome, error) {
+	return map[string]schema.DeliveryOutcome{}, nil
+}
+
+// TestOutcomeStoreFailureFailsTheBatch checks that a batch whose outcomes
+// could not be stored fails, and that its retry stores them.
+func TestOutcomeStoreFailureFailsTheBatch(t *testing.T) {
+	store := &flakyOutcomes{}
+	h, err := New(Config{Region: "sg", Insert: func(context.Context, []schema.Event) error { return nil },
+		Outcomes: OutcomeConfig{Store: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := schema.Delivery{DeliveryID: "d1", MsgID: "m1", TaskID: "t1", AppID: "a", Region: "sg", DeviceID: "dev1"}
+	b, _ := json.Marshal(d.EventFor(schema.EventAcked, time.Now().UnixMilli()))
+	batch := []kafka.Message{{Value: b}}
+	if _, err := h.HandleBatch(context.Background(), batch); err == nil {
+		t.Fatal("the batch succeeded although its outcome was not stored")
+	}
+	if _, err := h.HandleBatch(context.Background(), batch); err != nil {
+		t.Fatalf("retried batch: %v", err)
+	}
+	if len(store.rows) != 1 || store.rows[0].DeliveryID != "d1" || store.rows[0].Event != schema.EventAcked {
+		t.Fatalf("stored outcomes %+v, want the acked outcome of d1", store.rows)
 	}
 }
