@@ -60,7 +60,7 @@ func Kinds() []Kind { return []Kind{Registry, Fanout, Sender, Retry, Eventsink, 
 
 // NeedsClickHouse reports whether the kind reads or writes ClickHouse.
 func (k Kind) NeedsClickHouse() bool {
-	return k != Sender && k != Retry && k != Receipts && k != Scheduler && k != Callbacks
+	return k != Sender && k != Retry && k != Receipts && k != Scheduler
 }
 
 // inputTopic is the topic a kind consumes.
@@ -160,7 +160,8 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 		if err == nil {
 			c := d.Cfg.Callbacks
 			h, err = callbacks.New(callbacks.Config{Region: region, Signer: signer, Concurrency: c.Concurrency,
-				Timeout: c.Timeout, MaxAttempts: c.MaxAttempts, Metrics: d.Metrics, Logger: log})
+				Timeout: c.Timeout, MaxAttempts: c.MaxAttempts, Metrics: d.Metrics, Logger: log,
+				Outcomes: schema.NewOutcomes(d.CH, d.Cfg.Database(region))})
 		}
 	case Recall:
 		var chs map[string]channels.Channel

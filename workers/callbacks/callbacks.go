@@ -98,6 +98,13 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock of event timestamps; nil means time.Now.
 	Now func() time.Time
+	// Outcomes, when set, is read before a batch is posted: an ending of
+	// a delivery whose stored outcome is another terminal event (a replay
+	// made it end twice; the event sink stored the later one as
+	// superseded) is not posted, and neither is a second ending of one
+	// delivery within a batch. nil checks within the batch only. An ending
+	// that arrives before the first one's outcome is stored is posted.
+	Outcomes Outcomes
 }
 
 func (c Config) withDefaults() Config {
@@ -186,13 +193,27 @@ func New(cfg Config) (*Handler, error) {
 // this region are skipped: the event sink rejects them.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
+	var evs []schema.Event
+	var src []int
+	for i, m := range msgs {
+		if e, ok := h.callbackEvent(m.Value); ok {
+			evs, src = append(evs, e), append(src, i)
+		}
+	}
+	skip, err := superseded(ctx, h.cfg.Outcomes, evs)
+	if err != nil {
+		return nil, fmt.Errorf("checking the outcomes of %d callbacks of region %s: %w", len(evs), h.cfg.Region, err)
+	}
 	sem := make(chan struct{}, h.cfg.Concurrency)
 	down := &hostSet{hosts: map[string]bool{}}
 	var wg sync.WaitGroup
 	posted := 0
-	for i, m := range msgs {
-		e, ok := h.callbackEvent(m.Value)
-		if !ok {
+	for j, e := range evs {
+		i := src[j]
+		if skip[j] {
+			h.m.superseded.Inc()
+			h.cfg.Logger.Debug().Str("msg_id", e.MsgID).Str("device_id", e.DeviceID).Str("event", string(e.Event)).
+				Msg("not posting a second ending of a delivery")
 			continue
 		}
 		select {

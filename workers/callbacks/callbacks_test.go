@@ -340,7 +340,7 @@ func TestAHostThatGaveUpIsTriedOnceForTheRestOfTheBatch(t *testing.T) {
 	var evs []any
 	for i := range 3 {
 		e := terminal(schema.EventAcked, rcv.srv.URL+"/cb")
-		e.EventID = e.EventID + string(rune('a'+i))
+		e.EventID, e.DeliveryID = e.EventID+string(rune('a'+i)), e.DeliveryID+string(rune('a'+i))
 		evs = append(evs, e)
 	}
 	results, err := h.HandleBatch(context.Background(), records(t, evs...))
