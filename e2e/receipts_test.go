@@ -174,13 +174,27 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 			}
 			replayed += len(sc.want)
 		}
+		// The event sink has handled every replayed receipt once its
+		// group committed push.events.sg up to where it ends now.
+		caught, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := pipeline.WaitCaughtUp(caught, e.brokers, "pushpipe.eventsink.sg", pipeline.EventsTopic("sg"), 100*time.Millisecond); err != nil {
+			t.Fatalf("the event sink did not catch up with the replayed receipts: %v", err)
+		}
 		// Wait until the sink stored every replayed event again (the
 		// newest insert of a row wins in the ReplacingMergeTree).
 		e.waitFor("the replayed events stored", time.Minute, func() (bool, string) {
 			var n uint64
 			err := e.conn.QueryRow(context.Background(), "SELECT uniqExact(event_id) FROM "+e.db("sg")+".events WHERE task_id = ? AND inserted_at > ? AND event IN ('arrived','opened','ignored','failed')",
 				task, since).Scan(&n)
-			return err == nil && n >= uint64(replayed)-1, fmt.Sprintf("%d of %d (err %v)", n, replayed-1, err) // the client's dev-hms arrival is the vendor's
+			if err == nil && n >= uint64(replayed)-1 { // the client's dev-hms arrival is the vendor's
+				return true, ""
+			}
+			var rows uint64
+			var newest time.Time
+			_ = e.conn.QueryRow(context.Background(), "SELECT count(), max(inserted_at) FROM "+e.db("sg")+".events WHERE task_id = ? AND event IN ('arrived','opened','ignored','failed')", task).Scan(&rows, &newest)
+			return false, fmt.Sprintf("%d of %d (err %v); the task has %d receipt rows, the newest inserted at %s, the replay began at %s",
+				n, replayed-1, err, rows, newest.Format(time.RFC3339Nano), since.Format(time.RFC3339Nano))
 		})
 		if got := e.eventCounts("sg", "task_id = ?", task); !equalCounts(got, wantCounts) {
 			t.Fatalf("task events after replay %v, want %v", got, wantCounts)
