@@ -185,8 +185,8 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 		// newest insert of a row wins in the ReplacingMergeTree).
 		e.waitFor("the replayed events stored", time.Minute, func() (bool, string) {
 			var n uint64
-			err := e.conn.QueryRow(context.Background(), "SELECT uniqExact(event_id) FROM "+e.db("sg")+".events WHERE task_id = ? AND inserted_at > ? AND event IN ('arrived','opened','ignored','failed')",
-				task, since).Scan(&n)
+			err := e.conn.QueryRow(context.Background(), "SELECT uniqExact(event_id) FROM "+e.db("sg")+".events WHERE task_id = ? AND inserted_at > fromUnixTimestamp64Milli(?) AND event IN ('arrived','opened','ignored','failed')",
+				task, since.UnixMilli()).Scan(&n)
 			if err == nil && n >= uint64(replayed)-1 { // the client's dev-hms arrival is the vendor's
 				return true, ""
 			}

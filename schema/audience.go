@@ -121,11 +121,14 @@ func (s *DeviceStore) Stream(ctx context.Context, a Audience, fn func(Device) er
 
 func timeCond(base, col string, from, to time.Time) (string, []any) {
 	cond, args := base, []any{}
+	// Millisecond parameters: a time.Time is sent as toDateTime('<unix
+	// seconds>'), which drops the milliseconds and, compared with a
+	// DateTime64 column, can miss rows of merged parts.
 	if !from.IsZero() {
-		cond, args = cond+" AND "+col+" >= ?", append(args, from)
+		cond, args = cond+" AND "+col+" >= fromUnixTimestamp64Milli(?)", append(args, from.UnixMilli())
 	}
 	if !to.IsZero() {
-		cond, args = cond+" AND "+col+" <= ?", append(args, to)
+		cond, args = cond+" AND "+col+" <= fromUnixTimestamp64Milli(?)", append(args, to.UnixMilli())
 	}
 	return cond, args
 }

@@ -114,8 +114,8 @@ func (e *InUseError) Error() string {
 // InUse lists up to ten tasks that rendered the template within
 // TemplateInUseWindow, newest first.
 func (s *TemplateStore) InUse(ctx context.Context, appID, name string) ([]string, error) {
-	rows, err := s.conn.Query(ctx, "SELECT task_id FROM "+s.db+".events WHERE app_id = ? AND event = 'accepted' AND template = ? AND ts >= ? GROUP BY task_id ORDER BY max(ts) DESC LIMIT 10",
-		appID, name, time.Now().Add(-TemplateInUseWindow).UTC())
+	rows, err := s.conn.Query(ctx, "SELECT task_id FROM "+s.db+".events WHERE app_id = ? AND event = 'accepted' AND template = ? AND ts >= fromUnixTimestamp64Milli(?) GROUP BY task_id ORDER BY max(ts) DESC LIMIT 10",
+		appID, name, time.Now().Add(-TemplateInUseWindow).UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("looking up tasks using template %q: %w", name, err)
 	}
