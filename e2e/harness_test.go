@@ -169,13 +169,29 @@ func jsonOut(topic, key string, v any) pipeline.Output {
 
 func (e *env) db(region string) string { return e.cfg.Database(region) }
 
-// eventCounts counts distinct event ids per event name matching where.
+// eventCounts counts distinct event ids per event name matching where. A
+// failed query is tried again for up to 30 s: the embedded ClickHouse is
+// started again when a killed worker made it abort.
 func (e *env) eventCounts(region, where string, args ...any) map[string]uint64 {
 	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := e.tryEventCounts(region, where, args...)
+		if err == nil {
+			return out
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal(err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (e *env) tryEventCounts(region, where string, args ...any) (map[string]uint64, error) {
 	rows, err := e.conn.Query(context.Background(),
 		"SELECT event, uniqExact(event_id) FROM "+e.db(region)+".events WHERE "+where+" GROUP BY event", args...)
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, err
 	}
 	defer rows.Close()
 	out := map[string]uint64{}
@@ -183,11 +199,11 @@ func (e *env) eventCounts(region, where string, args ...any) map[string]uint64 {
 		var ev string
 		var n uint64
 		if err := rows.Scan(&ev, &n); err != nil {
-			e.t.Fatal(err)
+			return nil, err
 		}
 		out[ev] = n
 	}
-	return out
+	return out, rows.Err()
 }
 
 // waitFor polls cond until it holds or the timeout passes.

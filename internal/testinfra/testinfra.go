@@ -40,7 +40,9 @@ func StartClickHouse() (*ClickHouse, error) {
 	defer cancel()
 	// Warnings (a crashed server started again) go to the test output.
 	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Str("component", "test-clickhouse").Logger()
-	srv, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: dir, Logger: log})
+	// Tests kill worker processes connected to it, which can make the
+	// embedded server abort; it is started again each time.
+	srv, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: dir, Logger: log, Restarts: 20})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting embedded clickhouse for tests (run `make test`, or scripts/fetch-chdb.sh first): %w", err)
@@ -60,15 +62,22 @@ func (c *ClickHouse) Close() {
 	os.RemoveAll(c.dir)
 }
 
-// Conn opens a connection closed when the test ends.
+// Conn opens a connection closed when the test ends. While the server is
+// being started again after a crash it waits, up to a minute.
 func (c *ClickHouse) Conn(t testing.TB) driver.Conn {
 	t.Helper()
-	conn, err := schema.OpenClickHouse(context.Background(), c.Addr(), "default", "")
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conn, err := schema.OpenClickHouse(context.Background(), c.Addr(), "default", "")
+		if err == nil {
+			t.Cleanup(func() { conn.Close() })
+			return conn
+		}
+		if time.Now().After(deadline) || c.srv.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // Kafka starts a fresh in-memory broker for one test and returns its
