@@ -127,3 +127,10 @@ func TestMetricsRegisterTwice(t *testing.T) {
 	}
 	t.Fatal("produced counter not gathered")
 }
+
+func TestRegisterWithoutRegistryLeavesTheCollectorUnregistered(t *testing.T) {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "pushpipe_test_total", Help: "test"})
+	if got := Register(nil, c); got != c {
+		t.Fatalf("Register(nil, c) = %v, want c itself", got)
+	}
+}

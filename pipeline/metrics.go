@@ -100,12 +100,15 @@ func NewMetrics(reg prometheus.Registerer, stage, region string) *Metrics {
 	return m
 }
 
-// Register registers c on reg and returns it, or returns the identical
-// collector registered before (so that several workers of one process,
-// e.g. two stages of a region, share their series). It panics on any
-// other registration error, which is a programming error such as two
-// different metrics with the same name.
+// Register registers c on reg and returns it (a nil reg leaves c
+// unregistered), or returns the identical collector registered before (so
+// that several workers of one process, e.g. two stages of a region, share
+// their series). It panics on any other registration error, which is a
+// programming error such as two different metrics with the same name.
 func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
 	err := reg.Register(c)
 	if err == nil {
 		return c

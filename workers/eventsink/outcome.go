@@ -134,7 +134,7 @@ func newOutcomes(region string, c OutcomeConfig) *outcomes {
 		c.Cache = DefaultOutcomeCache
 	}
 	o := &outcomes{store: c.Store, half: max(1, c.Cache/2), seed: maphash.MakeSeed(), cur: map[uint64]remembered{}, old: map[uint64]remembered{}}
-	o.decisions = register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
+	o.decisions = pipeline.Register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "outcomes_total",
 		Help:        "Terminal events of deliveries by decision: first (the delivery's outcome), repeated (the outcome read again), superseded (a second, different ending, stored as event superseded).",
 		ConstLabels: prometheus.Labels{"region": region},
@@ -142,7 +142,7 @@ func newOutcomes(region string, c OutcomeConfig) *outcomes {
 	for _, d := range []string{outcomeFirst, outcomeRepeated, outcomeSuperseded} {
 		o.decisions.WithLabelValues(d)
 	}
-	o.lookups = register(c.Metrics, prometheus.NewCounter(prometheus.CounterOpts{
+	o.lookups = pipeline.Register(c.Metrics, prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "outcome_lookups_total",
 		Help:        "Deliveries whose outcome the sink had to look up in ClickHouse because it had not read the delivery since it started.",
 		ConstLabels: prometheus.Labels{"region": region},
@@ -291,12 +291,4 @@ func superseded(e schema.Event, won ending) schema.Event {
 	e.Event, e.StatusDesc = schema.EventSuperseded, desc
 	e.CallbackURL, e.Token = "", ""
 	return e
-}
-
-// register is pipeline.Register that leaves c unregistered when reg is nil.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	return pipeline.Register(reg, c)
 }

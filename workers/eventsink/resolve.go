@@ -120,7 +120,7 @@ func newResolver(region string, c ResolveConfig) *resolver {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	r.outcomes = register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
+	r.outcomes = pipeline.Register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "receipts_total",
 		Help:        "Events that named their delivery only by id or by (msg id, token), by outcome: resolved, deferred (waiting for the delivery), unresolved (inserted without one after the timeout).",
 		ConstLabels: prometheus.Labels{"region": region},
