@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // openAPIDoc is the part of the OpenAPI document the test reads.
@@ -57,6 +58,51 @@ func TestOpenAPIListsExactlyTheServedRoutes(t *testing.T) {
 	for _, r := range documented {
 		if !slices.Contains(served, r) {
 			t.Errorf("route %s is in openapi.yaml but not served", r)
+		}
+	}
+}
+
+// TestOpenAPIPushRequestListsTheAcceptedFields: the PushRequest schema
+// names every request field a caller may send and nothing else, so the
+// document never advertises a field that would be refused or ignored.
+func TestOpenAPIPushRequestListsTheAcceptedFields(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `yaml:"properties"`
+				AllOf      []struct {
+					Properties map[string]any `yaml:"properties"`
+				} `yaml:"allOf"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for k := range doc.Components.Schemas["AppRef"].Properties {
+		documented[k] = true
+	}
+	for _, part := range doc.Components.Schemas["PushRequest"].AllOf {
+		for k := range part.Properties {
+			documented[k] = true
+		}
+	}
+	// Set by pushpipe itself, or refused until the feature exists.
+	notForCallers := map[string]bool{"acceptedAt": true, "scheduleId": true,
+		"smsStrategy": true, "smsSignName": true, "smsTemplateCode": true, "smsTemplateParam": true}
+	fields := schema.JSONFields(schema.Request{})
+	for _, f := range fields {
+		if !notForCallers[f] && !documented[f] {
+			t.Errorf("request field %q is accepted but not in the PushRequest schema of openapi.yaml", f)
+		}
+		if notForCallers[f] && documented[f] {
+			t.Errorf("openapi.yaml documents %q, which callers cannot use", f)
+		}
+	}
+	for k := range documented {
+		if !slices.Contains(fields, k) {
+			t.Errorf("openapi.yaml documents %q, which is not a request field", k)
 		}
 	}
 }

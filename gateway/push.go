@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -35,9 +34,6 @@ func (s *Server) push(t schema.PushType) handler {
 		if req.Type != t {
 			return refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("type %q does not match the route, which takes %s pushes", req.Type, t))
 		}
-		if rep := deliveryTypeAlias(c.body, req); rep != nil {
-			return *rep
-		}
 		// The gateway accepted it now: this starts the latency clock and
 		// dates a scheduled push's strategy checks.
 		req.AcceptedAt = c.now.UnixMilli()
@@ -56,25 +52,6 @@ func (s *Server) push(t schema.PushType) handler {
 		}
 		return ok(pub.TaskID)
 	}
-}
-
-// deliveryTypeAlias applies deliveryType (the mPaaS SDKs' name) when the
-// body gives it instead of deliverType.
-func deliveryTypeAlias(body []byte, req *schema.Request) *reply {
-	var alias struct {
-		DeliveryType *int `json:"deliveryType"`
-	}
-	if json.Unmarshal(body, &alias) != nil || alias.DeliveryType == nil {
-		return nil
-	}
-	switch {
-	case req.DeliverType == 0:
-		req.DeliverType = *alias.DeliveryType
-	case req.DeliverType != *alias.DeliveryType:
-		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("deliverType %d and deliveryType %d differ: give one of them", req.DeliverType, *alias.DeliveryType))
-		return &r
-	}
-	return nil
 }
 
 // checkTemplate looks up the template a TEMPLATE, MULTIPLE or BROADCAST

@@ -219,7 +219,7 @@ func TestAuthentication(t *testing.T) {
 		{scenario: "unsupported sign type", body: body, headers: with2(good, HeaderSignType, "MD5withRSA"), status: 401, want: schema.CodeUnknownRestSignType},
 		{scenario: "signed with another app's key", body: body, headers: sign(t, 1, testApp, now, body), status: 401, want: schema.CodeSignatureMismatch},
 		{scenario: "body changed after signing", body: otherBody, headers: good, status: 401, want: schema.CodeSignatureMismatch},
-		{scenario: "body names another app than the signer", body: body, headers: sign(t, 1, otherApp, now, body), status: 403, want: schema.CodeAppIDWrong},
+		{scenario: "body names another app than the signer", body: body, headers: sign(t, 1, otherApp, now, body), status: 403, want: schema.CodeAccountNoPermission},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			p := tc.path
@@ -242,8 +242,8 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 	wrongSpace, _ := json.Marshal(map[string]any{"appId": testApp, "workspaceId": "prod"})
-	if status, resp := e.raw(http.MethodPost, path, wrongSpace, sign(t, 0, testApp, now, wrongSpace)); status != 403 || resp.Code != int(schema.CodeAppIDWrong) {
-		t.Errorf("workspace not the app's: HTTP %d %+v, want 403 3007", status, resp)
+	if status, resp := e.raw(http.MethodPost, path, wrongSpace, sign(t, 0, testApp, now, wrongSpace)); status != 403 || resp.Code != int(schema.CodeAccountNoPermission) {
+		t.Errorf("workspace not the app's: HTTP %d %+v, want 403 8014", status, resp)
 	}
 	if n := e.requests(path, "-1"); n != 6 {
 		t.Errorf("pushpipe_gateway_requests_total{code=-1} = %v, want 6", n)

@@ -169,6 +169,7 @@ func mustDecode(t *testing.T, d json.RawMessage, v any) {
 func TestTemplateRoutes(t *testing.T) {
 	e := newEnv(t)
 	promo := app(map[string]any{"templateName": "promo", "title": "Hi #name#", "content": "#amount# points"})
+	linked := with(promo, map[string]any{"templateName": "linked", "uri": "https://shop.example/#id#", "description": "the sale"})
 	// A task rendered "used" ten minutes ago: deleting it needs force.
 	e.events(schema.Event{TS: time.Now().Add(-10 * time.Minute).UnixMilli(), TaskID: "t-used", Event: schema.EventAccepted, Template: "used", PushType: schema.PushTemplate})
 	for _, tc := range []struct {
@@ -177,6 +178,8 @@ func TestTemplateRoutes(t *testing.T) {
 		body     map[string]any
 		status   int
 		want     schema.ResultCode
+		// check, if set, sees the template list as it was before the call.
+		check func(t *testing.T, before []schema.Template)
 	}{
 		{scenario: "create", path: "/v1/templates/create", body: promo},
 		{scenario: "create used", path: "/v1/templates/create", body: with(promo, map[string]any{"templateName": "used"})},
@@ -185,11 +188,31 @@ func TestTemplateRoutes(t *testing.T) {
 		{scenario: "3038 name with a comma", path: "/v1/templates/create", body: with(promo, map[string]any{"templateName": "a,b"}), status: 400, want: schema.CodeTemplateNameInvalid},
 		{scenario: "3040 empty title", path: "/v1/templates/create", body: with(promo, map[string]any{"templateName": "x", "title": " "}), status: 400, want: schema.CodeTemplateTitleInvalid},
 		{scenario: "3039 empty content", path: "/v1/templates/create", body: with(promo, map[string]any{"templateName": "x", "content": ""}), status: 400, want: schema.CodeTemplateContentInvalid},
+		{scenario: "3041 description too long", path: "/v1/templates/create", body: with(promo, map[string]any{"templateName": "x", "description": strings.Repeat("d", 201)}), status: 400, want: schema.CodeTemplateDescInvalid},
+		{scenario: "3042 uri without a scheme", path: "/v1/templates/create", body: with(promo, map[string]any{"templateName": "x", "uri": "shop page #id#"}), status: 400, want: schema.CodeTemplateURIInvalid},
+		{scenario: "create with uri and description", path: "/v1/templates/create", body: linked},
+		{scenario: "delete linked", path: "/v1/templates/delete", body: app(map[string]any{"templateName": "linked", "force": true}), check: func(t *testing.T, before []schema.Template) {
+			// Before the delete, the list held linked's uri, description
+			// and the time it was written.
+			for _, tpl := range before {
+				if tpl.Name == "linked" && tpl.URI == "https://shop.example/#id#" && tpl.Description == "the sale" && time.Since(tpl.Version) < time.Hour {
+					return
+				}
+			}
+			t.Fatalf("templates before deleting linked: %+v, want linked with its uri, description and version", before)
+		}},
 		{scenario: "delete", path: "/v1/templates/delete", body: app(map[string]any{"templateName": "promo"})},
 		{scenario: "3022 delete unknown", path: "/v1/templates/delete", body: app(map[string]any{"templateName": "promo"}), status: 400, want: schema.CodeTemplateNotExist},
 		{scenario: "409 delete one in use", path: "/v1/templates/delete", body: app(map[string]any{"templateName": "used"}), status: 409, want: schema.CodeInvalidParam},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
+			if tc.check != nil {
+				var before []schema.Template
+				if err := e.client.Query(context.Background(), "/v1/templates/list", app(nil), &before); err != nil {
+					t.Fatal(err)
+				}
+				tc.check(t, before)
+			}
 			resp := e.expect(t, tc.path, tc.body, tc.status, tc.want)
 			if tc.want != 0 {
 				return

@@ -403,9 +403,9 @@ func (s *Server) check(c *call, a appRef) *reply {
 	case a.AppID == "" || a.WorkspaceID == "":
 		r = refuse(http.StatusBadRequest, schema.CodeNeedAppIDWorkspaceID, "appId and workspaceId are both required")
 	case a.AppID != c.appID:
-		r = refuse(http.StatusForbidden, schema.CodeAppIDWrong, fmt.Sprintf("the body names app %q but the request is signed for app %q", a.AppID, c.appID))
+		r = refuse(http.StatusForbidden, schema.CodeAccountNoPermission, fmt.Sprintf("the body names app %q but the request is signed for app %q", a.AppID, c.appID))
 	case s.apps[a.AppID].WorkspaceID != "" && s.apps[a.AppID].WorkspaceID != a.WorkspaceID:
-		r = refuse(http.StatusForbidden, schema.CodeAppIDWrong, fmt.Sprintf("workspace %q is not the workspace of app %s", a.WorkspaceID, a.AppID))
+		r = refuse(http.StatusForbidden, schema.CodeAccountNoPermission, fmt.Sprintf("workspace %q is not the workspace of app %s", a.WorkspaceID, a.AppID))
 	case a.Region != "" && a.Region != s.cfg.Region:
 		r = refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("the request names region %q but this gateway serves region %q; send it to the gateway of region %s", a.Region, s.cfg.Region, a.Region))
 	default:

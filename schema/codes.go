@@ -72,9 +72,15 @@ var resultNames = map[ResultCode]string{
 	CodeMultipleTargetTooMuch:        "MULTIPLE_TARGET_NUMBER_TOO MUCH",
 	CodeAndroidChannelInvalid:        "ANDROID_CHANNEL_PARAM_INVALID",
 	CodeBroadcastTimeRangeInvalid:    "BROADCAST_ALL_USER_TIME_RANGE_INVALID",
+	CodeTemplateDescInvalid:          "TEMPLATE_DESC_INFO_INVALID",
+	CodeTemplateURIInvalid:           "TEMPLATE_URI_INVALID",
+	CodeTemplateNumTooMuch:           "TEMPLATE_NUM_TOO MUCH",
+	CodeBadgeAddNumInvalid:           "BADGE_ADD_NUM_INVALID",
+	CodeBadgeAddNumNeedClass:         "BADGE_ADD_NUM_NEED_BADGE_CLASS",
 	CodeSystemError:                  "SYSTEM_ERROR",
 	CodeNeedDeliveryToken:            "NEED_DELIVERYTOKEN",
 	CodeUnknownRestSignType:          "UNKNOWN_REST_SIGN_TYPE",
+	CodeAccountNoPermission:          "ACCOUNT_NO_PERMISSION",
 }
 
 // Name is the documented result message, e.g. "TASKNAME_NULL".
@@ -125,10 +131,23 @@ const (
 	CodeBroadcastNoSelfChannel       ResultCode = 3053
 	CodeAndroidChannelInvalid        ResultCode = 3057
 	CodeBroadcastTimeRangeInvalid    ResultCode = 8018
+	CodeTemplateDescInvalid          ResultCode = 3041
+	CodeTemplateURIInvalid           ResultCode = 3042
+	CodeTemplateNumTooMuch           ResultCode = 3056
+)
+
+// Result codes of the extended parameters badge and badge_add_num
+// (§7.2.11).
+const (
+	CodeBadgeAddNumInvalid   ResultCode = 3058
+	CodeBadgeAddNumNeedClass ResultCode = 3059
 )
 
 // Result codes of the HTTP gateway's client APIs and request signatures.
 const (
 	CodeNeedDeliveryToken   ResultCode = 3001
 	CodeUnknownRestSignType ResultCode = 3033
+	// CodeAccountNoPermission: the key that signed the call does not
+	// belong to the app and workspace the call names.
+	CodeAccountNoPermission ResultCode = 8014
 )

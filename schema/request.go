@@ -129,7 +129,9 @@ func (s *StrategyContent) UnmarshalJSON(b []byte) error {
 	}
 	type plain StrategyContent
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
 		return fmt.Errorf("decoding StrategyContent: %w", err)
 	}
 	*s = StrategyContent(p)
@@ -150,6 +152,10 @@ type Request struct {
 	TaskID      string   `json:"taskId,omitempty"`
 	TaskName    string   `json:"taskName"`
 	DeliverType int      `json:"deliverType"`
+	// DeliveryType is how the mPaaS SDKs spell deliverType. DecodeRequest
+	// folds it into DeliverType (refusing two different values) and clears
+	// it, so the rest of the pipeline reads DeliverType only.
+	DeliveryType *int `json:"deliveryType,omitempty"`
 
 	TargetMsgkey StringMap   `json:"targetMsgkey,omitempty"`
 	TargetMsgs   []TargetMsg `json:"targetMsgs,omitempty"`
@@ -176,6 +182,10 @@ type Request struct {
 	ThirdChannelCategory StringMap `json:"thirdChannelCategory,omitempty"`
 	NotifyLevel          StringMap `json:"notifyLevel,omitempty"`
 	MiChannelID          string    `json:"miChannelId,omitempty"`
+	// ChannelID is the Android notification channel the message is shown
+	// in (the mPaaS channelId; OPPO's private channel id). MiPush takes
+	// its own MiChannelID instead.
+	ChannelID string `json:"channelId,omitempty"`
 
 	SmsStrategy      int    `json:"smsStrategy,omitempty"`
 	SmsSignName      string `json:"smsSignName,omitempty"`
@@ -210,18 +220,33 @@ type Request struct {
 
 // DecodeRequest parses a push request. A body that is not JSON, or not
 // UTF-8, is a *ValidationError (3028 or 3031) so that it can be rejected
-// with a result code like any other bad request.
+// with a result code like any other bad request. A field the request
+// type does not know is refused (3028) rather than dropped: a field
+// pushpipe cannot honour must never be accepted silently.
 func DecodeRequest(b []byte) (*Request, error) {
 	var r Request
 	if !utf8Valid(b) {
 		return nil, invalid(CodeRequestShouldBeUTF8, "request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
+		if name := unknownField(b); name != "" {
+			return nil, invalid(CodeInvalidParam, "request has the field %q, which pushpipe does not support (docs/fields.md lists every accepted field)", name)
+		}
 		return nil, invalid(CodeInvalidParam, "request is not a valid JSON push request: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, invalid(CodeInvalidParam, "request has trailing data after the JSON object")
+	}
+	if r.DeliveryType != nil {
+		switch {
+		case r.DeliverType == 0:
+			r.DeliverType = *r.DeliveryType
+		case r.DeliverType != *r.DeliveryType:
+			return nil, invalid(CodeInvalidParam, "deliverType %d and deliveryType %d differ: give one of them", r.DeliverType, *r.DeliveryType)
+		}
+		r.DeliveryType = nil
 	}
 	return &r, nil
 }

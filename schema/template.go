@@ -3,10 +3,12 @@ package schema
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -67,8 +69,30 @@ func (t Template) Validate() error {
 	if strings.TrimSpace(t.Content) == "" {
 		return invalid(CodeTemplateContentInvalid, "template %q has empty content", t.Name)
 	}
+	if n := utf8.RuneCountInString(t.Description); n > MaxTemplateDescription {
+		return invalid(CodeTemplateDescInvalid, "template %q has a description of %d characters, at most %d are allowed", t.Name, n, MaxTemplateDescription)
+	}
+	if t.URI != "" {
+		// Placeholders are filled at push time; check the address with
+		// stand-in values.
+		u := placeholder.ReplaceAllString(t.URI, "x")
+		parsed, err := url.Parse(u)
+		if err != nil || parsed.Scheme == "" || strings.ContainsAny(u, " \t\r\n") || len(t.URI) > MaxURLLength {
+			return invalid(CodeTemplateURIInvalid, "template %q has uri %q, which is not an address with a scheme (https://..., intent://...) of at most %d bytes", t.Name, t.URI, MaxURLLength)
+		}
+	}
 	return nil
 }
+
+// Limits of templates.
+const (
+	// MaxTemplateDescription is the longest template description, in
+	// characters (3041).
+	MaxTemplateDescription = 200
+	// MaxTemplatesPerApp is how many live templates one app may have
+	// (3056).
+	MaxTemplatesPerApp = 1000
+)
 
 // TemplateStore keeps templates in the templates table of one region
 // database. Safe for concurrent use.
@@ -92,6 +116,11 @@ func (s *TemplateStore) Create(ctx context.Context, t Template) error {
 		return err
 	} else if ok {
 		return invalid(CodeTemplateAlreadyExist, "template %q already exists for app %s", t.Name, t.AppID)
+	}
+	if n, err := s.count(ctx, t.AppID); err != nil {
+		return err
+	} else if n >= MaxTemplatesPerApp {
+		return invalid(CodeTemplateNumTooMuch, "app %s has %d templates, the most one app may have; delete one first", t.AppID, n)
 	}
 	return s.write(ctx, t, false)
 }
@@ -159,8 +188,11 @@ func (s *TemplateStore) write(ctx context.Context, t Template, deleted bool) err
 	if deleted {
 		del = 1
 	}
-	err := s.conn.Exec(ctx, "INSERT INTO "+s.db+".templates (app_id, name, title, content, uri, description, deleted, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		t.AppID, t.Name, t.Title, t.Content, t.URI, t.Description, del, time.Now().UTC())
+	// The version in milliseconds: a time.Time parameter would be sent as
+	// whole seconds, and a delete in the same second as the create could
+	// then lose to it.
+	err := s.conn.Exec(ctx, "INSERT INTO "+s.db+".templates (app_id, name, title, content, uri, description, deleted, version) VALUES (?, ?, ?, ?, ?, ?, ?, fromUnixTimestamp64Milli(?))",
+		t.AppID, t.Name, t.Title, t.Content, t.URI, t.Description, del, time.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("writing template %q of app %s: %w", t.Name, t.AppID, err)
 	}
@@ -174,6 +206,15 @@ func (s *TemplateStore) Get(ctx context.Context, appID, name string) (Template, 
 		return Template{}, false, err
 	}
 	return ts[0], true, nil
+}
+
+// count returns how many live templates the app has.
+func (s *TemplateStore) count(ctx context.Context, appID string) (uint64, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".templates FINAL WHERE app_id = ? AND deleted = 0", appID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting templates of app %s: %w", appID, err)
+	}
+	return n, nil
 }
 
 // List returns the live templates of an app, by name.

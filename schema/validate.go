@@ -68,6 +68,15 @@ func (r *Request) Validate() error {
 	if err := validateExtended(r.ExtendedParams, MaxExtendedParams, CodeExtendParamTooMuch); err != nil {
 		return err
 	}
+	if err := r.validateVendorFields(); err != nil {
+		return err
+	}
+	if err := r.validateFieldsOfType(); err != nil {
+		return err
+	}
+	if err := r.validateSMS(); err != nil {
+		return err
+	}
 	if err := r.validateStrategy(); err != nil {
 		return err
 	}
@@ -176,6 +185,18 @@ func (r *Request) validateMultiple() error {
 		seen[t.MsgKey] = true
 		if err := validateExtended(t.ExtendedParams, MaxInnerExtended, CodeMultipleInnerExtendTooMuch); err != nil {
 			return err
+		}
+		if len(t.ExtendedParams) > 0 {
+			merged := StringMap{}
+			for k, v := range r.ExtendedParams {
+				merged[k] = v
+			}
+			for k, v := range t.ExtendedParams {
+				merged[k] = v
+			}
+			if err := validateSpecialExtended(merged); err != nil {
+				return err
+			}
 		}
 	}
 	if err := r.validateTemplateName(); err != nil {
@@ -294,7 +315,7 @@ func validateExtended(m StringMap, max int, tooMany ResultCode) error {
 			return invalid(CodeInvalidExtendParam, "extendedParams has an empty key")
 		}
 	}
-	return nil
+	return validateSpecialExtended(m)
 }
 
 // payloadBytes is the size of what reaches the device: title, content and
@@ -306,4 +327,70 @@ func (r *Request) payloadBytes() int {
 		E StringMap `json:"ext,omitempty"`
 	}{r.Title, r.Content, r.ExtendedParams})
 	return len(b)
+}
+
+// validateFieldsOfType refuses fields that the request's push type never
+// reads, so that no field is accepted and then ignored: content on the
+// template types (it comes from the template), template fields on SIMPLE,
+// targets of another type, the broadcast audience filters on targeted
+// pushes, and a strategy on an immediate push.
+func (r *Request) validateFieldsOfType() error {
+	refuse := func(field, why string) error {
+		return invalid(CodeInvalidParam, "%s is not read by a %s push: %s", field, r.Type, why)
+	}
+	switch r.Type {
+	case PushSimple:
+		switch {
+		case r.TemplateName != "":
+			return refuse("templateName", "SIMPLE sends title and content; use TEMPLATE to render a template")
+		case len(r.TemplateKeyValue) > 0:
+			return refuse("templateKeyValue", "SIMPLE renders no template")
+		}
+	case PushTemplate, PushMultiple, PushBroadcast:
+		switch {
+		case r.Title != "":
+			return refuse("title", "the title comes from the template")
+		case r.Content != "":
+			return refuse("content", "the content comes from the template")
+		}
+	}
+	if r.Type != PushMultiple && len(r.TargetMsgs) > 0 {
+		return refuse("targetMsgs", "only MULTIPLE takes targetMsgs; use targetMsgkey")
+	}
+	if (r.Type == PushMultiple || r.Type == PushBroadcast) && len(r.TargetMsgkey) > 0 {
+		return refuse("targetMsgkey", "MULTIPLE takes targetMsgs and BROADCAST reaches its audience")
+	}
+	if r.Type != PushBroadcast {
+		broadcastOnly := []struct {
+			name string
+			set  bool
+		}{
+			{"msgkey", r.MsgKey != ""}, {"pushStatus", r.PushStatus != nil}, {"bindPeriod", r.BindPeriod != 0},
+			{"unBindPeriod", r.UnBindPeriod != 0}, {"timeMode", r.TimeMode != 0},
+			{"bindStartTime", r.BindStartTime != 0}, {"bindEndTime", r.BindEndTime != 0},
+			{"unBindStartTime", r.UnBindStartTime != 0}, {"unBindEndTime", r.UnBindEndTime != 0},
+		}
+		for _, f := range broadcastOnly {
+			if f.set {
+				return refuse(f.name, "it is a filter of the BROADCAST audience")
+			}
+		}
+	}
+	if r.StrategyType == StrategyImmediate && r.StrategyContent != nil && r.ScheduleID == "" {
+		return refuse("StrategyContent", "strategyType 0 pushes at once; set strategyType 1 (scheduled) or 2 (loop)")
+	}
+	return nil
+}
+
+// validateSMS refuses the SMS supplement fields: pushpipe has no SMS
+// channel yet, and a request that counts on one must not be accepted as if
+// it had.
+func (r *Request) validateSMS() error {
+	switch {
+	case r.SmsStrategy != 0:
+		return invalid(CodeInvalidParam, "smsStrategy %d: the SMS supplement is not available in pushpipe yet; send without it", r.SmsStrategy)
+	case r.SmsSignName != "" || r.SmsTemplateCode != "" || r.SmsTemplateParam != "":
+		return invalid(CodeInvalidParam, "smsSignName, smsTemplateCode and smsTemplateParam are only read with smsStrategy 1 or 2, which pushpipe does not offer yet")
+	}
+	return nil
 }

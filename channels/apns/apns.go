@@ -69,6 +69,11 @@ const (
 // key of that name never replaces it.
 const DeliveryIDKey = "deliveryId"
 
+// ImageURLKey is the top-level payload key holding the picture of an
+// image-text notification (ExtraImageURL), for the app's notification
+// service extension.
+const ImageURLKey = "imageUrl"
+
 // Keys of channels.Message.Extras read by the APNs channel. mPaaS system
 // extension parameters "sound", "badge" and "mutable-content" (§7.2.11),
 // which arrive as channels.ExtraCustomPrefix keys, are honoured too; the
@@ -97,6 +102,11 @@ const (
 	ExtraThreadID = "apns.thread_id"
 	// ExtraSubtitle is aps.alert.subtitle.
 	ExtraSubtitle = "apns.subtitle"
+	// ExtraImageURL is the picture of an image-text notification: sent as
+	// the top-level payload key ImageURLKey with aps.mutable-content 1, so
+	// that the app's notification service extension downloads and attaches
+	// it.
+	ExtraImageURL = "apns.image_url"
 	// ExtraInterruptionLevel is aps.interruption-level: passive, active,
 	// time-sensitive or critical.
 	ExtraInterruptionLevel = "apns.interruption_level"
@@ -375,7 +385,7 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 			}
 			aps["badge"] = n
 		}
-		if v := pick(x, ExtraMutableContent, channels.ExtraCustomPrefix+mpaasMutableContent); v == "1" || v == "true" {
+		if v := pick(x, ExtraMutableContent, channels.ExtraCustomPrefix+mpaasMutableContent); v == "1" || v == "true" || x[ExtraImageURL] != "" {
 			aps["mutable-content"] = 1
 		}
 		if v := x[ExtraAlertCategory]; v != "" {
@@ -414,6 +424,9 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 	}
 	if uri := x[channels.ExtraURI]; uri != "" {
 		body["uri"] = uri
+	}
+	if img := x[ExtraImageURL]; img != "" && alert {
+		body[ImageURLKey] = img
 	}
 	body["aps"] = aps // reserved: custom keys never replace it
 	// Reserved too: the app SDK reports arrivals and opens with it.

@@ -48,12 +48,31 @@ const RegIDPath = "/v3/message/regid"
 // maxAnswerBytes bounds how much of an answer is read.
 const maxAnswerBytes = 1 << 20
 
+// Keys of channels.Message.Extras read by the MiPush channel, besides
+// channels.ExtraNotifyType, channels.ExtraURI, channels.ExtraMiPushChannelID,
+// channels.ExtraMiPushNotifyID and app-defined pairs.
+const (
+	// ExtraStyleType is extra.notification_style_type: "1" big text, "2"
+	// big picture (with ExtraBigPicURI).
+	ExtraStyleType = "mipush.style_type"
+	// ExtraBigPicURI is extra.notification_bigPic_uri, the picture of the
+	// big-picture style.
+	ExtraBigPicURI = "mipush.big_pic_uri"
+	// ExtraLargeIconURI is extra.notification_large_icon_uri, the large icon
+	// (shown outside MIUI, whose notifications use the app icon).
+	ExtraLargeIconURI = "mipush.large_icon_uri"
+	// ExtraSoundURI is extra.sound_uri, the ringtone the app ships
+	// (android.resource://<package>/raw/<name>).
+	ExtraSoundURI = "mipush.sound_uri"
+)
+
 // reservedExtra reports whether name is a MiPush extra.* field that
 // controls the notification; app-defined key/values
 // (channels.ExtraCustomPrefix) may not set those.
 func reservedExtra(name string) bool {
 	switch name {
 	case "notify_effect", "intent_uri", "web_uri", "channel_id", "callback", "callback.param",
+		"notification_style_type", "notification_bigPic_uri", "notification_large_icon_uri",
 		"callback.type", "notify_foreground", "sound_uri", "jobkey", "only_send_once",
 		"flow_control", "locale", "locale_not_in", "model", "model_not_in", "app_version",
 		"app_version_not_in", "connpt":
@@ -249,6 +268,18 @@ func (c *Channel) Form(app App, msgs []channels.Message, now time.Time) url.Valu
 	f.Set("notify_id", notifyID(m))
 	if v := m.Extras[channels.ExtraMiPushChannelID]; v != "" {
 		f.Set("extra.channel_id", v)
+	}
+	if v := m.Extras[ExtraStyleType]; v != "" {
+		f.Set("extra.notification_style_type", v)
+	}
+	if v := m.Extras[ExtraBigPicURI]; v != "" {
+		f.Set("extra.notification_bigPic_uri", v)
+	}
+	if v := m.Extras[ExtraLargeIconURI]; v != "" {
+		f.Set("extra.notification_large_icon_uri", v)
+	}
+	if v := m.Extras[ExtraSoundURI]; v != "" {
+		f.Set("extra.sound_uri", v)
 	}
 	if uri := m.Extras[channels.ExtraURI]; uri != "" {
 		if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {

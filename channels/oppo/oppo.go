@@ -74,6 +74,10 @@ const (
 	// ExtraNotifyID is notify_id: notifications with the same id replace
 	// each other.
 	ExtraNotifyID = "oppo.notify_id"
+	// ExtraStyle is the notification style: "1" standard, "2" long text
+	// (style 3, big picture, needs a picture uploaded to OPPO first and is
+	// refused).
+	ExtraStyle = "oppo.style"
 )
 
 // PayloadKey is the key of action_parameters that carries
@@ -184,6 +188,7 @@ type Notification struct {
 	NotifyID          int    `json:"notify_id,omitempty"`
 	Category          string `json:"category,omitempty"`
 	NotifyLevel       int    `json:"notify_level,omitempty"`
+	Style             int    `json:"style,omitempty"`
 }
 
 // Message is one message of unicast / unicast_batch.
@@ -247,6 +252,9 @@ func (c *Channel) BuildMessage(m channels.Message, now time.Time) Message {
 	}
 	if v, err := strconv.Atoi(m.Extras[ExtraNotifyID]); err == nil {
 		n.NotifyID = v
+	}
+	if v, err := strconv.Atoi(m.Extras[ExtraStyle]); err == nil {
+		n.Style = v
 	}
 	return Message{TargetType: TargetRegID, TargetValue: m.Token, Notification: n, VerifyRegistrationID: c.cfg.VerifyRegistrationID}
 }
@@ -334,6 +342,9 @@ func (c *Channel) check(m *channels.Message, now time.Time) (channels.Result, bo
 		case !hasCat:
 			return permanent(CodeCategoryError, "CategoryError: notify_level needs a category ("+ExtraCategory+")")
 		}
+	}
+	if v, ok := m.Extras[ExtraStyle]; ok && v != "1" && v != "2" {
+		return permanent(CodeInvalidArguments, fmt.Sprintf("InvalidArguments: %s %q (want 1 standard or 2 long text)", ExtraStyle, v))
 	}
 	if v, ok := m.Extras[ExtraNotifyID]; ok {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > oppoMaxNotifyID {

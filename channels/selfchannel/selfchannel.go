@@ -113,8 +113,7 @@ const (
 const CodeDeliveryTokenInvalid = 3054
 
 // Keys of channels.Message.Extras read by the self-built channel, besides
-// the vendor-neutral channels.ExtraNotifyType and channels.ExtraURI, the
-// "image_url"/"icon_url" keys fan-out sets and the channels.ExtraCustomPrefix
+// the vendor-neutral channels.ExtraNotifyType and channels.ExtraURI and the channels.ExtraCustomPrefix
 // key/values (sent as "extras"). mPaaS system extension parameters "sound",
 // "badge" and "big_text" (§7.2.11) are honoured too; the self.* keys win.
 const (
@@ -129,8 +128,10 @@ const (
 	// ExtraBigText "1" shows the body in the big text style.
 	ExtraBigText = "self.big_text"
 
-	extraImageURL = "image_url"
-	extraIconURL  = "icon_url"
+	// ExtraImageURL is the picture of an image-text notification.
+	ExtraImageURL = "self.image_url"
+	// ExtraIconURL is the large icon of the notification.
+	ExtraIconURL = "self.icon_url"
 )
 
 // maxAnswerBytes bounds how much of an answer is read.
@@ -292,8 +293,8 @@ func Message(m channels.Message) PushMessage {
 		Sound:     first(x[ExtraSound], x[channels.ExtraCustomPrefix+"sound"]),
 		Badge:     first(x[ExtraBadge], x[channels.ExtraCustomPrefix+"badge"]),
 		BigText:   first(x[ExtraBigText], x[channels.ExtraCustomPrefix+"big_text"]) == "1",
-		ImageURL:  x[extraImageURL],
-		IconURL:   x[extraIconURL],
+		ImageURL:  x[ExtraImageURL],
+		IconURL:   x[ExtraIconURL],
 	}
 	if v, err := strconv.Atoi(x[channels.ExtraNotifyType]); err == nil {
 		n.NotifyType = v

@@ -89,7 +89,7 @@ func TestRequestOnTheWire(t *testing.T) {
 		selfchannel.ExtraChannelID: "orders", selfchannel.ExtraNotifyID: "7",
 		channels.ExtraCustomPrefix + "badge": "3", channels.ExtraCustomPrefix + "sound": "ring.mp3",
 		channels.ExtraCustomPrefix + "big_text": "1", channels.ExtraCustomPrefix + "orderId": "42",
-		"image_url": "https://example.com/i.png",
+		selfchannel.ExtraImageURL: "https://example.com/i.png",
 	}
 	tests := []struct {
 		scenario     string

@@ -318,6 +318,30 @@ func validateMiPush(f url.Values, regIDs []string, app MiPushApp) (miPushError, 
 			return bad(MiPushCodeInvalidParameterValue, "Invalid notify_type: %q", v)
 		}
 	}
+	switch v := f.Get("extra.notification_style_type"); v {
+	case "", "0", "1":
+	case "2":
+		if u, err := url.Parse(f.Get("extra.notification_bigPic_uri")); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad(MiPushCodeInvalidParameterValue, "notification_style_type 2 needs an http(s) notification_bigPic_uri")
+		}
+	default:
+		return bad(MiPushCodeInvalidParameterValue, "Invalid notification_style_type: %q", v)
+	}
+	if v := f.Get("extra.notify_effect"); v != "" {
+		switch v {
+		case "1":
+		case "2":
+			if f.Get("extra.intent_uri") == "" {
+				return bad(MiPushCodeInvalidParameterValue, "notify_effect 2 needs intent_uri")
+			}
+		case "3":
+			if u, err := url.Parse(f.Get("extra.web_uri")); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return bad(MiPushCodeInvalidParameterValue, "notify_effect 3 needs an http(s) web_uri")
+			}
+		default:
+			return bad(MiPushCodeInvalidParameterValue, "Invalid notify_effect: %q", v)
+		}
+	}
 	if v := f.Get("extra.callback.param"); len(v) > MiPushMaxCallbackParam {
 		return bad(MiPushCodeCallbackParamTooLong, "Callback param is too long: %d bytes, at most %d", len(v), MiPushMaxCallbackParam)
 	}

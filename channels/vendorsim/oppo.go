@@ -309,6 +309,8 @@ type oppoNotification struct {
 	CallBackParameter string `json:"call_back_parameter"`
 	Category          string `json:"category"`
 	NotifyLevel       *int   `json:"notify_level"`
+	Style             *int   `json:"style"`
+	BigPictureID      string `json:"big_picture_id"`
 }
 
 func (o *oppoSim) write(w http.ResponseWriter, code int, message string, data any) string {
@@ -621,6 +623,10 @@ func (o *oppoSim) validate(m oppoMessage) *oppoError {
 		return bad(OPPOCodeCategoryError, "notify_level needs a category")
 	case n.NotifyLevel != nil && *n.NotifyLevel != 1 && *n.NotifyLevel != 2 && *n.NotifyLevel != 16:
 		return bad(OPPOCodeCategoryError, "notify_level %d (want 1, 2 or 16)", *n.NotifyLevel)
+	case n.Style != nil && (*n.Style < 1 || *n.Style > 3):
+		return bad(OPPOCodeInvalidArguments, "style %d (want 1 standard, 2 long text or 3 big picture)", *n.Style)
+	case n.Style != nil && *n.Style == 3 && n.BigPictureID == "":
+		return bad(OPPOCodeMissingRequiredArguments, "big_picture_id for style 3")
 	}
 	if n.ClickActionType != nil {
 		switch *n.ClickActionType {

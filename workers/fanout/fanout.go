@@ -257,6 +257,14 @@ func (h *Handler) decode(ctx context.Context, m kafka.Message, tpls map[[2]strin
 	if err != nil {
 		return nil, workers.Reject(err, partial), nil
 	}
+	if req.Type != schema.PushSimple {
+		// The template's own uri is known only now.
+		for _, m := range msgs {
+			if err := schema.ValidateClick(req.PushAction, m.uri); err != nil {
+				return nil, workers.Reject(err, partial), nil
+			}
+		}
+	}
 	d.msgs = msgs
 	return d, nil, nil
 }

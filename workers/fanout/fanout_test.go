@@ -126,6 +126,11 @@ func request(mut func(r map[string]any)) kafka.Message {
 	if mut != nil {
 		mut(r)
 	}
+	if r["type"] != "SIMPLE" {
+		// The template types take their content from the template.
+		delete(r, "title")
+		delete(r, "content")
+	}
 	b, _ := json.Marshal(r)
 	return kafka.Message{Topic: "push.requests.sg", Value: b, Time: time.UnixMilli(5000)}
 }

@@ -164,3 +164,34 @@ func TestMultipleBodiesRendered(t *testing.T) {
 	}
 	t.Fatal("no delivery")
 }
+
+// TestMultipleTargetsOwnExtendedParams: a MULTIPLE target's own
+// extendedParams reach its deliveries over the request's, and other
+// targets keep the request's.
+func TestMultipleTargetsOwnExtendedParams(t *testing.T) {
+	h := newHandler(t, devices(), nil, nil)
+	res, _ := h.HandleBatch(context.Background(), []kafka.Message{request(func(r map[string]any) {
+		r["type"], r["templateName"] = "MULTIPLE", "promo"
+		r["templateKeyValue"] = map[string]string{"name": "Bo", "amount": "7"}
+		r["extendedParams"] = map[string]string{"campaign": "winter", "orderId": "0"}
+		delete(r, "targetMsgkey")
+		r["targetMsgs"] = []map[string]any{
+			{"target": "a1", "msgKey": "m1", "extendedParams": map[string]string{"orderId": "42"}},
+			{"target": "a2", "msgKey": "m2"},
+		}
+	})})
+	got := map[string]map[string]string{}
+	for _, d := range summarize(t, res[0].Outputs).deliveries {
+		got[d.MsgID] = d.Extras
+	}
+	for _, tc := range []struct {
+		msg, key, want string
+	}{
+		{"m1", "orderId", "42"}, {"m1", "campaign", "winter"},
+		{"m2", "orderId", "0"}, {"m2", "campaign", "winter"},
+	} {
+		if v := got[tc.msg][channels.ExtraCustomPrefix+tc.key]; v != tc.want {
+			t.Errorf("delivery of %s: %s = %q, want %q (extras %v)", tc.msg, tc.key, v, tc.want, got[tc.msg])
+		}
+	}
+}

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
@@ -245,6 +243,9 @@ func (h *Handler) device(ctx context.Context, s *sink, d *decoded, base schema.E
 	if code, why := schema.ContentLimitFor(channel).Check(channel, del.Title, del.Body, len(del.Title)+len(del.Body)+len(del.Payload)); code != 0 {
 		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(code), why))
 	}
+	if code, why := channelRefusal(req, channel, msg.ext, msg.uri); code != 0 {
+		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(code), why))
+	}
 	return s.add(ctx, workers.EventOutput(h.cfg.Region, del.EventFor(schema.EventValid, d.ts)), workers.DeliveryOutput(del))
 }
 
@@ -367,35 +368,7 @@ func (d *decoded) contentFor(msg message, channel string) content {
 	if c, ok := d.content[key]; ok {
 		return c
 	}
-	req := d.req
-	extras := map[string]string{}
-	for k, v := range msg.ext {
-		extras[channels.ExtraCustomPrefix+k] = v
-	}
-	if msg.uri != "" {
-		extras[channels.ExtraURI] = msg.uri
-	}
-	if req.MiChannelID != "" {
-		extras[channels.ExtraMiPushChannelID] = req.MiChannelID
-	}
-	if req.Classification != "" {
-		extras["classification"] = req.Classification
-	}
-	if req.SmoothRate > 0 {
-		extras[channels.ExtraSmoothRate] = strconv.Itoa(req.SmoothRate)
-	}
-	for vendor, v := range req.ThirdChannelCategory {
-		extras[vendor+".category"] = v
-	}
-	for vendor, v := range req.NotifyLevel {
-		extras[vendor+".notify_level"] = v
-	}
-	if u := firstNonEmpty(req.ImageURLs[channel+"Url"], req.ImageURLs["defaultUrl"]); u != "" {
-		extras["image_url"] = u
-	}
-	if u := firstNonEmpty(req.IconURLs[channel+"Url"], req.IconURLs["defaultUrl"]); u != "" {
-		extras["icon_url"] = u
-	}
+	extras := requestExtras(d.req, msg, channel)
 	var payload string
 	if len(msg.ext) > 0 {
 		b, _ := json.Marshal(msg.ext)
