@@ -354,7 +354,11 @@ func TestFCMSDKSendEach(t *testing.T) {
 		if br.SuccessCount != 1 || !messaging.IsUnregistered(br.Responses[1].Error) {
 			t.Errorf("dry run %d ok, second %+v; want 1 and UNREGISTERED", br.SuccessCount, br.Responses[1])
 		}
-		for _, r := range fcmSends(srv) {
+		sends := fcmSends(srv)
+		if len(sends) != 2 {
+			t.Errorf("%d sends recorded, want 2", len(sends))
+		}
+		for _, r := range sends {
 			if r.Form.Get("validate_only") != "true" {
 				t.Errorf("send %s without validate_only", r.Form.Get("message.token"))
 			}
