@@ -353,7 +353,10 @@ func checkAssertion(t *testing.T, c captured, aud string, now time.Time) {
 // TestSimulatorSeesTheMessage checks the request as the simulator records
 // it (flattened body) and the per-message outcomes of a mixed batch.
 func TestSimulatorSeesTheMessage(t *testing.T) {
-	srv := startSim(t, nil)
+	srv := startSim(t, func(c *vendorsim.FCMConfig) {
+		c.SenderMismatchTokenPrefixes = []string{"other-sender-"}
+		c.ThirdPartyAuthTokenPrefixes = []string{"apns-refused-"}
+	})
 	ch := simChannel(t, srv)
 	msgs := []channels.Message{
 		{DeliveryID: "d1", MsgID: "m1", AppID: testApp, Token: "tok-1", Title: "T", Body: "B", Payload: "p",
@@ -362,6 +365,8 @@ func TestSimulatorSeesTheMessage(t *testing.T) {
 		{DeliveryID: "d3", MsgID: "m1", AppID: testApp, Token: "malformed-tok-3", Title: "T", Body: "B"},
 		{DeliveryID: "d4", MsgID: "m1", AppID: testApp, Token: "", Title: "T", Body: "B"},
 		{DeliveryID: "d5", MsgID: "m1", AppID: testApp, Token: "tok has space", Title: "T", Body: "B"},
+		{DeliveryID: "d6", MsgID: "m1", AppID: testApp, Token: "other-sender-tok-6", Title: "T", Body: "B"},
+		{DeliveryID: "d7", MsgID: "m1", AppID: testApp, Token: "apns-refused-tok-7", Title: "T", Body: "B"},
 	}
 	res, err := ch.Send(context.Background(), msgs)
 	if err != nil {
@@ -376,6 +381,8 @@ func TestSimulatorSeesTheMessage(t *testing.T) {
 		{channels.InvalidToken, channels.StatusBadDeviceToken},
 		{channels.Permanent, channels.StatusMissingDeviceToken},
 		{channels.InvalidToken, channels.StatusBadDeviceToken},
+		{channels.Permanent, fcm.StatusAuthentication}, // SENDER_ID_MISMATCH
+		{channels.Permanent, fcm.StatusAuthentication}, // THIRD_PARTY_AUTH_ERROR
 	}
 	for i, w := range want {
 		if res[i].Outcome != w.outcome || res[i].StatusCode != w.code {
@@ -386,8 +393,8 @@ func TestSimulatorSeesTheMessage(t *testing.T) {
 		t.Errorf("vendor msg id %q", res[0].VendorMsgID)
 	}
 	sends := requests(srv, ":send")
-	if len(sends) != 3 {
-		t.Fatalf("%d sends, want 3 (one per sendable message)", len(sends))
+	if len(sends) != 5 {
+		t.Fatalf("%d sends, want 5 (one per sendable message)", len(sends))
 	}
 	for _, r := range sends {
 		if r.Path != "/fcm/eu/v1/projects/"+testProject+"/messages:send" || !strings.HasPrefix(r.Auth, "Bearer ya29.sim-") || r.AppID != testApp {

@@ -98,7 +98,8 @@ const (
 // The simulator checks the ES256 provider token (signature with the app's
 // key, kid, iss, an iat at most an hour old), the topic, the apns-*
 // headers and the payload, and answers with APNs' HTTP statuses and
-// reasons. Requests are recorded with Request.Form holding "token", the
+// reasons; every answer to a notification request, accepted or refused,
+// carries apns-id (the request's, else a new UUID). Requests are recorded with Request.Form holding "token", the
 // apns-* headers sent and "payload" (the JSON body).
 type APNsConfig struct {
 	// Regions served; default Regions().
@@ -379,6 +380,7 @@ func (a *apnsSim) handleOther(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rest := strings.TrimPrefix(r.URL.Path, "/apns/"+r.PathValue("region"))
+	w.Header().Set("apns-id", a.answerID(r))
 	switch {
 	case strings.HasPrefix(rest, "/3/device/") && r.Method != http.MethodPost:
 		w.Header().Set("Allow", http.MethodPost)
@@ -406,6 +408,9 @@ func (a *apnsSim) handlePush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PathValue("token")
+	// Every answer, accepted or refused, carries apns-id.
+	id := a.answerID(r)
+	w.Header().Set("apns-id", id)
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, apnsMaxBodyBytes))
 	form := url.Values{"token": {token}, "payload": {string(body)}}
 	for k, v := range r.Header {
@@ -488,13 +493,6 @@ func (a *apnsSim) handlePush(w http.ResponseWriter, r *http.Request) {
 		refuse(outRejected, apnsError{http.StatusGone, APNsUnregistered}, []string{token})
 		return
 	}
-	id := r.Header.Get("apns-id")
-	if id == "" {
-		n, _ := s.nextID()
-		sum := sha256.Sum256([]byte("vendorsim apns-id " + strconv.FormatInt(n, 10)))
-		id = apnsUUID(sum[:16])
-	}
-	w.Header().Set("apns-id", id)
 	w.WriteHeader(http.StatusOK)
 	s.finish(rec, http.StatusOK, 0, "", outAccepted, []string{token}, nil)
 	if s.wantsReceipts(region) {
@@ -506,6 +504,19 @@ func (a *apnsSim) handlePush(w http.ResponseWriter, r *http.Request) {
 		}
 		s.queueReceipts(VendorAPNs, region, app.AppID, sentTokens([]string{token}, deliveryID, id, ""))
 	}
+}
+
+// answerID returns the apns-id of the answer to r: the request's apns-id,
+// or a new UUID when the request has none or one that is not a UUID (Apple,
+// "Handling notification responses from APNs": every answer carries the
+// header, and APNs makes up a UUID when the request names none).
+func (a *apnsSim) answerID(r *http.Request) string {
+	if id := r.Header.Get("apns-id"); apnsUUIDPattern.MatchString(id) {
+		return id
+	}
+	n, _ := a.s.nextID()
+	sum := sha256.Sum256([]byte("vendorsim apns-id " + strconv.FormatInt(n, 10)))
+	return apnsUUID(sum[:16])
 }
 
 func (a *apnsSim) matches(token string, prefixes, tokens []string) bool {

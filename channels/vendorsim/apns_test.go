@@ -208,8 +208,14 @@ func TestAPNsAnswers(t *testing.T) {
 			if got.status != tc.wantStatus || got.reason != tc.wantReason {
 				t.Fatalf("answer %d %q, want %d %q", got.status, got.reason, tc.wantStatus, tc.wantReason)
 			}
-			if tc.wantStatus == 200 && got.header.Get("apns-id") != tc.header["apns-id"] {
-				t.Errorf("apns-id %q, want the request's %q", got.header.Get("apns-id"), tc.header["apns-id"])
+			// Every answer carries apns-id: the request's, or a new UUID
+			// for a request whose apns-id is not one.
+			if id := got.header.Get("apns-id"); tc.wantReason == "BadMessageId" {
+				if !uuidPattern.MatchString(id) {
+					t.Errorf("apns-id %q, want a new UUID", id)
+				}
+			} else if id != tc.header["apns-id"] {
+				t.Errorf("apns-id %q, want the request's %q", id, tc.header["apns-id"])
 			}
 			if tc.wantStatus == 410 && got.timestamp <= 0 {
 				t.Error("410 without timestamp")
@@ -256,6 +262,9 @@ func TestAPNsOtherPathsAndProtocol(t *testing.T) {
 			got := apnsPost(t, c, tc.method, srv.TLSURL()+tc.path, nil, apnsBody)
 			if got.status != tc.wantStatus || got.reason != tc.wantReason {
 				t.Errorf("answer %d %q, want %d %q", got.status, got.reason, tc.wantStatus, tc.wantReason)
+			}
+			if id := got.header.Get("apns-id"); !uuidPattern.MatchString(id) {
+				t.Errorf("apns-id %q, want a UUID made up by APNs", id)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package vendorsim
 
 import (
 	"bytes"
+	"cmp"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -62,13 +63,22 @@ type FCMConfig struct {
 	Regions []string `json:"regions" yaml:"regions"`
 	// Apps are the service accounts whose signed assertions are accepted.
 	Apps []FCMApp `json:"apps" yaml:"apps"`
-	// InvalidTokenPrefixes: tokens starting with one of them are answered
-	// 404 UNREGISTERED. Default [DefaultInvalidTokenPrefix].
+	// InvalidTokenPrefixes: tokens (registration tokens and installation
+	// ids, FIDs) starting with one of them are answered 404 UNREGISTERED.
+	// Default [DefaultInvalidTokenPrefix].
 	InvalidTokenPrefixes []string `json:"invalidTokenPrefixes" yaml:"invalidTokenPrefixes"`
 	// InvalidTokens are tokens answered UNREGISTERED in addition.
 	InvalidTokens []string `json:"invalidTokens" yaml:"invalidTokens"`
-	// MalformedTokenPrefixes: tokens starting with one of them are answered
-	// 400 INVALID_ARGUMENT ("not a valid FCM registration token").
+	// SenderMismatchTokenPrefixes: tokens starting with one of them belong
+	// to another Firebase project and are answered 403 SENDER_ID_MISMATCH.
+	SenderMismatchTokenPrefixes []string `json:"senderMismatchTokenPrefixes" yaml:"senderMismatchTokenPrefixes"`
+	// ThirdPartyAuthTokenPrefixes: tokens starting with one of them are of
+	// an iOS or web app whose APNs or Web Push credentials FCM cannot use,
+	// and are answered 401 THIRD_PARTY_AUTH_ERROR.
+	ThirdPartyAuthTokenPrefixes []string `json:"thirdPartyAuthTokenPrefixes" yaml:"thirdPartyAuthTokenPrefixes"`
+	// MalformedTokenPrefixes: tokens (and FIDs) starting with one of them
+	// are answered 400 INVALID_ARGUMENT ("not a valid FCM registration
+	// token").
 	MalformedTokenPrefixes []string `json:"malformedTokenPrefixes" yaml:"malformedTokenPrefixes"`
 	// QuotaPerMinute is the send quota of an app (a project) per region for
 	// apps without their own; default DefaultFCMQuotaPerMinute.
@@ -122,6 +132,8 @@ func (c FCMConfig) withDefaults() FCMConfig {
 	}
 	c.InvalidTokens = slices.Clone(c.InvalidTokens)
 	c.MalformedTokenPrefixes = slices.Clone(c.MalformedTokenPrefixes)
+	c.SenderMismatchTokenPrefixes = slices.Clone(c.SenderMismatchTokenPrefixes)
+	c.ThirdPartyAuthTokenPrefixes = slices.Clone(c.ThirdPartyAuthTokenPrefixes)
 	if c.QuotaPerMinute == 0 {
 		c.QuotaPerMinute = DefaultFCMQuotaPerMinute
 	}
@@ -534,6 +546,7 @@ type (
 	fcmMessage struct {
 		Name         string            `json:"name"`
 		Token        string            `json:"token"`
+		FID          string            `json:"fid"` // Firebase installation id, the successor of token
 		Topic        string            `json:"topic"`
 		Condition    string            `json:"condition"`
 		Data         map[string]string `json:"data"`
@@ -550,14 +563,16 @@ type (
 		} `json:"fcm_options"`
 	}
 	fcmAndroid struct {
-		CollapseKey           string                  `json:"collapse_key"`
-		Priority              string                  `json:"priority"`
-		TTL                   string                  `json:"ttl"`
-		RestrictedPackageName string                  `json:"restricted_package_name"`
-		Data                  map[string]string       `json:"data"`
-		Notification          *fcmAndroidNotification `json:"notification"`
-		FCMOptions            json.RawMessage         `json:"fcm_options"`
-		DirectBootOK          bool                    `json:"direct_boot_ok"`
+		CollapseKey            string                  `json:"collapse_key"`
+		Priority               string                  `json:"priority"`
+		TTL                    string                  `json:"ttl"`
+		RestrictedPackageName  string                  `json:"restricted_package_name"`
+		Data                   map[string]string       `json:"data"`
+		Notification           *fcmAndroidNotification `json:"notification"`
+		FCMOptions             json.RawMessage         `json:"fcm_options"`
+		DirectBootOK           bool                    `json:"direct_boot_ok"`
+		BandwidthConstrainedOK bool                    `json:"bandwidth_constrained_ok"`
+		RestrictedSatelliteOK  bool                    `json:"restricted_satellite_ok"`
 	}
 	fcmAndroidNotification struct {
 		Title                   string          `json:"title"`
@@ -622,9 +637,14 @@ func (f *fcmSim) handleSend(w http.ResponseWriter, r *http.Request) {
 	if gdec.Decode(&generic) == nil {
 		fcmFlatten("", generic, form)
 	}
+	// The device a message goes to: its registration token or its FID.
+	var tok string
+	if req.Message != nil {
+		tok = cmp.Or(req.Message.Token, req.Message.FID)
+	}
 	var tokens []string
-	if req.Message != nil && req.Message.Token != "" {
-		tokens = []string{req.Message.Token}
+	if tok != "" {
+		tokens = []string{tok}
 	}
 
 	auth := r.Header.Get("Authorization")
@@ -688,15 +708,20 @@ func (f *fcmSim) handleSend(w http.ResponseWriter, r *http.Request) {
 		refuse(outRejected, http.StatusBadRequest, v.Description, "INVALID_ARGUMENT", v)
 		return
 	}
-	tok := req.Message.Token
 	switch {
-	case f.malformed(tok):
+	case tokenInvalid(tok, f.cfg.MalformedTokenPrefixes, nil):
 		body := writeFCMError(w, http.StatusBadRequest, "The registration token is not a valid FCM registration token", "INVALID_ARGUMENT")
 		s.finish(rec, http.StatusBadRequest, 0, body, outRejected, nil, []string{tok})
 		return
-	case f.unregistered(tok):
+	case tokenInvalid(tok, f.cfg.InvalidTokenPrefixes, f.cfg.InvalidTokens):
 		body := writeFCMError(w, http.StatusNotFound, "Requested entity was not found.", "UNREGISTERED")
 		s.finish(rec, http.StatusNotFound, 0, body, outRejected, nil, []string{tok})
+		return
+	case tokenInvalid(tok, f.cfg.SenderMismatchTokenPrefixes, nil):
+		refuse(outRejected, http.StatusForbidden, "SenderId mismatch", "SENDER_ID_MISMATCH")
+		return
+	case tokenInvalid(tok, f.cfg.ThirdPartyAuthTokenPrefixes, nil):
+		refuse(outRejected, http.StatusUnauthorized, "Auth error from APNS or Web Push Service", "THIRD_PARTY_AUTH_ERROR")
 		return
 	}
 	n, letters := s.nextID()
@@ -733,24 +758,6 @@ func (f *fcmSim) access(auth string) (fcmAccess, bool) {
 	return a, true
 }
 
-func (f *fcmSim) unregistered(tok string) bool {
-	for _, p := range f.cfg.InvalidTokenPrefixes {
-		if p != "" && strings.HasPrefix(tok, p) {
-			return true
-		}
-	}
-	return slices.Contains(f.cfg.InvalidTokens, tok)
-}
-
-func (f *fcmSim) malformed(tok string) bool {
-	for _, p := range f.cfg.MalformedTokenPrefixes {
-		if p != "" && strings.HasPrefix(tok, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // validateFCM checks a message as FCM does; the violation names the field.
 func validateFCM(m *fcmMessage) (fcmFieldViolation, bool) {
 	bad := func(field, format string, args ...any) (fcmFieldViolation, bool) {
@@ -760,13 +767,13 @@ func validateFCM(m *fcmMessage) (fcmFieldViolation, bool) {
 		return bad("message", "Recipient of the message is not set.")
 	}
 	targets := 0
-	for _, t := range []string{m.Token, m.Topic, m.Condition} {
+	for _, t := range []string{m.Token, m.FID, m.Topic, m.Condition} {
 		if t != "" {
 			targets++
 		}
 	}
 	if targets != 1 {
-		return bad("message", "Exactly one of token, topic or condition must be set.")
+		return bad("message", "Exactly one of token, fid, topic or condition must be set.")
 	}
 	size := 0
 	for k, v := range m.Data {

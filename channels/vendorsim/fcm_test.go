@@ -227,7 +227,10 @@ func TestFCMTokenEndpoint(t *testing.T) {
 }
 
 func TestFCMSendAnswers(t *testing.T) {
-	srv := fcmStart(t, nil)
+	srv := fcmStart(t, func(c *vendorsim.FCMConfig) {
+		c.SenderMismatchTokenPrefixes = []string{"other-sender-"}
+		c.ThirdPartyAuthTokenPrefixes = []string{"apns-refused-"}
+	})
 	tok := fcmAccessToken(t, srv)
 	auth := "Bearer " + tok
 	msg := func(fields string) string { return `{"message":{` + fields + `}}` }
@@ -244,11 +247,16 @@ func TestFCMSendAnswers(t *testing.T) {
 		{"validate only", fcmProject, auth, `{"validate_only":true,"message":{"token":"t2"}}`, 200, "", ""},
 		{"unregistered token", fcmProject, auth, msg(`"token":"bad-t3"`), 404, "UNREGISTERED", ""},
 		{"malformed token", fcmProject, auth, msg(`"token":"malformed-t4"`), 400, "INVALID_ARGUMENT", ""},
+		{"installation id", fcmProject, auth, msg(`"fid":"fid-5","android":{"direct_boot_ok":true,"bandwidth_constrained_ok":true,"restricted_satellite_ok":true}`), 200, "", ""},
+		{"unregistered installation id", fcmProject, auth, msg(`"fid":"bad-fid-6"`), 404, "UNREGISTERED", ""},
+		{"token of another sender", fcmProject, auth, msg(`"token":"other-sender-t7"`), 403, "SENDER_ID_MISMATCH", ""},
+		{"APNs credentials refused", fcmProject, auth, msg(`"token":"apns-refused-t8"`), 401, "THIRD_PARTY_AUTH_ERROR", ""},
 		{"no credentials", fcmProject, "", msg(`"token":"t1"`), 401, "", ""},
 		{"unknown access token", fcmProject, "Bearer ya29.nope", msg(`"token":"t1"`), 401, "", ""},
 		{"another project", "other-project", auth, msg(`"token":"t1"`), 403, "", ""},
 		{"no target", fcmProject, auth, msg(`"data":{"k":"v"}`), 400, "INVALID_ARGUMENT", "message"},
 		{"two targets", fcmProject, auth, msg(`"token":"t1","topic":"news"`), 400, "INVALID_ARGUMENT", "message"},
+		{"token and installation id", fcmProject, auth, msg(`"token":"t1","fid":"fid-1"`), 400, "INVALID_ARGUMENT", "message"},
 		{"reserved data key", fcmProject, auth, msg(`"token":"t1","data":{"google.x":"v"}`), 400, "INVALID_ARGUMENT", "message.data"},
 		{"data over 4 KB", fcmProject, auth, msg(`"token":"t1","data":{"k":"` + strings.Repeat("v", 4096) + `"}`), 400, "INVALID_ARGUMENT", "message.data"},
 		{"data value not a string", fcmProject, auth, msg(`"token":"t1","data":{"k":12}`), 400, "", "message"},
@@ -291,8 +299,8 @@ func TestFCMSendAnswers(t *testing.T) {
 		t.Errorf("recorded request %+v", first)
 	}
 	app := srv.Stats().Vendors[vendorsim.VendorFCM].Regions[fcmRegion].Apps[fcmAppID]
-	if app.Messages != 1 || app.Tokens["t1"] != 1 || app.InvalidTokens != 2 {
-		t.Errorf("stats %+v: want 1 message (validate_only does not count) and 2 invalid tokens", app)
+	if app.Messages != 2 || app.Tokens["t1"] != 1 || app.Tokens["fid-5"] != 1 || app.InvalidTokens != 3 {
+		t.Errorf("stats %+v: want 2 messages (validate_only does not count) and 3 invalid tokens", app)
 	}
 }
 
