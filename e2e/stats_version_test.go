@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/gateway"
-	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -29,12 +27,8 @@ import (
 // sums; a version no device reported gives zeros.
 func TestStatsByAppVersionMatchTheSimulatedReceipts(t *testing.T) {
 	const perVendor, deadPerVendor = 200, 10
-	e := newEnvOpts(t, envOptions{simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 0.9, OpenRate: 0.3, IgnoreRate: 0.5}}, "sg")
-	e.run([]string{"sg"}, app.Kinds()...)
+	e := newStatsEnv(t)
 	ctx := context.Background()
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
-		t.Fatal(err)
-	}
 
 	// Each version's devices use vendors of their own, so that the
 	// simulator's per-vendor receipt counters are per-version counters.
@@ -76,20 +70,13 @@ func TestStatsByAppVersionMatchTheSimulatedReceipts(t *testing.T) {
 	const task = "task-stats-version"
 	live := uint64(len(devs) - len(dead))
 	start := time.Now().Truncate(time.Minute)
-	e.publish(jsonOut(pipeline.RequestsTopic("sg"), task, map[string]any{"type": "BROADCAST", "region": "sg", "appId": testApp,
-		"workspaceId": "default", "taskId": task, "taskName": task, "deliverType": schema.DeliverAndroid, "msgkey": task + "-msg",
-		"templateName": "news", "templateKeyValue": map[string]string{"text": "hello"}, "expiredSeconds": 3600,
-		"pushStatus": schema.PushStatusAll, "bindPeriod": 4, "unBindPeriod": 4, "acceptedAt": time.Now().UnixMilli()}))
+	e.broadcastNews(task)
 	e.waitFor("every live device acked", 2*time.Minute, func() (bool, string) {
 		got := e.eventCounts("sg", "task_id = ?", task)
 		return got["acked"] == live && got["invalid_device"] == uint64(len(dead)), fmt.Sprint(got)
 	})
 
-	fctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := e.sim.FlushReceipts(fctx); err != nil {
-		t.Fatal(err)
-	}
+	e.flushSimReceipts()
 	// What the simulator acknowledged, per version.
 	rs := e.sim.ReceiptStats()
 	type figures struct{ pushed, succeeded, arrived, opened, ignored uint64 }
@@ -99,14 +86,7 @@ func TestStatsByAppVersionMatchTheSimulatedReceipts(t *testing.T) {
 		var f figures
 		for _, vendor := range vendors {
 			c := rs.App(vendor, "sg", testApp)
-			for _, k := range []struct {
-				name string
-				c    vendorsim.ReceiptEventCounts
-			}{{"arrivals", c.Arrivals}, {"opens", c.Opens}, {"ignores", c.Ignores}} {
-				if k.c.Decided == 0 || k.c.Acked != k.c.Decided || k.c.Failed != 0 || k.c.Dropped != 0 {
-					t.Fatalf("simulator %s %s %+v: want every decided receipt acked", vendor, k.name, k.c)
-				}
-			}
+			requireReceiptsAcked(t, "simulator "+vendor, c)
 			f.arrived, f.opened, f.ignored = f.arrived+uint64(c.Arrivals.Acked), f.opened+uint64(c.Opens.Acked), f.ignored+uint64(c.Ignores.Acked)
 			f.pushed += perVendor
 			f.succeeded += perVendor
