@@ -25,12 +25,8 @@ import (
 // them, and the funnel adds up.
 func TestStatsMatchTheSimulatedReceipts(t *testing.T) {
 	const devices = 1000
-	e := newEnvOpts(t, envOptions{simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 0.9, OpenRate: 0.3, IgnoreRate: 0.5}}, "sg")
-	e.run([]string{"sg"}, app.Kinds()...)
+	e := newStatsEnv(t)
 	ctx := context.Background()
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
-		t.Fatal(err)
-	}
 	vendors := []string{"mipush", "hms", "fcm"}
 	devs := make([]schema.Binding, devices)
 	for i := range devs {
@@ -42,29 +38,15 @@ func TestStatsMatchTheSimulatedReceipts(t *testing.T) {
 
 	const task = "task-stats"
 	start := time.Now().Truncate(time.Minute)
-	e.publish(jsonOut(pipeline.RequestsTopic("sg"), task, map[string]any{"type": "BROADCAST", "region": "sg", "appId": testApp,
-		"workspaceId": "default", "taskId": task, "taskName": task, "deliverType": schema.DeliverAndroid, "msgkey": task + "-msg",
-		"templateName": "news", "templateKeyValue": map[string]string{"text": "hello"}, "expiredSeconds": 3600,
-		"pushStatus": schema.PushStatusAll, "bindPeriod": 4, "unBindPeriod": 4, "acceptedAt": time.Now().UnixMilli()}))
+	e.broadcastNews(task)
 	e.waitFor("every device acked", 2*time.Minute, func() (bool, string) {
 		got := e.eventCounts("sg", "task_id = ?", task)
 		return got["acked"] == devices, fmt.Sprint(got)
 	})
 
-	fctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := e.sim.FlushReceipts(fctx); err != nil {
-		t.Fatal(err)
-	}
+	e.flushSimReceipts()
 	sim := e.sim.ReceiptStats().Total()
-	for _, k := range []struct {
-		name string
-		c    vendorsim.ReceiptEventCounts
-	}{{"arrivals", sim.Arrivals}, {"opens", sim.Opens}, {"ignores", sim.Ignores}} {
-		if k.c.Decided == 0 || k.c.Acked != k.c.Decided || k.c.Failed != 0 || k.c.Dropped != 0 {
-			t.Fatalf("simulator %s %+v: want every decided receipt acked", k.name, k.c)
-		}
-	}
+	requireReceiptsAcked(t, "simulator", sim)
 	// 90% of 1,000 within five standard deviations: the rates reached
 	// the simulator.
 	if sim.Arrivals.Acked < 850 || sim.Arrivals.Acked > 950 {
@@ -124,6 +106,57 @@ func TestStatsMatchTheSimulatedReceipts(t *testing.T) {
 			t.Fatalf("gateway stats %+v, want %+v", got, want)
 		}
 	})
+}
+
+// newStatsEnv starts every worker of region sg with the simulator posting
+// receipts to its receipts worker — 90% of the messages arrive, 30% of the
+// arrivals are opened and half of the rest ignored — and stores the
+// template "news" (content #text#) of testApp.
+func newStatsEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnvOpts(t, envOptions{simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 0.9, OpenRate: 0.3, IgnoreRate: 0.5}}, "sg")
+	e.run([]string{"sg"}, app.Kinds()...)
+	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(context.Background(), schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// broadcastNews publishes task: the template "news" broadcast to every
+// Android device of testApp in sg, bound or not.
+func (e *env) broadcastNews(task string) {
+	e.t.Helper()
+	e.publish(jsonOut(pipeline.RequestsTopic("sg"), task, map[string]any{"type": "BROADCAST", "region": "sg", "appId": testApp,
+		"workspaceId": "default", "taskId": task, "taskName": task, "deliverType": schema.DeliverAndroid, "msgkey": task + "-msg",
+		"templateName": "news", "templateKeyValue": map[string]string{"text": "hello"}, "expiredSeconds": 3600,
+		"pushStatus": schema.PushStatusAll, "bindPeriod": 4, "unBindPeriod": 4, "acceptedAt": time.Now().UnixMilli()}))
+}
+
+// flushSimReceipts returns once the simulator posted every receipt it
+// decided on so far (acknowledged, given up or dropped: see
+// requireReceiptsAcked), or fails the test after a minute.
+func (e *env) flushSimReceipts() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.sim.FlushReceipts(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// requireReceiptsAcked fails the test unless the simulator's counters c
+// (named what) decided on arrivals, opens and ignores and every receipt it
+// decided on was acknowledged: none failed or dropped.
+func requireReceiptsAcked(t *testing.T, what string, c vendorsim.ReceiptCounters) {
+	t.Helper()
+	for _, k := range []struct {
+		name string
+		c    vendorsim.ReceiptEventCounts
+	}{{"arrivals", c.Arrivals}, {"opens", c.Opens}, {"ignores", c.Ignores}} {
+		if k.c.Decided == 0 || k.c.Acked != k.c.Decided || k.c.Failed != 0 || k.c.Dropped != 0 {
+			t.Fatalf("%s %s %+v: want every decided receipt acked", what, k.name, k.c)
+		}
+	}
 }
 
 // TestDeadTokenReceiptsInvalidateTokens pushes to a MiPush and a Huawei

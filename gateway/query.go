@@ -24,10 +24,12 @@ const (
 )
 
 // Stats is the answer of /v1/stats (mPaaS QueryPushAnalysisCoreIndex):
-// PushTotalNum deliveries emitted, PushNum those the channel accepted,
-// ArrivalNum, OpenNum, IgnoreNum from receipts and the app SDK; rates are
-// fractions (arrivals / pushed, opens / arrivals, ignores / arrivals).
-// Series holds the same figures per period of the asked granularity.
+// PushTotalNum the messages pushed (deliveries emitted and messages to
+// invalid targets, schema.StatsPoint.Pushed), PushNum those successfully
+// pushed (accepted by the vendor or the self-built channel), ArrivalNum,
+// OpenNum, IgnoreNum from receipts and the app SDK; rates are fractions
+// (arrivals / pushed, opens / arrivals, ignores / arrivals). Series holds
+// the same figures per period of the asked granularity.
 type Stats struct {
 	PushTotalNum uint64              `json:"pushTotalNum"`
 	PushNum      uint64              `json:"pushNum"`
@@ -45,13 +47,29 @@ type Stats struct {
 // channel, HONOR) or pushpipe's (apns, mipush, self, ...).
 type statsBody struct {
 	appRef
-	StartTime   int64  `json:"startTime"`
-	EndTime     int64  `json:"endTime"`
-	Granularity string `json:"granularity"`
-	Platform    string `json:"platform"`
-	Channel     string `json:"channel"`
-	Type        string `json:"type"`
-	TaskID      string `json:"taskId"`
+	StartTime   int64   `json:"startTime"`
+	EndTime     int64   `json:"endTime"`
+	Granularity string  `json:"granularity"`
+	Platform    string  `json:"platform"`
+	Channel     string  `json:"channel"`
+	Type        string  `json:"type"`
+	TaskID      string  `json:"taskId"`
+	AppVersion  *string `json:"appVersion"`
+}
+
+// appVersions resolves the appVersion parameter: absent (or null) means
+// every version; otherwise one version or several, comma-separated, each
+// non-empty (3028 otherwise, as for more than schema.MaxStatsAppVersions).
+func appVersions(v *string) ([]string, *reply) {
+	if v == nil {
+		return nil, nil
+	}
+	vs := schema.SplitAppVersions(*v)
+	if err := schema.ValidateAppVersions(vs); err != nil {
+		r := failed("reading appVersion", err)
+		return nil, &r
+	}
+	return vs, nil
 }
 
 // mpaasChannels maps the mPaaS channel names to pushpipe's.
@@ -81,8 +99,12 @@ func (s *Server) stats(ctx context.Context, c *call) reply {
 	if rep != nil {
 		return *rep
 	}
+	versions, rep := appVersions(b.AppVersion)
+	if rep != nil {
+		return *rep
+	}
 	q := schema.StatsQuery{AppID: b.AppID, From: from, To: to, Granularity: b.Granularity,
-		Platform: strings.ToLower(b.Platform), Channel: b.Channel, PushType: strings.ToUpper(b.Type), TaskID: b.TaskID}
+		Platform: strings.ToLower(b.Platform), Channel: b.Channel, PushType: strings.ToUpper(b.Type), TaskID: b.TaskID, AppVersions: versions}
 	if q.Granularity == "" {
 		q.Granularity = schema.GranularityDay
 	}
@@ -123,8 +145,9 @@ func (s *Server) funnel(ctx context.Context, c *call) reply {
 }
 
 // Task is one task of /v1/tasks and /v1/tasks/{taskId} (mPaaS task list
-// and details): its push type, counts (pushNum deliveries emitted,
-// pushSuccessNum accepted by the channel, pushArrivalNum arrived), first
+// and details): its push type, counts (pushNum messages pushed: deliveries
+// emitted and messages to invalid targets; pushSuccessNum accepted by the
+// vendor or the self-built channel; pushArrivalNum arrived), first
 // and last event (Unix ms; gmtCreate is the first) and the duration
 // between them as mPaaS writes it ("00 hours 01 min 36 sec").
 type Task struct {
@@ -194,21 +217,27 @@ func page(pageNumber, pageSize, n int) (lo, hi int, rep *reply) {
 
 // tasks serves /v1/tasks (mPaaS QueryPushAnalysisTaskList): the tasks that
 // started in [startTime, endTime), newest first, optionally only those with
-// taskId or with the exact taskName.
+// taskId or with the exact taskName, and with appVersion only those that
+// reached a device of these versions, counting only its events.
 func (s *Server) tasks(ctx context.Context, c *call) reply {
 	var b struct {
 		appRef
-		StartTime  int64  `json:"startTime"`
-		EndTime    int64  `json:"endTime"`
-		TaskID     string `json:"taskId"`
-		TaskName   string `json:"taskName"`
-		PageNumber int    `json:"pageNumber"`
-		PageSize   int    `json:"pageSize"`
+		StartTime  int64   `json:"startTime"`
+		EndTime    int64   `json:"endTime"`
+		TaskID     string  `json:"taskId"`
+		TaskName   string  `json:"taskName"`
+		AppVersion *string `json:"appVersion"`
+		PageNumber int     `json:"pageNumber"`
+		PageSize   int     `json:"pageSize"`
 	}
 	if rep := s.decode(c, &b); rep != nil {
 		return *rep
 	}
 	from, to, rep := timeRange(b.StartTime, b.EndTime, c.now)
+	if rep != nil {
+		return *rep
+	}
+	versions, rep := appVersions(b.AppVersion)
 	if rep != nil {
 		return *rep
 	}
@@ -225,7 +254,8 @@ func (s *Server) tasks(ctx context.Context, c *call) reply {
 	if ps == 0 {
 		ps = DefaultPageSize
 	}
-	ts, err := schema.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.TaskQuery{AppID: b.AppID, From: from, To: to, TaskID: b.TaskID, TaskName: b.TaskName, Limit: pn * ps})
+	ts, err := schema.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.TaskQuery{AppID: b.AppID, From: from, To: to, TaskID: b.TaskID, TaskName: b.TaskName,
+		AppVersions: versions, Limit: pn * ps})
 	if err != nil {
 		return failed("listing tasks", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -409,6 +410,99 @@ func TestClientRoutes(t *testing.T) {
 			got := schema.Binding{Op: b.Op, DeviceID: b.DeviceID, UserID: b.UserID, Platform: b.Platform, Vendor: b.Vendor, VendorToken: b.VendorToken, SelfToken: b.SelfToken}
 			if string(m.Key) != tc.rec.DeviceID || fmt.Sprint(got) != fmt.Sprint(tc.rec) || b.Region != "sg" || b.AppID != testApp || b.TS == 0 {
 				t.Fatalf("record %s = %s, want %+v", m.Key, m.Value, tc.rec)
+			}
+		})
+	}
+}
+
+// TestStatsAndTasksByAppVersion stores the events of a task to devices of
+// app versions 1.0 (three deliveries, two acked, one arrived, and a device
+// with a dead token) and 2.0 (one delivery, acked, arrived and opened), and
+// reads /v1/stats and /v1/tasks filtered by appVersion.
+func TestStatsAndTasksByAppVersion(t *testing.T) {
+	e := newEnv(t)
+	ts := time.Now().Add(-time.Hour)
+	var evs []schema.Event
+	add := func(ev schema.EventType, version string, dev int) {
+		evs = append(evs, schema.Event{TS: ts.UnixMilli(), TaskID: "t-v", MsgID: "t-v-m", PushType: schema.PushBroadcast,
+			DeviceID: fmt.Sprintf("d%d", dev), Platform: schema.PlatformAndroid, Channel: "mipush", Event: ev, AppVersion: version})
+	}
+	for d := 1; d <= 3; d++ {
+		add(schema.EventValid, "1.0", d)
+	}
+	add(schema.EventInvalidDevice, "1.0", 4)
+	add(schema.EventAcked, "1.0", 1)
+	add(schema.EventAcked, "1.0", 2)
+	add(schema.EventArrived, "1.0", 1)
+	add(schema.EventValid, "2.0", 5)
+	add(schema.EventAcked, "2.0", 5)
+	add(schema.EventArrived, "2.0", 5)
+	add(schema.EventOpened, "2.0", 5)
+	e.events(evs...)
+	span := map[string]any{"startTime": ts.Add(-time.Hour).UnixMilli(), "endTime": time.Now().Add(time.Hour).UnixMilli()}
+	tooMany := strings.Repeat("1.0,", schema.MaxStatsAppVersions) + "9.9"
+
+	for _, tc := range []struct {
+		scenario, version string
+		want              Stats
+		wantTasks         []Task // TaskID, PushNum, PushSuccessNum, PushArrivalNum
+	}{
+		{"version 1.0", "1.0", Stats{PushTotalNum: 4, PushNum: 2, ArrivalNum: 1, ArrivalRate: 0.25},
+			[]Task{{TaskID: "t-v", PushNum: 4, PushSuccessNum: 2, PushArrivalNum: 1}}},
+		{"version 2.0", "2.0", Stats{PushTotalNum: 1, PushNum: 1, ArrivalNum: 1, ArrivalRate: 1, OpenNum: 1, OpenRate: 1},
+			[]Task{{TaskID: "t-v", PushNum: 1, PushSuccessNum: 1, PushArrivalNum: 1}}},
+		{"both, comma-separated", "2.0, 1.0", Stats{PushTotalNum: 5, PushNum: 3, ArrivalNum: 2, ArrivalRate: 0.4, OpenNum: 1, OpenRate: 0.5},
+			[]Task{{TaskID: "t-v", PushNum: 5, PushSuccessNum: 3, PushArrivalNum: 2}}},
+		{"a version no device reported", "9.9", Stats{}, []Task{}},
+	} {
+		t.Run("stats of "+tc.scenario, func(t *testing.T) {
+			var s Stats
+			e.query(t, "/v1/stats", app(with(span, map[string]any{"granularity": "hour", "appVersion": tc.version})), 0, &s)
+			if s.Series == nil {
+				t.Fatalf("stats %+v: want a series, even an empty one", s)
+			}
+			s.Series = nil
+			if !reflect.DeepEqual(s, tc.want) {
+				t.Fatalf("stats %+v\nwant  %+v", s, tc.want)
+			}
+		})
+		t.Run("tasks of "+tc.scenario, func(t *testing.T) {
+			var got []Task
+			e.query(t, "/v1/tasks", app(with(span, map[string]any{"appVersion": tc.version})), 0, &got)
+			if len(got) != len(tc.wantTasks) {
+				t.Fatalf("tasks %+v, want %+v", got, tc.wantTasks)
+			}
+			for i, w := range tc.wantTasks {
+				if g := got[i]; g.TaskID != w.TaskID || g.PushNum != w.PushNum || g.PushSuccessNum != w.PushSuccessNum || g.PushArrivalNum != w.PushArrivalNum {
+					t.Fatalf("task %+v, want %+v", g, w)
+				}
+			}
+		})
+	}
+	var all Stats
+	e.query(t, "/v1/stats", app(with(span, map[string]any{"granularity": "hour"})), 0, &all)
+	if all.PushTotalNum != 5 || all.PushNum != 3 {
+		t.Fatalf("stats without appVersion %+v, want every version: 5 pushed, 3 succeeded", all)
+	}
+
+	for _, tc := range []struct {
+		scenario, path string
+		version        any
+		wantMsg        string
+	}{
+		{"stats: an empty appVersion", "/v1/stats", "", "item 1 of 1 is empty"},
+		{"stats: an empty item", "/v1/stats", "1.0,,2.0", "item 2 of 3 is empty"},
+		{"stats: too many versions", "/v1/stats", tooMany, "at most 20"},
+		{"stats: not a string", "/v1/stats", []string{"1.0"}, "appVersion"},
+		{"tasks: an empty item", "/v1/tasks", "1.0,", "item 2 of 2 is empty"},
+		{"tasks: too many versions", "/v1/tasks", tooMany, "at most 20"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			body := app(with(span, map[string]any{"appVersion": tc.version}))
+			err := e.client.Query(context.Background(), tc.path, body, &json.RawMessage{})
+			refused(t, err, 400, schema.CodeInvalidParam)
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("refusal %v does not say %q", err, tc.wantMsg)
 			}
 		})
 	}

@@ -24,10 +24,12 @@ func Database(region string) string { return "push_" + region }
 // Migrate creates the region database and applies every migration in
 // schema/migrations in file-name order. Every statement is idempotent
 // (IF NOT EXISTS), so Migrate runs at each start of each worker; concurrent
-// runs are safe. The one exception is the rebuild of an events_minute that
-// predates the hashed cells of migration 002: it runs once, from the start
-// that finds it, and a concurrent start may fail and has to be repeated.
-// ttlDays ≤ 0 means DefaultEventTTLDays.
+// runs are safe. The one exception is the rebuild of an events_minute whose
+// shape predates migration 011 (cells of event id strings, or no
+// app_version dimension): it runs once, from the start that finds it, and
+// a concurrent start may fail and has to be repeated. A start that stops
+// during the rebuild leaves the old table set aside, and the next start
+// completes the rebuild. ttlDays ≤ 0 means DefaultEventTTLDays.
 func Migrate(ctx context.Context, conn driver.Conn, db string, ttlDays int) error {
 	if ttlDays <= 0 {
 		ttlDays = DefaultEventTTLDays
@@ -40,7 +42,7 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, ttlDays int) erro
 		return fmt.Errorf("listing migrations: %w", err)
 	}
 	sort.Strings(names)
-	if err := setAsideStringEventsMinute(ctx, conn, db); err != nil {
+	if err := setAsideEventsMinute(ctx, conn, db); err != nil {
 		return err
 	}
 	r := strings.NewReplacer("{db}", db, "{ttl_days}", strconv.Itoa(ttlDays))
@@ -58,22 +60,34 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, ttlDays int) erro
 	return backfillEventsMinute(ctx, conn, db)
 }
 
-// eventsMinuteAside is where setAsideStringEventsMinute puts an
-// events_minute table from before migration 002 kept hashes.
-const eventsMinuteAside = "events_minute_string_ids"
+// eventsMinuteAside is where setAsideEventsMinute puts an events_minute
+// table of an older shape; eventsMinuteAsideStrings is where an earlier
+// version put one whose cells held id strings, which a start may have
+// left behind.
+const (
+	eventsMinuteAside        = "events_minute_previous"
+	eventsMinuteAsideStrings = "events_minute_string_ids"
+)
 
-// setAsideStringEventsMinute renames an events_minute whose cells hold the
-// event ids' strings (databases created before the hashes) out of the way
-// and drops its view, so that migration 002 creates the hashed table;
-// backfillEventsMinute then fills it from events. A database without such
-// a table is left as it is.
-func setAsideStringEventsMinute(ctx context.Context, conn driver.Conn, db string) error {
+// eventsMinuteColumns are the dimensions of events_minute (migration 011)
+// in the order of its columns; the events cell follows them.
+const eventsMinuteColumns = "minute, app_id, platform, channel, push_type, task_id, app_version, event"
+
+// setAsideEventsMinute renames an events_minute of an older shape out of
+// the way and drops its view, so that migration 011 creates the current
+// table and view; backfillEventsMinute then fills it from events. Older
+// shapes are cells of the event ids' strings (before the hashes) and cells
+// without the app_version dimension. A database without such a table is
+// left as it is.
+func setAsideEventsMinute(ctx context.Context, conn driver.Conn, db string) error {
+	var cols, versions uint64
 	var typ string
-	err := conn.QueryRow(ctx, "SELECT any(type) FROM system.columns WHERE database = ? AND table = 'events_minute' AND name = 'events'", db).Scan(&typ)
+	err := conn.QueryRow(ctx, "SELECT count(), anyIf(type, name = 'events'), countIf(name = 'app_version') FROM system.columns WHERE database = ? AND table = 'events_minute'", db).
+		Scan(&cols, &typ, &versions)
 	if err != nil {
-		return fmt.Errorf("reading the type of %s.events_minute: %w", db, err)
+		return fmt.Errorf("reading the columns of %s.events_minute: %w", db, err)
 	}
-	if typ != "AggregateFunction(uniqExact, String)" {
+	if cols == 0 || (typ == "AggregateFunction(uniqExact, UInt64)" && versions == 1) {
 		return nil
 	}
 	for _, stmt := range []string{
@@ -81,30 +95,53 @@ func setAsideStringEventsMinute(ctx context.Context, conn driver.Conn, db string
 		"RENAME TABLE " + db + ".events_minute TO " + db + "." + eventsMinuteAside,
 	} {
 		if err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("setting aside the string-keyed %s.events_minute: %w", db, err)
+			return fmt.Errorf("setting aside %s.events_minute (cells of %s, without app_version: %t): %w", db, typ, versions == 0, err)
 		}
 	}
 	return nil
 }
 
 // backfillEventsMinute fills events_minute from events when a table was
-// set aside, then drops that table. Cells are sets, so the rows the new
-// view wrote meanwhile, or a backfill repeated after a crash, count once.
+// set aside, one daily partition of events at a time (so memory stays
+// bounded by a day's events), then drops the tables set aside. Cells are
+// sets, so the rows the new view wrote meanwhile, or a backfill repeated
+// after a crash, count once.
 func backfillEventsMinute(ctx context.Context, conn driver.Conn, db string) error {
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db, eventsMinuteAside).Scan(&n); err != nil {
-		return fmt.Errorf("looking for %s.%s: %w", db, eventsMinuteAside, err)
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name IN (?, ?)", db, eventsMinuteAside, eventsMinuteAsideStrings).Scan(&n); err != nil {
+		return fmt.Errorf("looking for an events_minute set aside in %s: %w", db, err)
 	}
 	if n == 0 {
 		return nil
 	}
-	for _, stmt := range []string{
-		"INSERT INTO " + db + ".events_minute SELECT toStartOfMinute(ts) AS minute, app_id, platform, channel, push_type, task_id, event, " +
-			"uniqExactState(cityHash64(event_id)) FROM " + db + ".events GROUP BY minute, app_id, platform, channel, push_type, task_id, event",
-		"DROP TABLE " + db + "." + eventsMinuteAside,
-	} {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("rebuilding %s.events_minute from events: %w", db, err)
+	rows, err := conn.Query(ctx, "SELECT DISTINCT toUInt32(toYYYYMMDD(ts)) AS day FROM "+db+".events ORDER BY day")
+	if err != nil {
+		return fmt.Errorf("listing the days of %s.events to rebuild events_minute: %w", db, err)
+	}
+	var days []uint32
+	for rows.Next() {
+		var d uint32
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading a day of %s.events: %w", db, err)
+		}
+		days = append(days, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("listing the days of %s.events: %w", db, err)
+	}
+	for _, d := range days {
+		err := conn.Exec(ctx, "INSERT INTO "+db+".events_minute ("+eventsMinuteColumns+", events) SELECT toStartOfMinute(ts) AS minute, "+
+			"app_id, platform, channel, push_type, task_id, app_version, event, uniqExactState(cityHash64(event_id)) FROM "+db+".events "+
+			"WHERE toYYYYMMDD(ts) = ? GROUP BY "+eventsMinuteColumns, d)
+		if err != nil {
+			return fmt.Errorf("rebuilding %s.events_minute from the events of %d: %w", db, d, err)
+		}
+	}
+	for _, aside := range []string{eventsMinuteAside, eventsMinuteAsideStrings} {
+		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+db+"."+aside); err != nil {
+			return fmt.Errorf("dropping %s.%s after rebuilding events_minute: %w", db, aside, err)
 		}
 	}
 	return nil

@@ -97,3 +97,119 @@ func TestMigrateRebuildsStringEventsMinute(t *testing.T) {
 		t.Fatalf("after new events: %d acked, want 400", n)
 	}
 }
+
+// previousEventsMinute is events_minute and its view as migration 002
+// created them before app_version was a dimension.
+func previousEventsMinute(db string) []string {
+	return []string{
+		"CREATE TABLE " + db + ".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), " +
+			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, UInt64)) " +
+			"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(minute) ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)",
+		"CREATE MATERIALIZED VIEW " + db + ".events_minute_mv TO " + db + ".events_minute AS SELECT toStartOfMinute(ts) AS minute, app_id, platform, channel, " +
+			"push_type, task_id, event, uniqExactState(cityHash64(event_id)) AS events FROM " + db + ".events GROUP BY minute, app_id, platform, channel, push_type, task_id, event",
+	}
+}
+
+// TestMigrateAddsAppVersionToEventsMinute starts from a database whose
+// events_minute has no app_version (as migration 002 made it), with the
+// events of two app versions inserted twice, and checks that Migrate
+// rebuilds it with the version, counting every event once per version,
+// that a rebuild interrupted before its end is completed by the next
+// start, and that new events reach it through the new view.
+func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(stmts ...string) {
+		t.Helper()
+		for _, stmt := range stmts {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	exec("DROP VIEW "+db+".events_minute_mv", "DROP TABLE "+db+".events_minute")
+	exec(previousEventsMinute(db)...)
+	base := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
+	for range 2 {
+		if err := schema.InsertEvents(ctx, conn, db, versionedEvents(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shape := func() (versionColumn uint64, tables []string) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = 'events_minute' AND name = 'app_version'", db).Scan(&versionColumn); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? AND name LIKE 'events_minute%' ORDER BY name", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			tables = append(tables, n)
+		}
+		return versionColumn, tables
+	}
+	if v, _ := shape(); v != 0 {
+		t.Fatal("the previous events_minute has an app_version column")
+	}
+	stats := func(versions ...string) schema.StatsPoint {
+		t.Helper()
+		res, err := schema.QueryStats(ctx, conn, db, schema.StatsQuery{AppID: "app", From: base.Add(-time.Hour), To: base.Add(20 * time.Hour),
+			Granularity: schema.GranularityDay, AppVersions: versions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := res.Total
+		return schema.StatsPoint{Pushed: p.Pushed, Succeeded: p.Succeeded, Arrived: p.Arrived, Opened: p.Opened, Ignored: p.Ignored}
+	}
+	check := func(when string) {
+		t.Helper()
+		v, tables := shape()
+		if v != 1 || fmt.Sprint(tables) != "[events_minute events_minute_mv]" {
+			t.Fatalf("%s: app_version columns %d, tables %v; want the column, the table and its view only", when, v, tables)
+		}
+		for _, c := range []struct {
+			versions []string
+			want     schema.StatsPoint
+		}{
+			{[]string{"1.0"}, schema.StatsPoint{Pushed: 8, Succeeded: 4, Arrived: 3, Opened: 1, Ignored: 1}},
+			{[]string{"2.0"}, schema.StatsPoint{Pushed: 7, Succeeded: 5, Arrived: 2, Opened: 2}},
+			{nil, schema.StatsPoint{Pushed: 16, Succeeded: 9, Arrived: 5, Opened: 3, Ignored: 1}},
+		} {
+			if got := stats(c.versions...); got != c.want {
+				t.Fatalf("%s: versions %v: %+v, want %+v", when, c.versions, got, c.want)
+			}
+		}
+	}
+	for round := 1; round <= 2; round++ {
+		if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+			t.Fatalf("migrating (round %d): %v", round, err)
+		}
+		check(fmt.Sprintf("after migration round %d", round))
+	}
+	// A start that stopped after setting the previous table aside (and
+	// one of the earlier string-keyed rebuild) left them behind.
+	exec("CREATE TABLE "+db+".events_minute_previous (x UInt8) ENGINE = Memory", "CREATE TABLE "+db+".events_minute_string_ids (x UInt8) ENGINE = Memory")
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	check("after completing an interrupted rebuild")
+	// New events reach the new table through the new view.
+	d := schema.Delivery{DeliveryID: "d-new", MsgID: "m-new", TaskID: "V", AppID: "app", Region: "sg", DeviceID: "dev-new", Platform: schema.PlatformAndroid,
+		Channel: "fcm", AppVersion: "3.0"}
+	if err := schema.InsertEvents(ctx, conn, db, []schema.Event{d.EventFor(schema.EventValid, base.UnixMilli()), d.EventFor(schema.EventAcked, base.UnixMilli())}); err != nil {
+		t.Fatal(err)
+	}
+	if got := stats("3.0"); got != (schema.StatsPoint{Pushed: 1, Succeeded: 1}) {
+		t.Fatalf("version 3.0 after new events: %+v, want 1 pushed and succeeded", got)
+	}
+}

@@ -20,8 +20,15 @@ const (
 // §6.1); minute and hour series are limited to one day.
 const MaxStatsRange = 90 * 24 * time.Hour
 
+// MaxStatsAppVersions is how many app versions one statistics or task
+// query may name.
+const MaxStatsAppVersions = 20
+
 // StatsQuery asks for the core push metrics of an app over [From, To),
-// optionally filtered. Empty filters do not filter.
+// optionally filtered. Empty filters do not filter. AppVersions keeps the
+// events of devices reporting one of these app versions (the version the
+// registry knew when the message was fanned out, or the one the app SDK
+// reported with a receipt); a version no device reported gives zeros.
 type StatsQuery struct {
 	AppID       string
 	From, To    time.Time
@@ -30,9 +37,11 @@ type StatsQuery struct {
 	Channel     string
 	PushType    string
 	TaskID      string
+	AppVersions []string
 }
 
-// Validate says what is wrong with the query.
+// Validate says what is wrong with the query: a *ValidationError with
+// CodeNeedAppIDWorkspaceID or CodeInvalidParam.
 func (q StatsQuery) Validate() error {
 	switch {
 	case q.AppID == "":
@@ -51,14 +60,55 @@ func (q StatsQuery) Validate() error {
 	default:
 		return invalid(CodeInvalidParam, "granularity %q is not minute, hour or day", q.Granularity)
 	}
+	return ValidateAppVersions(q.AppVersions)
+}
+
+// SplitAppVersions splits a comma-separated list of app versions (the
+// gateway's appVersion, the CLI's --app-version), trimming spaces around
+// each. Empty items are kept, so that ValidateAppVersions refuses them.
+func SplitAppVersions(s string) []string {
+	out := strings.Split(s, ",")
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
+	}
+	return out
+}
+
+// ValidateAppVersions says what is wrong with an app-version filter: a
+// *ValidationError with CodeInvalidParam for an empty version (which
+// would not select the devices that reported none: leave the filter out
+// to count every version) or more than MaxStatsAppVersions versions. No
+// versions at all is a valid filter that does not filter.
+func ValidateAppVersions(vs []string) error {
+	if len(vs) > MaxStatsAppVersions {
+		return invalid(CodeInvalidParam, "the app version filter names %d versions; at most %d are allowed", len(vs), MaxStatsAppVersions)
+	}
+	for i, v := range vs {
+		if strings.TrimSpace(v) == "" {
+			return invalid(CodeInvalidParam, "the app version filter's item %d of %d is empty: name versions such as 2.1.0, comma-separated, or leave the filter out to count every version", i+1, len(vs))
+		}
+	}
 	return nil
 }
 
-// StatsPoint holds the core metrics (mPaaS §6.1) of one period: Pushed
-// counts deliveries the backend emitted (valid), Succeeded those a vendor
-// or the self-built channel accepted (acked), Arrived, Opened and Ignored
-// come from receipts and the client SDK. Rates are fractions (0..1); a
-// rate whose denominator is 0 is 0.
+// StatsPoint holds the core metrics (mPaaS §6.1, §7.2.8) of one period:
+//   - Pushed (pushTotalNum, "pushed messages"): the messages the backend
+//     had to push, one per (message, device) — every delivery emitted
+//     (valid) and every target or device found invalid (invalid_device: no
+//     binding, or a token known dead), counted when the request was fanned
+//     out. Devices the request's own conditions or the channel's content
+//     limits left out (filtered) are not messages of the push.
+//   - Succeeded (pushNum, "successfully pushed messages"): deliveries the
+//     vendor's push gateway or the self-built channel accepted (acked,
+//     status 2 Acked), counted when accepted; never a message to an invalid
+//     target, one that failed, expired or was revoked before it was sent,
+//     nor a second ending of a delivery (superseded). A recall after the
+//     acceptance does not undo it.
+//   - Arrived, Opened, Ignored: receipts and app SDK events, counted when
+//     they happened, whenever the message was pushed.
+//
+// Rates are fractions (0..1): arrivals / pushed, opens / arrivals,
+// ignores / arrivals; a rate whose denominator is 0 is 0.
 type StatsPoint struct {
 	Time        time.Time `json:"time"`
 	Pushed      uint64    `json:"pushed"`
@@ -73,7 +123,7 @@ type StatsPoint struct {
 
 func (p *StatsPoint) add(event string, n uint64) {
 	switch EventType(event) {
-	case EventValid:
+	case EventValid, EventInvalidDevice:
 		p.Pushed += n
 	case EventAcked:
 		p.Succeeded += n
@@ -102,19 +152,23 @@ type StatsResult struct {
 	Series []StatsPoint `json:"series"`
 }
 
-// QueryStats answers q from the per-minute aggregates, counting distinct
-// event ids, so replayed events are never counted twice.
+// QueryStats answers q from the per-minute aggregates (events_minute,
+// never the events table), counting distinct event ids, so replayed
+// events are never counted twice. An invalid q gives a *ValidationError.
 func QueryStats(ctx context.Context, conn driver.Conn, db string, q StatsQuery) (*StatsResult, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
 	bucket := map[string]string{GranularityMinute: "minute", GranularityHour: "toStartOfHour(minute)", GranularityDay: "toStartOfDay(minute)"}[q.Granularity]
-	where := []string{"app_id = ?", "minute >= ?", "minute < ?", "event IN ('valid','acked','arrived','opened','ignored')"}
+	where := []string{"app_id = ?", "minute >= ?", "minute < ?", "event IN ('valid','invalid_device','acked','arrived','opened','ignored')"}
 	args := []any{q.AppID, q.From.UTC(), q.To.UTC()}
 	for col, v := range map[string]string{"platform": q.Platform, "channel": q.Channel, "push_type": q.PushType, "task_id": q.TaskID} {
 		if v != "" {
 			where, args = append(where, col+" = ?"), append(args, v)
 		}
+	}
+	if len(q.AppVersions) > 0 {
+		where, args = append(where, "app_version IN (?)"), append(args, q.AppVersions)
 	}
 	rows, err := conn.Query(ctx, "SELECT "+bucket+" AS t, event, uniqExactMerge(events) FROM "+db+".events_minute WHERE "+
 		strings.Join(where, " AND ")+" GROUP BY t, event ORDER BY t", args...)
@@ -200,8 +254,10 @@ func QueryFunnel(ctx context.Context, conn driver.Conn, db, appID, taskID, msgID
 }
 
 // TaskSummary is one task as in the mPaaS task list and details (§7.2.8).
-// TaskName and Template come from the task's accepted event: empty when
-// that event is outside the range asked for (or predates the name column).
+// PushNum, PushSuccessNum and PushArrivalNum count as StatsPoint's Pushed,
+// Succeeded and Arrived do. TaskName and Template come from the task's
+// accepted event: empty when that event is outside the range asked for (or
+// predates the name column).
 type TaskSummary struct {
 	TaskID         string        `json:"taskId"`
 	TaskName       string        `json:"taskName"`
@@ -217,31 +273,56 @@ type TaskSummary struct {
 
 // TaskQuery asks for the tasks of an app with events in [From, To), at
 // most Limit of them; TaskID and TaskName, when set, keep only the tasks
-// with that id or that exact name.
+// with that id or that exact name. AppVersions, when set, keeps the tasks
+// with an event of a device reporting one of these versions and counts
+// only such events; a task's name, start and end stay the task's own.
 type TaskQuery struct {
-	AppID    string
-	From, To time.Time
-	TaskID   string
-	TaskName string
-	Limit    int
+	AppID       string
+	From, To    time.Time
+	TaskID      string
+	TaskName    string
+	AppVersions []string
+	Limit       int
 }
 
-// ListTasks returns the tasks q asks for, newest first.
+// ListTasks returns the tasks q asks for, newest first. An invalid app
+// version filter gives a *ValidationError.
 func ListTasks(ctx context.Context, conn driver.Conn, db string, q TaskQuery) ([]TaskSummary, error) {
+	if err := ValidateAppVersions(q.AppVersions); err != nil {
+		return nil, err
+	}
+	// Only the events of the asked versions are counted; the ? of each
+	// version condition takes the versions in the order they appear.
+	version, vargs := "1", []any{}
+	if len(q.AppVersions) > 0 {
+		version, vargs = "app_version IN (?)", []any{q.AppVersions}
+	}
+	var args []any
+	count := func(events string) string {
+		args = append(args, vargs...)
+		return "uniqExactIf(event_id, event IN (" + events + ") AND " + version + ")"
+	}
+	cols := "task_id, anyIf(task_name, event = 'accepted') AS name, anyIf(template, event = 'accepted'), any(push_type), " +
+		count("'valid','invalid_device'") + ", " + count("'acked'") + ", " + count("'arrived'") + ", min(ts), max(ts)"
 	// Bound with millisecond precision: a time.Time parameter is sent as
 	// whole seconds, which would drop events of the range's last second.
-	where, args := "app_id = ? AND ts >= fromUnixTimestamp64Milli(?) AND ts < fromUnixTimestamp64Milli(?)", []any{q.AppID, q.From.UnixMilli(), q.To.UnixMilli()}
+	where := "app_id = ? AND ts >= fromUnixTimestamp64Milli(?) AND ts < fromUnixTimestamp64Milli(?)"
+	args = append(args, q.AppID, q.From.UnixMilli(), q.To.UnixMilli())
 	if q.TaskID != "" {
 		where, args = where+" AND task_id = ?", append(args, q.TaskID)
 	}
-	having := ""
+	having := []string{}
 	if q.TaskName != "" {
-		having, args = " HAVING name = ?", append(args, q.TaskName)
+		having, args = append(having, "name = ?"), append(args, q.TaskName)
 	}
-	rows, err := conn.Query(ctx, `SELECT task_id, anyIf(task_name, event = 'accepted') AS name, anyIf(template, event = 'accepted'), any(push_type),
-		uniqExactIf(event_id, event = 'valid'), uniqExactIf(event_id, event = 'acked'), uniqExactIf(event_id, event = 'arrived'),
-		min(ts), max(ts)
-		FROM `+db+`.events WHERE `+where+` AND task_id != '' GROUP BY task_id`+having+` ORDER BY min(ts) DESC LIMIT ?`, append(args, q.Limit)...)
+	if len(q.AppVersions) > 0 {
+		having, args = append(having, "countIf("+version+") > 0"), append(args, vargs...)
+	}
+	sql := "SELECT " + cols + " FROM " + db + ".events WHERE " + where + " AND task_id != '' GROUP BY task_id"
+	if len(having) > 0 {
+		sql += " HAVING " + strings.Join(having, " AND ")
+	}
+	rows, err := conn.Query(ctx, sql+" ORDER BY min(ts) DESC LIMIT ?", append(args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("listing tasks of app %s: %w", q.AppID, err)
 	}

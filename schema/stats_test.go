@@ -32,6 +32,10 @@ func TestStatsQueryValidate(t *testing.T) {
 		{"end before start", schema.StatsQuery{AppID: "a", From: t0, To: t0, Granularity: "day"}, "is not after"},
 		{"unknown granularity", schema.StatsQuery{AppID: "a", From: t0, To: t0.Add(time.Hour), Granularity: "week"}, "not minute, hour or day"},
 		{"no app", schema.StatsQuery{From: t0, To: t0.Add(time.Hour), Granularity: "day"}, "appId"},
+		{"20 app versions", schema.StatsQuery{AppID: "a", From: t0, To: t0.Add(time.Hour), Granularity: "day", AppVersions: versions(20)}, ""},
+		{"21 app versions", schema.StatsQuery{AppID: "a", From: t0, To: t0.Add(time.Hour), Granularity: "day", AppVersions: versions(21)}, "names 21 versions; at most 20"},
+		{"an empty app version", schema.StatsQuery{AppID: "a", From: t0, To: t0.Add(time.Hour), Granularity: "day", AppVersions: []string{"1.0", ""}}, "item 2 of 2 is empty"},
+		{"a blank app version", schema.StatsQuery{AppID: "a", From: t0, To: t0.Add(time.Hour), Granularity: "day", AppVersions: []string{" "}}, "item 1 of 1 is empty"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			err := tc.q.Validate()
@@ -46,6 +50,31 @@ func TestStatsQueryValidate(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// versions returns n distinct app versions.
+func versions(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("1.%d", i)
+	}
+	return out
+}
+
+func TestSplitAppVersions(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"2.1.0", []string{"2.1.0"}},
+		{"2.0, 2.1 ,3.0", []string{"2.0", "2.1", "3.0"}},
+		{"2.0,,2.1", []string{"2.0", "", "2.1"}},
+		{"", []string{""}},
+	} {
+		if got := schema.SplitAppVersions(tc.in); fmt.Sprint(got) != fmt.Sprint(tc.want) || len(got) != len(tc.want) {
+			t.Errorf("SplitAppVersions(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -120,5 +122,44 @@ func TestReadUserIDs(t *testing.T) {
 				t.Fatalf("got %v, %v", got, err)
 			}
 		})
+	}
+}
+
+func TestAppVersionFlag(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		raw      []string
+		want     []string
+		wantErr  string
+	}{
+		{"not given", nil, nil, ""},
+		{"one", []string{"2.1.0"}, []string{"2.1.0"}, ""},
+		{"repeated and comma-separated", []string{"2.0, 2.1", "3.0"}, []string{"2.0", "2.1", "3.0"}, ""},
+		{"empty", []string{""}, nil, "item 1 of 1 is empty"},
+		{"an empty item", []string{"2.0,"}, nil, "item 2 of 2 is empty"},
+		{"too many", []string{strings.Repeat("1,", 20) + "2"}, nil, "names 21 versions; at most 20"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			q, err := statsFlags{since: time.Hour, gran: "hour", appVersions: tc.raw}.query()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(q.AppVersions, tc.want) {
+				t.Fatalf("query %+v, %v; want app versions %q", q, err, tc.want)
+			}
+		})
+	}
+	// A bad version is refused before anything is connected to.
+	for _, cmd := range []string{"stats", "tasks"} {
+		root := newRoot()
+		root.SetArgs([]string{cmd, "--app-version", "1.0,,2.0"})
+		root.SetOut(&bytes.Buffer{})
+		root.SetErr(&bytes.Buffer{})
+		if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "--app-version") {
+			t.Fatalf("%s --app-version 1.0,,2.0: err = %v, want the flag named", cmd, err)
+		}
 	}
 }

@@ -11,26 +11,69 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
+// statsFlags are the flags of pushpipe stats.
+type statsFlags struct {
+	since                                             time.Duration
+	from, to, gran, platform, channel, pushType, task string
+	appVersions                                       []string
+}
+
+// query builds the statistics query of the flags (without the app id), or
+// a usage error naming the flag to fix.
+func (o statsFlags) query() (schema.StatsQuery, error) {
+	versions, err := appVersionsOf(o.appVersions)
+	if err != nil {
+		return schema.StatsQuery{}, err
+	}
+	q := schema.StatsQuery{Granularity: o.gran, Platform: o.platform, Channel: o.channel, PushType: o.pushType, TaskID: o.task, AppVersions: versions}
+	if q.From, q.To, err = timeRange(o.from, o.to, o.since); err != nil {
+		return schema.StatsQuery{}, fail("%v", err)
+	}
+	return q, nil
+}
+
+// appVersionFlag registers --app-version: repeated, or comma-separated.
+func appVersionFlag(cmd *cobra.Command, into *[]string, what string) {
+	cmd.Flags().StringArrayVar(into, "app-version", nil, fmt.Sprintf("only %s of devices reporting this app version; repeat it or comma-separate "+
+		"for several (at most %d)", what, schema.MaxStatsAppVersions))
+}
+
+// appVersionsOf splits and checks the values of --app-version: nil when
+// the flag was not given, a usage error for an empty version or too many.
+func appVersionsOf(raw []string) ([]string, error) {
+	var out []string
+	for _, r := range raw {
+		out = append(out, schema.SplitAppVersions(r)...)
+	}
+	if err := schema.ValidateAppVersions(out); err != nil {
+		return nil, fail("--app-version: %v", err)
+	}
+	return out, nil
+}
+
 func newStatsCmd() *cobra.Command {
 	var f chFlags
-	var since time.Duration
-	var from, to, gran, platform, channel, pushType, task string
+	var o statsFlags
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Core push metrics of an app: pushed, succeeded, arrived, opened, ignored and their rates",
-		Long: `Print the core metrics of the mPaaS data overview for a time range, as a total and a
-series per minute, hour or day (minute and hour only for ranges of at most one day; at
-most 90 days). Pushed counts deliveries emitted, succeeded those the channel accepted,
-arrived/opened/ignored come from receipts and the app SDK. Rates: arrival = arrived /
-pushed, open = opened / arrived, ignore = ignored / arrived.`,
+		Long: `Print the core metrics of the mPaaS data overview (§6.1) for a time range, as a total
+and a series per minute, hour or day (minute and hour only for ranges of at most one day;
+at most 90 days), read from the per-minute aggregates. Pushed counts the messages the
+backend had to push (deliveries emitted, and messages to invalid targets: no binding or a
+dead token); succeeded those the vendor or the self-built channel accepted (never a
+message that failed, expired or was revoked); arrived/opened/ignored come from receipts
+and the app SDK. Rates: arrival = arrived / pushed, open = opened / arrived, ignore =
+ignored / arrived. --app-version keeps the devices reporting those versions; a version
+no device reported gives zeros. docs/analytics.md defines every figure.`,
 		Example: `  pushpipe stats --region sg --since 24h --granularity hour
-  pushpipe stats --region sg --from 2026-11-01 --to 2026-11-23 --channel mipush --json`,
+  pushpipe stats --region sg --from 2026-11-01 --to 2026-11-23 --channel mipush --json
+  pushpipe stats --region sg --since 2160h --granularity day --app-version 2.0.1,2.1.0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q := schema.StatsQuery{Granularity: gran, Platform: platform, Channel: channel, PushType: pushType, TaskID: task}
-			var err error
-			if q.From, q.To, err = timeRange(from, to, since); err != nil {
-				return fail("%v", err)
+			q, err := o.query()
+			if err != nil {
+				return err
 			}
 			conn, db, done, err := f.connect(cmd)
 			if err != nil {
@@ -58,14 +101,15 @@ pushed, open = opened / arrived, ignore = ignored / arrived.`,
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "range ending now (ignored when --from is given)")
-	cmd.Flags().StringVar(&from, "from", "", "range start, YYYY-MM-DD or RFC 3339 (UTC)")
-	cmd.Flags().StringVar(&to, "to", "", "range end, YYYY-MM-DD or RFC 3339 (default: now)")
-	cmd.Flags().StringVar(&gran, "granularity", "hour", "minute, hour or day")
-	cmd.Flags().StringVar(&platform, "platform", "", "only this platform (android, ios, harmony)")
-	cmd.Flags().StringVar(&channel, "channel", "", "only this channel (mipush, apns, fcm, hms, honor, oppo, vivo, self)")
-	cmd.Flags().StringVar(&pushType, "push-type", "", "only this push type (SIMPLE, TEMPLATE, MULTIPLE, BROADCAST)")
-	cmd.Flags().StringVar(&task, "task", "", "only this task id")
+	cmd.Flags().DurationVar(&o.since, "since", 24*time.Hour, "range ending now (ignored when --from is given)")
+	cmd.Flags().StringVar(&o.from, "from", "", "range start, YYYY-MM-DD or RFC 3339 (UTC)")
+	cmd.Flags().StringVar(&o.to, "to", "", "range end, YYYY-MM-DD or RFC 3339 (default: now)")
+	cmd.Flags().StringVar(&o.gran, "granularity", "hour", "minute, hour or day")
+	cmd.Flags().StringVar(&o.platform, "platform", "", "only this platform (android, ios, harmony)")
+	cmd.Flags().StringVar(&o.channel, "channel", "", "only this channel (mipush, apns, fcm, hms, honor, oppo, vivo, self)")
+	cmd.Flags().StringVar(&o.pushType, "push-type", "", "only this push type (SIMPLE, TEMPLATE, MULTIPLE, BROADCAST)")
+	cmd.Flags().StringVar(&o.task, "task", "", "only this task id")
+	appVersionFlag(cmd, &o.appVersions, "the events")
 	f.register(cmd)
 	return cmd
 }
@@ -149,12 +193,23 @@ func newTasksCmd() *cobra.Command {
 	var since time.Duration
 	var limit int
 	var task, name string
+	var rawVersions []string
 	cmd := &cobra.Command{
-		Use:     "tasks",
-		Short:   "List push tasks with their pushed, succeeded and arrived counts, start, end and duration",
-		Example: "  pushpipe tasks --region sg --since 168h\n  pushpipe tasks --region sg --task demo-task-1\n  pushpipe tasks --region sg --name 'Spring sale'",
-		Args:    cobra.NoArgs,
+		Use:   "tasks",
+		Short: "List push tasks with their pushed, succeeded and arrived counts, start, end and duration",
+		Long: `List the push tasks of an app that started within --since, newest first (mPaaS task
+list): pushed counts the messages the backend had to push (deliveries emitted and
+messages to invalid targets), succeeded those the vendor or the self-built channel
+accepted, arrived the arrival receipts. With --app-version only the tasks that reached
+devices reporting those versions are listed, and only their events are counted.`,
+		Example: "  pushpipe tasks --region sg --since 168h\n  pushpipe tasks --region sg --task demo-task-1\n  pushpipe tasks --region sg --name 'Spring sale'\n" +
+			"  pushpipe tasks --region sg --app-version 2.1.0",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			versions, err := appVersionsOf(rawVersions)
+			if err != nil {
+				return err
+			}
 			conn, db, done, err := f.connect(cmd)
 			if err != nil {
 				return err
@@ -162,7 +217,7 @@ func newTasksCmd() *cobra.Command {
 			defer done()
 			now := time.Now().UTC()
 			ts, err := schema.ListTasks(cmd.Context(), conn, db, schema.TaskQuery{AppID: f.appID, From: now.Add(-since), To: now.Add(time.Minute),
-				TaskID: task, TaskName: name, Limit: limit})
+				TaskID: task, TaskName: name, AppVersions: versions, Limit: limit})
 			if err != nil {
 				return err
 			}
@@ -182,6 +237,7 @@ func newTasksCmd() *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many tasks")
 	cmd.Flags().StringVar(&task, "task", "", "only this task (task details)")
 	cmd.Flags().StringVar(&name, "name", "", "only the tasks with this exact task name (the requests' taskName)")
+	appVersionFlag(cmd, &rawVersions, "the tasks and events")
 	f.register(cmd)
 	return cmd
 }

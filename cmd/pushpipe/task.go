@@ -17,9 +17,10 @@ func newTaskCmd() *cobra.Command {
 		Use:   "task TASKID",
 		Short: "Details of one push task: type, pushed, succeeded and arrived counts, start, end, duration and its funnel",
 		Long: `Print the details of one push task (mPaaS task details) from the region's ClickHouse
-events: its push type, the deliveries emitted (pushed), accepted by the channel
-(succeeded) and arrived, its first and last event and the duration between them, and its
-funnel (planned → invalid devices → filtered → valid → acked → arrived → opened).`,
+events: its push type, the messages pushed (deliveries emitted and messages to invalid
+targets), successfully pushed (accepted by the vendor or the self-built channel) and
+arrived, its first and last event and the duration between them, and its funnel (planned
+→ invalid devices → filtered → valid → acked → arrived → opened).`,
 		Example: `  pushpipe task demo-task-1 --region sg
   pushpipe task send-1763856000000-00001 --region sg --json`,
 		Args: cobra.ExactArgs(1),

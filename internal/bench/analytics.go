@@ -47,6 +47,10 @@ const (
 // rotation.
 var analyticsChannels = []string{"mipush", "hms", "fcm", "apns", "oppo", "vivo"}
 
+// analyticsVersions are the app versions of the synthetic devices; each
+// device keeps one.
+var analyticsVersions = []string{"3.2.0", "3.1.0", "3.0.1", "2.9.0", "2.8.5"}
+
 // runAnalytics measures the statistics queries over o.AnalyticsEvents
 // synthetic events in their own database of the bench ClickHouse
 // (stats_query_p50_ms, funnel_query_p50_ms), and the receipts worker
@@ -94,12 +98,14 @@ func splitmix64(i uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// syntheticDelivery appends the lifecycle events of delivery i to out:
-// planned, valid, sent, then acked (98%) or failed, and for an acked one
-// arrived (90%), of which 30% opened and half of the rest ignored. Its
-// events share one timestamp; span spreads the deliveries evenly over
-// [from, from+span).
-func syntheticDelivery(out []schema.Event, i, deliveries int, from time.Time, span time.Duration) []schema.Event {
+// SyntheticDelivery appends the lifecycle events of delivery i (of app
+// BENCH_APP, task bench-task-<i/1000>) to out: planned, valid, sent, then
+// acked (98%) or failed, and for an acked one arrived (90%), of which 30%
+// opened and half of the rest ignored. Its events share one timestamp;
+// span spreads the deliveries evenly over [from, from+span). Its device
+// (one of a million) reports one of five app versions. Deterministic: the
+// same arguments give the same events.
+func SyntheticDelivery(out []schema.Event, i, deliveries int, from time.Time, span time.Duration) []schema.Event {
 	task := i / analyticsDeliveriesPerTask
 	taskID := "bench-task-" + strconv.Itoa(task)
 	channel := analyticsChannels[i%len(analyticsChannels)]
@@ -109,12 +115,13 @@ func syntheticDelivery(out []schema.Event, i, deliveries int, from time.Time, sp
 	}
 	pushType := []schema.PushType{schema.PushSimple, schema.PushMultiple, schema.PushBroadcast}[task%3]
 	dev := "bench-dev-" + strconv.Itoa(i%1_000_000)
+	version := analyticsVersions[splitmix64(uint64(i%1_000_000)+1<<40)%uint64(len(analyticsVersions))]
 	deliveryID := "bd" + strconv.Itoa(i)
 	ts := from.Add(time.Duration(float64(span) * float64(i) / float64(deliveries))).UnixMilli()
 	add := func(t schema.EventType, code int64) {
 		out = append(out, schema.Event{EventID: string(t) + "-" + deliveryID, TS: ts, Region: "sg", AppID: "BENCH_APP",
 			WorkspaceID: "bench", TaskID: taskID, MsgID: taskID + "-msg", PushType: pushType, Target: dev, DeviceID: dev,
-			Platform: platform, Channel: channel, Event: t, StatusCode: code, DeliveryID: deliveryID})
+			Platform: platform, Channel: channel, Event: t, StatusCode: code, DeliveryID: deliveryID, AppVersion: version})
 	}
 	h := splitmix64(uint64(i))
 	u := func(shift uint) float64 { return float64((h>>shift)&0xffff) / 0x10000 }
@@ -144,7 +151,7 @@ func syntheticDelivery(out []schema.Event, i, deliveries int, from time.Time, sp
 // (so each insert touches few daily partitions), and returns the task ids
 // it used and the events inserted per second.
 func insertSyntheticEvents(ctx context.Context, conn driver.Conn, db string, n int, to time.Time, say func(string, ...any)) ([]string, float64, error) {
-	// The expected events per delivery of syntheticDelivery's mix, so
+	// The expected events per delivery of SyntheticDelivery's mix, so
 	// that the deliveries cover the whole range.
 	const perDelivery = 3 + 0.98*(1+0.9*(1+0.3+0.7*0.5))
 	deliveries := max(1, int(float64(n)/perDelivery))
@@ -159,7 +166,7 @@ func insertSyntheticEvents(ctx context.Context, conn driver.Conn, db string, n i
 		for len(batch) < analyticsBatch && inserted+len(batch) < n {
 			// Past the planned deliveries (the mix came out richer than
 			// expected) the timestamps stay within the range.
-			batch = syntheticDelivery(batch, i, max(deliveries, i+1), from, span)
+			batch = SyntheticDelivery(batch, i, max(deliveries, i+1), from, span)
 			i++
 		}
 		batch = batch[:min(len(batch), n-inserted)]

@@ -148,7 +148,7 @@ func insertCeiling(ctx context.Context, conn driver.Conn, db string, n int) (int
 				}
 				batch = batch[:0]
 				for i := first; len(batch) < stackBatchSize; i++ {
-					batch = syntheticDelivery(batch, i, n, from, time.Hour)
+					batch = SyntheticDelivery(batch, i, n, from, time.Hour)
 				}
 				batch = batch[:min(stackBatchSize, n-first)]
 				if err := schema.InsertEvents(ctx, conn, db, batch); err != nil {

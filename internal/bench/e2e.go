@@ -207,7 +207,7 @@ func eventsinkEvents(region string, n int) []schema.Event {
 	out := make([]schema.Event, 0, n+8)
 	from := time.Now().Add(-time.Hour)
 	for i := 0; len(out) < n; i++ {
-		out = syntheticDelivery(out, i, n/5+1, from, time.Hour)
+		out = SyntheticDelivery(out, i, n/5+1, from, time.Hour)
 	}
 	out = out[:n]
 	for i := range out {

@@ -1,30 +1,3 @@
--- Per-minute aggregates for statistics over long ranges. Each cell keeps the
--- exact set of its events' ids, as 64-bit hashes (cityHash64(event_id)), so
--- an event inserted twice (a replay) is counted once: read it with
--- uniqExactMerge(events). Hashes merge about a third faster than the ids'
--- strings; two of 10 million ids share one with a chance of about 3 in a
--- million. Migrate rebuilds a table from before the hashes (see
--- upgradeEventsMinute).
-CREATE TABLE IF NOT EXISTS {db}.events_minute
-(
-    minute    DateTime('UTC'),
-    app_id    LowCardinality(String),
-    platform  LowCardinality(String),
-    channel   LowCardinality(String),
-    push_type LowCardinality(String),
-    task_id   String,
-    event     LowCardinality(String),
-    events    AggregateFunction(uniqExact, UInt64)
-)
-ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(minute)
-ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)
-TTL minute + INTERVAL {ttl_days} DAY;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_minute_mv TO {db}.events_minute AS
-SELECT
-    toStartOfMinute(ts) AS minute,
-    app_id, platform, channel, push_type, task_id, event,
-    uniqExactState(cityHash64(event_id)) AS events
-FROM {db}.events
-GROUP BY minute, app_id, platform, channel, push_type, task_id, event;
+-- events_minute, the per-minute aggregates, was created here until app_version
+-- became one of its dimensions: migration 011 defines it now, and Migrate
+-- rebuilds a table created by this file before (see setAsideEventsMinute).

@@ -6,9 +6,11 @@
 -- name: core_metrics_by_day
 -- The mPaaS data overview: pushed, succeeded, arrived, opened, ignored per
 -- day over the last 30 days, with the arrival, open and ignore rates.
+-- Pushed counts deliveries (valid) and messages to invalid targets
+-- (invalid_device); succeeded the deliveries a channel accepted (acked).
 SELECT
     toDate(minute) AS day,
-    uniqExactMergeIf(events, event = 'valid')   AS pushed,
+    uniqExactMergeIf(events, event IN ('valid', 'invalid_device')) AS pushed,
     uniqExactMergeIf(events, event = 'acked')   AS succeeded,
     uniqExactMergeIf(events, event = 'arrived') AS arrived,
     uniqExactMergeIf(events, event = 'opened')  AS opened,
@@ -21,17 +23,33 @@ WHERE minute >= now() - INTERVAL 30 DAY
 GROUP BY day
 ORDER BY day;
 
+-- name: core_metrics_by_app_version
+-- The data overview per app version over the last 90 days (the version the
+-- device reported; '' for targets without a device).
+SELECT
+    app_version,
+    uniqExactMergeIf(events, event IN ('valid', 'invalid_device')) AS pushed,
+    uniqExactMergeIf(events, event = 'acked')   AS succeeded,
+    uniqExactMergeIf(events, event = 'arrived') AS arrived,
+    uniqExactMergeIf(events, event = 'opened')  AS opened,
+    uniqExactMergeIf(events, event = 'ignored') AS ignored,
+    round(arrived / nullIf(pushed, 0), 4) AS arrival_rate
+FROM push_sg.events_minute
+WHERE app_id = 'ONEX570DA89211721' AND minute >= now() - INTERVAL 90 DAY
+GROUP BY app_version
+ORDER BY pushed DESC;
+
 -- name: delivery_rate_by_channel
 -- Share of deliveries each channel accepted in the last 7 days.
 SELECT
     channel,
-    uniqExactMergeIf(events, event = 'valid') AS pushed,
+    uniqExactMergeIf(events, event = 'valid') AS deliveries,
     uniqExactMergeIf(events, event = 'acked') AS succeeded,
-    round(succeeded / nullIf(pushed, 0), 4)   AS success_rate
+    round(succeeded / nullIf(deliveries, 0), 4) AS success_rate
 FROM push_sg.events_minute
-WHERE minute >= now() - INTERVAL 7 DAY
+WHERE minute >= now() - INTERVAL 7 DAY AND event IN ('valid', 'acked')
 GROUP BY channel
-ORDER BY pushed DESC;
+ORDER BY deliveries DESC;
 
 -- name: task_funnel
 -- The funnel of one task (replace the task id).
@@ -76,7 +94,7 @@ WHERE app_id = 'ONEX570DA89211721' AND device_id = 'demo-device-1';
 -- name: tasks_last_week
 -- The task list: pushed, succeeded and arrived per task, newest first.
 SELECT task_id, any(push_type) AS push_type,
-       uniqExactIf(event_id, event = 'valid')   AS push_num,
+       uniqExactIf(event_id, event IN ('valid', 'invalid_device')) AS push_num,
        uniqExactIf(event_id, event = 'acked')   AS push_success_num,
        uniqExactIf(event_id, event = 'arrived') AS push_arrival_num,
        min(ts) AS start, max(ts) AS end
