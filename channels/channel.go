@@ -77,6 +77,11 @@ const (
 	// ExtraMiPushNotifyID is the MiPush notify_id: notifications with the
 	// same id replace each other in the notification bar.
 	ExtraMiPushNotifyID = "mipush.notify_id"
+	// ExtraNotifyID is the vendor-neutral notification id a recall names
+	// (the request's notifyId, from the delivery index): the recallers
+	// that withdraw by notify id (MiPush, Huawei) read it when the
+	// message has no vendor key of its own. Sending reads the vendor keys.
+	ExtraNotifyID = "notify_id"
 	// ExtraSmoothRate asks for smooth push: the task's messages are sent at
 	// no more than this many messages a second in the whole region (e.g.
 	// "3000", MiPush's smooth push speed). The sender enforces it; channels

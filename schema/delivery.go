@@ -32,6 +32,9 @@ type Delivery struct {
 	AcceptedAt  int64  `json:"acceptedAt,omitempty"`
 	FannedOutAt int64  `json:"fannedOutAt,omitempty"`
 	CallbackURL string `json:"callbackUrl,omitempty"`
+	// NotifyID is the request's notifyId, when it set one: recall needs it
+	// to withdraw the notification from the vendors that recall by it.
+	NotifyID    string `json:"notifyId,omitempty"`
 	AppVersion  string `json:"appVersion,omitempty"`
 	Model       string `json:"model,omitempty"`
 }
@@ -47,7 +50,8 @@ func NewDeliveryID(msgID, deviceID string) string {
 // a terminal step's id leaves the attempt out, so a delivery that a replay
 // made end twice the same way (a replayed retry acked at a later attempt
 // than the original) still has one acked event, counted once.
-// The valid event also carries the vendor token, for the delivery index.
+// The valid event also carries the vendor token and the request's notify
+// id, for the delivery index.
 // Terminal events (acked, failed, expired, revoked) carry the delivery's
 // CallbackURL and, when there is one, the vendor token, so the callbacks
 // worker can tell the business system the outcome; other events carry
@@ -77,7 +81,7 @@ func (d *Delivery) EventFor(t EventType, ts int64) Event {
 		DeliveryID:  d.DeliveryID,
 	}
 	if t == EventValid {
-		e.Token = d.Token
+		e.Token, e.NotifyID = d.Token, d.NotifyID
 	}
 	if t.Terminal() && d.CallbackURL != "" {
 		e.CallbackURL, e.Token = d.CallbackURL, d.Token

@@ -29,6 +29,8 @@ type DeliveryRecord struct {
 	AppVersion  string
 	Model       string
 	TS          int64
+	// NotifyID is the request's notifyId, "" when it set none.
+	NotifyID string
 }
 
 // MsgToken names a delivery the way a receipt of a vendor call for many
@@ -47,7 +49,7 @@ func DeliveryRecordOf(e Event) (rec DeliveryRecord, ok bool) {
 	return DeliveryRecord{
 		DeliveryID: e.DeliveryID, AppID: e.AppID, WorkspaceID: e.WorkspaceID, TaskID: e.TaskID, MsgID: e.MsgID,
 		PushType: e.PushType, Target: e.Target, DeviceID: e.DeviceID, Platform: e.Platform, Channel: e.Channel,
-		Token: e.Token, AppVersion: e.AppVersion, Model: e.Model, TS: e.TS,
+		Token: e.Token, AppVersion: e.AppVersion, Model: e.Model, TS: e.TS, NotifyID: e.NotifyID,
 	}, true
 }
 
@@ -87,7 +89,7 @@ func PendingReceiptEventID(t EventType, msgID, token string) string {
 // maxLookup bounds the keys of one lookup query.
 const maxLookup = 10_000
 
-const deliveryColumns = "delivery_id, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, token, app_version, model, ts"
+const deliveryColumns = "delivery_id, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, token, app_version, model, ts, notify_id"
 
 // DeliveryIndex reads and writes the delivery_index (and, through its
 // materialized view, delivery_tokens) table of one region database. It is
@@ -116,7 +118,7 @@ func (x *DeliveryIndex) Insert(ctx context.Context, rows []DeliveryRecord) error
 	defer b.Abort()
 	for _, r := range rows {
 		if err := b.Append(r.DeliveryID, r.AppID, r.WorkspaceID, r.TaskID, r.MsgID, string(r.PushType), r.Target,
-			r.DeviceID, r.Platform, r.Channel, r.Token, r.AppVersion, r.Model, time.UnixMilli(r.TS).UTC()); err != nil {
+			r.DeviceID, r.Platform, r.Channel, r.Token, r.AppVersion, r.Model, time.UnixMilli(r.TS).UTC(), r.NotifyID); err != nil {
 			return fmt.Errorf("appending delivery %s to the index: %w", r.DeliveryID, err)
 		}
 	}
@@ -141,7 +143,7 @@ func (x *DeliveryIndex) Lookup(ctx context.Context, ids []string) (map[string]De
 			var pushType string
 			var ts time.Time
 			if err := rows.Scan(&r.DeliveryID, &r.AppID, &r.WorkspaceID, &r.TaskID, &r.MsgID, &pushType, &r.Target,
-				&r.DeviceID, &r.Platform, &r.Channel, &r.Token, &r.AppVersion, &r.Model, &ts); err != nil {
+				&r.DeviceID, &r.Platform, &r.Channel, &r.Token, &r.AppVersion, &r.Model, &ts, &r.NotifyID); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("reading a delivery index row: %w", err)
 			}

@@ -108,6 +108,10 @@ type Event struct {
 	// only: the callbacks worker posts the signed outcome there. It is not
 	// a column of the events table and is never inserted.
 	CallbackURL string `json:"callbackUrl,omitempty"`
+	// NotifyID is the request's notifyId, on valid events of a request
+	// that set one, for the delivery index (recall withdraws by it). It is
+	// not a column of the events table.
+	NotifyID string `json:"notifyId,omitempty"`
 }
 
 // Key is the Kafka key of the event on push.events.R: the msg id, or the

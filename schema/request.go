@@ -186,6 +186,15 @@ type Request struct {
 	// in (the mPaaS channelId; OPPO's private channel id). MiPush takes
 	// its own MiChannelID instead.
 	ChannelID string `json:"channelId,omitempty"`
+	// NotifyID groups notifications on the device: a new one replaces the
+	// shown one with the same id (MiPush notify_id, Huawei/Honor/OPPO
+	// notify id, FCM tag, APNs collapse id). Unset, each message has its
+	// own, derived from its msg id.
+	NotifyID *int `json:"notifyId,omitempty"`
+	// RemindType is how the device reminds the user: -1 every way, or the
+	// sum of 1 sound, 2 vibration and 4 lights (MiPush notify_type);
+	// unset, the channel's configured default.
+	RemindType *int `json:"remindType,omitempty"`
 
 	SmsStrategy      int    `json:"smsStrategy,omitempty"`
 	SmsSignName      string `json:"smsSignName,omitempty"`

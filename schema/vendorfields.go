@@ -124,6 +124,10 @@ var (
 	}
 )
 
+// MaxNotifyID is the largest notifyId: OPPO's notify ids are at most
+// 2^31-1, as are Huawei's and MiPush's.
+const MaxNotifyID = 1<<31 - 1
+
 // MaxURLLength bounds uri, imageUrls and iconUrls values.
 const MaxURLLength = 1024
 
@@ -195,6 +199,12 @@ func (r *Request) validateVendorFields() error {
 		return invalid(CodeInvalidParam, "pushStyle 2 (image-text) needs imageUrls")
 	case r.PushStyle != 2 && len(r.ImageURLs) > 0:
 		return invalid(CodeInvalidParam, "imageUrls are the pictures of pushStyle 2 (image-text); pushStyle is %d", r.PushStyle)
+	}
+	if r.NotifyID != nil && (*r.NotifyID < 0 || *r.NotifyID > MaxNotifyID) {
+		return invalid(CodeInvalidParam, "notifyId %d is not in 0..%d", *r.NotifyID, MaxNotifyID)
+	}
+	if r.RemindType != nil && (*r.RemindType < -1 || *r.RemindType > 7) {
+		return invalid(CodeInvalidParam, "remindType %d is not -1 (every way) or a sum of 1 sound, 2 vibration, 4 lights", *r.RemindType)
 	}
 	if n := utf8.RuneCountInString(r.ChannelID); n > 64 {
 		return invalid(CodeInvalidParam, "channelId has %d characters, at most 64 are allowed", n)

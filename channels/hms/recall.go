@@ -28,6 +28,9 @@ var _ channels.Recaller = (*Channel)(nil)
 func notifyID(m channels.Message) (int, error) {
 	v := m.Extras[ExtraNotifyID]
 	if v == "" {
+		v = m.Extras[channels.ExtraNotifyID]
+	}
+	if v == "" {
 		return channels.NotifyID(m.MsgID), nil
 	}
 	id, err := strconv.Atoi(v)

@@ -22,6 +22,9 @@ func notifyID(m channels.Message) string {
 	if v := m.Extras[channels.ExtraMiPushNotifyID]; v != "" {
 		return v
 	}
+	if v := m.Extras[channels.ExtraNotifyID]; v != "" {
+		return v
+	}
 	return strconv.Itoa(channels.NotifyID(m.MsgID))
 }
 

@@ -62,10 +62,15 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 		return l
 	}
 	ext := msg.ext
+	notifyID := notifyIDOf(req)
+	if req.RemindType != nil {
+		x[channels.ExtraNotifyType] = strconv.Itoa(*req.RemindType)
+	}
 
 	switch channel {
 	case mipush.Name:
 		set(channels.ExtraMiPushChannelID, req.MiChannelID)
+		set(channels.ExtraMiPushNotifyID, notifyID)
 		switch {
 		case image(schema.URLKeyMIUI) != "":
 			x[mipush.ExtraStyleType] = "2"
@@ -79,14 +84,17 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 		// sound, badge and mutable-content are read from the extended
 		// parameters by the APNs channel itself.
 		set(apns.ExtraImageURL, image(schema.URLKeyIOS))
+		set(apns.ExtraCollapseID, notifyID)
 	case fcm.Name:
 		set(fcm.ExtraImage, image(schema.URLKeyFCM))
 		set(fcm.ExtraChannelID, req.ChannelID)
+		set(fcm.ExtraTag, notifyID)
 	case hms.Name:
 		set(hms.ExtraCategory, category(schema.VendorKeyHMS))
 		set(hms.ExtraNotifyLevel, level(schema.VendorKeyHMS))
 		set(hms.ExtraImage, icon(schema.URLKeyHMS))
 		set(hms.ExtraChannelID, req.ChannelID)
+		set(hms.ExtraNotifyID, notifyID)
 		if bigText || ext[schema.ExtBigText] == "1" {
 			x[hms.ExtraBigText] = "1"
 		}
@@ -95,6 +103,7 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 	case honor.Name:
 		set(honor.ExtraImportance, category(schema.VendorKeyHonor))
 		set(honor.ExtraImage, icon(""))
+		set(honor.ExtraNotifyID, notifyID)
 		if bigText {
 			x[honor.ExtraBigText] = "1"
 		}
@@ -104,6 +113,7 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 		set(oppo.ExtraCategory, category(schema.VendorKeyOPPO))
 		set(oppo.ExtraNotifyLevel, level(schema.VendorKeyOPPO))
 		set(oppo.ExtraChannelID, req.ChannelID)
+		set(oppo.ExtraNotifyID, notifyID)
 		if bigText {
 			x[oppo.ExtraStyle] = "2"
 		}
@@ -114,6 +124,7 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 		set(selfchannel.ExtraImageURL, image(""))
 		set(selfchannel.ExtraIconURL, icon(""))
 		set(selfchannel.ExtraChannelID, req.ChannelID)
+		set(selfchannel.ExtraNotifyID, notifyID)
 		if bigText {
 			x[selfchannel.ExtraBigText] = "1"
 		}
@@ -136,4 +147,13 @@ func channelRefusal(req *schema.Request, channel string, ext schema.StringMap, u
 		return schema.CodeInvalidParam, "filtered: honor opens https addresses only, uri is " + uri
 	}
 	return 0, ""
+}
+
+// notifyIDOf returns the request's notifyId as the delivery carries it, or
+// "" when the request set none.
+func notifyIDOf(req *schema.Request) string {
+	if req.NotifyID == nil {
+		return ""
+	}
+	return strconv.Itoa(*req.NotifyID)
 }

@@ -391,6 +391,6 @@ func (h *Handler) delivery(d *decoded, msg message, target string, dev schema.De
 		Target: target, DeviceID: dev.DeviceID, Platform: dev.Platform, Channel: channel, Token: token,
 		Title: msg.title, Body: msg.body, Payload: c.payload, PassThrough: req.Silent == 1, Extras: c.extras,
 		ExpireAt: d.ts + req.ExpiredSeconds*1000, AcceptedAt: d.ts, FannedOutAt: h.cfg.Now().UnixMilli(),
-		CallbackURL: req.CallbackURL, AppVersion: dev.AppVersion, Model: dev.Model,
+		CallbackURL: req.CallbackURL, AppVersion: dev.AppVersion, Model: dev.Model, NotifyID: notifyIDOf(req),
 	}
 }

@@ -199,6 +199,9 @@ func (h *Handler) recallChunk(ctx context.Context, r channels.Recaller, chunk []
 	for i, a := range chunk {
 		msgs[i] = channels.Message{DeliveryID: a.DeliveryID, MsgID: a.MsgID, TaskID: a.TaskID, AppID: a.AppID,
 			DeviceID: a.DeviceID, Token: a.Token}
+		if a.NotifyID != "" {
+			msgs[i].Extras = map[string]string{channels.ExtraNotifyID: a.NotifyID}
+		}
 		ids[i] = a.VendorMsgID
 	}
 	var res []channels.Result
