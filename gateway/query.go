@@ -220,6 +220,19 @@ func page(pageNumber, pageSize, n int) (lo, hi int, rep *reply) {
 	return lo, min(lo+pageSize, n), nil
 }
 
+// pageParams checks pageNumber and pageSize (see page) and returns them
+// with their defaults applied.
+func pageParams(pageNumber, pageSize int) (pn, ps int, rep *reply) {
+	if _, _, rep := page(pageNumber, pageSize, 0); rep != nil {
+		return 0, 0, rep
+	}
+	pn, ps = max(pageNumber, 1), pageSize
+	if ps == 0 {
+		ps = DefaultPageSize
+	}
+	return pn, ps, nil
+}
+
 // tasks serves /v1/tasks (mPaaS QueryPushAnalysisTaskList): the tasks that
 // started in [startTime, endTime), newest first, optionally only those with
 // taskId or with the exact taskName, and with appVersion only those that
@@ -252,12 +265,9 @@ func (s *Server) tasks(ctx context.Context, c *call) reply {
 		// include the tasks of the last seconds.
 		to = to.Add(time.Minute)
 	}
-	if _, _, rep := page(b.PageNumber, b.PageSize, 0); rep != nil {
+	pn, ps, rep := pageParams(b.PageNumber, b.PageSize)
+	if rep != nil {
 		return *rep
-	}
-	pn, ps := max(b.PageNumber, 1), b.PageSize
-	if ps == 0 {
-		ps = DefaultPageSize
 	}
 	ts, err := schema.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.TaskQuery{AppID: b.AppID, From: from, To: to, TaskID: b.TaskID, TaskName: b.TaskName,
 		AppVersions: versions, Limit: pn * ps})
