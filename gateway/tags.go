@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/pushpipe/pushpipe/pipeline"
-	"github.com/pushpipe/pushpipe/producer"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -57,15 +55,7 @@ func (s *Server) tagRecord(ctx context.Context, c *call, op schema.BindingOp) re
 	if b.UserID == "" {
 		return refuse(http.StatusBadRequest, schema.CodeNeedUserID, "userId is empty: tags belong to users; name the user")
 	}
-	rec := &schema.Binding{Op: op, Region: b.Region, AppID: b.AppID, WorkspaceID: b.WorkspaceID, UserID: b.UserID, Tags: b.Tags}
-	out, err := producer.PrepareBinding(rec, s.cfg.Region, c.now)
-	if err != nil {
-		return failed("validating the "+string(op)+" record", err)
-	}
-	if err := s.cfg.Producer.Produce(ctx, []pipeline.Output{out}); err != nil {
-		return failed("publishing the "+string(op)+" of user "+rec.UserID+" to "+out.Topic, err)
-	}
-	return ok(rec.UserID)
+	return s.publishBinding(ctx, c, &schema.Binding{Op: op, Region: b.Region, AppID: b.AppID, WorkspaceID: b.WorkspaceID, UserID: b.UserID, Tags: b.Tags})
 }
 
 // listUserTags serves /v1/tags/list: the tags the registry has stored for

@@ -27,14 +27,7 @@ func TestTagCommand(t *testing.T) {
 		{"users pages count from 1", []string{"tag", "users", "--tag", "gold", "--page", "0"}, "pages count from 1"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			root := newRoot()
-			root.SetArgs(tc.args)
-			root.SetOut(&bytes.Buffer{})
-			root.SetErr(&bytes.Buffer{})
-			err := root.Execute()
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			}
+			wantCommandError(t, tc.args, tc.wantErr)
 		})
 	}
 	var out bytes.Buffer
