@@ -1,8 +1,11 @@
 package schema
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 )
 
 // manyTags returns n distinct tags.
@@ -44,5 +47,26 @@ func TestTagsSurviveTheWire(t *testing.T) {
 				t.Fatalf("after a round trip valid = %v, want %v (tags %#v)", got, tc.valid, back.Tags)
 			}
 		})
+	}
+}
+
+// TestScheduledBroadcastKeepsItsTags fires a loop broadcast with tags from
+// its schedule record as stored on push.schedules.R: every occurrence
+// filters on the same tags.
+func TestScheduledBroadcastKeepsItsTags(t *testing.T) {
+	r := validBroadcast()
+	r.Tags = []string{"vip", "gold"}
+	r.StrategyType = StrategyLoop
+	r.StrategyContent = &StrategyContent{StartTime: ms("2026-03-10 00:00:00"), EndTime: ms("2026-03-12 00:00:00"), CircleType: CircleDaily, Time: "09:00:00"}
+	var stored Schedule
+	if err := json.Unmarshal(mustMarshal(t, NewSchedule(r, ms("2026-03-10 00:00:00"))), &stored); err != nil {
+		t.Fatal(err)
+	}
+	occ := stored.OccurrenceRequest(utc("2026-03-11 09:00:00"), time.UTC)
+	if !slices.Equal(occ.Tags, []string{"vip", "gold"}) {
+		t.Fatalf("occurrence tags %v, want [vip gold]", occ.Tags)
+	}
+	if err := occ.Validate(); err != nil {
+		t.Fatalf("occurrence request is invalid: %v", err)
 	}
 }
