@@ -233,14 +233,21 @@ func (s *Server) client(ctx context.Context, c *call, op schema.BindingOp) reply
 			return *rep
 		}
 	}
+	return s.publishBinding(ctx, c, rec)
+}
+
+// publishBinding checks rec exactly as the registry will and publishes it
+// to push.bindings.<region>, answering once Kafka acknowledged it; Data is
+// its key (the device id, or the user id of a tag record).
+func (s *Server) publishBinding(ctx context.Context, c *call, rec *schema.Binding) reply {
 	out, err := producer.PrepareBinding(rec, s.cfg.Region, c.now)
 	if err != nil {
-		return failed("validating the "+string(op)+" record", err)
+		return failed("validating the "+string(rec.Op)+" record", err)
 	}
 	if err := s.cfg.Producer.Produce(ctx, []pipeline.Output{out}); err != nil {
-		return failed("publishing the "+string(op)+" of device "+rec.DeviceID+" to "+out.Topic, err)
+		return failed("publishing the "+string(rec.Op)+" record of "+rec.Key()+" to "+out.Topic, err)
 	}
-	return ok(rec.DeviceID)
+	return ok(rec.Key())
 }
 
 // device fills the report fields of rec: vendor, tokens, platform.

@@ -133,6 +133,10 @@ func TestPushRoutes(t *testing.T) {
 		{scenario: "broadcast: 3053 all users on the self-built channel", path: "/v1/push/broadcast", body: with(broadcast, map[string]any{"pushStatus": 1, "unBindPeriod": 4, "androidChannel": 1}), want: schema.CodeBroadcastNoSelfChannel, status: 400},
 		{scenario: "broadcast: 3057 androidChannel 3", path: "/v1/push/broadcast", body: with(broadcast, map[string]any{"androidChannel": 3}), want: schema.CodeAndroidChannelInvalid, status: 400},
 		{scenario: "broadcast: 8018 time range without times", path: "/v1/push/broadcast", body: with(broadcast, map[string]any{"timeMode": 1}), want: schema.CodeBroadcastTimeRangeInvalid, status: 400},
+		{scenario: "broadcast: accepted with tags", path: "/v1/push/broadcast", body: with(broadcast, map[string]any{"taskName": "tagged", "tags": []string{"vip", "gold"}}), want: schema.CodeSuccess},
+		{scenario: "broadcast: 3028 tags to unbound users", path: "/v1/push/broadcast", body: with(broadcast, map[string]any{"tags": []string{"vip"}, "pushStatus": 2, "unBindPeriod": 1}), want: schema.CodeInvalidParam, status: 400},
+		{scenario: "broadcast: 3028 an empty tags list", path: "/v1/push/broadcast", body: with(broadcast, map[string]any{"tags": []string{}}), want: schema.CodeInvalidParam, status: 400},
+		{scenario: "simple: 3028 tags", path: "/v1/push/simple", body: with(simple, map[string]any{"tags": []string{"vip"}}), want: schema.CodeInvalidParam, status: 400},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			var body any = tc.body

@@ -150,6 +150,9 @@ func (s *Server) funnel(ctx context.Context, c *call) reply {
 // vendor or the self-built channel; pushArrivalNum arrived), first
 // and last event (Unix ms; gmtCreate is the first) and the duration
 // between them as mPaaS writes it ("00 hours 01 min 36 sec").
+// AudienceEmpty is true for a broadcast none of whose devices matched its
+// filters (platform, pushStatus, bind period, tags, appVersions, models):
+// it was accepted and planned nothing.
 type Task struct {
 	TaskID         string `json:"taskId"`
 	TaskName       string `json:"taskName"`
@@ -162,6 +165,7 @@ type Task struct {
 	StartTime      int64  `json:"startTime"`
 	EndTime        int64  `json:"endTime"`
 	Duration       string `json:"duration"`
+	AudienceEmpty  bool   `json:"audienceEmpty,omitempty"`
 }
 
 // TaskDetail is a Task with its funnel.
@@ -174,7 +178,8 @@ func taskOf(t schema.TaskSummary) Task {
 	d := t.Duration.Round(time.Second)
 	return Task{TaskID: t.TaskID, TaskName: t.TaskName, TemplateName: t.Template, PushType: t.PushType, GmtCreate: t.Start.UnixMilli(), PushNum: t.PushNum,
 		PushSuccessNum: t.PushSuccessNum, PushArrivalNum: t.PushArrivalNum, StartTime: t.Start.UnixMilli(),
-		EndTime: t.End.UnixMilli(), Duration: fmt.Sprintf("%02d hours %02d min %02d sec", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)}
+		EndTime: t.End.UnixMilli(), Duration: fmt.Sprintf("%02d hours %02d min %02d sec", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60),
+		AudienceEmpty: t.AudienceEmpty}
 }
 
 // ErrTaskNotFound marks a task id without any stored event. Test with
@@ -215,6 +220,19 @@ func page(pageNumber, pageSize, n int) (lo, hi int, rep *reply) {
 	return lo, min(lo+pageSize, n), nil
 }
 
+// pageParams checks pageNumber and pageSize (see page) and returns them
+// with their defaults applied.
+func pageParams(pageNumber, pageSize int) (pn, ps int, rep *reply) {
+	if _, _, rep := page(pageNumber, pageSize, 0); rep != nil {
+		return 0, 0, rep
+	}
+	pn, ps = max(pageNumber, 1), pageSize
+	if ps == 0 {
+		ps = DefaultPageSize
+	}
+	return pn, ps, nil
+}
+
 // tasks serves /v1/tasks (mPaaS QueryPushAnalysisTaskList): the tasks that
 // started in [startTime, endTime), newest first, optionally only those with
 // taskId or with the exact taskName, and with appVersion only those that
@@ -247,12 +265,9 @@ func (s *Server) tasks(ctx context.Context, c *call) reply {
 		// include the tasks of the last seconds.
 		to = to.Add(time.Minute)
 	}
-	if _, _, rep := page(b.PageNumber, b.PageSize, 0); rep != nil {
+	pn, ps, rep := pageParams(b.PageNumber, b.PageSize)
+	if rep != nil {
 		return *rep
-	}
-	pn, ps := max(b.PageNumber, 1), b.PageSize
-	if ps == 0 {
-		ps = DefaultPageSize
 	}
 	ts, err := schema.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.TaskQuery{AppID: b.AppID, From: from, To: to, TaskID: b.TaskID, TaskName: b.TaskName,
 		AppVersions: versions, Limit: pn * ps})

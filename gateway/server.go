@@ -1,7 +1,8 @@
 // Package gateway is the HTTP gateway of one region: the mPaaS server API
 // (simple, template, multiple and broadcast push, revocation, statistics,
-// task list and details, scheduled tasks, templates) and the client APIs
-// (bind, unbind, report) over signed JSON requests.
+// task list and details, scheduled tasks, templates), the client APIs
+// (bind, unbind, report) and user tags (add, remove, list) over signed
+// JSON requests.
 //
 // Every /v1 route is POST with a JSON body whose parameters carry the mPaaS
 // names (appId, workspaceId, taskName, deliverType or deliveryType,
@@ -17,7 +18,8 @@
 // (schema.Request Validate, plus the template lookup: 3022, 3023). A
 // valid push is published to push.requests.<region> keyed by its task id,
 // a revoke to push.control.<region> keyed by its control key, a client
-// call to push.bindings.<region> keyed by device id; the answer is sent
+// call to push.bindings.<region> keyed by device id (a tag change keyed
+// by user id); the answer is sent
 // only after Kafka acknowledged the record, so OK means the pipeline has
 // it. A request naming another region is refused with 3028, never
 // forwarded. Queries read the region's ClickHouse database (and, for
@@ -204,6 +206,10 @@ func New(cfg Config) (*Server, error) {
 		{path: "/v1/client/unbind", write: true, handle: s.unbind},
 		{path: "/v1/client/report", write: true, handle: s.report},
 		{path: "/v1/devices/status", handle: s.deviceStatus},
+		{path: "/v1/tags/add", write: true, handle: s.addTags},
+		{path: "/v1/tags/remove", write: true, handle: s.removeTags},
+		{path: "/v1/tags/list", handle: s.listUserTags},
+		{path: "/v1/tags/users", handle: s.listTagUsers},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {

@@ -11,7 +11,9 @@
 // rejected event (the gateway checks templates synchronously).
 //
 // Revokes (schema.Control on push.control.<region>) and registry records
-// (schema.Binding on push.bindings.<region>) are published the same way.
+// (schema.Binding on push.bindings.<region>: devices, users, and the tags
+// of users through TagAdd, TagRemove, AddTags and RemoveTags) are
+// published the same way.
 // The Prepare functions turn a record into its Kafka output without
 // publishing it, for callers that write through a producer of their own
 // (the gateway does).
@@ -82,6 +84,48 @@ func Broadcast(a App, taskName string, deliverType int, msgKey, templateName str
 	r := a.base(schema.PushBroadcast, taskName, deliverType)
 	r.MsgKey, r.TemplateName, r.TemplateKeyValue = msgKey, templateName, schema.StringMap(kv)
 	return r
+}
+
+// TagAdd returns the registry record that adds tags to a user of the app
+// (op tag_add on push.bindings.<region>, keyed by the user id): a
+// BROADCAST with tags naming any of them then reaches the user's bound
+// devices, as does a push with deliverType 12 and one of them as target.
+// Tags belong to users: the record names no device. See ValidateBinding
+// for the rules (schema.ValidateTags: 1 to schema.MaxTags distinct tags of
+// at most schema.MaxTagChars characters).
+func TagAdd(a App, userID string, tags ...string) *schema.Binding {
+	return a.tagRecord(schema.OpTagAdd, userID, tags)
+}
+
+// TagRemove returns the registry record that removes tags from a user of
+// the app (op tag_remove); removing a tag the user does not carry is
+// harmless.
+func TagRemove(a App, userID string, tags ...string) *schema.Binding {
+	return a.tagRecord(schema.OpTagRemove, userID, tags)
+}
+
+func (a App) tagRecord(op schema.BindingOp, userID string, tags []string) *schema.Binding {
+	return &schema.Binding{Op: op, Region: a.Region, AppID: a.AppID, WorkspaceID: a.WorkspaceID, UserID: userID, Tags: tags}
+}
+
+// ValidateBinding checks a registry record exactly as the registry will
+// (schema.DecodeBinding) and returns a *schema.ValidationError carrying
+// the mPaaS result code of the first rule broken, or nil.
+func ValidateBinding(b *schema.Binding) error {
+	_, err := encodeBinding(b)
+	return err
+}
+
+// encodeBinding returns the JSON of b once the registry would accept it.
+func encodeBinding(b *schema.Binding) ([]byte, error) {
+	v, err := json.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s record of %s: %w", b.Op, b.Key(), err)
+	}
+	if _, err := schema.DecodeBinding(v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // Validate checks req with the rules fanout applies (schema.Request
@@ -195,11 +239,8 @@ func PrepareBinding(b *schema.Binding, region string, now time.Time) (pipeline.O
 	if b.TS == 0 {
 		b.TS = now.UnixMilli()
 	}
-	v, err := json.Marshal(b)
+	v, err := encodeBinding(b)
 	if err != nil {
-		return pipeline.Output{}, fmt.Errorf("encoding %s record of device %s: %w", b.Op, b.DeviceID, err)
-	}
-	if _, err := schema.DecodeBinding(v); err != nil {
 		return pipeline.Output{}, err
 	}
 	return pipeline.Output{Topic: pipeline.BindingsTopic(b.Region), Key: []byte(b.Key()), Value: v}, nil
@@ -325,6 +366,20 @@ func (p *Producer) PublishBinding(ctx context.Context, b *schema.Binding) error 
 		return fmt.Errorf("publishing %s record of %s to %s: %w", b.Op, b.Key(), out.Topic, err)
 	}
 	return nil
+}
+
+// AddTags adds tags to a user of the app (see TagAdd) and returns once
+// Kafka acknowledged the tag_add record; the registry applies it next. A
+// record that fails validation is not written: the error is a
+// *schema.ValidationError (3012 without a user, 3028 for bad tags).
+func (p *Producer) AddTags(ctx context.Context, a App, userID string, tags ...string) error {
+	return p.PublishBinding(ctx, TagAdd(a, userID, tags...))
+}
+
+// RemoveTags removes tags from a user of the app (see TagRemove), like
+// AddTags.
+func (p *Producer) RemoveTags(ctx context.Context, a App, userID string, tags ...string) error {
+	return p.PublishBinding(ctx, TagRemove(a, userID, tags...))
 }
 
 // Close waits for publishes in flight and closes the Kafka connections.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +152,46 @@ func TestPrepareRevokeAndBinding(t *testing.T) {
 	}
 }
 
+// TestTagRecords builds tag records and checks them as the registry will.
+func TestTagRecords(t *testing.T) {
+	tags := make([]string, schema.MaxTags+1)
+	for i := range tags {
+		tags[i] = fmt.Sprint("t", i)
+	}
+	for _, tc := range []struct {
+		scenario string
+		b        *schema.Binding
+		op       schema.BindingOp
+		want     schema.ResultCode
+	}{
+		{"add two tags", TagAdd(sg, "u1", "vip", "gold"), schema.OpTagAdd, 0},
+		{"remove one", TagRemove(sg, "u1", "gold"), schema.OpTagRemove, 0},
+		{"100 tags", TagAdd(sg, "u1", tags[:schema.MaxTags]...), schema.OpTagAdd, 0},
+		{"no user is 3012", TagAdd(sg, "", "vip"), schema.OpTagAdd, schema.CodeNeedUserID},
+		{"no tag is 3028", TagRemove(sg, "u1"), schema.OpTagRemove, schema.CodeInvalidParam},
+		{"empty tag is 3028", TagAdd(sg, "u1", "vip", ""), schema.OpTagAdd, schema.CodeInvalidParam},
+		{"repeated tag is 3028", TagAdd(sg, "u1", "vip", "vip"), schema.OpTagAdd, schema.CodeInvalidParam},
+		{"101 tags is 3028", TagAdd(sg, "u1", tags...), schema.OpTagAdd, schema.CodeInvalidParam},
+		{"31-character tag is 3028", TagAdd(sg, "u1", strings.Repeat("x", schema.MaxTagChars+1)), schema.OpTagAdd, schema.CodeInvalidParam},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			if tc.b.Op != tc.op || tc.b.AppID != sg.AppID || tc.b.Region != "sg" || tc.b.DeviceID != "" {
+				t.Fatalf("record %+v, want op %s of app %s in sg naming no device", tc.b, tc.op, sg.AppID)
+			}
+			if got := code(ValidateBinding(tc.b)); got != tc.want {
+				t.Fatalf("ValidateBinding code = %d, want %d", got, tc.want)
+			}
+			out, err := PrepareBinding(tc.b, "sg", time.Now())
+			if got := code(err); got != tc.want {
+				t.Fatalf("PrepareBinding = %v, want code %d", err, tc.want)
+			}
+			if tc.want == 0 && (string(out.Key) != tc.b.UserID || out.Topic != pipeline.BindingsTopic("sg")) {
+				t.Fatalf("output %s on %s, want keyed by the user on push.bindings.sg", out.Key, out.Topic)
+			}
+		})
+	}
+}
+
 // TestPublishWritesAfterAck publishes to a real broker and reads the
 // records back.
 func TestPublishWritesAfterAck(t *testing.T) {
@@ -181,6 +222,15 @@ func TestPublishWritesAfterAck(t *testing.T) {
 	if err := p.PublishBinding(ctx, &schema.Binding{Op: schema.OpBind, AppID: sg.AppID, DeviceID: "d0", UserID: "u"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := p.AddTags(ctx, sg, "u7", "vip", "gold"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RemoveTags(ctx, sg, "u7", "gold"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddTags(ctx, sg, "u7", "vip", ""); code(err) != schema.CodeInvalidParam {
+		t.Fatalf("AddTags with an empty tag = %v, want 3028", err)
+	}
 
 	reqs := readAll(t, brokers, pipeline.RequestsTopic("sg"))
 	if len(reqs) != 1 || string(reqs[0].Key) != pub.TaskID {
@@ -193,8 +243,14 @@ func TestPublishWritesAfterAck(t *testing.T) {
 	if ctl := readAll(t, brokers, pipeline.ControlTopic("sg")); len(ctl) != 1 || string(ctl[0].Key) != "task:"+pub.TaskID {
 		t.Fatalf("push.control.sg holds %d records (first key %q)", len(ctl), key(ctl))
 	}
-	if b := readAll(t, brokers, pipeline.BindingsTopic("sg")); len(b) != 1 || string(b[0].Key) != "d0" {
-		t.Fatalf("push.bindings.sg holds %d records", len(b))
+	b := readAll(t, brokers, pipeline.BindingsTopic("sg"))
+	if len(b) != 3 || string(b[0].Key) != "d0" || string(b[1].Key) != "u7" || string(b[2].Key) != "u7" {
+		t.Fatalf("push.bindings.sg holds %d records (first key %q), want the bind and two tag records of u7; an invalid one writes nothing", len(b), key(b))
+	}
+	for i, want := range []string{`"op":"tag_add"`, `"op":"tag_remove"`} {
+		if v := string(b[i+1].Value); !strings.Contains(v, want) || !strings.Contains(v, `"region":"sg"`) {
+			t.Fatalf("tag record %d = %s, want %s", i, v, want)
+		}
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // MaxAccountDevices is how many of a user account's most recent devices an
@@ -50,13 +52,25 @@ func (s *DeviceStore) ByAccount(ctx context.Context, appID string, accounts []st
 	return out, nil
 }
 
+// AudienceEmptyDesc starts the status_desc of the accepted event of a
+// broadcast whose audience was empty when fanout streamed it: no device
+// passed its platform, pushStatus, bind-period, tags, appVersions and
+// models filters, so it planned nothing. The rest of the description
+// names the filters. (Accepted events are otherwise "SUCCESS".)
+const AudienceEmptyDesc = "SUCCESS: audience empty"
+
 // Audience selects the devices of an app for a broadcast or a tag target.
 // Zero fields do not filter.
 type Audience struct {
 	AppID     string
 	Platforms []string
-	// Tag keeps devices bound to a user carrying the tag.
+	// Tag keeps devices bound to a user carrying the tag (a deliverType 12
+	// target).
 	Tag string
+	// Tags keeps devices bound to a user carrying any of the tags (a
+	// broadcast's tags filter). Tag and Tags both set keep the devices
+	// that pass both.
+	Tags []string
 	// Bound, Unbound select bound (user id set) and unbound devices; both
 	// false means every device.
 	Bound, Unbound bool
@@ -77,9 +91,11 @@ func (s *DeviceStore) Stream(ctx context.Context, a Audience, fn func(Device) er
 	if len(a.Platforms) > 0 {
 		where, args = append(where, "platform IN (?)"), append(args, a.Platforms)
 	}
-	if a.Tag != "" {
-		where = append(where, "user_id != '' AND user_id IN (SELECT user_id FROM "+s.db+".tags FINAL WHERE app_id = ? AND tag = ? AND deleted = 0)")
-		args = append(args, a.AppID, a.Tag)
+	for _, tags := range [][]string{nonEmpty(a.Tag), a.Tags} {
+		if len(tags) > 0 {
+			where = append(where, "user_id != '' AND user_id IN (SELECT user_id FROM "+s.db+".tags FINAL WHERE app_id = ? AND tag IN (?) AND deleted = 0)")
+			args = append(args, a.AppID, tags)
+		}
 	}
 	bound, bargs := timeCond("user_id != ''", "bound_at", a.BoundFrom, a.BoundTo)
 	unbound, uargs := timeCond("user_id = ''", "if(unbound_at > toDateTime64(0, 3), unbound_at, updated_at)", a.UnboundFrom, a.UnboundTo)
@@ -117,6 +133,14 @@ func (s *DeviceStore) Stream(ctx context.Context, a Audience, fn func(Device) er
 		return fmt.Errorf("streaming the audience of app %s: %w", a.AppID, err)
 	}
 	return nil
+}
+
+// nonEmpty is the one-element list of s, or nil when s is empty.
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 func timeCond(base, col string, from, to time.Time) (string, []any) {
@@ -163,4 +187,52 @@ func (s *DeviceStore) WriteTags(ctx context.Context, rows []TagUser) error {
 		return fmt.Errorf("inserting %d tag rows into %s: %w", len(rows), s.db, err)
 	}
 	return nil
+}
+
+// UserTags returns the tags a user of an app carries now (tags FINAL,
+// deleted = 0), in order; none is an empty list. It reads what the
+// registry has applied: a tag_add still on push.bindings.R is not there
+// yet.
+func (s *DeviceStore) UserTags(ctx context.Context, appID, userID string) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT tag FROM "+s.db+".tags FINAL WHERE app_id = ? AND user_id = ? AND deleted = 0 ORDER BY tag", appID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("listing the tags of user %s of app %s: %w", userID, appID, err)
+	}
+	return scanStrings(rows, "tag")
+}
+
+// TagUsers returns one page of the users of an app carrying a tag now, in
+// user id order: at most limit of them after skipping offset, and how
+// many carry it in all. The count and the page are two queries: a
+// membership the registry applies between them may make them differ by
+// that change.
+func (s *DeviceStore) TagUsers(ctx context.Context, appID, tag string, offset, limit int) (users []string, total uint64, err error) {
+	const from = " FROM %s.tags FINAL WHERE app_id = ? AND tag = ? AND deleted = 0"
+	q := fmt.Sprintf(from, s.db)
+	if err := s.conn.QueryRow(ctx, "SELECT count()"+q, appID, tag).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("counting the users of tag %s of app %s: %w", tag, appID, err)
+	}
+	rows, err := s.conn.Query(ctx, "SELECT user_id"+q+" ORDER BY user_id LIMIT ? OFFSET ?", appID, tag, limit, offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing the users of tag %s of app %s: %w", tag, appID, err)
+	}
+	users, err = scanStrings(rows, "user id")
+	return users, total, err
+}
+
+// scanStrings reads a one-column result of strings and closes rows.
+func scanStrings(rows driver.Rows, what string) ([]string, error) {
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("reading a %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %ss: %w", what, err)
+	}
+	return out, nil
 }

@@ -24,8 +24,8 @@ const (
 	// recent devices receive account pushes). OpUnsetAccount removes it.
 	OpSetAccount   BindingOp = "set_account"
 	OpUnsetAccount BindingOp = "unset_account"
-	// OpTagAdd and OpTagRemove subscribe and unsubscribe UserID to Tags.
-	// DeviceID may be empty: tags belong to users.
+	// OpTagAdd and OpTagRemove subscribe and unsubscribe UserID to Tags
+	// (see ValidateTags). DeviceID may be empty: tags belong to users.
 	OpTagAdd    BindingOp = "tag_add"
 	OpTagRemove BindingOp = "tag_remove"
 	// OpInvalidate marks the device's VendorToken dead (published by the
@@ -104,8 +104,11 @@ func DecodeBinding(b []byte) (*Binding, error) {
 			return nil, invalid(CodeInvalidParam, "set_account of device %q has no userAccount", r.DeviceID)
 		}
 	case OpTagAdd, OpTagRemove:
-		if r.UserID == "" || len(r.Tags) == 0 {
-			return nil, invalid(CodeNeedUserID, "%s needs a userId and at least one tag", r.Op)
+		if r.UserID == "" {
+			return nil, invalid(CodeNeedUserID, "%s needs a userId: tags belong to users", r.Op)
+		}
+		if err := ValidateTags("tags", r.Tags); err != nil {
+			return nil, err
 		}
 	case OpInvalidate:
 		if r.VendorToken == "" {
@@ -113,6 +116,9 @@ func DecodeBinding(b []byte) (*Binding, error) {
 		}
 	default:
 		return nil, invalid(CodeInvalidParam, "op %q is not one of report, bind, unbind, set_alias, unset_alias, set_account, unset_account, tag_add, tag_remove, invalidate", r.Op)
+	}
+	if len(r.Tags) > 0 && r.Op != OpTagAdd && r.Op != OpTagRemove {
+		return nil, invalid(CodeInvalidParam, "a %s record does not take tags: tags are added and removed with tag_add and tag_remove records naming the user", r.Op)
 	}
 	return &r, nil
 }

@@ -129,6 +129,9 @@ func checkValidRequest(t *testing.T, r *Request) {
 		t.Fatalf("valid scheduled request without StrategyContent")
 	case r.DeriveTaskID() == "" || r.DeriveTaskID() != r.DeriveTaskID():
 		t.Fatalf("valid request without a stable task id")
+	case r.Tags != nil && (r.Type != PushBroadcast || ValidateTags("tags", r.Tags) != nil ||
+		r.PushStatus != nil && *r.PushStatus == PushStatusUnbound):
+		t.Fatalf("valid %s request with tags %q", r.Type, r.Tags)
 	}
 	for k := range r.ExtendedParams {
 		if k == "" || systemExtendedKeys[k] {
@@ -195,8 +198,10 @@ func FuzzDecodeBinding(f *testing.F) {
 			t.Fatalf("accepted binding without app or key: %+v", b)
 		case b.DeviceID == "" && !tagOp:
 			t.Fatalf("accepted %s without a device: %+v", b.Op, b)
-		case tagOp && (b.UserID == "" || len(b.Tags) == 0):
-			t.Fatalf("accepted %s without user or tags: %+v", b.Op, b)
+		case tagOp && (b.UserID == "" || ValidateTags("tags", b.Tags) != nil):
+			t.Fatalf("accepted %s without user or with bad tags: %+v", b.Op, b)
+		case !tagOp && len(b.Tags) > 0:
+			t.Fatalf("accepted %s with tags it would ignore: %+v", b.Op, b)
 		case b.Op == OpReport && (b.VendorToken == "" && b.SelfToken == "" ||
 			!slices.Contains([]string{PlatformAndroid, PlatformIOS, PlatformHarmony}, b.Platform)):
 			t.Fatalf("accepted report without token or with platform %q: %+v", b.Platform, b)

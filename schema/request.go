@@ -201,7 +201,11 @@ type Request struct {
 	SmsTemplateCode  string `json:"smsTemplateCode,omitempty"`
 	SmsTemplateParam string `json:"smsTemplateParam,omitempty"`
 
-	// Broadcast (§7.2.6): its one msgKey and its audience filters.
+	// Broadcast (§7.2.6): its one msgKey and its audience filters. Tags
+	// keeps the broadcast to the devices of users carrying any of them (at
+	// most MaxTags); nil means no tag filter. Only BROADCAST takes it, and
+	// a present but empty list is refused (see Validate), so an empty list
+	// is encoded too (omitzero).
 	MsgKey          string   `json:"msgkey,omitempty"`
 	PushStatus      *int     `json:"pushStatus,omitempty"`
 	BindPeriod      int      `json:"bindPeriod,omitempty"`
@@ -212,7 +216,7 @@ type Request struct {
 	BindEndTime     int64    `json:"bindEndTime,omitempty"`
 	UnBindStartTime int64    `json:"unBindStartTime,omitempty"`
 	UnBindEndTime   int64    `json:"unBindEndTime,omitempty"`
-	Tags            []string `json:"tags,omitempty"`
+	Tags            []string `json:"tags,omitzero"`
 	// AppVersions and Models restrict any push to devices reporting one
 	// of these app versions or models (MiPush §4.3.10–4.3.11).
 	AppVersions []string `json:"appVersions,omitempty"`

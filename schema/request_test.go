@@ -199,15 +199,24 @@ func TestDecodeBinding(t *testing.T) {
 		scenario string
 		in       string
 		want     ResultCode
+		message  string // part of the refusal's detail, if given
 	}{
-		{"report", `{"op":"report","appId":"a","deviceId":"d","platform":"android","vendor":"mipush","vendorToken":"t"}`, 0},
-		{"bind", `{"op":"bind","appId":"a","deviceId":"d","userId":"u"}`, 0},
-		{"no app", `{"op":"report","deviceId":"d"}`, CodeNeedAppIDWorkspaceID},
-		{"bad platform", `{"op":"report","appId":"a","deviceId":"d","platform":"symbian","vendorToken":"t"}`, CodeOSTypeNotSupported},
-		{"no token", `{"op":"report","appId":"a","deviceId":"d","platform":"ios"}`, CodeInvalidParam},
-		{"bind without user", `{"op":"bind","appId":"a","deviceId":"d"}`, CodeInvalidParam},
-		{"unknown op", `{"op":"erase","appId":"a","deviceId":"d"}`, CodeInvalidParam},
-		{"garbage", `nope`, CodeInvalidParam},
+		{"report", `{"op":"report","appId":"a","deviceId":"d","platform":"android","vendor":"mipush","vendorToken":"t"}`, 0, ""},
+		{"bind", `{"op":"bind","appId":"a","deviceId":"d","userId":"u"}`, 0, ""},
+		{"no app", `{"op":"report","deviceId":"d"}`, CodeNeedAppIDWorkspaceID, ""},
+		{"bad platform", `{"op":"report","appId":"a","deviceId":"d","platform":"symbian","vendorToken":"t"}`, CodeOSTypeNotSupported, ""},
+		{"no token", `{"op":"report","appId":"a","deviceId":"d","platform":"ios"}`, CodeInvalidParam, ""},
+		{"bind without user", `{"op":"bind","appId":"a","deviceId":"d"}`, CodeInvalidParam, ""},
+		{"unknown op", `{"op":"erase","appId":"a","deviceId":"d"}`, CodeInvalidParam, ""},
+		{"garbage", `nope`, CodeInvalidParam, ""},
+		{"tag_add", `{"op":"tag_add","appId":"a","userId":"u","tags":["vip","gold"]}`, 0, ""},
+		{"tag_remove", `{"op":"tag_remove","appId":"a","userId":"u","tags":["vip"]}`, 0, ""},
+		{"tag_add without user", `{"op":"tag_add","appId":"a","tags":["vip"]}`, CodeNeedUserID, "needs a userId"},
+		{"tag_add without tags", `{"op":"tag_add","appId":"a","userId":"u"}`, CodeInvalidParam, "tags is empty"},
+		{"tag_remove of an empty tag", `{"op":"tag_remove","appId":"a","userId":"u","tags":[""]}`, CodeInvalidParam, "tags[0] is an empty tag"},
+		{"tag_add repeating a tag", `{"op":"tag_add","appId":"a","userId":"u","tags":["vip","vip"]}`, CodeInvalidParam, "repeats tag"},
+		{"tag_add of a 31-character tag", `{"op":"tag_add","appId":"a","userId":"u","tags":["` + strings.Repeat("x", 31) + `"]}`, CodeInvalidParam, "at most 30"},
+		{"tags on a bind", `{"op":"bind","appId":"a","deviceId":"d","userId":"u","tags":["vip"]}`, CodeInvalidParam, "a bind record does not take tags"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			_, err := DecodeBinding([]byte(tc.in))
@@ -218,8 +227,8 @@ func TestDecodeBinding(t *testing.T) {
 				return
 			}
 			var ve *ValidationError
-			if !errors.As(err, &ve) || ve.Code != tc.want {
-				t.Fatalf("got %v, want code %d", err, tc.want)
+			if !errors.As(err, &ve) || ve.Code != tc.want || !strings.Contains(ve.Detail, tc.message) {
+				t.Fatalf("got %v, want code %d saying %q", err, tc.want, tc.message)
 			}
 		})
 	}

@@ -258,6 +258,8 @@ func QueryFunnel(ctx context.Context, conn driver.Conn, db, appID, taskID, msgID
 // Succeeded and Arrived do. TaskName and Template come from the task's
 // accepted event: empty when that event is outside the range asked for (or
 // predates the name column).
+// AudienceEmpty is true for a broadcast whose audience was empty: its
+// accepted event's status_desc starts with AudienceEmptyDesc.
 type TaskSummary struct {
 	TaskID         string        `json:"taskId"`
 	TaskName       string        `json:"taskName"`
@@ -269,6 +271,7 @@ type TaskSummary struct {
 	Start          time.Time     `json:"start"`
 	End            time.Time     `json:"end"`
 	Duration       time.Duration `json:"duration"`
+	AudienceEmpty  bool          `json:"audienceEmpty,omitempty"`
 }
 
 // TaskQuery asks for the tasks of an app with events in [From, To), at
@@ -303,7 +306,9 @@ func ListTasks(ctx context.Context, conn driver.Conn, db string, q TaskQuery) ([
 		return "uniqExactIf(event_id, event IN (" + events + ") AND " + version + ")"
 	}
 	cols := "task_id, anyIf(task_name, event = 'accepted') AS name, anyIf(template, event = 'accepted'), any(push_type), " +
-		count("'valid','invalid_device'") + ", " + count("'acked'") + ", " + count("'arrived'") + ", min(ts), max(ts)"
+		count("'valid','invalid_device'") + ", " + count("'acked'") + ", " + count("'arrived'") + ", min(ts), max(ts), " +
+		"maxIf(startsWith(status_desc, ?), event = 'accepted')"
+	args = append(args, AudienceEmptyDesc)
 	// Bound with millisecond precision: a time.Time parameter is sent as
 	// whole seconds, which would drop events of the range's last second.
 	where := "app_id = ? AND ts >= fromUnixTimestamp64Milli(?) AND ts < fromUnixTimestamp64Milli(?)"
@@ -330,10 +335,12 @@ func ListTasks(ctx context.Context, conn driver.Conn, db string, q TaskQuery) ([
 	var out []TaskSummary
 	for rows.Next() {
 		var t TaskSummary
-		if err := rows.Scan(&t.TaskID, &t.TaskName, &t.Template, &t.PushType, &t.PushNum, &t.PushSuccessNum, &t.PushArrivalNum, &t.Start, &t.End); err != nil {
+		var empty uint8
+		if err := rows.Scan(&t.TaskID, &t.TaskName, &t.Template, &t.PushType, &t.PushNum, &t.PushSuccessNum, &t.PushArrivalNum, &t.Start, &t.End, &empty); err != nil {
 			return nil, fmt.Errorf("reading task row: %w", err)
 		}
 		t.Duration = t.End.Sub(t.Start)
+		t.AudienceEmpty = empty == 1
 		out = append(out, t)
 	}
 	return out, rows.Err()

@@ -80,6 +80,9 @@ func (r *Request) Validate() error {
 	if err := r.validateStrategy(); err != nil {
 		return err
 	}
+	if err := r.validateTags(); err != nil {
+		return err
+	}
 	switch r.Type {
 	case PushSimple:
 		return r.validateSimple()

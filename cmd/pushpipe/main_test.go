@@ -40,6 +40,20 @@ func TestHelpListsEveryCommandAndFlag(t *testing.T) {
 	}
 }
 
+// wantCommandError runs pushpipe with args and fails the test unless it
+// ends with an error saying want.
+func wantCommandError(t *testing.T, args []string, want string) {
+	t.Helper()
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(&bytes.Buffer{})
+	root.SetErr(&bytes.Buffer{})
+	err := root.Execute()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+}
+
 func TestWorkerNeedsRegion(t *testing.T) {
 	for _, tc := range []struct {
 		scenario string
@@ -50,14 +64,7 @@ func TestWorkerNeedsRegion(t *testing.T) {
 		{"unknown region", []string{"sender", "--region", "us"}, `--region "us"`},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			root := newRoot()
-			root.SetArgs(tc.args)
-			root.SetOut(&bytes.Buffer{})
-			root.SetErr(&bytes.Buffer{})
-			err := root.Execute()
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			}
+			wantCommandError(t, tc.args, tc.wantErr)
 		})
 	}
 }

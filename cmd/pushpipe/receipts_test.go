@@ -1,10 +1,6 @@
 package main
 
-import (
-	"bytes"
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestReceiptsCommandNeedsRegion(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,14 +13,7 @@ func TestReceiptsCommandNeedsRegion(t *testing.T) {
 		{"bad address", []string{"receipts", "--region", "sg", "--addr", "nowhere"}, `receipts.addr "nowhere"`},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			root := newRoot()
-			root.SetArgs(tc.args)
-			root.SetOut(&bytes.Buffer{})
-			root.SetErr(&bytes.Buffer{})
-			err := root.Execute()
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			}
+			wantCommandError(t, tc.args, tc.wantErr)
 		})
 	}
 }

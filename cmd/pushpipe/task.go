@@ -20,7 +20,9 @@ func newTaskCmd() *cobra.Command {
 events: its push type, the messages pushed (deliveries emitted and messages to invalid
 targets), successfully pushed (accepted by the vendor or the self-built channel) and
 arrived, its first and last event and the duration between them, and its funnel (planned
-→ invalid devices → filtered → valid → acked → arrived → opened).`,
+→ invalid devices → filtered → valid → acked → arrived → opened). A broadcast none of
+whose devices matched its filters (platform, pushStatus, bind period, tags, appVersions,
+models) shows "audience  empty".`,
 		Example: `  pushpipe task demo-task-1 --region sg
   pushpipe task send-1763856000000-00001 --region sg --json`,
 		Args: cobra.ExactArgs(1),
@@ -48,6 +50,9 @@ arrived, its first and last event and the duration between them, and its funnel 
 				{"start", ms(d.StartTime)}, {"end", ms(d.EndTime)}, {"duration", d.Duration},
 			} {
 				fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+			}
+			if d.AudienceEmpty {
+				fmt.Fprintf(tw, "audience\tempty: no device matched the broadcast's filters\n")
 			}
 			fn := d.Funnel
 			fmt.Fprintf(tw, "funnel\tplanned %d → invalid %d → filtered %d → valid %d → acked %d → arrived %d → opened %d\n",

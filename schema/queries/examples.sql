@@ -103,3 +103,28 @@ WHERE ts >= now() - INTERVAL 7 DAY AND task_id != ''
 GROUP BY task_id
 ORDER BY start DESC
 LIMIT 100;
+
+-- name: tag_users
+-- The users carrying a tag now (removed memberships left out).
+SELECT user_id
+FROM push_sg.tags FINAL
+WHERE app_id = 'ONEX570DA89211721' AND tag = 'gold' AND deleted = 0
+ORDER BY user_id;
+
+-- name: broadcast_tags_audience
+-- The devices a broadcast with tags ["vip","gold"] to Android devices of
+-- bound users reaches: bound devices whose user carries any of the tags.
+SELECT DISTINCT d.device_id, d.vendor, d.vendor_token
+FROM (SELECT device_id, vendor, vendor_token, user_id, platform FROM push_sg.devices FINAL
+      WHERE app_id = 'ONEX570DA89211721') AS d
+INNER JOIN (SELECT user_id FROM push_sg.tags FINAL
+            WHERE app_id = 'ONEX570DA89211721' AND tag IN ('vip', 'gold') AND deleted = 0) AS t
+    ON d.user_id = t.user_id
+WHERE d.platform = 'android' AND d.user_id != '';
+
+-- name: empty_broadcasts
+-- Broadcasts accepted with an empty audience in the last 7 days.
+SELECT task_id, ts, status_desc
+FROM push_sg.events
+WHERE event = 'accepted' AND startsWith(status_desc, 'SUCCESS: audience empty') AND ts >= now() - INTERVAL 7 DAY
+ORDER BY ts DESC;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,20 +157,13 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 	if req.Type != schema.PushSimple {
 		accepted.Template = req.TemplateName
 	}
+	if req.Type == schema.PushBroadcast {
+		return h.broadcast(ctx, s, d, base, accepted)
+	}
 	if err := s.add(ctx, workers.EventOutput(h.cfg.Region, accepted)); err != nil {
 		return nil, err
 	}
 
-	if req.Type == schema.PushBroadcast {
-		msg := d.msgs[0]
-		err := h.cfg.Devices.Stream(ctx, h.broadcastAudience(req), func(dev schema.Device) error {
-			return h.device(ctx, s, d, base, msg, dev.DeviceID, dev, true)
-		})
-		if werr := s.wait(); err == nil {
-			err = werr
-		}
-		return s.outs, err
-	}
 	for _, msg := range d.msgs {
 		ev := base
 		ev.MsgID, ev.Target = msg.msgID, msg.target
@@ -205,6 +199,58 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 		}
 	}
 	return s.outs, nil
+}
+
+// broadcast streams the audience of a BROADCAST, planning each device.
+// Its accepted event joins the output with the first device's events;
+// when no device matches, it is the only output, with a status
+// description starting with schema.AudienceEmptyDesc and naming the
+// filters, so the task says its audience was empty (a replay writes the
+// same event id).
+func (h *Handler) broadcast(ctx context.Context, s *sink, d *decoded, base, accepted schema.Event) ([]pipeline.Output, error) {
+	msg := d.msgs[0]
+	audience := h.broadcastAudience(d.req)
+	matched := false
+	err := h.cfg.Devices.Stream(ctx, audience, func(dev schema.Device) error {
+		if !matched {
+			matched = true
+			if err := s.add(ctx, workers.EventOutput(h.cfg.Region, accepted)); err != nil {
+				return err
+			}
+		}
+		return h.device(ctx, s, d, base, msg, dev.DeviceID, dev, true)
+	})
+	if err == nil && !matched {
+		accepted.StatusDesc = schema.AudienceEmptyDesc + ": no device matches " + describeAudience(d.req, audience)
+		err = s.add(ctx, workers.EventOutput(h.cfg.Region, accepted))
+	}
+	if werr := s.wait(); err == nil {
+		err = werr
+	}
+	return s.outs, err
+}
+
+// describeAudience names the filters of a broadcast audience, for the
+// accepted event of an empty one.
+func describeAudience(req *schema.Request, a schema.Audience) string {
+	status := schema.PushStatusBound
+	if req.PushStatus != nil {
+		status = *req.PushStatus
+	}
+	parts := []string{fmt.Sprintf("deliverType %d (%s devices)", req.DeliverType, strings.Join(a.Platforms, ", ")),
+		fmt.Sprintf("pushStatus %d", status)}
+	if !a.BoundFrom.IsZero() || !a.BoundTo.IsZero() || !a.UnboundFrom.IsZero() || !a.UnboundTo.IsZero() {
+		parts = append(parts, "the bind/unbind period")
+	}
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"tags", a.Tags}, {"appVersions", a.AppVersions}, {"models", a.Models}} {
+		if len(f.list) > 0 {
+			parts = append(parts, f.name+" "+strings.Join(f.list, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // device decides one (message, device) pair: invalid, filtered or valid
@@ -317,7 +363,7 @@ func chooseChannel(req *schema.Request, dev schema.Device) (channel, token strin
 
 // broadcastAudience turns the broadcast filters into an audience.
 func (h *Handler) broadcastAudience(req *schema.Request) schema.Audience {
-	a := schema.Audience{AppID: req.AppID, AppVersions: req.AppVersions, Models: req.Models}
+	a := schema.Audience{AppID: req.AppID, Tags: req.Tags, AppVersions: req.AppVersions, Models: req.Models}
 	switch req.DeliverType {
 	case schema.DeliverAndroid:
 		a.Platforms = []string{schema.PlatformAndroid}
