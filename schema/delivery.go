@@ -34,9 +34,9 @@ type Delivery struct {
 	CallbackURL string `json:"callbackUrl,omitempty"`
 	// NotifyID is the request's notifyId, when it set one: recall needs it
 	// to withdraw the notification from the vendors that recall by it.
-	NotifyID    string `json:"notifyId,omitempty"`
-	AppVersion  string `json:"appVersion,omitempty"`
-	Model       string `json:"model,omitempty"`
+	NotifyID   string `json:"notifyId,omitempty"`
+	AppVersion string `json:"appVersion,omitempty"`
+	Model      string `json:"model,omitempty"`
 }
 
 // NewDeliveryID derives the delivery id from the msg id and the device id.
