@@ -293,3 +293,24 @@ func TestLookupFailureFailsTheBatch(t *testing.T) {
 		t.Fatal("want the batch to fail so the runtime retries it")
 	}
 }
+
+// TestTagTargetWithoutDevices: a tag that reaches no device still ends its
+// target: planned, then invalid_device with status 1 NoBindInfo, so no
+// planned target vanishes from the funnel.
+func TestTagTargetWithoutDevices(t *testing.T) {
+	var emitted []pipeline.Output
+	h := newHandler(t, devices(), &emitted, nil)
+	res, err := h.HandleBatch(context.Background(), []kafka.Message{request(func(r map[string]any) {
+		r["appId"], r["deliverType"], r["targetMsgkey"] = "app-without-devices", schema.DeliverTag, map[string]string{"nobody": "m1"}
+	})})
+	if err != nil || res[0].Reject != nil {
+		t.Fatalf("handled: %v, %+v", err, res[0].Reject)
+	}
+	s := summarize(t, append(emitted, res[0].Outputs...))
+	if s.events["planned"] != 1 || s.events["invalid_device"] != 1 || len(s.deliveries) != 0 {
+		t.Fatalf("events %v, deliveries %d; want planned 1 and invalid_device 1", s.events, len(s.deliveries))
+	}
+	if got := s.statuses["invalid_device"]; len(got) != 1 || got[0] != schema.StatusNoBindInfo {
+		t.Fatalf("invalid_device statuses %v, want [1]", got)
+	}
+}

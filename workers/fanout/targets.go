@@ -168,13 +168,33 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 		ev := base
 		ev.MsgID, ev.Target = msg.msgID, msg.target
 		if req.DeliverType == schema.DeliverTag {
+			reached := 0
 			err := h.cfg.Devices.Stream(ctx, schema.Audience{AppID: req.AppID, Tag: msg.target}, func(dev schema.Device) error {
+				reached++
 				return h.device(ctx, s, d, base, msg, msg.target, dev, true)
 			})
 			if werr := s.wait(); err == nil {
 				err = werr
 			}
 			if err != nil {
+				return nil, err
+			}
+			if reached == 0 {
+				// No device carries the tag: the target is planned and
+				// ends as a target without a device, as any other would.
+				err := h.noDevice(ctx, s, d, ev, "NoBindInfo: no bound device of a user carrying tag "+msg.target)
+				if werr := s.wait(); err == nil {
+					err = werr
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		devs := targetDevices(req.AppID, req.DeliverType, msg.target, r)
+		if len(devs) == 0 {
+			if err := h.noDevice(ctx, s, d, ev, "NoBindInfo: no device is registered for target "+msg.target); err != nil {
 				return nil, err
 			}
 			continue
@@ -184,13 +204,6 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 		planned.Event = schema.EventPlanned
 		if err := s.add(ctx, workers.EventOutput(h.cfg.Region, planned)); err != nil {
 			return nil, err
-		}
-		devs := targetDevices(req.AppID, req.DeliverType, msg.target, r)
-		if len(devs) == 0 {
-			if err := s.add(ctx, h.event(ev, schema.EventInvalidDevice, schema.StatusNoBindInfo, "NoBindInfo: no device is registered for target "+msg.target)); err != nil {
-				return nil, err
-			}
-			continue
 		}
 		for _, dev := range devs {
 			if err := h.device(ctx, s, d, base, msg, msg.target, dev, false); err != nil {
@@ -251,6 +264,15 @@ func describeAudience(req *schema.Request, a schema.Audience) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// noDevice records a target that reaches no device: planned, then
+// invalid_device with status 1 NoBindInfo and why.
+func (h *Handler) noDevice(ctx context.Context, s *sink, d *decoded, ev schema.Event, why string) error {
+	planned := ev
+	planned.EventID = schema.NewEventID(schema.EventPlanned, d.taskID, ev.MsgID, ev.Target)
+	planned.Event = schema.EventPlanned
+	return s.add(ctx, workers.EventOutput(h.cfg.Region, planned), h.event(ev, schema.EventInvalidDevice, schema.StatusNoBindInfo, why))
 }
 
 // device decides one (message, device) pair: invalid, filtered or valid
