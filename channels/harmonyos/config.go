@@ -235,7 +235,7 @@ func (c Config) Validate() error {
 		if id == "" {
 			bad("app with empty id")
 		}
-		if err := a.validate(); err != nil {
+		if err := a.Validate(); err != nil {
 			bad("app %q: %v", id, err)
 		}
 	}
@@ -259,9 +259,10 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validate reports the first problem of an app's credentials, saying where
-// to find the right value.
-func (a App) validate() error {
+// Validate reports the first problem of an app's credentials (a missing
+// field, a private key that is not a PEM RSA key), saying where to find
+// the right value. It never shows the private key.
+func (a App) Validate() error {
 	switch {
 	case strings.TrimSpace(a.ProjectID) == "" || strings.ContainsAny(a.ProjectID, "/?# "):
 		return fmt.Errorf("projectId %q is not a project ID (project_id of the service-account key; AppGallery Connect > project settings)", a.ProjectID)
