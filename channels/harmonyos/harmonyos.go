@@ -38,7 +38,6 @@
 package harmonyos
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,14 +51,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/internal/pushkit"
 )
 
 // Name is the channel name of HarmonyOS deliveries, and of the receipts
 // endpoint (/receipts/harmonyos) that takes their receipts.
 const Name = "harmonyos"
-
-// maxAnswerBytes bounds how much of an answer is read.
-const maxAnswerBytes = 1 << 20
 
 // Keys of channels.Message.Extras read by the HarmonyOS channel, besides
 // the vendor-neutral channels.ExtraURI and channels.ExtraCustomPrefix
@@ -177,7 +174,7 @@ func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 // for concurrent use.
 type Channel struct {
 	cfg    Config
-	client *http.Client
+	caller *pushkit.Caller
 	now    func() time.Time
 	apps   map[string]*appState // fixed after New
 }
@@ -204,7 +201,10 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
 	o := channels.ApplyOptions(channels.DefaultMaxIdleConnsPerHost, opts...)
-	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}}
+	c := &Channel{cfg: cfg, now: o.Now, apps: map[string]*appState{}, caller: &pushkit.Caller{
+		Channel: Name, Client: o.Client, Timeout: cfg.Timeout, Now: o.Now, ContentType: "application/json", Credential: "the JWT",
+		IsAuthCode: func(code int) bool { return classify(code) == kindAuth },
+	}}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
 	for id, a := range cfg.Apps {
 		key, err := channels.ParseRSAPrivateKey(a.PrivateKey.Reveal())
@@ -295,7 +295,7 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 		return nil, fmt.Errorf("sending harmonyos batch for app %q: %w", appID, channels.ErrUnknownApp)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sending harmonyos batch for app %q: %w", appID, c.vendorErr(st.endpoint, 0, 0, "", true, err))
+		return nil, fmt.Errorf("sending harmonyos batch for app %q: %w", appID, c.caller.Err(st.endpoint, 0, 0, "", true, err))
 	}
 
 	now := c.now()
@@ -311,7 +311,7 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 		func(ctx context.Context, idx []int) error {
 			return c.sendCall(ctx, st, msgs, byFirst[idx[0]], results)
 		},
-		func(err error) error { return c.vendorErr(st.endpoint, 0, 0, "", true, err) })
+		func(err error) error { return c.caller.Err(st.endpoint, 0, 0, "", true, err) })
 	if err != nil {
 		return nil, fmt.Errorf("sending harmonyos batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
@@ -585,127 +585,40 @@ func extraData(payload string, data map[string]string) (string, error) {
 	return string(b), nil
 }
 
-// answer is Push Kit's JSON answer.
-type answer struct {
-	Code      json.RawMessage `json:"code"`
-	Msg       string          `json:"msg"`
-	RequestID string          `json:"requestId"`
-}
-
-// code returns the numeric answer code (0 if absent or not a number).
-func (a *answer) code() int {
-	n, _ := strconv.Atoi(strings.Trim(string(a.Code), `"`))
-	return n
-}
-
-func (a *answer) explain() string {
-	return strings.Trim(a.Msg+"; requestId "+a.RequestID, "; ")
-}
-
 // sendCall makes one planned call and fills its results, or returns the
-// call's error (a *channels.VendorError).
+// call's error (a *channels.VendorError): the JWT is renewed once if Push
+// Kit refuses it; no answer, 429 and 5xx (503 is Push Kit's flow control),
+// a garbled 2xx answer and the codes of kindCallTransient are transient.
 func (c *Channel) sendCall(ctx context.Context, st *appState, msgs []channels.Message, cl plannedCall, results []channels.Result) error {
-	rep, err := c.authorizedPost(ctx, st, st.endpoint, cl.body, cl.pushType)
+	rep, err := c.caller.AuthorizedPost(ctx, st.tokens, st.endpoint, cl.body, http.Header{"Push-Type": {cl.pushType}})
 	if err != nil {
 		return err
 	}
-	code := rep.answer.code()
-	if ve := c.callError(st.endpoint, rep.status, code, &rep.answer, rep.header); ve != nil {
-		return ve
+	if err := c.callError(st.endpoint, rep); err != nil {
+		return err
 	}
-	c.settleAnswer(msgs, cl.idx, results, rep.status, code, &rep.answer)
+	c.settleAnswer(msgs, cl.idx, results, rep.Status, rep.Answer.CodeNumber(), &rep.Answer)
 	return nil
-}
-
-// reply is an HTTP answer of Push Kit.
-type reply struct {
-	status    int
-	answer    answer
-	header    http.Header
-	decodeErr error // the body is not Push Kit's JSON
-}
-
-// authorizedPost posts body to endpoint with the app's JWT and the
-// push-type header, replacing a JWT Push Kit refuses once. It returns an
-// answer that carries a Push Kit code, or the call's error (a
-// *channels.VendorError): no answer, a 429 or 5xx answer (503 is Push
-// Kit's traffic control) and a garbled 2xx answer are transient; a JWT
-// refused after the renewal, and any other answer without a Push Kit
-// code, are permanent.
-func (c *Channel) authorizedPost(ctx context.Context, st *appState, endpoint string, body []byte, pushType string) (reply, error) {
-	for attempt := 0; ; attempt++ {
-		token, err := st.tokens.Token(ctx)
-		if err != nil {
-			return reply{}, fmt.Errorf("obtaining the JWT: %w", err)
-		}
-		rep, err := c.post(ctx, endpoint, token, body, pushType)
-		if err != nil {
-			return reply{}, err
-		}
-		a, hdr, code := rep.answer, rep.header, rep.answer.code()
-		authRefused := rep.status == http.StatusUnauthorized || (rep.decodeErr == nil && classify(code) == kindAuth)
-		if authRefused && rep.status < 500 {
-			if attempt == 0 {
-				st.tokens.Invalidate(token)
-				continue
-			}
-			return reply{}, c.vendorErr(endpoint, rep.status, code, "JWT refused after renewal: "+a.explain(), false, nil)
-		}
-		if rep.status == http.StatusTooManyRequests || rep.status >= 500 {
-			ve := c.vendorErr(endpoint, rep.status, code, a.explain(), true, nil)
-			ve.RetryAfter = channels.ParseRetryAfter(hdr.Get("Retry-After"), c.now())
-			return reply{}, ve
-		}
-		if rep.decodeErr != nil || code == 0 {
-			// A 2xx answer that is not Push Kit's JSON is garbled: try again
-			// later. Any other status without one is a wrong endpoint or a
-			// refused request.
-			return reply{}, c.vendorErr(endpoint, rep.status, 0, "answer without a Push Kit code", rep.status/100 == 2, rep.decodeErr)
-		}
-		return rep, nil
-	}
-}
-
-// post makes one HTTP call; the error is a *channels.VendorError when no
-// answer arrived.
-func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte, pushType string) (reply, error) {
-	h := http.Header{
-		"Authorization": {"Bearer " + token},
-		"Content-Type":  {"application/json"},
-		"Accept":        {"application/json"},
-		"Push-Type":     {pushType},
-	}
-	rep, err := channels.Post(ctx, c.client, channels.PostRequest{
-		Channel: Name, URL: endpoint, Body: body, Header: h, Timeout: c.cfg.Timeout, MaxAnswerBytes: maxAnswerBytes, Now: c.now,
-	})
-	if err != nil {
-		return reply{}, err
-	}
-	var a answer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(rep.Body), &a)
-	if decodeErr != nil {
-		decodeErr = fmt.Errorf("decoding answer: %w", decodeErr)
-	}
-	return reply{status: rep.Status, answer: a, header: rep.Header, decodeErr: decodeErr}, nil
 }
 
 // callError returns the call error of an answer code that is about the
 // call rather than its messages, or nil.
-func (c *Channel) callError(endpoint string, status, code int, a *answer, hdr http.Header) error {
-	switch classify(code) {
-	case kindCallTransient:
-		ve := c.vendorErr(endpoint, status, code, a.explain(), true, nil)
-		ve.RetryAfter = channels.ParseRetryAfter(hdr.Get("Retry-After"), c.now())
-		return ve
-	case kindCallPermanent:
-		return c.vendorErr(endpoint, status, code, a.explain(), false, nil)
+func (c *Channel) callError(endpoint string, rep pushkit.Reply) error {
+	k := classify(rep.Answer.CodeNumber())
+	return c.caller.CallError(endpoint, rep, k == kindCallTransient, k == kindCallPermanent)
+}
+
+// because returns " (reason)", or "" for no reason.
+func because(reason string) string {
+	if reason == "" {
+		return ""
 	}
-	return nil
+	return " (" + reason + ")"
 }
 
 // settleAnswer fills the results of the call's messages msgs[idx] for an
 // answer code about its messages.
-func (c *Channel) settleAnswer(msgs []channels.Message, idx []int, results []channels.Result, status, code int, a *answer) {
+func (c *Channel) settleAnswer(msgs []channels.Message, idx []int, results []channels.Result, status, code int, a *pushkit.Answer) {
 	acked := channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: a.RequestID}
 	switch classify(code) {
 	case kindOK:
@@ -713,7 +626,7 @@ func (c *Channel) settleAnswer(msgs []channels.Message, idx []int, results []cha
 			results[i] = acked
 		}
 	case kindPartial, kindAllInvalid:
-		refused := illegalTokens(a.Msg)
+		refused := pushkit.IllegalTokens(a.Msg)
 		for _, i := range idx {
 			reason, listed := refused[msgs[i].Token]
 			switch {
@@ -729,60 +642,9 @@ func (c *Channel) settleAnswer(msgs []channels.Message, idx []int, results []cha
 		}
 	case kindMessagePermanent:
 		r := channels.Result{Outcome: channels.Permanent, StatusCode: code,
-			StatusDesc: fmt.Sprintf("harmonyos code %d (http %d): %s", code, status, a.explain())}
+			StatusDesc: fmt.Sprintf("harmonyos code %d (http %d): %s", code, status, a.Explain())}
 		for _, i := range idx {
 			results[i] = r
 		}
-	}
-}
-
-// because returns " (reason)", or "" for no reason.
-func because(reason string) string {
-	if reason == "" {
-		return ""
-	}
-	return " (" + reason + ")"
-}
-
-// illegalTokens reads the refused tokens, each with the reason Push Kit
-// gave ("" when none), from the msg of an 80100000 or 80300007 answer: a
-// JSON object whose "illegalTokens" (or "illegal_tokens") is a list of
-// tokens or an object of reason -> tokens (tokenFormatError, noRight,
-// noPushTypeRight...). An unreadable msg lists none.
-func illegalTokens(msg string) map[string]string {
-	var m struct {
-		IllegalTokensCamel json.RawMessage `json:"illegalTokens"`
-		IllegalTokens      json.RawMessage `json:"illegal_tokens"`
-	}
-	out := map[string]string{}
-	if json.Unmarshal([]byte(msg), &m) != nil {
-		return out
-	}
-	for _, raw := range []json.RawMessage{m.IllegalTokensCamel, m.IllegalTokens} {
-		var list []string
-		if json.Unmarshal(raw, &list) == nil {
-			for _, t := range list {
-				out[t] = ""
-			}
-			continue
-		}
-		var byReason map[string][]string
-		if json.Unmarshal(raw, &byReason) == nil {
-			for _, reason := range slices.Sorted(maps.Keys(byReason)) {
-				for _, t := range byReason[reason] {
-					if _, seen := out[t]; !seen {
-						out[t] = reason
-					}
-				}
-			}
-		}
-	}
-	return out
-}
-
-func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string, transient bool, cause error) *channels.VendorError {
-	return &channels.VendorError{
-		Channel: Name, Op: "POST " + endpoint, HTTPStatus: httpStatus, Code: code,
-		Reason: reason, Transient: transient, Cause: cause,
 	}
 }
