@@ -1,6 +1,6 @@
 // Package channels defines the contract every vendor push channel
-// implements (MiPush, APNs, FCM, Huawei, Honor, OPPO, vivo, the self-built
-// channel) and the vocabulary the sender uses to act on vendor answers.
+// implements (MiPush, APNs, FCM, Huawei, Honor, HarmonyOS, OPPO, vivo, the
+// self-built channel) and the vocabulary the sender uses to act on vendor answers.
 //
 // One call of Channel.Send is one batch of messages for one app. The
 // channel answers with one Result per message, in the same order, or with a

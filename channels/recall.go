@@ -15,6 +15,8 @@ import (
 //     restricted_package_name, notify_id);
 //   - channels/hms: POST {base}/v1/{appId}/messages:revoke (notifyId and the
 //     token list, header push-type 0);
+//   - channels/harmonyos: POST {base}/v1/{clientId}/messages:revoke
+//     (notifyId and the token list, header push-type 0);
 //   - channels/vivo: POST {base}/message/recall (the taskId of the push);
 //   - channels/selfchannel: POST {base}/v1/recall of the gateway protocol.
 //

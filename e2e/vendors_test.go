@@ -11,15 +11,17 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// TestEveryVendorInOneRegion registers three devices on each of the eight
-// channels, pushes to all of them, and finds an acked event per delivery
-// per vendor and the simulator's per-vendor counts matching exactly.
+// TestEveryVendorInOneRegion registers three devices on each of the nine
+// channels (the HarmonyOS ones with platform harmony, pushed with
+// deliverType 7), pushes to all of them, and finds an acked event per
+// delivery per vendor and the simulator's per-vendor counts matching
+// exactly.
 func TestEveryVendorInOneRegion(t *testing.T) {
 	e := newEnv(t, "sg")
 	e.run([]string{"sg"}, app.Kinds()...)
-	vendors := []string{"mipush", "apns", "fcm", "hms", "honor", "oppo", "vivo", "self"}
+	vendors := []string{"mipush", "apns", "fcm", "hms", "honor", "harmonyos", "oppo", "vivo", "self"}
 	var devs []schema.Binding
-	android, ios := map[string]string{}, map[string]string{}
+	android, ios, harmony := map[string]string{}, map[string]string{}, map[string]string{}
 	for _, v := range vendors {
 		for i := 1; i <= 3; i++ {
 			id := fmt.Sprintf("%s-dev-%d", v, i)
@@ -29,13 +31,18 @@ func TestEveryVendorInOneRegion(t *testing.T) {
 				b.SelfToken = "self-token-" + id
 			case "apns":
 				b.Platform, b.Vendor, b.VendorToken = schema.PlatformIOS, v, fmt.Sprintf("%062x%02d", i, i)
+			case "harmonyos":
+				b.Platform, b.Vendor, b.VendorToken = schema.PlatformHarmony, v, "token-"+id
 			default:
 				b.Vendor, b.VendorToken = v, "token-"+id
 			}
 			devs = append(devs, b)
-			if v == "apns" {
+			switch v {
+			case "apns":
 				ios[id] = "msg-" + id
-			} else {
+			case "harmonyos":
+				harmony[id] = "msg-" + id
+			default:
 				android[id] = "msg-" + id
 			}
 		}
@@ -45,8 +52,11 @@ func TestEveryVendorInOneRegion(t *testing.T) {
 	for _, v := range vendors {
 		targets, deliverType := map[string]string{}, schema.DeliverAndroid
 		src := android
-		if v == "apns" {
+		switch v {
+		case "apns":
 			src, deliverType = ios, schema.DeliverIOS
+		case "harmonyos":
+			src, deliverType = harmony, schema.DeliverHarmony
 		}
 		for id, m := range src {
 			if strings.HasPrefix(id, v+"-") {

@@ -183,7 +183,7 @@ type clientBody struct {
 	// UserID is the user bound or unbound.
 	UserID string `json:"userId"`
 	// ThirdChannel (2 Apple, 4 Xiaomi, 5 Huawei, 6 FCM, 7 OPPO, 8 vivo) or
-	// Vendor (mipush, apns, fcm, hms, honor, oppo, vivo) names the vendor
+	// Vendor (mipush, apns, fcm, hms, honor, harmonyos, oppo, vivo) names the vendor
 	// channel of ThirdChannelDeviceToken; neither means the self-built
 	// channel only.
 	ThirdChannel            int    `json:"thirdChannel"`

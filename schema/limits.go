@@ -13,7 +13,9 @@ type ContentLimit struct {
 
 // ContentLimitFor returns the limit of a channel. Vendor channels refuse
 // an empty title or body; Android and iOS messages are at most 2 KB, MiPush
-// 4 KB; the self-built channel has no length limits.
+// 4 KB; HarmonyOS Push Kit limits the whole message body to 4096 bytes
+// (tokens excluded) and sets no title or body length of its own; the
+// self-built channel has no length limits.
 func ContentLimitFor(channel string) ContentLimit {
 	switch channel {
 	case "mipush":
@@ -24,6 +26,8 @@ func ContentLimitFor(channel string) ContentLimit {
 		return ContentLimit{MaxTitle: 32, MaxBody: 200, MaxPayloadBytes: 2048}
 	case "vivo":
 		return ContentLimit{MaxTitle: 40, MaxBody: 100, MaxPayloadBytes: 2048}
+	case "harmonyos":
+		return ContentLimit{MaxPayloadBytes: 4096}
 	case "apns", "fcm", "honor":
 		// APNs truncates long titles with an ellipsis rather than failing.
 		return ContentLimit{MaxPayloadBytes: 2048}

@@ -2,9 +2,7 @@ package fcm
 
 import (
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
@@ -138,31 +136,10 @@ func ParseServiceAccount(keyFile []byte) (App, error) {
 }
 
 // ParsePrivateKey parses a PEM RSA private key (PKCS#8 "PRIVATE KEY", as in
-// service-account files, or PKCS#1 "RSA PRIVATE KEY").
+// service-account files, or PKCS#1 "RSA PRIVATE KEY"); see
+// channels.ParseRSAPrivateKey.
 func ParsePrivateKey(pemKey string) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode([]byte(pemKey))
-	if block == nil {
-		return nil, errors.New("no PEM block found")
-	}
-	switch block.Type {
-	case "PRIVATE KEY":
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parsing PKCS#8 key: %w", err)
-		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("key is a %T, want an RSA key", k)
-		}
-		return rk, nil
-	case "RSA PRIVATE KEY":
-		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parsing PKCS#1 key: %w", err)
-		}
-		return k, nil
-	}
-	return nil, fmt.Errorf("PEM block is %q, want \"PRIVATE KEY\" or \"RSA PRIVATE KEY\"", block.Type)
+	return channels.ParseRSAPrivateKey(pemKey)
 }
 
 // Limits are the content limits checked before a message is sent. Messages

@@ -35,7 +35,6 @@
 package hms
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,13 +48,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/internal/pushkit"
 )
 
 // Name is the channel name of Huawei deliveries.
 const Name = "hms"
-
-// maxAnswerBytes bounds how much of an answer is read.
-const maxAnswerBytes = 1 << 20
 
 // Keys of channels.Message.Extras read by the Huawei channel (besides the
 // vendor-neutral channels.ExtraNotifyType, channels.ExtraURI and
@@ -119,7 +116,7 @@ func WithClock(now func() time.Time) Option { return channels.WithClock(now) }
 // channels.Channel and channels.BatchKeyer and is safe for concurrent use.
 type Channel struct {
 	cfg    Config
-	client *http.Client
+	caller *pushkit.Caller
 	now    func() time.Time
 	apps   map[string]*appState // fixed after New
 }
@@ -146,7 +143,10 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
 	o := channels.ApplyOptions(channels.DefaultMaxIdleConnsPerHost, opts...)
-	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}}
+	c := &Channel{cfg: cfg, now: o.Now, apps: map[string]*appState{}, caller: &pushkit.Caller{
+		Channel: Name, Client: o.Client, Timeout: cfg.Timeout, Now: o.Now, ContentType: "application/json;charset=utf-8",
+		Credential: "access token", IsAuthCode: func(code int) bool { return classify(code) == kindAuth },
+	}}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
 	tokenURL := strings.TrimSuffix(cfg.AuthURL, "/") + TokenPath
 	for id, a := range cfg.Apps {
@@ -154,7 +154,7 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 			app:      a,
 			endpoint: base + "/v1/" + url.PathEscape(a.AppID) + "/messages:send",
 			tokens: &channels.TokenSource{Channel: Name, Op: "POST " + tokenURL, Timeout: cfg.Timeout, Now: c.now,
-				Fetch: (&tokenRequest{tokenURL: tokenURL, app: a, client: c.client, now: c.now}).request},
+				Fetch: (&tokenRequest{tokenURL: tokenURL, app: a, client: o.Client, now: c.now}).request},
 		}
 	}
 	return c, nil
@@ -224,7 +224,7 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 		return nil, fmt.Errorf("sending hms batch for app %q: %w", appID, channels.ErrUnknownApp)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sending hms batch for app %q: %w", appID, c.vendorErr(st.endpoint, 0, 0, "", true, err))
+		return nil, fmt.Errorf("sending hms batch for app %q: %w", appID, c.caller.Err(st.endpoint, 0, 0, "", true, err))
 	}
 
 	now := c.now()
@@ -234,7 +234,7 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 		func(ctx context.Context, idx []int) error {
 			return c.sendGroup(ctx, st, msgs, idx, bodies[idx[0]], results)
 		},
-		func(err error) error { return c.vendorErr(st.endpoint, 0, 0, "", true, err) })
+		func(err error) error { return c.caller.Err(st.endpoint, 0, 0, "", true, err) })
 	if err != nil {
 		return nil, fmt.Errorf("sending hms batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
@@ -486,96 +486,33 @@ func category(v string) (string, bool) {
 	return up, slices.Contains(categories, up)
 }
 
-// answer is Push Kit's JSON answer.
-type answer struct {
-	Code      json.RawMessage `json:"code"`
-	Msg       string          `json:"msg"`
-	RequestID string          `json:"requestId"`
-}
-
-// code returns the numeric answer code (0 if absent or not a number).
-func (a *answer) code() int {
-	n, _ := strconv.Atoi(strings.Trim(string(a.Code), `"`))
-	return n
-}
-
-func (a *answer) explain() string {
-	return strings.Trim(a.Msg+"; requestId "+a.RequestID, "; ")
-}
-
 // sendGroup makes the call for one group (msgs[idx]) with its body and
-// fills its results, or returns the call's error (a *channels.VendorError).
+// fills its results, or returns the call's error (a *channels.VendorError):
+// the access token is replaced once if Push Kit refuses it; no answer, 429
+// and 5xx, a garbled 2xx answer and the codes of kindCallTransient are
+// transient.
 func (c *Channel) sendGroup(ctx context.Context, st *appState, msgs []channels.Message, idx []int, body []byte, results []channels.Result) error {
-	rep, err := c.authorizedPost(ctx, st, st.endpoint, body, nil)
+	rep, err := c.caller.AuthorizedPost(ctx, st.tokens, st.endpoint, body, nil)
 	if err != nil {
 		return err
 	}
-	status, a, hdr, code := rep.status, rep.answer, rep.header, rep.answer.code()
-	c.settleAnswer(st, msgs, idx, results, status, code, &a, hdr)
-	if ve := c.callError(st.endpoint, status, code, &a, hdr); ve != nil {
-		return ve
+	if err := c.callError(st.endpoint, rep); err != nil {
+		return err
 	}
+	c.settleAnswer(msgs, idx, results, rep.Status, rep.Answer.CodeNumber(), &rep.Answer)
 	return nil
-}
-
-// authorizedPost posts body to endpoint with the app's access token (and
-// the extra header, if any), replacing a token Push Kit refuses once. It
-// returns an answer that carries a Push Kit code, or the call's error (a
-// *channels.VendorError): no answer, a 429 or 5xx answer and a garbled
-// 2xx answer are transient; a token refused after the refresh, and any
-// other answer without a Push Kit code, are permanent.
-func (c *Channel) authorizedPost(ctx context.Context, st *appState, endpoint string, body []byte, header http.Header) (reply, error) {
-	for attempt := 0; ; attempt++ {
-		token, err := st.tokens.Token(ctx)
-		if err != nil {
-			return reply{}, fmt.Errorf("obtaining access token: %w", err)
-		}
-		rep, err := c.post(ctx, endpoint, token, body, header)
-		if err != nil {
-			return reply{}, err
-		}
-		status, a, hdr, decodeErr := rep.status, rep.answer, rep.header, rep.decodeErr
-		code := a.code()
-		authRefused := status == http.StatusUnauthorized || (decodeErr == nil && classify(code) == kindAuth)
-		if authRefused && status < 500 {
-			if attempt == 0 {
-				st.tokens.Invalidate(token)
-				continue
-			}
-			return reply{}, c.vendorErr(endpoint, status, code, "access token refused after refresh: "+a.explain(), false, nil)
-		}
-		if status == http.StatusTooManyRequests || status >= 500 {
-			ve := c.vendorErr(endpoint, status, code, a.explain(), true, nil)
-			ve.RetryAfter = channels.ParseRetryAfter(hdr.Get("Retry-After"), c.now())
-			return reply{}, ve
-		}
-		if decodeErr != nil || code == 0 {
-			// A 2xx answer that is not Push Kit's JSON is garbled: try again
-			// later. Any other status without one is a wrong endpoint or a
-			// refused request.
-			return reply{}, c.vendorErr(endpoint, status, 0, "answer without a Push Kit code", status/100 == 2, decodeErr)
-		}
-		return rep, nil
-	}
 }
 
 // callError returns the call error of an answer code that is about the
 // call rather than its messages, or nil.
-func (c *Channel) callError(endpoint string, status, code int, a *answer, hdr http.Header) error {
-	switch classify(code) {
-	case kindCallTransient:
-		ve := c.vendorErr(endpoint, status, code, a.explain(), true, nil)
-		ve.RetryAfter = channels.ParseRetryAfter(hdr.Get("Retry-After"), c.now())
-		return ve
-	case kindCallPermanent:
-		return c.vendorErr(endpoint, status, code, a.explain(), false, nil)
-	}
-	return nil
+func (c *Channel) callError(endpoint string, rep pushkit.Reply) error {
+	k := classify(rep.Answer.CodeNumber())
+	return c.caller.CallError(endpoint, rep, k == kindCallTransient, k == kindCallPermanent)
 }
 
 // settleAnswer fills the results of the group msgs[idx] for answer codes
 // about its messages.
-func (c *Channel) settleAnswer(st *appState, msgs []channels.Message, idx []int, results []channels.Result, status, code int, a *answer, hdr http.Header) {
+func (c *Channel) settleAnswer(msgs []channels.Message, idx []int, results []channels.Result, status, code int, a *pushkit.Answer) {
 	set := func(r channels.Result) {
 		for _, i := range idx {
 			results[i] = r
@@ -585,9 +522,9 @@ func (c *Channel) settleAnswer(st *appState, msgs []channels.Message, idx []int,
 	case kindOK:
 		set(channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: a.RequestID})
 	case kindPartial:
-		illegal := illegalTokens(a.Msg)
+		illegal := pushkit.IllegalTokens(a.Msg)
 		for _, i := range idx {
-			if illegal[msgs[i].Token] {
+			if _, refused := illegal[msgs[i].Token]; refused {
 				results[i] = channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
 					StatusDesc: fmt.Sprintf("BadDeviceToken: listed in illegal_tokens of hms code %d", code), VendorMsgID: a.RequestID}
 				continue
@@ -596,82 +533,9 @@ func (c *Channel) settleAnswer(st *appState, msgs []channels.Message, idx []int,
 		}
 	case kindAllInvalid:
 		set(channels.Result{Outcome: channels.InvalidToken, StatusCode: channels.StatusBadDeviceToken,
-			StatusDesc: fmt.Sprintf("BadDeviceToken: hms code %d: %s", code, a.explain())})
+			StatusDesc: fmt.Sprintf("BadDeviceToken: hms code %d: %s", code, a.Explain())})
 	case kindMessagePermanent:
 		set(channels.Result{Outcome: channels.Permanent, StatusCode: code,
-			StatusDesc: fmt.Sprintf("hms code %d (http %d): %s", code, status, a.explain())})
-	}
-}
-
-// illegalTokens reads the refused tokens from the msg of an 80100000
-// answer: {"success":n,"failure":m,"illegal_tokens":[...]} (or an
-// "illegalTokens" object of reason -> tokens). An unreadable msg leaves
-// every token accepted.
-func illegalTokens(msg string) map[string]bool {
-	var m struct {
-		IllegalTokens      json.RawMessage `json:"illegal_tokens"`
-		IllegalTokensCamel json.RawMessage `json:"illegalTokens"`
-	}
-	out := map[string]bool{}
-	if json.Unmarshal([]byte(msg), &m) != nil {
-		return out
-	}
-	for _, raw := range []json.RawMessage{m.IllegalTokens, m.IllegalTokensCamel} {
-		var list []string
-		if json.Unmarshal(raw, &list) == nil {
-			for _, t := range list {
-				out[t] = true
-			}
-			continue
-		}
-		var byReason map[string][]string
-		if json.Unmarshal(raw, &byReason) == nil {
-			for _, l := range byReason {
-				for _, t := range l {
-					out[t] = true
-				}
-			}
-		}
-	}
-	return out
-}
-
-// reply is an HTTP answer of Push Kit.
-type reply struct {
-	status    int
-	answer    answer
-	header    http.Header
-	decodeErr error // the body is not Push Kit's JSON
-}
-
-// post makes one HTTP call, with the extra header if any; the error is a
-// *channels.VendorError when no answer arrived.
-func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte, header http.Header) (reply, error) {
-	h := http.Header{
-		"Authorization": {"Bearer " + token},
-		"Content-Type":  {"application/json;charset=utf-8"},
-		"Accept":        {"application/json"},
-	}
-	for k, v := range header {
-		h[k] = v
-	}
-	rep, err := channels.Post(ctx, c.client, channels.PostRequest{
-		Channel: Name, URL: endpoint, Body: body, Header: h, Timeout: c.cfg.Timeout, MaxAnswerBytes: maxAnswerBytes, Now: c.now,
-	})
-	if err != nil {
-		return reply{}, err
-	}
-	var a answer
-	decodeErr := json.Unmarshal(bytes.TrimSpace(rep.Body), &a)
-	if decodeErr != nil {
-		decodeErr = fmt.Errorf("decoding answer: %w", decodeErr)
-	}
-	return reply{status: rep.Status, answer: a, header: rep.Header, decodeErr: decodeErr}, nil
-}
-
-func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string, transient bool, cause error) *channels.VendorError {
-	return &channels.VendorError{
-		Channel: Name, Op: "POST " + endpoint, HTTPStatus: httpStatus, Code: code,
-		Reason: reason, Transient: transient, Cause: cause,
+			StatusDesc: fmt.Sprintf("hms code %d (http %d): %s", code, status, a.Explain())})
 	}
 }

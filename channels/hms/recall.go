@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/internal/pushkit"
 )
 
 // RevokePath is the path of Push Kit's message revocation below
@@ -41,10 +42,7 @@ func notifyID(m channels.Message) (int, error) {
 }
 
 // RevokeRequest is the body of a messages:revoke call.
-type RevokeRequest struct {
-	NotifyID int      `json:"notifyId"`
-	Token    []string `json:"token"`
-}
+type RevokeRequest = pushkit.RevokeRequest
 
 // RecallEndpoint returns the URL Recall posts the revocations of appID
 // to, or "" for an unknown app.
@@ -87,34 +85,17 @@ func (c *Channel) Recall(ctx context.Context, msgs []channels.Message, vendorMsg
 	}
 	endpoint := c.RecallEndpoint(appID)
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("recalling hms batch for app %q: %w", appID, c.vendorErr(endpoint, 0, 0, "", true, err))
+		return nil, fmt.Errorf("recalling hms batch for app %q: %w", appID, c.caller.Err(endpoint, 0, 0, "", true, err))
 	}
 	results := make([]channels.Result, len(msgs))
-	ids := make([]int, len(msgs))
-	var idx []int
-	for i, m := range msgs {
-		id, err := notifyID(m)
-		switch {
-		case m.Token == "":
-			results[i] = channels.NotRecalled(channels.StatusMissingDeviceToken, "MissingDeviceToken")
-		case strings.ContainsAny(m.Token, " \t\r\n,\""):
-			results[i] = channels.NotRecalled(channels.StatusBadDeviceToken, "BadDeviceToken: malformed Huawei push token")
-		case m.PassThrough:
-			results[i] = channels.NotRecalled(channels.StatusNone, "RecallUnsupported: Push Kit revokes notification messages only")
-		case err != nil:
-			results[i] = channels.NotRecalled(CodeIllegalPayload, "IllegalPayload: "+err.Error())
-		default:
-			ids[i] = id
-			idx = append(idx, i)
-		}
+	reqs, groups := pushkit.PlanRevocations(msgs, results, " \t\r\n,\"", "Huawei push token",
+		"RecallUnsupported: Push Kit revokes notification messages only", CodeIllegalPayload, notifyID)
+	byFirst := make(map[int]RevokeRequest, len(groups)) // a message is in one group only
+	for gi, g := range groups {
+		byFirst[g[0]] = reqs[gi]
 	}
-	groups := channels.GroupBy(idx, func(i int) string { return strconv.Itoa(ids[i]) })
 	err = channels.RunGroups(ctx, Name, groups, len(msgs), c.cfg.MaxConcurrentCalls, results, func(g []int) error {
-		req := RevokeRequest{NotifyID: ids[g[0]], Token: make([]string, len(g))}
-		for j, i := range g {
-			req.Token[j] = msgs[i].Token
-		}
-		return c.revokeGroup(ctx, st, endpoint, req, g, results)
+		return c.revokeGroup(ctx, st, endpoint, byFirst[g[0]], g, results)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recalling hms batch (%d messages) for app %q: %w", len(msgs), appID, err)
@@ -127,19 +108,19 @@ func (c *Channel) Recall(ctx context.Context, msgs []channels.Message, vendorMsg
 func (c *Channel) revokeGroup(ctx context.Context, st *appState, endpoint string, req RevokeRequest, g []int, results []channels.Result) error {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return c.vendorErr(endpoint, 0, 0, "", false, fmt.Errorf("encoding revocation: %w", err))
+		return c.caller.Err(endpoint, 0, 0, "", false, fmt.Errorf("encoding revocation: %w", err))
 	}
-	rep, err := c.authorizedPost(ctx, st, endpoint, body, http.Header{"Push-Type": {PushTypeNotification}})
+	rep, err := c.caller.AuthorizedPost(ctx, st.tokens, endpoint, body, http.Header{"Push-Type": {PushTypeNotification}})
 	if err != nil {
 		return err
 	}
-	a, code := rep.answer, rep.answer.code()
-	if ve := c.callError(endpoint, rep.status, code, &a, rep.header); ve != nil {
-		return ve
+	if err := c.callError(endpoint, rep); err != nil {
+		return err
 	}
+	code := rep.Answer.CodeNumber()
 	r := channels.Recalled("Recalled")
 	if classify(code) != kindOK {
-		r = channels.NotRecalled(code, fmt.Sprintf("NotRecalled: hms code %d (http %d): %s", code, rep.status, a.explain()))
+		r = channels.NotRecalled(code, fmt.Sprintf("NotRecalled: hms code %d (http %d): %s", code, rep.Status, rep.Answer.Explain()))
 	}
 	for _, i := range g {
 		results[i] = r

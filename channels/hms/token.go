@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/internal/pushkit"
 )
 
 // tokenRequest makes the app-level access token request of one app
@@ -48,7 +49,7 @@ func (ts *tokenRequest) request(ctx context.Context) (string, time.Duration, err
 		"client_secret": {ts.app.AppSecret.Reveal()},
 	}
 	rep, err := channels.Post(ctx, ts.client, channels.PostRequest{
-		Channel: Name, URL: ts.tokenURL, Body: []byte(form.Encode()), MaxAnswerBytes: maxAnswerBytes, Purpose: "token", Now: ts.now,
+		Channel: Name, URL: ts.tokenURL, Body: []byte(form.Encode()), MaxAnswerBytes: pushkit.MaxAnswerBytes, Purpose: "token", Now: ts.now,
 		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded;charset=utf-8"}, "Accept": {"application/json"}},
 	})
 	if err != nil {

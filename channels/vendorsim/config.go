@@ -49,9 +49,11 @@ type Config struct {
 	FCM   FCMConfig   `json:"fcm" yaml:"fcm"`
 	HMS   HMSConfig   `json:"hms" yaml:"hms"`
 	Honor HonorConfig `json:"honor" yaml:"honor"`
-	OPPO  OPPOConfig  `json:"oppo" yaml:"oppo"`
-	Vivo  VivoConfig  `json:"vivo" yaml:"vivo"`
-	Self  SelfConfig  `json:"self" yaml:"self"`
+	// HarmonyOS configures the HarmonyOS Push Kit (v3) endpoints.
+	HarmonyOS HarmonyOSConfig `json:"harmonyos" yaml:"harmonyos"`
+	OPPO      OPPOConfig      `json:"oppo" yaml:"oppo"`
+	Vivo      VivoConfig      `json:"vivo" yaml:"vivo"`
+	Self      SelfConfig      `json:"self" yaml:"self"`
 	// Receipts makes the simulator post delivery receipts and app events
 	// back to pushpipe's receipts workers; off unless it names a URL.
 	Receipts ReceiptsConfig `json:"receipts" yaml:"receipts"`

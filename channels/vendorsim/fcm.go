@@ -199,32 +199,24 @@ func (c FCMConfig) validate() []error {
 func (c FCMConfig) appCount() int { return len(c.Apps) }
 
 // verifyKey returns the public key that verifies the app's assertions.
-func (a FCMApp) verifyKey() (*rsa.PublicKey, error) {
-	if a.PublicKey == "" && a.PrivateKey == "" {
+func (a FCMApp) verifyKey() (*rsa.PublicKey, error) { return rsaVerifyKey(a.PublicKey, a.PrivateKey) }
+
+// rsaVerifyKey returns the RSA public key that verifies a simulated app's
+// signed JWTs: publicKey (PEM: PKIX "PUBLIC KEY", PKCS#1 "RSA PUBLIC KEY"
+// or a "CERTIFICATE"), or, when it is empty, the public half of
+// privateKey (PEM, for tests).
+func rsaVerifyKey(publicKey string, privateKey channels.Secret) (*rsa.PublicKey, error) {
+	if publicKey == "" && privateKey == "" {
 		return nil, errors.New("needs a publicKey or a privateKey (PEM)")
 	}
-	if a.PublicKey == "" {
-		block, _ := pem.Decode([]byte(a.PrivateKey.Reveal()))
-		if block == nil {
-			return nil, errors.New("privateKey: no PEM block")
-		}
-		var k any
-		var err error
-		if block.Type == "RSA PRIVATE KEY" {
-			k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		} else {
-			k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		}
+	if publicKey == "" {
+		k, err := channels.ParseRSAPrivateKey(privateKey.Reveal())
 		if err != nil {
 			return nil, fmt.Errorf("privateKey: %w", err)
 		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("privateKey is a %T, want RSA", k)
-		}
-		return &rk.PublicKey, nil
+		return &k.PublicKey, nil
 	}
-	block, _ := pem.Decode([]byte(a.PublicKey))
+	block, _ := pem.Decode([]byte(publicKey))
 	if block == nil {
 		return nil, errors.New("publicKey: no PEM block")
 	}

@@ -210,7 +210,7 @@ func (s *Simulator) handleMiPushRegID(w http.ResponseWriter, r *http.Request) {
 	if app.QuotaPerSecond > 0 {
 		perSecond, burst = app.QuotaPerSecond, app.QuotaBurst
 	}
-	allowed := s.allowLocked(VendorMiPush, region, app.AppID, perSecond, burst, time.Now())
+	allowed := s.allowLocked(VendorMiPush, region, app.AppID, perSecond, burst, 1, time.Now())
 	s.mu.Unlock()
 	if !allowed {
 		refuse(outThrottled, miPushError{MiPushCodeAPICallTooOften, "Too many requests, app quota exceeded"})

@@ -14,7 +14,8 @@ import (
 const MaxRecallableDeliveries = 200_000
 
 // recallKey names one recallable message of one app: its vendor, region,
-// app and the id a recall names it by (MiPush and Huawei notify_id, vivo
+// app and the id a recall names it by (MiPush and Huawei notify_id,
+// HarmonyOS notifyId, vivo
 // taskId, self-built gateway messageId).
 type recallKey struct {
 	vendor, region, app, id string
@@ -56,6 +57,8 @@ func (b *recallBook) noteLocked(rec *Request, out outcome, accepted []string) {
 		sent = miPushRecallable(rec, accepted)
 	case VendorHMS:
 		sent = hmsRecallable(rec, accepted)
+	case VendorHarmonyOS:
+		sent = harmonyOSRecallable(rec, accepted)
 	case VendorVivo:
 		sent = vivoRecallable(rec, accepted)
 	case VendorSelf:
@@ -182,10 +185,11 @@ func (s *Simulator) beginRecall(w http.ResponseWriter, r *http.Request, vendor, 
 
 // recallPaths are the path suffixes of the recall endpoints per vendor.
 var recallPaths = map[string]string{
-	VendorMiPush: MiPushRevokePath,
-	VendorHMS:    HMSRevokePath,
-	VendorVivo:   VivoRecallPath,
-	VendorSelf:   SelfRecallPath,
+	VendorMiPush:    MiPushRevokePath,
+	VendorHMS:       HMSRevokePath,
+	VendorHarmonyOS: HarmonyOSRevokePath,
+	VendorVivo:      VivoRecallPath,
+	VendorSelf:      SelfRecallPath,
 }
 
 // RecallRequests returns copies of the recorded recall calls to vendor in

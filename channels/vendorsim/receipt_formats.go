@@ -31,6 +31,18 @@ func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
 		}
 		body, err := json.Marshal(map[string]any{"statuses": statuses})
 		return body, jsonType, err
+	case VendorHarmonyOS:
+		// {"statuses":[...]}, one status per token, the V2 receipt of
+		// scenario-based messages: the outcome in deliveryStatus (§7.2.10
+		// HarmonyOS).
+		statuses := make([]map[string]any, len(b.events))
+		for i, ev := range b.events {
+			statuses[i] = map[string]any{"biTag": ev.sent.correlation, "requestId": ev.sent.vendorMsgID,
+				"appPackageName": ev.sent.vendorAppID, "pushType": ev.sent.pushType, "token": ev.sent.token,
+				"deliveryStatus": map[string]any{"result": 0, "timestamp": ts(ev)}}
+		}
+		body, err := json.Marshal(map[string]any{"statuses": statuses})
+		return body, jsonType, err
 	case VendorMiPush:
 		// Form field data = {"<msg id>": {"param","barStatus","type":1,
 		// "targets","timestamp"}}, the regIds of one message joined.

@@ -47,9 +47,9 @@ const ClientEndpoint = "client"
 // For every accepted (correlation value, token) pair the simulator decides
 // deterministically (see Fate) whether the message arrives, and whether an
 // arrival is opened or ignored. After Delay it posts: arrivals of Huawei,
-// Honor, MiPush, OPPO and vivo to <URL>/receipts/<vendor> in that vendor's
-// receipt format (§7.2.10), carrying the correlation value the call
-// carried; arrivals of APNs, FCM and the self-built channel, and every
+// Honor, HarmonyOS, MiPush, OPPO and vivo to <URL>/receipts/<vendor> in
+// that vendor's receipt format (§7.2.10), carrying the correlation value
+// the call carried; arrivals of APNs, FCM and the self-built channel, and every
 // open and ignore, to <URL>/receipts/client as app SDK events. A token
 // accepted without a correlation value (no biTag, callback parameter or
 // deliveryId in the call) gets nothing: the receipt could not be tied to a
@@ -367,8 +367,11 @@ type sentToken struct {
 	// OPPO message id, vivo task id, Huawei and Honor request id, apns-id).
 	vendorMsgID string
 	// vendorAppID is the vendor's id of the app where receipts name it
-	// (Huawei and Honor app id, OPPO app key).
+	// (Huawei and Honor app id, OPPO app key, HarmonyOS bundle name).
 	vendorAppID string
+	// pushType is the HarmonyOS push-type of the call (0 notification, 6
+	// background message), which its receipts repeat.
+	pushType int
 }
 
 // sentTokens describes tokens accepted in one call that share the
@@ -393,7 +396,7 @@ func (s *Simulator) queueReceipts(vendor, region, app string, sent []sentToken) 
 // receiptEndpoint is the receipts worker endpoint of a vendor's arrivals.
 func receiptEndpoint(vendor string) string {
 	switch vendor {
-	case VendorHMS, VendorHonor, VendorMiPush, VendorOPPO, VendorVivo:
+	case VendorHMS, VendorHonor, VendorHarmonyOS, VendorMiPush, VendorOPPO, VendorVivo:
 		return vendor
 	}
 	return ClientEndpoint

@@ -24,6 +24,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/mipush"
@@ -80,7 +81,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	parse := map[string]func([]byte) (receipts.Parsed, error){
-		"hms": receipts.ParseHMS, "honor": receipts.ParseHonor, "mipush": receipts.ParseMiPush,
+		"hms": receipts.ParseHMS, "honor": receipts.ParseHonor, "harmonyos": receipts.ParseHarmonyOS, "mipush": receipts.ParseMiPush,
 		"oppo": receipts.ParseOPPO, "vivo": receipts.ParseVivo,
 		"client": func(b []byte) (receipts.Parsed, error) {
 			return receipts.ParseClient(b, receipts.DefaultMaxClientEvents)
@@ -183,6 +184,18 @@ func vendorCases() []vendorCase {
 				return must(honor.New(honor.Config{Region: rcptRegion, BaseURL: srv.HonorBaseURL(rcptRegion),
 					AuthURL: srv.HonorBaseURL(rcptRegion) + vendorsim.HonorAuthPath,
 					Apps:    map[string]honor.App{rcptApp: {AppID: "104000002", ClientID: "honor-client", ClientSecret: "honor-secret"}}}))(t)
+			}},
+		{vendor: vendorsim.VendorHarmonyOS, endpoint: "harmonyos", batches: true, token: plain("MAAALgE4G98"),
+			app: func(c *vendorsim.Config) {
+				_, key := testKeys()
+				c.HarmonyOS.Apps = []vendorsim.HarmonyOSApp{{AppID: rcptApp, ProjectID: "101653523863785276", ClientID: "6917562345678901234",
+					KeyID: "rcpt-kid", SubAccount: "107783917", PrivateKey: channels.Secret(key)}}
+			},
+			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+				_, key := testKeys()
+				return must(harmonyos.New(harmonyos.Config{Region: rcptRegion, BaseURL: srv.HarmonyOSBaseURL(rcptRegion),
+					Apps: map[string]harmonyos.App{rcptApp: {ProjectID: "101653523863785276", ClientID: "6917562345678901234",
+						KeyID: "rcpt-kid", SubAccount: "107783917", PrivateKey: channels.Secret(key)}}}))(t)
 			}},
 		{vendor: vendorsim.VendorOPPO, endpoint: "oppo", token: plain("OPPO_SG"),
 			app: func(c *vendorsim.Config) {

@@ -576,10 +576,10 @@ func (s *Simulator) SetQuota(q Quota) error {
 	return nil
 }
 
-// allowLocked takes one token from the bucket of (vendor, region, app).
+// allowLocked takes n tokens from the bucket of (vendor, region, app).
 // perSecond and burst are the app's configured quota; a SetQuota override
 // wins. The caller holds s.mu.
-func (s *Simulator) allowLocked(vendor, region, appID string, perSecond float64, burst int, now time.Time) bool {
+func (s *Simulator) allowLocked(vendor, region, appID string, perSecond float64, burst, n int, now time.Time) bool {
 	key := [3]string{vendor, region, appID}
 	lim := s.limiters[key]
 	if lim == nil {
@@ -592,7 +592,7 @@ func (s *Simulator) allowLocked(vendor, region, appID string, perSecond float64,
 		lim = rate.NewLimiter(rate.Limit(perSecond), burst)
 		s.limiters[key] = lim
 	}
-	return lim.AllowN(now, 1)
+	return lim.AllowN(now, n)
 }
 
 // Allow takes one call from the quota bucket of (vendor, region, app) and
@@ -601,7 +601,16 @@ func (s *Simulator) allowLocked(vendor, region, appID string, perSecond float64,
 func (s *Simulator) Allow(vendor, region, appID string, perSecond float64, burst int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.allowLocked(vendor, region, appID, perSecond, burst, time.Now())
+	return s.allowLocked(vendor, region, appID, perSecond, burst, 1, time.Now())
+}
+
+// AllowN is Allow for a call that counts n against the quota (a vendor
+// whose quota counts the devices of a call rather than calls). A call of
+// more than the bucket size is never within the quota.
+func (s *Simulator) AllowN(vendor, region, appID string, perSecond float64, burst, n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allowLocked(vendor, region, appID, perSecond, burst, n, time.Now())
 }
 
 // begin records the arrival of a request and counts it.

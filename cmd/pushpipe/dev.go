@@ -133,7 +133,7 @@ are used instead of the embedded ones.`,
 func demoDevices(appID, workspace, region string) []schema.Binding {
 	const ts = 1763856000000 // fixed, so re-seeding on every start changes nothing
 	models := []string{"Redmi Note 13", "Xiaomi 14", "POCO F6"}
-	out := make([]schema.Binding, 0, len(models)+7)
+	out := make([]schema.Binding, 0, len(models)+8)
 	for i, m := range models {
 		out = append(out, schema.Binding{Op: schema.OpReport, Region: region, AppID: appID, WorkspaceID: workspace,
 			DeviceID: fmt.Sprintf("demo-device-%d", i+1), Platform: schema.PlatformAndroid, Vendor: "mipush",
@@ -143,6 +143,7 @@ func demoDevices(appID, workspace, region string) []schema.Binding {
 	for _, v := range []struct{ vendor, platform, model string }{
 		{"apns", schema.PlatformIOS, "iPhone 16"}, {"fcm", schema.PlatformAndroid, "Pixel 9"},
 		{"hms", schema.PlatformAndroid, "HUAWEI Mate 60"}, {"honor", schema.PlatformAndroid, "HONOR Magic6"},
+		{"harmonyos", schema.PlatformHarmony, "HUAWEI Mate 70"},
 		{"oppo", schema.PlatformAndroid, "OPPO Find X7"}, {"vivo", schema.PlatformAndroid, "vivo X100"},
 		{"self", schema.PlatformAndroid, "Generic Android"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/mipush"
@@ -34,6 +35,7 @@ func Channels(cfg *config.Config, region string) (map[string]channels.Channel, e
 
 	mp, ap, fc, hm, ho, op, vi, se := map[string]mipush.App{}, map[string]apns.App{}, map[string]fcm.App{},
 		map[string]hms.App{}, map[string]honor.App{}, map[string]oppo.App{}, map[string]vivo.App{}, map[string]selfchannel.App{}
+	hos := map[string]harmonyos.App{}
 	for _, a := range cfg.Apps {
 		if a.MiPush != nil {
 			mp[a.AppID] = *a.MiPush
@@ -53,6 +55,9 @@ func Channels(cfg *config.Config, region string) (map[string]channels.Channel, e
 		}
 		if a.Honor != nil {
 			ho[a.AppID] = *a.Honor
+		}
+		if a.HarmonyOS != nil {
+			hos[a.AppID] = *a.HarmonyOS
 		}
 		if a.OPPO != nil {
 			op[a.AppID] = *a.OPPO
@@ -88,6 +93,10 @@ func Channels(cfg *config.Config, region string) (map[string]channels.Channel, e
 	if len(ho) > 0 && err == nil {
 		ch, e := honor.New(honor.Config{Region: region, BaseURL: url(config.VendorHonor), AuthURL: auth(config.VendorHonor), Apps: ho, Timeout: timeout(config.VendorHonor)})
 		err = add(config.VendorHonor, ch, e)
+	}
+	if len(hos) > 0 && err == nil {
+		ch, e := harmonyos.New(harmonyos.Config{Region: region, BaseURL: url(config.VendorHarmonyOS), Apps: hos, Timeout: timeout(config.VendorHarmonyOS)})
+		err = add(config.VendorHarmonyOS, ch, e)
 	}
 	if len(op) > 0 && err == nil {
 		ch, e := oppo.New(oppo.Config{Region: region, BaseURL: url(config.VendorOPPO), Apps: op, Timeout: timeout(config.VendorOPPO)})

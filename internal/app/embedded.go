@@ -18,6 +18,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/oppo"
@@ -123,6 +124,10 @@ func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 			sc.Honor.Apps = append(sc.Honor.Apps, vendorsim.HonorApp{AppID: a.AppID, HonorAppID: a.Honor.AppID, ClientID: a.Honor.ClientID,
 				ClientSecret: a.Honor.ClientSecret})
 		}
+		if h := a.HarmonyOS; h != nil {
+			sc.HarmonyOS.Apps = append(sc.HarmonyOS.Apps, vendorsim.HarmonyOSApp{AppID: a.AppID, ProjectID: h.ProjectID, ClientID: h.ClientID,
+				KeyID: h.KeyID, SubAccount: h.SubAccount, PrivateKey: h.PrivateKey})
+		}
 		if a.OPPO != nil {
 			sc.OPPO.Apps = append(sc.OPPO.Apps, vendorsim.OPPOApp{AppID: a.AppID, AppKey: a.OPPO.AppKey, MasterSecret: a.OPPO.MasterSecret})
 		}
@@ -138,8 +143,8 @@ func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 
 // AddDemoKeys gives every app demo credentials for each vendor it has none
 // for: fixed secrets for Huawei, Honor, OPPO, vivo and the self-built
-// channel, and freshly generated keys for APNs (ES256 .p8) and FCM (RSA
-// service account). They are only good for the simulator, which is given
+// channel, and freshly generated keys for APNs (ES256 .p8), FCM and
+// HarmonyOS (RSA service accounts). They are only good for the simulator, which is given
 // the same credentials; `pushpipe dev` and the tests call it so that every
 // vendor can be tried without real accounts.
 func AddDemoKeys(cfg *config.Config) error {
@@ -173,19 +178,37 @@ func AddDemoKeys(cfg *config.Config) error {
 				PrivateKey: channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
 		}
 		if a.FCM == nil {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			key, err := demoRSAKey("FCM")
 			if err != nil {
-				return fmt.Errorf("generating a demo FCM key: %w", err)
-			}
-			der, err := x509.MarshalPKCS8PrivateKey(k)
-			if err != nil {
-				return fmt.Errorf("encoding a demo FCM key: %w", err)
+				return err
 			}
 			a.FCM = &fcm.App{ProjectID: "pushpipe-demo", ClientEmail: "pushpipe@pushpipe-demo.iam.gserviceaccount.com",
-				PrivateKeyID: "demo", PrivateKey: channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
+				PrivateKeyID: "demo", PrivateKey: key}
+		}
+		if a.HarmonyOS == nil {
+			key, err := demoRSAKey("HarmonyOS")
+			if err != nil {
+				return err
+			}
+			a.HarmonyOS = &harmonyos.App{ProjectID: "101653523863785276", ClientID: "6917562345678901234",
+				KeyID: "demo-harmonyos-key", SubAccount: "107783917", PrivateKey: key}
 		}
 	}
 	return nil
+}
+
+// demoRSAKey returns a fresh RSA 2048 private key as PEM PKCS#8, the form
+// of a service-account key file; vendor names the key in errors.
+func demoRSAKey(vendor string) (channels.Secret, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", fmt.Errorf("generating a demo %s key: %w", vendor, err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return "", fmt.Errorf("encoding a demo %s key: %w", vendor, err)
+	}
+	return channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), nil
 }
 
 // WriteSimulatorCA writes the running simulator's CA certificate to

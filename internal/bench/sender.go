@@ -20,7 +20,7 @@ import (
 )
 
 // senderVendors are the channels the sender figures cover.
-var senderVendors = []string{"mipush", "apns", "fcm", "hms", "honor", "oppo", "vivo", "self"}
+var senderVendors = []string{"mipush", "apns", "fcm", "hms", "honor", "harmonyos", "oppo", "vivo", "self"}
 
 // runSender measures, per vendor, deliveries per second through one
 // sender process against the simulator, and the p99 of its vendor calls
@@ -44,7 +44,7 @@ func runSender(ctx context.Context, o Options, work string, brokers []string, sa
 	sc.Addr, sc.APNs.TLSAddr = "127.0.0.1:0", "127.0.0.1:0"
 	sc.MaxRecordedRequests = 1000
 	big := 1e9
-	sc.APNs.QuotaPerSecond, sc.HMS.QuotaPerSecond, sc.Honor.QuotaPerSecond = big, big, big
+	sc.APNs.QuotaPerSecond, sc.HMS.QuotaPerSecond, sc.Honor.QuotaPerSecond, sc.HarmonyOS.QuotaPerSecond = big, big, big, big
 	sc.OPPO.QuotaPerSecond, sc.Vivo.QuotaPerSecond, sc.Self.QuotaPerSecond, sc.FCM.QuotaPerMinute = big, big, big, big
 	sc.MiPush.QuotaPerSecond = big
 	sc.MiPush.Apps = []vendorsim.MiPushApp{{AppID: appID, Secret: "bench-mipush-secret", PackageName: "com.example.bench"}}
@@ -88,6 +88,13 @@ apps:
 %s
     hms: {appId: %q, appSecret: %q}
     honor: {appId: %q, clientId: %q, clientSecret: %q}
+    harmonyos:
+      projectId: %q
+      clientId: %q
+      keyId: %q
+      subAccount: %q
+      privateKey: |
+%s
     oppo: {appKey: %q, masterSecret: %q}
     vivo: {appId: %q, appKey: %q, appSecret: %q}
     self: {appKey: %q}
@@ -95,6 +102,7 @@ apps:
 		a.APNs.TeamID, a.APNs.KeyID, a.APNs.BundleID, indent(a.APNs.PrivateKey.Reveal(), 8),
 		a.FCM.ProjectID, a.FCM.ClientEmail, a.FCM.PrivateKeyID, indent(a.FCM.PrivateKey.Reveal(), 8),
 		a.HMS.AppID, a.HMS.AppSecret.Reveal(), a.Honor.AppID, a.Honor.ClientID, a.Honor.ClientSecret.Reveal(),
+		a.HarmonyOS.ProjectID, a.HarmonyOS.ClientID, a.HarmonyOS.KeyID, a.HarmonyOS.SubAccount, indent(a.HarmonyOS.PrivateKey.Reveal(), 8),
 		a.OPPO.AppKey, a.OPPO.MasterSecret.Reveal(), a.Vivo.AppID, a.Vivo.AppKey, a.Vivo.AppSecret.Reveal(), a.Self.AppKey.Reveal())
 	cfgPath := filepath.Join(work, "sender.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/mipush"
@@ -114,9 +115,11 @@ type VendorsConfig struct {
 	FCM   VendorEndpoint `yaml:"fcm"`
 	HMS   VendorEndpoint `yaml:"hms"`
 	Honor VendorEndpoint `yaml:"honor"`
-	OPPO  VendorEndpoint `yaml:"oppo"`
-	Vivo  VendorEndpoint `yaml:"vivo"`
-	Self  VendorEndpoint `yaml:"self"`
+	// HarmonyOS is Push Kit's host per region (sends and recalls).
+	HarmonyOS VendorEndpoint `yaml:"harmonyos"`
+	OPPO      VendorEndpoint `yaml:"oppo"`
+	Vivo      VendorEndpoint `yaml:"vivo"`
+	Self      VendorEndpoint `yaml:"self"`
 	// SimulatorTLSAddr is the simulator's TLS (HTTP/2) address, which
 	// serves APNs. SimulatorCAFile is the simulator's CA certificate for
 	// workers in other processes; `pushpipe dev` writes it to
@@ -148,13 +151,16 @@ type AppConfig struct {
 	MiPush *mipush.App `yaml:"mipush"`
 	// The app's credentials for the other vendors; an absent section means
 	// the app does not use that vendor. Secrets are never printed.
-	APNs  *apns.App        `yaml:"apns"`
-	FCM   *fcm.App         `yaml:"fcm"`
-	HMS   *hms.App         `yaml:"hms"`
-	Honor *honor.App       `yaml:"honor"`
-	OPPO  *oppo.App        `yaml:"oppo"`
-	Vivo  *vivo.App        `yaml:"vivo"`
-	Self  *selfchannel.App `yaml:"self"`
+	APNs  *apns.App  `yaml:"apns"`
+	FCM   *fcm.App   `yaml:"fcm"`
+	HMS   *hms.App   `yaml:"hms"`
+	Honor *honor.App `yaml:"honor"`
+	// HarmonyOS holds the service account of the app's AppGallery Connect
+	// project and its Client ID (HarmonyOS NEXT devices).
+	HarmonyOS *harmonyos.App   `yaml:"harmonyos"`
+	OPPO      *oppo.App        `yaml:"oppo"`
+	Vivo      *vivo.App        `yaml:"vivo"`
+	Self      *selfchannel.App `yaml:"self"`
 }
 
 // StageConfig tunes every stage's consume loop.

@@ -1,9 +1,14 @@
 package config
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +132,73 @@ func TestExampleConfigLoadsAndValidates(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("configs/pushpipe.example.yaml does not validate: %v", err)
+	}
+}
+
+// TestHarmonyOSSection reads an app's HarmonyOS service account and the
+// Push Kit host from YAML, checks where the channel is pointed and that
+// an incomplete section is refused naming the field.
+func TestHarmonyOSSection(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	app := func(clientID string) string {
+		return fmt.Sprintf("apps: [{appId: a, mipush: {appSecret: s, packageName: p}, harmonyos: {projectId: \"101653523863785276\", clientId: %q, keyId: kid-1, subAccount: \"107783917\", privateKey: %q}}]\n", clientID, key)
+	}
+	for _, tc := range []struct {
+		scenario string
+		body     string
+		wantErr  string
+		check    func(t *testing.T, c *Config)
+	}{
+		{scenario: "service account and host per region", body: app("6917562345678901234") + "vendors: {harmonyos: {baseUrls: {sg: \"https://push-api.example.com\"}, timeout: 3s}}\n",
+			check: func(t *testing.T, c *Config) {
+				h := c.Apps[0].HarmonyOS
+				if h == nil || h.ProjectID != "101653523863785276" || h.ClientID != "6917562345678901234" || h.KeyID != "kid-1" || h.PrivateKey.Reveal() != key {
+					t.Fatalf("harmonyos app %v", h)
+				}
+				if got := c.VendorBaseURL(VendorHarmonyOS, "sg"); got != "https://push-api.example.com" {
+					t.Errorf("VendorBaseURL = %q", got)
+				}
+				if c.VendorTimeout(VendorHarmonyOS) != 3*time.Second {
+					t.Errorf("timeout %s", c.VendorTimeout(VendorHarmonyOS))
+				}
+				if s := fmt.Sprintf("%+v %#v", *h, *h); strings.Contains(s, "PRIVATE KEY") {
+					t.Errorf("private key printed: %s", s)
+				}
+			}},
+		{scenario: "the simulator serves HarmonyOS under its prefix", body: app("6917562345678901234") + "vendors: {simulator: true, simulatorAddr: 127.0.0.1:9}\n",
+			check: func(t *testing.T, c *Config) {
+				if got := c.VendorBaseURL(VendorHarmonyOS, "eu"); got != "http://127.0.0.1:9/harmonyos/eu" {
+					t.Errorf("VendorBaseURL = %q", got)
+				}
+			}},
+		{scenario: "a section without the client id", body: app(""), wantErr: "apps[0] (a).harmonyos: clientId"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			c, err := Load(write(t, tc.body))
+			if err == nil {
+				err = c.Validate()
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+	if !slices.Contains(VendorNames(), "harmonyos") {
+		t.Errorf("VendorNames %v has no harmonyos", VendorNames())
 	}
 }

@@ -28,14 +28,17 @@ const (
 	VendorFCM    = "fcm"
 	VendorHMS    = "hms"
 	VendorHonor  = "honor"
-	VendorOPPO   = "oppo"
-	VendorVivo   = "vivo"
-	VendorSelf   = "self"
+	// VendorHarmonyOS is HarmonyOS Push Kit (HarmonyOS NEXT devices,
+	// platform "harmony").
+	VendorHarmonyOS = "harmonyos"
+	VendorOPPO      = "oppo"
+	VendorVivo      = "vivo"
+	VendorSelf      = "self"
 )
 
 // VendorNames lists every vendor channel.
 func VendorNames() []string {
-	return []string{VendorMiPush, VendorAPNs, VendorFCM, VendorHMS, VendorHonor, VendorOPPO, VendorVivo, VendorSelf}
+	return []string{VendorMiPush, VendorAPNs, VendorFCM, VendorHMS, VendorHonor, VendorHarmonyOS, VendorOPPO, VendorVivo, VendorSelf}
 }
 
 // endpoint returns the configured endpoint of a vendor other than MiPush.
@@ -49,6 +52,8 @@ func (v *VendorsConfig) endpoint(vendor string) VendorEndpoint {
 		return v.HMS
 	case VendorHonor:
 		return v.Honor
+	case VendorHarmonyOS:
+		return v.HarmonyOS
 	case VendorOPPO:
 		return v.OPPO
 	case VendorVivo:
@@ -118,6 +123,11 @@ func (a AppConfig) validateVendorApps(i int) error {
 	}
 	if a.Honor != nil && (a.Honor.AppID == "" || a.Honor.ClientID == "" || a.Honor.ClientSecret.Reveal() == "") {
 		return bad("honor", "appId, clientId and clientSecret")
+	}
+	if a.HarmonyOS != nil {
+		if err := a.HarmonyOS.Validate(); err != nil {
+			return fmt.Errorf("apps[%d] (%s).harmonyos: %w", i, a.AppID, err)
+		}
 	}
 	if a.OPPO != nil && (a.OPPO.AppKey == "" || a.OPPO.MasterSecret.Reveal() == "") {
 		return bad("oppo", "appKey and masterSecret")

@@ -100,15 +100,21 @@ type AppLimit struct {
 //     publishes a per-second figure (they publish daily quotas and
 //     answer 429 or a throttling code); a conservative default, meant to
 //     be raised per app once the real quota is known.
+//   - harmonyos: 1000 messages/s — HarmonyOS Push Kit limits each app to
+//     a QPS of devices a second that grows with its monthly active users
+//     (shown in AppGallery Connect, HTTP 503 above it) and publishes no
+//     floor; the same conservative default, to be set per app from the
+//     console's figure.
 func DefaultVendorLimits() map[string]Limit {
 	return map[string]Limit{
-		"mipush": {Rate: 1000, Unit: UnitCalls},
-		"fcm":    {Rate: 10000, Unit: UnitMessages},
-		"oppo":   {Rate: 5000, Unit: UnitMessages},
-		"apns":   {Rate: 1000, Unit: UnitMessages},
-		"hms":    {Rate: 1000, Unit: UnitMessages},
-		"honor":  {Rate: 1000, Unit: UnitMessages},
-		"vivo":   {Rate: 1000, Unit: UnitMessages},
+		"mipush":    {Rate: 1000, Unit: UnitCalls},
+		"fcm":       {Rate: 10000, Unit: UnitMessages},
+		"oppo":      {Rate: 5000, Unit: UnitMessages},
+		"apns":      {Rate: 1000, Unit: UnitMessages},
+		"hms":       {Rate: 1000, Unit: UnitMessages},
+		"honor":     {Rate: 1000, Unit: UnitMessages},
+		"harmonyos": {Rate: 1000, Unit: UnitMessages},
+		"vivo":      {Rate: 1000, Unit: UnitMessages},
 	}
 }
 

@@ -1,0 +1,122 @@
+package harmonyos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/internal/pushkit"
+)
+
+// RevokePath is the path of Push Kit's message revocation below
+// /v1/{clientId}.
+const RevokePath = "/messages:revoke"
+
+var _ channels.Recaller = (*Channel)(nil)
+
+// notifyID returns the payload.notification.notifyId of m: its
+// ExtraNotifyID extra, else channels.NotifyID(m.MsgID); an error names an
+// extra that is not an integer in 0..channels.MaxNotifyID.
+func notifyID(m channels.Message) (int, error) {
+	v := m.Extras[ExtraNotifyID]
+	if v == "" {
+		return channels.NotifyID(m.MsgID), nil
+	}
+	id, err := strconv.Atoi(v)
+	if err != nil || id < 0 || id > channels.MaxNotifyID {
+		return 0, fmt.Errorf("%s %q is not an integer in 0..%d", ExtraNotifyID, v, channels.MaxNotifyID)
+	}
+	return id, nil
+}
+
+// RevokeRequest is the body of a messages:revoke call.
+type RevokeRequest = pushkit.RevokeRequest
+
+// RecallEndpoint returns the URL Recall posts the revocations of appID
+// to, or "" for an unknown app.
+func (c *Channel) RecallEndpoint(appID string) string {
+	st, ok := c.apps[appID]
+	if !ok {
+		return ""
+	}
+	return strings.TrimSuffix(c.cfg.BaseURL, "/") + "/v1/" + url.PathEscape(st.app.ClientID) + RevokePath
+}
+
+// MaxRecallBatch returns Config.MaxBatch: one revocation takes up to 1000
+// tokens.
+func (c *Channel) MaxRecallBatch() int { return c.cfg.MaxBatch }
+
+// Recall implements channels.Recaller. Push Kit revokes by notifyId and
+// token, so vendorMsgIDs are only checked for alignment: the messages that
+// share a notifyId go in one messages:revoke call (push-type 0, at most
+// Config.MaxConcurrentCalls calls at once), and the answer of that call is
+// the result of each of them. Messages without a token, with a malformed
+// one or an invalid notify id extra, and pass-through messages (Push Kit
+// revokes notifications and voice broadcasts only) get a Permanent result
+// without a call.
+//
+// Code 80000000 is Success; a refusal of the request (an unknown notifyId,
+// a parameter error) is Permanent with Push Kit's code; a refused JWT is a
+// whole-call permanent error (after one renewal); 81000001, 429 and 5xx
+// answers are transient, as for Send.
+func (c *Channel) Recall(ctx context.Context, msgs []channels.Message, vendorMsgIDs []string) ([]channels.Result, error) {
+	appID, err := channels.CheckRecall(msgs, vendorMsgIDs, c.cfg.MaxBatch)
+	if err != nil {
+		return nil, fmt.Errorf("recalling harmonyos batch: %w", err)
+	}
+	if len(msgs) == 0 {
+		return []channels.Result{}, nil
+	}
+	st, ok := c.apps[appID]
+	if !ok {
+		return nil, fmt.Errorf("recalling harmonyos batch for app %q: %w", appID, channels.ErrUnknownApp)
+	}
+	endpoint := c.RecallEndpoint(appID)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("recalling harmonyos batch for app %q: %w", appID, c.caller.Err(endpoint, 0, 0, "", true, err))
+	}
+	results := make([]channels.Result, len(msgs))
+	reqs, groups := pushkit.PlanRevocations(msgs, results, " \t\r\n,\"", "HarmonyOS push token",
+		"RecallUnsupported: Push Kit revokes notification messages only, not background messages", CodeIllegalPayload, notifyID)
+	byFirst := make(map[int]RevokeRequest, len(groups)) // a message is in one group only
+	for gi, g := range groups {
+		byFirst[g[0]] = reqs[gi]
+	}
+	err = channels.RunGroups(ctx, Name, groups, len(msgs), c.cfg.MaxConcurrentCalls, results, func(g []int) error {
+		return c.revokeGroup(ctx, st, endpoint, byFirst[g[0]], g, results)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recalling harmonyos batch (%d messages) for app %q: %w", len(msgs), appID, err)
+	}
+	return results, nil
+}
+
+// revokeGroup makes the revocation of one group and fills its results, or
+// returns the call's error (a *channels.VendorError).
+func (c *Channel) revokeGroup(ctx context.Context, st *appState, endpoint string, req RevokeRequest, g []int, results []channels.Result) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return c.caller.Err(endpoint, 0, 0, "", false, fmt.Errorf("encoding revocation: %w", err))
+	}
+	rep, err := c.caller.AuthorizedPost(ctx, st.tokens, endpoint, body, http.Header{"Push-Type": {PushTypeAlert}})
+	if err != nil {
+		return err
+	}
+	if err := c.callError(endpoint, rep); err != nil {
+		return err
+	}
+	code := rep.Answer.CodeNumber()
+	r := channels.Recalled("Recalled")
+	if classify(code) != kindOK {
+		r = channels.NotRecalled(code, fmt.Sprintf("NotRecalled: harmonyos code %d (http %d): %s", code, rep.Status, rep.Answer.Explain()))
+	}
+	for _, i := range g {
+		results[i] = r
+	}
+	return nil
+}
