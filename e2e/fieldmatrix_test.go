@@ -286,6 +286,8 @@ func matrixDevice(row int, channel string) schema.Binding {
 		b.Platform, b.VendorToken = schema.PlatformIOS, hex.EncodeToString(sum[:])
 	case "self":
 		b.Vendor, b.VendorToken, b.SelfToken = "", "", id+"-self"
+	case "harmonyos":
+		b.Platform = schema.PlatformHarmony
 	}
 	return b
 }
@@ -348,6 +350,21 @@ func TestFieldMatrix(t *testing.T) {
 				if !slices.Contains(c.fields, f) && c.section != "" {
 					t.Errorf("%s section %q has a row for %q, which is not a field", fieldsDoc, c.section, f)
 				}
+			}
+		}
+	})
+
+	t.Run("result codes are the project's", func(t *testing.T) {
+		for _, r := range table(t, tables, "Result codes").rows {
+			n, err := strconv.Atoi(r[0])
+			if err != nil {
+				t.Fatalf("result code %q is not a number", r[0])
+			}
+			if strings.HasPrefix(r[2], "never") {
+				continue
+			}
+			if got := schema.ResultCode(n).Name(); got != r[1] {
+				t.Errorf("result code %d is %s in the matrix but %s in schema (or schema does not define it)", n, r[1], got)
 			}
 		}
 	})

@@ -28,6 +28,9 @@ type App struct {
 	AppID       string
 	WorkspaceID string
 	PublicKey   *rsa.PublicKey
+	// PushClosed refuses the app's pushes and revokes with 3032
+	// REST_API_SWITCH_NOT_OPEN; its queries and client routes still work.
+	PushClosed bool
 }
 
 // Defaults of Config.

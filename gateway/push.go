@@ -28,6 +28,9 @@ func (s *Server) push(t schema.PushType) handler {
 		if rep := s.check(c, appRef{AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: req.Region}); rep != nil {
 			return *rep
 		}
+		if rep := s.pushOpen(req.AppID); rep != nil {
+			return *rep
+		}
 		if req.Type == "" {
 			req.Type = t
 		}
@@ -52,6 +55,16 @@ func (s *Server) push(t schema.PushType) handler {
 		}
 		return ok(pub.TaskID)
 	}
+}
+
+// pushOpen refuses a push or revoke of an app whose push API its operator
+// closed (App.PushClosed) with 3032 REST_API_SWITCH_NOT_OPEN.
+func (s *Server) pushOpen(appID string) *reply {
+	if !s.apps[appID].PushClosed {
+		return nil
+	}
+	r := refuse(http.StatusForbidden, schema.CodeRestAPISwitchNotOpen, fmt.Sprintf("the push API of app %s is closed (gateway.appKeys[].pushClosed); queries and client routes still work", appID))
+	return &r
 }
 
 // checkTemplate looks up the template a TEMPLATE, MULTIPLE or BROADCAST
@@ -138,6 +151,9 @@ func (s *Server) revokeTask(ctx context.Context, c *call) reply {
 // revoke (for a body already decoded and checked) checks the 7-day window against the push's accepted time in
 // ClickHouse and publishes the control record; Data is its control key.
 func (s *Server) revoke(ctx context.Context, c *call, a appRef, ctl *schema.Control) reply {
+	if rep := s.pushOpen(a.AppID); rep != nil {
+		return *rep
+	}
 	ctl.AppID, ctl.Region = a.AppID, a.Region
 	acceptedAt, err := LookupAcceptedAt(ctx, s.cfg.ClickHouse, s.cfg.Database, ctl.AppID, ctl.MsgID, ctl.TaskID)
 	if err != nil {

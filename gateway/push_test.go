@@ -332,3 +332,29 @@ func TestHTTPAnswers(t *testing.T) {
 		}
 	})
 }
+
+// TestClosedPushAPI: an app whose operator closed its push API
+// (App.PushClosed) gets 3032 REST_API_SWITCH_NOT_OPEN on pushes and
+// revokes, and nothing is published; its queries still answer.
+func TestClosedPushAPI(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Apps[0].PushClosed = true })
+	simple := app(map[string]any{"taskName": "closed", "deliverType": 1, "targetMsgkey": targets(1),
+		"title": "T", "content": "C", "expiredSeconds": 300})
+	for _, tc := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/v1/push/simple", simple},
+		{"/v1/push/revoke/task", app(map[string]any{"taskId": "t1"})},
+		{"/v1/push/revoke/message", app(map[string]any{"messageId": "m1"})},
+	} {
+		e.expect(t, tc.path, tc.body, http.StatusForbidden, schema.CodeRestAPISwitchNotOpen)
+	}
+	var list []schema.Template
+	if err := e.client.Query(context.Background(), "/v1/templates/list", app(nil), &list); err != nil {
+		t.Fatalf("a query of the closed app: %v", err)
+	}
+	if n := e.requests("/v1/push/simple", "3032"); n != 1 {
+		t.Errorf("%v pushes counted as refused with 3032, want 1", n)
+	}
+}

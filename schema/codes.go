@@ -79,8 +79,10 @@ var resultNames = map[ResultCode]string{
 	CodeBadgeAddNumNeedClass:         "BADGE_ADD_NUM_NEED_BADGE_CLASS",
 	CodeSystemError:                  "SYSTEM_ERROR",
 	CodeNeedDeliveryToken:            "NEED_DELIVERYTOKEN",
+	CodeDeliveryTokenInvalid:         "DELIVERYTOKEN_INVALID",
 	CodeUnknownRestSignType:          "UNKNOWN_REST_SIGN_TYPE",
 	CodeAccountNoPermission:          "ACCOUNT_NO_PERMISSION",
+	CodeRestAPISwitchNotOpen:         "REST_API_SWITCH_NOT_OPEN",
 }
 
 // Name is the documented result message, e.g. "TASKNAME_NULL".
@@ -145,9 +147,15 @@ const (
 
 // Result codes of the HTTP gateway's client APIs and request signatures.
 const (
-	CodeNeedDeliveryToken   ResultCode = 3001
-	CodeUnknownRestSignType ResultCode = 3033
+	CodeNeedDeliveryToken ResultCode = 3001
+	// CodeDeliveryTokenInvalid: the self-built channel does not know the
+	// token (its answer for a dead token).
+	CodeDeliveryTokenInvalid ResultCode = 3054
+	CodeUnknownRestSignType  ResultCode = 3033
 	// CodeAccountNoPermission: the key that signed the call does not
 	// belong to the app and workspace the call names.
 	CodeAccountNoPermission ResultCode = 8014
+	// CodeRestAPISwitchNotOpen: the app's push API is closed by its
+	// operator.
+	CodeRestAPISwitchNotOpen ResultCode = 3032
 )

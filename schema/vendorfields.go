@@ -28,13 +28,16 @@ var (
 	// honorCategories: 1 service and communication, 2 information and
 	// marketing; Honor calls them importance NORMAL and LOW.
 	honorCategories = []string{"NORMAL", "LOW"}
+	// harmonyCategories follow the Huawei enumeration; HarmonyOS has no
+	// SYSTEM_REMINDER (11), and PLAY_VOICE (13) is not a notification.
+	harmonyCategories = []string{"IM", "VOIP", "SUBSCRIPTION", "TRAVEL", "HEALTH", "WORK", "ACCOUNT", "EXPRESS", "FINANCE", "DEVICE_REMINDER", "", "MAIL", "", "MARKETING"}
 )
 
 // categoryKeys are the vendor keys thirdChannelCategory accepts, with the
 // enumeration of each.
 var categoryKeys = map[string][]string{
 	VendorKeyHMS: hmsCategories, strings.ToLower(VendorKeyHonor): honorCategories,
-	VendorKeyOPPO: oppoCategories, VendorKeyVivo: vivoCategories,
+	VendorKeyOPPO: oppoCategories, VendorKeyVivo: vivoCategories, VendorKeyHarmonyOS: harmonyCategories,
 }
 
 // VendorValue returns the value m holds for a vendor key, matching the
@@ -62,12 +65,12 @@ func Category(key, v string) (string, bool) {
 	}
 	v = strings.ToUpper(strings.TrimSpace(v))
 	if n, err := strconv.Atoi(v); err == nil {
-		if n >= 1 && n <= len(list) {
+		if n >= 1 && n <= len(list) && list[n-1] != "" {
 			return list[n-1], true
 		}
 		return "", false
 	}
-	return v, slices.Contains(list, v)
+	return v, v != "" && slices.Contains(list, v)
 }
 
 // NotifyLevelOf returns the vendor's value for the notifyLevel value v of
@@ -158,10 +161,10 @@ func (r *Request) validateVendorFields() error {
 	}
 	for _, k := range r.ThirdChannelCategory.SortedKeys() {
 		if _, known := categoryKeys[strings.ToLower(k)]; !known {
-			return invalid(CodeInvalidParam, "thirdChannelCategory key %q is not one of hms, HONOR, oppo, vivo", k)
+			return invalid(CodeInvalidParam, "thirdChannelCategory key %q is not one of hms, HONOR, harmonyos, oppo, vivo", k)
 		}
 		if _, ok := Category(k, r.ThirdChannelCategory[k]); !ok {
-			return invalid(CodeInvalidParam, "thirdChannelCategory.%s %q is not one of 1..%d (%s)", k, r.ThirdChannelCategory[k], len(categoryKeys[strings.ToLower(k)]), strings.Join(categoryKeys[strings.ToLower(k)], ", "))
+			return invalid(CodeInvalidParam, "thirdChannelCategory.%s %q is not a category of that vendor (1..%d: %s)", k, r.ThirdChannelCategory[k], len(categoryKeys[strings.ToLower(k)]), strings.Join(categoryKeys[strings.ToLower(k)], ", "))
 		}
 	}
 	for _, k := range r.NotifyLevel.SortedKeys() {

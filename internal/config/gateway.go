@@ -44,6 +44,10 @@ type GatewayAppKey struct {
 	AppID         string `yaml:"appId"`
 	PublicKey     string `yaml:"publicKey"`
 	PublicKeyFile string `yaml:"publicKeyFile"`
+	// PushClosed closes the app's push API (the mPaaS REST API switch):
+	// pushes and revokes are refused with 3032 REST_API_SWITCH_NOT_OPEN,
+	// queries and the client routes keep working.
+	PushClosed bool `yaml:"pushClosed"`
 }
 
 func (g *GatewayConfig) defaults() {
@@ -152,10 +156,14 @@ func (c *Config) GatewayApps() ([]gateway.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	closed := map[string]bool{}
+	for _, k := range c.Gateway.AppKeys {
+		closed[k.AppID] = k.PushClosed
+	}
 	var out []gateway.App
 	for _, a := range c.Apps {
 		if k, ok := keys[a.AppID]; ok {
-			out = append(out, gateway.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, PublicKey: k})
+			out = append(out, gateway.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, PublicKey: k, PushClosed: closed[a.AppID]})
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/mipush"
@@ -63,14 +64,16 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 	}
 	ext := msg.ext
 	notifyID := notifyIDOf(req)
+	remind := ""
 	if req.RemindType != nil {
-		x[channels.ExtraNotifyType] = strconv.Itoa(*req.RemindType)
+		remind = strconv.Itoa(*req.RemindType)
 	}
 
 	switch channel {
 	case mipush.Name:
 		set(channels.ExtraMiPushChannelID, req.MiChannelID)
 		set(channels.ExtraMiPushNotifyID, notifyID)
+		set(channels.ExtraNotifyType, remind)
 		switch {
 		case image(schema.URLKeyMIUI) != "":
 			x[mipush.ExtraStyleType] = "2"
@@ -89,12 +92,14 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 		set(fcm.ExtraImage, image(schema.URLKeyFCM))
 		set(fcm.ExtraChannelID, req.ChannelID)
 		set(fcm.ExtraTag, notifyID)
+		set(channels.ExtraNotifyType, remind)
 	case hms.Name:
 		set(hms.ExtraCategory, category(schema.VendorKeyHMS))
 		set(hms.ExtraNotifyLevel, level(schema.VendorKeyHMS))
 		set(hms.ExtraImage, icon(schema.URLKeyHMS))
 		set(hms.ExtraChannelID, req.ChannelID)
 		set(hms.ExtraNotifyID, notifyID)
+		set(channels.ExtraNotifyType, remind)
 		if bigText || ext[schema.ExtBigText] == "1" {
 			x[hms.ExtraBigText] = "1"
 		}
@@ -109,6 +114,16 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 		}
 		set(honor.ExtraBadgeAddNum, ext[schema.ExtBadgeAddNum])
 		set(honor.ExtraBadgeClass, ext[schema.ExtBadgeClass])
+	case harmonyos.Name:
+		// HarmonyOS reminds by category; it has no per-message reminder
+		// switches and no notification channels.
+		set(harmonyos.ExtraCategory, category(schema.VendorKeyHarmonyOS))
+		set(harmonyos.ExtraImage, icon(""))
+		set(harmonyos.ExtraNotifyID, notifyID)
+		if bigText || ext[schema.ExtBigText] == "1" {
+			x[harmonyos.ExtraBigText] = "1"
+		}
+		set(harmonyos.ExtraBadgeAddNum, ext[schema.ExtBadgeAddNum])
 	case oppo.Name:
 		set(oppo.ExtraCategory, category(schema.VendorKeyOPPO))
 		set(oppo.ExtraNotifyLevel, level(schema.VendorKeyOPPO))
@@ -120,11 +135,13 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 	case vivo.Name:
 		set(vivo.ExtraClassification, req.Classification)
 		set(vivo.ExtraCategory, category(schema.VendorKeyVivo))
+		set(channels.ExtraNotifyType, remind)
 	case selfchannel.Name:
 		set(selfchannel.ExtraImageURL, image(""))
 		set(selfchannel.ExtraIconURL, icon(""))
 		set(selfchannel.ExtraChannelID, req.ChannelID)
 		set(selfchannel.ExtraNotifyID, notifyID)
+		set(channels.ExtraNotifyType, remind)
 		if bigText {
 			x[selfchannel.ExtraBigText] = "1"
 		}
