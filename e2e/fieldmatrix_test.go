@@ -486,6 +486,23 @@ func TestFieldMatrix(t *testing.T) {
 		return len(ended) == len(ids), fmt.Sprintf("%d of %d deliveries ended", len(ended), len(ids))
 	})
 
+	// No delivery ends twice.
+	twice, err := e.conn.Query(context.Background(), "SELECT device_id, groupArray(event) FROM "+e.db("sg")+
+		".events WHERE startsWith(task_id, 'fm-task-') AND event IN ('acked', 'filtered', 'failed', 'invalid_device', 'expired', 'revoked') "+
+		"GROUP BY device_id HAVING uniqExact(event_id) > 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for twice.Next() {
+		var dev string
+		var evs []string
+		if err := twice.Scan(&dev, &evs); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("device %s ended more than once: %v", dev, evs)
+	}
+	twice.Close()
+
 	// The simulator's records, by token.
 	recorded := map[string]vendorsim.Request{}
 	for _, ch := range channelsOf {
