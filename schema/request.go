@@ -20,7 +20,7 @@ const (
 	PushBroadcast PushType = "BROADCAST"
 )
 
-// Target id types (deliverType). 1–3 and 7 are the mPaaS values; 10–12
+// Target id types (deliverType). 1–3, 5–7 are the mPaaS values; 10–12
 // extend them with MiPush's alias, user account and tag targets.
 const (
 	DeliverAndroid     = 1  // key of targetMsgkey is an Android device id; broadcast: Android devices
@@ -30,6 +30,13 @@ const (
 	DeliverAlias       = 10 // key is an alias: the device that set it last
 	DeliverUserAccount = 11 // key is a user account: its 10 most recent devices
 	DeliverTag         = 12 // key is a tag: every device subscribed to it
+)
+
+// Live Activity target id types (deliverType 5 and 6, mPaaS §7.2.3): the
+// push updates or ends iOS Live Activities (see Request.IsLiveActivity).
+const (
+	DeliverActivityToken = 5 // key is a Live Activity push token bound with op activity_token
+	DeliverActivityID    = 6 // key is a Live Activity id: every token bound to it
 )
 
 // Platforms a device reports.
@@ -195,6 +202,14 @@ type Request struct {
 	// sum of 1 sound, 2 vibration and 4 lights (MiPush notify_type);
 	// unset, the channel's configured default.
 	RemindType *int `json:"remindType,omitempty"`
+
+	// Live Activity (mPaaS §7.2.3, deliverType 5 and 6): the event (update
+	// or end), the content state the activity shows (a JSON object of the
+	// app's ContentState) and, with end, when iOS dismisses the ended
+	// activity (Unix seconds). See validateLiveActivity.
+	ActivityEvent        string     `json:"activityEvent,omitempty"`
+	ActivityContentState JSONObject `json:"activityContentState,omitempty"`
+	DismissalDate        int64      `json:"dismissalDate,omitempty"`
 
 	SmsStrategy      int    `json:"smsStrategy,omitempty"`
 	SmsSignName      string `json:"smsSignName,omitempty"`
