@@ -19,6 +19,8 @@ import (
 type memDevices struct {
 	rows map[string]schema.Device
 	err  error
+	// activities are the Live Activity tokens bound per activity id.
+	activities map[string][]schema.ActivityToken
 }
 
 func (m memDevices) Lookup(_ context.Context, app string, ids []string) (map[string]schema.Device, error) {
