@@ -24,6 +24,9 @@ const (
 // error. It encodes as the object itself.
 type JSONObject []byte
 
+// errNotJSONObject is JSONObject's decoding error.
+var errNotJSONObject = errors.New("expected a JSON object (or a string holding one)")
+
 // UnmarshalJSON accepts {...}, "{...}", "" and null.
 func (o *JSONObject) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
@@ -43,7 +46,7 @@ func (o *JSONObject) UnmarshalJSON(b []byte) error {
 		b = bytes.TrimSpace([]byte(s))
 	}
 	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
-		return errors.New("expected a JSON object (or a string holding one)")
+		return errNotJSONObject
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {

@@ -143,8 +143,8 @@ func TestJSONObjectDecoding(t *testing.T) {
 	}
 	// Through DecodeRequest, a content state that is not an object is a
 	// bad request (3028) and an object survives a round trip unchanged.
-	if _, err := DecodeRequest([]byte(`{"activityContentState":[1]}`)); !hasCode(err, CodeInvalidParam) {
-		t.Fatalf("array content state: %v, want 3028", err)
+	if _, err := DecodeRequest([]byte(`{"activityContentState":[1]}`)); !hasCode(err, CodeInvalidParam) || !strings.Contains(err.Error(), "activityContentState") {
+		t.Fatalf("array content state: %v, want 3028 naming activityContentState", err)
 	}
 	b, _ := json.Marshal(liveUpdate())
 	r, err := DecodeRequest(b)

@@ -259,6 +259,9 @@ func DecodeRequest(b []byte) (*Request, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
+		if errors.Is(err, errNotJSONObject) { // the one JSONObject field
+			return nil, invalid(CodeInvalidParam, "activityContentState is not a JSON object (the app's ContentState, or a string holding it)")
+		}
 		if name := unknownField(b); name != "" {
 			return nil, invalid(CodeInvalidParam, "request has the field %q, which pushpipe does not support (docs/fields.md lists every accepted field)", name)
 		}
