@@ -139,6 +139,20 @@ func (r *Request) validateLiveActivity() error {
 	return nil
 }
 
+// ValidateTemplateURI checks the click address uri that a template
+// rendered for r (or r's own uri over it): it suits r's pushAction
+// (ValidateClick), and a Live Activity push, which opens nothing of its
+// own, has none.
+func (r *Request) ValidateTemplateURI(uri string) error {
+	if err := ValidateClick(r.PushAction, uri); err != nil {
+		return err
+	}
+	if uri != "" && r.IsLiveActivity() {
+		return invalid(CodeInvalidParam, "template %q has a uri, which a Live Activity push cannot open: use a template without one", r.TemplateName)
+	}
+	return nil
+}
+
 // sendTime is when the request is pushed: the fixed time of a new
 // scheduled push, else when it was accepted (now when not stamped).
 func (r *Request) sendTime() time.Time {

@@ -157,3 +157,27 @@ func hasCode(err error, code ResultCode) bool {
 	var ve *ValidationError
 	return errors.As(err, &ve) && ve.Code == code
 }
+
+func TestValidateTemplateURI(t *testing.T) {
+	live := liveUpdate()
+	live.Type, live.TemplateName = PushTemplate, "eta"
+	notification := validSimple()
+	for _, tc := range []struct {
+		scenario string
+		req      *Request
+		uri      string
+		want     ResultCode
+	}{
+		{"a notification's web address", notification, "https://shop.example/o/42", 0},
+		{"a notification's intent under pushAction 0", notification, "intent://orders/42#Intent;end", CodeInvalidParam},
+		{"a Live Activity's template without uri", live, "", 0},
+		{"a Live Activity's template with a uri", live, "https://shop.example/o/42", CodeInvalidParam},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			err := tc.req.ValidateTemplateURI(tc.uri)
+			if (tc.want == 0 && err != nil) || (tc.want != 0 && !hasCode(err, tc.want)) {
+				t.Fatalf("got %v, want code %d", err, tc.want)
+			}
+		})
+	}
+}

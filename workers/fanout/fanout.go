@@ -266,11 +266,7 @@ func (h *Handler) decode(ctx context.Context, m kafka.Message, tpls map[[2]strin
 	if req.Type != schema.PushSimple {
 		// The template's own uri is known only now.
 		for _, m := range msgs {
-			if err := schema.ValidateClick(req.PushAction, m.uri); err != nil {
-				return nil, workers.Reject(err, partial), nil
-			}
-			if req.IsLiveActivity() && m.uri != "" {
-				err := &schema.ValidationError{Code: schema.CodeInvalidParam, Detail: fmt.Sprintf("template %q has a uri, which a Live Activity push cannot open: use a template without one", req.TemplateName)}
+			if err := req.ValidateTemplateURI(m.uri); err != nil {
 				return nil, workers.Reject(err, partial), nil
 			}
 		}
