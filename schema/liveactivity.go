@@ -29,23 +29,12 @@ var errNotJSONObject = errors.New("expected a JSON object (or a string holding o
 
 // UnmarshalJSON accepts {...}, "{...}", "" and null.
 func (o *JSONObject) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+	b, empty, err := unquoteJSON(b)
+	if err != nil || empty {
 		*o = nil
-		return nil
+		return err
 	}
-	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if s == "" {
-			*o = nil
-			return nil
-		}
-		b = bytes.TrimSpace([]byte(s))
-	}
-	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+	if b[0] != '{' || !json.Valid(b) {
 		return errNotJSONObject
 	}
 	var buf bytes.Buffer

@@ -97,20 +97,7 @@ func TestValidateLiveActivity(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			r := liveUpdate()
 			tc.mutate(r)
-			err := r.Validate()
-			if tc.want == 0 {
-				if err != nil {
-					t.Fatalf("want valid, got %v", err)
-				}
-				return
-			}
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("want *ValidationError with code %d, got %v", tc.want, err)
-			}
-			if ve.Code != tc.want {
-				t.Fatalf("code = %d (%v), want %d", ve.Code, err, tc.want)
-			}
+			wantCode(t, r.Validate(), tc.want)
 		})
 	}
 }
@@ -174,10 +161,7 @@ func TestValidateTemplateURI(t *testing.T) {
 		{"a Live Activity's template with a uri", live, "https://shop.example/o/42", CodeInvalidParam},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			err := tc.req.ValidateTemplateURI(tc.uri)
-			if (tc.want == 0 && err != nil) || (tc.want != 0 && !hasCode(err, tc.want)) {
-				t.Fatalf("got %v, want code %d", err, tc.want)
-			}
+			wantCode(t, tc.req.ValidateTemplateURI(tc.uri), tc.want)
 		})
 	}
 }

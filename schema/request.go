@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 )
 
 // PushType is the mPaaS push type of a request.
@@ -55,21 +56,10 @@ type StringMap map[string]string
 // UnmarshalJSON accepts {"k":"v"}, "{\"k\":\"v\"}", "" and null. Non-string
 // scalar values (numbers, booleans) are kept in their JSON text form.
 func (m *StringMap) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+	b, empty, err := unquoteJSON(b)
+	if err != nil || empty {
 		*m = nil
-		return nil
-	}
-	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if s == "" {
-			*m = nil
-			return nil
-		}
-		b = []byte(s)
+		return err
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -89,6 +79,27 @@ func (m *StringMap) UnmarshalJSON(b []byte) error {
 	}
 	*m = out
 	return nil
+}
+
+// unquoteJSON returns the JSON text b holds: b itself, or the text of the
+// string b is (the mPaaS API passes JSON values as strings). empty is true
+// for nothing, null and "".
+func unquoteJSON(b []byte) (out []byte, empty bool, err error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return nil, true, nil
+	}
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, false, err
+		}
+		if s = strings.TrimSpace(s); s == "" {
+			return nil, true, nil
+		}
+		b = []byte(s)
+	}
+	return b, false, nil
 }
 
 // SortedKeys returns the keys in ascending order, so that every walk over a

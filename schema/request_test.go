@@ -138,21 +138,27 @@ func TestValidateSimple(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			r := validSimple()
 			tc.mutate(r)
-			err := r.Validate()
-			if tc.want == 0 {
-				if err != nil {
-					t.Fatalf("want valid, got %v", err)
-				}
-				return
-			}
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("want *ValidationError with code %d, got %v", tc.want, err)
-			}
-			if ve.Code != tc.want {
-				t.Fatalf("code = %d (%v), want %d", ve.Code, err, tc.want)
-			}
+			wantCode(t, r.Validate(), tc.want)
 		})
+	}
+}
+
+// wantCode fails t unless err is nil (want 0) or a *ValidationError with
+// code want.
+func wantCode(t *testing.T, err error, want ResultCode) {
+	t.Helper()
+	if want == 0 {
+		if err != nil {
+			t.Fatalf("want valid, got %v", err)
+		}
+		return
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("want *ValidationError with code %d, got %v", want, err)
+	}
+	if ve.Code != want {
+		t.Fatalf("code = %d (%v), want %d", ve.Code, err, want)
 	}
 }
 
