@@ -134,25 +134,9 @@ func TestLiveActivityFanOut(t *testing.T) {
 		}), wantCode: int(schema.CodeInvalidParam)},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			h := newHandler(t, activityDevices(), nil, nil)
-			res, err := h.HandleBatch(context.Background(), []kafka.Message{tc.msg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.wantCode != 0 {
-				if res[0].Reject == nil || res[0].Reject.Code != tc.wantCode {
-					t.Fatalf("want rejection %d, got %+v", tc.wantCode, res[0])
-				}
+			s, ok := fanOutOne(t, newHandler(t, activityDevices(), nil, nil), tc.msg, tc.wantCode, tc.wantEvents)
+			if !ok {
 				return
-			}
-			if res[0].Reject != nil {
-				t.Fatalf("unexpected rejection %+v", res[0].Reject)
-			}
-			s := summarize(t, res[0].Outputs)
-			for ev, n := range tc.wantEvents {
-				if s.events[ev] != n {
-					t.Errorf("%s events = %d, want %d (all: %v)", ev, s.events[ev], n, s.events)
-				}
 			}
 			var got []string
 			for _, d := range s.deliveries {

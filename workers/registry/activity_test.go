@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -78,19 +76,7 @@ func TestRegistryLiveActivityTokens(t *testing.T) {
 			map[string]string{"la-3": ""}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			msgs := make([]kafka.Message, len(tc.batch))
-			for i, b := range tc.batch {
-				msgs[i] = rec(b)
-			}
-			res, err := h.HandleBatch(ctx, msgs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, r := range res {
-				if r.Reject != nil {
-					t.Fatalf("record %d rejected: %+v", i, r.Reject)
-				}
-			}
+			applyBatch(t, h, tc.batch)
 			byActivity, err := store.ByActivity(ctx, "app", []string{"order-42", "order-0"})
 			if err != nil {
 				t.Fatal(err)
