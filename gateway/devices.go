@@ -8,6 +8,56 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
+// activityBody is the body of the Live Activity client routes: the app's
+// server binds, on behalf of a device, the push token of one of its iOS
+// Live Activities to the activity id (mPaaS SDK
+// liveActivityBindWithActivityId:pushToken:), and unbinds it when the
+// activity ended.
+type activityBody struct {
+	appRef
+	// DeliveryToken is the device id (the mPaaS Ad-token).
+	DeliveryToken string `json:"deliveryToken"`
+	// ActivityID is the app's id of the Live Activity: the target of
+	// deliverType 6 pushes.
+	ActivityID string `json:"activityId"`
+	// ActivityToken is the Live Activity's push token (bind only): the
+	// target of deliverType 5 pushes.
+	ActivityToken string `json:"activityToken"`
+}
+
+// bindActivity serves /v1/client/liveactivity/bind: a Live Activity push
+// token of a device, bound to its activity id; a newer token of the same
+// activity and device replaces it.
+func (s *Server) bindActivity(ctx context.Context, c *call) reply {
+	return s.activity(ctx, c, schema.OpActivityToken)
+}
+
+// unbindActivity serves /v1/client/liveactivity/unbind: the device's token
+// of the activity is removed (the activity ended).
+func (s *Server) unbindActivity(ctx context.Context, c *call) reply {
+	return s.activity(ctx, c, schema.OpActivityTokenRemove)
+}
+
+// activity publishes one Live Activity token record; Data is the device id.
+func (s *Server) activity(ctx context.Context, c *call, op schema.BindingOp) reply {
+	var b activityBody
+	if rep := s.decode(c, &b); rep != nil {
+		return *rep
+	}
+	switch {
+	case b.DeliveryToken == "":
+		return refuse(http.StatusBadRequest, schema.CodeNeedDeliveryToken, "deliveryToken is empty: give the device id (Ad-token)")
+	case b.ActivityID == "":
+		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "activityId is empty: name the Live Activity")
+	case op == schema.OpActivityToken && b.ActivityToken == "":
+		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "activityToken is empty: give the Live Activity's push token")
+	case op == schema.OpActivityTokenRemove && b.ActivityToken != "":
+		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "activityToken is not read by unbind, which removes the device's token of the activity: leave it out")
+	}
+	return s.publishBinding(ctx, c, &schema.Binding{Op: op, Region: b.Region, AppID: b.AppID, WorkspaceID: b.WorkspaceID,
+		DeviceID: b.DeliveryToken, ActivityID: b.ActivityID, ActivityToken: b.ActivityToken})
+}
+
 // maxStatusIDs bounds the ids of one device status query.
 const maxStatusIDs = 100
 

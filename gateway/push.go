@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -96,7 +97,10 @@ func (s *Server) checkTemplate(ctx context.Context, req *schema.Request) *reply 
 		}
 	}
 	for i, kv := range kvs {
-		_, _, _, err := tpl.Render(kv)
+		_, _, uri, err := tpl.Render(kv)
+		if err == nil {
+			err = req.ValidateTemplateURI(cmp.Or(req.URI, uri)) // the request's uri wins, as fanout renders it
+		}
 		var ve *schema.ValidationError
 		if !errors.As(err, &ve) {
 			continue

@@ -359,7 +359,7 @@ func TestRevokeRoutes(t *testing.T) {
 	}
 }
 
-// TestClientRoutes publishes bind, unbind and report records to
+// TestClientRoutes publishes bind, unbind, report and Live Activity token records to
 // push.bindings.sg as the registry reads them.
 func TestClientRoutes(t *testing.T) {
 	e := newEnv(t)
@@ -390,6 +390,18 @@ func TestClientRoutes(t *testing.T) {
 		{scenario: "3028 unknown thirdChannel", path: "/v1/client/report", body: app(map[string]any{"deliveryToken": "d1", "thirdChannel": 9, "thirdChannelDeviceToken": "r"}), status: 400, want: schema.CodeInvalidParam},
 		{scenario: "3028 thirdChannel without its token", path: "/v1/client/report", body: app(map[string]any{"deliveryToken": "d1", "thirdChannel": 5}), status: 400, want: schema.CodeInvalidParam},
 		{scenario: "3008 unknown osType", path: "/v1/client/report", body: app(map[string]any{"deliveryToken": "d1", "osType": "windows"}), status: 400, want: schema.CodeOSTypeNotSupported},
+		{scenario: "bind a Live Activity token", path: "/v1/client/liveactivity/bind", body: app(map[string]any{"deliveryToken": "d2", "activityId": "order-42", "activityToken": "la-1"}),
+			rec: schema.Binding{Op: schema.OpActivityToken, DeviceID: "d2", ActivityID: "order-42", ActivityToken: "la-1"}},
+		{scenario: "unbind the ended Live Activity", path: "/v1/client/liveactivity/unbind", body: app(map[string]any{"deliveryToken": "d2", "activityId": "order-42"}),
+			rec: schema.Binding{Op: schema.OpActivityTokenRemove, DeviceID: "d2", ActivityID: "order-42"}},
+		{scenario: "3001 Live Activity bind without deliveryToken", path: "/v1/client/liveactivity/bind", body: app(map[string]any{"activityId": "order-42", "activityToken": "la-1"}),
+			status: 400, want: schema.CodeNeedDeliveryToken},
+		{scenario: "3028 Live Activity bind without activityId", path: "/v1/client/liveactivity/bind", body: app(map[string]any{"deliveryToken": "d2", "activityToken": "la-1"}),
+			status: 400, want: schema.CodeInvalidParam},
+		{scenario: "3028 Live Activity bind without activityToken", path: "/v1/client/liveactivity/bind", body: app(map[string]any{"deliveryToken": "d2", "activityId": "order-42"}),
+			status: 400, want: schema.CodeInvalidParam},
+		{scenario: "3028 Live Activity unbind naming a token", path: "/v1/client/liveactivity/unbind", body: app(map[string]any{"deliveryToken": "d2", "activityId": "order-42", "activityToken": "la-1"}),
+			status: 400, want: schema.CodeInvalidParam},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			resp := e.expect(t, tc.path, tc.body, tc.status, tc.want)
@@ -407,7 +419,8 @@ func TestClientRoutes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := schema.Binding{Op: b.Op, DeviceID: b.DeviceID, UserID: b.UserID, Platform: b.Platform, Vendor: b.Vendor, VendorToken: b.VendorToken, SelfToken: b.SelfToken}
+			got := schema.Binding{Op: b.Op, DeviceID: b.DeviceID, UserID: b.UserID, Platform: b.Platform, Vendor: b.Vendor, VendorToken: b.VendorToken, SelfToken: b.SelfToken,
+				ActivityID: b.ActivityID, ActivityToken: b.ActivityToken}
 			if string(m.Key) != tc.rec.DeviceID || fmt.Sprint(got) != fmt.Sprint(tc.rec) || b.Region != "sg" || b.AppID != testApp || b.TS == 0 {
 				t.Fatalf("record %s = %s, want %+v", m.Key, m.Value, tc.rec)
 			}

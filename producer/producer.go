@@ -11,8 +11,9 @@
 // rejected event (the gateway checks templates synchronously).
 //
 // Revokes (schema.Control on push.control.<region>) and registry records
-// (schema.Binding on push.bindings.<region>: devices, users, and the tags
-// of users through TagAdd, TagRemove, AddTags and RemoveTags) are
+// (schema.Binding on push.bindings.<region>: devices, users, the tags
+// of users through TagAdd, TagRemove, AddTags and RemoveTags, and the Live
+// Activity tokens of ops activity_token and activity_token_remove) are
 // published the same way.
 // The Prepare functions turn a record into its Kafka output without
 // publishing it, for callers that write through a producer of their own
@@ -126,6 +127,19 @@ func encodeBinding(b *schema.Binding) ([]byte, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// LiveActivity returns a SIMPLE push that updates or ends iOS Live
+// Activities (§7.2.3): event (schema.ActivityEventUpdate or
+// ActivityEventEnd) with contentState, a JSON object of the app's
+// ContentState, to at most ten targets, each mapped to its msgKey: Live
+// Activity ids (deliverType schema.DeliverActivityID, every token bound
+// to them) or push tokens (schema.DeliverActivityToken). Set Title and
+// Content for an alert, DismissalDate (Unix seconds) on an end.
+func LiveActivity(a App, taskName string, deliverType int, targets map[string]string, event string, contentState []byte) *schema.Request {
+	r := a.base(schema.PushSimple, taskName, deliverType)
+	r.TargetMsgkey, r.ActivityEvent, r.ActivityContentState = schema.StringMap(targets), event, schema.JSONObject(contentState)
+	return r
 }
 
 // Validate checks req with the rules fanout applies (schema.Request

@@ -50,6 +50,9 @@ func TestBuildersMakeValidRequests(t *testing.T) {
 		{"template without name is 3025", Template(sg, "t", schema.DeliverAndroid, many(1), "", kv), schema.CodeNeedTemplate},
 		{"broadcast to users is 3030", Broadcast(sg, "t", schema.DeliverUser, "b1", "promo", kv), schema.CodeBroadcastOnlyByDevice},
 		{"no task name is 3019", Simple(sg, "", schema.DeliverAndroid, many(1), "T", "B"), schema.CodeTaskNameNull},
+		{"live activity update", LiveActivity(sg, "t", schema.DeliverActivityID, many(2), schema.ActivityEventUpdate, []byte(`{"eta":15}`)), 0},
+		{"live activity without content state is 3028", LiveActivity(sg, "t", schema.DeliverActivityToken, many(1), schema.ActivityEventEnd, nil), schema.CodeInvalidParam},
+		{"live activity to users is 3028", LiveActivity(sg, "t", schema.DeliverUser, many(1), schema.ActivityEventUpdate, []byte(`{}`)), schema.CodeInvalidParam},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			if tc.req.ExpiredSeconds != DefaultExpiredSeconds || tc.req.Region != "sg" || tc.req.AppID != sg.AppID {

@@ -32,6 +32,16 @@ const (
 	// sender when a vendor reports it); a later report with a new token
 	// makes the device reachable again.
 	OpInvalidate BindingOp = "invalidate"
+	// OpActivityToken binds ActivityToken, the push token of an iOS Live
+	// Activity of the device, to ActivityID (mPaaS SDK
+	// liveActivityBindWithActivityId:pushToken:). A device has one token per
+	// activity: a newer one replaces it. deliverType 6 pushes reach every
+	// token bound to the activity id, deliverType 5 one token.
+	OpActivityToken BindingOp = "activity_token"
+	// OpActivityTokenRemove removes the device's token of ActivityID, when
+	// the activity ended. An invalidate record naming a Live Activity token
+	// (APNs called it dead) removes it too.
+	OpActivityTokenRemove BindingOp = "activity_token_remove"
 )
 
 // Binding is one registry record, keyed by device id on push.bindings.R.
@@ -52,8 +62,15 @@ type Binding struct {
 	Alias       string    `json:"alias,omitempty"`
 	UserAccount string    `json:"userAccount,omitempty"`
 	Tags        []string  `json:"tags,omitempty"`
-	TS          int64     `json:"ts,omitempty"`
+	// ActivityID and ActivityToken: the Live Activity and its push token
+	// (OpActivityToken; OpActivityTokenRemove names the activity only).
+	ActivityID    string `json:"activityId,omitempty"`
+	ActivityToken string `json:"activityToken,omitempty"`
+	TS            int64  `json:"ts,omitempty"`
 }
+
+// MaxActivityIDBytes bounds a Live Activity id.
+const MaxActivityIDBytes = 256
 
 // Key is the Kafka key of the record: the device id, or for tag records
 // without a device the user id.
@@ -114,11 +131,28 @@ func DecodeBinding(b []byte) (*Binding, error) {
 		if r.VendorToken == "" {
 			return nil, invalid(CodeInvalidParam, "invalidate of device %q names no vendorToken", r.DeviceID)
 		}
+	case OpActivityToken:
+		if r.ActivityID == "" || r.ActivityToken == "" {
+			return nil, invalid(CodeInvalidParam, "activity_token of device %q needs activityId and activityToken (the Live Activity's push token)", r.DeviceID)
+		}
+		if len(r.ActivityID) > MaxActivityIDBytes {
+			return nil, invalid(CodeInvalidParam, "activityId of device %q has %d bytes, at most %d are allowed", r.DeviceID, len(r.ActivityID), MaxActivityIDBytes)
+		}
+	case OpActivityTokenRemove:
+		if r.ActivityID == "" {
+			return nil, invalid(CodeInvalidParam, "activity_token_remove of device %q names no activityId", r.DeviceID)
+		}
+		if r.ActivityToken != "" {
+			return nil, invalid(CodeInvalidParam, "activity_token_remove removes the device's token of activity %q and takes no activityToken", r.ActivityID)
+		}
 	default:
-		return nil, invalid(CodeInvalidParam, "op %q is not one of report, bind, unbind, set_alias, unset_alias, set_account, unset_account, tag_add, tag_remove, invalidate", r.Op)
+		return nil, invalid(CodeInvalidParam, "op %q is not one of report, bind, unbind, set_alias, unset_alias, set_account, unset_account, tag_add, tag_remove, invalidate, activity_token, activity_token_remove", r.Op)
 	}
 	if len(r.Tags) > 0 && r.Op != OpTagAdd && r.Op != OpTagRemove {
 		return nil, invalid(CodeInvalidParam, "a %s record does not take tags: tags are added and removed with tag_add and tag_remove records naming the user", r.Op)
+	}
+	if (r.ActivityID != "" || r.ActivityToken != "") && r.Op != OpActivityToken && r.Op != OpActivityTokenRemove {
+		return nil, invalid(CodeInvalidParam, "a %s record does not take activityId or activityToken: Live Activity tokens are bound with activity_token records", r.Op)
 	}
 	return &r, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 )
 
 // PushType is the mPaaS push type of a request.
@@ -20,7 +21,7 @@ const (
 	PushBroadcast PushType = "BROADCAST"
 )
 
-// Target id types (deliverType). 1–3 and 7 are the mPaaS values; 10–12
+// Target id types (deliverType). 1–3, 5–7 are the mPaaS values; 10–12
 // extend them with MiPush's alias, user account and tag targets.
 const (
 	DeliverAndroid     = 1  // key of targetMsgkey is an Android device id; broadcast: Android devices
@@ -30,6 +31,13 @@ const (
 	DeliverAlias       = 10 // key is an alias: the device that set it last
 	DeliverUserAccount = 11 // key is a user account: its 10 most recent devices
 	DeliverTag         = 12 // key is a tag: every device subscribed to it
+)
+
+// Live Activity target id types (deliverType 5 and 6, mPaaS §7.2.3): the
+// push updates or ends iOS Live Activities (see Request.IsLiveActivity).
+const (
+	DeliverActivityToken = 5 // key is a Live Activity push token bound with op activity_token
+	DeliverActivityID    = 6 // key is a Live Activity id: every token bound to it
 )
 
 // Platforms a device reports.
@@ -48,21 +56,10 @@ type StringMap map[string]string
 // UnmarshalJSON accepts {"k":"v"}, "{\"k\":\"v\"}", "" and null. Non-string
 // scalar values (numbers, booleans) are kept in their JSON text form.
 func (m *StringMap) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+	b, empty, err := unquoteJSON(b)
+	if err != nil || empty {
 		*m = nil
-		return nil
-	}
-	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if s == "" {
-			*m = nil
-			return nil
-		}
-		b = []byte(s)
+		return err
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -82,6 +79,27 @@ func (m *StringMap) UnmarshalJSON(b []byte) error {
 	}
 	*m = out
 	return nil
+}
+
+// unquoteJSON returns the JSON text b holds: b itself, or the text of the
+// string b is (the mPaaS API passes JSON values as strings). empty is true
+// for nothing, null and "".
+func unquoteJSON(b []byte) (out []byte, empty bool, err error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return nil, true, nil
+	}
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, false, err
+		}
+		if s = strings.TrimSpace(s); s == "" {
+			return nil, true, nil
+		}
+		b = []byte(s)
+	}
+	return b, false, nil
 }
 
 // SortedKeys returns the keys in ascending order, so that every walk over a
@@ -196,6 +214,14 @@ type Request struct {
 	// unset, the channel's configured default.
 	RemindType *int `json:"remindType,omitempty"`
 
+	// Live Activity (mPaaS §7.2.3, deliverType 5 and 6): the event (update
+	// or end), the content state the activity shows (a JSON object of the
+	// app's ContentState) and, with end, when iOS dismisses the ended
+	// activity (Unix seconds). See validateLiveActivity.
+	ActivityEvent        string     `json:"activityEvent,omitempty"`
+	ActivityContentState JSONObject `json:"activityContentState,omitempty"`
+	DismissalDate        int64      `json:"dismissalDate,omitempty"`
+
 	SmsStrategy      int    `json:"smsStrategy,omitempty"`
 	SmsSignName      string `json:"smsSignName,omitempty"`
 	SmsTemplateCode  string `json:"smsTemplateCode,omitempty"`
@@ -244,6 +270,9 @@ func DecodeRequest(b []byte) (*Request, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
+		if errors.Is(err, errNotJSONObject) { // the one JSONObject field
+			return nil, invalid(CodeInvalidParam, "activityContentState is not a JSON object (the app's ContentState, or a string holding it)")
+		}
 		if name := unknownField(b); name != "" {
 			return nil, invalid(CodeInvalidParam, "request has the field %q, which pushpipe does not support (docs/fields.md lists every accepted field)", name)
 		}

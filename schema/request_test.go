@@ -31,6 +31,7 @@ func TestRequestJSONRoundTrip(t *testing.T) {
 		MiChannelID: "123", SmsStrategy: 1, SmsSignName: "s", SmsTemplateCode: "c", SmsTemplateParam: `{"a":1}`,
 		PushStatus: &seven, BindPeriod: 7, UnBindPeriod: 3, AndroidChannel: 1, Tags: []string{"vip"},
 		CallbackURL: "http://cb", AcceptedAt: 1700000000000, ScheduleID: "s1",
+		ActivityEvent: "end", ActivityContentState: JSONObject(`{"eta":15}`), DismissalDate: 1700000600,
 	}
 	b, err := json.Marshal(in)
 	if err != nil {
@@ -137,21 +138,27 @@ func TestValidateSimple(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			r := validSimple()
 			tc.mutate(r)
-			err := r.Validate()
-			if tc.want == 0 {
-				if err != nil {
-					t.Fatalf("want valid, got %v", err)
-				}
-				return
-			}
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("want *ValidationError with code %d, got %v", tc.want, err)
-			}
-			if ve.Code != tc.want {
-				t.Fatalf("code = %d (%v), want %d", ve.Code, err, tc.want)
-			}
+			wantCode(t, r.Validate(), tc.want)
 		})
+	}
+}
+
+// wantCode fails t unless err is nil (want 0) or a *ValidationError with
+// code want.
+func wantCode(t *testing.T, err error, want ResultCode) {
+	t.Helper()
+	if want == 0 {
+		if err != nil {
+			t.Fatalf("want valid, got %v", err)
+		}
+		return
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("want *ValidationError with code %d, got %v", want, err)
+	}
+	if ve.Code != want {
+		t.Fatalf("code = %d (%v), want %d", ve.Code, err, want)
 	}
 }
 
@@ -207,6 +214,14 @@ func TestDecodeBinding(t *testing.T) {
 		{"bad platform", `{"op":"report","appId":"a","deviceId":"d","platform":"symbian","vendorToken":"t"}`, CodeOSTypeNotSupported, ""},
 		{"no token", `{"op":"report","appId":"a","deviceId":"d","platform":"ios"}`, CodeInvalidParam, ""},
 		{"bind without user", `{"op":"bind","appId":"a","deviceId":"d"}`, CodeInvalidParam, ""},
+		{"live activity token", `{"op":"activity_token","appId":"a","deviceId":"d","activityId":"order-42","activityToken":"la1"}`, 0, ""},
+		{"live activity token without token", `{"op":"activity_token","appId":"a","deviceId":"d","activityId":"order-42"}`, CodeInvalidParam, "needs activityId and activityToken"},
+		{"live activity token without activity", `{"op":"activity_token","appId":"a","deviceId":"d","activityToken":"la1"}`, CodeInvalidParam, "needs activityId and activityToken"},
+		{"live activity token without device", `{"op":"activity_token","appId":"a","activityId":"order-42","activityToken":"la1"}`, CodeInvalidParam, "deviceId is empty"},
+		{"live activity token removed", `{"op":"activity_token_remove","appId":"a","deviceId":"d","activityId":"order-42"}`, 0, ""},
+		{"removal without activity", `{"op":"activity_token_remove","appId":"a","deviceId":"d"}`, CodeInvalidParam, "names no activityId"},
+		{"removal naming a token", `{"op":"activity_token_remove","appId":"a","deviceId":"d","activityId":"order-42","activityToken":"la1"}`, CodeInvalidParam, "takes no activityToken"},
+		{"activity on a report", `{"op":"report","appId":"a","deviceId":"d","platform":"ios","vendor":"apns","vendorToken":"t","activityId":"order-42"}`, CodeInvalidParam, "does not take activityId"},
 		{"unknown op", `{"op":"erase","appId":"a","deviceId":"d"}`, CodeInvalidParam, ""},
 		{"garbage", `nope`, CodeInvalidParam, ""},
 		{"tag_add", `{"op":"tag_add","appId":"a","userId":"u","tags":["vip","gold"]}`, 0, ""},

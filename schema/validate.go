@@ -77,6 +77,9 @@ func (r *Request) Validate() error {
 	if err := r.validateSMS(); err != nil {
 		return err
 	}
+	if err := r.validateLiveActivity(); err != nil {
+		return err
+	}
 	if err := r.validateStrategy(); err != nil {
 		return err
 	}
@@ -101,10 +104,11 @@ func (r *Request) Validate() error {
 // push.
 func (r *Request) targetDeliverType() error {
 	switch r.DeliverType {
-	case DeliverAndroid, DeliverIOS, DeliverUser, DeliverHarmony, DeliverAlias, DeliverUserAccount, DeliverTag:
+	case DeliverAndroid, DeliverIOS, DeliverUser, DeliverHarmony, DeliverAlias, DeliverUserAccount, DeliverTag,
+		DeliverActivityToken, DeliverActivityID:
 		return nil
 	}
-	return invalid(CodeDeliveryTypeUnsupported, "deliverType %d is not 1 (Android device), 2 (iOS device), 3 (user), 7 (HarmonyOS device), 10 (alias), 11 (user account) or 12 (tag)", r.DeliverType)
+	return invalid(CodeDeliveryTypeUnsupported, "deliverType %d is not 1 (Android device), 2 (iOS device), 3 (user), 5 (Live Activity push token), 6 (Live Activity id), 7 (HarmonyOS device), 10 (alias), 11 (user account) or 12 (tag)", r.DeliverType)
 }
 
 func (r *Request) validateSimple() error {
@@ -114,7 +118,8 @@ func (r *Request) validateSimple() error {
 	if err := r.validateTargetMsgkey(); err != nil {
 		return err
 	}
-	if r.Title == "" || r.Content == "" {
+	if (r.Title == "" || r.Content == "") && !r.IsLiveActivity() {
+		// A Live Activity's alert is optional (validateLiveActivity).
 		return invalid(CodePayloadNotEnough, "title and content are both required")
 	}
 	return r.validateContent(r.Content)
@@ -321,14 +326,15 @@ func validateExtended(m StringMap, max int, tooMany ResultCode) error {
 	return validateSpecialExtended(m)
 }
 
-// payloadBytes is the size of what reaches the device: title, content and
-// extended parameters as JSON.
+// payloadBytes is the size of what reaches the device: title, content,
+// extended parameters and a Live Activity's content state as JSON.
 func (r *Request) payloadBytes() int {
 	b, _ := json.Marshal(struct {
-		T string    `json:"title"`
-		C string    `json:"content"`
-		E StringMap `json:"ext,omitempty"`
-	}{r.Title, r.Content, r.ExtendedParams})
+		T string     `json:"title"`
+		C string     `json:"content"`
+		E StringMap  `json:"ext,omitempty"`
+		S JSONObject `json:"state,omitempty"`
+	}{r.Title, r.Content, r.ExtendedParams, r.ActivityContentState})
 	return len(b)
 }
 

@@ -86,7 +86,7 @@ func TestDecodeRefusesUnknownFields(t *testing.T) {
 	for _, tc := range []struct {
 		body, wantField string
 	}{
-		{`{"type":"SIMPLE","activityEvent":"end"}`, `"activityEvent"`},
+		{`{"type":"SIMPLE","staleDate":1700000000}`, `"staleDate"`},
 		{`{"type":"MULTIPLE","targetMsgs":[{"target":"a","msgKey":"m","title":"x"}]}`, `"targetMsgs.title"`},
 		{`{"strategyType":1,"StrategyContent":"{\"fixedTime\":1,\"every\":2}"}`, `"StrategyContent.every"`},
 	} {

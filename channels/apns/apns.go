@@ -21,6 +21,12 @@
 // report the arrival, open or ignore of the notification to the receipts
 // worker's client endpoint.
 //
+// Live Activities: a message with ExtraPushType PushTypeLiveActivity is an
+// ActivityKit push to a Live Activity's push token (apns-push-type
+// liveactivity, apns-topic <bundle id>.push-type.liveactivity, aps
+// timestamp, event, content-state, dismissal-date and an optional alert;
+// see liveactivity.go).
+//
 // Recall: APNs has no API to withdraw a notification it accepted (mPaaS
 // only overlays one with a replacement of the same apns-collapse-id), so
 // Channel does not implement channels.Recaller and channels.AsRecaller
@@ -62,6 +68,9 @@ const DevicePath = "/3/device/"
 const (
 	PushTypeAlert      = "alert"
 	PushTypeBackground = "background"
+	// PushTypeLiveActivity updates or ends an iOS Live Activity
+	// (ActivityKit push notification; see buildLiveActivity).
+	PushTypeLiveActivity = "liveactivity"
 )
 
 // DeliveryIDKey is the top-level payload key carrying Message.DeliveryID
@@ -79,8 +88,9 @@ const ImageURLKey = "imageUrl"
 // which arrive as channels.ExtraCustomPrefix keys, are honoured too; the
 // apns.* keys win over them.
 const (
-	// ExtraPushType is apns-push-type: "alert" or "background". Default:
-	// "background" for a pass-through message, else "alert".
+	// ExtraPushType is apns-push-type: "alert", "background" or
+	// "liveactivity" (with the ExtraActivity* keys). Default: "background"
+	// for a pass-through message, else "alert".
 	ExtraPushType = "apns.push_type"
 	// ExtraPriority is apns-priority: "10", "5" or "1". Default 10 for
 	// alerts and 5 for background pushes (Apple requires 5 for those).
@@ -338,8 +348,11 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 	if v := x[ExtraPushType]; v != "" {
 		r.PushType = v
 	}
+	if r.PushType == PushTypeLiveActivity {
+		return c.buildLiveActivity(m, r)
+	}
 	if r.PushType != PushTypeAlert && r.PushType != PushTypeBackground {
-		return permanent(channels.StatusNone, fmt.Sprintf("InvalidPushType: %s %q is not alert or background", ExtraPushType, r.PushType))
+		return permanent(channels.StatusNone, fmt.Sprintf("InvalidPushType: %s %q is not alert, background or liveactivity", ExtraPushType, r.PushType))
 	}
 	alert := r.PushType == PushTypeAlert
 	if alert && (strings.TrimSpace(m.Title) == "" || strings.TrimSpace(m.Body) == "") {
@@ -358,14 +371,8 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 		}
 		r.Priority = v
 	}
-	if !m.ExpireAt.IsZero() {
-		r.Expiration = strconv.FormatInt(m.ExpireAt.Unix(), 10)
-	}
-	if v := x[ExtraCollapseID]; v != "" {
-		if len(v) > MaxCollapseIDBytes {
-			return permanent(channels.StatusNone, fmt.Sprintf("BadCollapseId: %s has %d bytes, APNs allows %d", ExtraCollapseID, len(v), MaxCollapseIDBytes))
-		}
-		r.CollapseID = v
+	if res, ok := setExpiryAndCollapseID(&r, m); !ok {
+		return Request{}, res, false
 	}
 
 	aps := map[string]any{}
@@ -445,6 +452,23 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 	}
 	r.Payload = payload
 	return r, channels.Result{}, true
+}
+
+// setExpiryAndCollapseID sets apns-expiration from m.ExpireAt and
+// apns-collapse-id from ExtraCollapseID, or returns the result of a
+// collapse id APNs would refuse (and false).
+func setExpiryAndCollapseID(r *Request, m channels.Message) (channels.Result, bool) {
+	if !m.ExpireAt.IsZero() {
+		r.Expiration = strconv.FormatInt(m.ExpireAt.Unix(), 10)
+	}
+	if v := m.Extras[ExtraCollapseID]; v != "" {
+		if len(v) > MaxCollapseIDBytes {
+			return channels.Result{Outcome: channels.Permanent, StatusCode: channels.StatusNone,
+				StatusDesc: fmt.Sprintf("BadCollapseId: %s has %d bytes, APNs allows %d", ExtraCollapseID, len(v), MaxCollapseIDBytes)}, false
+		}
+		r.CollapseID = v
+	}
+	return channels.Result{}, true
 }
 
 // pick returns the first non-empty value of keys in x.

@@ -71,6 +71,7 @@ const (
 	APNsBadPayload                  = "BadPayload"
 	APNsBadPriority                 = "BadPriority"
 	APNsBadTopic                    = "BadTopic"
+	APNsDeviceTokenNotForTopic      = "DeviceTokenNotForTopic"
 	APNsDuplicateHeaders            = "DuplicateHeaders"
 	APNsInvalidPushType             = "InvalidPushType"
 	APNsMissingDeviceToken          = "MissingDeviceToken"
@@ -96,8 +97,10 @@ const (
 // notification is posted to {base}/3/device/<token> over HTTP/2.
 //
 // The simulator checks the ES256 provider token (signature with the app's
-// key, kid, iss, an iat at most an hour old), the topic, the apns-*
-// headers and the payload, and answers with APNs' HTTP statuses and
+// key, kid, iss, an iat at most an hour old), the topic (the bundle id, or
+// for apns-push-type liveactivity the bundle id followed by
+// APNsLiveActivityTopicSuffix), the apns-* headers and the payload (for a
+// Live Activity push also its aps keys, see validLiveActivity), and answers with APNs' HTTP statuses and
 // reasons; every answer to a notification request, accepted or refused,
 // carries apns-id (the request's, else a new UUID). Requests are recorded with Request.Form holding "token", the
 // apns-* headers sent and "payload" (the JSON body).
@@ -591,8 +594,11 @@ func (a *apnsSim) authenticate(r *http.Request, now time.Time) (APNsApp, string,
 	case strings.ContainsAny(topics[0], " \t/"):
 		return APNsApp{}, "", 0, &apnsError{http.StatusBadRequest, APNsBadTopic}
 	}
+	// A Live Activity push goes to <bundle id>.push-type.liveactivity;
+	// validateAPNs checks that the push type matches the topic.
+	bundle := strings.TrimSuffix(topics[0], APNsLiveActivityTopicSuffix)
 	for _, app := range team {
-		if app.BundleID == topics[0] {
+		if app.BundleID == bundle {
 			return app, header.Kid, claims.Iat, nil
 		}
 	}
@@ -649,8 +655,18 @@ func validateAPNs(h http.Header, body []byte) (apnsError, bool) {
 	if pushType != "" && !slices.Contains(apnsPushTypes, pushType) {
 		return bad(APNsInvalidPushType)
 	}
+	live := pushType == APNsPushTypeLiveActivity
+	if live != strings.HasSuffix(h.Get("apns-topic"), APNsLiveActivityTopicSuffix) {
+		// A Live Activity token belongs to the topic with the suffix, a
+		// device token to the bundle id alone.
+		return bad(APNsDeviceTokenNotForTopic)
+	}
 	switch p := h.Get("apns-priority"); p {
-	case "", "5", "1":
+	case "", "5":
+	case "1":
+		if live {
+			return bad(APNsBadPriority) // Live Activities take 5 or 10
+		}
 	case "10":
 		if pushType == "background" {
 			return bad(APNsBadPriority) // background pushes must use 5 (or 1)
@@ -687,7 +703,68 @@ func validateAPNs(h http.Header, body []byte) (apnsError, bool) {
 	if raw, ok := payload["aps"]; !ok || json.Unmarshal(raw, &aps) != nil || aps == nil {
 		return bad(APNsBadPayload)
 	}
+	if live && !validLiveActivity(aps) {
+		return bad(APNsBadPayload)
+	}
 	return apnsError{}, true
+}
+
+// APNs Live Activity pushes (ActivityKit push notifications).
+const (
+	APNsPushTypeLiveActivity    = "liveactivity"
+	APNsLiveActivityTopicSuffix = ".push-type.liveactivity"
+	apnsLiveActivityEventStart  = "start"
+	apnsLiveActivityEventUpdate = "update"
+	apnsLiveActivityEventEnd    = "end"
+)
+
+// validLiveActivity checks the aps dictionary of a Live Activity push as
+// Apple documents it: a positive integer timestamp (seconds); an event,
+// start, update or end; a content-state object; a start also names its
+// attributes-type and attributes and shows an alert; dismissal-date and
+// stale-date, if present, are positive integers, and dismissal-date goes
+// with end; an alert is an object with a title and a body. APNs itself
+// delivers a malformed one, which iOS then drops: the simulator refuses it
+// (400 BadPayload, its own reason) so that such a push fails a test
+// instead of vanishing.
+func validLiveActivity(aps map[string]json.RawMessage) bool {
+	positive := func(key string) bool {
+		var n int64
+		return json.Unmarshal(aps[key], &n) == nil && n > 0
+	}
+	object := func(key string) bool {
+		var m map[string]json.RawMessage
+		return json.Unmarshal(aps[key], &m) == nil && m != nil
+	}
+	var event string
+	if !positive("timestamp") || json.Unmarshal(aps["event"], &event) != nil || !object("content-state") {
+		return false
+	}
+	switch event {
+	case apnsLiveActivityEventUpdate, apnsLiveActivityEventEnd:
+	case apnsLiveActivityEventStart:
+		var typ string
+		if json.Unmarshal(aps["attributes-type"], &typ) != nil || typ == "" || !object("attributes") || aps["alert"] == nil {
+			return false
+		}
+	default:
+		return false
+	}
+	if _, ok := aps["dismissal-date"]; ok && (event != apnsLiveActivityEventEnd || !positive("dismissal-date")) {
+		return false
+	}
+	if _, ok := aps["stale-date"]; ok && !positive("stale-date") {
+		return false
+	}
+	if raw, ok := aps["alert"]; ok {
+		var alert struct {
+			Title, Body any
+		}
+		if json.Unmarshal(raw, &alert) != nil || alert.Title == nil || alert.Body == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // apnsUUID formats 16 bytes as a canonical UUID (version 4 bits set).

@@ -161,6 +161,17 @@ func TestAPNsAnswers(t *testing.T) {
 		}
 		return h
 	}
+	// live is a Live Activity push's headers with kv (key, value...) set.
+	live := func(kv ...string) map[string]string {
+		h := with("apns-push-type", "liveactivity")
+		h["apns-topic"] = apnsBundle + ".push-type.liveactivity"
+		for i := 0; i+1 < len(kv); i += 2 {
+			h[kv[i]] = kv[i+1]
+		}
+		return h
+	}
+	liveBody := func(aps string) string { return `{"aps":{` + aps + `},"deliveryId":"d1"}` }
+	const update = `"timestamp":1700000000,"event":"update","content-state":{"eta":15}`
 	url := srv.APNsBaseURL("sg") + "/3/device/"
 	tests := []struct {
 		scenario   string
@@ -200,6 +211,27 @@ func TestAPNsAnswers(t *testing.T) {
 		{"payload over 4 KB", apnsToken, base(), `{"aps":{},"x":"` + strings.Repeat("x", 4096) + `"}`, 413, "PayloadTooLarge", apnsApp},
 		{"VoIP payload up to 5 KB", apnsToken, with("apns-push-type", "voip"), `{"aps":{},"x":"` + strings.Repeat("x", 4500) + `"}`, 200, "", apnsApp},
 		{"payload without aps", apnsToken, base(), `{"k":"v"}`, 400, "BadPayload", apnsApp},
+
+		{"Live Activity update", apnsToken, live(), liveBody(update), 200, "", apnsApp},
+		{"Live Activity end with dismissal date and alert at priority 5", apnsToken, live("apns-priority", "5"),
+			liveBody(`"timestamp":1700000000,"event":"end","content-state":{"eta":0},"dismissal-date":1700003600,"alert":{"title":"T","body":"B","sound":"s.caf"}`),
+			200, "", apnsApp},
+		{"Live Activity start with attributes", apnsToken, live(),
+			liveBody(`"timestamp":1700000000,"event":"start","content-state":{"eta":15},"attributes-type":"Order","attributes":{"id":1},"alert":{"title":"T","body":"B"}`),
+			200, "", apnsApp},
+		{"Live Activity push to the bundle id alone", apnsToken, live("apns-topic", apnsBundle), liveBody(update), 400, "DeviceTokenNotForTopic", apnsApp},
+		{"alert to the Live Activity topic", apnsToken, with("apns-topic", apnsBundle+".push-type.liveactivity"), apnsBody, 400, "DeviceTokenNotForTopic", apnsApp},
+		{"Live Activity at priority 1", apnsToken, live("apns-priority", "1"), liveBody(update), 400, "BadPriority", apnsApp},
+		{"Live Activity without timestamp", apnsToken, live(), liveBody(`"event":"update","content-state":{"eta":15}`), 400, "BadPayload", apnsApp},
+		{"Live Activity timestamp not a number", apnsToken, live(), liveBody(`"timestamp":"now","event":"update","content-state":{}`), 400, "BadPayload", apnsApp},
+		{"Live Activity without event", apnsToken, live(), liveBody(`"timestamp":1700000000,"content-state":{}`), 400, "BadPayload", apnsApp},
+		{"Live Activity event pause", apnsToken, live(), liveBody(`"timestamp":1700000000,"event":"pause","content-state":{}`), 400, "BadPayload", apnsApp},
+		{"Live Activity without content state", apnsToken, live(), liveBody(`"timestamp":1700000000,"event":"update"`), 400, "BadPayload", apnsApp},
+		{"Live Activity content state not an object", apnsToken, live(), liveBody(`"timestamp":1700000000,"event":"update","content-state":[1]`), 400, "BadPayload", apnsApp},
+		{"Live Activity update with a dismissal date", apnsToken, live(), liveBody(update + `,"dismissal-date":1700003600`), 400, "BadPayload", apnsApp},
+		{"Live Activity start without attributes", apnsToken, live(),
+			liveBody(`"timestamp":1700000000,"event":"start","content-state":{},"alert":{"title":"T","body":"B"}`), 400, "BadPayload", apnsApp},
+		{"Live Activity alert without body", apnsToken, live(), liveBody(update + `,"alert":{"title":"T"}`), 400, "BadPayload", apnsApp},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {

@@ -32,7 +32,8 @@ keyed by device id. Records are published as written: validation happens in the
 workers, so a bad request shows up as a 'rejected' event and in push.dlq.<region>.`,
 		Example: `  pushpipe publish --region sg examples/simple-push.json
   pushpipe publish --region sg --kind binding examples/devices.jsonl
-  echo '{"op":"report","appId":"A","deviceId":"d1","platform":"android","vendor":"mipush","vendorToken":"t1"}' | pushpipe publish --region sg --kind binding -`,
+  echo '{"op":"report","appId":"A","deviceId":"d1","platform":"android","vendor":"mipush","vendorToken":"t1"}' | pushpipe publish --region sg --kind binding -
+  echo '{"op":"activity_token","appId":"A","deviceId":"d2","activityId":"order-42","activityToken":"80a1..."}' | pushpipe publish --region sg --kind binding -`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, log, err := loadConfig(cmd)

@@ -84,6 +84,10 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 		set(mipush.ExtraLargeIconURI, icon(schema.URLKeyMIUI))
 		set(mipush.ExtraSoundURI, ext[schema.ExtSound])
 	case apns.Name:
+		if req.IsLiveActivity() {
+			liveActivityExtras(req, x)
+			break
+		}
 		// sound, badge and mutable-content are read from the extended
 		// parameters by the APNs channel itself.
 		set(apns.ExtraImageURL, image(schema.URLKeyIOS))
@@ -149,6 +153,20 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 	return x
 }
 
+// liveActivityExtras makes the APNs message of a Live Activity push an
+// ActivityKit notification: its event, content state, dismissal date and
+// timestamp, the time the request was accepted (Unix seconds), which
+// orders the updates of an activity (iOS ignores one older than the last).
+func liveActivityExtras(req *schema.Request, x map[string]string) {
+	x[apns.ExtraPushType] = apns.PushTypeLiveActivity
+	x[apns.ExtraActivityEvent] = req.ActivityEvent
+	x[apns.ExtraContentState] = string(req.ActivityContentState)
+	x[apns.ExtraActivityTimestamp] = strconv.FormatInt(req.AcceptedAt/1000, 10)
+	if req.DismissalDate > 0 {
+		x[apns.ExtraDismissalDate] = strconv.FormatInt(req.DismissalDate, 10)
+	}
+}
+
 // channelRefusal says why a valid request cannot reach a device on this
 // channel, with the result code of the filtered event, or returns 0: the
 // channel lacks what the request needs (pass-through on OPPO and vivo,
@@ -156,6 +174,8 @@ func requestExtras(req *schema.Request, msg message, channel string) map[string]
 // instead of failing at the vendor.
 func channelRefusal(req *schema.Request, channel string, ext schema.StringMap, uri string) (schema.ResultCode, string) {
 	switch {
+	case req.IsLiveActivity() && channel != apns.Name:
+		return schema.CodeInvalidParam, "filtered: only APNs shows an iOS Live Activity, and this device's channel is " + channel
 	case req.Silent == 1 && (channel == oppo.Name || channel == vivo.Name):
 		return schema.CodeInvalidParam, "filtered: " + channel + " delivers notification messages only; a silent (pass-through) push cannot reach this device"
 	case req.Silent == 1 && channel == honor.Name && len(ext) == 0:

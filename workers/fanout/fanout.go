@@ -47,6 +47,12 @@ type Devices interface {
 	ByAlias(ctx context.Context, appID string, aliases []string) (map[string]schema.Device, error)
 	// ByAccount returns, per user account, its most recent devices.
 	ByAccount(ctx context.Context, appID string, accounts []string) (map[string][]schema.Device, error)
+	// ByActivity returns, per Live Activity id, the devices holding a token
+	// of it, each with the token as its APNs token (deliverType 6).
+	ByActivity(ctx context.Context, appID string, activityIDs []string) (map[string][]schema.Device, error)
+	// ByActivityToken returns, per Live Activity token, the device holding
+	// it, with the token as its APNs token (deliverType 5).
+	ByActivityToken(ctx context.Context, appID string, tokens []string) (map[string]schema.Device, error)
 	// Stream calls fn for every device of the audience.
 	Stream(ctx context.Context, a schema.Audience, fn func(schema.Device) error) error
 }
@@ -260,7 +266,7 @@ func (h *Handler) decode(ctx context.Context, m kafka.Message, tpls map[[2]strin
 	if req.Type != schema.PushSimple {
 		// The template's own uri is known only now.
 		for _, m := range msgs {
-			if err := schema.ValidateClick(req.PushAction, m.uri); err != nil {
+			if err := req.ValidateTemplateURI(m.uri); err != nil {
 				return nil, workers.Reject(err, partial), nil
 			}
 		}

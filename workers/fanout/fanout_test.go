@@ -19,6 +19,8 @@ import (
 type memDevices struct {
 	rows map[string]schema.Device
 	err  error
+	// activities are the Live Activity tokens bound per activity id.
+	activities map[string][]schema.ActivityToken
 }
 
 func (m memDevices) Lookup(_ context.Context, app string, ids []string) (map[string]schema.Device, error) {
@@ -176,6 +178,33 @@ func summarize(t *testing.T, outs []pipeline.Output) summary {
 	return s
 }
 
+// fanOutOne hands msg to h as a batch of one. With wantCode set it checks
+// the rejection with that code and returns false; otherwise it checks the
+// counts of wantEvents and returns the outputs' summary.
+func fanOutOne(t *testing.T, h *Handler, msg kafka.Message, wantCode int, wantEvents map[schema.EventType]int) (summary, bool) {
+	t.Helper()
+	res, err := h.HandleBatch(context.Background(), []kafka.Message{msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantCode != 0 {
+		if res[0].Reject == nil || res[0].Reject.Code != wantCode {
+			t.Fatalf("want rejection %d, got %+v", wantCode, res[0])
+		}
+		return summary{}, false
+	}
+	if res[0].Reject != nil {
+		t.Fatalf("unexpected rejection %+v", res[0].Reject)
+	}
+	s := summarize(t, res[0].Outputs)
+	for ev, n := range wantEvents {
+		if s.events[ev] != n {
+			t.Errorf("%s events = %d, want %d (all: %v)", ev, s.events[ev], n, s.events)
+		}
+	}
+	return s, true
+}
+
 func TestFanOut(t *testing.T) {
 	for _, tc := range []struct {
 		scenario   string
@@ -218,28 +247,12 @@ func TestFanOut(t *testing.T) {
 		{scenario: "other region", msg: request(func(r map[string]any) { r["region"] = "eu" }), wantCode: int(schema.CodeInvalidParam)},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			h := newHandler(t, devices(), nil, nil)
-			res, err := h.HandleBatch(context.Background(), []kafka.Message{tc.msg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.wantCode != 0 {
-				if res[0].Reject == nil || res[0].Reject.Code != tc.wantCode {
-					t.Fatalf("want rejection %d, got %+v", tc.wantCode, res[0])
-				}
+			s, ok := fanOutOne(t, newHandler(t, devices(), nil, nil), tc.msg, tc.wantCode, tc.wantEvents)
+			if !ok {
 				return
 			}
-			if res[0].Reject != nil {
-				t.Fatalf("unexpected rejection %+v", res[0].Reject)
-			}
-			s := summarize(t, res[0].Outputs)
 			if s.taskName != "n" {
 				t.Errorf("accepted event names task %q, want the request's taskName %q", s.taskName, "n")
-			}
-			for ev, n := range tc.wantEvents {
-				if s.events[ev] != n {
-					t.Errorf("%s events = %d, want %d (all: %v)", ev, s.events[ev], n, s.events)
-				}
 			}
 			if len(s.deliveries) != len(tc.wantChans) {
 				t.Fatalf("deliveries = %d, want %d", len(s.deliveries), len(tc.wantChans))

@@ -46,11 +46,14 @@ type resolved struct {
 	aliases  map[string]map[string]schema.Device   // app -> alias -> device
 	accounts map[string]map[string][]schema.Device // app -> account -> devices
 	seen     map[string]bool                       // delivery ids already fanned out
+	// activities holds the Live Activity targets (deliverType 5 and 6).
+	activities map[activityKey][]schema.Device
 }
 
 func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, error) {
 	r := &resolved{devices: map[string]map[string]schema.Device{}, users: map[string]map[string][]schema.Device{},
-		aliases: map[string]map[string]schema.Device{}, accounts: map[string]map[string][]schema.Device{}}
+		aliases: map[string]map[string]schema.Device{}, accounts: map[string]map[string][]schema.Device{},
+		activities: map[activityKey][]schema.Device{}}
 	for app, kinds := range keys {
 		for kind, set := range kinds {
 			ids := sortedKeys(set)
@@ -73,6 +76,8 @@ func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, erro
 				r.aliases[app], err = h.cfg.Devices.ByAlias(ctx, app, ids)
 			case schema.DeliverUserAccount:
 				r.accounts[app], err = h.cfg.Devices.ByAccount(ctx, app, ids)
+			case schema.DeliverActivityToken, schema.DeliverActivityID:
+				err = h.resolveActivities(ctx, r, app, kind, ids)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("resolving targets of app %s: %w", app, err)
@@ -308,7 +313,7 @@ func (h *Handler) device(ctx context.Context, s *sink, d *decoded, base schema.E
 	if s.seen[del.DeliveryID] {
 		return nil // fanned out before: a replay must not deliver twice
 	}
-	if code, why := schema.ContentLimitFor(channel).Check(channel, del.Title, del.Body, len(del.Title)+len(del.Body)+len(del.Payload)); code != 0 {
+	if code, why := contentLimit(req, channel).Check(channel, del.Title, del.Body, len(del.Title)+len(del.Body)+len(del.Payload)); code != 0 {
 		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(code), why))
 	}
 	if code, why := channelRefusal(req, channel, msg.ext, msg.uri); code != 0 {
@@ -344,6 +349,8 @@ func targetDevices(app string, deliverType int, target string, r *resolved) []sc
 		}
 	case schema.DeliverUserAccount:
 		return r.accounts[app][target]
+	case schema.DeliverActivityToken, schema.DeliverActivityID:
+		return r.activities[activityKey{app, deliverType, target}]
 	}
 	return nil
 }
@@ -364,6 +371,10 @@ func platformMismatch(req *schema.Request, platform string) string {
 	case schema.DeliverHarmony:
 		if platform != schema.PlatformHarmony {
 			want = "HarmonyOS"
+		}
+	case schema.DeliverActivityToken, schema.DeliverActivityID:
+		if platform != schema.PlatformIOS {
+			want = "iOS Live Activities on"
 		}
 	}
 	if want == "" {

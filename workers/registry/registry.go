@@ -1,6 +1,7 @@
 // Package registry is the stage that keeps the devices table: it applies
 // device reports, user binds/unbinds, aliases, user accounts, tag
-// memberships and token invalidations from push.bindings.R. Records of
+// memberships, Live Activity tokens and token invalidations from
+// push.bindings.R. Records of
 // one device share a partition (keyed by device id), so one replica applies
 // them in order.
 package registry
@@ -24,6 +25,10 @@ type Store interface {
 	Lookup(ctx context.Context, appID string, ids []string) (map[string]schema.Device, error)
 	Insert(ctx context.Context, rows []schema.Device) error
 	WriteTags(ctx context.Context, rows []schema.TagUser) error
+	// WriteActivityTokens stores Live Activity token rows;
+	// ActivityTokensByToken finds the current rows of tokens.
+	WriteActivityTokens(ctx context.Context, rows []schema.ActivityToken) error
+	ActivityTokensByToken(ctx context.Context, appID string, tokens []string) (map[string]schema.ActivityToken, error)
 }
 
 // Config is what the registry handler needs.
@@ -60,10 +65,14 @@ type key struct{ app, device string }
 // HandleBatch applies the batch's records in order on top of the current
 // rows and writes the resulting rows in one insert; the batch is committed
 // only after ClickHouse acknowledged it. Bad records are rejected.
+// Live Activity token records go to their own table; an invalidate record
+// naming a device's Live Activity token removes that token.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
 	var ops []*schema.Binding
 	var tags []schema.TagUser
+	var activity []schema.ActivityToken
+	invalidated := map[string][]*schema.Binding{} // by app
 	ids := map[string]map[string]bool{}
 	for i, m := range msgs {
 		b, err := schema.DecodeBinding(m.Value)
@@ -89,6 +98,14 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			}
 			continue
 		}
+		if b.Op == schema.OpActivityToken || b.Op == schema.OpActivityTokenRemove {
+			activity = append(activity, schema.ActivityToken{AppID: b.AppID, ActivityID: b.ActivityID, DeviceID: b.DeviceID,
+				Token: b.ActivityToken, Deleted: b.Op == schema.OpActivityTokenRemove, At: time.UnixMilli(b.TS).UTC()})
+			continue
+		}
+		if b.Op == schema.OpInvalidate {
+			invalidated[b.AppID] = append(invalidated[b.AppID], b)
+		}
 		ops = append(ops, b)
 		if ids[b.AppID] == nil {
 			ids[b.AppID] = map[string]bool{}
@@ -97,6 +114,12 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	}
 	if err := h.cfg.Store.WriteTags(ctx, tags); err != nil {
 		return nil, fmt.Errorf("writing %d tag memberships: %w", len(tags), err)
+	}
+	if err := h.cfg.Store.WriteActivityTokens(ctx, activity); err != nil {
+		return nil, fmt.Errorf("writing %d Live Activity tokens: %w", len(activity), err)
+	}
+	if err := h.removeDeadActivityTokens(ctx, invalidated); err != nil {
+		return nil, err
 	}
 	if len(ops) == 0 {
 		return results, nil
@@ -140,6 +163,37 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		return nil, fmt.Errorf("writing %d devices: %w", len(rows), err)
 	}
 	return results, nil
+}
+
+// removeDeadActivityTokens removes the Live Activity tokens that
+// invalidate records name (APNs answered them dead): each one still bound
+// to the record's device, unless bound again after the record.
+func (h *Handler) removeDeadActivityTokens(ctx context.Context, byApp map[string][]*schema.Binding) error {
+	var rows []schema.ActivityToken
+	for app, recs := range byApp {
+		tokens := make([]string, 0, len(recs))
+		for _, b := range recs {
+			tokens = append(tokens, b.VendorToken)
+		}
+		sort.Strings(tokens)
+		current, err := h.cfg.Store.ActivityTokensByToken(ctx, app, tokens)
+		if err != nil {
+			return fmt.Errorf("looking up invalidated Live Activity tokens of app %s: %w", app, err)
+		}
+		for _, b := range recs {
+			t, ok := current[b.VendorToken]
+			at := time.UnixMilli(b.TS).UTC()
+			if !ok || t.DeviceID != b.DeviceID || at.Before(t.At) {
+				continue
+			}
+			t.Deleted, t.At = true, at
+			rows = append(rows, t)
+		}
+	}
+	if err := h.cfg.Store.WriteActivityTokens(ctx, rows); err != nil {
+		return fmt.Errorf("removing %d dead Live Activity tokens: %w", len(rows), err)
+	}
+	return nil
 }
 
 func apply(d *schema.Device, b *schema.Binding, ts time.Time) {

@@ -19,6 +19,24 @@ func TestMain(m *testing.M) {
 	testinfra.MainWithClickHouse(m, func(c *testinfra.ClickHouse) { ch = c })
 }
 
+// applyBatch has h apply batch as one Kafka batch, every record accepted.
+func applyBatch(t *testing.T, h *Handler, batch []schema.Binding) {
+	t.Helper()
+	msgs := make([]kafka.Message, len(batch))
+	for i, b := range batch {
+		msgs[i] = rec(b)
+	}
+	res, err := h.HandleBatch(context.Background(), msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Reject != nil {
+			t.Fatalf("record %d rejected: %+v", i, r.Reject)
+		}
+	}
+}
+
 func rec(b schema.Binding) kafka.Message {
 	v, _ := json.Marshal(b)
 	return kafka.Message{Value: v, Time: time.UnixMilli(b.TS)}
@@ -88,19 +106,7 @@ func TestRegistryAppliesRecordsToClickHouse(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			msgs := make([]kafka.Message, len(tc.batch))
-			for i, b := range tc.batch {
-				msgs[i] = rec(b)
-			}
-			res, err := h.HandleBatch(ctx, msgs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, r := range res {
-				if r.Reject != nil {
-					t.Fatalf("record %d rejected: %+v", i, r.Reject)
-				}
-			}
+			applyBatch(t, h, tc.batch)
 			got, err := store.Lookup(ctx, "app", []string{"d1"})
 			if err != nil {
 				t.Fatal(err)
