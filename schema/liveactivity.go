@@ -93,8 +93,14 @@ func (r *Request) validateLiveActivity() error {
 		if r.ActivityEvent != ActivityEventEnd {
 			return invalid(CodeInvalidParam, "dismissalDate is read with activityEvent end only (an update does not dismiss the activity)")
 		}
-		if sendAt := r.sendTime(); r.DismissalDate <= sendAt.Unix() {
-			return invalid(CodeInvalidParam, "dismissalDate %d (Unix seconds) is not after the push is sent (%d); leave it out to let iOS dismiss the ended activity (after 4 hours at most)", r.DismissalDate, sendAt.Unix())
+		// A date already past when the push arrives removes the ended
+		// activity at once (Apple: "the system immediately removes it").
+		if r.DismissalDate < 0 {
+			return invalid(CodeInvalidParam, "dismissalDate %d is not a Unix time in seconds; leave it out to let iOS dismiss the ended activity (after 4 hours at most)", r.DismissalDate)
+		}
+		// A scheduled end dismissed before it is even sent is a mistake.
+		if sendAt := r.sendTime(); r.IsScheduled() && r.DismissalDate <= sendAt.Unix() {
+			return invalid(CodeInvalidParam, "dismissalDate %d (Unix seconds) is not after the scheduled push is sent (%d)", r.DismissalDate, sendAt.Unix())
 		}
 	}
 	if r.StrategyType == StrategyLoop && r.ScheduleID == "" {

@@ -62,9 +62,10 @@ func TestValidateLiveActivity(t *testing.T) {
 		{"activityEvent start", func(r *Request) { r.ActivityEvent = "start" }, CodeInvalidParam},
 		{"no content state", func(r *Request) { r.ActivityContentState = nil }, CodeInvalidParam},
 		{"dismissalDate with update", func(r *Request) { r.DismissalDate = accepted + 600 }, CodeInvalidParam},
-		{"dismissalDate at acceptance", func(r *Request) { end(r); r.DismissalDate = accepted }, CodeInvalidParam},
-		{"dismissalDate in the past", func(r *Request) { end(r); r.DismissalDate = accepted - 60 }, CodeInvalidParam},
-		{"dismissalDate in milliseconds before the scheduled time", func(r *Request) {
+		{"dismissalDate at acceptance dismisses at once", func(r *Request) { end(r); r.DismissalDate = accepted }, 0},
+		{"dismissalDate in the past dismisses at once", func(r *Request) { end(r); r.DismissalDate = accepted - 60 }, 0},
+		{"negative dismissalDate", func(r *Request) { end(r); r.DismissalDate = -1 }, CodeInvalidParam},
+		{"dismissalDate before the scheduled time", func(r *Request) {
 			end(r)
 			r.StrategyType = StrategyFixedTime
 			r.StrategyContent = &StrategyContent{FixedTime: r.AcceptedAt + 3600_000}
