@@ -91,6 +91,9 @@ func DecodeBinding(b []byte) (*Binding, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, invalid(CodeInvalidParam, "binding record is not valid JSON: %v", err)
 	}
+	if err := r.validateSizes(); err != nil {
+		return nil, err
+	}
 	switch {
 	case r.AppID == "":
 		return nil, invalid(CodeNeedAppIDWorkspaceID, "appId is empty")

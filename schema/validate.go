@@ -68,6 +68,9 @@ func (r *Request) Validate() error {
 	if err := validateExtended(r.ExtendedParams, MaxExtendedParams, CodeExtendParamTooMuch); err != nil {
 		return err
 	}
+	if err := r.validateSizes(); err != nil {
+		return err
+	}
 	if err := r.validateVendorFields(); err != nil {
 		return err
 	}

@@ -149,8 +149,37 @@ type message struct {
 // decoded, validated or rendered is rejected (rejected event + DLQ).
 // Device lookups are made once per app and target kind for the whole
 // batch; if a lookup fails, the whole batch fails so the runtime retries it
-// without committing.
+// without committing. A lookup that fails with a ClickHouse error retrying
+// cannot cure (schema.IsPermanentQueryError) is not retried forever: the
+// batch is handled again one request at a time, and a request whose own
+// lookup still fails that way is rejected with 9000 SYSTEM_ERROR, so one
+// record cannot stop its partition.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
+	res, err := h.handleBatch(ctx, msgs)
+	if err == nil || !schema.IsPermanentQueryError(err) {
+		return res, err
+	}
+	out := make([]pipeline.Result, len(msgs))
+	for i := range msgs {
+		r, err := h.handleBatch(ctx, msgs[i:i+1])
+		switch {
+		case err == nil:
+			out[i] = r[0]
+		case schema.IsPermanentQueryError(err):
+			partial := schema.Event{Region: h.cfg.Region}
+			if req, derr := schema.DecodeRequest(msgs[i].Value); derr == nil {
+				partial.AppID, partial.WorkspaceID, partial.TaskID, partial.PushType = req.AppID, req.WorkspaceID, req.DeriveTaskID(), req.Type
+			}
+			out[i].Reject = workers.Reject(&schema.ValidationError{Code: schema.CodeSystemError,
+				Detail: fmt.Sprintf("the request's device lookup fails in ClickHouse whatever the retries: %v", err)}, partial)
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
 	reqs := make([]*decoded, len(msgs))
 	keys := lookupKeys{}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -325,5 +327,51 @@ func TestTagTargetWithoutDevices(t *testing.T) {
 	}
 	if got := s.statuses["invalid_device"]; len(got) != 1 || got[0] != schema.StatusNoBindInfo {
 		t.Fatalf("invalid_device statuses %v, want [1]", got)
+	}
+}
+
+// poisonDevices fails every lookup of one app with a ClickHouse error
+// that retrying cannot cure.
+type poisonDevices struct {
+	memDevices
+	app string
+}
+
+func (p poisonDevices) Lookup(ctx context.Context, app string, ids []string) (map[string]schema.Device, error) {
+	if app == p.app {
+		return nil, fmt.Errorf("looking up devices: %w", &clickhouse.Exception{Code: 62, Message: "Max query size exceeded"})
+	}
+	return p.memDevices.Lookup(ctx, app, ids)
+}
+
+// TestPermanentQueryErrorRejectsOnlyItsRequest: a batch whose device
+// lookup fails with a query error that retrying cannot cure is handled
+// again request by request: the request that causes it is rejected with
+// 9000, the others are fanned out, and the batch does not fail (so the
+// partition is not stuck retrying it).
+func TestPermanentQueryErrorRejectsOnlyItsRequest(t *testing.T) {
+	h, err := New(Config{Region: "sg", Devices: poisonDevices{devices(), "poison"}, Templates: memTemplates{},
+		Emit: func(context.Context, []pipeline.Output) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.HandleBatch(context.Background(), []kafka.Message{
+		request(func(r map[string]any) { r["appId"], r["taskId"] = "poison", "t-poison" }),
+		request(nil),
+	})
+	if err != nil {
+		t.Fatalf("the batch failed: %v", err)
+	}
+	if res[0].Reject == nil || res[0].Reject.Code != int(schema.CodeSystemError) || res[0].Reject.Event.TaskID != "t-poison" {
+		t.Fatalf("poisoned request: %+v, want a 9000 rejection of t-poison", res[0])
+	}
+	if res[1].Reject != nil || len(summarize(t, res[1].Outputs).deliveries) != 1 {
+		t.Fatalf("honest request: %+v, want one delivery", res[1])
+	}
+	// A lookup that fails for another reason still fails the batch.
+	h2, _ := New(Config{Region: "sg", Devices: memDevices{rows: devices().rows, err: errors.New("connection refused")}, Templates: memTemplates{},
+		Emit: func(context.Context, []pipeline.Output) error { return nil }})
+	if _, err := h2.HandleBatch(context.Background(), []kafka.Message{request(nil)}); err == nil {
+		t.Fatal("a transient lookup failure did not fail the batch")
 	}
 }
