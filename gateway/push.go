@@ -163,6 +163,16 @@ func (s *Server) revoke(ctx context.Context, c *call, a appRef, ctl *schema.Cont
 	if err != nil {
 		return failed("looking up the push to revoke", err)
 	}
+	if acceptedAt == 0 {
+		// A revoke names a push this app made; one of an id never pushed
+		// (or another app's) would only be held, uselessly, by every
+		// sender for days.
+		what := "task " + ctl.TaskID
+		if ctl.MsgID != "" {
+			what = "message " + ctl.MsgID
+		}
+		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("app %s has no push with %s: nothing to revoke (a push accepted in the last seconds may not be stored yet; send the revoke again)", ctl.AppID, what))
+	}
 	out, err := producer.PrepareRevoke(ctl, s.cfg.Region, acceptedAt, c.now)
 	if err != nil {
 		return failed("validating the revoke", err)

@@ -318,6 +318,7 @@ func TestRevokeRoutes(t *testing.T) {
 	now := time.Now()
 	e.events(
 		schema.Event{TS: now.AddDate(0, 0, -6).UnixMilli(), TaskID: "t-recent", MsgID: "m-recent", Event: schema.EventPlanned},
+		schema.Event{TS: now.AddDate(0, 0, -6).UnixMilli(), TaskID: "t-recent", Event: schema.EventAccepted},
 		schema.Event{TS: now.AddDate(0, 0, -8).UnixMilli(), TaskID: "t-old", MsgID: "m-old", Event: schema.EventPlanned},
 		schema.Event{TS: now.AddDate(0, 0, -8).UnixMilli(), TaskID: "t-old", Event: schema.EventAccepted},
 	)
@@ -329,9 +330,9 @@ func TestRevokeRoutes(t *testing.T) {
 		status   int
 		want     schema.ResultCode
 	}{
-		{scenario: "a message of six days ago, one target", path: "/v1/push/revoke/message", body: app(map[string]any{"messageId": "m-recent", "targetId": "d1"}), key: "msg:m-recent/d1"},
-		{scenario: "a message not stored yet", path: "/v1/push/revoke/message", body: app(map[string]any{"messageId": "m-new"}), key: "msg:m-new"},
-		{scenario: "a task", path: "/v1/push/revoke/task", body: app(map[string]any{"taskId": "t-recent"}), key: "task:t-recent"},
+		{scenario: "a message of six days ago, one target", path: "/v1/push/revoke/message", body: app(map[string]any{"messageId": "m-recent", "targetId": "d1"}), key: testApp + "/msg:m-recent/d1"},
+		{scenario: "3028 a message never pushed (or not stored yet)", path: "/v1/push/revoke/message", body: app(map[string]any{"messageId": "m-new"}), status: 400, want: schema.CodeInvalidParam},
+		{scenario: "a task", path: "/v1/push/revoke/task", body: app(map[string]any{"taskId": "t-recent"}), key: testApp + "/task:t-recent"},
 		{scenario: "3028 a message of eight days ago", path: "/v1/push/revoke/message", body: app(map[string]any{"messageId": "m-old"}), status: 400, want: schema.CodeInvalidParam},
 		{scenario: "3028 a task of eight days ago", path: "/v1/push/revoke/task", body: app(map[string]any{"taskId": "t-old"}), status: 400, want: schema.CodeInvalidParam},
 		{scenario: "3028 no messageId", path: "/v1/push/revoke/message", body: app(nil), status: 400, want: schema.CodeInvalidParam},

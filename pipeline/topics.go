@@ -125,6 +125,10 @@ type TopicSpec struct {
 	// Compacted sets cleanup.policy=compact: the broker keeps the latest
 	// record per key instead of deleting by age.
 	Compacted bool
+	// Retention, with Compacted, also deletes records older than this
+	// (cleanup.policy=compact,delete and retention.ms): a compacted topic
+	// whose keys stop mattering after a while does not grow forever.
+	Retention time.Duration
 	// ReplicationFactor is the number of replicas. 0 asks the broker for
 	// its default (default.replication.factor).
 	ReplicationFactor int16
@@ -142,7 +146,7 @@ func RegionTopics(region string) []TopicSpec {
 		{Name: DeliveriesTopic(region)},
 		{Name: EventsTopic(region)},
 		{Name: BindingsTopic(region)},
-		{Name: ControlTopic(region), Compacted: true},
+		{Name: ControlTopic(region), Compacted: true, Retention: schema.ControlRetention},
 		{Name: SchedulesTopic(region), Compacted: true},
 		{Name: DLQTopic(region)},
 	}
@@ -202,7 +206,11 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, part
 			rf = -1
 		}
 		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: partitions, ReplicationFactor: int(rf)}
-		if s.Compacted {
+		switch {
+		case s.Compacted && s.Retention > 0:
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact,delete"},
+				{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(s.Retention.Milliseconds(), 10)}}
+		case s.Compacted:
 			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
 		}
 		req.Topics = append(req.Topics, tc)

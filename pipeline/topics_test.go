@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,15 +130,20 @@ func TestRetryTierFor(t *testing.T) {
 
 func cleanupPolicy(t *testing.T, ctx context.Context, topic string) string {
 	t.Helper()
+	return topicConfig(t, ctx, topic, "cleanup.policy")
+}
+
+func topicConfig(t *testing.T, ctx context.Context, topic, name string) string {
+	t.Helper()
 	resp, err := testClient(t).DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
-		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy"},
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{name},
 	}}})
 	if err != nil {
 		t.Fatalf("DescribeConfigs(%s): %v", topic, err)
 	}
 	for _, r := range resp.Resources {
 		for _, e := range r.ConfigEntries {
-			if e.ConfigName == "cleanup.policy" {
+			if e.ConfigName == name {
 				return e.ConfigValue
 			}
 		}
@@ -185,8 +191,17 @@ func TestEnsureTopics(t *testing.T) {
 					t.Errorf("%s has %d partitions, want 3", s.Name, n)
 				}
 				policy := cleanupPolicy(t, ctx, s.Name)
-				if s.Compacted != (policy == "compact") {
-					t.Errorf("%s cleanup.policy = %q, compacted = %v", s.Name, policy, s.Compacted)
+				want := map[bool]string{true: "compact"}[s.Compacted]
+				if s.Compacted && s.Retention > 0 {
+					want = "compact,delete"
+				}
+				if want != "" && policy != want || want == "" && strings.Contains(policy, "compact") {
+					t.Errorf("%s cleanup.policy = %q, want %q", s.Name, policy, want)
+				}
+				if s.Retention > 0 {
+					if got, want := topicConfig(t, ctx, s.Name, "retention.ms"), strconv.FormatInt(s.Retention.Milliseconds(), 10); got != want {
+						t.Errorf("%s retention.ms = %q, want %q", s.Name, got, want)
+					}
 				}
 			}
 		})

@@ -117,8 +117,8 @@ func TestPrepareRevokeAndBinding(t *testing.T) {
 		key        string
 		tooLate    bool
 	}{
-		{scenario: "message", c: schema.Control{AppID: "A", MsgID: "m1"}, key: "msg:m1"},
-		{scenario: "task within the window", c: schema.Control{AppID: "A", TaskID: "t1"}, acceptedAt: now.AddDate(0, 0, -6).UnixMilli(), key: "task:t1"},
+		{scenario: "message", c: schema.Control{AppID: "A", MsgID: "m1"}, key: "A/msg:m1"},
+		{scenario: "task within the window", c: schema.Control{AppID: "A", TaskID: "t1"}, acceptedAt: now.AddDate(0, 0, -6).UnixMilli(), key: "A/task:t1"},
 		{scenario: "older than 7 days", c: schema.Control{AppID: "A", TaskID: "t1"}, acceptedAt: now.AddDate(0, 0, -8).UnixMilli(), tooLate: true},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
@@ -243,7 +243,7 @@ func TestPublishWritesAfterAck(t *testing.T) {
 	if err := json.Unmarshal(reqs[0].Value, &r); err != nil || r.Region != "sg" || r.AcceptedAt == 0 {
 		t.Fatalf("record %s (%v)", reqs[0].Value, err)
 	}
-	if ctl := readAll(t, brokers, pipeline.ControlTopic("sg")); len(ctl) != 1 || string(ctl[0].Key) != "task:"+pub.TaskID {
+	if ctl := readAll(t, brokers, pipeline.ControlTopic("sg")); len(ctl) != 1 || string(ctl[0].Key) != sg.AppID+"/task:"+pub.TaskID {
 		t.Fatalf("push.control.sg holds %d records (first key %q)", len(ctl), key(ctl))
 	}
 	b := readAll(t, brokers, pipeline.BindingsTopic("sg"))

@@ -44,19 +44,26 @@ type Control struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// ControlKey is the Kafka key of a control record: "msg:<id>" (with
-// "/<target>" when narrowed to a target) or "task:<id>", so a msg id and a
-// task id that happen to be equal never replace each other in the
-// compacted topic.
+// ControlKey is the Kafka key of a control record: "<appId>/msg:<id>"
+// (with "/<target>" when narrowed to a target) or "<appId>/task:<id>", so
+// that neither another app's revoke nor a msg id equal to a task id ever
+// replaces it in the compacted topic.
 func (c *Control) ControlKey() string {
 	if c.MsgID != "" && c.Target != "" {
-		return "msg:" + c.MsgID + "/" + c.Target
+		return c.AppID + "/msg:" + c.MsgID + "/" + c.Target
 	}
 	if c.MsgID != "" {
-		return "msg:" + c.MsgID
+		return c.AppID + "/msg:" + c.MsgID
 	}
-	return "task:" + c.TaskID
+	return c.AppID + "/task:" + c.TaskID
 }
+
+// ControlRetention is how long a revoke matters: a revoke names a push of
+// the last RevokeWindow, whose deliveries live at most MaxExpiredSeconds
+// after its acceptance, so none is left ControlRetention after the revoke.
+// push.control.R deletes records older than that, and the revoke watchers
+// forget them.
+const ControlRetention = MaxExpiredSeconds*time.Second + 24*time.Hour
 
 // Matches reports whether the control record names the delivery d (same
 // app and the msg id or task id of the record).

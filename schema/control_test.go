@@ -52,12 +52,12 @@ func TestControlMatchesAndKey(t *testing.T) {
 		match    bool
 		key      string
 	}{
-		{"by msg id", Control{AppID: "A", MsgID: "m1"}, true, "msg:m1"},
-		{"by msg id and target", Control{AppID: "A", MsgID: "m1", Target: "u1"}, true, "msg:m1/u1"},
-		{"by msg id, other target", Control{AppID: "A", MsgID: "m1", Target: "u2"}, false, "msg:m1/u2"},
-		{"by task id", Control{AppID: "A", TaskID: "t1"}, true, "task:t1"},
-		{"other app", Control{AppID: "B", TaskID: "t1"}, false, "task:t1"},
-		{"other message", Control{AppID: "A", MsgID: "m2"}, false, "msg:m2"},
+		{"by msg id", Control{AppID: "A", MsgID: "m1"}, true, "A/msg:m1"},
+		{"by msg id and target", Control{AppID: "A", MsgID: "m1", Target: "u1"}, true, "A/msg:m1/u1"},
+		{"by msg id, other target", Control{AppID: "A", MsgID: "m1", Target: "u2"}, false, "A/msg:m1/u2"},
+		{"by task id", Control{AppID: "A", TaskID: "t1"}, true, "A/task:t1"},
+		{"other app", Control{AppID: "B", TaskID: "t1"}, false, "B/task:t1"},
+		{"other message", Control{AppID: "A", MsgID: "m2"}, false, "A/msg:m2"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			if got := tc.c.Matches(&d); got != tc.match {

@@ -251,9 +251,9 @@ func FuzzDecodeControl(f *testing.F) {
 			requireValidationError(t, err, CodeInvalidParam)
 			return
 		}
-		want := "task:" + c.TaskID
+		want := c.AppID + "/task:" + c.TaskID
 		if c.MsgID != "" {
-			want = "msg:" + c.MsgID
+			want = c.AppID + "/msg:" + c.MsgID
 			if c.Target != "" {
 				want += "/" + c.Target
 			}

@@ -29,6 +29,9 @@ type WatcherConfig struct {
 	MaxWait time.Duration
 	// Logger receives read errors (once per failure streak).
 	Logger zerolog.Logger
+	// Now is the clock that ages revokes out (schema.ControlRetention
+	// after their TS); nil means time.Now.
+	Now func() time.Time
 }
 
 // Validate reports what to fix in the configuration.
@@ -46,8 +49,9 @@ func (c WatcherConfig) Validate() error {
 
 // Watcher reads every partition of push.control.<region> from the
 // beginning, without a consumer group, and keeps the revokes it has read
-// in memory (the topic is compacted and revokes only matter for 7 days, so
-// it stays small). Revoked is safe for concurrent use; Start and Close are
+// in memory until schema.ControlRetention after they were made (no
+// delivery of the revoked push is left by then; the topic deletes them
+// too), so memory is bounded by the revokes of that window. Revoked is safe for concurrent use; Start and Close are
 // called once each, Close being idempotent.
 type Watcher struct {
 	cfg   WatcherConfig
@@ -58,6 +62,7 @@ type Watcher struct {
 	byTask  map[string]schema.Control   // app + "\x00" + task id
 	read    map[int]int64               // partition -> next offset read
 	records int
+	pruned  time.Time // when aged revokes were last dropped
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -77,6 +82,9 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 	}
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Watcher{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region),
 		byMsg: map[string][]schema.Control{}, byTask: map[string]schema.Control{}, read: map[int]int64{}}, nil
@@ -191,6 +199,13 @@ func (w *Watcher) add(m kafka.Message) {
 	if err != nil || c.Op != schema.ControlRevoke || c.AppID == "" || c.Region != w.cfg.Region {
 		return
 	}
+	now := w.cfg.Now()
+	if now.Sub(w.pruned) > time.Minute {
+		w.pruneLocked(now)
+	}
+	if aged(c, now) {
+		return
+	}
 	w.records++
 	switch {
 	case c.MsgID != "":
@@ -198,6 +213,38 @@ func (w *Watcher) add(m kafka.Message) {
 		w.byMsg[k] = append(w.byMsg[k], c)
 	case c.TaskID != "":
 		w.byTask[c.AppID+"\x00"+c.TaskID] = c
+	}
+}
+
+// aged reports whether revoke c no longer matters at now.
+func aged(c schema.Control, now time.Time) bool {
+	return c.TS > 0 && now.Sub(time.UnixMilli(c.TS)) > schema.ControlRetention
+}
+
+// pruneLocked drops the revokes that no longer matter. Called with mu
+// held for writing.
+func (w *Watcher) pruneLocked(now time.Time) {
+	w.pruned = now
+	for k, c := range w.byTask {
+		if aged(c, now) {
+			delete(w.byTask, k)
+			w.records--
+		}
+	}
+	for k, cs := range w.byMsg {
+		kept := cs[:0]
+		for _, c := range cs {
+			if aged(c, now) {
+				w.records--
+				continue
+			}
+			kept = append(kept, c)
+		}
+		if len(kept) == 0 {
+			delete(w.byMsg, k)
+		} else {
+			w.byMsg[k] = kept
+		}
 	}
 }
 
@@ -217,7 +264,7 @@ func (w *Watcher) Revoked(d *schema.Delivery) (schema.Control, bool) {
 	return schema.Control{}, false
 }
 
-// Len is the number of revokes read so far.
+// Len is the number of revokes held: read so far and not yet aged out.
 func (w *Watcher) Len() int {
 	w.mu.RLock()
 	defer w.mu.RUnlock()

@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,5 +171,65 @@ func TestWatcherSharedByStages(t *testing.T) {
 	w.Release()
 	if err := w.Acquire(ctx); err == nil {
 		t.Fatal("Acquire after the last Release succeeded; the watcher is closed")
+	}
+}
+
+// TestRevokesAgeOutAndStayPerApp: a revoke older than
+// schema.ControlRetention is not held (no delivery of its push is left),
+// one that ages while held is dropped, and two apps' revokes of the same
+// msg id have different keys and both hold.
+func TestRevokesAgeOutAndStayPerApp(t *testing.T) {
+	const region = "eu"
+	broker := testinfra.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.RegionTopics(region), 1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: []string{broker}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	now := time.Now()
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	old := schema.Control{Op: schema.ControlRevoke, Region: region, AppID: "A", MsgID: "m-old", TS: now.Add(-schema.ControlRetention - time.Hour).UnixMilli()}
+	a := schema.Control{Op: schema.ControlRevoke, Region: region, AppID: "A", MsgID: "m1", TS: now.UnixMilli()}
+	b := schema.Control{Op: schema.ControlRevoke, Region: region, AppID: "B", MsgID: "m1", TS: now.UnixMilli()}
+	if a.ControlKey() == b.ControlKey() {
+		t.Fatalf("two apps' revokes share the key %q", a.ControlKey())
+	}
+	publish(t, p, region, old, a, b)
+	w, err := control.NewWatcher(control.WatcherConfig{Brokers: []string{broker}, Region: region,
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w.Len() != 2 {
+		t.Fatalf("holding %d revokes, want 2 (the aged one dropped)", w.Len())
+	}
+	for _, app := range []string{"A", "B"} {
+		if _, ok := w.Revoked(&schema.Delivery{AppID: app, MsgID: "m1"}); !ok {
+			t.Errorf("app %s's revoke of m1 is not held", app)
+		}
+	}
+	// Later, both age out when the next record arrives.
+	clock.Store(now.Add(schema.ControlRetention + 2*time.Hour).UnixNano())
+	late := schema.Control{Op: schema.ControlRevoke, Region: region, AppID: "A", MsgID: "m2", TS: now.Add(schema.ControlRetention + 2*time.Hour).UnixMilli()}
+	publish(t, p, region, late)
+	deadline := time.Now().Add(20 * time.Second)
+	for w.Len() != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if w.Len() != 1 {
+		t.Fatalf("holding %d revokes after the retention, want 1", w.Len())
+	}
+	if _, ok := w.Revoked(&schema.Delivery{AppID: "A", MsgID: "m1"}); ok {
+		t.Error("an aged revoke is still held")
 	}
 }
