@@ -19,6 +19,9 @@ import (
 const (
 	DefaultPageSize = 500
 	MaxPageSize     = 500
+	// MaxPageNumber bounds pageNumber, so that the offset of a page never
+	// overflows: no list holds more than a million pages.
+	MaxPageNumber = 1_000_000
 	// MaxCancelIDs is how many scheduled tasks one cancel may name.
 	MaxCancelIDs = 30
 )
@@ -212,8 +215,8 @@ func page(pageNumber, pageSize, n int) (lo, hi int, rep *reply) {
 	if pageSize == 0 {
 		pageSize = DefaultPageSize
 	}
-	if pageNumber < 1 || pageSize < 1 || pageSize > MaxPageSize {
-		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("pageNumber %d and pageSize %d: pages count from 1 and hold 1 to %d items", pageNumber, pageSize, MaxPageSize))
+	if pageNumber < 1 || pageNumber > MaxPageNumber || pageSize < 1 || pageSize > MaxPageSize {
+		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("pageNumber %d and pageSize %d: pages count from 1 to %d and hold 1 to %d items", pageNumber, pageSize, MaxPageNumber, MaxPageSize))
 		return 0, 0, &r
 	}
 	lo = min((pageNumber-1)*pageSize, n)

@@ -122,6 +122,7 @@ func TestQueryRoutes(t *testing.T) {
 				t.Fatalf("page 2: %+v", ts)
 			}
 		}},
+		{scenario: "task list: 3028 for a page number that would overflow the offset", path: "/v1/tasks", body: app(with(span, map[string]any{"pageNumber": int64(1) << 62, "pageSize": 500})), status: 400, want: schema.CodeInvalidParam},
 		{scenario: "task list by taskName", path: "/v1/tasks", body: app(with(span, map[string]any{"taskName": "name of t-q1"})), check: func(t *testing.T, d json.RawMessage) {
 			var ts []Task
 			mustDecode(t, d, &ts)
