@@ -73,7 +73,8 @@ func (r *Request) validateSMS() error {
 	if r.Type == PushBroadcast {
 		return invalid(CodeInvalidParam, "smsStrategy is not available for BROADCAST: an SMS supplements a push to one user (deliverType 3) or to devices bound to users (1, 2, 7, 10)")
 	}
-	if r.DeliverType == DeliverUserAccount || r.DeliverType == DeliverTag {
+	switch r.DeliverType {
+	case DeliverUserAccount, DeliverTag, DeliverActivityToken, DeliverActivityID:
 		return invalid(CodeInvalidParam, "smsStrategy is not available for deliverType %d: the SMS goes to the phone number of one user, so the targets must be users (3) or devices and aliases (1, 2, 7, 10) bound to users", r.DeliverType)
 	}
 	if err := ValidateSMSSignName(r.SmsSignName); err != nil {

@@ -46,6 +46,7 @@ func TestSMSFieldsAtAcceptance(t *testing.T) {
 		{"template variable name with a dash", func(r *Request) { withSMS(r, 1); r.SmsTemplateParam = `{"a-b":"1"}` }, CodeInvalidParam, "letters, digits and underscores"},
 		{"tag target", func(r *Request) { withSMS(r, 1); r.DeliverType = DeliverTag }, CodeInvalidParam, "not available for deliverType 12"},
 		{"user account target", func(r *Request) { withSMS(r, 1); r.DeliverType = DeliverUserAccount }, CodeInvalidParam, "not available for deliverType 11"},
+		{"Live Activity id target", func(r *Request) { withSMS(r, 1); r.DeliverType = DeliverActivityID }, CodeInvalidParam, "not available for deliverType 6"},
 		{"broadcast", func(r *Request) {
 			withSMS(r, 2)
 			r.Type, r.DeliverType, r.TargetMsgkey, r.Title, r.Content, r.MsgKey, r.TemplateName = PushBroadcast, DeliverAndroid, nil, "", "", "b1", "promo"
