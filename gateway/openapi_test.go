@@ -88,9 +88,8 @@ func TestOpenAPIPushRequestListsTheAcceptedFields(t *testing.T) {
 			documented[k] = true
 		}
 	}
-	// Set by pushpipe itself, or refused until the feature exists.
-	notForCallers := map[string]bool{"acceptedAt": true, "scheduleId": true,
-		"smsStrategy": true, "smsSignName": true, "smsTemplateCode": true, "smsTemplateParam": true}
+	// Set by pushpipe itself.
+	notForCallers := map[string]bool{"acceptedAt": true, "scheduleId": true}
 	fields := schema.JSONFields(schema.Request{})
 	for _, f := range fields {
 		if !notForCallers[f] && !documented[f] {

@@ -430,6 +430,52 @@ func TestClientRoutes(t *testing.T) {
 	}
 }
 
+// TestPhoneRoutes publishes set_phone and unset_phone records keyed by
+// the user id, numbers in E.164, and refuses what the registry would.
+func TestPhoneRoutes(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		scenario string
+		path     string
+		body     map[string]any
+		rec      schema.Binding // Op, UserID, Phone compared
+		status   int
+		want     schema.ResultCode
+	}{
+		{scenario: "set an E.164 number", path: "/v1/client/phone/set", body: app(map[string]any{"userId": "u1", "phone": "+6591234567"}),
+			rec: schema.Binding{Op: schema.OpSetPhone, UserID: "u1", Phone: "+6591234567"}},
+		{scenario: "set a mainland number", path: "/v1/client/phone/set", body: app(map[string]any{"userId": "u2", "phone": "13800138000"}),
+			rec: schema.Binding{Op: schema.OpSetPhone, UserID: "u2", Phone: "13800138000"}},
+		{scenario: "unset", path: "/v1/client/phone/unset", body: app(map[string]any{"userId": "u1"}),
+			rec: schema.Binding{Op: schema.OpUnsetPhone, UserID: "u1"}},
+		{scenario: "3012 set without userId", path: "/v1/client/phone/set", body: app(map[string]any{"phone": "+6591234567"}), status: 400, want: schema.CodeNeedUserID},
+		{scenario: "3028 a landline of +86", path: "/v1/client/phone/set", body: app(map[string]any{"userId": "u1", "phone": "+861012345678"}), status: 400, want: schema.CodeInvalidParam},
+		{scenario: "3028 a number without country code", path: "/v1/client/phone/set", body: app(map[string]any{"userId": "u1", "phone": "91234567"}), status: 400, want: schema.CodeInvalidParam},
+		{scenario: "3028 unset with a number", path: "/v1/client/phone/unset", body: app(map[string]any{"userId": "u1", "phone": "+6591234567"}), status: 400, want: schema.CodeInvalidParam},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			resp := e.expect(t, tc.path, tc.body, tc.status, tc.want)
+			if tc.want != 0 {
+				if got := e.records(pipeline.BindingsTopic("sg")); len(got) != 0 {
+					t.Fatalf("a refused call wrote %d record(s)", len(got))
+				}
+				return
+			}
+			if resp.PushResult.Data != tc.rec.UserID {
+				t.Fatalf("answer %+v", resp)
+			}
+			m := e.only(pipeline.BindingsTopic("sg"))
+			b, err := schema.DecodeBinding(m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(m.Key) != tc.rec.UserID || b.Op != tc.rec.Op || b.UserID != tc.rec.UserID || b.Phone != tc.rec.Phone || b.DeviceID != "" || b.AppID != testApp || b.TS == 0 {
+				t.Fatalf("record %s = %s, want %+v", m.Key, m.Value, tc.rec)
+			}
+		})
+	}
+}
+
 // TestStatsAndTasksByAppVersion stores the events of a task to devices of
 // app versions 1.0 (three deliveries, two acked, one arrived, and a device
 // with a dead token) and 2.0 (one delivery, acked, arrived and opened), and

@@ -207,6 +207,8 @@ func New(cfg Config) (*Server, error) {
 		{path: "/v1/client/report", write: true, handle: s.report},
 		{path: "/v1/client/liveactivity/bind", write: true, handle: s.bindActivity},
 		{path: "/v1/client/liveactivity/unbind", write: true, handle: s.unbindActivity},
+		{path: "/v1/client/phone/set", write: true, handle: s.setPhone},
+		{path: "/v1/client/phone/unset", write: true, handle: s.unsetPhone},
 		{path: "/v1/devices/status", handle: s.deviceStatus},
 		{path: "/v1/tags/add", write: true, handle: s.addTags},
 		{path: "/v1/tags/remove", write: true, handle: s.removeTags},

@@ -142,6 +142,8 @@ func TestPrepareRevokeAndBinding(t *testing.T) {
 		{"bind", schema.Binding{Op: schema.OpBind, AppID: "A", DeviceID: "d1", UserID: "u1"}, 0},
 		{"bind without user", schema.Binding{Op: schema.OpBind, AppID: "A", DeviceID: "d1"}, schema.CodeInvalidParam},
 		{"report on an unknown platform", schema.Binding{Op: schema.OpReport, AppID: "A", DeviceID: "d1", Platform: "tv", SelfToken: "s"}, schema.CodeOSTypeNotSupported},
+		{"phone number of a user, keyed by the user", schema.Binding{Op: schema.OpSetPhone, AppID: "A", UserID: "d1", Phone: "+6591234567"}, 0},
+		{"phone number that is not E.164", schema.Binding{Op: schema.OpSetPhone, AppID: "A", UserID: "u1", Phone: "91234567"}, schema.CodeInvalidParam},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			out, err := PrepareBinding(&tc.b, "sg", now)

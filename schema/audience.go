@@ -236,3 +236,63 @@ func scanStrings(rows driver.Rows, what string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// UserPhone is one change of a user's phone number: Phone (E.164) set, or
+// removed when Deleted.
+type UserPhone struct {
+	AppID, UserID, Phone string
+	Deleted              bool
+	At                   time.Time
+}
+
+// WritePhones stores phone number changes in one batch; the newest At of
+// a user wins when read. It returns after ClickHouse acknowledged them.
+func (s *DeviceStore) WritePhones(ctx context.Context, rows []UserPhone) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".user_phones (app_id, user_id, phone, deleted, version)")
+	if err != nil {
+		return fmt.Errorf("preparing phone insert into %s: %w", s.db, err)
+	}
+	defer b.Abort()
+	for _, r := range rows {
+		del := uint8(0)
+		if r.Deleted {
+			del = 1
+		}
+		if err := b.Append(r.AppID, r.UserID, r.Phone, del, r.At); err != nil {
+			return fmt.Errorf("appending the phone of user %s: %w", r.UserID, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d phone numbers into %s: %w", len(rows), s.db, err)
+	}
+	return nil
+}
+
+// Phones returns the current phone number (E.164) of each of the users of
+// an app that has one, keyed by user id.
+func (s *DeviceStore) Phones(ctx context.Context, appID string, userIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(userIDs))
+	for _, chunk := range inListChunks(userIDs) {
+		rows, err := s.conn.Query(ctx, "SELECT user_id, phone FROM "+s.db+".user_phones FINAL WHERE app_id = ? AND user_id IN (?) AND deleted = 0", appID, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("looking up the phone numbers of %d users of app %s in %s: %w", len(chunk), appID, s.db, err)
+		}
+		for rows.Next() {
+			var u, p string
+			if err := rows.Scan(&u, &p); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading a phone number: %w", err)
+			}
+			out[u] = p
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading the phone numbers of app %s: %w", appID, err)
+		}
+	}
+	return out, nil
+}

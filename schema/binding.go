@@ -42,7 +42,25 @@ const (
 	// the activity ended. An invalidate record naming a Live Activity token
 	// (APNs called it dead) removes it too.
 	OpActivityTokenRemove BindingOp = "activity_token_remove"
+	// OpSetPhone gives UserID the phone number Phone (E.164, or a
+	// mainland China mobile number of 11 digits, stored as +86...), to
+	// which SMS supplements (smsStrategy) of pushes to the user go;
+	// OpUnsetPhone removes it. DeviceID may be empty: phone numbers belong
+	// to users.
+	OpSetPhone   BindingOp = "set_phone"
+	OpUnsetPhone BindingOp = "unset_phone"
 )
+
+// OfUser reports whether the op is about a user rather than a device
+// (tag_add, tag_remove, set_phone, unset_phone): its record may leave
+// DeviceID empty and is then keyed by the user id.
+func (op BindingOp) OfUser() bool {
+	switch op {
+	case OpTagAdd, OpTagRemove, OpSetPhone, OpUnsetPhone:
+		return true
+	}
+	return false
+}
 
 // Binding is one registry record, keyed by device id on push.bindings.R.
 // TS (Unix ms) orders updates of the same device: the newest wins.
@@ -66,14 +84,16 @@ type Binding struct {
 	// (OpActivityToken; OpActivityTokenRemove names the activity only).
 	ActivityID    string `json:"activityId,omitempty"`
 	ActivityToken string `json:"activityToken,omitempty"`
-	TS            int64  `json:"ts,omitempty"`
+	// Phone is the user's phone number of a set_phone record.
+	Phone string `json:"phone,omitempty"`
+	TS    int64  `json:"ts,omitempty"`
 }
 
 // MaxActivityIDBytes bounds a Live Activity id.
 const MaxActivityIDBytes = 256
 
-// Key is the Kafka key of the record: the device id, or for tag records
-// without a device the user id.
+// Key is the Kafka key of the record: the device id, or for user records
+// (tags, phone numbers) without a device the user id.
 func (b *Binding) Key() string {
 	if b.DeviceID != "" {
 		return b.DeviceID
@@ -97,7 +117,7 @@ func DecodeBinding(b []byte) (*Binding, error) {
 	switch {
 	case r.AppID == "":
 		return nil, invalid(CodeNeedAppIDWorkspaceID, "appId is empty")
-	case r.DeviceID == "" && r.Op != OpTagAdd && r.Op != OpTagRemove:
+	case r.DeviceID == "" && !r.Op.OfUser():
 		return nil, invalid(CodeInvalidParam, "deviceId is empty")
 	}
 	switch r.Op {
@@ -134,6 +154,17 @@ func DecodeBinding(b []byte) (*Binding, error) {
 		if r.VendorToken == "" {
 			return nil, invalid(CodeInvalidParam, "invalidate of device %q names no vendorToken", r.DeviceID)
 		}
+	case OpSetPhone:
+		if r.UserID == "" {
+			return nil, invalid(CodeNeedUserID, "set_phone needs the userId the phone number belongs to")
+		}
+		if _, err := NormalizePhone(r.Phone); err != nil {
+			return nil, err
+		}
+	case OpUnsetPhone:
+		if r.UserID == "" {
+			return nil, invalid(CodeNeedUserID, "unset_phone needs the userId whose phone number to remove")
+		}
 	case OpActivityToken:
 		if r.ActivityID == "" || r.ActivityToken == "" {
 			return nil, invalid(CodeInvalidParam, "activity_token of device %q needs activityId and activityToken (the Live Activity's push token)", r.DeviceID)
@@ -149,13 +180,16 @@ func DecodeBinding(b []byte) (*Binding, error) {
 			return nil, invalid(CodeInvalidParam, "activity_token_remove removes the device's token of activity %q and takes no activityToken", r.ActivityID)
 		}
 	default:
-		return nil, invalid(CodeInvalidParam, "op %q is not one of report, bind, unbind, set_alias, unset_alias, set_account, unset_account, tag_add, tag_remove, invalidate, activity_token, activity_token_remove", r.Op)
+		return nil, invalid(CodeInvalidParam, "op %q is not one of report, bind, unbind, set_alias, unset_alias, set_account, unset_account, tag_add, tag_remove, set_phone, unset_phone, invalidate, activity_token, activity_token_remove", r.Op)
 	}
 	if len(r.Tags) > 0 && r.Op != OpTagAdd && r.Op != OpTagRemove {
 		return nil, invalid(CodeInvalidParam, "a %s record does not take tags: tags are added and removed with tag_add and tag_remove records naming the user", r.Op)
 	}
 	if (r.ActivityID != "" || r.ActivityToken != "") && r.Op != OpActivityToken && r.Op != OpActivityTokenRemove {
 		return nil, invalid(CodeInvalidParam, "a %s record does not take activityId or activityToken: Live Activity tokens are bound with activity_token records", r.Op)
+	}
+	if r.Phone != "" && r.Op != OpSetPhone {
+		return nil, invalid(CodeInvalidParam, "a %s record does not take a phone: phone numbers are set with set_phone records naming the user", r.Op)
 	}
 	return &r, nil
 }

@@ -37,7 +37,17 @@ type Delivery struct {
 	NotifyID   string `json:"notifyId,omitempty"`
 	AppVersion string `json:"appVersion,omitempty"`
 	Model      string `json:"model,omitempty"`
+
+	// SMSResend is set on an SMS held until the push it supplements has
+	// had its validity (smsStrategy 1): the retry worker then sends it,
+	// or ends it, by whether the push arrived. A decided SMS has none.
+	SMSResend *SMSResend `json:"smsResend,omitempty"`
 }
+
+// Revocable reports whether a revoke of the delivery's push stops the
+// delivery: every delivery but an SMS, which is never revoked or recalled
+// (an SMS that was sent cannot be taken back, mPaaS §6.4).
+func (d *Delivery) Revocable() bool { return d.Channel != ChannelSMS }
 
 // NewDeliveryID derives the delivery id from the msg id and the device id.
 func NewDeliveryID(msgID, deviceID string) string {

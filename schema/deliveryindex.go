@@ -231,3 +231,40 @@ func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map
 	}
 	return out, nil
 }
+
+// DeliveryEvents returns which of the lifecycle steps are stored in the
+// events table for each of the given delivery ids of an app's tasks and
+// messages, keyed by delivery id (ids with none of the steps are absent).
+// The task and message ids narrow the lookup to the table's key; a
+// delivery outside them is not found.
+func DeliveryEvents(ctx context.Context, conn driver.Conn, db, appID string, taskIDs, msgIDs, deliveryIDs []string, steps []EventType) (map[string]map[EventType]bool, error) {
+	out := map[string]map[EventType]bool{}
+	names := make([]string, len(steps))
+	for i, s := range steps {
+		names[i] = string(s)
+	}
+	for _, chunk := range inListChunks(deliveryIDs) {
+		rows, err := conn.Query(ctx, "SELECT DISTINCT delivery_id, event FROM "+db+".events WHERE app_id = ? AND task_id IN (?) AND msg_id IN (?) AND event IN (?) AND delivery_id IN (?)",
+			appID, taskIDs, msgIDs, names, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("looking up the events of %d deliveries of app %s in %s: %w", len(chunk), appID, db, err)
+		}
+		for rows.Next() {
+			var id, ev string
+			if err := rows.Scan(&id, &ev); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("reading a delivery event: %w", err)
+			}
+			if out[id] == nil {
+				out[id] = map[EventType]bool{}
+			}
+			out[id][EventType(ev)] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading the events of deliveries of app %s: %w", appID, err)
+		}
+	}
+	return out, nil
+}

@@ -393,16 +393,3 @@ func (r *Request) validateFieldsOfType() error {
 	}
 	return nil
 }
-
-// validateSMS refuses the SMS supplement fields: pushpipe has no SMS
-// channel yet, and a request that counts on one must not be accepted as if
-// it had.
-func (r *Request) validateSMS() error {
-	switch {
-	case r.SmsStrategy != 0:
-		return invalid(CodeInvalidParam, "smsStrategy %d: the SMS supplement is not available in pushpipe yet; send without it", r.SmsStrategy)
-	case r.SmsSignName != "" || r.SmsTemplateCode != "" || r.SmsTemplateParam != "":
-		return invalid(CodeInvalidParam, "smsSignName, smsTemplateCode and smsTemplateParam are only read with smsStrategy 1 or 2, which pushpipe does not offer yet")
-	}
-	return nil
-}

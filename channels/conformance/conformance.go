@@ -71,6 +71,14 @@ type Harness struct {
 	// call (FCM HTTP v1): a batch of n messages makes n vendor calls, and
 	// FailNext is asked to fail every call of the batch it means to fail.
 	OneCallPerMessage bool
+	// Extras are added to the Extras of every message the suite sends:
+	// what a channel needs besides a notification (the SMS channel's sign
+	// name, template code and template parameter).
+	Extras map[string]string
+	// TitleUnused tells that the channel sends no title (the SMS channel
+	// sends the operator's template): a message with a blank title must
+	// be sent. The zero value expects it to be refused without a call.
+	TitleUnused bool
 
 	// expireAt is the validity end of the suite's messages: one instant,
 	// so that the messages of a batch share their content.
@@ -107,6 +115,7 @@ func (h *Harness) message(i int, token string) channels.Message {
 		Body:       "Hello from the conformance suite",
 		Payload:    `{"k":"v"}`,
 		ExpireAt:   h.expireAt,
+		Extras:     h.Extras,
 	}
 }
 
@@ -336,6 +345,10 @@ func cases() []testCase {
 			ch := h.NewChannel(t, ChannelOptions{})
 			msgs := h.batch(1)
 			msgs[0].Title = " "
+			if h.TitleUnused {
+				wantOutcomes(t, send(t, ch, msgs), channels.Success)
+				return
+			}
 			wantOutcomes(t, send(t, ch, msgs), channels.Permanent)
 			wantCalls(t, h, 0)
 		}},

@@ -54,6 +54,8 @@ type Config struct {
 	OPPO      OPPOConfig      `json:"oppo" yaml:"oppo"`
 	Vivo      VivoConfig      `json:"vivo" yaml:"vivo"`
 	Self      SelfConfig      `json:"self" yaml:"self"`
+	// SMS is Alibaba Cloud SMS, the SMS supplement's channel.
+	SMS SMSConfig `json:"sms" yaml:"sms"`
 	// Receipts makes the simulator post delivery receipts and app events
 	// back to pushpipe's receipts workers; off unless it names a URL.
 	Receipts ReceiptsConfig `json:"receipts" yaml:"receipts"`

@@ -447,13 +447,19 @@ func (s *Simulator) Stats() Stats {
 }
 
 // Reset forgets recorded requests, counters, failure and latency rules and
-// quota overrides, and refills every quota bucket. It also forgets the
+// quota overrides (and the SMS flow-control windows), and refills every
+// quota bucket. It also forgets the
 // receipts not yet posted and zeroes the receipt counters; POSTs already
 // under way finish without being counted.
 func (s *Simulator) Reset() {
 	s.mu.Lock()
 	s.resetLocked()
 	s.mu.Unlock()
+	for _, v := range s.vendors {
+		if r, ok := v.(resetter); ok {
+			r.reset()
+		}
+	}
 	if s.poster != nil {
 		s.poster.reset()
 	}

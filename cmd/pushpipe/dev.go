@@ -159,8 +159,19 @@ func demoDevices(appID, workspace, region string) []schema.Binding {
 		}
 		out = append(out, b)
 	}
+	// A user with a phone number, for the SMS supplement
+	// (configs/examples/sms-push.json): demo-user-1 on demo-device-1.
+	out = append(out,
+		schema.Binding{Op: schema.OpBind, Region: region, AppID: appID, WorkspaceID: workspace, DeviceID: "demo-device-1", UserID: demoUser, TS: ts},
+		schema.Binding{Op: schema.OpSetPhone, Region: region, AppID: appID, WorkspaceID: workspace, UserID: demoUser, Phone: demoPhone, TS: ts})
 	return out
 }
+
+// The demo user and phone number of the SMS supplement demo.
+const (
+	demoUser  = "demo-user-1"
+	demoPhone = "+6591230001"
+)
 
 func seedDemoDevices(ctx context.Context, p *pipeline.Producer, cfg *config.Config) error {
 	a := cfg.Apps[0]
@@ -168,7 +179,7 @@ func seedDemoDevices(ctx context.Context, p *pipeline.Producer, cfg *config.Conf
 	for _, r := range cfg.Regions {
 		for _, b := range demoDevices(a.AppID, a.WorkspaceID, r) {
 			v, _ := json.Marshal(b)
-			outs = append(outs, pipeline.Output{Topic: pipeline.BindingsTopic(r), Key: []byte(b.DeviceID), Value: v})
+			outs = append(outs, pipeline.Output{Topic: pipeline.BindingsTopic(r), Key: []byte(b.Key()), Value: v})
 		}
 	}
 	if err := p.Produce(ctx, outs); err != nil {
@@ -201,13 +212,15 @@ Try it from another terminal (the demo app has demo-device-1..3 in every region)
   ./bin/pushpipe publish --region %s configs/examples/simple-push.json
   ./bin/pushpipe events --region %s --task demo-task-1     (the simulator also sends arrival receipts)
   ./bin/pushpipe revoke --region %s --task-id demo-task-1  (acked deliveries are recalled after recall.settle)
+  ./bin/pushpipe publish --region %s configs/examples/sms-push.json   (a push and an SMS to demo-user-1, `+demoPhone+`)
 
   curl -s '%s/admin/requests?vendor=mipush&region=%s'
+  curl -s '%s/admin/requests?vendor=sms&region=%s'         (the SendSms calls of the SMS supplement)
   curl -s 'http://%s/' --data-binary 'SELECT event, count() FROM %s.events FINAL GROUP BY event ORDER BY event'
 %s
 Stop with Ctrl-C.
 `, strings.Join(cfg.Regions, ","), cfg.StateDir, strings.Join(brokers, ","), chAddr, cfg.ClickHouse.DatabasePrefix,
-		orDash(chHTTP), simURL, simURL, health, receiptsLine(cfg.Regions, rcpts), gwAddrs, region, region, region, simURL, region, orDash(chHTTP), db, gwTry)
+		orDash(chHTTP), simURL, simURL, health, receiptsLine(cfg.Regions, rcpts), gwAddrs, region, region, region, region, simURL, region, simURL, region, orDash(chHTTP), db, gwTry)
 }
 
 // receiptsLine lists the receipts worker of each region: "sg http://...".

@@ -106,7 +106,7 @@ no device reported gives zeros. docs/analytics.md defines every figure.`,
 	cmd.Flags().StringVar(&o.to, "to", "", "range end, YYYY-MM-DD or RFC 3339 (default: now)")
 	cmd.Flags().StringVar(&o.gran, "granularity", "hour", "minute, hour or day")
 	cmd.Flags().StringVar(&o.platform, "platform", "", "only this platform (android, ios, harmony)")
-	cmd.Flags().StringVar(&o.channel, "channel", "", "only this channel (mipush, apns, fcm, hms, honor, oppo, vivo, self)")
+	cmd.Flags().StringVar(&o.channel, "channel", "", "only this channel (mipush, apns, fcm, hms, honor, oppo, vivo, self, sms)")
 	cmd.Flags().StringVar(&o.pushType, "push-type", "", "only this push type (SIMPLE, TEMPLATE, MULTIPLE, BROADCAST)")
 	cmd.Flags().StringVar(&o.task, "task", "", "only this task id")
 	appVersionFlag(cmd, &o.appVersions, "the events")

@@ -58,9 +58,10 @@ const (
 // Kinds lists every Kafka stage kind in pipeline order (not Receipts).
 func Kinds() []Kind { return []Kind{Registry, Fanout, Sender, Retry, Eventsink, Callbacks, Recall} }
 
-// NeedsClickHouse reports whether the kind reads or writes ClickHouse.
+// NeedsClickHouse reports whether the kind reads or writes ClickHouse
+// (retry reads whether the pushes of resend SMS arrived).
 func (k Kind) NeedsClickHouse() bool {
-	return k != Sender && k != Retry && k != Receipts && k != Scheduler
+	return k != Sender && k != Receipts && k != Scheduler
 }
 
 // inputTopic is the topic a kind consumes.
@@ -130,7 +131,8 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 			Devices:   schema.NewDeviceStore(d.CH, d.Cfg.Database(region)),
 			Templates: schema.NewTemplateStore(d.CH, d.Cfg.Database(region)),
 			Emit:      d.Producer.Produce,
-			Seen:      schema.NewDeliveryIndex(d.CH, d.Cfg.Database(region)).Existing})
+			Seen:      schema.NewDeliveryIndex(d.CH, d.Cfg.Database(region)).Existing,
+			Phones:    schema.NewDeviceStore(d.CH, d.Cfg.Database(region)).Phones})
 	case Registry:
 		h, err = registry.New(registry.Config{Region: region, Store: schema.NewDeviceStore(d.CH, d.Cfg.Database(region)), Logger: log})
 	case Eventsink:
@@ -172,9 +174,7 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 				Acked: func(ctx context.Context, c schema.Control) ([]schema.AckedDelivery, error) {
 					return schema.AckedToRecall(ctx, d.CH, db, c)
 				},
-				Settled: func(ctx context.Context) error {
-					return pipeline.WaitCaughtUp(ctx, d.Brokers, groupID(Eventsink, region), pipeline.EventsTopic(region), 0)
-				}})
+				Settled: eventsStored(d, region)})
 		}
 	case Retry:
 		return nil, fmt.Errorf("building retry for region %s: it runs one stage per delay tier: use NewStages", region)
@@ -242,6 +242,17 @@ func NewStages(kind Kind, region string, d Deps) ([]*pipeline.Stage, error) {
 		}
 		return []*pipeline.Stage{s}, nil
 	}
+	// Resend SMS are decided by the arrivals in ClickHouse, which the
+	// binary always connects for retry; without it (a test wiring the
+	// retry tiers alone) a due resend SMS ends failed saying so.
+	var smsResend *retry.SMSResendConfig
+	if d.CH != nil {
+		db := d.Cfg.Database(region)
+		smsResend = &retry.SMSResendConfig{Settled: eventsStored(d, region),
+			Events: func(ctx context.Context, appID string, taskIDs, msgIDs, ids []string, steps []schema.EventType) (map[string]map[schema.EventType]bool, error) {
+				return schema.DeliveryEvents(ctx, d.CH, db, appID, taskIDs, msgIDs, ids, steps)
+			}}
+	}
 	tiers := pipeline.RetryTiers()
 	stages := make([]*pipeline.Stage, 0, len(tiers))
 	// The tiers of one process share one reader of the revokes.
@@ -251,7 +262,7 @@ func NewStages(kind Kind, region string, d Deps) ([]*pipeline.Stage, error) {
 	}
 	for _, tier := range tiers {
 		name := string(Retry) + "." + pipeline.RetryTierName(tier)
-		h, err := retry.New(retry.Config{Region: region, Tier: tier, MaxAttempts: d.Cfg.Retry.MaxAttempts, Revoked: w.Revoked})
+		h, err := retry.New(retry.Config{Region: region, Tier: tier, MaxAttempts: d.Cfg.Retry.MaxAttempts, Revoked: w.Revoked, SMSResend: smsResend})
 		if err != nil {
 			return nil, fmt.Errorf("building %s for region %s: %w", name, region, err)
 		}
@@ -264,6 +275,14 @@ func NewStages(kind Kind, region string, d Deps) ([]*pipeline.Stage, error) {
 		stages = append(stages, s)
 	}
 	return stages, nil
+}
+
+// eventsStored returns once the event sink of region has stored every
+// event written to push.events.R before the call.
+func eventsStored(d Deps, region string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		return pipeline.WaitCaughtUp(ctx, d.Brokers, groupID(Eventsink, region), pipeline.EventsTopic(region), 0)
+	}
 }
 
 // groupID is the consumer group of a kind's replicas in a region.

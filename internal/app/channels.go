@@ -12,6 +12,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
+	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/internal/config"
 )
@@ -69,6 +70,12 @@ func Channels(cfg *config.Config, region string) (map[string]channels.Channel, e
 			se[a.AppID] = *a.Self
 		}
 	}
+	sm := map[string]sms.App{}
+	for _, a := range cfg.Apps {
+		if a.SMS != nil {
+			sm[a.AppID] = *a.SMS
+		}
+	}
 	var err error
 	if len(mp) > 0 && err == nil {
 		ch, e := mipush.New(mipush.Config{Region: region, BaseURL: url(config.VendorMiPush), Apps: mp, Timeout: timeout(config.VendorMiPush)})
@@ -109,6 +116,15 @@ func Channels(cfg *config.Config, region string) (map[string]channels.Channel, e
 	if len(se) > 0 && err == nil {
 		ch, e := selfchannel.New(selfchannel.Config{Region: region, BaseURL: url(config.VendorSelf), Apps: se, Timeout: timeout(config.VendorSelf)})
 		err = add(config.VendorSelf, ch, e)
+	}
+	if len(sm) > 0 && err == nil {
+		c := sms.Config{Region: region, BaseURL: url(config.VendorSMS), RegionID: cfg.Vendors.SMS.RegionIDs[region], Apps: sm,
+			Timeout: timeout(config.VendorSMS), NumbersPerCall: cfg.Vendors.SMS.NumbersPerCall}
+		if _, _, known := sms.RegionEndpoint(region); cfg.Vendors.Simulator && c.RegionID == "" && !known {
+			c.RegionID = "cn-hangzhou" // the simulator serves every region under any region id
+		}
+		ch, e := sms.New(c)
+		err = add(config.VendorSMS, ch, e)
 	}
 	if err != nil {
 		return nil, err

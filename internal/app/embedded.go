@@ -23,6 +23,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
+	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/infra/chdb"
@@ -137,14 +138,18 @@ func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 		if a.Self != nil {
 			sc.Self.Apps = append(sc.Self.Apps, vendorsim.SelfApp{AppID: a.AppID, AppKey: a.Self.AppKey})
 		}
+		if a.SMS != nil {
+			sc.SMS.Apps = append(sc.SMS.Apps, vendorsim.SMSApp{AppID: a.AppID, AccessKeyID: a.SMS.AccessKeyID, AccessKeySecret: a.SMS.AccessKeySecret})
+		}
 	}
 	return sc
 }
 
 // AddDemoKeys gives every app demo credentials for each vendor it has none
-// for: fixed secrets for Huawei, Honor, OPPO, vivo and the self-built
-// channel, and freshly generated keys for APNs (ES256 .p8), FCM and
-// HarmonyOS (RSA service accounts). They are only good for the simulator, which is given
+// for: fixed secrets for Huawei, Honor, OPPO, vivo, the self-built channel
+// and Alibaba Cloud SMS, and freshly generated keys for APNs (ES256 .p8),
+// FCM and HarmonyOS (RSA service accounts). They are only good for the
+// simulator, which is given
 // the same credentials; `pushpipe dev` and the tests call it so that every
 // vendor can be tried without real accounts.
 func AddDemoKeys(cfg *config.Config) error {
@@ -164,6 +169,9 @@ func AddDemoKeys(cfg *config.Config) error {
 		}
 		if a.Self == nil {
 			a.Self = &selfchannel.App{AppKey: "demo-self-key"}
+		}
+		if a.SMS == nil {
+			a.SMS = &sms.App{AccessKeyID: "LTAIdemoSmsKeyId", AccessKeySecret: "demo-sms-access-key-secret"}
 		}
 		if a.APNs == nil {
 			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

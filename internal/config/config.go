@@ -28,6 +28,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
+	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers/sender"
@@ -120,6 +121,8 @@ type VendorsConfig struct {
 	OPPO      VendorEndpoint `yaml:"oppo"`
 	Vivo      VendorEndpoint `yaml:"vivo"`
 	Self      VendorEndpoint `yaml:"self"`
+	// SMS is Alibaba Cloud SMS, which sends the SMS supplement of pushes.
+	SMS SMSVendor `yaml:"sms"`
 	// SimulatorTLSAddr is the simulator's TLS (HTTP/2) address, which
 	// serves APNs. SimulatorCAFile is the simulator's CA certificate for
 	// workers in other processes; `pushpipe dev` writes it to
@@ -161,6 +164,9 @@ type AppConfig struct {
 	OPPO      *oppo.App        `yaml:"oppo"`
 	Vivo      *vivo.App        `yaml:"vivo"`
 	Self      *selfchannel.App `yaml:"self"`
+	// SMS holds the Alibaba Cloud AccessKey pair of the app's SMS
+	// supplement (smsStrategy); without it no SMS is sent for the app.
+	SMS *sms.App `yaml:"sms"`
 }
 
 // StageConfig tunes every stage's consume loop.
@@ -354,6 +360,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("vendors.mipush.baseUrls has no URL for region %q (or set vendors.simulator: true)", r)
 			}
 		}
+	}
+	if err := c.validateSMS(); err != nil {
+		return err
 	}
 	if err := c.Scheduler.validate(); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -34,11 +35,12 @@ const (
 	VendorOPPO      = "oppo"
 	VendorVivo      = "vivo"
 	VendorSelf      = "self"
+	VendorSMS       = "sms"
 )
 
 // VendorNames lists every vendor channel.
 func VendorNames() []string {
-	return []string{VendorMiPush, VendorAPNs, VendorFCM, VendorHMS, VendorHonor, VendorHarmonyOS, VendorOPPO, VendorVivo, VendorSelf}
+	return []string{VendorMiPush, VendorAPNs, VendorFCM, VendorHMS, VendorHonor, VendorHarmonyOS, VendorOPPO, VendorVivo, VendorSelf, VendorSMS}
 }
 
 // endpoint returns the configured endpoint of a vendor other than MiPush.
@@ -60,6 +62,8 @@ func (v *VendorsConfig) endpoint(vendor string) VendorEndpoint {
 		return v.Vivo
 	case VendorSelf:
 		return v.Self
+	case VendorSMS:
+		return VendorEndpoint{BaseURLs: v.SMS.BaseURLs, Timeout: v.SMS.Timeout}
 	}
 	return VendorEndpoint{}
 }
@@ -137,6 +141,50 @@ func (a AppConfig) validateVendorApps(i int) error {
 	}
 	if a.Self != nil && a.Self.AppKey.Reveal() == "" {
 		return bad("self", "appKey")
+	}
+	if a.SMS != nil && (a.SMS.AccessKeyID == "" || a.SMS.AccessKeySecret.Reveal() == "") {
+		return bad("sms", "accessKeyId and accessKeySecret (the Alibaba Cloud AccessKey pair that sends the SMS supplement)")
+	}
+	return nil
+}
+
+// SMSVendor is Alibaba Cloud SMS, the channel of the SMS supplement
+// (YAML vendors.sms). Every field is optional: cn, sg and eu default to
+// Alibaba Cloud's endpoints in the region; ru and in have none, so an app
+// with SMS credentials needs baseUrls and regionIds there.
+type SMSVendor struct {
+	// BaseURLs and RegionIDs are the SendSms endpoint and the Alibaba
+	// Cloud region id of each pushpipe region.
+	BaseURLs  map[string]string `yaml:"baseUrls"`
+	RegionIDs map[string]string `yaml:"regionIds"`
+	Timeout   time.Duration     `yaml:"timeout"`
+	// NumbersPerCall is how many phone numbers one SendSms call carries,
+	// 1..1000 (default 1: each SMS alone, with its delivery id as OutId).
+	NumbersPerCall int `yaml:"numbersPerCall"`
+}
+
+// validateSMS checks that every served region can send the SMS of the
+// apps that have SMS credentials: an endpoint and a region id of its own
+// (cn, sg and eu have defaults), and a valid numbersPerCall.
+func (c *Config) validateSMS() error {
+	s := c.Vendors.SMS
+	if s.NumbersPerCall < 0 || s.NumbersPerCall > sms.MaxNumbersPerCall {
+		return fmt.Errorf("vendors.sms.numbersPerCall must be within 1..%d (0: the default 1), got %d", sms.MaxNumbersPerCall, s.NumbersPerCall)
+	}
+	if s.Timeout < 0 {
+		return fmt.Errorf("vendors.sms.timeout must not be negative, got %s", s.Timeout)
+	}
+	used := false
+	for _, a := range c.Apps {
+		used = used || a.SMS != nil
+	}
+	if !used || c.Vendors.Simulator {
+		return nil
+	}
+	for _, r := range c.Regions {
+		if _, _, known := sms.RegionEndpoint(r); !known && (s.BaseURLs[r] == "" || s.RegionIDs[r] == "") {
+			return fmt.Errorf("vendors.sms: region %s has no Alibaba Cloud SMS endpoint of its own: set vendors.sms.baseUrls.%s and vendors.sms.regionIds.%s to the endpoint its users' numbers may be sent to", r, r, r)
+		}
 	}
 	return nil
 }

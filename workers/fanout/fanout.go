@@ -84,6 +84,11 @@ type Config struct {
 	// stored): a (msg, device) pair already fanned out is not delivered
 	// again when a request is replayed or re-published.
 	Seen func(ctx context.Context, appID string, deliveryIDs []string) (map[string]bool, error)
+	// Phones, if set, returns the phone numbers (E.164) of users of an
+	// app, by user id (schema.DeviceStore.Phones): the SMS supplement of a
+	// request with smsStrategy 1 or 2 goes there. Without it such
+	// requests are rejected (3028).
+	Phones func(ctx context.Context, appID string, userIDs []string) (map[string]string, error)
 	// Now is the clock stamped on deliveries as fanned-out time and used
 	// for broadcast periods; nil means time.Now.
 	Now    func() time.Time
@@ -135,6 +140,10 @@ type decoded struct {
 	msgs   []message
 	// content caches what deliveries of one message on one channel share.
 	content map[string]content
+	// phones are the phone numbers of the users of the request's SMS
+	// supplement; smsDone the SMS deliveries it emitted (see sms.go).
+	phones  map[string]string
+	smsDone map[string]bool
 }
 
 // message is one msgKey's content for one target.
@@ -189,6 +198,10 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		if err != nil {
 			return nil, err
 		}
+		if rej == nil && d.req.SmsStrategy != schema.SMSStrategyNone && h.cfg.Phones == nil {
+			rej = workers.Reject(&schema.ValidationError{Code: schema.CodeInvalidParam, Detail: "smsStrategy: this fanout has no directory of users' phone numbers"},
+				schema.Event{Region: h.cfg.Region, AppID: d.req.AppID, WorkspaceID: d.req.WorkspaceID, TaskID: d.taskID, PushType: d.req.Type})
+		}
 		if rej != nil {
 			results[i].Reject = rej
 			continue
@@ -209,6 +222,9 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		return nil, err
 	}
 	if err := h.markSeen(ctx, reqs, res); err != nil {
+		return nil, err
+	}
+	if err := h.resolvePhones(ctx, reqs, res); err != nil {
 		return nil, err
 	}
 	for i, d := range reqs {
@@ -393,6 +409,7 @@ func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved) er
 			for _, dev := range targetDevices(d.req.AppID, d.req.DeliverType, m.target, r) {
 				ids[d.req.AppID] = append(ids[d.req.AppID], schema.NewDeliveryID(m.msgID, dev.DeviceID))
 			}
+			ids[d.req.AppID] = append(ids[d.req.AppID], smsDeliveryIDs(d, m, r)...)
 		}
 	}
 	for app, list := range ids {

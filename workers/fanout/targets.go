@@ -198,6 +198,9 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 			continue
 		}
 		devs := targetDevices(req.AppID, req.DeliverType, msg.target, r)
+		if err := h.smsSupplement(ctx, s, d, ev, msg, devs); err != nil {
+			return nil, err
+		}
 		if len(devs) == 0 {
 			if err := h.noDevice(ctx, s, d, ev, "NoBindInfo: no device is registered for target "+msg.target); err != nil {
 				return nil, err

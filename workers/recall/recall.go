@@ -4,6 +4,8 @@
 // deliveries they had accepted (acked), through each vendor's recall API,
 // recording a `recalled` event per delivery. Deliveries not yet sent are
 // not its concern: the sender and the retry worker end those `revoked`.
+// SMS supplements are never recalled: their `recalled` event says that an
+// SMS that was sent cannot be taken back.
 package recall
 
 import (
@@ -168,9 +170,12 @@ func (h *Handler) recall(ctx context.Context, acked []schema.AckedDelivery) ([]p
 		items := groups[g]
 		ch, ok := h.cfg.Channels[g.channel]
 		r, can := ch.(channels.Recaller)
-		if !ok || !can {
+		if !ok || !can || g.channel == schema.ChannelSMS {
 			why := fmt.Sprintf("NONE: not recalled: %s has no recall API; the notification stays on the device", g.channel)
-			if !ok {
+			switch {
+			case g.channel == schema.ChannelSMS:
+				why = "NONE: not recalled: an SMS that was sent cannot be taken back; SMS supplements are never revoked"
+			case !ok:
 				why = fmt.Sprintf("NONE: not recalled: channel %s is not configured in region %s", g.channel, h.cfg.Region)
 			}
 			for _, a := range items {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,20 +72,20 @@ func TestRecallOfARevoke(t *testing.T) {
 		wantCalls int
 	}{
 		{scenario: "vendor recalls known ids, refuses unknown ones; other vendors cannot recall", wantCalls: 2,
-			want: map[string]int64{"d1": 2, "d2": 2, "d3": 404, "d4": schema.StatusNone, "d5": schema.StatusNone}},
+			want: map[string]int64{"d1": 2, "d2": 2, "d3": 404, "d4": schema.StatusNone, "d5": schema.StatusNone, "d6": schema.StatusNone}},
 		{scenario: "transient vendor errors are retried", failFirst: 2, wantCalls: 4,
-			want: map[string]int64{"d1": 2, "d2": 2, "d3": 404, "d4": schema.StatusNone, "d5": schema.StatusNone}},
+			want: map[string]int64{"d1": 2, "d2": 2, "d3": 404, "d4": schema.StatusNone, "d5": schema.StatusNone, "d6": schema.StatusNone}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			rc := &recallChannel{plainChannel: plainChannel{"vivo"}, known: map[string]bool{"v1": true, "v2": true}, failFirst: tc.failFirst}
 			var slept time.Duration
 			var asked []schema.Control
 			h, err := New(Config{Region: "sg", Settle: 5 * time.Second,
-				Channels: map[string]channels.Channel{"vivo": rc, "apns": plainChannel{"apns"}},
+				Channels: map[string]channels.Channel{"vivo": rc, "apns": plainChannel{"apns"}, "sms": &recallChannel{plainChannel: plainChannel{"sms"}}},
 				Acked: func(_ context.Context, c schema.Control) ([]schema.AckedDelivery, error) {
 					asked = append(asked, c)
 					return []schema.AckedDelivery{acked("d1", "vivo", "t1", "v1"), acked("d2", "vivo", "t2", "v2"),
-						acked("d3", "vivo", "t3", "v3"), acked("d4", "apns", "t4", ""), acked("d5", "", "", "")}, nil
+						acked("d3", "vivo", "t3", "v3"), acked("d4", "apns", "t4", ""), acked("d5", "", "", ""), acked("d6", "sms", "+6591234567", "9006^0")}, nil
 				},
 				Now:   func() time.Time { return now.Add(slept) },
 				Sleep: func(_ context.Context, d time.Duration) error { slept += d; return nil }})
@@ -114,6 +115,9 @@ func TestRecallOfARevoke(t *testing.T) {
 					t.Errorf("recalled event id %s is not the delivery's", e.EventID)
 				}
 				got[e.DeliveryID] = e.StatusCode
+				if e.DeliveryID == "d6" && !strings.Contains(e.StatusDesc, "cannot be taken back") {
+					t.Errorf("the SMS's recalled event says %q, want that an SMS cannot be taken back", e.StatusDesc)
+				}
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("recalled statuses %v, want %v", got, tc.want)

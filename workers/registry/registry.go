@@ -1,9 +1,8 @@
 // Package registry is the stage that keeps the devices table: it applies
 // device reports, user binds/unbinds, aliases, user accounts, tag
-// memberships, Live Activity tokens and token invalidations from
-// push.bindings.R. Records of
-// one device share a partition (keyed by device id), so one replica applies
-// them in order.
+// memberships, Live Activity tokens, users' phone numbers and token
+// invalidations from push.bindings.R. Records of one device share a
+// partition (keyed by device id), so one replica applies them in order.
 package registry
 
 import (
@@ -29,6 +28,8 @@ type Store interface {
 	// ActivityTokensByToken finds the current rows of tokens.
 	WriteActivityTokens(ctx context.Context, rows []schema.ActivityToken) error
 	ActivityTokensByToken(ctx context.Context, appID string, tokens []string) (map[string]schema.ActivityToken, error)
+	// WritePhones stores users' phone numbers (set_phone, unset_phone).
+	WritePhones(ctx context.Context, rows []schema.UserPhone) error
 }
 
 // Config is what the registry handler needs.
@@ -73,6 +74,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	var tags []schema.TagUser
 	var activity []schema.ActivityToken
 	invalidated := map[string][]*schema.Binding{} // by app
+	var phones []schema.UserPhone
 	ids := map[string]map[string]bool{}
 	for i, m := range msgs {
 		b, err := schema.DecodeBinding(m.Value)
@@ -106,6 +108,14 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		if b.Op == schema.OpInvalidate {
 			invalidated[b.AppID] = append(invalidated[b.AppID], b)
 		}
+		if b.Op == schema.OpSetPhone || b.Op == schema.OpUnsetPhone {
+			p := schema.UserPhone{AppID: b.AppID, UserID: b.UserID, Deleted: b.Op == schema.OpUnsetPhone, At: time.UnixMilli(b.TS).UTC()}
+			if !p.Deleted {
+				p.Phone, _ = schema.NormalizePhone(b.Phone) // DecodeBinding checked it
+			}
+			phones = append(phones, p)
+			continue
+		}
 		ops = append(ops, b)
 		if ids[b.AppID] == nil {
 			ids[b.AppID] = map[string]bool{}
@@ -120,6 +130,9 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	}
 	if err := h.removeDeadActivityTokens(ctx, invalidated); err != nil {
 		return nil, err
+	}
+	if err := h.cfg.Store.WritePhones(ctx, phones); err != nil {
+		return nil, fmt.Errorf("writing %d phone numbers: %w", len(phones), err)
 	}
 	if len(ops) == 0 {
 		return results, nil

@@ -127,6 +127,10 @@ func TestRegistryRejectsBadRecords(t *testing.T) {
 		{"garbage", "{", schema.CodeInvalidParam},
 		{"other region", `{"op":"report","region":"eu","appId":"a","deviceId":"d","platform":"android","vendorToken":"t"}`, schema.CodeInvalidParam},
 		{"unknown platform", `{"op":"report","appId":"a","deviceId":"d","platform":"tizen","vendorToken":"t"}`, schema.CodeOSTypeNotSupported},
+		{"set_phone without a user", `{"op":"set_phone","appId":"a","phone":"+6591234567"}`, schema.CodeNeedUserID},
+		{"set_phone with a landline of +86", `{"op":"set_phone","appId":"a","userId":"u","phone":"+861012345678"}`, schema.CodeInvalidParam},
+		{"set_phone without a country code", `{"op":"set_phone","appId":"a","userId":"u","phone":"91234567"}`, schema.CodeInvalidParam},
+		{"unset_phone without a user", `{"op":"unset_phone","appId":"a"}`, schema.CodeNeedUserID},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			res, err := h.HandleBatch(context.Background(), []kafka.Message{{Value: []byte(tc.value)}})
@@ -183,6 +187,64 @@ func TestRegistryWritesTagMemberships(t *testing.T) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Fatalf("devices of tag %s = %v, want %v", tc.tag, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRegistryKeepsUsersPhoneNumbers applies set_phone and unset_phone
+// records, in batches and replayed out of order, and reads back the
+// numbers fan-out sends SMS supplements to.
+func TestRegistryKeepsUsersPhoneNumbers(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	store := schema.NewDeviceStore(conn, db)
+	h, _ := New(Config{Region: "sg", Store: store})
+	for _, tc := range []struct {
+		scenario string
+		batch    []schema.Binding
+		want     map[string]string
+	}{
+		{"E.164 and mainland numbers are stored in E.164", []schema.Binding{
+			{Op: schema.OpSetPhone, AppID: "app", UserID: "u1", Phone: "+6591234567", TS: 10},
+			{Op: schema.OpSetPhone, AppID: "app", UserID: "u2", Phone: "13800138000", TS: 10},
+			{Op: schema.OpSetPhone, AppID: "other", UserID: "u3", Phone: "+6591234500", TS: 10},
+		}, map[string]string{"u1": "+6591234567", "u2": "+8613800138000"}},
+		{"a newer number replaces the old one", []schema.Binding{
+			{Op: schema.OpSetPhone, AppID: "app", UserID: "u1", Phone: "+6598765432", TS: 20},
+		}, map[string]string{"u1": "+6598765432", "u2": "+8613800138000"}},
+		{"an older record replayed changes nothing", []schema.Binding{
+			{Op: schema.OpSetPhone, AppID: "app", UserID: "u1", Phone: "+6591234567", TS: 10},
+			{Op: schema.OpUnsetPhone, AppID: "app", UserID: "u2", TS: 5},
+		}, map[string]string{"u1": "+6598765432", "u2": "+8613800138000"}},
+		{"unset_phone removes the number", []schema.Binding{
+			{Op: schema.OpUnsetPhone, AppID: "app", UserID: "u2", TS: 30},
+		}, map[string]string{"u1": "+6598765432"}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			msgs := make([]kafka.Message, len(tc.batch))
+			for i, b := range tc.batch {
+				msgs[i] = rec(b)
+			}
+			res, err := h.HandleBatch(ctx, msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				if r.Reject != nil {
+					t.Fatalf("record %d rejected: %+v", i, r.Reject)
+				}
+			}
+			got, err := store.Phones(ctx, "app", []string{"u1", "u2", "u3"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("phones = %v, want %v", got, tc.want)
 			}
 		})
 	}

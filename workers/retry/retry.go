@@ -50,8 +50,14 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Revoked tells whether a delivery's push was revoked; a waiting
 	// delivery of a revoked push ends `revoked` instead of being re-sent
-	// (checked on arrival and again when due). nil: nothing is revoked.
+	// (checked on arrival and again when due), unless it is an SMS, which
+	// is never revoked. nil: nothing is revoked.
 	Revoked workers.RevokedFunc
+	// SMSResend decides the SMS held for smsStrategy 1 once the push's
+	// validity ended (see SMSResendConfig). nil: such an SMS, when due,
+	// ends failed saying that nothing could check whether the push
+	// arrived.
+	SMSResend *SMSResendConfig
 }
 
 // Validate says what to fix in c; zero values with a documented default
@@ -66,12 +72,19 @@ func (c Config) Validate() error {
 	if c.MaxAttempts < 0 {
 		return fmt.Errorf("retry: MaxAttempts is %d: use 0 for the default (%d) or a positive cap", c.MaxAttempts, DefaultMaxAttempts)
 	}
+	if c.SMSResend != nil {
+		return c.SMSResend.Validate()
+	}
 	return nil
 }
 
 // Handler is the pipeline.BatchHandler of one retry tier. It keeps no state
-// between batches; the stage runtime calls it from one goroutine.
-type Handler struct{ cfg Config }
+// between batches but the ids of the resend SMS it decided lately (see
+// sms.go); the stage runtime calls it from one goroutine.
+type Handler struct {
+	cfg Config
+	sms smsDecisions
+}
 
 // New returns the retry handler of one tier, or an error saying which
 // setting of cfg to fix.
@@ -131,7 +144,7 @@ const (
 // decide judges d at now.
 func (h *Handler) decide(d *schema.Delivery, now time.Time) verdict {
 	ms := now.UnixMilli()
-	if h.cfg.Revoked != nil {
+	if h.cfg.Revoked != nil && d.Revocable() {
 		if _, revoked := h.cfg.Revoked(d); revoked {
 			return revoke
 		}
@@ -185,6 +198,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		}
 	}
 	now := h.cfg.Now()
+	var held []int // SMS due for their resend decision
 	for i, d := range ds {
 		if d == nil {
 			continue
@@ -196,7 +210,21 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 				verdicts[i] = reenter
 			}
 		}
+		if verdicts[i] == resend && d.SMSResend != nil {
+			if h.cfg.Tier == pipeline.RetryTiers()[0] {
+				held = append(held, i)
+				continue
+			}
+			// Decided on the smallest tier only, where every copy of it
+			// meets the others in one partition (see sms.go).
+			verdicts[i] = reenter
+		}
 		results[i].Outputs = h.outputs(d, verdicts[i], at)
+	}
+	if len(held) > 0 {
+		if err := h.decideSMS(ctx, ds, held, results, now); err != nil {
+			return nil, err
+		}
 	}
 	return results, nil
 }

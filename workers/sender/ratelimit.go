@@ -96,6 +96,8 @@ type AppLimit struct {
 //     per project.
 //   - oppo: 5000 messages/s — the lowest tier of OPPO's published
 //     per-app QPS table (apps under 10 million users).
+//   - sms: 5000 calls/s — Alibaba Cloud's documented SendSms limit per
+//     account (one call carries one content for up to 1000 numbers).
 //   - apns, hms, honor, vivo: 1000 messages/s — none of these vendors
 //     publishes a per-second figure (they publish daily quotas and
 //     answer 429 or a throttling code); a conservative default, meant to
@@ -115,6 +117,7 @@ func DefaultVendorLimits() map[string]Limit {
 		"honor":     {Rate: 1000, Unit: UnitMessages},
 		"harmonyos": {Rate: 1000, Unit: UnitMessages},
 		"vivo":      {Rate: 1000, Unit: UnitMessages},
+		"sms":       {Rate: 5000, Unit: UnitCalls},
 	}
 }
 

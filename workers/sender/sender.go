@@ -67,7 +67,8 @@ type Config struct {
 	// unregistered.
 	Metrics prometheus.Registerer
 	// Revoked tells whether a delivery's push was revoked; such a delivery
-	// ends `revoked` without a vendor call. nil: nothing is revoked.
+	// ends `revoked` without a vendor call, unless it is an SMS, which is
+	// never revoked. nil: nothing is revoked.
 	Revoked workers.RevokedFunc
 }
 
@@ -221,7 +222,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			results[i].Outputs = []pipeline.Output{h.event(d, schema.EventExpired, now, schema.StatusDeviceNotOnlineOrNoResponse, "DeviceNotOnlineOrNoResponse: message validity ended before it could be sent")}
 			continue
 		}
-		if h.cfg.Revoked != nil {
+		if h.cfg.Revoked != nil && d.Revocable() {
 			if c, revoked := h.cfg.Revoked(&d); revoked {
 				results[i].Outputs = []pipeline.Output{workers.RevokedEvent(&d, c, now.UnixMilli())}
 				continue
@@ -321,7 +322,12 @@ func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [
 		case channels.Transient:
 			outs[j] = append(sent, h.retry(d, doneAt, r.RetryAfter))
 		case channels.InvalidToken:
-			outs[j] = append(sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc), h.invalidate(d, doneAt))
+			outs[j] = append(sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc))
+			if d.Channel != schema.ChannelSMS {
+				// An SMS's "token" is the user's phone number, which is
+				// no device's: the registry keeps it (unset_phone removes it).
+				outs[j] = append(outs[j], h.invalidate(d, doneAt))
+			}
 		default: // Permanent
 			outs[j] = append(sent, h.event(d, schema.EventFailed, doneAt, int64(r.StatusCode), r.StatusDesc))
 		}
