@@ -161,6 +161,9 @@ type AppConfig struct {
 	OPPO      *oppo.App        `yaml:"oppo"`
 	Vivo      *vivo.App        `yaml:"vivo"`
 	Self      *selfchannel.App `yaml:"self"`
+	// Callbacks says where the app's business callbacks may go; absent:
+	// https only, public addresses only (see AppCallbacks).
+	Callbacks *AppCallbacks `yaml:"callbacks"`
 }
 
 // StageConfig tunes every stage's consume loop.
@@ -359,6 +362,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Callbacks.validate(); err != nil {
+		return err
+	}
+	if _, err := c.CallbackPolicies(); err != nil {
 		return err
 	}
 	if err := c.Recall.validate(); err != nil {
