@@ -135,30 +135,6 @@ func (e *env) callbackOutcomes(task string) map[string]struct {
 	return out
 }
 
-// labelled sums the series of a metric in reg whose labels include
-// label=value.
-func labelled(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return sum
-}
-
 // abuseCallbackPrivateAddress: an app whose callbacks may use http (so
 // only the address rule stops them) names loopback and metadata addresses
 // as its callbackUrl; the honest app's callback in the same run arrives.
@@ -221,7 +197,7 @@ func abuseCallbackPrivateAddress(t *testing.T) {
 	if n := internal.accepts.Load(); n != 0 {
 		t.Fatalf("the internal listener accepted %d connections, want 0", n)
 	}
-	if n := labelled(t, reg, "pushpipe_callbacks_blocked_total", "reason", "ssrf"); n != float64(len(attacks)) {
+	if n := counter(reg, "pushpipe_callbacks_blocked_total", "reason", "ssrf"); n != float64(len(attacks)) {
 		t.Fatalf("pushpipe_callbacks_blocked_total{reason=ssrf} = %v, want %d", n, len(attacks))
 	}
 	t.Logf("%d callbacks at private addresses refused before connecting (internal listener: %d connections), honest callback delivered",
@@ -283,7 +259,7 @@ func abuseCallbackDeadHost(t *testing.T) {
 	e.waitFor("every honest callback", time.Minute, func() (bool, string) {
 		return len(honest.received()) == honestN, fmt.Sprintf("%d of %d", len(honest.received()), honestN)
 	})
-	if n := labelled(t, reg, "pushpipe_callbacks_posted_total", "result", "gave_up"); n != 0 {
+	if n := counter(reg, "pushpipe_callbacks_posted_total", "result", "gave_up"); n != 0 {
 		t.Fatalf("%v dead callbacks had already given up when the last honest one arrived: they were retried in line, "+
 			"holding the honest callbacks behind them", n)
 	}
@@ -332,13 +308,13 @@ func abuseCallbackDeadHost(t *testing.T) {
 	if want := int64(2 * perDeadHost * (maxAttempts - 1)); onTiers < want {
 		t.Fatalf("%d records on the callback delay tiers, want at least %d: every dead callback waits there between tries", onTiers, want)
 	}
-	if n := labelled(t, reg, "pushpipe_callbacks_posted_total", "result", "gave_up"); n != 2*perDeadHost {
+	if n := counter(reg, "pushpipe_callbacks_posted_total", "result", "gave_up"); n != 2*perDeadHost {
 		t.Fatalf("pushpipe_callbacks_posted_total{result=gave_up} = %v, want %d", n, 2*perDeadHost)
 	}
-	if n := labelled(t, reg, "pushpipe_callbacks_breaker_trips_total", "region", "sg"); n < 1 {
+	if n := counter(reg, "pushpipe_callbacks_breaker_trips_total", "region", "sg"); n < 1 {
 		t.Fatalf("pushpipe_callbacks_breaker_trips_total = %v, want the dead hosts' breakers opened", n)
 	}
 	t.Logf("%d honest callbacks delivered once each while %d dead ones waited on the delay tiers (%d records there, %d posts to the 503 host, "+
 		"%v skipped while its breaker was open); each dead one ended given up after %d tries",
-		honestN, 2*perDeadHost, onTiers, posts503, labelled(t, reg, "pushpipe_callbacks_retries_total", "reason", "breaker_open"), maxAttempts)
+		honestN, 2*perDeadHost, onTiers, posts503, counter(reg, "pushpipe_callbacks_retries_total", "reason", "breaker_open"), maxAttempts)
 }
