@@ -404,6 +404,7 @@ apps:
   - appId: %s
     workspaceId: default
     mipush: {appSecret: %s, packageName: %s}
+    callbacks: {allowHttp: true, allowPrivateNetworks: [127.0.0.0/8]}
 kafka:
   partitions: %d
 clickhouse:

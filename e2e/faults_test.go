@@ -367,17 +367,25 @@ func TestSenderReplicasScaled1To3To1(t *testing.T) {
 	}
 }
 
-// counter sums the values of the counter called name in reg.
-func counter(reg *prometheus.Registry, name string) float64 {
+// counter sums the values of the counter (or gauge) called name in reg;
+// given a label and a value, only of the series carrying label=value.
+func counter(reg *prometheus.Registry, name string, labelValue ...string) float64 {
 	mfs, err := reg.Gather()
 	if err != nil {
 		return 0
 	}
 	var sum float64
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := len(labelValue) < 2
+			for _, lp := range m.GetLabel() {
+				match = match || lp.GetName() == labelValue[0] && lp.GetValue() == labelValue[1]
+			}
+			if match {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}

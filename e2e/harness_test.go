@@ -90,6 +90,10 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 			MiPush: &mipush.App{AppSecret: channels.Secret(testSecret), PackageName: testPackage}}},
 	}
 	cfg.Defaults()
+	// The test app's callbacks may go to the tests' receivers on
+	// 127.0.0.1 over http; an app a test adds keeps the default policy
+	// (https only, public addresses only) unless the test says otherwise.
+	cfg.AllowLocalCallbacks()
 	if configure != nil {
 		configure(cfg)
 	}
@@ -222,9 +226,16 @@ func (e *env) waitFor(what string, timeout time.Duration, cond func() (bool, str
 	e.t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
 }
 
-// registerDevices publishes device reports and waits until the registry
-// has written them.
+// registerDevices publishes device reports of the test app and waits
+// until the registry has written them.
 func (e *env) registerDevices(region string, devs ...schema.Binding) {
+	e.t.Helper()
+	e.registerDevicesOf(region, testApp, devs...)
+}
+
+// registerDevicesOf publishes device reports of an app and waits until the
+// registry has written them.
+func (e *env) registerDevicesOf(region, appID string, devs ...schema.Binding) {
 	e.t.Helper()
 	var outs []pipeline.Output
 	ids := make([]string, len(devs))
@@ -235,7 +246,7 @@ func (e *env) registerDevices(region string, devs ...schema.Binding) {
 	e.publish(outs...)
 	store := schema.NewDeviceStore(e.conn, e.db(region))
 	e.waitFor("devices registered", time.Minute, func() (bool, string) {
-		got, err := store.Lookup(context.Background(), testApp, ids)
+		got, err := store.Lookup(context.Background(), appID, ids)
 		return err == nil && len(got) == len(ids), fmt.Sprintf("%d of %d devices, err %v", len(got), len(ids), err)
 	})
 }

@@ -52,8 +52,11 @@ func ValidRetryTier(tier time.Duration) bool { return slices.Contains(RetryTiers
 // wait exceeds every tier (the retry stage then re-publishes the delivery
 // to that tier until it is due). A wait of zero or less gives the smallest
 // tier.
-func RetryTierFor(wait time.Duration) time.Duration {
-	tiers := RetryTiers()
+func RetryTierFor(wait time.Duration) time.Duration { return tierFor(RetryTiers(), wait) }
+
+// tierFor returns the smallest of tiers (shortest first) whose delay is at
+// least wait, or the largest one.
+func tierFor(tiers []time.Duration, wait time.Duration) time.Duration {
 	for _, t := range tiers {
 		if wait <= t {
 			return t
@@ -83,6 +86,32 @@ func RetryTierName(tier time.Duration) string {
 // RetryTiers.
 func RetryTierTopic(region string, tier time.Duration) string {
 	return "push.retry." + RetryTierName(tier) + "." + region
+}
+
+// CallbackRetryTiers returns the delay tiers of business callbacks waiting
+// for another attempt, shortest first: 5s, 30s, 2m and 10m. Each tier has
+// its own topic (CallbackRetryTopic) and consumer group in the callbacks
+// worker, so that a callback due in seconds never waits behind one due in
+// minutes, and a receiver that is down never holds push.events.R. The
+// largest tier bounds the callbacks worker's longest backoff. The returned
+// slice is a fresh copy.
+func CallbackRetryTiers() []time.Duration {
+	return []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+}
+
+// CallbackRetryTierFor returns the callback tier a callback due in wait
+// goes to: the smallest tier at least that long, or the largest tier.
+func CallbackRetryTierFor(wait time.Duration) time.Duration {
+	return tierFor(CallbackRetryTiers(), wait)
+}
+
+// CallbackRetryTopic is push.callbacks.retry.<tier>.R, e.g.
+// push.callbacks.retry.30s.eu: the business callbacks waiting for their
+// next attempt whose wait fits that tier (see CallbackRetryTierFor), keyed
+// by the callback's host. It does not check that tier is one of
+// CallbackRetryTiers.
+func CallbackRetryTopic(region string, tier time.Duration) string {
+	return "push.callbacks.retry." + RetryTierName(tier) + "." + region
 }
 
 // EventsTopic is push.events.R: lifecycle events keyed by msg id (task id
@@ -135,7 +164,8 @@ type TopicSpec struct {
 }
 
 // RegionTopics returns the specs of every topic a region uses (one retry
-// topic per tier of RetryTiers), with push.control.R and push.schedules.R
+// topic per tier of RetryTiers, one callback retry topic per tier of
+// CallbackRetryTiers), with push.control.R and push.schedules.R
 // compacted. It returns nil for an invalid region.
 func RegionTopics(region string) []TopicSpec {
 	if !ValidRegion(region) {
@@ -152,6 +182,9 @@ func RegionTopics(region string) []TopicSpec {
 	}
 	for _, t := range RetryTiers() {
 		specs = append(specs, TopicSpec{Name: RetryTierTopic(region, t)})
+	}
+	for _, t := range CallbackRetryTiers() {
+		specs = append(specs, TopicSpec{Name: CallbackRetryTopic(region, t)})
 	}
 	return specs
 }

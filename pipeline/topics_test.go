@@ -65,12 +65,17 @@ func TestRegions(t *testing.T) {
 	}
 	for _, r := range Regions() {
 		specs := RegionTopics(r)
-		if want := 7 + len(RetryTiers()); len(specs) != want {
+		if want := 7 + len(RetryTiers()) + len(CallbackRetryTiers()); len(specs) != want {
 			t.Fatalf("RegionTopics(%s) has %d topics, want %d", r, len(specs), want)
 		}
 		for _, tier := range RetryTiers() {
 			if !slices.ContainsFunc(specs, func(s TopicSpec) bool { return s.Name == RetryTierTopic(r, tier) }) {
 				t.Errorf("RegionTopics(%s) lacks the retry tier topic %s", r, RetryTierTopic(r, tier))
+			}
+		}
+		for _, tier := range CallbackRetryTiers() {
+			if !slices.ContainsFunc(specs, func(s TopicSpec) bool { return s.Name == CallbackRetryTopic(r, tier) }) {
+				t.Errorf("RegionTopics(%s) lacks the callback retry topic %s", r, CallbackRetryTopic(r, tier))
 			}
 		}
 		for _, s := range specs {
@@ -125,6 +130,31 @@ func TestRetryTierFor(t *testing.T) {
 	}
 	if ValidRetryTier(3 * time.Second) {
 		t.Fatal("3s is not a tier")
+	}
+}
+
+func TestCallbackRetryTierFor(t *testing.T) {
+	for _, tt := range []struct {
+		scenario string
+		wait     time.Duration
+		want     time.Duration
+	}{
+		{"already due: the smallest tier", 0, 5 * time.Second},
+		{"exactly a tier: that tier", 30 * time.Second, 30 * time.Second},
+		{"just over a tier: the next one", 2*time.Minute + time.Millisecond, 10 * time.Minute},
+		{"longer than every tier: the largest", time.Hour, 10 * time.Minute},
+	} {
+		t.Run(tt.scenario, func(t *testing.T) {
+			if got := CallbackRetryTierFor(tt.wait); got != tt.want {
+				t.Fatalf("CallbackRetryTierFor(%s) = %s, want %s", tt.wait, got, tt.want)
+			}
+		})
+	}
+	if got := CallbackRetryTopic("eu", 30*time.Second); got != "push.callbacks.retry.30s.eu" {
+		t.Fatalf("CallbackRetryTopic = %s", got)
+	}
+	if tiers := CallbackRetryTiers(); !slices.IsSorted(tiers) {
+		t.Fatalf("CallbackRetryTiers() = %v is not shortest first", tiers)
 	}
 }
 

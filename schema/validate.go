@@ -80,6 +80,11 @@ func (r *Request) Validate() error {
 	if err := r.validateSMS(); err != nil {
 		return err
 	}
+	if r.CallbackURL != "" {
+		if err := ValidateCallbackURL(r.CallbackURL); err != nil {
+			return err
+		}
+	}
 	if err := r.validateLiveActivity(); err != nil {
 		return err
 	}

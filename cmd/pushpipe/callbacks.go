@@ -16,7 +16,14 @@ Each callback is a POST of the §6.9 callbackJson to the request's callbackUrl, 
 with the RSA key of callbacks.keyFile (created on first start when missing) and
 passed as ?sign=<URL-safe base64 SHA256withRSA>. Receivers verify it with the public
 key: 'pushpipe callbacks public-key', or GET /callbacks/public-key on the receipts
-worker of the region. Each outcome is recorded as a callback_sent event.`
+worker of the region. Each outcome is recorded as a callback_sent event.
+
+Each app's callbacks go only where its configuration allows (apps[].callbacks): https
+unless allowHttp, the hosts it lists, and never a loopback, private, link-local (cloud
+metadata) or other non-public address, checked on the address dialed after DNS
+resolution, unless allowPrivateNetworks holds it. Redirects are not followed. A failed
+callback is tried again from the delay tiers push.callbacks.retry.<tier>.R (one stage per
+tier in this process), so a dead receiver never holds push.events.R.`
 	cmd.AddCommand(newCallbacksPublicKeyCmd())
 	return cmd
 }

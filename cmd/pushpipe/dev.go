@@ -29,7 +29,9 @@ func newDevCmd() *cobra.Command {
     databases migrated,
   - the vendor simulator standing in for every vendor,
   - the registry, fanout, sender, retry, eventsink and callbacks workers of every
-    region asked,
+    region asked; an app without a callbacks section in the configuration may
+    post its callbacks over http to receivers on this machine (127.0.0.0/8, ::1),
+    which production refuses,
   - a receipts worker per region on consecutive ports from receipts.addr, which
     also publishes the callback signing key on GET /callbacks/public-key,
   - an HTTP gateway per region on consecutive ports from gateway.addr, verifying a demo
@@ -55,6 +57,7 @@ are used instead of the embedded ones.`,
 				cfg.StateDir = stateDir
 			}
 			cfg.Vendors.Simulator = true
+			cfg.AllowLocalCallbacks()
 			if err := app.AddDemoKeys(cfg); err != nil {
 				return err
 			}

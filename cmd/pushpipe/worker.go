@@ -37,7 +37,7 @@ var workerHelp = map[app.Kind]string{
 	app.Retry:     "hold deliveries until their next attempt is due, then re-send, expire or fail them, and send a resend SMS (smsStrategy 1) only if its push did not arrive (read in ClickHouse); one stage per delay tier 1s…1h (push.retry.<tier>.R → push.deliveries.R)",
 	app.Scheduler: "fire scheduled and loop pushes at their times (push.schedules.R → push.requests.R)",
 	app.Recall:    "carry out revokes for what vendors already accepted: call their recall APIs, recalled events (push.control.R → vendors)",
-	app.Callbacks: "post signed business callbacks of terminal events to the requests' callbackUrl (push.events.R → HTTP, callback_sent events)",
+	app.Callbacks: "post signed business callbacks of terminal events to the requests' callbackUrl (push.events.R and its delay tiers push.callbacks.retry.<tier>.R → HTTP, callback_sent events)",
 }
 
 // endpointFlags are the flags that locate Kafka and ClickHouse.

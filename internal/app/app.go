@@ -156,15 +156,6 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 				RateLimit: d.Cfg.Sender.RateLimit, Breaker: d.Cfg.Sender.Breaker, Metrics: d.Metrics,
 				Budget: &sender.BudgetConfig{Brokers: d.Brokers, GroupID: groupID(kind, region), Topic: kind.inputTopic(region)}})
 		}
-	case Callbacks:
-		var signer *callbacks.Signer
-		signer, err = CallbackSigner(d.Cfg)
-		if err == nil {
-			c := d.Cfg.Callbacks
-			h, err = callbacks.New(callbacks.Config{Region: region, Signer: signer, Concurrency: c.Concurrency,
-				Timeout: c.Timeout, MaxAttempts: c.MaxAttempts, Metrics: d.Metrics, Logger: log,
-				Outcomes: schema.NewOutcomes(d.CH, d.Cfg.Database(region))})
-		}
 	case Recall:
 		var chs map[string]channels.Channel
 		chs, err = Channels(d.Cfg, region)
@@ -176,8 +167,8 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 				},
 				Settled: eventsStored(d, region)})
 		}
-	case Retry:
-		return nil, fmt.Errorf("building retry for region %s: it runs one stage per delay tier: use NewStages", region)
+	case Retry, Callbacks:
+		return nil, fmt.Errorf("building %s for region %s: it runs one stage per delay tier: use NewStages", kind, region)
 	case Receipts:
 		return nil, fmt.Errorf("building receipts for region %s: it is an HTTP worker, not a stage: use RunReceipts", region)
 	case Scheduler:
@@ -232,9 +223,14 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 // pipeline.RetryTiers, named retry.<tier>, each reading
 // push.retry.<tier>.<region> in its own consumer group
 // pushpipe.retry.<tier>.<region> and holding its records at most the tier's
-// delay. A process running a kind runs all of its stages; run them
+// delay. Callbacks likewise runs the stage of push.events.<region> and
+// one stage per tier of pipeline.CallbackRetryTiers, named
+// callbacks.retry.<tier> (see callbackStages). A process running a kind runs all of its stages; run them
 // together with RunStages or RunAll.
 func NewStages(kind Kind, region string, d Deps) ([]*pipeline.Stage, error) {
+	if kind == Callbacks {
+		return callbackStages(region, d)
+	}
 	if kind != Retry {
 		s, err := NewStage(kind, region, d)
 		if err != nil {
@@ -283,6 +279,53 @@ func eventsStored(d Deps, region string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		return pipeline.WaitCaughtUp(ctx, d.Brokers, groupID(Eventsink, region), pipeline.EventsTopic(region), 0)
 	}
+}
+
+// callbackStages builds the callbacks worker of a region: the stage
+// "callbacks" reading push.events.<region> (group
+// pushpipe.callbacks.<region>) and one stage per delay tier, named
+// callbacks.retry.<tier>, reading push.callbacks.retry.<tier>.<region> in
+// the group pushpipe.callbacks.retry.<tier>.<region>. They share one
+// handler, so one host's breaker and slots hold across all of them.
+func callbackStages(region string, d Deps) ([]*pipeline.Stage, error) {
+	if d.CH == nil {
+		return nil, fmt.Errorf("building callbacks for region %s: it needs ClickHouse but none is connected", region)
+	}
+	signer, err := CallbackSigner(d.Cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building callbacks for region %s: %w", region, err)
+	}
+	policies, err := d.Cfg.CallbackPolicies()
+	if err != nil {
+		return nil, fmt.Errorf("building callbacks for region %s: %w", region, err)
+	}
+	c := d.Cfg.Callbacks
+	h, err := callbacks.New(callbacks.Config{Region: region, Signer: signer, Apps: policies,
+		Concurrency: c.Concurrency, HostConcurrency: c.HostConcurrency, Timeout: c.Timeout, MaxAttempts: c.MaxAttempts,
+		MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff, Breaker: c.Breaker,
+		Metrics: d.Metrics, Logger: d.Log.With().Str("stage", string(Callbacks)).Str("region", region).Logger(),
+		Outcomes: schema.NewOutcomes(d.CH, d.Cfg.Database(region))})
+	if err != nil {
+		return nil, fmt.Errorf("building callbacks for region %s: %w", region, err)
+	}
+	main, err := pipeline.NewStage(stageConfig(string(Callbacks), region, Callbacks.inputTopic(region), d), h, d.Producer)
+	if err != nil {
+		return nil, fmt.Errorf("building callbacks for region %s: %w", region, err)
+	}
+	stages := []*pipeline.Stage{main}
+	for _, tier := range pipeline.CallbackRetryTiers() {
+		name := string(Callbacks) + ".retry." + pipeline.RetryTierName(tier)
+		th, err := h.Tier(tier)
+		if err != nil {
+			return nil, fmt.Errorf("building %s for region %s: %w", name, region, err)
+		}
+		s, err := pipeline.NewStage(stageConfig(name, region, pipeline.CallbackRetryTopic(region, tier), d), th, d.Producer)
+		if err != nil {
+			return nil, fmt.Errorf("building %s for region %s: %w", name, region, err)
+		}
+		stages = append(stages, s)
+	}
+	return stages, nil
 }
 
 // groupID is the consumer group of a kind's replicas in a region.

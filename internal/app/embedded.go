@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/rs/zerolog"
 
@@ -155,23 +156,33 @@ func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 func AddDemoKeys(cfg *config.Config) error {
 	for i := range cfg.Apps {
 		a := &cfg.Apps[i]
+		// Each app gets credentials of its own, as the simulator (like the
+		// vendors) refuses two apps sharing one; the first app's are the
+		// documented demo values.
+		name := func(s string) string {
+			if i == 0 {
+				return s
+			}
+			return s + "-" + strconv.Itoa(i+1)
+		}
+		number := func(n int64) string { return strconv.FormatInt(n+int64(10*i), 10) }
 		if a.HMS == nil {
-			a.HMS = &hms.App{AppID: "104000001", AppSecret: "demo-hms-secret"}
+			a.HMS = &hms.App{AppID: number(104000001), AppSecret: channels.Secret(name("demo-hms-secret"))}
 		}
 		if a.Honor == nil {
-			a.Honor = &honor.App{AppID: "104000002", ClientID: "demo-honor-client", ClientSecret: "demo-honor-secret"}
+			a.Honor = &honor.App{AppID: number(104000002), ClientID: name("demo-honor-client"), ClientSecret: channels.Secret(name("demo-honor-secret"))}
 		}
 		if a.OPPO == nil {
-			a.OPPO = &oppo.App{AppKey: "demo-oppo-key", MasterSecret: "demo-oppo-master-secret"}
+			a.OPPO = &oppo.App{AppKey: name("demo-oppo-key"), MasterSecret: channels.Secret(name("demo-oppo-master-secret"))}
 		}
 		if a.Vivo == nil {
-			a.Vivo = &vivo.App{AppID: "104000003", AppKey: "demo-vivo-key", AppSecret: "demo-vivo-secret"}
+			a.Vivo = &vivo.App{AppID: number(104000003), AppKey: name("demo-vivo-key"), AppSecret: channels.Secret(name("demo-vivo-secret"))}
 		}
 		if a.Self == nil {
-			a.Self = &selfchannel.App{AppKey: "demo-self-key"}
+			a.Self = &selfchannel.App{AppKey: channels.Secret(name("demo-self-key"))}
 		}
 		if a.SMS == nil {
-			a.SMS = &sms.App{AccessKeyID: "LTAIdemoSmsKeyId", AccessKeySecret: "demo-sms-access-key-secret"}
+			a.SMS = &sms.App{AccessKeyID: name("LTAIdemoSmsKeyId"), AccessKeySecret: channels.Secret(name("demo-sms-access-key-secret"))}
 		}
 		if a.APNs == nil {
 			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -182,7 +193,7 @@ func AddDemoKeys(cfg *config.Config) error {
 			if err != nil {
 				return fmt.Errorf("encoding a demo APNs key: %w", err)
 			}
-			a.APNs = &apns.App{TeamID: "DEMOTEAM01", KeyID: "DEMOKEY001", BundleID: "com.example.pushdemo",
+			a.APNs = &apns.App{TeamID: "DEMOTEAM01", KeyID: fmt.Sprintf("DEMOKEY%03d", i+1), BundleID: name("com.example.pushdemo"),
 				PrivateKey: channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
 		}
 		if a.FCM == nil {
@@ -190,7 +201,7 @@ func AddDemoKeys(cfg *config.Config) error {
 			if err != nil {
 				return err
 			}
-			a.FCM = &fcm.App{ProjectID: "pushpipe-demo", ClientEmail: "pushpipe@pushpipe-demo.iam.gserviceaccount.com",
+			a.FCM = &fcm.App{ProjectID: name("pushpipe-demo"), ClientEmail: "pushpipe@" + name("pushpipe-demo") + ".iam.gserviceaccount.com",
 				PrivateKeyID: "demo", PrivateKey: key}
 		}
 		if a.HarmonyOS == nil {
@@ -198,8 +209,8 @@ func AddDemoKeys(cfg *config.Config) error {
 			if err != nil {
 				return err
 			}
-			a.HarmonyOS = &harmonyos.App{ProjectID: "101653523863785276", ClientID: "6917562345678901234",
-				KeyID: "demo-harmonyos-key", SubAccount: "107783917", PrivateKey: key}
+			a.HarmonyOS = &harmonyos.App{ProjectID: number(101653523863785276), ClientID: number(6917562345678901234),
+				KeyID: name("demo-harmonyos-key"), SubAccount: number(107783917), PrivateKey: key}
 		}
 	}
 	return nil

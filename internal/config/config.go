@@ -167,6 +167,9 @@ type AppConfig struct {
 	// SMS holds the Alibaba Cloud AccessKey pair of the app's SMS
 	// supplement (smsStrategy); without it no SMS is sent for the app.
 	SMS *sms.App `yaml:"sms"`
+	// Callbacks says where the app's business callbacks may go; absent:
+	// https only, public addresses only (see AppCallbacks).
+	Callbacks *AppCallbacks `yaml:"callbacks"`
 }
 
 // StageConfig tunes every stage's consume loop.
@@ -368,6 +371,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Callbacks.validate(); err != nil {
+		return err
+	}
+	if _, err := c.CallbackPolicies(); err != nil {
 		return err
 	}
 	if err := c.Recall.validate(); err != nil {
