@@ -233,7 +233,6 @@ type authFailure int
 
 const (
 	authMissing          authFailure = iota + 1 // a common parameter is missing
-	authBadParam                                // a parameter has a value the gateway does not take
 	authMethod                                  // SignatureMethod, SignatureVersion or SignatureType not supported
 	authTimestampFormat                         // Timestamp not ISO 8601
 	authTimestampExpired                        // Timestamp outside the window
