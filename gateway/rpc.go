@@ -570,16 +570,9 @@ func (a rpcAction) paramNames() []string {
 // answer is the body of a served call: the reply's result code and
 // message, and the action's PushResult or ResultContent.
 func (a rpcAction) answer(c *call, rep reply) rpcAnswer {
-	out := rpcAnswer{RequestID: c.id, ResultCode: ResultOK, ResultMessage: rep.msg}
-	success := rep.code == schema.CodeSuccess
-	if !success {
-		out.ResultCode = rep.code.Name()
-	}
-	switch {
-	case a.write:
-		data, _ := rep.data.(string)
-		out.PushResult = &PushResult{Success: success, ResultMsg: rep.msg, Data: data}
-	case success:
+	out := rpcAnswer{RequestID: c.id, ResultMessage: rep.msg}
+	out.ResultCode, out.PushResult = result(rep, a.write)
+	if !a.write && rep.code == schema.CodeSuccess {
 		out.ResultContent = a.content(c, rep.data)
 	}
 	return out
@@ -588,15 +581,4 @@ func (a rpcAction) answer(c *call, rep reply) rpcAnswer {
 // writeRPCError sends a refusal in the Alibaba Cloud error shape.
 func (s *Server) writeRPCError(w http.ResponseWriter, r *http.Request, c *call, ref *rpcRefusal) {
 	writeJSON(w, ref.status, rpcErrorBody{RequestID: c.id, HostID: r.Host, Code: ref.code, Message: ref.message, Recommend: ref.recommend})
-}
-
-// writeJSON sends v as the JSON answer with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil { // answers are plain structs; cannot happen
-		b = []byte(`{"Code":"InternalError"}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }

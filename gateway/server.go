@@ -347,28 +347,40 @@ func (s *Server) serve(r *http.Request, w http.ResponseWriter, rt route, c *call
 
 // write sends the mPaaS-shaped answer.
 func (s *Server) write(w http.ResponseWriter, rt route, c *call, rep reply) {
-	resp := Response{RequestID: c.id, ResultCode: ResultOK, ResultMessage: rep.msg, Code: int(rep.code)}
-	success := rep.code == schema.CodeSuccess
-	if !success {
-		resp.ResultCode = rep.code.Name()
-	}
-	switch {
-	case rt.write:
-		data, _ := rep.data.(string)
-		resp.PushResult = &PushResult{Success: success, ResultMsg: rep.msg, Data: data}
-	case success:
+	resp := Response{RequestID: c.id, ResultMessage: rep.msg, Code: int(rep.code)}
+	resp.ResultCode, resp.PushResult = result(rep, rt.write)
+	if !rt.write && rep.code == schema.CodeSuccess {
 		b, err := json.Marshal(rep.data)
 		if err != nil { // answers are plain structs; cannot happen
 			b = []byte("null")
 		}
 		resp.ResultContent = &ResultContent{Data: b}
 	}
-	b, err := json.Marshal(resp)
-	if err != nil {
-		b = []byte(`{"ResultCode":"SYSTEM_ERROR"}`)
+	writeJSON(w, rep.status, resp)
+}
+
+// result returns the ResultCode of rep ("OK", or its code's name) and,
+// for a write, its PushResult; both protocols answer with them.
+func result(rep reply, write bool) (string, *PushResult) {
+	code, success := ResultOK, rep.code == schema.CodeSuccess
+	if !success {
+		code = rep.code.Name()
+	}
+	if !write {
+		return code, nil
+	}
+	data, _ := rep.data.(string)
+	return code, &PushResult{Success: success, ResultMsg: rep.msg, Data: data}
+}
+
+// writeJSON sends v as the JSON answer with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // answers are plain structs; cannot happen
+		b = []byte(`{"ResultCode":"SYSTEM_ERROR","Code":"InternalError"}`)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(rep.status)
+	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
 
