@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -577,5 +579,47 @@ func TestRPCSignatureRefusalsThroughTheSDK(t *testing.T) {
 				t.Fatalf("got %v; want a ServerError %d %s recommending %q", err, tc.status, tc.code, tc.recommend)
 			}
 		})
+	}
+}
+
+// TestRPCActionsTakeEveryParameterTheSDKDeclares reads the official Go
+// SDK's request type of every action: each parameter it declares is taken
+// by the action (and so mapped onto the /v1 handler, whose validation may
+// still refuse it, e.g. the SMS parameters) or refused with a reason; none
+// is unknown, and every MPS action of the SDK is served.
+func TestRPCActionsTakeEveryParameterTheSDKDeclares(t *testing.T) {
+	e := newEnv(t)
+	sdkRequests := map[string]any{
+		"PushSimple": mpaas.CreatePushSimpleRequest(), "PushTemplate": mpaas.CreatePushTemplateRequest(),
+		"PushMultiple": mpaas.CreatePushMultipleRequest(), "PushBroadcast": mpaas.CreatePushBroadcastRequest(),
+		"RevokePushMessage": mpaas.CreateRevokePushMessageRequest(), "RevokePushTask": mpaas.CreateRevokePushTaskRequest(),
+		"QueryPushAnalysisCoreIndex": mpaas.CreateQueryPushAnalysisCoreIndexRequest(), "QueryPushAnalysisTaskList": mpaas.CreateQueryPushAnalysisTaskListRequest(),
+		"QueryPushAnalysisTaskDetail": mpaas.CreateQueryPushAnalysisTaskDetailRequest(), "QueryPushSchedulerList": mpaas.CreateQueryPushSchedulerListRequest(),
+		"QueryMpsSchedulerList": mpaas.CreateQueryMpsSchedulerListRequest(), "CancelPushScheduler": mpaas.CreateCancelPushSchedulerRequest(),
+		"PushBind": mpaas.CreatePushBindRequest(), "PushUnBind": mpaas.CreatePushUnBindRequest(), "PushReport": mpaas.CreatePushReportRequest(),
+	}
+	if got, want := e.srv.RPCActions(), slices.Sorted(maps.Keys(sdkRequests)); !slices.Equal(got, want) {
+		t.Fatalf("actions served %v, want the SDK's %v", got, want)
+	}
+	for name, req := range sdkRequests {
+		a := e.srv.rpc[name]
+		if sdkAction := reflect.ValueOf(req).MethodByName("GetActionName").Call(nil)[0].String(); sdkAction != name {
+			t.Fatalf("the SDK's request type for %s sends Action %s", name, sdkAction)
+		}
+		if v := reflect.ValueOf(req).MethodByName("GetVersion").Call(nil)[0].String(); v != RPCVersion {
+			t.Fatalf("the SDK's %s sends Version %s, the gateway serves %s", name, v, RPCVersion)
+		}
+		rt := reflect.TypeOf(req).Elem()
+		for i := range rt.NumField() {
+			param, ok := rt.Field(i).Tag.Lookup("name")
+			if !ok {
+				continue
+			}
+			_, taken := a.params[param]
+			_, refused := a.refused[param]
+			if !taken && !refused && a.taskID != param {
+				t.Errorf("%s: the SDK declares %s, which the action neither takes nor refuses with a reason", name, param)
+			}
+		}
 	}
 }
