@@ -212,16 +212,21 @@ func (n *nonces) use(keyID, nonce string, forget, now time.Time) (fresh, full bo
 	if until, ok := n.seen[k]; ok && until.After(now) {
 		return false, false
 	}
-	if len(n.seen) >= n.max || now.Sub(n.lastSweep) > time.Minute {
+	// Forget the nonces whose window passed: every minute, and when full
+	// at most once a second (a full set under load is not scanned for
+	// every request).
+	full = len(n.seen) >= n.max
+	if full && now.Sub(n.lastSweep) >= time.Second || now.Sub(n.lastSweep) > time.Minute {
 		for s, until := range n.seen {
 			if !until.After(now) {
 				delete(n.seen, s)
 			}
 		}
 		n.lastSweep = now
-		if len(n.seen) >= n.max {
-			return false, true
-		}
+		full = len(n.seen) >= n.max
+	}
+	if full {
+		return false, true
 	}
 	n.seen[k] = forget
 	return true, false
