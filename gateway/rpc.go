@@ -194,7 +194,7 @@ func (s *Server) rpcActions() map[string]rpcAction {
 		{name: "PushBind", handle: s.bind, write: true, params: appParams([]string{"userId", "deliveryToken"}, nil),
 			refused: map[string]string{
 				"OsType":      "OsType is not read by PushBind: the device's platform is what PushReport recorded",
-				"PhoneNumber": "PhoneNumber is not supported: pushpipe has no SMS channel to bind a phone number for",
+				"PhoneNumber": "PhoneNumber is not read by PushBind, which binds the user and the device only",
 			}},
 		{name: "PushUnBind", handle: s.unbind, write: true, params: appParams([]string{"userId", "deliveryToken"}, nil)},
 		{name: "PushReport", handle: s.report, write: true,

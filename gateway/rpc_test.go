@@ -175,7 +175,7 @@ func TestRPCRefusalsInsideTheAnswer(t *testing.T) {
 		{"3003 no WorkspaceId", pushCall(c, simple(func(r *mpaas.PushSimpleRequest) { r.WorkspaceId = "" })), schema.CodeNeedAppIDWorkspaceID},
 		{"3029 eleven targets", pushCall(c, simple(func(r *mpaas.PushSimpleRequest) { r.TargetMsgkey = string(must(json.Marshal(targets(11)))) })), schema.CodeSinglePushTargetTooMuch},
 		{"3028 ExpiredSeconds not a number", pushCall(c, simple(func(r *mpaas.PushSimpleRequest) { r.ExpiredSeconds = "soon" })), schema.CodeInvalidParam},
-		{"3028 SmsStrategy: no SMS channel", pushCall(c, simple(func(r *mpaas.PushSimpleRequest) { r.SmsStrategy = requests.NewInteger(2) })), schema.CodeInvalidParam},
+		{"3028 SmsStrategy alone", pushCall(c, simple(func(r *mpaas.PushSimpleRequest) { r.SmsStrategy = requests.NewInteger(2) })), schema.CodeInvalidParam},
 		{"3028 a parameter pushpipe does not know", pushCall(c, simple(func(r *mpaas.PushSimpleRequest) { r.FormParams["Badge"] = "1" })), schema.CodeInvalidParam},
 		{"3028 a TargetMsg field that does not exist", pushCall(c, simple(func(r *mpaas.PushSimpleRequest) { r.FormParams["TargetMsg.1.Color"] = "red" })), schema.CodeInvalidParam},
 		{"3028 list items with a gap", pushCall(c, simple(func(r *mpaas.PushSimpleRequest) { r.FormParams["Models.2"] = "Pixel 9" })), schema.CodeInvalidParam},
@@ -247,20 +247,22 @@ func TestRPCOtherActions(t *testing.T) {
 	e := newEnv(t)
 	c := e.sdk(testKey(0))
 	now := time.Now()
+	// A task as the pipeline stores it: revoked, then queried below.
+	e.events(funnelEvents("task-7", now.Add(-time.Hour))...)
 
 	revokeMsg := mpaas.CreateRevokePushMessageRequest()
-	revokeMsg.AppId, revokeMsg.WorkspaceId, revokeMsg.MessageId, revokeMsg.TargetId = testApp, testSpace, "m1", "d1"
+	revokeMsg.AppId, revokeMsg.WorkspaceId, revokeMsg.MessageId, revokeMsg.TargetId = testApp, testSpace, "task-7-m1", "d1"
 	rm, err := c.RevokePushMessage(revokeMsg)
 	var ctl schema.Control
 	mustUnmarshal(t, e.only(pipeline.ControlTopic("sg")).Value, &ctl)
-	if err != nil || rm.ResultCode != ResultOK || !rm.PushResult.Success || ctl.MsgID != "m1" || ctl.Target != "d1" || rm.PushResult.Data != ctl.ControlKey() {
+	if err != nil || rm.ResultCode != ResultOK || !rm.PushResult.Success || ctl.MsgID != "task-7-m1" || ctl.Target != "d1" || rm.PushResult.Data != ctl.ControlKey() {
 		t.Fatalf("RevokePushMessage %+v, %v; control %+v", rm, err, ctl)
 	}
 	revokeTask := mpaas.CreateRevokePushTaskRequest()
-	revokeTask.AppId, revokeTask.WorkspaceId, revokeTask.TaskId = testApp, testSpace, "task-9"
+	revokeTask.AppId, revokeTask.WorkspaceId, revokeTask.TaskId = testApp, testSpace, "task-7"
 	rt, err := c.RevokePushTask(revokeTask)
 	mustUnmarshal(t, e.only(pipeline.ControlTopic("sg")).Value, &ctl)
-	if err != nil || rt.ResultCode != ResultOK || ctl.TaskID != "task-9" {
+	if err != nil || rt.ResultCode != ResultOK || ctl.TaskID != "task-7" {
 		t.Fatalf("RevokePushTask %+v, %v; control %+v", rt, err, ctl)
 	}
 
@@ -343,8 +345,7 @@ func TestRPCOtherActions(t *testing.T) {
 		t.Fatalf("CancelPushScheduler %+v, %v", cres, err)
 	}
 
-	// Statistics and tasks of events stored as the pipeline stores them.
-	e.events(funnelEvents("task-7", now.Add(-time.Hour))...)
+	// Statistics and tasks of the events stored above.
 	core := mpaas.CreateQueryPushAnalysisCoreIndexRequest()
 	core.AppId, core.WorkspaceId, core.StartTime, core.EndTime = testApp, testSpace, requests.NewInteger64(now.Add(-2*time.Hour).UnixMilli()), requests.NewInteger64(now.UnixMilli())
 	var stats Stats
