@@ -15,16 +15,25 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// startGateway configures a freshly made key for the test app under
+// startGateway configures a freshly made AccessKey for the test app under
 // gateway.appKeys, as an operator would, and starts the region's gateway
-// on a free port; it returns a client signing with the private key.
+// on a free port; it returns a client of the /v1 routes signing with it.
 func (e *env) startGateway(region string) *gateway.Client {
 	e.t.Helper()
-	privPEM, pubPEM, err := gateway.GenerateKey()
+	srv, key := e.startGatewayServer(region, nil)
+	return &gateway.Client{BaseURL: srv.URL(), AccessKey: key}
+}
+
+// startGatewayServer starts the region's gateway with a new AccessKey of
+// the test app (adjust may change its configuration) and returns it and
+// the key.
+func (e *env) startGatewayServer(region string, adjust func(*gateway.Config)) (*gateway.Server, gateway.AccessKey) {
+	e.t.Helper()
+	key, err := gateway.GenerateAccessKey()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.cfg.Gateway.AppKeys = []config.GatewayAppKey{{AppID: testApp, PublicKey: string(pubPEM)}}
+	e.cfg.Gateway.AppKeys = []config.GatewayAppKey{{AppID: testApp, AccessKeys: []config.GatewayAccessKey{{AccessKeyID: key.ID, AccessKeySecret: key.Secret}}}}
 	if err := e.cfg.Validate(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -32,9 +41,13 @@ func (e *env) startGateway(region string) *gateway.Client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	srv, err := gateway.New(gateway.Config{Region: region, Apps: apps, Producer: e.prod, Brokers: e.brokers,
+	cfg := gateway.Config{Region: region, Apps: apps, Producer: e.prod, Brokers: e.brokers,
 		ClickHouse: e.conn, Database: e.db(region), Metrics: prometheus.NewRegistry(),
-		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)})
+		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv, err := gateway.New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -42,11 +55,7 @@ func (e *env) startGateway(region string) *gateway.Client {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { srv.Close() })
-	key, err := gateway.ParsePrivateKey(privPEM)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &gateway.Client{BaseURL: srv.URL(), AppID: testApp, Key: key}
+	return srv, key
 }
 
 // TestGatewayEndToEnd drives the pipeline through the HTTP gateway with

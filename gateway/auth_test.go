@@ -1,121 +1,112 @@
 package gateway
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
-	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
-func TestSignVerify(t *testing.T) {
-	keys := testKeys()
-	body := []byte(`{"appId":"A","taskName":"t"}`)
-	const ts = int64(1763856000000)
-	good, err := Sign(keys[0], ts, body)
-	if err != nil {
-		t.Fatal(err)
+// TestSignatureKnownAnswer reproduces the worked example of Alibaba
+// Cloud's RPC signature documentation (ECS DescribeRegions, AccessKey
+// secret "testsecret"): the string to sign and the signature
+// OLeaidS1JvxuMvnyHOwuJ+uX5qY= published there.
+func TestSignatureKnownAnswer(t *testing.T) {
+	params := map[string]string{
+		"AccessKeyId": "testid", "Action": "DescribeRegions", "Format": "XML", "SignatureMethod": "HMAC-SHA1",
+		"SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf", "SignatureVersion": "1.0",
+		"Timestamp": "2016-02-23T12:46:24Z", "Version": "2014-05-26",
+		"Signature": "left out of what is signed",
 	}
-	if strings.ContainsAny(good, "+/") {
-		t.Fatalf("signature %q still holds '+' or '/' (§6.9 replaces them)", good)
+	const wantSTS = "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeRegions%26Format%3DXML" +
+		"%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf" +
+		"%26SignatureVersion%3D1.0%26Timestamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26"
+	sts := StringToSign("GET", "/", params)
+	if sts != wantSTS {
+		t.Fatalf("StringToSign =\n%s\nwant\n%s", sts, wantSTS)
 	}
-	std := strings.NewReplacer("-", "+", "_", "/").Replace(good)
-	for _, tc := range []struct {
-		scenario string
-		pub      *rsa.PublicKey
-		ts       int64
-		body     []byte
-		sign     string
-		want     error
-	}{
-		{scenario: "as signed", pub: &keys[0].PublicKey, ts: ts, body: body, sign: good},
-		{scenario: "without padding", pub: &keys[0].PublicKey, ts: ts, body: body, sign: strings.TrimRight(good, "=")},
-		{scenario: "body changed", pub: &keys[0].PublicKey, ts: ts, body: []byte(`{"appId":"A","taskName":"u"}`), sign: good, want: ErrSignatureMismatch},
-		{scenario: "timestamp changed", pub: &keys[0].PublicKey, ts: ts + 1, body: body, sign: good, want: ErrSignatureMismatch},
-		{scenario: "other key", pub: &keys[1].PublicKey, ts: ts, body: body, sign: good, want: ErrSignatureMismatch},
-		{scenario: "standard base64 is accepted too", pub: &keys[0].PublicKey, ts: ts, body: body, sign: std},
-		{scenario: "stray character", pub: &keys[0].PublicKey, ts: ts, body: body, sign: good + "*", want: ErrSignatureMalformed},
-		{scenario: "not base64", pub: &keys[0].PublicKey, ts: ts, body: body, sign: "%%%not base64%%%", want: ErrSignatureMalformed},
-		{scenario: "too short", pub: &keys[0].PublicKey, ts: ts, body: body, sign: base64.StdEncoding.EncodeToString([]byte("short")), want: ErrSignatureMalformed},
-	} {
-		t.Run(tc.scenario, func(t *testing.T) {
-			err := Verify(tc.pub, tc.ts, tc.body, tc.sign)
-			if tc.want == nil && err != nil {
-				t.Fatalf("Verify = %v, want nil", err)
-			}
-			if tc.want != nil && !errors.Is(err, tc.want) {
-				t.Fatalf("Verify = %v, want %v", err, tc.want)
-			}
-		})
+	if got := SignString(sts, "testsecret"); got != "OLeaidS1JvxuMvnyHOwuJ+uX5qY=" {
+		t.Fatalf("SignString = %s, want OLeaidS1JvxuMvnyHOwuJ+uX5qY=", got)
 	}
 }
 
-func TestSigningStringIsTimestampNewlineBody(t *testing.T) {
-	if got := string(SigningString(1763856000000, []byte(`{"a":1}`))); got != "1763856000000\n{\"a\":1}" {
-		t.Fatalf("SigningString = %q", got)
+func TestPercentEncode(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"AZaz09-_.~", "AZaz09-_.~"},
+		{"a b", "a%20b"},
+		{"a+b", "a%2Bb"},
+		{"*", "%2A"},
+		{"/", "%2F"},
+		{`{"u1":"m1"}`, "%7B%22u1%22%3A%22m1%22%7D"},
+		{"é中", "%C3%A9%E4%B8%AD"},
+		{"2016-02-23T12:46:24Z", "2016-02-23T12%3A46%3A24Z"},
+	} {
+		if got := PercentEncode(tc.in); got != tc.want {
+			t.Errorf("PercentEncode(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
 
-func TestParseKeys(t *testing.T) {
-	priv, pub, err := GenerateKey()
-	if err != nil {
-		t.Fatal(err)
+// TestSignParams: what SignParams signs verifies, over the path and
+// every parameter, and changing any of them breaks it.
+func TestSignParams(t *testing.T) {
+	key := testKey(0)
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	p := map[string]string{"Action": "PushSimple", "Title": "a b+c*"}
+	sts := SignParams(p, "POST", "/", key, now)
+	if p[ParamTimestamp] != "2026-03-01T08:00:00Z" || p[ParamAccessKeyID] != key.ID || p[ParamSignatureNonce] == "" ||
+		p[ParamSignatureMethod] != SignatureMethod || p[ParamSignatureVersion] != SignatureVersion {
+		t.Fatalf("common parameters %v", p)
 	}
-	k, err := ParsePrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
+	if !strings.HasPrefix(sts, "POST&%2F&AccessKeyId%3D") || sts != StringToSign("POST", "/", p) {
+		t.Fatalf("string to sign %q", sts)
 	}
-	pkcs1Pub := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.PublicKey)})
-	pkcs1Priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
-	block, _ := pem.Decode(pub)
-	bare := base64.StdEncoding.EncodeToString(block.Bytes)
-	small, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
+	if SignString(sts, key.Secret.Reveal()) != p[ParamSignature] {
+		t.Fatal("the signature does not verify")
 	}
-	smallDER, _ := x509.MarshalPKIXPublicKey(&small.PublicKey)
-	smallPub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: smallDER})
+	p2 := map[string]string{"Action": "PushSimple", "Title": "a b+c*"}
+	SignParams(p2, "POST", "/", key, now)
+	if p2[ParamSignatureNonce] == p[ParamSignatureNonce] {
+		t.Fatal("two signatures share a nonce")
+	}
+	for name, other := range map[string]string{
+		"method": StringToSign("GET", "/", p), "path": StringToSign("POST", "/v1", p),
+		"a parameter": StringToSign("POST", "/", map[string]string{"Action": "PushSimple", "Title": "a b+c"}),
+	} {
+		if SignString(other, key.Secret.Reveal()) == p[ParamSignature] {
+			t.Errorf("changing the %s keeps the signature", name)
+		}
+	}
+}
 
-	for _, tc := range []struct {
-		scenario string
-		text     []byte
-		wantErr  string
-	}{
-		{scenario: "PKIX PEM", text: pub},
-		{scenario: "PKCS #1 PEM", text: pkcs1Pub},
-		{scenario: "bare base64 as the mPaaS console shows it", text: []byte(bare)},
-		{scenario: "1024-bit key", text: smallPub, wantErr: "use at least 2048"},
-		{scenario: "garbage", text: []byte("hello"), wantErr: "neither a PEM block nor base64"},
-		{scenario: "private key given as public", text: priv, wantErr: "reading RSA public key"},
-	} {
-		t.Run("public "+tc.scenario, func(t *testing.T) {
-			got, err := ParsePublicKey(tc.text)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("ParsePublicKey = %v, want error containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || !got.Equal(&k.PublicKey) {
-				t.Fatalf("ParsePublicKey = %v, %v; want the key", got, err)
-			}
-		})
+func TestNonces(t *testing.T) {
+	n := newNonces(2)
+	t0 := time.Unix(1_800_000_000, 0)
+	check := func(scenario, key, nonce string, forget, now time.Time, wantFresh, wantFull bool) {
+		t.Helper()
+		if fresh, full := n.use(key, nonce, forget, now); fresh != wantFresh || full != wantFull {
+			t.Fatalf("%s: fresh %v full %v, want %v %v", scenario, fresh, full, wantFresh, wantFull)
+		}
 	}
-	for _, tc := range []struct {
-		scenario string
-		text     []byte
-		ok       bool
-	}{
-		{"PKCS #8", priv, true}, {"PKCS #1", pkcs1Priv, true}, {"public key", pub, false}, {"no PEM", []byte("x"), false},
-	} {
-		t.Run("private "+tc.scenario, func(t *testing.T) {
-			got, err := ParsePrivateKey(tc.text)
-			if tc.ok != (err == nil) || (tc.ok && !got.Equal(k)) {
-				t.Fatalf("ParsePrivateKey = %v, want ok %v", err, tc.ok)
-			}
-		})
+	check("first use", "k1", "a", t0.Add(time.Minute), t0, true, false)
+	check("replay", "k1", "a", t0.Add(time.Minute), t0.Add(time.Second), false, false)
+	check("same nonce, another key", "k2", "a", t0.Add(time.Minute), t0, true, false)
+	check("full of live nonces", "k1", "b", t0.Add(time.Minute), t0.Add(2*time.Second), false, true)
+	check("the window passed: forgotten, room again", "k1", "a", t0.Add(3*time.Minute), t0.Add(2*time.Minute), true, false)
+}
+
+func TestGenerateAccessKey(t *testing.T) {
+	a, err := GenerateAccessKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := GenerateAccessKey()
+	if !strings.HasPrefix(a.ID, AccessKeyIDPrefix) || len(a.ID) != 24 || len(a.Secret.Reveal()) != 30 || a.Validate() != nil {
+		t.Fatalf("generated %s (secret of %d characters): %v", a.ID, len(a.Secret.Reveal()), a.Validate())
+	}
+	if a.ID == b.ID || a.Secret == b.Secret {
+		t.Fatal("two generated keys are equal")
+	}
+	if s := strings.Join([]string{a.Secret.String(), a.Secret.GoString()}, " "); strings.Contains(s, a.Secret.Reveal()) {
+		t.Fatalf("the secret prints itself: %s", s)
 	}
 }

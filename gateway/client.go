@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,14 +14,15 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// Client calls a gateway with signed requests (see SignRequest). It is
-// safe for concurrent use once its fields are set.
+// Client calls the /v1 routes of a gateway with requests signed by an
+// AccessKey (see SignJSONRequest). It is safe for concurrent use once its
+// fields are set.
 type Client struct {
 	// BaseURL is the gateway's address, e.g. http://127.0.0.1:18200.
 	BaseURL string
-	// AppID and Key are the calling app and its RSA private key.
-	AppID string
-	Key   *rsa.PrivateKey
+	// AccessKey signs every request; it acts on the apps the gateway
+	// lists it under (gateway.appKeys[].accessKeys).
+	AccessKey AccessKey
 	// HTTP is the client used; nil means one with a 60 s timeout.
 	HTTP *http.Client
 	// Now is the clock of the signed timestamps; nil means time.Now.
@@ -73,9 +73,7 @@ func (c *Client) Call(ctx context.Context, path string, body any) (*Response, er
 	if c.Now != nil {
 		now = c.Now
 	}
-	if err := SignRequest(req, c.AppID, c.Key, b, now()); err != nil {
-		return nil, err
-	}
+	SignJSONRequest(req, c.AccessKey, b, now())
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: time.Minute}

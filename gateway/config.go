@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"context"
-	"crypto/rsa"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -22,12 +22,14 @@ type Producer interface {
 }
 
 // App is an app allowed to call the gateway: its id, the workspace its
-// requests must name (empty: any) and the RSA public key its requests are
-// verified with.
+// requests must name (empty: any) and the AccessKeys that may act on it.
+// Several keys let a key be rotated: add the new one, move the callers,
+// remove the old one. The same AccessKey id may be listed under several
+// apps (with the same secret): it may then act on each of them.
 type App struct {
 	AppID       string
 	WorkspaceID string
-	PublicKey   *rsa.PublicKey
+	AccessKeys  []AccessKey
 	// PushClosed refuses the app's pushes and revokes with 3032
 	// REST_API_SWITCH_NOT_OPEN; its queries and client routes still work.
 	PushClosed bool
@@ -39,6 +41,11 @@ const (
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultMaxClockSkew = 5 * time.Minute
 	DefaultTimeout      = 30 * time.Second
+	// DefaultMaxNonces bounds the signature nonces remembered for the
+	// timestamp window (about 150 MB when full: 3,500 requests a second
+	// for 5 minutes); above it requests are refused (Throttling, 9000)
+	// until older nonces leave the window.
+	DefaultMaxNonces = 1 << 20
 )
 
 // Config configures a Server. Zero values mean the documented defaults.
@@ -50,8 +57,8 @@ type Config struct {
 	// Addr is the listen address. Default DefaultAddr (a free loopback
 	// port).
 	Addr string
-	// Apps are the apps that may call, with their public keys. At least
-	// one is required.
+	// Apps are the apps that may be acted on, with their AccessKeys. At
+	// least one is required.
 	Apps []App
 	// Producer publishes requests, revokes, bindings and schedule
 	// cancellations. Required.
@@ -70,9 +77,12 @@ type Config struct {
 	// MaxBodyBytes is the largest request body accepted (413 above it).
 	// Default DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
-	// MaxClockSkew is how far a request's signed timestamp may be from
-	// the gateway's clock. Default DefaultMaxClockSkew (5 minutes).
+	// MaxClockSkew is how far a request's signed Timestamp may be from
+	// the gateway's clock; a nonce is remembered as long. Default
+	// DefaultMaxClockSkew (5 minutes).
 	MaxClockSkew time.Duration
+	// MaxNonces bounds the nonces remembered (DefaultMaxNonces).
+	MaxNonces int
 	// Timeout bounds the work of one request (Kafka acknowledgement,
 	// ClickHouse queries). Default DefaultTimeout (30s).
 	Timeout time.Duration
@@ -100,6 +110,9 @@ func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if c.MaxNonces == 0 {
+		c.MaxNonces = DefaultMaxNonces
+	}
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
@@ -115,7 +128,7 @@ func (c Config) Validate() error {
 	case !schema.ValidRegion(c.Region):
 		return fmt.Errorf("gateway: Region %q is not one of %v", c.Region, schema.Regions())
 	case len(c.Apps) == 0:
-		return errors.New("gateway: Apps is empty: configure the public key of at least one app (gateway.appKeys), or no request can be verified")
+		return errors.New("gateway: Apps is empty: configure an AccessKey of at least one app (gateway.appKeys[].accessKeys), or no request can be verified")
 	case c.Producer == nil:
 		return errors.New("gateway: Producer is required: pass the process's pipeline.Producer")
 	case len(c.Brokers) == 0:
@@ -128,20 +141,47 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway: MaxClockSkew %s is negative: use 0 for the default %s", c.MaxClockSkew, DefaultMaxClockSkew)
 	case c.Timeout < 0:
 		return fmt.Errorf("gateway: Timeout %s is negative: use 0 for the default %s", c.Timeout, DefaultTimeout)
+	case c.MaxNonces < 0:
+		return fmt.Errorf("gateway: MaxNonces %d is negative: use 0 for the default %d", c.MaxNonces, DefaultMaxNonces)
 	}
 	seen := map[string]bool{}
+	secrets := map[string]string{}
 	for i, a := range c.Apps {
 		switch {
 		case a.AppID == "":
 			return fmt.Errorf("gateway: Apps[%d] has no AppID", i)
-		case a.PublicKey == nil:
-			return fmt.Errorf("gateway: Apps[%d] (%s) has no PublicKey", i, a.AppID)
-		case a.PublicKey.N.BitLen() < MinKeyBits:
-			return fmt.Errorf("gateway: Apps[%d] (%s) has a %d-bit key: use at least %d bits", i, a.AppID, a.PublicKey.N.BitLen(), MinKeyBits)
+		case len(a.AccessKeys) == 0:
+			return fmt.Errorf("gateway: Apps[%d] (%s) has no AccessKey: give it one (pushpipe gateway keygen makes one)", i, a.AppID)
 		case seen[a.AppID]:
 			return fmt.Errorf("gateway: Apps[%d]: app %s is listed twice", i, a.AppID)
 		}
 		seen[a.AppID] = true
+		for j, k := range a.AccessKeys {
+			if err := k.Validate(); err != nil {
+				return fmt.Errorf("gateway: Apps[%d] (%s).AccessKeys[%d]: %w", i, a.AppID, j, err)
+			}
+			if s, dup := secrets[k.ID]; dup && s != k.Secret.Reveal() {
+				return fmt.Errorf("gateway: Apps[%d] (%s).AccessKeys[%d]: AccessKey %s is listed again with another secret: one id has one secret", i, a.AppID, j, k.ID)
+			}
+			secrets[k.ID] = k.Secret.Reveal()
+		}
+	}
+	return nil
+}
+
+// Validate checks one AccessKey: an id of letters, digits, '-' and '_',
+// and a secret of at least MinSecretLen characters. Its errors name the
+// id, never the secret.
+func (k AccessKey) Validate() error {
+	switch {
+	case k.ID == "":
+		return errors.New("the AccessKey id is empty")
+	case strings.IndexFunc(k.ID, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0:
+		return fmt.Errorf("AccessKey id %q has characters other than letters, digits, '-' and '_'", k.ID)
+	case len(k.Secret.Reveal()) < MinSecretLen:
+		return fmt.Errorf("the secret of AccessKey %s has %d characters, at least %d are needed (pushpipe gateway keygen makes a pair)", k.ID, len(k.Secret.Reveal()), MinSecretLen)
 	}
 	return nil
 }

@@ -3,11 +3,9 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,21 +33,13 @@ const (
 	testSpace = "default"
 )
 
-// testKeys are the private keys of testApp and otherApp, made once: RSA
-// key generation is slow.
-var testKeys = sync.OnceValue(func() [2]*rsa.PrivateKey {
-	var out [2]*rsa.PrivateKey
-	for i := range out {
-		priv, _, err := GenerateKey()
-		if err != nil {
-			panic(err)
-		}
-		if out[i], err = ParsePrivateKey(priv); err != nil {
-			panic(err)
-		}
-	}
-	return out
-})
+// testKey returns the AccessKey of testApp (0) or otherApp (1).
+func testKey(i int) AccessKey {
+	return [2]AccessKey{
+		{ID: "PPAKtestapp0000000000001", Secret: "test-app-secret-0123456789abcd"},
+		{ID: "PPAKotherapp000000000001", Secret: "other-app-secret-0123456789abc"},
+	}[i]
+}
 
 // env is one test's gateway of region sg over its own broker (topics with
 // one partition) and its own database.
@@ -84,9 +74,8 @@ func newEnv(t *testing.T, adjust ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.prod.Close() })
-	keys := testKeys()
 	cfg := Config{Region: "sg", Producer: e.prod, Brokers: e.brokers, ClickHouse: e.conn, Database: e.db,
-		Apps:    []App{{AppID: testApp, WorkspaceID: testSpace, PublicKey: &keys[0].PublicKey}, {AppID: otherApp, PublicKey: &keys[1].PublicKey}},
+		Apps:    []App{{AppID: testApp, WorkspaceID: testSpace, AccessKeys: []AccessKey{testKey(0)}}, {AppID: otherApp, AccessKeys: []AccessKey{testKey(1)}}},
 		Metrics: e.reg, Gatherer: e.reg, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
 	for _, a := range adjust {
 		a(&cfg)
@@ -102,7 +91,7 @@ func newEnv(t *testing.T, adjust ...func(*Config)) *env {
 			t.Error(err)
 		}
 	})
-	e.client = &Client{BaseURL: e.srv.URL(), AppID: testApp, Key: keys[0]}
+	e.client = &Client{BaseURL: e.srv.URL(), AccessKey: testKey(0)}
 	return e
 }
 

@@ -41,9 +41,8 @@ func TestOpenAPIListsExactlyTheServedRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	keys := testKeys()
 	s, err := New(Config{Region: "sg", Producer: p, Brokers: []string{"127.0.0.1:1"}, ClickHouse: ch.Conn(t), Database: "push_sg",
-		Apps: []App{{AppID: testApp, PublicKey: &keys[0].PublicKey}}, Gatherer: prometheus.NewRegistry()})
+		Apps: []App{{AppID: testApp, AccessKeys: []AccessKey{testKey(0)}}}, Gatherer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}

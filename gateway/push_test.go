@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -187,55 +188,66 @@ func TestPushRoutes(t *testing.T) {
 	}
 }
 
-// sign returns the signature headers of body for appID with key at ts.
-func sign(t *testing.T, keyIndex int, appID string, ts time.Time, body []byte) map[string]string {
-	t.Helper()
-	sig, err := Sign(testKeys()[keyIndex], ts.UnixMilli(), body)
-	if err != nil {
-		t.Fatal(err)
+// signed returns path with the signature query of body by key at ts;
+// adjust may change the signed parameters afterwards (a forged request).
+func signed(path string, key AccessKey, body []byte, ts time.Time, adjust ...func(url.Values)) string {
+	q, _ := url.ParseQuery(JSONRouteQuery(path, key, body, ts))
+	for _, a := range adjust {
+		a(q)
 	}
-	return map[string]string{HeaderAppID: appID, HeaderTimestamp: fmt.Sprint(ts.UnixMilli()), HeaderSign: sig}
+	return path + "?" + q.Encode()
+}
+
+// set returns an adjustment setting k to v in the query ("" removes k).
+func set(k, v string) func(url.Values) {
+	return func(q url.Values) {
+		if v == "" {
+			q.Del(k)
+			return
+		}
+		q.Set(k, v)
+	}
 }
 
 // TestAuthentication sends a harmless query with every way a signature
-// can be wrong.
+// can be wrong: the /v1 routes take the AccessKey signature of the RPC API
+// over their query and the body's digest.
 func TestAuthentication(t *testing.T) {
 	e := newEnv(t)
 	const path = "/v1/templates/list"
 	body, _ := json.Marshal(app(nil))
 	otherBody, _ := json.Marshal(map[string]any{"appId": testApp, "workspaceId": testSpace, "region": "sg"})
 	now := time.Now()
-	good := sign(t, 0, testApp, now, body)
+	wrongSecret := AccessKey{ID: testKey(0).ID, Secret: "not-the-secret-of-this-key-000"}
+	replayed := signed(path, testKey(0), body, now)
 	for _, tc := range []struct {
 		scenario string
 		path     string
 		body     []byte
-		headers  map[string]string
 		status   int
 		want     schema.ResultCode
 	}{
-		{scenario: "signed", body: body, headers: good, status: 200, want: schema.CodeSuccess},
-		{scenario: "signature in the query parameter sign", path: path + "?sign=" + good[HeaderSign], body: body,
-			headers: with2(good, HeaderSign, ""), status: 200, want: schema.CodeSuccess},
-		{scenario: "sign type SHA256withRSA named", body: body, headers: with2(good, HeaderSignType, "RSA2"), status: 200, want: schema.CodeSuccess},
-		{scenario: "no app id header", body: body, headers: with2(good, HeaderAppID, ""), status: 401, want: schema.CodeNeedAppIDWorkspaceID},
-		{scenario: "app without a key", body: body, headers: with2(good, HeaderAppID, "ONEXUNKNOWN"), status: 403, want: schema.CodeAppIDWrong},
-		{scenario: "not signed", body: body, headers: with2(good, HeaderSign, ""), status: 401, want: schema.CodeSignatureMismatch},
-		{scenario: "timestamp not a number", body: body, headers: with2(good, HeaderTimestamp, "yesterday"), status: 401, want: schema.CodeSignatureMismatch},
-		{scenario: "timestamp six minutes old", body: body, headers: sign(t, 0, testApp, now.Add(-6*time.Minute), body), status: 401, want: schema.CodeSignatureMismatch},
-		{scenario: "timestamp six minutes ahead", body: body, headers: sign(t, 0, testApp, now.Add(6*time.Minute), body), status: 401, want: schema.CodeSignatureMismatch},
-		{scenario: "garbled signature", body: body, headers: with2(good, HeaderSign, "@@not-a-signature@@"), status: 401, want: schema.CodeUnknownRestSignType},
-		{scenario: "unsupported sign type", body: body, headers: with2(good, HeaderSignType, "MD5withRSA"), status: 401, want: schema.CodeUnknownRestSignType},
-		{scenario: "signed with another app's key", body: body, headers: sign(t, 1, testApp, now, body), status: 401, want: schema.CodeSignatureMismatch},
-		{scenario: "body changed after signing", body: otherBody, headers: good, status: 401, want: schema.CodeSignatureMismatch},
-		{scenario: "body names another app than the signer", body: body, headers: sign(t, 1, otherApp, now, body), status: 403, want: schema.CodeAccountNoPermission},
+		{scenario: "signed", path: signed(path, testKey(0), body, now), body: body, status: 200, want: schema.CodeSuccess},
+		{scenario: "signed, sent the first time", path: replayed, body: body, status: 200, want: schema.CodeSuccess},
+		{scenario: "the same request sent again (replay)", path: replayed, body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "not signed", path: path, body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "no Signature", path: signed(path, testKey(0), body, now, set(ParamSignature, "")), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "no SignatureNonce", path: signed(path, testKey(0), body, now, set(ParamSignatureNonce, "")), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "AccessKeyId not configured", path: signed(path, AccessKey{ID: "PPAKunknown", Secret: testKey(0).Secret}, body, now), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "wrong secret", path: signed(path, wrongSecret, body, now), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "timestamp not ISO 8601", path: signed(path, testKey(0), body, now, set(ParamTimestamp, "yesterday")), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "timestamp six minutes old", path: signed(path, testKey(0), body, now.Add(-6*time.Minute)), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "timestamp six minutes ahead", path: signed(path, testKey(0), body, now.Add(6*time.Minute)), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "garbled signature", path: signed(path, testKey(0), body, now, set(ParamSignature, "@@not-a-signature@@")), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "unsupported signature method", path: signed(path, testKey(0), body, now, set(ParamSignatureMethod, "HMAC-SHA256")), body: body, status: 401, want: schema.CodeUnknownRestSignType},
+		{scenario: "unsupported signature version", path: signed(path, testKey(0), body, now, set(ParamSignatureVersion, "2.0")), body: body, status: 401, want: schema.CodeUnknownRestSignType},
+		{scenario: "signed for another route", path: path + "?" + JSONRouteQuery("/v1/templates/delete", testKey(0), body, now), body: body, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "body changed after signing", path: signed(path, testKey(0), body, now), body: otherBody, status: 401, want: schema.CodeSignatureMismatch},
+		{scenario: "another query parameter", path: signed(path, testKey(0), body, now, set("AppId", testApp)), body: body, status: 400, want: schema.CodeInvalidParam},
+		{scenario: "body names an app the key may not act on", path: signed(path, testKey(1), body, now), body: body, status: 403, want: schema.CodeAccountNoPermission},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			p := tc.path
-			if p == "" {
-				p = path
-			}
-			status, resp := e.raw(http.MethodPost, p, tc.body, tc.headers)
+			status, resp := e.raw(http.MethodPost, tc.path, tc.body, nil)
 			if status != tc.status || resp.Code != int(tc.want) {
 				t.Fatalf("HTTP %d %+v; want HTTP %d code %d", status, resp, tc.status, tc.want)
 			}
@@ -251,26 +263,12 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 	wrongSpace, _ := json.Marshal(map[string]any{"appId": testApp, "workspaceId": "prod"})
-	if status, resp := e.raw(http.MethodPost, path, wrongSpace, sign(t, 0, testApp, now, wrongSpace)); status != 403 || resp.Code != int(schema.CodeAccountNoPermission) {
+	if status, resp := e.raw(http.MethodPost, signed(path, testKey(0), wrongSpace, now), wrongSpace, nil); status != 403 || resp.Code != int(schema.CodeAccountNoPermission) {
 		t.Errorf("workspace not the app's: HTTP %d %+v, want 403 8014", status, resp)
 	}
-	if n := e.requests(path, "-1"); n != 6 {
-		t.Errorf("pushpipe_gateway_requests_total{code=-1} = %v, want 6", n)
+	if n := e.requests(path, "-1"); n != 12 {
+		t.Errorf("pushpipe_gateway_requests_total{code=-1} = %v, want 12", n)
 	}
-}
-
-// with2 returns a copy of m with k set to v; v "" removes k.
-func with2(m map[string]string, k, v string) map[string]string {
-	out := make(map[string]string, len(m))
-	for a, b := range m {
-		out[a] = b
-	}
-	if v == "" {
-		delete(out, k)
-	} else {
-		out[k] = v
-	}
-	return out
 }
 
 // TestHTTPAnswers covers what is answered before or around a route:

@@ -1,18 +1,27 @@
 // Package gateway is the HTTP gateway of one region: the mPaaS server API
 // (simple, template, multiple and broadcast push, revocation, statistics,
 // task list and details, scheduled tasks, templates), the client APIs
-// (bind, unbind, report) and user tags (add, remove, list) over signed
-// JSON requests.
+// (bind, unbind, report) and user tags (add, remove, list), in two
+// protocols over one authentication model, AccessKeys (accesskey.go):
 //
-// Every /v1 route is POST with a JSON body whose parameters carry the mPaaS
-// names (appId, workspaceId, taskName, deliverType or deliveryType,
-// targetMsgkey, ...), signed as described in auth.go (SHA256withRSA over
-// "<timestamp>\n<body>", headers X-Pushpipe-App-Id, X-Pushpipe-Timestamp,
-// X-Pushpipe-Sign). The body's appId must be the signing app. Every answer
-// has the mPaaS shape (see Response): RequestId, ResultCode ("OK" or the
-// result code's name), ResultMessage, the numeric Code, and PushResult
-// (writes) or ResultContent (queries). The document openapi.yaml, served
-// at GET /openapi.yaml, lists every route.
+//   - the Alibaba Cloud RPC API at "/" (rpc.go): Action and Version
+//     2020-10-28 with form or query parameters named as the official
+//     Alibaba Cloud SDKs send them, signed with HMAC-SHA1, so the mPaaS
+//     SDK clients (PushSimpleRequest, ...) work against the gateway as
+//     they are;
+//   - pushpipe's JSON routes under /v1 (POST with a JSON body whose
+//     fields carry the mPaaS names: appId, workspaceId, taskName,
+//     deliverType or deliveryType, targetMsgkey, ...), signed with the
+//     same AccessKey over the query string and the body's digest
+//     (auth.go). They serve what the RPC API has no action for: tags,
+//     Live Activity tokens, templates, device status, funnels.
+//
+// An AccessKey acts on the apps it is configured under, each in its own
+// workspace. Every /v1 answer has the mPaaS shape (see Response):
+// RequestId, ResultCode ("OK" or the result code's name), ResultMessage,
+// the numeric Code, and PushResult (writes) or ResultContent (queries);
+// RPC answers have the shapes the SDK's response types declare. The
+// document openapi.yaml, served at GET /openapi.yaml, lists every route.
 //
 // Validation is synchronous and gives the codes fanout would give
 // (schema.Request Validate, plus the template lookup: 3022, 3023). A
@@ -25,11 +34,13 @@
 // forwarded. Queries read the region's ClickHouse database (and, for
 // scheduled tasks, push.schedules.<region>).
 //
-// HTTP statuses: 200 OK; 400 a result code for a bad request; 401 a
-// missing, malformed or wrong signature (-1, 3033, 3003); 403 an app not
-// allowed (3007); 404 an unknown route or task; 405 a wrong method; 409 a
-// template still in use; 413 a body above MaxBodyBytes; 503 Kafka or
-// ClickHouse unavailable (9000, send again). Each request is counted
+// HTTP statuses of the /v1 routes: 200 OK; 400 a result code for a bad
+// request; 401 a missing, malformed or wrong signature, a timestamp
+// outside the window or a replayed nonce (-1, 3033); 403 an AccessKey
+// not allowed on the app or workspace (8014) or a closed push API (3032);
+// 404 an unknown route or task; 405 a wrong method; 409 a template still
+// in use; 413 a body above MaxBodyBytes; 503 Kafka or ClickHouse
+// unavailable (9000, send again). Each request is counted
 // (pushpipe_gateway_requests_total by route and code) and logged once.
 package gateway
 
@@ -134,11 +145,15 @@ func failed(what string, err error) reply {
 
 // call is one authenticated request.
 type call struct {
-	id    string
+	id string
+	// grant is what the request's AccessKey may do; appID is the app the
+	// request acts on, once check accepted it.
+	grant *grant
 	appID string
 	body  []byte
 	now   time.Time
-	// path is the URL path; taskID the {taskId} of /v1/tasks/{taskId}.
+	// path is the URL path; taskID the {taskId} of /v1/tasks/{taskId}
+	// (the TaskId parameter of an RPC call).
 	path, taskID string
 }
 
@@ -159,6 +174,9 @@ type route struct {
 type Server struct {
 	cfg     Config
 	apps    map[string]App
+	keys    map[string]*grant
+	nonces  *nonces
+	rpc     map[string]rpcAction
 	log     zerolog.Logger
 	m       *metrics
 	routes  []route
@@ -178,14 +196,25 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:  cfg,
-		apps: make(map[string]App, len(cfg.Apps)),
-		log:  cfg.Logger.With().Str("stage", "gateway").Str("region", cfg.Region).Logger(),
-		m:    m,
+		cfg:    cfg,
+		apps:   make(map[string]App, len(cfg.Apps)),
+		keys:   map[string]*grant{},
+		nonces: newNonces(cfg.MaxNonces),
+		log:    cfg.Logger.With().Str("stage", "gateway").Str("region", cfg.Region).Logger(),
+		m:      m,
 	}
 	for _, a := range cfg.Apps {
 		s.apps[a.AppID] = a
+		for _, k := range a.AccessKeys {
+			g := s.keys[k.ID]
+			if g == nil {
+				g = &grant{id: k.ID, secret: k.Secret.Reveal(), apps: map[string]bool{}}
+				s.keys[k.ID] = g
+			}
+			g.apps[a.AppID] = true
+		}
 	}
+	s.rpc = s.rpcActions()
 	s.routes = []route{
 		{path: "/v1/push/simple", write: true, handle: s.push(schema.PushSimple)},
 		{path: "/v1/push/template", write: true, handle: s.push(schema.PushTemplate)},
@@ -239,6 +268,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Gatherer != nil {
 		s.handleRaw(mux, "/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
 	}
+	mux.HandleFunc("/{$}", s.serveRPC)
 	mux.HandleFunc("/", s.serveAPI(route{path: "/", handle: func(_ context.Context, c *call) reply {
 		return refuse(http.StatusNotFound, schema.CodeInvalidParam, fmt.Sprintf("no route %s: see GET /openapi.yaml for the routes", c.path))
 	}}))
@@ -255,9 +285,11 @@ func (s *Server) handleRaw(mux *http.ServeMux, path string, h http.HandlerFunc) 
 }
 
 // Routes lists every route the handler serves as "METHOD /path", the
-// path as ServeMux and the OpenAPI document write it (/v1/tasks/{taskId}).
+// path as ServeMux and the OpenAPI document write it (/v1/tasks/{taskId});
+// the RPC API is "GET /" and "POST /".
 func (s *Server) Routes() []string {
-	out := make([]string, 0, len(s.routes)+len(s.raw))
+	out := make([]string, 0, len(s.routes)+len(s.raw)+2)
+	out = append(out, "GET /", "POST /")
 	for _, rt := range s.routes {
 		out = append(out, "POST "+rt.path)
 	}
@@ -282,7 +314,7 @@ func (s *Server) serveAPI(rt route) http.HandlerFunc {
 					msg: "the request could not be handled", err: fmt.Errorf("panic: %v", p)}
 				s.write(w, rt, c, rep)
 			}
-			s.finish(rt, c, rep, time.Since(start))
+			s.finish(rt.path, strconv.Itoa(int(rep.code)), c, rep.status, rep.msg, rep.err, time.Since(start))
 		}()
 		rep = s.serve(r, w, rt, c)
 		s.write(w, rt, c, rep)
@@ -302,14 +334,14 @@ func (s *Server) serve(r *http.Request, w http.ResponseWriter, rt route, c *call
 		}
 		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "reading the request body: "+err.Error())
 	}
+	c.body, c.now = body, s.cfg.Now()
 	if rt.path != "/" {
-		appID, rep := s.authenticate(r, body)
+		g, rep := s.authenticate(r, body, c.now)
 		if rep != nil {
 			return *rep
 		}
-		c.appID = appID
+		c.grant = g
 	}
-	c.body, c.now = body, s.cfg.Now()
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
 	return rt.handle(ctx, c)
@@ -317,48 +349,68 @@ func (s *Server) serve(r *http.Request, w http.ResponseWriter, rt route, c *call
 
 // write sends the mPaaS-shaped answer.
 func (s *Server) write(w http.ResponseWriter, rt route, c *call, rep reply) {
-	resp := Response{RequestID: c.id, ResultCode: ResultOK, ResultMessage: rep.msg, Code: int(rep.code)}
-	success := rep.code == schema.CodeSuccess
-	if !success {
-		resp.ResultCode = rep.code.Name()
-	}
-	switch {
-	case rt.write:
-		data, _ := rep.data.(string)
-		resp.PushResult = &PushResult{Success: success, ResultMsg: rep.msg, Data: data}
-	case success:
+	resp := Response{RequestID: c.id, ResultMessage: rep.msg, Code: int(rep.code)}
+	resp.ResultCode, resp.PushResult = result(rep, rt.write)
+	if !rt.write && rep.code == schema.CodeSuccess {
 		b, err := json.Marshal(rep.data)
 		if err != nil { // answers are plain structs; cannot happen
 			b = []byte("null")
 		}
 		resp.ResultContent = &ResultContent{Data: b}
 	}
-	b, err := json.Marshal(resp)
-	if err != nil {
-		b = []byte(`{"ResultCode":"SYSTEM_ERROR"}`)
+	writeJSON(w, rep.status, resp)
+}
+
+// result returns the ResultCode of rep ("OK", or its code's name) and,
+// for a write, its PushResult; both protocols answer with them.
+func result(rep reply, write bool) (string, *PushResult) {
+	code, success := ResultOK, rep.code == schema.CodeSuccess
+	if !success {
+		code = rep.code.Name()
+	}
+	if !write {
+		return code, nil
+	}
+	data, _ := rep.data.(string)
+	return code, &PushResult{Success: success, ResultMsg: rep.msg, Data: data}
+}
+
+// writeJSON sends v as the JSON answer with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // answers are plain structs; cannot happen
+		b = []byte(`{"ResultCode":"SYSTEM_ERROR","Code":"InternalError"}`)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(rep.status)
+	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// finish counts and logs one request.
-func (s *Server) finish(rt route, c *call, rep reply, took time.Duration) {
-	code := strconv.Itoa(int(rep.code))
-	s.m.requests.WithLabelValues(rt.path, code).Inc()
-	s.m.seconds.WithLabelValues(rt.path).Observe(took.Seconds())
+// finish counts and logs one request: its route (the path, or the RPC
+// action), result code (the mPaaS number, or the Alibaba Cloud error
+// code of a refused RPC call), HTTP status and problem.
+func (s *Server) finish(route, code string, c *call, status int, msg string, err error, took time.Duration) {
+	s.m.requests.WithLabelValues(route, code).Inc()
+	s.m.seconds.WithLabelValues(route).Observe(took.Seconds())
 	var ev *zerolog.Event
 	switch {
-	case rep.status >= 500:
-		ev = s.log.Error().Err(rep.err)
-	case rep.status >= 400:
-		ev = s.log.Warn().Str("problem", rep.msg)
+	case status >= 500:
+		ev = s.log.Error().Err(err)
+	case status >= 400 || code != codeLabelSuccess:
+		ev = s.log.Warn().Str("problem", msg)
 	default:
 		ev = s.log.Debug()
 	}
-	ev.Str("route", rt.path).Str("request_id", c.id).Str("app_id", c.appID).Int("status", rep.status).
-		Int("code", int(rep.code)).Dur("took", took).Msg("gateway request")
+	key := ""
+	if c.grant != nil {
+		key = c.grant.id
+	}
+	ev.Str("route", route).Str("request_id", c.id).Str("access_key_id", key).Str("app_id", c.appID).Int("status", status).
+		Str("code", code).Dur("took", took).Msg("gateway request")
 }
+
+// codeLabelSuccess is the code label of a request that succeeded.
+var codeLabelSuccess = strconv.Itoa(int(schema.CodeSuccess))
 
 // newRequestID returns a random id in the form mPaaS uses
 // (8-4-4-4-12 upper-case hex digits).
@@ -405,23 +457,33 @@ func (s *Server) decode(c *call, v body) *reply {
 	return s.check(c, v.ref())
 }
 
-// check verifies that the body names the signing app, a workspace the app
-// may use, and this gateway's region.
+// check verifies that the request names an app its AccessKey may act
+// on, the app's workspace, and this gateway's region; it then records the
+// app in c.appID.
 func (s *Server) check(c *call, a appRef) *reply {
 	var r reply
 	switch {
 	case a.AppID == "" || a.WorkspaceID == "":
 		r = refuse(http.StatusBadRequest, schema.CodeNeedAppIDWorkspaceID, "appId and workspaceId are both required")
-	case a.AppID != c.appID:
-		r = refuse(http.StatusForbidden, schema.CodeAccountNoPermission, fmt.Sprintf("the body names app %q but the request is signed for app %q", a.AppID, c.appID))
+	case c.grant == nil || !c.grant.apps[a.AppID]:
+		r = refuse(http.StatusForbidden, schema.CodeAccountNoPermission, fmt.Sprintf("AccessKey %s may not act on app %q: list it under that app (gateway.appKeys[].accessKeys)", c.grant.idOrNone(), a.AppID))
 	case s.apps[a.AppID].WorkspaceID != "" && s.apps[a.AppID].WorkspaceID != a.WorkspaceID:
 		r = refuse(http.StatusForbidden, schema.CodeAccountNoPermission, fmt.Sprintf("workspace %q is not the workspace of app %s", a.WorkspaceID, a.AppID))
 	case a.Region != "" && a.Region != s.cfg.Region:
 		r = refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("the request names region %q but this gateway serves region %q; send it to the gateway of region %s", a.Region, s.cfg.Region, a.Region))
 	default:
+		c.appID = a.AppID
 		return nil
 	}
 	return &r
+}
+
+// idOrNone is the AccessKey id of g, or "(none)".
+func (g *grant) idOrNone() string {
+	if g == nil {
+		return "(none)"
+	}
+	return g.id
 }
 
 // Start binds Addr and serves in the background until Close is called or

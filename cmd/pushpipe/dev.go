@@ -34,8 +34,9 @@ func newDevCmd() *cobra.Command {
     which production refuses,
   - a receipts worker per region on consecutive ports from receipts.addr, which
     also publishes the callback signing key on GET /callbacks/public-key,
-  - an HTTP gateway per region on consecutive ports from gateway.addr, verifying a demo
-    key of the first app (<state-dir>/gateway-demo-key.pem) when gateway.appKeys is empty,
+  - an HTTP gateway per region on consecutive ports from gateway.addr (the Alibaba Cloud
+    RPC API for the official SDKs, and the /v1 JSON routes), verifying a demo AccessKey of
+    the first app (<state-dir>/gateway-demo-accesskey.json) when gateway.appKeys is empty,
 and print where to look and what to try. A few demo devices of the demo app are
 registered in every region. Ctrl-C or SIGTERM stops everything cleanly; the next run
 finds the data of this one.

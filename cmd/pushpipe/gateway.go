@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,33 +24,42 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// demoGatewayKeyFile is where `pushpipe dev` keeps the demo app's private
-// gateway key, under the state directory.
-const demoGatewayKeyFile = "gateway-demo-key.pem"
+// demoAccessKeyFile is where `pushpipe dev` keeps the demo app's
+// AccessKey, under the state directory.
+const demoAccessKeyFile = "gateway-demo-accesskey.json"
 
 func newGatewayCmd() *cobra.Command {
 	var region, addr string
 	var ep endpointFlags
 	cmd := &cobra.Command{
 		Use:   "gateway",
-		Short: "Run the HTTP gateway for one region: the mPaaS push API over signed requests (→ push.requests.R, push.control.R, push.bindings.R)",
-		Long: `Run the HTTP gateway of one region: the mPaaS server API and client APIs as signed JSON
-POST requests. Pushes are validated synchronously (the result codes fanout would give,
-templates included) and answered once Kafka acknowledged them; revokes go to
-push.control.<region>, client bind/unbind/report to push.bindings.<region>; statistics,
-tasks and templates are read from the region's ClickHouse database. A request naming
-another region is refused (3028).
+		Short: "Run the HTTP gateway for one region: the mPaaS push API for the Alibaba Cloud SDKs and as JSON, signed with AccessKeys (→ push.requests.R, push.control.R, push.bindings.R)",
+		Long: `Run the HTTP gateway of one region: the mPaaS server and client APIs in two protocols.
 
-Routes (POST): /v1/push/{simple,template,multiple,broadcast}, /v1/push/revoke/{message,task},
-/v1/stats, /v1/stats/funnel, /v1/tasks, /v1/tasks/{taskId}, /v1/schedules,
-/v1/schedules/cancel, /v1/templates/{create,list,delete}, /v1/client/{bind,unbind,report};
-GET /openapi.yaml (the full description), /healthz, /readyz, /metrics.
+  - The Alibaba Cloud RPC API at "/", Version 2020-10-28: the official Alibaba Cloud SDKs
+    (the Go SDK's services/mpaas package: PushSimpleRequest, ...) work against it unchanged
+    once their endpoint is the gateway. Actions: PushSimple, PushTemplate, PushMultiple,
+    PushBroadcast, RevokePushMessage, RevokePushTask, QueryPushAnalysisCoreIndex,
+    QueryPushAnalysisTaskList, QueryPushAnalysisTaskDetail, QueryPushSchedulerList (and
+    QueryMpsSchedulerList), CancelPushScheduler, PushBind, PushUnBind, PushReport.
+  - pushpipe's JSON routes (POST): /v1/push/{simple,template,multiple,broadcast},
+    /v1/push/revoke/{message,task}, /v1/stats, /v1/stats/funnel, /v1/tasks,
+    /v1/tasks/{taskId}, /v1/schedules, /v1/schedules/cancel, /v1/templates/{create,list,delete},
+    /v1/client/{bind,unbind,report}, /v1/client/liveactivity/{bind,unbind},
+    /v1/devices/status, /v1/tags/{add,remove,list,users};
+    GET /openapi.yaml (the full description), /healthz, /readyz, /metrics.
 
-Every /v1 request is signed with the app's RSA private key: SHA256withRSA over
-"<unix ms>\n<body>", base64 with '+' → '-' and '/' → '_', sent in X-Pushpipe-Sign with
-X-Pushpipe-App-Id and X-Pushpipe-Timestamp (at most 5 minutes off). The public keys are
-configured under gateway.appKeys; 'pushpipe gateway keygen' makes a key pair and
-'pushpipe gateway sign' the headers for curl.`,
+Pushes are validated synchronously (the result codes fanout would give, templates
+included) and answered once Kafka acknowledged them; revokes go to push.control.<region>,
+client bind/unbind/report to push.bindings.<region>; statistics, tasks and templates are
+read from the region's ClickHouse database. A request naming another region is refused.
+
+Both protocols are signed with an AccessKey of the app (gateway.appKeys[].accessKeys):
+HMAC-SHA1 over the sorted parameters, the Alibaba Cloud RPC signature; a /v1 request signs
+its query (AccessKeyId, SignatureMethod, SignatureVersion, SignatureNonce, Timestamp) and
+the SHA-256 of its body. A Timestamp more than gateway.maxClockSkew (5m) off and a nonce
+used again within that window are refused. 'pushpipe gateway keygen' makes an AccessKey
+and 'pushpipe gateway sign' the signed query string for curl.`,
 		Example: `  pushpipe gateway --region sg --addr 127.0.0.1:18200 --brokers kafka-1:9092 --clickhouse ch-1:9000 --config prod.yaml
   curl -s http://127.0.0.1:18200/openapi.yaml`,
 		Args: cobra.NoArgs,
@@ -147,55 +155,40 @@ func startGateway(ctx context.Context, d gatewayDeps, region string) (*gateway.S
 }
 
 // devGateways are the gateways `pushpipe dev` runs, one per region, and
-// the demo key they verify.
+// the demo AccessKey they verify.
 type devGateways struct {
-	keyPath string // the demo private key, when dev made or reused one
+	keyPath string // the demo AccessKey file, when dev made or reused one
+	key     gateway.AccessKey
 	conn    driver.Conn
 	servers []*gateway.Server
 }
 
-// addDemoKey gives the first app a gateway key when none is configured:
-// the private key is kept in <stateDir>/gateway-demo-key.pem (created once,
-// reused by later runs) and its public half configured for the app.
+// addDemoKey gives the first app an AccessKey when none is configured: it
+// is kept in <stateDir>/gateway-demo-accesskey.json (created once, reused
+// by later runs) and configured for the app.
 func (g *devGateways) addDemoKey(cfg *config.Config) error {
 	if len(cfg.Gateway.AppKeys) > 0 || len(cfg.Apps) == 0 {
 		return nil
 	}
-	path := filepath.Join(cfg.StateDir, demoGatewayKeyFile)
-	privPEM, err := os.ReadFile(path)
+	path := filepath.Join(cfg.StateDir, demoAccessKeyFile)
+	key, err := gateway.ReadAccessKeyFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		if privPEM, _, err = gateway.GenerateKey(); err != nil {
+		if key, err = gateway.GenerateAccessKey(); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 			return fmt.Errorf("creating the state directory: %w", err)
 		}
-		if err := os.WriteFile(path, privPEM, 0o600); err != nil {
-			return fmt.Errorf("writing the demo gateway key: %w", err)
+		if err := gateway.WriteAccessKeyFile(path, key); err != nil {
+			return err
 		}
 	} else if err != nil {
-		return fmt.Errorf("reading the demo gateway key: %w", err)
+		return fmt.Errorf("%w (delete it to get a new demo AccessKey)", err)
 	}
-	pubPEM, err := publicPEM(privPEM)
-	if err != nil {
-		return fmt.Errorf("%s: %w (delete it to get a new demo key)", path, err)
-	}
-	cfg.Gateway.AppKeys = []config.GatewayAppKey{{AppID: cfg.Apps[0].AppID, PublicKey: string(pubPEM)}}
-	g.keyPath = path
+	cfg.Gateway.AppKeys = []config.GatewayAppKey{{AppID: cfg.Apps[0].AppID,
+		AccessKeys: []config.GatewayAccessKey{{AccessKeyID: key.ID, AccessKeySecret: key.Secret}}}}
+	g.keyPath, g.key = path, key
 	return nil
-}
-
-// publicPEM returns the PKIX PEM of the public half of a private key PEM.
-func publicPEM(privPEM []byte) ([]byte, error) {
-	k, err := gateway.ParsePrivateKey(privPEM)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the public key: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
 // start starts a gateway per region of cfg.
@@ -230,7 +223,8 @@ func (g *devGateways) close(log zerolog.Logger) {
 	}
 }
 
-// banner prints the gateways' addresses and how to call them.
+// banner prints the gateways' addresses and how to call them: the
+// official Alibaba Cloud SDK's settings and a signed curl of a /v1 route.
 func (g *devGateways) banner(cfg *config.Config) (addrs, try string) {
 	if len(g.servers) == 0 {
 		return "", ""
@@ -239,56 +233,62 @@ func (g *devGateways) banner(cfg *config.Config) (addrs, try string) {
 	for i, s := range g.servers {
 		parts[i] = cfg.Regions[i] + " " + s.URL()
 	}
-	key := "the private key of gateway.appKeys"
+	keyFile := "an AccessKey file of gateway.appKeys (pushpipe gateway keygen --out)"
 	if g.keyPath != "" {
-		key = g.keyPath
+		keyFile = g.keyPath
 	}
-	url := g.servers[len(g.servers)-1].URL()
+	srv, region := g.servers[len(g.servers)-1], cfg.Regions[len(g.servers)-1]
 	for i, r := range cfg.Regions {
 		if r == "sg" {
-			url = g.servers[i].URL()
+			srv, region = g.servers[i], r
 		}
 	}
 	addrs = fmt.Sprintf(`  HTTP gateway        %s
-                      POST /v1/push/simple ... (GET /openapi.yaml); requests signed with %s
-`, strings.Join(parts, "  "), key)
+                      Alibaba Cloud RPC API at / (Version %s), JSON routes POST /v1/... (GET /openapi.yaml)
+`, strings.Join(parts, "  "), gateway.RPCVersion)
+	if g.keyPath != "" {
+		addrs += fmt.Sprintf(`  Alibaba Cloud SDK   endpoint (client.Domain) %s, scheme HTTP, region %q (each region's gateway: its own)
+                      AccessKeyId %s, AccessKeySecret %s (in %s)
+`, srv.Addr(), region, g.key.ID, g.key.Secret.Reveal(), keyFile)
+	}
+	ak, sk := "<AccessKeyId>", "<AccessKeySecret>"
+	if g.keyPath != "" {
+		ak, sk = g.key.ID, g.key.Secret.Reveal()
+	}
 	try = fmt.Sprintf(`
-  ./bin/pushpipe gateway sign --key %s --body configs/examples/simple-push.json > /tmp/sig
-  curl -s %s/v1/push/simple $(cat /tmp/sig) --data-binary @configs/examples/simple-push.json
-`, key, url)
+  # the official Alibaba Cloud Go SDK (services/mpaas) against the gateway:
+  MPAAS_AK_ENV=%s MPAAS_SK_ENV=%s PUSHPIPE_GATEWAY=%s PUSHPIPE_REGION=%s go run ./configs/examples/aliyun-sdk
+  # a /v1 JSON route with curl:
+  curl -s "%s/v1/push/simple?$(./bin/pushpipe gateway sign --key %s --path /v1/push/simple --body configs/examples/simple-push.json)" \
+    -H Content-Type:application/json --data-binary @configs/examples/simple-push.json
+`, ak, sk, srv.Addr(), region, srv.URL(), keyFile)
 	return addrs, try
 }
 
 func newGatewaySignCmd() *cobra.Command {
-	var keyPath, appID, bodyPath, format string
+	var keyPath, path, bodyPath, format string
 	cmd := &cobra.Command{
 		Use:   "sign",
-		Short: "Sign a request body for the gateway and print the headers (curl arguments or JSON)",
-		Long: `Sign a request body as the gateway verifies it: SHA256withRSA over "<unix ms>\n<body>" with
-the app's private key, base64 with '+' → '-' and '/' → '_'. Prints curl arguments
-(-H X-Pushpipe-App-Id:... -H X-Pushpipe-Timestamp:... -H X-Pushpipe-Sign:...), which
-contain no spaces and can be spliced into a curl command line, or with --format json
-the three headers as a JSON object. The signature is valid for 5 minutes; send the
-body byte for byte as signed (curl --data-binary @FILE).`,
-		Example: `  pushpipe gateway sign --key .pushpipe/gateway-demo-key.pem --body req.json > /tmp/sig
-  curl -s http://127.0.0.1:18200/v1/push/simple $(cat /tmp/sig) --data-binary @req.json
-  pushpipe gateway sign --key key.pem --app ONEX570DA89211721 --body - --format json < req.json`,
+		Short: "Sign a request body for a /v1 route of the gateway and print the signed query string (or JSON)",
+		Long: `Sign a POST of a body to a /v1 route as the gateway verifies it, with the AccessKey of the
+file --key: the Alibaba Cloud RPC signature (HMAC-SHA1 of the secret and "&") over "POST",
+the route's path and the sorted parameters AccessKeyId, SignatureMethod HMAC-SHA1,
+SignatureVersion 1.0, a fresh SignatureNonce, Timestamp (now, UTC) and BodySHA256, the
+SHA-256 of the body (not sent). Prints the query string to append to the route
+(?AccessKeyId=...&Signature=...), or with --format json its parameters as a JSON object.
+It is good for one request within 5 minutes; send the body byte for byte as signed
+(curl --data-binary @FILE). The RPC API at "/" is signed by the Alibaba Cloud SDKs.`,
+		Example: `  curl -s "http://127.0.0.1:18204/v1/push/simple?$(pushpipe gateway sign --key .pushpipe/` + demoAccessKeyFile + ` --path /v1/push/simple --body req.json)" \
+    -H Content-Type:application/json --data-binary @req.json
+  pushpipe gateway sign --key ak.json --path /v1/stats --body - --format json < query.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			if appID == "" {
-				appID = cfg.Apps[0].AppID
-			}
-			keyPEM, err := os.ReadFile(keyPath)
+			key, err := gateway.ReadAccessKeyFile(keyPath)
 			if err != nil {
 				return fail("--key: %v", err)
 			}
-			key, err := gateway.ParsePrivateKey(keyPEM)
-			if err != nil {
-				return fail("--key %s: %v", keyPath, err)
+			if !strings.HasPrefix(path, "/v1/") {
+				return fail("--path %q: give the /v1 route the body is posted to, e.g. /v1/push/simple", path)
 			}
 			var body []byte
 			if bodyPath == "-" {
@@ -299,63 +299,73 @@ body byte for byte as signed (curl --data-binary @FILE).`,
 			if err != nil {
 				return fail("--body: %v", err)
 			}
-			ts := time.Now().UnixMilli()
-			sig, err := gateway.Sign(key, ts, body)
-			if err != nil {
-				return err
-			}
-			headers := map[string]string{gateway.HeaderAppID: appID, gateway.HeaderTimestamp: fmt.Sprint(ts), gateway.HeaderSign: sig}
+			query := gateway.JSONRouteQuery(path, key, body, time.Now())
 			switch format {
 			case "json":
-				return printJSON(cmd, headers)
-			case "curl":
-				fmt.Fprintf(cmd.OutOrStdout(), "-H %s:%s -H %s:%d -H %s:%s -H Content-Type:application/json\n",
-					gateway.HeaderAppID, appID, gateway.HeaderTimestamp, ts, gateway.HeaderSign, sig)
+				q, _ := url.ParseQuery(query)
+				params := map[string]string{}
+				for k := range q {
+					params[k] = q.Get(k)
+				}
+				return printJSON(cmd, params)
+			case "query":
+				fmt.Fprintln(cmd.OutOrStdout(), query)
 				return nil
 			}
-			return fail("--format %q: use curl or json", format)
+			return fail("--format %q: use query or json", format)
 		},
 	}
-	cmd.Flags().StringVar(&keyPath, "key", "", "the app's RSA private key, PEM (required; pushpipe dev: .pushpipe/"+demoGatewayKeyFile+")")
-	cmd.Flags().StringVar(&appID, "app", "", "app id the request is signed for (default: the first configured app)")
+	cmd.Flags().StringVar(&keyPath, "key", "", "the AccessKey file, {\"accessKeyId\":...,\"accessKeySecret\":...} (required; pushpipe dev: .pushpipe/"+demoAccessKeyFile+")")
+	cmd.Flags().StringVar(&path, "path", "", "the /v1 route the body is posted to, e.g. /v1/push/simple (required)")
 	cmd.Flags().StringVar(&bodyPath, "body", "-", "file holding the exact request body, or - for stdin")
-	cmd.Flags().StringVar(&format, "format", "curl", "output: curl (header arguments) or json")
+	cmd.Flags().StringVar(&format, "format", "query", "output: query (the query string) or json")
 	_ = cmd.MarkFlagRequired("key")
+	_ = cmd.MarkFlagRequired("path")
 	return cmd
 }
 
 func newGatewayKeygenCmd() *cobra.Command {
-	var out string
+	var out, appID string
 	cmd := &cobra.Command{
 		Use:   "keygen",
-		Short: "Create an RSA key pair for signing gateway requests: the private key to a file, the public key to stdout",
-		Long: `Create a 2048-bit RSA key pair. The private key (PKCS #8 PEM) is written to --out with mode
-0600 and stays with the calling system; the public key is printed for the gateway's
-configuration (gateway.appKeys[].publicKey, or a file named in publicKeyFile). The same
-keys can be made with openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048.`,
-		Example: `  pushpipe gateway keygen --out app-key.pem > app-key.pub.pem`,
+		Short: "Create an AccessKey (id and secret) for calling the gateway: its configuration entry to stdout, the key to a file",
+		Long: `Create an AccessKey pair: an id (PPAK and 20 letters and digits) and a 30-character
+secret. Prints the gateway.appKeys entry that lets it act on the app (--app, default the
+first configured app), secret included: the gateway verifies HMAC signatures, so it holds
+the secret too. Keep the secret in your secret store; in the configuration it may also be
+a file (accessKeySecretFile). With --out, the pair is also written to that file (mode
+0600, never overwritten) for 'pushpipe gateway sign' and 'pushpipe send --gateway'. The
+Alibaba Cloud SDKs take the id and secret as the AccessKeyId and AccessKeySecret. To
+rotate a key, list the new one beside the old one, move the callers, remove the old one.`,
+		Example: `  pushpipe gateway keygen --app ONEX570DA89211721 --out ak.json >> gateway-keys.yaml`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			priv, pub, err := gateway.GenerateKey()
+			if appID == "" {
+				cfg, _, err := loadConfig(cmd)
+				if err != nil {
+					return err
+				}
+				appID = cfg.Apps[0].AppID
+			}
+			key, err := gateway.GenerateAccessKey()
 			if err != nil {
 				return err
 			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				return fail("--out: %v (an existing key is never overwritten)", err)
+			if out != "" {
+				if err := gateway.WriteAccessKeyFile(out, key); err != nil {
+					return fail("--out: %v (an existing file is never overwritten)", err)
+				}
 			}
-			if _, err := f.Write(priv); err != nil {
-				f.Close()
-				return fmt.Errorf("writing %s: %w", out, err)
-			}
-			if err := f.Close(); err != nil {
-				return fmt.Errorf("writing %s: %w", out, err)
-			}
-			_, err = cmd.OutOrStdout().Write(pub)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), `# gateway.appKeys entry: AccessKey %s acts on app %s
+- appId: %s
+  accessKeys:
+    - accessKeyId: %s
+      accessKeySecret: %s
+`, key.ID, appID, appID, key.ID, key.Secret.Reveal())
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "", "file to write the private key to (required; never overwritten)")
-	_ = cmd.MarkFlagRequired("out")
+	cmd.Flags().StringVar(&out, "out", "", "also write the AccessKey to this file, for gateway sign and send --gateway (never overwritten)")
+	cmd.Flags().StringVar(&appID, "app", "", "the app the key acts on (default: the first configured app)")
 	return cmd
 }

@@ -58,12 +58,12 @@ when more than one request is sent.
 
 The requests are published to push.requests.<region> through Kafka (the producer
 package) and the command returns once Kafka acknowledged all of them. With --gateway
-they are posted to the HTTP gateway instead, signed with --key.`,
+they are posted to the HTTP gateway instead, signed with the AccessKey of the file --key.`,
 		Example: `  pushpipe send --region sg --title 'Flash sale' --content 'Half price until midnight' --target demo-device-1,demo-device-2
   pushpipe send --region sg --title 'Flash sale' --content 'Half price' --targets-file devices.txt --task-id sale-2026-11
   pushpipe send --region sg --template promo --kv name=Ann --kv amount=50 --targets-file users.txt --deliver-type 3
   pushpipe send --region sg --json configs/examples/simple-push.json
-  pushpipe send --region sg --json req.json --gateway http://127.0.0.1:18204 --key .pushpipe/gateway-demo-key.pem
+  pushpipe send --region sg --json req.json --gateway http://127.0.0.1:18204 --key .pushpipe/gateway-demo-accesskey.json
   pushpipe send --region sg --title Hi --content Hello --target d1 --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSend(cmd, &f) },
@@ -85,7 +85,7 @@ they are posted to the HTTP gateway instead, signed with --key.`,
 	fl.Int64Var(&f.expiredSeconds, "expired-seconds", producer.DefaultExpiredSeconds, "message validity in seconds (at most 1209600, 14 days)")
 	fl.StringVar(&f.output, "output", "text", "summary format: text or json (for scripts)")
 	fl.StringVar(&f.gatewayURL, "gateway", "", "post the requests to this HTTP gateway instead of publishing to Kafka")
-	fl.StringVar(&f.keyPath, "key", "", "with --gateway: the app's RSA private key (PEM) to sign with")
+	fl.StringVar(&f.keyPath, "key", "", "with --gateway: the AccessKey file to sign with ({\"accessKeyId\":...,\"accessKeySecret\":...}, pushpipe gateway keygen --out)")
 	f.ep.register(cmd)
 	return cmd
 }
@@ -338,17 +338,13 @@ func publishRequests(ctx context.Context, cfg producer.Config, reqs []*schema.Re
 // sendToGateway posts the requests to the gateway one by one.
 func (f *sendFlags) sendToGateway(ctx context.Context, reqs []*schema.Request, progress func(done int)) ([]string, error) {
 	if f.keyPath == "" {
-		return nil, fail("--gateway needs --key, the app's private key to sign with")
+		return nil, fail("--gateway needs --key, the AccessKey file to sign with (pushpipe gateway keygen --out makes one)")
 	}
-	pemText, err := os.ReadFile(f.keyPath)
+	key, err := gateway.ReadAccessKeyFile(f.keyPath)
 	if err != nil {
 		return nil, fail("--key: %v", err)
 	}
-	key, err := gateway.ParsePrivateKey(pemText)
-	if err != nil {
-		return nil, fail("--key %s: %v", f.keyPath, err)
-	}
-	c := &gateway.Client{BaseURL: f.gatewayURL, AppID: f.appID, Key: key}
+	c := &gateway.Client{BaseURL: f.gatewayURL, AccessKey: key}
 	ids := make([]string, 0, len(reqs))
 	for i, r := range reqs {
 		id, err := c.Push(ctx, r)

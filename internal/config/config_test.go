@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/pushpipe/pushpipe/workers/sender"
 )
@@ -110,16 +113,30 @@ func TestValidate(t *testing.T) {
 }
 
 func TestSecretsNeverPrinted(t *testing.T) {
-	c, err := Load(write(t, "clickhouse: {password: hunter2}\napps: [{appId: a, mipush: {appSecret: topsecret, packageName: p}}]\n"))
+	c, err := Load(write(t, "clickhouse: {password: hunter2}\napps: [{appId: a, mipush: {appSecret: topsecret, packageName: p}}]\n"+
+		"gateway: {appKeys: [{appId: a, accessKeys: [{accessKeyId: PPAKa, accessKeySecret: gatewaysecret0123456789}]}]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Apps[0].MiPush.AppSecret.Reveal() != "topsecret" {
 		t.Fatal("secret not loaded")
 	}
+	apps, err := c.GatewayApps()
+	if err != nil || apps[0].AccessKeys[0].Secret.Reveal() != "gatewaysecret0123456789" {
+		t.Fatalf("gateway secret not loaded: %+v, %v", apps, err)
+	}
 	r := c.Redacted()
-	for _, s := range []string{fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r), fmt.Sprintf("%+v", *r.Apps[0].MiPush), fmt.Sprintf("%#v", *r.Apps[0].MiPush)} {
-		if strings.Contains(s, "hunter2") || strings.Contains(s, "topsecret") {
+	asJSON, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asYAML, err := yaml.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r), fmt.Sprintf("%+v", *r.Apps[0].MiPush), fmt.Sprintf("%#v", *r.Apps[0].MiPush),
+		fmt.Sprintf("%+v", apps), fmt.Sprintf("%#v", apps), string(asJSON), string(asYAML)} {
+		if strings.Contains(s, "hunter2") || strings.Contains(s, "topsecret") || strings.Contains(s, "gatewaysecret") {
 			t.Fatalf("redacted config prints a secret: %s", s)
 		}
 	}

@@ -1,14 +1,15 @@
 package config
 
 import (
-	"crypto/rsa"
 	"fmt"
 	"net"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/gateway"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -17,8 +18,9 @@ import (
 // serves its regions on consecutive ports from it.
 const DefaultGatewayAddr = "127.0.0.1:18200"
 
-// GatewayConfig configures the HTTP gateway (mPaaS server and client APIs
-// with signed requests).
+// GatewayConfig configures the HTTP gateway (the mPaaS server and client
+// APIs: the Alibaba Cloud RPC API and the /v1 JSON routes, both signed
+// with AccessKeys).
 type GatewayConfig struct {
 	// Addr is where `pushpipe gateway --region R` listens unless Addrs
 	// names R; `pushpipe dev` serves the i-th of Regions on Addr's port
@@ -29,25 +31,41 @@ type GatewayConfig struct {
 	Addrs map[string]string `yaml:"addrs"`
 	// MaxBodyBytes is the largest request body accepted. Default 1 MiB.
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
-	// MaxClockSkew is how far a request's signed timestamp may be from the
-	// gateway's clock. Default 5m.
+	// MaxClockSkew is how far a request's signed Timestamp may be from the
+	// gateway's clock; signature nonces are remembered as long. Default 5m.
 	MaxClockSkew time.Duration `yaml:"maxClockSkew"`
-	// AppKeys are the RSA public keys (2048 bits or more) that requests
-	// of each app are verified with. `pushpipe dev` generates a demo key
-	// pair for the first app when empty.
+	// AppKeys are the apps the gateway serves, each with the AccessKeys
+	// that may act on it. `pushpipe dev` generates a demo AccessKey for
+	// the first app when empty.
 	AppKeys []GatewayAppKey `yaml:"appKeys"`
 }
 
-// GatewayAppKey is the public key of one app, given inline (PEM, or the
-// bare base64 the mPaaS console shows) or as a file path.
+// GatewayAppKey is one app of the gateway: its AccessKeys and whether its
+// push API is closed.
 type GatewayAppKey struct {
-	AppID         string `yaml:"appId"`
-	PublicKey     string `yaml:"publicKey"`
-	PublicKeyFile string `yaml:"publicKeyFile"`
+	AppID string `yaml:"appId"`
+	// AccessKeys may act on the app (one or more: add a new key, move the
+	// callers to it, remove the old one). The same accessKeyId may be
+	// listed under several apps, with the same secret, to act on each.
+	AccessKeys []GatewayAccessKey `yaml:"accessKeys"`
 	// PushClosed closes the app's push API (the mPaaS REST API switch):
 	// pushes and revokes are refused with 3032 REST_API_SWITCH_NOT_OPEN,
 	// queries and the client routes keep working.
 	PushClosed bool `yaml:"pushClosed"`
+	// PublicKey and PublicKeyFile held the RSA keys of the request
+	// signature the gateway used before AccessKeys; Validate refuses them
+	// saying what to do instead.
+	PublicKey     string `yaml:"publicKey"`
+	PublicKeyFile string `yaml:"publicKeyFile"`
+}
+
+// GatewayAccessKey is one AccessKey pair: its id and its secret, given
+// inline (never printed) or as a file holding it (`pushpipe gateway
+// keygen` makes both).
+type GatewayAccessKey struct {
+	AccessKeyID         string          `yaml:"accessKeyId"`
+	AccessKeySecret     channels.Secret `yaml:"accessKeySecret"`
+	AccessKeySecretFile string          `yaml:"accessKeySecretFile"`
 }
 
 func (g *GatewayConfig) defaults() {
@@ -83,31 +101,54 @@ func (g GatewayConfig) Validate() error {
 	return err
 }
 
-// Keys reads and parses the public key of every app in AppKeys.
-func (g GatewayConfig) Keys() (map[string]*rsa.PublicKey, error) {
-	out := make(map[string]*rsa.PublicKey, len(g.AppKeys))
-	for i, k := range g.AppKeys {
-		if k.AppID == "" {
-			return nil, fmt.Errorf("gateway.appKeys[%d].appId is empty", i)
-		}
-		if _, dup := out[k.AppID]; dup {
-			return nil, fmt.Errorf("gateway.appKeys[%d]: app %s is listed twice", i, k.AppID)
-		}
-		text := []byte(k.PublicKey)
+// Keys reads the AccessKeys of every app in AppKeys (secret files
+// included) and checks them: every app has at least one, an id is
+// listed once per app and has one secret wherever it is listed.
+func (g GatewayConfig) Keys() (map[string][]gateway.AccessKey, error) {
+	out := make(map[string][]gateway.AccessKey, len(g.AppKeys))
+	secrets := map[string]string{}
+	for i, a := range g.AppKeys {
+		where := fmt.Sprintf("gateway.appKeys[%d] (%s)", i, a.AppID)
 		switch {
-		case (k.PublicKey == "") == (k.PublicKeyFile == ""):
-			return nil, fmt.Errorf("gateway.appKeys[%d] (%s): give exactly one of publicKey and publicKeyFile", i, k.AppID)
-		case k.PublicKeyFile != "":
-			var err error
-			if text, err = os.ReadFile(k.PublicKeyFile); err != nil {
-				return nil, fmt.Errorf("gateway.appKeys[%d] (%s).publicKeyFile: %w", i, k.AppID, err)
+		case a.AppID == "":
+			return nil, fmt.Errorf("gateway.appKeys[%d].appId is empty", i)
+		case out[a.AppID] != nil:
+			return nil, fmt.Errorf("%s: the app is listed twice", where)
+		case a.PublicKey != "" || a.PublicKeyFile != "":
+			return nil, fmt.Errorf("%s: publicKey and publicKeyFile are gone: the gateway verifies AccessKeys (HMAC-SHA1, the signature of the Alibaba Cloud SDKs) instead of RSA keys; remove them and add accessKeys ('pushpipe gateway keygen' makes a pair)", where)
+		case len(a.AccessKeys) == 0:
+			return nil, fmt.Errorf("%s has no accessKeys: give it at least one ('pushpipe gateway keygen' makes a pair)", where)
+		}
+		keys := make([]gateway.AccessKey, 0, len(a.AccessKeys))
+		for j, k := range a.AccessKeys {
+			kw := fmt.Sprintf("%s.accessKeys[%d]", where, j)
+			secret := k.AccessKeySecret.Reveal()
+			switch {
+			case k.AccessKeyID == "":
+				return nil, fmt.Errorf("%s.accessKeyId is empty", kw)
+			case (secret == "") == (k.AccessKeySecretFile == ""):
+				return nil, fmt.Errorf("%s (%s): give exactly one of accessKeySecret and accessKeySecretFile", kw, k.AccessKeyID)
+			case k.AccessKeySecretFile != "":
+				b, err := os.ReadFile(k.AccessKeySecretFile)
+				if err != nil {
+					return nil, fmt.Errorf("%s (%s).accessKeySecretFile: %w", kw, k.AccessKeyID, err)
+				}
+				secret = strings.TrimSpace(string(b))
 			}
+			if slices.ContainsFunc(keys, func(o gateway.AccessKey) bool { return o.ID == k.AccessKeyID }) {
+				return nil, fmt.Errorf("%s: AccessKey %s is listed twice for the app", kw, k.AccessKeyID)
+			}
+			if s, seen := secrets[k.AccessKeyID]; seen && s != secret {
+				return nil, fmt.Errorf("%s: AccessKey %s is listed under another app with another secret: one id has one secret", kw, k.AccessKeyID)
+			}
+			secrets[k.AccessKeyID] = secret
+			key := gateway.AccessKey{ID: k.AccessKeyID, Secret: channels.Secret(secret)}
+			if err := key.Validate(); err != nil {
+				return nil, fmt.Errorf("%s: %w", kw, err)
+			}
+			keys = append(keys, key)
 		}
-		pub, err := gateway.ParsePublicKey(text)
-		if err != nil {
-			return nil, fmt.Errorf("gateway.appKeys[%d] (%s): %w", i, k.AppID, err)
-		}
-		out[k.AppID] = pub
+		out[a.AppID] = keys
 	}
 	return out, nil
 }
@@ -149,8 +190,8 @@ func (c *Config) GatewayAddr(region string) string {
 	return net.JoinHostPort(host, strconv.Itoa(p))
 }
 
-// GatewayApps returns the apps the gateway verifies, with their public
-// keys and the workspace of the app in Apps.
+// GatewayApps returns the apps the gateway serves, with their AccessKeys,
+// push switch and the workspace of the app in Apps.
 func (c *Config) GatewayApps() ([]gateway.App, error) {
 	keys, err := c.Gateway.Keys()
 	if err != nil {
@@ -163,7 +204,7 @@ func (c *Config) GatewayApps() ([]gateway.App, error) {
 	var out []gateway.App
 	for _, a := range c.Apps {
 		if k, ok := keys[a.AppID]; ok {
-			out = append(out, gateway.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, PublicKey: k, PushClosed: closed[a.AppID]})
+			out = append(out, gateway.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, AccessKeys: k, PushClosed: closed[a.AppID]})
 		}
 	}
 	return out, nil

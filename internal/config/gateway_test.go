@@ -5,20 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/pushpipe/pushpipe/gateway"
 )
 
 func TestGatewaySection(t *testing.T) {
-	_, pub, err := gateway.GenerateKey()
-	if err != nil {
+	secretFile := filepath.Join(t.TempDir(), "ak.secret")
+	if err := os.WriteFile(secretFile, []byte("secret-from-a-file-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	keyFile := filepath.Join(t.TempDir(), "app.pub.pem")
-	if err := os.WriteFile(keyFile, pub, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	inline := strings.ReplaceAll(string(pub), "\n", "\n      ")
+	const secret = "inline-secret-0123456789abcdef"
 	for _, tc := range []struct {
 		scenario string
 		body     string
@@ -35,17 +29,24 @@ func TestGatewaySection(t *testing.T) {
 				t.Fatalf("sg at %s, eu at %s", c.GatewayAddr("sg"), c.GatewayAddr("eu"))
 			}
 		}},
-		{scenario: "key inline and from a file", body: "apps: [{appId: A, workspaceId: w}, {appId: B}]\ngateway:\n  appKeys:\n  - appId: A\n    publicKey: |\n      " + inline + "\n  - {appId: B, publicKeyFile: " + keyFile + "}\n",
+		{scenario: "keys inline and from a file, one key on two apps, a closed push API",
+			body: "apps: [{appId: A, workspaceId: w}, {appId: B}]\ngateway:\n  appKeys:\n  - appId: A\n    accessKeys:\n    - {accessKeyId: PPAKold, accessKeySecret: " + secret + "}\n    - {accessKeyId: PPAKnew, accessKeySecretFile: " + secretFile + "}\n  - {appId: B, pushClosed: true, accessKeys: [{accessKeyId: PPAKold, accessKeySecret: " + secret + "}]}\n",
 			check: func(t *testing.T, c *Config) {
 				apps, err := c.GatewayApps()
-				if err != nil || len(apps) != 2 || apps[0].AppID != "A" || apps[0].WorkspaceID != "w" || apps[1].PublicKey == nil {
+				if err != nil || len(apps) != 2 || apps[0].AppID != "A" || apps[0].WorkspaceID != "w" || len(apps[0].AccessKeys) != 2 ||
+					apps[0].AccessKeys[1].Secret.Reveal() != "secret-from-a-file-0123456789" || apps[1].AccessKeys[0].ID != "PPAKold" || !apps[1].PushClosed || apps[0].PushClosed {
 					t.Fatalf("apps %+v, %v", apps, err)
 				}
 			}},
-		{scenario: "key of an unknown app", body: "gateway: {appKeys: [{appId: X, publicKeyFile: " + keyFile + "}]}", wantErr: `gateway.appKeys[0].appId "X" is not one of apps[].appId`},
-		{scenario: "both key forms", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, publicKey: abc, publicKeyFile: " + keyFile + "}]}", wantErr: "give exactly one of publicKey and publicKeyFile"},
-		{scenario: "missing key file", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, publicKeyFile: /nonexistent.pem}]}", wantErr: "publicKeyFile"},
-		{scenario: "not a key", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, publicKey: hello}]}", wantErr: "reading RSA public key"},
+		{scenario: "key of an unknown app", body: "gateway: {appKeys: [{appId: X, accessKeys: [{accessKeyId: K, accessKeySecret: " + secret + "}]}]}", wantErr: `gateway.appKeys[0].appId "X" is not one of apps[].appId`},
+		{scenario: "an app without keys", body: "gateway: {appKeys: [{appId: ONEX570DA89211721}]}", wantErr: "has no accessKeys"},
+		{scenario: "both secret forms", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, accessKeys: [{accessKeyId: K, accessKeySecret: " + secret + ", accessKeySecretFile: " + secretFile + "}]}]}", wantErr: "give exactly one of accessKeySecret and accessKeySecretFile"},
+		{scenario: "no secret", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, accessKeys: [{accessKeyId: K}]}]}", wantErr: "give exactly one of accessKeySecret and accessKeySecretFile"},
+		{scenario: "missing secret file", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, accessKeys: [{accessKeyId: K, accessKeySecretFile: /nonexistent}]}]}", wantErr: "accessKeySecretFile"},
+		{scenario: "short secret", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, accessKeys: [{accessKeyId: K, accessKeySecret: short}]}]}", wantErr: "at least 16 are needed"},
+		{scenario: "id with a space", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, accessKeys: [{accessKeyId: 'a b', accessKeySecret: " + secret + "}]}]}", wantErr: "has characters other than"},
+		{scenario: "one id, two secrets", body: "apps: [{appId: A}, {appId: B}]\ngateway: {appKeys: [{appId: A, accessKeys: [{accessKeyId: K, accessKeySecret: " + secret + "}]}, {appId: B, accessKeys: [{accessKeyId: K, accessKeySecret: other-secret-0123456789}]}]}", wantErr: "one id has one secret"},
+		{scenario: "an RSA key of the former signature", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, publicKeyFile: /etc/app.pub.pem}]}", wantErr: "publicKey and publicKeyFile are gone"},
 		{scenario: "tiny body limit", body: "gateway: {maxBodyBytes: 10}", wantErr: "gateway.maxBodyBytes 10 is below 1024"},
 		{scenario: "no clock skew", body: "gateway: {maxClockSkew: 1ms}", wantErr: "gateway.maxClockSkew 1ms is below 1s"},
 		{scenario: "bad address", body: "gateway: {addr: nowhere}", wantErr: `gateway.addr "nowhere" must be host:port`},
