@@ -3,18 +3,16 @@ package gateway
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/internal/acsign"
 )
 
 // AccessKeys and the Alibaba Cloud RPC signature (signature method
@@ -79,60 +77,20 @@ const (
 	AccessKeyIDPrefix = "PPAK"
 )
 
-// PercentEncode encodes s as the RPC signature does: RFC 3986, every byte
-// but A–Z a–z 0–9 - _ . ~ as %XY with upper-case hex digits (a space is
-// %20, '*' is %2A, '~' stays as it is).
-func PercentEncode(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
+// PercentEncode, CanonicalizedQuery, StringToSign and SignString are the
+// RPC signature (package acsign), for callers that sign gateway requests.
+func PercentEncode(s string) string { return acsign.PercentEncode(s) }
 
-// CanonicalizedQuery returns the parameters but Signature, sorted by name
-// and percent-encoded, as "name=value" pairs joined with "&".
-func CanonicalizedQuery(params map[string]string) string {
-	names := make([]string, 0, len(params))
-	for k := range params {
-		if k != ParamSignature {
-			names = append(names, k)
-		}
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for i, k := range names {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(PercentEncode(k))
-		b.WriteByte('=')
-		b.WriteString(PercentEncode(params[k]))
-	}
-	return b.String()
-}
+// CanonicalizedQuery: see acsign.CanonicalizedQuery.
+func CanonicalizedQuery(params map[string]string) string { return acsign.CanonicalizedQuery(params) }
 
-// StringToSign returns Method & PercentEncode(path) &
-// PercentEncode(CanonicalizedQuery(params)); the RPC API's path is "/".
+// StringToSign: see acsign.StringToSign; the RPC API's path is "/".
 func StringToSign(method, path string, params map[string]string) string {
-	return method + "&" + PercentEncode(path) + "&" + PercentEncode(CanonicalizedQuery(params))
+	return acsign.StringToSign(method, path, params)
 }
 
-// SignString returns Base64(HMAC-SHA1(secret + "&", stringToSign)).
-func SignString(stringToSign, secret string) string {
-	h := hmac.New(sha1.New, []byte(secret+"&"))
-	h.Write([]byte(stringToSign))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
-}
+// SignString: see acsign.SignString.
+func SignString(stringToSign, secret string) string { return acsign.SignString(stringToSign, secret) }
 
 // NewNonce returns a random SignatureNonce (32 hex digits).
 func NewNonce() string {
