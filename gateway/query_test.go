@@ -568,3 +568,14 @@ func TestStatsAndTasksByAppVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownBodyFieldsAreRefused: a /v1 body naming a field its route
+// does not read is refused with 3028, not served as if it were absent.
+func TestUnknownBodyFieldsAreRefused(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now()
+	body := app(map[string]any{"startTime": now.Add(-time.Hour).UnixMilli(), "endTime": now.UnixMilli(), "granularity": "hour", "chanel": "mipush"})
+	e.expect(t, "/v1/stats", body, 400, schema.CodeInvalidParam)
+	delete(body, "chanel")
+	e.expect(t, "/v1/stats", body, 0, 0)
+}

@@ -45,6 +45,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	_ "embed" // the OpenAPI document
@@ -428,8 +429,15 @@ func decodeBody(body []byte, v any) *reply {
 		r := refuse(http.StatusBadRequest, schema.CodeRequestShouldBeUTF8, "the request body is not valid UTF-8")
 		return &r
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, "the request body is not a valid JSON object for this route: "+err.Error())
+	// A field the route does not read is refused, never ignored.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, "the request body is not a valid JSON object for this route (or names a field the route does not read): "+err.Error())
+		return &r
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, "the request body has data after its JSON object")
 		return &r
 	}
 	return nil
