@@ -46,7 +46,7 @@ func runTests(m *testing.M) int {
 	}
 	defer b.Close()
 	testBrokers = []string{b.Addr()}
-	if err := EnsureTopics(ctx, testBrokers, RegionTopics(testRegion), 3); err != nil {
+	if err := EnsureTopics(ctx, testBrokers, KafkaSecurity{}, RegionTopics(testRegion), 3); err != nil {
 		fmt.Fprintln(os.Stderr, "creating region topics:", err)
 		return 1
 	}
@@ -86,7 +86,7 @@ func testName(t testing.TB) string {
 func testTopic(t testing.TB, ctx context.Context, kind string, partitions int) string {
 	t.Helper()
 	name := fmt.Sprintf("test.%s.%s.%s", testName(t), kind, testRegion)
-	if err := EnsureTopics(ctx, testBrokers, []TopicSpec{{Name: name}}, partitions); err != nil {
+	if err := EnsureTopics(ctx, testBrokers, KafkaSecurity{}, []TopicSpec{{Name: name}}, partitions); err != nil {
 		t.Fatalf("EnsureTopics(%s): %v", name, err)
 	}
 	return name

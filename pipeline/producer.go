@@ -40,6 +40,9 @@ var ErrNoTopic = errors.New("pipeline: output has no topic")
 type ProducerConfig struct {
 	// Brokers are the bootstrap host:port addresses. Required.
 	Brokers []string
+	// Security secures every connection (SASL, TLS). The zero value is
+	// plaintext without authentication.
+	Security KafkaSecurity
 	// ClientID names the producer to the brokers. Default "pushpipe".
 	ClientID string
 	// BatchTimeout is how long a partition's partial batch waits for more
@@ -146,7 +149,8 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.With().Str("component", "producer").Logger()
-	transport := &kafka.Transport{ClientID: cfg.ClientID, MetadataTTL: cfg.MetadataTTL}
+	transport := cfg.Security.Transport(cfg.ClientID)
+	transport.MetadataTTL = cfg.MetadataTTL
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
 		Balancer:               &kafka.Murmur2Balancer{},

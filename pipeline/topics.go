@@ -163,8 +163,8 @@ func RegionTopics(region string) []TopicSpec {
 // It never relies on automatic topic creation. ctx bounds the whole
 // operation; pass one with a deadline. Errors name the topics concerned;
 // broker error codes can be tested with errors.Is (e.g.
-// kafka.PolicyViolation).
-func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, partitions int) error {
+// kafka.PolicyViolation). Every connection is secured with sec.
+func EnsureTopics(ctx context.Context, brokers []string, sec KafkaSecurity, specs []TopicSpec, partitions int) error {
 	if len(brokers) == 0 {
 		return errors.New("pipeline: EnsureTopics: no brokers given: pass at least one host:port")
 	}
@@ -191,7 +191,8 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, part
 	// kafka-go also uses MetadataTTL as the timeout of each metadata
 	// request, so it must not be tiny. Created topics are refreshed at
 	// once regardless.
-	transport := &kafka.Transport{ClientID: "pushpipe-admin", MetadataTTL: time.Second}
+	transport := sec.Transport("pushpipe-admin")
+	transport.MetadataTTL = time.Second
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
 
@@ -209,12 +210,12 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, part
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("pipeline: creating topics %v on %v: %w", names, brokers, err)
+		return fmt.Errorf("pipeline: creating topics %v on %v: %w", names, brokers, sec.Explain(err))
 	}
 	var errs []error
 	for _, name := range names {
 		if e := resp.Errors[name]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("topic %s: %w", name, e))
+			errs = append(errs, fmt.Errorf("topic %s: %w", name, sec.Explain(e)))
 		}
 	}
 	if len(errs) > 0 {

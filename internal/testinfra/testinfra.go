@@ -68,7 +68,7 @@ func (c *ClickHouse) Conn(t testing.TB) driver.Conn {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		conn, err := schema.OpenClickHouse(context.Background(), c.Addr(), "default", "")
+		conn, err := schema.OpenClickHouse(context.Background(), schema.ClickHouseOptions{Addr: c.Addr()})
 		if err == nil {
 			t.Cleanup(func() { conn.Close() })
 			return conn
