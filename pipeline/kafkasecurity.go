@@ -142,11 +142,23 @@ func (s KafkaSecurity) Explain(err error) error {
 		return fmt.Errorf("%w: the brokers' certificate is not trusted: give kafka.tls.caFile the CA that signed it (and kafka.tls.serverName if it names another host)", err)
 	}
 	if closedEarly(err) {
-		return fmt.Errorf("%w: the brokers closed the connection before answering; this client connects with %s: "+
-			"a listener that expects SASL or TLS drops clients without it, and some brokers drop refused SASL credentials this way: "+
-			"check kafka.sasl and kafka.tls against the listener", err, s)
+		return fmt.Errorf("%w: %s", err, s.closedHint())
 	}
 	return err
+}
+
+// closedHint says what a connection the brokers closed before answering
+// usually means for a client secured with s.
+func (s KafkaSecurity) closedHint() string {
+	listener := "a listener that expects TLS (check kafka.tls.enabled)"
+	if s.TLS != nil {
+		listener = "a listener that does not speak TLS or SASL this way (check kafka.tls)"
+	}
+	if s.SASL == nil {
+		return "the brokers closed the connection before answering: the listener requires SASL (set kafka.sasl) or TLS (check kafka.tls) that this " + s.String() + " client does not use"
+	}
+	return "the brokers closed the connection during the SASL " + s.SASL.Name() + " login: wrong credentials " +
+		"(check kafka.sasl.username, kafka.sasl.password or passwordFile, and kafka.sasl.mechanism), or " + listener
 }
 
 func (s KafkaSecurity) saslName() string {
@@ -185,7 +197,7 @@ func CheckKafka(ctx context.Context, brokers []string, sec KafkaSecurity, timeou
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: timeout}
 	if _, err := client.Metadata(ctx, &kafka.MetadataRequest{}); err != nil {
-		return fmt.Errorf("pipeline: connecting to Kafka at %s with %s: %w", strings.Join(brokers, ","), sec, sec.Explain(err))
+		return fmt.Errorf("pipeline: connecting to Kafka at %s: %w", strings.Join(brokers, ","), sec.Explain(err))
 	}
 	return nil
 }

@@ -107,9 +107,14 @@ func OpenClickHouse(ctx context.Context, cfg config.ClickHouseConfig, addr strin
 	return schema.OpenClickHouse(ctx, o)
 }
 
-// Prepare creates the topics of every region (idempotent) and, when CH is
-// set, applies the ClickHouse migrations of every region database.
+// Prepare checks that the brokers let the process in (SASL, TLS: a
+// refusal fails at once with what to check), creates the topics of every
+// region (idempotent) and, when CH is set, applies the ClickHouse
+// migrations of every region database.
 func Prepare(ctx context.Context, d Deps, regions []string) error {
+	if err := pipeline.CheckKafka(ctx, d.Brokers, d.KafkaSecurity, 0); err != nil {
+		return err
+	}
 	for _, r := range regions {
 		if err := pipeline.EnsureTopics(ctx, d.Brokers, d.KafkaSecurity, pipeline.RegionTopics(r), d.Cfg.Kafka.Partitions); err != nil {
 			return fmt.Errorf("creating topics of region %s: %w", r, err)
