@@ -99,6 +99,7 @@ func loadConfig(cmd *cobra.Command) (*config.Config, zerolog.Logger, error) {
 		return nil, zerolog.Logger{}, fail("logLevel %q: use debug, info, warn or error", cfg.LogLevel)
 	}
 	log := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
+	app.WarnExposedSecrets(cfg, log)
 	return cfg, log, nil
 }
 

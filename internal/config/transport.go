@@ -75,10 +75,16 @@ func (k KafkaConfig) validateSASL() error {
 	case s.Mechanism == pipeline.SASLPlain && !k.TLS.Enabled && !k.Embedded() && !allLoopback(k.Brokers):
 		return fmt.Errorf("kafka.sasl.mechanism PLAIN sends the password in the clear to %s: set kafka.tls.enabled: true, or use SCRAM-SHA-512", strings.Join(k.Brokers, ","))
 	}
-	if _, err := secretValue("kafka.sasl", s.Password, s.PasswordFile); err != nil {
+	if _, err := s.PasswordValue(); err != nil {
 		return err
 	}
 	return nil
+}
+
+// PasswordValue returns the SASL password: Password, or the content of
+// PasswordFile without its trailing newline. Exactly one must be set.
+func (s KafkaSASLConfig) PasswordValue() (string, error) {
+	return secretValue("kafka.sasl", s.Password, s.PasswordFile)
 }
 
 // secretValue returns the password given inline or in passwordFile
@@ -213,7 +219,7 @@ func (k KafkaConfig) Security() (pipeline.KafkaSecurity, error) {
 		return sec, err
 	}
 	if k.SASL.Mechanism != "" {
-		pw, err := secretValue("kafka.sasl", k.SASL.Password, k.SASL.PasswordFile)
+		pw, err := k.SASL.PasswordValue()
 		if err != nil {
 			return sec, err
 		}
