@@ -35,7 +35,9 @@ func TestValidateTransport(t *testing.T) {
 	emptyFile := secretFile(t, "\n")
 	missing := filepath.Join(t.TempDir(), "absent")
 	remote := func(c *Config) { c.Kafka.Brokers = []string{"kafka-1.internal:9093", "kafka-2.internal:9093"} }
-	scram := func(c *Config) { c.Kafka.SASL = KafkaSASLConfig{Mechanism: "SCRAM-SHA-512", Username: "pushpipe-fanout", Password: "s3cret"} }
+	scram := func(c *Config) {
+		c.Kafka.SASL = KafkaSASLConfig{Mechanism: "SCRAM-SHA-512", Username: "pushpipe-fanout", Password: "s3cret"}
+	}
 	tlsOn := func(c *Config) { c.Kafka.TLS = TLSConfig{Enabled: true, CAFile: ca.File} }
 	remoteCH := func(c *Config) { c.ClickHouse.Addr = "clickhouse.internal:9440" }
 	all := func(fs ...func(*Config)) func(*Config) {
