@@ -60,6 +60,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // DefaultGroupMinSessionTimeout is the smallest consumer-group session
@@ -70,9 +71,12 @@ const DefaultGroupMinSessionTimeout = 6 * time.Second
 // lockFileName is the file inside DataDir that holds the exclusive lock.
 const lockFileName = "pushpipe-broker.lock"
 
-// saslFileName is the file inside DataDir where kfake saves its SASL
-// users.
-const saslFileName = "sasl.json"
+// saslFileName and aclsFileName are the files inside DataDir where kfake
+// saves its SASL users and its ACLs.
+const (
+	saslFileName = "sasl.json"
+	aclsFileName = "acls.json"
+)
 
 // Config configures an embedded broker. The zero value is valid: an
 // in-memory broker on a free loopback port that logs nothing.
@@ -98,9 +102,15 @@ type Config struct {
 	GroupMinSessionTimeout time.Duration
 
 	// SASL, when not empty, makes the broker require SASL authentication
-	// of every connection, by one of these users. Every user may do
-	// everything (there are no ACLs). Empty: no authentication.
+	// of every connection, by one of these users. Without ACLs every user
+	// may do everything. Empty: no authentication.
 	SASL []SASLUser
+
+	// ACLs, with SASL, makes the broker authorize every request as a
+	// cluster with an authorizer does: a Superuser may do everything, the
+	// other users only what their Allow lists (Describe is implied by
+	// Read and Write, as in Kafka).
+	ACLs bool
 
 	// TLS, when set, makes the broker accept TLS connections only, with
 	// this server configuration (its certificate, and ClientAuth for
@@ -126,6 +136,45 @@ type SASLUser struct {
 	Mechanism string
 	Username  string
 	Password  string
+	// Superuser may do everything when Config.ACLs is set.
+	Superuser bool
+	// Allow lists what the user may do when Config.ACLs is set.
+	Allow []ACL
+}
+
+// ACL allows a user one operation on Kafka resources (the principal is
+// User:<username>).
+type ACL struct {
+	// Resource is "topic", "group" or "cluster".
+	Resource string
+	// Name is the resource's name ("kafka-cluster" for the cluster, "*"
+	// for every resource of the type), or the start of the names with
+	// Prefixed.
+	Name     string
+	Prefixed bool
+	// Operation is Kafka's name of the operation: Read, Write, Create,
+	// Describe, DescribeConfigs, Alter, AlterConfigs, Delete or All.
+	Operation string
+}
+
+// kfakeACL converts a to kfake's form, saying what is wrong with it.
+func (a ACL) kfakeACL() (kfake.ACL, error) {
+	rt, err := kmsg.ParseACLResourceType(a.Resource)
+	if err != nil || (rt != kmsg.ACLResourceTypeTopic && rt != kmsg.ACLResourceTypeGroup && rt != kmsg.ACLResourceTypeCluster) {
+		return kfake.ACL{}, fmt.Errorf("resource %q: use topic, group or cluster", a.Resource)
+	}
+	op, err := kmsg.ParseACLOperation(a.Operation)
+	if err != nil || op == kmsg.ACLOperationAny {
+		return kfake.ACL{}, fmt.Errorf("operation %q: use Read, Write, Create, Describe, DescribeConfigs, Alter, AlterConfigs, Delete or All", a.Operation)
+	}
+	if a.Name == "" {
+		return kfake.ACL{}, fmt.Errorf("%s ACL without a name", a.Resource)
+	}
+	pattern := kmsg.ACLResourcePatternTypeLiteral
+	if a.Prefixed {
+		pattern = kmsg.ACLResourcePatternTypePrefixed
+	}
+	return kfake.ACL{Resource: rt, Name: a.Name, Pattern: pattern, Operation: op, Allow: true}, nil
 }
 
 // Validate reports the first setting that cannot work, saying what to fix.
@@ -153,6 +202,14 @@ func (c Config) Validate() error {
 				return fmt.Errorf("embeddedkafka: SASL[%d]: user %q of %s is listed twice", i, u.Username, u.Mechanism)
 			}
 		}
+		for j, a := range u.Allow {
+			if _, err := a.kfakeACL(); err != nil {
+				return fmt.Errorf("embeddedkafka: SASL[%d] (%s).Allow[%d]: %w", i, u.Username, j, err)
+			}
+		}
+	}
+	if c.ACLs && len(c.SASL) == 0 {
+		return errors.New("embeddedkafka: ACLs need SASL users to tell the principals apart: set SASL")
 	}
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
 		return errors.New("embeddedkafka: TLS has no server certificate: set TLS.Certificates")
@@ -209,8 +266,19 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if len(cfg.SASL) > 0 {
 		opts = append(opts, kfake.EnableSASL())
 		for _, u := range cfg.SASL {
-			opts = append(opts, kfake.Superuser(u.Mechanism, u.Username, u.Password))
+			if !cfg.ACLs || u.Superuser {
+				opts = append(opts, kfake.Superuser(u.Mechanism, u.Username, u.Password))
+				continue
+			}
+			acls := make([]kfake.ACL, len(u.Allow))
+			for i, a := range u.Allow {
+				acls[i], _ = a.kfakeACL() // checked by Validate
+			}
+			opts = append(opts, kfake.User(u.Mechanism, u.Username, u.Password, acls...))
 		}
+	}
+	if cfg.ACLs {
+		opts = append(opts, kfake.EnableACLs())
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, kfake.TLS(cfg.TLS.Clone()))
@@ -228,13 +296,16 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 			return nil, fmt.Errorf("embeddedkafka: locking DataDir %q: %w", dir, err)
 		}
 		b.lock = lock
-		// The broker saves its SASL users in the directory and on reload
-		// puts them in place of the configured ones; the configuration
-		// is the only source of users, so a changed password or an
-		// earlier run without SASL must not win.
-		if err := os.Remove(filepath.Join(dir, saslFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			b.unlock()
-			return nil, fmt.Errorf("embeddedkafka: removing the saved SASL users of DataDir %q: %w", dir, err)
+		// The broker saves its SASL users and ACLs in the directory and
+		// on reload puts the users in place of the configured ones and
+		// adds the ACLs to them; the configuration is the only source of
+		// both, so a changed password, a removed ACL or an earlier run
+		// without SASL must not win.
+		for _, f := range []string{saslFileName, aclsFileName} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				b.unlock()
+				return nil, fmt.Errorf("embeddedkafka: removing the saved users and ACLs of DataDir %q: %w", dir, err)
+			}
 		}
 		opts = append(opts, kfake.DataDir(dir))
 		if cfg.SyncWrites {

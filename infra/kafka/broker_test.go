@@ -72,6 +72,14 @@ func TestConfigValidate(t *testing.T) {
 		{scenario: "SASL user listed twice", cfg: Config{SASL: []SASLUser{{Mechanism: SASLPlain, Username: "a", Password: "p"}, {Mechanism: SASLPlain, Username: "a", Password: "q"}}},
 			wantErr: `SASL[1]: user "a" of PLAIN is listed twice`},
 		{scenario: "TLS without a certificate", cfg: Config{TLS: &tls.Config{}}, wantErr: "TLS has no server certificate"},
+		{scenario: "ACLs of users", cfg: Config{ACLs: true, SASL: []SASLUser{{Mechanism: SASLScramSHA512, Username: "a", Password: "p",
+			Allow: []ACL{{Resource: "topic", Name: "push.", Prefixed: true, Operation: "Describe"}, {Resource: "group", Name: "g", Operation: "Read"},
+				{Resource: "cluster", Name: "kafka-cluster", Operation: "Create"}}}}}},
+		{scenario: "ACLs without users", cfg: Config{ACLs: true}, wantErr: "ACLs need SASL users"},
+		{scenario: "ACL of an unknown resource type", cfg: Config{ACLs: true, SASL: []SASLUser{{Mechanism: SASLPlain, Username: "a", Password: "p",
+			Allow: []ACL{{Resource: "queue", Name: "q", Operation: "Read"}}}}}, wantErr: `SASL[0] (a).Allow[0]: resource "queue": use topic, group or cluster`},
+		{scenario: "ACL of an unknown operation", cfg: Config{ACLs: true, SASL: []SASLUser{{Mechanism: SASLPlain, Username: "a", Password: "p",
+			Allow: []ACL{{Resource: "topic", Name: "t", Operation: "Peek"}}}}}, wantErr: `operation "Peek": use Read, Write`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

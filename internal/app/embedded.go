@@ -60,11 +60,15 @@ func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 	if cfg.Kafka.Embedded() {
 		var users []embeddedkafka.SASLUser
 		if s := cfg.Kafka.SASL; s.Mechanism != "" {
+			user, err := s.UsernameValue()
+			if err != nil {
+				return nil, err
+			}
 			pw, err := s.PasswordValue()
 			if err != nil {
 				return nil, err
 			}
-			users = []embeddedkafka.SASLUser{{Mechanism: s.Mechanism, Username: s.Username, Password: pw}}
+			users = []embeddedkafka.SASLUser{{Mechanism: s.Mechanism, Username: user, Password: pw}}
 		}
 		e.Kafka, err = embeddedkafka.Start(ctx, embeddedkafka.Config{
 			DataDir: cfg.KafkaDataDir(), Port: cfg.Kafka.EmbeddedPort, SASL: users,

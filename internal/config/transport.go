@@ -23,8 +23,12 @@ type KafkaSASLConfig struct {
 	// loopback).
 	Mechanism string `yaml:"mechanism"`
 	// Username is the SASL user, the principal User:<username> of the
-	// brokers' ACLs.
-	Username string `yaml:"username"`
+	// brokers' ACLs; or UsernameFile names a file that holds it (one
+	// line), so that one configuration serves every worker while each
+	// Deployment mounts the credentials of its own principal. At most one
+	// of them.
+	Username     string `yaml:"username"`
+	UsernameFile string `yaml:"usernameFile"`
 	// Password, or PasswordFile naming a file that holds it (one line; a
 	// trailing newline is ignored): exactly one of them. Never printed.
 	Password     channels.Secret `yaml:"password"`
@@ -58,7 +62,7 @@ func (k KafkaConfig) validateSASL() error {
 	s := k.SASL
 	if s.Mechanism == "" {
 		for _, f := range []struct{ name, value string }{
-			{"username", s.Username}, {"password", s.Password.Reveal()}, {"passwordFile", s.PasswordFile},
+			{"username", s.Username}, {"usernameFile", s.UsernameFile}, {"password", s.Password.Reveal()}, {"passwordFile", s.PasswordFile},
 		} {
 			if f.value != "" {
 				return fmt.Errorf("kafka.sasl.%s is set but kafka.sasl.mechanism is empty: set mechanism to one of %s, or remove the sasl section",
@@ -70,15 +74,29 @@ func (k KafkaConfig) validateSASL() error {
 	switch {
 	case !slices.Contains(pipeline.SASLMechanisms(), s.Mechanism):
 		return fmt.Errorf("kafka.sasl.mechanism %q is not one of %s", s.Mechanism, strings.Join(pipeline.SASLMechanisms(), ", "))
-	case s.Username == "":
-		return fmt.Errorf("kafka.sasl.username is empty: SASL %s needs the user the brokers know the workers as", s.Mechanism)
+	case s.Username != "" && s.UsernameFile != "":
+		return errors.New("kafka.sasl: give either username or usernameFile, not both")
+	case s.Username == "" && s.UsernameFile == "":
+		return fmt.Errorf("kafka.sasl.username is empty: SASL %s needs the user the brokers know the workers as (or usernameFile)", s.Mechanism)
 	case s.Mechanism == pipeline.SASLPlain && !k.TLS.Enabled && !k.Embedded() && !allLoopback(k.Brokers):
 		return fmt.Errorf("kafka.sasl.mechanism PLAIN sends the password in the clear to %s: set kafka.tls.enabled: true, or use SCRAM-SHA-512", strings.Join(k.Brokers, ","))
+	}
+	if _, err := s.UsernameValue(); err != nil {
+		return err
 	}
 	if _, err := s.PasswordValue(); err != nil {
 		return err
 	}
 	return nil
+}
+
+// UsernameValue returns the SASL user: Username, or the content of
+// UsernameFile without its trailing newline.
+func (s KafkaSASLConfig) UsernameValue() (string, error) {
+	if s.UsernameFile != "" {
+		return readSecretFile("kafka.sasl.usernameFile", s.UsernameFile)
+	}
+	return s.Username, nil
 }
 
 // PasswordValue returns the SASL password: Password, or the content of
@@ -101,7 +119,8 @@ func secretValue(field string, inline channels.Secret, file string) (string, err
 	return inline.Reveal(), nil
 }
 
-// readSecretFile reads a one-line secret, without its trailing newline.
+// readSecretFile reads a one-line value (a password, a user name),
+// without its trailing newline.
 func readSecretFile(field, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -109,7 +128,7 @@ func readSecretFile(field, path string) (string, error) {
 	}
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
-		return "", fmt.Errorf("%s %s is empty: write the password into it", field, path)
+		return "", fmt.Errorf("%s %s is empty: write the value into it", field, path)
 	}
 	return v, nil
 }
@@ -219,11 +238,15 @@ func (k KafkaConfig) Security() (pipeline.KafkaSecurity, error) {
 		return sec, err
 	}
 	if k.SASL.Mechanism != "" {
+		user, err := k.SASL.UsernameValue()
+		if err != nil {
+			return sec, err
+		}
 		pw, err := k.SASL.PasswordValue()
 		if err != nil {
 			return sec, err
 		}
-		if sec.SASL, err = pipeline.NewSASL(k.SASL.Mechanism, k.SASL.Username, pw); err != nil {
+		if sec.SASL, err = pipeline.NewSASL(k.SASL.Mechanism, user, pw); err != nil {
 			return sec, fmt.Errorf("kafka.sasl: %w", err)
 		}
 	}

@@ -73,7 +73,14 @@ func TestValidateTransport(t *testing.T) {
 		{"a password file that does not exist", all(scram, func(c *Config) { c.Kafka.SASL.Password, c.Kafka.SASL.PasswordFile = "", missing }),
 			"kafka.sasl.passwordFile: open " + missing},
 		{"an empty password file", all(scram, func(c *Config) { c.Kafka.SASL.Password, c.Kafka.SASL.PasswordFile = "", emptyFile }),
-			"kafka.sasl.passwordFile " + emptyFile + " is empty: write the password into it"},
+			"kafka.sasl.passwordFile " + emptyFile + " is empty: write the value into it"},
+		{"the user name from a file", all(scram, func(c *Config) {
+			c.Kafka.SASL.Username, c.Kafka.SASL.UsernameFile = "", secretFile(t, "pushpipe-sender\n")
+		}), ""},
+		{"both a user name and a user name file", all(scram, func(c *Config) { c.Kafka.SASL.UsernameFile = pwFile }),
+			"kafka.sasl: give either username or usernameFile, not both"},
+		{"a user name file that does not exist", all(scram, func(c *Config) { c.Kafka.SASL.Username, c.Kafka.SASL.UsernameFile = "", missing }),
+			"kafka.sasl.usernameFile: open " + missing},
 		{"PLAIN in the clear to remote brokers", all(remote, scram, func(c *Config) { c.Kafka.SASL.Mechanism = "PLAIN" }),
 			"kafka.sasl.mechanism PLAIN sends the password in the clear to kafka-1.internal:9093,kafka-2.internal:9093: set kafka.tls.enabled: true, or use SCRAM-SHA-512"},
 		{"PLAIN over TLS to remote brokers", all(remote, scram, tlsOn, func(c *Config) { c.Kafka.SASL.Mechanism = "PLAIN" }), ""},
