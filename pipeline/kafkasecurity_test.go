@@ -219,8 +219,8 @@ func TestKafkaSecurityAgainstBroker(t *testing.T) {
 	}
 }
 
-// readAll returns every record of topic, read over connections secured
-// with sec.
+// readAll returns every record currently in topic, partition by partition
+// in offset order, read over connections secured with sec.
 func readAll(t *testing.T, ctx context.Context, brokers []string, sec KafkaSecurity, topic string) []kafka.Message {
 	t.Helper()
 	transport := sec.Transport("test-read")

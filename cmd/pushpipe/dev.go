@@ -39,7 +39,9 @@ registered in every region. Ctrl-C or SIGTERM stops everything cleanly; the next
 finds the data of this one.
 
 When the configuration names external Kafka brokers or a ClickHouse address, those
-are used instead of the embedded ones.`,
+are used instead of the embedded ones. A kafka.sasl section without brokers starts the
+embedded broker with SASL required and that user; a clickhouse.username other than
+default is created with clickhouse.password on the embedded ClickHouse.`,
 		Example: `  pushpipe dev
   pushpipe dev --regions sg,eu --state-dir /tmp/pushpipe-demo`,
 		Args: cobra.NoArgs,
