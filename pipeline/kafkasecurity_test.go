@@ -203,8 +203,12 @@ func TestKafkaSecurityAgainstBroker(t *testing.T) {
 						t.Fatal(err)
 					}
 					defer bad.Close()
-					if err := bad.Produce(pctx, []Output{{Topic: in, Key: []byte("k"), Value: []byte("intruder")}}); err == nil {
+					err = bad.Produce(pctx, []Output{{Topic: in, Key: []byte("k"), Value: []byte("intruder")}})
+					if err == nil {
 						t.Fatal("a refused client produced a record")
+					}
+					if !strings.Contains(err.Error(), r.want[0]) {
+						t.Errorf("Produce error %q does not say %q", err, r.want[0])
 					}
 					if err := EnsureTopics(pctx, brokers, r.sec, []TopicSpec{{Name: "test.intruder." + testRegion}}, 1); err == nil {
 						t.Fatal("a refused client created a topic")

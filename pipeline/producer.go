@@ -133,6 +133,7 @@ type Producer struct {
 	w          *kafka.Writer
 	transport  *kafka.Transport
 	batchBytes int64
+	security   KafkaSecurity // explains refused connections in errors
 
 	mu     sync.RWMutex
 	closed bool
@@ -169,7 +170,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 			log.Warn().Msgf(msg, args...)
 		}),
 	}
-	return &Producer{w: w, transport: transport, batchBytes: cfg.BatchBytes}, nil
+	return &Producer{w: w, transport: transport, batchBytes: cfg.BatchBytes, security: cfg.Security}, nil
 }
 
 // Produce writes outs and returns once the brokers acknowledged every one of
@@ -215,13 +216,24 @@ func (p *Producer) Produce(ctx context.Context, outs []Output) error {
 	if len(msgs) > 0 {
 		err := p.w.WriteMessages(ctx, msgs...)
 		var werrs kafka.WriteErrors
+		// One explanation per distinct cause (refused credentials, SASL
+		// or TLS mismatch, ACLs), shared by the records it failed.
+		explained := map[error]error{}
+		explain := func(e error) error {
+			x, ok := explained[e]
+			if !ok {
+				x = p.security.Explain(e)
+				explained[e] = x
+			}
+			return x
+		}
 		switch {
 		case err == nil:
 		case errors.As(err, &werrs) && len(werrs) == len(msgs):
 			wrapped = err
 			for j, e := range werrs {
 				if e != nil {
-					errs[idx[j]], failed = e, true
+					errs[idx[j]], failed = explain(e), true
 				}
 			}
 		default:
@@ -229,6 +241,7 @@ func (p *Producer) Produce(ctx context.Context, outs []Output) error {
 				err = fmt.Errorf("%w: %w", ErrProducerClosed, err)
 			}
 			wrapped = err
+			err = explain(err)
 			for _, i := range idx {
 				errs[i], failed = err, true
 			}
