@@ -204,7 +204,7 @@ func TestClickHouseUnreachable30s(t *testing.T) {
 			e := newEnvWith(t, faultConfig, "sg")
 			proxy := startCHProxy(t, ch.Addr())
 			ctx := context.Background()
-			sinkCH, err := schema.OpenClickHouse(ctx, proxy.Addr(), "default", "")
+			sinkCH, err := schema.OpenClickHouse(ctx, schema.ClickHouseOptions{Addr: proxy.Addr()})
 			if err != nil {
 				t.Fatal(err)
 			}

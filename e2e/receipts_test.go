@@ -178,7 +178,7 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 		// group committed push.events.sg up to where it ends now.
 		caught, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := pipeline.WaitCaughtUp(caught, e.brokers, "pushpipe.eventsink.sg", pipeline.EventsTopic("sg"), 100*time.Millisecond); err != nil {
+		if err := pipeline.WaitCaughtUp(caught, e.brokers, pipeline.KafkaSecurity{}, "pushpipe.eventsink.sg", pipeline.EventsTopic("sg"), 100*time.Millisecond); err != nil {
 			t.Fatalf("the event sink did not catch up with the replayed receipts: %v", err)
 		}
 		// Wait until the sink stored every replayed event again (the

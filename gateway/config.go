@@ -66,6 +66,9 @@ type Config struct {
 	// Brokers are the Kafka addresses the schedule routes read
 	// push.schedules.<Region> from. Required.
 	Brokers []string
+	// KafkaSecurity secures those reads (SASL, TLS); the zero value is
+	// plaintext without authentication.
+	KafkaSecurity pipeline.KafkaSecurity
 	// ClickHouse and Database are the region's ClickHouse connection and
 	// database (push_<region>): templates, statistics, tasks and the
 	// accepted time of revoked pushes. Required.

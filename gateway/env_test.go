@@ -63,7 +63,7 @@ func newEnv(t *testing.T, adjust ...func(*Config)) *env {
 		reg: prometheus.NewRegistry(), next: map[string]int64{}}
 	pctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := pipeline.EnsureTopics(pctx, e.brokers, pipeline.RegionTopics("sg"), 1); err != nil {
+	if err := pipeline.EnsureTopics(pctx, e.brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics("sg"), 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := schema.Migrate(pctx, e.conn, e.db, 30); err != nil {

@@ -340,7 +340,7 @@ func (s *Server) schedules(ctx context.Context, c *call) reply {
 	if _, _, rep := page(b.PageNumber, b.PageSize, 0); rep != nil {
 		return *rep
 	}
-	all, err := scheduler.ReadSchedules(ctx, s.cfg.Brokers, s.cfg.Region)
+	all, err := scheduler.ReadSchedules(ctx, s.cfg.Brokers, s.cfg.KafkaSecurity, s.cfg.Region)
 	if err != nil {
 		return failed("reading scheduled pushes", err)
 	}
@@ -407,7 +407,7 @@ func (s *Server) cancelSchedules(ctx context.Context, c *call) reply {
 		if _, _, isOccurrence := schema.ParseOccurrenceID(id); isOccurrence != (b.Type == 1) {
 			continue
 		}
-		_, err := scheduler.Cancel(ctx, s.cfg.Brokers, s.cfg.Producer, s.cfg.Region, b.AppID, id, c.now, s.cfg.Location)
+		_, err := scheduler.Cancel(ctx, s.cfg.Brokers, s.cfg.KafkaSecurity, s.cfg.Producer, s.cfg.Region, b.AppID, id, c.now, s.cfg.Location)
 		switch {
 		case err == nil:
 			res[id] = 1

@@ -15,15 +15,17 @@ import (
 // has then been handled by the group (for the event sink: is in
 // ClickHouse). It polls every poll (default 200ms) and returns ctx's error
 // wrapped if ctx ends first. A group that has committed nothing yet counts
-// as at offset 0.
-func WaitCaughtUp(ctx context.Context, brokers []string, group, topic string, poll time.Duration) error {
+// as at offset 0. Every connection is secured with sec.
+func WaitCaughtUp(ctx context.Context, brokers []string, sec KafkaSecurity, group, topic string, poll time.Duration) error {
 	if poll <= 0 {
 		poll = 200 * time.Millisecond
 	}
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	transport := sec.Transport("pushpipe-caught-up")
+	defer transport.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: 10 * time.Second}
 	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return fmt.Errorf("reading the partitions of %s: %w", topic, err)
+		return fmt.Errorf("reading the partitions of %s: %w", topic, sec.Explain(err))
 	}
 	var parts []int
 	for _, t := range md.Topics {

@@ -24,6 +24,9 @@ const (
 type GroupWatcherConfig struct {
 	// Brokers are the bootstrap host:port addresses. Required.
 	Brokers []string
+	// Security secures every connection (SASL, TLS). The zero value is
+	// plaintext without authentication.
+	Security KafkaSecurity
 	// GroupID is the consumer group, e.g. "pushpipe.sender.sg". Required.
 	GroupID string
 	// Topic is the topic whose assigned partitions are reported. Required.
@@ -139,16 +142,14 @@ func (w *GroupWatcher) Config() GroupWatcherConfig { return w.cfg }
 func (w *GroupWatcher) Describe(ctx context.Context) (GroupAssignment, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
-	transport := &kafka.Transport{
-		ClientID:    "pushpipe-group-watcher",
-		DialTimeout: w.cfg.Timeout,
-		MetadataTTL: time.Hour, // one metadata request per call
-	}
+	transport := w.cfg.Security.Transport("pushpipe-group-watcher")
+	transport.DialTimeout = w.cfg.Timeout
+	transport.MetadataTTL = time.Hour // one metadata request per call
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Transport: transport, Timeout: w.cfg.Timeout}
 	resp, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{w.cfg.GroupID}})
 	if err != nil {
-		return GroupAssignment{}, fmt.Errorf("describing consumer group %s at %v: %w", w.cfg.GroupID, w.cfg.Brokers, err)
+		return GroupAssignment{}, fmt.Errorf("describing consumer group %s at %v: %w", w.cfg.GroupID, w.cfg.Brokers, w.cfg.Security.Explain(err))
 	}
 	for _, g := range resp.Groups {
 		if g.GroupID != w.cfg.GroupID {

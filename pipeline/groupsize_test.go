@@ -23,7 +23,7 @@ func TestGroupWatcherFollowsMembers(t *testing.T) {
 	}
 	defer b.Close()
 	const topic, group, partitions = "push.deliveries.sg", "pushpipe.sender.sg", 4
-	if err := EnsureTopics(ctx, []string{b.Addr()}, []TopicSpec{{Name: topic}}, partitions); err != nil {
+	if err := EnsureTopics(ctx, []string{b.Addr()}, KafkaSecurity{}, []TopicSpec{{Name: topic}}, partitions); err != nil {
 		t.Fatal(err)
 	}
 	w, err := NewGroupWatcher(GroupWatcherConfig{Brokers: []string{b.Addr()}, GroupID: group, Topic: topic, Timeout: time.Second})

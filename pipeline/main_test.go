@@ -46,7 +46,7 @@ func runTests(m *testing.M) int {
 	}
 	defer b.Close()
 	testBrokers = []string{b.Addr()}
-	if err := EnsureTopics(ctx, testBrokers, RegionTopics(testRegion), 3); err != nil {
+	if err := EnsureTopics(ctx, testBrokers, KafkaSecurity{}, RegionTopics(testRegion), 3); err != nil {
 		fmt.Fprintln(os.Stderr, "creating region topics:", err)
 		return 1
 	}
@@ -86,7 +86,7 @@ func testName(t testing.TB) string {
 func testTopic(t testing.TB, ctx context.Context, kind string, partitions int) string {
 	t.Helper()
 	name := fmt.Sprintf("test.%s.%s.%s", testName(t), kind, testRegion)
-	if err := EnsureTopics(ctx, testBrokers, []TopicSpec{{Name: name}}, partitions); err != nil {
+	if err := EnsureTopics(ctx, testBrokers, KafkaSecurity{}, []TopicSpec{{Name: name}}, partitions); err != nil {
 		t.Fatalf("EnsureTopics(%s): %v", name, err)
 	}
 	return name
@@ -280,32 +280,11 @@ func waitCommitted(t testing.TB, ctx context.Context, group, topic string) {
 	}
 }
 
-// readTopic returns every record currently in topic, partition by
-// partition in offset order.
-func readTopic(t testing.TB, ctx context.Context, topic string) []kafka.Message {
+// readTopic returns every record currently in topic of the test broker,
+// partition by partition in offset order.
+func readTopic(t *testing.T, ctx context.Context, topic string) []kafka.Message {
 	t.Helper()
-	var out []kafka.Message
-	for p, end := range endOffsets(t, ctx, topic) {
-		if end == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: testBrokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 50 * time.Millisecond,
-		})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				_ = r.Close()
-				t.Fatalf("reading %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= end {
-				break
-			}
-		}
-		_ = r.Close()
-	}
-	return out
+	return readAll(t, ctx, testBrokers, KafkaSecurity{}, topic)
 }
 
 // recorder is a BatchHandler that passes records through to an output

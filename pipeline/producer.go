@@ -40,6 +40,9 @@ var ErrNoTopic = errors.New("pipeline: output has no topic")
 type ProducerConfig struct {
 	// Brokers are the bootstrap host:port addresses. Required.
 	Brokers []string
+	// Security secures every connection (SASL, TLS). The zero value is
+	// plaintext without authentication.
+	Security KafkaSecurity
 	// ClientID names the producer to the brokers. Default "pushpipe".
 	ClientID string
 	// BatchTimeout is how long a partition's partial batch waits for more
@@ -130,6 +133,7 @@ type Producer struct {
 	w          *kafka.Writer
 	transport  *kafka.Transport
 	batchBytes int64
+	security   KafkaSecurity // explains refused connections in errors
 
 	mu     sync.RWMutex
 	closed bool
@@ -146,7 +150,8 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.With().Str("component", "producer").Logger()
-	transport := &kafka.Transport{ClientID: cfg.ClientID, MetadataTTL: cfg.MetadataTTL}
+	transport := cfg.Security.Transport(cfg.ClientID)
+	transport.MetadataTTL = cfg.MetadataTTL
 	w := &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
 		Balancer:               &kafka.Murmur2Balancer{},
@@ -165,7 +170,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 			log.Warn().Msgf(msg, args...)
 		}),
 	}
-	return &Producer{w: w, transport: transport, batchBytes: cfg.BatchBytes}, nil
+	return &Producer{w: w, transport: transport, batchBytes: cfg.BatchBytes, security: cfg.Security}, nil
 }
 
 // Produce writes outs and returns once the brokers acknowledged every one of
@@ -211,13 +216,24 @@ func (p *Producer) Produce(ctx context.Context, outs []Output) error {
 	if len(msgs) > 0 {
 		err := p.w.WriteMessages(ctx, msgs...)
 		var werrs kafka.WriteErrors
+		// One explanation per distinct cause (refused credentials, SASL
+		// or TLS mismatch, ACLs), shared by the records it failed.
+		explained := map[error]error{}
+		explain := func(e error) error {
+			x, ok := explained[e]
+			if !ok {
+				x = p.security.Explain(e)
+				explained[e] = x
+			}
+			return x
+		}
 		switch {
 		case err == nil:
 		case errors.As(err, &werrs) && len(werrs) == len(msgs):
 			wrapped = err
 			for j, e := range werrs {
 				if e != nil {
-					errs[idx[j]], failed = e, true
+					errs[idx[j]], failed = explain(e), true
 				}
 			}
 		default:
@@ -225,6 +241,7 @@ func (p *Producer) Produce(ctx context.Context, outs []Output) error {
 				err = fmt.Errorf("%w: %w", ErrProducerClosed, err)
 			}
 			wrapped = err
+			err = explain(err)
 			for _, i := range idx {
 				errs[i], failed = err, true
 			}

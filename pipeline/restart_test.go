@@ -45,7 +45,7 @@ func TestStageSurvivesBrokerRestart(t *testing.T) {
 			brokers := []string{b.Addr()}
 			in, out := "test.restart.in."+testRegion, "test.restart.out."+testRegion
 			specs := append(RegionTopics(testRegion), TopicSpec{Name: in}, TopicSpec{Name: out})
-			if err := EnsureTopics(ctx, brokers, specs, 2); err != nil {
+			if err := EnsureTopics(ctx, brokers, KafkaSecurity{}, specs, 2); err != nil {
 				t.Fatal(err)
 			}
 			p, err := NewProducer(ProducerConfig{Brokers: brokers, Logger: testLogger(t)})

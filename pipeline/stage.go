@@ -103,6 +103,10 @@ type StageConfig struct {
 	Region string
 	// Brokers are the bootstrap host:port addresses. Required.
 	Brokers []string
+	// Security secures every connection of the stage's reader, consumer
+	// group and probes (SASL, TLS). The zero value is plaintext without
+	// authentication.
+	Security KafkaSecurity
 	// Topic is the input topic. It must belong to Region (end in
 	// ".<region>"). Required.
 	Topic string
@@ -316,7 +320,7 @@ func (s *Stage) readerConfig() kafka.ReaderConfig {
 		Brokers:                c.Brokers,
 		GroupID:                c.GroupID,
 		Topic:                  c.Topic,
-		Dialer:                 &kafka.Dialer{ClientID: "pushpipe-" + c.Name, Timeout: 10 * time.Second, DualStack: true},
+		Dialer:                 c.Security.Dialer("pushpipe-"+c.Name, 10*time.Second),
 		QueueCapacity:          c.BatchSize,
 		MinBytes:               1,
 		MaxBytes:               c.FetchMaxBytes,
@@ -496,19 +500,17 @@ func (s *Stage) waitForTopic(ctx context.Context) bool {
 // because kafka-go's transport keeps serving the last metadata it had once
 // the brokers stop answering.
 func (s *Stage) probeTopic(ctx context.Context) error {
-	transport := &kafka.Transport{
-		ClientID:       "pushpipe-" + s.cfg.Name + "-probe",
-		DialTimeout:    s.cfg.ProbeInterval,
-		MetadataTTL:    time.Hour, // one request per probe
-		MetadataTopics: []string{s.cfg.Topic},
-	}
+	transport := s.cfg.Security.Transport("pushpipe-" + s.cfg.Name + "-probe")
+	transport.DialTimeout = s.cfg.ProbeInterval
+	transport.MetadataTTL = time.Hour // one request per probe
+	transport.MetadataTopics = []string{s.cfg.Topic}
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Transport: transport, Timeout: s.cfg.ProbeInterval}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.ProbeInterval)
 	defer cancel()
 	md, err := client.Metadata(pctx, &kafka.MetadataRequest{Topics: []string{s.cfg.Topic}})
 	if err != nil {
-		return fmt.Errorf("asking %v for topic %s: %w", s.cfg.Brokers, s.cfg.Topic, err)
+		return fmt.Errorf("asking %v for topic %s: %w", s.cfg.Brokers, s.cfg.Topic, s.cfg.Security.Explain(err))
 	}
 	for _, t := range md.Topics {
 		if t.Name != s.cfg.Topic {

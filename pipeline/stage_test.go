@@ -607,7 +607,7 @@ func TestStageWaitsForInputTopic(t *testing.T) {
 	if rs.stage.Ready() {
 		t.Fatal("stage ready although its input topic does not exist")
 	}
-	if err := EnsureTopics(ctx, testBrokers, []TopicSpec{{Name: in}}, 2); err != nil {
+	if err := EnsureTopics(ctx, testBrokers, KafkaSecurity{}, []TopicSpec{{Name: in}}, 2); err != nil {
 		t.Fatal(err)
 	}
 	want := produceInputs(t, ctx, p, in, 10, 3, "v")

@@ -196,12 +196,16 @@ func RegionTopics(region string) []TopicSpec {
 // a topic flagged Compacted whose cleanup.policy does not include compact is
 // reported as an error, since compaction cannot be assumed for it.
 //
+// A principal the brokers do not allow to create topics (no CREATE ACL)
+// passes when the topics exist already, and fails naming the missing ones
+// otherwise.
+//
 // EnsureTopics is idempotent and safe to call from every replica at start.
 // It never relies on automatic topic creation. ctx bounds the whole
 // operation; pass one with a deadline. Errors name the topics concerned;
 // broker error codes can be tested with errors.Is (e.g.
-// kafka.PolicyViolation).
-func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, partitions int) error {
+// kafka.PolicyViolation). Every connection is secured with sec.
+func EnsureTopics(ctx context.Context, brokers []string, sec KafkaSecurity, specs []TopicSpec, partitions int) error {
 	if len(brokers) == 0 {
 		return errors.New("pipeline: EnsureTopics: no brokers given: pass at least one host:port")
 	}
@@ -228,7 +232,8 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, part
 	// kafka-go also uses MetadataTTL as the timeout of each metadata
 	// request, so it must not be tiny. Created topics are refreshed at
 	// once regardless.
-	transport := &kafka.Transport{ClientID: "pushpipe-admin", MetadataTTL: time.Second}
+	transport := sec.Transport("pushpipe-admin")
+	transport.MetadataTTL = time.Second
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
 
@@ -250,22 +255,62 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, part
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("pipeline: creating topics %v on %v: %w", names, brokers, err)
+		return fmt.Errorf("pipeline: creating topics %v on %v: %w", names, brokers, sec.Explain(err))
 	}
 	var errs []error
+	var refused []string
 	for _, name := range names {
-		if e := resp.Errors[name]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("topic %s: %w", name, e))
+		e := resp.Errors[name]
+		switch {
+		case e == nil || errors.Is(e, kafka.TopicAlreadyExists):
+		case errors.Is(e, kafka.TopicAuthorizationFailed) || errors.Is(e, kafka.ClusterAuthorizationFailed):
+			// A principal without CREATE is refused even for a topic that
+			// exists: whether it does is checked next.
+			refused = append(refused, name)
+		default:
+			errs = append(errs, fmt.Errorf("topic %s: %w", name, sec.Explain(e)))
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("pipeline: creating topics on %v: %w", brokers, errors.Join(errs...))
+	}
+	if err := checkExisting(ctx, client, sec, refused); err != nil {
+		return fmt.Errorf("pipeline: creating topics on %v: %w", brokers, err)
 	}
 
 	if err := waitForTopics(ctx, client, names); err != nil {
 		return fmt.Errorf("pipeline: waiting for topics %v to appear in metadata: %w", names, err)
 	}
 	return checkCompaction(ctx, client, specs)
+}
+
+// checkExisting returns nil when every topic of names exists, else an
+// error naming the missing ones: they are the topics the brokers refused
+// to create for lack of a CREATE ACL, which a locked-down principal
+// (docs/operations.md, Kafka ACLs) does not have.
+func checkExisting(ctx context.Context, client *kafka.Client, sec KafkaSecurity, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+	if err != nil {
+		return fmt.Errorf("checking topics %v this principal may not create: %w", names, sec.Explain(err))
+	}
+	var missing []string
+	for _, n := range names {
+		i := slices.IndexFunc(md.Topics, func(t kafka.Topic) bool { return t.Name == n })
+		switch {
+		case i < 0 || errors.Is(md.Topics[i].Error, kafka.UnknownTopicOrPartition):
+			missing = append(missing, n)
+		case md.Topics[i].Error != nil:
+			return fmt.Errorf("topic %s: %w", n, sec.Explain(md.Topics[i].Error))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("topics %v do not exist and this principal may not create them (%w): "+
+			"create them with an administrator's principal, or allow this one CREATE (docs/operations.md, Kafka ACLs)", missing, kafka.TopicAuthorizationFailed)
+	}
+	return nil
 }
 
 // validTopicName applies Kafka's topic naming rules.

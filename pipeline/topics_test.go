@@ -206,7 +206,7 @@ func TestEnsureTopics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
-			err := EnsureTopics(ctx, tt.brokers, tt.specs, tt.partitions)
+			err := EnsureTopics(ctx, tt.brokers, KafkaSecurity{}, tt.specs, tt.partitions)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("EnsureTopics() = %v, want error containing %q", err, tt.wantErr)

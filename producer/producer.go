@@ -264,6 +264,10 @@ func PrepareBinding(b *schema.Binding, region string, now time.Time) (pipeline.O
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses (host:port). Required.
 	Brokers []string
+	// Security secures every connection to the brokers (SASL, TLS; see
+	// pipeline.NewSASL). The zero value is plaintext without
+	// authentication.
+	Security pipeline.KafkaSecurity
 	// Region, if set, is the only region the Producer writes to: records
 	// without a region get it, records naming another are refused. Empty
 	// means each record's own region.
@@ -309,7 +313,7 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: cfg.Brokers, ClientID: cfg.ClientID, Logger: cfg.Logger})
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: cfg.Brokers, Security: cfg.Security, ClientID: cfg.ClientID, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}

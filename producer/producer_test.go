@@ -203,7 +203,7 @@ func TestPublishWritesAfterAck(t *testing.T) {
 	brokers := []string{testinfra.Kafka(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics("sg"), 1); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics("sg"), 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := New(Config{Region: "mars", Brokers: brokers}); err == nil {

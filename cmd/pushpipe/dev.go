@@ -42,7 +42,9 @@ registered in every region. Ctrl-C or SIGTERM stops everything cleanly; the next
 finds the data of this one.
 
 When the configuration names external Kafka brokers or a ClickHouse address, those
-are used instead of the embedded ones.`,
+are used instead of the embedded ones. A kafka.sasl section without brokers starts the
+embedded broker with SASL required and that user; a clickhouse.username other than
+default is created with clickhouse.password on the embedded ClickHouse.`,
 		Example: `  pushpipe dev
   pushpipe dev --regions sg,eu --state-dir /tmp/pushpipe-demo`,
 		Args: cobra.NoArgs,
@@ -82,7 +84,11 @@ are used instead of the embedded ones.`,
 				}
 			}()
 			var ep endpointFlags
-			brokers, chAddr := ep.resolve(cfg)
+			brokers, sec, err := ep.kafka(cfg)
+			if err != nil {
+				return err
+			}
+			_, chAddr := ep.resolve(cfg)
 			if emb.Kafka != nil {
 				brokers = []string{emb.Kafka.Addr()}
 			}
@@ -100,7 +106,7 @@ are used instead of the embedded ones.`,
 			}()
 			defer gws.close(log)
 			return runWorkers(ctx, runOpts{
-				cfg: cfg, log: log, brokers: brokers, chAddr: chAddr, regions: cfg.Regions, kinds: append(app.Kinds(), app.Scheduler),
+				cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, chAddr: chAddr, regions: cfg.Regions, kinds: append(app.Kinds(), app.Scheduler),
 				afterPrepare: func(ctx context.Context, p *pipeline.Producer) error {
 					if err := seedDemoDevices(ctx, p, cfg); err != nil {
 						return err
@@ -112,13 +118,13 @@ are used instead of the embedded ones.`,
 					}
 					reg := prometheus.NewRegistry()
 					for i, r := range cfg.Regions {
-						s, err := app.StartReceipts(ctx, app.Deps{Cfg: cfg, Brokers: brokers, Producer: p, Metrics: reg, Log: log}, r, cfg.ReceiptsAddr(i))
+						s, err := app.StartReceipts(ctx, app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, Producer: p, Metrics: reg, Log: log}, r, cfg.ReceiptsAddr(i))
 						if err != nil {
 							return err
 						}
 						rcpts = append(rcpts, s)
 					}
-					return gws.start(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, producer: p, metrics: reg}, chAddr)
+					return gws.start(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, producer: p, metrics: reg}, chAddr)
 				},
 				onReady: func(health string) {
 					gwAddrs, gwTry := gws.banner(cfg)

@@ -84,11 +84,15 @@ and 'pushpipe gateway sign' the signed query string for curl.`,
 			if len(cfg.Gateway.AppKeys) == 0 {
 				return fail("gateway.appKeys is empty: no request could be verified; add the public key of each calling app (pushpipe gateway keygen makes a pair)")
 			}
-			brokers, chAddr := ep.resolve(cfg)
+			brokers, sec, err := ep.kafka(cfg)
+			if err != nil {
+				return err
+			}
+			_, chAddr := ep.resolve(cfg)
 			ctx := cmd.Context()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Logger: log})
+			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -99,12 +103,12 @@ and 'pushpipe gateway sign' the signed query string for curl.`,
 			}
 			defer conn.Close()
 			prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			err = app.Prepare(prepCtx, app.Deps{Cfg: cfg, Brokers: brokers, CH: conn, Producer: p, Metrics: reg, Log: log}, cfg.Regions)
+			err = app.Prepare(prepCtx, app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, CH: conn, Producer: p, Metrics: reg, Log: log}, cfg.Regions)
 			cancel()
 			if err != nil {
 				return err
 			}
-			srv, err := startGateway(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, conn: conn, producer: p, metrics: reg}, region)
+			srv, err := startGateway(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, conn: conn, producer: p, metrics: reg}, region)
 			if err != nil {
 				return err
 			}
@@ -122,12 +126,13 @@ and 'pushpipe gateway sign' the signed query string for curl.`,
 
 // gatewayDeps are what a gateway of this process shares with the rest.
 type gatewayDeps struct {
-	cfg      *config.Config
-	log      zerolog.Logger
-	brokers  []string
-	conn     driver.Conn
-	producer *pipeline.Producer
-	metrics  *prometheus.Registry
+	cfg           *config.Config
+	log           zerolog.Logger
+	brokers       []string
+	kafkaSecurity pipeline.KafkaSecurity
+	conn          driver.Conn
+	producer      *pipeline.Producer
+	metrics       *prometheus.Registry
 }
 
 // startGateway starts the gateway of one region on cfg.GatewayAddr(region)
@@ -142,7 +147,7 @@ func startGateway(ctx context.Context, d gatewayDeps, region string) (*gateway.S
 		return nil, fail("invalid configuration: %v", err)
 	}
 	srv, err := gateway.New(gateway.Config{Region: region, Addr: d.cfg.GatewayAddr(region), Apps: apps, Producer: d.producer,
-		Brokers: d.brokers, ClickHouse: d.conn, Database: d.cfg.Database(region), Location: loc,
+		Brokers: d.brokers, KafkaSecurity: d.kafkaSecurity, ClickHouse: d.conn, Database: d.cfg.Database(region), Location: loc,
 		MaxBodyBytes: d.cfg.Gateway.MaxBodyBytes, MaxClockSkew: d.cfg.Gateway.MaxClockSkew,
 		Metrics: d.metrics, Gatherer: d.metrics, Logger: d.log})
 	if err != nil {
@@ -176,7 +181,7 @@ func (g *devGateways) addDemoKey(cfg *config.Config) error {
 		if key, err = gateway.GenerateAccessKey(); err != nil {
 			return err
 		}
-		if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 			return fmt.Errorf("creating the state directory: %w", err)
 		}
 		if err := gateway.WriteAccessKeyFile(path, key); err != nil {

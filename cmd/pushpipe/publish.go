@@ -65,8 +65,11 @@ workers, so a bad request shows up as a 'rejected' event and in push.dlq.<region
 				outs = append(outs, out)
 				fmt.Fprintln(cmd.OutOrStdout(), summary)
 			}
-			brokers, _ := ep.resolve(cfg)
-			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Logger: log})
+			brokers, sec, err := ep.kafka(cfg)
+			if err != nil {
+				return err
+			}
+			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
 			if err != nil {
 				return err
 			}

@@ -51,16 +51,19 @@ Replicas of one region can run behind a load balancer; they share nothing.`,
 			if err := cfg.Validate(); err != nil {
 				return fail("invalid configuration: %v", err)
 			}
-			brokers, _ := ep.resolve(cfg)
+			brokers, sec, err := ep.kafka(cfg)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Logger: log})
+			producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
 			if err != nil {
 				return err
 			}
 			defer producer.Close()
-			deps := app.Deps{Cfg: cfg, Brokers: brokers, Producer: producer, Metrics: reg, Log: log}
+			deps := app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, Producer: producer, Metrics: reg, Log: log}
 			prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			err = app.Prepare(prepCtx, deps, cfg.Regions)
 			cancel()

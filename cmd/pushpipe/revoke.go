@@ -60,8 +60,11 @@ event yet is revoked as well). Revoking twice changes nothing.`,
 			if err != nil {
 				return err
 			}
-			brokers, _ := f.ep.resolve(cfg)
-			p, err := producer.New(producer.Config{Brokers: brokers, Region: f.region, Logger: log})
+			brokers, sec, err := f.ep.kafka(cfg)
+			if err != nil {
+				return err
+			}
+			p, err := producer.New(producer.Config{Brokers: brokers, Security: sec, Region: f.region, Logger: log})
 			if err != nil {
 				return err
 			}

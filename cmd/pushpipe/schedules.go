@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers/scheduler"
@@ -30,23 +29,33 @@ func (f *schedulesFlags) register(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("region")
 }
 
-// setup loads the configuration and checks the flags; it returns the
-// brokers and the default time zone of schedules not yet admitted.
-func (f *schedulesFlags) setup(cmd *cobra.Command) (*config.Config, []string, *time.Location, error) {
+// scheduleEnv is where the schedules commands work: the brokers, their
+// Kafka security and the default time zone of schedules not yet admitted.
+type scheduleEnv struct {
+	brokers []string
+	sec     pipeline.KafkaSecurity
+	def     *time.Location
+}
+
+// setup loads the configuration and checks the flags.
+func (f *schedulesFlags) setup(cmd *cobra.Command) (scheduleEnv, error) {
 	cfg, _, err := loadConfig(cmd)
 	if err != nil {
-		return nil, nil, nil, err
+		return scheduleEnv{}, err
 	}
 	if !schema.ValidRegion(f.region) {
-		return nil, nil, nil, fail("--region %q: use one of %s", f.region, strings.Join(schema.Regions(), ", "))
+		return scheduleEnv{}, fail("--region %q: use one of %s", f.region, strings.Join(schema.Regions(), ", "))
 	}
 	loc, err := cfg.Scheduler.Location()
 	if err != nil {
-		return nil, nil, nil, fail("invalid configuration: %v", err)
+		return scheduleEnv{}, fail("invalid configuration: %v", err)
 	}
 	ep := endpointFlags{brokers: f.brokers}
-	brokers, _ := ep.resolve(cfg)
-	return cfg, brokers, loc, nil
+	brokers, sec, err := ep.kafka(cfg)
+	if err != nil {
+		return scheduleEnv{}, err
+	}
+	return scheduleEnv{brokers: brokers, sec: sec, def: loc}, nil
 }
 
 func newSchedulesCmd() *cobra.Command {
@@ -99,7 +108,7 @@ far (executed, missed, cancelled) and the next --next ones to come. --id takes a
   pushpipe schedules list --region sg --id s51cf39fdbdac762dad0d47ff --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, brokers, def, err := f.setup(cmd)
+			env, err := f.setup(cmd)
 			if err != nil {
 				return err
 			}
@@ -113,11 +122,11 @@ far (executed, missed, cancelled) and the next --next ones to come. --id takes a
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			all, err := scheduler.ReadSchedules(ctx, brokers, f.region)
+			all, err := scheduler.ReadSchedules(ctx, env.brokers, env.sec, f.region)
 			if err != nil {
 				return err
 			}
-			views := listSchedules(all, def, f.appID, id, status, next)
+			views := listSchedules(all, env.def, f.appID, id, status, next)
 			if asJSON {
 				return printJSON(cmd, views)
 			}
@@ -222,21 +231,21 @@ twice is not an error.`,
   pushpipe schedules cancel --region sg --id s51cf39fdbdac762dad0d47ff-20260105180000 --app ONEX570DA89211721`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, brokers, def, err := f.setup(cmd)
+			env, err := f.setup(cmd)
 			if err != nil {
 				return err
 			}
 			if id == "" {
 				return fail("--id is empty: give a schedule id or an occurrence id (see pushpipe schedules list)")
 			}
-			prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
+			prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: env.brokers, Security: env.sec})
 			if err != nil {
 				return err
 			}
 			defer prod.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			res, err := scheduler.Cancel(ctx, brokers, prod, f.region, f.appID, id, time.Now(), def)
+			res, err := scheduler.Cancel(ctx, env.brokers, env.sec, prod, f.region, f.appID, id, time.Now(), env.def)
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ func TestSchedulesListAndCancel(t *testing.T) {
 	broker := testinfra.Kafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.RegionTopics("sg"), 2); err != nil {
+	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.KafkaSecurity{}, pipeline.RegionTopics("sg"), 2); err != nil {
 		t.Fatal(err)
 	}
 	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: []string{broker}})

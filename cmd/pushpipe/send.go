@@ -155,8 +155,12 @@ func runSend(cmd *cobra.Command, f *sendFlags) error {
 		sum.TaskIDs, err = f.sendToGateway(cmd.Context(), reqs, progress)
 	} else {
 		sum.Topic = pipeline.RequestsTopic(f.region)
-		brokers, _ := f.ep.resolve(cfg)
-		sum.TaskIDs, err = publishRequests(cmd.Context(), producer.Config{Brokers: brokers, Region: f.region, Logger: log}, reqs, progress)
+		var brokers []string
+		var sec pipeline.KafkaSecurity
+		if brokers, sec, err = f.ep.kafka(cfg); err != nil {
+			return err
+		}
+		sum.TaskIDs, err = publishRequests(cmd.Context(), producer.Config{Brokers: brokers, Security: sec, Region: f.region, Logger: log}, reqs, progress)
 	}
 	if len(reqs) > 1 {
 		fmt.Fprintln(cmd.ErrOrStderr())

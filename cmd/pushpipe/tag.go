@@ -63,8 +63,11 @@ The gateway serves the same as /v1/tags/add, /v1/tags/remove, /v1/tags/list and
 			if err != nil {
 				return fail("%v", err)
 			}
-			brokers, _ := ep.resolve(cfg)
-			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Logger: log})
+			brokers, sec, err := ep.kafka(cfg)
+			if err != nil {
+				return err
+			}
+			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
 			if err != nil {
 				return err
 			}

@@ -73,6 +73,18 @@ func (f *endpointFlags) resolve(cfg *config.Config) (brokers []string, chAddr st
 	return brokers, chAddr
 }
 
+// kafka returns the brokers to use (see resolve) and the Kafka security
+// (SASL, TLS) of the configuration, which every Kafka client of the
+// command must use.
+func (f *endpointFlags) kafka(cfg *config.Config) ([]string, pipeline.KafkaSecurity, error) {
+	brokers, _ := f.resolve(cfg)
+	sec, err := cfg.Kafka.Security()
+	if err != nil {
+		return nil, sec, fail("invalid configuration: %v", err)
+	}
+	return brokers, sec, nil
+}
+
 func loadConfig(cmd *cobra.Command) (*config.Config, zerolog.Logger, error) {
 	path, _ := cmd.Flags().GetString("config")
 	cfg, err := config.Load(path)
@@ -87,6 +99,7 @@ func loadConfig(cmd *cobra.Command) (*config.Config, zerolog.Logger, error) {
 		return nil, zerolog.Logger{}, fail("logLevel %q: use debug, info, warn or error", cfg.LogLevel)
 	}
 	log := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
+	app.WarnExposedSecrets(cfg, log)
 	return cfg, log, nil
 }
 
@@ -119,8 +132,12 @@ stderr, and on SIGTERM or Ctrl-C finishes its in-flight batch, commits and exits
 			if err := cfg.Validate(); err != nil {
 				return fail("invalid configuration: %v", err)
 			}
-			brokers, chAddr := ep.resolve(cfg)
-			return runWorkers(cmd.Context(), runOpts{cfg: cfg, log: log, brokers: brokers, chAddr: chAddr,
+			brokers, sec, err := ep.kafka(cfg)
+			if err != nil {
+				return err
+			}
+			_, chAddr := ep.resolve(cfg)
+			return runWorkers(cmd.Context(), runOpts{cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, chAddr: chAddr,
 				regions: []string{region}, kinds: []app.Kind{kind}})
 		},
 	}
@@ -133,12 +150,13 @@ stderr, and on SIGTERM or Ctrl-C finishes its in-flight batch, commits and exits
 
 // runOpts says what runWorkers runs and against what.
 type runOpts struct {
-	cfg     *config.Config
-	log     zerolog.Logger
-	brokers []string
-	chAddr  string
-	regions []string
-	kinds   []app.Kind
+	cfg           *config.Config
+	log           zerolog.Logger
+	brokers       []string
+	kafkaSecurity pipeline.KafkaSecurity
+	chAddr        string
+	regions       []string
+	kinds         []app.Kind
 	// afterPrepare, if set, runs once topics and databases exist and
 	// before the stages start (e.g. to seed demo data).
 	afterPrepare func(ctx context.Context, p *pipeline.Producer) error
@@ -153,7 +171,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	cfg, log, brokers, chAddr, regions, kinds := o.cfg, o.log, o.brokers, o.chAddr, o.regions, o.kinds
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	deps := app.Deps{Cfg: cfg, Brokers: brokers, Metrics: reg, Log: log}
+	deps := app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: o.kafkaSecurity, Metrics: reg, Log: log}
 	for _, k := range kinds {
 		if k.NeedsClickHouse() {
 			conn, err := app.OpenClickHouse(ctx, cfg.ClickHouse, chAddr)
@@ -165,7 +183,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 			break
 		}
 	}
-	producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Logger: log})
+	producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: o.kafkaSecurity, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -208,7 +226,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 		return fmt.Errorf("starting health server: %w", err)
 	}
 	defer health.Close()
-	log.Info().Strs("brokers", brokers).Str("clickhouse", chAddr).Strs("regions", regions).
+	log.Info().Strs("brokers", brokers).Stringer("kafka_security", o.kafkaSecurity).Str("clickhouse", chAddr).Strs("regions", regions).
 		Str("health_addr", health.Addr()).Msgf("running %d stage(s)", len(stages))
 	if o.onReady != nil {
 		go func() {

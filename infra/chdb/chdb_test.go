@@ -73,6 +73,18 @@ func TestConfigValidate(t *testing.T) {
 			wantErr: []string{"HTTPPort 70000 is out of range"}},
 		{scenario: "same port twice", mutate: func(c *chdb.Config) { c.TCPPort, c.HTTPPort = 9000, 9000 },
 			wantErr: []string{"both 9000"}},
+		{scenario: "users with passwords", mutate: func(c *chdb.Config) {
+			c.Users = []chdb.User{{Name: "pushpipe", Password: "p"}, {Name: "analyst-1", Password: "q"}}
+		}},
+		{scenario: "a user named default", mutate: func(c *chdb.Config) { c.Users = []chdb.User{{Name: "default", Password: "p"}} },
+			wantErr: []string{"Users[0]: default is the password-less loopback user"}},
+		{scenario: "a user name that would break the configuration", mutate: func(c *chdb.Config) { c.Users = []chdb.User{{Name: "a><b", Password: "p"}} },
+			wantErr: []string{`Users[0].Name "a><b": use letters, digits`}},
+		{scenario: "a user without a password", mutate: func(c *chdb.Config) { c.Users = []chdb.User{{Name: "pushpipe"}} },
+			wantErr: []string{"Users[0] (pushpipe): Password is empty"}},
+		{scenario: "a user listed twice", mutate: func(c *chdb.Config) {
+			c.Users = []chdb.User{{Name: "pushpipe", Password: "p"}, {Name: "pushpipe", Password: "q"}}
+		}, wantErr: []string{"Users[1]: pushpipe is listed twice"}},
 		{scenario: "negative timeouts", mutate: func(c *chdb.Config) { c.StartTimeout, c.StopTimeout = -1, -1 },
 			wantErr: []string{"StartTimeout", "StopTimeout"}},
 		{scenario: "unknown log level", mutate: func(c *chdb.Config) { c.LogLevel = "verbose" },

@@ -4,6 +4,8 @@ package chdb
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -35,6 +37,7 @@ type childSpec struct {
 	LogLevel             string
 	TCPPort              int
 	HTTPPort             int
+	Users                []User
 	MaxServerMemoryBytes int64
 	StopTimeout          time.Duration
 }
@@ -202,6 +205,23 @@ func serverConfigXML(spec childSpec) []byte {
 		elem("    ", "count", "3")
 		elem("    ", "console", "0")
 		b.WriteString("  </logger>\n")
+	}
+	if len(spec.Users) > 0 {
+		// The users are read from this same file; default keeps its
+		// clickhouse-local rights and no password, from loopback only.
+		b.WriteString("  <user_directories>\n    <users_xml>\n")
+		elem("      ", "path", filepath.Join(spec.RunDir, "config.xml"))
+		b.WriteString("    </users_xml>\n  </user_directories>\n")
+		b.WriteString("  <profiles><default/></profiles>\n  <quotas><default/></quotas>\n  <users>\n")
+		b.WriteString("    <default><password/><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default>\n")
+		for _, u := range spec.Users {
+			sum := sha256.Sum256([]byte(u.Password))
+			b.WriteString("    <" + u.Name + ">\n")
+			elem("      ", "password_sha256_hex", hex.EncodeToString(sum[:]))
+			b.WriteString("      <networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota>\n")
+			b.WriteString("    </" + u.Name + ">\n")
+		}
+		b.WriteString("  </users>\n")
 	}
 	b.WriteString("</clickhouse>\n")
 	return b.Bytes()

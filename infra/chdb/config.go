@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -58,6 +59,16 @@ type Config struct {
 	TCPPort int
 	// HTTPPort is the HTTP-protocol port on 127.0.0.1; 0 picks a free one.
 	HTTPPort int
+	// Users are the users that log in with a password, besides "default"
+	// (which has none and may connect from loopback only). Each may do
+	// everything default may. They live in the server's configuration:
+	// clickhouse-local has no storage for users created by SQL (CREATE
+	// USER fails with ACCESS_STORAGE_FOR_INSERTION_NOT_FOUND).
+	//
+	// A login with a wrong password is refused (AUTHENTICATION_FAILED,
+	// code 516), and then the embedded server aborts, a limitation of
+	// chDB's server mode; it is started again like any crash (Restarts).
+	Users []User
 	// StartTimeout bounds how long Start waits for the server to answer
 	// SELECT 1 over the native protocol, in addition to the deadline of the
 	// context passed to Start. Loading the 566 MB library from a cold page
@@ -84,6 +95,14 @@ type Config struct {
 	// at debug level "stopped" plus every line the server child prints. The
 	// zero value discards them.
 	Logger zerolog.Logger
+}
+
+// User is a ClickHouse user with a password.
+type User struct {
+	// Name is letters, digits, '_' and '-', and not "default".
+	Name string
+	// Password is stored in the generated configuration as its SHA-256.
+	Password string
 }
 
 // DefaultConfig returns a Config with every default filled in and the given
@@ -166,6 +185,21 @@ func (c Config) Validate() error {
 	}{{"TCPPort", c.TCPPort}, {"HTTPPort", c.HTTPPort}} {
 		if p.port < 0 || p.port > 65535 {
 			errs = append(errs, fmt.Errorf("%s %d is out of range: use 1-65535, or 0 to pick a free port", p.name, p.port))
+		}
+	}
+	for i, u := range c.Users {
+		switch {
+		case u.Name == "" || strings.Trim(u.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "":
+			errs = append(errs, fmt.Errorf("Users[%d].Name %q: use letters, digits, '_' and '-'", i, u.Name))
+		case u.Name == "default":
+			errs = append(errs, fmt.Errorf("Users[%d]: default is the password-less loopback user; give the user another name", i))
+		case u.Password == "":
+			errs = append(errs, fmt.Errorf("Users[%d] (%s): Password is empty", i, u.Name))
+		}
+		for _, v := range c.Users[:i] {
+			if v.Name == u.Name {
+				errs = append(errs, fmt.Errorf("Users[%d]: %s is listed twice", i, u.Name))
+			}
 		}
 	}
 	if c.TCPPort != 0 && c.TCPPort == c.HTTPPort {

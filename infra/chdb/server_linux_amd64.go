@@ -35,12 +35,12 @@ func startServer(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating DataDir: %w", err)
 	}
 	s := &Server{cfg: cfg, tcpPort: tcpPort, httpPort: httpPort, done: make(chan struct{}), stopping: make(chan struct{})}
 	if cfg.LogLevel != "none" {
-		if err := os.MkdirAll(filepath.Join(cfg.DataDir, "log"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(cfg.DataDir, "log"), 0o700); err != nil {
 			return nil, fmt.Errorf("creating log directory: %w", err)
 		}
 		s.logPath = filepath.Join(cfg.DataDir, "log", "clickhouse.log")
@@ -105,6 +105,7 @@ func (s *Server) spawn(ctx context.Context) (*child, error) {
 		LogLevel:             cfg.LogLevel,
 		TCPPort:              s.tcpPort,
 		HTTPPort:             s.httpPort,
+		Users:                cfg.Users,
 		MaxServerMemoryBytes: cfg.MaxServerMemoryBytes,
 		StopTimeout:          cfg.StopTimeout,
 	})

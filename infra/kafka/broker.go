@@ -32,21 +32,35 @@
 //
 // One directory belongs to one broker at a time: Start takes an exclusive
 // lock on it and fails if another broker holds it.
+//
+// # Security
+//
+// By default the broker listens in plaintext and lets any client in, as a
+// development broker on loopback may. Config.SASL makes it require SASL
+// authentication (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) of every
+// connection, as a production listener with SASL does: a client without
+// SASL, or with credentials it does not know, gets its connection closed
+// before any request is served. Config.TLS makes it speak TLS only.
+// Together they are a SASL_SSL listener, so the project's Kafka security
+// can be tested against a real Kafka-protocol broker.
 package embeddedkafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // DefaultGroupMinSessionTimeout is the smallest consumer-group session
@@ -56,6 +70,13 @@ const DefaultGroupMinSessionTimeout = 6 * time.Second
 
 // lockFileName is the file inside DataDir that holds the exclusive lock.
 const lockFileName = "pushpipe-broker.lock"
+
+// saslFileName and aclsFileName are the files inside DataDir where kfake
+// saves its SASL users and its ACLs.
+const (
+	saslFileName = "sasl.json"
+	aclsFileName = "acls.json"
+)
 
 // Config configures an embedded broker. The zero value is valid: an
 // in-memory broker on a free loopback port that logs nothing.
@@ -80,9 +101,80 @@ type Config struct {
 	// Lower it only in tests that need a dead member to expire quickly.
 	GroupMinSessionTimeout time.Duration
 
+	// SASL, when not empty, makes the broker require SASL authentication
+	// of every connection, by one of these users. Without ACLs every user
+	// may do everything. Empty: no authentication.
+	SASL []SASLUser
+
+	// ACLs, with SASL, makes the broker authorize every request as a
+	// cluster with an authorizer does: a Superuser may do everything, the
+	// other users only what their Allow lists (Describe is implied by
+	// Read and Write, as in Kafka).
+	ACLs bool
+
+	// TLS, when set, makes the broker accept TLS connections only, with
+	// this server configuration (its certificate, and ClientAuth for
+	// mutual TLS). Nil: plaintext.
+	TLS *tls.Config
+
 	// Logger receives the broker's warnings and errors (and its request
 	// traces at debug/trace level). The zero Logger discards everything.
 	Logger zerolog.Logger
+}
+
+// The SASL mechanisms the broker can require.
+const (
+	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLScramSHA512 = "SCRAM-SHA-512"
+)
+
+// SASLUser is a user the broker lets in when Config.SASL is set.
+type SASLUser struct {
+	// Mechanism is SASLPlain, SASLScramSHA256 or SASLScramSHA512; the user
+	// can log in with that mechanism only.
+	Mechanism string
+	Username  string
+	Password  string
+	// Superuser may do everything when Config.ACLs is set.
+	Superuser bool
+	// Allow lists what the user may do when Config.ACLs is set.
+	Allow []ACL
+}
+
+// ACL allows a user one operation on Kafka resources (the principal is
+// User:<username>).
+type ACL struct {
+	// Resource is "topic", "group" or "cluster".
+	Resource string
+	// Name is the resource's name ("kafka-cluster" for the cluster, "*"
+	// for every resource of the type), or the start of the names with
+	// Prefixed.
+	Name     string
+	Prefixed bool
+	// Operation is Kafka's name of the operation: Read, Write, Create,
+	// Describe, DescribeConfigs, Alter, AlterConfigs, Delete or All.
+	Operation string
+}
+
+// kfakeACL converts a to kfake's form, saying what is wrong with it.
+func (a ACL) kfakeACL() (kfake.ACL, error) {
+	rt, err := kmsg.ParseACLResourceType(a.Resource)
+	if err != nil || (rt != kmsg.ACLResourceTypeTopic && rt != kmsg.ACLResourceTypeGroup && rt != kmsg.ACLResourceTypeCluster) {
+		return kfake.ACL{}, fmt.Errorf("resource %q: use topic, group or cluster", a.Resource)
+	}
+	op, err := kmsg.ParseACLOperation(a.Operation)
+	if err != nil || op == kmsg.ACLOperationAny {
+		return kfake.ACL{}, fmt.Errorf("operation %q: use Read, Write, Create, Describe, DescribeConfigs, Alter, AlterConfigs, Delete or All", a.Operation)
+	}
+	if a.Name == "" {
+		return kfake.ACL{}, fmt.Errorf("%s ACL without a name", a.Resource)
+	}
+	pattern := kmsg.ACLResourcePatternTypeLiteral
+	if a.Prefixed {
+		pattern = kmsg.ACLResourcePatternTypePrefixed
+	}
+	return kfake.ACL{Resource: rt, Name: a.Name, Pattern: pattern, Operation: op, Allow: true}, nil
 }
 
 // Validate reports the first setting that cannot work, saying what to fix.
@@ -96,6 +188,31 @@ func (c Config) Validate() error {
 	}
 	if c.GroupMinSessionTimeout > 0 && c.GroupMinSessionTimeout < 100*time.Millisecond {
 		return fmt.Errorf("embeddedkafka: GroupMinSessionTimeout %s is too small to heartbeat within: use at least 100ms", c.GroupMinSessionTimeout)
+	}
+	mechanisms := []string{SASLPlain, SASLScramSHA256, SASLScramSHA512}
+	for i, u := range c.SASL {
+		switch {
+		case !slices.Contains(mechanisms, u.Mechanism):
+			return fmt.Errorf("embeddedkafka: SASL[%d].Mechanism %q is not one of %v", i, u.Mechanism, mechanisms)
+		case u.Username == "" || u.Password == "":
+			return fmt.Errorf("embeddedkafka: SASL[%d] (%s): give both Username and Password", i, u.Mechanism)
+		}
+		for _, v := range c.SASL[:i] {
+			if v.Mechanism == u.Mechanism && v.Username == u.Username {
+				return fmt.Errorf("embeddedkafka: SASL[%d]: user %q of %s is listed twice", i, u.Username, u.Mechanism)
+			}
+		}
+		for j, a := range u.Allow {
+			if _, err := a.kfakeACL(); err != nil {
+				return fmt.Errorf("embeddedkafka: SASL[%d] (%s).Allow[%d]: %w", i, u.Username, j, err)
+			}
+		}
+	}
+	if c.ACLs && len(c.SASL) == 0 {
+		return errors.New("embeddedkafka: ACLs need SASL users to tell the principals apart: set SASL")
+	}
+	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
+		return errors.New("embeddedkafka: TLS has no server certificate: set TLS.Certificates")
 	}
 	if c.DataDir != "" {
 		fi, err := os.Stat(c.DataDir)
@@ -146,12 +263,32 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.GroupMinSessionTimeout > 0 {
 		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.GroupMinSessionTimeout))
 	}
+	if len(cfg.SASL) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.SASL {
+			if !cfg.ACLs || u.Superuser {
+				opts = append(opts, kfake.Superuser(u.Mechanism, u.Username, u.Password))
+				continue
+			}
+			acls := make([]kfake.ACL, len(u.Allow))
+			for i, a := range u.Allow {
+				acls[i], _ = a.kfakeACL() // checked by Validate
+			}
+			opts = append(opts, kfake.User(u.Mechanism, u.Username, u.Password, acls...))
+		}
+	}
+	if cfg.ACLs {
+		opts = append(opts, kfake.EnableACLs())
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS.Clone()))
+	}
 	if cfg.DataDir != "" {
 		dir, err := filepath.Abs(cfg.DataDir)
 		if err != nil {
 			return nil, fmt.Errorf("embeddedkafka: resolving DataDir %q: %w", cfg.DataDir, err)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("embeddedkafka: creating DataDir %q: %w", dir, err)
 		}
 		lock, err := lockDir(filepath.Join(dir, lockFileName))
@@ -159,6 +296,17 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 			return nil, fmt.Errorf("embeddedkafka: locking DataDir %q: %w", dir, err)
 		}
 		b.lock = lock
+		// The broker saves its SASL users and ACLs in the directory and
+		// on reload puts the users in place of the configured ones and
+		// adds the ACLs to them; the configuration is the only source of
+		// both, so a changed password, a removed ACL or an earlier run
+		// without SASL must not win.
+		for _, f := range []string{saslFileName, aclsFileName} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				b.unlock()
+				return nil, fmt.Errorf("embeddedkafka: removing the saved users and ACLs of DataDir %q: %w", dir, err)
+			}
+		}
 		opts = append(opts, kfake.DataDir(dir))
 		if cfg.SyncWrites {
 			opts = append(opts, kfake.SyncWrites())
@@ -182,7 +330,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		_ = b.Close()
 		return nil, fmt.Errorf("embeddedkafka: waiting for broker at %s: %w", b.addr, err)
 	}
-	b.log.Info().Str("addr", b.addr).Str("data_dir", cfg.DataDir).Msg("kafka broker started")
+	b.log.Info().Str("addr", b.addr).Str("data_dir", cfg.DataDir).Bool("sasl", len(cfg.SASL) > 0).Bool("tls", cfg.TLS != nil).Msg("kafka broker started")
 	return b, nil
 }
 

@@ -3,6 +3,7 @@ package embeddedkafka
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
 // helperEnv makes the test binary act as a standalone broker process so a
@@ -60,6 +62,24 @@ func TestConfigValidate(t *testing.T) {
 		{scenario: "data dir is a file", cfg: Config{DataDir: file}, wantErr: "is a file"},
 		{scenario: "negative session timeout", cfg: Config{GroupMinSessionTimeout: -time.Second}, wantErr: "negative"},
 		{scenario: "tiny session timeout", cfg: Config{GroupMinSessionTimeout: time.Millisecond}, wantErr: "at least 100ms"},
+		{scenario: "SASL users of every mechanism", cfg: Config{SASL: []SASLUser{
+			{Mechanism: SASLScramSHA512, Username: "a", Password: "p"}, {Mechanism: SASLScramSHA256, Username: "a", Password: "p"},
+			{Mechanism: SASLPlain, Username: "b", Password: "p"}}}},
+		{scenario: "unknown SASL mechanism", cfg: Config{SASL: []SASLUser{{Mechanism: "GSSAPI", Username: "a", Password: "p"}}},
+			wantErr: `SASL[0].Mechanism "GSSAPI" is not one of`},
+		{scenario: "SASL user without a password", cfg: Config{SASL: []SASLUser{{Mechanism: SASLPlain, Username: "a"}}},
+			wantErr: "SASL[0] (PLAIN): give both Username and Password"},
+		{scenario: "SASL user listed twice", cfg: Config{SASL: []SASLUser{{Mechanism: SASLPlain, Username: "a", Password: "p"}, {Mechanism: SASLPlain, Username: "a", Password: "q"}}},
+			wantErr: `SASL[1]: user "a" of PLAIN is listed twice`},
+		{scenario: "TLS without a certificate", cfg: Config{TLS: &tls.Config{}}, wantErr: "TLS has no server certificate"},
+		{scenario: "ACLs of users", cfg: Config{ACLs: true, SASL: []SASLUser{{Mechanism: SASLScramSHA512, Username: "a", Password: "p",
+			Allow: []ACL{{Resource: "topic", Name: "push.", Prefixed: true, Operation: "Describe"}, {Resource: "group", Name: "g", Operation: "Read"},
+				{Resource: "cluster", Name: "kafka-cluster", Operation: "Create"}}}}}},
+		{scenario: "ACLs without users", cfg: Config{ACLs: true}, wantErr: "ACLs need SASL users"},
+		{scenario: "ACL of an unknown resource type", cfg: Config{ACLs: true, SASL: []SASLUser{{Mechanism: SASLPlain, Username: "a", Password: "p",
+			Allow: []ACL{{Resource: "queue", Name: "q", Operation: "Read"}}}}}, wantErr: `SASL[0] (a).Allow[0]: resource "queue": use topic, group or cluster`},
+		{scenario: "ACL of an unknown operation", cfg: Config{ACLs: true, SASL: []SASLUser{{Mechanism: SASLPlain, Username: "a", Password: "p",
+			Allow: []ACL{{Resource: "topic", Name: "t", Operation: "Peek"}}}}}, wantErr: `operation "Peek": use Read, Write`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -339,5 +359,73 @@ func TestStartHonoursContext(t *testing.T) {
 	cancel()
 	if _, err := Start(ctx, Config{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Start with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// TestSASLUsersAfterRestart restarts a broker on the same data directory
+// with another password and with another user: the configured users are
+// the ones let in, never the ones the previous run saved. The directory
+// and its lock file are private to the owner.
+func TestSASLUsersAfterRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "kafka")
+	login := func(t *testing.T, addr, user, password string) error {
+		t.Helper()
+		m, err := scram.Mechanism(scram.SHA512, user, password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: m}
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_, err = conn.ReadPartitions()
+		return err
+	}
+	for _, tc := range []struct {
+		scenario string
+		user     SASLUser
+		refused  [][2]string // user, password
+	}{
+		{scenario: "first run", user: SASLUser{Mechanism: SASLScramSHA512, Username: "pushpipe", Password: "first"},
+			refused: [][2]string{{"pushpipe", "second"}}},
+		{scenario: "password changed", user: SASLUser{Mechanism: SASLScramSHA512, Username: "pushpipe", Password: "second"},
+			refused: [][2]string{{"pushpipe", "first"}}},
+		{scenario: "user replaced", user: SASLUser{Mechanism: SASLScramSHA512, Username: "pushpipe-2", Password: "third"},
+			refused: [][2]string{{"pushpipe", "second"}}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			b, err := Start(ctx, Config{DataDir: dir, SASL: []SASLUser{tc.user}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if err := login(t, b.Addr(), tc.user.Username, tc.user.Password); err != nil {
+				t.Fatalf("the configured user cannot log in: %v", err)
+			}
+			for _, r := range tc.refused {
+				if err := login(t, b.Addr(), r[0], r[1]); err == nil {
+					t.Errorf("user %s with password %q logged in; only the configured user may", r[0], r[1])
+				}
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	for _, p := range []struct {
+		path string
+		mode os.FileMode
+	}{{dir, 0o700}, {filepath.Join(dir, lockFileName), 0o600}} {
+		st, err := os.Stat(p.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != p.mode {
+			t.Errorf("%s has mode %s, want %s", p.path, st.Mode().Perm(), p.mode)
+		}
 	}
 }

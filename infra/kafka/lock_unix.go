@@ -13,7 +13,7 @@ import (
 // kernel releases the lock when the process exits, even on SIGKILL, so a
 // crashed broker never leaves a stale lock behind.
 func lockDir(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}

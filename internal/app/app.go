@@ -84,25 +84,40 @@ func (k Kind) inputTopic(region string) string {
 // Deps are the shared resources of one process. CH may be nil when no
 // stage of the process needs ClickHouse. Deps is not closed by the stages.
 type Deps struct {
-	Cfg      *config.Config
-	Brokers  []string
-	CH       driver.Conn
-	Producer *pipeline.Producer
-	Metrics  prometheus.Registerer
-	Log      zerolog.Logger
+	Cfg     *config.Config
+	Brokers []string
+	// KafkaSecurity secures every Kafka connection the stages, watchers
+	// and schedulers open (see KafkaSecurity(cfg)); Producer must be
+	// built with the same.
+	KafkaSecurity pipeline.KafkaSecurity
+	CH            driver.Conn
+	Producer      *pipeline.Producer
+	Metrics       prometheus.Registerer
+	Log           zerolog.Logger
 }
 
 // OpenClickHouse connects to the native-protocol address with the
-// configured credentials; see schema.OpenClickHouse.
+// configured credentials and TLS (cfg.Options); see
+// schema.OpenClickHouse. Every ClickHouse connection of the binary is
+// opened here.
 func OpenClickHouse(ctx context.Context, cfg config.ClickHouseConfig, addr string) (driver.Conn, error) {
-	return schema.OpenClickHouse(ctx, addr, cfg.Username, cfg.Password)
+	o, err := cfg.Options(addr)
+	if err != nil {
+		return nil, err
+	}
+	return schema.OpenClickHouse(ctx, o)
 }
 
-// Prepare creates the topics of every region (idempotent) and, when CH is
-// set, applies the ClickHouse migrations of every region database.
+// Prepare checks that the brokers let the process in (SASL, TLS: a
+// refusal fails at once with what to check), creates the topics of every
+// region (idempotent) and, when CH is set, applies the ClickHouse
+// migrations of every region database.
 func Prepare(ctx context.Context, d Deps, regions []string) error {
+	if err := pipeline.CheckKafka(ctx, d.Brokers, d.KafkaSecurity, 0); err != nil {
+		return err
+	}
 	for _, r := range regions {
-		if err := pipeline.EnsureTopics(ctx, d.Brokers, pipeline.RegionTopics(r), d.Cfg.Kafka.Partitions); err != nil {
+		if err := pipeline.EnsureTopics(ctx, d.Brokers, d.KafkaSecurity, pipeline.RegionTopics(r), d.Cfg.Kafka.Partitions); err != nil {
 			return fmt.Errorf("creating topics of region %s: %w", r, err)
 		}
 		if d.CH != nil {
@@ -154,7 +169,7 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 				Revoked:     w.Revoked,
 				BaseBackoff: d.Cfg.Retry.BaseBackoff, MaxBackoff: d.Cfg.Retry.MaxBackoff,
 				RateLimit: d.Cfg.Sender.RateLimit, Breaker: d.Cfg.Sender.Breaker, Metrics: d.Metrics,
-				Budget: &sender.BudgetConfig{Brokers: d.Brokers, GroupID: groupID(kind, region), Topic: kind.inputTopic(region)}})
+				Budget: &sender.BudgetConfig{Brokers: d.Brokers, Security: d.KafkaSecurity, GroupID: groupID(kind, region), Topic: kind.inputTopic(region)}})
 		}
 	case Recall:
 		var chs map[string]channels.Channel
@@ -186,7 +201,7 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 
 // revokes returns a (not yet started) reader of the region's revokes.
 func revokes(d Deps, region string) (*control.Watcher, error) {
-	return control.NewWatcher(control.WatcherConfig{Brokers: d.Brokers, Region: region,
+	return control.NewWatcher(control.WatcherConfig{Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
 		Logger: d.Log.With().Str("region", region).Str("component", "revokes").Logger()})
 }
 
@@ -208,6 +223,7 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 		Name:        name,
 		Region:      region,
 		Brokers:     d.Brokers,
+		Security:    d.KafkaSecurity,
 		Topic:       topic,
 		GroupID:     groupID(Kind(name), region),
 		BatchSize:   d.Cfg.Stage.BatchSize,
@@ -277,7 +293,7 @@ func NewStages(kind Kind, region string, d Deps) ([]*pipeline.Stage, error) {
 // event written to push.events.R before the call.
 func eventsStored(d Deps, region string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		return pipeline.WaitCaughtUp(ctx, d.Brokers, groupID(Eventsink, region), pipeline.EventsTopic(region), 0)
+		return pipeline.WaitCaughtUp(ctx, d.Brokers, d.KafkaSecurity, groupID(Eventsink, region), pipeline.EventsTopic(region), 0)
 	}
 }
 
@@ -436,7 +452,7 @@ func NewScheduler(region string, d Deps) (*scheduler.Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building scheduler for region %s: %w", region, err)
 	}
-	s, err := scheduler.New(scheduler.Config{Region: region, Brokers: d.Brokers, Producer: d.Producer,
+	s, err := scheduler.New(scheduler.Config{Region: region, Brokers: d.Brokers, Security: d.KafkaSecurity, Producer: d.Producer,
 		GroupID: groupID(Scheduler, region), Location: loc, MaxLateness: d.Cfg.Scheduler.MaxLateness,
 		Logger: d.Log, Metrics: d.Metrics})
 	if err != nil {

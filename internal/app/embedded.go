@@ -43,8 +43,12 @@ type Embedded struct {
 }
 
 // StartEmbedded starts what the configuration leaves to the embedded
-// servers, with their data under cfg.StateDir so a second run finds the
-// data of the first. On error everything already started is closed.
+// servers, with their data under cfg.StateDir (created 0700: it holds
+// every record, the saved SASL users and keys) so a second run finds the
+// data of the first. With kafka.sasl set the embedded broker requires
+// SASL and knows the configured user; with a clickhouse.username other
+// than default the embedded ClickHouse has that user with
+// clickhouse.password. On error everything already started is closed.
 func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) (e *Embedded, err error) {
 	e = &Embedded{}
 	defer func() {
@@ -52,12 +56,24 @@ func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 			e.Close()
 		}
 	}()
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory %s: %w", cfg.StateDir, err)
 	}
 	if cfg.Kafka.Embedded() {
+		var users []embeddedkafka.SASLUser
+		if s := cfg.Kafka.SASL; s.Mechanism != "" {
+			user, err := s.UsernameValue()
+			if err != nil {
+				return nil, err
+			}
+			pw, err := s.PasswordValue()
+			if err != nil {
+				return nil, err
+			}
+			users = []embeddedkafka.SASLUser{{Mechanism: s.Mechanism, Username: user, Password: pw}}
+		}
 		e.Kafka, err = embeddedkafka.Start(ctx, embeddedkafka.Config{
-			DataDir: cfg.KafkaDataDir(), Port: cfg.Kafka.EmbeddedPort,
+			DataDir: cfg.KafkaDataDir(), Port: cfg.Kafka.EmbeddedPort, SASL: users,
 			Logger: log.With().Str("component", "kafka").Logger(),
 		})
 		if err != nil {
@@ -69,8 +85,16 @@ func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 		if lib == "" {
 			lib = chdb.DefaultLibPath()
 		}
+		var users []chdb.User
+		if u := cfg.ClickHouse.Username; u != config.DefaultCHUser {
+			pw, err := cfg.ClickHouse.PasswordValue()
+			if err != nil {
+				return nil, err
+			}
+			users = []chdb.User{{Name: u, Password: pw}}
+		}
 		e.ClickHouse, err = chdb.Start(ctx, chdb.Config{
-			LibPath: lib, DataDir: cfg.ClickHouseDataDir(),
+			LibPath: lib, DataDir: cfg.ClickHouseDataDir(), Users: users,
 			TCPPort: cfg.ClickHouse.EmbeddedTCPPort, HTTPPort: cfg.ClickHouse.EmbeddedHTTPPort,
 			Logger: log.With().Str("component", "clickhouse").Logger(),
 		})

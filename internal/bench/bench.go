@@ -107,7 +107,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return nil, err
 	}
 	defer ch.Close()
-	conn, err := schema.OpenClickHouse(ctx, ch.NativeAddr(), "default", "")
+	conn, err := schema.OpenClickHouse(ctx, schema.ClickHouseOptions{Addr: ch.NativeAddr()})
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return nil, err
 	}
 	brokers := []string{broker.Addr()}
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics(region), 4); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 4); err != nil {
 		return nil, err
 	}
 
@@ -222,7 +222,7 @@ func runBroadcast(ctx context.Context, o Options, work string, conn driver.Conn,
 	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: []byte("bench-broadcast"), Value: req}}); err != nil {
 		return nil, err
 	}
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client := benchClient(brokers)
 	var last int64
 	for {
 		n, err := topicSize(ctx, client, pipeline.DeliveriesTopic(region))

@@ -43,7 +43,7 @@ const (
 // ceilingBudget and reports the rate of what it did.
 func runCeilings(ctx context.Context, o Options, conn driver.Conn, brokers []string, say func(string, ...any)) ([]Figure, error) {
 	n := o.CeilingRecords
-	if err := pipeline.EnsureTopics(ctx, brokers, []pipeline.TopicSpec{{Name: ceilingTopic}}, stackPartitions); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, []pipeline.TopicSpec{{Name: ceilingTopic}}, stackPartitions); err != nil {
 		return nil, err
 	}
 	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
@@ -101,7 +101,7 @@ func ceilingRecord(i int) pipeline.Output {
 // first record (the group join is not counted) and stops at n records or
 // ceilingBudget.
 func consumeCeiling(ctx context.Context, brokers []string, n int) (int, time.Duration, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: ceilingTopic, GroupID: "bench.ceiling.consume",
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Dialer: benchDialer(), Topic: ceilingTopic, GroupID: "bench.ceiling.consume",
 		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
 		QueueCapacity: stackBatchSize, ReadLagInterval: -1, HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second,
 		IsolationLevel: kafka.ReadCommitted})
@@ -166,6 +166,6 @@ func insertCeiling(ctx context.Context, conn driver.Conn, db string, n int) (int
 // deleteTopic deletes topic to give its memory back to the broker; a
 // failure only costs memory, so it is ignored.
 func deleteTopic(ctx context.Context, brokers []string, topic string) {
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	c := benchClient(brokers)
 	_, _ = c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}})
 }

@@ -30,7 +30,7 @@ func runSender(ctx context.Context, o Options, work string, brokers []string, sa
 	// broadcast leaves its deliveries unsent on push.deliveries.sg, and a
 	// sender there would send those first.
 	const region, appID = "cn", "BENCH_APP"
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics(region), stackPartitions); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), stackPartitions); err != nil {
 		return nil, err
 	}
 	cfg := &config.Config{StateDir: work, Regions: []string{region},
@@ -189,12 +189,12 @@ func indent(s string, n int) string {
 // callLatencies reads every event on the topic and returns, per channel,
 // acked.ts - sent.ts of each delivery in milliseconds.
 func callLatencies(ctx context.Context, brokers []string, topic string) (map[string][]float64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client := benchClient(brokers)
 	total, err := topicSize(ctx, client, topic)
 	if err != nil {
 		return nil, err
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, GroupID: "bench-latency", StartOffset: kafka.FirstOffset,
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Dialer: benchDialer(), Topic: topic, GroupID: "bench-latency", StartOffset: kafka.FirstOffset,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	sent := map[string]int64{}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -128,7 +129,7 @@ func broadcastRequest(region, task, msgKey string) []byte {
 // prepareRegion creates the topics of region and migrates its bench
 // database.
 func prepareRegion(ctx context.Context, conn driver.Conn, brokers []string, region string) error {
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics(region), stackPartitions); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), stackPartitions); err != nil {
 		return fmt.Errorf("creating the topics of region %s: %w", region, err)
 	}
 	return schema.Migrate(ctx, conn, stackPrefix+region, 0)
@@ -247,3 +248,14 @@ func produceParallel(ctx context.Context, p *pipeline.Producer, n, chunk, writer
 	wg.Wait()
 	return int(acked.Load()), time.Since(start), firstErr
 }
+
+// benchClient is a Kafka admin client of the bench's own embedded broker,
+// which always runs in plaintext on loopback (so the zero
+// pipeline.KafkaSecurity).
+func benchClient(brokers []string) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: pipeline.KafkaSecurity{}.Transport("pushpipe-bench"), Timeout: 10 * time.Second}
+}
+
+// benchDialer is the dialer of the bench's readers of its own embedded
+// broker (plaintext on loopback).
+func benchDialer() *kafka.Dialer { return pipeline.KafkaSecurity{}.Dialer("pushpipe-bench", 0) }

@@ -233,12 +233,12 @@ func spans(from, to map[string]time.Time) []float64 {
 // deliveryTimes reads every delivery on topic and returns the append time
 // of the first delivery of each vendor token.
 func deliveryTimes(ctx context.Context, brokers []string, topic string) (map[string]time.Time, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client := benchClient(brokers)
 	total, err := topicSize(ctx, client, topic)
 	if err != nil {
 		return nil, err
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, GroupID: "bench.unicast.deliveries", StartOffset: kafka.FirstOffset,
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Dialer: benchDialer(), Topic: topic, GroupID: "bench.unicast.deliveries", StartOffset: kafka.FirstOffset,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	out := make(map[string]time.Time, total)

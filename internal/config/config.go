@@ -75,13 +75,20 @@ type ReceiptsConfig struct {
 }
 
 // KafkaConfig names external brokers, or leaves Brokers empty to start the
-// embedded Kafka-protocol broker.
+// embedded Kafka-protocol broker, and how every connection to them is
+// secured.
 type KafkaConfig struct {
 	Brokers []string `yaml:"brokers"`
 	// Partitions of each topic created at start (per region).
 	Partitions int `yaml:"partitions"`
 	// EmbeddedPort is the loopback port of the embedded broker.
 	EmbeddedPort int `yaml:"embeddedPort"`
+	// SASL authenticates every Kafka client of the process (workers,
+	// gateway, CLI). With the embedded broker, `pushpipe dev` starts it
+	// with SASL on and this user as its superuser.
+	SASL KafkaSASLConfig `yaml:"sasl"`
+	// TLS encrypts every connection to kafka.brokers.
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // Embedded reports whether the embedded broker should start.
@@ -90,9 +97,17 @@ func (k KafkaConfig) Embedded() bool { return len(k.Brokers) == 0 }
 // ClickHouseConfig names an external ClickHouse (native protocol address)
 // or leaves Addr empty to start the embedded one.
 type ClickHouseConfig struct {
-	Addr     string `yaml:"addr"`
+	Addr string `yaml:"addr"`
+	// Username logs in (default "default"). With the embedded ClickHouse
+	// a user other than default is created with Password.
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	// Password, or PasswordFile naming a file that holds it (one line; a
+	// trailing newline is ignored): at most one of them. Never printed.
+	Password     channels.Secret `yaml:"password"`
+	PasswordFile string          `yaml:"passwordFile"`
+	// TLS encrypts every connection to Addr (ClickHouse's
+	// tcp_port_secure, 9440 on a stock server).
+	TLS TLSConfig `yaml:"tls"`
 	// EmbeddedTCPPort and EmbeddedHTTPPort are the loopback ports of the
 	// embedded server.
 	EmbeddedTCPPort  int    `yaml:"embeddedTcpPort"`
@@ -202,6 +217,7 @@ const (
 	DefaultKafkaPort        = 19092
 	DefaultCHTCPPort        = 19000
 	DefaultCHHTTPPort       = 18123
+	DefaultCHUser           = "default"
 	DefaultSimulatorAddr    = "127.0.0.1:18090"
 	DefaultSimulatorTLSAddr = "127.0.0.1:18091"
 	DefaultHealthAddr       = "127.0.0.1:18080"
@@ -254,7 +270,7 @@ func (c *Config) Defaults() {
 		c.ClickHouse.EmbeddedHTTPPort = DefaultCHHTTPPort
 	}
 	if c.ClickHouse.Username == "" {
-		c.ClickHouse.Username = "default"
+		c.ClickHouse.Username = DefaultCHUser
 	}
 	if c.ClickHouse.DatabasePrefix == "" {
 		c.ClickHouse.DatabasePrefix = "push_"
@@ -322,6 +338,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Partitions < 1 {
 		return fmt.Errorf("kafka.partitions must be at least 1, got %d", c.Kafka.Partitions)
+	}
+	if err := c.Kafka.validateSecurity(); err != nil {
+		return err
+	}
+	if err := c.ClickHouse.validateSecurity(); err != nil {
+		return err
 	}
 	if c.Stage.BatchSize < 1 {
 		return fmt.Errorf("stage.batchSize must be at least 1, got %d", c.Stage.BatchSize)
@@ -401,15 +423,12 @@ func (c *Config) MiPushBaseURL(region string) string {
 	return c.Vendors.MiPush.BaseURLs[region]
 }
 
-// Redacted returns a copy safe to log: the ClickHouse password replaced.
-// App secrets are channels.Secret values, which never print themselves.
-func (c *Config) Redacted() Config {
-	r := *c
-	if r.ClickHouse.Password != "" {
-		r.ClickHouse.Password = "REDACTED"
-	}
-	return r
-}
+// Redacted returns a copy safe to log. Every secret of the configuration
+// (the Kafka and ClickHouse passwords, the apps' vendor credentials) is a
+// channels.Secret, which prints and marshals (fmt, JSON, YAML, zerolog) as
+// channels.Redacted; files holding secrets are named, never read, by the
+// configuration.
+func (c *Config) Redacted() Config { return *c }
 
 // AppIDs lists the configured app ids in order.
 func (c *Config) AppIDs() []string {

@@ -95,7 +95,7 @@ func readYAMLDocs(t *testing.T, path string) []map[string]any {
 }
 
 // k8sFiles returns the YAML files under configs/k8s: the manifests, and the
-// pushpipe configuration files that kustomizations generate ConfigMaps and
+// pushpipe configuration files (YAML) that kustomizations generate ConfigMaps and
 // Secrets from (by path, in the order their generators list them).
 func k8sFiles(t *testing.T) (manifests []manifest, generated []string) {
 	t.Helper()
@@ -121,7 +121,9 @@ func k8sFiles(t *testing.T) (manifests []manifest, generated []string) {
 				if _, path, ok := strings.Cut(s, "="); ok {
 					s = path
 				}
-				generated = append(generated, filepath.Join(filepath.Dir(f), s))
+				if strings.HasSuffix(s, ".yaml") {
+					generated = append(generated, filepath.Join(filepath.Dir(f), s))
+				}
 			}
 		}
 	}
@@ -138,8 +140,15 @@ func k8sFiles(t *testing.T) (manifests []manifest, generated []string) {
 
 // loadK8sConfig assembles the configuration as each pod's init container
 // does (every generated file, concatenated) and loads it as the worker of
-// region does.
+// region does. The files it names that the pods mount (Kafka credentials,
+// CA certificates) are replaced by local stand-ins so that Validate can
+// read them; podFiles returns the paths as the pods see them.
 func loadK8sConfig(t *testing.T, generated []string, region string) *Config {
+	c, _ := loadK8sConfigFiles(t, generated, region)
+	return c
+}
+
+func loadK8sConfigFiles(t *testing.T, generated []string, region string) (c *Config, podFiles []string) {
 	t.Helper()
 	var body strings.Builder
 	for _, f := range generated {
@@ -154,10 +163,11 @@ func loadK8sConfig(t *testing.T, generated []string, region string) *Config {
 		t.Fatalf("the configuration of configs/k8s does not load: %v", err)
 	}
 	c.Regions = []string{region}
+	podFiles = standInPodFiles(t, c)
 	if err := c.Validate(); err != nil {
 		t.Fatalf("the configuration of configs/k8s is invalid for region %s: %v", region, err)
 	}
-	return c
+	return c, podFiles
 }
 
 func TestKubernetesManifests(t *testing.T) {
@@ -165,7 +175,8 @@ func TestKubernetesManifests(t *testing.T) {
 	if len(generated) < 2 {
 		t.Fatalf("kustomizations generate the configuration from %v, want the config and its secrets", generated)
 	}
-	cfg := loadK8sConfig(t, generated, "sg")
+	cfg, podFiles := loadK8sConfigFiles(t, generated, "sg")
+	checkLockdown(t, manifests, cfg, podFiles)
 
 	deployments := map[string]manifest{}
 	byKind := map[string][]manifest{}

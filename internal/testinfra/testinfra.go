@@ -8,8 +8,18 @@ package testinfra
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +78,7 @@ func (c *ClickHouse) Conn(t testing.TB) driver.Conn {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		conn, err := schema.OpenClickHouse(context.Background(), c.Addr(), "default", "")
+		conn, err := schema.OpenClickHouse(context.Background(), schema.ClickHouseOptions{Addr: c.Addr()})
 		if err == nil {
 			t.Cleanup(func() { conn.Close() })
 			return conn
@@ -123,4 +133,108 @@ func MainWithClickHouse(m *testing.M, set func(*ClickHouse)) {
 	code := m.Run()
 	c.Close()
 	os.Exit(code)
+}
+
+// CA is a throwaway certificate authority for tests of TLS connections:
+// it issues server certificates for loopback and client certificates for
+// mutual TLS. Its files live in the test's temporary directory.
+type CA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	// Pool trusts the CA.
+	Pool *x509.CertPool
+	// File is the CA certificate in PEM, for configurations naming a
+	// caFile.
+	File string
+}
+
+// NewCA makes a CA valid for an hour.
+func NewCA(t testing.TB) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pushpipe test CA"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &CA{cert: cert, key: key, Pool: x509.NewCertPool(), File: filepath.Join(t.TempDir(), "ca.pem")}
+	ca.Pool.AddCert(cert)
+	if err := os.WriteFile(ca.File, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// issue returns a certificate for name signed by the CA: a server
+// certificate for 127.0.0.1, ::1 and localhost, or a client certificate.
+func (ca *CA) issue(t testing.TB, name string, server bool) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		tmpl.DNSNames = []string{"localhost", name}
+	} else {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+}
+
+// ServerConfig returns a server TLS configuration with a certificate for
+// loopback (and name) signed by the CA. With clientAuth, clients must
+// present a certificate signed by the CA.
+func (ca *CA) ServerConfig(t testing.TB, name string, clientAuth bool) *tls.Config {
+	t.Helper()
+	certPEM, keyPEM := ca.issue(t, name, true)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientAuth {
+		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, ca.Pool
+	}
+	return c
+}
+
+// ClientFiles writes a client certificate for name signed by the CA and
+// its private key (mode 0600) and returns their paths.
+func (ca *CA) ClientFiles(t testing.TB, name string) (certFile, keyFile string) {
+	t.Helper()
+	certPEM, keyPEM := ca.issue(t, name, false)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

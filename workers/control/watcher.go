@@ -21,6 +21,9 @@ import (
 type WatcherConfig struct {
 	// Brokers are the Kafka bootstrap addresses.
 	Brokers []string
+	// Security secures every connection (SASL, TLS); the zero value is
+	// plaintext without authentication.
+	Security pipeline.KafkaSecurity
 	// Region selects push.control.<Region>.
 	Region string
 	// MaxWait bounds how long one fetch long-polls the broker when there
@@ -96,10 +99,12 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 // never sends what it revoked. ctx bounds that wait, not the readers; they
 // run until Close.
 func (w *Watcher) Start(ctx context.Context) error {
-	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Timeout: 10 * time.Second}
+	transport := w.cfg.Security.Transport("pushpipe-revokes")
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Transport: transport, Timeout: 10 * time.Second}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{w.topic}})
 	if err != nil {
-		return fmt.Errorf("control: reading the partitions of %s: %w", w.topic, err)
+		return fmt.Errorf("control: reading the partitions of %s: %w", w.topic, w.cfg.Security.Explain(err))
 	}
 	var parts []int
 	for _, t := range md.Topics {
@@ -136,6 +141,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 	w.cancel = cancel
 	for _, p := range parts {
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: w.cfg.Brokers, Topic: w.topic, Partition: p,
+			Dialer:   w.cfg.Security.Dialer("pushpipe-revokes", 10*time.Second),
 			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: w.cfg.MaxWait, ReadBackoffMin: 50 * time.Millisecond,
 			ReadBackoffMax: time.Second, StartOffset: kafka.FirstOffset})
 		w.wg.Go(func() { w.follow(rctx, r, p) })

@@ -40,7 +40,7 @@ func TestWatcherSeesRevokesBeforeAndAfterStart(t *testing.T) {
 	broker := testinfra.Kafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.RegionTopics(region), 3); err != nil {
+	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 3); err != nil {
 		t.Fatal(err)
 	}
 	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: []string{broker}})
@@ -138,7 +138,7 @@ func TestWatcherSharedByStages(t *testing.T) {
 	broker := testinfra.Kafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.RegionTopics(region), 2); err != nil {
+	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 2); err != nil {
 		t.Fatal(err)
 	}
 	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: []string{broker}})
@@ -183,7 +183,7 @@ func TestRevokesAgeOutAndStayPerApp(t *testing.T) {
 	broker := testinfra.Kafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.RegionTopics(region), 1); err != nil {
+	if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 1); err != nil {
 		t.Fatal(err)
 	}
 	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: []string{broker}})

@@ -273,7 +273,7 @@ func TestServerOverRealKafka(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	brokers := []string{testinfra.Kafka(t)}
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics("sg"), 2); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics("sg"), 2); err != nil {
 		t.Fatal(err)
 	}
 	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})

@@ -45,7 +45,7 @@ func TestTierStageOnKafka(t *testing.T) {
 	brokers := []string{testinfra.Kafka(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics("sg"), 2); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics("sg"), 2); err != nil {
 		t.Fatal(err)
 	}
 	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})

@@ -28,14 +28,14 @@ var ErrNotCancellable = errors.New("the scheduled push task cannot be cancelled"
 // it (the Merge of its records; deleted schedules are left out), oldest
 // first. It is what `pushpipe schedules list` shows: the topic is the one
 // source of truth of the scheduler, so the list is exactly what the
-// scheduler works from.
-func ReadSchedules(ctx context.Context, brokers []string, region string) ([]schema.Schedule, error) {
+// scheduler works from. Every connection is secured with sec.
+func ReadSchedules(ctx context.Context, brokers []string, sec pipeline.KafkaSecurity, region string) ([]schema.Schedule, error) {
 	if !schema.ValidRegion(region) {
 		return nil, fmt.Errorf("scheduler: region %q is not one of %v", region, schema.Regions())
 	}
 	byID := map[string]schema.Schedule{}
 	topic := pipeline.SchedulesTopic(region)
-	err := readTopic(ctx, brokers, topic, func(m kafka.Message) error {
+	err := readTopic(ctx, brokers, sec, topic, func(m kafka.Message) error {
 		key := string(m.Key)
 		if len(m.Value) == 0 {
 			delete(byID, key)
@@ -84,12 +84,13 @@ type Cancellation struct {
 // applies it as soon as it reads it, so an occurrence already being fired
 // at that moment is still sent. now stamps the cancellation; def is the
 // time zone of schedules the scheduler has not admitted yet (nil: UTC).
+// The schedules are read over connections secured with sec.
 //
 // Errors: ErrUnknownTask when id names nothing, ErrNotCancellable when the
 // task has run (or is running, or was refused); cancelling twice is not an
 // error (AlreadyCancelled).
-func Cancel(ctx context.Context, brokers []string, p Producer, region, appID, id string, now time.Time, def *time.Location) (Cancellation, error) {
-	all, err := ReadSchedules(ctx, brokers, region)
+func Cancel(ctx context.Context, brokers []string, sec pipeline.KafkaSecurity, p Producer, region, appID, id string, now time.Time, def *time.Location) (Cancellation, error) {
+	all, err := ReadSchedules(ctx, brokers, sec, region)
 	if err != nil {
 		return Cancellation{}, err
 	}

@@ -26,6 +26,9 @@ type Config struct {
 	Region string
 	// Brokers are the Kafka bootstrap addresses. Required.
 	Brokers []string
+	// Security secures every connection (SASL, TLS); the zero value is
+	// plaintext without authentication.
+	Security pipeline.KafkaSecurity
 	// Producer writes occurrences, schedule records, rejected events and
 	// dead-letter records. Required.
 	Producer Producer

@@ -31,7 +31,7 @@ func newEnv(t *testing.T, partitions int) *env {
 	brokers := []string{testinfra.Kafka(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.RegionTopics(region), partitions); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), partitions); err != nil {
 		t.Fatal(err)
 	}
 	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
@@ -125,7 +125,7 @@ func (e *env) requests() []*schema.Request {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out []*schema.Request
-	err := readTopic(ctx, e.brokers, pipeline.RequestsTopic(region), func(m kafka.Message) error {
+	err := readTopic(ctx, e.brokers, pipeline.KafkaSecurity{}, pipeline.RequestsTopic(region), func(m kafka.Message) error {
 		r, err := schema.DecodeRequest(m.Value)
 		if err != nil {
 			return err
@@ -157,7 +157,7 @@ func (e *env) records(topic string) []kafka.Message {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out []kafka.Message
-	if err := readTopic(ctx, e.brokers, topic, func(m kafka.Message) error { out = append(out, m); return nil }); err != nil {
+	if err := readTopic(ctx, e.brokers, pipeline.KafkaSecurity{}, topic, func(m kafka.Message) error { out = append(out, m); return nil }); err != nil {
 		e.t.Fatal(err)
 	}
 	return out
@@ -168,7 +168,7 @@ func (e *env) schedules() map[string]schema.Schedule {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	all, err := ReadSchedules(ctx, e.brokers, region)
+	all, err := ReadSchedules(ctx, e.brokers, pipeline.KafkaSecurity{}, region)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/pipeline"
 )
 
-// client returns a Kafka admin client for brokers with a fresh transport;
-// close it with closeClient.
-func client(brokers []string, clientID string) *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second,
-		Transport: &kafka.Transport{ClientID: clientID, MetadataTTL: time.Second}}
+// client returns a Kafka admin client for brokers with a fresh transport
+// secured with sec; close it with closeClient.
+func client(brokers []string, sec pipeline.KafkaSecurity, clientID string) *kafka.Client {
+	t := sec.Transport(clientID)
+	t.MetadataTTL = time.Second
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: t}
 }
 
 func closeClient(c *kafka.Client) {
@@ -109,13 +112,14 @@ func partitionOf(key string, parts []int) int {
 }
 
 // newPartitionReader reads one partition without a consumer group,
-// starting at offset from (kafka.FirstOffset for the start).
-func newPartitionReader(brokers []string, topic string, partition int, from int64, clientID string) (*kafka.Reader, error) {
+// starting at offset from (kafka.FirstOffset for the start), over
+// connections secured with sec.
+func newPartitionReader(brokers []string, sec pipeline.KafkaSecurity, topic string, partition int, from int64, clientID string) (*kafka.Reader, error) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:         brokers,
 		Topic:           topic,
 		Partition:       partition,
-		Dialer:          &kafka.Dialer{ClientID: clientID, Timeout: 10 * time.Second, DualStack: true},
+		Dialer:          sec.Dialer(clientID, 10*time.Second),
 		MinBytes:        1,
 		MaxBytes:        10 << 20,
 		MaxWait:         200 * time.Millisecond,
@@ -140,11 +144,11 @@ var errStop = errors.New("stop reading")
 // readRange calls fn with every record of one partition from offset from
 // up to (not including) offset to, in order. fn returns errStop to end
 // early. A range with from >= to reads nothing.
-func readRange(ctx context.Context, brokers []string, topic string, partition int, from, to int64, fn func(kafka.Message) error) error {
+func readRange(ctx context.Context, brokers []string, sec pipeline.KafkaSecurity, topic string, partition int, from, to int64, fn func(kafka.Message) error) error {
 	if from >= to {
 		return nil
 	}
-	r, err := newPartitionReader(brokers, topic, partition, from, "pushpipe-scheduler-read")
+	r, err := newPartitionReader(brokers, sec, topic, partition, from, "pushpipe-scheduler-read")
 	if err != nil {
 		return err
 	}
@@ -171,8 +175,8 @@ func readRange(ctx context.Context, brokers []string, topic string, partition in
 
 // readTopic calls fn with every record of every partition of topic written
 // before the call, partition by partition.
-func readTopic(ctx context.Context, brokers []string, topic string, fn func(kafka.Message) error) error {
-	c := client(brokers, "pushpipe-scheduler-read")
+func readTopic(ctx context.Context, brokers []string, sec pipeline.KafkaSecurity, topic string, fn func(kafka.Message) error) error {
+	c := client(brokers, sec, "pushpipe-scheduler-read")
 	defer closeClient(c)
 	parts, err := partitions(ctx, c, topic)
 	if err != nil {
@@ -183,7 +187,7 @@ func readTopic(ctx context.Context, brokers []string, topic string, fn func(kafk
 		return err
 	}
 	for _, p := range parts {
-		if err := readRange(ctx, brokers, topic, p, sp[p].first, sp[p].end, fn); err != nil {
+		if err := readRange(ctx, brokers, sec, topic, p, sp[p].first, sp[p].end, fn); err != nil {
 			return err
 		}
 	}

@@ -606,7 +606,7 @@ func (l *loop) findRequest(ctx context.Context, f schema.Firing, taskID string) 
 	}
 	deadline := time.UnixMilli(f.WrittenAt).Add(l.cfg.ScanWindow)
 	found := false
-	err = readRange(ctx, l.cfg.Brokers, topic, f.Partition, max(f.Offset, sp[f.Partition].first), sp[f.Partition].end, func(m kafka.Message) error {
+	err = readRange(ctx, l.cfg.Brokers, l.cfg.Security, topic, f.Partition, max(f.Offset, sp[f.Partition].first), sp[f.Partition].end, func(m kafka.Message) error {
 		if string(m.Key) == taskID {
 			found = true
 			return errStop

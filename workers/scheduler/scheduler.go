@@ -65,7 +65,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.running.Store(true)
 	defer s.running.Store(false)
 
-	admin := client(s.cfg.Brokers, "pushpipe-scheduler")
+	admin := client(s.cfg.Brokers, s.cfg.Security, "pushpipe-scheduler")
 	defer closeClient(admin)
 	parts, ok := s.waitForTopic(ctx, admin)
 	if !ok {
@@ -94,7 +94,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                     s.cfg.GroupID,
 		Brokers:                s.cfg.Brokers,
-		Dialer:                 &kafka.Dialer{ClientID: "pushpipe-scheduler", Timeout: 10 * time.Second, DualStack: true},
+		Dialer:                 s.cfg.Security.Dialer("pushpipe-scheduler", 10*time.Second),
 		Topics:                 []string{s.topic},
 		HeartbeatInterval:      s.cfg.HeartbeatInterval,
 		SessionTimeout:         s.cfg.SessionTimeout,
@@ -170,7 +170,7 @@ type record struct {
 // tail reads one partition of push.schedules.R from its start, forever,
 // and hands every record to the loop.
 func (s *Scheduler) tail(ctx context.Context, p int, out chan<- record) {
-	r, err := newPartitionReader(s.cfg.Brokers, s.topic, p, kafka.FirstOffset, "pushpipe-scheduler")
+	r, err := newPartitionReader(s.cfg.Brokers, s.cfg.Security, s.topic, p, kafka.FirstOffset, "pushpipe-scheduler")
 	if err != nil { // only SetOffset can fail, and it is not called from the start
 		s.log.Error().Err(err).Int("partition", p).Msg("cannot read partition")
 		return

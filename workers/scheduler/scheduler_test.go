@@ -339,7 +339,7 @@ func TestCancel(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			for i, id := range tc.cancel(s) {
-				res, err := Cancel(ctx, e.brokers, e.prod, region, "app", id, clock.Now(), nil)
+				res, err := Cancel(ctx, e.brokers, pipeline.KafkaSecurity{}, e.prod, region, "app", id, clock.Now(), nil)
 				if tc.wantErr != nil {
 					if !errors.Is(err, tc.wantErr) {
 						t.Fatalf("Cancel(%s) = %v, want %v", id, err, tc.wantErr)
@@ -380,7 +380,7 @@ func TestCancel(t *testing.T) {
 		e := newEnv(t, 1)
 		s := schedule("app", "daily", schema.StrategyLoop, daily, created)
 		e.publishSchedules(s)
-		_, err := Cancel(context.Background(), e.brokers, e.prod, region, "other-app", s.ScheduleID, created, nil)
+		_, err := Cancel(context.Background(), e.brokers, pipeline.KafkaSecurity{}, e.prod, region, "other-app", s.ScheduleID, created, nil)
 		if !errors.Is(err, ErrUnknownTask) {
 			t.Fatalf("err = %v, want ErrUnknownTask", err)
 		}
@@ -448,7 +448,7 @@ func TestPendingLimit(t *testing.T) {
 	check()
 
 	// Cancelling one makes room for a new schedule.
-	if _, err := Cancel(context.Background(), e.brokers, e.prod, region, "app", ids[0], clock.Now(), nil); err != nil {
+	if _, err := Cancel(context.Background(), e.brokers, pipeline.KafkaSecurity{}, e.prod, region, "app", ids[0], clock.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	next := schedule("app", "task-next", schema.StrategyFixedTime, schema.StrategyContent{FixedTime: ms("2026-02-01 00:00:00")}, created.Add(2*time.Hour))

@@ -21,6 +21,9 @@ type BudgetConfig struct {
 	Brokers []string
 	GroupID string
 	Topic   string
+	// Security secures the questions to Kafka (SASL, TLS); the zero value
+	// is plaintext without authentication.
+	Security pipeline.KafkaSecurity
 	// Refresh is how often a busy replica asks Kafka again; default
 	// DefaultShareRefresh.
 	Refresh time.Duration
@@ -91,7 +94,7 @@ func NewBudget(cfg BudgetConfig, apply func(share float64), log zerolog.Logger) 
 	if cfg.Timeout == 0 {
 		cfg.Timeout = time.Second
 	}
-	w, err := pipeline.NewGroupWatcher(pipeline.GroupWatcherConfig{Brokers: cfg.Brokers, GroupID: cfg.GroupID, Topic: cfg.Topic, Timeout: cfg.Timeout})
+	w, err := pipeline.NewGroupWatcher(pipeline.GroupWatcherConfig{Brokers: cfg.Brokers, Security: cfg.Security, GroupID: cfg.GroupID, Topic: cfg.Topic, Timeout: cfg.Timeout})
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func TestBudgetFollowsTheGroup(t *testing.T) {
 	defer b.Close()
 	const topic, group, partitions = "push.deliveries.sg", "pushpipe.sender.sg", 4
 	brokers := []string{b.Addr()}
-	if err := pipeline.EnsureTopics(ctx, brokers, []pipeline.TopicSpec{{Name: topic}}, partitions); err != nil {
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, []pipeline.TopicSpec{{Name: topic}}, partitions); err != nil {
 		t.Fatal(err)
 	}
 	readers := map[string]*kafka.Reader{}
