@@ -162,12 +162,14 @@ func newNonces(max int) *nonces { return &nonces{seen: map[string]time.Time{}, m
 
 // use records the nonce of key until forget and reports whether it was
 // new; full is true (and nothing recorded) when max unexpired nonces are
-// held.
+// held. A nonce is remembered up to and including forget: verify passes
+// the last instant its timestamp is accepted, so no replay slips between
+// the nonce being forgotten and the timestamp expiring.
 func (n *nonces) use(keyID, nonce string, forget, now time.Time) (fresh, full bool) {
 	k := keyID + "\x00" + nonce
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if until, ok := n.seen[k]; ok && until.After(now) {
+	if until, ok := n.seen[k]; ok && !now.After(until) {
 		return false, false
 	}
 	// Forget the nonces whose window passed: every minute, and when full
@@ -176,7 +178,7 @@ func (n *nonces) use(keyID, nonce string, forget, now time.Time) (fresh, full bo
 	full = len(n.seen) >= n.max
 	if full && now.Sub(n.lastSweep) >= time.Second || now.Sub(n.lastSweep) > time.Minute {
 		for s, until := range n.seen {
-			if !until.After(now) {
+			if now.After(until) {
 				delete(n.seen, s)
 			}
 		}

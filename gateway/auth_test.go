@@ -1,9 +1,15 @@
 package gateway
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // TestSignatureKnownAnswer reproduces the worked example of Alibaba
@@ -92,6 +98,37 @@ func TestNonces(t *testing.T) {
 	check("same nonce, another key", "k2", "a", t0.Add(time.Minute), t0, true, false)
 	check("full of live nonces", "k1", "b", t0.Add(time.Minute), t0.Add(2*time.Second), false, true)
 	check("the window passed: forgotten, room again", "k1", "a", t0.Add(3*time.Minute), t0.Add(2*time.Minute), true, false)
+	check("replayed at the last instant of its window", "k1", "a", t0.Add(3*time.Minute), t0.Add(3*time.Minute), false, false)
+}
+
+// TestReplayAtTheEdgeOfTheWindow: a request replayed at the last instant
+// its Timestamp is accepted (Timestamp + MaxClockSkew) is refused as a
+// used nonce, never accepted because the nonce was forgotten first.
+func TestReplayAtTheEdgeOfTheWindow(t *testing.T) {
+	ts := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	s := &Server{cfg: Config{MaxClockSkew: 5 * time.Minute}, nonces: newNonces(10),
+		keys: map[string]*grant{testKey(0).ID: {id: testKey(0).ID, secret: testKey(0).Secret.Reveal()}}}
+	p := map[string]string{"Action": "PushSimple"}
+	SignParams(p, "POST", "/", testKey(0), ts)
+	for _, tc := range []struct {
+		scenario string
+		now      time.Time
+		want     authFailure
+	}{
+		{"sent", ts.Add(time.Second), 0},
+		{"replayed within the window", ts.Add(time.Minute), authNonceUsed},
+		{"replayed at Timestamp + MaxClockSkew", ts.Add(5 * time.Minute), authNonceUsed},
+		{"replayed after the window", ts.Add(5*time.Minute + time.Nanosecond), authTimestampExpired},
+	} {
+		_, ae := s.verify("POST", "/", p, tc.now)
+		var got authFailure // 0: accepted
+		if ae != nil {
+			got = ae.why
+		}
+		if got != tc.want {
+			t.Errorf("%s: outcome %d (%+v), want %d (0 accepted)", tc.scenario, got, ae, tc.want)
+		}
+	}
 }
 
 func TestGenerateAccessKey(t *testing.T) {
@@ -108,5 +145,49 @@ func TestGenerateAccessKey(t *testing.T) {
 	}
 	if s := strings.Join([]string{a.Secret.String(), a.Secret.GoString()}, " "); strings.Contains(s, a.Secret.Reveal()) {
 		t.Fatalf("the secret prints itself: %s", s)
+	}
+}
+
+// TestSignatureBindsMethodPathAndBody: a request signed for one route is
+// refused on every other route (a captured unbind never replays as a
+// bind, a template create never as a delete), an RPC call signed as GET
+// is refused as POST, and the only unsigned route is the OpenAPI document.
+func TestSignatureBindsMethodPathAndBody(t *testing.T) {
+	e := newEnv(t)
+	body, _ := json.Marshal(app(map[string]any{"userId": "u1", "deliveryToken": "d1"}))
+	const signedFor = "/v1/client/unbind"
+	for _, route := range e.srv.Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		path = strings.ReplaceAll(path, "{taskId}", "t1")
+		switch {
+		case path == signedFor:
+			continue
+		case path == "/openapi.yaml":
+			if status, _ := e.raw(http.MethodPost, path, body, nil); status != http.StatusNotFound {
+				t.Errorf("POST %s: %d, want 404 (the document is GET only)", path, status)
+			}
+			continue
+		case path == "/":
+			continue // the RPC API signs its own parameters: below
+		}
+		t.Run(route, func(t *testing.T) {
+			status, resp := e.raw(method, path+"?"+JSONRouteQuery(signedFor, testKey(0), body, time.Now()), body, nil)
+			if status != http.StatusUnauthorized || resp.Code != int(schema.CodeSignatureMismatch) {
+				t.Fatalf("a body signed for %s sent to %s: HTTP %d %+v, want 401 -1", signedFor, route, status, resp)
+			}
+		})
+	}
+	list := map[string]string{ParamAction: "QueryPushAnalysisTaskList", ParamVersion: RPCVersion,
+		"AppId": testApp, "WorkspaceId": testSpace, "StartTime": fmt.Sprint(time.Now().Add(-time.Hour).UnixMilli())}
+	SignParams(list, http.MethodGet, "/", testKey(0), time.Now())
+	q := url.Values{}
+	for k, v := range list {
+		q.Set(k, v)
+	}
+	if status, eb, _ := e.rpcSend(http.MethodPost, q.Encode(), "", ""); status != http.StatusBadRequest || eb.Code != "SignatureDoesNotMatch" {
+		t.Fatalf("an RPC call signed as GET sent as POST: HTTP %d %+v, want 400 SignatureDoesNotMatch", status, eb)
+	}
+	if status, eb, _ := e.rpcSend(http.MethodGet, q.Encode(), "", ""); status != http.StatusOK {
+		t.Fatalf("the same call as signed: HTTP %d %+v", status, eb)
 	}
 }
