@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 
 	"github.com/pushpipe/pushpipe/gateway"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
+	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -34,16 +34,26 @@ func (e *env) startGatewayServer(region string, adjust func(*gateway.Config)) (*
 		e.t.Fatal(err)
 	}
 	e.cfg.Gateway.AppKeys = []config.GatewayAppKey{{AppID: testApp, AccessKeys: []config.GatewayAccessKey{{AccessKeyID: key.ID, AccessKeySecret: key.Secret}}}}
+	return e.startGatewayWith(region, adjust), key
+}
+
+// startGatewayWith starts the region's gateway for e.cfg.Gateway (which
+// must list the AccessKeys), wired as `pushpipe gateway` wires it: the
+// API on a free loopback port and, on another, the internal health
+// server with its readiness and metrics (e.internalURL). adjust may
+// change the gateway's configuration. Both stop when the test ends.
+func (e *env) startGatewayWith(region string, adjust func(*gateway.Config)) *gateway.Server {
+	e.t.Helper()
 	if err := e.cfg.Validate(); err != nil {
 		e.t.Fatal(err)
 	}
-	apps, err := e.cfg.GatewayApps()
+	d := e.deps()
+	reg := prometheus.NewRegistry()
+	d.Metrics = reg
+	cfg, err := app.GatewayConfig(d, region, "127.0.0.1:0")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cfg := gateway.Config{Region: region, Apps: apps, Producer: e.prod, Brokers: e.brokers,
-		ClickHouse: e.conn, Database: e.db(region), Metrics: prometheus.NewRegistry(),
-		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
 	if adjust != nil {
 		adjust(&cfg)
 	}
@@ -55,7 +65,16 @@ func (e *env) startGatewayServer(region string, adjust func(*gateway.Config)) (*
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { srv.Close() })
-	return srv, key
+	health := pipeline.NewHealthServer("127.0.0.1:0", reg, app.Probe(d.Log, "gateway", srv.Ready))
+	if err := health.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { health.Close() })
+	if e.internal == nil {
+		e.internal = map[string]string{}
+	}
+	e.internal[srv.Addr()] = "http://" + health.Addr()
+	return srv
 }
 
 // TestGatewayEndToEnd drives the pipeline through the HTTP gateway with

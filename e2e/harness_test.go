@@ -40,6 +40,9 @@ type env struct {
 	// receipts are the receipts workers the simulator posts to, by region
 	// (envOptions.simReceipts); nil otherwise.
 	receipts map[string]*receipts.Server
+	// internal maps the public address of a receipts worker or gateway to
+	// the base URL of its internal health server (see internalURL).
+	internal map[string]string
 }
 
 // envOptions adjust newEnvOpts.

@@ -13,26 +13,52 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
 // startReceipts starts the receipts worker of region on a free loopback
-// port, wired as the binary wires it, with its own metrics registry
-// (served on its /metrics); it stops when the test ends.
+// port, wired as the binary wires it, with its own metrics registry,
+// which its internal health server (e.internalURL) exports; both stop
+// when the test ends.
 func (e *env) startReceipts(region string) *receipts.Server {
 	e.t.Helper()
 	d := e.deps()
-	d.Metrics = prometheus.NewRegistry()
+	reg := prometheus.NewRegistry()
+	d.Metrics = reg
 	srv, err := app.StartReceipts(context.Background(), d, region, "127.0.0.1:0")
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	health := pipeline.NewHealthServer("127.0.0.1:0", reg, nil)
+	if err := health.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	if e.internal == nil {
+		e.internal = map[string]string{}
+	}
+	e.internal[srv.Addr()] = "http://" + health.Addr()
 	e.t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
 			e.t.Errorf("closing the receipts worker: %v", err)
 		}
+		if err := health.Close(); err != nil {
+			e.t.Errorf("closing its health server: %v", err)
+		}
 	})
 	return srv
+}
+
+// internalURL is the base URL of the internal health server (/healthz,
+// /readyz, /metrics) of the receipts worker or gateway listening on
+// publicAddr.
+func (e *env) internalURL(publicAddr string) string {
+	e.t.Helper()
+	u, ok := e.internal[publicAddr]
+	if !ok {
+		e.t.Fatalf("no internal health server for %s", publicAddr)
+	}
+	return u
 }
 
 // httpPost posts body and returns the status and the answer.

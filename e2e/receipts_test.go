@@ -226,11 +226,11 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 			if code != g.status {
 				t.Errorf("%s: answer %d %s, want %d", g.scenario, code, body, g.status)
 			}
-			if metrics := httpGet(t, rs.URL()+"/metrics"); !strings.Contains(metrics, "pushpipe_receipts_rejected_total{"+g.reason+"} 1") {
+			if metrics := httpGet(t, e.internalURL(rs.Addr())+"/metrics"); !strings.Contains(metrics, "pushpipe_receipts_rejected_total{"+g.reason+"} 1") {
 				t.Errorf("%s: /metrics lacks pushpipe_receipts_rejected_total{%s} 1", g.scenario, g.reason)
 			}
 		}
-		if body := httpGet(t, rs.URL()+"/healthz"); body != "ok\n" {
+		if body := httpGet(t, e.internalURL(rs.Addr())+"/healthz"); body != "ok\n" {
 			t.Fatalf("the worker is not healthy after garbled bodies: %q", body)
 		}
 	})

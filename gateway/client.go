@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,13 +32,20 @@ type Client struct {
 
 // Error is a refusal the gateway answered in its Response shape: the
 // HTTP status and the mPaaS result code with its name and message.
+// RetryAfter is the wait the gateway asked for with Retry-After (a 429
+// of the app's rate limit), else 0.
 type Error struct {
-	Status    int
-	Code      schema.ResultCode
-	Name      string
-	Message   string
-	RequestID string
+	Status     int
+	Code       schema.ResultCode
+	Name       string
+	Message    string
+	RequestID  string
+	RetryAfter time.Duration
 }
+
+// Throttled reports whether the gateway refused the call because the
+// app's rate limit was spent (HTTP 429): send it again after RetryAfter.
+func (e *Error) Throttled() bool { return e.Status == http.StatusTooManyRequests }
 
 // Error formats as "3019 TASKNAME_NULL: taskName is empty (HTTP 400,
 // request B589F4F4-...)".
@@ -92,8 +100,12 @@ func (c *Client) Call(ctx context.Context, path string, body any) (*Response, er
 		return nil, fmt.Errorf("posting to %s: HTTP %d with an answer that is not a gateway response: %.200q", u, res.StatusCode, raw)
 	}
 	if resp.ResultCode != ResultOK {
-		return &resp, &Error{Status: res.StatusCode, Code: schema.ResultCode(resp.Code), Name: resp.ResultCode,
+		ge := &Error{Status: res.StatusCode, Code: schema.ResultCode(resp.Code), Name: resp.ResultCode,
 			Message: resp.ResultMessage, RequestID: resp.RequestID}
+		if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
+			ge.RetryAfter = time.Duration(secs) * time.Second
+		}
+		return &resp, ge
 	}
 	return &resp, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -33,6 +34,24 @@ type App struct {
 	// PushClosed refuses the app's pushes and revokes with 3032
 	// REST_API_SWITCH_NOT_OPEN; its queries and client routes still work.
 	PushClosed bool
+	// RateLimit, if set, replaces Config.RateLimit for this app.
+	RateLimit *RateLimit
+}
+
+// RateLimit is the token bucket of one app on one gateway: PerSecond
+// calls a second refill it, up to Burst calls at once. Every call the
+// app's AccessKeys make counts, in both protocols, once its signature and
+// app are verified and before the gateway reads ClickHouse or writes
+// Kafka; a call finding the bucket empty is refused with HTTP 429 (see
+// ratelimit.go). The bucket is this process's: with N gateway replicas
+// behind a load balancer an app may make up to N times PerSecond calls to
+// the region.
+type RateLimit struct {
+	// PerSecond is the refill rate; 0 means no limit.
+	PerSecond float64
+	// Burst is the bucket's size; 0 means PerSecond rounded up (at
+	// least 1).
+	Burst int
 }
 
 // Defaults of Config.
@@ -91,8 +110,9 @@ type Config struct {
 	Timeout time.Duration
 	// Metrics registers the gateway's series; nil keeps them unregistered.
 	Metrics prometheus.Registerer
-	// Gatherer, if set, is served on GET /metrics.
-	Gatherer prometheus.Gatherer
+	// RateLimit is the budget of every app without its own
+	// (App.RateLimit); the zero value means no limit.
+	RateLimit RateLimit
 	// Logger receives one line per request (debug when it succeeded, warn
 	// when refused, error when the gateway failed).
 	Logger zerolog.Logger
@@ -147,6 +167,9 @@ func (c Config) Validate() error {
 	case c.MaxNonces < 0:
 		return fmt.Errorf("gateway: MaxNonces %d is negative: use 0 for the default %d", c.MaxNonces, DefaultMaxNonces)
 	}
+	if err := c.RateLimit.Validate(); err != nil {
+		return fmt.Errorf("gateway: RateLimit: %w", err)
+	}
 	seen := map[string]bool{}
 	secrets := map[string]string{}
 	for i, a := range c.Apps {
@@ -159,6 +182,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("gateway: Apps[%d]: app %s is listed twice", i, a.AppID)
 		}
 		seen[a.AppID] = true
+		if a.RateLimit != nil {
+			if err := a.RateLimit.Validate(); err != nil {
+				return fmt.Errorf("gateway: Apps[%d] (%s).RateLimit: %w", i, a.AppID, err)
+			}
+		}
 		for j, k := range a.AccessKeys {
 			if err := k.Validate(); err != nil {
 				return fmt.Errorf("gateway: Apps[%d] (%s).AccessKeys[%d]: %w", i, a.AppID, j, err)
@@ -168,6 +196,21 @@ func (c Config) Validate() error {
 			}
 			secrets[k.ID] = k.Secret.Reveal()
 		}
+	}
+	return nil
+}
+
+// Validate says what is wrong with a rate limit: a PerSecond that is
+// negative or not a finite number, a negative Burst, a Burst without
+// PerSecond.
+func (l RateLimit) Validate() error {
+	switch {
+	case l.PerSecond < 0 || math.IsNaN(l.PerSecond) || math.IsInf(l.PerSecond, 0):
+		return fmt.Errorf("perSecond %v must be a finite number >= 0 (0: no limit)", l.PerSecond)
+	case l.Burst < 0:
+		return fmt.Errorf("burst %d is negative: give the most calls at once, or 0 for perSecond rounded up", l.Burst)
+	case l.Burst > 0 && l.PerSecond == 0:
+		return fmt.Errorf("burst %d without perSecond: set perSecond too (perSecond 0 means no limit)", l.Burst)
 	}
 	return nil
 }

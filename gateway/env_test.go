@@ -76,7 +76,7 @@ func newEnv(t *testing.T, adjust ...func(*Config)) *env {
 	t.Cleanup(func() { e.prod.Close() })
 	cfg := Config{Region: "sg", Producer: e.prod, Brokers: e.brokers, ClickHouse: e.conn, Database: e.db,
 		Apps:    []App{{AppID: testApp, WorkspaceID: testSpace, AccessKeys: []AccessKey{testKey(0)}}, {AppID: otherApp, AccessKeys: []AccessKey{testKey(1)}}},
-		Metrics: e.reg, Gatherer: e.reg, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+		Metrics: e.reg, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
 	for _, a := range adjust {
 		a(&cfg)
 	}

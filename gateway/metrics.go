@@ -9,11 +9,15 @@ import (
 
 // metrics are the gateway's series, all with the constant label region:
 //
-//	pushpipe_gateway_requests_total   requests by route and result code (100 success, -1, 3019, ...)
+//	pushpipe_gateway_requests_total   requests by route and result code (100 success, -1, 3019, ...; the
+//	                                  Alibaba Cloud code of a refused RPC call; Throttling.User for a
+//	                                  call over its app's rate limit in either protocol)
 //	pushpipe_gateway_request_seconds  request latency by route, Kafka acknowledgement included
+//	pushpipe_gateway_throttled_total  calls refused by the app's rate limit (HTTP 429), by app
 type metrics struct {
-	requests *prometheus.CounterVec
-	seconds  *prometheus.HistogramVec
+	requests  *prometheus.CounterVec
+	seconds   *prometheus.HistogramVec
+	throttled *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
@@ -24,6 +28,8 @@ func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pushpipe", Subsystem: "gateway", Name: "request_seconds",
 			Help: "Gateway request latency in seconds, Kafka acknowledgement and ClickHouse queries included.", ConstLabels: labels,
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pushpipe", Subsystem: "gateway", Name: "throttled_total",
+			Help: "Gateway calls refused with HTTP 429 because the app's rate limit (gateway.rateLimit) was spent, by app.", ConstLabels: labels}, []string{"app"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -33,6 +39,9 @@ func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
 		return nil, err
 	}
 	if m.seconds, err = registerOnce(reg, m.seconds); err != nil {
+		return nil, err
+	}
+	if m.throttled, err = registerOnce(reg, m.throttled); err != nil {
 		return nil, err
 	}
 	return m, nil

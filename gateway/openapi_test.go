@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -42,7 +41,7 @@ func TestOpenAPIListsExactlyTheServedRoutes(t *testing.T) {
 	}
 	defer p.Close()
 	s, err := New(Config{Region: "sg", Producer: p, Brokers: []string{"127.0.0.1:1"}, ClickHouse: ch.Conn(t), Database: "push_sg",
-		Apps: []App{{AppID: testApp, AccessKeys: []AccessKey{testKey(0)}}}, Gatherer: prometheus.NewRegistry()})
+		Apps: []App{{AppID: testApp, AccessKeys: []AccessKey{testKey(0)}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

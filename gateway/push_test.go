@@ -295,28 +295,41 @@ func TestHTTPAnswers(t *testing.T) {
 			}
 		})
 	}
-	for _, tc := range []struct {
-		scenario, path, want string
-	}{
-		{"the OpenAPI document", "/openapi.yaml", "openapi: 3."},
-		{"metrics", "/metrics", `pushpipe_gateway_requests_total{code="3028",region="sg",route="/v1/push/simple"} 2`},
-		{"readiness", "/readyz", "ready"},
-	} {
-		t.Run(tc.scenario, func(t *testing.T) {
-			res, err := http.Get(e.srv.URL() + tc.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			b, err := io.ReadAll(res.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.StatusCode != 200 || !strings.Contains(string(b), tc.want) {
-				t.Fatalf("HTTP %d, body does not contain %q:\n%.2000s", res.StatusCode, tc.want, b)
+	t.Run("the OpenAPI document", func(t *testing.T) {
+		res, err := http.Get(e.srv.URL() + "/openapi.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 || !strings.Contains(string(b), "openapi: 3.") {
+			t.Fatalf("HTTP %d, body does not contain the document:\n%.2000s", res.StatusCode, b)
+		}
+	})
+	// Health, readiness, metrics and profiles are the internal address's
+	// (a pipeline.HealthServer of the process): the public port answers
+	// 404 in the mPaaS shape, and nothing of the process shows.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/debug/pprof/"} {
+		t.Run("GET "+path+" is 404 on the public port", func(t *testing.T) {
+			status, resp := e.raw(http.MethodGet, path, nil, nil)
+			if status != http.StatusNotFound || resp.Code != int(schema.CodeInvalidParam) || strings.Contains(resp.ResultMessage, "pushpipe_") {
+				t.Fatalf("HTTP %d %+v, want 404 3028", status, resp)
 			}
 		})
 	}
+	t.Run("readiness and metrics for the internal address", func(t *testing.T) {
+		if err := e.srv.Ready(context.Background()); err != nil {
+			t.Fatalf("Ready with ClickHouse up: %v", err)
+		}
+		// The bodies above and the 404s, counted on the registry the
+		// internal address exports.
+		if n := e.requests("/v1/push/simple", "3028"); n != 2 {
+			t.Fatalf("requests_total{/v1/push/simple,3028} = %v, want 2", n)
+		}
+	})
 
 	t.Run("Kafka not acknowledging is 503 and may be retried", func(t *testing.T) {
 		down := newEnv(t, func(c *Config) {

@@ -51,7 +51,9 @@ import (
 // or failed by Kafka or ClickHouse has the Alibaba Cloud error shape the
 // SDKs turn into their server error: {"RequestId", "HostId", "Code",
 // "Message", "Recommend"} with the HTTP status Alibaba Cloud's API
-// gateway uses (see rpcRefusal).
+// gateway uses (see rpcRefusal). A call over its app's rate limit is
+// refused the same way, with HTTP 429, Retry-After and Code
+// Throttling.User (ratelimit.go).
 
 // RPCVersion is the API version served: the one the official Go SDK's
 // mpaas package (github.com/aliyun/alibaba-cloud-sdk-go/services/mpaas)
@@ -227,6 +229,8 @@ type rpcRefusal struct {
 	code, message string
 	recommend     string
 	err           error
+	// retryAfter, when set, is sent as the Retry-After header.
+	retryAfter time.Duration
 }
 
 // refusal returns the Alibaba Cloud error of a refused signature. The
@@ -369,6 +373,9 @@ func (s *Server) callRPC(w http.ResponseWriter, r *http.Request, c *call) (rpcAc
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 		defer cancel()
 		rep = a.handle(ctx, c)
+	}
+	if rep.status == http.StatusTooManyRequests {
+		return a, rep, &rpcRefusal{status: http.StatusTooManyRequests, code: ThrottlingCode, message: ThrottlingMessage, recommend: rep.msg, retryAfter: rep.retryAfter}
 	}
 	if rep.status >= 500 {
 		return a, rep, &rpcRefusal{status: 503, code: "ServiceUnavailable", message: "The request has failed due to a temporary failure of the server: " + rep.msg, err: rep.err}
@@ -580,5 +587,8 @@ func (a rpcAction) answer(c *call, rep reply) rpcAnswer {
 
 // writeRPCError sends a refusal in the Alibaba Cloud error shape.
 func (s *Server) writeRPCError(w http.ResponseWriter, r *http.Request, c *call, ref *rpcRefusal) {
+	if ref.retryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds(ref.retryAfter))
+	}
 	writeJSON(w, ref.status, rpcErrorBody{RequestID: c.id, HostID: r.Host, Code: ref.code, Message: ref.message, Recommend: ref.recommend})
 }

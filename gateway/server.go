@@ -39,9 +39,15 @@
 // outside the window or a replayed nonce (-1, 3033); 403 an AccessKey
 // not allowed on the app or workspace (8014) or a closed push API (3032);
 // 404 an unknown route or task; 405 a wrong method; 409 a template still
-// in use; 413 a body above MaxBodyBytes; 503 Kafka or ClickHouse
-// unavailable (9000, send again). Each request is counted
+// in use; 413 a body above MaxBodyBytes; 429 the app's rate limit spent
+// (9000 with Retry-After, see ratelimit.go); 503 Kafka or ClickHouse
+// unavailable (9000, send again; the answer never carries their error
+// text, which is logged). Each request is counted
 // (pushpipe_gateway_requests_total by route and code) and logged once.
+//
+// The handler serves the API only: liveness, readiness (Ready) and
+// metrics belong on the process's internal address (gateway.internalAddr,
+// a pipeline.HealthServer), and the public port answers 404 for them.
 package gateway
 
 import (
@@ -60,7 +66,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -113,6 +118,9 @@ type reply struct {
 	data any
 	// err is the cause of a gateway failure, for the log.
 	err error
+	// retryAfter is, for a throttled call (429), how long until the app's
+	// bucket has a token again: the Retry-After header.
+	retryAfter time.Duration
 }
 
 func ok(data any) reply {
@@ -177,6 +185,7 @@ type Server struct {
 	apps    map[string]App
 	keys    map[string]*grant
 	nonces  *nonces
+	buckets map[string]*bucket
 	rpc     map[string]rpcAction
 	log     zerolog.Logger
 	m       *metrics
@@ -197,12 +206,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:    cfg,
-		apps:   make(map[string]App, len(cfg.Apps)),
-		keys:   map[string]*grant{},
-		nonces: newNonces(cfg.MaxNonces),
-		log:    cfg.Logger.With().Str("stage", "gateway").Str("region", cfg.Region).Logger(),
-		m:      m,
+		cfg:     cfg,
+		apps:    make(map[string]App, len(cfg.Apps)),
+		keys:    map[string]*grant{},
+		nonces:  newNonces(cfg.MaxNonces),
+		buckets: newBuckets(cfg),
+		log:     cfg.Logger.With().Str("stage", "gateway").Str("region", cfg.Region).Logger(),
+		m:       m,
 	}
 	for _, a := range cfg.Apps {
 		s.apps[a.AppID] = a
@@ -253,22 +263,6 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(OpenAPI)
 	})
-	s.handleRaw(mux, "/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	s.handleRaw(mux, "/readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := cfg.ClickHouse.Ping(r.Context()); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "not ready: clickhouse: "+err.Error()+"\n")
-			return
-		}
-		_, _ = io.WriteString(w, "ready\n")
-	})
-	if cfg.Gatherer != nil {
-		s.handleRaw(mux, "/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
-	}
 	mux.HandleFunc("/{$}", s.serveRPC)
 	mux.HandleFunc("/", s.serveAPI(route{path: "/", handle: func(_ context.Context, c *call) reply {
 		return refuse(http.StatusNotFound, schema.CodeInvalidParam, fmt.Sprintf("no route %s: see GET /openapi.yaml for the routes", c.path))
@@ -297,9 +291,20 @@ func (s *Server) Routes() []string {
 	return append(out, s.raw...)
 }
 
-// Handler is the gateway's HTTP handler (the /v1 routes, the OpenAPI
-// document, health and metrics).
+// Handler is the gateway's HTTP handler: the RPC API, the /v1 routes and
+// the OpenAPI document; any other path (/healthz, /readyz, /metrics
+// included) is 404.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Ready reports whether the gateway can serve its queries: nil when the
+// region's ClickHouse answers a ping within ctx, else the error (for the
+// internal readiness probe and the log; never shown on the public port).
+func (s *Server) Ready(ctx context.Context) error {
+	if err := s.cfg.ClickHouse.Ping(ctx); err != nil {
+		return fmt.Errorf("gateway of region %s: pinging ClickHouse: %w", s.cfg.Region, err)
+	}
+	return nil
+}
 
 // serveAPI wraps a /v1 route: method, body limit, signature, timeout,
 // answer, metrics and the one log line.
@@ -315,7 +320,7 @@ func (s *Server) serveAPI(rt route) http.HandlerFunc {
 					msg: "the request could not be handled", err: fmt.Errorf("panic: %v", p)}
 				s.write(w, rt, c, rep)
 			}
-			s.finish(rt.path, strconv.Itoa(int(rep.code)), c, rep.status, rep.msg, rep.err, time.Since(start))
+			s.finish(rt.path, codeLabel(rep), c, rep.status, rep.msg, rep.err, time.Since(start))
 		}()
 		rep = s.serve(r, w, rt, c)
 		s.write(w, rt, c, rep)
@@ -350,6 +355,9 @@ func (s *Server) serve(r *http.Request, w http.ResponseWriter, rt route, c *call
 
 // write sends the mPaaS-shaped answer.
 func (s *Server) write(w http.ResponseWriter, rt route, c *call, rep reply) {
+	if rep.retryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds(rep.retryAfter))
+	}
 	resp := Response{RequestID: c.id, ResultMessage: rep.msg, Code: int(rep.code)}
 	resp.ResultCode, resp.PushResult = result(rep, rt.write)
 	if !rt.write && rep.code == schema.CodeSuccess {
@@ -395,6 +403,10 @@ func (s *Server) finish(route, code string, c *call, status int, msg string, err
 	s.m.seconds.WithLabelValues(route).Observe(took.Seconds())
 	var ev *zerolog.Event
 	switch {
+	case status == http.StatusTooManyRequests:
+		// Counted by app in pushpipe_gateway_throttled_total; a flood
+		// must not become a flood of log lines.
+		ev = s.log.Debug().Str("problem", msg)
 	case status >= 500:
 		ev = s.log.Error().Err(err)
 	case status >= 400 || code != codeLabelSuccess:
@@ -408,6 +420,16 @@ func (s *Server) finish(route, code string, c *call, status int, msg string, err
 	}
 	ev.Str("route", route).Str("request_id", c.id).Str("access_key_id", key).Str("app_id", c.appID).Int("status", status).
 		Str("code", code).Dur("took", took).Msg("gateway request")
+}
+
+// codeLabel is the code label of a /v1 reply: its result code, or
+// Throttling.User for a call refused by its app's rate limit (9000 on the
+// wire), so that 9000 keeps counting Kafka and ClickHouse failures only.
+func codeLabel(rep reply) string {
+	if rep.status == http.StatusTooManyRequests {
+		return ThrottlingCode
+	}
+	return strconv.Itoa(int(rep.code))
 }
 
 // codeLabelSuccess is the code label of a request that succeeded.
@@ -467,7 +489,9 @@ func (s *Server) decode(c *call, v body) *reply {
 
 // check verifies that the request names an app its AccessKey may act
 // on, the app's workspace, and this gateway's region; it then records the
-// app in c.appID.
+// app in c.appID and takes a token of the app's rate limit (429 when
+// spent). Every handler calls it once, before any Kafka or ClickHouse
+// work.
 func (s *Server) check(c *call, a appRef) *reply {
 	var r reply
 	switch {
@@ -481,7 +505,7 @@ func (s *Server) check(c *call, a appRef) *reply {
 		r = refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("the request names region %q but this gateway serves region %q; send it to the gateway of region %s", a.Region, s.cfg.Region, a.Region))
 	default:
 		c.appID = a.AppID
-		return nil
+		return s.throttle(c)
 	}
 	return &r
 }

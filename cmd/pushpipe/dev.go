@@ -37,6 +37,8 @@ func newDevCmd() *cobra.Command {
   - an HTTP gateway per region on consecutive ports from gateway.addr (the Alibaba Cloud
     RPC API for the official SDKs, and the /v1 JSON routes), verifying a demo AccessKey of
     the first app (<state-dir>/gateway-demo-accesskey.json) when gateway.appKeys is empty,
+  - /healthz, /readyz, /metrics and /debug/pprof of the whole process on healthAddr
+    (127.0.0.1:18080), never on the receipts or gateway ports,
 and print where to look and what to try. A few demo devices of the demo app are
 registered in every region. Ctrl-C or SIGTERM stops everything cleanly; the next run
 finds the data of this one.
@@ -107,7 +109,7 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 			defer gws.close(log)
 			return runWorkers(ctx, runOpts{
 				cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, chAddr: chAddr, regions: cfg.Regions, kinds: append(app.Kinds(), app.Scheduler),
-				afterPrepare: func(ctx context.Context, p *pipeline.Producer) error {
+				afterPrepare: func(ctx context.Context, p *pipeline.Producer, reg *prometheus.Registry) error {
 					if err := seedDemoDevices(ctx, p, cfg); err != nil {
 						return err
 					}
@@ -116,7 +118,9 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 					if _, err := app.CallbackSigner(cfg); err != nil {
 						return err
 					}
-					reg := prometheus.NewRegistry()
+					// The receipts workers and the gateways serve their
+					// API only; their metrics go to the process's health
+					// server on healthAddr.
 					for i, r := range cfg.Regions {
 						s, err := app.StartReceipts(ctx, app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, Producer: p, Metrics: reg, Log: log}, r, cfg.ReceiptsAddr(i))
 						if err != nil {
@@ -126,6 +130,7 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 					}
 					return gws.start(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, producer: p, metrics: reg}, chAddr)
 				},
+				alsoReady: app.Probe(log, "gateways", gws.ready),
 				onReady: func(health string) {
 					gwAddrs, gwTry := gws.banner(cfg)
 					printBanner(cmd.OutOrStdout(), cfg, brokers, chAddr, chHTTP, emb.Simulator.URL(), health, rcpts, gwAddrs, gwTry)
@@ -213,7 +218,8 @@ pushpipe is running — regions %s, state in %s/
   ClickHouse native   %s   databases %s<region>
   ClickHouse HTTP     http://%s/
   Vendor simulator    %s   (what the vendors received: %s/admin/stats)
-  Health and metrics  http://%s/healthz  /readyz  /metrics
+  Health and metrics  http://%s/healthz  /readyz  /metrics   (internal: every worker, receipts and gateway
+                      of this process; their public ports answer 404 for these paths)
   Receipts            %s
                       POST /receipts/{hms,honor,harmonyos,mipush,oppo,vivo,client}, GET /callbacks/public-key
 %s

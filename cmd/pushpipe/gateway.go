@@ -29,7 +29,7 @@ import (
 const demoAccessKeyFile = "gateway-demo-accesskey.json"
 
 func newGatewayCmd() *cobra.Command {
-	var region, addr string
+	var region, addr, internalAddr string
 	var ep endpointFlags
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -47,7 +47,12 @@ func newGatewayCmd() *cobra.Command {
     /v1/tasks/{taskId}, /v1/schedules, /v1/schedules/cancel, /v1/templates/{create,list,delete},
     /v1/client/{bind,unbind,report}, /v1/client/liveactivity/{bind,unbind},
     /v1/devices/status, /v1/tags/{add,remove,list,users};
-    GET /openapi.yaml (the full description), /healthz, /readyz, /metrics.
+    GET /openapi.yaml (the full description).
+
+/healthz, /readyz (ClickHouse reachable; the reason of a failure goes to the log),
+/metrics and /debug/pprof are served on the internal address only (--internal-addr,
+gateway.internalAddr, else healthAddr 127.0.0.1:18080), never on the public one, which
+answers 404 for them.
 
 Pushes are validated synchronously (the result codes fanout would give, templates
 included) and answered once Kafka acknowledged them; revokes go to push.control.<region>,
@@ -59,9 +64,16 @@ HMAC-SHA1 over the sorted parameters, the Alibaba Cloud RPC signature; a /v1 req
 its query (AccessKeyId, SignatureMethod, SignatureVersion, SignatureNonce, Timestamp) and
 the SHA-256 of its body. A Timestamp more than gateway.maxClockSkew (5m) off and a nonce
 used again within that window are refused. 'pushpipe gateway keygen' makes an AccessKey
-and 'pushpipe gateway sign' the signed query string for curl.`,
-		Example: `  pushpipe gateway --region sg --addr 127.0.0.1:18200 --brokers kafka-1:9092 --clickhouse ch-1:9000 --config prod.yaml
-  curl -s http://127.0.0.1:18200/openapi.yaml`,
+and 'pushpipe gateway sign' the signed query string for curl.
+
+Each app has a token bucket in this process (gateway.rateLimit, default 100 calls a
+second and 200 at once; gateway.appKeys[].rateLimit per app): a call beyond it gets HTTP
+429 with Retry-After, Throttling.User in the RPC API, 9000 in the /v1 routes, and counts
+in pushpipe_gateway_throttled_total{app}. The bucket is per replica: N replicas let an
+app make N times as many calls.`,
+		Example: `  pushpipe gateway --region sg --addr 0.0.0.0:8000 --internal-addr 0.0.0.0:8080 --brokers kafka-1:9092 --clickhouse ch-1:9000 --config prod.yaml
+  curl -s http://127.0.0.1:8000/openapi.yaml
+  curl -s http://127.0.0.1:8080/readyz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := loadConfig(cmd)
@@ -77,6 +89,9 @@ and 'pushpipe gateway sign' the signed query string for curl.`,
 					cfg.Gateway.Addrs = map[string]string{}
 				}
 				cfg.Gateway.Addrs[region] = addr
+			}
+			if internalAddr != "" {
+				cfg.Gateway.InternalAddr = internalAddr
 			}
 			if err := cfg.Validate(); err != nil {
 				return fail("invalid configuration: %v", err)
@@ -112,12 +127,19 @@ and 'pushpipe gateway sign' the signed query string for curl.`,
 			if err != nil {
 				return err
 			}
+			internal := pipeline.NewHealthServer(cfg.GatewayInternalAddr(), reg, app.Probe(log, "gateway", srv.Ready))
+			if err := internal.Start(ctx); err != nil {
+				srv.Close()
+				return fmt.Errorf("starting the internal health and metrics server: %w", err)
+			}
+			log.Info().Str("addr", srv.Addr()).Str("internal_addr", internal.Addr()).Msg("gateway serving; health, readiness and metrics on the internal address")
 			<-ctx.Done()
-			return srv.Close()
+			return errors.Join(srv.Close(), internal.Close())
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "region to serve: cn, ru, in, eu or sg (required)")
-	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default: gateway.addrs.<region>, else gateway.addr, 127.0.0.1:18200)")
+	cmd.Flags().StringVar(&addr, "addr", "", "public listen address of the API (default: gateway.addrs.<region>, else gateway.addr, 127.0.0.1:18200)")
+	cmd.Flags().StringVar(&internalAddr, "internal-addr", "", "listen address of /healthz, /readyz, /metrics and /debug/pprof (default: gateway.internalAddr, else healthAddr, 127.0.0.1:18080)")
 	ep.register(cmd)
 	_ = cmd.MarkFlagRequired("region")
 	cmd.AddCommand(newGatewaySignCmd(), newGatewayKeygenCmd())
@@ -138,18 +160,12 @@ type gatewayDeps struct {
 // startGateway starts the gateway of one region on cfg.GatewayAddr(region)
 // until ctx ends or it is closed.
 func startGateway(ctx context.Context, d gatewayDeps, region string) (*gateway.Server, error) {
-	apps, err := d.cfg.GatewayApps()
+	gc, err := app.GatewayConfig(app.Deps{Cfg: d.cfg, Brokers: d.brokers, KafkaSecurity: d.kafkaSecurity, CH: d.conn, Producer: d.producer, Metrics: d.metrics, Log: d.log},
+		region, d.cfg.GatewayAddr(region))
 	if err != nil {
 		return nil, fail("invalid configuration: %v", err)
 	}
-	loc, err := d.cfg.Scheduler.Location()
-	if err != nil {
-		return nil, fail("invalid configuration: %v", err)
-	}
-	srv, err := gateway.New(gateway.Config{Region: region, Addr: d.cfg.GatewayAddr(region), Apps: apps, Producer: d.producer,
-		Brokers: d.brokers, KafkaSecurity: d.kafkaSecurity, ClickHouse: d.conn, Database: d.cfg.Database(region), Location: loc,
-		MaxBodyBytes: d.cfg.Gateway.MaxBodyBytes, MaxClockSkew: d.cfg.Gateway.MaxClockSkew,
-		Metrics: d.metrics, Gatherer: d.metrics, Logger: d.log})
+	srv, err := gateway.New(gc)
 	if err != nil {
 		return nil, fmt.Errorf("building the gateway of region %s: %w", region, err)
 	}
@@ -212,6 +228,17 @@ func (g *devGateways) start(ctx context.Context, d gatewayDeps, chAddr string) e
 			return err
 		}
 		g.servers = append(g.servers, s)
+	}
+	return nil
+}
+
+// ready reports an error while a gateway cannot serve its queries (see
+// gateway.Server.Ready); nil when none runs.
+func (g *devGateways) ready(ctx context.Context) error {
+	for _, s := range g.servers {
+		if err := s.Ready(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 )
 
 func newReceiptsCmd() *cobra.Command {
-	var region, addr string
+	var region, addr, healthAddr string
 	var ep endpointFlags
 	cmd := &cobra.Command{
 		Use:   string(app.Receipts),
@@ -29,12 +29,13 @@ Each request is answered once Kafka acknowledged its events. Endpoints (POST):
   /receipts/mipush                                      form field data = JSON, param = delivery id or msg id
   /receipts/oppo  /receipts/vivo                        JSON, param = delivery id or msg id
   /receipts/client                                      JSON {"events":[{"deliveryId","event":"arrival|open|ignore","ts"}]}
-and GET /healthz, /readyz, /metrics on the same address, plus GET /callbacks/public-key
-(the PEM public key of callbacks.keyFile, when that file exists). The event sink resolves each
-event to its task, message and device through its delivery index.
+plus GET /callbacks/public-key (the PEM public key of callbacks.keyFile, when that file
+exists). The event sink resolves each event to its task, message and device through its
+delivery index. /healthz, /readyz, /metrics and /debug/pprof are served on --health-addr
+(healthAddr, 127.0.0.1:18080) only, never on the receipts address vendors reach.
 
 Replicas of one region can run behind a load balancer; they share nothing.`,
-		Example: "  pushpipe receipts --region sg --addr 127.0.0.1:18100 --brokers kafka-1:9092",
+		Example: "  pushpipe receipts --region sg --addr 0.0.0.0:8000 --health-addr 0.0.0.0:8080 --brokers kafka-1:9092",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := loadConfig(cmd)
@@ -46,6 +47,9 @@ Replicas of one region can run behind a load balancer; they share nothing.`,
 			}
 			if addr != "" {
 				cfg.Receipts.Addr = addr
+			}
+			if healthAddr != "" {
+				cfg.HealthAddr = healthAddr
 			}
 			cfg.Regions = []string{region}
 			if err := cfg.Validate(); err != nil {
@@ -70,7 +74,7 @@ Replicas of one region can run behind a load balancer; they share nothing.`,
 			if err != nil {
 				return err
 			}
-			err = app.RunReceipts(ctx, deps, region, cfg.Receipts.Addr)
+			err = app.RunReceipts(ctx, deps, region, cfg.Receipts.Addr, cfg.HealthAddr, reg)
 			if errors.Is(err, context.Canceled) {
 				err = nil
 			}
@@ -78,7 +82,8 @@ Replicas of one region can run behind a load balancer; they share nothing.`,
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "region to serve: cn, ru, in, eu or sg (required)")
-	cmd.Flags().StringVar(&addr, "addr", "", "listen address of the receipt endpoints, /healthz, /readyz and /metrics (default: receipts.addr, 127.0.0.1:18100)")
+	cmd.Flags().StringVar(&addr, "addr", "", "public listen address of the receipt endpoints (default: receipts.addr, 127.0.0.1:18100)")
+	cmd.Flags().StringVar(&healthAddr, "health-addr", "", "listen address of /healthz, /readyz, /metrics and /debug/pprof (default: healthAddr, 127.0.0.1:18080)")
 	cmd.Flags().StringVar(&ep.brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated (default: kafka.brokers, else the local broker of pushpipe dev)")
 	_ = cmd.MarkFlagRequired("region")
 	return cmd

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,7 +59,9 @@ when more than one request is sent.
 
 The requests are published to push.requests.<region> through Kafka (the producer
 package) and the command returns once Kafka acknowledged all of them. With --gateway
-they are posted to the HTTP gateway instead, signed with the AccessKey of the file --key.`,
+they are posted to the HTTP gateway instead, signed with the AccessKey of the file --key;
+a request the gateway throttles (HTTP 429, the app's gateway.rateLimit) is sent again
+after the Retry-After the gateway names.`,
 		Example: `  pushpipe send --region sg --title 'Flash sale' --content 'Half price until midnight' --target demo-device-1,demo-device-2
   pushpipe send --region sg --title 'Flash sale' --content 'Half price' --targets-file devices.txt --task-id sale-2026-11
   pushpipe send --region sg --template promo --kv name=Ann --kv amount=50 --targets-file users.txt --deliver-type 3
@@ -339,7 +342,9 @@ func publishRequests(ctx context.Context, cfg producer.Config, reqs []*schema.Re
 	return ids, nil
 }
 
-// sendToGateway posts the requests to the gateway one by one.
+// sendToGateway posts the requests to the gateway one by one; a request
+// the gateway throttles (429, the app's rate limit) is sent again after
+// its Retry-After, freshly signed.
 func (f *sendFlags) sendToGateway(ctx context.Context, reqs []*schema.Request, progress func(done int)) ([]string, error) {
 	if f.keyPath == "" {
 		return nil, fail("--gateway needs --key, the AccessKey file to sign with (pushpipe gateway keygen --out makes one)")
@@ -352,6 +357,15 @@ func (f *sendFlags) sendToGateway(ctx context.Context, reqs []*schema.Request, p
 	ids := make([]string, 0, len(reqs))
 	for i, r := range reqs {
 		id, err := c.Push(ctx, r)
+		var ge *gateway.Error
+		for errors.As(err, &ge) && ge.Throttled() {
+			select {
+			case <-ctx.Done():
+				return ids, ctx.Err()
+			case <-time.After(max(ge.RetryAfter, time.Second)):
+			}
+			id, err = c.Push(ctx, r)
+		}
 		if err != nil {
 			return ids, fmt.Errorf("request %d of %d: %w", i+1, len(reqs), err)
 		}

@@ -158,8 +158,12 @@ type runOpts struct {
 	regions       []string
 	kinds         []app.Kind
 	// afterPrepare, if set, runs once topics and databases exist and
-	// before the stages start (e.g. to seed demo data).
-	afterPrepare func(ctx context.Context, p *pipeline.Producer) error
+	// before the stages start (e.g. to seed demo data, or to start HTTP
+	// workers whose metrics go to reg, the registry the health server
+	// exports).
+	afterPrepare func(ctx context.Context, p *pipeline.Producer, reg *prometheus.Registry) error
+	// alsoReady, if set, is asked by /readyz besides the stages.
+	alsoReady func() bool
 	// onReady, if set, runs once every stage is ready, with the health
 	// server's address.
 	onReady func(healthAddr string)
@@ -197,7 +201,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 		return err
 	}
 	if o.afterPrepare != nil {
-		if err := o.afterPrepare(ctx, producer); err != nil {
+		if err := o.afterPrepare(ctx, producer, reg); err != nil {
 			return err
 		}
 	}
@@ -220,7 +224,9 @@ func runWorkers(ctx context.Context, o runOpts) error {
 			stages = append(stages, ss...)
 		}
 	}
-	ready := func() bool { return allReady(stages) && schedulersReady(scheds) }
+	ready := func() bool {
+		return allReady(stages) && schedulersReady(scheds) && (o.alsoReady == nil || o.alsoReady())
+	}
 	health := pipeline.NewHealthServer(cfg.HealthAddr, reg, ready)
 	if err := health.Start(ctx); err != nil {
 		return fmt.Errorf("starting health server: %w", err)

@@ -371,8 +371,9 @@ func RunStages(ctx context.Context, stages []*pipeline.Stage) error {
 
 // StartReceipts starts the receipts worker of one region on addr ("" means
 // a free loopback port), publishing through d.Producer and registering its
-// metrics on d.Metrics (also served on its /metrics when d.Metrics is a
-// prometheus.Gatherer). When the callback signing key of
+// metrics on d.Metrics, which the process exports on its internal health
+// address (the receipts port serves no /metrics). When the callback
+// signing key of
 // cfg.CallbackKeyFile() exists, its public half is served on GET
 // /callbacks/public-key. It serves until ctx ends or the server is
 // closed; the caller closes it.
@@ -391,9 +392,6 @@ func StartReceipts(ctx context.Context, d Deps, region, addr string) (*receipts.
 			Msg("no callback signing key yet: GET /callbacks/public-key is not served")
 	}
 	cfg := receipts.Config{Region: region, Addr: addr, Producer: d.Producer, Metrics: d.Metrics, Logger: d.Log, CallbackPublicKey: pub}
-	if g, ok := d.Metrics.(prometheus.Gatherer); ok {
-		cfg.Gatherer = g
-	}
 	srv, err := receipts.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building receipts for region %s: %w", region, err)
@@ -405,14 +403,20 @@ func StartReceipts(ctx context.Context, d Deps, region, addr string) (*receipts.
 }
 
 // RunReceipts runs the receipts worker of one region on addr until ctx
-// ends, then lets in-flight requests finish.
-func RunReceipts(ctx context.Context, d Deps, region, addr string) error {
+// ends, then lets in-flight requests finish. Once it listens, the internal
+// health server on healthAddr serves /healthz, /readyz, /metrics (reg)
+// and /debug/pprof; the receipts address serves none of them.
+func RunReceipts(ctx context.Context, d Deps, region, addr, healthAddr string, reg *prometheus.Registry) error {
 	srv, err := StartReceipts(ctx, d, region, addr)
 	if err != nil {
 		return err
 	}
+	health := pipeline.NewHealthServer(healthAddr, reg, nil)
+	if err := health.Start(ctx); err != nil {
+		return errors.Join(fmt.Errorf("receipts of region %s: starting the health server: %w", region, err), srv.Close())
+	}
 	<-ctx.Done()
-	return srv.Close()
+	return errors.Join(srv.Close(), health.Close())
 }
 
 // CallbackSigner loads the callback signing key from cfg.CallbackKeyFile(),

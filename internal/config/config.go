@@ -360,6 +360,14 @@ func (c *Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.Receipts.Addr); err != nil || !validPort(port, len(c.Regions)) {
 		return fmt.Errorf("receipts.addr %q must be host:port with room for %d consecutive ports", c.Receipts.Addr, max(len(c.Regions), 1))
 	}
+	if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
+		return fmt.Errorf("healthAddr %q must be host:port: %w", c.HealthAddr, err)
+	}
+	for i := range max(len(c.Regions), 1) {
+		if sameListenAddr(c.ReceiptsAddr(i), c.HealthAddr) {
+			return fmt.Errorf("receipts.addr %q puts a receipts worker on healthAddr %q: vendors reach the receipts port, so /healthz, /readyz and /metrics need a port of their own", c.Receipts.Addr, c.HealthAddr)
+		}
+	}
 	seen := map[string]bool{}
 	for i, a := range c.Apps {
 		if a.AppID == "" {
@@ -450,6 +458,23 @@ func (c *Config) ReceiptsAddr(i int) string {
 		p += i
 	}
 	return net.JoinHostPort(host, strconv.Itoa(p))
+}
+
+// sameListenAddr reports whether listening on a and on b would take the
+// same port: equal non-zero ports on the same host, or on any host when
+// either is unspecified (0.0.0.0, ::, empty). Port 0 is a free port, never
+// the same.
+func sameListenAddr(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	unspecified := func(h string) bool {
+		ip := net.ParseIP(h)
+		return h == "" || ip != nil && ip.IsUnspecified()
+	}
+	return ha == hb || unspecified(ha) || unspecified(hb)
 }
 
 // validPort reports whether port is a number leaving room for n

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,15 @@ import (
 // serves its regions on consecutive ports from it.
 const DefaultGatewayAddr = "127.0.0.1:18200"
 
+// The default per-app rate limit of a gateway process (gateway.rateLimit):
+// 100 calls a second, 200 at once. A default meant to stop a runaway
+// caller, not to size an app: raise it per app (gateway.appKeys[].rateLimit)
+// to the calls the app is expected to make, divided by the gateway replicas.
+const (
+	DefaultGatewayRatePerSecond = 100
+	DefaultGatewayRateBurst     = 200
+)
+
 // GatewayConfig configures the HTTP gateway (the mPaaS server and client
 // APIs: the Alibaba Cloud RPC API and the /v1 JSON routes, both signed
 // with AccessKeys).
@@ -34,6 +44,18 @@ type GatewayConfig struct {
 	// MaxClockSkew is how far a request's signed Timestamp may be from the
 	// gateway's clock; signature nonces are remembered as long. Default 5m.
 	MaxClockSkew time.Duration `yaml:"maxClockSkew"`
+	// InternalAddr is where `pushpipe gateway` serves /healthz, /readyz,
+	// /metrics and /debug/pprof, never on the public Addr. Default
+	// healthAddr (127.0.0.1:18080), as every worker. `pushpipe dev`
+	// serves them for the whole process on healthAddr.
+	InternalAddr string `yaml:"internalAddr"`
+	// RateLimit is the token bucket of each app in one gateway process:
+	// perSecond calls a second, burst at once, both protocols counted
+	// together; a call beyond it gets HTTP 429 with Retry-After. Default
+	// {perSecond: 100, burst: 200}; perSecond 0 switches the limit off.
+	// The budget is per process: with N replicas behind a load balancer
+	// an app may make N times as many calls to the region.
+	RateLimit *GatewayRateLimit `yaml:"rateLimit"`
 	// AppKeys are the apps the gateway serves, each with the AccessKeys
 	// that may act on it. `pushpipe dev` generates a demo AccessKey for
 	// the first app when empty.
@@ -52,6 +74,9 @@ type GatewayAppKey struct {
 	// pushes and revokes are refused with 3032 REST_API_SWITCH_NOT_OPEN,
 	// queries and the client routes keep working.
 	PushClosed bool `yaml:"pushClosed"`
+	// RateLimit, if set, replaces gateway.rateLimit for this app
+	// (perSecond 0: no limit).
+	RateLimit *GatewayRateLimit `yaml:"rateLimit"`
 	// PublicKey and PublicKeyFile held the RSA keys of the request
 	// signature the gateway used before AccessKeys; Validate refuses them
 	// saying what to do instead.
@@ -68,7 +93,21 @@ type GatewayAccessKey struct {
 	AccessKeySecretFile string          `yaml:"accessKeySecretFile"`
 }
 
+// GatewayRateLimit is a token bucket: perSecond calls a second, up to
+// burst at once (0: perSecond rounded up). perSecond 0 means no limit.
+type GatewayRateLimit struct {
+	PerSecond float64 `yaml:"perSecond"`
+	Burst     int     `yaml:"burst"`
+}
+
+func (l GatewayRateLimit) gateway() gateway.RateLimit {
+	return gateway.RateLimit{PerSecond: l.PerSecond, Burst: l.Burst}
+}
+
 func (g *GatewayConfig) defaults() {
+	if g.RateLimit == nil {
+		g.RateLimit = &GatewayRateLimit{PerSecond: DefaultGatewayRatePerSecond, Burst: DefaultGatewayRateBurst}
+	}
 	if g.Addr == "" {
 		g.Addr = DefaultGatewayAddr
 	}
@@ -96,6 +135,23 @@ func (g GatewayConfig) Validate() error {
 	}
 	if g.MaxClockSkew < time.Second {
 		return fmt.Errorf("gateway.maxClockSkew %s is below 1s: clients' clocks are never that close; the default is %s", g.MaxClockSkew, gateway.DefaultMaxClockSkew)
+	}
+	if g.InternalAddr != "" {
+		if _, _, err := net.SplitHostPort(g.InternalAddr); err != nil {
+			return fmt.Errorf("gateway.internalAddr %q must be host:port: %w", g.InternalAddr, err)
+		}
+	}
+	if g.RateLimit != nil {
+		if err := g.RateLimit.gateway().Validate(); err != nil {
+			return fmt.Errorf("gateway.rateLimit: %w", err)
+		}
+	}
+	for i, a := range g.AppKeys {
+		if a.RateLimit != nil {
+			if err := a.RateLimit.gateway().Validate(); err != nil {
+				return fmt.Errorf("gateway.appKeys[%d] (%s).rateLimit: %w", i, a.AppID, err)
+			}
+		}
 	}
 	_, err := g.Keys()
 	return err
@@ -169,6 +225,11 @@ func (c *Config) validateGateway() error {
 			return fmt.Errorf("gateway.addrs names region %q: use one of cn, ru, in, eu, sg", r)
 		}
 	}
+	for _, r := range c.Regions {
+		if sameListenAddr(c.GatewayAddr(r), c.GatewayInternalAddr()) {
+			return fmt.Errorf("the gateway of region %s would serve its API on %s, its internal address (gateway.internalAddr, else healthAddr): give the public and the internal endpoints different ports", r, c.GatewayAddr(r))
+		}
+	}
 	if _, port, _ := net.SplitHostPort(c.Gateway.Addr); !validPort(port, len(c.Regions)) {
 		return fmt.Errorf("gateway.addr %q must leave room for %d consecutive ports", c.Gateway.Addr, max(len(c.Regions), 1))
 	}
@@ -190,22 +251,39 @@ func (c *Config) GatewayAddr(region string) string {
 	return net.JoinHostPort(host, strconv.Itoa(p))
 }
 
+// GatewayInternalAddr is where a gateway process serves its health,
+// readiness and metrics: Gateway.InternalAddr, else HealthAddr.
+func (c *Config) GatewayInternalAddr() string {
+	if c.Gateway.InternalAddr != "" {
+		return c.Gateway.InternalAddr
+	}
+	return c.HealthAddr
+}
+
 // GatewayApps returns the apps the gateway serves, with their AccessKeys,
-// push switch and the workspace of the app in Apps.
+// push switch, rate limit (the app's, else gateway.rateLimit) and the
+// workspace of the app in Apps.
 func (c *Config) GatewayApps() ([]gateway.App, error) {
 	keys, err := c.Gateway.Keys()
 	if err != nil {
 		return nil, err
 	}
-	closed := map[string]bool{}
+	byApp := map[string]GatewayAppKey{}
 	for _, k := range c.Gateway.AppKeys {
-		closed[k.AppID] = k.PushClosed
+		byApp[k.AppID] = k
 	}
 	var out []gateway.App
 	for _, a := range c.Apps {
-		if k, ok := keys[a.AppID]; ok {
-			out = append(out, gateway.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, AccessKeys: k, PushClosed: closed[a.AppID]})
+		k, ok := keys[a.AppID]
+		if !ok {
+			continue
 		}
+		ga := gateway.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, AccessKeys: k, PushClosed: byApp[a.AppID].PushClosed}
+		if l := cmp.Or(byApp[a.AppID].RateLimit, c.Gateway.RateLimit); l != nil {
+			rl := l.gateway()
+			ga.RateLimit = &rl
+		}
+		out = append(out, ga)
 	}
 	return out, nil
 }

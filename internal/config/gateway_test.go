@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pushpipe/pushpipe/gateway"
 )
 
 func TestGatewaySection(t *testing.T) {
@@ -51,6 +53,42 @@ func TestGatewaySection(t *testing.T) {
 		{scenario: "no clock skew", body: "gateway: {maxClockSkew: 1ms}", wantErr: "gateway.maxClockSkew 1ms is below 1s"},
 		{scenario: "bad address", body: "gateway: {addr: nowhere}", wantErr: `gateway.addr "nowhere" must be host:port`},
 		{scenario: "address of an unknown region", body: "gateway: {addrs: {us: '127.0.0.1:1'}}", wantErr: `gateway.addrs names region "us"`},
+		{scenario: "rate limits: the default, an app's own, an app without limit",
+			body: "apps: [{appId: A}, {appId: B}, {appId: C}]\ngateway:\n  appKeys:\n  - {appId: A, accessKeys: [{accessKeyId: KA, accessKeySecret: " + secret + "}]}\n  - {appId: B, rateLimit: {perSecond: 5.5, burst: 20}, accessKeys: [{accessKeyId: KB, accessKeySecret: " + secret + "}]}\n  - {appId: C, rateLimit: {perSecond: 0}, accessKeys: [{accessKeyId: KC, accessKeySecret: " + secret + "}]}\n",
+			check: func(t *testing.T, c *Config) {
+				apps, err := c.GatewayApps()
+				if err != nil || len(apps) != 3 {
+					t.Fatalf("apps %+v, %v", apps, err)
+				}
+				for i, want := range []gateway.RateLimit{{PerSecond: DefaultGatewayRatePerSecond, Burst: DefaultGatewayRateBurst}, {PerSecond: 5.5, Burst: 20}, {}} {
+					if apps[i].RateLimit == nil || *apps[i].RateLimit != want {
+						t.Errorf("app %s: rate limit %+v, want %+v", apps[i].AppID, apps[i].RateLimit, want)
+					}
+				}
+			}},
+		{scenario: "rate limit off for every app", body: "gateway: {rateLimit: {perSecond: 0}}", check: func(t *testing.T, c *Config) {
+			if *c.Gateway.RateLimit != (GatewayRateLimit{}) {
+				t.Fatalf("rate limit %+v, want none", *c.Gateway.RateLimit)
+			}
+		}},
+		{scenario: "negative rate", body: "gateway: {rateLimit: {perSecond: -1}}", wantErr: "gateway.rateLimit: perSecond -1 must be a finite number >= 0"},
+		{scenario: "negative burst of an app", body: "gateway: {appKeys: [{appId: ONEX570DA89211721, rateLimit: {perSecond: 1, burst: -2}, accessKeys: [{accessKeyId: K, accessKeySecret: " + secret + "}]}]}",
+			wantErr: "gateway.appKeys[0] (ONEX570DA89211721).rateLimit: burst -2 is negative"},
+		{scenario: "burst without rate", body: "gateway: {rateLimit: {burst: 10}}", wantErr: "burst 10 without perSecond"},
+		{scenario: "internal address: healthAddr by default, or its own", body: "healthAddr: 127.0.0.1:9100", check: func(t *testing.T, c *Config) {
+			if c.GatewayInternalAddr() != "127.0.0.1:9100" {
+				t.Fatalf("internal address %s, want healthAddr", c.GatewayInternalAddr())
+			}
+			c.Gateway.InternalAddr = "10.0.0.1:9200"
+			if c.GatewayInternalAddr() != "10.0.0.1:9200" {
+				t.Fatalf("internal address %s, want gateway.internalAddr", c.GatewayInternalAddr())
+			}
+		}},
+		{scenario: "internal address not host:port", body: "gateway: {internalAddr: nowhere}", wantErr: `gateway.internalAddr "nowhere" must be host:port`},
+		{scenario: "internal address on the public port", body: "regions: [sg]\ngateway: {addr: '0.0.0.0:8000', internalAddr: '127.0.0.1:8000'}", wantErr: "the gateway of region sg would serve its API on 0.0.0.0:8000, its internal address"},
+		{scenario: "healthAddr on the public port", body: "regions: [sg]\nhealthAddr: '0.0.0.0:8080'\ngateway: {addr: '0.0.0.0:8080'}", wantErr: "its internal address"},
+		{scenario: "receipts on healthAddr", body: "regions: [sg]\nhealthAddr: '0.0.0.0:8080'\nreceipts: {addr: '0.0.0.0:8080'}", wantErr: "receipts.addr \"0.0.0.0:8080\" puts a receipts worker on healthAddr"},
+		{scenario: "free ports are never the same", body: "healthAddr: '127.0.0.1:0'\nreceipts: {addr: '127.0.0.1:0'}\ngateway: {addr: '127.0.0.1:0'}", check: func(t *testing.T, c *Config) {}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			c, err := Load(write(t, tc.body))

@@ -178,7 +178,7 @@ func TestKubernetesManifests(t *testing.T) {
 	cfg, podFiles := loadK8sConfigFiles(t, generated, "sg")
 	checkLockdown(t, manifests, cfg, podFiles)
 
-	deployments := map[string]manifest{}
+	deployments, services := map[string]manifest{}, map[string]manifest{}
 	byKind := map[string][]manifest{}
 	for _, m := range manifests {
 		if str(m.doc, "apiVersion") == "" || m.kind() == "" {
@@ -189,8 +189,11 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("%s: %s without metadata.name", m.file, m.kind())
 		}
 		byKind[m.kind()] = append(byKind[m.kind()], m)
-		if m.kind() == "Deployment" {
+		switch m.kind() {
+		case "Deployment":
 			deployments[m.name()] = m
+		case "Service":
+			services[m.name()] = m
 		}
 	}
 
@@ -205,9 +208,10 @@ func TestKubernetesManifests(t *testing.T) {
 			if len(args) == 0 || args[0] != w {
 				t.Fatalf("%s: container args %v do not start with the worker command %q", d.file, args, w)
 			}
+			// The probes' port: every worker's internal health address.
 			listen := "--health-addr="
-			if w == "receipts" || w == "gateway" {
-				listen = "--addr="
+			if w == "gateway" {
+				listen = "--internal-addr="
 			}
 			port := checkArgs(t, d.file, args, listen)
 			ports := map[string]int{}
@@ -215,8 +219,25 @@ func TestKubernetesManifests(t *testing.T) {
 				n, _ := node(p, "containerPort").(int)
 				ports[str(p, "name")] = n
 			}
-			if !slices.Contains(mapValues(ports), port) {
-				t.Errorf("%s: %s listens on %d, which is no containerPort (%v)", d.file, listen, port, ports)
+			if ports["health"] != port {
+				t.Errorf("%s: %s listens on %d, which is not the containerPort named health (%v)", d.file, listen, port, ports)
+			}
+			if w == "receipts" || w == "gateway" {
+				// The public API: its own port, the only one the Service
+				// exposes, never the health port.
+				public := checkArgs(t, d.file, args, "--addr=")
+				if ports["http"] != public || public == port {
+					t.Errorf("%s: --addr port %d must be the containerPort named http and not the health port %d (%v)", d.file, public, port, ports)
+				}
+				svc := services[d.name()]
+				if svc.doc == nil {
+					t.Fatalf("%s: no Service %s", d.file, d.name())
+				}
+				for _, sp := range list(svc.doc, "spec", "ports") {
+					if target := node(sp, "targetPort"); target != "http" {
+						t.Errorf("%s: Service %s exposes targetPort %v; only http may be exposed", svc.file, svc.name(), target)
+					}
+				}
 			}
 			for _, tc := range []struct {
 				scenario string
@@ -251,14 +272,17 @@ func TestKubernetesManifests(t *testing.T) {
 		for _, tc := range []struct {
 			scenario string
 			addr     string
+			port     string
+			why      string
 		}{
-			{scenario: "healthAddr", addr: cfg.HealthAddr},
-			{scenario: "receipts.addr", addr: cfg.Receipts.Addr},
-			{scenario: "gateway.addr", addr: cfg.Gateway.Addr},
+			{scenario: "healthAddr", addr: cfg.HealthAddr, port: "8080", why: "probes and Prometheus reach the pod on 0.0.0.0:8080"},
+			{scenario: "gateway internal address", addr: cfg.GatewayInternalAddr(), port: "8080", why: "probes and Prometheus reach the pod on 0.0.0.0:8080"},
+			{scenario: "receipts.addr", addr: cfg.Receipts.Addr, port: "8000", why: "the Service sends vendors to the pod on 0.0.0.0:8000, not the health port"},
+			{scenario: "gateway.addr", addr: cfg.Gateway.Addr, port: "8000", why: "the Service sends callers to the pod on 0.0.0.0:8000, not the health port"},
 		} {
 			host, port, err := net.SplitHostPort(tc.addr)
-			if err != nil || host != "0.0.0.0" || port != "8080" {
-				t.Errorf("%s is %q: probes and Prometheus reach the pod on 0.0.0.0:8080", tc.scenario, tc.addr)
+			if err != nil || host != "0.0.0.0" || port != tc.port {
+				t.Errorf("%s is %q: %s", tc.scenario, tc.addr, tc.why)
 			}
 		}
 	})
@@ -342,14 +366,6 @@ func hasMatchingPDB(pdbs []manifest, podLabels map[string]any) bool {
 		}
 	}
 	return false
-}
-
-func mapValues(m map[string]int) []int {
-	out := make([]int, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 func TestPrometheusRules(t *testing.T) {

@@ -13,9 +13,12 @@
 //	/receipts/vivo       vivo Push         JSON {"<vivo task id>":{"param","targets","ackTime","ackType"}}
 //	/receipts/client     app SDK           JSON {"events":[{"deliveryId"|"msgId"+"deviceId","event":"arrival|open|ignore","ts","appVersion","model"}]}
 //
-// plus GET /healthz, /readyz, (with a Gatherer) /metrics and (with a
-// CallbackPublicKey) /callbacks/public-key, the PEM of the key business
-// callbacks are signed with (mPaaS §6.9; see workers/callbacks).
+// plus, with a CallbackPublicKey, GET /callbacks/public-key, the PEM of
+// the key business callbacks are signed with (mPaaS §6.9; see
+// workers/callbacks). Vendors reach this server over the internet: it
+// serves no health, readiness or metrics (any other path is 404); the
+// process serves those on its internal health address
+// (pipeline.HealthServer, healthAddr).
 //
 // Correlation: the sender sets each vendor's receipt correlation value
 // (Huawei, Honor and HarmonyOS biTag; MiPush extra.callback.param; OPPO
@@ -62,7 +65,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -95,12 +97,9 @@ type Config struct {
 	// Producer publishes the events. Required.
 	Producer Producer
 	// Metrics registers the worker's series (see newMetrics); nil keeps
-	// them unregistered.
+	// them unregistered. They are exported by the process's health
+	// server, not by this one.
 	Metrics prometheus.Registerer
-	// Gatherer, if set, is served on GET /metrics.
-	Gatherer prometheus.Gatherer
-	// Ready, if set, is asked by GET /readyz besides the server running.
-	Ready func() bool
 	// Logger receives one line per request (debug for 200, warn for 4xx,
 	// error for 5xx), with keys vendor and region.
 	Logger zerolog.Logger
@@ -185,22 +184,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/receipts/{vendor}", s.serveReceipt)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if cfg.Ready != nil && !cfg.Ready() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "not ready\n")
-			return
-		}
-		_, _ = io.WriteString(w, "ready\n")
-	})
-	if cfg.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
-	}
 	if len(cfg.CallbackPublicKey) > 0 {
 		key := bytes.Clone(cfg.CallbackPublicKey)
 		mux.HandleFunc("GET /callbacks/public-key", func(w http.ResponseWriter, _ *http.Request) {
@@ -214,8 +197,8 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler is the server's HTTP handler (receipts, health, metrics and the
-// callback public key).
+// Handler is the server's HTTP handler (receipts and the callback public
+// key).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start binds Addr and serves in the background until Close is called or

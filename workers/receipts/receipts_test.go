@@ -9,11 +9,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
@@ -151,7 +151,7 @@ func TestReplayedReceiptProducesTheSameEvents(t *testing.T) {
 func TestGarbledBodiesAreRefusedAndCounted(t *testing.T) {
 	p := &fakeProducer{}
 	reg := prometheus.NewRegistry()
-	s, err := New(Config{Region: "sg", Producer: p, Metrics: reg, Gatherer: reg, MaxBodyBytes: 1024})
+	s, err := New(Config{Region: "sg", Producer: p, Metrics: reg, MaxBodyBytes: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,12 +189,12 @@ func TestGarbledBodiesAreRefusedAndCounted(t *testing.T) {
 	if outs := p.take(); len(outs) != 0 {
 		t.Fatalf("garbled bodies produced %d records", len(outs))
 	}
-	// The counters are exported on /metrics.
-	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	// The counters are on the registry the process's health server
+	// exports.
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, req)
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if !strings.Contains(rec.Body.String(), `pushpipe_receipts_rejected_total{reason="malformed_json",region="sg",vendor="hms"} 1`) {
-		t.Fatalf("/metrics lacks the rejection:\n%s", rec.Body.String())
+		t.Fatalf("the registry lacks the rejection:\n%s", rec.Body.String())
 	}
 }
 
@@ -281,15 +281,14 @@ func TestServerOverRealKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	var ready atomic.Bool
-	s, err := New(Config{Region: "sg", Producer: prod, Ready: ready.Load})
+	s, err := New(Config{Region: "sg", Producer: prod})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil { // Close before Start is allowed
 		t.Fatal(err)
 	}
-	s, _ = New(Config{Region: "sg", Producer: prod, Ready: ready.Load})
+	s, _ = New(Config{Region: "sg", Producer: prod})
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -308,12 +307,12 @@ func TestServerOverRealKafka(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if get("/healthz") != 200 || get("/readyz") != 503 {
-		t.Fatal("health endpoints wrong before ready")
-	}
-	ready.Store(true)
-	if get("/readyz") != 200 {
-		t.Fatal("/readyz not 200 when ready")
+	// Vendors reach this port: health, readiness, metrics and profiles
+	// are the internal health server's.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/debug/pprof/"} {
+		if code := get(path); code != http.StatusNotFound {
+			t.Errorf("GET %s on the receipts port: %d, want 404", path, code)
+		}
 	}
 	resp, err := http.Post(s.URL()+"/receipts/hms", ctJSON, strings.NewReader(withCorrelation(sampleHMS, ourDelivery)))
 	if err != nil {
@@ -343,7 +342,7 @@ func TestServerOverRealKafka(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := http.Get(s.URL() + "/healthz"); err == nil {
+	if _, err := http.Get(s.URL() + "/receipts/hms"); err == nil {
 		t.Fatal("server still answers after Close")
 	}
 }
