@@ -49,8 +49,8 @@ type Embedded struct {
 // SASL and knows the configured user; with a clickhouse.username other
 // than default the embedded ClickHouse has that user with
 // clickhouse.password. On error everything already started is closed.
-func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) (e *Embedded, err error) {
-	e = &Embedded{}
+func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *Embedded, err error) {
+	e := &Embedded{}
 	defer func() {
 		if err != nil {
 			e.Close()
