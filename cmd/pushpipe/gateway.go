@@ -97,7 +97,7 @@ app make N times as many calls.`,
 				return fail("invalid configuration: %v", err)
 			}
 			if len(cfg.Gateway.AppKeys) == 0 {
-				return fail("gateway.appKeys is empty: no request could be verified; add the public key of each calling app (pushpipe gateway keygen makes a pair)")
+				return fail("gateway.appKeys is empty: no request could be verified; add an AccessKey for each calling app (pushpipe gateway keygen makes one)")
 			}
 			brokers, sec, err := ep.kafka(cfg)
 			if err != nil {
