@@ -182,7 +182,7 @@ func TestRateLimits(t *testing.T) {
 func TestRateLimitBeforeClickHouse(t *testing.T) {
 	clk := &testClock{t: time.Now()}
 	e := newEnv(t, func(c *Config) {
-		conn, err := schema.OpenClickHouse(context.Background(), ch.Addr(), "", "")
+		conn, err := schema.OpenClickHouse(context.Background(), schema.ClickHouseOptions{Addr: ch.Addr()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -304,6 +304,8 @@ func checkLockdown(t *testing.T, manifests []manifest, cfg *Config, podFiles []s
 				t.Errorf("%s may reach %s, which it does not need", w, p)
 			}
 
+			// The public workers' API port (8000) is open to every source;
+			// their health port (8080: probes, metrics, profiles) is not.
 			ingress, inames := policyRules(policies, labels, "Ingress")
 			public := false
 			for i, r := range ingress {
@@ -311,11 +313,15 @@ func checkLockdown(t *testing.T, manifests []manifest, cfg *Config, podFiles []s
 					if !slices.Contains(k8sPublic, w) {
 						t.Errorf("policy %s opens %s to every source", inames[i], w)
 					}
-					public = public || slices.Contains(rulePorts(r), "TCP/8080")
+					ports := rulePorts(r)
+					public = public || slices.Contains(ports, "TCP/8000")
+					if len(ports) == 0 || slices.Contains(ports, "TCP/8080") {
+						t.Errorf("policy %s opens the health port 8080 of %s to every source", inames[i], w)
+					}
 				}
 			}
 			if slices.Contains(k8sPublic, w) && !public {
-				t.Errorf("%s does not accept connections on 8080 from outside", w)
+				t.Errorf("%s does not accept connections on its API port 8000 from outside", w)
 			}
 		})
 	}
