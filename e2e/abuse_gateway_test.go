@@ -127,6 +127,17 @@ func (a *abuseGateway) metric(t *testing.T, series string) float64 {
 	return 0
 }
 
+// wantMetrics checks series of the gateway's internal /metrics (see
+// metric) against their values.
+func (a *abuseGateway) wantMetrics(t *testing.T, want map[string]float64) {
+	t.Helper()
+	for series, v := range want {
+		if n := a.metric(t, series); n != v {
+			t.Errorf("%s = %v, want %v", series, n, v)
+		}
+	}
+}
+
 // acceptedTasks returns the task ids of app with an accepted event.
 func (a *abuseGateway) acceptedTasks(t *testing.T, appID string) []string {
 	t.Helper()
@@ -358,18 +369,14 @@ func (a *abuseGateway) replay(t *testing.T) {
 		}
 	}
 	// And the refusals are counted.
-	for series, want := range map[string]float64{
+	a.wantMetrics(t, map[string]float64{
 		`pushpipe_gateway_requests_total{code="-1",region="sg",route="/v1/push/simple"}`:         2,
 		`pushpipe_gateway_requests_total{code="-1",region="sg",route="/v1/client/unbind"}`:       1,
 		`pushpipe_gateway_requests_total{code="-1",region="sg",route="/v1/client/bind"}`:         1,
 		`pushpipe_gateway_requests_total{code="SignatureNonceUsed",region="sg",route="/"}`:       1,
 		`pushpipe_gateway_requests_total{code="InvalidTimeStamp.Expired",region="sg",route="/"}`: 1,
 		`pushpipe_gateway_requests_total{code="100",region="sg",route="/?Action=PushUnBind"}`:    1,
-	} {
-		if n := a.metric(t, series); n != want {
-			t.Errorf("%s = %v, want %v", series, n, want)
-		}
-	}
+	})
 }
 
 // internalEndpoints: the gateway's and a receipts worker's public ports
@@ -436,15 +443,11 @@ func (a *abuseGateway) hugeQueries(t *testing.T) {
 	if r, err := sdk.QueryPushAnalysisCoreIndex(core); err != nil || r.ResultCode != schema.CodeInvalidParam.Name() {
 		t.Errorf("QueryPushAnalysisCoreIndex over 91 days: %+v, %v; want INVALID_PARAM", r, err)
 	}
-	for series, want := range map[string]float64{
+	a.wantMetrics(t, map[string]float64{
 		`pushpipe_gateway_requests_total{code="3028",region="sg",route="/v1/tasks"}`:                           1,
 		`pushpipe_gateway_requests_total{code="3028",region="sg",route="/v1/schedules"}`:                       1,
 		`pushpipe_gateway_requests_total{code="3028",region="sg",route="/v1/stats"}`:                           1,
 		`pushpipe_gateway_requests_total{code="3028",region="sg",route="/?Action=QueryPushAnalysisTaskList"}`:  1,
 		`pushpipe_gateway_requests_total{code="3028",region="sg",route="/?Action=QueryPushAnalysisCoreIndex"}`: 1,
-	} {
-		if n := a.metric(t, series); n != want {
-			t.Errorf("%s = %v, want %v", series, n, want)
-		}
-	}
+	})
 }

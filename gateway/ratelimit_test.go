@@ -15,25 +15,8 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/scheduler"
 )
-
-// testClock is a clock the test moves; safe for concurrent use.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // throttled returns pushpipe_gateway_throttled_total of app.
 func (e *env) throttled(appID string) float64 {
@@ -80,7 +63,7 @@ func wantThrottled(t *testing.T, err error, retryAfter time.Duration) {
 // flood leaves another app's budget whole; the bucket refills at its
 // rate; refusals are counted by app.
 func TestRateLimits(t *testing.T) {
-	clk := &testClock{t: time.Now()}
+	clk := scheduler.NewManualClock(time.Now())
 	e := newEnv(t, func(c *Config) {
 		c.Now = clk.Now
 		c.RateLimit = RateLimit{PerSecond: 1, Burst: 3} // testApp's, the default
@@ -133,11 +116,11 @@ func TestRateLimits(t *testing.T) {
 		}
 	})
 	t.Run("the bucket refills at its rate", func(t *testing.T) {
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		if err := push(e.client, testApp); err != nil {
 			t.Fatalf("a second later: %v", err)
 		}
-		clk.Add(200 * time.Millisecond) // 0.8 s until the next token: Retry-After rounds up
+		clk.Advance(200 * time.Millisecond) // 0.8 s until the next token: Retry-After rounds up
 		wantThrottled(t, push(e.client, testApp), time.Second)
 		if got := len(e.records(requests)); got != 1 {
 			t.Fatalf("%d requests published, want 1", got)
@@ -180,7 +163,7 @@ func TestRateLimits(t *testing.T) {
 // query fails with 503 (its error logged, not shown) and the next one is
 // 429: the bucket is taken before any query. Ready reports the cause.
 func TestRateLimitBeforeClickHouse(t *testing.T) {
-	clk := &testClock{t: time.Now()}
+	clk := scheduler.NewManualClock(time.Now())
 	e := newEnv(t, func(c *Config) {
 		conn, err := schema.OpenClickHouse(context.Background(), schema.ClickHouseOptions{Addr: ch.Addr()})
 		if err != nil {
