@@ -65,7 +65,7 @@ func TestCallbacksSIGKILLMidStream(t *testing.T) {
 					var outs []pipeline.Output
 					for i := w * per; i < (w+1)*per; i++ {
 						msg, dev := fmt.Sprintf("cbk-m%05d", i), fmt.Sprintf("cbk-d%05d", i)
-						d := schema.Delivery{DeliveryID: schema.NewDeliveryID(msg, dev), MsgID: msg, TaskID: task, AppID: testApp,
+						d := schema.Delivery{DeliveryID: e.deliveryID(msg, dev), MsgID: msg, TaskID: task, AppID: testApp,
 							Region: "sg", PushType: schema.PushSimple, Target: dev, DeviceID: dev, Platform: schema.PlatformAndroid,
 							Channel: "mipush", Token: "tok-" + dev, CallbackURL: biz.URL}
 						ev := d.EventFor(schema.EventAcked, time.Now().UnixMilli())

@@ -43,7 +43,14 @@ type env struct {
 	// internal maps the public address of a receipts worker or gateway to
 	// the base URL of its internal health server (see internalURL).
 	internal map[string]string
+	// key is the id key of the pipeline (its secret generated into the
+	// state folder, as `pushpipe dev` does).
+	key schema.IDKey
 }
+
+// deliveryID is the delivery id the pipeline gives msgID of testApp to
+// device dev.
+func (e *env) deliveryID(msgID, dev string) string { return e.key.DeliveryID(testApp, msgID, dev) }
 
 // envOptions adjust newEnvOpts.
 type envOptions struct {
@@ -100,8 +107,17 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 	if configure != nil {
 		configure(cfg)
 	}
-	// Every vendor: demo credentials, accepted by the simulator below.
+	// Every vendor: demo credentials, accepted by the simulator below,
+	// and demo receipt credentials, with which the simulator signs.
 	if err := app.AddDemoKeys(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// The id secret, generated into the state folder.
+	if err := cfg.EnsureDevIDSecret(); err != nil {
+		t.Fatal(err)
+	}
+	key, err := cfg.IDKey()
+	if err != nil {
 		t.Fatal(err)
 	}
 	sc := app.SimulatorConfig(cfg)
@@ -114,14 +130,20 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { prod.Close() })
-	e := &env{t: t, cfg: cfg, brokers: brokers, conn: ch.Conn(t), prod: prod}
+	e := &env{t: t, cfg: cfg, brokers: brokers, conn: ch.Conn(t), prod: prod, key: key}
 	if o.simReceipts != nil {
 		sc.Receipts = *o.simReceipts
 		sc.Receipts.URLs = map[string]string{}
+		sc.Receipts.Credentials = app.SimulatorReceiptCredentials(cfg)
+		cfg.Receipts.PublicURLs = map[string]string{}
 		e.receipts = map[string]*receipts.Server{}
 		for _, r := range regions {
 			e.receipts[r] = e.startReceipts(r)
+			// Huawei, Honor, HarmonyOS and the app SDK post to the
+			// region's worker; MiPush, OPPO and vivo to the receipt
+			// address their calls carry.
 			sc.Receipts.URLs[r] = e.receipts[r].URL()
+			cfg.Receipts.PublicURLs[r] = e.receipts[r].URL()
 		}
 	}
 	sim, err := vendorsim.Start(ctx, sc)

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
@@ -191,3 +194,62 @@ func ourSample(sample, correlation string, tokens []string, more ...string) stri
 // miPushForm is how MiPush posts its receipt: the data object as the
 // form field data.
 func miPushForm(data string) string { return url.Values{"data": {data}}.Encode() }
+
+// param is the callback parameter the channels send to vendor (mipush,
+// oppo, vivo) for correlation value of testApp: the value and its tag,
+// which the vendor echoes in its receipts.
+func (e *env) param(vendor, value string) string { return e.key.ReceiptParam(vendor, testApp, value) }
+
+// receiptCredentials are testApp's demo receipt credentials.
+func (e *env) receiptCredentials() *config.AppReceipts {
+	e.t.Helper()
+	for _, a := range e.cfg.Apps {
+		if a.AppID == testApp && a.Receipts != nil {
+			return a.Receipts
+		}
+	}
+	e.t.Fatalf("app %s has no receipt credentials", testApp)
+	return nil
+}
+
+// postReceipt posts body to the receipts worker at base
+// (/receipts/<vendor>?app=testApp) with the proof vendor adds for
+// testApp's demo credentials: Huawei's X-HUAWEI-CALLBACK-ID (hms,
+// harmonyos), the Honor receipt token, the app SDK's signature (client);
+// MiPush, OPPO and vivo bodies carry tagged parameters (env.param)
+// themselves. It returns the status and the answer.
+func (e *env) postReceipt(t *testing.T, client *http.Client, base, vendor, contentType, body string) (int, string) {
+	t.Helper()
+	resp, err := client.Do(receiptRequest(e.receiptCredentials(), base, vendor, contentType, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// receiptRequest is the request postReceipt sends, signed now with c.
+func receiptRequest(c *config.AppReceipts, base, vendor, contentType, body string) *http.Request {
+	q := url.Values{"app": {testApp}}
+	if vendor == "honor" {
+		q.Set("token", c.HonorToken.Reveal())
+	}
+	req := httptest.NewRequest(http.MethodPost, base+"/receipts/"+vendor+"?"+q.Encode(), strings.NewReader(body))
+	req.RequestURI = "" // a client request
+	req.Header.Set("Content-Type", contentType)
+	now := time.Now()
+	switch vendor {
+	case "hms":
+		req.Header.Set(receipts.HeaderHuaweiCallbackID, receipts.HuaweiCallbackID(c.HMS.User, c.HMS.Key, now, rand.Text()))
+	case "harmonyos":
+		req.Header.Set(receipts.HeaderHuaweiCallbackID, receipts.HuaweiCallbackID(c.HarmonyOS.User, c.HarmonyOS.Key, now, rand.Text()))
+	case "client":
+		req.Header.Set(receipts.HeaderClientTimestamp, strconv.FormatInt(now.UnixMilli(), 10))
+		req.Header.Set(receipts.HeaderClientSignature, receipts.ClientSignature(testApp, c.ClientKey, now, []byte(body)))
+	}
+	return req
+}

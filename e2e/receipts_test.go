@@ -33,17 +33,18 @@ var receiptDevices = map[string]string{
 
 func regID(dev string) string { return "regid-" + dev }
 
-func deliveryOf(dev string) string { return schema.NewDeliveryID(receiptDevices[dev], dev) }
-
 // TestVendorReceiptsReachTheirDeliveries pushes one SIMPLE request to ten
 // devices through the whole chain (MiPush against the simulator), then
 // posts every vendor's §7.2.10 receipt sample carrying our correlation
-// values, and client SDK events, to the receipts worker. Each becomes an
-// event in ClickHouse with the task, msg, device and channel of its
-// delivery; replaying every receipt changes no count; garbled bodies get
-// 4xx and are counted. Last, the receipt endpoint's latency is measured.
+// values (tagged where the vendor echoes a callback parameter), and client
+// SDK events, to the receipts worker, each with the proof its vendor
+// adds. Each becomes an event in ClickHouse with the task, msg, device and
+// channel of its delivery; replaying every receipt changes no count;
+// garbled bodies get 4xx and are counted. Last, the receipt endpoint's
+// latency is measured.
 func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 	e := newEnv(t, "sg")
+	deliveryOf := func(dev string) string { return e.deliveryID(receiptDevices[dev], dev) }
 	e.run([]string{"sg"}, app.Kinds()...)
 	rs := e.startReceipts("sg")
 	var devs []schema.Binding
@@ -64,10 +65,10 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 	for _, r := range e.sim.Requests("mipush", "sg") {
 		params[r.Form.Get("extra.callback.param")] = r.RegIDs
 	}
-	if got := params[deliveryOf("dev-mi")]; len(got) != 1 || got[0] != regID("dev-mi") {
-		t.Fatalf("MiPush call with callback.param = delivery id of dev-mi: regIds %v (calls by param: %v)", got, params)
+	if got := params[e.param("mipush", deliveryOf("dev-mi"))]; len(got) != 1 || got[0] != regID("dev-mi") {
+		t.Fatalf("MiPush call with callback.param = tagged delivery id of dev-mi: regIds %v (calls by param: %v)", got, params)
 	}
-	if got := params["msg-multi"]; len(got) != 3 {
+	if got := params[e.param("mipush", "msg-multi")]; len(got) != 3 {
 		// The sender may split them over batches; receipts by msg id and
 		// regId resolve either way.
 		t.Logf("no single MiPush call carried the 3 dev-multi regIds (calls by param: %v)", params)
@@ -76,7 +77,7 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	post := func(t *testing.T, path, ct, body string) (int, string) {
 		t.Helper()
-		return httpPost(t, client, rs.URL()+path, ct, body)
+		return e.postReceipt(t, client, rs.URL(), strings.TrimPrefix(path, "/receipts/"), ct, body)
 	}
 	multi := []string{regID("dev-multi-1"), regID("dev-multi-2"), regID("dev-multi-3")}
 	type want struct {
@@ -107,19 +108,19 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 			ourSample(sampleHarmonyOS, deliveryOf("dev-harmony"), []string{regID("dev-harmony")}),
 			`{"code":"0","message":"success"}`, []want{{"dev-harmony", schema.EventFailed, 5}}},
 		{"xiaomi sample, call for one regId: param is the delivery id", "/receipts/mipush", ctForm,
-			miPushForm(ourSample(sampleMiPushData, deliveryOf("dev-mi"), []string{regID("dev-mi")})),
+			miPushForm(ourSample(sampleMiPushData, e.param("mipush", deliveryOf("dev-mi")), []string{regID("dev-mi")})),
 			`SUCCESS`, []want{{"dev-mi", schema.EventArrived, 2}}},
 		{"xiaomi sample, call for three regIds: param is the msg id", "/receipts/mipush", ctForm,
-			miPushForm(ourSample(sampleMiPushData, "msg-multi", multi)),
+			miPushForm(ourSample(sampleMiPushData, e.param("mipush", "msg-multi"), multi)),
 			`SUCCESS`, []want{{"dev-multi-1", schema.EventArrived, 2}, {"dev-multi-2", schema.EventArrived, 2}, {"dev-multi-3", schema.EventArrived, 2}}},
 		{"xiaomi click (type 2)", "/receipts/mipush", ctForm,
-			miPushForm(ourSample(sampleMiPushData, deliveryOf("dev-mi"), []string{regID("dev-mi")}, `"type": 1`, `"type": 2`)),
+			miPushForm(ourSample(sampleMiPushData, e.param("mipush", deliveryOf("dev-mi")), []string{regID("dev-mi")}, `"type": 1`, `"type": 2`)),
 			`SUCCESS`, []want{{"dev-mi", schema.EventOpened, 2}}},
 		{"oppo sample (push_arrive)", "/receipts/oppo", ctJSON,
-			ourSample(sampleOPPO, deliveryOf("dev-oppo"), []string{regID("dev-oppo")}),
+			ourSample(sampleOPPO, e.param("oppo", deliveryOf("dev-oppo")), []string{regID("dev-oppo")}),
 			`{"returnCode":100,"returnReason":"SUCCESS"}`, []want{{"dev-oppo", schema.EventArrived, 2}}},
 		{"vivo sample (ackType 0)", "/receipts/vivo", ctJSON,
-			ourSample(sampleVivo, deliveryOf("dev-vivo"), []string{regID("dev-vivo")}),
+			ourSample(sampleVivo, e.param("vivo", deliveryOf("dev-vivo")), []string{regID("dev-vivo")}),
 			`{"returnCode":100,"returnReason":"SUCCESS"}`, []want{{"dev-vivo", schema.EventArrived, 2}}},
 		{"client events: arrival by msg and device id, open by delivery id, ignore, and an arrival the vendor reported too", "/receipts/client", ctJSON,
 			fmt.Sprintf(`{"events":[{"msgId":"msg-client","deviceId":"dev-client","event":"arrival","ts":%d,"appVersion":"2.1"},`+
@@ -237,6 +238,7 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 
 	t.Run("latency of the receipt endpoint", func(t *testing.T) {
 		body := ourSample(sampleHMS, deliveryOf("dev-hms"), []string{regID("dev-hms")})
+		creds := e.receiptCredentials()
 		measure := func(n, workers int) []time.Duration {
 			lat := make([]time.Duration, n)
 			var wg sync.WaitGroup
@@ -247,7 +249,7 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 					defer wg.Done()
 					for i := range next {
 						start := time.Now()
-						resp, err := client.Post(rs.URL()+"/receipts/hms", ctJSON, strings.NewReader(body))
+						resp, err := client.Do(receiptRequest(creds, rs.URL(), "hms", ctJSON, body))
 						if err != nil {
 							t.Error(err)
 							continue

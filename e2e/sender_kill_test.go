@@ -58,10 +58,10 @@ func TestSenderSIGKILLMidStream(t *testing.T) {
 			wantFailed++
 		}
 		msgID := fmt.Sprintf("kmsg-%05d", i)
-		d := schema.Delivery{DeliveryID: schema.NewDeliveryID(msgID, dev), MsgID: msgID, TaskID: "task-kill", AppID: testApp,
+		d := schema.Delivery{DeliveryID: e.deliveryID(msgID, dev), MsgID: msgID, TaskID: "task-kill", AppID: testApp,
 			Region: "sg", PushType: schema.PushSimple, Target: dev, DeviceID: dev, Platform: "android", Channel: "mipush",
 			Token: token, Title: "T", Body: "B", ExpireAt: expire, AcceptedAt: time.Now().UnixMilli()}
-		outs = append(outs, jsonOut(pipeline.DeliveriesTopic("sg"), dev, d))
+		outs = append(outs, jsonOut(pipeline.DeliveriesTopic("sg"), d.KafkaKey(), d))
 	}
 	e.publish(outs...)
 

@@ -114,7 +114,7 @@ func TestSMSSupplement(t *testing.T) {
 		if push["regid-sms-u6"] != 1 {
 			t.Errorf("sms-u6, without a phone, got %d pushes, want 1", push["regid-sms-u6"])
 		}
-		outID := map[string]string{"6591230001": schema.NewDeliveryID("m-c1", "sms:sms-u1"), "13800138002": schema.NewDeliveryID("m-c2", "sms:sms-u2")}
+		outID := map[string]string{"6591230001": e.deliveryID("m-c1", "sms:sms-u1"), "13800138002": e.deliveryID("m-c2", "sms:sms-u2")}
 		for _, r := range e.sim.Requests(vendorsim.VendorSMS, "sg") {
 			id := outID[r.Form.Get("PhoneNumbers")]
 			if r.Form.Get("TemplateCode") != "SMS_216070269" || r.Form.Get("TemplateParam") != `{"code":"4321"}` || r.Form.Get("SignName") != "pushpipe" || r.Form.Get("OutId") != id {
@@ -141,8 +141,8 @@ func TestSMSSupplement(t *testing.T) {
 		})
 		// Published again during the validity: a second held SMS per user.
 		e.publish(jsonOut(pipeline.RequestsTopic("sg"), "sms-resend", resend))
-		arrival := schema.NewDeliveryID("m-r3", "dev-sms-u3")
-		status, answer := httpPost(t, http.DefaultClient, rc.URL()+"/receipts/client", "application/json",
+		arrival := e.deliveryID("m-r3", "dev-sms-u3")
+		status, answer := e.postReceipt(t, http.DefaultClient, rc.URL(), "client", "application/json",
 			fmt.Sprintf(`{"events":[{"deliveryId":%q,"event":"arrival"}]}`, arrival))
 		if status != 200 {
 			t.Fatalf("posting the arrival: %d %s", status, answer)

@@ -181,14 +181,14 @@ func TestDeadTokenReceiptsInvalidateTokens(t *testing.T) {
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, r := range []struct {
-		scenario, path, contentType, body string
+		scenario, vendor, contentType, body string
 	}{
-		{"mipush type 16", "/receipts/mipush", ctForm,
-			miPushForm(ourSample(sampleMiPushData, schema.NewDeliveryID("msg-dt-mi", "dt-mi"), []string{mi.VendorToken}, `"type": 1`, `"type": 16`))},
-		{"huawei status 5", "/receipts/hms", ctJSON,
-			ourSample(sampleHMS, schema.NewDeliveryID("msg-dt-hms", "dt-hms"), []string{hms.VendorToken}, `"status": 0`, `"status": 5`)},
+		{"mipush type 16", "mipush", ctForm,
+			miPushForm(ourSample(sampleMiPushData, e.param("mipush", e.deliveryID("msg-dt-mi", "dt-mi")), []string{mi.VendorToken}, `"type": 1`, `"type": 16`))},
+		{"huawei status 5", "hms", ctJSON,
+			ourSample(sampleHMS, e.deliveryID("msg-dt-hms", "dt-hms"), []string{hms.VendorToken}, `"status": 0`, `"status": 5`)},
 	} {
-		if status, answer := httpPost(t, client, rs.URL()+r.path, r.contentType, r.body); status != http.StatusOK {
+		if status, answer := e.postReceipt(t, client, rs.URL(), r.vendor, r.contentType, r.body); status != http.StatusOK {
 			t.Fatalf("%s: receipt answered %d %s", r.scenario, status, answer)
 		}
 	}

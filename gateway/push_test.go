@@ -171,7 +171,7 @@ func TestPushRoutes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(m.Key) != req.TaskID || req.Region != "sg" || req.AcceptedAt == 0 || req.Type == "" {
+			if string(m.Key) != req.AppID+"/"+req.TaskID || req.Region != "sg" || req.AcceptedAt == 0 || req.Type == "" {
 				t.Errorf("published key %s: %s", m.Key, m.Value)
 			}
 			want := req.TaskID

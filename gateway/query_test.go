@@ -423,7 +423,7 @@ func TestClientRoutes(t *testing.T) {
 			}
 			got := schema.Binding{Op: b.Op, DeviceID: b.DeviceID, UserID: b.UserID, Platform: b.Platform, Vendor: b.Vendor, VendorToken: b.VendorToken, SelfToken: b.SelfToken,
 				ActivityID: b.ActivityID, ActivityToken: b.ActivityToken}
-			if string(m.Key) != tc.rec.DeviceID || fmt.Sprint(got) != fmt.Sprint(tc.rec) || b.Region != "sg" || b.AppID != testApp || b.TS == 0 {
+			if string(m.Key) != testApp+"/"+tc.rec.DeviceID || fmt.Sprint(got) != fmt.Sprint(tc.rec) || b.Region != "sg" || b.AppID != testApp || b.TS == 0 {
 				t.Fatalf("record %s = %s, want %+v", m.Key, m.Value, tc.rec)
 			}
 		})
@@ -469,7 +469,7 @@ func TestPhoneRoutes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(m.Key) != tc.rec.UserID || b.Op != tc.rec.Op || b.UserID != tc.rec.UserID || b.Phone != tc.rec.Phone || b.DeviceID != "" || b.AppID != testApp || b.TS == 0 {
+			if string(m.Key) != testApp+"/"+tc.rec.UserID || b.Op != tc.rec.Op || b.UserID != tc.rec.UserID || b.Phone != tc.rec.Phone || b.DeviceID != "" || b.AppID != testApp || b.TS == 0 {
 				t.Fatalf("record %s = %s, want %+v", m.Key, m.Value, tc.rec)
 			}
 		})

@@ -59,7 +59,7 @@ func TestTagWriteRoutes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(m.Key) != "u1" || b.Op != tc.op || b.UserID != "u1" || !slices.Equal(b.Tags, tc.tags) || b.AppID != testApp || b.Region != "sg" || b.DeviceID != "" || b.TS == 0 {
+			if string(m.Key) != testApp+"/u1" || b.Op != tc.op || b.UserID != "u1" || !slices.Equal(b.Tags, tc.tags) || b.AppID != testApp || b.Region != "sg" || b.DeviceID != "" || b.TS == 0 {
 				t.Fatalf("record %s = %s, want %s of %v for u1", m.Key, m.Value, tc.op, tc.tags)
 			}
 		})

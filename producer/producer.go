@@ -208,7 +208,7 @@ func Prepare(req *schema.Request, region string, now time.Time) (pipeline.Output
 	if req.IsScheduled() {
 		pub.ScheduleID = schema.NewScheduleID(req)
 	}
-	return pipeline.Output{Topic: pub.Topic, Key: []byte(req.TaskID), Value: b}, pub, nil
+	return pipeline.Output{Topic: pub.Topic, Key: []byte(req.KafkaKey()), Value: b}, pub, nil
 }
 
 // PrepareRevoke readies a revoke for push.control.<region>, keyed by
@@ -240,7 +240,7 @@ func PrepareRevoke(c *schema.Control, region string, acceptedAt int64, now time.
 }
 
 // PrepareBinding readies a registry record for push.bindings.<region>,
-// keyed by b.Key(): it fills b.Region (as Prepare does) and b.TS (now)
+// keyed by b.KafkaKey(): it fills b.Region (as Prepare does) and b.TS (now)
 // when empty and checks the record exactly as the registry will
 // (schema.DecodeBinding), so a record the registry would reject is a
 // *schema.ValidationError here.
@@ -257,7 +257,7 @@ func PrepareBinding(b *schema.Binding, region string, now time.Time) (pipeline.O
 	if err != nil {
 		return pipeline.Output{}, err
 	}
-	return pipeline.Output{Topic: pipeline.BindingsTopic(b.Region), Key: []byte(b.Key()), Value: v}, nil
+	return pipeline.Output{Topic: pipeline.BindingsTopic(b.Region), Key: []byte(b.KafkaKey()), Value: v}, nil
 }
 
 // Config configures a Producer.

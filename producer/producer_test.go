@@ -97,11 +97,11 @@ func TestPrepare(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.TaskID == "" || string(out.Key) != r.TaskID || pub.TaskID != r.TaskID || r.AcceptedAt != now.UnixMilli() ||
+			if r.TaskID == "" || string(out.Key) != r.AppID+"/"+r.TaskID || pub.TaskID != r.TaskID || r.AcceptedAt != now.UnixMilli() ||
 				out.Topic != pipeline.RequestsTopic(r.Region) || pub.Topic != out.Topic || (pub.ScheduleID != "") != tc.scheduled {
 				t.Fatalf("output %s %s %s, published %+v", out.Topic, out.Key, out.Value, pub)
 			}
-			if again, _, _ := Prepare(tc.req, tc.region, now.Add(time.Minute)); string(again.Key) != r.TaskID {
+			if again, _, _ := Prepare(tc.req, tc.region, now.Add(time.Minute)); string(again.Key) != r.AppID+"/"+r.TaskID {
 				t.Fatalf("preparing the same request again gave task %s, want %s", again.Key, r.TaskID)
 			}
 		})
@@ -150,7 +150,7 @@ func TestPrepareRevokeAndBinding(t *testing.T) {
 			if got := code(err); got != tc.want {
 				t.Fatalf("PrepareBinding = %v, want code %d", err, tc.want)
 			}
-			if tc.want == 0 && (string(out.Key) != "d1" || out.Topic != pipeline.BindingsTopic("sg") || tc.b.TS == 0) {
+			if tc.want == 0 && (string(out.Key) != "A/d1" || out.Topic != pipeline.BindingsTopic("sg") || tc.b.TS == 0) {
 				t.Fatalf("output %s %s", out.Key, out.Value)
 			}
 		})
@@ -190,7 +190,7 @@ func TestTagRecords(t *testing.T) {
 			if got := code(err); got != tc.want {
 				t.Fatalf("PrepareBinding = %v, want code %d", err, tc.want)
 			}
-			if tc.want == 0 && (string(out.Key) != tc.b.UserID || out.Topic != pipeline.BindingsTopic("sg")) {
+			if tc.want == 0 && (string(out.Key) != tc.b.AppID+"/"+tc.b.UserID || out.Topic != pipeline.BindingsTopic("sg")) {
 				t.Fatalf("output %s on %s, want keyed by the user on push.bindings.sg", out.Key, out.Topic)
 			}
 		})
@@ -238,7 +238,7 @@ func TestPublishWritesAfterAck(t *testing.T) {
 	}
 
 	reqs := readAll(t, brokers, pipeline.RequestsTopic("sg"))
-	if len(reqs) != 1 || string(reqs[0].Key) != pub.TaskID {
+	if len(reqs) != 1 || string(reqs[0].Key) != sg.AppID+"/"+pub.TaskID {
 		t.Fatalf("push.requests.sg holds %d records (first key %q), want only task %s: an invalid batch must write nothing", len(reqs), key(reqs), pub.TaskID)
 	}
 	var r schema.Request
@@ -249,7 +249,7 @@ func TestPublishWritesAfterAck(t *testing.T) {
 		t.Fatalf("push.control.sg holds %d records (first key %q)", len(ctl), key(ctl))
 	}
 	b := readAll(t, brokers, pipeline.BindingsTopic("sg"))
-	if len(b) != 3 || string(b[0].Key) != "d0" || string(b[1].Key) != "u7" || string(b[2].Key) != "u7" {
+	if len(b) != 3 || string(b[0].Key) != sg.AppID+"/d0" || string(b[1].Key) != sg.AppID+"/u7" || string(b[2].Key) != sg.AppID+"/u7" {
 		t.Fatalf("push.bindings.sg holds %d records (first key %q), want the bind and two tag records of u7; an invalid one writes nothing", len(b), key(b))
 	}
 	for i, want := range []string{`"op":"tag_add"`, `"op":"tag_remove"`} {

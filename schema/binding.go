@@ -92,7 +92,7 @@ type Binding struct {
 // MaxActivityIDBytes bounds a Live Activity id.
 const MaxActivityIDBytes = 256
 
-// Key is the Kafka key of the record: the device id, or for user records
+// Key is what the record is about: the device id, or for user records
 // (tags, phone numbers) without a device the user id.
 func (b *Binding) Key() string {
 	if b.DeviceID != "" {
@@ -100,6 +100,11 @@ func (b *Binding) Key() string {
 	}
 	return b.UserID
 }
+
+// KafkaKey is the Kafka key of the record on push.bindings.R:
+// "<appId>/<Key()>" (AppKey), so that the records of one app's device or
+// user keep their order and never share a key with another app's.
+func (b *Binding) KafkaKey() string { return AppKey(b.AppID, b.Key()) }
 
 // DecodeBinding parses and checks a registry record; a bad one is a
 // *ValidationError with the result code to reject it with.

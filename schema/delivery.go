@@ -1,10 +1,10 @@
 package schema
 
 // Delivery is one (message, device) pair produced by fanout and consumed by
-// the sender, keyed by device id on push.deliveries.R. DeliveryID is
-// deterministic (NewDeliveryID) so a replayed request produces the same
-// delivery and every event derived from it has the same id. Times are Unix
-// milliseconds.
+// the sender, keyed by "<appId>/<device id>" on push.deliveries.R.
+// DeliveryID is deterministic (IDKey.DeliveryID) so a replayed request
+// produces the same delivery and every event derived from it has the same
+// id. Times are Unix milliseconds.
 type Delivery struct {
 	DeliveryID  string   `json:"deliveryId"`
 	MsgID       string   `json:"msgId"`
@@ -44,15 +44,15 @@ type Delivery struct {
 	SMSResend *SMSResend `json:"smsResend,omitempty"`
 }
 
+// KafkaKey is the Kafka key of the delivery on push.deliveries.R and the
+// retry tiers: "<appId>/<device id>" (AppKey), so that every delivery of
+// one app's device goes to one partition, in order.
+func (d *Delivery) KafkaKey() string { return AppKey(d.AppID, d.DeviceID) }
+
 // Revocable reports whether a revoke of the delivery's push stops the
 // delivery: every delivery but an SMS, which is never revoked or recalled
 // (an SMS that was sent cannot be taken back, mPaaS §6.4).
 func (d *Delivery) Revocable() bool { return d.Channel != ChannelSMS }
-
-// NewDeliveryID derives the delivery id from the msg id and the device id.
-func NewDeliveryID(msgID, deviceID string) string {
-	return "d" + hashID(msgID, deviceID)[:24]
-}
 
 // EventFor builds the event of step t for this delivery, copying the
 // identifying fields. EventID is derived from the delivery id, the step and

@@ -34,8 +34,10 @@ type DeliveryRecord struct {
 }
 
 // MsgToken names a delivery the way a receipt of a vendor call for many
-// tokens does: by the message id and the vendor token.
+// tokens does: by the message id and the vendor token, of the app AppID
+// (the app the receipt was authenticated for; "" matches any app).
 type MsgToken struct {
+	AppID string
 	MsgID string
 	Token string
 }
@@ -53,7 +55,7 @@ func DeliveryRecordOf(e Event) (rec DeliveryRecord, ok bool) {
 	}, true
 }
 
-// IsDeliveryID reports whether s has the form NewDeliveryID gives: "d"
+// IsDeliveryID reports whether s has the form IDKey.DeliveryID gives: "d"
 // followed by 24 lowercase hexadecimal digits. Receipt correlation values
 // of that form are taken as delivery ids, any other value as a msg id.
 func IsDeliveryID(s string) bool {
@@ -186,10 +188,11 @@ func (x *DeliveryIndex) Existing(ctx context.Context, appID string, ids []string
 	return out, nil
 }
 
-// LookupTokens returns the delivery id of each (msg id, token) pair that
-// the index knows. Should two deliveries share a pair (the same token
-// registered under two device ids), the smallest delivery id is returned,
-// so the answer is stable.
+// LookupTokens returns the delivery id of each (app, msg id, token) that
+// the index knows; a pair with an empty AppID matches the deliveries of
+// every app. Should two deliveries share a pair (the same token
+// registered under two device ids, or, for an empty AppID, two apps), the
+// smallest delivery id is returned, so the answer is stable.
 func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map[MsgToken]string, error) {
 	out := make(map[MsgToken]string, len(pairs))
 	for start := 0; start < len(pairs); start += maxLookup {
@@ -208,19 +211,22 @@ func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map
 				tokens = append(tokens, p.Token)
 			}
 		}
-		rows, err := x.conn.Query(ctx, "SELECT msg_id, token, min(delivery_id) FROM "+x.db+".delivery_tokens WHERE msg_id IN (?) AND token IN (?) GROUP BY msg_id, token", msgs, tokens)
+		rows, err := x.conn.Query(ctx, "SELECT app_id, msg_id, token, min(delivery_id) FROM "+x.db+".delivery_tokens WHERE msg_id IN (?) AND token IN (?) GROUP BY app_id, msg_id, token", msgs, tokens)
 		if err != nil {
 			return nil, fmt.Errorf("looking up %d (msg id, token) pairs in %s.delivery_tokens: %w", len(chunk), x.db, err)
 		}
 		for rows.Next() {
 			var p MsgToken
 			var id string
-			if err := rows.Scan(&p.MsgID, &p.Token, &id); err != nil {
+			if err := rows.Scan(&p.AppID, &p.MsgID, &p.Token, &id); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("reading a delivery token row: %w", err)
 			}
-			if want[p] {
-				out[p] = id
+			anyApp := MsgToken{MsgID: p.MsgID, Token: p.Token}
+			for _, k := range []MsgToken{p, anyApp} {
+				if prev, ok := out[k]; want[k] && (!ok || id < prev) {
+					out[k] = id
+				}
 			}
 		}
 		err = rows.Err()

@@ -20,18 +20,19 @@ func TestDeliveryIndexExisting(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := schema.NewDeliveryIndex(conn, db)
+	key := testinfra.IDKey()
 	now := time.Now().UnixMilli()
 	var rows []schema.DeliveryRecord
 	for i := range 3 {
 		for _, app := range []string{"a", "b"} {
-			rows = append(rows, schema.DeliveryRecord{DeliveryID: schema.NewDeliveryID("m-"+app, fmt.Sprint(i)), AppID: app, MsgID: "m-" + app,
+			rows = append(rows, schema.DeliveryRecord{DeliveryID: key.DeliveryID(app, "m-"+app, fmt.Sprint(i)), AppID: app, MsgID: "m-" + app,
 				DeviceID: fmt.Sprint(i), TS: now})
 		}
 	}
 	if err := x.Insert(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	id := func(app string, i int) string { return schema.NewDeliveryID("m-"+app, fmt.Sprint(i)) }
+	id := func(app string, i int) string { return key.DeliveryID(app, "m-"+app, fmt.Sprint(i)) }
 	for _, tc := range []struct {
 		scenario string
 		app      string
@@ -54,6 +55,49 @@ func TestDeliveryIndexExisting(t *testing.T) {
 				if !got[w] {
 					t.Fatalf("Existing = %v, want %v", got, tc.want)
 				}
+			}
+		})
+	}
+}
+
+// TestDeliveryIndexLookupTokensByApp indexes the same (msg id, token) for
+// two apps: a lookup naming an app finds that app's delivery only, one
+// naming no app (an event from before receipts named their app) the
+// smallest delivery id of any app.
+func TestDeliveryIndexLookupTokensByApp(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	x := schema.NewDeliveryIndex(conn, db)
+	key := testinfra.IDKey()
+	now := time.Now().UnixMilli()
+	idA, idB := key.DeliveryID("app-a", "m", "dev"), key.DeliveryID("app-b", "m", "dev")
+	if err := x.Insert(ctx, []schema.DeliveryRecord{
+		{DeliveryID: idA, AppID: "app-a", MsgID: "m", DeviceID: "dev", Token: "tok", TS: now},
+		{DeliveryID: idB, AppID: "app-b", MsgID: "m", DeviceID: "dev", Token: "tok", TS: now},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		scenario string
+		ask      schema.MsgToken
+		want     string
+	}{
+		{"app a", schema.MsgToken{AppID: "app-a", MsgID: "m", Token: "tok"}, idA},
+		{"app b", schema.MsgToken{AppID: "app-b", MsgID: "m", Token: "tok"}, idB},
+		{"an app without such a delivery", schema.MsgToken{AppID: "app-c", MsgID: "m", Token: "tok"}, ""},
+		{"no app: the smallest id", schema.MsgToken{MsgID: "m", Token: "tok"}, min(idA, idB)},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			got, err := x.LookupTokens(ctx, []schema.MsgToken{tc.ask})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[tc.ask] != tc.want || (tc.want == "" && len(got) != 0) {
+				t.Fatalf("LookupTokens(%+v) = %v, want %q", tc.ask, got, tc.want)
 			}
 		})
 	}

@@ -84,7 +84,7 @@ type Event struct {
 	AppVersion  string    `json:"appVersion,omitempty"`
 	Model       string    `json:"model,omitempty"`
 	// DeliveryID names the (message, device) pair the event is about
-	// (NewDeliveryID); empty for task- and message-level events. Receipts
+	// (IDKey.DeliveryID); empty for task- and message-level events. Receipts
 	// and client events may carry only this (or MsgID and Token); the
 	// event sink then fills the other fields from its delivery index.
 	DeliveryID string `json:"deliveryId,omitempty"`
@@ -112,19 +112,32 @@ type Event struct {
 	// that set one, for the delivery index (recall withdraws by it). It is
 	// not a column of the events table.
 	NotifyID string `json:"notifyId,omitempty"`
+	// ReceiptAppID is the app a receipt or client event was authenticated
+	// for by the receipts worker (the event's AppID stays empty until the
+	// event sink resolves its delivery): the sink resolves it only to a
+	// delivery of that app and drops it otherwise. It is not a column of
+	// the events table.
+	ReceiptAppID string `json:"receiptAppId,omitempty"`
 }
 
-// Key is the Kafka key of the event on push.events.R: the msg id, or the
-// task id for task-level events such as accepted and rejected, or the
-// delivery id for a receipt that names nothing else yet.
+// Key is the Kafka key of the event on push.events.R: "<appId>/<id>"
+// (AppKey) with the app (for a receipt not yet resolved, the app it was
+// authenticated for) and the msg id, or the task id for task-level events
+// such as accepted and rejected, or the delivery id for a receipt that
+// names nothing else yet. Every event of one message of one app goes to
+// one partition, in the order it was written.
 func (e *Event) Key() string {
-	if e.MsgID != "" {
-		return e.MsgID
+	app := e.AppID
+	if app == "" {
+		app = e.ReceiptAppID
 	}
-	if e.TaskID != "" {
-		return e.TaskID
+	switch {
+	case e.MsgID != "":
+		return AppKey(app, e.MsgID)
+	case e.TaskID != "":
+		return AppKey(app, e.TaskID)
 	}
-	return e.DeliveryID
+	return AppKey(app, e.DeliveryID)
 }
 
 // NewEventID derives an event id from the step and the parts that make the

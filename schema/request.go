@@ -293,6 +293,11 @@ func DecodeRequest(b []byte) (*Request, error) {
 	return &r, nil
 }
 
+// KafkaKey is the Kafka key of the request on push.requests.R:
+// "<appId>/<task id>" (AppKey; the task id as DeriveTaskID gives it), so
+// that one app's task never shares a key with another app's.
+func (r *Request) KafkaKey() string { return AppKey(r.AppID, r.DeriveTaskID()) }
+
 // DeriveTaskID returns r.TaskID, or when empty an id derived from the app,
 // type and msgKeys so that a replayed request gets the same task id.
 func (r *Request) DeriveTaskID() string {

@@ -216,13 +216,13 @@ type SMSResend struct {
 	PushExpireAt int64 `json:"pushExpireAt"`
 }
 
-// SortedDeliveryIDs returns the delivery ids of the devices of one message,
-// sorted and without repeats.
-func SortedDeliveryIDs(msgID string, deviceIDs []string) []string {
+// SortedDeliveryIDs returns the delivery ids (under k) of the devices of
+// one message of app appID, sorted and without repeats.
+func SortedDeliveryIDs(k IDKey, appID, msgID string, deviceIDs []string) []string {
 	seen := map[string]bool{}
 	out := make([]string, 0, len(deviceIDs))
 	for _, d := range deviceIDs {
-		id := NewDeliveryID(msgID, d)
+		id := k.DeliveryID(appID, msgID, d)
 		if !seen[id] {
 			seen[id] = true
 			out = append(out, id)

@@ -14,8 +14,8 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// EventOutput encodes e for push.events.R of region, keyed by msg id (or
-// task id for task-level events).
+// EventOutput encodes e for push.events.R of region, keyed by e.Key():
+// "<appId>/<msg id>" (or task id for task-level events).
 func EventOutput(region string, e schema.Event) pipeline.Output {
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -38,14 +38,15 @@ func Reject(err error, partial schema.Event) *pipeline.Rejection {
 }
 
 // DeliveryOutput encodes d for push.deliveries.R of its region, keyed by
-// device id so that every delivery of a device goes to one partition.
+// d.KafkaKey() ("<appId>/<device id>") so that every delivery of a device
+// goes to one partition.
 func DeliveryOutput(d schema.Delivery) pipeline.Output {
 	b, err := json.Marshal(d)
 	if err != nil {
 		// Delivery has only plain fields; Marshal cannot fail on it.
 		panic(fmt.Sprintf("encoding delivery: %v", err))
 	}
-	return pipeline.Output{Topic: pipeline.DeliveriesTopic(d.Region), Key: []byte(d.DeviceID), Value: b}
+	return pipeline.Output{Topic: pipeline.DeliveriesTopic(d.Region), Key: []byte(d.KafkaKey()), Value: b}
 }
 
 // RevokedFunc tells whether a delivery's push was revoked, returning the

@@ -99,10 +99,14 @@ type Config struct {
 	// channels.ExtraNotifyType.
 	NotifyType int `json:"notifyType" yaml:"notifyType"`
 	// CallbackURL, if set, is sent as extra.callback: the receipt endpoint
-	// MiPush posts delivery receipts to.
+	// MiPush posts delivery receipts to (with ?app=<appId> added).
 	CallbackURL string `json:"callbackUrl" yaml:"callbackUrl"`
 	// CallbackType is extra.callback.type, sent with CallbackURL.
 	CallbackType int `json:"callbackType" yaml:"callbackType"`
+	// ReceiptSigner, if set, tags extra.callback.param (see
+	// CallbackParam), which receipts worker requires; CallbackURL is
+	// sent with the call's app in its query (channels.AppReceiptURL).
+	ReceiptSigner channels.ReceiptSigner `json:"-" yaml:"-"`
 	// Limits are the content limits; zero fields take MiPush's limits.
 	Limits Limits `json:"limits" yaml:"limits"`
 }

@@ -148,10 +148,12 @@ func (c *Channel) BatchKey(m channels.Message) string {
 	return channels.ContentKey(m)
 }
 
-// CallbackParam returns the extra.callback.param of a call carrying msgs:
-// the DeliveryID of a single message, else the common MsgID; "" if the
-// value would exceed MaxCallbackParam bytes or msgs is empty.
-func CallbackParam(msgs []channels.Message) string {
+// CallbackParam returns the extra.callback.param of a call carrying msgs
+// of one app: the DeliveryID of a single message, else the common MsgID,
+// tagged by s for the receipts worker (channels.ReceiptParam; untagged
+// when s is nil); "" if the parameter would exceed MaxCallbackParam
+// bytes or msgs is empty.
+func CallbackParam(s channels.ReceiptSigner, msgs []channels.Message) string {
 	var p string
 	switch len(msgs) {
 	case 0:
@@ -161,6 +163,7 @@ func CallbackParam(msgs []channels.Message) string {
 	default:
 		p = msgs[0].MsgID
 	}
+	p = channels.ReceiptParam(s, "mipush", msgs[0].AppID, p)
 	if len(p) > MaxCallbackParam {
 		return ""
 	}
@@ -298,10 +301,10 @@ func (c *Channel) Form(app App, msgs []channels.Message, now time.Time) url.Valu
 		f.Set("extra."+name, v)
 	}
 	if c.cfg.CallbackURL != "" {
-		f.Set("extra.callback", c.cfg.CallbackURL)
+		f.Set("extra.callback", channels.AppReceiptURL(c.cfg.CallbackURL, msgs[0].AppID))
 		f.Set("extra.callback.type", strconv.Itoa(c.cfg.CallbackType))
 	}
-	if p := CallbackParam(msgs); p != "" {
+	if p := CallbackParam(c.cfg.ReceiptSigner, msgs); p != "" {
 		f.Set("extra.callback.param", p)
 	}
 	return f

@@ -21,6 +21,8 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/internal/testinfra"
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 const (
@@ -418,5 +420,36 @@ func TestConfig(t *testing.T) {
 		if !strings.Contains(s, channels.Redacted) {
 			t.Errorf("no redaction marker: %s", s)
 		}
+	}
+}
+
+// TestCallbackParamIsTaggedForTheReceiptsWorker checks extra.callback.param
+// with a receipt signer: the delivery id or msg id with the tag the
+// receipts worker verifies, dropped when it would exceed MaxCallbackParam;
+// and extra.callback names the app.
+func TestCallbackParamIsTaggedForTheReceiptsWorker(t *testing.T) {
+	key := testinfra.IDKey()
+	one := []channels.Message{{DeliveryID: "d0123456789abcdef01234567", MsgID: "msg-1", AppID: testApp}}
+	many := []channels.Message{{DeliveryID: "d1", MsgID: "msg-1", AppID: testApp}, {DeliveryID: "d2", MsgID: "msg-1", AppID: testApp}}
+	long := []channels.Message{{MsgID: strings.Repeat("m", mipush.MaxCallbackParam-schema.ReceiptTagOverhead+1), AppID: testApp}, {AppID: testApp}}
+	for _, tc := range []struct {
+		scenario string
+		msgs     []channels.Message
+		want     string
+	}{
+		{"one message: its delivery id, tagged", one, key.ReceiptParam("mipush", testApp, one[0].DeliveryID)},
+		{"many tokens: the msg id, tagged", many, key.ReceiptParam("mipush", testApp, "msg-1")},
+		{"too long once tagged: none", long, ""},
+	} {
+		got := mipush.CallbackParam(key, tc.msgs)
+		if got != tc.want {
+			t.Errorf("%s: CallbackParam = %q, want %q", tc.scenario, got, tc.want)
+		}
+		if v, ok := key.VerifyReceiptParam("mipush", testApp, got); got != "" && (!ok || v == "") {
+			t.Errorf("%s: the receipts worker would refuse %q", tc.scenario, got)
+		}
+	}
+	if got := channels.AppReceiptURL("https://r.example.com/receipts/mipush", testApp); got != "https://r.example.com/receipts/mipush?app="+testApp {
+		t.Errorf("AppReceiptURL = %q", got)
 	}
 }

@@ -96,8 +96,11 @@ type Config struct {
 	// must be registered with OPPO).
 	ChannelID string `json:"channelId" yaml:"channelId"`
 	// CallbackURL, if set, is sent as call_back_url: where OPPO posts
-	// receipts.
+	// receipts (with ?app=<appId> added).
 	CallbackURL string `json:"callbackUrl" yaml:"callbackUrl"`
+	// ReceiptSigner, if set, tags call_back_parameter (the delivery id;
+	// see channels.ReceiptParam), which the receipts worker requires.
+	ReceiptSigner channels.ReceiptSigner `json:"-" yaml:"-"`
 	// VerifyRegistrationID asks the device to drop a message whose target
 	// is not its current registration id (verify_registration_id).
 	VerifyRegistrationID bool `json:"verifyRegistrationId" yaml:"verifyRegistrationId"`

@@ -209,13 +209,13 @@ func (c *Channel) BuildMessage(m channels.Message, now time.Time) Message {
 		ClickActionType: DefaultClickActionType,
 		OffLine:         true,
 		ChannelID:       c.cfg.ChannelID,
-		CallBackURL:     c.cfg.CallbackURL,
+		CallBackURL:     channels.AppReceiptURL(c.cfg.CallbackURL, m.AppID),
 	}
 	if utf8.RuneCountInString(m.DeliveryID) <= MaxAppMessageIDRunes {
 		n.AppMessageID = m.DeliveryID
 	}
-	if utf8.RuneCountInString(m.DeliveryID) <= MaxCallBackParamRunes {
-		n.CallBackParameter = m.DeliveryID
+	if p := channels.ReceiptParam(c.cfg.ReceiptSigner, "oppo", m.AppID, m.DeliveryID); utf8.RuneCountInString(p) <= MaxCallBackParamRunes {
+		n.CallBackParameter = p
 	}
 	if uri := m.Extras[channels.ExtraURI]; uri != "" {
 		n.ClickActionURL = uri

@@ -21,6 +21,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 )
 
 const (
@@ -115,6 +116,7 @@ func TestRequestOnTheWire(t *testing.T) {
 	ch := newChannel(t, srv.OPPOBaseURL("eu"), testMaster, 0, func(c *oppo.Config) {
 		c.ChannelID = "default_channel"
 		c.CallbackURL = "https://receipts.example.com/oppo"
+		c.ReceiptSigner = testinfra.IDKey()
 	}, oppo.WithClock(func() time.Time { return now }))
 
 	base := channels.Message{
@@ -141,8 +143,8 @@ func TestRequestOnTheWire(t *testing.T) {
 			OffLine:           true,
 			OffLineTTL:        int64((90 * time.Minute).Seconds()),
 			ChannelID:         "orders",
-			CallBackURL:       "https://receipts.example.com/oppo",
-			CallBackParameter: deliveryID,
+			CallBackURL:       "https://receipts.example.com/oppo?app=" + testApp,
+			CallBackParameter: testinfra.IDKey().ReceiptParam("oppo", testApp, deliveryID),
 			NotifyID:          7,
 			Category:          "ORDER",
 			NotifyLevel:       2,

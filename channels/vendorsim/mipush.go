@@ -249,7 +249,8 @@ func (s *Simulator) handleMiPushRegID(w http.ResponseWriter, r *http.Request) {
 		fmt.Sprintf("Received push messages for %d REGID", len(accepted)))
 	s.finish(rec, http.StatusOK, MiPushCodeSuccess, body, outAccepted, accepted, invalid)
 	// MiPush receipts carry extra.callback.param and the message id.
-	s.queueReceipts(VendorMiPush, region, app.AppID, sentTokens(accepted, form.Get("extra.callback.param"), data.ID, ""))
+	// and go to extra.callback when the call named one.
+	s.queueReceipts(VendorMiPush, region, app.AppID, withCallbackURL(sentTokens(accepted, form.Get("extra.callback.param"), data.ID, ""), form.Get("extra.callback")))
 }
 
 func (s *Simulator) miPushTokenInvalid(t string) bool {

@@ -544,7 +544,8 @@ func (o *oppoSim) queueReceipts(region string, app OPPOApp, msgs []oppoMessage, 
 	for i, m := range msgs {
 		var n oppoNotification
 		_ = json.Unmarshal(m.Notification, &n)
-		sent[i] = sentToken{token: m.TargetValue, correlation: n.CallBackParameter, vendorMsgID: ids[i], vendorAppID: app.AppKey}
+		sent[i] = sentToken{token: m.TargetValue, correlation: n.CallBackParameter, vendorMsgID: ids[i], vendorAppID: app.AppKey,
+			callbackURL: n.CallBackURL}
 	}
 	o.s.queueReceipts(VendorOPPO, region, app.AppID, sent)
 }

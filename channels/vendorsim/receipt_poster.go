@@ -3,14 +3,60 @@ package vendorsim
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/pushpipe/pushpipe/channels"
 )
+
+// Headers the receipts of Huawei, HarmonyOS and the app SDK are signed
+// with (documented by Huawei's receipt API, and by pushpipe for its SDK).
+const (
+	huaweiCallbackIDHeader = "X-HUAWEI-CALLBACK-ID"
+	clientTimestampHeader  = "X-Pushpipe-Timestamp"
+	clientSignatureHeader  = "X-Pushpipe-Signature"
+)
+
+// huaweiCallbackID is the X-HUAWEI-CALLBACK-ID Huawei sends with a
+// receipt: "timestamp=<ms>;nonce=<uuid>;value=<base64 of the
+// HMAC-SHA256, under the callback key, of timestamp+nonce+callback user
+// name>".
+func huaweiCallbackID(user string, key channels.Secret, now time.Time, nonce string) string {
+	ts := strconv.FormatInt(now.UnixMilli(), 10)
+	m := hmac.New(sha256.New, []byte(key.Reveal()))
+	m.Write([]byte(ts + nonce + user))
+	return "timestamp=" + ts + ";nonce=" + nonce + ";value=" + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// newNonce returns a random UUID-shaped nonce.
+func newNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// clientSignature is the app SDK's signature of a client events body:
+// base64 of the HMAC-SHA256, under the app's client key, of appId + "\n" +
+// timestamp + "\n" + body.
+func clientSignature(app string, key channels.Secret, ts string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(key.Reveal()))
+	m.Write([]byte(app + "\n" + ts + "\n"))
+	m.Write(body)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
 
 // receiptKind is what a receipt reports: an arrival, an open or an
 // ignore.
@@ -33,10 +79,11 @@ func (k receiptKind) clientEventName() string {
 	return "arrival"
 }
 
-// batchKey groups receipts into one POST: one endpoint, and one vendor,
-// region and app for the counters.
+// batchKey groups receipts into one POST: one endpoint (and receipt
+// address, when the call named one), and one vendor, region and app for
+// the counters.
 type batchKey struct {
-	endpoint, vendor, region, app string
+	endpoint, vendor, region, app, url string
 }
 
 // receiptEvent is one receipt waiting to be posted.
@@ -155,14 +202,14 @@ func (p *poster) add(vendor, region, app string, sent []sentToken) {
 				n.Dropped++
 				continue
 			}
-			endpoint := ClientEndpoint
+			endpoint, u := ClientEndpoint, ""
 			if k.kind == kindArrival {
-				endpoint = receiptEndpoint(vendor)
+				endpoint, u = receiptEndpoint(vendor), t.callbackURL
 			}
 			p.seq++
 			p.pending = append(p.pending, receiptEvent{
 				seq: p.seq, due: now.Add(time.Duration(p.cfg.Delay)), kind: k.kind,
-				key: batchKey{endpoint: endpoint, vendor: vendor, region: region, app: app}, sent: t,
+				key: batchKey{endpoint: endpoint, vendor: vendor, region: region, app: app, url: u}, sent: t,
 			})
 			p.queued++
 		}
@@ -340,7 +387,7 @@ func (p *poster) post(ctx context.Context, b *receiptBatch) {
 		p.mu.Unlock()
 		return
 	}
-	target := p.cfg.URLs[b.key.region] + "/receipts/" + b.key.endpoint
+	target := p.target(b.key)
 	backoff := time.Duration(p.cfg.RetryBackoff)
 	for attempt := 1; ; attempt++ {
 		p.mu.Lock()
@@ -355,7 +402,7 @@ func (p *poster) post(ctx context.Context, b *receiptBatch) {
 			}
 		})
 		p.mu.Unlock()
-		err := p.postOnce(ctx, target, contentType, body)
+		err := p.postOnce(ctx, b.key, target, contentType, body)
 		p.mu.Lock()
 		if err == nil {
 			p.endLocked(b, func(n *ReceiptEventCounts) { n.Acked++ })
@@ -383,13 +430,48 @@ func (p *poster) post(ctx context.Context, b *receiptBatch) {
 	}
 }
 
-// postOnce makes one POST; nil means a 2xx answer.
-func (p *poster) postOnce(ctx context.Context, target, contentType string, body []byte) error {
+// target is where a batch goes: the receipt address its call named, else
+// the region's receipts worker with the app (and, for Honor, the app's
+// receipt token) in the query.
+func (p *poster) target(k batchKey) string {
+	if k.url != "" {
+		return k.url
+	}
+	q := url.Values{"app": {k.app}}
+	if k.endpoint == VendorHonor {
+		if tok := p.cfg.Credentials[k.app].HonorToken; tok != "" {
+			q.Set("token", tok.Reveal())
+		}
+	}
+	return p.cfg.URLs[k.region] + "/receipts/" + k.endpoint + "?" + q.Encode()
+}
+
+// postOnce makes one POST, signed as the endpoint's sender signs; nil
+// means a 2xx answer.
+func (p *poster) postOnce(ctx context.Context, k batchKey, target, contentType string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("posting receipts to %s: %w", target, err)
 	}
 	req.Header.Set("Content-Type", contentType)
+	c := p.cfg.Credentials[k.app]
+	now := time.Now()
+	switch k.endpoint {
+	case VendorHMS:
+		if c.HMSUser != "" && c.HMSKey != "" {
+			req.Header.Set(huaweiCallbackIDHeader, huaweiCallbackID(c.HMSUser, c.HMSKey, now, newNonce()))
+		}
+	case VendorHarmonyOS:
+		if c.HarmonyOSUser != "" && c.HarmonyOSKey != "" {
+			req.Header.Set(huaweiCallbackIDHeader, huaweiCallbackID(c.HarmonyOSUser, c.HarmonyOSKey, now, newNonce()))
+		}
+	case ClientEndpoint:
+		if c.ClientKey != "" {
+			ts := strconv.FormatInt(now.UnixMilli(), 10)
+			req.Header.Set(clientTimestampHeader, ts)
+			req.Header.Set(clientSignatureHeader, clientSignature(k.app, c.ClientKey, ts, body))
+		}
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("posting receipts to %s: %w", target, err)

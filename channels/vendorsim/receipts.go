@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pushpipe/pushpipe/channels"
 )
 
 // Defaults of ReceiptsConfig applied to zero fields.
@@ -54,6 +56,15 @@ const ClientEndpoint = "client"
 // accepted without a correlation value (no biTag, callback parameter or
 // deliveryId in the call) gets nothing: the receipt could not be tied to a
 // delivery.
+//
+// Each POST names its app and proves its origin as the vendor or the app
+// SDK would (see workers/receipts): ?app=<appId> on the region's URL (or
+// the receipt address the call carried, for MiPush, OPPO and vivo, which
+// already names the app); Huawei and HarmonyOS sign with the
+// X-HUAWEI-CALLBACK-ID header of the app's Credentials, Honor adds the
+// app's token to the query, the app SDK signs the body with its client
+// key; MiPush, OPPO and vivo echo the tagged callback parameter of the
+// call as it came.
 type ReceiptsConfig struct {
 	// URLs maps a region to the base URL of that region's receipts worker
 	// (e.g. http://127.0.0.1:18100). Messages accepted on a region's
@@ -96,6 +107,24 @@ type ReceiptsConfig struct {
 	// Workers is how many POSTs run at once; default
 	// DefaultReceiptWorkers.
 	Workers int `json:"workers" yaml:"workers"`
+	// Credentials are the receipt credentials of each pushpipe app id,
+	// as configured at the vendors and in the app SDK. An app without
+	// them posts unsigned receipts, which an authenticating receipts
+	// worker refuses (counted as failed).
+	Credentials map[string]ReceiptCredentials `json:"credentials" yaml:"credentials"`
+}
+
+// ReceiptCredentials are what the simulator signs one app's receipts
+// with: the callback user name and key of its Huawei Push Kit and
+// HarmonyOS Push Kit receipt configurations, the token of its Honor
+// receipt address, and the app SDK's client key.
+type ReceiptCredentials struct {
+	HMSUser       string          `json:"hmsUser" yaml:"hmsUser"`
+	HMSKey        channels.Secret `json:"hmsKey" yaml:"hmsKey"`
+	HarmonyOSUser string          `json:"harmonyosUser" yaml:"harmonyosUser"`
+	HarmonyOSKey  channels.Secret `json:"harmonyosKey" yaml:"harmonyosKey"`
+	HonorToken    channels.Secret `json:"honorToken" yaml:"honorToken"`
+	ClientKey     channels.Secret `json:"clientKey" yaml:"clientKey"`
 }
 
 func (c ReceiptsConfig) withDefaults() ReceiptsConfig {
@@ -372,6 +401,18 @@ type sentToken struct {
 	// pushType is the HarmonyOS push-type of the call (0 notification, 6
 	// background message), which its receipts repeat.
 	pushType int
+	// callbackURL is the receipt address the call named (MiPush
+	// extra.callback, OPPO call_back_url, vivo extra.callback); "" means
+	// the region's receipts worker of ReceiptsConfig.URLs.
+	callbackURL string
+}
+
+// withCallbackURL sets the receipt address of sent.
+func withCallbackURL(sent []sentToken, url string) []sentToken {
+	for i := range sent {
+		sent[i].callbackURL = url
+	}
+	return sent
 }
 
 // sentTokens describes tokens accepted in one call that share the

@@ -32,6 +32,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vivo"
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
@@ -278,7 +279,7 @@ func sendMessages(t *testing.T, vc vendorCase, ch channels.Channel, multi, singl
 	t.Helper()
 	sm := sentMessages{correlation: map[string]string{}, byDelivery: map[string]string{}}
 	msg := func(msgID, device, token string) channels.Message {
-		return channels.Message{DeliveryID: schema.NewDeliveryID(msgID, device), MsgID: msgID, TaskID: "task-" + msgID,
+		return channels.Message{DeliveryID: testinfra.IDKey().DeliveryID(rcptApp, msgID, device), MsgID: msgID, TaskID: "task-" + msgID,
 			AppID: rcptApp, DeviceID: device, Token: token, Title: "Order shipped", Body: "Your order is on its way"}
 	}
 	var calls [][]channels.Message
@@ -564,7 +565,7 @@ func TestReceiptsGoToTheirRegion(t *testing.T) {
 	for _, region := range []string{"sg", "eu", "in"} {
 		ch := must(mipush.New(mipush.Config{Region: region, BaseURL: srv.MiPushBaseURL(region),
 			Apps: map[string]mipush.App{rcptApp: {AppSecret: "mi-secret", PackageName: "com.example.rcpt"}}}))(t)
-		m := channels.Message{DeliveryID: schema.NewDeliveryID("m-"+region, "dev"), MsgID: "m-" + region, AppID: rcptApp,
+		m := channels.Message{DeliveryID: testinfra.IDKey().DeliveryID(rcptApp, "m-"+region, "dev"), MsgID: "m-" + region, AppID: rcptApp,
 			DeviceID: "dev", Token: "regid-" + region, Title: "T", Body: "B"}
 		if res, err := ch.Send(t.Context(), []channels.Message{m}); err != nil || res[0].Outcome != channels.Success {
 			t.Fatalf("Send in %s: %v %+v", region, err, res)
@@ -577,7 +578,7 @@ func TestReceiptsGoToTheirRegion(t *testing.T) {
 		scenario string
 		rc       *receiver
 		want     string
-	}{{"sg receipts to the sg worker", sg, schema.NewDeliveryID("m-sg", "dev")}, {"eu receipts to the eu worker", eu, schema.NewDeliveryID("m-eu", "dev")}} {
+	}{{"sg receipts to the sg worker", sg, testinfra.IDKey().DeliveryID(rcptApp, "m-sg", "dev")}, {"eu receipts to the eu worker", eu, testinfra.IDKey().DeliveryID(rcptApp, "m-eu", "dev")}} {
 		_, got, problems := tc.rc.snapshot()
 		if len(problems) > 0 || len(got) != 1 || got[0].r.DeliveryID != tc.want {
 			t.Errorf("%s: got %+v (problems %v), want one arrival of %s", tc.scenario, got, problems, tc.want)

@@ -241,8 +241,9 @@ type vivoTask struct {
 	appID   string
 	created time.Time
 	// callbackParam is the payload's extra.callback.param, which the
-	// receipts of its list pushes carry.
-	callbackParam string
+	// receipts of its list pushes carry; callbackURL its extra.callback,
+	// where they go.
+	callbackParam, callbackURL string
 }
 
 // vivoRetention is how long saved tasks and accepted request ids are kept.
@@ -560,14 +561,14 @@ func (v *vivoSim) handlePush(w http.ResponseWriter, r *http.Request, path string
 		body := v.write(w, vivoAnswer{Result: VivoCodeSuccess, TaskID: taskID})
 		v.s.finish(rec, http.StatusOK, VivoCodeSuccess, body, outAccepted, targets, nil)
 		// vivo receipts carry extra.callback.param, keyed by task id.
-		v.s.queueReceipts(VendorVivo, region, appID, sentTokens(targets, m.Extra["callback.param"], taskID, ""))
+		v.s.queueReceipts(VendorVivo, region, appID, withCallbackURL(sentTokens(targets, m.Extra["callback.param"], taskID, ""), m.Extra["callback"]))
 	case VivoSaveListPayloadPath:
 		if code, desc := validateVivoContent(m); code != 0 {
 			refuse(outRejected, code, desc, nil)
 			return
 		}
 		taskID := v.newTaskID()
-		v.saveTask(taskID, vivoTask{appID: appID, created: now, callbackParam: m.Extra["callback.param"]})
+		v.saveTask(taskID, vivoTask{appID: appID, created: now, callbackParam: m.Extra["callback.param"], callbackURL: m.Extra["callback"]})
 		body := v.write(w, vivoAnswer{Result: VivoCodeSuccess, TaskID: taskID})
 		v.s.finish(rec, http.StatusOK, VivoCodeSuccess, body, outAccepted, nil, nil)
 	case VivoPushToListPath:
@@ -597,7 +598,7 @@ func (v *vivoSim) handlePush(w http.ResponseWriter, r *http.Request, path string
 		body := v.write(w, vivoAnswer{Result: VivoCodeSuccess, TaskID: m.TaskID, RequestID: m.RequestID, InvalidUsers: users})
 		v.s.finish(rec, http.StatusOK, VivoCodeSuccess, body, out, accepted, invalid)
 		// The callback parameter of a list push is the saved payload's.
-		v.s.queueReceipts(VendorVivo, region, appID, sentTokens(accepted, task.callbackParam, m.TaskID, ""))
+		v.s.queueReceipts(VendorVivo, region, appID, withCallbackURL(sentTokens(accepted, task.callbackParam, m.TaskID, ""), task.callbackURL))
 	}
 }
 

@@ -143,8 +143,11 @@ type Config struct {
 	// ExtraClassification: "system" (1, the default) or "operation" (0).
 	Classification string `json:"classification" yaml:"classification"`
 	// CallbackURL, if set, is sent as extra.callback: where vivo posts
-	// receipts.
+	// receipts (with ?app=<appId> added).
 	CallbackURL string `json:"callbackUrl" yaml:"callbackUrl"`
+	// ReceiptSigner, if set, tags extra.callback.param (see
+	// CallbackParam), which the receipts worker requires.
+	ReceiptSigner channels.ReceiptSigner `json:"-" yaml:"-"`
 	// TestPush sends every message as a test push (pushMode 1), delivered
 	// to the app's registered test devices only.
 	TestPush bool `json:"testPush" yaml:"testPush"`

@@ -141,10 +141,12 @@ func RequestID(deliveryID string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CallbackParam returns the extra.callback.param of a call carrying msgs:
-// the DeliveryID of a single message, else the common MsgID; "" if the
-// value would exceed MaxCallbackParam characters or msgs is empty.
-func CallbackParam(msgs []channels.Message) string {
+// CallbackParam returns the extra.callback.param of a call carrying msgs
+// of one app: the DeliveryID of a single message, else the common MsgID,
+// tagged by s for the receipts worker (channels.ReceiptParam; untagged
+// when s is nil); "" if the parameter would exceed MaxCallbackParam
+// characters or msgs is empty.
+func CallbackParam(s channels.ReceiptSigner, msgs []channels.Message) string {
 	var p string
 	switch len(msgs) {
 	case 0:
@@ -154,6 +156,7 @@ func CallbackParam(msgs []channels.Message) string {
 	default:
 		p = msgs[0].MsgID
 	}
+	p = channels.ReceiptParam(s, "vivo", msgs[0].AppID, p)
 	if utf8.RuneCountInString(p) > MaxCallbackParam {
 		return ""
 	}
@@ -303,9 +306,9 @@ func (c *Channel) BuildContent(msgs []channels.Message, now time.Time) Content {
 	}
 	extra := map[string]string{}
 	if c.cfg.CallbackURL != "" {
-		extra["callback"] = c.cfg.CallbackURL
+		extra["callback"] = channels.AppReceiptURL(c.cfg.CallbackURL, msgs[0].AppID)
 	}
-	if p := CallbackParam(msgs); p != "" {
+	if p := CallbackParam(c.cfg.ReceiptSigner, msgs); p != "" {
 		extra["callback.param"] = p
 	}
 	if len(extra) > 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vivo"
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 )
 
 const (
@@ -125,6 +126,7 @@ func TestRequestOnTheWire(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	ch := newChannel(t, srv.VivoBaseURL("eu"), testSecret, 0, func(c *vivo.Config) {
 		c.CallbackURL = "https://receipts.example.com/vivo"
+		c.ReceiptSigner = testinfra.IDKey()
 	}, vivo.WithClock(func() time.Time { return now }))
 	base := channels.Message{
 		MsgID: "msg-1", TaskID: "task-1", AppID: testApp,
@@ -144,7 +146,8 @@ func TestRequestOnTheWire(t *testing.T) {
 			TimeToLive: int64((90 * time.Minute).Seconds()), SkipType: vivo.SkipOpenURL, SkipContent: "https://example.com/o/42",
 			NetworkType: -1, ClientCustomMap: map[string]string{"orderId": "42", vivo.PayloadKey: testPayload},
 			Classification: 0, Category: "ORDER", PushMode: 0,
-			Extra: map[string]string{"callback": "https://receipts.example.com/vivo", "callback.param": param},
+			Extra: map[string]string{"callback": "https://receipts.example.com/vivo?app=" + testApp,
+				"callback.param": testinfra.IDKey().ReceiptParam("vivo", testApp, param)},
 		}
 	}
 

@@ -33,14 +33,17 @@ func newDevCmd() *cobra.Command {
     post its callbacks over http to receivers on this machine (127.0.0.0/8, ::1),
     which production refuses,
   - a receipts worker per region on consecutive ports from receipts.addr, which
-    also publishes the callback signing key on GET /callbacks/public-key,
+    also publishes the callback signing key on GET /callbacks/public-key, and
+    checks every receipt against the demo receipt credentials of the apps,
   - an HTTP gateway per region on consecutive ports from gateway.addr (the Alibaba Cloud
     RPC API for the official SDKs, and the /v1 JSON routes), verifying a demo AccessKey of
     the first app (<state-dir>/gateway-demo-accesskey.json) when gateway.appKeys is empty,
   - /healthz, /readyz, /metrics and /debug/pprof of the whole process on healthAddr
     (127.0.0.1:18080), never on the receipts or gateway ports,
 and print where to look and what to try. A few demo devices of the demo app are
-registered in every region. Ctrl-C or SIGTERM stops everything cleanly; the next run
+registered in every region. Unless security.idSecret(File) is set, the secret
+delivery ids and receipt tags are derived under is <state-dir>/security/id-secret
+(created with mode 0600 on the first run). Ctrl-C or SIGTERM stops everything cleanly; the next run
 finds the data of this one.
 
 When the configuration names external Kafka brokers or a ClickHouse address, those
@@ -65,6 +68,15 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 			cfg.AllowLocalCallbacks()
 			if err := app.AddDemoKeys(cfg); err != nil {
 				return err
+			}
+			// The id secret of delivery ids and receipt tags, kept in the
+			// state folder across runs; and the receipt address MiPush,
+			// OPPO and vivo calls carry: the local receipts workers.
+			if err := cfg.EnsureDevIDSecret(); err != nil {
+				return err
+			}
+			if len(cfg.Receipts.PublicURLs) == 0 {
+				cfg.Receipts.PublicURLs = cfg.SimulatorReceiptURLs()
 			}
 			var gws devGateways
 			if err := gws.addDemoKey(cfg); err != nil {
@@ -194,7 +206,7 @@ func seedDemoDevices(ctx context.Context, p *pipeline.Producer, cfg *config.Conf
 	for _, r := range cfg.Regions {
 		for _, b := range demoDevices(a.AppID, a.WorkspaceID, r) {
 			v, _ := json.Marshal(b)
-			outs = append(outs, pipeline.Output{Topic: pipeline.BindingsTopic(r), Key: []byte(b.Key()), Value: v})
+			outs = append(outs, pipeline.Output{Topic: pipeline.BindingsTopic(r), Key: []byte(b.KafkaKey()), Value: v})
 		}
 	}
 	if err := p.Produce(ctx, outs); err != nil {

@@ -98,7 +98,7 @@ func TestPrepareRequestStampsRegionTaskAndTime(t *testing.T) {
 	}
 	var m map[string]any
 	json.Unmarshal(out.Value, &m)
-	if out.Topic != pipeline.RequestsTopic("eu") || m["region"] != "eu" || m["acceptedAt"] == nil || m["taskId"] == "" || string(out.Key) != m["taskId"] {
+	if out.Topic != pipeline.RequestsTopic("eu") || m["region"] != "eu" || m["acceptedAt"] == nil || m["taskId"] == "" || string(out.Key) != "a/"+m["taskId"].(string) {
 		t.Fatalf("prepared %s on %s key %s", out.Value, out.Topic, out.Key)
 	}
 	if _, _, err := prepareRecord("carrier-pigeon", "eu", json.RawMessage(`{}`)); err == nil {

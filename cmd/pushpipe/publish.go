@@ -103,25 +103,28 @@ func prepareRecord(kind, region string, raw json.RawMessage) (pipeline.Output, s
 			m["acceptedAt"] = time.Now().UnixMilli()
 		}
 		b, _ := json.Marshal(m)
-		taskID := ""
+		taskID, key := "", ""
 		if req, err := schema.DecodeRequest(b); err == nil {
-			taskID = req.DeriveTaskID()
+			taskID, key = req.DeriveTaskID(), req.KafkaKey()
 			if _, ok := m["taskId"]; !ok {
 				m["taskId"] = taskID
 				b, _ = json.Marshal(m)
 			}
 		}
-		return pipeline.Output{Topic: pipeline.RequestsTopic(region), Key: []byte(taskID), Value: b},
+		return pipeline.Output{Topic: pipeline.RequestsTopic(region), Key: []byte(key), Value: b},
 			"request task_id=" + taskID, nil
 	case "binding":
 		var b struct {
+			AppID    string `json:"appId"`
 			DeviceID string `json:"deviceId"`
+			UserID   string `json:"userId"`
 			Op       string `json:"op"`
 		}
 		if err := json.Unmarshal(raw, &b); err != nil {
 			return pipeline.Output{}, "", fmt.Errorf("not a JSON object: %w", err)
 		}
-		return pipeline.Output{Topic: pipeline.BindingsTopic(region), Key: []byte(b.DeviceID), Value: []byte(raw)},
+		key := (&schema.Binding{AppID: b.AppID, DeviceID: b.DeviceID, UserID: b.UserID}).KafkaKey()
+		return pipeline.Output{Topic: pipeline.BindingsTopic(region), Key: []byte(key), Value: []byte(raw)},
 			"binding op=" + b.Op + " device_id=" + b.DeviceID, nil
 	}
 	return pipeline.Output{}, "", fmt.Errorf("--kind %q: use request or binding", kind)

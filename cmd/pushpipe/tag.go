@@ -82,8 +82,9 @@ The gateway serves the same as /v1/tags/add, /v1/tags/remove, /v1/tags/list and
 			for start := 0; start < len(users); start += chunk {
 				var outs []pipeline.Output
 				for _, u := range users[start:min(start+chunk, len(users))] {
-					b, _ := json.Marshal(schema.Binding{Op: op, Region: region, AppID: appID, UserID: u, Tags: []string{tag}, TS: now})
-					outs = append(outs, pipeline.Output{Topic: pipeline.BindingsTopic(region), Key: []byte(u), Value: b})
+					rec := schema.Binding{Op: op, Region: region, AppID: appID, UserID: u, Tags: []string{tag}, TS: now}
+					b, _ := json.Marshal(rec)
+					outs = append(outs, pipeline.Output{Topic: pipeline.BindingsTopic(region), Key: []byte(rec.KafkaKey()), Value: b})
 				}
 				if err := p.Produce(cmd.Context(), outs); err != nil {
 					return fmt.Errorf("publishing tag records: %w", err)

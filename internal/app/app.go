@@ -142,7 +142,11 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	var prepare func(context.Context) (func(), error)
 	switch kind {
 	case Fanout:
-		h, err = fanout.New(fanout.Config{Region: region, Logger: log,
+		var key schema.IDKey
+		if key, err = d.Cfg.IDKey(); err != nil {
+			return nil, fmt.Errorf("building fanout for region %s: %w", region, err)
+		}
+		h, err = fanout.New(fanout.Config{Region: region, Logger: log, IDKey: key,
 			Devices:   schema.NewDeviceStore(d.CH, d.Cfg.Database(region)),
 			Templates: schema.NewTemplateStore(d.CH, d.Cfg.Database(region)),
 			Emit:      d.Producer.Produce,
@@ -391,7 +395,11 @@ func StartReceipts(ctx context.Context, d Deps, region, addr string) (*receipts.
 		d.Log.Info().Str("region", region).Str("key_file", d.Cfg.CallbackKeyFile()).
 			Msg("no callback signing key yet: GET /callbacks/public-key is not served")
 	}
-	cfg := receipts.Config{Region: region, Addr: addr, Producer: d.Producer, Metrics: d.Metrics, Logger: d.Log, CallbackPublicKey: pub}
+	cfg, err := d.Cfg.ReceiptsWorker()
+	if err != nil {
+		return nil, fmt.Errorf("building receipts for region %s: %w", region, err)
+	}
+	cfg.Region, cfg.Addr, cfg.Producer, cfg.Metrics, cfg.Logger, cfg.CallbackPublicKey = region, addr, d.Producer, d.Metrics, d.Log, pub
 	srv, err := receipts.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building receipts for region %s: %w", region, err)

@@ -31,6 +31,14 @@ func Channels(cfg *config.Config, region string) (map[string]channels.Channel, e
 		return nil
 	}
 	url := func(vendor string) string { return cfg.VendorBaseURL(vendor, region) }
+	// MiPush, OPPO and vivo echo a tagged callback parameter in their
+	// receipts, and are told where to send them (when the region has a
+	// public receipts URL).
+	signer, keyErr := cfg.IDKey()
+	if keyErr != nil {
+		return nil, fmt.Errorf("configuring the channels of region %s: %w", region, keyErr)
+	}
+	callback := func(vendor string) string { return cfg.ReceiptCallbackURL(vendor, region) }
 	auth := func(vendor string) string { return cfg.VendorAuthURL(vendor, region) }
 	timeout := cfg.VendorTimeout
 
@@ -78,7 +86,8 @@ func Channels(cfg *config.Config, region string) (map[string]channels.Channel, e
 	}
 	var err error
 	if len(mp) > 0 && err == nil {
-		ch, e := mipush.New(mipush.Config{Region: region, BaseURL: url(config.VendorMiPush), Apps: mp, Timeout: timeout(config.VendorMiPush)})
+		ch, e := mipush.New(mipush.Config{Region: region, BaseURL: url(config.VendorMiPush), Apps: mp, Timeout: timeout(config.VendorMiPush),
+			ReceiptSigner: signer, CallbackURL: callback(config.VendorMiPush)})
 		err = add(config.VendorMiPush, ch, e)
 	}
 	if len(ap) > 0 && err == nil {
@@ -106,11 +115,13 @@ func Channels(cfg *config.Config, region string) (map[string]channels.Channel, e
 		err = add(config.VendorHarmonyOS, ch, e)
 	}
 	if len(op) > 0 && err == nil {
-		ch, e := oppo.New(oppo.Config{Region: region, BaseURL: url(config.VendorOPPO), Apps: op, Timeout: timeout(config.VendorOPPO)})
+		ch, e := oppo.New(oppo.Config{Region: region, BaseURL: url(config.VendorOPPO), Apps: op, Timeout: timeout(config.VendorOPPO),
+			ReceiptSigner: signer, CallbackURL: callback(config.VendorOPPO)})
 		err = add(config.VendorOPPO, ch, e)
 	}
 	if len(vi) > 0 && err == nil {
-		ch, e := vivo.New(vivo.Config{Region: region, BaseURL: url(config.VendorVivo), Apps: vi, Timeout: timeout(config.VendorVivo)})
+		ch, e := vivo.New(vivo.Config{Region: region, BaseURL: url(config.VendorVivo), Apps: vi, Timeout: timeout(config.VendorVivo),
+			ReceiptSigner: signer, CallbackURL: callback(config.VendorVivo)})
 		err = add(config.VendorVivo, ch, e)
 	}
 	if len(se) > 0 && err == nil {

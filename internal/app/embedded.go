@@ -30,6 +30,7 @@ import (
 	"github.com/pushpipe/pushpipe/infra/chdb"
 	embeddedkafka "github.com/pushpipe/pushpipe/infra/kafka"
 	"github.com/pushpipe/pushpipe/internal/config"
+	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
 // Embedded is the local infrastructure of `pushpipe dev`: the embedded
@@ -129,7 +130,7 @@ func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 		r := cfg.Vendors.SimulatorReceipts
 		arrival, open, ignore := r.Rates()
 		sc.Receipts = vendorsim.ReceiptsConfig{URLs: urls, ArrivalRate: arrival, OpenRate: open, IgnoreRate: ignore,
-			Delay: vendorsim.Duration(r.Delay)}
+			Delay: vendorsim.Duration(r.Delay), Credentials: SimulatorReceiptCredentials(cfg)}
 	}
 	for _, a := range cfg.Apps {
 		if a.MiPush != nil {
@@ -170,11 +171,34 @@ func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 	return sc
 }
 
+// SimulatorReceiptCredentials are the receipt credentials of the apps of
+// cfg, for the simulator to sign its receipts with as the vendors and the
+// app SDK would.
+func SimulatorReceiptCredentials(cfg *config.Config) map[string]vendorsim.ReceiptCredentials {
+	out := map[string]vendorsim.ReceiptCredentials{}
+	for _, a := range cfg.Apps {
+		r := a.Receipts
+		if r == nil {
+			continue
+		}
+		c := vendorsim.ReceiptCredentials{HonorToken: r.HonorToken, ClientKey: r.ClientKey}
+		if r.HMS != nil {
+			c.HMSUser, c.HMSKey = r.HMS.User, r.HMS.Key
+		}
+		if r.HarmonyOS != nil {
+			c.HarmonyOSUser, c.HarmonyOSKey = r.HarmonyOS.User, r.HarmonyOS.Key
+		}
+		out[a.AppID] = c
+	}
+	return out
+}
+
 // AddDemoKeys gives every app demo credentials for each vendor it has none
-// for: fixed secrets for Huawei, Honor, OPPO, vivo, the self-built channel
-// and Alibaba Cloud SMS, and freshly generated keys for APNs (ES256 .p8),
-// FCM and HarmonyOS (RSA service accounts). They are only good for the
-// simulator, which is given
+// for: fixed secrets for Huawei, Honor, OPPO, vivo, the self-built channel,
+// Alibaba Cloud SMS and the receipts (Huawei and HarmonyOS callback user
+// names and keys, an Honor receipt token, an app SDK client key), and
+// freshly generated keys for APNs (ES256 .p8), FCM and HarmonyOS (RSA
+// service accounts). They are only good for the simulator, which is given
 // the same credentials; `pushpipe dev` and the tests call it so that every
 // vendor can be tried without real accounts.
 func AddDemoKeys(cfg *config.Config) error {
@@ -190,6 +214,14 @@ func AddDemoKeys(cfg *config.Config) error {
 			return s + "-" + strconv.Itoa(i+1)
 		}
 		number := func(n int64) string { return strconv.FormatInt(n+int64(10*i), 10) }
+		if a.Receipts == nil {
+			a.Receipts = &config.AppReceipts{
+				HMS:        &receipts.HuaweiCallback{User: name("demo-hms-receipts"), Key: channels.Secret(name("demo-hms-callback-key"))},
+				HarmonyOS:  &receipts.HuaweiCallback{User: name("demo-harmonyos-receipts"), Key: channels.Secret(name("demo-harmonyos-callback-key"))},
+				HonorToken: channels.Secret(name("demo-honor-receipt-token")),
+				ClientKey:  channels.Secret(name("demo-app-sdk-client-key")),
+			}
+		}
 		if a.HMS == nil {
 			a.HMS = &hms.App{AppID: number(104000001), AppSecret: channels.Secret(name("demo-hms-secret"))}
 		}

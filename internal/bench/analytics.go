@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -20,6 +21,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
 // Sizes of the analytics figures.
@@ -256,6 +258,19 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func measureReceipts(ctx context.Context, n int, work, region string, brokers []string, say func(string, ...any)) ([]Figure, error) {
 	cfg := &config.Config{StateDir: work, Regions: []string{region}, Kafka: config.KafkaConfig{Brokers: brokers}}
 	cfg.Defaults()
+	// The demo app's receipt credentials: the receipts are signed as
+	// Huawei signs them, so the figures include checking them.
+	if err := app.AddDemoKeys(cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.EnsureDevIDSecret(); err != nil {
+		return nil, err
+	}
+	key, err := cfg.IDKey()
+	if err != nil {
+		return nil, err
+	}
+	appID, cb := cfg.Apps[0].AppID, *cfg.Apps[0].Receipts.HMS
 	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
 	if err != nil {
 		return nil, err
@@ -267,13 +282,20 @@ func measureReceipts(ctx context.Context, n int, work, region string, brokers []
 		return nil, err
 	}
 	defer srv.Close()
-	url := srv.URL() + "/receipts/hms"
+	url := srv.URL() + "/receipts/hms?app=" + appID
 	bodies := (n + receiptsPerBody - 1) / receiptsPerBody
 	client := &http.Client{Timeout: 30 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: receiptClients, MaxIdleConnsPerHost: receiptClients}}
 	defer client.CloseIdleConnections()
+	var nonces atomic.Int64 // each Huawei signature has its own nonce
 	post := func(body []byte) error {
-		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("posting receipts to %s: %w", url, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(receipts.HeaderHuaweiCallbackID, receipts.HuaweiCallbackID(cb.User, cb.Key, time.Now(), strconv.FormatInt(nonces.Add(1), 10)))
+		resp, err := client.Do(req)
 		if err != nil {
 			return fmt.Errorf("posting receipts to %s: %w", url, err)
 		}
@@ -286,7 +308,7 @@ func measureReceipts(ctx context.Context, n int, work, region string, brokers []
 	}
 	// Warm up: connections and the producer's partition leaders.
 	for w := 0; w < receiptClients; w++ {
-		if err := post(hmsReceiptBody(-1 - w)); err != nil {
+		if err := post(hmsReceiptBody(key, appID, -1-w)); err != nil {
 			return nil, err
 		}
 	}
@@ -314,7 +336,7 @@ func measureReceipts(ctx context.Context, n int, work, region string, brokers []
 		go func() {
 			defer wg.Done()
 			for b := range next {
-				body := hmsReceiptBody(b)
+				body := hmsReceiptBody(key, appID, b)
 				t0 := time.Now()
 				err := post(body)
 				took := ms(time.Since(t0))
@@ -349,7 +371,7 @@ func measureReceipts(ctx context.Context, n int, work, region string, brokers []
 
 // hmsReceiptBody is the Huawei receipt of request b: receiptsPerBody
 // arrivals, each naming its own delivery by biTag.
-func hmsReceiptBody(b int) []byte {
+func hmsReceiptBody(key schema.IDKey, appID string, b int) []byte {
 	type status struct {
 		BiTag     string `json:"biTag"`
 		Token     string `json:"token"`
@@ -360,7 +382,7 @@ func hmsReceiptBody(b int) []byte {
 	sts := make([]status, receiptsPerBody)
 	for i := range sts {
 		dev := "bench-receipt-dev-" + strconv.Itoa(b) + "-" + strconv.Itoa(i)
-		sts[i] = status{BiTag: schema.NewDeliveryID("bench-receipt-msg", dev), Token: "tok-" + dev, Timestamp: now}
+		sts[i] = status{BiTag: key.DeliveryID(appID, "bench-receipt-msg", dev), Token: "tok-" + dev, Timestamp: now}
 	}
 	body, _ := json.Marshal(map[string]any{"statuses": sts})
 	return body

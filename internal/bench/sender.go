@@ -40,6 +40,13 @@ func runSender(ctx context.Context, o Options, work string, brokers []string, sa
 	if err := app.AddDemoKeys(cfg); err != nil {
 		return nil, err
 	}
+	if err := cfg.EnsureDevIDSecret(); err != nil {
+		return nil, err
+	}
+	key, err := cfg.IDKey()
+	if err != nil {
+		return nil, err
+	}
 	sc := app.SimulatorConfig(cfg)
 	sc.Addr, sc.APNs.TLSAddr = "127.0.0.1:0", "127.0.0.1:0"
 	sc.MaxRecordedRequests = 1000
@@ -61,6 +68,7 @@ func runSender(ctx context.Context, o Options, work string, brokers []string, sa
 	yaml := fmt.Sprintf(`regions: [%s]
 kafka: {brokers: [%s], partitions: 4}
 logLevel: warn
+security: {idSecretFile: %q}
 stage: {batchSize: 2000}
 sender:
   concurrency: 16
@@ -98,7 +106,7 @@ apps:
     oppo: {appKey: %q, masterSecret: %q}
     vivo: {appId: %q, appKey: %q, appSecret: %q}
     self: {appKey: %q}
-`, region, brokers[0], sim.Addr(), sim.TLSAddr(), caPath, appID,
+`, region, brokers[0], cfg.DevIDSecretFile(), sim.Addr(), sim.TLSAddr(), caPath, appID,
 		a.APNs.TeamID, a.APNs.KeyID, a.APNs.BundleID, indent(a.APNs.PrivateKey.Reveal(), 8),
 		a.FCM.ProjectID, a.FCM.ClientEmail, a.FCM.PrivateKeyID, indent(a.FCM.PrivateKey.Reveal(), 8),
 		a.HMS.AppID, a.HMS.AppSecret.Reveal(), a.Honor.AppID, a.Honor.ClientID, a.Honor.ClientSecret.Reveal(),
@@ -123,12 +131,12 @@ apps:
 	n := o.SenderDeliveries
 	// Warm up: the sender joins its group and opens its connections on a
 	// small batch that is not measured.
-	if _, err := sendAndWait(ctx, p, sim, "mipush", "warmup", appID, region, min(n, 500)); err != nil {
+	if _, err := sendAndWait(ctx, p, sim, key, "mipush", "warmup", appID, region, min(n, 500)); err != nil {
 		return nil, err
 	}
 	for _, v := range senderVendors {
 		say("sending %d deliveries through one sender to %s", n, v)
-		el, err := sendAndWait(ctx, p, sim, v, "bench", appID, region, n)
+		el, err := sendAndWait(ctx, p, sim, key, v, "bench", appID, region, n)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +154,7 @@ apps:
 
 // sendAndWait publishes n deliveries of one content to vendor v and waits
 // until the simulator has accepted n more messages of it.
-func sendAndWait(ctx context.Context, p *pipeline.Producer, sim *vendorsim.Server, v, prefix, appID, region string, n int) (time.Duration, error) {
+func sendAndWait(ctx context.Context, p *pipeline.Producer, sim *vendorsim.Server, key schema.IDKey, v, prefix, appID, region string, n int) (time.Duration, error) {
 	accepted := func() int64 {
 		a, _ := sim.AppCounts(v, region, appID)
 		return a.Messages
@@ -161,11 +169,11 @@ func sendAndWait(ctx context.Context, p *pipeline.Producer, sim *vendorsim.Serve
 			token = fmt.Sprintf("%064x", i+1)
 		}
 		msgID := prefix + "-" + v // one content per vendor: batching vendors batch
-		d := schema.Delivery{DeliveryID: schema.NewDeliveryID(msgID, dev), MsgID: msgID, TaskID: msgID, AppID: appID,
+		d := schema.Delivery{DeliveryID: key.DeliveryID(appID, msgID, dev), MsgID: msgID, TaskID: msgID, AppID: appID,
 			Region: region, PushType: schema.PushBroadcast, Target: dev, DeviceID: dev, Platform: "android", Channel: v,
 			Token: token, Title: "Bench", Body: "Hello", ExpireAt: expire, AcceptedAt: time.Now().UnixMilli()}
 		b, _ := json.Marshal(d)
-		outs = append(outs, pipeline.Output{Topic: pipeline.DeliveriesTopic(region), Key: []byte(dev), Value: b})
+		outs = append(outs, pipeline.Output{Topic: pipeline.DeliveriesTopic(region), Key: []byte(d.KafkaKey()), Value: b})
 	}
 	start := time.Now()
 	if err := p.Produce(ctx, outs); err != nil {

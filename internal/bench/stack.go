@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -59,6 +60,12 @@ func writeStackConfig(path string, c stackConfig) error {
 	fmt.Fprintf(&b, "regions: [%s]\nkafka: {brokers: [%s], partitions: %d}\n", c.region, strings.Join(c.brokers, ", "), stackPartitions)
 	fmt.Fprintf(&b, "clickhouse: {addr: %q, databasePrefix: %s}\nlogLevel: warn\n", c.chAddr, stackPrefix)
 	fmt.Fprintf(&b, "stage: {batchSize: %d, batchWait: %s}\n", stackBatchSize, stackBatchWait)
+	// One id secret for every worker of the bench, next to its config.
+	sec := &config.Config{StateDir: filepath.Dir(path)}
+	if err := sec.EnsureDevIDSecret(); err != nil {
+		return err
+	}
+	fmt.Fprintf(&b, "security: {idSecretFile: %q}\n", sec.DevIDSecretFile())
 	if c.mipushCallsPerS > 0 {
 		fmt.Fprintf(&b, "sender:\n  rateLimit:\n    apps: [{appId: %s, vendor: mipush, rate: %g, unit: calls}]\n", stackApp, c.mipushCallsPerS)
 	}

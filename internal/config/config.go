@@ -63,15 +63,9 @@ type Config struct {
 	Recall RecallConfig `yaml:"recall"`
 	// Gateway configures the HTTP gateway.
 	Gateway GatewayConfig `yaml:"gateway"`
-}
-
-// ReceiptsConfig configures the receipts HTTP worker (vendor receipts and
-// client events).
-type ReceiptsConfig struct {
-	// Addr is where `pushpipe receipts` listens by default. `pushpipe dev`
-	// serves its regions on consecutive ports from it, in the order of
-	// Regions (see ReceiptsAddr). Default 127.0.0.1:18100.
-	Addr string `yaml:"addr"`
+	// Security holds the id secret delivery ids and receipt tags are
+	// derived under (see security.go).
+	Security SecurityConfig `yaml:"security"`
 }
 
 // KafkaConfig names external brokers, or leaves Brokers empty to start the
@@ -185,6 +179,10 @@ type AppConfig struct {
 	// Callbacks says where the app's business callbacks may go; absent:
 	// https only, public addresses only (see AppCallbacks).
 	Callbacks *AppCallbacks `yaml:"callbacks"`
+	// Receipts are the credentials the app's receipts are checked with
+	// (see receipts.go); without them its Huawei, Honor, HarmonyOS and
+	// app SDK receipts are refused.
+	Receipts *AppReceipts `yaml:"receipts"`
 }
 
 // StageConfig tunes every stage's consume loop.
@@ -415,7 +413,10 @@ func (c *Config) Validate() error {
 	if err := c.validateGateway(); err != nil {
 		return err
 	}
-	return nil
+	if err := c.validateReceipts(); err != nil {
+		return err
+	}
+	return c.Security.validate()
 }
 
 // KafkaDataDir and ClickHouseDataDir are the embedded servers' data folders.

@@ -238,3 +238,14 @@ func (ca *CA) ClientFiles(t testing.TB, name string) (certFile, keyFile string) 
 	}
 	return certFile, keyFile
 }
+
+// IDKey is the id key of unit tests: a fixed secret, so that tests can
+// derive the delivery ids the code under test derives. Never use it
+// outside tests.
+func IDKey() schema.IDKey {
+	k, err := schema.NewIDKey([]byte("pushpipe unit tests' id secret, not for production"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}

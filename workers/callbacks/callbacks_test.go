@@ -24,6 +24,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -94,7 +95,7 @@ func (r *receiver) received() ([]Body, []string, int) {
 // terminal is the acked (or other step's) event of a delivery whose
 // request named url.
 func terminal(step schema.EventType, url string) schema.Event {
-	d := schema.Delivery{DeliveryID: schema.NewDeliveryID("msg-1", "dev-1"), MsgID: "msg-1", TaskID: "task-1", AppID: "app",
+	d := schema.Delivery{DeliveryID: testinfra.IDKey().DeliveryID("app", "msg-1", "dev-1"), MsgID: "msg-1", TaskID: "task-1", AppID: "app",
 		Region: "sg", PushType: schema.PushSimple, Target: "user-1", DeviceID: "dev-1", Platform: schema.PlatformIOS,
 		Channel: "apns", Token: "da64bc9d7d448684", CallbackURL: url}
 	e := d.EventFor(step, 1730000000000)

@@ -19,10 +19,15 @@ import (
 // up waiting ResolveConfig.Timeout after that instant.
 const HeaderWaitingSince = "eventsink-waiting-since"
 
+// HeaderWaits counts how often the sink put an event back on
+// push.events.R; it gives up after ResolveConfig.MaxWaits.
+const HeaderWaits = "eventsink-waits"
+
 // Defaults of ResolveConfig.
 const (
-	DefaultResolveTimeout = 10 * time.Minute
+	DefaultResolveTimeout = time.Minute
 	DefaultResolvePause   = time.Second
+	DefaultMaxWaits       = 2
 )
 
 // DeliveryIndex is the delivery index the sink writes and resolves
@@ -55,14 +60,24 @@ type DeliveryIndex interface {
 // and token to push.bindings.R, as the sender does for the same answer
 // from a send API; the registry then marks the token dead.
 //
+// An event that the receipts worker authenticated for an app
+// (schema.Event.ReceiptAppID) resolves only to a delivery of that app,
+// whether named by delivery id or by (msg id, token); one naming another
+// app's delivery is dropped (outcome wrong_app).
+//
 // An event whose delivery is not in the index yet is not inserted: it is
-// put back on push.events.R (header HeaderWaitingSince) and looked up
-// again when it comes round, so the partitions behind it keep flowing
-// while its valid event is still on its way. After Timeout it is inserted
-// unresolved: no app, task or msg id, and a status description saying
-// that no such delivery is known (a receipt for a delivery this region
-// never made). Each outcome is counted in
-// pushpipe_eventsink_receipts_total{region, outcome}.
+// put back on push.events.R (headers HeaderWaitingSince and HeaderWaits)
+// and looked up again when it comes round, so the partitions behind it
+// keep flowing while its valid event is still on its way (a receipt can
+// overtake it when the sink reads partitions unevenly). The grace is
+// bounded twice: an event is put back at most MaxWaits times and not
+// after Timeout; then it is dropped (outcome dropped), so a flood of
+// receipts for deliveries that do not exist costs at most MaxWaits writes
+// each and never reaches the events table. Each outcome is counted in
+// pushpipe_eventsink_receipts_total{region, outcome}: resolved, deferred,
+// dropped, wrong_app, and token_mismatch (a dead-token receipt that did
+// not come through the delivery's channel or name its token, stored but
+// invalidating nothing).
 type ResolveConfig struct {
 	// Index is the delivery index. nil turns the index and enrichment
 	// off: events are inserted as they arrive.
@@ -70,6 +85,9 @@ type ResolveConfig struct {
 	// Timeout is how long an event waits for its delivery to appear.
 	// Zero means DefaultResolveTimeout.
 	Timeout time.Duration
+	// MaxWaits is how often an event is put back to wait for its
+	// delivery. Zero means DefaultMaxWaits.
+	MaxWaits int
 	// Pause is how long a batch made only of events that came round
 	// waiting waits before looking them up again, so that a quiet topic
 	// does not spin. Zero means DefaultResolvePause.
@@ -82,8 +100,8 @@ type ResolveConfig struct {
 
 // Validate reports a setting that cannot work.
 func (c ResolveConfig) Validate() error {
-	if c.Timeout < 0 || c.Pause < 0 {
-		return fmt.Errorf("eventsink: Resolve.Timeout %s and Resolve.Pause %s must not be negative (0 means the default)", c.Timeout, c.Pause)
+	if c.Timeout < 0 || c.Pause < 0 || c.MaxWaits < 0 {
+		return fmt.Errorf("eventsink: Resolve.Timeout %s, Resolve.Pause %s and Resolve.MaxWaits %d must not be negative (0 means the default)", c.Timeout, c.Pause, c.MaxWaits)
 	}
 	return nil
 }
@@ -95,24 +113,32 @@ type resolver struct {
 	index    DeliveryIndex
 	timeout  time.Duration
 	pause    time.Duration
+	maxWaits int
 	now      func() time.Time
 	outcomes *prometheus.CounterVec
 }
 
 // Outcomes of an event that needed resolving (label outcome).
 const (
-	outcomeResolved   = "resolved"   // filled in from the index and inserted
-	outcomeDeferred   = "deferred"   // put back on the topic to wait for its delivery
-	outcomeUnresolved = "unresolved" // inserted without a delivery after the timeout
+	outcomeResolved = "resolved"  // filled in from the index and inserted
+	outcomeDeferred = "deferred"  // put back on the topic to wait for its delivery
+	outcomeDropped  = "dropped"   // no such delivery after the grace: not inserted
+	outcomeWrongApp = "wrong_app" // the delivery is another app's: not inserted
+	// outcomeMismatch is a dead-token receipt not from the delivery's
+	// channel or not naming its token: inserted, invalidating nothing.
+	outcomeMismatch = "token_mismatch"
 )
 
 func newResolver(region string, c ResolveConfig) *resolver {
 	if c.Index == nil {
 		return nil
 	}
-	r := &resolver{region: region, index: c.Index, timeout: c.Timeout, pause: c.Pause, now: c.Now}
+	r := &resolver{region: region, index: c.Index, timeout: c.Timeout, pause: c.Pause, maxWaits: c.MaxWaits, now: c.Now}
 	if r.timeout == 0 {
 		r.timeout = DefaultResolveTimeout
+	}
+	if r.maxWaits == 0 {
+		r.maxWaits = DefaultMaxWaits
 	}
 	if r.pause == 0 {
 		r.pause = DefaultResolvePause
@@ -122,10 +148,10 @@ func newResolver(region string, c ResolveConfig) *resolver {
 	}
 	r.outcomes = pipeline.Register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "receipts_total",
-		Help:        "Events that named their delivery only by id or by (msg id, token), by outcome: resolved, deferred (waiting for the delivery), unresolved (inserted without one after the timeout).",
+		Help:        "Events that named their delivery only by id or by (msg id, token), by outcome: resolved, deferred (put back to wait for the delivery), dropped (no such delivery after the grace), wrong_app (a delivery of another app than the receipt's), token_mismatch (a dead-token receipt of another channel or token: nothing invalidated).",
 		ConstLabels: prometheus.Labels{"region": region},
 	}, []string{"outcome"}))
-	for _, o := range []string{outcomeResolved, outcomeDeferred, outcomeUnresolved} {
+	for _, o := range []string{outcomeResolved, outcomeDeferred, outcomeDropped, outcomeWrongApp, outcomeMismatch} {
 		r.outcomes.WithLabelValues(o)
 	}
 	return r
@@ -156,9 +182,13 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 			rows = append(rows, rec)
 			local[rec.DeliveryID] = rec
 			if rec.Token != "" {
-				k := schema.MsgToken{MsgID: rec.MsgID, Token: rec.Token}
-				if prev, ok := localTokens[k]; !ok || rec.DeliveryID < prev {
-					localTokens[k] = rec.DeliveryID
+				// Keyed with the app, and without it for events
+				// published before receipts named their app.
+				for _, app := range []string{rec.AppID, ""} {
+					k := schema.MsgToken{AppID: app, MsgID: rec.MsgID, Token: rec.Token}
+					if prev, ok := localTokens[k]; !ok || rec.DeliveryID < prev {
+						localTokens[k] = rec.DeliveryID
+					}
 				}
 			}
 		}
@@ -185,7 +215,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 			ids[j] = e.DeliveryID
 			continue
 		}
-		k := schema.MsgToken{MsgID: e.MsgID, Token: e.Token}
+		k := tokenKey(e)
 		if id, ok := localTokens[k]; ok {
 			ids[j] = id
 			continue
@@ -199,7 +229,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 		}
 		for _, j := range pending {
 			if ids[j] == "" {
-				ids[j] = found[schema.MsgToken{MsgID: events[j].MsgID, Token: events[j].Token}]
+				ids[j] = found[tokenKey(&events[j])]
 			}
 		}
 	}
@@ -229,6 +259,10 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 		p++
 		e := events[j]
 		if rec, ok := recordOf(ids[j], local, found); ok {
+			if e.ReceiptAppID != "" && rec.AppID != e.ReceiptAppID {
+				r.outcomes.WithLabelValues(outcomeWrongApp).Inc()
+				continue
+			}
 			out = append(out, enrich(e, rec))
 			if o, ok := r.invalidation(e, rec); ok {
 				results[src[j]].Outputs = append(results[src[j]].Outputs, o)
@@ -237,16 +271,22 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 			continue
 		}
 		m := msgs[src[j]]
-		since := waitingSince(m, now)
-		if now.Sub(since) < r.timeout {
-			results[src[j]].Outputs = append(results[src[j]].Outputs, r.requeue(m, since))
+		since, waits := waitingSince(m, now), waitsOf(m)
+		if now.Sub(since) < r.timeout && waits < r.maxWaits {
+			results[src[j]].Outputs = append(results[src[j]].Outputs, r.requeue(m, since, waits+1))
 			r.outcomes.WithLabelValues(outcomeDeferred).Inc()
 			continue
 		}
-		out = append(out, r.unresolved(e))
-		r.outcomes.WithLabelValues(outcomeUnresolved).Inc()
+		r.outcomes.WithLabelValues(outcomeDropped).Inc()
 	}
 	return out, nil
+}
+
+// tokenKey is the (app, msg id, token) an event names its delivery by;
+// the app is the one the receipt was authenticated for, "" for an event
+// published before receipts named their app.
+func tokenKey(e *schema.Event) schema.MsgToken {
+	return schema.MsgToken{AppID: e.ReceiptAppID, MsgID: e.MsgID, Token: e.Token}
 }
 
 // recordOf returns the index row of delivery id from the batch's own
@@ -274,31 +314,33 @@ func (r *resolver) onlyWaiting(msgs []kafka.Message) bool {
 }
 
 // requeue puts the record back on the events topic, stamped with when the
-// sink started waiting for its delivery.
-func (r *resolver) requeue(m kafka.Message, since time.Time) pipeline.Output {
-	h := make([]kafka.Header, 0, len(m.Headers)+1)
+// sink started waiting for its delivery and how often it was put back.
+func (r *resolver) requeue(m kafka.Message, since time.Time, waits int) pipeline.Output {
+	h := make([]kafka.Header, 0, len(m.Headers)+2)
 	for _, x := range m.Headers {
-		if x.Key != HeaderWaitingSince {
+		if x.Key != HeaderWaitingSince && x.Key != HeaderWaits {
 			h = append(h, x)
 		}
 	}
-	h = append(h, kafka.Header{Key: HeaderWaitingSince, Value: []byte(strconv.FormatInt(since.UnixMilli(), 10))})
+	h = append(h, kafka.Header{Key: HeaderWaitingSince, Value: []byte(strconv.FormatInt(since.UnixMilli(), 10))},
+		kafka.Header{Key: HeaderWaits, Value: []byte(strconv.Itoa(waits))})
 	return pipeline.Output{Topic: pipeline.EventsTopic(r.region), Key: m.Key, Value: m.Value, Headers: h}
 }
 
-// unresolved is e as inserted when its delivery never appeared.
-func (r *resolver) unresolved(e schema.Event) schema.Event {
-	what := "delivery " + e.DeliveryID
-	if e.DeliveryID == "" {
-		what = fmt.Sprintf("delivery of msg %q to token %q", e.MsgID, e.Token)
+// waitsOf is how often the sink put m back (HeaderWaits): 0 for a record
+// read for the first time, and 1 for one put back before the header
+// existed (it has HeaderWaitingSince only).
+func waitsOf(m kafka.Message) int {
+	if v, ok := header(m, HeaderWaits); ok {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			return n
+		}
+		return 1
 	}
-	desc := fmt.Sprintf("UnknownDelivery: no %s is known in region %s after waiting %s", what, r.region, r.timeout)
-	if e.StatusDesc != "" {
-		desc += "; the receipt said: " + e.StatusDesc
+	if _, ok := header(m, HeaderWaitingSince); ok {
+		return 1
 	}
-	e.StatusDesc = desc
-	e.TaskID, e.MsgID, e.Token = "", "", ""
-	return e
+	return 0
 }
 
 // enrich fills e in from its delivery's index row.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,11 +36,12 @@ func outcomeCount(t *testing.T, h *Handler, outcome string) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// receipt is an arrival-like event as the receipts worker publishes it:
-// no app, only the delivery id or (msg id, token).
+// receipt is an arrival-like event as the receipts worker publishes it
+// for app app-r: no app id, only the delivery id or (msg id, token), and
+// the app it was authenticated for.
 func receipt(t schema.EventType, deliveryID, msgID, token string, ts int64) schema.Event {
 	e := schema.Event{TS: ts, Region: "sg", Event: t, StatusCode: 2, StatusDesc: "Acked: test receipt", Channel: "hms",
-		DeliveryID: deliveryID, MsgID: msgID, Token: token}
+		DeliveryID: deliveryID, MsgID: msgID, Token: token, ReceiptAppID: "app-r"}
 	if deliveryID != "" {
 		e.EventID = schema.ReceiptEventID(t, deliveryID)
 	} else {
@@ -55,8 +55,9 @@ func receipt(t schema.EventType, deliveryID, msgID, token string, ts int64) sche
 // deliveries; receipts naming a delivery id or a (msg id, token) are
 // filled in from the index (in the same batch or a later one); a receipt
 // that arrives before its valid event waits on the topic; one for a
-// delivery never made is inserted unresolved after the timeout; replaying
-// everything changes no count.
+// delivery never made is dropped once it waited MaxWaits times, and one
+// authenticated for another app never reaches this app's delivery;
+// replaying everything changes no count.
 func TestReceiptsAreResolvedThroughTheDeliveryIndex(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
@@ -77,12 +78,12 @@ func TestReceiptsAreResolvedThroughTheDeliveryIndex(t *testing.T) {
 	}
 	accepted := start.Add(-5 * time.Second).UnixMilli()
 	delivery := func(n string) schema.Delivery {
-		return schema.Delivery{DeliveryID: schema.NewDeliveryID("msg-"+n, "dev-"+n), MsgID: "msg-" + n, TaskID: "task-r", AppID: "app-r",
+		return schema.Delivery{DeliveryID: testinfra.IDKey().DeliveryID("app-r", "msg-"+n, "dev-"+n), MsgID: "msg-" + n, TaskID: "task-r", AppID: "app-r",
 			WorkspaceID: "ws", Region: "sg", PushType: schema.PushSimple, Target: "dev-" + n, DeviceID: "dev-" + n, Platform: "android",
 			Channel: "mipush", Token: "regid-" + n, AppVersion: "1.0", Model: "Redmi"}
 	}
 	d1, d2, d3 := delivery("1"), delivery("2"), delivery("3")
-	unknown := schema.NewDeliveryID("msg-x", "dev-x")
+	unknown := testinfra.IDKey().DeliveryID("app-r", "msg-x", "dev-x")
 	now := start.UnixMilli()
 
 	var requeued []kafka.Message
@@ -164,6 +165,25 @@ func TestReceiptsAreResolvedThroughTheDeliveryIndex(t *testing.T) {
 				t.Fatal("an unresolved receipt was inserted before its timeout")
 			}
 		}},
+		{"a receipt of another app naming this app's delivery is dropped", func(t *testing.T) []kafka.Message {
+			byID := receipt(schema.EventOpened, d1.DeliveryID, "", "", now)
+			byToken := receipt(schema.EventIgnored, "", "msg-1", "regid-1", now)
+			byID.ReceiptAppID, byToken.ReceiptAppID = "app-other", "app-other"
+			return []kafka.Message{record(t, byID), record(t, byToken)}
+		}, func(t *testing.T) {
+			if _, ok := rowOf(t, schema.ReceiptEventID(schema.EventOpened, d1.DeliveryID)); ok {
+				t.Fatal("another app's receipt was stored for this app's delivery")
+			}
+			if n := outcomeCount(t, h, outcomeWrongApp); n != 1 {
+				t.Fatalf("wrong_app outcomes %v, want 1 (the receipt by delivery id)", n)
+			}
+			// By (msg id, token) it names no delivery of its app: it waits
+			// (behind the two of the scenario before); it is not fed again.
+			if n := len(requeued); n != 3 {
+				t.Fatalf("%d records waiting, want 3: the receipt by msg id and token, and two waiting before", n)
+			}
+			requeued = requeued[:2]
+		}},
 		{"its valid event arrives, then the waiting receipts come round", func(t *testing.T) []kafka.Message {
 			handle(t, record(t, d3.EventFor(schema.EventValid, accepted)))
 			clock.Add(int64(30 * time.Second / time.Millisecond))
@@ -175,17 +195,25 @@ func TestReceiptsAreResolvedThroughTheDeliveryIndex(t *testing.T) {
 			if len(requeued) != 1 {
 				t.Fatalf("%d records still waiting, want the unknown one", len(requeued))
 			}
+			if v, _ := header(requeued[0], HeaderWaits); v != "2" {
+				t.Fatalf("the unknown receipt was put back a second time with %s %q, want 2", HeaderWaits, v)
+			}
 		}},
-		{"a delivery never made is inserted unresolved after the timeout", func(t *testing.T) []kafka.Message {
-			clock.Add(int64(time.Minute / time.Millisecond))
+		{"a delivery never made is dropped once it waited MaxWaits times", func(t *testing.T) []kafka.Message {
 			return takeRequeued()
 		}, func(t *testing.T) {
-			r, ok := rowOf(t, schema.ReceiptEventID(schema.EventArrived, unknown))
-			if !ok || r.Task != "" || r.Msg != "" || r.Delivery != unknown || !strings.Contains(r.Desc, "UnknownDelivery: no delivery "+unknown+" is known in region sg") {
-				t.Fatalf("unresolved row %+v (found %v)", r, ok)
+			if _, ok := rowOf(t, schema.ReceiptEventID(schema.EventArrived, unknown)); ok {
+				t.Fatal("a receipt of a delivery never made was inserted")
 			}
-			if n := outcomeCount(t, h, outcomeUnresolved); n != 1 {
-				t.Fatalf("unresolved outcomes %v, want 1", n)
+			if len(requeued) != 0 {
+				t.Fatalf("%d records put back after MaxWaits", len(requeued))
+			}
+			if n := outcomeCount(t, h, outcomeDropped); n != 1 {
+				t.Fatalf("dropped outcomes %v, want 1", n)
+			}
+			// d3 waited once, the unknown one twice.
+			if n := outcomeCount(t, h, outcomeDeferred); n != 4 {
+				t.Fatalf("deferred outcomes %v, want 4 (d3 once, the unknown twice, the other app's once)", n)
 			}
 		}},
 	} {
@@ -245,7 +273,7 @@ func TestIndexFailuresFailTheBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := schema.Delivery{DeliveryID: schema.NewDeliveryID("m", "d"), MsgID: "m", TaskID: "t", AppID: "a", Region: "sg", DeviceID: "d"}
+	d := schema.Delivery{DeliveryID: testinfra.IDKey().DeliveryID("a", "m", "d"), MsgID: "m", TaskID: "t", AppID: "a", Region: "sg", DeviceID: "d"}
 	for _, tc := range []struct {
 		scenario string
 		msgs     []kafka.Message
@@ -267,7 +295,7 @@ func TestIndexFailuresFailTheBatch(t *testing.T) {
 func TestWithoutAnIndexEventsPassThrough(t *testing.T) {
 	var got []schema.Event
 	h, _ := New(Config{Region: "sg", Insert: func(_ context.Context, evs []schema.Event) error { got = append(got, evs...); return nil }})
-	if _, err := h.HandleBatch(context.Background(), []kafka.Message{record(t, receipt(schema.EventArrived, schema.NewDeliveryID("m", "d"), "", "", 1))}); err != nil {
+	if _, err := h.HandleBatch(context.Background(), []kafka.Message{record(t, receipt(schema.EventArrived, testinfra.IDKey().DeliveryID("a", "m", "d"), "", "", 1))}); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].AppID != "" {
@@ -278,5 +306,79 @@ func TestWithoutAnIndexEventsPassThrough(t *testing.T) {
 func TestResolveConfigValidate(t *testing.T) {
 	if err := (Config{Region: "sg", Insert: func(context.Context, []schema.Event) error { return nil }, Resolve: ResolveConfig{Timeout: -1}}).Validate(); err == nil {
 		t.Fatal("negative timeout accepted")
+	}
+}
+
+// emptyIndex knows no delivery.
+type emptyIndex struct{}
+
+func (emptyIndex) Insert(context.Context, []schema.DeliveryRecord) error { return nil }
+func (emptyIndex) Lookup(context.Context, []string) (map[string]schema.DeliveryRecord, error) {
+	return map[string]schema.DeliveryRecord{}, nil
+}
+func (emptyIndex) LookupTokens(context.Context, []schema.MsgToken) (map[schema.MsgToken]string, error) {
+	return map[schema.MsgToken]string{}, nil
+}
+
+// TestPendingReceiptsAreBounded feeds receipts of deliveries that do not
+// exist to the sink again and again, as the topic would hand back what
+// it puts there, and counts the records it writes back: at most MaxWaits
+// per receipt, fewer once Timeout passed, and then nothing; nothing is
+// inserted.
+func TestPendingReceiptsAreBounded(t *testing.T) {
+	for _, tc := range []struct {
+		scenario  string
+		maxWaits  int
+		timeout   time.Duration
+		step      time.Duration // clock advance between rounds
+		wantWaits int
+	}{
+		{"bounded by MaxWaits (default 2)", 0, time.Hour, time.Second, DefaultMaxWaits},
+		{"bounded by MaxWaits 5", 5, time.Hour, time.Second, 5},
+		{"bounded by the timeout", 100, time.Minute, 25 * time.Second, 3},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			var clock atomic.Int64
+			clock.Store(time.Now().UnixMilli())
+			inserted := 0
+			h, err := New(Config{Region: "sg", Insert: func(_ context.Context, evs []schema.Event) error { inserted += len(evs); return nil },
+				Resolve: ResolveConfig{Index: emptyIndex{}, MaxWaits: tc.maxWaits, Timeout: tc.timeout, Pause: time.Millisecond,
+					Now: func() time.Time { return time.UnixMilli(clock.Load()) }}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const receipts = 50
+			var batch []kafka.Message
+			for i := range receipts {
+				batch = append(batch, record(t, receipt(schema.EventArrived, testinfra.IDKey().DeliveryID("app-r", "m", strconv.Itoa(i)), "", "", clock.Load())))
+			}
+			written := 0
+			for round := 0; len(batch) > 0; round++ {
+				if round > 1000 {
+					t.Fatal("the receipts never stopped coming round")
+				}
+				res, err := h.HandleBatch(context.Background(), batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				batch = nil
+				for _, r := range res {
+					for _, o := range r.Outputs {
+						written++
+						batch = append(batch, kafka.Message{Topic: o.Topic, Key: o.Key, Value: o.Value, Headers: o.Headers})
+					}
+				}
+				clock.Add(tc.step.Milliseconds())
+			}
+			if written != receipts*tc.wantWaits {
+				t.Fatalf("%d records written back for %d receipts, want %d each", written, receipts, tc.wantWaits)
+			}
+			if inserted != 0 {
+				t.Fatalf("%d receipts of unknown deliveries inserted", inserted)
+			}
+			if n := outcomeCount(t, h, outcomeDropped); n != receipts {
+				t.Fatalf("dropped outcomes %v, want %d", n, receipts)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -19,7 +20,7 @@ func BenchmarkBroadcastFanOut(b *testing.B) {
 		id := fmt.Sprintf("dev-%08d", i)
 		rows[id] = schema.Device{AppID: "app", DeviceID: id, Platform: "android", Vendor: "mipush", VendorToken: "tok-" + id, TokenValid: true, UserID: "u"}
 	}
-	h, err := New(Config{Region: "sg", Devices: memDevices{rows: rows}, Chunk: 10000,
+	h, err := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: memDevices{rows: rows}, Chunk: 10000,
 		Templates: memTemplates{"promo": {AppID: "app", Name: "promo", Title: "Hi #name#", Content: "You won #amount#"}},
 		Emit:      func(context.Context, []pipeline.Output) error { return nil }})
 	if err != nil {

@@ -74,6 +74,10 @@ type Config struct {
 	Region    string
 	Devices   Devices
 	Templates Templates
+	// IDKey derives the delivery ids (schema.IDKey.DeliveryID from the
+	// app, msg and device ids). Required: every fanout replica and
+	// receipts worker of a deployment holds the same key.
+	IDKey schema.IDKey
 	// Emit writes the outputs of streamed audiences in chunks of Chunk
 	// (default DefaultChunk). Records emitted early are deterministic, so
 	// a replay after a crash writes the same ids again.
@@ -108,6 +112,9 @@ func (c Config) Validate() error {
 	}
 	if c.Emit == nil {
 		return errors.New("fanout: Emit is required (the stage producer's Produce)")
+	}
+	if !c.IDKey.Valid() {
+		return errors.New("fanout: IDKey is required: configure security.idSecret or security.idSecretFile")
 	}
 	return nil
 }
@@ -407,9 +414,9 @@ func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved) er
 		}
 		for _, m := range d.msgs {
 			for _, dev := range targetDevices(d.req.AppID, d.req.DeliverType, m.target, r) {
-				ids[d.req.AppID] = append(ids[d.req.AppID], schema.NewDeliveryID(m.msgID, dev.DeviceID))
+				ids[d.req.AppID] = append(ids[d.req.AppID], h.cfg.IDKey.DeliveryID(d.req.AppID, m.msgID, dev.DeviceID))
 			}
-			ids[d.req.AppID] = append(ids[d.req.AppID], smsDeliveryIDs(d, m, r)...)
+			ids[d.req.AppID] = append(ids[d.req.AppID], h.smsDeliveryIDs(d, m, r)...)
 		}
 	}
 	for app, list := range ids {

@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -94,7 +95,7 @@ func (m memTemplates) Get(_ context.Context, app, name string) (schema.Template,
 func newHandler(t *testing.T, d memDevices, emitted *[]pipeline.Output, now func() time.Time) *Handler {
 	t.Helper()
 	var mu sync.Mutex
-	h, err := New(Config{Region: "sg", Devices: d, Now: now, Chunk: 2,
+	h, err := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: d, Now: now, Chunk: 2,
 		Templates: memTemplates{"promo": {AppID: "app", Name: "promo", Title: "Hi #name#", Content: "You won #amount#"}},
 		Emit: func(_ context.Context, outs []pipeline.Output) error {
 			mu.Lock()
@@ -169,8 +170,8 @@ func summarize(t *testing.T, outs []pipeline.Output) summary {
 			if err := json.Unmarshal(o.Value, &d); err != nil {
 				t.Fatal(err)
 			}
-			if string(o.Key) != d.DeviceID {
-				t.Fatalf("delivery keyed %q, want device id %q", o.Key, d.DeviceID)
+			if string(o.Key) != d.AppID+"/"+d.DeviceID {
+				t.Fatalf("delivery keyed %q, want <app id>/<device id> %q", o.Key, d.AppID+"/"+d.DeviceID)
 			}
 			s.deliveries = append(s.deliveries, d)
 		default:
@@ -350,7 +351,7 @@ func (p poisonDevices) Lookup(ctx context.Context, app string, ids []string) (ma
 // 9000, the others are fanned out, and the batch does not fail (so the
 // partition is not stuck retrying it).
 func TestPermanentQueryErrorRejectsOnlyItsRequest(t *testing.T) {
-	h, err := New(Config{Region: "sg", Devices: poisonDevices{devices(), "poison"}, Templates: memTemplates{},
+	h, err := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: poisonDevices{devices(), "poison"}, Templates: memTemplates{},
 		Emit: func(context.Context, []pipeline.Output) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +370,7 @@ func TestPermanentQueryErrorRejectsOnlyItsRequest(t *testing.T) {
 		t.Fatalf("honest request: %+v, want one delivery", res[1])
 	}
 	// A lookup that fails for another reason still fails the batch.
-	h2, _ := New(Config{Region: "sg", Devices: memDevices{rows: devices().rows, err: errors.New("connection refused")}, Templates: memTemplates{},
+	h2, _ := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: memDevices{rows: devices().rows, err: errors.New("connection refused")}, Templates: memTemplates{},
 		Emit: func(context.Context, []pipeline.Output) error { return nil }})
 	if _, err := h2.HandleBatch(context.Background(), []kafka.Message{request(nil)}); err == nil {
 		t.Fatal("a transient lookup failure did not fail the batch")

@@ -92,13 +92,13 @@ func targeted(req *schema.Request, dev schema.Device) bool {
 
 // smsDeliveryIDs returns the delivery ids of the SMS supplements of one
 // message of a request, for the replay check.
-func smsDeliveryIDs(d *decoded, m message, r *resolved) []string {
+func (h *Handler) smsDeliveryIDs(d *decoded, m message, r *resolved) []string {
 	if d.req.SmsStrategy == schema.SMSStrategyNone {
 		return nil
 	}
 	var ids []string
 	for _, u := range smsUsers(d.req, m.target, targetDevices(d.req.AppID, d.req.DeliverType, m.target, r)) {
-		ids = append(ids, schema.NewDeliveryID(m.msgID, schema.SMSDeviceID(u)))
+		ids = append(ids, h.cfg.IDKey.DeliveryID(d.req.AppID, m.msgID, schema.SMSDeviceID(u)))
 	}
 	return ids
 }
@@ -177,7 +177,7 @@ func (h *Handler) smsDelivery(d *decoded, msg message, user string, devs []schem
 	dev := schema.SMSDeviceID(user)
 	validity := req.ExpiredSeconds * 1000
 	del := schema.Delivery{
-		DeliveryID: schema.NewDeliveryID(msg.msgID, dev), MsgID: msg.msgID, TaskID: d.taskID,
+		DeliveryID: h.cfg.IDKey.DeliveryID(req.AppID, msg.msgID, dev), MsgID: msg.msgID, TaskID: d.taskID,
 		AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: h.cfg.Region, PushType: req.Type,
 		Target: msg.target, DeviceID: dev, Channel: schema.ChannelSMS, Token: d.phones[user],
 		Extras:   map[string]string{sms.ExtraSignName: req.SmsSignName, sms.ExtraTemplateCode: req.SmsTemplateCode, sms.ExtraTemplateParam: param},
@@ -188,7 +188,7 @@ func (h *Handler) smsDelivery(d *decoded, msg message, user string, devs []schem
 		for i, dv := range devs {
 			pushDevs[i] = dv.DeviceID
 		}
-		del.SMSResend = &schema.SMSResend{PushDeliveries: schema.SortedDeliveryIDs(msg.msgID, pushDevs), PushExpireAt: d.ts + validity}
+		del.SMSResend = &schema.SMSResend{PushDeliveries: schema.SortedDeliveryIDs(h.cfg.IDKey, req.AppID, msg.msgID, pushDevs), PushExpireAt: d.ts + validity}
 		del.NotBefore, del.ExpireAt = d.ts+validity, d.ts+2*validity
 	}
 	return del

@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels/sms"
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -52,8 +53,8 @@ func splitSMS(t *testing.T, outs []pipeline.Output) smsOutputs {
 			if err := json.Unmarshal(out.Value, &d); err != nil {
 				t.Fatal(err)
 			}
-			if out.Topic != pipeline.RetryTierTopic("sg", time.Minute*2) || string(out.Key) != d.DeviceID {
-				t.Fatalf("held SMS on %s keyed %s, want the 2m tier (a minute to wait) keyed by %s", out.Topic, out.Key, d.DeviceID)
+			if out.Topic != pipeline.RetryTierTopic("sg", time.Minute*2) || string(out.Key) != d.KafkaKey() {
+				t.Fatalf("held SMS on %s keyed %s, want the 2m tier (a minute to wait) keyed by %s", out.Topic, out.Key, d.KafkaKey())
 			}
 			o.held = append(o.held, d)
 		}
@@ -93,7 +94,7 @@ func TestSMSSupplementAtFanOut(t *testing.T) {
 					}
 				}
 				if d.Channel != "sms" || d.Token != "+6591234567" || d.DeviceID != "sms:u1" || d.Target != "u1" ||
-					d.DeliveryID != schema.NewDeliveryID("m1", "sms:u1") || d.ExpireAt != 1000+60_000 || d.SMSResend != nil {
+					d.DeliveryID != testinfra.IDKey().DeliveryID("app", "m1", "sms:u1") || d.ExpireAt != 1000+60_000 || d.SMSResend != nil {
 					t.Errorf("SMS delivery %+v", d)
 				}
 				want := map[string]string{sms.ExtraSignName: "pushpipe", sms.ExtraTemplateCode: "SMS_216070269", sms.ExtraTemplateParam: `{"code":"1234"}`}
@@ -108,7 +109,7 @@ func TestSMSSupplementAtFanOut(t *testing.T) {
 		{"resend SMS is held until the push expires", smsRequest(1, schema.DeliverUser, map[string]string{"u1": "m1"}),
 			map[string]int{"valid/mipush": 2}, 2, 1, func(t *testing.T, o smsOutputs) {
 				d := o.held[0]
-				want := schema.SortedDeliveryIDs("m1", []string{"a1", "a2"})
+				want := schema.SortedDeliveryIDs(testinfra.IDKey(), "app", "m1", []string{"a1", "a2"})
 				if d.SMSResend == nil || d.NotBefore != 61_000 || d.ExpireAt != 121_000 || d.SMSResend.PushExpireAt != 61_000 ||
 					len(d.SMSResend.PushDeliveries) != 2 || d.SMSResend.PushDeliveries[0] != want[0] || d.SMSResend.PushDeliveries[1] != want[1] {
 					t.Errorf("held SMS %+v (resend %+v), want push deliveries %v", d, d.SMSResend, want)
@@ -129,7 +130,7 @@ func TestSMSSupplementAtFanOut(t *testing.T) {
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			d := devices()
-			h, err := New(Config{Region: "sg", Devices: d, Now: now, Templates: memTemplates{}, Phones: phones,
+			h, err := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: d, Now: now, Templates: memTemplates{}, Phones: phones,
 				Emit: func(context.Context, []pipeline.Output) error { return nil }})
 			if err != nil {
 				t.Fatal(err)
@@ -164,12 +165,12 @@ func TestSMSSupplementReplayAtFanOut(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		asked = append(asked, ids...)
-		return map[string]bool{schema.NewDeliveryID("m1", "sms:u1"): true}, nil
+		return map[string]bool{testinfra.IDKey().DeliveryID("app", "m1", "sms:u1"): true}, nil
 	}
 	phones := func(context.Context, string, []string) (map[string]string, error) {
 		return map[string]string{"u1": "+6591234567"}, nil
 	}
-	h, _ := New(Config{Region: "sg", Devices: devices(), Templates: memTemplates{}, Phones: phones, Seen: seen,
+	h, _ := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: devices(), Templates: memTemplates{}, Phones: phones, Seen: seen,
 		Emit: func(context.Context, []pipeline.Output) error { return nil }})
 	res, _ := h.HandleBatch(context.Background(), []kafka.Message{smsRequest(2, schema.DeliverUser, map[string]string{"u1": "m1"})})
 	o := splitSMS(t, res[0].Outputs)
@@ -178,13 +179,13 @@ func TestSMSSupplementReplayAtFanOut(t *testing.T) {
 	}
 	found := false
 	for _, id := range asked {
-		found = found || id == schema.NewDeliveryID("m1", "sms:u1")
+		found = found || id == testinfra.IDKey().DeliveryID("app", "m1", "sms:u1")
 	}
 	if !found {
 		t.Errorf("the replay check did not ask about the SMS delivery: %v", asked)
 	}
 
-	noPhones, _ := New(Config{Region: "sg", Devices: devices(), Templates: memTemplates{}, Emit: func(context.Context, []pipeline.Output) error { return nil }})
+	noPhones, _ := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: devices(), Templates: memTemplates{}, Emit: func(context.Context, []pipeline.Output) error { return nil }})
 	res, _ = noPhones.HandleBatch(context.Background(), []kafka.Message{smsRequest(2, schema.DeliverUser, map[string]string{"u1": "m1"})})
 	if res[0].Reject == nil || res[0].Reject.Code != int(schema.CodeInvalidParam) {
 		t.Errorf("fanout without phones: %+v, want a 3028 rejection", res[0])

@@ -468,7 +468,7 @@ func (h *Handler) delivery(d *decoded, msg message, target string, dev schema.De
 	req := d.req
 	c := d.contentFor(msg, channel)
 	return schema.Delivery{
-		DeliveryID: schema.NewDeliveryID(msg.msgID, dev.DeviceID), MsgID: msg.msgID, TaskID: d.taskID,
+		DeliveryID: h.cfg.IDKey.DeliveryID(req.AppID, msg.msgID, dev.DeviceID), MsgID: msg.msgID, TaskID: d.taskID,
 		AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: h.cfg.Region, PushType: req.Type,
 		Target: target, DeviceID: dev.DeviceID, Platform: dev.Platform, Channel: channel, Token: token,
 		Title: msg.title, Body: msg.body, Payload: c.payload, PassThrough: req.Silent == 1, Extras: c.extras,

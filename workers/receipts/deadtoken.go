@@ -44,3 +44,16 @@ func TokenInvalid(ev schema.EventType, channel string, code int64) bool {
 	}
 	return false
 }
+
+// InvalidatesToken reports whether a receipt event (as the receipts
+// worker published it: ev, status code, the endpoint channel it came
+// through and the token it names) says that the vendor token of the
+// delivery it resolved to is dead, and may therefore mark that token
+// invalid: TokenInvalid must hold, and the receipt must come through the
+// delivery's own channel and name the delivery's own token. A receipt of
+// another vendor, or naming another token (or none), never invalidates:
+// a Huawei status 5 cannot kill a MiPush token. It is a pure function,
+// safe for concurrent use.
+func InvalidatesToken(ev schema.EventType, endpoint string, code int64, token, deliveryChannel, deliveryToken string) bool {
+	return TokenInvalid(ev, endpoint, code) && endpoint == deliveryChannel && token != "" && token == deliveryToken
+}

@@ -3,6 +3,8 @@ package receipts
 import (
 	"net/url"
 	"testing"
+
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // TestTokenInvalidFollowsTheVendorMappings parses receipts as the vendors
@@ -51,5 +53,32 @@ func TestTokenInvalidFollowsTheVendorMappings(t *testing.T) {
 				t.Fatalf("TokenInvalid(%s, %s, %d) = %v, want %v", r.Event, tc.channel, r.StatusCode, got, tc.dead)
 			}
 		})
+	}
+}
+
+// TestInvalidatesTokenOnlyItsOwnDelivery checks that a dead-token receipt
+// kills the token only of a delivery on the receipt's own channel whose
+// token the receipt names.
+func TestInvalidatesTokenOnlyItsOwnDelivery(t *testing.T) {
+	for _, tc := range []struct {
+		scenario                  string
+		endpoint, token           string
+		code                      int64
+		deliveryChannel, delivTok string
+		want                      bool
+	}{
+		{"huawei status 5 for its own hms delivery", "hms", "tok-1", 2009, "hms", "tok-1", true},
+		{"huawei status 5 for a mipush delivery (the issue's attack)", "hms", "regid-1", 2009, "mipush", "regid-1", false},
+		{"mipush type 16 naming another regId", "mipush", "regid-2", 20301, "mipush", "regid-1", false},
+		{"mipush type 16 naming no regId", "mipush", "", 20301, "mipush", "regid-1", false},
+		{"oppo regid_invalid for its own delivery", "oppo", "OPPO_1", 10000, "oppo", "OPPO_1", true},
+		{"a status that is no dead token", "hms", "tok-1", 80000001, "hms", "tok-1", false},
+	} {
+		if got := InvalidatesToken(schema.EventFailed, tc.endpoint, tc.code, tc.token, tc.deliveryChannel, tc.delivTok); got != tc.want {
+			t.Errorf("%s: InvalidatesToken = %t, want %t", tc.scenario, got, tc.want)
+		}
+	}
+	if InvalidatesToken(schema.EventArrived, "hms", 2009, "tok-1", "hms", "tok-1") {
+		t.Error("an arrival invalidated a token")
 	}
 }

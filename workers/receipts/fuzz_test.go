@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -28,7 +29,7 @@ func FuzzParseClient(f *testing.F) {
 
 // parseErrorReasons are the reasons a parser may refuse a body with (the
 // reason label of pushpipe_receipts_rejected_total).
-var parseErrorReasons = []string{"malformed_json", "bad_form", "no_data", "empty", "too_many", "invalid_event"}
+var parseErrorReasons = []string{"malformed_json", "bad_form", "no_data", "empty", "too_many", "too_many_items", "invalid_event"}
 
 // skipReasons are the reasons a parser may skip an item of an accepted body
 // with (the reason label of pushpipe_receipts_skipped_total).
@@ -45,7 +46,7 @@ func fuzzParser(f *testing.F, vendorName string, parse func([]byte) (Parsed, err
 	if !ok {
 		f.Fatalf("no vendor %s", vendorName)
 	}
-	s, err := New(Config{Region: "sg", Producer: &fakeProducer{}, Now: func() time.Time { return time.UnixMilli(1730776986789) }})
+	s, err := New(Config{Region: "sg", Producer: &fakeProducer{}, IDKey: testinfra.IDKey(), Now: func() time.Time { return time.UnixMilli(1730776986789) }})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -72,11 +73,13 @@ func fuzzParser(f *testing.F, vendorName string, parse func([]byte) (Parsed, err
 		wantEvents := 0
 		for _, r := range p.Receipts {
 			switch {
-			case (r.DeliveryID == "") == (r.MsgID == ""):
+			case r.DeviceID != "" && r.MsgID == "":
+				t.Fatalf("receipt names a device without a msg id: %+v", r)
+			case r.DeviceID == "" && (r.DeliveryID == "") == (r.MsgID == ""):
 				t.Fatalf("receipt names both or neither of delivery id and msg id: %+v", r)
 			case r.DeliveryID != "" && !schema.IsDeliveryID(r.DeliveryID):
 				t.Fatalf("delivery id %q is not one", r.DeliveryID)
-			case r.MsgID != "" && len(r.Tokens) == 0:
+			case r.MsgID != "" && r.DeviceID == "" && len(r.Tokens) == 0:
 				t.Fatalf("msg id receipt without tokens: %+v", r)
 			case len(r.MsgID) > MaxCorrelationLen || len(r.Tokens) > MaxTokensPerReceipt:
 				t.Fatalf("receipt beyond the limits: %d-byte msg id, %d tokens", len(r.MsgID), len(r.Tokens))
@@ -102,18 +105,26 @@ func fuzzParser(f *testing.F, vendorName string, parse func([]byte) (Parsed, err
 			if r.StatusDesc == "" {
 				t.Fatalf("receipt without a status description: %+v", r)
 			}
-			if r.DeliveryID != "" {
+			if r.DeliveryID != "" || r.DeviceID != "" {
 				wantEvents++
 			} else {
 				wantEvents += len(r.Tokens)
 			}
 		}
-		evs := s.events(v, p.Receipts)
+		if perr := s.deriveClientIDs("app-1", p.Receipts); perr != nil {
+			// A deliveryId given with msgId and deviceId that are not its
+			// own: the batch is refused.
+			if perr.Reason != "invalid_event" {
+				t.Fatalf("deriving client delivery ids: %v", perr)
+			}
+			return
+		}
+		evs := s.events(v, "app-1", p.Receipts)
 		if len(evs) != wantEvents {
 			t.Fatalf("%d receipts naming %d deliveries made %d events", len(p.Receipts), wantEvents, len(evs))
 		}
 		for _, e := range evs {
-			if e.EventID == "" || e.Key() == "" || e.Region != "sg" || e.TS <= 0 {
+			if e.EventID == "" || !strings.HasPrefix(e.Key(), "app-1/") || e.ReceiptAppID != "app-1" || e.Region != "sg" || e.TS <= 0 {
 				t.Fatalf("malformed event %+v", e)
 			}
 			b, err := json.Marshal(e)

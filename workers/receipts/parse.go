@@ -17,13 +17,19 @@ import (
 // not yet tied to an app: the event sink fills in the rest from its
 // delivery index.
 //
-// Exactly one of DeliveryID and MsgID is set. A receipt whose correlation
-// value is a delivery id (schema.IsDeliveryID) names that delivery; any
-// other value is taken as a msg id, and the receipt names one delivery per
-// token in Tokens (a vendor call that carried many tokens).
+// A receipt whose correlation value is a delivery id (schema.IsDeliveryID)
+// names that delivery (DeliveryID set); any other value is taken as a msg
+// id, and the receipt names one delivery per token in Tokens (a vendor
+// call that carried many tokens; MsgID set). A client event may name its
+// delivery by MsgID and DeviceID instead: the server derives the delivery
+// id from them and the authenticated app (a DeliveryID given as well must
+// be that one).
 type Receipt struct {
 	DeliveryID string
 	MsgID      string
+	// DeviceID is set, with MsgID, by a client event naming msgId and
+	// deviceId.
+	DeviceID string
 	// Tokens are the vendor tokens the receipt names; at least one when
 	// MsgID is set, possibly none when DeliveryID is.
 	Tokens []string
@@ -59,7 +65,8 @@ func (p *Parsed) skip(reason string) {
 
 // ParseError says why a body is not a receipt body of its vendor. Reason
 // is a short metric label (malformed_json, bad_form, no_data, empty,
-// too_many, invalid_event...); Detail says what is wrong, for the caller.
+// too_many, too_many_items, invalid_event...); Detail says what is wrong,
+// for the caller.
 type ParseError struct {
 	Reason string
 	Detail string
@@ -79,6 +86,11 @@ const (
 	// MaxTokensPerReceipt is the most tokens one receipt item may name
 	// (MiPush's 1000 regIds per call).
 	MaxTokensPerReceipt = 1000
+	// MaxReceiptItems is the most items one vendor receipt body may hold
+	// (Huawei merges at most 1000 statuses into one receipt, §7.2.10; the
+	// other vendors batch less). A larger body is refused (400,
+	// too_many_items) before anything is published.
+	MaxReceiptItems = 1000
 	// maxClientField bounds the strings of a client event.
 	maxClientField = 256
 )
@@ -112,12 +124,40 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// parseOptions adjust a parser to the request it reads.
+type parseOptions struct {
+	// unwrap, if set, checks the tag of each callback parameter (MiPush,
+	// OPPO, vivo: schema.IDKey.ReceiptParam) and returns the correlation
+	// value it carries; an item whose parameter fails makes the whole
+	// body an authentication failure.
+	unwrap func(param string) (string, bool)
+	// maxClientEvents bounds a client batch.
+	maxClientEvents int
+}
+
+// errBadTag is the authentication failure of a parameter without a valid
+// tag.
+func errBadTag(vendor string) *authError {
+	return unauthenticated("bad_tag", "%s receipt carries a callback parameter without a valid tag: it is not a parameter pushpipe sent", vendor)
+}
+
 // correlate builds the receipt for a correlation value and the tokens an
-// item names, or returns the reason to skip it.
-func correlate(value, tokens string) (Receipt, string) {
+// item names, or returns the reason to skip it. With o.unwrap, a value
+// that is not a tagged parameter is an *authError.
+func correlate(o parseOptions, vendor, value, tokens string) (Receipt, string, error) {
 	value = strings.TrimSpace(value)
+	if value == "" || len(value) > MaxCorrelationLen+schema.ReceiptTagOverhead {
+		return Receipt{}, "no_correlation", nil
+	}
+	if o.unwrap != nil {
+		v, ok := o.unwrap(value)
+		if !ok {
+			return Receipt{}, "", errBadTag(vendor)
+		}
+		value = v
+	}
 	if value == "" || len(value) > MaxCorrelationLen {
-		return Receipt{}, "no_correlation"
+		return Receipt{}, "no_correlation", nil
 	}
 	var toks []string
 	for t := range strings.SplitSeq(tokens, ",") {
@@ -126,15 +166,20 @@ func correlate(value, tokens string) (Receipt, string) {
 		}
 	}
 	if len(toks) > MaxTokensPerReceipt {
-		return Receipt{}, "too_many_targets"
+		return Receipt{}, "too_many_targets", nil
 	}
 	if schema.IsDeliveryID(value) {
-		return Receipt{DeliveryID: value, Tokens: toks}, ""
+		return Receipt{DeliveryID: value, Tokens: toks}, "", nil
 	}
 	if len(toks) == 0 {
-		return Receipt{}, "no_target"
+		return Receipt{}, "no_target", nil
 	}
-	return Receipt{MsgID: value, Tokens: toks}, ""
+	return Receipt{MsgID: value, Tokens: toks}, "", nil
+}
+
+// tooManyItems is the refusal of a body of more than MaxReceiptItems items.
+func tooManyItems(vendor string, n int) *ParseError {
+	return parseErr("too_many_items", "%s receipt holds %d items, at most %d are taken in one request: send them in several", vendor, n, MaxReceiptItems)
 }
 
 // hmsBody is the receipt body of Huawei Push Kit, Honor Push and HarmonyOS
@@ -163,6 +208,9 @@ func decodeStatuses(vendor string, body []byte) ([]hmsStatus, error) {
 	if b.Statuses == nil || len(*b.Statuses) == 0 {
 		return nil, parseErr("empty", "%s receipt has no \"statuses\"", vendor)
 	}
+	if len(*b.Statuses) > MaxReceiptItems {
+		return nil, tooManyItems(vendor, len(*b.Statuses))
+	}
 	return *b.Statuses, nil
 }
 
@@ -170,21 +218,21 @@ func decodeStatuses(vendor string, body []byte) ([]hmsStatus, error) {
 // "token", "status", "timestamp", ...}]}. biTag is the correlation value.
 // status 0 is an arrival; any other status is a failure (see hmsStatusOf).
 func ParseHMS(body []byte) (Parsed, error) {
-	return parseStatuses("hms", body, false)
+	return parseStatuses("hms", body, false, parseOptions{})
 }
 
 // ParseHonor reads an Honor Push receipt; the body is Huawei's.
 func ParseHonor(body []byte) (Parsed, error) {
-	return parseStatuses("honor", body, false)
+	return parseStatuses("honor", body, false, parseOptions{})
 }
 
 // ParseHarmonyOS reads a HarmonyOS Push Kit receipt: Huawei's body with
 // the outcome in "deliveryStatus": {"result", "timestamp"}.
 func ParseHarmonyOS(body []byte) (Parsed, error) {
-	return parseStatuses("harmonyos", body, true)
+	return parseStatuses("harmonyos", body, true, parseOptions{})
 }
 
-func parseStatuses(vendor string, body []byte, harmony bool) (Parsed, error) {
+func parseStatuses(vendor string, body []byte, harmony bool, o parseOptions) (Parsed, error) {
 	sts, err := decodeStatuses(vendor, body)
 	if err != nil {
 		return Parsed{}, err
@@ -203,7 +251,10 @@ func parseStatuses(vendor string, body []byte, harmony bool) (Parsed, error) {
 			p.skip("no_status")
 			continue
 		}
-		r, why := correlate(st.BiTag, st.Token)
+		r, why, err := correlate(o, vendor, st.BiTag, st.Token)
+		if err != nil {
+			return Parsed{}, err
+		}
 		if why != "" {
 			p.skip(why)
 			continue
@@ -267,7 +318,9 @@ type miPushItem struct {
 // regId (failed, 20301 Invalid target), 32, 64 and 128 deliveries MiPush
 // dropped (failed, 99999999 NONE: push disabled on the device, device
 // filtered out, daily limit reached); other types are skipped.
-func ParseMiPush(body []byte) (Parsed, error) {
+func ParseMiPush(body []byte) (Parsed, error) { return parseMiPush(body, parseOptions{}) }
+
+func parseMiPush(body []byte, o parseOptions) (Parsed, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return Parsed{}, parseErr("bad_form", "mipush receipt is not a form-encoded body: %v", err)
@@ -283,6 +336,9 @@ func ParseMiPush(body []byte) (Parsed, error) {
 	if len(items) == 0 {
 		return Parsed{}, parseErr("empty", "mipush receipt field \"data\" holds no receipt")
 	}
+	if len(items) > MaxReceiptItems {
+		return Parsed{}, tooManyItems("mipush", len(items))
+	}
 	var p Parsed
 	for _, id := range slicesSorted(items) {
 		it := items[id]
@@ -295,7 +351,10 @@ func ParseMiPush(body []byte) (Parsed, error) {
 			p.skip("unknown_type")
 			continue
 		}
-		r, why := correlate(it.Param, it.Targets)
+		r, why, err := correlate(o, "mipush", it.Param, it.Targets)
+		if err != nil {
+			return Parsed{}, err
+		}
 		if why != "" {
 			p.skip(why)
 			continue
@@ -342,13 +401,18 @@ type oppoItem struct {
 // comma separated. eventType push_arrive is an arrival, push_click a click
 // (opened), regid_invalid a failure (10000 Invalid RegistrationId); other
 // event types are skipped.
-func ParseOPPO(body []byte) (Parsed, error) {
+func ParseOPPO(body []byte) (Parsed, error) { return parseOPPO(body, parseOptions{}) }
+
+func parseOPPO(body []byte, o parseOptions) (Parsed, error) {
 	var items []oppoItem
 	if err := json.Unmarshal(body, &items); err != nil {
 		return Parsed{}, parseErr("malformed_json", "oppo receipt is not a JSON array of receipts: %v", err)
 	}
 	if len(items) == 0 {
 		return Parsed{}, parseErr("empty", "oppo receipt array is empty")
+	}
+	if len(items) > MaxReceiptItems {
+		return Parsed{}, tooManyItems("oppo", len(items))
 	}
 	var p Parsed
 	for _, it := range items {
@@ -369,7 +433,10 @@ func ParseOPPO(body []byte) (Parsed, error) {
 			p.skip("unknown_type")
 			continue
 		}
-		r, why := correlate(it.Param, it.RegistrationIDs)
+		r, why, err := correlate(o, "oppo", it.Param, it.RegistrationIDs)
+		if err != nil {
+			return Parsed{}, err
+		}
 		if why != "" {
 			p.skip(why)
 			continue
@@ -395,13 +462,18 @@ type vivoItem struct {
 // each value {"param", "targets", "ackTime", "ackType"}. param is the
 // callback.param the sender set; targets are comma-separated regIds.
 // ackType "0" (or none) is an arrival; other ack types are skipped.
-func ParseVivo(body []byte) (Parsed, error) {
+func ParseVivo(body []byte) (Parsed, error) { return parseVivo(body, parseOptions{}) }
+
+func parseVivo(body []byte, o parseOptions) (Parsed, error) {
 	var items map[string]vivoItem
 	if err := json.Unmarshal(body, &items); err != nil {
 		return Parsed{}, parseErr("malformed_json", "vivo receipt is not a JSON object keyed by task id: %v", err)
 	}
 	if len(items) == 0 {
 		return Parsed{}, parseErr("empty", "vivo receipt holds no receipt")
+	}
+	if len(items) > MaxReceiptItems {
+		return Parsed{}, tooManyItems("vivo", len(items))
 	}
 	var p Parsed
 	for _, id := range slicesSorted(items) {
@@ -410,7 +482,10 @@ func ParseVivo(body []byte) (Parsed, error) {
 			p.skip("unknown_type")
 			continue
 		}
-		r, why := correlate(it.Param, it.Targets)
+		r, why, err := correlate(o, "vivo", it.Param, it.Targets)
+		if err != nil {
+			return Parsed{}, err
+		}
 		if why != "" {
 			p.skip(why)
 			continue
@@ -463,13 +538,21 @@ func clientEvent(name string) (schema.EventType, bool) {
 // ParseClient reads a batch of app SDK events, {"events": [{"deliveryId"
 // | "msgId" and "deviceId" | "msgId" and "token", "event": "arrival" |
 // "open" | "ignore", "ts", "appVersion", "model"}]}, at most maxEvents of
-// them. An event naming a deliveryId, or a msgId and a deviceId, becomes a
-// Receipt with that DeliveryID (the token, if given, in Tokens); one
-// naming only a msgId and a token becomes Receipt{MsgID, Tokens: [token]},
-// exactly as a vendor receipt of a multi-token call, which the event sink
-// resolves to the delivery. Unlike vendor receipts, any invalid event
-// fails the whole batch, naming it, since the SDK is ours to fix.
+// them. An event naming a deliveryId becomes a Receipt with that
+// DeliveryID (the token, if given, in Tokens); one naming a msgId and a
+// deviceId a Receipt with MsgID and DeviceID (and the deliveryId, if
+// given too), whose delivery id the server derives once it authenticated
+// the app; one naming only a msgId and a token becomes Receipt{MsgID,
+// Tokens: [token]}, exactly as a vendor receipt of a multi-token call,
+// which the event sink resolves to the delivery. Unlike vendor receipts,
+// any invalid event fails the whole batch, naming it, since the SDK is
+// ours to fix.
 func ParseClient(body []byte, maxEvents int) (Parsed, error) {
+	return parseClient(body, parseOptions{maxClientEvents: maxEvents})
+}
+
+func parseClient(body []byte, o parseOptions) (Parsed, error) {
+	maxEvents := o.maxClientEvents
 	var raw struct {
 		Events *[]json.RawMessage `json:"events"`
 	}
@@ -501,16 +584,14 @@ func ParseClient(body []byte, maxEvents int) (Parsed, error) {
 			}
 		}
 		id := ce.DeliveryID
-		var msgID string
+		var msgID, deviceID string
 		switch {
 		case id != "" && !schema.IsDeliveryID(id):
 			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: deliveryId %.40q is not a delivery id", i, id)
-		case id != "" && ce.MsgID != "" && ce.DeviceID != "" && schema.NewDeliveryID(ce.MsgID, ce.DeviceID) != id:
-			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: deliveryId %s is not the delivery of msgId %.40q to deviceId %.40q", i, id, ce.MsgID, ce.DeviceID)
 		case id == "" && (ce.MsgID == "" || (ce.DeviceID == "" && ce.Token == "")):
 			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: give deliveryId, or msgId and deviceId, or msgId and token", i)
-		case id == "" && ce.DeviceID != "":
-			id = schema.NewDeliveryID(ce.MsgID, ce.DeviceID)
+		case ce.MsgID != "" && ce.DeviceID != "":
+			msgID, deviceID = ce.MsgID, ce.DeviceID
 		case id == "":
 			msgID = ce.MsgID
 		}
@@ -519,7 +600,7 @@ func ParseClient(body []byte, maxEvents int) (Parsed, error) {
 			tokens = []string{ce.Token}
 		}
 		p.Receipts = append(p.Receipts, Receipt{
-			DeliveryID: id, MsgID: msgID, Tokens: tokens, Event: ev, StatusCode: channels.StatusAcked,
+			DeliveryID: id, MsgID: msgID, DeviceID: deviceID, Tokens: tokens, Event: ev, StatusCode: channels.StatusAcked,
 			StatusDesc: "Acked: reported by the app (" + ce.Event + ")",
 			TS:         ce.TS.v, AppVersion: ce.AppVersion, Model: ce.Model,
 		})

@@ -34,7 +34,7 @@ func TestCallbackPublicKeyEndpoint(t *testing.T) {
 		{"only GET", signer.PublicKeyPEM(), http.MethodPost, http.StatusMethodNotAllowed, false},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			s, err := New(Config{Region: "sg", Producer: &fakeProducer{}, CallbackPublicKey: tc.key})
+			s, err := New(testConfig(Config{Region: "sg", Producer: &fakeProducer{}, CallbackPublicKey: tc.key}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +73,7 @@ func TestCallbackPublicKeyMustBePEM(t *testing.T) {
 		{"private key block", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			_, err := New(Config{Region: "sg", Producer: &fakeProducer{}, CallbackPublicKey: tc.key})
+			_, err := New(testConfig(Config{Region: "sg", Producer: &fakeProducer{}, CallbackPublicKey: tc.key}))
 			if err == nil || !strings.Contains(err.Error(), "CallbackPublicKey") {
 				t.Fatalf("New = %v, want an error about CallbackPublicKey", err)
 			}

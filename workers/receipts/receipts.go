@@ -3,15 +3,16 @@
 // format (mPaaS guide §7.2.10) and the app SDK's client events, and
 // publishes them as lifecycle events on push.events.R.
 //
-// Endpoints (POST; any other method gets 405):
+// Endpoints (POST; any other method gets 405), each with the app in the
+// query, ?app=<appId>, and authenticated as auth.go describes:
 //
-//	/receipts/hms        Huawei Push Kit   JSON {"statuses":[{"biTag","token","status","timestamp",...}]}
-//	/receipts/honor      Honor Push        the same body as Huawei
-//	/receipts/harmonyos  HarmonyOS Push    Huawei's body with "deliveryStatus":{"result","timestamp"}
-//	/receipts/mipush     Xiaomi MiPush     form-encoded, field data = JSON {"<mipush msg id>":{"param","type","targets","barStatus","timestamp"}}
-//	/receipts/oppo       OPPO Push         JSON [{"appId","eventTime","eventType","messageId","param","registrationIds"}]
-//	/receipts/vivo       vivo Push         JSON {"<vivo task id>":{"param","targets","ackTime","ackType"}}
-//	/receipts/client     app SDK           JSON {"events":[{"deliveryId"|"msgId"+"deviceId","event":"arrival|open|ignore","ts","appVersion","model"}]}
+//	/receipts/hms        Huawei Push Kit   JSON {"statuses":[{"biTag","token","status","timestamp",...}]}, header X-HUAWEI-CALLBACK-ID
+//	/receipts/honor      Honor Push        the same body as Huawei, &token=<the app's Honor receipt token>
+//	/receipts/harmonyos  HarmonyOS Push    Huawei's body with "deliveryStatus":{"result","timestamp"}, header X-HUAWEI-CALLBACK-ID
+//	/receipts/mipush     Xiaomi MiPush     form-encoded, field data = JSON {"<mipush msg id>":{"param","type","targets","barStatus","timestamp"}}, tagged param
+//	/receipts/oppo       OPPO Push         JSON [{"appId","eventTime","eventType","messageId","param","registrationIds"}], tagged param
+//	/receipts/vivo       vivo Push         JSON {"<vivo task id>":{"param","targets","ackTime","ackType"}}, tagged param
+//	/receipts/client     app SDK           JSON {"events":[{"deliveryId"|"msgId"+"deviceId","event":"arrival|open|ignore","ts","appVersion","model"}]}, headers X-Pushpipe-Timestamp and X-Pushpipe-Signature
 //
 // plus, with a CallbackPublicKey, GET /callbacks/public-key, the PEM of
 // the key business callbacks are signed with (mPaaS §6.9; see
@@ -23,15 +24,20 @@
 // Correlation: the sender sets each vendor's receipt correlation value
 // (Huawei, Honor and HarmonyOS biTag; MiPush extra.callback.param; OPPO
 // call_back_parameter; vivo callback.param) to the delivery id, or, for a
-// vendor call that carries many tokens, to the msg id. A value of the form
-// of a delivery id (schema.IsDeliveryID) yields one event with that
-// DeliveryID and event id schema.ReceiptEventID(step, delivery id); any
-// other value yields one event per token the receipt names, with MsgID
-// and Token set and event id schema.PendingReceiptEventID. The events
-// carry no app id: the event sink fills them in from its delivery index
-// (workers/eventsink ResolveConfig). Replaying a receipt produces the same
-// event ids, so no statistic changes; an arrival reported by both the
-// vendor and the app is one event.
+// vendor call that carries many tokens, to the msg id (MiPush, OPPO and
+// vivo with its tag appended). A value of the form of a delivery id
+// (schema.IsDeliveryID) yields one event with that DeliveryID (and the
+// token the receipt names, for the dead-token check) and event id
+// schema.ReceiptEventID(step, delivery id); any other value yields one
+// event per token the receipt names, with MsgID and Token set and event
+// id schema.PendingReceiptEventID. A client event naming msgId and
+// deviceId gets the delivery id Config.IDKey derives for the
+// authenticated app. The events carry no app id but ReceiptAppID, the
+// authenticated app: the event sink fills them in from its delivery index
+// and resolves them only to deliveries of that app (workers/eventsink
+// ResolveConfig). Replaying a receipt produces the same event ids, so no
+// statistic changes; an arrival reported by both the vendor and the app
+// is one event.
 //
 // Outcomes (status codes of §10.3): an arrival or click is arrived or
 // opened with status 2 Acked; a receipt saying the message did not reach
@@ -46,11 +52,13 @@
 // A request is answered only after every event it caused was acknowledged
 // by Kafka: 200 in the vendor's expected form (Huawei, Honor, HarmonyOS:
 // {"code":"0","message":"success"}; MiPush: SUCCESS; OPPO, vivo and the
-// client endpoint: {"returnCode":100,"returnReason":"SUCCESS"}). A body
-// that is not a receipt of its vendor gets 400 (413 when larger than
-// MaxBodyBytes) with a message saying what is wrong, in the same form;
-// Kafka not acknowledging gets 503 so that the vendor sends the receipt
-// again. Each request is logged once.
+// client endpoint: {"returnCode":100,"returnReason":"SUCCESS"}). A request
+// that fails authentication gets 401 (403 for a source address not
+// allowed) and writes nothing. A body that is not a receipt of its vendor
+// gets 400 (413 when larger than MaxBodyBytes; 400 too_many_items or
+// too_many_events over MaxReceiptItems or MaxEvents) with a message saying
+// what is wrong, in the same form; Kafka not acknowledging gets 503 so
+// that the vendor sends the receipt again. Each request is logged once.
 package receipts
 
 import (
@@ -61,6 +69,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -84,6 +93,8 @@ const (
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultMaxClientEvents = 500
 	DefaultProduceTimeout  = 10 * time.Second
+	// DefaultMaxEvents bounds the events one request may publish.
+	DefaultMaxEvents = 5000
 )
 
 // Config configures a Server. Zero values mean the documented defaults.
@@ -116,6 +127,29 @@ type Config struct {
 	// /callbacks/public-key so that receivers can verify callbacks. When
 	// empty, that path answers 404.
 	CallbackPublicKey []byte
+	// IDKey checks the tags of MiPush, OPPO and vivo callback parameters
+	// and derives the delivery id of client events naming msgId and
+	// deviceId. Required: the key of the fanout and sender of the region.
+	IDKey schema.IDKey
+	// Apps are the receipt credentials of each app id (see auth.go); an
+	// app absent here has its Huawei, Honor, HarmonyOS and client
+	// receipts refused. The map is not modified.
+	Apps map[string]AppCredentials
+	// AllowedSources, if it names an endpoint (Endpoints: hms, honor,
+	// harmonyos, mipush, oppo, vivo, client), limits that endpoint to
+	// peers within the prefixes (403 otherwise). The peer is the TCP
+	// connection's address: put no proxy in front, or allow the proxy.
+	AllowedSources map[string][]netip.Prefix
+	// SignatureWindow is how far the timestamp of a Huawei or client
+	// signature may be from the clock. Default DefaultSignatureWindow.
+	SignatureWindow time.Duration
+	// NonceCacheSize bounds the Huawei nonces remembered to refuse
+	// replays. Default DefaultNonceCacheSize.
+	NonceCacheSize int
+	// MaxEvents is the most events one request may publish (items times
+	// the tokens each names); a larger request is refused (400
+	// too_many_events). Default DefaultMaxEvents.
+	MaxEvents int
 }
 
 func (c Config) withDefaults() Config {
@@ -130,6 +164,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProduceTimeout == 0 {
 		c.ProduceTimeout = DefaultProduceTimeout
+	}
+	if c.SignatureWindow == 0 {
+		c.SignatureWindow = DefaultSignatureWindow
+	}
+	if c.NonceCacheSize == 0 {
+		c.NonceCacheSize = DefaultNonceCacheSize
+	}
+	if c.MaxEvents == 0 {
+		c.MaxEvents = DefaultMaxEvents
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -150,6 +193,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("receipts: MaxClientEvents %d is negative: use 0 for the default %d", c.MaxClientEvents, DefaultMaxClientEvents)
 	case c.ProduceTimeout < 0:
 		return fmt.Errorf("receipts: ProduceTimeout %s is negative: use 0 for the default %s", c.ProduceTimeout, DefaultProduceTimeout)
+	case !c.IDKey.Valid():
+		return errors.New("receipts: IDKey is required: configure security.idSecret or security.idSecretFile, the secret of the region's fanout")
+	case c.SignatureWindow < 0 || c.NonceCacheSize < 0 || c.MaxEvents < 0:
+		return fmt.Errorf("receipts: SignatureWindow %s, NonceCacheSize %d and MaxEvents %d must not be negative (0 means the default)", c.SignatureWindow, c.NonceCacheSize, c.MaxEvents)
+	}
+	for name := range c.AllowedSources {
+		if _, ok := vendorByName(name); !ok {
+			return fmt.Errorf("receipts: AllowedSources names %q, which is not an endpoint: use one of %v", name, vendorNames())
+		}
 	}
 	if len(c.CallbackPublicKey) > 0 {
 		if b, _ := pem.Decode(c.CallbackPublicKey); b == nil || b.Type != "PUBLIC KEY" {
@@ -167,6 +219,7 @@ type Server struct {
 	log     zerolog.Logger
 	m       *metrics
 	handler http.Handler
+	nonces  *nonceCache
 
 	http *pipeline.HTTPServer
 }
@@ -182,6 +235,7 @@ func New(cfg Config) (*Server, error) {
 		log: cfg.Logger.With().Str("component", "receipts").Str("region", cfg.Region).Logger(),
 		m:   newMetrics(cfg.Metrics, cfg.Region),
 	}
+	s.nonces = newNonceCache(2*cfg.SignatureWindow, cfg.NonceCacheSize)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/receipts/{vendor}", s.serveReceipt)
 	if len(cfg.CallbackPublicKey) > 0 {
@@ -242,6 +296,13 @@ type outcome struct {
 	events  int
 	skipped map[string]int
 	err     error
+	// auth marks a request that failed authentication.
+	auth bool
+}
+
+// refusal is the outcome of an authentication failure.
+func refusal(e *authError) outcome {
+	return outcome{status: e.status, reason: e.reason, message: e.detail, auth: true}
 }
 
 // serveReceipt handles POST /receipts/{vendor}.
@@ -278,8 +339,44 @@ func (s *Server) serveReceipt(w http.ResponseWriter, r *http.Request) {
 	v.answer(w, o.status, o.message)
 }
 
-// handle reads, parses and publishes one receipt body.
+// handle authenticates, reads, parses and publishes one receipt request.
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, v vendor) outcome {
+	if !sourceAllowed(r, s.cfg.AllowedSources[v.name]) {
+		return refusal(&authError{status: http.StatusForbidden, reason: "source_not_allowed",
+			detail: fmt.Sprintf("%s receipts are not taken from %s", v.name, r.RemoteAddr)})
+	}
+	app, aerr := appOf(r, v.name)
+	if aerr != nil {
+		return refusal(aerr)
+	}
+	creds := s.cfg.Apps[app]
+	var nonce string
+	switch v.auth {
+	case authHuawei:
+		cb := creds.HMS
+		if v.name == "harmonyos" {
+			cb = creds.HarmonyOS
+		}
+		if nonce, aerr = s.checkHuawei(r, v.name, app, cb); aerr != nil {
+			return refusal(aerr)
+		}
+	case authToken:
+		if aerr = checkToken(r, v.name, app, creds.HonorToken); aerr != nil {
+			return refusal(aerr)
+		}
+	}
+	o := s.handleBody(w, r, v, app, creds)
+	if nonce != "" && o.status != http.StatusOK {
+		// Nothing was stored: the vendor may send it again, with the
+		// same header.
+		s.nonces.release(nonce)
+	}
+	return o
+}
+
+// handleBody reads, checks, parses and publishes the body of a request
+// from app whose headers passed.
+func (s *Server) handleBody(w http.ResponseWriter, r *http.Request, v vendor, app string, creds AppCredentials) outcome {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -289,15 +386,35 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, v vendor) outcom
 		}
 		return outcome{status: http.StatusBadRequest, reason: "read_error", message: "reading the receipt body: " + err.Error()}
 	}
-	parsed, err := v.parse(body, s.cfg.MaxClientEvents)
+	opts := parseOptions{maxClientEvents: s.cfg.MaxClientEvents}
+	switch v.auth {
+	case authClient:
+		if aerr := s.checkClient(r, app, creds, body); aerr != nil {
+			return refusal(aerr)
+		}
+	case authTag:
+		opts.unwrap = tagVerifier(s.cfg.IDKey, v.name, app)
+	}
+	parsed, err := v.parse(body, opts)
 	if err != nil {
+		var ae *authError
+		if errors.As(err, &ae) {
+			return refusal(ae)
+		}
 		var pe *ParseError
 		if errors.As(err, &pe) {
 			return outcome{status: http.StatusBadRequest, reason: pe.Reason, message: pe.Detail}
 		}
 		return outcome{status: http.StatusBadRequest, reason: "invalid", message: err.Error()}
 	}
-	events := s.events(v, parsed.Receipts)
+	if err := s.deriveClientIDs(app, parsed.Receipts); err != nil {
+		return outcome{status: http.StatusBadRequest, reason: err.Reason, message: err.Detail}
+	}
+	events := s.events(v, app, parsed.Receipts)
+	if len(events) > s.cfg.MaxEvents {
+		return outcome{status: http.StatusBadRequest, reason: "too_many_events",
+			message: fmt.Sprintf("%s receipt names %d deliveries, at most %d are taken in one request: send them in several", v.name, len(events), s.cfg.MaxEvents)}
+	}
 	o := outcome{status: http.StatusOK, events: len(events), skipped: parsed.Skipped}
 	if len(events) == 0 {
 		return o
@@ -319,18 +436,42 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, v vendor) outcom
 	return o
 }
 
-// events turns receipts into the events to publish.
-func (s *Server) events(v vendor, recs []Receipt) []schema.Event {
+// deriveClientIDs gives the client events that name msgId and deviceId the
+// delivery id of app's delivery of that message to that device, refusing
+// a batch whose event gave another deliveryId too.
+func (s *Server) deriveClientIDs(app string, recs []Receipt) *ParseError {
+	for i := range recs {
+		r := &recs[i]
+		if r.DeviceID == "" {
+			continue
+		}
+		id := s.cfg.IDKey.DeliveryID(app, r.MsgID, r.DeviceID)
+		if r.DeliveryID != "" && r.DeliveryID != id {
+			return parseErr("invalid_event", "client events: deliveryId %s is not the delivery of msgId %.40q to deviceId %.40q of app %s", r.DeliveryID, r.MsgID, r.DeviceID, app)
+		}
+		r.DeliveryID, r.MsgID, r.DeviceID = id, "", ""
+	}
+	return nil
+}
+
+// events turns the receipts of app into the events to publish.
+func (s *Server) events(v vendor, app string, recs []Receipt) []schema.Event {
 	now := s.cfg.Now()
 	var out []schema.Event
 	for _, r := range recs {
 		base := schema.Event{
 			TS: plausibleTS(r.TS, now), Region: s.cfg.Region, Channel: v.channel, Event: r.Event,
 			StatusCode: r.StatusCode, StatusDesc: r.StatusDesc, AppVersion: r.AppVersion, Model: r.Model,
+			ReceiptAppID: app,
 		}
 		if r.DeliveryID != "" {
 			e := base
 			e.DeliveryID, e.EventID = r.DeliveryID, schema.ReceiptEventID(r.Event, r.DeliveryID)
+			if len(r.Tokens) == 1 {
+				// The token the receipt names, for the event sink to
+				// compare with the delivery's before it calls it dead.
+				e.Token = r.Tokens[0]
+			}
 			out = append(out, e)
 			continue
 		}
@@ -361,6 +502,9 @@ func (s *Server) finish(vendorName string, o outcome, start time.Time) {
 	s.m.seconds.WithLabelValues(vendorName).Observe(took.Seconds())
 	if o.status != http.StatusOK && o.reason != "" {
 		s.m.rejected.WithLabelValues(vendorName, o.reason).Inc()
+	}
+	if o.auth {
+		s.m.refused.WithLabelValues(vendorName, o.reason).Inc()
 	}
 	skipped := 0
 	for reason, n := range o.skipped {

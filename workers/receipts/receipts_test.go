@@ -2,11 +2,15 @@ package receipts
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -56,13 +60,64 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-func post(t *testing.T, h http.Handler, path, contentType, body string) (int, string) {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+// testApp is the app of the tests' receipts, with testCreds.
+const testApp = "app-1"
+
+var testCreds = AppCredentials{
+	HMS:        HuaweiCallback{User: "hms-user", Key: "hms-callback-key"},
+	HarmonyOS:  HuaweiCallback{User: "harmonyos-user", Key: "harmonyos-callback-key"},
+	HonorToken: "honor-receipt-token-1",
+	ClientKey:  "client-key-of-app-1",
+}
+
+// testConfig completes cfg with the test id key and, unless cfg names
+// apps, testApp's credentials.
+func testConfig(cfg Config) Config {
+	cfg.IDKey = testinfra.IDKey()
+	if cfg.Apps == nil {
+		cfg.Apps = map[string]AppCredentials{testApp: testCreds}
+	}
+	return cfg
+}
+
+// tagged is the callback parameter the channel of vendor sends for value
+// of testApp.
+func tagged(vendor, value string) string {
+	return testinfra.IDKey().ReceiptParam(vendor, testApp, value)
+}
+
+// signed is a request of body to /receipts/<vendor>?app=<app> carrying the
+// proof that vendor (or the app SDK) adds for testApp's credentials,
+// signed at now.
+func signed(method, vendor, app, contentType, body string, now time.Time) *http.Request {
+	target := "/receipts/" + vendor + "?app=" + url.QueryEscape(app)
+	if vendor == "honor" {
+		target += "&token=" + url.QueryEscape(testCreds.HonorToken.Reveal())
+	}
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
+	switch vendor {
+	case "hms":
+		req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.HMS.User, testCreds.HMS.Key, now, rand.Text()))
+	case "harmonyos":
+		req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.HarmonyOS.User, testCreds.HarmonyOS.Key, now, rand.Text()))
+	case "client":
+		req.Header.Set(HeaderClientTimestamp, strconv.FormatInt(now.UnixMilli(), 10))
+		req.Header.Set(HeaderClientSignature, ClientSignature(app, testCreds.ClientKey, now, []byte(body)))
+	}
+	return req
+}
+
+func serve(h http.Handler, req *http.Request) (int, string) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
+}
+
+// post posts body for testApp as its vendor would, signed now.
+func post(t *testing.T, h http.Handler, path, contentType, body string) (int, string) {
+	t.Helper()
+	return serve(h, signed(http.MethodPost, strings.TrimPrefix(path, "/receipts/"), testApp, contentType, body, time.Now()))
 }
 
 const (
@@ -73,11 +128,13 @@ const (
 func TestEndpointsAnswerAsEachVendorExpects(t *testing.T) {
 	now := time.UnixMilli(1730776990000)
 	p := &fakeProducer{}
-	s, err := New(Config{Region: "sg", Producer: p, Now: func() time.Time { return now }})
+	s, err := New(testConfig(Config{Region: "sg", Producer: p, Now: func() time.Time { return now }}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	byToken := schema.PendingReceiptEventID(schema.EventArrived, "0#4#1.1#console_1730775366036&671135c53a89dde2", "oUU0LhUv9qgw2HEtgtWmxEqX91dkWesBHQxxx")
+	const sampleMsg = "0#4#1.1#console_1730775366036&671135c53a89dde2"
+	byToken := schema.PendingReceiptEventID(schema.EventArrived, sampleMsg, "oUU0LhUv9qgw2HEtgtWmxEqX91dkWesBHQxxx")
+	key := testApp + "/" + ourDelivery
 	for _, tc := range []struct {
 		scenario    string
 		path, ct    string
@@ -88,22 +145,22 @@ func TestEndpointsAnswerAsEachVendorExpects(t *testing.T) {
 		wantKey     string
 	}{
 		{"huawei", "/receipts/hms", ctJSON, withCorrelation(sampleHMS, ourDelivery), `{"code":"0","message":"success"}`,
-			schema.EventArrived, schema.ReceiptEventID(schema.EventArrived, ourDelivery), ourDelivery},
+			schema.EventArrived, schema.ReceiptEventID(schema.EventArrived, ourDelivery), key},
 		{"honor", "/receipts/honor", ctJSON, withCorrelation(sampleHonor, ourDelivery), `{"code":"0","message":"success"}`,
-			schema.EventFailed, schema.ReceiptEventID(schema.EventFailed, ourDelivery), ourDelivery},
+			schema.EventFailed, schema.ReceiptEventID(schema.EventFailed, ourDelivery), key},
 		{"harmonyos", "/receipts/harmonyos", ctJSON, withCorrelation(sampleHarmonyOS, ourDelivery), `{"code":"0","message":"success"}`,
-			schema.EventFailed, schema.ReceiptEventID(schema.EventFailed, ourDelivery), ourDelivery},
-		{"xiaomi, msg id and regId", "/receipts/mipush", ctForm, sampleMiPush, `SUCCESS`,
-			schema.EventArrived, byToken, "0#4#1.1#console_1730775366036&671135c53a89dde2"},
-		{"oppo", "/receipts/oppo", ctJSON, withCorrelation(sampleOPPO, ourDelivery), `{"returnCode":100,"returnReason":"SUCCESS"}`,
-			schema.EventArrived, schema.ReceiptEventID(schema.EventArrived, ourDelivery), ourDelivery},
-		{"vivo", "/receipts/vivo", ctJSON, withCorrelation(sampleVivo, ourDelivery), `{"returnCode":100,"returnReason":"SUCCESS"}`,
-			schema.EventArrived, schema.ReceiptEventID(schema.EventArrived, ourDelivery), ourDelivery},
+			schema.EventFailed, schema.ReceiptEventID(schema.EventFailed, ourDelivery), key},
+		{"xiaomi, msg id and regId", "/receipts/mipush", ctForm, withCorrelation(sampleMiPush, tagged("mipush", sampleMsg)), `SUCCESS`,
+			schema.EventArrived, byToken, testApp + "/" + sampleMsg},
+		{"oppo", "/receipts/oppo", ctJSON, withCorrelation(sampleOPPO, tagged("oppo", ourDelivery)), `{"returnCode":100,"returnReason":"SUCCESS"}`,
+			schema.EventArrived, schema.ReceiptEventID(schema.EventArrived, ourDelivery), key},
+		{"vivo", "/receipts/vivo", ctJSON, withCorrelation(sampleVivo, tagged("vivo", ourDelivery)), `{"returnCode":100,"returnReason":"SUCCESS"}`,
+			schema.EventArrived, schema.ReceiptEventID(schema.EventArrived, ourDelivery), key},
 		{"client", "/receipts/client", ctJSON, `{"events":[{"deliveryId":"` + ourDelivery + `","event":"ignore","appVersion":"3.0"}]}`,
-			`{"returnCode":100,"returnReason":"SUCCESS"}`, schema.EventIgnored, schema.ReceiptEventID(schema.EventIgnored, ourDelivery), ourDelivery},
+			`{"returnCode":100,"returnReason":"SUCCESS"}`, schema.EventIgnored, schema.ReceiptEventID(schema.EventIgnored, ourDelivery), key},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			code, body := post(t, s.Handler(), tc.path, tc.ct, tc.body)
+			code, body := serve(s.Handler(), signed(http.MethodPost, strings.TrimPrefix(tc.path, "/receipts/"), testApp, tc.ct, tc.body, now))
 			if code != http.StatusOK || body != tc.wantBody {
 				t.Fatalf("answer %d %s, want 200 %s", code, body, tc.wantBody)
 			}
@@ -118,7 +175,7 @@ func TestEndpointsAnswerAsEachVendorExpects(t *testing.T) {
 			if outs[0].Topic != "push.events.sg" || string(outs[0].Key) != tc.wantKey {
 				t.Errorf("record to %s key %q, want push.events.sg key %q", outs[0].Topic, outs[0].Key, tc.wantKey)
 			}
-			if e.Event != tc.wantEvent || e.EventID != tc.wantEventID || e.Region != "sg" || e.AppID != "" || e.TS <= 0 {
+			if e.Event != tc.wantEvent || e.EventID != tc.wantEventID || e.Region != "sg" || e.AppID != "" || e.ReceiptAppID != testApp || e.TS <= 0 {
 				t.Errorf("event %+v, want %s with id %s", e, tc.wantEvent, tc.wantEventID)
 			}
 		})
@@ -130,8 +187,8 @@ func TestEndpointsAnswerAsEachVendorExpects(t *testing.T) {
 
 func TestReplayedReceiptProducesTheSameEvents(t *testing.T) {
 	p := &fakeProducer{}
-	s, _ := New(Config{Region: "eu", Producer: p})
-	body := "data=" + strings.ReplaceAll(strings.TrimPrefix(sampleMiPush, "data="), "oUU0LhUv9qgw2HEtgtWmxEqX91dkWesBHQxxx", "r1%2Cr2")
+	s, _ := New(testConfig(Config{Region: "eu", Producer: p}))
+	body := "data=" + strings.ReplaceAll(strings.TrimPrefix(withCorrelation(sampleMiPush, tagged("mipush", "msg-7")), "data="), "oUU0LhUv9qgw2HEtgtWmxEqX91dkWesBHQxxx", "r1%2Cr2")
 	var rounds [2][]string
 	for i := range rounds {
 		if code, b := post(t, s.Handler(), "/receipts/mipush", ctForm, body); code != http.StatusOK {
@@ -151,7 +208,7 @@ func TestReplayedReceiptProducesTheSameEvents(t *testing.T) {
 func TestGarbledBodiesAreRefusedAndCounted(t *testing.T) {
 	p := &fakeProducer{}
 	reg := prometheus.NewRegistry()
-	s, err := New(Config{Region: "sg", Producer: p, Metrics: reg, MaxBodyBytes: 1024})
+	s, err := New(testConfig(Config{Region: "sg", Producer: p, Metrics: reg, MaxBodyBytes: 1024}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,11 +232,9 @@ func TestGarbledBodiesAreRefusedAndCounted(t *testing.T) {
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			before := counter(t, s.m.rejected.WithLabelValues(tc.wantVendor, tc.wantReason))
-			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
-			rec := httptest.NewRecorder()
-			s.Handler().ServeHTTP(rec, req)
-			if rec.Code != tc.wantStatus || !strings.Contains(rec.Body.String(), tc.wantBody) {
-				t.Fatalf("answer %d %s, want %d containing %s", rec.Code, rec.Body.String(), tc.wantStatus, tc.wantBody)
+			code, body := serve(s.Handler(), signed(tc.method, strings.TrimPrefix(tc.path, "/receipts/"), testApp, ctJSON, tc.body, time.Now()))
+			if code != tc.wantStatus || !strings.Contains(body, tc.wantBody) {
+				t.Fatalf("answer %d %s, want %d containing %s", code, body, tc.wantStatus, tc.wantBody)
 			}
 			if after := counter(t, s.m.rejected.WithLabelValues(tc.wantVendor, tc.wantReason)); after != before+1 {
 				t.Fatalf("rejected_total{%s,%s} went from %v to %v", tc.wantVendor, tc.wantReason, before, after)
@@ -200,7 +255,7 @@ func TestGarbledBodiesAreRefusedAndCounted(t *testing.T) {
 
 func TestItemsWithoutUsableContentAreSkippedNotRefused(t *testing.T) {
 	p := &fakeProducer{}
-	s, _ := New(Config{Region: "sg", Producer: p})
+	s, _ := New(testConfig(Config{Region: "sg", Producer: p}))
 	code, body := post(t, s.Handler(), "/receipts/hms", ctJSON, `{"statuses":[{"token":"t","status":0},{"biTag":"`+ourDelivery+`","status":0}]}`)
 	if code != http.StatusOK || body != `{"code":"0","message":"success"}` {
 		t.Fatalf("answer %d %s", code, body)
@@ -215,8 +270,8 @@ func TestItemsWithoutUsableContentAreSkippedNotRefused(t *testing.T) {
 
 func TestKafkaFailureAsksTheVendorToRetry(t *testing.T) {
 	p := &fakeProducer{err: errors.New("broker down")}
-	s, _ := New(Config{Region: "sg", Producer: p})
-	code, body := post(t, s.Handler(), "/receipts/oppo", ctJSON, withCorrelation(sampleOPPO, ourDelivery))
+	s, _ := New(testConfig(Config{Region: "sg", Producer: p}))
+	code, body := post(t, s.Handler(), "/receipts/oppo", ctJSON, withCorrelation(sampleOPPO, tagged("oppo", ourDelivery)))
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"returnCode":9000`) {
 		t.Fatalf("answer %d %s, want 503 with 9000 SYSTEM_ERROR", code, body)
 	}
@@ -253,10 +308,14 @@ func TestConfigValidate(t *testing.T) {
 		cfg      Config
 		want     string
 	}{
-		{"no region", Config{Producer: &fakeProducer{}}, "region"},
-		{"no producer", Config{Region: "sg"}, "Producer is required"},
-		{"negative body limit", Config{Region: "sg", Producer: &fakeProducer{}, MaxBodyBytes: -1}, "MaxBodyBytes"},
-		{"valid", Config{Region: "sg", Producer: &fakeProducer{}}, ""},
+		{"no region", testConfig(Config{Producer: &fakeProducer{}}), "region"},
+		{"no producer", testConfig(Config{Region: "sg"}), "Producer is required"},
+		{"negative body limit", testConfig(Config{Region: "sg", Producer: &fakeProducer{}, MaxBodyBytes: -1}), "MaxBodyBytes"},
+		{"no id key", Config{Region: "sg", Producer: &fakeProducer{}}, "IDKey is required"},
+		{"allowed sources of an unknown endpoint", testConfig(Config{Region: "sg", Producer: &fakeProducer{},
+			AllowedSources: map[string][]netip.Prefix{"apns": nil}}), "not an endpoint"},
+		{"negative event cap", testConfig(Config{Region: "sg", Producer: &fakeProducer{}, MaxEvents: -1}), "must not be negative"},
+		{"valid", testConfig(Config{Region: "sg", Producer: &fakeProducer{}}), ""},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -281,14 +340,14 @@ func TestServerOverRealKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	s, err := New(Config{Region: "sg", Producer: prod})
+	s, err := New(testConfig(Config{Region: "sg", Producer: prod}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil { // Close before Start is allowed
 		t.Fatal(err)
 	}
-	s, _ = New(Config{Region: "sg", Producer: prod})
+	s, _ = New(testConfig(Config{Region: "sg", Producer: prod}))
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +373,10 @@ func TestServerOverRealKafka(t *testing.T) {
 			t.Errorf("GET %s on the receipts port: %d, want 404", path, code)
 		}
 	}
-	resp, err := http.Post(s.URL()+"/receipts/hms", ctJSON, strings.NewReader(withCorrelation(sampleHMS, ourDelivery)))
+	req := signed(http.MethodPost, "hms", testApp, ctJSON, withCorrelation(sampleHMS, ourDelivery), time.Now())
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+req.URL.String(), req.Body)
+	req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.HMS.User, testCreds.HMS.Key, time.Now(), "nonce-over-kafka"))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +395,7 @@ func TestServerOverRealKafka(t *testing.T) {
 	if err := json.Unmarshal(m.Value, &e); err != nil {
 		t.Fatal(err)
 	}
-	if string(m.Key) != ourDelivery || e.DeliveryID != ourDelivery || e.Event != schema.EventArrived || e.Channel != "hms" {
+	if string(m.Key) != testApp+"/"+ourDelivery || e.DeliveryID != ourDelivery || e.Event != schema.EventArrived || e.Channel != "hms" {
 		t.Fatalf("record key %q event %+v", m.Key, e)
 	}
 	if err := s.Close(); err != nil {

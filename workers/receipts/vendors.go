@@ -11,34 +11,50 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// vendor is one receipt endpoint: how its bodies are read and how it is
-// answered.
+// authKind is how an endpoint's requests are authenticated (see auth.go).
+type authKind uint8
+
+const (
+	authHuawei authKind = iota + 1 // X-HUAWEI-CALLBACK-ID (hms, harmonyos)
+	authToken                      // token in the receipt address (honor)
+	authTag                        // tagged callback parameters (mipush, oppo, vivo)
+	authClient                     // signed body (client)
+)
+
+// vendor is one receipt endpoint: how its requests are authenticated, how
+// its bodies are read and how it is answered.
 type vendor struct {
 	// name is the path segment and the metric label.
 	name string
 	// channel is the channel name put on the events until the event sink
 	// replaces it with the delivery's channel; "" for the app SDK.
 	channel string
-	parse   func(body []byte, maxClientEvents int) (Parsed, error)
+	auth    authKind
+	parse   func(body []byte, o parseOptions) (Parsed, error)
 	// answer writes the response: success when status is 200, else an
 	// error carrying message, in the form the vendor expects.
 	answer func(w http.ResponseWriter, status int, message string)
 }
 
 func vendors() []vendor {
-	plain := func(f func([]byte) (Parsed, error)) func([]byte, int) (Parsed, error) {
-		return func(b []byte, _ int) (Parsed, error) { return f(b) }
+	statuses := func(name string, harmony bool) func([]byte, parseOptions) (Parsed, error) {
+		return func(b []byte, o parseOptions) (Parsed, error) { return parseStatuses(name, b, harmony, o) }
 	}
 	return []vendor{
-		{"hms", "hms", plain(ParseHMS), answerHuawei},
-		{"honor", "honor", plain(ParseHonor), answerHuawei},
-		{"harmonyos", "harmonyos", plain(ParseHarmonyOS), answerHuawei},
-		{"mipush", "mipush", plain(ParseMiPush), answerMiPush},
-		{"oppo", "oppo", plain(ParseOPPO), answerResult},
-		{"vivo", "vivo", plain(ParseVivo), answerResult},
-		{"client", "", ParseClient, answerResult},
+		{"hms", "hms", authHuawei, statuses("hms", false), answerHuawei},
+		{"honor", "honor", authToken, statuses("honor", false), answerHuawei},
+		{"harmonyos", "harmonyos", authHuawei, statuses("harmonyos", true), answerHuawei},
+		{"mipush", "mipush", authTag, parseMiPush, answerMiPush},
+		{"oppo", "oppo", authTag, parseOPPO, answerResult},
+		{"vivo", "vivo", authTag, parseVivo, answerResult},
+		{"client", "", authClient, parseClient, answerResult},
 	}
 }
+
+// Endpoints lists the names of the receipt endpoints (/receipts/<name>):
+// hms, honor, harmonyos, mipush, oppo, vivo, client. They are the keys of
+// Config.AllowedSources and the vendor label of the metrics.
+func Endpoints() []string { return vendorNames() }
 
 func vendorByName(name string) (vendor, bool) {
 	for _, v := range vendors() {
@@ -122,6 +138,7 @@ func resultFor(status int) schema.ResultCode {
 type metrics struct {
 	requests *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	refused  *prometheus.CounterVec
 	skipped  *prometheus.CounterVec
 	events   *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
@@ -130,7 +147,8 @@ type metrics struct {
 // newMetrics creates and registers with reg (nil: unregistered):
 //
 //	pushpipe_receipts_requests_total{vendor,code}    requests by HTTP status
-//	pushpipe_receipts_rejected_total{vendor,reason}  requests refused (4xx, 5xx) by reason: malformed_json, bad_form, no_data, empty, too_large, too_many, invalid_event, method, unknown_vendor, unavailable...
+//	pushpipe_receipts_rejected_total{vendor,reason}  requests refused (4xx, 5xx) by reason: malformed_json, bad_form, no_data, empty, too_large, too_many, too_many_items, too_many_events, invalid_event, method, unknown_vendor, unavailable, and the reasons of auth_refused_total
+//	pushpipe_receipts_auth_refused_total{vendor,reason} requests that failed authentication (401, 403), which wrote nothing: no_app, unknown_app, no_credentials, no_signature, bad_signature, bad_token, bad_tag, stale_timestamp, replayed_nonce, source_not_allowed
 //	pushpipe_receipts_skipped_total{vendor,reason}   receipt items ignored in accepted bodies: no_correlation, no_status, no_target, unknown_type, too_many_targets
 //	pushpipe_receipts_events_total{vendor,event}     events published
 //	pushpipe_receipts_request_seconds{vendor}        request latency, Kafka acknowledgement included
@@ -144,6 +162,7 @@ func newMetrics(reg prometheus.Registerer, region string) *metrics {
 	m := &metrics{
 		requests: vec("requests_total", "Receipt requests by vendor and HTTP status.", "vendor", "code"),
 		rejected: vec("rejected_total", "Receipt requests refused, by vendor and reason.", "vendor", "reason"),
+		refused:  vec("auth_refused_total", "Receipt requests that failed authentication and wrote nothing, by vendor and reason.", "vendor", "reason"),
 		skipped:  vec("skipped_total", "Receipt items ignored in accepted bodies, by vendor and reason.", "vendor", "reason"),
 		events:   vec("events_total", "Events published from receipts, by vendor and event.", "vendor", "event"),
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pushpipe", Subsystem: "receipts", Name: "request_seconds",
@@ -155,6 +174,7 @@ func newMetrics(reg prometheus.Registerer, region string) *metrics {
 	}
 	m.requests = pipeline.Register(reg, m.requests)
 	m.rejected = pipeline.Register(reg, m.rejected)
+	m.refused = pipeline.Register(reg, m.refused)
 	m.skipped = pipeline.Register(reg, m.skipped)
 	m.events = pipeline.Register(reg, m.events)
 	m.seconds = pipeline.Register(reg, m.seconds)

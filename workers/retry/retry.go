@@ -116,7 +116,7 @@ func Output(d schema.Delivery, now time.Time) pipeline.Output {
 		panic(fmt.Sprintf("encoding delivery: %v", err))
 	}
 	tier := pipeline.RetryTierFor(time.UnixMilli(DueAt(d)).Sub(now))
-	return pipeline.Output{Topic: pipeline.RetryTierTopic(d.Region, tier), Key: []byte(d.DeviceID), Value: b}
+	return pipeline.Output{Topic: pipeline.RetryTierTopic(d.Region, tier), Key: []byte(d.KafkaKey()), Value: b}
 }
 
 // DueAt is when a waiting delivery is released, in Unix milliseconds: its

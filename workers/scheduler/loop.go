@@ -502,7 +502,7 @@ func (l *loop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 	if f := st.Firing; f != nil {
 		occ := time.UnixMilli(f.Occurrence)
 		taskID := schema.OccurrenceID(st.ScheduleID, occ, loc)
-		found, err := l.findRequest(ctx, *f, taskID)
+		found, err := l.findRequest(ctx, *f, schema.AppKey(st.AppID, taskID), taskID)
 		if err != nil {
 			return fmt.Errorf("looking for occurrence %s on %s after an interrupted firing: %w", taskID, pipeline.RequestsTopic(l.cfg.Region), err)
 		}
@@ -540,7 +540,8 @@ func (l *loop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 		if err != nil { // plain fields only; cannot happen
 			return fmt.Errorf("encoding occurrence %s: %w", taskID, err)
 		}
-		part, off, err := l.requestPosition(ctx, taskID)
+		key := schema.AppKey(st.AppID, taskID)
+		part, off, err := l.requestPosition(ctx, key)
 		if err != nil {
 			return fmt.Errorf("locating occurrence %s on %s: %w", taskID, pipeline.RequestsTopic(l.cfg.Region), err)
 		}
@@ -552,7 +553,7 @@ func (l *loop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 		if !l.mayAct() {
 			return nil // the next owner finds Firing set and completes it
 		}
-		out := pipeline.Output{Topic: pipeline.RequestsTopic(l.cfg.Region), Key: []byte(taskID), Value: value}
+		out := pipeline.Output{Topic: pipeline.RequestsTopic(l.cfg.Region), Key: []byte(key), Value: value}
 		if err := l.produce(ctx, out); err != nil {
 			return fmt.Errorf("publishing occurrence %s: %w", taskID, err)
 		}
@@ -576,8 +577,8 @@ func (l *loop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 }
 
 // requestPosition returns the partition of push.requests.R a request keyed
-// taskID goes to and that partition's current end offset.
-func (l *loop) requestPosition(ctx context.Context, taskID string) (int, int64, error) {
+// key goes to and that partition's current end offset.
+func (l *loop) requestPosition(ctx context.Context, key string) (int, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.ActionTimeout)
 	defer cancel()
 	topic := pipeline.RequestsTopic(l.cfg.Region)
@@ -585,7 +586,7 @@ func (l *loop) requestPosition(ctx context.Context, taskID string) (int, int64, 
 	if err != nil {
 		return 0, 0, err
 	}
-	p := partitionOf(taskID, parts)
+	p := partitionOf(key, parts)
 	sp, err := spans(ctx, l.admin, topic, []int{p})
 	if err != nil {
 		return 0, 0, err
@@ -593,10 +594,12 @@ func (l *loop) requestPosition(ctx context.Context, taskID string) (int, int64, 
 	return p, sp[p].end, nil
 }
 
-// findRequest reports whether a request keyed taskID was written to
-// push.requests.R after the position f recorded, reading until the end of
-// the partition or records written ScanWindow after f was recorded.
-func (l *loop) findRequest(ctx context.Context, f schema.Firing, taskID string) (bool, error) {
+// findRequest reports whether a request keyed key ("<appId>/<task id>") or
+// legacyKey (the task id alone, as requests were keyed before keys carried
+// the app) was written to push.requests.R after the position f recorded,
+// reading until the end of the partition or records written ScanWindow
+// after f was recorded.
+func (l *loop) findRequest(ctx context.Context, f schema.Firing, key, legacyKey string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.ActionTimeout)
 	defer cancel()
 	topic := pipeline.RequestsTopic(l.cfg.Region)
@@ -607,7 +610,7 @@ func (l *loop) findRequest(ctx context.Context, f schema.Firing, taskID string) 
 	deadline := time.UnixMilli(f.WrittenAt).Add(l.cfg.ScanWindow)
 	found := false
 	err = readRange(ctx, l.cfg.Brokers, l.cfg.Security, topic, f.Partition, max(f.Offset, sp[f.Partition].first), sp[f.Partition].end, func(m kafka.Message) error {
-		if string(m.Key) == taskID {
+		if k := string(m.Key); k == key || k == legacyKey {
 			found = true
 			return errStop
 		}

@@ -157,7 +157,7 @@ func (e *env) publishDeliveriesOn(channel, region, msgPrefix string, n int, dist
 			msg = fmt.Sprintf("%s-%d", msgPrefix, i)
 		}
 		dev := fmt.Sprintf("%s-dev-%d", msgPrefix, i)
-		d := schema.Delivery{DeliveryID: schema.NewDeliveryID(msg, dev), MsgID: msg, TaskID: "task-" + msgPrefix, AppID: e2eApp,
+		d := schema.Delivery{DeliveryID: testinfra.IDKey().DeliveryID(e2eApp, msg, dev), MsgID: msg, TaskID: "task-" + msgPrefix, AppID: e2eApp,
 			Region: region, PushType: schema.PushSimple, Target: dev, DeviceID: dev, Platform: "android", Channel: channel,
 			Token: "reg-" + dev, Title: "Hello", Body: "World", ExpireAt: exp, AcceptedAt: time.Now().UnixMilli()}
 		b, err := json.Marshal(d)

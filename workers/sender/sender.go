@@ -382,9 +382,10 @@ func (h *Handler) backoff(attempt int) time.Duration {
 // invalidate tells the registry (push.bindings.R) that the vendor called
 // the device's token dead, so fan-out stops planning deliveries to it.
 func (h *Handler) invalidate(d schema.Delivery, at time.Time) pipeline.Output {
-	b, _ := json.Marshal(schema.Binding{Op: schema.OpInvalidate, Region: d.Region, AppID: d.AppID, DeviceID: d.DeviceID,
-		Vendor: d.Channel, VendorToken: d.Token, TS: at.UnixMilli()})
-	return pipeline.Output{Topic: pipeline.BindingsTopic(h.cfg.Region), Key: []byte(d.DeviceID), Value: b}
+	rec := schema.Binding{Op: schema.OpInvalidate, Region: d.Region, AppID: d.AppID, DeviceID: d.DeviceID,
+		Vendor: d.Channel, VendorToken: d.Token, TS: at.UnixMilli()}
+	b, _ := json.Marshal(rec)
+	return pipeline.Output{Topic: pipeline.BindingsTopic(h.cfg.Region), Key: []byte(rec.KafkaKey()), Value: b}
 }
 
 func toMessage(d schema.Delivery) channels.Message {

@@ -11,6 +11,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -47,7 +48,7 @@ func newSender(t *testing.T, now time.Time) (*Handler, *vendorsim.Server) {
 }
 
 func delivery(device, token, channel string, expireAt int64) kafka.Message {
-	d := schema.Delivery{DeliveryID: schema.NewDeliveryID("m-"+device, device), MsgID: "m-" + device, TaskID: "t1",
+	d := schema.Delivery{DeliveryID: testinfra.IDKey().DeliveryID(appID, "m-"+device, device), MsgID: "m-" + device, TaskID: "t1",
 		AppID: appID, Region: "sg", PushType: schema.PushSimple, Target: device, DeviceID: device,
 		Platform: "android", Channel: channel, Token: token, Title: "Hi", Body: "there", ExpireAt: expireAt, AcceptedAt: 1}
 	b, _ := json.Marshal(d)
