@@ -200,15 +200,20 @@ func miPushForm(data string) string { return url.Values{"data": {data}}.Encode()
 // which the vendor echoes in its receipts.
 func (e *env) param(vendor, value string) string { return e.key.ReceiptParam(vendor, testApp, value) }
 
-// receiptCredentials are testApp's demo receipt credentials.
-func (e *env) receiptCredentials() *config.AppReceipts {
+// receiptCredentials are the demo receipt credentials of app (testApp
+// when empty).
+func (e *env) receiptCredentials(app ...string) *config.AppReceipts {
 	e.t.Helper()
+	id := testApp
+	if len(app) > 0 {
+		id = app[0]
+	}
 	for _, a := range e.cfg.Apps {
-		if a.AppID == testApp && a.Receipts != nil {
+		if a.AppID == id && a.Receipts != nil {
 			return a.Receipts
 		}
 	}
-	e.t.Fatalf("app %s has no receipt credentials", testApp)
+	e.t.Fatalf("app %s has no receipt credentials", id)
 	return nil
 }
 
@@ -220,7 +225,19 @@ func (e *env) receiptCredentials() *config.AppReceipts {
 // themselves. It returns the status and the answer.
 func (e *env) postReceipt(t *testing.T, client *http.Client, base, vendor, contentType, body string) (int, string) {
 	t.Helper()
-	resp, err := client.Do(receiptRequest(e.receiptCredentials(), base, vendor, contentType, body))
+	return e.postReceiptAs(t, client, base, testApp, vendor, contentType, body)
+}
+
+// postReceiptAs is postReceipt for app.
+func (e *env) postReceiptAs(t *testing.T, client *http.Client, base, app, vendor, contentType, body string) (int, string) {
+	t.Helper()
+	return do(t, client, receiptRequest(app, e.receiptCredentials(app), base, vendor, contentType, body))
+}
+
+// do sends req and returns the status and the answer.
+func do(t *testing.T, client *http.Client, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,9 +249,10 @@ func (e *env) postReceipt(t *testing.T, client *http.Client, base, vendor, conte
 	return resp.StatusCode, string(b)
 }
 
-// receiptRequest is the request postReceipt sends, signed now with c.
-func receiptRequest(c *config.AppReceipts, base, vendor, contentType, body string) *http.Request {
-	q := url.Values{"app": {testApp}}
+// receiptRequest is the request postReceiptAs sends for app, signed now
+// with c.
+func receiptRequest(app string, c *config.AppReceipts, base, vendor, contentType, body string) *http.Request {
+	q := url.Values{"app": {app}}
 	if vendor == "honor" {
 		q.Set("token", c.HonorToken.Reveal())
 	}
@@ -249,7 +267,7 @@ func receiptRequest(c *config.AppReceipts, base, vendor, contentType, body strin
 		req.Header.Set(receipts.HeaderHuaweiCallbackID, receipts.HuaweiCallbackID(c.HarmonyOS.User, c.HarmonyOS.Key, now, rand.Text()))
 	case "client":
 		req.Header.Set(receipts.HeaderClientTimestamp, strconv.FormatInt(now.UnixMilli(), 10))
-		req.Header.Set(receipts.HeaderClientSignature, receipts.ClientSignature(testApp, c.ClientKey, now, []byte(body)))
+		req.Header.Set(receipts.HeaderClientSignature, receipts.ClientSignature(app, c.ClientKey, now, []byte(body)))
 	}
 	return req
 }

@@ -249,7 +249,7 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 					defer wg.Done()
 					for i := range next {
 						start := time.Now()
-						resp, err := client.Do(receiptRequest(creds, rs.URL(), "hms", ctJSON, body))
+						resp, err := client.Do(receiptRequest(testApp, creds, rs.URL(), "hms", ctJSON, body))
 						if err != nil {
 							t.Error(err)
 							continue

@@ -72,14 +72,20 @@ func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
 		return body, jsonType, err
 	}
 	// The app SDK names the delivery by the deliveryId the push carried,
-	// or by the msg id of a multi-token call and its own token.
+	// or by the msg id of a multi-token call and its own token: the
+	// correlation value without the tag a MiPush, OPPO or vivo callback
+	// parameter carries for the receipts worker (the app never sees it).
 	events := make([]map[string]any, len(b.events))
 	for i, ev := range b.events {
 		e := map[string]any{"event": ev.kind.clientEventName(), "ts": ts(ev)}
-		if schema.IsDeliveryID(ev.sent.correlation) {
-			e["deliveryId"] = ev.sent.correlation
+		corr := ev.sent.correlation
+		if b.key.vendor == VendorMiPush || b.key.vendor == VendorOPPO || b.key.vendor == VendorVivo {
+			corr = untagged(corr)
+		}
+		if schema.IsDeliveryID(corr) {
+			e["deliveryId"] = corr
 		} else {
-			e["msgId"], e["token"] = ev.sent.correlation, ev.sent.token
+			e["msgId"], e["token"] = corr, ev.sent.token
 		}
 		events[i] = e
 	}
@@ -105,4 +111,20 @@ func keyedByMessage(events []receiptEvent, item func(ev receiptEvent) map[string
 		out[id]["targets"] = strings.Join(toks, ",")
 	}
 	return out
+}
+
+// untagged is a callback parameter without the tag pushpipe's channels
+// append for the receipts worker ("<value>.<16 base64url characters>",
+// schema.IDKey.ReceiptParam), or the parameter itself when it has none.
+func untagged(param string) string {
+	i := strings.LastIndexByte(param, '.')
+	if i < 0 || len(param)-i-1 != schema.ReceiptTagLen {
+		return param
+	}
+	for _, c := range param[i+1:] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return param
+		}
+	}
+	return param[:i]
 }

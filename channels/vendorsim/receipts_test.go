@@ -33,6 +33,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
+	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
@@ -121,7 +122,9 @@ type vendorCase struct {
 	batches bool
 	token   func(i int) string
 	app     func(c *vendorsim.Config)
-	channel func(t *testing.T, srv *vendorsim.Server) channels.Channel
+	// channel is the vendor's channel; signer, if set, tags the callback
+	// parameters of MiPush, OPPO and vivo.
+	channel func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel
 }
 
 // testKeys are the APNs (P-256) and FCM (RSA) private keys, PEM, made once.
@@ -165,15 +168,15 @@ func vendorCases() []vendorCase {
 			app: func(c *vendorsim.Config) {
 				c.MiPush.Apps = []vendorsim.MiPushApp{{AppID: rcptApp, Secret: "mi-secret", PackageName: "com.example.rcpt"}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				return must(mipush.New(mipush.Config{Region: rcptRegion, BaseURL: srv.MiPushBaseURL(rcptRegion),
-					Apps: map[string]mipush.App{rcptApp: {AppSecret: "mi-secret", PackageName: "com.example.rcpt"}}}))(t)
+					Apps: map[string]mipush.App{rcptApp: {AppSecret: "mi-secret", PackageName: "com.example.rcpt"}}, ReceiptSigner: signer}))(t)
 			}},
 		{vendor: vendorsim.VendorHMS, endpoint: "hms", batches: true, token: plain("IQAAAAACy0f7"),
 			app: func(c *vendorsim.Config) {
 				c.HMS.Apps = []vendorsim.HMSApp{{AppID: rcptApp, ClientID: "104000001", ClientSecret: "hms-secret"}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				return must(hms.New(hms.Config{Region: rcptRegion, BaseURL: srv.HMSBaseURL(rcptRegion), AuthURL: srv.HMSAuthURL(rcptRegion),
 					Apps: map[string]hms.App{rcptApp: {AppID: "104000001", AppSecret: "hms-secret"}}}))(t)
 			}},
@@ -181,7 +184,7 @@ func vendorCases() []vendorCase {
 			app: func(c *vendorsim.Config) {
 				c.Honor.Apps = []vendorsim.HonorApp{{AppID: rcptApp, HonorAppID: "104000002", ClientID: "honor-client", ClientSecret: "honor-secret"}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				return must(honor.New(honor.Config{Region: rcptRegion, BaseURL: srv.HonorBaseURL(rcptRegion),
 					AuthURL: srv.HonorBaseURL(rcptRegion) + vendorsim.HonorAuthPath,
 					Apps:    map[string]honor.App{rcptApp: {AppID: "104000002", ClientID: "honor-client", ClientSecret: "honor-secret"}}}))(t)
@@ -192,7 +195,7 @@ func vendorCases() []vendorCase {
 				c.HarmonyOS.Apps = []vendorsim.HarmonyOSApp{{AppID: rcptApp, ProjectID: "101653523863785276", ClientID: "6917562345678901234",
 					KeyID: "rcpt-kid", SubAccount: "107783917", PrivateKey: channels.Secret(key)}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				_, key := testKeys()
 				return must(harmonyos.New(harmonyos.Config{Region: rcptRegion, BaseURL: srv.HarmonyOSBaseURL(rcptRegion),
 					Apps: map[string]harmonyos.App{rcptApp: {ProjectID: "101653523863785276", ClientID: "6917562345678901234",
@@ -202,17 +205,17 @@ func vendorCases() []vendorCase {
 			app: func(c *vendorsim.Config) {
 				c.OPPO.Apps = []vendorsim.OPPOApp{{AppID: rcptApp, AppKey: "oppo-key", MasterSecret: "oppo-master"}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				return must(oppo.New(oppo.Config{Region: rcptRegion, BaseURL: srv.OPPOBaseURL(rcptRegion),
-					Apps: map[string]oppo.App{rcptApp: {AppKey: "oppo-key", MasterSecret: "oppo-master"}}}))(t)
+					Apps: map[string]oppo.App{rcptApp: {AppKey: "oppo-key", MasterSecret: "oppo-master"}}, ReceiptSigner: signer}))(t)
 			}},
 		{vendor: vendorsim.VendorVivo, endpoint: "vivo", batches: true, token: plain("v2-regid"),
 			app: func(c *vendorsim.Config) {
 				c.Vivo.Apps = []vendorsim.VivoApp{{AppID: rcptApp, VivoAppID: "104000003", AppKey: "vivo-key", AppSecret: "vivo-secret"}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				return must(vivo.New(vivo.Config{Region: rcptRegion, BaseURL: srv.VivoBaseURL(rcptRegion),
-					Apps: map[string]vivo.App{rcptApp: {AppID: "104000003", AppKey: "vivo-key", AppSecret: "vivo-secret"}}}))(t)
+					Apps: map[string]vivo.App{rcptApp: {AppID: "104000003", AppKey: "vivo-key", AppSecret: "vivo-secret"}}, ReceiptSigner: signer}))(t)
 			}},
 		{vendor: vendorsim.VendorAPNs, endpoint: "client", token: func(i int) string { return fmt.Sprintf("%064x", i+1) },
 			app: func(c *vendorsim.Config) {
@@ -220,7 +223,7 @@ func vendorCases() []vendorCase {
 				c.APNs.Apps = []vendorsim.APNsApp{{AppID: rcptApp, TeamID: "TEAM000001", KeyID: "KEY0000001",
 					BundleID: "com.example.rcpt", PrivateKey: channels.Secret(key)}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				key, _ := testKeys()
 				ch := must(apns.New(apns.Config{Region: rcptRegion, BaseURL: srv.APNsBaseURL(rcptRegion), RootCAs: srv.CertPool(),
 					Apps: map[string]apns.App{rcptApp: {TeamID: "TEAM000001", KeyID: "KEY0000001", BundleID: "com.example.rcpt",
@@ -234,7 +237,7 @@ func vendorCases() []vendorCase {
 				c.FCM.Apps = []vendorsim.FCMApp{{AppID: rcptApp, ProjectID: "rcpt-project",
 					ClientEmail: "rcpt@rcpt-project.iam.gserviceaccount.com", PrivateKey: channels.Secret(key)}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				_, key := testKeys()
 				return must(fcm.New(fcm.Config{Region: rcptRegion, BaseURL: srv.FCMBaseURL(rcptRegion),
 					Apps: map[string]fcm.App{rcptApp: {ProjectID: "rcpt-project", ClientEmail: "rcpt@rcpt-project.iam.gserviceaccount.com",
@@ -244,7 +247,7 @@ func vendorCases() []vendorCase {
 			app: func(c *vendorsim.Config) {
 				c.Self.Apps = []vendorsim.SelfApp{{AppID: rcptApp, AppKey: "self-key"}}
 			},
-			channel: func(t *testing.T, srv *vendorsim.Server) channels.Channel {
+			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				return must(selfchannel.New(selfchannel.Config{Region: rcptRegion, BaseURL: srv.SelfBaseURL(rcptRegion),
 					Apps: map[string]selfchannel.App{rcptApp: {AppKey: "self-key"}}}))(t)
 			}},
@@ -388,7 +391,7 @@ func TestReceiptsPerVendor(t *testing.T) {
 				if srv.Seed() != rcptSeed {
 					t.Fatalf("Seed() = %d, want the configured %d", srv.Seed(), rcptSeed)
 				}
-				sm := sendMessages(t, vc, vc.channel(t, srv), 12, 8)
+				sm := sendMessages(t, vc, vc.channel(t, srv, nil), 12, 8)
 				ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 				defer cancel()
 				if err := srv.FlushReceipts(ctx); err != nil {
@@ -446,7 +449,7 @@ func fixedSend(t *testing.T, answer func(n int) int, rcfg vendorsim.ReceiptsConf
 	vc := vendorCases()[0]
 	rc := newReceiver(t, answer)
 	srv := startReceiptSim(t, vc, rc, rcfg)
-	sendMessages(t, vc, vc.channel(t, srv), 5, 0)
+	sendMessages(t, vc, vc.channel(t, srv, nil), 5, 0)
 	return srv, rc
 }
 
@@ -546,7 +549,7 @@ func TestReceiptQueueBoundAndClose(t *testing.T) {
 		vc := vendorCases()[0]
 		srv := startReceiptSim(t, vc, nil, vendorsim.ReceiptsConfig{ArrivalRate: 1, URLs: map[string]string{rcptRegion: hang.URL},
 			Delay: vendorsim.Duration(time.Millisecond), CloseTimeout: vendorsim.Duration(50 * time.Millisecond)})
-		sendMessages(t, vc, vc.channel(t, srv), 5, 0)
+		sendMessages(t, vc, vc.channel(t, srv, nil), 5, 0)
 		if err := srv.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -655,5 +658,81 @@ func TestReceiptsConfigValidation(t *testing.T) {
 				t.Fatalf("New: %v, want an error containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// collector keeps what the receipts worker publishes.
+type collector struct {
+	mu   sync.Mutex
+	outs []pipeline.Output
+}
+
+func (c *collector) Produce(_ context.Context, outs []pipeline.Output) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.outs = append(c.outs, outs...)
+	return nil
+}
+
+// TestSimulatedReceiptsPassTheReceiptsWorker posts every vendor's
+// simulated receipts, signed with the app's credentials (or echoing the
+// tagged parameters of the calls), to a real receipts worker that checks
+// them: every receipt is taken, and every event names the app and a
+// delivery that was sent. Without credentials, the same receipts are all
+// refused.
+func TestSimulatedReceiptsPassTheReceiptsWorker(t *testing.T) {
+	key := testinfra.IDKey()
+	creds := vendorsim.ReceiptCredentials{HMSUser: "hms-user", HMSKey: "hms-callback-key", HarmonyOSUser: "hos-user",
+		HarmonyOSKey: "hos-callback-key", HonorToken: "honor-token-0123456", ClientKey: "client-key-0123456"}
+	workerCreds := receipts.AppCredentials{HMS: receipts.HuaweiCallback{User: creds.HMSUser, Key: creds.HMSKey},
+		HarmonyOS: receipts.HuaweiCallback{User: creds.HarmonyOSUser, Key: creds.HarmonyOSKey}, HonorToken: creds.HonorToken, ClientKey: creds.ClientKey}
+	for _, vc := range vendorCases() {
+		for _, signed := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/signed %t", vc.vendor, signed), func(t *testing.T) {
+				prod := &collector{}
+				w, err := receipts.New(receipts.Config{Region: rcptRegion, Producer: prod, IDKey: key,
+					Apps: map[string]receipts.AppCredentials{rcptApp: workerCreds}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				hs := httptest.NewServer(w.Handler())
+				t.Cleanup(hs.Close)
+				rcfg := vendorsim.ReceiptsConfig{ArrivalRate: 1, OpenRate: 0.5, IgnoreRate: 1, Delay: vendorsim.Duration(time.Millisecond),
+					URLs: map[string]string{rcptRegion: hs.URL}, MaxAttempts: 1}
+				var signer channels.ReceiptSigner
+				if signed {
+					rcfg.Credentials = map[string]vendorsim.ReceiptCredentials{rcptApp: creds}
+					signer = key
+				}
+				srv := startReceiptSim(t, vc, nil, rcfg)
+				sm := sendMessages(t, vc, vc.channel(t, srv, signer), 6, 4)
+				if err := srv.FlushReceipts(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				st := srv.ReceiptStats().App(vc.vendor, rcptRegion, rcptApp)
+				if !signed {
+					if st.Arrivals.Decided == 0 || st.Arrivals.Acked != 0 || st.Opens.Acked != 0 || st.Ignores.Acked != 0 || len(prod.outs) != 0 {
+						t.Fatalf("unsigned receipts: %+v, %d events published; want every one refused", st, len(prod.outs))
+					}
+					return
+				}
+				for _, k := range []vendorsim.ReceiptEventCounts{st.Arrivals, st.Opens, st.Ignores} {
+					if k.Decided == 0 || k.Acked != k.Decided || k.Failed != 0 {
+						t.Fatalf("receipt counters %+v: want every decided receipt taken", st)
+					}
+				}
+				for _, o := range prod.outs {
+					var e schema.Event
+					if err := json.Unmarshal(o.Value, &e); err != nil {
+						t.Fatal(err)
+					}
+					_, ofDelivery := sm.byDelivery[e.DeliveryID]
+					_, ofToken := sm.correlation[e.Token]
+					if e.ReceiptAppID != rcptApp || !strings.HasPrefix(string(o.Key), rcptApp+"/") || !(ofDelivery || (e.MsgID != "" && ofToken)) {
+						t.Fatalf("event %+v keyed %s names no delivery that was sent", e, o.Key)
+					}
+				}
+			})
+		}
 	}
 }

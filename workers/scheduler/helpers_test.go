@@ -130,8 +130,8 @@ func (e *env) requests() []*schema.Request {
 		if err != nil {
 			return err
 		}
-		if string(m.Key) != r.TaskID {
-			return fmt.Errorf("request keyed %q has task id %q", m.Key, r.TaskID)
+		if string(m.Key) != r.AppID+"/"+r.TaskID {
+			return fmt.Errorf("request keyed %q has app %q and task id %q", m.Key, r.AppID, r.TaskID)
 		}
 		out = append(out, r)
 		return nil

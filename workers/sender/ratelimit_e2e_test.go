@@ -67,9 +67,10 @@ func newEnv(t *testing.T, regions []string, partitions int, log zerolog.Logger, 
 	}
 	t.Cleanup(func() { sim.Close() })
 	cfg := &config.Config{
-		Regions: regions,
-		Kafka:   config.KafkaConfig{Brokers: brokers, Partitions: partitions},
-		Vendors: config.VendorsConfig{Simulator: true, SimulatorAddr: sim.Addr()},
+		StateDir: t.TempDir(),
+		Regions:  regions,
+		Kafka:    config.KafkaConfig{Brokers: brokers, Partitions: partitions},
+		Vendors:  config.VendorsConfig{Simulator: true, SimulatorAddr: sim.Addr()},
 		Apps: []config.AppConfig{{AppID: e2eApp, WorkspaceID: "default",
 			MiPush: &mipush.App{AppSecret: channels.Secret(e2eSecret), PackageName: e2ePackage},
 			HMS:    &hms.App{AppID: e2eHMSClient, AppSecret: e2eHMSSecret}}},
@@ -78,6 +79,9 @@ func newEnv(t *testing.T, regions []string, partitions int, log zerolog.Logger, 
 		configure(cfg)
 	}
 	cfg.Defaults()
+	if err := cfg.EnsureDevIDSecret(); err != nil {
+		t.Fatal(err)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
