@@ -22,13 +22,16 @@ func Regions() []string { return schema.Regions() }
 func ValidRegion(r string) bool { return schema.ValidRegion(r) }
 
 // Topic names per region. Each function returns "<prefix>.<region>" and does
-// not validate the region; check it with ValidRegion first.
+// not validate the region; check it with ValidRegion first. Apps share the
+// topics, never keys: a key naming something an app owns is
+// "<appId>/<id>" (schema.AppKey), so the same id of two apps is two keys.
 
-// RequestsTopic is push.requests.R: push requests keyed by task id.
+// RequestsTopic is push.requests.R: push requests keyed by
+// "<appId>/<task id>" (schema.Request.KafkaKey).
 func RequestsTopic(region string) string { return "push.requests." + region }
 
 // DeliveriesTopic is push.deliveries.R: one (message, device) pair per
-// record, keyed by device id.
+// record, keyed by "<appId>/<device id>" (schema.Delivery.KafkaKey).
 func DeliveriesTopic(region string) string { return "push.deliveries." + region }
 
 // RetryTiers returns the delay tiers of the retry stage, shortest first:
@@ -82,8 +85,8 @@ func RetryTierName(tier time.Duration) string {
 
 // RetryTierTopic is push.retry.<tier>.R, e.g. push.retry.30s.eu: the
 // deliveries waiting for their next attempt whose wait fits that tier (see
-// RetryTierFor), keyed by device id. It does not check that tier is one of
-// RetryTiers.
+// RetryTierFor), keyed by "<appId>/<device id>". It does not check that
+// tier is one of RetryTiers.
 func RetryTierTopic(region string, tier time.Duration) string {
 	return "push.retry." + RetryTierName(tier) + "." + region
 }
@@ -114,20 +117,23 @@ func CallbackRetryTopic(region string, tier time.Duration) string {
 	return "push.callbacks.retry." + RetryTierName(tier) + "." + region
 }
 
-// EventsTopic is push.events.R: lifecycle events keyed by msg id (task id
-// for task-level events).
+// EventsTopic is push.events.R: lifecycle events keyed by "<appId>/<msg
+// id>" (task id for task-level events, delivery id for a receipt naming
+// nothing else; schema.Event.Key).
 func EventsTopic(region string) string { return "push.events." + region }
 
 // BindingsTopic is push.bindings.R: device reports, user binds and tag
-// subscriptions keyed by device id.
+// subscriptions keyed by "<appId>/<device id>" (user id for records of a
+// user; schema.Binding.KafkaKey).
 func BindingsTopic(region string) string { return "push.bindings." + region }
 
-// ControlTopic is push.control.R (compacted): revokes and cancels keyed by
-// msg or task id.
+// ControlTopic is push.control.R (compacted): revokes keyed by
+// "<appId>/msg:<id>" or "<appId>/task:<id>" (schema.Control.ControlKey).
 func ControlTopic(region string) string { return "push.control." + region }
 
 // SchedulesTopic is push.schedules.R (compacted): scheduled and loop pushes
-// keyed by schedule id.
+// keyed by schedule id, which is derived from the app id among others
+// (schema.NewScheduleID), so two apps never share one.
 func SchedulesTopic(region string) string { return "push.schedules." + region }
 
 // DLQTopic is push.dlq.R: raw bytes of records that could not be handled,

@@ -10,6 +10,8 @@
 // Receipt correlation: every call sets extra.callback.param. A call that
 // carries one message sends its DeliveryID; a call that carries several
 // sends their common MsgID (receipts then name the regIds in "targets").
+// With a Config.ReceiptSigner the value carries the tag the receipts worker
+// checks, and extra.callback (Config.CallbackURL) names the call's app.
 // CallbackParam computes the value.
 //
 // Recall: Channel implements channels.Recaller with MiPush's revoke by

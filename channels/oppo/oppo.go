@@ -20,8 +20,10 @@
 // gets a Permanent result without a call.
 //
 // Receipt correlation: every message carries its DeliveryID as
-// call_back_parameter (when it fits OPPO's 50 characters) and as
-// app_message_id (OPPO's de-duplication id).
+// call_back_parameter (tagged by Config.ReceiptSigner for the receipts
+// worker; when it fits OPPO's 50 characters) and as app_message_id
+// (OPPO's de-duplication id); call_back_url (Config.CallbackURL) names the
+// message's app.
 //
 // Recall: the OPPO Push server API has no message revocation (mPaaS
 // overlays an OPPO notification with a replacement instead), so Channel

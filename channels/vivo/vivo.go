@@ -19,7 +19,9 @@
 //
 // Receipt correlation: extra.callback.param carries the DeliveryID of a
 // single send and the common MsgID of a list push (receipts then name the
-// regIds in "targets"); CallbackParam computes the value.
+// regIds in "targets"), tagged by Config.ReceiptSigner for the receipts
+// worker; extra.callback (Config.CallbackURL) names the call's app.
+// CallbackParam computes the value.
 //
 // Recall: Channel implements channels.Recaller with vivo's message recall
 // (撤回), POST {base}/message/recall with the authToken header and the

@@ -24,15 +24,23 @@ func newReceiptsCmd() *cobra.Command {
 		Long: `Run the receipts worker for one region: an HTTP server taking the delivery receipts
 of each vendor in its own format (mPaaS guide §7.2.10) and the app SDK's client events,
 and publishing them as arrived / opened / ignored / failed events on push.events.<region>.
-Each request is answered once Kafka acknowledged its events. Endpoints (POST):
-  /receipts/hms  /receipts/honor  /receipts/harmonyos   JSON {"statuses":[...]}, biTag = delivery id
-  /receipts/mipush                                      form field data = JSON, param = delivery id or msg id
-  /receipts/oppo  /receipts/vivo                        JSON, param = delivery id or msg id
-  /receipts/client                                      JSON {"events":[{"deliveryId","event":"arrival|open|ignore","ts"}]}
-plus GET /callbacks/public-key (the PEM public key of callbacks.keyFile, when that file
-exists). The event sink resolves each event to its task, message and device through its
-delivery index. /healthz, /readyz, /metrics and /debug/pprof are served on --health-addr
-(healthAddr, 127.0.0.1:18080) only, never on the receipts address vendors reach.
+Each request is answered once Kafka acknowledged its events. Endpoints (POST), each
+with ?app=<appId> and the proof of its vendor:
+  /receipts/hms  /receipts/harmonyos   JSON {"statuses":[...]}, biTag = delivery id;
+                                       header X-HUAWEI-CALLBACK-ID (apps[].receipts.hms / .harmonyos)
+  /receipts/honor                      the same body; &token=<apps[].receipts.honorToken>
+  /receipts/mipush                     form field data = JSON, param = tagged delivery id or msg id
+  /receipts/oppo  /receipts/vivo       JSON, param = tagged delivery id or msg id
+  /receipts/client                     JSON {"events":[{"deliveryId","event":"arrival|open|ignore","ts"}]};
+                                       headers X-Pushpipe-Timestamp and X-Pushpipe-Signature
+                                       (HMAC-SHA256 under apps[].receipts.clientKey)
+A request without a valid proof gets 401 (403 from a source outside receipts.allowedSources)
+and writes nothing. The worker needs the id secret of the region's fanout and sender
+(security.idSecretFile). GET /callbacks/public-key serves the PEM public key of
+callbacks.keyFile, when that file exists. The event sink resolves each event to its task,
+message and device through its delivery index, and only to a delivery of the app the
+receipt was authenticated for. /healthz, /readyz, /metrics and /debug/pprof are served on
+--health-addr (healthAddr, 127.0.0.1:18080) only, never on the receipts address vendors reach.
 
 Replicas of one region can run behind a load balancer; they share nothing.`,
 		Example: "  pushpipe receipts --region sg --addr 0.0.0.0:8000 --health-addr 0.0.0.0:8080 --brokers kafka-1:9092",
