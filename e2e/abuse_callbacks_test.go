@@ -237,7 +237,7 @@ func abuseCallbackDeadHost(t *testing.T) {
 
 	ending := func(appID, task, msg, callbackURL string) pipeline.Output {
 		dev := "dev-" + msg
-		dl := schema.Delivery{DeliveryID: schema.NewDeliveryID(msg, dev), MsgID: msg, TaskID: task, AppID: appID,
+		dl := schema.Delivery{DeliveryID: e.key.DeliveryID(appID, msg, dev), MsgID: msg, TaskID: task, AppID: appID,
 			Region: "sg", PushType: schema.PushSimple, Target: dev, DeviceID: dev, Platform: schema.PlatformAndroid,
 			Channel: "mipush", Token: "tok-" + dev, CallbackURL: callbackURL}
 		ev := dl.EventFor(schema.EventAcked, time.Now().UnixMilli())

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
@@ -99,7 +98,7 @@ func TestAbuseReceipts(t *testing.T) {
 		c, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		for _, w := range []struct{ group, topic string }{{"pushpipe.eventsink.sg", pipeline.EventsTopic("sg")}, {"pushpipe.registry.sg", pipeline.BindingsTopic("sg")}} {
-			if err := pipeline.WaitCaughtUp(c, e.brokers, w.group, w.topic, 100*time.Millisecond); err != nil {
+			if err := pipeline.WaitCaughtUp(c, e.brokers, pipeline.KafkaSecurity{}, w.group, w.topic, 100*time.Millisecond); err != nil {
 				t.Fatalf("%s did not catch up with %s: %v", w.group, w.topic, err)
 			}
 		}
@@ -175,7 +174,7 @@ func TestAbuseReceipts(t *testing.T) {
 		// Even signed by Huawei (a vendor misreporting, or its key
 		// stolen), a status 5 naming a MiPush delivery kills nothing: its
 		// channel is not the delivery's.
-		mismatches := counterValue(t, reg, "pushpipe_eventsink_receipts_total", map[string]string{"outcome": "token_mismatch"})
+		mismatches := counter(reg, "pushpipe_eventsink_receipts_total", "outcome", "token_mismatch")
 		if code, answer := e.postReceipt(t, client, rs.URL(), "hms", ctJSON, status5(miDelivery)); code != http.StatusOK {
 			t.Fatalf("the signed receipt answered %d %s", code, answer)
 		}
@@ -183,7 +182,7 @@ func TestAbuseReceipts(t *testing.T) {
 		if !tokenValid(t, "ab-mi") {
 			t.Fatal("a Huawei receipt invalidated a MiPush token")
 		}
-		if got := counterValue(t, reg, "pushpipe_eventsink_receipts_total", map[string]string{"outcome": "token_mismatch"}); got != mismatches+1 {
+		if got := counter(reg, "pushpipe_eventsink_receipts_total", "outcome", "token_mismatch"); got != mismatches+1 {
 			t.Fatalf("token_mismatch outcomes %v, want %v", got, mismatches+1)
 		}
 		// The honest Huawei status 5 of the Huawei delivery still works.
@@ -290,13 +289,13 @@ func TestAbuseReceipts(t *testing.T) {
 		// of deliveries another region made): 1000 receipts of unknown
 		// deliveries are taken, waited for at most MaxWaits times each,
 		// then dropped and counted, never stored.
-		dropped := counterValue(t, reg, "pushpipe_eventsink_receipts_total", map[string]string{"outcome": "dropped"})
+		dropped := counter(reg, "pushpipe_eventsink_receipts_total", "outcome", "dropped")
 		unknown := ids(receipts.MaxReceiptItems)
 		if code, answer := e.postReceipt(t, client, rs.URL(), "hms", ctJSON, statuses(unknown)); code != http.StatusOK {
 			t.Fatalf("the signed receipt answered %d %.200s", code, answer)
 		}
 		e.waitFor("the unknown receipts dropped", 2*time.Minute, func() (bool, string) {
-			got := counterValue(t, reg, "pushpipe_eventsink_receipts_total", map[string]string{"outcome": "dropped"})
+			got := counter(reg, "pushpipe_eventsink_receipts_total", "outcome", "dropped")
 			return got-dropped == float64(len(unknown)), fmt.Sprintf("%v dropped", got-dropped)
 		})
 		settle(t)
@@ -334,7 +333,7 @@ func TestAbuseReceipts(t *testing.T) {
 				t.Fatalf("%s's delivery has %d arrivals, want its own simulated one", w.app, n)
 			}
 		}
-		wrongApp := counterValue(t, reg, "pushpipe_eventsink_receipts_total", map[string]string{"outcome": "wrong_app"})
+		wrongApp := counter(reg, "pushpipe_eventsink_receipts_total", "outcome", "wrong_app")
 		// App 2's SDK, signing correctly, names app 1's delivery: dropped.
 		cross := fmt.Sprintf(`{"events":[{"deliveryId":%q,"event":"ignore"}]}`, id1)
 		if code, answer := e.postReceiptAs(t, client, rs.URL(), abuseApp2, "client", ctJSON, cross); code != http.StatusOK {
@@ -361,7 +360,7 @@ func TestAbuseReceipts(t *testing.T) {
 				t.Errorf("%s: %d %s events, want %d", w.app, n, w.ev, w.want)
 			}
 		}
-		if got := counterValue(t, reg, "pushpipe_eventsink_receipts_total", map[string]string{"outcome": "wrong_app"}); got != wrongApp+1 {
+		if got := counter(reg, "pushpipe_eventsink_receipts_total", "outcome", "wrong_app"); got != wrongApp+1 {
 			t.Fatalf("wrong_app outcomes %v, want %v", got, wrongApp+1)
 		}
 	})
@@ -406,37 +405,4 @@ func metricValue(t *testing.T, exposition, name string, labels map[string]string
 		return f
 	}
 	return 0
-}
-
-// counterValue reads the counter name{labels} from reg (0 when absent).
-func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if hasLabels(m, labels) {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-func hasLabels(m *dto.Metric, labels map[string]string) bool {
-	n := 0
-	for _, l := range m.GetLabel() {
-		if v, ok := labels[l.GetName()]; ok {
-			if v != l.GetValue() {
-				return false
-			}
-			n++
-		}
-	}
-	return n == len(labels)
 }

@@ -396,7 +396,11 @@ func (e *env) workerConfig() string {
 	e.t.Helper()
 	c := e.cfg
 	path := filepath.Join(e.t.TempDir(), "pushpipe.yaml")
+	// The id secret of this test's pipeline, so that the worker derives
+	// the same delivery ids and receipt tags.
 	yaml := fmt.Sprintf(`stateDir: %s
+security:
+  idSecretFile: %s
 vendors:
   simulator: true
   simulatorAddr: %s
@@ -417,7 +421,7 @@ retry:
   maxBackoff: %s
 sender:
   breaker: {openTimeout: %s}
-`, e.t.TempDir(), e.sim.Addr(), testApp, testSecret, testPackage, c.Kafka.Partitions, c.ClickHouse.DatabasePrefix,
+`, e.t.TempDir(), c.DevIDSecretFile(), e.sim.Addr(), testApp, testSecret, testPackage, c.Kafka.Partitions, c.ClickHouse.DatabasePrefix,
 		c.Stage.BatchSize, c.Retry.MaxAttempts, c.Retry.BaseBackoff, c.Retry.MaxBackoff, c.Sender.Breaker.OpenTimeout)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		e.t.Fatal(err)

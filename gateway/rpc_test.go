@@ -37,7 +37,7 @@ func (e *env) sdk(key AccessKey) *mpaas.Client {
 }
 
 // request decodes the one push request written since the last read and
-// checks it is keyed by its task id.
+// checks it is keyed by its app and task id.
 func (e *env) request(t *testing.T) *schema.Request {
 	t.Helper()
 	m := e.only(pipeline.RequestsTopic("sg"))
@@ -45,8 +45,8 @@ func (e *env) request(t *testing.T) *schema.Request {
 	if err := json.Unmarshal(m.Value, &r); err != nil {
 		t.Fatal(err)
 	}
-	if string(m.Key) != r.TaskID {
-		t.Fatalf("record keyed %q, task id %q", m.Key, r.TaskID)
+	if string(m.Key) != r.AppID+"/"+r.TaskID {
+		t.Fatalf("record keyed %q, app %q, task id %q", m.Key, r.AppID, r.TaskID)
 	}
 	return &r
 }
@@ -292,7 +292,7 @@ func TestRPCOtherActions(t *testing.T) {
 		mustUnmarshal(t, m.Value, &b)
 		want := tc.want
 		want.Region, want.AppID, want.WorkspaceID, want.DeviceID, want.TS = "sg", testApp, testSpace, "dev-1", b.TS
-		if err != nil || !res.Success || res.Data != "dev-1" || string(m.Key) != "dev-1" || fmt.Sprintf("%+v", b) != fmt.Sprintf("%+v", want) {
+		if err != nil || !res.Success || res.Data != "dev-1" || string(m.Key) != testApp+"/dev-1" || fmt.Sprintf("%+v", b) != fmt.Sprintf("%+v", want) {
 			t.Fatalf("%s: %+v, %v; record %+v, want %+v", tc.action, res, err, b, want)
 		}
 	}

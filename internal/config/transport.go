@@ -335,5 +335,6 @@ func (c *Config) SecretFiles() []SecretFile {
 	add("clickhouse.passwordFile", c.ClickHouse.PasswordFile)
 	add("clickhouse.tls.keyFile", c.ClickHouse.TLS.KeyFile)
 	add("callbacks.keyFile", c.CallbackKeyFile())
+	add("security.idSecretFile", c.idSecretFile())
 	return out
 }

@@ -253,7 +253,8 @@ func TestSecretFiles(t *testing.T) {
 	c.ClickHouse.PasswordFile = "/run/secrets/clickhouse-password"
 	got := fmt.Sprint(c.SecretFiles())
 	want := "[{kafka.sasl.passwordFile /run/secrets/kafka-password} {kafka.tls.keyFile /run/secrets/kafka-client-key.pem} " +
-		"{clickhouse.passwordFile /run/secrets/clickhouse-password} {callbacks.keyFile " + filepath.Join(".pushpipe", "callbacks", "private_key.pem") + "}]"
+		"{clickhouse.passwordFile /run/secrets/clickhouse-password} {callbacks.keyFile " + filepath.Join(".pushpipe", "callbacks", "private_key.pem") + "} " +
+		"{security.idSecretFile " + filepath.Join(".pushpipe", "security", "id-secret") + "}]"
 	if got != want {
 		t.Errorf("SecretFiles = %s\nwant          %s", got, want)
 	}
