@@ -67,16 +67,12 @@ func (e *env) internalURL(publicAddr string) string {
 // httpPost posts body and returns the status and the answer.
 func httpPost(t *testing.T, client *http.Client, u, contentType, body string) (int, string) {
 	t.Helper()
-	resp, err := client.Post(u, contentType, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	req.Header.Set("Content-Type", contentType)
+	return do(t, client, req)
 }
 
 // httpGet returns the body of a GET.

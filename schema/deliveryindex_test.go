@@ -13,13 +13,7 @@ import (
 // TestDeliveryIndexExisting indexes deliveries of two apps and asks which
 // of a list of ids an app has fanned out.
 func TestDeliveryIndexExisting(t *testing.T) {
-	conn := ch.Conn(t)
-	db := testinfra.DBPrefix(t) + "sg"
-	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
-		t.Fatal(err)
-	}
-	x := schema.NewDeliveryIndex(conn, db)
+	ctx, x := context.Background(), newDeliveryIndex(t)
 	key := testinfra.IDKey()
 	now := time.Now().UnixMilli()
 	var rows []schema.DeliveryRecord
@@ -65,13 +59,7 @@ func TestDeliveryIndexExisting(t *testing.T) {
 // naming no app (an event from before receipts named their app) the
 // smallest delivery id of any app.
 func TestDeliveryIndexLookupTokensByApp(t *testing.T) {
-	conn := ch.Conn(t)
-	db := testinfra.DBPrefix(t) + "sg"
-	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
-		t.Fatal(err)
-	}
-	x := schema.NewDeliveryIndex(conn, db)
+	ctx, x := context.Background(), newDeliveryIndex(t)
 	key := testinfra.IDKey()
 	now := time.Now().UnixMilli()
 	idA, idB := key.DeliveryID("app-a", "m", "dev"), key.DeliveryID("app-b", "m", "dev")
@@ -101,4 +89,16 @@ func TestDeliveryIndexLookupTokensByApp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newDeliveryIndex is the delivery index of the test's own migrated
+// database.
+func newDeliveryIndex(t *testing.T) *schema.DeliveryIndex {
+	t.Helper()
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	if err := schema.Migrate(context.Background(), conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	return schema.NewDeliveryIndex(conn, db)
 }

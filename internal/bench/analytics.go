@@ -260,13 +260,7 @@ func measureReceipts(ctx context.Context, n int, work, region string, brokers []
 	cfg.Defaults()
 	// The demo app's receipt credentials: the receipts are signed as
 	// Huawei signs them, so the figures include checking them.
-	if err := app.AddDemoKeys(cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.EnsureDevIDSecret(); err != nil {
-		return nil, err
-	}
-	key, err := cfg.IDKey()
+	key, err := demoSetup(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -386,4 +380,16 @@ func hmsReceiptBody(key schema.IDKey, appID string, b int) []byte {
 	}
 	body, _ := json.Marshal(map[string]any{"statuses": sts})
 	return body
+}
+
+// demoSetup gives the apps of cfg demo credentials (app.AddDemoKeys) and
+// cfg the id secret of its state folder, and returns its key.
+func demoSetup(cfg *config.Config) (schema.IDKey, error) {
+	if err := app.AddDemoKeys(cfg); err != nil {
+		return schema.IDKey{}, err
+	}
+	if err := cfg.EnsureDevIDSecret(); err != nil {
+		return schema.IDKey{}, err
+	}
+	return cfg.IDKey()
 }

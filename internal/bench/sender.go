@@ -37,13 +37,7 @@ func runSender(ctx context.Context, o Options, work string, brokers []string, sa
 		Apps: []config.AppConfig{{AppID: appID, WorkspaceID: "bench"}}}
 	cfg.Defaults()
 	cfg.Apps = []config.AppConfig{{AppID: appID, WorkspaceID: "bench"}}
-	if err := app.AddDemoKeys(cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.EnsureDevIDSecret(); err != nil {
-		return nil, err
-	}
-	key, err := cfg.IDKey()
+	key, err := demoSetup(cfg)
 	if err != nil {
 		return nil, err
 	}
