@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // MinIDSecretBytes is the shortest server secret NewIDKey takes: 256 bits.
@@ -33,6 +35,9 @@ const ReceiptTagOverhead = 1 + ReceiptTagLen
 // concurrent use.
 type IDKey struct {
 	key []byte
+	// macs holds HMAC states keyed with key, reused across derivations
+	// (an id is derived per device of a broadcast).
+	macs *sync.Pool
 }
 
 // ErrShortIDSecret is returned by NewIDKey for a secret shorter than
@@ -47,7 +52,8 @@ func NewIDKey(secret []byte) (IDKey, error) {
 	if len(secret) < MinIDSecretBytes {
 		return IDKey{}, fmt.Errorf("%w: got %d bytes; generate one with `head -c 32 /dev/urandom | base64`", ErrShortIDSecret, len(secret))
 	}
-	return IDKey{key: append([]byte(nil), secret...)}, nil
+	key := append([]byte(nil), secret...)
+	return IDKey{key: key, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}, nil
 }
 
 // Valid reports whether k was made by NewIDKey.
@@ -67,19 +73,25 @@ func (k IDKey) GoString() string { return k.String() }
 // mac is HMAC-SHA256 under k of the domain and the length-prefixed parts,
 // so ("ab","c") and ("a","bc") differ and no use of the key can stand in
 // for another.
-func (k IDKey) mac(domain string, parts ...string) []byte {
+func (k IDKey) mac(domain string, parts ...string) [sha256.Size]byte {
 	if !k.Valid() {
 		panic("schema: IDKey used before NewIDKey: configure security.idSecret")
 	}
-	h := hmac.New(sha256.New, k.key)
-	h.Write([]byte(domain))
+	var scratch [256]byte
+	b := append(scratch[:0], domain...)
 	for _, p := range parts {
-		h.Write([]byte{0})
-		h.Write([]byte(strconv.Itoa(len(p))))
-		h.Write([]byte{':'})
-		h.Write([]byte(p))
+		b = append(b, 0)
+		b = strconv.AppendInt(b, int64(len(p)), 10)
+		b = append(b, ':')
+		b = append(b, p...)
 	}
-	return h.Sum(nil)
+	h := k.macs.Get().(hash.Hash)
+	h.Reset()
+	h.Write(b)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	k.macs.Put(h)
+	return sum
 }
 
 // DeliveryID derives the id of the delivery of msg msgID of app appID to
@@ -89,7 +101,11 @@ func (k IDKey) mac(domain string, parts ...string) []byte {
 // the same msg and device ids get different ones; and without k nobody
 // can compute one.
 func (k IDKey) DeliveryID(appID, msgID, deviceID string) string {
-	return "d" + hex.EncodeToString(k.mac("pushpipe delivery id v1", appID, msgID, deviceID))[:24]
+	sum := k.mac("pushpipe delivery id v1", appID, msgID, deviceID)
+	var id [25]byte
+	id[0] = 'd'
+	hex.Encode(id[1:], sum[:12])
+	return string(id[:])
 }
 
 // ReceiptTag is the tag that authenticates correlation value value of a
@@ -97,7 +113,8 @@ func (k IDKey) DeliveryID(appID, msgID, deviceID string) string {
 // base64url characters of an HMAC-SHA256 under k. The vendor echoes the
 // value with its tag in its receipts; only the holder of k can make one.
 func (k IDKey) ReceiptTag(vendor, appID, value string) string {
-	return base64.RawURLEncoding.EncodeToString(k.mac("pushpipe receipt tag v1", vendor, appID, value))[:ReceiptTagLen]
+	sum := k.mac("pushpipe receipt tag v1", vendor, appID, value)
+	return base64.RawURLEncoding.EncodeToString(sum[:])[:ReceiptTagLen]
 }
 
 // ReceiptParam is the callback parameter a channel sends to vendor for a
