@@ -110,7 +110,7 @@ func TestAbuseReceipts(t *testing.T) {
 	settle(t)
 	refused := func(t *testing.T, vendor, reason string) float64 {
 		t.Helper()
-		return metricValue(t, httpGet(t, rs.URL()+"/metrics"), "pushpipe_receipts_auth_refused_total", map[string]string{"vendor": vendor, "reason": reason})
+		return metricValue(t, httpGet(t, e.internalURL(rs.Addr())+"/metrics"), "pushpipe_receipts_auth_refused_total", map[string]string{"vendor": vendor, "reason": reason})
 	}
 	written := func(t *testing.T) int64 {
 		t.Helper()

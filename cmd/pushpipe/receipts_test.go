@@ -49,7 +49,9 @@ func freeAddr(t *testing.T) string {
 func TestReceiptsCommandServesHealthOnItsOwnAddress(t *testing.T) {
 	broker := testinfra.Kafka(t)
 	cfgFile := filepath.Join(t.TempDir(), "cfg.yaml")
-	if err := os.WriteFile(cfgFile, []byte("stateDir: "+t.TempDir()+"\n"), 0o600); err != nil {
+	// The worker needs the id secret of the region's fanout and sender.
+	cfg := "stateDir: " + t.TempDir() + "\nsecurity: {idSecret: receipts-command-test-id-secret-0123456789}\n"
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	public, internal := freeAddr(t), freeAddr(t)
@@ -90,8 +92,8 @@ func TestReceiptsCommandServesHealthOnItsOwnAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("a garbled receipt on the public address: %d, want 400", resp.StatusCode)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an unsigned receipt on the public address: %d, want 401", resp.StatusCode)
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/debug/pprof/"} {
 		if code, body := get("http://" + public + path); code != http.StatusNotFound {
@@ -99,7 +101,7 @@ func TestReceiptsCommandServesHealthOnItsOwnAddress(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready",
-		"/metrics": `pushpipe_receipts_rejected_total{reason="malformed_json",region="sg",vendor="hms"} 1`} {
+		"/metrics": `pushpipe_receipts_auth_refused_total{reason="no_app",region="sg",vendor="hms"} 1`} {
 		if code, body := get("http://" + internal + path); code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("GET %s on the health address: %d, want 200 with %q:\n%.2000s", path, code, want, body)
 		}
@@ -108,4 +110,16 @@ func TestReceiptsCommandServesHealthOnItsOwnAddress(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("pushpipe receipts after cancel: %v", err)
 	}
+}
+
+// TestReceiptsCommandNeedsTheIDSecret runs `pushpipe receipts` without an
+// id secret: it refuses to start, saying how to make one.
+func TestReceiptsCommandNeedsTheIDSecret(t *testing.T) {
+	broker := testinfra.Kafka(t)
+	cfgFile := filepath.Join(t.TempDir(), "cfg.yaml")
+	if err := os.WriteFile(cfgFile, []byte("stateDir: "+t.TempDir()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantCommandError(t, []string{"receipts", "--region", "sg", "--brokers", broker, "--config", cfgFile,
+		"--addr", freeAddr(t), "--health-addr", freeAddr(t)}, "head -c 32 /dev/urandom")
 }
