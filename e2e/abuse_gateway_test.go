@@ -360,11 +360,11 @@ func (a *abuseGateway) replay(t *testing.T) {
 		t.Errorf("the RPC unbind re-signed six minutes ago: HTTP %d %s, want 400 InvalidTimeStamp.Expired", status, code)
 	}
 	// Nothing but the originals was published.
-	if n := a.records(pipeline.RequestsTopic("sg"), task); n != 1 {
+	if n := a.records(pipeline.RequestsTopic("sg"), testApp+"/"+task); n != 1 {
 		t.Errorf("push.requests.sg holds %d records of task %s, want the original only", n, task)
 	}
 	for _, dev := range []string{"honest-1", "honest-2"} {
-		if n := a.records(pipeline.BindingsTopic("sg"), dev); n != 2 {
+		if n := a.records(pipeline.BindingsTopic("sg"), testApp+"/"+dev); n != 2 {
 			t.Errorf("push.bindings.sg holds %d records of %s, want its report (setup) and its original unbind only", n, dev)
 		}
 	}
@@ -384,7 +384,7 @@ func (a *abuseGateway) replay(t *testing.T) {
 // addresses serve them.
 func (a *abuseGateway) internalEndpoints(t *testing.T) {
 	rs := a.e.startReceipts("sg")
-	if code, _ := httpPost(t, http.DefaultClient, rs.URL()+"/receipts/hms", "application/json", `{"statuses":`); code != http.StatusBadRequest {
+	if code, _ := a.e.postReceipt(t, http.DefaultClient, rs.URL(), "hms", "application/json", `{"statuses":`); code != http.StatusBadRequest {
 		t.Fatalf("a garbled receipt: %d, want 400 (and a metric)", code)
 	}
 	for _, s := range []struct{ name, public string }{{"gateway", a.srv.Addr()}, {"receipts", rs.Addr()}} {

@@ -265,7 +265,7 @@ func (e *env) registerDevicesOf(region, appID string, devs ...schema.Binding) {
 	var outs []pipeline.Output
 	ids := make([]string, len(devs))
 	for i, d := range devs {
-		outs = append(outs, jsonOut(pipeline.BindingsTopic(region), d.DeviceID, d))
+		outs = append(outs, jsonOut(pipeline.BindingsTopic(region), d.KafkaKey(), d))
 		ids[i] = d.DeviceID
 	}
 	e.publish(outs...)
