@@ -46,6 +46,8 @@ type env struct {
 	// key is the id key of the pipeline (its secret generated into the
 	// state folder, as `pushpipe dev` does).
 	key schema.IDKey
+	// security secures the workers' Kafka connections (envOptions.security).
+	security pipeline.KafkaSecurity
 }
 
 // deliveryID is the delivery id the pipeline gives msgID of testApp to
@@ -65,6 +67,9 @@ type envOptions struct {
 	// brokers, if set, are the Kafka brokers to use instead of a fresh
 	// in-memory broker (e.g. one the test restarts).
 	brokers []string
+	// security, if set, secures every Kafka connection of the test's
+	// workers and producer (a broker with SASL users).
+	security pipeline.KafkaSecurity
 }
 
 func newEnv(t *testing.T, regions ...string) *env {
@@ -125,12 +130,12 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 	// The tests post the receipts they need; simulated ones would go to
 	// receipts.addr (not this test's workers) and add unexpected events.
 	sc.Receipts.URLs = nil
-	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
+	prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: o.security})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { prod.Close() })
-	e := &env{t: t, cfg: cfg, brokers: brokers, conn: ch.Conn(t), prod: prod, key: key}
+	e := &env{t: t, cfg: cfg, brokers: brokers, conn: ch.Conn(t), prod: prod, key: key, security: o.security}
 	if o.simReceipts != nil {
 		sc.Receipts = *o.simReceipts
 		sc.Receipts.URLs = map[string]string{}
@@ -168,7 +173,7 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 }
 
 func (e *env) deps() app.Deps {
-	return app.Deps{Cfg: e.cfg, Brokers: e.brokers, CH: e.conn, Producer: e.prod,
+	return app.Deps{Cfg: e.cfg, Brokers: e.brokers, KafkaSecurity: e.security, CH: e.conn, Producer: e.prod,
 		Metrics: prometheus.NewRegistry(), Log: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
 }
 
