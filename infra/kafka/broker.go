@@ -33,6 +33,30 @@
 // One directory belongs to one broker at a time: Start takes an exclusive
 // lock on it and fails if another broker holds it.
 //
+// Without a DataDir the records are kept in memory: such a broker holds in
+// RAM every record it keeps, so give a DataDir to a broker that moves
+// gigabytes (make run, make bench); with one, the records live in segment
+// files and only a small index per record batch stays in memory.
+//
+// # Retention
+//
+// Like a cluster with log.retention.ms (and, if set, log.retention.bytes),
+// the broker deletes the oldest records of a topic once they are older
+// than Config.Retention (a day by default) or once a partition holds more
+// than Config.RetentionBytes (no bound by default), checking every
+// Config.RetentionCheckInterval. A consumer that falls further behind
+// loses records, as it would on such a cluster; a size bound is off by
+// default because one partition can take a whole broadcast's events (a
+// million deliveries make over a GB of events keyed by one task), which a
+// healthy consumer may still be reading. A topic
+// created with its own retention.ms or retention.bytes keeps them. A
+// compacted topic (cleanup.policy=compact without delete) is never cut by
+// age or size, as in Kafka: it keeps the latest record of every key. The
+// broker applies this by adding the configs to each CreateTopics request
+// that does not set them, so DescribeConfigs shows them on the topic;
+// topics created by an earlier version of this package in the same
+// DataDir keep what they had.
+//
 // # Security
 //
 // By default the broker listens in plaintext and lets any client in, as a
@@ -55,6 +79,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,9 +142,56 @@ type Config struct {
 	// mutual TLS). Nil: plaintext.
 	TLS *tls.Config
 
+	// Retention is how long the broker keeps the records of a topic
+	// created without a retention.ms of its own (Kafka's
+	// log.retention.ms). 0 means DefaultRetention; negative keeps them
+	// until RetentionBytes is reached. Compacted topics are never cut.
+	Retention time.Duration
+
+	// RetentionBytes, when positive, bounds each partition of a topic
+	// created without a retention.bytes of its own (Kafka's
+	// log.retention.bytes): past it the oldest record batches are
+	// deleted, whether or not every consumer read them, so it must exceed
+	// the largest backlog a consumer may have. 0 or negative: no bound
+	// (the default).
+	RetentionBytes int64
+
+	// RetentionCheckInterval is how often the broker deletes records past
+	// retention and compacts compacted topics (Kafka's
+	// log.retention.check.interval.ms). 0 means
+	// DefaultRetentionCheckInterval.
+	RetentionCheckInterval time.Duration
+
 	// Logger receives the broker's warnings and errors (and its request
 	// traces at debug/trace level). The zero Logger discards everything.
 	Logger zerolog.Logger
+}
+
+// Defaults of the retention settings: generous for a development broker,
+// whose consumers never lag hours behind, and bounded in time, so that a
+// broker left running does not grow without end.
+const (
+	DefaultRetention              = 24 * time.Hour
+	DefaultRetentionCheckInterval = time.Minute
+)
+
+// retention returns the retention.ms and retention.bytes values the
+// configuration gives a topic without its own, and the check interval.
+func (c Config) retention() (ms, bytes int64, check time.Duration) {
+	ms, bytes, check = DefaultRetention.Milliseconds(), -1, DefaultRetentionCheckInterval
+	switch {
+	case c.Retention < 0:
+		ms = -1
+	case c.Retention > 0:
+		ms = max(1, c.Retention.Milliseconds())
+	}
+	if c.RetentionBytes > 0 {
+		bytes = c.RetentionBytes
+	}
+	if c.RetentionCheckInterval > 0 {
+		check = c.RetentionCheckInterval
+	}
+	return ms, bytes, check
 }
 
 // The SASL mechanisms the broker can require.
@@ -211,6 +283,12 @@ func (c Config) Validate() error {
 	if c.ACLs && len(c.SASL) == 0 {
 		return errors.New("embeddedkafka: ACLs need SASL users to tell the principals apart: set SASL")
 	}
+	if c.RetentionCheckInterval < 0 || (c.RetentionCheckInterval > 0 && c.RetentionCheckInterval < 10*time.Millisecond) {
+		return fmt.Errorf("embeddedkafka: RetentionCheckInterval %s is too small: use 0 for the default %s, or at least 10ms", c.RetentionCheckInterval, DefaultRetentionCheckInterval)
+	}
+	if c.Retention > 0 && c.Retention < time.Millisecond {
+		return fmt.Errorf("embeddedkafka: Retention %s is below a millisecond: use at least 1ms, 0 for the default %s or a negative value for no time limit", c.Retention, DefaultRetention)
+	}
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
 		return errors.New("embeddedkafka: TLS has no server certificate: set TLS.Certificates")
 	}
@@ -255,10 +333,18 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b := &Broker{log: cfg.Logger.With().Str("component", "embeddedkafka").Logger()}
 
+	retentionMs, retentionBytes, check := cfg.retention()
+	brokerConfigs := map[string]string{"log.cleaner.backoff.ms": strconv.FormatInt(max(1, check.Milliseconds()), 10)}
+	if retentionBytes > 0 {
+		// Retention deletes whole segments only: keep several per
+		// partition so the bound holds within a segment's size.
+		brokerConfigs["log.segment.bytes"] = strconv.FormatInt(min(max(retentionBytes/8, 1<<20), 100<<20), 10)
+	}
 	opts := []kfake.Opt{
 		kfake.Ports(cfg.Port),
 		kfake.WithLogger(zerologAdapter{l: b.log}),
 		kfake.GroupMinSessionTimeout(DefaultGroupMinSessionTimeout),
+		kfake.BrokerConfigs(brokerConfigs),
 	}
 	if cfg.GroupMinSessionTimeout > 0 {
 		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.GroupMinSessionTimeout))
@@ -319,6 +405,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("embeddedkafka: starting broker on 127.0.0.1:%d (data dir %q): %w", cfg.Port, cfg.DataDir, err)
 	}
 	b.cluster = cluster
+	cluster.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if r, ok := req.(*kmsg.CreateTopicsRequest); ok {
+			for i := range r.Topics {
+				addRetention(&r.Topics[i], retentionMs, retentionBytes)
+			}
+		}
+		return nil, nil, false // the broker goes on to create the topics
+	})
 	addrs := cluster.ListenAddrs()
 	if len(addrs) != 1 {
 		_ = b.Close()
@@ -332,6 +426,61 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b.log.Info().Str("addr", b.addr).Str("data_dir", cfg.DataDir).Bool("sasl", len(cfg.SASL) > 0).Bool("tls", cfg.TLS != nil).Msg("kafka broker started")
 	return b, nil
+}
+
+// addRetention adds retention.ms and retention.bytes to a topic being
+// created that does not set them: ms and bytes for a topic that deletes
+// by age, -1 for a compacted one (the broker would otherwise cut a
+// compacted topic by age too, which Kafka does not).
+func addRetention(t *kmsg.CreateTopicsRequestTopic, ms, bytes int64) {
+	var policy string
+	has := map[string]bool{}
+	for _, c := range t.Configs {
+		has[c.Name] = true
+		if c.Name == "cleanup.policy" && c.Value != nil {
+			policy = *c.Value
+		}
+	}
+	compactOnly := strings.Contains(policy, "compact") && !strings.Contains(policy, "delete")
+	for name, v := range map[string]int64{"retention.ms": ms, "retention.bytes": bytes} {
+		if has[name] {
+			continue
+		}
+		if compactOnly {
+			v = -1
+		}
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = name, kmsg.StringPtr(strconv.FormatInt(v, 10))
+		t.Configs = append(t.Configs, c)
+	}
+}
+
+// TopicUsage is what the broker holds of one topic.
+type TopicUsage struct {
+	// Records is the number of offsets between the log start and the end
+	// of every partition (transaction markers included).
+	Records int64
+	// Bytes is the size of the record batches held.
+	Bytes int64
+	// LogStart is the sum of the partitions' log start offsets: how many
+	// offsets retention (or DeleteRecords) has removed.
+	LogStart int64
+}
+
+// Usage returns what the broker holds of topic, and false if the topic
+// does not exist. Safe for concurrent use.
+func (b *Broker) Usage(topic string) (TopicUsage, bool) {
+	parts := b.cluster.PartitionInfos(topic)
+	if parts == nil {
+		return TopicUsage{}, false
+	}
+	var u TopicUsage
+	for _, p := range parts {
+		u.Records += p.HighWatermark - p.LogStartOffset
+		u.Bytes += p.NumBytes
+		u.LogStart += p.LogStartOffset
+	}
+	return u, true
 }
 
 // Addr returns the broker's host:port on 127.0.0.1, the bootstrap address

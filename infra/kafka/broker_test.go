@@ -72,6 +72,11 @@ func TestConfigValidate(t *testing.T) {
 		{scenario: "SASL user listed twice", cfg: Config{SASL: []SASLUser{{Mechanism: SASLPlain, Username: "a", Password: "p"}, {Mechanism: SASLPlain, Username: "a", Password: "q"}}},
 			wantErr: `SASL[1]: user "a" of PLAIN is listed twice`},
 		{scenario: "TLS without a certificate", cfg: Config{TLS: &tls.Config{}}, wantErr: "TLS has no server certificate"},
+		{scenario: "retention of an hour, 64 MiB a partition, checked every 10s", cfg: Config{Retention: time.Hour, RetentionBytes: 64 << 20, RetentionCheckInterval: 10 * time.Second}},
+		{scenario: "no retention at all", cfg: Config{Retention: -1}},
+		{scenario: "retention checked every microsecond", cfg: Config{RetentionCheckInterval: time.Microsecond}, wantErr: "RetentionCheckInterval 1µs is too small"},
+		{scenario: "negative retention check interval", cfg: Config{RetentionCheckInterval: -time.Second}, wantErr: "RetentionCheckInterval -1s is too small"},
+		{scenario: "retention below a millisecond", cfg: Config{Retention: time.Microsecond}, wantErr: "Retention 1µs is below a millisecond"},
 		{scenario: "ACLs of users", cfg: Config{ACLs: true, SASL: []SASLUser{{Mechanism: SASLScramSHA512, Username: "a", Password: "p",
 			Allow: []ACL{{Resource: "topic", Name: "push.", Prefixed: true, Operation: "Describe"}, {Resource: "group", Name: "g", Operation: "Read"},
 				{Resource: "cluster", Name: "kafka-cluster", Operation: "Create"}}}}}},
@@ -428,4 +433,120 @@ func TestSASLUsersAfterRestart(t *testing.T) {
 			t.Errorf("%s has mode %s, want %s", p.path, st.Mode().Perm(), p.mode)
 		}
 	}
+}
+
+// TestRetention runs brokers with short retention: the records of a topic
+// past Retention or past RetentionBytes are deleted by the broker (its log
+// start moves past them and it holds no more than the bound), while a
+// compacted topic and a topic with a retention.ms of its own keep theirs.
+func TestRetention(t *testing.T) {
+	type topic struct {
+		name    string
+		configs []kafka.ConfigEntry
+		// wantKept: every record stays; otherwise the broker must delete
+		// records until it holds at most maxBytes (0: none at all).
+		wantKept bool
+		maxBytes int64
+	}
+	tests := []struct {
+		scenario string
+		cfg      Config
+		topics   []topic
+	}{
+		{scenario: "records older than Retention are deleted, compacted topics and a topic's own retention.ms are kept",
+			cfg: Config{Retention: 300 * time.Millisecond, RetentionCheckInterval: 50 * time.Millisecond},
+			// The kept topics are written first: once the broker cut the
+			// last one, their records are older than Retention too.
+			topics: []topic{
+				{name: "ret.time.compact", configs: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}, wantKept: true},
+				{name: "ret.time.own", configs: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: "3600000"}}, wantKept: true},
+				{name: "ret.time.delete"},
+			}},
+		{scenario: "a partition above RetentionBytes is cut to the bound, a compacted topic is not",
+			cfg: Config{Retention: -1, RetentionBytes: 8 << 10, RetentionCheckInterval: 50 * time.Millisecond},
+			topics: []topic{
+				{name: "ret.bytes.compact", configs: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}, wantKept: true},
+				{name: "ret.bytes.delete", maxBytes: 8<<10 + 4<<10}, // the bound plus one batch
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			b, err := Start(ctx, tt.cfg)
+			if err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			defer b.Close()
+			c := &kafka.Client{Addr: kafka.TCP(b.Addr())}
+			const records = 400
+			for _, tp := range tt.topics {
+				resp, err := c.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+					Topic: tp.name, NumPartitions: 1, ReplicationFactor: 1, ConfigEntries: tp.configs}}})
+				if err != nil || resp.Errors[tp.name] != nil {
+					t.Fatalf("creating %s: %v %v", tp.name, err, resp.Errors[tp.name])
+				}
+				w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: tp.name, RequiredAcks: kafka.RequireAll,
+					BatchSize: 20, BatchTimeout: time.Millisecond}
+				msgs := make([]kafka.Message, records)
+				for i := range msgs {
+					msgs[i] = kafka.Message{Key: []byte(fmt.Sprintf("key-%03d", i)), Value: []byte(strings.Repeat("v", 100))}
+				}
+				for i := 0; i < records; i += 20 { // 20 batches of 20 records
+					if err := w.WriteMessages(ctx, msgs[i:i+20]...); err != nil {
+						t.Fatalf("writing to %s: %v", tp.name, err)
+					}
+				}
+				_ = w.Close()
+				if u, _ := b.Usage(tp.name); u.Records != records {
+					t.Fatalf("%s holds %d records after the writes, want %d", tp.name, u.Records, records)
+				}
+			}
+			// Wait until every deleting topic is within its bound: the
+			// retention checks ran.
+			for _, tp := range tt.topics {
+				if tp.wantKept {
+					continue
+				}
+				var u TopicUsage
+				for {
+					u, _ = b.Usage(tp.name)
+					if u.Bytes <= tp.maxBytes && u.LogStart > 0 && (tp.maxBytes > 0 || u.Records == 0) {
+						break
+					}
+					select {
+					case <-ctx.Done():
+						t.Fatalf("%s still holds %d records, %d bytes (log start %d), want at most %d bytes", tp.name, u.Records, u.Bytes, u.LogStart, tp.maxBytes)
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+				if got := firstOffset(t, ctx, c, tp.name); got != u.LogStart {
+					t.Errorf("%s: first offset a reader gets = %d, want the log start %d", tp.name, got, u.LogStart)
+				}
+			}
+			for _, tp := range tt.topics {
+				if !tp.wantKept {
+					continue
+				}
+				if u, _ := b.Usage(tp.name); u.Records != records || u.LogStart != 0 {
+					t.Errorf("%s holds %d records from offset %d, want all %d from 0", tp.name, u.Records, u.LogStart, records)
+				}
+			}
+		})
+	}
+}
+
+// firstOffset is the first offset of partition 0 of topic that a reader
+// can fetch.
+func firstOffset(t *testing.T, ctx context.Context, c *kafka.Client, topic string) int64 {
+	t.Helper()
+	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(0)}}})
+	if err != nil {
+		t.Fatalf("listing the offsets of %s: %v", topic, err)
+	}
+	p := res.Topics[topic][0]
+	if p.Error != nil {
+		t.Fatalf("listing the offsets of %s: %v", topic, p.Error)
+	}
+	return p.FirstOffset
 }
