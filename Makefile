@@ -34,6 +34,7 @@ test: chdb ## the full test suite against embedded (real-protocol) Kafka and Cli
 	done
 
 bench: chdb build ## benchmark on the embedded stack; figures in .pushpipe/bench/latest.txt
+	@scripts/bench-tools.sh >/dev/null   # h2load for the endpoint ceilings; never fails, the report says what is missing
 	./$(BIN) bench
 
 build: ## build bin/pushpipe
