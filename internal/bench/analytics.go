@@ -71,7 +71,7 @@ func runAnalytics(ctx context.Context, o Options, work string, conn driver.Conn,
 		if err != nil {
 			return nil, err
 		}
-		if err := waitForMerges(ctx, conn, db, say); err != nil {
+		if err := waitForMerges(ctx, conn, db, time.Minute, say); err != nil {
 			return nil, err
 		}
 		qfigs, err := measureQueries(ctx, conn, db, to, tasks, say)
@@ -223,21 +223,22 @@ func measureQueries(ctx context.Context, conn driver.Conn, db string, to time.Ti
 	}, nil
 }
 
-// waitForMerges waits, at most a minute, until ClickHouse runs no merge
-// in db: the queries are measured on settled tables, not against the
-// background merges the insert started.
-func waitForMerges(ctx context.Context, conn driver.Conn, db string, say func(string, ...any)) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
+// waitForMerges waits, at most limit, until ClickHouse ran no merge in
+// db at three looks half a second apart: the queries are measured on
+// settled tables, not against the background merges the insert started.
+func waitForMerges(ctx context.Context, conn driver.Conn, db string, limit time.Duration, say func(string, ...any)) error {
+	deadline := time.Now().Add(limit)
+	for idle := 0; idle < 3; {
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = ?", db).Scan(&n); err != nil {
 			return fmt.Errorf("reading the merges of %s: %w", db, err)
 		}
-		if n == 0 {
-			return nil
+		idle++
+		if n > 0 {
+			idle = 0
 		}
 		if time.Now().After(deadline) {
-			say("%d merges still running in %s after a minute; measuring anyway", n, db)
+			say("%d merges still running in %s after %s; measuring anyway", n, db, limit)
 			return nil
 		}
 		select {
@@ -246,6 +247,7 @@ func waitForMerges(ctx context.Context, conn driver.Conn, db string, say func(st
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

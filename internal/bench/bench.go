@@ -5,7 +5,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -22,7 +21,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/infra/chdb"
-	embeddedkafka "github.com/pushpipe/pushpipe/infra/kafka"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -59,8 +57,19 @@ type Options struct {
 	// EventsinkEvents is how many pre-published events the eventsink-alone
 	// figure inserts; 0 skips it.
 	EventsinkEvents int
-	// Binary is the pushpipe executable that runs the workers.
+	// Binary is the pushpipe executable that runs the workers and the
+	// broker (`pushpipe bench broker`).
 	Binary string
+	// BrokerInMemory keeps the broker's records in memory instead of in
+	// segment files, as the bench did before; for comparing the broker's
+	// RSS.
+	BrokerInMemory bool
+	// EndpointCeilings measures each vendor simulator endpoint with
+	// h2load before the sender figures (with SenderDeliveries > 0).
+	EndpointCeilings bool
+	// Profile saves CPU profiles of the worker processes and the broker
+	// during the end-to-end broadcast, and their top 10 functions.
+	Profile bool
 	// Timeout bounds the whole run.
 	Timeout time.Duration
 	// Progress receives progress lines; Figures receives the figures.
@@ -78,10 +87,13 @@ func (f Figure) String() string {
 	return fmt.Sprintf("%s: %s %s", f.Name, strconv.FormatFloat(f.Value, 'f', -1, 64), f.Unit)
 }
 
-// Run performs the benchmark and returns its figures. Each part's figures
-// are merged into latest.txt as soon as it finished; once every part ran,
-// the ratios to the ceilings are added and report.md and report.svg are
-// written beside latest.txt. An error ends the run at the failing part.
+// Run performs the benchmark and returns its figures. The broker runs as
+// `o.Binary bench broker`, a process of its own. Each part's figures are
+// merged into latest.txt as soon as it finished; once every part ran, the
+// broker's memory, the ratios to the ceilings and the ceiling check are
+// added and report.md and report.svg are written beside latest.txt, with
+// what could not be measured (e.g. without h2load) said in the report. An
+// error ends the run at the failing part.
 func Run(ctx context.Context, o Options) ([]Figure, error) {
 	start, loadStart := time.Now(), loadAverage()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -96,12 +108,12 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Progress, "bench: "+format+"\n", args...) }
 
-	say("starting the embedded broker and ClickHouse")
-	broker, err := embeddedkafka.Start(ctx, embeddedkafka.Config{})
+	say("starting the embedded broker (a process of its own) and ClickHouse")
+	broker, err := startBrokerProcess(ctx, o.Binary, work, o.BrokerInMemory)
 	if err != nil {
 		return nil, err
 	}
-	defer broker.Close()
+	defer broker.stop()
 	ch, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: filepath.Join(work, "clickhouse")})
 	if err != nil {
 		return nil, err
@@ -112,12 +124,13 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return nil, err
 	}
 	defer conn.Close()
+	env := &runEnv{o: o, work: work, dir: dir, conn: conn, brokers: []string{broker.addr}, chAddr: ch.NativeAddr(), broker: broker, ch: ch, say: say}
 	const region, prefix = "sg", "bench_"
 	db := prefix + region
 	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
 		return nil, err
 	}
-	brokers := []string{broker.Addr()}
+	brokers := env.brokers
 	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 4); err != nil {
 		return nil, err
 	}
@@ -133,7 +146,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return writeFigures(dir, pfigs, o.Figures)
 	}
 	if o.CeilingRecords > 0 {
-		if err := part("the ceilings", func() ([]Figure, error) { return runCeilings(ctx, o, conn, brokers, say) }); err != nil {
+		if err := part("the ceilings", func() ([]Figure, error) { return runCeilings(ctx, env) }); err != nil {
 			return nil, err
 		}
 	}
@@ -145,21 +158,17 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		}
 	}
 	if o.SenderDeliveries > 0 {
-		if err := part("the sender", func() ([]Figure, error) { return runSender(ctx, o, work, brokers, say) }); err != nil {
+		if err := part("the sender", func() ([]Figure, error) { return runSender(ctx, env) }); err != nil {
 			return nil, err
 		}
 	}
 	if o.UnicastDuration > 0 {
-		if err := part("unicast latency", func() ([]Figure, error) {
-			return runUnicast(ctx, o, work, conn, brokers, ch.NativeAddr(), say)
-		}); err != nil {
+		if err := part("unicast latency", func() ([]Figure, error) { return runUnicast(ctx, env) }); err != nil {
 			return nil, err
 		}
 	}
 	if o.E2EDevices > 0 {
-		if err := part("the end-to-end broadcast", func() ([]Figure, error) {
-			return runE2E(ctx, o, work, conn, brokers, ch.NativeAddr(), say)
-		}); err != nil {
+		if err := part("the end-to-end broadcast", func() ([]Figure, error) { return runE2E(ctx, env) }); err != nil {
 			return nil, err
 		}
 	}
@@ -175,11 +184,15 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 			return nil, err
 		}
 	}
+	if err := part("the broker's memory at the end", func() ([]Figure, error) { return brokerMemory(env) }); err != nil {
+		return nil, err
+	}
 	if err := part("the ratios to the ceilings", func() ([]Figure, error) { return ratios(figs), nil }); err != nil {
 		return nil, err
 	}
 	meta := reportMeta{Start: start, End: time.Now(), LoadStart: loadStart, LoadEnd: loadAverage(), Options: o,
-		StageBatchSize: stackBatchSize, StageBatchWait: stackBatchWait, UnicastMiPushBudget: unicastMiPushCallsPerS}
+		StageBatchSize: stackBatchSize, StageBatchWait: stackBatchWait, UnicastMiPushBudget: unicastMiPushCallsPerS,
+		Notes: env.notes, Profiles: env.profiles}
 	if err := writeReport(dir, figs, meta); err != nil {
 		return nil, err
 	}
@@ -187,12 +200,51 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 	return figs, nil
 }
 
+// runEnv is what every part of a run shares.
+type runEnv struct {
+	o         Options
+	work, dir string // the scratch directory of the run; the report's
+	conn      driver.Conn
+	brokers   []string
+	chAddr    string
+	broker    *brokerProcess
+	ch        *chdb.Server
+	say       func(string, ...any)
+	// notes are sentences for the report about what could not be
+	// measured; profiles the pprof-<name>.txt files written.
+	notes    []string
+	profiles []string
+}
+
+// note records a sentence for the report and prints it.
+func (e *runEnv) note(format string, args ...any) {
+	n := fmt.Sprintf(format, args...)
+	e.notes = append(e.notes, n)
+	e.say("%s", n)
+}
+
+// infraProcs are the broker's and ClickHouse's processes, for a cost
+// meter.
+func (e *runEnv) infraProcs() []proc {
+	return []proc{{procKafka, e.broker.pid}, {procClickHouse, e.ch.PID}}
+}
+
+// brokerMemory returns the broker's resident set at the end of the run
+// (after every part's records went through it).
+func brokerMemory(e *runEnv) ([]Figure, error) {
+	ps, err := readProc(e.broker.pid())
+	if err != nil {
+		return nil, err
+	}
+	return []Figure{{"rss_mb_broker_at_end", round(ps.RSSMB, 1), "MB"}}, nil
+}
+
 // runBroadcast measures a broadcast to o.BroadcastDevices devices through
 // one fanout process.
 func runBroadcast(ctx context.Context, o Options, work string, conn driver.Conn, db string, brokers []string, chAddr string, say func(string, ...any)) ([]Figure, error) {
 	const region, prefix, appID = "sg", "bench_", "BENCH_APP"
 	say("registering %d devices", o.BroadcastDevices)
-	if err := registerDevices(ctx, conn, db, 0, o.BroadcastDevices); err != nil {
+	if err := registerDevices(ctx, conn, db, "mipush", 0, o.BroadcastDevices); err != nil {
 		return nil, err
 	}
 	if err := createBroadcastTemplate(ctx, conn, db); err != nil {
@@ -200,8 +252,12 @@ func runBroadcast(ctx context.Context, o Options, work string, conn driver.Conn,
 	}
 
 	cfgPath := filepath.Join(work, "pushpipe.yaml")
-	cfgYAML := fmt.Sprintf("regions: [%s]\nkafka: {brokers: [%s], partitions: 4}\nclickhouse: {addr: %q, databasePrefix: %s}\napps: [{appId: %s, workspaceId: bench, mipush: {appSecret: bench-secret, packageName: com.example.bench}}]\nlogLevel: warn\n",
-		region, brokers[0], chAddr, prefix, appID)
+	sec, err := securityYAML(work)
+	if err != nil {
+		return nil, err
+	}
+	cfgYAML := fmt.Sprintf("regions: [%s]\nkafka: {brokers: [%s], partitions: 4}\nclickhouse: {addr: %q, databasePrefix: %s}\napps: [{appId: %s, workspaceId: bench, mipush: {appSecret: bench-secret, packageName: com.example.bench}}]\nlogLevel: warn\n%s",
+		region, brokers[0], chAddr, prefix, appID, sec)
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o644); err != nil {
 		return nil, fmt.Errorf("writing bench config: %w", err)
 	}
@@ -288,37 +344,36 @@ func topicSize(ctx context.Context, c *kafka.Client, topic string) (int64, error
 type worker struct {
 	cmd *exec.Cmd
 	log *os.File
+	// healthAddr serves the worker's /debug/pprof/.
+	healthAddr string
 }
 
 func startWorker(ctx context.Context, bin, kind, region, cfg, logPath string) (*worker, error) {
+	healthAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", logPath, err)
 	}
-	cmd := exec.Command(bin, kind, "--region", region, "--config", cfg, "--health-addr", "127.0.0.1:0")
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd := exec.Command(bin, kind, "--region", region, "--config", cfg, "--health-addr", healthAddr)
+	cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = log, log, childAttr()
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return nil, fmt.Errorf("starting %s worker: %w", kind, err)
 	}
-	return &worker{cmd: cmd, log: log}, nil
+	return &worker{cmd: cmd, log: log, healthAddr: healthAddr}, nil
 }
 
-// peakRSSMB is the worker's peak resident set (VmHWM) in MB.
+// pid is the worker process's id.
+func (w *worker) pid() int { return w.cmd.Process.Pid }
+
+// peakRSSMB is the worker's peak resident set (VmHWM) in MB, 0 if it
+// cannot be read.
 func (w *worker) peakRSSMB() float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
+	ps, _ := readProc(w.pid())
+	return ps.PeakRSSMB
 }
 
 // stop ends the worker with SIGTERM (SIGKILL after 20 s) by its PID.

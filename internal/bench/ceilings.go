@@ -17,32 +17,66 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// Shapes of the ceiling figures.
+// Shapes of the ceiling figures. A ceiling is the best rate over several
+// shapes (batch sizes, writers, readers, inserters), so that it bounds
+// every figure of the run whatever shape the pipeline happens to use; the
+// report flags any figure above its ceiling.
 const (
 	// ceilingTopic is the dedicated topic of the raw Kafka ceilings.
 	ceilingTopic = "bench.ceiling"
 	// ceilingRecordBytes is the size of one raw record: a small JSON
 	// object like a delivery without its content.
 	ceilingRecordBytes = 200
-	// ceilingProduceChunk records go in one Produce call, from
-	// ceilingWriters goroutines at once.
-	ceilingProduceChunk = 1000
-	ceilingWriters      = 4
-	// ceilingBudget bounds each ceiling measurement.
-	ceilingBudget = 20 * time.Second
-	// ceilingInserters insert at once into ClickHouse: one per partition,
-	// the most eventsink replicas a region runs.
-	ceilingInserters = stackPartitions
+	// ceilingShapeBudget bounds the measurement of each shape.
+	ceilingShapeBudget = 3 * time.Second
+	// ceilingPoolRows is how many distinct event rows the ClickHouse
+	// shapes insert from (each insert takes the next slice of them).
+	ceilingPoolRows = 200_000
+	// eventsinkProduceChunk and eventsinkWriters publish the events of
+	// the eventsink-alone figure.
+	eventsinkProduceChunk, eventsinkWriters = 1000, 4
 )
 
+// produceShapes, consumeShapes and insertShapes are the shapes each
+// ceiling tries.
+var (
+	produceShapes = []shape{{1, 100}, {1, 1000}, {1, 10_000}, {4, 100}, {4, 1000}, {4, 10_000}, {16, 100}, {16, 1000}, {16, 10_000}}
+	consumeShapes = []shape{{1, 1}, {1, 10}, {stackPartitions, 1}, {stackPartitions, 10}} // readers, MB a fetch
+	insertShapes  = []shape{{1, 1000}, {2, 1000}, {4, 1000}, {1, 10_000}, {2, 10_000}, {4, 10_000}, {1, 100_000}, {2, 100_000}, {4, 100_000}}
+)
+
+// shape is one way to load the infrastructure: so many clients at once
+// (writers, readers, inserters), each moving so many units a call
+// (records a Produce call, MB a fetch, rows an insert).
+type shape struct{ clients, size int }
+
+// best is the fastest shape of a ceiling and its rate.
+type best struct {
+	shape
+	rate float64
+}
+
+// consider keeps s if it beat the best so far.
+func (b *best) consider(s shape, moved int, el time.Duration) float64 {
+	if el <= 0 || moved == 0 {
+		return 0
+	}
+	r := float64(moved) / el.Seconds()
+	if r > b.rate {
+		b.shape, b.rate = s, r
+	}
+	return r
+}
+
 // runCeilings measures what the infrastructure takes at most, with the
-// project's own clients: raw produce (acks=all) of o.CeilingRecords small
-// records to a dedicated topic with the pipeline's partition count, raw
-// consume of them in a consumer group, and raw inserts of event rows in
-// eventsink-sized batches into a scratch database. Each part stops after
-// ceilingBudget and reports the rate of what it did.
-func runCeilings(ctx context.Context, o Options, conn driver.Conn, brokers []string, say func(string, ...any)) ([]Figure, error) {
-	n := o.CeilingRecords
+// project's own clients, each as the best of its shapes: raw produce
+// (acks=all) of small records to a dedicated topic with the pipeline's
+// partition count, raw consume of them in consumer groups set up like the
+// stages', and raw columnar inserts of event rows into scratch databases.
+// Each shape moves at most o.CeilingRecords units and stops after
+// ceilingShapeBudget.
+func runCeilings(ctx context.Context, env *runEnv) ([]Figure, error) {
+	n, brokers, say := env.o.CeilingRecords, env.brokers, env.say
 	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, []pipeline.TopicSpec{{Name: ceilingTopic}}, stackPartitions); err != nil {
 		return nil, err
 	}
@@ -51,39 +85,53 @@ func runCeilings(ctx context.Context, o Options, conn driver.Conn, brokers []str
 		return nil, err
 	}
 	defer p.Close()
-	say("producing %d raw %d-byte records to %s (%d writers, %d records a call, at most %s)", n, ceilingRecordBytes, ceilingTopic,
-		ceilingWriters, ceilingProduceChunk, ceilingBudget)
-	produced, el, err := produceParallel(ctx, p, n, ceilingProduceChunk, ceilingWriters, ceilingBudget, ceilingRecord)
-	if err != nil {
-		return nil, fmt.Errorf("measuring the Kafka produce ceiling: %w", err)
+	var produce best
+	producedTotal := 0
+	for _, s := range produceShapes {
+		produced, el, err := produceParallel(ctx, p, n, s.size, s.clients, ceilingShapeBudget, ceilingRecord)
+		if err != nil {
+			return nil, fmt.Errorf("measuring the Kafka produce ceiling (%d writers of %d records a call): %w", s.clients, s.size, err)
+		}
+		producedTotal += produced
+		say("produce, %2d writers of %5d %d-byte records a call: %.0f records/s", s.clients, s.size, ceilingRecordBytes, produce.consider(s, produced, el))
 	}
-	figs := []Figure{{figProduceCeiling, round(float64(produced)/el.Seconds(), 0), "msgs/s"}}
-	say("%d records produced in %s", produced, el.Round(time.Millisecond))
-
-	say("consuming them in a consumer group (at most %s)", ceilingBudget)
-	consumed, el, err := consumeCeiling(ctx, brokers, produced)
-	if err != nil {
-		return nil, fmt.Errorf("measuring the Kafka consume ceiling: %w", err)
+	var consume best
+	for i, s := range consumeShapes {
+		consumed, el, err := consumeCeiling(ctx, brokers, fmt.Sprintf("bench.ceiling.consume.%d", i), s, min(n, producedTotal))
+		if err != nil {
+			return nil, fmt.Errorf("measuring the Kafka consume ceiling (%d readers, %d MB fetches): %w", s.clients, s.size, err)
+		}
+		say("consume, %d readers in a group, fetches of up to %2d MB: %.0f records/s", s.clients, s.size, consume.consider(s, consumed, el))
 	}
-	figs = append(figs, Figure{figConsumeCeiling, round(float64(consumed)/el.Seconds(), 0), "msgs/s"})
-	say("%d records consumed in %s", consumed, el.Round(time.Millisecond))
 	deleteTopic(ctx, brokers, ceilingTopic)
 
-	db := stackPrefix + "ceiling"
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
-		return nil, err
+	pool := newEventColumns(ceilingPoolRows)
+	var insert best
+	for i, s := range insertShapes {
+		db := fmt.Sprintf("%sceiling_%d", stackPrefix, i)
+		if err := schema.Migrate(ctx, env.conn, db, 0); err != nil {
+			return nil, err
+		}
+		rows, el, err := insertCeiling(ctx, env.conn, db, pool, s, n)
+		if err != nil {
+			return nil, fmt.Errorf("measuring the ClickHouse insert ceiling (%d inserters of %d rows): %w", s.clients, s.size, err)
+		}
+		if err := env.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+			return nil, fmt.Errorf("dropping %s: %w", db, err)
+		}
+		say("insert, %d inserters of %6d event rows (columnar): %.0f rows/s", s.clients, s.size, insert.consider(s, rows, el))
 	}
-	say("inserting %d event rows into %s (%d rows an insert, %d inserters, at most %s)", n, db, stackBatchSize, ceilingInserters, ceilingBudget)
-	rows, el, err := insertCeiling(ctx, conn, db, n)
-	if err != nil {
-		return nil, fmt.Errorf("measuring the ClickHouse insert ceiling: %w", err)
-	}
-	say("%d rows inserted in %s", rows, el.Round(time.Millisecond))
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
-		return nil, fmt.Errorf("dropping %s: %w", db, err)
-	}
-	figs = append(figs, Figure{figInsertCeiling, round(float64(rows)/el.Seconds(), 0), "rows/s"})
-	return figs, nil
+	return []Figure{
+		{figProduceCeiling, round(produce.rate, 0), "msgs/s"},
+		{"kafka_produce_ceiling_writers", float64(produce.clients), "writers"},
+		{"kafka_produce_ceiling_records_per_call", float64(produce.size), "records"},
+		{figConsumeCeiling, round(consume.rate, 0), "msgs/s"},
+		{"kafka_consume_ceiling_readers", float64(consume.clients), "readers"},
+		{"kafka_consume_ceiling_fetch_mb", float64(consume.size), "MB"},
+		{figInsertCeiling, round(insert.rate, 0), "rows/s"},
+		{"clickhouse_insert_ceiling_inserters", float64(insert.clients), "inserters"},
+		{"clickhouse_insert_ceiling_rows_per_insert", float64(insert.size), "rows"},
+	}, nil
 }
 
 // ceilingRecord is raw record i: keyed like a delivery, its value a JSON
@@ -95,67 +143,147 @@ func ceilingRecord(i int) pipeline.Output {
 	return pipeline.Output{Topic: ceilingTopic, Key: []byte(key), Value: []byte(v)}
 }
 
-// consumeCeiling reads n records of the ceiling topic with a kafka-go
-// Reader in a fresh consumer group, set up as the pipeline stages set up
-// theirs, without handling or committing them. The time runs from the
-// first record (the group join is not counted) and stops at n records or
-// ceilingBudget.
-func consumeCeiling(ctx context.Context, brokers []string, n int) (int, time.Duration, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Dialer: benchDialer(), Topic: ceilingTopic, GroupID: "bench.ceiling.consume",
-		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
-		QueueCapacity: stackBatchSize, ReadLagInterval: -1, HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second,
-		IsolationLevel: kafka.ReadCommitted})
-	defer r.Close()
+// consumeCeiling reads up to n records of the ceiling topic with s.clients
+// kafka-go Readers in the fresh consumer group, fetches of up to s.size
+// MB, set up as the pipeline stages set up theirs, without handling or
+// committing them. The time runs from the first record (the group join is
+// not counted) and stops at n records or ceilingShapeBudget.
+func consumeCeiling(ctx context.Context, brokers []string, group string, s shape, n int) (int, time.Duration, error) {
 	jctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if _, err := r.FetchMessage(jctx); err != nil {
-		return 0, 0, fmt.Errorf("reading the first record of %s: %w", ceilingTopic, err)
-	}
-	start := time.Now()
-	rctx, cancel := context.WithTimeout(ctx, ceilingBudget)
-	defer cancel()
-	read := 1
-	for read < n {
-		if _, err := r.FetchMessage(rctx); err != nil {
-			if rctx.Err() != nil && ctx.Err() == nil {
-				break
-			}
-			return read, 0, fmt.Errorf("reading %s (%d of %d): %w", ceilingTopic, read, n, err)
-		}
-		read++
-	}
-	return read, time.Since(start), nil
-}
-
-// insertCeiling inserts up to n synthetic event rows into db from
-// ceilingInserters goroutines, stackBatchSize rows an insert, for at most
-// ceilingBudget.
-func insertCeiling(ctx context.Context, conn driver.Conn, db string, n int) (int, time.Duration, error) {
-	var next, done atomic.Int64
+	var read atomic.Int64
+	var once sync.Once
+	var start time.Time
+	started := make(chan struct{})
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	errs := make([]error, s.clients)
 	var wg sync.WaitGroup
-	errs := make([]error, ceilingInserters)
-	from := time.Now().Add(-time.Hour)
-	start := time.Now()
-	for w := range ceilingInserters {
+	for i := range s.clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			batch := make([]schema.Event, 0, stackBatchSize+8)
-			for time.Since(start) < ceilingBudget {
-				first := int(next.Add(stackBatchSize)) - stackBatchSize
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Dialer: benchDialer(), Topic: ceilingTopic, GroupID: group,
+				StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: s.size << 20, MaxWait: 250 * time.Millisecond,
+				QueueCapacity: stackBatchSize, ReadLagInterval: -1, HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second,
+				IsolationLevel: kafka.ReadCommitted})
+			defer r.Close()
+			if _, err := r.FetchMessage(jctx); err != nil {
+				if rctx.Err() == nil {
+					errs[i] = fmt.Errorf("reading the first record of %s: %w", ceilingTopic, err)
+				}
+				return
+			}
+			once.Do(func() {
+				start = time.Now()
+				close(started)
+				time.AfterFunc(ceilingShapeBudget, rcancel)
+			})
+			<-started
+			for read.Add(1) < int64(n) {
+				if _, err := r.FetchMessage(rctx); err != nil {
+					if rctx.Err() != nil && ctx.Err() == nil {
+						return
+					}
+					errs[i] = fmt.Errorf("reading %s: %w", ceilingTopic, err)
+					return
+				}
+			}
+			rcancel() // n records read: the others stop too
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, 0, err
+	}
+	select {
+	case <-started:
+	default:
+		return 0, 0, fmt.Errorf("no reader of %s got a record", ceilingTopic)
+	}
+	return int(min(read.Load(), int64(n))), time.Since(start), nil
+}
+
+// ceilingEventColumns are the columns schema.InsertEvents writes, in the
+// order of eventColumns.insert.
+const ceilingEventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id, template, vendor_msg_id, task_name"
+
+// eventColumns are event rows column by column, the form of a columnar
+// insert.
+type eventColumns struct {
+	n                                                                 int
+	ids, tasks, msgs, targets, devices, descs, deliveries, templates  []string
+	regions, apps, workspaces, pushTypes, platforms, channels, events []string
+	versions, models, vendorMsgIDs, taskNames                         []string
+	ts                                                                []time.Time
+	codes, latencies                                                  []int64
+	attempts                                                          []uint16
+}
+
+// newEventColumns returns n synthetic event rows of the last hour in the
+// analytics figures' mix.
+func newEventColumns(n int) *eventColumns {
+	c := &eventColumns{n: n}
+	for _, e := range eventsinkEvents("sg", n) {
+		c.ids, c.ts, c.regions, c.apps = append(c.ids, e.EventID), append(c.ts, time.UnixMilli(e.TS).UTC()), append(c.regions, e.Region), append(c.apps, e.AppID)
+		c.workspaces, c.tasks, c.msgs = append(c.workspaces, e.WorkspaceID), append(c.tasks, e.TaskID), append(c.msgs, e.MsgID)
+		c.pushTypes, c.targets, c.devices = append(c.pushTypes, string(e.PushType)), append(c.targets, e.Target), append(c.devices, e.DeviceID)
+		c.platforms, c.channels, c.events = append(c.platforms, e.Platform), append(c.channels, e.Channel), append(c.events, string(e.Event))
+		c.codes, c.descs, c.attempts = append(c.codes, e.StatusCode), append(c.descs, e.StatusDesc), append(c.attempts, uint16(e.Attempt))
+		c.latencies, c.versions, c.models = append(c.latencies, e.LatencyMs), append(c.versions, e.AppVersion), append(c.models, e.Model)
+		c.deliveries, c.templates, c.vendorMsgIDs = append(c.deliveries, e.DeliveryID), append(c.templates, e.Template), append(c.vendorMsgIDs, e.VendorMsgID)
+		c.taskNames = append(c.taskNames, e.TaskName)
+	}
+	return c
+}
+
+// insert inserts rows [from, from+count) of c into db.events in one
+// columnar batch (the columns of schema.InsertEvents).
+func (c *eventColumns) insert(ctx context.Context, conn driver.Conn, db string, from, count int) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".events ("+ceilingEventColumns+")")
+	if err != nil {
+		return fmt.Errorf("preparing a columnar event insert into %s: %w", db, err)
+	}
+	defer b.Abort()
+	to := from + count
+	cols := []any{c.ids[from:to], c.ts[from:to], c.regions[from:to], c.apps[from:to], c.workspaces[from:to], c.tasks[from:to],
+		c.msgs[from:to], c.pushTypes[from:to], c.targets[from:to], c.devices[from:to], c.platforms[from:to], c.channels[from:to],
+		c.events[from:to], c.codes[from:to], c.descs[from:to], c.attempts[from:to], c.latencies[from:to], c.versions[from:to],
+		c.models[from:to], c.deliveries[from:to], c.templates[from:to], c.vendorMsgIDs[from:to], c.taskNames[from:to]}
+	for i, col := range cols {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("appending column %d of a columnar event insert: %w", i, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d events into %s: %w", count, db, err)
+	}
+	return nil
+}
+
+// insertCeiling inserts up to n rows of pool into db from s.clients
+// goroutines, s.size rows an insert, for at most ceilingShapeBudget.
+func insertCeiling(ctx context.Context, conn driver.Conn, db string, pool *eventColumns, s shape, n int) (int, time.Duration, error) {
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, s.clients)
+	size := min(s.size, pool.n)
+	start := time.Now()
+	for w := range s.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(start) < ceilingShapeBudget {
+				first := int(next.Add(int64(size))) - size
 				if first >= n {
 					return
 				}
-				batch = batch[:0]
-				for i := first; len(batch) < stackBatchSize; i++ {
-					batch = SyntheticDelivery(batch, i, n, from, time.Hour)
-				}
-				batch = batch[:min(stackBatchSize, n-first)]
-				if err := schema.InsertEvents(ctx, conn, db, batch); err != nil {
+				count := min(size, n-first)
+				if err := pool.insert(ctx, conn, db, first%(pool.n-size+1), count); err != nil {
 					errs[w] = err
 					return
 				}
-				done.Add(int64(len(batch)))
+				done.Add(int64(count))
 			}
 		}()
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -26,6 +28,9 @@ const (
 	// in ClickHouse.
 	e2eDeliverLimit = 5 * time.Minute
 	e2eSettleLimit  = 5 * time.Minute
+	// e2eMergeLimit bounds the wait for ClickHouse's merges after the
+	// events are stored.
+	e2eMergeLimit = time.Minute
 	// eventsinkLimit bounds the wait for the pre-published events.
 	eventsinkLimit = 3 * time.Minute
 )
@@ -38,16 +43,21 @@ var e2eKinds = []string{"fanout", "sender", "eventsink", "retry"}
 // second from publishing the request until the simulator accepted every
 // delivery (MiPush calls of up to 1000 regIds, the default rate limit of
 // 1000 calls/s), the seconds until every one's acked event is in
-// ClickHouse, the events a second the sink inserted meanwhile, and the
-// peak RSS of each worker.
-func runE2E(ctx context.Context, o Options, work string, conn driver.Conn, brokers []string, chAddr string, say func(string, ...any)) ([]Figure, error) {
-	region, n := e2eRegion, o.E2EDevices
+// ClickHouse, the events a second the sink inserted meanwhile, the peak
+// RSS of each worker, of the broker and of ClickHouse, and what one
+// delivery cost until its events were stored (and again once ClickHouse's
+// merges settled): the CPU time of every process but the bench's, per
+// process, and the rows ClickHouse wrote and read. With o.Profile the CPU
+// profiles of the workers and the broker over the broadcast are saved
+// beside the report with their top 10 functions.
+func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
+	region, n, conn, brokers, say := e2eRegion, env.o.E2EDevices, env.conn, env.brokers, env.say
 	db := stackPrefix + region
 	if err := prepareRegion(ctx, conn, brokers, region); err != nil {
 		return nil, err
 	}
 	say("registering %d devices for the end-to-end broadcast", n)
-	if err := registerDevices(ctx, conn, db, 0, n); err != nil {
+	if err := registerDevices(ctx, conn, db, "mipush", 0, n); err != nil {
 		return nil, err
 	}
 	if err := createBroadcastTemplate(ctx, conn, db); err != nil {
@@ -58,7 +68,7 @@ func runE2E(ctx context.Context, o Options, work string, conn driver.Conn, broke
 		return nil, err
 	}
 	defer sim.Close()
-	ws, err := startStack(ctx, o.Binary, work, stackConfig{region: region, brokers: brokers, chAddr: chAddr, simAddr: sim.Addr()}, e2eKinds...)
+	ws, err := startStack(ctx, env.o.Binary, env.work, stackConfig{region: region, brokers: brokers, chAddr: env.chAddr, simAddr: sim.Addr()}, e2eKinds...)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +78,11 @@ func runE2E(ctx context.Context, o Options, work string, conn driver.Conn, broke
 		return nil, err
 	}
 	defer p.Close()
+	procs := env.infraProcs()
+	for _, k := range e2eKinds {
+		procs = append(procs, proc{k, ws[k].pid})
+	}
+	meter := newCostMeter(conn, append(procs, proc{procBench, os.Getpid})...)
 
 	// Warm up: one unicast request through every stage, until its acked
 	// event is in ClickHouse.
@@ -83,9 +98,34 @@ func runE2E(ctx context.Context, o Options, work string, conn driver.Conn, broke
 		return nil, err
 	}
 
+	// The peaks from here on are the broadcast's.
+	for _, pr := range procs {
+		if err := resetPeakRSS(pr.pid()); err != nil {
+			say("%v; its peak RSS covers the whole run", err)
+		}
+	}
+	var prof *profiler
+	if env.o.Profile {
+		// The tops of an earlier run go: this run's replace them.
+		old, _ := filepath.Glob(filepath.Join(env.dir, "pprof-*.txt"))
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+		targets := map[string]string{procKafka: env.broker.pprofAddr}
+		for _, k := range e2eKinds {
+			targets[k] = ws[k].healthAddr
+		}
+		if prof, err = startProfiler(ctx, filepath.Join(env.dir, "pprof"), targets); err != nil {
+			return nil, err
+		}
+	}
 	say("broadcasting to %d devices through fanout, sender, eventsink and retry", n)
 	before, _ := sim.AppCounts(vendorsim.VendorMiPush, region, stackApp)
 	base := before.Messages
+	start, err := meter.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	req := broadcastRequest(region, e2eTask, "bench-e2e-msg")
 	t0 := time.Now()
 	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: []byte(e2eTask), Value: req}}); err != nil {
@@ -107,16 +147,51 @@ func runE2E(ctx context.Context, o Options, work string, conn driver.Conn, broke
 	after, _ := sim.AppCounts(vendorsim.VendorMiPush, region, stackApp)
 	calls := after.Requests - before.Requests
 	say("%d deliveries in %s; waiting for their acked events in ClickHouse", n, delivered.Round(time.Millisecond))
+	// The polls count rows cheaply, then make sure with distinct event
+	// ids; what they cost ClickHouse is left out of the cost figures.
+	own := meter.own(ctx)
 	err = waitUntil(ctx, 250*time.Millisecond, e2eSettleLimit, fmt.Sprintf("%d acked events of %s in %s", n, e2eTask, db), func() (bool, error) {
-		got, err := ackedEvents(ctx, conn, db, e2eTask)
+		var rows uint64
+		if err := conn.QueryRow(own, "SELECT count() FROM "+db+".events WHERE app_id = ? AND task_id = ? AND event = 'acked'", stackApp, e2eTask).Scan(&rows); err != nil {
+			return false, fmt.Errorf("counting the acked events of %s in %s: %w", e2eTask, db, err)
+		}
+		if rows < uint64(n) {
+			return false, nil
+		}
+		got, err := ackedEvents(own, conn, db, e2eTask)
 		return got >= uint64(n), err
 	})
 	if err != nil {
 		return nil, err
 	}
 	settled := time.Since(t0)
+	stored, err := meter.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rss := map[string]float64{}
+	for _, pr := range procs {
+		ps, _ := readProc(pr.pid())
+		rss[pr.name] = ps.PeakRSSMB
+	}
+	var profiles map[string][]string
+	if prof != nil {
+		var errs []string
+		profiles, errs = prof.stop()
+		for _, e := range errs {
+			env.note("A CPU profile of the end-to-end broadcast is missing: %s.", e)
+		}
+	}
+	say("waiting (at most %s) for ClickHouse's merges of %s to settle", e2eMergeLimit, db)
+	if err := waitForMerges(own, conn, db, e2eMergeLimit, say); err != nil {
+		return nil, err
+	}
+	merged, err := meter.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var events uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events WHERE task_id = ?", e2eTask).Scan(&events); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events WHERE app_id = ? AND task_id = ?", stackApp, e2eTask).Scan(&events); err != nil {
 		return nil, fmt.Errorf("counting the events of %s: %w", e2eTask, err)
 	}
 	figs := []Figure{
@@ -126,16 +201,34 @@ func runE2E(ctx context.Context, o Options, work string, conn driver.Conn, broke
 		{"e2e_broadcast_mipush_calls", float64(calls), "calls"},
 		{"e2e_broadcast_regids_per_call", round(float64(n)/float64(max(calls, 1)), 1), "regIds"},
 		{"e2e_broadcast_events_settled_s", round(settled.Seconds(), 3), "s"},
+		{"e2e_broadcast_stored_after_delivered_s", round((settled - delivered).Seconds(), 3), "s"},
 		{"e2e_broadcast_events", float64(events), "events"},
 		{"e2e_broadcast_events_per_s", round(float64(events)/settled.Seconds(), 0), "events/s"},
 	}
-	return append(figs, ws.peakRSS(e2eKinds...)...), nil
+	order := append(append([]string{}, e2eKinds...), procKafka, procClickHouse, procBench)
+	figs = append(figs, between(start, stored).figures("", "", n, order)...)
+	untilMerged := between(start, merged).figures("", "_until_merged", n, nil)
+	figs = append(figs, untilMerged[0], Figure{"e2e_broadcast_merged_s", round(merged.at.Sub(t0).Seconds(), 3), "s"})
+	for _, name := range order {
+		if v, ok := rss[name]; ok {
+			figs = append(figs, Figure{"peak_rss_mb_" + name, round(v, 1), "MB"})
+		}
+	}
+	if len(profiles) > 0 {
+		names, err := writeTops(ctx, env.dir, profiles)
+		if err != nil {
+			return nil, err
+		}
+		env.profiles = names
+		say("CPU profiles' top 10 in %s", filepath.Join(env.dir, "pprof-<process>.txt"))
+	}
+	return figs, nil
 }
 
 // ackedEvents counts the distinct acked events of task in db.
 func ackedEvents(ctx context.Context, conn driver.Conn, db, task string) (uint64, error) {
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT uniqExact(event_id) FROM "+db+".events WHERE task_id = ? AND event = 'acked'", task).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(event_id) FROM "+db+".events WHERE app_id = ? AND task_id = ? AND event = 'acked'", stackApp, task).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting the acked events of %s in %s: %w", task, db, err)
 	}
 	return n, nil
@@ -158,7 +251,7 @@ func runEventsink(ctx context.Context, o Options, work string, conn driver.Conn,
 	defer p.Close()
 	say("publishing %d events onto %s", n, pipeline.EventsTopic(region))
 	events := eventsinkEvents(region, n)
-	produced, _, err := produceParallel(ctx, p, n, ceilingProduceChunk, ceilingWriters, time.Hour, func(i int) pipeline.Output {
+	produced, _, err := produceParallel(ctx, p, n, eventsinkProduceChunk, eventsinkWriters, time.Hour, func(i int) pipeline.Output {
 		b, _ := json.Marshal(events[i])
 		return pipeline.Output{Topic: pipeline.EventsTopic(region), Key: []byte(events[i].MsgID), Value: b}
 	})

@@ -29,6 +29,31 @@ func TestRatios(t *testing.T) {
 				"e2e_broadcast_deliveries_per_s_ratio_to_kafka_consume_ceiling": 0.125,
 				"eventsink_events_per_s_ratio_to_clickhouse_insert_ceiling":     0.48,
 				"eventsink_events_per_s_ratio_to_kafka_consume_ceiling":         0.3,
+				figCeilingViolations: 0,
+			},
+		},
+		{
+			scenario: "senders are divided by their endpoint's ceiling, the analytics insert by the insert ceiling",
+			figs: []Figure{
+				{"sender_deliveries_per_s_apns", 9_000, "deliveries/s"}, {endpointCeiling("apns"), 12_000, "deliveries/s"},
+				{"analytics_insert_events_per_s", 200_000, "events/s"}, {figInsertCeiling, 400_000, "rows/s"},
+			},
+			want: map[string]float64{
+				"sender_deliveries_per_s_apns_ratio_to_vendorsim_apns_ceiling":     0.75,
+				"analytics_insert_events_per_s_ratio_to_clickhouse_insert_ceiling": 0.5,
+				figCeilingViolations: 0,
+			},
+		},
+		{
+			scenario: "a figure above its ceiling is counted as a violation, its ratio above 1",
+			figs: []Figure{
+				{figInsertCeiling, 127_390, "rows/s"}, {"analytics_insert_events_per_s", 228_604, "events/s"},
+				{"eventsink_events_per_s", 26_041, "events/s"},
+			},
+			want: map[string]float64{
+				"analytics_insert_events_per_s_ratio_to_clickhouse_insert_ceiling": 1.795,
+				"eventsink_events_per_s_ratio_to_clickhouse_insert_ceiling":        0.204,
+				figCeilingViolations: 1,
 			},
 		},
 		{
@@ -44,22 +69,32 @@ func TestRatios(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
-			got := map[string]float64{}
-			for _, f := range ratios(tt.figs) {
-				if f.Unit != "ratio" {
+			figs := ratios(tt.figs)
+			for _, f := range figs {
+				if f.Unit != "ratio" && f.Name != figCeilingViolations {
 					t.Errorf("%s has unit %q, want ratio", f.Name, f.Unit)
 				}
-				got[f.Name] = f.Value
 			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("ratios = %v, want %v", got, tt.want)
-			}
-			for k, v := range tt.want {
-				if got[k] != v {
-					t.Errorf("%s = %v, want %v", k, got[k], v)
-				}
-			}
+			checkFigures(t, figs, tt.want)
 		})
+	}
+}
+
+// checkFigures fails t unless figs are exactly the figures of want, with
+// their values.
+func checkFigures(t *testing.T, figs []Figure, want map[string]float64) {
+	t.Helper()
+	got := map[string]float64{}
+	for _, f := range figs {
+		got[f.Name] = f.Value
+	}
+	if len(got) != len(want) {
+		t.Fatalf("figures = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
 
@@ -74,9 +109,38 @@ func TestRenderReport(t *testing.T) {
 			scenario: "goals met are stated as met, figures land in their group",
 			figs: []Figure{{"e2e_broadcast_deliveries_per_s", 61_234, "deliveries/s"}, {"unicast_p99_ms_at_2000rps", 12.5, "ms"},
 				{"peak_rss_mb_sender", 80.2, "MB"}, {figProduceCeiling, 350_000, "msgs/s"}},
-			want: []string{"| 61,234 deliveries/s | met |", "| 12.5 ms | met |", "## Peak RSS of the worker processes\n\n| figure | value | unit |\n|---|---:|---|\n| `peak_rss_mb_sender` | 80.2 | MB |",
+			want: []string{"| 61,234 deliveries/s | met |", "| 12.5 ms | met |", "## Memory of the processes (RSS)\n\n| figure | value | unit |\n|---|---:|---|\n| `peak_rss_mb_sender` | 80.2 | MB |",
 				"## Ceilings", "(report.svg)"},
-			notWant: []string{"not met", "not measured"},
+			notWant: []string{"not met", "## Ceiling check", "## Not measured"},
+		},
+		{
+			scenario: "the cost of a delivery has its goals and its own group",
+			figs: []Figure{{"cpu_us_per_delivery", 572, "µs"}, {"cpu_us_per_delivery_clickhouse", 366, "µs"}, {"clickhouse_rows_read_per_delivery", 1200, "rows"},
+				{"clickhouse_rows_written_per_delivery", 7, "rows"}, {"unicast_cpu_us_per_delivery_at_5000rps_apns", 90, "µs"}},
+			want: []string{"| <= 100 µs CPU a delivery, every process, until its events are stored | `cpu_us_per_delivery` | 572 µs | not met |",
+				"| <= 5 ClickHouse rows read a delivery | `clickhouse_rows_read_per_delivery` | 1,200 rows | not met |",
+				"## Cost of one delivery (CPU time of every process, ClickHouse rows)\n\n| figure | value | unit |\n|---|---:|---|\n| `cpu_us_per_delivery` | 572 | µs |\n| `cpu_us_per_delivery_clickhouse` | 366 | µs |\n| `clickhouse_rows_read_per_delivery` | 1,200 | rows |\n| `clickhouse_rows_written_per_delivery` | 7 | rows |\n| `unicast_cpu_us_per_delivery_at_5000rps_apns` | 90 | µs |\n"},
+			notWant: []string{"## Ceilings"},
+		},
+		{
+			scenario: "a sender meets its goal through the ratio to its endpoint's ceiling",
+			figs: []Figure{{"sender_deliveries_per_s_apns", 9_000, "deliveries/s"}, {"sender_deliveries_per_s_apns_ratio_to_vendorsim_apns_ceiling", 0.9, "ratio"},
+				{"sender_deliveries_per_s_fcm", 9_000, "deliveries/s"}, {"sender_deliveries_per_s_fcm_ratio_to_vendorsim_fcm_ceiling", 0.5, "ratio"}},
+			want: []string{"| >= 30,000 deliveries/s through one sender to apns, or >= 0.8 of the endpoint's ceiling | `sender_deliveries_per_s_apns` / `sender_deliveries_per_s_apns_ratio_to_vendorsim_apns_ceiling` | 9,000 deliveries/s / 0.9 ratio | met |",
+				"| 9,000 deliveries/s / 0.5 ratio | not met |"},
+		},
+		{
+			scenario: "figures above their ceiling are listed, a run without them says so",
+			figs:     []Figure{{figInsertCeiling, 127_390, "rows/s"}, {"analytics_insert_events_per_s", 228_604, "events/s"}, {figCeilingViolations, 1, "figures"}},
+			want: []string{"## Ceiling check: 1 figures above their ceiling", "| `analytics_insert_events_per_s` | 228,604 | `clickhouse_insert_ceiling_rows_per_s` | 127,390 |",
+				"| <= 0 figures above a ceiling | `ceiling_violations` | 1 figures | not met |"},
+			notWant: []string{"no figure of this run is above a ceiling"},
+		},
+		{
+			scenario: "a run whose figures are within their ceilings says so",
+			figs:     []Figure{{figInsertCeiling, 500_000, "rows/s"}, {"analytics_insert_events_per_s", 228_604, "events/s"}, {figCeilingViolations, 0, "figures"}},
+			want:     []string{"Ceiling check: no figure of this run is above a ceiling it is compared with.", "| 0 figures | met |"},
+			notWant:  []string{"## Ceiling check"},
 		},
 		{
 			scenario: "goals missed are stated as not met",
@@ -94,17 +158,54 @@ func TestRenderReport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
 			md := renderReport(tt.figs, meta)
-			for _, w := range tt.want {
-				if !strings.Contains(md, w) {
-					t.Errorf("report lacks %q:\n%s", w, md)
-				}
-			}
-			for _, w := range tt.notWant {
-				if strings.Contains(md, w) {
-					t.Errorf("report contains %q:\n%s", w, md)
-				}
-			}
+			checkReport(t, md, tt.want, tt.notWant)
 		})
+	}
+}
+
+func TestRenderReportNotesAndProfiles(t *testing.T) {
+	tests := []struct {
+		scenario      string
+		meta          reportMeta
+		want, notWant []string
+	}{
+		{
+			scenario: "what could not be measured is said, with why",
+			meta:     reportMeta{Notes: []string{endpointToolMissed}},
+			want:     []string{"## Not measured\n\n- The vendor simulator's endpoint ceilings were not measured: h2load is not installed"},
+			notWant:  []string{"CPU profiles of the end-to-end broadcast"},
+		},
+		{
+			scenario: "the profiles beside the report are linked",
+			meta:     reportMeta{Profiles: []string{"broker", "sender"}},
+			want:     []string{"top 10 functions of each process: [broker](pprof-broker.txt), [sender](pprof-sender.txt)"},
+			notWant:  []string{"## Not measured"},
+		},
+		{
+			scenario: "the broker's records in memory are said so",
+			meta:     reportMeta{Options: Options{BrokerInMemory: true}},
+			want:     []string{"its records in memory (`--broker-in-memory`)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			checkReport(t, renderReport(nil, tt.meta), tt.want, tt.notWant)
+		})
+	}
+}
+
+// checkReport fails t unless md contains every want and no notWant.
+func checkReport(t *testing.T, md string, want, notWant []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(md, w) {
+			t.Errorf("report lacks %q:\n%s", w, md)
+		}
+	}
+	for _, w := range notWant {
+		if strings.Contains(md, w) {
+			t.Errorf("report contains %q:\n%s", w, md)
+		}
 	}
 }
 

@@ -4,17 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
-	"github.com/pushpipe/pushpipe/internal/app"
-	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -22,115 +17,54 @@ import (
 // senderVendors are the channels the sender figures cover.
 var senderVendors = []string{"mipush", "apns", "fcm", "hms", "honor", "harmonyos", "oppo", "vivo", "self"}
 
-// runSender measures, per vendor, deliveries per second through one
-// sender process against the simulator, and the p99 of its vendor calls
-// (acked minus sent time of each delivery).
-func runSender(ctx context.Context, o Options, work string, brokers []string, say func(string, ...any)) ([]Figure, error) {
-	// The sender figures run in a region of their own: the fan-out
-	// broadcast leaves its deliveries unsent on push.deliveries.sg, and a
-	// sender there would send those first.
-	const region, appID = "cn", "BENCH_APP"
+// senderRegion is the region of the sender and endpoint figures: the
+// fan-out broadcast leaves its deliveries unsent on push.deliveries.sg,
+// and a sender there would send those first.
+const senderRegion = "cn"
+
+// runSender measures, per vendor, the ceiling of the simulator's endpoint
+// (with h2load, if o.EndpointCeilings), then deliveries per second through
+// one sender process against the simulator, and the p99 of its vendor
+// calls (acked minus sent time of each delivery).
+func runSender(ctx context.Context, env *runEnv) ([]Figure, error) {
+	region, brokers, say := senderRegion, env.brokers, env.say
 	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), stackPartitions); err != nil {
 		return nil, err
 	}
-	cfg := &config.Config{StateDir: work, Regions: []string{region},
-		Apps: []config.AppConfig{{AppID: appID, WorkspaceID: "bench"}}}
-	cfg.Defaults()
-	cfg.Apps = []config.AppConfig{{AppID: appID, WorkspaceID: "bench"}}
-	key, err := demoSetup(cfg)
-	if err != nil {
-		return nil, err
-	}
-	sc := app.SimulatorConfig(cfg)
-	sc.Addr, sc.APNs.TLSAddr = "127.0.0.1:0", "127.0.0.1:0"
-	sc.MaxRecordedRequests = 1000
-	big := 1e9
-	sc.APNs.QuotaPerSecond, sc.HMS.QuotaPerSecond, sc.Honor.QuotaPerSecond, sc.HarmonyOS.QuotaPerSecond = big, big, big, big
-	sc.OPPO.QuotaPerSecond, sc.Vivo.QuotaPerSecond, sc.Self.QuotaPerSecond, sc.FCM.QuotaPerMinute = big, big, big, big
-	sc.MiPush.QuotaPerSecond = big
-	sc.MiPush.Apps = []vendorsim.MiPushApp{{AppID: appID, Secret: "bench-mipush-secret", PackageName: "com.example.bench"}}
-	sim, err := vendorsim.Start(ctx, sc)
+	sim, err := startDemoSim(ctx, env.work, 1000)
 	if err != nil {
 		return nil, err
 	}
 	defer sim.Close()
-	caPath := filepath.Join(work, "vendorsim-ca.pem")
-	if err := os.WriteFile(caPath, sim.CACertPEM(), 0o644); err != nil {
-		return nil, fmt.Errorf("writing the simulator CA: %w", err)
+	var figs []Figure
+	if env.o.EndpointCeilings {
+		efigs, err := runEndpointCeilings(ctx, env, sim, region)
+		if err != nil {
+			return nil, err
+		}
+		figs = append(figs, efigs...)
 	}
-	a := cfg.Apps[0]
-	yaml := fmt.Sprintf(`regions: [%s]
-kafka: {brokers: [%s], partitions: 4}
-logLevel: warn
-security: {idSecretFile: %q}
-stage: {batchSize: 2000}
-sender:
-  concurrency: 16
-  rateLimit: {disabled: true}
-vendors:
-  simulator: true
-  simulatorAddr: %s
-  simulatorTlsAddr: %s
-  simulatorCaFile: %s
-apps:
-  - appId: %s
-    workspaceId: bench
-    mipush: {appSecret: bench-mipush-secret, packageName: com.example.bench}
-    apns:
-      teamId: %s
-      keyId: %s
-      bundleId: %s
-      privateKey: |
-%s
-    fcm:
-      projectId: %s
-      clientEmail: %s
-      privateKeyId: %s
-      privateKey: |
-%s
-    hms: {appId: %q, appSecret: %q}
-    honor: {appId: %q, clientId: %q, clientSecret: %q}
-    harmonyos:
-      projectId: %q
-      clientId: %q
-      keyId: %q
-      subAccount: %q
-      privateKey: |
-%s
-    oppo: {appKey: %q, masterSecret: %q}
-    vivo: {appId: %q, appKey: %q, appSecret: %q}
-    self: {appKey: %q}
-`, region, brokers[0], cfg.DevIDSecretFile(), sim.Addr(), sim.TLSAddr(), caPath, appID,
-		a.APNs.TeamID, a.APNs.KeyID, a.APNs.BundleID, indent(a.APNs.PrivateKey.Reveal(), 8),
-		a.FCM.ProjectID, a.FCM.ClientEmail, a.FCM.PrivateKeyID, indent(a.FCM.PrivateKey.Reveal(), 8),
-		a.HMS.AppID, a.HMS.AppSecret.Reveal(), a.Honor.AppID, a.Honor.ClientID, a.Honor.ClientSecret.Reveal(),
-		a.HarmonyOS.ProjectID, a.HarmonyOS.ClientID, a.HarmonyOS.KeyID, a.HarmonyOS.SubAccount, indent(a.HarmonyOS.PrivateKey.Reveal(), 8),
-		a.OPPO.AppKey, a.OPPO.MasterSecret.Reveal(), a.Vivo.AppID, a.Vivo.AppKey, a.Vivo.AppSecret.Reveal(), a.Self.AppKey.Reveal())
-	cfgPath := filepath.Join(work, "sender.yaml")
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		return nil, fmt.Errorf("writing sender config: %w", err)
-	}
-	worker, err := startWorker(ctx, o.Binary, "sender", region, cfgPath, filepath.Join(work, "sender.log"))
+	ws, err := startStack(ctx, env.o.Binary, env.work, stackConfig{region: region, brokers: brokers, demo: sim,
+		noRateLimit: true, senderConcurrency: 16}, "sender")
 	if err != nil {
 		return nil, err
 	}
-	defer worker.stop()
+	defer ws.stop()
 	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close()
 
-	var figs []Figure
-	n := o.SenderDeliveries
+	n := env.o.SenderDeliveries
 	// Warm up: the sender joins its group and opens its connections on a
 	// small batch that is not measured.
-	if _, err := sendAndWait(ctx, p, sim, key, "mipush", "warmup", appID, region, min(n, 500)); err != nil {
+	if _, err := sendAndWait(ctx, p, sim.Server, sim.key, "mipush", "warmup", stackApp, region, min(n, 500)); err != nil {
 		return nil, err
 	}
 	for _, v := range senderVendors {
 		say("sending %d deliveries through one sender to %s", n, v)
-		el, err := sendAndWait(ctx, p, sim, key, v, "bench", appID, region, n)
+		el, err := sendAndWait(ctx, p, sim.Server, sim.key, v, "bench", stackApp, region, n)
 		if err != nil {
 			return nil, err
 		}
@@ -158,10 +92,7 @@ func sendAndWait(ctx context.Context, p *pipeline.Producer, sim *vendorsim.Serve
 	expire := time.Now().Add(time.Hour).UnixMilli()
 	for i := 0; i < n; i++ {
 		dev := fmt.Sprintf("%s-%s-%07d", prefix, v, i)
-		token := "tok-" + dev
-		if v == "apns" {
-			token = fmt.Sprintf("%064x", i+1)
-		}
+		token := benchToken(v, dev, i)
 		msgID := prefix + "-" + v // one content per vendor: batching vendors batch
 		d := schema.Delivery{DeliveryID: key.DeliveryID(appID, msgID, dev), MsgID: msgID, TaskID: msgID, AppID: appID,
 			Region: region, PushType: schema.PushBroadcast, Target: dev, DeviceID: dev, Platform: "android", Channel: v,
@@ -181,11 +112,6 @@ func sendAndWait(ctx context.Context, p *pipeline.Producer, sim *vendorsim.Serve
 		}
 	}
 	return time.Since(start), nil
-}
-
-func indent(s string, n int) string {
-	pad := strings.Repeat(" ", n)
-	return pad + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+pad)
 }
 
 // callLatencies reads every event on the topic and returns, per channel,

@@ -14,7 +14,10 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
@@ -44,40 +47,130 @@ const (
 type stackConfig struct {
 	region  string
 	brokers []string
-	chAddr  string
+	// chAddr is ClickHouse's native address; "" leaves it out (workers
+	// that use none).
+	chAddr string
 	// simAddr is the vendor simulator every vendor points at; "" leaves
 	// the vendors unconfigured (workers that call none).
 	simAddr string
-	// mipushCallsPerS replaces the app's MiPush budget (calls a second of
-	// the region); 0 keeps the default 1000 calls/s.
-	mipushCallsPerS float64
+	// demo, if set, is the simulator (simAddr is then its address) and
+	// stackApp gets its demo credentials of every vendor; otherwise
+	// stackApp has MiPush credentials only.
+	demo *demoSim
+	// limits replace the default rate limits of stackApp's vendors.
+	limits []appLimit
+	// noRateLimit turns every rate limit off.
+	noRateLimit bool
+	// senderConcurrency is sender.concurrency; 0 keeps the default.
+	senderConcurrency int
+}
+
+// appLimit is the rate limit of stackApp on one vendor: rate tokens a
+// second of unit ("calls" or "messages").
+type appLimit struct {
+	vendor string
+	rate   float64
+	unit   string
 }
 
 // writeStackConfig writes the YAML configuration of the bench workers of
 // c.region to path.
 func writeStackConfig(path string, c stackConfig) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "regions: [%s]\nkafka: {brokers: [%s], partitions: %d}\n", c.region, strings.Join(c.brokers, ", "), stackPartitions)
-	fmt.Fprintf(&b, "clickhouse: {addr: %q, databasePrefix: %s}\nlogLevel: warn\n", c.chAddr, stackPrefix)
+	fmt.Fprintf(&b, "regions: [%s]\nkafka: {brokers: [%s], partitions: %d}\nlogLevel: warn\n", c.region, strings.Join(c.brokers, ", "), stackPartitions)
+	if c.chAddr != "" {
+		fmt.Fprintf(&b, "clickhouse: {addr: %q, databasePrefix: %s}\n", c.chAddr, stackPrefix)
+	}
 	fmt.Fprintf(&b, "stage: {batchSize: %d, batchWait: %s}\n", stackBatchSize, stackBatchWait)
-	// One id secret for every worker of the bench, next to its config.
-	sec := &config.Config{StateDir: filepath.Dir(path)}
-	if err := sec.EnsureDevIDSecret(); err != nil {
+	sec, err := securityYAML(filepath.Dir(path))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&b, "security: {idSecretFile: %q}\n", sec.DevIDSecretFile())
-	if c.mipushCallsPerS > 0 {
-		fmt.Fprintf(&b, "sender:\n  rateLimit:\n    apps: [{appId: %s, vendor: mipush, rate: %g, unit: calls}]\n", stackApp, c.mipushCallsPerS)
+	b.WriteString(sec)
+	b.WriteString("sender:\n")
+	if c.senderConcurrency > 0 {
+		fmt.Fprintf(&b, "  concurrency: %d\n", c.senderConcurrency)
 	}
-	if c.simAddr != "" {
+	switch {
+	case c.noRateLimit:
+		b.WriteString("  rateLimit: {disabled: true}\n")
+	case len(c.limits) > 0:
+		b.WriteString("  rateLimit:\n    apps:\n")
+		for _, l := range c.limits {
+			fmt.Fprintf(&b, "      - {appId: %s, vendor: %s, rate: %g, unit: %s}\n", stackApp, l.vendor, l.rate, l.unit)
+		}
+	}
+	switch {
+	case c.demo != nil:
+		fmt.Fprintf(&b, "vendors: {simulator: true, simulatorAddr: %s, simulatorTlsAddr: %s, simulatorCaFile: %s, simulatorReceipts: {enabled: false}}\n",
+			c.demo.Addr(), c.demo.TLSAddr(), c.demo.caFile)
+		b.WriteString(demoAppYAML(c.demo.app))
+	case c.simAddr != "":
 		fmt.Fprintf(&b, "vendors: {simulator: true, simulatorAddr: %s, simulatorReceipts: {enabled: false}}\n", c.simAddr)
+		fallthrough
+	default:
+		fmt.Fprintf(&b, "apps: [{appId: %s, workspaceId: bench, mipush: {appSecret: %s, packageName: %s}}]\n",
+			stackApp, stackMiPushSecret, stackMiPushPackage)
 	}
-	fmt.Fprintf(&b, "apps: [{appId: %s, workspaceId: bench, mipush: {appSecret: %s, packageName: %s}}]\n",
-		stackApp, stackMiPushSecret, stackMiPushPackage)
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("writing the bench configuration %s: %w", path, err)
 	}
 	return nil
+}
+
+// securityYAML is the security section that gives every bench worker one
+// id secret, kept in dir (made there if missing; demoSim's key is the
+// same when dir is its work directory).
+func securityYAML(dir string) (string, error) {
+	sec := &config.Config{StateDir: dir}
+	if err := sec.EnsureDevIDSecret(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("security: {idSecretFile: %q}\n", sec.DevIDSecretFile()), nil
+}
+
+// demoAppYAML is the apps section of a configuration giving stackApp the
+// credentials of a.
+func demoAppYAML(a config.AppConfig) string {
+	return fmt.Sprintf(`apps:
+  - appId: %s
+    workspaceId: bench
+    mipush: {appSecret: %s, packageName: %s}
+    apns:
+      teamId: %s
+      keyId: %s
+      bundleId: %s
+      privateKey: |
+%s
+    fcm:
+      projectId: %s
+      clientEmail: %s
+      privateKeyId: %s
+      privateKey: |
+%s
+    hms: {appId: %q, appSecret: %q}
+    honor: {appId: %q, clientId: %q, clientSecret: %q}
+    harmonyos:
+      projectId: %q
+      clientId: %q
+      keyId: %q
+      subAccount: %q
+      privateKey: |
+%s
+    oppo: {appKey: %q, masterSecret: %q}
+    vivo: {appId: %q, appKey: %q, appSecret: %q}
+    self: {appKey: %q}
+`, stackApp, stackMiPushSecret, stackMiPushPackage,
+		a.APNs.TeamID, a.APNs.KeyID, a.APNs.BundleID, indent(a.APNs.PrivateKey.Reveal(), 8),
+		a.FCM.ProjectID, a.FCM.ClientEmail, a.FCM.PrivateKeyID, indent(a.FCM.PrivateKey.Reveal(), 8),
+		a.HMS.AppID, a.HMS.AppSecret.Reveal(), a.Honor.AppID, a.Honor.ClientID, a.Honor.ClientSecret.Reveal(),
+		a.HarmonyOS.ProjectID, a.HarmonyOS.ClientID, a.HarmonyOS.KeyID, a.HarmonyOS.SubAccount, indent(a.HarmonyOS.PrivateKey.Reveal(), 8),
+		a.OPPO.AppKey, a.OPPO.MasterSecret.Reveal(), a.Vivo.AppID, a.Vivo.AppKey, a.Vivo.AppSecret.Reveal(), a.Self.AppKey.Reveal())
+}
+
+func indent(s string, n int) string {
+	pad := strings.Repeat(" ", n)
+	return pad + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+pad)
 }
 
 // startMiPushSim starts an in-process vendor simulator that accepts MiPush
@@ -91,21 +184,72 @@ func startMiPushSim(ctx context.Context, recorded int) (*vendorsim.Server, error
 	return vendorsim.Start(ctx, sc)
 }
 
-// deviceID and deviceToken name bench device i; tokens are MiPush regIds
-// the simulator accepts.
-func deviceID(i int) string    { return fmt.Sprintf("dev-%08d", i) }
-func deviceToken(i int) string { return fmt.Sprintf("regid-%08d", i) }
+// demoSim is an in-process vendor simulator that accepts the calls of
+// stackApp to every vendor without quotas and without posting receipts;
+// app holds stackApp's credentials (the demo keys, MiPush's bench
+// secret), key the id key of the workers' id secret, and caFile the
+// simulator's TLS certificate.
+type demoSim struct {
+	*vendorsim.Server
+	app    config.AppConfig
+	key    schema.IDKey
+	caFile string
+}
 
-// registerDevices inserts the MiPush devices [from, to) of stackApp into
-// db's devices table, 100,000 a batch.
-func registerDevices(ctx context.Context, conn driver.Conn, db string, from, to int) error {
+// startDemoSim starts a demoSim keeping the last recorded requests, makes
+// the id secret of work (see securityYAML), and writes the simulator's
+// certificate to <work>/vendorsim-ca.pem.
+func startDemoSim(ctx context.Context, work string, recorded int) (*demoSim, error) {
+	cfg := &config.Config{StateDir: work, Apps: []config.AppConfig{{AppID: stackApp, WorkspaceID: "bench"}}}
+	cfg.Defaults()
+	cfg.Apps = []config.AppConfig{{AppID: stackApp, WorkspaceID: "bench",
+		MiPush: &mipush.App{AppSecret: channels.Secret(stackMiPushSecret), PackageName: stackMiPushPackage}}}
+	key, err := demoSetup(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sc := app.SimulatorConfig(cfg)
+	sc.Addr, sc.APNs.TLSAddr, sc.MaxRecordedRequests, sc.Receipts = "127.0.0.1:0", "127.0.0.1:0", recorded, vendorsim.ReceiptsConfig{}
+	big := 1e9
+	sc.APNs.QuotaPerSecond, sc.HMS.QuotaPerSecond, sc.Honor.QuotaPerSecond, sc.HarmonyOS.QuotaPerSecond = big, big, big, big
+	sc.OPPO.QuotaPerSecond, sc.Vivo.QuotaPerSecond, sc.Self.QuotaPerSecond, sc.FCM.QuotaPerMinute = big, big, big, big
+	sc.MiPush.QuotaPerSecond = big
+	sim, err := vendorsim.Start(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	caFile := filepath.Join(work, "vendorsim-ca.pem")
+	if err := os.WriteFile(caFile, sim.CACertPEM(), 0o644); err != nil {
+		sim.Close()
+		return nil, fmt.Errorf("writing the simulator CA: %w", err)
+	}
+	return &demoSim{Server: sim, app: cfg.Apps[0], key: key, caFile: caFile}, nil
+}
+
+// deviceID and deviceToken name bench device i of a vendor: tokens are
+// MiPush regIds, or 64 hex digits for APNs.
+func deviceID(i int) string { return fmt.Sprintf("dev-%08d", i) }
+func deviceToken(vendor string, i int) string {
+	if vendor == "apns" {
+		return fmt.Sprintf("%064x", i+1)
+	}
+	return fmt.Sprintf("regid-%08d", i)
+}
+
+// registerDevices inserts the devices [from, to) of stackApp on vendor
+// (mipush: Android, apns: iOS) into db's devices table, 100,000 a batch.
+func registerDevices(ctx context.Context, conn driver.Conn, db, vendor string, from, to int) error {
 	store := schema.NewDeviceStore(conn, db)
+	platform := schema.PlatformAndroid
+	if vendor == "apns" {
+		platform = schema.PlatformIOS
+	}
 	now := time.Now().UTC()
 	for start := from; start < to; start += 100_000 {
 		rows := make([]schema.Device, 0, min(100_000, to-start))
 		for i := start; i < min(start+100_000, to); i++ {
-			rows = append(rows, schema.Device{AppID: stackApp, DeviceID: deviceID(i), Platform: schema.PlatformAndroid,
-				Vendor: "mipush", VendorToken: deviceToken(i), TokenValid: true, UserID: fmt.Sprintf("user-%08d", i),
+			rows = append(rows, schema.Device{AppID: stackApp, DeviceID: deviceID(i), Platform: platform,
+				Vendor: vendor, VendorToken: deviceToken(vendor, i), TokenValid: true, UserID: fmt.Sprintf("user-%08d", i),
 				BoundAt: now, UpdatedAt: now})
 		}
 		if err := store.Insert(ctx, rows); err != nil {

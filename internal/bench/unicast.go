@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
@@ -23,8 +23,9 @@ const (
 	// unicastWarmup requests, not measured, go first: the workers join
 	// their groups and open their connections.
 	unicastWarmup = 20
-	// unicastPublishers publish at once, each request in its own Produce
-	// call, so that a slow acknowledgement does not hold the schedule.
+	// unicastPublishers publish at once (at least; one more for every
+	// 50 requests a second), each request in its own Produce call, so that
+	// a slow acknowledgement does not hold the schedule.
 	unicastPublishers = 32
 	// unicastDrain bounds the wait for the last vendor calls of a rate.
 	unicastDrain = 30 * time.Second
@@ -34,38 +35,72 @@ const (
 	unicastMiPushCallsPerS = 5000
 )
 
-// unicastRates are the request rates the latency figures are measured at.
-var unicastRates = []int{500, 2000}
+// unicastPhase is one rate of the unicast latency figures: requests for
+// devices of one vendor published at rate a second.
+type unicastPhase struct {
+	vendor string
+	rate   int
+}
+
+// suffix names the phase's figures: _at_<rate>rps, and the vendor unless
+// it is MiPush (the figures measured first, whose names stay).
+func (ph unicastPhase) suffix() string {
+	if ph.vendor == "mipush" {
+		return fmt.Sprintf("_at_%drps", ph.rate)
+	}
+	return fmt.Sprintf("_at_%drps_%s", ph.rate, ph.vendor)
+}
+
+// unicastPhases are the rates the latency figures are measured at: MiPush
+// (HTTP/1.1) at 500 and 2,000 requests/s, APNs (HTTP/2 over TLS) at 5,000.
+var unicastPhases = []unicastPhase{{"mipush", 500}, {"mipush", 2000}, {"apns", unicastAPNsRate}}
+
+// unicastAPNsRate is the rate of the APNs phase, and unicastAPNsLimit the
+// bench app's APNs budget (messages a second) that lets it through: the
+// shipped default of 1,000 a second would cap it.
+const (
+	unicastAPNsRate  = 5000
+	unicastAPNsLimit = 10_000
+)
 
 // runUnicast measures unicast latency: SIMPLE requests for one registered
-// MiPush device each are published onto push.requests.eu at a fixed rate
-// for o.UnicastDuration, with one fanout and one sender process running;
-// a request's latency is the time the simulator received the MiPush call
-// for its device minus the time its Produce call began. It reports the
-// p50, p99 and p99.9 at each of unicastRates, the rate reached and how
-// many calls arrived.
-func runUnicast(ctx context.Context, o Options, work string, conn driver.Conn, brokers []string, chAddr string, say func(string, ...any)) ([]Figure, error) {
-	region := unicastRegion
+// device each are published onto push.requests.eu at a fixed rate for
+// o.UnicastDuration, with one fanout and one sender process running; a
+// request's latency is the time the simulator received the vendor call
+// for its device minus the time its Produce call began. For each of
+// unicastPhases it reports the p50, p99 and p99.9, the rate reached, how
+// many calls arrived, and the cost of one delivery (CPU time of the
+// workers, the broker and ClickHouse, ClickHouse rows) while it ran.
+func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
+	region, conn, brokers, say := unicastRegion, env.conn, env.brokers, env.say
+	db := stackPrefix + region
 	if err := prepareRegion(ctx, conn, brokers, region); err != nil {
 		return nil, err
 	}
-	counts := make([]int, len(unicastRates))
+	// Devices [0, unicastWarmup) warm up; each phase has its own range.
+	first := make([]int, len(unicastPhases))
+	counts := make([]int, len(unicastPhases))
 	total := unicastWarmup
-	for i, r := range unicastRates {
-		counts[i] = int(float64(r) * o.UnicastDuration.Seconds())
+	for i, ph := range unicastPhases {
+		first[i], counts[i] = total, int(float64(ph.rate)*env.o.UnicastDuration.Seconds())
 		total += counts[i]
 	}
 	say("registering %d devices for the unicast figures", total)
-	if err := registerDevices(ctx, conn, stackPrefix+region, 0, total); err != nil {
+	if err := registerDevices(ctx, conn, db, "mipush", 0, unicastWarmup); err != nil {
 		return nil, err
 	}
-	sim, err := startMiPushSim(ctx, total+1000)
+	for i, ph := range unicastPhases {
+		if err := registerDevices(ctx, conn, db, ph.vendor, first[i], first[i]+counts[i]); err != nil {
+			return nil, err
+		}
+	}
+	sim, err := startDemoSim(ctx, env.work, total+1000)
 	if err != nil {
 		return nil, err
 	}
 	defer sim.Close()
-	ws, err := startStack(ctx, o.Binary, work, stackConfig{region: region, brokers: brokers, chAddr: chAddr, simAddr: sim.Addr(),
-		mipushCallsPerS: unicastMiPushCallsPerS}, "fanout", "sender")
+	ws, err := startStack(ctx, env.o.Binary, env.work, stackConfig{region: region, brokers: brokers, chAddr: env.chAddr, demo: sim,
+		limits: []appLimit{{"mipush", unicastMiPushCallsPerS, "calls"}, {"apns", unicastAPNsLimit, "messages"}}}, "fanout", "sender")
 	if err != nil {
 		return nil, err
 	}
@@ -77,38 +112,48 @@ func runUnicast(ctx context.Context, o Options, work string, conn driver.Conn, b
 	defer p.Close()
 
 	say("warming up fanout and sender with %d unicast requests", unicastWarmup)
-	if _, _, err := publishUnicast(ctx, p, region, 0, unicastWarmup, 100); err != nil {
+	if _, _, err := publishUnicast(ctx, p, region, "mipush", 0, unicastWarmup, 100); err != nil {
 		return nil, err
 	}
-	if err := waitForMiPush(ctx, sim, region, unicastWarmup, 2*time.Minute); err != nil {
+	if err := waitForMessages(ctx, sim.Server, "mipush", region, unicastWarmup, 2*time.Minute); err != nil {
 		return nil, err
 	}
+	meter := newCostMeter(conn, append(env.infraProcs(), proc{"fanout", ws["fanout"].pid}, proc{"sender", ws["sender"].pid})...)
 
-	type phase struct {
-		rate       int
+	type done struct {
+		unicastPhase
 		pub, calls map[string]time.Time
 	}
-	var phases []phase
+	var phases []done
 	var figs []Figure
-	first := unicastWarmup
-	for i, rate := range unicastRates {
+	for i, ph := range unicastPhases {
 		n := counts[i]
 		if n == 0 {
 			continue
 		}
-		say("publishing %d unicast requests at %d/s", n, rate)
-		base := mipushMessages(sim, region)
-		pub, reached, err := publishUnicast(ctx, p, region, first, n, rate)
+		say("publishing %d unicast requests for %s devices at %d/s", n, ph.vendor, ph.rate)
+		base := vendorMessages(sim.Server, ph.vendor, region)
+		before, err := meter.snapshot(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if err := waitForMiPush(ctx, sim, region, base+int64(n), unicastDrain); err != nil {
-			say("%v; reporting the calls that arrived", err)
+		pub, reached, err := publishUnicast(ctx, p, region, ph.vendor, first[i], n, ph.rate)
+		if err != nil {
+			return nil, err
 		}
-		calls := firstCalls(sim.Requests(vendorsim.VendorMiPush, region), pub)
+		if err := waitForMessages(ctx, sim.Server, ph.vendor, region, base+int64(n), unicastDrain); err != nil {
+			a, _ := sim.AppCounts(ph.vendor, region, stackApp)
+			say("%v (the simulator's %s calls: %d received, %d accepted, %d rejected, %d throttled); reporting the calls that arrived",
+				err, ph.vendor, a.Requests, a.Accepted, a.Rejected, a.Throttled)
+		}
+		after, err := meter.snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		calls := firstCalls(sim.Requests(ph.vendor, region), pub)
 		lat := spans(pub, calls)
-		say("%d of %d requests reached the simulator at %d/s (published at %.0f/s)", len(lat), n, rate, reached)
-		sfx := fmt.Sprintf("_at_%drps", rate)
+		say("%d of %d requests reached the simulator at %d/s (published at %.0f/s)", len(lat), n, ph.rate, reached)
+		sfx := ph.suffix()
 		figs = append(figs,
 			Figure{"unicast_p50_ms" + sfx, round(percentile(lat, 0.5), 1), "ms"},
 			Figure{"unicast_p99_ms" + sfx, round(percentile(lat, 0.99), 1), "ms"},
@@ -116,8 +161,8 @@ func runUnicast(ctx context.Context, o Options, work string, conn driver.Conn, b
 			Figure{"unicast_published_rps" + sfx, round(reached, 0), "req/s"},
 			Figure{"unicast_delivered" + sfx, float64(len(lat)), "requests"},
 		)
-		phases = append(phases, phase{rate, pub, calls})
-		first += n
+		figs = append(figs, between(before, after).figures("unicast_", sfx, len(lat), nil)...)
+		phases = append(phases, done{ph, pub, calls})
 	}
 	// Where the time goes: the deliveries' append times split each
 	// latency into fanout (request published -> delivery written) and
@@ -127,7 +172,7 @@ func runUnicast(ctx context.Context, o Options, work string, conn driver.Conn, b
 		return nil, err
 	}
 	for _, ph := range phases {
-		sfx := fmt.Sprintf("_at_%drps", ph.rate)
+		sfx := ph.suffix()
 		fan, snd := spans(ph.pub, written), spans(written, ph.calls)
 		figs = append(figs,
 			Figure{"unicast_fanout_p50_ms" + sfx, round(percentile(fan, 0.5), 1), "ms"},
@@ -139,20 +184,32 @@ func runUnicast(ctx context.Context, o Options, work string, conn driver.Conn, b
 	return figs, nil
 }
 
-// unicastRequest is the SIMPLE request for bench device i.
+// unicastRequest is the SIMPLE request for bench device i, an Android
+// (MiPush) device.
 func unicastRequest(region string, i int) (key, value []byte) {
+	return unicastRequestTo(region, "mipush", i)
+}
+
+// unicastRequestTo is the SIMPLE request for bench device i of vendor
+// (APNs devices are iOS devices: deliverType 2).
+func unicastRequestTo(region, vendor string, i int) (key, value []byte) {
 	task := fmt.Sprintf("uc-%08d", i)
+	deliverType := schema.DeliverAndroid
+	if vendor == "apns" {
+		deliverType = schema.DeliverIOS
+	}
 	v, _ := json.Marshal(map[string]any{"type": "SIMPLE", "region": region, "appId": stackApp, "workspaceId": "bench",
-		"taskId": task, "taskName": "bench-unicast", "deliverType": 1, "targetMsgkey": map[string]string{deviceID(i): task},
+		"taskId": task, "taskName": "bench-unicast", "deliverType": deliverType, "targetMsgkey": map[string]string{deviceID(i): task},
 		"title": "Order shipped", "content": "Your order " + task + " is on its way", "expiredSeconds": 3600,
 		"acceptedAt": time.Now().UnixMilli()})
 	return []byte(task), v
 }
 
-// publishUnicast publishes the requests of devices [first, first+n), one
-// a Produce call, request k due at k/rate after the start. It returns the
-// time each Produce began by device token and the rate reached.
-func publishUnicast(ctx context.Context, p *pipeline.Producer, region string, first, n, rate int) (map[string]time.Time, float64, error) {
+// publishUnicast publishes the requests of devices [first, first+n) of
+// vendor, one a Produce call, request k due at k/rate after the start. It
+// returns the time each Produce began by device token and the rate
+// reached.
+func publishUnicast(ctx context.Context, p *pipeline.Producer, region, vendor string, first, n, rate int) (map[string]time.Time, float64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	times := make([]time.Time, n)
@@ -162,7 +219,8 @@ func publishUnicast(ctx context.Context, p *pipeline.Producer, region string, fi
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rate)
 	start := time.Now()
-	for range unicastPublishers {
+	// A Produce call takes some 10 ms: enough publishers keep the pace.
+	for range max(unicastPublishers, rate/50) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -174,7 +232,7 @@ func publishUnicast(ctx context.Context, p *pipeline.Producer, region string, fi
 				if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 {
 					time.Sleep(d)
 				}
-				key, value := unicastRequest(region, first+k)
+				key, value := unicastRequestTo(region, vendor, first+k)
 				times[k] = time.Now()
 				if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: key, Value: value}}); err != nil {
 					once.Do(func() { firstErr = fmt.Errorf("publishing unicast request %d: %w", k, err); cancel() })
@@ -190,7 +248,7 @@ func publishUnicast(ctx context.Context, p *pipeline.Producer, region string, fi
 	last := start
 	pub := make(map[string]time.Time, n)
 	for k, t := range times {
-		pub[deviceToken(first+k)] = t
+		pub[deviceToken(vendor, first+k)] = t
 		if t.After(last) {
 			last = t
 		}
@@ -207,7 +265,7 @@ func publishUnicast(ctx context.Context, p *pipeline.Producer, region string, fi
 func firstCalls(reqs []vendorsim.Request, pub map[string]time.Time) map[string]time.Time {
 	out := make(map[string]time.Time, len(pub))
 	for _, r := range reqs {
-		for _, tok := range r.RegIDs {
+		for _, tok := range callTokens(r) {
 			if _, ok := pub[tok]; !ok {
 				continue
 			}
@@ -217,6 +275,18 @@ func firstCalls(reqs []vendorsim.Request, pub map[string]time.Time) map[string]t
 		}
 	}
 	return out
+}
+
+// callTokens are the tokens a recorded call carried: MiPush's regIds, or
+// the device token of an APNs path (/3/device/<token>).
+func callTokens(r vendorsim.Request) []string {
+	if len(r.RegIDs) > 0 {
+		return r.RegIDs
+	}
+	if _, tok, ok := strings.Cut(r.Path, "/3/device/"); ok {
+		return []string{tok}
+	}
+	return nil
 }
 
 // spans returns to[k] - from[k] in ms for every key of from that to has.
@@ -261,14 +331,20 @@ func deliveryTimes(ctx context.Context, brokers []string, topic string) (map[str
 // mipushMessages is how many MiPush messages of stackApp the simulator
 // accepted in region.
 func mipushMessages(sim *vendorsim.Server, region string) int64 {
-	a, _ := sim.AppCounts(vendorsim.VendorMiPush, region, stackApp)
+	return vendorMessages(sim, vendorsim.VendorMiPush, region)
+}
+
+// vendorMessages is how many messages of stackApp to vendor the simulator
+// accepted in region.
+func vendorMessages(sim *vendorsim.Server, vendor, region string) int64 {
+	a, _ := sim.AppCounts(vendor, region, stackApp)
 	return a.Messages
 }
 
-// waitForMiPush waits, at most limit, until the simulator accepted want
-// MiPush messages of stackApp in region.
-func waitForMiPush(ctx context.Context, sim *vendorsim.Server, region string, want int64, limit time.Duration) error {
-	return waitUntil(ctx, 10*time.Millisecond, limit, fmt.Sprintf("%d MiPush messages in %s", want, region), func() (bool, error) {
-		return mipushMessages(sim, region) >= want, nil
+// waitForMessages waits, at most limit, until the simulator accepted want
+// messages of stackApp to vendor in region.
+func waitForMessages(ctx context.Context, sim *vendorsim.Server, vendor, region string, want int64, limit time.Duration) error {
+	return waitUntil(ctx, 10*time.Millisecond, limit, fmt.Sprintf("%d %s messages in %s", want, vendor, region), func() (bool, error) {
+		return vendorMessages(sim, vendor, region) >= want, nil
 	})
 }

@@ -1,0 +1,313 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
+)
+
+// Shapes of the endpoint ceilings.
+const (
+	// endpointLoad is how long h2load loads each endpoint.
+	endpointLoad = 5 * time.Second
+	// endpointCaptureMessages is how many messages of one content the
+	// captured call is made from: a batching vendor's call carries as
+	// many tokens as the sender's (up to the channel's MaxBatch).
+	endpointCaptureMessages = 1000
+	// endpointClientsH1 connections load an HTTP/1.1 endpoint, one
+	// request at a time each; endpointClientsH2 connections of up to
+	// endpointStreamsH2 concurrent streams load the HTTP/2 (APNs) one.
+	endpointClientsH1  = 32
+	endpointClientsH2  = 8
+	endpointStreamsH2  = 100
+	endpointToolMissed = "The vendor simulator's endpoint ceilings were not measured: h2load is not installed " +
+		"(`make bench` installs Debian's nghttp2-client with scripts/bench-tools.sh when it runs as root with apt-get)."
+)
+
+// capturedCall is one vendor call as a channel made it.
+type capturedCall struct {
+	method, uri string
+	header      http.Header
+	body        []byte
+	tls         bool
+	// tokens is how many device tokens the call carries.
+	tokens int
+}
+
+// captureTokenPrefix starts every token of the captured calls but APNs's
+// (whose one token is in the path).
+const captureTokenPrefix = "tok-capture-"
+
+// runEndpointCeilings measures, for each vendor of senderVendors, what the
+// simulator's endpoint takes at most, with a client pushpipe did not
+// write: one real call of the vendor's channel (credentials, body and
+// tokens as the sender sends them) is captured, then replayed by h2load
+// for endpointLoad. The ceiling is the 2xx answers a second times the
+// tokens of the call, checked against the messages the simulator
+// accepted. Without h2load the report says so and no ceiling is
+// measured; an endpoint that refuses the replayed call gets a note instead
+// of a figure.
+func runEndpointCeilings(ctx context.Context, env *runEnv, sim *demoSim, region string) ([]Figure, error) {
+	h2load, err := exec.LookPath("h2load")
+	if err != nil {
+		env.note("%s", endpointToolMissed)
+		return nil, nil
+	}
+	calls, err := captureVendorCalls(ctx, env.work, sim, region)
+	if err != nil {
+		return nil, err
+	}
+	var figs []Figure
+	for _, v := range senderVendors {
+		c, ok := calls[v]
+		if !ok {
+			env.note("The %s endpoint ceiling was not measured: its channel made no call to replay.", v)
+			continue
+		}
+		r, err := loadEndpoint(ctx, h2load, env.work, sim, region, v, c)
+		if err != nil {
+			env.note("The %s endpoint ceiling was not measured: %v.", v, err)
+			continue
+		}
+		env.say("%s endpoint (%s): %.0f deliveries/s, %.0f calls/s of %.0f tokens", v, r.proto, r.deliveriesPerS, r.callsPerS, r.tokensPerCall)
+		figs = append(figs, Figure{endpointCeiling(v), round(r.deliveriesPerS, 0), "deliveries/s"},
+			Figure{"vendorsim_" + v + "_ceiling_tokens_per_call", round(r.tokensPerCall, 1), "tokens"})
+	}
+	return figs, nil
+}
+
+// endpointCeiling is the name of the ceiling figure of vendor v's
+// simulator endpoint.
+func endpointCeiling(v string) string { return "vendorsim_" + v + "_ceiling_deliveries_per_s" }
+
+// captureVendorCalls sends endpointCaptureMessages messages (or the
+// channel's MaxBatch) of one content through each vendor's channel,
+// configured as the sender configures it, to recording servers in front
+// of sim, and returns each vendor's last successful call (the one that
+// carries the tokens; token requests come first).
+func captureVendorCalls(ctx context.Context, work string, sim *demoSim, region string) (map[string]capturedCall, error) {
+	var mu sync.Mutex
+	var calls []capturedCall
+	rec := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sim.Simulator.ServeHTTP(sw, r)
+		if sw.status < 300 {
+			mu.Lock()
+			tokens := max(1, strings.Count(r.URL.RequestURI(), captureTokenPrefix)+strings.Count(string(body), captureTokenPrefix))
+			calls = append(calls, capturedCall{method: r.Method, uri: r.URL.RequestURI(), header: r.Header.Clone(), body: body,
+				tls: r.TLS != nil, tokens: tokens})
+			mu.Unlock()
+		}
+	})
+	plain := httptest.NewServer(rec)
+	defer plain.Close()
+	secure := httptest.NewUnstartedServer(rec)
+	secure.EnableHTTP2 = true
+	secure.StartTLS()
+	defer secure.Close()
+	caFile := filepath.Join(work, "capture-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw}), 0o644); err != nil {
+		return nil, fmt.Errorf("writing the capture server's certificate: %w", err)
+	}
+	cfg := &config.Config{StateDir: work, Regions: []string{region}, Apps: []config.AppConfig{sim.app}}
+	cfg.Defaults()
+	cfg.Apps = []config.AppConfig{sim.app}
+	cfg.Vendors.Simulator = true
+	cfg.Vendors.SimulatorAddr, cfg.Vendors.SimulatorTLSAddr = plain.Listener.Addr().String(), secure.Listener.Addr().String()
+	cfg.Vendors.SimulatorCAFile = caFile
+	chans, err := app.Channels(cfg, region)
+	if err != nil {
+		return nil, fmt.Errorf("building the channels whose calls the endpoint ceilings replay: %w", err)
+	}
+	defer func() {
+		for _, ch := range chans {
+			if c, ok := ch.(io.Closer); ok {
+				_ = c.Close()
+			}
+		}
+	}()
+	out := map[string]capturedCall{}
+	for _, v := range senderVendors {
+		ch, ok := chans[v]
+		if !ok {
+			continue
+		}
+		msgs := make([]channels.Message, min(ch.MaxBatch(), endpointCaptureMessages))
+		expire := time.Now().Add(time.Hour)
+		for i := range msgs {
+			dev := fmt.Sprintf("capture-%s-%07d", v, i)
+			msgs[i] = channels.Message{DeliveryID: "capture-" + dev, MsgID: "capture-" + v, TaskID: "capture-" + v, AppID: stackApp,
+				DeviceID: dev, Token: benchToken(v, dev, i), Title: "Bench", Body: "Hello", ExpireAt: expire}
+		}
+		mu.Lock()
+		from := len(calls)
+		mu.Unlock()
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		res, err := ch.Send(cctx, msgs)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("sending the %s call to replay: %w", v, err)
+		}
+		for i, r := range res {
+			if r.Outcome != channels.Success {
+				return nil, fmt.Errorf("sending the %s call to replay: message %d: %s (%d %s)", v, i, r.Outcome, r.StatusCode, r.StatusDesc)
+			}
+		}
+		mu.Lock()
+		if len(calls) > from {
+			out[v] = calls[len(calls)-1]
+		}
+		mu.Unlock()
+	}
+	return out, nil
+}
+
+// benchToken is the vendor token of bench device dev (number i): 64 hex
+// digits for APNs, tok-<dev> elsewhere (so the capture's tokens start with
+// captureTokenPrefix).
+func benchToken(v, dev string, i int) string {
+	if v == "apns" {
+		return fmt.Sprintf("%064x", i+1)
+	}
+	return "tok-" + dev
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// endpointResult is what h2load reached on one endpoint.
+type endpointResult struct {
+	proto                                    string
+	deliveriesPerS, callsPerS, tokensPerCall float64
+}
+
+// loadEndpoint replays c against sim with h2load for endpointLoad and
+// returns the deliveries a second it made: 2xx answers times the call's
+// tokens. It fails if h2load fails, if the simulator answered fewer than
+// 99% of the calls with a 2xx, or accepted fewer messages than that.
+func loadEndpoint(ctx context.Context, h2load, work string, sim *demoSim, region, v string, c capturedCall) (endpointResult, error) {
+	args := []string{"-D", strconv.Itoa(int(endpointLoad.Seconds())), "-t", "1"}
+	url, proto := sim.URL()+c.uri, "HTTP/1.1"
+	if c.tls {
+		url, proto = sim.TLSURL()+c.uri, "HTTP/2 over TLS"
+		args = append(args, "-c", strconv.Itoa(endpointClientsH2), "-m", strconv.Itoa(endpointStreamsH2))
+	} else {
+		args = append(args, "--h1", "-c", strconv.Itoa(endpointClientsH1), "-m", "1")
+	}
+	for name, vals := range c.header {
+		switch strings.ToLower(name) {
+		case "content-length", "host", "user-agent", "accept-encoding", "connection":
+			continue
+		}
+		for _, val := range vals {
+			args = append(args, "-H", strings.ToLower(name)+": "+val)
+		}
+	}
+	if len(c.body) > 0 {
+		bodyFile := filepath.Join(work, "endpoint-"+v+".body")
+		if err := os.WriteFile(bodyFile, c.body, 0o600); err != nil {
+			return endpointResult{}, fmt.Errorf("writing the %s body: %w", v, err)
+		}
+		args = append(args, "-d", bodyFile)
+	}
+	if c.method != http.MethodPost && c.method != http.MethodGet {
+		args = append(args, "-H", ":method: "+c.method)
+	}
+	args = append(args, url)
+	before, _ := sim.AppCounts(v, region, stackApp)
+	cctx, cancel := context.WithTimeout(ctx, endpointLoad+time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(cctx, h2load, args...).CombinedOutput()
+	if err != nil {
+		return endpointResult{}, fmt.Errorf("h2load failed: %v: %s", err, lastLines(out, 5))
+	}
+	after, _ := sim.AppCounts(v, region, stackApp)
+	r, err := parseH2load(out)
+	if err != nil {
+		return endpointResult{}, err
+	}
+	// The simulator also counts the calls still under way when h2load
+	// stopped counting, so it accepted at least the tokens of every 2xx.
+	accepted, want := after.Messages-before.Messages, r.ok2xx*int64(c.tokens)
+	if r.ok2xx == 0 || float64(r.ok2xx) < 0.99*float64(r.done) || accepted < want {
+		return endpointResult{}, fmt.Errorf("the simulator refused the replayed call (%d of %d calls answered 2xx, %d messages accepted of %d): %s",
+			r.ok2xx, r.done, accepted, want, lastLines(out, 8))
+	}
+	calls := float64(r.ok2xx) / r.elapsed.Seconds()
+	return endpointResult{proto: proto, deliveriesPerS: calls * float64(c.tokens), callsPerS: calls, tokensPerCall: float64(c.tokens)}, nil
+}
+
+// h2loadResult is what parseH2load reads of h2load's summary.
+type h2loadResult struct {
+	elapsed     time.Duration
+	done, ok2xx int64
+}
+
+var (
+	h2loadFinished = regexp.MustCompile(`finished in ([0-9.]+)(ms|s),`)
+	h2loadRequests = regexp.MustCompile(`requests: \d+ total, \d+ started, (\d+) done`)
+	h2loadStatus   = regexp.MustCompile(`status codes: (\d+) 2xx`)
+)
+
+// parseH2load reads the elapsed time, the requests done and the 2xx
+// answers of h2load's summary.
+func parseH2load(out []byte) (h2loadResult, error) {
+	var r h2loadResult
+	m := h2loadFinished.FindSubmatch(out)
+	rq := h2loadRequests.FindSubmatch(out)
+	st := h2loadStatus.FindSubmatch(out)
+	if m == nil || rq == nil || st == nil {
+		return r, fmt.Errorf("reading h2load's summary: %s", lastLines(out, 8))
+	}
+	secs, _ := strconv.ParseFloat(string(m[1]), 64)
+	if string(m[2]) == "ms" {
+		secs /= 1000
+	}
+	r.elapsed = time.Duration(secs * float64(time.Second))
+	r.done, _ = strconv.ParseInt(string(rq[1]), 10, 64)
+	r.ok2xx, _ = strconv.ParseInt(string(st[1]), 10, 64)
+	if r.elapsed <= 0 {
+		return r, errors.New("reading h2load's summary: no elapsed time")
+	}
+	return r, nil
+}
+
+// lastLines returns the last n lines of out, joined by " | ".
+func lastLines(out []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

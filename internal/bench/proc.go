@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userHZ is the unit of the CPU times of /proc/<pid>/stat: Linux reports
+// them in clock ticks of 1/100 s on every architecture (USER_HZ).
+const userHZ = 100
+
+// procSample is what /proc says about one process at one time.
+type procSample struct {
+	// CPU is the user plus system time the process used so far, its
+	// threads included (10 ms resolution).
+	CPU time.Duration
+	// PeakRSSMB is the peak resident set (VmHWM) since the process
+	// started or since resetPeakRSS; RSSMB is the resident set now.
+	PeakRSSMB, RSSMB float64
+}
+
+// readProc reads the CPU time and resident sets of process pid.
+func readProc(pid int) (procSample, error) {
+	var s procSample
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return s, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
+	}
+	s.CPU, err = parseStatCPU(string(stat))
+	if err != nil {
+		return s, fmt.Errorf("reading the CPU time of process %d: %w", pid, err)
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return s, fmt.Errorf("reading the memory of process %d: %w", pid, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (name != "VmHWM" && name != "VmRSS") {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+		if name == "VmHWM" {
+			s.PeakRSSMB = kb / 1024
+		} else {
+			s.RSSMB = kb / 1024
+		}
+	}
+	return s, sc.Err()
+}
+
+// parseStatCPU returns utime+stime of a /proc/<pid>/stat line. The fields
+// are counted after the command name's closing parenthesis, since the
+// name may hold spaces.
+func parseStatCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("no command name in %q", stat)
+	}
+	f := strings.Fields(stat[i+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%d fields after the command name, want at least 13", len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("CPU ticks %q: %w", s, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// resetPeakRSS makes the kernel start the peak resident set (VmHWM) of
+// process pid again from its resident set now, so that a later reading
+// is the peak of what came after.
+func resetPeakRSS(pid int) error {
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
+		return fmt.Errorf("resetting the peak RSS of process %d: %w", pid, err)
+	}
+	return nil
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address whose port was free a
+// moment ago, for a child process to listen on.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free loopback port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
