@@ -25,7 +25,11 @@ const HeaderWaits = "eventsink-waits"
 
 // Defaults of ResolveConfig.
 const (
-	DefaultResolveTimeout = time.Minute
+	// DefaultResolveTimeout is long because a receipt comes round again
+	// only after the records queued behind it: while the sink works off a
+	// large broadcast, its valid events can be minutes behind its
+	// receipts. The number of writes stays bounded by MaxWaits.
+	DefaultResolveTimeout = 10 * time.Minute
 	DefaultResolvePause   = time.Second
 	DefaultMaxWaits       = 2
 )
