@@ -2,7 +2,6 @@ package harmonyos
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -80,43 +79,17 @@ func (c *Channel) Recall(ctx context.Context, msgs []channels.Message, vendorMsg
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("recalling harmonyos batch for app %q: %w", appID, c.caller.Err(endpoint, 0, 0, "", true, err))
 	}
-	results := make([]channels.Result, len(msgs))
-	reqs, groups := pushkit.PlanRevocations(msgs, results, " \t\r\n,\"", "HarmonyOS push token",
-		"RecallUnsupported: Push Kit revokes notification messages only, not background messages", CodeIllegalPayload, notifyID)
-	byFirst := make(map[int]RevokeRequest, len(groups)) // a message is in one group only
-	for gi, g := range groups {
-		byFirst[g[0]] = reqs[gi]
-	}
-	err = channels.RunGroups(ctx, Name, groups, len(msgs), c.cfg.MaxConcurrentCalls, results, func(g []int) error {
-		return c.revokeGroup(ctx, st, endpoint, byFirst[g[0]], g, results)
+	results, err := c.caller.Revoke(ctx, st.tokens, endpoint, msgs, pushkit.RevokeSpec{
+		BadTokenChars: " \t\r\n,\"", TokenName: "HarmonyOS push token",
+		PassThroughDesc: "RecallUnsupported: Push Kit revokes notification messages only, not background messages", BadExtraCode: CodeIllegalPayload, NotifyID: notifyID,
+		Header: http.Header{"Push-Type": {PushTypeAlert}}, MaxConcurrent: c.cfg.MaxConcurrentCalls,
+		Classify: func(code int) (ok, callTransient, callPermanent bool) {
+			k := classify(code)
+			return k == kindOK, k == kindCallTransient, k == kindCallPermanent
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recalling harmonyos batch (%d messages) for app %q: %w", len(msgs), appID, err)
 	}
 	return results, nil
-}
-
-// revokeGroup makes the revocation of one group and fills its results, or
-// returns the call's error (a *channels.VendorError).
-func (c *Channel) revokeGroup(ctx context.Context, st *appState, endpoint string, req RevokeRequest, g []int, results []channels.Result) error {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return c.caller.Err(endpoint, 0, 0, "", false, fmt.Errorf("encoding revocation: %w", err))
-	}
-	rep, err := c.caller.AuthorizedPost(ctx, st.tokens, endpoint, body, http.Header{"Push-Type": {PushTypeAlert}})
-	if err != nil {
-		return err
-	}
-	if err := c.callError(endpoint, rep); err != nil {
-		return err
-	}
-	code := rep.Answer.CodeNumber()
-	r := channels.Recalled("Recalled")
-	if classify(code) != kindOK {
-		r = channels.NotRecalled(code, fmt.Sprintf("NotRecalled: harmonyos code %d (http %d): %s", code, rep.Status, rep.Answer.Explain()))
-	}
-	for _, i := range g {
-		results[i] = r
-	}
-	return nil
 }

@@ -235,3 +235,62 @@ func PlanRevocations(msgs []channels.Message, results []channels.Result, badToke
 	}
 	return reqs, groups
 }
+
+// RevokeSpec is how one Push Kit vendor revokes messages: the token and
+// notify id checks of PlanRevocations, the headers of the messages:revoke
+// call, and how its answer codes read.
+type RevokeSpec struct {
+	BadTokenChars, TokenName, PassThroughDesc string
+	BadExtraCode                              int
+	NotifyID                                  func(channels.Message) (int, error)
+	// Header is sent with every revocation call.
+	Header http.Header
+	// Classify says, for an answer code, whether the whole call failed
+	// (transient or permanent); any other code is the answer of the
+	// group's messages: Recalled when OK, else NotRecalled with the code.
+	Classify func(code int) (ok, callTransient, callPermanent bool)
+	// MaxConcurrent bounds the calls made at once.
+	MaxConcurrent int
+}
+
+// Revoke recalls msgs (one app, already checked with channels.CheckRecall)
+// at endpoint, authorized by tokens: the messages that share a notify id
+// go in one messages:revoke call, whose answer is the result of each of
+// them; messages PlanRevocations refuses get their result without a call.
+// It returns the results index-aligned with msgs, or the whole-call error
+// of channels.RunGroups (a *channels.VendorError in its chain).
+func (c *Caller) Revoke(ctx context.Context, tokens *channels.TokenSource, endpoint string, msgs []channels.Message, s RevokeSpec) ([]channels.Result, error) {
+	results := make([]channels.Result, len(msgs))
+	reqs, groups := PlanRevocations(msgs, results, s.BadTokenChars, s.TokenName, s.PassThroughDesc, s.BadExtraCode, s.NotifyID)
+	byFirst := make(map[int]RevokeRequest, len(groups)) // a message is in one group only
+	for gi, g := range groups {
+		byFirst[g[0]] = reqs[gi]
+	}
+	err := channels.RunGroups(ctx, c.Channel, groups, len(msgs), s.MaxConcurrent, results, func(g []int) error {
+		body, err := json.Marshal(byFirst[g[0]])
+		if err != nil {
+			return c.Err(endpoint, 0, 0, "", false, fmt.Errorf("encoding revocation: %w", err))
+		}
+		rep, err := c.AuthorizedPost(ctx, tokens, endpoint, body, s.Header)
+		if err != nil {
+			return err
+		}
+		code := rep.Answer.CodeNumber()
+		ok, transient, permanent := s.Classify(code)
+		if err := c.CallError(endpoint, rep, transient, permanent); err != nil {
+			return err
+		}
+		r := channels.Recalled("Recalled")
+		if !ok {
+			r = channels.NotRecalled(code, fmt.Sprintf("NotRecalled: %s code %d (http %d): %s", c.Channel, code, rep.Status, rep.Answer.Explain()))
+		}
+		for _, i := range g {
+			results[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
