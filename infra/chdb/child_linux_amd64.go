@@ -40,6 +40,7 @@ type childSpec struct {
 	Users                []User
 	MaxServerMemoryBytes int64
 	StopTimeout          time.Duration
+	QueryLog             bool
 }
 
 // init turns a process that Start spawned (the same executable, marked by
@@ -197,6 +198,13 @@ func serverConfigXML(spec childSpec) []byte {
 	elem("  ", "http_port", strconv.Itoa(spec.HTTPPort))
 	elem("  ", "max_server_memory_usage", strconv.FormatInt(spec.MaxServerMemoryBytes, 10))
 	elem("  ", "mark_cache_size", strconv.FormatInt(DefaultMarkCacheBytes, 10))
+	if spec.QueryLog {
+		b.WriteString("  <query_log>\n")
+		elem("    ", "database", "system")
+		elem("    ", "table", "query_log")
+		elem("    ", "flush_interval_milliseconds", "1000")
+		b.WriteString("  </query_log>\n")
+	}
 	if spec.LogPath != "" {
 		b.WriteString("  <logger>\n")
 		elem("    ", "level", spec.LogLevel)

@@ -108,6 +108,7 @@ func (s *Server) spawn(ctx context.Context) (*child, error) {
 		Users:                cfg.Users,
 		MaxServerMemoryBytes: cfg.MaxServerMemoryBytes,
 		StopTimeout:          cfg.StopTimeout,
+		QueryLog:             cfg.QueryLog,
 	})
 	if err != nil {
 		c.cleanup(log)

@@ -114,7 +114,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return nil, err
 	}
 	defer broker.stop()
-	ch, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: filepath.Join(work, "clickhouse")})
+	ch, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: filepath.Join(work, "clickhouse"), QueryLog: true})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -58,7 +60,7 @@ func newCostMeter(conn driver.Conn, procs ...proc) *costMeter {
 // own returns ctx made to count the ClickHouse work of a query run with it
 // as the bench's own, to be left out of the figures.
 func (m *costMeter) own(ctx context.Context) context.Context {
-	return clickhouse.Context(ctx, clickhouse.WithProfileEvents(func(evs []clickhouse.ProfileEvent) {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"log_comment": ownComment}), clickhouse.WithProfileEvents(func(evs []clickhouse.ProfileEvent) {
 		for _, e := range evs {
 			if e.Type != "increment" {
 				continue
@@ -160,4 +162,69 @@ func (c cost) figures(prefix, suffix string, n int, order []string) []Figure {
 	return append(figs,
 		Figure{prefix + "clickhouse_rows_written_per_delivery" + suffix, round(float64(c.written)/float64(n), 2), "rows"},
 		Figure{prefix + "clickhouse_rows_read_per_delivery" + suffix, round(float64(c.read)/float64(n), 2), "rows"})
+}
+
+// ownComment marks the bench's own queries in system.query_log.
+const ownComment = "pushpipe-bench"
+
+// queryReads are the rows ClickHouse read for the workers' queries,
+// split by kind: SELECTs (look-ups, audiences) and INSERTs (the
+// materialized views reading the blocks inserted into their source).
+type queryReads struct{ selects, inserts uint64 }
+
+// readFigures replaces, in figs, <prefix>clickhouse_rows_read_per_delivery<suffix>
+// (the SelectedRows counter: every row read, views included) by the rows
+// the workers' SELECTs read, and adds the views' rows apart as
+// <prefix>clickhouse_rows_read_by_views_per_delivery<suffix>.
+func (r queryReads) figures(figs []Figure, prefix, suffix string, n int) []Figure {
+	name := prefix + "clickhouse_rows_read_per_delivery" + suffix
+	for i := range figs {
+		if figs[i].Name == name {
+			figs[i].Value = round(float64(r.selects)/float64(max(n, 1)), 2)
+		}
+	}
+	return append(figs, Figure{prefix + "clickhouse_rows_read_by_views_per_delivery" + suffix, round(float64(r.inserts)/float64(max(n, 1)), 2), "rows"})
+}
+
+// writeTopReaders writes to path the queries other than the bench's own
+// that ClickHouse finished since since, grouped by their normalized form,
+// the most rows read first, with rows read and written per delivery of n:
+// where the rows read come from. It returns the rows those queries read,
+// by kind. It needs the server's query_log (chdb.Config.QueryLog).
+func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n int, path string) (queryReads, error) {
+	var total queryReads
+	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		return total, fmt.Errorf("flushing ClickHouse's query log: %w", err)
+	}
+	rows, err := conn.Query(ctx, `SELECT count(), sum(read_rows), sum(written_rows), any(query_kind), any(substring(replaceRegexpAll(query, '\\s+', ' '), 1, 200))
+		FROM system.query_log WHERE type = 'QueryFinish' AND event_time >= ? AND log_comment != ?
+		GROUP BY normalized_query_hash ORDER BY sum(read_rows) DESC, sum(written_rows) DESC`, since.Add(-time.Second), ownComment)
+	if err != nil {
+		return total, fmt.Errorf("reading ClickHouse's query log: %w", err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	fmt.Fprintf(&b, "# ClickHouse queries of the workers since %s, by rows read (per delivery of %d);\n", since.UTC().Format(time.RFC3339), n)
+	b.WriteString("# an INSERT's rows read are its materialized views reading the inserted block\n")
+	fmt.Fprintf(&b, "%8s %14s %10s %14s %10s  %s\n", "queries", "rows_read", "read/dlv", "rows_written", "wrtn/dlv", "query")
+	for line := 0; rows.Next(); line++ {
+		var count, read, written uint64
+		var kind, q string
+		if err := rows.Scan(&count, &read, &written, &kind, &q); err != nil {
+			return total, fmt.Errorf("reading ClickHouse's query log: %w", err)
+		}
+		switch kind {
+		case "Select":
+			total.selects += read
+		case "Insert":
+			total.inserts += read
+		}
+		if line < 20 {
+			fmt.Fprintf(&b, "%8d %14d %10.2f %14d %10.2f  %s\n", count, read, float64(read)/float64(max(n, 1)), written, float64(written)/float64(max(n, 1)), q)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return total, fmt.Errorf("reading ClickHouse's query log: %w", err)
+	}
+	return total, os.WriteFile(path, []byte(b.String()), 0o644)
 }

@@ -190,6 +190,12 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
+	reads, readsErr := writeTopReaders(own, conn, start.at, n, filepath.Join(env.dir, "clickhouse-queries-e2e.txt"))
+	if readsErr != nil {
+		env.note("The ClickHouse queries of the end-to-end broadcast are not listed, and its rows read count every row ClickHouse read: %s.", readsErr)
+	} else {
+		say("ClickHouse queries by rows read in %s", filepath.Join(env.dir, "clickhouse-queries-e2e.txt"))
+	}
 	var events uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events WHERE app_id = ? AND task_id = ?", stackApp, e2eTask).Scan(&events); err != nil {
 		return nil, fmt.Errorf("counting the events of %s: %w", e2eTask, err)
@@ -207,6 +213,9 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 	}
 	order := append(append([]string{}, e2eKinds...), procKafka, procClickHouse, procBench)
 	figs = append(figs, between(start, stored).figures("", "", n, order)...)
+	if readsErr == nil {
+		figs = reads.figures(figs, "", "", n)
+	}
 	untilMerged := between(start, merged).figures("", "_until_merged", n, nil)
 	figs = append(figs, untilMerged[0], Figure{"e2e_broadcast_merged_s", round(merged.at.Sub(t0).Seconds(), 3), "s"})
 	for _, name := range order {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,6 +163,11 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 			Figure{"unicast_delivered" + sfx, float64(len(lat)), "requests"},
 		)
 		figs = append(figs, between(before, after).figures("unicast_", sfx, len(lat), nil)...)
+		if reads, err := writeTopReaders(meter.own(ctx), conn, before.at, len(lat), filepath.Join(env.dir, "clickhouse-queries-unicast"+sfx+".txt")); err != nil {
+			env.note("The ClickHouse queries of unicast%s are not listed, and its rows read count every row ClickHouse read: %s.", sfx, err)
+		} else {
+			figs = reads.figures(figs, "unicast_", sfx, len(lat))
+		}
 		phases = append(phases, done{ph, pub, calls})
 	}
 	// Where the time goes: the deliveries' append times split each

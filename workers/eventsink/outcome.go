@@ -13,8 +13,10 @@ import (
 )
 
 // DefaultOutcomeCache is how many deliveries OutcomeConfig remembers by
-// default (about 25 MB of cache at most).
-const DefaultOutcomeCache = 1 << 20
+// default (about 50 MB of cache at most): enough that the terminal events
+// of a one-million-device broadcast, which come long after fan-out wrote
+// all its valid events, find their deliveries without a look-up.
+const DefaultOutcomeCache = 1 << 21
 
 // OutcomeStore keeps the outcome of each delivery; *schema.Outcomes is the
 // ClickHouse one. Methods return only after ClickHouse answered, and must
@@ -166,7 +168,7 @@ func (o *outcomes) get(id string) (ending, bool) {
 func (o *outcomes) put(id string, e ending) {
 	o.cur[o.key(id)] = rememberOf(e)
 	if len(o.cur) >= o.half {
-		o.old, o.cur = o.cur, make(map[uint64]remembered, o.half)
+		o.old, o.cur = o.cur, map[uint64]remembered{}
 	}
 }
 

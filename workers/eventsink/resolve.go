@@ -100,10 +100,21 @@ type ResolveConfig struct {
 	Metrics prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Cache is how many deliveries the sink remembers from the valid
+	// events it read, to resolve their receipts without reading Index
+	// (see deliveryCache); 0 means DefaultDeliveryCache. A receipt of a
+	// delivery it does not remember is looked up in Index. Hits and
+	// look-ups are counted in
+	// pushpipe_eventsink_delivery_resolutions_total{region, source}
+	// (source cache or index).
+	Cache int
 }
 
 // Validate reports a setting that cannot work.
 func (c ResolveConfig) Validate() error {
+	if c.Cache < 0 {
+		return fmt.Errorf("eventsink: Resolve.Cache %d must not be negative (0 means %d)", c.Cache, DefaultDeliveryCache)
+	}
 	if c.Timeout < 0 || c.Pause < 0 || c.MaxWaits < 0 {
 		return fmt.Errorf("eventsink: Resolve.Timeout %s, Resolve.Pause %s and Resolve.MaxWaits %d must not be negative (0 means the default)", c.Timeout, c.Pause, c.MaxWaits)
 	}
@@ -120,7 +131,15 @@ type resolver struct {
 	maxWaits int
 	now      func() time.Time
 	outcomes *prometheus.CounterVec
+	cache    *deliveryCache
+	sources  *prometheus.CounterVec
 }
+
+// Where a receipt's delivery was found (label source).
+const (
+	sourceCache = "cache"
+	sourceIndex = "index"
+)
 
 // Outcomes of an event that needed resolving (label outcome).
 const (
@@ -149,6 +168,18 @@ func newResolver(region string, c ResolveConfig) *resolver {
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if c.Cache == 0 {
+		c.Cache = DefaultDeliveryCache
+	}
+	r.cache = newDeliveryCache(c.Cache)
+	r.sources = pipeline.Register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "pushpipe", Subsystem: "eventsink", Name: "delivery_resolutions_total",
+		Help:        "Deliveries the sink resolved receipts against, by source: cache (a valid event it read since it started) or index (a ClickHouse look-up; the delivery is older, or another replica read it).",
+		ConstLabels: prometheus.Labels{"region": region},
+	}, []string{"source"}))
+	for _, s := range []string{sourceCache, sourceIndex} {
+		r.sources.WithLabelValues(s)
 	}
 	r.outcomes = pipeline.Register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "receipts_total",
@@ -185,6 +216,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 		if rec, ok := schema.DeliveryRecordOf(events[j]); ok {
 			rows = append(rows, rec)
 			local[rec.DeliveryID] = rec
+			r.cache.put(rec)
 			if rec.Token != "" {
 				// Keyed with the app, and without it for events
 				// published before receipts named their app.
@@ -224,6 +256,10 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 			ids[j] = id
 			continue
 		}
+		if id, ok := r.cache.byToken(k); ok {
+			ids[j] = id
+			continue
+		}
 		pairs = append(pairs, k)
 	}
 	if len(pairs) > 0 {
@@ -239,17 +275,33 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 	}
 	var lookup []string
 	seen := map[string]bool{}
+	cached := map[string]schema.DeliveryRecord{}
 	for _, j := range pending {
-		if id := ids[j]; id != "" && !seen[id] {
-			if _, ok := local[id]; !ok {
-				seen[id] = true
-				lookup = append(lookup, id)
-			}
+		id := ids[j]
+		if id == "" || seen[id] {
+			continue
 		}
+		seen[id] = true
+		if _, ok := local[id]; ok {
+			continue
+		}
+		if rec, ok := r.cache.get(id, events[j].Token); ok {
+			cached[id] = rec
+			continue
+		}
+		lookup = append(lookup, id)
 	}
+	r.sources.WithLabelValues(sourceCache).Add(float64(len(cached)))
+	r.sources.WithLabelValues(sourceIndex).Add(float64(len(lookup) + len(pairs)))
 	found, err := r.index.Lookup(ctx, lookup)
 	if err != nil {
 		return nil, fmt.Errorf("resolving %d delivery ids: %w", len(lookup), err)
+	}
+	if found == nil {
+		found = map[string]schema.DeliveryRecord{}
+	}
+	for id, rec := range cached {
+		found[id] = rec
 	}
 
 	now := r.now()
