@@ -192,3 +192,31 @@ func (s *DeviceStore) ByUser(ctx context.Context, appID string, userIDs []string
 func (s *DeviceStore) Insert(ctx context.Context, rows []Device) error {
 	return InsertDevices(ctx, s.conn, s.db, rows)
 }
+
+// Recent calls fn for the limit most recently updated devices of every
+// app of the store's database, oldest first, reading rows as ClickHouse
+// sends them. It scans the whole table once (to order it by update time);
+// fanout's device cache runs it once at start. An error from fn stops it
+// and is returned.
+func (s *DeviceStore) Recent(ctx context.Context, limit int, fn func(Device) error) error {
+	rows, err := s.conn.Query(ctx, "SELECT "+deviceColumns+" FROM (SELECT "+deviceColumns+" FROM "+s.db+".devices FINAL ORDER BY updated_at DESC LIMIT ?) ORDER BY updated_at", limit)
+	if err != nil {
+		return fmt.Errorf("reading the %d most recently updated devices of %s: %w", limit, s.db, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d Device
+		var valid uint8
+		if err := rows.Scan(d.scanDest(&valid)...); err != nil {
+			return fmt.Errorf("reading device row: %w", err)
+		}
+		d.TokenValid = valid == 1
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the most recently updated devices of %s: %w", s.db, err)
+	}
+	return nil
+}

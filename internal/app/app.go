@@ -212,16 +212,20 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 // fanoutDevices returns the devices fanout resolves targets against: the
 // region's devices table behind the device cache (fanout.deviceCache),
 // with the stage's Prepare that starts the cache's reader of
-// push.bindings.R and stops it when the stage ends; or the table alone
-// when the cache is disabled.
+// push.bindings.R (and its warm start, unless coldStart) and stops it when
+// the stage ends; or the table alone when the cache is disabled.
 func fanoutDevices(region string, d Deps) (fanout.Devices, func(context.Context) (func(), error), error) {
 	store := schema.NewDeviceStore(d.CH, d.Cfg.Database(region))
 	cc := d.Cfg.Fanout.DeviceCache
 	if cc.Disabled {
 		return store, nil, nil
 	}
+	var warm func(context.Context, int, func(schema.Device) error) error
+	if !cc.ColdStart {
+		warm = store.Recent
+	}
 	c, err := devicecache.New(devicecache.Config{Devices: store, Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
-		RegistryGroup: groupID(Registry, region), Entries: cc.Entries, Metrics: d.Metrics,
+		RegistryGroup: groupID(Registry, region), Entries: cc.Entries, Metrics: d.Metrics, Warm: warm,
 		Logger: d.Log.With().Str("region", region).Str("component", "device-cache").Logger()})
 	if err != nil {
 		return nil, nil, err

@@ -19,6 +19,10 @@ type DeviceCacheConfig struct {
 	// Entries bounds the devices held per region (about 1 KiB each);
 	// default 100000.
 	Entries int `yaml:"entries"`
+	// ColdStart starts the cache empty. By default, once started, fanout
+	// fills it in the background with the Entries most recently updated
+	// devices of the region (one scan of the devices table per start).
+	ColdStart bool `yaml:"coldStart"`
 }
 
 // DefaultDeviceCacheEntries is the default of fanout.deviceCache.entries.

@@ -8,7 +8,7 @@ import (
 )
 
 // TestFanoutDeviceCacheSection reads fanout.deviceCache: the default, a
-// size, the switch that turns it off, and a size that cannot work.
+// size, a cold start, the switch that turns it off, and a size that cannot work.
 func TestFanoutDeviceCacheSection(t *testing.T) {
 	for _, tc := range []struct {
 		scenario string
@@ -18,6 +18,7 @@ func TestFanoutDeviceCacheSection(t *testing.T) {
 	}{
 		{scenario: "default", body: "", want: DeviceCacheConfig{Entries: DefaultDeviceCacheEntries}},
 		{scenario: "a size", body: "fanout: {deviceCache: {entries: 5000}}\n", want: DeviceCacheConfig{Entries: 5000}},
+		{scenario: "cold start", body: "fanout: {deviceCache: {coldStart: true}}\n", want: DeviceCacheConfig{ColdStart: true, Entries: DefaultDeviceCacheEntries}},
 		{scenario: "off", body: "fanout: {deviceCache: {disabled: true}}\n", want: DeviceCacheConfig{Disabled: true, Entries: DefaultDeviceCacheEntries}},
 		{scenario: "a negative size", body: "fanout: {deviceCache: {entries: -1}}\n", wantErr: "fanout.deviceCache.entries must be at least 1"},
 	} {

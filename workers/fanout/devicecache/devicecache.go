@@ -83,6 +83,12 @@ type Config struct {
 	// push.bindings.<Region> to reach the topic's end offsets; past it the
 	// look-up reads ClickHouse without the cache (default DefaultSyncWait).
 	SyncWait time.Duration
+	// Warm, if set, calls fn for the limit most recently updated devices
+	// (schema.DeviceStore.Recent): once Start has caught up, the cache is
+	// filled with them in the background, by the same rule as a miss, so
+	// that the devices being pushed to now are hits from the start. nil
+	// starts empty.
+	Warm func(ctx context.Context, limit int, fn func(schema.Device) error) error
 	// Metrics receives the cache's metrics (nil: unregistered).
 	Metrics prometheus.Registerer
 	// Logger receives read errors (once per failure streak).
@@ -253,9 +259,9 @@ func (c *Cache) Lookup(ctx context.Context, appID string, ids []string) (map[str
 		}
 		miss = append(miss, id)
 	}
-	epoch := c.epoch
+	var epoch uint64
 	if len(miss) > 0 {
-		c.inflight[epoch]++
+		epoch = c.beginLocked()
 	}
 	c.mu.Unlock()
 	c.lookups.WithLabelValues(outcomeHit).Add(float64(len(ids) - len(miss)))
@@ -265,9 +271,7 @@ func (c *Cache) Lookup(ctx context.Context, appID string, ids []string) (map[str
 	c.lookups.WithLabelValues(outcomeMiss).Add(float64(len(miss)))
 	rows, err := c.Devices.Lookup(ctx, appID, miss)
 	c.mu.Lock()
-	if c.inflight[epoch]--; c.inflight[epoch] == 0 {
-		delete(c.inflight, epoch)
-	}
+	c.endLocked(epoch)
 	if err == nil {
 		for _, id := range miss {
 			d, found := rows[id]
@@ -285,21 +289,70 @@ func (c *Cache) Lookup(ctx context.Context, appID string, ids []string) (map[str
 }
 
 // fillLocked caches what a ClickHouse read begun in epoch returned for
-// k, unless a binding record of the device may be missing from it.
-// Called with mu held.
-func (c *Cache) fillLocked(k string, d schema.Device, found bool, epoch uint64) {
+// k, unless a binding record of the device may be missing from it, and
+// reports whether it did. Called with mu held.
+func (c *Cache) fillLocked(k string, d schema.Device, found bool, epoch uint64) bool {
 	if len(c.overflow) > 0 || c.overflowSettled > epoch {
 		c.refused.Inc()
-		return
+		return false
 	}
 	if t, ok := c.pending[k]; ok && (t.settled == 0 || t.settled > epoch) && !(found && d.UpdatedAt.After(t.ts)) {
 		// The record may be stored after the read: the row may be older
 		// than what the registry writes. A row newer than the record is
 		// final for it: the registry skips records older than the row.
 		c.refused.Inc()
-		return
+		return false
 	}
 	c.lru.Add(k, entry{dev: d, found: found})
+	return true
+}
+
+// beginLocked registers a ClickHouse read starting now and returns its
+// epoch; endLocked unregisters it. Settled records are kept while a read that began
+// before they settled is in progress. Called with mu held.
+func (c *Cache) beginLocked() uint64 {
+	c.inflight[c.epoch]++
+	return c.epoch
+}
+
+func (c *Cache) endLocked(epoch uint64) {
+	if c.inflight[epoch]--; c.inflight[epoch] <= 0 {
+		delete(c.inflight, epoch)
+	}
+}
+
+// errFull stops the warm start once the cache holds Entries devices.
+var errFull = errors.New("device cache full")
+
+// warm fills the cache with the most recently updated devices (Warm), by
+// the rule of a miss; devices already held are left as they are.
+func (c *Cache) warm(ctx context.Context) {
+	began := time.Now()
+	c.mu.Lock()
+	epoch := c.beginLocked()
+	c.mu.Unlock()
+	n := 0
+	err := c.cfg.Warm(ctx, c.cfg.Entries, func(d schema.Device) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.lru.Len() >= c.cfg.Entries {
+			return errFull
+		}
+		if k := key(d.AppID, d.DeviceID); !c.lru.Contains(k) && c.fillLocked(k, d, true, epoch) {
+			n++
+		}
+		return nil
+	})
+	c.mu.Lock()
+	c.endLocked(epoch)
+	c.mu.Unlock()
+	switch {
+	case ctx.Err() != nil:
+	case err != nil && !errors.Is(err, errFull):
+		c.cfg.Logger.Warn().Err(err).Int("devices", n).Msg("device cache: warm start failed; devices are read on their first look-up")
+	default:
+		c.cfg.Logger.Info().Int("devices", n).Dur("took", time.Since(began)).Msg("device cache warmed with the most recently updated devices")
+	}
 }
 
 // touchLocked records a binding record of the device k at offset of
@@ -355,7 +408,8 @@ func (c *Cache) settle(committed map[int]int64) {
 // reader per partition at the offset the registry has committed (the
 // records after it may not be stored yet) and a reader of the registry's
 // committed offsets, and returns once the readers have reached the end
-// offsets the topic had when Start was called. ctx bounds that wait, not
+// offsets the topic had when Start was called; the warm start (Warm) then
+// runs in the background. ctx bounds that wait, not
 // the readers; they run until Close.
 func (c *Cache) Start(ctx context.Context) error {
 	md, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{c.topic}})
@@ -412,6 +466,9 @@ func (c *Cache) Start(ctx context.Context) error {
 	c.wg.Go(func() { c.settleLoop(rctx, parts) })
 	if err := c.waitRead(ctx, end); err != nil {
 		return fmt.Errorf("devicecache: reading %s up to its end offsets %v: %w", c.topic, end, err)
+	}
+	if c.cfg.Warm != nil {
+		c.wg.Go(func() { c.warm(rctx) })
 	}
 	return nil
 }

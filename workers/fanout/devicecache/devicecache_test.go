@@ -85,15 +85,25 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { prod.Close() })
 	f := &fixture{t: t, brokers: brokers, client: &kafka.Client{Addr: kafka.TCP(brokers...)}, prod: prod, reg: reg, store: store,
 		metrics: prometheus.NewRegistry(), hooked: &hookedDevices{Devices: store}}
-	f.cache, err = New(Config{Devices: f.hooked, Brokers: brokers, Region: region, RegistryGroup: group,
-		SettlePoll: 10 * time.Millisecond, Metrics: f.metrics})
-	if err != nil {
-		t.Fatal(err)
+	return f
+}
+
+// start starts the cache (configured further by set, if given).
+func (f *fixture) start(set func(*Config)) *fixture {
+	f.t.Helper()
+	cfg := Config{Devices: f.hooked, Brokers: f.brokers, Region: region, RegistryGroup: group,
+		SettlePoll: 10 * time.Millisecond, Metrics: f.metrics}
+	if set != nil {
+		set(&cfg)
 	}
-	if err := f.cache.Start(ctx); err != nil {
-		t.Fatal(err)
+	var err error
+	if f.cache, err = New(cfg); err != nil {
+		f.t.Fatal(err)
 	}
-	t.Cleanup(func() { f.cache.Close() })
+	if err := f.cache.Start(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { f.cache.Close() })
 	return f
 }
 
@@ -137,19 +147,24 @@ func (f *fixture) storeRecords(msgs []kafka.Message) {
 func (f *fixture) commit() {
 	f.t.Helper()
 	ctx := context.Background()
-	end, err := f.cache.offsets(ctx, []int{0, 1, 2}, true)
+	resp, err := f.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		pipeline.BindingsTopic(region): {kafka.LastOffsetOf(0), kafka.LastOffsetOf(1), kafka.LastOffsetOf(2)}}})
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	end := map[int]int64{}
+	for _, po := range resp.Topics[pipeline.BindingsTopic(region)] {
+		end[po.Partition] = po.LastOffset
 	}
 	req := &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{}}
 	for p, o := range end {
 		req.Topics[pipeline.BindingsTopic(region)] = append(req.Topics[pipeline.BindingsTopic(region)], kafka.OffsetCommit{Partition: p, Offset: o})
 	}
-	resp, err := f.client.OffsetCommit(ctx, req)
+	cresp, err := f.client.OffsetCommit(ctx, req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	for _, ps := range resp.Topics {
+	for _, ps := range cresp.Topics {
 		for _, p := range ps {
 			if p.Error != nil {
 				f.t.Fatal(p.Error)
@@ -219,7 +234,7 @@ func TestCacheServesWhatTheRegistryWrote(t *testing.T) {
 			func(d schema.Device) bool { return !d.TokenValid }},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t).start(nil)
 			dev := "dev-1"
 			f.storeRecords(f.publish(
 				schema.Binding{Op: schema.OpReport, AppID: app, DeviceID: dev, Platform: "android", Vendor: "mipush", VendorToken: "tok-1", TS: 1000},
@@ -261,7 +276,7 @@ func TestCacheServesWhatTheRegistryWrote(t *testing.T) {
 // registry and settled in the cache: the row read before is stale and
 // must not be cached, so the next look-up sees the new token.
 func TestCacheRefusesARowReadBeforeTheRegistryStored(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t).start(nil)
 	dev := "dev-race"
 	f.storeRecords(f.publish(schema.Binding{Op: schema.OpReport, AppID: app, DeviceID: dev, Platform: "android", Vendor: "mipush", VendorToken: "tok-old", TS: 1000}))
 	f.commit()
@@ -287,7 +302,7 @@ func TestCacheRefusesARowReadBeforeTheRegistryStored(t *testing.T) {
 // TestCacheBounds holds at most Entries devices, and remembers unknown
 // device ids until a binding record names them.
 func TestCacheBounds(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t).start(nil)
 	f.cache.lru.Resize(5)
 	var all []string
 	var recs []schema.Binding
@@ -317,5 +332,43 @@ func TestCacheBounds(t *testing.T) {
 	f.storeRecords(f.publish(schema.Binding{Op: schema.OpReport, AppID: app, DeviceID: "dev-new", Platform: "ios", Vendor: "apns", VendorToken: "t-new", TS: 3000}))
 	if d, ok, hit := f.lookup("dev-new"); !ok || hit || d.VendorToken != "t-new" {
 		t.Fatalf("the device once reported: %+v found %v from the cache %v, want its new row", d, ok, hit)
+	}
+}
+
+// TestCacheWarmStart starts a cache over devices the registry stored
+// before: it is filled with them in the background and serves them as
+// hits, but for a device whose latest record the registry has not stored
+// yet, which is read from ClickHouse on its look-up.
+func TestCacheWarmStart(t *testing.T) {
+	f := newFixture(t)
+	var recs []schema.Binding
+	for i := range 3 {
+		recs = append(recs, schema.Binding{Op: schema.OpReport, AppID: app, DeviceID: fmt.Sprint("dev-", i), Platform: "android", Vendor: "mipush", VendorToken: fmt.Sprint("tok-", i), TS: 1000})
+	}
+	f.storeRecords(f.publish(recs...))
+	f.commit()
+	pendingChange := f.publish(schema.Binding{Op: schema.OpReport, AppID: app, DeviceID: "dev-2", Platform: "android", Vendor: "mipush", VendorToken: "tok-2b", TS: 2000})
+	f.start(func(c *Config) { c.Warm = f.store.Recent })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f.cache.mu.Lock()
+		n := f.cache.lru.Len()
+		f.cache.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cache holds %d devices, want the 2 without a pending record", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, id := range []string{"dev-0", "dev-1"} {
+		if d, ok, hit := f.lookup(id); !ok || !hit || d.VendorToken != "tok-"+id[4:] {
+			t.Fatalf("%s: %+v found %v from the cache %v, want its row from the cache", id, d, ok, hit)
+		}
+	}
+	f.storeRecords(pendingChange)
+	if d, ok, hit := f.lookup("dev-2"); !ok || hit || d.VendorToken != "tok-2b" {
+		t.Fatalf("dev-2: %+v found %v from the cache %v, want its new row read from ClickHouse", d, ok, hit)
 	}
 }
