@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
@@ -370,5 +372,73 @@ func TestCacheWarmStart(t *testing.T) {
 	f.storeRecords(pendingChange)
 	if d, ok, hit := f.lookup("dev-2"); !ok || hit || d.VendorToken != "tok-2b" {
 		t.Fatalf("dev-2: %+v found %v from the cache %v, want its new row read from ClickHouse", d, ok, hit)
+	}
+}
+
+// BenchmarkLookup looks up 10 of 20,000 registered devices at a time,
+// straight from ClickHouse and through a warm cache (which asks the
+// broker for the end offsets of push.bindings first), reporting the rows
+// ClickHouse read per device.
+func BenchmarkLookup(b *testing.B) {
+	ctx := context.Background()
+	brokers := []string{testinfra.Kafka(b)}
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 3); err != nil {
+		b.Fatal(err)
+	}
+	conn := ch.Conn(b)
+	db := testinfra.DBPrefix(b) + region
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		b.Fatal(err)
+	}
+	store := schema.NewDeviceStore(conn, db)
+	const n = 20_000
+	rows := make([]schema.Device, n)
+	now := time.Now()
+	for i := range rows {
+		rows[i] = schema.Device{AppID: app, DeviceID: fmt.Sprintf("dev-%08d", i), Platform: "android", Vendor: "mipush",
+			VendorToken: fmt.Sprintf("regid-%08d", i), TokenValid: true, UpdatedAt: now}
+	}
+	if err := store.Insert(ctx, rows); err != nil {
+		b.Fatal(err)
+	}
+	var read atomic.Int64
+	counted := clickhouse.Context(ctx, clickhouse.WithProfileEvents(func(evs []clickhouse.ProfileEvent) {
+		for _, e := range evs {
+			if e.Type == "increment" && e.Name == "SelectedRows" {
+				read.Add(e.Value)
+			}
+		}
+	}))
+	c, err := New(Config{Devices: store, Brokers: brokers, Region: region, RegistryGroup: group, Warm: store.Recent})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for c.lru.Len() < n {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, bc := range []struct {
+		name string
+		d    fanout.Devices
+	}{{"clickhouse", store}, {"cache", c}} {
+		b.Run(bc.name, func(b *testing.B) {
+			read.Store(0)
+			i := 0
+			for b.Loop() {
+				ids := make([]string, 10)
+				for j := range ids {
+					ids[j] = rows[(i*7919+j*104729)%n].DeviceID
+				}
+				i++
+				got, err := bc.d.Lookup(counted, app, ids)
+				if err != nil || len(got) != len(ids) {
+					b.Fatalf("%d of %d devices, err %v", len(got), len(ids), err)
+				}
+			}
+			b.ReportMetric(float64(read.Load())/float64(10*b.N), "rows/device")
+		})
 	}
 }
