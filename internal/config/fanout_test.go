@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,11 +21,7 @@ func TestFanoutDeviceCacheSection(t *testing.T) {
 		{scenario: "a negative size", body: "fanout: {deviceCache: {entries: -1}}\n", wantErr: "fanout.deviceCache.entries must be at least 1"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "c.yaml")
-			if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(path)
+			c, err := Load(write(t, tc.body))
 			if err == nil {
 				err = c.Validate()
 			}

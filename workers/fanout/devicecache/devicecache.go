@@ -412,24 +412,9 @@ func (c *Cache) settle(committed map[int]int64) {
 // runs in the background. ctx bounds that wait, not
 // the readers; they run until Close.
 func (c *Cache) Start(ctx context.Context) error {
-	md, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{c.topic}})
+	parts, err := pipeline.Partitions(ctx, c.client, c.cfg.Security, c.topic)
 	if err != nil {
-		return fmt.Errorf("devicecache: reading the partitions of %s: %w", c.topic, c.cfg.Security.Explain(err))
-	}
-	var parts []int
-	for _, t := range md.Topics {
-		if t.Name != c.topic {
-			continue
-		}
-		if t.Error != nil {
-			return fmt.Errorf("devicecache: topic %s: %w", c.topic, t.Error)
-		}
-		for _, p := range t.Partitions {
-			parts = append(parts, p.ID)
-		}
-	}
-	if len(parts) == 0 {
-		return fmt.Errorf("devicecache: topic %s has no partitions: create the region's topics first", c.topic)
+		return fmt.Errorf("devicecache: %w", err)
 	}
 	first, err := c.offsets(ctx, parts, false)
 	if err != nil {
@@ -461,7 +446,7 @@ func (c *Cache) Start(ctx context.Context) error {
 			c.wg.Wait()
 			return fmt.Errorf("devicecache: starting to read %s[%d] at %d: %w", c.topic, p, c.read[p], err)
 		}
-		c.wg.Go(func() { c.follow(rctx, r, p) })
+		c.wg.Go(func() { pipeline.ReadPartition(rctx, r, c.cfg.Logger, "binding records for the device cache", c.add) })
 	}
 	c.wg.Go(func() { c.settleLoop(rctx, parts) })
 	if err := c.waitRead(ctx, end); err != nil {
@@ -473,30 +458,11 @@ func (c *Cache) Start(ctx context.Context) error {
 	return nil
 }
 
-// offsets returns the first offsets of the partitions, or with end their
-// end offsets (the high watermarks: where the next record goes).
+// offsets returns the first or (end) end offsets of the partitions.
 func (c *Cache) offsets(ctx context.Context, parts []int, end bool) (map[int]int64, error) {
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range parts {
-		o := kafka.FirstOffsetOf(p)
-		if end {
-			o = kafka.LastOffsetOf(p)
-		}
-		req.Topics[c.topic] = append(req.Topics[c.topic], o)
-	}
-	resp, err := c.client.ListOffsets(ctx, req)
+	out, err := pipeline.Offsets(ctx, c.client, c.topic, parts, end)
 	if err != nil {
-		return nil, fmt.Errorf("devicecache: reading the offsets of %s: %w", c.topic, err)
-	}
-	out := map[int]int64{}
-	for _, po := range resp.Topics[c.topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("devicecache: offsets of %s[%d]: %w", c.topic, po.Partition, po.Error)
-		}
-		out[po.Partition] = po.FirstOffset
-		if end {
-			out[po.Partition] = po.LastOffset
-		}
+		return nil, fmt.Errorf("devicecache: %w", err)
 	}
 	return out, nil
 }
@@ -524,32 +490,6 @@ func (c *Cache) committed(ctx context.Context, parts []int) (map[int]int64, erro
 		}
 	}
 	return out, nil
-}
-
-// follow reads one partition until ctx ends.
-func (c *Cache) follow(ctx context.Context, r *kafka.Reader, partition int) {
-	defer r.Close()
-	failing := false
-	for {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if !failing {
-				c.cfg.Logger.Warn().Err(err).Str("topic", c.topic).Int("partition", partition).Msg("device cache: reading binding records failed; retrying")
-				failing = true
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		failing = false
-		c.add(m)
-	}
 }
 
 // add applies one binding record: a record naming a device drops the

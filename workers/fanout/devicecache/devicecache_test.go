@@ -63,19 +63,27 @@ func (h *hookedDevices) Lookup(ctx context.Context, appID string, ids []string) 
 	return rows, err
 }
 
+// infra starts a broker with the region's topics (3 partitions) and a
+// ClickHouse database of the test, returning the broker addresses and the
+// database's devices table.
+func infra(tb testing.TB) ([]string, *schema.DeviceStore) {
+	tb.Helper()
+	ctx := context.Background()
+	brokers := []string{testinfra.Kafka(tb)}
+	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 3); err != nil {
+		tb.Fatal(err)
+	}
+	conn := ch.Conn(tb)
+	db := testinfra.DBPrefix(tb) + region
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		tb.Fatal(err)
+	}
+	return brokers, schema.NewDeviceStore(conn, db)
+}
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	brokers := []string{testinfra.Kafka(t)}
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 3); err != nil {
-		t.Fatal(err)
-	}
-	conn := ch.Conn(t)
-	db := testinfra.DBPrefix(t) + region
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
-		t.Fatal(err)
-	}
-	store := schema.NewDeviceStore(conn, db)
+	brokers, store := infra(t)
 	reg, err := registry.New(registry.Config{Region: region, Store: store})
 	if err != nil {
 		t.Fatal(err)
@@ -381,16 +389,7 @@ func TestCacheWarmStart(t *testing.T) {
 // ClickHouse read per device.
 func BenchmarkLookup(b *testing.B) {
 	ctx := context.Background()
-	brokers := []string{testinfra.Kafka(b)}
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), 3); err != nil {
-		b.Fatal(err)
-	}
-	conn := ch.Conn(b)
-	db := testinfra.DBPrefix(b) + region
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
-		b.Fatal(err)
-	}
-	store := schema.NewDeviceStore(conn, db)
+	brokers, store := infra(b)
 	const n = 20_000
 	rows := make([]schema.Device, n)
 	now := time.Now()
