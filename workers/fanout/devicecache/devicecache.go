@@ -170,6 +170,7 @@ type Cache struct {
 
 	lookups *prometheus.CounterVec
 	refused prometheus.Counter
+	entries prometheus.Gauge
 }
 
 // Look-up outcomes counted per device id.
@@ -218,13 +219,9 @@ func New(cfg Config) (*Cache, error) {
 		Namespace: "pushpipe", Subsystem: "fanout", Name: "device_cache_fills_refused_total", ConstLabels: labels,
 		Help: "Device rows read from ClickHouse but not cached, because a binding record of the device was not yet stored by the registry.",
 	}))
-	pipeline.Register(cfg.Metrics, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	c.entries = pipeline.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "pushpipe", Subsystem: "fanout", Name: "device_cache_entries", ConstLabels: labels,
 		Help: "Device ids held by the cache (rows and unknown ids).",
-	}, func() float64 {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return float64(c.lru.Len())
 	}))
 	return c, nil
 }
@@ -277,6 +274,7 @@ func (c *Cache) Lookup(ctx context.Context, appID string, ids []string) (map[str
 			d, found := rows[id]
 			c.fillLocked(key(appID, id), d, found, epoch)
 		}
+		c.entries.Set(float64(c.lru.Len()))
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -345,6 +343,7 @@ func (c *Cache) warm(ctx context.Context) {
 	})
 	c.mu.Lock()
 	c.endLocked(epoch)
+	c.entries.Set(float64(c.lru.Len()))
 	c.mu.Unlock()
 	switch {
 	case ctx.Err() != nil:
@@ -358,7 +357,9 @@ func (c *Cache) warm(ctx context.Context) {
 // touchLocked records a binding record of the device k at offset of
 // partition with time ts. Called with mu held.
 func (c *Cache) touchLocked(k string, partition int, offset int64, ts time.Time) {
-	c.lru.Remove(k)
+	if c.lru.Remove(k) {
+		c.entries.Set(float64(c.lru.Len()))
+	}
 	t, ok := c.pending[k]
 	if !ok && len(c.pending) >= c.cfg.MaxPending {
 		c.overflow[partition] = max(c.overflow[partition], offset)
