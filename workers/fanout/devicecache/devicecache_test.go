@@ -441,3 +441,40 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	}
 }
+
+// TestCacheOverflowAndBypass tracks at most one pending device: records
+// of more devices leave no row cached until the registry has committed
+// past them. A reader that cannot reach the topic's end makes look-ups
+// read ClickHouse without the cache.
+func TestCacheOverflowAndBypass(t *testing.T) {
+	f := newFixture(t).start(func(c *Config) { c.MaxPending, c.SyncWait = 1, 200*time.Millisecond })
+	var recs []schema.Binding
+	for i := range 3 {
+		recs = append(recs, schema.Binding{Op: schema.OpReport, AppID: app, DeviceID: fmt.Sprint("dev-", i), Platform: "android", Vendor: "mipush", VendorToken: fmt.Sprint("tok-", i), TS: 1000})
+	}
+	f.storeRecords(f.publish(recs...))
+	for range 2 {
+		if _, ok, hit := f.lookup("dev-2"); !ok || hit {
+			t.Fatalf("dev-2 while records beyond MaxPending wait for the registry: found %v from the cache %v, want it read from ClickHouse each time", ok, hit)
+		}
+	}
+	f.commit()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, _, hit := f.lookup("dev-2"); hit {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dev-2 never cached once the registry committed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	f.cache.cancel() // the readers stop; the topic moves on without them
+	f.cache.wg.Wait()
+	f.storeRecords(f.publish(schema.Binding{Op: schema.OpReport, AppID: app, DeviceID: "dev-2", Platform: "android", Vendor: "mipush", VendorToken: "tok-2b", TS: 2000}))
+	bypass := f.count(outcomeBypass)
+	if d, _, hit := f.lookup("dev-2"); hit || d.VendorToken != "tok-2b" || f.count(outcomeBypass) != bypass+1 {
+		t.Fatalf("dev-2 with a stopped reader: %+v from the cache %v, bypasses %v, want the new row read without the cache", d, hit, f.count(outcomeBypass)-bypass)
+	}
+}
