@@ -117,19 +117,7 @@ func (s *DeviceStore) Stream(ctx context.Context, a Audience, fn func(Device) er
 	if err != nil {
 		return fmt.Errorf("streaming the audience of app %s: %w", a.AppID, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var d Device
-		var valid uint8
-		if err := rows.Scan(d.scanDest(&valid)...); err != nil {
-			return fmt.Errorf("reading audience row: %w", err)
-		}
-		d.TokenValid = valid == 1
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := scanDevices(rows, fn); err != nil {
 		return fmt.Errorf("streaming the audience of app %s: %w", a.AppID, err)
 	}
 	return nil

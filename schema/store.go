@@ -100,20 +100,33 @@ func queryDeviceChunk(ctx context.Context, conn driver.Conn, db, where, appID st
 	if err != nil {
 		return fmt.Errorf("looking up %d devices of app %s in %s: %w", len(keys), appID, db, err)
 	}
+	err = scanDevices(rows, func(d Device) error {
+		out[d.DeviceID] = d
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading devices of app %s: %w", appID, err)
+	}
+	return nil
+}
+
+// scanDevices calls fn for each device row of rows (selected as
+// deviceColumns) and closes rows. An error from fn stops it and is
+// returned as it is.
+func scanDevices(rows driver.Rows, fn func(Device) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		var d Device
 		var valid uint8
 		if err := rows.Scan(d.scanDest(&valid)...); err != nil {
-			return fmt.Errorf("reading device row: %w", err)
+			return fmt.Errorf("reading a device row: %w", err)
 		}
 		d.TokenValid = valid == 1
-		out[d.DeviceID] = d
+		if err := fn(d); err != nil {
+			return err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading devices of app %s: %w", appID, err)
-	}
-	return nil
+	return rows.Err()
 }
 
 // maxInListBytes bounds the literals of one IN (?) list, well below
@@ -191,4 +204,20 @@ func (s *DeviceStore) ByUser(ctx context.Context, appID string, userIDs []string
 // Insert is InsertDevices on the store's database.
 func (s *DeviceStore) Insert(ctx context.Context, rows []Device) error {
 	return InsertDevices(ctx, s.conn, s.db, rows)
+}
+
+// Recent calls fn for the limit most recently updated devices of every
+// app of the store's database, oldest first, reading rows as ClickHouse
+// sends them. It scans the whole table once (to order it by update time);
+// fanout's device cache runs it once at start. An error from fn stops it
+// and is returned.
+func (s *DeviceStore) Recent(ctx context.Context, limit int, fn func(Device) error) error {
+	rows, err := s.conn.Query(ctx, "SELECT "+deviceColumns+" FROM (SELECT "+deviceColumns+" FROM "+s.db+".devices FINAL ORDER BY updated_at DESC LIMIT ?) ORDER BY updated_at", limit)
+	if err != nil {
+		return fmt.Errorf("reading the %d most recently updated devices of %s: %w", limit, s.db, err)
+	}
+	if err := scanDevices(rows, fn); err != nil {
+		return fmt.Errorf("reading the most recently updated devices of %s: %w", s.db, err)
+	}
+	return nil
 }

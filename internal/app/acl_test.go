@@ -92,6 +92,8 @@ func aclConsumes() map[string][][2]string {
 		"sender":  {{pipeline.ControlTopic(aclRegion), ""}},
 		"retry":   {{pipeline.ControlTopic(aclRegion), ""}},
 		"gateway": {{pipeline.SchedulesTopic(aclRegion), ""}},
+		// fanout's device cache follows the bindings.
+		"fanout": {{pipeline.BindingsTopic(aclRegion), ""}},
 		// The scheduler's consumer group shares push.schedules.R.
 		"scheduler": {{pipeline.SchedulesTopic(aclRegion), groupID(Scheduler, aclRegion)}},
 	}
@@ -296,17 +298,24 @@ func TestKafkaACLExample(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			// The recall worker waits for the event sink's commits.
-			resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: groupID(Eventsink, aclRegion),
-				Topics: map[string][]int{pipeline.EventsTopic(aclRegion): {0}}})
-			if err == nil {
-				err = resp.Error
-			}
-			switch {
-			case w == "recall" && err != nil:
-				t.Errorf("may not read the event sink's committed offsets, which it waits for: %v", err)
-			case w != "recall" && w != "eventsink" && (err == nil || seesAll && !errors.Is(err, kafka.GroupAuthorizationFailed)):
-				t.Errorf("reading the event sink's committed offsets gave %v, want GROUP_AUTHORIZATION_FAILED", err)
+			// The recall worker waits for the event sink's commits, and
+			// fanout's device cache for the registry's.
+			for _, g := range []struct {
+				waiter string
+				owner  Kind
+				topic  string
+			}{{"recall", Eventsink, pipeline.EventsTopic(aclRegion)}, {"fanout", Registry, pipeline.BindingsTopic(aclRegion)}} {
+				resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: groupID(g.owner, aclRegion),
+					Topics: map[string][]int{g.topic: {0}}})
+				if err == nil {
+					err = resp.Error
+				}
+				switch {
+				case w == g.waiter && err != nil && !errors.Is(err, kafka.GroupIdNotFound): // a group that committed nothing yet
+					t.Errorf("may not read the %s's committed offsets, which it waits for: %v", g.owner, err)
+				case w != g.waiter && w != string(g.owner) && (err == nil || seesAll && !errors.Is(err, kafka.GroupAuthorizationFailed)):
+					t.Errorf("reading the %s's committed offsets gave %v, want GROUP_AUTHORIZATION_FAILED", g.owner, err)
+				}
 			}
 		})
 	}

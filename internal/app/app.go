@@ -23,6 +23,7 @@ import (
 	"github.com/pushpipe/pushpipe/workers/control"
 	"github.com/pushpipe/pushpipe/workers/eventsink"
 	"github.com/pushpipe/pushpipe/workers/fanout"
+	"github.com/pushpipe/pushpipe/workers/fanout/devicecache"
 	"github.com/pushpipe/pushpipe/workers/recall"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 	"github.com/pushpipe/pushpipe/workers/registry"
@@ -146,8 +147,13 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 		if key, err = d.Cfg.IDKey(); err != nil {
 			return nil, fmt.Errorf("building fanout for region %s: %w", region, err)
 		}
+		var devices fanout.Devices
+		devices, prepare, err = fanoutDevices(region, d)
+		if err != nil {
+			return nil, fmt.Errorf("building fanout for region %s: %w", region, err)
+		}
 		h, err = fanout.New(fanout.Config{Region: region, Logger: log, IDKey: key,
-			Devices:   schema.NewDeviceStore(d.CH, d.Cfg.Database(region)),
+			Devices:   devices,
 			Templates: schema.NewTemplateStore(d.CH, d.Cfg.Database(region)),
 			Emit:      d.Producer.Produce,
 			Seen:      schema.NewDeliveryIndex(d.CH, d.Cfg.Database(region)).Existing,
@@ -201,6 +207,37 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	sc := stageConfig(string(kind), region, kind.inputTopic(region), d)
 	sc.Prepare = prepare
 	return pipeline.NewStage(sc, h, d.Producer)
+}
+
+// fanoutDevices returns the devices fanout resolves targets against: the
+// region's devices table behind the device cache (fanout.deviceCache),
+// with the stage's Prepare that starts the cache's reader of
+// push.bindings.R (and its warm start, unless coldStart) and stops it when
+// the stage ends; or the table alone when the cache is disabled.
+func fanoutDevices(region string, d Deps) (fanout.Devices, func(context.Context) (func(), error), error) {
+	store := schema.NewDeviceStore(d.CH, d.Cfg.Database(region))
+	cc := d.Cfg.Fanout.DeviceCache
+	if cc.Disabled {
+		return store, nil, nil
+	}
+	var warm func(context.Context, int, func(schema.Device) error) error
+	if !cc.ColdStart {
+		warm = store.Recent
+	}
+	c, err := devicecache.New(devicecache.Config{Devices: store, Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
+		RegistryGroup: groupID(Registry, region), Entries: cc.Entries, Metrics: d.Metrics, Warm: warm,
+		Logger: d.Log.With().Str("region", region).Str("component", "device-cache").Logger()})
+	if err != nil {
+		return nil, nil, err
+	}
+	prepare := func(ctx context.Context) (func(), error) {
+		if err := c.Start(ctx); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		return func() { _ = c.Close() }, nil
+	}
+	return c, prepare, nil
 }
 
 // revokes returns a (not yet started) reader of the region's revokes.

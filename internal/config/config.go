@@ -51,6 +51,8 @@ type Config struct {
 	Stage      StageConfig  `yaml:"stage"`
 	Sender     SenderConfig `yaml:"sender"`
 	LogLevel   string       `yaml:"logLevel"`
+	// Fanout tunes the fanout worker (its device cache).
+	Fanout FanoutConfig `yaml:"fanout"`
 	// Receipts configures the receipts HTTP worker.
 	Receipts ReceiptsConfig `yaml:"receipts"`
 	// Scheduler configures the scheduler worker.
@@ -300,6 +302,7 @@ func (c *Config) Defaults() {
 		c.Receipts.Addr = DefaultReceiptsAddr
 	}
 	c.Scheduler.defaults()
+	c.Fanout.DeviceCache.defaults()
 	c.Gateway.defaults()
 	c.Callbacks.defaults()
 	c.Retry.defaults()
@@ -396,6 +399,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Scheduler.validate(); err != nil {
+		return err
+	}
+	if err := c.Fanout.DeviceCache.validate(); err != nil {
 		return err
 	}
 	if err := c.Callbacks.validate(); err != nil {

@@ -102,39 +102,13 @@ func (w *Watcher) Start(ctx context.Context) error {
 	transport := w.cfg.Security.Transport("pushpipe-revokes")
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Transport: transport, Timeout: 10 * time.Second}
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{w.topic}})
+	parts, err := pipeline.Partitions(ctx, client, w.cfg.Security, w.topic)
 	if err != nil {
-		return fmt.Errorf("control: reading the partitions of %s: %w", w.topic, w.cfg.Security.Explain(err))
+		return fmt.Errorf("control: %w", err)
 	}
-	var parts []int
-	for _, t := range md.Topics {
-		if t.Name != w.topic {
-			continue
-		}
-		if t.Error != nil {
-			return fmt.Errorf("control: topic %s: %w", w.topic, t.Error)
-		}
-		for _, p := range t.Partitions {
-			parts = append(parts, p.ID)
-		}
-	}
-	if len(parts) == 0 {
-		return fmt.Errorf("control: topic %s has no partitions: create the region's topics first", w.topic)
-	}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range parts {
-		req.Topics[w.topic] = append(req.Topics[w.topic], kafka.LastOffsetOf(p))
-	}
-	offs, err := client.ListOffsets(ctx, req)
+	end, err := pipeline.Offsets(ctx, client, w.topic, parts, true)
 	if err != nil {
-		return fmt.Errorf("control: reading the end offsets of %s: %w", w.topic, err)
-	}
-	end := map[int]int64{}
-	for _, po := range offs.Topics[w.topic] {
-		if po.Error != nil {
-			return fmt.Errorf("control: end offset of %s[%d]: %w", w.topic, po.Partition, po.Error)
-		}
-		end[po.Partition] = po.LastOffset
+		return fmt.Errorf("control: %w", err)
 	}
 
 	rctx, cancel := context.WithCancel(context.Background())
@@ -144,7 +118,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 			Dialer:   w.cfg.Security.Dialer("pushpipe-revokes", 10*time.Second),
 			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: w.cfg.MaxWait, ReadBackoffMin: 50 * time.Millisecond,
 			ReadBackoffMax: time.Second, StartOffset: kafka.FirstOffset})
-		w.wg.Go(func() { w.follow(rctx, r, p) })
+		w.wg.Go(func() { pipeline.ReadPartition(rctx, r, w.cfg.Logger, "revokes", w.add) })
 	}
 	for {
 		if w.caughtUp(end) {
@@ -167,32 +141,6 @@ func (w *Watcher) caughtUp(end map[int]int64) bool {
 		}
 	}
 	return true
-}
-
-// follow reads one partition until ctx ends.
-func (w *Watcher) follow(ctx context.Context, r *kafka.Reader, partition int) {
-	defer r.Close()
-	failing := false
-	for {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if !failing {
-				w.cfg.Logger.Warn().Err(err).Str("topic", w.topic).Int("partition", partition).Msg("reading revokes failed; retrying")
-				failing = true
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		failing = false
-		w.add(m)
-	}
 }
 
 // add records one control record; undecodable or foreign records only

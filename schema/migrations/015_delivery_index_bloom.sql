@@ -1,0 +1,13 @@
+-- The replay check of fanout (DeliveryIndex.Existing) asks, for every
+-- delivery of a targeted request, whether its id is indexed. Almost every
+-- id asked about is fresh; without this index each one still reads the
+-- 8,192-row granule (of every part) its key falls in. The bloom filter
+-- (one per granule; ClickHouse sizes it at about 2.4 bytes a row) skips
+-- the granules that hold none of the ids asked about: over 500,000
+-- deliveries, 10 fresh ids asked at once read about 9 rows each instead
+-- of 7,500 (100 at once: 41; ClickHouse checks each id against each
+-- granule the key selects, so false positives grow with the ids asked
+-- together). An id that was fanned out still reads its granule. Parts
+-- written before this migration are not indexed (no MATERIALIZE): they
+-- are read as before until merges or the TTL replace them.
+ALTER TABLE {db}.delivery_index ADD INDEX IF NOT EXISTS delivery_id_bloom delivery_id TYPE bloom_filter(0.00001) GRANULARITY 1;
