@@ -4,8 +4,11 @@
 // an "aps" dictionary).
 //
 // APNs takes one device per request. Channel.Send therefore makes one
-// request per message, concurrently over the channel's HTTP/2 connection
-// (Config.MaxConcurrentStreams in flight at most, across all Sends).
+// request per message, concurrently over the channel's Config.Connections
+// HTTP/2 connections (Apple: "If you're sending many remote notifications,
+// you can establish multiple connections to these servers to improve
+// performance"), each request on the connection with the fewest in flight,
+// at most Config.MaxConcurrentStreams on one connection, across all Sends.
 //
 // Provider tokens are signed per signing key (team id and key id), cached
 // and renewed every Config.TokenRefresh (default 50 minutes: inside Apple's
@@ -137,8 +140,9 @@ const maxAnswerBytes = 64 << 10
 type Option func(*Channel)
 
 // WithHTTPClient makes the channel use hc instead of its own HTTP/2
-// client (RootCAs and CAFile are then ignored). Timeouts still come from
-// Config.Timeout.
+// clients (RootCAs and CAFile are then ignored): every request goes
+// through hc, at most Connections × MaxConcurrentStreams in flight.
+// Timeouts still come from Config.Timeout.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
 
 // WithClock makes the channel read the time from now (provider token iat
@@ -150,21 +154,31 @@ func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = 
 type Channel struct {
 	cfg     Config
 	base    string
-	client  *http.Client
-	ownsTr  *http.Transport // the transport New built, closed by Close
+	client  *http.Client // set by WithHTTPClient, else nil
 	now     func() time.Time
 	signers map[string]*signer // by app id; apps sharing a key share one
-	streams chan struct{}      // semaphore of requests in flight
-
-	// Until a request got an answer other than 403, requests go one at a
-	// time (first is a semaphore of 1): APNs allows one stream on a
-	// token-authenticated connection until a request with a valid token
-	// was posted, and concurrent first requests would each dial a
-	// connection of their own.
-	connected atomic.Bool
-	first     chan struct{}
+	conns   []*conn            // fixed after New
+	streams chan struct{}      // semaphore of requests in flight, all conns
 
 	closeOnce sync.Once
+}
+
+// conn is one HTTP/2 connection of the channel: a client whose transport
+// keeps one connection to APNs (its streams stay under the server's
+// limit), or the client given with WithHTTPClient.
+type conn struct {
+	client   *http.Client
+	ownsTr   *http.Transport // the transport New built, closed by Close
+	limit    int32           // most requests in flight on it
+	inflight atomic.Int32
+
+	// Until a request got an answer other than 403, requests on the
+	// connection go one at a time (first is a semaphore of 1): APNs
+	// allows one stream on a token-authenticated connection until a
+	// request with a valid token was posted, and concurrent first
+	// requests would each dial a connection of their own.
+	connected atomic.Bool
+	first     chan struct{}
 }
 
 var _ channels.Channel = (*Channel)(nil)
@@ -183,8 +197,7 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		base:    strings.TrimSuffix(cfg.BaseURL, "/"),
 		now:     time.Now,
 		signers: map[string]*signer{},
-		streams: make(chan struct{}, cfg.MaxConcurrentStreams),
-		first:   make(chan struct{}, 1),
+		streams: make(chan struct{}, cfg.Connections*cfg.MaxConcurrentStreams),
 	}
 	byKey := map[string]*signer{}
 	for id, a := range cfg.Apps {
@@ -202,13 +215,17 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 	for _, o := range opts {
 		o(c)
 	}
-	if c.client == nil {
+	if c.client != nil {
+		c.conns = []*conn{{client: c.client, limit: int32(cap(c.streams)), first: make(chan struct{}, 1)}}
+		return c, nil
+	}
+	for range cfg.Connections {
 		tr, err := newTransport(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("creating apns channel: %w", err)
 		}
-		c.ownsTr = tr
-		c.client = &http.Client{Transport: tr}
+		c.conns = append(c.conns, &conn{client: &http.Client{Transport: tr}, ownsTr: tr,
+			limit: int32(cfg.MaxConcurrentStreams), first: make(chan struct{}, 1)})
 	}
 	return c, nil
 }
@@ -281,16 +298,48 @@ func (c *Channel) ProviderTokensSigned(appID string) int {
 	return s.count()
 }
 
-// Close closes the idle connections of the transport New built (not of a
+// Close closes the idle connections of the transports New built (not of a
 // client given with WithHTTPClient). Sends after Close open new
 // connections. Idempotent; always returns nil.
 func (c *Channel) Close() error {
 	c.closeOnce.Do(func() {
-		if c.ownsTr != nil {
-			c.ownsTr.CloseIdleConnections()
+		for _, k := range c.conns {
+			if k.ownsTr != nil {
+				k.ownsTr.CloseIdleConnections()
+			}
 		}
 	})
 	return nil
+}
+
+// acquire waits for a stream of the channel and returns the connection
+// with the fewest requests in flight, its count raised; release gives it
+// back. It fails only when ctx ends first.
+func (c *Channel) acquire(ctx context.Context) (*conn, error) {
+	select {
+	case c.streams <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// Holding one of the len(conns)*limit streams, some connection has
+	// fewer than limit requests in flight.
+	for {
+		var best *conn
+		var n int32
+		for _, k := range c.conns {
+			if v := k.inflight.Load(); v < k.limit && (best == nil || v < n) {
+				best, n = k, v
+			}
+		}
+		if best != nil && best.inflight.CompareAndSwap(n, n+1) {
+			return best, nil
+		}
+	}
+}
+
+func (c *Channel) release(k *conn) {
+	k.inflight.Add(-1)
+	<-c.streams
 }
 
 // MessageID returns the apns-id sent with the delivery deliveryID: a
@@ -483,8 +532,9 @@ func pick(x map[string]string, keys ...string) string {
 
 // Send implements channels.Channel. Messages rejected before sending (see
 // Build) get their result without a request. The others are sent one
-// request each, concurrently (at most Config.MaxConcurrentStreams in
-// flight for the whole channel).
+// request each, concurrently over the channel's connections (at most
+// Config.MaxConcurrentStreams in flight on one connection, across all
+// Sends).
 //
 // The whole-call error is returned only when every message of the batch
 // was sent and every request failed alike (all transient or all
@@ -520,15 +570,14 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 			continue
 		}
 		sent = append(sent, i)
-		select {
-		case c.streams <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = c.vendorErr(c.Endpoint(req.Token), 0, "", true, ctx.Err())
+		k, err := c.acquire(ctx)
+		if err != nil {
+			errs[i] = c.vendorErr(c.Endpoint(req.Token), 0, "", true, err)
 			continue
 		}
 		wg.Go(func() {
-			defer func() { <-c.streams }()
-			results[i], errs[i] = c.post(ctx, sg, req)
+			defer c.release(k)
+			results[i], errs[i] = c.post(ctx, k, sg, req)
 		})
 	}
 	wg.Wait()
@@ -553,15 +602,15 @@ type answer struct {
 // post sends one request, renewing the provider token and retrying once
 // on ExpiredProviderToken. It returns the message's result, or the
 // request's failure as a *channels.VendorError.
-func (c *Channel) post(ctx context.Context, sg *signer, r Request) (channels.Result, *channels.VendorError) {
+func (c *Channel) post(ctx context.Context, k *conn, sg *signer, r Request) (channels.Result, *channels.VendorError) {
 	endpoint := c.Endpoint(r.Token)
 	token, err := sg.current(c.now())
 	if err != nil {
 		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
 	}
 	for attempt := 0; ; attempt++ {
-		res, ve, k := c.postOnce(ctx, endpoint, token, r)
-		if k != kindExpiredToken {
+		res, ve, kd := c.postOnce(ctx, k, endpoint, token, r)
+		if kd != kindExpiredToken {
 			return res, ve
 		}
 		if attempt > 0 {
@@ -577,7 +626,7 @@ func (c *Channel) post(ctx context.Context, sg *signer, r Request) (channels.Res
 }
 
 // postOnce makes one HTTP/2 request and classifies the answer.
-func (c *Channel) postOnce(ctx context.Context, endpoint, token string, r Request) (channels.Result, *channels.VendorError, kind) {
+func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string, r Request) (channels.Result, *channels.VendorError, kind) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(r.Payload))
@@ -600,7 +649,7 @@ func (c *Channel) postOnce(ctx context.Context, endpoint, token string, r Reques
 	}
 	h.Set("content-type", "application/json")
 
-	resp, err := c.do(req)
+	resp, err := cn.do(req)
 	if err != nil {
 		ve := c.vendorErr(endpoint, 0, "", true, err)
 		ve.Code = StatusConnUnavailable
@@ -668,8 +717,8 @@ func (c *Channel) postOnce(ctx context.Context, endpoint, token string, r Reques
 }
 
 // do sends req, alone while the connection is not known to be up and
-// authenticated (see Channel.first).
-func (c *Channel) do(req *http.Request) (*http.Response, error) {
+// authenticated (see conn.first).
+func (c *conn) do(req *http.Request) (*http.Response, error) {
 	if !c.connected.Load() {
 		select {
 		case c.first <- struct{}{}:
