@@ -376,6 +376,29 @@ type Request struct {
 // expired, no title or body for a notification, content over the limits,
 // invalid apns.* extras.
 func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, channels.Result, bool) {
+	r, res, ok := c.build(app, m, now)
+	if !ok {
+		return Request{}, res, false
+	}
+	if res, ok := c.checkSize(len(r.Payload)); !ok {
+		return Request{}, res, false
+	}
+	return r, channels.Result{}, true
+}
+
+// checkSize returns the result of a payload of n bytes over
+// Limits.MaxNotificationBytes (and false).
+func (c *Channel) checkSize(n int) (channels.Result, bool) {
+	if lim := c.cfg.Limits.MaxNotificationBytes; n > lim {
+		return channels.Result{Outcome: channels.Permanent, StatusCode: StatusPayloadTooLarge,
+			StatusDesc: fmt.Sprintf("PayloadTooLarge: the APNs payload has %d bytes, APNs allows %d", n, lim)}, false
+	}
+	return channels.Result{}, true
+}
+
+// build is Build without the size check of a regular notification's
+// payload (a Live Activity's is checked).
+func (c *Channel) build(app App, m channels.Message, now time.Time) (Request, channels.Result, bool) {
 	permanent := func(code int, desc string) (Request, channels.Result, bool) {
 		return Request{}, channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
 	}
@@ -495,12 +518,76 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 	if err != nil {
 		return permanent(StatusPayloadEmpty, fmt.Sprintf("encoding payload: %v", err))
 	}
-	if len(payload) > lim.MaxNotificationBytes {
-		return permanent(StatusPayloadTooLarge,
-			fmt.Sprintf("PayloadTooLarge: the APNs payload has %d bytes, APNs allows %d", len(payload), lim.MaxNotificationBytes))
-	}
 	r.Payload = payload
 	return r, channels.Result{}, true
+}
+
+// shared is what the requests of messages with one content have in common:
+// the request of the first one, its payload split around its quoted
+// delivery id, or the result that refuses the content. A Send builds it
+// once for a run of messages of one content (a broadcast's batch) and
+// only fills in each message's token, apns-id, apns-expiration and
+// delivery id.
+type shared struct {
+	m              *channels.Message // the message it was built for
+	req            Request
+	prefix, suffix []byte
+	refused        channels.Result
+	ok             bool
+}
+
+// sharedIDMark stands in for the delivery id while a shared payload is
+// built; its JSON form is looked for, once, in the payload.
+const sharedIDMark = "\x00pushpipe apns delivery id\x00"
+
+// buildShared returns the request of m like Build, reusing *sh when m has
+// its content, else building a new one into *sh (when m can share).
+func (c *Channel) buildShared(app App, m *channels.Message, now time.Time, sh *shared) (Request, channels.Result, bool) {
+	if m.DeliveryID == "" || m.Extras[ExtraPushType] == PushTypeLiveActivity {
+		return c.Build(app, *m, now)
+	}
+	if r, ok := channels.CheckDeliverable(m, now, "/ \t\r\n", "device token"); !ok {
+		return Request{}, r, false
+	}
+	if sh.m == nil || !sameContent(sh.m, m) {
+		*sh = shared{m: m}
+		mark := *m
+		mark.DeliveryID = sharedIDMark
+		req, res, ok := c.build(app, mark, now)
+		if !ok {
+			sh.refused = res
+		} else {
+			q, _ := json.Marshal(sharedIDMark)
+			if bytes.Count(req.Payload, q) != 1 { // the content holds the mark itself: no sharing
+				sh.m = nil
+				return c.Build(app, *m, now)
+			}
+			i := bytes.Index(req.Payload, q)
+			sh.req, sh.prefix, sh.suffix, sh.ok = req, req.Payload[:i], req.Payload[i+len(q):], true
+		}
+	}
+	if !sh.ok {
+		return Request{}, sh.refused, false
+	}
+	r := sh.req
+	r.Token, r.ID, r.Expiration = m.Token, MessageID(m.DeliveryID), ""
+	if !m.ExpireAt.IsZero() {
+		r.Expiration = strconv.FormatInt(m.ExpireAt.Unix(), 10)
+	}
+	p := make([]byte, 0, len(sh.prefix)+len(m.DeliveryID)+len(sh.suffix)+2)
+	p = append(channels.AppendJSONString(append(p, sh.prefix...), m.DeliveryID), sh.suffix...)
+	if res, ok := c.checkSize(len(p)); !ok {
+		return Request{}, res, false
+	}
+	r.Payload = p
+	return r, channels.Result{}, true
+}
+
+// sameContent reports whether a and b make the same payload and headers
+// but for token, delivery id and expiry.
+func sameContent(a, b *channels.Message) bool {
+	return a.Title == b.Title && a.Body == b.Body && a.Payload == b.Payload && a.PassThrough == b.PassThrough &&
+		maps.Equal(a.Extras, b.Extras)
 }
 
 // setExpiryAndCollapseID sets apns-expiration from m.ExpireAt and
@@ -563,8 +650,9 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 	errs := make([]*channels.VendorError, len(msgs))
 	var sent []int
 	var wg sync.WaitGroup
+	var sh shared
 	for i := range msgs {
-		req, r, ok := c.Build(app, msgs[i], now)
+		req, r, ok := c.buildShared(app, &msgs[i], now, &sh)
 		if !ok {
 			results[i] = r
 			continue

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -752,5 +753,65 @@ func TestCAFile(t *testing.T) {
 	cfg.CAFile = caFile + ".missing"
 	if _, err := apns.New(cfg); err == nil || !strings.Contains(err.Error(), "caFile") {
 		t.Errorf("New with a missing CA file = %v, want an error about caFile", err)
+	}
+}
+
+// TestBatchOfOneContentCarriesEachMessagesOwnRequest checks that a Send of
+// several messages with one content (a broadcast's batch), whose payload
+// the channel builds once, still sends each message exactly the request
+// Build makes for it alone: its token, apns-id, apns-expiration and
+// delivery id, in the same bytes.
+func TestBatchOfOneContentCarriesEachMessagesOwnRequest(t *testing.T) {
+	_, keyPEM := newKey(t)
+	srv := startSim(t, keyPEM)
+	now := time.Now().Truncate(time.Second)
+	ch := simChannel(t, srv, "eu", keyPEM, 0, apns.WithClock(func() time.Time { return now }))
+	shared := map[string]string{apns.ExtraSound: "default", channels.ExtraCustomPrefix + "k": "v"}
+	msg := func(i int, id string, extras map[string]string, title string) channels.Message {
+		return channels.Message{DeliveryID: id, MsgID: "m-1", AppID: testApp, Token: hexToken(i), Title: title, Body: "B",
+			Payload: `{"order":42}`, ExpireAt: now.Add(time.Duration(i+1) * time.Hour), Extras: maps.Clone(extras)}
+	}
+	msgs := []channels.Message{
+		msg(0, "d-0", shared, "T"),
+		msg(1, "d-1-with-a-longer-id", shared, "T"),
+		msg(2, `d-2 <"escaped">&`, shared, "T"),
+		msg(3, "d-3", map[string]string{apns.ExtraSound: "other"}, "T"),
+		msg(4, "d-4", shared, "T"),
+		msg(5, "d-5", shared, "Another title"),
+		msg(6, "d-6", map[string]string{apns.ExtraPriority: "7"}, "T"), // refused content
+		msg(7, "d-7", map[string]string{apns.ExtraPriority: "7"}, "T"),
+		msg(8, "", shared, "T"),
+	}
+	res, err := ch.Send(context.Background(), msgs)
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	app := ch.Config().Apps[testApp]
+	byPath := map[string]vendorsim.Request{}
+	for _, r := range srv.Requests(vendorsim.VendorAPNs, "eu") {
+		byPath[r.Path] = r
+	}
+	for i, m := range msgs {
+		want, wantRes, ok := ch.Build(app, m, now)
+		if !ok {
+			if res[i] != wantRes {
+				t.Errorf("message %d: result %+v, want Build's refusal %+v", i, res[i], wantRes)
+			}
+			continue
+		}
+		r, sent := byPath["/apns/eu/3/device/"+m.Token]
+		if !sent {
+			t.Errorf("message %d was not sent", i)
+			continue
+		}
+		if got := r.Form.Get("payload"); got != string(want.Payload) {
+			t.Errorf("message %d: payload\n got %s\nwant %s", i, got, want.Payload)
+		}
+		for h, v := range map[string]string{"apns-id": want.ID, "apns-expiration": want.Expiration, "apns-topic": want.Topic,
+			"apns-priority": want.Priority, "apns-push-type": want.PushType} {
+			if got := r.Form.Get(h); got != v {
+				t.Errorf("message %d: header %s = %q, want %q", i, h, got, v)
+			}
+		}
 	}
 }
