@@ -350,12 +350,19 @@ func MessageID(deliveryID string) string {
 	if deliveryID == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte("pushpipe apns-id\x00" + deliveryID))
+	var in [128]byte
+	sum := sha256.Sum256(append(append(in[:0], "pushpipe apns-id\x00"...), deliveryID...))
 	b := sum[:16]
 	b[6] = b[6]&0x0f | 0x80 // version 8
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:36], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
 }
 
 // Request is what the channel sends for one message: the apns-* headers
