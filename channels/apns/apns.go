@@ -159,6 +159,7 @@ type Channel struct {
 	signers map[string]*signer // by app id; apps sharing a key share one
 	conns   []*conn            // fixed after New
 	streams chan struct{}      // semaphore of requests in flight, all conns
+	workers *channels.Workers  // run the requests
 
 	closeOnce sync.Once
 }
@@ -198,6 +199,7 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		now:     time.Now,
 		signers: map[string]*signer{},
 		streams: make(chan struct{}, cfg.Connections*cfg.MaxConcurrentStreams),
+		workers: channels.NewWorkers(),
 	}
 	byKey := map[string]*signer{}
 	for id, a := range cfg.Apps {
@@ -670,7 +672,9 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 			errs[i] = c.vendorErr(c.Endpoint(req.Token), 0, "", true, err)
 			continue
 		}
-		wg.Go(func() {
+		wg.Add(1)
+		c.workers.Go(func() {
+			defer wg.Done()
 			defer c.release(k)
 			results[i], errs[i] = c.post(ctx, k, sg, req)
 		})
@@ -728,21 +732,24 @@ func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string
 	if err != nil {
 		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, fmt.Errorf("building request: %w", err)), kindCallPermanent
 	}
-	h := req.Header
-	h.Set("authorization", "bearer "+token)
-	h.Set("apns-topic", r.Topic)
-	h.Set("apns-push-type", r.PushType)
-	h.Set("apns-priority", r.Priority)
+	// HTTP/2 sends header names in lower case: kept so in the map, they
+	// are neither canonicalised here nor lowered again when encoded.
+	h := make(http.Header, 8)
+	h["authorization"] = []string{"bearer " + token}
+	h["apns-topic"] = []string{r.Topic}
+	h["apns-push-type"] = []string{r.PushType}
+	h["apns-priority"] = []string{r.Priority}
 	if r.Expiration != "" {
-		h.Set("apns-expiration", r.Expiration)
+		h["apns-expiration"] = []string{r.Expiration}
 	}
 	if r.CollapseID != "" {
-		h.Set("apns-collapse-id", r.CollapseID)
+		h["apns-collapse-id"] = []string{r.CollapseID}
 	}
 	if r.ID != "" {
-		h.Set("apns-id", r.ID)
+		h["apns-id"] = []string{r.ID}
 	}
-	h.Set("content-type", "application/json")
+	h["content-type"] = []string{"application/json"}
+	req.Header = h
 
 	resp, err := cn.do(req)
 	if err != nil {

@@ -108,7 +108,8 @@ type Channel struct {
 	apps   map[string]*appState // fixed after New
 	// calls is the semaphore of the calls in flight (MaxConcurrentCalls),
 	// shared by every Send.
-	calls chan struct{}
+	calls   chan struct{}
+	workers *channels.Workers // run the calls
 }
 
 var _ channels.Channel = (*Channel)(nil)
@@ -130,7 +131,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
 	o := channels.ApplyOptions(max(channels.DefaultMaxIdleConnsPerHost, cfg.MaxConcurrentCalls), opts...)
-	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}, calls: make(chan struct{}, cfg.MaxConcurrentCalls)}
+	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}, calls: make(chan struct{}, cfg.MaxConcurrentCalls),
+		workers: channels.NewWorkers()}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
 	for id, a := range cfg.Apps {
 		key, err := ParsePrivateKey(a.PrivateKey.Reveal())
@@ -249,7 +251,9 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 			errs[ci] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
 			continue
 		}
-		wg.Go(func() {
+		wg.Add(1)
+		c.workers.Go(func() {
+			defer wg.Done()
 			defer func() { <-sem }()
 			r, err := c.sendOne(ctx, st, token, calls[ci].body)
 			if err != nil {
