@@ -815,3 +815,79 @@ func TestBatchOfOneContentCarriesEachMessagesOwnRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestsSpreadOverTheConnections checks that a channel sends over
+// Config.Connections HTTP/2 connections, never more than
+// MaxConcurrentStreams requests at once on one of them. The server holds
+// the first requests until one is in flight on every connection, which
+// only happens when each connection carries one (APNs allows one stream
+// on a connection until a request with a valid token was answered).
+func TestRequestsSpreadOverTheConnections(t *testing.T) {
+	for _, tc := range []struct {
+		scenario             string
+		connections, streams int
+	}{
+		{scenario: "one connection", connections: 1, streams: 5},
+		{scenario: "three connections", connections: 3, streams: 5},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			_, keyPEM := newKey(t)
+			var mu sync.Mutex
+			inFlight, most := map[string]int{}, map[string]int{}
+			total := 0
+			everyConn := make(chan struct{})
+			var once sync.Once
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				mu.Lock()
+				inFlight[r.RemoteAddr]++
+				most[r.RemoteAddr] = max(most[r.RemoteAddr], inFlight[r.RemoteAddr])
+				total++
+				if total >= tc.connections {
+					once.Do(func() { close(everyConn) })
+				}
+				mu.Unlock()
+				select {
+				case <-everyConn:
+				case <-time.After(10 * time.Second):
+					t.Errorf("fewer than %d requests were in flight at once", tc.connections)
+				}
+				mu.Lock()
+				inFlight[r.RemoteAddr]--
+				mu.Unlock()
+				w.WriteHeader(http.StatusOK)
+			}))
+			ts.EnableHTTP2 = true
+			ts.StartTLS()
+			t.Cleanup(ts.Close)
+			cfg := testConfig(ts.URL, keyPEM)
+			cfg.RootCAs = x509.NewCertPool()
+			cfg.RootCAs.AddCert(ts.Certificate())
+			cfg.Connections, cfg.MaxConcurrentStreams = tc.connections, tc.streams
+			ch := newChannel(t, cfg)
+			msgs := make([]channels.Message, 60)
+			for i := range msgs {
+				msgs[i] = msg(i)
+			}
+			res, err := ch.Send(context.Background(), msgs)
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			for i, r := range res {
+				if r.Outcome != channels.Success {
+					t.Fatalf("message %d: %+v, want success", i, r)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(most) != tc.connections {
+				t.Errorf("requests came over %d connections, want %d", len(most), tc.connections)
+			}
+			for addr, n := range most {
+				if n > tc.streams {
+					t.Errorf("connection %s carried %d requests at once, want at most %d", addr, n, tc.streams)
+				}
+			}
+		})
+	}
+}
