@@ -16,11 +16,12 @@ import (
 // contents cannot collide by concatenation. It is a pure function, safe
 // for concurrent use; vendor channels return it from BatchKey.
 func ContentKey(m Message) string {
-	h := sha256.New()
+	var stack [512]byte
+	b := stack[:0]
 	put := func(s string) {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
 	}
 	put(m.AppID)
 	put(m.MsgID)
@@ -31,11 +32,15 @@ func ContentKey(m Message) string {
 	if m.ExpireAt.IsZero() {
 		put("")
 	} else {
-		put(strconv.FormatInt(m.ExpireAt.UnixMilli(), 10))
+		var n [20]byte
+		put(string(strconv.AppendInt(n[:0], m.ExpireAt.UnixMilli(), 10)))
 	}
-	for _, k := range slices.Sorted(maps.Keys(m.Extras)) {
-		put(k)
-		put(m.Extras[k])
+	if len(m.Extras) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(m.Extras)) {
+			put(k)
+			put(m.Extras[k])
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }

@@ -137,6 +137,15 @@ type StageConfig struct {
 	// FetchMaxBytes is the most bytes one fetch returns; it must exceed the
 	// largest record. Default 10 MiB.
 	FetchMaxBytes int
+	// ConcurrentBatches is how many batches the handler works on at once.
+	// Default 1: the next batch is fetched and handled once the previous
+	// one was handled (its outputs are produced and its offsets committed
+	// in the background meanwhile). With more, the next batches are
+	// fetched and handled while earlier ones still wait for their slowest
+	// records (a sender's slowest vendor answers); the handler must then be
+	// safe for concurrent use. Either way outputs are produced and offsets
+	// committed in the order of the batches, one batch at a time.
+	ConcurrentBatches int
 
 	// SessionTimeout is how long the group coordinator waits for a
 	// heartbeat before it declares a replica dead and moves its
@@ -191,6 +200,9 @@ func (c StageConfig) withDefaults() StageConfig {
 	if c.FetchMaxBytes == 0 {
 		c.FetchMaxBytes = 10 << 20
 	}
+	if c.ConcurrentBatches == 0 {
+		c.ConcurrentBatches = 1
+	}
 	def(&c.BatchWait, 10*time.Millisecond)
 	def(&c.FetchMaxWait, 2*time.Second)
 	def(&c.SessionTimeout, 6*time.Second)
@@ -225,6 +237,8 @@ func (c StageConfig) Validate() error {
 		return fmt.Errorf("pipeline: StageConfig.BatchSize %d is not positive: use 0 for the default 500", c.BatchSize)
 	case c.FetchMaxBytes < 1<<10:
 		return fmt.Errorf("pipeline: StageConfig.FetchMaxBytes %d is too small: use at least 1 KiB (0 for the default 10 MiB)", c.FetchMaxBytes)
+	case c.ConcurrentBatches < 0 || c.ConcurrentBatches > 64:
+		return fmt.Errorf("pipeline: StageConfig.ConcurrentBatches %d is not in 1..64: use 0 for the default 1", c.ConcurrentBatches)
 	}
 	if r, _ := TopicRegion(c.Topic); r != c.Region {
 		return fmt.Errorf("pipeline: StageConfig.Topic %q does not belong to region %q: read a topic ending in .%s", c.Topic, c.Region, c.Region)
@@ -528,13 +542,19 @@ func (s *Stage) probeTopic(ctx context.Context) error {
 }
 
 // loop fetches and processes batches until ctx ends.
+//
+// Each batch is a flight: handled, then (once the previous flight is
+// produced and committed) produced and committed, in a goroutine of its
+// own. A handling slot (ConcurrentBatches of them) is taken before a batch
+// is fetched and given back once the batch is handled and the previous
+// flight is done, so at most ConcurrentBatches batches are being handled
+// and one more is being produced and committed; with one slot, the next
+// batch is fetched and handled while the previous one is produced and
+// committed. Outputs and commits follow the order of the batches.
 func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 	fetchFailures := 0
-	// At most one batch is being produced and committed in the background
-	// while the next one is fetched and handled. Its outputs are produced
-	// and its offsets committed before the next batch's, so the order of
-	// outputs and commits is that of the batches.
-	var inflight *flight
+	slots := make(chan struct{}, s.cfg.ConcurrentBatches)
+	var flights []*flight // started and not yet seen done, in batch order
 	stop := func(err error, batch []kafka.Message) error {
 		if errors.Is(err, ErrProducerClosed) {
 			return fmt.Errorf("pipeline: stage %s: %w", s.cfg.Name, err)
@@ -547,28 +567,54 @@ func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 			Int("records", len(batch)).Msg(msg)
 		return nil
 	}
+	// settled pops the flights that are done from the front, returning
+	// the error that stopped one (and its batch); later flights pass the
+	// same error on, so it is reported once.
+	var reported []kafka.Message
+	settled := func() ([]kafka.Message, error) {
+		for len(flights) > 0 {
+			select {
+			case <-flights[0].done:
+			default:
+				return nil, nil
+			}
+			f := flights[0]
+			flights = flights[1:]
+			if f.err != nil {
+				reported = f.errBatch
+				return f.errBatch, f.err
+			}
+		}
+		return nil, nil
+	}
 	defer func() {
-		if inflight != nil {
-			if err := inflight.wait(); err != nil {
-				_ = stop(err, inflight.batch)
+		for _, f := range flights {
+			if f.wait() != nil {
+				if reported == nil || &f.errBatch[0] != &reported[0] {
+					_ = stop(f.err, f.errBatch)
+				}
+				return
 			}
 		}
 	}()
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		if batch, err := settled(); err != nil {
+			return stop(err, batch)
+		}
 		batch, err := s.fetchBatch(ctx, reader)
 		if len(batch) > 0 {
-			results, herr := s.handleBatch(workCtx, batch)
-			if inflight != nil {
-				prev := inflight
-				inflight = nil
-				if perr := prev.wait(); perr != nil {
-					return stop(perr, prev.batch)
-				}
+			var prev *flight
+			if len(flights) > 0 {
+				prev = flights[len(flights)-1]
 			}
-			if herr != nil {
-				return stop(herr, batch)
-			}
-			inflight = s.startDelivery(workCtx, reader, batch, results)
+			flights = append(flights, s.startFlight(workCtx, reader, batch, prev, func() { <-slots }))
+		} else {
+			<-slots
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -587,11 +633,14 @@ func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 	}
 }
 
-// flight is one batch being produced and committed in the background.
+// flight is one batch being handled, then produced and committed.
 type flight struct {
 	batch []kafka.Message
 	done  chan struct{}
-	err   error
+	// err is what stopped the flight, errBatch the batch it concerns:
+	// this one's, or an earlier flight's whose error this one passes on.
+	err      error
+	errBatch []kafka.Message
 }
 
 // wait returns once the batch is produced and committed (or left
@@ -601,14 +650,28 @@ func (f *flight) wait() error {
 	return f.err
 }
 
-// startDelivery produces the outputs of a handled batch and commits it in
-// a goroutine.
-func (s *Stage) startDelivery(ctx context.Context, reader *kafka.Reader, batch []kafka.Message, results []Result) *flight {
+// startFlight handles batch, waits for prev (nil: none), calls release,
+// then produces the outputs and commits the batch, in a goroutine. A
+// flight whose handling or predecessor failed is done, with that error,
+// before release is called.
+func (s *Stage) startFlight(ctx context.Context, reader *kafka.Reader, batch []kafka.Message, prev *flight, release func()) *flight {
 	f := &flight{batch: batch, done: make(chan struct{})}
 	go func() {
+		results, herr := s.handleBatch(ctx, batch)
+		if prev != nil && prev.wait() != nil {
+			f.err, f.errBatch = prev.err, prev.errBatch
+		} else if herr != nil {
+			f.err, f.errBatch = herr, batch
+		}
+		if f.err != nil {
+			close(f.done)
+			release()
+			return
+		}
+		release()
 		defer close(f.done)
 		if err := s.deliver(ctx, batch, results); err != nil {
-			f.err = err
+			f.err, f.errBatch = err, batch
 			return
 		}
 		if s.beforeCommit != nil {

@@ -4,8 +4,11 @@
 // an "aps" dictionary).
 //
 // APNs takes one device per request. Channel.Send therefore makes one
-// request per message, concurrently over the channel's HTTP/2 connection
-// (Config.MaxConcurrentStreams in flight at most, across all Sends).
+// request per message, concurrently over the channel's Config.Connections
+// HTTP/2 connections (Apple: "If you're sending many remote notifications,
+// you can establish multiple connections to these servers to improve
+// performance"), each request on the connection with the fewest in flight,
+// at most Config.MaxConcurrentStreams on one connection, across all Sends.
 //
 // Provider tokens are signed per signing key (team id and key id), cached
 // and renewed every Config.TokenRefresh (default 50 minutes: inside Apple's
@@ -137,8 +140,9 @@ const maxAnswerBytes = 64 << 10
 type Option func(*Channel)
 
 // WithHTTPClient makes the channel use hc instead of its own HTTP/2
-// client (RootCAs and CAFile are then ignored). Timeouts still come from
-// Config.Timeout.
+// clients (RootCAs and CAFile are then ignored): every request goes
+// through hc, at most Connections × MaxConcurrentStreams in flight.
+// Timeouts still come from Config.Timeout.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
 
 // WithClock makes the channel read the time from now (provider token iat
@@ -150,21 +154,32 @@ func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = 
 type Channel struct {
 	cfg     Config
 	base    string
-	client  *http.Client
-	ownsTr  *http.Transport // the transport New built, closed by Close
+	client  *http.Client // set by WithHTTPClient, else nil
 	now     func() time.Time
 	signers map[string]*signer // by app id; apps sharing a key share one
-	streams chan struct{}      // semaphore of requests in flight
-
-	// Until a request got an answer other than 403, requests go one at a
-	// time (first is a semaphore of 1): APNs allows one stream on a
-	// token-authenticated connection until a request with a valid token
-	// was posted, and concurrent first requests would each dial a
-	// connection of their own.
-	connected atomic.Bool
-	first     chan struct{}
+	conns   []*conn            // fixed after New
+	streams chan struct{}      // semaphore of requests in flight, all conns
+	workers *channels.Workers  // run the requests
 
 	closeOnce sync.Once
+}
+
+// conn is one HTTP/2 connection of the channel: a client whose transport
+// keeps one connection to APNs (its streams stay under the server's
+// limit), or the client given with WithHTTPClient.
+type conn struct {
+	client   *http.Client
+	ownsTr   *http.Transport // the transport New built, closed by Close
+	limit    int32           // most requests in flight on it
+	inflight atomic.Int32
+
+	// Until a request got an answer other than 403, requests on the
+	// connection go one at a time (first is a semaphore of 1): APNs
+	// allows one stream on a token-authenticated connection until a
+	// request with a valid token was posted, and concurrent first
+	// requests would each dial a connection of their own.
+	connected atomic.Bool
+	first     chan struct{}
 }
 
 var _ channels.Channel = (*Channel)(nil)
@@ -183,8 +198,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		base:    strings.TrimSuffix(cfg.BaseURL, "/"),
 		now:     time.Now,
 		signers: map[string]*signer{},
-		streams: make(chan struct{}, cfg.MaxConcurrentStreams),
-		first:   make(chan struct{}, 1),
+		streams: make(chan struct{}, cfg.Connections*cfg.MaxConcurrentStreams),
+		workers: channels.NewWorkers(),
 	}
 	byKey := map[string]*signer{}
 	for id, a := range cfg.Apps {
@@ -202,13 +217,17 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 	for _, o := range opts {
 		o(c)
 	}
-	if c.client == nil {
+	if c.client != nil {
+		c.conns = []*conn{{client: c.client, limit: int32(cap(c.streams)), first: make(chan struct{}, 1)}}
+		return c, nil
+	}
+	for range cfg.Connections {
 		tr, err := newTransport(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("creating apns channel: %w", err)
 		}
-		c.ownsTr = tr
-		c.client = &http.Client{Transport: tr}
+		c.conns = append(c.conns, &conn{client: &http.Client{Transport: tr}, ownsTr: tr,
+			limit: int32(cfg.MaxConcurrentStreams), first: make(chan struct{}, 1)})
 	}
 	return c, nil
 }
@@ -281,16 +300,48 @@ func (c *Channel) ProviderTokensSigned(appID string) int {
 	return s.count()
 }
 
-// Close closes the idle connections of the transport New built (not of a
+// Close closes the idle connections of the transports New built (not of a
 // client given with WithHTTPClient). Sends after Close open new
 // connections. Idempotent; always returns nil.
 func (c *Channel) Close() error {
 	c.closeOnce.Do(func() {
-		if c.ownsTr != nil {
-			c.ownsTr.CloseIdleConnections()
+		for _, k := range c.conns {
+			if k.ownsTr != nil {
+				k.ownsTr.CloseIdleConnections()
+			}
 		}
 	})
 	return nil
+}
+
+// acquire waits for a stream of the channel and returns the connection
+// with the fewest requests in flight, its count raised; release gives it
+// back. It fails only when ctx ends first.
+func (c *Channel) acquire(ctx context.Context) (*conn, error) {
+	select {
+	case c.streams <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// Holding one of the len(conns)*limit streams, some connection has
+	// fewer than limit requests in flight.
+	for {
+		var best *conn
+		var n int32
+		for _, k := range c.conns {
+			if v := k.inflight.Load(); v < k.limit && (best == nil || v < n) {
+				best, n = k, v
+			}
+		}
+		if best != nil && best.inflight.CompareAndSwap(n, n+1) {
+			return best, nil
+		}
+	}
+}
+
+func (c *Channel) release(k *conn) {
+	k.inflight.Add(-1)
+	<-c.streams
 }
 
 // MessageID returns the apns-id sent with the delivery deliveryID: a
@@ -301,12 +352,19 @@ func MessageID(deliveryID string) string {
 	if deliveryID == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte("pushpipe apns-id\x00" + deliveryID))
+	var in [128]byte
+	sum := sha256.Sum256(append(append(in[:0], "pushpipe apns-id\x00"...), deliveryID...))
 	b := sum[:16]
 	b[6] = b[6]&0x0f | 0x80 // version 8
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:36], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
 }
 
 // Request is what the channel sends for one message: the apns-* headers
@@ -327,6 +385,29 @@ type Request struct {
 // expired, no title or body for a notification, content over the limits,
 // invalid apns.* extras.
 func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, channels.Result, bool) {
+	r, res, ok := c.build(app, m, now)
+	if !ok {
+		return Request{}, res, false
+	}
+	if res, ok := c.checkSize(len(r.Payload)); !ok {
+		return Request{}, res, false
+	}
+	return r, channels.Result{}, true
+}
+
+// checkSize returns the result of a payload of n bytes over
+// Limits.MaxNotificationBytes (and false).
+func (c *Channel) checkSize(n int) (channels.Result, bool) {
+	if lim := c.cfg.Limits.MaxNotificationBytes; n > lim {
+		return channels.Result{Outcome: channels.Permanent, StatusCode: StatusPayloadTooLarge,
+			StatusDesc: fmt.Sprintf("PayloadTooLarge: the APNs payload has %d bytes, APNs allows %d", n, lim)}, false
+	}
+	return channels.Result{}, true
+}
+
+// build is Build without the size check of a regular notification's
+// payload (a Live Activity's is checked).
+func (c *Channel) build(app App, m channels.Message, now time.Time) (Request, channels.Result, bool) {
 	permanent := func(code int, desc string) (Request, channels.Result, bool) {
 		return Request{}, channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc}, false
 	}
@@ -446,12 +527,76 @@ func (c *Channel) Build(app App, m channels.Message, now time.Time) (Request, ch
 	if err != nil {
 		return permanent(StatusPayloadEmpty, fmt.Sprintf("encoding payload: %v", err))
 	}
-	if len(payload) > lim.MaxNotificationBytes {
-		return permanent(StatusPayloadTooLarge,
-			fmt.Sprintf("PayloadTooLarge: the APNs payload has %d bytes, APNs allows %d", len(payload), lim.MaxNotificationBytes))
-	}
 	r.Payload = payload
 	return r, channels.Result{}, true
+}
+
+// shared is what the requests of messages with one content have in common:
+// the request of the first one, its payload split around its quoted
+// delivery id, or the result that refuses the content. A Send builds it
+// once for a run of messages of one content (a broadcast's batch) and
+// only fills in each message's token, apns-id, apns-expiration and
+// delivery id.
+type shared struct {
+	m              *channels.Message // the message it was built for
+	req            Request
+	prefix, suffix []byte
+	refused        channels.Result
+	ok             bool
+}
+
+// sharedIDMark stands in for the delivery id while a shared payload is
+// built; its JSON form is looked for, once, in the payload.
+const sharedIDMark = "\x00pushpipe apns delivery id\x00"
+
+// buildShared returns the request of m like Build, reusing *sh when m has
+// its content, else building a new one into *sh (when m can share).
+func (c *Channel) buildShared(app App, m *channels.Message, now time.Time, sh *shared) (Request, channels.Result, bool) {
+	if m.DeliveryID == "" || m.Extras[ExtraPushType] == PushTypeLiveActivity {
+		return c.Build(app, *m, now)
+	}
+	if r, ok := channels.CheckDeliverable(m, now, "/ \t\r\n", "device token"); !ok {
+		return Request{}, r, false
+	}
+	if sh.m == nil || !sameContent(sh.m, m) {
+		*sh = shared{m: m}
+		mark := *m
+		mark.DeliveryID = sharedIDMark
+		req, res, ok := c.build(app, mark, now)
+		if !ok {
+			sh.refused = res
+		} else {
+			q, _ := json.Marshal(sharedIDMark)
+			if bytes.Count(req.Payload, q) != 1 { // the content holds the mark itself: no sharing
+				sh.m = nil
+				return c.Build(app, *m, now)
+			}
+			i := bytes.Index(req.Payload, q)
+			sh.req, sh.prefix, sh.suffix, sh.ok = req, req.Payload[:i], req.Payload[i+len(q):], true
+		}
+	}
+	if !sh.ok {
+		return Request{}, sh.refused, false
+	}
+	r := sh.req
+	r.Token, r.ID, r.Expiration = m.Token, MessageID(m.DeliveryID), ""
+	if !m.ExpireAt.IsZero() {
+		r.Expiration = strconv.FormatInt(m.ExpireAt.Unix(), 10)
+	}
+	p := make([]byte, 0, len(sh.prefix)+len(m.DeliveryID)+len(sh.suffix)+2)
+	p = append(channels.AppendJSONString(append(p, sh.prefix...), m.DeliveryID), sh.suffix...)
+	if res, ok := c.checkSize(len(p)); !ok {
+		return Request{}, res, false
+	}
+	r.Payload = p
+	return r, channels.Result{}, true
+}
+
+// sameContent reports whether a and b make the same payload and headers
+// but for token, delivery id and expiry.
+func sameContent(a, b *channels.Message) bool {
+	return a.Title == b.Title && a.Body == b.Body && a.Payload == b.Payload && a.PassThrough == b.PassThrough &&
+		maps.Equal(a.Extras, b.Extras)
 }
 
 // setExpiryAndCollapseID sets apns-expiration from m.ExpireAt and
@@ -483,8 +628,9 @@ func pick(x map[string]string, keys ...string) string {
 
 // Send implements channels.Channel. Messages rejected before sending (see
 // Build) get their result without a request. The others are sent one
-// request each, concurrently (at most Config.MaxConcurrentStreams in
-// flight for the whole channel).
+// request each, concurrently over the channel's connections (at most
+// Config.MaxConcurrentStreams in flight on one connection, across all
+// Sends).
 //
 // The whole-call error is returned only when every message of the batch
 // was sent and every request failed alike (all transient or all
@@ -513,22 +659,24 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 	errs := make([]*channels.VendorError, len(msgs))
 	var sent []int
 	var wg sync.WaitGroup
+	var sh shared
 	for i := range msgs {
-		req, r, ok := c.Build(app, msgs[i], now)
+		req, r, ok := c.buildShared(app, &msgs[i], now, &sh)
 		if !ok {
 			results[i] = r
 			continue
 		}
 		sent = append(sent, i)
-		select {
-		case c.streams <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = c.vendorErr(c.Endpoint(req.Token), 0, "", true, ctx.Err())
+		k, err := c.acquire(ctx)
+		if err != nil {
+			errs[i] = c.vendorErr(c.Endpoint(req.Token), 0, "", true, err)
 			continue
 		}
-		wg.Go(func() {
-			defer func() { <-c.streams }()
-			results[i], errs[i] = c.post(ctx, sg, req)
+		wg.Add(1)
+		c.workers.Go(func() {
+			defer wg.Done()
+			defer c.release(k)
+			results[i], errs[i] = c.post(ctx, k, sg, req)
 		})
 	}
 	wg.Wait()
@@ -553,15 +701,15 @@ type answer struct {
 // post sends one request, renewing the provider token and retrying once
 // on ExpiredProviderToken. It returns the message's result, or the
 // request's failure as a *channels.VendorError.
-func (c *Channel) post(ctx context.Context, sg *signer, r Request) (channels.Result, *channels.VendorError) {
+func (c *Channel) post(ctx context.Context, k *conn, sg *signer, r Request) (channels.Result, *channels.VendorError) {
 	endpoint := c.Endpoint(r.Token)
 	token, err := sg.current(c.now())
 	if err != nil {
 		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
 	}
 	for attempt := 0; ; attempt++ {
-		res, ve, k := c.postOnce(ctx, endpoint, token, r)
-		if k != kindExpiredToken {
+		res, ve, kd := c.postOnce(ctx, k, endpoint, token, r)
+		if kd != kindExpiredToken {
 			return res, ve
 		}
 		if attempt > 0 {
@@ -577,30 +725,33 @@ func (c *Channel) post(ctx context.Context, sg *signer, r Request) (channels.Res
 }
 
 // postOnce makes one HTTP/2 request and classifies the answer.
-func (c *Channel) postOnce(ctx context.Context, endpoint, token string, r Request) (channels.Result, *channels.VendorError, kind) {
+func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string, r Request) (channels.Result, *channels.VendorError, kind) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(r.Payload))
 	if err != nil {
 		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, fmt.Errorf("building request: %w", err)), kindCallPermanent
 	}
-	h := req.Header
-	h.Set("authorization", "bearer "+token)
-	h.Set("apns-topic", r.Topic)
-	h.Set("apns-push-type", r.PushType)
-	h.Set("apns-priority", r.Priority)
+	// HTTP/2 sends header names in lower case: kept so in the map, they
+	// are neither canonicalised here nor lowered again when encoded.
+	h := make(http.Header, 8)
+	h["authorization"] = []string{"bearer " + token}
+	h["apns-topic"] = []string{r.Topic}
+	h["apns-push-type"] = []string{r.PushType}
+	h["apns-priority"] = []string{r.Priority}
 	if r.Expiration != "" {
-		h.Set("apns-expiration", r.Expiration)
+		h["apns-expiration"] = []string{r.Expiration}
 	}
 	if r.CollapseID != "" {
-		h.Set("apns-collapse-id", r.CollapseID)
+		h["apns-collapse-id"] = []string{r.CollapseID}
 	}
 	if r.ID != "" {
-		h.Set("apns-id", r.ID)
+		h["apns-id"] = []string{r.ID}
 	}
-	h.Set("content-type", "application/json")
+	h["content-type"] = []string{"application/json"}
+	req.Header = h
 
-	resp, err := c.do(req)
+	resp, err := cn.do(req)
 	if err != nil {
 		ve := c.vendorErr(endpoint, 0, "", true, err)
 		ve.Code = StatusConnUnavailable
@@ -668,8 +819,8 @@ func (c *Channel) postOnce(ctx context.Context, endpoint, token string, r Reques
 }
 
 // do sends req, alone while the connection is not known to be up and
-// authenticated (see Channel.first).
-func (c *Channel) do(req *http.Request) (*http.Response, error) {
+// authenticated (see conn.first).
+func (c *conn) do(req *http.Request) (*http.Response, error) {
 	if !c.connected.Load() {
 		select {
 		case c.first <- struct{}{}:

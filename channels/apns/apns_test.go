@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -752,5 +753,141 @@ func TestCAFile(t *testing.T) {
 	cfg.CAFile = caFile + ".missing"
 	if _, err := apns.New(cfg); err == nil || !strings.Contains(err.Error(), "caFile") {
 		t.Errorf("New with a missing CA file = %v, want an error about caFile", err)
+	}
+}
+
+// TestBatchOfOneContentCarriesEachMessagesOwnRequest checks that a Send of
+// several messages with one content (a broadcast's batch), whose payload
+// the channel builds once, still sends each message exactly the request
+// Build makes for it alone: its token, apns-id, apns-expiration and
+// delivery id, in the same bytes.
+func TestBatchOfOneContentCarriesEachMessagesOwnRequest(t *testing.T) {
+	_, keyPEM := newKey(t)
+	srv := startSim(t, keyPEM)
+	now := time.Now().Truncate(time.Second)
+	ch := simChannel(t, srv, "eu", keyPEM, 0, apns.WithClock(func() time.Time { return now }))
+	shared := map[string]string{apns.ExtraSound: "default", channels.ExtraCustomPrefix + "k": "v"}
+	msg := func(i int, id string, extras map[string]string, title string) channels.Message {
+		return channels.Message{DeliveryID: id, MsgID: "m-1", AppID: testApp, Token: hexToken(i), Title: title, Body: "B",
+			Payload: `{"order":42}`, ExpireAt: now.Add(time.Duration(i+1) * time.Hour), Extras: maps.Clone(extras)}
+	}
+	msgs := []channels.Message{
+		msg(0, "d-0", shared, "T"),
+		msg(1, "d-1-with-a-longer-id", shared, "T"),
+		msg(2, `d-2 <"escaped">&`, shared, "T"),
+		msg(3, "d-3", map[string]string{apns.ExtraSound: "other"}, "T"),
+		msg(4, "d-4", shared, "T"),
+		msg(5, "d-5", shared, "Another title"),
+		msg(6, "d-6", map[string]string{apns.ExtraPriority: "7"}, "T"), // refused content
+		msg(7, "d-7", map[string]string{apns.ExtraPriority: "7"}, "T"),
+		msg(8, "", shared, "T"),
+	}
+	res, err := ch.Send(context.Background(), msgs)
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	app := ch.Config().Apps[testApp]
+	byPath := map[string]vendorsim.Request{}
+	for _, r := range srv.Requests(vendorsim.VendorAPNs, "eu") {
+		byPath[r.Path] = r
+	}
+	for i, m := range msgs {
+		want, wantRes, ok := ch.Build(app, m, now)
+		if !ok {
+			if res[i] != wantRes {
+				t.Errorf("message %d: result %+v, want Build's refusal %+v", i, res[i], wantRes)
+			}
+			continue
+		}
+		r, sent := byPath["/apns/eu/3/device/"+m.Token]
+		if !sent {
+			t.Errorf("message %d was not sent", i)
+			continue
+		}
+		if got := r.Form.Get("payload"); got != string(want.Payload) {
+			t.Errorf("message %d: payload\n got %s\nwant %s", i, got, want.Payload)
+		}
+		for h, v := range map[string]string{"apns-id": want.ID, "apns-expiration": want.Expiration, "apns-topic": want.Topic,
+			"apns-priority": want.Priority, "apns-push-type": want.PushType} {
+			if got := r.Form.Get(h); got != v {
+				t.Errorf("message %d: header %s = %q, want %q", i, h, got, v)
+			}
+		}
+	}
+}
+
+// TestRequestsSpreadOverTheConnections checks that a channel sends over
+// Config.Connections HTTP/2 connections, never more than
+// MaxConcurrentStreams requests at once on one of them. The server holds
+// the first requests until one is in flight on every connection, which
+// only happens when each connection carries one (APNs allows one stream
+// on a connection until a request with a valid token was answered).
+func TestRequestsSpreadOverTheConnections(t *testing.T) {
+	for _, tc := range []struct {
+		scenario             string
+		connections, streams int
+	}{
+		{scenario: "one connection", connections: 1, streams: 5},
+		{scenario: "three connections", connections: 3, streams: 5},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			_, keyPEM := newKey(t)
+			var mu sync.Mutex
+			inFlight, most := map[string]int{}, map[string]int{}
+			total := 0
+			everyConn := make(chan struct{})
+			var once sync.Once
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				mu.Lock()
+				inFlight[r.RemoteAddr]++
+				most[r.RemoteAddr] = max(most[r.RemoteAddr], inFlight[r.RemoteAddr])
+				total++
+				if total >= tc.connections {
+					once.Do(func() { close(everyConn) })
+				}
+				mu.Unlock()
+				select {
+				case <-everyConn:
+				case <-time.After(10 * time.Second):
+					t.Errorf("fewer than %d requests were in flight at once", tc.connections)
+				}
+				mu.Lock()
+				inFlight[r.RemoteAddr]--
+				mu.Unlock()
+				w.WriteHeader(http.StatusOK)
+			}))
+			ts.EnableHTTP2 = true
+			ts.StartTLS()
+			t.Cleanup(ts.Close)
+			cfg := testConfig(ts.URL, keyPEM)
+			cfg.RootCAs = x509.NewCertPool()
+			cfg.RootCAs.AddCert(ts.Certificate())
+			cfg.Connections, cfg.MaxConcurrentStreams = tc.connections, tc.streams
+			ch := newChannel(t, cfg)
+			msgs := make([]channels.Message, 60)
+			for i := range msgs {
+				msgs[i] = msg(i)
+			}
+			res, err := ch.Send(context.Background(), msgs)
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			for i, r := range res {
+				if r.Outcome != channels.Success {
+					t.Fatalf("message %d: %+v, want success", i, r)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(most) != tc.connections {
+				t.Errorf("requests came over %d connections, want %d", len(most), tc.connections)
+			}
+			for addr, n := range most {
+				if n > tc.streams {
+					t.Errorf("connection %s carried %d requests at once, want at most %d", addr, n, tc.streams)
+				}
+			}
+		})
 	}
 }

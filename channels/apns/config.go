@@ -52,6 +52,11 @@ const (
 	DefaultMaxBatch             = 500
 	MaxMaxBatch                 = 10_000
 	DefaultMaxConcurrentStreams = 100
+	// DefaultConnections is how many HTTP/2 connections a channel keeps
+	// to APNs.
+	DefaultConnections = 4
+	// MaxConnections bounds Config.Connections.
+	MaxConnections = 64
 	// DefaultTokenRefresh renews provider tokens after 50 minutes, well
 	// inside Apple's one-hour limit and outside its 20-minute minimum.
 	DefaultTokenRefresh = 50 * time.Minute
@@ -118,9 +123,15 @@ type Config struct {
 	// APNs takes one device per request: Send makes one request per
 	// message.
 	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
-	// MaxConcurrentStreams bounds the requests in flight at once over the
-	// channel's connection, across all concurrent Sends.
+	// MaxConcurrentStreams bounds the requests in flight at once on one
+	// of the channel's connections, across all concurrent Sends (the
+	// server's own SETTINGS_MAX_CONCURRENT_STREAMS bounds it further).
 	MaxConcurrentStreams int `json:"maxConcurrentStreams" yaml:"maxConcurrentStreams"`
+	// Connections is how many HTTP/2 connections the channel keeps to
+	// APNs (Apple: multiple connections improve performance when sending
+	// many notifications); each request goes on the one with the fewest
+	// in flight. 1..MaxConnections; default DefaultConnections.
+	Connections int `json:"connections" yaml:"connections"`
 	// TokenRefresh is how long a provider token is used before a new one
 	// is signed; MinTokenRefresh <= TokenRefresh < ProviderTokenMaxAge.
 	TokenRefresh time.Duration `json:"tokenRefresh" yaml:"tokenRefresh"`
@@ -151,6 +162,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if c.Connections == 0 {
+		c.Connections = DefaultConnections
 	}
 	if c.TokenRefresh == 0 {
 		c.TokenRefresh = DefaultTokenRefresh
@@ -222,6 +236,9 @@ func (c Config) Validate() error {
 	if c.MaxConcurrentStreams < 1 {
 		bad("maxConcurrentStreams must be at least 1, got %d", c.MaxConcurrentStreams)
 	}
+	if c.Connections < 1 || c.Connections > MaxConnections {
+		bad("connections must be in 1..%d, got %d", MaxConnections, c.Connections)
+	}
 	if c.TokenRefresh < MinTokenRefresh || c.TokenRefresh >= ProviderTokenMaxAge {
 		bad("tokenRefresh must be at least %s (Apple refuses more frequent token updates) and under %s (Apple's token lifetime), got %s",
 			MinTokenRefresh, ProviderTokenMaxAge, c.TokenRefresh)
@@ -241,9 +258,9 @@ func (c Config) String() string {
 	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
 		apps = append(apps, id+"="+c.Apps[id].String())
 	}
-	return fmt.Sprintf("apns.Config{Region:%s Sandbox:%t BaseURL:%s Apps:[%s] RootCAs:%t CAFile:%s Timeout:%s MaxBatch:%d MaxConcurrentStreams:%d TokenRefresh:%s Limits:%+v}",
+	return fmt.Sprintf("apns.Config{Region:%s Sandbox:%t BaseURL:%s Apps:[%s] RootCAs:%t CAFile:%s Timeout:%s MaxBatch:%d MaxConcurrentStreams:%d Connections:%d TokenRefresh:%s Limits:%+v}",
 		c.Region, c.Sandbox, c.BaseURL, strings.Join(apps, " "), c.RootCAs != nil, c.CAFile, c.Timeout,
-		c.MaxBatch, c.MaxConcurrentStreams, c.TokenRefresh, c.Limits)
+		c.MaxBatch, c.MaxConcurrentStreams, c.Connections, c.TokenRefresh, c.Limits)
 }
 
 // GoString keeps %#v from printing secrets.

@@ -50,7 +50,7 @@ const (
 const (
 	DefaultTimeout            = 5 * time.Second
 	DefaultMaxBatch           = 500
-	DefaultMaxConcurrentCalls = 32
+	DefaultMaxConcurrentCalls = 64
 	// DefaultPriority is android.priority of messages without
 	// ExtraPriority.
 	DefaultPriority = "HIGH"
@@ -171,7 +171,10 @@ type Config struct {
 	// MaxBatch is the number of messages one Send accepts; 1..MaxMaxBatch.
 	// Each message is one FCM call.
 	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
-	// MaxConcurrentCalls bounds the FCM calls one Send makes at once.
+	// MaxConcurrentCalls bounds the FCM calls in flight at once across
+	// all concurrent Sends of the channel; the channel's own HTTP client
+	// keeps as many connections open between calls, so that a busy
+	// channel does not open and close connections.
 	MaxConcurrentCalls int `json:"maxConcurrentCalls" yaml:"maxConcurrentCalls"`
 	// Priority is android.priority ("HIGH" or "NORMAL") of messages
 	// without ExtraPriority.

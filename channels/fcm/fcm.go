@@ -9,7 +9,8 @@
 // expires_in and refreshed by one request at a time.
 //
 // FCM v1 takes one message per call (no multicast). A Send of n messages
-// makes n calls, at most Config.MaxConcurrentCalls at once.
+// makes n calls; at most Config.MaxConcurrentCalls are in flight at once
+// across all Sends of the channel.
 //
 // Receipt correlation: FCM has no receipt callback; the message name FCM
 // returns ("projects/P/messages/ID") is the Result's VendorMsgID, and the
@@ -105,6 +106,10 @@ type Channel struct {
 	client *http.Client
 	now    func() time.Time
 	apps   map[string]*appState // fixed after New
+	// calls is the semaphore of the calls in flight (MaxConcurrentCalls),
+	// shared by every Send.
+	calls   chan struct{}
+	workers *channels.Workers // run the calls
 }
 
 var _ channels.Channel = (*Channel)(nil)
@@ -126,7 +131,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
 	o := channels.ApplyOptions(max(channels.DefaultMaxIdleConnsPerHost, cfg.MaxConcurrentCalls), opts...)
-	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}}
+	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}, calls: make(chan struct{}, cfg.MaxConcurrentCalls),
+		workers: channels.NewWorkers()}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
 	for id, a := range cfg.Apps {
 		key, err := ParsePrivateKey(a.PrivateKey.Reveal())
@@ -175,7 +181,8 @@ type call struct {
 // Send implements channels.Channel. Messages rejected before sending
 // (empty or malformed token, expired, content over the limits, invalid
 // extras) get their result without a vendor call. The others are sent one
-// per call, at most Config.MaxConcurrentCalls at once, with the app's access
+// per call, at most Config.MaxConcurrentCalls in flight for the whole
+// channel, with the app's access
 // token (fetched first if needed; refreshed and the call retried once if FCM
 // refuses it).
 //
@@ -235,7 +242,7 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 		}
 		return
 	}
-	sem := make(chan struct{}, c.cfg.MaxConcurrentCalls)
+	sem := c.calls
 	var wg sync.WaitGroup
 	for ci := range calls {
 		select {
@@ -244,7 +251,9 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 			errs[ci] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
 			continue
 		}
-		wg.Go(func() {
+		wg.Add(1)
+		c.workers.Go(func() {
+			defer wg.Done()
 			defer func() { <-sem }()
 			r, err := c.sendOne(ctx, st, token, calls[ci].body)
 			if err != nil {

@@ -302,7 +302,16 @@ type apnsSim struct {
 
 	mu    sync.Mutex
 	conns map[string]*apnsConnToken // by connection (remote address) and key id
+	// signed holds provider tokens whose ES256 signature verified, so
+	// that a token is verified once, not on every request (APNs caches a
+	// provider token too: a provider reuses one for up to an hour). Its
+	// claims are still checked on every request. At most
+	// apnsSignedTokens entries; cleared when full.
+	signed map[string]bool
 }
+
+// apnsSignedTokens bounds apnsSim.signed.
+const apnsSignedTokens = 1024
 
 // apnsConnToken is the provider token a connection uses for one key.
 type apnsConnToken struct {
@@ -313,7 +322,7 @@ type apnsConnToken struct {
 
 // newAPNsSim returns the simulated APNs.
 func newAPNsSim(s *Simulator) simVendor {
-	a := &apnsSim{s: s, cfg: s.cfg.APNs, keys: map[string]*ecdsa.PublicKey{}, conns: map[string]*apnsConnToken{}}
+	a := &apnsSim{s: s, cfg: s.cfg.APNs, keys: map[string]*ecdsa.PublicKey{}, conns: map[string]*apnsConnToken{}, signed: map[string]bool{}}
 	for _, app := range a.cfg.Apps {
 		if pub, err := app.verifyKey(); err == nil { // validate checked every key
 			a.keys[app.KeyID] = pub
@@ -533,6 +542,29 @@ func (a *apnsSim) matches(token string, prefixes, tokens []string) bool {
 
 // authenticate checks the provider token and the topic as APNs does. It
 // returns the app, the key id and iat of the token, or the refusal.
+// verified reports whether the ES256 signature sig of signed (the provider
+// token jwt's header and claims) verifies with pub, remembering tokens
+// that did.
+func (a *apnsSim) verified(jwt string, pub *ecdsa.PublicKey, signed string, sig []byte) bool {
+	a.mu.Lock()
+	ok := a.signed[jwt]
+	a.mu.Unlock()
+	if ok {
+		return true
+	}
+	sum := sha256.Sum256([]byte(signed))
+	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		return false
+	}
+	a.mu.Lock()
+	if len(a.signed) >= apnsSignedTokens {
+		clear(a.signed)
+	}
+	a.signed[jwt] = true
+	a.mu.Unlock()
+	return true
+}
+
 func (a *apnsSim) authenticate(r *http.Request, now time.Time) (APNsApp, string, int64, *apnsError) {
 	forbidden := func(reason string) (APNsApp, string, int64, *apnsError) {
 		return APNsApp{}, "", 0, &apnsError{http.StatusForbidden, reason}
@@ -565,8 +597,7 @@ func (a *apnsSim) authenticate(r *http.Request, now time.Time) (APNsApp, string,
 	if header.Alg != "ES256" || pub == nil || len(sig) != 64 {
 		return forbidden(APNsInvalidProviderToken)
 	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+	if !a.verified(strings.TrimSpace(jwt), pub, parts[0]+"."+parts[1], sig) {
 		return forbidden(APNsInvalidProviderToken)
 	}
 	var team []APNsApp

@@ -206,6 +206,9 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	}
 	sc := stageConfig(string(kind), region, kind.inputTopic(region), d)
 	sc.Prepare = prepare
+	if kind == Sender {
+		sc.ConcurrentBatches = d.Cfg.Sender.ConcurrentBatches
+	}
 	return pipeline.NewStage(sc, h, d.Producer)
 }
 

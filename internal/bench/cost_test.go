@@ -199,13 +199,13 @@ func TestStackConfigLoads(t *testing.T) {
 			}},
 		{scenario: "every vendor's demo credentials with rate limits of the bench app",
 			c: stackConfig{region: "eu", brokers: []string{"127.0.0.1:9092"}, chAddr: "127.0.0.1:9000", demo: demo,
-				limits: []appLimit{{"mipush", 5000, "calls"}, {"apns", unicastAPNsLimit, "messages"}}},
+				limits: []appLimit{{"mipush", 5000, "calls"}, {"apns", 10_000, "messages"}}},
 			check: func(t *testing.T, c *config.Config) {
 				a := c.Apps[0]
 				if a.APNs == nil || a.FCM == nil || a.HMS == nil || a.Vivo == nil || a.Self == nil {
 					t.Errorf("app %+v lacks a vendor's credentials", a)
 				}
-				if got := c.Sender.RateLimit.Apps; len(got) != 2 || got[1].Vendor != "apns" || got[1].Rate != unicastAPNsLimit {
+				if got := c.Sender.RateLimit.Apps; len(got) != 2 || got[1].Vendor != "apns" || got[1].Rate != 10_000 {
 					t.Errorf("rate limits = %+v, want mipush and apns ones", got)
 				}
 			}},

@@ -24,8 +24,9 @@ const senderRegion = "cn"
 
 // runSender measures, per vendor, the ceiling of the simulator's endpoint
 // (with h2load, if o.EndpointCeilings), then deliveries per second through
-// one sender process against the simulator, and the p99 of its vendor
-// calls (acked minus sent time of each delivery).
+// one sender process against the simulator with the CPU time (user+system)
+// that process spent per delivery, and the p99 of its vendor calls (acked
+// minus sent time of each delivery).
 func runSender(ctx context.Context, env *runEnv) ([]Figure, error) {
 	region, brokers, say := senderRegion, env.brokers, env.say
 	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), stackPartitions); err != nil {
@@ -62,13 +63,23 @@ func runSender(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if _, err := sendAndWait(ctx, p, sim.Server, sim.key, "mipush", "warmup", stackApp, region, min(n, 500)); err != nil {
 		return nil, err
 	}
+	pid := ws["sender"].pid()
 	for _, v := range senderVendors {
 		say("sending %d deliveries through one sender to %s", n, v)
+		before, err := readProc(pid)
+		if err != nil {
+			return nil, err
+		}
 		el, err := sendAndWait(ctx, p, sim.Server, sim.key, v, "bench", stackApp, region, n)
 		if err != nil {
 			return nil, err
 		}
-		figs = append(figs, Figure{"sender_deliveries_per_s_" + v, round(float64(n)/el.Seconds(), 0), "deliveries/s"})
+		after, err := readProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		figs = append(figs, Figure{"sender_deliveries_per_s_" + v, round(float64(n)/el.Seconds(), 0), "deliveries/s"},
+			Figure{"sender_cpu_us_per_delivery_" + v, round(float64((after.CPU-before.CPU).Microseconds())/float64(n), 1), "µs"})
 	}
 	lat, err := callLatencies(ctx, brokers, pipeline.EventsTopic(region))
 	if err != nil {

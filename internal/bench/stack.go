@@ -25,7 +25,7 @@ import (
 
 // The configuration the pipeline figures (unicast latency, end-to-end
 // broadcast, eventsink alone) run the workers with: the shipped defaults
-// (stage.batchWait 5ms, stage.batchLinger 1ms, sender.concurrency 8, the vendors' default rate
+// (stage.batchWait 5ms, stage.batchLinger 1ms, sender.concurrency 8, sender.concurrentBatches 4, the vendors' default rate
 // limits) except for stage.batchSize, raised so that one sender batch fills
 // MiPush calls of 1000 regIds.
 const (

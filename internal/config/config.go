@@ -201,6 +201,11 @@ type StageConfig struct {
 type SenderConfig struct {
 	// Concurrency is how many vendor calls one sender batch makes at once.
 	Concurrency int `yaml:"concurrency"`
+	// ConcurrentBatches is how many batches a sender stage sends at once:
+	// the next batches are sent while an earlier one waits for its
+	// slowest vendor answers; events and offsets still follow the order
+	// of the batches (pipeline.StageConfig.ConcurrentBatches). Default 4.
+	ConcurrentBatches int `yaml:"concurrentBatches"`
 	// RateLimit sets the region-wide rate budgets per vendor and app
 	// (zero: the vendors' documented quotas, see
 	// sender.DefaultVendorLimits), shared by the region's sender replicas.
@@ -316,6 +321,9 @@ func (c *Config) Defaults() {
 	if c.Stage.BatchLinger == 0 {
 		c.Stage.BatchLinger = time.Millisecond
 	}
+	if c.Sender.ConcurrentBatches == 0 {
+		c.Sender.ConcurrentBatches = 4
+	}
 	if c.Sender.Concurrency == 0 {
 		c.Sender.Concurrency = 8
 	}
@@ -348,6 +356,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Stage.BatchSize < 1 {
 		return fmt.Errorf("stage.batchSize must be at least 1, got %d", c.Stage.BatchSize)
+	}
+	if c.Sender.ConcurrentBatches < 1 || c.Sender.ConcurrentBatches > 64 {
+		return fmt.Errorf("sender.concurrentBatches must be in 1..64, got %d", c.Sender.ConcurrentBatches)
 	}
 	if c.Sender.Concurrency < 1 {
 		return fmt.Errorf("sender.concurrency must be at least 1, got %d", c.Sender.Concurrency)

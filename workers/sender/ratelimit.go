@@ -87,37 +87,36 @@ type AppLimit struct {
 }
 
 // DefaultVendorLimits returns the per-app limits used for a vendor that
-// RateLimitConfig.Vendors does not name. Channels named in neither are
-// not limited (e.g. the self-built channel).
+// RateLimitConfig.Vendors does not name. A vendor has a default only where
+// its own documentation states a per-second (or per-minute) quota; every
+// other channel is not limited by default and is throttled by the vendor's
+// own answer (429, a throttling code or 503 with Retry-After: the delivery
+// goes to the retry path, and a storm of them opens the circuit breaker).
 //
-//   - mipush: 1000 calls/s — Xiaomi's documented quota of the regId
-//     (unicast) API; one call carries one content for up to 1000 regIds.
-//   - fcm: 10,000 messages/s — FCM's documented 600,000 messages a minute
-//     per project.
-//   - oppo: 5000 messages/s — the lowest tier of OPPO's published
-//     per-app QPS table (apps under 10 million users).
+//   - mipush: 1000 calls/s — Xiaomi's push product guide (MiPush 产品指南,
+//     "单播消息 (regID/alias/useraccount) 的接口调用频率上限为：1000次/s"); one
+//     call carries one content for up to 1000 regIds.
+//   - fcm: 10,000 messages/s — Firebase's "FCM throttling and quotas"
+//     (the HTTP v1 API's default downstream quota of 600,000 messages a
+//     minute per project).
+//   - oppo: 5000 messages/s — the lowest tier of the per-app QPS table in
+//     OPPO's push service documentation (apps under 10 million users).
 //   - sms: 5000 calls/s — Alibaba Cloud's documented SendSms limit per
 //     account (one call carries one content for up to 1000 numbers).
-//   - apns, hms, honor, vivo: 1000 messages/s — none of these vendors
-//     publishes a per-second figure (they publish daily quotas and
-//     answer 429 or a throttling code); a conservative default, meant to
-//     be raised per app once the real quota is known.
-//   - harmonyos: 1000 messages/s — HarmonyOS Push Kit limits each app to
-//     a QPS of devices a second that grows with its monthly active users
-//     (shown in AppGallery Connect, HTTP 503 above it) and publishes no
-//     floor; the same conservative default, to be set per app from the
-//     console's figure.
+//
+// No default for apns, hms, honor, harmonyos, vivo, self: Apple's
+// "Sending notification requests to APNs" and "Establishing a connection
+// to APNs" state no request rate (APNs answers 429 TooManyRequests for a
+// device token pushed too often); Huawei, Honor and
+// HarmonyOS Push Kit publish daily quotas or per-app figures shown in their
+// consoles, and vivo a daily quota, with no per-second figure to default
+// to. Set such an app's figure in RateLimitConfig.Apps once it is known.
 func DefaultVendorLimits() map[string]Limit {
 	return map[string]Limit{
-		"mipush":    {Rate: 1000, Unit: UnitCalls},
-		"fcm":       {Rate: 10000, Unit: UnitMessages},
-		"oppo":      {Rate: 5000, Unit: UnitMessages},
-		"apns":      {Rate: 1000, Unit: UnitMessages},
-		"hms":       {Rate: 1000, Unit: UnitMessages},
-		"honor":     {Rate: 1000, Unit: UnitMessages},
-		"harmonyos": {Rate: 1000, Unit: UnitMessages},
-		"vivo":      {Rate: 1000, Unit: UnitMessages},
-		"sms":       {Rate: 5000, Unit: UnitCalls},
+		"mipush": {Rate: 1000, Unit: UnitCalls},
+		"fcm":    {Rate: 10000, Unit: UnitMessages},
+		"oppo":   {Rate: 5000, Unit: UnitMessages},
+		"sms":    {Rate: 5000, Unit: UnitCalls},
 	}
 }
 

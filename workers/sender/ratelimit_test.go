@@ -149,8 +149,10 @@ func TestLimitFor(t *testing.T) {
 		{scenario: "documented FCM default replaced by config", region: "sg", vendor: "fcm", app: "a2", want: Limit{Rate: 500, Unit: UnitMessages}},
 		{scenario: "app override for every region", region: "sg", vendor: "mipush", app: "a1", want: Limit{Rate: 200, Unit: UnitMessages}},
 		{scenario: "region-specific app override wins", region: "eu", vendor: "mipush", app: "a1", want: Limit{Rate: 50, Unit: UnitCalls}},
-		{scenario: "conservative default of a vendor without a published figure", region: "sg", vendor: "vivo", app: "a1", want: Limit{Rate: 1000, Unit: UnitMessages}},
-		{scenario: "HarmonyOS counts the devices of a call", region: "sg", vendor: "harmonyos", app: "a1", want: Limit{Rate: 1000, Unit: UnitMessages}},
+		{scenario: "documented OPPO default counts messages", region: "sg", vendor: "oppo", app: "a1", want: Limit{Rate: 5000, Unit: UnitMessages}},
+		{scenario: "no default where the vendor publishes no rate (APNs)", region: "sg", vendor: "apns", app: "a1", want: Limit{Unit: UnitMessages}},
+		{scenario: "no default where the vendor publishes no rate (vivo)", region: "sg", vendor: "vivo", app: "a1", want: Limit{Unit: UnitMessages}},
+		{scenario: "no default where the vendor publishes no rate (HarmonyOS)", region: "sg", vendor: "harmonyos", app: "a1", want: Limit{Unit: UnitMessages}},
 		{scenario: "unknown channel is not limited", region: "sg", vendor: "self", app: "a1", want: Limit{Unit: UnitMessages}},
 	} {
 		if got := cfg.LimitFor(c.region, c.vendor, c.app); got != c.want {
