@@ -204,6 +204,11 @@ func serverConfigXML(spec childSpec) []byte {
 		elem("    ", "table", "query_log")
 		elem("    ", "flush_interval_milliseconds", "1000")
 		b.WriteString("  </query_log>\n")
+		b.WriteString("  <part_log>\n")
+		elem("    ", "database", "system")
+		elem("    ", "table", "part_log")
+		elem("    ", "flush_interval_milliseconds", "1000")
+		b.WriteString("  </part_log>\n")
 	}
 	if spec.LogPath != "" {
 		b.WriteString("  <logger>\n")

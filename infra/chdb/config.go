@@ -91,10 +91,11 @@ type Config struct {
 	// DataDir; clients see their connections fail once and reconnect.
 	// 0 means DefaultRestarts; a negative value never restarts.
 	Restarts int
-	// QueryLog turns on ClickHouse's system.query_log (flushed every
-	// second): one row per query with the rows and bytes it read and
-	// wrote. Off by default, as it costs an insert per query; the
-	// benchmark turns it on to say which queries read the rows.
+	// QueryLog turns on ClickHouse's system.query_log and system.part_log
+	// (flushed every second): one row per query with the rows and bytes it
+	// read and wrote, and one per part created, merged or removed. Off by
+	// default, as it costs an insert per query; the benchmark turns it on
+	// to say which queries read the rows and how many parts they made.
 	QueryLog bool
 	// Logger receives this package's messages: "ready" at info level, and
 	// at debug level "stopped" plus every line the server child prints. The

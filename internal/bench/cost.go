@@ -226,5 +226,36 @@ func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n i
 	if err := rows.Err(); err != nil {
 		return total, fmt.Errorf("reading ClickHouse's query log: %w", err)
 	}
+	if err := writeParts(ctx, conn, since, &b); err != nil {
+		return total, err
+	}
 	return total, os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeParts appends to b the parts each table got since since, from
+// system.part_log: new parts (one per insert and per materialized view
+// fed), merges and the rows they rewrote.
+func writeParts(ctx context.Context, conn driver.Conn, since time.Time, b *strings.Builder) error {
+	rows, err := conn.Query(ctx, `SELECT database || '.' || table, countIf(event_type = 'NewPart'), sumIf(rows, event_type = 'NewPart'),
+		countIf(event_type = 'MergeParts'), sumIf(rows, event_type = 'MergeParts')
+		FROM system.part_log WHERE event_time >= ? AND database NOT IN ('system')
+		GROUP BY 1 ORDER BY 5 DESC, 2 DESC`, since.Add(-time.Second))
+	if err != nil {
+		return fmt.Errorf("reading ClickHouse's part log: %w", err)
+	}
+	defer rows.Close()
+	fmt.Fprintf(b, "\n# parts since %s: new parts (inserts, views) and merges\n", since.UTC().Format(time.RFC3339))
+	fmt.Fprintf(b, "%10s %14s %10s %14s  %s\n", "new_parts", "rows", "merges", "rows_merged", "table")
+	for rows.Next() {
+		var table string
+		var parts, partRows, merges, merged uint64
+		if err := rows.Scan(&table, &parts, &partRows, &merges, &merged); err != nil {
+			return fmt.Errorf("reading ClickHouse's part log: %w", err)
+		}
+		fmt.Fprintf(b, "%10d %14d %10d %14d  %s\n", parts, partRows, merges, merged, table)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading ClickHouse's part log: %w", err)
+	}
+	return nil
 }
