@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+
+	json "github.com/goccy/go-json"
 )
 
 // EventType names one step of a push's lifecycle. The names are the values
@@ -118,6 +120,19 @@ type Event struct {
 	// delivery of that app and drops it otherwise. It is not a column of
 	// the events table.
 	ReceiptAppID string `json:"receiptAppId,omitempty"`
+}
+
+// DecodeEvent decodes one record of push.events.R (the JSON of Event) into
+// *e, as encoding/json's Unmarshal would: unknown fields are ignored, keys
+// match field names case-insensitively, and a syntax or type error is
+// returned (wrapped by nothing) with what was decoded before it left in
+// *e. It is several times faster than encoding/json and allocates only the
+// strings, each a copy, so e keeps no reference to data. Safe for
+// concurrent use.
+func DecodeEvent(data []byte, e *Event) error {
+	// goccy/go-json decodes as encoding/json does; UnmarshalOf takes e
+	// by its type, which saves boxing it for every record.
+	return json.UnmarshalOf(data, e)
 }
 
 // Key is the Kafka key of the event on push.events.R: "<appId>/<id>"

@@ -206,6 +206,11 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	}
 	sc := stageConfig(string(kind), region, kind.inputTopic(region), d)
 	sc.Prepare = prepare
+	if kind == Eventsink {
+		// One batch is one ClickHouse insert: the sink's batches are
+		// sized on their own (config.EventsinkConfig).
+		sc.BatchSize, sc.BatchWait = d.Cfg.Eventsink.BatchSize, d.Cfg.Eventsink.BatchWait
+	}
 	return pipeline.NewStage(sc, h, d.Producer)
 }
 

@@ -1,0 +1,47 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults of EventsinkConfig.
+const (
+	DefaultEventsinkBatchSize = 20000
+	DefaultEventsinkBatchWait = 100 * time.Millisecond
+)
+
+// EventsinkConfig sizes the event sink's batches, which replace
+// stage.batchSize and stage.batchWait for the eventsink stage (its
+// stage.batchLinger still applies). One batch is one insert into the
+// events table (and one into the delivery index and the outcomes):
+// ClickHouse takes few large inserts far faster than many small ones, so
+// the sink's batches are larger than other stages'. A batch is committed
+// only after its rows are stored, whatever its size.
+type EventsinkConfig struct {
+	// BatchSize is the most events of one batch. Default 20000; at most
+	// 1,000,000.
+	BatchSize int `yaml:"batchSize"`
+	// BatchWait is how long the sink gathers events into a batch after
+	// its first one arrived. Default 100ms; at most 10s.
+	BatchWait time.Duration `yaml:"batchWait"`
+}
+
+func (e *EventsinkConfig) defaults() {
+	if e.BatchSize == 0 {
+		e.BatchSize = DefaultEventsinkBatchSize
+	}
+	if e.BatchWait == 0 {
+		e.BatchWait = DefaultEventsinkBatchWait
+	}
+}
+
+func (e EventsinkConfig) validate() error {
+	if e.BatchSize < 1 || e.BatchSize > 1_000_000 {
+		return fmt.Errorf("eventsink.batchSize must be between 1 and 1000000, got %d", e.BatchSize)
+	}
+	if e.BatchWait < 0 || e.BatchWait > 10*time.Second {
+		return fmt.Errorf("eventsink.batchWait must be between 0 and 10s, got %s", e.BatchWait)
+	}
+	return nil
+}
