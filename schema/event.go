@@ -3,6 +3,7 @@ package schema
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strconv"
 
 	json "github.com/goccy/go-json"
@@ -124,15 +125,21 @@ type Event struct {
 
 // DecodeEvent decodes one record of push.events.R (the JSON of Event) into
 // *e, as encoding/json's Unmarshal would: unknown fields are ignored, keys
-// match field names case-insensitively, and a syntax or type error is
-// returned (wrapped by nothing) with what was decoded before it left in
-// *e. It is several times faster than encoding/json and allocates only the
-// strings, each a copy, so e keeps no reference to data. Safe for
-// concurrent use.
+// match field names case-insensitively, invalid UTF-8 becomes U+FFFD; a
+// record that is not JSON leaves *e as it was, and one with a value of the
+// wrong type fails with the other fields decoded. It is several times
+// faster than encoding/json and allocates only the strings, each a copy,
+// so e keeps no reference to data. Safe for concurrent use.
 func DecodeEvent(data []byte, e *Event) error {
-	// goccy/go-json decodes as encoding/json does; UnmarshalOf takes e
-	// by its type, which saves boxing it for every record.
-	return json.UnmarshalOf(data, e)
+	// goccy/go-json decodes as encoding/json does, except that it keeps
+	// what it decoded before a syntax error; UnmarshalOf takes e by its
+	// type, which saves boxing it for every record.
+	prev := *e
+	err := json.UnmarshalOf(data, e)
+	if _, ok := errors.AsType[*json.SyntaxError](err); ok {
+		*e = prev
+	}
+	return err
 }
 
 // Key is the Kafka key of the event on push.events.R: "<appId>/<id>"

@@ -233,6 +233,23 @@ func (c *EventColumns) Slice(from, to int) *EventColumns {
 	return out
 }
 
+// boxed returns a LowCardinality column as interface values, one boxed
+// value per distinct string (kept in boxes): clickhouse-go reads such a
+// column element by element through reflection, which would box every
+// string of a []string anew.
+func boxed(col []string, boxes map[string]any) []any {
+	out := make([]any, len(col))
+	for i, v := range col {
+		b, ok := boxes[v]
+		if !ok {
+			b = v
+			boxes[v] = b
+		}
+		out[i] = b
+	}
+	return out
+}
+
 // Insert writes the rows of c into db.events in one columnar batch and
 // returns after ClickHouse acknowledged it.
 func (c *EventColumns) Insert(ctx context.Context, conn driver.Conn, db string) error {
@@ -242,11 +259,13 @@ func (c *EventColumns) Insert(ctx context.Context, conn driver.Conn, db string) 
 	}
 	defer b.Abort()
 	s := &c.strs
+	boxes := map[string]any{}
+	lc := func(col int) []any { return boxed(s[col], boxes) }
 	// The ts column takes Unix milliseconds.
-	cols := []any{s[colEventID], c.ts, s[colRegion], s[colAppID], s[colWorkspaceID], s[colTaskID],
-		s[colMsgID], s[colPushType], s[colTarget], s[colDeviceID], s[colPlatform], s[colChannel], s[colEvent],
-		c.codes, s[colStatusDesc], c.attempts, c.latencies, s[colAppVersion], s[colModel], s[colDeliveryID],
-		s[colTemplate], s[colVendorMsgID], s[colTaskName]}
+	cols := []any{s[colEventID], c.ts, lc(colRegion), lc(colAppID), lc(colWorkspaceID), s[colTaskID],
+		s[colMsgID], lc(colPushType), s[colTarget], s[colDeviceID], lc(colPlatform), lc(colChannel), lc(colEvent),
+		c.codes, s[colStatusDesc], c.attempts, c.latencies, lc(colAppVersion), lc(colModel), s[colDeliveryID],
+		lc(colTemplate), s[colVendorMsgID], s[colTaskName]}
 	for i, col := range cols {
 		if err := b.Column(i).Append(col); err != nil {
 			return fmt.Errorf("appending column %d of %d events: %w", i, c.Len(), err)

@@ -206,11 +206,6 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	}
 	sc := stageConfig(string(kind), region, kind.inputTopic(region), d)
 	sc.Prepare = prepare
-	if kind == Eventsink {
-		// One batch is one ClickHouse insert: the sink's batches are
-		// sized on their own (config.EventsinkConfig).
-		sc.BatchSize, sc.BatchWait = d.Cfg.Eventsink.BatchSize, d.Cfg.Eventsink.BatchWait
-	}
 	return pipeline.NewStage(sc, h, d.Producer)
 }
 
@@ -263,9 +258,11 @@ func acquire(w *control.Watcher) func(context.Context) (func(), error) {
 }
 
 // stageConfig configures the stage called name in region reading topic,
-// in the consumer group pushpipe.<name>.<region>.
+// in the consumer group pushpipe.<name>.<region>, with the stage section's
+// batches; the eventsink's batch size and wait are the eventsink
+// section's, since one of its batches is one ClickHouse insert.
 func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
-	return pipeline.StageConfig{
+	sc := pipeline.StageConfig{
 		Name:        name,
 		Region:      region,
 		Brokers:     d.Brokers,
@@ -278,6 +275,10 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 		Logger:      d.Log,
 		Metrics:     pipeline.NewMetrics(d.Metrics, name, region),
 	}
+	if Kind(name) == Eventsink {
+		sc.BatchSize, sc.BatchWait = d.Cfg.Eventsink.BatchSize, d.Cfg.Eventsink.BatchWait
+	}
+	return sc
 }
 
 // NewStages builds every stage of one worker kind for one region: the one

@@ -26,11 +26,12 @@ import (
 // The configuration the pipeline figures (unicast latency, end-to-end
 // broadcast, eventsink alone) run the workers with: the shipped defaults
 // (stage.batchWait 5ms, stage.batchLinger 1ms, sender.concurrency 8, the vendors' default rate
-// limits) except for stage.batchSize, raised so that one sender batch fills
+// limits, the eventsink's own eventsink.batchSize and eventsink.batchWait)
+// except for stage.batchSize, raised so that one sender batch fills
 // MiPush calls of 1000 regIds.
 const (
-	// stackBatchSize is stage.batchSize of the workers, and the rows of
-	// one eventsink insert at most.
+	// stackBatchSize is stage.batchSize of the workers; the eventsink
+	// sizes its batches (its inserts) with eventsink.batchSize instead.
 	stackBatchSize = 2000
 	// stackBatchWait is stage.batchWait of the workers (the default).
 	stackBatchWait = 5 * time.Millisecond
