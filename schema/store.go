@@ -234,45 +234,61 @@ func (c *EventColumns) Slice(from, to int) *EventColumns {
 }
 
 // boxed returns a LowCardinality column as interface values, one boxed
-// value per distinct string (kept in boxes): clickhouse-go reads such a
-// column element by element through reflection, which would box every
-// string of a []string anew.
+// value per distinct string (see box).
 func boxed(col []string, boxes map[string]any) []any {
 	out := make([]any, len(col))
 	for i, v := range col {
-		b, ok := boxes[v]
-		if !ok {
-			b = v
-			boxes[v] = b
-		}
-		out[i] = b
+		out[i] = box(v, boxes)
 	}
 	return out
+}
+
+// box returns v as an interface value, the same one for every equal v
+// (kept in boxes). clickhouse-go reads a LowCardinality column element by
+// element through reflection, which would box every string of a []string
+// anew; a []any of shared boxes costs no allocation a row.
+func box(v string, boxes map[string]any) any {
+	b, ok := boxes[v]
+	if !ok {
+		b = v
+		boxes[v] = b
+	}
+	return b
 }
 
 // Insert writes the rows of c into db.events in one columnar batch and
 // returns after ClickHouse acknowledged it.
 func (c *EventColumns) Insert(ctx context.Context, conn driver.Conn, db string) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".events ("+eventColumns+")")
-	if err != nil {
-		return fmt.Errorf("preparing event insert into %s: %w", db, err)
-	}
-	defer b.Abort()
 	s := &c.strs
 	boxes := map[string]any{}
 	lc := func(col int) []any { return boxed(s[col], boxes) }
 	// The ts column takes Unix milliseconds.
-	cols := []any{s[colEventID], c.ts, lc(colRegion), lc(colAppID), lc(colWorkspaceID), s[colTaskID],
+	return insertColumns(ctx, conn, "INSERT INTO "+db+".events ("+eventColumns+")", fmt.Sprintf("%d events into %s", c.Len(), db),
+		s[colEventID], c.ts, lc(colRegion), lc(colAppID), lc(colWorkspaceID), s[colTaskID],
 		s[colMsgID], lc(colPushType), s[colTarget], s[colDeviceID], lc(colPlatform), lc(colChannel), lc(colEvent),
 		c.codes, s[colStatusDesc], c.attempts, c.latencies, lc(colAppVersion), lc(colModel), s[colDeliveryID],
-		lc(colTemplate), s[colVendorMsgID], s[colTaskName]}
+		lc(colTemplate), s[colVendorMsgID], s[colTaskName])
+}
+
+// insertColumns runs insert (an INSERT INTO with its column list) as one
+// columnar batch of cols, one slice per listed column in its order and of
+// equal length; what names the rows in errors ("12 events into push_sg").
+// It returns after ClickHouse acknowledged the insert. A DateTime64 column
+// takes Unix milliseconds ([]int64), a LowCardinality one boxed values
+// (see boxed).
+func insertColumns(ctx context.Context, conn driver.Conn, insert, what string, cols ...any) error {
+	b, err := conn.PrepareBatch(ctx, insert)
+	if err != nil {
+		return fmt.Errorf("preparing the insert of %s: %w", what, err)
+	}
+	defer b.Abort()
 	for i, col := range cols {
 		if err := b.Column(i).Append(col); err != nil {
-			return fmt.Errorf("appending column %d of %d events: %w", i, c.Len(), err)
+			return fmt.Errorf("appending column %d of %s: %w", i, what, err)
 		}
 	}
 	if err := b.Send(); err != nil {
-		return fmt.Errorf("inserting %d events into %s: %w", c.Len(), db, err)
+		return fmt.Errorf("inserting %s: %w", what, err)
 	}
 	return nil
 }

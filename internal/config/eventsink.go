@@ -7,8 +7,8 @@ import (
 
 // Defaults of EventsinkConfig.
 const (
-	DefaultEventsinkBatchSize = 20000
-	DefaultEventsinkBatchWait = 100 * time.Millisecond
+	DefaultEventsinkBatchSize = 50000
+	DefaultEventsinkBatchWait = 250 * time.Millisecond
 )
 
 // EventsinkConfig sizes the event sink's batches, which replace
@@ -19,11 +19,11 @@ const (
 // the sink's batches are larger than other stages'. A batch is committed
 // only after its rows are stored, whatever its size.
 type EventsinkConfig struct {
-	// BatchSize is the most events of one batch. Default 20000; at most
+	// BatchSize is the most events of one batch. Default 50000; at most
 	// 1,000,000.
 	BatchSize int `yaml:"batchSize"`
 	// BatchWait is how long the sink gathers events into a batch after
-	// its first one arrived. Default 100ms; at most 10s.
+	// its first one arrived. Default 250ms; at most 10s.
 	BatchWait time.Duration `yaml:"batchWait"`
 }
 
