@@ -22,7 +22,7 @@ func BenchmarkInsertEvents(b *testing.B) {
 	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
 		b.Fatal(err)
 	}
-	for _, n := range []int{2000, 20000} {
+	for _, n := range []int{2000, 30000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			var events []schema.Event
 			for i := 0; len(events) < n; i++ {

@@ -71,7 +71,7 @@ func BenchmarkDecode(b *testing.B) {
 // batch holds new deliveries. events/s is the rate of one sink that
 // spends all its time in HandleBatch.
 func BenchmarkHandleBatch(b *testing.B) {
-	for _, n := range []int{2000, 20000} {
+	for _, n := range []int{2000, 30000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			conn := ch.Conn(b)
 			db := testinfra.DBPrefix(b) + "sg"
