@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -24,20 +23,8 @@ func TestEventsinkSection(t *testing.T) {
 		{"long wait", "eventsink: {batchWait: 1m}\n", 0, 0, "eventsink.batchWait must be between 0 and 10s"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			c, err := Load(write(t, tc.yaml))
-			if err == nil {
-				err = c.Validate()
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Eventsink.BatchSize != tc.size || c.Eventsink.BatchWait != tc.wait {
+			c := loadChecked(t, tc.yaml, tc.wantErr)
+			if c != nil && (c.Eventsink.BatchSize != tc.size || c.Eventsink.BatchWait != tc.wait) {
 				t.Fatalf("eventsink %+v, want batch size %d and wait %s", c.Eventsink, tc.size, tc.wait)
 			}
 		})
