@@ -86,3 +86,23 @@ func TestDecodeEventLeavesEventOnSyntaxError(t *testing.T) {
 		t.Fatalf("event %+v, want it left as %+v", e, before)
 	}
 }
+
+// FuzzDecodeEvent checks on any record that DecodeEvent never panics and
+// agrees with encoding/json: the same fields, failing exactly when it
+// fails. The cases of TestDecodeEventAsEncodingJSON are its seeds.
+func FuzzDecodeEvent(f *testing.F) {
+	for _, tc := range decodeEventCases {
+		f.Add([]byte(tc.record))
+	}
+	f.Fuzz(func(t *testing.T, record []byte) {
+		var want, got Event
+		wantErr := json.Unmarshal(record, &want)
+		gotErr := DecodeEvent(record, &got)
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("record %q: DecodeEvent error %v, encoding/json error %v", record, gotErr, wantErr)
+		}
+		if got != want {
+			t.Fatalf("record %q: DecodeEvent gave\n%+v\nencoding/json\n%+v", record, got, want)
+		}
+	})
+}
