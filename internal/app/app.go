@@ -259,8 +259,8 @@ func acquire(w *control.Watcher) func(context.Context) (func(), error) {
 
 // stageConfig configures the stage called name in region reading topic,
 // in the consumer group pushpipe.<name>.<region>, with the stage section's
-// batches; the eventsink's batch size and wait are the eventsink
-// section's, since one of its batches is one ClickHouse insert.
+// batches; the eventsink's batches are the eventsink section's, since one
+// of its batches is one ClickHouse insert.
 func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 	sc := pipeline.StageConfig{
 		Name:        name,
@@ -276,7 +276,8 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 		Metrics:     pipeline.NewMetrics(d.Metrics, name, region),
 	}
 	if Kind(name) == Eventsink {
-		sc.BatchSize, sc.BatchWait = d.Cfg.Eventsink.BatchSize, d.Cfg.Eventsink.BatchWait
+		e := d.Cfg.Eventsink
+		sc.BatchSize, sc.BatchWait, sc.BatchLinger = e.BatchSize, e.BatchWait, max(e.BatchLinger, 0)
 	}
 	return sc
 }

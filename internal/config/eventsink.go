@@ -7,13 +7,14 @@ import (
 
 // Defaults of EventsinkConfig.
 const (
-	DefaultEventsinkBatchSize = 30000
-	DefaultEventsinkBatchWait = 250 * time.Millisecond
+	DefaultEventsinkBatchSize   = 30000
+	DefaultEventsinkBatchWait   = 250 * time.Millisecond
+	DefaultEventsinkBatchLinger = 20 * time.Millisecond
 )
 
 // EventsinkConfig sizes the event sink's batches, which replace
-// stage.batchSize and stage.batchWait for the eventsink stage (its
-// stage.batchLinger still applies). One batch is one insert into the
+// stage.batchSize, stage.batchWait and stage.batchLinger for the eventsink
+// stage. One batch is one insert into the
 // events table (and one into the delivery index and the outcomes):
 // ClickHouse takes few large inserts far faster than many small ones, so
 // the sink's batches are larger than other stages'. A batch is committed
@@ -27,6 +28,12 @@ type EventsinkConfig struct {
 	// BatchWait is how long the sink gathers events into a batch after
 	// its first one arrived. Default 250ms; at most 10s.
 	BatchWait time.Duration `yaml:"batchWait"`
+	// BatchLinger hands a batch over early once no event arrived for that
+	// long (see pipeline.StageConfig.BatchLinger). Default 20ms: longer
+	// than the gaps between two fetches from the broker, so that a
+	// backlog is inserted in full batches, while a lone event is still
+	// stored at once. A negative value turns it off; at most 10s.
+	BatchLinger time.Duration `yaml:"batchLinger"`
 }
 
 func (e *EventsinkConfig) defaults() {
@@ -36,6 +43,9 @@ func (e *EventsinkConfig) defaults() {
 	if e.BatchWait == 0 {
 		e.BatchWait = DefaultEventsinkBatchWait
 	}
+	if e.BatchLinger == 0 {
+		e.BatchLinger = DefaultEventsinkBatchLinger
+	}
 }
 
 func (e EventsinkConfig) validate() error {
@@ -44,6 +54,9 @@ func (e EventsinkConfig) validate() error {
 	}
 	if e.BatchWait < 0 || e.BatchWait > 10*time.Second {
 		return fmt.Errorf("eventsink.batchWait must be between 0 and 10s, got %s", e.BatchWait)
+	}
+	if e.BatchLinger > 10*time.Second {
+		return fmt.Errorf("eventsink.batchLinger must be at most 10s (negative: off), got %s", e.BatchLinger)
 	}
 	return nil
 }
