@@ -276,8 +276,10 @@ func renderReport(figs []Figure, m reportMeta) string {
 	fmt.Fprintf(&b, "\n## Configuration\n\n")
 	fmt.Fprintf(&b, "- Topics have %d partitions; one process per worker kind. The broker runs in a process of its own (`pushpipe bench broker`), its records %s, with the embedded broker's default retention (a day, no size bound).\n",
 		stackPartitions, map[bool]string{true: "in memory (`--broker-in-memory`)", false: "in segment files"}[m.Options.BrokerInMemory])
-	fmt.Fprintf(&b, "- Unicast and end-to-end workers run the shipped defaults except `stage.batchSize: %d` (so one sender batch fills MiPush calls of 1000 regIds): `stage.batchWait: %s`, `sender.concurrency: 8`, the vendors' default rate limits; the eventsink's batches are its own (`eventsink.batchSize: %d`, `eventsink.batchWait: %s`, `eventsink.batchLinger: %s`).\n",
-		m.StageBatchSize, m.StageBatchWait, config.DefaultEventsinkBatchSize, config.DefaultEventsinkBatchWait, config.DefaultEventsinkBatchLinger)
+	fmt.Fprintf(&b, "- Unicast and end-to-end workers run the shipped defaults except `stage.batchSize: %d` (so one sender batch fills MiPush calls of 1000 regIds): `stage.batchWait: %s`, `sender.concurrency: 8`, the vendors' default rate limits.\n",
+		m.StageBatchSize, m.StageBatchWait)
+	fmt.Fprintf(&b, "- The eventsink's batches are its own, its defaults: `eventsink.batchSize: %d`, `eventsink.batchWait: %s`, `eventsink.batchLinger: %s`.\n",
+		config.DefaultEventsinkBatchSize, config.DefaultEventsinkBatchWait, config.DefaultEventsinkBatchLinger)
 	fmt.Fprintf(&b, "- Unicast: every MiPush request is its own MiPush call, so the bench app's MiPush budget is raised to %g calls/s (default 1000), and its APNs budget to %d messages/s (default 1000) for the 5,000/s phase to APNs over HTTP/2 with TLS; the latency runs from the start of the request's Produce call (acks=all) to the simulator receiving the call.\n",
 		m.UnicastMiPushBudget, unicastAPNsLimit)
 	fmt.Fprintf(&b, "- Ceilings, each the best of its shapes, each shape at most %s and %d units: produce of %d-byte records through `pipeline.Producer` (%s writers × records a call); consume with kafka-go Readers in a consumer group set up like the stages' (%s readers × MB a fetch); columnar ClickHouse inserts of event rows (%s inserters × rows an insert).\n",

@@ -26,9 +26,10 @@ import (
 // The configuration the pipeline figures (unicast latency, end-to-end
 // broadcast, eventsink alone) run the workers with: the shipped defaults
 // (stage.batchWait 5ms, stage.batchLinger 1ms, sender.concurrency 8, the vendors' default rate
-// limits, the eventsink's own eventsink.batchSize, batchWait and batchLinger)
-// except for stage.batchSize, raised so that one sender batch fills
+// limits) except for stage.batchSize, raised so that one sender batch fills
 // MiPush calls of 1000 regIds.
+//
+// The eventsink runs its own batches' defaults (config.EventsinkConfig).
 const (
 	// stackBatchSize is stage.batchSize of the workers; the eventsink
 	// sizes its batches (its inserts) with eventsink.batchSize instead.
