@@ -278,12 +278,12 @@ func renderReport(figs []Figure, m reportMeta) string {
 		stackPartitions, map[bool]string{true: "in memory (`--broker-in-memory`)", false: "in segment files"}[m.Options.BrokerInMemory])
 	fmt.Fprintf(&b, "- Unicast and end-to-end workers run the shipped defaults except `stage.batchSize: %d` (so one sender batch fills MiPush calls of 1000 regIds): `stage.batchWait: %s`, `sender.concurrency: 8`, the vendors' default rate limits.\n",
 		m.StageBatchSize, m.StageBatchWait)
-	fmt.Fprintf(&b, "- The eventsink's batches are its own, its defaults: `eventsink.batchSize: %d`, `eventsink.batchWait: %s`, `eventsink.batchLinger: %s`.\n",
-		config.DefaultEventsinkBatchSize, config.DefaultEventsinkBatchWait, config.DefaultEventsinkBatchLinger)
 	fmt.Fprintf(&b, "- Unicast: every MiPush request is its own MiPush call, so the bench app's MiPush budget is raised to %g calls/s (default 1000), and its APNs budget to %d messages/s (default 1000) for the 5,000/s phase to APNs over HTTP/2 with TLS; the latency runs from the start of the request's Produce call (acks=all) to the simulator receiving the call.\n",
 		m.UnicastMiPushBudget, unicastAPNsLimit)
 	fmt.Fprintf(&b, "- Ceilings, each the best of its shapes, each shape at most %s and %d units: produce of %d-byte records through `pipeline.Producer` (%s writers × records a call); consume with kafka-go Readers in a consumer group set up like the stages' (%s readers × MB a fetch); columnar ClickHouse inserts of event rows (%s inserters × rows an insert).\n",
 		ceilingShapeBudget, m.Options.CeilingRecords, ceilingRecordBytes, shapesText(produceShapes), shapesText(consumeShapes), shapesText(insertShapes))
+	fmt.Fprintf(&b, "- The eventsink's batches are its own, its defaults: `eventsink.batchSize: %d`, `eventsink.batchWait: %s`, `eventsink.batchLinger: %s`.\n",
+		config.DefaultEventsinkBatchSize, config.DefaultEventsinkBatchWait, config.DefaultEventsinkBatchLinger)
 	fmt.Fprintf(&b, "- Endpoint ceilings: one call of each vendor's channel (its credentials, body and up to %d tokens, as the sender makes it) is replayed by h2load for %s: %d HTTP/1.1 connections, or %d HTTP/2 connections of %d streams for APNs; the ceiling is the 2xx answers a second times the call's tokens (the simulator must have accepted as many messages).\n",
 		endpointCaptureMessages, endpointLoad, endpointClientsH1, endpointClientsH2, endpointStreamsH2)
 	fmt.Fprintf(&b, "- Cost of one delivery: user+system CPU time of every process (/proc/<pid>/stat: the workers, the broker, ClickHouse; the bench process with the simulator is shown apart and not counted) ClickHouse's InsertedRows (system.events) and the rows the workers' SELECTs read (system.query_log; their INSERTs' reads apart, `_by_views_`), from publishing the broadcast until its acked events are stored, divided by the deliveries; what the bench's own ClickHouse queries cost (their profile events) is left out. `_until_merged` runs on until no merge ran for 1.5 s.\n")
