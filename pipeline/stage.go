@@ -696,26 +696,29 @@ func (s *Stage) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Messag
 	if s.cfg.BatchSize == 1 {
 		return batch, nil
 	}
-	deadline := time.Now().Add(s.cfg.BatchWait)
+	// One context ends the gathering: at BatchWait after the first record,
+	// or once no record came for BatchLinger (a timer reset at each
+	// record), so that a record costs no context and timer of its own.
+	bctx, cancel := context.WithTimeout(ctx, s.cfg.BatchWait)
+	defer cancel()
+	var linger *time.Timer
+	if s.cfg.BatchLinger > 0 && s.cfg.BatchLinger < s.cfg.BatchWait {
+		linger = time.AfterFunc(s.cfg.BatchLinger, cancel)
+		defer linger.Stop()
+	}
 	for len(batch) < s.cfg.BatchSize {
-		wait := time.Until(deadline)
-		if s.cfg.BatchLinger > 0 {
-			wait = min(wait, s.cfg.BatchLinger)
-		}
-		if wait <= 0 {
-			return batch, nil
-		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		m, err := r.FetchMessage(wctx)
-		timedOut := wctx.Err() != nil
-		cancel()
+		m, err := r.FetchMessage(bctx)
 		if err != nil {
-			if timedOut {
+			if bctx.Err() != nil {
 				return batch, nil
 			}
 			return batch, fmt.Errorf("fetching from %s: %w", s.cfg.Topic, err)
 		}
 		batch = append(batch, m)
+		if linger != nil && !linger.Reset(s.cfg.BatchLinger) {
+			// The linger ran out while this record arrived.
+			return batch, nil
+		}
 	}
 	return batch, nil
 }

@@ -113,21 +113,22 @@ func (x *DeliveryIndex) Insert(ctx context.Context, rows []DeliveryRecord) error
 	if len(rows) == 0 {
 		return nil
 	}
-	b, err := x.conn.PrepareBatch(ctx, "INSERT INTO "+x.db+".delivery_index ("+deliveryColumns+")")
-	if err != nil {
-		return fmt.Errorf("preparing delivery index insert into %s: %w", x.db, err)
+	n := len(rows)
+	strs := make([]string, 7*n)
+	col := func(i int) []string { return strs[i*n : (i+1)*n : (i+1)*n] }
+	ids, tasks, msgs, targets, devices, tokens, notifyIDs := col(0), col(1), col(2), col(3), col(4), col(5), col(6)
+	apps, workspaces, pushTypes, platforms, channels, versions, models := make([]any, n), make([]any, n), make([]any, n), make([]any, n), make([]any, n), make([]any, n), make([]any, n)
+	ts := make([]int64, n)
+	boxes := map[string]any{}
+	for i := range rows {
+		r := &rows[i]
+		ids[i], tasks[i], msgs[i], targets[i], devices[i], tokens[i], notifyIDs[i] = r.DeliveryID, r.TaskID, r.MsgID, r.Target, r.DeviceID, r.Token, r.NotifyID
+		apps[i], workspaces[i], pushTypes[i] = box(r.AppID, boxes), box(r.WorkspaceID, boxes), box(string(r.PushType), boxes)
+		platforms[i], channels[i], versions[i], models[i] = box(r.Platform, boxes), box(r.Channel, boxes), box(r.AppVersion, boxes), box(r.Model, boxes)
+		ts[i] = r.TS
 	}
-	defer b.Abort()
-	for _, r := range rows {
-		if err := b.Append(r.DeliveryID, r.AppID, r.WorkspaceID, r.TaskID, r.MsgID, string(r.PushType), r.Target,
-			r.DeviceID, r.Platform, r.Channel, r.Token, r.AppVersion, r.Model, time.UnixMilli(r.TS).UTC(), r.NotifyID); err != nil {
-			return fmt.Errorf("appending delivery %s to the index: %w", r.DeliveryID, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("inserting %d deliveries into %s.delivery_index: %w", len(rows), x.db, err)
-	}
-	return nil
+	return insertColumns(ctx, x.conn, "INSERT INTO "+x.db+".delivery_index ("+deliveryColumns+")", fmt.Sprintf("%d deliveries into %s.delivery_index", n, x.db),
+		ids, apps, workspaces, tasks, msgs, pushTypes, targets, devices, platforms, channels, tokens, versions, models, ts, notifyIDs)
 }
 
 // Lookup returns the index rows of the given delivery ids, keyed by id;

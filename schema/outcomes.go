@@ -37,20 +37,15 @@ func (x *Outcomes) Insert(ctx context.Context, rows []DeliveryOutcome) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	b, err := x.conn.PrepareBatch(ctx, "INSERT INTO "+x.db+".delivery_outcomes (msg_id, delivery_id, event_id, event, ts)")
-	if err != nil {
-		return fmt.Errorf("preparing delivery outcome insert into %s: %w", x.db, err)
+	n := len(rows)
+	msgs, ids, eventIDs, events, ts := make([]string, n), make([]string, n), make([]string, n), make([]any, n), make([]int64, n)
+	boxes := map[string]any{}
+	for i := range rows {
+		r := &rows[i]
+		msgs[i], ids[i], eventIDs[i], events[i], ts[i] = r.MsgID, r.DeliveryID, r.EventID, box(string(r.Event), boxes), r.TS
 	}
-	defer b.Abort()
-	for _, r := range rows {
-		if err := b.Append(r.MsgID, r.DeliveryID, r.EventID, string(r.Event), time.UnixMilli(r.TS).UTC()); err != nil {
-			return fmt.Errorf("appending the outcome of delivery %s: %w", r.DeliveryID, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("inserting %d outcomes into %s.delivery_outcomes: %w", len(rows), x.db, err)
-	}
-	return nil
+	return insertColumns(ctx, x.conn, "INSERT INTO "+x.db+".delivery_outcomes (msg_id, delivery_id, event_id, event, ts)",
+		fmt.Sprintf("%d outcomes into %s.delivery_outcomes", n, x.db), msgs, ids, eventIDs, events, ts)
 }
 
 // Lookup returns the stored outcome of each of the given deliveries (keyed

@@ -156,25 +156,139 @@ const eventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_i
 
 // InsertEvents writes events in one batch and returns after ClickHouse
 // acknowledged it. Inserting an event again (same EventID) is harmless:
-// readers count distinct event ids.
+// readers count distinct event ids. The batch is built column by column
+// (see EventColumns), not row by row.
 func InsertEvents(ctx context.Context, conn driver.Conn, db string, events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".events ("+eventColumns+")")
+	return NewEventColumns(events).Insert(ctx, conn, db)
+}
+
+// EventColumns are events as the columns of an insert into the events
+// table, in the order of its column list; building them is what a
+// columnar insert costs on top of sending. Only the columns of the events
+// table are kept (Token, CallbackURL, NotifyID and ReceiptAppID are not).
+type EventColumns struct {
+	strs                 [eventStringColumns][]string
+	ts, codes, latencies []int64
+	attempts             []uint16
+}
+
+// Indices of the string columns in EventColumns.strs, in the order of
+// eventColumns less ts, status_code, attempt and latency_ms.
+const (
+	colEventID = iota
+	colRegion
+	colAppID
+	colWorkspaceID
+	colTaskID
+	colMsgID
+	colPushType
+	colTarget
+	colDeviceID
+	colPlatform
+	colChannel
+	colEvent
+	colStatusDesc
+	colAppVersion
+	colModel
+	colDeliveryID
+	colTemplate
+	colVendorMsgID
+	colTaskName
+	eventStringColumns
+)
+
+// NewEventColumns returns the columns of events.
+func NewEventColumns(events []Event) *EventColumns {
+	n := len(events)
+	c := &EventColumns{ts: make([]int64, n), codes: make([]int64, n), latencies: make([]int64, n), attempts: make([]uint16, n)}
+	all := make([]string, eventStringColumns*n)
+	for i := range c.strs {
+		c.strs[i] = all[i*n : (i+1)*n : (i+1)*n]
+	}
+	s := &c.strs
+	for i := range events {
+		e := &events[i]
+		s[colEventID][i], s[colRegion][i], s[colAppID][i], s[colWorkspaceID][i] = e.EventID, e.Region, e.AppID, e.WorkspaceID
+		s[colTaskID][i], s[colMsgID][i], s[colPushType][i], s[colTarget][i] = e.TaskID, e.MsgID, string(e.PushType), e.Target
+		s[colDeviceID][i], s[colPlatform][i], s[colChannel][i], s[colEvent][i] = e.DeviceID, e.Platform, e.Channel, string(e.Event)
+		s[colStatusDesc][i], s[colAppVersion][i], s[colModel][i], s[colDeliveryID][i] = e.StatusDesc, e.AppVersion, e.Model, e.DeliveryID
+		s[colTemplate][i], s[colVendorMsgID][i], s[colTaskName][i] = e.Template, e.VendorMsgID, e.TaskName
+		c.ts[i], c.codes[i], c.latencies[i], c.attempts[i] = e.TS, e.StatusCode, e.LatencyMs, uint16(e.Attempt)
+	}
+	return c
+}
+
+// Len is the number of rows.
+func (c *EventColumns) Len() int { return len(c.ts) }
+
+// Slice returns rows [from, to) of c, sharing its memory.
+func (c *EventColumns) Slice(from, to int) *EventColumns {
+	out := &EventColumns{ts: c.ts[from:to], codes: c.codes[from:to], latencies: c.latencies[from:to], attempts: c.attempts[from:to]}
+	for i := range c.strs {
+		out.strs[i] = c.strs[i][from:to]
+	}
+	return out
+}
+
+// boxed returns a LowCardinality column as interface values, one boxed
+// value per distinct string (see box).
+func boxed(col []string, boxes map[string]any) []any {
+	out := make([]any, len(col))
+	for i, v := range col {
+		out[i] = box(v, boxes)
+	}
+	return out
+}
+
+// box returns v as an interface value, the same one for every equal v
+// (kept in boxes). clickhouse-go reads a LowCardinality column element by
+// element through reflection, which would box every string of a []string
+// anew; a []any of shared boxes costs no allocation a row.
+func box(v string, boxes map[string]any) any {
+	b, ok := boxes[v]
+	if !ok {
+		b = v
+		boxes[v] = b
+	}
+	return b
+}
+
+// Insert writes the rows of c into db.events in one columnar batch and
+// returns after ClickHouse acknowledged it.
+func (c *EventColumns) Insert(ctx context.Context, conn driver.Conn, db string) error {
+	s := &c.strs
+	boxes := map[string]any{}
+	lc := func(col int) []any { return boxed(s[col], boxes) }
+	// The ts column takes Unix milliseconds.
+	return insertColumns(ctx, conn, "INSERT INTO "+db+".events ("+eventColumns+")", fmt.Sprintf("%d events into %s", c.Len(), db),
+		s[colEventID], c.ts, lc(colRegion), lc(colAppID), lc(colWorkspaceID), s[colTaskID],
+		s[colMsgID], lc(colPushType), s[colTarget], s[colDeviceID], lc(colPlatform), lc(colChannel), lc(colEvent),
+		c.codes, s[colStatusDesc], c.attempts, c.latencies, lc(colAppVersion), lc(colModel), s[colDeliveryID],
+		lc(colTemplate), s[colVendorMsgID], s[colTaskName])
+}
+
+// insertColumns runs insert (an INSERT INTO with its column list) as one
+// columnar batch of cols, one slice per listed column in its order and of
+// equal length; what names the rows in errors ("12 events into push_sg").
+// It returns after ClickHouse acknowledged the insert. A DateTime64 column
+// takes Unix milliseconds ([]int64), a LowCardinality one boxed values
+// (see boxed).
+func insertColumns(ctx context.Context, conn driver.Conn, insert, what string, cols ...any) error {
+	b, err := conn.PrepareBatch(ctx, insert)
 	if err != nil {
-		return fmt.Errorf("preparing event insert into %s: %w", db, err)
+		return fmt.Errorf("preparing the insert of %s: %w", what, err)
 	}
 	defer b.Abort()
-	for _, e := range events {
-		if err := b.Append(e.EventID, time.UnixMilli(e.TS).UTC(), e.Region, e.AppID, e.WorkspaceID, e.TaskID,
-			e.MsgID, string(e.PushType), e.Target, e.DeviceID, e.Platform, e.Channel, string(e.Event),
-			e.StatusCode, e.StatusDesc, uint16(e.Attempt), e.LatencyMs, e.AppVersion, e.Model, e.DeliveryID, e.Template, e.VendorMsgID, e.TaskName); err != nil {
-			return fmt.Errorf("appending event %s: %w", e.EventID, err)
+	for i, col := range cols {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("appending column %d of %s: %w", i, what, err)
 		}
 	}
 	if err := b.Send(); err != nil {
-		return fmt.Errorf("inserting %d events into %s: %w", len(events), db, err)
+		return fmt.Errorf("inserting %s: %w", what, err)
 	}
 	return nil
 }

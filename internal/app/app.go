@@ -261,9 +261,11 @@ func acquire(w *control.Watcher) func(context.Context) (func(), error) {
 }
 
 // stageConfig configures the stage called name in region reading topic,
-// in the consumer group pushpipe.<name>.<region>.
+// in the consumer group pushpipe.<name>.<region>, with the stage section's
+// batches; the eventsink's batches are the eventsink section's, since one
+// of its batches is one ClickHouse insert.
 func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
-	return pipeline.StageConfig{
+	sc := pipeline.StageConfig{
 		Name:        name,
 		Region:      region,
 		Brokers:     d.Brokers,
@@ -276,6 +278,11 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 		Logger:      d.Log,
 		Metrics:     pipeline.NewMetrics(d.Metrics, name, region),
 	}
+	if Kind(name) == Eventsink {
+		e := d.Cfg.Eventsink
+		sc.BatchSize, sc.BatchWait, sc.BatchLinger = e.BatchSize, e.BatchWait, max(e.BatchLinger, 0)
+	}
+	return sc
 }
 
 // NewStages builds every stage of one worker kind for one region: the one

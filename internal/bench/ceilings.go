@@ -105,7 +105,9 @@ func runCeilings(ctx context.Context, env *runEnv) ([]Figure, error) {
 	}
 	deleteTopic(ctx, brokers, ceilingTopic)
 
-	pool := newEventColumns(ceilingPoolRows)
+	// The ceiling is ClickHouse's: the rows are turned into columns once,
+	// each insert sends a slice of them, as schema.InsertEvents would.
+	pool := schema.NewEventColumns(eventsinkEvents("sg", ceilingPoolRows))
 	var insert best
 	for i, s := range insertShapes {
 		db := fmt.Sprintf("%sceiling_%d", stackPrefix, i)
@@ -204,70 +206,13 @@ func consumeCeiling(ctx context.Context, brokers []string, group string, s shape
 	return int(min(read.Load(), int64(n))), time.Since(start), nil
 }
 
-// ceilingEventColumns are the columns schema.InsertEvents writes, in the
-// order of eventColumns.insert.
-const ceilingEventColumns = "event_id, ts, region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id, template, vendor_msg_id, task_name"
-
-// eventColumns are event rows column by column, the form of a columnar
-// insert.
-type eventColumns struct {
-	n                                                                 int
-	ids, tasks, msgs, targets, devices, descs, deliveries, templates  []string
-	regions, apps, workspaces, pushTypes, platforms, channels, events []string
-	versions, models, vendorMsgIDs, taskNames                         []string
-	ts                                                                []time.Time
-	codes, latencies                                                  []int64
-	attempts                                                          []uint16
-}
-
-// newEventColumns returns n synthetic event rows of the last hour in the
-// analytics figures' mix.
-func newEventColumns(n int) *eventColumns {
-	c := &eventColumns{n: n}
-	for _, e := range eventsinkEvents("sg", n) {
-		c.ids, c.ts, c.regions, c.apps = append(c.ids, e.EventID), append(c.ts, time.UnixMilli(e.TS).UTC()), append(c.regions, e.Region), append(c.apps, e.AppID)
-		c.workspaces, c.tasks, c.msgs = append(c.workspaces, e.WorkspaceID), append(c.tasks, e.TaskID), append(c.msgs, e.MsgID)
-		c.pushTypes, c.targets, c.devices = append(c.pushTypes, string(e.PushType)), append(c.targets, e.Target), append(c.devices, e.DeviceID)
-		c.platforms, c.channels, c.events = append(c.platforms, e.Platform), append(c.channels, e.Channel), append(c.events, string(e.Event))
-		c.codes, c.descs, c.attempts = append(c.codes, e.StatusCode), append(c.descs, e.StatusDesc), append(c.attempts, uint16(e.Attempt))
-		c.latencies, c.versions, c.models = append(c.latencies, e.LatencyMs), append(c.versions, e.AppVersion), append(c.models, e.Model)
-		c.deliveries, c.templates, c.vendorMsgIDs = append(c.deliveries, e.DeliveryID), append(c.templates, e.Template), append(c.vendorMsgIDs, e.VendorMsgID)
-		c.taskNames = append(c.taskNames, e.TaskName)
-	}
-	return c
-}
-
-// insert inserts rows [from, from+count) of c into db.events in one
-// columnar batch (the columns of schema.InsertEvents).
-func (c *eventColumns) insert(ctx context.Context, conn driver.Conn, db string, from, count int) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".events ("+ceilingEventColumns+")")
-	if err != nil {
-		return fmt.Errorf("preparing a columnar event insert into %s: %w", db, err)
-	}
-	defer b.Abort()
-	to := from + count
-	cols := []any{c.ids[from:to], c.ts[from:to], c.regions[from:to], c.apps[from:to], c.workspaces[from:to], c.tasks[from:to],
-		c.msgs[from:to], c.pushTypes[from:to], c.targets[from:to], c.devices[from:to], c.platforms[from:to], c.channels[from:to],
-		c.events[from:to], c.codes[from:to], c.descs[from:to], c.attempts[from:to], c.latencies[from:to], c.versions[from:to],
-		c.models[from:to], c.deliveries[from:to], c.templates[from:to], c.vendorMsgIDs[from:to], c.taskNames[from:to]}
-	for i, col := range cols {
-		if err := b.Column(i).Append(col); err != nil {
-			return fmt.Errorf("appending column %d of a columnar event insert: %w", i, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("inserting %d events into %s: %w", count, db, err)
-	}
-	return nil
-}
-
 // insertCeiling inserts up to n rows of pool into db from s.clients
 // goroutines, s.size rows an insert, for at most ceilingShapeBudget.
-func insertCeiling(ctx context.Context, conn driver.Conn, db string, pool *eventColumns, s shape, n int) (int, time.Duration, error) {
+func insertCeiling(ctx context.Context, conn driver.Conn, db string, pool *schema.EventColumns, s shape, n int) (int, time.Duration, error) {
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, s.clients)
-	size := min(s.size, pool.n)
+	size := min(s.size, pool.Len())
 	start := time.Now()
 	for w := range s.clients {
 		wg.Add(1)
@@ -279,7 +224,8 @@ func insertCeiling(ctx context.Context, conn driver.Conn, db string, pool *event
 					return
 				}
 				count := min(size, n-first)
-				if err := pool.insert(ctx, conn, db, first%(pool.n-size+1), count); err != nil {
+				from := first % (pool.Len() - size + 1)
+				if err := pool.Slice(from, from+count).Insert(ctx, conn, db); err != nil {
 					errs[w] = err
 					return
 				}

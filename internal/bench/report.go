@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pushpipe/pushpipe/internal/config"
 )
 
 // ratioPair compares a figure with the ceiling that bounds it.
@@ -280,6 +282,8 @@ func renderReport(figs []Figure, m reportMeta) string {
 		m.UnicastMiPushBudget)
 	fmt.Fprintf(&b, "- Ceilings, each the best of its shapes, each shape at most %s and %d units: produce of %d-byte records through `pipeline.Producer` (%s writers × records a call); consume with kafka-go Readers in a consumer group set up like the stages' (%s readers × MB a fetch); columnar ClickHouse inserts of event rows (%s inserters × rows an insert).\n",
 		ceilingShapeBudget, m.Options.CeilingRecords, ceilingRecordBytes, shapesText(produceShapes), shapesText(consumeShapes), shapesText(insertShapes))
+	fmt.Fprintf(&b, "- The eventsink's batches are its own, its defaults: `eventsink.batchSize: %d`, `eventsink.batchWait: %s`, `eventsink.batchLinger: %s`.\n",
+		config.DefaultEventsinkBatchSize, config.DefaultEventsinkBatchWait, config.DefaultEventsinkBatchLinger)
 	fmt.Fprintf(&b, "- Endpoint ceilings: one call of each vendor's channel (its credentials, body and up to %d tokens, as the sender makes it) is replayed by h2load for %s: %d HTTP/1.1 connections, or %d HTTP/2 connections of %d streams for APNs; the ceiling is the 2xx answers a second times the call's tokens (the simulator must have accepted as many messages).\n",
 		endpointCaptureMessages, endpointLoad, endpointClientsH1, endpointClientsH2, endpointStreamsH2)
 	fmt.Fprintf(&b, "- Cost of one delivery: user+system CPU time of every process (/proc/<pid>/stat: the workers, the broker, ClickHouse; the bench process with the simulator is shown apart and not counted) ClickHouse's InsertedRows (system.events) and the rows the workers' SELECTs read (system.query_log; their INSERTs' reads apart, `_by_views_`), from publishing the broadcast until its acked events are stored, divided by the deliveries; what the bench's own ClickHouse queries cost (their profile events) is left out. `_until_merged` runs on until no merge ran for 1.5 s.\n")

@@ -28,9 +28,11 @@ import (
 // (stage.batchWait 5ms, stage.batchLinger 1ms, sender.concurrency 8, sender.concurrentBatches 4, the vendors' default rate
 // limits) except for stage.batchSize, raised so that one sender batch fills
 // MiPush calls of 1000 regIds.
+//
+// The eventsink runs its own batches' defaults (config.EventsinkConfig).
 const (
-	// stackBatchSize is stage.batchSize of the workers, and the rows of
-	// one eventsink insert at most.
+	// stackBatchSize is stage.batchSize of the workers; the eventsink
+	// sizes its batches (its inserts) with eventsink.batchSize instead.
 	stackBatchSize = 2000
 	// stackBatchWait is stage.batchWait of the workers (the default).
 	stackBatchWait = 5 * time.Millisecond

@@ -63,6 +63,8 @@ type Config struct {
 	Retry RetryConfig `yaml:"retry"`
 	// Recall configures the recall worker of revoked pushes.
 	Recall RecallConfig `yaml:"recall"`
+	// Eventsink sizes the event sink's batches (its ClickHouse inserts).
+	Eventsink EventsinkConfig `yaml:"eventsink"`
 	// Gateway configures the HTTP gateway.
 	Gateway GatewayConfig `yaml:"gateway"`
 	// Security holds the id secret delivery ids and receipt tags are
@@ -312,6 +314,7 @@ func (c *Config) Defaults() {
 	c.Callbacks.defaults()
 	c.Retry.defaults()
 	c.Recall.defaults()
+	c.Eventsink.defaults()
 	if c.Stage.BatchSize == 0 {
 		c.Stage.BatchSize = 500
 	}
@@ -422,6 +425,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Recall.validate(); err != nil {
+		return err
+	}
+	if err := c.Eventsink.validate(); err != nil {
 		return err
 	}
 	if err := c.Retry.validate(); err != nil {

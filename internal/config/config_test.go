@@ -28,6 +28,27 @@ func write(t *testing.T, body string) string {
 	return p
 }
 
+// loadChecked loads and validates body as a configuration file. With
+// wantErr it fails the test unless loading or validating fails saying
+// wantErr, and returns nil; without, it fails the test on any error.
+func loadChecked(t *testing.T, body, wantErr string) *Config {
+	t.Helper()
+	c, err := Load(write(t, body))
+	if err == nil {
+		err = c.Validate()
+	}
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want it to contain %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestLoad(t *testing.T) {
 	for _, tc := range []struct {
 		scenario string
@@ -199,20 +220,9 @@ func TestHarmonyOSSection(t *testing.T) {
 		{scenario: "a section without the client id", body: app(""), wantErr: "apps[0] (a).harmonyos: clientId"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			c, err := Load(write(t, tc.body))
-			if err == nil {
-				err = c.Validate()
+			if c := loadChecked(t, tc.body, tc.wantErr); c != nil {
+				tc.check(t, c)
 			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c)
 		})
 	}
 	if !slices.Contains(VendorNames(), "harmonyos") {

@@ -5,7 +5,6 @@ package eventsink
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -73,11 +72,13 @@ func New(cfg Config) (*Handler, error) {
 // committed.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
-	events := make([]schema.Event, 0, len(msgs))
+	events := make([]schema.Event, len(msgs))
 	src := make([]int, 0, len(msgs))
+	n := 0
 	for i, m := range msgs {
-		var e schema.Event
-		err := json.Unmarshal(m.Value, &e)
+		// Decoded in place: events[n] is zero until a record is kept there.
+		e := &events[n]
+		err := schema.DecodeEvent(m.Value, e)
 		switch {
 		case err != nil:
 			err = &schema.ValidationError{Code: schema.CodeInvalidParam, Detail: fmt.Sprintf("event is not valid JSON: %v", err)}
@@ -89,11 +90,13 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		}
 		if err != nil {
 			results[i].Reject = workers.Reject(err, schema.Event{Region: h.cfg.Region, AppID: e.AppID, TaskID: e.TaskID, MsgID: e.MsgID})
+			*e = schema.Event{}
 			continue
 		}
-		events = append(events, e)
+		n++
 		src = append(src, i)
 	}
+	events = events[:n]
 	first, err := h.out.decide(ctx, events)
 	if err != nil {
 		return nil, fmt.Errorf("deciding delivery outcomes: %w", err)

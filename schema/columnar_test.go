@@ -1,0 +1,110 @@
+package schema_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pushpipe/pushpipe/internal/testinfra"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// TestColumnarInsertsRoundTrip writes rows of the events table, the
+// delivery index and the outcome table, each column set and the
+// LowCardinality columns repeating and differing across rows, and reads
+// every column back as written.
+func TestColumnarInsertsRoundTrip(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Now().UnixMilli()
+	t.Run("events", func(t *testing.T) {
+		events := []schema.Event{
+			{EventID: "e1", TS: ts, Region: "sg", AppID: "A", WorkspaceID: "w", TaskID: "t1", MsgID: "m1", PushType: schema.PushBroadcast,
+				Target: "tg", DeviceID: "dev1", Platform: "android", Channel: "mipush", Event: schema.EventAcked, StatusCode: 2,
+				StatusDesc: "Acked", Attempt: 3, LatencyMs: 45, AppVersion: "3.1.0", Model: "X1", DeliveryID: "d1",
+				Template: "tpl", VendorMsgID: "v1", TaskName: "sale"},
+			{EventID: "e2", TS: ts + 1, Region: "sg", AppID: "A", WorkspaceID: "w2", TaskID: "t1", MsgID: "m2", PushType: schema.PushSimple,
+				DeviceID: "dev2", Platform: "ios", Channel: "apns", Event: schema.EventFailed, StatusCode: -7, Attempt: 1, AppVersion: "3.1.0"},
+			{EventID: "e3", TS: ts + 2, Region: "sg", AppID: "B", Event: schema.EventAccepted},
+		}
+		if err := schema.InsertEvents(ctx, conn, db, events); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, "SELECT event_id, toUnixTimestamp64Milli(ts), region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, "+
+			"platform, channel, event, status_code, status_desc, attempt, latency_ms, app_version, model, delivery_id, template, vendor_msg_id, task_name "+
+			"FROM "+db+".events ORDER BY event_id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []schema.Event
+		for rows.Next() {
+			var e schema.Event
+			var pushType, event string
+			var attempt uint16
+			if err := rows.Scan(&e.EventID, &e.TS, &e.Region, &e.AppID, &e.WorkspaceID, &e.TaskID, &e.MsgID, &pushType, &e.Target, &e.DeviceID,
+				&e.Platform, &e.Channel, &event, &e.StatusCode, &e.StatusDesc, &attempt, &e.LatencyMs, &e.AppVersion, &e.Model, &e.DeliveryID,
+				&e.Template, &e.VendorMsgID, &e.TaskName); err != nil {
+				t.Fatal(err)
+			}
+			e.PushType, e.Event, e.Attempt = schema.PushType(pushType), schema.EventType(event), int(attempt)
+			got = append(got, e)
+		}
+		if len(got) != len(events) {
+			t.Fatalf("read %d rows, want %d", len(got), len(events))
+		}
+		for i := range events {
+			if got[i] != events[i] {
+				t.Errorf("row %d reads\n%+v\nwant\n%+v", i, got[i], events[i])
+			}
+		}
+	})
+	t.Run("delivery index", func(t *testing.T) {
+		recs := []schema.DeliveryRecord{
+			{DeliveryID: "d1", AppID: "A", WorkspaceID: "w", TaskID: "t", MsgID: "m", PushType: schema.PushBroadcast, Target: "tg", DeviceID: "dev1",
+				Platform: "android", Channel: "mipush", Token: "tok1", AppVersion: "3.1.0", Model: "X1", TS: ts, NotifyID: "42"},
+			{DeliveryID: "d2", AppID: "A", WorkspaceID: "w", TaskID: "t", MsgID: "m", PushType: schema.PushBroadcast, DeviceID: "dev2",
+				Platform: "ios", Channel: "apns", Token: "tok2", AppVersion: "3.2.0", TS: ts + 5},
+		}
+		x := schema.NewDeliveryIndex(conn, db)
+		if err := x.Insert(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.Lookup(ctx, []string{"d1", "d2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if got[r.DeliveryID] != r {
+				t.Errorf("delivery %s reads\n%+v\nwant\n%+v", r.DeliveryID, got[r.DeliveryID], r)
+			}
+		}
+		ids, err := x.LookupTokens(ctx, []schema.MsgToken{{AppID: "A", MsgID: "m", Token: "tok2"}})
+		if err != nil || ids[schema.MsgToken{AppID: "A", MsgID: "m", Token: "tok2"}] != "d2" {
+			t.Fatalf("token lookup gave %v, %v; want d2", ids, err)
+		}
+	})
+	t.Run("outcomes", func(t *testing.T) {
+		outs := []schema.DeliveryOutcome{
+			{MsgID: "m", DeliveryID: "d1", EventID: "e1", Event: schema.EventAcked, TS: ts},
+			{MsgID: "m", DeliveryID: "d2", EventID: "e2", Event: schema.EventFailed, TS: ts + 3},
+		}
+		o := schema.NewOutcomes(conn, db)
+		if err := o.Insert(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := o.Lookup(ctx, []schema.DeliveryOutcome{{MsgID: "m", DeliveryID: "d1"}, {MsgID: "m", DeliveryID: "d2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range outs {
+			if got[r.DeliveryID] != r {
+				t.Errorf("outcome of %s reads %+v, want %+v", r.DeliveryID, got[r.DeliveryID], r)
+			}
+		}
+	})
+}
