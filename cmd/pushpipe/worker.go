@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -100,6 +101,9 @@ func loadConfig(cmd *cobra.Command) (*config.Config, zerolog.Logger, error) {
 	}
 	log := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
 	app.WarnExposedSecrets(cfg, log)
+	if cfg.MemoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
+	}
 	return cfg, log, nil
 }
 

@@ -197,8 +197,8 @@ func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n i
 		return total, fmt.Errorf("flushing ClickHouse's query log: %w", err)
 	}
 	rows, err := conn.Query(ctx, `SELECT count(), sum(read_rows), sum(written_rows), any(query_kind), any(substring(replaceRegexpAll(query, '\\s+', ' '), 1, 200))
-		FROM system.query_log WHERE type = 'QueryFinish' AND event_time >= ? AND log_comment != ?
-		GROUP BY normalized_query_hash ORDER BY sum(read_rows) DESC, sum(written_rows) DESC`, since.Add(-time.Second), ownComment)
+		FROM system.query_log WHERE type = 'QueryFinish' AND event_time_microseconds >= ? AND log_comment != ?
+		GROUP BY normalized_query_hash ORDER BY sum(read_rows) DESC, sum(written_rows) DESC`, since, ownComment)
 	if err != nil {
 		return total, fmt.Errorf("reading ClickHouse's query log: %w", err)
 	}
@@ -238,8 +238,8 @@ func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n i
 func writeParts(ctx context.Context, conn driver.Conn, since time.Time, b *strings.Builder) error {
 	rows, err := conn.Query(ctx, `SELECT database || '.' || table, countIf(event_type = 'NewPart'), sumIf(rows, event_type = 'NewPart'),
 		countIf(event_type = 'MergeParts'), sumIf(rows, event_type = 'MergeParts')
-		FROM system.part_log WHERE event_time >= ? AND database NOT IN ('system')
-		GROUP BY 1 ORDER BY 5 DESC, 2 DESC`, since.Add(-time.Second))
+		FROM system.part_log WHERE event_time_microseconds >= ? AND database NOT IN ('system')
+		GROUP BY 1 ORDER BY 5 DESC, 2 DESC`, since)
 	if err != nil {
 		return fmt.Errorf("reading ClickHouse's part log: %w", err)
 	}

@@ -49,7 +49,10 @@ var e2eKinds = []string{"fanout", "sender", "eventsink", "retry"}
 // merges settled): the CPU time of every process but the bench's, per
 // process, and the rows ClickHouse wrote and read. With o.Profile the CPU
 // profiles of the workers and the broker over the broadcast are saved
-// beside the report with their top 10 functions.
+// beside the report with their top 10 functions. The same broadcast then
+// runs again as another task, on top of the first one's stored events,
+// deliveries and outcomes; its figures end in _second, so that a cost
+// growing with history shows.
 func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 	region, n, conn, brokers, say := e2eRegion, env.o.E2EDevices, env.conn, env.brokers, env.say
 	db := stackPrefix + region
@@ -98,6 +101,34 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 		return nil, err
 	}
 
+	figs, err := broadcastOnce(ctx, env, broadcastRun{task: e2eTask, msg: "bench-e2e-msg", profile: env.o.Profile}, sim, ws, p, meter, procs)
+	if err != nil {
+		return nil, err
+	}
+	// The same broadcast again, as another task and message, with the
+	// first one's events, deliveries and outcomes stored: what a delivery
+	// costs must not grow with history.
+	second, err := broadcastOnce(ctx, env, broadcastRun{task: e2eTask + "-second", msg: "bench-e2e-msg-second", suffix: "_second"}, sim, ws, p, meter, procs)
+	if err != nil {
+		return nil, err
+	}
+	return append(figs, second...), nil
+}
+
+// broadcastRun is one measured broadcast of runE2E.
+type broadcastRun struct {
+	task, msg string
+	// suffix ends the names of the run's figures ("" for the first).
+	suffix  string
+	profile bool
+}
+
+// broadcastOnce publishes one broadcast to the registered devices through
+// the running workers ws and measures it (see runE2E).
+func broadcastOnce(ctx context.Context, env *runEnv, run broadcastRun, sim *vendorsim.Server, ws map[string]*worker, p *pipeline.Producer, meter *costMeter, procs []proc) ([]Figure, error) {
+	region, n, conn, say := e2eRegion, env.o.E2EDevices, env.conn, env.say
+	db := stackPrefix + region
+	var err error
 	// The peaks from here on are the broadcast's.
 	for _, pr := range procs {
 		if err := resetPeakRSS(pr.pid()); err != nil {
@@ -105,7 +136,7 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 		}
 	}
 	var prof *profiler
-	if env.o.Profile {
+	if run.profile {
 		// The tops of an earlier run go: this run's replace them.
 		old, _ := filepath.Glob(filepath.Join(env.dir, "pprof-*.txt"))
 		for _, f := range old {
@@ -119,16 +150,16 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 			return nil, err
 		}
 	}
-	say("broadcasting to %d devices through fanout, sender, eventsink and retry", n)
+	say("broadcasting %s to %d devices through fanout, sender, eventsink and retry", run.task, n)
 	before, _ := sim.AppCounts(vendorsim.VendorMiPush, region, stackApp)
 	base := before.Messages
 	start, err := meter.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	req := broadcastRequest(region, e2eTask, "bench-e2e-msg")
+	req := broadcastRequest(region, run.task, run.msg)
 	t0 := time.Now()
-	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: []byte(e2eTask), Value: req}}); err != nil {
+	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: []byte(run.task), Value: req}}); err != nil {
 		return nil, fmt.Errorf("publishing the broadcast: %w", err)
 	}
 	var lastSaid int64
@@ -150,15 +181,15 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 	// The polls count rows cheaply, then make sure with distinct event
 	// ids; what they cost ClickHouse is left out of the cost figures.
 	own := meter.own(ctx)
-	err = waitUntil(ctx, 250*time.Millisecond, e2eSettleLimit, fmt.Sprintf("%d acked events of %s in %s", n, e2eTask, db), func() (bool, error) {
+	err = waitUntil(ctx, 250*time.Millisecond, e2eSettleLimit, fmt.Sprintf("%d acked events of %s in %s", n, run.task, db), func() (bool, error) {
 		var rows uint64
-		if err := conn.QueryRow(own, "SELECT count() FROM "+db+".events WHERE app_id = ? AND task_id = ? AND event = 'acked'", stackApp, e2eTask).Scan(&rows); err != nil {
-			return false, fmt.Errorf("counting the acked events of %s in %s: %w", e2eTask, db, err)
+		if err := conn.QueryRow(own, "SELECT count() FROM "+db+".events WHERE app_id = ? AND task_id = ? AND event = 'acked'", stackApp, run.task).Scan(&rows); err != nil {
+			return false, fmt.Errorf("counting the acked events of %s in %s: %w", run.task, db, err)
 		}
 		if rows < uint64(n) {
 			return false, nil
 		}
-		got, err := ackedEvents(own, conn, db, e2eTask)
+		got, err := ackedEvents(own, conn, db, run.task)
 		return got >= uint64(n), err
 	})
 	if err != nil {
@@ -190,15 +221,15 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	reads, readsErr := writeTopReaders(own, conn, start.at, n, filepath.Join(env.dir, "clickhouse-queries-e2e.txt"))
+	reads, readsErr := writeTopReaders(own, conn, start.at, n, filepath.Join(env.dir, "clickhouse-queries-e2e"+run.suffix+".txt"))
 	if readsErr != nil {
 		env.note("The ClickHouse queries of the end-to-end broadcast are not listed, and its rows read count every row ClickHouse read: %s.", readsErr)
 	} else {
-		say("ClickHouse queries by rows read in %s", filepath.Join(env.dir, "clickhouse-queries-e2e.txt"))
+		say("ClickHouse queries by rows read in %s", filepath.Join(env.dir, "clickhouse-queries-e2e"+run.suffix+".txt"))
 	}
 	var events uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events WHERE app_id = ? AND task_id = ?", stackApp, e2eTask).Scan(&events); err != nil {
-		return nil, fmt.Errorf("counting the events of %s: %w", e2eTask, err)
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events WHERE app_id = ? AND task_id = ?", stackApp, run.task).Scan(&events); err != nil {
+		return nil, fmt.Errorf("counting the events of %s: %w", run.task, err)
 	}
 	figs := []Figure{
 		{"e2e_broadcast_devices", float64(n), "devices"},
@@ -230,6 +261,9 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 		}
 		env.profiles = names
 		say("CPU profiles' top 10 in %s", filepath.Join(env.dir, "pprof-<process>.txt"))
+	}
+	for k := range figs {
+		figs[k].Name += run.suffix
 	}
 	return figs, nil
 }

@@ -51,6 +51,15 @@ type Config struct {
 	Stage      StageConfig  `yaml:"stage"`
 	Sender     SenderConfig `yaml:"sender"`
 	LogLevel   string       `yaml:"logLevel"`
+	// MemoryLimitMB is the soft memory limit of each pushpipe process, in
+	// MiB (Go's runtime/debug.SetMemoryLimit): near it the garbage
+	// collector runs more often instead of letting the heap grow to
+	// twice what it holds, which matters for the workers that keep large
+	// caches (eventsink, fanout). It is not a hard cap: a process that
+	// holds more keeps running. 0 leaves Go's default (the GOMEMLIMIT
+	// environment variable, else no limit). Set it to about 90% of a
+	// container's memory limit.
+	MemoryLimitMB int `yaml:"memoryLimitMB"`
 	// Fanout tunes the fanout worker (its device cache).
 	Fanout FanoutConfig `yaml:"fanout"`
 	// Receipts configures the receipts HTTP worker.
@@ -343,6 +352,9 @@ func (c *Config) Defaults() {
 
 // Validate reports the first setting that cannot work, saying what to fix.
 func (c *Config) Validate() error {
+	if c.MemoryLimitMB < 0 {
+		return fmt.Errorf("memoryLimitMB %d is negative: use 0 for Go's default (GOMEMLIMIT, else no limit) or a size in MiB", c.MemoryLimitMB)
+	}
 	for _, r := range c.Regions {
 		if !schema.ValidRegion(r) {
 			return fmt.Errorf("regions: %q is not one of %s", r, strings.Join(schema.Regions(), ", "))
