@@ -199,7 +199,7 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 
 	// While the breaker was open the vendor saw only the probes. Calls
 	// let through just before it opened may arrive right after (at most
-	// the sender's concurrency).
+	// the sender's concurrency in each of its concurrent batches).
 	changes := logs.of("mipush", "sg")
 	halfOpens := 0
 	for _, c := range changes {
@@ -239,7 +239,7 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 	if whileOpen > 0 {
 		t.Fatalf("the vendor saw %d calls while the breaker was open", whileOpen)
 	}
-	slack := e.cfg.Sender.Concurrency
+	slack := e.cfg.Sender.Concurrency * max(1, e.cfg.Sender.ConcurrentBatches)
 	if during > halfOpens*probes+slack {
 		t.Fatalf("the vendor saw %d calls in the %s the breaker was open or probing (%d half-open periods × %d probes, + %d in flight allowed)",
 			during, stormEnd.Sub(opened).Round(time.Millisecond), halfOpens, probes, slack)
