@@ -10,10 +10,11 @@ import (
 )
 
 // DefaultDeliveryCache is how many deliveries ResolveConfig remembers by
-// default: about 160 MB at most, so that the valid events of a
-// one-million-device broadcast, which fan-out writes long before their
-// receipts come back, are all remembered when the receipts arrive.
-const DefaultDeliveryCache = 1 << 21
+// default: about 40 MB at most (half a million deliveries), so that the
+// receipts of recent pushes need no look-up while the sink stays small;
+// the receipts of a larger broadcast's first deliveries, which fan-out
+// wrote long before, are looked up.
+const DefaultDeliveryCache = 1 << 19
 
 // deliveryCache remembers the deliveries whose valid events the sink read,
 // so that their receipts are resolved without a ClickHouse look-up. It
