@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -105,4 +106,47 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("record %q: DecodeEvent gave\n%+v\nencoding/json\n%+v", record, got, want)
 		}
 	})
+}
+
+// TestRecordsAsEncodingJSON: deliveries and events written with
+// EncodeRecord are the bytes encoding/json writes, and DecodeDelivery
+// reads back what encoding/json reads, on well-formed and broken records.
+func TestRecordsAsEncodingJSON(t *testing.T) {
+	d := Delivery{DeliveryID: "d0123456789abcdef01234567", MsgID: "m<1>&", TaskID: "t1", AppID: "a", Region: "sg", DeviceID: "dev",
+		Title: "Héllo \u2028 <b>", Body: "line\nbreak \"quoted\" \\", Channel: "apns", Token: "tok", Attempt: 2,
+		Extras: map[string]string{"z": "1", "a": "<&>"}, Payload: `{"k":"v"}`}
+	e := d.EventFor(EventAcked, 1700000000000)
+	e.StatusDesc = "Acked: <ok> & done"
+	for _, v := range []any{d, e} {
+		got, err := EncodeRecord(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(v)
+		if string(got) != string(want) {
+			t.Fatalf("EncodeRecord(%T):\n got %s\nwant %s", v, got, want)
+		}
+	}
+	good, _ := json.Marshal(d)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"well-formed", good},
+		{"truncated", good[:len(good)/2]},
+		{"wrong type", []byte(`{"deliveryId":"d1","attempt":"two","msgId":"m1"}`)},
+		{"not JSON", []byte("nope")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got, want Delivery
+			got.AppID, want.AppID = "before", "before"
+			gotErr, wantErr := DecodeDelivery(tc.data, &got), json.Unmarshal(tc.data, &want)
+			if (gotErr == nil) != (wantErr == nil) {
+				t.Fatalf("DecodeDelivery error %v, encoding/json error %v", gotErr, wantErr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("DecodeDelivery = %+v\nencoding/json = %+v", got, want)
+			}
+		})
+	}
 }

@@ -5,7 +5,6 @@
 package workers
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,7 +16,7 @@ import (
 // EventOutput encodes e for push.events.R of region, keyed by e.Key():
 // "<appId>/<msg id>" (or task id for task-level events).
 func EventOutput(region string, e schema.Event) pipeline.Output {
-	b, err := json.Marshal(e)
+	b, err := schema.EncodeRecord(e)
 	if err != nil {
 		// Event has only plain fields; Marshal cannot fail on it.
 		panic(fmt.Sprintf("encoding event: %v", err))
@@ -41,7 +40,7 @@ func Reject(err error, partial schema.Event) *pipeline.Rejection {
 // d.KafkaKey() ("<appId>/<device id>") so that every delivery of a device
 // goes to one partition.
 func DeliveryOutput(d schema.Delivery) pipeline.Output {
-	b, err := json.Marshal(d)
+	b, err := schema.EncodeRecord(d)
 	if err != nil {
 		// Delivery has only plain fields; Marshal cannot fail on it.
 		panic(fmt.Sprintf("encoding delivery: %v", err))

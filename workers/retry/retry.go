@@ -234,7 +234,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 // the rejected event.
 func (h *Handler) decode(m kafka.Message) (schema.Delivery, error) {
 	var d schema.Delivery
-	if err := json.Unmarshal(m.Value, &d); err != nil {
+	if err := schema.DecodeDelivery(m.Value, &d); err != nil {
 		return d, fmt.Errorf("decoding retry record: %w", err)
 	}
 	switch {

@@ -210,7 +210,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	now := h.cfg.Now()
 	for i, m := range msgs {
 		var d schema.Delivery
-		if err := json.Unmarshal(m.Value, &d); err != nil || d.DeliveryID == "" || d.Region != h.cfg.Region {
+		if err := schema.DecodeDelivery(m.Value, &d); err != nil || d.DeliveryID == "" || d.Region != h.cfg.Region {
 			if err == nil {
 				err = fmt.Errorf("delivery %q of region %q is not a delivery of region %s", d.DeliveryID, d.Region, h.cfg.Region)
 			}
