@@ -3,15 +3,16 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 )
 
-// Partitions returns the partition ids of topic, read through c; sec
-// explains a refused connection. A topic that is missing or has no
-// partitions is an error saying to create the region's topics.
+// Partitions returns the partition ids of topic in ascending order, read
+// through c; sec explains a refused connection. A topic that is missing or
+// has no partitions is an error saying to create the region's topics.
 func Partitions(ctx context.Context, c *kafka.Client, sec KafkaSecurity, topic string) ([]int, error) {
 	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
@@ -32,11 +33,13 @@ func Partitions(ctx context.Context, c *kafka.Client, sec KafkaSecurity, topic s
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("topic %s has no partitions: create the region's topics first", topic)
 	}
+	slices.Sort(parts)
 	return parts, nil
 }
 
 // Offsets returns, per partition of topic, its first offset, or with end
-// its end offset (the high watermark: where the next record goes).
+// its end offset (the high watermark: where the next record goes). A
+// partition the broker's answer leaves out is an error.
 func Offsets(ctx context.Context, c *kafka.Client, topic string, parts []int, end bool) (map[int]int64, error) {
 	reqs := make([]kafka.OffsetRequest, len(parts))
 	for i, p := range parts {
@@ -57,6 +60,11 @@ func Offsets(ctx context.Context, c *kafka.Client, topic string, parts []int, en
 		out[po.Partition] = po.FirstOffset
 		if end {
 			out[po.Partition] = po.LastOffset
+		}
+	}
+	for _, p := range parts {
+		if _, ok := out[p]; !ok {
+			return nil, fmt.Errorf("offset of %s[%d]: missing from the broker's answer", topic, p)
 		}
 	}
 	return out, nil

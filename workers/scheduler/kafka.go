@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -26,32 +25,6 @@ func closeClient(c *kafka.Client) {
 	}
 }
 
-// partitions returns the partition ids of topic in ascending order.
-func partitions(ctx context.Context, c *kafka.Client, topic string) ([]int, error) {
-	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return nil, fmt.Errorf("reading metadata of topic %s: %w", topic, err)
-	}
-	for _, t := range md.Topics {
-		if t.Name != topic {
-			continue
-		}
-		if t.Error != nil {
-			return nil, fmt.Errorf("topic %s: %w", topic, t.Error)
-		}
-		ps := make([]int, 0, len(t.Partitions))
-		for _, p := range t.Partitions {
-			ps = append(ps, p.ID)
-		}
-		if len(ps) == 0 {
-			return nil, fmt.Errorf("topic %s has no partitions", topic)
-		}
-		slices.Sort(ps)
-		return ps, nil
-	}
-	return nil, fmt.Errorf("topic %s: %w", topic, kafka.UnknownTopicOrPartition)
-}
-
 // span is the offsets a partition holds: [first, end). end is the high
 // watermark, the offset the next record will get: a reader has seen
 // everything written so far once it has read up to it.
@@ -59,47 +32,17 @@ type span struct{ first, end int64 }
 
 // spans returns the span of each partition of topic.
 func spans(ctx context.Context, c *kafka.Client, topic string, parts []int) (map[int]span, error) {
-	first, err := listOffsets(ctx, c, topic, parts, kafka.FirstOffsetOf)
+	first, err := pipeline.Offsets(ctx, c, topic, parts, false)
 	if err != nil {
 		return nil, err
 	}
-	end, err := listOffsets(ctx, c, topic, parts, kafka.LastOffsetOf)
+	end, err := pipeline.Offsets(ctx, c, topic, parts, true)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[int]span, len(parts))
 	for _, p := range parts {
 		out[p] = span{first: max(first[p], 0), end: end[p]}
-	}
-	return out, nil
-}
-
-// listOffsets asks for one offset per partition (the first or the last,
-// by which); a partition may appear only once per request.
-func listOffsets(ctx context.Context, c *kafka.Client, topic string, parts []int, which func(int) kafka.OffsetRequest) (map[int]int64, error) {
-	reqs := make([]kafka.OffsetRequest, len(parts))
-	for i, p := range parts {
-		reqs[i] = which(p)
-	}
-	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("listing offsets of topic %s: %w", topic, err)
-	}
-	out := make(map[int]int64, len(parts))
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("offsets of %s partition %d: %w", topic, po.Partition, po.Error)
-		}
-		if reqs[0].Timestamp == kafka.FirstOffset {
-			out[po.Partition] = po.FirstOffset
-		} else {
-			out[po.Partition] = po.LastOffset
-		}
-	}
-	for _, p := range parts {
-		if _, ok := out[p]; !ok {
-			return nil, fmt.Errorf("offsets of %s partition %d: missing from the broker's answer", topic, p)
-		}
 	}
 	return out, nil
 }
@@ -178,7 +121,7 @@ func readRange(ctx context.Context, brokers []string, sec pipeline.KafkaSecurity
 func readTopic(ctx context.Context, brokers []string, sec pipeline.KafkaSecurity, topic string, fn func(kafka.Message) error) error {
 	c := client(brokers, sec, "pushpipe-scheduler-read")
 	defer closeClient(c)
-	parts, err := partitions(ctx, c, topic)
+	parts, err := pipeline.Partitions(ctx, c, sec, topic)
 	if err != nil {
 		return err
 	}

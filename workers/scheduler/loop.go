@@ -582,7 +582,7 @@ func (l *loop) requestPosition(ctx context.Context, key string) (int, int64, err
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.ActionTimeout)
 	defer cancel()
 	topic := pipeline.RequestsTopic(l.cfg.Region)
-	parts, err := partitions(ctx, l.admin, topic)
+	parts, err := pipeline.Partitions(ctx, l.admin, l.cfg.Security, topic)
 	if err != nil {
 		return 0, 0, err
 	}

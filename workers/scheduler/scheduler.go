@@ -139,7 +139,7 @@ func (s *Scheduler) waitForTopic(ctx context.Context, admin *kafka.Client) ([]in
 	logged := false
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		parts, err := partitions(pctx, admin, s.topic)
+		parts, err := pipeline.Partitions(pctx, admin, s.cfg.Security, s.topic)
 		cancel()
 		if err == nil {
 			return parts, true
@@ -276,7 +276,7 @@ func (s *Scheduler) membership(ctx context.Context, cg *kafka.ConsumerGroup, adm
 func (s *Scheduler) snapshot(ctx context.Context, admin *kafka.Client) (map[int]int64, bool) {
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		parts, err := partitions(pctx, admin, s.topic)
+		parts, err := pipeline.Partitions(pctx, admin, s.cfg.Security, s.topic)
 		var sp map[int]span
 		if err == nil {
 			sp, err = spans(pctx, admin, s.topic, parts)
