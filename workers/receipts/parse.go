@@ -583,6 +583,12 @@ func parseClient(body []byte, o parseOptions) (Parsed, error) {
 				return Parsed{}, parseErr("invalid_event", "client events: events[%d]: %s is longer than %d bytes", i, f[0], maxClientField)
 			}
 		}
+		// A client event names one device's token: trimmed, and never a
+		// list (the vendor receipt formats separate tokens with commas).
+		ce.Token = strings.TrimSpace(ce.Token)
+		if strings.Contains(ce.Token, ",") {
+			return Parsed{}, parseErr("invalid_event", "client events: events[%d]: token %.40q holds a comma; an event names one token", i, ce.Token)
+		}
 		id := ce.DeliveryID
 		var msgID, deviceID string
 		switch {

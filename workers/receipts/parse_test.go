@@ -47,7 +47,7 @@ func TestParseVendorSamples(t *testing.T) {
 		}},
 		{"client batch: msg id with the device's token, as a vendor receipt of a multi-token call", func(b []byte) (Parsed, error) { return ParseClient(b, 10) },
 			`{"events":[{"msgId":"msg-1","token":"regid-1","event":"ignore","ts":1730776990000},` +
-				`{"deliveryId":"` + ourDelivery + `","token":"regid-2","event":"arrival","ts":1730776986789}]}`, []Receipt{
+				`{"deliveryId":"` + ourDelivery + `","token":" regid-2 ","event":"arrival","ts":1730776986789}]}`, []Receipt{
 				{MsgID: "msg-1", Tokens: []string{"regid-1"}, Event: schema.EventIgnored, StatusCode: 2, StatusDesc: "Acked: reported by the app (ignore)", TS: 1730776990000},
 				{DeliveryID: ourDelivery, Tokens: []string{"regid-2"}, Event: schema.EventArrived, StatusCode: 2, StatusDesc: "Acked: reported by the app (arrival)", TS: 1730776986789},
 			}},
@@ -150,6 +150,8 @@ func TestParseGarbledBodies(t *testing.T) {
 		{"client: unknown event", client, `{"events":[{"deliveryId":"` + ourDelivery + `","event":"click"}]}`, "invalid_event"},
 		{"client: no ids", client, `{"events":[{"msgId":"m","event":"open"}]}`, "invalid_event"},
 		{"client: a token without a msgId", client, `{"events":[{"token":"t","event":"open"}]}`, "invalid_event"},
+		{"client: a list of tokens in one event", client, `{"events":[{"msgId":"m","token":"t1,t2","event":"open"}]}`, "invalid_event"},
+		{"client: a token of spaces only", client, `{"events":[{"msgId":"m","token":"  ","event":"open"}]}`, "invalid_event"},
 		{"client: deliveryId of another form", client, `{"events":[{"deliveryId":"abc","event":"open"}]}`, "invalid_event"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
