@@ -130,7 +130,9 @@ func (c ProducerConfig) Validate() error {
 // to acknowledge them (acks=all). It never creates topics. A Producer is
 // safe for concurrent use; several stages of one process may share one.
 type Producer struct {
-	w          *kafka.Writer
+	// writers differ only in BatchSize, smallest first (see smallBatch);
+	// the last has ProducerConfig.BatchSize.
+	writers    []*kafka.Writer
 	transport  *kafka.Transport
 	batchBytes int64
 	security   KafkaSecurity // explains refused connections in errors
@@ -152,25 +154,58 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	log := cfg.Logger.With().Str("component", "producer").Logger()
 	transport := cfg.Security.Transport(cfg.ClientID)
 	transport.MetadataTTL = cfg.MetadataTTL
-	w := &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
-		Balancer:               &kafka.Murmur2Balancer{},
-		MaxAttempts:            cfg.MaxAttempts,
-		WriteBackoffMin:        50 * time.Millisecond,
-		WriteBackoffMax:        time.Second,
-		BatchSize:              cfg.BatchSize,
-		BatchBytes:             cfg.BatchBytes,
-		BatchTimeout:           cfg.BatchTimeout,
-		WriteTimeout:           cfg.WriteTimeout,
-		ReadTimeout:            cfg.WriteTimeout,
-		RequiredAcks:           kafka.RequireAll,
-		AllowAutoTopicCreation: false,
-		Transport:              transport,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			log.Warn().Msgf(msg, args...)
-		}),
+	newWriter := func(batchSize int) *kafka.Writer {
+		return &kafka.Writer{
+			Addr:                   kafka.TCP(cfg.Brokers...),
+			Balancer:               &kafka.Murmur2Balancer{},
+			MaxAttempts:            cfg.MaxAttempts,
+			WriteBackoffMin:        50 * time.Millisecond,
+			WriteBackoffMax:        time.Second,
+			BatchSize:              batchSize,
+			BatchBytes:             cfg.BatchBytes,
+			BatchTimeout:           cfg.BatchTimeout,
+			WriteTimeout:           cfg.WriteTimeout,
+			ReadTimeout:            cfg.WriteTimeout,
+			RequiredAcks:           kafka.RequireAll,
+			AllowAutoTopicCreation: false,
+			Transport:              transport,
+			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+				log.Warn().Msgf(msg, args...)
+			}),
+		}
 	}
-	return &Producer{w: w, transport: transport, batchBytes: cfg.BatchBytes, security: cfg.Security}, nil
+	p := &Producer{transport: transport, batchBytes: cfg.BatchBytes, security: cfg.Security}
+	for _, n := range [...]int{smallBatch, mediumBatch} {
+		if n < cfg.BatchSize {
+			p.writers = append(p.writers, newWriter(n))
+		}
+	}
+	p.writers = append(p.writers, newWriter(cfg.BatchSize))
+	return p, nil
+}
+
+// smallBatch and mediumBatch are the batch sizes of the Producer's
+// writers for small Produce calls. kafka-go's Writer allocates room for BatchSize records
+// each time it opens a partition's batch, about 150 KiB at the default
+// 1,000; a stage handling one request at a time opens a batch per
+// partition per call, so its allocations (and garbage collection) were
+// set by BatchSize rather than by the records. A call goes to the first
+// writer whose BatchSize holds all its records, so each of its partitions
+// still gets one produce request.
+const (
+	smallBatch  = 16
+	mediumBatch = 128
+)
+
+// writerFor returns the writer for a call of n records: the smallest
+// whose BatchSize is at least n, else the largest.
+func (p *Producer) writerFor(n int) *kafka.Writer {
+	for _, w := range p.writers {
+		if w.BatchSize >= n {
+			return w
+		}
+	}
+	return p.writers[len(p.writers)-1]
 }
 
 // Produce writes outs and returns once the brokers acknowledged every one of
@@ -214,7 +249,7 @@ func (p *Producer) Produce(ctx context.Context, outs []Output) error {
 
 	var wrapped error
 	if len(msgs) > 0 {
-		err := p.w.WriteMessages(ctx, msgs...)
+		err := p.writerFor(len(msgs)).WriteMessages(ctx, msgs...)
 		var werrs kafka.WriteErrors
 		// One explanation per distinct cause (refused credentials, SASL
 		// or TLS mismatch, ACLs), shared by the records it failed.
@@ -274,8 +309,10 @@ func (p *Producer) Close() error {
 		p.mu.Lock()
 		p.closed = true
 		p.mu.Unlock()
-		if err := p.w.Close(); err != nil {
-			p.closeErr = fmt.Errorf("pipeline: closing producer: %w", err)
+		for _, w := range p.writers {
+			if err := w.Close(); err != nil && p.closeErr == nil {
+				p.closeErr = fmt.Errorf("pipeline: closing producer: %w", err)
+			}
 		}
 		p.transport.CloseIdleConnections()
 	})

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +124,42 @@ func TestProducer(t *testing.T) {
 		}
 		if len(parts) != 1 {
 			t.Fatalf("key device-42 landed on partitions %v, want one", parts)
+		}
+	})
+
+	t.Run("calls of every size keep a key's order", func(t *testing.T) {
+		// 1, 20, 200 and 1,500 records go through the writers of 16, 128
+		// and 1,000 records a batch; one after the other, a key's
+		// records stay in the order they were produced.
+		next := 0
+		for _, n := range []int{1, 20, 200, 1500, 1} {
+			if w := p.writerFor(n); w.BatchSize < n && w != p.writers[len(p.writers)-1] {
+				t.Fatalf("a call of %d records went to a writer of %d a batch", n, w.BatchSize)
+			}
+			outs := make([]Output, n)
+			for i := range outs {
+				outs[i] = Output{Topic: topic, Key: []byte("ordered"), Value: []byte(strconv.Itoa(next))}
+				next++
+			}
+			if err := p.Produce(ctx, outs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := 0
+		for _, m := range readTopic(t, ctx, topic) {
+			if string(m.Key) != "ordered" {
+				continue
+			}
+			if got, _ := strconv.Atoi(string(m.Value)); got != want {
+				t.Fatalf("record %d of key ordered holds %s", want, m.Value)
+			}
+			want++
+		}
+		if want != next {
+			t.Fatalf("read %d records of key ordered, produced %d", want, next)
+		}
+		if got := []int{p.writerFor(1).BatchSize, p.writerFor(17).BatchSize, p.writerFor(129).BatchSize, p.writerFor(5000).BatchSize}; !slices.Equal(got, []int{16, 128, 1000, 1000}) {
+			t.Fatalf("writers chosen for 1, 17, 129, 5000 records have batch sizes %v", got)
 		}
 	})
 

@@ -691,7 +691,9 @@ func (s *Stage) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Messag
 		return nil, fmt.Errorf("fetching from %s: %w", s.cfg.Topic, err)
 	}
 	s.markOK()
-	batch := make([]kafka.Message, 1, s.cfg.BatchSize)
+	// Room for a few records, not BatchSize: a kafka.Message is about 150
+	// bytes, and at low rates most batches hold one record.
+	batch := make([]kafka.Message, 1, min(s.cfg.BatchSize, 16))
 	batch[0] = m
 	if s.cfg.BatchSize == 1 {
 		return batch, nil

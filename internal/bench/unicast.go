@@ -159,7 +159,7 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 			Figure{"unicast_published_rps" + sfx, round(reached, 0), "req/s"},
 			Figure{"unicast_delivered" + sfx, float64(len(lat)), "requests"},
 		)
-		figs = append(figs, between(before, after).figures("unicast_", sfx, len(lat), nil)...)
+		figs = append(figs, between(before, after).figures("unicast_", sfx, len(lat), []string{"fanout", "sender", procKafka, procClickHouse, procBench})...)
 		if reads, err := writeTopReaders(meter.own(ctx), conn, before.at, len(lat), filepath.Join(env.dir, "clickhouse-queries-unicast"+sfx+".txt")); err != nil {
 			env.note("The ClickHouse queries of unicast%s are not listed, and its rows read count every row ClickHouse read: %s.", sfx, err)
 		} else {
