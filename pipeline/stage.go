@@ -291,6 +291,8 @@ type Stage struct {
 	started atomic.Bool
 	running atomic.Bool
 	lastOK  atomic.Int64 // unix nanoseconds of the last successful fetch or probe
+	// lastBatch is how many records the previous fetched batch held.
+	lastBatch atomic.Int64
 
 	// beforeCommit, when set (tests only), runs in the delivery goroutine
 	// after a batch's outputs are produced and before it is committed.
@@ -691,13 +693,16 @@ func (s *Stage) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Messag
 		return nil, fmt.Errorf("fetching from %s: %w", s.cfg.Topic, err)
 	}
 	s.markOK()
-	// Room for a few records, not BatchSize: a kafka.Message is about 150
-	// bytes, and at low rates most batches hold one record.
-	batch := make([]kafka.Message, 1, min(s.cfg.BatchSize, 16))
+	// Room for as many records as the previous batch held (at least 16),
+	// not BatchSize: a kafka.Message is about 150 bytes, at low rates most
+	// batches hold one record, and under load they hold about as many as
+	// the one before.
+	batch := make([]kafka.Message, 1, min(s.cfg.BatchSize, max(16, int(s.lastBatch.Load()))))
 	batch[0] = m
 	if s.cfg.BatchSize == 1 {
 		return batch, nil
 	}
+	defer func() { s.lastBatch.Store(int64(len(batch))) }()
 	// One context ends the gathering: at BatchWait after the first record,
 	// or once no record came for BatchLinger (a timer reset at each
 	// record), so that a record costs no context and timer of its own.
