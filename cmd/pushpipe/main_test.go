@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -168,5 +170,32 @@ func TestAppVersionFlag(t *testing.T) {
 		if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "--app-version") {
 			t.Fatalf("%s --app-version 1.0,,2.0: err = %v, want the flag named", cmd, err)
 		}
+	}
+}
+
+func TestSetMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	for _, tc := range []struct {
+		scenario string
+		mb       int
+		env      map[string]string
+		want     int64
+	}{
+		{"memoryLimitMB wins", 270, map[string]string{"GOMEMLIMIT": "1GiB"}, 270 << 20},
+		{"GOMEMLIMIT decides when memoryLimitMB is 0", 0, map[string]string{"GOMEMLIMIT": "64MiB"}, 123 << 20},
+		{"AUTOMEMLIMIT=off leaves the limit", 0, map[string]string{"AUTOMEMLIMIT": "off"}, 123 << 20},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			// A limit of 123 MiB stands for what the runtime had.
+			debug.SetMemoryLimit(123 << 20)
+			setMemoryLimit(tc.mb, zerolog.Nop())
+			if got := debug.SetMemoryLimit(-1); got != tc.want {
+				t.Fatalf("memory limit %d MiB, want %d MiB", got>>20, tc.want>>20)
+			}
+		})
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -101,9 +103,7 @@ func loadConfig(cmd *cobra.Command) (*config.Config, zerolog.Logger, error) {
 	}
 	log := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
 	app.WarnExposedSecrets(cfg, log)
-	if cfg.MemoryLimitMB > 0 {
-		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
-	}
+	setMemoryLimit(cfg.MemoryLimitMB, log)
 	return cfg, log, nil
 }
 
@@ -287,4 +287,24 @@ func workerExample(kind app.Kind) string {
 		ex += " --clickhouse ch-1:9000"
 	}
 	return ex + " --config prod.yaml"
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit: memoryLimitMB
+// when it is set, else, unless the GOMEMLIMIT or AUTOMEMLIMIT environment
+// variables decide, 90% of the memory limit of the process's cgroup (a
+// container's limit), so that a worker in a container collects garbage
+// before the container is killed for want of memory. Without a cgroup
+// limit Go's default stays (no limit).
+func setMemoryLimit(memoryLimitMB int, log zerolog.Logger) {
+	if memoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(memoryLimitMB) << 20)
+		return
+	}
+	limit, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup))
+	switch {
+	case err != nil:
+		log.Warn().Err(err).Msg("no soft memory limit from the cgroup: set memoryLimitMB for workers in containers")
+	case limit < math.MaxInt64:
+		log.Info().Int64("memory_limit_mb", limit>>20).Msg("soft memory limit set to 90% of the cgroup's memory limit")
+	}
 }

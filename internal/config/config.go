@@ -56,9 +56,10 @@ type Config struct {
 	// collector runs more often instead of letting the heap grow to
 	// twice what it holds, which matters for the workers that keep large
 	// caches (eventsink, fanout). It is not a hard cap: a process that
-	// holds more keeps running. 0 leaves Go's default (the GOMEMLIMIT
-	// environment variable, else no limit). Set it to about 90% of a
-	// container's memory limit.
+	// holds more keeps running. 0 takes 90% of the memory limit of the
+	// process's cgroup (a container's limit) when it has one, unless the
+	// GOMEMLIMIT or AUTOMEMLIMIT environment variables decide; else no
+	// limit.
 	MemoryLimitMB int `yaml:"memoryLimitMB"`
 	// Fanout tunes the fanout worker (its device cache).
 	Fanout FanoutConfig `yaml:"fanout"`
