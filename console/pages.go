@@ -112,13 +112,11 @@ func (s *Server) overview(w http.ResponseWriter, r *request) {
 	}
 	v.Body = &ov
 	if err != nil {
-		v.Error = err.Error()
-		s.render(w, r.Request, http.StatusBadRequest, "overview", r, v)
+		s.badRequest(w, r, "overview", v, err)
 		return
 	}
 	if err := checkFilters(ov); err != nil {
-		v.Error = err.Error()
-		s.render(w, r.Request, http.StatusBadRequest, "overview", r, v)
+		s.badRequest(w, r, "overview", v, err)
 		return
 	}
 	sq := schema.StatsQuery{AppID: app, From: from, To: to, Granularity: ov.Granularity, Platform: ov.Platform, Channel: ov.Channel, PushType: ov.Type}
@@ -151,14 +149,19 @@ func checkFilters(ov overviewView) error {
 	return nil
 }
 
+// badRequest shows page with the problem of err, the user's (400).
+func (s *Server) badRequest(w http.ResponseWriter, r *request, page string, v view, err error) {
+	v.Error = err.Error()
+	s.render(w, r.Request, http.StatusBadRequest, page, r, v)
+}
+
 // fail shows page with the problem of err: a *schema.ValidationError is
 // the user's (400, its text shown), anything else ClickHouse or Kafka
 // failing (503, logged, not shown).
 func (s *Server) fail(w http.ResponseWriter, r *request, page string, v view, what string, err error) {
 	var ve *schema.ValidationError
 	if errors.As(err, &ve) {
-		v.Error = ve.Detail
-		s.render(w, r.Request, http.StatusBadRequest, page, r, v)
+		s.badRequest(w, r, page, v, errors.New(ve.Detail))
 		return
 	}
 	s.log.Error().Err(err).Str("account", r.account.Name).Str("path", r.URL.Path).Msg("console: " + what)
@@ -202,8 +205,7 @@ func (s *Server) taskList(w http.ResponseWriter, r *request) {
 		tv.Page, tv.Size, err = pageOf(q)
 	}
 	if err != nil {
-		v.Error = err.Error()
-		s.render(w, r.Request, http.StatusBadRequest, "tasks", r, v)
+		s.badRequest(w, r, "tasks", v, err)
 		return
 	}
 	tq := schema.TaskQuery{AppID: app, From: from, To: to, TaskID: tv.TaskID, TaskName: tv.TaskName, Limit: tv.Page*tv.Size + 1}

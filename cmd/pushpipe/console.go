@@ -10,11 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
@@ -22,8 +19,6 @@ import (
 	"github.com/pushpipe/pushpipe/console"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
-	"github.com/pushpipe/pushpipe/pipeline"
-	"github.com/pushpipe/pushpipe/schema"
 )
 
 // demoLoginFile is where `pushpipe dev` keeps the console's demo admin
@@ -70,20 +65,11 @@ only (--internal-addr, console.internalAddr, else healthAddr 127.0.0.1:18080).
   pushpipe console --region sg --addr 127.0.0.1:9300 --internal-addr 127.0.0.1:9301 --brokers kafka-1:9092 --clickhouse ch-1:9000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := loadConfig(cmd)
+			cfg, log, err := loadRegionConfig(cmd, region)
 			if err != nil {
 				return err
 			}
-			if !schema.ValidRegion(region) {
-				return fail("--region %q: use one of %s", region, strings.Join(schema.Regions(), ", "))
-			}
-			cfg.Regions = []string{region}
-			if addr != "" {
-				if cfg.Console.Addrs == nil {
-					cfg.Console.Addrs = map[string]string{}
-				}
-				cfg.Console.Addrs[region] = addr
-			}
+			setRegionAddr(&cfg.Console.Addrs, region, addr)
 			if internalAddr != "" {
 				cfg.Console.InternalAddr = internalAddr
 			}
@@ -93,42 +79,9 @@ only (--internal-addr, console.internalAddr, else healthAddr 127.0.0.1:18080).
 			if len(cfg.Console.Accounts) == 0 {
 				return fail("console.accounts is empty: nobody could log in; add an account (pushpipe console hash-password makes its passwordHash)")
 			}
-			brokers, sec, err := ep.kafka(cfg)
-			if err != nil {
-				return err
-			}
-			_, chAddr := ep.resolve(cfg)
-			ctx := cmd.Context()
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			conn, err := app.OpenClickHouse(ctx, cfg.ClickHouse, chAddr)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			err = app.Prepare(prepCtx, app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, CH: conn, Producer: p, Metrics: reg, Log: log}, cfg.Regions)
-			cancel()
-			if err != nil {
-				return err
-			}
-			srv, err := startConsole(ctx, app.Deps{Cfg: cfg, CH: conn, Producer: p, Log: log}, region)
-			if err != nil {
-				return err
-			}
-			internal := pipeline.NewHealthServer(cfg.ConsoleInternalAddr(), reg, app.Probe(log, "console", srv.Ready))
-			if err := internal.Start(ctx); err != nil {
-				srv.Close()
-				return fmt.Errorf("starting the internal health and metrics server: %w", err)
-			}
-			log.Info().Str("url", srv.URL()).Str("internal_addr", internal.Addr()).Msg("console serving; health, readiness and metrics on the internal address")
-			<-ctx.Done()
-			return errors.Join(srv.Close(), internal.Close())
+			return serveRegion(cmd, cfg, log, ep, "console", cfg.ConsoleInternalAddr(), func(ctx context.Context, d app.Deps) (regionServer, error) {
+				return startConsole(ctx, d, region)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "region to show: cn, ru, in, eu or sg (required)")

@@ -59,17 +59,9 @@ func TestConsoleCommandNeedsRegionAndAccounts(t *testing.T) {
 // configures the same login on the next start; configured accounts are
 // left alone.
 func TestDevDemoAdmin(t *testing.T) {
-	newCfg := func(dir string) *config.Config {
-		c, err := config.Load("")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.StateDir = dir
-		return c
-	}
 	dir := t.TempDir()
 	var first, second devConsoles
-	c1, c2 := newCfg(dir), newCfg(dir)
+	c1, c2 := defaultConfig(t, dir), defaultConfig(t, dir)
 	if err := first.addDemoAdmin(c1); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +83,7 @@ func TestDevDemoAdmin(t *testing.T) {
 		t.Fatalf("accounts %+v", as)
 	}
 	var third devConsoles
-	c3 := newCfg(t.TempDir())
+	c3 := defaultConfig(t, t.TempDir())
 	c3.Console.Accounts = []config.ConsoleAccount{{Name: "olga"}}
 	if err := third.addDemoAdmin(c3); err != nil || third.login != nil || len(c3.Console.Accounts) != 1 {
 		t.Fatalf("configured accounts were changed: %+v, %v", c3.Console.Accounts, err)

@@ -149,7 +149,7 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 						}
 						rcpts = append(rcpts, s)
 					}
-					if err := gws.start(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, producer: p, metrics: reg}, chAddr); err != nil {
+					if err := gws.start(ctx, app.Deps{Cfg: cfg, Log: log, Brokers: brokers, KafkaSecurity: sec, Producer: p, Metrics: reg}, chAddr); err != nil {
 						return err
 					}
 					return cons.start(ctx, app.Deps{Cfg: cfg, Producer: p, Log: log}, chAddr)

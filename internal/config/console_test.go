@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -47,21 +46,6 @@ func TestConsoleSection(t *testing.T) {
 		{scenario: "console on the gateway's port", body: "regions: [sg]\nconsole: {addr: '127.0.0.1:18200'}", wantErr: "the console of region sg would listen on 127.0.0.1:18200, the address of the gateway"},
 		{scenario: "console on healthAddr", body: "regions: [sg]\nconsole: {addr: '127.0.0.1:18080'}", wantErr: "would listen on 127.0.0.1:18080"},
 	} {
-		t.Run(tc.scenario, func(t *testing.T) {
-			c, err := Load(write(t, tc.body))
-			if err == nil {
-				err = c.Validate()
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c)
-		})
+		t.Run(tc.scenario, func(t *testing.T) { checkSection(t, tc.body, tc.wantErr, tc.check) })
 	}
 }
