@@ -50,9 +50,9 @@ type browser struct {
 	base string
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t *testing.T, chromium, base string) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath(t)), chromedp.NoSandbox, chromedp.DisableGPU,
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.WindowSize(1280, 1000), chromedp.Flag("lang", "en-US"))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelBrowser := chromedp.NewContext(actx)
@@ -165,6 +165,7 @@ func (b *browser) logout() {
 // recall worker. Every page is saved as a screenshot under
 // .pushpipe/screenshots/.
 func TestConsoleInABrowser(t *testing.T) {
+	chromium := chromiumPath(t) // before anything starts: no browser, no test
 	e := newEnvOpts(t, envOptions{simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 1, OpenRate: 1},
 		configure: func(c *config.Config) { c.Recall.Settle = time.Second }}, "sg")
 	e.run([]string{"sg"}, app.Kinds()...)
@@ -211,7 +212,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { con.Close() })
-	b := newBrowser(t, con.URL())
+	b := newBrowser(t, chromium, con.URL())
 	appPath := "/apps/" + url.PathEscape(testApp)
 
 	// A wrong password is refused without saying which part was wrong.
