@@ -6,7 +6,7 @@ CHDB_LIB  := $(CACHE)/chdb/26.7.3-stable.1/libchdb.so
 export PUSHPIPE_CACHE    := $(CACHE)
 export PUSHPIPE_CHDB_LIB := $(CHDB_LIB)
 
-.PHONY: run test bench build chdb clean help
+.PHONY: run test bench build chdb chromium clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ FUZZ_TARGETS := ./schema:FuzzDecodeRequest ./schema:FuzzDecodeBinding ./schema:F
 	./workers/receipts:FuzzParseClient
 FUZZTIME ?= 10000x
 
-test: chdb ## the full test suite against embedded (real-protocol) Kafka and ClickHouse, then brief fuzzing
+test: chdb chromium ## the full test suite against embedded (real-protocol) Kafka and ClickHouse, then brief fuzzing
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -42,6 +42,9 @@ build: ## build bin/pushpipe
 
 chdb: ## fetch the pinned ClickHouse library (libchdb.so) into the cache once
 	@scripts/fetch-chdb.sh >/dev/null   # progress goes to stderr
+
+chromium: ## install Debian's chromium when missing (the console's browser tests drive it headless)
+	@scripts/install-chromium.sh >/dev/null   # progress goes to stderr
 
 clean: ## remove the build output and the local state (.pushpipe/)
 	rm -rf bin .pushpipe

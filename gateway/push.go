@@ -152,16 +152,40 @@ func (s *Server) revokeTask(ctx context.Context, c *call) reply {
 	return s.revoke(ctx, c, b.appRef, &schema.Control{TaskID: b.TaskID, Reason: b.Reason})
 }
 
-// revoke (for a body already decoded and checked) checks the 7-day window against the push's accepted time in
-// ClickHouse and publishes the control record; Data is its control key.
+// revoke (for a body already decoded and checked) refuses a closed push
+// API and publishes the revoke with Revoke; Data is its control key.
 func (s *Server) revoke(ctx context.Context, c *call, a appRef, ctl *schema.Control) reply {
 	if rep := s.pushOpen(a.AppID); rep != nil {
 		return *rep
 	}
 	ctl.AppID, ctl.Region = a.AppID, a.Region
-	acceptedAt, err := LookupAcceptedAt(ctx, s.cfg.ClickHouse, s.cfg.Database, ctl.AppID, ctl.MsgID, ctl.TaskID)
+	err := Revoke(ctx, s.cfg.ClickHouse, s.cfg.Database, s.cfg.Producer, s.cfg.Region, ctl, c.now)
+	var ve *schema.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return refuse(http.StatusBadRequest, ve.Code, ve.Detail)
+	case err != nil:
+		return failed("revoking "+ctl.ControlKey(), err)
+	}
+	return ok(ctl.ControlKey())
+}
+
+// Revoke takes back a push of app ctl.AppID in region (ctl names it by
+// MsgID, optionally Target, or by TaskID; Reason is optional): it looks
+// up when the push was accepted in database db (LookupAcceptedAt), checks
+// the 7-day window (producer.PrepareRevoke) and publishes the control
+// record to push.control.<region> through p, returning once Kafka
+// acknowledged it. ctl's Op, Region and TS are filled when empty. The
+// gateway's revoke routes and the console both revoke through it.
+//
+// A push this app never made (or not stored yet), a revoke naming another
+// region and one past the window are *schema.ValidationError (code 3028;
+// past the window it also matches schema.ErrRevokeTooLate); any other
+// error is ClickHouse or Kafka failing, and nothing was published.
+func Revoke(ctx context.Context, conn driver.Conn, db string, p Producer, region string, ctl *schema.Control, now time.Time) error {
+	acceptedAt, err := LookupAcceptedAt(ctx, conn, db, ctl.AppID, ctl.MsgID, ctl.TaskID)
 	if err != nil {
-		return failed("looking up the push to revoke", err)
+		return fmt.Errorf("looking up the push to revoke: %w", err)
 	}
 	if acceptedAt == 0 {
 		// A revoke names a push this app made; one of an id never pushed
@@ -171,16 +195,16 @@ func (s *Server) revoke(ctx context.Context, c *call, a appRef, ctl *schema.Cont
 		if ctl.MsgID != "" {
 			what = "message " + ctl.MsgID
 		}
-		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("app %s has no push with %s: nothing to revoke (a push accepted in the last seconds may not be stored yet; send the revoke again)", ctl.AppID, what))
+		return &schema.ValidationError{Code: schema.CodeInvalidParam, Detail: fmt.Sprintf("app %s has no push with %s: nothing to revoke (a push accepted in the last seconds may not be stored yet; send the revoke again)", ctl.AppID, what)}
 	}
-	out, err := producer.PrepareRevoke(ctl, s.cfg.Region, acceptedAt, c.now)
+	out, err := producer.PrepareRevoke(ctl, region, acceptedAt, now)
 	if err != nil {
-		return failed("validating the revoke", err)
+		return fmt.Errorf("validating the revoke: %w", err)
 	}
-	if err := s.cfg.Producer.Produce(ctx, []pipeline.Output{out}); err != nil {
-		return failed("publishing revoke "+ctl.ControlKey()+" to "+out.Topic, err)
+	if err := p.Produce(ctx, []pipeline.Output{out}); err != nil {
+		return fmt.Errorf("publishing revoke %s to %s: %w", ctl.ControlKey(), out.Topic, err)
 	}
-	return ok(ctl.ControlKey())
+	return nil
 }
 
 // LookupAcceptedAt returns when the push carrying msgID (or, with msgID

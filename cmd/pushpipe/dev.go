@@ -38,6 +38,10 @@ func newDevCmd() *cobra.Command {
   - an HTTP gateway per region on consecutive ports from gateway.addr (the Alibaba Cloud
     RPC API for the official SDKs, and the /v1 JSON routes), verifying a demo AccessKey of
     the first app (<state-dir>/gateway-demo-accesskey.json) when gateway.appKeys is empty,
+  - the operators' web console per region on consecutive ports from console.addr
+    (127.0.0.1:18300), with a demo admin whose generated password is kept in
+    <state-dir>/console-demo-login.json and printed in the banner when console.accounts
+    is empty,
   - /healthz, /readyz, /metrics and /debug/pprof of the whole process on healthAddr
     (127.0.0.1:18080), never on the receipts or gateway ports,
 and print where to look and what to try. A few demo devices of the demo app are
@@ -82,6 +86,10 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 			if err := gws.addDemoKey(cfg); err != nil {
 				return err
 			}
+			var cons devConsoles
+			if err := cons.addDemoAdmin(cfg); err != nil {
+				return err
+			}
 			if err := cfg.Validate(); err != nil {
 				return fail("invalid configuration: %v", err)
 			}
@@ -119,6 +127,7 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 				}
 			}()
 			defer gws.close(log)
+			defer cons.close(log)
 			return runWorkers(ctx, runOpts{
 				cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, chAddr: chAddr, regions: cfg.Regions, kinds: append(app.Kinds(), app.Scheduler),
 				afterPrepare: func(ctx context.Context, p *pipeline.Producer, reg *prometheus.Registry) error {
@@ -140,12 +149,15 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 						}
 						rcpts = append(rcpts, s)
 					}
-					return gws.start(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, producer: p, metrics: reg}, chAddr)
+					if err := gws.start(ctx, app.Deps{Cfg: cfg, Log: log, Brokers: brokers, KafkaSecurity: sec, Producer: p, Metrics: reg}, chAddr); err != nil {
+						return err
+					}
+					return cons.start(ctx, app.Deps{Cfg: cfg, Producer: p, Log: log}, chAddr)
 				},
-				alsoReady: app.Probe(log, "gateways", gws.ready),
+				alsoReady: app.Probe(log, "gateways and consoles", gws.ready, cons.ready),
 				onReady: func(health string) {
 					gwAddrs, gwTry := gws.banner(cfg)
-					printBanner(cmd.OutOrStdout(), cfg, brokers, chAddr, chHTTP, emb.Simulator.URL(), health, rcpts, gwAddrs, gwTry)
+					printBanner(cmd.OutOrStdout(), cfg, brokers, chAddr, chHTTP, emb.Simulator.URL(), health, rcpts, gwAddrs+cons.banner(cfg), gwTry)
 				},
 			})
 		},

@@ -76,20 +76,11 @@ app make N times as many calls.`,
   curl -s http://127.0.0.1:8080/readyz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := loadConfig(cmd)
+			cfg, log, err := loadRegionConfig(cmd, region)
 			if err != nil {
 				return err
 			}
-			if !schema.ValidRegion(region) {
-				return fail("--region %q: use one of %s", region, strings.Join(schema.Regions(), ", "))
-			}
-			cfg.Regions = []string{region}
-			if addr != "" {
-				if cfg.Gateway.Addrs == nil {
-					cfg.Gateway.Addrs = map[string]string{}
-				}
-				cfg.Gateway.Addrs[region] = addr
-			}
+			setRegionAddr(&cfg.Gateway.Addrs, region, addr)
 			if internalAddr != "" {
 				cfg.Gateway.InternalAddr = internalAddr
 			}
@@ -99,42 +90,9 @@ app make N times as many calls.`,
 			if len(cfg.Gateway.AppKeys) == 0 {
 				return fail("gateway.appKeys is empty: no request could be verified; add an AccessKey for each calling app (pushpipe gateway keygen makes one)")
 			}
-			brokers, sec, err := ep.kafka(cfg)
-			if err != nil {
-				return err
-			}
-			_, chAddr := ep.resolve(cfg)
-			ctx := cmd.Context()
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			conn, err := app.OpenClickHouse(ctx, cfg.ClickHouse, chAddr)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			err = app.Prepare(prepCtx, app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, CH: conn, Producer: p, Metrics: reg, Log: log}, cfg.Regions)
-			cancel()
-			if err != nil {
-				return err
-			}
-			srv, err := startGateway(ctx, gatewayDeps{cfg: cfg, log: log, brokers: brokers, kafkaSecurity: sec, conn: conn, producer: p, metrics: reg}, region)
-			if err != nil {
-				return err
-			}
-			internal := pipeline.NewHealthServer(cfg.GatewayInternalAddr(), reg, app.Probe(log, "gateway", srv.Ready))
-			if err := internal.Start(ctx); err != nil {
-				srv.Close()
-				return fmt.Errorf("starting the internal health and metrics server: %w", err)
-			}
-			log.Info().Str("addr", srv.Addr()).Str("internal_addr", internal.Addr()).Msg("gateway serving; health, readiness and metrics on the internal address")
-			<-ctx.Done()
-			return errors.Join(srv.Close(), internal.Close())
+			return serveRegion(cmd, cfg, log, ep, "gateway", cfg.GatewayInternalAddr(), func(ctx context.Context, d app.Deps) (regionServer, error) {
+				return startGateway(ctx, d, region)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "region to serve: cn, ru, in, eu or sg (required)")
@@ -146,22 +104,10 @@ app make N times as many calls.`,
 	return cmd
 }
 
-// gatewayDeps are what a gateway of this process shares with the rest.
-type gatewayDeps struct {
-	cfg           *config.Config
-	log           zerolog.Logger
-	brokers       []string
-	kafkaSecurity pipeline.KafkaSecurity
-	conn          driver.Conn
-	producer      *pipeline.Producer
-	metrics       *prometheus.Registry
-}
-
 // startGateway starts the gateway of one region on cfg.GatewayAddr(region)
 // until ctx ends or it is closed.
-func startGateway(ctx context.Context, d gatewayDeps, region string) (*gateway.Server, error) {
-	gc, err := app.GatewayConfig(app.Deps{Cfg: d.cfg, Brokers: d.brokers, KafkaSecurity: d.kafkaSecurity, CH: d.conn, Producer: d.producer, Metrics: d.metrics, Log: d.log},
-		region, d.cfg.GatewayAddr(region))
+func startGateway(ctx context.Context, d app.Deps, region string) (*gateway.Server, error) {
+	gc, err := app.GatewayConfig(d, region, d.Cfg.GatewayAddr(region))
 	if err != nil {
 		return nil, fail("invalid configuration: %v", err)
 	}
@@ -213,16 +159,16 @@ func (g *devGateways) addDemoKey(cfg *config.Config) error {
 }
 
 // start starts a gateway per region of cfg.
-func (g *devGateways) start(ctx context.Context, d gatewayDeps, chAddr string) error {
-	if len(d.cfg.Gateway.AppKeys) == 0 {
+func (g *devGateways) start(ctx context.Context, d app.Deps, chAddr string) error {
+	if len(d.Cfg.Gateway.AppKeys) == 0 {
 		return nil
 	}
-	conn, err := app.OpenClickHouse(ctx, d.cfg.ClickHouse, chAddr)
+	conn, err := app.OpenClickHouse(ctx, d.Cfg.ClickHouse, chAddr)
 	if err != nil {
 		return err
 	}
-	g.conn, d.conn = conn, conn
-	for _, r := range d.cfg.Regions {
+	g.conn, d.CH = conn, conn
+	for _, r := range d.Cfg.Regions {
 		s, err := startGateway(ctx, d, r)
 		if err != nil {
 			return err
@@ -400,4 +346,85 @@ rotate a key, list the new one beside the old one, move the callers, remove the 
 	cmd.Flags().StringVar(&out, "out", "", "also write the AccessKey to this file, for gateway sign and send --gateway (never overwritten)")
 	cmd.Flags().StringVar(&appID, "app", "", "the app the key acts on (default: the first configured app)")
 	return cmd
+}
+
+// loadRegionConfig loads the configuration of a command that serves one
+// region: --region must name one, and the configuration's regions become
+// just it.
+func loadRegionConfig(cmd *cobra.Command, region string) (*config.Config, zerolog.Logger, error) {
+	cfg, log, err := loadConfig(cmd)
+	if err != nil {
+		return nil, log, err
+	}
+	if !schema.ValidRegion(region) {
+		return nil, log, fail("--region %q: use one of %s", region, strings.Join(schema.Regions(), ", "))
+	}
+	cfg.Regions = []string{region}
+	return cfg, log, nil
+}
+
+// setRegionAddr sets (*addrs)[region] to addr (an --addr flag) unless
+// addr is empty.
+func setRegionAddr(addrs *map[string]string, region, addr string) {
+	if addr == "" {
+		return
+	}
+	if *addrs == nil {
+		*addrs = map[string]string{}
+	}
+	(*addrs)[region] = addr
+}
+
+// regionServer is a public HTTP server of one region: the gateway, the
+// console.
+type regionServer interface {
+	Addr() string
+	Ready(ctx context.Context) error
+	Close() error
+}
+
+// serveRegion runs the public server of one region until the command's
+// context ends: it connects to Kafka (a producer) and ClickHouse, prepares
+// the region's topics and database, starts the server with start, and
+// serves /healthz, /readyz (the server's Ready) and /metrics on
+// internalAddr. cfg must have been validated.
+func serveRegion(cmd *cobra.Command, cfg *config.Config, log zerolog.Logger, ep endpointFlags, name, internalAddr string,
+	start func(ctx context.Context, d app.Deps) (regionServer, error)) error {
+	brokers, sec, err := ep.kafka(cfg)
+	if err != nil {
+		return err
+	}
+	_, chAddr := ep.resolve(cfg)
+	ctx := cmd.Context()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	conn, err := app.OpenClickHouse(ctx, cfg.ClickHouse, chAddr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	d := app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, CH: conn, Producer: p, Metrics: reg, Log: log}
+	prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = app.Prepare(prepCtx, d, cfg.Regions)
+	cancel()
+	if err != nil {
+		return err
+	}
+	srv, err := start(ctx, d)
+	if err != nil {
+		return err
+	}
+	internal := pipeline.NewHealthServer(internalAddr, reg, app.Probe(log, name, srv.Ready))
+	if err := internal.Start(ctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("starting the internal health and metrics server: %w", err)
+	}
+	log.Info().Str("addr", srv.Addr()).Str("internal_addr", internal.Addr()).Msg(name + " serving; health, readiness and metrics on the internal address")
+	<-ctx.Done()
+	return errors.Join(srv.Close(), internal.Close())
 }

@@ -86,17 +86,9 @@ func TestGatewayKeygenAndSign(t *testing.T) {
 // keeps it in the state directory, and configures it again on the next
 // start.
 func TestDevDemoAccessKey(t *testing.T) {
-	newCfg := func(dir string) *config.Config {
-		c, err := config.Load("")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.StateDir = dir
-		return c
-	}
 	dir := t.TempDir()
 	var first, second devGateways
-	c1, c2 := newCfg(dir), newCfg(dir)
+	c1, c2 := defaultConfig(t, dir), defaultConfig(t, dir)
 	if err := first.addDemoKey(c1); err != nil {
 		t.Fatal(err)
 	}
@@ -108,4 +100,16 @@ func TestDevDemoAccessKey(t *testing.T) {
 		first.keyPath != filepath.Join(dir, demoAccessKeyFile) {
 		t.Fatalf("second start configured %+v, %v; first key %s in %s", apps, err, first.key.ID, first.keyPath)
 	}
+}
+
+// defaultConfig is the default configuration with its state in dir, as
+// pushpipe dev starts from it.
+func defaultConfig(t *testing.T, dir string) *config.Config {
+	t.Helper()
+	c, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.StateDir = dir
+	return c
 }

@@ -77,6 +77,8 @@ type Config struct {
 	Eventsink EventsinkConfig `yaml:"eventsink"`
 	// Gateway configures the HTTP gateway.
 	Gateway GatewayConfig `yaml:"gateway"`
+	// Console configures the operators' web console and its accounts.
+	Console ConsoleConfig `yaml:"console"`
 	// Security holds the id secret delivery ids and receipt tags are
 	// derived under (see security.go).
 	Security SecurityConfig `yaml:"security"`
@@ -321,6 +323,7 @@ func (c *Config) Defaults() {
 	c.Scheduler.defaults()
 	c.Fanout.DeviceCache.defaults()
 	c.Gateway.defaults()
+	c.Console.defaults()
 	c.Callbacks.defaults()
 	c.Retry.defaults()
 	c.Recall.defaults()
@@ -450,6 +453,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateReceipts(); err != nil {
+		return err
+	}
+	if err := c.validateConsole(); err != nil {
 		return err
 	}
 	return c.Security.validate()

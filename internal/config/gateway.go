@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -240,15 +239,7 @@ func (c *Config) validateGateway() error {
 // of the region, else Gateway.Addr with its port plus the region's index
 // in Regions (port 0 stays 0, a free port). It assumes Validate passed.
 func (c *Config) GatewayAddr(region string) string {
-	if a, ok := c.Gateway.Addrs[region]; ok {
-		return a
-	}
-	host, port, _ := net.SplitHostPort(c.Gateway.Addr)
-	p, _ := strconv.Atoi(port)
-	if i := slices.Index(c.Regions, region); p != 0 && i > 0 {
-		p += i
-	}
-	return net.JoinHostPort(host, strconv.Itoa(p))
+	return regionAddr(c.Gateway.Addrs, c.Gateway.Addr, c.Regions, region)
 }
 
 // GatewayInternalAddr is where a gateway process serves its health,

@@ -90,21 +90,26 @@ func TestGatewaySection(t *testing.T) {
 		{scenario: "receipts on healthAddr", body: "regions: [sg]\nhealthAddr: '0.0.0.0:8080'\nreceipts: {addr: '0.0.0.0:8080'}", wantErr: "receipts.addr \"0.0.0.0:8080\" puts a receipts worker on healthAddr"},
 		{scenario: "free ports are never the same", body: "healthAddr: '127.0.0.1:0'\nreceipts: {addr: '127.0.0.1:0'}\ngateway: {addr: '127.0.0.1:0'}", check: func(t *testing.T, c *Config) {}},
 	} {
-		t.Run(tc.scenario, func(t *testing.T) {
-			c, err := Load(write(t, tc.body))
-			if err == nil {
-				err = c.Validate()
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c)
-		})
+		t.Run(tc.scenario, func(t *testing.T) { checkSection(t, tc.body, tc.wantErr, tc.check) })
 	}
+}
+
+// checkSection loads and validates the configuration file body: it must
+// fail with an error holding wantErr, or (wantErr empty) pass check.
+func checkSection(t *testing.T, body, wantErr string, check func(t *testing.T, c *Config)) {
+	t.Helper()
+	c, err := Load(write(t, body))
+	if err == nil {
+		err = c.Validate()
+	}
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, c)
 }

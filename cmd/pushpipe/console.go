@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/console"
+	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
+)
+
+// demoLoginFile is where `pushpipe dev` keeps the console's demo admin
+// login, under the state directory.
+const demoLoginFile = "console-demo-login.json"
+
+func newConsoleCmd() *cobra.Command {
+	var region, addr, internalAddr string
+	var ep endpointFlags
+	cmd := &cobra.Command{
+		Use:   "console",
+		Short: "Run the operators' web console for one region: overview, tasks, task funnels, revoke (reads ClickHouse, revokes → push.control.R)",
+		Long: `Run the operators' web console of one region, a website served by pushpipe itself: every
+page, stylesheet and chart is in the binary (charts are inline SVG), so it works offline.
+
+Pages (after logging in):
+  /apps/<appId>/overview   pushed, succeeded, arrived, opened, ignored and their rates over a
+                           range (last hour, day, 7 or 30 days, or from – to in UTC), a trend
+                           chart by minute, hour or day, filters by channel, platform, push type
+                           and app version
+  /apps/<appId>/tasks      the tasks that started in a range, newest first, filtered by task
+                           id, name and app version, a page at a time
+  /apps/<appId>/tasks/<id> a task's figures, its funnel chart (planned, invalid device,
+                           filtered, valid, accepted by the vendor, arrived, opened), its figures
+                           per channel, and a revoke button for operators and admins
+The figures are read with the functions of the gateway's /v1/stats, /v1/tasks and
+/v1/tasks/{taskId}, so they equal the API's answers for the same query; a revoke takes the
+path of /v1/push/revoke/task (a control record on push.control.<region>).
+
+Accounts come from console.accounts: a name, the bcrypt hash of the password ('pushpipe
+console hash-password' makes it), a role (viewer reads; operator also revokes; admin) and
+the apps it may see ("*" for all; other apps' pages are refused). A login starts a session
+(console.sessionTtl, default 12h) in an HttpOnly, SameSite=Strict cookie; every form carries
+a CSRF token and a POST without it is refused (403). A failed login does not say whether
+the name or the password was wrong. The console listens on loopback unless
+console.secureCookies is set, for a proxy in front of it that terminates TLS.
+
+/healthz, /readyz (ClickHouse reachable) and /metrics are served on the internal address
+only (--internal-addr, console.internalAddr, else healthAddr 127.0.0.1:18080).
+'pushpipe dev' starts a console per region on consecutive ports from console.addr
+(127.0.0.1:18300) with a demo admin when console.accounts is empty.`,
+		Example: `  pushpipe console hash-password < password.txt     # the passwordHash of an account
+  pushpipe console --region sg --config prod.yaml
+  pushpipe console --region sg --addr 127.0.0.1:9300 --internal-addr 127.0.0.1:9301 --brokers kafka-1:9092 --clickhouse ch-1:9000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := loadRegionConfig(cmd, region)
+			if err != nil {
+				return err
+			}
+			setRegionAddr(&cfg.Console.Addrs, region, addr)
+			if internalAddr != "" {
+				cfg.Console.InternalAddr = internalAddr
+			}
+			if err := cfg.Validate(); err != nil {
+				return fail("invalid configuration: %v", err)
+			}
+			if len(cfg.Console.Accounts) == 0 {
+				return fail("console.accounts is empty: nobody could log in; add an account (pushpipe console hash-password makes its passwordHash)")
+			}
+			return serveRegion(cmd, cfg, log, ep, "console", cfg.ConsoleInternalAddr(), func(ctx context.Context, d app.Deps) (regionServer, error) {
+				return startConsole(ctx, d, region)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&region, "region", "", "region to show: cn, ru, in, eu or sg (required)")
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address of the console (default: console.addrs.<region>, else console.addr, 127.0.0.1:18300)")
+	cmd.Flags().StringVar(&internalAddr, "internal-addr", "", "listen address of /healthz, /readyz and /metrics (default: console.internalAddr, else healthAddr, 127.0.0.1:18080)")
+	ep.register(cmd)
+	_ = cmd.MarkFlagRequired("region")
+	cmd.AddCommand(newHashPasswordCmd())
+	return cmd
+}
+
+// startConsole starts the console of one region on cfg.ConsoleAddr(region)
+// until ctx ends or it is closed.
+func startConsole(ctx context.Context, d app.Deps, region string) (*console.Server, error) {
+	srv, err := console.New(app.ConsoleConfig(d, region, d.Cfg.ConsoleAddr(region)))
+	if err != nil {
+		return nil, fail("invalid configuration: %v", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+func newHashPasswordCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "hash-password",
+		Short: "Read a password on stdin and print its bcrypt hash for console.accounts[].passwordHash",
+		Long: `Read one password from standard input (its first line; the line break is not part of
+it) and print its bcrypt hash, the passwordHash of an account under console.accounts. The
+password is never printed and never taken as an argument, so it stays out of the shell's
+history and the process list. A password has 8 to 72 bytes (bcrypt reads no more).`,
+		Example: `  pushpipe console hash-password < password.txt
+  read -rs PW; printf '%s\n' "$PW" | pushpipe console hash-password`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), 4096)).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("reading the password from stdin: %w", err)
+			}
+			h, err := console.HashPassword(strings.TrimRight(line, "\r\n"))
+			if err != nil {
+				return fail("%v", err)
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), h)
+			return err
+		},
+	}
+}
+
+// demoLogin is the console's demo admin of `pushpipe dev`.
+type demoLogin struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+// devConsoles are the consoles `pushpipe dev` runs, one per region, and
+// its demo login.
+type devConsoles struct {
+	login   *demoLogin // the demo admin, when dev made or reused one
+	path    string
+	conn    driver.Conn
+	servers []*console.Server
+}
+
+// addDemoAdmin gives the console an admin of every app when no account
+// is configured: its generated password is kept in
+// <stateDir>/console-demo-login.json (mode 0600, created once, reused by
+// later runs) and printed in the banner.
+func (c *devConsoles) addDemoAdmin(cfg *config.Config) error {
+	if len(cfg.Console.Accounts) > 0 {
+		return nil
+	}
+	path := filepath.Join(cfg.StateDir, demoLoginFile)
+	var l demoLogin
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		l = demoLogin{Name: "admin", Password: console.GeneratePassword()}
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+			return fmt.Errorf("creating the state directory: %w", err)
+		}
+		b, _ = json.Marshal(l)
+		if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+			return fmt.Errorf("writing the console's demo login: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("reading the console's demo login: %w", err)
+	default:
+		if err := json.Unmarshal(b, &l); err != nil || l.Name == "" || l.Password == "" {
+			return fmt.Errorf("%s is not a demo login {\"name\":...,\"password\":...} (delete it to get a new one)", path)
+		}
+	}
+	h, err := console.HashPassword(l.Password)
+	if err != nil {
+		return fmt.Errorf("%s: %w (delete it to get a new one)", path, err)
+	}
+	cfg.Console.Accounts = []config.ConsoleAccount{{Name: l.Name, PasswordHash: channels.Secret(h), Role: string(console.RoleAdmin), Apps: []string{console.AllApps}}}
+	c.login, c.path = &l, path
+	return nil
+}
+
+// start starts a console per region of d.Cfg, reading the ClickHouse at
+// chAddr.
+func (c *devConsoles) start(ctx context.Context, d app.Deps, chAddr string) error {
+	conn, err := app.OpenClickHouse(ctx, d.Cfg.ClickHouse, chAddr)
+	if err != nil {
+		return err
+	}
+	c.conn, d.CH = conn, conn
+	for _, r := range d.Cfg.Regions {
+		s, err := startConsole(ctx, d, r)
+		if err != nil {
+			return err
+		}
+		c.servers = append(c.servers, s)
+	}
+	return nil
+}
+
+// ready reports an error while a console cannot show its pages.
+func (c *devConsoles) ready(ctx context.Context) error {
+	for _, s := range c.servers {
+		if err := s.Ready(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close stops the consoles and their ClickHouse connection.
+func (c *devConsoles) close(log zerolog.Logger) {
+	for _, s := range c.servers {
+		if err := s.Close(); err != nil {
+			log.Error().Err(err).Msg("stopping a console")
+		}
+	}
+	if c.conn != nil {
+		c.conn.Close()
+	}
+}
+
+// banner is the consoles' lines of the banner: the URL of the sg console
+// (else the first), every region's, and the login.
+func (c *devConsoles) banner(cfg *config.Config) string {
+	if len(c.servers) == 0 {
+		return ""
+	}
+	main, parts := c.servers[0], make([]string, len(c.servers))
+	for i, s := range c.servers {
+		parts[i] = cfg.Regions[i] + " " + s.URL()
+		if cfg.Regions[i] == "sg" {
+			main = s
+		}
+	}
+	login := "an account of console.accounts"
+	if c.login != nil {
+		login = fmt.Sprintf("%s / %s   (demo admin, kept in %s)", c.login.Name, c.login.Password, c.path)
+	}
+	return fmt.Sprintf(`  Console             %s   log in as %s
+                      every region: %s
+`, main.URL(), login, strings.Join(parts, "  "))
+}

@@ -1,0 +1,378 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/console"
+	"github.com/pushpipe/pushpipe/gateway"
+	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// screenshotDir is where the browser tests leave a screenshot of every
+// page they saw: the state folder of the checkout (ignored by git).
+var screenshotDir = filepath.Join("..", ".pushpipe", "screenshots")
+
+// chromiumPath finds the headless browser of the browser tests, failing
+// the test (never skipping it) when there is none.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium on PATH: the console's browser tests need Debian's chromium package; run scripts/install-chromium.sh (make test does) or apt-get install -y chromium")
+	return ""
+}
+
+// browser is one headless Chromium driven over the DevTools protocol.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+func newBrowser(t *testing.T, chromium, base string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 1000), chromedp.Flag("lang", "en-US"))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	// The first run starts the browser, which lives as long as ctx.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting headless Chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/")}
+}
+
+// stepTimeout bounds one step of a browser test.
+const stepTimeout = time.Minute
+
+// do runs the steps, failing the test with what was being done.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.fatal(what, err)
+	}
+}
+
+// read runs an action that reads a value, failing the test on an error.
+func read[T any](b *browser, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.fatal(what, err)
+	}
+	return v
+}
+
+// fatal fails the test with the page's address and text.
+func (b *browser) fatal(what string, err error) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	b.t.Fatalf("%s: %v (at %s, page: %.600s)", what, err, loc, body)
+}
+
+// screenshot saves the page as <screenshotDir>/console-<name>.png.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	png := read(b, "screenshot "+name, chromedp.FullScreenshot(100))
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	p := filepath.Join(screenshotDir, "console-"+name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(p)
+	b.t.Logf("screenshot %s", abs)
+}
+
+// text returns the text of the element sel (a CSS selector).
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return strings.TrimSpace(read(b, "reading "+sel, chromedp.Text(chromedp.CSS(sel))))
+}
+
+// count returns the data-value of the element sel.
+func (b *browser) count(sel string) uint64 {
+	b.t.Helper()
+	a := read(b, "reading "+sel, chromedp.AttributeValue(chromedp.CSS(sel), "data-value"))
+	n, err := strconv.ParseUint(a.Value, 10, 64)
+	if !a.Exists || err != nil {
+		b.t.Fatalf("%s has no numeric data-value (%q)", sel, a.Value)
+	}
+	return n
+}
+
+// exists reports whether the page has an element sel.
+func (b *browser) exists(sel string) bool {
+	b.t.Helper()
+	return read(b, "looking for "+sel, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel))) > 0
+}
+
+// login logs in through the login form and waits for the next page.
+func (b *browser) login(name, password, waitFor string) {
+	b.t.Helper()
+	b.do("logging in as "+name,
+		chromedp.Navigate(b.base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#name"), name),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login")),
+		chromedp.WaitVisible(chromedp.CSS(waitFor)))
+}
+
+func (b *browser) logout() {
+	b.t.Helper()
+	b.do("logging out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+}
+
+// TestConsoleInABrowser drives the console with a real headless Chromium
+// against the running pipeline (real Kafka and ClickHouse, the vendor
+// simulator posting receipts): a wrong password is refused, an operator
+// logs in, a push published through the gateway shows in the overview,
+// the task list and its task page with the numbers the HTTP API answers
+// for the same queries, a viewer sees no revoke button and is refused when
+// posting one anyway, forged posts without the CSRF token are refused and
+// publish nothing, and the operator's revoke reaches push.control and the
+// recall worker. Every page is saved as a screenshot under
+// .pushpipe/screenshots/.
+func TestConsoleInABrowser(t *testing.T) {
+	chromium := chromiumPath(t) // before anything starts: no browser, no test
+	e := newEnvOpts(t, envOptions{simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 1, OpenRate: 1},
+		configure: func(c *config.Config) { c.Recall.Settle = time.Second }}, "sg")
+	e.run([]string{"sg"}, app.Kinds()...)
+	e.registerDevices("sg", device("sg", "con-1", "regid-con-1"), device("sg", "con-2", "regid-con-2"), device("sg", "con-3", "regid-con-3"))
+	api := e.startGateway("sg")
+	ctx := context.Background()
+	start := time.Now().UTC()
+
+	// A push through the pipeline: three devices of the simulated MiPush
+	// and one nobody registered.
+	task, err := api.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", TaskName: "console e2e",
+		DeliverType: schema.DeliverAndroid, TargetMsgkey: schema.StringMap{"con-1": "con-msg-1", "con-2": "con-msg-2", "con-3": "con-msg-3", "con-nobody": "con-msg-4"},
+		Title: "Seen in the console", Content: "Funnel and revoke", ExpiredSeconds: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"planned": 4, "invalid_device": 1, "valid": 3, "acked": 3, "arrived": 3, "opened": 3}
+	e.waitFor("the push sent, arrived and opened", 2*time.Minute, func() (bool, string) {
+		got := e.eventCounts("sg", "task_id = ? AND event IN ('planned','invalid_device','valid','acked','arrived','opened')", task)
+		return equalCounts(got, want), fmt.Sprint(got)
+	})
+
+	// The console, with an operator of the test app and a viewer of every
+	// app.
+	hash := func(pw string) channels.Secret {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return channels.Secret(h)
+	}
+	e.cfg.Console.Accounts = []config.ConsoleAccount{
+		{Name: "olga", PasswordHash: hash("olga-password"), Role: "operator", Apps: []string{testApp}},
+		{Name: "vera", PasswordHash: hash("vera-password"), Role: "viewer", Apps: []string{console.AllApps}},
+	}
+	if err := e.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	con, err := console.New(app.ConsoleConfig(e.deps(), "sg", "127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := con.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { con.Close() })
+	b := newBrowser(t, chromium, con.URL())
+	appPath := "/apps/" + url.PathEscape(testApp)
+
+	// A wrong password is refused without saying which part was wrong.
+	b.login("olga", "not-her-password", "#error")
+	if got := b.text("#error"); got != "Wrong name or password." {
+		t.Fatalf("a wrong password shows %q", got)
+	}
+	b.screenshot("login-refused")
+
+	// The operator logs in and lands on the overview.
+	b.login("olga", "olga-password", "#metrics")
+	if got := b.text("#account"); !strings.Contains(got, "olga") || !strings.Contains(got, "operator") {
+		t.Fatalf("the page shows account %q", got)
+	}
+
+	// Overview: the totals over an explicit range equal /v1/stats's.
+	from := start.Truncate(time.Hour).Add(-time.Hour)
+	to := time.Now().UTC().Truncate(time.Minute).Add(2 * time.Minute)
+	q := url.Values{"last": {""}, "from": {from.Format("2006-01-02T15:04")}, "to": {to.Format("2006-01-02T15:04")}, "granularity": {"minute"}, "channel": {"mipush"}}
+	b.do("the overview", chromedp.Navigate(b.base+appPath+"/overview?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS("#metrics")))
+	var stats gateway.Stats
+	if err := api.Query(ctx, "/v1/stats", map[string]any{"appId": testApp, "workspaceId": "default", "granularity": "minute", "channel": "mipush",
+		"startTime": from.UnixMilli(), "endTime": to.UnixMilli()}, &stats); err != nil {
+		t.Fatal(err)
+	}
+	for metric, apiValue := range map[string]uint64{"pushed": stats.PushTotalNum, "succeeded": stats.PushNum, "arrived": stats.ArrivalNum, "opened": stats.OpenNum, "ignored": stats.IgnoreNum} {
+		if got := b.count(`[data-metric="` + metric + `"]`); got != apiValue {
+			t.Errorf("overview %s = %d, /v1/stats says %d", metric, got, apiValue)
+		}
+	}
+	if got, want := b.text(`[data-metric="arrivalRate"]`), fmt.Sprintf("%.1f%% of pushed", stats.ArrivalRate*100); got != want {
+		t.Errorf("overview arrival rate %q, /v1/stats says %q", got, want)
+	}
+	if stats.PushNum != 3 || stats.ArrivalNum != 3 || stats.OpenNum != 3 {
+		t.Fatalf("/v1/stats %+v: want the push's 3 acked, arrived and opened messages", stats)
+	}
+	if !b.exists("svg.chart polyline.s-pushed") {
+		t.Error("the overview has no trend chart")
+	}
+	b.screenshot("overview")
+
+	// Tasks: the push is listed with the numbers of /v1/tasks.
+	b.do("the task list", chromedp.Click(chromedp.CSS("#nav-tasks")), chromedp.WaitVisible(chromedp.CSS(`tr[data-task="`+task+`"]`)))
+	var tasks []gateway.Task
+	if err := api.Query(ctx, "/v1/tasks", map[string]any{"appId": testApp, "workspaceId": "default", "startTime": start.Add(-time.Hour).UnixMilli(), "taskId": task}, &tasks); err != nil || len(tasks) != 1 {
+		t.Fatalf("/v1/tasks: %+v, %v", tasks, err)
+	}
+	row := `tr[data-task="` + task + `"] `
+	for col, apiValue := range map[string]uint64{"pushNum": tasks[0].PushNum, "pushSuccessNum": tasks[0].PushSuccessNum, "pushArrivalNum": tasks[0].PushArrivalNum} {
+		if got := b.count(row + `[data-col="` + col + `"]`); got != apiValue {
+			t.Errorf("task list %s = %d, /v1/tasks says %d", col, got, apiValue)
+		}
+	}
+	b.screenshot("tasks")
+
+	// The task page: its funnel and figures equal /v1/tasks/{taskId} and
+	// /v1/stats/funnel, its mipush row /v1/stats of the task on mipush.
+	b.do("the task page", chromedp.Click(chromedp.CSS(row+"a.task-link")), chromedp.WaitVisible(chromedp.CSS("#funnel")))
+	var detail gateway.TaskDetail
+	if err := api.Query(ctx, "/v1/tasks/"+task, map[string]any{"appId": testApp, "workspaceId": "default"}, &detail); err != nil {
+		t.Fatal(err)
+	}
+	var funnel schema.Funnel
+	if err := api.Query(ctx, "/v1/stats/funnel", map[string]any{"appId": testApp, "workspaceId": "default", "taskId": task}, &funnel); err != nil {
+		t.Fatal(err)
+	}
+	if funnel != detail.Funnel {
+		t.Fatalf("/v1/stats/funnel %+v and /v1/tasks/{taskId} %+v differ", funnel, detail.Funnel)
+	}
+	for key, apiValue := range map[string]uint64{"planned": funnel.Planned, "invalidDevice": funnel.InvalidDevice, "filtered": funnel.Filtered, "valid": funnel.Valid,
+		"acked": funnel.Acked, "arrived": funnel.Arrived, "opened": funnel.Opened} {
+		if got := b.count(`[data-funnel="` + key + `"]`); got != apiValue {
+			t.Errorf("funnel %s = %d on the page, %d from the API", key, got, apiValue)
+		}
+	}
+	if funnel.Planned != 4 || funnel.InvalidDevice != 1 || funnel.Acked != 3 || funnel.Opened != 3 {
+		t.Fatalf("funnel %+v: want 4 planned, 1 invalid device, 3 acked, 3 opened", funnel)
+	}
+	for key, apiValue := range map[string]uint64{"pushNum": detail.PushNum, "pushSuccessNum": detail.PushSuccessNum, "pushArrivalNum": detail.PushArrivalNum} {
+		if got := b.count(`[data-task="` + key + `"]`); got != apiValue {
+			t.Errorf("task %s = %d on the page, /v1/tasks/{taskId} says %d", key, got, apiValue)
+		}
+	}
+	var onMiPush gateway.Stats
+	if err := api.Query(ctx, "/v1/stats", map[string]any{"appId": testApp, "workspaceId": "default", "granularity": "day", "channel": "MIUI", "taskId": task,
+		"startTime": time.UnixMilli(detail.StartTime).Truncate(time.Minute).UnixMilli(), "endTime": time.Now().Add(time.Minute).UnixMilli()}, &onMiPush); err != nil {
+		t.Fatal(err)
+	}
+	for col, apiValue := range map[string]uint64{"pushed": onMiPush.PushTotalNum, "succeeded": onMiPush.PushNum, "arrived": onMiPush.ArrivalNum, "opened": onMiPush.OpenNum} {
+		if got := b.count(`tr[data-channel="mipush"] [data-col="` + col + `"]`); got != apiValue {
+			t.Errorf("mipush %s = %d on the task page, /v1/stats says %d", col, got, apiValue)
+		}
+	}
+	if !b.exists("svg.funnel rect.bar") || !b.exists("#revoke") {
+		t.Fatal("the operator's task page lacks its funnel chart or revoke button")
+	}
+	b.screenshot("task")
+	taskPath := appPath + "/tasks/" + url.PathEscape(task)
+
+	// Forged posts: the revoke form without its CSRF token, and with a
+	// made-up one, are refused and publish nothing.
+	for name, js := range map[string]string{
+		"no-csrf":    `document.querySelector('#revoke-form input[name=csrf]').remove()`,
+		"wrong-csrf": `document.querySelector('#revoke-form input[name=csrf]').value = 'forged'`,
+	} {
+		b.do("a forged revoke ("+name+")", chromedp.Navigate(b.base+taskPath), chromedp.WaitVisible(chromedp.CSS("#revoke-form")),
+			chromedp.Evaluate[chromedp.Void](js), chromedp.Click(chromedp.CSS("#confirm")), chromedp.Click(chromedp.CSS("#revoke")),
+			chromedp.WaitVisible(chromedp.CSS("#error")))
+		title := read(b, "reading the title", chromedp.Title())
+		if got := b.text("#error"); !strings.HasPrefix(title, "Forbidden") || !strings.Contains(got, "security token is missing or out of date") {
+			t.Fatalf("a revoke with %s: page %q says %q, want Forbidden", name, title, got)
+		}
+		if name == "no-csrf" {
+			b.screenshot("revoke-without-csrf")
+		}
+	}
+	if recs := e.readAll(pipeline.ControlTopic("sg")); len(recs) != 0 {
+		t.Fatalf("forged revokes published %d control records", len(recs))
+	}
+
+	// The viewer sees the task but no revoke button, and a revoke posted
+	// anyway, with the session's own token, is refused.
+	b.logout()
+	b.login("vera", "vera-password", "#metrics")
+	b.do("the viewer's task page", chromedp.Navigate(b.base+taskPath), chromedp.WaitVisible(chromedp.CSS("#funnel")))
+	if b.exists("#revoke") || b.exists("#revoke-form") || !b.exists("#no-revoke") {
+		t.Fatal("the viewer's task page offers a revoke")
+	}
+	if got := b.count(`[data-funnel="acked"]`); got != funnel.Acked {
+		t.Fatalf("the viewer sees acked %d, want %d", got, funnel.Acked)
+	}
+	b.screenshot("task-viewer")
+	b.do("a viewer's revoke", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const f = document.createElement('form'); f.method = 'post'; f.action = %q;
+		const c = document.createElement('input'); c.type = 'hidden'; c.name = 'csrf'; c.value = document.querySelector('form.logout input[name=csrf]').value;
+		f.appendChild(c); document.body.appendChild(f); f.submit(); })()`, taskPath+"/revoke")), chromedp.WaitVisible(chromedp.CSS("#error")))
+	if got := b.text("#error"); !strings.Contains(got, "only operators and admins may revoke") {
+		t.Fatalf("a viewer's revoke says %q", got)
+	}
+	if recs := e.readAll(pipeline.ControlTopic("sg")); len(recs) != 0 {
+		t.Fatalf("a viewer's revoke published %d control records", len(recs))
+	}
+	b.logout()
+
+	// The operator revokes: one control record, the recall worker recalls
+	// the three acked messages.
+	b.login("olga", "olga-password", "#metrics")
+	b.do("the revoke", chromedp.Navigate(b.base+taskPath), chromedp.WaitVisible(chromedp.CSS("#revoke-form")),
+		chromedp.SendKeys(chromedp.CSS("#reason"), "wrong copy"), chromedp.Click(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#revoke")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	b.screenshot("task-revoked")
+	recs := e.readAll(pipeline.ControlTopic("sg"))
+	if len(recs) != 1 || string(recs[0].Key) != testApp+"/task:"+task {
+		t.Fatalf("control records after the revoke: %d, want one keyed %s/task:%s", len(recs), testApp, task)
+	}
+	var ctl schema.Control
+	if err := json.Unmarshal(recs[0].Value, &ctl); err != nil || ctl.Op != schema.ControlRevoke || ctl.TaskID != task || ctl.Reason != "wrong copy" || ctl.Region != "sg" {
+		t.Fatalf("control record %s: %v", recs[0].Value, err)
+	}
+	e.waitFor("the acked messages recalled", 2*time.Minute, func() (bool, string) {
+		c := e.eventCounts("sg", "task_id = ? AND event = 'recalled'", task)
+		return c["recalled"] == 3, fmt.Sprint(c)
+	})
+}
