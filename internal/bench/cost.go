@@ -196,7 +196,8 @@ func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n i
 	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
 		return total, fmt.Errorf("flushing ClickHouse's query log: %w", err)
 	}
-	rows, err := conn.Query(ctx, `SELECT count(), sum(read_rows), sum(written_rows), any(query_kind), any(substring(replaceRegexpAll(query, '\\s+', ' '), 1, 200))
+	rows, err := conn.Query(ctx, `SELECT count(), sum(read_rows), sum(written_rows), sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']),
+		any(query_kind), any(substring(replaceRegexpAll(query, '\\s+', ' '), 1, 200))
 		FROM system.query_log WHERE type = 'QueryFinish' AND event_time_microseconds >= ? AND log_comment != ?
 		GROUP BY normalized_query_hash ORDER BY sum(read_rows) DESC, sum(written_rows) DESC`, since, ownComment)
 	if err != nil {
@@ -206,11 +207,12 @@ func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n i
 	var b strings.Builder
 	fmt.Fprintf(&b, "# ClickHouse queries of the workers since %s, by rows read (per delivery of %d);\n", since.UTC().Format(time.RFC3339), n)
 	b.WriteString("# an INSERT's rows read are its materialized views reading the inserted block\n")
-	fmt.Fprintf(&b, "%8s %14s %10s %14s %10s  %s\n", "queries", "rows_read", "read/dlv", "rows_written", "wrtn/dlv", "query")
+	b.WriteString("# cpu_us/dlv: the queries' user+system CPU time in ClickHouse per delivery (for an INSERT, its views' too)\n")
+	fmt.Fprintf(&b, "%8s %14s %10s %14s %10s %11s  %s\n", "queries", "rows_read", "read/dlv", "rows_written", "wrtn/dlv", "cpu_us/dlv", "query")
 	for line := 0; rows.Next(); line++ {
-		var count, read, written uint64
+		var count, read, written, cpu uint64
 		var kind, q string
-		if err := rows.Scan(&count, &read, &written, &kind, &q); err != nil {
+		if err := rows.Scan(&count, &read, &written, &cpu, &kind, &q); err != nil {
 			return total, fmt.Errorf("reading ClickHouse's query log: %w", err)
 		}
 		switch kind {
@@ -220,13 +222,13 @@ func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n i
 			total.inserts += read
 		}
 		if line < 20 {
-			fmt.Fprintf(&b, "%8d %14d %10.2f %14d %10.2f  %s\n", count, read, float64(read)/float64(max(n, 1)), written, float64(written)/float64(max(n, 1)), q)
+			fmt.Fprintf(&b, "%8d %14d %10.2f %14d %10.2f %11.2f  %s\n", count, read, float64(read)/float64(max(n, 1)), written, float64(written)/float64(max(n, 1)), float64(cpu)/float64(max(n, 1)), q)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return total, fmt.Errorf("reading ClickHouse's query log: %w", err)
 	}
-	if err := writeParts(ctx, conn, since, &b); err != nil {
+	if err := writeParts(ctx, conn, since, n, &b); err != nil {
 		return total, err
 	}
 	return total, os.WriteFile(path, []byte(b.String()), 0o644)
@@ -234,10 +236,12 @@ func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n i
 
 // writeParts appends to b the parts each table got since since, from
 // system.part_log: new parts (one per insert and per materialized view
-// fed), merges and the rows they rewrote.
-func writeParts(ctx context.Context, conn driver.Conn, since time.Time, b *strings.Builder) error {
+// fed), merges, the rows they rewrote and their CPU time per delivery of
+// n.
+func writeParts(ctx context.Context, conn driver.Conn, since time.Time, n int, b *strings.Builder) error {
 	rows, err := conn.Query(ctx, `SELECT database || '.' || table, countIf(event_type = 'NewPart'), sumIf(rows, event_type = 'NewPart'),
-		countIf(event_type = 'MergeParts'), sumIf(rows, event_type = 'MergeParts')
+		countIf(event_type = 'MergeParts'), sumIf(rows, event_type = 'MergeParts'),
+		sumIf(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'], event_type = 'MergeParts')
 		FROM system.part_log WHERE event_time_microseconds >= ? AND database NOT IN ('system')
 		GROUP BY 1 ORDER BY 5 DESC, 2 DESC`, since)
 	if err != nil {
@@ -245,14 +249,14 @@ func writeParts(ctx context.Context, conn driver.Conn, since time.Time, b *strin
 	}
 	defer rows.Close()
 	fmt.Fprintf(b, "\n# parts since %s: new parts (inserts, views) and merges\n", since.UTC().Format(time.RFC3339))
-	fmt.Fprintf(b, "%10s %14s %10s %14s  %s\n", "new_parts", "rows", "merges", "rows_merged", "table")
+	fmt.Fprintf(b, "%10s %14s %10s %14s %16s  %s\n", "new_parts", "rows", "merges", "rows_merged", "merge_cpu_us/dlv", "table")
 	for rows.Next() {
 		var table string
-		var parts, partRows, merges, merged uint64
-		if err := rows.Scan(&table, &parts, &partRows, &merges, &merged); err != nil {
+		var parts, partRows, merges, merged, cpu uint64
+		if err := rows.Scan(&table, &parts, &partRows, &merges, &merged, &cpu); err != nil {
 			return fmt.Errorf("reading ClickHouse's part log: %w", err)
 		}
-		fmt.Fprintf(b, "%10d %14d %10d %14d  %s\n", parts, partRows, merges, merged, table)
+		fmt.Fprintf(b, "%10d %14d %10d %14d %16.2f  %s\n", parts, partRows, merges, merged, float64(cpu)/float64(max(n, 1)), table)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading ClickHouse's part log: %w", err)
