@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -154,5 +155,92 @@ func TestStageHandlesBatchesConcurrently(t *testing.T) {
 				t.Fatalf("outputs = %v, want the inputs in order %v", got, want)
 			}
 		})
+	}
+}
+
+// TestInTurnKeepsBatchOrder checks that the InTurn part of concurrently
+// handled batches runs in the order the batches were read, even when later
+// batches reach it first and when an earlier batch's part fails once.
+func TestInTurnKeepsBatchOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	in := testTopic(t, ctx, "in", 1)
+	out := testTopic(t, ctx, "out", 1)
+	group := "g." + testName(t)
+	p := testProducer(t)
+	want := produceInputs(t, ctx, p, in, 60, 5, "v")
+
+	var mu sync.Mutex
+	var order []int64 // first offset of each batch, as its InTurn part ran
+	inflight := 0     // handlers running
+	overlapped := false
+	failed := map[int64]bool{}
+	h := &recorder{out: out, hook: func(ctx context.Context, msgs []kafka.Message) error {
+		first := msgs[0].Offset
+		mu.Lock()
+		inflight++
+		overlapped = overlapped || inflight > 1
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			inflight--
+			mu.Unlock()
+		}()
+		// Earlier batches dawdle, so later ones reach InTurn first.
+		time.Sleep(time.Duration(max(0, 60-first)) * time.Millisecond)
+		return InTurn(ctx, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if first == 20 && !failed[first] {
+				// The batch at offset 20 fails its part once: the batches
+				// after it must wait for its retry.
+				failed[first] = true
+				return errors.New("failing once")
+			}
+			order = append(order, first)
+			return nil
+		})
+	}}
+	cfg := testStageConfig(t, in, group)
+	cfg.BatchSize = 10
+	cfg.BatchWait = time.Second
+	cfg.ConcurrentBatches = 3
+	cfg.MinRetryBackoff = 10 * time.Millisecond
+	s, err := NewStage(cfg, h, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	waitCommitted(t, ctx, group, in)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !overlapped {
+		t.Fatal("no two batches were handled at once: the test did not run them concurrently")
+	}
+	if !slices.IsSorted(order) || len(order) == 0 || order[0] != 0 {
+		t.Fatalf("InTurn parts ran for the batches at offsets %v, want them in order from 0", order)
+	}
+	if !slices.Contains(order, 20) {
+		t.Fatalf("the batch at offset 20 never ran its part after failing once: %v", order)
+	}
+	if got := values(readTopic(t, ctx, out)); !slices.Equal(got, want) {
+		t.Fatalf("outputs = %v, want the inputs in order %v", got, want)
+	}
+}
+
+func TestInTurnOutsideAStageRunsAtOnce(t *testing.T) {
+	ran := false
+	if err := InTurn(context.Background(), func() error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("InTurn outside a stage: ran %v, err %v", ran, err)
+	}
+	want := errors.New("part failed")
+	if err := InTurn(context.Background(), func() error { return want }); !errors.Is(err, want) {
+		t.Fatalf("InTurn returned %v, want the part's error", err)
 	}
 }

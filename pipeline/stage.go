@@ -143,7 +143,8 @@ type StageConfig struct {
 	// in the background meanwhile). With more, the next batches are
 	// fetched and handled while earlier ones still wait for their slowest
 	// records (a sender's slowest vendor answers); the handler must then be
-	// safe for concurrent use. Either way outputs are produced and offsets
+	// safe for concurrent use, and keeps what must see the batches in order
+	// in an InTurn call. Either way outputs are produced and offsets
 	// committed in the order of the batches, one batch at a time.
 	ConcurrentBatches int
 
@@ -639,6 +640,8 @@ func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 type flight struct {
 	batch []kafka.Message
 	done  chan struct{}
+	// turn orders the handler's InTurn part after the previous flight's.
+	turn *turn
 	// err is what stopped the flight, errBatch the batch it concerns:
 	// this one's, or an earlier flight's whose error this one passes on.
 	err      error
@@ -657,9 +660,14 @@ func (f *flight) wait() error {
 // flight whose handling or predecessor failed is done, with that error,
 // before release is called.
 func (s *Stage) startFlight(ctx context.Context, reader *kafka.Reader, batch []kafka.Message, prev *flight, release func()) *flight {
-	f := &flight{batch: batch, done: make(chan struct{})}
+	var prevTurn *turn
+	if prev != nil {
+		prevTurn = prev.turn
+	}
+	f := &flight{batch: batch, done: make(chan struct{}), turn: newTurn(prevTurn)}
 	go func() {
-		results, herr := s.handleBatch(ctx, batch)
+		results, herr := s.handleBatch(context.WithValue(ctx, turnKey{}, f.turn), batch)
+		f.turn.pass()
 		if prev != nil && prev.wait() != nil {
 			f.err, f.errBatch = prev.err, prev.errBatch
 		} else if herr != nil {

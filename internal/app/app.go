@@ -281,6 +281,7 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 	if Kind(name) == Eventsink {
 		e := d.Cfg.Eventsink
 		sc.BatchSize, sc.BatchWait, sc.BatchLinger = e.BatchSize, e.BatchWait, max(e.BatchLinger, 0)
+		sc.ConcurrentBatches = e.ConcurrentBatches
 	}
 	return sc
 }

@@ -112,8 +112,7 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The workers' soft memory limit, so the RSS figures are read with it.
-	return append(append(figs, second...), Figure{"worker_memory_limit_mb", stackMemoryLimitMB, "MB"}), nil
+	return append(figs, second...), nil
 }
 
 // broadcastRun is one measured broadcast of runE2E.

@@ -27,8 +27,7 @@ import (
 // broadcast, eventsink alone) run the workers with: the shipped defaults
 // (stage.batchWait 5ms, stage.batchLinger 1ms, sender.concurrency 8, sender.concurrentBatches 4, the vendors' default rate
 // limits) except for stage.batchSize, raised so that one sender batch fills
-// MiPush calls of 1000 regIds, and memoryLimitMB, set as for workers in
-// containers of 300 MB (stackMemoryLimitMB).
+// MiPush calls of 1000 regIds.
 //
 // The eventsink runs its own batches' defaults (config.EventsinkConfig).
 const (
@@ -44,11 +43,6 @@ const (
 	stackMiPushPackage = "com.example.bench"
 	// stackPartitions is the partition count of every bench topic.
 	stackPartitions = 4
-	// stackMemoryLimitMB is memoryLimitMB of the workers: the soft limit
-	// (90%) an SRE sets for a worker in a container of 300 MB, the memory
-	// each worker is meant to fit in. Without it Go lets a heap grow to
-	// twice what it holds before collecting.
-	stackMemoryLimitMB = 270
 )
 
 // stackConfig is what a worker configuration of one bench region needs.
@@ -85,7 +79,7 @@ type appLimit struct {
 // c.region to path.
 func writeStackConfig(path string, c stackConfig) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "regions: [%s]\nkafka: {brokers: [%s], partitions: %d}\nlogLevel: warn\nmemoryLimitMB: %d\n", c.region, strings.Join(c.brokers, ", "), stackPartitions, stackMemoryLimitMB)
+	fmt.Fprintf(&b, "regions: [%s]\nkafka: {brokers: [%s], partitions: %d}\nlogLevel: warn\n", c.region, strings.Join(c.brokers, ", "), stackPartitions)
 	if c.chAddr != "" {
 		fmt.Fprintf(&b, "clickhouse: {addr: %q, databasePrefix: %s}\n", c.chAddr, stackPrefix)
 	}

@@ -10,6 +10,9 @@ const (
 	DefaultEventsinkBatchSize   = 30000
 	DefaultEventsinkBatchWait   = 250 * time.Millisecond
 	DefaultEventsinkBatchLinger = 20 * time.Millisecond
+	// DefaultEventsinkConcurrentBatches lets one batch be decoded while
+	// the one before is inserted.
+	DefaultEventsinkConcurrentBatches = 2
 )
 
 // EventsinkConfig sizes the event sink's batches, which replace
@@ -23,9 +26,9 @@ type EventsinkConfig struct {
 	// BatchSize is the most events of one batch. Default 30000; at most
 	// 1,000,000. Memory grows with it: the records of a batch, as many
 	// more queued behind it and the insert's columns are held at once
-	// (at 30000, about 80 MB of the eventsink's heap; with its delivery
-	// and outcome caches full it peaks at 430-510 MB in the bench's
-	// 1M-device broadcast).
+	// (at 30000, about 80 MB of the eventsink's heap for each batch in
+	// flight, see ConcurrentBatches), besides the delivery and outcome
+	// caches.
 	BatchSize int `yaml:"batchSize"`
 	// BatchWait is how long the sink gathers events into a batch after
 	// its first one arrived. Default 250ms; at most 10s.
@@ -36,6 +39,14 @@ type EventsinkConfig struct {
 	// backlog is inserted in full batches, while a lone event is still
 	// stored at once. A negative value turns it off; at most 10s.
 	BatchLinger time.Duration `yaml:"batchLinger"`
+	// ConcurrentBatches is how many batches the sink works on at once
+	// (pipeline.StageConfig.ConcurrentBatches). Default 2: the next batch
+	// is read and decoded while ClickHouse takes the previous one's
+	// inserts; outcomes and receipts are still decided one batch at a
+	// time in the order read, and batches are committed in that order.
+	// Each batch in flight holds its records and columns (see BatchSize).
+	// Between 1 and 8.
+	ConcurrentBatches int `yaml:"concurrentBatches"`
 }
 
 func (e *EventsinkConfig) defaults() {
@@ -48,6 +59,9 @@ func (e *EventsinkConfig) defaults() {
 	if e.BatchLinger == 0 {
 		e.BatchLinger = DefaultEventsinkBatchLinger
 	}
+	if e.ConcurrentBatches == 0 {
+		e.ConcurrentBatches = DefaultEventsinkConcurrentBatches
+	}
 }
 
 func (e EventsinkConfig) validate() error {
@@ -59,6 +73,9 @@ func (e EventsinkConfig) validate() error {
 	}
 	if e.BatchLinger > 10*time.Second {
 		return fmt.Errorf("eventsink.batchLinger must be at most 10s (negative: off), got %s", e.BatchLinger)
+	}
+	if e.ConcurrentBatches < 1 || e.ConcurrentBatches > 8 {
+		return fmt.Errorf("eventsink.concurrentBatches must be between 1 and 8 (0 means %d), got %d", DefaultEventsinkConcurrentBatches, e.ConcurrentBatches)
 	}
 	return nil
 }

@@ -97,13 +97,23 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		src = append(src, i)
 	}
 	events = events[:n]
-	first, err := h.out.decide(ctx, events)
-	if err != nil {
-		return nil, fmt.Errorf("deciding delivery outcomes: %w", err)
-	}
-	events, err = h.res.resolve(ctx, msgs, events, src, results)
-	if err != nil {
-		return nil, fmt.Errorf("resolving receipts: %w", err)
+	// Outcomes and receipts are decided in the order the batches were
+	// read (a delivery's first terminal event wins; a receipt finds the
+	// deliveries of earlier batches in the caches), while decoding and
+	// the inserts overlap the neighbouring batches when the stage runs
+	// several at once.
+	var first []schema.DeliveryOutcome
+	if err := pipeline.InTurn(ctx, func() error {
+		var err error
+		if first, err = h.out.decide(ctx, events); err != nil {
+			return fmt.Errorf("deciding delivery outcomes: %w", err)
+		}
+		if events, err = h.res.resolve(ctx, msgs, events, src, results); err != nil {
+			return fmt.Errorf("resolving receipts: %w", err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	// The outcomes are stored while the events are inserted; the batch
 	// is committed only once both are.
