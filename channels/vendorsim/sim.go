@@ -30,6 +30,7 @@
 package vendorsim
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,11 +43,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-)
-
-// Vendor names used in records, stats and rules.
-const (
-	VendorMiPush = "mipush"
 )
 
 // UnknownApp is the app name of requests whose credentials matched no app.
@@ -280,7 +276,7 @@ type Simulator struct {
 	mux       *http.ServeMux
 	// vendors are the simulated vendor APIs with at least one app; appIDs
 	// indexes their apps (vendor -> app id). Both are fixed after New.
-	vendors []simVendor
+	vendors []Vendor
 	appIDs  map[string]map[string]bool
 	// seed is the seed in use; poster posts receipts (nil without
 	// Config.Receipts.URLs). Both are fixed after New.
@@ -288,9 +284,10 @@ type Simulator struct {
 	poster *poster
 }
 
-// New returns a simulator for cfg (defaults applied), or the joined
-// configuration problems.
-func New(cfg Config) (*Simulator, error) {
+// New returns a simulator for cfg (defaults applied) serving the vendors
+// made by vendors (see package allvendors for every vendor) that have at
+// least one app in cfg, or the joined configuration problems.
+func New(cfg Config, vendors []NewVendor) (*Simulator, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("creating vendor simulator: %w", err)
@@ -307,14 +304,14 @@ func New(cfg Config) (*Simulator, error) {
 	}
 	s.resetLocked()
 	s.mux = http.NewServeMux()
-	s.vendors = s.configuredVendors()
+	s.vendors = s.configuredVendors(vendors)
 	s.appIDs = map[string]map[string]bool{}
 	for _, v := range s.vendors {
 		ids := map[string]bool{}
-		for _, id := range v.appIDs() {
+		for _, id := range cfg.appIDs(v.Name()) {
 			ids[id] = true
 		}
-		s.appIDs[v.name()] = ids
+		s.appIDs[v.Name()] = ids
 	}
 	s.routes()
 	if len(cfg.Receipts.URLs) > 0 {
@@ -347,7 +344,7 @@ func (s *Simulator) Close() {
 
 func (s *Simulator) routes() {
 	for _, v := range s.vendors {
-		v.register(s.mux)
+		v.Register(s.mux)
 	}
 	s.mux.HandleFunc("GET /admin/requests", s.handleRequests)
 	s.mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
@@ -456,8 +453,8 @@ func (s *Simulator) Reset() {
 	s.resetLocked()
 	s.mu.Unlock()
 	for _, v := range s.vendors {
-		if r, ok := v.(resetter); ok {
-			r.reset()
+		if r, ok := v.(Resetter); ok {
+			r.Reset()
 		}
 	}
 	if s.poster != nil {
@@ -713,46 +710,49 @@ func (s *Simulator) failure(vendor, region string) (Failure, bool) {
 	return Failure{}, false
 }
 
-// outcome is how a request ended, for the counters.
-type outcome int
-
-const (
-	outAccepted outcome = iota
-	outRejected
-	outThrottled
-	outInjected
-	outAbandoned
-)
-
-// finish stores the answer in the record and updates the counters.
-func (s *Simulator) finish(rec *Request, status, code int, body string, out outcome, accepted, invalid []string) {
+// finish stores the answer in the record, updates the counters and
+// remembers the recallable messages of an accepted call.
+func (s *Simulator) finish(rec *Request, a Answer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec.Status, rec.Code, rec.Body = status, code, body
-	rec.Injected = out == outInjected
-	a := s.stats.app(rec.Vendor, rec.Region, rec.AppID)
-	switch out {
-	case outAccepted:
-		a.Accepted++
-	case outRejected:
-		a.Rejected++
-	case outThrottled:
-		a.Throttled++
-	case outInjected:
-		a.Injected++
-	case outAbandoned:
-		a.Abandoned++
+	rec.Status, rec.Code, rec.Body = a.Status, a.Code, a.Body
+	rec.Injected = a.Outcome == injected
+	st := s.stats.app(rec.Vendor, rec.Region, rec.AppID)
+	switch a.Outcome {
+	case Accepted:
+		st.Accepted++
+	case Rejected:
+		st.Rejected++
+	case Throttled:
+		st.Throttled++
+	case injected:
+		st.Injected++
+	case abandoned:
+		st.Abandoned++
 	}
-	a.Messages += int64(len(accepted))
-	a.InvalidTokens += int64(len(invalid))
-	for _, t := range accepted {
-		a.Tokens[t]++
+	st.Messages += int64(len(a.Accepted))
+	st.InvalidTokens += int64(len(a.Invalid))
+	for _, t := range a.Accepted {
+		st.Tokens[t]++
 	}
-	s.recalls.noteLocked(rec, out, accepted)
+	if a.Outcome == Accepted && len(a.Accepted) > 0 {
+		for _, p := range a.Recallable {
+			s.recalls.add(recallKey{rec.Vendor, rec.Region, rec.AppID, p.ID}, p.Token)
+		}
+	}
 }
 
-// nextID returns a fresh number for vendor message and trace ids.
-func (s *Simulator) nextID() (int64, string) {
+// setAuth stores the credential a request presented in its record (for
+// vendors that do not use the Authorization header).
+func (s *Simulator) setAuth(rec *Request, auth string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec.Auth = auth
+}
+
+// NextID returns a fresh number (from 1, never reset) and two random
+// letters, for vendor message, request and trace ids.
+func (s *Simulator) NextID() (int64, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.idSeq++
@@ -760,16 +760,24 @@ func (s *Simulator) nextID() (int64, string) {
 	return s.idSeq, string([]byte{letters[s.rng.IntN(len(letters))], letters[s.rng.IntN(len(letters))]})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":"encoding answer"}`)
+// RandomHex returns n random bytes in hex from the simulator's generator
+// (seeded by Config.Seed).
+func (s *Simulator) RandomHex(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(s.rng.IntN(256))
 	}
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	return string(b)
+	return hex.EncodeToString(b)
+}
+
+// writeJSON writes an admin API answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	a := JSON(status, v)
+	w.Header().Set("Content-Type", a.ContentType)
+	w.WriteHeader(a.Status)
+	_, _ = w.Write([]byte(a.Body))
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
