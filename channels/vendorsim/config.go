@@ -71,6 +71,18 @@ func (c Config) WithDefaults() Config {
 	return c.withVendorDefaults()
 }
 
+// defaultQuota is a section's default quota: rate, or def when it is 0,
+// and burst, or the rate rounded up when it is 0.
+func defaultQuota(rate float64, burst int, def float64) (float64, int) {
+	if rate == 0 {
+		rate = def
+	}
+	if burst == 0 {
+		burst = burstFor(rate)
+	}
+	return rate, burst
+}
+
 // burstFor is the bucket size of a rate: the rate rounded up, at least 1.
 func burstFor(rate float64) int {
 	b := int(rate)
@@ -155,6 +167,24 @@ func (p *configProblems) regions(regions []string) {
 func (p *configProblems) quota(perSecond float64, burst int) {
 	if perSecond < 0 || burst < 0 {
 		p.bad("negative quota")
+	}
+}
+
+// appQuota reports a negative quota of the app appID.
+func (p *configProblems) appQuota(appID string, rate float64, burst int) {
+	if rate < 0 || burst < 0 {
+		p.bad("app %q has a negative quota", appID)
+	}
+}
+
+// appID reports the i-th app's missing or duplicate appId (ids holds
+// those seen so far; the caller adds it).
+func (p *configProblems) appID(i int, appID string, ids map[string]bool) {
+	switch {
+	case appID == "":
+		p.bad("app %d has no appId", i)
+	case ids[appID]:
+		p.bad("duplicate appId %q", appID)
 	}
 }
 

@@ -108,12 +108,7 @@ func (c APNsConfig) withDefaults() APNsConfig {
 		c.UnregisteredTokenPrefixes = slices.Clone(c.UnregisteredTokenPrefixes)
 	}
 	c.UnregisteredTokens = slices.Clone(c.UnregisteredTokens)
-	if c.QuotaPerSecond == 0 {
-		c.QuotaPerSecond = DefaultAPNsQuota
-	}
-	if c.QuotaBurst == 0 {
-		c.QuotaBurst = burstFor(c.QuotaPerSecond)
-	}
+	c.QuotaPerSecond, c.QuotaBurst = defaultQuota(c.QuotaPerSecond, c.QuotaBurst, DefaultAPNsQuota)
 	return c
 }
 
@@ -145,9 +140,7 @@ func (c APNsConfig) validate() []error {
 			bad("app %q: bundleId %q is another app's", a.AppID, a.BundleID)
 		}
 		bundles[a.BundleID] = true
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerSecond, a.QuotaBurst)
 		pub, err := a.VerifyKey()
 		if err != nil {
 			bad("app %q: %v", a.AppID, err)

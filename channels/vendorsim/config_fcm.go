@@ -135,9 +135,7 @@ func (c FCMConfig) validate() []error {
 		if _, err := a.VerifyKey(); err != nil {
 			bad("app %q: %v", a.AppID, err)
 		}
-		if a.QuotaPerMinute < 0 || a.QuotaBurst < 0 {
-			bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerMinute, a.QuotaBurst)
 	}
 	if c.QuotaPerMinute < 0 || c.QuotaBurst < 0 {
 		bad("negative quota")

@@ -99,12 +99,7 @@ func (c HarmonyOSConfig) withDefaults() HarmonyOSConfig {
 	}
 	c.InvalidTokenPrefixes = defaultPrefixes(c.InvalidTokenPrefixes)
 	c.InvalidTokens = slices.Clone(c.InvalidTokens)
-	if c.QuotaPerSecond == 0 {
-		c.QuotaPerSecond = DefaultHarmonyOSQuotaPerSecond
-	}
-	if c.QuotaBurst == 0 {
-		c.QuotaBurst = burstFor(c.QuotaPerSecond)
-	}
+	c.QuotaPerSecond, c.QuotaBurst = defaultQuota(c.QuotaPerSecond, c.QuotaBurst, DefaultHarmonyOSQuotaPerSecond)
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultHarmonyOSMaxBodyBytes
 	}
@@ -117,12 +112,7 @@ func (c HarmonyOSConfig) validate() []error {
 	p.regions(c.Regions)
 	ids, subs, clients := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {
-		switch {
-		case a.AppID == "":
-			bad("app %d has no appId", i)
-		case ids[a.AppID]:
-			bad("duplicate appId %q", a.AppID)
-		}
+		p.appID(i, a.AppID, ids)
 		if a.ProjectID == "" || a.ClientID == "" || a.KeyID == "" || a.SubAccount == "" {
 			bad("app %q needs projectId, clientId, keyId and subAccount", a.AppID)
 		}
@@ -133,9 +123,7 @@ func (c HarmonyOSConfig) validate() []error {
 		if _, err := a.VerifyKey(); err != nil {
 			bad("app %q: %v", a.AppID, err)
 		}
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerSecond, a.QuotaBurst)
 	}
 	p.quota(c.QuotaPerSecond, c.QuotaBurst)
 	p.maxBody(c.MaxBodyBytes)

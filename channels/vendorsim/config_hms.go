@@ -73,12 +73,7 @@ func (c HMSConfig) withDefaults() HMSConfig {
 	c.Apps = slices.Clone(c.Apps)
 	c.InvalidTokenPrefixes = defaultPrefixes(c.InvalidTokenPrefixes)
 	c.InvalidTokens = slices.Clone(c.InvalidTokens)
-	if c.QuotaPerSecond == 0 {
-		c.QuotaPerSecond = DefaultHMSQuotaPerSecond
-	}
-	if c.QuotaBurst == 0 {
-		c.QuotaBurst = burstFor(c.QuotaPerSecond)
-	}
+	c.QuotaPerSecond, c.QuotaBurst = defaultQuota(c.QuotaPerSecond, c.QuotaBurst, DefaultHMSQuotaPerSecond)
 	if c.TokenLifetime == 0 {
 		c.TokenLifetime = Duration(DefaultHMSTokenLifetime)
 	}
@@ -110,9 +105,7 @@ func (c HMSConfig) validate() []error {
 			bad("app %q has no clientSecret", a.AppID)
 		}
 		ids[a.AppID], clients[a.ClientID] = true, true
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerSecond, a.QuotaBurst)
 	}
 	p.quota(c.QuotaPerSecond, c.QuotaBurst)
 	if c.TokenLifetime < 0 {

@@ -73,12 +73,7 @@ func (c HonorConfig) withDefaults() HonorConfig {
 	c.InvalidTokenPrefixes = defaultPrefixes(c.InvalidTokenPrefixes)
 	c.InvalidTokens = slices.Clone(c.InvalidTokens)
 	c.ExpiredTokenPrefixes = slices.Clone(c.ExpiredTokenPrefixes)
-	if c.QuotaPerSecond == 0 {
-		c.QuotaPerSecond = DefaultHonorQuota
-	}
-	if c.QuotaBurst == 0 {
-		c.QuotaBurst = burstFor(c.QuotaPerSecond)
-	}
+	c.QuotaPerSecond, c.QuotaBurst = defaultQuota(c.QuotaPerSecond, c.QuotaBurst, DefaultHonorQuota)
 	if c.AccessTokenLifetime == 0 {
 		c.AccessTokenLifetime = Duration(DefaultHonorAccessTokenLifetime)
 	}
@@ -94,12 +89,7 @@ func (c HonorConfig) validate() []error {
 	p.regions(c.Regions)
 	ids, clients, honorIDs := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {
-		switch {
-		case a.AppID == "":
-			bad("app %d has no appId", i)
-		case ids[a.AppID]:
-			bad("duplicate appId %q", a.AppID)
-		}
+		p.appID(i, a.AppID, ids)
 		switch {
 		case a.HonorAppID == "":
 			bad("app %q has no honorAppId", a.AppID)
@@ -116,9 +106,7 @@ func (c HonorConfig) validate() []error {
 		if a.ClientSecret == "" {
 			bad("app %q has no clientSecret", a.AppID)
 		}
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerSecond, a.QuotaBurst)
 		ids[a.AppID], clients[a.ClientID], honorIDs[a.HonorAppID] = true, true, true
 	}
 	p.quota(c.QuotaPerSecond, c.QuotaBurst)

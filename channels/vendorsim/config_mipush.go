@@ -60,12 +60,7 @@ func (m MiPushConfig) withDefaults() MiPushConfig {
 	m.Apps = slices.Clone(m.Apps)
 	m.InvalidTokenPrefixes = defaultPrefixes(m.InvalidTokenPrefixes)
 	m.InvalidTokens = slices.Clone(m.InvalidTokens)
-	if m.QuotaPerSecond == 0 {
-		m.QuotaPerSecond = DefaultMiPushQuota
-	}
-	if m.QuotaBurst == 0 {
-		m.QuotaBurst = burstFor(m.QuotaPerSecond)
-	}
+	m.QuotaPerSecond, m.QuotaBurst = defaultQuota(m.QuotaPerSecond, m.QuotaBurst, DefaultMiPushQuota)
 	if m.MaxBodyBytes == 0 {
 		m.MaxBodyBytes = DefaultMiPushMaxBodyBytes
 	}
@@ -93,9 +88,7 @@ func (m MiPushConfig) validate() []error {
 			p.bad("app %q shares its secret with another app", a.AppID)
 		}
 		ids[a.AppID], secrets[a.Secret.Reveal()] = true, true
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			p.bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerSecond, a.QuotaBurst)
 	}
 	p.quota(m.QuotaPerSecond, m.QuotaBurst)
 	p.maxBody(m.MaxBodyBytes)

@@ -68,12 +68,7 @@ func (c OPPOConfig) withDefaults() OPPOConfig {
 	c.Apps = slices.Clone(c.Apps)
 	c.InvalidTokenPrefixes = defaultPrefixes(c.InvalidTokenPrefixes)
 	c.InvalidTokens = slices.Clone(c.InvalidTokens)
-	if c.QuotaPerSecond == 0 {
-		c.QuotaPerSecond = DefaultOPPOQuota
-	}
-	if c.QuotaBurst == 0 {
-		c.QuotaBurst = burstFor(c.QuotaPerSecond)
-	}
+	c.QuotaPerSecond, c.QuotaBurst = defaultQuota(c.QuotaPerSecond, c.QuotaBurst, DefaultOPPOQuota)
 	if c.AuthTokenLifetime == 0 {
 		c.AuthTokenLifetime = Duration(DefaultOPPOAuthTokenLifetime)
 	}
@@ -89,12 +84,7 @@ func (c OPPOConfig) validate() []error {
 	p.regions(c.Regions)
 	ids, keys := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {
-		switch {
-		case a.AppID == "":
-			bad("app %d has no appId", i)
-		case ids[a.AppID]:
-			bad("duplicate appId %q", a.AppID)
-		}
+		p.appID(i, a.AppID, ids)
 		if a.AppKey == "" {
 			bad("app %q has no appKey", a.AppID)
 		} else if keys[a.AppKey] {
@@ -103,9 +93,7 @@ func (c OPPOConfig) validate() []error {
 		if a.MasterSecret == "" {
 			bad("app %q has no masterSecret", a.AppID)
 		}
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerSecond, a.QuotaBurst)
 		ids[a.AppID], keys[a.AppKey] = true, true
 	}
 	p.quota(c.QuotaPerSecond, c.QuotaBurst)

@@ -79,12 +79,7 @@ func (c SelfConfig) withDefaults() SelfConfig {
 		c.OfflineTokenPrefixes = slices.Clone(c.OfflineTokenPrefixes)
 	}
 	c.OfflineTokens = slices.Clone(c.OfflineTokens)
-	if c.QuotaPerSecond == 0 {
-		c.QuotaPerSecond = DefaultSelfQuota
-	}
-	if c.QuotaBurst == 0 {
-		c.QuotaBurst = burstFor(c.QuotaPerSecond)
-	}
+	c.QuotaPerSecond, c.QuotaBurst = defaultQuota(c.QuotaPerSecond, c.QuotaBurst, DefaultSelfQuota)
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultSelfMaxBodyBytes
 	}
@@ -110,9 +105,7 @@ func (c SelfConfig) validate() []error {
 			bad("app %q shares its appKey with another app", a.AppID)
 		}
 		ids[a.AppID], keys[a.AppKey.Reveal()] = true, true
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerSecond, a.QuotaBurst)
 	}
 	p.quota(c.QuotaPerSecond, c.QuotaBurst)
 	p.maxBody(c.MaxBodyBytes)

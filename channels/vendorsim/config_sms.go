@@ -107,12 +107,7 @@ func (c SMSConfig) withDefaults() SMSConfig {
 		c.InvalidNumberPrefixes = slices.Clone(c.InvalidNumberPrefixes)
 	}
 	c.InvalidNumbers = slices.Clone(c.InvalidNumbers)
-	if c.QuotaPerSecond == 0 {
-		c.QuotaPerSecond = DefaultSMSQuota
-	}
-	if c.QuotaBurst == 0 {
-		c.QuotaBurst = burstFor(c.QuotaPerSecond)
-	}
+	c.QuotaPerSecond, c.QuotaBurst = defaultQuota(c.QuotaPerSecond, c.QuotaBurst, DefaultSMSQuota)
 	if c.PerNumberPerDay == 0 {
 		c.PerNumberPerDay = SMSDefaultPerNumber
 	}
@@ -128,12 +123,7 @@ func (c SMSConfig) validate() []error {
 	p.regions(c.Regions)
 	ids, keys := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {
-		switch {
-		case a.AppID == "":
-			bad("app %d has no appId", i)
-		case ids[a.AppID]:
-			bad("duplicate appId %q", a.AppID)
-		}
+		p.appID(i, a.AppID, ids)
 		switch {
 		case a.AccessKeyID == "":
 			bad("app %q has no accessKeyId", a.AppID)

@@ -70,12 +70,7 @@ func (c VivoConfig) withDefaults() VivoConfig {
 	c.Apps = slices.Clone(c.Apps)
 	c.InvalidTokenPrefixes = defaultPrefixes(c.InvalidTokenPrefixes)
 	c.InvalidTokens = slices.Clone(c.InvalidTokens)
-	if c.QuotaPerSecond == 0 {
-		c.QuotaPerSecond = DefaultVivoQuota
-	}
-	if c.QuotaBurst == 0 {
-		c.QuotaBurst = burstFor(c.QuotaPerSecond)
-	}
+	c.QuotaPerSecond, c.QuotaBurst = defaultQuota(c.QuotaPerSecond, c.QuotaBurst, DefaultVivoQuota)
 	if c.AuthTokenLifetime == 0 {
 		c.AuthTokenLifetime = Duration(DefaultVivoAuthTokenLifetime)
 	}
@@ -91,12 +86,7 @@ func (c VivoConfig) validate() []error {
 	p.regions(c.Regions)
 	ids, vivoIDs := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {
-		switch {
-		case a.AppID == "":
-			bad("app %d has no appId", i)
-		case ids[a.AppID]:
-			bad("duplicate appId %q", a.AppID)
-		}
+		p.appID(i, a.AppID, ids)
 		if a.VivoAppID == "" {
 			bad("app %q has no vivoAppId", a.AppID)
 		} else if vivoIDs[a.VivoAppID] {
@@ -108,9 +98,7 @@ func (c VivoConfig) validate() []error {
 		if a.AppSecret == "" {
 			bad("app %q has no appSecret", a.AppID)
 		}
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			bad("app %q has a negative quota", a.AppID)
-		}
+		p.appQuota(a.AppID, a.QuotaPerSecond, a.QuotaBurst)
 		ids[a.AppID], vivoIDs[a.VivoAppID] = true, true
 	}
 	p.quota(c.QuotaPerSecond, c.QuotaBurst)

@@ -103,11 +103,8 @@ type grant struct {
 // signed assertion is a credential: only its header and claims are
 // recorded.
 func (f *fcmSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	g := &grant{parseErr: r.ParseForm(), form: r.PostForm}
-	if g.form == nil {
-		g.form = url.Values{}
-	}
+	g := &grant{}
+	g.form, g.parseErr = simkit.ReadForm(w, r, 64<<10)
 	g.app, g.claimsErr = f.verifyAssertion(r, g.form.Get("assertion"))
 	appID := vendorsim.UnknownApp
 	if g.claimsErr == nil {

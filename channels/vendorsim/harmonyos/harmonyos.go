@@ -176,15 +176,10 @@ func harmonyOSMsg(code string) string {
 // answer is {"code","msg","requestId"} with a new request id (msg "" is
 // the code's), recording the code.
 func (h *harmonyOSSim) answer(status int, code, msg string) vendorsim.Answer {
-	n, _ := h.s.NextID()
 	if msg == "" {
 		msg = harmonyOSMsg(code)
 	}
-	a := vendorsim.JSON(status, map[string]string{
-		"code": code, "msg": msg, "requestId": fmt.Sprintf("%013d%011d", time.Now().UnixMilli(), n),
-	})
-	a.Code = harmonyOSCodeInt(code)
-	return a
+	return simkit.PushKitAnswer(h.s, status, code, msg)
 }
 
 // refuse answers e, counted as out.
@@ -491,15 +486,6 @@ func harmonyOSMessageSize(raw []byte) int {
 	}
 	b, _ := json.Marshal(body)
 	return len(b)
-}
-
-// harmonyOSCodeInt is the numeric answer code for records (0 for success).
-func harmonyOSCodeInt(code string) int {
-	if code == CodeSuccess {
-		return 0
-	}
-	n, _ := strconv.Atoi(code)
-	return n
 }
 
 // validateHarmonyOS checks a send as Push Kit does; size is the length of

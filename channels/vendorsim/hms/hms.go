@@ -107,11 +107,8 @@ type grant struct {
 // readToken reads POST /hms/{region}/oauth2/v3/token: the client
 // credentials grant. The client secret is not recorded.
 func (h *hmsSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	g := &grant{parseErr: r.ParseForm(), form: r.PostForm}
-	if g.form == nil {
-		g.form = url.Values{}
-	}
+	g := &grant{}
+	g.form, g.parseErr = simkit.ReadForm(w, r, 64<<10)
 	recorded := url.Values{}
 	for k, v := range g.form {
 		if k != "client_secret" {
@@ -189,15 +186,10 @@ func hmsMsg(code string) string {
 // answer is {"code","msg","requestId"} with a new request id (msg ""
 // is the code's), recording the code.
 func (h *hmsSim) answer(status int, code, msg string) vendorsim.Answer {
-	n, _ := h.s.NextID()
 	if msg == "" {
 		msg = hmsMsg(code)
 	}
-	a := vendorsim.JSON(status, map[string]string{
-		"code": code, "msg": msg, "requestId": fmt.Sprintf("%013d%011d", time.Now().UnixMilli(), n),
-	})
-	a.Code = hmsCodeInt(code)
-	return a
+	return simkit.PushKitAnswer(h.s, status, code, msg)
 }
 
 // refuse is a refusal answered with status, counted as out.
@@ -444,15 +436,6 @@ func hmsMessageSize(body any) int {
 	}
 	b, _ := json.Marshal(without)
 	return len(b)
-}
-
-// hmsCodeInt is the numeric answer code for records (0 for success).
-func hmsCodeInt(code string) int {
-	if code == CodeSuccess {
-		return 0
-	}
-	n, _ := strconv.Atoi(code)
-	return n
 }
 
 // access checks "Bearer <token>" for the app of the URL; it returns the

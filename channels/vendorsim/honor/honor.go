@@ -168,12 +168,8 @@ type grant struct {
 // grant_type=client_credentials, client_id, client_secret. Injected
 // faults, latency and quotas apply to sendMessage only.
 func (h *honorSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	_ = r.ParseForm()
-	g := &grant{form: r.PostForm}
-	if g.form == nil {
-		g.form = url.Values{}
-	}
+	g := &grant{}
+	g.form, _ = simkit.ReadForm(w, r, 64<<10)
 	known := false
 	for _, a := range h.cfg.Apps {
 		if a.ClientID == g.form.Get("client_id") && g.form.Get("client_id") != "" {

@@ -155,11 +155,8 @@ type call struct {
 
 // read reads a form request whose targets are in the field targets.
 func (m *sim) read(w http.ResponseWriter, r *http.Request, region, targets string) (*call, vendorsim.Arrival) {
-	r.Body = http.MaxBytesReader(w, r.Body, m.cfg.MaxBodyBytes)
-	c := &call{region: region, parseErr: r.ParseForm(), form: r.PostForm}
-	if c.form == nil {
-		c.form = url.Values{}
-	}
+	c := &call{region: region}
+	c.form, c.parseErr = simkit.ReadForm(w, r, m.cfg.MaxBodyBytes)
 	c.regIDs = splitRegIDs(c.form.Get(targets))
 	c.app, c.authOK = m.appOf(r.Header.Get("Authorization"))
 	appID := vendorsim.UnknownApp

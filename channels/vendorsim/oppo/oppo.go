@@ -253,12 +253,8 @@ type auth struct {
 // timestamp (form fields) for an auth_token. Injected faults, latency and
 // quotas apply to push calls only.
 func (o *oppoSim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*auth, vendorsim.Arrival) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	_ = r.ParseForm()
-	c := &auth{form: r.PostForm}
-	if c.form == nil {
-		c.form = url.Values{}
-	}
+	c := &auth{}
+	c.form, _ = simkit.ReadForm(w, r, 64<<10)
 	c.app, c.known = o.appByKey(c.form.Get("app_key"))
 	appID := vendorsim.UnknownApp
 	if c.known {
@@ -311,11 +307,8 @@ type push struct {
 // (form field "messages", a JSON array of at most 1000 messages). The
 // auth_token header (or form field) is recorded as the credential.
 func (o *oppoSim) readPush(w http.ResponseWriter, r *http.Request, region string, batch bool) (*push, vendorsim.Arrival) {
-	r.Body = http.MaxBytesReader(w, r.Body, o.cfg.MaxBodyBytes)
-	c := &push{region: region, batch: batch, parseErr: r.ParseForm(), form: r.PostForm}
-	if c.form == nil {
-		c.form = url.Values{}
-	}
+	c := &push{region: region, batch: batch}
+	c.form, c.parseErr = simkit.ReadForm(w, r, o.cfg.MaxBodyBytes)
 	tok := r.Header.Get("auth_token")
 	if tok == "" {
 		tok = c.form.Get("auth_token")

@@ -1,13 +1,9 @@
 package selfchannel
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
-	"github.com/pushpipe/pushpipe/channels/vendorsim/internal/simkit"
 )
 
 // RecallPath is the recall API of the self-built connection gateway
@@ -39,33 +35,15 @@ type selfRecallRequest struct {
 	} `json:"messages"`
 }
 
-// recall is a /v1/recall call as read.
-type recall struct {
-	region    string
-	req       selfRecallRequest
-	readErr   error
-	decodeErr error
-	app       vendorsim.SelfApp
-	authOK    bool
-}
-
-// readRecall reads POST /self/{region}/v1/recall; it is recorded like a
-// push.
-func (g *selfSim) readRecall(w http.ResponseWriter, r *http.Request, region string) (*recall, vendorsim.Arrival) {
-	c := &recall{region: region}
-	raw, readErr := simkit.ReadBody(w, r, g.cfg.MaxBodyBytes)
-	c.readErr = readErr
-	c.decodeErr = json.Unmarshal(raw, &c.req)
-	tokens := make([]string, 0, len(c.req.Messages))
-	for _, m := range c.req.Messages {
-		tokens = append(tokens, m.Token)
-	}
-	c.app, c.authOK = g.app(r.Header.Get("Authorization"))
-	appID := vendorsim.UnknownApp
-	if c.authOK {
-		appID = c.app.AppID
-	}
-	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(raw)}}, Targets: tokens}
+// readRecall reads POST /self/{region}/v1/recall.
+func (g *selfSim) readRecall(w http.ResponseWriter, r *http.Request, region string) (*call[selfRecallRequest], vendorsim.Arrival) {
+	return readCall(g, w, r, region, func(req selfRecallRequest) []string {
+		tokens := make([]string, 0, len(req.Messages))
+		for _, m := range req.Messages {
+			tokens = append(tokens, m.Token)
+		}
+		return tokens
+	})
 }
 
 // injectedRecall answers a failure rule with a code as the gateway's
@@ -76,28 +54,11 @@ func (g *selfSim) injectedRecall(f vendorsim.Failure) vendorsim.Answer {
 	})
 }
 
-func (g *selfSim) authenticateRecall(_ *http.Request, c *recall) *vendorsim.Answer {
-	if c.authOK {
-		return nil
-	}
-	a := refuse(vendorsim.Rejected, http.StatusUnauthorized, selfError{Error: "unauthorized", Message: "unknown app key"})
-	return &a
-}
-
 // answerRecall recalls each message: recalled, or unknown and why.
-func (g *selfSim) answerRecall(_ *http.Request, c *recall) vendorsim.Answer {
+func (g *selfSim) answerRecall(_ *http.Request, c *call[selfRecallRequest]) vendorsim.Answer {
 	req := c.req
-	switch {
-	case simkit.TooBig(c.readErr):
-		return refuse(vendorsim.Rejected, http.StatusRequestEntityTooLarge, selfError{Error: "payload_too_large",
-			Message: fmt.Sprintf("request body over %d bytes", g.cfg.MaxBodyBytes)})
-	case c.readErr != nil || c.decodeErr != nil:
-		return refuse(vendorsim.Rejected, http.StatusBadRequest, selfError{Error: "bad_request", Message: "body is not a JSON recall request"})
-	case req.AppID != c.app.AppID:
-		return refuse(vendorsim.Rejected, http.StatusForbidden, selfError{Error: "forbidden", Message: fmt.Sprintf("appId %q is not the app of this key", req.AppID)})
-	case len(req.Messages) == 0 || len(req.Messages) > MaxMessages:
-		return refuse(vendorsim.Rejected, http.StatusBadRequest, selfError{Error: "bad_request",
-			Message: fmt.Sprintf("%d messages, want 1..%d", len(req.Messages), MaxMessages)})
+	if a := g.refuseCall("recall", c.readErr, c.decodeErr, c.app, req.AppID, len(req.Messages)); a != nil {
+		return *a
 	}
 	results := make([]selfResult, len(req.Messages))
 	for i, m := range req.Messages {

@@ -44,13 +44,13 @@ func (g *selfSim) RecallPath() string { return RecallPath }
 // Register serves /v1/push, /v1/recall and, for other paths, the
 // gateway's not_found and method_not_allowed answers.
 func (g *selfSim) Register(mux *http.ServeMux) {
-	mux.Handle("POST /self/{region}/v1/push", vendorsim.Endpoint[*push]{
+	mux.Handle("POST /self/{region}/v1/push", vendorsim.Endpoint[*call[selfRequest]]{
 		Sim: g.s, Vendor: vendorsim.VendorSelf, Regions: g.cfg.Regions,
-		Read: g.readPush, Injected: g.injected, Authenticate: g.authenticate, Quota: g.quota, Answer: g.answerPush,
+		Read: g.readPush, Injected: g.injected, Authenticate: authenticate[selfRequest], Quota: g.quota, Answer: g.answerPush,
 	})
-	mux.Handle("POST /self/{region}"+RecallPath, vendorsim.Endpoint[*recall]{
+	mux.Handle("POST /self/{region}"+RecallPath, vendorsim.Endpoint[*call[selfRecallRequest]]{
 		Sim: g.s, Vendor: vendorsim.VendorSelf, Regions: g.cfg.Regions,
-		Read: g.readRecall, Injected: g.injectedRecall, Authenticate: g.authenticateRecall, Answer: g.answerRecall,
+		Read: g.readRecall, Injected: g.injectedRecall, Authenticate: authenticate[selfRecallRequest], Answer: g.answerRecall,
 	})
 	mux.HandleFunc("/self/{region}/", g.handleOther)
 }
@@ -114,33 +114,73 @@ type selfResult struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
-// push is a /v1/push call as read.
-type push struct {
+// call is a gateway call as read: its JSON body R (a push or a recall
+// request) and the app of its key.
+type call[R any] struct {
 	region    string
-	req       selfRequest
+	req       R
 	readErr   error
 	decodeErr error
 	app       vendorsim.SelfApp
 	authOK    bool
 }
 
-// readPush reads POST /self/{region}/v1/push; it is recorded with Form
-// holding "body" and RegIDs the messages' tokens.
-func (g *selfSim) readPush(w http.ResponseWriter, r *http.Request, region string) (*push, vendorsim.Arrival) {
-	c := &push{region: region}
+// readCall reads a call of the gateway whose messages' tokens are
+// tokens(body); it is recorded with Form holding "body" and RegIDs the
+// tokens.
+func readCall[R any](g *selfSim, w http.ResponseWriter, r *http.Request, region string, tokens func(R) []string) (*call[R], vendorsim.Arrival) {
+	c := &call[R]{region: region}
 	raw, readErr := simkit.ReadBody(w, r, g.cfg.MaxBodyBytes)
 	c.readErr = readErr
 	c.decodeErr = json.Unmarshal(raw, &c.req)
-	tokens := make([]string, 0, len(c.req.Messages))
-	for _, m := range c.req.Messages {
-		tokens = append(tokens, m.Token)
-	}
 	c.app, c.authOK = g.app(r.Header.Get("Authorization"))
 	appID := vendorsim.UnknownApp
 	if c.authOK {
 		appID = c.app.AppID
 	}
-	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(raw)}}, Targets: tokens}
+	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(raw)}}, Targets: tokens(c.req)}
+}
+
+// authenticate refuses a call whose key is no app's.
+func authenticate[R any](_ *http.Request, c *call[R]) *vendorsim.Answer {
+	if c.authOK {
+		return nil
+	}
+	a := refuse(vendorsim.Rejected, http.StatusUnauthorized, selfError{Error: "unauthorized", Message: "unknown app key"})
+	return &a
+}
+
+// refuseCall returns the refusal of a call as a whole (what names a
+// request kind: "push", "recall"), or nil: a body over the limit or not
+// JSON, another app's appId, a message count outside 1..MaxMessages.
+func (g *selfSim) refuseCall(what string, readErr, decodeErr error, app vendorsim.SelfApp, appID string, messages int) *vendorsim.Answer {
+	var a vendorsim.Answer
+	switch {
+	case simkit.TooBig(readErr):
+		a = refuse(vendorsim.Rejected, http.StatusRequestEntityTooLarge, selfError{Error: "payload_too_large",
+			Message: fmt.Sprintf("request body over %d bytes", g.cfg.MaxBodyBytes)})
+	case readErr != nil || decodeErr != nil:
+		a = refuse(vendorsim.Rejected, http.StatusBadRequest, selfError{Error: "bad_request", Message: "body is not a JSON " + what + " request"})
+	case appID != app.AppID:
+		a = refuse(vendorsim.Rejected, http.StatusForbidden, selfError{Error: "forbidden", Message: fmt.Sprintf("appId %q is not the app of this key", appID)})
+	case messages == 0 || messages > MaxMessages:
+		a = refuse(vendorsim.Rejected, http.StatusBadRequest, selfError{Error: "bad_request",
+			Message: fmt.Sprintf("%d messages, want 1..%d", messages, MaxMessages)})
+	default:
+		return nil
+	}
+	return &a
+}
+
+// readPush reads POST /self/{region}/v1/push.
+func (g *selfSim) readPush(w http.ResponseWriter, r *http.Request, region string) (*call[selfRequest], vendorsim.Arrival) {
+	return readCall(g, w, r, region, func(req selfRequest) []string {
+		tokens := make([]string, 0, len(req.Messages))
+		for _, m := range req.Messages {
+			tokens = append(tokens, m.Token)
+		}
+		return tokens
+	})
 }
 
 // injected answers a failure rule as unavailable (503) or internal (any
@@ -159,15 +199,7 @@ func (g *selfSim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return a
 }
 
-func (g *selfSim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
-	if c.authOK {
-		return nil
-	}
-	a := refuse(vendorsim.Rejected, http.StatusUnauthorized, selfError{Error: "unauthorized", Message: "unknown app key"})
-	return &a
-}
-
-func (g *selfSim) quota(c *push) vendorsim.Bucket {
+func (g *selfSim) quota(c *call[selfRequest]) vendorsim.Bucket {
 	perSecond, burst := g.cfg.QuotaPerSecond, g.cfg.QuotaBurst
 	if c.app.QuotaPerSecond > 0 {
 		perSecond, burst = c.app.QuotaPerSecond, c.app.QuotaBurst
@@ -178,19 +210,10 @@ func (g *selfSim) quota(c *push) vendorsim.Bucket {
 }
 
 // answerPush answers each message: delivered, or why not.
-func (g *selfSim) answerPush(_ *http.Request, c *push) vendorsim.Answer {
+func (g *selfSim) answerPush(_ *http.Request, c *call[selfRequest]) vendorsim.Answer {
 	req := c.req
-	switch {
-	case simkit.TooBig(c.readErr):
-		return refuse(vendorsim.Rejected, http.StatusRequestEntityTooLarge, selfError{Error: "payload_too_large",
-			Message: fmt.Sprintf("request body over %d bytes", g.cfg.MaxBodyBytes)})
-	case c.readErr != nil || c.decodeErr != nil:
-		return refuse(vendorsim.Rejected, http.StatusBadRequest, selfError{Error: "bad_request", Message: "body is not a JSON push request"})
-	case req.AppID != c.app.AppID:
-		return refuse(vendorsim.Rejected, http.StatusForbidden, selfError{Error: "forbidden", Message: fmt.Sprintf("appId %q is not the app of this key", req.AppID)})
-	case len(req.Messages) == 0 || len(req.Messages) > MaxMessages:
-		return refuse(vendorsim.Rejected, http.StatusBadRequest, selfError{Error: "bad_request",
-			Message: fmt.Sprintf("%d messages, want 1..%d", len(req.Messages), MaxMessages)})
+	if a := g.refuseCall("push", c.readErr, c.decodeErr, c.app, req.AppID, len(req.Messages)); a != nil {
+		return *a
 	}
 	nowMs := time.Now().UnixMilli()
 	results := make([]selfResult, len(req.Messages))

@@ -1,12 +1,15 @@
 // Package simkit holds the small helpers several simulated vendors share:
-// matching tokens against configured lists, reading bounded bodies, the
-// store of access tokens a vendor issued, and the flattened form view of
-// a JSON body. It knows no vendor.
+// matching tokens against configured lists, reading bounded bodies and
+// forms, the store of access tokens a vendor issued, the flattened form
+// view of a JSON body, and the answer shape of the Push Kit family
+// (Huawei, HarmonyOS). The simulator's core (channels/vendorsim) does not
+// import it.
 package simkit
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pushpipe/pushpipe/channels/vendorsim"
 )
 
 // Matches reports whether token starts with one of prefixes (empty
@@ -33,6 +38,18 @@ func Matches(token string, prefixes, tokens []string) bool {
 // returned.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+}
+
+// ReadForm parses the form body of a request of at most limit bytes and
+// returns its fields (empty, never nil, when there are none) and the
+// parse error (an *http.MaxBytesError past the limit).
+func ReadForm(w http.ResponseWriter, r *http.Request, limit int64) (url.Values, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := r.ParseForm()
+	if r.PostForm == nil {
+		return url.Values{}, err
+	}
+	return r.PostForm, err
 }
 
 // TooBig reports whether err comes from a body over its limit.
@@ -161,4 +178,22 @@ func (t *TokenStore) ExpireAll() {
 // expires_in (whole seconds of lifetime) and token_type "Bearer".
 func BearerToken(tok string, lifetime time.Duration) map[string]any {
 	return map[string]any{"access_token": tok, "expires_in": int64(lifetime / time.Second), "token_type": "Bearer"}
+}
+
+// PushKitSuccess is the "code" of a success answer of Huawei Push Kit and
+// HarmonyOS Push Kit.
+const PushKitSuccess = "80000000"
+
+// PushKitAnswer is an answer of Huawei Push Kit or HarmonyOS Push Kit,
+// {"code","msg","requestId"} with a new request id of s, recording code
+// as a number (0 for PushKitSuccess).
+func PushKitAnswer(s *vendorsim.Simulator, status int, code, msg string) vendorsim.Answer {
+	n, _ := s.NextID()
+	a := vendorsim.JSON(status, map[string]string{
+		"code": code, "msg": msg, "requestId": fmt.Sprintf("%013d%011d", time.Now().UnixMilli(), n),
+	})
+	if code != PushKitSuccess {
+		a.Code, _ = strconv.Atoi(code)
+	}
+	return a
 }
