@@ -31,7 +31,8 @@ import (
 // and its receipts queued. Every function but Read and Answer may be nil:
 // without Injected, latency and failure rules do not apply (credential
 // endpoints); without Authenticate every call goes on; without Quota no
-// bucket is drawn from (recalls).
+// bucket is drawn from (recalls). ServeHTTP is safe for concurrent use
+// when the vendor's functions are.
 type Endpoint[Req any] struct {
 	// Sim is the simulator the endpoint records in.
 	Sim *Simulator
@@ -69,6 +70,18 @@ type Arrival struct {
 	// rules (APNs refuses HTTP/1 before anything else).
 	Refusal *Answer
 }
+
+// AppOf is appID when the credentials named it (ok), else UnknownApp:
+// the Arrival.AppID of a request.
+func AppOf(appID string, ok bool) string {
+	if !ok {
+		return UnknownApp
+	}
+	return appID
+}
+
+// Refusal returns a pointer to a, for Authenticate and Arrival.Refusal.
+func Refusal(a Answer) *Answer { return &a }
 
 // Bucket is the quota an authenticated call draws from: the app's token
 // bucket of its vendor in its region (a SetQuota override wins).
@@ -110,7 +123,8 @@ type Answer struct {
 	// Code is the vendor code recorded as Request.Code (0 for success or
 	// an answer without a vendor code).
 	Code int
-	// Outcome is how the call counts.
+	// Outcome is how the call counts; the zero value is Accepted, so a
+	// refusal must set it.
 	Outcome Outcome
 	// Accepted are the targets accepted for delivery, Invalid those
 	// reported invalid (AppStats.Messages, Tokens, InvalidTokens).

@@ -255,8 +255,7 @@ func (a *apnsSim) injected(f vendorsim.Failure) vendorsim.Answer {
 
 func (a *apnsSim) authorize(_ *http.Request, p *push) *vendorsim.Answer {
 	if p.authErr != nil {
-		ans := refusal(vendorsim.Rejected, *p.authErr, nil)
-		return &ans
+		return vendorsim.Refusal(refusal(vendorsim.Rejected, *p.authErr, nil))
 	}
 	return nil
 }

@@ -106,10 +106,7 @@ func (f *fcmSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*g
 	g := &grant{}
 	g.form, g.parseErr = simkit.ReadForm(w, r, 64<<10)
 	g.app, g.claimsErr = f.verifyAssertion(r, g.form.Get("assertion"))
-	appID := vendorsim.UnknownApp
-	if g.claimsErr == nil {
-		appID = g.app.AppID
-	}
+	appID := vendorsim.AppOf(g.app.AppID, g.claimsErr == nil)
 	recorded := url.Values{}
 	for k, v := range g.form {
 		recorded[k] = slices.Clone(v)
@@ -411,10 +408,7 @@ func (f *fcmSim) readSend(w http.ResponseWriter, r *http.Request, region string)
 		tokens = []string{c.token}
 	}
 	c.app, c.authOK = f.access(r.Header.Get("Authorization"))
-	appID := vendorsim.UnknownApp
-	if c.authOK {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.authOK)
 	return c, vendorsim.Arrival{AppID: appID, Form: form, Targets: tokens}
 }
 

@@ -363,10 +363,7 @@ func (h *harmonyOSSim) readSend(w http.ResponseWriter, r *http.Request, region s
 		// A JWT of project A used to push to project B.
 		c.authErr = &harmonyOSRefusal{http.StatusUnauthorized, CodeAuthError, "Authentication Error: the JWT is not of project " + r.PathValue("projectId")}
 	}
-	appID := vendorsim.UnknownApp
-	if c.authErr == nil {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.authErr == nil)
 	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(c.raw)}, "header.push-type": {c.pushType}}, Targets: c.tokens}
 }
 
@@ -374,8 +371,7 @@ func (h *harmonyOSSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer 
 	if c.authErr == nil {
 		return nil
 	}
-	a := h.refuse(vendorsim.Rejected, *c.authErr, nil)
-	return &a
+	return vendorsim.Refusal(h.refuse(vendorsim.Rejected, *c.authErr, nil))
 }
 
 // quota counts the call's devices: Push Kit answers an app over its QPS
@@ -615,10 +611,7 @@ func (h *harmonyOSSim) readRevoke(w http.ResponseWriter, r *http.Request, region
 	if c.authErr == nil && c.app.ClientID != r.PathValue("clientId") {
 		c.authErr = &harmonyOSRefusal{http.StatusUnauthorized, CodeAuthError, "Authentication Error: the JWT is not of the app " + r.PathValue("clientId")}
 	}
-	appID := vendorsim.UnknownApp
-	if c.authErr == nil {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.authErr == nil)
 	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(raw)}, "header.push-type": {c.pushType}}, Targets: c.req.Token}
 }
 
@@ -626,8 +619,7 @@ func (h *harmonyOSSim) authenticateRevoke(_ *http.Request, c *revoke) *vendorsim
 	if c.authErr == nil {
 		return nil
 	}
-	a := h.refuse(vendorsim.Rejected, *c.authErr, nil)
-	return &a
+	return vendorsim.Refusal(h.refuse(vendorsim.Rejected, *c.authErr, nil))
 }
 
 // answerRevoke confirms the revocation of the tokens that had the

@@ -121,10 +121,7 @@ func (h *hmsSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*g
 			break
 		}
 	}
-	appID := vendorsim.UnknownApp
-	if g.found {
-		appID = g.app.AppID
-	}
+	appID := vendorsim.AppOf(g.app.AppID, g.found)
 	return g, vendorsim.Arrival{AppID: appID, Form: recorded}
 }
 
@@ -327,10 +324,7 @@ func (h *hmsSim) readSend(w http.ResponseWriter, r *http.Request, region string)
 		c.tokens = slices.Clone(c.req.Message.Token)
 	}
 	c.app, c.authCode = h.access(r.Header.Get("Authorization"), r.PathValue("appId"))
-	appID := vendorsim.UnknownApp
-	if c.authCode == "" {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.authCode == "")
 	return c, vendorsim.Arrival{AppID: appID, Form: c.form, Targets: c.tokens}
 }
 
@@ -347,8 +341,7 @@ func (h *hmsSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
 	if c.authCode == "" {
 		return nil
 	}
-	a := h.refuse(vendorsim.Rejected, http.StatusUnauthorized, hmsRefusal{code: c.authCode}, nil)
-	return &a
+	return vendorsim.Refusal(h.refuse(vendorsim.Rejected, http.StatusUnauthorized, hmsRefusal{code: c.authCode}, nil))
 }
 
 func (h *hmsSim) quota(c *send) vendorsim.Bucket {

@@ -55,10 +55,7 @@ func (h *hmsSim) readRevoke(w http.ResponseWriter, r *http.Request, region strin
 		form.Set("notifyId", strconv.Itoa(*c.req.NotifyID))
 	}
 	c.app, c.authCode = h.access(r.Header.Get("Authorization"), r.PathValue("appId"))
-	appID := vendorsim.UnknownApp
-	if c.authCode == "" {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.authCode == "")
 	return c, vendorsim.Arrival{AppID: appID, Form: form, Targets: c.req.Token}
 }
 
@@ -74,8 +71,7 @@ func (h *hmsSim) authenticateRevoke(_ *http.Request, c *revoke) *vendorsim.Answe
 	if c.authCode == "" {
 		return nil
 	}
-	a := h.refuse(vendorsim.Rejected, http.StatusUnauthorized, hmsRefusal{c.authCode, hmsMsg(c.authCode)}, nil)
-	return &a
+	return vendorsim.Refusal(h.refuse(vendorsim.Rejected, http.StatusUnauthorized, hmsRefusal{c.authCode, hmsMsg(c.authCode)}, nil))
 }
 
 // answerRevoke confirms the revocation of the tokens that had the

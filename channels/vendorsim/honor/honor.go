@@ -176,10 +176,7 @@ func (h *honorSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (
 			g.app, known = a, true
 		}
 	}
-	appID := vendorsim.UnknownApp
-	if known && g.app.ClientSecret.Reveal() == g.form.Get("client_secret") {
-		appID = g.app.AppID
-	}
+	appID := vendorsim.AppOf(g.app.AppID, known && g.app.ClientSecret.Reveal() == g.form.Get("client_secret"))
 	return g, vendorsim.Arrival{AppID: appID, Form: g.form}
 }
 
@@ -256,10 +253,7 @@ func (h *honorSim) readSend(w http.ResponseWriter, r *http.Request, region strin
 			c.app = a
 		}
 	}
-	recApp := vendorsim.UnknownApp
-	if c.state == simkit.TokenValid {
-		recApp = appID
-	}
+	recApp := vendorsim.AppOf(appID, c.state == simkit.TokenValid)
 	return c, vendorsim.Arrival{AppID: recApp, Form: url.Values{"body": {string(raw)}, "header.timestamp": {r.Header.Get("timestamp")}}, Targets: c.req.Token}
 }
 

@@ -159,10 +159,7 @@ func (m *sim) read(w http.ResponseWriter, r *http.Request, region, targets strin
 	c.form, c.parseErr = simkit.ReadForm(w, r, m.cfg.MaxBodyBytes)
 	c.regIDs = splitRegIDs(c.form.Get(targets))
 	c.app, c.authOK = m.appOf(r.Header.Get("Authorization"))
-	appID := vendorsim.UnknownApp
-	if c.authOK {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.authOK)
 	return c, vendorsim.Arrival{AppID: appID, Form: c.form, Targets: c.regIDs}
 }
 

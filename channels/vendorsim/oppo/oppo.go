@@ -256,10 +256,7 @@ func (o *oppoSim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*a
 	c := &auth{}
 	c.form, _ = simkit.ReadForm(w, r, 64<<10)
 	c.app, c.known = o.appByKey(c.form.Get("app_key"))
-	appID := vendorsim.UnknownApp
-	if c.known {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.known)
 	return c, vendorsim.Arrival{AppID: appID, Form: c.form}
 }
 

@@ -134,10 +134,7 @@ func readCall[R any](g *selfSim, w http.ResponseWriter, r *http.Request, region 
 	c.readErr = readErr
 	c.decodeErr = json.Unmarshal(raw, &c.req)
 	c.app, c.authOK = g.app(r.Header.Get("Authorization"))
-	appID := vendorsim.UnknownApp
-	if c.authOK {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.authOK)
 	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(raw)}}, Targets: tokens(c.req)}
 }
 
@@ -146,8 +143,7 @@ func authenticate[R any](_ *http.Request, c *call[R]) *vendorsim.Answer {
 	if c.authOK {
 		return nil
 	}
-	a := refuse(vendorsim.Rejected, http.StatusUnauthorized, selfError{Error: "unauthorized", Message: "unknown app key"})
-	return &a
+	return vendorsim.Refusal(refuse(vendorsim.Rejected, http.StatusUnauthorized, selfError{Error: "unauthorized", Message: "unknown app key"}))
 }
 
 // refuseCall returns the refusal of a call as a whole (what names a

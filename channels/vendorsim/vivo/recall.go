@@ -54,8 +54,7 @@ func (v *vivoSim) readRecall(w http.ResponseWriter, r *http.Request, region stri
 
 func (v *vivoSim) authenticateRecall(_ *http.Request, c *recall) *vendorsim.Answer {
 	if c.state != simkit.TokenValid {
-		a := refuse(vendorsim.Rejected, CodeAuthFailed, "", nil)
-		return &a
+		return vendorsim.Refusal(refuse(vendorsim.Rejected, CodeAuthFailed, "", nil))
 	}
 	return nil
 }

@@ -315,10 +315,7 @@ func (v *vivoSim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*a
 			c.app, c.known = a, true
 		}
 	}
-	appID := vendorsim.UnknownApp
-	if c.known {
-		appID = c.app.AppID
-	}
+	appID := vendorsim.AppOf(c.app.AppID, c.known)
 	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(raw)}}}
 }
 
@@ -400,8 +397,7 @@ func (v *vivoSim) injected(f vendorsim.Failure) vendorsim.Answer {
 
 func (v *vivoSim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
 	if c.state != simkit.TokenValid {
-		a := refuse(vendorsim.Rejected, CodeAuthFailed, "", nil)
-		return &a
+		return vendorsim.Refusal(refuse(vendorsim.Rejected, CodeAuthFailed, "", nil))
 	}
 	return nil
 }
