@@ -3,6 +3,7 @@ package vendorsim
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,7 +23,7 @@ import (
 //     that leaves, or Close, drops the connection without an answer) and
 //     a failure rule that fires is answered with Injected;
 //  5. Authenticate's refusal is answered;
-//  6. with Quota set, a call over the app's bucket gets Bucket.Throttled;
+//  6. with Quota set, a call over the app's bucket gets Throttled;
 //  7. Answer answers the call: decode and validation refusals, or the
 //     per-token answer.
 //
@@ -50,8 +51,10 @@ type Endpoint[Req any] struct {
 	// hold (or that the vendor refuses before counting it against the
 	// quota), nil for one that goes on.
 	Authenticate func(r *http.Request, req Req) *Answer
-	// Quota is the bucket an authenticated call draws from.
-	Quota func(req Req) Bucket
+	// Quota is the bucket an authenticated call draws from, Throttled the
+	// answer to a call over it (both set, or neither).
+	Quota     func(req Req) Bucket
+	Throttled func(req Req) Answer
 	// Answer answers an authenticated call within the quota.
 	Answer func(r *http.Request, req Req) Answer
 }
@@ -93,8 +96,16 @@ type Bucket struct {
 	// N is how much the call counts (0 counts 1): vendors whose quota
 	// counts devices count the call's tokens.
 	N int
-	// Throttled makes the answer over the quota (only then).
-	Throttled func() Answer
+}
+
+// AppBucket is the bucket of an app of a section with the default quota
+// (rate, burst): the app's own (appRate, appBurst) when appRate is
+// positive.
+func AppBucket(rate float64, burst int, appRate float64, appBurst int) Bucket {
+	if appRate > 0 {
+		return Bucket{PerSecond: appRate, Burst: appBurst}
+	}
+	return Bucket{PerSecond: rate, Burst: burst}
 }
 
 // Outcome is how a call counts in AppStats.
@@ -226,7 +237,7 @@ func (e Endpoint[Req]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.Quota != nil {
 		b := e.Quota(req)
 		if !s.AllowN(e.Vendor, region, arr.AppID, b.PerSecond, b.Burst, max(b.N, 1)) {
-			s.respond(w, rec, b.Throttled())
+			s.respond(w, rec, e.Throttled(req))
 			return
 		}
 	}
@@ -244,7 +255,7 @@ func (a Answer) Write(w http.ResponseWriter) {
 	}
 	w.WriteHeader(a.Status)
 	if a.Body != "" {
-		_, _ = w.Write([]byte(a.Body))
+		_, _ = io.WriteString(w, a.Body)
 	}
 }
 

@@ -125,7 +125,7 @@ func (a *apnsSim) Name() string { return vendorsim.VendorAPNs }
 func (a *apnsSim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /apns/{region}/3/device/{token}", vendorsim.Endpoint[*push]{
 		Sim: a.s, Vendor: vendorsim.VendorAPNs, Regions: a.cfg.Regions,
-		Read: a.read, Injected: a.injected, Authenticate: a.authorize, Quota: a.quota, Answer: a.answer,
+		Read: a.read, Injected: a.injected, Authenticate: a.authorize, Quota: a.quota, Throttled: a.throttled, Answer: a.answer,
 	})
 	mux.HandleFunc("/apns/{region}/", a.handleOther)
 }
@@ -261,14 +261,12 @@ func (a *apnsSim) authorize(_ *http.Request, p *push) *vendorsim.Answer {
 }
 
 func (a *apnsSim) quota(p *push) vendorsim.Bucket {
-	perSecond, burst := a.cfg.QuotaPerSecond, a.cfg.QuotaBurst
-	if p.app.QuotaPerSecond > 0 {
-		perSecond, burst = p.app.QuotaPerSecond, p.app.QuotaBurst
-	}
-	return vendorsim.Bucket{PerSecond: perSecond, Burst: burst,
-		Throttled: func() vendorsim.Answer {
-			return refusal(vendorsim.Throttled, apnsError{http.StatusTooManyRequests, TooManyRequests}, nil)
-		}}
+	return vendorsim.AppBucket(a.cfg.QuotaPerSecond, a.cfg.QuotaBurst, p.app.QuotaPerSecond, p.app.QuotaBurst)
+}
+
+// throttled is the answer over the quota.
+func (a *apnsSim) throttled(_ *push) vendorsim.Answer {
+	return refusal(vendorsim.Throttled, apnsError{http.StatusTooManyRequests, TooManyRequests}, nil)
 }
 
 // answer checks the change of provider token, the headers and the payload

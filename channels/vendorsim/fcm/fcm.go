@@ -79,7 +79,7 @@ func (f *fcmSim) Register(mux *http.ServeMux) {
 	})
 	mux.Handle("POST /fcm/{region}/v1/projects/{project}/messages:send", vendorsim.Endpoint[*send]{
 		Sim: f.s, Vendor: vendorsim.VendorFCM, Regions: f.cfg.Regions,
-		Read: f.readSend, Injected: f.injected, Authenticate: f.authenticate, Quota: f.quota, Answer: f.answerSend,
+		Read: f.readSend, Injected: f.injected, Authenticate: f.authenticate, Quota: f.quota, Throttled: f.throttled, Answer: f.answerSend,
 	})
 	mux.HandleFunc("/fcm/{region}/", f.handleOther)
 }
@@ -443,16 +443,16 @@ func (f *fcmSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
 }
 
 func (f *fcmSim) quota(c *send) vendorsim.Bucket {
-	perMinute, burst := f.cfg.QuotaPerMinute, f.cfg.QuotaBurst
-	if c.app.QuotaPerMinute > 0 {
-		perMinute, burst = c.app.QuotaPerMinute, c.app.QuotaBurst
-	}
-	return vendorsim.Bucket{PerSecond: perMinute / 60, Burst: burst,
-		Throttled: func() vendorsim.Answer {
-			return refuse(vendorsim.Throttled, http.StatusTooManyRequests,
-				"Quota exceeded for quota metric 'Send messages' and limit 'Send messages per minute' of service 'fcm.googleapis.com'.", "QUOTA_EXCEEDED").
-				With("Retry-After", "1")
-		}}
+	b := vendorsim.AppBucket(f.cfg.QuotaPerMinute, f.cfg.QuotaBurst, c.app.QuotaPerMinute, c.app.QuotaBurst)
+	b.PerSecond /= 60 // the quota is per minute
+	return b
+}
+
+// throttled is the answer over the quota.
+func (f *fcmSim) throttled(_ *send) vendorsim.Answer {
+	return refuse(vendorsim.Throttled, http.StatusTooManyRequests,
+		"Quota exceeded for quota metric 'Send messages' and limit 'Send messages per minute' of service 'fcm.googleapis.com'.", "QUOTA_EXCEEDED").
+		With("Retry-After", "1")
 }
 
 func (f *fcmSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {

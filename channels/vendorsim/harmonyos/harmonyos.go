@@ -129,7 +129,7 @@ func (h *harmonyOSSim) ExpireCredentials() {
 func (h *harmonyOSSim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /harmonyos/{region}/v3/{projectId}/messages:send", vendorsim.Endpoint[*send]{
 		Sim: h.s, Vendor: vendorsim.VendorHarmonyOS, Regions: h.cfg.Regions,
-		Read: h.readSend, Injected: h.injected, Authenticate: h.authenticate, Quota: h.quota, Answer: h.answerSend,
+		Read: h.readSend, Injected: h.injected, Authenticate: h.authenticate, Quota: h.quota, Throttled: h.throttled, Answer: h.answerSend,
 	})
 	mux.Handle("POST /harmonyos/{region}/v1/{clientId}"+RevokePath, vendorsim.Endpoint[*revoke]{
 		Sim: h.s, Vendor: vendorsim.VendorHarmonyOS, Regions: h.cfg.Regions,
@@ -377,14 +377,15 @@ func (h *harmonyOSSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer 
 // quota counts the call's devices: Push Kit answers an app over its QPS
 // (devices a second) with HTTP 503.
 func (h *harmonyOSSim) quota(c *send) vendorsim.Bucket {
-	perSecond, burst := h.cfg.QuotaPerSecond, h.cfg.QuotaBurst
-	if c.app.QuotaPerSecond > 0 {
-		perSecond, burst = c.app.QuotaPerSecond, c.app.QuotaBurst
-	}
-	return vendorsim.Bucket{PerSecond: perSecond, Burst: burst, N: len(c.tokens), Throttled: func() vendorsim.Answer {
-		return h.refuse(vendorsim.Throttled, harmonyOSRefusal{http.StatusServiceUnavailable, CodeInternalError,
-			"Flow control: the app exceeds its QPS, distribute the sending speed evenly"}, nil)
-	}}
+	b := vendorsim.AppBucket(h.cfg.QuotaPerSecond, h.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
+	b.N = len(c.tokens) // Push Kit counts devices
+	return b
+}
+
+// throttled is the answer over the quota.
+func (h *harmonyOSSim) throttled(_ *send) vendorsim.Answer {
+	return h.refuse(vendorsim.Throttled, harmonyOSRefusal{http.StatusServiceUnavailable, CodeInternalError,
+		"Flow control: the app exceeds its QPS, distribute the sending speed evenly"}, nil)
 }
 
 func (h *harmonyOSSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {

@@ -87,7 +87,7 @@ func (h *hmsSim) Register(mux *http.ServeMux) {
 	})
 	mux.Handle("POST /hms/{region}/v1/{appId}/messages:send", vendorsim.Endpoint[*send]{
 		Sim: h.s, Vendor: vendorsim.VendorHMS, Regions: h.cfg.Regions,
-		Read: h.readSend, Injected: h.injected, Authenticate: h.authenticate, Quota: h.quota, Answer: h.answerSend,
+		Read: h.readSend, Injected: h.injected, Authenticate: h.authenticate, Quota: h.quota, Throttled: h.throttled, Answer: h.answerSend,
 	})
 	mux.Handle("POST /hms/{region}/v1/{appId}"+RevokePath, vendorsim.Endpoint[*revoke]{
 		Sim: h.s, Vendor: vendorsim.VendorHMS, Regions: h.cfg.Regions,
@@ -345,15 +345,13 @@ func (h *hmsSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
 }
 
 func (h *hmsSim) quota(c *send) vendorsim.Bucket {
-	perSecond, burst := h.cfg.QuotaPerSecond, h.cfg.QuotaBurst
-	if c.app.QuotaPerSecond > 0 {
-		perSecond, burst = c.app.QuotaPerSecond, c.app.QuotaBurst
-	}
-	// Push Kit answers traffic control with HTTP 503.
-	return vendorsim.Bucket{PerSecond: perSecond, Burst: burst, Throttled: func() vendorsim.Answer {
-		return h.refuse(vendorsim.Throttled, http.StatusServiceUnavailable,
-			hmsRefusal{CodeInternalError, "Traffic control: distribute the sending speed evenly"}, nil)
-	}}
+	return vendorsim.AppBucket(h.cfg.QuotaPerSecond, h.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
+}
+
+// throttled is the answer over the quota.
+func (h *hmsSim) throttled(_ *send) vendorsim.Answer {
+	return h.refuse(vendorsim.Throttled, http.StatusServiceUnavailable,
+		hmsRefusal{CodeInternalError, "Traffic control: distribute the sending speed evenly"}, nil)
 }
 
 func (h *hmsSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {

@@ -93,7 +93,7 @@ func (h *honorSim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /honor/{region}"+OAuthV3Path, token)
 	mux.Handle("POST /honor/{region}"+SendPathPattern, vendorsim.Endpoint[*send]{
 		Sim: h.s, Vendor: vendorsim.VendorHonor, Regions: h.cfg.Regions,
-		Read: h.readSend, Injected: h.injected, Authenticate: h.authenticate, Quota: h.quota, Answer: h.answerSend,
+		Read: h.readSend, Injected: h.injected, Authenticate: h.authenticate, Quota: h.quota, Throttled: h.throttled, Answer: h.answerSend,
 	})
 	mux.HandleFunc("/honor/{region}/", h.handleOther)
 }
@@ -289,13 +289,12 @@ func (h *honorSim) authenticate(r *http.Request, c *send) *vendorsim.Answer {
 }
 
 func (h *honorSim) quota(c *send) vendorsim.Bucket {
-	perSecond, burst := h.cfg.QuotaPerSecond, h.cfg.QuotaBurst
-	if c.app.QuotaPerSecond > 0 {
-		perSecond, burst = c.app.QuotaPerSecond, c.app.QuotaBurst
-	}
-	return vendorsim.Bucket{PerSecond: perSecond, Burst: burst, Throttled: func() vendorsim.Answer {
-		return refuse(http.StatusServiceUnavailable, vendorsim.Throttled, CodeFlowControl, "")
-	}}
+	return vendorsim.AppBucket(h.cfg.QuotaPerSecond, h.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
+}
+
+// throttled is the answer over the quota.
+func (h *honorSim) throttled(_ *send) vendorsim.Answer {
+	return refuse(http.StatusServiceUnavailable, vendorsim.Throttled, CodeFlowControl, "")
 }
 
 func (h *honorSim) answerSend(r *http.Request, c *send) vendorsim.Answer {

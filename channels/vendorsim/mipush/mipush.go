@@ -134,7 +134,7 @@ func (m *sim) RecallPath() string { return RevokePath }
 func (m *sim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /mipush/{region}/v3/message/regid", vendorsim.Endpoint[*call]{
 		Sim: m.s, Vendor: vendorsim.VendorMiPush, Regions: m.cfg.Regions,
-		Read: m.readPush, Injected: m.injected, Authenticate: m.authenticate, Quota: m.quota, Answer: m.answerPush,
+		Read: m.readPush, Injected: m.injected, Authenticate: m.authenticate, Quota: m.quota, Throttled: m.throttled, Answer: m.answerPush,
 	})
 	mux.Handle("POST /mipush/{region}"+RevokePath, vendorsim.Endpoint[*call]{
 		Sim: m.s, Vendor: vendorsim.VendorMiPush, Regions: m.cfg.Regions,
@@ -228,14 +228,12 @@ func (m *sim) authenticate(_ *http.Request, c *call) *vendorsim.Answer {
 }
 
 func (m *sim) quota(c *call) vendorsim.Bucket {
-	perSecond, burst := m.cfg.QuotaPerSecond, m.cfg.QuotaBurst
-	if c.app.QuotaPerSecond > 0 {
-		perSecond, burst = c.app.QuotaPerSecond, c.app.QuotaBurst
-	}
-	return vendorsim.Bucket{PerSecond: perSecond, Burst: burst,
-		Throttled: func() vendorsim.Answer {
-			return *m.refuse(vendorsim.Throttled, refusal{CodeAPICallTooOften, "Too many requests, app quota exceeded"})
-		}}
+	return vendorsim.AppBucket(m.cfg.QuotaPerSecond, m.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
+}
+
+// throttled is the answer over the quota.
+func (m *sim) throttled(_ *call) vendorsim.Answer {
+	return *m.refuse(vendorsim.Throttled, refusal{CodeAPICallTooOften, "Too many requests, app quota exceeded"})
 }
 
 // handleOther answers paths of the MiPush API the simulator does not

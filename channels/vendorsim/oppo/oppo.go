@@ -100,7 +100,7 @@ func (o *oppoSim) Register(mux *http.ServeMux) {
 			Read: func(w http.ResponseWriter, r *http.Request, region string) (*push, vendorsim.Arrival) {
 				return o.readPush(w, r, region, batch)
 			},
-			Injected: o.injected, Authenticate: o.authenticate, Quota: o.quota, Answer: o.answerPush,
+			Injected: o.injected, Authenticate: o.authenticate, Quota: o.quota, Throttled: o.throttled, Answer: o.answerPush,
 		})
 	}
 	mux.HandleFunc("/oppo/{region}/", o.handleOther)
@@ -345,13 +345,12 @@ func (o *oppoSim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
 }
 
 func (o *oppoSim) quota(c *push) vendorsim.Bucket {
-	perSecond, burst := o.cfg.QuotaPerSecond, o.cfg.QuotaBurst
-	if c.app.QuotaPerSecond > 0 {
-		perSecond, burst = c.app.QuotaPerSecond, c.app.QuotaBurst
-	}
-	return vendorsim.Bucket{PerSecond: perSecond, Burst: burst, Throttled: func() vendorsim.Answer {
-		return answer(vendorsim.Throttled, CodeAppCallLimited, "App Call Limited: call frequency exceeds the app's limit", nil)
-	}}
+	return vendorsim.AppBucket(o.cfg.QuotaPerSecond, o.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
+}
+
+// throttled is the answer over the quota.
+func (o *oppoSim) throttled(_ *push) vendorsim.Answer {
+	return answer(vendorsim.Throttled, CodeAppCallLimited, "App Call Limited: call frequency exceeds the app's limit", nil)
 }
 
 // answerPush answers a unicast with the message's messageId or error, a

@@ -46,7 +46,7 @@ func (g *selfSim) RecallPath() string { return RecallPath }
 func (g *selfSim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /self/{region}/v1/push", vendorsim.Endpoint[*call[selfRequest]]{
 		Sim: g.s, Vendor: vendorsim.VendorSelf, Regions: g.cfg.Regions,
-		Read: g.readPush, Injected: g.injected, Authenticate: authenticate[selfRequest], Quota: g.quota, Answer: g.answerPush,
+		Read: g.readPush, Injected: g.injected, Authenticate: authenticate[selfRequest], Quota: g.quota, Throttled: g.throttled, Answer: g.answerPush,
 	})
 	mux.Handle("POST /self/{region}"+RecallPath, vendorsim.Endpoint[*call[selfRecallRequest]]{
 		Sim: g.s, Vendor: vendorsim.VendorSelf, Regions: g.cfg.Regions,
@@ -196,13 +196,12 @@ func (g *selfSim) injected(f vendorsim.Failure) vendorsim.Answer {
 }
 
 func (g *selfSim) quota(c *call[selfRequest]) vendorsim.Bucket {
-	perSecond, burst := g.cfg.QuotaPerSecond, g.cfg.QuotaBurst
-	if c.app.QuotaPerSecond > 0 {
-		perSecond, burst = c.app.QuotaPerSecond, c.app.QuotaBurst
-	}
-	return vendorsim.Bucket{PerSecond: perSecond, Burst: burst, Throttled: func() vendorsim.Answer {
-		return refuse(vendorsim.Throttled, http.StatusTooManyRequests, selfError{Error: "rate_limited", Message: "app quota exceeded"}).With("Retry-After", "1")
-	}}
+	return vendorsim.AppBucket(g.cfg.QuotaPerSecond, g.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
+}
+
+// throttled is the answer over the quota.
+func (g *selfSim) throttled(_ *call[selfRequest]) vendorsim.Answer {
+	return refuse(vendorsim.Throttled, http.StatusTooManyRequests, selfError{Error: "rate_limited", Message: "app quota exceeded"}).With("Retry-After", "1")
 }
 
 // answerPush answers each message: delivered, or why not.

@@ -125,7 +125,7 @@ func (v *smsSim) Name() string { return vendorsim.VendorSMS }
 func (v *smsSim) Register(mux *http.ServeMux) {
 	mux.Handle("/sms/{region}/{$}", vendorsim.Endpoint[*call]{
 		Sim: v.s, Vendor: vendorsim.VendorSMS, Regions: v.cfg.Regions,
-		Read: v.read, Injected: v.injected, Authenticate: v.authenticate, Quota: v.quota, Answer: v.answer,
+		Read: v.read, Injected: v.injected, Authenticate: v.authenticate, Quota: v.quota, Throttled: v.throttled, Answer: v.answer,
 	})
 	mux.HandleFunc("/sms/{region}/", func(w http.ResponseWriter, r *http.Request) {
 		if !vendorsim.ServesRegion(w, r, v.cfg.Regions) {
@@ -241,9 +241,12 @@ func (v *smsSim) authenticate(r *http.Request, c *call) *vendorsim.Answer {
 }
 
 func (v *smsSim) quota(*call) vendorsim.Bucket {
-	return vendorsim.Bucket{PerSecond: v.cfg.QuotaPerSecond, Burst: v.cfg.QuotaBurst, Throttled: func() vendorsim.Answer {
-		return v.refuse(vendorsim.Throttled, http.StatusBadRequest, "Throttling.User", "Request was denied due to user flow control.", nil)
-	}}
+	return vendorsim.Bucket{PerSecond: v.cfg.QuotaPerSecond, Burst: v.cfg.QuotaBurst}
+}
+
+// throttled is the answer over the quota.
+func (v *smsSim) throttled(_ *call) vendorsim.Answer {
+	return v.refuse(vendorsim.Throttled, http.StatusBadRequest, "Throttling.User", "Request was denied due to user flow control.", nil)
 }
 
 // answer checks the mandatory fields, the content and the numbers, applies

@@ -152,7 +152,7 @@ func (v *vivoSim) Register(mux *http.ServeMux) {
 			Read: func(w http.ResponseWriter, r *http.Request, region string) (*push, vendorsim.Arrival) {
 				return v.readPush(w, r, region, p)
 			},
-			Injected: v.injected, Authenticate: v.authenticate, Quota: v.quota, Answer: v.answerPush,
+			Injected: v.injected, Authenticate: v.authenticate, Quota: v.quota, Throttled: v.throttled, Answer: v.answerPush,
 		})
 	}
 	mux.HandleFunc("/vivo/{region}/", v.handleOther)
@@ -403,13 +403,12 @@ func (v *vivoSim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
 }
 
 func (v *vivoSim) quota(c *push) vendorsim.Bucket {
-	perSecond, burst := v.cfg.QuotaPerSecond, v.cfg.QuotaBurst
-	if c.app.QuotaPerSecond > 0 {
-		perSecond, burst = c.app.QuotaPerSecond, c.app.QuotaBurst
-	}
-	return vendorsim.Bucket{PerSecond: perSecond, Burst: burst, Throttled: func() vendorsim.Answer {
-		return refuse(vendorsim.Throttled, CodePushTooFast, "", nil)
-	}}
+	return vendorsim.AppBucket(v.cfg.QuotaPerSecond, v.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
+}
+
+// throttled is the answer over the quota.
+func (v *vivoSim) throttled(_ *push) vendorsim.Answer {
+	return refuse(vendorsim.Throttled, CodePushTooFast, "", nil)
 }
 
 func (v *vivoSim) answerPush(_ *http.Request, c *push) vendorsim.Answer {
