@@ -80,8 +80,8 @@ const (
 	ServiceUnavailable          = "ServiceUnavailable"
 )
 
-// apnsSim serves the APNs endpoints.
-type apnsSim struct {
+// sim serves the APNs endpoints.
+type sim struct {
 	s    *vendorsim.Simulator
 	cfg  vendorsim.APNsConfig
 	keys map[string]*ecdsa.PublicKey // by key id
@@ -96,7 +96,7 @@ type apnsSim struct {
 	signed map[string]bool
 }
 
-// apnsSignedTokens bounds apnsSim.signed.
+// apnsSignedTokens bounds sim.signed.
 const apnsSignedTokens = 1024
 
 // apnsConnToken is the provider token a connection uses for one key.
@@ -108,7 +108,7 @@ type apnsConnToken struct {
 
 // New returns the simulated APNs of s (vendorsim.NewVendor).
 func New(s *vendorsim.Simulator) vendorsim.Vendor {
-	a := &apnsSim{s: s, cfg: s.Config().APNs, keys: map[string]*ecdsa.PublicKey{}, conns: map[string]*apnsConnToken{}, signed: map[string]bool{}}
+	a := &sim{s: s, cfg: s.Config().APNs, keys: map[string]*ecdsa.PublicKey{}, conns: map[string]*apnsConnToken{}, signed: map[string]bool{}}
 	for _, app := range a.cfg.Apps {
 		if pub, err := app.VerifyKey(); err == nil { // Validate checked every key
 			a.keys[app.KeyID] = pub
@@ -118,11 +118,11 @@ func New(s *vendorsim.Simulator) vendorsim.Vendor {
 }
 
 // Name is vendorsim.VendorAPNs.
-func (a *apnsSim) Name() string { return vendorsim.VendorAPNs }
+func (a *sim) Name() string { return vendorsim.VendorAPNs }
 
 // Register serves notification requests and, for other paths and methods,
 // APNs' BadPath, MissingDeviceToken and MethodNotAllowed answers.
-func (a *apnsSim) Register(mux *http.ServeMux) {
+func (a *sim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /apns/{region}/3/device/{token}", vendorsim.Endpoint[*push]{
 		Sim: a.s, Vendor: vendorsim.VendorAPNs, Regions: a.cfg.Regions,
 		Read: a.read, Injected: a.injected, Authenticate: a.authorize, Quota: a.quota, Throttled: a.throttled, Answer: a.answer,
@@ -177,7 +177,7 @@ func apnsReasonOf(status int) string {
 }
 
 // handleOther answers paths and methods the simulated APNs does not serve.
-func (a *apnsSim) handleOther(w http.ResponseWriter, r *http.Request) {
+func (a *sim) handleOther(w http.ResponseWriter, r *http.Request) {
 	if !vendorsim.ServesRegion(w, r, a.cfg.Regions) {
 		return
 	}
@@ -217,7 +217,7 @@ type push struct {
 // one device. Every answer, accepted or refused, carries apns-id. It is
 // recorded with Form holding "token", the apns-* headers sent and
 // "payload" (the JSON body).
-func (a *apnsSim) read(w http.ResponseWriter, r *http.Request, region string) (*push, vendorsim.Arrival) {
+func (a *sim) read(w http.ResponseWriter, r *http.Request, region string) (*push, vendorsim.Arrival) {
 	p := &push{region: region, token: r.PathValue("token"), id: a.answerID(r)}
 	w.Header().Set("apns-id", p.id)
 	p.body, p.readErr = io.ReadAll(http.MaxBytesReader(w, r.Body, apnsMaxBodyBytes))
@@ -243,7 +243,7 @@ func (a *apnsSim) read(w http.ResponseWriter, r *http.Request, region string) (*
 
 // injected answers with the reason APNs gives the rule's status (APNs has
 // no error with a 2xx status: those become 500).
-func (a *apnsSim) injected(f vendorsim.Failure) vendorsim.Answer {
+func (a *sim) injected(f vendorsim.Failure) vendorsim.Answer {
 	status := f.Status
 	if status < 400 {
 		status = http.StatusInternalServerError
@@ -253,25 +253,25 @@ func (a *apnsSim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return ans
 }
 
-func (a *apnsSim) authorize(_ *http.Request, p *push) *vendorsim.Answer {
+func (a *sim) authorize(_ *http.Request, p *push) *vendorsim.Answer {
 	if p.authErr != nil {
 		return vendorsim.Refusal(refusal(vendorsim.Rejected, *p.authErr, nil))
 	}
 	return nil
 }
 
-func (a *apnsSim) quota(p *push) vendorsim.Bucket {
+func (a *sim) quota(p *push) vendorsim.Bucket {
 	return vendorsim.AppBucket(a.cfg.QuotaPerSecond, a.cfg.QuotaBurst, p.app.QuotaPerSecond, p.app.QuotaBurst)
 }
 
 // throttled is the answer over the quota.
-func (a *apnsSim) throttled(_ *push) vendorsim.Answer {
+func (a *sim) throttled(_ *push) vendorsim.Answer {
 	return refusal(vendorsim.Throttled, apnsError{http.StatusTooManyRequests, TooManyRequests}, nil)
 }
 
 // answer checks the change of provider token, the headers and the payload
 // and answers for the device.
-func (a *apnsSim) answer(r *http.Request, p *push) vendorsim.Answer {
+func (a *sim) answer(r *http.Request, p *push) vendorsim.Answer {
 	if !a.useToken(r.RemoteAddr, p.key, p.iat, p.now) {
 		return refusal(vendorsim.Throttled, apnsError{http.StatusTooManyRequests, TooManyProviderTokenUpdates}, nil)
 	}
@@ -307,7 +307,7 @@ func (a *apnsSim) answer(r *http.Request, p *push) vendorsim.Answer {
 // or a new UUID when the request has none or one that is not a UUID (Apple,
 // "Handling notification responses from APNs": every answer carries the
 // header, and APNs makes up a UUID when the request names none).
-func (a *apnsSim) answerID(r *http.Request) string {
+func (a *sim) answerID(r *http.Request) string {
 	if id := r.Header.Get("apns-id"); apnsUUIDPattern.MatchString(id) {
 		return id
 	}
@@ -321,7 +321,7 @@ func (a *apnsSim) answerID(r *http.Request) string {
 // verified reports whether the ES256 signature sig of signed (the provider
 // token jwt's header and claims) verifies with pub, remembering tokens
 // that did.
-func (a *apnsSim) verified(jwt string, pub *ecdsa.PublicKey, signed string, sig []byte) bool {
+func (a *sim) verified(jwt string, pub *ecdsa.PublicKey, signed string, sig []byte) bool {
 	a.mu.Lock()
 	ok := a.signed[jwt]
 	a.mu.Unlock()
@@ -341,7 +341,7 @@ func (a *apnsSim) verified(jwt string, pub *ecdsa.PublicKey, signed string, sig 
 	return true
 }
 
-func (a *apnsSim) authenticate(r *http.Request, now time.Time) (vendorsim.APNsApp, string, int64, *apnsError) {
+func (a *sim) authenticate(r *http.Request, now time.Time) (vendorsim.APNsApp, string, int64, *apnsError) {
 	forbidden := func(reason string) (vendorsim.APNsApp, string, int64, *apnsError) {
 		return vendorsim.APNsApp{}, "", 0, &apnsError{http.StatusForbidden, reason}
 	}
@@ -417,7 +417,7 @@ func (a *apnsSim) authenticate(r *http.Request, now time.Time) (vendorsim.APNsAp
 // allowed: at most one change every MinTokenUpdateInterval per
 // connection. Tokens are told apart by iat: ECDSA signatures differ each
 // time a token is signed.
-func (a *apnsSim) useToken(remoteAddr, key string, iat int64, now time.Time) bool {
+func (a *sim) useToken(remoteAddr, key string, iat int64, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	id := remoteAddr + "|" + key

@@ -45,8 +45,8 @@ const (
 	fcmClockSkew = 5 * time.Minute
 )
 
-// fcmSim serves the FCM endpoints.
-type fcmSim struct {
+// sim serves the FCM endpoints.
+type sim struct {
 	s      *vendorsim.Simulator
 	cfg    vendorsim.FCMConfig
 	keys   map[string]*rsa.PublicKey // app id -> assertion key
@@ -55,7 +55,7 @@ type fcmSim struct {
 
 // New returns the simulated FCM of s (vendorsim.NewVendor).
 func New(s *vendorsim.Simulator) vendorsim.Vendor {
-	f := &fcmSim{s: s, cfg: s.Config().FCM, keys: map[string]*rsa.PublicKey{}, tokens: simkit.NewTokenStore()}
+	f := &sim{s: s, cfg: s.Config().FCM, keys: map[string]*rsa.PublicKey{}, tokens: simkit.NewTokenStore()}
 	for _, a := range f.cfg.Apps {
 		if k, err := a.VerifyKey(); err == nil { // Validate checked it
 			f.keys[a.AppID] = k
@@ -65,15 +65,15 @@ func New(s *vendorsim.Simulator) vendorsim.Vendor {
 }
 
 // Name is vendorsim.VendorFCM.
-func (f *fcmSim) Name() string { return vendorsim.VendorFCM }
+func (f *sim) Name() string { return vendorsim.VendorFCM }
 
 // ExpireCredentials makes every access token issued so far invalid:
 // sends with one are answered 401 UNAUTHENTICATED.
-func (f *fcmSim) ExpireCredentials() { f.tokens.ExpireAll() }
+func (f *sim) ExpireCredentials() { f.tokens.ExpireAll() }
 
 // Register serves the token endpoint, messages:send and, for other paths,
 // Google's "Method not found".
-func (f *fcmSim) Register(mux *http.ServeMux) {
+func (f *sim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /fcm/{region}/token", vendorsim.Endpoint[*grant]{
 		Sim: f.s, Vendor: vendorsim.VendorFCM, Regions: f.cfg.Regions, Read: f.readToken, Answer: f.answerToken,
 	})
@@ -102,7 +102,7 @@ type grant struct {
 // readToken reads POST /fcm/{region}/token: the JWT-bearer grant. The
 // signed assertion is a credential: only its header and claims are
 // recorded.
-func (f *fcmSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
+func (f *sim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
 	g := &grant{}
 	g.form, g.parseErr = simkit.ReadForm(w, r, 64<<10)
 	g.app, g.claimsErr = f.verifyAssertion(r, g.form.Get("assertion"))
@@ -121,7 +121,7 @@ func (f *fcmSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*g
 	return g, vendorsim.Arrival{AppID: appID, Form: recorded}
 }
 
-func (f *fcmSim) answerToken(_ *http.Request, g *grant) vendorsim.Answer {
+func (f *sim) answerToken(_ *http.Request, g *grant) vendorsim.Answer {
 	switch {
 	case g.parseErr != nil:
 		return oauthError(http.StatusBadRequest, "invalid_request", "Malformed request body")
@@ -149,7 +149,7 @@ func (e fcmOAuthError) Error() string { return e.code + ": " + e.desc }
 
 // verifyAssertion checks a signed JWT as Google's token endpoint does and
 // returns the app of its issuer.
-func (f *fcmSim) verifyAssertion(r *http.Request, assertion string) (vendorsim.FCMApp, error) {
+func (f *sim) verifyAssertion(r *http.Request, assertion string) (vendorsim.FCMApp, error) {
 	invalid := func(desc string) (vendorsim.FCMApp, error) {
 		return vendorsim.FCMApp{}, fcmOAuthError{"invalid_grant", desc}
 	}
@@ -283,7 +283,7 @@ func errorAnswer(status int, message, errorCode string, violations ...fcmFieldVi
 }
 
 // handleOther answers paths of the FCM API the simulator does not serve.
-func (f *fcmSim) handleOther(w http.ResponseWriter, r *http.Request) {
+func (f *sim) handleOther(w http.ResponseWriter, r *http.Request) {
 	if !vendorsim.ServesRegion(w, r, f.cfg.Regions) {
 		return
 	}
@@ -386,7 +386,7 @@ type send struct {
 
 // readSend reads POST /fcm/{region}/v1/projects/{project}/messages:send;
 // it is recorded with Form holding the flattened body.
-func (f *fcmSim) readSend(w http.ResponseWriter, r *http.Request, region string) (*send, vendorsim.Arrival) {
+func (f *sim) readSend(w http.ResponseWriter, r *http.Request, region string) (*send, vendorsim.Arrival) {
 	c := &send{region: region, project: r.PathValue("project")}
 	var raw []byte
 	raw, c.readErr = simkit.ReadBody(w, r, f.cfg.MaxBodyBytes)
@@ -421,7 +421,7 @@ func refuse(out vendorsim.Outcome, status int, message, errorCode string, violat
 
 // injected answers a failure rule as UNAVAILABLE (a status under 400
 // becomes 503).
-func (f *fcmSim) injected(fl vendorsim.Failure) vendorsim.Answer {
+func (f *sim) injected(fl vendorsim.Failure) vendorsim.Answer {
 	status := fl.Status
 	if status < 400 {
 		status = http.StatusServiceUnavailable
@@ -429,7 +429,7 @@ func (f *fcmSim) injected(fl vendorsim.Failure) vendorsim.Answer {
 	return errorAnswer(status, "Injected failure: the service is currently unavailable.", fcmErrorCodeOf(status))
 }
 
-func (f *fcmSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
+func (f *sim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
 	var a vendorsim.Answer
 	switch {
 	case !c.authOK:
@@ -442,20 +442,20 @@ func (f *fcmSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
 	return &a
 }
 
-func (f *fcmSim) quota(c *send) vendorsim.Bucket {
+func (f *sim) quota(c *send) vendorsim.Bucket {
 	b := vendorsim.AppBucket(f.cfg.QuotaPerMinute, f.cfg.QuotaBurst, c.app.QuotaPerMinute, c.app.QuotaBurst)
 	b.PerSecond /= 60 // the quota is per minute
 	return b
 }
 
 // throttled is the answer over the quota.
-func (f *fcmSim) throttled(_ *send) vendorsim.Answer {
+func (f *sim) throttled(_ *send) vendorsim.Answer {
 	return refuse(vendorsim.Throttled, http.StatusTooManyRequests,
 		"Quota exceeded for quota metric 'Send messages' and limit 'Send messages per minute' of service 'fcm.googleapis.com'.", "QUOTA_EXCEEDED").
 		With("Retry-After", "1")
 }
 
-func (f *fcmSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
+func (f *sim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
 	if c.readErr != nil {
 		return refuse(vendorsim.Rejected, http.StatusBadRequest, "Request payload size exceeds the limit.", "INVALID_ARGUMENT",
 			fcmFieldViolation{Field: "message", Description: "Request payload size exceeds the limit."})
@@ -498,7 +498,7 @@ func (f *fcmSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
 
 // access returns the app of a "Bearer <token>" header whose token is
 // valid.
-func (f *fcmSim) access(auth string) (vendorsim.FCMApp, bool) {
+func (f *sim) access(auth string) (vendorsim.FCMApp, bool) {
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || tok == "" {
 		return vendorsim.FCMApp{}, false

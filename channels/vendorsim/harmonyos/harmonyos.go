@@ -84,8 +84,8 @@ const RevokePath = "/messages:revoke"
 var Categories = []string{"IM", "VOIP", "MISS_CALL", "SUBSCRIPTION", "TRAVEL", "HEALTH", "WORK", "ACCOUNT",
 	"EXPRESS", "FINANCE", "DEVICE_REMINDER", "MAIL", "MARKETING"}
 
-// harmonyOSSim serves the Push Kit endpoints.
-type harmonyOSSim struct {
+// sim serves the Push Kit endpoints.
+type sim struct {
 	s    *vendorsim.Simulator
 	cfg  vendorsim.HarmonyOSConfig
 	keys map[string]*rsa.PublicKey // app id -> JWT key
@@ -98,7 +98,7 @@ type harmonyOSSim struct {
 // New returns the simulated HarmonyOS Push Kit of s
 // (vendorsim.NewVendor).
 func New(s *vendorsim.Simulator) vendorsim.Vendor {
-	h := &harmonyOSSim{s: s, cfg: s.Config().HarmonyOS, keys: map[string]*rsa.PublicKey{}, seen: map[string]bool{}, expired: map[string]bool{}}
+	h := &sim{s: s, cfg: s.Config().HarmonyOS, keys: map[string]*rsa.PublicKey{}, seen: map[string]bool{}, expired: map[string]bool{}}
 	for _, a := range h.cfg.Apps {
 		if k, err := a.VerifyKey(); err == nil { // Validate checked it
 			h.keys[a.AppID] = k
@@ -108,14 +108,14 @@ func New(s *vendorsim.Simulator) vendorsim.Vendor {
 }
 
 // Name is vendorsim.VendorHarmonyOS.
-func (h *harmonyOSSim) Name() string { return vendorsim.VendorHarmonyOS }
+func (h *sim) Name() string { return vendorsim.VendorHarmonyOS }
 
 // RecallPath is RevokePath.
-func (h *harmonyOSSim) RecallPath() string { return RevokePath }
+func (h *sim) RecallPath() string { return RevokePath }
 
 // ExpireCredentials makes every JWT presented so far expired: calls with
 // one are answered 80200005 (JWT expired); a newly signed JWT is accepted.
-func (h *harmonyOSSim) ExpireCredentials() {
+func (h *sim) ExpireCredentials() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for tok := range h.seen {
@@ -126,7 +126,7 @@ func (h *harmonyOSSim) ExpireCredentials() {
 
 // Register serves messages:send (v3), messages:revoke and, for other
 // paths, Push Kit's "Service not found".
-func (h *harmonyOSSim) Register(mux *http.ServeMux) {
+func (h *sim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /harmonyos/{region}/v3/{projectId}/messages:send", vendorsim.Endpoint[*send]{
 		Sim: h.s, Vendor: vendorsim.VendorHarmonyOS, Regions: h.cfg.Regions,
 		Read: h.readSend, Injected: h.injected, Authenticate: h.authenticate, Quota: h.quota, Throttled: h.throttled, Answer: h.answerSend,
@@ -175,7 +175,7 @@ func harmonyOSMsg(code string) string {
 
 // answer is {"code","msg","requestId"} with a new request id (msg "" is
 // the code's), recording the code.
-func (h *harmonyOSSim) answer(status int, code, msg string) vendorsim.Answer {
+func (h *sim) answer(status int, code, msg string) vendorsim.Answer {
 	if msg == "" {
 		msg = harmonyOSMsg(code)
 	}
@@ -183,7 +183,7 @@ func (h *harmonyOSSim) answer(status int, code, msg string) vendorsim.Answer {
 }
 
 // refuse answers e, counted as out.
-func (h *harmonyOSSim) refuse(out vendorsim.Outcome, e harmonyOSRefusal, invalid []string) vendorsim.Answer {
+func (h *sim) refuse(out vendorsim.Outcome, e harmonyOSRefusal, invalid []string) vendorsim.Answer {
 	a := h.answer(e.status, e.code, e.msg)
 	a.Outcome, a.Invalid = out, invalid
 	return a
@@ -191,7 +191,7 @@ func (h *harmonyOSSim) refuse(out vendorsim.Outcome, e harmonyOSRefusal, invalid
 
 // injected answers a failure rule with a code as Push Kit, one without
 // as the gateway's bare error.
-func (h *harmonyOSSim) injected(f vendorsim.Failure) vendorsim.Answer {
+func (h *sim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return vendorsim.InjectedAnswer(f, func(f vendorsim.Failure) vendorsim.Answer {
 		return h.answer(f.Status, strconv.Itoa(f.Code), "")
 	})
@@ -200,7 +200,7 @@ func (h *harmonyOSSim) injected(f vendorsim.Failure) vendorsim.Answer {
 // handleOther answers paths of the Push Kit API the simulator does not
 // serve (e.g. the v1 and v2 send URLs, which HarmonyOS NEXT tokens do not
 // take).
-func (h *harmonyOSSim) handleOther(w http.ResponseWriter, r *http.Request) {
+func (h *sim) handleOther(w http.ResponseWriter, r *http.Request) {
 	if !vendorsim.ServesRegion(w, r, h.cfg.Regions) {
 		return
 	}
@@ -216,7 +216,7 @@ type harmonyOSRefusal struct {
 // verifyJWT checks "Bearer <JWT>" as Push Kit does and returns the app of
 // its issuer, or the refusal (80200001 authentication error, 80200005
 // expired, 80300036 valid for more than a day).
-func (h *harmonyOSSim) verifyJWT(auth string) (vendorsim.HarmonyOSApp, *harmonyOSRefusal) {
+func (h *sim) verifyJWT(auth string) (vendorsim.HarmonyOSApp, *harmonyOSRefusal) {
 	refuse := func(code, msg string) (vendorsim.HarmonyOSApp, *harmonyOSRefusal) {
 		return vendorsim.HarmonyOSApp{}, &harmonyOSRefusal{http.StatusUnauthorized, code, msg}
 	}
@@ -349,7 +349,7 @@ type send struct {
 
 // readSend reads POST /harmonyos/{region}/v3/{projectId}/messages:send;
 // it is recorded with Form holding "body" and "header.push-type".
-func (h *harmonyOSSim) readSend(w http.ResponseWriter, r *http.Request, region string) (*send, vendorsim.Arrival) {
+func (h *sim) readSend(w http.ResponseWriter, r *http.Request, region string) (*send, vendorsim.Arrival) {
 	c := &send{region: region, pushType: r.Header.Get("push-type")}
 	c.raw, c.readErr = simkit.ReadBody(w, r, h.cfg.MaxBodyBytes)
 	dec := json.NewDecoder(bytes.NewReader(c.raw))
@@ -367,7 +367,7 @@ func (h *harmonyOSSim) readSend(w http.ResponseWriter, r *http.Request, region s
 	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(c.raw)}, "header.push-type": {c.pushType}}, Targets: c.tokens}
 }
 
-func (h *harmonyOSSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
+func (h *sim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
 	if c.authErr == nil {
 		return nil
 	}
@@ -376,19 +376,19 @@ func (h *harmonyOSSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer 
 
 // quota counts the call's devices: Push Kit answers an app over its QPS
 // (devices a second) with HTTP 503.
-func (h *harmonyOSSim) quota(c *send) vendorsim.Bucket {
+func (h *sim) quota(c *send) vendorsim.Bucket {
 	b := vendorsim.AppBucket(h.cfg.QuotaPerSecond, h.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
 	b.N = len(c.tokens) // Push Kit counts devices
 	return b
 }
 
 // throttled is the answer over the quota.
-func (h *harmonyOSSim) throttled(_ *send) vendorsim.Answer {
+func (h *sim) throttled(_ *send) vendorsim.Answer {
 	return h.refuse(vendorsim.Throttled, harmonyOSRefusal{http.StatusServiceUnavailable, CodeInternalError,
 		"Flow control: the app exceeds its QPS, distribute the sending speed evenly"}, nil)
 }
 
-func (h *harmonyOSSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
+func (h *sim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
 	switch {
 	case c.readErr != nil:
 		return h.refuse(vendorsim.Rejected, harmonyOSRefusal{http.StatusBadRequest, CodeBodyTooLarge, ""}, nil)
@@ -445,7 +445,7 @@ func (h *harmonyOSSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
 // receipts are the receipts of the tokens a send accepted: Push Kit
 // echoes pushOptions.biTag as biTag, with the send's requestId and the
 // push-type.
-func (h *harmonyOSSim) receipts(c *send, accepted []string, answer string) []vendorsim.Sent {
+func (h *sim) receipts(c *send, accepted []string, answer string) []vendorsim.Sent {
 	if !h.s.WantsReceipts(c.region) {
 		return nil
 	}
@@ -601,7 +601,7 @@ type revoke struct {
 
 // readRevoke reads POST /harmonyos/{region}/v1/{clientId}/messages:revoke;
 // it is recorded like a send.
-func (h *harmonyOSSim) readRevoke(w http.ResponseWriter, r *http.Request, region string) (*revoke, vendorsim.Arrival) {
+func (h *sim) readRevoke(w http.ResponseWriter, r *http.Request, region string) (*revoke, vendorsim.Arrival) {
 	c := &revoke{region: region, pushType: r.Header.Get("push-type")}
 	raw, readErr := simkit.ReadBody(w, r, h.cfg.MaxBodyBytes)
 	c.readErr = readErr
@@ -616,7 +616,7 @@ func (h *harmonyOSSim) readRevoke(w http.ResponseWriter, r *http.Request, region
 	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(raw)}, "header.push-type": {c.pushType}}, Targets: c.req.Token}
 }
 
-func (h *harmonyOSSim) authenticateRevoke(_ *http.Request, c *revoke) *vendorsim.Answer {
+func (h *sim) authenticateRevoke(_ *http.Request, c *revoke) *vendorsim.Answer {
 	if c.authErr == nil {
 		return nil
 	}
@@ -625,7 +625,7 @@ func (h *harmonyOSSim) authenticateRevoke(_ *http.Request, c *revoke) *vendorsim
 
 // answerRevoke confirms the revocation of the tokens that had the
 // notification.
-func (h *harmonyOSSim) answerRevoke(_ *http.Request, c *revoke) vendorsim.Answer {
+func (h *sim) answerRevoke(_ *http.Request, c *revoke) vendorsim.Answer {
 	refuse := func(e harmonyOSRefusal) vendorsim.Answer { return h.refuse(vendorsim.Rejected, e, nil) }
 	switch {
 	case c.readErr != nil:

@@ -57,8 +57,8 @@ const (
 var Categories = []string{"IM", "VOIP", "SUBSCRIPTION", "TRAVEL", "HEALTH", "WORK", "ACCOUNT",
 	"EXPRESS", "FINANCE", "DEVICE_REMINDER", "SYSTEM_REMINDER", "MAIL", "PLAY_VOICE", "MARKETING"}
 
-// hmsSim serves the Push Kit endpoints.
-type hmsSim struct {
+// sim serves the Push Kit endpoints.
+type sim struct {
 	s      *vendorsim.Simulator
 	cfg    vendorsim.HMSConfig
 	tokens *simkit.TokenStore // issued access tokens
@@ -66,22 +66,22 @@ type hmsSim struct {
 
 // New returns the simulated Huawei Push Kit of s (vendorsim.NewVendor).
 func New(s *vendorsim.Simulator) vendorsim.Vendor {
-	return &hmsSim{s: s, cfg: s.Config().HMS, tokens: simkit.NewTokenStore()}
+	return &sim{s: s, cfg: s.Config().HMS, tokens: simkit.NewTokenStore()}
 }
 
 // Name is vendorsim.VendorHMS.
-func (h *hmsSim) Name() string { return vendorsim.VendorHMS }
+func (h *sim) Name() string { return vendorsim.VendorHMS }
 
 // RecallPath is RevokePath.
-func (h *hmsSim) RecallPath() string { return RevokePath }
+func (h *sim) RecallPath() string { return RevokePath }
 
 // ExpireCredentials makes every access token issued so far expired:
 // sends with one are answered 80200003 (OAuth token expired).
-func (h *hmsSim) ExpireCredentials() { h.tokens.ExpireAll() }
+func (h *sim) ExpireCredentials() { h.tokens.ExpireAll() }
 
 // Register serves the OAuth token endpoint, messages:send,
 // messages:revoke and, for other paths, Push Kit's "Service not found".
-func (h *hmsSim) Register(mux *http.ServeMux) {
+func (h *sim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /hms/{region}/oauth2/v3/token", vendorsim.Endpoint[*grant]{
 		Sim: h.s, Vendor: vendorsim.VendorHMS, Regions: h.cfg.Regions, Read: h.readToken, Answer: h.answerToken,
 	})
@@ -106,7 +106,7 @@ type grant struct {
 
 // readToken reads POST /hms/{region}/oauth2/v3/token: the client
 // credentials grant. The client secret is not recorded.
-func (h *hmsSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
+func (h *sim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
 	g := &grant{}
 	g.form, g.parseErr = simkit.ReadForm(w, r, 64<<10)
 	recorded := url.Values{}
@@ -127,7 +127,7 @@ func (h *hmsSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*g
 
 // answerToken answers a token request; refusals use the OAuth server's
 // error shape {"error":N,"sub_error":M,"error_description":"..."}.
-func (h *hmsSim) answerToken(_ *http.Request, g *grant) vendorsim.Answer {
+func (h *sim) answerToken(_ *http.Request, g *grant) vendorsim.Answer {
 	refuse := func(status, code, sub int, desc string) vendorsim.Answer {
 		a := vendorsim.JSON(status, map[string]any{"error": code, "sub_error": sub, "error_description": desc})
 		a.Code, a.Outcome = code, vendorsim.Rejected
@@ -182,7 +182,7 @@ func hmsMsg(code string) string {
 
 // answer is {"code","msg","requestId"} with a new request id (msg ""
 // is the code's), recording the code.
-func (h *hmsSim) answer(status int, code, msg string) vendorsim.Answer {
+func (h *sim) answer(status int, code, msg string) vendorsim.Answer {
 	if msg == "" {
 		msg = hmsMsg(code)
 	}
@@ -190,7 +190,7 @@ func (h *hmsSim) answer(status int, code, msg string) vendorsim.Answer {
 }
 
 // refuse is a refusal answered with status, counted as out.
-func (h *hmsSim) refuse(out vendorsim.Outcome, status int, e hmsRefusal, invalid []string) vendorsim.Answer {
+func (h *sim) refuse(out vendorsim.Outcome, status int, e hmsRefusal, invalid []string) vendorsim.Answer {
 	a := h.answer(status, e.code, e.msg)
 	a.Outcome, a.Invalid = out, invalid
 	return a
@@ -198,7 +198,7 @@ func (h *hmsSim) refuse(out vendorsim.Outcome, status int, e hmsRefusal, invalid
 
 // handleOther answers paths of the Push Kit API the simulator does not
 // serve.
-func (h *hmsSim) handleOther(w http.ResponseWriter, r *http.Request) {
+func (h *sim) handleOther(w http.ResponseWriter, r *http.Request) {
 	if !vendorsim.ServesRegion(w, r, h.cfg.Regions) {
 		return
 	}
@@ -308,7 +308,7 @@ type send struct {
 
 // readSend reads POST /hms/{region}/v1/{appId}/messages:send; it is
 // recorded with Form holding the flattened body.
-func (h *hmsSim) readSend(w http.ResponseWriter, r *http.Request, region string) (*send, vendorsim.Arrival) {
+func (h *sim) readSend(w http.ResponseWriter, r *http.Request, region string) (*send, vendorsim.Arrival) {
 	c := &send{region: region, form: url.Values{}}
 	var raw []byte
 	raw, c.readErr = simkit.ReadBody(w, r, h.cfg.MaxBodyBytes)
@@ -329,7 +329,7 @@ func (h *hmsSim) readSend(w http.ResponseWriter, r *http.Request, region string)
 }
 
 // injected answers a failure rule with its code (default 81000001).
-func (h *hmsSim) injected(f vendorsim.Failure) vendorsim.Answer {
+func (h *sim) injected(f vendorsim.Failure) vendorsim.Answer {
 	code := CodeInternalError
 	if f.Code != 0 {
 		code = strconv.Itoa(f.Code)
@@ -337,24 +337,24 @@ func (h *hmsSim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return h.answer(f.Status, code, "")
 }
 
-func (h *hmsSim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
+func (h *sim) authenticate(_ *http.Request, c *send) *vendorsim.Answer {
 	if c.authCode == "" {
 		return nil
 	}
 	return vendorsim.Refusal(h.refuse(vendorsim.Rejected, http.StatusUnauthorized, hmsRefusal{code: c.authCode}, nil))
 }
 
-func (h *hmsSim) quota(c *send) vendorsim.Bucket {
+func (h *sim) quota(c *send) vendorsim.Bucket {
 	return vendorsim.AppBucket(h.cfg.QuotaPerSecond, h.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
 }
 
 // throttled is the answer over the quota.
-func (h *hmsSim) throttled(_ *send) vendorsim.Answer {
+func (h *sim) throttled(_ *send) vendorsim.Answer {
 	return h.refuse(vendorsim.Throttled, http.StatusServiceUnavailable,
 		hmsRefusal{CodeInternalError, "Traffic control: distribute the sending speed evenly"}, nil)
 }
 
-func (h *hmsSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
+func (h *sim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
 	if c.readErr != nil {
 		return h.refuse(vendorsim.Rejected, http.StatusBadRequest, hmsRefusal{code: CodeBodyTooLarge}, nil)
 	}
@@ -396,7 +396,7 @@ func (h *hmsSim) answerSend(_ *http.Request, c *send) vendorsim.Answer {
 
 // receipts are the receipts of the tokens a send accepted: Huawei echoes
 // android.bi_tag as biTag, with the send's requestId.
-func (h *hmsSim) receipts(c *send, accepted []string, answer string) []vendorsim.Sent {
+func (h *sim) receipts(c *send, accepted []string, answer string) []vendorsim.Sent {
 	if !h.s.WantsReceipts(c.region) || len(accepted) == 0 {
 		return nil
 	}
@@ -431,7 +431,7 @@ func hmsMessageSize(body any) int {
 
 // access checks "Bearer <token>" for the app of the URL; it returns the
 // app, or the refusal code (80200001 or 80200003).
-func (h *hmsSim) access(auth, urlAppID string) (vendorsim.HMSApp, string) {
+func (h *sim) access(auth, urlAppID string) (vendorsim.HMSApp, string) {
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || tok == "" {
 		return vendorsim.HMSApp{}, CodeOAuthError

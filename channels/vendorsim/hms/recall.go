@@ -43,7 +43,7 @@ type revoke struct {
 
 // readRevoke reads POST /hms/{region}/v1/{appId}/messages:revoke; it is
 // recorded with Form holding push-type and notifyId.
-func (h *hmsSim) readRevoke(w http.ResponseWriter, r *http.Request, region string) (*revoke, vendorsim.Arrival) {
+func (h *sim) readRevoke(w http.ResponseWriter, r *http.Request, region string) (*revoke, vendorsim.Arrival) {
 	c := &revoke{region: region, pushType: r.Header.Get("push-type")}
 	var raw []byte
 	raw, c.readErr = simkit.ReadBody(w, r, h.cfg.MaxBodyBytes)
@@ -61,13 +61,13 @@ func (h *hmsSim) readRevoke(w http.ResponseWriter, r *http.Request, region strin
 
 // injectedRevoke answers a failure rule with a code as Push Kit, one
 // without as the gateway's bare error.
-func (h *hmsSim) injectedRevoke(f vendorsim.Failure) vendorsim.Answer {
+func (h *sim) injectedRevoke(f vendorsim.Failure) vendorsim.Answer {
 	return vendorsim.InjectedAnswer(f, func(f vendorsim.Failure) vendorsim.Answer {
 		return h.answer(f.Status, strconv.Itoa(f.Code), "")
 	})
 }
 
-func (h *hmsSim) authenticateRevoke(_ *http.Request, c *revoke) *vendorsim.Answer {
+func (h *sim) authenticateRevoke(_ *http.Request, c *revoke) *vendorsim.Answer {
 	if c.authCode == "" {
 		return nil
 	}
@@ -76,7 +76,7 @@ func (h *hmsSim) authenticateRevoke(_ *http.Request, c *revoke) *vendorsim.Answe
 
 // answerRevoke confirms the revocation of the tokens that had the
 // notification.
-func (h *hmsSim) answerRevoke(_ *http.Request, c *revoke) vendorsim.Answer {
+func (h *sim) answerRevoke(_ *http.Request, c *revoke) vendorsim.Answer {
 	refuse := func(code, format string, args ...any) vendorsim.Answer {
 		return h.refuse(vendorsim.Rejected, http.StatusBadRequest, hmsRefusal{code, fmt.Sprintf(format, args...)}, nil)
 	}

@@ -69,9 +69,9 @@ func SendPath(honorAppID string) string { return "/api/v1/" + honorAppID + "/sen
 
 var honorTTL = regexp.MustCompile(`^([0-9]+)(\.[0-9]+)?s$`)
 
-// honorSim serves the Honor endpoints. Its token store lives as long as
+// sim serves the Honor endpoints. Its token store lives as long as
 // the simulator (Reset does not forget issued access tokens).
-type honorSim struct {
+type sim struct {
 	s      *vendorsim.Simulator
 	cfg    vendorsim.HonorConfig
 	tokens *simkit.TokenStore
@@ -79,15 +79,15 @@ type honorSim struct {
 
 // New returns the simulated Honor Push of s (vendorsim.NewVendor).
 func New(s *vendorsim.Simulator) vendorsim.Vendor {
-	return &honorSim{s: s, cfg: s.Config().Honor, tokens: simkit.NewTokenStore()}
+	return &sim{s: s, cfg: s.Config().Honor, tokens: simkit.NewTokenStore()}
 }
 
 // Name is vendorsim.VendorHonor.
-func (h *honorSim) Name() string { return vendorsim.VendorHonor }
+func (h *sim) Name() string { return vendorsim.VendorHonor }
 
 // Register serves the token endpoint (at AuthPath and OAuthV3Path),
 // sendMessage and, for other paths, Honor's 404 and 405 answers.
-func (h *honorSim) Register(mux *http.ServeMux) {
+func (h *sim) Register(mux *http.ServeMux) {
 	token := vendorsim.Endpoint[*grant]{Sim: h.s, Vendor: vendorsim.VendorHonor, Regions: h.cfg.Regions, Read: h.readToken, Answer: h.answerToken}
 	mux.Handle("POST /honor/{region}"+AuthPath, token)
 	mux.Handle("POST /honor/{region}"+OAuthV3Path, token)
@@ -146,7 +146,7 @@ func honorMessage(code int) string {
 	return "Unknown error"
 }
 
-func (h *honorSim) handleOther(w http.ResponseWriter, r *http.Request) {
+func (h *sim) handleOther(w http.ResponseWriter, r *http.Request) {
 	if !vendorsim.ServesRegion(w, r, h.cfg.Regions) {
 		return
 	}
@@ -167,7 +167,7 @@ type grant struct {
 // readToken reads the OAuth 2.0 client-credentials token endpoint: form
 // grant_type=client_credentials, client_id, client_secret. Injected
 // faults, latency and quotas apply to sendMessage only.
-func (h *honorSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
+func (h *sim) readToken(w http.ResponseWriter, r *http.Request, _ string) (*grant, vendorsim.Arrival) {
 	g := &grant{}
 	g.form, _ = simkit.ReadForm(w, r, 64<<10)
 	known := false
@@ -180,7 +180,7 @@ func (h *honorSim) readToken(w http.ResponseWriter, r *http.Request, _ string) (
 	return g, vendorsim.Arrival{AppID: appID, Form: g.form}
 }
 
-func (h *honorSim) answerToken(_ *http.Request, g *grant) vendorsim.Answer {
+func (h *sim) answerToken(_ *http.Request, g *grant) vendorsim.Answer {
 	refuse := func(status int, e honorOAuthError) vendorsim.Answer {
 		a := vendorsim.JSON(status, e)
 		a.Outcome = vendorsim.Rejected
@@ -240,7 +240,7 @@ type send struct {
 
 // readSend reads POST /honor/{region}/api/v1/{appId}/sendMessage; it is
 // recorded with Form holding "body" and "header.timestamp".
-func (h *honorSim) readSend(w http.ResponseWriter, r *http.Request, region string) (*send, vendorsim.Arrival) {
+func (h *sim) readSend(w http.ResponseWriter, r *http.Request, region string) (*send, vendorsim.Arrival) {
 	c := &send{region: region}
 	raw, readErr := simkit.ReadBody(w, r, h.cfg.MaxBodyBytes)
 	c.readErr = readErr
@@ -269,13 +269,13 @@ func refuse(status int, out vendorsim.Outcome, code int, detail string) vendorsi
 	return a
 }
 
-func (h *honorSim) injected(f vendorsim.Failure) vendorsim.Answer {
+func (h *sim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return vendorsim.InjectedAnswer(f, func(f vendorsim.Failure) vendorsim.Answer {
 		return vendorsim.JSON(f.Status, honorAnswer{Code: f.Code, Message: "Injected failure: " + honorMessage(f.Code)})
 	})
 }
 
-func (h *honorSim) authenticate(r *http.Request, c *send) *vendorsim.Answer {
+func (h *sim) authenticate(r *http.Request, c *send) *vendorsim.Answer {
 	var a vendorsim.Answer
 	switch {
 	case c.state == simkit.TokenExpired:
@@ -288,16 +288,16 @@ func (h *honorSim) authenticate(r *http.Request, c *send) *vendorsim.Answer {
 	return &a
 }
 
-func (h *honorSim) quota(c *send) vendorsim.Bucket {
+func (h *sim) quota(c *send) vendorsim.Bucket {
 	return vendorsim.AppBucket(h.cfg.QuotaPerSecond, h.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
 }
 
 // throttled is the answer over the quota.
-func (h *honorSim) throttled(_ *send) vendorsim.Answer {
+func (h *sim) throttled(_ *send) vendorsim.Answer {
 	return refuse(http.StatusServiceUnavailable, vendorsim.Throttled, CodeFlowControl, "")
 }
 
-func (h *honorSim) answerSend(r *http.Request, c *send) vendorsim.Answer {
+func (h *sim) answerSend(r *http.Request, c *send) vendorsim.Answer {
 	if c.readErr != nil || c.decodeErr != nil {
 		if simkit.TooBig(c.readErr) {
 			return refuse(http.StatusBadRequest, vendorsim.Rejected, CodeMessageTooLarge, "")

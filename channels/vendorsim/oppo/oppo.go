@@ -72,9 +72,9 @@ const (
 // classification.
 var oppoCategories = []string{"IM", "ACCOUNT", "DEVICE_REMINDER", "ORDER", "TODO", "SUBSCRIPTION", "NEWS", "CONTENT", "MARKETING", "SOCIAL"}
 
-// oppoSim serves the OPPO endpoints. Its token store lives as long as the
+// sim serves the OPPO endpoints. Its token store lives as long as the
 // simulator (Reset does not forget issued auth tokens).
-type oppoSim struct {
+type sim struct {
 	s      *vendorsim.Simulator
 	cfg    vendorsim.OPPOConfig
 	tokens *simkit.TokenStore
@@ -82,15 +82,15 @@ type oppoSim struct {
 
 // New returns the simulated OPPO Push of s (vendorsim.NewVendor).
 func New(s *vendorsim.Simulator) vendorsim.Vendor {
-	return &oppoSim{s: s, cfg: s.Config().OPPO, tokens: simkit.NewTokenStore()}
+	return &sim{s: s, cfg: s.Config().OPPO, tokens: simkit.NewTokenStore()}
 }
 
 // Name is vendorsim.VendorOPPO.
-func (o *oppoSim) Name() string { return vendorsim.VendorOPPO }
+func (o *sim) Name() string { return vendorsim.VendorOPPO }
 
 // Register serves auth, unicast, unicast_batch and, for other paths,
 // OPPO's "Invalid Method" and "Http Action Not Allowed" answers.
-func (o *oppoSim) Register(mux *http.ServeMux) {
+func (o *sim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /oppo/{region}"+AuthPath, vendorsim.Endpoint[*auth]{
 		Sim: o.s, Vendor: vendorsim.VendorOPPO, Regions: o.cfg.Regions, Read: o.readAuth, Answer: o.answerAuth,
 	})
@@ -203,7 +203,7 @@ func answer(out vendorsim.Outcome, code int, message string, data any) vendorsim
 	return a
 }
 
-func (o *oppoSim) handleOther(w http.ResponseWriter, r *http.Request) {
+func (o *sim) handleOther(w http.ResponseWriter, r *http.Request) {
 	if !vendorsim.ServesRegion(w, r, o.cfg.Regions) {
 		return
 	}
@@ -217,7 +217,7 @@ func (o *oppoSim) handleOther(w http.ResponseWriter, r *http.Request) {
 	vendorsim.JSON(http.StatusNotFound, oppoAnswer{Code: CodeInvalidMethod, Message: oppoMessageText(CodeInvalidMethod)}).Write(w)
 }
 
-func (o *oppoSim) appByKey(key string) (vendorsim.OPPOApp, bool) {
+func (o *sim) appByKey(key string) (vendorsim.OPPOApp, bool) {
 	for _, a := range o.cfg.Apps {
 		if a.AppKey == key {
 			return a, true
@@ -226,7 +226,7 @@ func (o *oppoSim) appByKey(key string) (vendorsim.OPPOApp, bool) {
 	return vendorsim.OPPOApp{}, false
 }
 
-func (o *oppoSim) appByID(id string) (vendorsim.OPPOApp, bool) {
+func (o *sim) appByID(id string) (vendorsim.OPPOApp, bool) {
 	for _, a := range o.cfg.Apps {
 		if a.AppID == id {
 			return a, true
@@ -252,7 +252,7 @@ type auth struct {
 // readAuth reads POST /oppo/{region}/server/v1/auth: app_key, sign and
 // timestamp (form fields) for an auth_token. Injected faults, latency and
 // quotas apply to push calls only.
-func (o *oppoSim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*auth, vendorsim.Arrival) {
+func (o *sim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*auth, vendorsim.Arrival) {
 	c := &auth{}
 	c.form, _ = simkit.ReadForm(w, r, 64<<10)
 	c.app, c.known = o.appByKey(c.form.Get("app_key"))
@@ -260,7 +260,7 @@ func (o *oppoSim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*a
 	return c, vendorsim.Arrival{AppID: appID, Form: c.form}
 }
 
-func (o *oppoSim) answerAuth(_ *http.Request, c *auth) vendorsim.Answer {
+func (o *sim) answerAuth(_ *http.Request, c *auth) vendorsim.Answer {
 	refuse := func(code int) vendorsim.Answer { return answer(vendorsim.Rejected, code, "", nil) }
 	now := time.Now()
 	switch {
@@ -303,7 +303,7 @@ type push struct {
 // readPush reads unicast (one form field "message") and unicast_batch
 // (form field "messages", a JSON array of at most 1000 messages). The
 // auth_token header (or form field) is recorded as the credential.
-func (o *oppoSim) readPush(w http.ResponseWriter, r *http.Request, region string, batch bool) (*push, vendorsim.Arrival) {
+func (o *sim) readPush(w http.ResponseWriter, r *http.Request, region string, batch bool) (*push, vendorsim.Arrival) {
 	c := &push{region: region, batch: batch}
 	c.form, c.parseErr = simkit.ReadForm(w, r, o.cfg.MaxBodyBytes)
 	tok := r.Header.Get("auth_token")
@@ -325,13 +325,13 @@ func (o *oppoSim) readPush(w http.ResponseWriter, r *http.Request, region string
 	return c, vendorsim.Arrival{AppID: recApp, Form: c.form, Targets: c.targets, Auth: &tok}
 }
 
-func (o *oppoSim) injected(f vendorsim.Failure) vendorsim.Answer {
+func (o *sim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return vendorsim.InjectedAnswer(f, func(f vendorsim.Failure) vendorsim.Answer {
 		return vendorsim.JSON(f.Status, oppoAnswer{Code: f.Code, Message: "Injected failure: " + oppoMessageText(f.Code)})
 	})
 }
 
-func (o *oppoSim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
+func (o *sim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
 	var a vendorsim.Answer
 	switch c.tokenState {
 	case simkit.TokenMissing:
@@ -344,18 +344,18 @@ func (o *oppoSim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
 	return &a
 }
 
-func (o *oppoSim) quota(c *push) vendorsim.Bucket {
+func (o *sim) quota(c *push) vendorsim.Bucket {
 	return vendorsim.AppBucket(o.cfg.QuotaPerSecond, o.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
 }
 
 // throttled is the answer over the quota.
-func (o *oppoSim) throttled(_ *push) vendorsim.Answer {
+func (o *sim) throttled(_ *push) vendorsim.Answer {
 	return answer(vendorsim.Throttled, CodeAppCallLimited, "App Call Limited: call frequency exceeds the app's limit", nil)
 }
 
 // answerPush answers a unicast with the message's messageId or error, a
 // unicast_batch with one entry per message in data.
-func (o *oppoSim) answerPush(_ *http.Request, c *push) vendorsim.Answer {
+func (o *sim) answerPush(_ *http.Request, c *push) vendorsim.Answer {
 	if c.parseErr != nil {
 		return answer(vendorsim.Rejected, CodeInvalidArguments, "Invalid Arguments: request body unreadable or too long", nil)
 	}
@@ -406,7 +406,7 @@ func (o *oppoSim) answerPush(_ *http.Request, c *push) vendorsim.Answer {
 // receipts are the receipts of accepted messages (ids[i] is the
 // messageId of msgs[i]): OPPO receipts carry each message's
 // call_back_parameter as param and go to its call_back_url.
-func (o *oppoSim) receipts(region string, app vendorsim.OPPOApp, msgs []oppoMessage, ids []string) []vendorsim.Sent {
+func (o *sim) receipts(region string, app vendorsim.OPPOApp, msgs []oppoMessage, ids []string) []vendorsim.Sent {
 	if !o.s.WantsReceipts(region) {
 		return nil
 	}
@@ -456,7 +456,7 @@ func decodeOPPOMessages(form url.Values, batch bool) ([]oppoMessage, *oppoError)
 }
 
 // validate checks one message as OPPO does.
-func (o *oppoSim) validate(m oppoMessage) *oppoError {
+func (o *sim) validate(m oppoMessage) *oppoError {
 	bad := func(code int, format string, args ...any) *oppoError {
 		return &oppoError{code, oppoMessageText(code) + ": " + fmt.Sprintf(format, args...)}
 	}

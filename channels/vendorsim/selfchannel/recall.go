@@ -36,7 +36,7 @@ type selfRecallRequest struct {
 }
 
 // readRecall reads POST /self/{region}/v1/recall.
-func (g *selfSim) readRecall(w http.ResponseWriter, r *http.Request, region string) (*call[selfRecallRequest], vendorsim.Arrival) {
+func (g *sim) readRecall(w http.ResponseWriter, r *http.Request, region string) (*call[selfRecallRequest], vendorsim.Arrival) {
 	return readCall(g, w, r, region, func(req selfRecallRequest) []string {
 		tokens := make([]string, 0, len(req.Messages))
 		for _, m := range req.Messages {
@@ -48,14 +48,14 @@ func (g *selfSim) readRecall(w http.ResponseWriter, r *http.Request, region stri
 
 // injectedRecall answers a failure rule with a code as the gateway's
 // "unavailable" error, one without as a bare HTML error.
-func (g *selfSim) injectedRecall(f vendorsim.Failure) vendorsim.Answer {
+func (g *sim) injectedRecall(f vendorsim.Failure) vendorsim.Answer {
 	return vendorsim.InjectedAnswer(f, func(f vendorsim.Failure) vendorsim.Answer {
 		return vendorsim.JSON(f.Status, selfError{Error: "unavailable", Message: "Injected failure", Code: f.Code})
 	})
 }
 
 // answerRecall recalls each message: recalled, or unknown and why.
-func (g *selfSim) answerRecall(_ *http.Request, c *call[selfRecallRequest]) vendorsim.Answer {
+func (g *sim) answerRecall(_ *http.Request, c *call[selfRecallRequest]) vendorsim.Answer {
 	req := c.req
 	if a := g.refuseCall("recall", c.readErr, c.decodeErr, c.app, req.AppID, len(req.Messages)); a != nil {
 		return *a

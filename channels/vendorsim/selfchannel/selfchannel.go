@@ -26,24 +26,24 @@ const (
 	MaxPayloadBytes = 2048
 )
 
-// selfSim serves the gateway endpoints.
-type selfSim struct {
+// sim serves the gateway endpoints.
+type sim struct {
 	s   *vendorsim.Simulator
 	cfg vendorsim.SelfConfig
 }
 
 // New returns the simulated gateway of s (vendorsim.NewVendor).
-func New(s *vendorsim.Simulator) vendorsim.Vendor { return &selfSim{s: s, cfg: s.Config().Self} }
+func New(s *vendorsim.Simulator) vendorsim.Vendor { return &sim{s: s, cfg: s.Config().Self} }
 
 // Name is vendorsim.VendorSelf.
-func (g *selfSim) Name() string { return vendorsim.VendorSelf }
+func (g *sim) Name() string { return vendorsim.VendorSelf }
 
 // RecallPath is the package constant RecallPath.
-func (g *selfSim) RecallPath() string { return RecallPath }
+func (g *sim) RecallPath() string { return RecallPath }
 
 // Register serves /v1/push, /v1/recall and, for other paths, the
 // gateway's not_found and method_not_allowed answers.
-func (g *selfSim) Register(mux *http.ServeMux) {
+func (g *sim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /self/{region}/v1/push", vendorsim.Endpoint[*call[selfRequest]]{
 		Sim: g.s, Vendor: vendorsim.VendorSelf, Regions: g.cfg.Regions,
 		Read: g.readPush, Injected: g.injected, Authenticate: authenticate[selfRequest], Quota: g.quota, Throttled: g.throttled, Answer: g.answerPush,
@@ -69,7 +69,7 @@ func refuse(out vendorsim.Outcome, status int, e selfError) vendorsim.Answer {
 	return a
 }
 
-func (g *selfSim) handleOther(w http.ResponseWriter, r *http.Request) {
+func (g *sim) handleOther(w http.ResponseWriter, r *http.Request) {
 	if !vendorsim.ServesRegion(w, r, g.cfg.Regions) {
 		return
 	}
@@ -80,7 +80,7 @@ func (g *selfSim) handleOther(w http.ResponseWriter, r *http.Request) {
 	vendorsim.JSON(http.StatusNotFound, selfError{Error: "not_found", Message: "no API at " + r.URL.Path}).Write(w)
 }
 
-func (g *selfSim) app(auth string) (vendorsim.SelfApp, bool) {
+func (g *sim) app(auth string) (vendorsim.SelfApp, bool) {
 	scheme, key, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") || key == "" {
 		return vendorsim.SelfApp{}, false
@@ -128,7 +128,7 @@ type call[R any] struct {
 // readCall reads a call of the gateway whose messages' tokens are
 // tokens(body); it is recorded with Form holding "body" and RegIDs the
 // tokens.
-func readCall[R any](g *selfSim, w http.ResponseWriter, r *http.Request, region string, tokens func(R) []string) (*call[R], vendorsim.Arrival) {
+func readCall[R any](g *sim, w http.ResponseWriter, r *http.Request, region string, tokens func(R) []string) (*call[R], vendorsim.Arrival) {
 	c := &call[R]{region: region}
 	raw, readErr := simkit.ReadBody(w, r, g.cfg.MaxBodyBytes)
 	c.readErr = readErr
@@ -149,7 +149,7 @@ func authenticate[R any](_ *http.Request, c *call[R]) *vendorsim.Answer {
 // refuseCall returns the refusal of a call as a whole (what names a
 // request kind: "push", "recall"), or nil: a body over the limit or not
 // JSON, another app's appId, a message count outside 1..MaxMessages.
-func (g *selfSim) refuseCall(what string, readErr, decodeErr error, app vendorsim.SelfApp, appID string, messages int) *vendorsim.Answer {
+func (g *sim) refuseCall(what string, readErr, decodeErr error, app vendorsim.SelfApp, appID string, messages int) *vendorsim.Answer {
 	var a vendorsim.Answer
 	switch {
 	case simkit.TooBig(readErr):
@@ -169,7 +169,7 @@ func (g *selfSim) refuseCall(what string, readErr, decodeErr error, app vendorsi
 }
 
 // readPush reads POST /self/{region}/v1/push.
-func (g *selfSim) readPush(w http.ResponseWriter, r *http.Request, region string) (*call[selfRequest], vendorsim.Arrival) {
+func (g *sim) readPush(w http.ResponseWriter, r *http.Request, region string) (*call[selfRequest], vendorsim.Arrival) {
 	return readCall(g, w, r, region, func(req selfRequest) []string {
 		tokens := make([]string, 0, len(req.Messages))
 		for _, m := range req.Messages {
@@ -181,7 +181,7 @@ func (g *selfSim) readPush(w http.ResponseWriter, r *http.Request, region string
 
 // injected answers a failure rule as unavailable (503) or internal (any
 // other status; one under 400 becomes 500), with the rule's code.
-func (g *selfSim) injected(f vendorsim.Failure) vendorsim.Answer {
+func (g *sim) injected(f vendorsim.Failure) vendorsim.Answer {
 	status := f.Status
 	if status < 400 {
 		status = http.StatusInternalServerError
@@ -195,17 +195,17 @@ func (g *selfSim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return a
 }
 
-func (g *selfSim) quota(c *call[selfRequest]) vendorsim.Bucket {
+func (g *sim) quota(c *call[selfRequest]) vendorsim.Bucket {
 	return vendorsim.AppBucket(g.cfg.QuotaPerSecond, g.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
 }
 
 // throttled is the answer over the quota.
-func (g *selfSim) throttled(_ *call[selfRequest]) vendorsim.Answer {
+func (g *sim) throttled(_ *call[selfRequest]) vendorsim.Answer {
 	return refuse(vendorsim.Throttled, http.StatusTooManyRequests, selfError{Error: "rate_limited", Message: "app quota exceeded"}).With("Retry-After", "1")
 }
 
 // answerPush answers each message: delivered, or why not.
-func (g *selfSim) answerPush(_ *http.Request, c *call[selfRequest]) vendorsim.Answer {
+func (g *sim) answerPush(_ *http.Request, c *call[selfRequest]) vendorsim.Answer {
 	req := c.req
 	if a := g.refuseCall("push", c.readErr, c.decodeErr, c.app, req.AppID, len(req.Messages)); a != nil {
 		return *a
@@ -248,7 +248,7 @@ func (g *selfSim) answerPush(_ *http.Request, c *call[selfRequest]) vendorsim.An
 
 // results is the 200 answer of a call: a new requestId and one result
 // per message, in order.
-func (g *selfSim) results(results []selfResult) vendorsim.Answer {
+func (g *sim) results(results []selfResult) vendorsim.Answer {
 	n, letters := g.s.NextID()
 	return vendorsim.JSON(http.StatusOK, struct {
 		RequestID string       `json:"requestId"`

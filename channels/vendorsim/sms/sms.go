@@ -101,9 +101,9 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
-// smsSim serves the Alibaba Cloud SMS endpoint. Its nonce store lives as
+// sim serves the Alibaba Cloud SMS endpoint. Its nonce store lives as
 // long as the simulator; its flow-control windows are cleared by Reset.
-type smsSim struct {
+type sim struct {
 	s   *vendorsim.Simulator
 	cfg vendorsim.SMSConfig
 
@@ -114,15 +114,15 @@ type smsSim struct {
 
 // New returns the simulated Alibaba Cloud SMS of s (vendorsim.NewVendor).
 func New(s *vendorsim.Simulator) vendorsim.Vendor {
-	return &smsSim{s: s, cfg: s.Config().SMS, nonces: map[string]time.Time{}, sends: map[string][]time.Time{}}
+	return &sim{s: s, cfg: s.Config().SMS, nonces: map[string]time.Time{}, sends: map[string][]time.Time{}}
 }
 
 // Name is vendorsim.VendorSMS.
-func (v *smsSim) Name() string { return vendorsim.VendorSMS }
+func (v *sim) Name() string { return vendorsim.VendorSMS }
 
 // Register serves SendSms at /sms/{region}/ (GET or POST) and, for other
 // paths, Alibaba Cloud's InvalidAction.NotFound.
-func (v *smsSim) Register(mux *http.ServeMux) {
+func (v *sim) Register(mux *http.ServeMux) {
 	mux.Handle("/sms/{region}/{$}", vendorsim.Endpoint[*call]{
 		Sim: v.s, Vendor: vendorsim.VendorSMS, Regions: v.cfg.Regions,
 		Read: v.read, Injected: v.injected, Authenticate: v.authenticate, Quota: v.quota, Throttled: v.throttled, Answer: v.answer,
@@ -136,7 +136,7 @@ func (v *smsSim) Register(mux *http.ServeMux) {
 }
 
 // Reset forgets the flow-control windows (vendorsim.Simulator.Reset).
-func (v *smsSim) Reset() {
+func (v *sim) Reset() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.sends = map[string][]time.Time{}
@@ -154,7 +154,7 @@ type smsAnswer struct {
 }
 
 // write is Alibaba Cloud's answer with a new RequestId.
-func (v *smsSim) write(status int, a smsAnswer) vendorsim.Answer {
+func (v *sim) write(status int, a smsAnswer) vendorsim.Answer {
 	n, letters := v.s.NextID()
 	a.RequestID = fmt.Sprintf("%08X-%04X-4%03X-A%03X-%s%010X", n, n%0xFFFF, n%0xFFF, n%0xFFF, strings.ToUpper(letters), n)
 	if a.Code != "OK" {
@@ -178,7 +178,7 @@ type call struct {
 
 // read reads SendSms (GET with the query, or POST with a form body); it is
 // recorded with Form holding the parameters and RegIDs the numbers.
-func (v *smsSim) read(w http.ResponseWriter, r *http.Request, region string) (*call, vendorsim.Arrival) {
+func (v *sim) read(w http.ResponseWriter, r *http.Request, region string) (*call, vendorsim.Arrival) {
 	r.Body = http.MaxBytesReader(w, r.Body, v.cfg.MaxBodyBytes)
 	c := &call{region: region, parseErr: r.ParseForm(), params: r.Form}
 	if c.params == nil {
@@ -199,13 +199,13 @@ func (v *smsSim) read(w http.ResponseWriter, r *http.Request, region string) (*c
 }
 
 // refuse answers code and message with status, counted as out.
-func (v *smsSim) refuse(out vendorsim.Outcome, status int, code, message string, invalid []string) vendorsim.Answer {
+func (v *sim) refuse(out vendorsim.Outcome, status int, code, message string, invalid []string) vendorsim.Answer {
 	a := v.write(status, smsAnswer{Code: code, Message: message})
 	a.Outcome, a.Invalid = out, invalid
 	return a
 }
 
-func (v *smsSim) injected(f vendorsim.Failure) vendorsim.Answer {
+func (v *sim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return vendorsim.InjectedAnswer(f, func(f vendorsim.Failure) vendorsim.Answer {
 		return v.write(f.Status, smsAnswer{Code: "isp.SYSTEM_ERROR", Message: "Injected failure: system error"})
 	})
@@ -214,7 +214,7 @@ func (v *smsSim) injected(f vendorsim.Failure) vendorsim.Answer {
 // authenticate refuses what Alibaba Cloud's gateway refuses before the
 // flow control: the method, an unreadable body, the common parameters
 // and signature, the action and the version.
-func (v *smsSim) authenticate(r *http.Request, c *call) *vendorsim.Answer {
+func (v *sim) authenticate(r *http.Request, c *call) *vendorsim.Answer {
 	var a vendorsim.Answer
 	p := c.params
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
@@ -240,18 +240,18 @@ func (v *smsSim) authenticate(r *http.Request, c *call) *vendorsim.Answer {
 	return &a
 }
 
-func (v *smsSim) quota(*call) vendorsim.Bucket {
+func (v *sim) quota(*call) vendorsim.Bucket {
 	return vendorsim.Bucket{PerSecond: v.cfg.QuotaPerSecond, Burst: v.cfg.QuotaBurst}
 }
 
 // throttled is the answer over the quota.
-func (v *smsSim) throttled(_ *call) vendorsim.Answer {
+func (v *sim) throttled(_ *call) vendorsim.Answer {
 	return v.refuse(vendorsim.Throttled, http.StatusBadRequest, "Throttling.User", "Request was denied due to user flow control.", nil)
 }
 
 // answer checks the mandatory fields, the content and the numbers, applies
 // the per-number flow control and accepts the numbers.
-func (v *smsSim) answer(_ *http.Request, c *call) vendorsim.Answer {
+func (v *sim) answer(_ *http.Request, c *call) vendorsim.Answer {
 	p := c.params
 	for _, f := range []string{"PhoneNumbers", "SignName", "TemplateCode"} {
 		if p.Get(f) == "" {
@@ -287,7 +287,7 @@ func (v *smsSim) answer(_ *http.Request, c *call) vendorsim.Answer {
 // checkSignature checks the common parameters and the signature as
 // Alibaba Cloud's gateway does; it returns the refusal's code, message and
 // HTTP status, or "" when the request is authentic.
-func (v *smsSim) checkSignature(method string, p url.Values, app vendorsim.SMSApp, known bool, now time.Time) (string, string, int) {
+func (v *sim) checkSignature(method string, p url.Values, app vendorsim.SMSApp, known bool, now time.Time) (string, string, int) {
 	for _, f := range []string{"AccessKeyId", "Signature", "SignatureMethod", "SignatureNonce", "SignatureVersion", "Timestamp", "Version", "Action", "Format"} {
 		if p.Get(f) == "" {
 			return "MissingParameter", "The input parameter \"" + f + "\" that is mandatory for processing this request is not supplied.", http.StatusBadRequest
@@ -333,7 +333,7 @@ func (v *smsSim) checkSignature(method string, p url.Values, app vendorsim.SMSAp
 // checkContent checks SignName, TemplateCode, TemplateParam and OutId
 // against the app's approved signs and templates; it returns the refusal's
 // code and message, or "".
-func (v *smsSim) checkContent(p url.Values, app vendorsim.SMSApp) (string, string) {
+func (v *sim) checkContent(p url.Values, app vendorsim.SMSApp) (string, string) {
 	sign := p.Get("SignName")
 	if !slices.Contains(app.SignNames, sign) {
 		return "isv.SMS_SIGNATURE_ILLEGAL", "The signature " + sign + " is not approved for this account."
@@ -376,7 +376,7 @@ func (v *smsSim) checkContent(p url.Values, app vendorsim.SMSApp) (string, strin
 // admit applies the per-number flow control to one accepted call and, when
 // every number is within it, records the sends; otherwise it returns the
 // refusal's message.
-func (v *smsSim) admit(appID, sign, template string, numbers []string, now time.Time) (string, bool) {
+func (v *sim) admit(appID, sign, template string, numbers []string, now time.Time) (string, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	key := func(n string) string { return appID + "/" + sign + "/" + template + "/" + n }

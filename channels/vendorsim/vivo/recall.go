@@ -32,7 +32,7 @@ type recall struct {
 
 // readRecall reads POST /vivo/{region}/message/recall; the authToken
 // header, when present, is recorded as the credential.
-func (v *vivoSim) readRecall(w http.ResponseWriter, r *http.Request, region string) (*recall, vendorsim.Arrival) {
+func (v *sim) readRecall(w http.ResponseWriter, r *http.Request, region string) (*recall, vendorsim.Arrival) {
 	c := &recall{region: region}
 	raw, readErr := simkit.ReadBody(w, r, v.cfg.MaxBodyBytes)
 	var m struct {
@@ -52,7 +52,7 @@ func (v *vivoSim) readRecall(w http.ResponseWriter, r *http.Request, region stri
 	return c, arr
 }
 
-func (v *vivoSim) authenticateRecall(_ *http.Request, c *recall) *vendorsim.Answer {
+func (v *sim) authenticateRecall(_ *http.Request, c *recall) *vendorsim.Answer {
 	if c.state != simkit.TokenValid {
 		return vendorsim.Refusal(refuse(vendorsim.Rejected, CodeAuthFailed, "", nil))
 	}
@@ -61,7 +61,7 @@ func (v *vivoSim) authenticateRecall(_ *http.Request, c *recall) *vendorsim.Answ
 
 // answerRecall withdraws the task's message from every regId it was
 // accepted for.
-func (v *vivoSim) answerRecall(_ *http.Request, c *recall) vendorsim.Answer {
+func (v *sim) answerRecall(_ *http.Request, c *recall) vendorsim.Answer {
 	switch {
 	case c.bodyErr != nil:
 		return refuse(vendorsim.Rejected, CodeSimInvalidParameter, "请求体不是合法的JSON", nil)

@@ -98,9 +98,9 @@ func Sign(appID, appKey string, timestamp int64, appSecret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// vivoSim serves the vivo endpoints. Its token, task and request-id stores
+// sim serves the vivo endpoints. Its token, task and request-id stores
 // live as long as the simulator (Reset does not forget them).
-type vivoSim struct {
+type sim struct {
 	s      *vendorsim.Simulator
 	cfg    vendorsim.VivoConfig
 	tokens *simkit.TokenStore
@@ -125,20 +125,20 @@ const vivoRetention = 24 * time.Hour
 
 // New returns the simulated vivo Push of s (vendorsim.NewVendor).
 func New(s *vendorsim.Simulator) vendorsim.Vendor {
-	return &vivoSim{s: s, cfg: s.Config().Vivo, tokens: simkit.NewTokenStore(),
+	return &sim{s: s, cfg: s.Config().Vivo, tokens: simkit.NewTokenStore(),
 		tasks: map[string]vivoTask{}, requestIDs: map[string]time.Time{}}
 }
 
 // Name is vendorsim.VendorVivo.
-func (v *vivoSim) Name() string { return vendorsim.VendorVivo }
+func (v *sim) Name() string { return vendorsim.VendorVivo }
 
 // RecallPath is the path of vivo's recall endpoint (the package constant
 // RecallPath).
-func (v *vivoSim) RecallPath() string { return RecallPath }
+func (v *sim) RecallPath() string { return RecallPath }
 
 // Register serves auth, send, saveListPayload, pushToList, recall and,
 // for other paths, vivo's 404 and 405 answers.
-func (v *vivoSim) Register(mux *http.ServeMux) {
+func (v *sim) Register(mux *http.ServeMux) {
 	mux.Handle("POST /vivo/{region}"+AuthPath, vendorsim.Endpoint[*auth]{
 		Sim: v.s, Vendor: vendorsim.VendorVivo, Regions: v.cfg.Regions, Read: v.readAuth, Answer: v.answerAuth,
 	})
@@ -274,7 +274,7 @@ func refuse(out vendorsim.Outcome, code int, desc string, invalid []string) vend
 	return a
 }
 
-func (v *vivoSim) handleOther(w http.ResponseWriter, r *http.Request) {
+func (v *sim) handleOther(w http.ResponseWriter, r *http.Request) {
 	if !vendorsim.ServesRegion(w, r, v.cfg.Regions) {
 		return
 	}
@@ -305,7 +305,7 @@ type auth struct {
 // readAuth reads POST /vivo/{region}/message/auth: JSON appId, appKey,
 // timestamp and sign for an authToken. Injected faults, latency and
 // quotas apply to push calls only.
-func (v *vivoSim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*auth, vendorsim.Arrival) {
+func (v *sim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*auth, vendorsim.Arrival) {
 	c := &auth{}
 	raw, readErr := simkit.ReadBody(w, r, 64<<10)
 	c.bodyErr = cmp.Or(readErr, json.Unmarshal(raw, &c.req))
@@ -319,7 +319,7 @@ func (v *vivoSim) readAuth(w http.ResponseWriter, r *http.Request, _ string) (*a
 	return c, vendorsim.Arrival{AppID: appID, Form: url.Values{"body": {string(raw)}}}
 }
 
-func (v *vivoSim) answerAuth(_ *http.Request, c *auth) vendorsim.Answer {
+func (v *sim) answerAuth(_ *http.Request, c *auth) vendorsim.Answer {
 	deny := func(code int) vendorsim.Answer { return refuse(vendorsim.Rejected, code, "", nil) }
 	stamp, stampErr := strconv.ParseInt(strings.Trim(string(c.req.Timestamp), `"`), 10, 64)
 	now := time.Now()
@@ -364,7 +364,7 @@ type push struct {
 // readPush reads send (one regId), saveListPayload (content for a list
 // push) and pushToList (a saved taskId to up to 1000 regIds); the
 // authToken header is recorded as the credential.
-func (v *vivoSim) readPush(w http.ResponseWriter, r *http.Request, region, path string) (*push, vendorsim.Arrival) {
+func (v *sim) readPush(w http.ResponseWriter, r *http.Request, region, path string) (*push, vendorsim.Arrival) {
 	c := &push{region: region, path: path}
 	raw, readErr := simkit.ReadBody(w, r, v.cfg.MaxBodyBytes)
 	c.bodyErr = cmp.Or(readErr, json.Unmarshal(bytes.TrimSpace(raw), &c.m))
@@ -389,29 +389,29 @@ func (v *vivoSim) readPush(w http.ResponseWriter, r *http.Request, region, path 
 	return c, vendorsim.Arrival{AppID: recApp, Form: url.Values{"body": {string(raw)}}, Targets: c.targets, Auth: &tok}
 }
 
-func (v *vivoSim) injected(f vendorsim.Failure) vendorsim.Answer {
+func (v *sim) injected(f vendorsim.Failure) vendorsim.Answer {
 	return vendorsim.InjectedAnswer(f, func(f vendorsim.Failure) vendorsim.Answer {
 		return vendorsim.JSON(f.Status, vivoAnswer{Result: f.Code, Desc: "Injected failure: " + vivoDesc(f.Code)})
 	})
 }
 
-func (v *vivoSim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
+func (v *sim) authenticate(_ *http.Request, c *push) *vendorsim.Answer {
 	if c.state != simkit.TokenValid {
 		return vendorsim.Refusal(refuse(vendorsim.Rejected, CodeAuthFailed, "", nil))
 	}
 	return nil
 }
 
-func (v *vivoSim) quota(c *push) vendorsim.Bucket {
+func (v *sim) quota(c *push) vendorsim.Bucket {
 	return vendorsim.AppBucket(v.cfg.QuotaPerSecond, v.cfg.QuotaBurst, c.app.QuotaPerSecond, c.app.QuotaBurst)
 }
 
 // throttled is the answer over the quota.
-func (v *vivoSim) throttled(_ *push) vendorsim.Answer {
+func (v *sim) throttled(_ *push) vendorsim.Answer {
 	return refuse(vendorsim.Throttled, CodePushTooFast, "", nil)
 }
 
-func (v *vivoSim) answerPush(_ *http.Request, c *push) vendorsim.Answer {
+func (v *sim) answerPush(_ *http.Request, c *push) vendorsim.Answer {
 	m := c.m
 	if c.bodyErr != nil {
 		desc := "请求体不是合法的JSON"
@@ -545,12 +545,12 @@ func validateVivoContent(m vivoMessage) (int, string) {
 	return 0, ""
 }
 
-func (v *vivoSim) newTaskID() string {
+func (v *sim) newTaskID() string {
 	n, _ := v.s.NextID()
 	return fmt.Sprintf("13%017d", n)
 }
 
-func (v *vivoSim) saveTask(taskID string, task vivoTask) {
+func (v *sim) saveTask(taskID string, task vivoTask) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for k, t := range v.tasks {
@@ -562,7 +562,7 @@ func (v *vivoSim) saveTask(taskID string, task vivoTask) {
 }
 
 // taskOf returns the saved payload taskID of appID, if it is still kept.
-func (v *vivoSim) taskOf(taskID, appID string, now time.Time) (vivoTask, bool) {
+func (v *sim) taskOf(taskID, appID string, now time.Time) (vivoTask, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t, ok := v.tasks[taskID]
@@ -571,7 +571,7 @@ func (v *vivoSim) taskOf(taskID, appID string, now time.Time) (vivoTask, bool) {
 
 // acceptRequestID records the request id of an accepted send and reports
 // whether it was new.
-func (v *vivoSim) acceptRequestID(appID, id string, now time.Time) bool {
+func (v *sim) acceptRequestID(appID, id string, now time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	key := appID + "/" + id
