@@ -14,6 +14,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
@@ -151,7 +152,7 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 			cfg.Receipts.PublicURLs[r] = e.receipts[r].URL()
 		}
 	}
-	sim, err := vendorsim.Start(ctx, sc)
+	sim, err := allvendors.Start(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 )
 
 const (
@@ -56,7 +57,7 @@ func newKey(t *testing.T) (*ecdsa.PrivateKey, string) {
 
 func startSim(t *testing.T, keyPEM string) *vendorsim.Server {
 	t.Helper()
-	srv, err := vendorsim.Start(t.Context(), vendorsim.Config{
+	srv, err := allvendors.Start(t.Context(), vendorsim.Config{
 		Seed: 1,
 		APNs: vendorsim.APNsConfig{Apps: []vendorsim.APNsApp{{
 			AppID: testApp, TeamID: testTeam, KeyID: testKeyID, BundleID: testBundle,

@@ -28,6 +28,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/fcm"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 )
 
 const (
@@ -70,7 +71,7 @@ func startSim(t *testing.T, mutate func(*vendorsim.FCMConfig)) *vendorsim.Server
 	if mutate != nil {
 		mutate(&cfg.FCM)
 	}
-	srv, err := vendorsim.Start(t.Context(), cfg)
+	srv, err := allvendors.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("starting simulator: %v", err)
 	}

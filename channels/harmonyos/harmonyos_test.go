@@ -28,6 +28,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 )
 
 const (
@@ -75,7 +76,7 @@ func startSim(t *testing.T, mutate func(*vendorsim.HarmonyOSConfig)) *vendorsim.
 	if mutate != nil {
 		mutate(&cfg.HarmonyOS)
 	}
-	srv, err := vendorsim.Start(t.Context(), cfg)
+	srv, err := allvendors.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("starting simulator: %v", err)
 	}

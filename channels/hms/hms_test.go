@@ -22,6 +22,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 )
 
 const (
@@ -39,7 +40,7 @@ func startSim(t *testing.T, mutate func(*vendorsim.HMSConfig)) *vendorsim.Server
 	if mutate != nil {
 		mutate(&cfg.HMS)
 	}
-	srv, err := vendorsim.Start(t.Context(), cfg)
+	srv, err := allvendors.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("starting simulator: %v", err)
 	}

@@ -22,6 +22,8 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
+	honorsim "github.com/pushpipe/pushpipe/channels/vendorsim/honor"
 )
 
 const (
@@ -40,7 +42,7 @@ func startSim(t *testing.T, mutate func(*vendorsim.HonorConfig)) *vendorsim.Serv
 	if mutate != nil {
 		mutate(&cfg.Honor)
 	}
-	srv, err := vendorsim.Start(t.Context(), cfg)
+	srv, err := allvendors.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("starting simulator: %v", err)
 	}
@@ -57,7 +59,7 @@ func newChannel(t *testing.T, baseURL, secret string, timeout time.Duration, mut
 	cfg := honor.Config{
 		Region:  testRegion,
 		BaseURL: baseURL,
-		AuthURL: baseURL + vendorsim.HonorAuthPath,
+		AuthURL: baseURL + honorsim.AuthPath,
 		Apps:    map[string]honor.App{testApp: {AppID: testHonorID, ClientID: testClientID, ClientSecret: channels.Secret(secret)}},
 		Timeout: timeout,
 	}
@@ -220,7 +222,7 @@ func TestTokenRequest(t *testing.T) {
 	srv := startSim(t, nil)
 	ch := newChannel(t, srv.HonorBaseURL(testRegion), testSecret, 0, nil)
 	mustSend(t, ch, msg("tok-a", "d1"))
-	auth := requests(srv, vendorsim.HonorAuthPath)
+	auth := requests(srv, honorsim.AuthPath)
 	if len(auth) != 1 {
 		t.Fatalf("%d token requests, want 1", len(auth))
 	}
@@ -305,7 +307,7 @@ func TestAccessTokenFlow(t *testing.T) {
 			clock := &fakeClock{t: time.Now()}
 			ch := newChannel(t, srv.HonorBaseURL(testRegion), testSecret, 0, nil, honor.WithClock(clock.now))
 			tc.run(t, ch, clock)
-			if got := len(requests(srv, vendorsim.HonorAuthPath)); got != tc.wantAuth {
+			if got := len(requests(srv, honorsim.AuthPath)); got != tc.wantAuth {
 				t.Errorf("%d token requests, want %d", got, tc.wantAuth)
 			}
 			if got := sendCalls(srv); got != tc.wantSend {
@@ -452,7 +454,7 @@ func TestAnswerClassification(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			var auths atomic.Int32
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == vendorsim.HonorAuthPath {
+				if r.URL.Path == honorsim.AuthPath {
 					n := auths.Add(1)
 					_, _ = fmt.Fprintf(w, `{"access_token":"at-%d","expires_in":3600,"token_type":"Bearer"}`, n)
 					return
@@ -510,7 +512,7 @@ func TestTokenErrors(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			var sends atomic.Int32
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != vendorsim.HonorAuthPath {
+				if r.URL.Path != honorsim.AuthPath {
 					sends.Add(1)
 				}
 				w.WriteHeader(tc.status)

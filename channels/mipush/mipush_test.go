@@ -21,6 +21,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -34,7 +35,7 @@ const (
 
 func startSim(t *testing.T) *vendorsim.Server {
 	t.Helper()
-	srv, err := vendorsim.Start(t.Context(), vendorsim.Config{
+	srv, err := allvendors.Start(t.Context(), vendorsim.Config{
 		Seed: 1,
 		MiPush: vendorsim.MiPushConfig{
 			Apps: []vendorsim.MiPushApp{{AppID: testApp, Secret: testSecret, PackageName: testPackage}},

@@ -21,6 +21,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 )
 
@@ -39,7 +40,7 @@ func startSim(t *testing.T, mutate func(*vendorsim.OPPOConfig)) *vendorsim.Serve
 	if mutate != nil {
 		mutate(&cfg.OPPO)
 	}
-	srv, err := vendorsim.Start(t.Context(), cfg)
+	srv, err := allvendors.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("starting simulator: %v", err)
 	}

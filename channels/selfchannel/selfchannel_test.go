@@ -18,6 +18,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 )
 
 const (
@@ -28,7 +29,7 @@ const (
 
 func startSim(t *testing.T) *vendorsim.Server {
 	t.Helper()
-	srv, err := vendorsim.Start(t.Context(), vendorsim.Config{
+	srv, err := allvendors.Start(t.Context(), vendorsim.Config{
 		Seed: 1,
 		Self: vendorsim.SelfConfig{Apps: []vendorsim.SelfApp{{AppID: testApp, AppKey: testKey}}},
 	})

@@ -17,6 +17,8 @@ import (
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
+	smssim "github.com/pushpipe/pushpipe/channels/vendorsim/sms"
 )
 
 const (
@@ -39,7 +41,7 @@ func startSim(t *testing.T, mutate func(*vendorsim.SMSConfig)) *vendorsim.Server
 	if mutate != nil {
 		mutate(&cfg.SMS)
 	}
-	srv, err := vendorsim.Start(t.Context(), cfg)
+	srv, err := allvendors.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("starting simulator: %v", err)
 	}
@@ -92,8 +94,8 @@ func TestSignatureKnownAnswer(t *testing.T) {
 		t.Errorf("Sign = %s, want %s", got, want)
 	}
 	p.Set("Signature", "ignored")
-	if got := vendorsim.SMSSignature("GET", p, "testSecret"); got != want {
-		t.Errorf("vendorsim.SMSSignature = %s, want %s", got, want)
+	if got := smssim.Signature("GET", p, "testSecret"); got != want {
+		t.Errorf("smssim.Signature = %s, want %s", got, want)
 	}
 	if got := sms.PercentEncode("a b*c~d"); got != "a%20b%2Ac~d" {
 		t.Errorf("PercentEncode = %s", got)
@@ -361,7 +363,7 @@ func TestWireNumber(t *testing.T) {
 		if got := sms.WireNumber(in); got != want {
 			t.Errorf("WireNumber(%s) = %s, want %s", in, got, want)
 		}
-		e164, ok := vendorsim.SMSNumber(sms.WireNumber(in))
+		e164, ok := smssim.Number(sms.WireNumber(in))
 		if in != "+861380013800" && (!ok || e164 != in) {
 			t.Errorf("the simulator reads %s back as %s (%v)", sms.WireNumber(in), e164, ok)
 		}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -21,10 +20,6 @@ func Regions() []string { return schema.Regions() }
 const (
 	DefaultAddr                = "127.0.0.1:0"
 	DefaultMaxRecordedRequests = 100_000
-	// DefaultMiPushQuota is MiPush's documented unicast limit: 1000 calls
-	// a second per app.
-	DefaultMiPushQuota        = 1000.0
-	DefaultMiPushMaxBodyBytes = 1 << 20
 	// DefaultInvalidTokenPrefix marks tokens the simulator reports as
 	// invalid.
 	DefaultInvalidTokenPrefix = "bad-"
@@ -42,13 +37,13 @@ type Config struct {
 	// MaxRecordedRequests bounds the requests kept for Requests (oldest
 	// dropped first); counters in Stats are exact regardless.
 	MaxRecordedRequests int `json:"maxRecordedRequests" yaml:"maxRecordedRequests"`
-	// MiPush configures the MiPush endpoints.
+	// Each vendor's section (config_<vendor>.go); a vendor without apps
+	// is not served.
 	MiPush MiPushConfig `json:"mipush" yaml:"mipush"`
-	// The other vendors, one file each.
-	APNs  APNsConfig  `json:"apns" yaml:"apns"`
-	FCM   FCMConfig   `json:"fcm" yaml:"fcm"`
-	HMS   HMSConfig   `json:"hms" yaml:"hms"`
-	Honor HonorConfig `json:"honor" yaml:"honor"`
+	APNs   APNsConfig   `json:"apns" yaml:"apns"`
+	FCM    FCMConfig    `json:"fcm" yaml:"fcm"`
+	HMS    HMSConfig    `json:"hms" yaml:"hms"`
+	Honor  HonorConfig  `json:"honor" yaml:"honor"`
 	// HarmonyOS configures the HarmonyOS Push Kit (v3) endpoints.
 	HarmonyOS HarmonyOSConfig `json:"harmonyos" yaml:"harmonyos"`
 	OPPO      OPPOConfig      `json:"oppo" yaml:"oppo"`
@@ -59,46 +54,6 @@ type Config struct {
 	// Receipts makes the simulator post delivery receipts and app events
 	// back to pushpipe's receipts workers; off unless it names a URL.
 	Receipts ReceiptsConfig `json:"receipts" yaml:"receipts"`
-}
-
-// MiPushConfig configures the simulated MiPush API. One simulator serves
-// every region under its own path prefix: the base URL of region R is
-// http://ADDR/mipush/R.
-type MiPushConfig struct {
-	// Regions served; default Regions().
-	Regions []string `json:"regions" yaml:"regions"`
-	// Apps are the apps whose AppSecret is accepted.
-	Apps []MiPushApp `json:"apps" yaml:"apps"`
-	// InvalidTokenPrefixes: regIds starting with one of them are reported
-	// invalid (data.bad_regids, or "No valid targets!" when all are).
-	// Default [DefaultInvalidTokenPrefix].
-	InvalidTokenPrefixes []string `json:"invalidTokenPrefixes" yaml:"invalidTokenPrefixes"`
-	// InvalidTokens are regIds reported invalid in addition.
-	InvalidTokens []string `json:"invalidTokens" yaml:"invalidTokens"`
-	// QuotaPerSecond is the token-bucket rate of calls per app and region
-	// for apps without their own; default DefaultMiPushQuota.
-	QuotaPerSecond float64 `json:"quotaPerSecond" yaml:"quotaPerSecond"`
-	// QuotaBurst is the bucket size for apps without their own; default
-	// the rate rounded up.
-	QuotaBurst int `json:"quotaBurst" yaml:"quotaBurst"`
-	// MaxBodyBytes bounds a request body; larger ones are refused with
-	// MiPush's "request too long" answer.
-	MaxBodyBytes int64 `json:"maxBodyBytes" yaml:"maxBodyBytes"`
-}
-
-// MiPushApp is one simulated MiPush app.
-type MiPushApp struct {
-	// AppID names the app in records and stats (the pushpipe app id).
-	AppID string `json:"appId" yaml:"appId"`
-	// Secret is the AppSecret expected as "Authorization: key=<secret>".
-	Secret channels.Secret `json:"secret" yaml:"secret"`
-	// PackageName is the app's package; restricted_package_name must name
-	// it when present.
-	PackageName string `json:"packageName" yaml:"packageName"`
-	// QuotaPerSecond and QuotaBurst override the MiPushConfig defaults
-	// when positive.
-	QuotaPerSecond float64 `json:"quotaPerSecond" yaml:"quotaPerSecond"`
-	QuotaBurst     int     `json:"quotaBurst" yaml:"quotaBurst"`
 }
 
 // DefaultConfig returns a configuration with every default set and no
@@ -113,31 +68,22 @@ func (c Config) WithDefaults() Config {
 	if c.MaxRecordedRequests == 0 {
 		c.MaxRecordedRequests = DefaultMaxRecordedRequests
 	}
-	m := &c.MiPush
-	if len(m.Regions) == 0 {
-		m.Regions = Regions()
-	} else {
-		m.Regions = slices.Clone(m.Regions)
-	}
-	m.Apps = slices.Clone(m.Apps)
-	if m.InvalidTokenPrefixes == nil {
-		m.InvalidTokenPrefixes = []string{DefaultInvalidTokenPrefix}
-	} else {
-		m.InvalidTokenPrefixes = slices.Clone(m.InvalidTokenPrefixes)
-	}
-	m.InvalidTokens = slices.Clone(m.InvalidTokens)
-	if m.QuotaPerSecond == 0 {
-		m.QuotaPerSecond = DefaultMiPushQuota
-	}
-	if m.QuotaBurst == 0 {
-		m.QuotaBurst = burstFor(m.QuotaPerSecond)
-	}
-	if m.MaxBodyBytes == 0 {
-		m.MaxBodyBytes = DefaultMiPushMaxBodyBytes
-	}
 	return c.withVendorDefaults()
 }
 
+// defaultQuota is a section's default quota: rate, or def when it is 0,
+// and burst, or the rate rounded up when it is 0.
+func defaultQuota(rate float64, burst int, def float64) (float64, int) {
+	if rate == 0 {
+		rate = def
+	}
+	if burst == 0 {
+		burst = burstFor(rate)
+	}
+	return rate, burst
+}
+
+// burstFor is the bucket size of a rate: the rate rounded up, at least 1.
 func burstFor(rate float64) int {
 	b := int(rate)
 	if float64(b) < rate {
@@ -158,42 +104,8 @@ func (c Config) Validate() error {
 	if c.MaxRecordedRequests < 0 {
 		bad("maxRecordedRequests must not be negative, got %d", c.MaxRecordedRequests)
 	}
-	m := c.MiPush
-	for _, r := range m.Regions {
-		if !slices.Contains(Regions(), r) {
-			bad("mipush: unknown region %q", r)
-		}
-	}
 	if !c.hasApps() {
 		bad("no apps configured for any vendor: configure at least one app")
-	}
-	ids, secrets := map[string]bool{}, map[string]bool{}
-	for i, a := range m.Apps {
-		if a.AppID == "" {
-			bad("mipush: app %d has no appId", i)
-		}
-		if a.Secret == "" {
-			bad("mipush: app %q has no secret", a.AppID)
-		}
-		if a.PackageName == "" {
-			bad("mipush: app %q has no packageName", a.AppID)
-		}
-		if ids[a.AppID] {
-			bad("mipush: duplicate appId %q", a.AppID)
-		}
-		if secrets[a.Secret.Reveal()] {
-			bad("mipush: app %q shares its secret with another app", a.AppID)
-		}
-		ids[a.AppID], secrets[a.Secret.Reveal()] = true, true
-		if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
-			bad("mipush: app %q has a negative quota", a.AppID)
-		}
-	}
-	if m.QuotaPerSecond < 0 || m.QuotaBurst < 0 {
-		bad("mipush: negative quota")
-	}
-	if m.MaxBodyBytes <= 0 {
-		bad("mipush: maxBodyBytes must be positive")
 	}
 	errs = append(errs, c.vendorErrors()...)
 	return errors.Join(errs...)
@@ -214,9 +126,82 @@ func (c Config) String() string {
 // GoString keeps %#v from printing secrets.
 func (c Config) GoString() string { return c.String() }
 
-// String prints the app without its secret.
-func (a MiPushApp) String() string {
-	return fmt.Sprintf("{appId=%s package=%s secret=%s quota=%g/%d}", a.AppID, a.PackageName, a.Secret, a.QuotaPerSecond, a.QuotaBurst)
+// defaultRegions is regions, or every region when it is empty.
+func defaultRegions(regions []string) []string {
+	if len(regions) == 0 {
+		return Regions()
+	}
+	return slices.Clone(regions)
+}
+
+// defaultPrefixes is prefixes, or the one DefaultInvalidTokenPrefix when
+// it is nil (an empty list keeps every token valid).
+func defaultPrefixes(prefixes []string) []string {
+	if prefixes == nil {
+		return []string{DefaultInvalidTokenPrefix}
+	}
+	return slices.Clone(prefixes)
+}
+
+// configProblems collects the problems of one vendor's section, each
+// prefixed "vendorsim config: <vendor>: ".
+type configProblems struct {
+	vendor string
+	errs   []error
+}
+
+func (p *configProblems) bad(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("vendorsim config: "+p.vendor+": "+format, args...))
+}
+
+// regions reports the regions that are not pushpipe's.
+func (p *configProblems) regions(regions []string) {
+	for _, r := range regions {
+		if !slices.Contains(Regions(), r) {
+			p.bad("unknown region %q", r)
+		}
+	}
+}
+
+// quota reports a negative default quota of the section.
+func (p *configProblems) quota(perSecond float64, burst int) {
+	if perSecond < 0 || burst < 0 {
+		p.bad("negative quota")
+	}
+}
+
+// appQuota reports a negative quota of the app appID.
+func (p *configProblems) appQuota(appID string, rate float64, burst int) {
+	if rate < 0 || burst < 0 {
+		p.bad("app %q has a negative quota", appID)
+	}
+}
+
+// appID reports the i-th app's missing or duplicate appId (ids holds
+// those seen so far; the caller adds it).
+func (p *configProblems) appID(i int, appID string, ids map[string]bool) {
+	switch {
+	case appID == "":
+		p.bad("app %d has no appId", i)
+	case ids[appID]:
+		p.bad("duplicate appId %q", appID)
+	}
+}
+
+// maxBody reports a maxBodyBytes that is not positive.
+func (p *configProblems) maxBody(n int64) {
+	if n <= 0 {
+		p.bad("maxBodyBytes must be positive")
+	}
+}
+
+// appIDsOf returns the AppID of each app.
+func appIDsOf[A any](apps []A, id func(A) string) []string {
+	ids := make([]string, len(apps))
+	for i, a := range apps {
+		ids[i] = id(a)
+	}
+	return ids
 }
 
 func checkLoopback(addr string) error {

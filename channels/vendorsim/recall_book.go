@@ -2,8 +2,6 @@ package vendorsim
 
 import (
 	"maps"
-	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -21,10 +19,10 @@ type recallKey struct {
 	vendor, region, app, id string
 }
 
-// recallable is one token an accepted push call delivered a message to,
-// with the message's recall id.
-type recallable struct {
-	id, token string
+// Recallable is one token an accepted push call delivered a message to,
+// with the id a recall names the message by (Answer.Recallable).
+type Recallable struct {
+	ID, Token string
 }
 
 // recallBook remembers the messages the simulator accepted, per recall id
@@ -43,32 +41,9 @@ func newRecallBook() *recallBook {
 	return &recallBook{sent: map[recallKey]map[string]struct{}{}, counts: map[[3]string]map[string]int64{}}
 }
 
-// noteLocked remembers the messages of a push call that ended with out,
-// delivered to the accepted tokens, so that they can be recalled. Only
-// accepted calls of vendors with a recall API are remembered. The caller
-// holds the Simulator's mu.
-func (b *recallBook) noteLocked(rec *Request, out outcome, accepted []string) {
-	if out != outAccepted || len(accepted) == 0 {
-		return
-	}
-	var sent []recallable
-	switch rec.Vendor {
-	case VendorMiPush:
-		sent = miPushRecallable(rec, accepted)
-	case VendorHMS:
-		sent = hmsRecallable(rec, accepted)
-	case VendorHarmonyOS:
-		sent = harmonyOSRecallable(rec, accepted)
-	case VendorVivo:
-		sent = vivoRecallable(rec, accepted)
-	case VendorSelf:
-		sent = selfRecallable(rec)
-	}
-	for _, p := range sent {
-		b.add(recallKey{rec.Vendor, rec.Region, rec.AppID, p.id}, p.token)
-	}
-}
-
+// add remembers that the message k was delivered to token, forgetting
+// the oldest messages past MaxRecallableDeliveries. The caller holds the
+// Simulator's mu.
 func (b *recallBook) add(k recallKey, token string) {
 	tokens := b.sent[k]
 	if tokens == nil {
@@ -127,8 +102,12 @@ func (b *recallBook) recallLocked(vendor, region, app, id string, tokens []strin
 	return recalled
 }
 
-// recall is recallLocked under the Simulator's lock.
-func (s *Simulator) recall(vendor, region, app, id string, tokens []string) []string {
+// Recall confirms the recall of the message id of (vendor, region, app)
+// on tokens, or on every token it went to when tokens is nil, as a
+// vendor's recall endpoint does: it counts (see Recalls) and returns the
+// tokens the message had been delivered to; none means the simulator
+// accepted no such message (or forgot it, see MaxRecallableDeliveries).
+func (s *Simulator) Recall(vendor, region, app, id string, tokens []string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.recalls.recallLocked(vendor, region, app, id, tokens)
@@ -149,55 +128,27 @@ func (s *Simulator) Recalls(vendor, region, appID string) map[string]int64 {
 	return out
 }
 
-// sameID returns the recallables of a message with one recall id for all
+// SameID returns the recallables of a message with one recall id for all
 // of tokens.
-func sameID(id string, tokens []string) []recallable {
-	out := make([]recallable, len(tokens))
+func SameID(id string, tokens []string) []Recallable {
+	out := make([]Recallable, len(tokens))
 	for i, t := range tokens {
-		out[i] = recallable{id: id, token: t}
+		out[i] = Recallable{ID: id, Token: t}
 	}
 	return out
-}
-
-// beginRecall records a recall request to vendor in region and applies
-// the vendor's injected latency and failures, as push calls do (quotas
-// apply to push calls only). auth, when not empty, is recorded as the
-// credential instead of the Authorization header. It returns the record
-// and true when the handler is to answer; false when an injected failure
-// was answered (with injected's vendor JSON when the rule has a code). A
-// client that leaves during the latency gets no answer.
-func (s *Simulator) beginRecall(w http.ResponseWriter, r *http.Request, vendor, region, appID, auth string, form url.Values, tokens []string,
-	injected func(http.ResponseWriter, Failure) string) (*Request, bool) {
-	rec := s.begin(vendor, region, appID, r, form, tokens)
-	if auth != "" {
-		s.setAuth(rec, auth)
-	}
-	if !s.wait(r, s.delay(vendor, region)) {
-		s.finish(rec, 0, 0, "", outAbandoned, nil, nil)
-		panic(http.ErrAbortHandler) // drop the connection without an answer
-	}
-	if f, ok := s.failure(vendor, region); ok {
-		s.writeInjected(w, rec, f, injected)
-		return nil, false
-	}
-	return rec, true
-}
-
-// recallPaths are the path suffixes of the recall endpoints per vendor.
-var recallPaths = map[string]string{
-	VendorMiPush:    MiPushRevokePath,
-	VendorHMS:       HMSRevokePath,
-	VendorHarmonyOS: HarmonyOSRevokePath,
-	VendorVivo:      VivoRecallPath,
-	VendorSelf:      SelfRecallPath,
 }
 
 // RecallRequests returns copies of the recorded recall calls to vendor in
 // region (an empty region matches any), in arrival order: the requests to
 // the vendor's recall endpoint, whatever their answer.
 func (s *Simulator) RecallRequests(vendor, region string) []Request {
-	suffix, ok := recallPaths[vendor]
-	if !ok {
+	var suffix string
+	for _, v := range s.vendors {
+		if r, ok := v.(Recaller); ok && v.Name() == vendor {
+			suffix = r.RecallPath()
+		}
+	}
+	if suffix == "" {
 		return []Request{}
 	}
 	out := []Request{}

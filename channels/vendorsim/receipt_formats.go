@@ -20,12 +20,12 @@ func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
 		// {"statuses":[...]}, one status per token (§7.2.10 Huawei, Honor).
 		statuses := make([]map[string]any, len(b.events))
 		for i, ev := range b.events {
-			st := map[string]any{"biTag": ev.sent.correlation, "requestId": ev.sent.vendorMsgID,
-				"status": 0, "timestamp": ts(ev), "token": ev.sent.token}
+			st := map[string]any{"biTag": ev.sent.Correlation, "requestId": ev.sent.VendorMsgID,
+				"status": 0, "timestamp": ts(ev), "token": ev.sent.Token}
 			if b.key.endpoint == VendorHMS {
-				st["clientId"], st["appid"] = ev.sent.vendorAppID, ev.sent.vendorAppID
+				st["clientId"], st["appid"] = ev.sent.VendorAppID, ev.sent.VendorAppID
 			} else {
-				st["appId"] = ev.sent.vendorAppID
+				st["appId"] = ev.sent.VendorAppID
 			}
 			statuses[i] = st
 		}
@@ -37,8 +37,8 @@ func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
 		// HarmonyOS).
 		statuses := make([]map[string]any, len(b.events))
 		for i, ev := range b.events {
-			statuses[i] = map[string]any{"biTag": ev.sent.correlation, "requestId": ev.sent.vendorMsgID,
-				"appPackageName": ev.sent.vendorAppID, "pushType": ev.sent.pushType, "token": ev.sent.token,
+			statuses[i] = map[string]any{"biTag": ev.sent.Correlation, "requestId": ev.sent.VendorMsgID,
+				"appPackageName": ev.sent.VendorAppID, "pushType": ev.sent.PushType, "token": ev.sent.Token,
 				"deliveryStatus": map[string]any{"result": 0, "timestamp": ts(ev)}}
 		}
 		body, err := json.Marshal(map[string]any{"statuses": statuses})
@@ -47,7 +47,7 @@ func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
 		// Form field data = {"<msg id>": {"param","barStatus","type":1,
 		// "targets","timestamp"}}, the regIds of one message joined.
 		data := keyedByMessage(b.events, func(ev receiptEvent) map[string]any {
-			return map[string]any{"param": ev.sent.correlation, "barStatus": "Enable", "type": 1, "timestamp": ts(ev)}
+			return map[string]any{"param": ev.sent.Correlation, "barStatus": "Enable", "type": 1, "timestamp": ts(ev)}
 		})
 		raw, err := json.Marshal(data)
 		return []byte(url.Values{"data": {string(raw)}}.Encode()), "application/x-www-form-urlencoded", err
@@ -56,9 +56,9 @@ func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
 		// "param","registrationIds"}], eventTime as a string like OPPO.
 		items := make([]map[string]any, len(b.events))
 		for i, ev := range b.events {
-			items[i] = map[string]any{"appId": ev.sent.vendorAppID, "eventTime": strconv.FormatInt(ts(ev), 10),
-				"eventType": "push_arrive", "messageId": ev.sent.vendorMsgID, "param": ev.sent.correlation,
-				"registrationIds": ev.sent.token}
+			items[i] = map[string]any{"appId": ev.sent.VendorAppID, "eventTime": strconv.FormatInt(ts(ev), 10),
+				"eventType": "push_arrive", "messageId": ev.sent.VendorMsgID, "param": ev.sent.Correlation,
+				"registrationIds": ev.sent.Token}
 		}
 		body, err := json.Marshal(items)
 		return body, jsonType, err
@@ -66,7 +66,7 @@ func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
 		// {"<task id>": {"param","targets","ackTime","ackType":"0"}}, the
 		// regIds of one task joined.
 		data := keyedByMessage(b.events, func(ev receiptEvent) map[string]any {
-			return map[string]any{"param": ev.sent.correlation, "ackTime": ts(ev), "ackType": "0"}
+			return map[string]any{"param": ev.sent.Correlation, "ackTime": ts(ev), "ackType": "0"}
 		})
 		body, err := json.Marshal(data)
 		return body, jsonType, err
@@ -78,14 +78,14 @@ func receiptBody(b *receiptBatch, now time.Time) ([]byte, string, error) {
 	events := make([]map[string]any, len(b.events))
 	for i, ev := range b.events {
 		e := map[string]any{"event": ev.kind.clientEventName(), "ts": ts(ev)}
-		corr := ev.sent.correlation
+		corr := ev.sent.Correlation
 		if b.key.vendor == VendorMiPush || b.key.vendor == VendorOPPO || b.key.vendor == VendorVivo {
 			corr = untagged(corr)
 		}
 		if schema.IsDeliveryID(corr) {
 			e["deliveryId"] = corr
 		} else {
-			e["msgId"], e["token"] = corr, ev.sent.token
+			e["msgId"], e["token"] = corr, ev.sent.Token
 		}
 		events[i] = e
 	}
@@ -101,11 +101,11 @@ func keyedByMessage(events []receiptEvent, item func(ev receiptEvent) map[string
 	out := map[string]map[string]any{}
 	targets := map[string][]string{}
 	for _, ev := range events {
-		id := ev.sent.vendorMsgID
+		id := ev.sent.VendorMsgID
 		if out[id] == nil {
 			out[id] = item(ev)
 		}
-		targets[id] = append(targets[id], ev.sent.token)
+		targets[id] = append(targets[id], ev.sent.Token)
 	}
 	for id, toks := range targets {
 		out[id]["targets"] = strings.Join(toks, ",")

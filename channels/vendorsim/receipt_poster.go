@@ -92,7 +92,7 @@ type receiptEvent struct {
 	due  time.Time
 	kind receiptKind
 	key  batchKey
-	sent sentToken
+	sent Sent
 }
 
 // receiptBatch is the content of one POST.
@@ -179,16 +179,16 @@ func (p *poster) changedLocked() {
 
 // add decides the fates of sent and queues their receipts, dropping (and
 // counting) what does not fit the queue.
-func (p *poster) add(vendor, region, app string, sent []sentToken) {
+func (p *poster) add(vendor, region, app string, sent []Sent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now() // under the lock: due times follow seq order
 	c := p.stats.counters(vendor, region, app)
 	for _, t := range sent {
-		if t.correlation == "" {
+		if t.Correlation == "" {
 			continue
 		}
-		f := p.cfg.Fate(p.seed, t.correlation, t.token)
+		f := p.cfg.Fate(p.seed, t.Correlation, t.Token)
 		for _, k := range []struct {
 			kind receiptKind
 			yes  bool
@@ -204,7 +204,7 @@ func (p *poster) add(vendor, region, app string, sent []sentToken) {
 			}
 			endpoint, u := ClientEndpoint, ""
 			if k.kind == kindArrival {
-				endpoint, u = receiptEndpoint(vendor), t.callbackURL
+				endpoint, u = receiptEndpoint(vendor), t.CallbackURL
 			}
 			p.seq++
 			p.pending = append(p.pending, receiptEvent{

@@ -380,55 +380,57 @@ func (s *Simulator) FlushReceipts(ctx context.Context) error {
 	return s.poster.flush(ctx)
 }
 
-// wantsReceipts reports whether messages accepted in region get receipts.
-func (s *Simulator) wantsReceipts(region string) bool {
+// WantsReceipts reports whether messages accepted in region get receipts
+// (a vendor may skip working out Answer.Receipts when not).
+func (s *Simulator) WantsReceipts(region string) bool {
 	return s.poster != nil && s.poster.cfg.URLs[region] != ""
 }
 
-// sentToken is one token a vendor endpoint accepted, with what its
-// receipts carry.
-type sentToken struct {
-	token string
-	// correlation is the receipt correlation value of the call (biTag,
+// Sent is one token a vendor endpoint accepted, with what its receipts
+// carry (Answer.Receipts).
+type Sent struct {
+	Token string
+	// Correlation is the receipt correlation value of the call (biTag,
 	// callback parameter, deliveryId); "" means no receipts.
-	correlation string
-	// vendorMsgID is the vendor's id of the call or message (MiPush and
+	Correlation string
+	// VendorMsgID is the vendor's id of the call or message (MiPush and
 	// OPPO message id, vivo task id, Huawei and Honor request id, apns-id).
-	vendorMsgID string
-	// vendorAppID is the vendor's id of the app where receipts name it
+	VendorMsgID string
+	// VendorAppID is the vendor's id of the app where receipts name it
 	// (Huawei and Honor app id, OPPO app key, HarmonyOS bundle name).
-	vendorAppID string
-	// pushType is the HarmonyOS push-type of the call (0 notification, 6
+	VendorAppID string
+	// PushType is the HarmonyOS push-type of the call (0 notification, 6
 	// background message), which its receipts repeat.
-	pushType int
-	// callbackURL is the receipt address the call named (MiPush
+	PushType int
+	// CallbackURL is the receipt address the call named (MiPush
 	// extra.callback, OPPO call_back_url, vivo extra.callback); "" means
 	// the region's receipts worker of ReceiptsConfig.URLs.
-	callbackURL string
+	CallbackURL string
 }
 
-// withCallbackURL sets the receipt address of sent.
-func withCallbackURL(sent []sentToken, url string) []sentToken {
+// WithCallbackURL sets the receipt address of every element of sent and
+// returns sent.
+func WithCallbackURL(sent []Sent, url string) []Sent {
 	for i := range sent {
-		sent[i].callbackURL = url
+		sent[i].CallbackURL = url
 	}
 	return sent
 }
 
-// sentTokens describes tokens accepted in one call that share the
+// SentTokens describes tokens accepted in one call that share the
 // correlation value and vendor ids.
-func sentTokens(tokens []string, correlation, vendorMsgID, vendorAppID string) []sentToken {
-	out := make([]sentToken, len(tokens))
+func SentTokens(tokens []string, correlation, vendorMsgID, vendorAppID string) []Sent {
+	out := make([]Sent, len(tokens))
 	for i, t := range tokens {
-		out[i] = sentToken{token: t, correlation: correlation, vendorMsgID: vendorMsgID, vendorAppID: vendorAppID}
+		out[i] = Sent{Token: t, Correlation: correlation, VendorMsgID: vendorMsgID, VendorAppID: vendorAppID}
 	}
 	return out
 }
 
 // queueReceipts decides the fate of tokens accepted by vendor in region
 // for app and queues their receipts. It never blocks on posting.
-func (s *Simulator) queueReceipts(vendor, region, app string, sent []sentToken) {
-	if !s.wantsReceipts(region) || len(sent) == 0 {
+func (s *Simulator) queueReceipts(vendor, region, app string, sent []Sent) {
+	if !s.WantsReceipts(region) || len(sent) == 0 {
 		return
 	}
 	s.poster.add(vendor, region, app, sent)

@@ -2,13 +2,7 @@ package vendorsim_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math"
@@ -31,6 +25,9 @@ import (
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
+	honorsim "github.com/pushpipe/pushpipe/channels/vendorsim/honor"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/internal/simtest"
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -127,26 +124,6 @@ type vendorCase struct {
 	channel func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel
 }
 
-// testKeys are the APNs (P-256) and FCM (RSA) private keys, PEM, made once.
-var testKeys = sync.OnceValues(func() (string, string) {
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	enc := func(k any) string {
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			panic(err)
-		}
-		return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	}
-	return enc(ec), enc(rk)
-})
-
 // must returns the channel a constructor returned, failing the test on
 // its error: must(mipush.New(cfg))(t).
 func must[C any](c C, err error) func(t *testing.T) C {
@@ -186,17 +163,17 @@ func vendorCases() []vendorCase {
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				return must(honor.New(honor.Config{Region: rcptRegion, BaseURL: srv.HonorBaseURL(rcptRegion),
-					AuthURL: srv.HonorBaseURL(rcptRegion) + vendorsim.HonorAuthPath,
+					AuthURL: srv.HonorBaseURL(rcptRegion) + honorsim.AuthPath,
 					Apps:    map[string]honor.App{rcptApp: {AppID: "104000002", ClientID: "honor-client", ClientSecret: "honor-secret"}}}))(t)
 			}},
 		{vendor: vendorsim.VendorHarmonyOS, endpoint: "harmonyos", batches: true, token: plain("MAAALgE4G98"),
 			app: func(c *vendorsim.Config) {
-				_, key := testKeys()
+				_, key := simtest.Keys()
 				c.HarmonyOS.Apps = []vendorsim.HarmonyOSApp{{AppID: rcptApp, ProjectID: "101653523863785276", ClientID: "6917562345678901234",
 					KeyID: "rcpt-kid", SubAccount: "107783917", PrivateKey: channels.Secret(key)}}
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
-				_, key := testKeys()
+				_, key := simtest.Keys()
 				return must(harmonyos.New(harmonyos.Config{Region: rcptRegion, BaseURL: srv.HarmonyOSBaseURL(rcptRegion),
 					Apps: map[string]harmonyos.App{rcptApp: {ProjectID: "101653523863785276", ClientID: "6917562345678901234",
 						KeyID: "rcpt-kid", SubAccount: "107783917", PrivateKey: channels.Secret(key)}}}))(t)
@@ -219,12 +196,12 @@ func vendorCases() []vendorCase {
 			}},
 		{vendor: vendorsim.VendorAPNs, endpoint: "client", token: func(i int) string { return fmt.Sprintf("%064x", i+1) },
 			app: func(c *vendorsim.Config) {
-				key, _ := testKeys()
+				key, _ := simtest.Keys()
 				c.APNs.Apps = []vendorsim.APNsApp{{AppID: rcptApp, TeamID: "TEAM000001", KeyID: "KEY0000001",
 					BundleID: "com.example.rcpt", PrivateKey: channels.Secret(key)}}
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
-				key, _ := testKeys()
+				key, _ := simtest.Keys()
 				ch := must(apns.New(apns.Config{Region: rcptRegion, BaseURL: srv.APNsBaseURL(rcptRegion), RootCAs: srv.CertPool(),
 					Apps: map[string]apns.App{rcptApp: {TeamID: "TEAM000001", KeyID: "KEY0000001", BundleID: "com.example.rcpt",
 						PrivateKey: channels.Secret(key)}}}))(t)
@@ -233,12 +210,12 @@ func vendorCases() []vendorCase {
 			}},
 		{vendor: vendorsim.VendorFCM, endpoint: "client", token: plain("fcm-token"),
 			app: func(c *vendorsim.Config) {
-				_, key := testKeys()
+				_, key := simtest.Keys()
 				c.FCM.Apps = []vendorsim.FCMApp{{AppID: rcptApp, ProjectID: "rcpt-project",
 					ClientEmail: "rcpt@rcpt-project.iam.gserviceaccount.com", PrivateKey: channels.Secret(key)}}
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
-				_, key := testKeys()
+				_, key := simtest.Keys()
 				return must(fcm.New(fcm.Config{Region: rcptRegion, BaseURL: srv.FCMBaseURL(rcptRegion),
 					Apps: map[string]fcm.App{rcptApp: {ProjectID: "rcpt-project", ClientEmail: "rcpt@rcpt-project.iam.gserviceaccount.com",
 						PrivateKey: channels.Secret(key), TokenURI: srv.FCMTokenURL(rcptRegion)}}}))(t)
@@ -647,7 +624,7 @@ func TestReceiptsConfigValidation(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			cfg := base()
 			cfg.Receipts = tc.rcfg
-			sim, err := vendorsim.New(cfg)
+			sim, err := allvendors.New(cfg)
 			if sim != nil {
 				sim.Close()
 			}

@@ -57,11 +57,11 @@ type Server struct {
 }
 
 // Start listens on cfg.Addr (defaults applied; loopback only, port 0 picks a
-// free port) and serves a new Simulator until Close is called or ctx is
-// done. It fails if the configuration is invalid or the address cannot be
-// bound.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
-	sim, err := New(cfg)
+// free port) and serves a new Simulator of vendors (see New) until Close is
+// called or ctx is done. It fails if the configuration is invalid or the
+// address cannot be bound.
+func Start(ctx context.Context, cfg Config, vendors []NewVendor) (*Server, error) {
+	sim, err := New(cfg, vendors)
 	if err != nil {
 		return nil, fmt.Errorf("starting vendor simulator: %w", err)
 	}
@@ -204,10 +204,6 @@ func selfSignedCert(now time.Time) (tls.Certificate, []byte, error) {
 	}
 	return cert, certPEM, nil
 }
-
-// MiPushBaseURL returns the MiPush base URL of region on this simulator
-// (the client appends "/v3/message/regid").
-func (s *Server) MiPushBaseURL(region string) string { return s.URL() + "/mipush/" + region }
 
 // Close stops the server: requests waiting out an injected latency are
 // dropped at once, queued receipts are posted (see Simulator.Close), other

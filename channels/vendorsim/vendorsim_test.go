@@ -15,201 +15,31 @@ import (
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/internal/simtest"
 )
 
+// The MiPush app the simulator tests push with (simtest.StartMiPush).
 const (
-	appID   = "app-1"
-	secret  = "secret-1"
-	pkg     = "com.example.app"
-	region  = "sg"
+	appID  = simtest.MiPushAppID
+	secret = simtest.MiPushSecret
+	pkg    = simtest.MiPushPackage
+	region = "sg"
+	// regPath is MiPush's push-by-regId path below a base URL.
 	regPath = "/v3/message/regid"
 )
 
+type answer = simtest.MiPushAnswer
+
 func start(t *testing.T, mutate func(*vendorsim.Config)) *vendorsim.Server {
-	t.Helper()
-	cfg := vendorsim.Config{
-		Seed: 7,
-		MiPush: vendorsim.MiPushConfig{
-			Apps: []vendorsim.MiPushApp{{AppID: appID, Secret: secret, PackageName: pkg}},
-		},
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	srv, err := vendorsim.Start(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return srv
+	return simtest.StartMiPush(t, mutate)
 }
 
-type answer struct {
-	Result      string `json:"result"`
-	TraceID     string `json:"trace_id"`
-	Code        int    `json:"code"`
-	Description string `json:"description"`
-	Reason      string `json:"reason"`
-	Info        string `json:"info"`
-	Data        struct {
-		ID        string `json:"id"`
-		BadRegIDs string `json:"bad_regids"`
-	} `json:"data"`
+func push(t *testing.T, baseURL, auth string, f url.Values) (int, answer, http.Header) {
+	return simtest.PushMiPush(t, baseURL, auth, f)
 }
 
-func push(t *testing.T, baseURL, auth string, form url.Values) (int, answer, http.Header) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, baseURL+regPath, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var a answer
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(body, &a); err != nil {
-			t.Fatalf("decoding %s: %v", body, err)
-		}
-	}
-	return resp.StatusCode, a, resp.Header
-}
-
-func form(regIDs string) url.Values {
-	return url.Values{
-		"registration_id":         {regIDs},
-		"restricted_package_name": {pkg},
-		"title":                   {"Title"},
-		"description":             {"Description"},
-		"pass_through":            {"0"},
-		"payload":                 {`{"a":1}`},
-	}
-}
-
-func TestMiPushAnswers(t *testing.T) {
-	srv := start(t, nil)
-	base := srv.MiPushBaseURL(region)
-	tests := []struct {
-		scenario   string
-		auth       string
-		form       func() url.Values
-		wantCode   int
-		wantReason string
-		wantBad    string
-		wantInfo   string
-	}{
-		{"success", "key=" + secret, func() url.Values { return form("r1,r2") }, 0, "", "", "Received push messages for 2 REGID"},
-		{"some bad regids", "key=" + secret, func() url.Values { return form("r1,bad-r2,bad-r3") }, 0, "", "bad-r2,bad-r3", "Received push messages for 1 REGID"},
-		{"no valid targets", "key=" + secret, func() url.Values { return form("bad-r1") }, 20301, "No valid targets!", "", ""},
-		{"wrong secret", "key=nope", func() url.Values { return form("r1") }, 21301, "Invalid application secret.", "", ""},
-		{"missing authorization", "", func() url.Values { return form("r1") }, 21301, "Invalid application secret.", "", ""},
-		{"uppercase key prefix", "KEY=" + secret, func() url.Values { return form("r1") }, 21301, "Invalid application secret.", "", ""},
-		{"missing registration_id", "key=" + secret, func() url.Values { f := form("r1"); f.Del("registration_id"); return f }, 10016, "registration_id is required", "", ""},
-		{"notification without title", "key=" + secret, func() url.Values { f := form("r1"); f.Del("title"); return f }, 65011, "Title or Description is empty!", "", ""},
-		{"pass-through without title", "key=" + secret, func() url.Values {
-			f := form("r1")
-			f.Del("title")
-			f.Del("description")
-			f.Set("pass_through", "1")
-			return f
-		}, 0, "", "", "Received push messages for 1 REGID"},
-		{"title too long", "key=" + secret, func() url.Values { f := form("r1"); f.Set("title", strings.Repeat("标", 51)); return f }, 10017, "", "", ""},
-		{"description too long", "key=" + secret, func() url.Values { f := form("r1"); f.Set("description", strings.Repeat("d", 129)); return f }, 10017, "", "", ""},
-		{"payload too long", "key=" + secret, func() url.Values { f := form("r1"); f.Set("payload", strings.Repeat("p", 4097)); return f }, 65009, "", "", ""},
-		{"wrong package", "key=" + secret, func() url.Values { f := form("r1"); f.Set("restricted_package_name", "com.other"); return f }, 22022, "Invalid package name: com.other", "", ""},
-		{"bad ttl", "key=" + secret, func() url.Values { f := form("r1"); f.Set("time_to_live", "-5"); return f }, 10017, "", "", ""},
-		{"ttl over two weeks", "key=" + secret, func() url.Values {
-			f := form("r1")
-			f.Set("time_to_live", fmt.Sprint((15 * 24 * time.Hour).Milliseconds()))
-			return f
-		}, 10017, "", "", ""},
-		{"callback param too long", "key=" + secret, func() url.Values { f := form("r1"); f.Set("extra.callback.param", strings.Repeat("c", 65)); return f }, 65036, "", "", ""},
-		{"callback url illegal", "key=" + secret, func() url.Values { f := form("r1"); f.Set("extra.callback", "not a url"); return f }, 65038, "", "", ""},
-		{"too many regids", "key=" + secret, func() url.Values {
-			ids := make([]string, 1001)
-			for i := range ids {
-				ids[i] = fmt.Sprintf("r%d", i)
-			}
-			return form(strings.Join(ids, ","))
-		}, 10017, "", "", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.scenario, func(t *testing.T) {
-			status, a, _ := push(t, base, tc.auth, tc.form())
-			if status != http.StatusOK {
-				t.Fatalf("HTTP %d", status)
-			}
-			if a.Code != tc.wantCode {
-				t.Fatalf("code %d (%s / %s), want %d", a.Code, a.Description, a.Reason, tc.wantCode)
-			}
-			wantResult := "ok"
-			if tc.wantCode != 0 {
-				wantResult = "error"
-			}
-			if a.Result != wantResult || a.TraceID == "" || a.Description == "" {
-				t.Errorf("answer %+v: want result %q with trace_id and description", a, wantResult)
-			}
-			if tc.wantReason != "" && a.Reason != tc.wantReason {
-				t.Errorf("reason %q, want %q", a.Reason, tc.wantReason)
-			}
-			if tc.wantCode == 0 && (a.Data.ID == "" || a.Data.BadRegIDs != tc.wantBad || a.Info != tc.wantInfo) {
-				t.Errorf("data %+v info %q, want bad_regids %q info %q", a.Data, a.Info, tc.wantBad, tc.wantInfo)
-			}
-		})
-	}
-
-	st := srv.Stats()
-	app := st.Vendors[vendorsim.VendorMiPush].Regions[region].Apps[appID]
-	unknown := st.Vendors[vendorsim.VendorMiPush].Regions[region].Apps[vendorsim.UnknownApp]
-	if st.Requests != int64(len(tests)) || app == nil || unknown == nil {
-		t.Fatalf("stats %+v", st)
-	}
-	if unknown.Requests != 3 || unknown.Rejected != 3 {
-		t.Errorf("unknown app stats %+v, want 3 rejected requests", unknown)
-	}
-	if app.Accepted != 3 || app.Messages != 4 || app.InvalidTokens != 3 || app.Tokens["r1"] != 3 || app.Tokens["r2"] != 1 {
-		t.Errorf("app stats %+v", app)
-	}
-}
-
-func TestOtherPathsAndRegions(t *testing.T) {
-	srv := start(t, func(c *vendorsim.Config) { c.MiPush.Regions = []string{"sg", "eu"} })
-	tests := []struct {
-		scenario   string
-		method     string
-		path       string
-		wantStatus int
-	}{
-		{"get on the push api", http.MethodGet, "/mipush/sg/v3/message/regid", http.StatusMethodNotAllowed},
-		{"unserved api", http.MethodPost, "/mipush/sg/v2/message/alias", http.StatusNotFound},
-		{"unserved region", http.MethodPost, "/mipush/ru/v3/message/regid", http.StatusNotFound},
-		{"health", http.MethodGet, "/healthz", http.StatusOK},
-	}
-	for _, tc := range tests {
-		t.Run(tc.scenario, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, srv.URL()+tc.path, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tc.wantStatus {
-				t.Errorf("%s %s: HTTP %d, want %d", tc.method, tc.path, resp.StatusCode, tc.wantStatus)
-			}
-		})
-	}
-}
+func form(regIDs string) url.Values { return simtest.MiPushForm(regIDs) }
 
 func TestRecordsPerRegion(t *testing.T) {
 	srv := start(t, nil)
@@ -522,13 +352,13 @@ func TestConfig(t *testing.T) {
 			t.Errorf("secret not redacted: %s", s)
 		}
 	}
-	if _, err := vendorsim.Start(t.Context(), vendorsim.Config{Addr: "0.0.0.0:0", MiPush: valid().MiPush}); err == nil {
+	if _, err := allvendors.Start(t.Context(), vendorsim.Config{Addr: "0.0.0.0:0", MiPush: valid().MiPush}); err == nil {
 		t.Error("Start on a public address succeeded")
 	}
 }
 
 func TestCloseIsIdempotentAndStopsWaits(t *testing.T) {
-	srv, err := vendorsim.Start(context.Background(), vendorsim.Config{MiPush: vendorsim.MiPushConfig{
+	srv, err := allvendors.Start(context.Background(), vendorsim.Config{MiPush: vendorsim.MiPushConfig{
 		Apps: []vendorsim.MiPushApp{{AppID: appID, Secret: secret, PackageName: pkg}},
 	}})
 	if err != nil {
@@ -569,7 +399,7 @@ func TestCloseIsIdempotentAndStopsWaits(t *testing.T) {
 
 func TestContextStopsServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := vendorsim.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
+	srv, err := allvendors.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
 		Apps: []vendorsim.MiPushApp{{AppID: appID, Secret: secret, PackageName: pkg}},
 	}})
 	if err != nil {

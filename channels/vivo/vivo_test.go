@@ -19,6 +19,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/channeltest"
 	"github.com/pushpipe/pushpipe/channels/conformance"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 )
@@ -40,7 +41,7 @@ func startSim(t *testing.T, mutate func(*vendorsim.VivoConfig)) *vendorsim.Serve
 	if mutate != nil {
 		mutate(&cfg.Vivo)
 	}
-	srv, err := vendorsim.Start(t.Context(), cfg)
+	srv, err := allvendors.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("starting simulator: %v", err)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/app"
 )
 
@@ -34,7 +34,7 @@ Point workers at it with vendors.simulator: true and vendors.simulatorAddr.`,
 			if addr != "" {
 				sc.Addr = addr
 			}
-			srv, err := vendorsim.Start(cmd.Context(), sc)
+			srv, err := allvendors.Start(cmd.Context(), sc)
 			if err != nil {
 				return fail("%v", err)
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
 	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/infra/chdb"
 	embeddedkafka "github.com/pushpipe/pushpipe/infra/kafka"
@@ -104,7 +105,7 @@ func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 		}
 	}
 	if cfg.Vendors.Simulator {
-		e.Simulator, err = vendorsim.Start(ctx, SimulatorConfig(cfg))
+		e.Simulator, err = allvendors.Start(ctx, SimulatorConfig(cfg))
 		if err != nil {
 			return nil, err
 		}

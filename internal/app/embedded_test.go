@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/config"
 )
 
@@ -45,7 +46,7 @@ func TestSimulatorConfigReceipts(t *testing.T) {
 				got.IgnoreRate != tc.want.IgnoreRate || got.Delay != tc.want.Delay {
 				t.Errorf("receipts config %+v, want %+v", got, tc.want)
 			}
-			sim, err := vendorsim.New(SimulatorConfig(&cfg))
+			sim, err := allvendors.New(SimulatorConfig(&cfg))
 			if err != nil {
 				t.Fatalf("the simulator refuses the configuration: %v", err)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -183,7 +184,7 @@ func startMiPushSim(ctx context.Context, recorded int) (*vendorsim.Server, error
 	sc.APNs.TLSAddr = "127.0.0.1:0"
 	sc.MiPush.QuotaPerSecond = 1e9
 	sc.MiPush.Apps = []vendorsim.MiPushApp{{AppID: stackApp, Secret: stackMiPushSecret, PackageName: stackMiPushPackage}}
-	return vendorsim.Start(ctx, sc)
+	return allvendors.Start(ctx, sc)
 }
 
 // demoSim is an in-process vendor simulator that accepts the calls of
@@ -216,7 +217,7 @@ func startDemoSim(ctx context.Context, work string, recorded int) (*demoSim, err
 	sc.APNs.QuotaPerSecond, sc.HMS.QuotaPerSecond, sc.Honor.QuotaPerSecond, sc.HarmonyOS.QuotaPerSecond = big, big, big, big
 	sc.OPPO.QuotaPerSecond, sc.Vivo.QuotaPerSecond, sc.Self.QuotaPerSecond, sc.FCM.QuotaPerMinute = big, big, big, big
 	sc.MiPush.QuotaPerSecond = big
-	sim, err := vendorsim.Start(ctx, sc)
+	sim, err := allvendors.Start(ctx, sc)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/fcm"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -88,7 +89,7 @@ func benchSender(b *testing.B, vendor string) *Handler {
 	der, _ = x509.MarshalPKCS8PrivateKey(rk)
 	rsaPEM := channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	const team, keyID, bundle, project, email = "TEAM123456", "KEY1234567", "com.example.app", "bench-project", "bench@bench-project.iam.gserviceaccount.com"
-	sim, err := vendorsim.Start(ctx, vendorsim.Config{
+	sim, err := allvendors.Start(ctx, vendorsim.Config{
 		APNs: vendorsim.APNsConfig{QuotaPerSecond: 1e9, Apps: []vendorsim.APNsApp{{AppID: appID, TeamID: team, KeyID: keyID, BundleID: bundle, PrivateKey: ecPEM}}},
 		FCM:  vendorsim.FCMConfig{QuotaPerMinute: 1e12, Apps: []vendorsim.FCMApp{{AppID: appID, ProjectID: project, ClientEmail: email, PrivateKey: rsaPEM}}},
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
@@ -58,7 +59,7 @@ func newEnv(t *testing.T, regions []string, partitions int, log zerolog.Logger, 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	brokers := []string{testinfra.Kafka(t)}
-	sim, err := vendorsim.Start(ctx, vendorsim.Config{
+	sim, err := allvendors.Start(ctx, vendorsim.Config{
 		MiPush: vendorsim.MiPushConfig{
 			Apps: []vendorsim.MiPushApp{{AppID: e2eApp, Secret: e2eSecret, PackageName: e2ePackage}}, QuotaPerSecond: 1e6},
 		HMS: vendorsim.HMSConfig{Apps: []vendorsim.HMSApp{{AppID: e2eApp, ClientID: e2eHMSClient, ClientSecret: e2eHMSSecret}}}})

@@ -17,6 +17,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -103,7 +104,7 @@ func startMiPush(t *testing.T) (*mipush.Channel, *vendorsim.Server) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	sim, err := vendorsim.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
+	sim, err := allvendors.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
 		Apps: []vendorsim.MiPushApp{{AppID: appID, Secret: secret, PackageName: pkg}}, QuotaPerSecond: 1e6}})
 	if err != nil {
 		t.Fatal(err)

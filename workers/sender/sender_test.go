@@ -11,6 +11,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
@@ -28,7 +29,7 @@ func newSender(t *testing.T, now time.Time) (*Handler, *vendorsim.Server) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	sim, err := vendorsim.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
+	sim, err := allvendors.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
 		Apps: []vendorsim.MiPushApp{{AppID: appID, Secret: secret, PackageName: pkg}}}})
 	if err != nil {
 		t.Fatal(err)

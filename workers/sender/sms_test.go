@@ -12,6 +12,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
+	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -20,7 +21,7 @@ import (
 // revoked), and an illegal number fails without an invalidate record (the
 // number is the user's, not a device's token).
 func TestSMSDeliveries(t *testing.T) {
-	sim, err := vendorsim.Start(t.Context(), vendorsim.Config{SMS: vendorsim.SMSConfig{
+	sim, err := allvendors.Start(t.Context(), vendorsim.Config{SMS: vendorsim.SMSConfig{
 		Apps: []vendorsim.SMSApp{{AppID: appID, AccessKeyID: "LTAIsender", AccessKeySecret: secret}}}})
 	if err != nil {
 		t.Fatal(err)
