@@ -26,7 +26,7 @@ func (s *Devices) ByAlias(ctx context.Context, appID string, aliases []string) (
 	return out, nil
 }
 
-// ByAccount returns, per user account, its MaxAccountDevices most recently
+// ByAccount returns, per user account, its schema.MaxAccountDevices most recently
 // associated devices, newest first.
 func (s *Devices) ByAccount(ctx context.Context, appID string, accounts []string) (map[string][]schema.Device, error) {
 	rows, err := queryDevices(ctx, s.conn, s.db, "user_account IN (?)", appID, accounts)

@@ -12,7 +12,7 @@ import (
 
 // QueryStats answers q from the per-minute aggregates (events_minute,
 // never the events table), counting distinct event ids, so replayed
-// events are never counted twice. An invalid q gives a *ValidationError.
+// events are never counted twice. An invalid q gives a *schema.ValidationError.
 func QueryStats(ctx context.Context, conn driver.Conn, db string, q schema.StatsQuery) (*schema.StatsResult, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func QueryFunnel(ctx context.Context, conn driver.Conn, db, appID, taskID, msgID
 }
 
 // ListTasks returns the tasks q asks for, newest first. An invalid app
-// version filter gives a *ValidationError.
+// version filter gives a *schema.ValidationError.
 func ListTasks(ctx context.Context, conn driver.Conn, db string, q schema.TaskQuery) ([]schema.TaskSummary, error) {
 	if err := schema.ValidateAppVersions(q.AppVersions); err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ func NewTemplates(conn driver.Conn, db string) *Templates {
 }
 
 // Create stores a new template; an existing live template of the same name
-// is a *ValidationError 3036 TEMPLATE_ALREADY_EXIST.
+// is a *schema.ValidationError 3036 TEMPLATE_ALREADY_EXIST.
 func (s *Templates) Create(ctx context.Context, t schema.Template) error {
 	if err := t.Validate(); err != nil {
 		return err
@@ -78,7 +78,7 @@ func (s *Templates) InUse(ctx context.Context, appID, name string) ([]string, er
 }
 
 // Delete removes a template. Deleting an unknown one is a
-// *ValidationError 3022 TEMPLATE_NOT_EXIST; one that tasks used within
+// *schema.ValidationError 3022 TEMPLATE_NOT_EXIST; one that tasks used within
 // TemplateInUseWindow is an *InUseError unless force is set.
 func (s *Templates) Delete(ctx context.Context, appID, name string, force bool) error {
 	t, ok, err := s.Get(ctx, appID, name)

@@ -12,7 +12,7 @@ import (
 	"github.com/pushpipe/pushpipe/store"
 )
 
-// TestTemplateLimitPerApp: an app holds at most MaxTemplatesPerApp live
+// TestTemplateLimitPerApp: an app holds at most schema.MaxTemplatesPerApp live
 // templates; one more is refused with 3056 TEMPLATE_NUM_TOO MUCH until
 // one is deleted, and other apps are not affected.
 func TestTemplateLimitPerApp(t *testing.T) {
