@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/gateway"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // Channels are the channels the overview filters by and the task page
@@ -125,7 +126,7 @@ func (s *Server) overview(w http.ResponseWriter, r *request) {
 	}
 	ctx, cancel := s.queryCtx(r)
 	defer cancel()
-	res, err := schema.QueryStats(ctx, s.cfg.ClickHouse, s.cfg.Database, sq)
+	res, err := store.QueryStats(ctx, s.cfg.ClickHouse, s.cfg.Database, sq)
 	if err != nil {
 		s.fail(w, r, "overview", v, "querying statistics", err)
 		return
@@ -189,7 +190,7 @@ type tasksView struct {
 }
 
 // taskList lists the app's tasks that started in the range, newest first,
-// a page at a time: schema.ListTasks, as /v1/tasks.
+// a page at a time: store.ListTasks, as /v1/tasks.
 func (s *Server) taskList(w http.ResponseWriter, r *request) {
 	app, ok := s.app(w, r)
 	if !ok {
@@ -214,7 +215,7 @@ func (s *Server) taskList(w http.ResponseWriter, r *request) {
 	}
 	ctx, cancel := s.queryCtx(r)
 	defer cancel()
-	ts, err := schema.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, tq)
+	ts, err := store.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, tq)
 	if err != nil {
 		s.fail(w, r, "tasks", v, "listing tasks", err)
 		return
@@ -268,7 +269,7 @@ type taskView struct {
 	Reason    string
 }
 
-// channelRow is the figures of a task on one channel: schema.QueryStats
+// channelRow is the figures of a task on one channel: store.QueryStats
 // with the task and the channel, as /v1/stats with taskId and channel.
 type channelRow struct {
 	Channel string
@@ -316,7 +317,7 @@ func (s *Server) showTask(w http.ResponseWriter, r *request, status int, problem
 		to = from.Add(schema.MaxStatsRange)
 	}
 	for _, ch := range Channels {
-		res, err := schema.QueryStats(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.StatsQuery{AppID: app, From: from, To: to,
+		res, err := store.QueryStats(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.StatsQuery{AppID: app, From: from, To: to,
 			Granularity: schema.GranularityDay, Channel: ch, TaskID: id})
 		if err != nil {
 			s.fail(w, r, "task", v, "querying the channels of task "+id, err)

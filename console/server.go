@@ -6,7 +6,7 @@
 // with its funnel chart, its per-channel figures and a revoke button.
 //
 // Every figure is read with the functions the gateway's query routes use
-// (schema.QueryStats for /v1/stats, schema.ListTasks for /v1/tasks,
+// (store.QueryStats for /v1/stats, store.ListTasks for /v1/tasks,
 // gateway.TaskDetails for /v1/tasks/{taskId} and its funnel), so a page
 // shows what the HTTP API answers for the same query. A revoke goes the
 // gateway's way too (gateway.Revoke): a control record on

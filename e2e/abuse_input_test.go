@@ -13,6 +13,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestAbuseInput: requests built to exhaust a stage (a template bomb, an
@@ -36,7 +37,7 @@ func abuseInputBombs(t *testing.T) {
 	bomb := schema.Template{AppID: testApp, Name: "bomb", Title: "T", Content: strings.Repeat("#a#", schema.MaxContentChars/3)}
 	small := schema.Template{AppID: testApp, Name: "small", Title: "T", Content: "Hello #a#"}
 	for _, tpl := range []schema.Template{bomb, small} {
-		if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, tpl); err != nil {
+		if err := store.NewTemplates(e.conn, e.db("sg")).Create(ctx, tpl); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
@@ -65,9 +66,9 @@ func TestAbuseReceipts(t *testing.T) {
 	dup2 := device("sg", "ab-dup", "regid-ab-dup-2")
 	dup2.AppID = abuseApp2
 	e.publish(jsonOut(pipeline.BindingsTopic("sg"), dup2.KafkaKey(), dup2))
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	e.waitFor("the second app's device registered", time.Minute, func() (bool, string) {
-		got, err := store.Lookup(ctx, abuseApp2, []string{"ab-dup"})
+		got, err := devices.Lookup(ctx, abuseApp2, []string{"ab-dup"})
 		return err == nil && len(got) == 1, fmt.Sprint(got, err)
 	})
 
@@ -122,7 +123,7 @@ func TestAbuseReceipts(t *testing.T) {
 	}
 	tokenValid := func(t *testing.T, dev string) bool {
 		t.Helper()
-		got, err := store.Lookup(ctx, testApp, []string{dev})
+		got, err := devices.Lookup(ctx, testApp, []string{dev})
 		if err != nil || len(got) != 1 {
 			t.Fatalf("looking up %s: %v %v", dev, got, err)
 		}
@@ -372,7 +373,7 @@ func TestAbuseReceipts(t *testing.T) {
 			t.Fatalf("simulator arrivals %+v, want 9 decided and acked", sim.Arrivals)
 		}
 		now := time.Now()
-		st, err := schema.QueryStats(ctx, e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, From: now.Add(-time.Hour), To: now.Add(time.Minute),
+		st, err := store.QueryStats(ctx, e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, From: now.Add(-time.Hour), To: now.Add(time.Minute),
 			Granularity: schema.GranularityHour, TaskID: "ab-task-honest"})
 		if err != nil {
 			t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // sdkClient is the official Alibaba Cloud Go SDK's mpaas client set up as
@@ -76,7 +77,7 @@ func TestAliyunSDKEndToEnd(t *testing.T) {
 	c := sdkClient(t, srv, key)
 	ctx := context.Background()
 	start := time.Now().Add(-time.Minute)
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 
 	report := mpaas.CreatePushReportRequest()
 	report.AppId, report.WorkspaceId, report.DeliveryToken = testApp, "default", "ali-3"
@@ -89,8 +90,8 @@ func TestAliyunSDKEndToEnd(t *testing.T) {
 	br, err := c.PushBind(bind)
 	written(t, "PushBind", err, br.ResultCode, br.ResultMessage, br.PushResult)
 	e.waitFor("the report and the bind applied by the registry", time.Minute, func() (bool, string) {
-		devs, err1 := store.Lookup(ctx, testApp, []string{"ali-3"})
-		users, err2 := store.ByUser(ctx, testApp, []string{"u-ali"})
+		devs, err1 := devices.Lookup(ctx, testApp, []string{"ali-3"})
+		users, err2 := devices.ByUser(ctx, testApp, []string{"u-ali"})
 		d := devs["ali-3"]
 		return d.Vendor == "mipush" && d.VendorToken == "regid-ali-3" && d.Platform == schema.PlatformAndroid && d.Model == "Xiaomi 14" && len(users) == 1,
 			fmt.Sprintf("ali-3 %+v, user devices %d, %v %v", d, len(users), err1, err2)
@@ -227,7 +228,7 @@ func TestAliyunSDKEndToEnd(t *testing.T) {
 	ur, err := c.PushUnBind(unbind)
 	written(t, "PushUnBind", err, ur.ResultCode, ur.ResultMessage, ur.PushResult)
 	e.waitFor("the unbind applied by the registry", time.Minute, func() (bool, string) {
-		users, err := store.ByUser(ctx, testApp, []string{"u-ali"})
+		users, err := devices.ByUser(ctx, testApp, []string{"u-ali"})
 		return err == nil && len(users) == 0, fmt.Sprintf("%d devices, %v", len(users), err)
 	})
 

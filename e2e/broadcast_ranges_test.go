@@ -9,6 +9,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestBroadcastTimeRanges broadcasts with timeMode 1: the audience is the
@@ -19,7 +20,7 @@ func TestBroadcastTimeRanges(t *testing.T) {
 	e := newEnv(t, "sg")
 	e.run([]string{"sg"}, app.Kinds()...)
 	ctx := context.Background()
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+	if err := store.NewTemplates(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
 		t.Fatal(err)
 	}
 	day := func(n int) time.Time { return time.Now().UTC().Truncate(time.Hour).AddDate(0, 0, -n) }
@@ -46,7 +47,7 @@ func TestBroadcastTimeRanges(t *testing.T) {
 			tokens[g.name] = append(tokens[g.name], d.VendorToken)
 		}
 	}
-	if err := schema.NewDeviceStore(e.conn, e.db("sg")).Insert(ctx, rows); err != nil {
+	if err := store.NewDevices(e.conn, e.db("sg")).Insert(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
 	bcast := func(task string, status int, rng map[string]any) map[string]any {

@@ -9,6 +9,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestBroadcastOver200kDevices registers 200,000 devices in five groups and
@@ -21,7 +22,7 @@ func TestBroadcastOver200kDevices(t *testing.T) {
 	e := newEnv(t, "sg")
 	e.run([]string{"sg"}, app.Fanout, app.Eventsink)
 	ctx := context.Background()
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+	if err := store.NewTemplates(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
@@ -38,7 +39,7 @@ func TestBroadcastOver200kDevices(t *testing.T) {
 		{20_000, schema.PlatformAndroid, "", time.Time{}, now.AddDate(0, 0, -90)},  // unbound long ago
 		{10_000, schema.PlatformIOS, "u", now.AddDate(0, 0, -1), time.Time{}},      // iOS, bound this week
 	}
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	id := 0
 	for gi, g := range groups {
 		rows := make([]schema.Device, 0, g.n)
@@ -52,7 +53,7 @@ func TestBroadcastOver200kDevices(t *testing.T) {
 			}
 			rows = append(rows, d)
 		}
-		if err := store.Insert(ctx, rows); err != nil {
+		if err := devices.Insert(ctx, rows); err != nil {
 			t.Fatal(err)
 		}
 	}

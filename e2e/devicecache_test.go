@@ -10,6 +10,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestPushFollowsTheRegistryThroughTheDeviceCache pushes to a device
@@ -22,7 +23,7 @@ func TestPushFollowsTheRegistryThroughTheDeviceCache(t *testing.T) {
 	e.run([]string{"sg"}, app.Kinds()...)
 	dev := "dev-cached"
 	e.registerDevices("sg", device("sg", dev, "regid-c1"))
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	push := func(task string) {
 		t.Helper()
 		e.publish(jsonOut(pipeline.RequestsTopic("sg"), task, simpleRequest("sg", task, map[string]string{dev: "msg-" + task})))
@@ -54,7 +55,7 @@ func TestPushFollowsTheRegistryThroughTheDeviceCache(t *testing.T) {
 	report.TS = time.Now().UnixMilli()
 	e.publish(jsonOut(pipeline.BindingsTopic("sg"), report.KafkaKey(), report))
 	e.waitFor("the new token stored", time.Minute, func() (bool, string) {
-		got, err := store.Lookup(context.Background(), testApp, []string{dev})
+		got, err := devices.Lookup(context.Background(), testApp, []string{dev})
 		return err == nil && got[dev].VendorToken == "regid-c2", fmt.Sprintf("%+v %v", got[dev], err)
 	})
 	push("cache-3")
@@ -66,7 +67,7 @@ func TestPushFollowsTheRegistryThroughTheDeviceCache(t *testing.T) {
 	dead := schema.Binding{Op: schema.OpInvalidate, Region: "sg", AppID: testApp, DeviceID: dev, VendorToken: "regid-c2", TS: time.Now().UnixMilli()}
 	e.publish(jsonOut(pipeline.BindingsTopic("sg"), dead.KafkaKey(), dead))
 	e.waitFor("the token marked dead", time.Minute, func() (bool, string) {
-		got, err := store.Lookup(context.Background(), testApp, []string{dev})
+		got, err := devices.Lookup(context.Background(), testApp, []string{dev})
 		return err == nil && !got[dev].TokenValid, fmt.Sprintf("%+v %v", got[dev], err)
 	})
 	calls := len(e.sim.Requests("mipush", "sg"))

@@ -23,6 +23,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // faultPlan is the traffic of a fault test: SIMPLE pushes of ten targets
@@ -64,7 +65,7 @@ func (e *env) plant(p faultPlan) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := schema.NewDeviceStore(e.conn, e.db("sg")).Insert(ctx, rows); err != nil {
+	if err := store.NewDevices(e.conn, e.db("sg")).Insert(ctx, rows); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -154,7 +155,7 @@ type faultOutcome struct {
 // what every fault test asserts: exactly one terminal event id per
 // delivery, none lost (as many terminal deliveries as planned, acked
 // except the invalid tokens, which failed), and statistics (the per-minute
-// aggregates and schema.QueryStats) equal to the distinct event counts. It
+// aggregates and store.QueryStats) equal to the distinct event counts. It
 // returns the counts and the duplicate vendor calls for the test to report.
 func (e *env) settle(p faultPlan, timeout time.Duration) faultOutcome {
 	e.t.Helper()
@@ -211,7 +212,7 @@ func (e *env) settle(p faultPlan, timeout time.Duration) faultOutcome {
 }
 
 // checkStats compares what statistics read, the per-minute aggregates and
-// schema.QueryStats, with the distinct event counts of p.
+// store.QueryStats, with the distinct event counts of p.
 func (e *env) checkStats(p faultPlan, counts map[string]uint64) {
 	e.t.Helper()
 	ctx := context.Background()
@@ -233,7 +234,7 @@ func (e *env) checkStats(p faultPlan, counts map[string]uint64) {
 		e.t.Errorf("per-minute aggregates %v differ from the distinct event counts %v", agg, counts)
 	}
 	now := time.Now().UTC()
-	st, err := schema.QueryStats(ctx, e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, From: now.Add(-time.Hour), To: now.Add(time.Minute),
+	st, err := store.QueryStats(ctx, e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, From: now.Add(-time.Hour), To: now.Add(time.Minute),
 		Granularity: schema.GranularityHour})
 	if err != nil {
 		e.t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	embeddedkafka "github.com/pushpipe/pushpipe/infra/kafka"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
-	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // faultConfig is fastRetries with room for the many attempts a delivery
@@ -204,7 +204,7 @@ func TestClickHouseUnreachable30s(t *testing.T) {
 			e := newEnvWith(t, faultConfig, "sg")
 			proxy := startCHProxy(t, ch.Addr())
 			ctx := context.Background()
-			sinkCH, err := schema.OpenClickHouse(ctx, schema.ClickHouseOptions{Addr: proxy.Addr()})
+			sinkCH, err := store.OpenClickHouse(ctx, store.ClickHouseOptions{Addr: proxy.Addr()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // fieldsDoc is the field matrix this test keeps true.
@@ -430,9 +431,9 @@ func TestFieldMatrix(t *testing.T) {
 		}
 	}
 	e.publish(devs...)
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	e.waitFor("matrix devices bound", 2*time.Minute, func() (bool, string) {
-		got, err := store.ByUser(context.Background(), testApp, userIDs(len(wire.rows)))
+		got, err := devices.ByUser(context.Background(), testApp, userIDs(len(wire.rows)))
 		return err == nil && len(got) == len(ids), fmt.Sprintf("%d of %d bound, err %v", len(got), len(ids), err)
 	})
 

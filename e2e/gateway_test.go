@@ -13,6 +13,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // startGateway configures a freshly made AccessKey for the test app under
@@ -93,9 +94,9 @@ func TestGatewayEndToEnd(t *testing.T) {
 	if _, err := c.Call(ctx, "/v1/client/bind", map[string]any{"appId": testApp, "workspaceId": "default", "userId": "u-gw", "deliveryToken": "gw-2"}); err != nil {
 		t.Fatal(err)
 	}
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	e.waitFor("the bind applied by the registry", time.Minute, func() (bool, string) {
-		got, err := store.ByUser(ctx, testApp, []string{"u-gw"})
+		got, err := devices.ByUser(ctx, testApp, []string{"u-gw"})
 		return err == nil && len(got) == 1, fmt.Sprintf("%d devices, err %v", len(got), err)
 	})
 

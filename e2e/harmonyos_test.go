@@ -13,6 +13,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestHarmonyOSDevices registers HarmonyOS devices (platform harmony,
@@ -33,7 +34,7 @@ func TestHarmonyOSDevices(t *testing.T) {
 	e := newEnvOpts(t, envOptions{simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 1}}, "sg")
 	e.run([]string{"sg"}, app.Kinds()...)
 	ctx := context.Background()
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "hos-news", Title: "News", Content: "#text#"}); err != nil {
+	if err := store.NewTemplates(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "hos-news", Title: "News", Content: "#text#"}); err != nil {
 		t.Fatal(err)
 	}
 	var devs []schema.Binding

@@ -20,6 +20,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
@@ -275,9 +276,9 @@ func (e *env) registerDevicesOf(region, appID string, devs ...schema.Binding) {
 		ids[i] = d.DeviceID
 	}
 	e.publish(outs...)
-	store := schema.NewDeviceStore(e.conn, e.db(region))
+	devices := store.NewDevices(e.conn, e.db(region))
 	e.waitFor("devices registered", time.Minute, func() (bool, string) {
-		got, err := store.Lookup(context.Background(), appID, ids)
+		got, err := devices.Lookup(context.Background(), appID, ids)
 		return err == nil && len(got) == len(ids), fmt.Sprintf("%d of %d devices, err %v", len(got), len(ids), err)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestDeadTokenIsInvalidatedAndSkipped pushes to a device whose token the
@@ -24,9 +25,9 @@ func TestDeadTokenIsInvalidatedAndSkipped(t *testing.T) {
 		got := e.eventCounts("sg", "task_id = 'task-dead-1'")
 		return got["failed"] == 1, fmt.Sprint(got)
 	})
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	e.waitFor("the token marked dead", time.Minute, func() (bool, string) {
-		got, err := store.Lookup(context.Background(), testApp, []string{"dev-dead"})
+		got, err := devices.Lookup(context.Background(), testApp, []string{"dev-dead"})
 		return err == nil && !got["dev-dead"].TokenValid, fmt.Sprintf("%+v %v", got["dev-dead"], err)
 	})
 	calls := len(e.sim.Requests("mipush", "sg"))

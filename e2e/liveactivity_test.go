@@ -13,6 +13,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestLiveActivities follows iOS Live Activity pushes through Kafka: two
@@ -47,10 +48,10 @@ func TestLiveActivities(t *testing.T) {
 		binds = append(binds, jsonOut(pipeline.BindingsTopic("sg"), b.DeviceID, b))
 	}
 	e.publish(binds...)
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	waitTokens := func(want int) {
 		e.waitFor(fmt.Sprintf("%d Live Activity tokens of order-42", want), time.Minute, func() (bool, string) {
-			got, err := store.ByActivity(context.Background(), testApp, []string{"order-42"})
+			got, err := devices.ByActivity(context.Background(), testApp, []string{"order-42"})
 			return err == nil && len(got["order-42"]) == want, fmt.Sprintf("%d tokens, err %v", len(got["order-42"]), err)
 		})
 	}

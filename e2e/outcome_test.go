@@ -10,6 +10,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestReplayedDeliveryMeetingAnotherAnswerEndsOnce pushes to three devices
@@ -62,7 +63,7 @@ func TestReplayedDeliveryMeetingAnotherAnswerEndsOnce(t *testing.T) {
 		t.Fatalf("superseded status %q does not name the outcome that stands and the late ending", desc)
 	}
 	now := time.Now().UTC()
-	st, err := schema.QueryStats(context.Background(), e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, TaskID: "task-once",
+	st, err := store.QueryStats(context.Background(), e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, TaskID: "task-once",
 		From: now.Add(-time.Hour), To: now.Add(time.Minute), Granularity: schema.GranularityHour})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestEveryPushTypeAndTargetKind runs SIMPLE, TEMPLATE, MULTIPLE and
@@ -21,7 +22,7 @@ func TestEveryPushTypeAndTargetKind(t *testing.T) {
 	e := newEnv(t, "sg")
 	e.run([]string{"sg"}, app.Kinds()...)
 	ctx := context.Background()
-	tpl := schema.NewTemplateStore(e.conn, e.db("sg"))
+	tpl := store.NewTemplates(e.conn, e.db("sg"))
 	if err := tpl.Create(ctx, schema.Template{AppID: testApp, Name: "promo", Title: "Hi #name#", Content: "You won #amount# points"}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,13 +45,13 @@ func TestEveryPushTypeAndTargetKind(t *testing.T) {
 		jsonOut(pipeline.BindingsTopic("sg"), "d4", schema.Binding{Op: schema.OpSetAccount, AppID: testApp, DeviceID: "d4", UserAccount: "acct", TS: now + 1}),
 		jsonOut(pipeline.BindingsTopic("sg"), "u1", schema.Binding{Op: schema.OpTagAdd, AppID: testApp, UserID: "u1", Tags: []string{"gold"}, TS: now}),
 	)
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	e.waitFor("binds, alias, accounts and tags applied", time.Minute, func() (bool, string) {
-		byUser, _ := store.ByUser(ctx, testApp, []string{"u1"})
-		byAlias, _ := store.ByAlias(ctx, testApp, []string{"vip"})
-		byAcct, _ := store.ByAccount(ctx, testApp, []string{"acct"})
+		byUser, _ := devices.ByUser(ctx, testApp, []string{"u1"})
+		byAlias, _ := devices.ByAlias(ctx, testApp, []string{"vip"})
+		byAcct, _ := devices.ByAccount(ctx, testApp, []string{"acct"})
 		n := 0
-		store.Stream(ctx, schema.Audience{AppID: testApp, Tag: "gold"}, func(schema.Device) error { n++; return nil })
+		devices.Stream(ctx, store.Audience{AppID: testApp, Tag: "gold"}, func(schema.Device) error { n++; return nil })
 		return len(byUser) == 2 && len(byAlias) == 1 && len(byAcct["acct"]) == 3 && n == 2,
 			fmt.Sprintf("users %d alias %d account %d tag %d", len(byUser), len(byAlias), len(byAcct["acct"]), n)
 	})
@@ -113,7 +114,7 @@ func TestEveryPushTypeAndTargetKind(t *testing.T) {
 	// The template is in use: deleting it is refused with the tasks that
 	// used it, unless forced.
 	err := tpl.Delete(ctx, testApp, "promo", false)
-	var inUse *schema.InUseError
+	var inUse *store.InUseError
 	if !errors.As(err, &inUse) || !slices.Contains(inUse.Tasks, "t-template") || !slices.Contains(inUse.Tasks, "t-multiple") {
 		t.Fatalf("deleting a template in use: %v, want an InUseError naming t-template and t-multiple", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 const (
@@ -200,7 +201,7 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 		if got := e.eventCounts("sg", "task_id = ?", task); !equalCounts(got, wantCounts) {
 			t.Fatalf("task events after replay %v, want %v", got, wantCounts)
 		}
-		f, err := schema.QueryFunnel(context.Background(), e.conn, e.db("sg"), testApp, task, "")
+		f, err := store.QueryFunnel(context.Background(), e.conn, e.db("sg"), testApp, task, "")
 		if err != nil || f.Valid != 10 || f.Arrived != 10 || f.Opened != 2 {
 			t.Fatalf("funnel after replay %+v (%v), want 10 valid, 10 arrived, 2 opened", f, err)
 		}

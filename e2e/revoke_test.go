@@ -11,6 +11,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestRevokeRacesATask revokes a 10,000-delivery broadcast while it is
@@ -34,10 +35,10 @@ func TestRevokeRacesATask(t *testing.T) {
 			VendorToken: fmt.Sprintf("rv-tok-%05d", i), TokenValid: true, UserID: fmt.Sprintf("rv-user-%05d", i),
 			BoundAt: now.Add(-time.Hour), UpdatedAt: now.Add(-time.Hour)}
 	}
-	if err := schema.NewDeviceStore(e.conn, e.db("sg")).Insert(ctx, rows); err != nil {
+	if err := store.NewDevices(e.conn, e.db("sg")).Insert(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "sale", Title: "Sale", Content: "#text#"}); err != nil {
+	if err := store.NewTemplates(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "sale", Title: "Sale", Content: "#text#"}); err != nil {
 		t.Fatal(err)
 	}
 	e.publish(jsonOut(pipeline.RequestsTopic("sg"), task, map[string]any{"type": "BROADCAST", "region": "sg", "appId": testApp,

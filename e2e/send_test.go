@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestSendCommandWith100kTargets runs the `pushpipe send` binary with a
@@ -29,7 +30,7 @@ func TestSendCommandWith100kTargets(t *testing.T) {
 	e.run([]string{"sg"}, app.Fanout, app.Eventsink)
 	bin := buildBinary(t)
 	ctx := context.Background()
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "bulk", Title: "Hello #name#", Content: "News for you"}); err != nil {
+	if err := store.NewTemplates(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "bulk", Title: "Hello #name#", Content: "News for you"}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
@@ -41,7 +42,7 @@ func TestSendCommandWith100kTargets(t *testing.T) {
 			VendorToken: "tok-" + id, TokenValid: true, UpdatedAt: now}
 		ids.WriteString(id + "\n")
 	}
-	if err := schema.NewDeviceStore(e.conn, e.db("sg")).Insert(ctx, rows); err != nil {
+	if err := store.NewDevices(e.conn, e.db("sg")).Insert(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "targets.txt")

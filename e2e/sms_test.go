@@ -13,6 +13,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // smsUsers are the users of TestSMSSupplement: one MiPush device each,
@@ -62,14 +63,14 @@ func TestSMSSupplement(t *testing.T) {
 		}
 	}
 	e.publish(recs...)
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	users := make([]string, len(smsUsers))
 	for i, u := range smsUsers {
 		users[i] = u.user
 	}
 	e.waitFor("devices bound and phone numbers set", time.Minute, func() (bool, string) {
-		bound, err1 := store.ByUser(context.Background(), testApp, users)
-		phones, err2 := store.Phones(context.Background(), testApp, users)
+		bound, err1 := devices.ByUser(context.Background(), testApp, users)
+		phones, err2 := devices.Phones(context.Background(), testApp, users)
 		return len(bound) == len(smsUsers) && len(phones) == 5, fmt.Sprintf("%d devices bound, phones %v, errors %v %v", len(bound), phones, err1, err2)
 	})
 
@@ -123,7 +124,7 @@ func TestSMSSupplement(t *testing.T) {
 		}
 		// Statistics count the SMS as their own channel.
 		now := time.Now()
-		st, err := schema.QueryStats(context.Background(), e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, From: now.Add(-time.Hour), To: now.Add(time.Minute),
+		st, err := store.QueryStats(context.Background(), e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, From: now.Add(-time.Hour), To: now.Add(time.Minute),
 			Granularity: schema.GranularityHour, Channel: schema.ChannelSMS, TaskID: "sms-concurrent"})
 		if err != nil {
 			t.Fatal(err)

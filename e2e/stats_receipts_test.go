@@ -12,6 +12,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestStatsMatchTheSimulatedReceipts broadcasts one templated task to
@@ -64,7 +65,7 @@ func TestStatsMatchTheSimulatedReceipts(t *testing.T) {
 	end := time.Now().Add(time.Minute)
 	for _, g := range []string{schema.GranularityMinute, schema.GranularityHour} {
 		t.Run("stats by "+g, func(t *testing.T) {
-			res, err := schema.QueryStats(ctx, e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, From: start, To: end, Granularity: g, TaskID: task})
+			res, err := store.QueryStats(ctx, e.conn, e.db("sg"), schema.StatsQuery{AppID: testApp, From: start, To: end, Granularity: g, TaskID: task})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +84,7 @@ func TestStatsMatchTheSimulatedReceipts(t *testing.T) {
 		})
 	}
 	t.Run("funnel", func(t *testing.T) {
-		f, err := schema.QueryFunnel(ctx, e.conn, e.db("sg"), testApp, task, "")
+		f, err := store.QueryFunnel(ctx, e.conn, e.db("sg"), testApp, task, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +117,7 @@ func newStatsEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnvOpts(t, envOptions{simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 0.9, OpenRate: 0.3, IgnoreRate: 0.5}}, "sg")
 	e.run([]string{"sg"}, app.Kinds()...)
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(context.Background(), schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+	if err := store.NewTemplates(e.conn, e.db("sg")).Create(context.Background(), schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -196,9 +197,9 @@ func TestDeadTokenReceiptsInvalidateTokens(t *testing.T) {
 		got := e.eventCounts("sg", "task_id = ? AND event = 'failed' AND status_code IN (20301, 2009)", task)
 		return got["failed"] == 2, fmt.Sprint(got)
 	})
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	e.waitFor("both tokens marked invalid", time.Minute, func() (bool, string) {
-		got, err := store.Lookup(context.Background(), testApp, []string{"dt-mi", "dt-hms"})
+		got, err := devices.Lookup(context.Background(), testApp, []string{"dt-mi", "dt-hms"})
 		return err == nil && len(got) == 2 && !got["dt-mi"].TokenValid && !got["dt-hms"].TokenValid, fmt.Sprintf("%+v %v", got, err)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/pushpipe/pushpipe/gateway"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestStatsByAppVersionMatchTheSimulatedReceipts broadcasts one task to
@@ -55,9 +56,9 @@ func TestStatsByAppVersionMatchTheSimulatedReceipts(t *testing.T) {
 		outs, deadIDs[i] = append(outs, jsonOut(pipeline.BindingsTopic("sg"), d.DeviceID, d)), d.DeviceID
 	}
 	e.publish(outs...)
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	e.waitFor("the dead tokens marked", time.Minute, func() (bool, string) {
-		got, err := store.Lookup(ctx, testApp, deadIDs)
+		got, err := devices.Lookup(ctx, testApp, deadIDs)
 		n := 0
 		for _, d := range got {
 			if !d.TokenValid {
@@ -132,7 +133,7 @@ func TestStatsByAppVersionMatchTheSimulatedReceipts(t *testing.T) {
 				{AppID: testApp, From: start, To: end, Granularity: schema.GranularityMinute, TaskID: task, AppVersions: tc.versions},
 				{AppID: testApp, From: end.Add(-schema.MaxStatsRange), To: end, Granularity: schema.GranularityDay, AppVersions: tc.versions},
 			} {
-				res, err := schema.QueryStats(ctx, e.conn, e.db("sg"), q)
+				res, err := store.QueryStats(ctx, e.conn, e.db("sg"), q)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -142,7 +143,7 @@ func TestStatsByAppVersionMatchTheSimulatedReceipts(t *testing.T) {
 					t.Fatalf("%s statistics: total %+v\nwant %+v", q.Granularity, got, wantPoint)
 				}
 			}
-			tasks, err := schema.ListTasks(ctx, e.conn, e.db("sg"), schema.TaskQuery{AppID: testApp, From: start, To: end, AppVersions: tc.versions, Limit: 10})
+			tasks, err := store.ListTasks(ctx, e.conn, e.db("sg"), schema.TaskQuery{AppID: testApp, From: start, To: end, AppVersions: tc.versions, Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}

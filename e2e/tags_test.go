@@ -14,6 +14,7 @@ import (
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/producer"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // tagsApp is the test app as the producer package names it.
@@ -109,7 +110,7 @@ func TestBroadcastTags(t *testing.T) {
 	e := newEnv(t, "sg")
 	e.run([]string{"sg"}, app.Kinds()...)
 	ctx := context.Background()
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+	if err := store.NewTemplates(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -134,13 +135,13 @@ func TestBroadcastTags(t *testing.T) {
 	}
 	binds = append(binds, jsonOut(pipeline.BindingsTopic("sg"), "td-ios", schema.Binding{Op: schema.OpBind, Region: "sg", AppID: testApp, DeviceID: "td-ios", UserID: "tu-05", TS: now}))
 	e.publish(binds...)
-	store := schema.NewDeviceStore(e.conn, e.db("sg"))
+	devices := store.NewDevices(e.conn, e.db("sg"))
 	userIDs := make([]string, 0, len(users))
 	for u := range users {
 		userIDs = append(userIDs, u)
 	}
 	e.waitFor("90 Android devices and one iOS device bound", time.Minute, func() (bool, string) {
-		got, err := store.ByUser(ctx, testApp, userIDs)
+		got, err := devices.ByUser(ctx, testApp, userIDs)
 		return err == nil && len(got) == 91, fmt.Sprintf("%d bound devices, err %v", len(got), err)
 	})
 
@@ -169,8 +170,8 @@ func TestBroadcastTags(t *testing.T) {
 	tag("tu-10", "silver")
 	tag("tu-99", "vip") // a user without devices
 	e.waitFor("the tags stored", time.Minute, func() (bool, string) {
-		vip, nv, err1 := store.TagUsers(ctx, testApp, "vip", 0, 100)
-		_, ng, err2 := store.TagUsers(ctx, testApp, "gold", 0, 100)
+		vip, nv, err1 := devices.TagUsers(ctx, testApp, "vip", 0, 100)
+		_, ng, err2 := devices.TagUsers(ctx, testApp, "gold", 0, 100)
 		return err1 == nil && err2 == nil && nv == 6 && ng == 6, fmt.Sprintf("vip %v (%d), gold %d, %v %v", vip, nv, ng, err1, err2)
 	})
 	// Removed again, once the addition is stored, so the removal is the
@@ -179,7 +180,7 @@ func TestBroadcastTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitFor("vip removed from tu-00", time.Minute, func() (bool, string) {
-		got, err := store.UserTags(ctx, testApp, "tu-00")
+		got, err := devices.UserTags(ctx, testApp, "tu-00")
 		return err == nil && len(got) == 0, fmt.Sprintf("tags of tu-00 %v, %v", got, err)
 	})
 
@@ -264,7 +265,7 @@ func TestBroadcastTags(t *testing.T) {
 func TestBroadcastTagsRefused(t *testing.T) {
 	e := newEnv(t, "sg")
 	e.run([]string{"sg"}, app.Fanout, app.Eventsink)
-	if err := schema.NewTemplateStore(e.conn, e.db("sg")).Create(context.Background(), schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+	if err := store.NewTemplates(e.conn, e.db("sg")).Create(context.Background(), schema.Template{AppID: testApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
 		t.Fatal(err)
 	}
 	many := make([]string, schema.MaxTags+1)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // activityBody is the body of the Live Activity client routes: the app's
@@ -102,13 +103,13 @@ func (s *Server) deviceStatus(ctx context.Context, c *call) reply {
 	if len(b.DeviceIDs)+len(b.UserIDs) > maxStatusIDs {
 		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "at most 100 ids a query")
 	}
-	store := schema.NewDeviceStore(s.cfg.ClickHouse, s.cfg.Database)
+	devices := store.NewDevices(s.cfg.ClickHouse, s.cfg.Database)
 	var devs map[string]schema.Device
 	var err error
 	if len(b.DeviceIDs) > 0 {
-		devs, err = store.Lookup(ctx, b.AppID, b.DeviceIDs)
+		devs, err = devices.Lookup(ctx, b.AppID, b.DeviceIDs)
 	} else {
-		devs, err = store.ByUser(ctx, b.AppID, b.UserIDs)
+		devs, err = devices.ByUser(ctx, b.AppID, b.UserIDs)
 	}
 	if err != nil {
 		return failed("querying device status", err)

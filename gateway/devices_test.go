@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestDeviceStatusRoute queries devices by device id and by user id.
 func TestDeviceStatusRoute(t *testing.T) {
 	e := newEnv(t)
 	now := time.Now().UTC()
-	if err := schema.NewDeviceStore(e.conn, e.db).Insert(context.Background(), []schema.Device{
+	if err := store.NewDevices(e.conn, e.db).Insert(context.Background(), []schema.Device{
 		{AppID: testApp, DeviceID: "ds-1", Platform: schema.PlatformAndroid, Vendor: "mipush", VendorToken: "tok-1", TokenValid: true,
 			UserID: "alice", BoundAt: now, UpdatedAt: now, Model: "Redmi"},
 		{AppID: testApp, DeviceID: "ds-2", Platform: schema.PlatformIOS, Vendor: "apns", VendorToken: "tok-2", TokenValid: false, UpdatedAt: now},

@@ -18,6 +18,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // ch is the ClickHouse server of this test binary, started by TestMain.
@@ -66,7 +67,7 @@ func newEnv(t *testing.T, adjust ...func(*Config)) *env {
 	if err := pipeline.EnsureTopics(pctx, e.brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics("sg"), 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := schema.Migrate(pctx, e.conn, e.db, 30); err != nil {
+	if err := store.Migrate(pctx, e.conn, e.db, 30); err != nil {
 		t.Fatal(err)
 	}
 	var err error

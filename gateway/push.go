@@ -14,6 +14,7 @@ import (
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/producer"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // push serves /v1/push/{simple,template,multiple,broadcast}: the body is a
@@ -75,7 +76,7 @@ func (s *Server) checkTemplate(ctx context.Context, req *schema.Request) *reply 
 	if req.Type == schema.PushSimple {
 		return nil
 	}
-	tpl, found, err := schema.NewTemplateStore(s.cfg.ClickHouse, s.cfg.Database).Get(ctx, req.AppID, req.TemplateName)
+	tpl, found, err := store.NewTemplates(s.cfg.ClickHouse, s.cfg.Database).Get(ctx, req.AppID, req.TemplateName)
 	if err != nil {
 		r := failed("reading template "+req.TemplateName, err)
 		return &r

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // with returns base with fields overlaid; a nil field value removes it.
@@ -64,7 +65,7 @@ func params(n int) map[string]string {
 // give and writes nothing.
 func TestPushRoutes(t *testing.T) {
 	e := newEnv(t)
-	if err := schema.NewTemplateStore(e.conn, e.db).Create(context.Background(),
+	if err := store.NewTemplates(e.conn, e.db).Create(context.Background(),
 		schema.Template{AppID: testApp, Name: "promo", Title: "Hi #name#", Content: "You won #amount# points"}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/scheduler"
 )
 
@@ -114,7 +115,7 @@ func (s *Server) stats(ctx context.Context, c *call) reply {
 	if ch, ok := mpaasChannels[b.Channel]; ok {
 		q.Channel = ch
 	}
-	res, err := schema.QueryStats(ctx, s.cfg.ClickHouse, s.cfg.Database, q)
+	res, err := store.QueryStats(ctx, s.cfg.ClickHouse, s.cfg.Database, q)
 	if err != nil {
 		return failed("querying statistics", err)
 	}
@@ -140,7 +141,7 @@ func (s *Server) funnel(ctx context.Context, c *call) reply {
 	if (b.TaskID == "") == (b.MsgID == "") {
 		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "give exactly one of taskId and msgId")
 	}
-	f, err := schema.QueryFunnel(ctx, s.cfg.ClickHouse, s.cfg.Database, b.AppID, b.TaskID, b.MsgID)
+	f, err := store.QueryFunnel(ctx, s.cfg.ClickHouse, s.cfg.Database, b.AppID, b.TaskID, b.MsgID)
 	if err != nil {
 		return failed("querying the funnel", err)
 	}
@@ -192,14 +193,14 @@ var ErrTaskNotFound = errors.New("no event of the task is stored")
 // TaskDetails returns the details and funnel of one task of an app from
 // database db, or an error matching ErrTaskNotFound.
 func TaskDetails(ctx context.Context, conn driver.Conn, db, appID, taskID string) (*TaskDetail, error) {
-	ts, err := schema.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: appID, From: time.UnixMilli(0), To: time.Now().Add(24 * time.Hour), TaskID: taskID, Limit: 1})
+	ts, err := store.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: appID, From: time.UnixMilli(0), To: time.Now().Add(24 * time.Hour), TaskID: taskID, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("task %s of app %s: %w", taskID, appID, ErrTaskNotFound)
 	}
-	f, err := schema.QueryFunnel(ctx, conn, db, appID, taskID, "")
+	f, err := store.QueryFunnel(ctx, conn, db, appID, taskID, "")
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +273,7 @@ func (s *Server) tasks(ctx context.Context, c *call) reply {
 	if rep != nil {
 		return *rep
 	}
-	ts, err := schema.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.TaskQuery{AppID: b.AppID, From: from, To: to, TaskID: b.TaskID, TaskName: b.TaskName,
+	ts, err := store.ListTasks(ctx, s.cfg.ClickHouse, s.cfg.Database, schema.TaskQuery{AppID: b.AppID, From: from, To: to, TaskID: b.TaskID, TaskName: b.TaskName,
 		AppVersions: versions, Limit: pn * ps})
 	if err != nil {
 		return failed("listing tasks", err)
@@ -431,22 +432,22 @@ type templateBody struct {
 	Force bool `json:"force"`
 }
 
-func (s *Server) templateCall(c *call) (templateBody, *schema.TemplateStore, *reply) {
+func (s *Server) templateCall(c *call) (templateBody, *store.Templates, *reply) {
 	var b templateBody
 	if rep := s.decode(c, &b); rep != nil {
 		return b, nil, rep
 	}
-	return b, schema.NewTemplateStore(s.cfg.ClickHouse, s.cfg.Database), nil
+	return b, store.NewTemplates(s.cfg.ClickHouse, s.cfg.Database), nil
 }
 
 // createTemplate serves /v1/templates/create; Data is the template name.
 func (s *Server) createTemplate(ctx context.Context, c *call) reply {
-	b, store, rep := s.templateCall(c)
+	b, templates, rep := s.templateCall(c)
 	if rep != nil {
 		return *rep
 	}
 	t := schema.Template{AppID: b.AppID, Name: b.TemplateName, Title: b.Title, Content: b.Content, URI: b.URI, Description: b.Description}
-	if err := store.Create(ctx, t); err != nil {
+	if err := templates.Create(ctx, t); err != nil {
 		return failed("creating template "+b.TemplateName, err)
 	}
 	return ok(b.TemplateName)
@@ -454,11 +455,11 @@ func (s *Server) createTemplate(ctx context.Context, c *call) reply {
 
 // listTemplates serves /v1/templates/list: the app's templates by name.
 func (s *Server) listTemplates(ctx context.Context, c *call) reply {
-	b, store, rep := s.templateCall(c)
+	b, templates, rep := s.templateCall(c)
 	if rep != nil {
 		return *rep
 	}
-	ts, err := store.List(ctx, b.AppID)
+	ts, err := templates.List(ctx, b.AppID)
 	if err != nil {
 		return failed("listing templates", err)
 	}
@@ -471,15 +472,15 @@ func (s *Server) listTemplates(ctx context.Context, c *call) reply {
 // deleteTemplate serves /v1/templates/delete; a template used within 14
 // days needs force (409 otherwise).
 func (s *Server) deleteTemplate(ctx context.Context, c *call) reply {
-	b, store, rep := s.templateCall(c)
+	b, templates, rep := s.templateCall(c)
 	if rep != nil {
 		return *rep
 	}
 	if err := schema.ValidateTemplateName(b.TemplateName); err != nil {
 		return failed("deleting template", err)
 	}
-	err := store.Delete(ctx, b.AppID, b.TemplateName, b.Force)
-	var inUse *schema.InUseError
+	err := templates.Delete(ctx, b.AppID, b.TemplateName, b.Force)
+	var inUse *store.InUseError
 	if errors.As(err, &inUse) {
 		return refuse(http.StatusConflict, schema.CodeInvalidParam, inUse.Error())
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // events stores events of testApp in the test's database.
@@ -22,7 +23,7 @@ func (e *env) events(evs ...schema.Event) {
 			evs[i].EventID = schema.NewEventID(evs[i].Event, evs[i].TaskID, evs[i].MsgID, evs[i].DeviceID, fmt.Sprint(i))
 		}
 	}
-	if err := schema.InsertEvents(context.Background(), e.conn, e.db, evs); err != nil {
+	if err := store.InsertEvents(context.Background(), e.conn, e.db, evs); err != nil {
 		e.t.Fatal(err)
 	}
 }

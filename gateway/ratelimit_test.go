@@ -15,6 +15,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/scheduler"
 )
 
@@ -165,7 +166,7 @@ func TestRateLimits(t *testing.T) {
 func TestRateLimitBeforeClickHouse(t *testing.T) {
 	clk := scheduler.NewManualClock(time.Now())
 	e := newEnv(t, func(c *Config) {
-		conn, err := schema.OpenClickHouse(context.Background(), schema.ClickHouseOptions{Addr: ch.Addr()})
+		conn, err := store.OpenClickHouse(context.Background(), store.ClickHouseOptions{Addr: ch.Addr()})
 		if err != nil {
 			t.Fatal(err)
 		}

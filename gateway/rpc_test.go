@@ -21,6 +21,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // sdk returns the official Alibaba Cloud Go SDK's mpaas client, pointed
@@ -67,7 +68,7 @@ func accepted(t *testing.T, err error, code string, res mpaas.PushResult, r *sch
 // the /v1 routes.
 func TestRPCPushActions(t *testing.T) {
 	e := newEnv(t)
-	if err := schema.NewTemplateStore(e.conn, e.db).Create(context.Background(),
+	if err := store.NewTemplates(e.conn, e.db).Create(context.Background(),
 		schema.Template{AppID: testApp, Name: "promo", Title: "Hi #name#", Content: "You won #amount# points"}); err != nil {
 		t.Fatal(err)
 	}

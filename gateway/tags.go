@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // userTagsBody is the body of /v1/tags/add, /v1/tags/remove and
@@ -71,7 +72,7 @@ func (s *Server) listUserTags(ctx context.Context, c *call) reply {
 	if len(b.Tags) > 0 {
 		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "tags is not a filter of /v1/tags/list: it lists every tag of the user")
 	}
-	tags, err := schema.NewDeviceStore(s.cfg.ClickHouse, s.cfg.Database).UserTags(ctx, b.AppID, b.UserID)
+	tags, err := store.NewDevices(s.cfg.ClickHouse, s.cfg.Database).UserTags(ctx, b.AppID, b.UserID)
 	if err != nil {
 		return failed("listing the tags of user "+b.UserID, err)
 	}
@@ -98,7 +99,7 @@ func (s *Server) listTagUsers(ctx context.Context, c *call) reply {
 	if rep != nil {
 		return *rep
 	}
-	users, total, err := schema.NewDeviceStore(s.cfg.ClickHouse, s.cfg.Database).TagUsers(ctx, b.AppID, b.Tag, (pn-1)*ps, ps)
+	users, total, err := store.NewDevices(s.cfg.ClickHouse, s.cfg.Database).TagUsers(ctx, b.AppID, b.Tag, (pn-1)*ps, ps)
 	if err != nil {
 		return failed("listing the users of tag "+b.Tag, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestTagWriteRoutes adds and removes tags through the gateway: each call
@@ -70,18 +71,18 @@ func TestTagWriteRoutes(t *testing.T) {
 // from the tags the registry stored.
 func TestTagQueryRoutes(t *testing.T) {
 	e := newEnv(t)
-	store := schema.NewDeviceStore(e.conn, e.db)
+	devices := store.NewDevices(e.conn, e.db)
 	at := time.Now().UTC()
-	var rows []schema.TagUser
+	var rows []store.TagUser
 	for i := 1; i <= 7; i++ {
-		rows = append(rows, schema.TagUser{AppID: testApp, Tag: "gold", UserID: fmt.Sprintf("u%d", i), At: at})
+		rows = append(rows, store.TagUser{AppID: testApp, Tag: "gold", UserID: fmt.Sprintf("u%d", i), At: at})
 	}
-	rows = append(rows, schema.TagUser{AppID: testApp, Tag: "vip", UserID: "u1", At: at},
-		schema.TagUser{AppID: otherApp, Tag: "gold", UserID: "u8", At: at})
-	if err := store.WriteTags(context.Background(), rows); err != nil {
+	rows = append(rows, store.TagUser{AppID: testApp, Tag: "vip", UserID: "u1", At: at},
+		store.TagUser{AppID: otherApp, Tag: "gold", UserID: "u8", At: at})
+	if err := devices.WriteTags(context.Background(), rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.WriteTags(context.Background(), []schema.TagUser{{AppID: testApp, Tag: "gold", UserID: "u7", Deleted: true, At: at.Add(time.Second)}}); err != nil {
+	if err := devices.WriteTags(context.Background(), []store.TagUser{{AppID: testApp, Tag: "gold", UserID: "u7", Deleted: true, At: at.Add(time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -98,3 +98,36 @@ func (d *Delivery) EventFor(t EventType, ts int64) Event {
 	}
 	return e
 }
+
+// IsDeliveryID reports whether s has the form IDKey.DeliveryID gives: "d"
+// followed by 24 lowercase hexadecimal digits. Receipt correlation values
+// of that form are taken as delivery ids, any other value as a msg id.
+func IsDeliveryID(s string) bool {
+	if len(s) != 25 || s[0] != 'd' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ReceiptEventID is the event id of step t (arrived, opened, ignored, or
+// a vendor-reported failure) of a delivery as reported after the vendor
+// call, by a vendor receipt or by the app. It depends only on the step and
+// the delivery, so a replayed receipt writes the same row, and a vendor
+// receipt and the app reporting the same arrival count once.
+func ReceiptEventID(t EventType, deliveryID string) string {
+	return NewEventID(t, "receipt", deliveryID)
+}
+
+// PendingReceiptEventID is the event id of step t reported for a (msg id,
+// token) pair whose delivery id is not known yet. The event sink replaces
+// it with ReceiptEventID once it resolves the pair; it stays only on
+// receipts for deliveries that were never made.
+func PendingReceiptEventID(t EventType, msgID, token string) string {
+	return NewEventID(t, "receipt-by-token", msgID, token)
+}

@@ -1,12 +1,8 @@
 package schema
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Granularities of a statistics series.
@@ -121,8 +117,11 @@ type StatsPoint struct {
 	IgnoreRate  float64   `json:"ignoreRate"`
 }
 
-func (p *StatsPoint) add(event string, n uint64) {
-	switch EventType(event) {
+// Add counts n events of type event in the metric the event belongs to
+// (see StatsPoint); events of other types are not counted. It does not
+// update the rates: call SetRates once the counts are complete.
+func (p *StatsPoint) Add(event EventType, n uint64) {
+	switch event {
 	case EventValid, EventInvalidDevice:
 		p.Pushed += n
 	case EventAcked:
@@ -136,7 +135,9 @@ func (p *StatsPoint) add(event string, n uint64) {
 	}
 }
 
-func (p *StatsPoint) rates() {
+// SetRates sets ArrivalRate, OpenRate and IgnoreRate from the counts; a
+// rate whose denominator is 0 is 0.
+func (p *StatsPoint) SetRates() {
 	ratio := func(a, b uint64) float64 {
 		if b == 0 {
 			return 0
@@ -152,54 +153,6 @@ type StatsResult struct {
 	Series []StatsPoint `json:"series"`
 }
 
-// QueryStats answers q from the per-minute aggregates (events_minute,
-// never the events table), counting distinct event ids, so replayed
-// events are never counted twice. An invalid q gives a *ValidationError.
-func QueryStats(ctx context.Context, conn driver.Conn, db string, q StatsQuery) (*StatsResult, error) {
-	if err := q.Validate(); err != nil {
-		return nil, err
-	}
-	bucket := map[string]string{GranularityMinute: "minute", GranularityHour: "toStartOfHour(minute)", GranularityDay: "toStartOfDay(minute)"}[q.Granularity]
-	where := []string{"app_id = ?", "minute >= ?", "minute < ?", "event IN ('valid','invalid_device','acked','arrived','opened','ignored')"}
-	args := []any{q.AppID, q.From.UTC(), q.To.UTC()}
-	for col, v := range map[string]string{"platform": q.Platform, "channel": q.Channel, "push_type": q.PushType, "task_id": q.TaskID} {
-		if v != "" {
-			where, args = append(where, col+" = ?"), append(args, v)
-		}
-	}
-	if len(q.AppVersions) > 0 {
-		where, args = append(where, "app_version IN (?)"), append(args, q.AppVersions)
-	}
-	rows, err := conn.Query(ctx, "SELECT "+bucket+" AS t, event, uniqExactMerge(events) FROM "+db+".events_minute WHERE "+
-		strings.Join(where, " AND ")+" GROUP BY t, event ORDER BY t", args...)
-	if err != nil {
-		return nil, fmt.Errorf("querying statistics of app %s: %w", q.AppID, err)
-	}
-	defer rows.Close()
-	res := &StatsResult{}
-	for rows.Next() {
-		var t time.Time
-		var ev string
-		var n uint64
-		if err := rows.Scan(&t, &ev, &n); err != nil {
-			return nil, fmt.Errorf("reading statistics row: %w", err)
-		}
-		if len(res.Series) == 0 || !res.Series[len(res.Series)-1].Time.Equal(t) {
-			res.Series = append(res.Series, StatsPoint{Time: t})
-		}
-		res.Series[len(res.Series)-1].add(ev, n)
-		res.Total.add(ev, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading statistics of app %s: %w", q.AppID, err)
-	}
-	for i := range res.Series {
-		res.Series[i].rates()
-	}
-	res.Total.rates()
-	return res, nil
-}
-
 // Funnel is the per-message or per-task funnel (MiPush 数据漏斗): planned
 // targets, invalid devices, filtered, valid (deliveries), arrived, opened.
 type Funnel struct {
@@ -210,47 +163,6 @@ type Funnel struct {
 	Acked         uint64 `json:"acked"`
 	Arrived       uint64 `json:"arrived"`
 	Opened        uint64 `json:"opened"`
-}
-
-// QueryFunnel returns the funnel of a task (msgID empty) or of one message.
-func QueryFunnel(ctx context.Context, conn driver.Conn, db, appID, taskID, msgID string) (*Funnel, error) {
-	col, val := "task_id", taskID
-	if msgID != "" {
-		col, val = "msg_id", msgID
-	}
-	if val == "" {
-		return nil, invalid(CodeInvalidParam, "give a task id or a msg id")
-	}
-	rows, err := conn.Query(ctx, "SELECT event, uniqExact(event_id) FROM "+db+".events WHERE app_id = ? AND "+col+" = ? GROUP BY event", appID, val)
-	if err != nil {
-		return nil, fmt.Errorf("querying the funnel of %s %s: %w", col, val, err)
-	}
-	defer rows.Close()
-	f := &Funnel{}
-	for rows.Next() {
-		var ev string
-		var n uint64
-		if err := rows.Scan(&ev, &n); err != nil {
-			return nil, fmt.Errorf("reading funnel row: %w", err)
-		}
-		switch EventType(ev) {
-		case EventPlanned:
-			f.Planned = n
-		case EventInvalidDevice:
-			f.InvalidDevice = n
-		case EventFiltered:
-			f.Filtered = n
-		case EventValid:
-			f.Valid = n
-		case EventAcked:
-			f.Acked = n
-		case EventArrived:
-			f.Arrived = n
-		case EventOpened:
-			f.Opened = n
-		}
-	}
-	return f, rows.Err()
 }
 
 // TaskSummary is one task as in the mPaaS task list and details (§7.2.8).
@@ -286,62 +198,4 @@ type TaskQuery struct {
 	TaskName    string
 	AppVersions []string
 	Limit       int
-}
-
-// ListTasks returns the tasks q asks for, newest first. An invalid app
-// version filter gives a *ValidationError.
-func ListTasks(ctx context.Context, conn driver.Conn, db string, q TaskQuery) ([]TaskSummary, error) {
-	if err := ValidateAppVersions(q.AppVersions); err != nil {
-		return nil, err
-	}
-	// Only the events of the asked versions are counted; the ? of each
-	// version condition takes the versions in the order they appear.
-	version, vargs := "1", []any{}
-	if len(q.AppVersions) > 0 {
-		version, vargs = "app_version IN (?)", []any{q.AppVersions}
-	}
-	var args []any
-	count := func(events string) string {
-		args = append(args, vargs...)
-		return "uniqExactIf(event_id, event IN (" + events + ") AND " + version + ")"
-	}
-	cols := "task_id, anyIf(task_name, event = 'accepted') AS name, anyIf(template, event = 'accepted'), any(push_type), " +
-		count("'valid','invalid_device'") + ", " + count("'acked'") + ", " + count("'arrived'") + ", min(ts), max(ts), " +
-		"maxIf(startsWith(status_desc, ?), event = 'accepted')"
-	args = append(args, AudienceEmptyDesc)
-	// Bound with millisecond precision: a time.Time parameter is sent as
-	// whole seconds, which would drop events of the range's last second.
-	where := "app_id = ? AND ts >= fromUnixTimestamp64Milli(?) AND ts < fromUnixTimestamp64Milli(?)"
-	args = append(args, q.AppID, q.From.UnixMilli(), q.To.UnixMilli())
-	if q.TaskID != "" {
-		where, args = where+" AND task_id = ?", append(args, q.TaskID)
-	}
-	having := []string{}
-	if q.TaskName != "" {
-		having, args = append(having, "name = ?"), append(args, q.TaskName)
-	}
-	if len(q.AppVersions) > 0 {
-		having, args = append(having, "countIf("+version+") > 0"), append(args, vargs...)
-	}
-	sql := "SELECT " + cols + " FROM " + db + ".events WHERE " + where + " AND task_id != '' GROUP BY task_id"
-	if len(having) > 0 {
-		sql += " HAVING " + strings.Join(having, " AND ")
-	}
-	rows, err := conn.Query(ctx, sql+" ORDER BY min(ts) DESC LIMIT ?", append(args, q.Limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("listing tasks of app %s: %w", q.AppID, err)
-	}
-	defer rows.Close()
-	var out []TaskSummary
-	for rows.Next() {
-		var t TaskSummary
-		var empty uint8
-		if err := rows.Scan(&t.TaskID, &t.TaskName, &t.Template, &t.PushType, &t.PushNum, &t.PushSuccessNum, &t.PushArrivalNum, &t.Start, &t.End, &empty); err != nil {
-			return nil, fmt.Errorf("reading task row: %w", err)
-		}
-		t.Duration = t.End.Sub(t.Start)
-		t.AudienceEmpty = empty == 1
-		out = append(out, t)
-	}
-	return out, rows.Err()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // statsFlags are the flags of pushpipe stats.
@@ -81,7 +82,7 @@ no device reported gives zeros. docs/analytics.md defines every figure.`,
 			}
 			defer done()
 			q.AppID = f.appID
-			res, err := schema.QueryStats(cmd.Context(), conn, db, q)
+			res, err := store.QueryStats(cmd.Context(), conn, db, q)
 			if err != nil {
 				return fail("%v", err)
 			}
@@ -160,7 +161,7 @@ func newFunnelCmd() *cobra.Command {
 				return err
 			}
 			defer done()
-			fn, err := schema.QueryFunnel(cmd.Context(), conn, db, f.appID, task, msg)
+			fn, err := store.QueryFunnel(cmd.Context(), conn, db, f.appID, task, msg)
 			if err != nil {
 				return fail("%v", err)
 			}
@@ -216,7 +217,7 @@ devices reporting those versions are listed, and only their events are counted.`
 			}
 			defer done()
 			now := time.Now().UTC()
-			ts, err := schema.ListTasks(cmd.Context(), conn, db, schema.TaskQuery{AppID: f.appID, From: now.Add(-since), To: now.Add(time.Minute),
+			ts, err := store.ListTasks(cmd.Context(), conn, db, schema.TaskQuery{AppID: f.appID, From: now.Add(-since), To: now.Add(time.Minute),
 				TaskID: task, TaskName: name, AppVersions: versions, Limit: limit})
 			if err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 	"github.com/pushpipe/pushpipe/gateway"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // MaxTagImport is the most user ids one tag import takes.
@@ -127,7 +128,7 @@ push.bindings.<region> shows once the registry applied it.`,
 				return err
 			}
 			defer done()
-			tags, err := schema.NewDeviceStore(conn, db).UserTags(cmd.Context(), f.appID, user)
+			tags, err := store.NewDevices(conn, db).UserTags(cmd.Context(), f.appID, user)
 			if err != nil {
 				return err
 			}
@@ -173,7 +174,7 @@ and on stderr how many carry it in all. Pages count from 1 and hold 1 to %d user
 				return err
 			}
 			defer done()
-			users, total, err := schema.NewDeviceStore(conn, db).TagUsers(cmd.Context(), f.appID, tag, (pageNumber-1)*pageSize, pageSize)
+			users, total, err := store.NewDevices(conn, db).TagUsers(cmd.Context(), f.appID, tag, (pageNumber-1)*pageSize, pageSize)
 			if err != nil {
 				return err
 			}

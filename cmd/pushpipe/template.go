@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // chFlags are the flags of commands that read or write one region's
@@ -47,7 +48,7 @@ func (f *chFlags) connect(cmd *cobra.Command) (conn driver.Conn, db string, done
 		return nil, "", nil, err
 	}
 	db = cfg.Database(f.region)
-	if err := schema.Migrate(cmd.Context(), conn, db, cfg.ClickHouse.EventTTLDays); err != nil {
+	if err := store.Migrate(cmd.Context(), conn, db, cfg.ClickHouse.EventTTLDays); err != nil {
 		conn.Close()
 		return nil, "", nil, err
 	}
@@ -55,12 +56,12 @@ func (f *chFlags) connect(cmd *cobra.Command) (conn driver.Conn, db string, done
 }
 
 // open is connect returning the template and device stores.
-func (f *chFlags) open(cmd *cobra.Command) (*schema.TemplateStore, *schema.DeviceStore, func(), error) {
+func (f *chFlags) open(cmd *cobra.Command) (*store.Templates, *store.Devices, func(), error) {
 	conn, db, done, err := f.connect(cmd)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return schema.NewTemplateStore(conn, db), schema.NewDeviceStore(conn, db), done, nil
+	return store.NewTemplates(conn, db), store.NewDevices(conn, db), done, nil
 }
 
 func printJSON(cmd *cobra.Command, v any) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/callbacks"
 	"github.com/pushpipe/pushpipe/workers/control"
 	"github.com/pushpipe/pushpipe/workers/eventsink"
@@ -99,14 +100,14 @@ type Deps struct {
 
 // OpenClickHouse connects to the native-protocol address with the
 // configured credentials and TLS (cfg.Options); see
-// schema.OpenClickHouse. Every ClickHouse connection of the binary is
+// store.OpenClickHouse. Every ClickHouse connection of the binary is
 // opened here.
 func OpenClickHouse(ctx context.Context, cfg config.ClickHouseConfig, addr string) (driver.Conn, error) {
 	o, err := cfg.Options(addr)
 	if err != nil {
 		return nil, err
 	}
-	return schema.OpenClickHouse(ctx, o)
+	return store.OpenClickHouse(ctx, o)
 }
 
 // Prepare checks that the brokers let the process in (SASL, TLS: a
@@ -122,7 +123,7 @@ func Prepare(ctx context.Context, d Deps, regions []string) error {
 			return fmt.Errorf("creating topics of region %s: %w", r, err)
 		}
 		if d.CH != nil {
-			if err := schema.Migrate(ctx, d.CH, d.Cfg.Database(r), d.Cfg.ClickHouse.EventTTLDays); err != nil {
+			if err := store.Migrate(ctx, d.CH, d.Cfg.Database(r), d.Cfg.ClickHouse.EventTTLDays); err != nil {
 				return fmt.Errorf("migrating region %s: %w", r, err)
 			}
 		}
@@ -154,18 +155,18 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 		}
 		h, err = fanout.New(fanout.Config{Region: region, Logger: log, IDKey: key,
 			Devices:   devices,
-			Templates: schema.NewTemplateStore(d.CH, d.Cfg.Database(region)),
+			Templates: store.NewTemplates(d.CH, d.Cfg.Database(region)),
 			Emit:      d.Producer.Produce,
-			Seen:      schema.NewDeliveryIndex(d.CH, d.Cfg.Database(region)).Existing,
-			Phones:    schema.NewDeviceStore(d.CH, d.Cfg.Database(region)).Phones})
+			Seen:      store.NewDeliveryIndex(d.CH, d.Cfg.Database(region)).Existing,
+			Phones:    store.NewDevices(d.CH, d.Cfg.Database(region)).Phones})
 	case Registry:
-		h, err = registry.New(registry.Config{Region: region, Store: schema.NewDeviceStore(d.CH, d.Cfg.Database(region)), Logger: log})
+		h, err = registry.New(registry.Config{Region: region, Store: store.NewDevices(d.CH, d.Cfg.Database(region)), Logger: log})
 	case Eventsink:
 		db := d.Cfg.Database(region)
 		h, err = eventsink.New(eventsink.Config{Region: region, Logger: log,
-			Insert:   func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, d.CH, db, evs) },
-			Resolve:  eventsink.ResolveConfig{Index: schema.NewDeliveryIndex(d.CH, db), Metrics: d.Metrics},
-			Outcomes: eventsink.OutcomeConfig{Store: schema.NewOutcomes(d.CH, db), Metrics: d.Metrics}})
+			Insert:   func(ctx context.Context, evs []schema.Event) error { return store.InsertEvents(ctx, d.CH, db, evs) },
+			Resolve:  eventsink.ResolveConfig{Index: store.NewDeliveryIndex(d.CH, db), Metrics: d.Metrics},
+			Outcomes: eventsink.OutcomeConfig{Store: store.NewOutcomes(d.CH, db), Metrics: d.Metrics}})
 	case Sender:
 		var chs map[string]channels.Channel
 		chs, err = Channels(d.Cfg, region)
@@ -187,8 +188,8 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 		if err == nil {
 			db := d.Cfg.Database(region)
 			h, err = recall.New(recall.Config{Region: region, Channels: chs, Logger: log, Settle: d.Cfg.Recall.Settle,
-				Acked: func(ctx context.Context, c schema.Control) ([]schema.AckedDelivery, error) {
-					return schema.AckedToRecall(ctx, d.CH, db, c)
+				Acked: func(ctx context.Context, c schema.Control) ([]store.AckedDelivery, error) {
+					return store.AckedToRecall(ctx, d.CH, db, c)
 				},
 				Settled: eventsStored(d, region)})
 		}
@@ -218,16 +219,16 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 // push.bindings.R (and its warm start, unless coldStart) and stops it when
 // the stage ends; or the table alone when the cache is disabled.
 func fanoutDevices(region string, d Deps) (fanout.Devices, func(context.Context) (func(), error), error) {
-	store := schema.NewDeviceStore(d.CH, d.Cfg.Database(region))
+	devices := store.NewDevices(d.CH, d.Cfg.Database(region))
 	cc := d.Cfg.Fanout.DeviceCache
 	if cc.Disabled {
-		return store, nil, nil
+		return devices, nil, nil
 	}
 	var warm func(context.Context, int, func(schema.Device) error) error
 	if !cc.ColdStart {
-		warm = store.Recent
+		warm = devices.Recent
 	}
-	c, err := devicecache.New(devicecache.Config{Devices: store, Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
+	c, err := devicecache.New(devicecache.Config{Devices: devices, Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
 		RegistryGroup: groupID(Registry, region), Entries: cc.Entries, Metrics: d.Metrics, Warm: warm,
 		Logger: d.Log.With().Str("region", region).Str("component", "device-cache").Logger()})
 	if err != nil {
@@ -314,7 +315,7 @@ func NewStages(kind Kind, region string, d Deps) ([]*pipeline.Stage, error) {
 		db := d.Cfg.Database(region)
 		smsResend = &retry.SMSResendConfig{Settled: eventsStored(d, region),
 			Events: func(ctx context.Context, appID string, taskIDs, msgIDs, ids []string, steps []schema.EventType) (map[string]map[schema.EventType]bool, error) {
-				return schema.DeliveryEvents(ctx, d.CH, db, appID, taskIDs, msgIDs, ids, steps)
+				return store.DeliveryEvents(ctx, d.CH, db, appID, taskIDs, msgIDs, ids, steps)
 			}}
 	}
 	tiers := pipeline.RetryTiers()
@@ -372,7 +373,7 @@ func callbackStages(region string, d Deps) ([]*pipeline.Stage, error) {
 		Concurrency: c.Concurrency, HostConcurrency: c.HostConcurrency, Timeout: c.Timeout, MaxAttempts: c.MaxAttempts,
 		MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff, Breaker: c.Breaker,
 		Metrics: d.Metrics, Logger: d.Log.With().Str("stage", string(Callbacks)).Str("region", region).Logger(),
-		Outcomes: schema.NewOutcomes(d.CH, d.Cfg.Database(region))})
+		Outcomes: store.NewOutcomes(d.CH, d.Cfg.Database(region))})
 	if err != nil {
 		return nil, fmt.Errorf("building callbacks for region %s: %w", region, err)
 	}

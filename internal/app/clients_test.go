@@ -148,11 +148,11 @@ func TestKafkaClientsUseKafkaSecurity(t *testing.T) {
 
 // TestClickHouseConnectionsUseOpenClickHouse proves that every ClickHouse
 // connection of the project (outside tests) is opened by
-// schema.OpenClickHouse, which applies the configured credentials and TLS
+// store.OpenClickHouse, which applies the configured credentials and TLS
 // (app.OpenClickHouse passes them from the configuration); the embedded
 // server's own readiness probe in infra/chdb is the one exception.
 func TestClickHouseConnectionsUseOpenClickHouse(t *testing.T) {
-	allowed := map[string]bool{"schema/conn.go": true, "infra/chdb/server_linux_amd64.go": true}
+	allowed := map[string]bool{"store/conn.go": true, "infra/chdb/server_linux_amd64.go": true}
 	for _, gf := range moduleFiles(t) {
 		pkg := importName(gf.file, "github.com/ClickHouse/clickhouse-go/v2")
 		if pkg == "" || allowed[gf.path] {
@@ -160,7 +160,7 @@ func TestClickHouseConnectionsUseOpenClickHouse(t *testing.T) {
 		}
 		ast.Inspect(gf.file, func(n ast.Node) bool {
 			if sel := selectorOf(asExpr(n), pkg); sel == "Open" || sel == "OpenDB" || sel == "Connector" {
-				t.Errorf("%s: clickhouse.%s opens a connection without the configured credentials and TLS; use app.OpenClickHouse (or schema.OpenClickHouse)",
+				t.Errorf("%s: clickhouse.%s opens a connection without the configured credentials and TLS; use app.OpenClickHouse (or store.OpenClickHouse)",
 					gf.fset.Position(n.Pos()), sel)
 			}
 			return true

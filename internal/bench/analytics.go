@@ -21,6 +21,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
@@ -63,7 +64,7 @@ func runAnalytics(ctx context.Context, o Options, work string, conn driver.Conn,
 	var figs []Figure
 	if o.AnalyticsEvents > 0 {
 		db := "bench_analytics_" + region
-		if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		if err := store.Migrate(ctx, conn, db, 0); err != nil {
 			return nil, err
 		}
 		to := time.Now().UTC().Truncate(time.Minute)
@@ -172,7 +173,7 @@ func insertSyntheticEvents(ctx context.Context, conn driver.Conn, db string, n i
 			i++
 		}
 		batch = batch[:min(len(batch), n-inserted)]
-		if err := schema.InsertEvents(ctx, conn, db, batch); err != nil {
+		if err := store.InsertEvents(ctx, conn, db, batch); err != nil {
 			return nil, 0, fmt.Errorf("inserting synthetic events (%d of %d done): %w", inserted, n, err)
 		}
 		inserted += len(batch)
@@ -194,7 +195,7 @@ func measureQueries(ctx context.Context, conn driver.Conn, db string, to time.Ti
 	var stats []float64
 	for r := 0; r <= statsQueryRuns; r++ {
 		t0 := time.Now()
-		res, err := schema.QueryStats(ctx, conn, db, q)
+		res, err := store.QueryStats(ctx, conn, db, q)
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +211,7 @@ func measureQueries(ctx context.Context, conn driver.Conn, db string, to time.Ti
 	for r := 0; r <= funnelQueryRuns; r++ {
 		task := tasks[int(splitmix64(uint64(r))%uint64(len(tasks)))]
 		t0 := time.Now()
-		if _, err := schema.QueryFunnel(ctx, conn, db, "BENCH_APP", task, ""); err != nil {
+		if _, err := store.QueryFunnel(ctx, conn, db, "BENCH_APP", task, ""); err != nil {
 			return nil, err
 		}
 		if r > 0 {

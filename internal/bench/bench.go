@@ -22,7 +22,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/infra/chdb"
 	"github.com/pushpipe/pushpipe/pipeline"
-	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // Options configures a bench run.
@@ -119,7 +119,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return nil, err
 	}
 	defer ch.Close()
-	conn, err := schema.OpenClickHouse(ctx, schema.ClickHouseOptions{Addr: ch.NativeAddr()})
+	conn, err := store.OpenClickHouse(ctx, store.ClickHouseOptions{Addr: ch.NativeAddr()})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 	env := &runEnv{o: o, work: work, dir: dir, conn: conn, brokers: []string{broker.addr}, chAddr: ch.NativeAddr(), broker: broker, ch: ch, say: say}
 	const region, prefix = "sg", "bench_"
 	db := prefix + region
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		return nil, err
 	}
 	brokers := env.brokers

@@ -14,7 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/pipeline"
-	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // Shapes of the ceiling figures. A ceiling is the best rate over several
@@ -106,12 +106,12 @@ func runCeilings(ctx context.Context, env *runEnv) ([]Figure, error) {
 	deleteTopic(ctx, brokers, ceilingTopic)
 
 	// The ceiling is ClickHouse's: the rows are turned into columns once,
-	// each insert sends a slice of them, as schema.InsertEvents would.
-	pool := schema.NewEventColumns(eventsinkEvents("sg", ceilingPoolRows))
+	// each insert sends a slice of them, as store.InsertEvents would.
+	pool := store.NewEventColumns(eventsinkEvents("sg", ceilingPoolRows))
 	var insert best
 	for i, s := range insertShapes {
 		db := fmt.Sprintf("%sceiling_%d", stackPrefix, i)
-		if err := schema.Migrate(ctx, env.conn, db, 0); err != nil {
+		if err := store.Migrate(ctx, env.conn, db, 0); err != nil {
 			return nil, err
 		}
 		rows, el, err := insertCeiling(ctx, env.conn, db, pool, s, n)
@@ -208,7 +208,7 @@ func consumeCeiling(ctx context.Context, brokers []string, group string, s shape
 
 // insertCeiling inserts up to n rows of pool into db from s.clients
 // goroutines, s.size rows an insert, for at most ceilingShapeBudget.
-func insertCeiling(ctx context.Context, conn driver.Conn, db string, pool *schema.EventColumns, s shape, n int) (int, time.Duration, error) {
+func insertCeiling(ctx context.Context, conn driver.Conn, db string, pool *store.EventColumns, s shape, n int) (int, time.Duration, error) {
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, s.clients)

@@ -22,6 +22,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // The configuration the pipeline figures (unicast latency, end-to-end
@@ -242,7 +243,7 @@ func deviceToken(vendor string, i int) string {
 // registerDevices inserts the devices [from, to) of stackApp on vendor
 // (mipush: Android, apns: iOS) into db's devices table, 100,000 a batch.
 func registerDevices(ctx context.Context, conn driver.Conn, db, vendor string, from, to int) error {
-	store := schema.NewDeviceStore(conn, db)
+	devices := store.NewDevices(conn, db)
 	platform := schema.PlatformAndroid
 	if vendor == "apns" {
 		platform = schema.PlatformIOS
@@ -255,7 +256,7 @@ func registerDevices(ctx context.Context, conn driver.Conn, db, vendor string, f
 				Vendor: vendor, VendorToken: deviceToken(vendor, i), TokenValid: true, UserID: fmt.Sprintf("user-%08d", i),
 				BoundAt: now, UpdatedAt: now})
 		}
-		if err := store.Insert(ctx, rows); err != nil {
+		if err := devices.Insert(ctx, rows); err != nil {
 			return fmt.Errorf("registering devices %d..%d in %s: %w", start, start+len(rows), db, err)
 		}
 	}
@@ -265,7 +266,7 @@ func registerDevices(ctx context.Context, conn driver.Conn, db, vendor string, f
 // createBroadcastTemplate creates the template "news" of stackApp that
 // broadcastRequest renders.
 func createBroadcastTemplate(ctx context.Context, conn driver.Conn, db string) error {
-	if err := schema.NewTemplateStore(conn, db).Create(ctx, schema.Template{AppID: stackApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
+	if err := store.NewTemplates(conn, db).Create(ctx, schema.Template{AppID: stackApp, Name: "news", Title: "News", Content: "#text#"}); err != nil {
 		return fmt.Errorf("creating the broadcast template in %s: %w", db, err)
 	}
 	return nil
@@ -286,7 +287,7 @@ func prepareRegion(ctx context.Context, conn driver.Conn, brokers []string, regi
 	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, pipeline.RegionTopics(region), stackPartitions); err != nil {
 		return fmt.Errorf("creating the topics of region %s: %w", region, err)
 	}
-	return schema.Migrate(ctx, conn, stackPrefix+region, 0)
+	return store.Migrate(ctx, conn, stackPrefix+region, 0)
 }
 
 // startStack writes the configuration c to <work>/<region>.yaml and starts

@@ -31,6 +31,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
@@ -295,7 +296,7 @@ func (c *Config) Defaults() {
 		c.ClickHouse.DatabasePrefix = "push_"
 	}
 	if c.ClickHouse.EventTTLDays == 0 {
-		c.ClickHouse.EventTTLDays = schema.DefaultEventTTLDays
+		c.ClickHouse.EventTTLDays = store.DefaultEventTTLDays
 	}
 	if c.Vendors.SimulatorAddr == "" {
 		c.Vendors.SimulatorAddr = DefaultSimulatorAddr

@@ -12,7 +12,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
-	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // KafkaSASLConfig authenticates every Kafka connection of the process.
@@ -301,16 +301,16 @@ func (c ClickHouseConfig) PasswordValue() (string, error) {
 // or the embedded server): the configured user, its password (read from
 // passwordFile when given) and TLS with its files loaded. Errors name the
 // setting to fix.
-func (c ClickHouseConfig) Options(addr string) (schema.ClickHouseOptions, error) {
+func (c ClickHouseConfig) Options(addr string) (store.ClickHouseOptions, error) {
 	pw, err := c.PasswordValue()
 	if err != nil {
-		return schema.ClickHouseOptions{}, err
+		return store.ClickHouseOptions{}, err
 	}
 	t, err := c.TLS.build("clickhouse.tls")
 	if err != nil {
-		return schema.ClickHouseOptions{}, err
+		return store.ClickHouseOptions{}, err
 	}
-	return schema.ClickHouseOptions{Addr: addr, Username: c.Username, Password: pw, TLS: t}, nil
+	return store.ClickHouseOptions{Addr: addr, Username: c.Username, Password: pw, TLS: t}, nil
 }
 
 // SecretFile is a file holding a secret that the configuration names.

@@ -30,6 +30,7 @@ import (
 	"github.com/pushpipe/pushpipe/infra/chdb"
 	embeddedkafka "github.com/pushpipe/pushpipe/infra/kafka"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // ClickHouse is the test binary's ClickHouse server.
@@ -78,7 +79,7 @@ func (c *ClickHouse) Conn(t testing.TB) driver.Conn {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		conn, err := schema.OpenClickHouse(context.Background(), schema.ClickHouseOptions{Addr: c.Addr()})
+		conn, err := store.OpenClickHouse(context.Background(), store.ClickHouseOptions{Addr: c.Addr()})
 		if err == nil {
 			t.Cleanup(func() { conn.Close() })
 			return conn

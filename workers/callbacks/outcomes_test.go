@@ -6,19 +6,20 @@ import (
 	"testing"
 
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // storedOutcomes is an outcome table holding the given outcomes.
 type storedOutcomes struct {
-	rows map[string]schema.DeliveryOutcome
+	rows map[string]store.DeliveryOutcome
 	err  error
 }
 
-func (s storedOutcomes) Lookup(_ context.Context, keys []schema.DeliveryOutcome) (map[string]schema.DeliveryOutcome, error) {
+func (s storedOutcomes) Lookup(_ context.Context, keys []store.DeliveryOutcome) (map[string]store.DeliveryOutcome, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	out := map[string]schema.DeliveryOutcome{}
+	out := map[string]store.DeliveryOutcome{}
 	for _, k := range keys {
 		if r, ok := s.rows[k.DeliveryID]; ok {
 			out[k.DeliveryID] = r
@@ -43,9 +44,9 @@ func TestSecondEndingsAreNotPosted(t *testing.T) {
 		want     []bool // a callback_sent per record
 		posts    int
 	}{
-		{"the stored outcome is posted again on a replay", storedOutcomes{rows: map[string]schema.DeliveryOutcome{acked.DeliveryID: {EventID: acked.EventID}}},
+		{"the stored outcome is posted again on a replay", storedOutcomes{rows: map[string]store.DeliveryOutcome{acked.DeliveryID: {EventID: acked.EventID}}},
 			[]any{acked}, []bool{true}, 1},
-		{"an ending other than the stored outcome is not posted", storedOutcomes{rows: map[string]schema.DeliveryOutcome{acked.DeliveryID: {EventID: acked.EventID}}},
+		{"an ending other than the stored outcome is not posted", storedOutcomes{rows: map[string]store.DeliveryOutcome{acked.DeliveryID: {EventID: acked.EventID}}},
 			[]any{expired, other}, []bool{false, true}, 1},
 		{"no outcome stored yet: the first ending of the batch is posted", storedOutcomes{}, []any{acked, expired}, []bool{true, false}, 1},
 		{"without a store only the batch is checked", nil, []any{expired, acked}, []bool{true, false}, 1},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // benchRecords returns records of about n lifecycle events of deliveries
@@ -67,7 +68,7 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkHandleBatch measures what the event sink does with one batch
 // on the real ClickHouse, as the binary wires it (delivery index,
-// outcomes, schema.InsertEvents): decode, decide, index, insert. Every
+// outcomes, store.InsertEvents): decode, decide, index, insert. Every
 // batch holds new deliveries. events/s is the rate of one sink that
 // spends all its time in HandleBatch.
 func BenchmarkHandleBatch(b *testing.B) {
@@ -76,13 +77,13 @@ func BenchmarkHandleBatch(b *testing.B) {
 			conn := ch.Conn(b)
 			db := testinfra.DBPrefix(b) + "sg"
 			ctx := context.Background()
-			if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+			if err := store.Migrate(ctx, conn, db, 0); err != nil {
 				b.Fatal(err)
 			}
 			h, err := New(Config{Region: "sg",
-				Insert:   func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, conn, db, evs) },
-				Resolve:  ResolveConfig{Index: schema.NewDeliveryIndex(conn, db)},
-				Outcomes: OutcomeConfig{Store: schema.NewOutcomes(conn, db)}})
+				Insert:   func(ctx context.Context, evs []schema.Event) error { return store.InsertEvents(ctx, conn, db, evs) },
+				Resolve:  ResolveConfig{Index: store.NewDeliveryIndex(conn, db)},
+				Outcomes: OutcomeConfig{Store: store.NewOutcomes(conn, db)}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // DefaultDeliveryCache is how many deliveries ResolveConfig remembers by
@@ -132,7 +133,7 @@ func (c *deliveryCache) tokenHash(token string) uint64 {
 }
 
 // put remembers the delivery of a valid event's index row.
-func (c *deliveryCache) put(rec schema.DeliveryRecord) {
+func (c *deliveryCache) put(rec store.DeliveryRecord) {
 	head, tail, ok := idBits(rec.DeliveryID)
 	if !ok {
 		return
@@ -178,10 +179,10 @@ func (c *deliveryCache) put(rec schema.DeliveryRecord) {
 // get returns the index row of delivery id, its Token set to token when
 // token is the delivery's vendor token and "" otherwise (the cache keeps
 // only the token's hash); ok is false when the cache does not know it.
-func (c *deliveryCache) get(id, token string) (schema.DeliveryRecord, bool) {
+func (c *deliveryCache) get(id, token string) (store.DeliveryRecord, bool) {
 	head, tail, ok := idBits(id)
 	if !ok {
-		return schema.DeliveryRecord{}, false
+		return store.DeliveryRecord{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -191,7 +192,7 @@ func (c *deliveryCache) get(id, token string) (schema.DeliveryRecord, bool) {
 // byToken returns the delivery id of (app, msg id, token); ok is false
 // when the cache does not know it. An empty app (an event published
 // before receipts named their app) is never answered from the cache.
-func (c *deliveryCache) byToken(k schema.MsgToken) (string, bool) {
+func (c *deliveryCache) byToken(k store.MsgToken) (string, bool) {
 	if k.AppID == "" || k.Token == "" {
 		return "", false
 	}
@@ -212,7 +213,7 @@ func (c *deliveryCache) byToken(k schema.MsgToken) (string, bool) {
 	return "", false
 }
 
-func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (schema.DeliveryRecord, bool) {
+func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (store.DeliveryRecord, bool) {
 	for _, g := range []*cacheGeneration{c.cur, c.old} {
 		d, ok := g.byID[head]
 		if !ok || d.idTail != tail {
@@ -225,7 +226,7 @@ func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (sc
 		if d.targetLen != sameTarget {
 			target = string(g.text[end : end+uint32(d.targetLen)])
 		}
-		rec := schema.DeliveryRecord{DeliveryID: idString(head, tail), AppID: s.app, WorkspaceID: s.workspace, TaskID: s.task,
+		rec := store.DeliveryRecord{DeliveryID: idString(head, tail), AppID: s.app, WorkspaceID: s.workspace, TaskID: s.task,
 			MsgID: s.msg, PushType: s.pushType, Target: target, DeviceID: device, Platform: s.platform, Channel: s.channel,
 			AppVersion: s.appVersion, Model: s.model, TS: s.ts}
 		if d.tokenHash != 0 && d.tokenHash == c.tokenHash(token) {
@@ -233,5 +234,5 @@ func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (sc
 		}
 		return rec, true
 	}
-	return schema.DeliveryRecord{}, false
+	return store.DeliveryRecord{}, false
 }

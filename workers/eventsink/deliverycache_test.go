@@ -10,11 +10,12 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
-func cacheRecord(n int) schema.DeliveryRecord {
+func cacheRecord(n int) store.DeliveryRecord {
 	app, msg, dev := "app-c", fmt.Sprintf("msg-%d", n/10), fmt.Sprintf("dev-%d", n)
-	return schema.DeliveryRecord{DeliveryID: testinfra.IDKey().DeliveryID(app, msg, dev), AppID: app, WorkspaceID: "ws", TaskID: "task-c",
+	return store.DeliveryRecord{DeliveryID: testinfra.IDKey().DeliveryID(app, msg, dev), AppID: app, WorkspaceID: "ws", TaskID: "task-c",
 		MsgID: msg, PushType: schema.PushBroadcast, Target: dev, DeviceID: dev, Platform: "android", Channel: "mipush",
 		Token: fmt.Sprintf("regid-%d", n), AppVersion: "2.0", Model: "Redmi", TS: 1700000000000 + int64(n/10)}
 }
@@ -61,14 +62,14 @@ func TestDeliveryCacheAnswersExactly(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		k    schema.MsgToken
+		k    store.MsgToken
 		want string
 	}{
-		{"its app, msg and token", schema.MsgToken{AppID: rec.AppID, MsgID: rec.MsgID, Token: rec.Token}, rec.DeliveryID},
-		{"another app", schema.MsgToken{AppID: "app-other", MsgID: rec.MsgID, Token: rec.Token}, ""},
-		{"no app", schema.MsgToken{MsgID: rec.MsgID, Token: rec.Token}, ""},
-		{"another msg", schema.MsgToken{AppID: rec.AppID, MsgID: "msg-9", Token: rec.Token}, ""},
-		{"another token", schema.MsgToken{AppID: rec.AppID, MsgID: rec.MsgID, Token: "regid-2"}, ""},
+		{"its app, msg and token", store.MsgToken{AppID: rec.AppID, MsgID: rec.MsgID, Token: rec.Token}, rec.DeliveryID},
+		{"another app", store.MsgToken{AppID: "app-other", MsgID: rec.MsgID, Token: rec.Token}, ""},
+		{"no app", store.MsgToken{MsgID: rec.MsgID, Token: rec.Token}, ""},
+		{"another msg", store.MsgToken{AppID: rec.AppID, MsgID: "msg-9", Token: rec.Token}, ""},
+		{"another token", store.MsgToken{AppID: rec.AppID, MsgID: rec.MsgID, Token: "regid-2"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := c.byToken(tc.k)
@@ -106,11 +107,11 @@ func TestDeliveryCacheIsBounded(t *testing.T) {
 // countingIndex is an in-memory DeliveryIndex that counts look-ups.
 type countingIndex struct {
 	mu      sync.Mutex
-	rows    map[string]schema.DeliveryRecord
+	rows    map[string]store.DeliveryRecord
 	lookups int
 }
 
-func (x *countingIndex) Insert(_ context.Context, rows []schema.DeliveryRecord) error {
+func (x *countingIndex) Insert(_ context.Context, rows []store.DeliveryRecord) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, r := range rows {
@@ -119,11 +120,11 @@ func (x *countingIndex) Insert(_ context.Context, rows []schema.DeliveryRecord) 
 	return nil
 }
 
-func (x *countingIndex) Lookup(_ context.Context, ids []string) (map[string]schema.DeliveryRecord, error) {
+func (x *countingIndex) Lookup(_ context.Context, ids []string) (map[string]store.DeliveryRecord, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.lookups += len(ids)
-	out := map[string]schema.DeliveryRecord{}
+	out := map[string]store.DeliveryRecord{}
 	for _, id := range ids {
 		if r, ok := x.rows[id]; ok {
 			out[id] = r
@@ -132,11 +133,11 @@ func (x *countingIndex) Lookup(_ context.Context, ids []string) (map[string]sche
 	return out, nil
 }
 
-func (x *countingIndex) LookupTokens(_ context.Context, pairs []schema.MsgToken) (map[schema.MsgToken]string, error) {
+func (x *countingIndex) LookupTokens(_ context.Context, pairs []store.MsgToken) (map[store.MsgToken]string, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.lookups += len(pairs)
-	out := map[schema.MsgToken]string{}
+	out := map[store.MsgToken]string{}
 	for _, p := range pairs {
 		for _, r := range x.rows {
 			if r.MsgID == p.MsgID && r.Token == p.Token && (p.AppID == "" || p.AppID == r.AppID) {
@@ -152,7 +153,7 @@ func (x *countingIndex) LookupTokens(_ context.Context, pairs []schema.MsgToken)
 // sink read in an earlier batch are resolved from its cache; a sink that
 // did not read it (a restart) looks it up, with the same result.
 func TestReceiptsOfDeliveriesTheSinkReadNeedNoLookup(t *testing.T) {
-	idx := &countingIndex{rows: map[string]schema.DeliveryRecord{}}
+	idx := &countingIndex{rows: map[string]store.DeliveryRecord{}}
 	var mu sync.Mutex
 	var stored []schema.Event
 	newSink := func(t *testing.T) *Handler {

@@ -13,10 +13,11 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers"
 )
 
-// Inserter writes events; schema.InsertEvents over a connection is the
+// Inserter writes events; store.InsertEvents over a connection is the
 // ClickHouse one. It returns only after the rows are stored.
 type Inserter func(ctx context.Context, events []schema.Event) error
 
@@ -102,7 +103,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	// deliveries of earlier batches in the caches), while decoding and
 	// the inserts overlap the neighbouring batches when the stage runs
 	// several at once.
-	var first []schema.DeliveryOutcome
+	var first []store.DeliveryOutcome
 	if err := pipeline.InTurn(ctx, func() error {
 		var err error
 		if first, err = h.out.decide(ctx, events); err != nil {

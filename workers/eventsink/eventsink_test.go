@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 var ch *testinfra.ClickHouse
@@ -26,14 +27,14 @@ func TestReplayDoesNotChangeStatistics(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatalf("migrations are not idempotent: %v", err)
 	}
 	h, err := New(Config{Region: "sg", Insert: func(ctx context.Context, evs []schema.Event) error {
-		return schema.InsertEvents(ctx, conn, db, evs)
+		return store.InsertEvents(ctx, conn, db, evs)
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
 
@@ -17,7 +18,7 @@ import (
 // a vendor's send API, so fan-out stops planning deliveries to the token;
 // the registry ignores it once the device has reported another token. A
 // replayed receipt publishes the same record again, which changes nothing.
-func (r *resolver) invalidation(e schema.Event, rec schema.DeliveryRecord) (pipeline.Output, bool) {
+func (r *resolver) invalidation(e schema.Event, rec store.DeliveryRecord) (pipeline.Output, bool) {
 	if !receipts.InvalidatesToken(e.Event, e.Channel, e.StatusCode, e.Token, rec.Channel, rec.Token) || rec.DeviceID == "" || rec.AppID == "" {
 		if receipts.TokenInvalid(e.Event, e.Channel, e.StatusCode) {
 			r.outcomes.WithLabelValues(outcomeMismatch).Inc()

@@ -12,6 +12,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestDeadTokenReceiptsInvalidateTheToken resolves failed receipts through
@@ -24,12 +25,12 @@ func TestDeadTokenReceiptsInvalidateTheToken(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	h, err := New(Config{Region: "sg",
-		Insert:  func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, conn, db, evs) },
-		Resolve: ResolveConfig{Index: schema.NewDeliveryIndex(conn, db), Timeout: time.Minute}})
+		Insert:  func(ctx context.Context, evs []schema.Event) error { return store.InsertEvents(ctx, conn, db, evs) },
+		Resolve: ResolveConfig{Index: store.NewDeliveryIndex(conn, db), Timeout: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}

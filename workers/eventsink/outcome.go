@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // DefaultOutcomeCache is how many deliveries OutcomeConfig remembers by
@@ -18,15 +19,15 @@ import (
 // all its valid events, find their deliveries without a look-up.
 const DefaultOutcomeCache = 1 << 21
 
-// OutcomeStore keeps the outcome of each delivery; *schema.Outcomes is the
+// OutcomeStore keeps the outcome of each delivery; *store.Outcomes is the
 // ClickHouse one. Methods return only after ClickHouse answered, and must
 // be safe for concurrent use.
 type OutcomeStore interface {
 	// Insert stores outcomes; storing one again is harmless.
-	Insert(ctx context.Context, rows []schema.DeliveryOutcome) error
+	Insert(ctx context.Context, rows []store.DeliveryOutcome) error
 	// Lookup returns the stored outcome of each delivery (named by msg id
 	// and delivery id) that has one, keyed by delivery id.
-	Lookup(ctx context.Context, keys []schema.DeliveryOutcome) (map[string]schema.DeliveryOutcome, error)
+	Lookup(ctx context.Context, keys []store.DeliveryOutcome) (map[string]store.DeliveryOutcome, error)
 }
 
 // OutcomeConfig makes the sink keep exactly one outcome per delivery.
@@ -192,7 +193,7 @@ func isOutcome(e *schema.Event) bool {
 // already ended another way into a superseded event, and returns the
 // outcome of each delivery that ends here, for save. An error means the
 // outcome table could not be read; the batch is then retried.
-func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]schema.DeliveryOutcome, error) {
+func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]store.DeliveryOutcome, error) {
 	if o == nil {
 		return nil, nil
 	}
@@ -201,7 +202,7 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]schema.
 	// local is what this batch knows: the lookups' answers and its own
 	// decisions, which the bounded cache may forget before the batch ends.
 	local := map[string]ending{}
-	var unknown []schema.DeliveryOutcome
+	var unknown []store.DeliveryOutcome
 	asked := map[string]bool{}
 	for j := range events {
 		e := &events[j]
@@ -217,7 +218,7 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]schema.
 				}
 			} else if !asked[e.DeliveryID] {
 				asked[e.DeliveryID] = true
-				unknown = append(unknown, schema.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID})
+				unknown = append(unknown, store.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID})
 			}
 		}
 	}
@@ -236,7 +237,7 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]schema.
 			o.put(k.DeliveryID, end)
 		}
 	}
-	var first []schema.DeliveryOutcome
+	var first []store.DeliveryOutcome
 	for j := range events {
 		e := &events[j]
 		if !isOutcome(e) {
@@ -247,7 +248,7 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]schema.
 		case !cur.known():
 			local[e.DeliveryID] = this
 			o.put(e.DeliveryID, this)
-			first = append(first, schema.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID, EventID: e.EventID, Event: e.Event, TS: e.TS})
+			first = append(first, store.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID, EventID: e.EventID, Event: e.Event, TS: e.TS})
 			o.decisions.WithLabelValues(outcomeFirst).Inc()
 		case cur.hash&^7 == this.hash&^7 && cur.step == this.step:
 			o.decisions.WithLabelValues(outcomeRepeated).Inc()
@@ -263,7 +264,7 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]schema.
 // events are inserted: the batch is committed only after both, and a
 // replay of the batch makes the same decisions. On failure the outcomes
 // are forgotten, so that the retried batch decides and stores them again.
-func (o *outcomes) save(ctx context.Context, first []schema.DeliveryOutcome) error {
+func (o *outcomes) save(ctx context.Context, first []store.DeliveryOutcome) error {
 	if o == nil || len(first) == 0 {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestOneOutcomePerDelivery feeds the sink terminal events of deliveries
@@ -95,7 +96,7 @@ func TestOneOutcomePerDelivery(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {
 			db := fmt.Sprintf("%ssg%d", testinfra.DBPrefix(t), i)
-			if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+			if err := store.Migrate(ctx, conn, db, 0); err != nil {
 				t.Fatal(err)
 			}
 			var h *Handler
@@ -104,8 +105,8 @@ func TestOneOutcomePerDelivery(t *testing.T) {
 				reg = prometheus.NewRegistry()
 				var err error
 				h, err = New(Config{Region: "sg",
-					Insert:   func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, conn, db, evs) },
-					Outcomes: OutcomeConfig{Store: schema.NewOutcomes(conn, db), Cache: tc.cache, Metrics: reg}})
+					Insert:   func(ctx context.Context, evs []schema.Event) error { return store.InsertEvents(ctx, conn, db, evs) },
+					Outcomes: OutcomeConfig{Store: store.NewOutcomes(conn, db), Cache: tc.cache, Metrics: reg}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -176,10 +177,10 @@ func TestOneOutcomePerDelivery(t *testing.T) {
 // flakyOutcomes is an outcome store whose first Insert fails.
 type flakyOutcomes struct {
 	failed bool
-	rows   []schema.DeliveryOutcome
+	rows   []store.DeliveryOutcome
 }
 
-func (f *flakyOutcomes) Insert(_ context.Context, rows []schema.DeliveryOutcome) error {
+func (f *flakyOutcomes) Insert(_ context.Context, rows []store.DeliveryOutcome) error {
 	if !f.failed {
 		f.failed = true
 		return errors.New("clickhouse unreachable")
@@ -188,16 +189,16 @@ func (f *flakyOutcomes) Insert(_ context.Context, rows []schema.DeliveryOutcome)
 	return nil
 }
 
-func (f *flakyOutcomes) Lookup(context.Context, []schema.DeliveryOutcome) (map[string]schema.DeliveryOutcome, error) {
-	return map[string]schema.DeliveryOutcome{}, nil
+func (f *flakyOutcomes) Lookup(context.Context, []store.DeliveryOutcome) (map[string]store.DeliveryOutcome, error) {
+	return map[string]store.DeliveryOutcome{}, nil
 }
 
 // TestOutcomeStoreFailureFailsTheBatch checks that a batch whose outcomes
 // could not be stored fails, and that its retry stores them.
 func TestOutcomeStoreFailureFailsTheBatch(t *testing.T) {
-	store := &flakyOutcomes{}
+	outcomes := &flakyOutcomes{}
 	h, err := New(Config{Region: "sg", Insert: func(context.Context, []schema.Event) error { return nil },
-		Outcomes: OutcomeConfig{Store: store}})
+		Outcomes: OutcomeConfig{Store: outcomes}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestOutcomeStoreFailureFailsTheBatch(t *testing.T) {
 	if _, err := h.HandleBatch(context.Background(), batch); err != nil {
 		t.Fatalf("retried batch: %v", err)
 	}
-	if len(store.rows) != 1 || store.rows[0].DeliveryID != "d1" || store.rows[0].Event != schema.EventAcked {
-		t.Fatalf("stored outcomes %+v, want the acked outcome of d1", store.rows)
+	if len(outcomes.rows) != 1 || outcomes.rows[0].DeliveryID != "d1" || outcomes.rows[0].Event != schema.EventAcked {
+		t.Fatalf("stored outcomes %+v, want the acked outcome of d1", outcomes.rows)
 	}
 }

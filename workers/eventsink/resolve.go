@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // HeaderWaitingSince is set on an event the sink put back on
@@ -35,16 +36,16 @@ const (
 )
 
 // DeliveryIndex is the delivery index the sink writes and resolves
-// receipts against; *schema.DeliveryIndex is the ClickHouse one. Methods
+// receipts against; *store.DeliveryIndex is the ClickHouse one. Methods
 // return only after ClickHouse answered, and must be safe for concurrent
 // use.
 type DeliveryIndex interface {
 	// Insert stores index rows; storing a row again is harmless.
-	Insert(ctx context.Context, rows []schema.DeliveryRecord) error
+	Insert(ctx context.Context, rows []store.DeliveryRecord) error
 	// Lookup returns the rows of the given delivery ids that exist.
-	Lookup(ctx context.Context, ids []string) (map[string]schema.DeliveryRecord, error)
+	Lookup(ctx context.Context, ids []string) (map[string]store.DeliveryRecord, error)
 	// LookupTokens returns the delivery id of each known (msg id, token).
-	LookupTokens(ctx context.Context, pairs []schema.MsgToken) (map[schema.MsgToken]string, error)
+	LookupTokens(ctx context.Context, pairs []store.MsgToken) (map[store.MsgToken]string, error)
 }
 
 // ResolveConfig turns on the delivery index and the enrichment of receipts.
@@ -208,12 +209,12 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 	if r == nil {
 		return events, nil
 	}
-	local := map[string]schema.DeliveryRecord{}
-	localTokens := map[schema.MsgToken]string{}
-	var rows []schema.DeliveryRecord
+	local := map[string]store.DeliveryRecord{}
+	localTokens := map[store.MsgToken]string{}
+	var rows []store.DeliveryRecord
 	var pending []int
 	for j := range events {
-		if rec, ok := schema.DeliveryRecordOf(events[j]); ok {
+		if rec, ok := store.DeliveryRecordOf(events[j]); ok {
 			rows = append(rows, rec)
 			local[rec.DeliveryID] = rec
 			r.cache.put(rec)
@@ -221,7 +222,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 				// Keyed with the app, and without it for events
 				// published before receipts named their app.
 				for _, app := range []string{rec.AppID, ""} {
-					k := schema.MsgToken{AppID: app, MsgID: rec.MsgID, Token: rec.Token}
+					k := store.MsgToken{AppID: app, MsgID: rec.MsgID, Token: rec.Token}
 					if prev, ok := localTokens[k]; !ok || rec.DeliveryID < prev {
 						localTokens[k] = rec.DeliveryID
 					}
@@ -244,7 +245,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 
 	// Delivery ids of the events that name a (msg id, token) pair.
 	ids := make([]string, len(events))
-	var pairs []schema.MsgToken
+	var pairs []store.MsgToken
 	for _, j := range pending {
 		e := &events[j]
 		if e.DeliveryID != "" {
@@ -275,7 +276,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 	}
 	var lookup []string
 	seen := map[string]bool{}
-	cached := map[string]schema.DeliveryRecord{}
+	cached := map[string]store.DeliveryRecord{}
 	for _, j := range pending {
 		id := ids[j]
 		if id == "" || seen[id] {
@@ -298,7 +299,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 		return nil, fmt.Errorf("resolving %d delivery ids: %w", len(lookup), err)
 	}
 	if found == nil {
-		found = map[string]schema.DeliveryRecord{}
+		found = map[string]store.DeliveryRecord{}
 	}
 	for id, rec := range cached {
 		found[id] = rec
@@ -341,15 +342,15 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 // tokenKey is the (app, msg id, token) an event names its delivery by;
 // the app is the one the receipt was authenticated for, "" for an event
 // published before receipts named their app.
-func tokenKey(e *schema.Event) schema.MsgToken {
-	return schema.MsgToken{AppID: e.ReceiptAppID, MsgID: e.MsgID, Token: e.Token}
+func tokenKey(e *schema.Event) store.MsgToken {
+	return store.MsgToken{AppID: e.ReceiptAppID, MsgID: e.MsgID, Token: e.Token}
 }
 
 // recordOf returns the index row of delivery id from the batch's own
 // valid events or from the index; ok is false for an empty id.
-func recordOf(id string, local, found map[string]schema.DeliveryRecord) (schema.DeliveryRecord, bool) {
+func recordOf(id string, local, found map[string]store.DeliveryRecord) (store.DeliveryRecord, bool) {
 	if id == "" {
-		return schema.DeliveryRecord{}, false
+		return store.DeliveryRecord{}, false
 	}
 	if rec, ok := local[id]; ok {
 		return rec, true
@@ -400,7 +401,7 @@ func waitsOf(m kafka.Message) int {
 }
 
 // enrich fills e in from its delivery's index row.
-func enrich(e schema.Event, rec schema.DeliveryRecord) schema.Event {
+func enrich(e schema.Event, rec store.DeliveryRecord) schema.Event {
 	if e.DeliveryID == "" {
 		e.DeliveryID = rec.DeliveryID
 		e.EventID = schema.ReceiptEventID(e.Event, rec.DeliveryID)

@@ -16,6 +16,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 func record(t *testing.T, e schema.Event) kafka.Message {
@@ -62,7 +63,7 @@ func TestReceiptsAreResolvedThroughTheDeliveryIndex(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	var clock atomic.Int64
@@ -70,8 +71,8 @@ func TestReceiptsAreResolvedThroughTheDeliveryIndex(t *testing.T) {
 	clock.Store(start.UnixMilli())
 	reg := prometheus.NewRegistry()
 	h, err := New(Config{Region: "sg",
-		Insert: func(ctx context.Context, evs []schema.Event) error { return schema.InsertEvents(ctx, conn, db, evs) },
-		Resolve: ResolveConfig{Index: schema.NewDeliveryIndex(conn, db), Timeout: time.Minute, Pause: 20 * time.Millisecond, Metrics: reg,
+		Insert: func(ctx context.Context, evs []schema.Event) error { return store.InsertEvents(ctx, conn, db, evs) },
+		Resolve: ResolveConfig{Index: store.NewDeliveryIndex(conn, db), Timeout: time.Minute, Pause: 20 * time.Millisecond, Metrics: reg,
 			Now: func() time.Time { return time.UnixMilli(clock.Load()) }}})
 	if err != nil {
 		t.Fatal(err)
@@ -257,11 +258,11 @@ func TestReceiptsAreResolvedThroughTheDeliveryIndex(t *testing.T) {
 // failingIndex fails every call with err.
 type failingIndex struct{ err error }
 
-func (f failingIndex) Insert(context.Context, []schema.DeliveryRecord) error { return f.err }
-func (f failingIndex) Lookup(context.Context, []string) (map[string]schema.DeliveryRecord, error) {
+func (f failingIndex) Insert(context.Context, []store.DeliveryRecord) error { return f.err }
+func (f failingIndex) Lookup(context.Context, []string) (map[string]store.DeliveryRecord, error) {
 	return nil, f.err
 }
-func (f failingIndex) LookupTokens(context.Context, []schema.MsgToken) (map[schema.MsgToken]string, error) {
+func (f failingIndex) LookupTokens(context.Context, []store.MsgToken) (map[store.MsgToken]string, error) {
 	return nil, f.err
 }
 
@@ -312,12 +313,12 @@ func TestResolveConfigValidate(t *testing.T) {
 // emptyIndex knows no delivery.
 type emptyIndex struct{}
 
-func (emptyIndex) Insert(context.Context, []schema.DeliveryRecord) error { return nil }
-func (emptyIndex) Lookup(context.Context, []string) (map[string]schema.DeliveryRecord, error) {
-	return map[string]schema.DeliveryRecord{}, nil
+func (emptyIndex) Insert(context.Context, []store.DeliveryRecord) error { return nil }
+func (emptyIndex) Lookup(context.Context, []string) (map[string]store.DeliveryRecord, error) {
+	return map[string]store.DeliveryRecord{}, nil
 }
-func (emptyIndex) LookupTokens(context.Context, []schema.MsgToken) (map[schema.MsgToken]string, error) {
-	return map[schema.MsgToken]string{}, nil
+func (emptyIndex) LookupTokens(context.Context, []store.MsgToken) (map[store.MsgToken]string, error) {
+	return map[store.MsgToken]string{}, nil
 }
 
 // TestPendingReceiptsAreBounded feeds receipts of deliveries that do not

@@ -12,15 +12,16 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // recordingDevices is memDevices remembering the audiences streamed.
 type recordingDevices struct {
 	memDevices
-	audiences *[]schema.Audience
+	audiences *[]store.Audience
 }
 
-func (r recordingDevices) Stream(ctx context.Context, a schema.Audience, fn func(schema.Device) error) error {
+func (r recordingDevices) Stream(ctx context.Context, a store.Audience, fn func(schema.Device) error) error {
 	*r.audiences = append(*r.audiences, a)
 	return r.memDevices.Stream(ctx, a, fn)
 }
@@ -54,7 +55,7 @@ func TestBroadcastAudience(t *testing.T) {
 		}, []string{"vip"}, schema.PlatformIOS, true, true},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			var got []schema.Audience
+			var got []store.Audience
 			var emitted []pipeline.Output
 			h := newHandler(t, memDevices{}, &emitted, nil)
 			h.cfg.Devices = recordingDevices{memDevices: devices(), audiences: &got}

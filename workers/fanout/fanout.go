@@ -24,6 +24,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers"
 )
 
@@ -37,7 +38,7 @@ const SelfChannel = "self"
 const DefaultChunk = 10000
 
 // Devices resolves targets. Implementations must be safe for concurrent
-// use; *schema.DeviceStore is the ClickHouse one.
+// use; *store.Devices is the ClickHouse one.
 type Devices interface {
 	// Lookup returns the rows of the given device ids; unknown ids are absent.
 	Lookup(ctx context.Context, appID string, ids []string) (map[string]schema.Device, error)
@@ -54,10 +55,10 @@ type Devices interface {
 	// it, with the token as its APNs token (deliverType 5).
 	ByActivityToken(ctx context.Context, appID string, tokens []string) (map[string]schema.Device, error)
 	// Stream calls fn for every device of the audience.
-	Stream(ctx context.Context, a schema.Audience, fn func(schema.Device) error) error
+	Stream(ctx context.Context, a store.Audience, fn func(schema.Device) error) error
 }
 
-// Templates finds stored templates; *schema.TemplateStore is the
+// Templates finds stored templates; *store.Templates is the
 // ClickHouse one.
 type Templates interface {
 	Get(ctx context.Context, appID, name string) (schema.Template, bool, error)
@@ -84,12 +85,12 @@ type Config struct {
 	Emit  Emitter
 	Chunk int
 	// Seen, if set, reports which delivery ids of an app were already
-	// fanned out (schema.DeliveryIndex.Existing: their valid event is
+	// fanned out (store.DeliveryIndex.Existing: their valid event is
 	// stored): a (msg, device) pair already fanned out is not delivered
 	// again when a request is replayed or re-published.
 	Seen func(ctx context.Context, appID string, deliveryIDs []string) (map[string]bool, error)
 	// Phones, if set, returns the phone numbers (E.164) of users of an
-	// app, by user id (schema.DeviceStore.Phones): the SMS supplement of a
+	// app, by user id (store.Devices.Phones): the SMS supplement of a
 	// request with smsStrategy 1 or 2 goes there. Without it such
 	// requests are rejected (3028).
 	Phones func(ctx context.Context, appID string, userIDs []string) (map[string]string, error)
@@ -166,13 +167,13 @@ type message struct {
 // Device lookups are made once per app and target kind for the whole
 // batch; if a lookup fails, the whole batch fails so the runtime retries it
 // without committing. A lookup that fails with a ClickHouse error retrying
-// cannot cure (schema.IsPermanentQueryError) is not retried forever: the
+// cannot cure (store.IsPermanentQueryError) is not retried forever: the
 // batch is handled again one request at a time, and a request whose own
 // lookup still fails that way is rejected with 9000 SYSTEM_ERROR, so one
 // record cannot stop its partition.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	res, err := h.handleBatch(ctx, msgs)
-	if err == nil || !schema.IsPermanentQueryError(err) {
+	if err == nil || !store.IsPermanentQueryError(err) {
 		return res, err
 	}
 	out := make([]pipeline.Result, len(msgs))
@@ -181,7 +182,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		switch {
 		case err == nil:
 			out[i] = r[0]
-		case schema.IsPermanentQueryError(err):
+		case store.IsPermanentQueryError(err):
 			partial := schema.Event{Region: h.cfg.Region}
 			if req, derr := schema.DecodeRequest(msgs[i].Value); derr == nil {
 				partial.AppID, partial.WorkspaceID, partial.TaskID, partial.PushType = req.AppID, req.WorkspaceID, req.DeriveTaskID(), req.Type

@@ -15,6 +15,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // memDevices is an in-memory device table for unit tests of the fanout
@@ -23,7 +24,7 @@ type memDevices struct {
 	rows map[string]schema.Device
 	err  error
 	// activities are the Live Activity tokens bound per activity id.
-	activities map[string][]schema.ActivityToken
+	activities map[string][]store.ActivityToken
 }
 
 func (m memDevices) Lookup(_ context.Context, app string, ids []string) (map[string]schema.Device, error) {
@@ -72,7 +73,7 @@ func (m memDevices) ByAccount(_ context.Context, app string, accounts []string) 
 	return out, m.err
 }
 
-func (m memDevices) Stream(_ context.Context, a schema.Audience, fn func(schema.Device) error) error {
+func (m memDevices) Stream(_ context.Context, a store.Audience, fn func(schema.Device) error) error {
 	for _, d := range m.rows {
 		if d.AppID == a.AppID && (len(a.Platforms) == 0 || d.Platform == a.Platforms[0]) {
 			if err := fn(d); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 func (m memDevices) ByActivity(_ context.Context, app string, ids []string) (map[string][]schema.Device, error) {
@@ -17,7 +18,7 @@ func (m memDevices) ByActivity(_ context.Context, app string, ids []string) (map
 	for _, id := range ids {
 		for _, t := range m.activities[id] {
 			if t.AppID == app {
-				out[id] = append(out[id], schema.ActivityDevice(m.rows[t.DeviceID], t))
+				out[id] = append(out[id], store.ActivityDevice(m.rows[t.DeviceID], t))
 			}
 		}
 	}
@@ -30,7 +31,7 @@ func (m memDevices) ByActivityToken(_ context.Context, app string, tokens []stri
 		for _, t := range ts {
 			for _, tok := range tokens {
 				if t.AppID == app && t.Token == tok {
-					out[tok] = schema.ActivityDevice(m.rows[t.DeviceID], t)
+					out[tok] = store.ActivityDevice(m.rows[t.DeviceID], t)
 				}
 			}
 		}
@@ -43,7 +44,7 @@ func (m memDevices) ByActivityToken(_ context.Context, app string, tokens []stri
 // (wrongly) from an Android device.
 func activityDevices() memDevices {
 	d := devices()
-	d.activities = map[string][]schema.ActivityToken{
+	d.activities = map[string][]store.ActivityToken{
 		"order-42": {{AppID: "app", ActivityID: "order-42", DeviceID: "i1", Token: "la-1"},
 			{AppID: "app", ActivityID: "order-42", DeviceID: "i9", Token: "la-2"}},
 		"order-7": {{AppID: "app", ActivityID: "order-7", DeviceID: "a1", Token: "la-3"}},

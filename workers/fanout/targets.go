@@ -12,6 +12,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers"
 )
 
@@ -174,7 +175,7 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 		ev.MsgID, ev.Target = msg.msgID, msg.target
 		if req.DeliverType == schema.DeliverTag {
 			reached := 0
-			err := h.cfg.Devices.Stream(ctx, schema.Audience{AppID: req.AppID, Tag: msg.target}, func(dev schema.Device) error {
+			err := h.cfg.Devices.Stream(ctx, store.Audience{AppID: req.AppID, Tag: msg.target}, func(dev schema.Device) error {
 				reached++
 				return h.device(ctx, s, d, base, msg, msg.target, dev, true)
 			})
@@ -253,7 +254,7 @@ func (h *Handler) broadcast(ctx context.Context, s *sink, d *decoded, base, acce
 
 // describeAudience names the filters of a broadcast audience, for the
 // accepted event of an empty one.
-func describeAudience(req *schema.Request, a schema.Audience) string {
+func describeAudience(req *schema.Request, a store.Audience) string {
 	status := schema.PushStatusBound
 	if req.PushStatus != nil {
 		status = *req.PushStatus
@@ -398,8 +399,8 @@ func chooseChannel(req *schema.Request, dev schema.Device) (channel, token strin
 }
 
 // broadcastAudience turns the broadcast filters into an audience.
-func (h *Handler) broadcastAudience(req *schema.Request) schema.Audience {
-	a := schema.Audience{AppID: req.AppID, Tags: req.Tags, AppVersions: req.AppVersions, Models: req.Models}
+func (h *Handler) broadcastAudience(req *schema.Request) store.Audience {
+	a := store.Audience{AppID: req.AppID, Tags: req.Tags, AppVersions: req.AppVersions, Models: req.Models}
 	switch req.DeliverType {
 	case schema.DeliverAndroid:
 		a.Platforms = []string{schema.PlatformAndroid}

@@ -20,6 +20,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers"
 )
 
@@ -38,8 +39,8 @@ type Config struct {
 	// saying the vendor cannot.
 	Channels map[string]channels.Channel
 	// Acked lists the acked, not yet recalled deliveries a revoke names
-	// (schema.AckedToRecall on the region's database). Required.
-	Acked func(ctx context.Context, c schema.Control) ([]schema.AckedDelivery, error)
+	// (store.AckedToRecall on the region's database). Required.
+	Acked func(ctx context.Context, c schema.Control) ([]store.AckedDelivery, error)
 	// Settle is how long after a revoke was asked for the handler looks
 	// for acked deliveries, so that deliveries a sender was sending when
 	// the revoke arrived are acked and in ClickHouse by then (default
@@ -66,7 +67,7 @@ func (c Config) Validate() error {
 	case !schema.ValidRegion(c.Region):
 		return fmt.Errorf("recall: region %q is not one of %v", c.Region, schema.Regions())
 	case c.Acked == nil:
-		return errors.New("recall: Config.Acked is nil: give the query of acked deliveries (schema.AckedToRecall)")
+		return errors.New("recall: Config.Acked is nil: give the query of acked deliveries (store.AckedToRecall)")
 	case c.Settle < 0:
 		return fmt.Errorf("recall: Settle %s is negative: use 0 for the default %s", c.Settle, DefaultSettle)
 	case c.Attempts < 0:
@@ -151,8 +152,8 @@ type group struct {
 
 // recall asks the vendors to withdraw acked and returns a `recalled`
 // event per delivery.
-func (h *Handler) recall(ctx context.Context, acked []schema.AckedDelivery) ([]pipeline.Output, error) {
-	groups := map[group][]schema.AckedDelivery{}
+func (h *Handler) recall(ctx context.Context, acked []store.AckedDelivery) ([]pipeline.Output, error) {
+	groups := map[group][]store.AckedDelivery{}
 	var order []group
 	var outs []pipeline.Output
 	for _, a := range acked {
@@ -198,7 +199,7 @@ func (h *Handler) recall(ctx context.Context, acked []schema.AckedDelivery) ([]p
 
 // recallChunk calls the vendor for one batch, retrying transient whole-call
 // errors up to Attempts times.
-func (h *Handler) recallChunk(ctx context.Context, r channels.Recaller, chunk []schema.AckedDelivery) ([]pipeline.Output, error) {
+func (h *Handler) recallChunk(ctx context.Context, r channels.Recaller, chunk []store.AckedDelivery) ([]pipeline.Output, error) {
 	msgs := make([]channels.Message, len(chunk))
 	ids := make([]string, len(chunk))
 	for i, a := range chunk {
@@ -239,7 +240,7 @@ func (h *Handler) recallChunk(ctx context.Context, r channels.Recaller, chunk []
 
 // event is the `recalled` event of one delivery; its id depends only on
 // the delivery, so a delivery is recalled once in the statistics.
-func (h *Handler) event(a schema.AckedDelivery, code int64, desc string) pipeline.Output {
+func (h *Handler) event(a store.AckedDelivery, code int64, desc string) pipeline.Output {
 	d := schema.Delivery{DeliveryID: a.DeliveryID, MsgID: a.MsgID, TaskID: a.TaskID, AppID: a.AppID, WorkspaceID: a.WorkspaceID,
 		Region: h.cfg.Region, PushType: a.PushType, Target: a.Target, DeviceID: a.DeviceID, Platform: a.Platform,
 		Channel: a.Channel, AppVersion: a.AppVersion, Model: a.Model}

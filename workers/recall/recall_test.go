@@ -14,6 +14,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // plainChannel is a channel without a recall API.
@@ -56,8 +57,8 @@ func (c *recallChannel) Recall(_ context.Context, msgs []channels.Message, ids [
 	return res, nil
 }
 
-func acked(id, channel, token, vendorID string) schema.AckedDelivery {
-	return schema.AckedDelivery{DeliveryRecord: schema.DeliveryRecord{DeliveryID: id, AppID: "A", TaskID: "t1", MsgID: "m1",
+func acked(id, channel, token, vendorID string) store.AckedDelivery {
+	return store.AckedDelivery{DeliveryRecord: store.DeliveryRecord{DeliveryID: id, AppID: "A", TaskID: "t1", MsgID: "m1",
 		DeviceID: "dev-" + id, Channel: channel, Token: token}, VendorMsgID: vendorID}
 }
 
@@ -82,9 +83,9 @@ func TestRecallOfARevoke(t *testing.T) {
 			var asked []schema.Control
 			h, err := New(Config{Region: "sg", Settle: 5 * time.Second,
 				Channels: map[string]channels.Channel{"vivo": rc, "apns": plainChannel{"apns"}, "sms": &recallChannel{plainChannel: plainChannel{"sms"}}},
-				Acked: func(_ context.Context, c schema.Control) ([]schema.AckedDelivery, error) {
+				Acked: func(_ context.Context, c schema.Control) ([]store.AckedDelivery, error) {
 					asked = append(asked, c)
-					return []schema.AckedDelivery{acked("d1", "vivo", "t1", "v1"), acked("d2", "vivo", "t2", "v2"),
+					return []store.AckedDelivery{acked("d1", "vivo", "t1", "v1"), acked("d2", "vivo", "t2", "v2"),
 						acked("d3", "vivo", "t3", "v3"), acked("d4", "apns", "t4", ""), acked("d5", "", "", ""), acked("d6", "sms", "+6591234567", "9006^0")}, nil
 				},
 				Now:   func() time.Time { return now.Add(slept) },

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestRegistryLiveActivityTokens runs batches of Live Activity token
@@ -20,11 +21,11 @@ func TestRegistryLiveActivityTokens(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
-	store := schema.NewDeviceStore(conn, db)
-	h, err := New(Config{Region: "sg", Store: store})
+	devices := store.NewDevices(conn, db)
+	h, err := New(Config{Region: "sg", Store: devices})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestRegistryLiveActivityTokens(t *testing.T) {
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			applyBatch(t, h, tc.batch)
-			byActivity, err := store.ByActivity(ctx, "app", []string{"order-42", "order-0"})
+			byActivity, err := devices.ByActivity(ctx, "app", []string{"order-42", "order-0"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +93,7 @@ func TestRegistryLiveActivityTokens(t *testing.T) {
 				tokens = append(tokens, tok)
 			}
 			sort.Strings(tokens)
-			byToken, err := store.ByActivityToken(ctx, "app", tokens)
+			byToken, err := devices.ByActivityToken(ctx, "app", tokens)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +109,7 @@ func TestRegistryLiveActivityTokens(t *testing.T) {
 		})
 	}
 	// The device's own APNs token was never touched by its activities.
-	got, err := store.Lookup(ctx, "app", []string{"d1"})
+	got, err := devices.Lookup(ctx, "app", []string{"d1"})
 	if err != nil || got["d1"].VendorToken != "dev-tok-1" || !got["d1"].TokenValid {
 		t.Fatalf("device d1 = %+v (%v), want its own valid token dev-tok-1", got["d1"], err)
 	}

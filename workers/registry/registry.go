@@ -16,20 +16,21 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers"
 )
 
-// Store is the devices table. *schema.DeviceStore is the ClickHouse one.
+// Store is the devices table. *store.Devices is the ClickHouse one.
 type Store interface {
 	Lookup(ctx context.Context, appID string, ids []string) (map[string]schema.Device, error)
 	Insert(ctx context.Context, rows []schema.Device) error
-	WriteTags(ctx context.Context, rows []schema.TagUser) error
+	WriteTags(ctx context.Context, rows []store.TagUser) error
 	// WriteActivityTokens stores Live Activity token rows;
 	// ActivityTokensByToken finds the current rows of tokens.
-	WriteActivityTokens(ctx context.Context, rows []schema.ActivityToken) error
-	ActivityTokensByToken(ctx context.Context, appID string, tokens []string) (map[string]schema.ActivityToken, error)
+	WriteActivityTokens(ctx context.Context, rows []store.ActivityToken) error
+	ActivityTokensByToken(ctx context.Context, appID string, tokens []string) (map[string]store.ActivityToken, error)
 	// WritePhones stores users' phone numbers (set_phone, unset_phone).
-	WritePhones(ctx context.Context, rows []schema.UserPhone) error
+	WritePhones(ctx context.Context, rows []store.UserPhone) error
 }
 
 // Config is what the registry handler needs.
@@ -71,10 +72,10 @@ type key struct{ app, device string }
 func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipeline.Result, error) {
 	results := make([]pipeline.Result, len(msgs))
 	var ops []*schema.Binding
-	var tags []schema.TagUser
-	var activity []schema.ActivityToken
+	var tags []store.TagUser
+	var activity []store.ActivityToken
 	invalidated := map[string][]*schema.Binding{} // by app
-	var phones []schema.UserPhone
+	var phones []store.UserPhone
 	ids := map[string]map[string]bool{}
 	for i, m := range msgs {
 		b, err := schema.DecodeBinding(m.Value)
@@ -95,13 +96,13 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		}
 		if b.Op == schema.OpTagAdd || b.Op == schema.OpTagRemove {
 			for _, tag := range b.Tags {
-				tags = append(tags, schema.TagUser{AppID: b.AppID, Tag: tag, UserID: b.UserID,
+				tags = append(tags, store.TagUser{AppID: b.AppID, Tag: tag, UserID: b.UserID,
 					Deleted: b.Op == schema.OpTagRemove, At: time.UnixMilli(b.TS).UTC()})
 			}
 			continue
 		}
 		if b.Op == schema.OpActivityToken || b.Op == schema.OpActivityTokenRemove {
-			activity = append(activity, schema.ActivityToken{AppID: b.AppID, ActivityID: b.ActivityID, DeviceID: b.DeviceID,
+			activity = append(activity, store.ActivityToken{AppID: b.AppID, ActivityID: b.ActivityID, DeviceID: b.DeviceID,
 				Token: b.ActivityToken, Deleted: b.Op == schema.OpActivityTokenRemove, At: time.UnixMilli(b.TS).UTC()})
 			continue
 		}
@@ -109,7 +110,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			invalidated[b.AppID] = append(invalidated[b.AppID], b)
 		}
 		if b.Op == schema.OpSetPhone || b.Op == schema.OpUnsetPhone {
-			p := schema.UserPhone{AppID: b.AppID, UserID: b.UserID, Deleted: b.Op == schema.OpUnsetPhone, At: time.UnixMilli(b.TS).UTC()}
+			p := store.UserPhone{AppID: b.AppID, UserID: b.UserID, Deleted: b.Op == schema.OpUnsetPhone, At: time.UnixMilli(b.TS).UTC()}
 			if !p.Deleted {
 				p.Phone, _ = schema.NormalizePhone(b.Phone) // DecodeBinding checked it
 			}
@@ -182,7 +183,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 // invalidate records name (APNs answered them dead): each one still bound
 // to the record's device, unless bound again after the record.
 func (h *Handler) removeDeadActivityTokens(ctx context.Context, byApp map[string][]*schema.Binding) error {
-	var rows []schema.ActivityToken
+	var rows []store.ActivityToken
 	for app, recs := range byApp {
 		tokens := make([]string, 0, len(recs))
 		for _, b := range recs {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 var ch *testinfra.ClickHouse
@@ -49,11 +50,11 @@ func TestRegistryAppliesRecordsToClickHouse(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
-	store := schema.NewDeviceStore(conn, db)
-	h, err := New(Config{Region: "sg", Store: store})
+	devices := store.NewDevices(conn, db)
+	h, err := New(Config{Region: "sg", Store: devices})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestRegistryAppliesRecordsToClickHouse(t *testing.T) {
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			applyBatch(t, h, tc.batch)
-			got, err := store.Lookup(ctx, "app", []string{"d1"})
+			got, err := devices.Lookup(ctx, "app", []string{"d1"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,7 +119,7 @@ func TestRegistryAppliesRecordsToClickHouse(t *testing.T) {
 }
 
 func TestRegistryRejectsBadRecords(t *testing.T) {
-	h, _ := New(Config{Region: "sg", Store: schema.NewDeviceStore(ch.Conn(t), "unused")})
+	h, _ := New(Config{Region: "sg", Store: store.NewDevices(ch.Conn(t), "unused")})
 	for _, tc := range []struct {
 		scenario string
 		value    string
@@ -148,11 +149,11 @@ func TestRegistryWritesTagMemberships(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
-	store := schema.NewDeviceStore(conn, db)
-	h, _ := New(Config{Region: "sg", Store: store})
+	devices := store.NewDevices(conn, db)
+	h, _ := New(Config{Region: "sg", Store: devices})
 	batch := []schema.Binding{
 		{Op: schema.OpReport, AppID: "app", DeviceID: "d1", Platform: "android", Vendor: "mipush", VendorToken: "t1", TS: 1},
 		{Op: schema.OpReport, AppID: "app", DeviceID: "d2", Platform: "android", Vendor: "mipush", VendorToken: "t2", TS: 1},
@@ -179,7 +180,7 @@ func TestRegistryWritesTagMemberships(t *testing.T) {
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			var got []string
-			if err := store.Stream(ctx, schema.Audience{AppID: "app", Tag: tc.tag}, func(d schema.Device) error {
+			if err := devices.Stream(ctx, store.Audience{AppID: "app", Tag: tc.tag}, func(d schema.Device) error {
 				got = append(got, d.DeviceID)
 				return nil
 			}); err != nil {
@@ -199,11 +200,11 @@ func TestRegistryKeepsUsersPhoneNumbers(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
-	store := schema.NewDeviceStore(conn, db)
-	h, _ := New(Config{Region: "sg", Store: store})
+	devices := store.NewDevices(conn, db)
+	h, _ := New(Config{Region: "sg", Store: devices})
 	for _, tc := range []struct {
 		scenario string
 		batch    []schema.Binding
@@ -239,7 +240,7 @@ func TestRegistryKeepsUsersPhoneNumbers(t *testing.T) {
 					t.Fatalf("record %d rejected: %+v", i, r.Reject)
 				}
 			}
-			got, err := store.Phones(ctx, "app", []string{"u1", "u2", "u3"})
+			got, err := devices.Phones(ctx, "app", []string{"u1", "u2", "u3"})
 			if err != nil {
 				t.Fatal(err)
 			}

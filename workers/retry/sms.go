@@ -44,7 +44,7 @@ type SMSResendConfig struct {
 	// was called is in ClickHouse (the event sink has caught up).
 	Settled func(ctx context.Context) error
 	// Events returns which of steps are stored for each of the delivery
-	// ids of an app's tasks and messages (schema.DeliveryEvents).
+	// ids of an app's tasks and messages (store.DeliveryEvents).
 	Events func(ctx context.Context, appID string, taskIDs, msgIDs, deliveryIDs []string, steps []schema.EventType) (map[string]map[schema.EventType]bool, error)
 }
 
@@ -172,7 +172,7 @@ func appendNew(list []string, s string) []string {
 // Validate says what is missing in c.
 func (c SMSResendConfig) Validate() error {
 	if c.Settled == nil || c.Events == nil {
-		return errors.New("retry: SMSResendConfig needs Settled (the event sink's catch-up) and Events (schema.DeliveryEvents)")
+		return errors.New("retry: SMSResendConfig needs Settled (the event sink's catch-up) and Events (store.DeliveryEvents)")
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ const (
 
 // Config configures a Cache.
 type Config struct {
-	// Devices is the devices table (*schema.DeviceStore): misses are read
+	// Devices is the devices table (*store.Devices): misses are read
 	// from it, and every look-up other than Lookup goes straight to it.
 	Devices fanout.Devices
 	// Brokers are the Kafka bootstrap addresses; Security secures every
@@ -84,7 +84,7 @@ type Config struct {
 	// look-up reads ClickHouse without the cache (default DefaultSyncWait).
 	SyncWait time.Duration
 	// Warm, if set, calls fn for the limit most recently updated devices
-	// (schema.DeviceStore.Recent): once Start has caught up, the cache is
+	// (store.Devices.Recent): once Start has caught up, the cache is
 	// filled with them in the background, by the same rule as a miss, so
 	// that the devices being pushed to now are hits from the start. nil
 	// starts empty.

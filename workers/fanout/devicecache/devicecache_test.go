@@ -16,6 +16,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/fanout"
 	"github.com/pushpipe/pushpipe/workers/registry"
 )
@@ -41,7 +42,7 @@ type fixture struct {
 	client  *kafka.Client
 	prod    *pipeline.Producer
 	reg     *registry.Handler
-	store   *schema.DeviceStore
+	store   *store.Devices
 	metrics *prometheus.Registry
 	cache   *Cache
 	// store reads, through a hook that may run between a ClickHouse read
@@ -66,7 +67,7 @@ func (h *hookedDevices) Lookup(ctx context.Context, appID string, ids []string) 
 // infra starts a broker with the region's topics (3 partitions) and a
 // ClickHouse database of the test, returning the broker addresses and the
 // database's devices table.
-func infra(tb testing.TB) ([]string, *schema.DeviceStore) {
+func infra(tb testing.TB) ([]string, *store.Devices) {
 	tb.Helper()
 	ctx := context.Background()
 	brokers := []string{testinfra.Kafka(tb)}
@@ -75,16 +76,16 @@ func infra(tb testing.TB) ([]string, *schema.DeviceStore) {
 	}
 	conn := ch.Conn(tb)
 	db := testinfra.DBPrefix(tb) + region
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		tb.Fatal(err)
 	}
-	return brokers, schema.NewDeviceStore(conn, db)
+	return brokers, store.NewDevices(conn, db)
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	brokers, store := infra(t)
-	reg, err := registry.New(registry.Config{Region: region, Store: store})
+	brokers, devices := infra(t)
+	reg, err := registry.New(registry.Config{Region: region, Store: devices})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +94,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { prod.Close() })
-	f := &fixture{t: t, brokers: brokers, client: &kafka.Client{Addr: kafka.TCP(brokers...)}, prod: prod, reg: reg, store: store,
-		metrics: prometheus.NewRegistry(), hooked: &hookedDevices{Devices: store}}
+	f := &fixture{t: t, brokers: brokers, client: &kafka.Client{Addr: kafka.TCP(brokers...)}, prod: prod, reg: reg, store: devices,
+		metrics: prometheus.NewRegistry(), hooked: &hookedDevices{Devices: devices}}
 	return f
 }
 
@@ -389,7 +390,7 @@ func TestCacheWarmStart(t *testing.T) {
 // ClickHouse read per device.
 func BenchmarkLookup(b *testing.B) {
 	ctx := context.Background()
-	brokers, store := infra(b)
+	brokers, devices := infra(b)
 	const n = 20_000
 	rows := make([]schema.Device, n)
 	now := time.Now()
@@ -397,7 +398,7 @@ func BenchmarkLookup(b *testing.B) {
 		rows[i] = schema.Device{AppID: app, DeviceID: fmt.Sprintf("dev-%08d", i), Platform: "android", Vendor: "mipush",
 			VendorToken: fmt.Sprintf("regid-%08d", i), TokenValid: true, UpdatedAt: now}
 	}
-	if err := store.Insert(ctx, rows); err != nil {
+	if err := devices.Insert(ctx, rows); err != nil {
 		b.Fatal(err)
 	}
 	var read atomic.Int64
@@ -408,7 +409,7 @@ func BenchmarkLookup(b *testing.B) {
 			}
 		}
 	}))
-	c, err := New(Config{Devices: store, Brokers: brokers, Region: region, RegistryGroup: group, Warm: store.Recent})
+	c, err := New(Config{Devices: devices, Brokers: brokers, Region: region, RegistryGroup: group, Warm: devices.Recent})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func BenchmarkLookup(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		d    fanout.Devices
-	}{{"clickhouse", store}, {"cache", c}} {
+	}{{"clickhouse", devices}, {"cache", c}} {
 		b.Run(bc.name, func(b *testing.B) {
 			read.Store(0)
 			i := 0

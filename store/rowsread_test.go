@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
-	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // selectedRows returns ctx made to add the rows its queries read
@@ -35,9 +35,9 @@ func TestDeliveryIndexExistingReadsFewRows(t *testing.T) {
 	key := testinfra.IDKey()
 	now := time.Now().UnixMilli()
 	const n = 100_000
-	rows := make([]schema.DeliveryRecord, n)
+	rows := make([]store.DeliveryRecord, n)
 	for i := range rows {
-		rows[i] = schema.DeliveryRecord{DeliveryID: key.DeliveryID("a", fmt.Sprint("m-", i), "dev"), AppID: "a", MsgID: fmt.Sprint("m-", i), DeviceID: "dev", TS: now}
+		rows[i] = store.DeliveryRecord{DeliveryID: key.DeliveryID("a", fmt.Sprint("m-", i), "dev"), AppID: "a", MsgID: fmt.Sprint("m-", i), DeviceID: "dev", TS: now}
 	}
 	if err := x.Insert(ctx, rows); err != nil {
 		t.Fatal(err)
@@ -85,17 +85,17 @@ func BenchmarkDeliveryIndexExisting(b *testing.B) {
 	ctx := context.Background()
 	conn := ch.Conn(b)
 	db := testinfra.DBPrefix(b) + "sg"
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		b.Fatal(err)
 	}
-	x := schema.NewDeliveryIndex(conn, db)
+	x := store.NewDeliveryIndex(conn, db)
 	key := testinfra.IDKey()
 	now := time.Now().UnixMilli()
 	const n = 500_000
 	for start := 0; start < n; start += 100_000 {
-		rows := make([]schema.DeliveryRecord, 0, 100_000)
+		rows := make([]store.DeliveryRecord, 0, 100_000)
 		for i := start; i < start+100_000; i++ {
-			rows = append(rows, schema.DeliveryRecord{DeliveryID: key.DeliveryID("a", fmt.Sprint("m-", i), "dev"), AppID: "a", MsgID: fmt.Sprint("m-", i), DeviceID: "dev", TS: now})
+			rows = append(rows, store.DeliveryRecord{DeliveryID: key.DeliveryID("a", fmt.Sprint("m-", i), "dev"), AppID: "a", MsgID: fmt.Sprint("m-", i), DeviceID: "dev", TS: now})
 		}
 		if err := x.Insert(ctx, rows); err != nil {
 			b.Fatal(err)

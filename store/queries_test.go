@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
-	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestExampleQueriesRun executes every query of queries/examples.sql, as
@@ -21,7 +21,7 @@ func TestExampleQueriesRun(t *testing.T) {
 	conn := ch.Conn(t)
 	ctx := context.Background()
 	db := testinfra.DBPrefix(t) + "sg"
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // versionedEvents are the events of two tasks to devices reporting app
@@ -125,7 +126,7 @@ func TestStatsByAppVersion(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	base := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
@@ -148,7 +149,7 @@ func TestStatsByAppVersion(t *testing.T) {
 		{"version 1.0 on Huawei", []string{"1.0"}, "hms", pt(0, 0, 0, 0, 0)},
 	}
 	for round := 1; round <= 2; round++ { // the second round is a replay
-		if err := schema.InsertEvents(ctx, conn, db, evs); err != nil {
+		if err := store.InsertEvents(ctx, conn, db, evs); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range statsCases {
@@ -161,7 +162,7 @@ func TestStatsByAppVersion(t *testing.T) {
 			} {
 				t.Run(fmt.Sprintf("round %d %s by %s", round, tc.scenario, r.granularity), func(t *testing.T) {
 					rc := &recordingConn{Conn: conn}
-					res, err := schema.QueryStats(ctx, rc, db, schema.StatsQuery{AppID: "app", From: r.from, To: r.to, Granularity: r.granularity,
+					res, err := store.QueryStats(ctx, rc, db, schema.StatsQuery{AppID: "app", From: r.from, To: r.to, Granularity: r.granularity,
 						Channel: tc.channel, AppVersions: tc.versions})
 					if err != nil {
 						t.Fatal(err)
@@ -207,7 +208,7 @@ func TestStatsByAppVersion(t *testing.T) {
 			{"a version no device reported", []string{"9.9"}, nil},
 		} {
 			t.Run(fmt.Sprintf("round %d tasks of %s", round, tc.scenario), func(t *testing.T) {
-				got, err := schema.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: "app", From: base.Add(-time.Hour), To: base.Add(20 * time.Hour),
+				got, err := store.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: "app", From: base.Add(-time.Hour), To: base.Add(20 * time.Hour),
 					AppVersions: tc.versions, Limit: 10})
 				if err != nil {
 					t.Fatal(err)

@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/bench"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // benchStatsEvents is how many synthetic events BenchmarkStatsQuery90Days
@@ -24,7 +25,7 @@ func BenchmarkStatsQuery90Days(b *testing.B) {
 	conn := ch.Conn(b)
 	db := testinfra.DBPrefix(b) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		b.Fatal(err)
 	}
 	to := time.Now().UTC().Truncate(time.Minute)
@@ -37,7 +38,7 @@ func BenchmarkStatsQuery90Days(b *testing.B) {
 		for ; i < deliveries && len(batch) < 250_000; i++ {
 			batch = bench.SyntheticDelivery(batch, i, deliveries, to.Add(-span), span)
 		}
-		if err := schema.InsertEvents(ctx, conn, db, batch); err != nil {
+		if err := store.InsertEvents(ctx, conn, db, batch); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -55,7 +56,7 @@ func BenchmarkStatsQuery90Days(b *testing.B) {
 			var took []float64
 			for b.Loop() {
 				t0 := time.Now()
-				res, err := schema.QueryStats(ctx, conn, db, q)
+				res, err := store.QueryStats(ctx, conn, db, q)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
-	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestDeliveryIndexExisting indexes deliveries of two apps and asks which
@@ -16,10 +16,10 @@ func TestDeliveryIndexExisting(t *testing.T) {
 	ctx, x := context.Background(), newDeliveryIndex(t)
 	key := testinfra.IDKey()
 	now := time.Now().UnixMilli()
-	var rows []schema.DeliveryRecord
+	var rows []store.DeliveryRecord
 	for i := range 3 {
 		for _, app := range []string{"a", "b"} {
-			rows = append(rows, schema.DeliveryRecord{DeliveryID: key.DeliveryID(app, "m-"+app, fmt.Sprint(i)), AppID: app, MsgID: "m-" + app,
+			rows = append(rows, store.DeliveryRecord{DeliveryID: key.DeliveryID(app, "m-"+app, fmt.Sprint(i)), AppID: app, MsgID: "m-" + app,
 				DeviceID: fmt.Sprint(i), TS: now})
 		}
 	}
@@ -63,7 +63,7 @@ func TestDeliveryIndexLookupTokensByApp(t *testing.T) {
 	key := testinfra.IDKey()
 	now := time.Now().UnixMilli()
 	idA, idB := key.DeliveryID("app-a", "m", "dev"), key.DeliveryID("app-b", "m", "dev")
-	if err := x.Insert(ctx, []schema.DeliveryRecord{
+	if err := x.Insert(ctx, []store.DeliveryRecord{
 		{DeliveryID: idA, AppID: "app-a", MsgID: "m", DeviceID: "dev", Token: "tok", TS: now},
 		{DeliveryID: idB, AppID: "app-b", MsgID: "m", DeviceID: "dev", Token: "tok", TS: now},
 	}); err != nil {
@@ -71,16 +71,16 @@ func TestDeliveryIndexLookupTokensByApp(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		scenario string
-		ask      schema.MsgToken
+		ask      store.MsgToken
 		want     string
 	}{
-		{"app a", schema.MsgToken{AppID: "app-a", MsgID: "m", Token: "tok"}, idA},
-		{"app b", schema.MsgToken{AppID: "app-b", MsgID: "m", Token: "tok"}, idB},
-		{"an app without such a delivery", schema.MsgToken{AppID: "app-c", MsgID: "m", Token: "tok"}, ""},
-		{"no app: the smallest id", schema.MsgToken{MsgID: "m", Token: "tok"}, min(idA, idB)},
+		{"app a", store.MsgToken{AppID: "app-a", MsgID: "m", Token: "tok"}, idA},
+		{"app b", store.MsgToken{AppID: "app-b", MsgID: "m", Token: "tok"}, idB},
+		{"an app without such a delivery", store.MsgToken{AppID: "app-c", MsgID: "m", Token: "tok"}, ""},
+		{"no app: the smallest id", store.MsgToken{MsgID: "m", Token: "tok"}, min(idA, idB)},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			got, err := x.LookupTokens(ctx, []schema.MsgToken{tc.ask})
+			got, err := x.LookupTokens(ctx, []store.MsgToken{tc.ask})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,12 +93,12 @@ func TestDeliveryIndexLookupTokensByApp(t *testing.T) {
 
 // newDeliveryIndex is the delivery index of the test's own migrated
 // database.
-func newDeliveryIndex(t *testing.T) *schema.DeliveryIndex {
+func newDeliveryIndex(t *testing.T) *store.DeliveryIndex {
 	t.Helper()
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
-	if err := schema.Migrate(context.Background(), conn, db, 0); err != nil {
+	if err := store.Migrate(context.Background(), conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
-	return schema.NewDeliveryIndex(conn, db)
+	return store.NewDeliveryIndex(conn, db)
 }

@@ -1,4 +1,4 @@
-package schema
+package store
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // DeliveryRecord is one row of the delivery index: what a receipt needs to
@@ -20,7 +21,7 @@ type DeliveryRecord struct {
 	WorkspaceID string
 	TaskID      string
 	MsgID       string
-	PushType    PushType
+	PushType    schema.PushType
 	Target      string
 	DeviceID    string
 	Platform    string
@@ -44,8 +45,8 @@ type MsgToken struct {
 
 // DeliveryRecordOf returns the index row of a valid event; ok is false for
 // any other event and for a valid event without a delivery id.
-func DeliveryRecordOf(e Event) (rec DeliveryRecord, ok bool) {
-	if e.Event != EventValid || e.DeliveryID == "" {
+func DeliveryRecordOf(e schema.Event) (rec DeliveryRecord, ok bool) {
+	if e.Event != schema.EventValid || e.DeliveryID == "" {
 		return DeliveryRecord{}, false
 	}
 	return DeliveryRecord{
@@ -53,39 +54,6 @@ func DeliveryRecordOf(e Event) (rec DeliveryRecord, ok bool) {
 		PushType: e.PushType, Target: e.Target, DeviceID: e.DeviceID, Platform: e.Platform, Channel: e.Channel,
 		Token: e.Token, AppVersion: e.AppVersion, Model: e.Model, TS: e.TS, NotifyID: e.NotifyID,
 	}, true
-}
-
-// IsDeliveryID reports whether s has the form IDKey.DeliveryID gives: "d"
-// followed by 24 lowercase hexadecimal digits. Receipt correlation values
-// of that form are taken as delivery ids, any other value as a msg id.
-func IsDeliveryID(s string) bool {
-	if len(s) != 25 || s[0] != 'd' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// ReceiptEventID is the event id of step t (arrived, opened, ignored, or
-// a vendor-reported failure) of a delivery as reported after the vendor
-// call, by a vendor receipt or by the app. It depends only on the step and
-// the delivery, so a replayed receipt writes the same row, and a vendor
-// receipt and the app reporting the same arrival count once.
-func ReceiptEventID(t EventType, deliveryID string) string {
-	return NewEventID(t, "receipt", deliveryID)
-}
-
-// PendingReceiptEventID is the event id of step t reported for a (msg id,
-// token) pair whose delivery id is not known yet. The event sink replaces
-// it with ReceiptEventID once it resolves the pair; it stays only on
-// receipts for deliveries that were never made.
-func PendingReceiptEventID(t EventType, msgID, token string) string {
-	return NewEventID(t, "receipt-by-token", msgID, token)
 }
 
 // maxLookup bounds the keys of one lookup query.
@@ -150,7 +118,7 @@ func (x *DeliveryIndex) Lookup(ctx context.Context, ids []string) (map[string]De
 				rows.Close()
 				return nil, fmt.Errorf("reading a delivery index row: %w", err)
 			}
-			r.PushType, r.TS = PushType(pushType), ts.UnixMilli()
+			r.PushType, r.TS = schema.PushType(pushType), ts.UnixMilli()
 			out[r.DeliveryID] = r
 		}
 		err = rows.Err()
@@ -246,8 +214,8 @@ func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map
 // messages, keyed by delivery id (ids with none of the steps are absent).
 // The task and message ids narrow the lookup to the table's key; a
 // delivery outside them is not found.
-func DeliveryEvents(ctx context.Context, conn driver.Conn, db, appID string, taskIDs, msgIDs, deliveryIDs []string, steps []EventType) (map[string]map[EventType]bool, error) {
-	out := map[string]map[EventType]bool{}
+func DeliveryEvents(ctx context.Context, conn driver.Conn, db, appID string, taskIDs, msgIDs, deliveryIDs []string, steps []schema.EventType) (map[string]map[schema.EventType]bool, error) {
+	out := map[string]map[schema.EventType]bool{}
 	names := make([]string, len(steps))
 	for i, s := range steps {
 		names[i] = string(s)
@@ -265,9 +233,9 @@ func DeliveryEvents(ctx context.Context, conn driver.Conn, db, appID string, tas
 				return nil, fmt.Errorf("reading a delivery event: %w", err)
 			}
 			if out[id] == nil {
-				out[id] = map[EventType]bool{}
+				out[id] = map[schema.EventType]bool{}
 			}
-			out[id][EventType(ev)] = true
+			out[id][schema.EventType(ev)] = true
 		}
 		err = rows.Err()
 		rows.Close()

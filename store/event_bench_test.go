@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -9,9 +9,10 @@ import (
 	"github.com/pushpipe/pushpipe/internal/bench"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
-// BenchmarkInsertEvents measures schema.InsertEvents of one batch of
+// BenchmarkInsertEvents measures store.InsertEvents of one batch of
 // synthetic events (bench.SyntheticDelivery's mix, of the last hour) on
 // the real ClickHouse, at the event sink's batch sizes; events/s is the
 // rate of an inserter that does nothing else.
@@ -19,7 +20,7 @@ func BenchmarkInsertEvents(b *testing.B) {
 	conn := ch.Conn(b)
 	db := testinfra.DBPrefix(b) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		b.Fatal(err)
 	}
 	for _, n := range []int{2000, 30000} {
@@ -31,7 +32,7 @@ func BenchmarkInsertEvents(b *testing.B) {
 			events = events[:n]
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := schema.InsertEvents(ctx, conn, db, events); err != nil {
+				if err := store.InsertEvents(ctx, conn, db, events); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,10 +1,12 @@
-package schema
+package store
 
 import (
 	"context"
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // ActivityToken is one row of the activity_tokens table: the push token
@@ -22,7 +24,7 @@ type ActivityToken struct {
 
 // WriteActivityTokens stores Live Activity token rows in one batch and
 // returns after ClickHouse acknowledged the insert.
-func (s *DeviceStore) WriteActivityTokens(ctx context.Context, rows []ActivityToken) error {
+func (s *Devices) WriteActivityTokens(ctx context.Context, rows []ActivityToken) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -48,7 +50,7 @@ func (s *DeviceStore) WriteActivityTokens(ctx context.Context, rows []ActivityTo
 
 // ActivityTokens returns the current tokens bound to any of the activity
 // ids, by activity id, in device id order. Removed tokens are left out.
-func (s *DeviceStore) ActivityTokens(ctx context.Context, appID string, activityIDs []string) (map[string][]ActivityToken, error) {
+func (s *Devices) ActivityTokens(ctx context.Context, appID string, activityIDs []string) (map[string][]ActivityToken, error) {
 	out := map[string][]ActivityToken{}
 	cond := func(chunk []string) (string, []any) { return "activity_id IN (?)", []any{chunk} }
 	err := s.queryActivityTokens(ctx, appID, activityIDs, cond, func(t ActivityToken) {
@@ -63,7 +65,7 @@ func (s *DeviceStore) ActivityTokens(ctx context.Context, appID string, activity
 // ActivityTokensByToken returns the current rows of the given tokens, by
 // token. A token whose (activity, device) has a newer token, or that was
 // removed, is absent.
-func (s *DeviceStore) ActivityTokensByToken(ctx context.Context, appID string, tokens []string) (map[string]ActivityToken, error) {
+func (s *Devices) ActivityTokensByToken(ctx context.Context, appID string, tokens []string) (map[string]ActivityToken, error) {
 	want := make(map[string]bool, len(tokens))
 	for _, t := range tokens {
 		want[t] = true
@@ -86,7 +88,7 @@ func (s *DeviceStore) ActivityTokensByToken(ctx context.Context, appID string, t
 // queryActivityTokens reads the merged rows of an app matching the
 // condition cond gives for each chunk of keys, and calls fn for each row
 // not deleted.
-func (s *DeviceStore) queryActivityTokens(ctx context.Context, appID string, keys []string, cond func(chunk []string) (string, []any), fn func(ActivityToken)) error {
+func (s *Devices) queryActivityTokens(ctx context.Context, appID string, keys []string, cond func(chunk []string) (string, []any), fn func(ActivityToken)) error {
 	for _, chunk := range inListChunks(keys) {
 		where, args := cond(chunk)
 		rows, err := s.conn.Query(ctx, "SELECT activity_id, device_id, token, deleted, version FROM "+s.db+
@@ -118,7 +120,7 @@ func (s *DeviceStore) queryActivityTokens(ctx context.Context, appID string, key
 // (deliverType 6), in device id order: each is the device's registry row
 // (an iOS device without one if it never reported) with the Live
 // Activity token as its valid APNs token.
-func (s *DeviceStore) ByActivity(ctx context.Context, appID string, activityIDs []string) (map[string][]Device, error) {
+func (s *Devices) ByActivity(ctx context.Context, appID string, activityIDs []string) (map[string][]schema.Device, error) {
 	byActivity, err := s.ActivityTokens(ctx, appID, activityIDs)
 	if err != nil {
 		return nil, err
@@ -131,7 +133,7 @@ func (s *DeviceStore) ByActivity(ctx context.Context, appID string, activityIDs 
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]Device, len(byActivity))
+	out := make(map[string][]schema.Device, len(byActivity))
 	for id, ts := range byActivity {
 		for _, t := range ts {
 			out[id] = append(out[id], devs[t.Token])
@@ -142,7 +144,7 @@ func (s *DeviceStore) ByActivity(ctx context.Context, appID string, activityIDs 
 
 // ByActivityToken returns, per Live Activity token (deliverType 5), its
 // device as ByActivity does; unknown or removed tokens are absent.
-func (s *DeviceStore) ByActivityToken(ctx context.Context, appID string, tokens []string) (map[string]Device, error) {
+func (s *Devices) ByActivityToken(ctx context.Context, appID string, tokens []string) (map[string]schema.Device, error) {
 	byToken, err := s.ActivityTokensByToken(ctx, appID, tokens)
 	if err != nil {
 		return nil, err
@@ -156,7 +158,7 @@ func (s *DeviceStore) ByActivityToken(ctx context.Context, appID string, tokens 
 
 // activityDevices returns, by token, the device of each token as a
 // delivery target: its registry row with Vendor apns and the token.
-func (s *DeviceStore) activityDevices(ctx context.Context, appID string, tokens []ActivityToken) (map[string]Device, error) {
+func (s *Devices) activityDevices(ctx context.Context, appID string, tokens []ActivityToken) (map[string]schema.Device, error) {
 	ids := make([]string, 0, len(tokens))
 	for _, t := range tokens {
 		ids = append(ids, t.DeviceID)
@@ -166,7 +168,7 @@ func (s *DeviceStore) activityDevices(ctx context.Context, appID string, tokens 
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Device, len(tokens))
+	out := make(map[string]schema.Device, len(tokens))
 	for _, t := range tokens {
 		out[t.Token] = ActivityDevice(rows[t.DeviceID], t)
 	}
@@ -178,9 +180,9 @@ func (s *DeviceStore) activityDevices(ctx context.Context, appID string, tokens 
 // then an iOS device of the token's app) with the token as its valid
 // APNs token and no self-built token, since only APNs shows a Live
 // Activity.
-func ActivityDevice(dev Device, t ActivityToken) Device {
+func ActivityDevice(dev schema.Device, t ActivityToken) schema.Device {
 	if dev.DeviceID == "" {
-		dev = Device{AppID: t.AppID, DeviceID: t.DeviceID, Platform: PlatformIOS}
+		dev = schema.Device{AppID: t.AppID, DeviceID: t.DeviceID, Platform: schema.PlatformIOS}
 	}
 	dev.Vendor, dev.VendorToken, dev.SelfToken, dev.TokenValid = "apns", t.Token, "", true
 	return dev

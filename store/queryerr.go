@@ -1,9 +1,11 @@
-package schema
+package store
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // permanentQueryCodes are ClickHouse exception codes that a query gets
@@ -28,4 +30,10 @@ var permanentQueryCodes = map[int32]bool{
 func IsPermanentQueryError(err error) bool {
 	var ex *clickhouse.Exception
 	return errors.As(err, &ex) && permanentQueryCodes[ex.Code]
+}
+
+// invalid returns a *schema.ValidationError with the result code and what
+// to fix, as schema's own validations do.
+func invalid(code schema.ResultCode, format string, args ...any) *schema.ValidationError {
+	return &schema.ValidationError{Code: code, Detail: fmt.Sprintf(format, args...)}
 }

@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -9,16 +9,17 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
-// TestTemplateLimitPerApp: an app holds at most MaxTemplatesPerApp live
+// TestTemplateLimitPerApp: an app holds at most schema.MaxTemplatesPerApp live
 // templates; one more is refused with 3056 TEMPLATE_NUM_TOO MUCH until
 // one is deleted, and other apps are not affected.
 func TestTemplateLimitPerApp(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".templates (app_id, name, title, content, uri, description, deleted, version)")
@@ -33,19 +34,19 @@ func TestTemplateLimitPerApp(t *testing.T) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
-	store := schema.NewTemplateStore(conn, db)
+	templates := store.NewTemplates(conn, db)
 	one := schema.Template{AppID: "full", Name: "one-more", Title: "T", Content: "C"}
 	var ve *schema.ValidationError
-	if err := store.Create(ctx, one); !errors.As(err, &ve) || ve.Code != schema.CodeTemplateNumTooMuch {
+	if err := templates.Create(ctx, one); !errors.As(err, &ve) || ve.Code != schema.CodeTemplateNumTooMuch {
 		t.Fatalf("template %d: got %v, want 3056", schema.MaxTemplatesPerApp+1, err)
 	}
-	if err := store.Create(ctx, schema.Template{AppID: "other", Name: "one-more", Title: "T", Content: "C"}); err != nil {
+	if err := templates.Create(ctx, schema.Template{AppID: "other", Name: "one-more", Title: "T", Content: "C"}); err != nil {
 		t.Fatalf("another app's template: %v", err)
 	}
-	if err := store.Delete(ctx, "full", "t0000", true); err != nil {
+	if err := templates.Delete(ctx, "full", "t0000", true); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Create(ctx, one); err != nil {
+	if err := templates.Create(ctx, one); err != nil {
 		t.Fatalf("after a delete: %v", err)
 	}
 }

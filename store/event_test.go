@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestCallbackURLIsNotStored inserts a terminal event carrying a callback
@@ -16,7 +17,7 @@ func TestCallbackURLIsNotStored(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	const url, token = "https://biz.example.com/push/callback-secret-path", "tok-never-stored"
@@ -26,7 +27,7 @@ func TestCallbackURLIsNotStored(t *testing.T) {
 	if e.CallbackURL != url {
 		t.Fatalf("the acked event lacks the callback URL: %+v", e)
 	}
-	if err := schema.InsertEvents(ctx, conn, db, []schema.Event{e}); err != nil {
+	if err := store.InsertEvents(ctx, conn, db, []schema.Event{e}); err != nil {
 		t.Fatal(err)
 	}
 	var row string

@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestMigrateRebuildsStringEventsMinute starts from a database whose
@@ -28,7 +29,7 @@ func TestMigrateRebuildsStringEventsMinute(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	// Migrate found no events yet; put the string table back with an old
@@ -56,7 +57,7 @@ func TestMigrateRebuildsStringEventsMinute(t *testing.T) {
 		return evs
 	}
 	for range 2 {
-		if err := schema.InsertEvents(ctx, conn, db, batch(0, 300)); err != nil {
+		if err := store.InsertEvents(ctx, conn, db, batch(0, 300)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,7 +76,7 @@ func TestMigrateRebuildsStringEventsMinute(t *testing.T) {
 	}
 
 	for round := 1; round <= 2; round++ {
-		if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		if err := store.Migrate(ctx, conn, db, 0); err != nil {
 			t.Fatalf("migrating (round %d): %v", round, err)
 		}
 		if typ, n := count(); typ != "AggregateFunction(uniqExact, UInt64)" || n != 300 {
@@ -90,7 +91,7 @@ func TestMigrateRebuildsStringEventsMinute(t *testing.T) {
 		t.Fatalf("%d events_minute tables and views, want the table and its view only", aside)
 	}
 	// A replay of old events and new ones, through the new view.
-	if err := schema.InsertEvents(ctx, conn, db, batch(200, 200)); err != nil {
+	if err := store.InsertEvents(ctx, conn, db, batch(200, 200)); err != nil {
 		t.Fatal(err)
 	}
 	if _, n := count(); n != 400 {
@@ -120,7 +121,7 @@ func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	exec := func(stmts ...string) {
@@ -135,7 +136,7 @@ func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
 	exec(previousEventsMinute(db)...)
 	base := time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
 	for range 2 {
-		if err := schema.InsertEvents(ctx, conn, db, versionedEvents(base)); err != nil {
+		if err := store.InsertEvents(ctx, conn, db, versionedEvents(base)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -163,7 +164,7 @@ func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
 	}
 	stats := func(versions ...string) schema.StatsPoint {
 		t.Helper()
-		res, err := schema.QueryStats(ctx, conn, db, schema.StatsQuery{AppID: "app", From: base.Add(-time.Hour), To: base.Add(20 * time.Hour),
+		res, err := store.QueryStats(ctx, conn, db, schema.StatsQuery{AppID: "app", From: base.Add(-time.Hour), To: base.Add(20 * time.Hour),
 			Granularity: schema.GranularityDay, AppVersions: versions})
 		if err != nil {
 			t.Fatal(err)
@@ -191,7 +192,7 @@ func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
 		}
 	}
 	for round := 1; round <= 2; round++ {
-		if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+		if err := store.Migrate(ctx, conn, db, 0); err != nil {
 			t.Fatalf("migrating (round %d): %v", round, err)
 		}
 		check(fmt.Sprintf("after migration round %d", round))
@@ -199,14 +200,14 @@ func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
 	// A start that stopped after setting the previous table aside (and
 	// one of the earlier string-keyed rebuild) left them behind.
 	exec("CREATE TABLE "+db+".events_minute_previous (x UInt8) ENGINE = Memory", "CREATE TABLE "+db+".events_minute_string_ids (x UInt8) ENGINE = Memory")
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	check("after completing an interrupted rebuild")
 	// New events reach the new table through the new view.
 	d := schema.Delivery{DeliveryID: "d-new", MsgID: "m-new", TaskID: "V", AppID: "app", Region: "sg", DeviceID: "dev-new", Platform: schema.PlatformAndroid,
 		Channel: "fcm", AppVersion: "3.0"}
-	if err := schema.InsertEvents(ctx, conn, db, []schema.Event{d.EventFor(schema.EventValid, base.UnixMilli()), d.EventFor(schema.EventAcked, base.UnixMilli())}); err != nil {
+	if err := store.InsertEvents(ctx, conn, db, []schema.Event{d.EventFor(schema.EventValid, base.UnixMilli()), d.EventFor(schema.EventAcked, base.UnixMilli())}); err != nil {
 		t.Fatal(err)
 	}
 	if got := stats("3.0"); got != (schema.StatsPoint{Pushed: 1, Succeeded: 1}) {

@@ -1,4 +1,4 @@
-package schema
+package store
 
 import (
 	"context"
@@ -8,19 +8,16 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/pushpipe/pushpipe/schema"
 )
 
-// MaxAccountDevices is how many of a user account's most recent devices an
-// account target reaches.
-const MaxAccountDevices = 10
-
 // ByAlias returns, per alias, the device that set it last.
-func (s *DeviceStore) ByAlias(ctx context.Context, appID string, aliases []string) (map[string]Device, error) {
+func (s *Devices) ByAlias(ctx context.Context, appID string, aliases []string) (map[string]schema.Device, error) {
 	rows, err := queryDevices(ctx, s.conn, s.db, "alias IN (?)", appID, aliases)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]Device{}
+	out := map[string]schema.Device{}
 	for _, d := range rows {
 		if cur, ok := out[d.Alias]; !ok || d.AliasAt.After(cur.AliasAt) || (d.AliasAt.Equal(cur.AliasAt) && d.DeviceID < cur.DeviceID) {
 			out[d.Alias] = d
@@ -29,14 +26,14 @@ func (s *DeviceStore) ByAlias(ctx context.Context, appID string, aliases []strin
 	return out, nil
 }
 
-// ByAccount returns, per user account, its MaxAccountDevices most recently
+// ByAccount returns, per user account, its schema.MaxAccountDevices most recently
 // associated devices, newest first.
-func (s *DeviceStore) ByAccount(ctx context.Context, appID string, accounts []string) (map[string][]Device, error) {
+func (s *Devices) ByAccount(ctx context.Context, appID string, accounts []string) (map[string][]schema.Device, error) {
 	rows, err := queryDevices(ctx, s.conn, s.db, "user_account IN (?)", appID, accounts)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]Device{}
+	out := map[string][]schema.Device{}
 	for _, d := range rows {
 		out[d.UserAccount] = append(out[d.UserAccount], d)
 	}
@@ -47,17 +44,10 @@ func (s *DeviceStore) ByAccount(ctx context.Context, appID string, accounts []st
 			}
 			return ds[i].DeviceID < ds[j].DeviceID
 		})
-		out[k] = ds[:min(len(ds), MaxAccountDevices)]
+		out[k] = ds[:min(len(ds), schema.MaxAccountDevices)]
 	}
 	return out, nil
 }
-
-// AudienceEmptyDesc starts the status_desc of the accepted event of a
-// broadcast whose audience was empty when fanout streamed it: no device
-// passed its platform, pushStatus, bind-period, tags, appVersions and
-// models filters, so it planned nothing. The rest of the description
-// names the filters. (Accepted events are otherwise "SUCCESS".)
-const AudienceEmptyDesc = "SUCCESS: audience empty"
 
 // Audience selects the devices of an app for a broadcast or a tag target.
 // Zero fields do not filter.
@@ -85,7 +75,7 @@ type Audience struct {
 // Stream calls fn for every device of the audience, reading rows as
 // ClickHouse sends them so memory stays bounded whatever the audience
 // size. An error from fn stops the stream and is returned.
-func (s *DeviceStore) Stream(ctx context.Context, a Audience, fn func(Device) error) error {
+func (s *Devices) Stream(ctx context.Context, a Audience, fn func(schema.Device) error) error {
 	where := []string{"app_id = ?"}
 	args := []any{a.AppID}
 	if len(a.Platforms) > 0 {
@@ -153,7 +143,7 @@ type TagUser struct {
 }
 
 // WriteTags stores tag memberships in one batch.
-func (s *DeviceStore) WriteTags(ctx context.Context, rows []TagUser) error {
+func (s *Devices) WriteTags(ctx context.Context, rows []TagUser) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -181,7 +171,7 @@ func (s *DeviceStore) WriteTags(ctx context.Context, rows []TagUser) error {
 // deleted = 0), in order; none is an empty list. It reads what the
 // registry has applied: a tag_add still on push.bindings.R is not there
 // yet.
-func (s *DeviceStore) UserTags(ctx context.Context, appID, userID string) ([]string, error) {
+func (s *Devices) UserTags(ctx context.Context, appID, userID string) ([]string, error) {
 	rows, err := s.conn.Query(ctx, "SELECT tag FROM "+s.db+".tags FINAL WHERE app_id = ? AND user_id = ? AND deleted = 0 ORDER BY tag", appID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("listing the tags of user %s of app %s: %w", userID, appID, err)
@@ -194,7 +184,7 @@ func (s *DeviceStore) UserTags(ctx context.Context, appID, userID string) ([]str
 // many carry it in all. The count and the page are two queries: a
 // membership the registry applies between them may make them differ by
 // that change.
-func (s *DeviceStore) TagUsers(ctx context.Context, appID, tag string, offset, limit int) (users []string, total uint64, err error) {
+func (s *Devices) TagUsers(ctx context.Context, appID, tag string, offset, limit int) (users []string, total uint64, err error) {
 	const from = " FROM %s.tags FINAL WHERE app_id = ? AND tag = ? AND deleted = 0"
 	q := fmt.Sprintf(from, s.db)
 	if err := s.conn.QueryRow(ctx, "SELECT count()"+q, appID, tag).Scan(&total); err != nil {
@@ -235,7 +225,7 @@ type UserPhone struct {
 
 // WritePhones stores phone number changes in one batch; the newest At of
 // a user wins when read. It returns after ClickHouse acknowledged them.
-func (s *DeviceStore) WritePhones(ctx context.Context, rows []UserPhone) error {
+func (s *Devices) WritePhones(ctx context.Context, rows []UserPhone) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -261,7 +251,7 @@ func (s *DeviceStore) WritePhones(ctx context.Context, rows []UserPhone) error {
 
 // Phones returns the current phone number (E.164) of each of the users of
 // an app that has one, keyed by user id.
-func (s *DeviceStore) Phones(ctx context.Context, appID string, userIDs []string) (map[string]string, error) {
+func (s *Devices) Phones(ctx context.Context, appID string, userIDs []string) (map[string]string, error) {
 	out := make(map[string]string, len(userIDs))
 	for _, chunk := range inListChunks(userIDs) {
 		rows, err := s.conn.Query(ctx, "SELECT user_id, phone FROM "+s.db+".user_phones FINAL WHERE app_id = ? AND user_id IN (?) AND deleted = 0", appID, chunk)

@@ -1,10 +1,11 @@
-package schema
+package store
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // AckedDelivery is a delivery a vendor accepted (an acked event) and that
@@ -22,7 +23,7 @@ type AckedDelivery struct {
 // yet recalled, with their vendor tokens from the delivery index. It reads
 // what the event sink has inserted so far; call it again later for acks
 // still on their way.
-func AckedToRecall(ctx context.Context, conn driver.Conn, db string, c Control) ([]AckedDelivery, error) {
+func AckedToRecall(ctx context.Context, conn driver.Conn, db string, c schema.Control) ([]AckedDelivery, error) {
 	where, args := "app_id = ? AND task_id = ?", []any{c.AppID, c.TaskID}
 	if c.MsgID != "" {
 		where, args = "app_id = ? AND msg_id = ?", []any{c.AppID, c.MsgID}

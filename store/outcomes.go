@@ -1,4 +1,4 @@
-package schema
+package store
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/pushpipe/pushpipe/schema"
 )
 
 // DeliveryOutcome is the terminal event that ended a delivery: one row of
@@ -14,7 +15,7 @@ type DeliveryOutcome struct {
 	MsgID      string
 	DeliveryID string
 	EventID    string
-	Event      EventType
+	Event      schema.EventType
 	TS         int64 // Unix milliseconds
 }
 
@@ -82,7 +83,7 @@ func (x *Outcomes) Lookup(ctx context.Context, keys []DeliveryOutcome) (map[stri
 				rows.Close()
 				return nil, fmt.Errorf("reading a delivery outcome row: %w", err)
 			}
-			r.Event, r.TS = EventType(ev), ts.UnixMilli()
+			r.Event, r.TS = schema.EventType(ev), ts.UnixMilli()
 			if want[r.DeliveryID] == r.MsgID {
 				out[r.DeliveryID] = r
 			}

@@ -1,4 +1,4 @@
-package schema
+package store
 
 import (
 	"context"
@@ -22,7 +22,7 @@ const DefaultEventTTLDays = 180
 func Database(region string) string { return "push_" + region }
 
 // Migrate creates the region database and applies every migration in
-// schema/migrations in file-name order. Every statement is idempotent
+// store/migrations in file-name order. Every statement is idempotent
 // (IF NOT EXISTS), so Migrate runs at each start of each worker; concurrent
 // runs are safe. The one exception is the rebuild of an events_minute whose
 // shape predates migration 011 (cells of event id strings, or no

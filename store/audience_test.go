@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // tagFixture stores devices and tag memberships of app "app" (and one
@@ -22,21 +23,21 @@ import (
 //	d7 android u5 silver
 //	d8 android u1 of app "other", where u1 carries no tag
 //	u9 carries vip but has no device
-func tagFixture(t *testing.T) *schema.DeviceStore {
+func tagFixture(t *testing.T) *store.Devices {
 	t.Helper()
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
-	store := schema.NewDeviceStore(conn, db)
+	devices := store.NewDevices(conn, db)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	dev := func(app, id, platform, user, version string, bound time.Time) schema.Device {
 		return schema.Device{AppID: app, DeviceID: id, Platform: platform, Vendor: "mipush", VendorToken: "tok-" + id,
 			TokenValid: true, UserID: user, BoundAt: bound, AppVersion: version, UpdatedAt: now}
 	}
-	if err := store.Insert(ctx, []schema.Device{
+	if err := devices.Insert(ctx, []schema.Device{
 		dev("app", "d1", schema.PlatformAndroid, "u1", "1.0", now.AddDate(0, 0, -30)),
 		dev("app", "d2", schema.PlatformAndroid, "u2", "1.0", now.AddDate(0, 0, -1)),
 		dev("app", "d3", schema.PlatformAndroid, "u3", "2.0", now.AddDate(0, 0, -1)),
@@ -48,11 +49,11 @@ func tagFixture(t *testing.T) *schema.DeviceStore {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tag := func(tag, user string, deleted bool, at time.Time) schema.TagUser {
-		return schema.TagUser{AppID: "app", Tag: tag, UserID: user, Deleted: deleted, At: at}
+	tag := func(tag, user string, deleted bool, at time.Time) store.TagUser {
+		return store.TagUser{AppID: "app", Tag: tag, UserID: user, Deleted: deleted, At: at}
 	}
 	t0 := now.Add(-time.Hour)
-	if err := store.WriteTags(ctx, []schema.TagUser{
+	if err := devices.WriteTags(ctx, []store.TagUser{
 		tag("vip", "u1", false, t0), tag("gold", "u2", false, t0), tag("vip", "u3", false, t0), tag("gold", "u3", false, t0),
 		tag("vip", "u4", false, t0), tag("silver", "u5", false, t0), tag("vip", "u9", false, t0),
 	}); err != nil {
@@ -60,10 +61,10 @@ func tagFixture(t *testing.T) *schema.DeviceStore {
 	}
 	// Removed again in a later insert, as the registry applies a
 	// tag_remove published after the tag_add.
-	if err := store.WriteTags(ctx, []schema.TagUser{tag("vip", "u4", true, t0.Add(time.Minute))}); err != nil {
+	if err := devices.WriteTags(ctx, []store.TagUser{tag("vip", "u4", true, t0.Add(time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
-	return store
+	return devices
 }
 
 // TestStreamTags streams audiences filtered by tags (a broadcast's tags,
@@ -71,29 +72,29 @@ func tagFixture(t *testing.T) *schema.DeviceStore {
 // devices: any of the tags, each device once, removed memberships and
 // unbound devices left out, other apps never reached.
 func TestStreamTags(t *testing.T) {
-	store := tagFixture(t)
+	devices := tagFixture(t)
 	android := []string{schema.PlatformAndroid}
 	weekAgo := time.Now().UTC().AddDate(0, 0, -7)
 	for _, tc := range []struct {
 		scenario string
-		a        schema.Audience
+		a        store.Audience
 		want     []string
 	}{
-		{"one tag", schema.Audience{Platforms: android, Tags: []string{"vip"}}, []string{"d1", "d3"}},
-		{"any of two tags, each device once", schema.Audience{Platforms: android, Tags: []string{"vip", "gold"}}, []string{"d1", "d2", "d3"}},
-		{"every platform", schema.Audience{Tags: []string{"vip", "gold"}}, []string{"d1", "d2", "d3", "d5"}},
-		{"bound users and all users alike", schema.Audience{Platforms: android, Tags: []string{"vip", "gold"}, Bound: true, Unbound: true}, []string{"d1", "d2", "d3"}},
-		{"bound within the week", schema.Audience{Platforms: android, Tags: []string{"vip"}, Bound: true, BoundFrom: weekAgo}, []string{"d3"}},
-		{"app version", schema.Audience{Platforms: android, Tags: []string{"vip", "gold"}, AppVersions: []string{"2.0"}}, []string{"d3"}},
-		{"a tag nobody carries", schema.Audience{Tags: []string{"nobody"}}, nil},
-		{"deliverType 12 tag", schema.Audience{Tag: "gold"}, []string{"d2", "d3"}},
-		{"tag and tags both", schema.Audience{Tag: "vip", Tags: []string{"gold"}}, []string{"d3"}},
-		{"no tag filter", schema.Audience{Platforms: android}, []string{"d1", "d2", "d3", "d4", "d6", "d7"}},
+		{"one tag", store.Audience{Platforms: android, Tags: []string{"vip"}}, []string{"d1", "d3"}},
+		{"any of two tags, each device once", store.Audience{Platforms: android, Tags: []string{"vip", "gold"}}, []string{"d1", "d2", "d3"}},
+		{"every platform", store.Audience{Tags: []string{"vip", "gold"}}, []string{"d1", "d2", "d3", "d5"}},
+		{"bound users and all users alike", store.Audience{Platforms: android, Tags: []string{"vip", "gold"}, Bound: true, Unbound: true}, []string{"d1", "d2", "d3"}},
+		{"bound within the week", store.Audience{Platforms: android, Tags: []string{"vip"}, Bound: true, BoundFrom: weekAgo}, []string{"d3"}},
+		{"app version", store.Audience{Platforms: android, Tags: []string{"vip", "gold"}, AppVersions: []string{"2.0"}}, []string{"d3"}},
+		{"a tag nobody carries", store.Audience{Tags: []string{"nobody"}}, nil},
+		{"deliverType 12 tag", store.Audience{Tag: "gold"}, []string{"d2", "d3"}},
+		{"tag and tags both", store.Audience{Tag: "vip", Tags: []string{"gold"}}, []string{"d3"}},
+		{"no tag filter", store.Audience{Platforms: android}, []string{"d1", "d2", "d3", "d4", "d6", "d7"}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			tc.a.AppID = "app"
 			var got []string
-			if err := store.Stream(context.Background(), tc.a, func(d schema.Device) error {
+			if err := devices.Stream(context.Background(), tc.a, func(d schema.Device) error {
 				got = append(got, d.DeviceID)
 				return nil
 			}); err != nil {
@@ -109,7 +110,7 @@ func TestStreamTags(t *testing.T) {
 
 // TestTagListings reads the tags of a user and the users of a tag, paged.
 func TestTagListings(t *testing.T) {
-	store := tagFixture(t)
+	devices := tagFixture(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		user string
@@ -120,7 +121,7 @@ func TestTagListings(t *testing.T) {
 		{"u9", []string{"vip"}},
 		{"stranger", []string{}},
 	} {
-		got, err := store.UserTags(ctx, "app", tc.user)
+		got, err := devices.UserTags(ctx, "app", tc.user)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +129,7 @@ func TestTagListings(t *testing.T) {
 			t.Errorf("tags of %s = %#v, want %#v", tc.user, got, tc.want)
 		}
 	}
-	if got, err := store.UserTags(ctx, "other", "u1"); err != nil || len(got) != 0 {
+	if got, err := devices.UserTags(ctx, "other", "u1"); err != nil || len(got) != 0 {
 		t.Errorf("tags of u1 in another app = %v, %v; want none", got, err)
 	}
 	for _, tc := range []struct {
@@ -144,7 +145,7 @@ func TestTagListings(t *testing.T) {
 		{"gold", 0, 10, []string{"u2", "u3"}, 2},
 		{"nobody", 0, 10, []string{}, 0},
 	} {
-		got, total, err := store.TagUsers(ctx, "app", tc.tag, tc.offset, tc.limit)
+		got, total, err := devices.TagUsers(ctx, "app", tc.tag, tc.offset, tc.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +161,7 @@ func TestListTasksMarksEmptyAudience(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
@@ -170,12 +171,12 @@ func TestListTasksMarksEmptyAudience(t *testing.T) {
 	}
 	planned := accepted("reached", "")
 	planned.EventID, planned.Event, planned.DeviceID = schema.NewEventID(schema.EventPlanned, "reached", "m", "d1"), schema.EventPlanned, "d1"
-	if err := schema.InsertEvents(ctx, conn, db, []schema.Event{
+	if err := store.InsertEvents(ctx, conn, db, []schema.Event{
 		accepted("empty", schema.AudienceEmptyDesc+": no device matches tags nobody"), accepted("reached", "SUCCESS"), planned,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tasks, err := schema.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: "app", From: now.Add(-time.Hour), To: now.Add(time.Hour), Limit: 10})
+	tasks, err := store.ListTasks(ctx, conn, db, schema.TaskQuery{AppID: "app", From: now.Add(-time.Hour), To: now.Add(time.Hour), Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package schema_test
+package store_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
 )
 
 // TestColumnarInsertsRoundTrip writes rows of the events table, the
@@ -17,7 +18,7 @@ func TestColumnarInsertsRoundTrip(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	if err := schema.Migrate(ctx, conn, db, 0); err != nil {
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	ts := time.Now().UnixMilli()
@@ -31,7 +32,7 @@ func TestColumnarInsertsRoundTrip(t *testing.T) {
 				DeviceID: "dev2", Platform: "ios", Channel: "apns", Event: schema.EventFailed, StatusCode: -7, Attempt: 1, AppVersion: "3.1.0"},
 			{EventID: "e3", TS: ts + 2, Region: "sg", AppID: "B", Event: schema.EventAccepted},
 		}
-		if err := schema.InsertEvents(ctx, conn, db, events); err != nil {
+		if err := store.InsertEvents(ctx, conn, db, events); err != nil {
 			t.Fatal(err)
 		}
 		rows, err := conn.Query(ctx, "SELECT event_id, toUnixTimestamp64Milli(ts), region, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, "+
@@ -64,13 +65,13 @@ func TestColumnarInsertsRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("delivery index", func(t *testing.T) {
-		recs := []schema.DeliveryRecord{
+		recs := []store.DeliveryRecord{
 			{DeliveryID: "d1", AppID: "A", WorkspaceID: "w", TaskID: "t", MsgID: "m", PushType: schema.PushBroadcast, Target: "tg", DeviceID: "dev1",
 				Platform: "android", Channel: "mipush", Token: "tok1", AppVersion: "3.1.0", Model: "X1", TS: ts, NotifyID: "42"},
 			{DeliveryID: "d2", AppID: "A", WorkspaceID: "w", TaskID: "t", MsgID: "m", PushType: schema.PushBroadcast, DeviceID: "dev2",
 				Platform: "ios", Channel: "apns", Token: "tok2", AppVersion: "3.2.0", TS: ts + 5},
 		}
-		x := schema.NewDeliveryIndex(conn, db)
+		x := store.NewDeliveryIndex(conn, db)
 		if err := x.Insert(ctx, recs); err != nil {
 			t.Fatal(err)
 		}
@@ -83,21 +84,21 @@ func TestColumnarInsertsRoundTrip(t *testing.T) {
 				t.Errorf("delivery %s reads\n%+v\nwant\n%+v", r.DeliveryID, got[r.DeliveryID], r)
 			}
 		}
-		ids, err := x.LookupTokens(ctx, []schema.MsgToken{{AppID: "A", MsgID: "m", Token: "tok2"}})
-		if err != nil || ids[schema.MsgToken{AppID: "A", MsgID: "m", Token: "tok2"}] != "d2" {
+		ids, err := x.LookupTokens(ctx, []store.MsgToken{{AppID: "A", MsgID: "m", Token: "tok2"}})
+		if err != nil || ids[store.MsgToken{AppID: "A", MsgID: "m", Token: "tok2"}] != "d2" {
 			t.Fatalf("token lookup gave %v, %v; want d2", ids, err)
 		}
 	})
 	t.Run("outcomes", func(t *testing.T) {
-		outs := []schema.DeliveryOutcome{
+		outs := []store.DeliveryOutcome{
 			{MsgID: "m", DeliveryID: "d1", EventID: "e1", Event: schema.EventAcked, TS: ts},
 			{MsgID: "m", DeliveryID: "d2", EventID: "e2", Event: schema.EventFailed, TS: ts + 3},
 		}
-		o := schema.NewOutcomes(conn, db)
+		o := store.NewOutcomes(conn, db)
 		if err := o.Insert(ctx, outs); err != nil {
 			t.Fatal(err)
 		}
-		got, err := o.Lookup(ctx, []schema.DeliveryOutcome{{MsgID: "m", DeliveryID: "d1"}, {MsgID: "m", DeliveryID: "d2"}})
+		got, err := o.Lookup(ctx, []store.DeliveryOutcome{{MsgID: "m", DeliveryID: "d1"}, {MsgID: "m", DeliveryID: "d2"}})
 		if err != nil {
 			t.Fatal(err)
 		}
