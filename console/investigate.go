@@ -41,6 +41,8 @@ type investigateView struct {
 	// some were left out.
 	Total uint64
 	Limit int
+	// Found is set once the id was looked up and something was found.
+	Found bool
 }
 
 // messageView is one message planned to the device or user.
@@ -214,6 +216,7 @@ func (s *Server) investigate(w http.ResponseWriter, r *request) {
 		s.render(w, r.Request, http.StatusNotFound, "investigate", r, v)
 		return
 	}
+	iv.Found = true
 	iv.Unregistered = iv.By == "device" && len(iv.Devices) == 0
 	s.render(w, r.Request, http.StatusOK, "investigate", r, v)
 }
