@@ -449,7 +449,7 @@ func (s *Stage) Run(ctx context.Context) error {
 		s.log.Error().Err(runErr).Msg("stage stopped")
 		return runErr
 	}
-	s.log.Info().Msg("stage stopped")
+	s.log.Debug().Msg("stage stopped")
 	return nil
 }
 

@@ -41,11 +41,11 @@ func chooseLogStyle(format string, tty, noColor bool) (logStyle, error) {
 }
 
 // newLogger returns the logger writing to w in style st at level, every
-// line with its time. The keys stay the fixed snake_case ones in either
+// line with its time (to the second: zerolog's time field has seconds). The keys stay the fixed snake_case ones in either
 // style; the console style writes them as key=value after the message.
 func newLogger(w io.Writer, st logStyle, level zerolog.Level) zerolog.Logger {
 	if st.console {
-		w = zerolog.ConsoleWriter{Out: w, NoColor: !st.color, TimeFormat: "15:04:05.000"}
+		w = zerolog.ConsoleWriter{Out: w, NoColor: !st.color, TimeFormat: "15:04:05"}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }

@@ -276,7 +276,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	log.Info().Msg("stopped")
+	log.Info().Int("stages", len(stages)+len(scheds)).Msg("stopped")
 	return err
 }
 
