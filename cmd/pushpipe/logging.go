@@ -69,8 +69,9 @@ type readiness interface{ Ready() bool }
 // regionWorker is one stage or scheduler of a region, with its worker's
 // name.
 type regionWorker struct {
-	kind string
-	r    readiness
+	kind  string
+	r     readiness
+	stage bool
 }
 
 // regionsUp announces each region once, with one log line, when every
@@ -87,14 +88,15 @@ func newRegionsUp(regions []string, start time.Time) *regionsUp {
 	return &regionsUp{regions: regions, workers: map[string][]regionWorker{}, announced: map[string]bool{}, start: start}
 }
 
-// add counts r as a worker of kind in region.
-func (u *regionsUp) add(region, kind string, r readiness) {
-	u.workers[region] = append(u.workers[region], regionWorker{kind: kind, r: r})
+// add counts r as a worker of kind in region: a pipeline stage when stage
+// is set, else a scheduler.
+func (u *regionsUp) add(region, kind string, r readiness, stage bool) {
+	u.workers[region] = append(u.workers[region], regionWorker{kind: kind, r: r, stage: stage})
 }
 
 // check logs "region up" for every region not announced yet whose workers
-// are all ready, with the number of stages and the workers running, and
-// reports whether every region is up.
+// are all ready, with its number of pipeline stages and the workers
+// running, and reports whether every region is up.
 func (u *regionsUp) check(log zerolog.Logger, now time.Time) bool {
 	all := true
 	for _, region := range u.regions {
@@ -103,9 +105,12 @@ func (u *regionsUp) check(log zerolog.Logger, now time.Time) bool {
 		}
 		ws := u.workers[region]
 		var kinds []string
-		up := true
+		up, stages := true, 0
 		for _, w := range ws {
 			up = up && w.r.Ready()
+			if w.stage {
+				stages++
+			}
 			if !slices.Contains(kinds, w.kind) {
 				kinds = append(kinds, w.kind)
 			}
@@ -115,7 +120,7 @@ func (u *regionsUp) check(log zerolog.Logger, now time.Time) bool {
 			continue
 		}
 		u.announced[region] = true
-		log.Info().Str("region", region).Int("stages", len(ws)).Str("workers", strings.Join(kinds, ",")).
+		log.Info().Str("region", region).Int("stages", stages).Str("workers", strings.Join(kinds, ",")).
 			Int64("took_ms", now.Sub(u.start).Milliseconds()).Msgf("region %s up", region)
 	}
 	return all

@@ -71,12 +71,13 @@ func (f *fakeReady) Ready() bool { return f.up }
 
 func TestRegionsUpLogsOneLinePerRegion(t *testing.T) {
 	start := time.Unix(1000, 0)
-	sgFanout, sgSender, sgSender2, euFanout := &fakeReady{}, &fakeReady{}, &fakeReady{}, &fakeReady{}
+	sgFanout, sgSender, sgSender2, sgScheduler, euFanout := &fakeReady{}, &fakeReady{}, &fakeReady{}, &fakeReady{}, &fakeReady{}
 	u := newRegionsUp([]string{"sg", "eu"}, start)
-	u.add("sg", "fanout", sgFanout)
-	u.add("sg", "sender", sgSender)
-	u.add("sg", "sender", sgSender2)
-	u.add("eu", "fanout", euFanout)
+	u.add("sg", "fanout", sgFanout, true)
+	u.add("sg", "sender", sgSender, true)
+	u.add("sg", "sender", sgSender2, true)
+	u.add("sg", "scheduler", sgScheduler, false)
+	u.add("eu", "fanout", euFanout, true)
 	var b bytes.Buffer
 	log := zerolog.New(&b)
 	lines := func() []map[string]any {
@@ -102,7 +103,8 @@ func TestRegionsUpLogsOneLinePerRegion(t *testing.T) {
 		{"nothing ready", nil, false, nil},
 		{"sg partly ready", []*fakeReady{sgFanout, sgSender}, false, nil},
 		{"eu ready", []*fakeReady{euFanout}, false, []string{"eu"}},
-		{"sg ready", []*fakeReady{sgSender2}, true, []string{"eu", "sg"}},
+		{"sg's stages ready, not its scheduler", []*fakeReady{sgSender2}, false, []string{"eu"}},
+		{"sg ready", []*fakeReady{sgScheduler}, true, []string{"eu", "sg"}},
 		{"again: nothing new", nil, true, []string{"eu", "sg"}},
 	} {
 		for _, r := range step.ready {
@@ -122,7 +124,7 @@ func TestRegionsUpLogsOneLinePerRegion(t *testing.T) {
 		}
 	}
 	for _, l := range lines() {
-		want := map[string][]any{"sg": {3.0, "fanout,sender"}, "eu": {1.0, "fanout"}}[l["region"].(string)]
+		want := map[string][]any{"sg": {3.0, "fanout,sender,scheduler"}, "eu": {1.0, "fanout"}}[l["region"].(string)]
 		if l["stages"] != want[0] || l["workers"] != want[1] || l["took_ms"] != 1500.0 {
 			t.Errorf("line %v: want stages %v, workers %v, took_ms 1500", l, want[0], want[1])
 		}

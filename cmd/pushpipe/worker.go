@@ -225,7 +225,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 					return err
 				}
 				scheds = append(scheds, s)
-				up.add(r, string(k), s)
+				up.add(r, string(k), s, false)
 				continue
 			}
 			ss, err := app.NewStages(k, r, deps)
@@ -234,7 +234,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 			}
 			stages = append(stages, ss...)
 			for _, s := range ss {
-				up.add(r, string(k), s)
+				up.add(r, string(k), s, true)
 			}
 		}
 	}
@@ -276,7 +276,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	log.Info().Int("stages", len(stages)+len(scheds)).Msg("stopped")
+	log.Info().Int("stages", len(stages)).Int("schedulers", len(scheds)).Msg("stopped")
 	return err
 }
 

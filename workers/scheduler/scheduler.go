@@ -129,7 +129,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.log.Warn().Err(err).Msg("leaving the consumer group")
 	}
 	wg.Wait()
-	s.log.Info().Msg("scheduler stopped")
+	s.log.Debug().Msg("scheduler stopped")
 	return nil
 }
 
