@@ -22,7 +22,8 @@ type Role string
 
 // The roles, from least to most allowed.
 const (
-	// RoleViewer reads the overview, the tasks and their funnels.
+	// RoleViewer reads the overview, the tasks and their funnels, and
+	// investigates devices and users.
 	RoleViewer Role = "viewer"
 	// RoleOperator also revokes tasks.
 	RoleOperator Role = "operator"

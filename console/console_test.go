@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"context"
+
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
@@ -435,6 +436,10 @@ func TestAccessRules(t *testing.T) {
 		{"logout without a CSRF token", "olga", http.MethodPost, "/logout", "", http.StatusForbidden, "security token"},
 		{"a bad filter", "olga", http.MethodGet, "/apps/A/overview?channel=mipsuh", "", http.StatusBadRequest, "channel &#34;mipsuh&#34; is not one of"},
 		{"a bad range", "olga", http.MethodGet, "/apps/A/tasks?last=2y", "", http.StatusBadRequest, "not one of 1h, 24h, 7d, 30d"},
+		{"investigate in another app", "olga", http.MethodGet, "/apps/B/investigate?id=d1", "", http.StatusForbidden, "may not see app B"},
+		{"investigate by neither device nor user", "olga", http.MethodGet, "/apps/A/investigate?by=phone&id=d1", "", http.StatusBadRequest, "by &#34;phone&#34; is not device or user"},
+		{"investigate an overlong id", "olga", http.MethodGet, "/apps/A/investigate?id=" + strings.Repeat("d", 257), "", http.StatusBadRequest, "ids have at most 256"},
+		{"a viewer may investigate", "vera", http.MethodGet, "/apps/A/investigate", "", http.StatusOK, `id="investigate-form"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &recordingProducer{}

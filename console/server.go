@@ -3,11 +3,15 @@
 // trend chart (pushed, succeeded, arrived, opened, ignored and their
 // rates, by minute, hour or day, filtered by channel, platform, push type
 // and app version), the task list with filters and paging, and a task page
-// with its funnel chart, its per-channel figures and a revoke button.
+// with its funnel chart, its per-channel figures and a revoke button,
+// and an investigation page: a device id or user id → its devices and
+// their tokens, and the messages planned to it with each event and where
+// each stopped.
 //
 // Every figure is read with the functions the gateway's query routes use
 // (store.QueryStats for /v1/stats, store.ListTasks for /v1/tasks,
-// gateway.TaskDetails for /v1/tasks/{taskId} and its funnel), so a page
+// gateway.TaskDetails for /v1/tasks/{taskId} and its funnel,
+// gateway.DeviceStatuses for /v1/devices/status), so a page
 // shows what the HTTP API answers for the same query. A revoke goes the
 // gateway's way too (gateway.Revoke): a control record on
 // push.control.<region>.
@@ -93,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /apps/{app}/tasks", s.authed(s.taskList))
 	mux.HandleFunc("GET /apps/{app}/tasks/{task}", s.authed(s.taskPage))
 	mux.HandleFunc("POST /apps/{app}/tasks/{task}/revoke", s.authed(s.revoke))
+	mux.HandleFunc("GET /apps/{app}/investigate", s.authed(s.investigate))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "error", nil, view{Title: "Not found", Error: "There is no page at " + r.URL.Path + "."})
 	})
@@ -104,9 +109,9 @@ func New(cfg Config) (*Server, error) {
 
 // parsePages parses every page with the shared layout.
 func parsePages() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"pct": pct, "num": num, "when": when}
+	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "overview", "tasks", "task"} {
+	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parsing page %s: %w", name, err)
@@ -240,7 +245,7 @@ type view struct {
 	// Apps are the apps the account may see; App the one shown.
 	Apps []string
 	App  string
-	// Nav is the current section: overview or tasks.
+	// Nav is the current section: overview, tasks or investigate.
 	Nav string
 	// Body is the page's own data.
 	Body any

@@ -159,7 +159,9 @@ func (b *browser) logout() {
 // simulator posting receipts): a wrong password is refused, an operator
 // logs in, a push published through the gateway shows in the overview,
 // the task list and its task page with the numbers the HTTP API answers
-// for the same queries, a viewer sees no revoke button and is refused when
+// for the same queries, the investigation page shows one of its devices
+// with its token as /v1/devices/status does and its message's events up
+// to opened, and says so for a device never seen; a viewer sees no revoke button and is refused when
 // posting one anyway, forged posts without the CSRF token are refused and
 // publish nothing, and the operator's revoke reaches push.control and the
 // recall worker. Every page is saved as a screenshot under
@@ -311,6 +313,54 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	b.screenshot("task")
 	taskPath := appPath + "/tasks/" + url.PathEscape(task)
+
+	// Investigation: device con-1's token as /v1/devices/status tells it,
+	// and its message with every event ClickHouse holds for it, stopped
+	// at opened.
+	b.do("investigating con-1", chromedp.Click(chromedp.CSS("#nav-investigate")), chromedp.WaitVisible(chromedp.CSS("#investigate-form")),
+		chromedp.SendKeys(chromedp.CSS("#id"), "con-1"), chromedp.Click(chromedp.CSS("#investigate")), chromedp.WaitVisible(chromedp.CSS("#messages")))
+	var devStatus []gateway.DeviceStatus
+	if err := api.Query(ctx, "/v1/devices/status", map[string]any{"appId": testApp, "workspaceId": "default", "deviceIds": []string{"con-1"}}, &devStatus); err != nil || len(devStatus) != 1 {
+		t.Fatalf("/v1/devices/status of con-1: %+v, %v", devStatus, err)
+	}
+	devRow := `tr[data-device="con-1"] `
+	tokenValid := read(b, "reading the token's validity", chromedp.AttributeValue(chromedp.CSS(devRow+`[data-col="tokenValid"]`), "data-value"))
+	if got := b.text(devRow + `[data-col="channel"]`); got != devStatus[0].Channel || b.text(devRow+`[data-col="token"]`) != devStatus[0].VendorToken ||
+		tokenValid.Value != strconv.FormatBool(devStatus[0].TokenValid) || !devStatus[0].TokenValid {
+		t.Errorf("con-1 shows channel %q, token %q, valid %q; /v1/devices/status says %+v", got, b.text(devRow+`[data-col="token"]`), tokenValid.Value, devStatus[0])
+	}
+	msg := `article.message[data-msg="con-msg-1"][data-task="` + task + `"] `
+	stored := e.eventCounts("sg", "task_id = ? AND msg_id = 'con-msg-1' AND (device_id = 'con-1' OR (device_id = '' AND target = 'con-1'))", task)
+	var storedTotal uint64
+	for _, n := range stored {
+		storedTotal += n
+	}
+	shown := read(b, "counting the events shown", chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", msg+"tr[data-event]")))
+	if uint64(shown) != storedTotal {
+		t.Errorf("con-1's message shows %d events, ClickHouse holds %d: %v", shown, storedTotal, stored)
+	}
+	for _, ev := range []string{"planned", "valid", "sent", "acked", "arrived", "opened"} {
+		if !b.exists(msg + `tr[data-event="` + ev + `"]`) {
+			t.Errorf("con-1's message shows no %s event", ev)
+		}
+	}
+	stopAt := read(b, "reading where con-1's message stopped", chromedp.AttributeValue(chromedp.CSS(msg+`li.stop[data-device="con-1"]`), "data-stop"))
+	if stopAt.Value != "opened" {
+		t.Errorf("con-1's message stopped at %q, want opened", stopAt.Value)
+	}
+	b.screenshot("investigate")
+
+	// A device nobody registered that the push named: its message says
+	// why it went no further. A device never seen: the page says so.
+	b.do("investigating con-nobody", chromedp.Navigate(b.base+appPath+"/investigate?by=device&id=con-nobody"), chromedp.WaitVisible(chromedp.CSS("#messages")))
+	if !b.exists("#unregistered") || !strings.Contains(b.text(`article.message[data-msg="con-msg-4"] li.stop[data-stop="invalid_device"]`), "NoBindInfo") {
+		t.Errorf("con-nobody's page does not say it is unregistered and why its message stopped")
+	}
+	b.do("investigating an unknown device", chromedp.Navigate(b.base+appPath+"/investigate?by=device&id=con-never-seen"), chromedp.WaitVisible(chromedp.CSS("#error")))
+	if got := b.text("#error"); !strings.Contains(got, `Device "con-never-seen" is not registered`) || !strings.Contains(got, "no message was planned to it") || b.exists("article.message") {
+		t.Errorf("an unknown device's page says %q", got)
+	}
+	b.screenshot("investigate-unknown")
 
 	// Forged posts: the revoke form without its CSRF token, and with a
 	// made-up one, are refused and publish nothing.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
@@ -103,16 +106,28 @@ func (s *Server) deviceStatus(ctx context.Context, c *call) reply {
 	if len(b.DeviceIDs)+len(b.UserIDs) > maxStatusIDs {
 		return refuse(http.StatusBadRequest, schema.CodeInvalidParam, "at most 100 ids a query")
 	}
-	devices := store.NewDevices(s.cfg.ClickHouse, s.cfg.Database)
-	var devs map[string]schema.Device
-	var err error
-	if len(b.DeviceIDs) > 0 {
-		devs, err = devices.Lookup(ctx, b.AppID, b.DeviceIDs)
-	} else {
-		devs, err = devices.ByUser(ctx, b.AppID, b.UserIDs)
-	}
+	out, err := DeviceStatuses(ctx, s.cfg.ClickHouse, s.cfg.Database, b.AppID, b.DeviceIDs, b.UserIDs)
 	if err != nil {
 		return failed("querying device status", err)
+	}
+	return ok(out)
+}
+
+// DeviceStatuses is the device status query of /v1/devices/status (and
+// the console's investigation page): the registered devices of app appID
+// among deviceIDs, or else bound to one of userIDs, in device id order.
+// Unknown ids are left out; an error is ClickHouse's, wrapped.
+func DeviceStatuses(ctx context.Context, conn driver.Conn, db, appID string, deviceIDs, userIDs []string) ([]DeviceStatus, error) {
+	devices := store.NewDevices(conn, db)
+	var devs map[string]schema.Device
+	var err error
+	if len(deviceIDs) > 0 {
+		devs, err = devices.Lookup(ctx, appID, deviceIDs)
+	} else {
+		devs, err = devices.ByUser(ctx, appID, userIDs)
+	}
+	if err != nil {
+		return nil, err
 	}
 	out := make([]DeviceStatus, 0, len(devs))
 	for _, d := range devs {
@@ -124,14 +139,6 @@ func (s *Server) deviceStatus(ctx context.Context, c *call) reply {
 			VendorToken: d.VendorToken, SelfToken: d.SelfToken, TokenValid: d.TokenValid, SelfChannelStatus: "Unknown",
 			Alias: d.Alias, UserAccount: d.UserAccount, AppVersion: d.AppVersion, Model: d.Model, UpdatedAt: d.UpdatedAt.UnixMilli()})
 	}
-	slices.SortFunc(out, func(a, b DeviceStatus) int {
-		if a.DeviceID < b.DeviceID {
-			return -1
-		}
-		if a.DeviceID > b.DeviceID {
-			return 1
-		}
-		return 0
-	})
-	return ok(out)
+	slices.SortFunc(out, func(a, b DeviceStatus) int { return strings.Compare(a.DeviceID, b.DeviceID) })
+	return out, nil
 }

@@ -435,7 +435,7 @@ func (s *Stage) Run(ctx context.Context) error {
 		s.probeLoop(workCtx, runDone)
 	}()
 
-	s.log.Info().Str("group", s.cfg.GroupID).Int("batch_size", s.cfg.BatchSize).Msg("stage started")
+	s.log.Debug().Str("group", s.cfg.GroupID).Int("batch_size", s.cfg.BatchSize).Msg("stage started")
 	runErr := s.loop(ctx, workCtx, reader)
 
 	s.running.Store(false)
@@ -449,7 +449,7 @@ func (s *Stage) Run(ctx context.Context) error {
 		s.log.Error().Err(runErr).Msg("stage stopped")
 		return runErr
 	}
-	s.log.Info().Msg("stage stopped")
+	s.log.Debug().Msg("stage stopped")
 	return nil
 }
 

@@ -30,7 +30,7 @@ func newConsoleCmd() *cobra.Command {
 	var ep endpointFlags
 	cmd := &cobra.Command{
 		Use:   "console",
-		Short: "Run the operators' web console for one region: overview, tasks, task funnels, revoke (reads ClickHouse, revokes → push.control.R)",
+		Short: "Run the operators' web console for one region: overview, tasks, task funnels, revoke, device investigation (reads ClickHouse, revokes → push.control.R)",
 		Long: `Run the operators' web console of one region, a website served by pushpipe itself: every
 page, stylesheet and chart is in the binary (charts are inline SVG), so it works offline.
 
@@ -44,8 +44,14 @@ Pages (after logging in):
   /apps/<appId>/tasks/<id> a task's figures, its funnel chart (planned, invalid device,
                            filtered, valid, accepted by the vendor, arrived, opened), its figures
                            per channel, and a revoke button for operators and admins
-The figures are read with the functions of the gateway's /v1/stats, /v1/tasks and
-/v1/tasks/{taskId}, so they equal the API's answers for the same query; a revoke takes the
+  /apps/<appId>/investigate a device id or user id: its registered devices, tokens and
+                           whether they are valid, and the 50 newest messages planned to it
+                           in a range (it says how many more), each with its events (time,
+                           channel, attempt, status) and where it stopped and why, or "still
+                           in flight"; every role may investigate
+The figures are read with the functions of the gateway's /v1/stats, /v1/tasks,
+/v1/tasks/{taskId} and /v1/devices/status, so they equal the API's answers for the same
+query; a revoke takes the
 path of /v1/push/revoke/task (a control record on push.control.<region>).
 
 Accounts come from console.accounts: a name, the bcrypt hash of the password ('pushpipe

@@ -44,7 +44,9 @@ func newDevCmd() *cobra.Command {
     is empty,
   - /healthz, /readyz, /metrics and /debug/pprof of the whole process on healthAddr
     (127.0.0.1:18080), never on the receipts or gateway ports,
-and print where to look and what to try. A few demo devices of the demo app are
+and print where to look and what to try. On a terminal the log lines are readable and
+coloured, one "region R up" line per region once all its stages run (each stage's own
+start is logged at debug level); piped, they are JSON (--log-format). A few demo devices of the demo app are
 registered in every region. Unless security.idSecret(File) is set, the secret
 delivery ids and receipt tags are derived under is <state-dir>/security/id-secret
 (created with mode 0600 on the first run). Ctrl-C or SIGTERM stops everything cleanly; the next run

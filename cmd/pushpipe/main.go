@@ -48,6 +48,7 @@ Kafka-protocol broker, an embedded ClickHouse and the vendor simulator.`,
 	}
 	root.PersistentFlags().StringP("config", "c", "", "YAML configuration file (see configs/pushpipe.example.yaml); defaults apply when empty")
 	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn, error (overrides logLevel)")
+	root.PersistentFlags().String("log-format", "", "log lines on stderr: auto (readable and coloured on a terminal, else JSON), console or json (overrides logFormat, default auto)")
 	root.AddCommand(
 		newDevCmd(),
 		newWorkerCmd(kindFanout), newWorkerCmd(kindSender), newWorkerCmd(kindEventsink), newWorkerCmd(kindRegistry), newWorkerCmd(kindRetry),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -97,11 +96,17 @@ func loadConfig(cmd *cobra.Command) (*config.Config, zerolog.Logger, error) {
 	if lvl, _ := cmd.Flags().GetString("log-level"); lvl != "" {
 		cfg.LogLevel = lvl
 	}
+	if f, _ := cmd.Flags().GetString("log-format"); f != "" {
+		cfg.LogFormat = f
+	}
 	level, err := zerolog.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return nil, zerolog.Logger{}, fail("logLevel %q: use debug, info, warn or error", cfg.LogLevel)
 	}
-	log := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
+	log, err := stderrLogger(cfg.LogFormat, level)
+	if err != nil {
+		return nil, zerolog.Logger{}, fail("logFormat: %v", err)
+	}
 	app.WarnExposedSecrets(cfg, log)
 	setMemoryLimit(cfg.MemoryLimitMB, log)
 	return cfg, log, nil
@@ -117,8 +122,8 @@ func newWorkerCmd(kind app.Kind) *cobra.Command {
 
 Replicas of the same worker and region share the work through the Kafka consumer
 group pushpipe.` + string(kind) + `.<region>; run as many as the topic has partitions.
-The process serves /healthz, /readyz and /metrics on --health-addr, logs JSON to
-stderr, and on SIGTERM or Ctrl-C finishes its in-flight batch, commits and exits.`,
+The process serves /healthz, /readyz and /metrics on --health-addr, logs to stderr
+(JSON lines, or readable lines on a terminal: --log-format), and on SIGTERM or Ctrl-C finishes its in-flight batch, commits and exits.`,
 		Example: workerExample(kind),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -211,6 +216,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	}
 	var stages []*pipeline.Stage
 	var scheds []*scheduler.Scheduler
+	up := newRegionsUp(regions, time.Now())
 	for _, r := range regions {
 		for _, k := range kinds {
 			if k == app.Scheduler {
@@ -219,6 +225,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 					return err
 				}
 				scheds = append(scheds, s)
+				up.add(r, string(k), s, false)
 				continue
 			}
 			ss, err := app.NewStages(k, r, deps)
@@ -226,6 +233,9 @@ func runWorkers(ctx context.Context, o runOpts) error {
 				return err
 			}
 			stages = append(stages, ss...)
+			for _, s := range ss {
+				up.add(r, string(k), s, true)
+			}
 		}
 	}
 	ready := func() bool {
@@ -238,28 +248,35 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	defer health.Close()
 	log.Info().Strs("brokers", brokers).Stringer("kafka_security", o.kafkaSecurity).Str("clickhouse", chAddr).Strs("regions", regions).
 		Str("health_addr", health.Addr()).Msgf("running %d stage(s)", len(stages))
-	if o.onReady != nil {
-		go func() {
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-				if ready() {
-					o.onReady(health.Addr())
-					return
-				}
+	// One line per region once its stages are up (each stage's own
+	// "stage started" is at debug level), then onReady once the whole
+	// process is ready.
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		regionsDone := false
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
 			}
-		}()
-	}
+			if !regionsDone {
+				regionsDone = up.check(log, time.Now())
+			}
+			if regionsDone && ready() {
+				if o.onReady != nil {
+					o.onReady(health.Addr())
+				}
+				return
+			}
+		}
+	}()
 	err = app.RunAll(ctx, stages, scheds)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	log.Info().Msg("stopped")
+	log.Info().Int("stages", len(stages)).Int("schedulers", len(scheds)).Msg("stopped")
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,16 @@ import (
 	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
+// The log formats of Config.LogFormat.
+const (
+	LogFormatAuto    = "auto"
+	LogFormatConsole = "console"
+	LogFormatJSON    = "json"
+)
+
+// LogFormats lists the values Config.LogFormat may take.
+func LogFormats() []string { return []string{LogFormatAuto, LogFormatConsole, LogFormatJSON} }
+
 // Config is the whole configuration. The zero value plus Defaults is a
 // working development setup with embedded Kafka and ClickHouse.
 type Config struct {
@@ -52,6 +63,12 @@ type Config struct {
 	Stage      StageConfig  `yaml:"stage"`
 	Sender     SenderConfig `yaml:"sender"`
 	LogLevel   string       `yaml:"logLevel"`
+	// LogFormat is how log lines are written to stderr: LogFormatConsole
+	// (human-readable, coloured on a terminal), LogFormatJSON (one JSON
+	// object a line, for collectors) or LogFormatAuto (console on a
+	// terminal, else JSON). Default LogFormatAuto; --log-format overrides
+	// it.
+	LogFormat string `yaml:"logFormat"`
 	// MemoryLimitMB is the soft memory limit of each pushpipe process, in
 	// MiB (Go's runtime/debug.SetMemoryLimit): near it the garbage
 	// collector runs more often instead of letting the heap grow to
@@ -347,6 +364,9 @@ func (c *Config) Defaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.LogFormat == "" {
+		c.LogFormat = LogFormatAuto
+	}
 	if len(c.Apps) == 0 {
 		c.Apps = []AppConfig{{
 			AppID: DefaultDemoAppID, WorkspaceID: DefaultDemoWorkspace,
@@ -357,6 +377,9 @@ func (c *Config) Defaults() {
 
 // Validate reports the first setting that cannot work, saying what to fix.
 func (c *Config) Validate() error {
+	if !slices.Contains(LogFormats(), c.LogFormat) {
+		return fmt.Errorf("logFormat %q: use %s (auto: console on a terminal, else json)", c.LogFormat, strings.Join(LogFormats(), ", "))
+	}
 	if c.MemoryLimitMB < 0 {
 		return fmt.Errorf("memoryLimitMB %d is negative: use 0 for Go's default (GOMEMLIMIT, else no limit) or a size in MiB", c.MemoryLimitMB)
 	}

@@ -111,6 +111,8 @@ func TestValidate(t *testing.T) {
 		{"app listed twice", func(c *Config) { c.Apps = append(c.Apps, c.Apps[0]) }, "listed twice"},
 		{"mipush without secret", func(c *Config) { c.Apps[0].MiPush.AppSecret = "" }, "needs both appSecret and packageName"},
 		{"real vendors need a url per region", func(c *Config) { c.Vendors.MiPush.BaseURLs["sg"] = "" }, `no URL for region "sg"`},
+		{"log format json", func(c *Config) { c.LogFormat = LogFormatJSON }, ""},
+		{"unknown log format", func(c *Config) { c.LogFormat = "text" }, `logFormat "text": use auto, console, json`},
 		{"retry attempt cap below 1", func(c *Config) { c.Retry.MaxAttempts = -1 }, "retry.maxAttempts must be at least 1"},
 		{"retry base backoff not positive", func(c *Config) { c.Retry.BaseBackoff = -time.Second }, "retry.baseBackoff must be positive"},
 		{"retry max backoff below the base", func(c *Config) { c.Retry.MaxBackoff = c.Retry.BaseBackoff / 2 }, "retry.maxBackoff 500ms is below retry.baseBackoff 1s"},

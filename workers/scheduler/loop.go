@@ -53,6 +53,11 @@ type loop struct {
 	done      chan struct{}
 	startTail func(p int)
 	tailing   map[int]bool
+	// settled is set once the replica first caught up: its assignments
+	// and catch-ups are logged at info level from then on (rebalances),
+	// at debug level while it starts (the process's "region up" line
+	// tells that).
+	settled bool
 
 	entries map[string]*entry
 	bad     map[string]record // undecodable records not yet dead-lettered, by key
@@ -171,7 +176,7 @@ func (l *loop) handleGroup(ev groupEvent) {
 	}
 	l.caughtUp = false
 	l.s.m.owned.Set(float64(len(l.owned)))
-	l.log.Info().Int32("generation", ev.gen).Ints("partitions", ev.assign.owned).Msg("partitions assigned; reading up to the current end before acting")
+	l.log.WithLevel(l.rebalanceLevel()).Int32("generation", ev.gen).Ints("partitions", ev.assign.owned).Msg("partitions assigned; reading up to the current end before acting")
 	l.checkCaughtUp()
 }
 
@@ -188,7 +193,17 @@ func (l *loop) checkCaughtUp() {
 	}
 	l.caughtUp = true
 	l.s.ready.Store(true)
-	l.log.Info().Int32("generation", l.gen).Int("schedules", len(l.entries)).Msg("caught up with the schedules topic")
+	l.log.WithLevel(l.rebalanceLevel()).Int32("generation", l.gen).Int("schedules", len(l.entries)).Msg("caught up with the schedules topic")
+	l.settled = true
+}
+
+// rebalanceLevel is the level of the assignment and catch-up lines: debug
+// until the replica first caught up, info afterwards.
+func (l *loop) rebalanceLevel() zerolog.Level {
+	if l.settled {
+		return zerolog.InfoLevel
+	}
+	return zerolog.DebugLevel
 }
 
 // apply merges one record into the state.

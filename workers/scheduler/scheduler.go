@@ -121,7 +121,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.membership(ctx, cg, admin, l.events, &l.ended, l.done)
 	}()
 
-	s.log.Info().Str("group", s.cfg.GroupID).Str("time_zone", s.cfg.Location.String()).Msg("scheduler started")
+	s.log.Debug().Str("group", s.cfg.GroupID).Str("time_zone", s.cfg.Location.String()).Msg("scheduler started")
 	l.run(ctx)
 	close(l.done)
 	cancel()
@@ -129,7 +129,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.log.Warn().Err(err).Msg("leaving the consumer group")
 	}
 	wg.Wait()
-	s.log.Info().Msg("scheduler stopped")
+	s.log.Debug().Msg("scheduler stopped")
 	return nil
 }
 

@@ -350,7 +350,7 @@ func (c *Cache) warm(ctx context.Context) {
 	case err != nil && !errors.Is(err, errFull):
 		c.cfg.Logger.Warn().Err(err).Int("devices", n).Msg("device cache: warm start failed; devices are read on their first look-up")
 	default:
-		c.cfg.Logger.Info().Int("devices", n).Dur("took", time.Since(began)).Msg("device cache warmed with the most recently updated devices")
+		c.cfg.Logger.Debug().Int("devices", n).Dur("took", time.Since(began)).Msg("device cache warmed with the most recently updated devices")
 	}
 }
 
