@@ -24,8 +24,8 @@ func TestEventsinkSection(t *testing.T) {
 		{"huge size", "eventsink: {batchSize: 2000000}\n", 0, 0, 0, "eventsink.batchSize must be between 1 and 1000000"},
 		{"negative wait", "eventsink: {batchWait: -1s}\n", 0, 0, 0, "eventsink.batchWait must be between 0 and 10s, got -1s"},
 		{"long wait", "eventsink: {batchWait: 1m}\n", 0, 0, 0, "eventsink.batchWait must be between 0 and 10s"},
-		{"one batch at a time", "eventsink: {concurrentBatches: 1}\n", DefaultEventsinkBatchSize, DefaultEventsinkBatchWait, DefaultEventsinkBatchLinger, ""},
-		{"too many batches at once", "eventsink: {concurrentBatches: 9}\n", 0, 0, 0, "eventsink.concurrentBatches must be between 1 and 8 (0 means 2), got 9"},
+		{"two batches at a time", "eventsink: {concurrentBatches: 2}\n", DefaultEventsinkBatchSize, DefaultEventsinkBatchWait, DefaultEventsinkBatchLinger, ""},
+		{"too many batches at once", "eventsink: {concurrentBatches: 9}\n", 0, 0, 0, "eventsink.concurrentBatches must be between 1 and 8 (0 means 1), got 9"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			c := loadChecked(t, tc.yaml, tc.wantErr)
