@@ -34,7 +34,6 @@ import (
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
-	"github.com/pushpipe/pushpipe/workers/retry"
 )
 
 // Config is what the sender needs.
@@ -376,12 +375,12 @@ func (h *Handler) eventOf(d schema.Delivery, t schema.EventType, at time.Time, c
 // retry schedules the next attempt of d: not before a wait drawn from
 // [0, min(BaseBackoff·2^attempt, MaxBackoff)] (full jitter), or
 // retryAfter when that is longer, on the retry tier that covers the time
-// until the retry stage releases it (see retry.Output).
+// until the retry stage releases it (see workers.RetryOutput).
 func (h *Handler) retry(d schema.Delivery, at time.Time, retryAfter time.Duration) pipeline.Output {
 	wait := max(time.Duration(rand.Int64N(int64(h.backoff(d.Attempt))+1)), retryAfter)
 	d.Attempt++
 	d.NotBefore = at.Add(wait).UnixMilli()
-	return retry.Output(d, at)
+	return workers.RetryOutput(d, at)
 }
 
 // backoff is the jitter range of the retry after attempt:
