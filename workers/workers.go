@@ -5,6 +5,7 @@
 package workers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -64,4 +65,29 @@ func RevokedEvent(d *schema.Delivery, c schema.Control, at int64) pipeline.Outpu
 		e.StatusDesc += " (" + c.Reason + ")"
 	}
 	return EventOutput(d.Region, e)
+}
+
+// RetryOutput encodes d for the retry tier topic of its region that covers the
+// time from now until d is due (see RetryDueAt): the smallest tier at least that
+// long, or the largest tier for a longer wait, which the tier's handler
+// then re-publishes until d is due (the retry stage). It is keyed by device id, like the
+// deliveries topic.
+func RetryOutput(d schema.Delivery, now time.Time) pipeline.Output {
+	b, err := json.Marshal(d)
+	if err != nil {
+		// Delivery has only plain fields; Marshal cannot fail on it.
+		panic(fmt.Sprintf("encoding delivery: %v", err))
+	}
+	tier := pipeline.RetryTierFor(time.UnixMilli(RetryDueAt(d)).Sub(now))
+	return pipeline.Output{Topic: pipeline.RetryTierTopic(d.Region, tier), Key: []byte(d.KafkaKey()), Value: b}
+}
+
+// RetryDueAt is when a waiting delivery is released, in Unix milliseconds: its
+// not-before time, or its expiry when that comes first (it then ends
+// expired rather than being sent).
+func RetryDueAt(d schema.Delivery) int64 {
+	if d.ExpireAt > 0 {
+		return min(d.NotBefore, d.ExpireAt)
+	}
+	return d.NotBefore
 }

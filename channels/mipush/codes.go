@@ -105,3 +105,13 @@ func classify(code int) kind {
 	}
 	return kindMessagePermanent
 }
+
+// ThrottleCodes returns the codes of a whole-call error that mean "you are
+// sending too fast" (quotas and call-frequency limits) rather than "the
+// endpoint is unwell": a circuit breaker leaves them out of its counts. A
+// new slice on every call.
+func ThrottleCodes() []int {
+	return []int{CodeIPRequestExceedQuota, CodeUserRequestExceedQuota, CodeUserRequestAPIExceedQuota,
+		CodeApplicationAPICallTooOften, CodeApplicationTotalCallTooOften, CodeDailyMessagesExceeded,
+		CodeBroadcastTooOften}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/honor"
+	"github.com/pushpipe/pushpipe/channels/middleware"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
@@ -33,7 +34,6 @@ import (
 	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
-	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
 // The log formats of Config.LogFormat.
@@ -240,11 +240,11 @@ type SenderConfig struct {
 	ConcurrentBatches int `yaml:"concurrentBatches"`
 	// RateLimit sets the region-wide rate budgets per vendor and app
 	// (zero: the vendors' documented quotas, see
-	// sender.DefaultVendorLimits), shared by the region's sender replicas.
-	RateLimit sender.RateLimitConfig `yaml:"rateLimit"`
+	// middleware.DefaultVendorLimits), shared by the region's sender replicas.
+	RateLimit middleware.RateLimitConfig `yaml:"rateLimit"`
 	// Breaker configures the circuit breaker of each vendor endpoint
-	// (zero: the defaults of sender.BreakerConfig).
-	Breaker sender.BreakerConfig `yaml:"breaker"`
+	// (zero: the defaults of middleware.BreakerConfig).
+	Breaker middleware.BreakerConfig `yaml:"breaker"`
 }
 
 // Default values.

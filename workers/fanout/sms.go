@@ -9,7 +9,6 @@ import (
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
-	"github.com/pushpipe/pushpipe/workers/retry"
 )
 
 // The SMS supplement (smsStrategy, mPaaS §7.2.3). A message of a request
@@ -158,7 +157,7 @@ func (h *Handler) smsSupplement(ctx context.Context, s *sink, d *decoded, ev sch
 		if req.SmsStrategy == schema.SMSStrategyConcurrent {
 			out = []pipeline.Output{workers.EventOutput(h.cfg.Region, del.EventFor(schema.EventValid, d.ts)), workers.DeliveryOutput(del)}
 		} else {
-			out = []pipeline.Output{retry.Output(del, h.cfg.Now())}
+			out = []pipeline.Output{workers.RetryOutput(del, h.cfg.Now())}
 		}
 		if err := s.add(ctx, out...); err != nil {
 			return err

@@ -14,7 +14,6 @@ package retry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -104,31 +103,6 @@ func New(cfg Config) (*Handler, error) {
 	return &Handler{cfg: cfg}, nil
 }
 
-// Output encodes d for the retry tier topic of its region that covers the
-// time from now until d is due (see DueAt): the smallest tier at least that
-// long, or the largest tier for a longer wait, which the tier's handler
-// then re-publishes until d is due. It is keyed by device id, like the
-// deliveries topic.
-func Output(d schema.Delivery, now time.Time) pipeline.Output {
-	b, err := json.Marshal(d)
-	if err != nil {
-		// Delivery has only plain fields; Marshal cannot fail on it.
-		panic(fmt.Sprintf("encoding delivery: %v", err))
-	}
-	tier := pipeline.RetryTierFor(time.UnixMilli(DueAt(d)).Sub(now))
-	return pipeline.Output{Topic: pipeline.RetryTierTopic(d.Region, tier), Key: []byte(d.KafkaKey()), Value: b}
-}
-
-// DueAt is when a waiting delivery is released, in Unix milliseconds: its
-// not-before time, or its expiry when that comes first (it then ends
-// expired rather than being sent).
-func DueAt(d schema.Delivery) int64 {
-	if d.ExpireAt > 0 {
-		return min(d.NotBefore, d.ExpireAt)
-	}
-	return d.NotBefore
-}
-
 // verdict is what becomes of one retry record.
 type verdict int
 
@@ -189,7 +163,7 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		}
 		ds[i] = &d
 		if verdicts[i] = h.decide(&d, start); verdicts[i] == wait {
-			holdUntil = max(holdUntil, min(DueAt(d), limit))
+			holdUntil = max(holdUntil, min(workers.RetryDueAt(d), limit))
 		}
 	}
 	if hold := time.UnixMilli(holdUntil).Sub(start); hold > 0 {
@@ -266,6 +240,6 @@ func (h *Handler) outputs(d *schema.Delivery, v verdict, at time.Time) []pipelin
 		e.StatusDesc = fmt.Sprintf("attempt %d", d.Attempt)
 		return []pipeline.Output{workers.EventOutput(h.cfg.Region, e), workers.DeliveryOutput(*d)}
 	default: // reenter
-		return []pipeline.Output{Output(*d, at)}
+		return []pipeline.Output{workers.RetryOutput(*d, at)}
 	}
 }

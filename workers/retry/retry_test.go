@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers"
 )
 
 // base is the fake clock's start.
@@ -288,7 +289,7 @@ func TestOutputPicksTheTierOfTheTimeUntilDue(t *testing.T) {
 			d: schema.Delivery{Region: "eu", DeviceID: "x", NotBefore: base.Add(-time.Minute).UnixMilli()}, want: "push.retry.1s.eu"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			o := Output(tc.d, base)
+			o := workers.RetryOutput(tc.d, base)
 			if o.Topic != tc.want || string(o.Key) != tc.d.DeviceID {
 				t.Fatalf("Output to %s key %q, want %s key %q", o.Topic, o.Key, tc.want, tc.d.DeviceID)
 			}

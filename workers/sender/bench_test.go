@@ -18,6 +18,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/middleware"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
@@ -110,7 +111,7 @@ func benchSender(b *testing.B, vendor string) *Handler {
 		b.Fatal(err)
 	}
 	h, err := New(Config{Region: "sg", Channels: map[string]channels.Channel{vendor: ch}, Concurrency: 16,
-		RateLimit: RateLimitConfig{Disabled: true}})
+		RateLimit: middleware.RateLimitConfig{Disabled: true}})
 	if err != nil {
 		b.Fatal(err)
 	}

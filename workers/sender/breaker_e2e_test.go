@@ -13,12 +13,12 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/pushpipe/pushpipe/channels/middleware"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
-	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
 // stateChange is one logged breaker state change and when it was written.
@@ -146,7 +146,7 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 	log := zerolog.New(logs).Level(zerolog.InfoLevel)
 	regions := []string{"sg", "eu"}
 	e := newEnv(t, regions, 2, log, func(c *config.Config) {
-		c.Sender.Breaker = sender.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: open, HalfOpenRequests: probes}
+		c.Sender.Breaker = middleware.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: open, HalfOpenRequests: probes}
 	})
 	sg, eu := followEvents(t, e, "sg"), followEvents(t, e, "eu")
 	reg := e.run(regions, app.Sender, app.Retry)
@@ -171,7 +171,7 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 			}
 		}
 	}
-	if v, ok := gauge(reg, "pushpipe_vendor_breaker_state", map[string]string{"region": "sg", "vendor": "mipush"}); !ok || v == sender.BreakerClosed {
+	if v, ok := gauge(reg, "pushpipe_vendor_breaker_state", map[string]string{"region": "sg", "vendor": "mipush"}); !ok || v == middleware.BreakerClosed {
 		t.Fatalf("pushpipe_vendor_breaker_state{region=sg,vendor=mipush} = %v (present %v) during the storm, want half-open or open", v, ok)
 	}
 	time.Sleep(storm)
@@ -260,7 +260,7 @@ func TestBreakerStormOnOneEndpoint(t *testing.T) {
 	if got := e.sim.Stats().Vendors["hms"].Regions["sg"].Apps[e2eApp]; got == nil || got.Messages != perRegion {
 		t.Fatalf("simulator stats for huawei sg: %+v, want %d messages", got, perRegion)
 	}
-	if v, _ := gauge(reg, "pushpipe_vendor_breaker_state", map[string]string{"region": "sg", "vendor": "mipush"}); v != sender.BreakerClosed {
+	if v, _ := gauge(reg, "pushpipe_vendor_breaker_state", map[string]string{"region": "sg", "vendor": "mipush"}); v != middleware.BreakerClosed {
 		t.Fatalf("sg breaker gauge %v after the storm, want closed", v)
 	}
 	var seq []string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pushpipe/pushpipe/channels/middleware"
 	"github.com/pushpipe/pushpipe/pipeline"
 )
 
@@ -25,7 +26,7 @@ type BudgetConfig struct {
 	// is plaintext without authentication.
 	Security pipeline.KafkaSecurity
 	// Refresh is how often a busy replica asks Kafka again; default
-	// DefaultShareRefresh.
+	// middleware.DefaultShareRefresh.
 	Refresh time.Duration
 	// Timeout bounds one question to Kafka; default 1s.
 	Timeout time.Duration
@@ -83,13 +84,13 @@ type Budget struct {
 }
 
 // NewBudget returns the budget of one replica; apply receives every new
-// share (Limiter.SetShare).
+// share (middleware.Limiter.SetShare).
 func NewBudget(cfg BudgetConfig, apply func(share float64), log zerolog.Logger) (*Budget, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Refresh == 0 {
-		cfg.Refresh = DefaultShareRefresh
+		cfg.Refresh = middleware.DefaultShareRefresh
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = time.Second

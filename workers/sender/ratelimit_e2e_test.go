@@ -16,6 +16,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/hms"
+	"github.com/pushpipe/pushpipe/channels/middleware"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
@@ -24,7 +25,6 @@ import (
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
-	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
 const (
@@ -254,7 +254,7 @@ func TestRegionRateLimitAcrossReplicas(t *testing.T) {
 	var runs []*run
 	for _, replicas := range []int{1, 2, 3} {
 		e := newEnv(t, []string{"sg"}, 6, log, func(c *config.Config) {
-			c.Sender.RateLimit.Apps = []sender.AppLimit{{AppID: e2eApp, Vendor: "mipush", Limit: sender.Limit{Rate: limit, Unit: sender.UnitMessages}}}
+			c.Sender.RateLimit.Apps = []middleware.AppLimit{{AppID: e2eApp, Vendor: "mipush", Limit: middleware.Limit{Rate: limit, Unit: middleware.UnitMessages}}}
 			// A replica finishes its in-flight batch when it stops; at
 			// 67/s a batch of 200 takes 3s.
 			c.Stage.BatchSize = 200
@@ -352,7 +352,7 @@ func TestRegionRateBudgetFollowsReplicas(t *testing.T) {
 	)
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
 	e := newEnv(t, []string{"sg"}, 6, log, func(c *config.Config) {
-		c.Sender.RateLimit.Apps = []sender.AppLimit{{AppID: e2eApp, Vendor: "mipush", Limit: sender.Limit{Rate: limit, Unit: sender.UnitMessages}}}
+		c.Sender.RateLimit.Apps = []middleware.AppLimit{{AppID: e2eApp, Vendor: "mipush", Limit: middleware.Limit{Rate: limit, Unit: middleware.UnitMessages}}}
 		c.Stage.BatchSize = 200
 	})
 	e.publishDeliveries("sg", "bulk", backlog, false)

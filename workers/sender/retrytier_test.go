@@ -13,7 +13,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
-	"github.com/pushpipe/pushpipe/workers/retry"
+	"github.com/pushpipe/pushpipe/workers"
 )
 
 // retryTierOf reports the tier of topic if it is one of the retry tier
@@ -92,8 +92,8 @@ func TestRetryGoesToTheSmallestTierCoveringItsWait(t *testing.T) {
 			if wait < tc.retryAfter || wait > max(jitterCap, tc.retryAfter) {
 				t.Errorf("wait %s, want within [%s, %s]", wait, tc.retryAfter, max(jitterCap, tc.retryAfter))
 			}
-			if want := pipeline.RetryTierFor(time.UnixMilli(retry.DueAt(r)).Sub(now)); tier != want {
-				t.Errorf("tier %s for a record due in %s, want %s", tier, time.UnixMilli(retry.DueAt(r)).Sub(now), want)
+			if want := pipeline.RetryTierFor(time.UnixMilli(workers.RetryDueAt(r)).Sub(now)); tier != want {
+				t.Errorf("tier %s for a record due in %s, want %s", tier, time.UnixMilli(workers.RetryDueAt(r)).Sub(now), want)
 			}
 			if tc.wantTier != 0 && tier != tc.wantTier {
 				t.Errorf("tier %s, want %s", tier, tc.wantTier)

@@ -7,10 +7,11 @@
 // next attempt number and not-before time.
 //
 // Every vendor call first passes the circuit breaker of the vendor's
-// endpoint in the region (Breaker) and then waits for the tokens of the
-// app's rate limit and of any smooth-push task (Limiter); each limit is a
-// budget of the whole region that the replicas share by their consumer
-// group assignment (Budget).
+// endpoint in the region (middleware.Breaker) and then waits for the
+// tokens of the app's rate limit and of any smooth-push task
+// (middleware.Limiter); the guards are composed in guardChannels. Each
+// limit is a budget of the whole region that the replicas share by their
+// consumer group assignment (Budget, which hands the limiter its share).
 package sender
 
 import (
@@ -26,13 +27,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/middleware"
+	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
-	"github.com/pushpipe/pushpipe/workers/retry"
 )
 
 // Config is what the sender needs.
@@ -54,11 +55,11 @@ type Config struct {
 
 	// RateLimit configures the token buckets every vendor call waits for
 	// (per vendor and app, and per smooth-push task); the zero value
-	// applies the vendors' default quotas (DefaultVendorLimits).
-	RateLimit RateLimitConfig
+	// applies the vendors' default quotas (middleware.DefaultVendorLimits).
+	RateLimit middleware.RateLimitConfig
 	// Breaker configures the circuit breaker of each channel's endpoint;
 	// the zero value applies the defaults.
-	Breaker BreakerConfig
+	Breaker middleware.BreakerConfig
 	// Budget, when set, shares the region's rate budgets among the
 	// replicas of the sender's consumer group; nil means this process has
 	// the whole budget.
@@ -146,42 +147,54 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// guardChannels wraps every channel as breaker(limiter(channel)): the
-// breaker is outermost so that an open breaker refuses a call before it
-// takes any rate limit token, and the limiter's own refusals (tokens too
-// late) are excluded from the breaker's counts.
+// guardChannels wraps every channel in its guards, composed here and
+// nowhere else: breaker(limiter(channel)). The breaker is outermost so
+// that an open breaker refuses a call before it takes any rate limit
+// token, and the limiter's own refusals (tokens too late) are excluded
+// from the breaker's counts. The metrics of both are registered on
+// cfg.Metrics; the limiter's even when it is disabled (share 1).
 func (h *Handler) guardChannels() error {
 	cfg := &h.cfg
-	lim, err := NewLimiter(cfg.Region, cfg.RateLimit, cfg.Metrics, nil)
+	var guards []middleware.Middleware // outermost first
+	if !cfg.Breaker.Disabled {
+		bm := pipeline.Register(cfg.Metrics, middleware.NewBreakerMetrics())
+		breakers, err := middleware.Breakers(cfg.Region, cfg.Breaker, throttleCodes, bm, cfg.Logger)
+		if err != nil {
+			return fmt.Errorf("sender: %w", err)
+		}
+		guards = append(guards, breakers)
+	}
+	lim, err := middleware.NewLimiter(cfg.Region, cfg.RateLimit, pipeline.Register(cfg.Metrics, middleware.NewLimiterMetrics(cfg.Region)), nil)
 	if err != nil {
 		return fmt.Errorf("sender: %w", err)
 	}
-	if cfg.Budget != nil && !cfg.RateLimit.Disabled {
-		bc := *cfg.Budget
-		if bc.Refresh == 0 {
-			bc.Refresh = lim.cfg.ShareRefresh
-		}
-		if h.budget, err = NewBudget(bc, lim.SetShare, cfg.Logger); err != nil {
-			return fmt.Errorf("sender: %w", err)
-		}
-	}
-	var bm *BreakerMetrics
-	if !cfg.Breaker.Disabled {
-		bm = NewBreakerMetrics(cfg.Metrics)
-	}
-	guarded := make(map[string]channels.Channel, len(cfg.Channels))
-	for name, ch := range cfg.Channels {
-		if !cfg.RateLimit.Disabled {
-			ch = lim.Wrap(ch)
-		}
-		if !cfg.Breaker.Disabled {
-			if ch, err = NewBreaker(ch, cfg.Region, cfg.Breaker, bm, cfg.Logger); err != nil {
+	if !cfg.RateLimit.Disabled {
+		guards = append(guards, lim.Wrap)
+		if cfg.Budget != nil {
+			bc := *cfg.Budget
+			if bc.Refresh == 0 {
+				bc.Refresh = cfg.RateLimit.WithDefaults().ShareRefresh
+			}
+			if h.budget, err = NewBudget(bc, lim.SetShare, cfg.Logger); err != nil {
 				return fmt.Errorf("sender: %w", err)
 			}
 		}
-		guarded[name] = ch
+	}
+	guarded := make(map[string]channels.Channel, len(cfg.Channels))
+	for name, ch := range cfg.Channels {
+		guarded[name] = middleware.Chain(ch, guards...)
 	}
 	cfg.Channels = guarded
+	return nil
+}
+
+// throttleCodes returns the codes of a vendor's whole-call errors that
+// mean "you are sending too fast" rather than "the endpoint is unwell",
+// which the breakers leave out of their counts.
+func throttleCodes(vendor string) []int {
+	if vendor == mipush.Name {
+		return mipush.ThrottleCodes()
+	}
 	return nil
 }
 
@@ -337,10 +350,11 @@ func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [
 
 // called reports whether a vendor call was made for message j of a Send
 // that returned res, err: not when the circuit breaker refused the call or
-// the rate limiter kept the message back (see LimitedChannel.Send).
+// the rate limiter kept the message back (see middleware.Refused and
+// middleware.LimitedChannel.Send).
 func called(err error, res []channels.Result, j int) bool {
 	if err != nil {
-		return !errors.Is(err, ErrRateLimited) && !errors.Is(err, gobreaker.ErrOpenState) && !errors.Is(err, gobreaker.ErrTooManyRequests)
+		return !middleware.Refused(err)
 	}
 	return res[j].Outcome != channels.Transient || res[j].StatusCode != channels.StatusWaitingForVerify
 }
@@ -361,12 +375,12 @@ func (h *Handler) eventOf(d schema.Delivery, t schema.EventType, at time.Time, c
 // retry schedules the next attempt of d: not before a wait drawn from
 // [0, min(BaseBackoff·2^attempt, MaxBackoff)] (full jitter), or
 // retryAfter when that is longer, on the retry tier that covers the time
-// until the retry stage releases it (see retry.Output).
+// until the retry stage releases it (see workers.RetryOutput).
 func (h *Handler) retry(d schema.Delivery, at time.Time, retryAfter time.Duration) pipeline.Output {
 	wait := max(time.Duration(rand.Int64N(int64(h.backoff(d.Attempt))+1)), retryAfter)
 	d.Attempt++
 	d.NotBefore = at.Add(wait).UnixMilli()
-	return retry.Output(d, at)
+	return workers.RetryOutput(d, at)
 }
 
 // backoff is the jitter range of the retry after attempt:

@@ -9,9 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels"
-	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
-	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
@@ -27,19 +25,7 @@ const (
 // simulator, the way the sender worker runs.
 func newSender(t *testing.T, now time.Time) (*Handler, *vendorsim.Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	sim, err := allvendors.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
-		Apps: []vendorsim.MiPushApp{{AppID: appID, Secret: secret, PackageName: pkg}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	mp, err := mipush.New(mipush.Config{Region: "sg", BaseURL: sim.MiPushBaseURL("sg"),
-		Apps: map[string]mipush.App{appID: {AppSecret: secret, PackageName: pkg}}, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mp, sim := startMiPush(t)
 	h, err := New(Config{Region: "sg", Channels: map[string]channels.Channel{"mipush": mp},
 		Now: func() time.Time { return now }, BaseBackoff: time.Second, MaxBackoff: time.Minute})
 	if err != nil {

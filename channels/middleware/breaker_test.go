@@ -1,4 +1,4 @@
-package sender
+package middleware
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/segmentio/kafka-go"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/pushpipe/pushpipe/channels"
@@ -46,7 +45,7 @@ func TestJudge(t *testing.T) {
 		{scenario: "unknown app never reached the vendor", ctx: live, err: fmt.Errorf("x: %w", channels.ErrUnknownApp), want: verdictExcluded},
 		{scenario: "credentials rejected: the endpoint answered", ctx: live, err: ve(200, mipush.CodeAuthenticationFailed, false, nil), want: verdictSuccess},
 	} {
-		if got := judge(c.ctx, "mipush", c.err); got != c.want {
+		if got := judge(c.ctx, mipush.ThrottleCodes(), c.err); got != c.want {
 			t.Errorf("%s: judge = %v, want %v", c.scenario, got, c.want)
 		}
 	}
@@ -121,8 +120,10 @@ func TestBreakerStormOpensProbesAndCloses(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var logs syncBuffer
 	const open = 300 * time.Millisecond
+	m := NewBreakerMetrics()
+	reg.MustRegister(m)
 	b, err := NewBreaker(mp, "sg", BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: open, HalfOpenRequests: 2},
-		NewBreakerMetrics(reg), zerolog.New(&logs))
+		mipush.ThrottleCodes(), m, zerolog.New(&logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestBreakerStaysClosed(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			b, err := NewBreaker(mp, "sg", BreakerConfig{ConsecutiveFailures: 2, FailureRatio: 0.1, MinRequests: 2}, nil, zerolog.Nop())
+			b, err := NewBreaker(mp, "sg", BreakerConfig{ConsecutiveFailures: 2, FailureRatio: 0.1, MinRequests: 2}, mipush.ThrottleCodes(), nil, zerolog.Nop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +297,7 @@ func TestBreakerIgnoresRateLimitRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewBreaker(l.Wrap(mp), "sg", BreakerConfig{ConsecutiveFailures: 2}, nil, zerolog.Nop())
+	b, err := NewBreaker(l.Wrap(mp), "sg", BreakerConfig{ConsecutiveFailures: 2}, mipush.ThrottleCodes(), nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,42 +339,38 @@ func TestBreakerIgnoresRateLimitRefusals(t *testing.T) {
 	}
 }
 
-// TestSenderRetriesWhatTheOpenBreakerRefuses runs the sender handler while
-// the MiPush breaker is open: deliveries go to push.retry.sg not before
-// the breaker probes again, with no sent event (no vendor call was made).
-func TestSenderRetriesWhatTheOpenBreakerRefuses(t *testing.T) {
-	mp, sim := startMiPush(t)
-	h, err := New(Config{Region: "sg", Channels: map[string]channels.Channel{"mipush": mp},
-		Breaker: BreakerConfig{ConsecutiveFailures: 1, OpenTimeout: time.Minute}})
+// TestBreakersMiddleware checks the middleware form: a config that cannot
+// work is refused up front, and each wrapped channel gets its own breaker
+// of the region with its vendor's throttle codes.
+func TestBreakersMiddleware(t *testing.T) {
+	if _, err := Breakers("sg", BreakerConfig{ConsecutiveFailures: -1, FailureRatio: -1}, nil, nil, zerolog.Nop()); err == nil {
+		t.Fatal("Breakers accepted a config with both triggers disabled")
+	}
+	asked := map[string]bool{}
+	mw, err := Breakers("sg", BreakerConfig{}, func(vendor string) []int {
+		asked[vendor] = true
+		if vendor == mipush.Name {
+			return mipush.ThrottleCodes()
+		}
+		return nil
+	}, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sim.InjectFailures(vendorsim.Failure{Vendor: "mipush", Status: 503, Next: 1}); err != nil {
-		t.Fatal(err)
-	}
-	future := time.Now().Add(time.Hour).UnixMilli()
-	for _, step := range []struct {
-		scenario  string
-		wantSent  bool
-		wantAfter time.Duration
-	}{
-		{scenario: "the 503 that opens the breaker was a vendor call", wantSent: true},
-		{scenario: "refused by the open breaker: no vendor call", wantAfter: 50 * time.Second},
-	} {
-		start := time.Now()
-		res, err := h.HandleBatch(context.Background(), []kafka.Message{delivery("d1", "r1", "mipush", future)})
-		if err != nil {
-			t.Fatal(err)
+	var log []string
+	for _, c := range []struct {
+		vendor   string
+		throttle bool
+	}{{vendor: mipush.Name, throttle: true}, {vendor: "fcm"}} {
+		b, ok := mw(stub{name: c.vendor, log: &log}).(*Breaker)
+		if !ok {
+			t.Fatalf("%s: Breakers did not wrap the channel in a *Breaker", c.vendor)
 		}
-		got := outcomes(t, res)[0]
-		if sent := len(got.events) == 1 && got.events[0] == "sent"; sent != step.wantSent || len(got.retries) != 1 {
-			t.Fatalf("%s: events %v, retries %d; want sent=%v and one retry", step.scenario, got.events, len(got.retries), step.wantSent)
+		if b.Region() != "sg" || !asked[c.vendor] {
+			t.Errorf("%s: region %q, throttle codes asked %v; want sg and asked", c.vendor, b.Region(), asked[c.vendor])
 		}
-		if nb := time.UnixMilli(got.retries[0].NotBefore); nb.Before(start.Add(step.wantAfter)) {
-			t.Fatalf("%s: retry not before %s, want at least %s later", step.scenario, nb.Sub(start), step.wantAfter)
+		if got := len(b.throttle) > 0; got != c.throttle {
+			t.Errorf("%s: has throttle codes %v, want %v", c.vendor, got, c.throttle)
 		}
-	}
-	if n := len(sim.Requests("mipush", "sg")); n != 1 {
-		t.Fatalf("simulator saw %d calls, want 1", n)
 	}
 }

@@ -1,4 +1,4 @@
-package sender
+package middleware
 
 import (
 	"context"
@@ -15,8 +15,6 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/pushpipe/pushpipe/channels"
-	"github.com/pushpipe/pushpipe/channels/mipush"
-	"github.com/pushpipe/pushpipe/pipeline"
 )
 
 // Defaults of BreakerConfig.
@@ -35,7 +33,8 @@ const (
 // the last FailureWindow and FailureRatio of them failed. While open, Send
 // fails at once with a transient error; after OpenTimeout it lets
 // HalfOpenRequests calls through as probes: if they all succeed it closes,
-// if one fails it opens again. Zero values mean the defaults.
+// if one fails it opens again. Zero values mean the defaults. It is the
+// configuration key sender.breaker.
 type BreakerConfig struct {
 	// Disabled turns the breakers off.
 	Disabled bool `yaml:"disabled" json:"disabled"`
@@ -132,19 +131,6 @@ func stateValue(s gobreaker.State) float64 {
 	return BreakerClosed
 }
 
-// throttleCodes returns the vendor codes (in a whole-call error) of a
-// channel that mean "you are sending too fast" rather than "the endpoint
-// is unwell".
-func throttleCodes(vendor string) []int {
-	switch vendor {
-	case mipush.Name:
-		return []int{mipush.CodeIPRequestExceedQuota, mipush.CodeUserRequestExceedQuota, mipush.CodeUserRequestAPIExceedQuota,
-			mipush.CodeApplicationAPICallTooOften, mipush.CodeApplicationTotalCallTooOften, mipush.CodeDailyMessagesExceeded,
-			mipush.CodeBroadcastTooOften}
-	}
-	return nil
-}
-
 // verdict is how one Send counts for the breaker.
 type verdict int
 
@@ -162,13 +148,15 @@ const (
 //     (credentials rejected...): the endpoint is up;
 //   - failure: a transient whole-call error — 5xx, timeouts, connection
 //     errors, garbled answers, vendor-coded "busy";
-//   - excluded: throttling (HTTP 429 or a vendor quota code), this
+//   - excluded: throttling (HTTP 429 or one of throttleCodes, the
+//     vendor's codes in a whole-call error that mean "you are sending too
+//     fast" rather than "the endpoint is unwell"), this
 //     sender's own rate limit (ErrRateLimited), the caller's context
 //     ending (shutdown), and caller errors that never reached the vendor
 //     (batch too large, mixed apps, unknown app). Throttling is transient
 //     for the delivery — it goes to the retry path — but the endpoint is
 //     healthy, so it neither trips nor closes the breaker.
-func judge(ctx context.Context, vendor string, err error) verdict {
+func judge(ctx context.Context, throttleCodes []int, err error) verdict {
 	var ve *channels.VendorError
 	switch {
 	case err == nil:
@@ -176,7 +164,7 @@ func judge(ctx context.Context, vendor string, err error) verdict {
 	case errors.Is(err, ErrRateLimited), ctx.Err() != nil,
 		errors.Is(err, channels.ErrBatchTooLarge), errors.Is(err, channels.ErrMixedApps), errors.Is(err, channels.ErrUnknownApp):
 		return verdictExcluded
-	case errors.As(err, &ve) && (ve.HTTPStatus == http.StatusTooManyRequests || slices.Contains(throttleCodes(vendor), ve.Code)):
+	case errors.As(err, &ve) && (ve.HTTPStatus == http.StatusTooManyRequests || slices.Contains(throttleCodes, ve.Code)):
 		return verdictExcluded
 	case errors.Is(err, channels.ErrTransient):
 		return verdictFailure
@@ -194,26 +182,52 @@ var (
 // (one vendor in one region) with a circuit breaker. Safe for concurrent
 // use.
 type Breaker struct {
-	inner  channels.Channel
-	region string
-	cfg    BreakerConfig
-	cb     *gobreaker.TwoStepCircuitBreaker[struct{}]
-	m      *BreakerMetrics
-	log    zerolog.Logger
+	wrapped
+	region   string
+	cfg      BreakerConfig
+	throttle []int
+	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
+	m        *BreakerMetrics
+	log      zerolog.Logger
 	// openedAt is the unix nanoseconds of the last change to open.
 	openedAt atomic.Int64
 }
 
-// NewBreaker wraps ch, the channel of one vendor in region, with a circuit
-// breaker configured by cfg (defaults applied). m (may be nil) exports its
-// state; log receives one line per state change, with keys vendor and
-// region. The result implements channels.BatchKeyer when ch does.
-func NewBreaker(ch channels.Channel, region string, cfg BreakerConfig, m *BreakerMetrics, log zerolog.Logger) (*Breaker, error) {
+// Breakers returns the Middleware that wraps each channel of region in its
+// own Breaker configured by cfg; throttleCodes (may be nil) names a
+// vendor's codes that mean throttling (see NewBreaker). It fails when cfg
+// does not validate.
+func Breakers(region string, cfg BreakerConfig, throttleCodes func(vendor string) []int, m *BreakerMetrics, log zerolog.Logger) (Middleware, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	return func(ch channels.Channel) channels.Channel {
+		var codes []int
+		if throttleCodes != nil {
+			codes = throttleCodes(ch.Name())
+		}
+		return newBreaker(ch, region, cfg, codes, m, log)
+	}, nil
+}
+
+// NewBreaker wraps ch, the channel of one vendor in region, with a circuit
+// breaker configured by cfg (defaults applied). throttleCodes are the
+// vendor's codes in a whole-call error that mean "you are sending too
+// fast": such an error leaves the breaker's counts alone, like HTTP 429.
+// m (may be nil) exports its state; log receives one line per state
+// change, with keys vendor and region. It fails when cfg does not
+// validate.
+func NewBreaker(ch channels.Channel, region string, cfg BreakerConfig, throttleCodes []int, m *BreakerMetrics, log zerolog.Logger) (*Breaker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newBreaker(ch, region, cfg, throttleCodes, m, log), nil
+}
+
+// newBreaker is NewBreaker for a validated cfg.
+func newBreaker(ch channels.Channel, region string, cfg BreakerConfig, throttleCodes []int, m *BreakerMetrics, log zerolog.Logger) *Breaker {
 	cfg = cfg.WithDefaults()
-	b := &Breaker{inner: ch, region: region, cfg: cfg, m: m,
+	b := &Breaker{wrapped: wrapped{ch}, region: region, cfg: cfg, throttle: throttleCodes, m: m,
 		log: log.With().Str("vendor", ch.Name()).Str("region", region).Logger()}
 	bucket := time.Second
 	if cfg.FailureWindow < 10*time.Second {
@@ -243,25 +257,8 @@ func NewBreaker(ch channels.Channel, region string, cfg BreakerConfig, m *Breake
 	if m != nil {
 		m.add(b)
 	}
-	return b, nil
+	return b
 }
-
-// Name returns the wrapped channel's name.
-func (b *Breaker) Name() string { return b.inner.Name() }
-
-// MaxBatch returns the wrapped channel's MaxBatch.
-func (b *Breaker) MaxBatch() int { return b.inner.MaxBatch() }
-
-// BatchKey returns the wrapped channel's BatchKey, or "" when it has none.
-func (b *Breaker) BatchKey(m channels.Message) string {
-	if bk, ok := b.inner.(channels.BatchKeyer); ok {
-		return bk.BatchKey(m)
-	}
-	return ""
-}
-
-// Unwrap returns the wrapped channel.
-func (b *Breaker) Unwrap() channels.Channel { return b.inner }
 
 // Region is the region of the guarded endpoint.
 func (b *Breaker) Region() string { return b.region }
@@ -291,7 +288,7 @@ func (b *Breaker) Send(ctx context.Context, msgs []channels.Message) ([]channels
 		return nil, ve
 	}
 	res, err := b.inner.Send(ctx, msgs)
-	switch judge(ctx, b.inner.Name(), err) {
+	switch judge(ctx, b.throttle, err) {
 	case verdictFailure:
 		done(errBreakerFailure)
 	case verdictExcluded:
@@ -315,21 +312,17 @@ type BreakerMetrics struct {
 	breakers map[[2]string]*Breaker // region, vendor
 }
 
-// NewBreakerMetrics returns the breaker metrics registered on reg (nil:
-// unregistered). Calling it again with the same registry returns the
-// metrics registered first.
-func NewBreakerMetrics(reg prometheus.Registerer) *BreakerMetrics {
-	m := &BreakerMetrics{
+// NewBreakerMetrics returns the breaker metrics, unregistered: the caller
+// registers them once per registry, and every Breaker of that registry
+// shares them.
+func NewBreakerMetrics() *BreakerMetrics {
+	return &BreakerMetrics{
 		state: prometheus.NewDesc("pushpipe_vendor_breaker_state",
 			"State of the circuit breaker of a vendor endpoint: 0 closed, 1 half-open, 2 open.", []string{"region", "vendor"}, nil),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushpipe_vendor_breaker_rejected_total",
 			Help: "Messages not sent because the vendor endpoint's circuit breaker was open or half-open."}, []string{"region", "vendor"}),
 		breakers: map[[2]string]*Breaker{},
 	}
-	if reg == nil {
-		return m
-	}
-	return pipeline.Register(reg, m)
 }
 
 // add makes b's state exported; a later breaker of the same endpoint

@@ -1,4 +1,4 @@
-package sender
+package middleware
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pushpipe/pushpipe/channels"
-	"github.com/pushpipe/pushpipe/pipeline"
 )
 
 // ExtraSmoothRate is channels.ExtraSmoothRate: the key of
@@ -37,7 +36,7 @@ const (
 )
 
 // Limit is one rate budget of a whole region: Rate tokens a second shared
-// by every sender replica of the region (see Budget).
+// by every sender replica of the region (see Limiter.SetShare).
 type Limit struct {
 	// Rate is the tokens a second of the whole region. 0 means no limit.
 	Rate float64 `yaml:"rate" json:"rate"`
@@ -130,7 +129,8 @@ const (
 // RateLimitConfig configures the sender's token buckets: one per (vendor,
 // app) in the sender's region, and one per task that asks for smooth push.
 // Every limit is a budget of the whole region; each replica applies its
-// share (see Budget). The zero value is the vendors' default quotas.
+// share (see Limiter.SetShare). The zero value is the vendors' default
+// quotas. It is the configuration key sender.rateLimit.
 type RateLimitConfig struct {
 	// Disabled turns every limit off.
 	Disabled bool `yaml:"disabled" json:"disabled"`
@@ -300,7 +300,7 @@ type Limiter struct {
 	cfg    RateLimitConfig
 	region string
 	clock  Clock
-	m      *limiterMetrics
+	m      *LimiterMetrics
 
 	mu        sync.Mutex
 	share     float64
@@ -309,18 +309,22 @@ type Limiter struct {
 	lastSweep time.Time
 }
 
-// NewLimiter returns the limiter of one region. reg receives its metrics
-// (nil: unregistered); clock nil means the wall clock. The share starts
-// at 1 (this replica has the whole budget).
-func NewLimiter(region string, cfg RateLimitConfig, reg prometheus.Registerer, clock Clock) (*Limiter, error) {
+// NewLimiter returns the limiter of one region. m receives its series
+// (nil: series of its own, which nobody reads; m must be of the same
+// region); clock nil means the wall clock. The share starts at 1 (this
+// replica has the whole budget). It fails when cfg does not validate.
+func NewLimiter(region string, cfg RateLimitConfig, m *LimiterMetrics, clock Clock) (*Limiter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if clock == nil {
 		clock = realClock{}
 	}
+	if m == nil {
+		m = NewLimiterMetrics(region)
+	}
 	l := &Limiter{
-		cfg: cfg.WithDefaults(), region: region, clock: clock, m: newLimiterMetrics(reg, region),
+		cfg: cfg.WithDefaults(), region: region, clock: clock, m: m,
 		share: 1, apps: map[[2]string]*bucket{}, tasks: map[string]*bucket{},
 	}
 	l.m.share.Set(1)
@@ -383,36 +387,17 @@ func (l *Limiter) newBucketLocked(base Limit, now time.Time) *bucket {
 	return &bucket{lim: lim, base: base, lastUsed: now}
 }
 
-// Wrap returns ch limited by l. The result implements channels.BatchKeyer
-// when ch does.
+// Wrap returns ch limited by l, a *LimitedChannel; it is l's Middleware.
 func (l *Limiter) Wrap(ch channels.Channel) channels.Channel {
-	return &LimitedChannel{inner: ch, l: l}
+	return &LimitedChannel{wrapped: wrapped{ch}, l: l}
 }
 
 // LimitedChannel is a channel whose Send waits for tokens of its Limiter
 // before each vendor call. Safe for concurrent use.
 type LimitedChannel struct {
-	inner channels.Channel
-	l     *Limiter
+	wrapped
+	l *Limiter
 }
-
-// Name returns the wrapped channel's name.
-func (c *LimitedChannel) Name() string { return c.inner.Name() }
-
-// MaxBatch returns the wrapped channel's MaxBatch.
-func (c *LimitedChannel) MaxBatch() int { return c.inner.MaxBatch() }
-
-// BatchKey returns the wrapped channel's BatchKey, or "" when it has none
-// (every message may then share a call).
-func (c *LimitedChannel) BatchKey(m channels.Message) string {
-	if bk, ok := c.inner.(channels.BatchKeyer); ok {
-		return bk.BatchKey(m)
-	}
-	return ""
-}
-
-// Unwrap returns the wrapped channel.
-func (c *LimitedChannel) Unwrap() channels.Channel { return c.inner }
 
 // piece is the part of a batch sent in one inner Send, msgs[start:end];
 // called tells whether that Send was made.
@@ -718,21 +703,24 @@ func (l *Limiter) sweepLocked(now time.Time) {
 	}
 }
 
-// limiterMetrics are the limiter's series.
-type limiterMetrics struct {
+// LimiterMetrics are the series of the limiter of one region, a
+// prometheus.Collector the caller registers:
+//
+//	pushpipe_sender_rate_budget_share{region}               this replica's share of the region's budgets
+//	pushpipe_sender_rate_limit_wait_seconds{region,vendor}  wait for tokens per vendor call
+//	pushpipe_sender_rate_limit_deferred_total{region,vendor} messages sent to the retry path because tokens came too late
+//
+// Safe for concurrent use.
+type LimiterMetrics struct {
 	share    prometheus.Gauge
 	wait     *prometheus.HistogramVec
 	deferred *prometheus.CounterVec
 }
 
-// newLimiterMetrics creates and registers (reg may be nil):
-//
-//	pushpipe_sender_rate_budget_share{region}               this replica's share of the region's budgets
-//	pushpipe_sender_rate_limit_wait_seconds{region,vendor}  wait for tokens per vendor call
-//	pushpipe_sender_rate_limit_deferred_total{region,vendor} messages sent to the retry path because tokens came too late
-func newLimiterMetrics(reg prometheus.Registerer, region string) *limiterMetrics {
+// NewLimiterMetrics returns the unregistered series of region's limiter.
+func NewLimiterMetrics(region string) *LimiterMetrics {
 	labels := prometheus.Labels{"region": region}
-	m := &limiterMetrics{
+	return &LimiterMetrics{
 		share: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pushpipe", Subsystem: "sender", Name: "rate_budget_share",
 			Help: "This replica's share (0..1) of the region's rate budgets.", ConstLabels: labels}),
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pushpipe", Subsystem: "sender", Name: "rate_limit_wait_seconds",
@@ -741,11 +729,18 @@ func newLimiterMetrics(reg prometheus.Registerer, region string) *limiterMetrics
 		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pushpipe", Subsystem: "sender", Name: "rate_limit_deferred_total",
 			Help: "Messages sent to the retry path because their rate limit tokens would come too late.", ConstLabels: labels}, []string{"vendor"}),
 	}
-	if reg == nil {
-		return m
-	}
-	m.share = pipeline.Register(reg, m.share)
-	m.wait = pipeline.Register(reg, m.wait)
-	m.deferred = pipeline.Register(reg, m.deferred)
-	return m
+}
+
+// Describe implements prometheus.Collector.
+func (m *LimiterMetrics) Describe(ch chan<- *prometheus.Desc) {
+	m.share.Describe(ch)
+	m.wait.Describe(ch)
+	m.deferred.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (m *LimiterMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.share.Collect(ch)
+	m.wait.Collect(ch)
+	m.deferred.Collect(ch)
 }

@@ -1,25 +1,25 @@
-package sender
+package middleware
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
-	"github.com/pushpipe/pushpipe/pipeline"
-	"github.com/pushpipe/pushpipe/schema"
+)
+
+// The MiPush app the tests send for, known to the simulator.
+const (
+	appID  = "app-1"
+	secret = "s3cret"
+	pkg    = "com.example.app"
 )
 
 // fakeClock is a Clock whose Sleep moves time forward at once.
@@ -397,67 +397,4 @@ func TestLimiterWaitEndsWithContext(t *testing.T) {
 	if n := len(sim.Requests("mipush", "sg")); n != 0 {
 		t.Fatalf("%d vendor calls, want none", n)
 	}
-}
-
-// TestSenderSendsWhatCannotWaitToRetry runs the sender handler with a
-// slow limit and deliveries of short validity: the batch does not block
-// past their validity, and what could not be sent goes to push.retry.sg.
-func TestSenderSendsWhatCannotWaitToRetry(t *testing.T) {
-	mp, sim := startMiPush(t)
-	h, err := New(Config{Region: "sg", Channels: map[string]channels.Channel{"mipush": mp},
-		RateLimit: RateLimitConfig{Apps: []AppLimit{{AppID: appID, Vendor: "mipush", Limit: Limit{Rate: 20}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp := time.Now().Add(time.Second).UnixMilli()
-	var batch []kafka.Message
-	for i := range 60 {
-		// One content for all, so the sender makes one Send of 60.
-		d := schema.Delivery{DeliveryID: fmt.Sprintf("d%d", i), MsgID: "m1", TaskID: "t1", AppID: appID, Region: "sg",
-			DeviceID: "dev" + strconv.Itoa(i), Channel: "mipush", Token: "reg" + strconv.Itoa(i), Title: "Hi", Body: "there", ExpireAt: exp}
-		batch = append(batch, kafka.Message{Value: mustJSON(t, d)})
-	}
-	start := time.Now()
-	res, err := h.HandleBatch(context.Background(), batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Fatalf("HandleBatch took %s; it must not wait past the validity (1s)", took)
-	}
-	acked, retried, sent := 0, 0, 0
-	for _, r := range res {
-		for _, o := range r.Outputs {
-			if _, ok := retryTierOf(o.Topic, "sg"); ok {
-				retried++
-			}
-			switch o.Topic {
-			case pipeline.EventsTopic("sg"):
-				if bytes.Contains(o.Value, []byte(`"event":"acked"`)) {
-					acked++
-				}
-				if bytes.Contains(o.Value, []byte(`"event":"sent"`)) {
-					sent++
-				}
-			}
-		}
-	}
-	if acked+retried != len(batch) || acked < 15 || acked > 25 {
-		t.Fatalf("acked %d, retried %d of %d; want about 20 acked (1s at 20/s) and the rest retried", acked, retried, len(batch))
-	}
-	if sent != acked {
-		t.Fatalf("%d sent events for %d acked deliveries; a delivery kept back by the limiter made no vendor call", sent, acked)
-	}
-	if n := len(sim.Requests("mipush", "sg")); n == 0 {
-		t.Fatal("no vendor call")
-	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
