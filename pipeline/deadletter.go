@@ -42,12 +42,19 @@ func truncatedDLQ(o Output) Output {
 // rejectionRecords builds the dead-letter record and the rejected event for
 // a rejected record.
 func (s *Stage) rejectionRecords(m kafka.Message, rej *Rejection) (dlq, event Output) {
-	reason := rej.Reason
-	if len(reason) > maxReasonLen {
-		reason = reason[:maxReasonLen]
-	}
-	part, off := strconv.Itoa(m.Partition), strconv.FormatInt(m.Offset, 10)
+	return DeadLetter(s.cfg.Name, s.cfg.Region, m, rej.Code, rej.Reason), RejectedEvent(s.cfg.Region, m, rej)
+}
 
+// DeadLetter returns the dead-letter record of m, a record read from a
+// topic of region that the worker named stage rejects with result code
+// code for reason: m's key, value and headers (less the runtime's own
+// pushpipe-* headers) with the Header* headers above, for
+// DLQTopic(region). reason is cut to 1024 bytes. A Stage builds it for
+// every Rejection; a worker that reads Kafka without a Stage (the
+// scheduler) builds its dead-letter records with it, so that they carry
+// the same headers.
+func DeadLetter(stage, region string, m kafka.Message, code int, reason string) Output {
+	reason = cutReason(reason)
 	headers := make([]kafka.Header, 0, len(m.Headers)+6)
 	for _, h := range m.Headers {
 		if !strings.HasPrefix(h.Key, headerPrefix) {
@@ -56,24 +63,33 @@ func (s *Stage) rejectionRecords(m kafka.Message, rej *Rejection) (dlq, event Ou
 	}
 	headers = append(headers,
 		kafka.Header{Key: HeaderReason, Value: []byte(reason)},
-		kafka.Header{Key: HeaderResultCode, Value: []byte(strconv.Itoa(rej.Code))},
+		kafka.Header{Key: HeaderResultCode, Value: []byte(strconv.Itoa(code))},
 		kafka.Header{Key: HeaderSourceTopic, Value: []byte(m.Topic)},
-		kafka.Header{Key: HeaderSourcePartition, Value: []byte(part)},
-		kafka.Header{Key: HeaderSourceOffset, Value: []byte(off)},
-		kafka.Header{Key: HeaderStage, Value: []byte(s.cfg.Name)},
+		kafka.Header{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(m.Partition))},
+		kafka.Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		kafka.Header{Key: HeaderStage, Value: []byte(stage)},
 	)
-	dlq = Output{Topic: DLQTopic(s.cfg.Region), Key: m.Key, Value: m.Value, Headers: headers}
+	return Output{Topic: DLQTopic(region), Key: m.Key, Value: m.Value, Headers: headers}
+}
 
+// RejectedEvent returns the rejected event of m, a record read from a
+// topic of region and rejected with rej, for EventsTopic(region): rej.Event
+// with EventID derived from m's topic, partition and offset (a replay
+// yields the same id), TS m's timestamp (now when it has none), Event
+// rejected, StatusCode rej.Code, StatusDesc rej.Reason cut to 1024 bytes
+// and Region region. It is keyed by the event's Key, or m's key when that
+// is empty.
+func RejectedEvent(region string, m kafka.Message, rej *Rejection) Output {
 	ev := rej.Event
-	ev.EventID = schema.NewEventID(schema.EventRejected, m.Topic, part, off)
+	ev.EventID = schema.NewEventID(schema.EventRejected, m.Topic, strconv.Itoa(m.Partition), strconv.FormatInt(m.Offset, 10))
 	ev.TS = m.Time.UnixMilli()
 	if m.Time.IsZero() {
 		ev.TS = time.Now().UnixMilli()
 	}
 	ev.Event = schema.EventRejected
 	ev.StatusCode = int64(rej.Code)
-	ev.StatusDesc = reason
-	ev.Region = s.cfg.Region
+	ev.StatusDesc = cutReason(rej.Reason)
+	ev.Region = region
 	value, err := json.Marshal(ev)
 	if err != nil { // schema.Event has only plain fields; this cannot happen
 		panic(fmt.Sprintf("pipeline: encoding rejected event: %v", err))
@@ -82,6 +98,13 @@ func (s *Stage) rejectionRecords(m kafka.Message, rej *Rejection) (dlq, event Ou
 	if len(key) == 0 {
 		key = m.Key
 	}
-	event = Output{Topic: EventsTopic(s.cfg.Region), Key: key, Value: value}
-	return dlq, event
+	return Output{Topic: EventsTopic(region), Key: key, Value: value}
+}
+
+// cutReason caps a rejection reason at maxReasonLen bytes.
+func cutReason(reason string) string {
+	if len(reason) > maxReasonLen {
+		return reason[:maxReasonLen]
+	}
+	return reason
 }

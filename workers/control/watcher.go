@@ -59,6 +59,7 @@ func (c WatcherConfig) Validate() error {
 type Watcher struct {
 	cfg   WatcherConfig
 	topic string
+	log   *pipeline.LogReader
 
 	mu      sync.RWMutex
 	byMsg   map[string][]schema.Control // app + "\x00" + msg id
@@ -89,7 +90,13 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Watcher{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region),
+	log, err := pipeline.NewLogReader(pipeline.LogReaderConfig{Brokers: cfg.Brokers, Security: cfg.Security,
+		ClientID: "pushpipe-revokes", What: "revokes", MaxWait: cfg.MaxWait, MaxBytes: 1 << 20,
+		ReadBackoffMin: 50 * time.Millisecond, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	return &Watcher{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region), log: log,
 		byMsg: map[string][]schema.Control{}, byTask: map[string]schema.Control{}, read: map[int]int64{}}, nil
 }
 
@@ -99,14 +106,12 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 // never sends what it revoked. ctx bounds that wait, not the readers; they
 // run until Close.
 func (w *Watcher) Start(ctx context.Context) error {
-	transport := w.cfg.Security.Transport("pushpipe-revokes")
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Transport: transport, Timeout: 10 * time.Second}
-	parts, err := pipeline.Partitions(ctx, client, w.cfg.Security, w.topic)
+	defer w.log.Close() // the admin connections serve Start only
+	parts, err := w.log.Partitions(ctx, w.topic)
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
-	end, err := pipeline.Offsets(ctx, client, w.topic, parts, true)
+	end, err := w.log.Offsets(ctx, w.topic, parts, true)
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
@@ -114,11 +119,8 @@ func (w *Watcher) Start(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	for _, p := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: w.cfg.Brokers, Topic: w.topic, Partition: p,
-			Dialer:   w.cfg.Security.Dialer("pushpipe-revokes", 10*time.Second),
-			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: w.cfg.MaxWait, ReadBackoffMin: 50 * time.Millisecond,
-			ReadBackoffMax: time.Second, StartOffset: kafka.FirstOffset})
-		w.wg.Go(func() { pipeline.ReadPartition(rctx, r, w.cfg.Logger, "revokes", w.add) })
+		// From the start: Follow fails only positioning at an offset.
+		w.wg.Go(func() { _ = w.log.Follow(rctx, w.topic, p, kafka.FirstOffset, w.add, nil) })
 	}
 	for {
 		if w.caughtUp(end) {
