@@ -88,7 +88,7 @@ func (k Kind) inputTopic(region string) string {
 type Deps struct {
 	Cfg     *config.Config
 	Brokers []string
-	// KafkaSecurity secures every Kafka connection the stages, watchers
+	// KafkaSecurity secures every Kafka connection the stages, revoke readers
 	// and schedulers open (see KafkaSecurity(cfg)); Producer must be
 	// built with the same.
 	KafkaSecurity pipeline.KafkaSecurity
@@ -170,7 +170,7 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	case Sender:
 		var chs map[string]channels.Channel
 		chs, err = Channels(d.Cfg, region)
-		var w *control.Watcher
+		var w *control.RevokeReader
 		if err == nil {
 			w, err = revokes(d, region)
 		}
@@ -245,14 +245,14 @@ func fanoutDevices(region string, d Deps) (fanout.Devices, func(context.Context)
 }
 
 // revokes returns a (not yet started) reader of the region's revokes.
-func revokes(d Deps, region string) (*control.Watcher, error) {
-	return control.NewWatcher(control.WatcherConfig{Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
+func revokes(d Deps, region string) (*control.RevokeReader, error) {
+	return control.NewRevokeReader(control.RevokeReaderConfig{Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
 		Logger: d.Log.With().Str("region", region).Str("component", "revokes").Logger()})
 }
 
 // acquire is the Prepare of a stage that reads revokes through w: the
 // stage starts only once every revoke written before is known.
-func acquire(w *control.Watcher) func(context.Context) (func(), error) {
+func acquire(w *control.RevokeReader) func(context.Context) (func(), error) {
 	return func(ctx context.Context) (func(), error) {
 		if err := w.Acquire(ctx); err != nil {
 			return nil, err

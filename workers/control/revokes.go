@@ -17,8 +17,8 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// WatcherConfig configures a Watcher.
-type WatcherConfig struct {
+// RevokeReaderConfig configures a RevokeReader.
+type RevokeReaderConfig struct {
 	// Brokers are the Kafka bootstrap addresses.
 	Brokers []string
 	// Security secures every connection (SASL, TLS); the zero value is
@@ -38,26 +38,28 @@ type WatcherConfig struct {
 }
 
 // Validate reports what to fix in the configuration.
-func (c WatcherConfig) Validate() error {
+func (c RevokeReaderConfig) Validate() error {
 	switch {
 	case len(c.Brokers) == 0:
-		return errors.New("control: WatcherConfig.Brokers is empty: give at least one host:port")
+		return errors.New("control: RevokeReaderConfig.Brokers is empty: give at least one host:port")
 	case !schema.ValidRegion(c.Region):
-		return fmt.Errorf("control: WatcherConfig.Region %q is not one of %v", c.Region, schema.Regions())
+		return fmt.Errorf("control: RevokeReaderConfig.Region %q is not one of %v", c.Region, schema.Regions())
 	case c.MaxWait < 0:
-		return fmt.Errorf("control: WatcherConfig.MaxWait %s is negative: use 0 for the default 1s", c.MaxWait)
+		return fmt.Errorf("control: RevokeReaderConfig.MaxWait %s is negative: use 0 for the default 1s", c.MaxWait)
 	}
 	return nil
 }
 
-// Watcher reads every partition of push.control.<region> from the
-// beginning, without a consumer group, and keeps the revokes it has read
-// in memory until schema.ControlRetention after they were made (no
-// delivery of the revoked push is left by then; the topic deletes them
-// too), so memory is bounded by the revokes of that window. Revoked is safe for concurrent use; Start and Close are
-// called once each, Close being idempotent.
-type Watcher struct {
-	cfg   WatcherConfig
+// RevokeReader reads the revokes of a region for the stages that hold
+// deliveries (sender, retry): every partition of push.control.<region>
+// from the beginning, through a pipeline.LogReader (no consumer group). It
+// keeps the revokes it has read in memory until schema.ControlRetention
+// after they were made (no delivery of the revoked push is left by then;
+// the topic deletes them too), so memory is bounded by the revokes of that
+// window. Revoked is safe for concurrent use; Start and Close are called
+// once each, Close being idempotent.
+type RevokeReader struct {
+	cfg   RevokeReaderConfig
 	topic string
 	log   *pipeline.LogReader
 
@@ -79,8 +81,8 @@ type Watcher struct {
 	closed  bool
 }
 
-// NewWatcher returns a watcher; it reads nothing until Start.
-func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
+// NewRevokeReader returns a revoke reader; it reads nothing until Start.
+func NewRevokeReader(cfg RevokeReaderConfig) (*RevokeReader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,7 +98,7 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	return &Watcher{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region), log: log,
+	return &RevokeReader{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region), log: log,
 		byMsg: map[string][]schema.Control{}, byTask: map[string]schema.Control{}, read: map[int]int64{}}, nil
 }
 
@@ -105,7 +107,7 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 // Start was called has been read, so that a worker starting after a revoke
 // never sends what it revoked. ctx bounds that wait, not the readers; they
 // run until Close.
-func (w *Watcher) Start(ctx context.Context) error {
+func (w *RevokeReader) Start(ctx context.Context) error {
 	defer w.log.Close() // the admin connections serve Start only
 	parts, err := w.log.Partitions(ctx, w.topic)
 	if err != nil {
@@ -134,7 +136,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 	}
 }
 
-func (w *Watcher) caughtUp(end map[int]int64) bool {
+func (w *RevokeReader) caughtUp(end map[int]int64) bool {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	for p, e := range end {
@@ -147,7 +149,7 @@ func (w *Watcher) caughtUp(end map[int]int64) bool {
 
 // add records one control record; undecodable or foreign records only
 // advance the offset.
-func (w *Watcher) add(m kafka.Message) {
+func (w *RevokeReader) add(m kafka.Message) {
 	c, err := schema.DecodeControl(m.Value)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -179,7 +181,7 @@ func aged(c schema.Control, now time.Time) bool {
 
 // pruneLocked drops the revokes that no longer matter. Called with mu
 // held for writing.
-func (w *Watcher) pruneLocked(now time.Time) {
+func (w *RevokeReader) pruneLocked(now time.Time) {
 	w.pruned = now
 	for k, c := range w.byTask {
 		if aged(c, now) {
@@ -206,7 +208,7 @@ func (w *Watcher) pruneLocked(now time.Time) {
 
 // Revoked returns the revoke that names d (by task id, or by msg id and
 // optionally its target), if one has been read.
-func (w *Watcher) Revoked(d *schema.Delivery) (schema.Control, bool) {
+func (w *RevokeReader) Revoked(d *schema.Delivery) (schema.Control, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if c, ok := w.byTask[d.AppID+"\x00"+d.TaskID]; ok && d.TaskID != "" {
@@ -221,21 +223,21 @@ func (w *Watcher) Revoked(d *schema.Delivery) (schema.Control, bool) {
 }
 
 // Len is the number of revokes held: read so far and not yet aged out.
-func (w *Watcher) Len() int {
+func (w *RevokeReader) Len() int {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return w.records
 }
 
-// Acquire starts the watcher for one user (a stage) if it is not running
+// Acquire starts the reader for one user (a stage) if it is not running
 // yet, returning as Start does; several stages of one process share a
-// watcher this way. Every successful Acquire is paired with a Release; the
-// last Release closes the watcher, which cannot be acquired again.
-func (w *Watcher) Acquire(ctx context.Context) error {
+// revoke reader this way. Every successful Acquire is paired with a Release; the
+// last Release closes the reader, which cannot be acquired again.
+func (w *RevokeReader) Acquire(ctx context.Context) error {
 	w.useMu.Lock()
 	defer w.useMu.Unlock()
 	if w.closed {
-		return fmt.Errorf("control: the watcher of %s is closed", w.topic)
+		return fmt.Errorf("control: the revoke reader of %s is closed", w.topic)
 	}
 	if !w.started {
 		if err := w.Start(ctx); err != nil {
@@ -252,8 +254,8 @@ func (w *Watcher) Acquire(ctx context.Context) error {
 	return nil
 }
 
-// Release ends one Acquire; the last one closes the watcher.
-func (w *Watcher) Release() {
+// Release ends one Acquire; the last one closes the reader.
+func (w *RevokeReader) Release() {
 	w.useMu.Lock()
 	defer w.useMu.Unlock()
 	if w.users == 0 {
@@ -267,8 +269,8 @@ func (w *Watcher) Release() {
 }
 
 // Close stops the readers and waits for them. It is idempotent and safe
-// to call on a watcher that was never started.
-func (w *Watcher) Close() error {
+// to call on a reader that was never started.
+func (w *RevokeReader) Close() error {
 	w.closeOnce.Do(func() {
 		if w.cancel != nil {
 			w.cancel()
