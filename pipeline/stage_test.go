@@ -179,13 +179,13 @@ func TestStageGracefulShutdown(t *testing.T) {
 			cfg := testStageConfig(t, in, group)
 			cfg.BatchSize = 10
 			rs := startStage(t, cfg, h, p)
-			if !rs.stage.Ready() {
+			if rs.stage.Ready(context.Background()) != nil {
 				deadline := time.Now().Add(5 * time.Second)
-				for !rs.stage.Ready() && time.Now().Before(deadline) {
+				for rs.stage.Ready(context.Background()) != nil && time.Now().Before(deadline) {
 					time.Sleep(10 * time.Millisecond)
 				}
 			}
-			if !rs.stage.Ready() {
+			if rs.stage.Ready(context.Background()) != nil {
 				t.Fatal("stage not ready while running")
 			}
 			<-entered
@@ -202,7 +202,7 @@ func TestStageGracefulShutdown(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run() = %v, want nil", err)
 			}
-			if rs.stage.Ready() {
+			if rs.stage.Ready(context.Background()) == nil {
 				t.Error("stage still ready after Run returned")
 			}
 			handled := h.seen()
@@ -231,7 +231,7 @@ func TestStageRunTwice(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx) }()
-	for !s.Ready() {
+	for s.Ready(context.Background()) != nil {
 		select {
 		case <-ctx.Done():
 			t.Fatal("stage never became ready")
@@ -259,7 +259,7 @@ func TestStageWaitsForInputTopic(t *testing.T) {
 	h := &recorder{out: out}
 	rs := startStage(t, cfg, h, p)
 	time.Sleep(time.Second)
-	if rs.stage.Ready() {
+	if rs.stage.Ready(context.Background()) == nil {
 		t.Fatal("stage ready although its input topic does not exist")
 	}
 	if err := EnsureTopics(ctx, testBrokers, KafkaSecurity{}, []TopicSpec{{Name: in}}, 2); err != nil {
@@ -267,7 +267,7 @@ func TestStageWaitsForInputTopic(t *testing.T) {
 	}
 	want := produceInputs(t, ctx, p, in, 10, 3, "v")
 	waitCommitted(t, ctx, cfg.GroupID, in)
-	if !rs.stage.Ready() {
+	if rs.stage.Ready(context.Background()) != nil {
 		t.Error("stage not ready after consuming")
 	}
 	if err := rs.stop(t); err != nil {
@@ -291,7 +291,7 @@ func TestStageReplicasSharePartitions(t *testing.T) {
 	ha, hb := &recorder{out: out}, &recorder{out: out}
 	a := startStage(t, cfg, ha, p)
 	b := startStage(t, cfg, hb, p)
-	for !a.stage.Ready() || !b.stage.Ready() {
+	for a.stage.Ready(context.Background()) != nil || b.stage.Ready(context.Background()) != nil {
 		if !sleep(ctx, 20*time.Millisecond) {
 			t.Fatal("replicas never became ready")
 		}

@@ -8,15 +8,20 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Ready reports whether Run is running and, within the last three probe
-// intervals, either fetched a record or got an answer from the broker about
-// the input topic. It is safe to call from any goroutine.
-func (s *Stage) Ready() bool {
+// Ready reports, as Service requires, whether the stage is working: nil
+// when Run is running and, within the last three probe intervals, either
+// fetched a record or got an answer from the broker about the input topic;
+// else an error saying which is not the case. It does not block and is
+// safe to call from any goroutine.
+func (s *Stage) Ready(context.Context) error {
 	if !s.running.Load() {
-		return false
+		return fmt.Errorf("pipeline: stage %s of region %s is not running", s.cfg.Name, s.cfg.Region)
 	}
 	last := s.lastOK.Load()
-	return last != 0 && time.Since(time.Unix(0, last)) < 3*s.cfg.ProbeInterval
+	if last == 0 || time.Since(time.Unix(0, last)) >= 3*s.cfg.ProbeInterval {
+		return fmt.Errorf("pipeline: stage %s of region %s has had no answer from the brokers about %s for %s", s.cfg.Name, s.cfg.Region, s.cfg.Topic, 3*s.cfg.ProbeInterval)
+	}
+	return nil
 }
 
 func (s *Stage) markOK() { s.lastOK.Store(time.Now().UnixNano()) }

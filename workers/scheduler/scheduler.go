@@ -43,11 +43,23 @@ func New(cfg Config) (*Scheduler, error) {
 	}, nil
 }
 
-// Ready reports whether Run is running and this replica has read
-// push.schedules.R up to where it stood when the replica last joined the
-// consumer group, i.e. it knows every schedule and may act for its
-// partitions. It is safe to call from any goroutine.
-func (s *Scheduler) Ready() bool { return s.running.Load() && s.ready.Load() }
+// Ready reports, as pipeline.Service requires, whether this replica may
+// act: nil once Run is running and the replica has read push.schedules.R
+// up to where it stood when the replica last joined the consumer group,
+// i.e. it knows every schedule and may act for its partitions; else an
+// error saying which is not the case. It does not block and is safe to
+// call from any goroutine.
+func (s *Scheduler) Ready(context.Context) error {
+	switch {
+	case !s.running.Load():
+		return fmt.Errorf("scheduler of region %s is not running", s.cfg.Region)
+	case !s.ready.Load():
+		return fmt.Errorf("scheduler of region %s has not yet read %s up to its end", s.cfg.Region, s.topic)
+	}
+	return nil
+}
+
+var _ pipeline.Service = (*Scheduler)(nil)
 
 // Run reads push.schedules.R, joins the scheduler's consumer group and
 // fires the occurrences of the schedules on the partitions this replica is
