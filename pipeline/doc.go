@@ -29,6 +29,9 @@
 // (producing a batch's outputs), deadletter.go (dead-letter records and
 // rejected events), commit.go (offset commits), stagehealth.go (Ready and
 // the broker probe) and stopping.go (Stopping, Sleep). follow.go reads
-// topics partition by partition without a consumer group (compacted topics
-// such as push.control.R and push.schedules.R).
+// topics partition by partition without a consumer group (LogReader, for
+// compacted topics such as push.control.R and push.schedules.R);
+// deadletter.go's DeadLetter and RejectedEvent serve workers that reject
+// records outside a Stage too. service.go holds the Service contract that
+// stages and the process's other long-running parts share.
 package pipeline
