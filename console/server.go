@@ -164,6 +164,12 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// Run starts the server and blocks until ctx ends, then closes it (see
+// Close), returning Start's or Close's error.
+func (s *Server) Run(ctx context.Context) error { return pipeline.RunStarted(ctx, s.Start, s.Close) }
+
+var _ pipeline.Service = (*Server)(nil)
+
 // Addr is the bound address after Start, else the configured one.
 func (s *Server) Addr() string { return s.http.Addr() }
 

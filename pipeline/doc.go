@@ -19,4 +19,19 @@
 // refuses to write outside it: a handler output addressed to another
 // region's topic rejects the record that caused it instead of being
 // produced.
+//
+// # Where things are
+//
+// The Stage runtime is split by concern: handler.go (the BatchHandler
+// contract and how the stage calls it), stageconfig.go (StageConfig and its
+// Validate), stage.go (NewStage, Run, backoff), fetch.go (the fetch loop and
+// batching), flight.go (batches in flight; InTurn in inturn.go), deliver.go
+// (producing a batch's outputs), deadletter.go (dead-letter records and
+// rejected events), commit.go (offset commits), stagehealth.go (Ready and
+// the broker probe) and stopping.go (Stopping, Sleep). follow.go reads
+// topics partition by partition without a consumer group (LogReader, for
+// compacted topics such as push.control.R and push.schedules.R);
+// deadletter.go's DeadLetter and RejectedEvent serve workers that reject
+// records outside a Stage too. service.go holds the Service contract that
+// stages and the process's other long-running parts share.
 package pipeline

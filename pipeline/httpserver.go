@@ -40,6 +40,7 @@ type HTTPServer struct {
 	ln       net.Listener
 	started  bool
 	closed   bool
+	ended    bool // Start's context ended
 	serveErr error
 	stop     chan struct{}
 	once     sync.Once
@@ -90,6 +91,9 @@ func (s *HTTPServer) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		select {
 		case <-ctx.Done():
+			s.mu.Lock()
+			s.ended = true
+			s.mu.Unlock()
 			s.shutdown()
 		case <-s.stop:
 		}
@@ -107,6 +111,23 @@ func (s *HTTPServer) shutdown() {
 			_ = s.srv.Close()
 		}
 	})
+}
+
+// Serving reports whether the server accepts requests: nil after Start
+// until Close (or the end of Start's context), else an error saying why
+// not.
+func (s *HTTPServer) Serving() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.serveErr != nil:
+		return s.serveErr
+	case !s.started:
+		return fmt.Errorf("%s: not started", s.cfg.Name)
+	case s.closed || s.ended:
+		return fmt.Errorf("%s: stopped", s.cfg.Name)
+	}
+	return nil
 }
 
 // Addr is the bound address after Start, else the configured one.

@@ -91,3 +91,39 @@ func TestHTTPServerCloseWithoutStart(t *testing.T) {
 		t.Fatal("Start after Close succeeded")
 	}
 }
+
+// TestHTTPServerServing proves that Serving, the readiness of the HTTP
+// services, is nil exactly while the server listens: not before Start,
+// and not once it was stopped by Close or by the end of Start's context.
+func TestHTTPServerServing(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		stop     func(s *HTTPServer, cancel context.CancelFunc)
+	}{
+		{scenario: "stopped by Close", stop: func(s *HTTPServer, _ context.CancelFunc) { _ = s.Close() }},
+		{scenario: "stopped by its context", stop: func(s *HTTPServer, cancel context.CancelFunc) {
+			cancel()
+			s.wg.Wait()
+		}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			s := NewHTTPServer(HTTPServerConfig{Name: "test", Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
+			if err := s.Serving(); err == nil || !strings.Contains(err.Error(), "not started") {
+				t.Fatalf("Serving before Start = %v, want a not-started error", err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if err := s.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Serving(); err != nil {
+				t.Fatalf("Serving while listening = %v, want nil", err)
+			}
+			tc.stop(s, cancel)
+			if err := s.Serving(); err == nil || !strings.Contains(err.Error(), "stopped") {
+				t.Fatalf("Serving after stopping = %v, want a stopped error", err)
+			}
+		})
+	}
+}

@@ -76,10 +76,10 @@ func TestStageSurvivesBrokerRestart(t *testing.T) {
 				t.Fatalf("closing broker: %v", err)
 			}
 			deadline := time.Now().Add(3*cfg.ProbeInterval + 2*time.Second)
-			for rs.stage.Ready() && time.Now().Before(deadline) {
+			for rs.stage.Ready(context.Background()) == nil && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if rs.stage.Ready() {
+			if rs.stage.Ready(context.Background()) == nil {
 				t.Error("stage still ready with the broker down")
 			}
 			time.Sleep(tt.down)
@@ -98,7 +98,7 @@ func TestStageSurvivesBrokerRestart(t *testing.T) {
 				}
 			}
 			waitHandled(t, ctx, h, wantAfter)
-			if !rs.stage.Ready() {
+			if rs.stage.Ready(context.Background()) != nil {
 				t.Error("stage not ready after the broker came back")
 			}
 			if err := rs.stop(t); err != nil {

@@ -50,7 +50,7 @@ func DeliveryOutput(d schema.Delivery) pipeline.Output {
 }
 
 // RevokedFunc tells whether a delivery's push was revoked, returning the
-// revoke (control.Watcher.Revoked has this shape). Implementations are
+// revoke (control.RevokeReader.Revoked has this shape). Implementations are
 // safe for concurrent use.
 type RevokedFunc func(d *schema.Delivery) (schema.Control, bool)
 

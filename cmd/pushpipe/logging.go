@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -63,8 +64,10 @@ func stderrLogger(format string, level zerolog.Level) (zerolog.Logger, error) {
 }
 
 // readiness is something that reports whether it is up: a stage or a
-// scheduler.
-type readiness interface{ Ready() bool }
+// scheduler (a pipeline.Service).
+type readiness interface {
+	Ready(ctx context.Context) error
+}
 
 // regionWorker is one stage or scheduler of a region, with its worker's
 // name.
@@ -107,7 +110,7 @@ func (u *regionsUp) check(log zerolog.Logger, now time.Time) bool {
 		var kinds []string
 		up, stages := true, 0
 		for _, w := range ws {
-			up = up && w.r.Ready()
+			up = up && w.r.Ready(context.Background()) == nil
 			if w.stage {
 				stages++
 			}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +69,12 @@ func TestLogFormatFlagRefusesUnknown(t *testing.T) {
 // fakeReady is a worker whose readiness the test sets.
 type fakeReady struct{ up bool }
 
-func (f *fakeReady) Ready() bool { return f.up }
+func (f *fakeReady) Ready(context.Context) error {
+	if !f.up {
+		return errors.New("not up")
+	}
+	return nil
+}
 
 func TestRegionsUpLogsOneLinePerRegion(t *testing.T) {
 	start := time.Unix(1000, 0)

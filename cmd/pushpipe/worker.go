@@ -238,8 +238,15 @@ func runWorkers(ctx context.Context, o runOpts) error {
 			}
 		}
 	}
+	services := make([]pipeline.Service, 0, len(stages)+len(scheds))
+	for _, s := range stages {
+		services = append(services, s)
+	}
+	for _, s := range scheds {
+		services = append(services, s)
+	}
 	ready := func() bool {
-		return allReady(stages) && schedulersReady(scheds) && (o.alsoReady == nil || o.alsoReady())
+		return allReady(services) && (o.alsoReady == nil || o.alsoReady())
 	}
 	health := pipeline.NewHealthServer(cfg.HealthAddr, reg, ready)
 	if err := health.Start(ctx); err != nil {
@@ -272,7 +279,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 			}
 		}
 	}()
-	err = app.RunAll(ctx, stages, scheds)
+	err = app.RunServices(ctx, services...)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -280,18 +287,13 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	return err
 }
 
-func schedulersReady(scheds []*scheduler.Scheduler) bool {
-	for _, s := range scheds {
-		if !s.Ready() {
-			return false
-		}
-	}
-	return true
-}
-
-func allReady(stages []*pipeline.Stage) bool {
-	for _, s := range stages {
-		if !s.Ready() {
+// allReady reports whether every service is ready. Stages and schedulers
+// answer at once; the context only bounds a service that would not.
+func allReady(services []pipeline.Service) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), app.ProbeTimeout)
+	defer cancel()
+	for _, s := range services {
+		if s.Ready(ctx) != nil {
 			return false
 		}
 	}

@@ -88,7 +88,7 @@ func (k Kind) inputTopic(region string) string {
 type Deps struct {
 	Cfg     *config.Config
 	Brokers []string
-	// KafkaSecurity secures every Kafka connection the stages, watchers
+	// KafkaSecurity secures every Kafka connection the stages, revoke readers
 	// and schedulers open (see KafkaSecurity(cfg)); Producer must be
 	// built with the same.
 	KafkaSecurity pipeline.KafkaSecurity
@@ -170,7 +170,7 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 	case Sender:
 		var chs map[string]channels.Channel
 		chs, err = Channels(d.Cfg, region)
-		var w *control.Watcher
+		var w *control.RevokeReader
 		if err == nil {
 			w, err = revokes(d, region)
 		}
@@ -245,14 +245,14 @@ func fanoutDevices(region string, d Deps) (fanout.Devices, func(context.Context)
 }
 
 // revokes returns a (not yet started) reader of the region's revokes.
-func revokes(d Deps, region string) (*control.Watcher, error) {
-	return control.NewWatcher(control.WatcherConfig{Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
+func revokes(d Deps, region string) (*control.RevokeReader, error) {
+	return control.NewRevokeReader(control.RevokeReaderConfig{Brokers: d.Brokers, Security: d.KafkaSecurity, Region: region,
 		Logger: d.Log.With().Str("region", region).Str("component", "revokes").Logger()})
 }
 
 // acquire is the Prepare of a stage that reads revokes through w: the
 // stage starts only once every revoke written before is known.
-func acquire(w *control.Watcher) func(context.Context) (func(), error) {
+func acquire(w *control.RevokeReader) func(context.Context) (func(), error) {
 	return func(ctx context.Context) (func(), error) {
 		if err := w.Acquire(ctx); err != nil {
 			return nil, err
@@ -295,7 +295,7 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 // delay. Callbacks likewise runs the stage of push.events.<region> and
 // one stage per tier of pipeline.CallbackRetryTiers, named
 // callbacks.retry.<tier> (see callbackStages). A process running a kind runs all of its stages; run them
-// together with RunStages or RunAll.
+// together with RunStages or RunServices.
 func NewStages(kind Kind, region string, d Deps) ([]*pipeline.Stage, error) {
 	if kind == Callbacks {
 		return callbackStages(region, d)
@@ -404,22 +404,11 @@ func groupID(kind Kind, region string) string { return "pushpipe." + string(kind
 // its in-flight batch. The first stage error cancels the others and is
 // returned.
 func RunStages(ctx context.Context, stages []*pipeline.Stage) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(stages))
+	services := make([]pipeline.Service, len(stages))
 	for i, s := range stages {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Run(ctx); err != nil {
-				errs[i] = err
-				cancel()
-			}
-		}()
+		services[i] = s
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return RunServices(ctx, services...)
 }
 
 // StartReceipts starts the receipts worker of one region on addr ("" means
@@ -522,30 +511,21 @@ func NewScheduler(region string, d Deps) (*scheduler.Scheduler, error) {
 	return s, nil
 }
 
-// RunAll runs the stages and the schedulers until ctx ends, and waits for
-// every one to stop (stages finish their in-flight batch). The first error
-// cancels the others; the errors are returned joined.
-func RunAll(ctx context.Context, stages []*pipeline.Stage, scheds []*scheduler.Scheduler) error {
+// RunServices runs every service until ctx ends, and waits for every one
+// to stop (stages finish their in-flight batch). The first error cancels
+// the others; the errors are returned joined.
+func RunServices(ctx context.Context, services ...pipeline.Service) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	runs := make([]func(context.Context) error, 0, len(stages)+len(scheds))
-	for _, s := range stages {
-		runs = append(runs, s.Run)
-	}
-	for _, s := range scheds {
-		runs = append(runs, s.Run)
-	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(runs))
-	for i, run := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil {
+	errs := make([]error, len(services))
+	for i, s := range services {
+		wg.Go(func() {
+			if err := s.Run(ctx); err != nil {
 				errs[i] = err
 				cancel()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)

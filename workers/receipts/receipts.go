@@ -278,14 +278,23 @@ func (s *Server) URL() string { return "http://" + s.Addr() }
 // Start, and returns the error that ended serving, if any.
 func (s *Server) Close() error { return s.http.Close() }
 
-// Run starts the server and blocks until ctx ends, then closes it.
-func (s *Server) Run(ctx context.Context) error {
-	if err := s.Start(ctx); err != nil {
-		return err
+// Run starts the server and blocks until ctx ends, then closes it (see
+// Close), returning Start's or Close's error.
+func (s *Server) Run(ctx context.Context) error { return pipeline.RunStarted(ctx, s.Start, s.Close) }
+
+// Ready reports, as pipeline.Service requires, whether the worker takes
+// receipts: nil while it listens (after Start, until Close or the end of
+// Start's context), else an error saying why not. The producer is not
+// probed: a receipt that cannot be published gets an error answer and is
+// retried by the vendor.
+func (s *Server) Ready(context.Context) error {
+	if err := s.http.Serving(); err != nil {
+		return fmt.Errorf("receipts: region %s: %w", s.cfg.Region, err)
 	}
-	<-ctx.Done()
-	return s.Close()
+	return nil
 }
+
+var _ pipeline.Service = (*Server)(nil)
 
 // outcome is what one request came to, for the answer, the metrics and
 // the log line.

@@ -43,11 +43,23 @@ func New(cfg Config) (*Scheduler, error) {
 	}, nil
 }
 
-// Ready reports whether Run is running and this replica has read
-// push.schedules.R up to where it stood when the replica last joined the
-// consumer group, i.e. it knows every schedule and may act for its
-// partitions. It is safe to call from any goroutine.
-func (s *Scheduler) Ready() bool { return s.running.Load() && s.ready.Load() }
+// Ready reports, as pipeline.Service requires, whether this replica may
+// act: nil once Run is running and the replica has read push.schedules.R
+// up to where it stood when the replica last joined the consumer group,
+// i.e. it knows every schedule and may act for its partitions; else an
+// error saying which is not the case. It does not block and is safe to
+// call from any goroutine.
+func (s *Scheduler) Ready(context.Context) error {
+	switch {
+	case !s.running.Load():
+		return fmt.Errorf("scheduler of region %s is not running", s.cfg.Region)
+	case !s.ready.Load():
+		return fmt.Errorf("scheduler of region %s has not yet read %s up to its end", s.cfg.Region, s.topic)
+	}
+	return nil
+}
+
+var _ pipeline.Service = (*Scheduler)(nil)
 
 // Run reads push.schedules.R, joins the scheduler's consumer group and
 // fires the occurrences of the schedules on the partitions this replica is
@@ -65,9 +77,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.running.Store(true)
 	defer s.running.Store(false)
 
-	admin := client(s.cfg.Brokers, s.cfg.Security, "pushpipe-scheduler")
-	defer closeClient(admin)
-	parts, ok := s.waitForTopic(ctx, admin)
+	logs, err := newLogReader(s.cfg.Brokers, s.cfg.Security, "pushpipe-scheduler")
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	parts, ok := s.waitForTopic(ctx, logs)
 	if !ok {
 		return nil
 	}
@@ -75,7 +90,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	l := newLoop(s, admin)
+	l := newStateLoop(s, logs)
 	l.startTail = func(p int) {
 		if l.tailing[p] {
 			return
@@ -84,7 +99,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.tail(ctx, p, l.records)
+			s.tail(ctx, logs, p, l.records)
 		}()
 	}
 	for _, p := range parts {
@@ -118,7 +133,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.membership(ctx, cg, admin, l.events, &l.ended, l.done)
+		s.membership(ctx, cg, logs, l.events, &l.ended, l.done)
 	}()
 
 	s.log.Debug().Str("group", s.cfg.GroupID).Str("time_zone", s.cfg.Location.String()).Msg("scheduler started")
@@ -135,11 +150,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // waitForTopic returns the partitions of push.schedules.R once it exists,
 // or false when ctx ends first.
-func (s *Scheduler) waitForTopic(ctx context.Context, admin *kafka.Client) ([]int, bool) {
+func (s *Scheduler) waitForTopic(ctx context.Context, logs *pipeline.LogReader) ([]int, bool) {
 	logged := false
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		parts, err := pipeline.Partitions(pctx, admin, s.cfg.Security, s.topic)
+		parts, err := logs.Partitions(pctx, s.topic)
 		cancel()
 		if err == nil {
 			return parts, true
@@ -167,43 +182,34 @@ type record struct {
 	headers   []kafka.Header
 }
 
+// message is r as the kafka.Message read from topic, for the dead-letter
+// helpers of pipeline.
+func (r record) message(topic string) kafka.Message {
+	return kafka.Message{Topic: topic, Partition: r.partition, Offset: r.offset, Key: []byte(r.key), Value: r.value, Time: r.time, Headers: r.headers}
+}
+
 // tail reads one partition of push.schedules.R from its start, forever,
-// and hands every record to the loop.
-func (s *Scheduler) tail(ctx context.Context, p int, out chan<- record) {
-	r, err := newPartitionReader(s.cfg.Brokers, s.cfg.Security, s.topic, p, kafka.FirstOffset, "pushpipe-scheduler")
-	if err != nil { // only SetOffset can fail, and it is not called from the start
-		s.log.Error().Err(err).Int("partition", p).Msg("cannot read partition")
-		return
+// and hands every record to the state loop.
+func (s *Scheduler) tail(ctx context.Context, logs *pipeline.LogReader, p int, out chan<- record) {
+	failed := func(attempt int, err error) time.Duration {
+		s.m.errors.Inc()
+		d := backoff(attempt)
+		s.log.Warn().Err(err).Int("partition", p).Dur("retry_in", d).Msg("reading the schedules topic failed")
+		return d
 	}
-	defer r.Close()
-	failures := 0
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
-			s.m.errors.Inc()
-			d := backoff(failures)
-			s.log.Warn().Err(err).Int("partition", p).Dur("retry_in", d).Msg("reading the schedules topic failed")
-			if !sleep(ctx, d) {
-				return
-			}
-			continue
-		}
-		failures = 0
+	send := func(m kafka.Message) {
 		rec := record{partition: p, offset: m.Offset, key: string(m.Key), value: m.Value, time: m.Time, headers: m.Headers}
 		select {
 		case out <- rec:
 		case <-ctx.Done():
-			return
 		}
 	}
+	// From the start: Follow fails only positioning at an offset.
+	_ = logs.Follow(ctx, s.topic, p, kafka.FirstOffset, send, failed)
 }
 
-// groupEvent tells the loop that a consumer group generation gave this
-// replica partitions (assign) or ended (revoke: the loop acknowledges on
+// groupEvent tells the state loop that a consumer group generation gave this
+// replica partitions (assign) or ended (revoke: the state loop acknowledges on
 // done once it has stopped acting for the generation).
 type groupEvent struct {
 	assign *assignment
@@ -222,11 +228,11 @@ type assignment struct {
 // membership follows the consumer group's generations. Within each, it
 // takes a snapshot of the topic's end offsets (the previous owners have
 // stopped writing by then: a generation starts only once every member
-// left the previous one), hands the assignment to the loop, and when the
-// generation ends marks it ended (the loop stops between steps) and waits
-// until the loop has stopped acting for it, so that this replica rejoins
+// left the previous one), hands the assignment to the state loop, and when the
+// generation ends marks it ended (the state loop stops between steps) and waits
+// until the state loop has stopped acting for it, so that this replica rejoins
 // only once it writes no more for those partitions.
-func (s *Scheduler) membership(ctx context.Context, cg *kafka.ConsumerGroup, admin *kafka.Client, events chan<- groupEvent, ended *atomic.Int64, loopDone <-chan struct{}) {
+func (s *Scheduler) membership(ctx context.Context, cg *kafka.ConsumerGroup, logs *pipeline.LogReader, events chan<- groupEvent, ended *atomic.Int64, loopDone <-chan struct{}) {
 	for {
 		gen, err := cg.Next(ctx)
 		if err != nil {
@@ -245,7 +251,7 @@ func (s *Scheduler) membership(ctx context.Context, cg *kafka.ConsumerGroup, adm
 			if gctx.Err() != nil {
 				return // the generation ended before it started here
 			}
-			ends, ok := s.snapshot(gctx, admin)
+			ends, ok := s.snapshot(gctx, logs)
 			if !ok {
 				return
 			}
@@ -273,19 +279,19 @@ func (s *Scheduler) membership(ctx context.Context, cg *kafka.ConsumerGroup, adm
 
 // snapshot returns the end offsets of every partition of push.schedules.R,
 // retrying until it succeeds or ctx ends.
-func (s *Scheduler) snapshot(ctx context.Context, admin *kafka.Client) (map[int]int64, bool) {
+func (s *Scheduler) snapshot(ctx context.Context, logs *pipeline.LogReader) (map[int]int64, bool) {
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		parts, err := pipeline.Partitions(pctx, admin, s.cfg.Security, s.topic)
-		var sp map[int]span
+		parts, err := logs.Partitions(pctx, s.topic)
+		var sp map[int]pipeline.Span
 		if err == nil {
-			sp, err = spans(pctx, admin, s.topic, parts)
+			sp, err = logs.Spans(pctx, s.topic, parts)
 		}
 		cancel()
 		if err == nil {
 			ends := make(map[int]int64, len(sp))
 			for p, x := range sp {
-				ends[p] = x.end
+				ends[p] = x.End
 			}
 			return ends, true
 		}

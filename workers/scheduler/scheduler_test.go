@@ -181,7 +181,7 @@ func TestRestartBetweenOccurrences(t *testing.T) {
 
 			clock.Set(utc(tc.downUntil))
 			second := e.start(e.config(clock))
-			e.waitFor("second scheduler ready", time.Minute, func() (bool, string) { return second.s.Ready(), "not ready" })
+			e.waitFor("second scheduler ready", time.Minute, func() (bool, string) { return second.s.Ready(context.Background()) == nil, "not ready" })
 			want := map[string]int{}
 			for _, at := range tc.wantFired {
 				clock.Set(utc(at)) // no move when already past
@@ -490,7 +490,7 @@ func TestTwoReplicasFireEachOccurrenceOnce(t *testing.T) {
 	e.waitDecided(ids...)
 	e.waitFor("both replicas own partitions and are caught up", time.Minute, func() (bool, string) {
 		oa, ob := value(a.s.m.owned), value(b.s.m.owned)
-		return a.s.Ready() && b.s.Ready() && oa == 2 && ob == 2, fmt.Sprintf("owned %v and %v", oa, ob)
+		return a.s.Ready(context.Background()) == nil && b.s.Ready(context.Background()) == nil && oa == 2 && ob == 2, fmt.Sprintf("owned %v and %v", oa, ob)
 	})
 
 	want := map[string]int{}
@@ -513,7 +513,7 @@ func TestTwoReplicasFireEachOccurrenceOnce(t *testing.T) {
 	a.stop()
 	e.waitFor("the remaining replica owns every partition", time.Minute, func() (bool, string) {
 		o := value(b.s.m.owned)
-		return o == 4 && b.s.Ready(), fmt.Sprintf("owned %v", o)
+		return o == 4 && b.s.Ready(context.Background()) == nil, fmt.Sprintf("owned %v", o)
 	})
 	day("2026-01-03 09:00:00")
 	day("2026-01-04 09:00:00")

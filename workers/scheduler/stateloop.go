@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -15,12 +14,13 @@ import (
 
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers"
 )
 
-// maxIdle is the longest the loop sleeps without looking at its schedules.
+// maxIdle is the longest the state loop sleeps without looking at its schedules.
 const maxIdle = time.Minute
 
-// entry is what the loop knows of one schedule.
+// entry is what the state loop knows of one schedule.
 type entry struct {
 	// state is the Merge of every record read or written for the schedule.
 	state schema.Schedule
@@ -39,14 +39,15 @@ type entry struct {
 	planErr  error
 }
 
-// loop owns the scheduler's state; one goroutine runs it, and every
-// decision (admit, refuse, fire, re-publish, delete) is taken there, one
-// at a time.
-type loop struct {
-	s     *Scheduler
-	cfg   Config
-	log   zerolog.Logger
-	admin *kafka.Client
+// stateLoop owns the scheduler's state (every schedule read from
+// push.schedules.R; not to be confused with loop pushes, strategyType 2);
+// one goroutine runs it, and every decision (admit, refuse, fire,
+// re-publish, delete) is taken there, one at a time.
+type stateLoop struct {
+	s    *Scheduler
+	cfg  Config
+	log  zerolog.Logger
+	logs *pipeline.LogReader
 
 	records   chan record
 	events    chan groupEvent
@@ -77,9 +78,9 @@ type loop struct {
 	gaugesAt time.Time
 }
 
-func newLoop(s *Scheduler, admin *kafka.Client) *loop {
-	l := &loop{
-		s: s, cfg: s.cfg, log: s.log, admin: admin,
+func newStateLoop(s *Scheduler, logs *pipeline.LogReader) *stateLoop {
+	l := &stateLoop{
+		s: s, cfg: s.cfg, log: s.log, logs: logs,
 		records: make(chan record, 1024),
 		events:  make(chan groupEvent),
 		done:    make(chan struct{}),
@@ -94,7 +95,7 @@ func newLoop(s *Scheduler, admin *kafka.Client) *loop {
 }
 
 // run processes records, group events and timers until ctx ends.
-func (l *loop) run(ctx context.Context) {
+func (l *stateLoop) run(ctx context.Context) {
 	var retry *time.Timer
 	var retryC <-chan time.Time
 	failures := 0
@@ -154,7 +155,7 @@ func (l *loop) run(ctx context.Context) {
 }
 
 // handleGroup applies a generation's start or end.
-func (l *loop) handleGroup(ev groupEvent) {
+func (l *stateLoop) handleGroup(ev groupEvent) {
 	if ev.revoke != nil {
 		if ev.gen == l.gen {
 			l.active, l.caughtUp = false, false
@@ -182,7 +183,7 @@ func (l *loop) handleGroup(ev groupEvent) {
 
 // checkCaughtUp marks the generation ready to act once every partition
 // has been applied up to the snapshot taken when it started.
-func (l *loop) checkCaughtUp() {
+func (l *stateLoop) checkCaughtUp() {
 	if !l.active || l.caughtUp {
 		return
 	}
@@ -199,7 +200,7 @@ func (l *loop) checkCaughtUp() {
 
 // rebalanceLevel is the level of the assignment and catch-up lines: debug
 // until the replica first caught up, info afterwards.
-func (l *loop) rebalanceLevel() zerolog.Level {
+func (l *stateLoop) rebalanceLevel() zerolog.Level {
 	if l.settled {
 		return zerolog.InfoLevel
 	}
@@ -207,7 +208,7 @@ func (l *loop) rebalanceLevel() zerolog.Level {
 }
 
 // apply merges one record into the state.
-func (l *loop) apply(r record) {
+func (l *stateLoop) apply(r record) {
 	l.applied[r.partition] = max(l.applied[r.partition], r.offset+1)
 	if len(r.value) == 0 {
 		delete(l.entries, r.key)
@@ -238,7 +239,7 @@ func (l *loop) apply(r record) {
 }
 
 // planOf returns the entry's timetable (nil when its strategy is invalid).
-func (l *loop) planOf(e *entry) *schema.Plan {
+func (l *stateLoop) planOf(e *entry) *schema.Plan {
 	zone := e.state.TimeZone
 	if (e.plan != nil || e.planErr != nil) && e.planZone == zone {
 		return e.plan
@@ -253,7 +254,7 @@ func (l *loop) planOf(e *entry) *schema.Plan {
 
 // nextWake returns when something of this replica's schedules is next
 // due: an occurrence or a deletion after Retention.
-func (l *loop) nextWake(now time.Time) (time.Time, bool) {
+func (l *stateLoop) nextWake(now time.Time) (time.Time, bool) {
 	if !l.active || !l.caughtUp {
 		return time.Time{}, false
 	}
@@ -295,7 +296,7 @@ func (l *loop) nextWake(now time.Time) (time.Time, bool) {
 // mayAct reports whether this replica may act: it owns partitions in a
 // generation that has not ended and has read the topic up to where it
 // stood when the generation started.
-func (l *loop) mayAct() bool {
+func (l *stateLoop) mayAct() bool {
 	return l.active && l.caughtUp && l.ended.Load() != int64(l.gen)
 }
 
@@ -303,7 +304,7 @@ func (l *loop) mayAct() bool {
 // returns the first error; the work is retried later and is idempotent.
 // It stops between steps when the generation ends: every step leaves the
 // schedule in a state the next owner completes (see fire).
-func (l *loop) act(ctx context.Context) error {
+func (l *stateLoop) act(ctx context.Context) error {
 	if !l.mayAct() {
 		return nil
 	}
@@ -347,7 +348,7 @@ func (l *loop) act(ctx context.Context) error {
 // exact however many replicas run and wherever the schedules' keys land.
 // Decisions are taken in creation order; a refusal is sent as a rejected
 // event and a dead-letter record before the refused state is recorded.
-func (l *loop) admit(ctx context.Context) error {
+func (l *stateLoop) admit(ctx context.Context) error {
 	var waiting []*entry
 	pending := map[string]int{}
 	for _, e := range l.entries {
@@ -411,7 +412,7 @@ func (l *loop) admit(ctx context.Context) error {
 }
 
 // check returns the result code and reason refusing a schedule, or 0.
-func (l *loop) check(st *schema.Schedule, pendingOfApp int) (schema.ResultCode, string) {
+func (l *stateLoop) check(st *schema.Schedule, pendingOfApp int) (schema.ResultCode, string) {
 	if st.Region != l.cfg.Region {
 		return schema.CodeInvalidParam, fmt.Sprintf("schedule %s names region %q but is on %s of region %q", st.ScheduleID, st.Region, l.s.topic, l.cfg.Region)
 	}
@@ -436,7 +437,7 @@ func (l *loop) check(st *schema.Schedule, pendingOfApp int) (schema.ResultCode, 
 // partitions, with a rejected event, and deletes them from the topic (a
 // tombstone) unless a valid state of the key is known, which is then
 // written again.
-func (l *loop) rejectBad(ctx context.Context) error {
+func (l *stateLoop) rejectBad(ctx context.Context) error {
 	keys := make([]string, 0, len(l.bad))
 	for k, r := range l.bad {
 		if l.owned[r.partition] {
@@ -451,10 +452,8 @@ func (l *loop) rejectBad(ctx context.Context) error {
 		if err != nil {
 			reason = err.Error()
 		}
-		code := int(schema.CodeInvalidParam)
-		ev := schema.Event{EventID: schema.NewEventID(schema.EventRejected, l.s.topic, strconv.Itoa(r.partition), strconv.FormatInt(r.offset, 10)),
-			TS: recordMillis(r, l.cfg.Clock.Now()), Region: l.cfg.Region, TaskID: k, Event: schema.EventRejected, StatusCode: int64(code), StatusDesc: reason}
-		outs := []pipeline.Output{l.deadLetter(r, code, reason), eventOutput(l.cfg.Region, ev)}
+		rej := &pipeline.Rejection{Code: int(schema.CodeInvalidParam), Reason: reason, Event: schema.Event{TaskID: k}}
+		outs := []pipeline.Output{l.deadLetter(r, rej.Code, reason), pipeline.RejectedEvent(l.cfg.Region, r.message(l.s.topic), rej)}
 		if err := l.produce(ctx, outs...); err != nil {
 			return fmt.Errorf("dead-lettering the record at partition %d offset %d: %w", r.partition, r.offset, err)
 		}
@@ -472,7 +471,7 @@ func (l *loop) rejectBad(ctx context.Context) error {
 // work does what is due for one schedule of this replica's partitions:
 // fire its due occurrences, write its state again if the latest record
 // lacks part of it, delete it once it has been finished for Retention.
-func (l *loop) work(ctx context.Context, e *entry) error {
+func (l *stateLoop) work(ctx context.Context, e *entry) error {
 	p := l.planOf(e)
 	st := &e.state
 	if st.Admitted && !st.Cancelled && !st.Refused && p != nil {
@@ -510,7 +509,7 @@ func (l *loop) work(ctx context.Context, e *entry) error {
 // and 3) reads push.requests.R from the recorded offset and publishes the
 // request only if it is not there. Occurrences later than MaxLateness are
 // recorded as missed instead.
-func (l *loop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
+func (l *stateLoop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 	st := &e.state
 	now := l.cfg.Clock.Now()
 	loc := p.Location()
@@ -593,20 +592,20 @@ func (l *loop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 
 // requestPosition returns the partition of push.requests.R a request keyed
 // key goes to and that partition's current end offset.
-func (l *loop) requestPosition(ctx context.Context, key string) (int, int64, error) {
+func (l *stateLoop) requestPosition(ctx context.Context, key string) (int, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.ActionTimeout)
 	defer cancel()
 	topic := pipeline.RequestsTopic(l.cfg.Region)
-	parts, err := pipeline.Partitions(ctx, l.admin, l.cfg.Security, topic)
+	parts, err := l.logs.Partitions(ctx, topic)
 	if err != nil {
 		return 0, 0, err
 	}
-	p := partitionOf(key, parts)
-	sp, err := spans(ctx, l.admin, topic, []int{p})
+	p := pipeline.KeyPartition([]byte(key), parts)
+	sp, err := l.logs.Spans(ctx, topic, []int{p})
 	if err != nil {
 		return 0, 0, err
 	}
-	return p, sp[p].end, nil
+	return p, sp[p].End, nil
 }
 
 // findRequest reports whether a request keyed key ("<appId>/<task id>") or
@@ -614,23 +613,23 @@ func (l *loop) requestPosition(ctx context.Context, key string) (int, int64, err
 // the app) was written to push.requests.R after the position f recorded,
 // reading until the end of the partition or records written ScanWindow
 // after f was recorded.
-func (l *loop) findRequest(ctx context.Context, f schema.Firing, key, legacyKey string) (bool, error) {
+func (l *stateLoop) findRequest(ctx context.Context, f schema.Firing, key, legacyKey string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.ActionTimeout)
 	defer cancel()
 	topic := pipeline.RequestsTopic(l.cfg.Region)
-	sp, err := spans(ctx, l.admin, topic, []int{f.Partition})
+	sp, err := l.logs.Spans(ctx, topic, []int{f.Partition})
 	if err != nil {
 		return false, err
 	}
 	deadline := time.UnixMilli(f.WrittenAt).Add(l.cfg.ScanWindow)
 	found := false
-	err = readRange(ctx, l.cfg.Brokers, l.cfg.Security, topic, f.Partition, max(f.Offset, sp[f.Partition].first), sp[f.Partition].end, func(m kafka.Message) error {
+	err = l.logs.ReadRange(ctx, topic, f.Partition, max(f.Offset, sp[f.Partition].First), sp[f.Partition].End, func(m kafka.Message) error {
 		if k := string(m.Key); k == key || k == legacyKey {
 			found = true
-			return errStop
+			return pipeline.ErrStopReading
 		}
 		if m.Time.After(deadline) {
-			return errStop
+			return pipeline.ErrStopReading
 		}
 		return nil
 	})
@@ -638,7 +637,7 @@ func (l *loop) findRequest(ctx context.Context, f schema.Firing, key, legacyKey 
 }
 
 // publish writes the entry's state as its latest record.
-func (l *loop) publish(ctx context.Context, e *entry) error {
+func (l *stateLoop) publish(ctx context.Context, e *entry) error {
 	e.state.UpdatedAt = l.cfg.Clock.Now().UnixMilli()
 	if err := l.produce(ctx, l.stateOutput(e.state)); err != nil {
 		return err
@@ -647,7 +646,7 @@ func (l *loop) publish(ctx context.Context, e *entry) error {
 	return nil
 }
 
-func (l *loop) stateOutput(s schema.Schedule) pipeline.Output {
+func (l *stateLoop) stateOutput(s schema.Schedule) pipeline.Output {
 	b, err := json.Marshal(s)
 	if err != nil { // plain fields only; cannot happen
 		panic(fmt.Sprintf("scheduler: encoding schedule %s: %v", s.ScheduleID, err))
@@ -656,7 +655,7 @@ func (l *loop) stateOutput(s schema.Schedule) pipeline.Output {
 }
 
 // produce writes outs within ActionTimeout.
-func (l *loop) produce(ctx context.Context, outs ...pipeline.Output) error {
+func (l *stateLoop) produce(ctx context.Context, outs ...pipeline.Output) error {
 	if len(outs) == 0 {
 		return nil
 	}
@@ -666,44 +665,22 @@ func (l *loop) produce(ctx context.Context, outs ...pipeline.Output) error {
 }
 
 // deadLetter is the dead-letter record of a refused or undecodable
-// schedule record, with the headers the stage runtime uses.
-func (l *loop) deadLetter(r record, code int, reason string) pipeline.Output {
-	headers := make([]kafka.Header, 0, len(r.headers)+6)
-	for _, h := range r.headers {
-		if len(h.Key) < len("pushpipe-") || h.Key[:len("pushpipe-")] != "pushpipe-" {
-			headers = append(headers, h)
-		}
-	}
-	headers = append(headers,
-		kafka.Header{Key: pipeline.HeaderReason, Value: []byte(reason)},
-		kafka.Header{Key: pipeline.HeaderResultCode, Value: []byte(strconv.Itoa(code))},
-		kafka.Header{Key: pipeline.HeaderSourceTopic, Value: []byte(l.s.topic)},
-		kafka.Header{Key: pipeline.HeaderSourcePartition, Value: []byte(strconv.Itoa(r.partition))},
-		kafka.Header{Key: pipeline.HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.offset, 10))},
-		kafka.Header{Key: pipeline.HeaderStage, Value: []byte("scheduler")},
-	)
-	return pipeline.Output{Topic: pipeline.DLQTopic(l.cfg.Region), Key: []byte(r.key), Value: r.value, Headers: headers}
+// schedule record, built as the stage runtime builds its own.
+func (l *stateLoop) deadLetter(r record, code int, reason string) pipeline.Output {
+	return pipeline.DeadLetter("scheduler", l.cfg.Region, r.message(l.s.topic), code, reason)
 }
 
 // rejectedEvent is the rejected event of a refused schedule. Its id
 // depends on the schedule only, so a decision taken again (after a crash)
 // yields the same event.
-func (l *loop) rejectedEvent(st *schema.Schedule, src record, code int, reason string) pipeline.Output {
+func (l *stateLoop) rejectedEvent(st *schema.Schedule, src record, code int, reason string) pipeline.Output {
 	ev := schema.Event{EventID: schema.NewEventID(schema.EventRejected, "schedule", st.ScheduleID), TS: recordMillis(src, time.UnixMilli(st.CreatedAt)),
 		Region: l.cfg.Region, AppID: st.AppID, WorkspaceID: st.WorkspaceID, TaskID: st.ScheduleID,
 		Event: schema.EventRejected, StatusCode: int64(code), StatusDesc: reason}
 	if st.Request != nil {
 		ev.PushType = st.Request.Type
 	}
-	return eventOutput(l.cfg.Region, ev)
-}
-
-func eventOutput(region string, ev schema.Event) pipeline.Output {
-	b, err := json.Marshal(ev)
-	if err != nil { // plain fields only; cannot happen
-		panic(fmt.Sprintf("scheduler: encoding event: %v", err))
-	}
-	return pipeline.Output{Topic: pipeline.EventsTopic(region), Key: []byte(ev.Key()), Value: b}
+	return workers.EventOutput(l.cfg.Region, ev)
 }
 
 // recordMillis is the record's timestamp in Unix ms, or def's when the
@@ -726,7 +703,7 @@ func insertSorted(s []int64, v int64) []int64 {
 
 // updateGauges refreshes the schedules-by-status gauge at most once a
 // second.
-func (l *loop) updateGauges() {
+func (l *stateLoop) updateGauges() {
 	if time.Since(l.gaugesAt) < time.Second {
 		return
 	}

@@ -35,7 +35,7 @@ func publish(t *testing.T, p *pipeline.Producer, region string, recs ...any) {
 	}
 }
 
-func TestWatcherSeesRevokesBeforeAndAfterStart(t *testing.T) {
+func TestRevokeReaderSeesRevokesBeforeAndAfterStart(t *testing.T) {
 	const region = "eu"
 	broker := testinfra.Kafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -52,7 +52,7 @@ func TestWatcherSeesRevokesBeforeAndAfterStart(t *testing.T) {
 		c.Op, c.Region, c.TS = schema.ControlRevoke, region, time.Now().UnixMilli()
 		return c
 	}
-	// Written before the watcher starts: Start returns only once read.
+	// Written before the revoke reader starts: Start returns only once read.
 	publish(t, p, region,
 		rev(schema.Control{AppID: "A", MsgID: "m1"}),
 		rev(schema.Control{AppID: "A", TaskID: "t1"}),
@@ -60,7 +60,7 @@ func TestWatcherSeesRevokesBeforeAndAfterStart(t *testing.T) {
 		"not json",
 		schema.Control{Op: schema.ControlRevoke, Region: "sg", AppID: "A", MsgID: "foreign"},
 	)
-	w, err := control.NewWatcher(control.WatcherConfig{Brokers: []string{broker}, Region: region})
+	w, err := control.NewRevokeReader(control.RevokeReaderConfig{Brokers: []string{broker}, Region: region})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,16 +114,16 @@ func TestWatcherSeesRevokesBeforeAndAfterStart(t *testing.T) {
 	}
 }
 
-func TestWatcherConfigValidate(t *testing.T) {
+func TestRevokeReaderConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		scenario string
-		cfg      control.WatcherConfig
+		cfg      control.RevokeReaderConfig
 		ok       bool
 	}{
-		{"valid", control.WatcherConfig{Brokers: []string{"127.0.0.1:9092"}, Region: "sg"}, true},
-		{"no brokers", control.WatcherConfig{Region: "sg"}, false},
-		{"bad region", control.WatcherConfig{Brokers: []string{"b"}, Region: "xx"}, false},
-		{"negative wait", control.WatcherConfig{Brokers: []string{"b"}, Region: "sg", MaxWait: -time.Second}, false},
+		{"valid", control.RevokeReaderConfig{Brokers: []string{"127.0.0.1:9092"}, Region: "sg"}, true},
+		{"no brokers", control.RevokeReaderConfig{Region: "sg"}, false},
+		{"bad region", control.RevokeReaderConfig{Brokers: []string{"b"}, Region: "xx"}, false},
+		{"negative wait", control.RevokeReaderConfig{Brokers: []string{"b"}, Region: "sg", MaxWait: -time.Second}, false},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
@@ -133,7 +133,7 @@ func TestWatcherConfigValidate(t *testing.T) {
 	}
 }
 
-func TestWatcherSharedByStages(t *testing.T) {
+func TestRevokeReaderSharedByStages(t *testing.T) {
 	const region = "sg"
 	broker := testinfra.Kafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -147,13 +147,13 @@ func TestWatcherSharedByStages(t *testing.T) {
 	}
 	defer p.Close()
 	publish(t, p, region, schema.Control{Op: schema.ControlRevoke, Region: region, AppID: "A", TaskID: "t1"})
-	w, err := control.NewWatcher(control.WatcherConfig{Brokers: []string{broker}, Region: region})
+	w, err := control.NewRevokeReader(control.RevokeReaderConfig{Brokers: []string{broker}, Region: region})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := schema.Delivery{AppID: "A", TaskID: "t1"}
 	if _, ok := w.Revoked(&d); ok {
-		t.Fatal("revoked before the watcher started")
+		t.Fatal("revoked before the revoke reader started")
 	}
 	for i := range 2 {
 		if err := w.Acquire(ctx); err != nil {
@@ -165,12 +165,12 @@ func TestWatcherSharedByStages(t *testing.T) {
 	}
 	w.Release()
 	if err := w.Acquire(ctx); err != nil {
-		t.Fatalf("Acquire while another stage holds the watcher: %v", err)
+		t.Fatalf("Acquire while another stage holds the revoke reader: %v", err)
 	}
 	w.Release()
 	w.Release()
 	if err := w.Acquire(ctx); err == nil {
-		t.Fatal("Acquire after the last Release succeeded; the watcher is closed")
+		t.Fatal("Acquire after the last Release succeeded; the revoke reader is closed")
 	}
 }
 
@@ -201,7 +201,7 @@ func TestRevokesAgeOutAndStayPerApp(t *testing.T) {
 		t.Fatalf("two apps' revokes share the key %q", a.ControlKey())
 	}
 	publish(t, p, region, old, a, b)
-	w, err := control.NewWatcher(control.WatcherConfig{Brokers: []string{broker}, Region: region,
+	w, err := control.NewRevokeReader(control.RevokeReaderConfig{Brokers: []string{broker}, Region: region,
 		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	if err != nil {
 		t.Fatal(err)

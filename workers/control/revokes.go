@@ -17,8 +17,8 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// WatcherConfig configures a Watcher.
-type WatcherConfig struct {
+// RevokeReaderConfig configures a RevokeReader.
+type RevokeReaderConfig struct {
 	// Brokers are the Kafka bootstrap addresses.
 	Brokers []string
 	// Security secures every connection (SASL, TLS); the zero value is
@@ -38,27 +38,30 @@ type WatcherConfig struct {
 }
 
 // Validate reports what to fix in the configuration.
-func (c WatcherConfig) Validate() error {
+func (c RevokeReaderConfig) Validate() error {
 	switch {
 	case len(c.Brokers) == 0:
-		return errors.New("control: WatcherConfig.Brokers is empty: give at least one host:port")
+		return errors.New("control: RevokeReaderConfig.Brokers is empty: give at least one host:port")
 	case !schema.ValidRegion(c.Region):
-		return fmt.Errorf("control: WatcherConfig.Region %q is not one of %v", c.Region, schema.Regions())
+		return fmt.Errorf("control: RevokeReaderConfig.Region %q is not one of %v", c.Region, schema.Regions())
 	case c.MaxWait < 0:
-		return fmt.Errorf("control: WatcherConfig.MaxWait %s is negative: use 0 for the default 1s", c.MaxWait)
+		return fmt.Errorf("control: RevokeReaderConfig.MaxWait %s is negative: use 0 for the default 1s", c.MaxWait)
 	}
 	return nil
 }
 
-// Watcher reads every partition of push.control.<region> from the
-// beginning, without a consumer group, and keeps the revokes it has read
-// in memory until schema.ControlRetention after they were made (no
-// delivery of the revoked push is left by then; the topic deletes them
-// too), so memory is bounded by the revokes of that window. Revoked is safe for concurrent use; Start and Close are
-// called once each, Close being idempotent.
-type Watcher struct {
-	cfg   WatcherConfig
+// RevokeReader reads the revokes of a region for the stages that hold
+// deliveries (sender, retry): every partition of push.control.<region>
+// from the beginning, through a pipeline.LogReader (no consumer group). It
+// keeps the revokes it has read in memory until schema.ControlRetention
+// after they were made (no delivery of the revoked push is left by then;
+// the topic deletes them too), so memory is bounded by the revokes of that
+// window. Revoked is safe for concurrent use; Start and Close are called
+// once each, Close being idempotent.
+type RevokeReader struct {
+	cfg   RevokeReaderConfig
 	topic string
+	log   *pipeline.LogReader
 
 	mu      sync.RWMutex
 	byMsg   map[string][]schema.Control // app + "\x00" + msg id
@@ -78,8 +81,8 @@ type Watcher struct {
 	closed  bool
 }
 
-// NewWatcher returns a watcher; it reads nothing until Start.
-func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
+// NewRevokeReader returns a revoke reader; it reads nothing until Start.
+func NewRevokeReader(cfg RevokeReaderConfig) (*RevokeReader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -89,7 +92,13 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Watcher{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region),
+	log, err := pipeline.NewLogReader(pipeline.LogReaderConfig{Brokers: cfg.Brokers, Security: cfg.Security,
+		ClientID: "pushpipe-revokes", What: "revokes", MaxWait: cfg.MaxWait, MaxBytes: 1 << 20,
+		ReadBackoffMin: 50 * time.Millisecond, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	return &RevokeReader{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region), log: log,
 		byMsg: map[string][]schema.Control{}, byTask: map[string]schema.Control{}, read: map[int]int64{}}, nil
 }
 
@@ -98,15 +107,13 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 // Start was called has been read, so that a worker starting after a revoke
 // never sends what it revoked. ctx bounds that wait, not the readers; they
 // run until Close.
-func (w *Watcher) Start(ctx context.Context) error {
-	transport := w.cfg.Security.Transport("pushpipe-revokes")
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Transport: transport, Timeout: 10 * time.Second}
-	parts, err := pipeline.Partitions(ctx, client, w.cfg.Security, w.topic)
+func (w *RevokeReader) Start(ctx context.Context) error {
+	defer w.log.Close() // the admin connections serve Start only
+	parts, err := w.log.Partitions(ctx, w.topic)
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
-	end, err := pipeline.Offsets(ctx, client, w.topic, parts, true)
+	end, err := w.log.Offsets(ctx, w.topic, parts, true)
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
@@ -114,11 +121,8 @@ func (w *Watcher) Start(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	for _, p := range parts {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: w.cfg.Brokers, Topic: w.topic, Partition: p,
-			Dialer:   w.cfg.Security.Dialer("pushpipe-revokes", 10*time.Second),
-			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: w.cfg.MaxWait, ReadBackoffMin: 50 * time.Millisecond,
-			ReadBackoffMax: time.Second, StartOffset: kafka.FirstOffset})
-		w.wg.Go(func() { pipeline.ReadPartition(rctx, r, w.cfg.Logger, "revokes", w.add) })
+		// From the start: Follow fails only positioning at an offset.
+		w.wg.Go(func() { _ = w.log.Follow(rctx, w.topic, p, kafka.FirstOffset, w.add, nil) })
 	}
 	for {
 		if w.caughtUp(end) {
@@ -132,7 +136,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 	}
 }
 
-func (w *Watcher) caughtUp(end map[int]int64) bool {
+func (w *RevokeReader) caughtUp(end map[int]int64) bool {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	for p, e := range end {
@@ -145,7 +149,7 @@ func (w *Watcher) caughtUp(end map[int]int64) bool {
 
 // add records one control record; undecodable or foreign records only
 // advance the offset.
-func (w *Watcher) add(m kafka.Message) {
+func (w *RevokeReader) add(m kafka.Message) {
 	c, err := schema.DecodeControl(m.Value)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -177,7 +181,7 @@ func aged(c schema.Control, now time.Time) bool {
 
 // pruneLocked drops the revokes that no longer matter. Called with mu
 // held for writing.
-func (w *Watcher) pruneLocked(now time.Time) {
+func (w *RevokeReader) pruneLocked(now time.Time) {
 	w.pruned = now
 	for k, c := range w.byTask {
 		if aged(c, now) {
@@ -204,7 +208,7 @@ func (w *Watcher) pruneLocked(now time.Time) {
 
 // Revoked returns the revoke that names d (by task id, or by msg id and
 // optionally its target), if one has been read.
-func (w *Watcher) Revoked(d *schema.Delivery) (schema.Control, bool) {
+func (w *RevokeReader) Revoked(d *schema.Delivery) (schema.Control, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if c, ok := w.byTask[d.AppID+"\x00"+d.TaskID]; ok && d.TaskID != "" {
@@ -219,21 +223,21 @@ func (w *Watcher) Revoked(d *schema.Delivery) (schema.Control, bool) {
 }
 
 // Len is the number of revokes held: read so far and not yet aged out.
-func (w *Watcher) Len() int {
+func (w *RevokeReader) Len() int {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return w.records
 }
 
-// Acquire starts the watcher for one user (a stage) if it is not running
+// Acquire starts the reader for one user (a stage) if it is not running
 // yet, returning as Start does; several stages of one process share a
-// watcher this way. Every successful Acquire is paired with a Release; the
-// last Release closes the watcher, which cannot be acquired again.
-func (w *Watcher) Acquire(ctx context.Context) error {
+// revoke reader this way. Every successful Acquire is paired with a Release; the
+// last Release closes the reader, which cannot be acquired again.
+func (w *RevokeReader) Acquire(ctx context.Context) error {
 	w.useMu.Lock()
 	defer w.useMu.Unlock()
 	if w.closed {
-		return fmt.Errorf("control: the watcher of %s is closed", w.topic)
+		return fmt.Errorf("control: the revoke reader of %s is closed", w.topic)
 	}
 	if !w.started {
 		if err := w.Start(ctx); err != nil {
@@ -250,8 +254,8 @@ func (w *Watcher) Acquire(ctx context.Context) error {
 	return nil
 }
 
-// Release ends one Acquire; the last one closes the watcher.
-func (w *Watcher) Release() {
+// Release ends one Acquire; the last one closes the reader.
+func (w *RevokeReader) Release() {
 	w.useMu.Lock()
 	defer w.useMu.Unlock()
 	if w.users == 0 {
@@ -265,8 +269,8 @@ func (w *Watcher) Release() {
 }
 
 // Close stops the readers and waits for them. It is idempotent and safe
-// to call on a watcher that was never started.
-func (w *Watcher) Close() error {
+// to call on a reader that was never started.
+func (w *RevokeReader) Close() error {
 	w.closeOnce.Do(func() {
 		if w.cancel != nil {
 			w.cancel()
