@@ -25,10 +25,11 @@ const (
 	// RoleViewer reads the overview, the tasks and their funnels, and
 	// investigates devices and users.
 	RoleViewer Role = "viewer"
-	// RoleOperator also revokes tasks.
+	// RoleOperator also revokes tasks, creates and deletes templates and
+	// cancels scheduled and loop pushes.
 	RoleOperator Role = "operator"
-	// RoleAdmin may do everything an operator may; the pages of later
-	// steps (approvals, dead letters) give it more.
+	// RoleAdmin may do everything an operator may, and sends dead letters
+	// back to the topics they came from.
 	RoleAdmin Role = "admin"
 )
 
@@ -36,7 +37,16 @@ const (
 func (r Role) Valid() bool { return r == RoleViewer || r == RoleOperator || r == RoleAdmin }
 
 // CanRevoke reports whether the role may revoke a push.
-func (r Role) CanRevoke() bool { return r == RoleOperator || r == RoleAdmin }
+func (r Role) CanRevoke() bool { return r.CanOperate() }
+
+// CanOperate reports whether the role may change what the pipeline does:
+// revoke, create and delete templates, cancel scheduled pushes
+// (operators and admins).
+func (r Role) CanOperate() bool { return r == RoleOperator || r == RoleAdmin }
+
+// CanResendDeadLetters reports whether the role may send a dead letter
+// back to the topic it came from (admins only).
+func (r Role) CanResendDeadLetters() bool { return r == RoleAdmin }
 
 // AllApps, as an item of Account.Apps, lets the account see every app of
 // the console.
@@ -125,8 +135,19 @@ type Config struct {
 	// database (push_<region>). Required.
 	ClickHouse driver.Conn
 	Database   string
-	// Producer publishes revokes to push.control.<Region>. Required.
+	// Producer publishes revokes to push.control.<Region>, schedule
+	// cancellations to push.schedules.<Region> and dead letters sent back
+	// to the topics they came from. Required.
 	Producer Producer
+	// Brokers and KafkaSecurity reach the region's Kafka, from which the
+	// scheduled pushes (push.schedules.<Region>) and the dead letters
+	// (push.dlq.<Region>) are read. Brokers is required.
+	Brokers       []string
+	KafkaSecurity pipeline.KafkaSecurity
+	// Location is the time zone of schedules the scheduler has not
+	// admitted yet (the scheduler's, as the gateway's Location); nil is
+	// UTC.
+	Location *time.Location
 	// SessionTTL is how long a session lasts after its login (not
 	// extended by use). Default DefaultSessionTTL (12h).
 	SessionTTL time.Duration
@@ -190,6 +211,8 @@ func (c Config) Validate() error {
 		return errors.New("console: ClickHouse and Database are required")
 	case c.Producer == nil:
 		return errors.New("console: Producer is required (revokes go to push.control.<region>)")
+	case len(c.Brokers) == 0 || slices.Contains(c.Brokers, ""):
+		return errors.New("console: Brokers is empty or has an empty address: the schedules and dead-letter pages read the region's Kafka (brokers)")
 	case c.SessionTTL < 0 || c.SessionTTL > 0 && c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour:
 		return fmt.Errorf("console: sessionTtl %s must be between 1m and 720h (default %s)", c.SessionTTL, DefaultSessionTTL)
 	case c.MaxSessions < 0:

@@ -241,7 +241,7 @@ func TestConfigValidate(t *testing.T) {
 	hash := mustHash(t, "olga-password")
 	valid := func() Config {
 		return Config{Region: "sg", Apps: []App{{AppID: "A"}, {AppID: "B"}}, ClickHouse: noClickHouse{}, Database: "push_sg", Producer: &recordingProducer{},
-			Accounts: []Account{{Name: "olga", PasswordHash: hash, Role: RoleOperator, Apps: []string{"A"}}}}
+			Brokers: []string{"127.0.0.1:1"}, Accounts: []Account{{Name: "olga", PasswordHash: hash, Role: RoleOperator, Apps: []string{"A"}}}}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -263,6 +263,8 @@ func TestConfigValidate(t *testing.T) {
 		{"account twice", func(c *Config) { c.Accounts = append(c.Accounts, c.Accounts[0]) }, "listed twice"},
 		{"short session", func(c *Config) { c.SessionTTL = time.Second }, "sessionTtl"},
 		{"no producer", func(c *Config) { c.Producer = nil }, "Producer"},
+		{"no brokers", func(c *Config) { c.Brokers = nil }, "Brokers"},
+		{"an empty broker", func(c *Config) { c.Brokers = []string{""} }, "Brokers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()
@@ -286,7 +288,7 @@ type client struct {
 func newTestConsole(t *testing.T, p Producer) *client {
 	t.Helper()
 	s, err := New(Config{Region: "sg", Apps: []App{{AppID: "A"}, {AppID: "B"}}, ClickHouse: noClickHouse{}, Database: "push_sg", Producer: p,
-		Accounts: []Account{
+		Brokers: []string{"127.0.0.1:1"}, Accounts: []Account{
 			{Name: "olga", PasswordHash: mustHash(t, "olga-password"), Role: RoleOperator, Apps: []string{"A"}},
 			{Name: "vera", PasswordHash: mustHash(t, "vera-password"), Role: RoleViewer, Apps: []string{"A"}},
 		}})

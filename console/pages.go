@@ -341,10 +341,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *request) {
 		return
 	}
 	id := r.PathValue("task")
-	if !r.account.Role.CanRevoke() {
-		s.log.Warn().Str("account", r.account.Name).Str("app_id", app).Str("task_id", id).Msg("console: revoke by a viewer refused")
-		s.render(w, r.Request, http.StatusForbidden, "error", r, view{Title: "Forbidden", App: app,
-			Error: fmt.Sprintf("Account %s is a %s: only operators and admins may revoke.", r.account.Name, r.account.Role)})
+	if !s.allowed(w, r, app, r.account.Role.CanRevoke(), "operators and admins", "revoke") {
 		return
 	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
@@ -368,6 +365,18 @@ func (s *Server) revoke(w http.ResponseWriter, r *request) {
 	}
 	s.log.Info().Str("account", r.account.Name).Str("app_id", app).Str("task_id", id).Str("control_key", ctl.ControlKey()).Str("reason", reason).Msg("console: task revoked")
 	http.Redirect(w, r.Request, "/apps/"+url.PathEscape(app)+"/tasks/"+url.PathEscape(id)+"?revoked=1", http.StatusSeeOther)
+}
+
+// allowed reports may; when it is false it logs the refusal and shows a
+// 403 page saying that only who may do what.
+func (s *Server) allowed(w http.ResponseWriter, r *request, app string, may bool, who, what string) bool {
+	if may {
+		return true
+	}
+	s.log.Warn().Str("account", r.account.Name).Str("role", string(r.account.Role)).Str("app_id", app).Str("path", r.URL.Path).Msg("console: " + what + " refused by role")
+	s.render(w, r.Request, http.StatusForbidden, "error", r, view{Title: "Forbidden", App: app,
+		Error: fmt.Sprintf("Account %s is a %s: only %s may %s.", r.account.Name, r.account.Role, who, what)})
+	return false
 }
 
 // pct formats a fraction as a percentage with one decimal.

@@ -66,6 +66,8 @@ type Server struct {
 	log      zerolog.Logger
 	handler  http.Handler
 	http     *pipeline.HTTPServer
+	// kafka reads push.schedules.<region> and push.dlq.<region>.
+	kafka *pipeline.LogReader
 }
 
 // New returns a console for cfg, or the error of cfg.Validate. Nothing
@@ -83,7 +85,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, apps: append([]App(nil), cfg.Apps...), accounts: as, sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
+	kr, err := pipeline.NewLogReader(pipeline.LogReaderConfig{Brokers: cfg.Brokers, Security: cfg.KafkaSecurity, ClientID: "pushpipe-console-" + cfg.Region,
+		What: "the console's reads", MaxWait: 200 * time.Millisecond})
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	s := &Server{cfg: cfg, kafka: kr, apps: append([]App(nil), cfg.Apps...), accounts: as, sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
 		login: newLoginTokens(), pages: pages, log: cfg.Logger.With().Str("stage", "console").Str("region", cfg.Region).Logger()}
 	static, _ := fs.Sub(assets, "static")
 	mux := http.NewServeMux()
@@ -98,6 +105,15 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /apps/{app}/tasks/{task}", s.authed(s.taskPage))
 	mux.HandleFunc("POST /apps/{app}/tasks/{task}/revoke", s.authed(s.revoke))
 	mux.HandleFunc("GET /apps/{app}/investigate", s.authed(s.investigate))
+	mux.HandleFunc("GET /apps/{app}/templates", s.authed(s.templateList))
+	mux.HandleFunc("POST /apps/{app}/templates/create", s.authed(s.createTemplate))
+	mux.HandleFunc("POST /apps/{app}/templates/delete", s.authed(s.deleteTemplate))
+	mux.HandleFunc("GET /apps/{app}/schedules", s.authed(s.scheduleList))
+	mux.HandleFunc("POST /apps/{app}/schedules/cancel", s.authed(s.cancelSchedule))
+	mux.HandleFunc("GET /apps/{app}/tags", s.authed(s.tags))
+	mux.HandleFunc("GET /apps/{app}/deadletters", s.authed(s.deadLetters))
+	mux.HandleFunc("GET /apps/{app}/deadletters/{partition}/{offset}", s.authed(s.deadLetterPage))
+	mux.HandleFunc("POST /apps/{app}/deadletters/{partition}/{offset}/resend", s.authedUpTo(MaxResendBytes+maxFormBytes, s.resendDeadLetter))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "error", nil, view{Title: "Not found", Error: "There is no page at " + r.URL.Path + "."})
 	})
@@ -111,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate"} {
+	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parsing page %s: %w", name, err)
@@ -179,7 +195,11 @@ func (s *Server) URL() string { return "http://" + s.Addr() + "/" }
 // Close stops accepting requests, lets in-flight ones finish within
 // Timeout and waits for the server's goroutines. It is idempotent, may be
 // called without Start, and returns the error that ended serving, if any.
-func (s *Server) Close() error { return s.http.Close() }
+func (s *Server) Close() error {
+	err := s.http.Close()
+	_ = s.kafka.Close() // idempotent, never fails
+	return err
+}
 
 // Cookie names carry the region: browsers do not keep cookies apart by
 // port, and `pushpipe dev` serves a console per region on one host.
@@ -207,8 +227,14 @@ type request struct {
 
 // authed serves h for a request with a live session; without one a GET is
 // sent to the login page and anything else refused (403). A POST must
-// carry the session's CSRF token in its form field csrf (403 otherwise).
+// carry the session's CSRF token in its form field csrf (403 otherwise);
+// its body is bounded by maxFormBytes.
 func (s *Server) authed(h func(http.ResponseWriter, *request)) http.HandlerFunc {
+	return s.authedUpTo(maxFormBytes, h)
+}
+
+// authedUpTo is authed with a POST body of at most limit bytes.
+func (s *Server) authedUpTo(limit int64, h func(http.ResponseWriter, *request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var ss session
 		ok := false
@@ -226,7 +252,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *request)) http.HandlerFunc 
 		}
 		req := &request{Request: r, session: ss, account: a}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if !ss.validCSRF(r.PostFormValue("csrf")) {
 				s.log.Warn().Str("account", a.Name).Str("path", r.URL.Path).Msg("console: POST without a valid CSRF token refused")
 				s.render(w, r, http.StatusForbidden, "error", req, view{Title: "Forbidden", Error: "This form's security token is missing or out of date: reload the page and send it again."})
@@ -251,7 +277,8 @@ type view struct {
 	// Apps are the apps the account may see; App the one shown.
 	Apps []string
 	App  string
-	// Nav is the current section: overview, tasks or investigate.
+	// Nav is the current section: overview, tasks, investigate,
+	// templates, schedules, tags or deadletters.
 	Nav string
 	// Body is the page's own data.
 	Body any

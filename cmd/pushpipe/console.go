@@ -102,7 +102,11 @@ only (--internal-addr, console.internalAddr, else healthAddr 127.0.0.1:18080).
 // startConsole starts the console of one region on cfg.ConsoleAddr(region)
 // until ctx ends or it is closed.
 func startConsole(ctx context.Context, d app.Deps, region string) (*console.Server, error) {
-	srv, err := console.New(app.ConsoleConfig(d, region, d.Cfg.ConsoleAddr(region)))
+	cc, err := consoleConfig(d, region, d.Cfg.ConsoleAddr(region))
+	if err != nil {
+		return nil, fail("invalid configuration: %v", err)
+	}
+	srv, err := console.New(cc)
 	if err != nil {
 		return nil, fail("invalid configuration: %v", err)
 	}
@@ -110,6 +114,19 @@ func startConsole(ctx context.Context, d app.Deps, region string) (*console.Serv
 		return nil, err
 	}
 	return srv, nil
+}
+
+// consoleConfig is app.ConsoleConfig with the Kafka the schedules and
+// dead-letter pages read (d's brokers and their security) and the
+// scheduler's time zone.
+func consoleConfig(d app.Deps, region, addr string) (console.Config, error) {
+	cc := app.ConsoleConfig(d, region, addr)
+	loc, err := d.Cfg.Scheduler.Location()
+	if err != nil {
+		return cc, fmt.Errorf("console of region %s: %w", region, err)
+	}
+	cc.Brokers, cc.KafkaSecurity, cc.Location = d.Brokers, d.KafkaSecurity, loc
+	return cc, nil
 }
 
 func newHashPasswordCmd() *cobra.Command {
