@@ -291,6 +291,7 @@ func newTestConsole(t *testing.T, p Producer) *client {
 		Brokers: []string{"127.0.0.1:1"}, Accounts: []Account{
 			{Name: "olga", PasswordHash: mustHash(t, "olga-password"), Role: RoleOperator, Apps: []string{"A"}},
 			{Name: "vera", PasswordHash: mustHash(t, "vera-password"), Role: RoleViewer, Apps: []string{"A"}},
+			{Name: "ada", PasswordHash: mustHash(t, "ada-password"), Role: RoleAdmin, Apps: []string{"A"}},
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -442,6 +443,24 @@ func TestAccessRules(t *testing.T) {
 		{"investigate by neither device nor user", "olga", http.MethodGet, "/apps/A/investigate?by=phone&id=d1", "", http.StatusBadRequest, "by &#34;phone&#34; is not device or user"},
 		{"investigate an overlong id", "olga", http.MethodGet, "/apps/A/investigate?id=" + strings.Repeat("d", 257), "", http.StatusBadRequest, "ids have at most 256"},
 		{"a viewer may investigate", "vera", http.MethodGet, "/apps/A/investigate", "", http.StatusOK, `id="investigate-form"`},
+		{"templates of another app", "olga", http.MethodGet, "/apps/B/templates", "", http.StatusForbidden, "may not see app B"},
+		{"a template created by a viewer", "vera", http.MethodPost, "/apps/A/templates/create", "session", http.StatusForbidden, "only operators and admins may create templates"},
+		{"a template created without a CSRF token", "olga", http.MethodPost, "/apps/A/templates/create", "", http.StatusForbidden, "security token"},
+		{"a template deleted by a viewer", "vera", http.MethodPost, "/apps/A/templates/delete", "session", http.StatusForbidden, "only operators and admins may delete templates"},
+		{"a template deleted in another app", "olga", http.MethodPost, "/apps/B/templates/delete", "session", http.StatusForbidden, "may not see app B"},
+		{"a schedule cancelled by a viewer", "vera", http.MethodPost, "/apps/A/schedules/cancel", "session", http.StatusForbidden, "only operators and admins may cancel scheduled pushes"},
+		{"a schedule cancelled without a CSRF token", "olga", http.MethodPost, "/apps/A/schedules/cancel", "forged", http.StatusForbidden, "security token"},
+		{"a schedule cancelled without an id", "olga", http.MethodPost, "/apps/A/schedules/cancel", "session", http.StatusBadRequest, "Name the schedule or occurrence to cancel"},
+		{"schedules of another app", "olga", http.MethodGet, "/apps/B/schedules", "", http.StatusForbidden, "may not see app B"},
+		{"schedules with a bad page size", "olga", http.MethodGet, "/apps/A/schedules?size=0", "", http.StatusBadRequest, "is not a page size"},
+		{"tags with a bad page", "vera", http.MethodGet, "/apps/A/tags?tag=vip&page=x", "", http.StatusBadRequest, "is not a page number"},
+		{"tags of an overlong user", "vera", http.MethodGet, "/apps/A/tags?user=" + strings.Repeat("u", 257), "", http.StatusBadRequest, "ids have at most 256"},
+		{"a viewer sees the tags form", "vera", http.MethodGet, "/apps/A/tags", "", http.StatusOK, `id="tags-form"`},
+		{"dead letters of another app", "olga", http.MethodGet, "/apps/B/deadletters", "", http.StatusForbidden, "may not see app B"},
+		{"a dead letter sent back by an operator", "olga", http.MethodPost, "/apps/A/deadletters/0/0/resend", "session", http.StatusForbidden, "only admins may send dead letters back"},
+		{"a dead letter sent back without a CSRF token", "ada", http.MethodPost, "/apps/A/deadletters/0/0/resend", "", http.StatusForbidden, "security token"},
+		{"a dead letter sent back in another app", "ada", http.MethodPost, "/apps/B/deadletters/0/0/resend", "session", http.StatusForbidden, "may not see app B"},
+		{"a dead letter named by no number", "ada", http.MethodGet, "/apps/A/deadletters/x/0", "", http.StatusNotFound, "partition and offset, two numbers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &recordingProducer{}

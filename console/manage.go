@@ -203,8 +203,8 @@ func (s *Server) cancelSchedule(w http.ResponseWriter, r *request) {
 	id := strings.TrimSpace(r.PostFormValue("id"))
 	v := view{Title: "Scheduled and loop pushes", App: app, Nav: "schedules"}
 	if id == "" {
-		v.Error = "Name the schedule or occurrence to cancel."
-		s.showSchedules(w, r, app, http.StatusBadRequest, v)
+		v.Error = "Name the schedule or occurrence to cancel (its id)."
+		s.render(w, r.Request, http.StatusBadRequest, "error", r, v)
 		return
 	}
 	ctx, cancel := s.queryCtx(r)
