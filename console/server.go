@@ -4,17 +4,23 @@
 // rates, by minute, hour or day, filtered by channel, platform, push type
 // and app version), the task list with filters and paging, and a task page
 // with its funnel chart, its per-channel figures and a revoke button,
-// and an investigation page: a device id or user id → its devices and
+// an investigation page: a device id or user id → its devices and
 // their tokens, and the messages planned to it with each event and where
-// each stopped.
+// each stopped; the app's templates (create, delete), its scheduled and
+// loop pushes (cancel), a user's tags and a tag's users, and its dead
+// letters, which an admin sends back to their topic after fixing them.
 //
 // Every figure is read with the functions the gateway's query routes use
 // (store.QueryStats for /v1/stats, store.ListTasks for /v1/tasks,
 // gateway.TaskDetails for /v1/tasks/{taskId} and its funnel,
-// gateway.DeviceStatuses for /v1/devices/status), so a page
-// shows what the HTTP API answers for the same query. A revoke goes the
-// gateway's way too (gateway.Revoke): a control record on
-// push.control.<region>.
+// gateway.DeviceStatuses for /v1/devices/status, store.Templates for
+// /v1/templates/*, scheduler.ReadSchedules and scheduler.Cancel for
+// /v1/schedules and /v1/schedules/cancel, store.Devices.UserTags and
+// TagUsers for /v1/tags/list and /v1/tags/users), so a page shows what
+// the HTTP API answers for the same query. A revoke goes the gateway's
+// way too (gateway.Revoke): a control record on push.control.<region>.
+// A dead letter sent back must first pass the decoder of the stage that
+// reads its topic, and the resend is logged with who, what and when.
 //
 // Every asset (templates, stylesheet) is embedded in the binary; charts
 // are inline SVG; the pages load nothing from elsewhere and run no script,
@@ -27,7 +33,8 @@
 // over TLS. Every form carries a CSRF token (the session's; the login
 // form's is bound to a cookie nonce) and a POST without the right one is
 // refused with 403. A failed login does not tell whether the name or the
-// password was wrong. A viewer may not revoke (403), and a page of an app
+// password was wrong. A viewer may not revoke, change templates or cancel
+// schedules, only an admin sends dead letters back (403 otherwise), and a page of an app
 // outside the account's apps is refused with 403, never shown empty.
 //
 // Liveness, readiness (Ready) and metrics belong on the process's

@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,8 +166,11 @@ func (b *browser) logout() {
 // to opened, and says so for a device never seen; a viewer sees no revoke button and is refused when
 // posting one anyway, forged posts without the CSRF token are refused and
 // publish nothing, and the operator's revoke reaches push.control and the
-// recall worker. Every page is saved as a screenshot under
-// .pushpipe/screenshots/.
+// recall worker. Then an admin creates and deletes a template, cancels a
+// schedule made through the API, reads a user's tags and a tag's users,
+// and finds a rejected request among the dead letters and sends it back
+// fixed, after which it reaches the simulator (consoleManagement). Every
+// page is saved as a screenshot under .pushpipe/screenshots/.
 func TestConsoleInABrowser(t *testing.T) {
 	chromium := chromiumPath(t) // before anything starts: no browser, no test
 	e := newEnvOpts(t, envOptions{simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 1, OpenRate: 1},
@@ -202,11 +207,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	e.cfg.Console.Accounts = []config.ConsoleAccount{
 		{Name: "olga", PasswordHash: hash("olga-password"), Role: "operator", Apps: []string{testApp}},
 		{Name: "vera", PasswordHash: hash("vera-password"), Role: "viewer", Apps: []string{console.AllApps}},
+		{Name: "ada", PasswordHash: hash("ada-password"), Role: "admin", Apps: []string{testApp}},
 	}
 	if err := e.cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	con, err := console.New(app.ConsoleConfig(e.deps(), "sg", "127.0.0.1:0"))
+	cc := app.ConsoleConfig(e.deps(), "sg", "127.0.0.1:0")
+	cc.Brokers, cc.KafkaSecurity = e.brokers, e.security
+	con, err := console.New(cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,5 +432,161 @@ func TestConsoleInABrowser(t *testing.T) {
 	e.waitFor("the acked messages recalled", 2*time.Minute, func() (bool, string) {
 		c := e.eventCounts("sg", "task_id = ? AND event = 'recalled'", task)
 		return c["recalled"] == 3, fmt.Sprint(c)
+	})
+
+	b.logout()
+	consoleManagement(t, e, b, api, appPath)
+}
+
+// consoleManagement drives the templates, schedules, tags and
+// dead-letter pages as the admin ada, checking each against the HTTP API
+// and the pipeline.
+func consoleManagement(t *testing.T, e *env, b *browser, api *gateway.Client, appPath string) {
+	ctx := context.Background()
+	ref := func(fields map[string]any) map[string]any {
+		fields["appId"], fields["workspaceId"] = testApp, "default"
+		return fields
+	}
+	b.login("ada", "ada-password", "#metrics")
+
+	// Templates: one created in the console is listed by
+	// /v1/templates/list; creating it again is refused with the code and
+	// words the gateway answers; deleting it removes it from the API's list.
+	listed := func() map[string]schema.Template {
+		var ts []schema.Template
+		if err := api.Query(ctx, "/v1/templates/list", ref(map[string]any{}), &ts); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]schema.Template{}
+		for _, tp := range ts {
+			out[tp.Name] = tp
+		}
+		return out
+	}
+	createTemplate := func(waitFor string) {
+		b.do("creating a template", chromedp.Navigate(b.base+appPath+"/templates"), chromedp.WaitVisible(chromedp.CSS("#template-form")),
+			chromedp.SendKeys(chromedp.CSS("#tpl-name"), "con_tpl"), chromedp.SendKeys(chromedp.CSS("#tpl-title"), "Hello #name#"),
+			chromedp.SendKeys(chromedp.CSS("#tpl-content"), "Your order #order# shipped"),
+			chromedp.Click(chromedp.CSS("#create-template")), chromedp.WaitVisible(chromedp.CSS(waitFor)))
+	}
+	createTemplate("#notice")
+	if tp, ok := listed()["con_tpl"]; !ok || tp.Title != "Hello #name#" || tp.Content != "Your order #order# shipped" {
+		t.Fatalf("/v1/templates/list after the console created con_tpl: %+v", listed())
+	}
+	if got := b.text(`tr[data-template="con_tpl"] [data-col="title"]`); got != "Hello #name#" {
+		t.Errorf("the templates page shows title %q", got)
+	}
+	b.screenshot("templates")
+	var ge *gateway.Error
+	if _, err := api.Call(ctx, "/v1/templates/create", ref(map[string]any{"templateName": "con_tpl", "title": "Hello #name#", "content": "x"})); !errors.As(err, &ge) {
+		t.Fatalf("creating con_tpl twice through the API: %v, want a refusal", err)
+	}
+	createTemplate("#error")
+	if got, want := b.text("#error"), fmt.Sprintf("refused with code %d: %s", ge.Code, ge.Message); !strings.Contains(got, want) || ge.Code != schema.CodeTemplateAlreadyExist {
+		t.Errorf("a second con_tpl: the console says %q, the API %q", got, want)
+	}
+	b.do("deleting the template", chromedp.Navigate(b.base+appPath+"/templates"),
+		chromedp.Click(chromedp.CSS(`tr[data-template="con_tpl"] button`)), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	if _, ok := listed()["con_tpl"]; ok || b.exists(`tr[data-template="con_tpl"]`) {
+		t.Fatal("con_tpl is still listed after the console deleted it")
+	}
+
+	// Schedules: a push scheduled an hour ahead through the API is listed
+	// as /v1/schedules lists it, and cancelled from the console.
+	fixed := time.Now().Add(time.Hour).Truncate(time.Second)
+	if _, err := api.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", TaskName: "console schedule",
+		DeliverType: schema.DeliverAndroid, TargetMsgkey: schema.StringMap{"con-2": "con-sched-msg"}, Title: "Later", Content: "In an hour",
+		ExpiredSeconds: 3600, StrategyType: schema.StrategyFixedTime, StrategyContent: &schema.StrategyContent{FixedTime: fixed.UnixMilli()}}); err != nil {
+		t.Fatal(err)
+	}
+	var sched gateway.ScheduleList
+	e.waitFor("the schedule listed by /v1/schedules", time.Minute, func() (bool, string) {
+		if err := api.Query(ctx, "/v1/schedules", ref(map[string]any{}), &sched); err != nil {
+			return false, err.Error()
+		}
+		return sched.TotalCount == 1, fmt.Sprintf("%+v", sched)
+	})
+	occ := sched.List[0]
+	row := `tr[data-occurrence="` + occ.UniqueID + `"]`
+	b.do("the schedules page", chromedp.Navigate(b.base+appPath+"/schedules"), chromedp.WaitVisible(chromedp.CSS(row)))
+	if got := b.count("#schedule-count"); got != uint64(sched.TotalCount) || b.text(row+` [data-col="status"]`) != occ.Status || occ.Status != schema.TaskPending {
+		t.Errorf("the schedules page shows %d occurrence(s), %s %q; /v1/schedules says %+v", got, occ.UniqueID, b.text(row+` [data-col="status"]`), sched)
+	}
+	b.screenshot("schedules")
+	b.do("cancelling the schedule", chromedp.Click(chromedp.CSS(row+" button.cancel-schedule")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	if err := api.Query(ctx, "/v1/schedules", ref(map[string]any{}), &sched); err != nil || len(sched.List) != 1 || sched.List[0].Status != schema.TaskCancelled {
+		t.Fatalf("/v1/schedules after the console's cancel: %+v, %v", sched, err)
+	}
+	if got := b.text(row + ` [data-col="status"]`); got != schema.TaskCancelled {
+		t.Errorf("the schedules page shows %q after the cancel", got)
+	}
+
+	// Tags: a user's tags and a tag's users as /v1/tags/list and
+	// /v1/tags/users answer them.
+	for _, u := range []string{"con-u1", "con-u2"} {
+		if _, err := api.Call(ctx, "/v1/tags/add", ref(map[string]any{"userId": u, "tags": []string{"con-vip", "con-" + u}})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var users gateway.TagUsers
+	e.waitFor("two users of con-vip", time.Minute, func() (bool, string) {
+		if err := api.Query(ctx, "/v1/tags/users", ref(map[string]any{"tag": "con-vip", "pageNumber": 1, "pageSize": 1}), &users); err != nil {
+			return false, err.Error()
+		}
+		return users.TotalCount == 2, fmt.Sprintf("%+v", users)
+	})
+	var tags gateway.UserTags
+	if err := api.Query(ctx, "/v1/tags/list", ref(map[string]any{"userId": "con-u1"}), &tags); err != nil {
+		t.Fatal(err)
+	}
+	b.do("the tags page", chromedp.Navigate(b.base+appPath+"/tags?user=con-u1&tag=con-vip&size=1"), chromedp.WaitVisible(chromedp.CSS("#tag-users")))
+	shownTags := read(b, "reading the user's tags", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#user-tags li[data-tag]')].map(li => li.dataset.tag)`))
+	shownUsers := read(b, "reading the tag's users", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#tag-users li[data-user]')].map(li => li.dataset.user)`))
+	if fmt.Sprint(shownTags) != fmt.Sprint(tags.Tags) || fmt.Sprint(shownUsers) != fmt.Sprint(users.List) || b.count("#tag-total") != users.TotalCount || !b.exists("#next") {
+		t.Errorf("the tags page shows tags %v, users %v of %d; the API says %v and %+v", shownTags, shownUsers, b.count("#tag-total"), tags.Tags, users)
+	}
+	b.screenshot("tags")
+
+	// Dead letters: a request without a task name published straight to
+	// push.requests.sg is rejected by fanout (3019) and shown with its
+	// reason; sent back unfixed it is refused with that code, sent back
+	// fixed it runs through the pipeline to the simulator.
+	const dlqTask = "con-dlq-task"
+	bad := simpleRequest("sg", dlqTask, map[string]string{"con-2": "con-dlq-msg"})
+	bad["taskName"], bad["title"] = "", "Fixed from the dead letters"
+	e.publish(jsonOut(pipeline.RequestsTopic("sg"), schema.AppKey(testApp, dlqTask), bad))
+	e.waitFor("the request dead-lettered", time.Minute, func() (bool, string) {
+		for _, m := range e.readAll(pipeline.DLQTopic("sg")) {
+			if string(m.Key) == schema.AppKey(testApp, dlqTask) {
+				return true, ""
+			}
+		}
+		return false, "not yet"
+	})
+	letter := `tr[data-key="` + schema.AppKey(testApp, dlqTask) + `"]`
+	b.do("the dead letters", chromedp.Navigate(b.base+appPath+"/deadletters"), chromedp.WaitVisible(chromedp.CSS(letter)))
+	if code, stage := b.text(letter+` [data-col="code"]`), b.text(letter+` [data-col="stage"]`); code != "3019" || stage != "fanout" || !strings.Contains(b.text(letter+` [data-col="reason"]`), "taskName is empty") {
+		t.Errorf("the rejected request shows code %q from stage %q, reason %q", code, stage, b.text(letter+` [data-col="reason"]`))
+	}
+	b.screenshot("deadletters")
+	b.do("the dead letter", chromedp.Click(chromedp.CSS(letter+" a.letter-link")), chromedp.WaitVisible(chromedp.CSS("#resend-form")),
+		chromedp.Click(chromedp.CSS("#resend")), chromedp.WaitVisible(chromedp.CSS("#error")))
+	if got := b.text("#error"); !strings.Contains(got, "refused with code 3019: taskName is empty") {
+		t.Errorf("sending the request back unfixed says %q", got)
+	}
+	b.screenshot("deadletter-refused")
+	fixedReq := simpleRequest("sg", dlqTask, map[string]string{"con-2": "con-dlq-msg"})
+	fixedReq["title"], fixedReq["taskName"] = "Fixed from the dead letters", "fixed in the console"
+	fixedJSON, _ := json.Marshal(fixedReq)
+	b.do("sending the fixed request back", chromedp.SetValue(chromedp.CSS("#value"), string(fixedJSON)),
+		chromedp.Click(chromedp.CSS("#resend")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	b.screenshot("deadletter-resent")
+	e.waitFor("the fixed request at the simulator", 2*time.Minute, func() (bool, string) {
+		for _, r := range e.sim.Requests("mipush", "sg") {
+			if slices.Contains(r.RegIDs, "regid-con-2") && r.Form.Get("title") == "Fixed from the dead letters" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(e.eventCounts("sg", "task_id = ?", dlqTask))
 	})
 }

@@ -30,7 +30,7 @@ func newConsoleCmd() *cobra.Command {
 	var ep endpointFlags
 	cmd := &cobra.Command{
 		Use:   "console",
-		Short: "Run the operators' web console for one region: overview, tasks, task funnels, revoke, device investigation (reads ClickHouse, revokes → push.control.R)",
+		Short: "Run the operators' web console for one region: overview, tasks, funnels, revoke, investigation, templates, schedules, tags, dead letters",
 		Long: `Run the operators' web console of one region, a website served by pushpipe itself: every
 page, stylesheet and chart is in the binary (charts are inline SVG), so it works offline.
 
@@ -49,14 +49,29 @@ Pages (after logging in):
                            in a range (it says how many more), each with its events (time,
                            channel, attempt, status) and where it stopped and why, or "still
                            in flight"; every role may investigate
+  /apps/<appId>/templates  the app's templates (as /v1/templates/list); operators and admins
+                           create and delete them as /v1/templates/create|delete, refused
+                           with the same result code and words
+  /apps/<appId>/schedules  the occurrences of scheduled and loop pushes with their status (as
+                           /v1/schedules, read from push.schedules.<region>); operators and
+                           admins cancel one occurrence or a whole schedule
+  /apps/<appId>/tags       a user's tags (as /v1/tags/list) and a tag's users, a page at a
+                           time (as /v1/tags/users)
+  /apps/<appId>/deadletters the app's newest records of push.dlq.<region> (500 read per
+                           partition, 100 shown), newest first, with reason, result code,
+                           stage and source; an admin fixes a record's JSON and sends it back
+                           to the topic it came from once it passes that stage's decoder
+                           (refused with its result code otherwise); the resend is logged
 The figures are read with the functions of the gateway's /v1/stats, /v1/tasks,
 /v1/tasks/{taskId} and /v1/devices/status, so they equal the API's answers for the same
-query; a revoke takes the
-path of /v1/push/revoke/task (a control record on push.control.<region>).
+query; a revoke takes the path of /v1/push/revoke/task (a control record on
+push.control.<region>). The schedules and dead-letter pages read the region's Kafka
+(--brokers, kafka security settings).
 
 Accounts come from console.accounts: a name, the bcrypt hash of the password ('pushpipe
-console hash-password' makes it), a role (viewer reads; operator also revokes; admin) and
-the apps it may see ("*" for all; other apps' pages are refused). A login starts a session
+console hash-password' makes it), a role (viewer reads; operator also revokes, creates and
+deletes templates and cancels schedules; admin also sends dead letters back) and the apps
+it may see ("*" for all; other apps' pages are refused). A login starts a session
 (console.sessionTtl, default 12h) in an HttpOnly, SameSite=Strict cookie; every form carries
 a CSRF token and a POST without it is refused (403). A failed login does not say whether
 the name or the password was wrong. The console listens on loopback unless
