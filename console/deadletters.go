@@ -217,30 +217,32 @@ type deadLetterView struct {
 }
 
 // deadLetterAt finds the record of the path's {partition}/{offset} that
-// the account may handle in app; it shows the error page itself when
-// there is none.
-func (s *Server) deadLetterAt(w http.ResponseWriter, r *request, app string, v view) (deadLetter, bool) {
+// the account may handle in app, and the view of its page; it shows the
+// error page itself when there is none.
+func (s *Server) deadLetterAt(w http.ResponseWriter, r *request, app string) (deadLetter, view, bool) {
+	v := view{Title: "Dead letter", App: app, Nav: "deadletters"}
 	p, perr := strconv.Atoi(r.PathValue("partition"))
 	off, oerr := strconv.ParseInt(r.PathValue("offset"), 10, 64)
 	if perr != nil || oerr != nil || p < 0 || off < 0 {
 		v.Error = "A dead letter is named by its partition and offset, two numbers."
 		s.render(w, r.Request, http.StatusNotFound, "error", r, v)
-		return deadLetter{}, false
+		return deadLetter{}, v, false
 	}
 	ctx, cancel := s.queryCtx(r)
 	defer cancel()
 	d, found, err := s.readDeadLetter(ctx, p, off)
 	if err != nil {
 		s.fail(w, r, "error", v, fmt.Sprintf("reading dead letter %d/%d", p, off), err)
-		return deadLetter{}, false
+		return deadLetter{}, v, false
 	}
 	if !found || !r.mayHandle(app, d) {
 		v.Error = fmt.Sprintf("%s has no record of app %s at partition %d, offset %d.", pipeline.DLQTopic(s.cfg.Region), app, p, off)
 		s.render(w, r.Request, http.StatusNotFound, "error", r, v)
-		return deadLetter{}, false
+		return deadLetter{}, v, false
 	}
 	d.Resendable = resendDecoder(s.cfg.Region, d.SourceTopic) != nil && d.Dropped == ""
-	return d, true
+	v.Title = fmt.Sprintf("Dead letter %d/%d", d.Partition, d.Offset)
+	return d, v, true
 }
 
 // deadLetterPage shows one dead letter and, to an admin, its value in a
@@ -250,12 +252,10 @@ func (s *Server) deadLetterPage(w http.ResponseWriter, r *request) {
 	if !ok {
 		return
 	}
-	v := view{Title: "Dead letter", App: app, Nav: "deadletters"}
-	d, ok := s.deadLetterAt(w, r, app, v)
+	d, v, ok := s.deadLetterAt(w, r, app)
 	if !ok {
 		return
 	}
-	v.Title = fmt.Sprintf("Dead letter %d/%d", d.Partition, d.Offset)
 	v.Body = &deadLetterView{Letter: d, Edited: indented(d.Value), CanResend: r.account.Role.CanResendDeadLetters(), Decoder: decoderName(s.cfg.Region, d.SourceTopic)}
 	s.render(w, r.Request, http.StatusOK, "deadletter", r, v)
 }
@@ -280,12 +280,10 @@ func (s *Server) resendDeadLetter(w http.ResponseWriter, r *request) {
 	if !ok || !s.allowed(w, r, app, r.account.Role.CanResendDeadLetters(), "admins", "send dead letters back") {
 		return
 	}
-	v := view{Title: "Dead letter", App: app, Nav: "deadletters"}
-	d, ok := s.deadLetterAt(w, r, app, v)
+	d, v, ok := s.deadLetterAt(w, r, app)
 	if !ok {
 		return
 	}
-	v.Title = fmt.Sprintf("Dead letter %d/%d", d.Partition, d.Offset)
 	value := strings.TrimSpace(r.PostFormValue("value"))
 	dv := &deadLetterView{Letter: d, Edited: value, CanResend: true, Decoder: decoderName(s.cfg.Region, d.SourceTopic)}
 	v.Body = dv

@@ -183,12 +183,7 @@ func (s *Server) showSchedules(w http.ResponseWriter, r *request, app string, st
 	link := func(p int) string {
 		return url.Values{"page": {strconv.Itoa(p)}, "size": {strconv.Itoa(sv.Size)}}.Encode()
 	}
-	if sv.Page > 1 {
-		sv.Prev = link(sv.Page - 1)
-	}
-	if hi < len(list) {
-		sv.Next = link(sv.Page + 1)
-	}
+	sv.Prev, sv.Next = pageLinks(sv.Page, hi < len(list), link)
 	s.render(w, r.Request, status, "schedules", r, v)
 }
 
@@ -289,12 +284,7 @@ func (s *Server) tags(w http.ResponseWriter, r *request) {
 			}
 			return l.Encode()
 		}
-		if tv.Page > 1 {
-			tv.Prev = link(tv.Page - 1)
-		}
-		if uint64(tv.Page*tv.Size) < tv.UsersTotal {
-			tv.Next = link(tv.Page + 1)
-		}
+		tv.Prev, tv.Next = pageLinks(tv.Page, uint64(tv.Page*tv.Size) < tv.UsersTotal, link)
 	}
 	s.render(w, r.Request, http.StatusOK, "tags", r, v)
 }

@@ -232,13 +232,20 @@ func (s *Server) taskList(w http.ResponseWriter, r *request) {
 		}
 		return l.Encode()
 	}
-	if tv.Page > 1 {
-		tv.Prev = pageLink(tv.Page - 1)
-	}
-	if len(ts) > hi {
-		tv.Next = pageLink(tv.Page + 1)
-	}
+	tv.Prev, tv.Next = pageLinks(tv.Page, len(ts) > hi, pageLink)
 	s.render(w, r.Request, http.StatusOK, "tasks", r, v)
+}
+
+// pageLinks are the links of the pages around page (from 1), "" where
+// there is none: more says whether a next page has rows.
+func pageLinks(page int, more bool, link func(int) string) (prev, next string) {
+	if page > 1 {
+		prev = link(page - 1)
+	}
+	if more {
+		next = link(page + 1)
+	}
+	return prev, next
 }
 
 // pageOf reads page (from 1) and size (1..MaxTasksPerPage).
