@@ -1,0 +1,43 @@
+package hms
+
+import (
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// StatusReceiptAppUninstalled is the status of Huawei receipt status 2:
+// the app is not installed, so its token is gone (Huawei 80000004).
+const StatusReceiptAppUninstalled int64 = 80000004
+
+// Vendor describes Huawei Push Kit to pushpipe (see channels.Vendor):
+// title at most 40 and body 1024 characters, 2 KB messages; receipts
+// status 5 (2009 BadDeviceToken) and 2 (app uninstalled) mean a dead
+// token; no per-second quota is published (daily quotas in the console).
+func Vendor() channels.Vendor {
+	return channels.Vendor{
+		Name:   Name,
+		NewApp: func() any { return new(App) },
+		CheckApp: func(app any) error {
+			a, _ := channels.AppAs[App](app)
+			if a.AppID == "" || a.AppSecret.Reveal() == "" {
+				return channels.Needs("appId and appSecret")
+			}
+			return nil
+		},
+		Build: func(s channels.Setup) (channels.Channel, error) {
+			apps, err := channels.SetupApps[App](Name, s.Apps)
+			if err != nil {
+				return nil, err
+			}
+			return New(Config{Region: s.Region, BaseURL: s.BaseURL, AuthURL: s.AuthURL, Apps: apps, Timeout: s.Timeout})
+		},
+		ContentLimit: schema.ContentLimit{MaxTitle: 40, MaxBody: 1024, MaxPayloadBytes: 2048},
+		DeadToken: func(code int64) bool {
+			return code == channels.StatusBadDeviceToken || code == StatusReceiptAppUninstalled
+		},
+		Receipts:     channels.ReceiptsHuawei,
+		Recall:       true,
+		MPaaSChannel: "HMS",
+		ThirdChannel: 5,
+	}
+}
