@@ -56,6 +56,9 @@ type Vendor struct {
 	// endpoint, below the vendor's simulated base URL ("" : the base URL
 	// itself).
 	AuthPath string
+	// SimulatorTLS is set for a vendor the simulator serves on its TLS
+	// (HTTP/2) address (APNs).
+	SimulatorTLS bool
 }
 
 // Quota is a documented send rate: Rate units per second, where Unit is

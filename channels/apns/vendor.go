@@ -35,5 +35,6 @@ func Vendor() channels.Vendor {
 		ContentLimit: schema.ContentLimit{MaxPayloadBytes: 2048},
 		MPaaSChannel: "IOS",
 		ThirdChannel: 2,
+		SimulatorTLS: true,
 	}
 }
