@@ -24,17 +24,17 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// Vendors returns every vendor channel, in a stable order (mipush, apns,
-// fcm, hms, honor, harmonyos, oppo, vivo, self, sms). A new slice on every
-// call.
+// Vendors returns every vendor channel, in a stable order (apns, fcm,
+// hms, honor, harmonyos, mipush, oppo, vivo, self, sms: the columns of
+// docs/fields.md). A new slice on every call.
 func Vendors() []channels.Vendor {
 	return []channels.Vendor{
-		mipush.Vendor(),
 		apns.Vendor(),
 		fcm.Vendor(),
 		hms.Vendor(),
 		honor.Vendor(),
 		harmonyos.Vendor(),
+		mipush.Vendor(),
 		oppo.Vendor(),
 		vivo.Vendor(),
 		selfchannel.Vendor(),

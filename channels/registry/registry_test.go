@@ -45,7 +45,7 @@ func TestVendorsAreCompleteAndUnique(t *testing.T) {
 			}
 		})
 	}
-	want := []string{"mipush", "apns", "fcm", "hms", "honor", "harmonyos", "oppo", "vivo", "self", schema.ChannelSMS}
+	want := []string{"apns", "fcm", "hms", "honor", "harmonyos", "mipush", "oppo", "vivo", "self", schema.ChannelSMS}
 	if !slices.Equal(Names(), want) {
 		t.Fatalf("Names() = %v, want %v", Names(), want)
 	}
