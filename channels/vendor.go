@@ -127,6 +127,48 @@ type Setup struct {
 	NumbersPerCall int
 }
 
+// Describe returns the Vendor named name whose credentials section is an
+// A: NewApp returns a *A, CheckApp runs check on an A (given by value or
+// pointer; another type is refused), and Build gives build the apps of
+// Setup as A (credentials of another type are an error naming the app)
+// and returns its channel, or a nil Channel with its error. The caller
+// sets the other fields.
+func Describe[A any, C Channel](name string, check func(A) error, build func(Setup, map[string]A) (C, error)) Vendor {
+	return Vendor{
+		Name:   name,
+		NewApp: func() any { return new(A) },
+		CheckApp: func(app any) error {
+			a, ok := AppAs[A](app)
+			if !ok {
+				return fmt.Errorf("%s credentials of type %T", name, app)
+			}
+			return check(a)
+		},
+		Build: func(s Setup) (Channel, error) {
+			apps, err := SetupApps[A](name, s.Apps)
+			if err != nil {
+				return nil, err
+			}
+			ch, err := build(s, apps)
+			if err != nil {
+				return nil, err
+			}
+			return ch, nil
+		},
+	}
+}
+
+// Require returns Needs(what) when any of values is empty, else nil: the
+// usual CheckApp of a credentials section.
+func Require(what string, values ...string) error {
+	for _, v := range values {
+		if v == "" {
+			return Needs(what)
+		}
+	}
+	return nil
+}
+
 // SetupApps returns s.Apps as the vendor's App type A, or an error naming
 // the app whose credentials are of another type.
 func SetupApps[A any](vendor string, apps map[string]any) (map[string]A, error) {

@@ -14,30 +14,18 @@ const StatusReceiptAppUninstalled int64 = 80000004
 // status 5 (2009 BadDeviceToken) and 2 (app uninstalled) mean a dead
 // token; no per-second quota is published (daily quotas in the console).
 func Vendor() channels.Vendor {
-	return channels.Vendor{
-		Name:   Name,
-		NewApp: func() any { return new(App) },
-		CheckApp: func(app any) error {
-			a, _ := channels.AppAs[App](app)
-			if a.AppID == "" || a.AppSecret.Reveal() == "" {
-				return channels.Needs("appId and appSecret")
-			}
-			return nil
-		},
-		Build: func(s channels.Setup) (channels.Channel, error) {
-			apps, err := channels.SetupApps[App](Name, s.Apps)
-			if err != nil {
-				return nil, err
-			}
-			return New(Config{Region: s.Region, BaseURL: s.BaseURL, AuthURL: s.AuthURL, Apps: apps, Timeout: s.Timeout})
-		},
-		ContentLimit: schema.ContentLimit{MaxTitle: 40, MaxBody: 1024, MaxPayloadBytes: 2048},
-		DeadToken: func(code int64) bool {
-			return code == channels.StatusBadDeviceToken || code == StatusReceiptAppUninstalled
-		},
-		Receipts:     channels.ReceiptsHuawei,
-		Recall:       true,
-		MPaaSChannel: "HMS",
-		ThirdChannel: 5,
+	v := channels.Describe(Name, func(a App) error {
+		return channels.Require("appId and appSecret", a.AppID, a.AppSecret.Reveal())
+	}, func(s channels.Setup, apps map[string]App) (*Channel, error) {
+		return New(Config{Region: s.Region, BaseURL: s.BaseURL, AuthURL: s.AuthURL, Apps: apps, Timeout: s.Timeout})
+	})
+	v.ContentLimit = schema.ContentLimit{MaxTitle: 40, MaxBody: 1024, MaxPayloadBytes: 2048}
+	v.DeadToken = func(code int64) bool {
+		return code == channels.StatusBadDeviceToken || code == StatusReceiptAppUninstalled
 	}
+	v.Receipts = channels.ReceiptsHuawei
+	v.Recall = true
+	v.MPaaSChannel = "HMS"
+	v.ThirdChannel = 5
+	return v
 }

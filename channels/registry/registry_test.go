@@ -27,6 +27,9 @@ func TestVendorsAreCompleteAndUnique(t *testing.T) {
 			if err := v.CheckApp(v.NewApp()); err == nil {
 				t.Fatal("an empty app section passed CheckApp")
 			}
+			if err := v.CheckApp(struct{}{}); err == nil {
+				t.Fatal("CheckApp took credentials of a foreign type")
+			}
 			if v.DefaultRate != nil && (v.DefaultRate.Rate <= 0 || v.DefaultRate.Source == "" ||
 				(v.DefaultRate.Unit != channels.QuotaCalls && v.DefaultRate.Unit != channels.QuotaMessages)) {
 				t.Fatalf("default rate %+v needs a rate, a unit and its source", *v.DefaultRate)

@@ -14,30 +14,18 @@ const simulatorRegionID = "cn-hangzhou"
 // to pushpipe (see channels.Vendor): 5000 calls/s by default. Setup's
 // RegionID and NumbersPerCall configure it.
 func Vendor() channels.Vendor {
-	return channels.Vendor{
-		Name:   Name,
-		NewApp: func() any { return new(App) },
-		CheckApp: func(app any) error {
-			a, _ := channels.AppAs[App](app)
-			if a.AccessKeyID == "" || a.AccessKeySecret.Reveal() == "" {
-				return channels.Needs("accessKeyId and accessKeySecret (the Alibaba Cloud AccessKey pair that sends the SMS supplement)")
-			}
-			return nil
-		},
-		Build: func(s channels.Setup) (channels.Channel, error) {
-			apps, err := channels.SetupApps[App](Name, s.Apps)
-			if err != nil {
-				return nil, err
-			}
-			c := Config{Region: s.Region, BaseURL: s.BaseURL, RegionID: s.RegionID, Apps: apps,
-				Timeout: s.Timeout, NumbersPerCall: s.NumbersPerCall}
-			if _, _, known := RegionEndpoint(s.Region); s.Simulator && c.RegionID == "" && !known {
-				c.RegionID = simulatorRegionID
-			}
-			return New(c)
-		},
-		ContentLimit: schema.ContentLimit{AllowEmpty: true, MaxPayloadBytes: 2048},
-		DefaultRate: &channels.Quota{Rate: 5000, Unit: channels.QuotaCalls,
-			Source: "Alibaba Cloud's documented SendSms limit per account (one call carries one content for up to 1000 numbers)"},
-	}
+	v := channels.Describe(Name, func(a App) error {
+		return channels.Require("accessKeyId and accessKeySecret (the Alibaba Cloud AccessKey pair that sends the SMS supplement)", a.AccessKeyID, a.AccessKeySecret.Reveal())
+	}, func(s channels.Setup, apps map[string]App) (*Channel, error) {
+		c := Config{Region: s.Region, BaseURL: s.BaseURL, RegionID: s.RegionID, Apps: apps,
+			Timeout: s.Timeout, NumbersPerCall: s.NumbersPerCall}
+		if _, _, known := RegionEndpoint(s.Region); s.Simulator && c.RegionID == "" && !known {
+			c.RegionID = simulatorRegionID
+		}
+		return New(c)
+	})
+	v.ContentLimit = schema.ContentLimit{AllowEmpty: true, MaxPayloadBytes: 2048}
+	v.DefaultRate = &channels.Quota{Rate: 5000, Unit: channels.QuotaCalls,
+		Source: "Alibaba Cloud's documented SendSms limit per account (one call carries one content for up to 1000 numbers)"}
+	return v
 }
