@@ -11,6 +11,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/pushpipe/pushpipe/channels/apns"
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/producer"
 	"github.com/pushpipe/pushpipe/schema"
@@ -251,8 +253,17 @@ type clientBody struct {
 	Model      string `json:"model"`
 }
 
-// thirdChannels maps the mPaaS thirdChannel numbers to vendor channels.
-var thirdChannels = map[int]string{2: "apns", 4: "mipush", 5: "hms", 6: "fcm", 7: "oppo", 8: "vivo"}
+// thirdChannel returns the channel of the registry whose mPaaS
+// thirdChannel number (Vendor.ThirdChannel: 2 apns, 4 mipush, 5 hms, 6
+// fcm, 7 oppo, 8 vivo) is n; ok is false for another number.
+func thirdChannel(n int) (channel string, ok bool) {
+	for _, v := range registry.Vendors() {
+		if v.ThirdChannel != 0 && v.ThirdChannel == n {
+			return v.Name, true
+		}
+	}
+	return "", false
+}
 
 // bind serves /v1/client/bind: userId ↔ device.
 func (s *Server) bind(ctx context.Context, c *call) reply {
@@ -309,7 +320,7 @@ func (s *Server) publishBinding(ctx context.Context, c *call, rec *schema.Bindin
 func (b clientBody) device(rec *schema.Binding) *reply {
 	vendor := b.Vendor
 	if b.ThirdChannel != 0 {
-		v, known := thirdChannels[b.ThirdChannel]
+		v, known := thirdChannel(b.ThirdChannel)
 		if !known || (vendor != "" && vendor != v) {
 			r := refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("thirdChannel %d is not 2 (Apple), 4 (Xiaomi), 5 (Huawei), 6 (FCM), 7 (OPPO) or 8 (vivo), or does not match vendor %q", b.ThirdChannel, vendor))
 			return &r
@@ -323,7 +334,7 @@ func (b clientBody) device(rec *schema.Binding) *reply {
 	rec.Platform = b.OSType
 	if rec.Platform == "" {
 		rec.Platform = schema.PlatformAndroid
-		if vendor == "apns" {
+		if vendor == apns.Name {
 			rec.Platform = schema.PlatformIOS
 		}
 	}

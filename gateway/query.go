@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
 	"github.com/pushpipe/pushpipe/workers/scheduler"
@@ -76,9 +77,17 @@ func appVersions(v *string) ([]string, *reply) {
 	return vs, nil
 }
 
-// mpaasChannels maps the mPaaS channel names to pushpipe's.
-var mpaasChannels = map[string]string{"IOS": "apns", "FCM": "fcm", "HMS": "hms", "MIUI": "mipush",
-	"OPPO": "oppo", "VIVO": "vivo", "ANDROID": "self", "HONOR": "honor"}
+// mpaasChannel returns the channel of the registry whose mPaaS name
+// (Vendor.MPaaSChannel: IOS, FCM, HMS, MIUI, OPPO, VIVO, ANDROID, HONOR)
+// is name; ok is false for another name.
+func mpaasChannel(name string) (channel string, ok bool) {
+	for _, v := range registry.Vendors() {
+		if v.MPaaSChannel != "" && v.MPaaSChannel == name {
+			return v.Name, true
+		}
+	}
+	return "", false
+}
 
 // timeRange resolves startTime and endTime (Unix ms; endTime 0 = now).
 func timeRange(start, end int64, now time.Time) (time.Time, time.Time, *reply) {
@@ -112,7 +121,7 @@ func (s *Server) stats(ctx context.Context, c *call) reply {
 	if q.Granularity == "" {
 		q.Granularity = schema.GranularityDay
 	}
-	if ch, ok := mpaasChannels[b.Channel]; ok {
+	if ch, ok := mpaasChannel(b.Channel); ok {
 		q.Channel = ch
 	}
 	res, err := store.QueryStats(ctx, s.cfg.ClickHouse, s.cfg.Database, q)

@@ -2,7 +2,6 @@ package apns
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -181,10 +180,8 @@ func (c Config) WithDefaults() Config {
 // Validate reports every problem of c (after defaults) at once, joined.
 // It parses the private keys but does not read CAFile.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("apns config: "+format, args...))
-	}
+	chk := channels.NewConfigCheck("apns")
+	bad := chk.Bad
 	if !schema.ValidRegion(c.Region) {
 		bad("unknown region %q (want one of %s)", c.Region, strings.Join(schema.Regions(), ", "))
 	}
@@ -227,12 +224,8 @@ func (c Config) Validate() error {
 		}
 		keys[a.KeyID] = keyUse{app: id, team: a.TeamID, pem: strings.TrimSpace(a.PrivateKey.Reveal())}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxMaxBatch {
-		bad("maxBatch must be in 1..%d, got %d", MaxMaxBatch, c.MaxBatch)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxMaxBatch)
 	if c.MaxConcurrentStreams < 1 {
 		bad("maxConcurrentStreams must be at least 1, got %d", c.MaxConcurrentStreams)
 	}
@@ -249,7 +242,7 @@ func (c Config) Validate() error {
 	if c.Limits.MaxNotificationBytes < 1 || c.Limits.MaxNotificationBytes > MaxVoIPNotificationBytes {
 		bad("limits.maxNotificationBytes must be in 1..%d, got %d", MaxVoIPNotificationBytes, c.Limits.MaxNotificationBytes)
 	}
-	return errors.Join(errs...)
+	return chk.Err()
 }
 
 // String prints the configuration with secrets redacted, for logs.

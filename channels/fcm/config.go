@@ -3,7 +3,6 @@ package fcm
 import (
 	"crypto/rsa"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -226,24 +225,12 @@ var projectIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 
 // Validate reports every problem of c (after defaults) at once, joined.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("fcm config: "+format, args...))
-	}
-	if _, ok := RegionBaseURL(c.Region); !ok {
-		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
-	}
-	if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
-		bad("baseUrl: %v", err)
-	}
-	if len(c.Apps) == 0 {
-		bad("no apps configured")
-	}
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		a := c.Apps[id]
-		if id == "" {
-			bad("app with empty id")
-		}
+	chk := channels.NewConfigCheck("fcm")
+	bad := chk.Bad
+	_, known := RegionBaseURL(c.Region)
+	chk.Region(c.Region, known)
+	chk.URL("baseUrl", c.BaseURL)
+	for id, a := range channels.Apps(chk, c.Apps) {
 		if !projectIDPattern.MatchString(a.ProjectID) {
 			bad("app %q: projectId %q is not a Firebase project id (project_id of the service-account key)", id, a.ProjectID)
 		}
@@ -259,15 +246,9 @@ func (c Config) Validate() error {
 			bad("app %q: tokenUri: %v", id, err)
 		}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxMaxBatch {
-		bad("maxBatch must be in 1..%d, got %d", MaxMaxBatch, c.MaxBatch)
-	}
-	if c.MaxConcurrentCalls < 1 {
-		bad("maxConcurrentCalls must be at least 1, got %d", c.MaxConcurrentCalls)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxMaxBatch)
+	chk.Concurrency(c.MaxConcurrentCalls)
 	if _, ok := normalizePriority(c.Priority); !ok {
 		bad("priority must be HIGH or NORMAL, got %q", c.Priority)
 	}
@@ -281,7 +262,7 @@ func (c Config) Validate() error {
 	if l.MaxTitleRunes < 0 || l.MaxBodyRunes < 0 || l.MaxPayloadBytes < 1 || l.MaxDataBytes < 1 || l.MaxDataBytes > MaxDataBytes {
 		bad("limits: title/body must not be negative, payload positive, data in 1..%d; got %+v", MaxDataBytes, l)
 	}
-	return errors.Join(errs...)
+	return chk.Err()
 }
 
 // String prints the configuration with private keys redacted, for logs.

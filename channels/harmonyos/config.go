@@ -217,37 +217,19 @@ func (c Config) WithDefaults() Config {
 
 // Validate reports every problem of c (after defaults) at once, joined.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("harmonyos config: "+format, args...))
-	}
-	if _, ok := RegionBaseURL(c.Region); !ok {
-		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
-	}
-	if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
-		bad("baseUrl: %v", err)
-	}
-	if len(c.Apps) == 0 {
-		bad("no apps configured")
-	}
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		a := c.Apps[id]
-		if id == "" {
-			bad("app with empty id")
-		}
+	chk := channels.NewConfigCheck("harmonyos")
+	bad := chk.Bad
+	_, known := RegionBaseURL(c.Region)
+	chk.Region(c.Region, known)
+	chk.URL("baseUrl", c.BaseURL)
+	for id, a := range channels.Apps(chk, c.Apps) {
 		if err := a.Validate(); err != nil {
 			bad("app %q: %v", id, err)
 		}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxTokensPerCall {
-		bad("maxBatch must be in 1..%d, got %d", MaxTokensPerCall, c.MaxBatch)
-	}
-	if c.MaxConcurrentCalls < 1 {
-		bad("maxConcurrentCalls must be at least 1, got %d", c.MaxConcurrentCalls)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxTokensPerCall)
+	chk.Concurrency(c.MaxConcurrentCalls)
 	if _, err := category(c.DefaultCategory); err != nil {
 		bad("defaultCategory: %v", err)
 	}
@@ -256,7 +238,7 @@ func (c Config) Validate() error {
 		l.MaxMessageBytes < 1 || l.MaxMessageBytes > MaxMessageBytes {
 		bad("limits: title and body limits must not be negative (0: none), maxPayloadBytes and maxMessageBytes must be in 1..%d, got %+v", MaxMessageBytes, l)
 	}
-	return errors.Join(errs...)
+	return chk.Err()
 }
 
 // Validate reports the first problem of an app's credentials (a missing

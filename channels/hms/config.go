@@ -1,7 +1,6 @@
 package hms
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -152,27 +151,15 @@ func (c Config) WithDefaults() Config {
 
 // Validate reports every problem of c (after defaults) at once, joined.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("hms config: "+format, args...))
-	}
-	if _, ok := RegionBaseURL(c.Region); !ok {
-		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
-	}
-	if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
-		bad("baseUrl: %v", err)
-	}
+	chk := channels.NewConfigCheck("hms")
+	bad := chk.Bad
+	_, known := RegionBaseURL(c.Region)
+	chk.Region(c.Region, known)
+	chk.URL("baseUrl", c.BaseURL)
 	if err := channels.CheckHTTPURL(c.AuthURL); err != nil {
 		bad("authUrl: %v", err)
 	}
-	if len(c.Apps) == 0 {
-		bad("no apps configured")
-	}
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		a := c.Apps[id]
-		if id == "" {
-			bad("app with empty id")
-		}
+	for id, a := range channels.Apps(chk, c.Apps) {
 		if strings.TrimSpace(a.AppID) == "" || strings.ContainsAny(a.AppID, "/?# ") {
 			bad("app %q: appId %q is not a Huawei App ID (AppGallery Connect > app information)", id, a.AppID)
 		}
@@ -180,15 +167,9 @@ func (c Config) Validate() error {
 			bad("app %q: empty appSecret (the App Secret of AppGallery Connect)", id)
 		}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxTokensPerCall {
-		bad("maxBatch must be in 1..%d, got %d", MaxTokensPerCall, c.MaxBatch)
-	}
-	if c.MaxConcurrentCalls < 1 {
-		bad("maxConcurrentCalls must be at least 1, got %d", c.MaxConcurrentCalls)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxTokensPerCall)
+	chk.Concurrency(c.MaxConcurrentCalls)
 	if c.Importance != "" && c.Importance != "LOW" && c.Importance != "NORMAL" {
 		bad("importance must be LOW, NORMAL or empty, got %q", c.Importance)
 	}
@@ -196,7 +177,7 @@ func (c Config) Validate() error {
 	if l.MaxTitleRunes < 1 || l.MaxBodyRunes < 1 || l.MaxPayloadBytes < 1 || l.MaxMessageBytes < 1 || l.MaxMessageBytes > MaxMessageBytes {
 		bad("limits must be positive and maxMessageBytes at most %d, got %+v", MaxMessageBytes, l)
 	}
-	return errors.Join(errs...)
+	return chk.Err()
 }
 
 // String prints the configuration with secrets redacted, for logs.

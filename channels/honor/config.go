@@ -1,7 +1,6 @@
 package honor
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -159,27 +158,15 @@ func (c Config) WithDefaults() Config {
 
 // Validate reports every problem of c (after defaults) at once, joined.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("honor config: "+format, args...))
-	}
-	if _, ok := RegionBaseURL(c.Region); !ok {
-		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
-	}
-	if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
-		bad("baseUrl: %v", err)
-	}
+	chk := channels.NewConfigCheck("honor")
+	bad := chk.Bad
+	_, known := RegionBaseURL(c.Region)
+	chk.Region(c.Region, known)
+	chk.URL("baseUrl", c.BaseURL)
 	if err := channels.CheckHTTPURL(c.AuthURL); err != nil {
 		bad("authUrl: %v", err)
 	}
-	if len(c.Apps) == 0 {
-		bad("no apps configured")
-	}
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		a := c.Apps[id]
-		if id == "" {
-			bad("app with empty id")
-		}
+	for id, a := range channels.Apps(chk, c.Apps) {
 		if strings.TrimSpace(a.AppID) == "" {
 			bad("app %q: empty appId (Honor's app id)", id)
 		} else if strings.ContainsAny(a.AppID, "/?#% ") {
@@ -192,22 +179,16 @@ func (c Config) Validate() error {
 			bad("app %q: empty clientSecret", id)
 		}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxTokensPerCall {
-		bad("maxBatch must be in 1..%d, got %d", MaxTokensPerCall, c.MaxBatch)
-	}
-	if c.MaxConcurrentCalls < 1 {
-		bad("maxConcurrentCalls must be at least 1, got %d", c.MaxConcurrentCalls)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxTokensPerCall)
+	chk.Concurrency(c.MaxConcurrentCalls)
 	if c.Importance != ImportanceNormal && c.Importance != ImportanceLow {
 		bad("importance must be %s or %s, got %q", ImportanceNormal, ImportanceLow, c.Importance)
 	}
 	if c.Limits.MaxTitleRunes < 1 || c.Limits.MaxBodyRunes < 1 || c.Limits.MaxPayloadBytes < 1 {
 		bad("limits must be positive, got %+v", c.Limits)
 	}
-	return errors.Join(errs...)
+	return chk.Err()
 }
 
 // String prints the configuration with secrets redacted, for logs.

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/registry"
 )
 
 // ExtraSmoothRate is channels.ExtraSmoothRate: the key of
@@ -86,37 +87,23 @@ type AppLimit struct {
 }
 
 // DefaultVendorLimits returns the per-app limits used for a vendor that
-// RateLimitConfig.Vendors does not name. A vendor has a default only where
-// its own documentation states a per-second (or per-minute) quota; every
-// other channel is not limited by default and is throttled by the vendor's
-// own answer (429, a throttling code or 503 with Retry-After: the delivery
-// goes to the retry path, and a storm of them opens the circuit breaker).
-//
-//   - mipush: 1000 calls/s — Xiaomi's push product guide (MiPush 产品指南,
-//     "单播消息 (regID/alias/useraccount) 的接口调用频率上限为：1000次/s"); one
-//     call carries one content for up to 1000 regIds.
-//   - fcm: 10,000 messages/s — Firebase's "FCM throttling and quotas"
-//     (the HTTP v1 API's default downstream quota of 600,000 messages a
-//     minute per project).
-//   - oppo: 5000 messages/s — the lowest tier of the per-app QPS table in
-//     OPPO's push service documentation (apps under 10 million users).
-//   - sms: 5000 calls/s — Alibaba Cloud's documented SendSms limit per
-//     account (one call carries one content for up to 1000 numbers).
-//
-// No default for apns, hms, honor, harmonyos, vivo, self: Apple's
-// "Sending notification requests to APNs" and "Establishing a connection
-// to APNs" state no request rate (APNs answers 429 TooManyRequests for a
-// device token pushed too often); Huawei, Honor and
-// HarmonyOS Push Kit publish daily quotas or per-app figures shown in their
-// consoles, and vivo a daily quota, with no per-second figure to default
-// to. Set such an app's figure in RateLimitConfig.Apps once it is known.
+// RateLimitConfig.Vendors does not name: the DefaultRate of each vendor in
+// channels/registry. A vendor has a default only where its own
+// documentation states a per-second (or per-minute) quota, which its
+// descriptor names (mipush 1000 calls/s, fcm 10,000 messages/s, oppo 5000
+// messages/s, sms 5000 calls/s); every other channel is not limited by
+// default and is throttled by the vendor's own answer (429, a throttling
+// code or 503 with Retry-After: the delivery goes to the retry path, and a
+// storm of them opens the circuit breaker). Set such an app's figure in
+// RateLimitConfig.Apps once it is known. A new map on every call.
 func DefaultVendorLimits() map[string]Limit {
-	return map[string]Limit{
-		"mipush": {Rate: 1000, Unit: UnitCalls},
-		"fcm":    {Rate: 10000, Unit: UnitMessages},
-		"oppo":   {Rate: 5000, Unit: UnitMessages},
-		"sms":    {Rate: 5000, Unit: UnitCalls},
+	out := map[string]Limit{}
+	for _, v := range registry.Vendors() {
+		if q := v.DefaultRate; q != nil {
+			out[v.Name] = Limit{Rate: q.Rate, Unit: Unit(q.Unit)}
+		}
 	}
+	return out
 }
 
 // Defaults of RateLimitConfig.

@@ -398,3 +398,21 @@ func TestLimiterWaitEndsWithContext(t *testing.T) {
 		t.Fatalf("%d vendor calls, want none", n)
 	}
 }
+
+func TestDefaultVendorLimitsAreTheDocumentedQuotas(t *testing.T) {
+	want := map[string]Limit{
+		"mipush": {Rate: 1000, Unit: UnitCalls},
+		"fcm":    {Rate: 10000, Unit: UnitMessages},
+		"oppo":   {Rate: 5000, Unit: UnitMessages},
+		"sms":    {Rate: 5000, Unit: UnitCalls},
+	}
+	got := DefaultVendorLimits()
+	if len(got) != len(want) {
+		t.Fatalf("DefaultVendorLimits() = %v, want %v", got, want)
+	}
+	for v, l := range want {
+		if got[v] != l {
+			t.Errorf("DefaultVendorLimits()[%s] = %+v, want %+v", v, got[v], l)
+		}
+	}
+}

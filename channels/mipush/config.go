@@ -1,7 +1,6 @@
 package mipush
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -152,24 +151,12 @@ func (c Config) WithDefaults() Config {
 
 // Validate reports every problem of c (after defaults) at once, joined.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("mipush config: "+format, args...))
-	}
-	if _, ok := RegionBaseURL(c.Region); !ok {
-		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
-	}
-	if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
-		bad("baseUrl: %v", err)
-	}
-	if len(c.Apps) == 0 {
-		bad("no apps configured")
-	}
-	for _, id := range sortedKeys(c.Apps) {
-		a := c.Apps[id]
-		if id == "" {
-			bad("app with empty id")
-		}
+	chk := channels.NewConfigCheck("mipush")
+	bad := chk.Bad
+	_, known := RegionBaseURL(c.Region)
+	chk.Region(c.Region, known)
+	chk.URL("baseUrl", c.BaseURL)
+	for id, a := range channels.Apps(chk, c.Apps) {
 		if strings.TrimSpace(a.AppSecret.Reveal()) == "" {
 			bad("app %q: empty appSecret", id)
 		}
@@ -177,15 +164,9 @@ func (c Config) Validate() error {
 			bad("app %q: empty packageName", id)
 		}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxRegIDsPerCall {
-		bad("maxBatch must be in 1..%d, got %d", MaxRegIDsPerCall, c.MaxBatch)
-	}
-	if c.MaxConcurrentCalls < 1 {
-		bad("maxConcurrentCalls must be at least 1, got %d", c.MaxConcurrentCalls)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxRegIDsPerCall)
+	chk.Concurrency(c.MaxConcurrentCalls)
 	if c.CallbackURL != "" {
 		if err := channels.CheckHTTPURL(c.CallbackURL); err != nil {
 			bad("callbackUrl: %v", err)
@@ -194,7 +175,7 @@ func (c Config) Validate() error {
 	if c.Limits.MaxTitleRunes < 1 || c.Limits.MaxDescriptionRunes < 1 || c.Limits.MaxPayloadBytes < 1 {
 		bad("limits must be positive, got %+v", c.Limits)
 	}
-	return errors.Join(errs...)
+	return chk.Err()
 }
 
 // String prints the configuration with secrets redacted, for logs.

@@ -1,7 +1,6 @@
 package selfchannel
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -90,10 +89,8 @@ func (c Config) WithDefaults() Config {
 
 // Validate reports every problem of c (after defaults) at once, joined.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("self channel config: "+format, args...))
-	}
+	chk := channels.NewConfigCheck("self channel")
+	bad := chk.Bad
 	if !schema.ValidRegion(c.Region) {
 		bad("unknown region %q (want one of %s)", c.Region, strings.Join(schema.Regions(), ", "))
 	}
@@ -113,16 +110,12 @@ func (c Config) Validate() error {
 			bad("app %q: empty appKey", id)
 		}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxMessagesPerCall {
-		bad("maxBatch must be in 1..%d, got %d", MaxMessagesPerCall, c.MaxBatch)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxMessagesPerCall)
 	if c.Limits.MaxTitleRunes < 0 || c.Limits.MaxBodyRunes < 0 || c.Limits.MaxPayloadBytes < 1 {
 		bad("limits: title and body limits must not be negative and maxPayloadBytes must be positive, got %+v", c.Limits)
 	}
-	return errors.Join(errs...)
+	return chk.Err()
 }
 
 // String prints the configuration with secrets redacted, for logs.

@@ -1,7 +1,6 @@
 package sms
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -120,10 +119,8 @@ func (c Config) WithDefaults() Config {
 // Validate reports every problem of c (after defaults) at once, joined,
 // each saying what to fix.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("sms config: "+format, args...))
-	}
+	chk := channels.NewConfigCheck("sms")
+	bad := chk.Bad
 	switch {
 	case !slices.Contains([]string{"cn", "ru", "in", "eu", "sg"}, c.Region):
 		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
@@ -152,19 +149,13 @@ func (c Config) Validate() error {
 			bad("app %q: empty accessKeySecret", id)
 		}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxNumbersPerCall {
-		bad("maxBatch must be in 1..%d, got %d", MaxNumbersPerCall, c.MaxBatch)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxNumbersPerCall)
 	if c.NumbersPerCall < 1 || c.NumbersPerCall > MaxNumbersPerCall {
 		bad("numbersPerCall must be in 1..%d (SendSms takes at most %d numbers), got %d", MaxNumbersPerCall, MaxNumbersPerCall, c.NumbersPerCall)
 	}
-	if c.MaxConcurrentCalls < 1 {
-		bad("maxConcurrentCalls must be at least 1, got %d", c.MaxConcurrentCalls)
-	}
-	return errors.Join(errs...)
+	chk.Concurrency(c.MaxConcurrentCalls)
+	return chk.Err()
 }
 
 // String prints the configuration with secrets redacted, for logs.

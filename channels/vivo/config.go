@@ -1,7 +1,6 @@
 package vivo
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -194,10 +193,8 @@ func (c Config) WithDefaults() Config {
 
 // Validate reports every problem of c (after defaults) at once, joined.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("vivo config: "+format, args...))
-	}
+	chk := channels.NewConfigCheck("vivo")
+	bad := chk.Bad
 	if !knownRegion(c.Region) {
 		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
 	} else if c.BaseURL == "" {
@@ -208,14 +205,7 @@ func (c Config) Validate() error {
 			bad("baseUrl: %v", err)
 		}
 	}
-	if len(c.Apps) == 0 {
-		bad("no apps configured")
-	}
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		a := c.Apps[id]
-		if id == "" {
-			bad("app with empty id")
-		}
+	for id, a := range channels.Apps(chk, c.Apps) {
 		if strings.TrimSpace(a.AppID) == "" {
 			bad("app %q: empty appId", id)
 		}
@@ -226,15 +216,9 @@ func (c Config) Validate() error {
 			bad("app %q: empty appSecret", id)
 		}
 	}
-	if c.Timeout <= 0 {
-		bad("timeout must be positive, got %s", c.Timeout)
-	}
-	if c.MaxBatch < 1 || c.MaxBatch > MaxRegIDsPerList {
-		bad("maxBatch must be in 1..%d, got %d", MaxRegIDsPerList, c.MaxBatch)
-	}
-	if c.MaxConcurrentCalls < 1 {
-		bad("maxConcurrentCalls must be at least 1, got %d", c.MaxConcurrentCalls)
-	}
+	chk.Timeout(c.Timeout)
+	chk.MaxBatch(c.MaxBatch, MaxRegIDsPerList)
+	chk.Concurrency(c.MaxConcurrentCalls)
 	if c.NotifyType < NotifyNone || c.NotifyType > NotifyRingAndVibrate {
 		bad("notifyType must be 1 (none), 2 (ring), 3 (vibrate) or 4 (both), got %d", c.NotifyType)
 	}
@@ -249,7 +233,7 @@ func (c Config) Validate() error {
 	if c.Limits.MaxTitleRunes < 1 || c.Limits.MaxContentRunes < 1 || c.Limits.MaxPayloadBytes < 1 {
 		bad("limits must be positive, got %+v", c.Limits)
 	}
-	return errors.Join(errs...)
+	return chk.Err()
 }
 
 // String prints the configuration with secrets redacted, for logs.

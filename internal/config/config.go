@@ -432,9 +432,6 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("apps[%d].appId %q is listed twice", i, a.AppID)
 		}
 		seen[a.AppID] = true
-		if a.MiPush != nil && (a.MiPush.AppSecret.Reveal() == "" || a.MiPush.PackageName == "") {
-			return fmt.Errorf("apps[%d] (%s).mipush needs both appSecret and packageName", i, a.AppID)
-		}
 		if err := a.validateVendorApps(i); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
@@ -203,11 +204,11 @@ func TestHarmonyOSSection(t *testing.T) {
 				if h == nil || h.ProjectID != "101653523863785276" || h.ClientID != "6917562345678901234" || h.KeyID != "kid-1" || h.PrivateKey.Reveal() != key {
 					t.Fatalf("harmonyos app %v", h)
 				}
-				if got := c.VendorBaseURL(VendorHarmonyOS, "sg"); got != "https://push-api.example.com" {
+				if got := c.VendorBaseURL(harmonyos.Name, "sg"); got != "https://push-api.example.com" {
 					t.Errorf("VendorBaseURL = %q", got)
 				}
-				if c.VendorTimeout(VendorHarmonyOS) != 3*time.Second {
-					t.Errorf("timeout %s", c.VendorTimeout(VendorHarmonyOS))
+				if c.VendorTimeout(harmonyos.Name) != 3*time.Second {
+					t.Errorf("timeout %s", c.VendorTimeout(harmonyos.Name))
 				}
 				if s := fmt.Sprintf("%+v %#v", *h, *h); strings.Contains(s, "PRIVATE KEY") {
 					t.Errorf("private key printed: %s", s)
@@ -215,7 +216,7 @@ func TestHarmonyOSSection(t *testing.T) {
 			}},
 		{scenario: "the simulator serves HarmonyOS under its prefix", body: app("6917562345678901234") + "vendors: {simulator: true, simulatorAddr: 127.0.0.1:9}\n",
 			check: func(t *testing.T, c *Config) {
-				if got := c.VendorBaseURL(VendorHarmonyOS, "eu"); got != "http://127.0.0.1:9/harmonyos/eu" {
+				if got := c.VendorBaseURL(harmonyos.Name, "eu"); got != "http://127.0.0.1:9/harmonyos/eu" {
 					t.Errorf("VendorBaseURL = %q", got)
 				}
 			}},

@@ -1,13 +1,18 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/url"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/channels/sms"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -22,50 +27,55 @@ type VendorEndpoint struct {
 	Timeout  time.Duration     `yaml:"timeout"`
 }
 
-// Vendor names, as deliveries, events and metrics spell them.
-const (
-	VendorMiPush = "mipush"
-	VendorAPNs   = "apns"
-	VendorFCM    = "fcm"
-	VendorHMS    = "hms"
-	VendorHonor  = "honor"
-	// VendorHarmonyOS is HarmonyOS Push Kit (HarmonyOS NEXT devices,
-	// platform "harmony").
-	VendorHarmonyOS = "harmonyos"
-	VendorOPPO      = "oppo"
-	VendorVivo      = "vivo"
-	VendorSelf      = "self"
-	VendorSMS       = "sms"
-)
+// VendorNames lists every vendor channel, in the registry's order
+// (channels/registry).
+func VendorNames() []string { return registry.Names() }
 
-// VendorNames lists every vendor channel.
-func VendorNames() []string {
-	return []string{VendorMiPush, VendorAPNs, VendorFCM, VendorHMS, VendorHonor, VendorHarmonyOS, VendorOPPO, VendorVivo, VendorSelf, VendorSMS}
+// section returns the field of the struct v whose YAML key is key (the
+// vendor sections of AppConfig and VendorsConfig are keyed by vendor name),
+// or false when it has none.
+func section(v reflect.Value, key string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name == key {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
-// endpoint returns the configured endpoint of a vendor other than MiPush.
+// endpoint returns the configured endpoint of a vendor: the base URLs,
+// token URLs and timeout of its section vendors.<vendor>, where the
+// section has them.
 func (v *VendorsConfig) endpoint(vendor string) VendorEndpoint {
-	switch vendor {
-	case VendorAPNs:
-		return v.APNs
-	case VendorFCM:
-		return v.FCM
-	case VendorHMS:
-		return v.HMS
-	case VendorHonor:
-		return v.Honor
-	case VendorHarmonyOS:
-		return v.HarmonyOS
-	case VendorOPPO:
-		return v.OPPO
-	case VendorVivo:
-		return v.Vivo
-	case VendorSelf:
-		return v.Self
-	case VendorSMS:
-		return VendorEndpoint{BaseURLs: v.SMS.BaseURLs, Timeout: v.SMS.Timeout}
+	f, ok := section(reflect.ValueOf(v).Elem(), vendor)
+	if !ok || f.Kind() != reflect.Struct {
+		return VendorEndpoint{}
 	}
-	return VendorEndpoint{}
+	var e VendorEndpoint
+	if m := f.FieldByName("BaseURLs"); m.IsValid() {
+		e.BaseURLs = m.Interface().(map[string]string)
+	}
+	if m := f.FieldByName("AuthURLs"); m.IsValid() {
+		e.AuthURLs = m.Interface().(map[string]string)
+	}
+	if d := f.FieldByName("Timeout"); d.IsValid() {
+		e.Timeout = d.Interface().(time.Duration)
+	}
+	return e
+}
+
+// VendorApps returns the app's credentials per vendor name: the sections
+// apps[].<vendor> that are set (a pointer to the vendor's App).
+func (a *AppConfig) VendorApps() map[string]any {
+	out := map[string]any{}
+	v := reflect.ValueOf(a).Elem()
+	for _, name := range registry.Names() {
+		if f, ok := section(v, name); ok && f.Kind() == reflect.Pointer && !f.IsNil() {
+			out[name] = f.Interface()
+		}
+	}
+	return out
 }
 
 // VendorBaseURL is the base URL of a vendor's API in a region: the
@@ -74,76 +84,48 @@ func (v *VendorsConfig) endpoint(vendor string) VendorEndpoint {
 // channel's production default).
 func (c *Config) VendorBaseURL(vendor, region string) string {
 	if c.Vendors.Simulator {
-		if vendor == VendorAPNs {
-			return "https://" + c.Vendors.SimulatorTLSAddr + "/apns/" + region
+		if v, _ := registry.Lookup(vendor); v.SimulatorTLS {
+			return "https://" + c.Vendors.SimulatorTLSAddr + "/" + vendor + "/" + region
 		}
 		return "http://" + c.Vendors.SimulatorAddr + "/" + vendor + "/" + region
-	}
-	if vendor == VendorMiPush {
-		return c.Vendors.MiPush.BaseURLs[region]
 	}
 	return c.Vendors.endpoint(vendor).BaseURLs[region]
 }
 
 // VendorAuthURL is the token endpoint of a vendor in a region, or "" for
-// the vendor's default. On the simulator: FCM's token URI is
-// <base>/token, Honor's token URL <base>/auth/token; Huawei serves OAuth
-// under its base URL.
+// the vendor's default. On the simulator it is the vendor's base URL
+// followed by its Vendor.AuthPath (FCM's token URI is <base>/token,
+// Honor's token URL <base>/auth/token; Huawei serves OAuth under its base
+// URL).
 func (c *Config) VendorAuthURL(vendor, region string) string {
 	if c.Vendors.Simulator {
-		base := c.VendorBaseURL(vendor, region)
-		switch vendor {
-		case VendorFCM:
-			return base + "/token"
-		case VendorHonor:
-			return base + "/auth/token"
-		}
-		return base
+		v, _ := registry.Lookup(vendor)
+		return c.VendorBaseURL(vendor, region) + v.AuthPath
 	}
 	return c.Vendors.endpoint(vendor).AuthURLs[region]
 }
 
 // VendorTimeout is the HTTP timeout of a vendor (0: the channel default).
 func (c *Config) VendorTimeout(vendor string) time.Duration {
-	if vendor == VendorMiPush {
-		return c.Vendors.MiPush.Timeout
-	}
 	return c.Vendors.endpoint(vendor).Timeout
 }
 
-// validateVendorApps checks that each app's vendor sections are complete.
+// validateVendorApps checks that each app's vendor sections are complete
+// (each vendor's Vendor.CheckApp, in the registry's order).
 func (a AppConfig) validateVendorApps(i int) error {
-	bad := func(vendor, what string) error {
-		return fmt.Errorf("apps[%d] (%s).%s needs %s", i, a.AppID, vendor, what)
-	}
-	if a.APNs != nil && (a.APNs.TeamID == "" || a.APNs.KeyID == "" || a.APNs.PrivateKey.Reveal() == "" || a.APNs.BundleID == "") {
-		return bad("apns", "teamId, keyId, privateKey and bundleId")
-	}
-	if a.FCM != nil && (a.FCM.ProjectID == "" || a.FCM.ClientEmail == "" || a.FCM.PrivateKey.Reveal() == "") {
-		return bad("fcm", "projectId, clientEmail and privateKey")
-	}
-	if a.HMS != nil && (a.HMS.AppID == "" || a.HMS.AppSecret.Reveal() == "") {
-		return bad("hms", "appId and appSecret")
-	}
-	if a.Honor != nil && (a.Honor.AppID == "" || a.Honor.ClientID == "" || a.Honor.ClientSecret.Reveal() == "") {
-		return bad("honor", "appId, clientId and clientSecret")
-	}
-	if a.HarmonyOS != nil {
-		if err := a.HarmonyOS.Validate(); err != nil {
-			return fmt.Errorf("apps[%d] (%s).harmonyos: %w", i, a.AppID, err)
+	apps := a.VendorApps()
+	for _, v := range registry.Vendors() {
+		app, ok := apps[v.Name]
+		if !ok {
+			continue
 		}
-	}
-	if a.OPPO != nil && (a.OPPO.AppKey == "" || a.OPPO.MasterSecret.Reveal() == "") {
-		return bad("oppo", "appKey and masterSecret")
-	}
-	if a.Vivo != nil && (a.Vivo.AppID == "" || a.Vivo.AppKey == "" || a.Vivo.AppSecret.Reveal() == "") {
-		return bad("vivo", "appId, appKey and appSecret")
-	}
-	if a.Self != nil && a.Self.AppKey.Reveal() == "" {
-		return bad("self", "appKey")
-	}
-	if a.SMS != nil && (a.SMS.AccessKeyID == "" || a.SMS.AccessKeySecret.Reveal() == "") {
-		return bad("sms", "accessKeyId and accessKeySecret (the Alibaba Cloud AccessKey pair that sends the SMS supplement)")
+		var needs *channels.NeedsError
+		switch err := v.CheckApp(app); {
+		case errors.As(err, &needs):
+			return fmt.Errorf("apps[%d] (%s).%s %w", i, a.AppID, v.Name, err)
+		case err != nil:
+			return fmt.Errorf("apps[%d] (%s).%s: %w", i, a.AppID, v.Name, err)
+		}
 	}
 	return nil
 }

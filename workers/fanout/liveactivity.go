@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -37,7 +38,7 @@ func (h *Handler) resolveActivities(ctx context.Context, r *resolved, app string
 // contentLimit is the channel's content limit (mPaaS §8) for the request:
 // a Live Activity's alert, its title and body, is optional.
 func contentLimit(req *schema.Request, channel string) schema.ContentLimit {
-	l := schema.ContentLimitFor(channel)
+	l := registry.ContentLimit(channel)
 	if req.IsLiveActivity() {
 		l.AllowEmpty = true
 	}

@@ -1,7 +1,10 @@
 package receipts
 
 import (
-	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/hms"
+	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/channels/oppo"
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -10,13 +13,13 @@ import (
 const (
 	// StatusMiPushInvalidTarget is MiPush receipt type 16: the regId is
 	// invalid (MiPush 20301 Invalid target).
-	StatusMiPushInvalidTarget int64 = 20301
+	StatusMiPushInvalidTarget = mipush.StatusReceiptInvalidTarget
 	// StatusOPPOInvalidRegID is OPPO receipt event regid_invalid (OPPO
 	// 10000 Invalid RegistrationId).
-	StatusOPPOInvalidRegID int64 = 10000
+	StatusOPPOInvalidRegID = oppo.StatusReceiptInvalidRegID
 	// StatusHMSAppUninstalled is Huawei receipt status 2: the app is not
 	// installed, so its token is gone (Huawei 80000004).
-	StatusHMSAppUninstalled int64 = 80000004
+	StatusHMSAppUninstalled = hms.StatusReceiptAppUninstalled
 )
 
 // TokenInvalid reports whether a receipt event of event type ev with
@@ -28,21 +31,15 @@ const (
 // BadDeviceToken) and status 2 (80000004, app uninstalled). Honor and
 // HarmonyOS statuses keep the vendor's number and none of them is read as
 // a dead token; vivo receipts and client events report arrivals only.
-// Only failed events can say so. It is a pure function, safe for
+// Only failed events can say so. The rule is each vendor's
+// Vendor.DeadToken (channels/registry). It is a pure function, safe for
 // concurrent use.
 func TokenInvalid(ev schema.EventType, channel string, code int64) bool {
 	if ev != schema.EventFailed {
 		return false
 	}
-	switch channel {
-	case "mipush":
-		return code == StatusMiPushInvalidTarget
-	case "oppo":
-		return code == StatusOPPOInvalidRegID
-	case "hms":
-		return code == channels.StatusBadDeviceToken || code == StatusHMSAppUninstalled
-	}
-	return false
+	v, ok := registry.Lookup(channel)
+	return ok && v.DeadToken != nil && v.DeadToken(code)
 }
 
 // InvalidatesToken reports whether a receipt event (as the receipts

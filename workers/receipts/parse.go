@@ -10,6 +10,12 @@ import (
 	"strings"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
+	"github.com/pushpipe/pushpipe/channels/hms"
+	"github.com/pushpipe/pushpipe/channels/honor"
+	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/channels/oppo"
+	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -218,21 +224,24 @@ func decodeStatuses(vendor string, body []byte) ([]hmsStatus, error) {
 // "token", "status", "timestamp", ...}]}. biTag is the correlation value.
 // status 0 is an arrival; any other status is a failure (see hmsStatusOf).
 func ParseHMS(body []byte) (Parsed, error) {
-	return parseStatuses("hms", body, false, parseOptions{})
+	return parseStatuses(hms.Name, body, channels.ReceiptsHuawei, parseOptions{})
 }
 
 // ParseHonor reads an Honor Push receipt; the body is Huawei's.
 func ParseHonor(body []byte) (Parsed, error) {
-	return parseStatuses("honor", body, false, parseOptions{})
+	return parseStatuses(honor.Name, body, channels.ReceiptsHonor, parseOptions{})
 }
 
 // ParseHarmonyOS reads a HarmonyOS Push Kit receipt: Huawei's body with
 // the outcome in "deliveryStatus": {"result", "timestamp"}.
 func ParseHarmonyOS(body []byte) (Parsed, error) {
-	return parseStatuses("harmonyos", body, true, parseOptions{})
+	return parseStatuses(harmonyos.Name, body, channels.ReceiptsHarmony, parseOptions{})
 }
 
-func parseStatuses(vendor string, body []byte, harmony bool, o parseOptions) (Parsed, error) {
+// parseStatuses reads Huawei's status list as vendor posts it: format is
+// ReceiptsHuawei, ReceiptsHonor or ReceiptsHarmony (the outcome in
+// "deliveryStatus").
+func parseStatuses(vendor string, body []byte, format channels.ReceiptFormat, o parseOptions) (Parsed, error) {
 	sts, err := decodeStatuses(vendor, body)
 	if err != nil {
 		return Parsed{}, err
@@ -240,7 +249,7 @@ func parseStatuses(vendor string, body []byte, harmony bool, o parseOptions) (Pa
 	var p Parsed
 	for _, st := range sts {
 		code, ts := st.Status, st.Timestamp
-		if harmony {
+		if format == channels.ReceiptsHarmony {
 			if st.DeliveryStatus == nil {
 				code = flexInt{}
 			} else {
@@ -259,7 +268,7 @@ func parseStatuses(vendor string, body []byte, harmony bool, o parseOptions) (Pa
 			p.skip(why)
 			continue
 		}
-		r.Event, r.StatusCode, r.StatusDesc = hmsStatusOf(vendor, code.v)
+		r.Event, r.StatusCode, r.StatusDesc = hmsStatusOf(vendor, format, code.v)
 		r.TS = ts.v
 		p.Receipts = append(p.Receipts, r)
 	}
@@ -272,15 +281,16 @@ func parseStatuses(vendor string, body []byte, harmony bool, o parseOptions) (Pa
 // a failed event. Huawei's 2 (app not installed) becomes 80000004 and 5
 // (token unknown on the device) 2009 BadDeviceToken; other values keep the
 // vendor's number unless it would read as a common status, which becomes
-// 99999999 NONE. The description always names the vendor's value.
-func hmsStatusOf(vendor string, status int64) (schema.EventType, int64, string) {
+// 99999999 NONE (Huawei's own mapping applies to format ReceiptsHuawei
+// only). The description always names the vendor's value.
+func hmsStatusOf(vendor string, format channels.ReceiptFormat, status int64) (schema.EventType, int64, string) {
 	if status == 0 {
 		return schema.EventArrived, channels.StatusAcked, fmt.Sprintf("Acked: %s receipt status 0, delivered to the device", vendor)
 	}
-	if vendor == "hms" {
+	if format == channels.ReceiptsHuawei {
 		switch status {
 		case 2:
-			return schema.EventFailed, 80000004, "The app has been uninstalled: hms receipt status 2, app not installed"
+			return schema.EventFailed, hms.StatusReceiptAppUninstalled, "The app has been uninstalled: hms receipt status 2, app not installed"
 		case 5:
 			return schema.EventFailed, channels.StatusBadDeviceToken, "BadDeviceToken: hms receipt status 5, the token does not exist on the device"
 		}
@@ -337,7 +347,7 @@ func parseMiPush(body []byte, o parseOptions) (Parsed, error) {
 		return Parsed{}, parseErr("empty", "mipush receipt field \"data\" holds no receipt")
 	}
 	if len(items) > MaxReceiptItems {
-		return Parsed{}, tooManyItems("mipush", len(items))
+		return Parsed{}, tooManyItems(mipush.Name, len(items))
 	}
 	var p Parsed
 	for _, id := range slicesSorted(items) {
@@ -351,7 +361,7 @@ func parseMiPush(body []byte, o parseOptions) (Parsed, error) {
 			p.skip("unknown_type")
 			continue
 		}
-		r, why, err := correlate(o, "mipush", it.Param, it.Targets)
+		r, why, err := correlate(o, mipush.Name, it.Param, it.Targets)
 		if err != nil {
 			return Parsed{}, err
 		}
@@ -412,7 +422,7 @@ func parseOPPO(body []byte, o parseOptions) (Parsed, error) {
 		return Parsed{}, parseErr("empty", "oppo receipt array is empty")
 	}
 	if len(items) > MaxReceiptItems {
-		return Parsed{}, tooManyItems("oppo", len(items))
+		return Parsed{}, tooManyItems(oppo.Name, len(items))
 	}
 	var p Parsed
 	for _, it := range items {
@@ -433,7 +443,7 @@ func parseOPPO(body []byte, o parseOptions) (Parsed, error) {
 			p.skip("unknown_type")
 			continue
 		}
-		r, why, err := correlate(o, "oppo", it.Param, it.RegistrationIDs)
+		r, why, err := correlate(o, oppo.Name, it.Param, it.RegistrationIDs)
 		if err != nil {
 			return Parsed{}, err
 		}
@@ -473,7 +483,7 @@ func parseVivo(body []byte, o parseOptions) (Parsed, error) {
 		return Parsed{}, parseErr("empty", "vivo receipt holds no receipt")
 	}
 	if len(items) > MaxReceiptItems {
-		return Parsed{}, tooManyItems("vivo", len(items))
+		return Parsed{}, tooManyItems(vivo.Name, len(items))
 	}
 	var p Parsed
 	for _, id := range slicesSorted(items) {
@@ -482,7 +492,7 @@ func parseVivo(body []byte, o parseOptions) (Parsed, error) {
 			p.skip("unknown_type")
 			continue
 		}
-		r, why, err := correlate(o, "vivo", it.Param, it.Targets)
+		r, why, err := correlate(o, vivo.Name, it.Param, it.Targets)
 		if err != nil {
 			return Parsed{}, err
 		}

@@ -76,6 +76,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
@@ -363,7 +364,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, v vendor) outcom
 	switch v.auth {
 	case authHuawei:
 		cb := creds.HMS
-		if v.name == "harmonyos" {
+		if v.format == channels.ReceiptsHarmony {
 			cb = creds.HarmonyOS
 		}
 		if nonce, aerr = s.checkHuawei(r, v.name, app, cb); aerr != nil {

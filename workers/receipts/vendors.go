@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -29,26 +31,42 @@ type vendor struct {
 	// channel is the channel name put on the events until the event sink
 	// replaces it with the delivery's channel; "" for the app SDK.
 	channel string
-	auth    authKind
-	parse   func(body []byte, o parseOptions) (Parsed, error)
+	// format is the receipt format of the channel (none for the app SDK).
+	format channels.ReceiptFormat
+	auth   authKind
+	parse  func(body []byte, o parseOptions) (Parsed, error)
 	// answer writes the response: success when status is 200, else an
 	// error carrying message, in the form the vendor expects.
 	answer func(w http.ResponseWriter, status int, message string)
 }
 
+// vendors lists the receipt endpoints: one per vendor of the registry that
+// posts receipts (its Vendor.Receipts format says how they are
+// authenticated, read and answered), in the registry's order, then the app
+// SDK's client events.
 func vendors() []vendor {
-	statuses := func(name string, harmony bool) func([]byte, parseOptions) (Parsed, error) {
-		return func(b []byte, o parseOptions) (Parsed, error) { return parseStatuses(name, b, harmony, o) }
+	var out []vendor
+	for _, rv := range registry.Vendors() {
+		v := vendor{name: rv.Name, channel: rv.Name, format: rv.Receipts}
+		switch name, format := rv.Name, rv.Receipts; format {
+		case channels.ReceiptsHuawei, channels.ReceiptsHarmony, channels.ReceiptsHonor:
+			v.auth, v.answer = authHuawei, answerHuawei
+			if format == channels.ReceiptsHonor {
+				v.auth = authToken
+			}
+			v.parse = func(b []byte, o parseOptions) (Parsed, error) { return parseStatuses(name, b, format, o) }
+		case channels.ReceiptsMiPush:
+			v.auth, v.parse, v.answer = authTag, parseMiPush, answerMiPush
+		case channels.ReceiptsOPPO:
+			v.auth, v.parse, v.answer = authTag, parseOPPO, answerResult
+		case channels.ReceiptsVivo:
+			v.auth, v.parse, v.answer = authTag, parseVivo, answerResult
+		default:
+			continue
+		}
+		out = append(out, v)
 	}
-	return []vendor{
-		{"hms", "hms", authHuawei, statuses("hms", false), answerHuawei},
-		{"honor", "honor", authToken, statuses("honor", false), answerHuawei},
-		{"harmonyos", "harmonyos", authHuawei, statuses("harmonyos", true), answerHuawei},
-		{"mipush", "mipush", authTag, parseMiPush, answerMiPush},
-		{"oppo", "oppo", authTag, parseOPPO, answerResult},
-		{"vivo", "vivo", authTag, parseVivo, answerResult},
-		{"client", "", authClient, parseClient, answerResult},
-	}
+	return append(out, vendor{name: "client", auth: authClient, parse: parseClient, answer: answerResult})
 }
 
 // Endpoints lists the names of the receipt endpoints (/receipts/<name>):

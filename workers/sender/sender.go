@@ -30,7 +30,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/middleware"
-	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
@@ -158,7 +158,7 @@ func (h *Handler) guardChannels() error {
 	var guards []middleware.Middleware // outermost first
 	if !cfg.Breaker.Disabled {
 		bm := pipeline.Register(cfg.Metrics, middleware.NewBreakerMetrics())
-		breakers, err := middleware.Breakers(cfg.Region, cfg.Breaker, throttleCodes, bm, cfg.Logger)
+		breakers, err := middleware.Breakers(cfg.Region, cfg.Breaker, registry.ThrottleCodes, bm, cfg.Logger)
 		if err != nil {
 			return fmt.Errorf("sender: %w", err)
 		}
@@ -185,16 +185,6 @@ func (h *Handler) guardChannels() error {
 		guarded[name] = middleware.Chain(ch, guards...)
 	}
 	cfg.Channels = guarded
-	return nil
-}
-
-// throttleCodes returns the codes of a vendor's whole-call errors that
-// mean "you are sending too fast" rather than "the endpoint is unwell",
-// which the breakers leave out of their counts.
-func throttleCodes(vendor string) []int {
-	if vendor == mipush.Name {
-		return mipush.ThrottleCodes()
-	}
 	return nil
 }
 

@@ -1,0 +1,81 @@
+// Package registry lists pushpipe's vendor channels: one line per channel
+// package, each contributing its channels.Vendor descriptor. Configuration,
+// app wiring, the sender's guards, fanout's content limits, the receipts
+// worker and the gateway iterate this list instead of switching on vendor
+// names, so a new vendor is its package plus one line here (and its
+// simulator subpackage in channels/vendorsim/allvendors, and its
+// credentials field in internal/config's AppConfig, which the YAML
+// decoder needs). The package imports channel packages only, never
+// workers.
+package registry
+
+import (
+	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/apns"
+	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
+	"github.com/pushpipe/pushpipe/channels/hms"
+	"github.com/pushpipe/pushpipe/channels/honor"
+	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/channels/oppo"
+	"github.com/pushpipe/pushpipe/channels/selfchannel"
+	"github.com/pushpipe/pushpipe/channels/sms"
+	"github.com/pushpipe/pushpipe/channels/vivo"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// Vendors returns every vendor channel, in a stable order (apns, fcm,
+// hms, honor, harmonyos, mipush, oppo, vivo, self, sms: the columns of
+// docs/fields.md). A new slice on every call.
+func Vendors() []channels.Vendor {
+	return []channels.Vendor{
+		apns.Vendor(),
+		fcm.Vendor(),
+		hms.Vendor(),
+		honor.Vendor(),
+		harmonyos.Vendor(),
+		mipush.Vendor(),
+		oppo.Vendor(),
+		vivo.Vendor(),
+		selfchannel.Vendor(),
+		sms.Vendor(),
+	}
+}
+
+// Names returns the names of Vendors, in their order.
+func Names() []string {
+	vs := Vendors()
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Name
+	}
+	return out
+}
+
+// Lookup returns the vendor named name; ok is false for an unknown name.
+func Lookup(name string) (channels.Vendor, bool) {
+	for _, v := range Vendors() {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return channels.Vendor{}, false
+}
+
+// ContentLimit returns what channel accepts of a notification (mPaaS
+// guide §8): its vendor's ContentLimit, or for a name no vendor has the
+// self-built channel's (no length limits, 2 KB payloads).
+func ContentLimit(channel string) schema.ContentLimit {
+	if v, ok := Lookup(channel); ok {
+		return v.ContentLimit
+	}
+	return schema.ContentLimit{AllowEmpty: true, MaxPayloadBytes: 2048}
+}
+
+// ThrottleCodes returns the throttling codes of vendor's whole-call errors
+// (nil for an unknown vendor or one without); the form the breaker
+// middleware takes.
+func ThrottleCodes(vendor string) []int {
+	v, _ := Lookup(vendor)
+	return v.ThrottleCodes
+}
