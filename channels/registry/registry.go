@@ -10,6 +10,9 @@
 package registry
 
 import (
+	"slices"
+	"sync"
+
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/fcm"
@@ -26,9 +29,23 @@ import (
 
 // Vendors returns every vendor channel, in a stable order (apns, fcm,
 // hms, honor, harmonyos, mipush, oppo, vivo, self, sms: the columns of
-// docs/fields.md). A new slice on every call.
+// docs/fields.md). A new slice on every call; the descriptors in it are
+// shared and must not be modified.
 func Vendors() []channels.Vendor {
-	return []channels.Vendor{
+	return slices.Clone(described().list)
+}
+
+// descriptors are the vendors' descriptors, built once: Lookup and
+// ContentLimit run for every delivery fanout plans, and building the
+// descriptors allocates their functions anew.
+type descriptors struct {
+	list   []channels.Vendor
+	byName map[string]int
+}
+
+// described builds the descriptors on first use; they are read-only after.
+var described = sync.OnceValue(func() descriptors {
+	list := []channels.Vendor{
 		apns.Vendor(),
 		fcm.Vendor(),
 		hms.Vendor(),
@@ -40,11 +57,16 @@ func Vendors() []channels.Vendor {
 		selfchannel.Vendor(),
 		sms.Vendor(),
 	}
-}
+	byName := make(map[string]int, len(list))
+	for i, v := range list {
+		byName[v.Name] = i
+	}
+	return descriptors{list: list, byName: byName}
+})
 
 // Names returns the names of Vendors, in their order.
 func Names() []string {
-	vs := Vendors()
+	vs := described().list
 	out := make([]string, len(vs))
 	for i, v := range vs {
 		out[i] = v.Name
@@ -53,13 +75,14 @@ func Names() []string {
 }
 
 // Lookup returns the vendor named name; ok is false for an unknown name.
+// It does not allocate.
 func Lookup(name string) (channels.Vendor, bool) {
-	for _, v := range Vendors() {
-		if v.Name == name {
-			return v, true
-		}
+	d := described()
+	i, ok := d.byName[name]
+	if !ok {
+		return channels.Vendor{}, false
 	}
-	return channels.Vendor{}, false
+	return d.list[i], true
 }
 
 // ContentLimit returns what channel accepts of a notification (mPaaS

@@ -86,3 +86,23 @@ func TestLookupContentLimitAndThrottleCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupIsCheap checks that the look-ups fanout makes for every
+// delivery it plans build no descriptors, and that a caller changing the
+// slice Vendors returns changes nothing for the others.
+func TestLookupIsCheap(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() {
+		if _, ok := Lookup("mipush"); !ok {
+			t.Fatal("mipush is not registered")
+		}
+		_ = ContentLimit("apns")
+		_ = ContentLimit("no-such-channel")
+	}); n != 0 {
+		t.Fatalf("Lookup and ContentLimit allocate %.0f times a call, want 0", n)
+	}
+	vs := Vendors()
+	vs[0] = vs[1]
+	if got := Vendors()[0].Name; got != "apns" {
+		t.Fatalf("after a caller overwrote its slice, Vendors()[0] is %q, want apns", got)
+	}
+}
