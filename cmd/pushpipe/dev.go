@@ -154,7 +154,7 @@ default is created with clickhouse.password on the embedded ClickHouse.`,
 					if err := gws.start(ctx, app.Deps{Cfg: cfg, Log: log, Brokers: brokers, KafkaSecurity: sec, Producer: p, Metrics: reg}, chAddr); err != nil {
 						return err
 					}
-					return cons.start(ctx, app.Deps{Cfg: cfg, Producer: p, Log: log}, chAddr)
+					return cons.start(ctx, app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, Producer: p, Log: log}, chAddr)
 				},
 				alsoReady: app.Probe(log, "gateways and consoles", gws.ready, cons.ready),
 				onReady: func(health string) {
