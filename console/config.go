@@ -162,6 +162,13 @@ type Config struct {
 	// Timeout bounds the work of one request (ClickHouse queries, the
 	// Kafka acknowledgement of a revoke). Default DefaultTimeout.
 	Timeout time.Duration
+	// LoginFailures is how many failed logins in a row an account name
+	// may have before the throttle holds it; after that it gets one more
+	// attempt every LoginFailureEvery, and a login under a held name is
+	// refused (429) before its password is checked. Defaults
+	// DefaultLoginFailures and DefaultLoginFailureEvery.
+	LoginFailures     int
+	LoginFailureEvery time.Duration
 	// Logger receives logins, refusals and revokes.
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
@@ -219,6 +226,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("console: maxSessions %d is negative (default %d)", c.MaxSessions, DefaultMaxSessions)
 	case c.Timeout < 0:
 		return fmt.Errorf("console: timeout %s is negative", c.Timeout)
+	case c.LoginFailures < 0:
+		return fmt.Errorf("console: loginFailures %d is negative (default %d)", c.LoginFailures, DefaultLoginFailures)
+	case c.LoginFailureEvery < 0 || c.LoginFailureEvery > 24*time.Hour:
+		return fmt.Errorf("console: loginFailureEvery %s must be between 0 (default %s) and 24h", c.LoginFailureEvery, DefaultLoginFailureEvery)
 	}
 	return nil
 }
@@ -235,6 +246,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.LoginFailures == 0 {
+		c.LoginFailures = DefaultLoginFailures
+	}
+	if c.LoginFailureEvery == 0 {
+		c.LoginFailureEvery = DefaultLoginFailureEvery
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -33,7 +33,8 @@
 // over TLS. Every form carries a CSRF token (the session's; the login
 // form's is bound to a cookie nonce) and a POST without the right one is
 // refused with 403. A failed login does not tell whether the name or the
-// password was wrong. A viewer may not revoke, change templates or cancel
+// password was wrong, and a name that failed console.Config.LoginFailures
+// times in a row is held (429) before its password is checked. A viewer may not revoke, change templates or cancel
 // schedules, only an admin sends dead letters back (403 otherwise), and a page of an app
 // outside the account's apps is refused with 403, never shown empty.
 //
@@ -49,6 +50,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,6 +71,7 @@ type Server struct {
 	accounts *accounts
 	sessions *sessions
 	login    loginTokens
+	throttle *loginThrottle
 	pages    map[string]*template.Template
 	log      zerolog.Logger
 	handler  http.Handler
@@ -98,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	s := &Server{cfg: cfg, kafka: kr, apps: append([]App(nil), cfg.Apps...), accounts: as, sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
-		login: newLoginTokens(), pages: pages, log: cfg.Logger.With().Str("stage", "console").Str("region", cfg.Region).Logger()}
+		login: newLoginTokens(), throttle: newLoginThrottle(cfg.LoginFailures, cfg.LoginFailureEvery), pages: pages, log: cfg.Logger.With().Str("stage", "console").Str("region", cfg.Region).Logger()}
 	static, _ := fs.Sub(assets, "static")
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -350,15 +353,25 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostFormValue("name")
-	a := s.accounts.check(name, r.PostFormValue("password"))
+	if len(name) > MaxNameBytes {
+		name = name[:MaxNameBytes] // longer names match no account; the throttle keys the cut name
+	}
+	now := s.cfg.Now()
+	if d := s.throttle.wait(name, now); d > 0 {
+		secs := int((d + time.Second - 1) / time.Second)
+		s.log.Warn().Str("name", name).Str("remote", r.RemoteAddr).Int("retry_after_s", secs).Msg("console: login held after repeated failures")
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.showLogin(w, r, http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins under this name: try again in %d seconds.", secs))
+		return
+	}
+	a := s.accounts.check(r.PostFormValue("name"), r.PostFormValue("password"))
 	if a == nil {
-		if len(name) > MaxNameBytes {
-			name = name[:MaxNameBytes]
-		}
+		s.throttle.failed(name, now)
 		s.log.Warn().Str("name", name).Str("remote", r.RemoteAddr).Msg("console: login refused")
 		s.showLogin(w, r, http.StatusUnauthorized, "Wrong name or password.")
 		return
 	}
+	s.throttle.succeeded(name)
 	ss := s.sessions.create(a.Name, s.cfg.Now())
 	s.setCookie(w, r, s.sessionCookie(), ss.id, int(s.cfg.SessionTTL/time.Second))
 	s.setCookie(w, r, s.loginCookie(), "", -1)

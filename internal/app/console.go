@@ -6,7 +6,7 @@ import (
 
 // ConsoleConfig returns the configuration of the console of region as
 // `pushpipe console` and `pushpipe dev` run it, listening on addr: every
-// configured app, the accounts of console.accounts, the session settings,
+// configured app, the accounts of console.accounts, the session and failed-login settings,
 // and d's producer, ClickHouse (d.CH) and logger. Health, readiness and
 // metrics are not the console's: serve them on the internal address (see
 // Probe).
@@ -17,5 +17,6 @@ func ConsoleConfig(d Deps, region, addr string) console.Config {
 	}
 	cc := d.Cfg.Console
 	return console.Config{Region: region, Addr: addr, Apps: apps, Accounts: d.Cfg.ConsoleAccounts(), ClickHouse: d.CH, Database: d.Cfg.Database(region),
-		Producer: d.Producer, SessionTTL: cc.SessionTTL, MaxSessions: cc.MaxSessions, SecureCookies: cc.SecureCookies, Logger: d.Log}
+		Producer: d.Producer, SessionTTL: cc.SessionTTL, MaxSessions: cc.MaxSessions, SecureCookies: cc.SecureCookies,
+		LoginFailures: cc.LoginFailures, LoginFailureEvery: cc.LoginFailureEvery, Logger: d.Log}
 }

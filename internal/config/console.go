@@ -38,6 +38,12 @@ type ConsoleConfig struct {
 	// a proxy that terminates TLS (required to listen on an address other
 	// than loopback).
 	SecureCookies bool `yaml:"secureCookies"`
+	// LoginFailures is how many failed logins in a row an account name
+	// may have; after that it gets one more attempt every
+	// LoginFailureEvery, and a login under it is refused (429, Retry-After)
+	// before its password is checked. Defaults 5 and 1m.
+	LoginFailures     int           `yaml:"loginFailures"`
+	LoginFailureEvery time.Duration `yaml:"loginFailureEvery"`
 	// Accounts are the operators who may log in. `pushpipe dev` adds a
 	// demo admin with a generated password when empty; `pushpipe
 	// console` refuses to start without one.
@@ -64,6 +70,12 @@ func (c *ConsoleConfig) defaults() {
 	}
 	if c.MaxSessions == 0 {
 		c.MaxSessions = console.DefaultMaxSessions
+	}
+	if c.LoginFailures == 0 {
+		c.LoginFailures = console.DefaultLoginFailures
+	}
+	if c.LoginFailureEvery == 0 {
+		c.LoginFailureEvery = console.DefaultLoginFailureEvery
 	}
 }
 
@@ -102,6 +114,12 @@ func (c *Config) validateConsole() error {
 	}
 	if cc.MaxSessions < 1 {
 		return fmt.Errorf("console.maxSessions %d must be at least 1 (default %d)", cc.MaxSessions, console.DefaultMaxSessions)
+	}
+	if cc.LoginFailures < 1 {
+		return fmt.Errorf("console.loginFailures %d must be at least 1 (default %d)", cc.LoginFailures, console.DefaultLoginFailures)
+	}
+	if cc.LoginFailureEvery < time.Second || cc.LoginFailureEvery > 24*time.Hour {
+		return fmt.Errorf("console.loginFailureEvery %s must be between 1s and 24h (default %s)", cc.LoginFailureEvery, console.DefaultLoginFailureEvery)
 	}
 	names := map[string]bool{}
 	for i, a := range c.ConsoleAccounts() {

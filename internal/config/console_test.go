@@ -41,6 +41,8 @@ func TestConsoleSection(t *testing.T) {
 		{scenario: "an account twice", body: "console: {accounts: [{name: olga, passwordHash: '" + hash + "', role: admin, apps: ['*']}, {name: olga, passwordHash: '" + hash + "', role: viewer, apps: ['*']}]}", wantErr: "account olga is listed twice"},
 		{scenario: "a session of a second", body: "console: {sessionTtl: 1s}", wantErr: "console.sessionTtl 1s must be between 1m and 720h"},
 		{scenario: "no session room", body: "console: {maxSessions: -1}", wantErr: "console.maxSessions -1 must be at least 1"},
+		{scenario: "no failed logins allowed", body: "console: {loginFailures: -1}", wantErr: "console.loginFailures -1 must be at least 1"},
+		{scenario: "failed-login allowance too slow", body: "console: {loginFailureEvery: 48h}", wantErr: "console.loginFailureEvery 48h0m0s must be between 1s and 24h"},
 		{scenario: "bad address", body: "console: {addr: nowhere}", wantErr: `console.addr "nowhere" must be host:port`},
 		{scenario: "address of an unknown region", body: "console: {addrs: {us: '127.0.0.1:1'}}", wantErr: `console.addrs names region "us"`},
 		{scenario: "console on the gateway's port", body: "regions: [sg]\nconsole: {addr: '127.0.0.1:18200'}", wantErr: "the console of region sg would listen on 127.0.0.1:18200, the address of the gateway"},
