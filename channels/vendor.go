@@ -59,6 +59,16 @@ type Vendor struct {
 	// SimulatorTLS is set for a vendor the simulator serves on its TLS
 	// (HTTP/2) address (APNs).
 	SimulatorTLS bool
+	// RegionBaseURL returns the vendor's API host of a pushpipe region and
+	// whether the region has one, for a vendor that has one host per
+	// region and no global default (MiPush); nil when the channel knows
+	// its production hosts itself. The configuration fills
+	// vendors.<Name>.baseUrls from it and requires a URL for every served
+	// region unless the vendor simulator is used.
+	RegionBaseURL func(region string) (string, bool)
+	// AuthURLs is set when the configuration's section vendors.<Name>
+	// takes authUrls, the token endpoint per region (Setup.AuthURL).
+	AuthURLs bool
 }
 
 // Quota is a documented send rate: Rate units per second, where Unit is
@@ -99,6 +109,13 @@ const (
 	ReceiptsOPPO
 	ReceiptsVivo
 )
+
+// SignedByHuawei reports whether receipts of the format are authenticated
+// by Huawei's X-HUAWEI-CALLBACK-ID header, which needs the callback user
+// name and key of each app (ReceiptsHuawei, ReceiptsHarmony).
+func (f ReceiptFormat) SignedByHuawei() bool {
+	return f == ReceiptsHuawei || f == ReceiptsHarmony
+}
 
 // Setup is what Vendor.Build gets: the region, the vendor's endpoints in
 // it (empty: the vendor's production default) and the apps with

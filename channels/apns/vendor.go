@@ -24,5 +24,8 @@ func Vendor() channels.Vendor {
 	v.MPaaSChannel = "IOS"
 	v.ThirdChannel = 2
 	v.SimulatorTLS = true
+	// vendors.<name>.authUrls has always been accepted here, though the
+	// channel takes no token endpoint from it.
+	v.AuthURLs = true
 	return v
 }

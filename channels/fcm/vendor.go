@@ -26,5 +26,6 @@ func Vendor() channels.Vendor {
 	v.MPaaSChannel = "FCM"
 	v.ThirdChannel = 6
 	v.AuthPath = "/token"
+	v.AuthURLs = true
 	return v
 }

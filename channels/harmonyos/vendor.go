@@ -15,5 +15,8 @@ func Vendor() channels.Vendor {
 	v.ContentLimit = schema.ContentLimit{MaxPayloadBytes: 4096}
 	v.Receipts = channels.ReceiptsHarmony
 	v.Recall = true
+	// vendors.<name>.authUrls has always been accepted here, though the
+	// channel takes no token endpoint from it.
+	v.AuthURLs = true
 	return v
 }

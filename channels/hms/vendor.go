@@ -27,5 +27,6 @@ func Vendor() channels.Vendor {
 	v.Recall = true
 	v.MPaaSChannel = "HMS"
 	v.ThirdChannel = 5
+	v.AuthURLs = true
 	return v
 }

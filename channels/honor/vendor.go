@@ -18,5 +18,6 @@ func Vendor() channels.Vendor {
 	v.Receipts = channels.ReceiptsHonor
 	v.MPaaSChannel = "HONOR"
 	v.AuthPath = "/auth/token"
+	v.AuthURLs = true
 	return v
 }

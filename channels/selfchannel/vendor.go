@@ -17,5 +17,8 @@ func Vendor() channels.Vendor {
 	v.ContentLimit = schema.ContentLimit{AllowEmpty: true, MaxPayloadBytes: 2048}
 	v.Recall = true
 	v.MPaaSChannel = "ANDROID"
+	// vendors.<name>.authUrls has always been accepted here, though the
+	// channel takes no token endpoint from it.
+	v.AuthURLs = true
 	return v
 }
