@@ -69,6 +69,24 @@ type Vendor struct {
 	// AuthURLs is set when the configuration's section vendors.<Name>
 	// takes authUrls, the token endpoint per region (Setup.AuthURL).
 	AuthURLs bool
+	// Demo is a device of the vendor for `pushpipe dev`'s demo data
+	// (device demo-<Name>); nil for SMS, which has no devices, and for
+	// MiPush, the demo app's own vendor, whose demo devices are
+	// demo-device-1..3 (the ones configs/examples address).
+	Demo *DemoDevice
+}
+
+// DemoDevice is a made-up device of one vendor, which the vendor
+// simulator accepts.
+type DemoDevice struct {
+	// Platform is the device's platform (schema.PlatformAndroid, ...).
+	Platform string
+	// Model is the device model the console shows.
+	Model string
+	// Token is a token of the vendor's form: the device's vendor token,
+	// or its self-built channel token when SelfToken is set.
+	Token     string
+	SelfToken bool
 }
 
 // Quota is a documented send rate: Rate units per second, where Unit is

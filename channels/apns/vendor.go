@@ -1,6 +1,8 @@
 package apns
 
 import (
+	"strings"
+
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -27,5 +29,6 @@ func Vendor() channels.Vendor {
 	// vendors.<name>.authUrls has always been accepted here, though the
 	// channel takes no token endpoint from it.
 	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformIOS, Model: "iPhone 16", Token: strings.Repeat("d3", 32)} // APNs tokens are 64 hex digits
 	return v
 }

@@ -27,5 +27,6 @@ func Vendor() channels.Vendor {
 	v.ThirdChannel = 6
 	v.AuthPath = "/token"
 	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "Pixel 9", Token: "demo-fcm-token"}
 	return v
 }

@@ -19,5 +19,6 @@ func Vendor() channels.Vendor {
 	v.MPaaSChannel = "HONOR"
 	v.AuthPath = "/auth/token"
 	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "HONOR Magic6", Token: "demo-honor-token"}
 	return v
 }

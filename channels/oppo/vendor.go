@@ -29,5 +29,6 @@ func Vendor() channels.Vendor {
 	// vendors.<name>.authUrls has always been accepted here, though the
 	// channel takes no token endpoint from it.
 	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "OPPO Find X7", Token: "demo-oppo-token"}
 	return v
 }

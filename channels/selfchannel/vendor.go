@@ -20,5 +20,6 @@ func Vendor() channels.Vendor {
 	// vendors.<name>.authUrls has always been accepted here, though the
 	// channel takes no token endpoint from it.
 	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "Generic Android", Token: "demo-self-token", SelfToken: true}
 	return v
 }
