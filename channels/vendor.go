@@ -59,6 +59,34 @@ type Vendor struct {
 	// SimulatorTLS is set for a vendor the simulator serves on its TLS
 	// (HTTP/2) address (APNs).
 	SimulatorTLS bool
+	// RegionBaseURL returns the vendor's API host of a pushpipe region and
+	// whether the region has one, for a vendor that has one host per
+	// region and no global default (MiPush); nil when the channel knows
+	// its production hosts itself. The configuration fills
+	// vendors.<Name>.baseUrls from it and requires a URL for every served
+	// region unless the vendor simulator is used.
+	RegionBaseURL func(region string) (string, bool)
+	// AuthURLs is set when the configuration's section vendors.<Name>
+	// takes authUrls, the token endpoint per region (Setup.AuthURL).
+	AuthURLs bool
+	// Demo is a device of the vendor for `pushpipe dev`'s demo data
+	// (device demo-<Name>); nil for SMS, which has no devices, and for
+	// MiPush, the demo app's own vendor, whose demo devices are
+	// demo-device-1..3 (the ones configs/examples address).
+	Demo *DemoDevice
+}
+
+// DemoDevice is a made-up device of one vendor, which the vendor
+// simulator accepts.
+type DemoDevice struct {
+	// Platform is the device's platform (schema.PlatformAndroid, ...).
+	Platform string
+	// Model is the device model the console shows.
+	Model string
+	// Token is a token of the vendor's form: the device's vendor token,
+	// or its self-built channel token when SelfToken is set.
+	Token     string
+	SelfToken bool
 }
 
 // Quota is a documented send rate: Rate units per second, where Unit is
@@ -99,6 +127,13 @@ const (
 	ReceiptsOPPO
 	ReceiptsVivo
 )
+
+// SignedByHuawei reports whether receipts of the format are authenticated
+// by Huawei's X-HUAWEI-CALLBACK-ID header, which needs the callback user
+// name and key of each app (ReceiptsHuawei, ReceiptsHarmony).
+func (f ReceiptFormat) SignedByHuawei() bool {
+	return f == ReceiptsHuawei || f == ReceiptsHarmony
+}
 
 // Setup is what Vendor.Build gets: the region, the vendor's endpoints in
 // it (empty: the vendor's production default) and the apps with

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/gateway"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
@@ -19,7 +20,7 @@ import (
 
 // Channels are the channels the overview filters by and the task page
 // breaks its figures down by (the channel column of the events).
-var Channels = []string{"apns", "fcm", "hms", "honor", "harmonyos", "mipush", "oppo", "vivo", "self", "sms"}
+var Channels = registry.Names()
 
 // Platforms and PushTypes are the other overview filters.
 var (

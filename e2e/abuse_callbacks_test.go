@@ -52,7 +52,7 @@ const (
 // callback policy (the other vendors' come from app.AddDemoKeys).
 func withApp(c *config.Config, appID string, cb *config.AppCallbacks) {
 	c.Apps = append(c.Apps, config.AppConfig{AppID: appID, WorkspaceID: "default", Callbacks: cb,
-		MiPush: &mipush.App{AppSecret: channels.Secret(testSecret + "-" + appID), PackageName: testPackage}})
+		Credentials: map[string]any{mipush.Name: &mipush.App{AppSecret: channels.Secret(testSecret + "-" + appID), PackageName: testPackage}}})
 }
 
 // countingReceiver is a callback receiver on 127.0.0.1 that counts the

@@ -40,7 +40,7 @@ func TestAbuseReceipts(t *testing.T) {
 		simReceipts: &vendorsim.ReceiptsConfig{ArrivalRate: 1},
 		configure: func(c *config.Config) {
 			c.Apps = append(c.Apps, config.AppConfig{AppID: abuseApp2, WorkspaceID: "default",
-				MiPush: &mipush.App{AppSecret: channels.Secret("e2e-secret-2"), PackageName: "com.example.e2e2"}})
+				Credentials: map[string]any{mipush.Name: &mipush.App{AppSecret: channels.Secret("e2e-secret-2"), PackageName: "com.example.e2e2"}}})
 		},
 	}, "sg")
 	reg := prometheus.NewRegistry()

@@ -104,7 +104,7 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 		ClickHouse: config.ClickHouseConfig{Addr: ch.Addr(), DatabasePrefix: testinfra.DBPrefix(t)},
 		Vendors:    config.VendorsConfig{Simulator: true, SimulatorAddr: "127.0.0.1:0", SimulatorTLSAddr: "127.0.0.1:0"},
 		Apps: []config.AppConfig{{AppID: testApp, WorkspaceID: "default",
-			MiPush: &mipush.App{AppSecret: channels.Secret(testSecret), PackageName: testPackage}}},
+			Credentials: map[string]any{mipush.Name: &mipush.App{AppSecret: channels.Secret(testSecret), PackageName: testPackage}}}},
 	}
 	cfg.Defaults()
 	// The test app's callbacks may go to the tests' receivers on

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/internal/app"
+	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
@@ -29,7 +31,7 @@ import (
 func TestLiveActivities(t *testing.T) {
 	e := newEnv(t, "sg")
 	e.run([]string{"sg"}, app.Kinds()...)
-	bundle := e.cfg.Apps[0].APNs.BundleID
+	bundle := config.AppCredentials[apns.App](&e.cfg.Apps[0]).BundleID
 	now := time.Now()
 
 	ownToken := func(i int) string { return fmt.Sprintf("%062x%02d", 7, i) }

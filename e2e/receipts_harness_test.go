@@ -258,9 +258,9 @@ func receiptRequest(app string, c *config.AppReceipts, base, vendor, contentType
 	now := time.Now()
 	switch vendor {
 	case "hms":
-		req.Header.Set(receipts.HeaderHuaweiCallbackID, receipts.HuaweiCallbackID(c.HMS.User, c.HMS.Key, now, rand.Text()))
+		req.Header.Set(receipts.HeaderHuaweiCallbackID, receipts.HuaweiCallbackID(c.Huawei["hms"].User, c.Huawei["hms"].Key, now, rand.Text()))
 	case "harmonyos":
-		req.Header.Set(receipts.HeaderHuaweiCallbackID, receipts.HuaweiCallbackID(c.HarmonyOS.User, c.HarmonyOS.Key, now, rand.Text()))
+		req.Header.Set(receipts.HeaderHuaweiCallbackID, receipts.HuaweiCallbackID(c.Huawei["harmonyos"].User, c.Huawei["harmonyos"].Key, now, rand.Text()))
 	case "client":
 		req.Header.Set(receipts.HeaderClientTimestamp, strconv.FormatInt(now.UnixMilli(), 10))
 		req.Header.Set(receipts.HeaderClientSignature, receipts.ClientSignature(app, c.ClientKey, now, []byte(body)))

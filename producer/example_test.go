@@ -28,7 +28,7 @@ func ExampleSimple() {
 
 // Publish a template push from an upstream service and revoke it again.
 // Publish returns once Kafka acknowledged the request.
-func ExampleProducer_Publish() {
+func ExampleClient_Publish() {
 	p, err := producer.New(producer.Config{Brokers: []string{"kafka-1.internal:9092"}, Region: "sg"})
 	if err != nil {
 		log.Fatal(err)
@@ -57,7 +57,7 @@ func ExampleProducer_Publish() {
 // the tags stored when it streams the audience, so publish tags ahead of
 // the pushes that need them (the gateway's /v1/tags/list shows what is
 // stored).
-func ExampleProducer_AddTags() {
+func ExampleClient_AddTags() {
 	p, err := producer.New(producer.Config{Brokers: []string{"kafka-1.internal:9092"}, Region: "sg"})
 	if err != nil {
 		log.Fatal(err)

@@ -1,7 +1,7 @@
 // Package producer is for upstream systems that publish straight to Kafka
 // instead of calling the HTTP gateway: typed builders for the four mPaaS
 // push types, the same synchronous validation fanout applies, and a
-// Producer that writes each request to push.requests.<region> keyed by its
+// Client that writes each request to push.requests.<region> keyed by its
 // task id and returns only once Kafka acknowledged it.
 //
 // A request built here is a plain *schema.Request: set any further field
@@ -260,7 +260,7 @@ func PrepareBinding(b *schema.Binding, region string, now time.Time) (pipeline.O
 	return pipeline.Output{Topic: pipeline.BindingsTopic(b.Region), Key: []byte(b.KafkaKey()), Value: v}, nil
 }
 
-// Config configures a Producer.
+// Config configures a Client.
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses (host:port). Required.
 	Brokers []string
@@ -268,7 +268,7 @@ type Config struct {
 	// pipeline.NewSASL). The zero value is plaintext without
 	// authentication.
 	Security pipeline.KafkaSecurity
-	// Region, if set, is the only region the Producer writes to: records
+	// Region, if set, is the only region the Client writes to: records
 	// without a region get it, records naming another are refused. Empty
 	// means each record's own region.
 	Region string
@@ -293,17 +293,18 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Producer publishes push requests, revokes and registry records to Kafka
-// and returns once every record was acknowledged by all in-sync replicas.
-// It is safe for concurrent use.
-type Producer struct {
+// Client publishes push requests, revokes and registry records to Kafka
+// for an upstream system and returns once every record was acknowledged by
+// all in-sync replicas. It is safe for concurrent use. (It writes through a
+// pipeline.Producer, the stages' record writer.)
+type Client struct {
 	cfg Config
 	p   *pipeline.Producer
 }
 
-// New returns a Producer for cfg. It does not contact Kafka; the first
+// New returns a Client for cfg. It does not contact Kafka; the first
 // publish does. Topics must exist (workers create them at start).
-func New(cfg Config) (*Producer, error) {
+func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -317,7 +318,7 @@ func New(cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
-	return &Producer{cfg: cfg, p: p}, nil
+	return &Client{cfg: cfg, p: p}, nil
 }
 
 // Publish validates req (see Prepare, which fills region, task id and
@@ -326,7 +327,7 @@ func New(cfg Config) (*Producer, error) {
 // validation is not written: the error is a *schema.ValidationError.
 // Publishing the same request again is harmless: fanout does not deliver
 // a msgKey twice to a device.
-func (p *Producer) Publish(ctx context.Context, req *schema.Request) (Published, error) {
+func (p *Client) Publish(ctx context.Context, req *schema.Request) (Published, error) {
 	pubs, err := p.PublishAll(ctx, []*schema.Request{req})
 	if err != nil {
 		return Published{}, err
@@ -339,7 +340,7 @@ func (p *Producer) Publish(ctx context.Context, req *schema.Request) (Published,
 // *schema.ValidationError); then it writes them in one batch and returns
 // once Kafka acknowledged every one. On a Kafka error some requests may
 // have been written; publishing them all again is harmless.
-func (p *Producer) PublishAll(ctx context.Context, reqs []*schema.Request) ([]Published, error) {
+func (p *Client) PublishAll(ctx context.Context, reqs []*schema.Request) ([]Published, error) {
 	if len(reqs) == 0 {
 		return nil, nil
 	}
@@ -362,7 +363,7 @@ func (p *Producer) PublishAll(ctx context.Context, reqs []*schema.Request) ([]Pu
 // Revoke validates c (see PrepareRevoke) and writes it to
 // push.control.<region>, returning once Kafka acknowledged it. acceptedAt
 // is when the push being revoked was accepted (Unix ms, 0 when unknown).
-func (p *Producer) Revoke(ctx context.Context, c *schema.Control, acceptedAt int64) error {
+func (p *Client) Revoke(ctx context.Context, c *schema.Control, acceptedAt int64) error {
 	out, err := PrepareRevoke(c, p.cfg.Region, acceptedAt, p.cfg.Now())
 	if err != nil {
 		return err
@@ -375,7 +376,7 @@ func (p *Producer) Revoke(ctx context.Context, c *schema.Control, acceptedAt int
 
 // PublishBinding validates b (see PrepareBinding) and writes it to
 // push.bindings.<region>, returning once Kafka acknowledged it.
-func (p *Producer) PublishBinding(ctx context.Context, b *schema.Binding) error {
+func (p *Client) PublishBinding(ctx context.Context, b *schema.Binding) error {
 	out, err := PrepareBinding(b, p.cfg.Region, p.cfg.Now())
 	if err != nil {
 		return err
@@ -390,16 +391,16 @@ func (p *Producer) PublishBinding(ctx context.Context, b *schema.Binding) error 
 // Kafka acknowledged the tag_add record; the registry applies it next. A
 // record that fails validation is not written: the error is a
 // *schema.ValidationError (3012 without a user, 3028 for bad tags).
-func (p *Producer) AddTags(ctx context.Context, a App, userID string, tags ...string) error {
+func (p *Client) AddTags(ctx context.Context, a App, userID string, tags ...string) error {
 	return p.PublishBinding(ctx, TagAdd(a, userID, tags...))
 }
 
 // RemoveTags removes tags from a user of the app (see TagRemove), like
 // AddTags.
-func (p *Producer) RemoveTags(ctx context.Context, a App, userID string, tags ...string) error {
+func (p *Client) RemoveTags(ctx context.Context, a App, userID string, tags ...string) error {
 	return p.PublishBinding(ctx, TagRemove(a, userID, tags...))
 }
 
 // Close waits for publishes in flight and closes the Kafka connections.
 // It is idempotent; later publishes fail with pipeline.ErrProducerClosed.
-func (p *Producer) Close() error { return p.p.Close() }
+func (p *Client) Close() error { return p.p.Close() }

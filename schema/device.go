@@ -4,8 +4,8 @@ import "time"
 
 // Device is what the registry knows about a device of an app: the
 // registry builds it from binding records, store.Devices keeps it as one
-// row of the devices table, and fanout turns it into deliveries. Vendor names the vendor channel ("mipush", "hms",
-// "apns"...) whose token VendorToken is; SelfToken is the self-built
+// row of the devices table, and fanout turns it into deliveries. Vendor names the vendor channel (a name of
+// channels/registry) whose token VendorToken is; SelfToken is the self-built
 // channel token. TokenValid turns false when a vendor reports the token dead.
 type Device struct {
 	AppID       string

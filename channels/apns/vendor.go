@@ -1,6 +1,8 @@
 package apns
 
 import (
+	"strings"
+
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -24,5 +26,9 @@ func Vendor() channels.Vendor {
 	v.MPaaSChannel = "IOS"
 	v.ThirdChannel = 2
 	v.SimulatorTLS = true
+	// vendors.<name>.authUrls has always been accepted here, though the
+	// channel takes no token endpoint from it.
+	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformIOS, Model: "iPhone 16", Token: strings.Repeat("d3", 32)} // APNs tokens are 64 hex digits
 	return v
 }

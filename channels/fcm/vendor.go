@@ -26,5 +26,7 @@ func Vendor() channels.Vendor {
 	v.MPaaSChannel = "FCM"
 	v.ThirdChannel = 6
 	v.AuthPath = "/token"
+	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "Pixel 9", Token: "demo-fcm-token"}
 	return v
 }

@@ -27,5 +27,7 @@ func Vendor() channels.Vendor {
 	v.Recall = true
 	v.MPaaSChannel = "HMS"
 	v.ThirdChannel = 5
+	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "HUAWEI Mate 60", Token: "demo-hms-token"}
 	return v
 }

@@ -18,5 +18,7 @@ func Vendor() channels.Vendor {
 	v.Receipts = channels.ReceiptsHonor
 	v.MPaaSChannel = "HONOR"
 	v.AuthPath = "/auth/token"
+	v.AuthURLs = true
+	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "HONOR Magic6", Token: "demo-honor-token"}
 	return v
 }

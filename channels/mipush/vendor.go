@@ -27,5 +27,6 @@ func Vendor() channels.Vendor {
 		Source: `Xiaomi's push product guide (MiPush 产品指南, "单播消息 (regID/alias/useraccount) 的接口调用频率上限为：1000次/s"); one call carries one content for up to 1000 regIds`}
 	v.MPaaSChannel = "MIUI"
 	v.ThirdChannel = 4
+	v.RegionBaseURL = RegionBaseURL
 	return v
 }

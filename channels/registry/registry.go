@@ -3,10 +3,10 @@
 // app wiring, the sender's guards, fanout's content limits, the receipts
 // worker and the gateway iterate this list instead of switching on vendor
 // names, so a new vendor is its package plus one line here (and its
-// simulator subpackage in channels/vendorsim/allvendors, and its
-// credentials field in internal/config's AppConfig, which the YAML
-// decoder needs). The package imports channel packages only, never
-// workers.
+// simulator subpackage in channels/vendorsim/allvendors with its apps in
+// internal/app/embedded.go). The configuration's vendor sections are keyed
+// by the names listed here, so it needs no field per vendor. The package
+// imports channel packages only, never workers.
 package registry
 
 import (

@@ -40,6 +40,9 @@ func TestVendorsAreCompleteAndUnique(t *testing.T) {
 				}
 				third[v.ThirdChannel] = v.Name
 			}
+			if d := v.Demo; d != nil && (!slices.Contains([]string{schema.PlatformAndroid, schema.PlatformIOS, schema.PlatformHarmony}, d.Platform) || d.Model == "" || d.Token == "") {
+				t.Fatalf("demo device %+v needs a platform, a model and a token", *d)
+			}
 			if v.MPaaSChannel != "" {
 				if other, dup := mpaas[v.MPaaSChannel]; dup {
 					t.Fatalf("mPaaS channel %s also %s", v.MPaaSChannel, other)

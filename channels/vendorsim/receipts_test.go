@@ -661,8 +661,10 @@ func TestSimulatedReceiptsPassTheReceiptsWorker(t *testing.T) {
 	key := testinfra.IDKey()
 	creds := vendorsim.ReceiptCredentials{HMSUser: "hms-user", HMSKey: "hms-callback-key", HarmonyOSUser: "hos-user",
 		HarmonyOSKey: "hos-callback-key", HonorToken: "honor-token-0123456", ClientKey: "client-key-0123456"}
-	workerCreds := receipts.AppCredentials{HMS: receipts.HuaweiCallback{User: creds.HMSUser, Key: creds.HMSKey},
-		HarmonyOS: receipts.HuaweiCallback{User: creds.HarmonyOSUser, Key: creds.HarmonyOSKey}, HonorToken: creds.HonorToken, ClientKey: creds.ClientKey}
+	workerCreds := receipts.AppCredentials{Huawei: map[string]receipts.HuaweiCallback{
+		"hms":       {User: creds.HMSUser, Key: creds.HMSKey},
+		"harmonyos": {User: creds.HarmonyOSUser, Key: creds.HarmonyOSKey},
+	}, HonorToken: creds.HonorToken, ClientKey: creds.ClientKey}
 	for _, vc := range vendorCases() {
 		for _, signed := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/signed %t", vc.vendor, signed), func(t *testing.T) {

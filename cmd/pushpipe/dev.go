@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -177,26 +179,21 @@ func demoDevices(appID, workspace, region string) []schema.Binding {
 	out := make([]schema.Binding, 0, len(models)+8)
 	for i, m := range models {
 		out = append(out, schema.Binding{Op: schema.OpReport, Region: region, AppID: appID, WorkspaceID: workspace,
-			DeviceID: fmt.Sprintf("demo-device-%d", i+1), Platform: schema.PlatformAndroid, Vendor: "mipush",
+			DeviceID: fmt.Sprintf("demo-device-%d", i+1), Platform: schema.PlatformAndroid, Vendor: mipush.Name,
 			VendorToken: fmt.Sprintf("demo-regid-%d", i+1), AppVersion: "1.0.0", Model: m, TS: ts})
 	}
 	// One device on each of the other channels: demo-<vendor>.
-	for _, v := range []struct{ vendor, platform, model string }{
-		{"apns", schema.PlatformIOS, "iPhone 16"}, {"fcm", schema.PlatformAndroid, "Pixel 9"},
-		{"hms", schema.PlatformAndroid, "HUAWEI Mate 60"}, {"honor", schema.PlatformAndroid, "HONOR Magic6"},
-		{"harmonyos", schema.PlatformHarmony, "HUAWEI Mate 70"},
-		{"oppo", schema.PlatformAndroid, "OPPO Find X7"}, {"vivo", schema.PlatformAndroid, "vivo X100"},
-		{"self", schema.PlatformAndroid, "Generic Android"},
-	} {
+	for _, v := range registry.Vendors() {
+		d := v.Demo
+		if d == nil {
+			continue
+		}
 		b := schema.Binding{Op: schema.OpReport, Region: region, AppID: appID, WorkspaceID: workspace,
-			DeviceID: "demo-" + v.vendor, Platform: v.platform, AppVersion: "1.0.0", Model: v.model, TS: ts}
-		if v.vendor == "self" {
-			b.SelfToken = "demo-self-token"
+			DeviceID: "demo-" + v.Name, Platform: d.Platform, AppVersion: "1.0.0", Model: d.Model, TS: ts}
+		if d.SelfToken {
+			b.SelfToken = d.Token
 		} else {
-			b.Vendor, b.VendorToken = v.vendor, "demo-"+v.vendor+"-token"
-			if v.vendor == "apns" {
-				b.VendorToken = strings.Repeat("d3", 32) // APNs tokens are 64 hex digits
-			}
+			b.Vendor, b.VendorToken = v.Name, d.Token
 		}
 		out = append(out, b)
 	}

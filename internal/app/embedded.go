@@ -22,6 +22,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/channels/honor"
+	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/oppo"
 	"github.com/pushpipe/pushpipe/channels/selfchannel"
 	"github.com/pushpipe/pushpipe/channels/sms"
@@ -133,40 +134,41 @@ func SimulatorConfig(cfg *config.Config) vendorsim.Config {
 		sc.Receipts = vendorsim.ReceiptsConfig{URLs: urls, ArrivalRate: arrival, OpenRate: open, IgnoreRate: ignore,
 			Delay: vendorsim.Duration(r.Delay), Credentials: SimulatorReceiptCredentials(cfg)}
 	}
-	for _, a := range cfg.Apps {
-		if a.MiPush != nil {
-			sc.MiPush.Apps = append(sc.MiPush.Apps, vendorsim.MiPushApp{AppID: a.AppID, Secret: a.MiPush.AppSecret, PackageName: a.MiPush.PackageName})
+	for i := range cfg.Apps {
+		a := &cfg.Apps[i]
+		if m := config.AppCredentials[mipush.App](a); m != nil {
+			sc.MiPush.Apps = append(sc.MiPush.Apps, vendorsim.MiPushApp{AppID: a.AppID, Secret: m.AppSecret, PackageName: m.PackageName})
 		}
-		if a.APNs != nil {
-			sc.APNs.Apps = append(sc.APNs.Apps, vendorsim.APNsApp{AppID: a.AppID, TeamID: a.APNs.TeamID, KeyID: a.APNs.KeyID,
-				BundleID: a.APNs.BundleID, PrivateKey: a.APNs.PrivateKey})
+		if p := config.AppCredentials[apns.App](a); p != nil {
+			sc.APNs.Apps = append(sc.APNs.Apps, vendorsim.APNsApp{AppID: a.AppID, TeamID: p.TeamID, KeyID: p.KeyID,
+				BundleID: p.BundleID, PrivateKey: p.PrivateKey})
 		}
-		if a.FCM != nil {
-			sc.FCM.Apps = append(sc.FCM.Apps, vendorsim.FCMApp{AppID: a.AppID, ProjectID: a.FCM.ProjectID, ClientEmail: a.FCM.ClientEmail,
-				PrivateKey: a.FCM.PrivateKey})
+		if f := config.AppCredentials[fcm.App](a); f != nil {
+			sc.FCM.Apps = append(sc.FCM.Apps, vendorsim.FCMApp{AppID: a.AppID, ProjectID: f.ProjectID, ClientEmail: f.ClientEmail,
+				PrivateKey: f.PrivateKey})
 		}
-		if a.HMS != nil {
-			sc.HMS.Apps = append(sc.HMS.Apps, vendorsim.HMSApp{AppID: a.AppID, ClientID: a.HMS.AppID, ClientSecret: a.HMS.AppSecret})
+		if h := config.AppCredentials[hms.App](a); h != nil {
+			sc.HMS.Apps = append(sc.HMS.Apps, vendorsim.HMSApp{AppID: a.AppID, ClientID: h.AppID, ClientSecret: h.AppSecret})
 		}
-		if a.Honor != nil {
-			sc.Honor.Apps = append(sc.Honor.Apps, vendorsim.HonorApp{AppID: a.AppID, HonorAppID: a.Honor.AppID, ClientID: a.Honor.ClientID,
-				ClientSecret: a.Honor.ClientSecret})
+		if h := config.AppCredentials[honor.App](a); h != nil {
+			sc.Honor.Apps = append(sc.Honor.Apps, vendorsim.HonorApp{AppID: a.AppID, HonorAppID: h.AppID, ClientID: h.ClientID,
+				ClientSecret: h.ClientSecret})
 		}
-		if h := a.HarmonyOS; h != nil {
+		if h := config.AppCredentials[harmonyos.App](a); h != nil {
 			sc.HarmonyOS.Apps = append(sc.HarmonyOS.Apps, vendorsim.HarmonyOSApp{AppID: a.AppID, ProjectID: h.ProjectID, ClientID: h.ClientID,
 				KeyID: h.KeyID, SubAccount: h.SubAccount, PrivateKey: h.PrivateKey})
 		}
-		if a.OPPO != nil {
-			sc.OPPO.Apps = append(sc.OPPO.Apps, vendorsim.OPPOApp{AppID: a.AppID, AppKey: a.OPPO.AppKey, MasterSecret: a.OPPO.MasterSecret})
+		if o := config.AppCredentials[oppo.App](a); o != nil {
+			sc.OPPO.Apps = append(sc.OPPO.Apps, vendorsim.OPPOApp{AppID: a.AppID, AppKey: o.AppKey, MasterSecret: o.MasterSecret})
 		}
-		if a.Vivo != nil {
-			sc.Vivo.Apps = append(sc.Vivo.Apps, vendorsim.VivoApp{AppID: a.AppID, VivoAppID: a.Vivo.AppID, AppKey: a.Vivo.AppKey, AppSecret: a.Vivo.AppSecret})
+		if v := config.AppCredentials[vivo.App](a); v != nil {
+			sc.Vivo.Apps = append(sc.Vivo.Apps, vendorsim.VivoApp{AppID: a.AppID, VivoAppID: v.AppID, AppKey: v.AppKey, AppSecret: v.AppSecret})
 		}
-		if a.Self != nil {
-			sc.Self.Apps = append(sc.Self.Apps, vendorsim.SelfApp{AppID: a.AppID, AppKey: a.Self.AppKey})
+		if s := config.AppCredentials[selfchannel.App](a); s != nil {
+			sc.Self.Apps = append(sc.Self.Apps, vendorsim.SelfApp{AppID: a.AppID, AppKey: s.AppKey})
 		}
-		if a.SMS != nil {
-			sc.SMS.Apps = append(sc.SMS.Apps, vendorsim.SMSApp{AppID: a.AppID, AccessKeyID: a.SMS.AccessKeyID, AccessKeySecret: a.SMS.AccessKeySecret})
+		if s := config.AppCredentials[sms.App](a); s != nil {
+			sc.SMS.Apps = append(sc.SMS.Apps, vendorsim.SMSApp{AppID: a.AppID, AccessKeyID: s.AccessKeyID, AccessKeySecret: s.AccessKeySecret})
 		}
 	}
 	return sc
@@ -183,11 +185,11 @@ func SimulatorReceiptCredentials(cfg *config.Config) map[string]vendorsim.Receip
 			continue
 		}
 		c := vendorsim.ReceiptCredentials{HonorToken: r.HonorToken, ClientKey: r.ClientKey}
-		if r.HMS != nil {
-			c.HMSUser, c.HMSKey = r.HMS.User, r.HMS.Key
+		if cb := r.Huawei[hms.Name]; cb != nil {
+			c.HMSUser, c.HMSKey = cb.User, cb.Key
 		}
-		if r.HarmonyOS != nil {
-			c.HarmonyOSUser, c.HarmonyOSKey = r.HarmonyOS.User, r.HarmonyOS.Key
+		if cb := r.Huawei[harmonyos.Name]; cb != nil {
+			c.HarmonyOSUser, c.HarmonyOSKey = cb.User, cb.Key
 		}
 		out[a.AppID] = c
 	}
@@ -217,31 +219,33 @@ func AddDemoKeys(cfg *config.Config) error {
 		number := func(n int64) string { return strconv.FormatInt(n+int64(10*i), 10) }
 		if a.Receipts == nil {
 			a.Receipts = &config.AppReceipts{
-				HMS:        &receipts.HuaweiCallback{User: name("demo-hms-receipts"), Key: channels.Secret(name("demo-hms-callback-key"))},
-				HarmonyOS:  &receipts.HuaweiCallback{User: name("demo-harmonyos-receipts"), Key: channels.Secret(name("demo-harmonyos-callback-key"))},
+				Huawei: map[string]*receipts.HuaweiCallback{
+					hms.Name:       {User: name("demo-hms-receipts"), Key: channels.Secret(name("demo-hms-callback-key"))},
+					harmonyos.Name: {User: name("demo-harmonyos-receipts"), Key: channels.Secret(name("demo-harmonyos-callback-key"))},
+				},
 				HonorToken: channels.Secret(name("demo-honor-receipt-token")),
 				ClientKey:  channels.Secret(name("demo-app-sdk-client-key")),
 			}
 		}
-		if a.HMS == nil {
-			a.HMS = &hms.App{AppID: number(104000001), AppSecret: channels.Secret(name("demo-hms-secret"))}
+		if a.Credentials[hms.Name] == nil {
+			a.SetCredentials(hms.Name, &hms.App{AppID: number(104000001), AppSecret: channels.Secret(name("demo-hms-secret"))})
 		}
-		if a.Honor == nil {
-			a.Honor = &honor.App{AppID: number(104000002), ClientID: name("demo-honor-client"), ClientSecret: channels.Secret(name("demo-honor-secret"))}
+		if a.Credentials[honor.Name] == nil {
+			a.SetCredentials(honor.Name, &honor.App{AppID: number(104000002), ClientID: name("demo-honor-client"), ClientSecret: channels.Secret(name("demo-honor-secret"))})
 		}
-		if a.OPPO == nil {
-			a.OPPO = &oppo.App{AppKey: name("demo-oppo-key"), MasterSecret: channels.Secret(name("demo-oppo-master-secret"))}
+		if a.Credentials[oppo.Name] == nil {
+			a.SetCredentials(oppo.Name, &oppo.App{AppKey: name("demo-oppo-key"), MasterSecret: channels.Secret(name("demo-oppo-master-secret"))})
 		}
-		if a.Vivo == nil {
-			a.Vivo = &vivo.App{AppID: number(104000003), AppKey: name("demo-vivo-key"), AppSecret: channels.Secret(name("demo-vivo-secret"))}
+		if a.Credentials[vivo.Name] == nil {
+			a.SetCredentials(vivo.Name, &vivo.App{AppID: number(104000003), AppKey: name("demo-vivo-key"), AppSecret: channels.Secret(name("demo-vivo-secret"))})
 		}
-		if a.Self == nil {
-			a.Self = &selfchannel.App{AppKey: channels.Secret(name("demo-self-key"))}
+		if a.Credentials[selfchannel.Name] == nil {
+			a.SetCredentials(selfchannel.Name, &selfchannel.App{AppKey: channels.Secret(name("demo-self-key"))})
 		}
-		if a.SMS == nil {
-			a.SMS = &sms.App{AccessKeyID: name("LTAIdemoSmsKeyId"), AccessKeySecret: channels.Secret(name("demo-sms-access-key-secret"))}
+		if a.Credentials[sms.Name] == nil {
+			a.SetCredentials(sms.Name, &sms.App{AccessKeyID: name("LTAIdemoSmsKeyId"), AccessKeySecret: channels.Secret(name("demo-sms-access-key-secret"))})
 		}
-		if a.APNs == nil {
+		if a.Credentials[apns.Name] == nil {
 			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			if err != nil {
 				return fmt.Errorf("generating a demo APNs key: %w", err)
@@ -250,24 +254,24 @@ func AddDemoKeys(cfg *config.Config) error {
 			if err != nil {
 				return fmt.Errorf("encoding a demo APNs key: %w", err)
 			}
-			a.APNs = &apns.App{TeamID: "DEMOTEAM01", KeyID: fmt.Sprintf("DEMOKEY%03d", i+1), BundleID: name("com.example.pushdemo"),
-				PrivateKey: channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
+			a.SetCredentials(apns.Name, &apns.App{TeamID: "DEMOTEAM01", KeyID: fmt.Sprintf("DEMOKEY%03d", i+1), BundleID: name("com.example.pushdemo"),
+				PrivateKey: channels.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))})
 		}
-		if a.FCM == nil {
+		if a.Credentials[fcm.Name] == nil {
 			key, err := demoRSAKey("FCM")
 			if err != nil {
 				return err
 			}
-			a.FCM = &fcm.App{ProjectID: name("pushpipe-demo"), ClientEmail: "pushpipe@" + name("pushpipe-demo") + ".iam.gserviceaccount.com",
-				PrivateKeyID: "demo", PrivateKey: key}
+			a.SetCredentials(fcm.Name, &fcm.App{ProjectID: name("pushpipe-demo"), ClientEmail: "pushpipe@" + name("pushpipe-demo") + ".iam.gserviceaccount.com",
+				PrivateKeyID: "demo", PrivateKey: key})
 		}
-		if a.HarmonyOS == nil {
+		if a.Credentials[harmonyos.Name] == nil {
 			key, err := demoRSAKey("HarmonyOS")
 			if err != nil {
 				return err
 			}
-			a.HarmonyOS = &harmonyos.App{ProjectID: number(101653523863785276), ClientID: number(6917562345678901234),
-				KeyID: name("demo-harmonyos-key"), SubAccount: number(107783917), PrivateKey: key}
+			a.SetCredentials(harmonyos.Name, &harmonyos.App{ProjectID: number(101653523863785276), ClientID: number(6917562345678901234),
+				KeyID: name("demo-harmonyos-key"), SubAccount: number(107783917), PrivateKey: key})
 		}
 	}
 	return nil

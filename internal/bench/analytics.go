@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/pushpipe/pushpipe/channels/hms"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -267,7 +268,7 @@ func measureReceipts(ctx context.Context, n int, work, region string, brokers []
 	if err != nil {
 		return nil, err
 	}
-	appID, cb := cfg.Apps[0].AppID, *cfg.Apps[0].Receipts.HMS
+	appID, cb := cfg.Apps[0].AppID, *cfg.Apps[0].Receipts.Huawei[hms.Name]
 	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers})
 	if err != nil {
 		return nil, err

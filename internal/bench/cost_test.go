@@ -193,7 +193,7 @@ func TestStackConfigLoads(t *testing.T) {
 		{scenario: "MiPush only, ClickHouse and the simulator",
 			c: stackConfig{region: "eu", brokers: []string{"127.0.0.1:9092"}, chAddr: "127.0.0.1:9000", simAddr: "127.0.0.1:8080"},
 			check: func(t *testing.T, c *config.Config) {
-				if c.Apps[0].MiPush == nil || c.Apps[0].APNs != nil {
+				if c.Apps[0].Credentials["mipush"] == nil || c.Apps[0].Credentials["apns"] != nil {
 					t.Errorf("apps = %+v, want MiPush credentials only", c.Apps)
 				}
 			}},
@@ -202,7 +202,7 @@ func TestStackConfigLoads(t *testing.T) {
 				limits: []appLimit{{"mipush", 5000, "calls"}, {"apns", 10_000, "messages"}}},
 			check: func(t *testing.T, c *config.Config) {
 				a := c.Apps[0]
-				if a.APNs == nil || a.FCM == nil || a.HMS == nil || a.Vivo == nil || a.Self == nil {
+				if a.Credentials["apns"] == nil || a.Credentials["fcm"] == nil || a.Credentials["hms"] == nil || a.Credentials["vivo"] == nil || a.Credentials["self"] == nil {
 					t.Errorf("app %+v lacks a vendor's credentials", a)
 				}
 				if got := c.Sender.RateLimit.Apps; len(got) != 2 || got[1].Vendor != "apns" || got[1].Rate != 10_000 {

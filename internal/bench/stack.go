@@ -15,9 +15,17 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/apns"
+	"github.com/pushpipe/pushpipe/channels/fcm"
+	"github.com/pushpipe/pushpipe/channels/harmonyos"
+	"github.com/pushpipe/pushpipe/channels/hms"
+	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/channels/oppo"
+	"github.com/pushpipe/pushpipe/channels/selfchannel"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
 	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
+	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
@@ -136,6 +144,8 @@ func securityYAML(dir string) (string, error) {
 // demoAppYAML is the apps section of a configuration giving stackApp the
 // credentials of a.
 func demoAppYAML(a config.AppConfig) string {
+	ap, f, h, ho := config.AppCredentials[apns.App](&a), config.AppCredentials[fcm.App](&a), config.AppCredentials[hms.App](&a), config.AppCredentials[honor.App](&a)
+	hos, o, v, se := config.AppCredentials[harmonyos.App](&a), config.AppCredentials[oppo.App](&a), config.AppCredentials[vivo.App](&a), config.AppCredentials[selfchannel.App](&a)
 	return fmt.Sprintf(`apps:
   - appId: %s
     workspaceId: bench
@@ -165,11 +175,11 @@ func demoAppYAML(a config.AppConfig) string {
     vivo: {appId: %q, appKey: %q, appSecret: %q}
     self: {appKey: %q}
 `, stackApp, stackMiPushSecret, stackMiPushPackage,
-		a.APNs.TeamID, a.APNs.KeyID, a.APNs.BundleID, indent(a.APNs.PrivateKey.Reveal(), 8),
-		a.FCM.ProjectID, a.FCM.ClientEmail, a.FCM.PrivateKeyID, indent(a.FCM.PrivateKey.Reveal(), 8),
-		a.HMS.AppID, a.HMS.AppSecret.Reveal(), a.Honor.AppID, a.Honor.ClientID, a.Honor.ClientSecret.Reveal(),
-		a.HarmonyOS.ProjectID, a.HarmonyOS.ClientID, a.HarmonyOS.KeyID, a.HarmonyOS.SubAccount, indent(a.HarmonyOS.PrivateKey.Reveal(), 8),
-		a.OPPO.AppKey, a.OPPO.MasterSecret.Reveal(), a.Vivo.AppID, a.Vivo.AppKey, a.Vivo.AppSecret.Reveal(), a.Self.AppKey.Reveal())
+		ap.TeamID, ap.KeyID, ap.BundleID, indent(ap.PrivateKey.Reveal(), 8),
+		f.ProjectID, f.ClientEmail, f.PrivateKeyID, indent(f.PrivateKey.Reveal(), 8),
+		h.AppID, h.AppSecret.Reveal(), ho.AppID, ho.ClientID, ho.ClientSecret.Reveal(),
+		hos.ProjectID, hos.ClientID, hos.KeyID, hos.SubAccount, indent(hos.PrivateKey.Reveal(), 8),
+		o.AppKey, o.MasterSecret.Reveal(), v.AppID, v.AppKey, v.AppSecret.Reveal(), se.AppKey.Reveal())
 }
 
 func indent(s string, n int) string {
@@ -207,7 +217,7 @@ func startDemoSim(ctx context.Context, work string, recorded int) (*demoSim, err
 	cfg := &config.Config{StateDir: work, Apps: []config.AppConfig{{AppID: stackApp, WorkspaceID: "bench"}}}
 	cfg.Defaults()
 	cfg.Apps = []config.AppConfig{{AppID: stackApp, WorkspaceID: "bench",
-		MiPush: &mipush.App{AppSecret: channels.Secret(stackMiPushSecret), PackageName: stackMiPushPackage}}}
+		Credentials: map[string]any{mipush.Name: &mipush.App{AppSecret: channels.Secret(stackMiPushSecret), PackageName: stackMiPushPackage}}}}
 	key, err := demoSetup(cfg)
 	if err != nil {
 		return nil, err

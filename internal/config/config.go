@@ -21,17 +21,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pushpipe/pushpipe/channels"
-	"github.com/pushpipe/pushpipe/channels/apns"
-	"github.com/pushpipe/pushpipe/channels/fcm"
-	"github.com/pushpipe/pushpipe/channels/harmonyos"
-	"github.com/pushpipe/pushpipe/channels/hms"
-	"github.com/pushpipe/pushpipe/channels/honor"
 	"github.com/pushpipe/pushpipe/channels/middleware"
 	"github.com/pushpipe/pushpipe/channels/mipush"
-	"github.com/pushpipe/pushpipe/channels/oppo"
-	"github.com/pushpipe/pushpipe/channels/selfchannel"
-	"github.com/pushpipe/pushpipe/channels/sms"
-	"github.com/pushpipe/pushpipe/channels/vivo"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
 )
@@ -153,18 +144,15 @@ func (c ClickHouseConfig) Embedded() bool { return c.Addr == "" }
 
 // VendorsConfig holds the per-region vendor endpoints.
 type VendorsConfig struct {
-	MiPush MiPushVendor `yaml:"mipush"`
-	// The other vendors' endpoints per region.
-	APNs  VendorEndpoint `yaml:"apns"`
-	FCM   VendorEndpoint `yaml:"fcm"`
-	HMS   VendorEndpoint `yaml:"hms"`
-	Honor VendorEndpoint `yaml:"honor"`
-	// HarmonyOS is Push Kit's host per region (sends and recalls).
-	HarmonyOS VendorEndpoint `yaml:"harmonyos"`
-	OPPO      VendorEndpoint `yaml:"oppo"`
-	Vivo      VendorEndpoint `yaml:"vivo"`
-	Self      VendorEndpoint `yaml:"self"`
-	// SMS is Alibaba Cloud SMS, which sends the SMS supplement of pushes.
+	// Endpoints holds the endpoints of each vendor of channels/registry
+	// but SMS, by vendor name: the YAML section vendors.<name> (baseUrls,
+	// authUrls where the vendor has a token host of its own (see
+	// channels.Vendor.AuthURLs), timeout). Defaults fills the base URLs of
+	// the vendors that have no global host (channels.Vendor.RegionBaseURL:
+	// MiPush).
+	Endpoints map[string]VendorEndpoint `yaml:"-" json:"endpoints"`
+	// SMS is Alibaba Cloud SMS, which sends the SMS supplement of pushes;
+	// its section has settings of its own (region ids, numbers per call).
 	SMS SMSVendor `yaml:"sms"`
 	// SimulatorTLSAddr is the simulator's TLS (HTTP/2) address, which
 	// serves APNs. SimulatorCAFile is the simulator's CA certificate for
@@ -183,33 +171,18 @@ type VendorsConfig struct {
 	SimulatorReceipts SimulatorReceipts `yaml:"simulatorReceipts"`
 }
 
-// MiPushVendor is the MiPush v3 REST endpoint per region.
-type MiPushVendor struct {
-	BaseURLs map[string]string `yaml:"baseUrls"`
-	Timeout  time.Duration     `yaml:"timeout"`
-}
-
 // AppConfig is one app with its vendor credentials.
 type AppConfig struct {
 	AppID       string `yaml:"appId"`
 	WorkspaceID string `yaml:"workspaceId"`
-	// MiPush holds the app's MiPush AppSecret (never printed) and package.
-	MiPush *mipush.App `yaml:"mipush"`
-	// The app's credentials for the other vendors; an absent section means
-	// the app does not use that vendor. Secrets are never printed.
-	APNs  *apns.App  `yaml:"apns"`
-	FCM   *fcm.App   `yaml:"fcm"`
-	HMS   *hms.App   `yaml:"hms"`
-	Honor *honor.App `yaml:"honor"`
-	// HarmonyOS holds the service account of the app's AppGallery Connect
-	// project and its Client ID (HarmonyOS NEXT devices).
-	HarmonyOS *harmonyos.App   `yaml:"harmonyos"`
-	OPPO      *oppo.App        `yaml:"oppo"`
-	Vivo      *vivo.App        `yaml:"vivo"`
-	Self      *selfchannel.App `yaml:"self"`
-	// SMS holds the Alibaba Cloud AccessKey pair of the app's SMS
-	// supplement (smsStrategy); without it no SMS is sent for the app.
-	SMS *sms.App `yaml:"sms"`
+	// Credentials holds the app's credentials per vendor of
+	// channels/registry, by vendor name (the YAML section apps[].<name>):
+	// a pointer to the vendor's App, as its channels.Vendor.NewApp returns
+	// (*mipush.App, *apns.App, ...). A vendor without an entry is one the
+	// app does not use; SMS credentials (Alibaba Cloud AccessKey pair)
+	// enable the app's SMS supplement (smsStrategy). Secrets are never
+	// printed. AppCredentials and SetCredentials read and set an entry.
+	Credentials map[string]any `yaml:"-" json:"credentials"`
 	// Callbacks says where the app's business callbacks may go; absent:
 	// https only, public addresses only (see AppCallbacks).
 	Callbacks *AppCallbacks `yaml:"callbacks"`
@@ -321,17 +294,7 @@ func (c *Config) Defaults() {
 	if c.Vendors.SimulatorTLSAddr == "" {
 		c.Vendors.SimulatorTLSAddr = DefaultSimulatorTLSAddr
 	}
-	if c.Vendors.MiPush.Timeout == 0 {
-		c.Vendors.MiPush.Timeout = 5 * time.Second
-	}
-	if c.Vendors.MiPush.BaseURLs == nil {
-		c.Vendors.MiPush.BaseURLs = map[string]string{}
-	}
-	for _, r := range schema.Regions() {
-		if host, ok := mipush.RegionBaseURL(r); ok && c.Vendors.MiPush.BaseURLs[r] == "" {
-			c.Vendors.MiPush.BaseURLs[r] = host
-		}
-	}
+	c.Vendors.defaults()
 	if c.HealthAddr == "" {
 		c.HealthAddr = DefaultHealthAddr
 	}
@@ -370,7 +333,7 @@ func (c *Config) Defaults() {
 	if len(c.Apps) == 0 {
 		c.Apps = []AppConfig{{
 			AppID: DefaultDemoAppID, WorkspaceID: DefaultDemoWorkspace,
-			MiPush: &mipush.App{AppSecret: channels.Secret(DefaultDemoSecret), PackageName: DefaultDemoPackage},
+			Credentials: map[string]any{mipush.Name: &mipush.App{AppSecret: channels.Secret(DefaultDemoSecret), PackageName: DefaultDemoPackage}},
 		}}
 	}
 }
@@ -439,12 +402,8 @@ func (c *Config) Validate() error {
 	if err := c.Vendors.SimulatorReceipts.validate(); err != nil {
 		return err
 	}
-	if !c.Vendors.Simulator {
-		for _, r := range c.Regions {
-			if c.Vendors.MiPush.BaseURLs[r] == "" {
-				return fmt.Errorf("vendors.mipush.baseUrls has no URL for region %q (or set vendors.simulator: true)", r)
-			}
-		}
+	if err := c.validateEndpoints(); err != nil {
+		return err
 	}
 	if err := c.validateSMS(); err != nil {
 		return err
@@ -485,15 +444,6 @@ func (c *Config) Validate() error {
 // KafkaDataDir and ClickHouseDataDir are the embedded servers' data folders.
 func (c *Config) KafkaDataDir() string      { return filepath.Join(c.StateDir, "kafka") }
 func (c *Config) ClickHouseDataDir() string { return filepath.Join(c.StateDir, "clickhouse") }
-
-// MiPushBaseURL is the MiPush endpoint of a region: the simulator's
-// per-region prefix when Vendors.Simulator is set, else the configured URL.
-func (c *Config) MiPushBaseURL(region string) string {
-	if c.Vendors.Simulator {
-		return "http://" + c.Vendors.SimulatorAddr + "/mipush/" + region
-	}
-	return c.Vendors.MiPush.BaseURLs[region]
-}
 
 // Redacted returns a copy safe to log. Every secret of the configuration
 // (the Kafka and ClickHouse passwords, the apps' vendor credentials) is a

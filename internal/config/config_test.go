@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pushpipe/pushpipe/channels/harmonyos"
+	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
@@ -61,8 +62,8 @@ func TestLoad(t *testing.T) {
 			if !c.Kafka.Embedded() || !c.ClickHouse.Embedded() || len(c.Regions) != 5 || c.Database("sg") != "push_sg" {
 				t.Fatalf("defaults wrong: %+v", c)
 			}
-			if c.Vendors.MiPush.BaseURLs["eu"] != "https://fr-api.xmpush.global.xiaomi.com" {
-				t.Fatalf("eu MiPush host = %q", c.Vendors.MiPush.BaseURLs["eu"])
+			if got := c.VendorBaseURL(mipush.Name, "eu"); got != "https://fr-api.xmpush.global.xiaomi.com" {
+				t.Fatalf("eu MiPush host = %q", got)
 			}
 		}},
 		{scenario: "external servers turn the embedded ones off", body: "kafka: {brokers: [k1:9092]}\nclickhouse: {addr: ch:9000}\n", check: func(t *testing.T, c *Config) {
@@ -71,8 +72,8 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{scenario: "simulator points MiPush at the per-region prefix", body: "vendors: {simulator: true, simulatorAddr: 127.0.0.1:9}\n", check: func(t *testing.T, c *Config) {
-			if got := c.MiPushBaseURL("ru"); got != "http://127.0.0.1:9/mipush/ru" {
-				t.Fatalf("MiPushBaseURL = %s", got)
+			if got := c.VendorBaseURL(mipush.Name, "ru"); got != "http://127.0.0.1:9/mipush/ru" {
+				t.Fatalf("VendorBaseURL = %s", got)
 			}
 		}},
 		{scenario: "retry section: defaults, and values read from YAML", body: "retry: {maxAttempts: 5, baseBackoff: 200ms}\n", check: func(t *testing.T, c *Config) {
@@ -110,8 +111,8 @@ func TestValidate(t *testing.T) {
 		{"zero partitions", func(c *Config) { c.Kafka.Partitions = 0 }, "kafka.partitions"},
 		{"app without id", func(c *Config) { c.Apps[0].AppID = "" }, "apps[0].appId is empty"},
 		{"app listed twice", func(c *Config) { c.Apps = append(c.Apps, c.Apps[0]) }, "listed twice"},
-		{"mipush without secret", func(c *Config) { c.Apps[0].MiPush.AppSecret = "" }, "needs both appSecret and packageName"},
-		{"real vendors need a url per region", func(c *Config) { c.Vendors.MiPush.BaseURLs["sg"] = "" }, `no URL for region "sg"`},
+		{"mipush without secret", func(c *Config) { AppCredentials[mipush.App](&c.Apps[0]).AppSecret = "" }, "needs both appSecret and packageName"},
+		{"real vendors need a url per region", func(c *Config) { c.Vendors.Endpoints[mipush.Name].BaseURLs["sg"] = "" }, `no URL for region "sg"`},
 		{"log format json", func(c *Config) { c.LogFormat = LogFormatJSON }, ""},
 		{"unknown log format", func(c *Config) { c.LogFormat = "text" }, `logFormat "text": use auto, console, json`},
 		{"retry attempt cap below 1", func(c *Config) { c.Retry.MaxAttempts = -1 }, "retry.maxAttempts must be at least 1"},
@@ -142,7 +143,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Apps[0].MiPush.AppSecret.Reveal() != "topsecret" {
+	if AppCredentials[mipush.App](&c.Apps[0]).AppSecret.Reveal() != "topsecret" {
 		t.Fatal("secret not loaded")
 	}
 	apps, err := c.GatewayApps()
@@ -158,7 +159,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r), fmt.Sprintf("%+v", *r.Apps[0].MiPush), fmt.Sprintf("%#v", *r.Apps[0].MiPush),
+	for _, s := range []string{fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r), fmt.Sprintf("%+v", *AppCredentials[mipush.App](&r.Apps[0])), fmt.Sprintf("%#v", *AppCredentials[mipush.App](&r.Apps[0])),
 		fmt.Sprintf("%+v", apps), fmt.Sprintf("%#v", apps), string(asJSON), string(asYAML)} {
 		if strings.Contains(s, "hunter2") || strings.Contains(s, "topsecret") || strings.Contains(s, "gatewaysecret") {
 			t.Fatalf("redacted config prints a secret: %s", s)
@@ -200,7 +201,7 @@ func TestHarmonyOSSection(t *testing.T) {
 	}{
 		{scenario: "service account and host per region", body: app("6917562345678901234") + "vendors: {harmonyos: {baseUrls: {sg: \"https://push-api.example.com\"}, timeout: 3s}}\n",
 			check: func(t *testing.T, c *Config) {
-				h := c.Apps[0].HarmonyOS
+				h := AppCredentials[harmonyos.App](&c.Apps[0])
 				if h == nil || h.ProjectID != "101653523863785276" || h.ClientID != "6917562345678901234" || h.KeyID != "kid-1" || h.PrivateKey.Reveal() != key {
 					t.Fatalf("harmonyos app %v", h)
 				}

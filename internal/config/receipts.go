@@ -5,11 +5,14 @@ import (
 	"maps"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers/receipts"
 )
@@ -45,15 +48,14 @@ type ReceiptsConfig struct {
 // AppReceipts are the credentials one app's receipts are checked with.
 // Secrets are never printed.
 type AppReceipts struct {
-	// HMS is the callback user name and key of the app's receipt
-	// configuration in AppGallery Connect (Huawei Push Kit), with which
-	// Huawei signs every receipt (header X-HUAWEI-CALLBACK-ID). Configure
-	// the receipt address there as
-	// https://<receipts>/receipts/hms?app=<appId>.
-	HMS *receipts.HuaweiCallback `yaml:"hms"`
-	// HarmonyOS is the same for HarmonyOS Push Kit
-	// (/receipts/harmonyos?app=<appId>).
-	HarmonyOS *receipts.HuaweiCallback `yaml:"harmonyos"`
+	// Huawei holds, per vendor whose receipts Huawei signs (header
+	// X-HUAWEI-CALLBACK-ID; channels.ReceiptFormat.SignedByHuawei), by
+	// vendor name (the YAML section apps[].receipts.<name>), the callback
+	// user name and key of the app's receipt configuration in AppGallery
+	// Connect: hms for Huawei Push Kit, whose receipt address is
+	// https://<receipts>/receipts/hms?app=<appId>, and harmonyos for
+	// HarmonyOS Push Kit (/receipts/harmonyos?app=<appId>).
+	Huawei map[string]*receipts.HuaweiCallback `yaml:"-" json:"huawei"`
 	// HonorToken is a secret of at least 16 characters the app's Honor
 	// receipt address carries:
 	// https://<receipts>/receipts/honor?app=<appId>&token=<honorToken>.
@@ -62,6 +64,41 @@ type AppReceipts struct {
 	// client events with (POST /receipts/client?app=<appId>, headers
 	// X-Pushpipe-Timestamp and X-Pushpipe-Signature; see the README).
 	ClientKey channels.Secret `yaml:"clientKey"`
+}
+
+// receiptSections is the YAML form of AppReceipts: its fields with one
+// callback section per vendor whose receipts Huawei signs.
+var receiptSections = sync.OnceValue(func() *sectioned {
+	var secs []section
+	for _, v := range registry.Vendors() {
+		if v.Receipts.SignedByHuawei() {
+			secs = append(secs, section{key: v.Name, typ: reflect.TypeFor[receipts.HuaweiCallback]()})
+		}
+	}
+	return newSectioned(reflect.TypeFor[AppReceipts](), "", secs)
+})
+
+// UnmarshalYAML decodes an app's receipt credentials, the Huawei callback
+// sections into Huawei; an unknown key is an error.
+func (r *AppReceipts) UnmarshalYAML(unmarshal func(any) error) error {
+	secs, err := receiptSections().decode(unmarshal, r)
+	if err != nil {
+		return err
+	}
+	r.Huawei = map[string]*receipts.HuaweiCallback{}
+	for name, cb := range secs {
+		r.Huawei[name] = cb.(*receipts.HuaweiCallback)
+	}
+	return nil
+}
+
+// MarshalYAML encodes the app's receipt credentials (secrets redacted).
+func (r AppReceipts) MarshalYAML() (any, error) {
+	secs := map[string]any{}
+	for name, cb := range r.Huawei {
+		secs[name] = cb
+	}
+	return receiptSections().encode(r, secs), nil
 }
 
 // minReceiptSecret is the shortest Honor token or client key taken.
@@ -93,12 +130,9 @@ func (c *Config) validateReceipts() error {
 		bad := func(format string, args ...any) error {
 			return fmt.Errorf("apps[%d] (%s).receipts."+format, append([]any{i, a.AppID}, args...)...)
 		}
-		for _, h := range []struct {
-			name string
-			cb   *receipts.HuaweiCallback
-		}{{"hms", a.Receipts.HMS}, {"harmonyos", a.Receipts.HarmonyOS}} {
-			if h.cb != nil && (h.cb.User == "" || h.cb.Key == "") {
-				return bad("%s needs user and key: the callback user name and key of the app's receipt configuration in AppGallery Connect", h.name)
+		for _, v := range registry.Vendors() {
+			if cb := a.Receipts.Huawei[v.Name]; v.Receipts.SignedByHuawei() && cb != nil && (cb.User == "" || cb.Key == "") {
+				return bad("%s needs user and key: the callback user name and key of the app's receipt configuration in AppGallery Connect", v.Name)
 			}
 		}
 		if t := a.Receipts.HonorToken; t != "" && len(t) < minReceiptSecret {
@@ -151,12 +185,11 @@ func (c *Config) ReceiptsWorker() (receipts.Config, error) {
 		if a.Receipts == nil {
 			continue
 		}
-		var cr receipts.AppCredentials
-		if a.Receipts.HMS != nil {
-			cr.HMS = *a.Receipts.HMS
-		}
-		if a.Receipts.HarmonyOS != nil {
-			cr.HarmonyOS = *a.Receipts.HarmonyOS
+		cr := receipts.AppCredentials{Huawei: map[string]receipts.HuaweiCallback{}}
+		for name, cb := range a.Receipts.Huawei {
+			if cb != nil {
+				cr.Huawei[name] = *cb
+			}
 		}
 		cr.HonorToken, cr.ClientKey = a.Receipts.HonorToken, a.Receipts.ClientKey
 		apps[a.AppID] = cr

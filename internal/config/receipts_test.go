@@ -77,7 +77,7 @@ func TestReceiptsSection(t *testing.T) {
 				t.Fatal(err)
 			}
 			cr := w.Apps["A1"]
-			if !w.IDKey.Valid() || cr.HMS.User != "hms-user" || cr.HMS.Key.Reveal() != "hms-key" || cr.HarmonyOS.User != "hos-user" ||
+			if !w.IDKey.Valid() || cr.Huawei["hms"].User != "hms-user" || cr.Huawei["hms"].Key.Reveal() != "hms-key" || cr.Huawei["harmonyos"].User != "hos-user" ||
 				cr.HonorToken.Reveal() != "honor-token-0123456" || cr.ClientKey.Reveal() != "client-key-0123456" {
 				t.Fatalf("receipts worker settings %+v", w)
 			}

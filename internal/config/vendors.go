@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
@@ -17,13 +17,21 @@ import (
 	"github.com/pushpipe/pushpipe/schema"
 )
 
-// VendorEndpoint is where one vendor's API is, per region. Empty maps
-// mean the vendor's own production hosts (each channel package knows
-// them); AuthURLs is for vendors whose token endpoint is a separate host
-// (FCM's token_uri, Huawei and Honor OAuth).
+// VendorEndpoint is where one vendor's API is, per region (YAML
+// vendors.<vendor>). Empty maps mean the vendor's own production hosts
+// (each channel package knows them); AuthURLs is for vendors whose token
+// endpoint is a separate host (FCM's token_uri, Huawei and Honor OAuth),
+// and only those with channels.Vendor.AuthURLs take it.
 type VendorEndpoint struct {
 	BaseURLs map[string]string `yaml:"baseUrls"`
 	AuthURLs map[string]string `yaml:"authUrls"`
+	Timeout  time.Duration     `yaml:"timeout"`
+}
+
+// BaseEndpoint is the section vendors.<vendor> of a vendor without a
+// token host of its own (MiPush): a VendorEndpoint without authUrls.
+type BaseEndpoint struct {
+	BaseURLs map[string]string `yaml:"baseUrls"`
 	Timeout  time.Duration     `yaml:"timeout"`
 }
 
@@ -31,48 +39,166 @@ type VendorEndpoint struct {
 // (channels/registry).
 func VendorNames() []string { return registry.Names() }
 
-// section returns the field of the struct v whose YAML key is key (the
-// vendor sections of AppConfig and VendorsConfig are keyed by vendor name),
-// or false when it has none.
-func section(v reflect.Value, key string) (reflect.Value, bool) {
-	t := v.Type()
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name == key {
-			return v.Field(i), true
-		}
+// appSections is the YAML form of AppConfig: its fields with one
+// credentials section per vendor after workspaceId.
+var appSections = sync.OnceValue(func() *sectioned {
+	var secs []section
+	for _, v := range registry.Vendors() {
+		secs = append(secs, section{key: v.Name, typ: reflect.TypeOf(v.NewApp()).Elem()})
 	}
-	return reflect.Value{}, false
+	return newSectioned(reflect.TypeFor[AppConfig](), "workspaceId", secs)
+})
+
+// UnmarshalYAML decodes an app with its credentials sections
+// apps[].<vendor> into Credentials; an unknown key is an error.
+func (a *AppConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	creds, err := appSections().decode(unmarshal, a)
+	if err != nil {
+		return err
+	}
+	a.Credentials = creds
+	return nil
 }
 
-// endpoint returns the configured endpoint of a vendor: the base URLs,
-// token URLs and timeout of its section vendors.<vendor>, where the
-// section has them.
+// MarshalYAML encodes the app with its credentials sections (secrets
+// redacted, as channels.Secret always is).
+func (a AppConfig) MarshalYAML() (any, error) {
+	return appSections().encode(a, a.Credentials), nil
+}
+
+// AppCredentials returns the app's credentials of the vendor whose App
+// type is A (AppCredentials[mipush.App](a)), or nil when it has none. The
+// result is the entry of a.Credentials itself: changing it changes a.
+func AppCredentials[A any](a *AppConfig) *A {
+	for _, c := range a.Credentials {
+		if p, ok := c.(*A); ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// SetCredentials sets the app's credentials of the vendor named vendor:
+// app is a pointer to the vendor's App.
+func (a *AppConfig) SetCredentials(vendor string, app any) {
+	if a.Credentials == nil {
+		a.Credentials = map[string]any{}
+	}
+	a.Credentials[vendor] = app
+}
+
+// vendorSections is the YAML form of VendorsConfig: its fields with one
+// endpoint section per vendor of the registry that has no field of its
+// own (every vendor but SMS), first.
+var vendorSections = sync.OnceValue(func() *sectioned {
+	own := map[string]bool{}
+	t := reflect.TypeFor[VendorsConfig]()
+	for i := range t.NumField() {
+		own[yamlKey(t.Field(i))] = true
+	}
+	var secs []section
+	for _, v := range registry.Vendors() {
+		switch {
+		case own[v.Name]:
+		case v.AuthURLs:
+			secs = append(secs, section{key: v.Name, typ: reflect.TypeFor[VendorEndpoint]()})
+		default:
+			secs = append(secs, section{key: v.Name, typ: reflect.TypeFor[BaseEndpoint]()})
+		}
+	}
+	return newSectioned(t, "", secs)
+})
+
+// UnmarshalYAML decodes the vendors section, each vendor's endpoints
+// vendors.<vendor> into Endpoints; an unknown key is an error.
+func (v *VendorsConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	secs, err := vendorSections().decode(unmarshal, v)
+	if err != nil {
+		return err
+	}
+	v.Endpoints = map[string]VendorEndpoint{}
+	for name, s := range secs {
+		switch e := s.(type) {
+		case *VendorEndpoint:
+			v.Endpoints[name] = *e
+		case *BaseEndpoint:
+			v.Endpoints[name] = VendorEndpoint{BaseURLs: e.BaseURLs, Timeout: e.Timeout}
+		}
+	}
+	return nil
+}
+
+// MarshalYAML encodes the vendors section with each vendor's endpoints.
+func (v VendorsConfig) MarshalYAML() (any, error) {
+	secs := map[string]any{}
+	for name, e := range v.Endpoints {
+		secs[name] = &e
+		if d, _ := registry.Lookup(name); !d.AuthURLs {
+			secs[name] = &BaseEndpoint{BaseURLs: e.BaseURLs, Timeout: e.Timeout}
+		}
+	}
+	return vendorSections().encode(v, secs), nil
+}
+
+// defaults fills the base URLs of the vendors with one host per region
+// (channels.Vendor.RegionBaseURL) that the configuration leaves unset.
+func (v *VendorsConfig) defaults() {
+	if v.Endpoints == nil {
+		v.Endpoints = map[string]VendorEndpoint{}
+	}
+	for _, d := range registry.Vendors() {
+		if d.RegionBaseURL == nil {
+			continue
+		}
+		e := v.Endpoints[d.Name]
+		if e.BaseURLs == nil {
+			e.BaseURLs = map[string]string{}
+		}
+		for _, r := range schema.Regions() {
+			if host, ok := d.RegionBaseURL(r); ok && e.BaseURLs[r] == "" {
+				e.BaseURLs[r] = host
+			}
+		}
+		v.Endpoints[d.Name] = e
+	}
+}
+
+// validateEndpoints checks that every vendor with one host per region
+// (channels.Vendor.RegionBaseURL) has a URL for every served region,
+// unless the simulator serves them all.
+func (c *Config) validateEndpoints() error {
+	if c.Vendors.Simulator {
+		return nil
+	}
+	for _, d := range registry.Vendors() {
+		if d.RegionBaseURL == nil {
+			continue
+		}
+		for _, r := range c.Regions {
+			if c.Vendors.Endpoints[d.Name].BaseURLs[r] == "" {
+				return fmt.Errorf("vendors.%s.baseUrls has no URL for region %q (or set vendors.simulator: true)", d.Name, r)
+			}
+		}
+	}
+	return nil
+}
+
+// endpoint returns the configured endpoints of a vendor: its section
+// vendors.<vendor> (SMS's base URLs and timeout for SMS).
 func (v *VendorsConfig) endpoint(vendor string) VendorEndpoint {
-	f, ok := section(reflect.ValueOf(v).Elem(), vendor)
-	if !ok || f.Kind() != reflect.Struct {
-		return VendorEndpoint{}
+	if vendor == sms.Name {
+		return VendorEndpoint{BaseURLs: v.SMS.BaseURLs, Timeout: v.SMS.Timeout}
 	}
-	var e VendorEndpoint
-	if m := f.FieldByName("BaseURLs"); m.IsValid() {
-		e.BaseURLs = m.Interface().(map[string]string)
-	}
-	if m := f.FieldByName("AuthURLs"); m.IsValid() {
-		e.AuthURLs = m.Interface().(map[string]string)
-	}
-	if d := f.FieldByName("Timeout"); d.IsValid() {
-		e.Timeout = d.Interface().(time.Duration)
-	}
-	return e
+	return v.Endpoints[vendor]
 }
 
 // VendorApps returns the app's credentials per vendor name: the sections
 // apps[].<vendor> that are set (a pointer to the vendor's App).
 func (a *AppConfig) VendorApps() map[string]any {
-	out := map[string]any{}
-	v := reflect.ValueOf(a).Elem()
-	for _, name := range registry.Names() {
-		if f, ok := section(v, name); ok && f.Kind() == reflect.Pointer && !f.IsNil() {
-			out[name] = f.Interface()
+	out := make(map[string]any, len(a.Credentials))
+	for name, app := range a.Credentials {
+		if app != nil {
+			out[name] = app
 		}
 	}
 	return out
@@ -158,7 +284,7 @@ func (c *Config) validateSMS() error {
 	}
 	used := false
 	for _, a := range c.Apps {
-		used = used || a.SMS != nil
+		used = used || a.Credentials[sms.Name] != nil
 	}
 	if !used || c.Vendors.Simulator {
 		return nil

@@ -6,26 +6,26 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/pushpipe/pushpipe/channels/registry"
 )
 
 // Every vendor of the registry has its credentials section apps[].<name>
-// (of the type its NewApp returns) and its endpoint section
-// vendors.<name>, read by VendorBaseURL, VendorAuthURL and VendorTimeout.
+// (decoded into the type its NewApp returns) and, but SMS, its endpoint
+// section vendors.<name>, read by VendorBaseURL, VendorAuthURL and
+// VendorTimeout; authUrls only where the vendor takes them.
 func TestEveryRegistryVendorHasItsConfigSections(t *testing.T) {
 	for _, v := range registry.Vendors() {
 		t.Run(v.Name, func(t *testing.T) {
-			f, ok := section(reflect.ValueOf(&AppConfig{}).Elem(), v.Name)
-			if !ok {
-				t.Fatalf("AppConfig has no field with YAML key %q", v.Name)
+			c, err := Load(write(t, "apps: [{appId: A, "+v.Name+": {}}]\n"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if want := reflect.TypeOf(v.NewApp()); f.Type() != want {
-				t.Fatalf("apps[].%s is %s, want %s", v.Name, f.Type(), want)
+			a := c.Apps[0]
+			if want := reflect.TypeOf(v.NewApp()); reflect.TypeOf(a.Credentials[v.Name]) != want {
+				t.Fatalf("apps[].%s is %T, want %s", v.Name, a.Credentials[v.Name], want)
 			}
-			a := AppConfig{AppID: "A"}
-			f = reflect.ValueOf(&a).Elem()
-			s, _ := section(f, v.Name)
-			s.Set(reflect.ValueOf(v.NewApp()))
 			if got := a.VendorApps(); len(got) != 1 || got[v.Name] == nil {
 				t.Fatalf("VendorApps() = %v, want only %s", got, v.Name)
 			}
@@ -33,20 +33,63 @@ func TestEveryRegistryVendorHasItsConfigSections(t *testing.T) {
 				t.Fatalf("an empty %s section: %v", v.Name, err)
 			}
 
-			c := &Config{}
-			e, ok := section(reflect.ValueOf(&c.Vendors).Elem(), v.Name)
-			if !ok {
-				t.Fatalf("VendorsConfig has no field with YAML key %q", v.Name)
+			c, err = Load(write(t, "vendors: {"+v.Name+": {baseUrls: {sg: \"https://"+v.Name+".example\"}, timeout: 7s}}\n"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			e.FieldByName("BaseURLs").Set(reflect.ValueOf(map[string]string{"sg": "https://" + v.Name + ".example"}))
-			e.FieldByName("Timeout").Set(reflect.ValueOf(7 * time.Second))
 			if got := c.VendorBaseURL(v.Name, "sg"); got != "https://"+v.Name+".example" {
 				t.Errorf("VendorBaseURL = %q", got)
 			}
 			if got := c.VendorTimeout(v.Name); got != 7*time.Second {
 				t.Errorf("VendorTimeout = %s", got)
 			}
+			_, err = Load(write(t, "vendors: {"+v.Name+": {authUrls: {sg: \"https://auth.example\"}}}\n"))
+			if refused := err != nil && strings.Contains(err.Error(), "field authUrls not found"); refused == v.AuthURLs {
+				t.Errorf("authUrls of %s (Vendor.AuthURLs %v): %v", v.Name, v.AuthURLs, err)
+			}
 		})
+	}
+}
+
+// The vendor sections are read strictly, as the rest of the file: an
+// unknown key in an app, in vendors or in an app's receipts, or in one
+// of their vendor sections, is refused with the line it is on.
+func TestVendorSectionsRefuseUnknownKeys(t *testing.T) {
+	for _, tc := range []struct{ body, wantErr string }{
+		{"apps:\n  - appId: a\n    mipsh: {appSecret: s}\n", "line 3: field mipsh not found in type config.AppConfig"},
+		{"apps: [{appId: a, mipush: {appSecrt: s}}]\n", "field appSecrt not found in type mipush.App"},
+		{"vendors: {fcmm: {}}\n", "field fcmm not found in type config.VendorsConfig"},
+		{"vendors: {hms: {baseUrl: {}}}\n", "field baseUrl not found in type config.VendorEndpoint"},
+		{"apps: [{appId: a, receipts: {hms: {usr: u}}}]\n", "field usr not found in type receipts.HuaweiCallback"},
+		{"apps: [{appId: a, receipts: {honor: {user: u}}}]\n", "field honor not found in type config.AppReceipts"},
+	} {
+		t.Run(tc.wantErr, func(t *testing.T) {
+			if _, err := Load(write(t, tc.body)); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// A configuration written out as YAML reads back the same vendor
+// sections.
+func TestVendorSectionsRoundTrip(t *testing.T) {
+	c, err := Load(write(t, "vendors: {hms: {baseUrls: {sg: \"https://h.example\"}, authUrls: {sg: \"https://a.example\"}}, mipush: {timeout: 3s}}\n"+
+		"apps: [{appId: a, vivo: {appId: \"1\", appKey: k}, receipts: {harmonyos: {user: u}}}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(write(t, string(out)))
+	if err != nil {
+		t.Fatalf("reading back %s: %v", out, err)
+	}
+	if back.VendorAuthURL("hms", "sg") != "https://a.example" || back.VendorTimeout("mipush") != 3*time.Second ||
+		back.Apps[0].Credentials["vivo"] == nil || back.Apps[0].Receipts.Huawei["harmonyos"].User != "u" {
+		t.Fatalf("read back %+v from %s", back, out)
 	}
 }
 

@@ -88,10 +88,11 @@ func (h HuaweiCallback) set() bool { return h.User != "" && h.Key != "" }
 // refused (reason no_credentials); MiPush, OPPO and vivo need none (their
 // tags come from the IDKey).
 type AppCredentials struct {
-	// HMS is the app's Huawei Push Kit receipt configuration.
-	HMS HuaweiCallback
-	// HarmonyOS is the app's HarmonyOS Push Kit receipt configuration.
-	HarmonyOS HuaweiCallback
+	// Huawei holds the app's receipt configuration of each vendor whose
+	// receipts Huawei signs (channels.ReceiptFormat.SignedByHuawei: Huawei
+	// and HarmonyOS Push Kit), by vendor name; a vendor without one takes
+	// no receipts of the app.
+	Huawei map[string]HuaweiCallback
 	// HonorToken is the token the app's Honor receipt address carries.
 	HonorToken channels.Secret
 	// ClientKey is the key the app SDK signs client events with.

@@ -76,7 +76,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers"
@@ -363,11 +362,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, v vendor) outcom
 	var nonce string
 	switch v.auth {
 	case authHuawei:
-		cb := creds.HMS
-		if v.format == channels.ReceiptsHarmony {
-			cb = creds.HarmonyOS
-		}
-		if nonce, aerr = s.checkHuawei(r, v.name, app, cb); aerr != nil {
+		if nonce, aerr = s.checkHuawei(r, v.name, app, creds.Huawei[v.name]); aerr != nil {
 			return refusal(aerr)
 		}
 	case authToken:

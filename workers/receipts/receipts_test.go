@@ -64,8 +64,10 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 const testApp = "app-1"
 
 var testCreds = AppCredentials{
-	HMS:        HuaweiCallback{User: "hms-user", Key: "hms-callback-key"},
-	HarmonyOS:  HuaweiCallback{User: "harmonyos-user", Key: "harmonyos-callback-key"},
+	Huawei: map[string]HuaweiCallback{
+		"hms":       {User: "hms-user", Key: "hms-callback-key"},
+		"harmonyos": {User: "harmonyos-user", Key: "harmonyos-callback-key"},
+	},
 	HonorToken: "honor-receipt-token-1",
 	ClientKey:  "client-key-of-app-1",
 }
@@ -98,9 +100,9 @@ func signed(method, vendor, app, contentType, body string, now time.Time) *http.
 	req.Header.Set("Content-Type", contentType)
 	switch vendor {
 	case "hms":
-		req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.HMS.User, testCreds.HMS.Key, now, rand.Text()))
+		req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.Huawei["hms"].User, testCreds.Huawei["hms"].Key, now, rand.Text()))
 	case "harmonyos":
-		req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.HarmonyOS.User, testCreds.HarmonyOS.Key, now, rand.Text()))
+		req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.Huawei["harmonyos"].User, testCreds.Huawei["harmonyos"].Key, now, rand.Text()))
 	case "client":
 		req.Header.Set(HeaderClientTimestamp, strconv.FormatInt(now.UnixMilli(), 10))
 		req.Header.Set(HeaderClientSignature, ClientSignature(app, testCreds.ClientKey, now, []byte(body)))
@@ -375,7 +377,7 @@ func TestServerOverRealKafka(t *testing.T) {
 	}
 	req := signed(http.MethodPost, "hms", testApp, ctJSON, withCorrelation(sampleHMS, ourDelivery), time.Now())
 	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+req.URL.String(), req.Body)
-	req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.HMS.User, testCreds.HMS.Key, time.Now(), "nonce-over-kafka"))
+	req.Header.Set(HeaderHuaweiCallbackID, HuaweiCallbackID(testCreds.Huawei["hms"].User, testCreds.Huawei["hms"].Key, time.Now(), "nonce-over-kafka"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

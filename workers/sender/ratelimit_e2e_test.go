@@ -73,8 +73,10 @@ func newEnv(t *testing.T, regions []string, partitions int, log zerolog.Logger, 
 		Kafka:    config.KafkaConfig{Brokers: brokers, Partitions: partitions},
 		Vendors:  config.VendorsConfig{Simulator: true, SimulatorAddr: sim.Addr()},
 		Apps: []config.AppConfig{{AppID: e2eApp, WorkspaceID: "default",
-			MiPush: &mipush.App{AppSecret: channels.Secret(e2eSecret), PackageName: e2ePackage},
-			HMS:    &hms.App{AppID: e2eHMSClient, AppSecret: e2eHMSSecret}}},
+			Credentials: map[string]any{
+				mipush.Name: &mipush.App{AppSecret: channels.Secret(e2eSecret), PackageName: e2ePackage},
+				hms.Name:    &hms.App{AppID: e2eHMSClient, AppSecret: e2eHMSSecret},
+			}}},
 	}
 	if configure != nil {
 		configure(cfg)

@@ -39,8 +39,8 @@ import (
 // Config is what the sender needs.
 type Config struct {
 	Region string
-	// Channels by name ("mipush", ...). Deliveries for a channel not
-	// listed fail with a clear status.
+	// Channels by name (Channel.Name, a name of channels/registry).
+	// Deliveries for a channel not listed fail with a clear status.
 	Channels map[string]channels.Channel
 	// Concurrency bounds the vendor calls in flight per batch (default 8).
 	Concurrency int
