@@ -883,9 +883,7 @@ func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token st
 		return resp.StatusCode, nil
 	})
 	if err != nil {
-		ve := c.vendorErr(endpoint, 0, "", true, err)
-		ve.Code = StatusConnUnavailable
-		return reply{}, ve, kindCallTransient
+		return reply{}, c.callFailed(endpoint, err), kindCallTransient
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
@@ -926,11 +924,17 @@ func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, token s
 		return resp.Status, nil
 	})
 	if err != nil {
-		ve := c.vendorErr(endpoint, 0, "", true, err)
-		ve.Code = StatusConnUnavailable
-		return reply{}, ve, kindCallTransient
+		return reply{}, c.callFailed(endpoint, err), kindCallTransient
 	}
 	return reply{status: resp.Status, apnsID: resp.Header("apns-id"), retryAfter: resp.Header("retry-after"), body: resp.Body}, nil, kindOK
+}
+
+// callFailed is the error of a request that got no answer: transient,
+// StatusConnUnavailable.
+func (c *Channel) callFailed(endpoint string, err error) *channels.VendorError {
+	ve := c.vendorErr(endpoint, 0, "", true, err)
+	ve.Code = StatusConnUnavailable
+	return ve
 }
 
 // do makes a call (which returns the answer's status), alone while the
