@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -57,7 +58,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/http2/hpack"
+
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/h2"
 )
 
 // Name is the channel name of APNs deliveries.
@@ -140,7 +144,7 @@ const maxAnswerBytes = 64 << 10
 type Option func(*Channel)
 
 // WithHTTPClient makes the channel use hc instead of its own HTTP/2
-// clients (RootCAs and CAFile are then ignored): every request goes
+// clients (RootCAs, CAFile and StandardHTTP2 are then ignored): every request goes
 // through hc, at most Connections × MaxConcurrentStreams in flight.
 // Timeouts still come from Config.Timeout.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Channel) { c.client = hc } }
@@ -152,22 +156,25 @@ func WithClock(now func() time.Time) Option { return func(c *Channel) { c.now = 
 // Channel is the APNs channel of one region. It implements channels.Channel
 // and is safe for concurrent use.
 type Channel struct {
-	cfg     Config
-	base    string
-	client  *http.Client // set by WithHTTPClient, else nil
-	now     func() time.Time
-	signers map[string]*signer // by app id; apps sharing a key share one
-	conns   []*conn            // fixed after New
-	streams chan struct{}      // semaphore of requests in flight, all conns
-	workers *channels.Workers  // run the requests
+	cfg      Config
+	base     string
+	basePath string       // path of base, before DevicePath (lean client)
+	client   *http.Client // set by WithHTTPClient, else nil
+	now      func() time.Time
+	signers  map[string]*signer // by app id; apps sharing a key share one
+	conns    []*conn            // fixed after New
+	streams  chan struct{}      // semaphore of requests in flight, all conns
+	workers  *channels.Workers  // run the requests
 
 	closeOnce sync.Once
 }
 
-// conn is one HTTP/2 connection of the channel: a client whose transport
-// keeps one connection to APNs (its streams stay under the server's
-// limit), or the client given with WithHTTPClient.
+// conn is one HTTP/2 connection of the channel: a lean client (lean,
+// the default), or a client whose transport keeps one connection to APNs
+// (Config.StandardHTTP2), or the client given with WithHTTPClient; its
+// streams stay under the server's limit.
 type conn struct {
+	lean     *h2.Client
 	client   *http.Client
 	ownsTr   *http.Transport // the transport New built, closed by Close
 	limit    int32           // most requests in flight on it
@@ -221,36 +228,71 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		c.conns = []*conn{{client: c.client, limit: int32(cap(c.streams)), first: make(chan struct{}, 1)}}
 		return c, nil
 	}
-	for range cfg.Connections {
-		tr, err := newTransport(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("creating apns channel: %w", err)
+	roots, err := rootCAs(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating apns channel: %w", err)
+	}
+	if !cfg.StandardHTTP2 {
+		u, err := url.Parse(c.base)
+		if err != nil { // Validate parsed it already
+			return nil, fmt.Errorf("creating apns channel: baseUrl: %w", err)
 		}
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), "443")
+		}
+		c.basePath = u.EscapedPath()
+		for range cfg.Connections {
+			lc, err := h2.New(h2.Config{
+				Addr:           addr,
+				Authority:      u.Host,
+				TLS:            &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, ServerName: u.Hostname()},
+				StaticHeaders:  []hpack.HeaderField{{Name: "content-type", Value: "application/json"}},
+				AnswerHeaders:  []string{"apns-id", "retry-after"},
+				MaxAnswerBytes: maxAnswerBytes,
+				MaxStreams:     cfg.MaxConcurrentStreams,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("creating apns channel: %w", err)
+			}
+			c.conns = append(c.conns, &conn{lean: lc, limit: int32(cfg.MaxConcurrentStreams), first: make(chan struct{}, 1)})
+		}
+		return c, nil
+	}
+	for range cfg.Connections {
+		tr := newTransport(roots)
 		c.conns = append(c.conns, &conn{client: &http.Client{Transport: tr}, ownsTr: tr,
 			limit: int32(cfg.MaxConcurrentStreams), first: make(chan struct{}, 1)})
 	}
 	return c, nil
 }
 
-// newTransport returns an HTTP/2-only transport trusting cfg's CAs.
-func newTransport(cfg Config) (*http.Transport, error) {
+// rootCAs returns the certificate authorities cfg trusts: RootCAs (nil:
+// the system's) plus those of CAFile.
+func rootCAs(cfg Config) (*x509.CertPool, error) {
 	roots := cfg.RootCAs
-	if cfg.CAFile != "" {
-		pemBytes, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading caFile: %w", err)
-		}
-		if roots == nil {
-			if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
-				roots = x509.NewCertPool()
-			}
-		} else {
-			roots = roots.Clone()
-		}
-		if !roots.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("caFile %s holds no PEM certificate", cfg.CAFile)
-		}
+	if cfg.CAFile == "" {
+		return roots, nil
 	}
+	pemBytes, err := os.ReadFile(cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading caFile: %w", err)
+	}
+	if roots == nil {
+		if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
+			roots = x509.NewCertPool()
+		}
+	} else {
+		roots = roots.Clone()
+	}
+	if !roots.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("caFile %s holds no PEM certificate", cfg.CAFile)
+	}
+	return roots, nil
+}
+
+// newTransport returns an HTTP/2-only transport trusting roots.
+func newTransport(roots *x509.CertPool) *http.Transport {
 	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
@@ -268,7 +310,7 @@ func newTransport(cfg Config) (*http.Transport, error) {
 	// APNs speaks HTTP/2 only.
 	tr.Protocols = new(http.Protocols)
 	tr.Protocols.SetHTTP2(true)
-	return tr, nil
+	return tr
 }
 
 // Name returns "apns".
@@ -300,12 +342,17 @@ func (c *Channel) ProviderTokensSigned(appID string) int {
 	return s.count()
 }
 
-// Close closes the idle connections of the transports New built (not of a
-// client given with WithHTTPClient). Sends after Close open new
+// Close closes the connections of the lean clients New built (failing
+// the requests in flight on them, and waiting for their goroutines), or
+// the idle connections of the transports New built (Config.StandardHTTP2;
+// not of a client given with WithHTTPClient). Sends after Close open new
 // connections. Idempotent; always returns nil.
 func (c *Channel) Close() error {
 	c.closeOnce.Do(func() {
 		for _, k := range c.conns {
+			if k.lean != nil {
+				_ = k.lean.Close()
+			}
 			if k.ownsTr != nil {
 				k.ownsTr.CloseIdleConnections()
 			}
@@ -724,47 +771,31 @@ func (c *Channel) post(ctx context.Context, k *conn, sg *signer, r Request) (cha
 	}
 }
 
+// reply is what postOnce classifies of an answer.
+type reply struct {
+	status     int
+	apnsID     string
+	retryAfter string
+	body       []byte
+}
+
 // postOnce makes one HTTP/2 request and classifies the answer.
 func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string, r Request) (channels.Result, *channels.VendorError, kind) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(r.Payload))
-	if err != nil {
-		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, fmt.Errorf("building request: %w", err)), kindCallPermanent
+	var resp reply
+	var ve *channels.VendorError
+	var kd kind
+	if cn.lean != nil {
+		resp, ve, kd = c.roundTripLean(callCtx, cn, endpoint, token, r)
+	} else {
+		resp, ve, kd = c.roundTripStd(callCtx, cn, endpoint, token, r)
 	}
-	// HTTP/2 sends header names in lower case: kept so in the map, they
-	// are neither canonicalised here nor lowered again when encoded.
-	h := make(http.Header, 8)
-	h["authorization"] = []string{"bearer " + token}
-	h["apns-topic"] = []string{r.Topic}
-	h["apns-push-type"] = []string{r.PushType}
-	h["apns-priority"] = []string{r.Priority}
-	if r.Expiration != "" {
-		h["apns-expiration"] = []string{r.Expiration}
+	if ve != nil {
+		return channels.Result{}, ve, kd
 	}
-	if r.CollapseID != "" {
-		h["apns-collapse-id"] = []string{r.CollapseID}
-	}
-	if r.ID != "" {
-		h["apns-id"] = []string{r.ID}
-	}
-	h["content-type"] = []string{"application/json"}
-	req.Header = h
-
-	resp, err := cn.do(req)
-	if err != nil {
-		ve := c.vendorErr(endpoint, 0, "", true, err)
-		ve.Code = StatusConnUnavailable
-		return channels.Result{}, ve, kindCallTransient
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		ve := c.vendorErr(endpoint, resp.StatusCode, "", true, fmt.Errorf("reading answer: %w", err))
-		ve.Code = StatusConnClosed
-		return channels.Result{}, ve, kindCallTransient
-	}
-	vendorMsgID := resp.Header.Get("apns-id")
+	raw := resp.body
+	vendorMsgID := resp.apnsID
 	if vendorMsgID == "" {
 		vendorMsgID = r.ID
 	}
@@ -772,7 +803,7 @@ func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string
 	if len(bytes.TrimSpace(raw)) > 0 {
 		_ = json.Unmarshal(raw, &a) // an unreadable body leaves the HTTP status to decide
 	}
-	status := resp.StatusCode
+	status := resp.status
 	desc := func() string {
 		reason := a.Reason
 		if reason == "" {
@@ -809,7 +840,7 @@ func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string
 		if status >= 500 {
 			ve.Code = StatusConnUnavailable
 		}
-		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+		ve.RetryAfter = channels.ParseRetryAfter(resp.retryAfter, c.now())
 		return channels.Result{}, ve, k
 	default: // kindCallPermanent, kindExpiredToken
 		ve := c.vendorErr(endpoint, status, a.Reason, false, nil)
@@ -818,30 +849,118 @@ func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string
 	}
 }
 
-// do sends req, alone while the connection is not known to be up and
-// authenticated (see conn.first).
-func (c *conn) do(req *http.Request) (*http.Response, error) {
+// roundTripStd makes the request with net/http.
+func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token string, r Request) (reply, *channels.VendorError, kind) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(r.Payload))
+	if err != nil {
+		return reply{}, c.vendorErr(endpoint, 0, "", false, fmt.Errorf("building request: %w", err)), kindCallPermanent
+	}
+	// HTTP/2 sends header names in lower case: kept so in the map, they
+	// are neither canonicalised here nor lowered again when encoded.
+	h := make(http.Header, 8)
+	h["authorization"] = []string{"bearer " + token}
+	h["apns-topic"] = []string{r.Topic}
+	h["apns-push-type"] = []string{r.PushType}
+	h["apns-priority"] = []string{r.Priority}
+	if r.Expiration != "" {
+		h["apns-expiration"] = []string{r.Expiration}
+	}
+	if r.CollapseID != "" {
+		h["apns-collapse-id"] = []string{r.CollapseID}
+	}
+	if r.ID != "" {
+		h["apns-id"] = []string{r.ID}
+	}
+	h["content-type"] = []string{"application/json"}
+	req.Header = h
+
+	var resp *http.Response
+	err = cn.do(ctx, func() (int, error) {
+		var err error
+		if resp, err = cn.client.Do(req); err != nil {
+			return 0, err
+		}
+		return resp.StatusCode, nil
+	})
+	if err != nil {
+		return reply{}, c.callFailed(endpoint, err), kindCallTransient
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		ve := c.vendorErr(endpoint, resp.StatusCode, "", true, fmt.Errorf("reading answer: %w", err))
+		ve.Code = StatusConnClosed
+		return reply{}, ve, kindCallTransient
+	}
+	return reply{status: resp.StatusCode, apnsID: resp.Header.Get("apns-id"), retryAfter: resp.Header.Get("Retry-After"), body: raw}, nil, kindOK
+}
+
+// roundTripLean makes the request with the lean client: the same header
+// fields, apns-id kept out of the HPACK table (it is unique), the others
+// (authorization, apns-topic …) indexed so that they repeat as an index.
+func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, token string, r Request) (reply, *channels.VendorError, kind) {
+	hdr := make([]hpack.HeaderField, 0, 7)
+	hdr = append(hdr,
+		hpack.HeaderField{Name: "authorization", Value: "bearer " + token},
+		hpack.HeaderField{Name: "apns-topic", Value: r.Topic},
+		hpack.HeaderField{Name: "apns-push-type", Value: r.PushType},
+		hpack.HeaderField{Name: "apns-priority", Value: r.Priority})
+	if r.Expiration != "" {
+		hdr = append(hdr, hpack.HeaderField{Name: "apns-expiration", Value: r.Expiration})
+	}
+	if r.CollapseID != "" {
+		hdr = append(hdr, hpack.HeaderField{Name: "apns-collapse-id", Value: r.CollapseID})
+	}
+	if r.ID != "" {
+		hdr = append(hdr, hpack.HeaderField{Name: "apns-id", Value: r.ID, Sensitive: true})
+	}
+	req := &h2.Request{Path: c.basePath + DevicePath + url.PathEscape(r.Token), Header: hdr, Body: r.Payload}
+	var resp *h2.Response
+	err := cn.do(ctx, func() (int, error) {
+		var err error
+		if resp, err = cn.lean.Do(ctx, req); err != nil {
+			return 0, err
+		}
+		return resp.Status, nil
+	})
+	if err != nil {
+		return reply{}, c.callFailed(endpoint, err), kindCallTransient
+	}
+	return reply{status: resp.Status, apnsID: resp.Header("apns-id"), retryAfter: resp.Header("retry-after"), body: resp.Body}, nil, kindOK
+}
+
+// callFailed is the error of a request that got no answer: transient,
+// StatusConnUnavailable.
+func (c *Channel) callFailed(endpoint string, err error) *channels.VendorError {
+	ve := c.vendorErr(endpoint, 0, "", true, err)
+	ve.Code = StatusConnUnavailable
+	return ve
+}
+
+// do makes a call (which returns the answer's status), alone while the
+// connection is not known to be up and authenticated (see conn.first).
+func (c *conn) do(ctx context.Context, call func() (int, error)) error {
 	if !c.connected.Load() {
 		select {
 		case c.first <- struct{}{}:
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		if !c.connected.Load() {
-			resp, err := c.client.Do(req)
-			if err == nil && resp.StatusCode != http.StatusForbidden {
+			status, err := call()
+			if err == nil && status != http.StatusForbidden {
 				c.connected.Store(true)
 			}
 			<-c.first
-			return resp, err
+			return err
 		}
 		<-c.first
 	}
-	resp, err := c.client.Do(req)
-	if err != nil && req.Context().Err() == nil {
+	_, err := call()
+	if err != nil && ctx.Err() == nil {
 		c.connected.Store(false) // the connection may be gone: the next requests start over alone
 	}
-	return resp, err
+	return err
 }
 
 func (c *Channel) vendorErr(endpoint string, httpStatus int, reason string, transient bool, cause error) *channels.VendorError {

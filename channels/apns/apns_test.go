@@ -85,8 +85,14 @@ func testConfig(baseURL, keyPEM string) apns.Config {
 	}
 }
 
+// standardHTTP2 makes newChannel build channels on net/http's client
+// (Config.StandardHTTP2) while TestStandardHTTP2Client runs; the tests of
+// this package do not run in parallel.
+var standardHTTP2 atomic.Bool
+
 func newChannel(t *testing.T, cfg apns.Config, opts ...apns.Option) *apns.Channel {
 	t.Helper()
+	cfg.StandardHTTP2 = standardHTTP2.Load()
 	ch, err := apns.New(cfg, opts...)
 	if err != nil {
 		t.Fatalf("apns.New: %v", err)
@@ -890,5 +896,25 @@ func TestRequestsSpreadOverTheConnections(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStandardHTTP2Client runs the tests of the wire, the answers and the
+// connections again with Config.StandardHTTP2 (net/http's client); the
+// other tests use the default lean client.
+func TestStandardHTTP2Client(t *testing.T) {
+	standardHTTP2.Store(true)
+	defer standardHTTP2.Store(false)
+	for name, test := range map[string]func(*testing.T){
+		"Conformance":                        TestConformance,
+		"RequestOnTheWire":                   TestRequestOnTheWire,
+		"ProviderTokenFlow":                  TestProviderTokenFlow,
+		"AnswerClassification":               TestAnswerClassification,
+		"PartialFailureIsReportedPerMessage": TestPartialFailureIsReportedPerMessage,
+		"NetworkErrorIsTransient":            TestNetworkErrorIsTransient,
+		"RequestsSpreadOverTheConnections":   TestRequestsSpreadOverTheConnections,
+		"LiveActivityOnTheWire":              TestLiveActivityOnTheWire,
+	} {
+		t.Run(name, test)
 	}
 }

@@ -136,6 +136,12 @@ type Config struct {
 	TokenRefresh time.Duration `json:"tokenRefresh" yaml:"tokenRefresh"`
 	// Limits are the content limits; zero fields take the defaults.
 	Limits Limits `json:"limits" yaml:"limits"`
+	// StandardHTTP2 sends through net/http's HTTP/2 client (which also
+	// honours HTTPS_PROXY) instead of the lean client of channels/h2
+	// (the default: two goroutines per connection and no per-request
+	// header maps). Connections, streams, answers and results are the
+	// same with either.
+	StandardHTTP2 bool `json:"standardHttp2" yaml:"standardHttp2"`
 }
 
 // DefaultConfig returns the configuration of a channel for region with
@@ -251,9 +257,9 @@ func (c Config) String() string {
 	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
 		apps = append(apps, id+"="+c.Apps[id].String())
 	}
-	return fmt.Sprintf("apns.Config{Region:%s Sandbox:%t BaseURL:%s Apps:[%s] RootCAs:%t CAFile:%s Timeout:%s MaxBatch:%d MaxConcurrentStreams:%d Connections:%d TokenRefresh:%s Limits:%+v}",
+	return fmt.Sprintf("apns.Config{Region:%s Sandbox:%t BaseURL:%s Apps:[%s] RootCAs:%t CAFile:%s Timeout:%s MaxBatch:%d MaxConcurrentStreams:%d Connections:%d TokenRefresh:%s Limits:%+v StandardHTTP2:%t}",
 		c.Region, c.Sandbox, c.BaseURL, strings.Join(apps, " "), c.RootCAs != nil, c.CAFile, c.Timeout,
-		c.MaxBatch, c.MaxConcurrentStreams, c.Connections, c.TokenRefresh, c.Limits)
+		c.MaxBatch, c.MaxConcurrentStreams, c.Connections, c.TokenRefresh, c.Limits, c.StandardHTTP2)
 }
 
 // GoString keeps %#v from printing secrets.

@@ -2,6 +2,7 @@ package fcm
 
 import (
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -182,6 +183,16 @@ type Config struct {
 	PayloadKey string `json:"payloadKey" yaml:"payloadKey"`
 	// Limits are the content limits; zero fields take the defaults.
 	Limits Limits `json:"limits" yaml:"limits"`
+	// RootCAs, if set, are the only certificate authorities the
+	// channel's own clients trust for the FCM host and the token URI (a
+	// test server's CertPool); nil uses the system roots.
+	RootCAs *x509.CertPool `json:"-" yaml:"-"`
+	// StandardHTTP2 sends through net/http's client instead of the lean
+	// HTTP/2 client of channels/h2, which the channel uses by default
+	// for an https BaseURL (an http one, such as the simulator's plain
+	// listener, always goes through net/http). Answers and results are
+	// the same with either.
+	StandardHTTP2 bool `json:"standardHttp2" yaml:"standardHttp2"`
 }
 
 // DefaultConfig returns the configuration of a channel for region with
@@ -271,9 +282,9 @@ func (c Config) String() string {
 	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
 		apps = append(apps, id+"="+c.Apps[id].String())
 	}
-	return fmt.Sprintf("fcm.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Priority:%s PayloadKey:%s Limits:%+v}",
+	return fmt.Sprintf("fcm.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Priority:%s PayloadKey:%s Limits:%+v RootCAs:%t StandardHTTP2:%t}",
 		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls,
-		c.Priority, c.PayloadKey, c.Limits)
+		c.Priority, c.PayloadKey, c.Limits, c.RootCAs != nil, c.StandardHTTP2)
 }
 
 // GoString keeps %#v from printing secrets.

@@ -28,21 +28,27 @@ package fcm
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/net/http2/hpack"
+
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/h2"
 )
 
 // Name is the channel name of FCM deliveries.
@@ -110,7 +116,16 @@ type Channel struct {
 	// shared by every Send.
 	calls   chan struct{}
 	workers *channels.Workers // run the calls
+	// lean are the lean HTTP/2 clients sends go through (nil: client);
+	// next picks one per call.
+	lean     []*h2.Client
+	basePath string
+	next     atomic.Uint32
 }
+
+// callsPerConnection is how many of MaxConcurrentCalls one lean
+// connection carries: the channel keeps ceil(MaxConcurrentCalls/100).
+const callsPerConnection = 100
 
 var _ channels.Channel = (*Channel)(nil)
 
@@ -118,6 +133,7 @@ var _ channels.Channel = (*Channel)(nil)
 type appState struct {
 	app      App
 	endpoint string
+	path     string // :path of endpoint (lean client)
 	tokens   *channels.TokenSource
 }
 
@@ -130,10 +146,24 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		return nil, fmt.Errorf("creating fcm channel: %w", err)
 	}
 	cfg.Apps = maps.Clone(cfg.Apps)
+	var given channels.Options
+	for _, opt := range opts {
+		opt(&given)
+	}
 	o := channels.ApplyOptions(max(channels.DefaultMaxIdleConnsPerHost, cfg.MaxConcurrentCalls), opts...)
+	if given.Client == nil && cfg.RootCAs != nil {
+		if tr, ok := o.Client.Transport.(*http.Transport); ok {
+			tr.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
+		}
+	}
 	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}, calls: make(chan struct{}, cfg.MaxConcurrentCalls),
 		workers: channels.NewWorkers()}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
+	if given.Client == nil && !cfg.StandardHTTP2 && strings.HasPrefix(base, "https://") {
+		if err := c.startLean(base); err != nil {
+			return nil, fmt.Errorf("creating fcm channel: %w", err)
+		}
+	}
 	for id, a := range cfg.Apps {
 		key, err := ParsePrivateKey(a.PrivateKey.Reveal())
 		if err != nil { // Validate parsed it already
@@ -142,11 +172,52 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		c.apps[id] = &appState{
 			app:      a,
 			endpoint: base + "/v1/projects/" + url.PathEscape(a.ProjectID) + "/messages:send",
+			path:     c.basePath + "/v1/projects/" + url.PathEscape(a.ProjectID) + "/messages:send",
 			tokens: &channels.TokenSource{Channel: Name, Op: "POST " + a.tokenURI(), Timeout: cfg.Timeout, Now: c.now,
 				Fetch: (&tokenRequest{app: a, key: key, tokenURI: a.tokenURI(), client: c.client, now: c.now}).fetch},
 		}
 	}
 	return c, nil
+}
+
+// startLean builds the lean clients of an https base URL.
+func (c *Channel) startLean(base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("baseUrl: %w", err)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	c.basePath = u.EscapedPath()
+	for range (c.cfg.MaxConcurrentCalls + callsPerConnection - 1) / callsPerConnection {
+		lc, err := h2.New(h2.Config{
+			Addr:      addr,
+			Authority: u.Host,
+			TLS:       &tls.Config{RootCAs: c.cfg.RootCAs, MinVersion: tls.VersionTLS12, ServerName: u.Hostname()},
+			StaticHeaders: []hpack.HeaderField{{Name: "content-type", Value: "application/json; charset=UTF-8"},
+				{Name: "accept", Value: "application/json"}},
+			AnswerHeaders:  []string{"retry-after"},
+			MaxAnswerBytes: maxAnswerBytes,
+			IndexPaths:     true,
+		})
+		if err != nil {
+			return err
+		}
+		c.lean = append(c.lean, lc)
+	}
+	return nil
+}
+
+// Close closes the connections of the lean HTTP/2 clients (failing the
+// calls in flight on them) and waits for their goroutines. Sends after
+// Close open new connections. Idempotent; always returns nil.
+func (c *Channel) Close() error {
+	for _, lc := range c.lean {
+		_ = lc.Close()
+	}
+	return nil
 }
 
 // Name returns "fcm".
@@ -270,7 +341,7 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 // replaced and the call retried once.
 func (c *Channel) sendOne(ctx context.Context, st *appState, token string, body []byte) (channels.Result, error) {
 	for attempt := 0; ; attempt++ {
-		r, err := c.post(ctx, st.endpoint, token, body)
+		r, err := c.post(ctx, st, token, body)
 		var ve *channels.VendorError
 		if attempt == 0 && errors.As(err, &ve) && ve.HTTPStatus == http.StatusUnauthorized && ve.Code == 0 {
 			// UNAUTHENTICATED: the access token expired or was revoked.
@@ -339,26 +410,40 @@ func (g *googleError) explain() string {
 // post makes one HTTP call and maps the answer to the message's result, or
 // to a call error (*channels.VendorError) when the answer is about the call
 // rather than the message (throttled, unavailable, credentials refused).
-func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte) (channels.Result, error) {
+func (c *Channel) post(ctx context.Context, st *appState, token string, body []byte) (channels.Result, error) {
+	endpoint := st.endpoint
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", false, fmt.Errorf("building request: %w", err))
+	var status int
+	var raw []byte
+	var retryAfter string
+	if len(c.lean) > 0 {
+		lc := c.lean[int(c.next.Add(1))%len(c.lean)]
+		resp, err := lc.Do(callCtx, &h2.Request{Path: st.path, Body: body,
+			Header: []hpack.HeaderField{{Name: "authorization", Value: "Bearer " + token}}})
+		if err != nil {
+			return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", true, err)
+		}
+		status, raw, retryAfter = resp.Status, resp.Body, resp.Header("retry-after")
+	} else {
+		req, err := http.NewRequestWithContext(callCtx, http.MethodPost, endpoint, bytes.NewReader(body))
+		if err != nil {
+			return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", false, fmt.Errorf("building request: %w", err))
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.client.Do(req)
+		if err != nil {
+			return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", true, err)
+		}
+		defer resp.Body.Close()
+		raw, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+		if err != nil {
+			return channels.Result{}, c.vendorErr(endpoint, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
+		}
+		status, retryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", true, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return channels.Result{}, c.vendorErr(endpoint, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))
-	}
-	status := resp.StatusCode
 	if status/100 == 2 {
 		var ok struct {
 			Name string `json:"name"`
@@ -377,7 +462,7 @@ func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte)
 		transient := status == http.StatusTooManyRequests || status >= 500
 		ve := c.vendorErr(endpoint, status, 0, http.StatusText(status), transient, nil)
 		if transient {
-			ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+			ve.RetryAfter = channels.ParseRetryAfter(retryAfter, c.now())
 		}
 		return channels.Result{}, ve
 	}
@@ -396,11 +481,11 @@ func (c *Channel) post(ctx context.Context, endpoint, token string, body []byte)
 			StatusDesc: "Authentication: " + g.explain()}, nil
 	case code == ErrorCodeQuotaExceeded || status == http.StatusTooManyRequests || code == StatusNameResourceExhausted:
 		ve := c.vendorErr(endpoint, status, 0, g.explain(), true, nil)
-		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+		ve.RetryAfter = channels.ParseRetryAfter(retryAfter, c.now())
 		return channels.Result{}, ve
 	case code == ErrorCodeUnavailable || code == ErrorCodeInternal || status >= 500:
 		ve := c.vendorErr(endpoint, status, StatusInternalServerError, g.explain(), true, nil)
-		ve.RetryAfter = channels.ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+		ve.RetryAfter = channels.ParseRetryAfter(retryAfter, c.now())
 		return channels.Result{}, ve
 	case status == http.StatusUnauthorized || status == http.StatusForbidden ||
 		(status == http.StatusNotFound && !g.hasFcmError()):

@@ -87,22 +87,46 @@ func startSim(t *testing.T, mutate func(*vendorsim.FCMConfig)) *vendorsim.Server
 // tokenURI, signing with key.
 func newChannel(t *testing.T, baseURL, tokenURI string, key *rsa.PrivateKey, timeout time.Duration, opts ...fcm.Option) *fcm.Channel {
 	t.Helper()
-	ch, err := fcm.New(fcm.Config{
+	cfg := fcm.Config{
 		Region:  testRegion,
 		BaseURL: baseURL,
 		Apps: map[string]fcm.App{testApp: {ProjectID: testProject, ClientEmail: testEmail, PrivateKeyID: testKeyID,
 			PrivateKey: channels.Secret(keyPEM(key)), TokenURI: tokenURI}},
 		Timeout: timeout,
-	}, opts...)
+	}
+	if overTLS.Load() {
+		cfg.RootCAs = tlsRoots.Load()
+	}
+	ch, err := fcm.New(cfg, opts...)
 	if err != nil {
 		t.Fatalf("fcm.New: %v", err)
 	}
 	return ch
 }
 
+// overTLS makes the fakes and the simulator serve HTTP/2 over TLS, and
+// the channels use it (so the lean HTTP/2 client), while
+// TestLeanHTTP2Client runs; tlsRoots is then the CA of the last server
+// started. The tests of this package do not run in parallel.
+var (
+	overTLS  atomic.Bool
+	tlsRoots atomic.Pointer[x509.CertPool]
+)
+
+// simBase is the FCM base URL of testRegion on srv: on its TLS listener
+// while overTLS is set (the token URI stays on the plain one: the
+// simulator checks the assertion's audience against it).
+func simBase(srv *vendorsim.Server) string {
+	if overTLS.Load() {
+		tlsRoots.Store(srv.CertPool())
+		return srv.TLSURL() + "/fcm/" + testRegion
+	}
+	return srv.FCMBaseURL(testRegion)
+}
+
 func simChannel(t *testing.T, srv *vendorsim.Server, opts ...fcm.Option) *fcm.Channel {
 	t.Helper()
-	return newChannel(t, srv.FCMBaseURL(testRegion), srv.FCMTokenURL(testRegion), testKeys()[0], 0, opts...)
+	return newChannel(t, simBase(srv), srv.FCMTokenURL(testRegion), testKeys()[0], 0, opts...)
 }
 
 // requests returns the recorded requests whose path ends with suffix.
@@ -124,7 +148,7 @@ func TestConformance(t *testing.T) {
 			if o.BadCredentials {
 				key = testKeys()[1]
 			}
-			return newChannel(t, srv.FCMBaseURL(testRegion), srv.FCMTokenURL(testRegion), key, o.Timeout)
+			return newChannel(t, simBase(srv), srv.FCMTokenURL(testRegion), key, o.Timeout)
 		},
 		AppID:             testApp,
 		Token:             func(i int) string { return fmt.Sprintf("fcm-token-%04d", i) },
@@ -160,7 +184,7 @@ func newFake(t *testing.T, configure func(f *fakeFCM)) *fakeFCM {
 	if configure != nil {
 		configure(f)
 	}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		c := captured{method: r.Method, path: r.URL.Path, auth: r.Header.Get("Authorization"),
 			contentType: r.Header.Get("Content-Type"), body: body}
@@ -194,6 +218,15 @@ func newFake(t *testing.T, configure func(f *fakeFCM)) *fakeFCM {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"name":"projects/pushpipe-test/messages/0:1500415314455276%31bd1c9631bd1c96"}`)
 	}))
+	if overTLS.Load() {
+		f.EnableHTTP2 = true
+		f.StartTLS()
+		pool := x509.NewCertPool()
+		pool.AddCert(f.Certificate())
+		tlsRoots.Store(pool)
+	} else {
+		f.Start()
+	}
 	t.Cleanup(f.Close)
 	return f
 }
@@ -777,5 +810,24 @@ func TestParseServiceAccount(t *testing.T) {
 		if _, err := fcm.ParseServiceAccount([]byte(bad)); err == nil {
 			t.Errorf("ParseServiceAccount(%s) succeeded", bad)
 		}
+	}
+}
+
+// TestLeanHTTP2Client runs the tests of the wire, the tokens and the
+// answers again over HTTP/2 with TLS, where the channel sends through the
+// lean client of channels/h2 (the other tests use plain HTTP, so
+// net/http).
+func TestLeanHTTP2Client(t *testing.T) {
+	overTLS.Store(true)
+	defer overTLS.Store(false)
+	for name, test := range map[string]func(*testing.T){
+		"Conformance":                        TestConformance,
+		"RequestOnTheWire":                   TestRequestOnTheWire,
+		"SimulatorSeesTheMessage":            TestSimulatorSeesTheMessage,
+		"TokenFlow":                          TestTokenFlow,
+		"AnswerClassification":               TestAnswerClassification,
+		"PartialFailureIsReportedPerMessage": TestPartialFailureIsReportedPerMessage,
+	} {
+		t.Run(name, test)
 	}
 }

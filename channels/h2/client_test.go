@@ -1,0 +1,427 @@
+package h2_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/pushpipe/pushpipe/channels/h2"
+)
+
+// server is a golang.org/x/net/http2 server on 127.0.0.1 over TLS that
+// counts the connections it accepted.
+type server struct {
+	*httptest.Server
+	conns atomic.Int32
+}
+
+type connKey struct{}
+
+func newServer(t *testing.T, h2s *http2.Server, h http.HandlerFunc) *server {
+	t.Helper()
+	s := &server{Server: httptest.NewUnstartedServer(h)}
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, connKey{}, c)
+	}
+	if h2s == nil {
+		h2s = &http2.Server{}
+	}
+	if err := http2.ConfigureServer(s.Config, h2s); err != nil {
+		t.Fatal(err)
+	}
+	s.TLS = s.Config.TLSConfig
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newClient(t *testing.T, addr string, cert *x509.Certificate, cfg h2.Config) *h2.Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	cfg.Addr = addr
+	cfg.TLS = &tls.Config{RootCAs: pool}
+	c, err := h2.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (s *server) client(t *testing.T, cfg h2.Config) *h2.Client {
+	return newClient(t, s.Listener.Addr().String(), s.Certificate(), cfg)
+}
+
+// echo answers 200 with the request body, x-seq set to the request's
+// x-seq header.
+func echo(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("x-seq", r.Header.Get("x-seq"))
+	_, _ = w.Write(b)
+}
+
+func post(i int, body string) *h2.Request {
+	return &h2.Request{Path: "/p/" + strconv.Itoa(i), Body: []byte(body),
+		Header: []hpack.HeaderField{{Name: "x-seq", Value: strconv.Itoa(i), Sensitive: true}, {Name: "authorization", Value: "bearer abc"}}}
+}
+
+func TestManyStreamsAboveTheServersLimit(t *testing.T) {
+	var inflight, most atomic.Int32
+	s := newServer(t, &http2.Server{MaxConcurrentStreams: 4}, func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if r.Header.Get("content-type") != "application/json" || r.Header.Get("authorization") != "bearer abc" || r.Host != "push.test" {
+			http.Error(w, "headers", http.StatusBadRequest)
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+		echo(w, r)
+	})
+	c := s.client(t, h2.Config{Authority: "push.test", AnswerHeaders: []string{"x-seq"},
+		StaticHeaders: []hpack.HeaderField{{Name: "content-type", Value: "application/json"}}})
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			body := fmt.Sprintf(`{"i":%d}`, i)
+			resp, err := c.Do(t.Context(), post(i, body))
+			switch {
+			case err != nil:
+				errs[i] = err
+			case resp.Status != 200 || string(resp.Body) != body || resp.Header("x-seq") != strconv.Itoa(i):
+				errs[i] = fmt.Errorf("answer %d %q x-seq %q", resp.Status, resp.Body, resp.Header("x-seq"))
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if m := most.Load(); m > 4 || m < 2 {
+		t.Errorf("the server saw at most %d requests at once, want 2..4 (its limit)", m)
+	}
+	if k := s.conns.Load(); k != 1 {
+		t.Errorf("%d connections, want 1", k)
+	}
+}
+
+func TestFlowControl(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	s := newServer(t, &http2.Server{MaxUploadBufferPerStream: 65535, MaxUploadBufferPerConnection: 65535},
+		func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/big" {
+				_, _ = w.Write(big)
+				return
+			}
+			echo(w, r)
+		})
+	tests := []struct {
+		name     string
+		path     string
+		body     []byte
+		maxBytes int
+		want     []byte
+	}{
+		{"answer above the windows", "/big", nil, 2 << 20, big},
+		{"answer over the bound is cut", "/big", nil, 1000, big[:1000]},
+		{"request body above the server's windows", "/echo", big[:300_000], 1 << 20, big[:300_000]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := s.client(t, h2.Config{MaxAnswerBytes: tt.maxBytes})
+			for range 3 { // the windows granted back serve the next ones
+				resp, err := c.Do(t.Context(), &h2.Request{Path: tt.path, Body: tt.body})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.Status != 200 || !bytes.Equal(resp.Body, tt.want) {
+					t.Fatalf("answer %d with %d bytes, want 200 with %d", resp.Status, len(resp.Body), len(tt.want))
+				}
+			}
+		})
+	}
+}
+
+func TestResetStream(t *testing.T) {
+	s := newServer(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/p/3" {
+			panic(http.ErrAbortHandler) // the server resets the stream
+		}
+		echo(w, r)
+	})
+	c := s.client(t, h2.Config{})
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = c.Do(t.Context(), post(i, "x")) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		var se *h2.StreamError
+		switch {
+		case i == 3 && !errors.As(err, &se):
+			t.Errorf("request 3: error %v, want a *StreamError", err)
+		case i == 3 && errors.Is(err, h2.ErrUnprocessed):
+			t.Errorf("request 3: reset after it was processed but the error says unprocessed: %v", err)
+		case i != 3 && err != nil:
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+	if k := s.conns.Load(); k != 1 {
+		t.Errorf("%d connections, want 1: a reset stream must not end the connection", k)
+	}
+}
+
+func TestGoAwayMidTraffic(t *testing.T) {
+	var handled, seq atomic.Int32
+	s := newServer(t, &http2.Server{MaxConcurrentStreams: 20}, func(w http.ResponseWriter, r *http.Request) {
+		if n := seq.Add(1); n == 50 || n == 200 {
+			w.Header().Set("Connection", "close") // the server sends GOAWAY
+		}
+		time.Sleep(time.Millisecond)
+		handled.Add(1)
+		echo(w, r)
+	})
+	c := s.client(t, h2.Config{AnswerHeaders: []string{"x-seq"}})
+	const n = 400
+	var answered, retryable atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			resp, err := c.Do(t.Context(), post(i, "x"))
+			switch {
+			case err == nil && resp.Status == 200 && resp.Header("x-seq") == strconv.Itoa(i):
+				answered.Add(1)
+			case errors.Is(err, h2.ErrUnprocessed):
+				retryable.Add(1)
+			default:
+				t.Errorf("request %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if a, r := answered.Load(), retryable.Load(); a+r != n || a != handled.Load() {
+		t.Errorf("%d answered + %d failed retryable of %d; the server handled %d", a, r, n, handled.Load())
+	}
+	if k := s.conns.Load(); k < 3 {
+		t.Errorf("%d connections, want at least 3 (two GOAWAYs)", k)
+	}
+}
+
+func TestServerClosesTheConnection(t *testing.T) {
+	slowStarted := make(chan struct{}, 4)
+	s := newServer(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow":
+			slowStarted <- struct{}{}
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		case "/kill":
+			_ = r.Context().Value(connKey{}).(net.Conn).Close()
+		default:
+			echo(w, r)
+		}
+	})
+	c := s.client(t, h2.Config{})
+	slowErr := make(chan error, 1)
+	go func() {
+		_, err := c.Do(t.Context(), &h2.Request{Path: "/slow"})
+		slowErr <- err
+	}()
+	<-slowStarted
+	if _, err := c.Do(t.Context(), &h2.Request{Path: "/kill"}); err == nil {
+		t.Error("the call whose connection the server closed succeeded")
+	}
+	select {
+	case err := <-slowErr:
+		if err == nil || errors.Is(err, h2.ErrUnprocessed) {
+			t.Errorf("the call in flight when the connection closed: error %v, want a connection failure that is not 'unprocessed'", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call in flight did not fail when the connection closed")
+	}
+	resp, err := c.Do(t.Context(), post(1, "again"))
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("the next call: %v", err)
+	}
+	if k := s.conns.Load(); k != 2 {
+		t.Errorf("%d connections, want 2", k)
+	}
+}
+
+func TestContextCancelledMidCall(t *testing.T) {
+	started := make(chan struct{})
+	serverSawCancel := make(chan struct{})
+	s := newServer(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			close(started)
+			<-r.Context().Done()
+			close(serverSawCancel)
+			return
+		}
+		echo(w, r)
+	})
+	c := s.client(t, h2.Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		<-started
+		cancel()
+	}()
+	if _, err := c.Do(ctx, &h2.Request{Path: "/hang", Body: []byte("x")}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	select {
+	case <-serverSawCancel:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server's handler was not cancelled: the stream was not reset")
+	}
+	if resp, err := c.Do(t.Context(), post(2, "after")); err != nil || string(resp.Body) != "after" {
+		t.Fatalf("the next call on the connection: %v", err)
+	}
+	if k := s.conns.Load(); k != 1 {
+		t.Errorf("%d connections, want 1", k)
+	}
+}
+
+func TestPing(t *testing.T) {
+	t.Run("a live server keeps the connection", func(t *testing.T) {
+		s := newServer(t, nil, echo)
+		c := s.client(t, h2.Config{PingInterval: 20 * time.Millisecond, PingTimeout: time.Second})
+		for range 3 {
+			if _, err := c.Do(t.Context(), post(1, "x")); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(150 * time.Millisecond) // several pings answered
+		}
+		if k := s.conns.Load(); k != 1 {
+			t.Errorf("%d connections, want 1", k)
+		}
+	})
+	t.Run("a silent server times out", func(t *testing.T) {
+		addr, cert, pings := silentServer(t)
+		c := newClient(t, addr, cert, h2.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		_, err := c.Do(ctx, post(1, "x"))
+		if !errors.Is(err, h2.ErrPingTimeout) || errors.Is(err, h2.ErrUnprocessed) {
+			t.Fatalf("error %v, want ErrPingTimeout (and not unprocessed: the request was written)", err)
+		}
+		if pings.Load() == 0 {
+			t.Error("the server received no PING")
+		}
+	})
+}
+
+// silentServer accepts h2 connections over TLS, sends its SETTINGS, then
+// reads every frame and answers none (not even PING). It returns its
+// address, certificate and the PINGs it received.
+func silentServer(t *testing.T) (string, *x509.Certificate, *atomic.Int32) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	cert := ts.Certificate()
+	tlsCfg := ts.TLS.Clone()
+	tlsCfg.NextProtos = []string{"h2"}
+	ts.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", tlsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var pings atomic.Int32
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { _ = nc.Close() }()
+				br := bufio.NewReader(nc)
+				if _, err := io.ReadFull(br, make([]byte, len(http2.ClientPreface))); err != nil {
+					return
+				}
+				fr := http2.NewFramer(nc, br)
+				if fr.WriteSettings() != nil {
+					return
+				}
+				for {
+					f, err := fr.ReadFrame()
+					if err != nil {
+						return
+					}
+					if _, ok := f.(*http2.PingFrame); ok {
+						pings.Add(1)
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), cert, &pings
+}
+
+func TestCloseEndsTheConnectionAndIsIdempotent(t *testing.T) {
+	s := newServer(t, nil, echo)
+	c := s.client(t, h2.Config{})
+	if _, err := c.Do(t.Context(), post(1, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A call after Close dials anew.
+	if _, err := c.Do(t.Context(), post(2, "y")); err != nil {
+		t.Fatal(err)
+	}
+	if k := s.conns.Load(); k != 2 {
+		t.Errorf("%d connections, want 2", k)
+	}
+}
+
+func TestRefusesAServerWithoutH2(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(echo)) // HTTP/1.1 only
+	defer ts.Close()
+	c := newClient(t, ts.Listener.Addr().String(), ts.Certificate(), h2.Config{})
+	if _, err := c.Do(t.Context(), post(1, "x")); !errors.Is(err, h2.ErrNotH2) {
+		t.Fatalf("error %v, want ErrNotH2", err)
+	}
+}
