@@ -8,7 +8,9 @@
 // their tokens, and the messages planned to it with each event and where
 // each stopped; the app's templates (create, delete), its scheduled and
 // loop pushes (cancel), a user's tags and a tag's users, and its dead
-// letters, which an admin sends back to their topic after fixing them.
+// letters, which an admin sends back to their topic after fixing them,
+// and the pushes held for approval, which an operator or admin other than
+// their submitter approves or rejects (package workers/approval).
 //
 // Every figure is read with the functions the gateway's query routes use
 // (store.QueryStats for /v1/stats, store.ListTasks for /v1/tasks,
