@@ -8,7 +8,9 @@
 // their tokens, and the messages planned to it with each event and where
 // each stopped; the app's templates (create, delete), its scheduled and
 // loop pushes (cancel), a user's tags and a tag's users, and its dead
-// letters, which an admin sends back to their topic after fixing them.
+// letters, which an admin sends back to their topic after fixing them,
+// and the pushes held for approval, which an operator or admin other than
+// their submitter approves or rejects (package workers/approval).
 //
 // Every figure is read with the functions the gateway's query routes use
 // (store.QueryStats for /v1/stats, store.ListTasks for /v1/tasks,
@@ -121,6 +123,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /apps/{app}/schedules", s.authed(s.scheduleList))
 	mux.HandleFunc("POST /apps/{app}/schedules/cancel", s.authed(s.cancelSchedule))
 	mux.HandleFunc("GET /apps/{app}/tags", s.authed(s.tags))
+	mux.HandleFunc("GET /apps/{app}/approvals", s.authed(s.approvals))
+	mux.HandleFunc("POST /apps/{app}/approvals/{decision}", s.authed(s.decide))
 	mux.HandleFunc("GET /apps/{app}/deadletters", s.authed(s.deadLetters))
 	mux.HandleFunc("GET /apps/{app}/deadletters/{partition}/{offset}", s.authed(s.deadLetterPage))
 	mux.HandleFunc("POST /apps/{app}/deadletters/{partition}/{offset}/resend", s.authedUpTo(MaxResendBytes+maxFormBytes, s.resendDeadLetter))
@@ -137,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter"} {
+	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter", "approvals"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parsing page %s: %w", name, err)
@@ -288,7 +292,7 @@ type view struct {
 	Apps []string
 	App  string
 	// Nav is the current section: overview, tasks, investigate,
-	// templates, schedules, tags or deadletters.
+	// templates, schedules, tags, deadletters or approvals.
 	Nav string
 	// Body is the page's own data.
 	Body any

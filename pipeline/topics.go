@@ -136,6 +136,11 @@ func ControlTopic(region string) string { return "push.control." + region }
 // (schema.NewScheduleID), so two apps never share one.
 func SchedulesTopic(region string) string { return "push.schedules." + region }
 
+// ApprovalsTopic is push.approvals.R (compacted): requests held for a
+// second operator's approval, keyed like the request ("<appId>/<taskId>",
+// schema.Approval.Key), with their decision.
+func ApprovalsTopic(region string) string { return "push.approvals." + region }
+
 // DLQTopic is push.dlq.R: raw bytes of records that could not be handled,
 // keyed by the original key, with headers naming the reason and source.
 func DLQTopic(region string) string { return "push.dlq." + region }
@@ -184,6 +189,7 @@ func RegionTopics(region string) []TopicSpec {
 		{Name: BindingsTopic(region)},
 		{Name: ControlTopic(region), Compacted: true, Retention: schema.ControlRetention},
 		{Name: SchedulesTopic(region), Compacted: true},
+		{Name: ApprovalsTopic(region), Compacted: true},
 		{Name: DLQTopic(region)},
 	}
 	for _, t := range RetryTiers() {

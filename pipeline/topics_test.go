@@ -65,7 +65,7 @@ func TestRegions(t *testing.T) {
 	}
 	for _, r := range Regions() {
 		specs := RegionTopics(r)
-		if want := 7 + len(RetryTiers()) + len(CallbackRetryTiers()); len(specs) != want {
+		if want := 8 + len(RetryTiers()) + len(CallbackRetryTiers()); len(specs) != want {
 			t.Fatalf("RegionTopics(%s) has %d topics, want %d", r, len(specs), want)
 		}
 		for _, tier := range RetryTiers() {
@@ -82,7 +82,7 @@ func TestRegions(t *testing.T) {
 			if got, ok := TopicRegion(s.Name); !ok || got != r {
 				t.Errorf("TopicRegion(%s) = %q, %v", s.Name, got, ok)
 			}
-			wantCompact := s.Name == ControlTopic(r) || s.Name == SchedulesTopic(r)
+			wantCompact := s.Name == ControlTopic(r) || s.Name == SchedulesTopic(r) || s.Name == ApprovalsTopic(r)
 			if s.Compacted != wantCompact {
 				t.Errorf("%s compacted = %v, want %v", s.Name, s.Compacted, wantCompact)
 			}

@@ -38,6 +38,8 @@ const (
 
 var resultNames = map[ResultCode]string{
 	CodeSuccess:                      "SUCCESS",
+	CodeApprovalRejected:             "APPROVAL_REJECTED",
+	CodeApprovalExpired:              "APPROVAL_EXPIRED",
 	CodeSignatureMismatch:            "SIGNATURE_MISMATCH",
 	CodeNeedAppIDWorkspaceID:         "NEED_APPID_WORKSPACEID",
 	CodeAppIDWrong:                   "APPID_WRONG",

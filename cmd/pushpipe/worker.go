@@ -19,6 +19,7 @@ import (
 	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/workers/approval"
 	"github.com/pushpipe/pushpipe/workers/scheduler"
 )
 
@@ -37,7 +38,7 @@ var workerHelp = map[app.Kind]string{
 	app.Eventsink: "write lifecycle events into ClickHouse push_R.events (push.events.R → ClickHouse)",
 	app.Registry:  "apply device reports, user bindings, tags and users' phone numbers to push_R.devices (push.bindings.R → ClickHouse)",
 	app.Retry:     "hold deliveries until their next attempt is due, then re-send, expire or fail them, and send a resend SMS (smsStrategy 1) only if its push did not arrive (read in ClickHouse); one stage per delay tier 1s…1h (push.retry.<tier>.R → push.deliveries.R)",
-	app.Scheduler: "fire scheduled and loop pushes at their times (push.schedules.R → push.requests.R)",
+	app.Scheduler: "fire scheduled and loop pushes at their times (push.schedules.R → push.requests.R); expire held pushes nobody approved (push.approvals.R)",
 	app.Recall:    "carry out revokes for what vendors already accepted: call their recall APIs, recalled events (push.control.R → vendors)",
 	app.Callbacks: "post signed business callbacks of terminal events to the requests' callbackUrl (push.events.R and its delay tiers push.callbacks.retry.<tier>.R → HTTP, callback_sent events)",
 }
@@ -216,6 +217,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	}
 	var stages []*pipeline.Stage
 	var scheds []*scheduler.Scheduler
+	var sweepers []*approval.Sweeper
 	up := newRegionsUp(regions, time.Now())
 	for _, r := range regions {
 		for _, k := range kinds {
@@ -226,6 +228,12 @@ func runWorkers(ctx context.Context, o runOpts) error {
 				}
 				scheds = append(scheds, s)
 				up.add(r, string(k), s, false)
+				sw, err := app.NewApprovalSweeper(r, deps)
+				if err != nil {
+					return err
+				}
+				sweepers = append(sweepers, sw)
+				up.add(r, "approvals", sw, false)
 				continue
 			}
 			ss, err := app.NewStages(k, r, deps)
@@ -243,6 +251,9 @@ func runWorkers(ctx context.Context, o runOpts) error {
 		services = append(services, s)
 	}
 	for _, s := range scheds {
+		services = append(services, s)
+	}
+	for _, s := range sweepers {
 		services = append(services, s)
 	}
 	ready := func() bool {

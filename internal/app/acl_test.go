@@ -93,9 +93,11 @@ func aclConsumes() map[string][][2]string {
 		"retry":   {{pipeline.ControlTopic(aclRegion), ""}},
 		"gateway": {{pipeline.SchedulesTopic(aclRegion), ""}},
 		// fanout's device cache follows the bindings.
-		"fanout": {{pipeline.BindingsTopic(aclRegion), ""}},
-		// The scheduler's consumer group shares push.schedules.R.
-		"scheduler": {{pipeline.SchedulesTopic(aclRegion), groupID(Scheduler, aclRegion)}},
+		// fanout's approval gate follows the held pushes.
+		"fanout": {{pipeline.BindingsTopic(aclRegion), ""}, {pipeline.ApprovalsTopic(aclRegion), ""}},
+		// The scheduler's consumer group shares push.schedules.R; its
+		// approval sweeper follows the held pushes.
+		"scheduler": {{pipeline.SchedulesTopic(aclRegion), groupID(Scheduler, aclRegion)}, {pipeline.ApprovalsTopic(aclRegion), ""}},
 	}
 	for _, k := range Kinds() {
 		if k == Retry {
@@ -120,13 +122,13 @@ func aclWrites() map[string][]string {
 	rejects := []string{pipeline.EventsTopic(r), pipeline.DLQTopic(r)} // every stage's rejections
 	return map[string][]string{
 		"registry":       rejects,
-		"fanout":         append([]string{pipeline.DeliveriesTopic(r), pipeline.SchedulesTopic(r)}, rejects...),
+		"fanout":         append([]string{pipeline.DeliveriesTopic(r), pipeline.SchedulesTopic(r), pipeline.ApprovalsTopic(r)}, rejects...),
 		"sender":         append(append([]string{pipeline.BindingsTopic(r)}, tiers...), rejects...),
 		"retry":          append(append([]string{pipeline.DeliveriesTopic(r)}, tiers...), rejects...),
 		"eventsink":      append([]string{pipeline.BindingsTopic(r)}, rejects...),
 		"callbacks":      rejects,
 		"recall":         rejects,
-		"scheduler":      append([]string{pipeline.RequestsTopic(r), pipeline.SchedulesTopic(r)}, rejects...),
+		"scheduler":      append([]string{pipeline.RequestsTopic(r), pipeline.SchedulesTopic(r), pipeline.ApprovalsTopic(r)}, rejects...),
 		"receipts":       {pipeline.EventsTopic(r)},
 		"gateway":        {pipeline.RequestsTopic(r), pipeline.ControlTopic(r), pipeline.BindingsTopic(r), pipeline.SchedulesTopic(r)},
 		"orders-service": {pipeline.RequestsTopic(r)},

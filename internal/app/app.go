@@ -153,12 +153,18 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 		if err != nil {
 			return nil, fmt.Errorf("building fanout for region %s: %w", region, err)
 		}
+		policies, approvals, prep, aerr := fanoutApprovals(region, d, prepare)
+		if aerr != nil {
+			return nil, fmt.Errorf("building fanout for region %s: %w", region, aerr)
+		}
+		prepare = prep
 		h, err = fanout.New(fanout.Config{Region: region, Logger: log, IDKey: key,
 			Devices:   devices,
 			Templates: store.NewTemplates(d.CH, d.Cfg.Database(region)),
 			Emit:      d.Producer.Produce,
 			Seen:      store.NewDeliveryIndex(d.CH, d.Cfg.Database(region)).Existing,
-			Phones:    store.NewDevices(d.CH, d.Cfg.Database(region)).Phones})
+			Phones:    store.NewDevices(d.CH, d.Cfg.Database(region)).Phones,
+			Policies:  policies, Approvals: approvals})
 	case Registry:
 		h, err = registry.New(registry.Config{Region: region, Store: store.NewDevices(d.CH, d.Cfg.Database(region)), Logger: log})
 	case Eventsink:

@@ -190,6 +190,9 @@ type AppConfig struct {
 	// (see receipts.go); without them its Huawei, Honor, HarmonyOS and
 	// app SDK receipts are refused.
 	Receipts *AppReceipts `yaml:"receipts"`
+	// Approval holds the app's broadcasts or large pushes for a second
+	// operator's approval (see approval.go); absent: none waits.
+	Approval *AppApproval `yaml:"approval"`
 }
 
 // StageConfig tunes every stage's consume loop.
@@ -396,6 +399,9 @@ func (c *Config) Validate() error {
 		}
 		seen[a.AppID] = true
 		if err := a.validateVendorApps(i); err != nil {
+			return err
+		}
+		if err := a.Approval.validate(i, a.AppID); err != nil {
 			return err
 		}
 	}

@@ -94,6 +94,11 @@ type Config struct {
 	// request with smsStrategy 1 or 2 goes there. Without it such
 	// requests are rejected (3028).
 	Phones func(ctx context.Context, appID string, userIDs []string) (map[string]string, error)
+	// Policies are the approval policies of the apps that have one
+	// (config apps[].approval); Approvals, required with them, is the
+	// approval state the gate reads (see approval.go).
+	Policies  map[string]schema.ApprovalPolicy
+	Approvals Approvals
 	// Now is the clock stamped on deliveries as fanned-out time and used
 	// for broadcast periods; nil means time.Now.
 	Now    func() time.Time
@@ -113,6 +118,9 @@ func (c Config) Validate() error {
 	}
 	if c.Emit == nil {
 		return errors.New("fanout: Emit is required (the stage producer's Produce)")
+	}
+	if len(c.Policies) > 0 && c.Approvals == nil {
+		return errors.New("fanout: Approvals is required when apps have an approval policy")
 	}
 	if !c.IDKey.Valid() {
 		return errors.New("fanout: IDKey is required: configure security.idSecret or security.idSecretFile")
@@ -201,6 +209,8 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	reqs := make([]*decoded, len(msgs))
 	keys := lookupKeys{}
 	tpls := map[[2]string]tplResult{}
+	gb := &gateBatch{written: map[string]schema.Approval{}}
+	after := make([][]pipeline.Output, len(msgs))
 	for i, m := range msgs {
 		d, rej, err := h.decode(ctx, m, tpls)
 		if err != nil {
@@ -218,6 +228,15 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			results[i].Outputs = h.schedule(d)
 			continue
 		}
+		g, err := h.gate(ctx, d, m, gb)
+		if err != nil {
+			return nil, err
+		}
+		if g.stop {
+			results[i].Outputs, results[i].Reject = g.outs, g.rej
+			continue
+		}
+		after[i] = g.after
 		reqs[i] = d
 		if d.req.Type != schema.PushBroadcast {
 			for _, msg := range d.msgs {
@@ -243,7 +262,7 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		if err != nil {
 			return nil, fmt.Errorf("fanning out task %s: %w", d.taskID, err)
 		}
-		results[i].Outputs = outs
+		results[i].Outputs = append(outs, after[i]...)
 	}
 	return results, nil
 }
