@@ -55,6 +55,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/workers/fanout"
 )
 
 //go:embed templates/*.html static/*
@@ -75,6 +76,8 @@ type Server struct {
 	http     *pipeline.HTTPServer
 	// kafka reads push.schedules.<region> and push.dlq.<region>.
 	kafka *pipeline.LogReader
+	// fanout is the fanout handler the composer's previews run.
+	fanout *fanout.Handler
 }
 
 // New returns a console for cfg, or the error of cfg.Validate. Nothing
@@ -97,7 +100,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	s := &Server{cfg: cfg, kafka: kr, apps: append([]App(nil), cfg.Apps...), accounts: as, sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
+	fo, err := newPreviewFanout(cfg)
+	if err != nil {
+		_ = kr.Close() // idempotent, never fails
+		return nil, err
+	}
+	s := &Server{cfg: cfg, kafka: kr, fanout: fo, apps: append([]App(nil), cfg.Apps...), accounts: as, sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
 		login: newLoginTokens(), pages: pages, log: cfg.Logger.With().Str("stage", "console").Str("region", cfg.Region).Logger()}
 	static, _ := fs.Sub(assets, "static")
 	mux := http.NewServeMux()
@@ -111,6 +119,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /apps/{app}/tasks", s.authed(s.taskList))
 	mux.HandleFunc("GET /apps/{app}/tasks/{task}", s.authed(s.taskPage))
 	mux.HandleFunc("POST /apps/{app}/tasks/{task}/revoke", s.authed(s.revoke))
+	mux.HandleFunc("GET /apps/{app}/compose", s.authed(s.composer))
+	mux.HandleFunc("POST /apps/{app}/compose", s.authed(s.compose))
 	mux.HandleFunc("GET /apps/{app}/investigate", s.authed(s.investigate))
 	mux.HandleFunc("GET /apps/{app}/templates", s.authed(s.templateList))
 	mux.HandleFunc("POST /apps/{app}/templates/create", s.authed(s.createTemplate))
@@ -134,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter"} {
+	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter", "composer"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parsing page %s: %w", name, err)
@@ -284,8 +294,8 @@ type view struct {
 	// Apps are the apps the account may see; App the one shown.
 	Apps []string
 	App  string
-	// Nav is the current section: overview, tasks, investigate,
-	// templates, schedules, tags or deadletters.
+	// Nav is the current section: overview, tasks, composer,
+	// investigate, templates, schedules, tags or deadletters.
 	Nav string
 	// Body is the page's own data.
 	Body any
