@@ -3,7 +3,9 @@
 // trend chart (pushed, succeeded, arrived, opened, ignored and their
 // rates, by minute, hour or day, filtered by channel, platform, push type
 // and app version), the task list with filters and paging, and a task page
-// with its funnel chart, its per-channel figures and a revoke button,
+// with its funnel chart, its timeline (events per type and period), its
+// per-channel figures and a revoke button, a composer that sends a test
+// push to chosen devices, users or aliases and previews it per channel,
 // an investigation page: a device id or user id → its devices and
 // their tokens, and the messages planned to it with each event and where
 // each stopped; the app's templates (create, delete), its scheduled and
@@ -17,8 +19,18 @@
 // /v1/templates/*, scheduler.ReadSchedules and scheduler.Cancel for
 // /v1/schedules and /v1/schedules/cancel, store.Devices.UserTags and
 // TagUsers for /v1/tags/list and /v1/tags/users), so a page shows what
-// the HTTP API answers for the same query. A revoke goes the gateway's
-// way too (gateway.Revoke): a control record on push.control.<region>.
+// the HTTP API answers for the same query; a task's timeline
+// (store.TaskTimeline) counts each event id once, so its totals are the
+// funnel's. A revoke goes the gateway's way too (gateway.Revoke): a
+// control record on push.control.<region>. A composed push is checked
+// and published by gateway.Push, the code of /v1/push/<type>, so it is
+// refused with the same result code and words; its preview runs the
+// same checks (gateway.PreparePush) and then the fanout's own handler
+// (fanout.Handler.HandleBatch) on the prepared record, against the
+// region's device registry and templates, and shows the events and
+// deliveries it would write, per device and per channel with the
+// channel's content limits (channels/registry.ContentLimit), so a
+// preview cannot differ from what fanout does with the push.
 // A dead letter sent back must first pass the decoder of the stage that
 // reads its topic, and the resend is logged with who, what and when.
 //
@@ -33,8 +45,8 @@
 // over TLS. Every form carries a CSRF token (the session's; the login
 // form's is bound to a cookie nonce) and a POST without the right one is
 // refused with 403. A failed login does not tell whether the name or the
-// password was wrong. A viewer may not revoke, change templates or cancel
-// schedules, only an admin sends dead letters back (403 otherwise), and a page of an app
+// password was wrong. A viewer may not revoke, compose pushes, change
+// templates or cancel schedules, only an admin sends dead letters back (403 otherwise), and a page of an app
 // outside the account's apps is refused with 403, never shown empty.
 //
 // Liveness, readiness (Ready) and metrics belong on the process's
