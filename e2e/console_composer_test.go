@@ -12,14 +12,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/chromedp/chromedp"
-	"golang.org/x/crypto/bcrypt"
 
-	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
-	"github.com/pushpipe/pushpipe/console"
 	"github.com/pushpipe/pushpipe/gateway"
 	"github.com/pushpipe/pushpipe/internal/app"
-	"github.com/pushpipe/pushpipe/internal/config"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 )
@@ -47,25 +43,7 @@ func TestConsoleComposer(t *testing.T) {
 	api := e.startGateway("sg")
 	ctx := context.Background()
 
-	hash, err := bcrypt.GenerateFromPassword([]byte("olga-password"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg.Console.Accounts = []config.ConsoleAccount{{Name: "olga", PasswordHash: channels.Secret(hash), Role: "operator", Apps: []string{testApp}}}
-	if err := e.cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	cc := app.ConsoleConfig(e.deps(), "sg", "127.0.0.1:0")
-	cc.Brokers, cc.KafkaSecurity = e.brokers, e.security
-	con, err := console.New(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := con.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { con.Close() })
-	b := newBrowser(t, chromium, con.URL())
+	b := startConsole(t, e, chromium, consoleAccount(t, "olga", "operator", testApp))
 	appPath := "/apps/" + url.PathEscape(testApp)
 	b.login("olga", "olga-password", "#metrics")
 
@@ -85,7 +63,7 @@ func TestConsoleComposer(t *testing.T) {
 		id := fmt.Sprintf("cmp-many-%02d", i)
 		eleven[id], elevenTargets = "m"+id, append(elevenTargets, id)
 	}
-	_, err = api.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", TaskName: "composer e2e",
+	_, err := api.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", TaskName: "composer e2e",
 		DeliverType: schema.DeliverAndroid, TargetMsgkey: eleven, Title: "T", Content: "C", ExpiredSeconds: 3600})
 	var ge *gateway.Error
 	if !errors.As(err, &ge) || ge.Code != schema.CodeSinglePushTargetTooMuch {
