@@ -30,7 +30,8 @@
 // region's device registry and templates, and shows the events and
 // deliveries it would write, per device and per channel with the
 // channel's content limits (channels/registry.ContentLimit), so a
-// preview cannot differ from what fanout does with the push.
+// preview cannot differ from what fanout does with the push. Only
+// operators and admins compose, preview and send (403 otherwise).
 // A dead letter sent back must first pass the decoder of the stage that
 // reads its topic, and the resend is logged with who, what and when.
 //
@@ -45,8 +46,8 @@
 // over TLS. Every form carries a CSRF token (the session's; the login
 // form's is bound to a cookie nonce) and a POST without the right one is
 // refused with 403. A failed login does not tell whether the name or the
-// password was wrong. A viewer may not revoke, compose pushes, change
-// templates or cancel schedules, only an admin sends dead letters back (403 otherwise), and a page of an app
+// password was wrong. A viewer may not revoke, change templates or cancel
+// schedules, only an admin sends dead letters back (403 otherwise), and a page of an app
 // outside the account's apps is refused with 403, never shown empty.
 //
 // Liveness, readiness (Ready) and metrics belong on the process's
@@ -117,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 		_ = kr.Close() // idempotent, never fails
 		return nil, err
 	}
-	s := &Server{cfg: cfg, kafka: kr, fanout: fo, apps: append([]App(nil), cfg.Apps...), accounts: as, sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
+	s := &Server{cfg: cfg, kafka: kr, apps: append([]App(nil), cfg.Apps...), accounts: as, sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
 		login: newLoginTokens(), pages: pages, log: cfg.Logger.With().Str("stage", "console").Str("region", cfg.Region).Logger()}
 	static, _ := fs.Sub(assets, "static")
 	mux := http.NewServeMux()
@@ -146,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "error", nil, view{Title: "Not found", Error: "There is no page at " + r.URL.Path + "."})
 	})
+	s.fanout = fo
 	s.handler = secureHeaders(mux)
 	s.http = pipeline.NewHTTPServer(pipeline.HTTPServerConfig{Name: "console", Addr: cfg.Addr, Handler: s.handler,
 		WriteTimeout: cfg.Timeout + 30*time.Second, ShutdownGrace: cfg.Timeout})
