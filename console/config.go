@@ -25,7 +25,8 @@ const (
 	// RoleViewer reads the overview, the tasks and their funnels, and
 	// investigates devices and users.
 	RoleViewer Role = "viewer"
-	// RoleOperator also revokes tasks, creates and deletes templates and
+	// RoleOperator also revokes tasks, sends test pushes from the
+	// composer (and previews them), creates and deletes templates and
 	// cancels scheduled and loop pushes.
 	RoleOperator Role = "operator"
 	// RoleAdmin may do everything an operator may, and sends dead letters
@@ -40,8 +41,8 @@ func (r Role) Valid() bool { return r == RoleViewer || r == RoleOperator || r ==
 func (r Role) CanRevoke() bool { return r.CanOperate() }
 
 // CanOperate reports whether the role may change what the pipeline does:
-// revoke, create and delete templates, cancel scheduled pushes
-// (operators and admins).
+// revoke, compose test pushes, create and delete templates, cancel
+// scheduled pushes (operators and admins).
 func (r Role) CanOperate() bool { return r == RoleOperator || r == RoleAdmin }
 
 // CanResendDeadLetters reports whether the role may send a dead letter

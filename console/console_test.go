@@ -287,7 +287,7 @@ type client struct {
 
 func newTestConsole(t *testing.T, p Producer) *client {
 	t.Helper()
-	s, err := New(Config{Region: "sg", Apps: []App{{AppID: "A"}, {AppID: "B"}}, ClickHouse: noClickHouse{}, Database: "push_sg", Producer: p,
+	s, err := New(Config{Region: "sg", Apps: []App{{AppID: "A", WorkspaceID: "default"}, {AppID: "B", WorkspaceID: "default"}}, ClickHouse: noClickHouse{}, Database: "push_sg", Producer: p,
 		Brokers: []string{"127.0.0.1:1"}, Accounts: []Account{
 			{Name: "olga", PasswordHash: mustHash(t, "olga-password"), Role: RoleOperator, Apps: []string{"A"}},
 			{Name: "vera", PasswordHash: mustHash(t, "vera-password"), Role: RoleViewer, Apps: []string{"A"}},

@@ -272,6 +272,8 @@ type taskView struct {
 	Funnel   template.HTML
 	Stages   []funnelRow
 	Channels []channelRow
+	// Timeline is the task's events over time.
+	Timeline *timelineView
 	// CanRevoke shows the revoke form.
 	CanRevoke bool
 	Reason    string
@@ -316,6 +318,10 @@ func (s *Server) showTask(w http.ResponseWriter, r *request, status int, problem
 	}
 	tv.Task, tv.Start = d, time.UnixMilli(d.StartTime).UTC()
 	tv.Funnel, tv.Stages = funnelChart(d.Funnel), funnelRows(d.Funnel)
+	if tv.Timeline, err = s.taskTimeline(ctx, app, id, tv.Start, time.UnixMilli(d.EndTime)); err != nil {
+		s.fail(w, r, "task", v, "reading the timeline of task "+id, err)
+		return
+	}
 	// The channels' figures count from the task's first minute until now
 	// (arrivals and opens come later), within the longest range a
 	// statistics query may cover.

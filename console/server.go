@@ -3,7 +3,9 @@
 // trend chart (pushed, succeeded, arrived, opened, ignored and their
 // rates, by minute, hour or day, filtered by channel, platform, push type
 // and app version), the task list with filters and paging, and a task page
-// with its funnel chart, its per-channel figures and a revoke button,
+// with its funnel chart, its timeline (events per type and period), its
+// per-channel figures and a revoke button, a composer that sends a test
+// push to chosen devices, users or aliases and previews it per channel,
 // an investigation page: a device id or user id → its devices and
 // their tokens, and the messages planned to it with each event and where
 // each stopped; the app's templates (create, delete), its scheduled and
@@ -19,8 +21,19 @@
 // /v1/templates/*, scheduler.ReadSchedules and scheduler.Cancel for
 // /v1/schedules and /v1/schedules/cancel, store.Devices.UserTags and
 // TagUsers for /v1/tags/list and /v1/tags/users), so a page shows what
-// the HTTP API answers for the same query. A revoke goes the gateway's
-// way too (gateway.Revoke): a control record on push.control.<region>.
+// the HTTP API answers for the same query; a task's timeline
+// (store.TaskTimeline) counts each event id once, so its totals are the
+// funnel's. A revoke goes the gateway's way too (gateway.Revoke): a
+// control record on push.control.<region>. A composed push is checked
+// and published by gateway.Push, the code of /v1/push/<type>, so it is
+// refused with the same result code and words; its preview runs the
+// same checks (gateway.PreparePush) and then the fanout's own handler
+// (fanout.Handler.HandleBatch) on the prepared record, against the
+// region's device registry and templates, and shows the events and
+// deliveries it would write, per device and per channel with the
+// channel's content limits (channels/registry.ContentLimit), so a
+// preview cannot differ from what fanout does with the push. Only
+// operators and admins compose, preview and send (403 otherwise).
 // A dead letter sent back must first pass the decoder of the stage that
 // reads its topic, and the resend is logged with who, what and when.
 //
@@ -59,6 +72,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/workers/fanout"
 )
 
 //go:embed templates/*.html static/*
@@ -80,6 +94,8 @@ type Server struct {
 	http     *pipeline.HTTPServer
 	// kafka reads push.schedules.<region> and push.dlq.<region>.
 	kafka *pipeline.LogReader
+	// fanout is the fanout handler the composer's previews run.
+	fanout *fanout.Handler
 }
 
 // New returns a console for cfg, or the error of cfg.Validate. Nothing
@@ -102,6 +118,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
+	fo, err := newPreviewFanout(cfg)
+	if err != nil {
+		_ = kr.Close() // idempotent, never fails
+		return nil, err
+	}
 	s := &Server{cfg: cfg, kafka: kr, apps: append([]App(nil), cfg.Apps...), accounts: as, sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
 		login: newLoginTokens(), throttle: newLoginThrottle(cfg.LoginFailures, cfg.LoginFailureEvery), pages: pages, log: cfg.Logger.With().Str("stage", "console").Str("region", cfg.Region).Logger()}
 	static, _ := fs.Sub(assets, "static")
@@ -116,6 +137,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /apps/{app}/tasks", s.authed(s.taskList))
 	mux.HandleFunc("GET /apps/{app}/tasks/{task}", s.authed(s.taskPage))
 	mux.HandleFunc("POST /apps/{app}/tasks/{task}/revoke", s.authed(s.revoke))
+	mux.HandleFunc("GET /apps/{app}/compose", s.authed(s.composer))
+	mux.HandleFunc("POST /apps/{app}/compose", s.authed(s.compose))
 	mux.HandleFunc("GET /apps/{app}/investigate", s.authed(s.investigate))
 	mux.HandleFunc("GET /apps/{app}/templates", s.authed(s.templateList))
 	mux.HandleFunc("POST /apps/{app}/templates/create", s.authed(s.createTemplate))
@@ -131,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "error", nil, view{Title: "Not found", Error: "There is no page at " + r.URL.Path + "."})
 	})
+	s.fanout = fo
 	s.handler = secureHeaders(mux)
 	s.http = pipeline.NewHTTPServer(pipeline.HTTPServerConfig{Name: "console", Addr: cfg.Addr, Handler: s.handler,
 		WriteTimeout: cfg.Timeout + 30*time.Second, ShutdownGrace: cfg.Timeout})
@@ -141,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter", "approvals"} {
+	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter", "approvals", "composer"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parsing page %s: %w", name, err)
@@ -291,8 +315,8 @@ type view struct {
 	// Apps are the apps the account may see; App the one shown.
 	Apps []string
 	App  string
-	// Nav is the current section: overview, tasks, investigate,
-	// templates, schedules, tags, deadletters or approvals.
+	// Nav is the current section: overview, tasks, composer,
+	// investigate, templates, schedules, tags, deadletters or approvals.
 	Nav string
 	// Body is the page's own data.
 	Body any

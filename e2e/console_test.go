@@ -66,6 +66,39 @@ func newBrowser(t *testing.T, chromium, base string) *browser {
 	return &browser{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/")}
 }
 
+// consoleAccount is a console account of the given role and apps whose
+// password is its name followed by "-password".
+func consoleAccount(t *testing.T, name, role string, apps ...string) config.ConsoleAccount {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(name+"-password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return config.ConsoleAccount{Name: name, PasswordHash: channels.Secret(h), Role: role, Apps: apps}
+}
+
+// startConsole starts the console of region sg with these accounts
+// against the test's pipeline (closed when the test ends) and a headless
+// Chromium on it.
+func startConsole(t *testing.T, e *env, chromium string, accounts ...config.ConsoleAccount) *browser {
+	t.Helper()
+	e.cfg.Console.Accounts = accounts
+	if err := e.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cc := app.ConsoleConfig(e.deps(), "sg", "127.0.0.1:0")
+	cc.Brokers, cc.KafkaSecurity = e.brokers, e.security
+	con, err := console.New(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := con.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { con.Close() })
+	return newBrowser(t, chromium, con.URL())
+}
+
 // stepTimeout bounds one step of a browser test.
 const stepTimeout = time.Minute
 
@@ -197,32 +230,8 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// The console, with an operator of the test app and a viewer of every
 	// app.
-	hash := func(pw string) channels.Secret {
-		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return channels.Secret(h)
-	}
-	e.cfg.Console.Accounts = []config.ConsoleAccount{
-		{Name: "olga", PasswordHash: hash("olga-password"), Role: "operator", Apps: []string{testApp}},
-		{Name: "vera", PasswordHash: hash("vera-password"), Role: "viewer", Apps: []string{console.AllApps}},
-		{Name: "ada", PasswordHash: hash("ada-password"), Role: "admin", Apps: []string{testApp}},
-	}
-	if err := e.cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	cc := app.ConsoleConfig(e.deps(), "sg", "127.0.0.1:0")
-	cc.Brokers, cc.KafkaSecurity = e.brokers, e.security
-	con, err := console.New(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := con.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { con.Close() })
-	b := newBrowser(t, chromium, con.URL())
+	b := startConsole(t, e, chromium,
+		consoleAccount(t, "olga", "operator", testApp), consoleAccount(t, "vera", "viewer", console.AllApps), consoleAccount(t, "ada", "admin", testApp))
 	appPath := "/apps/" + url.PathEscape(testApp)
 
 	// A wrong password is refused without saying which part was wrong.

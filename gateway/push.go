@@ -35,24 +35,9 @@ func (s *Server) push(t schema.PushType) handler {
 		if rep := s.pushOpen(req.AppID); rep != nil {
 			return *rep
 		}
-		if req.Type == "" {
-			req.Type = t
-		}
-		if req.Type != t {
-			return refuse(http.StatusBadRequest, schema.CodeInvalidParam, fmt.Sprintf("type %q does not match the route, which takes %s pushes", req.Type, t))
-		}
-		// The gateway accepted it now: this starts the latency clock and
-		// dates a scheduled push's strategy checks.
-		req.AcceptedAt = c.now.UnixMilli()
-		out, pub, err := producer.Prepare(req, s.cfg.Region, c.now)
+		pub, err := Push(ctx, s.cfg.ClickHouse, s.cfg.Database, s.cfg.Producer, s.cfg.Region, t, req, c.now)
 		if err != nil {
-			return failed("validating the request", err)
-		}
-		if rep := s.checkTemplate(ctx, req); rep != nil {
-			return *rep
-		}
-		if err := s.cfg.Producer.Produce(ctx, []pipeline.Output{out}); err != nil {
-			return failed("publishing task "+pub.TaskID+" to "+out.Topic, err)
+			return failed("pushing the request", err)
 		}
 		if pub.ScheduleID != "" {
 			return ok(pub.ScheduleID)
@@ -71,21 +56,72 @@ func (s *Server) pushOpen(appID string) *reply {
 	return &r
 }
 
+// PreparePush checks a push of type t exactly as /v1/push/<t> does once
+// the caller is authenticated and the app's push API is open, and readies
+// its record for push.requests.<region> without publishing it: req.Type
+// is filled with t when empty and must equal it, req.AcceptedAt is set to
+// now (the latency clock), producer.Prepare fills the region and task id
+// and validates it (schema.Request.Validate, the rules fanout applies),
+// and a TEMPLATE, MULTIPLE or BROADCAST push's template is looked up in
+// database db and every placeholder must get a value (3022
+// TEMPLATE_NOT_EXIST, 3023 TEMPLATEKV_NOT_ENOUGH), as fanout will check.
+// The gateway's push routes and the console's composer both push
+// through it (see Push), so a request is refused by both with the same
+// code and words.
+//
+// A refused request is a *schema.ValidationError carrying its mPaaS
+// result code; any other error is ClickHouse failing. PreparePush
+// modifies req.
+func PreparePush(ctx context.Context, conn driver.Conn, db, region string, t schema.PushType, req *schema.Request, now time.Time) (pipeline.Output, producer.Published, error) {
+	if req.Type == "" {
+		req.Type = t
+	}
+	if req.Type != t {
+		return pipeline.Output{}, producer.Published{}, &schema.ValidationError{Code: schema.CodeInvalidParam,
+			Detail: fmt.Sprintf("type %q does not match the route, which takes %s pushes", req.Type, t)}
+	}
+	// The push is accepted now: this starts the latency clock and dates a
+	// scheduled push's strategy checks.
+	req.AcceptedAt = now.UnixMilli()
+	out, pub, err := producer.Prepare(req, region, now)
+	if err != nil {
+		return pipeline.Output{}, producer.Published{}, err
+	}
+	if err := checkTemplate(ctx, conn, db, req); err != nil {
+		return pipeline.Output{}, producer.Published{}, err
+	}
+	return out, pub, nil
+}
+
+// Push checks and readies req with PreparePush and publishes it through p,
+// returning once Kafka acknowledged it: the path of /v1/push/<t> and of
+// the console's composer. Errors are PreparePush's, or Kafka failing
+// (nothing was published then).
+func Push(ctx context.Context, conn driver.Conn, db string, p Producer, region string, t schema.PushType, req *schema.Request, now time.Time) (producer.Published, error) {
+	out, pub, err := PreparePush(ctx, conn, db, region, t, req, now)
+	if err != nil {
+		return producer.Published{}, err
+	}
+	if err := p.Produce(ctx, []pipeline.Output{out}); err != nil {
+		return producer.Published{}, fmt.Errorf("publishing task %s to %s: %w", pub.TaskID, out.Topic, err)
+	}
+	return pub, nil
+}
+
 // checkTemplate looks up the template a TEMPLATE, MULTIPLE or BROADCAST
 // push renders and checks that every placeholder gets a value, as fanout
-// will: 3022 TEMPLATE_NOT_EXIST, 3023 TEMPLATEKV_NOT_ENOUGH.
-func (s *Server) checkTemplate(ctx context.Context, req *schema.Request) *reply {
+// will: 3022 TEMPLATE_NOT_EXIST, 3023 TEMPLATEKV_NOT_ENOUGH, as
+// *schema.ValidationError; another error is ClickHouse's.
+func checkTemplate(ctx context.Context, conn driver.Conn, db string, req *schema.Request) error {
 	if req.Type == schema.PushSimple {
 		return nil
 	}
-	tpl, found, err := store.NewTemplates(s.cfg.ClickHouse, s.cfg.Database).Get(ctx, req.AppID, req.TemplateName)
+	tpl, found, err := store.NewTemplates(conn, db).Get(ctx, req.AppID, req.TemplateName)
 	if err != nil {
-		r := failed("reading template "+req.TemplateName, err)
-		return &r
+		return fmt.Errorf("reading template %s: %w", req.TemplateName, err)
 	}
 	if !found {
-		r := refuse(http.StatusBadRequest, schema.CodeTemplateNotExist, fmt.Sprintf("template %q does not exist for app %s", req.TemplateName, req.AppID))
-		return &r
+		return &schema.ValidationError{Code: schema.CodeTemplateNotExist, Detail: fmt.Sprintf("template %q does not exist for app %s", req.TemplateName, req.AppID)}
 	}
 	kvs := []schema.StringMap{req.TemplateKeyValue}
 	if req.Type == schema.PushMultiple {
@@ -108,12 +144,10 @@ func (s *Server) checkTemplate(ctx context.Context, req *schema.Request) *reply 
 		if !errors.As(err, &ve) {
 			continue
 		}
-		msg := ve.Detail
 		if req.Type == schema.PushMultiple {
-			msg = fmt.Sprintf("targetMsgs[%d] (%s): %s", i, req.TargetMsgs[i].Target, msg)
+			return &schema.ValidationError{Code: ve.Code, Detail: fmt.Sprintf("targetMsgs[%d] (%s): %s", i, req.TargetMsgs[i].Target, ve.Detail)}
 		}
-		r := refuse(http.StatusBadRequest, ve.Code, msg)
-		return &r
+		return ve
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func newConsoleCmd() *cobra.Command {
 	var ep endpointFlags
 	cmd := &cobra.Command{
 		Use:   "console",
-		Short: "Run the operators' web console for one region: overview, tasks, funnels, revoke, investigation, templates, schedules, tags, dead letters",
+		Short: "Run the operators' web console for one region: overview, tasks, funnels, timelines, revoke, a composer with a per-channel preview, investigation, templates, schedules, tags, dead letters",
 		Long: `Run the operators' web console of one region, a website served by pushpipe itself: every
 page, stylesheet and chart is in the binary (charts are inline SVG), so it works offline.
 
@@ -42,8 +42,17 @@ Pages (after logging in):
   /apps/<appId>/tasks      the tasks that started in a range, newest first, filtered by task
                            id, name and app version, a page at a time
   /apps/<appId>/tasks/<id> a task's figures, its funnel chart (planned, invalid device,
-                           filtered, valid, accepted by the vendor, arrived, opened), its figures
-                           per channel, and a revoke button for operators and admins
+                           filtered, valid, accepted by the vendor, arrived, opened), its
+                           timeline (events per type by second, minute or longer periods as
+                           its span needs, chart and table, totals equal to the funnel), its
+                           figures per channel, and a revoke button for operators and admins
+  /apps/<appId>/compose    operators and admins send a test push (SIMPLE, TEMPLATE or
+                           MULTIPLE) to device ids, user ids or aliases, checked and published
+                           as /v1/push/<type> does (refused with its result code and words);
+                           Preview sends nothing: it runs fanout's own handler on the push
+                           against the device registry and shows, per device and channel, the
+                           channel's content limits and what would be sent, filtered (code and
+                           reason; nothing is truncated) or found invalid
   /apps/<appId>/investigate a device id or user id: its registered devices, tokens and
                            whether they are valid, and the 50 newest messages planned to it
                            in a range (it says how many more), each with its events (time,
@@ -69,8 +78,9 @@ push.control.<region>). The schedules and dead-letter pages read the region's Ka
 (--brokers, kafka security settings).
 
 Accounts come from console.accounts: a name, the bcrypt hash of the password ('pushpipe
-console hash-password' makes it), a role (viewer reads; operator also revokes, creates and
-deletes templates and cancels schedules; admin also sends dead letters back) and the apps
+console hash-password' makes it), a role (viewer reads; operator also revokes, sends test pushes
+from the composer, creates and deletes templates and cancels schedules; admin also sends
+dead letters back) and the apps
 it may see ("*" for all; other apps' pages are refused). A login starts a session
 (console.sessionTtl, default 12h) in an HttpOnly, SameSite=Strict cookie; every form carries
 a CSRF token and a POST without it is refused (403). A failed login does not say whether
