@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushpipe/pushpipe/gateway"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/workers/approval"
 )
@@ -30,7 +31,7 @@ type approvalItem struct {
 
 // submitterOf is the submitter name the console records for an account
 // (schema.SubmitterHeader of the pushes it sends).
-func submitterOf(account string) string { return "console:" + account }
+func submitterOf(account string) string { return gateway.SubmitterConsole + account }
 
 // approvals lists the app's held requests (push.approvals.<region>),
 // waiting ones first, newest first: app, type, target count, title,

@@ -245,7 +245,7 @@ func (s *Server) compose(w http.ResponseWriter, r *request) {
 	if preview {
 		cv.Preview, err = s.preview(ctx, req, now)
 	} else {
-		pub, err = gateway.Push(ctx, s.cfg.ClickHouse, s.cfg.Database, s.cfg.Producer, s.cfg.Region, req.Type, req, now)
+		pub, err = gateway.Push(ctx, s.cfg.ClickHouse, s.cfg.Database, s.cfg.Producer, s.cfg.Region, req.Type, req, now, submitterOf(r.account.Name))
 	}
 	if words := refusal(err); words != "" {
 		what := "The push was "
@@ -262,6 +262,9 @@ func (s *Server) compose(w http.ResponseWriter, r *request) {
 	if !preview {
 		cv.TaskID, cv.TaskLink = pub.TaskID, "/apps/"+url.PathEscape(app)+"/tasks/"+url.PathEscape(pub.TaskID)
 		v.Notice = "Task " + pub.TaskID + " was published to " + pub.Topic + "."
+		if note := gateway.ApprovalNote(s.appOf(app).Approval, req); note != "" {
+			v.Notice += " It is " + note + ": see Approvals."
+		}
 		s.log.Info().Str("account", r.account.Name).Str("app_id", app).Str("task_id", pub.TaskID).Str("type", string(req.Type)).
 			Int("targets", len(req.TargetMsgkey)+len(req.TargetMsgs)).Msg("console: test push sent")
 	}
@@ -362,7 +365,7 @@ func newPreviewFanout(cfg Config) (*fanout.Handler, error) {
 // prepared record to the fanout handler, collecting the events and
 // deliveries it would write. A refusal is PreparePush's error.
 func (s *Server) preview(ctx context.Context, req *schema.Request, now time.Time) (*preview, error) {
-	out, pub, err := gateway.PreparePush(ctx, s.cfg.ClickHouse, s.cfg.Database, s.cfg.Region, req.Type, req, now)
+	out, pub, err := gateway.PreparePush(ctx, s.cfg.ClickHouse, s.cfg.Database, s.cfg.Region, req.Type, req, now, "")
 	if err != nil {
 		return nil, err
 	}

@@ -102,6 +102,9 @@ const MaxNameBytes = 128
 type App struct {
 	AppID       string
 	WorkspaceID string
+	// Approval is the app's approval policy (apps[].approval): the
+	// composer says when a push it sends will wait for approval.
+	Approval schema.ApprovalPolicy
 }
 
 // Producer writes records and returns once Kafka acknowledged every one;

@@ -34,6 +34,11 @@ type App struct {
 	// PushClosed refuses the app's pushes and revokes with 3032
 	// REST_API_SWITCH_NOT_OPEN; its queries and client routes still work.
 	PushClosed bool
+	// Approval is the app's approval policy (apps[].approval). Fanout
+	// holds what it requires, however the push arrived; the gateway only
+	// says so in its answer: SUCCESS, with a ResultMessage that the push
+	// awaits a second operator's approval.
+	Approval schema.ApprovalPolicy
 	// RateLimit, if set, replaces Config.RateLimit for this app.
 	RateLimit *RateLimit
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/channels/apns"
 	"github.com/pushpipe/pushpipe/channels/registry"
@@ -35,15 +36,51 @@ func (s *Server) push(t schema.PushType) handler {
 		if rep := s.pushOpen(req.AppID); rep != nil {
 			return *rep
 		}
-		pub, err := Push(ctx, s.cfg.ClickHouse, s.cfg.Database, s.cfg.Producer, s.cfg.Region, t, req, c.now)
+		pub, err := Push(ctx, s.cfg.ClickHouse, s.cfg.Database, s.cfg.Producer, s.cfg.Region, t, req, c.now, SubmitterAccessKey+c.grant.idOrNone())
 		if err != nil {
 			return failed("pushing the request", err)
 		}
+		var rep reply
 		if pub.ScheduleID != "" {
-			return ok(pub.ScheduleID)
+			rep = ok(pub.ScheduleID)
+		} else {
+			rep = ok(pub.TaskID)
 		}
-		return ok(pub.TaskID)
+		if note := ApprovalNote(s.apps[req.AppID].Approval, req); note != "" {
+			rep.msg += ": " + note
+		}
+		return rep
 	}
+}
+
+// Submitter prefixes of the schema.SubmitterHeader the gateway and the
+// console put on the requests they publish: the approval flow refuses an
+// approval by the account that submitted the push.
+const (
+	SubmitterAccessKey = "accesskey:"
+	SubmitterConsole   = "console:"
+)
+
+// ApprovalNote says, for an accepted push, whether fanout will hold it for
+// a second operator's approval under policy p (schema.ApprovalPolicy
+// .Requires), in words for the answer's ResultMessage; "" when it will
+// not. A scheduled or loop push is held at each occurrence.
+func ApprovalNote(p schema.ApprovalPolicy, req *schema.Request) string {
+	if !p.Active() {
+		return ""
+	}
+	if req.IsScheduled() {
+		once := *req
+		once.StrategyType, once.StrategyContent = 0, nil
+		if held, why := p.Requires(&once); held {
+			return "each occurrence waits for a second operator's approval when it fires (" + why + ")"
+		}
+		return ""
+	}
+	if held, why := p.Requires(req); held {
+		return fmt.Sprintf("awaiting a second operator's approval (%s); it expires unless approved within %s of its arrival", why, p.ExpiryOrDefault())
+	}
+	return ""
 }
 
 // pushOpen refuses a push or revoke of an app whose push API its operator
@@ -69,10 +106,14 @@ func (s *Server) pushOpen(appID string) *reply {
 // through it (see Push), so a request is refused by both with the same
 // code and words.
 //
+// submitter, when not empty, goes on the record as its
+// schema.SubmitterHeader (SubmitterAccessKey or SubmitterConsole and the
+// id): the approval flow's record of who sent it.
+//
 // A refused request is a *schema.ValidationError carrying its mPaaS
 // result code; any other error is ClickHouse failing. PreparePush
 // modifies req.
-func PreparePush(ctx context.Context, conn driver.Conn, db, region string, t schema.PushType, req *schema.Request, now time.Time) (pipeline.Output, producer.Published, error) {
+func PreparePush(ctx context.Context, conn driver.Conn, db, region string, t schema.PushType, req *schema.Request, now time.Time, submitter string) (pipeline.Output, producer.Published, error) {
 	if req.Type == "" {
 		req.Type = t
 	}
@@ -90,6 +131,9 @@ func PreparePush(ctx context.Context, conn driver.Conn, db, region string, t sch
 	if err := checkTemplate(ctx, conn, db, req); err != nil {
 		return pipeline.Output{}, producer.Published{}, err
 	}
+	if submitter != "" {
+		out.Headers = append(out.Headers, kafka.Header{Key: schema.SubmitterHeader, Value: []byte(submitter)})
+	}
 	return out, pub, nil
 }
 
@@ -97,8 +141,8 @@ func PreparePush(ctx context.Context, conn driver.Conn, db, region string, t sch
 // returning once Kafka acknowledged it: the path of /v1/push/<t> and of
 // the console's composer. Errors are PreparePush's, or Kafka failing
 // (nothing was published then).
-func Push(ctx context.Context, conn driver.Conn, db string, p Producer, region string, t schema.PushType, req *schema.Request, now time.Time) (producer.Published, error) {
-	out, pub, err := PreparePush(ctx, conn, db, region, t, req, now)
+func Push(ctx context.Context, conn driver.Conn, db string, p Producer, region string, t schema.PushType, req *schema.Request, now time.Time, submitter string) (producer.Published, error) {
+	out, pub, err := PreparePush(ctx, conn, db, region, t, req, now, submitter)
 	if err != nil {
 		return producer.Published{}, err
 	}

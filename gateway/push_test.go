@@ -375,3 +375,43 @@ func TestClosedPushAPI(t *testing.T) {
 		t.Errorf("%v pushes counted as refused with 3032, want 1", n)
 	}
 }
+
+// TestPushAwaitingApproval checks what the gateway adds for an app whose
+// pushes need a second operator's approval: the answer is SUCCESS with a
+// message saying the push waits (fanout holds it), the record carries the
+// submitting AccessKey, and a push the policy does not hold says nothing.
+func TestPushAwaitingApproval(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Apps[0].Approval = schema.ApprovalPolicy{MaxTargets: 2, Expiry: time.Hour} })
+	small := app(map[string]any{"taskName": "small", "taskId": "t-small", "deliverType": 1, "targetMsgkey": targets(2),
+		"title": "T", "content": "C", "expiredSeconds": 300})
+	large := with(small, map[string]any{"taskName": "large", "taskId": "t-large", "targetMsgkey": targets(3)})
+	for _, tc := range []struct {
+		name     string
+		body     map[string]any
+		wantNote string
+	}{
+		{"within the policy", small, ""},
+		{"above maxTargets", large, "awaiting a second operator's approval (the push names 3 targets, more than the app's 2 (apps[].approval.maxTargets)); it expires unless approved within 1h0m0s of its arrival"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := e.expect(t, "/v1/push/simple", tc.body, 0, 0)
+			want := "SUCCESS"
+			if tc.wantNote != "" {
+				want += ": " + tc.wantNote
+			}
+			if resp.ResultMessage != want {
+				t.Errorf("ResultMessage %q, want %q", resp.ResultMessage, want)
+			}
+			rec := e.only(pipeline.RequestsTopic("sg"))
+			var submitter string
+			for _, h := range rec.Headers {
+				if h.Key == schema.SubmitterHeader {
+					submitter = string(h.Value)
+				}
+			}
+			if want := SubmitterAccessKey + testKey(0).ID; submitter != want {
+				t.Errorf("submitter header %q, want %q", submitter, want)
+			}
+		})
+	}
+}

@@ -13,7 +13,7 @@ import (
 func ConsoleConfig(d Deps, region, addr string) console.Config {
 	apps := make([]console.App, len(d.Cfg.Apps))
 	for i, a := range d.Cfg.Apps {
-		apps[i] = console.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID}
+		apps[i] = console.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, Approval: a.Approval.Policy()}
 	}
 	cc := d.Cfg.Console
 	return console.Config{Region: region, Addr: addr, Apps: apps, Accounts: d.Cfg.ConsoleAccounts(), ClickHouse: d.CH, Database: d.Cfg.Database(region),

@@ -269,7 +269,8 @@ func (c *Config) GatewayApps() ([]gateway.App, error) {
 		if !ok {
 			continue
 		}
-		ga := gateway.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, AccessKeys: k, PushClosed: byApp[a.AppID].PushClosed}
+		ga := gateway.App{AppID: a.AppID, WorkspaceID: a.WorkspaceID, AccessKeys: k, PushClosed: byApp[a.AppID].PushClosed,
+			Approval: a.Approval.Policy()}
 		if l := cmp.Or(byApp[a.AppID].RateLimit, c.Gateway.RateLimit); l != nil {
 			rl := l.gateway()
 			ga.RateLimit = &rl
