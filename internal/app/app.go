@@ -504,7 +504,7 @@ func NewScheduler(region string, d Deps) (*scheduler.Scheduler, error) {
 	}
 	s, err := scheduler.New(scheduler.Config{Region: region, Brokers: d.Brokers, Security: d.KafkaSecurity, Producer: d.Producer,
 		GroupID: groupID(Scheduler, region), Location: loc, MaxLateness: d.Cfg.Scheduler.MaxLateness,
-		Logger: d.Log, Metrics: d.Metrics})
+		ABTests: abTestStats(d, region), Logger: d.Log, Metrics: d.Metrics})
 	if err != nil {
 		return nil, fmt.Errorf("building scheduler for region %s: %w", region, err)
 	}
