@@ -353,7 +353,7 @@ func denominator(metric string, s ABVariantStats) uint64 {
 
 // NewABTestSchedule returns the schedule record of the A/B test r starts
 // (r.IsABTest), accepted at acceptedAt (Unix ms): one fixed-time
-// occurrence at the decision time, which the scheduler fires as the rest
+// occurrence at the decision time (rounded up to the second), which the scheduler fires as the rest
 // part once it has recorded the decision (ABRestRequest).
 func NewABTestSchedule(r *Request, acceptedAt int64) Schedule {
 	req := *r
@@ -361,7 +361,8 @@ func NewABTestSchedule(r *Request, acceptedAt int64) Schedule {
 	req.TaskID = r.DeriveTaskID()
 	return Schedule{
 		ScheduleID: ABTestScheduleID(r.AppID, req.TaskID), Region: r.Region, AppID: r.AppID, WorkspaceID: r.WorkspaceID,
-		StrategyType: StrategyFixedTime, Strategy: StrategyContent{FixedTime: r.ABTest.Decision(acceptedAt)},
+		// Whole seconds, as the scheduler's timetable counts them.
+		StrategyType: StrategyFixedTime, Strategy: StrategyContent{FixedTime: (r.ABTest.Decision(acceptedAt) + 999) / 1000 * 1000},
 		CreatedAt: acceptedAt, Request: &req, UpdatedAt: acceptedAt,
 	}
 }
