@@ -118,6 +118,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /apps/{app}/schedules", s.authed(s.scheduleList))
 	mux.HandleFunc("POST /apps/{app}/schedules/cancel", s.authed(s.cancelSchedule))
 	mux.HandleFunc("GET /apps/{app}/tags", s.authed(s.tags))
+	mux.HandleFunc("GET /apps/{app}/abtests", s.authed(s.abTestList))
+	mux.HandleFunc("GET /apps/{app}/abtests/{task}", s.authed(s.abTestPage))
 	mux.HandleFunc("GET /apps/{app}/deadletters", s.authed(s.deadLetters))
 	mux.HandleFunc("GET /apps/{app}/deadletters/{partition}/{offset}", s.authed(s.deadLetterPage))
 	mux.HandleFunc("POST /apps/{app}/deadletters/{partition}/{offset}/resend", s.authedUpTo(MaxResendBytes+maxFormBytes, s.resendDeadLetter))
@@ -132,9 +134,9 @@ func New(cfg Config) (*Server, error) {
 
 // parsePages parses every page with the shared layout.
 func parsePages() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }}
+	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }, "upper": upper}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter"} {
+	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter", "abtests"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parsing page %s: %w", name, err)
@@ -285,7 +287,7 @@ type view struct {
 	Apps []string
 	App  string
 	// Nav is the current section: overview, tasks, investigate,
-	// templates, schedules, tags or deadletters.
+	// templates, schedules, abtests, tags or deadletters.
 	Nav string
 	// Body is the page's own data.
 	Body any
