@@ -36,15 +36,15 @@ type ABTestPart struct {
 // figures it will compare), the rest of the audience, and the recorded
 // decision with the numbers it was made on.
 type ABTest struct {
-	TestID        string `json:"taskId"`
-	TaskName      string `json:"taskName"`
-	ScheduleID    string `json:"scheduleId"`
-	Status        string `json:"status"`
-	Metric        string `json:"metric"`
-	SamplePercent int    `json:"samplePercent"`
-	AcceptedAt    int64  `json:"acceptedAt"`
-	DecisionAt    int64  `json:"decisionAt"`
-	Targets       int    `json:"targets"`
+	TestID        string             `json:"taskId"`
+	TaskName      string             `json:"taskName"`
+	ScheduleID    string             `json:"scheduleId"`
+	Status        string             `json:"status"`
+	Metric        string             `json:"metric"`
+	SamplePercent int                `json:"samplePercent"`
+	AcceptedAt    int64              `json:"acceptedAt"`
+	DecisionAt    int64              `json:"decisionAt"`
+	Targets       int                `json:"targets"`
 	Variants      []ABTestPart       `json:"variants"`
 	Rest          ABTestPart         `json:"rest"`
 	Decision      *schema.ABDecision `json:"decision,omitempty"`

@@ -45,7 +45,9 @@ func TestABTestValidate(t *testing.T) {
 		{"variant without content", 300, func(r *Request) { r.ABTest.Variants[1].Content = "" }, CodePayloadNotEnough, "variant b"},
 		{"sample too small", 20, nil, CodeInvalidParam, "too few for 3 variants"},
 		{"too many targets", MaxABTestTargets + 1, nil, CodeSinglePushTargetTooMuch, "at most 10000"},
-		{"scheduled", 300, func(r *Request) { r.StrategyType, r.StrategyContent = StrategyFixedTime, &StrategyContent{FixedTime: 4102444800000} }, CodeInvalidParam, "strategyType 1"},
+		{"scheduled", 300, func(r *Request) {
+			r.StrategyType, r.StrategyContent = StrategyFixedTime, &StrategyContent{FixedTime: 4102444800000}
+		}, CodeInvalidParam, "strategyType 1"},
 		{"sms", 300, func(r *Request) { r.SmsStrategy = 2 }, CodeInvalidParam, "smsStrategy"},
 		{"part with wrong task id", 300, func(r *Request) { *r = *r.ABPartRequest("b", ""); r.TaskID = "x" }, CodeInvalidParam, "must have task id"},
 		{"rest without winner", 300, func(r *Request) { *r = *r.ABPartRequest(ABRestPart, "") }, CodeInvalidParam, "winner"},
