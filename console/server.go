@@ -148,6 +148,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /apps/{app}/tags", s.authed(s.tags))
 	mux.HandleFunc("GET /apps/{app}/approvals", s.authed(s.approvals))
 	mux.HandleFunc("POST /apps/{app}/approvals/{decision}", s.authed(s.decide))
+	mux.HandleFunc("GET /apps/{app}/abtests", s.authed(s.abTestList))
+	mux.HandleFunc("GET /apps/{app}/abtests/{task}", s.authed(s.abTestPage))
 	mux.HandleFunc("GET /apps/{app}/deadletters", s.authed(s.deadLetters))
 	mux.HandleFunc("GET /apps/{app}/deadletters/{partition}/{offset}", s.authed(s.deadLetterPage))
 	mux.HandleFunc("POST /apps/{app}/deadletters/{partition}/{offset}/resend", s.authedUpTo(MaxResendBytes+maxFormBytes, s.resendDeadLetter))
@@ -163,9 +165,9 @@ func New(cfg Config) (*Server, error) {
 
 // parsePages parses every page with the shared layout.
 func parsePages() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }}
+	funcs := template.FuncMap{"pct": pct, "num": num, "when": when, "u64": func(n int) uint64 { return uint64(n) }, "upper": upper}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter", "approvals", "composer"} {
+	for _, name := range []string{"login", "error", "overview", "tasks", "task", "investigate", "templates", "schedules", "tags", "deadletters", "deadletter", "approvals", "composer", "abtests"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parsing page %s: %w", name, err)
@@ -316,7 +318,8 @@ type view struct {
 	Apps []string
 	App  string
 	// Nav is the current section: overview, tasks, composer,
-	// investigate, templates, schedules, tags, deadletters or approvals.
+	// investigate, templates, schedules, abtests, tags, deadletters or
+	// approvals.
 	Nav string
 	// Body is the page's own data.
 	Body any

@@ -445,6 +445,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	b.logout()
 	consoleManagement(t, e, b, api, appPath)
+	consoleABTest(t, e, b, api, appPath)
 }
 
 // consoleManagement drives the templates, schedules, tags and
@@ -598,4 +599,47 @@ func consoleManagement(t *testing.T, e *env, b *browser, api *gateway.Client, ap
 		}
 		return false, fmt.Sprint(e.eventCounts("sg", "task_id = ?", dlqTask))
 	})
+}
+
+// consoleABTest runs an A/B test of two variants to 20 devices to its
+// decision and checks that the console's A/B test page shows the decision
+// and the figures /v1/abtests/{taskId} gives.
+func consoleABTest(t *testing.T, e *env, b *browser, api *gateway.Client, appPath string) {
+	ctx := context.Background()
+	e.runScheduler("sg")
+	targets := schema.StringMap{}
+	var devs []schema.Binding
+	for i := range 20 {
+		id := fmt.Sprintf("con-ab-%02d", i)
+		devs = append(devs, device("sg", id, "regid-"+id))
+		targets[id] = "con-ab-msg-" + id
+	}
+	e.registerDevices("sg", devs...)
+	task, err := api.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", TaskName: "console A/B",
+		DeliverType: schema.DeliverAndroid, TargetMsgkey: targets, ExpiredSeconds: 3600,
+		ABTest: &schema.ABTest{Variants: []schema.ABVariant{{Title: "Copy one", Content: "first"}, {Title: "Copy two", Content: "second"}}, SamplePercent: 10, DecisionSeconds: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ab gateway.ABTest
+	e.waitFor("the A/B test decided and sent", 2*time.Minute, func() (bool, string) {
+		if err := api.Query(ctx, "/v1/abtests/"+task, map[string]any{"appId": testApp, "workspaceId": "default"}, &ab); err != nil {
+			return false, err.Error()
+		}
+		return ab.Status == "sent", ab.Status
+	})
+	b.do("the A/B test page", chromedp.Navigate(b.base+appPath+"/abtests/"+task), chromedp.WaitVisible(chromedp.CSS("#abtest-winner")))
+	a := read(b, "the winner", chromedp.AttributeValue(chromedp.CSS("#abtest-winner"), "data-value"))
+	if a.Value != ab.Decision.Winner || b.text("#abtest-status") != "sent" {
+		t.Fatalf("the console shows winner %q, status %q; /v1/abtests says %+v", a.Value, b.text("#abtest-status"), ab)
+	}
+	for _, v := range ab.Decision.Variants {
+		r := read(b, "the rate of "+v.Part, chromedp.AttributeValue(chromedp.CSS(`#abtest-decision tr[data-part="`+v.Part+`"] [data-col="rate"]`), "data-value"))
+		if r.Value != strconv.FormatFloat(v.Rate, 'g', -1, 64) {
+			t.Errorf("variant %s: the console shows rate %q, /v1/abtests %v", v.Part, r.Value, v.Rate)
+		}
+	}
+	b.screenshot("abtest")
+	b.do("the A/B tests list", chromedp.Navigate(b.base+appPath+"/abtests"), chromedp.WaitVisible(chromedp.CSS(`tr[data-test="`+task+`"]`)))
+	b.screenshot("abtests")
 }

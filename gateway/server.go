@@ -238,6 +238,8 @@ func New(cfg Config) (*Server, error) {
 		{path: "/v1/tasks", handle: s.tasks},
 		{path: "/v1/tasks/{taskId}", handle: s.taskDetails},
 		{path: "/v1/schedules", handle: s.schedules},
+		{path: "/v1/abtests", handle: s.abTests},
+		{path: "/v1/abtests/{taskId}", handle: s.abTest},
 		{path: "/v1/schedules/cancel", handle: s.cancelSchedules},
 		{path: "/v1/templates/create", write: true, handle: s.createTemplate},
 		{path: "/v1/templates/list", handle: s.listTemplates},

@@ -145,8 +145,14 @@ func LiveActivity(a App, taskName string, deliverType int, targets map[string]st
 // Validate checks req with the rules fanout applies (schema.Request
 // Validate) and returns a *schema.ValidationError carrying the mPaaS result
 // code of the first rule broken, or nil. Templates and devices are not
-// consulted.
-func Validate(req *schema.Request) error { return req.Validate() }
+// consulted. The abTest fields the pipeline sets (part, testId, winner)
+// are refused (3028).
+func Validate(req *schema.Request) error {
+	if err := refuseABPipelineFields(req); err != nil {
+		return err
+	}
+	return req.Validate()
+}
 
 // Published says where a published request went.
 type Published struct {

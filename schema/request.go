@@ -255,6 +255,9 @@ type Request struct {
 	CallbackURL string `json:"callbackUrl,omitempty"`
 	AcceptedAt  int64  `json:"acceptedAt,omitempty"`
 	ScheduleID  string `json:"scheduleId,omitempty"`
+
+	// ABTest makes a SIMPLE push an A/B copy test (see ABTest).
+	ABTest *ABTest `json:"abTest,omitempty"`
 }
 
 // DecodeRequest parses a push request. A body that is not JSON, or not

@@ -65,6 +65,9 @@ type Schedule struct {
 	// published and cleared once Through reaches it. A scheduler that finds
 	// it set looks for the request on push.requests.R before publishing it.
 	Firing *Firing `json:"firing,omitempty"`
+	// ABDecision is the decision of an A/B test's schedule (IsABTest),
+	// recorded before its rest part is published.
+	ABDecision *ABDecision `json:"abDecision,omitempty"`
 
 	// UpdatedAt is when this record was written.
 	UpdatedAt int64 `json:"updatedAt,omitempty"`
@@ -170,6 +173,7 @@ func (s Schedule) Merge(o Schedule) Schedule {
 	if m.Firing != nil && m.Firing.Occurrence <= m.Through {
 		m.Firing = nil
 	}
+	m.ABDecision = mergeABDecision(s.ABDecision, o.ABDecision)
 	m.UpdatedAt = max(s.UpdatedAt, o.UpdatedAt)
 	return m
 }
@@ -181,7 +185,7 @@ func (s Schedule) SameState(o Schedule) bool {
 	return s.Admitted == o.Admitted && s.Refused == o.Refused && s.Cancelled == o.Cancelled &&
 		s.CancelledAt == o.CancelledAt && s.Through == o.Through && s.TimeZone == o.TimeZone &&
 		slices.Equal(s.Missed, o.Missed) && slices.Equal(s.Skipped, o.Skipped) && sameFiring &&
-		(s.Request == nil) == (o.Request == nil)
+		(s.Request == nil) == (o.Request == nil) && sameABDecision(s.ABDecision, o.ABDecision)
 }
 
 // Location returns the schedule's time zone: TimeZone, or def when it is
@@ -318,6 +322,9 @@ func OccurrenceTime(stamp string, loc *time.Location) (time.Time, error) {
 func (s *Schedule) OccurrenceRequest(at time.Time, loc *time.Location) *Request {
 	if s.Request == nil {
 		return nil
+	}
+	if s.IsABTest() {
+		return s.abRestRequest()
 	}
 	r := *s.Request
 	r.StrategyType, r.StrategyContent = StrategyImmediate, nil

@@ -94,6 +94,9 @@ func (r *Request) Validate() error {
 	if err := r.validateTags(); err != nil {
 		return err
 	}
+	if err := r.validateABTest(); err != nil {
+		return err
+	}
 	switch r.Type {
 	case PushSimple:
 		return r.validateSimple()
@@ -126,7 +129,7 @@ func (r *Request) validateSimple() error {
 	if err := r.validateTargetMsgkey(); err != nil {
 		return err
 	}
-	if (r.Title == "" || r.Content == "") && !r.IsLiveActivity() {
+	if (r.Title == "" || r.Content == "") && !r.IsLiveActivity() && r.ABTest == nil { // an A/B test's variants carry the copy
 		// A Live Activity's alert is optional (validateLiveActivity).
 		return invalid(CodePayloadNotEnough, "title and content are both required")
 	}
@@ -305,8 +308,8 @@ func (r *Request) validateTargetMsgkey() error {
 	if len(r.TargetMsgkey) == 0 {
 		return invalid(CodeTokenOrUserIDNull, "targetMsgkey has no targets")
 	}
-	if len(r.TargetMsgkey) > MaxSimpleTargets {
-		return invalid(CodeSinglePushTargetTooMuch, "targetMsgkey has %d targets, at most %d are allowed", len(r.TargetMsgkey), MaxSimpleTargets)
+	if maxTargets := r.maxTargets(); len(r.TargetMsgkey) > maxTargets {
+		return invalid(CodeSinglePushTargetTooMuch, "targetMsgkey has %d targets, at most %d are allowed", len(r.TargetMsgkey), maxTargets)
 	}
 	for _, k := range r.TargetMsgkey.SortedKeys() {
 		if k == "" {

@@ -188,7 +188,7 @@ func (p *poster) add(vendor, region, app string, sent []Sent) {
 		if t.Correlation == "" {
 			continue
 		}
-		f := p.cfg.Fate(p.seed, t.Correlation, t.Token)
+		f := p.cfg.FateOfTitle(p.seed, t.Correlation, t.Token, t.Title)
 		for _, k := range []struct {
 			kind receiptKind
 			yes  bool

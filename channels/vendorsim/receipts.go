@@ -75,6 +75,12 @@ type ReceiptsConfig struct {
 	ArrivalRate float64 `json:"arrivalRate" yaml:"arrivalRate"`
 	// OpenRate is the fraction of arrivals that are opened, 0..1.
 	OpenRate float64 `json:"openRate" yaml:"openRate"`
+	// OpenRatesByTitle override OpenRate for the messages whose title
+	// contains a rule's text, the first matching rule winning, so that
+	// copies can be told apart (an A/B test's variants). Only vendors
+	// whose simulator knows the title of what it accepted apply them
+	// (MiPush, its form's title); the others use OpenRate.
+	OpenRatesByTitle []TitleOpenRate `json:"openRatesByTitle,omitempty" yaml:"openRatesByTitle"`
 	// IgnoreRate is the fraction of the arrivals not opened that are
 	// ignored (dismissed), 0..1.
 	IgnoreRate float64 `json:"ignoreRate" yaml:"ignoreRate"`
@@ -172,10 +178,20 @@ func (c ReceiptsConfig) validate() []error {
 			bad("urls: %s: %q is not an http(s) base URL such as http://127.0.0.1:18100", r, c.URLs[r])
 		}
 	}
-	for _, f := range []struct {
+	rates := []struct {
 		name string
 		v    float64
-	}{{"arrivalRate", c.ArrivalRate}, {"openRate", c.OpenRate}, {"ignoreRate", c.IgnoreRate}} {
+	}{{"arrivalRate", c.ArrivalRate}, {"openRate", c.OpenRate}, {"ignoreRate", c.IgnoreRate}}
+	for i, r := range c.OpenRatesByTitle {
+		if r.TitleContains == "" {
+			bad("openRatesByTitle[%d]: titleContains is empty: name the text of the titles it applies to", i)
+		}
+		rates = append(rates, struct {
+			name string
+			v    float64
+		}{fmt.Sprintf("openRatesByTitle[%d].openRate", i), r.OpenRate})
+	}
+	for _, f := range rates {
 		if !(f.v >= 0 && f.v <= 1) {
 			bad("%s must be a fraction within 0..1, got %g", f.name, f.v)
 		}
@@ -217,6 +233,30 @@ type ReceiptFate struct {
 // a function of the seed, the correlation value, the token and the three
 // rates only, so the same delivery always has the same fate.
 func (c ReceiptsConfig) Fate(seed uint64, correlation, token string) ReceiptFate {
+	return c.FateOfTitle(seed, correlation, token, "")
+}
+
+// TitleOpenRate is an open rate for the messages whose title contains
+// TitleContains (ReceiptsConfig.OpenRatesByTitle).
+type TitleOpenRate struct {
+	TitleContains string  `json:"titleContains" yaml:"titleContains"`
+	OpenRate      float64 `json:"openRate" yaml:"openRate"`
+}
+
+// openRate is the open rate of a message titled title.
+func (c ReceiptsConfig) openRate(title string) float64 {
+	for _, r := range c.OpenRatesByTitle {
+		if title != "" && strings.Contains(title, r.TitleContains) {
+			return r.OpenRate
+		}
+	}
+	return c.OpenRate
+}
+
+// FateOfTitle is Fate for a message titled title ("" when unknown): its
+// open rate is the first of OpenRatesByTitle whose text the title
+// contains, else OpenRate.
+func (c ReceiptsConfig) FateOfTitle(seed uint64, correlation, token, title string) ReceiptFate {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], seed)
 	h := sha256.New()
@@ -228,7 +268,7 @@ func (c ReceiptsConfig) Fate(seed uint64, correlation, token string) ReceiptFate
 	u := func(i int) float64 { return float64(binary.BigEndian.Uint64(sum[8*i:])>>11) / (1 << 53) }
 	f := ReceiptFate{Arrived: u(0) < c.ArrivalRate}
 	if f.Arrived {
-		f.Opened = u(1) < c.OpenRate
+		f.Opened = u(1) < c.openRate(title)
 		f.Ignored = !f.Opened && u(2) < c.IgnoreRate
 	}
 	return f
@@ -402,6 +442,9 @@ type Sent struct {
 	// PushType is the HarmonyOS push-type of the call (0 notification, 6
 	// background message), which its receipts repeat.
 	PushType int
+	// Title is the title of the message, where the vendor's simulator
+	// sets it (ReceiptsConfig.OpenRatesByTitle).
+	Title string
 	// CallbackURL is the receipt address the call named (MiPush
 	// extra.callback, OPPO call_back_url, vivo extra.callback); "" means
 	// the region's receipts worker of ReceiptsConfig.URLs.

@@ -69,6 +69,7 @@ Kafka-protocol broker, an embedded ClickHouse and the vendor simulator.`,
 		newFunnelCmd(),
 		newTasksCmd(),
 		newTaskCmd(),
+		newABTestCmd(),
 		newBenchCmd(),
 	)
 	return root

@@ -38,7 +38,7 @@ var workerHelp = map[app.Kind]string{
 	app.Eventsink: "write lifecycle events into ClickHouse push_R.events (push.events.R → ClickHouse)",
 	app.Registry:  "apply device reports, user bindings, tags and users' phone numbers to push_R.devices (push.bindings.R → ClickHouse)",
 	app.Retry:     "hold deliveries until their next attempt is due, then re-send, expire or fail them, and send a resend SMS (smsStrategy 1) only if its push did not arrive (read in ClickHouse); one stage per delay tier 1s…1h (push.retry.<tier>.R → push.deliveries.R)",
-	app.Scheduler: "fire scheduled and loop pushes at their times (push.schedules.R → push.requests.R); expire held pushes nobody approved (push.approvals.R)",
+	app.Scheduler: "fire scheduled and loop pushes at their times (push.schedules.R → push.requests.R), decide A/B copy tests on their variants' statistics (read in ClickHouse) and send the winner to the rest; expire held pushes nobody approved (push.approvals.R)",
 	app.Recall:    "carry out revokes for what vendors already accepted: call their recall APIs, recalled events (push.control.R → vendors)",
 	app.Callbacks: "post signed business callbacks of terminal events to the requests' callbackUrl (push.events.R and its delay tiers push.callbacks.retry.<tier>.R → HTTP, callback_sent events)",
 }

@@ -61,9 +61,10 @@ const (
 func Kinds() []Kind { return []Kind{Registry, Fanout, Sender, Retry, Eventsink, Callbacks, Recall} }
 
 // NeedsClickHouse reports whether the kind reads or writes ClickHouse
-// (retry reads whether the pushes of resend SMS arrived).
+// (retry reads whether the pushes of resend SMS arrived; the scheduler
+// reads the statistics A/B tests are decided on).
 func (k Kind) NeedsClickHouse() bool {
-	return k != Sender && k != Receipts && k != Scheduler
+	return k != Sender && k != Receipts
 }
 
 // inputTopic is the topic a kind consumes.
@@ -510,7 +511,7 @@ func NewScheduler(region string, d Deps) (*scheduler.Scheduler, error) {
 	}
 	s, err := scheduler.New(scheduler.Config{Region: region, Brokers: d.Brokers, Security: d.KafkaSecurity, Producer: d.Producer,
 		GroupID: groupID(Scheduler, region), Location: loc, MaxLateness: d.Cfg.Scheduler.MaxLateness,
-		Logger: d.Log, Metrics: d.Metrics})
+		ABTests: abTestStats(d, region), Logger: d.Log, Metrics: d.Metrics})
 	if err != nil {
 		return nil, fmt.Errorf("building scheduler for region %s: %w", region, err)
 	}

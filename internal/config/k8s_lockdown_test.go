@@ -19,7 +19,9 @@ import (
 
 // k8sNeedsClickHouse are the workers that read or write ClickHouse (as
 // app.Kind.NeedsClickHouse says, and the gateway); only they may reach it.
-var k8sNeedsClickHouse = []string{"registry", "fanout", "eventsink", "callbacks", "recall", "gateway"}
+// internal/app's TestNetworkPolicyFollowsNeedsClickHouse checks the
+// policy against app.Kind.NeedsClickHouse itself.
+var k8sNeedsClickHouse = []string{"registry", "fanout", "retry", "eventsink", "callbacks", "recall", "scheduler", "gateway"}
 
 // k8sInternet are the workers that call outside services over HTTPS:
 // vendor APIs (sender, recall) and business callback URLs (callbacks).

@@ -62,6 +62,9 @@ func (h *Handler) gate(ctx context.Context, d *decoded, m kafka.Message, b *gate
 		}
 		b.synced = true
 	}
+	if d.req.ABTest != nil && d.req.ABTest.Part != "" {
+		return h.gateABPart(d, b)
+	}
 	key := schema.ApprovalKey(d.req.AppID, d.taskID)
 	a, found := h.cfg.Approvals.Get(key)
 	if w, ok := b.written[key]; ok {
@@ -106,6 +109,46 @@ func (h *Handler) gate(ctx context.Context, d *decoded, m kafka.Message, b *gate
 		return gateOutcome{stop: true, outs: []pipeline.Output{done(a)},
 			rej: workers.Reject(&schema.ValidationError{Code: code, Detail: reason}, partial)}, nil
 	}
+}
+
+// gateABPart decides on a part of an A/B test (a variant, or the rest)
+// whose test the policy holds: the test was held and approved as a whole,
+// by its full audience, before fanout started it and wrote its variant
+// parts (the scheduler writes the rest part later). A part goes on only
+// when the approval record of its test is approved and holds the test's
+// content; any other part (a forged one, or of a test nobody approved) is
+// rejected with 3028.
+func (h *Handler) gateABPart(d *decoded, b *gateBatch) (gateOutcome, error) {
+	testID := d.req.ABTest.TestID
+	key := schema.ApprovalKey(d.req.AppID, testID)
+	a, found := h.cfg.Approvals.Get(key)
+	if w, ok := b.written[key]; ok {
+		a, found = a.Merge(w), true
+	}
+	if found && a.Decision == schema.ApprovalApproved {
+		// The test's request as it was approved: the part without its
+		// part fields, under the test's task id (or none, when the test's
+		// was derived).
+		test := *d.req
+		t := *d.req.ABTest
+		t.Part, t.TestID, t.Winner = "", "", ""
+		test.ABTest = &t
+		for _, id := range []string{testID, ""} {
+			test.TaskID = id
+			digest, err := schema.ApprovalDigest(&test)
+			if err != nil {
+				return gateOutcome{}, err
+			}
+			if digest == a.Digest {
+				return gateOutcome{}, nil
+			}
+		}
+	}
+	err := &schema.ValidationError{Code: schema.CodeInvalidParam, Detail: fmt.Sprintf(
+		"task %s is part %s of A/B test %s, which the app's approval policy holds, and no operator approved that test with this content",
+		d.taskID, d.req.ABTest.Part, testID)}
+	partial := schema.Event{Region: h.cfg.Region, AppID: d.req.AppID, WorkspaceID: d.req.WorkspaceID, TaskID: d.taskID, PushType: d.req.Type}
+	return gateOutcome{stop: true, rej: workers.Reject(err, partial)}, nil
 }
 
 func (h *Handler) approvalOutput(a schema.Approval) pipeline.Output {

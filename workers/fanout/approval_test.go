@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -114,6 +115,91 @@ func TestApprovalGate(t *testing.T) {
 			}
 			if deliveries != tt.deliveries || approvals != tt.approvals || heldEvents != tt.heldEvents {
 				t.Fatalf("deliveries %d approvals %d held events %d, want %d %d %d", deliveries, approvals, heldEvents, tt.deliveries, tt.approvals, tt.heldEvents)
+			}
+		})
+	}
+}
+
+// TestApprovalGateABTest: an A/B test the policy holds is approved as a
+// whole, by its full audience; once approved, its variant parts go on
+// without being held again, while a part whose test nobody approved, or
+// with other content than the approved test's, is refused with 3028.
+func TestApprovalGateABTest(t *testing.T) {
+	ab := func(title string) func(r map[string]any) {
+		return func(r map[string]any) {
+			delete(r, "title")
+			delete(r, "content")
+			r["targetMsgkey"] = map[string]string{"a1": "m1", "a2": "m2", "a3": "m3", "x4": "m4"}
+			r["abTest"] = map[string]any{"variants": []map[string]string{{"title": title, "content": "C"}, {"title": "B", "content": "C"}},
+				"samplePercent": 50, "decisionSeconds": 60}
+		}
+	}
+	start := request(ab("A"))
+	req, err := schema.DecodeRequest(start.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := schema.NewApproval(req, schema.ApprovalPolicy{MaxTargets: 1, Expiry: time.Hour}, "why", "", req.AcceptedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved, _ := held.Decide(schema.ApprovalApproved, "console:bob", "", time.UnixMilli(2000))
+	// The variant parts fanout writes once the approved test starts.
+	res, err := gatedHandler(t, memApprovals{held.Key(): approved}).HandleBatch(context.Background(), []kafka.Message{start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []kafka.Message
+	marked := false
+	for _, o := range res[0].Outputs {
+		switch o.Topic {
+		case pipeline.RequestsTopic("sg"):
+			parts = append(parts, kafka.Message{Topic: o.Topic, Value: o.Value, Time: start.Time})
+		case pipeline.ApprovalsTopic("sg"):
+			a, err := schema.DecodeApproval(o.Value)
+			marked = err == nil && a.Done
+		}
+	}
+	if len(parts) != 2 || !marked {
+		t.Fatalf("the approved test started with %d variant parts and its record marked done %v, want 2 and true", len(parts), marked)
+	}
+	// A part of a test approved with other copy: the same part fields.
+	forgedStart, _ := schema.DecodeRequest(request(ab("A, changed")).Value)
+	forged, _ := json.Marshal(forgedStart.ABPartRequest("a", ""))
+	done := approved
+	done.Done = true
+
+	for _, tc := range []struct {
+		scenario string
+		state    memApprovals
+		msg      kafka.Message
+		wantCode int
+		wantHeld bool
+	}{
+		{"the test, not approved yet: held as a whole", memApprovals{}, start, 0, true},
+		{"a variant of the approved test: goes on", memApprovals{held.Key(): done}, parts[0], 0, false},
+		{"a variant of a test nobody approved: 3028", memApprovals{}, parts[1], int(schema.CodeInvalidParam), false},
+		{"a variant of a waiting test: 3028", memApprovals{held.Key(): held}, parts[1], int(schema.CodeInvalidParam), false},
+		{"a variant with other copy than the approved test's: 3028", memApprovals{held.Key(): done}, kafka.Message{Topic: start.Topic, Value: forged, Time: start.Time}, int(schema.CodeInvalidParam), false},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			res, err := gatedHandler(t, tc.state).HandleBatch(context.Background(), []kafka.Message{tc.msg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := 0
+			if res[0].Reject != nil {
+				code = res[0].Reject.Code
+			}
+			if code != tc.wantCode {
+				t.Fatalf("rejected with %d (%+v), want %d", code, res[0].Reject, tc.wantCode)
+			}
+			held := false
+			for _, o := range res[0].Outputs {
+				held = held || o.Topic == pipeline.ApprovalsTopic("sg")
+			}
+			if held != tc.wantHeld {
+				t.Fatalf("held %v (outputs %d), want %v", held, len(res[0].Outputs), tc.wantHeld)
 			}
 		})
 	}

@@ -237,6 +237,10 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			continue
 		}
 		after[i] = g.after
+		if d.req.IsABTest() {
+			results[i].Outputs = append(h.abTest(d), g.after...)
+			continue
+		}
 		reqs[i] = d
 		if d.req.Type != schema.PushBroadcast {
 			for _, msg := range d.msgs {
@@ -353,6 +357,9 @@ func (h *Handler) decode(ctx context.Context, m kafka.Message, tpls map[[2]strin
 func render(req *schema.Request, tpl schema.Template) ([]message, error) {
 	switch req.Type {
 	case schema.PushSimple:
+		if req.ABTest != nil {
+			return renderABPart(req), nil
+		}
 		out := make([]message, 0, len(req.TargetMsgkey))
 		for _, t := range req.TargetMsgkey.SortedKeys() {
 			out = append(out, message{target: t, msgID: req.TargetMsgkey[t], title: req.Title, body: req.Content, uri: req.URI, ext: req.ExtendedParams})

@@ -73,6 +73,10 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
 
+	// ABTests gives the figures A/B tests are decided on (see
+	// ABTestStats); nil leaves A/B tests undecided, with an error logged.
+	ABTests ABTestStats
+
 	// Clock is the time source for occurrences. Default RealClock().
 	Clock Clock
 	// Logger receives the scheduler's logs. The zero Logger discards them.

@@ -426,7 +426,7 @@ func (l *stateLoop) check(st *schema.Schedule, pendingOfApp int) (schema.ResultC
 	if st.StrategyType != schema.StrategyFixedTime && st.StrategyType != schema.StrategyLoop {
 		return schema.CodeInvalidParam, fmt.Sprintf("schedule %s has strategyType %d: only 1 (scheduled) and 2 (loop) are scheduled", st.ScheduleID, st.StrategyType)
 	}
-	if pendingOfApp >= l.cfg.MaxPending {
+	if pendingOfApp >= l.cfg.MaxPending && !st.IsABTest() { // an A/B test's rest is part of a push already sent
 		return schema.CodeInvalidParam, fmt.Sprintf("app %s already has %d unexecuted scheduled or loop pushes, the most allowed: "+
 			"cancel one (pushpipe schedules cancel) or wait until one has run, then push again", st.AppID, pendingOfApp)
 	}
@@ -515,7 +515,7 @@ func (l *stateLoop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 	loc := p.Location()
 	if f := st.Firing; f != nil {
 		occ := time.UnixMilli(f.Occurrence)
-		taskID := schema.OccurrenceID(st.ScheduleID, occ, loc)
+		taskID := st.OccurrenceTaskID(occ, loc)
 		found, err := l.findRequest(ctx, *f, schema.AppKey(st.AppID, taskID), taskID)
 		if err != nil {
 			return fmt.Errorf("looking for occurrence %s on %s after an interrupted firing: %w", taskID, pipeline.RequestsTopic(l.cfg.Region), err)
@@ -539,8 +539,8 @@ func (l *stateLoop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 		if !ok || occ.After(now) {
 			break
 		}
-		taskID := schema.OccurrenceID(st.ScheduleID, occ, loc)
-		if late := now.Sub(occ); late > l.cfg.MaxLateness {
+		taskID := st.OccurrenceTaskID(occ, loc)
+		if late := now.Sub(occ); late > l.cfg.MaxLateness && !st.IsABTest() { // an A/B test's rest is sent however late
 			st.Missed = insertSorted(st.Missed, occ.UnixMilli())
 			st.Through = max(st.Through, occ.UnixMilli())
 			dirty = true
@@ -548,6 +548,14 @@ func (l *stateLoop) fire(ctx context.Context, e *entry, p *schema.Plan) error {
 			l.log.Warn().Str("schedule", st.ScheduleID).Str("occurrence", taskID).Dur("late", late).Dur("max_lateness", l.cfg.MaxLateness).
 				Msg("occurrence missed: found later than the allowed lateness; not sent")
 			continue
+		}
+		if st.IsABTest() && st.ABDecision == nil {
+			if err := l.decideABTest(ctx, e); err != nil {
+				return abTestWaits(l, st, err)
+			}
+			if !l.mayAct() {
+				return nil // the next owner fires the rest with the recorded decision
+			}
 		}
 		req := st.OccurrenceRequest(occ, loc)
 		value, err := json.Marshal(req)

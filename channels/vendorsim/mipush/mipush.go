@@ -288,6 +288,9 @@ func (m *sim) answerPush(_ *http.Request, c *call) vendorsim.Answer {
 	// MiPush receipts carry extra.callback.param and the message id, and
 	// go to extra.callback when the call named one.
 	a.Receipts = vendorsim.WithCallbackURL(vendorsim.SentTokens(accepted, c.form.Get("extra.callback.param"), data.ID, ""), c.form.Get("extra.callback"))
+	for i := range a.Receipts {
+		a.Receipts[i].Title = c.form.Get("title") // for OpenRatesByTitle
+	}
 	return a
 }
 
