@@ -26,9 +26,6 @@ func Vendor() channels.Vendor {
 	v.MPaaSChannel = "IOS"
 	v.ThirdChannel = 2
 	v.SimulatorTLS = true
-	// vendors.<name>.authUrls has always been accepted here, though the
-	// channel takes no token endpoint from it.
-	v.AuthURLs = true
 	v.Demo = &channels.DemoDevice{Platform: schema.PlatformIOS, Model: "iPhone 16", Token: strings.Repeat("d3", 32)} // APNs tokens are 64 hex digits
 	return v
 }

@@ -15,9 +15,6 @@ func Vendor() channels.Vendor {
 	v.ContentLimit = schema.ContentLimit{MaxPayloadBytes: 4096}
 	v.Receipts = channels.ReceiptsHarmony
 	v.Recall = true
-	// vendors.<name>.authUrls has always been accepted here, though the
-	// channel takes no token endpoint from it.
-	v.AuthURLs = true
 	v.Demo = &channels.DemoDevice{Platform: schema.PlatformHarmony, Model: "HUAWEI Mate 70", Token: "demo-harmonyos-token"}
 	return v
 }

@@ -26,9 +26,6 @@ func Vendor() channels.Vendor {
 		Source: "the lowest tier of the per-app QPS table in OPPO's push service documentation (apps under 10 million users)"}
 	v.MPaaSChannel = "OPPO"
 	v.ThirdChannel = 7
-	// vendors.<name>.authUrls has always been accepted here, though the
-	// channel takes no token endpoint from it.
-	v.AuthURLs = true
 	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "OPPO Find X7", Token: "demo-oppo-token"}
 	return v
 }

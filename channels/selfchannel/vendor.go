@@ -17,9 +17,6 @@ func Vendor() channels.Vendor {
 	v.ContentLimit = schema.ContentLimit{AllowEmpty: true, MaxPayloadBytes: 2048}
 	v.Recall = true
 	v.MPaaSChannel = "ANDROID"
-	// vendors.<name>.authUrls has always been accepted here, though the
-	// channel takes no token endpoint from it.
-	v.AuthURLs = true
 	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "Generic Android", Token: "demo-self-token", SelfToken: true}
 	return v
 }

@@ -20,9 +20,6 @@ func Vendor() channels.Vendor {
 	v.Recall = true
 	v.MPaaSChannel = "VIVO"
 	v.ThirdChannel = 8
-	// vendors.<name>.authUrls has always been accepted here, though the
-	// channel takes no token endpoint from it.
-	v.AuthURLs = true
 	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "vivo X100", Token: "demo-vivo-token"}
 	return v
 }
