@@ -301,7 +301,7 @@ func WriteAccessKeyFile(path string, k AccessKey) error {
 		return fmt.Errorf("writing AccessKey file: %w", err)
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("writing AccessKey file %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {

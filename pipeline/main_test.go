@@ -44,7 +44,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "starting embedded kafka:", err)
 		return 1
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	testBrokers = []string{b.Addr()}
 	if err := EnsureTopics(ctx, testBrokers, KafkaSecurity{}, RegionTopics(testRegion), 3); err != nil {
 		fmt.Fprintln(os.Stderr, "creating region topics:", err)

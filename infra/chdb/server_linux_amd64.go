@@ -253,7 +253,7 @@ func waitReady(ctx context.Context, timeout time.Duration, addr string, c *child
 	if err != nil {
 		return fmt.Errorf("opening readiness probe client: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	probe := "SELECT 1, count() FROM system.processes WHERE query_id != queryID() AND position(query, " + sqlString(fifo) + ") > 0"
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
@@ -331,7 +331,7 @@ func loggedErrors(path string, offset int64) []string {
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := f.Seek(offset, 0); err != nil {
 		return nil
 	}

@@ -234,7 +234,7 @@ func startDemoSim(ctx context.Context, work string, recorded int) (*demoSim, err
 	}
 	caFile := filepath.Join(work, "vendorsim-ca.pem")
 	if err := os.WriteFile(caFile, sim.CACertPEM(), 0o644); err != nil {
-		sim.Close()
+		_ = sim.Close()
 		return nil, fmt.Errorf("writing the simulator CA: %w", err)
 	}
 	return &demoSim{Server: sim, app: cfg.Apps[0], key: key, caFile: caFile}, nil

@@ -251,7 +251,7 @@ func Load(path string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading config: %w", err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		dec := yaml.NewDecoder(f)
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {

@@ -76,7 +76,7 @@ func readYAMLDocs(t *testing.T, path string) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var docs []map[string]any
 	dec := yaml.NewDecoder(f)
 	for {

@@ -55,7 +55,7 @@ func StartClickHouse() (*ClickHouse, error) {
 	// embedded server abort; it is started again each time.
 	srv, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: dir, Logger: log, Restarts: 20})
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting embedded clickhouse for tests (run `make test`, or scripts/fetch-chdb.sh first): %w", err)
 	}
 	return &ClickHouse{srv: srv, dir: dir}, nil
@@ -69,8 +69,8 @@ func (c *ClickHouse) HTTPAddr() string { return c.srv.HTTPAddr() }
 
 // Close stops the server and removes its data.
 func (c *ClickHouse) Close() {
-	c.srv.Close()
-	os.RemoveAll(c.dir)
+	_ = c.srv.Close()
+	_ = os.RemoveAll(c.dir)
 }
 
 // Conn opens a connection closed when the test ends. While the server is
@@ -81,7 +81,7 @@ func (c *ClickHouse) Conn(t testing.TB) driver.Conn {
 	for {
 		conn, err := store.OpenClickHouse(context.Background(), store.ClickHouseOptions{Addr: c.Addr()})
 		if err == nil {
-			t.Cleanup(func() { conn.Close() })
+			t.Cleanup(func() { _ = conn.Close() })
 			return conn
 		}
 		if time.Now().After(deadline) || c.srv.Err() != nil {
@@ -99,7 +99,7 @@ func Kafka(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { _ = b.Close() })
 	return b.Addr()
 }
 
