@@ -58,7 +58,7 @@ func TestVendorError(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			err := fmt.Errorf("sending batch: %w", tc.err)
 			other := channels.ErrTransient
-			if tc.wantClass == channels.ErrTransient {
+			if errors.Is(tc.wantClass, channels.ErrTransient) {
 				other = channels.ErrPermanent
 			}
 			if !errors.Is(err, tc.wantClass) || errors.Is(err, other) {

@@ -282,7 +282,7 @@ func TestExplainKeepsTheCause(t *testing.T) {
 		}
 	}
 	plain := errors.New("something else")
-	if sec.Explain(plain) != plain || sec.Explain(nil) != nil {
+	if sec.Explain(plain) != plain || sec.Explain(nil) != nil { //nolint:errorlint // identity: Explain must return the very error it was given
 		t.Error("Explain changed an error it has nothing to say about")
 	}
 }

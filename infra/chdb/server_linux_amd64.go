@@ -74,7 +74,7 @@ type child struct {
 
 // why says why c exited: its exit status and what it printed or logged.
 func (c *child) why(logPath string) error {
-	return fmt.Errorf("clickhouse child %d exited unexpectedly (%v): %s", c.pid, c.waitErr, explain(c.out, logPath, c.logOffset))
+	return fmt.Errorf("clickhouse child %d exited unexpectedly (%w): %s", c.pid, c.waitErr, explain(c.out, logPath, c.logOffset))
 }
 
 // spawn starts a child serving s's ports and DataDir and returns once it
@@ -274,7 +274,7 @@ func waitReady(ctx context.Context, timeout time.Duration, addr string, c *child
 		case <-c.exited:
 			return fmt.Errorf("%w: %w", errExited, c.why(logPath))
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to answer SELECT 1: %w (last probe: %v)", addr, ctx.Err(), lastErr)
+			return fmt.Errorf("waiting for %s to answer SELECT 1: %w (last probe: %v)", addr, ctx.Err(), lastErr) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		case <-tick.C:
 		}
 	}

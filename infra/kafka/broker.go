@@ -527,7 +527,7 @@ func waitListening(ctx context.Context, addr string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last dial error: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last dial error: %v)", ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

@@ -87,7 +87,7 @@ func Verify(pub *rsa.PublicKey, body []byte, sign string) error {
 	}
 	sum := sha256.Sum256(body)
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	return nil
 }
