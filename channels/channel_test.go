@@ -95,7 +95,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c.Key), string(js)} {
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c.Key), string(js)} { //nolint:staticcheck // S1025: the %s verb is what is being checked for a leak
 		if strings.Contains(s, "hunter2") {
 			t.Errorf("secret printed: %s", s)
 		}

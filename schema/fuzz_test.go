@@ -127,7 +127,7 @@ func checkValidRequest(t *testing.T, r *Request) {
 		t.Fatalf("valid request with smoothRate %d", r.SmoothRate)
 	case r.IsScheduled() && r.StrategyContent == nil:
 		t.Fatalf("valid scheduled request without StrategyContent")
-	case r.DeriveTaskID() == "" || r.DeriveTaskID() != r.DeriveTaskID():
+	case r.DeriveTaskID() == "" || r.DeriveTaskID() != r.DeriveTaskID(): //nolint:staticcheck // SA4000: two calls must agree (determinism)
 		t.Fatalf("valid request without a stable task id")
 	case r.Tags != nil && (r.Type != PushBroadcast || ValidateTags("tags", r.Tags) != nil ||
 		r.PushStatus != nil && *r.PushStatus == PushStatusUnbound):
