@@ -257,7 +257,7 @@ func waitReady(ctx context.Context, timeout time.Duration, addr string, c *child
 	probe := "SELECT 1, count() FROM system.processes WHERE query_id != queryID() AND position(query, " + sqlString(fifo) + ") > 0"
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	lastErr := errors.New("no answer yet")
+	var lastErr error
 	for {
 		var one uint8
 		var serving uint64
