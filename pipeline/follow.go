@@ -268,8 +268,8 @@ func (l *LogReader) newReader(topic string, partition int, from int64) (*kafka.R
 	return r, nil
 }
 
-// ErrStopReading, returned by the function given to ReadRange or
-// ReadTopic, ends the reading early without an error.
+// ErrStopReading is the error that the function given to ReadRange or
+// ReadTopic returns to end the reading early without an error.
 var ErrStopReading = errors.New("pipeline: stop reading")
 
 // ReadRange calls fn with every record of one partition of topic from

@@ -447,8 +447,11 @@ func (c *Config) Validate() error {
 	return c.Security.validate()
 }
 
-// KafkaDataDir and ClickHouseDataDir are the embedded servers' data folders.
-func (c *Config) KafkaDataDir() string      { return filepath.Join(c.StateDir, "kafka") }
+// KafkaDataDir is the embedded Kafka broker's data folder, under StateDir.
+func (c *Config) KafkaDataDir() string { return filepath.Join(c.StateDir, "kafka") }
+
+// ClickHouseDataDir is the embedded ClickHouse server's data folder, under
+// StateDir.
 func (c *Config) ClickHouseDataDir() string { return filepath.Join(c.StateDir, "clickhouse") }
 
 // Redacted returns a copy safe to log. Every secret of the configuration
