@@ -324,12 +324,6 @@ func (r *recorder) seen() []kafka.Message {
 	return append([]kafka.Message(nil), r.handled...)
 }
 
-func (r *recorder) callCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.calls
-}
-
 func values(msgs []kafka.Message) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {

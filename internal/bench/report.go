@@ -144,14 +144,6 @@ var goals = func() []goal {
 	return append(gs, goal{figure: figCeilingViolations, atMost: true, target: 0, what: "figures above a ceiling"})
 }()
 
-// verdict says whether the goal holds for value.
-func (g goal) verdict(value float64) string {
-	if g.holds(value) {
-		return "met"
-	}
-	return "not met"
-}
-
 func (g goal) holds(value float64) bool {
 	return (g.atMost && value <= g.target) || (!g.atMost && value >= g.target)
 }

@@ -329,18 +329,6 @@ func startWorkers(ctx context.Context, bin, work, region, cfgPath string, kinds 
 	return ws, nil
 }
 
-// peakRSS returns the figure peak_rss_mb_<kind> of each worker (VmHWM so
-// far), in kind order.
-func (ws workerSet) peakRSS(kinds ...string) []Figure {
-	var figs []Figure
-	for _, k := range kinds {
-		if w := ws[k]; w != nil {
-			figs = append(figs, Figure{"peak_rss_mb_" + k, round(w.peakRSSMB(), 1), "MB"})
-		}
-	}
-	return figs
-}
-
 // stop stops every worker at once and waits for all of them.
 func (ws workerSet) stop() {
 	var wg sync.WaitGroup

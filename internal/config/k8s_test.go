@@ -138,16 +138,11 @@ func k8sFiles(t *testing.T) (manifests []manifest, generated []string) {
 	return manifests, generated
 }
 
-// loadK8sConfig assembles the configuration as each pod's init container
-// does (every generated file, concatenated) and loads it as the worker of
-// region does. The files it names that the pods mount (Kafka credentials,
-// CA certificates) are replaced by local stand-ins so that Validate can
-// read them; podFiles returns the paths as the pods see them.
-func loadK8sConfig(t *testing.T, generated []string, region string) *Config {
-	c, _ := loadK8sConfigFiles(t, generated, region)
-	return c
-}
-
+// loadK8sConfigFiles assembles the configuration as each pod's init
+// container does (every generated file, concatenated) and loads it as the
+// worker of region does. The files it names that the pods mount (Kafka
+// credentials, CA certificates) are replaced by local stand-ins so that
+// Validate can read them; podFiles returns the paths as the pods see them.
 func loadK8sConfigFiles(t *testing.T, generated []string, region string) (c *Config, podFiles []string) {
 	t.Helper()
 	var body strings.Builder
