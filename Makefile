@@ -6,7 +6,7 @@ CHDB_LIB  := $(CACHE)/chdb/26.7.3-stable.1/libchdb.so
 export PUSHPIPE_CACHE    := $(CACHE)
 export PUSHPIPE_CHDB_LIB := $(CHDB_LIB)
 
-.PHONY: run test bench build chdb chromium clean help
+.PHONY: run test test-short lint bench build chdb chromium clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,13 +25,27 @@ FUZZ_TARGETS := ./schema:FuzzDecodeRequest ./schema:FuzzDecodeBinding ./schema:F
 	./workers/receipts:FuzzParseClient
 FUZZTIME ?= 10000x
 
-test: chdb chromium ## the full test suite against embedded (real-protocol) Kafka and ClickHouse, then brief fuzzing
+# golangci-lint is pinned in its own module (tools/golangci-lint/go.mod) so the
+# project's go.mod does not carry the linter's dependencies; `go tool` builds it
+# on first use. Its analysis cache lives beside the ClickHouse library.
+LINT := GOLANGCI_LINT_CACHE=$(CACHE)/golangci-lint $(GO) tool -modfile=tools/golangci-lint/go.mod golangci-lint
+
+test: chdb chromium ## vet, lint, the full test suite against embedded (real-protocol) Kafka and ClickHouse, then brief fuzzing
 	$(GO) vet ./...
+	$(LINT) run ./...
 	$(GO) test -count=1 -timeout 45m ./...
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
 		$(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) "$${t%%:*}"; \
 	done
+
+test-short: ## vet, lint and the unit tests alone (go test -short: no Kafka, ClickHouse or browser)
+	$(GO) vet ./...
+	$(LINT) run ./...
+	$(GO) test -count=1 -short ./...
+
+lint: ## golangci-lint with .golangci.yml: staticcheck, errcheck, errorlint, revive exported, depguard layering
+	$(LINT) run ./...
 
 bench: chdb build ## benchmark on the embedded stack; figures in .pushpipe/bench/latest.txt
 	@scripts/bench-tools.sh >/dev/null   # h2load for the endpoint ceilings; never fails, the report says what is missing

@@ -52,7 +52,7 @@ func TestSettleAndWholeCallError(t *testing.T) {
 		{"calls did not cover every message", []error{transient}, 2, nil},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			if got := WholeCallError(tc.errs, one, tc.total); got != tc.want {
+			if got := WholeCallError(tc.errs, one, tc.total); !errors.Is(got, tc.want) {
 				t.Fatalf("got %v want %v", got, tc.want)
 			}
 		})

@@ -58,7 +58,7 @@ func TestVendorError(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			err := fmt.Errorf("sending batch: %w", tc.err)
 			other := channels.ErrTransient
-			if tc.wantClass == channels.ErrTransient {
+			if errors.Is(tc.wantClass, channels.ErrTransient) {
 				other = channels.ErrPermanent
 			}
 			if !errors.Is(err, tc.wantClass) || errors.Is(err, other) {
@@ -95,7 +95,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c.Key), string(js)} {
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c.Key), string(js)} { //nolint:staticcheck // S1025: the %s verb is what is being checked for a leak
 		if strings.Contains(s, "hunter2") {
 			t.Errorf("secret printed: %s", s)
 		}

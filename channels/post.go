@@ -81,7 +81,7 @@ func Post(ctx context.Context, client *http.Client, r PostRequest) (Reply, error
 	if err != nil {
 		return Reply{}, rep.Err(0, 0, "", true, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, r.MaxAnswerBytes))
 	if err != nil {
 		return Reply{}, rep.Err(resp.StatusCode, 0, "", true, fmt.Errorf("reading %s: %w", answer, err))

@@ -49,8 +49,8 @@ func (r Role) CanOperate() bool { return r == RoleOperator || r == RoleAdmin }
 // back to the topic it came from (admins only).
 func (r Role) CanResendDeadLetters() bool { return r == RoleAdmin }
 
-// AllApps, as an item of Account.Apps, lets the account see every app of
-// the console.
+// AllApps is the item of Account.Apps that lets the account see every app
+// of the console.
 const AllApps = "*"
 
 // Account is an operator who may log in: a name, the bcrypt hash of the

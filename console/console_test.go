@@ -318,7 +318,7 @@ func (c *client) do(method, path string, form url.Values, header ...string) (*ht
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	return res, string(b)
 }

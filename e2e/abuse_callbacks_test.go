@@ -116,7 +116,7 @@ func (e *env) callbackOutcomes(task string) map[string]struct {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[string]struct {
 		code int64
 		desc string

@@ -145,7 +145,7 @@ func (a *abuseGateway) acceptedTasks(t *testing.T, appID string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []string
 	for rows.Next() {
 		var id string
@@ -275,7 +275,7 @@ func (a *abuseGateway) send(t *testing.T, path, query string, body []byte) (int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	var r gateway.Response
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
 		t.Fatal(err)
@@ -291,7 +291,7 @@ func (a *abuseGateway) rpcGet(t *testing.T, query url.Values) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	var eb struct{ Code string }
 	b, _ := io.ReadAll(res.Body)
 	_ = json.Unmarshal(b, &eb)
@@ -394,7 +394,7 @@ func (a *abuseGateway) internalEndpoints(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode != http.StatusNotFound || strings.Contains(string(b), "pushpipe_") {
 				t.Errorf("%s public GET %s: HTTP %d %.300s, want 404", s.name, path, res.StatusCode, b)
 			}

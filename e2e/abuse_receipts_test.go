@@ -136,7 +136,7 @@ func TestAbuseReceipts(t *testing.T) {
 		// ids, which anyone could compute.
 		h := sha256.New()
 		for _, p := range []string{"ab-msg-mi", "ab-mi"} {
-			fmt.Fprintf(h, "%d:%s", len(p), p)
+			_, _ = fmt.Fprintf(h, "%d:%s", len(p), p)
 		}
 		oldID := "d" + hex.EncodeToString(h.Sum(nil))[:24]
 		if oldID == miDelivery {

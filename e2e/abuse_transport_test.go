@@ -43,7 +43,7 @@ func TestAbuseTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { _ = b.Close() })
 	sec := func(user string) pipeline.KafkaSecurity {
 		m, err := pipeline.NewSASL(mech, user, user+"-pw")
 		if err != nil {
@@ -60,7 +60,7 @@ func TestAbuseTransport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { p.Close() })
+		t.Cleanup(func() { _ = p.Close() })
 		return p
 	}
 	attack := simpleRequest("sg", "tr-attack", map[string]string{"tr-dev": "tr-attack-msg"})

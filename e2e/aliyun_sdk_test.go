@@ -313,7 +313,7 @@ func TestAliyunSDKRefusals(t *testing.T) {
 	// 10 minutes old.
 	ahead, aheadKey := e.startGatewayServer("sg", func(c *gateway.Config) { c.Now = func() time.Time { return time.Now().Add(10 * time.Minute) } })
 	_, err = sdkClient(t, ahead, aheadKey).PushSimple(sdkSimple("stale", map[string]string{"d1": "m-stale"}))
-	serverError(t, "a stale timestamp", err, 400, "InvalidTimeStamp.Expired")
+	_ = serverError(t, "a stale timestamp", err, 400, "InvalidTimeStamp.Expired")
 
 	rp := &replayer{}
 	c := sdkClient(t, srv, key)
@@ -325,7 +325,7 @@ func TestAliyunSDKRefusals(t *testing.T) {
 	rp.armed = true
 	rp.mu.Unlock()
 	_, err = c.PushSimple(sdkSimple("another", map[string]string{"d2": "m-other"}))
-	serverError(t, "a replayed request", err, 400, "SignatureNonceUsed")
+	_ = serverError(t, "a replayed request", err, 400, "SignatureNonceUsed")
 
 	if recs := e.readAll(pipeline.RequestsTopic("sg")); len(recs) != 1 || !strings.Contains(string(recs[0].Value), "m-replayed") {
 		t.Fatalf("%d records on push.requests.sg, want only the one accepted request", len(recs))

@@ -58,7 +58,7 @@ func (cc *consoleClient) get(path string) (int, string) {
 	if err != nil {
 		cc.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
@@ -75,7 +75,7 @@ func (cc *consoleClient) post(path, page string, form url.Values) (int, string) 
 	if err != nil {
 		cc.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
@@ -131,7 +131,7 @@ func TestApprovalFlow(t *testing.T) {
 	if err := con.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { con.Close() })
+	t.Cleanup(func() { _ = con.Close() })
 
 	if err := store.NewTemplates(e.conn, e.db("sg")).Create(ctx, schema.Template{AppID: testApp, Name: "promo", Title: "Hi #name#", Content: "Sale"}); err != nil {
 		t.Fatal(err)
@@ -315,6 +315,6 @@ func mustLogReader(t *testing.T, e *env) *pipeline.LogReader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	return l
 }

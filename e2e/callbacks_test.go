@@ -133,7 +133,7 @@ func TestSignedBusinessCallbacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	retried := 0
 	for rows.Next() {
 		var code int64

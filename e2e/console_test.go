@@ -95,7 +95,7 @@ func startConsole(t *testing.T, e *env, chromium string, accounts ...config.Cons
 	if err := con.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { con.Close() })
+	t.Cleanup(func() { _ = con.Close() })
 	return newBrowser(t, chromium, con.URL())
 }
 

@@ -69,10 +69,10 @@ console:
 	go func() { exited <- dev.Wait() }()
 	t.Cleanup(func() {
 		select {
-		case <-exited:
+		case <-exited: //nolint:errcheck // it has ended; the test reports its output below if it failed
 		default:
 			_ = dev.Process.Kill()
-			<-exited
+			<-exited //nolint:errcheck // the exit status of a process we killed says nothing
 		}
 		if t.Failed() {
 			t.Logf("pushpipe dev stdout:\n%s\nstderr (last 4 KiB):\n%s", stdout.String(), tail(stderr.String(), 4096))
@@ -247,7 +247,7 @@ func getURL(url string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, string(b), err
 }

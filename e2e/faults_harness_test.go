@@ -229,7 +229,7 @@ func (e *env) checkStats(p faultPlan, counts map[string]uint64) {
 		}
 		agg[ev] = n
 	}
-	rows.Close()
+	_ = rows.Close()
 	if !equalCounts(agg, counts) {
 		e.t.Errorf("per-minute aggregates %v differ from the distinct event counts %v", agg, counts)
 	}
@@ -284,7 +284,7 @@ func (e *env) readAll(topic string) []kafka.Message {
 		for {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {
-				r.Close()
+				_ = r.Close()
 				e.t.Fatalf("reading %s/%d: %v", topic, p, err)
 			}
 			out = append(out, m)
@@ -292,7 +292,7 @@ func (e *env) readAll(topic string) []kafka.Message {
 				break
 			}
 		}
-		r.Close()
+		_ = r.Close()
 	}
 	return out
 }
@@ -452,8 +452,8 @@ func (e *env) startWorker(bin string, kind app.Kind, configPath string, log io.W
 	}
 	e.t.Cleanup(func() {
 		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
 		}
 	})
 	return &workerProc{cmd: cmd, healthAddr: health}
@@ -467,7 +467,7 @@ func (e *env) waitReady(w *workerProc) {
 		if err != nil {
 			return false, err.Error()
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
 }
@@ -478,14 +478,14 @@ func (w *workerProc) kill(t *testing.T) {
 	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	w.cmd.Wait()
+	_ = w.cmd.Wait()
 }
 
 // stop ends the process with SIGTERM and waits for it to exit.
 func (w *workerProc) stop() {
 	if w.cmd.ProcessState == nil {
-		w.cmd.Process.Signal(syscall.SIGTERM)
-		w.cmd.Wait()
+		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		_ = w.cmd.Wait()
 	}
 }
 
@@ -496,7 +496,7 @@ func logFile(t *testing.T) *os.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	t.Cleanup(func() { _ = f.Close() })
 	return f
 }
 
@@ -507,7 +507,7 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
@@ -587,12 +587,12 @@ func (p *chProxy) serve() {
 		cut := p.cut
 		p.mu.Unlock()
 		if cut {
-			c.Close()
+			_ = c.Close()
 			continue
 		}
 		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 		if err != nil {
-			c.Close()
+			_ = c.Close()
 			continue
 		}
 		p.mu.Lock()
@@ -611,16 +611,16 @@ func (p *chProxy) relay(c, up net.Conn) {
 	toServer := make(chan struct{})
 	go func() {
 		defer close(toServer)
-		io.Copy(up, c)
-		up.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(up, c)
+		_ = up.(*net.TCPConn).CloseWrite()
 	}()
 	if _, err := io.Copy(c, up); err != nil {
-		up.SetReadDeadline(time.Now().Add(30 * time.Second))
-		io.Copy(io.Discard, up)
+		_ = up.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, _ = io.Copy(io.Discard, up)
 	}
-	c.Close()
+	_ = c.Close()
 	<-toServer
-	up.Close()
+	_ = up.Close()
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
@@ -633,13 +633,13 @@ func (p *chProxy) setCut(cut bool) {
 	p.cut = cut
 	if cut {
 		for c := range p.conns {
-			c.Close()
+			_ = c.Close()
 		}
 	}
 }
 
 func (p *chProxy) close() {
-	p.ln.Close()
+	_ = p.ln.Close()
 	p.setCut(true)
 	p.wg.Wait()
 }

@@ -153,7 +153,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Registered first, so it runs after the workers have stopped.
-			t.Cleanup(func() { broker.Close() })
+			t.Cleanup(func() { _ = broker.Close() })
 			e := newEnvOpts(t, envOptions{brokers: []string{broker.Addr()}, configure: faultConfig}, "sg")
 			e.run([]string{"sg"}, chainKinds()...)
 
@@ -208,7 +208,7 @@ func TestClickHouseUnreachable30s(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { sinkCH.Close() })
+			t.Cleanup(func() { _ = sinkCH.Close() })
 			sink := e.deps()
 			sink.CH = sinkCH
 			e.run([]string{"sg"}, app.Fanout, app.Sender, app.Retry)

@@ -475,7 +475,7 @@ func TestFieldMatrix(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		for rows.Next() {
 			var dev, ev, desc string
 			var code int64
@@ -502,7 +502,7 @@ func TestFieldMatrix(t *testing.T) {
 		}
 		t.Errorf("device %s ended more than once: %v", dev, evs)
 	}
-	twice.Close()
+	_ = twice.Close()
 
 	// The simulator's records, by token.
 	recorded := map[string]vendorsim.Request{}

@@ -65,12 +65,12 @@ func (e *env) startGatewayWith(region string, adjust func(*gateway.Config)) *gat
 	if err := srv.Start(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { srv.Close() })
+	e.t.Cleanup(func() { _ = srv.Close() })
 	health := pipeline.NewHealthServer("127.0.0.1:0", reg, app.Probe(d.Log, "gateway", srv.Ready))
 	if err := health.Start(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { health.Close() })
+	e.t.Cleanup(func() { _ = health.Close() })
 	if e.internal == nil {
 		e.internal = map[string]string{}
 	}

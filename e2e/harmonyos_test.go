@@ -77,7 +77,7 @@ func TestHarmonyOSDevices(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		out := map[string]uint64{}
 		for rows.Next() {
 			var d string

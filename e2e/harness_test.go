@@ -136,7 +136,7 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { prod.Close() })
+	t.Cleanup(func() { _ = prod.Close() })
 	e := &env{t: t, cfg: cfg, brokers: brokers, conn: ch.Conn(t), prod: prod, key: key, security: o.security}
 	if o.simReceipts != nil {
 		sc.Receipts = *o.simReceipts
@@ -157,7 +157,7 @@ func newEnvOpts(t *testing.T, o envOptions, regions ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sim.Close() })
+	t.Cleanup(func() { _ = sim.Close() })
 	cfg.Vendors.SimulatorAddr, cfg.Vendors.SimulatorTLSAddr = sim.Addr(), sim.TLSAddr()
 	if err := app.WriteSimulatorCA(cfg, sim); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func (e *env) tryEventCounts(region, where string, args ...any) (map[string]uint
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[string]uint64{}
 	for rows.Next() {
 		var ev string

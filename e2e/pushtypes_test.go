@@ -51,7 +51,7 @@ func TestEveryPushTypeAndTargetKind(t *testing.T) {
 		byAlias, _ := devices.ByAlias(ctx, testApp, []string{"vip"})
 		byAcct, _ := devices.ByAccount(ctx, testApp, []string{"acct"})
 		n := 0
-		devices.Stream(ctx, store.Audience{AppID: testApp, Tag: "gold"}, func(schema.Device) error { n++; return nil })
+		_ = devices.Stream(ctx, store.Audience{AppID: testApp, Tag: "gold"}, func(schema.Device) error { n++; return nil })
 		return len(byUser) == 2 && len(byAlias) == 1 && len(byAcct["acct"]) == 3 && n == 2,
 			fmt.Sprintf("users %d alias %d account %d tag %d", len(byUser), len(byAlias), len(byAcct["acct"]), n)
 	})

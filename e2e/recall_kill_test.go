@@ -101,7 +101,7 @@ func appendYAML(t *testing.T, path, yaml string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := f.WriteString(yaml); err != nil {
 		t.Fatal(err)
 	}

@@ -255,7 +255,7 @@ func TestVendorReceiptsReachTheirDeliveries(t *testing.T) {
 							t.Error(err)
 							continue
 						}
-						resp.Body.Close()
+						_ = resp.Body.Close()
 						lat[i] = time.Since(start)
 						if resp.StatusCode != http.StatusOK {
 							t.Errorf("answer %d", resp.StatusCode)

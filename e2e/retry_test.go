@@ -93,7 +93,7 @@ func (e *env) retryOutcomes(tasks []string) map[string]*retryPerDevice {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[string]*retryPerDevice{}
 	for rows.Next() {
 		var (

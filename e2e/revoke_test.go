@@ -78,7 +78,7 @@ func TestRevokeRacesATask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rs.Close()
+	defer func() { _ = rs.Close() }()
 	deliveries := 0
 	for rs.Next() {
 		var id string

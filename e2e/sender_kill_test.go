@@ -69,7 +69,7 @@ func TestSenderSIGKILLMidStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }()
 	first := e.startSender(t, bin, cfgPath, logf)
 	e.waitFor("the first sender to be mid-stream", 2*time.Minute, func() (bool, string) {
 		n := e.sim.Stats().Requests
@@ -78,14 +78,14 @@ func TestSenderSIGKILLMidStream(t *testing.T) {
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	first.Wait()
+	_ = first.Wait()
 	callsAtKill := e.sim.Stats().Requests
 	if callsAtKill >= total {
 		t.Fatalf("the sender finished all %d deliveries before it was killed; the test proves nothing", total)
 	}
 
 	second := e.startSender(t, bin, cfgPath, logf)
-	defer func() { second.Process.Signal(syscall.SIGTERM); second.Wait() }()
+	defer func() { _ = second.Process.Signal(syscall.SIGTERM); _ = second.Wait() }()
 
 	e.waitFor("a terminal event for every delivery", 3*time.Minute, func() (bool, string) {
 		var n uint64

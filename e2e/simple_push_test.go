@@ -142,10 +142,10 @@ func TestBadRequestsAreRejectedAndDeadLettered(t *testing.T) {
 	}
 	for rows.Next() {
 		var c int64
-		rows.Scan(&c)
+		_ = rows.Scan(&c)
 		codes[c]++
 	}
-	rows.Close()
+	_ = rows.Close()
 	if codes[int64(schema.CodeInvalidParam)] != 1 || codes[int64(schema.CodeTaskNameNull)] != 1 {
 		t.Fatalf("rejected status codes = %v, want one 3028 and one 3019", codes)
 	}
@@ -185,7 +185,7 @@ func readTopic(t *testing.T, brokers []string, topic string, n int, timeout time
 	t.Helper()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, GroupID: "e2e-reader-" + topic,
 		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var out []kafka.Message

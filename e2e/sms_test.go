@@ -52,10 +52,8 @@ func TestSMSSupplement(t *testing.T) {
 	e.run([]string{"sg"}, app.Kinds()...)
 
 	var recs []pipeline.Output
-	var devs []string
 	for _, u := range smsUsers {
 		dev := "dev-" + u.user
-		devs = append(devs, dev)
 		recs = append(recs, jsonOut(pipeline.BindingsTopic("sg"), dev, device("sg", dev, "regid-"+u.user)),
 			jsonOut(pipeline.BindingsTopic("sg"), dev, schema.Binding{Op: schema.OpBind, Region: "sg", AppID: testApp, DeviceID: dev, UserID: u.user}))
 		if u.phone != "" {

@@ -58,7 +58,7 @@ func (e *env) queryTokens(query string, args ...any) []string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []string
 	for rows.Next() {
 		var tok string
@@ -149,7 +149,7 @@ func TestBroadcastTags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { _ = p.Close() })
 	tag := func(user string, tags ...string) {
 		t.Helper()
 		if err := p.AddTags(ctx, tagsApp, user, tags...); err != nil {

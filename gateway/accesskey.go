@@ -77,19 +77,20 @@ const (
 	AccessKeyIDPrefix = "PPAK"
 )
 
-// PercentEncode, CanonicalizedQuery, StringToSign and SignString are the
-// RPC signature (package acsign), for callers that sign gateway requests.
+// PercentEncode is acsign.PercentEncode. It, CanonicalizedQuery,
+// StringToSign and SignString are the RPC signature (package acsign), for
+// callers that sign gateway requests.
 func PercentEncode(s string) string { return acsign.PercentEncode(s) }
 
-// CanonicalizedQuery: see acsign.CanonicalizedQuery.
+// CanonicalizedQuery is acsign.CanonicalizedQuery.
 func CanonicalizedQuery(params map[string]string) string { return acsign.CanonicalizedQuery(params) }
 
-// StringToSign: see acsign.StringToSign; the RPC API's path is "/".
+// StringToSign is acsign.StringToSign; the RPC API's path is "/".
 func StringToSign(method, path string, params map[string]string) string {
 	return acsign.StringToSign(method, path, params)
 }
 
-// SignString: see acsign.SignString.
+// SignString is acsign.SignString.
 func SignString(stringToSign, secret string) string { return acsign.SignString(stringToSign, secret) }
 
 // NewNonce returns a random SignatureNonce (32 hex digits).
@@ -301,7 +302,7 @@ func WriteAccessKeyFile(path string, k AccessKey) error {
 		return fmt.Errorf("writing AccessKey file: %w", err)
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("writing AccessKey file %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {

@@ -90,7 +90,7 @@ func (c *Client) Call(ctx context.Context, path string, body any) (*Response, er
 	if err != nil {
 		return nil, fmt.Errorf("posting to %s: %w", u, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("reading the answer of %s: %w", u, err)

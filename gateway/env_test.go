@@ -74,7 +74,7 @@ func newEnv(t *testing.T, adjust ...func(*Config)) *env {
 	if e.prod, err = pipeline.NewProducer(pipeline.ProducerConfig{Brokers: e.brokers}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.prod.Close() })
+	t.Cleanup(func() { _ = e.prod.Close() })
 	cfg := Config{Region: "sg", Producer: e.prod, Brokers: e.brokers, ClickHouse: e.conn, Database: e.db,
 		Apps:    []App{{AppID: testApp, WorkspaceID: testSpace, AccessKeys: []AccessKey{testKey(0)}}, {AppID: otherApp, AccessKeys: []AccessKey{testKey(1)}}},
 		Metrics: e.reg, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
@@ -160,7 +160,7 @@ func (e *env) records(topic string) []kafka.Message {
 		e.t.Fatal(err)
 	}
 	end, err := conn.ReadLastOffset()
-	conn.Close()
+	_ = conn.Close()
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func (e *env) records(topic string) []kafka.Message {
 		return nil
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.brokers, Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	if err := r.SetOffset(e.next[topic]); err != nil {
 		e.t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func (e *env) raw(method, path string, body []byte, headers map[string]string) (
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	var r Response
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
 		e.t.Fatalf("%s %s: answer is not a Response: %v", method, path, err)

@@ -39,7 +39,7 @@ func TestOpenAPIListsExactlyTheServedRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	s, err := New(Config{Region: "sg", Producer: p, Brokers: []string{"127.0.0.1:1"}, ClickHouse: ch.Conn(t), Database: "push_sg",
 		Apps: []App{{AppID: testApp, AccessKeys: []AccessKey{testKey(0)}}}})
 	if err != nil {

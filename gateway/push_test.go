@@ -301,7 +301,7 @@ func TestHTTPAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		b, err := io.ReadAll(res.Body)
 		if err != nil {
 			t.Fatal(err)
@@ -338,7 +338,7 @@ func TestHTTPAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.Close()
+			_ = p.Close()
 			c.Producer = p
 		})
 		resp, err := down.call("/v1/push/simple", app(map[string]any{"taskName": "gw", "deliverType": 1, "targetMsgkey": targets(1),

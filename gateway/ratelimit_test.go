@@ -170,7 +170,7 @@ func TestRateLimitBeforeClickHouse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn.Close()
+		_ = conn.Close()
 		c.ClickHouse, c.Now, c.RateLimit = conn, clk.Now, RateLimit{PerSecond: 1, Burst: 1}
 	})
 	e.client.Now = clk.Now

@@ -438,7 +438,7 @@ func (e *env) rpcSend(method, query, body, contentType string) (int, rpcErrorBod
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	var eb rpcErrorBody
 	var ans rpcAnswer

@@ -131,16 +131,6 @@ func refuse(status int, code schema.ResultCode, msg string) reply {
 	return reply{status: status, code: code, msg: msg}
 }
 
-func unauthorized(code schema.ResultCode, msg string) *reply {
-	r := refuse(http.StatusUnauthorized, code, msg)
-	return &r
-}
-
-func forbidden(code schema.ResultCode, msg string) *reply {
-	r := refuse(http.StatusForbidden, code, msg)
-	return &r
-}
-
 // failed turns an error into a reply: a *schema.ValidationError is a 400
 // with its code, anything else a 503 system error (logged, not shown).
 func failed(what string, err error) reply {

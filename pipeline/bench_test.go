@@ -48,7 +48,7 @@ func runPassThrough(b *testing.B, iter, n, batch int) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	value := make([]byte, 200)
 	for start := 0; start < n; start += 10_000 {
 		outs := make([]Output, 0, 10_000)

@@ -80,7 +80,7 @@ func TestStageRejection(t *testing.T) {
 			// Produce through a raw writer to control the record time.
 			w := &kafka.Writer{Addr: kafka.TCP(testBrokers...), BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll,
 				Transport: &kafka.Transport{}} // a fresh metadata cache that knows the new topic
-			defer w.Close()
+			defer func() { _ = w.Close() }()
 			var msgs []kafka.Message
 			for _, o := range inputs {
 				msgs = append(msgs, kafka.Message{Topic: o.Topic, Key: o.Key, Value: o.Value, Headers: o.Headers, Time: recordTime})

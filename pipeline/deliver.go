@@ -143,12 +143,12 @@ func (s *Stage) deliver(ctx context.Context, batch []kafka.Message, results []Re
 			continue
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("producing %d records: %w (last error: %v)", len(pending), ctx.Err(), err)
+			return fmt.Errorf("producing %d records: %w (last error: %v)", len(pending), ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		}
 		d := s.backoff(attempt)
 		s.log.Warn().Err(err).Int("records", len(pending)).Int("attempt", attempt).Dur("retry_in", d).Msg("producing failed; retrying the records not acknowledged")
 		if !sleep(ctx, d) {
-			return fmt.Errorf("producing %d records: %w (last error: %v)", len(pending), ctx.Err(), err)
+			return fmt.Errorf("producing %d records: %w (last error: %v)", len(pending), ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		}
 	}
 	return nil

@@ -76,7 +76,7 @@ func Offsets(ctx context.Context, c *kafka.Client, topic string, parts []int, en
 // failed read is logged (once per streak of failures, naming what is
 // read) and tried again a second later. It closes r before returning.
 func ReadPartition(ctx context.Context, r *kafka.Reader, log zerolog.Logger, what string, fn func(kafka.Message)) {
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	follow(ctx, r, fn, logOncePerStreak(r, log, what))
 }
 
@@ -261,15 +261,15 @@ func (l *LogReader) newReader(topic string, partition int, from int64) (*kafka.R
 	})
 	if from > 0 {
 		if err := r.SetOffset(from); err != nil {
-			r.Close()
+			_ = r.Close()
 			return nil, fmt.Errorf("positioning the reader of %s partition %d at offset %d: %w", topic, partition, from, err)
 		}
 	}
 	return r, nil
 }
 
-// ErrStopReading, returned by the function given to ReadRange or
-// ReadTopic, ends the reading early without an error.
+// ErrStopReading is the error that the function given to ReadRange or
+// ReadTopic returns to end the reading early without an error.
 var ErrStopReading = errors.New("pipeline: stop reading")
 
 // ReadRange calls fn with every record of one partition of topic from
@@ -284,7 +284,7 @@ func (l *LogReader) ReadRange(ctx context.Context, topic string, partition int, 
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -338,7 +338,7 @@ func (l *LogReader) Follow(ctx context.Context, topic string, partition int, fro
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	if failed == nil {
 		failed = logOncePerStreak(r, l.cfg.Logger, l.cfg.What)
 	}

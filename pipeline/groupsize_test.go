@@ -21,7 +21,7 @@ func TestGroupWatcherFollowsMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	const topic, group, partitions = "push.deliveries.sg", "pushpipe.sender.sg", 4
 	if err := EnsureTopics(ctx, []string{b.Addr()}, KafkaSecurity{}, []TopicSpec{{Name: topic}}, partitions); err != nil {
 		t.Fatal(err)

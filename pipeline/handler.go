@@ -136,13 +136,13 @@ func (s *Stage) handle(ctx context.Context, msgs []kafka.Message) ([]Result, err
 		}
 		s.m.incError(ErrorKindHandler)
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("handling batch at partition %d offset %d: %w (last handler error: %v)", msgs[0].Partition, msgs[0].Offset, ctx.Err(), err)
+			return nil, fmt.Errorf("handling batch at partition %d offset %d: %w (last handler error: %v)", msgs[0].Partition, msgs[0].Offset, ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		}
 		d := s.backoff(attempt)
 		s.log.Warn().Err(err).Int("partition", msgs[0].Partition).Int64("offset", msgs[0].Offset).Int("records", len(msgs)).
 			Int("attempt", attempt).Dur("retry_in", d).Msg("handler could not handle the batch; retrying")
 		if !sleep(ctx, d) {
-			return nil, fmt.Errorf("handling batch at partition %d offset %d: %w (last handler error: %v)", msgs[0].Partition, msgs[0].Offset, ctx.Err(), err)
+			return nil, fmt.Errorf("handling batch at partition %d offset %d: %w (last handler error: %v)", msgs[0].Partition, msgs[0].Offset, ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		}
 	}
 }

@@ -90,7 +90,7 @@ func TestStageIsolatesPoisonRecords(t *testing.T) {
 					for i, m := range msgs {
 						if string(m.Value) == "v-0007" {
 							var nilMap map[string]int
-							nilMap["boom"]++ // a real runtime panic
+							nilMap["boom"]++ //nolint:staticcheck // SA5000: a real runtime panic is the point
 						}
 						res[i].Outputs = []Output{{Topic: out, Key: m.Key, Value: m.Value}}
 					}

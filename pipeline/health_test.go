@@ -23,7 +23,7 @@ func TestHealthServer(t *testing.T) {
 	if err := h.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	defer h.Close()
+	defer func() { _ = h.Close() }()
 	if err := h.Start(ctx); err == nil {
 		t.Fatal("second Start succeeded")
 	}
@@ -34,7 +34,7 @@ func TestHealthServer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}

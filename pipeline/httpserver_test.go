@@ -13,7 +13,7 @@ func get(url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	return string(b), err
 }
@@ -116,7 +116,7 @@ func TestHTTPServerServing(t *testing.T) {
 			if err := s.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
+			defer func() { _ = s.Close() }()
 			if err := s.Serving(); err != nil {
 				t.Fatalf("Serving while listening = %v, want nil", err)
 			}

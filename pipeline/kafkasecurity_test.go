@@ -154,7 +154,7 @@ func TestKafkaSecurityAgainstBroker(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { b.Close() })
+			t.Cleanup(func() { _ = b.Close() })
 			brokers := []string{b.Addr()}
 
 			if err := CheckKafka(ctx, brokers, tc.good, 10*time.Second); err != nil {
@@ -202,7 +202,7 @@ func TestKafkaSecurityAgainstBroker(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					defer bad.Close()
+					defer func() { _ = bad.Close() }()
 					err = bad.Produce(pctx, []Output{{Topic: in, Key: []byte("k"), Value: []byte("intruder")}})
 					if err == nil {
 						t.Fatal("a refused client produced a record")
@@ -282,7 +282,7 @@ func TestExplainKeepsTheCause(t *testing.T) {
 		}
 	}
 	plain := errors.New("something else")
-	if sec.Explain(plain) != plain || sec.Explain(nil) != nil {
+	if sec.Explain(plain) != plain || sec.Explain(nil) != nil { //nolint:errorlint // identity: Explain must return the very error it was given
 		t.Error("Explain changed an error it has nothing to say about")
 	}
 }

@@ -44,7 +44,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "starting embedded kafka:", err)
 		return 1
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	testBrokers = []string{b.Addr()}
 	if err := EnsureTopics(ctx, testBrokers, KafkaSecurity{}, RegionTopics(testRegion), 3); err != nil {
 		fmt.Fprintln(os.Stderr, "creating region topics:", err)
@@ -322,12 +322,6 @@ func (r *recorder) seen() []kafka.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]kafka.Message(nil), r.handled...)
-}
-
-func (r *recorder) callCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.calls
 }
 
 func values(msgs []kafka.Message) []string {

@@ -378,7 +378,7 @@ func waitForTopics(ctx context.Context, client *kafka.Client, names []string) er
 		select {
 		case <-ctx.Done():
 			if err != nil {
-				return fmt.Errorf("%w (last metadata error: %v)", ctx.Err(), err)
+				return fmt.Errorf("%w (last metadata error: %v)", ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 			}
 			return fmt.Errorf("%w (still missing: %v)", ctx.Err(), missing)
 		case <-time.After(50 * time.Millisecond):

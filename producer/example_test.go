@@ -33,7 +33,7 @@ func ExampleClient_Publish() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	ctx := context.Background()
 
 	app := producer.App{AppID: "ONEX570DA89211721", WorkspaceID: "default"}
@@ -62,7 +62,7 @@ func ExampleClient_AddTags() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	ctx := context.Background()
 	app := producer.App{AppID: "ONEX570DA89211721", WorkspaceID: "default"}
 

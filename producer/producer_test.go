@@ -285,12 +285,12 @@ func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
 		t.Fatal(err)
 	}
 	end, err := conn.ReadLastOffset()
-	conn.Close()
+	_ = conn.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	var out []kafka.Message
 	for int64(len(out)) < end {
 		m, err := r.ReadMessage(ctx)

@@ -88,7 +88,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		verr := r.Validate()
 		if verr != nil {
-			requireValidationError(t, verr)
+			_ = requireValidationError(t, verr)
 		} else {
 			checkValidRequest(t, r)
 		}
@@ -127,7 +127,7 @@ func checkValidRequest(t *testing.T, r *Request) {
 		t.Fatalf("valid request with smoothRate %d", r.SmoothRate)
 	case r.IsScheduled() && r.StrategyContent == nil:
 		t.Fatalf("valid scheduled request without StrategyContent")
-	case r.DeriveTaskID() == "" || r.DeriveTaskID() != r.DeriveTaskID():
+	case r.DeriveTaskID() == "" || r.DeriveTaskID() != r.DeriveTaskID(): //nolint:staticcheck // SA4000: two calls must agree (determinism)
 		t.Fatalf("valid request without a stable task id")
 	case r.Tags != nil && (r.Type != PushBroadcast || ValidateTags("tags", r.Tags) != nil ||
 		r.PushStatus != nil && *r.PushStatus == PushStatusUnbound):
@@ -185,7 +185,7 @@ func FuzzDecodeBinding(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := DecodeBinding(body)
 		if err != nil {
-			requireValidationError(t, err, CodeRequestShouldBeUTF8, CodeInvalidParam, CodeNeedAppIDWorkspaceID,
+			_ = requireValidationError(t, err, CodeRequestShouldBeUTF8, CodeInvalidParam, CodeNeedAppIDWorkspaceID,
 				CodeOSTypeNotSupported, CodeNeedUserID)
 			if b != nil {
 				t.Fatalf("binding returned with an error: %+v", b)
@@ -248,7 +248,7 @@ func FuzzDecodeControl(f *testing.F) {
 		}
 
 		if err := ValidateRevoke(&c, 0, now); err != nil {
-			requireValidationError(t, err, CodeInvalidParam)
+			_ = requireValidationError(t, err, CodeInvalidParam)
 			return
 		}
 		want := c.AppID + "/task:" + c.TaskID
@@ -275,6 +275,6 @@ func FuzzDecodeControl(f *testing.F) {
 		if !errors.Is(err, ErrRevokeTooLate) {
 			t.Fatalf("revoke of a push accepted %s ago: %v, want ErrRevokeTooLate", RevokeWindow+time.Minute, err)
 		}
-		requireValidationError(t, err, CodeInvalidParam)
+		_ = requireValidationError(t, err, CodeInvalidParam)
 	})
 }

@@ -28,7 +28,7 @@ func TestDeliveryIDsNeedTheSecret(t *testing.T) {
 	// The id of before: sha256 of the public msg and device ids.
 	h := sha256.New()
 	for _, p := range []string{"msg", "dev"} {
-		fmt.Fprintf(h, "%d:%s", len(p), p)
+		_, _ = fmt.Fprintf(h, "%d:%s", len(p), p)
 	}
 	old := "d" + hex.EncodeToString(h.Sum(nil))[:24]
 	for _, tc := range []struct {

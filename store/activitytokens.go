@@ -32,7 +32,7 @@ func (s *Devices) WriteActivityTokens(ctx context.Context, rows []ActivityToken)
 	if err != nil {
 		return fmt.Errorf("preparing activity token insert into %s: %w", s.db, err)
 	}
-	defer b.Abort()
+	defer func() { _ = b.Abort() }()
 	for _, r := range rows {
 		del := uint8(0)
 		if r.Deleted {
@@ -100,7 +100,7 @@ func (s *Devices) queryActivityTokens(ctx context.Context, appID string, keys []
 			t := ActivityToken{AppID: appID}
 			var del uint8
 			if err := rows.Scan(&t.ActivityID, &t.DeviceID, &t.Token, &del, &t.At); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return fmt.Errorf("reading activity token row: %w", err)
 			}
 			if del == 0 {
@@ -108,7 +108,7 @@ func (s *Devices) queryActivityTokens(ctx context.Context, appID string, keys []
 			}
 		}
 		err = rows.Err()
-		rows.Close()
+		_ = rows.Close()
 		if err != nil {
 			return fmt.Errorf("reading Live Activity tokens of app %s: %w", appID, err)
 		}

@@ -151,7 +151,7 @@ func (s *Devices) WriteTags(ctx context.Context, rows []TagUser) error {
 	if err != nil {
 		return fmt.Errorf("preparing tag insert into %s: %w", s.db, err)
 	}
-	defer b.Abort()
+	defer func() { _ = b.Abort() }()
 	for _, r := range rows {
 		del := uint8(0)
 		if r.Deleted {
@@ -200,7 +200,7 @@ func (s *Devices) TagUsers(ctx context.Context, appID, tag string, offset, limit
 
 // scanStrings reads a one-column result of strings and closes rows.
 func scanStrings(rows driver.Rows, what string) ([]string, error) {
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := []string{}
 	for rows.Next() {
 		var v string
@@ -233,7 +233,7 @@ func (s *Devices) WritePhones(ctx context.Context, rows []UserPhone) error {
 	if err != nil {
 		return fmt.Errorf("preparing phone insert into %s: %w", s.db, err)
 	}
-	defer b.Abort()
+	defer func() { _ = b.Abort() }()
 	for _, r := range rows {
 		del := uint8(0)
 		if r.Deleted {
@@ -261,13 +261,13 @@ func (s *Devices) Phones(ctx context.Context, appID string, userIDs []string) (m
 		for rows.Next() {
 			var u, p string
 			if err := rows.Scan(&u, &p); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return nil, fmt.Errorf("reading a phone number: %w", err)
 			}
 			out[u] = p
 		}
 		err = rows.Err()
-		rows.Close()
+		_ = rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("reading the phone numbers of app %s: %w", appID, err)
 		}

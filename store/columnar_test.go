@@ -41,7 +41,7 @@ func TestColumnarInsertsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		var got []schema.Event
 		for rows.Next() {
 			var e schema.Event

@@ -66,7 +66,7 @@ func insertColumns(ctx context.Context, conn driver.Conn, insert, what string, c
 	if err != nil {
 		return fmt.Errorf("preparing the insert of %s: %w", what, err)
 	}
-	defer b.Abort()
+	defer func() { _ = b.Abort() }()
 	for i, col := range cols {
 		if err := b.Column(i).Append(col); err != nil {
 			return fmt.Errorf("appending column %d of %s: %w", i, what, err)

@@ -57,7 +57,7 @@ func OpenClickHouse(ctx context.Context, o ClickHouseOptions) (driver.Conn, erro
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := conn.Ping(pctx); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		var ex *proto.Exception
 		if errors.As(err, &ex) && ex.Code == codeAuthenticationFailed {
 			return nil, fmt.Errorf("clickhouse at %s refused user %q: check clickhouse.username and clickhouse.password (or passwordFile): %w", o.Addr, o.Username, err)

@@ -115,14 +115,14 @@ func (x *DeliveryIndex) Lookup(ctx context.Context, ids []string) (map[string]De
 			var ts time.Time
 			if err := rows.Scan(&r.DeliveryID, &r.AppID, &r.WorkspaceID, &r.TaskID, &r.MsgID, &pushType, &r.Target,
 				&r.DeviceID, &r.Platform, &r.Channel, &r.Token, &r.AppVersion, &r.Model, &ts, &r.NotifyID); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return nil, fmt.Errorf("reading a delivery index row: %w", err)
 			}
 			r.PushType, r.TS = schema.PushType(pushType), ts.UnixMilli()
 			out[r.DeliveryID] = r
 		}
 		err = rows.Err()
-		rows.Close()
+		_ = rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("reading deliveries from %s.delivery_index: %w", x.db, err)
 		}
@@ -145,13 +145,13 @@ func (x *DeliveryIndex) Existing(ctx context.Context, appID string, ids []string
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return nil, fmt.Errorf("reading a delivery id: %w", err)
 			}
 			out[id] = true
 		}
 		err = rows.Err()
-		rows.Close()
+		_ = rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("reading deliveries of app %s from %s.delivery_index: %w", appID, x.db, err)
 		}
@@ -190,7 +190,7 @@ func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map
 			var p MsgToken
 			var id string
 			if err := rows.Scan(&p.AppID, &p.MsgID, &p.Token, &id); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return nil, fmt.Errorf("reading a delivery token row: %w", err)
 			}
 			anyApp := MsgToken{MsgID: p.MsgID, Token: p.Token}
@@ -201,7 +201,7 @@ func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map
 			}
 		}
 		err = rows.Err()
-		rows.Close()
+		_ = rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("reading (msg id, token) pairs from %s.delivery_tokens: %w", x.db, err)
 		}
@@ -229,7 +229,7 @@ func DeliveryEvents(ctx context.Context, conn driver.Conn, db, appID string, tas
 		for rows.Next() {
 			var id, ev string
 			if err := rows.Scan(&id, &ev); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return nil, fmt.Errorf("reading a delivery event: %w", err)
 			}
 			if out[id] == nil {
@@ -238,7 +238,7 @@ func DeliveryEvents(ctx context.Context, conn driver.Conn, db, appID string, tas
 			out[id][schema.EventType(ev)] = true
 		}
 		err = rows.Err()
-		rows.Close()
+		_ = rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("reading the events of deliveries of app %s: %w", appID, err)
 		}

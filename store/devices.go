@@ -29,7 +29,7 @@ func InsertDevices(ctx context.Context, conn driver.Conn, db string, rows []sche
 	if err != nil {
 		return fmt.Errorf("preparing device insert into %s: %w", db, err)
 	}
-	defer b.Abort()
+	defer func() { _ = b.Abort() }()
 	for _, d := range rows {
 		valid := uint8(0)
 		if d.TokenValid {
@@ -91,7 +91,7 @@ func queryDeviceChunk(ctx context.Context, conn driver.Conn, db, where, appID st
 // deviceColumns) and closes rows. An error from fn stops it and is
 // returned as it is.
 func scanDevices(rows driver.Rows, fn func(schema.Device) error) error {
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var d schema.Device
 		var valid uint8

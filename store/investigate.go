@@ -96,14 +96,14 @@ func QueryTrails(ctx context.Context, conn driver.Conn, db string, q TrailQuery)
 	for rows.Next() {
 		var m MessageTrail
 		if err := rows.Scan(&m.TaskID, &m.MsgID, &m.First); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return out, fmt.Errorf("reading a message of app %s: %w", q.AppID, err)
 		}
 		index[[2]string{m.TaskID, m.MsgID}] = len(out.Messages)
 		out.Messages = append(out.Messages, m)
 		tasks, msgs = append(tasks, m.TaskID), append(msgs, m.MsgID)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return out, fmt.Errorf("reading the messages of app %s: %w", q.AppID, err)
 	}
@@ -118,7 +118,7 @@ func QueryTrails(ctx context.Context, conn driver.Conn, db string, q TrailQuery)
 	if err != nil {
 		return out, fmt.Errorf("reading the events of %d messages of app %s in %s: %w", len(out.Messages), q.AppID, db, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var task, msg, event string
 		var e TrailEvent

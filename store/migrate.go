@@ -122,12 +122,12 @@ func backfillEventsMinute(ctx context.Context, conn driver.Conn, db string) erro
 	for rows.Next() {
 		var d uint32
 		if err := rows.Scan(&d); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return fmt.Errorf("reading a day of %s.events: %w", db, err)
 		}
 		days = append(days, d)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("listing the days of %s.events: %w", db, err)
 	}

@@ -149,7 +149,7 @@ func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		for rows.Next() {
 			var n string
 			if err := rows.Scan(&n); err != nil {

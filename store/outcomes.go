@@ -80,7 +80,7 @@ func (x *Outcomes) Lookup(ctx context.Context, keys []DeliveryOutcome) (map[stri
 			var ev string
 			var ts time.Time
 			if err := rows.Scan(&r.MsgID, &r.DeliveryID, &r.EventID, &ev, &ts); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return nil, fmt.Errorf("reading a delivery outcome row: %w", err)
 			}
 			r.Event, r.TS = schema.EventType(ev), ts.UnixMilli()
@@ -89,7 +89,7 @@ func (x *Outcomes) Lookup(ctx context.Context, keys []DeliveryOutcome) (map[stri
 			}
 		}
 		err = rows.Err()
-		rows.Close()
+		_ = rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("reading outcomes from %s.delivery_outcomes: %w", x.db, err)
 		}

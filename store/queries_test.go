@@ -36,7 +36,7 @@ func TestExampleQueriesRun(t *testing.T) {
 			if err != nil {
 				t.Fatalf("query %s: %v", name, err)
 			}
-			rows.Close()
+			_ = rows.Close()
 		})
 		n++
 	}

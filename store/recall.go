@@ -44,14 +44,14 @@ func AckedToRecall(ctx context.Context, conn driver.Conn, db string, c schema.Co
 	for rows.Next() {
 		var a AckedDelivery
 		if err := rows.Scan(&a.DeliveryID, &a.VendorMsgID, &a.AckedAt); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, fmt.Errorf("reading an acked delivery: %w", err)
 		}
 		out = append(out, a)
 		ids = append(ids, a.DeliveryID)
 	}
 	err = rows.Err()
-	rows.Close()
+	_ = rows.Close()
 	if err != nil {
 		return nil, fmt.Errorf("listing acked deliveries of %s in %s: %w", c.ControlKey(), db, err)
 	}

@@ -33,7 +33,7 @@ func QueryStats(ctx context.Context, conn driver.Conn, db string, q schema.Stats
 	if err != nil {
 		return nil, fmt.Errorf("querying statistics of app %s: %w", q.AppID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	res := &schema.StatsResult{}
 	for rows.Next() {
 		var t time.Time
@@ -71,7 +71,7 @@ func QueryFunnel(ctx context.Context, conn driver.Conn, db, appID, taskID, msgID
 	if err != nil {
 		return nil, fmt.Errorf("querying the funnel of %s %s: %w", col, val, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	f := &schema.Funnel{}
 	for rows.Next() {
 		var ev string
@@ -142,7 +142,7 @@ func ListTasks(ctx context.Context, conn driver.Conn, db string, q schema.TaskQu
 	if err != nil {
 		return nil, fmt.Errorf("listing tasks of app %s: %w", q.AppID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []schema.TaskSummary
 	for rows.Next() {
 		var t schema.TaskSummary

@@ -240,7 +240,7 @@ func readsOnly(t *testing.T, conn driver.Conn, q recordedQuery, table string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var reads []string
 	var plan []string
 	for rows.Next() {

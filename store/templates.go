@@ -65,7 +65,7 @@ func (s *Templates) InUse(ctx context.Context, appID, name string) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("looking up tasks using template %q: %w", name, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []string
 	for rows.Next() {
 		var t string
@@ -145,7 +145,7 @@ func (s *Templates) query(ctx context.Context, appID, where string, args ...any)
 	if err != nil {
 		return nil, fmt.Errorf("reading templates of app %s: %w", appID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []schema.Template
 	for rows.Next() {
 		var t schema.Template

@@ -47,7 +47,7 @@ func TaskTimeline(ctx context.Context, conn driver.Conn, db, appID, taskID strin
 	if err != nil {
 		return nil, fmt.Errorf("querying the timeline of task %s: %w", taskID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []TimelineCount
 	for rows.Next() {
 		var t int64

@@ -885,7 +885,7 @@ func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token st
 	if err != nil {
 		return reply{}, c.callFailed(endpoint, err), kindCallTransient
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
 		ve := c.vendorErr(endpoint, resp.StatusCode, "", true, fmt.Errorf("reading answer: %w", err))

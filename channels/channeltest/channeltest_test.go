@@ -49,7 +49,7 @@ func TestWantCallError(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {
 			r := run(func(tb testing.TB) {
-				channeltest.WantCallError(tb, tc.err, channels.ErrTransient, 7, time.Second, tc.secret)
+				_ = channeltest.WantCallError(tb, tc.err, channels.ErrTransient, 7, time.Second, tc.secret)
 			})
 			if r.failed != tc.wantFailed || r.stopped != tc.wantStop {
 				t.Errorf("failed %t stopped %t, want %t and %t", r.failed, r.stopped, tc.wantFailed, tc.wantStop)

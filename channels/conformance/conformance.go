@@ -466,7 +466,7 @@ func wantWholeCallError(t *testing.T, res []channels.Result, err, class error) {
 		t.Errorf("results returned with a whole-call error: %d", len(res))
 	}
 	other := channels.ErrPermanent
-	if class == channels.ErrPermanent {
+	if errors.Is(class, channels.ErrPermanent) {
 		other = channels.ErrTransient
 	}
 	if !errors.Is(err, class) || errors.Is(err, other) {

@@ -437,7 +437,7 @@ func (c *Channel) post(ctx context.Context, st *appState, token string, body []b
 		if err != nil {
 			return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", true, err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		raw, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 		if err != nil {
 			return channels.Result{}, c.vendorErr(endpoint, resp.StatusCode, 0, "", true, fmt.Errorf("reading answer: %w", err))

@@ -208,7 +208,7 @@ func newFake(t *testing.T, configure func(f *fakeFCM)) *fakeFCM {
 				return
 			}
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"access_token":"ya29.fake-%d","expires_in":3599,"token_type":"Bearer"}`, n)
+			_, _ = fmt.Fprintf(w, `{"access_token":"ya29.fake-%d","expires_in":3599,"token_type":"Bearer"}`, n)
 			return
 		}
 		if f.answer != nil {

@@ -99,7 +99,7 @@ func (ts *tokenRequest) request(ctx context.Context, now time.Time) (string, tim
 	if err != nil {
 		return "", 0, vendorErr(0, "", true, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
 		return "", 0, vendorErr(resp.StatusCode, "", true, fmt.Errorf("reading token answer: %w", err))

@@ -156,7 +156,7 @@ func newFake(t *testing.T, configure func(f *fakeHMS)) *fakeHMS {
 				f.token(w)
 				return
 			}
-			fmt.Fprintf(w, `{"access_token":"CF3Xl2XV6j-%d","expires_in":3600,"token_type":"Bearer"}`, n)
+			_, _ = fmt.Fprintf(w, `{"access_token":"CF3Xl2XV6j-%d","expires_in":3600,"token_type":"Bearer"}`, n)
 			return
 		}
 		n := f.sends.Add(1)

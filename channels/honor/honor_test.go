@@ -477,7 +477,7 @@ func TestAnswerClassification(t *testing.T) {
 				t.Errorf("%d token requests, want %d", got, tc.wantAuth)
 			}
 			if tc.wantErr != nil {
-				channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testSecret)
+				_ = channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testSecret)
 				return
 			}
 			if err != nil {

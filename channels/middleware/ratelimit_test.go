@@ -109,7 +109,7 @@ func startMiPush(t *testing.T) (*mipush.Channel, *vendorsim.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sim.Close() })
+	t.Cleanup(func() { _ = sim.Close() })
 	mp, err := mipush.New(mipush.Config{Region: "sg", BaseURL: sim.MiPushBaseURL("sg"),
 		Apps: map[string]mipush.App{appID: {AppSecret: secret, PackageName: pkg}}, Timeout: 2 * time.Second})
 	if err != nil {

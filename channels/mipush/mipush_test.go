@@ -323,7 +323,7 @@ func TestAnswerClassification(t *testing.T) {
 				{DeliveryID: "d1", MsgID: "m1", AppID: testApp, Token: "r1", Title: "t", Body: "b"},
 			})
 			if tc.wantErr != nil {
-				channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testSecret)
+				_ = channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testSecret)
 				return
 			}
 			if err != nil {

@@ -458,7 +458,7 @@ func TestAnswerClassification(t *testing.T) {
 				t.Errorf("%d auth requests, want %d", got, tc.wantAuth)
 			}
 			if tc.wantErr != nil {
-				channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testMaster)
+				_ = channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testMaster)
 				return
 			}
 			if err != nil {

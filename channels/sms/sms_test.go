@@ -260,7 +260,7 @@ func TestAnswersFromTheSimulator(t *testing.T) {
 				t.Errorf("%d calls, want %d", got, tc.calls)
 			}
 			if tc.want == nil {
-				channeltest.WantCallError(t, err, tc.wantErr, 0, 0, secret)
+				_ = channeltest.WantCallError(t, err, tc.wantErr, 0, 0, secret)
 				if !strings.Contains(err.Error(), tc.desc) {
 					t.Errorf("error %v does not name %s", err, tc.desc)
 				}
@@ -310,7 +310,7 @@ func TestAccountAnswers(t *testing.T) {
 			defer srv.Close()
 			ch := newChannel(t, srv.URL, testKeyID, testSecret, nil)
 			_, err := ch.Send(context.Background(), []channels.Message{message(1, "+6591000001")})
-			channeltest.WantCallError(t, err, tc.class, 0, channels.RetryAfterOf(err), testSecret)
+			_ = channeltest.WantCallError(t, err, tc.class, 0, channels.RetryAfterOf(err), testSecret)
 			var a struct{ Code string }
 			if json.Unmarshal([]byte(tc.body), &a) == nil && a.Code != "" && !strings.Contains(err.Error(), a.Code) {
 				t.Errorf("error %v does not name %s", err, a.Code)

@@ -476,7 +476,7 @@ func (p *poster) postOnce(ctx context.Context, k batchKey, target, contentType s
 	if err != nil {
 		return fmt.Errorf("posting receipts to %s: %w", target, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("posting receipts to %s: %w", target, &errReceiptStatus{status: resp.StatusCode, body: string(answer)})

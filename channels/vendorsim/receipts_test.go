@@ -577,7 +577,7 @@ func TestReceiptsAdminAPIAndReset(t *testing.T) {
 	}
 	var flushed vendorsim.ReceiptStats
 	err = json.NewDecoder(resp.Body).Decode(&flushed)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("flush answer %d: %v", resp.StatusCode, err)
 	}
@@ -590,7 +590,7 @@ func TestReceiptsAdminAPIAndReset(t *testing.T) {
 	}
 	var got vendorsim.ReceiptStats
 	err = json.NewDecoder(resp.Body).Decode(&got)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if err != nil || got.Total() != srv.ReceiptStats().Total() || got.Total().Arrivals.Acked != 5 {
 		t.Errorf("GET /admin/receipts total %+v (%v), want %+v", got.Total(), err, srv.ReceiptStats().Total())
 	}

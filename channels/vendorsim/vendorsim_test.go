@@ -249,7 +249,7 @@ func TestAdminAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
@@ -372,7 +372,7 @@ func TestCloseIsIdempotentAndStopsWaits(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, srv.MiPushBaseURL(region)+regPath, strings.NewReader(form("r1").Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 	})
 	for len(srv.Requests("", "")) == 0 {

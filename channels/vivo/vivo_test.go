@@ -506,7 +506,7 @@ func TestAnswerClassification(t *testing.T) {
 				t.Errorf("%d auth requests, want %d", got, tc.wantAuth)
 			}
 			if tc.wantErr != nil {
-				channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testSecret)
+				_ = channeltest.WantCallError(t, err, tc.wantErr, tc.wantCode, tc.wantRetry, testSecret)
 				return
 			}
 			if err != nil {

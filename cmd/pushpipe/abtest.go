@@ -93,11 +93,11 @@ show TASKID).`,
 			if err != nil {
 				return err
 			}
-			defer p.Close()
+			defer func() { _ = p.Close() }()
 			if err := p.Produce(cmd.Context(), []pipeline.Output{out}); err != nil {
 				return fmt.Errorf("publishing A/B test %s: %w", pub.TaskID, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "A/B test %s: %d variants to %d%% of %d targets, decided by %s at %s\n", pub.TaskID, len(vs), sample, len(targets),
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "A/B test %s: %d variants to %d%% of %d targets, decided by %s at %s\n", pub.TaskID, len(vs), sample, len(targets),
 				req.ABTest.MetricName(), time.UnixMilli(req.ABTest.Decision(req.AcceptedAt)).UTC().Format(time.RFC3339))
 			return nil
 		},
@@ -124,7 +124,7 @@ func readABTargets(path, taskName string) (map[string]string, error) {
 	if err != nil {
 		return nil, fail("reading --targets: %v", err)
 	}
-	defer fh.Close()
+	defer func() { _ = fh.Close() }()
 	out := map[string]string{}
 	sc := bufio.NewScanner(fh)
 	for n := 1; sc.Scan(); n++ {
@@ -193,16 +193,16 @@ the audience, and once decided the winner with the figures it was chosen on.`,
 func printABTest(cmd *cobra.Command, t *gateway.ABTest) error {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	ms := func(v int64) string { return time.UnixMilli(v).UTC().Format("2006-01-02 15:04:05 UTC") }
-	fmt.Fprintf(tw, "test\t%s (%s)\nstatus\t%s\nmetric\t%s\nsample\t%d%% of %d targets\naccepted\t%s\ndecision\t%s\n",
+	_, _ = fmt.Fprintf(tw, "test\t%s (%s)\nstatus\t%s\nmetric\t%s\nsample\t%d%% of %d targets\naccepted\t%s\ndecision\t%s\n",
 		t.TestID, t.TaskName, t.Status, t.Metric, t.SamplePercent, t.Targets, ms(t.AcceptedAt), ms(t.DecisionAt))
-	fmt.Fprintln(tw, "\npart\ttask\ttargets\tpushed\tarrived\topened\tarrival rate\topen rate\ttitle")
+	_, _ = fmt.Fprintln(tw, "\npart\ttask\ttargets\tpushed\tarrived\topened\tarrival rate\topen rate\ttitle")
 	for _, p := range append(t.Variants, t.Rest) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.4f\t%.4f\t%s\n", p.Part, p.TaskID, p.Targets, p.Pushed, p.Arrived, p.Opened, p.ArrivalRate, p.OpenRate, p.Title)
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.4f\t%.4f\t%s\n", p.Part, p.TaskID, p.Targets, p.Pushed, p.Arrived, p.Opened, p.ArrivalRate, p.OpenRate, p.Title)
 	}
 	if d := t.Decision; d != nil {
-		fmt.Fprintf(tw, "\nwinner\t%s, decided at %s\nwhy\t%s\n", strings.ToUpper(d.Winner), ms(d.DecidedAt), d.Reason)
+		_, _ = fmt.Fprintf(tw, "\nwinner\t%s, decided at %s\nwhy\t%s\n", strings.ToUpper(d.Winner), ms(d.DecidedAt), d.Reason)
 		for _, v := range d.Variants {
-			fmt.Fprintf(tw, "decided on\t%s: pushed %d, arrived %d, opened %d, %s %.4f\n", strings.ToUpper(v.Part), v.Pushed, v.Arrived, v.Opened, d.Metric, v.Rate)
+			_, _ = fmt.Fprintf(tw, "decided on\t%s: pushed %d, arrived %d, opened %d, %s %.4f\n", strings.ToUpper(v.Part), v.Pushed, v.Arrived, v.Opened, d.Metric, v.Rate)
 		}
 	}
 	return tw.Flush()

@@ -268,7 +268,7 @@ func (c *devConsoles) close(log zerolog.Logger) {
 		}
 	}
 	if c.conn != nil {
-		c.conn.Close()
+		_ = c.conn.Close()
 	}
 }
 

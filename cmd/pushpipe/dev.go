@@ -234,7 +234,7 @@ func printBanner(w io.Writer, cfg *config.Config, brokers []string, chAddr, chHT
 		}
 	}
 	db := cfg.Database(region)
-	fmt.Fprintf(w, `
+	_, _ = fmt.Fprintf(w, `
 pushpipe is running — regions %s, state in %s/
 
   Kafka broker        %s   topics push.{requests,deliveries,retry,events,bindings,control,schedules,dlq}.<region>

@@ -43,7 +43,7 @@ after they happen; run it again if the chain is still moving.`,
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			col, val := "task_id", task
 			if msg != "" {
 				col, val = "msg_id", msg
@@ -53,7 +53,7 @@ after they happen; run it again if the chain is still moving.`,
 			if err != nil {
 				return fmt.Errorf("querying events: %w", err)
 			}
-			defer rows.Close()
+			defer func() { _ = rows.Close() }()
 			type row struct {
 				TS         time.Time `json:"ts"`
 				Event      string    `json:"event"`
@@ -85,22 +85,22 @@ after they happen; run it again if the chain is still moving.`,
 				return enc.Encode(all)
 			}
 			if len(all) == 0 {
-				fmt.Fprintf(out, "no events yet for %s=%s in %s.events\n", col, val, cfg.Database(region))
+				_, _ = fmt.Fprintf(out, "no events yet for %s=%s in %s.events\n", col, val, cfg.Database(region))
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TS\tEVENT\tMSG\tTARGET\tDEVICE\tCHANNEL\tSTATUS\tDESCRIPTION")
+			_, _ = fmt.Fprintln(tw, "TS\tEVENT\tMSG\tTARGET\tDEVICE\tCHANNEL\tSTATUS\tDESCRIPTION")
 			for _, r := range all {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.TS.Format("15:04:05.000"), r.Event, r.MsgID, r.Target, r.DeviceID, r.Channel, r.StatusCode, truncate(r.StatusDesc, 60))
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.TS.Format("15:04:05.000"), r.Event, r.MsgID, r.Target, r.DeviceID, r.Channel, r.StatusCode, truncate(r.StatusDesc, 60))
 			}
-			tw.Flush()
+			_ = tw.Flush()
 			var parts []string
 			for _, t := range schema.AllEventTypes() {
 				if n := counts[string(t)]; n > 0 {
 					parts = append(parts, fmt.Sprintf("%s=%d", t, n))
 				}
 			}
-			fmt.Fprintf(out, "\ncounts: %s\n", strings.Join(parts, " "))
+			_, _ = fmt.Fprintf(out, "\ncounts: %s\n", strings.Join(parts, " "))
 			return nil
 		},
 	}

@@ -197,7 +197,7 @@ func (g *devGateways) close(log zerolog.Logger) {
 		}
 	}
 	if g.conn != nil {
-		g.conn.Close()
+		_ = g.conn.Close()
 	}
 }
 
@@ -287,7 +287,7 @@ It is good for one request within 5 minutes; send the body byte for byte as sign
 				}
 				return printJSON(cmd, params)
 			case "query":
-				fmt.Fprintln(cmd.OutOrStdout(), query)
+				_, _ = fmt.Fprintln(cmd.OutOrStdout(), query)
 				return nil
 			}
 			return fail("--format %q: use query or json", format)
@@ -402,12 +402,12 @@ func serveRegion(cmd *cobra.Command, cfg *config.Config, log zerolog.Logger, ep 
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	conn, err := app.OpenClickHouse(ctx, cfg.ClickHouse, chAddr)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	d := app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, CH: conn, Producer: p, Metrics: reg, Log: log}
 	prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = app.Prepare(prepCtx, d, cfg.Regions)
@@ -421,7 +421,7 @@ func serveRegion(cmd *cobra.Command, cfg *config.Config, log zerolog.Logger, ep 
 	}
 	internal := pipeline.NewHealthServer(internalAddr, reg, app.Probe(log, name, srv.Ready))
 	if err := internal.Start(ctx); err != nil {
-		srv.Close()
+		_ = srv.Close()
 		return fmt.Errorf("starting the internal health and metrics server: %w", err)
 	}
 	log.Info().Str("addr", srv.Addr()).Str("internal_addr", internal.Addr()).Msg(name + " serving; health, readiness and metrics on the internal address")

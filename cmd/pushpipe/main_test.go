@@ -99,7 +99,7 @@ func TestPrepareRequestStampsRegionTaskAndTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m map[string]any
-	json.Unmarshal(out.Value, &m)
+	_ = json.Unmarshal(out.Value, &m)
 	if out.Topic != pipeline.RequestsTopic("eu") || m["region"] != "eu" || m["acceptedAt"] == nil || m["taskId"] == "" || string(out.Key) != "a/"+m["taskId"].(string) {
 		t.Fatalf("prepared %s on %s key %s", out.Value, out.Topic, out.Key)
 	}
@@ -119,7 +119,7 @@ func TestReadUserIDs(t *testing.T) {
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "ids.txt")
-			os.WriteFile(p, []byte(tc.body), 0o600)
+			_ = os.WriteFile(p, []byte(tc.body), 0o600)
 			got, err := readUserIDs(p)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -49,7 +49,7 @@ workers, so a bad request shows up as a 'rejected' event and in push.dlq.<region
 				if err != nil {
 					return fail("reading %s: %v", args[0], err)
 				}
-				defer f.Close()
+				defer func() { _ = f.Close() }()
 				in = f
 			}
 			records, err := readJSONRecords(in)
@@ -63,7 +63,7 @@ workers, so a bad request shows up as a 'rejected' event and in push.dlq.<region
 					return fail("record %d: %v", i+1, err)
 				}
 				outs = append(outs, out)
-				fmt.Fprintln(cmd.OutOrStdout(), summary)
+				_, _ = fmt.Fprintln(cmd.OutOrStdout(), summary)
 			}
 			brokers, sec, err := ep.kafka(cfg)
 			if err != nil {
@@ -73,11 +73,11 @@ workers, so a bad request shows up as a 'rejected' event and in push.dlq.<region
 			if err != nil {
 				return err
 			}
-			defer p.Close()
+			defer func() { _ = p.Close() }()
 			if err := p.Produce(cmd.Context(), outs); err != nil {
 				return fmt.Errorf("publishing %d record(s): %w", len(outs), err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "published %d record(s) to %s\n", len(outs), outs[0].Topic)
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "published %d record(s) to %s\n", len(outs), outs[0].Topic)
 			return nil
 		},
 	}

@@ -74,7 +74,7 @@ Replicas of one region can run behind a load balancer; they share nothing.`,
 			if err != nil {
 				return err
 			}
-			defer producer.Close()
+			defer func() { _ = producer.Close() }()
 			deps := app.Deps{Cfg: cfg, Brokers: brokers, KafkaSecurity: sec, Producer: producer, Metrics: reg, Log: log}
 			prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			err = app.Prepare(prepCtx, deps, cfg.Regions)

@@ -68,7 +68,7 @@ event yet is revoked as well). Revoking twice changes nothing.`,
 			if err != nil {
 				return err
 			}
-			defer p.Close()
+			defer func() { _ = p.Close() }()
 			c := &schema.Control{AppID: f.appID, MsgID: msgID, Target: target, TaskID: taskID, Reason: reason}
 			if err := p.Revoke(ctx, c, acceptedAt); err != nil {
 				return fail("%v", err)
@@ -81,7 +81,7 @@ event yet is revoked as well). Revoking twice changes nothing.`,
 			if acceptedAt > 0 {
 				when = "accepted " + time.UnixMilli(acceptedAt).UTC().Format(time.DateTime) + " UTC"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s of app %s (%s) on %s\n", res.ControlKey, res.AppID, when, res.Topic)
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "revoked %s of app %s (%s) on %s\n", res.ControlKey, res.AppID, when, res.Topic)
 			return nil
 		},
 	}

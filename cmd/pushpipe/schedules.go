@@ -132,24 +132,24 @@ far (executed, missed, cancelled) and the next --next ones to come. --id takes a
 			}
 			out := cmd.OutOrStdout()
 			if len(views) == 0 {
-				fmt.Fprintf(out, "no scheduled pushes match in %s\n", pipeline.SchedulesTopic(f.region))
+				_, _ = fmt.Fprintf(out, "no scheduled pushes match in %s\n", pipeline.SchedulesTopic(f.region))
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			for i, v := range views {
 				if i > 0 {
-					fmt.Fprintln(tw)
+					_, _ = fmt.Fprintln(tw)
 				}
-				fmt.Fprintln(tw, "SCHEDULE\tAPP\tTYPE\tSTATUS\tSTRATEGY\tCREATED")
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ScheduleID, v.AppID, v.Type, v.Status, v.Description,
+				_, _ = fmt.Fprintln(tw, "SCHEDULE\tAPP\tTYPE\tSTATUS\tSTRATEGY\tCREATED")
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ScheduleID, v.AppID, v.Type, v.Status, v.Description,
 					fmtMillis(v.CreatedAt, v.TimeZone))
 				if v.RefusedReason != "" {
-					fmt.Fprintf(tw, "  refused %d: %s\n", v.RefusedCode, v.RefusedReason)
+					_, _ = fmt.Fprintf(tw, "  refused %d: %s\n", v.RefusedCode, v.RefusedReason)
 				}
 				if len(v.Tasks) > 0 {
-					fmt.Fprintln(tw, "  OCCURRENCE\tPUSH TIME\tSTATUS")
+					_, _ = fmt.Fprintln(tw, "  OCCURRENCE\tPUSH TIME\tSTATUS")
 					for _, t := range v.Tasks {
-						fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.UniqueID, fmtMillis(t.PushTime, v.TimeZone), t.Status)
+						_, _ = fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.UniqueID, fmtMillis(t.PushTime, v.TimeZone), t.Status)
 					}
 				}
 			}
@@ -242,7 +242,7 @@ twice is not an error.`,
 			if err != nil {
 				return err
 			}
-			defer prod.Close()
+			defer func() { _ = prod.Close() }()
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
 			res, err := scheduler.Cancel(ctx, env.brokers, env.sec, prod, f.region, f.appID, id, time.Now(), env.def)
@@ -255,10 +255,10 @@ twice is not an error.`,
 				what = "occurrence " + res.Occurrence + " of schedule " + res.Schedule.ScheduleID
 			}
 			if res.AlreadyCancelled {
-				fmt.Fprintf(out, "%s (app %s) was already cancelled\n", what, res.Schedule.AppID)
+				_, _ = fmt.Fprintf(out, "%s (app %s) was already cancelled\n", what, res.Schedule.AppID)
 				return nil
 			}
-			fmt.Fprintf(out, "cancelled %s (app %s)\n", what, res.Schedule.AppID)
+			_, _ = fmt.Fprintf(out, "cancelled %s (app %s)\n", what, res.Schedule.AppID)
 			return nil
 		},
 	}

@@ -41,7 +41,7 @@ func TestSchedulesListAndCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer prod.Close()
+	defer func() { _ = prod.Close() }()
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	req := &schema.Request{Type: schema.PushSimple, Region: "sg", AppID: "app", WorkspaceID: "ws", TaskName: "daily",
 		DeliverType: schema.DeliverAndroid, TargetMsgkey: schema.StringMap{"d1": "m1"}, Title: "T", Content: "C", ExpiredSeconds: 60,

@@ -150,7 +150,7 @@ func runSend(cmd *cobra.Command, f *sendFlags) error {
 	start := time.Now()
 	progress := func(done int) {
 		if len(reqs) > 1 {
-			fmt.Fprintf(cmd.ErrOrStderr(), "\r%s %d/%d requests (%d%%)", progressBar(done, len(reqs), 30), done, len(reqs), done*100/len(reqs))
+			_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "\r%s %d/%d requests (%d%%)", progressBar(done, len(reqs), 30), done, len(reqs), done*100/len(reqs))
 		}
 	}
 	if f.gatewayURL != "" {
@@ -166,7 +166,7 @@ func runSend(cmd *cobra.Command, f *sendFlags) error {
 		sum.TaskIDs, err = publishRequests(cmd.Context(), producer.Config{Brokers: brokers, Security: sec, Region: f.region, Logger: log}, reqs, progress)
 	}
 	if len(reqs) > 1 {
-		fmt.Fprintln(cmd.ErrOrStderr())
+		_, _ = fmt.Fprintln(cmd.ErrOrStderr())
 	}
 	if err != nil {
 		return err
@@ -180,13 +180,13 @@ func runSend(cmd *cobra.Command, f *sendFlags) error {
 	if sum.Gateway != "" {
 		where = "gateway " + sum.Gateway
 	}
-	fmt.Fprintf(out, "sent %d target(s) in %d %s request(s) to %s in %.1fs\n", sum.Targets, sum.Requests, sum.Type, where, sum.Seconds)
+	_, _ = fmt.Fprintf(out, "sent %d target(s) in %d %s request(s) to %s in %.1fs\n", sum.Targets, sum.Requests, sum.Type, where, sum.Seconds)
 	if len(sum.TaskIDs) == 1 {
-		fmt.Fprintf(out, "task id: %s\n", sum.TaskIDs[0])
+		_, _ = fmt.Fprintf(out, "task id: %s\n", sum.TaskIDs[0])
 	} else {
-		fmt.Fprintf(out, "task ids: %s … %s\n", sum.TaskIDs[0], sum.TaskIDs[len(sum.TaskIDs)-1])
+		_, _ = fmt.Fprintf(out, "task ids: %s … %s\n", sum.TaskIDs[0], sum.TaskIDs[len(sum.TaskIDs)-1])
 	}
-	fmt.Fprintf(out, "follow it: pushpipe task %s --region %s\n", sum.TaskIDs[0], f.region)
+	_, _ = fmt.Fprintf(out, "follow it: pushpipe task %s --region %s\n", sum.TaskIDs[0], f.region)
 	return nil
 }
 
@@ -199,7 +199,7 @@ func (f *sendFlags) readRequests() ([]*schema.Request, int, error) {
 	if err != nil {
 		return nil, 0, fail("--json: %v", err)
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	raws, err := readJSONRecords(in)
 	if err != nil {
 		return nil, 0, fail("--json %s: %v", f.jsonFile, err)
@@ -295,7 +295,7 @@ func readTargets(path string, max int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--targets-file: %w", err)
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	return scanTargets(in, path, max)
 }
 
@@ -327,7 +327,7 @@ func publishRequests(ctx context.Context, cfg producer.Config, reqs []*schema.Re
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	ids := make([]string, 0, len(reqs))
 	for lo := 0; lo < len(reqs); lo += sendBatch {
 		pubs, err := p.PublishAll(ctx, reqs[lo:min(lo+sendBatch, len(reqs))])

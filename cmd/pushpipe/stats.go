@@ -90,9 +90,9 @@ no device reported gives zeros. docs/analytics.md defines every figure.`,
 				return printJSON(cmd, res)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "TIME\tPUSHED\tSUCCEEDED\tARRIVED\tOPENED\tIGNORED\tARRIVAL\tOPEN\tIGNORE\t")
+			_, _ = fmt.Fprintln(tw, "TIME\tPUSHED\tSUCCEEDED\tARRIVED\tOPENED\tIGNORED\tARRIVAL\tOPEN\tIGNORE\t")
 			row := func(label string, p schema.StatsPoint) {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t\n", label, p.Pushed, p.Succeeded, p.Arrived, p.Opened, p.Ignored,
+				_, _ = fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t\n", label, p.Pushed, p.Succeeded, p.Arrived, p.Opened, p.Ignored,
 					100*p.ArrivalRate, 100*p.OpenRate, 100*p.IgnoreRate)
 			}
 			for _, p := range res.Series {
@@ -178,7 +178,7 @@ func newFunnelCmd() *cobra.Command {
 				if fn.Planned > 0 {
 					bar = strings.Repeat("█", int(r.n*30/max(fn.Planned, 1)))
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\n", r.name, r.n, bar)
+				_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\n", r.name, r.n, bar)
 			}
 			return tw.Flush()
 		},
@@ -226,9 +226,9 @@ devices reporting those versions are listed, and only their events are counted.`
 				return printJSON(cmd, ts)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "TASK\tNAME\tTYPE\tPUSHED\tSUCCEEDED\tARRIVED\tSTART\tEND\tDURATION")
+			_, _ = fmt.Fprintln(tw, "TASK\tNAME\tTYPE\tPUSHED\tSUCCEEDED\tARRIVED\tSTART\tEND\tDURATION")
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.TaskID, t.TaskName, t.PushType, t.PushNum, t.PushSuccessNum, t.PushArrivalNum,
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.TaskID, t.TaskName, t.PushType, t.PushNum, t.PushSuccessNum, t.PushArrivalNum,
 					t.Start.Format("2006-01-02 15:04:05"), t.End.Format("2006-01-02 15:04:05"), t.Duration.Round(time.Millisecond))
 			}
 			return tw.Flush()

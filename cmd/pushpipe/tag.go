@@ -72,7 +72,7 @@ The gateway serves the same as /v1/tags/add, /v1/tags/remove, /v1/tags/list and
 			if err != nil {
 				return err
 			}
-			defer p.Close()
+			defer func() { _ = p.Close() }()
 			op := schema.OpTagAdd
 			if remove {
 				op = schema.OpTagRemove
@@ -91,10 +91,10 @@ The gateway serves the same as /v1/tags/add, /v1/tags/remove, /v1/tags/list and
 					return fmt.Errorf("publishing tag records: %w", err)
 				}
 				done := min(start+chunk, len(users))
-				fmt.Fprintf(out, "\r%s %d/%d user ids (%d%%)", progressBar(done, len(users), 30), done, len(users), done*100/len(users))
+				_, _ = fmt.Fprintf(out, "\r%s %d/%d user ids (%d%%)", progressBar(done, len(users), 30), done, len(users), done*100/len(users))
 			}
-			fmt.Fprintln(out)
-			fmt.Fprintf(cmd.OutOrStdout(), "published %s of tag %q for %d distinct user ids to %s\n", op, tag, len(users), pipeline.BindingsTopic(region))
+			_, _ = fmt.Fprintln(out)
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "published %s of tag %q for %d distinct user ids to %s\n", op, tag, len(users), pipeline.BindingsTopic(region))
 			return nil
 		},
 	}
@@ -136,10 +136,10 @@ push.bindings.<region> shows once the registry applied it.`,
 				return printJSON(cmd, gateway.UserTags{UserID: user, Tags: tags})
 			}
 			if len(tags) == 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "user %s of app %s carries no tag in region %s\n", user, f.appID, f.region)
+				_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "user %s of app %s carries no tag in region %s\n", user, f.appID, f.region)
 			}
 			for _, t := range tags {
-				fmt.Fprintln(cmd.OutOrStdout(), t)
+				_, _ = fmt.Fprintln(cmd.OutOrStdout(), t)
 			}
 			return nil
 		},
@@ -182,9 +182,9 @@ and on stderr how many carry it in all. Pages count from 1 and hold 1 to %d user
 				return printJSON(cmd, gateway.TagUsers{Tag: tag, TotalCount: total, PageNumber: pageNumber, PageSize: pageSize, List: users})
 			}
 			for _, u := range users {
-				fmt.Fprintln(cmd.OutOrStdout(), u)
+				_, _ = fmt.Fprintln(cmd.OutOrStdout(), u)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d user(s) carry tag %q in app %s, region %s; page %d shows %d\n", total, tag, f.appID, f.region, pageNumber, len(users))
+			_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "%d user(s) carry tag %q in app %s, region %s; page %d shows %d\n", total, tag, f.appID, f.region, pageNumber, len(users))
 			return nil
 		},
 	}
@@ -202,7 +202,7 @@ func readUserIDs(path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading user ids: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	seen := map[string]bool{}
 	var out []string
 	sc := bufio.NewScanner(f)

@@ -49,13 +49,13 @@ models) shows "audience  empty".`,
 				{"succeeded", fmt.Sprint(d.PushSuccessNum)}, {"arrived", fmt.Sprint(d.PushArrivalNum)},
 				{"start", ms(d.StartTime)}, {"end", ms(d.EndTime)}, {"duration", d.Duration},
 			} {
-				fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+				_, _ = fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
 			}
 			if d.AudienceEmpty {
-				fmt.Fprintf(tw, "audience\tempty: no device matched the broadcast's filters\n")
+				_, _ = fmt.Fprintf(tw, "audience\tempty: no device matched the broadcast's filters\n")
 			}
 			fn := d.Funnel
-			fmt.Fprintf(tw, "funnel\tplanned %d → invalid %d → filtered %d → valid %d → acked %d → arrived %d → opened %d\n",
+			_, _ = fmt.Fprintf(tw, "funnel\tplanned %d → invalid %d → filtered %d → valid %d → acked %d → arrived %d → opened %d\n",
 				fn.Planned, fn.InvalidDevice, fn.Filtered, fn.Valid, fn.Acked, fn.Arrived, fn.Opened)
 			return tw.Flush()
 		},

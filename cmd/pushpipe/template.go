@@ -49,10 +49,10 @@ func (f *chFlags) connect(cmd *cobra.Command) (conn driver.Conn, db string, done
 	}
 	db = cfg.Database(f.region)
 	if err := store.Migrate(cmd.Context(), conn, db, cfg.ClickHouse.EventTTLDays); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, "", nil, err
 	}
-	return conn, db, func() { conn.Close() }, nil
+	return conn, db, func() { _ = conn.Close() }, nil
 }
 
 // open is connect returning the template and device stores.
@@ -96,7 +96,7 @@ ClickHouse database (table templates).`,
 			if err := tpls.Create(cmd.Context(), t); err != nil {
 				return fail("%v", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created template %q of app %s in %s (placeholders: %s)\n", name, f.appID, f.region, strings.Join(t.Placeholders(), ", "))
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "created template %q of app %s in %s (placeholders: %s)\n", name, f.appID, f.region, strings.Join(t.Placeholders(), ", "))
 			return nil
 		},
 	}
@@ -121,9 +121,9 @@ ClickHouse database (table templates).`,
 				return printJSON(cmd, ts)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTITLE\tCONTENT\tPLACEHOLDERS")
+			_, _ = fmt.Fprintln(tw, "NAME\tTITLE\tCONTENT\tPLACEHOLDERS")
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, truncate(t.Title, 40), truncate(t.Content, 60), strings.Join(t.Placeholders(), ","))
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, truncate(t.Title, 40), truncate(t.Content, 60), strings.Join(t.Placeholders(), ","))
 			}
 			return tw.Flush()
 		},
@@ -139,7 +139,7 @@ ClickHouse database (table templates).`,
 			if err := tpls.Delete(cmd.Context(), f.appID, name, force); err != nil {
 				return fail("%v", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted template %q of app %s in %s\n", name, f.appID, f.region)
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "deleted template %q of app %s in %s\n", name, f.appID, f.region)
 			return nil
 		},
 	}
@@ -183,11 +183,11 @@ user, alias and user account, app version and model, and when each last changed.
 				return printJSON(cmd, got)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "DEVICE\tSTATUS\tPLATFORM\tCHANNEL\tTOKEN\tUSER\tALIAS\tACCOUNT\tAPP VERSION\tMODEL\tUPDATED")
+			_, _ = fmt.Fprintln(tw, "DEVICE\tSTATUS\tPLATFORM\tCHANNEL\tTOKEN\tUSER\tALIAS\tACCOUNT\tAPP VERSION\tMODEL\tUPDATED")
 			for _, id := range ids {
 				d, ok := got[id]
 				if !ok {
-					fmt.Fprintf(tw, "%s\tunknown (NoBindInfo)\t\t\t\t\t\t\t\t\t\n", id)
+					_, _ = fmt.Fprintf(tw, "%s\tunknown (NoBindInfo)\t\t\t\t\t\t\t\t\t\n", id)
 					continue
 				}
 				status, token := "registered", "valid"
@@ -201,7 +201,7 @@ user, alias and user account, app version and model, and when each last changed.
 				if channel == "" {
 					channel = "self"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, status, d.Platform, channel, token,
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, status, d.Platform, channel, token,
 					d.UserID, d.Alias, d.UserAccount, d.AppVersion, d.Model, d.UpdatedAt.Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()

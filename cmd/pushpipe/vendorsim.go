@@ -38,8 +38,8 @@ Point workers at it with vendors.simulator: true and vendors.simulatorAddr.`,
 			if err != nil {
 				return fail("%v", err)
 			}
-			defer srv.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "vendor simulator listening on %s (MiPush base URL of region R: %s/mipush/R)\n", srv.URL(), srv.URL())
+			defer func() { _ = srv.Close() }()
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "vendor simulator listening on %s (MiPush base URL of region R: %s/mipush/R)\n", srv.URL(), srv.URL())
 			log.Info().Str("addr", srv.Addr()).Msg("vendor simulator running")
 			<-cmd.Context().Done()
 			return nil

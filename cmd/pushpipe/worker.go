@@ -192,7 +192,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			deps.CH = conn
 			break
 		}
@@ -201,7 +201,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	if err != nil {
 		return err
 	}
-	defer producer.Close()
+	defer func() { _ = producer.Close() }()
 	deps.Producer = producer
 
 	prepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -263,7 +263,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	if err := health.Start(ctx); err != nil {
 		return fmt.Errorf("starting health server: %w", err)
 	}
-	defer health.Close()
+	defer func() { _ = health.Close() }()
 	log.Info().Strs("brokers", brokers).Stringer("kafka_security", o.kafkaSecurity).Str("clickhouse", chAddr).Strs("regions", regions).
 		Str("health_addr", health.Addr()).Msgf("running %d stage(s)", len(stages))
 	// One line per region once its stages are up (each stage's own

@@ -188,6 +188,6 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("picking a free loopback port: %w", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -363,7 +363,7 @@ func TestStartFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer busyPort.Close()
+	defer func() { _ = busyPort.Close() }()
 	running := startServer(ctx, t, chdb.Config{LibPath: lib, DataDir: t.TempDir()})
 	notLib := filepath.Join(t.TempDir(), "libchdb.so")
 	if err := os.WriteFile(notLib, []byte("not an ELF file"), 0o644); err != nil {
@@ -476,7 +476,7 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Printf("child-pid %d\n", srv.PID())
 		os.Exit(0)
 	case "measure":
-		defer srv.Close()
+		defer func() { _ = srv.Close() }()
 		measure(ctx, t, srv, ready)
 	default:
 		t.Fatalf("unknown helper scenario %q", scenario)

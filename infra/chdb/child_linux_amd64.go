@@ -87,7 +87,7 @@ func serveChild(spec childSpec) error {
 	}()
 
 	// The parent removes RunDir too, unless it died first.
-	defer os.RemoveAll(spec.RunDir)
+	defer func() { _ = os.RemoveAll(spec.RunDir) }()
 
 	lib, err := loadLibrary(spec.LibPath)
 	if err != nil {

@@ -166,8 +166,8 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
-	switch {
-	case c.LibPath == "":
+	switch c.LibPath {
+	case "":
 		errs = append(errs, fmt.Errorf("LibPath is empty and no default is known: set %s or run scripts/fetch-chdb.sh", EnvLibPath))
 	default:
 		st, err := os.Stat(c.LibPath)
@@ -198,13 +198,13 @@ func (c Config) Validate() error {
 		case u.Name == "" || strings.Trim(u.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "":
 			errs = append(errs, fmt.Errorf("Users[%d].Name %q: use letters, digits, '_' and '-'", i, u.Name))
 		case u.Name == "default":
-			errs = append(errs, fmt.Errorf("Users[%d]: default is the password-less loopback user; give the user another name", i))
+			errs = append(errs, fmt.Errorf("Users[%d]: default is the password-less loopback user; give the user another name", i)) //nolint:staticcheck // ST1005: starts with the field to fix, Users
 		case u.Password == "":
-			errs = append(errs, fmt.Errorf("Users[%d] (%s): Password is empty", i, u.Name))
+			errs = append(errs, fmt.Errorf("Users[%d] (%s): Password is empty", i, u.Name)) //nolint:staticcheck // ST1005: starts with the field to fix, Users
 		}
 		for _, v := range c.Users[:i] {
 			if v.Name == u.Name {
-				errs = append(errs, fmt.Errorf("Users[%d]: %s is listed twice", i, u.Name))
+				errs = append(errs, fmt.Errorf("Users[%d]: %s is listed twice", i, u.Name)) //nolint:staticcheck // ST1005: starts with the field to fix, Users
 			}
 		}
 	}

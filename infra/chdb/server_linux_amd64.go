@@ -74,7 +74,7 @@ type child struct {
 
 // why says why c exited: its exit status and what it printed or logged.
 func (c *child) why(logPath string) error {
-	return fmt.Errorf("clickhouse child %d exited unexpectedly (%v): %s", c.pid, c.waitErr, explain(c.out, logPath, c.logOffset))
+	return fmt.Errorf("clickhouse child %d exited unexpectedly (%w): %s", c.pid, c.waitErr, explain(c.out, logPath, c.logOffset))
 }
 
 // spawn starts a child serving s's ports and DataDir and returns once it
@@ -253,11 +253,11 @@ func waitReady(ctx context.Context, timeout time.Duration, addr string, c *child
 	if err != nil {
 		return fmt.Errorf("opening readiness probe client: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	probe := "SELECT 1, count() FROM system.processes WHERE query_id != queryID() AND position(query, " + sqlString(fifo) + ") > 0"
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	lastErr := errors.New("no answer yet")
+	var lastErr error
 	for {
 		var one uint8
 		var serving uint64
@@ -274,7 +274,7 @@ func waitReady(ctx context.Context, timeout time.Duration, addr string, c *child
 		case <-c.exited:
 			return fmt.Errorf("%w: %w", errExited, c.why(logPath))
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to answer SELECT 1: %w (last probe: %v)", addr, ctx.Err(), lastErr)
+			return fmt.Errorf("waiting for %s to answer SELECT 1: %w (last probe: %v)", addr, ctx.Err(), lastErr) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		case <-tick.C:
 		}
 	}
@@ -331,7 +331,7 @@ func loggedErrors(path string, offset int64) []string {
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := f.Seek(offset, 0); err != nil {
 		return nil
 	}

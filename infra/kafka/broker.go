@@ -389,7 +389,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		// without SASL must not win.
 		for _, f := range []string{saslFileName, aclsFileName} {
 			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				b.unlock()
+				_ = b.unlock()
 				return nil, fmt.Errorf("embeddedkafka: removing the saved users and ACLs of DataDir %q: %w", dir, err)
 			}
 		}
@@ -401,7 +401,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 
 	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
-		b.unlock()
+		_ = b.unlock()
 		return nil, fmt.Errorf("embeddedkafka: starting broker on 127.0.0.1:%d (data dir %q): %w", cfg.Port, cfg.DataDir, err)
 	}
 	b.cluster = cluster
@@ -527,7 +527,7 @@ func waitListening(ctx context.Context, addr string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last dial error: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last dial error: %v)", ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

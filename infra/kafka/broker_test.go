@@ -238,7 +238,7 @@ func consumeAndCommit(t *testing.T, ctx context.Context, addr, topic, group stri
 		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond, HeartbeatInterval: time.Second,
 		SessionTimeout: 6 * time.Second, JoinGroupBackoff: 200 * time.Millisecond,
 	})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	committed := map[int]int64{}
 	var batch []kafka.Message
 	for len(batch) < n {
@@ -301,7 +301,7 @@ func readAll(t *testing.T, ctx context.Context, addr, topic string, partitions, 
 		for {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {
-				r.Close()
+				_ = r.Close()
 				t.Fatalf("reading partition %d: %v", p, err)
 			}
 			values = append(values, string(m.Value))
@@ -309,7 +309,7 @@ func readAll(t *testing.T, ctx context.Context, addr, topic string, partitions, 
 				break
 			}
 		}
-		r.Close()
+		_ = r.Close()
 	}
 	if len(values) != n {
 		t.Fatalf("read %d records, want %d", len(values), n)
@@ -347,12 +347,12 @@ func TestAutoTopicCreationIsOff(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	w := &kafka.Writer{
 		Addr: kafka.TCP(b.Addr()), Topic: "never.created", AllowAutoTopicCreation: true,
 		BatchTimeout: time.Millisecond, MaxAttempts: 1,
 	}
-	defer w.Close()
+	defer func() { _ = w.Close() }()
 	err = w.WriteMessages(ctx, kafka.Message{Value: []byte("x")})
 	if !errors.Is(err, kafka.UnknownTopicOrPartition) {
 		t.Fatalf("write to a topic nobody created = %v, want UnknownTopicOrPartition", err)
@@ -386,7 +386,7 @@ func TestSASLUsersAfterRestart(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		_, err = conn.ReadPartitions()
 		return err
 	}
@@ -407,7 +407,7 @@ func TestSASLUsersAfterRestart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer b.Close()
+			defer func() { _ = b.Close() }()
 			if err := login(t, b.Addr(), tc.user.Username, tc.user.Password); err != nil {
 				t.Fatalf("the configured user cannot log in: %v", err)
 			}
@@ -477,7 +477,7 @@ func TestRetention(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Start: %v", err)
 			}
-			defer b.Close()
+			defer func() { _ = b.Close() }()
 			c := &kafka.Client{Addr: kafka.TCP(b.Addr())}
 			const records = 400
 			for _, tp := range tt.topics {

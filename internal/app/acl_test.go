@@ -167,7 +167,7 @@ func TestKafkaACLExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { _ = b.Close() })
 	brokers := []string{b.Addr()}
 	security := func(user string) pipeline.KafkaSecurity {
 		m, err := pipeline.NewSASL(mech, user, user+"-pw")
@@ -199,7 +199,7 @@ func TestKafkaACLExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ap.Close()
+	defer func() { _ = ap.Close() }()
 	consumes, writes := aclConsumes(), aclWrites()
 	var seed []pipeline.Output
 	for _, n := range names {
@@ -240,7 +240,7 @@ func TestKafkaACLExample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer prod.Close()
+			defer func() { _ = prod.Close() }()
 			for _, n := range names {
 				err := prod.Produce(ctx, []pipeline.Output{{Topic: n, Key: []byte(p), Value: []byte("write test")}})
 				switch want := slices.Contains(writes[w], n); {

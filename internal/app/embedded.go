@@ -56,7 +56,7 @@ func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 	e := &Embedded{}
 	defer func() {
 		if err != nil {
-			e.Close()
+			_ = e.Close()
 		}
 	}()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {

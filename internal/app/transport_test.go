@@ -105,7 +105,7 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
@@ -119,7 +119,7 @@ func tlsProxy(t *testing.T, server *tls.Config, backend string) string {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
+	t.Cleanup(func() { _ = l.Close(); wg.Wait() })
 	wg.Go(func() {
 		for {
 			c, err := l.Accept()
@@ -127,7 +127,7 @@ func tlsProxy(t *testing.T, server *tls.Config, backend string) string {
 				return
 			}
 			wg.Go(func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				if err := c.(*tls.Conn).Handshake(); err != nil {
 					return
 				}
@@ -135,7 +135,7 @@ func tlsProxy(t *testing.T, server *tls.Config, backend string) string {
 				if err != nil {
 					return
 				}
-				defer b.Close()
+				defer func() { _ = b.Close() }()
 				done := make(chan struct{}, 2)
 				go func() { _, _ = io.Copy(b, c); done <- struct{}{} }()
 				go func() { _, _ = io.Copy(c, b); done <- struct{}{} }()
@@ -178,7 +178,7 @@ func TestEmbeddedTransportSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Close() })
+	t.Cleanup(func() { _ = e.Close() })
 
 	for _, d := range []string{cfg.StateDir, cfg.KafkaDataDir(), cfg.ClickHouseDataDir()} {
 		st, err := os.Stat(d)
@@ -200,7 +200,7 @@ func TestEmbeddedTransportSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the configured ClickHouse user cannot log in: %v", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	var user string
 	if err := conn.QueryRow(ctx, "SELECT currentUser()").Scan(&user); err != nil || user != "pushpipe" {
 		t.Fatalf("logged in as %q (%v), want pushpipe", user, err)
@@ -243,7 +243,7 @@ func TestEmbeddedTransportSecurity(t *testing.T) {
 				conn, err := OpenClickHouse(ctx, c, tc.addr)
 				if tc.wantErr != "" {
 					if err == nil {
-						conn.Close()
+						_ = conn.Close()
 						t.Fatal("connected, want a refusal")
 					}
 					if !strings.Contains(err.Error(), tc.wantErr) {
@@ -254,7 +254,7 @@ func TestEmbeddedTransportSecurity(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 				if err := conn.QueryRow(ctx, "SELECT currentUser()").Scan(&user); err != nil || user != "pushpipe" {
 					t.Fatalf("over TLS logged in as %q (%v), want pushpipe", user, err)
 				}

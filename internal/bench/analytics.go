@@ -273,13 +273,13 @@ func measureReceipts(ctx context.Context, n int, work, region string, brokers []
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	srv, err := app.StartReceipts(ctx, app.Deps{Cfg: cfg, Brokers: brokers, Producer: p, Metrics: prometheus.NewRegistry(), Log: zerolog.Nop()},
 		region, "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	url := srv.URL() + "/receipts/hms?app=" + appID
 	bodies := (n + receiptsPerBody - 1) / receiptsPerBody
 	client := &http.Client{Timeout: 30 * time.Second,
@@ -297,7 +297,7 @@ func measureReceipts(ctx context.Context, n int, work, region string, brokers []
 		if err != nil {
 			return fmt.Errorf("posting receipts to %s: %w", url, err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		answer, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("posting receipts to %s: answered %d %s", url, resp.StatusCode, answer)

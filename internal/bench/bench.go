@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", work, err)
 	}
-	say := func(format string, args ...any) { fmt.Fprintf(o.Progress, "bench: "+format+"\n", args...) }
+	say := func(format string, args ...any) { _, _ = fmt.Fprintf(o.Progress, "bench: "+format+"\n", args...) }
 
 	say("starting the embedded broker (a process of its own) and ClickHouse")
 	broker, err := startBrokerProcess(ctx, o.Binary, work, o.BrokerInMemory)
@@ -118,12 +118,12 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer ch.Close()
+	defer func() { _ = ch.Close() }()
 	conn, err := store.OpenClickHouse(ctx, store.ClickHouseOptions{Addr: ch.NativeAddr()})
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	env := &runEnv{o: o, work: work, dir: dir, conn: conn, brokers: []string{broker.addr}, chAddr: ch.NativeAddr(), broker: broker, ch: ch, say: say}
 	const region, prefix = "sg", "bench_"
 	db := prefix + region
@@ -272,7 +272,7 @@ func runBroadcast(ctx context.Context, o Options, work string, conn driver.Conn,
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	req := broadcastRequest(region, "bench-broadcast", "bench-msg")
 	t0 := time.Now()
 	if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: []byte("bench-broadcast"), Value: req}}); err != nil {
@@ -360,7 +360,7 @@ func startWorker(ctx context.Context, bin, kind, region, cfg, logPath string) (*
 	cmd := exec.Command(bin, kind, "--region", region, "--config", cfg, "--health-addr", healthAddr)
 	cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = log, log, childAttr()
 	if err := cmd.Start(); err != nil {
-		log.Close()
+		_ = log.Close()
 		return nil, fmt.Errorf("starting %s worker: %w", kind, err)
 	}
 	return &worker{cmd: cmd, log: log, healthAddr: healthAddr}, nil
@@ -380,14 +380,14 @@ func (w *worker) peakRSSMB() float64 {
 func (w *worker) stop() {
 	_ = w.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { w.cmd.Wait(); close(done) }()
+	go func() { _ = w.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		_ = w.cmd.Process.Kill()
 		<-done
 	}
-	w.log.Close()
+	_ = w.log.Close()
 }
 
 // writeFigures prints the figures and merges them into latest.txt (a
@@ -403,7 +403,7 @@ func writeFigures(dir string, figs []Figure, out io.Writer) error {
 		}
 	}
 	for _, f := range figs {
-		fmt.Fprintln(out, f)
+		_, _ = fmt.Fprintln(out, f)
 		lines[f.Name] = f.String()
 	}
 	keys := make([]string, 0, len(lines))

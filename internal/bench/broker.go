@@ -50,14 +50,14 @@ func ServeBroker(ctx context.Context, o BrokerOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	if o.PprofAddr != "" {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		srv := &http.Server{Addr: o.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.ListenAndServe() }()
-		defer srv.Close()
+		defer func() { _ = srv.Close() }()
 	}
 	if _, err := fmt.Fprintln(out, brokerReady+b.Addr()); err != nil {
 		return fmt.Errorf("announcing the broker: %w", err)
@@ -96,11 +96,11 @@ func startBrokerProcess(ctx context.Context, bin, work string, inMemory bool) (*
 	cmd.Stderr, cmd.SysProcAttr = log, childAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		log.Close()
+		_ = log.Close()
 		return nil, fmt.Errorf("starting the broker process: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		log.Close()
+		_ = log.Close()
 		return nil, fmt.Errorf("starting the broker process: %w", err)
 	}
 	p := &brokerProcess{cmd: cmd, pprofAddr: pprofAddr, log: log, done: make(chan struct{})}
@@ -141,7 +141,7 @@ func (p *brokerProcess) pid() int { return p.cmd.Process.Pid }
 func (p *brokerProcess) stop() {
 	select {
 	case <-p.done:
-		p.log.Close()
+		_ = p.log.Close()
 		return
 	default:
 	}
@@ -154,5 +154,5 @@ func (p *brokerProcess) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-	p.log.Close()
+	_ = p.log.Close()
 }

@@ -84,7 +84,7 @@ func runCeilings(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	var produce best
 	producedTotal := 0
 	for _, s := range produceShapes {
@@ -169,7 +169,7 @@ func consumeCeiling(ctx context.Context, brokers []string, group string, s shape
 				StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: s.size << 20, MaxWait: 250 * time.Millisecond,
 				QueueCapacity: stackBatchSize, ReadLagInterval: -1, HeartbeatInterval: time.Second, SessionTimeout: 6 * time.Second,
 				IsolationLevel: kafka.ReadCommitted})
-			defer r.Close()
+			defer func() { _ = r.Close() }()
 			if _, err := r.FetchMessage(jctx); err != nil {
 				if rctx.Err() == nil {
 					errs[i] = fmt.Errorf("reading the first record of %s: %w", ceilingTopic, err)

@@ -91,7 +91,7 @@ func (m *costMeter) snapshot(ctx context.Context) (costSnapshot, error) {
 	if err != nil {
 		return s, fmt.Errorf("reading the ClickHouse row counters: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var name string
 		var v uint64
@@ -203,7 +203,7 @@ func writeTopReaders(ctx context.Context, conn driver.Conn, since time.Time, n i
 	if err != nil {
 		return total, fmt.Errorf("reading ClickHouse's query log: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# ClickHouse queries of the workers since %s, by rows read (per delivery of %d);\n", since.UTC().Format(time.RFC3339), n)
 	b.WriteString("# an INSERT's rows read are its materialized views reading the inserted block\n")
@@ -247,7 +247,7 @@ func writeParts(ctx context.Context, conn driver.Conn, since time.Time, n int, b
 	if err != nil {
 		return fmt.Errorf("reading ClickHouse's part log: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	fmt.Fprintf(b, "\n# parts since %s: new parts (inserts, views) and merges\n", since.UTC().Format(time.RFC3339))
 	fmt.Fprintf(b, "%10s %14s %10s %14s %16s  %s\n", "new_parts", "rows", "merges", "rows_merged", "merge_cpu_us/dlv", "table")
 	for rows.Next() {

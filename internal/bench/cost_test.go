@@ -184,7 +184,7 @@ func TestStackConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer demo.Close()
+	defer func() { _ = demo.Close() }()
 	tests := []struct {
 		scenario string
 		c        stackConfig

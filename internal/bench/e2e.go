@@ -70,7 +70,7 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sim.Close()
+	defer func() { _ = sim.Close() }()
 	ws, err := startStack(ctx, env.o.Binary, env.work, stackConfig{region: region, brokers: brokers, chAddr: env.chAddr, simAddr: sim.Addr()}, e2eKinds...)
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func runE2E(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	procs := env.infraProcs()
 	for _, k := range e2eKinds {
 		procs = append(procs, proc{k, ws[k].pid})
@@ -291,7 +291,7 @@ func runEventsink(ctx context.Context, o Options, work string, conn driver.Conn,
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	say("publishing %d events onto %s", n, pipeline.EventsTopic(region))
 	events := eventsinkEvents(region, n)
 	produced, _, err := produceParallel(ctx, p, n, eventsinkProduceChunk, eventsinkWriters, time.Hour, func(i int) pipeline.Output {

@@ -250,7 +250,7 @@ func loadEndpoint(ctx context.Context, h2load, work string, sim *demoSim, region
 	defer cancel()
 	out, err := exec.CommandContext(cctx, h2load, args...).CombinedOutput()
 	if err != nil {
-		return endpointResult{}, fmt.Errorf("h2load failed: %v: %s", err, lastLines(out, 5))
+		return endpointResult{}, fmt.Errorf("h2load failed: %w: %s", err, lastLines(out, 5))
 	}
 	after, _ := sim.AppCounts(v, region, stackApp)
 	r, err := parseH2load(out)

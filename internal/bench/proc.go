@@ -39,7 +39,7 @@ func readProc(pid int) (procSample, error) {
 	if err != nil {
 		return s, fmt.Errorf("reading the memory of process %d: %w", pid, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		name, v, ok := strings.Cut(sc.Text(), ":")
@@ -97,6 +97,6 @@ func freeLoopbackAddr() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("finding a free loopback port: %w", err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().String(), nil
 }

@@ -76,7 +76,7 @@ func fetchTo(client *http.Client, url, path string) error {
 	if err != nil {
 		return fmt.Errorf("fetching %s: %w", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("fetching %s: %s", url, resp.Status)
 	}
@@ -85,7 +85,7 @@ func fetchTo(client *http.Client, url, path string) error {
 		return fmt.Errorf("creating %s: %w", path, err)
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return f.Close()

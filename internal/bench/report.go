@@ -144,14 +144,6 @@ var goals = func() []goal {
 	return append(gs, goal{figure: figCeilingViolations, atMost: true, target: 0, what: "figures above a ceiling"})
 }()
 
-// verdict says whether the goal holds for value.
-func (g goal) verdict(value float64) string {
-	if g.holds(value) {
-		return "met"
-	}
-	return "not met"
-}
-
 func (g goal) holds(value float64) bool {
 	return (g.atMost && value <= g.target) || (!g.atMost && value >= g.target)
 }
@@ -360,7 +352,7 @@ func cpuModel() string {
 	if err != nil {
 		return "unknown model"
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {

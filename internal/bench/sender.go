@@ -36,7 +36,7 @@ func runSender(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sim.Close()
+	defer func() { _ = sim.Close() }()
 	var figs []Figure
 	if env.o.EndpointCeilings {
 		efigs, err := runEndpointCeilings(ctx, env, sim, region)
@@ -55,7 +55,7 @@ func runSender(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 
 	n := env.o.SenderDeliveries
 	// Warm up: the sender joins its group and opens its connections on a
@@ -135,7 +135,7 @@ func callLatencies(ctx context.Context, brokers []string, topic string) (map[str
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Dialer: benchDialer(), Topic: topic, GroupID: "bench-latency", StartOffset: kafka.FirstOffset,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	sent := map[string]int64{}
 	out := map[string][]float64{}
 	for read := int64(0); read < total; read++ {

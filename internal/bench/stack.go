@@ -234,7 +234,7 @@ func startDemoSim(ctx context.Context, work string, recorded int) (*demoSim, err
 	}
 	caFile := filepath.Join(work, "vendorsim-ca.pem")
 	if err := os.WriteFile(caFile, sim.CACertPEM(), 0o644); err != nil {
-		sim.Close()
+		_ = sim.Close()
 		return nil, fmt.Errorf("writing the simulator CA: %w", err)
 	}
 	return &demoSim{Server: sim, app: cfg.Apps[0], key: key, caFile: caFile}, nil
@@ -327,18 +327,6 @@ func startWorkers(ctx context.Context, bin, work, region, cfgPath string, kinds 
 		ws[k] = w
 	}
 	return ws, nil
-}
-
-// peakRSS returns the figure peak_rss_mb_<kind> of each worker (VmHWM so
-// far), in kind order.
-func (ws workerSet) peakRSS(kinds ...string) []Figure {
-	var figs []Figure
-	for _, k := range kinds {
-		if w := ws[k]; w != nil {
-			figs = append(figs, Figure{"peak_rss_mb_" + k, round(w.peakRSSMB(), 1), "MB"})
-		}
-	}
-	return figs
 }
 
 // stop stops every worker at once and waits for all of them.

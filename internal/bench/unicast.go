@@ -96,7 +96,7 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sim.Close()
+	defer func() { _ = sim.Close() }()
 	ws, err := startStack(ctx, env.o.Binary, env.work, stackConfig{region: region, brokers: brokers, chAddr: env.chAddr, demo: sim,
 		limits: []appLimit{{"mipush", unicastMiPushCallsPerS, "calls"}}}, "fanout", "sender")
 	if err != nil {
@@ -107,7 +107,7 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 
 	say("warming up fanout and sender with %d unicast requests", unicastWarmup)
 	if _, _, err := publishUnicast(ctx, p, region, "mipush", 0, unicastWarmup, 100); err != nil {
@@ -313,7 +313,7 @@ func deliveryTimes(ctx context.Context, brokers []string, topic string) (map[str
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Dialer: benchDialer(), Topic: topic, GroupID: "bench.unicast.deliveries", StartOffset: kafka.FirstOffset,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	out := make(map[string]time.Time, total)
 	for read := int64(0); read < total; read++ {
 		m, err := r.FetchMessage(ctx)

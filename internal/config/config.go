@@ -251,7 +251,7 @@ func Load(path string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading config: %w", err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		dec := yaml.NewDecoder(f)
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
@@ -447,8 +447,11 @@ func (c *Config) Validate() error {
 	return c.Security.validate()
 }
 
-// KafkaDataDir and ClickHouseDataDir are the embedded servers' data folders.
-func (c *Config) KafkaDataDir() string      { return filepath.Join(c.StateDir, "kafka") }
+// KafkaDataDir is the embedded Kafka broker's data folder, under StateDir.
+func (c *Config) KafkaDataDir() string { return filepath.Join(c.StateDir, "kafka") }
+
+// ClickHouseDataDir is the embedded ClickHouse server's data folder, under
+// StateDir.
 func (c *Config) ClickHouseDataDir() string { return filepath.Join(c.StateDir, "clickhouse") }
 
 // Redacted returns a copy safe to log. Every secret of the configuration

@@ -76,7 +76,7 @@ func readYAMLDocs(t *testing.T, path string) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var docs []map[string]any
 	dec := yaml.NewDecoder(f)
 	for {
@@ -138,16 +138,11 @@ func k8sFiles(t *testing.T) (manifests []manifest, generated []string) {
 	return manifests, generated
 }
 
-// loadK8sConfig assembles the configuration as each pod's init container
-// does (every generated file, concatenated) and loads it as the worker of
-// region does. The files it names that the pods mount (Kafka credentials,
-// CA certificates) are replaced by local stand-ins so that Validate can
-// read them; podFiles returns the paths as the pods see them.
-func loadK8sConfig(t *testing.T, generated []string, region string) *Config {
-	c, _ := loadK8sConfigFiles(t, generated, region)
-	return c
-}
-
+// loadK8sConfigFiles assembles the configuration as each pod's init
+// container does (every generated file, concatenated) and loads it as the
+// worker of region does. The files it names that the pods mount (Kafka
+// credentials, CA certificates) are replaced by local stand-ins so that
+// Validate can read them; podFiles returns the paths as the pods see them.
 func loadK8sConfigFiles(t *testing.T, generated []string, region string) (c *Config, podFiles []string) {
 	t.Helper()
 	var body strings.Builder

@@ -122,9 +122,9 @@ func (c *Config) EnsureDevIDSecret() error {
 	if err != nil {
 		return fmt.Errorf("creating the development id secret: %w", err)
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(b[:]) + "\n"); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("writing the development id secret %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {

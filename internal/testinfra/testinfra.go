@@ -4,6 +4,10 @@
 // since a ClickHouse library can be loaded once per process). Tests keep
 // apart by using their own broker, their own database prefix and their own
 // consumer groups.
+//
+// Under `go test -short` (make test-short) they start nothing: Kafka and
+// ClickHouse.Conn skip the calling test, and MainWithClickHouse starts no
+// ClickHouse, so only the unit tests run.
 package testinfra
 
 import (
@@ -15,6 +19,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"math/big"
 	"net"
@@ -55,33 +60,49 @@ func StartClickHouse() (*ClickHouse, error) {
 	// embedded server abort; it is started again each time.
 	srv, err := chdb.Start(ctx, chdb.Config{LibPath: chdb.DefaultLibPath(), DataDir: dir, Logger: log, Restarts: 20})
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting embedded clickhouse for tests (run `make test`, or scripts/fetch-chdb.sh first): %w", err)
 	}
 	return &ClickHouse{srv: srv, dir: dir}, nil
 }
 
-// Addr is the native-protocol address.
+// skipShort skips t under -short: it needs a server, and -short runs the
+// unit tests alone.
+func skipShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("integration test: needs %s; skipped under -short", what)
+	}
+}
+
+// Addr is the native-protocol address. Under -short, where no server was
+// started, it panics: a test reaches it through Kafka or Conn, which skip.
 func (c *ClickHouse) Addr() string { return c.srv.NativeAddr() }
 
-// HTTPAddr is the HTTP-protocol address.
+// HTTPAddr is the HTTP-protocol address (no server under -short, as Addr).
 func (c *ClickHouse) HTTPAddr() string { return c.srv.HTTPAddr() }
 
-// Close stops the server and removes its data.
+// Close stops the server and removes its data; without a server (-short)
+// it does nothing.
 func (c *ClickHouse) Close() {
-	c.srv.Close()
-	os.RemoveAll(c.dir)
+	if c.srv == nil {
+		return
+	}
+	_ = c.srv.Close()
+	_ = os.RemoveAll(c.dir)
 }
 
 // Conn opens a connection closed when the test ends. While the server is
-// being started again after a crash it waits, up to a minute.
+// being started again after a crash it waits, up to a minute. Under
+// -short, where no server was started, it skips t.
 func (c *ClickHouse) Conn(t testing.TB) driver.Conn {
 	t.Helper()
+	skipShort(t, "the embedded ClickHouse")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		conn, err := store.OpenClickHouse(context.Background(), store.ClickHouseOptions{Addr: c.Addr()})
 		if err == nil {
-			t.Cleanup(func() { conn.Close() })
+			t.Cleanup(func() { _ = conn.Close() })
 			return conn
 		}
 		if time.Now().After(deadline) || c.srv.Err() != nil {
@@ -92,14 +113,15 @@ func (c *ClickHouse) Conn(t testing.TB) driver.Conn {
 }
 
 // Kafka starts a fresh in-memory broker for one test and returns its
-// address; it is closed when the test ends.
+// address; it is closed when the test ends. Under -short it skips t.
 func Kafka(t testing.TB) string {
 	t.Helper()
+	skipShort(t, "the embedded Kafka broker")
 	b, err := embeddedkafka.Start(context.Background(), embeddedkafka.Config{GroupMinSessionTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { _ = b.Close() })
 	return b.Addr()
 }
 
@@ -123,8 +145,15 @@ func DBPrefix(t testing.TB) string {
 
 // MainWithClickHouse is the body of a TestMain that needs ClickHouse: it
 // starts the server, hands it to set, runs the tests, stops the server and
-// exits with the tests' code (or 1 if the server cannot start).
+// exits with the tests' code (or 1 if the server cannot start). Under
+// -short it starts no server: set gets a ClickHouse whose Conn skips the
+// test that asks.
 func MainWithClickHouse(m *testing.M, set func(*ClickHouse)) {
+	flag.Parse() // for testing.Short
+	if testing.Short() {
+		set(&ClickHouse{})
+		os.Exit(m.Run())
+	}
 	c, err := StartClickHouse()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -603,7 +603,7 @@ func (h *Handler) do(ctx context.Context, client *http.Client, target string, bo
 	if err != nil {
 		return 0, 0, fmt.Errorf("posting the callback: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	// Only the status matters; what is read lets the connection be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {

@@ -772,7 +772,7 @@ func TestTheReceiversAnswerIsNotStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -780,7 +780,7 @@ func TestTheReceiversAnswerIsNotStored(t *testing.T) {
 				return
 			}
 			go func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				_, _ = http.ReadRequest(bufio.NewReader(c))
 				_, _ = io.WriteString(c, "HTTP/1.1 418 SECRET-REASON <script>\r\nContent-Length: 19\r\nConnection: close\r\n\r\nSECRET-BODY 1.2.3.4")
 			}()

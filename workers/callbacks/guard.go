@@ -152,7 +152,7 @@ func validHostPattern(h string) error {
 	case name == "":
 		return fmt.Errorf("%q names no host: use a host name such as hooks.example.com or *.example.com", h)
 	case strings.ContainsAny(name, "*/:@?# "):
-		return fmt.Errorf("%q is not a host name: give the name only, without scheme, port, path or a wildcard other than a leading *.", h)
+		return fmt.Errorf("%q is not a host name: give the name only, without scheme, port, path or a wildcard other than a leading *.", h) //nolint:staticcheck // ST1005: it ends with the wildcard "*.", not a full stop
 	case strings.HasPrefix(name, ".") || strings.HasSuffix(name, "."):
 		return fmt.Errorf("%q is not a host name: it starts or ends with a dot", h)
 	}

@@ -280,7 +280,7 @@ func TestDialerRefusesBeforeConnecting(t *testing.T) {
 			d := newGuardedDialer(tc.policy, res)
 			c, err := d.DialContext(context.Background(), "tcp", net.JoinHostPort(tc.host, l.port()))
 			if c != nil {
-				c.Close()
+				_ = c.Close()
 			}
 			if tc.connects {
 				if err != nil {
@@ -308,7 +308,7 @@ func TestDialerRefusesBeforeConnecting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Close()
+		_ = c.Close()
 		l.awaitAccepts(t, before+1)
 		before, lookups := l.accepts(), res.lookups
 		res.set("flip.example", "127.0.0.2")

@@ -87,7 +87,7 @@ func Verify(pub *rsa.PublicKey, body []byte, sign string) error {
 	}
 	sum := sha256.Sum256(body)
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	return nil
 }
@@ -153,13 +153,13 @@ func writeNew(path string, b []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // CreateTemp made it 0600
+	defer func() { _ = os.Remove(tmp.Name()) }() // CreateTemp made it 0600
 	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {

@@ -108,7 +108,7 @@ func NewRevokeReader(cfg RevokeReaderConfig) (*RevokeReader, error) {
 // never sends what it revoked. ctx bounds that wait, not the readers; they
 // run until Close.
 func (w *RevokeReader) Start(ctx context.Context) error {
-	defer w.log.Close() // the admin connections serve Start only
+	defer func() { _ = w.log.Close() }() // the admin connections serve Start only
 	parts, err := w.log.Partitions(ctx, w.topic)
 	if err != nil {
 		return fmt.Errorf("control: %w", err)

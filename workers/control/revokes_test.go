@@ -47,7 +47,7 @@ func TestRevokeReaderSeesRevokesBeforeAndAfterStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	rev := func(c schema.Control) schema.Control {
 		c.Op, c.Region, c.TS = schema.ControlRevoke, region, time.Now().UnixMilli()
 		return c
@@ -67,7 +67,7 @@ func TestRevokeReaderSeesRevokesBeforeAndAfterStart(t *testing.T) {
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	defer func() { _ = w.Close() }()
 
 	for _, tc := range []struct {
 		scenario string
@@ -145,7 +145,7 @@ func TestRevokeReaderSharedByStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	publish(t, p, region, schema.Control{Op: schema.ControlRevoke, Region: region, AppID: "A", TaskID: "t1"})
 	w, err := control.NewRevokeReader(control.RevokeReaderConfig{Brokers: []string{broker}, Region: region})
 	if err != nil {
@@ -190,7 +190,7 @@ func TestRevokesAgeOutAndStayPerApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	now := time.Now()
 	var clock atomic.Int64
 	clock.Store(now.UnixNano())
@@ -206,7 +206,7 @@ func TestRevokesAgeOutAndStayPerApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	defer func() { _ = w.Close() }()
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

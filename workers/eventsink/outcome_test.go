@@ -139,7 +139,7 @@ func TestOneOutcomePerDelivery(t *testing.T) {
 				}
 				got[id] = schema.EventType(evs[0])
 			}
-			rows.Close()
+			_ = rows.Close()
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("outcomes %v, want %v", got, tc.want)
 			}

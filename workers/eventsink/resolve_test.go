@@ -231,7 +231,7 @@ func TestReceiptsAreResolvedThroughTheDeliveryIndex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		out := map[string]uint64{}
 		for rows.Next() {
 			var ev string

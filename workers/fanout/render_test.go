@@ -155,7 +155,7 @@ func TestMultipleBodiesRendered(t *testing.T) {
 	for _, o := range res[0].Outputs {
 		if o.Topic == pipeline.DeliveriesTopic("sg") {
 			var d schema.Delivery
-			json.Unmarshal(o.Value, &d)
+			_ = json.Unmarshal(o.Value, &d)
 			if d.Body != "You won 7" || d.MsgID != "m1" {
 				t.Fatalf("delivery %+v", d)
 			}

@@ -341,7 +341,7 @@ func TestServerOverRealKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer prod.Close()
+	defer func() { _ = prod.Close() }()
 	s, err := New(testConfig(Config{Region: "sg", Producer: prod}))
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestServerOverRealKafka(t *testing.T) {
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	if err := s.Start(ctx); err == nil {
 		t.Fatal("second Start succeeded")
 	}
@@ -365,7 +365,7 @@ func TestServerOverRealKafka(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode
 	}
 	// Vendors reach this port: health, readiness, metrics and profiles
@@ -383,12 +383,12 @@ func TestServerOverRealKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("answer %d %s", resp.StatusCode, b)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: "push.events.sg", GroupID: "receipts-test", StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	m, err := r.FetchMessage(ctx)
 	if err != nil {
 		t.Fatal(err)

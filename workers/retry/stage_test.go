@@ -22,7 +22,7 @@ func readN(t *testing.T, brokers []string, topic string, n int) []kafka.Message 
 	defer cancel()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, GroupID: "test-read-" + topic,
 		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	out := make([]kafka.Message, 0, n)
 	for len(out) < n {
 		m, err := r.ReadMessage(ctx)
@@ -52,7 +52,7 @@ func TestTierStageOnKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer prod.Close()
+	defer func() { _ = prod.Close() }()
 	tier := time.Second
 	h, err := New(Config{Region: "sg", Tier: tier})
 	if err != nil {

@@ -123,7 +123,7 @@ func Cancel(ctx context.Context, brokers []string, sec pipeline.KafkaSecurity, p
 		loc := plan.Location()
 		at, err := schema.OccurrenceTime(stamp, loc)
 		if err != nil {
-			return res, fmt.Errorf("scheduler: cancelling %s: %w: %v", id, ErrUnknownTask, err)
+			return res, fmt.Errorf("scheduler: cancelling %s: %w: %w", id, ErrUnknownTask, err)
 		}
 		if next, ok := plan.Next(at.Add(-time.Nanosecond)); !ok || !next.Equal(at) {
 			return res, fmt.Errorf("scheduler: cancelling %s: %w: schedule %s (%s) has no occurrence at %s", id, ErrUnknownTask, s.ScheduleID, s.Describe(loc), at.Format(time.DateTime))

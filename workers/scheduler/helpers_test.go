@@ -38,7 +38,7 @@ func newEnv(t *testing.T, partitions int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { prod.Close() })
+	t.Cleanup(func() { _ = prod.Close() })
 	return &env{t: t, brokers: brokers, prod: prod}
 }
 

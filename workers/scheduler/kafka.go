@@ -31,6 +31,6 @@ func readTopic(ctx context.Context, brokers []string, sec pipeline.KafkaSecurity
 	if err != nil {
 		return err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.ReadTopic(ctx, topic, fn)
 }

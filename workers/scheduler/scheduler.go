@@ -81,7 +81,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer logs.Close()
+	defer func() { _ = logs.Close() }()
 	parts, ok := s.waitForTopic(ctx, logs)
 	if !ok {
 		return nil

@@ -97,7 +97,7 @@ func benchSender(b *testing.B, vendor string) *Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { sim.Close() })
+	b.Cleanup(func() { _ = sim.Close() })
 	var ch channels.Channel
 	switch vendor {
 	case apns.Name:

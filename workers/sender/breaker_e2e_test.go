@@ -98,7 +98,7 @@ func followEvents(t *testing.T, e *env, region string) *outcomes {
 			o.mu.Unlock()
 		}
 	})
-	t.Cleanup(func() { cancel(); r.Close(); wg.Wait() })
+	t.Cleanup(func() { cancel(); _ = r.Close(); wg.Wait() })
 	return o
 }
 

@@ -57,7 +57,7 @@ func TestBudgetFollowsTheGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	const topic, group, partitions = "push.deliveries.sg", "pushpipe.sender.sg", 4
 	brokers := []string{b.Addr()}
 	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.KafkaSecurity{}, []pipeline.TopicSpec{{Name: topic}}, partitions); err != nil {
@@ -73,7 +73,7 @@ func TestBudgetFollowsTheGroup(t *testing.T) {
 	}
 	defer func() {
 		for _, r := range readers {
-			r.Close()
+			_ = r.Close()
 		}
 	}()
 	w, err := pipeline.NewGroupWatcher(pipeline.GroupWatcherConfig{Brokers: brokers, GroupID: group, Topic: topic})
@@ -124,7 +124,7 @@ func TestBudgetFollowsTheGroup(t *testing.T) {
 		{scenario: "alone in the group", act: func() { join("a") }, members: 1, want: 1},
 		{scenario: "a second replica joins", act: func() { join("b") }, members: 2, want: 0.5},
 		{scenario: "a third replica joins (4 partitions: 2/1/1)", act: func() { join("c") }, members: 3},
-		{scenario: "two replicas leave", act: func() { readers["b"].Close(); readers["c"].Close(); delete(readers, "b"); delete(readers, "c") }, members: 1, want: 1},
+		{scenario: "two replicas leave", act: func() { _ = readers["b"].Close(); _ = readers["c"].Close(); delete(readers, "b"); delete(readers, "c") }, members: 1, want: 1},
 	} {
 		step.act()
 		mine := partitionsOfSomeMember(step.members)

@@ -66,7 +66,7 @@ func newEnv(t *testing.T, regions []string, partitions int, log zerolog.Logger, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sim.Close() })
+	t.Cleanup(func() { _ = sim.Close() })
 	cfg := &config.Config{
 		StateDir: t.TempDir(),
 		Regions:  regions,
@@ -92,7 +92,7 @@ func newEnv(t *testing.T, regions []string, partitions int, log zerolog.Logger, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { prod.Close() })
+	t.Cleanup(func() { _ = prod.Close() })
 	e := &env{t: t, cfg: cfg, brokers: brokers, sim: sim, prod: prod, log: log}
 	e.stages, e.stop = context.WithCancel(context.Background())
 	t.Cleanup(func() { e.stop(); e.wg.Wait() })

@@ -57,12 +57,12 @@ func outcomes(t *testing.T, res []pipeline.Result) []outcome {
 			switch o.Topic {
 			case pipeline.EventsTopic("sg"):
 				var e schema.Event
-				json.Unmarshal(o.Value, &e)
+				_ = json.Unmarshal(o.Value, &e)
 				out[i].events = append(out[i].events, e.Event)
 				out[i].status = e.StatusCode
 			case pipeline.BindingsTopic("sg"):
 				var b schema.Binding
-				json.Unmarshal(o.Value, &b)
+				_ = json.Unmarshal(o.Value, &b)
 				if b.Op == schema.OpInvalidate {
 					out[i].invalidated = b.VendorToken
 				}
@@ -71,7 +71,7 @@ func outcomes(t *testing.T, res []pipeline.Result) []outcome {
 					t.Fatalf("unexpected topic %s", o.Topic)
 				}
 				var d schema.Delivery
-				json.Unmarshal(o.Value, &d)
+				_ = json.Unmarshal(o.Value, &d)
 				out[i].retries = append(out[i].retries, d)
 			}
 		}

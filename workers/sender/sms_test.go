@@ -26,7 +26,7 @@ func TestSMSDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sim.Close() })
+	t.Cleanup(func() { _ = sim.Close() })
 	ch, err := sms.New(sms.Config{Region: "sg", BaseURL: sim.SMSBaseURL("sg"),
 		Apps: map[string]sms.App{appID: {AccessKeyID: "LTAIsender", AccessKeySecret: secret}}})
 	if err != nil {

@@ -116,7 +116,7 @@ func apnsPost(t *testing.T, c *http.Client, method, u string, header map[string]
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var a struct {
 		Reason    string `json:"reason"`

@@ -71,7 +71,7 @@ func fcmTokenRequest(t *testing.T, tokenURL string, form url.Values) (int, map[s
 	if err != nil {
 		t.Fatalf("token request: %v", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var a map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 		t.Fatalf("decoding token answer: %v", err)
@@ -144,7 +144,7 @@ func fcmSend(t *testing.T, srv *vendorsim.Server, project, auth, body string) (i
 	if err != nil {
 		t.Fatalf("POST: %v", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var a fcmAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
@@ -376,7 +376,7 @@ func TestFCMOtherPathsAndConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s: HTTP %d, want %d", tc.scenario, resp.StatusCode, tc.want)
 		}

@@ -75,7 +75,7 @@ func hosPost(t *testing.T, srv *vendorsim.Server, path, auth, pushType, body str
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var a hosAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {

@@ -41,7 +41,7 @@ func hmsToken(t *testing.T, srv *vendorsim.Server, form url.Values) (int, map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var a map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 		t.Fatalf("decoding token answer: %v", err)
@@ -79,7 +79,7 @@ func hmsSend(t *testing.T, srv *vendorsim.Server, appID, auth, body string) (int
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var a hmsAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
@@ -258,7 +258,7 @@ func TestHMSOtherPathsAndConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s: HTTP %d, want %d", tc.scenario, resp.StatusCode, tc.want)
 		}

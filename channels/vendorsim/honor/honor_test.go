@@ -58,7 +58,7 @@ func honorDo(t *testing.T, req *http.Request) (int, honorTestAnswer) {
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var a honorTestAnswer
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {

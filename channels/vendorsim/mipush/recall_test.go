@@ -26,7 +26,7 @@ func revoke(t *testing.T, baseURL, auth string, f url.Values) int {
 	if err != nil {
 		t.Fatalf("POST: %v", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var a simtest.MiPushAnswer
 	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 		t.Fatalf("decoding the answer: %v", err)

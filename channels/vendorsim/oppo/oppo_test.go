@@ -55,7 +55,7 @@ func oppoPost(t *testing.T, u string, header http.Header, form url.Values) (int,
 	if err != nil {
 		t.Fatalf("POST %s: %v", u, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	var a oppoTestAnswer
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
@@ -298,7 +298,7 @@ func TestOPPOFaultsQuotaAndPaths(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			var a oppoTestAnswer
 			_ = json.NewDecoder(resp.Body).Decode(&a)
 			if resp.StatusCode != tc.wantStatus || a.Code != tc.wantCode {

@@ -53,7 +53,7 @@ func selfPost(t *testing.T, method, u, auth, body string) selfReply {
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	r := selfReply{status: resp.StatusCode, header: resp.Header}
 	if err := json.Unmarshal(raw, &r); err != nil {
@@ -170,7 +170,7 @@ func TestSelfQuotaFailuresAndPaths(t *testing.T) {
 		t.Errorf("region not served: %v %v, want 404", resp, err)
 	}
 	if resp != nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 }
 

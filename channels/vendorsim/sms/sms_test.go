@@ -71,7 +71,7 @@ func smsCall(t *testing.T, srv *vendorsim.Server, method string, p url.Values) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	var a smsTestAnswer
 	if err := json.Unmarshal(b, &a); err != nil {

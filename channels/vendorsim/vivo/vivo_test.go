@@ -66,7 +66,7 @@ func vivoPost(t *testing.T, u, authToken string, body any) (int, vivoTestAnswer)
 	if err != nil {
 		t.Fatalf("POST %s: %v", u, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var a vivoTestAnswer
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
@@ -304,7 +304,7 @@ func TestVivoFaultsAndQuota(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != tc.wantStatus {
 				t.Errorf("HTTP %d, want %d", resp.StatusCode, tc.wantStatus)
 			}

@@ -443,7 +443,7 @@ func (c *Cache) Start(ctx context.Context) error {
 			ReadBackoffMax: time.Second, StartOffset: kafka.FirstOffset})
 		if err := r.SetOffset(c.read[p]); err != nil {
 			cancel()
-			r.Close()
+			_ = r.Close()
 			c.wg.Wait()
 			return fmt.Errorf("devicecache: starting to read %s[%d] at %d: %w", c.topic, p, c.read[p], err)
 		}

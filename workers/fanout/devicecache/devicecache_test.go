@@ -93,7 +93,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { prod.Close() })
+	t.Cleanup(func() { _ = prod.Close() })
 	f := &fixture{t: t, brokers: brokers, client: &kafka.Client{Addr: kafka.TCP(brokers...)}, prod: prod, reg: reg, store: devices,
 		metrics: prometheus.NewRegistry(), hooked: &hookedDevices{Devices: devices}}
 	return f
@@ -114,7 +114,7 @@ func (f *fixture) start(set func(*Config)) *fixture {
 	if err := f.cache.Start(context.Background()); err != nil {
 		f.t.Fatal(err)
 	}
-	f.t.Cleanup(func() { f.cache.Close() })
+	f.t.Cleanup(func() { _ = f.cache.Close() })
 	return f
 }
 
@@ -416,7 +416,7 @@ func BenchmarkLookup(b *testing.B) {
 	if err := c.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	for c.lru.Len() < n {
 		time.Sleep(10 * time.Millisecond)
 	}

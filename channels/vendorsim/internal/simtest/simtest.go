@@ -92,7 +92,7 @@ func PushMiPush(t testing.TB, baseURL, auth string, form url.Values) (int, MiPus
 	if err != nil {
 		t.Fatalf("POST: %v", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	var a MiPushAnswer
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
