@@ -36,7 +36,7 @@ func (s *Stage) commit(ctx context.Context, reader *kafka.Reader, batch []kafka.
 		}
 		d := s.backoff(attempt)
 		s.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", d).Msg("committing offsets failed; retrying")
-		if !sleep(ctx, d) {
+		if !Pause(ctx, d) {
 			return
 		}
 	}

@@ -147,7 +147,7 @@ func (s *Stage) deliver(ctx context.Context, batch []kafka.Message, results []Re
 		}
 		d := s.backoff(attempt)
 		s.log.Warn().Err(err).Int("records", len(pending)).Int("attempt", attempt).Dur("retry_in", d).Msg("producing failed; retrying the records not acknowledged")
-		if !sleep(ctx, d) {
+		if !Pause(ctx, d) {
 			return fmt.Errorf("producing %d records: %w (last error: %v)", len(pending), ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		}
 	}

@@ -95,7 +95,7 @@ func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 		s.m.incError(ErrorKindFetch)
 		d := s.backoff(fetchFailures)
 		s.log.Warn().Err(err).Int("attempt", fetchFailures).Dur("retry_in", d).Msg("fetching from the consumer group failed")
-		if !sleep(ctx, d) {
+		if !Pause(ctx, d) {
 			return nil
 		}
 	}

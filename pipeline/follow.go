@@ -103,7 +103,7 @@ func follow(ctx context.Context, r *kafka.Reader, fn func(kafka.Message), failed
 				return
 			}
 			failures++
-			if !sleep(ctx, failed(failures, err)) {
+			if !Pause(ctx, failed(failures, err)) {
 				return
 			}
 			continue

@@ -141,7 +141,7 @@ func (s *Stage) handle(ctx context.Context, msgs []kafka.Message) ([]Result, err
 		d := s.backoff(attempt)
 		s.log.Warn().Err(err).Int("partition", msgs[0].Partition).Int64("offset", msgs[0].Offset).Int("records", len(msgs)).
 			Int("attempt", attempt).Dur("retry_in", d).Msg("handler could not handle the batch; retrying")
-		if !sleep(ctx, d) {
+		if !Pause(ctx, d) {
 			return nil, fmt.Errorf("handling batch at partition %d offset %d: %w (last handler error: %v)", msgs[0].Partition, msgs[0].Offset, ctx.Err(), err) //nolint:errorlint // callers classify by the context's error; the last attempt's error is context only, not wrapped
 		}
 	}

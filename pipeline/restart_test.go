@@ -93,7 +93,7 @@ func TestStageSurvivesBrokerRestart(t *testing.T) {
 				if err := p.Produce(ctx, after); err == nil {
 					break
 				}
-				if !sleep(ctx, 100*time.Millisecond) {
+				if !Pause(ctx, 100*time.Millisecond) {
 					t.Fatal("producer never recovered")
 				}
 			}
@@ -123,7 +123,7 @@ func waitHandled(t *testing.T, ctx context.Context, h *recorder, want []string) 
 		if !missing {
 			return
 		}
-		if !sleep(ctx, 20*time.Millisecond) {
+		if !Pause(ctx, 20*time.Millisecond) {
 			t.Fatalf("handled %v, still missing some of %v", got, want)
 		}
 	}

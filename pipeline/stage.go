@@ -209,15 +209,3 @@ func (s *Stage) backoff(attempt int) time.Duration {
 	}
 	return min(d+jitter, s.cfg.MaxRetryBackoff)
 }
-
-// sleep waits for d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

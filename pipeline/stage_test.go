@@ -292,7 +292,7 @@ func TestStageReplicasSharePartitions(t *testing.T) {
 	a := startStage(t, cfg, ha, p)
 	b := startStage(t, cfg, hb, p)
 	for a.stage.Ready(context.Background()) != nil || b.stage.Ready(context.Background()) != nil {
-		if !sleep(ctx, 20*time.Millisecond) {
+		if !Pause(ctx, 20*time.Millisecond) {
 			t.Fatal("replicas never became ready")
 		}
 	}

@@ -46,7 +46,7 @@ func (s *Stage) waitForTopic(ctx context.Context) bool {
 			s.log.Warn().Err(err).Msg("waiting for the input topic; create it (EnsureTopics) before the stage can consume")
 			logged = true
 		}
-		if !sleep(ctx, s.cfg.ProbeInterval) {
+		if !Pause(ctx, s.cfg.ProbeInterval) {
 			return false
 		}
 	}

@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -207,11 +208,9 @@ type Reader struct {
 
 	mu    sync.RWMutex
 	state map[string]schema.Approval
-	read  map[int]int64 // partition -> next offset read
 
 	startOnce sync.Once
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	follower  atomic.Pointer[pipeline.TopicFollower]
 	closeOnce sync.Once
 }
 
@@ -225,32 +224,23 @@ func NewReader(cfg ReaderConfig) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("approval: %w", err)
 	}
-	return &Reader{cfg: cfg, topic: pipeline.ApprovalsTopic(cfg.Region), logs: logs,
-		state: map[string]schema.Approval{}, read: map[int]int64{}}, nil
+	return &Reader{cfg: cfg, topic: pipeline.ApprovalsTopic(cfg.Region), logs: logs, state: map[string]schema.Approval{}}, nil
 }
 
-// Start starts one follower per partition and returns once every record
+// Start starts following every partition and returns once every record
 // written before the call has been read (Sync). ctx bounds that wait, not
-// the followers; they run until Close. A second Start does nothing but
+// the following; it goes on until Close. A second Start does nothing but
 // Sync.
 func (r *Reader) Start(ctx context.Context) error {
 	var err error
 	r.startOnce.Do(func() {
-		var parts []int
-		parts, err = r.logs.Partitions(ctx, r.topic)
-		if err != nil {
-			err = fmt.Errorf("approval: %w", err)
-			return
-		}
-		rctx, cancel := context.WithCancel(context.Background())
-		r.cancel = cancel
-		for _, p := range parts {
-			// From the start: Follow fails only positioning at an offset.
-			r.wg.Go(func() { _ = r.logs.Follow(rctx, r.topic, p, kafka.FirstOffset, r.add, nil) })
+		var f *pipeline.TopicFollower
+		if f, err = r.logs.FollowTopic(ctx, r.topic, r.add); err == nil {
+			r.follower.Store(f)
 		}
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("approval: %w", err)
 	}
 	return r.Sync(ctx)
 }
@@ -258,7 +248,6 @@ func (r *Reader) Start(ctx context.Context) error {
 func (r *Reader) add(m kafka.Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.read[m.Partition] = m.Offset + 1
 	if err := Apply(r.state, m); err != nil {
 		r.cfg.Logger.Warn().Err(err).Str("topic", r.topic).Msg("approval record skipped")
 	}
@@ -266,37 +255,17 @@ func (r *Reader) add(m kafka.Message) {
 
 // Sync returns once the reader has read every record written to the topic
 // before the call, or with ctx's error (or a Kafka error) wrapped: what
-// Get answers afterwards knows every decision taken before Sync.
+// Get answers afterwards knows every decision taken before Sync. It fails
+// before Start succeeded.
 func (r *Reader) Sync(ctx context.Context) error {
-	parts, err := r.logs.Partitions(ctx, r.topic)
-	if err != nil {
-		return fmt.Errorf("approval: %w", err)
+	f := r.follower.Load()
+	if f == nil {
+		return fmt.Errorf("approval: reading %s: the reader was not started", r.topic)
 	}
-	end, err := r.logs.Offsets(ctx, r.topic, parts, true)
-	if err != nil {
+	if err := f.Sync(ctx); err != nil {
 		return fmt.Errorf("approval: %w", err)
-	}
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for !r.caughtUp(end) {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("approval: reading %s up to its end offsets %v: %w", r.topic, end, ctx.Err())
-		case <-t.C:
-		}
 	}
 	return nil
-}
-
-func (r *Reader) caughtUp(end map[int]int64) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for p, e := range end {
-		if r.read[p] < e {
-			return false
-		}
-	}
-	return true
 }
 
 // Get returns the state of key ("<appId>/<taskId>") as read so far.
@@ -322,10 +291,9 @@ func (r *Reader) Snapshot() map[string]schema.Approval {
 // on a reader never started.
 func (r *Reader) Close() error {
 	r.closeOnce.Do(func() {
-		if r.cancel != nil {
-			r.cancel()
+		if f := r.follower.Load(); f != nil {
+			_ = f.Close()
 		}
-		r.wg.Wait()
 		_ = r.logs.Close()
 	})
 	return nil

@@ -129,7 +129,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 			return nil
 		}
 		s.log.Warn().Err(err).Msg("waiting for the approvals topic")
-		if !sleep(ctx, time.Second) {
+		if !pipeline.Pause(ctx, time.Second) {
 			return nil
 		}
 	}
@@ -206,16 +206,4 @@ func (s *Sweeper) sweepOne(ctx context.Context, a schema.Approval, now time.Time
 			Msg("approval: decided request not yet acted on by fanout; published it again")
 	}
 	return nil
-}
-
-// sleep waits for d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -66,12 +66,11 @@ type RevokeReader struct {
 	mu      sync.RWMutex
 	byMsg   map[string][]schema.Control // app + "\x00" + msg id
 	byTask  map[string]schema.Control   // app + "\x00" + task id
-	read    map[int]int64               // partition -> next offset read
 	records int
 	pruned  time.Time // when aged revokes were last dropped
 
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	// follower is set by Start, under useMu when Acquire calls it.
+	follower  *pipeline.TopicFollower
 	closeOnce sync.Once
 
 	// users counts Acquire calls not yet Released.
@@ -99,7 +98,7 @@ func NewRevokeReader(cfg RevokeReaderConfig) (*RevokeReader, error) {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	return &RevokeReader{cfg: cfg, topic: pipeline.ControlTopic(cfg.Region), log: log,
-		byMsg: map[string][]schema.Control{}, byTask: map[string]schema.Control{}, read: map[int]int64{}}, nil
+		byMsg: map[string][]schema.Control{}, byTask: map[string]schema.Control{}}, nil
 }
 
 // Start looks up the partitions of the control topic, starts one reader
@@ -109,42 +108,15 @@ func NewRevokeReader(cfg RevokeReaderConfig) (*RevokeReader, error) {
 // run until Close.
 func (w *RevokeReader) Start(ctx context.Context) error {
 	defer func() { _ = w.log.Close() }() // the admin connections serve Start only
-	parts, err := w.log.Partitions(ctx, w.topic)
+	f, err := w.log.FollowTopic(ctx, w.topic, w.add)
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
-	end, err := w.log.Offsets(ctx, w.topic, parts, true)
-	if err != nil {
+	w.follower = f
+	if err := f.Sync(ctx); err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
-
-	rctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	for _, p := range parts {
-		// From the start: Follow fails only positioning at an offset.
-		w.wg.Go(func() { _ = w.log.Follow(rctx, w.topic, p, kafka.FirstOffset, w.add, nil) })
-	}
-	for {
-		if w.caughtUp(end) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("control: reading %s up to its end offsets %v: %w", w.topic, end, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-func (w *RevokeReader) caughtUp(end map[int]int64) bool {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	for p, e := range end {
-		if w.read[p] < e {
-			return false
-		}
-	}
-	return true
+	return nil
 }
 
 // add records one control record; undecodable or foreign records only
@@ -153,7 +125,6 @@ func (w *RevokeReader) add(m kafka.Message) {
 	c, err := schema.DecodeControl(m.Value)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.read[m.Partition] = m.Offset + 1
 	if err != nil || c.Op != schema.ControlRevoke || c.AppID == "" || c.Region != w.cfg.Region {
 		return
 	}
@@ -241,10 +212,9 @@ func (w *RevokeReader) Acquire(ctx context.Context) error {
 	}
 	if !w.started {
 		if err := w.Start(ctx); err != nil {
-			if w.cancel != nil {
-				w.cancel()
-				w.wg.Wait()
-				w.cancel = nil
+			if w.follower != nil {
+				_ = w.follower.Close()
+				w.follower = nil
 			}
 			return err
 		}
@@ -272,10 +242,9 @@ func (w *RevokeReader) Release() {
 // to call on a reader that was never started.
 func (w *RevokeReader) Close() error {
 	w.closeOnce.Do(func() {
-		if w.cancel != nil {
-			w.cancel()
+		if w.follower != nil {
+			_ = w.follower.Close()
 		}
-		w.wg.Wait()
 	})
 	return nil
 }

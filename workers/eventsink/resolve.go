@@ -239,7 +239,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 	if len(pending) == 0 {
 		return events, nil
 	}
-	if r.onlyWaiting(msgs) && !sleep(ctx, r.pause) {
+	if r.onlyWaiting(msgs) && !pipeline.Pause(ctx, r.pause) {
 		return nil, fmt.Errorf("waiting to resolve %d events again: %w", len(pending), ctx.Err())
 	}
 
@@ -439,16 +439,4 @@ func header(m kafka.Message, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// sleep waits for d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -166,7 +166,7 @@ func (s *Scheduler) waitForTopic(ctx context.Context, logs *pipeline.LogReader) 
 			s.log.Warn().Err(err).Msg("waiting for the schedules topic; create it (EnsureTopics) before the scheduler can start")
 			logged = true
 		}
-		if !sleep(ctx, 2*time.Second) {
+		if !pipeline.Pause(ctx, 2*time.Second) {
 			return nil, false
 		}
 	}
@@ -301,7 +301,7 @@ func (s *Scheduler) snapshot(ctx context.Context, logs *pipeline.LogReader) (map
 		s.m.errors.Inc()
 		d := backoff(attempt)
 		s.log.Warn().Err(err).Dur("retry_in", d).Msg("reading the end offsets of the schedules topic failed")
-		if !sleep(ctx, d) {
+		if !pipeline.Pause(ctx, d) {
 			return nil, false
 		}
 	}
@@ -316,16 +316,4 @@ func backoff(attempt int) time.Duration {
 	}
 	d = min(d, 5*time.Second)
 	return d - time.Duration(rand.Int64N(int64(d)/5+1))
-}
-
-// sleep waits for d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
