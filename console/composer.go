@@ -73,6 +73,14 @@ type composeForm struct {
 	URI            string
 	Extras         string
 	ExpiredSeconds string
+	// Variants, when it holds any line, makes the push an A/B copy test
+	// (schema.ABTest): one "title | content" a line, in place of Title and
+	// Content; ABSample is its sample percent, ABMetric its metric and
+	// ABDecision its decision time in seconds (empty: the defaults).
+	Variants   string
+	ABSample   string
+	ABMetric   string
+	ABDecision string
 }
 
 // readComposeForm reads the composer's fields of a POST.
@@ -80,7 +88,9 @@ func readComposeForm(r *http.Request) composeForm {
 	f := composeForm{Type: r.PostFormValue("type"), Targets: r.PostFormValue("targets"), TaskName: strings.TrimSpace(r.PostFormValue("taskName")),
 		Title: r.PostFormValue("title"), Content: r.PostFormValue("content"), TemplateName: strings.TrimSpace(r.PostFormValue("templateName")),
 		TemplateKV: r.PostFormValue("templateKeyValue"), URI: strings.TrimSpace(r.PostFormValue("uri")), Extras: r.PostFormValue("extendedParams"),
-		ExpiredSeconds: strings.TrimSpace(r.PostFormValue("expiredSeconds"))}
+		ExpiredSeconds: strings.TrimSpace(r.PostFormValue("expiredSeconds")), Variants: r.PostFormValue("variants"),
+		ABSample: strings.TrimSpace(r.PostFormValue("abSample")), ABMetric: strings.TrimSpace(r.PostFormValue("abMetric")),
+		ABDecision: strings.TrimSpace(r.PostFormValue("abDecision"))}
 	f.DeliverType, _ = strconv.Atoi(r.PostFormValue("deliverType")) // 0 is refused by request
 	return f
 }
@@ -180,8 +190,13 @@ func (f composeForm) request(app App, account, prefix string) (*schema.Request, 
 	if name == "" {
 		name = "console test push by " + account
 	}
+	ab, err := f.abTest()
+	if err != nil {
+		return nil, err
+	}
 	req := &schema.Request{Type: schema.PushType(f.Type), AppID: app.AppID, WorkspaceID: app.WorkspaceID, TaskName: name, DeliverType: f.DeliverType,
-		Title: f.Title, Content: f.Content, TemplateName: f.TemplateName, TemplateKeyValue: kv, URI: f.URI, ExtendedParams: ext, ExpiredSeconds: expiry}
+		Title: f.Title, Content: f.Content, TemplateName: f.TemplateName, TemplateKeyValue: kv, URI: f.URI, ExtendedParams: ext, ExpiredSeconds: expiry,
+		ABTest: ab}
 	for i, t := range ts {
 		key := prefix + "-" + strconv.Itoa(i+1)
 		if req.Type == schema.PushMultiple {
@@ -194,6 +209,40 @@ func (f composeForm) request(app App, account, prefix string) (*schema.Request, 
 		req.TargetMsgkey[t.target] = key
 	}
 	return req, nil
+}
+
+// abTest reads the A/B test fields: nil when no variant line is given.
+// The form's own mistakes (a line without " | ", a number that is not
+// one) are errors; the ranges are left to schema.Request.Validate, which
+// refuses them with 3028 as the gateway does.
+func (f composeForm) abTest() (*schema.ABTest, error) {
+	var variants []schema.ABVariant
+	for i, line := range strings.Split(f.Variants, "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		title, content, ok := strings.Cut(line, "|")
+		if !ok {
+			return nil, fmt.Errorf("variant line %d %q is not \"title | content\"", i+1, line)
+		}
+		variants = append(variants, schema.ABVariant{Title: strings.TrimSpace(title), Content: strings.TrimSpace(content)})
+	}
+	if len(variants) == 0 {
+		return nil, nil
+	}
+	ab := &schema.ABTest{Variants: variants, Metric: f.ABMetric, SamplePercent: 10}
+	var err error
+	if f.ABSample != "" {
+		if ab.SamplePercent, err = strconv.Atoi(f.ABSample); err != nil {
+			return nil, fmt.Errorf("sample percent %q is not a whole number", f.ABSample)
+		}
+	}
+	if f.ABDecision != "" {
+		if ab.DecisionSeconds, err = strconv.ParseInt(f.ABDecision, 10, 64); err != nil {
+			return nil, fmt.Errorf("decision time %q is not a whole number of seconds", f.ABDecision)
+		}
+	}
+	return ab, nil
 }
 
 // composerView is the composer page.
@@ -261,6 +310,9 @@ func (s *Server) compose(w http.ResponseWriter, r *request) {
 	}
 	if !preview {
 		cv.TaskID, cv.TaskLink = pub.TaskID, "/apps/"+url.PathEscape(app)+"/tasks/"+url.PathEscape(pub.TaskID)
+		if req.ABTest != nil {
+			cv.TaskLink = "/apps/" + url.PathEscape(app) + "/abtests/" + url.PathEscape(pub.TaskID)
+		}
 		v.Notice = "Task " + pub.TaskID + " was published to " + pub.Topic + "."
 		if note := gateway.ApprovalNote(s.appOf(app).Approval, req); note != "" {
 			v.Notice += " It is " + note + ": see Approvals."
@@ -378,7 +430,30 @@ func (s *Server) preview(ctx context.Context, req *schema.Request, now time.Time
 		p.Rejected, p.RejectCode, p.RejectReason = true, rej.Code, rej.Reason
 		return p, nil
 	}
-	if err := p.collect(res[0].Outputs); err != nil {
+	outs := res[0].Outputs
+	// An A/B test's first step writes one request per variant, which
+	// fanout fans out to the variant's share of the sample: run those too,
+	// so the preview shows each sampled device with its variant's copy.
+	var parts []kafka.Message
+	for _, o := range outs {
+		if o.Topic == pipeline.RequestsTopic(s.cfg.Region) {
+			parts = append(parts, kafka.Message{Topic: o.Topic, Key: o.Key, Value: o.Value, Time: now})
+		}
+	}
+	if len(parts) > 0 {
+		pres, err := s.fanout.HandleBatch(ctx, parts)
+		if err != nil {
+			return nil, fmt.Errorf("running fanout on the preview's A/B variants: %w", err)
+		}
+		for _, r := range pres {
+			if r.Reject != nil {
+				p.Rejected, p.RejectCode, p.RejectReason = true, r.Reject.Code, r.Reject.Reason
+				return p, nil
+			}
+			outs = append(outs, r.Outputs...)
+		}
+	}
+	if err := p.collect(outs); err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(p.Devices))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,39 @@ func TestTimelineStepAndTotals(t *testing.T) {
 	}
 	if empty := buildTimeline(nil, time.Second); len(empty.Rows) != 0 || empty.Chart != "" {
 		t.Fatalf("an empty timeline %+v", empty)
+	}
+}
+
+func TestComposeFormABTest(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		form    composeForm
+		want    *schema.ABTest
+		wantErr string
+	}{
+		{"no variants: one copy", composeForm{}, nil, ""},
+		{"two variants, defaults", composeForm{Variants: "Spring sale | 20% off\n\n Only today|all 20% off \n"},
+			&schema.ABTest{Variants: []schema.ABVariant{{Title: "Spring sale", Content: "20% off"}, {Title: "Only today", Content: "all 20% off"}}, SamplePercent: 10}, ""},
+		{"sample, metric and decision", composeForm{Variants: "a|b\nc|d", ABSample: "20", ABMetric: schema.ABMetricArrivalRate, ABDecision: "60"},
+			&schema.ABTest{Variants: []schema.ABVariant{{Title: "a", Content: "b"}, {Title: "c", Content: "d"}}, SamplePercent: 20, Metric: schema.ABMetricArrivalRate, DecisionSeconds: 60}, ""},
+		{"a line without a bar", composeForm{Variants: "a|b\nonly a title"}, nil, `variant line 2 "only a title" is not "title | content"`},
+		{"a sample that is no number", composeForm{Variants: "a|b\nc|d", ABSample: "ten"}, nil, `sample percent "ten"`},
+		{"a decision that is no number", composeForm{Variants: "a|b\nc|d", ABDecision: "15m"}, nil, `decision time "15m"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.form.abTest()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one saying %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("abTest() = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

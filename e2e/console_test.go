@@ -607,19 +607,32 @@ func consoleManagement(t *testing.T, e *env, b *browser, api *gateway.Client, ap
 func consoleABTest(t *testing.T, e *env, b *browser, api *gateway.Client, appPath string) {
 	ctx := context.Background()
 	e.runScheduler("sg")
-	targets := schema.StringMap{}
+	var targets []string
 	var devs []schema.Binding
 	for i := range 20 {
 		id := fmt.Sprintf("con-ab-%02d", i)
 		devs = append(devs, device("sg", id, "regid-"+id))
-		targets[id] = "con-ab-msg-" + id
+		targets = append(targets, id)
 	}
 	e.registerDevices("sg", devs...)
-	task, err := api.Push(ctx, &schema.Request{Type: schema.PushSimple, AppID: testApp, WorkspaceID: "default", TaskName: "console A/B",
-		DeliverType: schema.DeliverAndroid, TargetMsgkey: targets, ExpiredSeconds: 3600,
-		ABTest: &schema.ABTest{Variants: []schema.ABVariant{{Title: "Copy one", Content: "first"}, {Title: "Copy two", Content: "second"}}, SamplePercent: 10, DecisionSeconds: 10}})
-	if err != nil {
-		t.Fatal(err)
+	// The test is composed in the console: two copies, 10% of 20 targets
+	// (one device each), decided after 10 seconds.
+	b.do("composing an A/B test", chromedp.Navigate(b.base+appPath+"/compose"), chromedp.WaitVisible(chromedp.CSS("#composer-form")),
+		chromedp.SetValue(chromedp.CSS("#targets"), strings.Join(targets, "\n")), chromedp.SetValue(chromedp.CSS("#taskName"), "console A/B"),
+		chromedp.SetValue(chromedp.CSS("#variants"), "Copy one | first\nCopy two | second"),
+		chromedp.SetValue(chromedp.CSS("#abSample"), "10"), chromedp.SetValue(chromedp.CSS("#abDecision"), "10"),
+		chromedp.Click(chromedp.CSS("#preview")), chromedp.WaitVisible(chromedp.CSS("#preview-result")))
+	// The preview shows the two sampled devices, each with its variant's copy.
+	sampled := b.count(`article.channel[data-channel="mipush"] [data-col="valid"]`)
+	if got := b.text("#preview-devices"); sampled != 2 || !strings.Contains(got, "“Copy one” / “first”") || !strings.Contains(got, "“Copy two” / “second”") {
+		t.Errorf("the A/B preview sends to %d sampled devices: %q; want two, one with each copy", sampled, got)
+	}
+	b.screenshot("composer-abtest-preview")
+	b.do("sending the A/B test", chromedp.Click(chromedp.CSS("#send")), chromedp.WaitVisible(chromedp.CSS("#task-link")))
+	href := read(b, "reading the A/B test link", chromedp.AttributeValue(chromedp.CSS("#task-link"), "href"))
+	task := href.Value[strings.LastIndex(href.Value, "/")+1:]
+	if !strings.HasPrefix(href.Value, appPath+"/abtests/") || task == "" {
+		t.Fatalf("the composer links the A/B test as %q", href.Value)
 	}
 	var ab gateway.ABTest
 	e.waitFor("the A/B test decided and sent", 2*time.Minute, func() (bool, string) {
