@@ -30,7 +30,9 @@ import (
 // sent then does exactly that: the simulator records the previewed title
 // and body from MiPush's device, vivo receives nothing and the filtered
 // event carries the previewed code and reason. The task is found in the
-// task list, and its funnel and timeline totals equal /v1/tasks/{taskId}.
+// task list, its funnel and timeline totals equal /v1/tasks/{taskId}, and
+// the investigation page shows the vivo device stopped where the preview
+// said, filtered with its reason.
 // Screenshots go beside the other console pages'.
 func TestConsoleComposer(t *testing.T) {
 	chromium := chromiumPath(t)
@@ -175,4 +177,19 @@ func TestConsoleComposer(t *testing.T) {
 		t.Error("the timeline has no line of acked events")
 	}
 	b.screenshot("task-timeline")
+
+	// Investigating the composed push's vivo device: its message is
+	// listed under the task and stopped where the preview said, filtered,
+	// with the previewed reason.
+	b.do("investigating cmp-vivo", chromedp.Click(chromedp.CSS("#nav-investigate")), chromedp.WaitVisible(chromedp.CSS("#investigate-form")),
+		chromedp.SendKeys(chromedp.CSS("#id"), "cmp-vivo"), chromedp.Click(chromedp.CSS("#investigate")), chromedp.WaitVisible(chromedp.CSS("#messages")))
+	msg := `article.message[data-task="` + task + `"] `
+	if !b.exists(msg + `tr[data-event="filtered"]`) {
+		t.Fatalf("cmp-vivo's message of task %s shows no filtered event: %s", task, b.text("#messages"))
+	}
+	stop := read(b, "reading where cmp-vivo's message stopped", chromedp.AttributeValue(chromedp.CSS(msg+`li.stop[data-device="cmp-vivo"]`), "data-stop"))
+	if stop.Value != "filtered" || !strings.Contains(b.text(msg), vivoReason) {
+		t.Errorf("cmp-vivo's message stopped at %q, want filtered with %q: %s", stop.Value, vivoReason, b.text(msg))
+	}
+	b.screenshot("composer-investigate")
 }
