@@ -109,32 +109,31 @@ func TestCheckReportsEveryProblemInOrder(t *testing.T) {
 
 // TestEmbeddedEndpointKeepsTheKeysAndHidesSecrets: a Config embedding an
 // Endpoint has the Endpoint's keys at its top level in JSON and YAML, and
-// neither the JSON nor String shows a secret.
+// neither those nor String show a secret.
 func TestEmbeddedEndpointKeepsTheKeysAndHidesSecrets(t *testing.T) {
 	c := config{Endpoint: httpvendor.Endpoint[app]{Region: "cn", BaseURL: "https://push.acme.example",
 		Apps:    map[string]app{"B": {Key: "kb", Secret: "s3cr3t-b"}, "A": {Key: "ka", Secret: "s3cr3t-a"}},
 		Timeout: 5 * time.Second, MaxBatch: 500}, Extra: "x"}
 	wantKeys := []string{"apps", "baseUrl", "extra", "maxBatch", "region", "timeout"}
 
-	js, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fromJSON map[string]any
-	if err := json.Unmarshal(js, &fromJSON); err != nil {
-		t.Fatal(err)
-	}
-	ys, err := yaml.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fromYAML map[string]any
-	if err := yaml.Unmarshal(ys, &fromYAML); err != nil {
-		t.Fatal(err)
-	}
-	for name, m := range map[string]map[string]any{"JSON": fromJSON, "YAML": fromYAML} {
+	printed := []string{c.Endpoint.String(), fmt.Sprintf("%v", c.Endpoint)}
+	codecs := []struct {
+		name      string
+		marshal   func(any) ([]byte, error)
+		unmarshal func([]byte, any) error
+	}{{"JSON", json.Marshal, json.Unmarshal}, {"YAML", yaml.Marshal, yaml.Unmarshal}}
+	for _, codec := range codecs {
+		out, err := codec.marshal(c)
+		if err != nil {
+			t.Fatalf("%s: %v", codec.name, err)
+		}
+		printed = append(printed, string(out))
+		var m map[string]any
+		if err := codec.unmarshal(out, &m); err != nil {
+			t.Fatalf("%s: %v", codec.name, err)
+		}
 		if keys := slices.Sorted(maps.Keys(m)); !slices.Equal(keys, wantKeys) {
-			t.Errorf("%s keys %q, want %q", name, keys, wantKeys)
+			t.Errorf("%s keys %q, want %q", codec.name, keys, wantKeys)
 		}
 	}
 	var back config
@@ -151,7 +150,7 @@ func TestEmbeddedEndpointKeepsTheKeysAndHidesSecrets(t *testing.T) {
 	if s := c.Endpoint.String(); s != wantString {
 		t.Errorf("String = %q, want %q", s, wantString)
 	}
-	for _, s := range []string{string(js), c.Endpoint.String(), fmt.Sprintf("%v", c.Endpoint)} {
+	for _, s := range printed {
 		if strings.Contains(s, "s3cr3t") {
 			t.Errorf("secret printed: %s", s)
 		}
