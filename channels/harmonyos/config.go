@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 )
 
 // Endpoints and limits of HarmonyOS Push Kit (the scenario-based message
@@ -159,18 +159,11 @@ type Limits struct {
 // region. Printing a Config (String, %v, %+v, %#v, JSON) never shows
 // private keys.
 type Config struct {
-	// Region is the pushpipe region (cn, ru, in, eu, sg).
-	Region string `json:"region" yaml:"region"`
-	// BaseURL overrides the Push Kit host, e.g. the simulator's
-	// "http://127.0.0.1:PORT/harmonyos/cn".
-	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
-	// Apps maps pushpipe app ids to Push Kit credentials.
-	Apps map[string]App `json:"apps" yaml:"apps"`
-	// Timeout bounds one HTTP call.
-	Timeout time.Duration `json:"timeout" yaml:"timeout"`
-	// MaxBatch is the number of messages one Send accepts;
+	// Endpoint holds the region, the Push Kit host (BaseURL: e.g. the
+	// simulator's "http://127.0.0.1:PORT/harmonyos/cn"), the apps' Push Kit
+	// credentials, the timeout of one HTTP call and MaxBatch,
 	// 1..MaxTokensPerCall.
-	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
+	Endpoint `yaml:",inline"`
 	// MaxConcurrentCalls bounds the calls one Send makes at once when its
 	// messages need more than one call (different contents, or test
 	// messages over MaxTestTokensPerCall).
@@ -182,24 +175,25 @@ type Config struct {
 	Limits Limits `json:"limits" yaml:"limits"`
 }
 
+// Endpoint is the configuration HarmonyOS shares with the other HTTP vendors
+// (see httpvendor.Endpoint), with HarmonyOS credentials.
+type Endpoint = httpvendor.Endpoint[App]
+
+// endpointDefaults are HarmonyOS's defaults and bounds of an Endpoint.
+func endpointDefaults() httpvendor.Defaults {
+	return httpvendor.Defaults{Vendor: Name, RegionBaseURL: RegionBaseURL, Timeout: DefaultTimeout, MaxBatch: MaxTokensPerCall}
+}
+
 // DefaultConfig returns the configuration of a channel for region with
 // every default set and no apps.
 func DefaultConfig(region string) Config {
-	return Config{Region: region}.WithDefaults()
+	return Config{Endpoint: Endpoint{Region: region}}.WithDefaults()
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 // The Apps map is shared with c.
 func (c Config) WithDefaults() Config {
-	if c.BaseURL == "" {
-		c.BaseURL, _ = RegionBaseURL(c.Region)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = MaxTokensPerCall
-	}
+	c.Endpoint = c.Endpoint.WithDefaults(endpointDefaults())
 	if c.MaxConcurrentCalls == 0 {
 		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
@@ -219,16 +213,11 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	chk := channels.NewConfigCheck("harmonyos")
 	bad := chk.Bad
-	_, known := RegionBaseURL(c.Region)
-	chk.Region(c.Region, known)
-	chk.URL("baseUrl", c.BaseURL)
-	for id, a := range channels.Apps(chk, c.Apps) {
+	c.Endpoint.Check(chk, endpointDefaults(), func(id string, a App) {
 		if err := a.Validate(); err != nil {
 			bad("app %q: %v", id, err)
 		}
-	}
-	chk.Timeout(c.Timeout)
-	chk.MaxBatch(c.MaxBatch, MaxTokensPerCall)
+	})
 	chk.Concurrency(c.MaxConcurrentCalls)
 	if _, err := category(c.DefaultCategory); err != nil {
 		bad("defaultCategory: %v", err)
@@ -265,12 +254,8 @@ func (a App) Validate() error {
 
 // String prints the configuration with private keys redacted, for logs.
 func (c Config) String() string {
-	var apps []string
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		apps = append(apps, id+"="+c.Apps[id].String())
-	}
-	return fmt.Sprintf("harmonyos.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d DefaultCategory:%s Limits:%+v}",
-		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls, c.DefaultCategory, c.Limits)
+	return fmt.Sprintf("harmonyos.Config{%s MaxConcurrentCalls:%d DefaultCategory:%s Limits:%+v}",
+		c.Endpoint, c.MaxConcurrentCalls, c.DefaultCategory, c.Limits)
 }
 
 // GoString keeps %#v from printing private keys.

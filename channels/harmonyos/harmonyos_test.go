@@ -90,7 +90,7 @@ func startSim(t *testing.T, mutate func(*vendorsim.HarmonyOSConfig)) *vendorsim.
 
 func newChannel(t *testing.T, baseURL string, app harmonyos.App, timeout time.Duration, opts ...harmonyos.Option) *harmonyos.Channel {
 	t.Helper()
-	ch, err := harmonyos.New(harmonyos.Config{Region: testRegion, BaseURL: baseURL, Apps: map[string]harmonyos.App{testApp: app}, Timeout: timeout}, opts...)
+	ch, err := harmonyos.New(harmonyos.Config{Endpoint: harmonyos.Endpoint{Region: testRegion, BaseURL: baseURL, Apps: map[string]harmonyos.App{testApp: app}, Timeout: timeout}}, opts...)
 	if err != nil {
 		t.Fatalf("harmonyos.New: %v", err)
 	}
@@ -676,7 +676,7 @@ func TestParseServiceAccount(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	valid := harmonyos.Config{Region: "cn", Apps: map[string]harmonyos.App{testApp: testAppCreds(keys()[0])}}
+	valid := harmonyos.Config{Endpoint: harmonyos.Endpoint{Region: "cn", Apps: map[string]harmonyos.App{testApp: testAppCreds(keys()[0])}}}
 	secret := strings.Split(valid.Apps[testApp].PrivateKey.Reveal(), "\n")[2]
 	tests := []struct {
 		scenario string

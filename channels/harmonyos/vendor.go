@@ -2,6 +2,7 @@ package harmonyos
 
 import (
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -10,7 +11,7 @@ import (
 // body length of its own; recall; no published per-second quota.
 func Vendor() channels.Vendor {
 	v := channels.Describe(Name, App.Validate, func(s channels.Setup, apps map[string]App) (*Channel, error) {
-		return New(Config{Region: s.Region, BaseURL: s.BaseURL, Apps: apps, Timeout: s.Timeout})
+		return New(Config{Endpoint: httpvendor.FromSetup(s, apps)})
 	})
 	v.ContentLimit = schema.ContentLimit{MaxPayloadBytes: 4096}
 	v.Receipts = channels.ReceiptsHarmony

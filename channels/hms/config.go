@@ -2,12 +2,11 @@ package hms
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 )
 
 // Endpoints and limits of Huawei Push Kit (server API v1 and the OAuth 2.0
@@ -86,20 +85,13 @@ type Limits struct {
 // Config configures one Huawei Push Kit channel, which serves one region.
 // Printing a Config (String, %v, %+v, %#v, JSON) never shows secrets.
 type Config struct {
-	// Region is the pushpipe region (cn, ru, in, eu, sg).
-	Region string `json:"region" yaml:"region"`
-	// BaseURL overrides the Push Kit host, e.g. the simulator's
-	// "http://127.0.0.1:PORT/hms/cn".
-	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
+	// Endpoint holds the region, the Push Kit host (BaseURL: e.g. the
+	// simulator's "http://127.0.0.1:PORT/hms/cn"), the apps' Huawei
+	// credentials, the timeout of one HTTP call (a send or a token
+	// request) and MaxBatch, 1..MaxTokensPerCall.
+	Endpoint `yaml:",inline"`
 	// AuthURL overrides the OAuth host (the client appends TokenPath).
 	AuthURL string `json:"authUrl" yaml:"authUrl"`
-	// Apps maps pushpipe app ids to Huawei credentials.
-	Apps map[string]App `json:"apps" yaml:"apps"`
-	// Timeout bounds one HTTP call (a send or a token request).
-	Timeout time.Duration `json:"timeout" yaml:"timeout"`
-	// MaxBatch is the number of messages one Send accepts;
-	// 1..MaxTokensPerCall.
-	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
 	// MaxConcurrentCalls bounds the calls one Send makes at once when its
 	// messages need more than one call (different contents).
 	MaxConcurrentCalls int `json:"maxConcurrentCalls" yaml:"maxConcurrentCalls"`
@@ -110,26 +102,27 @@ type Config struct {
 	Limits Limits `json:"limits" yaml:"limits"`
 }
 
+// Endpoint is the configuration hms shares with the other HTTP vendors
+// (see httpvendor.Endpoint), with Huawei credentials.
+type Endpoint = httpvendor.Endpoint[App]
+
+// endpointDefaults are Push Kit's defaults and bounds of an Endpoint.
+func endpointDefaults() httpvendor.Defaults {
+	return httpvendor.Defaults{Vendor: Name, RegionBaseURL: RegionBaseURL, Timeout: DefaultTimeout, MaxBatch: MaxTokensPerCall}
+}
+
 // DefaultConfig returns the configuration of a channel for region with
 // every default set and no apps.
 func DefaultConfig(region string) Config {
-	return Config{Region: region}.WithDefaults()
+	return Config{Endpoint: Endpoint{Region: region}}.WithDefaults()
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 // The Apps map is shared with c.
 func (c Config) WithDefaults() Config {
-	if c.BaseURL == "" {
-		c.BaseURL, _ = RegionBaseURL(c.Region)
-	}
+	c.Endpoint = c.Endpoint.WithDefaults(endpointDefaults())
 	if c.AuthURL == "" {
 		c.AuthURL = DefaultAuthURL
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = MaxTokensPerCall
 	}
 	if c.MaxConcurrentCalls == 0 {
 		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
@@ -153,22 +146,15 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	chk := channels.NewConfigCheck("hms")
 	bad := chk.Bad
-	_, known := RegionBaseURL(c.Region)
-	chk.Region(c.Region, known)
-	chk.URL("baseUrl", c.BaseURL)
-	if err := channels.CheckHTTPURL(c.AuthURL); err != nil {
-		bad("authUrl: %v", err)
-	}
-	for id, a := range channels.Apps(chk, c.Apps) {
+	chk.URL("authUrl", c.AuthURL)
+	c.Endpoint.Check(chk, endpointDefaults(), func(id string, a App) {
 		if strings.TrimSpace(a.AppID) == "" || strings.ContainsAny(a.AppID, "/?# ") {
 			bad("app %q: appId %q is not a Huawei App ID (AppGallery Connect > app information)", id, a.AppID)
 		}
 		if strings.TrimSpace(a.AppSecret.Reveal()) == "" {
 			bad("app %q: empty appSecret (the App Secret of AppGallery Connect)", id)
 		}
-	}
-	chk.Timeout(c.Timeout)
-	chk.MaxBatch(c.MaxBatch, MaxTokensPerCall)
+	})
 	chk.Concurrency(c.MaxConcurrentCalls)
 	if c.Importance != "" && c.Importance != "LOW" && c.Importance != "NORMAL" {
 		bad("importance must be LOW, NORMAL or empty, got %q", c.Importance)
@@ -182,13 +168,8 @@ func (c Config) Validate() error {
 
 // String prints the configuration with secrets redacted, for logs.
 func (c Config) String() string {
-	var apps []string
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		apps = append(apps, id+"="+c.Apps[id].String())
-	}
-	return fmt.Sprintf("hms.Config{Region:%s BaseURL:%s AuthURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Importance:%s Limits:%+v}",
-		c.Region, c.BaseURL, c.AuthURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls,
-		c.Importance, c.Limits)
+	return fmt.Sprintf("hms.Config{%s AuthURL:%s MaxConcurrentCalls:%d Importance:%s Limits:%+v}",
+		c.Endpoint, c.AuthURL, c.MaxConcurrentCalls, c.Importance, c.Limits)
 }
 
 // GoString keeps %#v from printing secrets.

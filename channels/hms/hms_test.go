@@ -55,11 +55,13 @@ func startSim(t *testing.T, mutate func(*vendorsim.HMSConfig)) *vendorsim.Server
 func newChannel(t *testing.T, baseURL, authURL, secret string, timeout time.Duration, opts ...hms.Option) *hms.Channel {
 	t.Helper()
 	ch, err := hms.New(hms.Config{
-		Region:  testRegion,
-		BaseURL: baseURL,
+		Endpoint: hms.Endpoint{
+			Region:  testRegion,
+			BaseURL: baseURL,
+			Apps:    map[string]hms.App{testApp: {AppID: testClientID, AppSecret: channels.Secret(secret), ReceiptID: "RCP1"}},
+			Timeout: timeout,
+		},
 		AuthURL: authURL,
-		Apps:    map[string]hms.App{testApp: {AppID: testClientID, AppSecret: channels.Secret(secret), ReceiptID: "RCP1"}},
-		Timeout: timeout,
 	}, opts...)
 	if err != nil {
 		t.Fatalf("hms.New: %v", err)
@@ -626,7 +628,7 @@ func TestCategories(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	valid := hms.Config{Region: "cn", Apps: map[string]hms.App{testApp: {AppID: testClientID, AppSecret: "s3cr3t-value"}}}
+	valid := hms.Config{Endpoint: hms.Endpoint{Region: "cn", Apps: map[string]hms.App{testApp: {AppID: testClientID, AppSecret: "s3cr3t-value"}}}}
 	tests := []struct {
 		scenario string
 		mutate   func(c *hms.Config)

@@ -2,6 +2,7 @@ package hms
 
 import (
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -17,7 +18,7 @@ func Vendor() channels.Vendor {
 	v := channels.Describe(Name, func(a App) error {
 		return channels.Require("appId and appSecret", a.AppID, a.AppSecret.Reveal())
 	}, func(s channels.Setup, apps map[string]App) (*Channel, error) {
-		return New(Config{Region: s.Region, BaseURL: s.BaseURL, AuthURL: s.AuthURL, Apps: apps, Timeout: s.Timeout})
+		return New(Config{Endpoint: httpvendor.FromSetup(s, apps), AuthURL: s.AuthURL})
 	})
 	v.ContentLimit = schema.ContentLimit{MaxTitle: 40, MaxBody: 1024, MaxPayloadBytes: 2048}
 	v.DeadToken = func(code int64) bool {

@@ -2,12 +2,11 @@ package honor
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 )
 
 // Limits of the Honor Push server API: at most 1000 tokens per
@@ -91,21 +90,14 @@ type Limits struct {
 // Config configures one Honor channel, which serves one region. Printing a
 // Config (String, %v, %+v, %#v, JSON) never shows secrets.
 type Config struct {
-	// Region is the pushpipe region (cn, ru, in, eu, sg).
-	Region string `json:"region" yaml:"region"`
-	// BaseURL overrides the push host, e.g. the simulator's
-	// "http://127.0.0.1:PORT/honor/sg". The client appends
-	// "/api/v1/{appId}/sendMessage".
-	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
+	// Endpoint holds the region, the push host (BaseURL: e.g. the
+	// simulator's "http://127.0.0.1:PORT/honor/sg"; the client appends
+	// "/api/v1/{appId}/sendMessage"), the apps' Honor credentials, the timeout
+	// of one HTTP call and MaxBatch, 1..1000.
+	Endpoint `yaml:",inline"`
 	// AuthURL overrides the full URL of the token endpoint, e.g. the
 	// simulator's "http://127.0.0.1:PORT/honor/sg/auth/token".
 	AuthURL string `json:"authUrl" yaml:"authUrl"`
-	// Apps maps pushpipe app ids to Honor credentials.
-	Apps map[string]App `json:"apps" yaml:"apps"`
-	// Timeout bounds one HTTP call.
-	Timeout time.Duration `json:"timeout" yaml:"timeout"`
-	// MaxBatch is the number of messages one Send accepts; 1..1000.
-	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
 	// MaxConcurrentCalls bounds the calls one Send makes at once when its
 	// messages carry several contents.
 	MaxConcurrentCalls int `json:"maxConcurrentCalls" yaml:"maxConcurrentCalls"`
@@ -119,24 +111,27 @@ type Config struct {
 	Limits Limits `json:"limits" yaml:"limits"`
 }
 
+// Endpoint is the configuration honor shares with the other HTTP vendors
+// (see httpvendor.Endpoint), with Honor credentials.
+type Endpoint = httpvendor.Endpoint[App]
+
+// endpointDefaults are Honor's defaults and bounds of an Endpoint.
+func endpointDefaults() httpvendor.Defaults {
+	return httpvendor.Defaults{Vendor: Name, RegionBaseURL: RegionBaseURL, Timeout: DefaultTimeout, MaxBatch: MaxTokensPerCall}
+}
+
 // DefaultConfig returns the configuration of a channel for region with
 // every default set and no apps.
-func DefaultConfig(region string) Config { return Config{Region: region}.WithDefaults() }
+func DefaultConfig(region string) Config {
+	return Config{Endpoint: Endpoint{Region: region}}.WithDefaults()
+}
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 // The Apps map is shared with c.
 func (c Config) WithDefaults() Config {
-	if c.BaseURL == "" {
-		c.BaseURL, _ = RegionBaseURL(c.Region)
-	}
+	c.Endpoint = c.Endpoint.WithDefaults(endpointDefaults())
 	if c.AuthURL == "" {
 		c.AuthURL = DefaultAuthURL
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = MaxTokensPerCall
 	}
 	if c.MaxConcurrentCalls == 0 {
 		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
@@ -160,13 +155,8 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	chk := channels.NewConfigCheck("honor")
 	bad := chk.Bad
-	_, known := RegionBaseURL(c.Region)
-	chk.Region(c.Region, known)
-	chk.URL("baseUrl", c.BaseURL)
-	if err := channels.CheckHTTPURL(c.AuthURL); err != nil {
-		bad("authUrl: %v", err)
-	}
-	for id, a := range channels.Apps(chk, c.Apps) {
+	chk.URL("authUrl", c.AuthURL)
+	c.Endpoint.Check(chk, endpointDefaults(), func(id string, a App) {
 		if strings.TrimSpace(a.AppID) == "" {
 			bad("app %q: empty appId (Honor's app id)", id)
 		} else if strings.ContainsAny(a.AppID, "/?#% ") {
@@ -178,9 +168,7 @@ func (c Config) Validate() error {
 		if strings.TrimSpace(a.ClientSecret.Reveal()) == "" {
 			bad("app %q: empty clientSecret", id)
 		}
-	}
-	chk.Timeout(c.Timeout)
-	chk.MaxBatch(c.MaxBatch, MaxTokensPerCall)
+	})
 	chk.Concurrency(c.MaxConcurrentCalls)
 	if c.Importance != ImportanceNormal && c.Importance != ImportanceLow {
 		bad("importance must be %s or %s, got %q", ImportanceNormal, ImportanceLow, c.Importance)
@@ -193,13 +181,8 @@ func (c Config) Validate() error {
 
 // String prints the configuration with secrets redacted, for logs.
 func (c Config) String() string {
-	var apps []string
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		apps = append(apps, id+"="+c.Apps[id].String())
-	}
-	return fmt.Sprintf("honor.Config{Region:%s BaseURL:%s AuthURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Importance:%s TestMessages:%t Limits:%+v}",
-		c.Region, c.BaseURL, c.AuthURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls,
-		c.Importance, c.TestMessages, c.Limits)
+	return fmt.Sprintf("honor.Config{%s AuthURL:%s MaxConcurrentCalls:%d Importance:%s TestMessages:%t Limits:%+v}",
+		c.Endpoint, c.AuthURL, c.MaxConcurrentCalls, c.Importance, c.TestMessages, c.Limits)
 }
 
 // GoString keeps %#v from printing secrets.

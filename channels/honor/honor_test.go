@@ -57,11 +57,13 @@ func startSim(t *testing.T, mutate func(*vendorsim.HonorConfig)) *vendorsim.Serv
 func newChannel(t *testing.T, baseURL, secret string, timeout time.Duration, mutate func(*honor.Config), opts ...honor.Option) *honor.Channel {
 	t.Helper()
 	cfg := honor.Config{
-		Region:  testRegion,
-		BaseURL: baseURL,
+		Endpoint: honor.Endpoint{
+			Region:  testRegion,
+			BaseURL: baseURL,
+			Apps:    map[string]honor.App{testApp: {AppID: testHonorID, ClientID: testClientID, ClientSecret: channels.Secret(secret)}},
+			Timeout: timeout,
+		},
 		AuthURL: baseURL + honorsim.AuthPath,
-		Apps:    map[string]honor.App{testApp: {AppID: testHonorID, ClientID: testClientID, ClientSecret: channels.Secret(secret)}},
-		Timeout: timeout,
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -586,7 +588,7 @@ func TestBuildRequest(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	valid := honor.Config{Region: "cn", Apps: map[string]honor.App{testApp: {AppID: testHonorID, ClientID: testClientID, ClientSecret: "s3cr3t-value"}}}
+	valid := honor.Config{Endpoint: honor.Endpoint{Region: "cn", Apps: map[string]honor.App{testApp: {AppID: testHonorID, ClientID: testClientID, ClientSecret: "s3cr3t-value"}}}}
 	tests := []struct {
 		scenario string
 		mutate   func(c *honor.Config)

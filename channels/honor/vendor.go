@@ -2,6 +2,7 @@ package honor
 
 import (
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -12,7 +13,7 @@ func Vendor() channels.Vendor {
 	v := channels.Describe(Name, func(a App) error {
 		return channels.Require("appId, clientId and clientSecret", a.AppID, a.ClientID, a.ClientSecret.Reveal())
 	}, func(s channels.Setup, apps map[string]App) (*Channel, error) {
-		return New(Config{Region: s.Region, BaseURL: s.BaseURL, AuthURL: s.AuthURL, Apps: apps, Timeout: s.Timeout})
+		return New(Config{Endpoint: httpvendor.FromSetup(s, apps), AuthURL: s.AuthURL})
 	})
 	v.ContentLimit = schema.ContentLimit{MaxPayloadBytes: 2048}
 	v.Receipts = channels.ReceiptsHonor

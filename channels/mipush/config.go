@@ -2,12 +2,11 @@ package mipush
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 )
 
 // Limits of the MiPush v3 API, from Xiaomi's server API documentation and
@@ -78,19 +77,12 @@ type Limits struct {
 // Config configures one MiPush channel, which serves one region. Printing
 // a Config (String, %v, %+v, %#v, JSON) never shows secrets.
 type Config struct {
-	// Region is the pushpipe region (cn, ru, in, eu, sg); it selects the
-	// default BaseURL.
-	Region string `json:"region" yaml:"region"`
-	// BaseURL overrides the region's MiPush host, e.g. the simulator's
-	// "http://127.0.0.1:PORT/mipush/sg". The client appends
-	// "/v3/message/regid".
-	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
-	// Apps maps pushpipe app ids to MiPush credentials.
-	Apps map[string]App `json:"apps" yaml:"apps"`
-	// Timeout bounds one HTTP call (connect to last response byte).
-	Timeout time.Duration `json:"timeout" yaml:"timeout"`
-	// MaxBatch is the number of messages one Send accepts; 1..1000.
-	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
+	// Endpoint holds the region, which selects the default BaseURL, the
+	// MiPush host (BaseURL: e.g. the simulator's
+	// "http://127.0.0.1:PORT/mipush/sg"; the client appends
+	// "/v3/message/regid"), the apps' MiPush credentials, the timeout of one
+	// HTTP call (connect to last response byte) and MaxBatch, 1..1000.
+	Endpoint `yaml:",inline"`
 	// MaxConcurrentCalls bounds the vendor calls one Send makes at once
 	// when its messages need more than one call (different contents).
 	MaxConcurrentCalls int `json:"maxConcurrentCalls" yaml:"maxConcurrentCalls"`
@@ -110,24 +102,25 @@ type Config struct {
 	Limits Limits `json:"limits" yaml:"limits"`
 }
 
+// Endpoint is the configuration MiPush shares with the other HTTP vendors
+// (see httpvendor.Endpoint), with MiPush credentials.
+type Endpoint = httpvendor.Endpoint[App]
+
+// endpointDefaults are MiPush's defaults and bounds of an Endpoint.
+func endpointDefaults() httpvendor.Defaults {
+	return httpvendor.Defaults{Vendor: Name, RegionBaseURL: RegionBaseURL, Timeout: DefaultTimeout, MaxBatch: MaxRegIDsPerCall}
+}
+
 // DefaultConfig returns the configuration of a channel for region with
 // every default set and no apps.
 func DefaultConfig(region string) Config {
-	return Config{Region: region}.WithDefaults()
+	return Config{Endpoint: Endpoint{Region: region}}.WithDefaults()
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 // The Apps map is shared with c.
 func (c Config) WithDefaults() Config {
-	if c.BaseURL == "" {
-		c.BaseURL, _ = RegionBaseURL(c.Region)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = MaxRegIDsPerCall
-	}
+	c.Endpoint = c.Endpoint.WithDefaults(endpointDefaults())
 	if c.MaxConcurrentCalls == 0 {
 		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
@@ -153,19 +146,14 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	chk := channels.NewConfigCheck("mipush")
 	bad := chk.Bad
-	_, known := RegionBaseURL(c.Region)
-	chk.Region(c.Region, known)
-	chk.URL("baseUrl", c.BaseURL)
-	for id, a := range channels.Apps(chk, c.Apps) {
+	c.Endpoint.Check(chk, endpointDefaults(), func(id string, a App) {
 		if strings.TrimSpace(a.AppSecret.Reveal()) == "" {
 			bad("app %q: empty appSecret", id)
 		}
 		if strings.TrimSpace(a.PackageName) == "" {
 			bad("app %q: empty packageName", id)
 		}
-	}
-	chk.Timeout(c.Timeout)
-	chk.MaxBatch(c.MaxBatch, MaxRegIDsPerCall)
+	})
 	chk.Concurrency(c.MaxConcurrentCalls)
 	if c.CallbackURL != "" {
 		if err := channels.CheckHTTPURL(c.CallbackURL); err != nil {
@@ -180,18 +168,9 @@ func (c Config) Validate() error {
 
 // String prints the configuration with secrets redacted, for logs.
 func (c Config) String() string {
-	var apps []string
-	for _, id := range sortedKeys(c.Apps) {
-		apps = append(apps, id+"="+c.Apps[id].String())
-	}
-	return fmt.Sprintf("mipush.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d NotifyType:%d CallbackURL:%s CallbackType:%d Limits:%+v}",
-		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls,
-		c.NotifyType, c.CallbackURL, c.CallbackType, c.Limits)
+	return fmt.Sprintf("mipush.Config{%s MaxConcurrentCalls:%d NotifyType:%d CallbackURL:%s CallbackType:%d Limits:%+v}",
+		c.Endpoint, c.MaxConcurrentCalls, c.NotifyType, c.CallbackURL, c.CallbackType, c.Limits)
 }
 
 // GoString keeps %#v from printing secrets.
 func (c Config) GoString() string { return c.String() }
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
-}

@@ -55,10 +55,12 @@ func startSim(t *testing.T) *vendorsim.Server {
 func newChannel(t *testing.T, baseURL, secret string, timeout time.Duration, opts ...mipush.Option) *mipush.Channel {
 	t.Helper()
 	ch, err := mipush.New(mipush.Config{
-		Region:  testRegion,
-		BaseURL: baseURL,
-		Apps:    map[string]mipush.App{testApp: {AppSecret: channels.Secret(secret), PackageName: testPackage}},
-		Timeout: timeout,
+		Endpoint: mipush.Endpoint{
+			Region:  testRegion,
+			BaseURL: baseURL,
+			Apps:    map[string]mipush.App{testApp: {AppSecret: channels.Secret(secret), PackageName: testPackage}},
+			Timeout: timeout,
+		},
 	}, opts...)
 	if err != nil {
 		t.Fatalf("mipush.New: %v", err)
@@ -366,8 +368,10 @@ func TestTimeToLiveIsCapped(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	valid := mipush.Config{
-		Region: "ru",
-		Apps:   map[string]mipush.App{testApp: {AppSecret: "s3cr3t-value", PackageName: testPackage}},
+		Endpoint: mipush.Endpoint{
+			Region: "ru",
+			Apps:   map[string]mipush.App{testApp: {AppSecret: "s3cr3t-value", PackageName: testPackage}},
+		},
 	}
 	tests := []struct {
 		scenario string

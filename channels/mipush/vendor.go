@@ -2,6 +2,7 @@ package mipush
 
 import (
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -15,7 +16,7 @@ func Vendor() channels.Vendor {
 	v := channels.Describe(Name, func(a App) error {
 		return channels.Require("both appSecret and packageName", a.AppSecret.Reveal(), a.PackageName)
 	}, func(s channels.Setup, apps map[string]App) (*Channel, error) {
-		return New(Config{Region: s.Region, BaseURL: s.BaseURL, Apps: apps, Timeout: s.Timeout,
+		return New(Config{Endpoint: httpvendor.FromSetup(s, apps),
 			ReceiptSigner: s.ReceiptSigner, CallbackURL: s.CallbackURL})
 	})
 	v.ContentLimit = schema.ContentLimit{MaxTitle: 50, MaxBody: 128, MaxPayloadBytes: 4096}

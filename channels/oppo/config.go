@@ -2,12 +2,11 @@ package oppo
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 )
 
 // Limits of the OPPO Push server API. The title and content limits are the
@@ -78,18 +77,12 @@ type Limits struct {
 // Config configures one OPPO channel, which serves one region. Printing a
 // Config (String, %v, %+v, %#v, JSON) never shows secrets.
 type Config struct {
-	// Region is the pushpipe region (cn, ru, in, eu, sg); it selects the
-	// default BaseURL.
-	Region string `json:"region" yaml:"region"`
-	// BaseURL overrides the region's OPPO host, e.g. the simulator's
-	// "http://127.0.0.1:PORT/oppo/sg". The client appends "/server/v1/...".
-	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
-	// Apps maps pushpipe app ids to OPPO credentials.
-	Apps map[string]App `json:"apps" yaml:"apps"`
-	// Timeout bounds one HTTP call (auth or push).
-	Timeout time.Duration `json:"timeout" yaml:"timeout"`
-	// MaxBatch is the number of messages one Send accepts; 1..1000.
-	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
+	// Endpoint holds the region, which selects the default BaseURL, the
+	// OPPO host (BaseURL: e.g. the simulator's
+	// "http://127.0.0.1:PORT/oppo/sg"; the client appends "/server/v1/..."),
+	// the apps' OPPO credentials, the timeout of one HTTP call (auth or push)
+	// and MaxBatch, 1..1000.
+	Endpoint `yaml:",inline"`
 	// ChannelID is the notification channel_id sent when a message has no
 	// ExtraChannelID (OPPO requires one on Android 8+; private channels
 	// must be registered with OPPO).
@@ -107,22 +100,25 @@ type Config struct {
 	Limits Limits `json:"limits" yaml:"limits"`
 }
 
+// Endpoint is the configuration OPPO shares with the other HTTP vendors
+// (see httpvendor.Endpoint), with OPPO credentials.
+type Endpoint = httpvendor.Endpoint[App]
+
+// endpointDefaults are OPPO's defaults and bounds of an Endpoint.
+func endpointDefaults() httpvendor.Defaults {
+	return httpvendor.Defaults{Vendor: Name, RegionBaseURL: RegionBaseURL, Timeout: DefaultTimeout, MaxBatch: MaxMessagesPerBatch}
+}
+
 // DefaultConfig returns the configuration of a channel for region with
 // every default set and no apps.
-func DefaultConfig(region string) Config { return Config{Region: region}.WithDefaults() }
+func DefaultConfig(region string) Config {
+	return Config{Endpoint: Endpoint{Region: region}}.WithDefaults()
+}
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 // The Apps map is shared with c.
 func (c Config) WithDefaults() Config {
-	if c.BaseURL == "" {
-		c.BaseURL, _ = RegionBaseURL(c.Region)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = MaxMessagesPerBatch
-	}
+	c.Endpoint = c.Endpoint.WithDefaults(endpointDefaults())
 	if c.Limits.MaxTitleRunes == 0 {
 		c.Limits.MaxTitleRunes = MaxTitleRunes
 	}
@@ -139,19 +135,14 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	chk := channels.NewConfigCheck("oppo")
 	bad := chk.Bad
-	_, known := RegionBaseURL(c.Region)
-	chk.Region(c.Region, known)
-	chk.URL("baseUrl", c.BaseURL)
-	for id, a := range channels.Apps(chk, c.Apps) {
+	c.Endpoint.Check(chk, endpointDefaults(), func(id string, a App) {
 		if strings.TrimSpace(a.AppKey) == "" {
 			bad("app %q: empty appKey", id)
 		}
 		if strings.TrimSpace(a.MasterSecret.Reveal()) == "" {
 			bad("app %q: empty masterSecret", id)
 		}
-	}
-	chk.Timeout(c.Timeout)
-	chk.MaxBatch(c.MaxBatch, MaxMessagesPerBatch)
+	})
 	if c.CallbackURL != "" {
 		if err := channels.CheckHTTPURL(c.CallbackURL); err != nil {
 			bad("callbackUrl: %v", err)
@@ -167,13 +158,8 @@ func (c Config) Validate() error {
 
 // String prints the configuration with secrets redacted, for logs.
 func (c Config) String() string {
-	var apps []string
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		apps = append(apps, id+"="+c.Apps[id].String())
-	}
-	return fmt.Sprintf("oppo.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d ChannelID:%s CallbackURL:%s VerifyRegistrationID:%t Limits:%+v}",
-		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.ChannelID, c.CallbackURL,
-		c.VerifyRegistrationID, c.Limits)
+	return fmt.Sprintf("oppo.Config{%s ChannelID:%s CallbackURL:%s VerifyRegistrationID:%t Limits:%+v}",
+		c.Endpoint, c.ChannelID, c.CallbackURL, c.VerifyRegistrationID, c.Limits)
 }
 
 // GoString keeps %#v from printing secrets.

@@ -55,10 +55,12 @@ func startSim(t *testing.T, mutate func(*vendorsim.OPPOConfig)) *vendorsim.Serve
 func newChannel(t *testing.T, baseURL, master string, timeout time.Duration, mutate func(*oppo.Config), opts ...oppo.Option) *oppo.Channel {
 	t.Helper()
 	cfg := oppo.Config{
-		Region:  testRegion,
-		BaseURL: baseURL,
-		Apps:    map[string]oppo.App{testApp: {AppKey: testKey, MasterSecret: channels.Secret(master)}},
-		Timeout: timeout,
+		Endpoint: oppo.Endpoint{
+			Region:  testRegion,
+			BaseURL: baseURL,
+			Apps:    map[string]oppo.App{testApp: {AppKey: testKey, MasterSecret: channels.Secret(master)}},
+			Timeout: timeout,
+		},
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -563,7 +565,7 @@ func TestBuildMessage(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	valid := oppo.Config{Region: "cn", Apps: map[string]oppo.App{testApp: {AppKey: testKey, MasterSecret: "s3cr3t-value"}}}
+	valid := oppo.Config{Endpoint: oppo.Endpoint{Region: "cn", Apps: map[string]oppo.App{testApp: {AppKey: testKey, MasterSecret: "s3cr3t-value"}}}}
 	tests := []struct {
 		scenario string
 		mutate   func(c *oppo.Config)

@@ -2,6 +2,7 @@ package oppo
 
 import (
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -16,7 +17,7 @@ func Vendor() channels.Vendor {
 	v := channels.Describe(Name, func(a App) error {
 		return channels.Require("appKey and masterSecret", a.AppKey, a.MasterSecret.Reveal())
 	}, func(s channels.Setup, apps map[string]App) (*Channel, error) {
-		return New(Config{Region: s.Region, BaseURL: s.BaseURL, Apps: apps, Timeout: s.Timeout,
+		return New(Config{Endpoint: httpvendor.FromSetup(s, apps),
 			ReceiptSigner: s.ReceiptSigner, CallbackURL: s.CallbackURL})
 	})
 	v.ContentLimit = schema.ContentLimit{MaxTitle: 32, MaxBody: 200, MaxPayloadBytes: 2048}

@@ -146,25 +146,25 @@ func vendorCases() []vendorCase {
 				c.MiPush.Apps = []vendorsim.MiPushApp{{AppID: rcptApp, Secret: "mi-secret", PackageName: "com.example.rcpt"}}
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
-				return must(mipush.New(mipush.Config{Region: rcptRegion, BaseURL: srv.MiPushBaseURL(rcptRegion),
-					Apps: map[string]mipush.App{rcptApp: {AppSecret: "mi-secret", PackageName: "com.example.rcpt"}}, ReceiptSigner: signer}))(t)
+				return must(mipush.New(mipush.Config{Endpoint: mipush.Endpoint{Region: rcptRegion, BaseURL: srv.MiPushBaseURL(rcptRegion),
+					Apps: map[string]mipush.App{rcptApp: {AppSecret: "mi-secret", PackageName: "com.example.rcpt"}}}, ReceiptSigner: signer}))(t)
 			}},
 		{vendor: vendorsim.VendorHMS, endpoint: "hms", batches: true, token: plain("IQAAAAACy0f7"),
 			app: func(c *vendorsim.Config) {
 				c.HMS.Apps = []vendorsim.HMSApp{{AppID: rcptApp, ClientID: "104000001", ClientSecret: "hms-secret"}}
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
-				return must(hms.New(hms.Config{Region: rcptRegion, BaseURL: srv.HMSBaseURL(rcptRegion), AuthURL: srv.HMSAuthURL(rcptRegion),
-					Apps: map[string]hms.App{rcptApp: {AppID: "104000001", AppSecret: "hms-secret"}}}))(t)
+				return must(hms.New(hms.Config{Endpoint: hms.Endpoint{Region: rcptRegion, BaseURL: srv.HMSBaseURL(rcptRegion),
+					Apps: map[string]hms.App{rcptApp: {AppID: "104000001", AppSecret: "hms-secret"}}}, AuthURL: srv.HMSAuthURL(rcptRegion)}))(t)
 			}},
 		{vendor: vendorsim.VendorHonor, endpoint: "honor", batches: true, token: plain("BAEAAAAAB"),
 			app: func(c *vendorsim.Config) {
 				c.Honor.Apps = []vendorsim.HonorApp{{AppID: rcptApp, HonorAppID: "104000002", ClientID: "honor-client", ClientSecret: "honor-secret"}}
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
-				return must(honor.New(honor.Config{Region: rcptRegion, BaseURL: srv.HonorBaseURL(rcptRegion),
-					AuthURL: srv.HonorBaseURL(rcptRegion) + honorsim.AuthPath,
-					Apps:    map[string]honor.App{rcptApp: {AppID: "104000002", ClientID: "honor-client", ClientSecret: "honor-secret"}}}))(t)
+				return must(honor.New(honor.Config{Endpoint: honor.Endpoint{Region: rcptRegion, BaseURL: srv.HonorBaseURL(rcptRegion),
+					Apps: map[string]honor.App{rcptApp: {AppID: "104000002", ClientID: "honor-client", ClientSecret: "honor-secret"}}},
+					AuthURL: srv.HonorBaseURL(rcptRegion) + honorsim.AuthPath}))(t)
 			}},
 		{vendor: vendorsim.VendorHarmonyOS, endpoint: "harmonyos", batches: true, token: plain("MAAALgE4G98"),
 			app: func(c *vendorsim.Config) {
@@ -174,25 +174,25 @@ func vendorCases() []vendorCase {
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				_, key := simtest.Keys()
-				return must(harmonyos.New(harmonyos.Config{Region: rcptRegion, BaseURL: srv.HarmonyOSBaseURL(rcptRegion),
+				return must(harmonyos.New(harmonyos.Config{Endpoint: harmonyos.Endpoint{Region: rcptRegion, BaseURL: srv.HarmonyOSBaseURL(rcptRegion),
 					Apps: map[string]harmonyos.App{rcptApp: {ProjectID: "101653523863785276", ClientID: "6917562345678901234",
-						KeyID: "rcpt-kid", SubAccount: "107783917", PrivateKey: channels.Secret(key)}}}))(t)
+						KeyID: "rcpt-kid", SubAccount: "107783917", PrivateKey: channels.Secret(key)}}}}))(t)
 			}},
 		{vendor: vendorsim.VendorOPPO, endpoint: "oppo", token: plain("OPPO_SG"),
 			app: func(c *vendorsim.Config) {
 				c.OPPO.Apps = []vendorsim.OPPOApp{{AppID: rcptApp, AppKey: "oppo-key", MasterSecret: "oppo-master"}}
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
-				return must(oppo.New(oppo.Config{Region: rcptRegion, BaseURL: srv.OPPOBaseURL(rcptRegion),
-					Apps: map[string]oppo.App{rcptApp: {AppKey: "oppo-key", MasterSecret: "oppo-master"}}, ReceiptSigner: signer}))(t)
+				return must(oppo.New(oppo.Config{Endpoint: oppo.Endpoint{Region: rcptRegion, BaseURL: srv.OPPOBaseURL(rcptRegion),
+					Apps: map[string]oppo.App{rcptApp: {AppKey: "oppo-key", MasterSecret: "oppo-master"}}}, ReceiptSigner: signer}))(t)
 			}},
 		{vendor: vendorsim.VendorVivo, endpoint: "vivo", batches: true, token: plain("v2-regid"),
 			app: func(c *vendorsim.Config) {
 				c.Vivo.Apps = []vendorsim.VivoApp{{AppID: rcptApp, VivoAppID: "104000003", AppKey: "vivo-key", AppSecret: "vivo-secret"}}
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
-				return must(vivo.New(vivo.Config{Region: rcptRegion, BaseURL: srv.VivoBaseURL(rcptRegion),
-					Apps: map[string]vivo.App{rcptApp: {AppID: "104000003", AppKey: "vivo-key", AppSecret: "vivo-secret"}}, ReceiptSigner: signer}))(t)
+				return must(vivo.New(vivo.Config{Endpoint: vivo.Endpoint{Region: rcptRegion, BaseURL: srv.VivoBaseURL(rcptRegion),
+					Apps: map[string]vivo.App{rcptApp: {AppID: "104000003", AppKey: "vivo-key", AppSecret: "vivo-secret"}}}, ReceiptSigner: signer}))(t)
 			}},
 		{vendor: vendorsim.VendorAPNs, endpoint: "client", token: func(i int) string { return fmt.Sprintf("%064x", i+1) },
 			app: func(c *vendorsim.Config) {
@@ -543,8 +543,8 @@ func TestReceiptsGoToTheirRegion(t *testing.T) {
 	srv := startReceiptSim(t, vc, nil, vendorsim.ReceiptsConfig{ArrivalRate: 1,
 		URLs: map[string]string{"sg": sg.srv.URL, "eu": eu.srv.URL + "/"}})
 	for _, region := range []string{"sg", "eu", "in"} {
-		ch := must(mipush.New(mipush.Config{Region: region, BaseURL: srv.MiPushBaseURL(region),
-			Apps: map[string]mipush.App{rcptApp: {AppSecret: "mi-secret", PackageName: "com.example.rcpt"}}}))(t)
+		ch := must(mipush.New(mipush.Config{Endpoint: mipush.Endpoint{Region: region, BaseURL: srv.MiPushBaseURL(region),
+			Apps: map[string]mipush.App{rcptApp: {AppSecret: "mi-secret", PackageName: "com.example.rcpt"}}}}))(t)
 		m := channels.Message{DeliveryID: testinfra.IDKey().DeliveryID(rcptApp, "m-"+region, "dev"), MsgID: "m-" + region, AppID: rcptApp,
 			DeviceID: "dev", Token: "regid-" + region, Title: "T", Body: "B"}
 		if res, err := ch.Send(t.Context(), []channels.Message{m}); err != nil || res[0].Outcome != channels.Success {

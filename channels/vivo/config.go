@@ -2,12 +2,11 @@ package vivo
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 )
 
 // Limits of the vivo Push server API: a title of at most 40 and a content
@@ -90,10 +89,6 @@ func RegionBaseURL(region string) (string, bool) {
 	return "", false
 }
 
-func knownRegion(region string) bool {
-	return slices.Contains([]string{"cn", "ru", "in", "eu", "sg"}, region)
-}
-
 // App is the vivo credentials of one pushpipe app.
 type App struct {
 	// AppID is vivo's appId.
@@ -120,18 +115,11 @@ type Limits struct {
 // Config configures one vivo channel, which serves one region. Printing a
 // Config (String, %v, %+v, %#v, JSON) never shows secrets.
 type Config struct {
-	// Region is the pushpipe region (cn, ru, in, eu, sg).
-	Region string `json:"region" yaml:"region"`
-	// BaseURL overrides the region's vivo host, e.g. the simulator's
-	// "http://127.0.0.1:PORT/vivo/sg"; required outside cn. The client
-	// appends "/message/...".
-	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
-	// Apps maps pushpipe app ids to vivo credentials.
-	Apps map[string]App `json:"apps" yaml:"apps"`
-	// Timeout bounds one HTTP call.
-	Timeout time.Duration `json:"timeout" yaml:"timeout"`
-	// MaxBatch is the number of messages one Send accepts; 1..1000.
-	MaxBatch int `json:"maxBatch" yaml:"maxBatch"`
+	// Endpoint holds the region, the vivo host (BaseURL: e.g. the
+	// simulator's "http://127.0.0.1:PORT/vivo/sg", required outside cn; the
+	// client appends "/message/..."), the apps' vivo credentials, the timeout
+	// of one HTTP call and MaxBatch, 1..1000.
+	Endpoint `yaml:",inline"`
 	// MaxConcurrentCalls bounds the contents one Send delivers at once
 	// when its messages carry several.
 	MaxConcurrentCalls int `json:"maxConcurrentCalls" yaml:"maxConcurrentCalls"`
@@ -154,22 +142,25 @@ type Config struct {
 	Limits Limits `json:"limits" yaml:"limits"`
 }
 
+// Endpoint is the configuration vivo shares with the other HTTP vendors
+// (see httpvendor.Endpoint), with vivo credentials.
+type Endpoint = httpvendor.Endpoint[App]
+
+// endpointDefaults are vivo's defaults and bounds of an Endpoint.
+func endpointDefaults() httpvendor.Defaults {
+	return httpvendor.Defaults{Vendor: Name, RegionBaseURL: RegionBaseURL, Timeout: DefaultTimeout, MaxBatch: MaxRegIDsPerList}
+}
+
 // DefaultConfig returns the configuration of a channel for region with
 // every default set and no apps.
-func DefaultConfig(region string) Config { return Config{Region: region}.WithDefaults() }
+func DefaultConfig(region string) Config {
+	return Config{Endpoint: Endpoint{Region: region}}.WithDefaults()
+}
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 // The Apps map is shared with c.
 func (c Config) WithDefaults() Config {
-	if c.BaseURL == "" {
-		c.BaseURL, _ = RegionBaseURL(c.Region)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = MaxRegIDsPerList
-	}
+	c.Endpoint = c.Endpoint.WithDefaults(endpointDefaults())
 	if c.MaxConcurrentCalls == 0 {
 		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
@@ -195,17 +186,7 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	chk := channels.NewConfigCheck("vivo")
 	bad := chk.Bad
-	if !knownRegion(c.Region) {
-		bad("unknown region %q (want cn, ru, in, eu or sg)", c.Region)
-	} else if c.BaseURL == "" {
-		bad("region %q has no published vivo host: set baseUrl", c.Region)
-	}
-	if c.BaseURL != "" {
-		if err := channels.CheckHTTPURL(c.BaseURL); err != nil {
-			bad("baseUrl: %v", err)
-		}
-	}
-	for id, a := range channels.Apps(chk, c.Apps) {
+	c.Endpoint.Check(chk, endpointDefaults(), func(id string, a App) {
 		if strings.TrimSpace(a.AppID) == "" {
 			bad("app %q: empty appId", id)
 		}
@@ -215,9 +196,7 @@ func (c Config) Validate() error {
 		if strings.TrimSpace(a.AppSecret.Reveal()) == "" {
 			bad("app %q: empty appSecret", id)
 		}
-	}
-	chk.Timeout(c.Timeout)
-	chk.MaxBatch(c.MaxBatch, MaxRegIDsPerList)
+	})
 	chk.Concurrency(c.MaxConcurrentCalls)
 	if c.NotifyType < NotifyNone || c.NotifyType > NotifyRingAndVibrate {
 		bad("notifyType must be 1 (none), 2 (ring), 3 (vibrate) or 4 (both), got %d", c.NotifyType)
@@ -238,13 +217,8 @@ func (c Config) Validate() error {
 
 // String prints the configuration with secrets redacted, for logs.
 func (c Config) String() string {
-	var apps []string
-	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
-		apps = append(apps, id+"="+c.Apps[id].String())
-	}
-	return fmt.Sprintf("vivo.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d NotifyType:%d Classification:%s CallbackURL:%s TestPush:%t Limits:%+v}",
-		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls, c.NotifyType,
-		c.Classification, c.CallbackURL, c.TestPush, c.Limits)
+	return fmt.Sprintf("vivo.Config{%s MaxConcurrentCalls:%d NotifyType:%d Classification:%s CallbackURL:%s TestPush:%t Limits:%+v}",
+		c.Endpoint, c.MaxConcurrentCalls, c.NotifyType, c.Classification, c.CallbackURL, c.TestPush, c.Limits)
 }
 
 // GoString keeps %#v from printing secrets.

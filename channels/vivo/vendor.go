@@ -2,6 +2,7 @@ package vivo
 
 import (
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/httpvendor"
 	"github.com/pushpipe/pushpipe/schema"
 )
 
@@ -12,7 +13,7 @@ func Vendor() channels.Vendor {
 	v := channels.Describe(Name, func(a App) error {
 		return channels.Require("appId, appKey and appSecret", a.AppID, a.AppKey, a.AppSecret.Reveal())
 	}, func(s channels.Setup, apps map[string]App) (*Channel, error) {
-		return New(Config{Region: s.Region, BaseURL: s.BaseURL, Apps: apps, Timeout: s.Timeout,
+		return New(Config{Endpoint: httpvendor.FromSetup(s, apps),
 			ReceiptSigner: s.ReceiptSigner, CallbackURL: s.CallbackURL})
 	})
 	v.ContentLimit = schema.ContentLimit{MaxTitle: 40, MaxBody: 100, MaxPayloadBytes: 2048}

@@ -56,10 +56,12 @@ func startSim(t *testing.T, mutate func(*vendorsim.VivoConfig)) *vendorsim.Serve
 func newChannel(t *testing.T, baseURL, secret string, timeout time.Duration, mutate func(*vivo.Config), opts ...vivo.Option) *vivo.Channel {
 	t.Helper()
 	cfg := vivo.Config{
-		Region:  testRegion,
-		BaseURL: baseURL,
-		Apps:    map[string]vivo.App{testApp: {AppID: testVivoID, AppKey: testKey, AppSecret: channels.Secret(secret)}},
-		Timeout: timeout,
+		Endpoint: vivo.Endpoint{
+			Region:  testRegion,
+			BaseURL: baseURL,
+			Apps:    map[string]vivo.App{testApp: {AppID: testVivoID, AppKey: testKey, AppSecret: channels.Secret(secret)}},
+			Timeout: timeout,
+		},
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -613,7 +615,7 @@ func TestBuildContent(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	valid := vivo.Config{Region: "cn", Apps: map[string]vivo.App{testApp: {AppID: testVivoID, AppKey: testKey, AppSecret: "s3cr3t-value"}}}
+	valid := vivo.Config{Endpoint: vivo.Endpoint{Region: "cn", Apps: map[string]vivo.App{testApp: {AppID: testVivoID, AppKey: testKey, AppSecret: "s3cr3t-value"}}}}
 	tests := []struct {
 		scenario string
 		mutate   func(c *vivo.Config)

@@ -35,8 +35,8 @@ func startMiPush(t *testing.T) (*mipush.Channel, *vendorsim.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
-	mp, err := mipush.New(mipush.Config{Region: "sg", BaseURL: sim.MiPushBaseURL("sg"),
-		Apps: map[string]mipush.App{appID: {AppSecret: secret, PackageName: pkg}}, Timeout: 2 * time.Second})
+	mp, err := mipush.New(mipush.Config{Endpoint: mipush.Endpoint{Region: "sg", BaseURL: sim.MiPushBaseURL("sg"),
+		Apps: map[string]mipush.App{appID: {AppSecret: secret, PackageName: pkg}}, Timeout: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
