@@ -57,7 +57,9 @@ type Vendor struct {
 	// itself).
 	AuthPath string
 	// SimulatorTLS is set for a vendor the simulator serves on its TLS
-	// (HTTP/2) address (APNs).
+	// (HTTP/2) address (APNs, FCM): its base URL and token endpoint on
+	// the simulator are https, and its channel trusts
+	// Setup.SimulatorCAFile.
 	SimulatorTLS bool
 	// RegionBaseURL returns the vendor's API host of a pushpipe region and
 	// whether the region has one, for a vendor that has one host per
@@ -154,7 +156,8 @@ type Setup struct {
 	ReceiptSigner ReceiptSigner
 	CallbackURL   string
 	// Simulator is set when the endpoints are the vendor simulator's;
-	// SimulatorCAFile is then its CA certificate (APNs over TLS).
+	// SimulatorCAFile is then its CA certificate (the vendors of
+	// Vendor.SimulatorTLS).
 	Simulator       bool
 	SimulatorCAFile string
 	// RegionID and NumbersPerCall configure the SMS channel (vendors.sms).

@@ -51,7 +51,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,7 +226,7 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		c.conns = []*conn{{client: c.client, limit: int32(cap(c.streams)), first: make(chan struct{}, 1)}}
 		return c, nil
 	}
-	roots, err := rootCAs(cfg)
+	roots, err := channels.TrustedRoots(cfg.RootCAs, cfg.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("creating apns channel: %w", err)
 	}
@@ -264,30 +263,6 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 			limit: int32(cfg.MaxConcurrentStreams), first: make(chan struct{}, 1)})
 	}
 	return c, nil
-}
-
-// rootCAs returns the certificate authorities cfg trusts: RootCAs (nil:
-// the system's) plus those of CAFile.
-func rootCAs(cfg Config) (*x509.CertPool, error) {
-	roots := cfg.RootCAs
-	if cfg.CAFile == "" {
-		return roots, nil
-	}
-	pemBytes, err := os.ReadFile(cfg.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading caFile: %w", err)
-	}
-	if roots == nil {
-		if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
-			roots = x509.NewCertPool()
-		}
-	} else {
-		roots = roots.Clone()
-	}
-	if !roots.AppendCertsFromPEM(pemBytes) {
-		return nil, fmt.Errorf("caFile %s holds no PEM certificate", cfg.CAFile)
-	}
-	return roots, nil
 }
 
 // newTransport returns an HTTP/2-only transport trusting roots.

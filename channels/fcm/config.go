@@ -162,7 +162,7 @@ type Config struct {
 	// Region is the pushpipe region (cn, ru, in, eu, sg).
 	Region string `json:"region" yaml:"region"`
 	// BaseURL overrides the FCM host, e.g. the simulator's
-	// "http://127.0.0.1:PORT/fcm/eu".
+	// "https://127.0.0.1:PORT/fcm/eu" (its TLS listener).
 	BaseURL string `json:"baseUrl" yaml:"baseUrl"`
 	// Apps maps pushpipe app ids to service accounts.
 	Apps map[string]App `json:"apps" yaml:"apps"`
@@ -185,13 +185,18 @@ type Config struct {
 	Limits Limits `json:"limits" yaml:"limits"`
 	// RootCAs, if set, are the only certificate authorities the
 	// channel's own clients trust for the FCM host and the token URI (a
-	// test server's CertPool); nil uses the system roots.
+	// test server's CertPool); nil uses the system roots plus CAFile.
 	RootCAs *x509.CertPool `json:"-" yaml:"-"`
+	// CAFile, if set, is a PEM file of extra certificate authorities the
+	// channel's own clients trust for the FCM host and the token URI
+	// (such as the vendor simulator's CA, which serves FCM over TLS),
+	// read by New.
+	CAFile string `json:"caFile" yaml:"caFile"`
 	// StandardHTTP2 sends through net/http's client instead of the lean
 	// HTTP/2 client of channels/h2, which the channel uses by default
-	// for an https BaseURL (an http one, such as the simulator's plain
-	// listener, always goes through net/http). Answers and results are
-	// the same with either.
+	// for an https BaseURL (an http one, which real FCM never is, always
+	// goes through net/http). Answers and results are the same with
+	// either.
 	StandardHTTP2 bool `json:"standardHttp2" yaml:"standardHttp2"`
 }
 
@@ -235,6 +240,7 @@ func (c Config) WithDefaults() Config {
 var projectIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 
 // Validate reports every problem of c (after defaults) at once, joined.
+// It parses the private keys but does not read CAFile.
 func (c Config) Validate() error {
 	chk := channels.NewConfigCheck("fcm")
 	bad := chk.Bad
@@ -282,9 +288,9 @@ func (c Config) String() string {
 	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
 		apps = append(apps, id+"="+c.Apps[id].String())
 	}
-	return fmt.Sprintf("fcm.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Priority:%s PayloadKey:%s Limits:%+v RootCAs:%t StandardHTTP2:%t}",
+	return fmt.Sprintf("fcm.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Priority:%s PayloadKey:%s Limits:%+v RootCAs:%t CAFile:%s StandardHTTP2:%t}",
 		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls,
-		c.Priority, c.PayloadKey, c.Limits, c.RootCAs != nil, c.StandardHTTP2)
+		c.Priority, c.PayloadKey, c.Limits, c.RootCAs != nil, c.CAFile, c.StandardHTTP2)
 }
 
 // GoString keeps %#v from printing secrets.

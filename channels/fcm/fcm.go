@@ -29,6 +29,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,8 +139,8 @@ type appState struct {
 }
 
 // New returns a channel for cfg (defaults applied). It fails, with every
-// configuration problem joined, if the configuration is invalid. The
-// channel keeps its own copy of cfg.
+// configuration problem joined, if the configuration is invalid, or if
+// CAFile cannot be read. The channel keeps its own copy of cfg.
 func New(cfg Config, opts ...Option) (*Channel, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -151,16 +152,20 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 		opt(&given)
 	}
 	o := channels.ApplyOptions(max(channels.DefaultMaxIdleConnsPerHost, cfg.MaxConcurrentCalls), opts...)
-	if given.Client == nil && cfg.RootCAs != nil {
+	roots, err := channels.TrustedRoots(cfg.RootCAs, cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("creating fcm channel: %w", err)
+	}
+	if given.Client == nil && roots != nil {
 		if tr, ok := o.Client.Transport.(*http.Transport); ok {
-			tr.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
+			tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 		}
 	}
 	c := &Channel{cfg: cfg, client: o.Client, now: o.Now, apps: map[string]*appState{}, calls: make(chan struct{}, cfg.MaxConcurrentCalls),
 		workers: channels.NewWorkers()}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
 	if given.Client == nil && !cfg.StandardHTTP2 && strings.HasPrefix(base, "https://") {
-		if err := c.startLean(base); err != nil {
+		if err := c.startLean(base, roots); err != nil {
 			return nil, fmt.Errorf("creating fcm channel: %w", err)
 		}
 	}
@@ -180,8 +185,9 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 	return c, nil
 }
 
-// startLean builds the lean clients of an https base URL.
-func (c *Channel) startLean(base string) error {
+// startLean builds the lean clients of an https base URL, trusting roots
+// (nil: the system's).
+func (c *Channel) startLean(base string, roots *x509.CertPool) error {
 	u, err := url.Parse(base)
 	if err != nil {
 		return fmt.Errorf("baseUrl: %w", err)
@@ -195,7 +201,7 @@ func (c *Channel) startLean(base string) error {
 		lc, err := h2.New(h2.Config{
 			Addr:      addr,
 			Authority: u.Host,
-			TLS:       &tls.Config{RootCAs: c.cfg.RootCAs, MinVersion: tls.VersionTLS12, ServerName: u.Hostname()},
+			TLS:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, ServerName: u.Hostname()},
 			StaticHeaders: []hpack.HeaderField{{Name: "content-type", Value: "application/json; charset=UTF-8"},
 				{Name: "accept", Value: "application/json"}},
 			AnswerHeaders:  []string{"retry-after"},

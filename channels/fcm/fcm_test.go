@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -114,19 +116,29 @@ var (
 )
 
 // simBase is the FCM base URL of testRegion on srv: on its TLS listener
-// while overTLS is set (the token URI stays on the plain one: the
-// simulator checks the assertion's audience against it).
+// (where Server.FCMBaseURL is) while overTLS is set, else on its plain
+// one, which answers the same paths.
 func simBase(srv *vendorsim.Server) string {
 	if overTLS.Load() {
 		tlsRoots.Store(srv.CertPool())
-		return srv.TLSURL() + "/fcm/" + testRegion
+		return srv.FCMBaseURL(testRegion)
 	}
-	return srv.FCMBaseURL(testRegion)
+	return srv.URL() + "/fcm/" + testRegion
+}
+
+// simTokenURI is the token endpoint on the same listener as simBase (the
+// simulator checks the assertion's audience against the URL it was
+// reached at).
+func simTokenURI(srv *vendorsim.Server) string {
+	if overTLS.Load() {
+		return srv.FCMTokenURL(testRegion)
+	}
+	return srv.URL() + "/fcm/" + testRegion + "/token"
 }
 
 func simChannel(t *testing.T, srv *vendorsim.Server, opts ...fcm.Option) *fcm.Channel {
 	t.Helper()
-	return newChannel(t, simBase(srv), srv.FCMTokenURL(testRegion), testKeys()[0], 0, opts...)
+	return newChannel(t, simBase(srv), simTokenURI(srv), testKeys()[0], 0, opts...)
 }
 
 // requests returns the recorded requests whose path ends with suffix.
@@ -148,7 +160,7 @@ func TestConformance(t *testing.T) {
 			if o.BadCredentials {
 				key = testKeys()[1]
 			}
-			return newChannel(t, simBase(srv), srv.FCMTokenURL(testRegion), key, o.Timeout)
+			return newChannel(t, simBase(srv), simTokenURI(srv), key, o.Timeout)
 		},
 		AppID:             testApp,
 		Token:             func(i int) string { return fmt.Sprintf("fcm-token-%04d", i) },
@@ -829,5 +841,45 @@ func TestLeanHTTP2Client(t *testing.T) {
 		"PartialFailureIsReportedPerMessage": TestPartialFailureIsReportedPerMessage,
 	} {
 		t.Run(name, test)
+	}
+}
+
+// TestSimulatorSetupOverTLS builds the channel as pushpipe does on the
+// vendor simulator (Vendor().Build with the simulator's base URL, token
+// endpoint and CA file): messages:send and the token request both go to
+// the simulator's TLS listener, the channel trusting the CA file; a CA
+// file that cannot be read is an error naming caFile.
+func TestSimulatorSetupOverTLS(t *testing.T) {
+	srv := startSim(t, nil)
+	caFile := filepath.Join(t.TempDir(), "vendorsim-ca.pem")
+	if err := os.WriteFile(caFile, srv.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := fcm.Vendor()
+	if !v.SimulatorTLS {
+		t.Fatal("fcm.Vendor().SimulatorTLS is false: the simulator's FCM would be addressed on its plain listener")
+	}
+	setup := func(caFile string) channels.Setup {
+		return channels.Setup{Region: testRegion, BaseURL: srv.FCMBaseURL(testRegion), AuthURL: srv.FCMTokenURL(testRegion),
+			Simulator: true, SimulatorCAFile: caFile,
+			Apps: map[string]any{testApp: fcm.App{ProjectID: testProject, ClientEmail: testEmail, PrivateKey: channels.Secret(keyPEM(testKeys()[0]))}}}
+	}
+	ch, err := v.Build(setup(caFile))
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	t.Cleanup(func() { _ = ch.(io.Closer).Close() })
+	res, err := ch.Send(t.Context(), []channels.Message{{DeliveryID: "d1", MsgID: "m1", AppID: testApp, Token: "tok-1", Title: "T", Body: "B"}})
+	if err != nil || res[0].Outcome != channels.Success {
+		t.Fatalf("Send = %+v, %v; want success", res, err)
+	}
+	if n := len(requests(srv, "/token")); n != 1 {
+		t.Errorf("%d token requests, want 1", n)
+	}
+	if n := len(requests(srv, ":send")); n != 1 {
+		t.Errorf("%d sends, want 1", n)
+	}
+	if _, err := v.Build(setup(caFile + ".missing")); err == nil || !strings.Contains(err.Error(), "caFile") {
+		t.Errorf("Build with a missing CA file = %v, want an error about caFile", err)
 	}
 }

@@ -7,7 +7,9 @@ import (
 
 // Vendor describes FCM to pushpipe (see channels.Vendor): 2 KB messages,
 // no recall, 10,000 messages/s by default. Setup.AuthURL, when set,
-// replaces every app's token URI.
+// replaces every app's token URI. The vendor simulator serves FCM, like
+// Google, over TLS (HTTP/2): on the simulator the channel trusts
+// Setup.SimulatorCAFile.
 func Vendor() channels.Vendor {
 	v := channels.Describe(Name, func(a App) error {
 		return channels.Require("projectId, clientEmail and privateKey", a.ProjectID, a.ClientEmail, a.PrivateKey.Reveal())
@@ -18,7 +20,11 @@ func Vendor() channels.Vendor {
 				apps[id] = a
 			}
 		}
-		return New(Config{Region: s.Region, BaseURL: s.BaseURL, Apps: apps, Timeout: s.Timeout})
+		c := Config{Region: s.Region, BaseURL: s.BaseURL, Apps: apps, Timeout: s.Timeout}
+		if s.Simulator {
+			c.CAFile = s.SimulatorCAFile
+		}
+		return New(c)
 	})
 	v.ContentLimit = schema.ContentLimit{MaxPayloadBytes: 2048}
 	v.DefaultRate = &channels.Quota{Rate: 10000, Unit: channels.QuotaMessages,
@@ -27,6 +33,7 @@ func Vendor() channels.Vendor {
 	v.ThirdChannel = 6
 	v.AuthPath = "/token"
 	v.AuthURLs = true
+	v.SimulatorTLS = true
 	v.Demo = &channels.DemoDevice{Platform: schema.PlatformAndroid, Model: "Pixel 9", Token: "demo-fcm-token"}
 	return v
 }

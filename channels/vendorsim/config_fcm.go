@@ -24,9 +24,14 @@ const (
 )
 
 // FCMConfig configures the simulated FCM HTTP v1 API. One simulator serves
-// every region under its own prefix: the base URL of region R is
-// http://ADDR/fcm/R; the token endpoint (a service account's token_uri) is
-// http://ADDR/fcm/R/token.
+// every region under its own prefix on the TLS listener (HTTP/2, as
+// Google serves fcm.googleapis.com): the base URL of region R is
+// https://TLSADDR/fcm/R (Server.FCMBaseURL); the token endpoint (a service
+// account's token_uri) is https://TLSADDR/fcm/R/token (Server.FCMTokenURL),
+// and a signed assertion's audience must be that URL as the client reached
+// it, or Google's token URI. The plain listener answers the same paths
+// (http://ADDR/fcm/R, audience http://ADDR/fcm/R/token) for clients that
+// cannot be given the simulator's CA, such as the Firebase Admin SDK.
 type FCMConfig struct {
 	// Regions served; default Regions().
 	Regions []string `json:"regions" yaml:"regions"`

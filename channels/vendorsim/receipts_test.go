@@ -216,7 +216,7 @@ func vendorCases() []vendorCase {
 			},
 			channel: func(t *testing.T, srv *vendorsim.Server, signer channels.ReceiptSigner) channels.Channel {
 				_, key := simtest.Keys()
-				return must(fcm.New(fcm.Config{Region: rcptRegion, BaseURL: srv.FCMBaseURL(rcptRegion),
+				return must(fcm.New(fcm.Config{Region: rcptRegion, BaseURL: srv.FCMBaseURL(rcptRegion), RootCAs: srv.CertPool(),
 					Apps: map[string]fcm.App{rcptApp: {ProjectID: "rcpt-project", ClientEmail: "rcpt@rcpt-project.iam.gserviceaccount.com",
 						PrivateKey: channels.Secret(key), TokenURI: srv.FCMTokenURL(rcptRegion)}}}))(t)
 			}},

@@ -29,9 +29,9 @@ const shutdownGrace = time.Second
 // InjectLatency, SetQuota...). Safe for concurrent use.
 //
 // A second loopback listener serves the same handler over TLS with HTTP/2
-// (APNs is HTTP/2 over TLS only): its certificate is self-signed for
-// 127.0.0.1, ::1 and localhost, generated at Start; clients trust it with
-// CertPool or CACertPEM.
+// (APNs is HTTP/2 over TLS only; FCM is served there too, as Google serves
+// it): its certificate is self-signed for 127.0.0.1, ::1 and localhost,
+// generated at Start; clients trust it with CertPool or CACertPEM.
 type Server struct {
 	*Simulator
 

@@ -143,11 +143,14 @@ func (s *Server) MiPushBaseURL(region string) string { return s.URL() + "/mipush
 // listener (the client appends "/3/device/<token>").
 func (s *Server) APNsBaseURL(region string) string { return s.TLSURL() + "/apns/" + region }
 
-// FCMBaseURL returns the FCM base URL of region (the client appends
+// FCMBaseURL returns the FCM base URL of region on this simulator's TLS
+// listener, HTTP/2 as Google serves it (the client appends
 // "/v1/projects/{project_id}/messages:send").
-func (s *Server) FCMBaseURL(region string) string { return s.URL() + "/fcm/" + region }
+func (s *Server) FCMBaseURL(region string) string { return s.TLSURL() + "/fcm/" + region }
 
-// FCMTokenURL returns the OAuth 2.0 token endpoint (token_uri) of region.
+// FCMTokenURL returns the OAuth 2.0 token endpoint (token_uri) of region,
+// on the TLS listener like FCMBaseURL; an assertion's audience must be
+// this URL (or Google's token URI).
 func (s *Server) FCMTokenURL(region string) string { return s.FCMBaseURL(region) + "/token" }
 
 // HMSBaseURL returns the Push Kit base URL of region (the client appends

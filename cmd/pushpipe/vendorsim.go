@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,10 @@ throttling each app to its quota. Admin API (JSON):
   GET  /admin/requests?vendor=&region=    every request received
   POST /admin/reset                       forget requests and counts
   POST /admin/failures, /admin/latency    inject 5xx storms and latency
-Point workers at it with vendors.simulator: true and vendors.simulatorAddr.`,
+APNs and FCM are served over HTTP/2 with TLS on vendors.simulatorTlsAddr (127.0.0.1:18091),
+whose self-signed CA is written to <stateDir>/vendorsim-ca.pem.
+Point workers at it with vendors.simulator: true, vendors.simulatorAddr,
+vendors.simulatorTlsAddr and vendors.simulatorCaFile (that CA file).`,
 		Example: "  pushpipe vendorsim --addr 127.0.0.1:18090",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,7 +43,14 @@ Point workers at it with vendors.simulator: true and vendors.simulatorAddr.`,
 				return fail("%v", err)
 			}
 			defer func() { _ = srv.Close() }()
-			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "vendor simulator listening on %s (MiPush base URL of region R: %s/mipush/R)\n", srv.URL(), srv.URL())
+			if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+				return fail("creating the state directory: %v", err)
+			}
+			if err := app.WriteSimulatorCA(cfg, srv); err != nil {
+				return fail("%v", err)
+			}
+			_, _ = fmt.Fprintf(cmd.OutOrStdout(), "vendor simulator listening on %s (MiPush base URL of region R: %s/mipush/R); APNs and FCM over HTTP/2 with TLS on %s, CA in %s\n",
+				srv.URL(), srv.URL(), srv.TLSAddr(), cfg.Vendors.SimulatorCAFile)
 			log.Info().Str("addr", srv.Addr()).Msg("vendor simulator running")
 			<-cmd.Context().Done()
 			return nil

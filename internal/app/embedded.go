@@ -119,7 +119,7 @@ func StartEmbedded(ctx context.Context, cfg *config.Config, log zerolog.Logger) 
 
 // SimulatorConfig is the vendor simulator configuration matching the apps
 // of cfg: every vendor credential an app has is accepted by the simulated
-// vendor, on cfg.Vendors.SimulatorAddr (APNs on SimulatorTLSAddr). The
+// vendor, on cfg.Vendors.SimulatorAddr (APNs and FCM on SimulatorTLSAddr). The
 // simulator posts receipts and app events to the receipts worker of each
 // region cfg.SimulatorReceiptURLs names (under `pushpipe dev`, the
 // worker of every served region), at the rates of
@@ -293,7 +293,7 @@ func demoRSAKey(vendor string) (channels.Secret, error) {
 
 // WriteSimulatorCA writes the running simulator's CA certificate to
 // <stateDir>/vendorsim-ca.pem and points cfg.Vendors.SimulatorCAFile at it,
-// so APNs clients (in this or another process) trust the simulator.
+// so APNs and FCM clients (in this or another process) trust the simulator.
 func WriteSimulatorCA(cfg *config.Config, sim *vendorsim.Server) error {
 	path := filepath.Join(cfg.StateDir, "vendorsim-ca.pem")
 	if err := os.WriteFile(path, sim.CACertPEM(), 0o644); err != nil {

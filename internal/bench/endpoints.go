@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pushpipe/pushpipe/channels"
+	"github.com/pushpipe/pushpipe/channels/registry"
 	"github.com/pushpipe/pushpipe/internal/app"
 	"github.com/pushpipe/pushpipe/internal/config"
 )
@@ -33,7 +34,9 @@ const (
 	endpointCaptureMessages = 1000
 	// endpointClientsH1 connections load an HTTP/1.1 endpoint, one
 	// request at a time each; endpointClientsH2 connections of up to
-	// endpointStreamsH2 concurrent streams load the HTTP/2 (APNs) one.
+	// endpointStreamsH2 concurrent streams load an HTTP/2 one over TLS
+	// (the vendors the simulator serves on its TLS listener, APNs and
+	// FCM: endpointTLSVendors).
 	endpointClientsH1  = 32
 	endpointClientsH2  = 8
 	endpointStreamsH2  = 100
@@ -91,6 +94,20 @@ func runEndpointCeilings(ctx context.Context, env *runEnv, sim *demoSim, region 
 			Figure{"vendorsim_" + v + "_ceiling_tokens_per_call", round(r.tokensPerCall, 1), "tokens"})
 	}
 	return figs, nil
+}
+
+// endpointTLSVendors are the vendors of senderVendors the simulator
+// serves on its TLS listener over HTTP/2 (channels.Vendor.SimulatorTLS),
+// whose endpoints h2load loads over HTTP/2 with TLS, as their channels
+// call them.
+func endpointTLSVendors() []string {
+	var out []string
+	for _, v := range senderVendors {
+		if d, ok := registry.Lookup(v); ok && d.SimulatorTLS {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // endpointCeiling is the name of the ceiling figure of vendor v's

@@ -155,9 +155,9 @@ type VendorsConfig struct {
 	// its section has settings of its own (region ids, numbers per call).
 	SMS SMSVendor `yaml:"sms"`
 	// SimulatorTLSAddr is the simulator's TLS (HTTP/2) address, which
-	// serves APNs. SimulatorCAFile is the simulator's CA certificate for
-	// workers in other processes; `pushpipe dev` writes it to
-	// <stateDir>/vendorsim-ca.pem.
+	// serves APNs and FCM. SimulatorCAFile is the simulator's CA
+	// certificate for workers in other processes; `pushpipe dev` writes
+	// it to <stateDir>/vendorsim-ca.pem.
 	SimulatorTLSAddr string `yaml:"simulatorTlsAddr"`
 	SimulatorCAFile  string `yaml:"simulatorCaFile"`
 	// Simulator, when true, points every vendor of every region at the

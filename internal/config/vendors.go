@@ -205,8 +205,9 @@ func (a *AppConfig) VendorApps() map[string]any {
 }
 
 // VendorBaseURL is the base URL of a vendor's API in a region: the
-// simulator's per-region prefix when Vendors.Simulator is set (APNs on
-// the simulator's TLS address), else the configured URL, else "" (the
+// simulator's per-region prefix when Vendors.Simulator is set (APNs and
+// FCM, the vendors of channels.Vendor.SimulatorTLS, on the simulator's TLS
+// address), else the configured URL, else "" (the
 // channel's production default).
 func (c *Config) VendorBaseURL(vendor, region string) string {
 	if c.Vendors.Simulator {

@@ -97,7 +97,7 @@ func TestVendorURLsOnTheSimulator(t *testing.T) {
 	c := &Config{Vendors: VendorsConfig{Simulator: true, SimulatorAddr: "127.0.0.1:1", SimulatorTLSAddr: "127.0.0.1:2"}}
 	for _, tt := range []struct{ vendor, base, auth string }{
 		{"apns", "https://127.0.0.1:2/apns/sg", "https://127.0.0.1:2/apns/sg"},
-		{"fcm", "http://127.0.0.1:1/fcm/sg", "http://127.0.0.1:1/fcm/sg/token"},
+		{"fcm", "https://127.0.0.1:2/fcm/sg", "https://127.0.0.1:2/fcm/sg/token"},
 		{"honor", "http://127.0.0.1:1/honor/sg", "http://127.0.0.1:1/honor/sg/auth/token"},
 		{"hms", "http://127.0.0.1:1/hms/sg", "http://127.0.0.1:1/hms/sg"},
 		{"mipush", "http://127.0.0.1:1/mipush/sg", "http://127.0.0.1:1/mipush/sg"},

@@ -104,7 +104,7 @@ func benchSender(b *testing.B, vendor string) *Handler {
 		ch, err = apns.New(apns.Config{Region: "sg", BaseURL: sim.APNsBaseURL("sg"), RootCAs: sim.CertPool(),
 			Apps: map[string]apns.App{appID: {TeamID: team, KeyID: keyID, BundleID: bundle, PrivateKey: ecPEM}}})
 	case fcm.Name:
-		ch, err = fcm.New(fcm.Config{Region: "sg", BaseURL: sim.FCMBaseURL("sg"),
+		ch, err = fcm.New(fcm.Config{Region: "sg", BaseURL: sim.FCMBaseURL("sg"), RootCAs: sim.CertPool(),
 			Apps: map[string]fcm.App{appID: {ProjectID: project, ClientEmail: email, PrivateKeyID: "k1", PrivateKey: rsaPEM, TokenURI: sim.FCMTokenURL("sg")}}})
 	}
 	if err != nil {

@@ -196,7 +196,13 @@ func (f *sim) verifyAssertion(r *http.Request, assertion string) (vendorsim.FCMA
 	if key == nil || rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig) != nil {
 		return invalid("Invalid JWT Signature.")
 	}
-	self := "http://" + r.Host + r.URL.Path
+	// The audience is the token endpoint's URL as the client reached it:
+	// https on the simulator's TLS listener, http on the plain one.
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	self := scheme + r.Host + r.URL.Path
 	if claims.Aud != self && claims.Aud != "https://oauth2.googleapis.com/token" {
 		return invalid("Invalid JWT: Failed audience check. The right audience is " + self)
 	}

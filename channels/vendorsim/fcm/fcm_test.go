@@ -1,9 +1,11 @@
 package fcm_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -64,10 +66,26 @@ func fcmStart(t *testing.T, mutate func(*vendorsim.FCMConfig)) *vendorsim.Server
 	return simtest.Start(t, cfg)
 }
 
-// fcmTokenRequest posts a token request and decodes the JSON answer.
-func fcmTokenRequest(t *testing.T, tokenURL string, form url.Values) (int, map[string]any) {
+// fcmClient returns a client of srv's TLS listener (HTTP/2, trusting the
+// simulator's CA) and of its plain one; its idle connections are closed
+// when the test ends.
+func fcmClient(t *testing.T, srv *vendorsim.Server) *http.Client {
 	t.Helper()
-	resp, err := http.PostForm(tokenURL, form)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool(), MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// fcmPlainTokenURL is the token endpoint of fcmRegion on srv's plain
+// listener.
+func fcmPlainTokenURL(srv *vendorsim.Server) string {
+	return srv.URL() + "/fcm/" + fcmRegion + "/token"
+}
+
+// fcmTokenRequest posts a token request and decodes the JSON answer.
+func fcmTokenRequest(t *testing.T, srv *vendorsim.Server, tokenURL string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	resp, err := fcmClient(t, srv).PostForm(tokenURL, form)
 	if err != nil {
 		t.Fatalf("token request: %v", err)
 	}
@@ -87,7 +105,7 @@ func fcmAccessToken(t *testing.T, srv *vendorsim.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, a := fcmTokenRequest(t, tokenURL, url.Values{"grant_type": {fcmsim.GrantType}, "assertion": {assertion}})
+	status, a := fcmTokenRequest(t, srv, tokenURL, url.Values{"grant_type": {fcmsim.GrantType}, "assertion": {assertion}})
 	tok, _ := a["access_token"].(string)
 	if status != http.StatusOK || tok == "" {
 		t.Fatalf("token answer %d %v", status, a)
@@ -140,7 +158,7 @@ func fcmSend(t *testing.T, srv *vendorsim.Server, project, auth, body string) (i
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := fcmClient(t, srv).Do(req)
 	if err != nil {
 		t.Fatalf("POST: %v", err)
 	}
@@ -155,7 +173,7 @@ func fcmSend(t *testing.T, srv *vendorsim.Server, project, auth, body string) (i
 
 func TestFCMTokenEndpoint(t *testing.T) {
 	srv := fcmStart(t, func(c *vendorsim.FCMConfig) { c.TokenLifetime = vendorsim.Duration(90 * time.Second) })
-	tokenURL := srv.FCMTokenURL(fcmRegion)
+	tokenURL, plainURL := srv.FCMTokenURL(fcmRegion), fcmPlainTokenURL(srv)
 	now := time.Now()
 	sign := func(key *rsa.PrivateKey, email, aud string, at time.Time) string {
 		a, err := fcm.SignAssertion(key, "kid", email, aud, at)
@@ -178,22 +196,27 @@ func TestFCMTokenEndpoint(t *testing.T) {
 		assertion string
 		wantCode  int
 		wantError string
+		to        string // the token endpoint posted to; "": tokenURL (TLS)
 	}{
-		{"valid assertion", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, tokenURL, now), 200, ""},
-		{"google's audience is accepted", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, fcm.DefaultTokenURI, now), 200, ""},
-		{"wrong grant type", "client_credentials", sign(fcmKeys()[0], fcmEmail, tokenURL, now), 400, "unsupported_grant_type"},
-		{"signed by another key", fcmsim.GrantType, sign(fcmKeys()[1], fcmEmail, tokenURL, now), 400, "invalid_grant"},
-		{"unknown service account", fcmsim.GrantType, sign(fcmKeys()[0], "x@y.iam.gserviceaccount.com", tokenURL, now), 400, "invalid_grant"},
-		{"wrong audience", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, "https://example.com/token", now), 400, "invalid_grant"},
-		{"issued in the future", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, tokenURL, now.Add(time.Hour)), 400, "invalid_grant"},
-		{"expired", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, tokenURL, now.Add(-2*time.Hour)), 400, "invalid_grant"},
+		{"valid assertion", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, tokenURL, now), 200, "", ""},
+		{"google's audience is accepted", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, fcm.DefaultTokenURI, now), 200, "", ""},
+		{"wrong grant type", "client_credentials", sign(fcmKeys()[0], fcmEmail, tokenURL, now), 400, "unsupported_grant_type", ""},
+		{"signed by another key", fcmsim.GrantType, sign(fcmKeys()[1], fcmEmail, tokenURL, now), 400, "invalid_grant", ""},
+		{"unknown service account", fcmsim.GrantType, sign(fcmKeys()[0], "x@y.iam.gserviceaccount.com", tokenURL, now), 400, "invalid_grant", ""},
+		{"wrong audience", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, "https://example.com/token", now), 400, "invalid_grant", ""},
+		{"issued in the future", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, tokenURL, now.Add(time.Hour)), 400, "invalid_grant", ""},
+		{"expired", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, tokenURL, now.Add(-2*time.Hour)), 400, "invalid_grant", ""},
 		{"tampered claims", fcmsim.GrantType, forge(map[string]any{"iss": fcmEmail, "scope": fcm.Scope, "aud": tokenURL,
-			"iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix()}), 400, "invalid_grant"},
-		{"not a jwt", fcmsim.GrantType, "abc", 400, "invalid_grant"},
+			"iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix()}), 400, "invalid_grant", ""},
+		{"not a jwt", fcmsim.GrantType, "abc", 400, "invalid_grant", ""},
+		{"the plain listener's audience is refused over TLS", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, plainURL, now), 400, "invalid_grant", ""},
+		{"the plain listener checks its own audience", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, plainURL, now), 200, "", plainURL},
+		{"the TLS audience is refused on the plain listener", fcmsim.GrantType, sign(fcmKeys()[0], fcmEmail, tokenURL, now), 400, "invalid_grant", plainURL},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {
-			status, a := fcmTokenRequest(t, tokenURL, url.Values{"grant_type": {tc.grant}, "assertion": {tc.assertion}})
+			to := cmp.Or(tc.to, tokenURL)
+			status, a := fcmTokenRequest(t, srv, to, url.Values{"grant_type": {tc.grant}, "assertion": {tc.assertion}})
 			if status != tc.wantCode {
 				t.Fatalf("HTTP %d %v, want %d", status, a, tc.wantCode)
 			}
@@ -213,8 +236,14 @@ func TestFCMTokenEndpoint(t *testing.T) {
 			t.Errorf("the assertion signature is recorded: %q", a)
 		}
 	}
+	accepted := 0
+	for _, tc := range tests {
+		if tc.wantCode == http.StatusOK {
+			accepted++
+		}
+	}
 	st := srv.Stats().Vendors[vendorsim.VendorFCM].Regions[fcmRegion]
-	if st.Apps[fcmAppID].Accepted != 2 || st.Apps[vendorsim.UnknownApp].Rejected+st.Apps[fcmAppID].Rejected != int64(len(tests)-2) {
+	if st.Apps[fcmAppID].Accepted != int64(accepted) || st.Apps[vendorsim.UnknownApp].Rejected+st.Apps[fcmAppID].Rejected != int64(len(tests)-accepted) {
 		t.Errorf("stats %+v %+v", st.Apps[fcmAppID], st.Apps[vendorsim.UnknownApp])
 	}
 }
@@ -336,6 +365,49 @@ func TestFCMQuotaFailuresAndExpiry(t *testing.T) {
 	}
 }
 
+// TestFCMOverHTTP2WithTLS: the simulator serves FCM's send endpoint and
+// its token endpoint on the TLS listener, over HTTP/2, as Google serves
+// fcm.googleapis.com and oauth2.googleapis.com.
+func TestFCMOverHTTP2WithTLS(t *testing.T) {
+	srv := fcmStart(t, nil)
+	auth := "Bearer " + fcmAccessToken(t, srv)
+	for _, tc := range []struct {
+		scenario, url, body string
+		header              map[string]string
+	}{
+		{"token endpoint", srv.FCMTokenURL(fcmRegion), "grant_type=x", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}},
+		{"messages:send", srv.FCMBaseURL(fcmRegion) + "/v1/projects/" + fcmProject + "/messages:send", `{"message":{"token":"t1"}}`,
+			map[string]string{"Content-Type": "application/json", "Authorization": auth}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			if !strings.HasPrefix(tc.url, srv.TLSURL()+"/") {
+				t.Fatalf("%s is not on the TLS listener %s", tc.url, srv.TLSURL())
+			}
+			req, err := http.NewRequest(http.MethodPost, tc.url, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := fcmClient(t, srv).Do(req)
+			if err != nil {
+				t.Fatalf("POST: %v", err)
+			}
+			defer func() { _ = resp.Body.Close() }()
+			if resp.ProtoMajor != 2 || resp.TLS == nil {
+				t.Errorf("answered over %s (TLS %t), want HTTP/2 over TLS", resp.Proto, resp.TLS != nil)
+			}
+			if resp.StatusCode == http.StatusNotFound {
+				t.Errorf("HTTP %d: the endpoint is not served on the TLS listener", resp.StatusCode)
+			}
+		})
+	}
+	if st := srv.Stats().Vendors[vendorsim.VendorFCM].Regions[fcmRegion].Apps[fcmAppID]; st.Messages != 1 {
+		t.Errorf("the simulator accepted %d messages over TLS, want 1", st.Messages)
+	}
+}
+
 func TestFCMLatencyAndAbandon(t *testing.T) {
 	srv := fcmStart(t, nil)
 	auth := "Bearer " + fcmAccessToken(t, srv)
@@ -347,7 +419,7 @@ func TestFCMLatencyAndAbandon(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.FCMBaseURL(fcmRegion)+"/v1/projects/"+fcmProject+"/messages:send",
 		strings.NewReader(`{"message":{"token":"t1"}}`))
 	req.Header.Set("Authorization", auth)
-	if _, err := http.DefaultClient.Do(req); err == nil {
+	if _, err := fcmClient(t, srv).Do(req); err == nil {
 		t.Fatal("request succeeded despite the latency")
 	}
 	deadline := time.Now().Add(2 * time.Second)
@@ -371,8 +443,8 @@ func TestFCMOtherPathsAndConfig(t *testing.T) {
 		{"unserved region", http.MethodPost, "/fcm/ru/v1/projects/" + fcmProject + "/messages:send", 404},
 		{"unserved region token", http.MethodPost, "/fcm/ru/token", 404},
 	} {
-		req, _ := http.NewRequest(tc.method, srv.URL()+tc.path, nil)
-		resp, err := http.DefaultClient.Do(req)
+		req, _ := http.NewRequest(tc.method, srv.TLSURL()+tc.path, nil)
+		resp, err := fcmClient(t, srv).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,13 +65,17 @@ func fcmSDKClient(t *testing.T, srv *vendorsim.Server, key *rsa.PrivateKey) *mes
 
 // fcmSDKClientFor returns a Firebase messaging client of project (taken
 // from the key file) that authenticates as service account email with key
-// at srv's token endpoint and sends to srv.
+// at srv's token endpoint and sends to srv. The SDK builds its transports
+// from http.DefaultTransport (the system's roots, which do not hold the
+// simulator's CA), so it reaches FCM on the simulator's plain listener,
+// which answers the same paths as the TLS one.
 func fcmSDKClientFor(t *testing.T, srv *vendorsim.Server, key *rsa.PrivateKey, email, project string) *messaging.Client {
 	t.Helper()
 	ctx := t.Context()
+	base := srv.URL() + "/fcm/" + fcmRegion
 	app, err := firebase.NewApp(ctx, &firebase.Config{},
-		option.WithAuthCredentialsJSON(option.ServiceAccount, fcmServiceAccountJSON(t, key, email, project, srv.FCMTokenURL(fcmRegion))),
-		option.WithEndpoint(srv.FCMBaseURL(fcmRegion)+"/v1"))
+		option.WithAuthCredentialsJSON(option.ServiceAccount, fcmServiceAccountJSON(t, key, email, project, base+"/token")),
+		option.WithEndpoint(base+"/v1"))
 	if err != nil {
 		t.Fatalf("firebase.NewApp: %v", err)
 	}
