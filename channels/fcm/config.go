@@ -51,6 +51,11 @@ const (
 	DefaultTimeout            = 5 * time.Second
 	DefaultMaxBatch           = 500
 	DefaultMaxConcurrentCalls = 64
+	// DefaultConnections is how many HTTP/2 connections the lean client
+	// keeps to the FCM host, as APNs's channel does.
+	DefaultConnections = 4
+	// MaxConnections bounds Config.Connections.
+	MaxConnections = 64
 	// DefaultPriority is android.priority of messages without
 	// ExtraPriority.
 	DefaultPriority = "HIGH"
@@ -176,6 +181,12 @@ type Config struct {
 	// keeps as many connections open between calls, so that a busy
 	// channel does not open and close connections.
 	MaxConcurrentCalls int `json:"maxConcurrentCalls" yaml:"maxConcurrentCalls"`
+	// Connections is how many HTTP/2 connections the lean client keeps
+	// to the FCM host (at least one per 100 of MaxConcurrentCalls); calls
+	// take them in turn. 1..MaxConnections; default DefaultConnections.
+	// net/http's client (StandardHTTP2, or an http BaseURL) manages its
+	// own connections.
+	Connections int `json:"connections" yaml:"connections"`
 	// Priority is android.priority ("HIGH" or "NORMAL") of messages
 	// without ExtraPriority.
 	Priority string `json:"priority" yaml:"priority"`
@@ -220,6 +231,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxConcurrentCalls == 0 {
 		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
+	}
+	if c.Connections == 0 {
+		c.Connections = DefaultConnections
 	}
 	if c.Priority == "" {
 		c.Priority = DefaultPriority
@@ -266,6 +280,9 @@ func (c Config) Validate() error {
 	chk.Timeout(c.Timeout)
 	chk.MaxBatch(c.MaxBatch, MaxMaxBatch)
 	chk.Concurrency(c.MaxConcurrentCalls)
+	if c.Connections < 1 || c.Connections > MaxConnections {
+		bad("connections must be in 1..%d, got %d", MaxConnections, c.Connections)
+	}
 	if _, ok := normalizePriority(c.Priority); !ok {
 		bad("priority must be HIGH or NORMAL, got %q", c.Priority)
 	}
@@ -288,8 +305,8 @@ func (c Config) String() string {
 	for _, id := range slices.Sorted(maps.Keys(c.Apps)) {
 		apps = append(apps, id+"="+c.Apps[id].String())
 	}
-	return fmt.Sprintf("fcm.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Priority:%s PayloadKey:%s Limits:%+v RootCAs:%t CAFile:%s StandardHTTP2:%t}",
-		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls,
+	return fmt.Sprintf("fcm.Config{Region:%s BaseURL:%s Apps:[%s] Timeout:%s MaxBatch:%d MaxConcurrentCalls:%d Connections:%d Priority:%s PayloadKey:%s Limits:%+v RootCAs:%t CAFile:%s StandardHTTP2:%t}",
+		c.Region, c.BaseURL, strings.Join(apps, " "), c.Timeout, c.MaxBatch, c.MaxConcurrentCalls, c.Connections,
 		c.Priority, c.PayloadKey, c.Limits, c.RootCAs != nil, c.CAFile, c.StandardHTTP2)
 }
 

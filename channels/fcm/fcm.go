@@ -125,7 +125,8 @@ type Channel struct {
 }
 
 // callsPerConnection is how many of MaxConcurrentCalls one lean
-// connection carries: the channel keeps ceil(MaxConcurrentCalls/100).
+// connection carries at most: the channel keeps Config.Connections, or
+// ceil(MaxConcurrentCalls/100) when that is more.
 const callsPerConnection = 100
 
 var _ channels.Channel = (*Channel)(nil)
@@ -197,7 +198,7 @@ func (c *Channel) startLean(base string, roots *x509.CertPool) error {
 		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
 	c.basePath = u.EscapedPath()
-	for range (c.cfg.MaxConcurrentCalls + callsPerConnection - 1) / callsPerConnection {
+	for range max(c.cfg.Connections, (c.cfg.MaxConcurrentCalls+callsPerConnection-1)/callsPerConnection) {
 		lc, err := h2.New(h2.Config{
 			Addr:      addr,
 			Authority: u.Host,

@@ -764,6 +764,8 @@ func TestConfig(t *testing.T) {
 		{"reserved payload key", func(c *fcm.Config) { c.PayloadKey = "google.x" }, "payloadKey"},
 		{"payload key of the delivery id", func(c *fcm.Config) { c.PayloadKey = fcm.DeliveryIDDataKey }, "payloadKey"},
 		{"data limit over FCM's", func(c *fcm.Config) { c.Limits.MaxDataBytes = 5000 }, "limits"},
+		{"too many connections", func(c *fcm.Config) { c.Connections = fcm.MaxConnections + 1 }, "connections must be in 1..64"},
+		{"negative connections", func(c *fcm.Config) { c.Connections = -1 }, "connections must be in 1..64"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {
@@ -783,7 +785,7 @@ func TestConfig(t *testing.T) {
 	}
 
 	d := valid.WithDefaults()
-	if d.BaseURL != fcm.DefaultBaseURL || d.MaxBatch != fcm.DefaultMaxBatch || d.Priority != "HIGH" ||
+	if d.BaseURL != fcm.DefaultBaseURL || d.MaxBatch != fcm.DefaultMaxBatch || d.Priority != "HIGH" || d.Connections != fcm.DefaultConnections ||
 		d.PayloadKey != "payload" || d.Limits.MaxPayloadBytes != 2048 || d.Limits.MaxDataBytes != 4096 {
 		t.Errorf("defaults not applied: %v", d)
 	}
