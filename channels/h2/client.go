@@ -233,16 +233,54 @@ func New(cfg Config) (*Client, error) {
 // (closed, ping timeout); those with ErrUnprocessed were not processed.
 // Safe for concurrent use.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
-	for attempt := 0; ; attempt++ {
+	var (
+		resp *Response
+		err  error
+	)
+	done := make(chan struct{})
+	c.Start(ctx, req, func(r *Response, e error) {
+		resp, err = r, e
+		close(done)
+	})
+	<-done
+	return resp, err
+}
+
+// Start sends req without waiting for its answer: done is called exactly
+// once, with what Do would return, when the answer has arrived, the
+// request failed, or ctx ended (the stream is then reset). Start itself
+// blocks only while the connection is dialed; the request then waits for
+// a stream slot in the connection's queue, with no goroutine of its own.
+// done runs on the connection's reader goroutine (answers, resets,
+// GOAWAY), on the goroutine that ended ctx's wait or closed the client,
+// or on Start's caller (a failure to dial): it must not block, nor call
+// Do; it may call Start. req and its Body must stay unchanged until done
+// is called; the Response given to done is done's to keep. A request the
+// server did not process (ErrUnprocessed) is sent again, at most twice,
+// on a new connection, from a goroutine of its own. Safe for concurrent
+// use.
+func (c *Client) Start(ctx context.Context, req *Request, done func(*Response, error)) {
+	c.start(ctx, req, done, 0)
+}
+
+// start is Start's attempt number attempt (0 first).
+func (c *Client) start(ctx context.Context, req *Request, done func(*Response, error), attempt int) {
+	for ; ; attempt++ {
 		cc, err := c.conn(ctx)
 		if err != nil {
-			return nil, err
+			done(nil, err)
+			return
 		}
-		resp, err := cc.roundTrip(ctx, req)
-		if err != nil && attempt < unprocessedRetries && ctx.Err() == nil && errors.Is(err, ErrUnprocessed) {
-			continue
+		s := &stream{ctx: ctx, attempt: attempt, call: done, req: req, body: req.Body}
+		s.resp.names = c.cfg.AnswerHeaders
+		err = cc.enqueue(s)
+		if err == nil {
+			return
 		}
-		return resp, err
+		if attempt >= unprocessedRetries || ctx.Err() != nil || !errors.Is(err, ErrUnprocessed) {
+			done(nil, err)
+			return
+		}
 	}
 }
 
