@@ -51,7 +51,7 @@ type conn struct {
 	peerMaxFrm  uint32
 	tableSize   uint32 // server's SETTINGS_HEADER_TABLE_SIZE, applied by the writer
 	tableChange bool
-	recvUnacked int64 // connection-level bytes received and not yet granted back
+	recvUnacked int64     // connection-level bytes received and not yet granted back
 	fin         []*stream // streams ended whose completion has not run (see unlock)
 
 	wake    chan struct{} // cap 1: the writer has work
