@@ -435,6 +435,10 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 			continue
 		}
 		wg.Add(1)
+		if k.lean != nil && k.connected.Load() {
+			c.start(ctx, k, sg, req, &results[i], &errs[i], wg.Done)
+			continue
+		}
 		c.workers.Go(func() {
 			defer wg.Done()
 			defer c.release(k)
@@ -469,23 +473,71 @@ func (c *Channel) post(ctx context.Context, k *conn, sg *signer, r Request) (cha
 	if err != nil {
 		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
 	}
-	for attempt := 0; ; attempt++ {
-		res, ve, kd := c.postOnce(ctx, k, endpoint, token, r)
-		if kd != kindExpiredToken {
-			return res, ve
-		}
-		if attempt > 0 {
-			// A token signed just now is called expired: the clock is
-			// wrong or the key was revoked.
-			ve.Transient = false
-			return channels.Result{}, ve
-		}
-		if token, err = sg.renew(token, c.now()); err != nil {
-			return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
-		}
+	res, ve, kd := c.postOnce(ctx, k, endpoint, token, r)
+	if kd != kindExpiredToken {
+		return res, ve
 	}
+	return c.postRenewed(ctx, k, sg, endpoint, token, r)
 }
 
+// postRenewed renews the provider token APNs called expired and sends the
+// request again, once.
+func (c *Channel) postRenewed(ctx context.Context, k *conn, sg *signer, endpoint, expired string, r Request) (channels.Result, *channels.VendorError) {
+	token, err := sg.renew(expired, c.now())
+	if err != nil {
+		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
+	}
+	res, ve, kd := c.postOnce(ctx, k, endpoint, token, r)
+	if kd == kindExpiredToken {
+		// A token signed just now is called expired: the clock is
+		// wrong or the key was revoked.
+		ve.Transient = false
+		return channels.Result{}, ve
+	}
+	return res, ve
+}
+
+// start sends one request on k's lean client without waiting: the
+// connection's reader classifies the answer into *res or *fail, releases
+// k's stream and calls done. An ExpiredProviderToken answer is handed to
+// a worker, which renews the token and sends again (postRenewed). The
+// caller holds a stream of k (acquire), and k has been authenticated
+// (k.connected).
+func (c *Channel) start(ctx context.Context, k *conn, sg *signer, r Request, res *channels.Result, fail **channels.VendorError, done func()) {
+	endpoint := c.Endpoint(r.Token)
+	token, err := sg.current(c.now())
+	if err != nil {
+		*fail = c.vendorErr(endpoint, 0, "", false, err)
+		c.release(k)
+		done()
+		return
+	}
+	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	k.lean.Start(callCtx, c.leanRequest(token, r), func(resp *h2.Response, err error) {
+		cancel()
+		if err != nil {
+			if callCtx.Err() == nil {
+				k.connected.Store(false) // the connection may be gone: the next requests start over alone
+			}
+			*fail = c.callFailed(endpoint, err)
+			c.release(k)
+			done()
+			return
+		}
+		rs, ve, kd := c.classifyReply(endpoint, r, leanReply(resp))
+		if kd == kindExpiredToken {
+			c.workers.Go(func() {
+				*res, *fail = c.postRenewed(ctx, k, sg, endpoint, token, r)
+				c.release(k)
+				done()
+			})
+			return
+		}
+		*res, *fail = rs, ve
+		c.release(k)
+		done()
+	})
+}
 // reply is what postOnce classifies of an answer.
 type reply struct {
 	status     int
@@ -509,6 +561,12 @@ func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string
 	if ve != nil {
 		return channels.Result{}, ve, kd
 	}
+	return c.classifyReply(endpoint, r, resp)
+}
+
+// classifyReply maps the answer to the request r into the message's
+// result, or the request's failure, and its kind.
+func (c *Channel) classifyReply(endpoint string, r Request, resp reply) (channels.Result, *channels.VendorError, kind) {
 	raw := resp.body
 	vendorMsgID := resp.apnsID
 	if vendorMsgID == "" {
@@ -610,10 +668,28 @@ func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token st
 	return reply{status: resp.StatusCode, apnsID: resp.Header.Get("apns-id"), retryAfter: resp.Header.Get("Retry-After"), body: raw}, nil, kindOK
 }
 
-// roundTripLean makes the request with the lean client: the same header
-// fields, apns-id kept out of the HPACK table (it is unique), the others
-// (authorization, apns-topic …) indexed so that they repeat as an index.
+// roundTripLean makes the request with the lean client (leanRequest).
 func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, token string, r Request) (reply, *channels.VendorError, kind) {
+	req := c.leanRequest(token, r)
+	var resp *h2.Response
+	err := cn.do(ctx, func() (int, error) {
+		var err error
+		if resp, err = cn.lean.Do(ctx, req); err != nil {
+			return 0, err
+		}
+		return resp.Status, nil
+	})
+	if err != nil {
+		return reply{}, c.callFailed(endpoint, err), kindCallTransient
+	}
+	return leanReply(resp), nil, kindOK
+}
+
+// leanRequest is the lean client's request of r: the same header fields
+// as roundTripStd's, apns-id kept out of the HPACK table (it is unique),
+// the others (authorization, apns-topic …) indexed so that they repeat as
+// an index.
+func (c *Channel) leanRequest(token string, r Request) *h2.Request {
 	hdr := make([]hpack.HeaderField, 0, 7)
 	hdr = append(hdr,
 		hpack.HeaderField{Name: "authorization", Value: "bearer " + token},
@@ -629,19 +705,12 @@ func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, token s
 	if r.ID != "" {
 		hdr = append(hdr, hpack.HeaderField{Name: "apns-id", Value: r.ID, Sensitive: true})
 	}
-	req := &h2.Request{Path: c.basePath + DevicePath + url.PathEscape(r.Token), Header: hdr, Body: r.Payload}
-	var resp *h2.Response
-	err := cn.do(ctx, func() (int, error) {
-		var err error
-		if resp, err = cn.lean.Do(ctx, req); err != nil {
-			return 0, err
-		}
-		return resp.Status, nil
-	})
-	if err != nil {
-		return reply{}, c.callFailed(endpoint, err), kindCallTransient
-	}
-	return reply{status: resp.Status, apnsID: resp.Header("apns-id"), retryAfter: resp.Header("retry-after"), body: resp.Body}, nil, kindOK
+	return &h2.Request{Path: c.basePath + DevicePath + url.PathEscape(r.Token), Header: hdr, Body: r.Payload}
+}
+
+// leanReply is what classifyReply reads of a lean client's answer.
+func leanReply(resp *h2.Response) reply {
+	return reply{status: resp.Status, apnsID: resp.Header("apns-id"), retryAfter: resp.Header("retry-after"), body: resp.Body}
 }
 
 // callFailed is the error of a request that got no answer: transient,
