@@ -249,6 +249,7 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 				AnswerHeaders:  []string{"apns-id", "retry-after"},
 				MaxAnswerBytes: maxAnswerBytes,
 				MaxStreams:     cfg.MaxConcurrentStreams,
+				CallTimeout:    cfg.Timeout,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("creating apns channel: %w", err)
@@ -512,11 +513,10 @@ func (c *Channel) start(ctx context.Context, k *conn, sg *signer, r Request, res
 		done()
 		return
 	}
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	k.lean.Start(callCtx, c.leanRequest(token, r), func(resp *h2.Response, err error) {
-		cancel()
+	// The lean client bounds the call with Config.Timeout (CallTimeout).
+	k.lean.Start(ctx, c.leanRequest(token, r), func(resp *h2.Response, err error) {
 		if err != nil {
-			if callCtx.Err() == nil {
+			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 				k.connected.Store(false) // the connection may be gone: the next requests start over alone
 			}
 			*fail = c.callFailed(endpoint, err)
@@ -538,6 +538,7 @@ func (c *Channel) start(ctx context.Context, k *conn, sg *signer, r Request, res
 		done()
 	})
 }
+
 // reply is what postOnce classifies of an answer.
 type reply struct {
 	status     int

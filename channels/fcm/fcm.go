@@ -208,6 +208,7 @@ func (c *Channel) startLean(base string, roots *x509.CertPool) error {
 			AnswerHeaders:  []string{"retry-after"},
 			MaxAnswerBytes: maxAnswerBytes,
 			IndexPaths:     true,
+			CallTimeout:    c.cfg.Timeout,
 		})
 		if err != nil {
 			return err
@@ -356,10 +357,9 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 // calls done. A refused access token (see sendOne) is handed to a
 // worker, which replaces it and makes the call again.
 func (c *Channel) start(ctx context.Context, st *appState, token string, body []byte, res *channels.Result, fail *error, done func()) {
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	// The lean client bounds the call with Config.Timeout (CallTimeout).
 	lc := c.lean[int(c.next.Add(1))%len(c.lean)]
-	lc.Start(callCtx, leanRequest(st, token, body), func(resp *h2.Response, err error) {
-		cancel()
+	lc.Start(ctx, leanRequest(st, token, body), func(resp *h2.Response, err error) {
 		var r channels.Result
 		if err != nil {
 			err = c.vendorErr(st.endpoint, 0, 0, "", true, err)

@@ -113,6 +113,11 @@ type Config struct {
 	// table (worth it when paths repeat, as FCM's do; not for APNs, whose
 	// path holds the device token).
 	IndexPaths bool
+	// CallTimeout, if positive, bounds each call from Start (or Do) to
+	// its answer: a call still unanswered then fails with an error that
+	// is context.DeadlineExceeded (its stream is reset). It costs no
+	// timer or context per call, unlike a deadline on the call's ctx.
+	CallTimeout time.Duration
 	// PingInterval, PingTimeout and DialTimeout default to
 	// DefaultPingInterval, DefaultPingTimeout and DefaultDialTimeout.
 	PingInterval time.Duration

@@ -53,6 +53,11 @@ type conn struct {
 	tableChange bool
 	recvUnacked int64     // connection-level bytes received and not yet granted back
 	fin         []*stream // streams ended whose completion has not run (see unlock)
+	// timeq holds the streams with a deadline (CallTimeout), in the
+	// order of their deadlines; ended ones leave it from its head.
+	// callTimer fires at the head's deadline.
+	timeq     []*stream
+	callTimer *time.Timer
 
 	wake    chan struct{} // cap 1: the writer has work
 	closing chan struct{} // closed when the connection closes
@@ -82,6 +87,7 @@ type stream struct {
 	ctx      context.Context
 	stop     func() bool // stops the cancellation on ctx's end (nil: none)
 	attempt  int         // sends before this one (ErrUnprocessed retries)
+	deadline time.Time   // zero: none (see Config.CallTimeout)
 	call     func(*Response, error)
 	req      *Request
 	body     []byte // request body left to write
@@ -183,6 +189,13 @@ func (cc *conn) enqueue(s *stream) error {
 	}
 	s.cc = cc
 	cc.pending = append(cc.pending, s)
+	if t := cc.cl.cfg.CallTimeout; t > 0 {
+		s.deadline = time.Now().Add(t)
+		cc.timeq = append(cc.timeq, s)
+		if len(cc.timeq) == 1 {
+			cc.armCallTimerLocked()
+		}
+	}
 	if s.ctx.Done() != nil {
 		// Set under mu: every completion of s happens after it. The
 		// function runs on a goroutine of its own, only if ctx ends.
@@ -191,6 +204,66 @@ func (cc *conn) enqueue(s *stream) error {
 	cc.mu.Unlock()
 	cc.signal()
 	return nil
+}
+
+// armCallTimerLocked sets the call timer to the deadline at timeq's head.
+func (cc *conn) armCallTimerLocked() {
+	d := time.Until(cc.timeq[0].deadline)
+	if cc.callTimer == nil {
+		cc.callTimer = time.AfterFunc(d, cc.expireCalls)
+		return
+	}
+	cc.callTimer.Reset(d)
+}
+
+// popEndedLocked drops the ended streams at timeq's head.
+func (cc *conn) popEndedLocked() {
+	for len(cc.timeq) > 0 && cc.timeq[0].finished {
+		cc.timeq[0] = nil
+		cc.timeq = cc.timeq[1:]
+	}
+	if len(cc.timeq) == 0 {
+		cc.timeq = cc.timeq[:0:0] // let the array go
+	}
+}
+
+// errCallTimeout is the failure of a call unanswered after CallTimeout.
+var errCallTimeout = fmt.Errorf("http2 call unanswered within its timeout: %w", context.DeadlineExceeded)
+
+// expireCalls runs on the call timer: the calls past their deadline end
+// with errCallTimeout, their streams reset.
+func (cc *conn) expireCalls() {
+	cc.mu.Lock()
+	if cc.err != nil {
+		cc.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	idle, reset := false, false
+	for len(cc.timeq) > 0 {
+		s := cc.timeq[0]
+		if !s.finished {
+			if s.deadline.After(now) {
+				break
+			}
+			if s.id != 0 {
+				cc.ctrl = append(cc.ctrl, ctrlFrame{kind: http2.FrameRSTStream, streamID: s.id, n: uint32(http2.ErrCodeCancel)})
+				reset = true
+			}
+			idle = cc.finishLocked(s, errCallTimeout) || idle
+		}
+		cc.popEndedLocked()
+	}
+	if len(cc.timeq) > 0 {
+		cc.armCallTimerLocked()
+	}
+	cc.unlock()
+	if reset {
+		cc.signal()
+	}
+	if idle {
+		cc.closeWith(errGoneAway)
+	}
 }
 
 // cancel ends s with its context's error (context.AfterFunc).
@@ -272,6 +345,9 @@ func (cc *conn) finishLocked(s *stream, err error) bool {
 		}
 	}
 	cc.fin = append(cc.fin, s)
+	if len(cc.timeq) > 0 && cc.timeq[0] == s {
+		cc.popEndedLocked()
+	}
 	return cc.goAway && cc.err == nil && cc.active == 0
 }
 
@@ -295,6 +371,10 @@ func (cc *conn) closeWith(err error) {
 	if cc.pingTimer != nil {
 		cc.pingTimer.Stop()
 	}
+	if cc.callTimer != nil {
+		cc.callTimer.Stop()
+	}
+	cc.timeq = nil
 	cc.unlock()
 	close(cc.closing)
 	_ = cc.nc.Close()
