@@ -470,25 +470,25 @@ type answer struct {
 // request's failure as a *channels.VendorError.
 func (c *Channel) post(ctx context.Context, k *conn, sg *signer, r Request) (channels.Result, *channels.VendorError) {
 	endpoint := c.Endpoint(r.Token)
-	token, err := sg.current(c.now())
+	auth, err := sg.current(c.now())
 	if err != nil {
 		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
 	}
-	res, ve, kd := c.postOnce(ctx, k, endpoint, token, r)
+	res, ve, kd := c.postOnce(ctx, k, endpoint, auth, r)
 	if kd != kindExpiredToken {
 		return res, ve
 	}
-	return c.postRenewed(ctx, k, sg, endpoint, token, r)
+	return c.postRenewed(ctx, k, sg, endpoint, auth, r)
 }
 
 // postRenewed renews the provider token APNs called expired and sends the
 // request again, once.
 func (c *Channel) postRenewed(ctx context.Context, k *conn, sg *signer, endpoint, expired string, r Request) (channels.Result, *channels.VendorError) {
-	token, err := sg.renew(expired, c.now())
+	auth, err := sg.renew(expired, c.now())
 	if err != nil {
 		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
 	}
-	res, ve, kd := c.postOnce(ctx, k, endpoint, token, r)
+	res, ve, kd := c.postOnce(ctx, k, endpoint, auth, r)
 	if kd == kindExpiredToken {
 		// A token signed just now is called expired: the clock is
 		// wrong or the key was revoked.
@@ -505,29 +505,28 @@ func (c *Channel) postRenewed(ctx context.Context, k *conn, sg *signer, endpoint
 // caller holds a stream of k (acquire), and k has been authenticated
 // (k.connected).
 func (c *Channel) start(ctx context.Context, k *conn, sg *signer, r Request, res *channels.Result, fail **channels.VendorError, done func()) {
-	endpoint := c.Endpoint(r.Token)
-	token, err := sg.current(c.now())
+	auth, err := sg.current(c.now())
 	if err != nil {
-		*fail = c.vendorErr(endpoint, 0, "", false, err)
+		*fail = c.vendorErr(c.Endpoint(r.Token), 0, "", false, err)
 		c.release(k)
 		done()
 		return
 	}
 	// The lean client bounds the call with Config.Timeout (CallTimeout).
-	k.lean.Start(ctx, c.leanRequest(token, r), func(resp *h2.Response, err error) {
+	k.lean.Start(ctx, c.leanRequest(auth, r), func(resp *h2.Response, err error) {
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 				k.connected.Store(false) // the connection may be gone: the next requests start over alone
 			}
-			*fail = c.callFailed(endpoint, err)
+			*fail = c.callFailed(c.Endpoint(r.Token), err)
 			c.release(k)
 			done()
 			return
 		}
-		rs, ve, kd := c.classifyReply(endpoint, r, leanReply(resp))
+		rs, ve, kd := c.classifyReply(r, leanReply(resp))
 		if kd == kindExpiredToken {
 			c.workers.Go(func() {
-				*res, *fail = c.postRenewed(ctx, k, sg, endpoint, token, r)
+				*res, *fail = c.postRenewed(ctx, k, sg, c.Endpoint(r.Token), auth, r)
 				c.release(k)
 				done()
 			})
@@ -548,30 +547,34 @@ type reply struct {
 }
 
 // postOnce makes one HTTP/2 request and classifies the answer.
-func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string, r Request) (channels.Result, *channels.VendorError, kind) {
+func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, auth string, r Request) (channels.Result, *channels.VendorError, kind) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var resp reply
 	var ve *channels.VendorError
 	var kd kind
 	if cn.lean != nil {
-		resp, ve, kd = c.roundTripLean(callCtx, cn, endpoint, token, r)
+		resp, ve, kd = c.roundTripLean(callCtx, cn, endpoint, auth, r)
 	} else {
-		resp, ve, kd = c.roundTripStd(callCtx, cn, endpoint, token, r)
+		resp, ve, kd = c.roundTripStd(callCtx, cn, endpoint, auth, r)
 	}
 	if ve != nil {
 		return channels.Result{}, ve, kd
 	}
-	return c.classifyReply(endpoint, r, resp)
+	return c.classifyReply(r, resp)
 }
 
 // classifyReply maps the answer to the request r into the message's
 // result, or the request's failure, and its kind.
-func (c *Channel) classifyReply(endpoint string, r Request, resp reply) (channels.Result, *channels.VendorError, kind) {
+func (c *Channel) classifyReply(r Request, resp reply) (channels.Result, *channels.VendorError, kind) {
 	raw := resp.body
 	vendorMsgID := resp.apnsID
 	if vendorMsgID == "" {
 		vendorMsgID = r.ID
+	}
+	if resp.status/100 == 2 { // kindOK whatever the body says: not parsed
+		return channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked",
+			VendorMsgID: vendorMsgID}, nil, kindOK
 	}
 	var a answer
 	if len(bytes.TrimSpace(raw)) > 0 {
@@ -610,21 +613,21 @@ func (c *Channel) classifyReply(endpoint string, r Request, resp reply) (channel
 		}
 		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc(), VendorMsgID: vendorMsgID}, nil, k
 	case kindCallTransient:
-		ve := c.vendorErr(endpoint, status, a.Reason, true, nil)
+		ve := c.vendorErr(c.Endpoint(r.Token), status, a.Reason, true, nil)
 		if status >= 500 {
 			ve.Code = StatusConnUnavailable
 		}
 		ve.RetryAfter = channels.ParseRetryAfter(resp.retryAfter, c.now())
 		return channels.Result{}, ve, k
 	default: // kindCallPermanent, kindExpiredToken
-		ve := c.vendorErr(endpoint, status, a.Reason, false, nil)
+		ve := c.vendorErr(c.Endpoint(r.Token), status, a.Reason, false, nil)
 		ve.Code = StatusOf(a.Reason)
 		return channels.Result{}, ve, k
 	}
 }
 
 // roundTripStd makes the request with net/http.
-func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token string, r Request) (reply, *channels.VendorError, kind) {
+func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, auth string, r Request) (reply, *channels.VendorError, kind) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(r.Payload))
 	if err != nil {
 		return reply{}, c.vendorErr(endpoint, 0, "", false, fmt.Errorf("building request: %w", err)), kindCallPermanent
@@ -632,7 +635,7 @@ func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token st
 	// HTTP/2 sends header names in lower case: kept so in the map, they
 	// are neither canonicalised here nor lowered again when encoded.
 	h := make(http.Header, 8)
-	h["authorization"] = []string{"bearer " + token}
+	h["authorization"] = []string{auth}
 	h["apns-topic"] = []string{r.Topic}
 	h["apns-push-type"] = []string{r.PushType}
 	h["apns-priority"] = []string{r.Priority}
@@ -670,8 +673,8 @@ func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token st
 }
 
 // roundTripLean makes the request with the lean client (leanRequest).
-func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, token string, r Request) (reply, *channels.VendorError, kind) {
-	req := c.leanRequest(token, r)
+func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, auth string, r Request) (reply, *channels.VendorError, kind) {
+	req := c.leanRequest(auth, r)
 	var resp *h2.Response
 	err := cn.do(ctx, func() (int, error) {
 		var err error
@@ -690,10 +693,10 @@ func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, token s
 // as roundTripStd's, apns-id kept out of the HPACK table (it is unique),
 // the others (authorization, apns-topic …) indexed so that they repeat as
 // an index.
-func (c *Channel) leanRequest(token string, r Request) *h2.Request {
+func (c *Channel) leanRequest(auth string, r Request) *h2.Request {
 	hdr := make([]hpack.HeaderField, 0, 7)
 	hdr = append(hdr,
-		hpack.HeaderField{Name: "authorization", Value: "bearer " + token},
+		hpack.HeaderField{Name: "authorization", Value: auth},
 		hpack.HeaderField{Name: "apns-topic", Value: r.Topic},
 		hpack.HeaderField{Name: "apns-push-type", Value: r.PushType},
 		hpack.HeaderField{Name: "apns-priority", Value: r.Priority})
