@@ -165,8 +165,8 @@ func TestStartEndsCallsEarly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			started := make(chan struct{}, 1)
-			serverSawReset := make(chan struct{}, 1)
+			started := make(chan struct{}, 2)
+			serverSawReset := make(chan struct{}, 2)
 			s := newServer(t, &http2.Server{MaxConcurrentStreams: 1}, func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/hang" {
 					started <- struct{}{}

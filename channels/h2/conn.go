@@ -433,7 +433,9 @@ func (cc *conn) writeLoop() {
 				s := cc.pending[0]
 				cc.pending[0] = nil
 				cc.pending = cc.pending[1:]
-				if s.finished {
+				if s.finished || s.ctx.Err() != nil {
+					// Ended, or about to be (its cancellation runs
+					// on a goroutine of its own): not sent.
 					continue
 				}
 				s.id = cc.nextID
