@@ -176,69 +176,93 @@ func TestFlowControl(t *testing.T) {
 	}
 }
 
-func TestResetStream(t *testing.T) {
-	s := newServer(t, nil, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/p/3" {
-			panic(http.ErrAbortHandler) // the server resets the stream
+// callModes are the two ways of making calls: Do, on a goroutine each,
+// and Start.
+var callModes = []string{"Do", "Start"}
+
+// callAll makes calls 0..n-1 (req(i)) on cl at once, by Do or by Start
+// (mode), and returns their answers and errors.
+func callAll(t *testing.T, cl *h2.Client, mode string, n int, req func(int) *h2.Request) ([]*h2.Response, []error) {
+	t.Helper()
+	if mode == "Start" {
+		c := newCalls(t, n)
+		for i := range n {
+			c.start(t.Context(), cl, i, req(i))
 		}
-		echo(w, r)
-	})
-	c := s.client(t, h2.Config{})
+		c.wait()
+		return c.resp, c.errs
+	}
+	resp, errs := make([]*h2.Response, n), make([]error, n)
 	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = c.Do(t.Context(), post(i, "x")) })
+	for i := range n {
+		wg.Go(func() { resp[i], errs[i] = cl.Do(t.Context(), req(i)) })
 	}
 	wg.Wait()
-	for i, err := range errs {
-		var se *h2.StreamError
-		switch {
-		case i == 3 && !errors.As(err, &se):
-			t.Errorf("request 3: error %v, want a *StreamError", err)
-		case i == 3 && errors.Is(err, h2.ErrUnprocessed):
-			t.Errorf("request 3: reset after it was processed but the error says unprocessed: %v", err)
-		case i != 3 && err != nil:
-			t.Errorf("request %d: %v", i, err)
-		}
-	}
-	if k := s.conns.Load(); k != 1 {
-		t.Errorf("%d connections, want 1: a reset stream must not end the connection", k)
+	return resp, errs
+}
+
+func TestResetStream(t *testing.T) {
+	for _, mode := range callModes {
+		t.Run(mode, func(t *testing.T) {
+			s := newServer(t, nil, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/p/3" {
+					panic(http.ErrAbortHandler) // the server resets the stream
+				}
+				echo(w, r)
+			})
+			c := s.client(t, h2.Config{})
+			_, errs := callAll(t, c, mode, 8, func(i int) *h2.Request { return post(i, "x") })
+			for i, err := range errs {
+				var se *h2.StreamError
+				switch {
+				case i == 3 && !errors.As(err, &se):
+					t.Errorf("request 3: error %v, want a *StreamError", err)
+				case i == 3 && errors.Is(err, h2.ErrUnprocessed):
+					t.Errorf("request 3: reset after it was processed but the error says unprocessed: %v", err)
+				case i != 3 && err != nil:
+					t.Errorf("request %d: %v", i, err)
+				}
+			}
+			if k := s.conns.Load(); k != 1 {
+				t.Errorf("%d connections, want 1: a reset stream must not end the connection", k)
+			}
+		})
 	}
 }
 
 func TestGoAwayMidTraffic(t *testing.T) {
-	var handled, seq atomic.Int32
-	s := newServer(t, &http2.Server{MaxConcurrentStreams: 20}, func(w http.ResponseWriter, r *http.Request) {
-		if n := seq.Add(1); n == 50 || n == 200 {
-			w.Header().Set("Connection", "close") // the server sends GOAWAY
-		}
-		time.Sleep(time.Millisecond)
-		handled.Add(1)
-		echo(w, r)
-	})
-	c := s.client(t, h2.Config{AnswerHeaders: []string{"x-seq"}})
-	const n = 400
-	var answered, retryable atomic.Int32
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			resp, err := c.Do(t.Context(), post(i, "x"))
-			switch {
-			case err == nil && resp.Status == 200 && resp.Header("x-seq") == strconv.Itoa(i):
-				answered.Add(1)
-			case errors.Is(err, h2.ErrUnprocessed):
-				retryable.Add(1)
-			default:
-				t.Errorf("request %d: %v", i, err)
+	for _, mode := range callModes {
+		t.Run(mode, func(t *testing.T) {
+			var handled, seq atomic.Int32
+			s := newServer(t, &http2.Server{MaxConcurrentStreams: 20}, func(w http.ResponseWriter, r *http.Request) {
+				if n := seq.Add(1); n == 50 || n == 200 {
+					w.Header().Set("Connection", "close") // the server sends GOAWAY
+				}
+				time.Sleep(time.Millisecond)
+				handled.Add(1)
+				echo(w, r)
+			})
+			c := s.client(t, h2.Config{AnswerHeaders: []string{"x-seq"}})
+			const n = 400
+			resp, errs := callAll(t, c, mode, n, func(i int) *h2.Request { return post(i, "x") })
+			var answered, retryable int32
+			for i, err := range errs {
+				switch {
+				case err == nil && resp[i].Status == 200 && resp[i].Header("x-seq") == strconv.Itoa(i):
+					answered++
+				case errors.Is(err, h2.ErrUnprocessed):
+					retryable++
+				default:
+					t.Errorf("request %d: %v", i, err)
+				}
+			}
+			if answered+retryable != n || answered != handled.Load() {
+				t.Errorf("%d answered + %d failed retryable of %d; the server handled %d", answered, retryable, n, handled.Load())
+			}
+			if k := s.conns.Load(); k < 3 {
+				t.Errorf("%d connections, want at least 3 (two GOAWAYs)", k)
 			}
 		})
-	}
-	wg.Wait()
-	if a, r := answered.Load(), retryable.Load(); a+r != n || a != handled.Load() {
-		t.Errorf("%d answered + %d failed retryable of %d; the server handled %d", a, r, n, handled.Load())
-	}
-	if k := s.conns.Load(); k < 3 {
-		t.Errorf("%d connections, want at least 3 (two GOAWAYs)", k)
 	}
 }
 
@@ -523,43 +547,6 @@ func TestStartWaitsForStreamSlotsWithoutAGoroutinePerCall(t *testing.T) {
 	}
 }
 
-func TestStartCompletesEveryCallAcrossGoAways(t *testing.T) {
-	var handled, seq atomic.Int32
-	s := newServer(t, &http2.Server{MaxConcurrentStreams: 20}, func(w http.ResponseWriter, r *http.Request) {
-		if n := seq.Add(1); n == 50 || n == 200 {
-			w.Header().Set("Connection", "close") // the server sends GOAWAY
-		}
-		time.Sleep(time.Millisecond)
-		handled.Add(1)
-		echo(w, r)
-	})
-	cl := s.client(t, h2.Config{AnswerHeaders: []string{"x-seq"}})
-	const n = 400
-	c := newCalls(t, n)
-	for i := range n {
-		c.start(t.Context(), cl, i, post(i, "x"))
-	}
-	c.wait()
-	answered, retryable := 0, 0
-	for i := range n {
-		r, err := c.resp[i], c.errs[i]
-		switch {
-		case err == nil && r.Status == 200 && r.Header("x-seq") == strconv.Itoa(i):
-			answered++
-		case errors.Is(err, h2.ErrUnprocessed):
-			retryable++
-		default:
-			t.Errorf("call %d: answer %+v, error %v", i, r, err)
-		}
-	}
-	if answered+retryable != n || int32(answered) != handled.Load() {
-		t.Errorf("%d answered + %d failed retryable of %d; the server handled %d", answered, retryable, n, handled.Load())
-	}
-	if k := s.conns.Load(); k < 3 {
-		t.Errorf("%d connections, want at least 3 (two GOAWAYs)", k)
-	}
-}
-
 func TestStartEndsCallsEarly(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -620,30 +607,6 @@ func TestStartEndsCallsEarly(t *testing.T) {
 				t.Errorf("%d connections, want 1", k)
 			}
 		})
-	}
-}
-
-func TestStartReportsAResetStream(t *testing.T) {
-	s := newServer(t, nil, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/p/3" {
-			panic(http.ErrAbortHandler) // the server resets the stream
-		}
-		echo(w, r)
-	})
-	cl := s.client(t, h2.Config{})
-	c := newCalls(t, 8)
-	for i := range 8 {
-		c.start(t.Context(), cl, i, post(i, "x"))
-	}
-	c.wait()
-	for i, err := range c.errs {
-		var se *h2.StreamError
-		switch {
-		case i == 3 && (!errors.As(err, &se) || errors.Is(err, h2.ErrUnprocessed)):
-			t.Errorf("call 3: error %v, want a *StreamError that is not 'unprocessed'", err)
-		case i != 3 && err != nil:
-			t.Errorf("call %d: %v", i, err)
-		}
 	}
 }
 
