@@ -321,6 +321,10 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 		}
 		return
 	}
+	var auth []hpack.HeaderField
+	if len(c.lean) > 0 {
+		auth = authHeader(token)
+	}
 	sem := c.calls
 	var wg sync.WaitGroup
 	for ci := range calls {
@@ -332,7 +336,7 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 		}
 		wg.Add(1)
 		if len(c.lean) > 0 {
-			c.start(ctx, st, token, calls[ci].body, &results[calls[ci].i], &errs[ci], func() {
+			c.start(ctx, st, token, auth, calls[ci].body, &results[calls[ci].i], &errs[ci], func() {
 				<-sem
 				wg.Done()
 			})
@@ -352,14 +356,15 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 	wg.Wait()
 }
 
-// start makes the call of one message on a lean client without waiting:
+// start makes the call of one message on a lean client without waiting
+// (auth: authHeader(token)):
 // the connection's reader classifies the answer into *res or *fail and
 // calls done. A refused access token (see sendOne) is handed to a
 // worker, which replaces it and makes the call again.
-func (c *Channel) start(ctx context.Context, st *appState, token string, body []byte, res *channels.Result, fail *error, done func()) {
+func (c *Channel) start(ctx context.Context, st *appState, token string, auth []hpack.HeaderField, body []byte, res *channels.Result, fail *error, done func()) {
 	// The lean client bounds the call with Config.Timeout (CallTimeout).
 	lc := c.lean[int(c.next.Add(1))%len(c.lean)]
-	lc.Start(ctx, leanRequest(st, token, body), func(resp *h2.Response, err error) {
+	lc.Start(ctx, leanRequest(st, auth, body), func(resp *h2.Response, err error) {
 		var r channels.Result
 		if err != nil {
 			err = c.vendorErr(st.endpoint, 0, 0, "", true, err)
@@ -378,10 +383,54 @@ func (c *Channel) start(ctx context.Context, st *appState, token string, body []
 	})
 }
 
-// leanRequest is the lean client's request of a call.
-func leanRequest(st *appState, token string, body []byte) *h2.Request {
-	return &h2.Request{Path: st.path, Body: body,
-		Header: []hpack.HeaderField{{Name: "authorization", Value: "Bearer " + token}}}
+// leanRequest is the lean client's request of a call; auth is its
+// header fields (authHeader), shared by the calls of a batch.
+func leanRequest(st *appState, auth []hpack.HeaderField, body []byte) *h2.Request {
+	return &h2.Request{Path: st.path, Body: body, Header: auth}
+}
+
+// authHeader is the lean client's header fields of calls with the access
+// token.
+func authHeader(token string) []hpack.HeaderField {
+	return []hpack.HeaderField{{Name: "authorization", Value: "Bearer " + token}}
+}
+
+// jsonSpace is the white space of JSON.
+const jsonSpace = " \t\r\n"
+
+// messageName reads the message name of FCM's success answer
+// {"name": "projects/…/messages/…"} without the JSON decoder, when the
+// answer has exactly that shape and the name is non-empty valid UTF-8
+// without escapes or control characters: then json.Unmarshal would read
+// the same name. ok false leaves the answer to json.Unmarshal.
+func messageName(raw []byte) (name string, ok bool) {
+	b, ok := bytes.CutPrefix(bytes.TrimSpace(raw), []byte("{"))
+	if !ok {
+		return "", false
+	}
+	if b, ok = bytes.CutPrefix(bytes.TrimLeft(b, jsonSpace), []byte(`"name"`)); !ok {
+		return "", false
+	}
+	if b, ok = bytes.CutPrefix(bytes.TrimLeft(b, jsonSpace), []byte(":")); !ok {
+		return "", false
+	}
+	if b, ok = bytes.CutPrefix(bytes.TrimLeft(b, jsonSpace), []byte(`"`)); !ok {
+		return "", false
+	}
+	end := bytes.IndexByte(b, '"')
+	if end <= 0 || string(bytes.TrimLeft(b[end+1:], jsonSpace)) != "}" {
+		return "", false
+	}
+	v := b[:end]
+	for _, c := range v {
+		if c < 0x20 || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(v) {
+		return "", false
+	}
+	return string(v), true
 }
 
 // sendOne makes the call of one message. A refused access token is
@@ -397,6 +446,9 @@ func (c *Channel) sendOne(ctx context.Context, st *appState, token string, body 
 // unauthenticated reports whether err is FCM's UNAUTHENTICATED answer to
 // a call (the access token expired or was revoked).
 func unauthenticated(err error) bool {
+	if err == nil {
+		return false
+	}
 	var ve *channels.VendorError
 	return errors.As(err, &ve) && ve.HTTPStatus == http.StatusUnauthorized && ve.Code == 0
 }
@@ -476,7 +528,7 @@ func (c *Channel) post(ctx context.Context, st *appState, token string, body []b
 	var retryAfter string
 	if len(c.lean) > 0 {
 		lc := c.lean[int(c.next.Add(1))%len(c.lean)]
-		resp, err := lc.Do(callCtx, leanRequest(st, token, body))
+		resp, err := lc.Do(callCtx, leanRequest(st, authHeader(token), body))
 		if err != nil {
 			return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", true, err)
 		}
@@ -508,6 +560,9 @@ func (c *Channel) post(ctx context.Context, st *appState, token string, body []b
 // answer is about the call rather than the message.
 func (c *Channel) classify(endpoint string, status int, raw []byte, retryAfter string) (channels.Result, error) {
 	if status/100 == 2 {
+		if name, ok := messageName(raw); ok {
+			return channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: name}, nil
+		}
 		var ok struct {
 			Name string `json:"name"`
 		}
