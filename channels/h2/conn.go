@@ -552,7 +552,7 @@ func (cc *conn) write(ctrl []ctrlFrame, start []*stream, data []dataChunk, maxFr
 			_ = cc.enc.WriteField(f)
 		}
 		if len(s.req.Body) > 0 {
-			_ = cc.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(s.req.Body)), Sensitive: true})
+			cc.hb.Write(appendContentLength(cc.hb.AvailableBuffer(), len(s.req.Body)))
 		}
 		block := cc.hb.Bytes()
 		first := block[:min(len(block), int(maxFrm))]
@@ -862,4 +862,20 @@ func (cc *conn) onGoAway(f *http2.GoAwayFrame) {
 	if idle {
 		cc.closeWith(errGoneAway)
 	}
+}
+
+// appendContentLength appends the HPACK encoding of content-length: n,
+// never indexed, as hpack.Encoder.WriteField encodes it (the name as
+// index 28 of the static table, the value Huffman-coded when shorter),
+// without making a string of n.
+func appendContentLength(dst []byte, n int) []byte {
+	var digits [20]byte
+	v := strconv.AppendInt(digits[:0], int64(n), 10)
+	dst = append(dst, 0x10|0x0f, 28-0x0f) // literal never indexed, name index 28 (4-bit prefix)
+	if hl := hpack.HuffmanEncodeLength(string(v)); hl < uint64(len(v)) {
+		dst = append(dst, 0x80|byte(hl)) // fewer than 21 bytes: one byte
+		return hpack.AppendHuffmanString(dst, string(v))
+	}
+	dst = append(dst, byte(len(v)))
+	return append(dst, v...)
 }
