@@ -10,7 +10,13 @@
 // (the constant ones encoded once per Client, the rest by the connection's
 // HPACK encoder, whose dynamic table turns repeated fields into an index)
 // and writes HEADERS and DATA frames, flushing the socket once per batch of
-// queued frames. The reader decodes answers and wakes the caller.
+// queued frames. The reader decodes answers and completes the calls:
+// Client.Start hands each answer to the caller's function on the reader
+// goroutine, so that a batch of N calls costs N queued requests and N
+// completions and no goroutine per call; Client.Do waits for one. A call
+// waits for a stream slot in the connection's queue, is reset when its
+// context ends, and is bounded by Config.CallTimeout with one timer per
+// connection.
 //
 // The connection honours the server's SETTINGS_MAX_CONCURRENT_STREAMS
 // (requests wait in the queue for a stream), its flow-control windows for
