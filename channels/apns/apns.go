@@ -250,6 +250,7 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 				MaxAnswerBytes: maxAnswerBytes,
 				MaxStreams:     cfg.MaxConcurrentStreams,
 				CallTimeout:    cfg.Timeout,
+				DialTimeout:    cfg.Timeout,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("creating apns channel: %w", err)

@@ -209,6 +209,7 @@ func (c *Channel) startLean(base string, roots *x509.CertPool) error {
 			MaxAnswerBytes: maxAnswerBytes,
 			IndexPaths:     true,
 			CallTimeout:    c.cfg.Timeout,
+			DialTimeout:    c.cfg.Timeout,
 		})
 		if err != nil {
 			return err
