@@ -249,6 +249,8 @@ func New(cfg Config, opts ...Option) (*Channel, error) {
 				AnswerHeaders:  []string{"apns-id", "retry-after"},
 				MaxAnswerBytes: maxAnswerBytes,
 				MaxStreams:     cfg.MaxConcurrentStreams,
+				CallTimeout:    cfg.Timeout,
+				DialTimeout:    cfg.Timeout,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("creating apns channel: %w", err)
@@ -435,6 +437,10 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 			continue
 		}
 		wg.Add(1)
+		if k.lean != nil && k.connected.Load() {
+			c.start(ctx, k, sg, req, &results[i], &errs[i], wg.Done)
+			continue
+		}
 		c.workers.Go(func() {
 			defer wg.Done()
 			defer c.release(k)
@@ -465,25 +471,72 @@ type answer struct {
 // request's failure as a *channels.VendorError.
 func (c *Channel) post(ctx context.Context, k *conn, sg *signer, r Request) (channels.Result, *channels.VendorError) {
 	endpoint := c.Endpoint(r.Token)
-	token, err := sg.current(c.now())
+	auth, err := sg.current(c.now())
 	if err != nil {
 		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
 	}
-	for attempt := 0; ; attempt++ {
-		res, ve, kd := c.postOnce(ctx, k, endpoint, token, r)
-		if kd != kindExpiredToken {
-			return res, ve
-		}
-		if attempt > 0 {
-			// A token signed just now is called expired: the clock is
-			// wrong or the key was revoked.
-			ve.Transient = false
-			return channels.Result{}, ve
-		}
-		if token, err = sg.renew(token, c.now()); err != nil {
-			return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
-		}
+	res, ve, kd := c.postOnce(ctx, k, endpoint, auth, r)
+	if kd != kindExpiredToken {
+		return res, ve
 	}
+	return c.postRenewed(ctx, k, sg, endpoint, auth, r)
+}
+
+// postRenewed renews the provider token APNs called expired and sends the
+// request again, once.
+func (c *Channel) postRenewed(ctx context.Context, k *conn, sg *signer, endpoint, expired string, r Request) (channels.Result, *channels.VendorError) {
+	auth, err := sg.renew(expired, c.now())
+	if err != nil {
+		return channels.Result{}, c.vendorErr(endpoint, 0, "", false, err)
+	}
+	res, ve, kd := c.postOnce(ctx, k, endpoint, auth, r)
+	if kd == kindExpiredToken {
+		// A token signed just now is called expired: the clock is
+		// wrong or the key was revoked.
+		ve.Transient = false
+		return channels.Result{}, ve
+	}
+	return res, ve
+}
+
+// start sends one request on k's lean client without waiting: the
+// connection's reader classifies the answer into *res or *fail, releases
+// k's stream and calls done. An ExpiredProviderToken answer is handed to
+// a worker, which renews the token and sends again (postRenewed). The
+// caller holds a stream of k (acquire), and k has been authenticated
+// (k.connected).
+func (c *Channel) start(ctx context.Context, k *conn, sg *signer, r Request, res *channels.Result, fail **channels.VendorError, done func()) {
+	auth, err := sg.current(c.now())
+	if err != nil {
+		*fail = c.vendorErr(c.Endpoint(r.Token), 0, "", false, err)
+		c.release(k)
+		done()
+		return
+	}
+	// The lean client bounds the call with Config.Timeout (CallTimeout).
+	k.lean.Start(ctx, c.leanRequest(auth, r), func(resp *h2.Response, err error) {
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+				k.connected.Store(false) // the connection may be gone: the next requests start over alone
+			}
+			*fail = c.callFailed(c.Endpoint(r.Token), err)
+			c.release(k)
+			done()
+			return
+		}
+		rs, ve, kd := c.classifyReply(r, leanReply(resp))
+		if kd == kindExpiredToken {
+			c.workers.Go(func() {
+				*res, *fail = c.postRenewed(ctx, k, sg, c.Endpoint(r.Token), auth, r)
+				c.release(k)
+				done()
+			})
+			return
+		}
+		*res, *fail = rs, ve
+		c.release(k)
+		done()
+	})
 }
 
 // reply is what postOnce classifies of an answer.
@@ -495,24 +548,34 @@ type reply struct {
 }
 
 // postOnce makes one HTTP/2 request and classifies the answer.
-func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string, r Request) (channels.Result, *channels.VendorError, kind) {
+func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, auth string, r Request) (channels.Result, *channels.VendorError, kind) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var resp reply
 	var ve *channels.VendorError
 	var kd kind
 	if cn.lean != nil {
-		resp, ve, kd = c.roundTripLean(callCtx, cn, endpoint, token, r)
+		resp, ve, kd = c.roundTripLean(callCtx, cn, endpoint, auth, r)
 	} else {
-		resp, ve, kd = c.roundTripStd(callCtx, cn, endpoint, token, r)
+		resp, ve, kd = c.roundTripStd(callCtx, cn, endpoint, auth, r)
 	}
 	if ve != nil {
 		return channels.Result{}, ve, kd
 	}
+	return c.classifyReply(r, resp)
+}
+
+// classifyReply maps the answer to the request r into the message's
+// result, or the request's failure, and its kind.
+func (c *Channel) classifyReply(r Request, resp reply) (channels.Result, *channels.VendorError, kind) {
 	raw := resp.body
 	vendorMsgID := resp.apnsID
 	if vendorMsgID == "" {
 		vendorMsgID = r.ID
+	}
+	if resp.status/100 == 2 { // kindOK whatever the body says: not parsed
+		return channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked",
+			VendorMsgID: vendorMsgID}, nil, kindOK
 	}
 	var a answer
 	if len(bytes.TrimSpace(raw)) > 0 {
@@ -551,21 +614,21 @@ func (c *Channel) postOnce(ctx context.Context, cn *conn, endpoint, token string
 		}
 		return channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: desc(), VendorMsgID: vendorMsgID}, nil, k
 	case kindCallTransient:
-		ve := c.vendorErr(endpoint, status, a.Reason, true, nil)
+		ve := c.vendorErr(c.Endpoint(r.Token), status, a.Reason, true, nil)
 		if status >= 500 {
 			ve.Code = StatusConnUnavailable
 		}
 		ve.RetryAfter = channels.ParseRetryAfter(resp.retryAfter, c.now())
 		return channels.Result{}, ve, k
 	default: // kindCallPermanent, kindExpiredToken
-		ve := c.vendorErr(endpoint, status, a.Reason, false, nil)
+		ve := c.vendorErr(c.Endpoint(r.Token), status, a.Reason, false, nil)
 		ve.Code = StatusOf(a.Reason)
 		return channels.Result{}, ve, k
 	}
 }
 
 // roundTripStd makes the request with net/http.
-func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token string, r Request) (reply, *channels.VendorError, kind) {
+func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, auth string, r Request) (reply, *channels.VendorError, kind) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(r.Payload))
 	if err != nil {
 		return reply{}, c.vendorErr(endpoint, 0, "", false, fmt.Errorf("building request: %w", err)), kindCallPermanent
@@ -573,7 +636,7 @@ func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token st
 	// HTTP/2 sends header names in lower case: kept so in the map, they
 	// are neither canonicalised here nor lowered again when encoded.
 	h := make(http.Header, 8)
-	h["authorization"] = []string{"bearer " + token}
+	h["authorization"] = []string{auth}
 	h["apns-topic"] = []string{r.Topic}
 	h["apns-push-type"] = []string{r.PushType}
 	h["apns-priority"] = []string{r.Priority}
@@ -610,13 +673,31 @@ func (c *Channel) roundTripStd(ctx context.Context, cn *conn, endpoint, token st
 	return reply{status: resp.StatusCode, apnsID: resp.Header.Get("apns-id"), retryAfter: resp.Header.Get("Retry-After"), body: raw}, nil, kindOK
 }
 
-// roundTripLean makes the request with the lean client: the same header
-// fields, apns-id kept out of the HPACK table (it is unique), the others
-// (authorization, apns-topic …) indexed so that they repeat as an index.
-func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, token string, r Request) (reply, *channels.VendorError, kind) {
+// roundTripLean makes the request with the lean client (leanRequest).
+func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, auth string, r Request) (reply, *channels.VendorError, kind) {
+	req := c.leanRequest(auth, r)
+	var resp *h2.Response
+	err := cn.do(ctx, func() (int, error) {
+		var err error
+		if resp, err = cn.lean.Do(ctx, req); err != nil {
+			return 0, err
+		}
+		return resp.Status, nil
+	})
+	if err != nil {
+		return reply{}, c.callFailed(endpoint, err), kindCallTransient
+	}
+	return leanReply(resp), nil, kindOK
+}
+
+// leanRequest is the lean client's request of r: the same header fields
+// as roundTripStd's, apns-id kept out of the HPACK table (it is unique),
+// the others (authorization, apns-topic …) indexed so that they repeat as
+// an index.
+func (c *Channel) leanRequest(auth string, r Request) *h2.Request {
 	hdr := make([]hpack.HeaderField, 0, 7)
 	hdr = append(hdr,
-		hpack.HeaderField{Name: "authorization", Value: "bearer " + token},
+		hpack.HeaderField{Name: "authorization", Value: auth},
 		hpack.HeaderField{Name: "apns-topic", Value: r.Topic},
 		hpack.HeaderField{Name: "apns-push-type", Value: r.PushType},
 		hpack.HeaderField{Name: "apns-priority", Value: r.Priority})
@@ -629,19 +710,12 @@ func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, token s
 	if r.ID != "" {
 		hdr = append(hdr, hpack.HeaderField{Name: "apns-id", Value: r.ID, Sensitive: true})
 	}
-	req := &h2.Request{Path: c.basePath + DevicePath + url.PathEscape(r.Token), Header: hdr, Body: r.Payload}
-	var resp *h2.Response
-	err := cn.do(ctx, func() (int, error) {
-		var err error
-		if resp, err = cn.lean.Do(ctx, req); err != nil {
-			return 0, err
-		}
-		return resp.Status, nil
-	})
-	if err != nil {
-		return reply{}, c.callFailed(endpoint, err), kindCallTransient
-	}
-	return reply{status: resp.Status, apnsID: resp.Header("apns-id"), retryAfter: resp.Header("retry-after"), body: resp.Body}, nil, kindOK
+	return &h2.Request{Path: c.basePath + DevicePath + url.PathEscape(r.Token), Header: hdr, Body: r.Payload}
+}
+
+// leanReply is what classifyReply reads of a lean client's answer.
+func leanReply(resp *h2.Response) reply {
+	return reply{status: resp.Status, apnsID: resp.Header("apns-id"), retryAfter: resp.Header("retry-after"), body: resp.Body}
 }
 
 // callFailed is the error of a request that got no answer: transient,

@@ -77,8 +77,9 @@ func SignProviderToken(key *ecdsa.PrivateKey, teamID, keyID string, iat time.Tim
 	return signed + "." + enc.EncodeToString(sig[:]), nil
 }
 
-// signer caches the provider token of one signing key (team and key id).
-// Safe for concurrent use: the mutex makes one signing at a time, and every
+// signer caches the provider token of one signing key (team and key id),
+// as the authorization header value "bearer <token>" every request
+// carries (built once per token, not once per request). Safe for concurrent use: the mutex makes one signing at a time, and every
 // caller that finds the cached token stale while another renews it gets the
 // renewed token.
 type signer struct {
@@ -87,12 +88,12 @@ type signer struct {
 	refresh       time.Duration
 
 	mu       sync.Mutex
-	token    string
+	token    string // "bearer " and the provider token
 	issuedAt time.Time
 	signed   int // tokens signed so far
 }
 
-// current returns the cached token, signing a new one at now if there is
+// current returns the cached authorization value, signing a new one at now if there is
 // none or the cached one is TokenRefresh old.
 func (s *signer) current(now time.Time) (string, error) {
 	s.mu.Lock()
@@ -103,9 +104,9 @@ func (s *signer) current(now time.Time) (string, error) {
 	return s.signLocked(now)
 }
 
-// renew replaces stale, the token APNs called expired, with a new one
-// signed at now, unless another caller already replaced it; it returns
-// the token to retry with.
+// renew replaces stale, the authorization value of the token APNs called
+// expired, with a new one signed at now, unless another caller already
+// replaced it; it returns the authorization value to retry with.
 func (s *signer) renew(stale string, now time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,9 +121,9 @@ func (s *signer) signLocked(now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.token, s.issuedAt = tok, now
+	s.token, s.issuedAt = "bearer "+tok, now
 	s.signed++
-	return tok, nil
+	return s.token, nil
 }
 
 // count returns how many tokens were signed.

@@ -208,6 +208,8 @@ func (c *Channel) startLean(base string, roots *x509.CertPool) error {
 			AnswerHeaders:  []string{"retry-after"},
 			MaxAnswerBytes: maxAnswerBytes,
 			IndexPaths:     true,
+			CallTimeout:    c.cfg.Timeout,
+			DialTimeout:    c.cfg.Timeout,
 		})
 		if err != nil {
 			return err
@@ -320,6 +322,10 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 		}
 		return
 	}
+	var auth []hpack.HeaderField
+	if len(c.lean) > 0 {
+		auth = authHeader(token)
+	}
 	sem := c.calls
 	var wg sync.WaitGroup
 	for ci := range calls {
@@ -330,6 +336,13 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 			continue
 		}
 		wg.Add(1)
+		if len(c.lean) > 0 {
+			c.start(ctx, st, token, auth, calls[ci].body, &results[calls[ci].i], &errs[ci], func() {
+				<-sem
+				wg.Done()
+			})
+			continue
+		}
 		c.workers.Go(func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -344,22 +357,112 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 	wg.Wait()
 }
 
+// start makes the call of one message on a lean client without waiting
+// (auth: authHeader(token)):
+// the connection's reader classifies the answer into *res or *fail and
+// calls done. A refused access token (see sendOne) is handed to a
+// worker, which replaces it and makes the call again.
+func (c *Channel) start(ctx context.Context, st *appState, token string, auth []hpack.HeaderField, body []byte, res *channels.Result, fail *error, done func()) {
+	// The lean client bounds the call with Config.Timeout (CallTimeout).
+	lc := c.lean[int(c.next.Add(1))%len(c.lean)]
+	lc.Start(ctx, leanRequest(st, auth, body), func(resp *h2.Response, err error) {
+		var r channels.Result
+		if err != nil {
+			err = c.vendorErr(st.endpoint, 0, 0, "", true, err)
+		} else {
+			r, err = c.classify(st.endpoint, resp.Status, resp.Body, resp.Header("retry-after"))
+		}
+		if unauthenticated(err) {
+			c.workers.Go(func() {
+				*res, *fail = c.retryUnauthenticated(ctx, st, token, body)
+				done()
+			})
+			return
+		}
+		*res, *fail = r, err
+		done()
+	})
+}
+
+// leanRequest is the lean client's request of a call; auth is its
+// header fields (authHeader), shared by the calls of a batch.
+func leanRequest(st *appState, auth []hpack.HeaderField, body []byte) *h2.Request {
+	return &h2.Request{Path: st.path, Body: body, Header: auth}
+}
+
+// authHeader is the lean client's header fields of calls with the access
+// token.
+func authHeader(token string) []hpack.HeaderField {
+	return []hpack.HeaderField{{Name: "authorization", Value: "Bearer " + token}}
+}
+
+// jsonSpace is the white space of JSON.
+const jsonSpace = " \t\r\n"
+
+// messageName reads the message name of FCM's success answer
+// {"name": "projects/…/messages/…"} without the JSON decoder, when the
+// answer has exactly that shape and the name is non-empty valid UTF-8
+// without escapes or control characters: then json.Unmarshal would read
+// the same name. ok false leaves the answer to json.Unmarshal.
+func messageName(raw []byte) (name string, ok bool) {
+	b, ok := bytes.CutPrefix(bytes.TrimSpace(raw), []byte("{"))
+	if !ok {
+		return "", false
+	}
+	if b, ok = bytes.CutPrefix(bytes.TrimLeft(b, jsonSpace), []byte(`"name"`)); !ok {
+		return "", false
+	}
+	if b, ok = bytes.CutPrefix(bytes.TrimLeft(b, jsonSpace), []byte(":")); !ok {
+		return "", false
+	}
+	if b, ok = bytes.CutPrefix(bytes.TrimLeft(b, jsonSpace), []byte(`"`)); !ok {
+		return "", false
+	}
+	end := bytes.IndexByte(b, '"')
+	if end <= 0 || string(bytes.TrimLeft(b[end+1:], jsonSpace)) != "}" {
+		return "", false
+	}
+	v := b[:end]
+	for _, c := range v {
+		if c < 0x20 || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(v) {
+		return "", false
+	}
+	return string(v), true
+}
+
 // sendOne makes the call of one message. A refused access token is
 // replaced and the call retried once.
 func (c *Channel) sendOne(ctx context.Context, st *appState, token string, body []byte) (channels.Result, error) {
-	for attempt := 0; ; attempt++ {
-		r, err := c.post(ctx, st, token, body)
-		var ve *channels.VendorError
-		if attempt == 0 && errors.As(err, &ve) && ve.HTTPStatus == http.StatusUnauthorized && ve.Code == 0 {
-			// UNAUTHENTICATED: the access token expired or was revoked.
-			st.tokens.Invalidate(token)
-			if token, err = st.tokens.Token(ctx); err != nil {
-				return channels.Result{}, fmt.Errorf("refreshing access token: %w", err)
-			}
-			continue
-		}
-		return r, err
+	r, err := c.post(ctx, st, token, body)
+	if unauthenticated(err) {
+		return c.retryUnauthenticated(ctx, st, token, body)
 	}
+	return r, err
+}
+
+// unauthenticated reports whether err is FCM's UNAUTHENTICATED answer to
+// a call (the access token expired or was revoked).
+func unauthenticated(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ve *channels.VendorError
+	return errors.As(err, &ve) && ve.HTTPStatus == http.StatusUnauthorized && ve.Code == 0
+}
+
+// retryUnauthenticated replaces the access token FCM refused and makes
+// the call again, once.
+func (c *Channel) retryUnauthenticated(ctx context.Context, st *appState, refused string, body []byte) (channels.Result, error) {
+	st.tokens.Invalidate(refused)
+	token, err := st.tokens.Token(ctx)
+	if err != nil {
+		return channels.Result{}, fmt.Errorf("refreshing access token: %w", err)
+	}
+	return c.post(ctx, st, token, body)
 }
 
 // googleError is the error answer of Google APIs.
@@ -426,8 +529,7 @@ func (c *Channel) post(ctx context.Context, st *appState, token string, body []b
 	var retryAfter string
 	if len(c.lean) > 0 {
 		lc := c.lean[int(c.next.Add(1))%len(c.lean)]
-		resp, err := lc.Do(callCtx, &h2.Request{Path: st.path, Body: body,
-			Header: []hpack.HeaderField{{Name: "authorization", Value: "Bearer " + token}}})
+		resp, err := lc.Do(callCtx, leanRequest(st, authHeader(token), body))
 		if err != nil {
 			return channels.Result{}, c.vendorErr(endpoint, 0, 0, "", true, err)
 		}
@@ -451,7 +553,17 @@ func (c *Channel) post(ctx context.Context, st *appState, token string, body []b
 		}
 		status, retryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
 	}
+	return c.classify(endpoint, status, raw, retryAfter)
+}
+
+// classify maps an answer (status, body raw, Retry-After) to the
+// message's result, or to a call error (*channels.VendorError) when the
+// answer is about the call rather than the message.
+func (c *Channel) classify(endpoint string, status int, raw []byte, retryAfter string) (channels.Result, error) {
 	if status/100 == 2 {
+		if name, ok := messageName(raw); ok {
+			return channels.Result{Outcome: channels.Success, StatusCode: channels.StatusAcked, StatusDesc: "Acked", VendorMsgID: name}, nil
+		}
 		var ok struct {
 			Name string `json:"name"`
 		}

@@ -10,7 +10,13 @@
 // (the constant ones encoded once per Client, the rest by the connection's
 // HPACK encoder, whose dynamic table turns repeated fields into an index)
 // and writes HEADERS and DATA frames, flushing the socket once per batch of
-// queued frames. The reader decodes answers and wakes the caller.
+// queued frames. The reader decodes answers and completes the calls:
+// Client.Start hands each answer to the caller's function on the reader
+// goroutine, so that a batch of N calls costs N queued requests and N
+// completions and no goroutine per call; Client.Do waits for one. A call
+// waits for a stream slot in the connection's queue, is reset when its
+// context ends, and is bounded by Config.CallTimeout with one timer per
+// connection.
 //
 // The connection honours the server's SETTINGS_MAX_CONCURRENT_STREAMS
 // (requests wait in the queue for a stream), its flow-control windows for
@@ -113,6 +119,11 @@ type Config struct {
 	// table (worth it when paths repeat, as FCM's do; not for APNs, whose
 	// path holds the device token).
 	IndexPaths bool
+	// CallTimeout, if positive, bounds each call from Start (or Do) to
+	// its answer: a call still unanswered then fails with an error that
+	// is context.DeadlineExceeded (its stream is reset). It costs no
+	// timer or context per call, unlike a deadline on the call's ctx.
+	CallTimeout time.Duration
 	// PingInterval, PingTimeout and DialTimeout default to
 	// DefaultPingInterval, DefaultPingTimeout and DefaultDialTimeout.
 	PingInterval time.Duration
@@ -233,16 +244,54 @@ func New(cfg Config) (*Client, error) {
 // (closed, ping timeout); those with ErrUnprocessed were not processed.
 // Safe for concurrent use.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
-	for attempt := 0; ; attempt++ {
+	var (
+		resp *Response
+		err  error
+	)
+	done := make(chan struct{})
+	c.Start(ctx, req, func(r *Response, e error) {
+		resp, err = r, e
+		close(done)
+	})
+	<-done
+	return resp, err
+}
+
+// Start sends req without waiting for its answer: done is called exactly
+// once, with what Do would return, when the answer has arrived, the
+// request failed, or ctx ended (the stream is then reset). Start itself
+// blocks only while the connection is dialed; the request then waits for
+// a stream slot in the connection's queue, with no goroutine of its own.
+// done runs on the connection's reader goroutine (answers, resets,
+// GOAWAY), on the goroutine that ended ctx's wait or closed the client,
+// or on Start's caller (a failure to dial): it must not block, nor call
+// Do; it may call Start. req and its Body must stay unchanged until done
+// is called; the Response given to done is done's to keep. A request the
+// server did not process (ErrUnprocessed) is sent again, at most twice,
+// on a new connection, from a goroutine of its own. Safe for concurrent
+// use.
+func (c *Client) Start(ctx context.Context, req *Request, done func(*Response, error)) {
+	c.start(ctx, req, done, 0)
+}
+
+// start is Start's attempt number attempt (0 first).
+func (c *Client) start(ctx context.Context, req *Request, done func(*Response, error), attempt int) {
+	for ; ; attempt++ {
 		cc, err := c.conn(ctx)
 		if err != nil {
-			return nil, err
+			done(nil, err)
+			return
 		}
-		resp, err := cc.roundTrip(ctx, req)
-		if err != nil && attempt < unprocessedRetries && ctx.Err() == nil && errors.Is(err, ErrUnprocessed) {
-			continue
+		s := &stream{ctx: ctx, attempt: attempt, call: done, req: req, body: req.Body}
+		s.resp.names = c.cfg.AnswerHeaders
+		err = cc.enqueue(s)
+		if err == nil {
+			return
 		}
-		return resp, err
+		if attempt >= unprocessedRetries || ctx.Err() != nil || !errors.Is(err, ErrUnprocessed) {
+			done(nil, err)
+			return
+		}
 	}
 }
 

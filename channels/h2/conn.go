@@ -51,7 +51,13 @@ type conn struct {
 	peerMaxFrm  uint32
 	tableSize   uint32 // server's SETTINGS_HEADER_TABLE_SIZE, applied by the writer
 	tableChange bool
-	recvUnacked int64 // connection-level bytes received and not yet granted back
+	recvUnacked int64     // connection-level bytes received and not yet granted back
+	fin         []*stream // streams ended whose completion has not run (see unlock)
+	// timeq holds the streams with a deadline (CallTimeout), in the
+	// order of their deadlines; ended ones leave it from its head.
+	// callTimer fires at the head's deadline.
+	timeq     []*stream
+	callTimer *time.Timer
 
 	wake    chan struct{} // cap 1: the writer has work
 	closing chan struct{} // closed when the connection closes
@@ -77,6 +83,12 @@ type ctrlFrame struct {
 // stream is one request and its answer.
 type stream struct {
 	id       uint32 // 0 while pending
+	cc       *conn
+	ctx      context.Context
+	stop     func() bool // stops the cancellation on ctx's end (nil: none)
+	attempt  int         // sends before this one (ErrUnprocessed retries)
+	deadline time.Time   // zero: none (see Config.CallTimeout)
+	call     func(*Response, error)
 	req      *Request
 	body     []byte // request body left to write
 	sendWin  int64
@@ -85,7 +97,6 @@ type stream struct {
 	headers  bool // a final header block was received
 	finished bool
 	err      error
-	done     chan struct{}
 }
 
 func newConn(cl *Client, nc net.Conn) *conn {
@@ -162,33 +173,140 @@ func (cc *conn) signal() {
 	}
 }
 
-// roundTrip queues req and waits for its answer or ctx's end.
-func (cc *conn) roundTrip(ctx context.Context, req *Request) (*Response, error) {
-	s := &stream{req: req, body: req.Body, done: make(chan struct{})}
-	s.resp.names = cc.cl.cfg.AnswerHeaders
+// enqueue queues s (a new stream of req) on cc, registering the
+// cancellation of s when its ctx ends. It fails, without queuing s, when
+// the connection is closed or going away (ErrUnprocessed).
+func (cc *conn) enqueue(s *stream) error {
 	cc.mu.Lock()
 	switch {
 	case cc.err != nil:
 		err := cc.err
 		cc.mu.Unlock()
-		return nil, fmt.Errorf("http2 connection closed (%w): %w", err, ErrUnprocessed)
+		return fmt.Errorf("http2 connection closed (%w): %w", err, ErrUnprocessed)
 	case cc.goAway:
 		cc.mu.Unlock()
-		return nil, fmt.Errorf("http2 connection going away: %w", ErrUnprocessed)
+		return fmt.Errorf("http2 connection going away: %w", ErrUnprocessed)
 	}
+	s.cc = cc
 	cc.pending = append(cc.pending, s)
+	if t := cc.cl.cfg.CallTimeout; t > 0 {
+		s.deadline = time.Now().Add(t)
+		cc.timeq = append(cc.timeq, s)
+		if len(cc.timeq) == 1 {
+			cc.armCallTimerLocked()
+		}
+	}
+	if s.ctx.Done() != nil {
+		// Set under mu: every completion of s happens after it. The
+		// function runs on a goroutine of its own, only if ctx ends.
+		s.stop = context.AfterFunc(s.ctx, s.cancel)
+	}
 	cc.mu.Unlock()
 	cc.signal()
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		cc.cancel(s, ctx.Err())
-		<-s.done
+	return nil
+}
+
+// armCallTimerLocked sets the call timer to the deadline at timeq's head.
+func (cc *conn) armCallTimerLocked() {
+	d := time.Until(cc.timeq[0].deadline)
+	if cc.callTimer == nil {
+		cc.callTimer = time.AfterFunc(d, cc.expireCalls)
+		return
 	}
-	if s.err != nil {
-		return nil, s.err
+	cc.callTimer.Reset(d)
+}
+
+// popEndedLocked drops the ended streams at timeq's head.
+func (cc *conn) popEndedLocked() {
+	for len(cc.timeq) > 0 && cc.timeq[0].finished {
+		cc.timeq[0] = nil
+		cc.timeq = cc.timeq[1:]
 	}
-	return &s.resp, nil
+	if len(cc.timeq) == 0 {
+		cc.timeq = cc.timeq[:0:0] // let the array go
+	}
+}
+
+// errCallTimeout is the failure of a call unanswered after CallTimeout.
+var errCallTimeout = fmt.Errorf("http2 call unanswered within its timeout: %w", context.DeadlineExceeded)
+
+// expireCalls runs on the call timer: the calls past their deadline end
+// with errCallTimeout, their streams reset.
+func (cc *conn) expireCalls() {
+	cc.mu.Lock()
+	if cc.err != nil {
+		cc.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	idle, reset := false, false
+	for len(cc.timeq) > 0 {
+		s := cc.timeq[0]
+		if !s.finished {
+			if s.deadline.After(now) {
+				break
+			}
+			if s.id != 0 {
+				cc.ctrl = append(cc.ctrl, ctrlFrame{kind: http2.FrameRSTStream, streamID: s.id, n: uint32(http2.ErrCodeCancel)})
+				reset = true
+			}
+			idle = cc.finishLocked(s, errCallTimeout) || idle
+		}
+		cc.popEndedLocked()
+	}
+	if len(cc.timeq) > 0 {
+		cc.armCallTimerLocked()
+	}
+	cc.unlock()
+	if reset {
+		cc.signal()
+	}
+	if idle {
+		cc.closeWith(errGoneAway)
+	}
+}
+
+// cancel ends s with its context's error (context.AfterFunc).
+func (s *stream) cancel() { s.cc.cancel(s, s.ctx.Err()) }
+
+// unlock releases mu and then runs the completions of the streams that
+// ended while it was held, in the order they ended.
+func (cc *conn) unlock() {
+	switch len(cc.fin) {
+	case 0:
+		cc.mu.Unlock()
+	case 1:
+		s := cc.fin[0]
+		cc.fin[0] = nil
+		cc.fin = cc.fin[:0]
+		cc.mu.Unlock()
+		s.complete()
+	default:
+		fin := cc.fin
+		cc.fin = nil
+		cc.mu.Unlock()
+		for _, s := range fin {
+			s.complete()
+		}
+	}
+}
+
+// complete delivers the end of s to its caller, or sends the request
+// again on a new connection (on a goroutine of its own, as it may dial)
+// when the server did not process it and retries are left.
+func (s *stream) complete() {
+	if s.stop != nil {
+		s.stop()
+	}
+	if s.err == nil {
+		s.call(&s.resp, nil)
+		return
+	}
+	if s.attempt < unprocessedRetries && s.ctx.Err() == nil && errors.Is(s.err, ErrUnprocessed) {
+		go s.cc.cl.start(s.ctx, s.req, s.call, s.attempt+1)
+		return
+	}
+	s.call(nil, s.err)
 }
 
 // cancel ends s with err, resetting its stream if it was written.
@@ -198,7 +316,7 @@ func (cc *conn) cancel(s *stream, err error) {
 		cc.ctrl = append(cc.ctrl, ctrlFrame{kind: http2.FrameRSTStream, streamID: s.id, n: uint32(http2.ErrCodeCancel)})
 	}
 	idle := cc.finishLocked(s, err)
-	cc.mu.Unlock()
+	cc.unlock()
 	cc.signal()
 	if idle {
 		cc.closeWith(errGoneAway)
@@ -207,9 +325,10 @@ func (cc *conn) cancel(s *stream, err error) {
 
 var errGoneAway = errors.New("http2 connection went away")
 
-// finishLocked ends s with err (nil: answered) unless it has ended. It
-// reports whether the connection is going away and has nothing left in
-// flight (the caller then closes it, without mu held).
+// finishLocked ends s with err (nil: answered) unless it has ended, and
+// queues its completion, which the caller runs by releasing mu with
+// unlock. It reports whether the connection is going away and has nothing
+// left in flight (the caller then closes it, without mu held).
 func (cc *conn) finishLocked(s *stream, err error) bool {
 	if s.finished {
 		return false
@@ -225,7 +344,10 @@ func (cc *conn) finishLocked(s *stream, err error) bool {
 			}
 		}
 	}
-	close(s.done)
+	cc.fin = append(cc.fin, s)
+	if len(cc.timeq) > 0 && cc.timeq[0] == s {
+		cc.popEndedLocked()
+	}
 	return cc.goAway && cc.err == nil && cc.active == 0
 }
 
@@ -249,7 +371,11 @@ func (cc *conn) closeWith(err error) {
 	if cc.pingTimer != nil {
 		cc.pingTimer.Stop()
 	}
-	cc.mu.Unlock()
+	if cc.callTimer != nil {
+		cc.callTimer.Stop()
+	}
+	cc.timeq = nil
+	cc.unlock()
 	close(cc.closing)
 	_ = cc.nc.Close()
 }
@@ -307,7 +433,9 @@ func (cc *conn) writeLoop() {
 				s := cc.pending[0]
 				cc.pending[0] = nil
 				cc.pending = cc.pending[1:]
-				if s.finished {
+				if s.finished || s.ctx.Err() != nil {
+					// Ended, or about to be (its cancellation runs
+					// on a goroutine of its own): not sent.
 					continue
 				}
 				s.id = cc.nextID
@@ -424,7 +552,7 @@ func (cc *conn) write(ctrl []ctrlFrame, start []*stream, data []dataChunk, maxFr
 			_ = cc.enc.WriteField(f)
 		}
 		if len(s.req.Body) > 0 {
-			_ = cc.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(s.req.Body)), Sensitive: true})
+			cc.hb.Write(appendContentLength(cc.hb.AvailableBuffer(), len(s.req.Body)))
 		}
 		block := cc.hb.Bytes()
 		first := block[:min(len(block), int(maxFrm))]
@@ -479,7 +607,7 @@ func (cc *conn) resetStream(id uint32, code http2.ErrCode, err error) {
 	if s := cc.streams[id]; s != nil {
 		idle = cc.finishLocked(s, err)
 	}
-	cc.mu.Unlock()
+	cc.unlock()
 	cc.signal()
 	if idle {
 		cc.closeWith(errGoneAway)
@@ -516,7 +644,7 @@ func (cc *conn) handle(f http2.Frame) error {
 		if s := cc.streams[f.StreamID]; s != nil {
 			idle = cc.finishLocked(s, err)
 		}
-		cc.mu.Unlock()
+		cc.unlock()
 		if idle {
 			cc.closeWith(errGoneAway)
 		}
@@ -600,7 +728,7 @@ func (cc *conn) onHeaders(f *http2.HeadersFrame) error {
 			idle = cc.finishLocked(s, nil)
 		}
 	}
-	cc.mu.Unlock()
+	cc.unlock()
 	if idle {
 		cc.closeWith(errGoneAway)
 	}
@@ -648,7 +776,7 @@ func (cc *conn) onData(f *http2.DataFrame) {
 			}
 		}
 	}
-	cc.mu.Unlock()
+	cc.unlock()
 	if idle {
 		cc.closeWith(errGoneAway)
 	}
@@ -730,8 +858,24 @@ func (cc *conn) onGoAway(f *http2.GoAwayFrame) {
 	}
 	cc.pending = nil
 	idle := cc.active == 0
-	cc.mu.Unlock()
+	cc.unlock()
 	if idle {
 		cc.closeWith(errGoneAway)
 	}
+}
+
+// appendContentLength appends the HPACK encoding of content-length: n,
+// never indexed, as hpack.Encoder.WriteField encodes it (the name as
+// index 28 of the static table, the value Huffman-coded when shorter),
+// without making a string of n.
+func appendContentLength(dst []byte, n int) []byte {
+	var digits [20]byte
+	v := strconv.AppendInt(digits[:0], int64(n), 10)
+	dst = append(dst, 0x10|0x0f, 28-0x0f) // literal never indexed, name index 28 (4-bit prefix)
+	if hl := hpack.HuffmanEncodeLength(string(v)); hl < uint64(len(v)) {
+		dst = append(dst, 0x80|byte(hl)) // fewer than 21 bytes: one byte
+		return hpack.AppendHuffmanString(dst, string(v))
+	}
+	dst = append(dst, byte(len(v)))
+	return append(dst, v...)
 }
