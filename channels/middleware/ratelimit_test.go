@@ -12,7 +12,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/mipush"
 	"github.com/pushpipe/pushpipe/channels/vendorsim"
-	"github.com/pushpipe/pushpipe/channels/vendorsim/allvendors"
+	"github.com/pushpipe/pushpipe/internal/vendortest"
 )
 
 // The MiPush app the tests send for, known to the simulator.
@@ -102,20 +102,7 @@ func (r *recorder) rate(calls bool) float64 {
 // MiPush channel of region sg pointed at it.
 func startMiPush(t *testing.T) (*mipush.Channel, *vendorsim.Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	sim, err := allvendors.Start(ctx, vendorsim.Config{MiPush: vendorsim.MiPushConfig{
-		Apps: []vendorsim.MiPushApp{{AppID: appID, Secret: secret, PackageName: pkg}}, QuotaPerSecond: 1e6}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	mp, err := mipush.New(mipush.Config{Endpoint: mipush.Endpoint{Region: "sg", BaseURL: sim.MiPushBaseURL("sg"),
-		Apps: map[string]mipush.App{appID: {AppSecret: secret, PackageName: pkg}}, Timeout: 2 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mp, sim
+	return vendortest.StartMiPush(t, appID, secret, pkg)
 }
 
 // messages returns n messages of app for task, with one content per
