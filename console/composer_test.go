@@ -190,3 +190,21 @@ func TestComposeFormABTest(t *testing.T) {
 		})
 	}
 }
+
+// TestComposerRefusesOversizedForms: a composer POST larger than the
+// console's form limit is refused without reading it whole, and nothing
+// is published.
+func TestComposerRefusesOversizedForms(t *testing.T) {
+	p := &recordingProducer{}
+	c := newTestConsole(t, p)
+	_, csrf := c.login("olga", "olga-password")
+	huge := strings.Repeat("device-x\n", maxFormBytes/4)
+	res, _ := c.do(http.MethodPost, "/apps/A/compose", url.Values{"csrf": {csrf}, "type": {"SIMPLE"}, "deliverType": {"1"},
+		"targets": {huge}, "title": {"T"}, "content": {"C"}, "action": {"send"}})
+	if res.StatusCode < 400 || res.StatusCode >= 500 {
+		t.Fatalf("an oversized composer form got status %d, want a 4xx refusal", res.StatusCode)
+	}
+	if len(p.outs) != 0 {
+		t.Fatalf("an oversized composer form published %d records", len(p.outs))
+	}
+}
