@@ -214,3 +214,77 @@ func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
 		t.Fatalf("version 3.0 after new events: %+v, want 1 pushed and succeeded", got)
 	}
 }
+
+// TestMigrateFoldsDeliveryTokens starts from a database of before
+// migration 017, whose (msg id, token) look-ups read the table
+// delivery_tokens filled by a materialized view of delivery_index, and
+// checks that Migrate drops the table and view, that the deliveries
+// indexed before are still found by their token (through the projection
+// it filled), that new ones are, and that Migrate runs again unchanged.
+func TestMigrateFoldsDeliveryTokens(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	for _, stmt := range []string{
+		"CREATE DATABASE " + db,
+		"CREATE TABLE " + db + ".delivery_index (delivery_id String, app_id LowCardinality(String), workspace_id LowCardinality(String), task_id String, msg_id String, " +
+			"push_type LowCardinality(String), target String, device_id String, platform LowCardinality(String), channel LowCardinality(String), token String, " +
+			"app_version LowCardinality(String), model LowCardinality(String), ts DateTime64(3, 'UTC')) ENGINE = ReplacingMergeTree ORDER BY delivery_id",
+		"CREATE TABLE " + db + ".delivery_tokens (msg_id String, token String, app_id LowCardinality(String), delivery_id String, ts DateTime64(3, 'UTC')) " +
+			"ENGINE = ReplacingMergeTree ORDER BY (msg_id, token, app_id, delivery_id)",
+		"CREATE MATERIALIZED VIEW " + db + ".delivery_tokens_mv TO " + db + ".delivery_tokens AS SELECT msg_id, token, app_id, delivery_id, ts FROM " + db + ".delivery_index WHERE token != ''",
+		"INSERT INTO " + db + ".delivery_index (delivery_id, app_id, msg_id, token, ts) VALUES ('d-old-1', 'a', 'm1', 'tok-1', now64(3)), ('d-old-2', 'a', 'm1', '', now64(3))",
+		"INSERT INTO " + db + ".delivery_index (delivery_id, app_id, msg_id, token, ts) VALUES ('d-old-3', 'b', 'm2', 'tok-3', now64(3))",
+	} {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := store.NewDeliveryIndex(conn, db)
+	tables := func() (n uint64) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('delivery_tokens', 'delivery_tokens_mv')", db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for round := 1; round <= 2; round++ {
+		if err := store.Migrate(ctx, conn, db, 0); err != nil {
+			t.Fatalf("migrating (round %d): %v", round, err)
+		}
+		if n := tables(); n != 0 {
+			t.Fatalf("after round %d: %d of delivery_tokens and its view left, want none", round, n)
+		}
+		var parts, projected uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = 'delivery_index' AND active", db).Scan(&parts); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.projection_parts WHERE database = ? AND table = 'delivery_index' AND name = 'tokens' AND active", db).Scan(&projected); err != nil {
+			t.Fatal(err)
+		}
+		if parts == 0 || projected != parts {
+			t.Fatalf("after round %d: %d of %d parts of delivery_index have the projection tokens, want all", round, projected, parts)
+		}
+	}
+	if err := x.Insert(ctx, []store.DeliveryRecord{{DeliveryID: "d-new-4", AppID: "a", MsgID: "m1", Token: "tok-4", TS: time.Now().UnixMilli()}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ask  store.MsgToken
+		want string // "" when not found
+	}{
+		{store.MsgToken{AppID: "a", MsgID: "m1", Token: "tok-1"}, "d-old-1"},
+		{store.MsgToken{MsgID: "m2", Token: "tok-3"}, "d-old-3"},
+		{store.MsgToken{AppID: "a", MsgID: "m1", Token: "tok-4"}, "d-new-4"},
+		{store.MsgToken{AppID: "a", MsgID: "m1", Token: ""}, ""},
+		{store.MsgToken{AppID: "a", MsgID: "m2", Token: "tok-3"}, ""},
+	} {
+		got, err := x.LookupTokens(ctx, []store.MsgToken{tc.ask})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id, ok := got[tc.ask]; id != tc.want || ok != (tc.want != "") {
+			t.Errorf("LookupTokens(%+v) = %q (found %t), want %q", tc.ask, id, ok, tc.want)
+		}
+	}
+}
