@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,5 +287,44 @@ func TestMigrateFoldsDeliveryTokens(t *testing.T) {
 		if id, ok := got[tc.ask]; id != tc.want || ok != (tc.want != "") {
 			t.Errorf("LookupTokens(%+v) = %q (found %t), want %q", tc.ask, id, ok, tc.want)
 		}
+	}
+}
+
+// TestMigrateSetsMergeSelector checks that the tables every delivery adds
+// parts to merge 20 parts at a time (migrations 016 and 018), on a fresh
+// database and on one whose events_minute Migrate rebuilt.
+func TestMigrateSetsMergeSelector(t *testing.T) {
+	conn := ch.Conn(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		scenario string
+		before   []string // statements run on the database first; {db} is its name
+	}{
+		{"fresh database", nil},
+		{"events_minute without app_version", []string{"CREATE DATABASE {db}",
+			"CREATE TABLE {db}.events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), " +
+				"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, UInt64)) " +
+				"ENGINE = AggregatingMergeTree ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)"}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			db := testinfra.DBPrefix(t) + "sg"
+			for _, stmt := range tc.before {
+				if err := conn.Exec(ctx, strings.ReplaceAll(stmt, "{db}", db)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := store.Migrate(ctx, conn, db, 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, table := range []string{"events", "delivery_index", "events_minute"} {
+				var engine string
+				if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(engine, "merge_selector_base = 20") {
+					t.Errorf("%s: %s, want merge_selector_base = 20", table, engine)
+				}
+			}
+		})
 	}
 }
