@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
@@ -20,34 +22,26 @@ func TestMigrateRebuildsStringEventsMinute(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	for _, stmt := range []string{
-		"CREATE DATABASE " + db,
-		"CREATE TABLE " + db + ".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), " +
-			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, String)) " +
+	execAll(t, conn,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), "+
+			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, String)) "+
 			"ENGINE = AggregatingMergeTree ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)",
-	} {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	// Migrate found no events yet; put the string table back with an old
 	// view and events written twice through it.
-	for _, stmt := range []string{
-		"DROP VIEW " + db + ".events_minute_mv",
-		"DROP TABLE " + db + ".events_minute",
-		"CREATE TABLE " + db + ".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), " +
-			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, String)) " +
+	execAll(t, conn,
+		"DROP VIEW "+db+".events_minute_mv",
+		"DROP TABLE "+db+".events_minute",
+		"CREATE TABLE "+db+".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), "+
+			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, String)) "+
 			"ENGINE = AggregatingMergeTree ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)",
-		"CREATE MATERIALIZED VIEW " + db + ".events_minute_mv TO " + db + ".events_minute AS SELECT toStartOfMinute(ts) AS minute, app_id, platform, channel, " +
-			"push_type, task_id, event, uniqExactState(event_id) AS events FROM " + db + ".events GROUP BY minute, app_id, platform, channel, push_type, task_id, event",
-	} {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
+		"CREATE MATERIALIZED VIEW "+db+".events_minute_mv TO "+db+".events_minute AS SELECT toStartOfMinute(ts) AS minute, app_id, platform, channel, "+
+			"push_type, task_id, event, uniqExactState(event_id) AS events FROM "+db+".events GROUP BY minute, app_id, platform, channel, push_type, task_id, event",
+	)
 	now := time.Now().Add(-time.Hour)
 	batch := func(from, n int) []schema.Event {
 		var evs []schema.Event
@@ -226,21 +220,17 @@ func TestMigrateFoldsDeliveryTokens(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	for _, stmt := range []string{
-		"CREATE DATABASE " + db,
-		"CREATE TABLE " + db + ".delivery_index (delivery_id String, app_id LowCardinality(String), workspace_id LowCardinality(String), task_id String, msg_id String, " +
-			"push_type LowCardinality(String), target String, device_id String, platform LowCardinality(String), channel LowCardinality(String), token String, " +
+	execAll(t, conn,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".delivery_index (delivery_id String, app_id LowCardinality(String), workspace_id LowCardinality(String), task_id String, msg_id String, "+
+			"push_type LowCardinality(String), target String, device_id String, platform LowCardinality(String), channel LowCardinality(String), token String, "+
 			"app_version LowCardinality(String), model LowCardinality(String), ts DateTime64(3, 'UTC')) ENGINE = ReplacingMergeTree ORDER BY delivery_id",
-		"CREATE TABLE " + db + ".delivery_tokens (msg_id String, token String, app_id LowCardinality(String), delivery_id String, ts DateTime64(3, 'UTC')) " +
+		"CREATE TABLE "+db+".delivery_tokens (msg_id String, token String, app_id LowCardinality(String), delivery_id String, ts DateTime64(3, 'UTC')) "+
 			"ENGINE = ReplacingMergeTree ORDER BY (msg_id, token, app_id, delivery_id)",
-		"CREATE MATERIALIZED VIEW " + db + ".delivery_tokens_mv TO " + db + ".delivery_tokens AS SELECT msg_id, token, app_id, delivery_id, ts FROM " + db + ".delivery_index WHERE token != ''",
-		"INSERT INTO " + db + ".delivery_index (delivery_id, app_id, msg_id, token, ts) VALUES ('d-old-1', 'a', 'm1', 'tok-1', now64(3)), ('d-old-2', 'a', 'm1', '', now64(3))",
-		"INSERT INTO " + db + ".delivery_index (delivery_id, app_id, msg_id, token, ts) VALUES ('d-old-3', 'b', 'm2', 'tok-3', now64(3))",
-	} {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
+		"CREATE MATERIALIZED VIEW "+db+".delivery_tokens_mv TO "+db+".delivery_tokens AS SELECT msg_id, token, app_id, delivery_id, ts FROM "+db+".delivery_index WHERE token != ''",
+		"INSERT INTO "+db+".delivery_index (delivery_id, app_id, msg_id, token, ts) VALUES ('d-old-1', 'a', 'm1', 'tok-1', now64(3)), ('d-old-2', 'a', 'm1', '', now64(3))",
+		"INSERT INTO "+db+".delivery_index (delivery_id, app_id, msg_id, token, ts) VALUES ('d-old-3', 'b', 'm2', 'tok-3', now64(3))",
+	)
 	x := store.NewDeliveryIndex(conn, db)
 	tables := func() (n uint64) {
 		t.Helper()
@@ -309,9 +299,7 @@ func TestMigrateSetsMergeSelector(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			db := testinfra.DBPrefix(t) + "sg"
 			for _, stmt := range tc.before {
-				if err := conn.Exec(ctx, strings.ReplaceAll(stmt, "{db}", db)); err != nil {
-					t.Fatal(err)
-				}
+				execAll(t, conn, strings.ReplaceAll(stmt, "{db}", db))
 			}
 			if err := store.Migrate(ctx, conn, db, 0); err != nil {
 				t.Fatal(err)
@@ -326,5 +314,15 @@ func TestMigrateSetsMergeSelector(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// execAll runs stmts on conn in order and fails t at the first error.
+func execAll(t *testing.T, conn driver.Conn, stmts ...string) {
+	t.Helper()
+	for _, stmt := range stmts {
+		if err := conn.Exec(context.Background(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
 	}
 }
