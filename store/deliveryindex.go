@@ -61,9 +61,9 @@ const maxLookup = 10_000
 
 const deliveryColumns = "delivery_id, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, token, app_version, model, ts, notify_id"
 
-// DeliveryIndex reads and writes the delivery_index (and, through its
-// materialized view, delivery_tokens) table of one region database. It is
-// safe for concurrent use.
+// DeliveryIndex reads and writes the delivery_index table of one region
+// database (with its projection tokens, migration 017, which serves the
+// look-ups by msg id and token). It is safe for concurrent use.
 type DeliveryIndex struct {
 	conn driver.Conn
 	db   string
@@ -134,11 +134,14 @@ func (x *DeliveryIndex) Lookup(ctx context.Context, ids []string) (map[string]De
 // the index, i.e. were fanned out (their valid event stored). The lookup is
 // by the table's key and its bloom filter (migration 015): an id that was
 // fanned out reads its granule, a fresh one a few rows (more the more ids
-// are asked at once), so the cost does not grow with the table.
+// are asked at once), so the cost does not grow with the table. It never
+// reads the projection tokens, which holds the columns asked for but in
+// another order (ClickHouse would pick it when the key alone, without the
+// bloom filter, selects as many granules).
 func (x *DeliveryIndex) Existing(ctx context.Context, appID string, ids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(ids))
 	for _, chunk := range inListChunks(ids) {
-		rows, err := x.conn.Query(ctx, "SELECT DISTINCT delivery_id FROM "+x.db+".delivery_index WHERE delivery_id IN (?) AND app_id = ?", chunk, appID)
+		rows, err := x.conn.Query(ctx, "SELECT DISTINCT delivery_id FROM "+x.db+".delivery_index WHERE delivery_id IN (?) AND app_id = ? SETTINGS optimize_use_projections = 0", chunk, appID)
 		if err != nil {
 			return nil, fmt.Errorf("looking up %d deliveries of app %s in %s.delivery_index: %w", len(chunk), appID, x.db, err)
 		}
@@ -161,7 +164,10 @@ func (x *DeliveryIndex) Existing(ctx context.Context, appID string, ids []string
 
 // LookupTokens returns the delivery id of each (app, msg id, token) that
 // the index knows; a pair with an empty AppID matches the deliveries of
-// every app. Should two deliveries share a pair (the same token
+// every app, and a pair with an empty token matches none. The look-up
+// reads the projection tokens of delivery_index, ordered by msg id and
+// token, so it reads about a granule per pair found whatever the size of
+// the table. Should two deliveries share a pair (the same token
 // registered under two device ids, or, for an empty AppID, two apps), the
 // smallest delivery id is returned, so the answer is stable.
 func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map[MsgToken]string, error) {
@@ -172,6 +178,9 @@ func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map
 		msgSet, tokenSet := map[string]bool{}, map[string]bool{}
 		var msgs, tokens []string
 		for _, p := range chunk {
+			if p.Token == "" {
+				continue
+			}
 			want[p] = true
 			if !msgSet[p.MsgID] {
 				msgSet[p.MsgID] = true
@@ -182,16 +191,19 @@ func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map
 				tokens = append(tokens, p.Token)
 			}
 		}
-		rows, err := x.conn.Query(ctx, "SELECT app_id, msg_id, token, min(delivery_id) FROM "+x.db+".delivery_tokens WHERE msg_id IN (?) AND token IN (?) GROUP BY app_id, msg_id, token", msgs, tokens)
+		if len(want) == 0 {
+			continue
+		}
+		rows, err := x.conn.Query(ctx, "SELECT app_id, msg_id, token, min(delivery_id) FROM "+x.db+".delivery_index WHERE msg_id IN (?) AND token IN (?) GROUP BY app_id, msg_id, token", msgs, tokens)
 		if err != nil {
-			return nil, fmt.Errorf("looking up %d (msg id, token) pairs in %s.delivery_tokens: %w", len(chunk), x.db, err)
+			return nil, fmt.Errorf("looking up %d (msg id, token) pairs in %s.delivery_index: %w", len(chunk), x.db, err)
 		}
 		for rows.Next() {
 			var p MsgToken
 			var id string
 			if err := rows.Scan(&p.AppID, &p.MsgID, &p.Token, &id); err != nil {
 				_ = rows.Close()
-				return nil, fmt.Errorf("reading a delivery token row: %w", err)
+				return nil, fmt.Errorf("reading a (msg id, token) row of the delivery index: %w", err)
 			}
 			anyApp := MsgToken{MsgID: p.MsgID, Token: p.Token}
 			for _, k := range []MsgToken{p, anyApp} {
@@ -203,7 +215,7 @@ func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map
 		err = rows.Err()
 		_ = rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("reading (msg id, token) pairs from %s.delivery_tokens: %w", x.db, err)
+			return nil, fmt.Errorf("reading (msg id, token) pairs from %s.delivery_index: %w", x.db, err)
 		}
 	}
 	return out, nil

@@ -29,7 +29,10 @@ func Database(region string) string { return "push_" + region }
 // app_version dimension): it runs once, from the start that finds it, and
 // a concurrent start may fail and has to be repeated. A start that stops
 // during the rebuild leaves the old table set aside, and the next start
-// completes the rebuild. ttlDays ≤ 0 means DefaultEventTTLDays.
+// completes the rebuild. A database from before migration 017 has its
+// delivery_tokens table folded into delivery_index's projection once
+// (foldDeliveryTokens); a start that stops before it dropped the table
+// folds it again. ttlDays ≤ 0 means DefaultEventTTLDays.
 func Migrate(ctx context.Context, conn driver.Conn, db string, ttlDays int) error {
 	if ttlDays <= 0 {
 		ttlDays = DefaultEventTTLDays
@@ -57,7 +60,38 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, ttlDays int) erro
 			}
 		}
 	}
+	if err := foldDeliveryTokens(ctx, conn, db); err != nil {
+		return err
+	}
 	return backfillEventsMinute(ctx, conn, db)
+}
+
+// foldDeliveryTokens converts a database from before migration 017, whose
+// (msg id, token) look-ups read the table delivery_tokens (a materialized
+// view of delivery_index), to the projection tokens of delivery_index that
+// migration 017 added: it drops the view, fills the projection of the
+// parts written before it (a mutation, awaited) and drops the table, whose
+// rows were all derived from delivery_index. A database without the table
+// is left as it is; a start that stops before the table is dropped leaves
+// it, and the next start repeats the steps, each of which is idempotent.
+func foldDeliveryTokens(ctx context.Context, conn driver.Conn, db string) error {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = 'delivery_tokens'", db).Scan(&n); err != nil {
+		return fmt.Errorf("looking for the table delivery_tokens in %s: %w", db, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	for _, stmt := range []string{
+		"DROP VIEW IF EXISTS " + db + ".delivery_tokens_mv",
+		"ALTER TABLE " + db + ".delivery_index MATERIALIZE PROJECTION tokens SETTINGS mutations_sync = 2",
+		"DROP TABLE IF EXISTS " + db + ".delivery_tokens",
+	} {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("folding %s.delivery_tokens into the projection tokens of delivery_index: %w", db, err)
+		}
+	}
+	return nil
 }
 
 // eventsMinuteAside is where setAsideEventsMinute puts an events_minute

@@ -3,8 +3,11 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/schema"
@@ -19,34 +22,26 @@ func TestMigrateRebuildsStringEventsMinute(t *testing.T) {
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	ctx := context.Background()
-	for _, stmt := range []string{
-		"CREATE DATABASE " + db,
-		"CREATE TABLE " + db + ".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), " +
-			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, String)) " +
+	execAll(t, conn,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), "+
+			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, String)) "+
 			"ENGINE = AggregatingMergeTree ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)",
-	} {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	if err := store.Migrate(ctx, conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
 	// Migrate found no events yet; put the string table back with an old
 	// view and events written twice through it.
-	for _, stmt := range []string{
-		"DROP VIEW " + db + ".events_minute_mv",
-		"DROP TABLE " + db + ".events_minute",
-		"CREATE TABLE " + db + ".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), " +
-			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, String)) " +
+	execAll(t, conn,
+		"DROP VIEW "+db+".events_minute_mv",
+		"DROP TABLE "+db+".events_minute",
+		"CREATE TABLE "+db+".events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), "+
+			"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, String)) "+
 			"ENGINE = AggregatingMergeTree ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)",
-		"CREATE MATERIALIZED VIEW " + db + ".events_minute_mv TO " + db + ".events_minute AS SELECT toStartOfMinute(ts) AS minute, app_id, platform, channel, " +
-			"push_type, task_id, event, uniqExactState(event_id) AS events FROM " + db + ".events GROUP BY minute, app_id, platform, channel, push_type, task_id, event",
-	} {
-		if err := conn.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
+		"CREATE MATERIALIZED VIEW "+db+".events_minute_mv TO "+db+".events_minute AS SELECT toStartOfMinute(ts) AS minute, app_id, platform, channel, "+
+			"push_type, task_id, event, uniqExactState(event_id) AS events FROM "+db+".events GROUP BY minute, app_id, platform, channel, push_type, task_id, event",
+	)
 	now := time.Now().Add(-time.Hour)
 	batch := func(from, n int) []schema.Event {
 		var evs []schema.Event
@@ -212,5 +207,122 @@ func TestMigrateAddsAppVersionToEventsMinute(t *testing.T) {
 	}
 	if got := stats("3.0"); got != (schema.StatsPoint{Pushed: 1, Succeeded: 1}) {
 		t.Fatalf("version 3.0 after new events: %+v, want 1 pushed and succeeded", got)
+	}
+}
+
+// TestMigrateFoldsDeliveryTokens starts from a database of before
+// migration 017, whose (msg id, token) look-ups read the table
+// delivery_tokens filled by a materialized view of delivery_index, and
+// checks that Migrate drops the table and view, that the deliveries
+// indexed before are still found by their token (through the projection
+// it filled), that new ones are, and that Migrate runs again unchanged.
+func TestMigrateFoldsDeliveryTokens(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	execAll(t, conn,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".delivery_index (delivery_id String, app_id LowCardinality(String), workspace_id LowCardinality(String), task_id String, msg_id String, "+
+			"push_type LowCardinality(String), target String, device_id String, platform LowCardinality(String), channel LowCardinality(String), token String, "+
+			"app_version LowCardinality(String), model LowCardinality(String), ts DateTime64(3, 'UTC')) ENGINE = ReplacingMergeTree ORDER BY delivery_id",
+		"CREATE TABLE "+db+".delivery_tokens (msg_id String, token String, app_id LowCardinality(String), delivery_id String, ts DateTime64(3, 'UTC')) "+
+			"ENGINE = ReplacingMergeTree ORDER BY (msg_id, token, app_id, delivery_id)",
+		"CREATE MATERIALIZED VIEW "+db+".delivery_tokens_mv TO "+db+".delivery_tokens AS SELECT msg_id, token, app_id, delivery_id, ts FROM "+db+".delivery_index WHERE token != ''",
+		"INSERT INTO "+db+".delivery_index (delivery_id, app_id, msg_id, token, ts) VALUES ('d-old-1', 'a', 'm1', 'tok-1', now64(3)), ('d-old-2', 'a', 'm1', '', now64(3))",
+		"INSERT INTO "+db+".delivery_index (delivery_id, app_id, msg_id, token, ts) VALUES ('d-old-3', 'b', 'm2', 'tok-3', now64(3))",
+	)
+	x := store.NewDeliveryIndex(conn, db)
+	tables := func() (n uint64) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('delivery_tokens', 'delivery_tokens_mv')", db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for round := 1; round <= 2; round++ {
+		if err := store.Migrate(ctx, conn, db, 0); err != nil {
+			t.Fatalf("migrating (round %d): %v", round, err)
+		}
+		if n := tables(); n != 0 {
+			t.Fatalf("after round %d: %d of delivery_tokens and its view left, want none", round, n)
+		}
+		var parts, projected uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = 'delivery_index' AND active", db).Scan(&parts); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.projection_parts WHERE database = ? AND table = 'delivery_index' AND name = 'tokens' AND active", db).Scan(&projected); err != nil {
+			t.Fatal(err)
+		}
+		if parts == 0 || projected != parts {
+			t.Fatalf("after round %d: %d of %d parts of delivery_index have the projection tokens, want all", round, projected, parts)
+		}
+	}
+	if err := x.Insert(ctx, []store.DeliveryRecord{{DeliveryID: "d-new-4", AppID: "a", MsgID: "m1", Token: "tok-4", TS: time.Now().UnixMilli()}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ask  store.MsgToken
+		want string // "" when not found
+	}{
+		{store.MsgToken{AppID: "a", MsgID: "m1", Token: "tok-1"}, "d-old-1"},
+		{store.MsgToken{MsgID: "m2", Token: "tok-3"}, "d-old-3"},
+		{store.MsgToken{AppID: "a", MsgID: "m1", Token: "tok-4"}, "d-new-4"},
+		{store.MsgToken{AppID: "a", MsgID: "m1", Token: ""}, ""},
+		{store.MsgToken{AppID: "a", MsgID: "m2", Token: "tok-3"}, ""},
+	} {
+		got, err := x.LookupTokens(ctx, []store.MsgToken{tc.ask})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id, ok := got[tc.ask]; id != tc.want || ok != (tc.want != "") {
+			t.Errorf("LookupTokens(%+v) = %q (found %t), want %q", tc.ask, id, ok, tc.want)
+		}
+	}
+}
+
+// TestMigrateSetsMergeSelector checks that the tables every delivery adds
+// parts to merge 20 parts at a time (migrations 016 and 018), on a fresh
+// database and on one whose events_minute Migrate rebuilt.
+func TestMigrateSetsMergeSelector(t *testing.T) {
+	conn := ch.Conn(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		scenario string
+		before   []string // statements run on the database first; {db} is its name
+	}{
+		{"fresh database", nil},
+		{"events_minute without app_version", []string{"CREATE DATABASE {db}",
+			"CREATE TABLE {db}.events_minute (minute DateTime('UTC'), app_id LowCardinality(String), platform LowCardinality(String), channel LowCardinality(String), " +
+				"push_type LowCardinality(String), task_id String, event LowCardinality(String), events AggregateFunction(uniqExact, UInt64)) " +
+				"ENGINE = AggregatingMergeTree ORDER BY (app_id, event, minute, platform, channel, push_type, task_id)"}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			db := testinfra.DBPrefix(t) + "sg"
+			for _, stmt := range tc.before {
+				execAll(t, conn, strings.ReplaceAll(stmt, "{db}", db))
+			}
+			if err := store.Migrate(ctx, conn, db, 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, table := range []string{"events", "delivery_index", "events_minute"} {
+				var engine string
+				if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(engine, "merge_selector_base = 20") {
+					t.Errorf("%s: %s, want merge_selector_base = 20", table, engine)
+				}
+			}
+		})
+	}
+}
+
+// execAll runs stmts on conn in order and fails t at the first error.
+func execAll(t *testing.T, conn driver.Conn, stmts ...string) {
+	t.Helper()
+	for _, stmt := range stmts {
+		if err := conn.Exec(context.Background(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
 	}
 }

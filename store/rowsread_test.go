@@ -74,6 +74,55 @@ func TestDeliveryIndexExistingReadsFewRows(t *testing.T) {
 	}
 }
 
+// TestDeliveryIndexLookupTokensReadsFewRows indexes 100,000 deliveries of
+// 1,000 messages (13 granules) and looks up (msg id, token) pairs: the
+// projection tokens of delivery_index (migration 017), in (msg id, token)
+// order, reads about a granule per message asked about instead of every
+// row of the table.
+func TestDeliveryIndexLookupTokensReadsFewRows(t *testing.T) {
+	ctx, x := context.Background(), newDeliveryIndex(t)
+	key := testinfra.IDKey()
+	now := time.Now().UnixMilli()
+	const n = 100_000
+	rows := make([]store.DeliveryRecord, n)
+	for i := range rows {
+		msg := fmt.Sprint("m-", i%1000)
+		rows[i] = store.DeliveryRecord{DeliveryID: key.DeliveryID("a", msg, fmt.Sprint("dev-", i)), AppID: "a", MsgID: msg, Token: fmt.Sprint("tok-", i), TS: now}
+	}
+	if err := x.Insert(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		scenario string
+		ask      []int // indexes into rows
+	}{
+		{"one pair", []int{4242}},
+		{"three pairs of three messages", []int{7, 50_123, 99_999}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			var pairs []store.MsgToken
+			for _, i := range tc.ask {
+				pairs = append(pairs, store.MsgToken{AppID: "a", MsgID: rows[i].MsgID, Token: rows[i].Token})
+			}
+			var read atomic.Int64
+			got, err := x.LookupTokens(selectedRows(ctx, &read), pairs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, i := range tc.ask {
+				if got[pairs[j]] != rows[i].DeliveryID {
+					t.Fatalf("LookupTokens(%+v) = %q, want %q", pairs[j], got[pairs[j]], rows[i].DeliveryID)
+				}
+			}
+			// Each message asked about reads the granule its key range
+			// falls in (8,192 rows), or two when it straddles a boundary.
+			if got, most := read.Load(), int64(2*len(tc.ask))*8192; got > most {
+				t.Fatalf("LookupTokens read %d rows, want at most %d", got, most)
+			}
+		})
+	}
+}
+
 // BenchmarkDeliveryIndexExisting asks about 10 or 100 fresh delivery ids
 // at a time over 500,000 indexed deliveries, with the bloom filter of
 // migration 015 and with ClickHouse told to ignore it (as before the

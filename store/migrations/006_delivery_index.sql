@@ -28,20 +28,7 @@ ORDER BY delivery_id
 TTL toDateTime(ts) + INTERVAL {ttl_days} DAY;
 
 -- (msg id, token) → delivery id, for receipts that name a token instead of
--- a delivery id.
-CREATE TABLE IF NOT EXISTS {db}.delivery_tokens
-(
-    msg_id      String,
-    token       String,
-    app_id      LowCardinality(String),
-    delivery_id String,
-    ts          DateTime64(3, 'UTC')
-)
-ENGINE = ReplacingMergeTree
-ORDER BY (msg_id, token, app_id, delivery_id)
-TTL toDateTime(ts) + INTERVAL {ttl_days} DAY;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.delivery_tokens_mv TO {db}.delivery_tokens AS
-SELECT msg_id, token, app_id, delivery_id, ts
-FROM {db}.delivery_index
-WHERE token != '';
+-- a delivery id, was a table of its own (delivery_tokens, filled by a
+-- materialized view of delivery_index) until migration 017 made it the
+-- projection tokens of delivery_index; Migrate converts a database that
+-- still has the table (foldDeliveryTokens).
