@@ -166,18 +166,27 @@ func decodeRecord[T any](data []byte, v *T) error {
 // such as accepted and rejected, or the delivery id for a receipt that
 // names nothing else yet. Every event of one message of one app goes to
 // one partition, in the order it was written.
-func (e *Event) Key() string {
-	app := e.AppID
+func (e *Event) Key() string { return AppKey(e.keyParts()) }
+
+// AppendKey appends Key() to b.
+func (e *Event) AppendKey(b []byte) []byte {
+	app, id := e.keyParts()
+	return AppendAppKey(b, app, id)
+}
+
+// keyParts returns the app and the id of Key.
+func (e *Event) keyParts() (app, id string) {
+	app = e.AppID
 	if app == "" {
 		app = e.ReceiptAppID
 	}
 	switch {
 	case e.MsgID != "":
-		return AppKey(app, e.MsgID)
+		return app, e.MsgID
 	case e.TaskID != "":
-		return AppKey(app, e.TaskID)
+		return app, e.TaskID
 	}
-	return AppKey(app, e.DeliveryID)
+	return app, e.DeliveryID
 }
 
 // NewEventID derives an event id from the step and the parts that make the

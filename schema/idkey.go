@@ -164,3 +164,11 @@ func AppKey(appID, id string) string {
 	}
 	return appID + "/" + id
 }
+
+// AppendAppKey appends AppKey(appID, id) to b.
+func AppendAppKey(b []byte, appID, id string) []byte {
+	if appID != "" {
+		b = append(append(b, appID...), '/')
+	}
+	return append(b, id...)
+}

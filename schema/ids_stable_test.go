@@ -28,3 +28,33 @@ func TestIDsAreStable(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendedKeysAndTypedEncoding checks the allocation-saving forms
+// against the plain ones: AppendKey is Key, AppendKafkaKey is KafkaKey, and
+// EncodeRecordOf writes what EncodeRecord writes, byte for byte.
+func TestAppendedKeysAndTypedEncoding(t *testing.T) {
+	for _, e := range []Event{
+		{AppID: "app", MsgID: "m", TaskID: "t", DeliveryID: "d"},
+		{AppID: "app", TaskID: "t", Event: EventAccepted, StatusDesc: "<&> é"},
+		{ReceiptAppID: "app2", DeliveryID: "d"},
+		{DeliveryID: "d"},
+	} {
+		if got := string(e.AppendKey([]byte("x"))); got != "x"+e.Key() {
+			t.Errorf("AppendKey of %+v: %q, want %q", e, got, "x"+e.Key())
+		}
+		plain, err1 := EncodeRecord(e)
+		typed, err2 := EncodeRecordOf(e)
+		if err1 != nil || err2 != nil || string(plain) != string(typed) {
+			t.Errorf("EncodeRecordOf of %+v: %s (%v), want %s (%v)", e, typed, err2, plain, err1)
+		}
+	}
+	d := Delivery{AppID: "app", DeviceID: "dev", DeliveryID: "d1", Extras: map[string]string{"b": "2", "a": "1"}, Title: "<t>"}
+	if got := string(d.AppendKafkaKey(nil)); got != d.KafkaKey() {
+		t.Errorf("AppendKafkaKey: %q, want %q", got, d.KafkaKey())
+	}
+	plain, err1 := EncodeRecord(d)
+	typed, err2 := EncodeRecordOf(d)
+	if err1 != nil || err2 != nil || string(plain) != string(typed) {
+		t.Errorf("EncodeRecordOf of a delivery: %s (%v), want %s (%v)", typed, err2, plain, err1)
+	}
+}
