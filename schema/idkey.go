@@ -167,6 +167,9 @@ func AppKey(appID, id string) string {
 
 // AppendAppKey appends AppKey(appID, id) to b.
 func AppendAppKey(b []byte, appID, id string) []byte {
+	if b == nil {
+		b = make([]byte, 0, len(appID)+1+len(id))
+	}
 	if appID != "" {
 		b = append(append(b, appID...), '/')
 	}
