@@ -39,8 +39,9 @@ import (
 const (
 	// DefaultEntries bounds the devices held. A row is held as one
 	// pointer-free record of its bytes (about 150 to 400 bytes with its
-	// key and bookkeeping), so the default holds about 40 MiB at most, and
-	// the garbage collector does not walk it.
+	// key and bookkeeping), so the default holds 15 to 40 MiB (up to twice
+	// that while dropped records wait for the arena's compaction), and the
+	// garbage collector does not walk it.
 	DefaultEntries = 100_000
 	// DefaultMaxPending bounds the devices tracked one by one while their
 	// binding records wait for the registry.
