@@ -49,6 +49,9 @@ type Delivery struct {
 // one app's device goes to one partition, in order.
 func (d *Delivery) KafkaKey() string { return AppKey(d.AppID, d.DeviceID) }
 
+// AppendKafkaKey appends KafkaKey() to b.
+func (d *Delivery) AppendKafkaKey(b []byte) []byte { return AppendAppKey(b, d.AppID, d.DeviceID) }
+
 // Revocable reports whether a revoke of the delivery's push stops the
 // delivery: every delivery but an SMS, which is never revoked or recalled
 // (an SMS that was sent cannot be taken back, mPaaS §6.4).

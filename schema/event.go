@@ -166,37 +166,71 @@ func decodeRecord[T any](data []byte, v *T) error {
 // such as accepted and rejected, or the delivery id for a receipt that
 // names nothing else yet. Every event of one message of one app goes to
 // one partition, in the order it was written.
-func (e *Event) Key() string {
-	app := e.AppID
+func (e *Event) Key() string { return AppKey(e.keyParts()) }
+
+// AppendKey appends Key() to b.
+func (e *Event) AppendKey(b []byte) []byte {
+	app, id := e.keyParts()
+	return AppendAppKey(b, app, id)
+}
+
+// keyParts returns the app and the id of Key.
+func (e *Event) keyParts() (app, id string) {
+	app = e.AppID
 	if app == "" {
 		app = e.ReceiptAppID
 	}
 	switch {
 	case e.MsgID != "":
-		return AppKey(app, e.MsgID)
+		return app, e.MsgID
 	case e.TaskID != "":
-		return AppKey(app, e.TaskID)
+		return app, e.TaskID
 	}
-	return AppKey(app, e.DeliveryID)
+	return app, e.DeliveryID
 }
 
 // NewEventID derives an event id from the step and the parts that make the
 // step unique (task id, msg id, device id, attempt, source offset...). The
 // same inputs always give the same id.
+//
+// It allocates only the returned string (an id is derived for every event
+// of every device of a broadcast).
 func NewEventID(t EventType, parts ...string) string {
-	return hashID(append([]string{string(t)}, parts...)...)
+	var scratch [256]byte
+	return hashOf(appendHashPart(scratch[:0], string(t)), parts)
 }
 
 // hashID returns the first 128 bits of SHA-256 over the parts, hex encoded.
 // Parts are length-prefixed so ("ab","c") and ("a","bc") differ.
 func hashID(parts ...string) string {
-	h := sha256.New()
+	var scratch [256]byte
+	return hashOf(scratch[:0], parts)
+}
+
+// hashOf appends parts to b, as hashID frames them, and returns hashID's
+// id of the whole.
+func hashOf(b []byte, parts []string) string {
 	for _, p := range parts {
-		h.Write([]byte(strconv.Itoa(len(p))))
-		h.Write([]byte{':'})
-		h.Write([]byte(p))
+		b = appendHashPart(b, p)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	var id [32]byte
+	hex.Encode(id[:], sum[:16])
+	return string(id[:])
+}
+
+// appendHashPart appends one length-prefixed part of hashID's input.
+func appendHashPart(b []byte, p string) []byte {
+	b = strconv.AppendInt(b, int64(len(p)), 10)
+	b = append(b, ':')
+	return append(b, p...)
+}
+
+// EncodeRecordOf encodes v as EncodeRecord does, byte for byte, taking v by
+// its type: a struct passed by value is not copied to the heap, so the
+// result is the only allocation.
+func EncodeRecordOf[T any](v T) ([]byte, error) {
+	return json.MarshalOf(v)
 }
 
 // ShortHash is hashID for callers outside the package that need a stable

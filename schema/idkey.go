@@ -53,7 +53,9 @@ func NewIDKey(secret []byte) (IDKey, error) {
 		return IDKey{}, fmt.Errorf("%w: got %d bytes; generate one with `head -c 32 /dev/urandom | base64`", ErrShortIDSecret, len(secret))
 	}
 	key := append([]byte(nil), secret...)
-	return IDKey{key: key, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}, nil
+	return IDKey{key: key, macs: &sync.Pool{New: func() any {
+		return &macState{h: hmac.New(sha256.New, key), scratch: make([]byte, 0, 256)}
+	}}}, nil
 }
 
 // Valid reports whether k was made by NewIDKey.
@@ -77,21 +79,30 @@ func (k IDKey) mac(domain string, parts ...string) [sha256.Size]byte {
 	if !k.Valid() {
 		panic("schema: IDKey used before NewIDKey: configure security.idSecret")
 	}
-	var scratch [256]byte
-	b := append(scratch[:0], domain...)
+	m := k.macs.Get().(*macState)
+	b := append(m.scratch[:0], domain...)
 	for _, p := range parts {
 		b = append(b, 0)
 		b = strconv.AppendInt(b, int64(len(p)), 10)
 		b = append(b, ':')
 		b = append(b, p...)
 	}
-	h := k.macs.Get().(hash.Hash)
-	h.Reset()
-	h.Write(b)
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	k.macs.Put(h)
+	m.h.Reset()
+	m.h.Write(b)
+	sum := [sha256.Size]byte(m.h.Sum(m.sum[:0]))
+	if cap(b) <= 4096 {
+		m.scratch = b[:0] // keep a grown buffer, within bounds
+	}
+	k.macs.Put(m)
 	return sum
+}
+
+// macState is one pooled HMAC state with its buffers: the input and the
+// sum stay in it, so deriving an id allocates nothing but the id.
+type macState struct {
+	h       hash.Hash
+	scratch []byte
+	sum     [sha256.Size]byte
 }
 
 // DeliveryID derives the id of the delivery of msg msgID of app appID to
@@ -152,4 +163,15 @@ func AppKey(appID, id string) string {
 		return id
 	}
 	return appID + "/" + id
+}
+
+// AppendAppKey appends AppKey(appID, id) to b.
+func AppendAppKey(b []byte, appID, id string) []byte {
+	if b == nil {
+		b = make([]byte, 0, len(appID)+1+len(id))
+	}
+	if appID != "" {
+		b = append(append(b, appID...), '/')
+	}
+	return append(b, id...)
 }

@@ -17,12 +17,17 @@ import (
 // EventOutput encodes e for push.events.R of region, keyed by e.Key():
 // "<appId>/<msg id>" (or task id for task-level events).
 func EventOutput(region string, e schema.Event) pipeline.Output {
-	b, err := schema.EncodeRecord(e)
+	return eventOutput(pipeline.EventsTopic(region), &e)
+}
+
+// eventOutput encodes e for topic: two allocations, the key and the value.
+func eventOutput(topic string, e *schema.Event) pipeline.Output {
+	b, err := schema.EncodeRecordOf(*e)
 	if err != nil {
 		// Event has only plain fields; Marshal cannot fail on it.
 		panic(fmt.Sprintf("encoding event: %v", err))
 	}
-	return pipeline.Output{Topic: pipeline.EventsTopic(region), Key: []byte(e.Key()), Value: b}
+	return pipeline.Output{Topic: topic, Key: e.AppendKey(nil), Value: b}
 }
 
 // Reject turns a decoding or validation error into a rejection: the code of
@@ -41,12 +46,44 @@ func Reject(err error, partial schema.Event) *pipeline.Rejection {
 // d.KafkaKey() ("<appId>/<device id>") so that every delivery of a device
 // goes to one partition.
 func DeliveryOutput(d schema.Delivery) pipeline.Output {
-	b, err := schema.EncodeRecord(d)
+	return deliveryOutput(pipeline.DeliveriesTopic(d.Region), &d)
+}
+
+// deliveryOutput encodes d for topic: two allocations, the key and the
+// value.
+func deliveryOutput(topic string, d *schema.Delivery) pipeline.Output {
+	b, err := schema.EncodeRecordOf(*d)
 	if err != nil {
 		// Delivery has only plain fields; Marshal cannot fail on it.
 		panic(fmt.Sprintf("encoding delivery: %v", err))
 	}
-	return pipeline.Output{Topic: pipeline.DeliveriesTopic(d.Region), Key: []byte(d.KafkaKey()), Value: b}
+	return pipeline.Output{Topic: topic, Key: d.AppendKafkaKey(nil), Value: b}
+}
+
+// RegionOutputs is EventOutput and DeliveryOutput for a stage of one
+// region, with the region's topic names built once instead of per record
+// (fanout encodes several records per device of a broadcast). The zero
+// value is not usable; make one with NewRegionOutputs. It is immutable and
+// safe for concurrent use.
+type RegionOutputs struct {
+	region, events, deliveries string
+}
+
+// NewRegionOutputs returns the RegionOutputs of region.
+func NewRegionOutputs(region string) RegionOutputs {
+	return RegionOutputs{region: region, events: pipeline.EventsTopic(region), deliveries: pipeline.DeliveriesTopic(region)}
+}
+
+// Event is EventOutput(region, e). e is not retained.
+func (o RegionOutputs) Event(e *schema.Event) pipeline.Output { return eventOutput(o.events, e) }
+
+// Delivery is DeliveryOutput(d): on push.deliveries of d.Region (the
+// names of o's region are reused when it is d's). d is not retained.
+func (o RegionOutputs) Delivery(d *schema.Delivery) pipeline.Output {
+	if d.Region != o.region {
+		return deliveryOutput(pipeline.DeliveriesTopic(d.Region), d)
+	}
+	return deliveryOutput(o.deliveries, d)
 }
 
 // RevokedFunc tells whether a delivery's push was revoked, returning the

@@ -132,6 +132,8 @@ func (c Config) Validate() error {
 // batches, so one Handler may serve concurrent batches.
 type Handler struct {
 	cfg Config
+	// out encodes the region's events and deliveries.
+	out workers.RegionOutputs
 }
 
 // New returns a fanout handler.
@@ -145,7 +147,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Chunk <= 0 {
 		cfg.Chunk = DefaultChunk
 	}
-	return &Handler{cfg: cfg}, nil
+	return &Handler{cfg: cfg, out: workers.NewRegionOutputs(cfg.Region)}, nil
 }
 
 // decoded is a valid request with its rendered messages.
@@ -155,7 +157,7 @@ type decoded struct {
 	ts     int64 // accepted time, Unix ms; deterministic under replay
 	msgs   []message
 	// content caches what deliveries of one message on one channel share.
-	content map[string]content
+	content map[contentKey]content
 	// phones are the phone numbers of the users of the request's SMS
 	// supplement; smsDone the SMS deliveries it emitted (see sms.go).
 	phones  map[string]string

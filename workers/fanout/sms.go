@@ -155,7 +155,7 @@ func (h *Handler) smsSupplement(ctx context.Context, s *sink, d *decoded, ev sch
 		}
 		var out []pipeline.Output
 		if req.SmsStrategy == schema.SMSStrategyConcurrent {
-			out = []pipeline.Output{workers.EventOutput(h.cfg.Region, del.EventFor(schema.EventValid, d.ts)), workers.DeliveryOutput(del)}
+			out = []pipeline.Output{h.valid(&del, d.ts), h.out.Delivery(&del)}
 		} else {
 			out = []pipeline.Output{workers.RetryOutput(del, h.cfg.Now())}
 		}

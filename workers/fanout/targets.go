@@ -13,7 +13,6 @@ import (
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
-	"github.com/pushpipe/pushpipe/workers"
 )
 
 // lookupKeys collects, per app and target kind, the targets of a batch.
@@ -166,7 +165,7 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 	if req.Type == schema.PushBroadcast {
 		return h.broadcast(ctx, s, d, base, accepted)
 	}
-	if err := s.add(ctx, workers.EventOutput(h.cfg.Region, accepted)); err != nil {
+	if err := s.add(ctx, h.out.Event(&accepted)); err != nil {
 		return nil, err
 	}
 
@@ -211,7 +210,7 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 		planned := ev
 		planned.EventID = schema.NewEventID(schema.EventPlanned, d.taskID, msg.msgID, msg.target)
 		planned.Event = schema.EventPlanned
-		if err := s.add(ctx, workers.EventOutput(h.cfg.Region, planned)); err != nil {
+		if err := s.add(ctx, h.out.Event(&planned)); err != nil {
 			return nil, err
 		}
 		for _, dev := range devs {
@@ -236,7 +235,7 @@ func (h *Handler) broadcast(ctx context.Context, s *sink, d *decoded, base, acce
 	err := h.cfg.Devices.Stream(ctx, audience, func(dev schema.Device) error {
 		if !matched {
 			matched = true
-			if err := s.add(ctx, workers.EventOutput(h.cfg.Region, accepted)); err != nil {
+			if err := s.add(ctx, h.out.Event(&accepted)); err != nil {
 				return err
 			}
 		}
@@ -244,7 +243,7 @@ func (h *Handler) broadcast(ctx context.Context, s *sink, d *decoded, base, acce
 	})
 	if err == nil && !matched {
 		accepted.StatusDesc = schema.AudienceEmptyDesc + ": no device matches " + describeAudience(d.req, audience)
-		err = s.add(ctx, workers.EventOutput(h.cfg.Region, accepted))
+		err = s.add(ctx, h.out.Event(&accepted))
 	}
 	if werr := s.wait(); err == nil {
 		err = werr
@@ -281,7 +280,7 @@ func (h *Handler) noDevice(ctx context.Context, s *sink, d *decoded, ev schema.E
 	planned := ev
 	planned.EventID = schema.NewEventID(schema.EventPlanned, d.taskID, ev.MsgID, ev.Target)
 	planned.Event = schema.EventPlanned
-	return s.add(ctx, workers.EventOutput(h.cfg.Region, planned), h.event(ev, schema.EventInvalidDevice, schema.StatusNoBindInfo, why))
+	return s.add(ctx, h.out.Event(&planned), h.event(ev, schema.EventInvalidDevice, schema.StatusNoBindInfo, why))
 }
 
 // device decides one (message, device) pair: invalid, filtered or valid
@@ -295,7 +294,7 @@ func (h *Handler) device(ctx context.Context, s *sink, d *decoded, base schema.E
 		planned := ev
 		planned.EventID = schema.NewEventID(schema.EventPlanned, d.taskID, msg.msgID, target, dev.DeviceID)
 		planned.Event = schema.EventPlanned
-		if err := s.add(ctx, workers.EventOutput(h.cfg.Region, planned)); err != nil {
+		if err := s.add(ctx, h.out.Event(&planned)); err != nil {
 			return err
 		}
 	}
@@ -323,14 +322,20 @@ func (h *Handler) device(ctx context.Context, s *sink, d *decoded, base schema.E
 	if code, why := channelRefusal(req, channel, msg.ext, msg.uri); code != 0 {
 		return s.add(ctx, h.event(ev, schema.EventFiltered, int64(code), why))
 	}
-	return s.add(ctx, workers.EventOutput(h.cfg.Region, del.EventFor(schema.EventValid, d.ts)), workers.DeliveryOutput(del))
+	return s.add(ctx, h.valid(&del, d.ts), h.out.Delivery(&del))
 }
 
 func (h *Handler) event(ev schema.Event, t schema.EventType, code int64, desc string) pipeline.Output {
 	ev.EventID = schema.NewEventID(t, ev.TaskID, ev.MsgID, ev.Target, ev.DeviceID)
 	ev.Event = t
 	ev.StatusCode, ev.StatusDesc = code, desc
-	return workers.EventOutput(h.cfg.Region, ev)
+	return h.out.Event(&ev)
+}
+
+// valid is the output of del's valid event at ts.
+func (h *Handler) valid(del *schema.Delivery, ts int64) pipeline.Output {
+	ev := del.EventFor(schema.EventValid, ts)
+	return h.out.Event(&ev)
 }
 
 func withDevice(ev schema.Event, dev schema.Device) schema.Event {
@@ -443,11 +448,14 @@ type content struct {
 	payload string
 }
 
+// contentKey names the content of one message on one channel.
+type contentKey struct{ msgID, channel string }
+
 // contentFor builds (once per message and channel of a request) the
 // extras and payload of the message's deliveries. Deliveries share the
 // returned map; nothing modifies it after it is built.
 func (d *decoded) contentFor(msg message, channel string) content {
-	key := msg.msgID + "\x00" + channel
+	key := contentKey{msg.msgID, channel}
 	if c, ok := d.content[key]; ok {
 		return c
 	}
@@ -458,7 +466,7 @@ func (d *decoded) contentFor(msg message, channel string) content {
 		payload = string(b)
 	}
 	if d.content == nil {
-		d.content = map[string]content{}
+		d.content = map[contentKey]content{}
 	}
 	c := content{extras: extras, payload: payload}
 	d.content[key] = c

@@ -26,7 +26,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
@@ -38,9 +37,11 @@ import (
 
 // Defaults of Config.
 const (
-	// DefaultEntries bounds the devices held. A row takes about 1 KiB
-	// with its key and the LRU's bookkeeping, so the default holds about
-	// 100 MiB at most.
+	// DefaultEntries bounds the devices held. A row is held as one
+	// pointer-free record of its bytes (about 150 to 400 bytes with its
+	// key and bookkeeping), so the default holds 15 to 40 MiB (up to twice
+	// that while dropped records wait for the arena's compaction), and the
+	// garbage collector does not walk it.
 	DefaultEntries = 100_000
 	// DefaultMaxPending bounds the devices tracked one by one while their
 	// binding records wait for the registry.
@@ -147,7 +148,7 @@ type Cache struct {
 	closer interface{ CloseIdleConnections() }
 
 	mu  sync.Mutex
-	lru *simplelru.LRU[string, entry]
+	lru *lru
 	// pending holds the devices touched by binding records the registry
 	// may not have stored, by key; overflow the highest untracked offset
 	// per partition once pending is full, and overflowSettled the epoch at
@@ -197,12 +198,8 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.SyncWait == 0 {
 		cfg.SyncWait = DefaultSyncWait
 	}
-	lru, err := simplelru.NewLRU[string, entry](cfg.Entries, nil)
-	if err != nil {
-		return nil, fmt.Errorf("devicecache: %w", err)
-	}
 	transport := cfg.Security.Transport("pushpipe-device-cache")
-	c := &Cache{Devices: cfg.Devices, cfg: cfg, topic: pipeline.BindingsTopic(cfg.Region), lru: lru,
+	c := &Cache{Devices: cfg.Devices, cfg: cfg, topic: pipeline.BindingsTopic(cfg.Region), lru: newLRU(cfg.Entries),
 		client:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: transport, Timeout: 10 * time.Second},
 		closer:  transport,
 		pending: map[string]touch{}, overflow: map[int]int64{}, inflight: map[uint64]int{},
@@ -301,8 +298,7 @@ func (c *Cache) fillLocked(k string, d schema.Device, found bool, epoch uint64) 
 		c.refused.Inc()
 		return false
 	}
-	c.lru.Add(k, entry{dev: d, found: found})
-	return true
+	return c.lru.Add(k, entry{dev: d, found: found})
 }
 
 // beginLocked registers a ClickHouse read starting now and returns its
