@@ -143,8 +143,9 @@ func TestStageNoBatchWait(t *testing.T) {
 			}
 			if tc.batchWait < 0 {
 				produceInputs(t, ctx, p, in, 5, 1, "busy")
-				// Time for the stage to fetch them while the handler is busy.
-				time.Sleep(500 * time.Millisecond)
+				// Time for the stage to fetch them while the handler is
+				// busy (the broker answers a fetch as soon as records come).
+				time.Sleep(2 * time.Second)
 			}
 			close(release)
 			select {
