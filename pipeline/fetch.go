@@ -4,23 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 )
 
+// maxGathered bounds how many records the gatherer holds beyond the
+// reader's own queue (BatchSize records): enough for a full batch at the
+// default BatchSize, without doubling the read-ahead of stages with very
+// large batches.
+const maxGathered = 1024
+
 // loop fetches and processes batches until ctx ends.
+//
+// A gatherer goroutine reads records from the consumer group as they come
+// and queues them for the loop, which takes the first record waiting (or
+// the next to come), every record already queued behind it (up to
+// BatchSize), and then, unless BatchWait is NoBatchWait, waits for more
+// as BatchWait and BatchLinger say. With NoBatchWait a batch is handed to
+// the handler as soon as a handling slot is free: records accumulate only
+// while the handler is busy, so batches are large under load and cost no
+// added wait at low rates.
 //
 // Each batch is a flight: handled, then (once the previous flight is
 // produced and committed) produced and committed, in a goroutine of its
 // own. A handling slot (ConcurrentBatches of them) is taken before a batch
-// is fetched and given back once the batch is handled and the previous
+// is gathered and given back once the batch is handled and the previous
 // flight is done, so at most ConcurrentBatches batches are being handled
 // and one more is being produced and committed; with one slot, the next
-// batch is fetched and handled while the previous one is produced and
+// batch is gathered and handled while the previous one is produced and
 // committed. Outputs and commits follow the order of the batches.
 func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
-	fetchFailures := 0
 	slots := make(chan struct{}, s.cfg.ConcurrentBatches)
 	var flights []*flight // started and not yet seen done, in batch order
 	stop := func(err error, batch []kafka.Message) error {
@@ -65,6 +80,21 @@ func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 			}
 		}
 	}()
+	// The gatherer stops before the flights are waited for, so that it
+	// does not read ahead meanwhile. Records it queued are not committed
+	// and are delivered again to the partitions' next owner.
+	gctx, stopGather := context.WithCancel(ctx)
+	gathered := make(chan kafka.Message, min(s.cfg.BatchSize, maxGathered))
+	var gatherer sync.WaitGroup
+	gatherer.Add(1)
+	go func() {
+		defer gatherer.Done()
+		s.gather(gctx, reader, gathered)
+	}()
+	defer func() {
+		stopGather()
+		gatherer.Wait()
+	}()
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -74,41 +104,66 @@ func (s *Stage) loop(ctx, workCtx context.Context, reader *kafka.Reader) error {
 		if batch, err := settled(); err != nil {
 			return stop(err, batch)
 		}
-		batch, err := s.fetchBatch(ctx, reader)
-		if len(batch) > 0 {
-			var prev *flight
-			if len(flights) > 0 {
-				prev = flights[len(flights)-1]
-			}
-			flights = append(flights, s.startFlight(workCtx, reader, batch, prev, func() { <-slots }))
-		} else {
+		batch := s.fetchBatch(ctx, gathered)
+		if len(batch) == 0 {
 			<-slots
+			return nil // only when ctx ended
 		}
+		var prev *flight
+		if len(flights) > 0 {
+			prev = flights[len(flights)-1]
+		}
+		flights = append(flights, s.startFlight(workCtx, reader, batch, prev, func() { <-slots }))
 		if ctx.Err() != nil {
-			return nil
-		}
-		if err == nil {
-			fetchFailures = 0
-			continue
-		}
-		fetchFailures++
-		s.m.incError(ErrorKindFetch)
-		d := s.backoff(fetchFailures)
-		s.log.Warn().Err(err).Int("attempt", fetchFailures).Dur("retry_in", d).Msg("fetching from the consumer group failed")
-		if !Pause(ctx, d) {
 			return nil
 		}
 	}
 }
 
-func (s *Stage) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
-	m, err := r.FetchMessage(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil
+// gather reads records from the consumer group into out, in the order the
+// reader returns them, until ctx ends. Fetch failures are counted, logged
+// and retried with backoff.
+func (s *Stage) gather(ctx context.Context, r *kafka.Reader, out chan<- kafka.Message) {
+	failures := 0
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			s.m.incError(ErrorKindFetch)
+			d := s.backoff(failures)
+			s.log.Warn().Err(fmt.Errorf("fetching from %s: %w", s.cfg.Topic, err)).Int("attempt", failures).Dur("retry_in", d).
+				Msg("fetching from the consumer group failed")
+			if !Pause(ctx, d) {
+				return
+			}
+			continue
 		}
-		return nil, fmt.Errorf("fetching from %s: %w", s.cfg.Topic, err)
+		failures = 0
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return
+		}
 	}
+}
+
+// fetchBatch returns the next batch from in: the first record (waiting
+// for it until ctx ends; nil then), every record already queued behind it,
+// and, unless BatchWait is NoBatchWait, those that come within BatchWait
+// of the first (handed over early once none came for BatchLinger), at
+// most BatchSize in all. If ctx ends while it waits for more, the records
+// gathered so far are returned.
+func (s *Stage) fetchBatch(ctx context.Context, in <-chan kafka.Message) []kafka.Message {
+	var m kafka.Message
+	select {
+	case m = <-in:
+	case <-ctx.Done():
+		return nil
+	}
+	start := time.Now()
 	s.markOK()
 	// Room for as many records as the previous batch held (at least 16),
 	// not BatchSize: a kafka.Message is about 150 bytes, at low rates most
@@ -117,32 +172,49 @@ func (s *Stage) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Messag
 	batch := make([]kafka.Message, 1, min(s.cfg.BatchSize, max(16, int(s.lastBatch.Load()))))
 	batch[0] = m
 	if s.cfg.BatchSize == 1 {
-		return batch, nil
+		return batch
 	}
 	defer func() { s.lastBatch.Store(int64(len(batch))) }()
-	// One context ends the gathering: at BatchWait after the first record,
-	// or once no record came for BatchLinger (a timer reset at each
-	// record), so that a record costs no context and timer of its own.
-	bctx, cancel := context.WithTimeout(ctx, s.cfg.BatchWait)
-	defer cancel()
+	// What has already arrived is taken without waiting.
+drain:
+	for len(batch) < s.cfg.BatchSize {
+		select {
+		case m := <-in:
+			batch = append(batch, m)
+		default:
+			break drain
+		}
+	}
+	if s.cfg.BatchWait < 0 || len(batch) == s.cfg.BatchSize {
+		return batch
+	}
+	wait := s.cfg.BatchWait - time.Since(start)
+	if wait <= 0 {
+		return batch
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
 	var linger *time.Timer
+	var lingered <-chan time.Time
 	if s.cfg.BatchLinger > 0 && s.cfg.BatchLinger < s.cfg.BatchWait {
-		linger = time.AfterFunc(s.cfg.BatchLinger, cancel)
+		linger = time.NewTimer(s.cfg.BatchLinger)
 		defer linger.Stop()
+		lingered = linger.C
 	}
 	for len(batch) < s.cfg.BatchSize {
-		m, err := r.FetchMessage(bctx)
-		if err != nil {
-			if bctx.Err() != nil {
-				return batch, nil
+		select {
+		case m := <-in:
+			batch = append(batch, m)
+			if linger != nil {
+				linger.Reset(s.cfg.BatchLinger)
 			}
-			return batch, fmt.Errorf("fetching from %s: %w", s.cfg.Topic, err)
-		}
-		batch = append(batch, m)
-		if linger != nil && !linger.Reset(s.cfg.BatchLinger) {
-			// The linger ran out while this record arrived.
-			return batch, nil
+		case <-deadline.C:
+			return batch
+		case <-lingered:
+			return batch
+		case <-ctx.Done():
+			return batch
 		}
 	}
-	return batch, nil
+	return batch
 }

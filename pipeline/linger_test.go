@@ -79,3 +79,88 @@ func TestStageBatchLinger(t *testing.T) {
 		})
 	}
 }
+
+// TestStageNoBatchWait checks batching with NoBatchWait: a record that
+// comes while the handler is idle is handed over alone, and the records
+// that come while the handler is busy form the next batch. With a
+// BatchWait the first record would wait and take the others along.
+func TestStageNoBatchWait(t *testing.T) {
+	for _, tc := range []struct {
+		scenario  string
+		batchWait time.Duration
+		want      []int
+	}{
+		{scenario: "no wait: records that came while the handler was busy form the next batch", batchWait: NoBatchWait, want: []int{1, 5}},
+		{scenario: "batch wait: the first record waits for the others", batchWait: 3 * time.Second, want: []int{6}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			in := testTopic(t, ctx, "in", 1)
+			out := testTopic(t, ctx, "out", 1)
+			group := "g." + testName(t)
+			p := testProducer(t)
+			var mu sync.Mutex
+			var sizes []int
+			total := 0
+			first := make(chan struct{})   // closed once the first batch is being handled
+			release := make(chan struct{}) // closed to let the first batch finish
+			all := make(chan struct{})
+			h := &recorder{out: out, hook: func(_ context.Context, msgs []kafka.Message) error {
+				mu.Lock()
+				if string(msgs[0].Value) == "warm-up-0000" {
+					mu.Unlock()
+					return nil
+				}
+				sizes = append(sizes, len(msgs))
+				n := len(sizes)
+				if total += len(msgs); total == 6 {
+					close(all)
+				}
+				mu.Unlock()
+				if n == 1 {
+					close(first)
+					<-release
+				}
+				return nil
+			}}
+			cfg := testStageConfig(t, in, group)
+			cfg.BatchSize, cfg.BatchWait = 100, tc.batchWait
+			rs := startStage(t, cfg, h, p)
+			// The stage is consuming once a first record went through.
+			produceInputs(t, ctx, p, in, 1, 1, "warm-up")
+			waitCommitted(t, ctx, group, in)
+			produceInputs(t, ctx, p, in, 1, 1, "lone")
+			// With a BatchWait the first batch is handled only after
+			// that wait, so the others are published before it starts.
+			if tc.batchWait > 0 {
+				produceInputs(t, ctx, p, in, 5, 1, "busy")
+			}
+			select {
+			case <-first:
+			case <-ctx.Done():
+				t.Fatal("the first record was not handled")
+			}
+			if tc.batchWait < 0 {
+				produceInputs(t, ctx, p, in, 5, 1, "busy")
+				// Time for the stage to fetch them while the handler is
+				// busy (the broker answers a fetch as soon as records come).
+				time.Sleep(2 * time.Second)
+			}
+			close(release)
+			select {
+			case <-all:
+			case <-ctx.Done():
+				t.Fatal("the six records were not handled")
+			}
+			if err := rs.stop(t); err != nil {
+				t.Fatalf("Run() = %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if fmt.Sprint(sizes) != fmt.Sprint(tc.want) {
+				t.Fatalf("batch sizes %v, want %v", sizes, tc.want)
+			}
+		})
+	}
+}

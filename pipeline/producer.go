@@ -45,9 +45,11 @@ type ProducerConfig struct {
 	Security KafkaSecurity
 	// ClientID names the producer to the brokers. Default "pushpipe".
 	ClientID string
-	// BatchTimeout is how long a partition's partial batch waits for more
-	// records before it is sent. Produce waits at least this long for its
-	// last batch, so keep it small. Default 1ms.
+	// BatchTimeout is how long a partition's partial batch waits for the
+	// records of other Produce calls before it is sent (the records one
+	// call gives for a partition always go together). Produce waits at
+	// least this long for its last batch, so keep it small. Default 1ms;
+	// see StageBatchTimeout for stages.
 	BatchTimeout time.Duration
 	// BatchSize is the most records in one produce request per partition.
 	// Default 1000.
@@ -71,6 +73,14 @@ type ProducerConfig struct {
 	// them.
 	Logger zerolog.Logger
 }
+
+// StageBatchTimeout is the ProducerConfig.BatchTimeout for a Producer
+// that stages write through. A stage produces a batch's outputs in one
+// Produce call, whose records for a partition always go out together, and
+// produces one batch at a time, so a longer timeout would find no other
+// call's records to wait for and only add its length to every batch's
+// latency.
+const StageBatchTimeout = 10 * time.Microsecond
 
 func (c ProducerConfig) withDefaults() ProducerConfig {
 	if c.ClientID == "" {

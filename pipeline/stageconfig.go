@@ -10,6 +10,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// NoBatchWait as StageConfig.BatchWait hands each batch over as soon as
+// the handler can take it, with the records that have arrived by then.
+const NoBatchWait time.Duration = -1
+
 // StageConfig configures a Stage. Zero durations and sizes mean the
 // documented defaults.
 type StageConfig struct {
@@ -34,13 +38,21 @@ type StageConfig struct {
 	// BatchSize is the most records handed to one HandleBatch call.
 	// Default 500.
 	BatchSize int
-	// BatchWait is how long to wait for more records after the first
-	// record of a batch arrived. Default 10ms.
+	// BatchWait is how long a batch waits for more records after its
+	// first record. A batch always takes every record that has already
+	// arrived behind its first one (up to BatchSize) without waiting;
+	// BatchWait then waits for more, which fills batches at moderate
+	// rates at the cost of that much latency. Default 10ms.
+	// NoBatchWait (any negative value) does not wait: a batch is handed
+	// to the handler as soon as a handling slot is free, with what has
+	// arrived by then, so records accumulate only while the handler is
+	// busy (large batches under load, no added latency at low rates).
 	BatchWait time.Duration
 	// BatchLinger, when positive, hands a batch over early once no record
 	// has arrived for that long: a lone request is handled at once, while
 	// records that stream in closer together still fill a batch for up to
 	// BatchWait. 0 waits BatchWait (or BatchSize records) every time.
+	// It has no effect with NoBatchWait.
 	BatchLinger time.Duration
 	// FetchMaxWait bounds one fetch of the consumer: the broker answers as
 	// soon as a record arrives, or after waiting FetchMaxWait less the
@@ -170,7 +182,7 @@ func (c StageConfig) Validate() error {
 		name string
 		v    time.Duration
 	}{
-		{"BatchWait", c.BatchWait}, {"BatchLinger", c.BatchLinger}, {"FetchMaxWait", c.FetchMaxWait}, {"SessionTimeout", c.SessionTimeout},
+		{"BatchLinger", c.BatchLinger}, {"FetchMaxWait", c.FetchMaxWait}, {"SessionTimeout", c.SessionTimeout},
 		{"HeartbeatInterval", c.HeartbeatInterval}, {"RebalanceTimeout", c.RebalanceTimeout},
 		{"MinRetryBackoff", c.MinRetryBackoff}, {"MaxRetryBackoff", c.MaxRetryBackoff},
 		{"ShutdownTimeout", c.ShutdownTimeout}, {"StatsInterval", c.StatsInterval}, {"ProbeInterval", c.ProbeInterval},

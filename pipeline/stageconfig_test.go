@@ -21,7 +21,8 @@ func TestStageConfigValidate(t *testing.T) {
 		{scenario: "topic of another region", mutate: func(c *StageConfig) { c.Topic = RequestsTopic("cn") }, wantErr: "does not belong to region"},
 		{scenario: "no group", mutate: func(c *StageConfig) { c.GroupID = "" }, wantErr: "GroupID is empty"},
 		{scenario: "negative batch size", mutate: func(c *StageConfig) { c.BatchSize = -1 }, wantErr: "BatchSize -1"},
-		{scenario: "negative duration", mutate: func(c *StageConfig) { c.BatchWait = -time.Second }, wantErr: "BatchWait -1s is negative"},
+		{scenario: "negative duration", mutate: func(c *StageConfig) { c.BatchLinger = -time.Second }, wantErr: "BatchLinger -1s is negative"},
+		{scenario: "no batch wait", mutate: func(c *StageConfig) { c.BatchWait = NoBatchWait }},
 		{scenario: "heartbeat too slow for session", mutate: func(c *StageConfig) { c.HeartbeatInterval = 3 * time.Second }, wantErr: "more than a third of SessionTimeout"},
 		{scenario: "backoff bounds reversed", mutate: func(c *StageConfig) { c.MinRetryBackoff = time.Minute }, wantErr: "exceeds MaxRetryBackoff"},
 	}

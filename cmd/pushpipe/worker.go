@@ -197,7 +197,11 @@ func runWorkers(ctx context.Context, o runOpts) error {
 			break
 		}
 	}
-	producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: o.kafkaSecurity, Logger: log})
+	// The stages (and the receipts and scheduler services) write through
+	// this producer, each call a batch of its own that waits for its
+	// acknowledgement: no linger (see pipeline.StageBatchTimeout).
+	producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: o.kafkaSecurity, Logger: log,
+		BatchTimeout: pipeline.StageBatchTimeout})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -281,7 +282,7 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 		Topic:       topic,
 		GroupID:     groupID(Kind(name), region),
 		BatchSize:   d.Cfg.Stage.BatchSize,
-		BatchWait:   d.Cfg.Stage.BatchWait,
+		BatchWait:   stageBatchWait(d.Cfg.Stage.BatchWait),
 		BatchLinger: max(d.Cfg.Stage.BatchLinger, 0), // negative: off
 		Logger:      d.Log,
 		Metrics:     pipeline.NewMetrics(d.Metrics, name, region),
@@ -292,6 +293,15 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 		sc.ConcurrentBatches = e.ConcurrentBatches
 	}
 	return sc
+}
+
+// stageBatchWait is the pipeline's BatchWait for stage.batchWait: 0 (the
+// default) does not wait for more records (pipeline.NoBatchWait).
+func stageBatchWait(d time.Duration) time.Duration {
+	if d <= 0 {
+		return pipeline.NoBatchWait
+	}
+	return d
 }
 
 // NewStages builds every stage of one worker kind for one region: the one

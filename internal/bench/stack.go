@@ -35,7 +35,7 @@ import (
 
 // The configuration the pipeline figures (unicast latency, end-to-end
 // broadcast, eventsink alone) run the workers with: the shipped defaults
-// (stage.batchWait 5ms, stage.batchLinger 1ms, sender.concurrency 8, sender.concurrentBatches 4, the vendors' default rate
+// (stage.batchWait 0: no wait, sender.concurrency 8, sender.concurrentBatches 4, the vendors' default rate
 // limits) except for stage.batchSize, raised so that one sender batch fills
 // MiPush calls of 1000 regIds.
 //
@@ -45,7 +45,7 @@ const (
 	// sizes its batches (its inserts) with eventsink.batchSize instead.
 	stackBatchSize = 2000
 	// stackBatchWait is stage.batchWait of the workers (the default).
-	stackBatchWait = 5 * time.Millisecond
+	stackBatchWait time.Duration = 0
 	// stackApp is the app every pipeline figure pushes for.
 	stackApp           = "BENCH_APP"
 	stackPrefix        = "bench_"

@@ -197,11 +197,17 @@ type AppConfig struct {
 
 // StageConfig tunes every stage's consume loop.
 type StageConfig struct {
-	BatchSize int           `yaml:"batchSize"`
+	BatchSize int `yaml:"batchSize"`
+	// BatchWait is how long a batch waits for more records after its
+	// first one. Default 0: no wait, a batch is handed to the handler as
+	// soon as it can take one, with every record that has arrived by then
+	// (pipeline.NoBatchWait), so batches grow only while the handler is
+	// busy. At most 1m.
 	BatchWait time.Duration `yaml:"batchWait"`
 	// BatchLinger hands a batch over once no record arrived for that
-	// long, before BatchWait (see pipeline.StageConfig.BatchLinger).
-	// Default 1ms; a negative value turns it off.
+	// long, before BatchWait (see pipeline.StageConfig.BatchLinger); it
+	// matters only with a positive BatchWait. Default 1ms; a negative
+	// value turns it off.
 	BatchLinger time.Duration `yaml:"batchLinger"`
 }
 
@@ -315,9 +321,6 @@ func (c *Config) Defaults() {
 	if c.Stage.BatchSize == 0 {
 		c.Stage.BatchSize = 500
 	}
-	if c.Stage.BatchWait == 0 {
-		c.Stage.BatchWait = 5 * time.Millisecond
-	}
 	if c.Stage.BatchLinger == 0 {
 		c.Stage.BatchLinger = time.Millisecond
 	}
@@ -365,6 +368,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Stage.BatchSize < 1 {
 		return fmt.Errorf("stage.batchSize must be at least 1, got %d", c.Stage.BatchSize)
+	}
+	if c.Stage.BatchWait < 0 || c.Stage.BatchWait > time.Minute {
+		return fmt.Errorf("stage.batchWait must be between 0 (no wait) and 1m, got %s", c.Stage.BatchWait)
 	}
 	if c.Sender.ConcurrentBatches < 1 || c.Sender.ConcurrentBatches > 64 {
 		return fmt.Errorf("sender.concurrentBatches must be in 1..64, got %d", c.Sender.ConcurrentBatches)

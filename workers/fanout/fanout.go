@@ -87,7 +87,10 @@ type Config struct {
 	// Seen, if set, reports which delivery ids of an app were already
 	// fanned out (store.DeliveryIndex.Existing: their valid event is
 	// stored): a (msg, device) pair already fanned out is not delivered
-	// again when a request is replayed or re-published.
+	// again when a request is replayed or re-published. It may be asked
+	// about ids that no push of the batch delivers to, and is called from
+	// two goroutines at once (pushes to device ids are checked while the
+	// batch's other targets are resolved).
 	Seen func(ctx context.Context, appID string, deliveryIDs []string) (map[string]bool, error)
 	// Phones, if set, returns the phone numbers (E.164) of users of an
 	// app, by user id (store.Devices.Phones): the SMS supplement of a
@@ -250,11 +253,15 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			}
 		}
 	}
+	// The replay check of pushes to device ids needs no lookup first, so
+	// it runs while the batch's targets are resolved.
+	early := h.startSeen(ctx, deviceDeliveryIDs(h.cfg.IDKey, reqs))
 	res, err := h.resolve(ctx, keys)
 	if err != nil {
+		_, _ = early.wait()
 		return nil, err
 	}
-	if err := h.markSeen(ctx, reqs, res); err != nil {
+	if err := h.markSeen(ctx, reqs, res, early); err != nil {
 		return nil, err
 	}
 	if err := h.resolvePhones(ctx, reqs, res); err != nil {
@@ -430,8 +437,10 @@ func sortedKeys(set map[string]bool) []string {
 }
 
 // markSeen looks up, once per app for the whole batch, which deliveries of
-// the batch's targeted requests were already fanned out.
-func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved) error {
+// the batch's targeted requests were already fanned out: those early did
+// not ask about (it asked about pushes to device ids while r was being
+// resolved) now, then waits for early's answer.
+func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved, early *seenQuery) error {
 	r.seen = map[string]bool{}
 	if h.cfg.Seen == nil {
 		return nil
@@ -441,21 +450,108 @@ func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved) er
 		if d == nil || d.req.Type == schema.PushBroadcast || d.req.DeliverType == schema.DeliverTag {
 			continue
 		}
+		app := d.req.AppID
 		for _, m := range d.msgs {
-			for _, dev := range targetDevices(d.req.AppID, d.req.DeliverType, m.target, r) {
-				ids[d.req.AppID] = append(ids[d.req.AppID], h.cfg.IDKey.DeliveryID(d.req.AppID, m.msgID, dev.DeviceID))
+			for _, dev := range targetDevices(app, d.req.DeliverType, m.target, r) {
+				if id := h.cfg.IDKey.DeliveryID(app, m.msgID, dev.DeviceID); !early.asked(app, id) {
+					ids[app] = append(ids[app], id)
+				}
 			}
-			ids[d.req.AppID] = append(ids[d.req.AppID], h.smsDeliveryIDs(d, m, r)...)
+			for _, id := range h.smsDeliveryIDs(d, m, r) {
+				if !early.asked(app, id) {
+					ids[app] = append(ids[app], id)
+				}
+			}
 		}
 	}
+	err := h.askSeen(ctx, ids, r.seen)
+	seen, earlyErr := early.wait()
+	if err != nil {
+		return err
+	}
+	if earlyErr != nil {
+		return earlyErr
+	}
+	for id := range seen {
+		r.seen[id] = true
+	}
+	return nil
+}
+
+// askSeen asks Seen, once per app, which of ids were fanned out, and adds
+// those to into.
+func (h *Handler) askSeen(ctx context.Context, ids map[string][]string, into map[string]bool) error {
 	for app, list := range ids {
 		seen, err := h.cfg.Seen(ctx, app, list)
 		if err != nil {
 			return fmt.Errorf("checking earlier deliveries of app %s: %w", app, err)
 		}
 		for id := range seen {
-			r.seen[id] = true
+			into[id] = true
 		}
 	}
 	return nil
+}
+
+// seenQuery is a replay check running in a goroutine of its own.
+type seenQuery struct {
+	ids  map[string][]string        // app -> delivery ids asked about
+	set  map[string]map[string]bool // the same, as sets
+	done chan struct{}
+	seen map[string]bool
+	err  error
+}
+
+// startSeen asks Seen about ids (app -> delivery ids) in a goroutine; nil
+// (whose wait answers nothing) when there is nothing to ask or no Seen.
+func (h *Handler) startSeen(ctx context.Context, ids map[string][]string) *seenQuery {
+	if h.cfg.Seen == nil || len(ids) == 0 {
+		return nil
+	}
+	q := &seenQuery{ids: ids, set: make(map[string]map[string]bool, len(ids)), done: make(chan struct{}), seen: map[string]bool{}}
+	for app, list := range ids {
+		set := make(map[string]bool, len(list))
+		for _, id := range list {
+			set[id] = true
+		}
+		q.set[app] = set
+	}
+	go func() {
+		defer close(q.done)
+		q.err = h.askSeen(ctx, q.ids, q.seen)
+	}()
+	return q
+}
+
+// asked reports whether q asks about delivery id of app.
+func (q *seenQuery) asked(app, id string) bool {
+	return q != nil && q.set[app][id]
+}
+
+// wait returns q's answer once it is in.
+func (q *seenQuery) wait() (map[string]bool, error) {
+	if q == nil {
+		return nil, nil
+	}
+	<-q.done
+	return q.seen, q.err
+}
+
+// deviceDeliveryIDs returns, per app, the delivery ids of the batch's
+// pushes to device ids (deliverType 1, 2 and 7) without an SMS
+// supplement: the targets are the device ids, so the ids are known before
+// any lookup. markSeen asks about every other delivery, and about these
+// again should a target resolve to another device id.
+func deviceDeliveryIDs(key schema.IDKey, reqs []*decoded) map[string][]string {
+	ids := map[string][]string{}
+	for _, d := range reqs {
+		if d == nil || d.req.Type == schema.PushBroadcast || kindOf(d.req.DeliverType) != schema.DeliverAndroid ||
+			d.req.SmsStrategy != schema.SMSStrategyNone {
+			continue
+		}
+		for _, m := range d.msgs {
+			ids[d.req.AppID] = append(ids[d.req.AppID], key.DeliveryID(d.req.AppID, m.msgID, m.target))
+		}
+	}
+	return ids
 }

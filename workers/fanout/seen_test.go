@@ -1,0 +1,140 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/pushpipe/pushpipe/internal/testinfra"
+	"github.com/pushpipe/pushpipe/pipeline"
+	"github.com/pushpipe/pushpipe/schema"
+)
+
+// gatedDevices is memDevices whose Lookup (devices by id) waits until the
+// replay check was asked something, or fails after a while.
+type gatedDevices struct {
+	memDevices
+	asked <-chan struct{}
+}
+
+func (g gatedDevices) Lookup(ctx context.Context, app string, ids []string) (map[string]schema.Device, error) {
+	select {
+	case <-g.asked:
+		return g.memDevices.Lookup(ctx, app, ids)
+	case <-time.After(10 * time.Second):
+		return nil, errors.New("the replay check was not asked while devices were looked up")
+	}
+}
+
+// TestReplayCheckOfDeviceIDsOverlapsTheLookup checks that the replay check
+// of pushes to device ids runs while the batch's devices are looked up
+// (the lookup here waits for it), that every delivery is still checked
+// exactly once, and that deliveries already fanned out are skipped.
+func TestReplayCheckOfDeviceIDsOverlapsTheLookup(t *testing.T) {
+	key := testinfra.IDKey()
+	for _, tc := range []struct {
+		scenario string
+		reqs     []kafka.Message
+		seen     []string // delivery ids (msg/device) fanned out before
+		gated    bool     // Lookup waits for the replay check
+		want     []string // msg/device of the deliveries, sorted
+	}{
+		{
+			scenario: "device ids: checked during the lookup, replayed one skipped",
+			reqs:     []kafka.Message{request(func(r map[string]any) { r["targetMsgkey"] = map[string]string{"a1": "m1", "a2": "m2"} })},
+			seen:     []string{"m1/a1"}, gated: true,
+			want: []string{"m2/a2"},
+		},
+		{
+			scenario: "user ids: checked after the lookup",
+			reqs: []kafka.Message{request(func(r map[string]any) {
+				r["deliverType"], r["targetMsgkey"] = schema.DeliverUser, map[string]string{"u1": "m1"}
+			})},
+			seen: []string{"m1/a2"},
+			want: []string{"m1/a1"},
+		},
+		{
+			scenario: "a batch of both: each delivery checked once",
+			reqs: []kafka.Message{
+				request(func(r map[string]any) { r["targetMsgkey"] = map[string]string{"a1": "m1", "i1": "m3"} }),
+				request(func(r map[string]any) {
+					r["taskId"], r["deliverType"], r["targetMsgkey"] = "t2", schema.DeliverUser, map[string]string{"u1": "m2"}
+				}),
+			},
+			seen: []string{"m3/i1", "m2/a1"}, gated: true,
+			want: []string{"m1/a1", "m2/a2"},
+		},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			stored := map[string]bool{}
+			for _, s := range tc.seen {
+				var msg, dev string
+				if _, err := fmt.Sscanf(s, "%2s/%2s", &msg, &dev); err != nil {
+					t.Fatal(err)
+				}
+				stored[key.DeliveryID("app", msg, dev)] = true
+			}
+			var mu sync.Mutex
+			askedIDs := map[string]int{}
+			asked := make(chan struct{})
+			var once sync.Once
+			seen := func(_ context.Context, _ string, ids []string) (map[string]bool, error) {
+				once.Do(func() { close(asked) })
+				mu.Lock()
+				defer mu.Unlock()
+				out := map[string]bool{}
+				for _, id := range ids {
+					askedIDs[id]++
+					if stored[id] {
+						out[id] = true
+					}
+				}
+				return out, nil
+			}
+			var devs Devices = devices()
+			if tc.gated {
+				devs = gatedDevices{memDevices: devices(), asked: asked}
+			}
+			h, err := New(Config{Region: "sg", IDKey: key, Devices: devs, Templates: memTemplates{}, Seen: seen,
+				Emit: func(context.Context, []pipeline.Output) error { return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := h.HandleBatch(context.Background(), tc.reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range res {
+				if r.Reject != nil {
+					t.Fatalf("unexpected rejection %+v", r.Reject)
+				}
+				for _, d := range summarize(t, r.Outputs).deliveries {
+					got = append(got, d.MsgID+"/"+d.DeviceID)
+				}
+			}
+			sort.Strings(got)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("deliveries %v, want %v", got, tc.want)
+			}
+			for _, r := range res {
+				for _, d := range summarize(t, r.Outputs).deliveries {
+					if n := askedIDs[d.DeliveryID]; n != 1 {
+						t.Errorf("delivery %s/%s was checked %d times, want once", d.MsgID, d.DeviceID, n)
+					}
+				}
+			}
+			for id := range stored {
+				if askedIDs[id] != 1 {
+					t.Errorf("stored delivery %s was checked %d times, want once", id, askedIDs[id])
+				}
+			}
+		})
+	}
+}
