@@ -15,7 +15,8 @@
 // goroutine, so that a batch of N calls costs N queued requests and N
 // completions and no goroutine per call; Client.Do waits for one. A call
 // waits for a stream slot in the connection's queue, is reset when its
-// context ends, and is bounded by Config.CallTimeout with one timer per
+// context ends (one cancellation registered per context and connection,
+// shared by the calls of a batch, not one per call), and is bounded by Config.CallTimeout with one timer per
 // connection.
 //
 // The connection honours the server's SETTINGS_MAX_CONCURRENT_STREAMS
@@ -263,7 +264,8 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // blocks only while the connection is dialed; the request then waits for
 // a stream slot in the connection's queue, with no goroutine of its own.
 // done runs on the connection's reader goroutine (answers, resets,
-// GOAWAY), on the goroutine that ended ctx's wait or closed the client,
+// GOAWAY), on its writer goroutine (ctx ended while the request was
+// queued), on the goroutine that ended ctx's wait or closed the client,
 // or on Start's caller (a failure to dial): it must not block, nor call
 // Do; it may call Start. req and its Body must stay unchanged until done
 // is called; the Response given to done is done's to keep. A request the

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -626,5 +627,78 @@ func TestStartAfterTheServerIsGone(t *testing.T) {
 	c.wait()
 	if c.errs[0] == nil {
 		t.Fatal("a call to a closed server succeeded")
+	}
+}
+
+// TestCancellationIsPerContext: the calls of a batch share one
+// cancellation per context; cancelling one context ends its calls (in
+// flight, reset, and queued, never sent) and no other's, also for a
+// context whose earlier calls had all ended before.
+func TestCancellationIsPerContext(t *testing.T) {
+	const limit, n = 8, 6 // n calls per context; 2n > limit: some queue
+	release := make(chan struct{})
+	entered := make(chan string, 2*n)
+	reset := make(chan string, 2*n)
+	var aEntered atomic.Int32
+	s := newServer(t, &http2.Server{MaxConcurrentStreams: limit}, func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/hang/") {
+			echo(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/hang/a/") {
+			aEntered.Add(1)
+		}
+		entered <- r.URL.Path
+		select {
+		case <-release:
+			echo(w, r)
+		case <-r.Context().Done():
+			reset <- r.URL.Path
+		}
+	})
+	cl := s.client(t, h2.Config{})
+	ctxA, cancelA := context.WithCancel(t.Context())
+	defer cancelA()
+	ctxB, cancelB := context.WithCancel(t.Context())
+	defer cancelB()
+	// A call of ctxA that ends before the others start: its cancellation
+	// is registered and stopped, then registered again below.
+	if _, err := cl.Do(ctxA, post(0, "first")); err != nil {
+		t.Fatal(err)
+	}
+	ca, cb := newCalls(t, n), newCalls(t, n)
+	for i := range n {
+		ca.start(ctxA, cl, i, &h2.Request{Path: fmt.Sprintf("/hang/a/%d", i), Body: []byte("a")})
+		cb.start(ctxB, cl, i, &h2.Request{Path: fmt.Sprintf("/hang/b/%d", i), Body: []byte("b")})
+	}
+	for range limit {
+		<-entered // the server holds limit calls, half of each context; the others queue
+	}
+	cancelA()
+	ca.wait()
+	for i, err := range ca.errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("call %d of the cancelled context: error %v, want context.Canceled", i, err)
+		}
+	}
+	for range limit / 2 {
+		select {
+		case p := <-reset:
+			if !strings.HasPrefix(p, "/hang/a/") {
+				t.Errorf("the server saw %s reset, a call of the context not cancelled", p)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the calls of the cancelled context in flight were not reset")
+		}
+	}
+	close(release)
+	cb.wait()
+	for i := range n {
+		if r, err := cb.resp[i], cb.errs[i]; err != nil || r.Status != 200 || string(r.Body) != "b" {
+			t.Errorf("call %d of the context not cancelled: answer %+v, error %v", i, r, err)
+		}
+	}
+	if k := aEntered.Load(); k != limit/2 {
+		t.Errorf("the server saw %d calls of the cancelled context, want the %d in flight when it was cancelled (the queued ones are not sent)", k, limit/2)
 	}
 }
