@@ -38,7 +38,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,9 +91,6 @@ const URIDataKey = "uri"
 // the app SDK. It is reserved: a custom extra of that name is not sent,
 // and Config.PayloadKey may not be it.
 const DeliveryIDDataKey = "deliveryId"
-
-// analyticsLabelPattern is the format FCM accepts for analytics labels.
-var analyticsLabelPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.~%]{1,50}$`)
 
 // Option changes how New builds a Channel.
 type Option = channels.Option
@@ -288,12 +285,17 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 
 	now := c.now()
 	results := make([]channels.Result, len(msgs))
-	var calls []call
+	calls := make([]call, 0, len(msgs))
+	var arena []byte // the batch's request bodies, one after another
 	for i := range msgs {
-		body, r, ok := c.prepare(&msgs[i], now)
+		body, r, ok := c.prepare(&msgs[i], now, &arena)
 		if !ok {
 			results[i] = r
 			continue
+		}
+		if len(calls) == 0 {
+			// Room for the others, at about the first one's size.
+			arena = slices.Grow(arena, (len(body)+len(body)/4)*(len(msgs)-i-1))
 		}
 		calls = append(calls, call{i: i, body: body})
 	}
@@ -647,51 +649,11 @@ func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string
 	}
 }
 
-// Wire format of projects.messages.send (the fields the channel sets).
-type (
-	sendRequest struct {
-		Message wireMessage `json:"message"`
-	}
-	wireMessage struct {
-		Token        string            `json:"token"`
-		Notification *wireNotification `json:"notification,omitempty"`
-		Data         map[string]string `json:"data,omitempty"`
-		Android      *wireAndroid      `json:"android,omitempty"`
-		APNs         *wireAPNs         `json:"apns,omitempty"`
-		FCMOptions   *wireFCMOptions   `json:"fcm_options,omitempty"`
-	}
-	wireNotification struct {
-		Title string `json:"title,omitempty"`
-		Body  string `json:"body,omitempty"`
-		Image string `json:"image,omitempty"`
-	}
-	wireAndroid struct {
-		CollapseKey  string                   `json:"collapse_key,omitempty"`
-		Priority     string                   `json:"priority,omitempty"`
-		TTL          string                   `json:"ttl,omitempty"`
-		Notification *wireAndroidNotification `json:"notification,omitempty"`
-	}
-	wireAndroidNotification struct {
-		ChannelID             string `json:"channel_id,omitempty"`
-		Sound                 string `json:"sound,omitempty"`
-		Tag                   string `json:"tag,omitempty"`
-		ClickAction           string `json:"click_action,omitempty"`
-		NotificationCount     *int   `json:"notification_count,omitempty"`
-		DefaultSound          bool   `json:"default_sound,omitempty"`
-		DefaultVibrateTimings bool   `json:"default_vibrate_timings,omitempty"`
-		DefaultLightSettings  bool   `json:"default_light_settings,omitempty"`
-	}
-	wireAPNs struct {
-		Payload map[string]any `json:"payload,omitempty"`
-	}
-	wireFCMOptions struct {
-		AnalyticsLabel string `json:"analytics_label,omitempty"`
-	}
-)
-
-// prepare checks m and returns the request body of its call, or the result
-// of a message that must not be sent and false.
-func (c *Channel) prepare(m *channels.Message, now time.Time) ([]byte, channels.Result, bool) {
+// prepare checks m and returns the request body of its call, appended to
+// *arena (the bodies of a batch share it; a body is never written again
+// once returned), or the result of a message that must not be sent and
+// false.
+func (c *Channel) prepare(m *channels.Message, now time.Time, arena *[]byte) ([]byte, channels.Result, bool) {
 	permanent := func(code int, format string, args ...any) ([]byte, channels.Result, bool) {
 		return nil, channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: fmt.Sprintf(format, args...)}, false
 	}
@@ -710,91 +672,85 @@ func (c *Channel) prepare(m *channels.Message, now time.Time) ([]byte, channels.
 		return permanent(StatusMessageTooBig, "MessageTooBig: payload has %d bytes, the limit is %d", len(m.Payload), lim.MaxPayloadBytes)
 	}
 
-	msg := wireMessage{Token: m.Token}
+	msg := message{token: m.Token}
 	x := m.Extras
-	data := map[string]string{}
 	if m.Payload != "" {
-		data[c.cfg.PayloadKey] = m.Payload
+		msg.setData(c.cfg.PayloadKey, m.Payload)
 	}
 	for k, v := range x {
 		name, ok := strings.CutPrefix(k, channels.ExtraCustomPrefix)
 		if !ok || reservedDataKey(name) || name == c.cfg.PayloadKey || name == DeliveryIDDataKey {
 			continue
 		}
-		data[name] = v
+		msg.setData(name, v)
 	}
 	if m.DeliveryID != "" {
-		data[DeliveryIDDataKey] = m.DeliveryID
+		msg.setData(DeliveryIDDataKey, m.DeliveryID)
 	}
-	priority := c.cfg.Priority
+	msg.priority = c.cfg.Priority
 	if v := x[ExtraPriority]; v != "" {
 		p, ok := normalizePriority(v)
 		if !ok {
 			return permanent(channels.StatusNone, "InvalidArgument: %s must be HIGH or NORMAL, got %q", ExtraPriority, v)
 		}
-		priority = p
+		msg.priority = p
 	}
-	android := &wireAndroid{Priority: priority, CollapseKey: x[ExtraCollapseKey]}
+	msg.collapseKey = x[ExtraCollapseKey]
 	if !m.ExpireAt.IsZero() {
 		ttl := min(m.ExpireAt.Sub(now), MaxTimeToLive)
-		android.TTL = strconv.FormatInt(max(int64(ttl/time.Second), 1), 10) + "s"
+		msg.ttlSeconds = max(int64(ttl/time.Second), 1)
 	}
-	var badge *int
 	if v := x[ExtraBadge]; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return permanent(channels.StatusNone, "InvalidArgument: %s must be a non-negative integer, got %q", ExtraBadge, v)
 		}
-		badge = &n
+		msg.badge, msg.hasBadge = n, true
 	}
 	if !m.PassThrough {
-		msg.Notification = &wireNotification{Title: m.Title, Body: m.Body, Image: x[ExtraImage]}
-		an := &wireAndroidNotification{ChannelID: x[ExtraChannelID], Sound: x[ExtraSound], Tag: x[ExtraTag], NotificationCount: badge}
+		msg.notification = true
+		msg.title, msg.body, msg.image = m.Title, m.Body, x[ExtraImage]
+		msg.channelID, msg.sound, msg.tag = x[ExtraChannelID], x[ExtraSound], x[ExtraTag]
 		if v := x[channels.ExtraNotifyType]; v != "" {
 			bits, err := strconv.Atoi(v)
 			if err != nil {
 				return permanent(channels.StatusNone, "InvalidArgument: %s must be an integer, got %q", channels.ExtraNotifyType, v)
 			}
-			an.DefaultSound = bits == -1 || bits&1 != 0
-			an.DefaultVibrateTimings = bits == -1 || bits&2 != 0
-			an.DefaultLightSettings = bits == -1 || bits&4 != 0
+			msg.defaultSound = bits == -1 || bits&1 != 0
+			msg.defaultVibrate = bits == -1 || bits&2 != 0
+			msg.defLight = bits == -1 || bits&4 != 0
 		}
 		if uri := x[channels.ExtraURI]; uri != "" {
 			if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
-				data[URIDataKey] = uri
+				msg.setData(URIDataKey, uri)
 			} else {
-				an.ClickAction = uri
+				msg.clickAction = uri
 			}
 		}
-		android.Notification = an
-		if badge != nil || x[ExtraSound] != "" {
-			aps := map[string]any{}
-			if badge != nil {
-				aps["badge"] = *badge
-			}
-			if s := x[ExtraSound]; s != "" {
-				aps["sound"] = s
-			}
-			msg.APNs = &wireAPNs{Payload: map[string]any{"aps": aps}}
-		}
 	}
-	msg.Android = android
-	size := 0
-	for k, v := range data {
-		size += len(k) + len(v)
-	}
-	if size > lim.MaxDataBytes {
+	if size := msg.dataBytes(); size > lim.MaxDataBytes {
 		return permanent(StatusMessageTooBig, "MessageTooBig: data has %d bytes, FCM allows %d", size, lim.MaxDataBytes)
 	}
-	if len(data) > 0 {
-		msg.Data = data
+	if validAnalyticsLabel(m.MsgID) {
+		msg.analyticsLabel = m.MsgID
 	}
-	if analyticsLabelPattern.MatchString(m.MsgID) {
-		msg.FCMOptions = &wireFCMOptions{AnalyticsLabel: m.MsgID}
+	start := len(*arena)
+	*arena = appendRequest(*arena, &msg)
+	return (*arena)[start:len(*arena):len(*arena)], channels.Result{}, true
+}
+
+// validAnalyticsLabel reports whether s is a label FCM accepts as an
+// analytics label: 1 to 50 of a-z A-Z 0-9 - _ . ~ %.
+func validAnalyticsLabel(s string) bool {
+	if len(s) == 0 || len(s) > 50 {
+		return false
 	}
-	body, err := json.Marshal(sendRequest{Message: msg})
-	if err != nil {
-		return permanent(channels.StatusNone, "encoding message: %v", err)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~', c == '%':
+		default:
+			return false
+		}
 	}
-	return body, channels.Result{}, true
+	return true
 }
