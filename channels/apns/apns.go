@@ -339,12 +339,18 @@ func (c *Channel) Close() error {
 
 // acquire waits for a stream of the channel and returns the connection
 // with the fewest requests in flight, its count raised; release gives it
-// back. It fails only when ctx ends first.
-func (c *Channel) acquire(ctx context.Context) (*conn, error) {
+// back. Before it waits, it starts the calls gathered in batch (whose
+// ends free streams). It fails only when ctx ends first.
+func (c *Channel) acquire(ctx context.Context, batch *h2.Batch) (*conn, error) {
 	select {
 	case c.streams <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		batch.Flush()
+		select {
+		case c.streams <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	// Holding one of the len(conns)*limit streams, some connection has
 	// fewer than limit requests in flight.
@@ -424,6 +430,7 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 	var sent []int
 	var wg sync.WaitGroup
 	var sh shared
+	batch := h2.NewBatch(ctx) // the lean calls, started together
 	for i := range msgs {
 		req, r, ok := c.buildShared(app, &msgs[i], now, &sh)
 		if !ok {
@@ -431,22 +438,24 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 			continue
 		}
 		sent = append(sent, i)
-		k, err := c.acquire(ctx)
+		k, err := c.acquire(ctx, &batch)
 		if err != nil {
 			errs[i] = c.vendorErr(c.Endpoint(req.Token), 0, "", true, err)
 			continue
 		}
 		wg.Add(1)
 		if k.lean != nil && k.connected.Load() {
-			c.start(ctx, k, sg, req, &results[i], &errs[i], wg.Done)
+			c.start(ctx, &batch, k, sg, req, &results[i], &errs[i], wg.Done)
 			continue
 		}
+		batch.Flush() // the worker's call may wait for the ends of those gathered
 		c.workers.Go(func() {
 			defer wg.Done()
 			defer c.release(k)
 			results[i], errs[i] = c.post(ctx, k, sg, req)
 		})
 	}
+	batch.Flush()
 	wg.Wait()
 
 	if err := wholeCallError(sent, errs, len(msgs)); err != nil {
@@ -499,13 +508,13 @@ func (c *Channel) postRenewed(ctx context.Context, k *conn, sg *signer, endpoint
 	return res, ve
 }
 
-// start sends one request on k's lean client without waiting: the
-// connection's reader classifies the answer into *res or *fail, releases
+// start gathers one request for k's lean client in batch, which sends it
+// without waiting: the connection's reader classifies the answer into *res or *fail, releases
 // k's stream and calls done. An ExpiredProviderToken answer is handed to
 // a worker, which renews the token and sends again (postRenewed). The
 // caller holds a stream of k (acquire), and k has been authenticated
 // (k.connected).
-func (c *Channel) start(ctx context.Context, k *conn, sg *signer, r Request, res *channels.Result, fail **channels.VendorError, done func()) {
+func (c *Channel) start(ctx context.Context, batch *h2.Batch, k *conn, sg *signer, r Request, res *channels.Result, fail **channels.VendorError, done func()) {
 	auth, err := sg.current(c.now())
 	if err != nil {
 		*fail = c.vendorErr(c.Endpoint(r.Token), 0, "", false, err)
@@ -514,7 +523,7 @@ func (c *Channel) start(ctx context.Context, k *conn, sg *signer, r Request, res
 		return
 	}
 	// The lean client bounds the call with Config.Timeout (CallTimeout).
-	k.lean.Start(ctx, c.leanRequest(auth, r), func(resp *h2.Response, err error) {
+	batch.Add(k.lean, c.leanRequest(auth, r), func(resp *h2.Response, err error) {
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 				k.connected.Store(false) // the connection may be gone: the next requests start over alone

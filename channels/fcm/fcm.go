@@ -330,16 +330,22 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 	}
 	sem := c.calls
 	var wg sync.WaitGroup
+	batch := h2.NewBatch(ctx) // the lean calls, started together
 	for ci := range calls {
 		select {
 		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[ci] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
-			continue
+		default:
+			batch.Flush() // their ends free the slots
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[ci] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
+				continue
+			}
 		}
 		wg.Add(1)
 		if len(c.lean) > 0 {
-			c.start(ctx, st, token, auth, calls[ci].body, &results[calls[ci].i], &errs[ci], func() {
+			c.start(ctx, &batch, st, token, auth, calls[ci].body, &results[calls[ci].i], &errs[ci], func() {
 				<-sem
 				wg.Done()
 			})
@@ -356,18 +362,19 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 			results[calls[ci].i] = r
 		})
 	}
+	batch.Flush()
 	wg.Wait()
 }
 
-// start makes the call of one message on a lean client without waiting
-// (auth: authHeader(token)):
+// start gathers the call of one message for a lean client in batch, which
+// makes it without waiting (auth: authHeader(token)):
 // the connection's reader classifies the answer into *res or *fail and
 // calls done. A refused access token (see sendOne) is handed to a
 // worker, which replaces it and makes the call again.
-func (c *Channel) start(ctx context.Context, st *appState, token string, auth []hpack.HeaderField, body []byte, res *channels.Result, fail *error, done func()) {
+func (c *Channel) start(ctx context.Context, batch *h2.Batch, st *appState, token string, auth []hpack.HeaderField, body []byte, res *channels.Result, fail *error, done func()) {
 	// The lean client bounds the call with Config.Timeout (CallTimeout).
 	lc := c.lean[int(c.next.Add(1))%len(c.lean)]
-	lc.Start(ctx, leanRequest(st, auth, body), func(resp *h2.Response, err error) {
+	batch.Add(lc, leanRequest(st, auth, body), func(resp *h2.Response, err error) {
 		var r channels.Result
 		if err != nil {
 			err = c.vendorErr(st.endpoint, 0, 0, "", true, err)

@@ -276,6 +276,44 @@ func (c *Client) Start(ctx context.Context, req *Request, done func(*Response, e
 	c.start(ctx, req, done, 0)
 }
 
+// Call is one request of StartAll and the function its end is given to
+// (Start's req and done).
+type Call struct {
+	Req  *Request
+	Done func(*Response, error)
+}
+
+// StartAll starts each of calls as Start does, all with ctx, but queues
+// them on the connection together and wakes its writer once, so that
+// their HEADERS and DATA frames go out together in few TLS records and
+// writes. Each Done is called exactly once, as Start's done. calls may be
+// reused once StartAll returns. Safe for concurrent use.
+func (c *Client) StartAll(ctx context.Context, calls []Call) {
+	if len(calls) == 0 {
+		return
+	}
+	cc, err := c.conn(ctx)
+	if err != nil {
+		for _, cl := range calls {
+			cl.Done(nil, err)
+		}
+		return
+	}
+	ss := make([]stream, len(calls)) // one allocation for the batch's streams
+	for i, cl := range calls {
+		ss[i] = stream{ctx: ctx, call: cl.Done, req: cl.Req, body: cl.Req.Body}
+		ss[i].resp.names = c.cfg.AnswerHeaders
+	}
+	if cc.enqueue(ss) == nil {
+		return
+	}
+	// The connection closed or is going away (unprocessed): each call
+	// goes on as a Start whose first attempt failed.
+	for i := range ss {
+		c.start(ctx, ss[i].req, ss[i].call, 1)
+	}
+}
+
 // start is Start's attempt number attempt (0 first).
 func (c *Client) start(ctx context.Context, req *Request, done func(*Response, error), attempt int) {
 	for ; ; attempt++ {
@@ -284,9 +322,9 @@ func (c *Client) start(ctx context.Context, req *Request, done func(*Response, e
 			done(nil, err)
 			return
 		}
-		s := &stream{ctx: ctx, attempt: attempt, call: done, req: req, body: req.Body}
-		s.resp.names = c.cfg.AnswerHeaders
-		err = cc.enqueue(s)
+		ss := []stream{{ctx: ctx, attempt: attempt, call: done, req: req, body: req.Body}}
+		ss[0].resp.names = c.cfg.AnswerHeaders
+		err = cc.enqueue(ss)
 		if err == nil {
 			return
 		}

@@ -469,8 +469,13 @@ func newCalls(t *testing.T, n int) *calls {
 
 // start starts call i of c on cl.
 func (c *calls) start(ctx context.Context, cl *h2.Client, i int, req *h2.Request) {
+	cl.Start(ctx, req, c.done(i))
+}
+
+// done counts call i of c and returns the function its end is given to.
+func (c *calls) done(i int) func(*h2.Response, error) {
 	c.wg.Add(1)
-	cl.Start(ctx, req, func(r *h2.Response, err error) {
+	return func(r *h2.Response, err error) {
 		c.mu.Lock()
 		c.resp[i], c.errs[i] = r, err
 		c.times[i]++
@@ -479,7 +484,7 @@ func (c *calls) start(ctx context.Context, cl *h2.Client, i int, req *h2.Request
 		if first {
 			c.wg.Done()
 		}
-	})
+	}
 }
 
 // wait waits for every call and fails the test if one completed more
@@ -700,5 +705,51 @@ func TestCancellationIsPerContext(t *testing.T) {
 	}
 	if k := aEntered.Load(); k != limit/2 {
 		t.Errorf("the server saw %d calls of the cancelled context, want the %d in flight when it was cancelled (the queued ones are not sent)", k, limit/2)
+	}
+}
+
+// TestBatchStartsEveryCall: calls gathered in a Batch for two clients,
+// fewer, as many or more than it starts at once, are each answered once
+// with their own answer; on a server gone, each fails once.
+func TestBatchStartsEveryCall(t *testing.T) {
+	tests := []struct {
+		name     string
+		n        int
+		serverUp bool
+	}{
+		{"one call", 1, true},
+		{"a batch's worth", 64, true},
+		{"several batches' worth", 150, true},
+		{"server gone", 10, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, nil, echo)
+			clients := []*h2.Client{s.client(t, h2.Config{AnswerHeaders: []string{"x-seq"}}), s.client(t, h2.Config{AnswerHeaders: []string{"x-seq"}})}
+			for _, cl := range clients {
+				if _, err := cl.Do(t.Context(), &h2.Request{Path: "/warm"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tt.serverUp {
+				s.Close()
+			}
+			c := newCalls(t, tt.n)
+			b := h2.NewBatch(t.Context())
+			for i := range tt.n {
+				b.Add(clients[i%2], post(i, fmt.Sprintf(`{"i":%d}`, i)), c.done(i))
+			}
+			b.Flush()
+			c.wait()
+			for i := range tt.n {
+				r, err := c.resp[i], c.errs[i]
+				switch {
+				case !tt.serverUp && err == nil:
+					t.Fatalf("call %d to a server gone succeeded", i)
+				case tt.serverUp && (err != nil || string(r.Body) != fmt.Sprintf(`{"i":%d}`, i) || r.Header("x-seq") != strconv.Itoa(i)):
+					t.Fatalf("call %d: answer %+v, error %v", i, r, err)
+				}
+			}
+		})
 	}
 }

@@ -185,10 +185,11 @@ func (cc *conn) signal() {
 	}
 }
 
-// enqueue queues s (a new stream of req) on cc, counting it in the
-// cancellation registered on its ctx (see watchLocked). It fails, without queuing s, when
-// the connection is closed or going away (ErrUnprocessed).
-func (cc *conn) enqueue(s *stream) error {
+// enqueue queues the new streams ss on cc, in order, and wakes the writer
+// once, counting each in the cancellation registered on its ctx (see
+// watchLocked). It fails, without queuing any, when the connection is
+// closed or going away (ErrUnprocessed).
+func (cc *conn) enqueue(ss []stream) error {
 	cc.mu.Lock()
 	switch {
 	case cc.err != nil:
@@ -199,19 +200,26 @@ func (cc *conn) enqueue(s *stream) error {
 		cc.mu.Unlock()
 		return fmt.Errorf("http2 connection going away: %w", ErrUnprocessed)
 	}
-	s.cc = cc
-	cc.pending = append(cc.pending, s)
+	var deadline time.Time
 	if t := cc.cl.cfg.CallTimeout; t > 0 {
-		s.deadline = time.Now().Add(t)
-		cc.timeq = append(cc.timeq, s)
-		if len(cc.timeq) == 1 {
-			cc.armCallTimerLocked()
-		}
+		deadline = time.Now().Add(t)
 	}
-	if s.ctx.Done() != nil {
-		// Under mu: every completion of s happens after it.
-		cc.watchLocked(s.ctx)
-		s.watched = true
+	for i := range ss {
+		s := &ss[i]
+		s.cc = cc
+		cc.pending = append(cc.pending, s)
+		if !deadline.IsZero() {
+			s.deadline = deadline
+			cc.timeq = append(cc.timeq, s)
+			if len(cc.timeq) == 1 {
+				cc.armCallTimerLocked()
+			}
+		}
+		if s.ctx.Done() != nil {
+			// Under mu: every completion of s happens after it.
+			cc.watchLocked(s.ctx)
+			s.watched = true
+		}
 	}
 	cc.mu.Unlock()
 	cc.signal()
