@@ -331,6 +331,7 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 	sem := c.calls
 	var wg sync.WaitGroup
 	batch := h2.NewBatch(ctx) // the lean calls, started together
+	var lcs []leanCall        // their state, one allocation for the batch
 	for ci := range calls {
 		select {
 		case sem <- struct{}{}:
@@ -345,10 +346,12 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 		}
 		wg.Add(1)
 		if len(c.lean) > 0 {
-			c.start(ctx, &batch, st, token, auth, calls[ci].body, &results[calls[ci].i], &errs[ci], func() {
-				<-sem
-				wg.Done()
-			})
+			if lcs == nil {
+				lcs = make([]leanCall, len(calls))
+			}
+			lcs[ci] = leanCall{c: c, ctx: ctx, st: st, token: token, body: calls[ci].body, res: &results[calls[ci].i], fail: &errs[ci],
+				sem: sem, wg: &wg, req: h2.Request{Path: st.path, Body: calls[ci].body, Header: auth}}
+			lcs[ci].start(&batch)
 			continue
 		}
 		c.workers.Go(func() {
@@ -366,31 +369,57 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 	wg.Wait()
 }
 
-// start gathers the call of one message for a lean client in batch, which
-// makes it without waiting (auth: authHeader(token)):
-// the connection's reader classifies the answer into *res or *fail and
-// calls done. A refused access token (see sendOne) is handed to a
-// worker, which replaces it and makes the call again.
-func (c *Channel) start(ctx context.Context, batch *h2.Batch, st *appState, token string, auth []hpack.HeaderField, body []byte, res *channels.Result, fail *error, done func()) {
+// leanCall is the call of one message on a lean client (req, with the
+// header fields of authHeader(token)): where its result goes, and the
+// slot of c.calls and the WaitGroup its end releases. A sendAll allocates
+// the calls of its batch together.
+type leanCall struct {
+	c     *Channel
+	ctx   context.Context
+	st    *appState
+	token string
+	body  []byte
+	res   *channels.Result
+	fail  *error
+	sem   chan struct{}
+	wg    *sync.WaitGroup
+	req   h2.Request
+}
+
+// start gathers lc in batch, which makes the call without waiting: the
+// connection's reader classifies the answer into *res or *fail (answered).
+// A refused access token (see sendOne) is handed to a worker, which
+// replaces it and makes the call again.
+func (lc *leanCall) start(batch *h2.Batch) {
+	c := lc.c
 	// The lean client bounds the call with Config.Timeout (CallTimeout).
-	lc := c.lean[int(c.next.Add(1))%len(c.lean)]
-	batch.Add(lc, leanRequest(st, auth, body), func(resp *h2.Response, err error) {
-		var r channels.Result
-		if err != nil {
-			err = c.vendorErr(st.endpoint, 0, 0, "", true, err)
-		} else {
-			r, err = c.classify(st.endpoint, resp.Status, resp.Body, resp.Header("retry-after"))
-		}
-		if unauthenticated(err) {
-			c.workers.Go(func() {
-				*res, *fail = c.retryUnauthenticated(ctx, st, token, body)
-				done()
-			})
-			return
-		}
-		*res, *fail = r, err
-		done()
-	})
+	batch.Add(c.lean[int(c.next.Add(1))%len(c.lean)], &lc.req, lc.answered)
+}
+
+// answered classifies the answer of lc (see start).
+func (lc *leanCall) answered(resp *h2.Response, err error) {
+	c, st := lc.c, lc.st
+	var r channels.Result
+	if err != nil {
+		err = c.vendorErr(st.endpoint, 0, 0, "", true, err)
+	} else {
+		r, err = c.classify(st.endpoint, resp.Status, resp.Body, resp.Header("retry-after"))
+	}
+	if unauthenticated(err) {
+		c.workers.Go(func() {
+			*lc.res, *lc.fail = c.retryUnauthenticated(lc.ctx, st, lc.token, lc.body)
+			lc.end()
+		})
+		return
+	}
+	*lc.res, *lc.fail = r, err
+	lc.end()
+}
+
+// end releases lc's slot and counts it done.
+func (lc *leanCall) end() {
+	<-lc.sem
+	lc.wg.Done()
 }
 
 // leanRequest is the lean client's request of a call; auth is its
