@@ -13,7 +13,10 @@
 // queued frames. The reader decodes answers and completes the calls:
 // Client.Start hands each answer to the caller's function on the reader
 // goroutine, so that a batch of N calls costs N queued requests and N
-// completions and no goroutine per call; Client.Do waits for one. A call
+// completions and no goroutine per call; Client.StartAll (or a Batch over
+// several clients) queues a batch's calls at once, waking the writer once
+// so that their frames share TLS records and writes; Client.Do waits for
+// one. A call
 // waits for a stream slot in the connection's queue, is reset when its
 // context ends (one cancellation registered per context and connection,
 // shared by the calls of a batch, not one per call), and is bounded by Config.CallTimeout with one timer per
