@@ -339,12 +339,18 @@ func (c *Channel) Close() error {
 
 // acquire waits for a stream of the channel and returns the connection
 // with the fewest requests in flight, its count raised; release gives it
-// back. It fails only when ctx ends first.
-func (c *Channel) acquire(ctx context.Context) (*conn, error) {
+// back. Before it waits, it starts the calls gathered in batch (whose
+// ends free streams). It fails only when ctx ends first.
+func (c *Channel) acquire(ctx context.Context, batch *h2.Batch) (*conn, error) {
 	select {
 	case c.streams <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		batch.Flush()
+		select {
+		case c.streams <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	// Holding one of the len(conns)*limit streams, some connection has
 	// fewer than limit requests in flight.
@@ -424,6 +430,8 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 	var sent []int
 	var wg sync.WaitGroup
 	var sh shared
+	batch := h2.NewBatch(ctx) // the lean calls, started together
+	var calls []leanCall      // their state, one allocation for the batch
 	for i := range msgs {
 		req, r, ok := c.buildShared(app, &msgs[i], now, &sh)
 		if !ok {
@@ -431,22 +439,25 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 			continue
 		}
 		sent = append(sent, i)
-		k, err := c.acquire(ctx)
+		k, err := c.acquire(ctx, &batch)
 		if err != nil {
 			errs[i] = c.vendorErr(c.Endpoint(req.Token), 0, "", true, err)
 			continue
 		}
 		wg.Add(1)
 		if k.lean != nil && k.connected.Load() {
-			c.start(ctx, k, sg, req, &results[i], &errs[i], wg.Done)
+			if calls == nil {
+				calls = make([]leanCall, len(msgs))
+			}
+			lc := &calls[i]
+			lc.c, lc.ctx, lc.k, lc.sg, lc.r, lc.res, lc.fail, lc.done = c, ctx, k, sg, req, &results[i], &errs[i], wg.Done
+			lc.start(&batch)
 			continue
 		}
-		c.workers.Go(func() {
-			defer wg.Done()
-			defer c.release(k)
-			results[i], errs[i] = c.post(ctx, k, sg, req)
-		})
+		batch.Flush() // the worker's call may wait for the ends of those gathered
+		c.postLater(ctx, k, sg, req, &results[i], &errs[i], wg.Done)
 	}
+	batch.Flush()
 	wg.Wait()
 
 	if err := wholeCallError(sent, errs, len(msgs)); err != nil {
@@ -499,43 +510,77 @@ func (c *Channel) postRenewed(ctx context.Context, k *conn, sg *signer, endpoint
 	return res, ve
 }
 
-// start sends one request on k's lean client without waiting: the
-// connection's reader classifies the answer into *res or *fail, releases
-// k's stream and calls done. An ExpiredProviderToken answer is handed to
-// a worker, which renews the token and sends again (postRenewed). The
-// caller holds a stream of k (acquire), and k has been authenticated
-// (k.connected).
-func (c *Channel) start(ctx context.Context, k *conn, sg *signer, r Request, res *channels.Result, fail **channels.VendorError, done func()) {
-	auth, err := sg.current(c.now())
+// leanCall is the call of one message on a lean client: what its answer
+// is classified with and where its result goes. A Send allocates the
+// calls of its batch together.
+type leanCall struct {
+	c    *Channel
+	ctx  context.Context
+	k    *conn
+	sg   *signer
+	r    Request
+	auth string
+	res  *channels.Result
+	fail **channels.VendorError
+	done func()
+	req  h2.Request
+	hdr  [leanHeaders]hpack.HeaderField
+}
+
+// start gathers the call lc (its c, ctx, k, sg, r, res, fail and done
+// set) in batch, which sends it without waiting: the connection's reader
+// classifies the answer into *res or *fail, releases k's stream and calls
+// done (answered). An ExpiredProviderToken answer is handed to a worker,
+// which renews the token and sends again (postRenewed). The caller holds
+// a stream of k (acquire), and k has been authenticated (k.connected).
+func (lc *leanCall) start(batch *h2.Batch) {
+	c := lc.c
+	auth, err := lc.sg.current(c.now())
 	if err != nil {
-		*fail = c.vendorErr(c.Endpoint(r.Token), 0, "", false, err)
-		c.release(k)
-		done()
+		*lc.fail = c.vendorErr(c.Endpoint(lc.r.Token), 0, "", false, err)
+		c.release(lc.k)
+		lc.done()
 		return
 	}
+	lc.auth = auth
+	c.fillLeanRequest(&lc.req, &lc.hdr, auth, lc.r)
 	// The lean client bounds the call with Config.Timeout (CallTimeout).
-	k.lean.Start(ctx, c.leanRequest(auth, r), func(resp *h2.Response, err error) {
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-				k.connected.Store(false) // the connection may be gone: the next requests start over alone
-			}
-			*fail = c.callFailed(c.Endpoint(r.Token), err)
-			c.release(k)
-			done()
-			return
+	batch.Add(lc.k.lean, &lc.req, lc.answered)
+}
+
+// answered classifies the answer of lc (see start).
+func (lc *leanCall) answered(resp *h2.Response, err error) {
+	c, k := lc.c, lc.k
+	if err != nil {
+		if lc.ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			k.connected.Store(false) // the connection may be gone: the next requests start over alone
 		}
-		rs, ve, kd := c.classifyReply(r, leanReply(resp))
-		if kd == kindExpiredToken {
-			c.workers.Go(func() {
-				*res, *fail = c.postRenewed(ctx, k, sg, c.Endpoint(r.Token), auth, r)
-				c.release(k)
-				done()
-			})
-			return
-		}
-		*res, *fail = rs, ve
+		*lc.fail = c.callFailed(c.Endpoint(lc.r.Token), err)
 		c.release(k)
-		done()
+		lc.done()
+		return
+	}
+	rs, ve, kd := c.classifyReply(lc.r, leanReply(resp))
+	if kd == kindExpiredToken {
+		c.workers.Go(func() {
+			*lc.res, *lc.fail = c.postRenewed(lc.ctx, k, lc.sg, c.Endpoint(lc.r.Token), lc.auth, lc.r)
+			c.release(k)
+			lc.done()
+		})
+		return
+	}
+	*lc.res, *lc.fail = rs, ve
+	c.release(k)
+	lc.done()
+}
+
+// postLater sends r on k from a worker (post), into *res or *fail,
+// releasing k's stream and calling done.
+func (c *Channel) postLater(ctx context.Context, k *conn, sg *signer, r Request, res *channels.Result, fail **channels.VendorError, done func()) {
+	c.workers.Go(func() {
+		defer done()
+		defer c.release(k)
+		*res, *fail = c.post(ctx, k, sg, r)
 	})
 }
 
@@ -695,22 +740,32 @@ func (c *Channel) roundTripLean(ctx context.Context, cn *conn, endpoint, auth st
 // the others (authorization, apns-topic …) indexed so that they repeat as
 // an index.
 func (c *Channel) leanRequest(auth string, r Request) *h2.Request {
-	hdr := make([]hpack.HeaderField, 0, 7)
-	hdr = append(hdr,
+	var req h2.Request
+	c.fillLeanRequest(&req, new([leanHeaders]hpack.HeaderField), auth, r)
+	return &req
+}
+
+// leanHeaders is the most header fields of a lean request.
+const leanHeaders = 7
+
+// fillLeanRequest sets *req to leanRequest's request, its header fields
+// in hdr.
+func (c *Channel) fillLeanRequest(req *h2.Request, hdr *[leanHeaders]hpack.HeaderField, auth string, r Request) {
+	h := append(hdr[:0],
 		hpack.HeaderField{Name: "authorization", Value: auth},
 		hpack.HeaderField{Name: "apns-topic", Value: r.Topic},
 		hpack.HeaderField{Name: "apns-push-type", Value: r.PushType},
 		hpack.HeaderField{Name: "apns-priority", Value: r.Priority})
 	if r.Expiration != "" {
-		hdr = append(hdr, hpack.HeaderField{Name: "apns-expiration", Value: r.Expiration})
+		h = append(h, hpack.HeaderField{Name: "apns-expiration", Value: r.Expiration})
 	}
 	if r.CollapseID != "" {
-		hdr = append(hdr, hpack.HeaderField{Name: "apns-collapse-id", Value: r.CollapseID})
+		h = append(h, hpack.HeaderField{Name: "apns-collapse-id", Value: r.CollapseID})
 	}
 	if r.ID != "" {
-		hdr = append(hdr, hpack.HeaderField{Name: "apns-id", Value: r.ID, Sensitive: true})
+		h = append(h, hpack.HeaderField{Name: "apns-id", Value: r.ID, Sensitive: true})
 	}
-	return &h2.Request{Path: c.basePath + DevicePath + url.PathEscape(r.Token), Header: hdr, Body: r.Payload}
+	*req = h2.Request{Path: c.basePath + DevicePath + url.PathEscape(r.Token), Header: h, Body: r.Payload}
 }
 
 // leanReply is what classifyReply reads of a lean client's answer.

@@ -188,6 +188,10 @@ type shared struct {
 	prefix, suffix []byte
 	refused        channels.Result
 	ok             bool
+	// The apns-expiration of the last message, kept for the next: a
+	// broadcast's messages share their expiry.
+	exp     int64
+	expText string
 }
 
 // sharedIDMark stands in for the delivery id while a shared payload is
@@ -226,7 +230,10 @@ func (c *Channel) buildShared(app App, m *channels.Message, now time.Time, sh *s
 	r := sh.req
 	r.Token, r.ID, r.Expiration = m.Token, MessageID(m.DeliveryID), ""
 	if !m.ExpireAt.IsZero() {
-		r.Expiration = strconv.FormatInt(m.ExpireAt.Unix(), 10)
+		if exp := m.ExpireAt.Unix(); exp != sh.exp || sh.expText == "" {
+			sh.exp, sh.expText = exp, strconv.FormatInt(exp, 10)
+		}
+		r.Expiration = sh.expText
 	}
 	p := make([]byte, 0, len(sh.prefix)+len(m.DeliveryID)+len(sh.suffix)+2)
 	p = append(channels.AppendJSONString(append(p, sh.prefix...), m.DeliveryID), sh.suffix...)

@@ -38,7 +38,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,9 +91,6 @@ const URIDataKey = "uri"
 // the app SDK. It is reserved: a custom extra of that name is not sent,
 // and Config.PayloadKey may not be it.
 const DeliveryIDDataKey = "deliveryId"
-
-// analyticsLabelPattern is the format FCM accepts for analytics labels.
-var analyticsLabelPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.~%]{1,50}$`)
 
 // Option changes how New builds a Channel.
 type Option = channels.Option
@@ -288,12 +285,17 @@ func (c *Channel) Send(ctx context.Context, msgs []channels.Message) ([]channels
 
 	now := c.now()
 	results := make([]channels.Result, len(msgs))
-	var calls []call
+	calls := make([]call, 0, len(msgs))
+	var arena []byte // the batch's request bodies, one after another
 	for i := range msgs {
-		body, r, ok := c.prepare(&msgs[i], now)
+		body, r, ok := c.prepare(&msgs[i], now, &arena)
 		if !ok {
 			results[i] = r
 			continue
+		}
+		if len(calls) == 0 {
+			// Room for the others, at about the first one's size.
+			arena = slices.Grow(arena, (len(body)+len(body)/4)*(len(msgs)-i-1))
 		}
 		calls = append(calls, call{i: i, body: body})
 	}
@@ -328,19 +330,28 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 	}
 	sem := c.calls
 	var wg sync.WaitGroup
+	batch := h2.NewBatch(ctx) // the lean calls, started together
+	var lcs []leanCall        // their state, one allocation for the batch
 	for ci := range calls {
 		select {
 		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[ci] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
-			continue
+		default:
+			batch.Flush() // their ends free the slots
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[ci] = c.vendorErr(st.endpoint, 0, 0, "", true, ctx.Err())
+				continue
+			}
 		}
 		wg.Add(1)
 		if len(c.lean) > 0 {
-			c.start(ctx, st, token, auth, calls[ci].body, &results[calls[ci].i], &errs[ci], func() {
-				<-sem
-				wg.Done()
-			})
+			if lcs == nil {
+				lcs = make([]leanCall, len(calls))
+			}
+			lcs[ci] = leanCall{c: c, ctx: ctx, st: st, token: token, body: calls[ci].body, res: &results[calls[ci].i], fail: &errs[ci],
+				sem: sem, wg: &wg, req: h2.Request{Path: st.path, Body: calls[ci].body, Header: auth}}
+			lcs[ci].start(&batch)
 			continue
 		}
 		c.workers.Go(func() {
@@ -354,34 +365,61 @@ func (c *Channel) sendAll(ctx context.Context, st *appState, calls []call, resul
 			results[calls[ci].i] = r
 		})
 	}
+	batch.Flush()
 	wg.Wait()
 }
 
-// start makes the call of one message on a lean client without waiting
-// (auth: authHeader(token)):
-// the connection's reader classifies the answer into *res or *fail and
-// calls done. A refused access token (see sendOne) is handed to a
-// worker, which replaces it and makes the call again.
-func (c *Channel) start(ctx context.Context, st *appState, token string, auth []hpack.HeaderField, body []byte, res *channels.Result, fail *error, done func()) {
+// leanCall is the call of one message on a lean client (req, with the
+// header fields of authHeader(token)): where its result goes, and the
+// slot of c.calls and the WaitGroup its end releases. A sendAll allocates
+// the calls of its batch together.
+type leanCall struct {
+	c     *Channel
+	ctx   context.Context
+	st    *appState
+	token string
+	body  []byte
+	res   *channels.Result
+	fail  *error
+	sem   chan struct{}
+	wg    *sync.WaitGroup
+	req   h2.Request
+}
+
+// start gathers lc in batch, which makes the call without waiting: the
+// connection's reader classifies the answer into *res or *fail (answered).
+// A refused access token (see sendOne) is handed to a worker, which
+// replaces it and makes the call again.
+func (lc *leanCall) start(batch *h2.Batch) {
+	c := lc.c
 	// The lean client bounds the call with Config.Timeout (CallTimeout).
-	lc := c.lean[int(c.next.Add(1))%len(c.lean)]
-	lc.Start(ctx, leanRequest(st, auth, body), func(resp *h2.Response, err error) {
-		var r channels.Result
-		if err != nil {
-			err = c.vendorErr(st.endpoint, 0, 0, "", true, err)
-		} else {
-			r, err = c.classify(st.endpoint, resp.Status, resp.Body, resp.Header("retry-after"))
-		}
-		if unauthenticated(err) {
-			c.workers.Go(func() {
-				*res, *fail = c.retryUnauthenticated(ctx, st, token, body)
-				done()
-			})
-			return
-		}
-		*res, *fail = r, err
-		done()
-	})
+	batch.Add(c.lean[int(c.next.Add(1))%len(c.lean)], &lc.req, lc.answered)
+}
+
+// answered classifies the answer of lc (see start).
+func (lc *leanCall) answered(resp *h2.Response, err error) {
+	c, st := lc.c, lc.st
+	var r channels.Result
+	if err != nil {
+		err = c.vendorErr(st.endpoint, 0, 0, "", true, err)
+	} else {
+		r, err = c.classify(st.endpoint, resp.Status, resp.Body, resp.Header("retry-after"))
+	}
+	if unauthenticated(err) {
+		c.workers.Go(func() {
+			*lc.res, *lc.fail = c.retryUnauthenticated(lc.ctx, st, lc.token, lc.body)
+			lc.end()
+		})
+		return
+	}
+	*lc.res, *lc.fail = r, err
+	lc.end()
+}
+
+// end releases lc's slot and counts it done.
+func (lc *leanCall) end() {
+	<-lc.sem
+	lc.wg.Done()
 }
 
 // leanRequest is the lean client's request of a call; auth is its
@@ -647,51 +685,11 @@ func (c *Channel) vendorErr(endpoint string, httpStatus, code int, reason string
 	}
 }
 
-// Wire format of projects.messages.send (the fields the channel sets).
-type (
-	sendRequest struct {
-		Message wireMessage `json:"message"`
-	}
-	wireMessage struct {
-		Token        string            `json:"token"`
-		Notification *wireNotification `json:"notification,omitempty"`
-		Data         map[string]string `json:"data,omitempty"`
-		Android      *wireAndroid      `json:"android,omitempty"`
-		APNs         *wireAPNs         `json:"apns,omitempty"`
-		FCMOptions   *wireFCMOptions   `json:"fcm_options,omitempty"`
-	}
-	wireNotification struct {
-		Title string `json:"title,omitempty"`
-		Body  string `json:"body,omitempty"`
-		Image string `json:"image,omitempty"`
-	}
-	wireAndroid struct {
-		CollapseKey  string                   `json:"collapse_key,omitempty"`
-		Priority     string                   `json:"priority,omitempty"`
-		TTL          string                   `json:"ttl,omitempty"`
-		Notification *wireAndroidNotification `json:"notification,omitempty"`
-	}
-	wireAndroidNotification struct {
-		ChannelID             string `json:"channel_id,omitempty"`
-		Sound                 string `json:"sound,omitempty"`
-		Tag                   string `json:"tag,omitempty"`
-		ClickAction           string `json:"click_action,omitempty"`
-		NotificationCount     *int   `json:"notification_count,omitempty"`
-		DefaultSound          bool   `json:"default_sound,omitempty"`
-		DefaultVibrateTimings bool   `json:"default_vibrate_timings,omitempty"`
-		DefaultLightSettings  bool   `json:"default_light_settings,omitempty"`
-	}
-	wireAPNs struct {
-		Payload map[string]any `json:"payload,omitempty"`
-	}
-	wireFCMOptions struct {
-		AnalyticsLabel string `json:"analytics_label,omitempty"`
-	}
-)
-
-// prepare checks m and returns the request body of its call, or the result
-// of a message that must not be sent and false.
-func (c *Channel) prepare(m *channels.Message, now time.Time) ([]byte, channels.Result, bool) {
+// prepare checks m and returns the request body of its call, appended to
+// *arena (the bodies of a batch share it; a body is never written again
+// once returned), or the result of a message that must not be sent and
+// false.
+func (c *Channel) prepare(m *channels.Message, now time.Time, arena *[]byte) ([]byte, channels.Result, bool) {
 	permanent := func(code int, format string, args ...any) ([]byte, channels.Result, bool) {
 		return nil, channels.Result{Outcome: channels.Permanent, StatusCode: code, StatusDesc: fmt.Sprintf(format, args...)}, false
 	}
@@ -710,91 +708,85 @@ func (c *Channel) prepare(m *channels.Message, now time.Time) ([]byte, channels.
 		return permanent(StatusMessageTooBig, "MessageTooBig: payload has %d bytes, the limit is %d", len(m.Payload), lim.MaxPayloadBytes)
 	}
 
-	msg := wireMessage{Token: m.Token}
+	msg := message{token: m.Token}
 	x := m.Extras
-	data := map[string]string{}
 	if m.Payload != "" {
-		data[c.cfg.PayloadKey] = m.Payload
+		msg.setData(c.cfg.PayloadKey, m.Payload)
 	}
 	for k, v := range x {
 		name, ok := strings.CutPrefix(k, channels.ExtraCustomPrefix)
 		if !ok || reservedDataKey(name) || name == c.cfg.PayloadKey || name == DeliveryIDDataKey {
 			continue
 		}
-		data[name] = v
+		msg.setData(name, v)
 	}
 	if m.DeliveryID != "" {
-		data[DeliveryIDDataKey] = m.DeliveryID
+		msg.setData(DeliveryIDDataKey, m.DeliveryID)
 	}
-	priority := c.cfg.Priority
+	msg.priority = c.cfg.Priority
 	if v := x[ExtraPriority]; v != "" {
 		p, ok := normalizePriority(v)
 		if !ok {
 			return permanent(channels.StatusNone, "InvalidArgument: %s must be HIGH or NORMAL, got %q", ExtraPriority, v)
 		}
-		priority = p
+		msg.priority = p
 	}
-	android := &wireAndroid{Priority: priority, CollapseKey: x[ExtraCollapseKey]}
+	msg.collapseKey = x[ExtraCollapseKey]
 	if !m.ExpireAt.IsZero() {
 		ttl := min(m.ExpireAt.Sub(now), MaxTimeToLive)
-		android.TTL = strconv.FormatInt(max(int64(ttl/time.Second), 1), 10) + "s"
+		msg.ttlSeconds = max(int64(ttl/time.Second), 1)
 	}
-	var badge *int
 	if v := x[ExtraBadge]; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return permanent(channels.StatusNone, "InvalidArgument: %s must be a non-negative integer, got %q", ExtraBadge, v)
 		}
-		badge = &n
+		msg.badge, msg.hasBadge = n, true
 	}
 	if !m.PassThrough {
-		msg.Notification = &wireNotification{Title: m.Title, Body: m.Body, Image: x[ExtraImage]}
-		an := &wireAndroidNotification{ChannelID: x[ExtraChannelID], Sound: x[ExtraSound], Tag: x[ExtraTag], NotificationCount: badge}
+		msg.notification = true
+		msg.title, msg.body, msg.image = m.Title, m.Body, x[ExtraImage]
+		msg.channelID, msg.sound, msg.tag = x[ExtraChannelID], x[ExtraSound], x[ExtraTag]
 		if v := x[channels.ExtraNotifyType]; v != "" {
 			bits, err := strconv.Atoi(v)
 			if err != nil {
 				return permanent(channels.StatusNone, "InvalidArgument: %s must be an integer, got %q", channels.ExtraNotifyType, v)
 			}
-			an.DefaultSound = bits == -1 || bits&1 != 0
-			an.DefaultVibrateTimings = bits == -1 || bits&2 != 0
-			an.DefaultLightSettings = bits == -1 || bits&4 != 0
+			msg.defaultSound = bits == -1 || bits&1 != 0
+			msg.defaultVibrate = bits == -1 || bits&2 != 0
+			msg.defLight = bits == -1 || bits&4 != 0
 		}
 		if uri := x[channels.ExtraURI]; uri != "" {
 			if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
-				data[URIDataKey] = uri
+				msg.setData(URIDataKey, uri)
 			} else {
-				an.ClickAction = uri
+				msg.clickAction = uri
 			}
 		}
-		android.Notification = an
-		if badge != nil || x[ExtraSound] != "" {
-			aps := map[string]any{}
-			if badge != nil {
-				aps["badge"] = *badge
-			}
-			if s := x[ExtraSound]; s != "" {
-				aps["sound"] = s
-			}
-			msg.APNs = &wireAPNs{Payload: map[string]any{"aps": aps}}
-		}
 	}
-	msg.Android = android
-	size := 0
-	for k, v := range data {
-		size += len(k) + len(v)
-	}
-	if size > lim.MaxDataBytes {
+	if size := msg.dataBytes(); size > lim.MaxDataBytes {
 		return permanent(StatusMessageTooBig, "MessageTooBig: data has %d bytes, FCM allows %d", size, lim.MaxDataBytes)
 	}
-	if len(data) > 0 {
-		msg.Data = data
+	if validAnalyticsLabel(m.MsgID) {
+		msg.analyticsLabel = m.MsgID
 	}
-	if analyticsLabelPattern.MatchString(m.MsgID) {
-		msg.FCMOptions = &wireFCMOptions{AnalyticsLabel: m.MsgID}
+	start := len(*arena)
+	*arena = appendRequest(*arena, &msg)
+	return (*arena)[start:len(*arena):len(*arena)], channels.Result{}, true
+}
+
+// validAnalyticsLabel reports whether s is a label FCM accepts as an
+// analytics label: 1 to 50 of a-z A-Z 0-9 - _ . ~ %.
+func validAnalyticsLabel(s string) bool {
+	if len(s) == 0 || len(s) > 50 {
+		return false
 	}
-	body, err := json.Marshal(sendRequest{Message: msg})
-	if err != nil {
-		return permanent(channels.StatusNone, "encoding message: %v", err)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~', c == '%':
+		default:
+			return false
+		}
 	}
-	return body, channels.Result{}, true
+	return true
 }

@@ -13,9 +13,13 @@
 // queued frames. The reader decodes answers and completes the calls:
 // Client.Start hands each answer to the caller's function on the reader
 // goroutine, so that a batch of N calls costs N queued requests and N
-// completions and no goroutine per call; Client.Do waits for one. A call
+// completions and no goroutine per call; Client.StartAll (or a Batch over
+// several clients) queues a batch's calls at once, waking the writer once
+// so that their frames share TLS records and writes; Client.Do waits for
+// one. A call
 // waits for a stream slot in the connection's queue, is reset when its
-// context ends, and is bounded by Config.CallTimeout with one timer per
+// context ends (one cancellation registered per context and connection,
+// shared by the calls of a batch, not one per call), and is bounded by Config.CallTimeout with one timer per
 // connection.
 //
 // The connection honours the server's SETTINGS_MAX_CONCURRENT_STREAMS
@@ -263,7 +267,8 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // blocks only while the connection is dialed; the request then waits for
 // a stream slot in the connection's queue, with no goroutine of its own.
 // done runs on the connection's reader goroutine (answers, resets,
-// GOAWAY), on the goroutine that ended ctx's wait or closed the client,
+// GOAWAY), on its writer goroutine (ctx ended while the request was
+// queued), on the goroutine that ended ctx's wait or closed the client,
 // or on Start's caller (a failure to dial): it must not block, nor call
 // Do; it may call Start. req and its Body must stay unchanged until done
 // is called; the Response given to done is done's to keep. A request the
@@ -274,6 +279,44 @@ func (c *Client) Start(ctx context.Context, req *Request, done func(*Response, e
 	c.start(ctx, req, done, 0)
 }
 
+// Call is one request of StartAll and the function its end is given to
+// (Start's req and done).
+type Call struct {
+	Req  *Request
+	Done func(*Response, error)
+}
+
+// StartAll starts each of calls as Start does, all with ctx, but queues
+// them on the connection together and wakes its writer once, so that
+// their HEADERS and DATA frames go out together in few TLS records and
+// writes. Each Done is called exactly once, as Start's done. calls may be
+// reused once StartAll returns. Safe for concurrent use.
+func (c *Client) StartAll(ctx context.Context, calls []Call) {
+	if len(calls) == 0 {
+		return
+	}
+	cc, err := c.conn(ctx)
+	if err != nil {
+		for _, cl := range calls {
+			cl.Done(nil, err)
+		}
+		return
+	}
+	ss := make([]stream, len(calls)) // one allocation for the batch's streams
+	for i, cl := range calls {
+		ss[i] = stream{ctx: ctx, call: cl.Done, req: cl.Req, body: cl.Req.Body}
+		ss[i].resp.names = c.cfg.AnswerHeaders
+	}
+	if cc.enqueue(ss) == nil {
+		return
+	}
+	// The connection closed or is going away (unprocessed): each call
+	// goes on as a Start whose first attempt failed.
+	for i := range ss {
+		c.start(ctx, ss[i].req, ss[i].call, 1)
+	}
+}
+
 // start is Start's attempt number attempt (0 first).
 func (c *Client) start(ctx context.Context, req *Request, done func(*Response, error), attempt int) {
 	for ; ; attempt++ {
@@ -282,9 +325,9 @@ func (c *Client) start(ctx context.Context, req *Request, done func(*Response, e
 			done(nil, err)
 			return
 		}
-		s := &stream{ctx: ctx, attempt: attempt, call: done, req: req, body: req.Body}
-		s.resp.names = c.cfg.AnswerHeaders
-		err = cc.enqueue(s)
+		ss := []stream{{ctx: ctx, attempt: attempt, call: done, req: req, body: req.Body}}
+		ss[0].resp.names = c.cfg.AnswerHeaders
+		err = cc.enqueue(ss)
 		if err == nil {
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -468,8 +469,13 @@ func newCalls(t *testing.T, n int) *calls {
 
 // start starts call i of c on cl.
 func (c *calls) start(ctx context.Context, cl *h2.Client, i int, req *h2.Request) {
+	cl.Start(ctx, req, c.done(i))
+}
+
+// done counts call i of c and returns the function its end is given to.
+func (c *calls) done(i int) func(*h2.Response, error) {
 	c.wg.Add(1)
-	cl.Start(ctx, req, func(r *h2.Response, err error) {
+	return func(r *h2.Response, err error) {
 		c.mu.Lock()
 		c.resp[i], c.errs[i] = r, err
 		c.times[i]++
@@ -478,7 +484,7 @@ func (c *calls) start(ctx context.Context, cl *h2.Client, i int, req *h2.Request
 		if first {
 			c.wg.Done()
 		}
-	})
+	}
 }
 
 // wait waits for every call and fails the test if one completed more
@@ -626,5 +632,124 @@ func TestStartAfterTheServerIsGone(t *testing.T) {
 	c.wait()
 	if c.errs[0] == nil {
 		t.Fatal("a call to a closed server succeeded")
+	}
+}
+
+// TestCancellationIsPerContext: the calls of a batch share one
+// cancellation per context; cancelling one context ends its calls (in
+// flight, reset, and queued, never sent) and no other's, also for a
+// context whose earlier calls had all ended before.
+func TestCancellationIsPerContext(t *testing.T) {
+	const limit, n = 8, 6 // n calls per context; 2n > limit: some queue
+	release := make(chan struct{})
+	entered := make(chan string, 2*n)
+	reset := make(chan string, 2*n)
+	var aEntered atomic.Int32
+	s := newServer(t, &http2.Server{MaxConcurrentStreams: limit}, func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/hang/") {
+			echo(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/hang/a/") {
+			aEntered.Add(1)
+		}
+		entered <- r.URL.Path
+		select {
+		case <-release:
+			echo(w, r)
+		case <-r.Context().Done():
+			reset <- r.URL.Path
+		}
+	})
+	cl := s.client(t, h2.Config{})
+	ctxA, cancelA := context.WithCancel(t.Context())
+	defer cancelA()
+	ctxB, cancelB := context.WithCancel(t.Context())
+	defer cancelB()
+	// A call of ctxA that ends before the others start: its cancellation
+	// is registered and stopped, then registered again below.
+	if _, err := cl.Do(ctxA, post(0, "first")); err != nil {
+		t.Fatal(err)
+	}
+	ca, cb := newCalls(t, n), newCalls(t, n)
+	for i := range n {
+		ca.start(ctxA, cl, i, &h2.Request{Path: fmt.Sprintf("/hang/a/%d", i), Body: []byte("a")})
+		cb.start(ctxB, cl, i, &h2.Request{Path: fmt.Sprintf("/hang/b/%d", i), Body: []byte("b")})
+	}
+	for range limit {
+		<-entered // the server holds limit calls, half of each context; the others queue
+	}
+	cancelA()
+	ca.wait()
+	for i, err := range ca.errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("call %d of the cancelled context: error %v, want context.Canceled", i, err)
+		}
+	}
+	for range limit / 2 {
+		select {
+		case p := <-reset:
+			if !strings.HasPrefix(p, "/hang/a/") {
+				t.Errorf("the server saw %s reset, a call of the context not cancelled", p)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the calls of the cancelled context in flight were not reset")
+		}
+	}
+	close(release)
+	cb.wait()
+	for i := range n {
+		if r, err := cb.resp[i], cb.errs[i]; err != nil || r.Status != 200 || string(r.Body) != "b" {
+			t.Errorf("call %d of the context not cancelled: answer %+v, error %v", i, r, err)
+		}
+	}
+	if k := aEntered.Load(); k != limit/2 {
+		t.Errorf("the server saw %d calls of the cancelled context, want the %d in flight when it was cancelled (the queued ones are not sent)", k, limit/2)
+	}
+}
+
+// TestBatchStartsEveryCall: calls gathered in a Batch for two clients,
+// fewer, as many or more than it starts at once, are each answered once
+// with their own answer; on a server gone, each fails once.
+func TestBatchStartsEveryCall(t *testing.T) {
+	tests := []struct {
+		name     string
+		n        int
+		serverUp bool
+	}{
+		{"one call", 1, true},
+		{"a batch's worth", 64, true},
+		{"several batches' worth", 150, true},
+		{"server gone", 10, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, nil, echo)
+			clients := []*h2.Client{s.client(t, h2.Config{AnswerHeaders: []string{"x-seq"}}), s.client(t, h2.Config{AnswerHeaders: []string{"x-seq"}})}
+			for _, cl := range clients {
+				if _, err := cl.Do(t.Context(), &h2.Request{Path: "/warm"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tt.serverUp {
+				s.Close()
+			}
+			c := newCalls(t, tt.n)
+			b := h2.NewBatch(t.Context())
+			for i := range tt.n {
+				b.Add(clients[i%2], post(i, fmt.Sprintf(`{"i":%d}`, i)), c.done(i))
+			}
+			b.Flush()
+			c.wait()
+			for i := range tt.n {
+				r, err := c.resp[i], c.errs[i]
+				switch {
+				case !tt.serverUp && err == nil:
+					t.Fatalf("call %d to a server gone succeeded", i)
+				case tt.serverUp && (err != nil || string(r.Body) != fmt.Sprintf(`{"i":%d}`, i) || r.Header("x-seq") != strconv.Itoa(i)):
+					t.Fatalf("call %d: answer %+v, error %v", i, r, err)
+				}
+			}
+		})
 	}
 }

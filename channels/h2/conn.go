@@ -53,6 +53,11 @@ type conn struct {
 	tableChange bool
 	recvUnacked int64     // connection-level bytes received and not yet granted back
 	fin         []*stream // streams ended whose completion has not run (see unlock)
+	// watches holds, per context of the streams queued or in flight,
+	// their number and the cancellation registered on it: one
+	// context.AfterFunc per context (a batch's calls share one), not
+	// per call.
+	watches map[context.Context]*watch
 	// timeq holds the streams with a deadline (CallTimeout), in the
 	// order of their deadlines; ended ones leave it from its head.
 	// callTimer fires at the head's deadline.
@@ -80,14 +85,21 @@ type ctrlFrame struct {
 	data     [8]byte
 }
 
+// watch is the cancellation registered on one context for the streams of
+// a connection that have it (see conn.watches).
+type watch struct {
+	n    int         // streams queued or in flight with the context
+	stop func() bool // stops the context.AfterFunc
+}
+
 // stream is one request and its answer.
 type stream struct {
 	id       uint32 // 0 while pending
 	cc       *conn
 	ctx      context.Context
-	stop     func() bool // stops the cancellation on ctx's end (nil: none)
-	attempt  int         // sends before this one (ErrUnprocessed retries)
-	deadline time.Time   // zero: none (see Config.CallTimeout)
+	watched  bool      // counted in cc.watches[ctx] (ctx can end)
+	attempt  int       // sends before this one (ErrUnprocessed retries)
+	deadline time.Time // zero: none (see Config.CallTimeout)
 	call     func(*Response, error)
 	req      *Request
 	body     []byte // request body left to write
@@ -173,10 +185,11 @@ func (cc *conn) signal() {
 	}
 }
 
-// enqueue queues s (a new stream of req) on cc, registering the
-// cancellation of s when its ctx ends. It fails, without queuing s, when
-// the connection is closed or going away (ErrUnprocessed).
-func (cc *conn) enqueue(s *stream) error {
+// enqueue queues the new streams ss on cc, in order, and wakes the writer
+// once, counting each in the cancellation registered on its ctx (see
+// watchLocked). It fails, without queuing any, when the connection is
+// closed or going away (ErrUnprocessed).
+func (cc *conn) enqueue(ss []stream) error {
 	cc.mu.Lock()
 	switch {
 	case cc.err != nil:
@@ -187,19 +200,26 @@ func (cc *conn) enqueue(s *stream) error {
 		cc.mu.Unlock()
 		return fmt.Errorf("http2 connection going away: %w", ErrUnprocessed)
 	}
-	s.cc = cc
-	cc.pending = append(cc.pending, s)
+	var deadline time.Time
 	if t := cc.cl.cfg.CallTimeout; t > 0 {
-		s.deadline = time.Now().Add(t)
-		cc.timeq = append(cc.timeq, s)
-		if len(cc.timeq) == 1 {
-			cc.armCallTimerLocked()
-		}
+		deadline = time.Now().Add(t)
 	}
-	if s.ctx.Done() != nil {
-		// Set under mu: every completion of s happens after it. The
-		// function runs on a goroutine of its own, only if ctx ends.
-		s.stop = context.AfterFunc(s.ctx, s.cancel)
+	for i := range ss {
+		s := &ss[i]
+		s.cc = cc
+		cc.pending = append(cc.pending, s)
+		if !deadline.IsZero() {
+			s.deadline = deadline
+			cc.timeq = append(cc.timeq, s)
+			if len(cc.timeq) == 1 {
+				cc.armCallTimerLocked()
+			}
+		}
+		if s.ctx.Done() != nil {
+			// Under mu: every completion of s happens after it.
+			cc.watchLocked(s.ctx)
+			s.watched = true
+		}
 	}
 	cc.mu.Unlock()
 	cc.signal()
@@ -266,8 +286,59 @@ func (cc *conn) expireCalls() {
 	}
 }
 
-// cancel ends s with its context's error (context.AfterFunc).
-func (s *stream) cancel() { s.cc.cancel(s, s.ctx.Err()) }
+// watchLocked counts one more stream with ctx, registering the
+// cancellation of the connection's streams with ctx when it is the first:
+// the function runs on a goroutine of its own, only if ctx ends.
+func (cc *conn) watchLocked(ctx context.Context) {
+	if w := cc.watches[ctx]; w != nil {
+		w.n++
+		return
+	}
+	if cc.watches == nil {
+		cc.watches = map[context.Context]*watch{}
+	}
+	cc.watches[ctx] = &watch{n: 1, stop: context.AfterFunc(ctx, func() { cc.cancelAll(ctx) })}
+}
+
+// unwatchLocked counts one stream with ctx less, stopping the
+// cancellation registered on ctx when it was the last.
+func (cc *conn) unwatchLocked(ctx context.Context) {
+	w := cc.watches[ctx]
+	if w == nil {
+		return
+	}
+	if w.n--; w.n == 0 {
+		w.stop()
+		delete(cc.watches, ctx)
+	}
+}
+
+// cancelAll ends the streams with ctx, which has ended, with its error,
+// resetting those written (context.AfterFunc of watchLocked).
+func (cc *conn) cancelAll(ctx context.Context) {
+	err := ctx.Err()
+	cc.mu.Lock()
+	idle, reset := false, false
+	for _, s := range cc.pending {
+		if s.ctx == ctx {
+			idle = cc.finishLocked(s, err) || idle
+		}
+	}
+	for id, s := range cc.streams {
+		if s.ctx == ctx {
+			cc.ctrl = append(cc.ctrl, ctrlFrame{kind: http2.FrameRSTStream, streamID: id, n: uint32(http2.ErrCodeCancel)})
+			reset = true
+			idle = cc.finishLocked(s, err) || idle
+		}
+	}
+	cc.unlock()
+	if reset {
+		cc.signal()
+	}
+	if idle {
+		cc.closeWith(errGoneAway)
+	}
+}
 
 // unlock releases mu and then runs the completions of the streams that
 // ended while it was held, in the order they ended.
@@ -295,9 +366,6 @@ func (cc *conn) unlock() {
 // again on a new connection (on a goroutine of its own, as it may dial)
 // when the server did not process it and retries are left.
 func (s *stream) complete() {
-	if s.stop != nil {
-		s.stop()
-	}
 	if s.err == nil {
 		s.call(&s.resp, nil)
 		return
@@ -307,20 +375,6 @@ func (s *stream) complete() {
 		return
 	}
 	s.call(nil, s.err)
-}
-
-// cancel ends s with err, resetting its stream if it was written.
-func (cc *conn) cancel(s *stream, err error) {
-	cc.mu.Lock()
-	if !s.finished && s.id != 0 {
-		cc.ctrl = append(cc.ctrl, ctrlFrame{kind: http2.FrameRSTStream, streamID: s.id, n: uint32(http2.ErrCodeCancel)})
-	}
-	idle := cc.finishLocked(s, err)
-	cc.unlock()
-	cc.signal()
-	if idle {
-		cc.closeWith(errGoneAway)
-	}
 }
 
 var errGoneAway = errors.New("http2 connection went away")
@@ -335,6 +389,10 @@ func (cc *conn) finishLocked(s *stream, err error) bool {
 	}
 	s.finished = true
 	s.err = err
+	if s.watched {
+		s.watched = false
+		cc.unwatchLocked(s.ctx)
+	}
 	if s.id != 0 {
 		if _, ok := cc.streams[s.id]; ok {
 			delete(cc.streams, s.id)
@@ -433,9 +491,13 @@ func (cc *conn) writeLoop() {
 				s := cc.pending[0]
 				cc.pending[0] = nil
 				cc.pending = cc.pending[1:]
-				if s.finished || s.ctx.Err() != nil {
-					// Ended, or about to be (its cancellation runs
-					// on a goroutine of its own): not sent.
+				if s.finished {
+					continue
+				}
+				if err := s.ctx.Err(); err != nil {
+					// Ended: not sent (its cancellation, on a
+					// goroutine of its own, may not have run yet).
+					cc.finishLocked(s, err)
 					continue
 				}
 				s.id = cc.nextID
@@ -453,7 +515,7 @@ func (cc *conn) writeLoop() {
 			}
 		}
 		data = cc.takeDataLocked(data[:0], maxFrm)
-		cc.mu.Unlock()
+		cc.unlock() // runs the completions of the streams whose ctx ended while queued
 
 		if len(ctrl) == 0 && len(start) == 0 && len(data) == 0 {
 			if cc.bw.Buffered() > 0 {
