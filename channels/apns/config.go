@@ -47,10 +47,16 @@ const (
 
 // Defaults applied by Config.WithDefaults to zero fields.
 const (
-	DefaultTimeout              = 10 * time.Second
-	DefaultMaxBatch             = 500
-	MaxMaxBatch                 = 10_000
-	DefaultMaxConcurrentStreams = 100
+	DefaultTimeout  = 10 * time.Second
+	DefaultMaxBatch = 500
+	MaxMaxBatch     = 10_000
+	// DefaultMaxConcurrentStreams is 500, the SETTINGS_MAX_CONCURRENT_STREAMS
+	// APNs announces on a healthy connection; APNs lowers it (to 1 after a
+	// refused request) and the client follows the lower value. More calls
+	// in flight let one TLS read carry more answers: in the sender part of
+	// the bench a push cost the sender 22.6–23 µs of CPU against 25 with
+	// 100 streams.
+	DefaultMaxConcurrentStreams = 500
 	// DefaultConnections is how many HTTP/2 connections a channel keeps
 	// to APNs.
 	DefaultConnections = 4
