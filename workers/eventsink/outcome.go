@@ -155,10 +155,9 @@ func newOutcomes(region string, c OutcomeConfig) *outcomes {
 
 func (o *outcomes) key(s string) uint64 { return maphash.String(o.seed, s) }
 
-// get returns what is known of delivery id; ok is false when the sink has
-// not read it (or has forgotten it).
-func (o *outcomes) get(id string) (ending, bool) {
-	k := o.key(id)
+// get returns what is known of the delivery whose id has key k; ok is
+// false when the sink has not read it (or has forgotten it).
+func (o *outcomes) get(k uint64) (ending, bool) {
 	if r, ok := o.cur[k]; ok {
 		return r.ending(), true
 	}
@@ -166,16 +165,27 @@ func (o *outcomes) get(id string) (ending, bool) {
 	return r.ending(), ok
 }
 
-func (o *outcomes) put(id string, e ending) {
-	o.cur[o.key(id)] = rememberOf(e)
+// put remembers e as the ending of the delivery whose id has key k.
+func (o *outcomes) put(k uint64, e ending) {
+	o.cur[k] = rememberOf(e)
 	if len(o.cur) >= o.half {
 		o.old, o.cur = o.cur, map[uint64]remembered{}
 	}
 }
 
+// known reports whether the sink remembers the delivery whose id has key k.
+func (o *outcomes) known(k uint64) bool {
+	if _, ok := o.cur[k]; ok {
+		return true
+	}
+	_, ok := o.old[k]
+	return ok
+}
+
 func (o *outcomes) forget(id string) {
-	delete(o.cur, o.key(id))
-	delete(o.old, o.key(id))
+	k := o.key(id)
+	delete(o.cur, k)
+	delete(o.old, k)
 }
 
 // endingOf is the ending terminal event e gives its delivery.
@@ -200,24 +210,26 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]store.D
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	// local is what this batch knows: the lookups' answers and its own
-	// decisions, which the bounded cache may forget before the batch ends.
-	local := map[string]ending{}
+	// decisions, which the bounded cache may forget before the batch
+	// ends. Both maps are keyed by the delivery id's key, as the cache is.
+	local := map[uint64]ending{}
 	var unknown []store.DeliveryOutcome
-	asked := map[string]bool{}
+	asked := map[uint64]bool{}
 	for j := range events {
 		e := &events[j]
 		switch {
 		case e.Event == schema.EventValid && e.DeliveryID != "":
-			if _, ok := o.get(e.DeliveryID); !ok {
-				o.put(e.DeliveryID, ending{})
+			if k := o.key(e.DeliveryID); !o.known(k) {
+				o.put(k, ending{})
 			}
 		case isOutcome(e):
-			if k, ok := o.get(e.DeliveryID); ok {
-				if _, seen := local[e.DeliveryID]; !seen {
-					local[e.DeliveryID] = k
+			k := o.key(e.DeliveryID)
+			if end, ok := o.get(k); ok {
+				if _, seen := local[k]; !seen {
+					local[k] = end
 				}
-			} else if !asked[e.DeliveryID] {
-				asked[e.DeliveryID] = true
+			} else if !asked[k] {
+				asked[k] = true
 				unknown = append(unknown, store.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID})
 			}
 		}
@@ -228,13 +240,14 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]store.D
 			return nil, fmt.Errorf("looking up the outcomes of %d deliveries: %w", len(unknown), err)
 		}
 		o.lookups.Add(float64(len(unknown)))
-		for _, k := range unknown {
+		for _, u := range unknown {
 			var end ending
-			if f, ok := found[k.DeliveryID]; ok {
+			if f, ok := found[u.DeliveryID]; ok {
 				end = ending{step: f.Event, id: f.EventID, hash: o.key(f.EventID)}
 			}
-			local[k.DeliveryID] = end
-			o.put(k.DeliveryID, end)
+			k := o.key(u.DeliveryID)
+			local[k] = end
+			o.put(k, end)
 		}
 	}
 	var first []store.DeliveryOutcome
@@ -243,11 +256,12 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]store.D
 		if !isOutcome(e) {
 			continue
 		}
-		cur, this := local[e.DeliveryID], o.endingOf(e)
+		k := o.key(e.DeliveryID)
+		cur, this := local[k], o.endingOf(e)
 		switch {
 		case !cur.known():
-			local[e.DeliveryID] = this
-			o.put(e.DeliveryID, this)
+			local[k] = this
+			o.put(k, this)
 			first = append(first, store.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID, EventID: e.EventID, Event: e.Event, TS: e.TS})
 			o.decisions.WithLabelValues(outcomeFirst).Inc()
 		case cur.hash&^7 == this.hash&^7 && cur.step == this.step:
