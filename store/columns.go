@@ -33,12 +33,11 @@ func inListChunks(keys []string) [][]string {
 	return out
 }
 
-// boxed returns a LowCardinality column as interface values, one boxed
-// value per distinct string (see box).
-func boxed(col []string, boxes map[string]any) []any {
-	out := make([]any, len(col))
-	for i, v := range col {
-		out[i] = box(v, boxes)
+// boxed appends a LowCardinality column to out as interface values, one
+// boxed value per distinct string (see box), and returns out.
+func boxed(out []any, col []string, boxes map[string]any) []any {
+	for _, v := range col {
+		out = append(out, box(v, boxes))
 	}
 	return out
 }
@@ -78,6 +77,21 @@ func insertColumns(ctx context.Context, conn driver.Conn, insert, what string, c
 	if err != nil {
 		return fmt.Errorf("inserting %s: %w", what, err)
 	}
+	block := make([]any, len(cols))
+	return insertBlocks(ctx, conn, insert, what, rows, func(from, to int) []any {
+		for i, col := range cols {
+			block[i] = sliceColumn(col, from, to)
+		}
+		return block
+	})
+}
+
+// insertBlocks runs insert as one INSERT of rows rows, sent as blocks of
+// at most insertChunkRows rows: block(from, to) returns the columns of
+// rows [from, to), as insertColumns takes them; they may reuse the memory
+// of the previous block's columns, which the driver has copied by then.
+// It returns after ClickHouse acknowledged the insert.
+func insertBlocks(ctx context.Context, conn driver.Conn, insert, what string, rows int, block func(from, to int) []any) error {
 	b, err := conn.PrepareBatch(ctx, insert)
 	if err != nil {
 		return fmt.Errorf("preparing the insert of %s: %w", what, err)
@@ -85,8 +99,8 @@ func insertColumns(ctx context.Context, conn driver.Conn, insert, what string, c
 	defer func() { _ = b.Abort() }()
 	for from := 0; from < rows || from == 0; from += insertChunkRows {
 		to := min(from+insertChunkRows, rows)
-		for i, col := range cols {
-			if err := b.Column(i).Append(sliceColumn(col, from, to)); err != nil {
+		for i, col := range block(from, to) {
+			if err := b.Column(i).Append(col); err != nil {
 				return fmt.Errorf("appending column %d of %s: %w", i, what, err)
 			}
 		}
