@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash/maphash"
+	"strings"
 	"sync"
 
 	"github.com/pushpipe/pushpipe/schema"
@@ -63,6 +64,15 @@ type sharedParts struct {
 	platform, channel         string
 	appVersion, model         string
 	ts                        int64
+}
+
+// clone returns p with its strings copied.
+func (p sharedParts) clone() sharedParts {
+	p.app, p.workspace, p.task, p.msg = strings.Clone(p.app), strings.Clone(p.workspace), strings.Clone(p.task), strings.Clone(p.msg)
+	p.pushType = schema.PushType(strings.Clone(string(p.pushType)))
+	p.platform, p.channel = strings.Clone(p.platform), strings.Clone(p.channel)
+	p.appVersion, p.model = strings.Clone(p.appVersion), strings.Clone(p.model)
+	return p
 }
 
 // cachedDelivery is one delivery as the cache keeps it, in 24 bytes.
@@ -155,6 +165,9 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 		platform: rec.Platform, channel: rec.Channel, appVersion: rec.AppVersion, model: rec.Model, ts: rec.TS}
 	idx, ok := g.shared[p]
 	if !ok {
+		// Copied: the record's strings may share the memory of the
+		// Kafka record they were decoded from (see decodeEvent).
+		p = p.clone()
 		idx = uint32(len(g.parts))
 		g.parts = append(g.parts, p)
 		g.shared[p] = idx
