@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultOutcomeCache is how many deliveries OutcomeConfig remembers by
-// default (about 50 MB of cache at most): enough that the terminal events
+// default (about 40 MB of cache at most, see endingTable): enough that the terminal events
 // of a one-million-device broadcast, which come long after fan-out wrote
 // all its valid events, find their deliveries without a look-up.
 const DefaultOutcomeCache = 1 << 21
@@ -115,9 +115,9 @@ func (r remembered) ending() ending {
 // outcomes decides which terminal event ends each delivery; a nil
 // *outcomes lets every event pass. Its cache maps a 64-bit hash of each
 // delivery id to its remembered ending, in two generations of at most half
-// the capacity each: when the newer fills up, the older is dropped, so
-// memory stays bounded (about 25 bytes a delivery) and recent deliveries
-// stay known.
+// the capacity each (endingTables): when the newer fills up, the older is
+// dropped, so memory stays bounded (about 19 bytes a delivery when full)
+// and recent deliveries stay known.
 type outcomes struct {
 	store     OutcomeStore
 	half      int
@@ -126,7 +126,7 @@ type outcomes struct {
 	lookups   prometheus.Counter
 
 	mu       sync.Mutex
-	cur, old map[uint64]remembered
+	cur, old *endingTable
 }
 
 func newOutcomes(region string, c OutcomeConfig) *outcomes {
@@ -136,7 +136,8 @@ func newOutcomes(region string, c OutcomeConfig) *outcomes {
 	if c.Cache == 0 {
 		c.Cache = DefaultOutcomeCache
 	}
-	o := &outcomes{store: c.Store, half: max(1, c.Cache/2), seed: maphash.MakeSeed(), cur: map[uint64]remembered{}, old: map[uint64]remembered{}}
+	o := &outcomes{store: c.Store, half: max(1, c.Cache/2), seed: maphash.MakeSeed()}
+	o.cur, o.old = newEndingTable(o.half), newEndingTable(o.half)
 	o.decisions = pipeline.Register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "outcomes_total",
 		Help:        "Terminal events of deliveries by decision: first (the delivery's outcome), repeated (the outcome read again), superseded (a second, different ending, stored as event superseded).",
@@ -158,34 +159,34 @@ func (o *outcomes) key(s string) uint64 { return maphash.String(o.seed, s) }
 // get returns what is known of the delivery whose id has key k; ok is
 // false when the sink has not read it (or has forgotten it).
 func (o *outcomes) get(k uint64) (ending, bool) {
-	if r, ok := o.cur[k]; ok {
+	if r, ok := o.cur.get(k); ok {
 		return r.ending(), true
 	}
-	r, ok := o.old[k]
+	r, ok := o.old.get(k)
 	return r.ending(), ok
 }
 
 // put remembers e as the ending of the delivery whose id has key k.
 func (o *outcomes) put(k uint64, e ending) {
-	o.cur[k] = rememberOf(e)
-	if len(o.cur) >= o.half {
-		o.old, o.cur = o.cur, map[uint64]remembered{}
+	o.cur.put(k, rememberOf(e))
+	if o.cur.len() >= o.half {
+		o.old, o.cur = o.cur, newEndingTable(o.half)
 	}
 }
 
 // known reports whether the sink remembers the delivery whose id has key k.
 func (o *outcomes) known(k uint64) bool {
-	if _, ok := o.cur[k]; ok {
+	if _, ok := o.cur.get(k); ok {
 		return true
 	}
-	_, ok := o.old[k]
+	_, ok := o.old.get(k)
 	return ok
 }
 
 func (o *outcomes) forget(id string) {
 	k := o.key(id)
-	delete(o.cur, k)
-	delete(o.old, k)
+	o.cur.delete(k)
+	o.old.delete(k)
 }
 
 // endingOf is the ending terminal event e gives its delivery.
