@@ -124,6 +124,9 @@ func (c *EventColumns) Insert(ctx context.Context, conn driver.Conn, db string) 
 func (c *EventColumns) block(boxes map[string]any, lcs [][]any) []any {
 	s := &c.strs
 	lc := func(col int) []any {
+		if cap(lcs[col]) < len(s[col]) {
+			lcs[col] = make([]any, 0, len(s[col]))
+		}
 		lcs[col] = boxed(lcs[col][:0], s[col], boxes)
 		return lcs[col]
 	}
