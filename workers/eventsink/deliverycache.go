@@ -12,8 +12,9 @@ import (
 )
 
 // DefaultDeliveryCache is how many deliveries ResolveConfig remembers by
-// default: about 40 MB at most (half a million deliveries), so that the
-// receipts of recent pushes need no look-up while the sink stays small;
+// default: about 60 MB at most (half a million deliveries with 20-byte
+// device ids; 54 MB measured with 430,000 of them), so that the receipts
+// of recent pushes need no look-up while the sink stays small;
 // the receipts of a larger broadcast's first deliveries, which fan-out
 // wrote long before, are looked up.
 const DefaultDeliveryCache = 1 << 19
@@ -27,8 +28,8 @@ const DefaultDeliveryCache = 1 << 19
 //
 // Like the outcome cache it keeps two generations of at most half the
 // capacity each: when the newer fills up the older is dropped, so memory
-// stays bounded (about 60 bytes a delivery and its ids' bytes) and recent deliveries stay
-// known. A delivery it has forgotten, or never read (it was indexed by
+// stays bounded (about 110 bytes a delivery with 20-byte ids) and recent
+// deliveries stay known. A delivery it has forgotten, or never read (it was indexed by
 // another replica or before a restart), is looked up in the index as
 // before. Answers are exact: a hit is checked against the whole delivery
 // id, and a (msg id, token) hit against the app, msg id and token hash.
