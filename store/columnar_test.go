@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +110,65 @@ func TestColumnarInsertsRoundTrip(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestColumnarInsertSpansBlocks writes one batch of events larger than
+// the blocks an insert is sent in (insertColumns sends 4096 rows at a
+// time), its LowCardinality values changing from block to block, and
+// reads every row back once, with its own values, from a single part:
+// the blocks of one insert are one insert to ClickHouse, not several.
+func TestColumnarInsertSpansBlocks(t *testing.T) {
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	ctx := context.Background()
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2*4096 + 1000
+	ts := time.Now().UnixMilli()
+	channels := []string{"mipush", "apns", "fcm"}
+	events := make([]schema.Event, n)
+	for i := range events {
+		events[i] = schema.Event{EventID: "e" + strconv.Itoa(i), TS: ts, Region: "sg", AppID: "A", TaskID: "t", MsgID: "m",
+			PushType: schema.PushBroadcast, DeviceID: "dev" + strconv.Itoa(i), Platform: "android", Channel: channels[i%3],
+			Event: schema.EventAcked, Attempt: 1, AppVersion: "v" + strconv.Itoa(i/1000), DeliveryID: "d" + strconv.Itoa(i)}
+	}
+	if err := store.InsertEvents(ctx, conn, db, events); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, "SELECT event_id, device_id, channel, app_version FROM "+db+".events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	seen := make([]bool, n)
+	for rows.Next() {
+		var id, device, channel, version string
+		if err := rows.Scan(&id, &device, &channel, &version); err != nil {
+			t.Fatal(err)
+		}
+		i, err := strconv.Atoi(strings.TrimPrefix(id, "e"))
+		if err != nil || i < 0 || i >= n || seen[i] {
+			t.Fatalf("row with event id %q: unknown or read twice", id)
+		}
+		seen[i] = true
+		if e := events[i]; device != e.DeviceID || channel != e.Channel || version != e.AppVersion {
+			t.Errorf("row %d reads device %q, channel %q, version %q; want %q, %q, %q", i, device, channel, version, e.DeviceID, e.Channel, e.AppVersion)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, ok := range seen {
+		if !ok {
+			t.Fatalf("row %d of %d was not stored", i, n)
+		}
+	}
+	var parts uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = 'events' AND active", db).Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	if parts != 1 {
+		t.Errorf("one insert of %d events made %d parts, want 1", n, parts)
+	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -32,12 +33,11 @@ func inListChunks(keys []string) [][]string {
 	return out
 }
 
-// boxed returns a LowCardinality column as interface values, one boxed
-// value per distinct string (see box).
-func boxed(col []string, boxes map[string]any) []any {
-	out := make([]any, len(col))
-	for i, v := range col {
-		out[i] = box(v, boxes)
+// boxed appends a LowCardinality column to out as interface values, one
+// boxed value per distinct string (see box), and returns out.
+func boxed(out []any, col []string, boxes map[string]any) []any {
+	for _, v := range col {
+		out = append(out, box(v, boxes))
 	}
 	return out
 }
@@ -55,25 +55,98 @@ func box(v string, boxes map[string]any) any {
 	return b
 }
 
+// insertChunkRows is how many rows insertColumns hands the driver at a
+// time. The driver copies every appended row into column buffers of its
+// own and encodes them into a block; sending a large batch as blocks of
+// this many rows, within one INSERT, lets it reuse those buffers from
+// block to block instead of growing them to the whole batch, which bounds
+// the memory one insert holds whatever the batch size. ClickHouse squashes
+// the blocks of one INSERT into parts (min_insert_block_size_rows), so
+// this does not make more, smaller parts.
+const insertChunkRows = 4096
+
 // insertColumns runs insert (an INSERT INTO with its column list) as one
 // columnar batch of cols, one slice per listed column in its order and of
 // equal length; what names the rows in errors ("12 events into push_sg").
-// It returns after ClickHouse acknowledged the insert. A DateTime64 column
-// takes Unix milliseconds ([]int64), a LowCardinality one boxed values
-// (see boxed).
+// The rows are sent as blocks of at most insertChunkRows rows within that
+// one INSERT. It returns after ClickHouse acknowledged the insert. A
+// DateTime64 column takes Unix milliseconds ([]int64), a LowCardinality
+// one boxed values (see boxed).
 func insertColumns(ctx context.Context, conn driver.Conn, insert, what string, cols ...any) error {
+	rows, err := columnRows(cols)
+	if err != nil {
+		return fmt.Errorf("inserting %s: %w", what, err)
+	}
+	block := make([]any, len(cols))
+	return insertBlocks(ctx, conn, insert, what, rows, func(from, to int) []any {
+		for i, col := range cols {
+			block[i] = sliceColumn(col, from, to)
+		}
+		return block
+	})
+}
+
+// insertBlocks runs insert as one INSERT of rows rows, sent as blocks of
+// at most insertChunkRows rows: block(from, to) returns the columns of
+// rows [from, to), as insertColumns takes them; they may reuse the memory
+// of the previous block's columns, which the driver has copied by then.
+// It returns after ClickHouse acknowledged the insert.
+func insertBlocks(ctx context.Context, conn driver.Conn, insert, what string, rows int, block func(from, to int) []any) error {
 	b, err := conn.PrepareBatch(ctx, insert)
 	if err != nil {
 		return fmt.Errorf("preparing the insert of %s: %w", what, err)
 	}
 	defer func() { _ = b.Abort() }()
-	for i, col := range cols {
-		if err := b.Column(i).Append(col); err != nil {
-			return fmt.Errorf("appending column %d of %s: %w", i, what, err)
+	for from := 0; from < rows || from == 0; from += insertChunkRows {
+		to := min(from+insertChunkRows, rows)
+		for i, col := range block(from, to) {
+			if err := b.Column(i).Append(col); err != nil {
+				return fmt.Errorf("appending column %d of %s: %w", i, what, err)
+			}
+		}
+		if to == rows {
+			break
+		}
+		if err := b.Flush(); err != nil {
+			return fmt.Errorf("sending rows %d to %d of %s: %w", from, to, what, err)
 		}
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("inserting %s: %w", what, err)
 	}
 	return nil
+}
+
+// columnRows returns the common length of cols (slices of the types
+// sliceColumn knows); an error names a column of another type or length.
+func columnRows(cols []any) (int, error) {
+	n := -1
+	for i, col := range cols {
+		v := reflect.ValueOf(col)
+		if v.Kind() != reflect.Slice {
+			return 0, fmt.Errorf("column %d is a %T, not a slice", i, col)
+		}
+		if n >= 0 && v.Len() != n {
+			return 0, fmt.Errorf("column %d has %d rows, column 0 has %d", i, v.Len(), n)
+		}
+		n = v.Len()
+	}
+	return max(n, 0), nil
+}
+
+// sliceColumn returns rows [from, to) of col, a slice, sharing its memory.
+func sliceColumn(col any, from, to int) any {
+	switch c := col.(type) {
+	case []string:
+		return c[from:to]
+	case []any:
+		return c[from:to]
+	case []int64:
+		return c[from:to]
+	case []uint16:
+		return c[from:to]
+	case []uint8:
+		return c[from:to]
+	}
+	return reflect.ValueOf(col).Slice(from, to).Interface()
 }

@@ -18,7 +18,16 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, events []sch
 	if len(events) == 0 {
 		return nil
 	}
-	return NewEventColumns(events).Insert(ctx, conn, db)
+	// The columns of one block at a time, refilled for the next: a batch
+	// holds no column copy of all its events.
+	c := &EventColumns{}
+	boxes := map[string]any{}
+	lcs := make([][]any, eventStringColumns)
+	return insertBlocks(ctx, conn, "INSERT INTO "+db+".events ("+eventColumns+")", fmt.Sprintf("%d events into %s", len(events), db),
+		len(events), func(from, to int) []any {
+			c.fill(events[from:to])
+			return c.block(boxes, lcs)
+		})
 }
 
 // EventColumns are events as the columns of an insert into the events
@@ -58,11 +67,25 @@ const (
 
 // NewEventColumns returns the columns of events.
 func NewEventColumns(events []schema.Event) *EventColumns {
+	c := &EventColumns{}
+	c.fill(events)
+	return c
+}
+
+// fill sets c to the columns of events, reusing c's memory when it has
+// room for them.
+func (c *EventColumns) fill(events []schema.Event) {
 	n := len(events)
-	c := &EventColumns{ts: make([]int64, n), codes: make([]int64, n), latencies: make([]int64, n), attempts: make([]uint16, n)}
-	all := make([]string, eventStringColumns*n)
+	if cap(c.ts) < n {
+		c.ts, c.codes, c.latencies, c.attempts = make([]int64, n), make([]int64, n), make([]int64, n), make([]uint16, n)
+		all := make([]string, eventStringColumns*n)
+		for i := range c.strs {
+			c.strs[i] = all[i*n : i*n : (i+1)*n]
+		}
+	}
+	c.ts, c.codes, c.latencies, c.attempts = c.ts[:n], c.codes[:n], c.latencies[:n], c.attempts[:n]
 	for i := range c.strs {
-		c.strs[i] = all[i*n : (i+1)*n : (i+1)*n]
+		c.strs[i] = c.strs[i][:n]
 	}
 	s := &c.strs
 	for i := range events {
@@ -74,7 +97,6 @@ func NewEventColumns(events []schema.Event) *EventColumns {
 		s[colTemplate][i], s[colVendorMsgID][i], s[colTaskName][i] = e.Template, e.VendorMsgID, e.TaskName
 		c.ts[i], c.codes[i], c.latencies[i], c.attempts[i] = e.TS, e.StatusCode, e.LatencyMs, uint16(e.Attempt)
 	}
-	return c
 }
 
 // Len is the number of rows.
@@ -92,13 +114,25 @@ func (c *EventColumns) Slice(from, to int) *EventColumns {
 // Insert writes the rows of c into db.events in one columnar batch and
 // returns after ClickHouse acknowledged it.
 func (c *EventColumns) Insert(ctx context.Context, conn driver.Conn, db string) error {
-	s := &c.strs
-	boxes := map[string]any{}
-	lc := func(col int) []any { return boxed(s[col], boxes) }
-	// The ts column takes Unix milliseconds.
 	return insertColumns(ctx, conn, "INSERT INTO "+db+".events ("+eventColumns+")", fmt.Sprintf("%d events into %s", c.Len(), db),
-		s[colEventID], c.ts, lc(colRegion), lc(colAppID), lc(colWorkspaceID), s[colTaskID],
+		c.block(map[string]any{}, make([][]any, eventStringColumns))...)
+}
+
+// block returns the columns of c in the order of eventColumns, as
+// insertColumns takes them: the LowCardinality ones boxed (see boxed,
+// boxes), into lcs[col] whose memory is reused when it has room.
+func (c *EventColumns) block(boxes map[string]any, lcs [][]any) []any {
+	s := &c.strs
+	lc := func(col int) []any {
+		if cap(lcs[col]) < len(s[col]) {
+			lcs[col] = make([]any, 0, len(s[col]))
+		}
+		lcs[col] = boxed(lcs[col][:0], s[col], boxes)
+		return lcs[col]
+	}
+	// The ts column takes Unix milliseconds.
+	return []any{s[colEventID], c.ts, lc(colRegion), lc(colAppID), lc(colWorkspaceID), s[colTaskID],
 		s[colMsgID], lc(colPushType), s[colTarget], s[colDeviceID], lc(colPlatform), lc(colChannel), lc(colEvent),
 		c.codes, s[colStatusDesc], c.attempts, c.latencies, lc(colAppVersion), lc(colModel), s[colDeliveryID],
-		lc(colTemplate), s[colVendorMsgID], s[colTaskName])
+		lc(colTemplate), s[colVendorMsgID], s[colTaskName]}
 }

@@ -25,10 +25,12 @@ const (
 type EventsinkConfig struct {
 	// BatchSize is the most events of one batch. Default 30000; at most
 	// 1,000,000. Memory grows with it: the records of a batch, as many
-	// more queued behind it and the insert's columns are held at once
-	// (at 30000, about 80 MB of the eventsink's heap for each batch in
-	// flight, see ConcurrentBatches), besides the delivery and outcome
-	// caches.
+	// more queued behind it and the decoded events are held at once (at
+	// 30000, about 25 MB of records and 12 MB of events for each batch
+	// in flight, see ConcurrentBatches; handling one allocates about
+	// 50 MB, BenchmarkHandleBatch), besides the delivery and outcome
+	// caches. The inserts are sent in blocks of a few thousand rows, so
+	// their columns do not grow with it.
 	BatchSize int `yaml:"batchSize"`
 	// BatchWait is how long the sink gathers events into a batch after
 	// its first one arrived. Default 250ms; at most 10s.

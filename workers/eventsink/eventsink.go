@@ -78,8 +78,9 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 	n := 0
 	for i, m := range msgs {
 		// Decoded in place: events[n] is zero until a record is kept there.
+		// Its strings share m's memory (see decodeEvent).
 		e := &events[n]
-		err := schema.DecodeEvent(m.Value, e)
+		err := decodeEvent(m.Value, e)
 		switch {
 		case err != nil:
 			err = &schema.ValidationError{Code: schema.CodeInvalidParam, Detail: fmt.Sprintf("event is not valid JSON: %v", err)}

@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultOutcomeCache is how many deliveries OutcomeConfig remembers by
-// default (about 50 MB of cache at most): enough that the terminal events
+// default (about 40 MB of cache at most, see endingTable): enough that the terminal events
 // of a one-million-device broadcast, which come long after fan-out wrote
 // all its valid events, find their deliveries without a look-up.
 const DefaultOutcomeCache = 1 << 21
@@ -115,9 +115,9 @@ func (r remembered) ending() ending {
 // outcomes decides which terminal event ends each delivery; a nil
 // *outcomes lets every event pass. Its cache maps a 64-bit hash of each
 // delivery id to its remembered ending, in two generations of at most half
-// the capacity each: when the newer fills up, the older is dropped, so
-// memory stays bounded (about 25 bytes a delivery) and recent deliveries
-// stay known.
+// the capacity each (endingTables): when the newer fills up, the older is
+// dropped, so memory stays bounded (about 19 bytes a delivery when full)
+// and recent deliveries stay known.
 type outcomes struct {
 	store     OutcomeStore
 	half      int
@@ -126,7 +126,7 @@ type outcomes struct {
 	lookups   prometheus.Counter
 
 	mu       sync.Mutex
-	cur, old map[uint64]remembered
+	cur, old *endingTable
 }
 
 func newOutcomes(region string, c OutcomeConfig) *outcomes {
@@ -136,7 +136,8 @@ func newOutcomes(region string, c OutcomeConfig) *outcomes {
 	if c.Cache == 0 {
 		c.Cache = DefaultOutcomeCache
 	}
-	o := &outcomes{store: c.Store, half: max(1, c.Cache/2), seed: maphash.MakeSeed(), cur: map[uint64]remembered{}, old: map[uint64]remembered{}}
+	o := &outcomes{store: c.Store, half: max(1, c.Cache/2), seed: maphash.MakeSeed()}
+	o.cur, o.old = newEndingTable(o.half), newEndingTable(o.half)
 	o.decisions = pipeline.Register(c.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pushpipe", Subsystem: "eventsink", Name: "outcomes_total",
 		Help:        "Terminal events of deliveries by decision: first (the delivery's outcome), repeated (the outcome read again), superseded (a second, different ending, stored as event superseded).",
@@ -155,27 +156,37 @@ func newOutcomes(region string, c OutcomeConfig) *outcomes {
 
 func (o *outcomes) key(s string) uint64 { return maphash.String(o.seed, s) }
 
-// get returns what is known of delivery id; ok is false when the sink has
-// not read it (or has forgotten it).
-func (o *outcomes) get(id string) (ending, bool) {
-	k := o.key(id)
-	if r, ok := o.cur[k]; ok {
+// get returns what is known of the delivery whose id has key k; ok is
+// false when the sink has not read it (or has forgotten it).
+func (o *outcomes) get(k uint64) (ending, bool) {
+	if r, ok := o.cur.get(k); ok {
 		return r.ending(), true
 	}
-	r, ok := o.old[k]
+	r, ok := o.old.get(k)
 	return r.ending(), ok
 }
 
-func (o *outcomes) put(id string, e ending) {
-	o.cur[o.key(id)] = rememberOf(e)
-	if len(o.cur) >= o.half {
-		o.old, o.cur = o.cur, map[uint64]remembered{}
+// put remembers e as the ending of the delivery whose id has key k.
+func (o *outcomes) put(k uint64, e ending) {
+	o.cur.put(k, rememberOf(e))
+	if o.cur.len() >= o.half {
+		o.old, o.cur = o.cur, newEndingTable(o.half)
 	}
 }
 
+// known reports whether the sink remembers the delivery whose id has key k.
+func (o *outcomes) known(k uint64) bool {
+	if _, ok := o.cur.get(k); ok {
+		return true
+	}
+	_, ok := o.old.get(k)
+	return ok
+}
+
 func (o *outcomes) forget(id string) {
-	delete(o.cur, o.key(id))
-	delete(o.old, o.key(id))
+	k := o.key(id)
+	o.cur.delete(k)
+	o.old.delete(k)
 }
 
 // endingOf is the ending terminal event e gives its delivery.
@@ -200,24 +211,26 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]store.D
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	// local is what this batch knows: the lookups' answers and its own
-	// decisions, which the bounded cache may forget before the batch ends.
-	local := map[string]ending{}
+	// decisions, which the bounded cache may forget before the batch
+	// ends. Both maps are keyed by the delivery id's key, as the cache is.
+	local := map[uint64]ending{}
 	var unknown []store.DeliveryOutcome
-	asked := map[string]bool{}
+	asked := map[uint64]bool{}
 	for j := range events {
 		e := &events[j]
 		switch {
 		case e.Event == schema.EventValid && e.DeliveryID != "":
-			if _, ok := o.get(e.DeliveryID); !ok {
-				o.put(e.DeliveryID, ending{})
+			if k := o.key(e.DeliveryID); !o.known(k) {
+				o.put(k, ending{})
 			}
 		case isOutcome(e):
-			if k, ok := o.get(e.DeliveryID); ok {
-				if _, seen := local[e.DeliveryID]; !seen {
-					local[e.DeliveryID] = k
+			k := o.key(e.DeliveryID)
+			if end, ok := o.get(k); ok {
+				if _, seen := local[k]; !seen {
+					local[k] = end
 				}
-			} else if !asked[e.DeliveryID] {
-				asked[e.DeliveryID] = true
+			} else if !asked[k] {
+				asked[k] = true
 				unknown = append(unknown, store.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID})
 			}
 		}
@@ -228,13 +241,14 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]store.D
 			return nil, fmt.Errorf("looking up the outcomes of %d deliveries: %w", len(unknown), err)
 		}
 		o.lookups.Add(float64(len(unknown)))
-		for _, k := range unknown {
+		for _, u := range unknown {
 			var end ending
-			if f, ok := found[k.DeliveryID]; ok {
+			if f, ok := found[u.DeliveryID]; ok {
 				end = ending{step: f.Event, id: f.EventID, hash: o.key(f.EventID)}
 			}
-			local[k.DeliveryID] = end
-			o.put(k.DeliveryID, end)
+			k := o.key(u.DeliveryID)
+			local[k] = end
+			o.put(k, end)
 		}
 	}
 	var first []store.DeliveryOutcome
@@ -243,11 +257,12 @@ func (o *outcomes) decide(ctx context.Context, events []schema.Event) ([]store.D
 		if !isOutcome(e) {
 			continue
 		}
-		cur, this := local[e.DeliveryID], o.endingOf(e)
+		k := o.key(e.DeliveryID)
+		cur, this := local[k], o.endingOf(e)
 		switch {
 		case !cur.known():
-			local[e.DeliveryID] = this
-			o.put(e.DeliveryID, this)
+			local[k] = this
+			o.put(k, this)
 			first = append(first, store.DeliveryOutcome{MsgID: e.MsgID, DeliveryID: e.DeliveryID, EventID: e.EventID, Event: e.Event, TS: e.TS})
 			o.decisions.WithLabelValues(outcomeFirst).Inc()
 		case cur.hash&^7 == this.hash&^7 && cur.step == this.step:

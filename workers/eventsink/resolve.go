@@ -209,14 +209,22 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 	if r == nil {
 		return events, nil
 	}
-	local := map[string]store.DeliveryRecord{}
+	// local maps the delivery id of each valid event of the batch to its
+	// index row in rows (an index, so that the rows are not copied).
+	valid := 0
+	for j := range events {
+		if events[j].Event == schema.EventValid {
+			valid++
+		}
+	}
+	local := make(map[string]int, valid)
 	localTokens := map[store.MsgToken]string{}
-	var rows []store.DeliveryRecord
+	rows := make([]store.DeliveryRecord, 0, valid)
 	var pending []int
 	for j := range events {
 		if rec, ok := store.DeliveryRecordOf(events[j]); ok {
+			local[rec.DeliveryID] = len(rows)
 			rows = append(rows, rec)
-			local[rec.DeliveryID] = rec
 			r.cache.put(rec)
 			if rec.Token != "" {
 				// Keyed with the app, and without it for events
@@ -306,7 +314,9 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 	}
 
 	now := r.now()
-	out := make([]schema.Event, 0, len(events))
+	// The events kept are compacted in place: out never runs ahead of j,
+	// so each event is read before its slot is written.
+	out := events[:0]
 	p := 0
 	for j := range events {
 		if p >= len(pending) || pending[p] != j {
@@ -315,7 +325,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 		}
 		p++
 		e := events[j]
-		if rec, ok := recordOf(ids[j], local, found); ok {
+		if rec, ok := recordOf(ids[j], local, rows, found); ok {
 			if e.ReceiptAppID != "" && rec.AppID != e.ReceiptAppID {
 				r.outcomes.WithLabelValues(outcomeWrongApp).Inc()
 				continue
@@ -348,12 +358,12 @@ func tokenKey(e *schema.Event) store.MsgToken {
 
 // recordOf returns the index row of delivery id from the batch's own
 // valid events or from the index; ok is false for an empty id.
-func recordOf(id string, local, found map[string]store.DeliveryRecord) (store.DeliveryRecord, bool) {
+func recordOf(id string, local map[string]int, rows []store.DeliveryRecord, found map[string]store.DeliveryRecord) (store.DeliveryRecord, bool) {
 	if id == "" {
 		return store.DeliveryRecord{}, false
 	}
-	if rec, ok := local[id]; ok {
-		return rec, true
+	if i, ok := local[id]; ok {
+		return rows[i], true
 	}
 	rec, ok := found[id]
 	return rec, ok
