@@ -185,10 +185,18 @@ drain:
 			break drain
 		}
 	}
-	if s.cfg.BatchWait < 0 || len(batch) == s.cfg.BatchSize {
+	if len(batch) == s.cfg.BatchSize {
 		return batch
 	}
-	wait := s.cfg.BatchWait - time.Since(start)
+	// Without a BatchWait only a burst's batch waits to fill.
+	full := s.cfg.BatchWait
+	if full < 0 {
+		if s.cfg.BurstRecords == 0 || len(batch) < s.cfg.BurstRecords {
+			return batch
+		}
+		full = s.cfg.BurstWait
+	}
+	wait := full - time.Since(start)
 	if wait <= 0 {
 		return batch
 	}
@@ -196,7 +204,7 @@ drain:
 	defer deadline.Stop()
 	var linger *time.Timer
 	var lingered <-chan time.Time
-	if s.cfg.BatchLinger > 0 && s.cfg.BatchLinger < s.cfg.BatchWait {
+	if s.cfg.BatchLinger > 0 && s.cfg.BatchLinger < full {
 		linger = time.NewTimer(s.cfg.BatchLinger)
 		defer linger.Stop()
 		lingered = linger.C

@@ -164,3 +164,93 @@ func TestStageNoBatchWait(t *testing.T) {
 		})
 	}
 }
+
+// TestStageBurstFillsTheBatch checks BurstRecords under NoBatchWait: a
+// batch that took a burst of records (five that came while the handler
+// was busy) waits for more until it is full, while without BurstRecords
+// the same records are handed over as they are.
+func TestStageBurstFillsTheBatch(t *testing.T) {
+	for _, tc := range []struct {
+		scenario     string
+		burstRecords int
+		want         []int
+	}{
+		{scenario: "burst: the five wait for the four that follow", burstRecords: 3, want: []int{1, 9}},
+		{scenario: "no burst rule: the five go at once", burstRecords: 0, want: []int{1, 5, 4}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			in := testTopic(t, ctx, "in", 1)
+			out := testTopic(t, ctx, "out", 1)
+			group := "g." + testName(t)
+			p := testProducer(t)
+			var mu sync.Mutex
+			var sizes []int
+			total := 0
+			first := make(chan struct{})   // closed once the first batch is being handled
+			release := make(chan struct{}) // closed to let the first batch finish
+			second := make(chan struct{})  // closed once the second batch is being handled
+			all := make(chan struct{})
+			h := &recorder{out: out, hook: func(_ context.Context, msgs []kafka.Message) error {
+				mu.Lock()
+				if string(msgs[0].Value) == "warm-up-0000" {
+					mu.Unlock()
+					return nil
+				}
+				sizes = append(sizes, len(msgs))
+				n := len(sizes)
+				if total += len(msgs); total == 10 {
+					close(all)
+				}
+				mu.Unlock()
+				switch n {
+				case 1:
+					close(first)
+					<-release
+				case 2:
+					close(second)
+				}
+				return nil
+			}}
+			cfg := testStageConfig(t, in, group)
+			cfg.BatchSize, cfg.BatchWait, cfg.BatchLinger = 9, NoBatchWait, 0
+			cfg.BurstRecords, cfg.BurstWait = tc.burstRecords, 30*time.Second
+			rs := startStage(t, cfg, h, p)
+			produceInputs(t, ctx, p, in, 1, 1, "warm-up")
+			waitCommitted(t, ctx, group, in)
+			produceInputs(t, ctx, p, in, 1, 1, "lone")
+			select {
+			case <-first:
+			case <-ctx.Done():
+				t.Fatal("the first record was not handled")
+			}
+			produceInputs(t, ctx, p, in, 5, 1, "busy")
+			// Time for the stage to fetch them while the handler is busy.
+			time.Sleep(2 * time.Second)
+			close(release)
+			if tc.burstRecords == 0 {
+				// The five go as they are; the four come after them.
+				select {
+				case <-second:
+				case <-ctx.Done():
+					t.Fatal("the second batch was not handled")
+				}
+			}
+			produceInputs(t, ctx, p, in, 4, 1, "late")
+			select {
+			case <-all:
+			case <-ctx.Done():
+				t.Fatal("the ten records were not handled")
+			}
+			if err := rs.stop(t); err != nil {
+				t.Fatalf("Run() = %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if fmt.Sprint(sizes) != fmt.Sprint(tc.want) {
+				t.Fatalf("batch sizes %v, want %v", sizes, tc.want)
+			}
+		})
+	}
+}

@@ -52,8 +52,19 @@ type StageConfig struct {
 	// has arrived for that long: a lone request is handled at once, while
 	// records that stream in closer together still fill a batch for up to
 	// BatchWait. 0 waits BatchWait (or BatchSize records) every time.
-	// It has no effect with NoBatchWait.
+	// With NoBatchWait it applies only to the batches of a burst (see
+	// BurstRecords).
 	BatchLinger time.Duration
+	// BurstRecords and BurstWait fill the batches of a burst under
+	// NoBatchWait: a batch that already holds at least BurstRecords
+	// records once it took what had arrived (fewer than BatchSize) waits
+	// up to BurstWait for more, handed over at BatchSize or once no record
+	// came for BatchLinger. A broadcast's deliveries, which arrive by the
+	// thousand, then fill the sender's vendor calls, while a trickle of
+	// unicast requests is still handed over at once. 0 (the default)
+	// never waits; with a positive BatchWait every batch waits anyway.
+	BurstRecords int
+	BurstWait    time.Duration
 	// FetchMaxWait bounds one fetch of the consumer: the broker answers as
 	// soon as a record arrives, or after waiting FetchMaxWait less the
 	// client's allowance for the round trip (1s, or a quarter below 1s),
@@ -169,6 +180,10 @@ func (c StageConfig) Validate() error {
 		return fmt.Errorf("pipeline: StageConfig.FetchMaxBytes %d is too small: use at least 1 KiB (0 for the default 10 MiB)", c.FetchMaxBytes)
 	case c.ConcurrentBatches < 0 || c.ConcurrentBatches > 64:
 		return fmt.Errorf("pipeline: StageConfig.ConcurrentBatches %d is not in 1..64: use 0 for the default 1", c.ConcurrentBatches)
+	case c.BurstRecords < 0:
+		return fmt.Errorf("pipeline: StageConfig.BurstRecords %d is negative: use 0 to never wait for a burst", c.BurstRecords)
+	case c.BurstRecords > 0 && c.BurstWait <= 0:
+		return fmt.Errorf("pipeline: StageConfig.BurstWait %s must be positive with BurstRecords %d: say how long a burst's batch waits to fill", c.BurstWait, c.BurstRecords)
 	}
 	if r, _ := TopicRegion(c.Topic); r != c.Region {
 		return fmt.Errorf("pipeline: StageConfig.Topic %q does not belong to region %q: read a topic ending in .%s", c.Topic, c.Region, c.Region)

@@ -287,6 +287,9 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 		Logger:      d.Log,
 		Metrics:     pipeline.NewMetrics(d.Metrics, name, region),
 	}
+	if Kind(name) == Sender && d.Cfg.Sender.BurstRecords > 0 {
+		sc.BurstRecords, sc.BurstWait = d.Cfg.Sender.BurstRecords, d.Cfg.Sender.BurstWait
+	}
 	if Kind(name) == Eventsink {
 		e := d.Cfg.Eventsink
 		sc.BatchSize, sc.BatchWait, sc.BatchLinger = e.BatchSize, e.BatchWait, max(e.BatchLinger, 0)
