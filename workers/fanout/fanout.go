@@ -92,6 +92,12 @@ type Config struct {
 	// two goroutines at once (pushes to device ids are checked while the
 	// batch's other targets are resolved).
 	Seen func(ctx context.Context, appID string, deliveryIDs []string) (map[string]bool, error)
+	// Fanned, if set, is told the delivery ids the replay check was asked
+	// about in a batch once the batch's outputs are made (before they are
+	// produced), so that Seen (replayfilter.Filter) can catch a replay of
+	// them before the index has them. It may be told ids that are never
+	// delivered; it is called from the goroutine of HandleBatch.
+	Fanned func(deliveryIDs []string)
 	// Phones, if set, returns the phone numbers (E.164) of users of an
 	// app, by user id (store.Devices.Phones): the SMS supplement of a
 	// request with smsStrategy 1 or 2 goes there. Without it such
@@ -276,6 +282,9 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			return nil, fmt.Errorf("fanning out task %s: %w", d.taskID, err)
 		}
 		results[i].Outputs = append(outs, after[i]...)
+	}
+	if h.cfg.Fanned != nil && len(res.checked) > 0 {
+		h.cfg.Fanned(res.checked)
 	}
 	return results, nil
 }
@@ -474,6 +483,14 @@ func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved, ea
 	}
 	for id := range seen {
 		r.seen[id] = true
+	}
+	for _, list := range ids {
+		r.checked = append(r.checked, list...)
+	}
+	if early != nil {
+		for _, list := range early.ids {
+			r.checked = append(r.checked, list...)
+		}
 	}
 	return nil
 }
