@@ -99,14 +99,12 @@ type Filter struct {
 }
 
 // generation is one bloom filter and what of the index it has read. Only
-// the refresh goroutine reads or writes covered and listed.
+// the refresh goroutine reads or writes covered.
 type generation struct {
 	bloom    *Bloom
 	capacity int
 	covered  map[string][]span // partition -> disjoint sorted block ranges read
-	listed   []store.IndexPart // the parts of the last listing
-	listedAt time.Time
-	asOf     atomic.Int64 // Unix ns of a listing all of whose parts were read; 0: none yet
+	asOf     atomic.Int64      // Unix ns of the start of a listing all of whose parts were read; 0: none yet
 	started  time.Time
 }
 
@@ -174,6 +172,10 @@ func (f *Filter) Seen(ctx context.Context, appID string, ids []string) (map[stri
 // Counts returns how many ids Seen answered from the filter alone and how
 // many it asked Index.Existing about.
 func (f *Filter) Counts() (skipped, asked int64) { return f.skipped.Load(), f.asked.Load() }
+
+// Ready reports whether the filter is built and current, i.e. answers
+// Seen without asking about every id.
+func (f *Filter) Ready() bool { return f.ready() != nil }
 
 // ready returns the generation that may answer, or nil when none is built
 // or it is stale.
@@ -309,19 +311,25 @@ func (f *Filter) generation(ctx context.Context, cur *generation, held int) (*ge
 		f.cfg.Logger.Warn().Int("held", held).Int("capacity", cur.capacity).
 			Msg("the replay filter is full: building a new one from the delivery index")
 	}
-	return &generation{bloom: NewBloom(capacity, f.cfg.FalsePositiveRate), capacity: capacity, covered: map[string][]span{},
-		listed: parts, listedAt: at, started: at}, nil
+	return &generation{bloom: NewBloom(capacity, f.cfg.FalsePositiveRate), capacity: capacity, covered: map[string][]span{}, started: at}, nil
 }
 
-// step reads the parts of g's last listing that g has not read, lists the
-// parts again, and marks read those still active (a part merged away
-// while it was read is read again as part of its merge). When every part
-// of the last listing is read, g holds every id indexed before that
-// listing, and asOf moves to it.
+// step lists the index's parts, reads those g has not read, and lists
+// them again: the parts read that are still active are marked read (a
+// part merged away while it was read is read later as part of its merge).
+// When every part of the first listing is read, g holds every id indexed
+// before that listing started, and asOf moves to it.
 func (f *Filter) step(ctx context.Context, g *generation) error {
+	at := f.cfg.Now()
+	parts, err := f.cfg.Index.Parts(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the delivery index's parts: %w", err)
+	}
+	var unread []store.IndexPart
 	var names []string
-	for _, p := range g.listed {
+	for _, p := range parts {
 		if !g.isCovered(p) {
+			unread = append(unread, p)
 			names = append(names, p.Name)
 		}
 	}
@@ -329,30 +337,27 @@ func (f *Filter) step(ctx context.Context, g *generation) error {
 		if err := f.cfg.Index.IDHashes(ctx, names, g.bloom.Add); err != nil {
 			return fmt.Errorf("reading %d parts of the delivery index: %w", len(names), err)
 		}
-	}
-	at := f.cfg.Now()
-	parts, err := f.cfg.Index.Parts(ctx)
-	if err != nil {
-		return fmt.Errorf("listing the delivery index's parts: %w", err)
-	}
-	active := make(map[string]bool, len(parts))
-	for _, p := range parts {
-		active[p.Name] = true
-	}
-	all := true
-	for _, p := range g.listed {
-		switch {
-		case g.isCovered(p):
-		case active[p.Name]:
-			g.cover(p)
-		default:
-			all = false
+		after, err := f.cfg.Index.Parts(ctx)
+		if err != nil {
+			return fmt.Errorf("listing the delivery index's parts: %w", err)
+		}
+		active := make(map[string]bool, len(after))
+		for _, p := range after {
+			active[p.Name] = true
+		}
+		all := true
+		for _, p := range unread {
+			if active[p.Name] {
+				g.cover(p)
+			} else {
+				all = false // merged away before it was read: read with its merge next time
+			}
+		}
+		if !all {
+			return nil
 		}
 	}
-	if all {
-		g.asOf.Store(g.listedAt.UnixNano())
-	}
-	g.listed, g.listedAt = parts, at
+	g.asOf.Store(at.UnixNano())
 	return nil
 }
 
