@@ -55,7 +55,7 @@ type ReplayFilterConfig struct {
 	// Disabled asks ClickHouse about every delivery id, as without a filter.
 	Disabled bool `yaml:"disabled"`
 	// Capacity is the number of delivery ids the filter is sized for: the
-	// region's deliveries within the index's TTL (clickhouse.ttlDays).
+	// region's deliveries within the index's TTL (clickhouse.eventTtlDays).
 	// Memory is about 1.2 bytes an id at a 1% false-positive rate (12 MiB
 	// for the default 10,000,000). A filter holding more is rebuilt from
 	// the index (logged), with room for twice the index's rows if those
@@ -100,7 +100,7 @@ func (c ReplayFilterConfig) validate() error {
 	case c.Disabled:
 		return nil
 	case c.Capacity < 1:
-		return fmt.Errorf("fanout.replayFilter.capacity must be at least 1, got %d (the region's deliveries within clickhouse.ttlDays; set fanout.replayFilter.disabled: true to check every id in ClickHouse)", c.Capacity)
+		return fmt.Errorf("fanout.replayFilter.capacity must be at least 1, got %d (the region's deliveries within clickhouse.eventTtlDays; set fanout.replayFilter.disabled: true to check every id in ClickHouse)", c.Capacity)
 	case !(c.FalsePositiveRate > 0 && c.FalsePositiveRate < 0.5):
 		return fmt.Errorf("fanout.replayFilter.falsePositiveRate must be above 0 and below 0.5, got %v (e.g. 0.01)", c.FalsePositiveRate)
 	case c.Refresh < 10*time.Millisecond || c.Refresh > time.Minute:
