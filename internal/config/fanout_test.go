@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -22,20 +21,7 @@ func TestFanoutDeviceCacheSection(t *testing.T) {
 		{scenario: "a negative size", body: "fanout: {deviceCache: {entries: -1}}\n", wantErr: "fanout.deviceCache.entries must be at least 1"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			c, err := Load(write(t, tc.body))
-			if err == nil {
-				err = c.Validate()
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Fanout.DeviceCache != tc.want {
+			if c := loadChecked(t, tc.body, tc.wantErr); c != nil && c.Fanout.DeviceCache != tc.want {
 				t.Fatalf("fanout.deviceCache = %+v, want %+v", c.Fanout.DeviceCache, tc.want)
 			}
 		})
@@ -64,20 +50,7 @@ func TestFanoutReplayFilterSection(t *testing.T) {
 		{scenario: "staleness below refresh", body: "fanout: {replayFilter: {refresh: 3s, maxStaleness: 1s}}\n", wantErr: "must be at least fanout.replayFilter.refresh"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			c, err := Load(write(t, tc.body))
-			if err == nil {
-				err = c.Validate()
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Fanout.ReplayFilter != tc.want {
+			if c := loadChecked(t, tc.body, tc.wantErr); c != nil && c.Fanout.ReplayFilter != tc.want {
 				t.Fatalf("fanout.replayFilter = %+v, want %+v", c.Fanout.ReplayFilter, tc.want)
 			}
 		})

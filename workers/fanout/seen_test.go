@@ -114,17 +114,7 @@ func TestReplayCheckOfDeviceIDsOverlapsTheLookup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, r := range res {
-				if r.Reject != nil {
-					t.Fatalf("unexpected rejection %+v", r.Reject)
-				}
-				for _, d := range summarize(t, r.Outputs).deliveries {
-					got = append(got, d.MsgID+"/"+d.DeviceID)
-				}
-			}
-			sort.Strings(got)
-			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			if got := delivered(t, res); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("deliveries %v, want %v", got, tc.want)
 			}
 			for _, r := range res {
@@ -141,6 +131,23 @@ func TestReplayCheckOfDeviceIDsOverlapsTheLookup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// delivered returns the msg/device pairs the results deliver to, sorted;
+// a rejection fails the test.
+func delivered(t *testing.T, res []pipeline.Result) []string {
+	t.Helper()
+	var got []string
+	for _, r := range res {
+		if r.Reject != nil {
+			t.Fatalf("unexpected rejection %+v", r.Reject)
+		}
+		for _, d := range summarize(t, r.Outputs).deliveries {
+			got = append(got, d.MsgID+"/"+d.DeviceID)
+		}
+	}
+	sort.Strings(got)
+	return got
 }
 
 // filterIndex is a delivery index of one part in memory that counts the
@@ -225,17 +232,7 @@ func TestReplayFilterSkipsQueriesForFreshDeliveries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, r := range res {
-				if r.Reject != nil {
-					t.Fatalf("unexpected rejection %+v", r.Reject)
-				}
-				for _, d := range summarize(t, r.Outputs).deliveries {
-					got = append(got, d.MsgID+"/"+d.DeviceID)
-				}
-			}
-			sort.Strings(got)
-			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			if got := delivered(t, res); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("deliveries %v, want %v", got, tc.want)
 			}
 			if q := x.take(); fmt.Sprint(q) != fmt.Sprint(tc.queries) {
