@@ -86,7 +86,8 @@ type Config struct {
 	Chunk int
 	// Seen, if set, reports which delivery ids of an app were already
 	// fanned out (store.DeliveryIndex.Existing: their valid event is
-	// stored): a (msg, device) pair already fanned out is not delivered
+	// stored; replayfilter.Filter.Seen asks it only about the ids its
+	// filter may hold): a (msg, device) pair already fanned out is not delivered
 	// again when a request is replayed or re-published. It may be asked
 	// about ids that no push of the batch delivers to, and is called from
 	// two goroutines at once (pushes to device ids are checked while the
