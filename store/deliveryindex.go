@@ -257,3 +257,67 @@ func DeliveryEvents(ctx context.Context, conn driver.Conn, db, appID string, tas
 	}
 	return out, nil
 }
+
+// IndexPart is one active data part of delivery_index: its name, its
+// partition and the range of insert block numbers its rows came from
+// (every insert makes a part with a new block number; a merge makes one
+// spanning the ranges of the parts it merged).
+type IndexPart struct {
+	Name      string
+	Partition string
+	MinBlock  int64
+	MaxBlock  int64
+	Rows      uint64
+}
+
+// Parts lists the active data parts of delivery_index (system.parts),
+// one consistent set of them.
+func (x *DeliveryIndex) Parts(ctx context.Context) ([]IndexPart, error) {
+	rows, err := x.conn.Query(ctx, "SELECT name, partition_id, min_block_number, max_block_number, rows FROM system.parts WHERE database = ? AND table = 'delivery_index' AND active", x.db)
+	if err != nil {
+		return nil, fmt.Errorf("listing the parts of %s.delivery_index: %w", x.db, err)
+	}
+	var out []IndexPart
+	for rows.Next() {
+		var p IndexPart
+		if err := rows.Scan(&p.Name, &p.Partition, &p.MinBlock, &p.MaxBlock, &p.Rows); err != nil {
+			_ = rows.Close()
+			return nil, fmt.Errorf("reading a part of %s.delivery_index: %w", x.db, err)
+		}
+		out = append(out, p)
+	}
+	err = rows.Err()
+	_ = rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("listing the parts of %s.delivery_index: %w", x.db, err)
+	}
+	return out, nil
+}
+
+// IDHashes calls fn with xxHash64(delivery_id) of every row of the named
+// parts of delivery_index, in one streaming query (a part no longer
+// active contributes no rows). Rows that a merge has not yet collapsed
+// are passed more than once.
+func (x *DeliveryIndex) IDHashes(ctx context.Context, parts []string, fn func(uint64)) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	rows, err := x.conn.Query(ctx, "SELECT xxHash64(delivery_id) FROM "+x.db+".delivery_index WHERE _part IN (?) SETTINGS optimize_use_projections = 0", parts)
+	if err != nil {
+		return fmt.Errorf("reading the delivery ids of %d parts of %s.delivery_index: %w", len(parts), x.db, err)
+	}
+	for rows.Next() {
+		var h uint64
+		if err := rows.Scan(&h); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("reading a delivery id hash: %w", err)
+		}
+		fn(h)
+	}
+	err = rows.Err()
+	_ = rows.Close()
+	if err != nil {
+		return fmt.Errorf("reading the delivery ids of %s.delivery_index: %w", x.db, err)
+	}
+	return nil
+}

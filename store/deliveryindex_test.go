@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/store"
 )
@@ -101,4 +103,84 @@ func newDeliveryIndex(t *testing.T) *store.DeliveryIndex {
 		t.Fatal(err)
 	}
 	return store.NewDeliveryIndex(conn, db)
+}
+
+// TestDeliveryIndexPartsAndIDHashes inserts two batches (two parts, merges
+// stopped) and reads the hashes of the ids of all parts, of the first
+// part only and of a part that does not exist: they are ClickHouse's
+// xxHash64 of the ids, equal to Go's xxhash.Sum64String.
+func TestDeliveryIndexPartsAndIDHashes(t *testing.T) {
+	ctx := context.Background()
+	conn := ch.Conn(t)
+	db := testinfra.DBPrefix(t) + "sg"
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, "SYSTEM STOP MERGES "+db+".delivery_index"); err != nil {
+		t.Fatal(err)
+	}
+	x := store.NewDeliveryIndex(conn, db)
+	key := testinfra.IDKey()
+	batch := func(msg string) []string {
+		var rows []store.DeliveryRecord
+		var ids []string
+		for i := range 50 {
+			id := key.DeliveryID("a", msg, fmt.Sprint(i))
+			ids = append(ids, id)
+			rows = append(rows, store.DeliveryRecord{DeliveryID: id, AppID: "a", MsgID: msg, DeviceID: fmt.Sprint(i), TS: time.Now().UnixMilli()})
+		}
+		if err := x.Insert(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	first := batch("m1")
+	before, err := x.Parts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := batch("m2")
+	after, err := x.Parts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != 1 || len(after) != 2 {
+		t.Fatalf("parts %+v then %+v, want one then two", before, after)
+	}
+	for _, p := range after {
+		if p.Name != before[0].Name && p.MinBlock <= before[0].MaxBlock {
+			t.Errorf("the second insert's part %+v has blocks of the first %+v", p, before[0])
+		}
+	}
+	names := func(ps []store.IndexPart) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		scenario string
+		parts    []string
+		want     []string
+	}{
+		{"every part", names(after), append(append([]string{}, first...), second...)},
+		{"the first part", names(before), first},
+		{"a part that does not exist", []string{"all_999999_999999_0"}, nil},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			got := map[uint64]int{}
+			if err := x.IDHashes(ctx, tc.parts, func(h uint64) { got[h]++ }); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d hashes, want %d", len(got), len(tc.want))
+			}
+			for _, id := range tc.want {
+				if got[xxhash.Sum64String(id)] != 1 {
+					t.Fatalf("hash of %s read %d times, want once", id, got[xxhash.Sum64String(id)])
+				}
+			}
+		})
+	}
 }

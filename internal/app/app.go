@@ -159,12 +159,17 @@ func NewStage(kind Kind, region string, d Deps) (*pipeline.Stage, error) {
 		if aerr != nil {
 			return nil, fmt.Errorf("building fanout for region %s: %w", region, aerr)
 		}
+		seen, fanned, prep, rerr := fanoutReplay(region, d, prep)
+		if rerr != nil {
+			return nil, fmt.Errorf("building fanout for region %s: %w", region, rerr)
+		}
 		prepare = prep
 		h, err = fanout.New(fanout.Config{Region: region, Logger: log, IDKey: key,
 			Devices:   devices,
 			Templates: store.NewTemplates(d.CH, d.Cfg.Database(region)),
 			Emit:      d.Producer.Produce,
-			Seen:      store.NewDeliveryIndex(d.CH, d.Cfg.Database(region)).Existing,
+			Seen:      seen,
+			Fanned:    fanned,
 			Phones:    store.NewDevices(d.CH, d.Cfg.Database(region)).Phones,
 			Policies:  policies, Approvals: approvals})
 	case Registry:

@@ -70,7 +70,7 @@ type Config struct {
 	// GOMEMLIMIT or AUTOMEMLIMIT environment variables decide; else no
 	// limit.
 	MemoryLimitMB int `yaml:"memoryLimitMB"`
-	// Fanout tunes the fanout worker (its device cache).
+	// Fanout tunes the fanout worker (its device cache and replay filter).
 	Fanout FanoutConfig `yaml:"fanout"`
 	// Receipts configures the receipts HTTP worker.
 	Receipts ReceiptsConfig `yaml:"receipts"`
@@ -324,6 +324,7 @@ func (c *Config) Defaults() {
 	}
 	c.Scheduler.defaults()
 	c.Fanout.DeviceCache.defaults()
+	c.Fanout.ReplayFilter.defaults()
 	c.Gateway.defaults()
 	c.Console.defaults()
 	c.Callbacks.defaults()
@@ -445,6 +446,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Fanout.DeviceCache.validate(); err != nil {
+		return err
+	}
+	if err := c.Fanout.ReplayFilter.validate(); err != nil {
 		return err
 	}
 	if err := c.Callbacks.validate(); err != nil {

@@ -86,12 +86,19 @@ type Config struct {
 	Chunk int
 	// Seen, if set, reports which delivery ids of an app were already
 	// fanned out (store.DeliveryIndex.Existing: their valid event is
-	// stored): a (msg, device) pair already fanned out is not delivered
+	// stored; replayfilter.Filter.Seen asks it only about the ids its
+	// filter may hold): a (msg, device) pair already fanned out is not delivered
 	// again when a request is replayed or re-published. It may be asked
 	// about ids that no push of the batch delivers to, and is called from
 	// two goroutines at once (pushes to device ids are checked while the
 	// batch's other targets are resolved).
 	Seen func(ctx context.Context, appID string, deliveryIDs []string) (map[string]bool, error)
+	// Fanned, if set, is told the delivery ids the replay check was asked
+	// about in a batch once the batch's outputs are made (before they are
+	// produced), so that Seen (replayfilter.Filter) can catch a replay of
+	// them before the index has them. It may be told ids that are never
+	// delivered; it is called from the goroutine of HandleBatch.
+	Fanned func(deliveryIDs []string)
 	// Phones, if set, returns the phone numbers (E.164) of users of an
 	// app, by user id (store.Devices.Phones): the SMS supplement of a
 	// request with smsStrategy 1 or 2 goes there. Without it such
@@ -276,6 +283,9 @@ func (h *Handler) handleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			return nil, fmt.Errorf("fanning out task %s: %w", d.taskID, err)
 		}
 		results[i].Outputs = append(outs, after[i]...)
+	}
+	if h.cfg.Fanned != nil && len(res.checked) > 0 {
+		h.cfg.Fanned(res.checked)
 	}
 	return results, nil
 }
@@ -474,6 +484,14 @@ func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved, ea
 	}
 	for id := range seen {
 		r.seen[id] = true
+	}
+	for _, list := range ids {
+		r.checked = append(r.checked, list...)
+	}
+	if early != nil {
+		for _, list := range early.ids {
+			r.checked = append(r.checked, list...)
+		}
 	}
 	return nil
 }

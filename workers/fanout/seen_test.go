@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
 	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
+	"github.com/pushpipe/pushpipe/store"
+	"github.com/pushpipe/pushpipe/workers/fanout/replayfilter"
 )
 
 // gatedDevices is memDevices whose Lookup (devices by id) waits until the
@@ -110,17 +114,7 @@ func TestReplayCheckOfDeviceIDsOverlapsTheLookup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, r := range res {
-				if r.Reject != nil {
-					t.Fatalf("unexpected rejection %+v", r.Reject)
-				}
-				for _, d := range summarize(t, r.Outputs).deliveries {
-					got = append(got, d.MsgID+"/"+d.DeviceID)
-				}
-			}
-			sort.Strings(got)
-			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			if got := delivered(t, res); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("deliveries %v, want %v", got, tc.want)
 			}
 			for _, r := range res {
@@ -134,6 +128,115 @@ func TestReplayCheckOfDeviceIDsOverlapsTheLookup(t *testing.T) {
 				if askedIDs[id] != 1 {
 					t.Errorf("stored delivery %s was checked %d times, want once", id, askedIDs[id])
 				}
+			}
+		})
+	}
+}
+
+// delivered returns the msg/device pairs the results deliver to, sorted;
+// a rejection fails the test.
+func delivered(t *testing.T, res []pipeline.Result) []string {
+	t.Helper()
+	var got []string
+	for _, r := range res {
+		if r.Reject != nil {
+			t.Fatalf("unexpected rejection %+v", r.Reject)
+		}
+		for _, d := range summarize(t, r.Outputs).deliveries {
+			got = append(got, d.MsgID+"/"+d.DeviceID)
+		}
+	}
+	sort.Strings(got)
+	return got
+}
+
+// filterIndex is a delivery index of one part in memory that counts the
+// replay-check queries it is asked.
+type filterIndex struct {
+	mu      sync.Mutex
+	ids     []string
+	queries [][]string
+}
+
+func (x *filterIndex) Parts(context.Context) ([]store.IndexPart, error) {
+	return []store.IndexPart{{Name: "all_1_1_0", Partition: "all", MinBlock: 1, MaxBlock: 1, Rows: uint64(len(x.ids))}}, nil
+}
+
+func (x *filterIndex) IDHashes(_ context.Context, _ []string, fn func(uint64)) error {
+	for _, id := range x.ids {
+		fn(replayfilter.Hash(id))
+	}
+	return nil
+}
+
+func (x *filterIndex) Existing(_ context.Context, _ string, ids []string) (map[string]bool, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.queries = append(x.queries, ids)
+	out := map[string]bool{}
+	for _, id := range ids {
+		if slices.Contains(x.ids, id) {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+func (x *filterIndex) take() [][]string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	q := x.queries
+	x.queries = nil
+	return q
+}
+
+// TestReplayFilterSkipsQueriesForFreshDeliveries runs fanout's replay
+// check through a built replayfilter.Filter: an indexed delivery is still
+// asked about and skipped, a fresh one is delivered without a query, and
+// a delivery this fanout made is asked about when its request is replayed.
+func TestReplayFilterSkipsQueriesForFreshDeliveries(t *testing.T) {
+	key := testinfra.IDKey()
+	x := &filterIndex{ids: []string{key.DeliveryID("app", "m1", "a1")}}
+	f, err := replayfilter.New(replayfilter.Config{Index: x, Capacity: 1000, FalsePositiveRate: 1e-6, Refresh: 10 * time.Millisecond,
+		MaxStaleness: time.Minute, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Start(context.Background())
+	defer func() { _ = f.Close() }()
+	for deadline := time.Now().Add(10 * time.Second); !f.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replay filter was not built")
+		}
+	}
+	h, err := New(Config{Region: "sg", IDKey: key, Devices: devices(), Templates: memTemplates{}, Seen: f.Seen, Fanned: f.Add,
+		Emit: func(context.Context, []pipeline.Output) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(msg, dev string) string { return key.DeliveryID("app", msg, dev) }
+	for _, tc := range []struct {
+		scenario string
+		targets  map[string]string // device id -> msg id
+		want     []string          // msg/device delivered, sorted
+		queries  [][]string        // ids each replay-check query asked about
+	}{
+		{"an indexed delivery is asked about and skipped, a fresh one is not asked",
+			map[string]string{"a1": "m1", "a2": "m2"}, []string{"m2/a2"}, [][]string{{id("m1", "a1")}}},
+		{"fresh deliveries only: no query", map[string]string{"a3": "m3"}, []string{"m3/a3"}, nil},
+		{"a replay of what this fanout made is asked about (not indexed yet: delivered again, as without the filter)",
+			map[string]string{"a3": "m3"}, []string{"m3/a3"}, [][]string{{id("m3", "a3")}}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			res, err := h.HandleBatch(context.Background(), []kafka.Message{request(func(r map[string]any) { r["targetMsgkey"] = tc.targets })})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := delivered(t, res); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("deliveries %v, want %v", got, tc.want)
+			}
+			if q := x.take(); fmt.Sprint(q) != fmt.Sprint(tc.queries) {
+				t.Errorf("replay-check queries %v, want %v", q, tc.queries)
 			}
 		})
 	}

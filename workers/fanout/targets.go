@@ -46,6 +46,7 @@ type resolved struct {
 	aliases  map[string]map[string]schema.Device   // app -> alias -> device
 	accounts map[string]map[string][]schema.Device // app -> account -> devices
 	seen     map[string]bool                       // delivery ids already fanned out
+	checked  []string                              // delivery ids the replay check was asked about
 	// activities holds the Live Activity targets (deliverType 5 and 6).
 	activities map[activityKey][]schema.Device
 }
