@@ -83,100 +83,21 @@ func TestStageBatchLinger(t *testing.T) {
 // TestStageNoBatchWait checks batching with NoBatchWait: a record that
 // comes while the handler is idle is handed over alone, and the records
 // that come while the handler is busy form the next batch. With a
-// BatchWait the first record would wait and take the others along.
+// BatchWait the first record would wait and take the others along. With
+// BurstRecords, a batch that took a burst (the five that came while the
+// handler was busy) waits for the late records until it is full.
 func TestStageNoBatchWait(t *testing.T) {
 	for _, tc := range []struct {
 		scenario  string
 		batchWait time.Duration
+		burst     int // BurstRecords
+		late      int // records published once the first batch is done
 		want      []int
 	}{
 		{scenario: "no wait: records that came while the handler was busy form the next batch", batchWait: NoBatchWait, want: []int{1, 5}},
 		{scenario: "batch wait: the first record waits for the others", batchWait: 3 * time.Second, want: []int{6}},
-	} {
-		t.Run(tc.scenario, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			in := testTopic(t, ctx, "in", 1)
-			out := testTopic(t, ctx, "out", 1)
-			group := "g." + testName(t)
-			p := testProducer(t)
-			var mu sync.Mutex
-			var sizes []int
-			total := 0
-			first := make(chan struct{})   // closed once the first batch is being handled
-			release := make(chan struct{}) // closed to let the first batch finish
-			all := make(chan struct{})
-			h := &recorder{out: out, hook: func(_ context.Context, msgs []kafka.Message) error {
-				mu.Lock()
-				if string(msgs[0].Value) == "warm-up-0000" {
-					mu.Unlock()
-					return nil
-				}
-				sizes = append(sizes, len(msgs))
-				n := len(sizes)
-				if total += len(msgs); total == 6 {
-					close(all)
-				}
-				mu.Unlock()
-				if n == 1 {
-					close(first)
-					<-release
-				}
-				return nil
-			}}
-			cfg := testStageConfig(t, in, group)
-			cfg.BatchSize, cfg.BatchWait = 100, tc.batchWait
-			rs := startStage(t, cfg, h, p)
-			// The stage is consuming once a first record went through.
-			produceInputs(t, ctx, p, in, 1, 1, "warm-up")
-			waitCommitted(t, ctx, group, in)
-			produceInputs(t, ctx, p, in, 1, 1, "lone")
-			// With a BatchWait the first batch is handled only after
-			// that wait, so the others are published before it starts.
-			if tc.batchWait > 0 {
-				produceInputs(t, ctx, p, in, 5, 1, "busy")
-			}
-			select {
-			case <-first:
-			case <-ctx.Done():
-				t.Fatal("the first record was not handled")
-			}
-			if tc.batchWait < 0 {
-				produceInputs(t, ctx, p, in, 5, 1, "busy")
-				// Time for the stage to fetch them while the handler is
-				// busy (the broker answers a fetch as soon as records come).
-				time.Sleep(2 * time.Second)
-			}
-			close(release)
-			select {
-			case <-all:
-			case <-ctx.Done():
-				t.Fatal("the six records were not handled")
-			}
-			if err := rs.stop(t); err != nil {
-				t.Fatalf("Run() = %v", err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if fmt.Sprint(sizes) != fmt.Sprint(tc.want) {
-				t.Fatalf("batch sizes %v, want %v", sizes, tc.want)
-			}
-		})
-	}
-}
-
-// TestStageBurstFillsTheBatch checks BurstRecords under NoBatchWait: a
-// batch that took a burst of records (five that came while the handler
-// was busy) waits for more until it is full, while without BurstRecords
-// the same records are handed over as they are.
-func TestStageBurstFillsTheBatch(t *testing.T) {
-	for _, tc := range []struct {
-		scenario     string
-		burstRecords int
-		want         []int
-	}{
-		{scenario: "burst: the five wait for the four that follow", burstRecords: 3, want: []int{1, 9}},
-		{scenario: "no burst rule: the five go at once", burstRecords: 0, want: []int{1, 5, 4}},
+		{scenario: "burst: the five wait for the four that follow", batchWait: NoBatchWait, burst: 3, late: 4, want: []int{1, 9}},
+		{scenario: "no burst rule: the five go at once", batchWait: NoBatchWait, late: 4, want: []int{1, 5, 4}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -200,7 +121,7 @@ func TestStageBurstFillsTheBatch(t *testing.T) {
 				}
 				sizes = append(sizes, len(msgs))
 				n := len(sizes)
-				if total += len(msgs); total == 10 {
+				if total += len(msgs); total == 6+tc.late {
 					close(all)
 				}
 				mu.Unlock()
@@ -214,35 +135,36 @@ func TestStageBurstFillsTheBatch(t *testing.T) {
 				return nil
 			}}
 			cfg := testStageConfig(t, in, group)
-			cfg.BatchSize, cfg.BatchWait, cfg.BatchLinger = 9, NoBatchWait, 0
-			cfg.BurstRecords, cfg.BurstWait = tc.burstRecords, 30*time.Second
+			cfg.BatchSize, cfg.BatchWait = 9, tc.batchWait
+			if tc.burst > 0 {
+				cfg.BatchLinger, cfg.BurstRecords, cfg.BurstWait = 0, tc.burst, 30*time.Second
+			}
 			rs := startStage(t, cfg, h, p)
+			// The stage is consuming once a first record went through.
 			produceInputs(t, ctx, p, in, 1, 1, "warm-up")
 			waitCommitted(t, ctx, group, in)
 			produceInputs(t, ctx, p, in, 1, 1, "lone")
-			select {
-			case <-first:
-			case <-ctx.Done():
-				t.Fatal("the first record was not handled")
+			// With a BatchWait the first batch is handled only after
+			// that wait, so the others are published before it starts.
+			if tc.batchWait > 0 {
+				produceInputs(t, ctx, p, in, 5, 1, "busy")
 			}
-			produceInputs(t, ctx, p, in, 5, 1, "busy")
-			// Time for the stage to fetch them while the handler is busy.
-			time.Sleep(2 * time.Second)
+			waitClosed(t, ctx, first, "the first record was not handled")
+			if tc.batchWait < 0 {
+				produceInputs(t, ctx, p, in, 5, 1, "busy")
+				// Time for the stage to fetch them while the handler is
+				// busy (the broker answers a fetch as soon as records come).
+				time.Sleep(2 * time.Second)
+			}
 			close(release)
-			if tc.burstRecords == 0 {
-				// The five go as they are; the four come after them.
-				select {
-				case <-second:
-				case <-ctx.Done():
-					t.Fatal("the second batch was not handled")
+			if tc.late > 0 {
+				if tc.burst == 0 {
+					// The five go as they are; the late ones come after them.
+					waitClosed(t, ctx, second, "the second batch was not handled")
 				}
+				produceInputs(t, ctx, p, in, tc.late, 1, "late")
 			}
-			produceInputs(t, ctx, p, in, 4, 1, "late")
-			select {
-			case <-all:
-			case <-ctx.Done():
-				t.Fatal("the ten records were not handled")
-			}
+			waitClosed(t, ctx, all, "not every record was handled")
 			if err := rs.stop(t); err != nil {
 				t.Fatalf("Run() = %v", err)
 			}
@@ -252,5 +174,16 @@ func TestStageBurstFillsTheBatch(t *testing.T) {
 				t.Fatalf("batch sizes %v, want %v", sizes, tc.want)
 			}
 		})
+	}
+}
+
+// waitClosed waits for ch to be closed, failing the test with why when ctx
+// ends first.
+func waitClosed(t *testing.T, ctx context.Context, ch <-chan struct{}, why string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatal(why)
 	}
 }
