@@ -6,9 +6,11 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// commit commits the batch's offsets. A failure is logged and counted but
-// not retried forever: the next successful commit covers these offsets,
-// and until then they are delivered again after a restart or rebalance.
+// commit commits the batch's offsets (with a CommitInterval: hands them
+// to the consumer group's next periodic commit). A failure is logged and
+// counted but not retried forever: the next successful commit covers these
+// offsets, and until then they are delivered again after a restart or
+// rebalance.
 func (s *Stage) commit(ctx context.Context, reader *kafka.Reader, batch []kafka.Message) {
 	// Commit only the last record per partition: offsets are cumulative.
 	last := map[int]kafka.Message{}

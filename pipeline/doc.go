@@ -8,8 +8,11 @@
 //
 // Kafka is at-least-once. A Stage commits a batch's offsets only after every
 // record the batch caused (outputs, dead-letter records, rejected events) has
-// been acknowledged by all in-sync replicas. A crash, a kill or a rebalance
-// between produce and commit therefore re-delivers the batch, and handlers
+// been acknowledged by all in-sync replicas; with a CommitInterval the
+// offsets of acknowledged batches are committed together at that interval,
+// and when a rebalance revokes the partitions or the stage stops. A crash,
+// a kill or a rebalance between produce and commit therefore re-delivers
+// the batch (with a CommitInterval, up to that much input), and handlers
 // must tolerate seeing a record twice (the schema package's deterministic
 // ids make the consequences idempotent).
 //

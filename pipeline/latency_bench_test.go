@@ -19,7 +19,7 @@ import (
 // stage at a paced rate: produce (acks=all) → fetch → batch → handle →
 // produce → read back, for PUSHPIPE_BENCH_RECORDS records (default 2000)
 // at 2,000/s and 5,000/s, with the stage's batching and the producer's
-// BatchTimeout as each sub-benchmark says. It reports the p50 and p99 in
+// BatchTimeout and CommitInterval as each sub-benchmark says. It reports the p50 and p99 in
 // ms, the records per batch and the CPU time (user+system) of the test
 // process (publisher, stage and reader; not the broker) per record.
 //
@@ -36,26 +36,28 @@ func BenchmarkStageLatency(b *testing.B) {
 		name          string
 		wait, linger  time.Duration
 		produceLinger time.Duration
+		commit        time.Duration
 	}
 	for _, rate := range []int{2000, 5000} {
 		for _, tc := range []config{
-			{"wait=5ms,linger=1ms,producer=1ms", 5 * time.Millisecond, time.Millisecond, time.Millisecond},
-			{"wait=none,producer=1ms", NoBatchWait, 0, time.Millisecond},
-			{"wait=none,producer=10µs", NoBatchWait, 0, 10 * time.Microsecond},
+			{"wait=5ms,linger=1ms,producer=1ms", 5 * time.Millisecond, time.Millisecond, time.Millisecond, 0},
+			{"wait=none,producer=1ms", NoBatchWait, 0, time.Millisecond, 0},
+			{"wait=none,producer=10µs", NoBatchWait, 0, 10 * time.Microsecond, 0},
+			{"wait=none,producer=10µs,commit=100ms", NoBatchWait, 0, 10 * time.Microsecond, 100 * time.Millisecond},
 		} {
 			b.Run(fmt.Sprintf("rate=%d,%s", rate, tc.name), func(b *testing.B) {
-				benchLatency(b, n, rate, tc.wait, tc.linger, tc.produceLinger)
+				benchLatency(b, n, rate, tc.wait, tc.linger, tc.produceLinger, tc.commit)
 			})
 		}
 	}
 }
 
-func benchLatency(b *testing.B, n, rate int, wait, linger, produceLinger time.Duration) {
+func benchLatency(b *testing.B, n, rate int, wait, linger, produceLinger, commit time.Duration) {
 	var all []time.Duration
 	batches := 0
 	cpu0 := processCPU(b)
 	for i := 0; i < b.N; i++ {
-		lat, nb := runLatency(b, i, n, rate, wait, linger, produceLinger)
+		lat, nb := runLatency(b, i, n, rate, wait, linger, produceLinger, commit)
 		all = append(all, lat...)
 		batches += nb
 	}
@@ -77,7 +79,7 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func runLatency(b *testing.B, iter, n, rate int, wait, linger, produceLinger time.Duration) ([]time.Duration, int) {
+func runLatency(b *testing.B, iter, n, rate int, wait, linger, produceLinger, commit time.Duration) ([]time.Duration, int) {
 	b.StopTimer()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -90,7 +92,7 @@ func runLatency(b *testing.B, iter, n, rate int, wait, linger, produceLinger tim
 	}
 	defer func() { _ = p.Close() }()
 	cfg := testStageConfig(b, in, "g."+testName(b)+"."+kind)
-	cfg.BatchSize, cfg.BatchWait, cfg.BatchLinger = 500, wait, linger
+	cfg.BatchSize, cfg.BatchWait, cfg.BatchLinger, cfg.CommitInterval = 500, wait, linger, commit
 	cfg.Logger = zerolog.Nop()
 	var mu sync.Mutex
 	batches := 0

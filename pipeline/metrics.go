@@ -38,6 +38,7 @@ type Metrics struct {
 //	pushpipe_stage_records_consumed_total   records fetched
 //	pushpipe_stage_records_produced_total   records acknowledged by the brokers (outputs, DLQ, events)
 //	pushpipe_stage_records_committed_total  records whose offsets were committed
+//	                                        (with a CommitInterval: handed to the periodic commit)
 //	pushpipe_stage_records_rejected_total   records rejected, by result code (label "code")
 //	pushpipe_stage_errors_total             failures, by kind (label "kind", see ErrorKind*)
 //	pushpipe_stage_rebalances_total         consumer group generations joined

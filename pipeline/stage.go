@@ -72,17 +72,20 @@ func NewStage(cfg StageConfig, h BatchHandler, p *Producer) (*Stage, error) {
 func (s *Stage) readerConfig() kafka.ReaderConfig {
 	c := s.cfg
 	return kafka.ReaderConfig{
-		Brokers:                c.Brokers,
-		GroupID:                c.GroupID,
-		Topic:                  c.Topic,
-		Dialer:                 c.Security.Dialer("pushpipe-"+c.Name, 10*time.Second),
-		QueueCapacity:          c.BatchSize,
-		MinBytes:               1,
-		MaxBytes:               c.FetchMaxBytes,
-		MaxWait:                c.FetchMaxWait,
-		ReadLagInterval:        -1,
-		HeartbeatInterval:      c.HeartbeatInterval,
-		CommitInterval:         0, // synchronous: CommitMessages returns once the broker stored the offsets
+		Brokers:           c.Brokers,
+		GroupID:           c.GroupID,
+		Topic:             c.Topic,
+		Dialer:            c.Security.Dialer("pushpipe-"+c.Name, 10*time.Second),
+		QueueCapacity:     c.BatchSize,
+		MinBytes:          1,
+		MaxBytes:          c.FetchMaxBytes,
+		MaxWait:           c.FetchMaxWait,
+		ReadLagInterval:   -1,
+		HeartbeatInterval: c.HeartbeatInterval,
+		// 0: synchronous, CommitMessages returns once the broker stored the
+		// offsets. Positive: CommitMessages hands them to the group's
+		// periodic commit, which also commits on revocation and Close.
+		CommitInterval:         c.CommitInterval,
 		PartitionWatchInterval: 5 * time.Second,
 		WatchPartitionChanges:  true,
 		SessionTimeout:         c.SessionTimeout,

@@ -87,6 +87,20 @@ type StageConfig struct {
 	// in an InTurn call. Either way outputs are produced and offsets
 	// committed in the order of the batches, one batch at a time.
 	ConcurrentBatches int
+	// CommitInterval is how often the offsets of produced batches are
+	// committed. 0 (the default) commits each batch's offsets, and waits
+	// for the broker to store them, once its outputs are acknowledged.
+	// A positive value hands each acknowledged batch's offsets to the
+	// consumer group, which commits the latest per partition every
+	// CommitInterval, and once more when the group's partitions are
+	// revoked (a rebalance) and when the stage stops: one OffsetCommit
+	// request per interval instead of one per batch. At-least-once holds
+	// either way (an offset is handed over only after its batch's outputs
+	// are acknowledged), but a crash hands up to CommitInterval more
+	// records to the next owner again, and a failed periodic commit is
+	// logged by the reader and covered by the next one rather than counted
+	// as ErrorKindCommit. At most 10s.
+	CommitInterval time.Duration
 
 	// SessionTimeout is how long the group coordinator waits for a
 	// heartbeat before it declares a replica dead and moves its
@@ -197,7 +211,7 @@ func (c StageConfig) Validate() error {
 		name string
 		v    time.Duration
 	}{
-		{"BatchLinger", c.BatchLinger}, {"FetchMaxWait", c.FetchMaxWait}, {"SessionTimeout", c.SessionTimeout},
+		{"BatchLinger", c.BatchLinger}, {"CommitInterval", c.CommitInterval}, {"FetchMaxWait", c.FetchMaxWait}, {"SessionTimeout", c.SessionTimeout},
 		{"HeartbeatInterval", c.HeartbeatInterval}, {"RebalanceTimeout", c.RebalanceTimeout},
 		{"MinRetryBackoff", c.MinRetryBackoff}, {"MaxRetryBackoff", c.MaxRetryBackoff},
 		{"ShutdownTimeout", c.ShutdownTimeout}, {"StatsInterval", c.StatsInterval}, {"ProbeInterval", c.ProbeInterval},
@@ -213,6 +227,8 @@ func (c StageConfig) Validate() error {
 		return fmt.Errorf("pipeline: StageConfig.MinRetryBackoff %s exceeds MaxRetryBackoff %s", c.MinRetryBackoff, c.MaxRetryBackoff)
 	case c.ProbeInterval < 500*time.Millisecond:
 		return fmt.Errorf("pipeline: StageConfig.ProbeInterval %s is below 500ms: use 0 for the default 2s", c.ProbeInterval)
+	case c.CommitInterval > 10*time.Second:
+		return fmt.Errorf("pipeline: StageConfig.CommitInterval %s would replay too much after a crash: use at most 10s (0 commits every batch)", c.CommitInterval)
 	case c.BatchWait > time.Minute:
 		return fmt.Errorf("pipeline: StageConfig.BatchWait %s holds records too long: use milliseconds", c.BatchWait)
 	}

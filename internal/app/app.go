@@ -289,8 +289,10 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 		BatchSize:   d.Cfg.Stage.BatchSize,
 		BatchWait:   stageBatchWait(d.Cfg.Stage.BatchWait),
 		BatchLinger: max(d.Cfg.Stage.BatchLinger, 0), // negative: off
-		Logger:      d.Log,
-		Metrics:     pipeline.NewMetrics(d.Metrics, name, region),
+		// negative: every batch, synchronously (pipeline's 0)
+		CommitInterval: max(d.Cfg.Stage.CommitInterval, 0),
+		Logger:         d.Log,
+		Metrics:        pipeline.NewMetrics(d.Metrics, name, region),
 	}
 	if Kind(name) == Sender && d.Cfg.Sender.BurstRecords > 0 {
 		sc.BurstRecords, sc.BurstWait = d.Cfg.Sender.BurstRecords, d.Cfg.Sender.BurstWait

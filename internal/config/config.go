@@ -209,7 +209,19 @@ type StageConfig struct {
 	// matters only with a positive BatchWait. Default 1ms; a negative
 	// value turns it off.
 	BatchLinger time.Duration `yaml:"batchLinger"`
+	// CommitInterval is how often a stage commits the offsets of the
+	// batches whose outputs were acknowledged (pipeline.StageConfig.
+	// CommitInterval): one offset commit per interval instead of one per
+	// batch, and a final one when partitions are revoked or the stage
+	// stops. A crash replays up to that much more input, which fan-out's
+	// replay filter and the event sink's deduplication absorb. Default
+	// DefaultStageCommitInterval; a negative value commits every batch and
+	// waits for it. At most 10s.
+	CommitInterval time.Duration `yaml:"commitInterval"`
 }
+
+// DefaultStageCommitInterval is stage.commitInterval's default.
+const DefaultStageCommitInterval = 100 * time.Millisecond
 
 // SenderConfig tunes the sender.
 type SenderConfig struct {
@@ -337,6 +349,9 @@ func (c *Config) Defaults() {
 	if c.Stage.BatchLinger == 0 {
 		c.Stage.BatchLinger = time.Millisecond
 	}
+	if c.Stage.CommitInterval == 0 {
+		c.Stage.CommitInterval = DefaultStageCommitInterval
+	}
 	if c.Sender.ConcurrentBatches == 0 {
 		c.Sender.ConcurrentBatches = 4
 	}
@@ -387,6 +402,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Stage.BatchSize < 1 {
 		return fmt.Errorf("stage.batchSize must be at least 1, got %d", c.Stage.BatchSize)
+	}
+	if c.Stage.CommitInterval > 10*time.Second {
+		return fmt.Errorf("stage.commitInterval must be at most 10s (a crash replays up to that much input), got %s; a negative value commits every batch", c.Stage.CommitInterval)
 	}
 	if c.Stage.BatchWait < 0 || c.Stage.BatchWait > time.Minute {
 		return fmt.Errorf("stage.batchWait must be between 0 (no wait) and 1m, got %s", c.Stage.BatchWait)
