@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash/maphash"
+	"math/bits"
 	"strings"
 	"sync"
 
@@ -24,11 +25,11 @@ const DefaultDeliveryCache = 1 << 19
 // holds what enrich and invalidation need, compactly: the parts a request
 // shares among its deliveries (app, task, msg, push type, platform,
 // channel, version, model, time) once per generation, the delivery id as
-// its 96 bits, the device and target ids, and a hash of the vendor token.
+// its 96 bits, the device and target ids, and hashes of the vendor token.
 //
 // Like the outcome cache it keeps two generations of at most half the
 // capacity each: when the newer fills up the older is dropped, so memory
-// stays bounded (about 110 bytes a delivery with 20-byte ids) and recent
+// stays bounded (about 75 bytes a delivery with 20-byte ids) and recent
 // deliveries stay known. A delivery it has forgotten, or never read (it was indexed by
 // another replica or before a restart), is looked up in the index as
 // before. Answers are exact: a hit is checked against the whole delivery
@@ -42,17 +43,24 @@ type deliveryCache struct {
 	cur, old *cacheGeneration
 }
 
-// cacheGeneration is one generation of the cache.
+// cacheGeneration is one generation of the cache: its deliveries in the
+// order they were put, found through two flat open-addressing tables of
+// entry numbers (no Go map a delivery), sized once for half deliveries at
+// a load of at most one half.
 type cacheGeneration struct {
-	// byID maps the first 64 bits of a delivery id to the delivery.
-	byID map[uint64]cachedDelivery
-	// byToken maps a hash of (app, msg id, token) to the first 64 bits
-	// of the delivery id.
-	byToken map[uint64]uint64
+	entries []cachedDelivery
+	// byID and byToken hold an index in entries plus one (0: an empty
+	// slot), probed linearly from the slot of the delivery id's first 64
+	// bits and of the (app, msg id, token) hash.
+	byID, byToken []uint32
 	// shared interns the parts of the deliveries of one request; parts
 	// lists them by index.
 	shared map[sharedParts]uint32
 	parts  []sharedParts
+	// last is the index in parts of the previous delivery's parts (the
+	// deliveries of one request come side by side), checked before
+	// shared; len(parts) when there is none.
+	last uint32
 	// text holds the device and target ids, one after the other.
 	text []byte
 }
@@ -76,8 +84,10 @@ func (p sharedParts) clone() sharedParts {
 	return p
 }
 
-// cachedDelivery is one delivery as the cache keeps it, in 24 bytes.
+// cachedDelivery is one delivery as the cache keeps it, in 40 bytes.
 type cachedDelivery struct {
+	head      uint64 // the first 64 bits of the delivery id
+	tokenKey  uint64 // the (app, msg id, token) hash; 0 without a token
 	tokenHash uint64 // 0 when the delivery has no token
 	idTail    uint32 // the last 32 bits of the delivery id
 	parts     uint32 // index in cacheGeneration.parts
@@ -97,12 +107,51 @@ const maxCachedText = 1<<32 - 1
 
 func newDeliveryCache(capacity int) *deliveryCache {
 	half := max(1, capacity/2)
-	return &deliveryCache{half: half, seed: maphash.MakeSeed(), cur: newGeneration(), old: newGeneration()}
+	return &deliveryCache{half: half, seed: maphash.MakeSeed(), cur: newGeneration(half), old: newGeneration(half)}
 }
 
-func newGeneration() *cacheGeneration {
-	return &cacheGeneration{byID: map[uint64]cachedDelivery{}, byToken: map[uint64]uint64{},
+// newGeneration returns an empty generation for half deliveries. Its
+// tables are allocated at once; the memory of their untouched pages, and
+// of the entries, is taken only as deliveries come.
+func newGeneration(half int) *cacheGeneration {
+	slots := 1 << bits.Len(uint(2*half-1))
+	return &cacheGeneration{entries: make([]cachedDelivery, 0, half), byID: make([]uint32, slots), byToken: make([]uint32, slots),
 		shared: map[sharedParts]uint32{}}
+}
+
+// slot is where the probe for hash h starts in a table of n slots (a
+// power of two); h is mixed first, as delivery ids need not be random.
+func slot(h uint64, n int) int {
+	return int((h * 0x9E3779B97F4A7C15) >> (64 - bits.Len(uint(n-1))))
+}
+
+// findID returns the slot of table byID holding the entry of head, or the
+// empty slot where it would go and false.
+func (g *cacheGeneration) findID(head uint64) (int, bool) {
+	mask := len(g.byID) - 1
+	for i := slot(head, len(g.byID)); ; i = (i + 1) & mask {
+		e := g.byID[i]
+		if e == 0 {
+			return i, false
+		}
+		if g.entries[e-1].head == head {
+			return i, true
+		}
+	}
+}
+
+// findToken is findID for table byToken and a token key.
+func (g *cacheGeneration) findToken(key uint64) (int, bool) {
+	mask := len(g.byToken) - 1
+	for i := slot(key, len(g.byToken)); ; i = (i + 1) & mask {
+		e := g.byToken[i]
+		if e == 0 {
+			return i, false
+		}
+		if g.entries[e-1].tokenKey == key {
+			return i, true
+		}
+	}
 }
 
 // idBits splits a delivery id ("d" and 24 hex digits) into its 96 bits;
@@ -133,8 +182,11 @@ func (c *deliveryCache) tokenKey(app, msg, token string) uint64 {
 		_, _ = h.WriteString(s)
 		_ = h.WriteByte(0)
 	}
-	return h.Sum64()
+	return h.Sum64() | 1
 }
+
+// idKey is the 64-bit hash of a delivery id of any form.
+func (c *deliveryCache) idKey(id string) uint64 { return maphash.String(c.seed, id) }
 
 func (c *deliveryCache) tokenHash(token string) uint64 {
 	if token == "" {
@@ -164,7 +216,10 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 	}
 	p := sharedParts{app: rec.AppID, workspace: rec.WorkspaceID, task: rec.TaskID, msg: rec.MsgID, pushType: rec.PushType,
 		platform: rec.Platform, channel: rec.Channel, appVersion: rec.AppVersion, model: rec.Model, ts: rec.TS}
-	idx, ok := g.shared[p]
+	idx, ok := g.last, int(g.last) < len(g.parts) && g.parts[g.last] == p
+	if !ok {
+		idx, ok = g.shared[p]
+	}
 	if !ok {
 		// Copied: the record's strings may share the memory of the
 		// Kafka record they were decoded from (see decodeEvent).
@@ -173,7 +228,8 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 		g.parts = append(g.parts, p)
 		g.shared[p] = idx
 	}
-	d := cachedDelivery{tokenHash: c.tokenHash(rec.Token), idTail: tail, parts: idx, textAt: uint32(len(g.text)),
+	g.last = idx
+	d := cachedDelivery{head: head, tokenHash: c.tokenHash(rec.Token), idTail: tail, parts: idx, textAt: uint32(len(g.text)),
 		deviceLen: uint16(len(rec.DeviceID)), targetLen: uint16(targetLen)}
 	g.text = append(g.text, rec.DeviceID...)
 	if rec.Target == rec.DeviceID {
@@ -181,12 +237,20 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 	} else {
 		g.text = append(g.text, rec.Target...)
 	}
-	g.byID[head] = d
 	if rec.Token != "" {
-		g.byToken[c.tokenKey(rec.AppID, rec.MsgID, rec.Token)] = head
+		d.tokenKey = c.tokenKey(rec.AppID, rec.MsgID, rec.Token)
 	}
-	if len(g.byID) >= c.half {
-		c.old, c.cur = c.cur, newGeneration()
+	// A delivery put again gets a new entry; both tables then lead to it.
+	g.entries = append(g.entries, d)
+	e := uint32(len(g.entries))
+	i, _ := g.findID(head)
+	g.byID[i] = e
+	if d.tokenKey != 0 {
+		i, _ := g.findToken(d.tokenKey)
+		g.byToken[i] = e
+	}
+	if len(g.entries) >= c.half {
+		c.old, c.cur = c.cur, newGeneration(c.half)
 	}
 }
 
@@ -214,23 +278,27 @@ func (c *deliveryCache) byToken(k store.MsgToken) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, g := range []*cacheGeneration{c.cur, c.old} {
-		head, ok := g.byToken[key]
+		i, ok := g.findToken(key)
 		if !ok {
 			continue
 		}
-		d, ok := g.byID[head]
-		if !ok || g.parts[d.parts].app != k.AppID || g.parts[d.parts].msg != k.MsgID || d.tokenHash != c.tokenHash(k.Token) {
+		d := &g.entries[g.byToken[i]-1]
+		if g.parts[d.parts].app != k.AppID || g.parts[d.parts].msg != k.MsgID || d.tokenHash != c.tokenHash(k.Token) {
 			continue
 		}
-		return idString(head, d.idTail), true
+		return idString(d.head, d.idTail), true
 	}
 	return "", false
 }
 
 func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (store.DeliveryRecord, bool) {
 	for _, g := range []*cacheGeneration{c.cur, c.old} {
-		d, ok := g.byID[head]
-		if !ok || d.idTail != tail {
+		i, ok := g.findID(head)
+		if !ok {
+			continue
+		}
+		d := &g.entries[g.byID[i]-1]
+		if d.idTail != tail {
 			continue
 		}
 		s := &g.parts[d.parts]
