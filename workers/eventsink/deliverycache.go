@@ -13,8 +13,8 @@ import (
 )
 
 // DefaultDeliveryCache is how many deliveries ResolveConfig remembers by
-// default: about 40 MB at most (half a million deliveries with 20-byte
-// device ids: 38 MB measured, where Go maps took 68 MB), so that the receipts
+// default: about 35 MB at most (half a million deliveries with 20-byte
+// device ids: 34 MB measured, where Go maps took 68 MB), so that the receipts
 // of recent pushes need no look-up while the sink stays small;
 // the receipts of a larger broadcast's first deliveries, which fan-out
 // wrote long before, are looked up.
@@ -25,11 +25,12 @@ const DefaultDeliveryCache = 1 << 19
 // holds what enrich and invalidation need, compactly: the parts a request
 // shares among its deliveries (app, task, msg, push type, platform,
 // channel, version, model, time) once per generation, the delivery id as
-// its 96 bits, the device and target ids, and hashes of the vendor token.
+// its 96 bits, the device and target ids, and a hash of (app, msg id,
+// vendor token).
 //
 // Like the outcome cache it keeps two generations of at most half the
 // capacity each: when the newer fills up the older is dropped, so memory
-// stays bounded (about 75 bytes a delivery with 20-byte ids) and recent
+// stays bounded (about 70 bytes a delivery with 20-byte ids) and recent
 // deliveries stay known. A delivery it has forgotten, or never read (it was indexed by
 // another replica or before a restart), is looked up in the index as
 // before. Answers are exact: a hit is checked against the whole delivery
@@ -48,7 +49,12 @@ type deliveryCache struct {
 // entry numbers (no Go map a delivery), sized once for half deliveries at
 // a load of at most one half.
 type cacheGeneration struct {
-	entries []cachedDelivery
+	// entries holds the deliveries in chunks of entryChunk, allocated as
+	// they fill (a growing slice would copy them, and a whole
+	// generation's worth allocated at once would count as heap the
+	// garbage collector paces itself by).
+	entries [][]cachedDelivery
+	n       int // the number of entries
 	// byID and byToken hold an index in entries plus one (0: an empty
 	// slot), probed linearly from the slot of the delivery id's first 64
 	// bits and of the (app, msg id, token) hash.
@@ -84,11 +90,10 @@ func (p sharedParts) clone() sharedParts {
 	return p
 }
 
-// cachedDelivery is one delivery as the cache keeps it, in 40 bytes.
+// cachedDelivery is one delivery as the cache keeps it, in 32 bytes.
 type cachedDelivery struct {
 	head      uint64 // the first 64 bits of the delivery id
 	tokenKey  uint64 // the (app, msg id, token) hash; 0 without a token
-	tokenHash uint64 // 0 when the delivery has no token
 	idTail    uint32 // the last 32 bits of the delivery id
 	parts     uint32 // index in cacheGeneration.parts
 	textAt    uint32 // the device id's offset in cacheGeneration.text
@@ -110,13 +115,32 @@ func newDeliveryCache(capacity int) *deliveryCache {
 	return &deliveryCache{half: half, seed: maphash.MakeSeed(), cur: newGeneration(half), old: newGeneration(half)}
 }
 
-// newGeneration returns an empty generation for half deliveries. Its
-// tables are allocated at once; the memory of their untouched pages, and
-// of the entries, is taken only as deliveries come.
+// entryChunk is how many entries one chunk of cacheGeneration.entries
+// holds (160 KiB).
+const entryChunk = 4096
+
+// newGeneration returns an empty generation for half deliveries; its
+// tables (8 bytes a delivery) are allocated at once.
 func newGeneration(half int) *cacheGeneration {
 	slots := 1 << bits.Len(uint(2*half-1))
-	return &cacheGeneration{entries: make([]cachedDelivery, 0, half), byID: make([]uint32, slots), byToken: make([]uint32, slots),
-		shared: map[sharedParts]uint32{}}
+	return &cacheGeneration{byID: make([]uint32, slots), byToken: make([]uint32, slots), shared: map[sharedParts]uint32{}}
+}
+
+// entry returns entry number e (an index plus one, as the tables hold).
+func (g *cacheGeneration) entry(e uint32) *cachedDelivery {
+	i := int(e - 1)
+	return &g.entries[i/entryChunk][i%entryChunk]
+}
+
+// add appends d and returns its entry number.
+func (g *cacheGeneration) add(d cachedDelivery) uint32 {
+	if g.n%entryChunk == 0 {
+		g.entries = append(g.entries, make([]cachedDelivery, 0, entryChunk))
+	}
+	last := &g.entries[len(g.entries)-1]
+	*last = append(*last, d)
+	g.n++
+	return uint32(g.n)
 }
 
 // slot is where the probe for hash h starts in a table of n slots (a
@@ -134,7 +158,7 @@ func (g *cacheGeneration) findID(head uint64) (int, bool) {
 		if e == 0 {
 			return i, false
 		}
-		if g.entries[e-1].head == head {
+		if g.entry(e).head == head {
 			return i, true
 		}
 	}
@@ -148,7 +172,7 @@ func (g *cacheGeneration) findToken(key uint64) (int, bool) {
 		if e == 0 {
 			return i, false
 		}
-		if g.entries[e-1].tokenKey == key {
+		if g.entry(e).tokenKey == key {
 			return i, true
 		}
 	}
@@ -188,13 +212,6 @@ func (c *deliveryCache) tokenKey(app, msg, token string) uint64 {
 // idKey is the 64-bit hash of a delivery id of any form.
 func (c *deliveryCache) idKey(id string) uint64 { return maphash.String(c.seed, id) }
 
-func (c *deliveryCache) tokenHash(token string) uint64 {
-	if token == "" {
-		return 0
-	}
-	return maphash.String(c.seed, token) | 1
-}
-
 // put remembers the delivery of a valid event's index row.
 func (c *deliveryCache) put(rec store.DeliveryRecord) {
 	head, tail, ok := idBits(rec.DeliveryID)
@@ -229,7 +246,7 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 		g.shared[p] = idx
 	}
 	g.last = idx
-	d := cachedDelivery{head: head, tokenHash: c.tokenHash(rec.Token), idTail: tail, parts: idx, textAt: uint32(len(g.text)),
+	d := cachedDelivery{head: head, idTail: tail, parts: idx, textAt: uint32(len(g.text)),
 		deviceLen: uint16(len(rec.DeviceID)), targetLen: uint16(targetLen)}
 	g.text = append(g.text, rec.DeviceID...)
 	if rec.Target == rec.DeviceID {
@@ -241,15 +258,14 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 		d.tokenKey = c.tokenKey(rec.AppID, rec.MsgID, rec.Token)
 	}
 	// A delivery put again gets a new entry; both tables then lead to it.
-	g.entries = append(g.entries, d)
-	e := uint32(len(g.entries))
+	e := g.add(d)
 	i, _ := g.findID(head)
 	g.byID[i] = e
 	if d.tokenKey != 0 {
 		i, _ := g.findToken(d.tokenKey)
 		g.byToken[i] = e
 	}
-	if len(g.entries) >= c.half {
+	if g.n >= c.half {
 		c.old, c.cur = c.cur, newGeneration(c.half)
 	}
 }
@@ -282,8 +298,9 @@ func (c *deliveryCache) byToken(k store.MsgToken) (string, bool) {
 		if !ok {
 			continue
 		}
-		d := &g.entries[g.byToken[i]-1]
-		if g.parts[d.parts].app != k.AppID || g.parts[d.parts].msg != k.MsgID || d.tokenHash != c.tokenHash(k.Token) {
+		d := g.entry(g.byToken[i])
+		// The token itself is known by the key's hash only.
+		if g.parts[d.parts].app != k.AppID || g.parts[d.parts].msg != k.MsgID {
 			continue
 		}
 		return idString(d.head, d.idTail), true
@@ -297,7 +314,7 @@ func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (st
 		if !ok {
 			continue
 		}
-		d := &g.entries[g.byID[i]-1]
+		d := g.entry(g.byID[i])
 		if d.idTail != tail {
 			continue
 		}
@@ -311,7 +328,7 @@ func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (st
 		rec := store.DeliveryRecord{DeliveryID: idString(head, tail), AppID: s.app, WorkspaceID: s.workspace, TaskID: s.task,
 			MsgID: s.msg, PushType: s.pushType, Target: target, DeviceID: device, Platform: s.platform, Channel: s.channel,
 			AppVersion: s.appVersion, Model: s.model, TS: s.ts}
-		if d.tokenHash != 0 && d.tokenHash == c.tokenHash(token) {
+		if d.tokenKey != 0 && token != "" && d.tokenKey == c.tokenKey(s.app, s.msg, token) {
 			rec.Token = token
 		}
 		return rec, true
