@@ -149,30 +149,18 @@ func slot(h uint64, n int) int {
 	return int((h * 0x9E3779B97F4A7C15) >> (64 - bits.Len(uint(n-1))))
 }
 
-// findID returns the slot of table byID holding the entry of head, or the
+// find returns the slot of table (byID, or byToken when token is true)
+// holding the entry of key (a delivery id's head, or a token key), or the
 // empty slot where it would go and false.
-func (g *cacheGeneration) findID(head uint64) (int, bool) {
-	mask := len(g.byID) - 1
-	for i := slot(head, len(g.byID)); ; i = (i + 1) & mask {
-		e := g.byID[i]
+func (g *cacheGeneration) find(table []uint32, key uint64, token bool) (int, bool) {
+	mask := len(table) - 1
+	for i := slot(key, len(table)); ; i = (i + 1) & mask {
+		e := table[i]
 		if e == 0 {
 			return i, false
 		}
-		if g.entry(e).head == head {
-			return i, true
-		}
-	}
-}
-
-// findToken is findID for table byToken and a token key.
-func (g *cacheGeneration) findToken(key uint64) (int, bool) {
-	mask := len(g.byToken) - 1
-	for i := slot(key, len(g.byToken)); ; i = (i + 1) & mask {
-		e := g.byToken[i]
-		if e == 0 {
-			return i, false
-		}
-		if g.entry(e).tokenKey == key {
+		d := g.entry(e)
+		if token && d.tokenKey == key || !token && d.head == key {
 			return i, true
 		}
 	}
@@ -259,10 +247,10 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 	}
 	// A delivery put again gets a new entry; both tables then lead to it.
 	e := g.add(d)
-	i, _ := g.findID(head)
+	i, _ := g.find(g.byID, head, false)
 	g.byID[i] = e
 	if d.tokenKey != 0 {
-		i, _ := g.findToken(d.tokenKey)
+		i, _ := g.find(g.byToken, d.tokenKey, true)
 		g.byToken[i] = e
 	}
 	if g.n >= c.half {
@@ -294,7 +282,7 @@ func (c *deliveryCache) byToken(k store.MsgToken) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, g := range []*cacheGeneration{c.cur, c.old} {
-		i, ok := g.findToken(key)
+		i, ok := g.find(g.byToken, key, true)
 		if !ok {
 			continue
 		}
@@ -310,7 +298,7 @@ func (c *deliveryCache) byToken(k store.MsgToken) (string, bool) {
 
 func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (store.DeliveryRecord, bool) {
 	for _, g := range []*cacheGeneration{c.cur, c.old} {
-		i, ok := g.findID(head)
+		i, ok := g.find(g.byID, head, false)
 		if !ok {
 			continue
 		}
