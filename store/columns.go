@@ -34,10 +34,17 @@ func inListChunks(keys []string) [][]string {
 }
 
 // boxed appends a LowCardinality column to out as interface values, one
-// boxed value per distinct string (see box), and returns out.
+// boxed value per distinct string (see box), and returns out. A run of
+// equal values (the events of one task side by side) is boxed once, without
+// a look-up in boxes for each row.
 func boxed(out []any, col []string, boxes map[string]any) []any {
-	for _, v := range col {
-		out = append(out, box(v, boxes))
+	var last string
+	var lastBox any
+	for i, v := range col {
+		if i == 0 || v != last {
+			last, lastBox = v, box(v, boxes)
+		}
+		out = append(out, lastBox)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash/maphash"
+	"math/bits"
 	"strings"
 	"sync"
 
@@ -12,8 +13,8 @@ import (
 )
 
 // DefaultDeliveryCache is how many deliveries ResolveConfig remembers by
-// default: about 60 MB at most (half a million deliveries with 20-byte
-// device ids; 54 MB measured with 430,000 of them), so that the receipts
+// default: about 35 MB at most (half a million deliveries with 20-byte
+// device ids: 34 MB measured, where Go maps took 68 MB), so that the receipts
 // of recent pushes need no look-up while the sink stays small;
 // the receipts of a larger broadcast's first deliveries, which fan-out
 // wrote long before, are looked up.
@@ -24,11 +25,12 @@ const DefaultDeliveryCache = 1 << 19
 // holds what enrich and invalidation need, compactly: the parts a request
 // shares among its deliveries (app, task, msg, push type, platform,
 // channel, version, model, time) once per generation, the delivery id as
-// its 96 bits, the device and target ids, and a hash of the vendor token.
+// its 96 bits, the device and target ids, and a hash of (app, msg id,
+// vendor token).
 //
 // Like the outcome cache it keeps two generations of at most half the
 // capacity each: when the newer fills up the older is dropped, so memory
-// stays bounded (about 110 bytes a delivery with 20-byte ids) and recent
+// stays bounded (about 70 bytes a delivery with 20-byte ids) and recent
 // deliveries stay known. A delivery it has forgotten, or never read (it was indexed by
 // another replica or before a restart), is looked up in the index as
 // before. Answers are exact: a hit is checked against the whole delivery
@@ -42,17 +44,29 @@ type deliveryCache struct {
 	cur, old *cacheGeneration
 }
 
-// cacheGeneration is one generation of the cache.
+// cacheGeneration is one generation of the cache: its deliveries in the
+// order they were put, found through two flat open-addressing tables of
+// entry numbers (no Go map a delivery), sized once for half deliveries at
+// a load of at most one half.
 type cacheGeneration struct {
-	// byID maps the first 64 bits of a delivery id to the delivery.
-	byID map[uint64]cachedDelivery
-	// byToken maps a hash of (app, msg id, token) to the first 64 bits
-	// of the delivery id.
-	byToken map[uint64]uint64
+	// entries holds the deliveries in chunks of entryChunk, allocated as
+	// they fill (a growing slice would copy them, and a whole
+	// generation's worth allocated at once would count as heap the
+	// garbage collector paces itself by).
+	entries [][]cachedDelivery
+	n       int // the number of entries
+	// byID and byToken hold an index in entries plus one (0: an empty
+	// slot), probed linearly from the slot of the delivery id's first 64
+	// bits and of the (app, msg id, token) hash.
+	byID, byToken []uint32
 	// shared interns the parts of the deliveries of one request; parts
 	// lists them by index.
 	shared map[sharedParts]uint32
 	parts  []sharedParts
+	// last is the index in parts of the previous delivery's parts (the
+	// deliveries of one request come side by side), checked before
+	// shared; len(parts) when there is none.
+	last uint32
 	// text holds the device and target ids, one after the other.
 	text []byte
 }
@@ -76,9 +90,10 @@ func (p sharedParts) clone() sharedParts {
 	return p
 }
 
-// cachedDelivery is one delivery as the cache keeps it, in 24 bytes.
+// cachedDelivery is one delivery as the cache keeps it, in 32 bytes.
 type cachedDelivery struct {
-	tokenHash uint64 // 0 when the delivery has no token
+	head      uint64 // the first 64 bits of the delivery id
+	tokenKey  uint64 // the (app, msg id, token) hash; 0 without a token
 	idTail    uint32 // the last 32 bits of the delivery id
 	parts     uint32 // index in cacheGeneration.parts
 	textAt    uint32 // the device id's offset in cacheGeneration.text
@@ -97,12 +112,58 @@ const maxCachedText = 1<<32 - 1
 
 func newDeliveryCache(capacity int) *deliveryCache {
 	half := max(1, capacity/2)
-	return &deliveryCache{half: half, seed: maphash.MakeSeed(), cur: newGeneration(), old: newGeneration()}
+	return &deliveryCache{half: half, seed: maphash.MakeSeed(), cur: newGeneration(half), old: newGeneration(half)}
 }
 
-func newGeneration() *cacheGeneration {
-	return &cacheGeneration{byID: map[uint64]cachedDelivery{}, byToken: map[uint64]uint64{},
-		shared: map[sharedParts]uint32{}}
+// entryChunk is how many entries one chunk of cacheGeneration.entries
+// holds (160 KiB).
+const entryChunk = 4096
+
+// newGeneration returns an empty generation for half deliveries; its
+// tables (8 bytes a delivery) are allocated at once.
+func newGeneration(half int) *cacheGeneration {
+	slots := 1 << bits.Len(uint(2*half-1))
+	return &cacheGeneration{byID: make([]uint32, slots), byToken: make([]uint32, slots), shared: map[sharedParts]uint32{}}
+}
+
+// entry returns entry number e (an index plus one, as the tables hold).
+func (g *cacheGeneration) entry(e uint32) *cachedDelivery {
+	i := int(e - 1)
+	return &g.entries[i/entryChunk][i%entryChunk]
+}
+
+// add appends d and returns its entry number.
+func (g *cacheGeneration) add(d cachedDelivery) uint32 {
+	if g.n%entryChunk == 0 {
+		g.entries = append(g.entries, make([]cachedDelivery, 0, entryChunk))
+	}
+	last := &g.entries[len(g.entries)-1]
+	*last = append(*last, d)
+	g.n++
+	return uint32(g.n)
+}
+
+// slot is where the probe for hash h starts in a table of n slots (a
+// power of two); h is mixed first, as delivery ids need not be random.
+func slot(h uint64, n int) int {
+	return int((h * 0x9E3779B97F4A7C15) >> (64 - bits.Len(uint(n-1))))
+}
+
+// find returns the slot of table (byID, or byToken when token is true)
+// holding the entry of key (a delivery id's head, or a token key), or the
+// empty slot where it would go and false.
+func (g *cacheGeneration) find(table []uint32, key uint64, token bool) (int, bool) {
+	mask := len(table) - 1
+	for i := slot(key, len(table)); ; i = (i + 1) & mask {
+		e := table[i]
+		if e == 0 {
+			return i, false
+		}
+		d := g.entry(e)
+		if token && d.tokenKey == key || !token && d.head == key {
+			return i, true
+		}
+	}
 }
 
 // idBits splits a delivery id ("d" and 24 hex digits) into its 96 bits;
@@ -133,15 +194,11 @@ func (c *deliveryCache) tokenKey(app, msg, token string) uint64 {
 		_, _ = h.WriteString(s)
 		_ = h.WriteByte(0)
 	}
-	return h.Sum64()
+	return h.Sum64() | 1
 }
 
-func (c *deliveryCache) tokenHash(token string) uint64 {
-	if token == "" {
-		return 0
-	}
-	return maphash.String(c.seed, token) | 1
-}
+// idKey is the 64-bit hash of a delivery id of any form.
+func (c *deliveryCache) idKey(id string) uint64 { return maphash.String(c.seed, id) }
 
 // put remembers the delivery of a valid event's index row.
 func (c *deliveryCache) put(rec store.DeliveryRecord) {
@@ -164,7 +221,10 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 	}
 	p := sharedParts{app: rec.AppID, workspace: rec.WorkspaceID, task: rec.TaskID, msg: rec.MsgID, pushType: rec.PushType,
 		platform: rec.Platform, channel: rec.Channel, appVersion: rec.AppVersion, model: rec.Model, ts: rec.TS}
-	idx, ok := g.shared[p]
+	idx, ok := g.last, int(g.last) < len(g.parts) && g.parts[g.last] == p
+	if !ok {
+		idx, ok = g.shared[p]
+	}
 	if !ok {
 		// Copied: the record's strings may share the memory of the
 		// Kafka record they were decoded from (see decodeEvent).
@@ -173,7 +233,8 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 		g.parts = append(g.parts, p)
 		g.shared[p] = idx
 	}
-	d := cachedDelivery{tokenHash: c.tokenHash(rec.Token), idTail: tail, parts: idx, textAt: uint32(len(g.text)),
+	g.last = idx
+	d := cachedDelivery{head: head, idTail: tail, parts: idx, textAt: uint32(len(g.text)),
 		deviceLen: uint16(len(rec.DeviceID)), targetLen: uint16(targetLen)}
 	g.text = append(g.text, rec.DeviceID...)
 	if rec.Target == rec.DeviceID {
@@ -181,12 +242,19 @@ func (c *deliveryCache) put(rec store.DeliveryRecord) {
 	} else {
 		g.text = append(g.text, rec.Target...)
 	}
-	g.byID[head] = d
 	if rec.Token != "" {
-		g.byToken[c.tokenKey(rec.AppID, rec.MsgID, rec.Token)] = head
+		d.tokenKey = c.tokenKey(rec.AppID, rec.MsgID, rec.Token)
 	}
-	if len(g.byID) >= c.half {
-		c.old, c.cur = c.cur, newGeneration()
+	// A delivery put again gets a new entry; both tables then lead to it.
+	e := g.add(d)
+	i, _ := g.find(g.byID, head, false)
+	g.byID[i] = e
+	if d.tokenKey != 0 {
+		i, _ := g.find(g.byToken, d.tokenKey, true)
+		g.byToken[i] = e
+	}
+	if g.n >= c.half {
+		c.old, c.cur = c.cur, newGeneration(c.half)
 	}
 }
 
@@ -214,23 +282,28 @@ func (c *deliveryCache) byToken(k store.MsgToken) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, g := range []*cacheGeneration{c.cur, c.old} {
-		head, ok := g.byToken[key]
+		i, ok := g.find(g.byToken, key, true)
 		if !ok {
 			continue
 		}
-		d, ok := g.byID[head]
-		if !ok || g.parts[d.parts].app != k.AppID || g.parts[d.parts].msg != k.MsgID || d.tokenHash != c.tokenHash(k.Token) {
+		d := g.entry(g.byToken[i])
+		// The token itself is known by the key's hash only.
+		if g.parts[d.parts].app != k.AppID || g.parts[d.parts].msg != k.MsgID {
 			continue
 		}
-		return idString(head, d.idTail), true
+		return idString(d.head, d.idTail), true
 	}
 	return "", false
 }
 
 func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (store.DeliveryRecord, bool) {
 	for _, g := range []*cacheGeneration{c.cur, c.old} {
-		d, ok := g.byID[head]
-		if !ok || d.idTail != tail {
+		i, ok := g.find(g.byID, head, false)
+		if !ok {
+			continue
+		}
+		d := g.entry(g.byID[i])
+		if d.idTail != tail {
 			continue
 		}
 		s := &g.parts[d.parts]
@@ -243,7 +316,7 @@ func (c *deliveryCache) recordLocked(head uint64, tail uint32, token string) (st
 		rec := store.DeliveryRecord{DeliveryID: idString(head, tail), AppID: s.app, WorkspaceID: s.workspace, TaskID: s.task,
 			MsgID: s.msg, PushType: s.pushType, Target: target, DeviceID: device, Platform: s.platform, Channel: s.channel,
 			AppVersion: s.appVersion, Model: s.model, TS: s.ts}
-		if d.tokenHash != 0 && d.tokenHash == c.tokenHash(token) {
+		if d.tokenKey != 0 && token != "" && d.tokenKey == c.tokenKey(s.app, s.msg, token) {
 			rec.Token = token
 		}
 		return rec, true

@@ -88,11 +88,11 @@ func TestDeliveryCacheIsBounded(t *testing.T) {
 	for n := range 5000 {
 		c.put(cacheRecord(n))
 	}
-	if n := len(c.cur.byID) + len(c.old.byID); n > 1000 {
+	if n := c.cur.n + c.old.n; n > 1000 {
 		t.Fatalf("the cache holds %d deliveries, more than its capacity 1000", n)
 	}
 	if n := len(c.cur.shared); n > 1000/2/10+1 {
-		t.Fatalf("the newer generation holds %d shared parts for %d deliveries of 10 per msg", n, len(c.cur.byID))
+		t.Fatalf("the newer generation holds %d shared parts for %d deliveries of 10 per msg", n, c.cur.n)
 	}
 	for _, n := range []int{4999, 4600} {
 		if _, ok := c.get(cacheRecord(n).DeliveryID, ""); !ok {

@@ -85,3 +85,47 @@ func TestUndecodableEventsAreRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchesAfterALargerOneHoldOnlyTheirOwnFields: the event slices of
+// earlier batches are reused; a later, smaller batch of sparser events
+// inserts exactly its own events, nothing left from the earlier ones.
+func TestBatchesAfterALargerOneHoldOnlyTheirOwnFields(t *testing.T) {
+	var got []schema.Event
+	h, err := New(Config{Region: "sg", Insert: func(_ context.Context, evs []schema.Event) error {
+		got = append(got[:0], evs...)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rich := schema.Event{EventID: "e-rich", TS: 1, Region: "sg", AppID: "app", TaskID: "task", MsgID: "msg", Event: schema.EventAcked,
+		DeviceID: "dev", Channel: "mipush", StatusDesc: "ok", AppVersion: "1.0", Model: "m", DeliveryID: "d1", LatencyMs: 7, Attempt: 2}
+	sparse := schema.Event{EventID: "e-sparse", TS: 2, Region: "sg", Event: schema.EventAcked}
+	for _, tc := range []struct {
+		batch []schema.Event
+	}{
+		{[]schema.Event{rich, rich, rich}},
+		{[]schema.Event{sparse, sparse}},
+		{[]schema.Event{sparse, rich, sparse, sparse}},
+	} {
+		msgs := make([]kafka.Message, len(tc.batch))
+		for i, e := range tc.batch {
+			b, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs[i] = kafka.Message{Value: b}
+		}
+		if _, err := h.HandleBatch(context.Background(), msgs); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tc.batch) {
+			t.Fatalf("inserted %d events, want %d", len(got), len(tc.batch))
+		}
+		for i := range got {
+			if got[i] != tc.batch[i] {
+				t.Fatalf("event %d inserted as %+v, want %+v", i, got[i], tc.batch[i])
+			}
+		}
+	}
+}

@@ -209,33 +209,18 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 	if r == nil {
 		return events, nil
 	}
-	// local maps the delivery id of each valid event of the batch to its
-	// index row in rows (an index, so that the rows are not copied).
 	valid := 0
 	for j := range events {
 		if events[j].Event == schema.EventValid {
 			valid++
 		}
 	}
-	local := make(map[string]int, valid)
-	localTokens := map[store.MsgToken]string{}
 	rows := make([]store.DeliveryRecord, 0, valid)
 	var pending []int
 	for j := range events {
 		if rec, ok := store.DeliveryRecordOf(events[j]); ok {
-			local[rec.DeliveryID] = len(rows)
 			rows = append(rows, rec)
 			r.cache.put(rec)
-			if rec.Token != "" {
-				// Keyed with the app, and without it for events
-				// published before receipts named their app.
-				for _, app := range []string{rec.AppID, ""} {
-					k := store.MsgToken{AppID: app, MsgID: rec.MsgID, Token: rec.Token}
-					if prev, ok := localTokens[k]; !ok || rec.DeliveryID < prev {
-						localTokens[k] = rec.DeliveryID
-					}
-				}
-			}
 		}
 		if needsResolution(&events[j]) {
 			pending = append(pending, j)
@@ -250,6 +235,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 	if r.onlyWaiting(msgs) && !pipeline.Pause(ctx, r.pause) {
 		return nil, fmt.Errorf("waiting to resolve %d events again: %w", len(pending), ctx.Err())
 	}
+	local := r.cache.newBatchRows(rows)
 
 	// Delivery ids of the events that name a (msg id, token) pair.
 	ids := make([]string, len(events))
@@ -261,7 +247,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 			continue
 		}
 		k := tokenKey(e)
-		if id, ok := localTokens[k]; ok {
+		if id, ok := local.byTokenKey(k); ok {
 			ids[j] = id
 			continue
 		}
@@ -291,7 +277,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 			continue
 		}
 		seen[id] = true
-		if _, ok := local[id]; ok {
+		if _, ok := local.get(id); ok {
 			continue
 		}
 		if rec, ok := r.cache.get(id, events[j].Token); ok {
@@ -325,7 +311,7 @@ func (r *resolver) resolve(ctx context.Context, msgs []kafka.Message, events []s
 		}
 		p++
 		e := events[j]
-		if rec, ok := recordOf(ids[j], local, rows, found); ok {
+		if rec, ok := recordOf(ids[j], local, found); ok {
 			if e.ReceiptAppID != "" && rec.AppID != e.ReceiptAppID {
 				r.outcomes.WithLabelValues(outcomeWrongApp).Inc()
 				continue
@@ -358,12 +344,12 @@ func tokenKey(e *schema.Event) store.MsgToken {
 
 // recordOf returns the index row of delivery id from the batch's own
 // valid events or from the index; ok is false for an empty id.
-func recordOf(id string, local map[string]int, rows []store.DeliveryRecord, found map[string]store.DeliveryRecord) (store.DeliveryRecord, bool) {
+func recordOf(id string, local *batchRows, found map[string]store.DeliveryRecord) (store.DeliveryRecord, bool) {
 	if id == "" {
 		return store.DeliveryRecord{}, false
 	}
-	if i, ok := local[id]; ok {
-		return rows[i], true
+	if rec, ok := local.get(id); ok {
+		return *rec, true
 	}
 	rec, ok := found[id]
 	return rec, ok
