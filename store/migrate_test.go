@@ -317,6 +317,61 @@ func TestMigrateSetsMergeSelector(t *testing.T) {
 	}
 }
 
+// TestMigrateCapsEventsMerges checks that events merges parts of at most
+// 32 MiB and merges a day's partition into one part once it is a day old
+// (migration 019), on a fresh database and on one whose events table
+// predates the migration (its settings reset to ClickHouse's defaults).
+func TestMigrateCapsEventsMerges(t *testing.T) {
+	conn := ch.Conn(t)
+	ctx := context.Background()
+	want := []string{
+		"max_bytes_to_merge_at_max_space_in_pool = 33554432",
+		"min_age_to_force_merge_seconds = 86400",
+		"min_age_to_force_merge_on_partition_only = 1",
+		"enable_max_bytes_limit_for_min_age_to_force_merge = 0",
+	}
+	for _, tc := range []struct {
+		scenario string
+		before   []string // statements run on a migrated database before Migrate runs again; {db} is its name
+	}{
+		{"fresh database", nil},
+		{"events from before migration 019", []string{"ALTER TABLE {db}.events RESET SETTING max_bytes_to_merge_at_max_space_in_pool, " +
+			"min_age_to_force_merge_seconds, min_age_to_force_merge_on_partition_only, enable_max_bytes_limit_for_min_age_to_force_merge"}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			db := testinfra.DBPrefix(t) + "sg"
+			if err := store.Migrate(ctx, conn, db, 0); err != nil {
+				t.Fatal(err)
+			}
+			engine := func() string {
+				t.Helper()
+				var engine string
+				if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = 'events'", db).Scan(&engine); err != nil {
+					t.Fatal(err)
+				}
+				return engine
+			}
+			if len(tc.before) > 0 {
+				for _, stmt := range tc.before {
+					execAll(t, conn, strings.ReplaceAll(stmt, "{db}", db))
+				}
+				if e := engine(); strings.Contains(e, want[0]) {
+					t.Fatalf("the scenario did not reset the settings: %s", e)
+				}
+				if err := store.Migrate(ctx, conn, db, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e := engine()
+			for _, w := range want {
+				if !strings.Contains(e, w) {
+					t.Errorf("events: %s, want %s", e, w)
+				}
+			}
+		})
+	}
+}
+
 // execAll runs stmts on conn in order and fails t at the first error.
 func execAll(t *testing.T, conn driver.Conn, stmts ...string) {
 	t.Helper()
