@@ -317,6 +317,110 @@ func TestMigrateSetsMergeSelector(t *testing.T) {
 	}
 }
 
+// TestMigrateCapsEventsMerges checks that events merges parts of at most
+// 32 MiB and merges a day's partition into one part once it is a day old
+// (migration 019), on a fresh database and on one whose events table
+// predates the migration (its settings reset to ClickHouse's defaults).
+func TestMigrateCapsEventsMerges(t *testing.T) {
+	conn := ch.Conn(t)
+	ctx := context.Background()
+	want := []string{
+		"max_bytes_to_merge_at_max_space_in_pool = 33554432",
+		"min_age_to_force_merge_seconds = 86400",
+		"min_age_to_force_merge_on_partition_only = 1",
+		"enable_max_bytes_limit_for_min_age_to_force_merge = 0",
+	}
+	for _, tc := range []struct {
+		scenario string
+		before   []string // statements run on a migrated database before Migrate runs again; {db} is its name
+	}{
+		{"fresh database", nil},
+		{"events from before migration 019", []string{"ALTER TABLE {db}.events RESET SETTING max_bytes_to_merge_at_max_space_in_pool, " +
+			"min_age_to_force_merge_seconds, min_age_to_force_merge_on_partition_only, enable_max_bytes_limit_for_min_age_to_force_merge"}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			db := testinfra.DBPrefix(t) + "sg"
+			if err := store.Migrate(ctx, conn, db, 0); err != nil {
+				t.Fatal(err)
+			}
+			engine := func() string {
+				t.Helper()
+				var engine string
+				if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = 'events'", db).Scan(&engine); err != nil {
+					t.Fatal(err)
+				}
+				return engine
+			}
+			if len(tc.before) > 0 {
+				for _, stmt := range tc.before {
+					execAll(t, conn, strings.ReplaceAll(stmt, "{db}", db))
+				}
+				if e := engine(); strings.Contains(e, want[0]) {
+					t.Fatalf("the scenario did not reset the settings: %s", e)
+				}
+				if err := store.Migrate(ctx, conn, db, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e := engine()
+			for _, w := range want {
+				if !strings.Contains(e, w) {
+					t.Errorf("events: %s, want %s", e, w)
+				}
+			}
+		})
+	}
+}
+
+// TestEventsDayAtRestMergesIntoOnePart checks the merge policy of events
+// (migration 019) on the table Migrate made: parts whose sum is over the
+// cap are not merged, and a day's partition whose parts are all older
+// than min_age_to_force_merge_seconds is merged into one part whatever its
+// size. The test lowers the cap below one insert's part and the age to 2 s
+// so that both show in seconds.
+func TestEventsDayAtRestMergesIntoOnePart(t *testing.T) {
+	conn := ch.Conn(t)
+	ctx := context.Background()
+	db := testinfra.DBPrefix(t) + "sg"
+	if err := store.Migrate(ctx, conn, db, 0); err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, conn, "ALTER TABLE "+db+".events MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1024, min_age_to_force_merge_seconds = 2")
+	day := time.Now().UTC().Add(-48 * time.Hour).Truncate(24 * time.Hour).Add(time.Hour)
+	const inserts, perInsert = 4, 500
+	for k := range inserts {
+		var evs []schema.Event
+		for i := k * perInsert; i < (k+1)*perInsert; i++ {
+			d := schema.Delivery{DeliveryID: fmt.Sprintf("d%d", i), MsgID: "m1", TaskID: "t1", AppID: "app", Region: "sg", DeviceID: fmt.Sprintf("dev%d", i)}
+			evs = append(evs, d.EventFor(schema.EventAcked, day.Add(time.Duration(i)*time.Second).UnixMilli()))
+		}
+		if err := store.InsertEvents(ctx, conn, db, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts := func() (n, rows uint64) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, "SELECT count(), sum(rows) FROM system.parts WHERE database = ? AND table = 'events' AND active", db).Scan(&n, &rows); err != nil {
+			t.Fatal(err)
+		}
+		return n, rows
+	}
+	if n, _ := parts(); n != inserts {
+		t.Fatalf("%d active parts of events right after %d inserts over the cap, want %d (none merged)", n, inserts, inserts)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n, rows := parts()
+		if n == 1 && rows == inserts*perInsert {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d active parts of events (%d rows) a minute after the day's last insert, want 1 part of %d rows", n, rows, inserts*perInsert)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // execAll runs stmts on conn in order and fails t at the first error.
 func execAll(t *testing.T, conn driver.Conn, stmts ...string) {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,9 @@ type costSnapshot struct {
 	ownSelected        int64
 	ownInserted        int64
 	ownCPU             time.Duration
+	// chThreads are ClickHouse's threads (procClickHouse), nil when the
+	// meter measures no ClickHouse process.
+	chThreads map[int]threadSample
 }
 
 // newCostMeter measures procs, the ClickHouse server behind conn among
@@ -86,6 +90,11 @@ func (m *costMeter) snapshot(ctx context.Context) (costSnapshot, error) {
 			return s, fmt.Errorf("measuring the CPU time of %s: %w", p.name, err)
 		}
 		s.cpu[p.name] = ps.CPU
+		if p.name == procClickHouse {
+			if s.chThreads, err = readThreads(p.pid()); err != nil {
+				return s, fmt.Errorf("measuring the CPU time of %s: %w", p.name, err)
+			}
+		}
 	}
 	rows, err := m.conn.Query(m.own(ctx), "SELECT event, value FROM system.events WHERE event IN ('InsertedRows', 'SelectedRows')")
 	if err != nil {
@@ -162,6 +171,46 @@ func (c cost) figures(prefix, suffix string, n int, order []string) []Figure {
 	return append(figs,
 		Figure{prefix + "clickhouse_rows_written_per_delivery" + suffix, round(float64(c.written)/float64(n), 2), "rows"},
 		Figure{prefix + "clickhouse_rows_read_per_delivery" + suffix, round(float64(c.read)/float64(n), 2), "rows"})
+}
+
+// appendThreadCPU appends to the file at path ClickHouse's CPU time from
+// a to b per delivery of n, by thread name, the most first: where the CPU
+// time that no query or merge accounts for goes (background schedules,
+// system log flushes, part clean-up). The bench's own queries are
+// included in the threads that ran them and given apart.
+func appendThreadCPU(path string, a, b costSnapshot, n int) error {
+	if a.chThreads == nil || b.chThreads == nil {
+		return nil
+	}
+	total := b.cpu[procClickHouse] - a.cpu[procClickHouse]
+	byName := threadCPU(a.chThreads, b.chThreads, total)
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return byName[names[i]] > byName[names[j]] })
+	var sb strings.Builder
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
+	fmt.Fprintf(&sb, "\n# ClickHouse CPU by thread name from %s to %s (%.2f cpu_us/dlv in all, the bench's own queries %.2f of it)\n",
+		a.at.UTC().Format(time.RFC3339), b.at.UTC().Format(time.RFC3339), per(total), per(b.ownCPU-a.ownCPU))
+	fmt.Fprintf(&sb, "%11s  %s\n", "cpu_us/dlv", "thread")
+	for _, name := range names {
+		if d := byName[name]; d > 0 {
+			fmt.Fprintf(&sb, "%11.2f  %s\n", per(d), name)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("adding ClickHouse's CPU by thread to %s: %w", path, err)
+	}
+	if _, err := f.WriteString(sb.String()); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("adding ClickHouse's CPU by thread to %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("adding ClickHouse's CPU by thread to %s: %w", path, err)
+	}
+	return nil
 }
 
 // ownComment marks the bench's own queries in system.query_log.

@@ -234,3 +234,53 @@ func TestStackConfigLoads(t *testing.T) {
 		})
 	}
 }
+
+func TestThreadCPU(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tc := range []struct {
+		name  string
+		a, b  map[int]threadSample
+		total time.Duration
+		want  map[string]time.Duration
+	}{
+		{"threads summed by name",
+			map[int]threadSample{1: {"MergeMutate", ms(100)}, 2: {"MergeMutate", ms(50)}, 3: {"TCPHandler", ms(10)}},
+			map[int]threadSample{1: {"MergeMutate", ms(300)}, 2: {"MergeMutate", ms(70)}, 3: {"TCPHandler", ms(40)}},
+			ms(250), map[string]time.Duration{"MergeMutate": ms(220), "TCPHandler": ms(30)}},
+		{"a new thread counts whole, an exited one goes to the rest",
+			map[int]threadSample{1: {"BgSchPool", ms(100)}, 2: {"QueryPipelineEx", ms(500)}},
+			map[int]threadSample{1: {"BgSchPool", ms(150)}, 4: {"SystemLogFlush", ms(20)}},
+			ms(100), map[string]time.Duration{"BgSchPool": ms(50), "SystemLogFlush": ms(20), "(exited threads)": ms(30)}},
+		{"a thread id reused under another name counts whole",
+			map[int]threadSample{1: {"QueryPipelineEx", ms(400)}},
+			map[int]threadSample{1: {"TCPHandler", ms(10)}},
+			ms(10), map[string]time.Duration{"TCPHandler": ms(10)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := threadCPU(tc.a, tc.b, tc.total)
+			if len(got) != len(tc.want) {
+				t.Fatalf("threadCPU = %v, want %v", got, tc.want)
+			}
+			for name, d := range tc.want {
+				if got[name] != d {
+					t.Errorf("threadCPU[%q] = %v, want %v (all: %v)", name, got[name], d, got)
+				}
+			}
+		})
+	}
+}
+
+func TestReadThreadsOfThisProcess(t *testing.T) {
+	threads, err := readThreads(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := threads[os.Getpid()]; !ok {
+		t.Errorf("readThreads(%d) = %v, want the main thread %d among them", os.Getpid(), threads, os.Getpid())
+	}
+	for tid, s := range threads {
+		if s.name == "" || s.cpu < 0 {
+			t.Errorf("thread %d: %+v, want a name and a CPU time ≥ 0", tid, s)
+		}
+	}
+}

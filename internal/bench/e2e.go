@@ -226,6 +226,9 @@ func broadcastOnce(ctx context.Context, env *runEnv, run broadcastRun, sim *vend
 		env.note("The ClickHouse queries of the end-to-end broadcast are not listed, and its rows read count every row ClickHouse read: %s.", readsErr)
 	} else {
 		say("ClickHouse queries by rows read in %s", filepath.Join(env.dir, "clickhouse-queries-e2e"+run.suffix+".txt"))
+		if err := appendThreadCPU(filepath.Join(env.dir, "clickhouse-queries-e2e"+run.suffix+".txt"), start, merged, n); err != nil {
+			env.note("ClickHouse's CPU by thread is not listed: %s.", err)
+		}
 	}
 	var events uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events WHERE app_id = ? AND task_id = ?", stackApp, run.task).Scan(&events); err != nil {

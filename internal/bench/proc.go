@@ -100,3 +100,62 @@ func freeLoopbackAddr() (string, error) {
 	defer func() { _ = ln.Close() }()
 	return ln.Addr().String(), nil
 }
+
+// readThreads reads the CPU time of each thread of process pid, by thread
+// id, with the thread's name (/proc/<pid>/task/<tid>/stat). A thread that
+// exits while it is read is left out.
+func readThreads(pid int) (map[int]threadSample, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing the threads of process %d: %w", pid, err)
+	}
+	out := make(map[int]threadSample, len(ents))
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(dir + "/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		cpu, err := parseStatCPU(string(stat))
+		if err != nil {
+			return nil, fmt.Errorf("reading the CPU time of thread %d of process %d: %w", tid, pid, err)
+		}
+		name := ""
+		if i, j := strings.IndexByte(string(stat), '('), strings.LastIndexByte(string(stat), ')'); i >= 0 && j > i {
+			name = string(stat[i+1 : j])
+		}
+		out[tid] = threadSample{name: name, cpu: cpu}
+	}
+	return out, nil
+}
+
+// threadSample is one thread's name and CPU time so far.
+type threadSample struct {
+	name string
+	cpu  time.Duration
+}
+
+// threadCPU is the CPU time a process's threads used from a to b, summed
+// by thread name, with the rest of the process's CPU time in that stretch
+// (threads that exited, or were not yet or no longer listed) under
+// "(exited threads)". total is the process's CPU time from a to b.
+func threadCPU(a, b map[int]threadSample, total time.Duration) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	var listed time.Duration
+	for tid, t := range b {
+		d := t.cpu
+		if before, ok := a[tid]; ok && before.name == t.name {
+			d -= before.cpu
+		}
+		out[t.name] += d
+		listed += d
+	}
+	if rest := total - listed; rest > 0 {
+		out["(exited threads)"] = rest
+	}
+	return out
+}
