@@ -1,9 +1,8 @@
 package schema
 
 import (
+	stdjson "encoding/json"
 	"strconv"
-
-	json "github.com/goccy/go-json"
 )
 
 // AppendEvent appends the JSON record of e to dst, byte for byte as
@@ -14,13 +13,13 @@ import (
 // so this is the events' hot path.
 func AppendEvent(dst []byte, e *Event) []byte {
 	dst = append(dst, `{"eventId":`...)
-	dst = appendJSONString(dst, e.EventID)
+	dst = AppendJSONString(dst, e.EventID)
 	dst = append(dst, `,"ts":`...)
 	dst = strconv.AppendInt(dst, e.TS, 10)
 	dst = append(dst, `,"region":`...)
-	dst = appendJSONString(dst, e.Region)
+	dst = AppendJSONString(dst, e.Region)
 	dst = append(dst, `,"appId":`...)
-	dst = appendJSONString(dst, e.AppID)
+	dst = AppendJSONString(dst, e.AppID)
 	dst = appendOmitEmpty(dst, `,"workspaceId":`, e.WorkspaceID)
 	dst = appendOmitEmpty(dst, `,"taskId":`, e.TaskID)
 	dst = appendOmitEmpty(dst, `,"msgId":`, e.MsgID)
@@ -30,7 +29,7 @@ func AppendEvent(dst []byte, e *Event) []byte {
 	dst = appendOmitEmpty(dst, `,"platform":`, e.Platform)
 	dst = appendOmitEmpty(dst, `,"channel":`, e.Channel)
 	dst = append(dst, `,"event":`...)
-	dst = appendJSONString(dst, string(e.Event))
+	dst = AppendJSONString(dst, string(e.Event))
 	dst = append(dst, `,"statusCode":`...)
 	dst = strconv.AppendInt(dst, e.StatusCode, 10)
 	dst = appendOmitEmpty(dst, `,"statusDesc":`, e.StatusDesc)
@@ -59,16 +58,17 @@ func appendOmitEmpty(dst []byte, key, s string) []byte {
 	if s == "" {
 		return dst
 	}
-	return appendJSONString(append(dst, key...), s)
+	return AppendJSONString(append(dst, key...), s)
 }
 
-// appendJSONString appends s as a JSON string, as the record encoder
-// encodes it: plain printable ASCII is copied, anything else (HTML
-// characters, control characters, non-ASCII) goes through the encoder.
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s to dst as a JSON string, byte for byte as
+// encoding/json.Marshal (and the record encoder) encode it: HTML
+// characters escaped, invalid UTF-8 replaced. Plain printable ASCII is
+// copied without an allocation; safe for concurrent use.
+func AppendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always encodes
+			b, _ := stdjson.Marshal(s) // a string always encodes
 			return append(dst, b...)
 		}
 	}
