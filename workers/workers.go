@@ -20,24 +20,18 @@ func EventOutput(region string, e schema.Event) pipeline.Output {
 	return eventOutput(pipeline.EventsTopic(region), &e)
 }
 
-// eventOutput encodes e for topic in one allocation: the key and the
-// value share one buffer (the key's capacity ends where the value starts).
+// eventOutput encodes e for topic in one allocation of the exact size:
+// the key and the value share it (the key's capacity ends where the value
+// starts). They are built on the stack first (a record longer than the
+// scratch array goes to the heap once more).
 func eventOutput(topic string, e *schema.Event) pipeline.Output {
-	b := make([]byte, 0, eventSizeHint(e))
-	b = e.AppendKey(b)
+	var scratch [1024]byte
+	b := e.AppendKey(scratch[:0])
 	n := len(b)
 	b = schema.AppendEvent(b, e)
-	return pipeline.Output{Topic: topic, Key: b[:n:n], Value: b[n:]}
-}
-
-// eventSizeHint is room enough for e's key and record when no string of
-// e needs escaping: its strings (the key repeats two of them) and the
-// field names and numbers of a record with every field.
-func eventSizeHint(e *schema.Event) int {
-	return 448 + 2*len(e.AppID) + 2*len(e.MsgID) + len(e.EventID) + len(e.Region) + len(e.WorkspaceID) +
-		len(e.TaskID) + len(e.PushType) + len(e.Target) + len(e.DeviceID) + len(e.Platform) + len(e.Channel) +
-		len(e.Event) + len(e.StatusDesc) + len(e.AppVersion) + len(e.Model) + len(e.DeliveryID) + len(e.VendorMsgID) +
-		len(e.Template) + len(e.TaskName) + len(e.Token) + len(e.CallbackURL) + len(e.NotifyID) + len(e.ReceiptAppID)
+	kv := make([]byte, len(b))
+	copy(kv, b)
+	return pipeline.Output{Topic: topic, Key: kv[:n:n], Value: kv[n:]}
 }
 
 // Reject turns a decoding or validation error into a rejection: the code of
