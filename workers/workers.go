@@ -20,14 +20,18 @@ func EventOutput(region string, e schema.Event) pipeline.Output {
 	return eventOutput(pipeline.EventsTopic(region), &e)
 }
 
-// eventOutput encodes e for topic: two allocations, the key and the value.
+// eventOutput encodes e for topic in one allocation of the exact size:
+// the key and the value share it (the key's capacity ends where the value
+// starts). They are built on the stack first (a record longer than the
+// scratch array goes to the heap once more).
 func eventOutput(topic string, e *schema.Event) pipeline.Output {
-	b, err := schema.EncodeRecordOf(*e)
-	if err != nil {
-		// Event has only plain fields; Marshal cannot fail on it.
-		panic(fmt.Sprintf("encoding event: %v", err))
-	}
-	return pipeline.Output{Topic: topic, Key: e.AppendKey(nil), Value: b}
+	var scratch [1024]byte
+	b := e.AppendKey(scratch[:0])
+	n := len(b)
+	b = schema.AppendEvent(b, e)
+	kv := make([]byte, len(b))
+	copy(kv, b)
+	return pipeline.Output{Topic: topic, Key: kv[:n:n], Value: kv[n:]}
 }
 
 // Reject turns a decoding or validation error into a rejection: the code of

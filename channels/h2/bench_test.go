@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -129,6 +131,26 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// syscallCounts returns the read and write system calls this process has
+// made (syscr and syscw of /proc/self/io; 0, 0 where there is none).
+func syscallCounts() (reads, writes int64) {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(raw)) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
+}
+
 // BenchmarkVendorCall sends batches of benchApp messages of one content
 // (a broadcast's shape) through the APNs and FCM channels, benchSends
 // Sends at once, to the simulator running in another process, with the
@@ -173,6 +195,7 @@ func BenchmarkVendorCall(b *testing.B) {
 				runtime.ReadMemStats(&ms)
 				mallocs := ms.Mallocs
 				cpu := cpuTime()
+				rd, wr := syscallCounts()
 				start := time.Now()
 				pushes := 0
 				for b.Loop() {
@@ -184,6 +207,9 @@ func BenchmarkVendorCall(b *testing.B) {
 					pushes += benchSends * benchBatch
 				}
 				el, used := time.Since(start), cpuTime()-cpu
+				rd2, wr2 := syscallCounts()
+				b.ReportMetric(float64(rd2-rd)/float64(pushes), "reads/push")
+				b.ReportMetric(float64(wr2-wr)/float64(pushes), "writes/push")
 				runtime.ReadMemStats(&ms)
 				b.ReportMetric(float64(used.Microseconds())/float64(pushes), "cpu-µs/push")
 				b.ReportMetric(float64(pushes)/el.Seconds(), "pushes/s")

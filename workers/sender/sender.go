@@ -126,6 +126,7 @@ func (c Config) backoffs() (base, maxBackoff time.Duration) {
 type Handler struct {
 	cfg    Config
 	budget *Budget
+	out    workers.RegionOutputs
 }
 
 // New returns a sender handler.
@@ -140,7 +141,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg, out: workers.NewRegionOutputs(cfg.Region)}
 	if err := h.guardChannels(); err != nil {
 		return nil, err
 	}
@@ -190,7 +191,7 @@ func (h *Handler) guardChannels() error {
 
 type item struct {
 	idx int
-	d   schema.Delivery
+	d   *schema.Delivery // in the batch's decoded deliveries
 }
 
 // groupKey groups deliveries that can share one vendor call: same channel,
@@ -208,12 +209,13 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		defer stop()
 	}
 	results := make([]pipeline.Result, len(msgs))
+	ds := make([]schema.Delivery, len(msgs)) // decoded in place, referred to by the items
 	groups := map[groupKey][]item{}
 	var order []groupKey
 	now := h.cfg.Now()
 	for i, m := range msgs {
-		var d schema.Delivery
-		if err := schema.DecodeDelivery(m.Value, &d); err != nil || d.DeliveryID == "" || d.Region != h.cfg.Region {
+		d := &ds[i]
+		if err := schema.DecodeDelivery(m.Value, d); err != nil || d.DeliveryID == "" || d.Region != h.cfg.Region {
 			if err == nil {
 				err = fmt.Errorf("delivery %q of region %q is not a delivery of region %s", d.DeliveryID, d.Region, h.cfg.Region)
 			}
@@ -226,8 +228,8 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 			continue
 		}
 		if h.cfg.Revoked != nil && d.Revocable() {
-			if c, revoked := h.cfg.Revoked(&d); revoked {
-				results[i].Outputs = []pipeline.Output{workers.RevokedEvent(&d, c, now.UnixMilli())}
+			if c, revoked := h.cfg.Revoked(d); revoked {
+				results[i].Outputs = []pipeline.Output{workers.RevokedEvent(d, c, now.UnixMilli())}
 				continue
 			}
 		}
@@ -240,10 +242,14 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 		if bk, ok := ch.(channels.BatchKeyer); ok {
 			k.content = bk.BatchKey(toMessage(d))
 		}
-		if _, seen := groups[k]; !seen {
+		g, seen := groups[k]
+		if !seen {
 			order = append(order, k)
+			if len(order) == 1 {
+				g = make([]item, 0, len(msgs)) // a broadcast's batch is one group
+			}
 		}
-		groups[k] = append(groups[k], item{i, d})
+		groups[k] = append(g, item{i, d})
 	}
 
 	sem := make(chan struct{}, h.cfg.Concurrency)
@@ -262,6 +268,10 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []kafka.Message) ([]pipe
 				outs := h.send(ctx, ch, chunk)
 				mu.Lock()
 				for j, it := range chunk {
+					if results[it.idx].Outputs == nil {
+						results[it.idx].Outputs = outs[j]
+						continue
+					}
 					results[it.idx].Outputs = append(results[it.idx].Outputs, outs[j]...)
 				}
 				mu.Unlock()
@@ -299,13 +309,16 @@ func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [
 	res, err := ch.Send(ctx, msgs)
 	doneAt := h.cfg.Now()
 	outs := make([][]pipeline.Output, len(chunk))
+	// Most deliveries have two outputs (sent, then acked, failed or the
+	// retry): one backing array for the chunk, two places each.
+	backing := make([]pipeline.Output, 2*len(chunk))
 	for j, it := range chunk {
 		d := it.d
 		// sent records a vendor call; none is recorded for a delivery the
 		// circuit breaker or the rate limiter kept from the vendor.
-		var sent []pipeline.Output
+		sent := backing[2*j : 2*j : 2*j+2]
 		if called(err, res, j) {
-			sent = []pipeline.Output{h.event(d, schema.EventSent, sentAt, schema.StatusWaitingForVerify, "WaitingForVerify: vendor call made")}
+			sent = append(sent, h.event(d, schema.EventSent, sentAt, schema.StatusWaitingForVerify, "WaitingForVerify: vendor call made"))
 		}
 		var r channels.Result
 		switch {
@@ -321,7 +334,7 @@ func (h *Handler) send(ctx context.Context, ch channels.Channel, chunk []item) [
 		case channels.Success:
 			e := h.eventOf(d, schema.EventAcked, doneAt, int64(r.StatusCode), r.StatusDesc)
 			e.VendorMsgID = r.VendorMsgID
-			outs[j] = append(sent, workers.EventOutput(h.cfg.Region, e))
+			outs[j] = append(sent, h.out.Event(&e))
 		case channels.Transient:
 			outs[j] = append(sent, h.retry(d, doneAt, r.RetryAfter))
 		case channels.InvalidToken:
@@ -349,11 +362,12 @@ func called(err error, res []channels.Result, j int) bool {
 	return res[j].Outcome != channels.Transient || res[j].StatusCode != channels.StatusWaitingForVerify
 }
 
-func (h *Handler) event(d schema.Delivery, t schema.EventType, at time.Time, code int64, desc string) pipeline.Output {
-	return workers.EventOutput(h.cfg.Region, h.eventOf(d, t, at, code, desc))
+func (h *Handler) event(d *schema.Delivery, t schema.EventType, at time.Time, code int64, desc string) pipeline.Output {
+	e := h.eventOf(d, t, at, code, desc)
+	return h.out.Event(&e)
 }
 
-func (h *Handler) eventOf(d schema.Delivery, t schema.EventType, at time.Time, code int64, desc string) schema.Event {
+func (h *Handler) eventOf(d *schema.Delivery, t schema.EventType, at time.Time, code int64, desc string) schema.Event {
 	e := d.EventFor(t, at.UnixMilli())
 	e.StatusCode, e.StatusDesc = code, desc
 	if d.AcceptedAt > 0 && t != schema.EventSent {
@@ -366,11 +380,12 @@ func (h *Handler) eventOf(d schema.Delivery, t schema.EventType, at time.Time, c
 // [0, min(BaseBackoff·2^attempt, MaxBackoff)] (full jitter), or
 // retryAfter when that is longer, on the retry tier that covers the time
 // until the retry stage releases it (see workers.RetryOutput).
-func (h *Handler) retry(d schema.Delivery, at time.Time, retryAfter time.Duration) pipeline.Output {
+func (h *Handler) retry(d *schema.Delivery, at time.Time, retryAfter time.Duration) pipeline.Output {
 	wait := max(time.Duration(rand.Int64N(int64(h.backoff(d.Attempt))+1)), retryAfter)
-	d.Attempt++
-	d.NotBefore = at.Add(wait).UnixMilli()
-	return workers.RetryOutput(d, at)
+	next := *d // d stays as it was received
+	next.Attempt++
+	next.NotBefore = at.Add(wait).UnixMilli()
+	return workers.RetryOutput(next, at)
 }
 
 // backoff is the jitter range of the retry after attempt:
@@ -385,14 +400,14 @@ func (h *Handler) backoff(attempt int) time.Duration {
 
 // invalidate tells the registry (push.bindings.R) that the vendor called
 // the device's token dead, so fan-out stops planning deliveries to it.
-func (h *Handler) invalidate(d schema.Delivery, at time.Time) pipeline.Output {
+func (h *Handler) invalidate(d *schema.Delivery, at time.Time) pipeline.Output {
 	rec := schema.Binding{Op: schema.OpInvalidate, Region: d.Region, AppID: d.AppID, DeviceID: d.DeviceID,
 		Vendor: d.Channel, VendorToken: d.Token, TS: at.UnixMilli()}
 	b, _ := json.Marshal(rec)
 	return pipeline.Output{Topic: pipeline.BindingsTopic(h.cfg.Region), Key: []byte(rec.KafkaKey()), Value: b}
 }
 
-func toMessage(d schema.Delivery) channels.Message {
+func toMessage(d *schema.Delivery) channels.Message {
 	m := channels.Message{
 		DeliveryID: d.DeliveryID, MsgID: d.MsgID, TaskID: d.TaskID, AppID: d.AppID, DeviceID: d.DeviceID,
 		Token: d.Token, Title: d.Title, Body: d.Body, Payload: d.Payload, PassThrough: d.PassThrough,
