@@ -63,7 +63,7 @@ func TestStatsMatchTheSimulatedReceipts(t *testing.T) {
 	// (events_minute_mv), and is acknowledged after both: a reader can see
 	// the last receipts in events an instant before their aggregates.
 	e.waitFor("every receipt in the per-minute aggregates", time.Minute, func() (bool, string) {
-		got, err := minuteCounts(ctx, e, task)
+		got, err := e.tryMinuteCounts("sg", "task_id = ?", task)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -212,24 +212,4 @@ func TestDeadTokenReceiptsInvalidateTokens(t *testing.T) {
 		got, err := devices.Lookup(context.Background(), testApp, []string{"dt-mi", "dt-hms"})
 		return err == nil && len(got) == 2 && !got["dt-mi"].TokenValid && !got["dt-hms"].TokenValid, fmt.Sprintf("%+v %v", got, err)
 	})
-}
-
-// minuteCounts returns the distinct events of task in the sg per-minute
-// aggregates (events_minute), by event type.
-func minuteCounts(ctx context.Context, e *env, task string) (map[string]uint64, error) {
-	rows, err := e.conn.Query(ctx, "SELECT event, uniqExactMerge(events) FROM "+e.db("sg")+".events_minute WHERE task_id = ? GROUP BY event", task)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	out := map[string]uint64{}
-	for rows.Next() {
-		var ev string
-		var n uint64
-		if err := rows.Scan(&ev, &n); err != nil {
-			return nil, err
-		}
-		out[ev] = n
-	}
-	return out, rows.Err()
 }
