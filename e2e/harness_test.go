@@ -224,8 +224,19 @@ func (e *env) eventCounts(region, where string, args ...any) map[string]uint64 {
 }
 
 func (e *env) tryEventCounts(region, where string, args ...any) (map[string]uint64, error) {
-	rows, err := e.conn.Query(context.Background(),
-		"SELECT event, uniqExact(event_id) FROM "+e.db(region)+".events WHERE "+where+" GROUP BY event", args...)
+	return e.countsByEvent("SELECT event, uniqExact(event_id) FROM "+e.db(region)+".events WHERE "+where+" GROUP BY event", args...)
+}
+
+// tryMinuteCounts is tryEventCounts read from the per-minute aggregates
+// (events_minute), what statistics read.
+func (e *env) tryMinuteCounts(region, where string, args ...any) (map[string]uint64, error) {
+	return e.countsByEvent("SELECT event, uniqExactMerge(events) FROM "+e.db(region)+".events_minute WHERE "+where+" GROUP BY event", args...)
+}
+
+// countsByEvent runs query, which selects an event type and a count, and
+// returns the counts by event type.
+func (e *env) countsByEvent(query string, args ...any) (map[string]uint64, error) {
+	rows, err := e.conn.Query(context.Background(), query, args...)
 	if err != nil {
 		return nil, err
 	}

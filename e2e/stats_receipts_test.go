@@ -59,6 +59,16 @@ func TestStatsMatchTheSimulatedReceipts(t *testing.T) {
 		got := e.eventCounts("sg", "task_id = ?", task)
 		return got["arrived"] == arrived && got["opened"] == opened && got["ignored"] == ignored, fmt.Sprint(got)
 	})
+	// One INSERT stores events and then their per-minute aggregates
+	// (events_minute_mv), and is acknowledged after both: a reader can see
+	// the last receipts in events an instant before their aggregates.
+	e.waitFor("every receipt in the per-minute aggregates", time.Minute, func() (bool, string) {
+		got, err := e.tryMinuteCounts("sg", "task_id = ?", task)
+		if err != nil {
+			return false, err.Error()
+		}
+		return got["arrived"] == arrived && got["opened"] == opened && got["ignored"] == ignored, fmt.Sprint(got)
+	})
 
 	want := schema.StatsPoint{Pushed: devices, Succeeded: devices, Arrived: arrived, Opened: opened, Ignored: ignored,
 		ArrivalRate: float64(arrived) / devices, OpenRate: float64(opened) / float64(arrived), IgnoreRate: float64(ignored) / float64(arrived)}

@@ -82,17 +82,16 @@ func (x *DeliveryIndex) Insert(ctx context.Context, rows []DeliveryRecord) error
 		return nil
 	}
 	n := len(rows)
-	strs := make([]string, 7*n)
+	strs := make([]string, 14*n)
 	col := func(i int) []string { return strs[i*n : (i+1)*n : (i+1)*n] }
 	ids, tasks, msgs, targets, devices, tokens, notifyIDs := col(0), col(1), col(2), col(3), col(4), col(5), col(6)
-	apps, workspaces, pushTypes, platforms, channels, versions, models := make([]any, n), make([]any, n), make([]any, n), make([]any, n), make([]any, n), make([]any, n), make([]any, n)
+	apps, workspaces, pushTypes, platforms, channels, versions, models := col(7), col(8), col(9), col(10), col(11), col(12), col(13)
 	ts := make([]int64, n)
-	boxes := map[string]any{}
 	for i := range rows {
 		r := &rows[i]
 		ids[i], tasks[i], msgs[i], targets[i], devices[i], tokens[i], notifyIDs[i] = r.DeliveryID, r.TaskID, r.MsgID, r.Target, r.DeviceID, r.Token, r.NotifyID
-		apps[i], workspaces[i], pushTypes[i] = box(r.AppID, boxes), box(r.WorkspaceID, boxes), box(string(r.PushType), boxes)
-		platforms[i], channels[i], versions[i], models[i] = box(r.Platform, boxes), box(r.Channel, boxes), box(r.AppVersion, boxes), box(r.Model, boxes)
+		apps[i], workspaces[i], pushTypes[i] = r.AppID, r.WorkspaceID, string(r.PushType)
+		platforms[i], channels[i], versions[i], models[i] = r.Platform, r.Channel, r.AppVersion, r.Model
 		ts[i] = r.TS
 	}
 	return insertColumns(ctx, x.conn, "INSERT INTO "+x.db+".delivery_index ("+deliveryColumns+")", fmt.Sprintf("%d deliveries into %s.delivery_index", n, x.db),

@@ -21,12 +21,10 @@ func InsertEvents(ctx context.Context, conn driver.Conn, db string, events []sch
 	// The columns of one block at a time, refilled for the next: a batch
 	// holds no column copy of all its events.
 	c := &EventColumns{}
-	boxes := map[string]any{}
-	lcs := make([][]any, eventStringColumns)
 	return insertBlocks(ctx, conn, "INSERT INTO "+db+".events ("+eventColumns+")", fmt.Sprintf("%d events into %s", len(events), db),
 		len(events), func(from, to int) []any {
 			c.fill(events[from:to])
-			return c.block(boxes, lcs)
+			return c.block()
 		})
 }
 
@@ -115,24 +113,16 @@ func (c *EventColumns) Slice(from, to int) *EventColumns {
 // returns after ClickHouse acknowledged it.
 func (c *EventColumns) Insert(ctx context.Context, conn driver.Conn, db string) error {
 	return insertColumns(ctx, conn, "INSERT INTO "+db+".events ("+eventColumns+")", fmt.Sprintf("%d events into %s", c.Len(), db),
-		c.block(map[string]any{}, make([][]any, eventStringColumns))...)
+		c.block()...)
 }
 
 // block returns the columns of c in the order of eventColumns, as
-// insertColumns takes them: the LowCardinality ones boxed (see boxed,
-// boxes), into lcs[col] whose memory is reused when it has room.
-func (c *EventColumns) block(boxes map[string]any, lcs [][]any) []any {
+// insertColumns takes them, sharing c's memory.
+func (c *EventColumns) block() []any {
 	s := &c.strs
-	lc := func(col int) []any {
-		if cap(lcs[col]) < len(s[col]) {
-			lcs[col] = make([]any, 0, len(s[col]))
-		}
-		lcs[col] = boxed(lcs[col][:0], s[col], boxes)
-		return lcs[col]
-	}
 	// The ts column takes Unix milliseconds.
-	return []any{s[colEventID], c.ts, lc(colRegion), lc(colAppID), lc(colWorkspaceID), s[colTaskID],
-		s[colMsgID], lc(colPushType), s[colTarget], s[colDeviceID], lc(colPlatform), lc(colChannel), lc(colEvent),
-		c.codes, s[colStatusDesc], c.attempts, c.latencies, lc(colAppVersion), lc(colModel), s[colDeliveryID],
-		lc(colTemplate), s[colVendorMsgID], s[colTaskName]}
+	return []any{s[colEventID], c.ts, s[colRegion], s[colAppID], s[colWorkspaceID], s[colTaskID],
+		s[colMsgID], s[colPushType], s[colTarget], s[colDeviceID], s[colPlatform], s[colChannel], s[colEvent],
+		c.codes, s[colStatusDesc], c.attempts, c.latencies, s[colAppVersion], s[colModel], s[colDeliveryID],
+		s[colTemplate], s[colVendorMsgID], s[colTaskName]}
 }

@@ -39,11 +39,12 @@ func (x *Outcomes) Insert(ctx context.Context, rows []DeliveryOutcome) error {
 		return nil
 	}
 	n := len(rows)
-	msgs, ids, eventIDs, events, ts := make([]string, n), make([]string, n), make([]string, n), make([]any, n), make([]int64, n)
-	boxes := map[string]any{}
+	strs := make([]string, 4*n)
+	col := func(i int) []string { return strs[i*n : (i+1)*n : (i+1)*n] }
+	msgs, ids, eventIDs, events, ts := col(0), col(1), col(2), col(3), make([]int64, n)
 	for i := range rows {
 		r := &rows[i]
-		msgs[i], ids[i], eventIDs[i], events[i], ts[i] = r.MsgID, r.DeliveryID, r.EventID, box(string(r.Event), boxes), r.TS
+		msgs[i], ids[i], eventIDs[i], events[i], ts[i] = r.MsgID, r.DeliveryID, r.EventID, string(r.Event), r.TS
 	}
 	return insertColumns(ctx, x.conn, "INSERT INTO "+x.db+".delivery_outcomes (msg_id, delivery_id, event_id, event, ts)",
 		fmt.Sprintf("%d outcomes into %s.delivery_outcomes", n, x.db), msgs, ids, eventIDs, events, ts)
