@@ -216,20 +216,7 @@ func (e *env) settle(p faultPlan, timeout time.Duration) faultOutcome {
 func (e *env) checkStats(p faultPlan, counts map[string]uint64) {
 	e.t.Helper()
 	ctx := context.Background()
-	rows, err := e.conn.Query(ctx, "SELECT event, uniqExactMerge(events) FROM "+e.db("sg")+".events_minute WHERE "+p.where()+" GROUP BY event")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	agg := map[string]uint64{}
-	for rows.Next() {
-		var ev string
-		var n uint64
-		if err := rows.Scan(&ev, &n); err != nil {
-			e.t.Fatal(err)
-		}
-		agg[ev] = n
-	}
-	_ = rows.Close()
+	agg := e.settledMinuteCounts("sg", p.where(), func(c map[string]uint64) bool { return equalCounts(c, counts) })
 	if !equalCounts(agg, counts) {
 		e.t.Errorf("per-minute aggregates %v differ from the distinct event counts %v", agg, counts)
 	}

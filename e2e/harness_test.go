@@ -233,6 +233,31 @@ func (e *env) tryMinuteCounts(region, where string, args ...any) (map[string]uin
 	return e.countsByEvent("SELECT event, uniqExactMerge(events) FROM "+e.db(region)+".events_minute WHERE "+where+" GROUP BY event", args...)
 }
 
+// settledMinuteCounts reads the per-minute aggregates (events_minute) of
+// where until settled accepts them or a minute passed, and returns the last
+// read (nil if none succeeded). One INSERT makes its events visible an
+// instant before their aggregates (events_minute_mv), so a read right after
+// waiting on events can see fewer; the caller still asserts what it wants of
+// the returned counts.
+func (e *env) settledMinuteCounts(region, where string, settled func(map[string]uint64) bool, args ...any) map[string]uint64 {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last map[string]uint64
+	for {
+		got, err := e.tryMinuteCounts(region, where, args...)
+		if err == nil {
+			last = got
+			if settled(got) {
+				return got
+			}
+		}
+		if time.Now().After(deadline) {
+			return last
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // countsByEvent runs query, which selects an event type and a count, and
 // returns the counts by event type.
 func (e *env) countsByEvent(query string, args ...any) (map[string]uint64, error) {
