@@ -13,6 +13,13 @@ const (
 	// DefaultEventsinkConcurrentBatches handles one batch at a time (see
 	// EventsinkConfig.ConcurrentBatches for when more pay).
 	DefaultEventsinkConcurrentBatches = 1
+	// DefaultEventsinkMemoryLimitMB is the soft memory limit of an
+	// eventsink process (see EventsinkConfig.MemoryLimitMB).
+	DefaultEventsinkMemoryLimitMB = 250
+	// minEventsinkMemoryLimitMB is the smallest eventsink.memoryLimitMB:
+	// below it the caches and one batch alone fill the limit and the
+	// collector would run without pause.
+	minEventsinkMemoryLimitMB = 64
 )
 
 // EventsinkConfig sizes the event sink's batches, which replace
@@ -57,6 +64,18 @@ type EventsinkConfig struct {
 	// the sink has a core to itself and ClickHouse is on another host.
 	// Between 1 and 8.
 	ConcurrentBatches int `yaml:"concurrentBatches"`
+	// MemoryLimitMB is the soft memory limit (Go's
+	// runtime/debug.SetMemoryLimit), in MiB, of a process that runs the
+	// eventsink worker alone (`pushpipe eventsink`). Without it the
+	// garbage collector lets the heap grow to twice what the sink holds
+	// (its caches, and each batch's records and events), so the peak
+	// resident memory grew by about twice a batch; near the limit the
+	// collector runs more often instead. It is not a hard cap: a sink
+	// that holds more keeps running, collecting often. The process-wide
+	// memoryLimitMB and the GOMEMLIMIT environment variable take
+	// precedence, and a lower limit from the container (cgroup) stays.
+	// Default 250; at least 64; negative: no limit of its own.
+	MemoryLimitMB int `yaml:"memoryLimitMB"`
 }
 
 func (e *EventsinkConfig) defaults() {
@@ -72,6 +91,9 @@ func (e *EventsinkConfig) defaults() {
 	if e.ConcurrentBatches == 0 {
 		e.ConcurrentBatches = DefaultEventsinkConcurrentBatches
 	}
+	if e.MemoryLimitMB == 0 {
+		e.MemoryLimitMB = DefaultEventsinkMemoryLimitMB
+	}
 }
 
 func (e EventsinkConfig) validate() error {
@@ -86,6 +108,10 @@ func (e EventsinkConfig) validate() error {
 	}
 	if e.ConcurrentBatches < 1 || e.ConcurrentBatches > 8 {
 		return fmt.Errorf("eventsink.concurrentBatches must be between 1 and 8 (0 means %d), got %d", DefaultEventsinkConcurrentBatches, e.ConcurrentBatches)
+	}
+	if e.MemoryLimitMB > 0 && e.MemoryLimitMB < minEventsinkMemoryLimitMB {
+		return fmt.Errorf("eventsink.memoryLimitMB must be at least %d (0 means %d, negative: no limit of its own), got %d",
+			minEventsinkMemoryLimitMB, DefaultEventsinkMemoryLimitMB, e.MemoryLimitMB)
 	}
 	return nil
 }
