@@ -7,7 +7,7 @@ import (
 
 // Defaults of EventsinkConfig.
 const (
-	DefaultEventsinkBatchSize   = 20000
+	DefaultEventsinkBatchSize   = 50000
 	DefaultEventsinkBatchWait   = 250 * time.Millisecond
 	DefaultEventsinkBatchLinger = 20 * time.Millisecond
 	// DefaultEventsinkConcurrentBatches handles one batch at a time (see
@@ -30,17 +30,20 @@ const (
 // the sink's batches are larger than other stages'. A batch is committed
 // only after its rows are stored, whatever its size.
 type EventsinkConfig struct {
-	// BatchSize is the most events of one batch. Default 20000; at most
+	// BatchSize is the most events of one batch. Default 50000; at most
 	// 1,000,000. Memory grows with it: the records of a batch, as many
-	// more queued behind it and the decoded events are held at once (at
-	// 20000, about 17 MB of records and 8 MB of events for each batch
-	// in flight, see ConcurrentBatches), besides the delivery and
-	// outcome caches, and the process's resident memory is about twice
-	// what is held. In the bench's 300,000-device broadcast, twice in a
-	// row, 20000 took the sink's peak RSS from 248 and 314 MB (30000) to
-	// 221 and 250 MB at the same CPU time an event (5.2 µs, the sink
-	// alone). The inserts are sent in blocks of a few thousand rows, so
-	// their columns do not grow with it.
+	// more queued behind it by the Kafka reader, the batch's message
+	// slice and the decoded events are held at once, about 2.3 KB an
+	// event (at 50000, about 70 MB of records and 25 MB of slices and
+	// events for each batch in flight, see ConcurrentBatches), besides the
+	// delivery and outcome caches; MemoryLimitMB keeps the heap from
+	// growing to twice that. In the bench's 300,000-device broadcast,
+	// alternated with 20000 (no limit of its own) on a loaded machine,
+	// 50000 with the 250 MiB limit took ClickHouse's CPU from 31-39 to
+	// 25-34 µs a delivery and the whole run's from 77-88 to 68-82, at a
+	// peak RSS of 277-286 MB (204-243 MB at 20000). The inserts are sent
+	// in blocks of a few thousand rows, so their columns do not grow
+	// with it.
 	BatchSize int `yaml:"batchSize"`
 	// BatchWait is how long the sink gathers events into a batch after
 	// its first one arrived. Default 250ms; at most 10s.
