@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -134,6 +135,9 @@ The process serves /healthz, /readyz and /metrics on --health-addr, logs to stde
 			}
 			if !schema.ValidRegion(region) {
 				return fail("--region %q: use one of %s", region, strings.Join(schema.Regions(), ", "))
+			}
+			if kind == kindEventsink {
+				setEventsinkMemoryLimit(cfg, log)
 			}
 			if healthAddr != "" {
 				cfg.HealthAddr = healthAddr
@@ -340,5 +344,24 @@ func setMemoryLimit(memoryLimitMB int, log zerolog.Logger) {
 		log.Warn().Err(err).Msg("no soft memory limit from the cgroup: set memoryLimitMB for workers in containers")
 	case limit < math.MaxInt64:
 		log.Info().Int64("memory_limit_mb", limit>>20).Msg("soft memory limit set to 90% of the cgroup's memory limit")
+	}
+}
+
+// setEventsinkMemoryLimit lowers the soft memory limit of a process that
+// runs the eventsink alone to eventsink.memoryLimitMB, unless memoryLimitMB
+// or the GOMEMLIMIT or AUTOMEMLIMIT environment variables decide, or the
+// limit already set (from the cgroup, see setMemoryLimit) is lower.
+func setEventsinkMemoryLimit(cfg *config.Config, log zerolog.Logger) {
+	if cfg.MemoryLimitMB > 0 || cfg.Eventsink.MemoryLimitMB <= 0 {
+		return
+	}
+	for _, env := range []string{"GOMEMLIMIT", "AUTOMEMLIMIT"} {
+		if _, ok := os.LookupEnv(env); ok {
+			return
+		}
+	}
+	if limit := int64(cfg.Eventsink.MemoryLimitMB) << 20; limit < debug.SetMemoryLimit(-1) {
+		debug.SetMemoryLimit(limit)
+		log.Debug().Int("memory_limit_mb", cfg.Eventsink.MemoryLimitMB).Msg("soft memory limit set to eventsink.memoryLimitMB")
 	}
 }

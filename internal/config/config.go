@@ -82,7 +82,8 @@ type Config struct {
 	Retry RetryConfig `yaml:"retry"`
 	// Recall configures the recall worker of revoked pushes.
 	Recall RecallConfig `yaml:"recall"`
-	// Eventsink sizes the event sink's batches (its ClickHouse inserts).
+	// Eventsink sizes the event sink's batches (its ClickHouse inserts)
+	// and sets the soft memory limit of an eventsink process.
 	Eventsink EventsinkConfig `yaml:"eventsink"`
 	// Gateway configures the HTTP gateway.
 	Gateway GatewayConfig `yaml:"gateway"`

@@ -35,3 +35,27 @@ func TestEventsinkSection(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsinkMemoryLimit loads eventsink.memoryLimitMB: its default, a
+// value, off, and a value too small to hold the sink.
+func TestEventsinkMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		yaml     string
+		want     int
+		wantErr  string
+	}{
+		{"default", "", DefaultEventsinkMemoryLimitMB, ""},
+		{"set", "eventsink: {memoryLimitMB: 400}\n", 400, ""},
+		{"off", "eventsink: {memoryLimitMB: -1}\n", -1, ""},
+		{"smallest", "eventsink: {memoryLimitMB: 64}\n", 64, ""},
+		{"too small", "eventsink: {memoryLimitMB: 32}\n", 0, "eventsink.memoryLimitMB must be at least 64 (0 means 250, negative: no limit of its own), got 32"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			c := loadChecked(t, tc.yaml, tc.wantErr)
+			if c != nil && c.Eventsink.MemoryLimitMB != tc.want {
+				t.Fatalf("eventsink.memoryLimitMB %d, want %d", c.Eventsink.MemoryLimitMB, tc.want)
+			}
+		})
+	}
+}

@@ -66,8 +66,8 @@ type Handler struct {
 const maxFreeEventSlices = 2
 
 // eventSlice returns n zero events, in a slice an earlier batch used
-// when one is free and large enough: a batch of the default 20,000
-// events takes 8 MB of them, and allocating them anew for every batch
+// when one is free and large enough: a batch of the default 50,000
+// events takes about 10 MB of them, and allocating them anew for every batch
 // made the heap (and the process's resident memory) hold two batches'
 // worth most of the time.
 func (h *Handler) eventSlice(n int) []schema.Event {
