@@ -52,3 +52,52 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkUnicast measures what fanout pays per single-target SIMPLE
+// request (the bench's unicast shape) in batches of 1 and 10 requests:
+// decoding, the device look-up, the replay check (a Seen that has seen
+// nothing, as the replay filter answers for a new push) and the encoded
+// events and delivery, without Kafka or ClickHouse.
+func BenchmarkUnicast(b *testing.B) {
+	const devices = 1000
+	rows := make(map[string]schema.Device, devices)
+	for i := range devices {
+		id := fmt.Sprintf("dev-%08d", i)
+		rows[id] = schema.Device{AppID: "app", DeviceID: id, Platform: "ios", Vendor: "apns", VendorToken: fmt.Sprintf("%064x", i+1), TokenValid: true, UserID: "u"}
+	}
+	h, err := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: memDevices{rows: rows}, Templates: memTemplates{},
+		Seen: func(context.Context, string, []string) (map[string]bool, error) { return map[string]bool{}, nil },
+		Emit: func(context.Context, []pipeline.Output) error { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, batch := range []int{1, 10} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			msgs := make([]kafka.Message, devices)
+			for i := range msgs {
+				task := fmt.Sprintf("uc-%08d", i)
+				msgs[i] = request(func(r map[string]any) {
+					r["taskId"], r["deliverType"], r["targetMsgkey"] = task, schema.DeliverIOS, map[string]string{fmt.Sprintf("dev-%08d", i): task}
+					r["title"], r["content"], r["expiredSeconds"] = "Order shipped", "Your order "+task+" is on its way", 3600
+				})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime(b)
+			n := 0
+			for b.Loop() {
+				first := (n * batch) % (devices - batch)
+				res, err := h.HandleBatch(b.Context(), msgs[first:first+batch])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res[0].Reject != nil || len(res[0].Outputs) == 0 {
+					b.Fatalf("request rejected or without outputs: %+v", res[0])
+				}
+				n++
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(n*batch), "cpu-ns/request")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*batch), "ns/request")
+		})
+	}
+}
