@@ -68,7 +68,11 @@ func (m *StringMap) UnmarshalJSON(b []byte) error {
 	out := make(StringMap, len(raw))
 	for k, v := range raw {
 		var s string
-		if len(v) > 0 && v[0] == '"' {
+		if plainJSONString(v) {
+			// What json.Unmarshal gives for a string without escapes
+			// that is valid UTF-8: the bytes between the quotes.
+			s = string(v[1 : len(v)-1])
+		} else if len(v) > 0 && v[0] == '"' {
 			if err := json.Unmarshal(v, &s); err != nil {
 				return fmt.Errorf("value of %q: %w", k, err)
 			}
@@ -79,6 +83,13 @@ func (m *StringMap) UnmarshalJSON(b []byte) error {
 	}
 	*m = out
 	return nil
+}
+
+// plainJSONString reports whether v, a JSON value the decoder has
+// already checked, is a string with no escape whose text is valid UTF-8,
+// so that its value is the bytes between its quotes.
+func plainJSONString(v []byte) bool {
+	return len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v, '\\') < 0 && utf8Valid(v)
 }
 
 // unquoteJSON returns the JSON text b holds: b itself, or the text of the

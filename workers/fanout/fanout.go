@@ -166,8 +166,12 @@ type decoded struct {
 	taskID string
 	ts     int64 // accepted time, Unix ms; deterministic under replay
 	msgs   []message
-	// content caches what deliveries of one message on one channel share.
-	content map[contentKey]content
+	// first and content cache what deliveries of one message on one
+	// channel share: the first content built, then the others.
+	firstKey contentKey
+	first    content
+	hasFirst bool
+	content  map[contentKey]content
 	// phones are the phone numbers of the users of the request's SMS
 	// supplement; smsDone the SMS deliveries it emitted (see sms.go).
 	phones  map[string]string
