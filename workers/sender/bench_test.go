@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,4 +117,61 @@ func benchSender(b *testing.B, vendor string) *Handler {
 		b.Fatal(err)
 	}
 	return h
+}
+
+// BenchmarkUnicast sends unicast deliveries (each its own content, as
+// single-target SIMPLE requests make them) in batches of 1 and 10 through
+// a sender to the simulator's APNs endpoint (HTTP/2 over TLS), rate limits
+// off; it reports the CPU time of the process (the simulator's included)
+// and the allocations per delivery.
+func BenchmarkUnicast(b *testing.B) {
+	h := benchSender(b, apns.Name)
+	const devices = 1000
+	msgs := make([]kafka.Message, devices)
+	for i := range msgs {
+		dev, task := fmt.Sprintf("dev-%07d", i), fmt.Sprintf("uc-%08d", i)
+		d := schema.Delivery{DeliveryID: testinfra.IDKey().DeliveryID(appID, task, dev), MsgID: task, TaskID: task,
+			AppID: appID, Region: "sg", PushType: schema.PushSimple, Target: dev, DeviceID: dev, Platform: "ios",
+			Channel: apns.Name, Token: fmt.Sprintf("%064x", i+1), Title: "Order shipped", Body: "Your order " + task + " is on its way",
+			ExpireAt: time.Now().Add(time.Hour).UnixMilli(), AcceptedAt: 1}
+		v, _ := json.Marshal(d)
+		msgs[i] = kafka.Message{Value: v}
+	}
+	if _, err := h.HandleBatch(b.Context(), msgs[:10]); err != nil { // connect and sign first
+		b.Fatal(err)
+	}
+	for _, batch := range []int{1, 10} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime(b)
+			n := 0
+			for b.Loop() {
+				first := (n * batch) % (devices - batch)
+				res, err := h.HandleBatch(b.Context(), msgs[first:first+batch])
+				if err != nil {
+					b.Fatal(err)
+				}
+				var e schema.Event
+				last := res[len(res)-1].Outputs
+				if err := json.Unmarshal(last[len(last)-1].Value, &e); err != nil || e.Event != schema.EventAcked {
+					b.Fatalf("last delivery ended %+v (%v), want acked", e, err)
+				}
+				n++
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(n*batch), "cpu-ns/delivery")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*batch), "ns/delivery")
+		})
+	}
+}
+
+// cpuTime returns the user and system CPU time of the process (the GC's
+// workers included), which, unlike ns/op, other processes on the machine
+// do not inflate.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
