@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -168,12 +169,72 @@ func (c *Channel) build(app App, m channels.Message, now time.Time) (Request, ch
 		body[DeliveryIDKey] = m.DeliveryID
 	}
 
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return permanent(StatusPayloadEmpty, fmt.Sprintf("encoding payload: %v", err))
+	payload, ok := appendJSON(make([]byte, 0, payloadCap(m)), body)
+	if !ok { // a JSON value of the message's payload: encoding/json compacts it
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return permanent(StatusPayloadEmpty, fmt.Sprintf("encoding payload: %v", err))
+		}
 	}
 	r.Payload = payload
 	return r, channels.Result{}, true
+}
+
+// payloadCap is the capacity a payload of m starts with: its texts and
+// room for the aps keys, so that most payloads are built in one allocation.
+func payloadCap(m channels.Message) int {
+	n := 128 + len(m.Title) + len(m.Body) + len(m.DeliveryID) + len(m.Payload)
+	for k, v := range m.Extras {
+		n += len(k) + len(v) + 8
+	}
+	return n
+}
+
+// appendJSON appends v to dst byte for byte as encoding/json.Marshal
+// encodes it, for the values a payload is built of: strings, ints, and
+// maps of them (keys sorted, as Marshal sorts them). For any other value
+// (the json.RawMessage values of a message's payload, which Marshal
+// compacts) it returns false, and the caller marshals the whole body.
+func appendJSON(dst []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case string:
+		return channels.AppendJSONString(dst, v), true
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), true
+	case map[string]string:
+		var scratch [8]string
+		dst = append(dst, '{')
+		for i, k := range sortedKeys(scratch[:0], v) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = channels.AppendJSONString(append(channels.AppendJSONString(dst, k), ':'), v[k])
+		}
+		return append(dst, '}'), true
+	case map[string]any:
+		var scratch [16]string
+		dst = append(dst, '{')
+		for i, k := range sortedKeys(scratch[:0], v) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var ok bool
+			if dst, ok = appendJSON(append(channels.AppendJSONString(dst, k), ':'), v[k]); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, '}'), true
+	}
+	return dst, false
+}
+
+// sortedKeys appends the keys of m to keys, sorted.
+func sortedKeys[V any](keys []string, m map[string]V) []string {
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // shared is what the requests of messages with one content have in common:
@@ -198,6 +259,9 @@ type shared struct {
 // built; its JSON form is looked for, once, in the payload.
 const sharedIDMark = "\x00pushpipe apns delivery id\x00"
 
+// sharedIDMarkJSON is sharedIDMark as a JSON string.
+const sharedIDMarkJSON = `"\u0000pushpipe apns delivery id\u0000"`
+
 // buildShared returns the request of m like Build, reusing *sh when m has
 // its content, else building a new one into *sh (when m can share).
 func (c *Channel) buildShared(app App, m *channels.Message, now time.Time, sh *shared) (Request, channels.Result, bool) {
@@ -215,7 +279,7 @@ func (c *Channel) buildShared(app App, m *channels.Message, now time.Time, sh *s
 		if !ok {
 			sh.refused = res
 		} else {
-			q, _ := json.Marshal(sharedIDMark)
+			q := []byte(sharedIDMarkJSON)
 			if bytes.Count(req.Payload, q) != 1 { // the content holds the mark itself: no sharing
 				sh.m = nil
 				return c.Build(app, *m, now)
