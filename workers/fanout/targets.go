@@ -183,6 +183,11 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 	if req.Type == schema.PushBroadcast {
 		return h.broadcast(ctx, s, d, base, accepted)
 	}
+	if !s.stream {
+		// accepted, then planned, valid and the delivery of each message
+		// to one device (a unicast request's every output).
+		s.outs = make([]pipeline.Output, 0, 1+3*len(d.msgs))
+	}
 	if err := s.add(ctx, h.out.Event(&accepted)); err != nil {
 		return nil, err
 	}
@@ -499,7 +504,7 @@ func (h *Handler) delivery(d *decoded, msg message, target string, dev schema.De
 	req := d.req
 	c := d.contentFor(msg, channel)
 	return schema.Delivery{
-		DeliveryID: h.cfg.IDKey.DeliveryID(req.AppID, msg.msgID, dev.DeviceID), MsgID: msg.msgID, TaskID: d.taskID,
+		DeliveryID: d.deliveryID(h.cfg.IDKey, msg.msgID, dev.DeviceID), MsgID: msg.msgID, TaskID: d.taskID,
 		AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: h.cfg.Region, PushType: req.Type,
 		Target: target, DeviceID: dev.DeviceID, Platform: dev.Platform, Channel: channel, Token: token,
 		Title: msg.title, Body: msg.body, Payload: c.payload, PassThrough: req.Silent == 1, Extras: c.extras,
