@@ -202,39 +202,33 @@ func appendJSON(dst []byte, v any) ([]byte, bool) {
 	case int:
 		return strconv.AppendInt(dst, int64(v), 10), true
 	case map[string]string:
-		var scratch [8]string
-		dst = append(dst, '{')
-		for i, k := range sortedKeys(scratch[:0], v) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = channels.AppendJSONString(append(channels.AppendJSONString(dst, k), ':'), v[k])
-		}
-		return append(dst, '}'), true
+		return appendJSONObject(dst, v, func(dst []byte, s string) ([]byte, bool) { return channels.AppendJSONString(dst, s), true })
 	case map[string]any:
-		var scratch [16]string
-		dst = append(dst, '{')
-		for i, k := range sortedKeys(scratch[:0], v) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var ok bool
-			if dst, ok = appendJSON(append(channels.AppendJSONString(dst, k), ':'), v[k]); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, '}'), true
+		return appendJSONObject(dst, v, appendJSON)
 	}
 	return dst, false
 }
 
-// sortedKeys appends the keys of m to keys, sorted.
-func sortedKeys[V any](keys []string, m map[string]V) []string {
+// appendJSONObject appends m as a JSON object, its keys sorted, each value
+// appended by value; false as soon as value declines one.
+func appendJSONObject[V any](dst []byte, m map[string]V, value func([]byte, V) ([]byte, bool)) ([]byte, bool) {
+	var scratch [16]string
+	keys := scratch[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return keys
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var ok bool
+		if dst, ok = value(append(channels.AppendJSONString(dst, k), ':'), m[k]); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, '}'), true
 }
 
 // shared is what the requests of messages with one content have in common:

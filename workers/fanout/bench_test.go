@@ -3,9 +3,7 @@ package fanout
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -35,22 +33,11 @@ func BenchmarkBroadcastFanOut(b *testing.B) {
 	})
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime(b)
+	cpu := testinfra.CPUTime(b)
 	if _, err := h.HandleBatch(context.Background(), []kafka.Message{msg}); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime returns the user and system CPU time of the process (the GC's
-// workers included), which, unlike ns/op, other processes on the machine
-// do not inflate.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(testinfra.CPUTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkUnicast measures what fanout pays per single-target SIMPLE
@@ -81,23 +68,15 @@ func BenchmarkUnicast(b *testing.B) {
 					r["title"], r["content"], r["expiredSeconds"] = "Order shipped", "Your order "+task+" is on its way", 3600
 				})
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cpuTime(b)
-			n := 0
-			for b.Loop() {
-				first := (n * batch) % (devices - batch)
-				res, err := h.HandleBatch(b.Context(), msgs[first:first+batch])
+			testinfra.BenchBatches(b, msgs, batch, "request", func(batch []kafka.Message) {
+				res, err := h.HandleBatch(b.Context(), batch)
 				if err != nil {
 					b.Fatal(err)
 				}
 				if res[0].Reject != nil || len(res[0].Outputs) == 0 {
 					b.Fatalf("request rejected or without outputs: %+v", res[0])
 				}
-				n++
-			}
-			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(n*batch), "cpu-ns/request")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*batch), "ns/request")
+			})
 		})
 	}
 }

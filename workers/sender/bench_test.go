@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,15 +54,7 @@ func BenchmarkHandleBatch(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for b.Loop() {
-				res, err := h.HandleBatch(b.Context(), msgs)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var e schema.Event
-				last := res[len(res)-1].Outputs
-				if err := json.Unmarshal(last[len(last)-1].Value, &e); err != nil || e.Event != schema.EventAcked {
-					b.Fatalf("last delivery ended %+v (%v), want acked", e, err)
-				}
+				requireLastAcked(b, h, msgs)
 			}
 			b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "deliveries/s")
 			b.ReportMetric(0, "ns/op")
@@ -123,7 +114,7 @@ func benchSender(b *testing.B, vendor string) *Handler {
 // single-target SIMPLE requests make them) in batches of 1 and 10 through
 // a sender to the simulator's APNs endpoint (HTTP/2 over TLS), rate limits
 // off; it reports the CPU time of the process (the simulator's included)
-// and the allocations per delivery.
+// and wall time per delivery, and the allocations per batch.
 func BenchmarkUnicast(b *testing.B) {
 	h := benchSender(b, apns.Name)
 	const devices = 1000
@@ -142,36 +133,23 @@ func BenchmarkUnicast(b *testing.B) {
 	}
 	for _, batch := range []int{1, 10} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := cpuTime(b)
-			n := 0
-			for b.Loop() {
-				first := (n * batch) % (devices - batch)
-				res, err := h.HandleBatch(b.Context(), msgs[first:first+batch])
-				if err != nil {
-					b.Fatal(err)
-				}
-				var e schema.Event
-				last := res[len(res)-1].Outputs
-				if err := json.Unmarshal(last[len(last)-1].Value, &e); err != nil || e.Event != schema.EventAcked {
-					b.Fatalf("last delivery ended %+v (%v), want acked", e, err)
-				}
-				n++
-			}
-			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(n*batch), "cpu-ns/delivery")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*batch), "ns/delivery")
+			testinfra.BenchBatches(b, msgs, batch, "delivery", func(batch []kafka.Message) {
+				requireLastAcked(b, h, batch)
+			})
 		})
 	}
 }
 
-// cpuTime returns the user and system CPU time of the process (the GC's
-// workers included), which, unlike ns/op, other processes on the machine
-// do not inflate.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+// requireLastAcked sends msgs through h and fails b unless the batch is
+// handled and its last delivery ends acked.
+func requireLastAcked(b *testing.B, h *Handler, msgs []kafka.Message) {
+	res, err := h.HandleBatch(b.Context(), msgs)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	var e schema.Event
+	last := res[len(res)-1].Outputs
+	if err := json.Unmarshal(last[len(last)-1].Value, &e); err != nil || e.Event != schema.EventAcked {
+		b.Fatalf("last delivery ended %+v (%v), want acked", e, err)
+	}
 }
