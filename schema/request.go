@@ -61,6 +61,10 @@ func (m *StringMap) UnmarshalJSON(b []byte) error {
 		*m = nil
 		return err
 	}
+	if out, ok := plainStringObject(b); ok {
+		*m = out
+		return nil
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("expected a JSON object of strings: %w", err)
@@ -68,7 +72,11 @@ func (m *StringMap) UnmarshalJSON(b []byte) error {
 	out := make(StringMap, len(raw))
 	for k, v := range raw {
 		var s string
-		if len(v) > 0 && v[0] == '"' {
+		if plainJSONString(v) {
+			// What json.Unmarshal gives for a string without escapes
+			// that is valid UTF-8: the bytes between the quotes.
+			s = string(v[1 : len(v)-1])
+		} else if len(v) > 0 && v[0] == '"' {
 			if err := json.Unmarshal(v, &s); err != nil {
 				return fmt.Errorf("value of %q: %w", k, err)
 			}
@@ -79,6 +87,85 @@ func (m *StringMap) UnmarshalJSON(b []byte) error {
 	}
 	*m = out
 	return nil
+}
+
+// plainStringObject decodes b when it is a JSON object whose keys and
+// values are all strings without escapes or control characters, in valid
+// UTF-8 (a request's targetMsgkey, most extendedParams), as json.Unmarshal
+// would (a later duplicate key wins); for any other text it returns false
+// and decodes nothing, leaving b to json.Unmarshal.
+func plainStringObject(b []byte) (StringMap, bool) {
+	if !utf8Valid(b) {
+		return nil, false
+	}
+	i := skipJSONSpace(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return nil, false
+	}
+	out := make(StringMap, bytes.Count(b, []byte{':'}))
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return out, skipJSONSpace(b, i+1) == len(b)
+	}
+	for {
+		k, next, ok := plainJSONStringAt(b, i)
+		if !ok {
+			return nil, false
+		}
+		i = skipJSONSpace(b, next)
+		if i == len(b) || b[i] != ':' {
+			return nil, false
+		}
+		v, next, ok := plainJSONStringAt(b, skipJSONSpace(b, i+1))
+		if !ok {
+			return nil, false
+		}
+		out[string(k)] = string(v)
+		i = skipJSONSpace(b, next)
+		switch {
+		case i == len(b):
+			return nil, false
+		case b[i] == ',':
+			i = skipJSONSpace(b, i+1)
+		case b[i] == '}':
+			return out, skipJSONSpace(b, i+1) == len(b)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainJSONStringAt returns the text of the JSON string at b[i:] and the
+// index after it, when it has no escape and no control character.
+func plainJSONStringAt(b []byte, i int) (text []byte, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return b[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// skipJSONSpace returns the index of the first byte at or after i of b
+// that is not JSON white space.
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainJSONString reports whether v, a JSON value the decoder has
+// already checked, is a string with no escape whose text is valid UTF-8,
+// so that its value is the bytes between its quotes.
+func plainJSONString(v []byte) bool {
+	return len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v, '\\') < 0 && utf8Valid(v)
 }
 
 // unquoteJSON returns the JSON text b holds: b itself, or the text of the

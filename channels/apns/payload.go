@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -168,12 +169,66 @@ func (c *Channel) build(app App, m channels.Message, now time.Time) (Request, ch
 		body[DeliveryIDKey] = m.DeliveryID
 	}
 
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return permanent(StatusPayloadEmpty, fmt.Sprintf("encoding payload: %v", err))
+	payload, ok := appendJSON(make([]byte, 0, payloadCap(m)), body)
+	if !ok { // a JSON value of the message's payload: encoding/json compacts it
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return permanent(StatusPayloadEmpty, fmt.Sprintf("encoding payload: %v", err))
+		}
 	}
 	r.Payload = payload
 	return r, channels.Result{}, true
+}
+
+// payloadCap is the capacity a payload of m starts with: its texts and
+// room for the aps keys, so that most payloads are built in one allocation.
+func payloadCap(m channels.Message) int {
+	n := 128 + len(m.Title) + len(m.Body) + len(m.DeliveryID) + len(m.Payload)
+	for k, v := range m.Extras {
+		n += len(k) + len(v) + 8
+	}
+	return n
+}
+
+// appendJSON appends v to dst byte for byte as encoding/json.Marshal
+// encodes it, for the values a payload is built of: strings, ints, and
+// maps of them (keys sorted, as Marshal sorts them). For any other value
+// (the json.RawMessage values of a message's payload, which Marshal
+// compacts) it returns false, and the caller marshals the whole body.
+func appendJSON(dst []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case string:
+		return channels.AppendJSONString(dst, v), true
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), true
+	case map[string]string:
+		return appendJSONObject(dst, v, func(dst []byte, s string) ([]byte, bool) { return channels.AppendJSONString(dst, s), true })
+	case map[string]any:
+		return appendJSONObject(dst, v, appendJSON)
+	}
+	return dst, false
+}
+
+// appendJSONObject appends m as a JSON object, its keys sorted, each value
+// appended by value; false as soon as value declines one.
+func appendJSONObject[V any](dst []byte, m map[string]V, value func([]byte, V) ([]byte, bool)) ([]byte, bool) {
+	var scratch [16]string
+	keys := scratch[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var ok bool
+		if dst, ok = value(append(channels.AppendJSONString(dst, k), ':'), m[k]); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, '}'), true
 }
 
 // shared is what the requests of messages with one content have in common:
@@ -198,6 +253,9 @@ type shared struct {
 // built; its JSON form is looked for, once, in the payload.
 const sharedIDMark = "\x00pushpipe apns delivery id\x00"
 
+// sharedIDMarkJSON is sharedIDMark as a JSON string.
+const sharedIDMarkJSON = `"\u0000pushpipe apns delivery id\u0000"`
+
 // buildShared returns the request of m like Build, reusing *sh when m has
 // its content, else building a new one into *sh (when m can share).
 func (c *Channel) buildShared(app App, m *channels.Message, now time.Time, sh *shared) (Request, channels.Result, bool) {
@@ -215,7 +273,7 @@ func (c *Channel) buildShared(app App, m *channels.Message, now time.Time, sh *s
 		if !ok {
 			sh.refused = res
 		} else {
-			q, _ := json.Marshal(sharedIDMark)
+			q := []byte(sharedIDMarkJSON)
 			if bytes.Count(req.Payload, q) != 1 { // the content holds the mark itself: no sharing
 				sh.m = nil
 				return c.Build(app, *m, now)

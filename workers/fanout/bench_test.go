@@ -3,9 +3,7 @@ package fanout
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -35,20 +33,50 @@ func BenchmarkBroadcastFanOut(b *testing.B) {
 	})
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime(b)
+	cpu := testinfra.CPUTime(b)
 	if _, err := h.HandleBatch(context.Background(), []kafka.Message{msg}); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testinfra.CPUTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 }
 
-// cpuTime returns the user and system CPU time of the process (the GC's
-// workers included), which, unlike ns/op, other processes on the machine
-// do not inflate.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+// BenchmarkUnicast measures what fanout pays per single-target SIMPLE
+// request (the bench's unicast shape) in batches of 1 and 10 requests:
+// decoding, the device look-up, the replay check (a Seen that has seen
+// nothing, as the replay filter answers for a new push) and the encoded
+// events and delivery, without Kafka or ClickHouse.
+func BenchmarkUnicast(b *testing.B) {
+	const devices = 1000
+	rows := make(map[string]schema.Device, devices)
+	for i := range devices {
+		id := fmt.Sprintf("dev-%08d", i)
+		rows[id] = schema.Device{AppID: "app", DeviceID: id, Platform: "ios", Vendor: "apns", VendorToken: fmt.Sprintf("%064x", i+1), TokenValid: true, UserID: "u"}
+	}
+	h, err := New(Config{Region: "sg", IDKey: testinfra.IDKey(), Devices: memDevices{rows: rows}, Templates: memTemplates{},
+		Seen: func(context.Context, string, []string) (map[string]bool, error) { return map[string]bool{}, nil },
+		Emit: func(context.Context, []pipeline.Output) error { return nil }})
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, batch := range []int{1, 10} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			msgs := make([]kafka.Message, devices)
+			for i := range msgs {
+				task := fmt.Sprintf("uc-%08d", i)
+				msgs[i] = request(func(r map[string]any) {
+					r["taskId"], r["deliverType"], r["targetMsgkey"] = task, schema.DeliverIOS, map[string]string{fmt.Sprintf("dev-%08d", i): task}
+					r["title"], r["content"], r["expiredSeconds"] = "Order shipped", "Your order "+task+" is on its way", 3600
+				})
+			}
+			testinfra.BenchBatches(b, msgs, batch, "request", func(batch []kafka.Message) {
+				res, err := h.HandleBatch(b.Context(), batch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res[0].Reject != nil || len(res[0].Outputs) == 0 {
+					b.Fatalf("request rejected or without outputs: %+v", res[0])
+				}
+			})
+		})
+	}
 }

@@ -166,12 +166,34 @@ type decoded struct {
 	taskID string
 	ts     int64 // accepted time, Unix ms; deterministic under replay
 	msgs   []message
-	// content caches what deliveries of one message on one channel share.
-	content map[contentKey]content
+	// first and content cache what deliveries of one message on one
+	// channel share: the first content built, then the others.
+	firstKey contentKey
+	first    content
+	hasFirst bool
+	content  map[contentKey]content
+	// lastID is the delivery id deliveryID computed last, of (lastMsg,
+	// lastDevice).
+	lastMsg, lastDevice, lastID string
 	// phones are the phone numbers of the users of the request's SMS
 	// supplement; smsDone the SMS deliveries it emitted (see sms.go).
 	phones  map[string]string
 	smsDone map[string]bool
+}
+
+// deliveryID is key.DeliveryID(app, msgID, deviceID) for the request's
+// app. A targeted request remembers the last id: the replay check asks for
+// a unicast delivery's id before its device is looked up and again after,
+// and its delivery carries it. Not safe for concurrent use (a request is
+// handled by one goroutine).
+func (d *decoded) deliveryID(key schema.IDKey, msgID, deviceID string) string {
+	if d.req.Type == schema.PushBroadcast || d.req.DeliverType == schema.DeliverTag {
+		return key.DeliveryID(d.req.AppID, msgID, deviceID) // one id a device: nothing to remember
+	}
+	if d.lastID == "" || d.lastMsg != msgID || d.lastDevice != deviceID {
+		d.lastMsg, d.lastDevice, d.lastID = msgID, deviceID, key.DeliveryID(d.req.AppID, msgID, deviceID)
+	}
+	return d.lastID
 }
 
 // message is one msgKey's content for one target.
@@ -463,7 +485,7 @@ func (h *Handler) markSeen(ctx context.Context, reqs []*decoded, r *resolved, ea
 		app := d.req.AppID
 		for _, m := range d.msgs {
 			for _, dev := range targetDevices(app, d.req.DeliverType, m.target, r) {
-				if id := h.cfg.IDKey.DeliveryID(app, m.msgID, dev.DeviceID); !early.asked(app, id) {
+				if id := d.deliveryID(h.cfg.IDKey, m.msgID, dev.DeviceID); !early.asked(app, id) {
 					ids[app] = append(ids[app], id)
 				}
 			}
@@ -568,7 +590,7 @@ func deviceDeliveryIDs(key schema.IDKey, reqs []*decoded) map[string][]string {
 			continue
 		}
 		for _, m := range d.msgs {
-			ids[d.req.AppID] = append(ids[d.req.AppID], key.DeliveryID(d.req.AppID, m.msgID, m.target))
+			ids[d.req.AppID] = append(ids[d.req.AppID], d.deliveryID(key, m.msgID, m.target))
 		}
 	}
 	return ids

@@ -41,9 +41,9 @@ func kindOf(deliverType int) int {
 
 // resolved holds the batch's lookups per app.
 type resolved struct {
-	devices  map[string]map[string]schema.Device   // app -> device id -> device
+	devices  map[string]map[string][]schema.Device // app -> device id -> its one device
 	users    map[string]map[string][]schema.Device // app -> user id -> devices
-	aliases  map[string]map[string]schema.Device   // app -> alias -> device
+	aliases  map[string]map[string][]schema.Device // app -> alias -> its one device
 	accounts map[string]map[string][]schema.Device // app -> account -> devices
 	seen     map[string]bool                       // delivery ids already fanned out
 	checked  []string                              // delivery ids the replay check was asked about
@@ -52,8 +52,8 @@ type resolved struct {
 }
 
 func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, error) {
-	r := &resolved{devices: map[string]map[string]schema.Device{}, users: map[string]map[string][]schema.Device{},
-		aliases: map[string]map[string]schema.Device{}, accounts: map[string]map[string][]schema.Device{},
+	r := &resolved{devices: map[string]map[string][]schema.Device{}, users: map[string]map[string][]schema.Device{},
+		aliases: map[string]map[string][]schema.Device{}, accounts: map[string]map[string][]schema.Device{},
 		activities: map[activityKey][]schema.Device{}}
 	for app, kinds := range keys {
 		for kind, set := range kinds {
@@ -61,7 +61,9 @@ func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, erro
 			var err error
 			switch kind {
 			case schema.DeliverAndroid:
-				r.devices[app], err = h.cfg.Devices.Lookup(ctx, app, ids)
+				var rows map[string]schema.Device
+				rows, err = h.cfg.Devices.Lookup(ctx, app, ids)
+				r.devices[app] = singles(rows)
 			case schema.DeliverUser:
 				var rows map[string]schema.Device
 				rows, err = h.cfg.Devices.ByUser(ctx, app, ids)
@@ -74,7 +76,9 @@ func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, erro
 				}
 				r.users[app] = byUser
 			case schema.DeliverAlias:
-				r.aliases[app], err = h.cfg.Devices.ByAlias(ctx, app, ids)
+				var rows map[string]schema.Device
+				rows, err = h.cfg.Devices.ByAlias(ctx, app, ids)
+				r.aliases[app] = singles(rows)
 			case schema.DeliverUserAccount:
 				r.accounts[app], err = h.cfg.Devices.ByAccount(ctx, app, ids)
 			case schema.DeliverActivityToken, schema.DeliverActivityID:
@@ -86,6 +90,19 @@ func (h *Handler) resolve(ctx context.Context, keys lookupKeys) (*resolved, erro
 		}
 	}
 	return r, nil
+}
+
+// singles turns a look-up's device by key into one-device slices sharing
+// one backing array, so that resolving a target (targetDevices, asked
+// several times per target) allocates nothing.
+func singles(rows map[string]schema.Device) map[string][]schema.Device {
+	out := make(map[string][]schema.Device, len(rows))
+	all := make([]schema.Device, 0, len(rows))
+	for k, d := range rows {
+		all = append(all, d)
+		out[k] = all[len(all)-1 : len(all) : len(all)]
+	}
+	return out
 }
 
 // sink accumulates a request's outputs. For a streamed audience it writes
@@ -165,6 +182,11 @@ func (h *Handler) fanOut(ctx context.Context, d *decoded, r *resolved) ([]pipeli
 	}
 	if req.Type == schema.PushBroadcast {
 		return h.broadcast(ctx, s, d, base, accepted)
+	}
+	if !s.stream {
+		// accepted, then planned, valid and the delivery of each message
+		// to one device (a unicast request's every output).
+		s.outs = make([]pipeline.Output, 0, 1+3*len(d.msgs))
 	}
 	if err := s.add(ctx, h.out.Event(&accepted)); err != nil {
 		return nil, err
@@ -348,15 +370,11 @@ func withDevice(ev schema.Event, dev schema.Device) schema.Event {
 func targetDevices(app string, deliverType int, target string, r *resolved) []schema.Device {
 	switch kindOf(deliverType) {
 	case schema.DeliverAndroid:
-		if d, ok := r.devices[app][target]; ok {
-			return []schema.Device{d}
-		}
+		return r.devices[app][target]
 	case schema.DeliverUser:
 		return r.users[app][target]
 	case schema.DeliverAlias:
-		if d, ok := r.aliases[app][target]; ok {
-			return []schema.Device{d}
-		}
+		return r.aliases[app][target]
 	case schema.DeliverUserAccount:
 		return r.accounts[app][target]
 	case schema.DeliverActivityToken, schema.DeliverActivityID:
@@ -457,6 +475,9 @@ type contentKey struct{ msgID, channel string }
 // returned map; nothing modifies it after it is built.
 func (d *decoded) contentFor(msg message, channel string) content {
 	key := contentKey{msg.msgID, channel}
+	if d.hasFirst && d.firstKey == key {
+		return d.first
+	}
 	if c, ok := d.content[key]; ok {
 		return c
 	}
@@ -466,10 +487,15 @@ func (d *decoded) contentFor(msg message, channel string) content {
 		b, _ := json.Marshal(msg.ext)
 		payload = string(b)
 	}
+	c := content{extras: extras, payload: payload}
+	if !d.hasFirst {
+		// A unicast request has one message on one channel: no map.
+		d.firstKey, d.first, d.hasFirst = key, c, true
+		return c
+	}
 	if d.content == nil {
 		d.content = map[contentKey]content{}
 	}
-	c := content{extras: extras, payload: payload}
 	d.content[key] = c
 	return c
 }
@@ -478,7 +504,7 @@ func (h *Handler) delivery(d *decoded, msg message, target string, dev schema.De
 	req := d.req
 	c := d.contentFor(msg, channel)
 	return schema.Delivery{
-		DeliveryID: h.cfg.IDKey.DeliveryID(req.AppID, msg.msgID, dev.DeviceID), MsgID: msg.msgID, TaskID: d.taskID,
+		DeliveryID: d.deliveryID(h.cfg.IDKey, msg.msgID, dev.DeviceID), MsgID: msg.msgID, TaskID: d.taskID,
 		AppID: req.AppID, WorkspaceID: req.WorkspaceID, Region: h.cfg.Region, PushType: req.Type,
 		Target: target, DeviceID: dev.DeviceID, Platform: dev.Platform, Channel: channel, Token: token,
 		Title: msg.title, Body: msg.body, Payload: c.payload, PassThrough: req.Silent == 1, Extras: c.extras,

@@ -54,15 +54,7 @@ func BenchmarkHandleBatch(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for b.Loop() {
-				res, err := h.HandleBatch(b.Context(), msgs)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var e schema.Event
-				last := res[len(res)-1].Outputs
-				if err := json.Unmarshal(last[len(last)-1].Value, &e); err != nil || e.Event != schema.EventAcked {
-					b.Fatalf("last delivery ended %+v (%v), want acked", e, err)
-				}
+				requireLastAcked(b, h, msgs)
 			}
 			b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "deliveries/s")
 			b.ReportMetric(0, "ns/op")
@@ -116,4 +108,48 @@ func benchSender(b *testing.B, vendor string) *Handler {
 		b.Fatal(err)
 	}
 	return h
+}
+
+// BenchmarkUnicast sends unicast deliveries (each its own content, as
+// single-target SIMPLE requests make them) in batches of 1 and 10 through
+// a sender to the simulator's APNs endpoint (HTTP/2 over TLS), rate limits
+// off; it reports the CPU time of the process (the simulator's included)
+// and wall time per delivery, and the allocations per batch.
+func BenchmarkUnicast(b *testing.B) {
+	h := benchSender(b, apns.Name)
+	const devices = 1000
+	msgs := make([]kafka.Message, devices)
+	for i := range msgs {
+		dev, task := fmt.Sprintf("dev-%07d", i), fmt.Sprintf("uc-%08d", i)
+		d := schema.Delivery{DeliveryID: testinfra.IDKey().DeliveryID(appID, task, dev), MsgID: task, TaskID: task,
+			AppID: appID, Region: "sg", PushType: schema.PushSimple, Target: dev, DeviceID: dev, Platform: "ios",
+			Channel: apns.Name, Token: fmt.Sprintf("%064x", i+1), Title: "Order shipped", Body: "Your order " + task + " is on its way",
+			ExpireAt: time.Now().Add(time.Hour).UnixMilli(), AcceptedAt: 1}
+		v, _ := json.Marshal(d)
+		msgs[i] = kafka.Message{Value: v}
+	}
+	if _, err := h.HandleBatch(b.Context(), msgs[:10]); err != nil { // connect and sign first
+		b.Fatal(err)
+	}
+	for _, batch := range []int{1, 10} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			testinfra.BenchBatches(b, msgs, batch, "delivery", func(batch []kafka.Message) {
+				requireLastAcked(b, h, batch)
+			})
+		})
+	}
+}
+
+// requireLastAcked sends msgs through h and fails b unless the batch is
+// handled and its last delivery ends acked.
+func requireLastAcked(b *testing.B, h *Handler, msgs []kafka.Message) {
+	res, err := h.HandleBatch(b.Context(), msgs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var e schema.Event
+	last := res[len(res)-1].Outputs
+	if err := json.Unmarshal(last[len(last)-1].Value, &e); err != nil || e.Event != schema.EventAcked {
+		b.Fatalf("last delivery ended %+v (%v), want acked", e, err)
+	}
 }
