@@ -143,6 +143,7 @@ type Producer struct {
 	// writers differ only in BatchSize, smallest first (see smallBatch);
 	// the last has ProducerConfig.BatchSize.
 	writers    []*kafka.Writer
+	requests   *requestProducer // instead of writers when BatchTimeout ≤ StageBatchTimeout
 	transport  *kafka.Transport
 	batchBytes int64
 	security   KafkaSecurity // explains refused connections in errors
@@ -185,6 +186,14 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		}
 	}
 	p := &Producer{transport: transport, batchBytes: cfg.BatchBytes, security: cfg.Security}
+	if cfg.BatchTimeout <= StageBatchTimeout {
+		p.requests = &requestProducer{
+			addr: kafka.TCP(cfg.Brokers...), addrs: cfg.Brokers, transport: transport,
+			batchSize: cfg.BatchSize, batchBytes: cfg.BatchBytes, maxAttempts: cfg.MaxAttempts, timeout: cfg.WriteTimeout,
+			backoffMin: 50 * time.Millisecond, backoffMax: time.Second,
+		}
+		return p, nil
+	}
 	for _, n := range [...]int{smallBatch, mediumBatch} {
 		if n < cfg.BatchSize {
 			p.writers = append(p.writers, newWriter(n))
@@ -259,7 +268,14 @@ func (p *Producer) Produce(ctx context.Context, outs []Output) error {
 
 	var wrapped error
 	if len(msgs) > 0 {
-		err := p.writerFor(len(msgs)).WriteMessages(ctx, msgs...)
+		var err error
+		if p.requests != nil {
+			if werrs, failed := p.requests.produce(ctx, msgs); failed {
+				err = kafka.WriteErrors(werrs)
+			}
+		} else {
+			err = p.writerFor(len(msgs)).WriteMessages(ctx, msgs...)
+		}
 		var werrs kafka.WriteErrors
 		// One explanation per distinct cause (refused credentials, SASL
 		// or TLS mismatch, ACLs), shared by the records it failed.

@@ -41,11 +41,27 @@ func TestProducerConfigValidate(t *testing.T) {
 	}
 }
 
+// TestProducer runs every case on both ways a Producer writes: through
+// kafka.Writer (a BatchTimeout above StageBatchTimeout) and one request
+// per partition leader for each call (the stages' StageBatchTimeout).
 func TestProducer(t *testing.T) {
+	for _, kind := range []struct {
+		name         string
+		batchTimeout time.Duration
+	}{
+		{"writer", 0},
+		{"one request per leader", StageBatchTimeout},
+	} {
+		t.Run(kind.name, func(t *testing.T) { testProducerKind(t, kind.batchTimeout) })
+	}
+}
+
+func testProducerKind(t *testing.T, batchTimeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topic := testTopic(t, ctx, "out", 4)
-	p := testProducer(t)
+	other := testTopic(t, ctx, "other", 4) // created before the producer reads the metadata
+	p := newTestProducer(t, batchTimeout)
 
 	tests := []struct {
 		scenario   string
@@ -133,7 +149,9 @@ func TestProducer(t *testing.T) {
 		// records stay in the order they were produced.
 		next := 0
 		for _, n := range []int{1, 20, 200, 1500, 1} {
-			if w := p.writerFor(n); w.BatchSize < n && w != p.writers[len(p.writers)-1] {
+			if p.requests != nil {
+				// one request per call: no writers to choose from.
+			} else if w := p.writerFor(n); w.BatchSize < n && w != p.writers[len(p.writers)-1] {
 				t.Fatalf("a call of %d records went to a writer of %d a batch", n, w.BatchSize)
 			}
 			outs := make([]Output, n)
@@ -158,13 +176,52 @@ func TestProducer(t *testing.T) {
 		if want != next {
 			t.Fatalf("read %d records of key ordered, produced %d", want, next)
 		}
+		if p.requests != nil {
+			return
+		}
 		if got := []int{p.writerFor(1).BatchSize, p.writerFor(17).BatchSize, p.writerFor(129).BatchSize, p.writerFor(5000).BatchSize}; !slices.Equal(got, []int{16, 128, 1000, 1000}) {
 			t.Fatalf("writers chosen for 1, 17, 129, 5000 records have batch sizes %v", got)
 		}
 	})
 
+	t.Run("several topics in one call land where the key says", func(t *testing.T) {
+		// Every key goes to the partition the Java client's murmur2 hash
+		// gives (kafka.Murmur2Balancer over partitions 0…3), on both
+		// topics of the call, its records in the order given.
+		var outs []Output
+		for i := range 60 {
+			for _, tp := range []string{topic, other} {
+				outs = append(outs, Output{Topic: tp, Key: []byte("multi-" + strconv.Itoa(i%15)), Value: []byte(strconv.Itoa(i))})
+			}
+		}
+		if err := p.Produce(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+		for _, tp := range []string{topic, other} {
+			last := map[string]int{}
+			n := 0
+			for _, m := range readTopic(t, ctx, tp) {
+				if !strings.HasPrefix(string(m.Key), "multi-") {
+					continue
+				}
+				n++
+				if want := (kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: m.Key}, 0, 1, 2, 3); m.Partition != want {
+					t.Errorf("key %s on %s landed on partition %d, murmur2 says %d", m.Key, tp, m.Partition, want)
+				}
+				v, _ := strconv.Atoi(string(m.Value))
+				if prev, ok := last[string(m.Key)]; ok && v <= prev {
+					t.Errorf("key %s on %s: record %d after %d", m.Key, tp, v, prev)
+				}
+				last[string(m.Key)] = v
+			}
+			if n != 60 {
+				t.Errorf("read %d records from %s, produced 60", n, tp)
+			}
+		}
+	})
+
 	t.Run("close is idempotent and ends produce", func(t *testing.T) {
-		p2 := testProducer(t)
+		p2 := newTestProducer(t, batchTimeout)
 		if err := p2.Close(); err != nil {
 			t.Fatal(err)
 		}
