@@ -49,10 +49,13 @@ type ProducerConfig struct {
 	// records of other Produce calls before it is sent (the records one
 	// call gives for a partition always go together). Produce waits at
 	// least this long for its last batch, so keep it small. Default 1ms;
-	// see StageBatchTimeout for stages.
+	// see StageBatchTimeout for stages. At or below StageBatchTimeout no
+	// call waits for another: each call's records go out at once, one
+	// produce request per partition leader holding every topic and
+	// partition of the call that the leader leads.
 	BatchTimeout time.Duration
-	// BatchSize is the most records in one produce request per partition.
-	// Default 1000.
+	// BatchSize is the most records of one partition in one produce
+	// request. Default 1000.
 	BatchSize int
 	// BatchBytes is the most bytes in one produce request per partition; a
 	// single record larger than this fails with ErrRecordTooLarge. Keep it
@@ -76,10 +79,13 @@ type ProducerConfig struct {
 
 // StageBatchTimeout is the ProducerConfig.BatchTimeout for a Producer
 // that stages write through. A stage produces a batch's outputs in one
-// Produce call, whose records for a partition always go out together, and
-// produces one batch at a time, so a longer timeout would find no other
-// call's records to wait for and only add its length to every batch's
-// latency.
+// Produce call and produces one batch at a time, so a longer timeout
+// would find no other call's records to wait for and only add its length
+// to every batch's latency. A Producer with a BatchTimeout of at most
+// StageBatchTimeout sends each call on its own as one produce request per
+// partition leader (kafka.Writer, used above it, sends one per partition),
+// which is what a batch of a few records to several topics costs at
+// unicast rates.
 const StageBatchTimeout = 10 * time.Microsecond
 
 func (c ProducerConfig) withDefaults() ProducerConfig {
@@ -137,8 +143,11 @@ func (c ProducerConfig) Validate() error {
 }
 
 // Producer writes records to any topic and waits for every in-sync replica
-// to acknowledge them (acks=all). It never creates topics. A Producer is
-// safe for concurrent use; several stages of one process may share one.
+// to acknowledge them (acks=all), uncompressed. It never creates topics. A
+// Producer is safe for concurrent use; several stages of one process may
+// share one. Failed produce requests are sent again (MaxAttempts in all,
+// with a backoff of 50ms to 1s) while the error is retriable: temporary
+// Kafka errors such as a leader change, dropped connections.
 type Producer struct {
 	// writers differ only in BatchSize, smallest first (see smallBatch);
 	// the last has ProducerConfig.BatchSize.
