@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
 )
 
 func TestProducerConfigValidate(t *testing.T) {
@@ -232,4 +236,74 @@ func testProducerKind(t *testing.T, batchTimeout time.Duration) {
 			t.Fatalf("Produce after Close = %v, want ErrProducerClosed", err)
 		}
 	})
+}
+
+func TestRetriableProduceError(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"leader moved", kafka.NotLeaderForPartition, true},
+		{"request timed out", kafka.RequestTimedOut, true},
+		{"transport names another leader", produceAPI.NewError(errors.New("mismatching leaders (1!=2)")), true},
+		{"connection reset", fmt.Errorf("producing: %w", syscall.ECONNRESET), true},
+		{"connection dropped mid-answer", io.ErrUnexpectedEOF, true},
+		{"record too large", kafka.MessageSizeTooLarge, false},
+		{"not authorized", kafka.TopicAuthorizationFailed, false},
+		{"caller cancelled", context.Canceled, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := retriableProduceError(tt.err); got != tt.want {
+				t.Fatalf("retriableProduceError(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestProducerChunks checks that a call whose records for one partition
+// exceed BatchSize or BatchBytes (so that they go out in several produce
+// requests) is written whole, each key's records in the order given.
+func TestProducerChunks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		cfg  ProducerConfig
+	}{
+		{"BatchSize", ProducerConfig{BatchSize: 7}},
+		{"BatchBytes", ProducerConfig{BatchBytes: 2000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic := testTopic(t, ctx, "chunks", 2)
+			cfg := tc.cfg
+			cfg.Brokers, cfg.BatchTimeout, cfg.Logger = testBrokers, StageBatchTimeout, testLogger(t)
+			p, err := NewProducer(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = p.Close() }()
+			outs := make([]Output, 50)
+			for i := range outs {
+				outs[i] = Output{Topic: topic, Key: []byte("k" + strconv.Itoa(i%3)), Value: append([]byte(strconv.Itoa(i)+" "), make([]byte, 200)...)}
+			}
+			if err := p.Produce(ctx, outs); err != nil {
+				t.Fatal(err)
+			}
+			last := map[string]int{}
+			n := 0
+			for _, m := range readTopic(t, ctx, topic) {
+				n++
+				v, _ := strconv.Atoi(strings.Fields(string(m.Value))[0])
+				if prev, ok := last[string(m.Key)]; ok && v <= prev {
+					t.Errorf("key %s: record %d after %d", m.Key, v, prev)
+				}
+				last[string(m.Key)] = v
+			}
+			if n != len(outs) {
+				t.Fatalf("read %d records, produced %d", n, len(outs))
+			}
+		})
+	}
 }
