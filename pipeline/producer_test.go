@@ -149,13 +149,12 @@ func testProducerKind(t *testing.T, batchTimeout time.Duration) {
 
 	t.Run("calls of every size keep a key's order", func(t *testing.T) {
 		// 1, 20, 200 and 1,500 records go through the writers of 16, 128
-		// and 1,000 records a batch; one after the other, a key's
-		// records stay in the order they were produced.
+		// and 1,000 records a batch (with StageBatchTimeout, 1 and 20 go
+		// as one request per leader instead); one after the other, a
+		// key's records stay in the order they were produced.
 		next := 0
 		for _, n := range []int{1, 20, 200, 1500, 1} {
-			if p.requests != nil {
-				// one request per call: no writers to choose from.
-			} else if w := p.writerFor(n); w.BatchSize < n && w != p.writers[len(p.writers)-1] {
+			if w := p.writerFor(n); w.BatchSize < n && w != p.writers[len(p.writers)-1] {
 				t.Fatalf("a call of %d records went to a writer of %d a batch", n, w.BatchSize)
 			}
 			outs := make([]Output, n)
@@ -179,9 +178,6 @@ func testProducerKind(t *testing.T, batchTimeout time.Duration) {
 		}
 		if want != next {
 			t.Fatalf("read %d records of key ordered, produced %d", want, next)
-		}
-		if p.requests != nil {
-			return
 		}
 		if got := []int{p.writerFor(1).BatchSize, p.writerFor(17).BatchSize, p.writerFor(129).BatchSize, p.writerFor(5000).BatchSize}; !slices.Equal(got, []int{16, 128, 1000, 1000}) {
 			t.Fatalf("writers chosen for 1, 17, 129, 5000 records have batch sizes %v", got)
