@@ -96,9 +96,18 @@ func testLogger(t testing.TB) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 }
 
+// testProducer returns a Producer as the workers' stages use it (with
+// StageBatchTimeout: one produce request per partition leader a call).
 func testProducer(t testing.TB) *Producer {
 	t.Helper()
-	p, err := NewProducer(ProducerConfig{Brokers: testBrokers, Logger: testLogger(t)})
+	return newTestProducer(t, StageBatchTimeout)
+}
+
+// newTestProducer returns a Producer with the given BatchTimeout, closed
+// when the test ends.
+func newTestProducer(t testing.TB, batchTimeout time.Duration) *Producer {
+	t.Helper()
+	p, err := NewProducer(ProducerConfig{Brokers: testBrokers, Logger: testLogger(t), BatchTimeout: batchTimeout})
 	if err != nil {
 		t.Fatalf("NewProducer: %v", err)
 	}

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
 )
 
 func TestProducerConfigValidate(t *testing.T) {
@@ -41,11 +45,27 @@ func TestProducerConfigValidate(t *testing.T) {
 	}
 }
 
+// TestProducer runs every case on both ways a Producer writes: through
+// kafka.Writer (a BatchTimeout above StageBatchTimeout) and one request
+// per partition leader for each call (the stages' StageBatchTimeout).
 func TestProducer(t *testing.T) {
+	for _, kind := range []struct {
+		name         string
+		batchTimeout time.Duration
+	}{
+		{"writer", 0},
+		{"one request per leader", StageBatchTimeout},
+	} {
+		t.Run(kind.name, func(t *testing.T) { testProducerKind(t, kind.batchTimeout) })
+	}
+}
+
+func testProducerKind(t *testing.T, batchTimeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topic := testTopic(t, ctx, "out", 4)
-	p := testProducer(t)
+	other := testTopic(t, ctx, "other", 4) // created before the producer reads the metadata
+	p := newTestProducer(t, batchTimeout)
 
 	tests := []struct {
 		scenario   string
@@ -129,8 +149,9 @@ func TestProducer(t *testing.T) {
 
 	t.Run("calls of every size keep a key's order", func(t *testing.T) {
 		// 1, 20, 200 and 1,500 records go through the writers of 16, 128
-		// and 1,000 records a batch; one after the other, a key's
-		// records stay in the order they were produced.
+		// and 1,000 records a batch (with StageBatchTimeout, 1 and 20 go
+		// as one request per leader instead); one after the other, a
+		// key's records stay in the order they were produced.
 		next := 0
 		for _, n := range []int{1, 20, 200, 1500, 1} {
 			if w := p.writerFor(n); w.BatchSize < n && w != p.writers[len(p.writers)-1] {
@@ -163,8 +184,44 @@ func TestProducer(t *testing.T) {
 		}
 	})
 
+	t.Run("several topics in one call land where the key says", func(t *testing.T) {
+		// Every key goes to the partition the Java client's murmur2 hash
+		// gives (kafka.Murmur2Balancer over partitions 0…3), on both
+		// topics of the call, its records in the order given.
+		var outs []Output
+		for i := range 60 {
+			for _, tp := range []string{topic, other} {
+				outs = append(outs, Output{Topic: tp, Key: []byte("multi-" + strconv.Itoa(i%15)), Value: []byte(strconv.Itoa(i))})
+			}
+		}
+		if err := p.Produce(ctx, outs); err != nil {
+			t.Fatal(err)
+		}
+		for _, tp := range []string{topic, other} {
+			last := map[string]int{}
+			n := 0
+			for _, m := range readTopic(t, ctx, tp) {
+				if !strings.HasPrefix(string(m.Key), "multi-") {
+					continue
+				}
+				n++
+				if want := (kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: m.Key}, 0, 1, 2, 3); m.Partition != want {
+					t.Errorf("key %s on %s landed on partition %d, murmur2 says %d", m.Key, tp, m.Partition, want)
+				}
+				v, _ := strconv.Atoi(string(m.Value))
+				if prev, ok := last[string(m.Key)]; ok && v <= prev {
+					t.Errorf("key %s on %s: record %d after %d", m.Key, tp, v, prev)
+				}
+				last[string(m.Key)] = v
+			}
+			if n != 60 {
+				t.Errorf("read %d records from %s, produced 60", n, tp)
+			}
+		}
+	})
+
 	t.Run("close is idempotent and ends produce", func(t *testing.T) {
-		p2 := testProducer(t)
+		p2 := newTestProducer(t, batchTimeout)
 		if err := p2.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -175,4 +232,74 @@ func TestProducer(t *testing.T) {
 			t.Fatalf("Produce after Close = %v, want ErrProducerClosed", err)
 		}
 	})
+}
+
+func TestRetriableProduceError(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"leader moved", kafka.NotLeaderForPartition, true},
+		{"request timed out", kafka.RequestTimedOut, true},
+		{"transport names another leader", produceAPI.NewError(errors.New("mismatching leaders (1!=2)")), true},
+		{"connection reset", fmt.Errorf("producing: %w", syscall.ECONNRESET), true},
+		{"connection dropped mid-answer", io.ErrUnexpectedEOF, true},
+		{"record too large", kafka.MessageSizeTooLarge, false},
+		{"not authorized", kafka.TopicAuthorizationFailed, false},
+		{"caller cancelled", context.Canceled, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := retriableProduceError(tt.err); got != tt.want {
+				t.Fatalf("retriableProduceError(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestProducerChunks checks that a call whose records for one partition
+// exceed BatchSize or BatchBytes (so that they go out in several produce
+// requests) is written whole, each key's records in the order given.
+func TestProducerChunks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		cfg  ProducerConfig
+	}{
+		{"BatchSize", ProducerConfig{BatchSize: 7}},
+		{"BatchBytes", ProducerConfig{BatchBytes: 2000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic := testTopic(t, ctx, "chunks", 2)
+			cfg := tc.cfg
+			cfg.Brokers, cfg.BatchTimeout, cfg.Logger = testBrokers, StageBatchTimeout, testLogger(t)
+			p, err := NewProducer(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = p.Close() }()
+			outs := make([]Output, 50)
+			for i := range outs {
+				outs[i] = Output{Topic: topic, Key: []byte("k" + strconv.Itoa(i%3)), Value: append([]byte(strconv.Itoa(i)+" "), make([]byte, 200)...)}
+			}
+			if err := p.Produce(ctx, outs); err != nil {
+				t.Fatal(err)
+			}
+			last := map[string]int{}
+			n := 0
+			for _, m := range readTopic(t, ctx, topic) {
+				n++
+				v, _ := strconv.Atoi(strings.Fields(string(m.Value))[0])
+				if prev, ok := last[string(m.Key)]; ok && v <= prev {
+					t.Errorf("key %s: record %d after %d", m.Key, v, prev)
+				}
+				last[string(m.Key)] = v
+			}
+			if n != len(outs) {
+				t.Fatalf("read %d records, produced %d", n, len(outs))
+			}
+		})
+	}
 }
