@@ -885,3 +885,83 @@ func TestSimulatorSetupOverTLS(t *testing.T) {
 		t.Errorf("Build with a missing CA file = %v, want an error about caFile", err)
 	}
 }
+
+// TestMaxConcurrentCallsBoundsCallsInFlight: however the calls go (net/http
+// over plain HTTP, or the lean HTTP/2 client over TLS on one or more
+// connections), at most MaxConcurrentCalls are with FCM at once, and that
+// many are.
+func TestMaxConcurrentCallsBoundsCallsInFlight(t *testing.T) {
+	tests := []struct {
+		name             string
+		tls              bool
+		calls, conns, in int
+	}{
+		{"net/http", false, 3, 1, 20},
+		{"lean, one connection", true, 3, 1, 20},
+		{"lean, calls shared unevenly by connections", true, 5, 2, 30},
+		{"lean, fewer calls than connections", true, 2, 4, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			overTLS.Store(tt.tls)
+			defer overTLS.Store(false)
+			var inFlight, most atomic.Int32
+			arrived := make(chan struct{}, tt.in)
+			release := make(chan struct{})
+			f := newFake(t, func(f *fakeFCM) {
+				f.answer = func(w http.ResponseWriter) {
+					n := inFlight.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					arrived <- struct{}{}
+					<-release // every call is held until the test lets them go
+					inFlight.Add(-1)
+					_, _ = io.WriteString(w, `{"name":"projects/p/messages/1"}`)
+				}
+			})
+			cfg := newChannel(t, f.URL, f.URL+"/token", testKeys()[0], 0).Config()
+			cfg.MaxConcurrentCalls, cfg.Connections = tt.calls, tt.conns
+			ch, err := fcm.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ch.Close() })
+			msgs := make([]channels.Message, tt.in)
+			for i := range msgs {
+				msgs[i] = channels.Message{DeliveryID: fmt.Sprint("d", i), MsgID: "m1", AppID: testApp, Token: fmt.Sprint("t", i), Title: "t", Body: "b"}
+			}
+			type sent struct {
+				res []channels.Result
+				err error
+			}
+			done := make(chan sent, 1)
+			go func() {
+				res, err := ch.Send(t.Context(), msgs)
+				done <- sent{res, err}
+			}()
+			for range tt.calls {
+				select {
+				case <-arrived:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%d calls in flight after 10 s, want %d (MaxConcurrentCalls)", inFlight.Load(), tt.calls)
+				}
+			}
+			// Calls beyond the bound, if the channel let any go, arrive
+			// in this time; none may.
+			time.Sleep(200 * time.Millisecond)
+			close(release)
+			got := <-done
+			if got.err != nil {
+				t.Fatalf("Send: %v", got.err)
+			}
+			for i, r := range got.res {
+				if r.Outcome != channels.Success {
+					t.Errorf("message %d: %+v", i, r)
+				}
+			}
+			if n := most.Load(); int(n) != tt.calls {
+				t.Errorf("%d calls in flight at once, want at most and at least %d (MaxConcurrentCalls)", n, tt.calls)
+			}
+		})
+	}
+}
