@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -168,7 +169,7 @@ type topicLeaders struct {
 func (rp *requestProducer) metadata(ctx context.Context, msgs []kafka.Message) (map[string]topicLeaders, error) {
 	var names []string
 	for i := range msgs {
-		if !containsString(names, msgs[i].Topic) {
+		if !slices.Contains(names, msgs[i].Topic) {
 			names = append(names, msgs[i].Topic)
 		}
 	}
@@ -191,15 +192,6 @@ func (rp *requestProducer) metadata(ctx context.Context, msgs []kafka.Message) (
 		out[t.Name] = topicLeaders{leaders: leaders}
 	}
 	return out, nil
-}
-
-func containsString(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // sendRound writes chunks (at most one per partition) with one request per
@@ -233,11 +225,7 @@ func (rp *requestProducer) sendRound(ctx context.Context, msgs []kafka.Message, 
 		} else {
 			var wg sync.WaitGroup
 			for i, l := range leaders {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					results[i] = rp.send(ctx, msgs, byLeader[l])
-				}()
+				wg.Go(func() { results[i] = rp.send(ctx, msgs, byLeader[l]) })
 			}
 			wg.Wait()
 		}
