@@ -188,13 +188,14 @@ drain:
 	if len(batch) == s.cfg.BatchSize {
 		return batch
 	}
-	// Without a BatchWait only a burst's batch waits to fill.
+	// Without a BatchWait only a burst's batch waits to fill; with one, a
+	// burst's batch waits the longer of the two.
 	full := s.cfg.BatchWait
+	if s.cfg.BurstRecords > 0 && len(batch) >= s.cfg.BurstRecords {
+		full = max(full, s.cfg.BurstWait)
+	}
 	if full < 0 {
-		if s.cfg.BurstRecords == 0 || len(batch) < s.cfg.BurstRecords {
-			return batch
-		}
-		full = s.cfg.BurstWait
+		return batch
 	}
 	wait := full - time.Since(start)
 	if wait <= 0 {

@@ -85,7 +85,8 @@ func TestStageBatchLinger(t *testing.T) {
 // that come while the handler is busy form the next batch. With a
 // BatchWait the first record would wait and take the others along. With
 // BurstRecords, a batch that took a burst (the five that came while the
-// handler was busy) waits for the late records until it is full.
+// handler was busy) waits for the late records until it is full, also
+// when a BatchWait shorter than BurstWait is set.
 func TestStageNoBatchWait(t *testing.T) {
 	for _, tc := range []struct {
 		scenario  string
@@ -98,6 +99,8 @@ func TestStageNoBatchWait(t *testing.T) {
 		{scenario: "batch wait: the first record waits for the others", batchWait: 3 * time.Second, want: []int{6}},
 		{scenario: "burst: the five wait for the four that follow", batchWait: NoBatchWait, burst: 3, late: 4, want: []int{1, 9}},
 		{scenario: "no burst rule: the five go at once", batchWait: NoBatchWait, late: 4, want: []int{1, 5, 4}},
+		{scenario: "burst beyond a short batch wait: the five wait for the four that follow", batchWait: time.Millisecond, burst: 3, late: 4, want: []int{1, 9}},
+		{scenario: "short batch wait, no burst rule: the five go after the wait", batchWait: time.Millisecond, late: 4, want: []int{1, 5, 4}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -146,11 +149,11 @@ func TestStageNoBatchWait(t *testing.T) {
 			produceInputs(t, ctx, p, in, 1, 1, "lone")
 			// With a BatchWait the first batch is handled only after
 			// that wait, so the others are published before it starts.
-			if tc.batchWait > 0 {
+			if tc.batchWait > time.Second {
 				produceInputs(t, ctx, p, in, 5, 1, "busy")
 			}
 			waitClosed(t, ctx, first, "the first record was not handled")
-			if tc.batchWait < 0 {
+			if tc.batchWait <= time.Second {
 				produceInputs(t, ctx, p, in, 5, 1, "busy")
 				// Time for the stage to fetch them while the handler is
 				// busy (the broker answers a fetch as soon as records come).
@@ -161,6 +164,10 @@ func TestStageNoBatchWait(t *testing.T) {
 				if tc.burst == 0 {
 					// The five go as they are; the late ones come after them.
 					waitClosed(t, ctx, second, "the second batch was not handled")
+				} else {
+					// Well after BatchWait, well before BurstWait: only the
+					// burst rule keeps the five waiting for them.
+					time.Sleep(500 * time.Millisecond)
 				}
 				produceInputs(t, ctx, p, in, tc.late, 1, "late")
 			}

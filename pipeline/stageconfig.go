@@ -55,14 +55,14 @@ type StageConfig struct {
 	// With NoBatchWait it applies only to the batches of a burst (see
 	// BurstRecords).
 	BatchLinger time.Duration
-	// BurstRecords and BurstWait fill the batches of a burst under
-	// NoBatchWait: a batch that already holds at least BurstRecords
-	// records once it took what had arrived (fewer than BatchSize) waits
-	// up to BurstWait for more, handed over at BatchSize or once no record
-	// came for BatchLinger. A broadcast's deliveries, which arrive by the
-	// thousand, then fill the sender's vendor calls, while a trickle of
-	// unicast requests is still handed over at once. 0 (the default)
-	// never waits; with a positive BatchWait every batch waits anyway.
+	// BurstRecords and BurstWait fill the batches of a burst: a batch
+	// that already holds at least BurstRecords records once it took what
+	// had arrived (fewer than BatchSize) waits up to BurstWait for more
+	// (or BatchWait, if that is longer), handed over at BatchSize or once
+	// no record came for BatchLinger. A broadcast's deliveries, which
+	// arrive by the thousand, then fill the sender's vendor calls, while
+	// a trickle of unicast requests waits no longer than BatchWait (with
+	// NoBatchWait: not at all). 0 (the default) adds no wait.
 	BurstRecords int
 	BurstWait    time.Duration
 	// FetchMaxWait bounds one fetch of the consumer: the broker answers as

@@ -305,8 +305,9 @@ func stageConfig(name, region, topic string, d Deps) pipeline.StageConfig {
 	return sc
 }
 
-// stageBatchWait is the pipeline's BatchWait for stage.batchWait: 0 (the
-// default) does not wait for more records (pipeline.NoBatchWait).
+// stageBatchWait is the pipeline's BatchWait for stage.batchWait: a
+// negative value (or 0, which the configuration's defaults replace) does
+// not wait for more records (pipeline.NoBatchWait).
 func stageBatchWait(d time.Duration) time.Duration {
 	if d <= 0 {
 		return pipeline.NoBatchWait

@@ -32,8 +32,13 @@ func TestEventsinkBatchesAreItsOwn(t *testing.T) {
 		{"fanout", Fanout, 30 * time.Millisecond, 700, 7 * time.Millisecond, 2 * time.Millisecond, 0, 0},
 		{"sender", Sender, 30 * time.Millisecond, 700, 7 * time.Millisecond, 2 * time.Millisecond, 64, 5 * time.Millisecond},
 		{"callbacks", Callbacks, 30 * time.Millisecond, 700, 7 * time.Millisecond, 2 * time.Millisecond, 0, 0},
+		{"fanout without a wait", Fanout, 30 * time.Millisecond, 700, pipeline.NoBatchWait, 2 * time.Millisecond, 0, 0},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
+			cfg.Stage.BatchWait = 7 * time.Millisecond
+			if tc.wait == pipeline.NoBatchWait {
+				cfg.Stage.BatchWait = -time.Millisecond
+			}
 			cfg.Eventsink = config.EventsinkConfig{BatchSize: 30000, BatchWait: 250 * time.Millisecond, BatchLinger: tc.sinkLinger}
 			sc := stageConfig(string(tc.kind), "sg", pipeline.EventsTopic("sg"), Deps{Cfg: cfg})
 			if sc.BatchSize != tc.size || sc.BatchWait != tc.wait || sc.BatchLinger != tc.linger {

@@ -45,7 +45,7 @@ const (
 	// sizes its batches (its inserts) with eventsink.batchSize instead.
 	stackBatchSize = 2000
 	// stackBatchWait is stage.batchWait of the workers (the default).
-	stackBatchWait time.Duration = 0
+	stackBatchWait = config.DefaultStageBatchWait
 	// stackApp is the app every pipeline figure pushes for.
 	stackApp           = "BENCH_APP"
 	stackPrefix        = "bench_"
