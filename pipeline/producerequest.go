@@ -49,13 +49,21 @@ type requestProducer struct {
 	partitionLists sync.Map // int (partition count) → []int{0, …, n-1}
 }
 
+// topicPartition names one partition of a topic.
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
 // partitionChunk is the records of one call for one topic partition that
-// go in one request: idx are indexes into the call's messages.
+// go in one request: idx are indexes into the call's messages, bytes their
+// size as recordSize counts it.
 type partitionChunk struct {
 	topic     string
 	partition int32
 	leader    int32
 	idx       []int
+	bytes     int64
 }
 
 // produce writes msgs and returns one error per message (nil where it was
@@ -75,13 +83,8 @@ func (rp *requestProducer) produce(ctx context.Context, msgs []kafka.Message) ([
 		return errs, failed
 	}
 	// Each partition's records, in call order, cut into chunks.
-	type partKey struct {
-		topic     string
-		partition int32
-	}
-	var order []partKey
-	chunks := map[partKey][]*partitionChunk{}
-	bytesOf := map[*partitionChunk]int64{}
+	var order []topicPartition
+	chunks := map[topicPartition][]*partitionChunk{}
 	for i := range msgs {
 		m := &msgs[i]
 		tm, ok := meta[m.Topic]
@@ -94,18 +97,18 @@ func (rp *requestProducer) produce(ctx context.Context, msgs []kafka.Message) ([
 			continue
 		}
 		p := int32(rp.balancer.Balance(kafka.Message{Key: m.Key}, rp.partitionList(len(tm.leaders))...))
-		k := partKey{m.Topic, p}
+		k := topicPartition{m.Topic, p}
 		cs, seen := chunks[k]
 		if !seen {
 			order = append(order, k)
 		}
 		size := recordSize(Output{Key: m.Key, Value: m.Value, Headers: m.Headers})
-		if n := len(cs); n == 0 || len(cs[n-1].idx) >= rp.batchSize || bytesOf[cs[n-1]]+size > rp.batchBytes {
+		if n := len(cs); n == 0 || len(cs[n-1].idx) >= rp.batchSize || cs[n-1].bytes+size > rp.batchBytes {
 			cs = append(cs, &partitionChunk{topic: m.Topic, partition: p, leader: tm.leaders[p]})
 		}
 		c := cs[len(cs)-1]
 		c.idx = append(c.idx, i)
-		bytesOf[c] += size
+		c.bytes += size
 		chunks[k] = cs
 	}
 	// Round r sends chunk r of every partition that has one; a chunk
@@ -301,18 +304,14 @@ func (rp *requestProducer) send(ctx context.Context, msgs []kafka.Message, chunk
 		}
 		return failed
 	}
-	type tp struct {
-		topic     string
-		partition int32
-	}
-	answered := map[tp]int16{}
+	answered := map[topicPartition]int16{}
 	for _, t := range res.(*produceAPI.Response).Topics {
 		for _, p := range t.Partitions {
-			answered[tp{t.Topic, p.Partition}] = p.ErrorCode
+			answered[topicPartition{t.Topic, p.Partition}] = p.ErrorCode
 		}
 	}
 	for _, c := range chunks {
-		code, ok := answered[tp{c.topic, c.partition}]
+		code, ok := answered[topicPartition{c.topic, c.partition}]
 		switch {
 		case !ok:
 			failed[c] = fmt.Errorf("producing to %s partition %d: %w", c.topic, c.partition, protocol.ErrNoPartition)
