@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 )
 
 // Output is one record a handler wants written. Topic is required; Key
@@ -72,6 +73,10 @@ type ProducerConfig struct {
 	// retries). kafka-go also uses it as the timeout of the metadata
 	// request itself, so it must be at least 500ms. Default 2s.
 	MetadataTTL time.Duration
+	// Compression is the codec of the record batches written (Kafka's
+	// compression.type). Empty means DefaultCompression; CompressionNone
+	// writes them as they are.
+	Compression Compression
 	// Logger receives the writer's error messages. The zero Logger discards
 	// them.
 	Logger zerolog.Logger
@@ -116,6 +121,9 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 // Validate reports the first setting that cannot work, saying what to fix.
 func (c ProducerConfig) Validate() error {
 	c = c.withDefaults()
+	if _, err := c.Compression.codec(); err != nil {
+		return fmt.Errorf("pipeline: ProducerConfig.Compression %w", err)
+	}
 	switch {
 	case len(c.Brokers) == 0:
 		return errors.New("pipeline: ProducerConfig.Brokers is empty: give at least one host:port")
@@ -142,8 +150,9 @@ func (c ProducerConfig) Validate() error {
 	return nil
 }
 
-// Producer writes records to any topic and waits for every in-sync replica
-// to acknowledge them (acks=all), uncompressed. It never creates topics. A
+// Producer writes records to any topic, in batches compressed with
+// ProducerConfig.Compression, and waits for every in-sync replica to
+// acknowledge them (acks=all). It never creates topics. A
 // Producer is safe for concurrent use; several stages of one process may
 // share one. Failed produce requests are sent again (MaxAttempts in all,
 // with a backoff of 50ms to 1s) while the error is retriable: temporary
@@ -172,6 +181,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.With().Str("component", "producer").Logger()
+	codec, _ := cfg.Compression.codec() // Validate refused an unknown one
 	transport := cfg.Security.Transport(cfg.ClientID)
 	transport.MetadataTTL = cfg.MetadataTTL
 	newWriter := func(batchSize int) *kafka.Writer {
@@ -187,6 +197,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 			WriteTimeout:           cfg.WriteTimeout,
 			ReadTimeout:            cfg.WriteTimeout,
 			RequiredAcks:           kafka.RequireAll,
+			Compression:            codec,
 			AllowAutoTopicCreation: false,
 			Transport:              transport,
 			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
@@ -199,7 +210,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		p.requests = &requestProducer{
 			addr: kafka.TCP(cfg.Brokers...), addrs: cfg.Brokers, transport: transport,
 			batchSize: cfg.BatchSize, batchBytes: cfg.BatchBytes, maxAttempts: cfg.MaxAttempts, timeout: cfg.WriteTimeout,
-			backoffMin: 50 * time.Millisecond, backoffMax: time.Second,
+			backoffMin: 50 * time.Millisecond, backoffMax: time.Second, compression: protocol.Attributes(codec),
 		}
 	}
 	for _, n := range [...]int{smallBatch, mediumBatch} {

@@ -28,6 +28,8 @@ func TestProducerConfigValidate(t *testing.T) {
 		{scenario: "empty broker", cfg: ProducerConfig{Brokers: []string{""}}, wantErr: "empty address"},
 		{scenario: "slow batch timeout", cfg: ProducerConfig{Brokers: []string{"b:1"}, BatchTimeout: 2 * time.Second}, wantErr: "few milliseconds"},
 		{scenario: "negative batch size", cfg: ProducerConfig{Brokers: []string{"b:1"}, BatchSize: -1}, wantErr: "BatchSize -1"},
+		{scenario: "codec named", cfg: ProducerConfig{Brokers: []string{"b:1"}, Compression: CompressionZstd}},
+		{scenario: "unknown codec", cfg: ProducerConfig{Brokers: []string{"b:1"}, Compression: "brotli"}, wantErr: `ProducerConfig.Compression "brotli" is not a codec: use one of none, gzip, snappy, lz4, zstd (empty: snappy)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

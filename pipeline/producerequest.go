@@ -32,8 +32,9 @@ import (
 // NOT_LEADER_OR_FOLLOWER, a leader the transport's metadata no longer
 // agrees with, a dropped connection) is sent again, for the partitions it
 // failed, after a backoff, to the leaders the metadata then names, up to
-// maxAttempts times in all. Acks are all (every in-sync replica), records
-// are not compressed, as with the Writer it replaces.
+// maxAttempts times in all. Acks are all (every in-sync replica); a
+// chunk's records are one batch compressed with compression, as the Writer
+// it replaces compresses them.
 type requestProducer struct {
 	addr        net.Addr
 	addrs       []string
@@ -45,6 +46,7 @@ type requestProducer struct {
 	timeout     time.Duration
 	backoffMin  time.Duration
 	backoffMax  time.Duration
+	compression protocol.Attributes // the codec bits of every record batch
 
 	partitionLists sync.Map // int (partition count) → []int{0, …, n-1}
 }
@@ -290,7 +292,7 @@ func (rp *requestProducer) send(ctx context.Context, msgs []kafka.Message, chunk
 		}
 		req.Topics[t].Partitions = append(req.Topics[t].Partitions, produceAPI.RequestPartition{
 			Partition: c.partition,
-			RecordSet: protocol.RecordSet{Records: &chunkRecords{msgs: msgs, idx: c.idx}},
+			RecordSet: protocol.RecordSet{Attributes: rp.compression, Records: &chunkRecords{msgs: msgs, idx: c.idx}},
 		})
 	}
 	rctx, cancel := context.WithTimeout(ctx, rp.timeout)

@@ -25,6 +25,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -281,6 +283,10 @@ type Config struct {
 	// ClientID names the producer to the brokers. Default
 	// "pushpipe-producer".
 	ClientID string
+	// Compression is the codec of the record batches written (Kafka's
+	// compression.type; the workers read any). Empty means
+	// pipeline.DefaultCompression (snappy).
+	Compression pipeline.Compression
 	// Logger receives the Kafka client's warnings; the zero Logger
 	// discards them.
 	Logger zerolog.Logger
@@ -292,6 +298,9 @@ type Config struct {
 func (c Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		return errors.New("producer: Brokers is empty: give at least one Kafka host:port")
+	}
+	if c.Compression != "" && !slices.Contains(pipeline.Compressions(), string(c.Compression)) {
+		return fmt.Errorf("producer: Compression %q is not a codec: use one of %s, or empty for %s", c.Compression, strings.Join(pipeline.Compressions(), ", "), pipeline.DefaultCompression)
 	}
 	if c.Region != "" && !schema.ValidRegion(c.Region) {
 		return fmt.Errorf("producer: Region %q is not one of %v: use one of them, or empty for the region each request names", c.Region, schema.Regions())
@@ -320,7 +329,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: cfg.Brokers, Security: cfg.Security, ClientID: cfg.ClientID, Logger: cfg.Logger})
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: cfg.Brokers, Security: cfg.Security, ClientID: cfg.ClientID, Compression: cfg.Compression, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}

@@ -89,7 +89,7 @@ show TASKID).`,
 			if err != nil {
 				return err
 			}
-			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
+			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Compression: cfg.Kafka.Compression, Logger: log})
 			if err != nil {
 				return err
 			}

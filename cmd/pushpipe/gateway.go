@@ -398,7 +398,7 @@ func serveRegion(cmd *cobra.Command, cfg *config.Config, log zerolog.Logger, ep 
 	ctx := cmd.Context()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
+	p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Compression: cfg.Kafka.Compression, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ workers, so a bad request shows up as a 'rejected' event and in push.dlq.<region
 			if err != nil {
 				return err
 			}
-			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
+			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Compression: cfg.Kafka.Compression, Logger: log})
 			if err != nil {
 				return err
 			}

@@ -64,7 +64,7 @@ event yet is revoked as well). Revoking twice changes nothing.`,
 			if err != nil {
 				return err
 			}
-			p, err := producer.New(producer.Config{Brokers: brokers, Security: sec, Region: f.region, Logger: log})
+			p, err := producer.New(producer.Config{Brokers: brokers, Security: sec, Compression: cfg.Kafka.Compression, Region: f.region, Logger: log})
 			if err != nil {
 				return err
 			}

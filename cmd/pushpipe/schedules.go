@@ -30,11 +30,13 @@ func (f *schedulesFlags) register(cmd *cobra.Command) {
 }
 
 // scheduleEnv is where the schedules commands work: the brokers, their
-// Kafka security and the default time zone of schedules not yet admitted.
+// Kafka security, the codec of the records written (kafka.compression) and
+// the default time zone of schedules not yet admitted.
 type scheduleEnv struct {
-	brokers []string
-	sec     pipeline.KafkaSecurity
-	def     *time.Location
+	brokers     []string
+	sec         pipeline.KafkaSecurity
+	compression pipeline.Compression
+	def         *time.Location
 }
 
 // setup loads the configuration and checks the flags.
@@ -55,7 +57,7 @@ func (f *schedulesFlags) setup(cmd *cobra.Command) (scheduleEnv, error) {
 	if err != nil {
 		return scheduleEnv{}, err
 	}
-	return scheduleEnv{brokers: brokers, sec: sec, def: loc}, nil
+	return scheduleEnv{brokers: brokers, sec: sec, compression: cfg.Kafka.Compression, def: loc}, nil
 }
 
 func newSchedulesCmd() *cobra.Command {
@@ -238,7 +240,7 @@ twice is not an error.`,
 			if id == "" {
 				return fail("--id is empty: give a schedule id or an occurrence id (see pushpipe schedules list)")
 			}
-			prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: env.brokers, Security: env.sec})
+			prod, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: env.brokers, Security: env.sec, Compression: env.compression})
 			if err != nil {
 				return err
 			}

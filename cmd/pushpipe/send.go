@@ -163,7 +163,7 @@ func runSend(cmd *cobra.Command, f *sendFlags) error {
 		if brokers, sec, err = f.ep.kafka(cfg); err != nil {
 			return err
 		}
-		sum.TaskIDs, err = publishRequests(cmd.Context(), producer.Config{Brokers: brokers, Security: sec, Region: f.region, Logger: log}, reqs, progress)
+		sum.TaskIDs, err = publishRequests(cmd.Context(), producer.Config{Brokers: brokers, Security: sec, Compression: cfg.Kafka.Compression, Region: f.region, Logger: log}, reqs, progress)
 	}
 	if len(reqs) > 1 {
 		_, _ = fmt.Fprintln(cmd.ErrOrStderr())

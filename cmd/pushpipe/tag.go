@@ -68,7 +68,7 @@ The gateway serves the same as /v1/tags/add, /v1/tags/remove, /v1/tags/list and
 			if err != nil {
 				return err
 			}
-			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Logger: log})
+			p, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: sec, Compression: cfg.Kafka.Compression, Logger: log})
 			if err != nil {
 				return err
 			}

@@ -204,7 +204,7 @@ func runWorkers(ctx context.Context, o runOpts) error {
 	// The stages (and the receipts and scheduler services) write through
 	// this producer, each call a batch of its own that waits for its
 	// acknowledgement: no linger (see pipeline.StageBatchTimeout).
-	producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: o.kafkaSecurity, Logger: log,
+	producer, err := pipeline.NewProducer(pipeline.ProducerConfig{Brokers: brokers, Security: o.kafkaSecurity, Compression: o.cfg.Kafka.Compression, Logger: log,
 		BatchTimeout: pipeline.StageBatchTimeout})
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/pushpipe/pushpipe/channels"
 	"github.com/pushpipe/pushpipe/channels/middleware"
 	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/schema"
 	"github.com/pushpipe/pushpipe/store"
 )
@@ -103,6 +104,10 @@ type KafkaConfig struct {
 	Partitions int `yaml:"partitions"`
 	// EmbeddedPort is the loopback port of the embedded broker.
 	EmbeddedPort int `yaml:"embeddedPort"`
+	// Compression is the codec of every record batch the process's
+	// producers write (Kafka's compression.type: none, gzip, snappy, lz4,
+	// zstd). Default pipeline.DefaultCompression (snappy). Consumers read any.
+	Compression pipeline.Compression `yaml:"compression"`
 	// SASL authenticates every Kafka client of the process (workers,
 	// gateway, CLI). With the embedded broker, `pushpipe dev` starts it
 	// with SASL on and this user as its superuser.
@@ -314,6 +319,9 @@ func (c *Config) Defaults() {
 	if c.Kafka.EmbeddedPort == 0 {
 		c.Kafka.EmbeddedPort = DefaultKafkaPort
 	}
+	if c.Kafka.Compression == "" {
+		c.Kafka.Compression = pipeline.DefaultCompression
+	}
 	if c.ClickHouse.EmbeddedTCPPort == 0 {
 		c.ClickHouse.EmbeddedTCPPort = DefaultCHTCPPort
 	}
@@ -404,6 +412,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Partitions < 1 {
 		return fmt.Errorf("kafka.partitions must be at least 1, got %d", c.Kafka.Partitions)
+	}
+	if !slices.Contains(pipeline.Compressions(), string(c.Kafka.Compression)) {
+		return fmt.Errorf("kafka.compression %q: use one of %s", c.Kafka.Compression, strings.Join(pipeline.Compressions(), ", "))
 	}
 	if err := c.Kafka.validateSecurity(); err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pushpipe/pushpipe/channels/harmonyos"
 	"github.com/pushpipe/pushpipe/channels/mipush"
+	"github.com/pushpipe/pushpipe/pipeline"
 	"github.com/pushpipe/pushpipe/workers/sender"
 )
 
@@ -81,6 +82,12 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("retry = %+v, want maxAttempts 5, baseBackoff 200ms and the default maxBackoff", c.Retry)
 			}
 		}},
+		{scenario: "kafka.compression: snappy by default, a codec read from YAML", body: "kafka: {compression: zstd}\n", check: func(t *testing.T, c *Config) {
+			d, _ := Load("")
+			if d.Kafka.Compression != pipeline.CompressionSnappy || c.Kafka.Compression != pipeline.CompressionZstd {
+				t.Fatalf("kafka.compression = %q by default and %q from YAML, want snappy and zstd", d.Kafka.Compression, c.Kafka.Compression)
+			}
+		}},
 		{scenario: "unknown key is an error", body: "kafak: {}\n", wantErr: "field kafak not found"},
 		{scenario: "not yaml", body: "regions: [\n", wantErr: "parsing config"},
 	} {
@@ -109,6 +116,8 @@ func TestValidate(t *testing.T) {
 		{"defaults are valid", func(c *Config) {}, ""},
 		{"unknown region", func(c *Config) { c.Regions = []string{"us"} }, `regions: "us"`},
 		{"zero partitions", func(c *Config) { c.Kafka.Partitions = 0 }, "kafka.partitions"},
+		{"no compression", func(c *Config) { c.Kafka.Compression = pipeline.CompressionNone }, ""},
+		{"unknown compression", func(c *Config) { c.Kafka.Compression = "lz5" }, `kafka.compression "lz5": use one of none, gzip, snappy, lz4, zstd`},
 		{"app without id", func(c *Config) { c.Apps[0].AppID = "" }, "apps[0].appId is empty"},
 		{"app listed twice", func(c *Config) { c.Apps = append(c.Apps, c.Apps[0]) }, "listed twice"},
 		{"mipush without secret", func(c *Config) { AppCredentials[mipush.App](&c.Apps[0]).AppSecret = "" }, "needs both appSecret and packageName"},
