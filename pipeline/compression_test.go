@@ -2,15 +2,14 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
-	fetchAPI "github.com/segmentio/kafka-go/protocol/fetch"
+
+	"github.com/pushpipe/pushpipe/internal/testinfra"
 )
 
 // TestProducerCompression writes records with each codec, through both
@@ -61,8 +60,9 @@ func TestProducerCompression(t *testing.T) {
 				if err := p.Produce(ctx, outs); err != nil {
 					t.Fatalf("Produce: %v", err)
 				}
-				if got := storedCodec(t, ctx, topic); got != c.want {
-					t.Errorf("the broker holds batches compressed with %v, want %v", got, c.want)
+				got, ok := testinfra.StoredCompression(t, ctx, testBrokers, topic, 1)[0]
+				if !ok || got != c.want {
+					t.Errorf("the broker holds batches compressed with %v (records: %t), want %v", got, ok, c.want)
 				}
 				r := kafka.NewReader(kafka.ReaderConfig{Brokers: testBrokers, Topic: topic, Partition: 0, MaxWait: 100 * time.Millisecond})
 				defer func() { _ = r.Close() }()
@@ -78,46 +78,4 @@ func TestProducerCompression(t *testing.T) {
 			})
 		}
 	}
-}
-
-// storedCodec fetches partition 0 of topic from its first offset as raw
-// record batches and returns the compression bits of their attributes
-// (the union over the batches, so a mix shows as neither codec).
-func storedCodec(t *testing.T, ctx context.Context, topic string) protocol.Attributes {
-	t.Helper()
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	res, err := tr.RoundTrip(ctx, kafka.TCP(testBrokers...), &fetchAPI.Request{
-		ReplicaID: -1, MaxWaitTime: 100, MaxBytes: 8 << 20,
-		Topics: []fetchAPI.RequestTopic{{Topic: topic, Partitions: []fetchAPI.RequestPartition{{Partition: 0, PartitionMaxBytes: 8 << 20}}}},
-	})
-	if err != nil {
-		t.Fatalf("fetching %s: %v", topic, err)
-	}
-	var attrs protocol.Attributes
-	for _, rt := range res.(*fetchAPI.Response).Topics {
-		for _, rp := range rt.Partitions {
-			if rp.ErrorCode != 0 {
-				t.Fatalf("fetching %s: %v", topic, kafka.Error(rp.ErrorCode))
-			}
-			if rp.RecordSet.Records == nil {
-				t.Fatalf("fetching %s: no records", topic)
-			}
-			attrs |= rp.RecordSet.Attributes
-			// Drain the records so the connection's buffer is released.
-			for {
-				rec, err := rp.RecordSet.Records.ReadRecord()
-				if err != nil {
-					if !errors.Is(err, io.EOF) {
-						t.Fatalf("reading the fetched records of %s: %v", topic, err)
-					}
-					break
-				}
-				if rec.Value != nil {
-					_ = rec.Value.Close()
-				}
-			}
-		}
-	}
-	return attrs & 7
 }
