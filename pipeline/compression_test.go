@@ -13,9 +13,10 @@ import (
 )
 
 // TestProducerCompression writes records with each codec, through both
-// ways a Producer writes (a stage's call of a few records, one request per
-// leader; a broadcast's call of hundreds, kafka.Writer), and checks the
-// codec the broker stored the batches with and that a consumer reads the
+// ways a Producer writes (one request per leader for a stage's call of up
+// to 128 records, kafka.Writer for larger calls and producers that linger),
+// and checks the codec the broker stored the batches with (none for
+// batches of at most UncompressedRecords) and that a consumer reads the
 // records back as they were written.
 func TestProducerCompression(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -35,10 +36,14 @@ func TestProducerCompression(t *testing.T) {
 		name         string
 		batchTimeout time.Duration
 		records      int
+		compressed   bool
 	}{
-		{"stage call", StageBatchTimeout, 3},
-		{"broadcast call", StageBatchTimeout, 2 * requestCallRecords},
-		{"writer", 0, 20},
+		{"stage call of a few records", StageBatchTimeout, 3, false},
+		{"stage call at the uncompressed bound", StageBatchTimeout, UncompressedRecords, false},
+		{"stage call above it", StageBatchTimeout, UncompressedRecords + 1, true},
+		{"broadcast call", StageBatchTimeout, 2 * requestCallRecords, true},
+		{"writer, a few records", 0, 3, false},
+		{"writer, more", 0, 20, true},
 	}
 	for _, c := range codecs {
 		for _, call := range calls {
@@ -60,9 +65,13 @@ func TestProducerCompression(t *testing.T) {
 				if err := p.Produce(ctx, outs); err != nil {
 					t.Fatalf("Produce: %v", err)
 				}
+				want := c.want
+				if !call.compressed {
+					want = 0
+				}
 				got, ok := testinfra.StoredCompression(t, ctx, testBrokers, topic, 1)[0]
-				if !ok || got != c.want {
-					t.Errorf("the broker holds batches compressed with %v (records: %t), want %v", got, ok, c.want)
+				if !ok || got != want {
+					t.Errorf("the broker holds batches compressed with %v (records: %t), want %v", got, ok, want)
 				}
 				r := kafka.NewReader(kafka.ReaderConfig{Brokers: testBrokers, Topic: topic, Partition: 0, MaxWait: 100 * time.Millisecond})
 				defer func() { _ = r.Close() }()

@@ -33,8 +33,8 @@ import (
 // agrees with, a dropped connection) is sent again, for the partitions it
 // failed, after a backoff, to the leaders the metadata then names, up to
 // maxAttempts times in all. Acks are all (every in-sync replica); a
-// chunk's records are one batch compressed with compression, as the Writer
-// it replaces compresses them.
+// chunk's records are one batch, compressed with compression when it holds
+// more than UncompressedRecords records.
 type requestProducer struct {
 	addr        net.Addr
 	addrs       []string
@@ -46,7 +46,7 @@ type requestProducer struct {
 	timeout     time.Duration
 	backoffMin  time.Duration
 	backoffMax  time.Duration
-	compression protocol.Attributes // the codec bits of every record batch
+	compression kafka.Compression // of chunks of more than UncompressedRecords records
 
 	partitionLists sync.Map // int (partition count) → []int{0, …, n-1}
 }
@@ -292,7 +292,7 @@ func (rp *requestProducer) send(ctx context.Context, msgs []kafka.Message, chunk
 		}
 		req.Topics[t].Partitions = append(req.Topics[t].Partitions, produceAPI.RequestPartition{
 			Partition: c.partition,
-			RecordSet: protocol.RecordSet{Attributes: rp.compression, Records: &chunkRecords{msgs: msgs, idx: c.idx}},
+			RecordSet: protocol.RecordSet{Attributes: protocol.Attributes(compressionFor(rp.compression, len(c.idx))), Records: &chunkRecords{msgs: msgs, idx: c.idx}},
 		})
 	}
 	rctx, cancel := context.WithTimeout(ctx, rp.timeout)

@@ -284,7 +284,8 @@ type Config struct {
 	// "pushpipe-producer".
 	ClientID string
 	// Compression is the codec of the record batches written (Kafka's
-	// compression.type; the workers read any). Empty means
+	// compression.type; the workers read any), except batches of at most
+	// pipeline.UncompressedRecords records. Empty means
 	// pipeline.DefaultCompression (snappy).
 	Compression pipeline.Compression
 	// Logger receives the Kafka client's warnings; the zero Logger

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +17,8 @@ import (
 	"github.com/pushpipe/pushpipe/pipeline"
 )
 
-// TestKafkaCompressionSetting publishes the example request with the
+// TestKafkaCompressionSetting publishes copies of the example request,
+// more than pipeline.UncompressedRecords in one call, with the
 // configuration's kafka.compression and checks the codec of the batch the
 // broker stored: the setting reaches the binary's producers, and without
 // it they write DefaultCompression.
@@ -35,14 +39,32 @@ func TestKafkaCompressionSetting(t *testing.T) {
 			if err := pipeline.EnsureTopics(ctx, []string{broker}, pipeline.KafkaSecurity{}, pipeline.RegionTopics("sg"), 1); err != nil {
 				t.Fatal(err)
 			}
-			cfgPath := filepath.Join(t.TempDir(), "pushpipe.yaml")
+			dir := t.TempDir()
+			cfgPath, reqPath := filepath.Join(dir, "pushpipe.yaml"), filepath.Join(dir, "requests.json")
 			if err := os.WriteFile(cfgPath, []byte(tc.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			example, err := os.ReadFile("../../configs/examples/simple-push.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var req map[string]any
+			if err := json.Unmarshal(example, &req); err != nil {
+				t.Fatal(err)
+			}
+			reqs := make([]map[string]any, pipeline.UncompressedRecords+4)
+			for i := range reqs {
+				reqs[i] = maps.Clone(req)
+				reqs[i]["taskId"] = fmt.Sprintf("compression-%d", i)
+			}
+			b, _ := json.Marshal(reqs)
+			if err := os.WriteFile(reqPath, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			root := newRoot()
 			root.SetOut(&bytes.Buffer{})
 			root.SetErr(&bytes.Buffer{})
-			root.SetArgs([]string{"publish", "--config", cfgPath, "--brokers", broker, "--region", "sg", "../../configs/examples/simple-push.json"})
+			root.SetArgs([]string{"publish", "--config", cfgPath, "--brokers", broker, "--region", "sg", reqPath})
 			if err := root.Execute(); err != nil {
 				t.Fatalf("publish: %v", err)
 			}

@@ -267,8 +267,8 @@ func renderReport(figs []Figure, m reportMeta) string {
 	}
 
 	fmt.Fprintf(&b, "\n## Configuration\n\n")
-	fmt.Fprintf(&b, "- Topics have %d partitions; one process per worker kind. The broker runs in a process of its own (`pushpipe bench broker`), its records %s, with the embedded broker's default retention (a day, no size bound). Every producer writes its record batches %s-compressed (the `kafka.compression` default).\n",
-		stackPartitions, map[bool]string{true: "in memory (`--broker-in-memory`)", false: "in segment files"}[m.Options.BrokerInMemory], pipeline.DefaultCompression)
+	fmt.Fprintf(&b, "- Topics have %d partitions; one process per worker kind. The broker runs in a process of its own (`pushpipe bench broker`), its records %s, with the embedded broker's default retention (a day, no size bound). Every producer writes its record batches of more than %d records %s-compressed (the `kafka.compression` default), smaller ones uncompressed.\n",
+		stackPartitions, map[bool]string{true: "in memory (`--broker-in-memory`)", false: "in segment files"}[m.Options.BrokerInMemory], pipeline.UncompressedRecords, pipeline.DefaultCompression)
 	fmt.Fprintf(&b, "- Unicast and end-to-end workers run the shipped defaults except `stage.batchSize: %d` (so one sender batch fills MiPush calls of 1000 regIds): `stage.batchWait: %s`, `sender.concurrency: 8`, `sender.concurrentBatches: 4`, the vendors' default rate limits.\n",
 		m.StageBatchSize, m.StageBatchWait)
 	fmt.Fprintf(&b, "- Unicast: every MiPush request is its own MiPush call, so the bench app's MiPush budget is raised to %g calls/s (default 1000); APNs has no default budget (Apple publishes none) for the 5,000/s phase to APNs over HTTP/2 with TLS; the latency runs from the start of the request's Produce call (acks=all) to the simulator receiving the call. The publisher and the simulator run in the bench process, whose garbage collector runs at GOGC %d meanwhile so that its own pauses add less to the latencies; the workers and the broker run Go's default (100).\n",

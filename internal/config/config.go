@@ -104,9 +104,11 @@ type KafkaConfig struct {
 	Partitions int `yaml:"partitions"`
 	// EmbeddedPort is the loopback port of the embedded broker.
 	EmbeddedPort int `yaml:"embeddedPort"`
-	// Compression is the codec of every record batch the process's
+	// Compression is the codec of the record batches the process's
 	// producers write (Kafka's compression.type: none, gzip, snappy, lz4,
-	// zstd). Default pipeline.DefaultCompression (snappy). Consumers read any.
+	// zstd), except batches of at most pipeline.UncompressedRecords (16)
+	// records. Default pipeline.DefaultCompression (snappy). Consumers
+	// read any.
 	Compression pipeline.Compression `yaml:"compression"`
 	// SASL authenticates every Kafka client of the process (workers,
 	// gateway, CLI). With the embedded broker, `pushpipe dev` starts it
