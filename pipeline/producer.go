@@ -151,8 +151,9 @@ func (c ProducerConfig) Validate() error {
 }
 
 // Producer writes records to any topic, in batches compressed with
-// ProducerConfig.Compression, and waits for every in-sync replica to
-// acknowledge them (acks=all). It never creates topics. A
+// ProducerConfig.Compression when they hold more than UncompressedRecords
+// records, and waits for every in-sync replica to acknowledge them
+// (acks=all). It never creates topics. A
 // Producer is safe for concurrent use; several stages of one process may
 // share one. Failed produce requests are sent again (MaxAttempts in all,
 // with a backoff of 50ms to 1s) while the error is retriable: temporary
