@@ -39,6 +39,13 @@ func Compressions() []string {
 	return []string{string(CompressionNone), string(CompressionGzip), string(CompressionSnappy), string(CompressionLz4), string(CompressionZstd)}
 }
 
+// Validate reports whether c names a codec (empty means DefaultCompression),
+// saying which names do.
+func (c Compression) Validate() error {
+	_, err := c.codec()
+	return err
+}
+
 // codec returns kafka-go's code for c; empty means DefaultCompression.
 func (c Compression) codec() (kafka.Compression, error) {
 	switch c {

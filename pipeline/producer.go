@@ -121,7 +121,7 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 // Validate reports the first setting that cannot work, saying what to fix.
 func (c ProducerConfig) Validate() error {
 	c = c.withDefaults()
-	if _, err := c.Compression.codec(); err != nil {
+	if err := c.Compression.Validate(); err != nil {
 		return fmt.Errorf("pipeline: ProducerConfig.Compression %w", err)
 	}
 	switch {

@@ -25,8 +25,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -300,8 +298,8 @@ func (c Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		return errors.New("producer: Brokers is empty: give at least one Kafka host:port")
 	}
-	if c.Compression != "" && !slices.Contains(pipeline.Compressions(), string(c.Compression)) {
-		return fmt.Errorf("producer: Compression %q is not a codec: use one of %s, or empty for %s", c.Compression, strings.Join(pipeline.Compressions(), ", "), pipeline.DefaultCompression)
+	if err := c.Compression.Validate(); err != nil {
+		return fmt.Errorf("producer: Compression %w", err)
 	}
 	if c.Region != "" && !schema.ValidRegion(c.Region) {
 		return fmt.Errorf("producer: Region %q is not one of %v: use one of them, or empty for the region each request names", c.Region, schema.Regions())

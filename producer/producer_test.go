@@ -209,6 +209,9 @@ func TestPublishWritesAfterAck(t *testing.T) {
 	if _, err := New(Config{Region: "mars", Brokers: brokers}); err == nil {
 		t.Fatal("New accepted region mars")
 	}
+	if _, err := New(Config{Compression: "brotli", Brokers: brokers}); err == nil || !strings.Contains(err.Error(), `producer: Compression "brotli" is not a codec: use one of none, gzip, snappy, lz4, zstd`) {
+		t.Fatalf("New with compression brotli: %v, want the codecs named", err)
+	}
 	p, err := New(Config{Brokers: brokers, Region: "sg"})
 	if err != nil {
 		t.Fatal(err)

@@ -415,8 +415,8 @@ func (c *Config) Validate() error {
 	if c.Kafka.Partitions < 1 {
 		return fmt.Errorf("kafka.partitions must be at least 1, got %d", c.Kafka.Partitions)
 	}
-	if !slices.Contains(pipeline.Compressions(), string(c.Kafka.Compression)) {
-		return fmt.Errorf("kafka.compression %q: use one of %s", c.Kafka.Compression, strings.Join(pipeline.Compressions(), ", "))
+	if err := c.Kafka.Compression.Validate(); err != nil {
+		return fmt.Errorf("kafka.compression %w", err)
 	}
 	if err := c.Kafka.validateSecurity(); err != nil {
 		return err

@@ -117,7 +117,7 @@ func TestValidate(t *testing.T) {
 		{"unknown region", func(c *Config) { c.Regions = []string{"us"} }, `regions: "us"`},
 		{"zero partitions", func(c *Config) { c.Kafka.Partitions = 0 }, "kafka.partitions"},
 		{"no compression", func(c *Config) { c.Kafka.Compression = pipeline.CompressionNone }, ""},
-		{"unknown compression", func(c *Config) { c.Kafka.Compression = "lz5" }, `kafka.compression "lz5": use one of none, gzip, snappy, lz4, zstd`},
+		{"unknown compression", func(c *Config) { c.Kafka.Compression = "lz5" }, `kafka.compression "lz5" is not a codec: use one of none, gzip, snappy, lz4, zstd (empty: snappy)`},
 		{"app without id", func(c *Config) { c.Apps[0].AppID = "" }, "apps[0].appId is empty"},
 		{"app listed twice", func(c *Config) { c.Apps = append(c.Apps, c.Apps[0]) }, "listed twice"},
 		{"mipush without secret", func(c *Config) { AppCredentials[mipush.App](&c.Apps[0]).AppSecret = "" }, "needs both appSecret and packageName"},
