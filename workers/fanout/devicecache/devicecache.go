@@ -172,6 +172,8 @@ type Cache struct {
 	lookups *prometheus.CounterVec
 	refused prometheus.Counter
 	entries prometheus.Gauge
+	// warming is 1 while the warm start runs, else 0.
+	warming prometheus.Gauge
 }
 
 // Look-up outcomes counted per device id.
@@ -219,6 +221,10 @@ func New(cfg Config) (*Cache, error) {
 	c.entries = pipeline.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "pushpipe", Subsystem: "fanout", Name: "device_cache_entries", ConstLabels: labels,
 		Help: "Device ids held by the cache (rows and unknown ids).",
+	}))
+	c.warming = pipeline.Register(cfg.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "pushpipe", Subsystem: "fanout", Name: "device_cache_warming", ConstLabels: labels,
+		Help: "1 while the warm start reads the most recently updated devices from ClickHouse into the cache (look-ups are served meanwhile, the devices not yet read from ClickHouse), else 0.",
 	}))
 	return c, nil
 }
@@ -341,6 +347,7 @@ func (c *Cache) warm(ctx context.Context) {
 	c.endLocked(epoch)
 	c.entries.Set(float64(c.lru.Len()))
 	c.mu.Unlock()
+	c.warming.Set(0)
 	switch {
 	case ctx.Err() != nil:
 	case err != nil && !errors.Is(err, errFull):
@@ -450,6 +457,7 @@ func (c *Cache) Start(ctx context.Context) error {
 		return fmt.Errorf("devicecache: reading %s up to its end offsets %v: %w", c.topic, end, err)
 	}
 	if c.cfg.Warm != nil {
+		c.warming.Set(1)
 		c.wg.Go(func() { c.warm(rctx) })
 	}
 	return nil

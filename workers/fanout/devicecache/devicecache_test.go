@@ -359,7 +359,18 @@ func TestCacheWarmStart(t *testing.T) {
 	f.storeRecords(f.publish(recs...))
 	f.commit()
 	pendingChange := f.publish(schema.Binding{Op: schema.OpReport, AppID: app, DeviceID: "dev-2", Platform: "android", Vendor: "mipush", VendorToken: "tok-2b", TS: 2000})
-	f.start(func(c *Config) { c.Warm = f.store.Recent })
+	release := make(chan struct{})
+	f.start(func(c *Config) {
+		c.Warm = func(ctx context.Context, n int, fn func(schema.Device) error) error {
+			<-release
+			return f.store.Recent(ctx, n, fn)
+		}
+	})
+	// The gauge tells an operator the warm start is under way.
+	if w := testutil.ToFloat64(f.cache.warming); w != 1 {
+		t.Fatalf("device_cache_warming = %v while the warm start reads ClickHouse, want 1", w)
+	}
+	close(release)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		f.cache.mu.Lock()
@@ -372,6 +383,15 @@ func TestCacheWarmStart(t *testing.T) {
 			t.Fatalf("the cache holds %d devices, want the 2 without a pending record", n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	for testutil.ToFloat64(f.cache.warming) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("device_cache_warming stays 1 after the warm start filled the cache, want 0")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if e := testutil.ToFloat64(f.cache.entries); e != 2 {
+		t.Errorf("device_cache_entries = %v after the warm start, want 2", e)
 	}
 	for _, id := range []string{"dev-0", "dev-1"} {
 		if d, ok, hit := f.lookup(id); !ok || !hit || d.VendorToken != "tok-"+id[4:] {
