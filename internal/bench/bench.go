@@ -107,6 +107,12 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return nil, fmt.Errorf("creating %s: %w", work, err)
 	}
 	say := func(format string, args ...any) { _, _ = fmt.Fprintf(o.Progress, "bench: "+format+"\n", args...) }
+	// The profiles' tops of an earlier run go: this run's replace them.
+	if old, err := filepath.Glob(filepath.Join(dir, "pprof-*.txt")); err == nil {
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+	}
 
 	say("starting the embedded broker (a process of its own) and ClickHouse")
 	broker, err := startBrokerProcess(ctx, o.Binary, work, o.BrokerInMemory)
@@ -211,9 +217,9 @@ type runEnv struct {
 	ch        *chdb.Server
 	say       func(string, ...any)
 	// notes are sentences for the report about what could not be
-	// measured; profiles the pprof-<name>.txt files written.
+	// measured; profiles the CPU profiles written beside the report.
 	notes    []string
-	profiles []string
+	profiles []profileSet
 }
 
 // note records a sentence for the report and prints it.

@@ -55,6 +55,7 @@ func ServeBroker(ctx context.Context, o BrokerOptions, out io.Writer) error {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 		srv := &http.Server{Addr: o.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.ListenAndServe() }()
 		defer func() { _ = srv.Close() }()

@@ -53,6 +53,8 @@ type costSnapshot struct {
 	// chThreads are ClickHouse's threads (procClickHouse), nil when the
 	// meter measures no ClickHouse process.
 	chThreads map[int]threadSample
+	// machine is the whole machine's CPU time (zero where unknown).
+	machine machineCPU
 }
 
 // newCostMeter measures procs, the ClickHouse server behind conn among
@@ -83,7 +85,7 @@ func (m *costMeter) own(ctx context.Context) context.Context {
 
 // snapshot reads the counters now.
 func (m *costMeter) snapshot(ctx context.Context) (costSnapshot, error) {
-	s := costSnapshot{at: time.Now(), cpu: map[string]time.Duration{}}
+	s := costSnapshot{at: time.Now(), cpu: map[string]time.Duration{}, machine: readMachineCPU()}
 	for _, p := range m.procs {
 		ps, err := readProc(p.pid())
 		if err != nil {
@@ -129,6 +131,9 @@ type cost struct {
 	cpu map[string]time.Duration
 	// written and read are ClickHouse's rows, the bench's own left out.
 	written, read int64
+	// machineBusy is the share of the machine's CPU time (every core)
+	// that was busy, in percent; 0 where unknown.
+	machineBusy float64
 }
 
 // between returns the cost from a to b.
@@ -143,6 +148,9 @@ func between(a, b costSnapshot) cost {
 		c.cpu[procClickHouse] = max(0, c.cpu[procClickHouse]-(b.ownCPU-a.ownCPU))
 	}
 	c.written, c.read = max(0, c.written), max(0, c.read)
+	if all := b.machine.all - a.machine.all; a.machine.all > 0 && all > 0 {
+		c.machineBusy = round(100*float64(b.machine.busy-a.machine.busy)/float64(all), 1)
+	}
 	return c
 }
 

@@ -91,6 +91,30 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestMachineBusy(t *testing.T) {
+	tests := []struct {
+		scenario string
+		a, b     string
+		want     float64
+	}{
+		{scenario: "busy is user, nice, system, irq, softirq and steal over everything but guest",
+			a:    "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3",
+			b:    "cpu  160 10 80 820 50 5 5 0 0 0\n",
+			want: 84.6}, // busy 150 -> 260, all 1000 -> 1130: 110 / 130
+		{scenario: "a saturated machine", a: "cpu  10 0 0 90 0 0 0 0", b: "cpu  160 0 50 90 0 0 0 0", want: 100},
+		{scenario: "no cpu line: unknown", a: "intr 1 2", b: "intr 3 4", want: 0},
+		{scenario: "a field that is not a number: unknown", a: "cpu  1 x 3 4 5 6 7 8", b: "cpu  2 x 3 4 5 6 7 8", want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			c := between(costSnapshot{machine: parseMachineCPU(tt.a)}, costSnapshot{machine: parseMachineCPU(tt.b)})
+			if c.machineBusy != tt.want {
+				t.Errorf("machineBusy = %v, want %v", c.machineBusy, tt.want)
+			}
+		})
+	}
+}
+
 func TestReadProcOfThisProcess(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc on this system")

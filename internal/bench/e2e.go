@@ -137,16 +137,11 @@ func broadcastOnce(ctx context.Context, env *runEnv, run broadcastRun, sim *vend
 	}
 	var prof *profiler
 	if run.profile {
-		// The tops of an earlier run go: this run's replace them.
-		old, _ := filepath.Glob(filepath.Join(env.dir, "pprof-*.txt"))
-		for _, f := range old {
-			_ = os.Remove(f)
-		}
 		targets := map[string]string{procKafka: env.broker.pprofAddr}
 		for _, k := range e2eKinds {
 			targets[k] = ws[k].healthAddr
 		}
-		if prof, err = startProfiler(ctx, filepath.Join(env.dir, "pprof"), targets); err != nil {
+		if prof, err = startProfiler(ctx, filepath.Join(env.dir, "pprof"), targets, profileChunk, false); err != nil {
 			return nil, err
 		}
 	}
@@ -258,11 +253,11 @@ func broadcastOnce(ctx context.Context, env *runEnv, run broadcastRun, sim *vend
 		}
 	}
 	if len(profiles) > 0 {
-		names, err := writeTops(ctx, env.dir, profiles)
+		set, err := writeTops(ctx, env.dir, "pprof", "the end-to-end broadcast", profileChunk, profiles)
 		if err != nil {
 			return nil, err
 		}
-		env.profiles = names
+		env.profiles = append(env.profiles, set)
 		say("CPU profiles' top 10 in %s", filepath.Join(env.dir, "pprof-<process>.txt"))
 	}
 	for k := range figs {

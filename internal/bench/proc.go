@@ -159,3 +159,40 @@ func threadCPU(a, b map[int]threadSample, total time.Duration) map[string]time.D
 	}
 	return out
 }
+
+// machineCPU is the machine's CPU time so far from the first line of
+// /proc/stat, in clock ticks of every core together: busy (user, nice,
+// system, irq, softirq, steal) and all (busy plus idle and iowait).
+type machineCPU struct {
+	busy, all int64
+}
+
+// readMachineCPU reads the machine's CPU times; the zero value where
+// /proc/stat cannot be read (a machine without it reports no busy share).
+func readMachineCPU() machineCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}
+	}
+	return parseMachineCPU(string(b))
+}
+
+// parseMachineCPU parses the "cpu" line of /proc/stat: user nice system
+// idle iowait irq softirq steal (guest times are within user and nice).
+func parseMachineCPU(stat string) machineCPU {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineCPU{}
+	}
+	var v [8]int64
+	for i := range v {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return machineCPU{}
+		}
+		v[i] = n
+	}
+	busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return machineCPU{busy: busy, all: busy + v[3] + v[4]}
+}

@@ -197,9 +197,9 @@ type reportMeta struct {
 	UnicastMiPushBudget float64
 	// Notes say what could not be measured, and why.
 	Notes []string
-	// Profiles are the processes whose pprof-<name>.txt is beside the
+	// Profiles are the stretches whose CPU profiles' tops are beside the
 	// report.
-	Profiles []string
+	Profiles []profileSet
 }
 
 // figureGroups orders the report's tables; a figure goes to the first
@@ -282,12 +282,13 @@ func renderReport(figs []Figure, m reportMeta) string {
 	fmt.Fprintf(&b, "- Cost of one delivery: user+system CPU time of every process (/proc/<pid>/stat: the workers, the broker, ClickHouse; the bench process with the simulator is shown apart and not counted) ClickHouse's InsertedRows (system.events) and the rows the workers' SELECTs read (system.query_log; their INSERTs' reads apart, `_by_views_`), from publishing the broadcast until its acked events are stored, divided by the deliveries; what the bench's own ClickHouse queries cost (their profile events) is left out. `_until_merged` runs on until no merge ran for 1.5 s.\n")
 	fmt.Fprintf(&b, "- Counts: ceilings %d records, unicast %s a rate, end-to-end broadcast %d devices, eventsink alone %d events, fan-out broadcast %d devices, sender %d deliveries a vendor.\n",
 		m.Options.CeilingRecords, m.Options.UnicastDuration, m.Options.E2EDevices, m.Options.EventsinkEvents, m.Options.BroadcastDevices, m.Options.SenderDeliveries)
-	if len(m.Profiles) > 0 {
+	for _, set := range m.Profiles {
 		var links []string
-		for _, p := range m.Profiles {
-			links = append(links, fmt.Sprintf("[%s](pprof-%s.txt)", p, p))
+		for _, p := range set.Names {
+			links = append(links, fmt.Sprintf("[%s](%s-%s.txt)", p, set.Prefix, p))
 		}
-		fmt.Fprintf(&b, "- CPU profiles of the end-to-end broadcast, top 10 functions of each process: %s (raw profiles in `pprof/`, e.g. `go tool pprof -http=: pprof/sender-*.pb.gz`).\n", strings.Join(links, ", "))
+		fmt.Fprintf(&b, "- CPU profiles of %s, top 10 functions of each process: %s (raw profiles in `%s/`, e.g. `go tool pprof -http=: %s/%s-*.pb.gz`).\n",
+			set.What, strings.Join(links, ", "), set.Prefix, set.Prefix, set.Names[len(set.Names)-1])
 	}
 
 	grouped := make([][]Figure, len(figureGroups))

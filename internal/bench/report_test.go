@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -177,9 +179,11 @@ func TestRenderReportNotesAndProfiles(t *testing.T) {
 		},
 		{
 			scenario: "the profiles beside the report are linked",
-			meta:     reportMeta{Profiles: []string{"broker", "sender"}},
-			want:     []string{"top 10 functions of each process: [broker](pprof-broker.txt), [sender](pprof-sender.txt)"},
-			notWant:  []string{"## Not measured"},
+			meta: reportMeta{Profiles: []profileSet{{What: "the end-to-end broadcast", Prefix: "pprof", Names: []string{"broker", "sender"}},
+				{What: "the unicast requests to APNs at 5000/s", Prefix: "pprof-unicast", Names: []string{"fanout"}}}},
+			want: []string{"CPU profiles of the end-to-end broadcast, top 10 functions of each process: [broker](pprof-broker.txt), [sender](pprof-sender.txt) (raw profiles in `pprof/`, e.g. `go tool pprof -http=: pprof/sender-*.pb.gz`)",
+				"CPU profiles of the unicast requests to APNs at 5000/s, top 10 functions of each process: [fanout](pprof-unicast-fanout.txt) (raw profiles in `pprof-unicast/`"},
+			notWant: []string{"## Not measured"},
 		},
 		{
 			scenario: "the broker's records in memory are said so",
@@ -279,5 +283,27 @@ func TestUnicastSpans(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWriteUnicastTimes(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	at := func(ms float64) time.Time { return t0.Add(time.Duration(ms * float64(time.Millisecond))) }
+	pub := map[string]time.Time{"late": at(2), "first": at(0), "lost": at(1)}
+	written := map[string]time.Time{"first": at(3.5), "late": at(4), "lost": at(5)}
+	calls := map[string]time.Time{"first": at(6), "late": at(12.25)}
+	path := filepath.Join(t.TempDir(), "unicast.csv")
+	if err := writeUnicastTimes(path, pub, written, calls); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In publishing order; a request whose call never came has no sender
+	// or whole latency.
+	want := "published_ms,fanout_ms,sender_ms,total_ms\n0.00,3.50,2.50,6.00\n1.00,4.00,,\n2.00,2.00,8.25,10.25\n"
+	if string(got) != want {
+		t.Errorf("CSV =\n%s\nwant\n%s", got, want)
 	}
 }

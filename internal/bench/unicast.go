@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +42,9 @@ const (
 	// would add to the latencies measured; the workers and the broker keep
 	// Go's default (100).
 	unicastGCPercent = 400
+	// unicastWarmLimit bounds the wait for fanout's device cache to warm
+	// before the first rate.
+	unicastWarmLimit = 2 * time.Minute
 	// unicastMiPushCallsPerS is the MiPush budget of the bench app: every
 	// unicast request is its own MiPush call (its own msg id), so
 	// Xiaomi's default 1000 calls/s would cap the 2,000 req/s figure.
@@ -125,7 +132,20 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 	if err := waitForMessages(ctx, sim.Server, "mipush", region, unicastWarmup, 2*time.Minute); err != nil {
 		return nil, err
 	}
-	meter := newCostMeter(conn, append(env.infraProcs(), proc{"fanout", ws["fanout"].pid}, proc{"sender", ws["sender"].pid})...)
+	// The latencies are those of a running fanout: its device cache warms
+	// (reads the registered devices from ClickHouse) in the background
+	// after it starts, which the first phase would otherwise share the
+	// machine with.
+	warmStart := time.Now()
+	if err := waitUntil(ctx, 50*time.Millisecond, unicastWarmLimit, "fanout's device cache to warm", func() (bool, error) {
+		w, err := gauge(ctx, ws["fanout"].healthAddr, "pushpipe_fanout_device_cache_warming")
+		return err == nil && w == 0, err
+	}); err != nil {
+		return nil, err
+	}
+	entries, _ := gauge(ctx, ws["fanout"].healthAddr, "pushpipe_fanout_device_cache_entries")
+	say("fanout's device cache warm with %.0f devices (%s after the warm-up requests arrived)", entries, time.Since(warmStart).Round(time.Millisecond))
+	meter := newCostMeter(conn, append(env.infraProcs(), proc{"fanout", ws["fanout"].pid}, proc{"sender", ws["sender"].pid}, proc{procBench, os.Getpid})...)
 
 	type done struct {
 		unicastPhase
@@ -144,6 +164,16 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The fastest rate, the last, is profiled while it runs, in one
+		// profile a second longer than its publishing.
+		var prof *profiler
+		chunk := env.o.UnicastDuration.Truncate(time.Second) + time.Second
+		if env.o.Profile && i == len(unicastPhases)-1 {
+			targets := map[string]string{procKafka: env.broker.pprofAddr, "fanout": ws["fanout"].healthAddr, "sender": ws["sender"].healthAddr, procBench: selfProfile}
+			if prof, err = startProfiler(ctx, filepath.Join(env.dir, unicastProfilePrefix), targets, chunk, true); err != nil {
+				return nil, err
+			}
+		}
 		pub, reached, err := publishUnicast(ctx, p, region, ph.vendor, first[i], n, ph.rate)
 		if err != nil {
 			return nil, err
@@ -152,6 +182,11 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 			a, _ := sim.AppCounts(ph.vendor, region, stackApp)
 			say("%v (the simulator's %s calls: %d received, %d accepted, %d rejected, %d throttled); reporting the calls that arrived",
 				err, ph.vendor, a.Requests, a.Accepted, a.Rejected, a.Throttled)
+		}
+		if prof != nil {
+			if err := writeUnicastTops(ctx, env, prof, ph, chunk); err != nil {
+				return nil, err
+			}
 		}
 		after, err := meter.snapshot(ctx)
 		if err != nil {
@@ -168,7 +203,13 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 			Figure{"unicast_published_rps" + sfx, round(reached, 0), "req/s"},
 			Figure{"unicast_delivered" + sfx, float64(len(lat)), "requests"},
 		)
-		figs = append(figs, between(before, after).figures("unicast_", sfx, len(lat), []string{"fanout", "sender", procKafka, procClickHouse, procBench})...)
+		spent := between(before, after)
+		figs = append(figs, spent.figures("unicast_", sfx, len(lat), []string{"fanout", "sender", procKafka, procClickHouse, procBench})...)
+		if spent.machineBusy > 0 {
+			// How near the machine was to saturation: the publishers and
+			// the simulator (the bench process) share its cores.
+			figs = append(figs, Figure{"unicast_machine_busy_pct" + sfx, spent.machineBusy, "%"})
+		}
 		if reads, err := writeTopReaders(meter.own(ctx), conn, before.at, len(lat), filepath.Join(env.dir, "clickhouse-queries-unicast"+sfx+".txt")); err != nil {
 			env.note("The ClickHouse queries of unicast%s are not listed, and its rows read count every row ClickHouse read: %s.", sfx, err)
 		} else {
@@ -185,6 +226,10 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 	}
 	for _, ph := range phases {
 		sfx := ph.suffix()
+		path := filepath.Join(env.dir, "unicast"+sfx+".csv")
+		if err := writeUnicastTimes(path, ph.pub, written, ph.calls); err != nil {
+			env.note("The request times of unicast%s are not listed: %s.", sfx, err)
+		}
 		fan, snd := spans(ph.pub, written), spans(written, ph.calls)
 		figs = append(figs,
 			Figure{"unicast_fanout_p50_ms" + sfx, round(percentile(fan, 0.5), 1), "ms"},
@@ -196,6 +241,60 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 	return figs, nil
 }
 
+// writeUnicastTimes writes one CSV line a request of a phase to path, in
+// the order they were published: when it was published (ms since the
+// first), and its fanout, sender and whole latency in ms (empty where its
+// delivery or vendor call was not seen). The tail of a latency figure is
+// read from it: whether the slow requests came together or spread out.
+func writeUnicastTimes(path string, pub, written, calls map[string]time.Time) error {
+	toks := make([]string, 0, len(pub))
+	for tok := range pub {
+		toks = append(toks, tok)
+	}
+	sort.Slice(toks, func(i, j int) bool { return pub[toks[i]].Before(pub[toks[j]]) })
+	var b strings.Builder
+	b.WriteString("published_ms,fanout_ms,sender_ms,total_ms\n")
+	span := func(from, to time.Time) string {
+		if from.IsZero() || to.IsZero() {
+			return ""
+		}
+		return strconv.FormatFloat(ms(to.Sub(from)), 'f', 2, 64)
+	}
+	for _, tok := range toks {
+		p := pub[tok]
+		fmt.Fprintf(&b, "%.2f,%s,%s,%s\n", ms(p.Sub(pub[toks[0]])), span(p, written[tok]), span(written[tok], calls[tok]), span(p, calls[tok]))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// unicastProfilePrefix names the CPU profiles of the fastest unicast
+// rate beside the report: pprof-unicast-<process>.txt, raw ones in
+// pprof-unicast/.
+const unicastProfilePrefix = "pprof-unicast"
+
+// writeUnicastTops stops prof, which profiled phase, and writes its tops
+// beside the report; a profile that could not be fetched is noted.
+func writeUnicastTops(ctx context.Context, env *runEnv, prof *profiler, ph unicastPhase, chunk time.Duration) error {
+	files, errs := prof.stop()
+	what := fmt.Sprintf("the unicast requests to %s at %d/s (taken while their latency was measured)", ph.vendor, ph.rate)
+	for _, e := range errs {
+		env.note("A CPU profile of %s is missing: %s.", what, e)
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	set, err := writeTops(ctx, env.dir, unicastProfilePrefix, what, chunk, files)
+	if err != nil {
+		return err
+	}
+	env.profiles = append(env.profiles, set)
+	env.say("CPU profiles' top 10 in %s", filepath.Join(env.dir, unicastProfilePrefix+"-<process>.txt"))
+	return nil
+}
+
 // unicastRequest is the SIMPLE request for bench device i, an Android
 // (MiPush) device.
 func unicastRequest(region string, i int) (key, value []byte) {
@@ -203,8 +302,25 @@ func unicastRequest(region string, i int) (key, value []byte) {
 }
 
 // unicastRequestTo is the SIMPLE request for bench device i of vendor
-// (APNs devices are iOS devices: deliverType 2).
+// (APNs devices are iOS devices: deliverType 2), accepted now.
 func unicastRequestTo(region, vendor string, i int) (key, value []byte) {
+	r := newUnicastRequest(region, vendor, i)
+	return r.key, r.at(time.Now())
+}
+
+// preparedRequest is a unicast request marshalled ahead of its publishing
+// but for its acceptedAt, which the JSON (keys sorted) holds first: the
+// publishers only add the time, so that marshalling does not take the
+// bench process's CPU from the pipeline while the latencies are measured.
+type preparedRequest struct {
+	key, tail []byte
+}
+
+// unicastHead opens every unicast request's JSON up to acceptedAt's value.
+const unicastHead = `{"acceptedAt":`
+
+// newUnicastRequest marshals the request for bench device i of vendor.
+func newUnicastRequest(region, vendor string, i int) preparedRequest {
 	task := fmt.Sprintf("uc-%08d", i)
 	deliverType := schema.DeliverAndroid
 	if vendor == "apns" {
@@ -213,8 +329,15 @@ func unicastRequestTo(region, vendor string, i int) (key, value []byte) {
 	v, _ := json.Marshal(map[string]any{"type": "SIMPLE", "region": region, "appId": stackApp, "workspaceId": "bench",
 		"taskId": task, "taskName": "bench-unicast", "deliverType": deliverType, "targetMsgkey": map[string]string{deviceID(i): task},
 		"title": "Order shipped", "content": "Your order " + task + " is on its way", "expiredSeconds": 3600,
-		"acceptedAt": time.Now().UnixMilli()})
-	return []byte(task), v
+		"acceptedAt": 0})
+	return preparedRequest{key: []byte(task), tail: bytes.TrimPrefix(v, []byte(unicastHead+"0"))}
+}
+
+// at returns the request's JSON accepted at t.
+func (r preparedRequest) at(t time.Time) []byte {
+	v := make([]byte, 0, len(unicastHead)+13+len(r.tail))
+	v = strconv.AppendInt(append(v, unicastHead...), t.UnixMilli(), 10)
+	return append(v, r.tail...)
 }
 
 // publishUnicast publishes the requests of devices [first, first+n) of
@@ -230,6 +353,10 @@ func publishUnicast(ctx context.Context, p *pipeline.Producer, region, vendor st
 	var firstErr error
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rate)
+	reqs := make([]preparedRequest, n)
+	for k := range reqs {
+		reqs[k] = newUnicastRequest(region, vendor, first+k)
+	}
 	start := time.Now()
 	// A Produce call takes some 10 ms: enough publishers keep the pace.
 	for range max(unicastPublishers, rate/50) {
@@ -244,9 +371,9 @@ func publishUnicast(ctx context.Context, p *pipeline.Producer, region, vendor st
 				if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 {
 					time.Sleep(d)
 				}
-				key, value := unicastRequestTo(region, vendor, first+k)
 				times[k] = time.Now()
-				if err := p.Produce(ctx, []pipeline.Output{{Topic: pipeline.RequestsTopic(region), Key: key, Value: value}}); err != nil {
+				out := pipeline.Output{Topic: pipeline.RequestsTopic(region), Key: reqs[k].key, Value: reqs[k].at(times[k])}
+				if err := p.Produce(ctx, []pipeline.Output{out}); err != nil {
 					once.Do(func() { firstErr = fmt.Errorf("publishing unicast request %d: %w", k, err); cancel() })
 					return
 				}
