@@ -308,8 +308,8 @@ func loadEndpoint(ctx context.Context, h2load, work string, sim *demoSim, region
 			r.ok2xx, r.done, accepted, want, lastLines(out, 8))
 	}
 	calls := float64(r.ok2xx) / r.elapsed.Seconds()
-	// h2load's own CPU time a call (warm-up included): the client shares
-	// the machine with the simulator, as the sender does.
+	// h2load's own CPU time a call (its connections' set-up included):
+	// the client shares the machine with the simulator, as the sender does.
 	clientUS := float64((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Microseconds()) / float64(max(r.done, 1))
 	return endpointResult{proto: proto, shape: sh, deliveriesPerS: calls * float64(c.tokens), callsPerS: calls, tokensPerCall: float64(c.tokens),
 		clientUSPerCall: clientUS}, nil

@@ -166,8 +166,12 @@ func writeTops(ctx context.Context, dir, prefix, what string, chunk time.Duratio
 			if err != nil {
 				body = fmt.Appendf(nil, "go tool pprof failed: %v\n%s", err, out)
 			} else {
-				body = fmt.Appendf(nil, "# CPU profile of the %s process during %s (%d profiles of %s merged: %s)\n%s",
-					name, what, len(fs), chunk, strings.Join(relPaths(dir, fs), " "), out)
+				merged := fmt.Sprintf("%d profiles of %s merged", len(fs), chunk)
+				if len(fs) == 1 {
+					merged = fmt.Sprintf("one profile of %s", chunk)
+				}
+				body = fmt.Appendf(nil, "# CPU profile of the %s process during %s (%s: %s)\n%s",
+					name, what, merged, strings.Join(relPaths(dir, fs), " "), out)
 			}
 		}
 		path := filepath.Join(dir, prefix+"-"+name+".txt")

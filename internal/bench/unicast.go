@@ -167,8 +167,8 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 		// The fastest rate, the last, is profiled while it runs, in one
 		// profile a second longer than its publishing.
 		var prof *profiler
-		chunk := env.o.UnicastDuration.Truncate(time.Second) + time.Second
 		if env.o.Profile && i == len(unicastPhases)-1 {
+			chunk := env.o.UnicastDuration.Truncate(time.Second) + time.Second
 			targets := map[string]string{procKafka: env.broker.pprofAddr, "fanout": ws["fanout"].healthAddr, "sender": ws["sender"].healthAddr, procBench: selfProfile}
 			if prof, err = startProfiler(ctx, filepath.Join(env.dir, unicastProfilePrefix), targets, chunk, true); err != nil {
 				return nil, err
@@ -190,7 +190,7 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 		// The tops are written after the cost is read: go tool pprof's
 		// own CPU, and the seconds it takes, stay out of the rate's figures.
 		if prof != nil {
-			if err := writeUnicastTops(ctx, env, prof, ph, chunk); err != nil {
+			if err := writeUnicastTops(ctx, env, prof, ph); err != nil {
 				return nil, err
 			}
 		}
@@ -279,7 +279,7 @@ const unicastProfilePrefix = "pprof-unicast"
 
 // writeUnicastTops stops prof, which profiled phase, and writes its tops
 // beside the report; a profile that could not be fetched is noted.
-func writeUnicastTops(ctx context.Context, env *runEnv, prof *profiler, ph unicastPhase, chunk time.Duration) error {
+func writeUnicastTops(ctx context.Context, env *runEnv, prof *profiler, ph unicastPhase) error {
 	files, errs := prof.stop()
 	what := fmt.Sprintf("the unicast requests to %s at %d/s (taken while their latency was measured)", ph.vendor, ph.rate)
 	for _, e := range errs {
@@ -288,7 +288,7 @@ func writeUnicastTops(ctx context.Context, env *runEnv, prof *profiler, ph unica
 	if len(files) == 0 {
 		return nil
 	}
-	set, err := writeTops(ctx, env.dir, unicastProfilePrefix, what, chunk, files)
+	set, err := writeTops(ctx, env.dir, unicastProfilePrefix, what, prof.chunk, files)
 	if err != nil {
 		return err
 	}
