@@ -129,3 +129,43 @@ func TestBatchesAfterALargerOneHoldOnlyTheirOwnFields(t *testing.T) {
 		}
 	}
 }
+
+// TestEventSliceReuse checks the event slices kept between batches: a
+// released slice comes back zeroed for a batch it can hold, and once
+// maxFreeEventSlices are kept, a larger released slice replaces the
+// smallest, so that batches larger than the first ones stop allocating.
+func TestEventSliceReuse(t *testing.T) {
+	h := &Handler{}
+	small1, small2 := h.eventSlice(100), h.eventSlice(200)
+	h.releaseEvents(small1, 100)
+	h.releaseEvents(small2, 200)
+	large := h.eventSlice(1000)
+	if &large[0] == &small1[0] || &large[0] == &small2[0] {
+		t.Fatal("a batch of 1000 events got a slice made for 100 or 200")
+	}
+	large[999].EventID = "e-999"
+	h.releaseEvents(large, 1000)
+	for _, tc := range []struct {
+		name string
+		n    int
+		want *schema.Event // the first event of the slice expected back
+	}{
+		{"the large slice, kept in place of the smallest", 1000, &large[0]},
+		{"a batch 5% larger still fits the large slice's room", 1050, &large[0]},
+		{"the 200-event slice, still kept", 150, &small2[0]},
+	} {
+		got := h.eventSlice(tc.n)
+		if len(got) != tc.n {
+			t.Fatalf("%s: len %d, want %d", tc.name, len(got), tc.n)
+		}
+		if &got[0] != tc.want {
+			t.Fatalf("%s: got a new slice (cap %d), want the kept one", tc.name, cap(got))
+		}
+		for i := range got {
+			if got[i] != (schema.Event{}) {
+				t.Fatalf("%s: event %d is not zero: %+v", tc.name, i, got[i])
+			}
+		}
+		h.releaseEvents(got, tc.n)
+	}
+}
