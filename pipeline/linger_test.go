@@ -13,16 +13,21 @@ import (
 // TestStageBatchLinger publishes two bursts of three records a second
 // apart and checks how the stage batches them: with BatchLinger each burst
 // is handed over as soon as it stops, without it the first burst waits
-// BatchWait and takes the second along.
+// BatchWait and takes the second along. In the trickle case each burst's
+// records come 250 ms apart, longer together than the linger of 400 ms:
+// each record holds the batch open for another linger, so the bursts are
+// still one batch each.
 func TestStageBatchLinger(t *testing.T) {
 	for _, tc := range []struct {
 		scenario  string
 		linger    time.Duration
 		batchWait time.Duration
+		gap       time.Duration // between the records of a burst; 0: produced together
 		want      []int
 	}{
 		{scenario: "linger hands over each burst on its own", linger: 300 * time.Millisecond, batchWait: 20 * time.Second, want: []int{3, 3}},
 		{scenario: "without linger the first burst waits for the second", batchWait: 3 * time.Second, want: []int{6}},
+		{scenario: "a trickle longer than the linger stays one batch", linger: 400 * time.Millisecond, batchWait: 20 * time.Second, gap: 250 * time.Millisecond, want: []int{3, 3}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -59,9 +64,21 @@ func TestStageBatchLinger(t *testing.T) {
 			mu.Lock()
 			sizes, total = nil, 0
 			mu.Unlock()
-			produceInputs(t, ctx, p, in, 3, 1, "first")
+			burst := func(name string) {
+				if tc.gap == 0 {
+					produceInputs(t, ctx, p, in, 3, 1, name)
+					return
+				}
+				for i := range 3 {
+					if i > 0 {
+						time.Sleep(tc.gap)
+					}
+					produceInputs(t, ctx, p, in, 1, 1, fmt.Sprintf("%s-%d", name, i))
+				}
+			}
+			burst("first")
 			time.Sleep(time.Second)
-			produceInputs(t, ctx, p, in, 3, 1, "second")
+			burst("second")
 			select {
 			case <-all:
 			case <-ctx.Done():
