@@ -65,7 +65,8 @@ type Options struct {
 	// RSS.
 	BrokerInMemory bool
 	// EndpointCeilings measures each vendor simulator endpoint with
-	// h2load before the sender figures (with SenderDeliveries > 0).
+	// h2load, each right before its vendor's sender figure (with
+	// SenderDeliveries > 0).
 	EndpointCeilings bool
 	// Profile saves CPU profiles of the worker processes and the broker
 	// during the end-to-end broadcast, and their top 10 functions.

@@ -55,25 +55,41 @@ const captureTokenPrefix = "tok-capture-"
 // each) that load an HTTP/1.1 endpoint, one request at a time a
 // connection; endpointShapesH2 an HTTP/2 one over TLS (the vendors the
 // simulator serves on its TLS listener, APNs and FCM: endpointTLSVendors),
-// from few connections with many streams to many with few, since which
-// one the simulator answers fastest depends on the machine. A ceiling is
-// the best of its shapes, so that no sender figure beats its ceiling for
-// want of the shape the sender happens to use.
+// since which one the simulator answers fastest depends on the machine.
+// A ceiling is the best of its shapes, so that no sender figure beats its
+// ceiling for want of the shape the sender happens to use. On this
+// machine the deepest shape, 4×250 (the simulator's HTTP/2 server takes
+// 250 streams a connection), was the best for both APNs and FCM: h2load
+// spends the least CPU a call with many streams a connection (11-15 µs
+// against 15-19 at 8×100), which leaves the shared cores to the
+// simulator; 16×8, which replaced it, was always the worst (18-30 µs a
+// call).
 var (
 	endpointShapesH1 = []shape{{32, 1}, {64, 1}}
-	endpointShapesH2 = []shape{{2, 100}, {8, 100}, {16, 8}}
+	endpointShapesH2 = []shape{{2, 100}, {8, 100}, {4, 250}}
 )
 
-// runEndpointCeilings measures, for each vendor of senderVendors, what the
-// simulator's endpoint takes at most, with a client pushpipe did not
-// write: one real call of the vendor's channel (credentials, body and
-// tokens as the sender sends them) is captured, then replayed by h2load
-// for endpointLoad in each of its shapes. The ceiling is the best shape's
-// 2xx answers a second times the tokens of the call, checked against the
-// messages the simulator accepted. Without h2load the report says so and no ceiling is
-// measured; an endpoint that refuses the replayed call gets a note instead
-// of a figure.
-func runEndpointCeilings(ctx context.Context, env *runEnv, sim *demoSim, region string) ([]Figure, error) {
+// endpointMeter measures what the simulator's endpoint of a vendor of
+// senderVendors takes at most, with a client pushpipe did not write: one
+// real call of the vendor's channel (credentials, body and tokens as the
+// sender sends them) is captured, then replayed by h2load for
+// endpointLoad in each of its shapes. The ceiling is the best shape's 2xx
+// answers a second times the tokens of the call, checked against the
+// messages the simulator accepted. runSender measures each vendor's
+// ceiling right before its sender figure, so that both see the machine
+// in the same minute (its speed drifts by 10% and more from one minute to
+// the next on shared cores).
+type endpointMeter struct {
+	env    *runEnv
+	sim    *demoSim
+	region string
+	h2load string
+	calls  map[string]capturedCall
+}
+
+// newEndpointMeter captures each vendor's call. Without h2load the report
+// says so, and it returns nil.
+func newEndpointMeter(ctx context.Context, env *runEnv, sim *demoSim, region string) (*endpointMeter, error) {
 	h2load, err := exec.LookPath("h2load")
 	if err != nil {
 		env.note("%s", endpointToolMissed)
@@ -83,39 +99,42 @@ func runEndpointCeilings(ctx context.Context, env *runEnv, sim *demoSim, region 
 	if err != nil {
 		return nil, err
 	}
-	var figs []Figure
-	for _, v := range senderVendors {
-		c, ok := calls[v]
-		if !ok {
-			env.note("The %s endpoint ceiling was not measured: its channel made no call to replay.", v)
-			continue
-		}
-		shapes := endpointShapesH1
-		if c.tls {
-			shapes = endpointShapesH2
-		}
-		var r endpointResult
-		var failed []string
-		for _, sh := range shapes {
-			got, err := loadEndpoint(ctx, h2load, env.work, sim, region, v, c, sh)
-			if err != nil {
-				failed = append(failed, fmt.Sprintf("%s: %v", shapesText([]shape{sh}), err))
-				continue
-			}
-			if got.deliveriesPerS > r.deliveriesPerS {
-				r = got
-			}
-		}
-		if r.deliveriesPerS == 0 {
-			env.note("The %s endpoint ceiling was not measured: %s.", v, strings.Join(failed, "; "))
-			continue
-		}
-		env.say("%s endpoint (%s, best of %s: %s): %.0f deliveries/s, %.0f calls/s of %.0f tokens, h2load's CPU %.1f µs a call",
-			v, r.proto, shapesText(shapes), shapesText([]shape{r.shape}), r.deliveriesPerS, r.callsPerS, r.tokensPerCall, r.clientUSPerCall)
-		figs = append(figs, Figure{endpointCeiling(v), round(r.deliveriesPerS, 0), "deliveries/s"},
-			Figure{"vendorsim_" + v + "_ceiling_tokens_per_call", round(r.tokensPerCall, 1), "tokens"})
+	return &endpointMeter{env: env, sim: sim, region: region, h2load: h2load, calls: calls}, nil
+}
+
+// ceiling returns the ceiling figures of vendor v. An endpoint whose
+// channel made no call, or that refuses the replayed call in every shape,
+// gets a note in the report instead of a figure.
+func (m *endpointMeter) ceiling(ctx context.Context, v string) []Figure {
+	c, ok := m.calls[v]
+	if !ok {
+		m.env.note("The %s endpoint ceiling was not measured: its channel made no call to replay.", v)
+		return nil
 	}
-	return figs, nil
+	shapes := endpointShapesH1
+	if c.tls {
+		shapes = endpointShapesH2
+	}
+	var r endpointResult
+	var failed []string
+	for _, sh := range shapes {
+		got, err := loadEndpoint(ctx, m.h2load, m.env.work, m.sim, m.region, v, c, sh)
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", shapesText([]shape{sh}), err))
+			continue
+		}
+		if got.deliveriesPerS > r.deliveriesPerS {
+			r = got
+		}
+	}
+	if r.deliveriesPerS == 0 {
+		m.env.note("The %s endpoint ceiling was not measured: %s.", v, strings.Join(failed, "; "))
+		return nil
+	}
+	m.env.say("%s endpoint (%s, best of %s: %s): %.0f deliveries/s, %.0f calls/s of %.0f tokens, h2load's CPU %.1f µs a call",
+		v, r.proto, shapesText(shapes), shapesText([]shape{r.shape}), r.deliveriesPerS, r.callsPerS, r.tokensPerCall, r.clientUSPerCall)
+	return []Figure{{endpointCeiling(v), round(r.deliveriesPerS, 0), "deliveries/s"},
+		{"vendorsim_" + v + "_ceiling_tokens_per_call", round(r.tokensPerCall, 1), "tokens"}}
 }
 
 // endpointTLSVendors are the vendors of senderVendors the simulator
