@@ -1,8 +1,6 @@
 package channels
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"maps"
 	"slices"
 	"strconv"
@@ -11,10 +9,15 @@ import (
 // ContentKey returns a key equal for messages that can share one vendor
 // call carrying one content for many tokens: same app, MsgID, title, body,
 // payload, pass-through flag, expiry (to the millisecond) and extras. The
-// token, DeliveryID, TaskID and DeviceID do not count. The key is 32 hex
-// characters of a SHA-256 over length-prefixed fields, so distinct
-// contents cannot collide by concatenation. It is a pure function, safe
-// for concurrent use; vendor channels return it from BatchKey.
+// token, DeliveryID, TaskID and DeviceID do not count. The key is those
+// fields themselves, each prefixed by its length, so two contents share a
+// key exactly when they are equal: there is no hash to collide. It holds
+// the message's text, so it is for grouping in memory, never for a log or
+// a record. (It was a SHA-256 of the same bytes; the sender computes it
+// two or three times a delivery, and the hash was half of its cost, about
+// 0.9 µs of the sender's 14 a delivery in a MiPush broadcast.) It is a
+// pure function, safe for concurrent use; vendor channels return it from
+// BatchKey.
 func ContentKey(m Message) string {
 	var stack [512]byte
 	b := stack[:0]
@@ -41,6 +44,5 @@ func ContentKey(m Message) string {
 			put(m.Extras[k])
 		}
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return string(b)
 }
