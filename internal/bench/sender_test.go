@@ -21,11 +21,13 @@ func TestSendTimingSteadyRate(t *testing.T) {
 		{"steady pace between the looks, a slow start and tail left out",
 			sendTiming{n: 50_000, start: at(0), tenth: at(600), tenthN: 5_200, ninth: at(2_200), ninthN: 45_200, end: at(2_900)}, 25_000},
 		{"looks that overshoot their marks count what they found",
-			sendTiming{n: 10_000, start: at(0), tenth: at(100), tenthN: 2_000, ninth: at(600), ninthN: 10_000, end: at(600)}, 16_000},
+			sendTiming{n: 10_000, start: at(0), tenth: at(100), tenthN: 2_000, ninth: at(1_100), ninthN: 10_000, end: at(1_100)}, 8_000},
 		{"both marks at one look: n over the whole",
 			sendTiming{n: 1_000, start: at(0), tenth: at(250), tenthN: 1_000, ninth: at(250), ninthN: 1_000, end: at(250)}, 4_000},
 		{"a burst of calls between looks under steadyMinSpan apart: n over the whole",
 			sendTiming{n: 50_000, start: at(0), tenth: at(400), tenthN: 5_000, ninth: at(451), ninthN: 45_000, end: at(625)}, 80_000},
+		{"looks 0.9 s apart: n over the whole",
+			sendTiming{n: 50_000, start: at(0), tenth: at(100), tenthN: 5_000, ninth: at(1_000), ninthN: 45_000, end: at(1_250)}, 40_000},
 		{"no time at all", sendTiming{n: 10, start: at(0), tenth: at(0), ninth: at(0), end: at(0)}, 0},
 	} {
 		if got := tc.st.steadyRate(); got != tc.want {
