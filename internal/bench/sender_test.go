@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -33,5 +34,40 @@ func TestSendTimingSteadyRate(t *testing.T) {
 		if got := tc.st.steadyRate(); got != tc.want {
 			t.Errorf("%s: steadyRate() = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestSettledCount checks that the count a sender figure starts from is
+// taken once the simulator stopped counting earlier calls: a count still
+// rising is waited for, and one that never stops fails.
+func TestSettledCount(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reads   []int64 // successive counts; the last repeats
+		want    int64
+		wantErr bool
+	}{
+		{"already settled", []int64{7, 7}, 7, false},
+		{"calls still landing", []int64{100, 64_100, 64_100}, 64_100, false},
+		{"landing over several looks", []int64{1, 2, 3, 3}, 3, false},
+		{"never settling", []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 50}, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i := 0
+			count := func() int64 {
+				v := tc.reads[min(i, len(tc.reads)-1)]
+				i++
+				return v
+			}
+			got, err := settledCount(t.Context(), count, time.Millisecond, 20*time.Millisecond)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("settledCount() = %d, %v; want %d (error %t)", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := settledCount(ctx, func() int64 { return 1 }, time.Millisecond, time.Second); err == nil {
+		t.Fatal("settledCount with an ended context returned no error")
 	}
 }
