@@ -174,31 +174,25 @@ func sendAndWait(ctx context.Context, p *pipeline.Producer, sim *vendorsim.Serve
 	}
 }
 
-// settledCount returns count() once it read the same twice look apart,
-// and fails if it did not within bound. The endpoint ceiling measured right before a
-// sender figure leaves calls under way when h2load stops (64 OPPO calls
-// of 1,000 tokens at 64×1), which the simulator goes on answering and
-// counting: two full runs' OPPO figures, read from a count taken while
-// those landed, were 253,669 and 784,985 deliveries/s, at 2.2 µs of the
-// sender's CPU a delivery instead of 12-16.
+// settledCount returns count() once it read the same twice look apart
+// (through waitUntil), and fails if it did not within bound. The endpoint
+// ceiling measured right before a sender figure leaves calls under way
+// when h2load stops (64 OPPO calls of 1,000 tokens at 64×1), which the
+// simulator goes on answering and counting: two full runs' OPPO figures,
+// read from a count taken while those landed, were 253,669 and 784,985
+// deliveries/s, at 2.2 µs of the sender's CPU a delivery instead of 12-16.
 func settledCount(ctx context.Context, count func() int64, look, bound time.Duration) (int64, error) {
-	deadline := time.Now().Add(bound)
-	last := count()
-	for {
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(look):
-		}
+	last, seen := int64(0), false
+	err := waitUntil(ctx, look, bound, "the simulator's count to settle", func() (bool, error) {
 		now := count()
-		if now == last {
-			return now, nil
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("the count still moved from %d to %d after %s", last, now, bound)
-		}
-		last = now
+		settled := seen && now == last
+		last, seen = now, true
+		return settled, nil
+	})
+	if err != nil {
+		return 0, err
 	}
+	return last, nil
 }
 
 // settleLook and settleBound are sendAndWait's settledCount pace.
