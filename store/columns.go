@@ -20,20 +20,40 @@ const maxInListBytes = 128 << 10
 // inListChunks splits keys into consecutive chunks whose quoted literals
 // fit in maxInListBytes (a single longer key is a chunk of its own).
 func inListChunks(keys []string) [][]string {
-	var out [][]string
-	start, size := 0, 0
-	for i, k := range keys {
-		if n := len(k) + 4; size+n > maxInListBytes && i > start {
-			out = append(out, keys[start:i])
-			start, size = i, 0
-		}
-		size += len(k) + 4
-	}
-	if start < len(keys) {
-		out = append(out, keys[start:])
+	spans := inListSpans(len(keys), func(i int) int { return literalSize(keys[i]) })
+	out := make([][]string, len(spans))
+	for i, sp := range spans {
+		out[i] = keys[sp[0]:sp[1]]
 	}
 	return out
 }
+
+// inListSpans splits n items into consecutive spans [from, to) of at most
+// maxLookup items whose IN-list literals fit in maxInListBytes, where
+// size(i) is what item i adds to its query's lists (the literalSize of
+// each of its keys); a single item larger than that is a span of its own.
+// A look-up query per span then stays below ClickHouse's max_query_size
+// however long the keys are.
+func inListSpans(n int, size func(i int) int) [][2]int {
+	var out [][2]int
+	start, bytes := 0, 0
+	for i := range n {
+		s := size(i)
+		if i > start && (bytes+s > maxInListBytes || i-start >= maxLookup) {
+			out = append(out, [2]int{start, i})
+			start, bytes = i, 0
+		}
+		bytes += s
+	}
+	if start < n {
+		out = append(out, [2]int{start, n})
+	}
+	return out
+}
+
+// literalSize is the bytes key takes in an IN list: the key, its quotes
+// and the separator.
+func literalSize(key string) int { return len(key) + 4 }
 
 // insertChunkRows is how many rows insertColumns hands the driver at a
 // time. The driver copies every appended row into column buffers of its

@@ -56,7 +56,8 @@ func DeliveryRecordOf(e schema.Event) (rec DeliveryRecord, ok bool) {
 	}, true
 }
 
-// maxLookup bounds the keys of one lookup query.
+// maxLookup bounds the keys of one lookup query (see inListSpans, which
+// also bounds their bytes).
 const maxLookup = 10_000
 
 const deliveryColumns = "delivery_id, app_id, workspace_id, task_id, msg_id, push_type, target, device_id, platform, channel, token, app_version, model, ts, notify_id"
@@ -102,8 +103,7 @@ func (x *DeliveryIndex) Insert(ctx context.Context, rows []DeliveryRecord) error
 // ids not in the index are absent from the map.
 func (x *DeliveryIndex) Lookup(ctx context.Context, ids []string) (map[string]DeliveryRecord, error) {
 	out := make(map[string]DeliveryRecord, len(ids))
-	for start := 0; start < len(ids); start += maxLookup {
-		chunk := ids[start:min(start+maxLookup, len(ids))]
+	for _, chunk := range inListChunks(ids) {
 		rows, err := x.conn.Query(ctx, "SELECT "+deliveryColumns+" FROM "+x.db+".delivery_index WHERE delivery_id IN (?) LIMIT 1 BY delivery_id", chunk)
 		if err != nil {
 			return nil, fmt.Errorf("looking up %d deliveries in %s.delivery_index: %w", len(chunk), x.db, err)
@@ -171,8 +171,10 @@ func (x *DeliveryIndex) Existing(ctx context.Context, appID string, ids []string
 // smallest delivery id is returned, so the answer is stable.
 func (x *DeliveryIndex) LookupTokens(ctx context.Context, pairs []MsgToken) (map[MsgToken]string, error) {
 	out := make(map[MsgToken]string, len(pairs))
-	for start := 0; start < len(pairs); start += maxLookup {
-		chunk := pairs[start:min(start+maxLookup, len(pairs))]
+	// Both lists count in full for every pair (an overestimate where
+	// pairs share a message), so each query stays below max_query_size.
+	for _, sp := range inListSpans(len(pairs), func(i int) int { return literalSize(pairs[i].MsgID) + literalSize(pairs[i].Token) }) {
+		chunk := pairs[sp[0]:sp[1]]
 		want := make(map[MsgToken]bool, len(chunk))
 		msgSet, tokenSet := map[string]bool{}, map[string]bool{}
 		var msgs, tokens []string

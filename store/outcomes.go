@@ -56,8 +56,10 @@ func (x *Outcomes) Insert(ctx context.Context, rows []DeliveryOutcome) error {
 // smallest event id) is its outcome.
 func (x *Outcomes) Lookup(ctx context.Context, keys []DeliveryOutcome) (map[string]DeliveryOutcome, error) {
 	out := make(map[string]DeliveryOutcome, len(keys))
-	for start := 0; start < len(keys); start += maxLookup {
-		chunk := keys[start:min(start+maxLookup, len(keys))]
+	// Both lists count in full for every key (an overestimate where keys
+	// share a message), so each query stays below max_query_size.
+	for _, sp := range inListSpans(len(keys), func(i int) int { return literalSize(keys[i].MsgID) + literalSize(keys[i].DeliveryID) }) {
+		chunk := keys[sp[0]:sp[1]]
 		want := make(map[string]string, len(chunk))
 		msgSet := map[string]bool{}
 		var msgs, ids []string
