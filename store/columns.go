@@ -17,8 +17,9 @@ import (
 // or ids is looked up in several queries instead of failing.
 const maxInListBytes = 128 << 10
 
-// inListChunks splits keys into consecutive chunks whose quoted literals
-// fit in maxInListBytes (a single longer key is a chunk of its own).
+// inListChunks splits keys into consecutive chunks of at most maxLookup
+// keys whose quoted literals fit in maxInListBytes (a single longer key is
+// a chunk of its own); see inListSpans.
 func inListChunks(keys []string) [][]string {
 	spans := inListSpans(len(keys), func(i int) int { return literalSize(keys[i]) })
 	out := make([][]string, len(spans))
