@@ -103,7 +103,10 @@ func TestStageBatchLinger(t *testing.T) {
 // BatchWait the first record would wait and take the others along. With
 // BurstRecords, a batch that took a burst (the five that came while the
 // handler was busy) waits for the late records until it is full, also
-// when a BatchWait shorter than BurstWait is set.
+// when a BatchWait shorter than BurstWait is set. Without the burst rule
+// the late records follow the five in batches of their own, as many as
+// the reader hands them over in (one record can reach the loop before the
+// others are queued behind it), so only their sum is checked.
 func TestStageNoBatchWait(t *testing.T) {
 	for _, tc := range []struct {
 		scenario  string
@@ -111,13 +114,14 @@ func TestStageNoBatchWait(t *testing.T) {
 		burst     int // BurstRecords
 		late      int // records published once the first batch is done
 		want      []int
+		lateApart bool // the late records come after want, in any split
 	}{
 		{scenario: "no wait: records that came while the handler was busy form the next batch", batchWait: NoBatchWait, want: []int{1, 5}},
 		{scenario: "batch wait: the first record waits for the others", batchWait: 3 * time.Second, want: []int{6}},
 		{scenario: "burst: the five wait for the four that follow", batchWait: NoBatchWait, burst: 3, late: 4, want: []int{1, 9}},
-		{scenario: "no burst rule: the five go at once", batchWait: NoBatchWait, late: 4, want: []int{1, 5, 4}},
+		{scenario: "no burst rule: the five go at once", batchWait: NoBatchWait, late: 4, want: []int{1, 5}, lateApart: true},
 		{scenario: "burst beyond a short batch wait: the five wait for the four that follow", batchWait: time.Millisecond, burst: 3, late: 4, want: []int{1, 9}},
-		{scenario: "short batch wait, no burst rule: the five go after the wait", batchWait: time.Millisecond, late: 4, want: []int{1, 5, 4}},
+		{scenario: "short batch wait, no burst rule: the five go after the wait", batchWait: time.Millisecond, late: 4, want: []int{1, 5}, lateApart: true},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -194,8 +198,18 @@ func TestStageNoBatchWait(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if fmt.Sprint(sizes) != fmt.Sprint(tc.want) {
-				t.Fatalf("batch sizes %v, want %v", sizes, tc.want)
+			got := sizes
+			if tc.lateApart && len(got) > len(tc.want) {
+				// Every record was handled, so the batches after want
+				// hold the late ones.
+				got = got[:len(tc.want)]
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) || (tc.lateApart && len(sizes) == len(tc.want)) {
+				then := ""
+				if tc.lateApart {
+					then = " then batches of the late records"
+				}
+				t.Fatalf("batch sizes %v, want %v%s", sizes, tc.want, then)
 			}
 		})
 	}
