@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,6 +55,32 @@ type Server struct {
 	handlersMu     sync.RWMutex
 	handlersClosed bool
 	handlers       sync.WaitGroup // running handler calls
+
+	// ref is the handler of both servers; Close cuts it from the Server.
+	ref *serverRef
+}
+
+// serverRef is the http.Handler of a Server's listeners: it serves the
+// Server's requests until Close, and aborts every request after it. Once
+// closed it no longer references the Server, so that the simulator (its
+// recorded requests, recall book, tokens) can be collected as soon as the
+// Server itself is unreachable. net/http's HTTP/2 server does not let go
+// of a closed connection's handler at once: a client that leaves with
+// streams in flight makes it close those streams after the connection's
+// serve loop stopped its idle timer, which sets the timer again, and the
+// timer keeps the connection and its handler referenced for IdleTimeout
+// (2 minutes) after Close.
+type serverRef struct {
+	s atomic.Pointer[Server]
+}
+
+// ServeHTTP serves r with the Server, or aborts it once the Server closed.
+func (h *serverRef) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.s.Load()
+	if s == nil {
+		panic(http.ErrAbortHandler)
+	}
+	s.serveHTTP(w, r)
 }
 
 // Start listens on cfg.Addr (defaults applied; loopback only, port 0 picks a
@@ -103,9 +130,10 @@ func Start(ctx context.Context, cfg Config, vendors []NewVendor) (*Server, error
 		closing:   make(chan struct{}),
 		served:    make(chan struct{}),
 		watched:   make(chan struct{}),
+		ref:       &serverRef{},
 	}
-	s.srv.Handler = http.HandlerFunc(s.serveHTTP)
-	s.tlsSrv.Handler = s.srv.Handler
+	s.ref.s.Store(s)
+	s.srv.Handler, s.tlsSrv.Handler = s.ref, s.ref
 	go func() {
 		defer close(s.served)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -247,6 +275,7 @@ func (s *Server) shutdown() {
 		s.handlersClosed = true
 		s.handlersMu.Unlock()
 		s.handlers.Wait()
+		s.ref.s.Store(nil)
 		s.closeErr = errors.Join(append(errs, s.serveErr, s.tlsServeErr)...)
 	})
 }
