@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -145,6 +146,12 @@ func runUnicast(ctx context.Context, env *runEnv) ([]Figure, error) {
 	}
 	entries, _ := gauge(ctx, ws["fanout"].healthAddr, "pushpipe_fanout_device_cache_entries")
 	say("fanout's device cache warm with %.0f devices (%s after the warm-up requests arrived)", entries, time.Since(warmStart).Round(time.Millisecond))
+	// The phases start from a collected heap: the goal of the last
+	// collection, unicastGCPercent over what the earlier parts still held
+	// then (the sender part's simulator holds some 400 MB at its end),
+	// would let this process grow by gigabytes of fresh pages while the
+	// latencies are measured.
+	runtime.GC()
 	meter := newCostMeter(conn, append(env.infraProcs(), proc{"fanout", ws["fanout"].pid}, proc{"sender", ws["sender"].pid}, proc{procBench, os.Getpid})...)
 
 	type done struct {
