@@ -14,9 +14,11 @@ import (
 // apart and checks how the stage batches them: with BatchLinger each burst
 // is handed over as soon as it stops, without it the first burst waits
 // BatchWait and takes the second along. In the trickle case each burst's
-// records come 250 ms apart, longer together than the linger of 400 ms:
-// each record holds the batch open for another linger, so the bursts are
-// still one batch each.
+// records come 600 ms apart, longer together than the linger of 1 s: each
+// record holds the batch open for another linger, so the bursts are still
+// one batch each. The margins (400 ms a gap, a second between a burst's
+// batch and the next burst) leave room for a loaded machine's slow
+// produce calls.
 func TestStageBatchLinger(t *testing.T) {
 	for _, tc := range []struct {
 		scenario  string
@@ -27,7 +29,7 @@ func TestStageBatchLinger(t *testing.T) {
 	}{
 		{scenario: "linger hands over each burst on its own", linger: 300 * time.Millisecond, batchWait: 20 * time.Second, want: []int{3, 3}},
 		{scenario: "without linger the first burst waits for the second", batchWait: 3 * time.Second, want: []int{6}},
-		{scenario: "a trickle longer than the linger stays one batch", linger: 400 * time.Millisecond, batchWait: 20 * time.Second, gap: 250 * time.Millisecond, want: []int{3, 3}},
+		{scenario: "a trickle longer than the linger stays one batch", linger: time.Second, batchWait: 20 * time.Second, gap: 600 * time.Millisecond, want: []int{3, 3}},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -77,7 +79,13 @@ func TestStageBatchLinger(t *testing.T) {
 				}
 			}
 			burst("first")
-			time.Sleep(time.Second)
+			// Without a linger the second burst comes well within
+			// BatchWait; with one, a second after the first burst's linger.
+			pause := time.Second
+			if tc.linger > 0 {
+				pause = tc.linger + time.Second
+			}
+			time.Sleep(pause)
 			burst("second")
 			select {
 			case <-all:
