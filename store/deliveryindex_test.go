@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/pushpipe/pushpipe/internal/testinfra"
@@ -97,12 +98,20 @@ func TestDeliveryIndexLookupTokensByApp(t *testing.T) {
 // database.
 func newDeliveryIndex(t *testing.T) *store.DeliveryIndex {
 	t.Helper()
+	conn, db := migratedSG(t)
+	return store.NewDeliveryIndex(conn, db)
+}
+
+// migratedSG returns a connection and the test's own database of region
+// sg, migrated to the latest version; it fails the test otherwise.
+func migratedSG(t *testing.T) (driver.Conn, string) {
+	t.Helper()
 	conn := ch.Conn(t)
 	db := testinfra.DBPrefix(t) + "sg"
 	if err := store.Migrate(context.Background(), conn, db, 0); err != nil {
 		t.Fatal(err)
 	}
-	return store.NewDeliveryIndex(conn, db)
+	return conn, db
 }
 
 // TestDeliveryIndexPartsAndIDHashes inserts two batches (two parts, merges
@@ -111,11 +120,7 @@ func newDeliveryIndex(t *testing.T) *store.DeliveryIndex {
 // xxHash64 of the ids, equal to Go's xxhash.Sum64String.
 func TestDeliveryIndexPartsAndIDHashes(t *testing.T) {
 	ctx := context.Background()
-	conn := ch.Conn(t)
-	db := testinfra.DBPrefix(t) + "sg"
-	if err := store.Migrate(ctx, conn, db, 0); err != nil {
-		t.Fatal(err)
-	}
+	conn, db := migratedSG(t)
 	if err := conn.Exec(ctx, "SYSTEM STOP MERGES "+db+".delivery_index"); err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,7 @@ import (
 // its outcome look-up is retried forever).
 func TestLookupsOfLargeBatches(t *testing.T) {
 	ctx := context.Background()
-	conn := ch.Conn(t)
-	db := testinfra.DBPrefix(t) + "sg"
-	if err := store.Migrate(ctx, conn, db, 0); err != nil {
-		t.Fatal(err)
-	}
+	conn, db := migratedSG(t)
 	index, outcomes := store.NewDeliveryIndex(conn, db), store.NewOutcomes(conn, db)
 	key := testinfra.IDKey()
 	const n = 12_000

@@ -40,8 +40,8 @@ func TestClosedServerReleasesItsSimulator(t *testing.T) {
 		var mu sync.Mutex
 		var conns []net.Conn
 		client := &http.Client{Transport: &http.Transport{
+			// The connections are dialled here, so that the test can drop them.
 			ForceAttemptHTTP2: true,
-			TLSClientConfig:   &tls.Config{RootCAs: srv.CertPool(), MinVersion: tls.VersionTLS12},
 			DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				d := tls.Dialer{Config: &tls.Config{RootCAs: srv.CertPool(), MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}}
 				c, err := d.DialContext(ctx, network, addr)
